@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace CtiBridge.Service.Cli;
+
+/// <summary>The <c>ctibridge</c> command line: one sub-command per operator task.</summary>
+public static class CtiBridgeCommandLine
+{
+    /// <summary>Builds the root command with every sub-command.</summary>
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("CtiBridge: call-center middleware for Asterisk (ACD queues, agents, dialer, callbacks, reports).")
+        {
+            MigrateCommand.Create(),
+        };
+        return root;
+    }
+}

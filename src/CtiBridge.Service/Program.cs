@@ -1,0 +1,3 @@
+using CtiBridge.Service.Cli;
+
+return await CtiBridgeCommandLine.Build().Parse(args).InvokeAsync().ConfigureAwait(false);
