@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Xml.Linq;
+using CtiBridge.TestSupport;
 
 namespace CtiBridge.Architecture.Tests;
 
@@ -60,6 +61,16 @@ public sealed class PartBoundaryTests
         Assert.Equal(parts.Order(), ruled.Order());
     }
 
+    [Fact]
+    public void EverySourceProject_HasATestProjectMirroringIt()
+    {
+        var parts = Directory.GetDirectories(Path.Combine(RepositoryRoot, "src")).Select(Path.GetFileName);
+
+        var missing = parts.Where(p => !File.Exists(Path.Combine(RepositoryRoot, "tests", p + ".Tests", p + ".Tests.csproj"))).ToList();
+
+        Assert.True(missing.Count == 0, $"No tests/<part>.Tests project for: {string.Join(", ", missing)}");
+    }
+
     private static string AssemblyNameOf(string part) => part switch
     {
         "CtiBridge.Service" => "ctibridge",
@@ -95,17 +106,5 @@ public sealed class PartBoundaryTests
 
     private static string ProjectFile(string part) => Path.Combine(RepositoryRoot, "src", part, part + ".csproj");
 
-    private static string RepositoryRoot
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "CtiBridge.sln")))
-            {
-                directory = directory.Parent;
-            }
-
-            return directory?.FullName ?? throw new InvalidOperationException($"CtiBridge.sln not found above {AppContext.BaseDirectory}.");
-        }
-    }
+    private static string RepositoryRoot => RepositoryPaths.Root;
 }
