@@ -1,0 +1,206 @@
+using System.Buffers;
+using System.Text;
+using CsCheck;
+using CtiBridge.Asterisk.Ami;
+
+namespace CtiBridge.Asterisk.Tests.Ami;
+
+public sealed class AmiFrameParserTests
+{
+    public static TheoryData<string> Sessions => [.. AmiFixtures.Names];
+
+    public static TheoryData<string> SmallSessions =>
+        [.. AmiFixtures.Names.Where(n => new FileInfo(Path.Combine(AmiFixtures.Directory, n + ".rx")).Length <= 12_000)];
+
+    [Fact]
+    public void Fixtures_AllRecordedSessions_ArePresent()
+    {
+        // Guards the theories below against silently running over an empty folder.
+        Assert.True(AmiFixtures.Names.Count() >= 24, $"found only {AmiFixtures.Names.Count()} .rx files in {AmiFixtures.Directory}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sessions))]
+    public void TryRead_RecordedSessionInOneBuffer_YieldsEveryRxRecordHeaderForHeader(string session)
+    {
+        var frames = AmiFixtures.ParseAll(AmiFixtures.Rx(session), []);
+
+        AmiFixtures.AssertSame(AmiFixtures.ExpectedFrames(session), frames, session);
+    }
+
+    [Theory]
+    [MemberData(nameof(Sessions))]
+    public void TryRead_RecordedSessionCutAtRandomPoints_YieldsSameMessages(string session)
+    {
+        var data = AmiFixtures.Rx(session);
+        var expected = AmiFixtures.ExpectedFrames(session);
+        Gen.Int[0, data.Length].Array[1, 40].Sample(
+            cuts => AmiFixtures.AssertSame(expected, AmiFixtures.ParseAll(data, cuts), $"{session} cut at [{string.Join(',', cuts)}]"),
+            iter: data.Length > 50_000 ? 12 : 60);
+    }
+
+    [Theory]
+    [MemberData(nameof(SmallSessions))]
+    public void TryRead_RecordedSessionOneByteAtATime_YieldsSameMessages(string session)
+    {
+        var data = AmiFixtures.Rx(session);
+        var cuts = Enumerable.Range(1, data.Length - 1).ToArray();
+
+        AmiFixtures.AssertSame(AmiFixtures.ExpectedFrames(session), AmiFixtures.ParseAll(data, cuts), session);
+    }
+
+    [Fact]
+    public void TryRead_RepeatedHeaders_KeepsEveryValueInOrder()
+    {
+        var data = AmiFixtures.Rx("originate-agent");
+        var varSets = AmiFixtures.ParseAll(data, []).Select(f => f.Message).OfType<AmiMessage>().ToList();
+        var command = AmiFixtures.ParseAll(AmiFixtures.Rx("command"), []).Select(f => f.Message).OfType<AmiMessage>()
+            .First(m => m.GetValues("Output").Count == 8);
+
+        Assert.Equal("Channel                                                          Location                         State   Application(Data)             ", command.GetValues("output")[0]);
+        Assert.Equal("3 calls processed", command.GetValues("OUTPUT")[^1]);
+        Assert.NotEmpty(varSets);
+    }
+
+    [Fact]
+    public void TryRead_CallerNameInCjkSplitInsideCharacter_DecodesWholeName()
+    {
+        var text = "Event: NewCallerid\r\nCallerIDName: 王小明 客户\r\nChannel: Local/1@inbound-00000000;1\r\n\r\n";
+        var data = Encoding.UTF8.GetBytes(text);
+        for (var cut = 1; cut < data.Length; cut++)
+        {
+            var frames = AmiFixtures.ParseAll(data, [cut]);
+            var message = Assert.Single(frames).Message!;
+            Assert.Equal("王小明 客户", message["calleridname"]);
+        }
+
+        Gen.Int[1, data.Length - 1].Array[1, 10].Sample(cuts =>
+            Assert.Equal("王小明 客户", AmiFixtures.ParseAll(data, cuts)[0].Message!["CallerIDName"]));
+    }
+
+    [Fact]
+    public void TryRead_OldCommandOutputFollows_ReturnsOutputHeadersUpToEndMarker()
+    {
+        var data = Encoding.UTF8.GetBytes(
+            "Asterisk Call Manager/1.1\r\n" +
+            "Response: Follows\r\nPrivilege: Command\r\nActionID: q-1\r\n" +
+            "Name: support\r\n\r\n  Members: \r\nlast line--END COMMAND--\r\n\r\n" +
+            "Response: Follows\r\nPrivilege: Command\r\nActionID: q-2\r\nNo such command\r\n--END COMMAND--\r\n\r\n" +
+            "Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n");
+
+        foreach (var cuts in new[] { Array.Empty<int>(), Enumerable.Range(1, data.Length - 1).ToArray() })
+        {
+            var frames = AmiFixtures.ParseAll(data, cuts);
+
+            Assert.Equal(4, frames.Count);
+            Assert.Equal("Asterisk Call Manager/1.1", frames[0].Banner);
+            var first = frames[1].Message!;
+            Assert.Equal("q-1", first.ActionId);
+            Assert.Equal("Command", first["Privilege"]);
+            Assert.Equal(["Name: support", "", "  Members: ", "last line"], first.GetValues("Output"));
+            Assert.Equal(["No such command"], frames[2].Message!.GetValues("Output"));
+            Assert.Equal("FullyBooted", frames[3].Message!.EventName);
+        }
+    }
+
+    [Fact]
+    public void TryRead_EmptyValueAndValueWithColons_KeepsExactText()
+    {
+        var frames = AmiFixtures.ParseAll(
+            Encoding.UTF8.GetBytes("Event: VarSet\r\nValue: a: b:c\r\nOutput: \r\nExten:\r\nNoColonHere\r\n\r\n"), []);
+
+        var message = Assert.Single(frames).Message!;
+        Assert.Equal("a: b:c", message["Value"]);
+        Assert.Equal("", message["Output"]);
+        Assert.Equal("", message["Exten"]);
+        Assert.Equal(new KeyValuePair<string, string>("", "NoColonHere"), message[4]);
+    }
+
+    [Fact]
+    public void TryRead_BareLineFeedsAndStrayBlankLines_StillFramesMessages()
+    {
+        var frames = AmiFixtures.ParseAll(
+            Encoding.UTF8.GetBytes("Asterisk Call Manager/11.0.0\n\r\n\r\nResponse: Success\nActionID: 1\n\nEvent: Hangup\r\nCause: 16\r\n\r\n"), []);
+
+        Assert.Equal(3, frames.Count);
+        Assert.Equal("1", frames[1].Message!.ActionId);
+        Assert.Equal("16", frames[2].Message!["Cause"]);
+    }
+
+    [Fact]
+    public void TryRead_LineLongerThanMaximumWithoutLineEnd_ThrowsProtocolErrorNamingTheLimit()
+    {
+        var parser = new AmiFrameParser(maxLineLength: 100);
+        var buffer = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes("Event: Big\r\nValue: " + new string('x', 200)));
+
+        var error = Assert.Throws<AmiProtocolException>(() => parser.TryRead(ref buffer, out _));
+
+        Assert.Contains("line 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("100 bytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryRead_CompleteLineLongerThanMaximum_ThrowsProtocolError()
+    {
+        var data = Encoding.ASCII.GetBytes("Event: Big\r\nValue: " + new string('x', 200) + "\r\n\r\n");
+
+        Assert.Throws<AmiProtocolException>(() => AmiFixtures.ParseAll(data, [], new AmiFrameParser(maxLineLength: 100)));
+        Assert.Throws<AmiProtocolException>(() => AmiFixtures.ParseAll(data, [15, 60, 150], new AmiFrameParser(maxLineLength: 100)));
+    }
+
+    [Fact]
+    public void TryRead_MessageLongerThanMaximum_ThrowsProtocolError()
+    {
+        var text = new StringBuilder("Response: Success\r\n");
+        for (var i = 0; i < 100; i++)
+        {
+            text.Append("Output: ").Append(new string('y', 80)).Append("\r\n");
+        }
+
+        var data = Encoding.ASCII.GetBytes(text.Append("\r\n").ToString());
+
+        var error = Assert.Throws<AmiProtocolException>(() => AmiFixtures.ParseAll(data, [], new AmiFrameParser(100, 4096)));
+        Assert.Contains("4096", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryRead_RandomBytes_NeverCrashesOrHangs()
+    {
+        // Bytes biased towards the framing characters so that lines, blank lines and colons occur often.
+        var alphabet = "\r\n: A\u00e9-".Select(c => (byte)c).Concat(new byte[] { 0xE7, 0x8E, 0x8B, 0x00, 0xFF }).ToArray();
+        var genByte = Gen.Frequency((6, Gen.Int[0, alphabet.Length - 1].Select(i => alphabet[i])), (1, Gen.Byte));
+        Gen.Select(genByte.Array[0, 3000], Gen.Int[0, 3000].Array[0, 20]).Sample((data, cuts) =>
+        {
+            var parser = new AmiFrameParser(maxLineLength: 256, maxMessageLength: 2048);
+            try
+            {
+                var frames = AmiFixtures.ParseAll(data, cuts, parser);
+                Assert.All(frames, f => Assert.True(f.IsBanner || f.Message!.Count > 0));
+            }
+            catch (AmiProtocolException)
+            {
+                // A clean protocol error is an acceptable outcome for garbage.
+            }
+        }, iter: 400);
+    }
+
+    [Fact]
+    public void TryRead_TruncatedRecordedSession_ReturnsCompleteMessagesAndKeepsTheRest()
+    {
+        var data = AmiFixtures.Rx("queue-status");
+        var expected = AmiFixtures.ExpectedFrames("queue-status");
+        Gen.Int[0, data.Length].Sample(length =>
+        {
+            var parser = new AmiFrameParser();
+            var buffer = new ReadOnlySequence<byte>(data, 0, length);
+            var count = 0;
+            while (parser.TryRead(ref buffer, out _))
+            {
+                count++;
+            }
+
+            var complete = expected.TakeWhile((_, i) => Encoding.UTF8.GetByteCount(string.Concat(AmiFixtures.Timeline("queue-status").Where(r => r.Dir == "rx").Take(i + 1).Select(r => r.Data))) <= length).Count();
+            Assert.Equal(complete, count);
+        }, iter: 40);
+    }
+}
