@@ -10,6 +10,8 @@ public static class CtiBridgeCommandLine
     {
         var root = new RootCommand("CtiBridge: call-center middleware for Asterisk (ACD queues, agents, dialer, callbacks, reports).")
         {
+            RunCommand.Create(),
+            CheckConfigCommand.Create(),
             MigrateCommand.Create(),
         };
         return root;

@@ -1,0 +1,107 @@
+namespace CtiBridge.Service.Configuration;
+
+/// <summary>
+/// The whole of <c>ctibridge.json</c>. Keys are case-insensitive; environment variables
+/// <c>CTIBRIDGE__SECTION__KEY</c> override the file (e.g. <c>CTIBRIDGE__DATABASE__CONNECTIONSTRING</c>).
+/// Any string value may be a secret reference: <c>${env:NAME}</c> or <c>${file:/path}</c>.
+/// </summary>
+public sealed class CtiBridgeSettings
+{
+    /// <summary>The PostgreSQL database holding records, agents' states and the callback scheduler.</summary>
+    public DatabaseSettings Database { get; set; } = new();
+
+    /// <summary>The Asterisk servers this instance drives (one or more; names must be unique).</summary>
+    public List<AsteriskServerSettings> Asterisk { get; set; } = [];
+
+    /// <summary>The HTTP API, wallboard, health and metrics endpoints.</summary>
+    public HttpSettings Http { get; set; } = new();
+
+    /// <summary>Where and how the service logs.</summary>
+    public LogSettings Logging { get; set; } = new();
+}
+
+/// <summary>Database settings.</summary>
+public sealed class DatabaseSettings
+{
+    /// <summary>Npgsql connection string, e.g. <c>Host=127.0.0.1;Database=ctibridge;Username=ctibridge</c>.
+    /// Put the password in <see cref="Password"/> (a secret reference) rather than here.</summary>
+    public string ConnectionString { get; set; } = string.Empty;
+
+    /// <summary>The database password, usually <c>${file:/etc/ctibridge/db.password}</c> or <c>${env:CTIBRIDGE_DB_PASSWORD}</c>.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>Apply pending schema migrations when the service starts (default true).</summary>
+    public bool MigrateOnStart { get; set; } = true;
+}
+
+/// <summary>One Asterisk server: its AMI and ARI endpoints.</summary>
+public sealed class AsteriskServerSettings
+{
+    /// <summary>A short unique name used in logs, metrics and records (e.g. <c>pbx1</c>, <c>site-b</c>).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The Asterisk Manager Interface endpoint.</summary>
+    public AmiEndpointSettings Ami { get; set; } = new();
+
+    /// <summary>The Asterisk REST Interface endpoint.</summary>
+    public AriEndpointSettings Ari { get; set; } = new();
+}
+
+/// <summary>AMI connection settings (manager.conf).</summary>
+public sealed class AmiEndpointSettings
+{
+    /// <summary>Host name or address of Asterisk's AMI (default 127.0.0.1).</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port (default 5038; Asterisk's <c>tlsbindport</c>, often 5039, with <see cref="UseTls"/>).</summary>
+    public int Port { get; set; } = 5038;
+
+    /// <summary>Use TLS (Asterisk's <c>tlsenable</c>).</summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>The manager.conf user.</summary>
+    public string Username { get; set; } = string.Empty;
+
+    /// <summary>The user's secret; a secret reference is recommended.</summary>
+    public string Secret { get; set; } = string.Empty;
+
+    /// <summary>Log in with an MD5 challenge instead of sending the secret (default true).</summary>
+    public bool UseMd5Login { get; set; } = true;
+}
+
+/// <summary>ARI connection settings (ari.conf, http.conf).</summary>
+public sealed class AriEndpointSettings
+{
+    /// <summary>Base URL of ARI, e.g. <c>http://127.0.0.1:8088/ari</c>.</summary>
+    public string BaseUrl { get; set; } = "http://127.0.0.1:8088/ari";
+
+    /// <summary>The ari.conf user.</summary>
+    public string Username { get; set; } = string.Empty;
+
+    /// <summary>The user's password; a secret reference is recommended.</summary>
+    public string Password { get; set; } = string.Empty;
+
+    /// <summary>The Stasis application CtiBridge registers (default <c>ctibridge</c>; the dialplan sends calls to it).</summary>
+    public string Application { get; set; } = "ctibridge";
+}
+
+/// <summary>HTTP endpoint settings.</summary>
+public sealed class HttpSettings
+{
+    /// <summary>Where the HTTP API listens (default loopback only: <c>http://127.0.0.1:8080</c>).
+    /// Anything else should be https; see docs/service.md.</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:8080";
+}
+
+/// <summary>Logging settings (Serilog).</summary>
+public sealed class LogSettings
+{
+    /// <summary>Minimum level: Verbose, Debug, Information (default), Warning, Error, Fatal.</summary>
+    public string Level { get; set; } = "Information";
+
+    /// <summary>A rolling log file path (daily), e.g. <c>/var/log/ctibridge/ctibridge-.log</c>; none when empty.</summary>
+    public string? File { get; set; }
+
+    /// <summary>Write JSON (compact CLEF) instead of text (default false).</summary>
+    public bool Json { get; set; }
+}

@@ -1,0 +1,27 @@
+using CtiBridge.Service.Configuration;
+using Prometheus;
+
+namespace CtiBridge.Service.Hosting;
+
+/// <summary>Builds the CtiBridge service: one <c>Add…</c> per part, then the endpoints.</summary>
+public static class CtiBridgeHost
+{
+    /// <summary>Creates the host for validated settings.</summary>
+    public static WebApplication Build(CtiBridgeSettings settings, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseUrls(settings.Http.Urls);
+        builder.Host.UseSystemd();
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(timeProvider ?? TimeProvider.System);
+        builder.AddCtiBridgeLogging(settings.Logging);
+        builder.Services.AddCtiBridgeDatabase(settings.Database);
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+
+        var app = builder.Build();
+        app.MapCtiBridgeHealth();
+        app.MapMetrics("/metrics");
+        return app;
+    }
+}
