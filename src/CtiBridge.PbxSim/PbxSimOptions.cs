@@ -1,0 +1,101 @@
+namespace CtiBridge.PbxSim;
+
+/// <summary>
+/// Everything PbxSim is configured with: listening ports, AMI and ARI users, the dialplan, the sound
+/// catalogue and where recordings go. The defaults reproduce the Asterisk 22 instance that recorded
+/// <c>../shared/fixtures/asterisk</c>, so a default-configured PbxSim answers the recorded requests
+/// the way that instance did.
+/// </summary>
+public sealed class PbxSimOptions
+{
+    /// <summary>Address both servers listen on. Loopback by default (and in every test).</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>AMI TCP port; 0 picks a free port (tests).</summary>
+    public int AmiPort { get; set; } = 5038;
+
+    /// <summary>ARI HTTP/WebSocket port; 0 picks a free port (tests).</summary>
+    public int AriPort { get; set; } = 8088;
+
+    /// <summary>AMI accounts (manager.conf).</summary>
+    public List<AmiUserOptions> AmiUsers { get; set; } =
+    [
+        new() { Username = "ctibridge", Secret = "ctibridge-secret", Read = "all", Write = "all" },
+        new() { Username = "reporter", Secret = "reporter-secret", Read = "all", Write = "none" },
+    ];
+
+    /// <summary>ARI accounts (ari.conf).</summary>
+    public List<AriUserOptions> AriUsers { get; set; } =
+    [
+        new() { Username = "ctibridge", Password = "ctibridge-secret" },
+    ];
+
+    /// <summary>How long a failed AMI login waits before answering (Asterisk: about one second).</summary>
+    public TimeSpan FailedLoginDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The dialplan: context → extension (or <c>_pattern</c>) → steps written as in extensions.conf,
+    /// e.g. <c>Dial(Local/agent1@agents,30,tT)</c>. Null means the recording instance's dialplan.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, List<string>>>? Dialplan { get; set; }
+
+    /// <summary>Sound catalogue: name → playback length in seconds. Null means the built-in catalogue.</summary>
+    public Dictionary<string, double>? Sounds { get; set; }
+
+    /// <summary>Where recordings (MixMonitor, ARI record) are written as WAV files. Null: a temp folder.</summary>
+    public string? RecordingDirectory { get; set; }
+
+    /// <summary>Global dialplan variables at start-up.</summary>
+    public Dictionary<string, string> GlobalVariables { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["AGENT_RING_SECS"] = "1",
+    };
+
+    /// <summary>Desk phones and trunks: PJSIP endpoints by name.</summary>
+    public List<EndpointOptions> Endpoints { get; set; } = [];
+}
+
+/// <summary>An AMI account.</summary>
+public sealed class AmiUserOptions
+{
+    /// <summary>Login name.</summary>
+    public string Username { get; set; } = "";
+
+    /// <summary>Plain secret (also used for MD5 challenge logins).</summary>
+    public string Secret { get; set; } = "";
+
+    /// <summary>Read classes, e.g. <c>all</c> or <c>call,agent</c>.</summary>
+    public string Read { get; set; } = "all";
+
+    /// <summary>Write classes, e.g. <c>all</c> or <c>none</c>.</summary>
+    public string Write { get; set; } = "all";
+}
+
+/// <summary>An ARI account.</summary>
+public sealed class AriUserOptions
+{
+    /// <summary>Basic-auth user name.</summary>
+    public string Username { get; set; } = "";
+
+    /// <summary>Basic-auth password.</summary>
+    public string Password { get; set; } = "";
+}
+
+/// <summary>A PJSIP endpoint: a desk phone or a trunk.</summary>
+public sealed class EndpointOptions
+{
+    /// <summary>Endpoint name; its channels are <c>PJSIP/&lt;name&gt;-XXXXXXXX</c>.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Whether the endpoint starts registered (phones) or is a trunk (always reachable).</summary>
+    public bool Registered { get; set; } = true;
+
+    /// <summary>A trunk accepts many calls at once; a phone is busy while in use unless call waiting is on.</summary>
+    public bool IsTrunk { get; set; }
+
+    /// <summary>Whether a phone accepts a second call while in use.</summary>
+    public bool CallWaiting { get; set; }
+
+    /// <summary>Context calls from this endpoint start in.</summary>
+    public string Context { get; set; } = "from-internal";
+}

@@ -1,0 +1,115 @@
+using System.Net;
+using CtiBridge.PbxSim.Ami;
+using CtiBridge.PbxSim.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.PbxSim;
+
+/// <summary>
+/// An Asterisk 22 on loopback: AMI and ARI servers over a model of channels, bridges and a dialplan,
+/// all on an injected <see cref="TimeProvider"/>. Start it with <see cref="StartAsync"/>; tests use
+/// port 0 and read <see cref="AmiEndPoint"/> and the ARI end point.
+/// </summary>
+public sealed class PbxSimulator : IAsyncDisposable
+{
+    /// <summary>The Asterisk version PbxSim reports (the recording instance's).</summary>
+    public const string AsteriskVersion = "22.10.1";
+
+    internal static readonly HashSet<string> LoadedModules = new(StringComparer.Ordinal)
+    {
+        "app_queue.so", "app_dial.so", "app_playback.so", "app_stasis.so", "app_mixmonitor.so", "app_chanspy.so",
+        "res_ari.so", "res_stasis.so", "chan_local.so", "cdr_manager.so", "cel_manager.so", "res_musiconhold.so",
+    };
+
+    private readonly Random _random;
+    private readonly ILoggerFactory _loggerFactory;
+
+    /// <summary>Creates a simulator; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Configuration; the defaults reproduce the recording instance.</param>
+    /// <param name="time">The clock the whole model runs on (a fake clock in tests).</param>
+    /// <param name="loggerFactory">Where logs go; none by default.</param>
+    /// <param name="randomSeed">Seed for challenges, ids and traffic, so runs are repeatable.</param>
+    public PbxSimulator(PbxSimOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, int randomSeed = 22)
+    {
+        Options = options ?? new PbxSimOptions();
+        Time = time ?? TimeProvider.System;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _random = new Random(randomSeed);
+        StartedAt = Time.GetUtcNow();
+        LastReloadAt = StartedAt;
+        Ami = new AmiServer(this, _loggerFactory.CreateLogger("CtiBridge.PbxSim.Ami"));
+        Security = new SecurityEvents(this);
+        Model = new PbxModel(this);
+    }
+
+    /// <summary>The configuration in use.</summary>
+    public PbxSimOptions Options { get; }
+
+    /// <summary>The clock of the model and of every protocol delay.</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>When this instance "booted" (AMI <c>Uptime</c>, ARI <c>startup_time</c>).</summary>
+    public DateTimeOffset StartedAt { get; private set; }
+
+    /// <summary>When the configuration was last (re)loaded.</summary>
+    public DateTimeOffset LastReloadAt { get; private set; }
+
+    /// <summary>The AMI listening address, once started.</summary>
+    public IPEndPoint AmiEndPoint => Ami.EndPoint ?? throw new InvalidOperationException("PbxSim is not started: call StartAsync first.");
+
+    /// <summary>Fault injection: every AMI message written waits this long first.</summary>
+    public TimeSpan AmiResponseDelay
+    {
+        get => Ami.ResponseDelay;
+        set => Ami.ResponseDelay = value;
+    }
+
+    /// <summary>Fault injection: every AMI login fails with <c>Authentication failed</c>.</summary>
+    public bool RefuseAmiLogins
+    {
+        get => Ami.RefuseLogins;
+        set => Ami.RefuseLogins = value;
+    }
+
+    /// <summary>Lock that serialises the model and event publication, so every client sees one order.</summary>
+    internal object Gate { get; } = new();
+
+    internal AmiServer Ami { get; }
+
+    internal SecurityEvents Security { get; }
+
+    internal PbxModel Model { get; }
+
+    internal ILoggerFactory LoggerFactory => _loggerFactory;
+
+    /// <summary>Counts requests whose synchronous part has run, so tests can advance a fake clock safely.</summary>
+    internal ProgressCounter Progress { get; } = new();
+
+    /// <summary>Starts listening (AMI, then ARI) on the configured address and ports.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var address = IPAddress.Parse(Options.BindAddress);
+        Ami.Start(address, Options.AmiPort);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Fault injection: closes every AMI connection at once (the listener stays up).</summary>
+    public void DropAmiConnections() => Ami.DropConnections();
+
+    internal int NextRandom()
+    {
+        lock (_random)
+        {
+            return _random.Next(100_000_000, int.MaxValue);
+        }
+    }
+
+    /// <summary>Stops both servers and every timer of the model.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Model.Dispose();
+        await Ami.DisposeAsync();
+    }
+}
