@@ -1,0 +1,221 @@
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace CtiBridge.Data.Records;
+
+/// <summary>Where a batch went.</summary>
+public enum RecordBatchOutcome
+{
+    /// <summary>Stored in PostgreSQL.</summary>
+    Stored,
+    /// <summary>PostgreSQL was unreachable (or a journal is still draining); the batch is durable in the journal.</summary>
+    Journaled,
+}
+
+/// <summary>
+/// The call-record sink: writes batches to PostgreSQL and, while the database is unreachable,
+/// to the durable <see cref="RecordJournal"/>. While the journal holds records every new batch goes
+/// behind them, so records reach the database in the order they arrived. Replay writes the journal
+/// in batches and empties it only when all of it is stored; a crash in between replays again, which
+/// the writer's idempotent upserts turn into no duplicates.
+/// </summary>
+public sealed partial class CallRecordSink : IDisposable
+{
+    private readonly CallRecordWriter _writer;
+    private readonly RecordJournal _journal;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly int _replayBatchSize;
+
+    /// <summary>Creates a sink.</summary>
+    public CallRecordSink(CallRecordWriter writer, RecordJournal journal, ILogger<CallRecordSink>? logger = null, int replayBatchSize = 5000)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(journal);
+        _writer = writer;
+        _journal = journal;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _replayBatchSize = replayBatchSize;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>The journal (size, near-full alarm).</summary>
+    public RecordJournal Journal => _journal;
+
+    /// <summary>Stores a batch in PostgreSQL, or durably in the journal when the database is unreachable.</summary>
+    /// <exception cref="InvalidCallRecordException">A record is invalid; nothing of the batch was stored.</exception>
+    /// <exception cref="RecordJournalFullException">The database is unreachable and the journal is full.</exception>
+    public async Task<RecordBatchOutcome> WriteAsync(IReadOnlyList<CallCenterRecord> records, CancellationToken cancellationToken)
+    {
+        // Invalid input is refused before it can reach the journal and block the replay.
+        CallRecordWriter.Prepare(records);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_journal.IsEmpty && !await ReplayCoreAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await _journal.AppendAsync(records, cancellationToken).ConfigureAwait(false);
+                return RecordBatchOutcome.Journaled;
+            }
+
+            try
+            {
+                await _writer.WriteAsync(records, cancellationToken).ConfigureAwait(false);
+                return RecordBatchOutcome.Stored;
+            }
+            catch (Exception ex) when (IsDatabaseUnreachable(ex, cancellationToken))
+            {
+                LogSpooling(_logger, records.Count, ex.Message);
+                await _journal.AppendAsync(records, cancellationToken).ConfigureAwait(false);
+                return RecordBatchOutcome.Journaled;
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Replays the journal into PostgreSQL. True when the journal is empty afterwards.</summary>
+    public async Task<bool> ReplayAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ReplayCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Consumes records until the reader completes: batches whatever is waiting (up to
+    /// <paramref name="batchSize"/>), and while records are journaled retries the replay every
+    /// <paramref name="retryInterval"/>.
+    /// </summary>
+    public async Task RunAsync(ChannelReader<CallCenterRecord> reader, int batchSize, TimeSpan retryInterval, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        var batch = new List<CallCenterRecord>(batchSize);
+        while (true)
+        {
+            var waitForRecords = reader.WaitToReadAsync(cancellationToken).AsTask();
+            if (!_journal.IsEmpty)
+            {
+                using var retryCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var retry = Task.Delay(retryInterval, timeProvider, retryCancel.Token);
+                if (await Task.WhenAny(waitForRecords, retry).ConfigureAwait(false) == retry)
+                {
+                    await retry.ConfigureAwait(false);
+                    await ReplayAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                await retryCancel.CancelAsync().ConfigureAwait(false);
+            }
+
+            if (!await waitForRecords.ConfigureAwait(false))
+            {
+                break;
+            }
+
+            while (batch.Count < batchSize && reader.TryRead(out var record))
+            {
+                batch.Add(record);
+            }
+
+            try
+            {
+                await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidCallRecordException ex)
+            {
+                // One bad record must not lose the good ones: store them one by one, report the bad.
+                LogInvalidBatch(_logger, ex.Message);
+                foreach (var single in batch)
+                {
+                    try
+                    {
+                        await WriteAsync([single], cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (InvalidCallRecordException bad)
+                    {
+                        LogInvalidRecord(_logger, bad.Message);
+                    }
+                }
+            }
+
+            batch.Clear();
+        }
+
+        await ReplayAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> ReplayCoreAsync(CancellationToken cancellationToken)
+    {
+        if (_journal.IsEmpty)
+        {
+            return true;
+        }
+
+        var replayed = 0L;
+        try
+        {
+            await foreach (var batch in _journal.ReadAsync(_replayBatchSize, cancellationToken).ConfigureAwait(false))
+            {
+                await _writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                replayed += batch.Count;
+            }
+        }
+        catch (Exception ex) when (IsDatabaseUnreachable(ex, cancellationToken))
+        {
+            LogReplayFailed(_logger, replayed, ex.Message);
+            return false;
+        }
+
+        await _journal.ClearAsync().ConfigureAwait(false);
+        LogReplayed(_logger, replayed);
+        return true;
+    }
+
+    /// <summary>True for failures that mean "the database cannot be reached now" (network, server down, timeouts), not bad data.</summary>
+    public static bool IsDatabaseUnreachable(Exception exception, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        return exception switch
+        {
+            PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) || pg.SqlState.StartsWith("08", StringComparison.Ordinal),
+            NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or IOException or TimeoutException,
+            SocketException or IOException or TimeoutException => true,
+            _ => false,
+        };
+    }
+
+    [LoggerMessage(EventId = 9111, Level = LogLevel.Warning, Message = "PostgreSQL unreachable, {Count} call records journaled locally: {Reason}")]
+    private static partial void LogSpooling(ILogger logger, int count, string reason);
+
+    [LoggerMessage(EventId = 9112, Level = LogLevel.Warning, Message = "Journal replay stopped after {Count} records, PostgreSQL still unreachable: {Reason}")]
+    private static partial void LogReplayFailed(ILogger logger, long count, string reason);
+
+    [LoggerMessage(EventId = 9113, Level = LogLevel.Information, Message = "Journal replayed: {Count} call records stored in PostgreSQL")]
+    private static partial void LogReplayed(ILogger logger, long count);
+
+    [LoggerMessage(EventId = 9114, Level = LogLevel.Error, Message = "A batch holds an invalid record; storing its records one by one: {Reason}")]
+    private static partial void LogInvalidBatch(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 9115, Level = LogLevel.Error, Message = "Call record refused: {Reason}")]
+    private static partial void LogInvalidRecord(ILogger logger, string reason);
+}

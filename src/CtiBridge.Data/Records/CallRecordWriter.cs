@@ -1,0 +1,108 @@
+using Npgsql;
+
+namespace CtiBridge.Data.Records;
+
+/// <summary>
+/// Writes call-center records to PostgreSQL: one transaction per batch, binary COPY per record kind
+/// into a staging table, then an idempotent upsert (a replayed record never duplicates a row).
+/// Creates the monthly partitions a batch needs before writing it.
+/// </summary>
+public sealed class CallRecordWriter
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly HashSet<DateTime> _monthsReady = [];
+    private readonly Lock _monthsGate = new();
+
+    /// <summary>Creates a writer on the given database.</summary>
+    public CallRecordWriter(NpgsqlDataSource dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+    }
+
+    /// <summary>Checks every record and returns the rows to store (agent states split at UTC midnight).</summary>
+    /// <exception cref="InvalidCallRecordException">A record cannot be stored; the message names it and the field.</exception>
+    public static IReadOnlyList<CallCenterRecord> Prepare(IEnumerable<CallCenterRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var rows = new List<CallCenterRecord>();
+        foreach (var record in records)
+        {
+            record.Validate();
+            if (record is AgentStateRecord state)
+            {
+                rows.AddRange(state.SplitAtUtcMidnight());
+            }
+            else
+            {
+                rows.Add(record);
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Writes a batch atomically: all of it or none of it.</summary>
+    /// <exception cref="InvalidCallRecordException">A record is invalid; nothing was written.</exception>
+    /// <exception cref="NpgsqlException">The database failed; nothing was written.</exception>
+    public async Task WriteAsync(IReadOnlyList<CallCenterRecord> records, CancellationToken cancellationToken)
+    {
+        var rows = Prepare(records);
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        await EnsurePartitionsAsync(rows, cancellationToken).ConfigureAwait(false);
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var byType = rows.GroupBy(r => r.GetType()).ToDictionary(g => g.Key, g => (IReadOnlyList<CallCenterRecord>)g.ToList());
+        foreach (var table in RecordTables.All)
+        {
+            if (byType.TryGetValue(table.RecordType, out var batch))
+            {
+                await table.WriteAsync(connection, batch, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task EnsurePartitionsAsync(IReadOnlyList<CallCenterRecord> rows, CancellationToken cancellationToken)
+    {
+        List<DateTime> missing;
+        lock (_monthsGate)
+        {
+            missing = rows.Select(r => MonthOf(r.PartitionTime)).Distinct().Where(m => !_monthsReady.Contains(m)).ToList();
+        }
+
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        await using (var command = _dataSource.CreateCommand("SELECT records_ensure_partitions(@from, @to)"))
+        {
+            command.Parameters.AddWithValue("from", missing.Min());
+            command.Parameters.AddWithValue("to", missing.Max());
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        lock (_monthsGate)
+        {
+            var month = missing.Min();
+            while (month <= missing.Max())
+            {
+                _monthsReady.Add(month);
+                month = month.AddMonths(1);
+            }
+        }
+    }
+
+    private static DateTime MonthOf(DateTimeOffset time)
+    {
+        var utc = time.UtcDateTime;
+        return new DateTime(utc.Year, utc.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+    }
+}
