@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.Asterisk.Ari;
+
+/// <summary>
+/// Typed client for the Asterisk REST Interface. One instance per Asterisk server, shared by all callers
+/// (thread-safe). Credentials travel only in the Basic <c>Authorization</c> header. Every call is async,
+/// takes a <see cref="CancellationToken"/>, is bounded by <see cref="AriClientOptions.RequestTimeout"/>, and
+/// turns a non-2xx answer into an <see cref="AriRequestException"/>. Events come from <see cref="AriEventConnection"/>.
+/// </summary>
+public sealed class AriClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly string _baseUrl;
+    private readonly AuthenticationHeaderValue _authorization;
+    private readonly MediaTypeWithQualityHeaderValue _acceptJson = new("application/json");
+    private readonly MediaTypeHeaderValue _jsonContentType = new("application/json");
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly bool _ownsMetrics;
+
+    /// <summary>Creates the client.</summary>
+    /// <param name="options">Connection settings; validated here.</param>
+    /// <param name="httpClient">An HttpClient to send through (e.g. from IHttpClientFactory), or null to own one.
+    /// Its BaseAddress and Timeout are not used: the client builds absolute URLs and applies its own timeout.</param>
+    /// <param name="timeProvider">Clock for timeouts (tests pass a fake one); default system time.</param>
+    /// <param name="loggerFactory">Logs (passwords are never logged); default none.</param>
+    /// <param name="metrics">Instruments to record into; default a private <see cref="AriMetrics"/>.</param>
+    /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
+    public AriClient(AriClientOptions options, HttpClient? httpClient = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, AriMetrics? metrics = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        Options = options;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CtiBridge.Asterisk.Ari.AriClient");
+        _ownsMetrics = metrics is null;
+        Metrics = metrics ?? new AriMetrics();
+        _ownsHttp = httpClient is null;
+        _http = httpClient ?? new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            ConnectTimeout = options.ConnectTimeout,
+            AutomaticDecompression = System.Net.DecompressionMethods.None,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _baseUrl = options.BaseAddress.GetLeftPart(UriPartial.Path).TrimEnd('/');
+        _authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(options.UserName + ":" + options.Password)));
+
+        Applications = new AriApplications(this);
+        Asterisk = new AriAsteriskSystem(this);
+        Bridges = new AriBridges(this);
+        Channels = new AriChannels(this);
+        DeviceStates = new AriDeviceStates(this);
+        Endpoints = new AriEndpoints(this);
+        Events = new AriUserEvents(this);
+        Mailboxes = new AriMailboxes(this);
+        Playbacks = new AriPlaybacks(this);
+        Recordings = new AriRecordings(this);
+        Sounds = new AriSounds(this);
+    }
+
+    /// <summary>The options this client runs with.</summary>
+    public AriClientOptions Options { get; }
+
+    /// <summary>The instruments this client records into.</summary>
+    public AriMetrics Metrics { get; }
+
+    /// <summary>Stasis applications: get, subscribe to event sources, filter events.</summary>
+    public AriApplications Applications { get; }
+
+    /// <summary>Asterisk itself: info, ping, global variables, modules, logging, dynamic config.</summary>
+    public AriAsteriskSystem Asterisk { get; }
+
+    /// <summary>Bridges: create (mixing / holding), add and remove channels, play, record, music on hold, destroy.</summary>
+    public AriBridges Bridges { get; }
+
+    /// <summary>Channels: originate, create, dial, answer, ring, hang up, play, hold, mute, DTMF, variables, redirect, snoop, record.</summary>
+    public AriChannels Channels { get; }
+
+    /// <summary>Device states (custom presence of agents' devices).</summary>
+    public AriDeviceStates DeviceStates { get; }
+
+    /// <summary>Endpoints (phones and trunks) and out-of-call messages.</summary>
+    public AriEndpoints Endpoints { get; }
+
+    /// <summary>User events raised to applications, and channel claims.</summary>
+    public AriUserEvents Events { get; }
+
+    /// <summary>Mailboxes (message-waiting counts).</summary>
+    public AriMailboxes Mailboxes { get; }
+
+    /// <summary>Playbacks: get, stop, control (pause, restart, forward...).</summary>
+    public AriPlaybacks Playbacks { get; }
+
+    /// <summary>Recordings: stored (list, get, copy, delete, file) and live (stop, pause, mute, cancel).</summary>
+    public AriRecordings Recordings { get; }
+
+    /// <summary>Sounds installed on Asterisk.</summary>
+    public AriSounds Sounds { get; }
+
+    /// <summary>
+    /// What an application owns right now: its channels and bridges, as a starting point after the events
+    /// stream reports an <see cref="AriEventGap"/> (Asterisk does not replay missed events).
+    /// </summary>
+    /// <param name="application">The Stasis application; default the first of <see cref="AriClientOptions.Applications"/>.</param>
+    /// <param name="cancellationToken">Cancels the calls.</param>
+    /// <returns>The application with its channels and bridges.</returns>
+    public async Task<AriApplicationSnapshot> GetApplicationSnapshotAsync(string? application = null, CancellationToken cancellationToken = default)
+    {
+        application ??= Options.Applications[0];
+        // The application first: a channel that enters afterwards is then seen by the events stream.
+        var app = await Applications.GetAsync(application, cancellationToken);
+        var channelsTask = Channels.ListAsync(cancellationToken);
+        var bridgesTask = Bridges.ListAsync(cancellationToken);
+        var channels = await channelsTask;
+        var bridges = await bridgesTask;
+        var channelIds = app.ChannelIds.ToHashSet(StringComparer.Ordinal);
+        var bridgeIds = app.BridgeIds.ToHashSet(StringComparer.Ordinal);
+        return new AriApplicationSnapshot(
+            app,
+            [.. channels.Where(c => channelIds.Contains(c.Id))],
+            [.. bridges.Where(b => bridgeIds.Contains(b.Id))],
+            _timeProvider.GetUtcNow());
+    }
+
+    /// <summary>Disposes the HttpClient if this client created it.</summary>
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+
+        if (_ownsMetrics)
+        {
+            Metrics.Dispose();
+        }
+    }
+
+    internal async Task SendAsync(AriRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await SendCoreAsync(request, cancellationToken);
+    }
+
+    internal async Task<T> SendAsync<T>(AriRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        using var response = await SendCoreAsync(request, cancellationToken);
+        var body = response.Body;
+        if (body.Length == 0)
+        {
+            throw new AriResponseFormatException($"ARI {request.Method} {request.Path} answered {response.StatusCode} without the {typeof(T).Name} body the API description promises.", request.Method, request.Path, "", null);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(body.Span, typeInfo)
+                ?? throw new JsonException("The body is JSON null.");
+        }
+        catch (JsonException e)
+        {
+            var text = Encoding.UTF8.GetString(body.Span);
+            throw new AriResponseFormatException($"ARI {request.Method} {request.Path} answered a body that is not a valid {typeof(T).Name}: {e.Message}", request.Method, request.Path, text, e);
+        }
+    }
+
+    internal async Task<byte[]> SendForBytesAsync(AriRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await SendCoreAsync(request, cancellationToken);
+        return response.Body.ToArray();
+    }
+
+    /// <summary>Sends a request the API description does not cover (raw path); for diagnostics and tests of error paths.</summary>
+    internal Task SendRawAsync(string method, string path, CancellationToken cancellationToken) =>
+        SendAsync(new AriRequest(method, path, path), cancellationToken);
+
+    private async Task<AriResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
+    {
+        var query = request.QueryString;
+        var uri = new Uri(query is null ? _baseUrl + request.Path : _baseUrl + request.Path + "?" + query, UriKind.Absolute);
+        using var message = new HttpRequestMessage(new HttpMethod(request.Method), uri);
+        message.Headers.Authorization = _authorization;
+        message.Headers.Accept.Add(_acceptJson);
+        if (request.BuildBody() is { } body)
+        {
+            message.Content = new ByteArrayContent(body);
+            message.Content.Headers.ContentType = _jsonContentType;
+        }
+
+        using var timeout = new CancellationTokenSource(Options.RequestTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var started = Stopwatch.GetTimestamp();
+        HttpResponseMessage response;
+        byte[] content;
+        try
+        {
+            response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            using (response)
+            {
+                content = await response.Content.ReadAsByteArrayAsync(linked.Token);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            Metrics.RequestFailed(request.Method, request.Route, "timeout");
+            AriLog.RequestTimedOut(_logger, request.Method, request.Path, Options.RequestTimeout.TotalMilliseconds);
+            throw new AriTimeoutException(request.Method, request.Path, Options.RequestTimeout);
+        }
+        catch (HttpRequestException e)
+        {
+            Metrics.RequestFailed(request.Method, request.Route, "transport");
+            AriLog.RequestTransportFailed(_logger, e, request.Method, request.Path);
+            throw new AriConnectionException($"ARI {request.Method} {request.Path} could not reach Asterisk at {_baseUrl}: {e.Message}", request.Method, request.Path, e);
+        }
+
+        var status = (int)response.StatusCode;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        Metrics.RequestCompleted(request.Method, request.Route, status, elapsed.TotalSeconds);
+        if (status is < 200 or > 299)
+        {
+            var text = Encoding.UTF8.GetString(content);
+            var asteriskMessage = AriErrorBody.ExtractMessage(text);
+            AriLog.RequestFailed(_logger, request.Method, request.Path, status, asteriskMessage);
+            throw new AriRequestException(request.Method, request.Path, status, response.ReasonPhrase, asteriskMessage, text);
+        }
+
+        AriLog.RequestCompleted(_logger, request.Method, request.Path, status, elapsed.TotalMilliseconds);
+        return new AriResponse(status, content);
+    }
+
+    private readonly record struct AriResponse(int StatusCode, ReadOnlyMemory<byte> Body) : IDisposable
+    {
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Text;
+
+namespace CtiBridge.Asterisk.Ari;
+
+/// <summary>
+/// Settings of the ARI client (REST calls and the events WebSocket). Defaults suit an Asterisk on the
+/// same host; <see cref="Validate"/> lists everything wrong at once so start-up fails with one clear message.
+/// <see cref="ToString"/> never shows the password.
+/// </summary>
+public sealed record AriClientOptions
+{
+    /// <summary>The configuration section the service binds these options from.</summary>
+    public const string SectionName = "Asterisk:Ari";
+
+    /// <summary>ARI base URL, including the <c>/ari</c> prefix. Default <c>http://127.0.0.1:8088/ari</c>. <c>https</c> gives <c>wss</c> events.</summary>
+    public Uri BaseAddress { get; init; } = new("http://127.0.0.1:8088/ari");
+
+    /// <summary>ARI user (ari.conf). Required. Sent only in the Basic <c>Authorization</c> header, never in a URL.</summary>
+    public string UserName { get; init; } = "";
+
+    /// <summary>ARI password (ari.conf). Required. Never logged, never in a URL.</summary>
+    public string Password { get; init; } = "";
+
+    /// <summary>The Stasis applications the events WebSocket registers. Default <c>["ctibridge"]</c>.</summary>
+    public IReadOnlyList<string> Applications { get; init; } = ["ctibridge"];
+
+    /// <summary>Subscribe the applications to all channels, bridges and endpoints (<c>subscribeAll=true</c>). Default false.</summary>
+    public bool SubscribeAll { get; init; }
+
+    /// <summary>Upper bound for one REST call, from sending to the end of the body. Default 10 s.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Upper bound for opening the events WebSocket (TCP connect plus upgrade). Default 10 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the events WebSocket sends a ping when nothing else arrives. Default 15 s.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long after a ping without any frame back (pong or event) the connection counts as dead and is
+    /// replaced. Default 10 s.
+    /// </summary>
+    public TimeSpan PongTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>First reconnect delay after the events WebSocket drops; doubles per failed attempt. Default 0.5 s.</summary>
+    public TimeSpan ReconnectDelayMin { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Largest reconnect delay. Reconnecting never gives up. Default 30 s.</summary>
+    public TimeSpan ReconnectDelayMax { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Random spread applied to each reconnect delay, as a fraction (0.2 = ±20 %), so many CtiBridge
+    /// instances do not hammer a restarting Asterisk in step. Default 0.2; 0 to 1.
+    /// </summary>
+    public double ReconnectJitter { get; init; } = 0.2;
+
+    /// <summary>Largest WebSocket message accepted (a guard against a corrupt length field). Default 16 MiB.</summary>
+    public int MaxMessageBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Everything wrong with these options, one line each; empty when they are usable.</summary>
+    /// <returns>The problems found.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!BaseAddress.IsAbsoluteUri || BaseAddress.Scheme is not ("http" or "https"))
+        {
+            problems.Add($"{SectionName}:BaseAddress must be an absolute http or https URL such as http://127.0.0.1:8088/ari (got '{BaseAddress}').");
+        }
+        else if (!string.IsNullOrEmpty(BaseAddress.UserInfo))
+        {
+            problems.Add($"{SectionName}:BaseAddress must not carry credentials; set UserName and Password instead.");
+        }
+
+        if (string.IsNullOrWhiteSpace(UserName))
+        {
+            problems.Add($"{SectionName}:UserName is required (an ARI user from ari.conf).");
+        }
+        else if (UserName.Contains(':', StringComparison.Ordinal))
+        {
+            problems.Add($"{SectionName}:UserName must not contain ':' (Basic authentication cannot carry it).");
+        }
+
+        if (string.IsNullOrEmpty(Password))
+        {
+            problems.Add($"{SectionName}:Password is required.");
+        }
+
+        if (Applications is null || Applications.Count == 0)
+        {
+            problems.Add($"{SectionName}:Applications must name at least one Stasis application (e.g. ctibridge).");
+        }
+        else
+        {
+            foreach (var app in Applications)
+            {
+                if (string.IsNullOrWhiteSpace(app) || app.Contains(',', StringComparison.Ordinal))
+                {
+                    problems.Add($"{SectionName}:Applications contains '{app}': names must be non-empty and without commas.");
+                }
+            }
+        }
+
+        CheckPositive(problems, RequestTimeout, nameof(RequestTimeout));
+        CheckPositive(problems, ConnectTimeout, nameof(ConnectTimeout));
+        CheckPositive(problems, PingInterval, nameof(PingInterval));
+        CheckPositive(problems, PongTimeout, nameof(PongTimeout));
+        CheckPositive(problems, ReconnectDelayMin, nameof(ReconnectDelayMin));
+        if (ReconnectDelayMax < ReconnectDelayMin)
+        {
+            problems.Add($"{SectionName}:ReconnectDelayMax ({ReconnectDelayMax}) must not be below ReconnectDelayMin ({ReconnectDelayMin}).");
+        }
+
+        if (double.IsNaN(ReconnectJitter) || ReconnectJitter is < 0 or > 1)
+        {
+            problems.Add($"{SectionName}:ReconnectJitter must be between 0 and 1 (got {ReconnectJitter}).");
+        }
+
+        if (MaxMessageBytes < 1024)
+        {
+            problems.Add($"{SectionName}:MaxMessageBytes must be at least 1024 (got {MaxMessageBytes}).");
+        }
+
+        return problems;
+    }
+
+    /// <summary>Throws when <see cref="Validate"/> finds problems, listing all of them.</summary>
+    /// <exception cref="ArgumentException">The options are not usable.</exception>
+    public void ThrowIfInvalid()
+    {
+        var problems = Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid ARI client options: " + string.Join(" ", problems));
+        }
+    }
+
+    /// <summary>Prints the settings with the password masked.</summary>
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("BaseAddress = ").Append(BaseAddress)
+            .Append(", UserName = ").Append(UserName)
+            .Append(", Password = ").Append(Password.Length == 0 ? "(none)" : "***")
+            .Append(", Applications = [").AppendJoin(',', Applications ?? []).Append(']')
+            .Append(", SubscribeAll = ").Append(SubscribeAll)
+            .Append(", RequestTimeout = ").Append(RequestTimeout)
+            .Append(", PingInterval = ").Append(PingInterval)
+            .Append(", ReconnectDelayMin = ").Append(ReconnectDelayMin)
+            .Append(", ReconnectDelayMax = ").Append(ReconnectDelayMax);
+        return true;
+    }
+
+    private static void CheckPositive(List<string> problems, TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            problems.Add($"{SectionName}:{name} must be positive (got {value}).");
+        }
+    }
+}
