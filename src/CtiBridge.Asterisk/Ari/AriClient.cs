@@ -180,9 +180,13 @@ public sealed class AriClient : IDisposable
         return response.Body.ToArray();
     }
 
-    /// <summary>Sends a request the API description does not cover (raw path); for diagnostics and tests of error paths.</summary>
-    internal Task SendRawAsync(string method, string path, CancellationToken cancellationToken) =>
-        SendAsync(new AriRequest(method, path, path), cancellationToken);
+    /// <summary>Sends a request as given (path, query and body untouched), e.g. one the API description does not cover.</summary>
+    internal Task SendRawAsync(string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
+    {
+        var request = new AriRequest(method, path, path);
+        request.SetRaw(query, body);
+        return SendAsync(request, cancellationToken);
+    }
 
     private async Task<AriResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
     {

@@ -15,6 +15,7 @@ internal sealed class AriRequest(string method, string route, string path)
     private StringBuilder? _query;
     private List<KeyValuePair<string, object>>? _bodyFields;
     private JsonElement? _rawBody;
+    private byte[]? _rawBodyBytes;
 
     public string Method { get; } = method;
 
@@ -23,8 +24,6 @@ internal sealed class AriRequest(string method, string route, string path)
     public string Path { get; } = path;
 
     public string? QueryString => _query?.ToString();
-
-    public bool HasBody => _bodyFields is not null || _rawBody is not null;
 
     public static string EscapePathSegment(string value) => Uri.EscapeDataString(value);
 
@@ -103,9 +102,21 @@ internal sealed class AriRequest(string method, string route, string path)
 
     public void SetBody(JsonElement? value) => _rawBody = value;
 
+    /// <summary>A query string and body passed through untouched (calls outside the API description).</summary>
+    public void SetRaw(string? query, byte[]? body)
+    {
+        _query = query is null ? null : new StringBuilder(query);
+        _rawBodyBytes = body;
+    }
+
     /// <summary>The JSON body, or null when the call has none.</summary>
     public byte[]? BuildBody()
     {
+        if (_rawBodyBytes is not null)
+        {
+            return _rawBodyBytes;
+        }
+
         if (_rawBody is { } raw)
         {
             return JsonSerializer.SerializeToUtf8Bytes(raw, AriJsonContext.Default.JsonElement);
