@@ -1,0 +1,1677 @@
+using System.Globalization;
+
+namespace CtiBridge.Core.Acd;
+
+/// <summary>
+/// The ACD: a deterministic state machine. Inputs (<see cref="AcdInput"/>) go in through
+/// <see cref="Handle(AcdInput)"/>; commands (<see cref="AcdCommand"/>) and domain events
+/// (<see cref="AcdEvent"/>) come out through <see cref="IAcdOutput"/>, synchronously and in order.
+/// The engine keeps its own deadlines (ring timeouts, wrap-up ends, announcements, max waits) and
+/// fires them when an input's time passes them; <see cref="NextDueTime"/> tells the host when to
+/// send <see cref="TimeAdvanced"/>. No clock, no I/O, no threads: one caller at a time.
+/// </summary>
+public sealed partial class AcdEngine
+{
+    private const int LineScanLimit = 8;
+
+    private readonly AcdConfiguration _config;
+    private readonly IAcdOutput _output;
+    private readonly Random _random;
+    private readonly Dictionary<string, Queue> _queues = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Agent> _agents = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Agent> _byExtension = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Call> _calls = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<DueTimer, (DateTimeOffset Due, long Seq)> _timers = new();
+    private readonly Dictionary<string, string> _lastAgentByCaller = new(StringComparer.Ordinal);
+    private readonly Queue<string> _lastAgentOrder = new();
+    private readonly Dictionary<string, List<Call>> _heldForAgent = new(StringComparer.Ordinal);
+    private readonly List<RoutingCandidate> _candidates = [];
+    private readonly List<Membership> _candidateMembers = [];
+    private long _timerSeq;
+    private long _eventSeq;
+    private long _callSeq;
+    private long _joinSeq;
+
+    /// <summary>Builds an engine; validates the configuration and throws <see cref="AcdConfigurationException"/> listing every problem.</summary>
+    /// <param name="configuration">Queues, agents and rules.</param>
+    /// <param name="output">Receives commands and events.</param>
+    /// <param name="start">Engine time at start.</param>
+    /// <param name="strategies">Strategy registry; null for the built-ins.</param>
+    public AcdEngine(AcdConfiguration configuration, IAcdOutput output, DateTimeOffset start, DistributionStrategies? strategies = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(output);
+        _config = configuration;
+        _output = output;
+        _random = new Random(configuration.RandomSeed);
+        Now = start;
+        strategies ??= new DistributionStrategies();
+        Statistics = new AcdStatistics(configuration.Metrics, start);
+
+        var problems = new List<string>();
+        var index = 0;
+        foreach (var q in configuration.Queues)
+        {
+            if (string.IsNullOrWhiteSpace(q.Name))
+            {
+                problems.Add($"queue #{index + 1}: the name is empty");
+                continue;
+            }
+
+            if (_queues.ContainsKey(q.Name))
+            {
+                problems.Add($"queue '{q.Name}': defined twice");
+                continue;
+            }
+
+            IDistributionStrategy strategy, fallback;
+            try
+            {
+                strategy = strategies.Resolve(q.Strategy, $"queue '{q.Name}' (Strategy)");
+                fallback = strategies.Resolve(q.StickyFallbackStrategy, $"queue '{q.Name}' (StickyFallbackStrategy)");
+            }
+            catch (UnknownStrategyException e)
+            {
+                problems.Add(e.Message);
+                continue;
+            }
+
+            if (q.RingTimeout <= TimeSpan.Zero)
+            {
+                problems.Add($"queue '{q.Name}': RingTimeout must be positive (is {q.RingTimeout})");
+            }
+
+            if (q.WrapUp < TimeSpan.Zero)
+            {
+                problems.Add($"queue '{q.Name}': WrapUp must not be negative (is {q.WrapUp})");
+            }
+
+            if (q.Weight <= 0)
+            {
+                problems.Add($"queue '{q.Name}': Weight must be positive (is {q.Weight})");
+            }
+
+            _queues.Add(q.Name, new Queue(q, strategy, fallback, index++));
+        }
+
+        foreach (var q in configuration.Queues)
+        {
+            foreach (var rule in q.Overflow)
+            {
+                if (rule.Target.Kind == OverflowTargetKind.Queue && (rule.Target.Destination is null || !_queues.ContainsKey(rule.Target.Destination)))
+                {
+                    problems.Add($"queue '{q.Name}': overflow rule {rule.Condition} goes to unknown queue '{rule.Target.Destination}'");
+                }
+
+                if (rule.Condition == OverflowCondition.WaitExceeded && (rule.After is null || rule.After <= TimeSpan.Zero))
+                {
+                    problems.Add($"queue '{q.Name}': overflow rule WaitExceeded needs a positive After");
+                }
+
+                if (rule.Condition == OverflowCondition.NoAnswer && (rule.Attempts is null || rule.Attempts < 1))
+                {
+                    problems.Add($"queue '{q.Name}': overflow rule NoAnswer needs Attempts >= 1");
+                }
+            }
+
+            foreach (var (key, target) in q.ExitKeys)
+            {
+                if (target.Kind == OverflowTargetKind.Queue && (target.Destination is null || !_queues.ContainsKey(target.Destination)))
+                {
+                    problems.Add($"queue '{q.Name}': exit key '{key}' goes to unknown queue '{target.Destination}'");
+                }
+            }
+        }
+
+        foreach (var a in configuration.Agents)
+        {
+            if (string.IsNullOrWhiteSpace(a.AgentId))
+            {
+                problems.Add("an agent profile has an empty AgentId");
+                continue;
+            }
+
+            if (!_agents.TryAdd(a.AgentId, new Agent(a)))
+            {
+                problems.Add($"agent '{a.AgentId}': defined twice");
+            }
+
+            if (!AgentPin.IsWellFormed(a.PinHash))
+            {
+                problems.Add($"agent '{a.AgentId}': PinHash is not a hash made by AgentPin.Hash");
+            }
+
+            foreach (var m in a.Queues)
+            {
+                if (!_queues.ContainsKey(m.Queue))
+                {
+                    problems.Add($"agent '{a.AgentId}': member of unknown queue '{m.Queue}'");
+                }
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new AcdConfigurationException("The ACD configuration is invalid:" + Environment.NewLine + "- " + string.Join(Environment.NewLine + "- ", problems));
+        }
+    }
+
+    /// <summary>Engine time: the time of the last input or fired deadline.</summary>
+    public DateTimeOffset Now { get; private set; }
+
+    /// <summary>Live statistics, maintained from the engine's own event stream.</summary>
+    public AcdStatistics Statistics { get; }
+
+    /// <summary>The earliest pending deadline, or null. The host arms one timer for it and sends <see cref="TimeAdvanced"/>.</summary>
+    public DateTimeOffset? NextDueTime
+    {
+        get
+        {
+            while (_timers.TryPeek(out var t, out var due))
+            {
+                if (IsLive(t))
+                {
+                    return due.Due;
+                }
+
+                _timers.Dequeue();
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>Number of calls the engine holds (waiting, ringing or connected).</summary>
+    public int LiveCalls => _calls.Count;
+
+    /// <summary>Applies one input at its time, after firing every deadline due up to then.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input's time is before <see cref="Now"/>.</exception>
+    public InputOutcome Handle(AcdInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.At < Now)
+        {
+            throw new ArgumentOutOfRangeException(nameof(input), input.At,
+                $"{input.GetType().Name} at {input.At:O} is earlier than the engine time {Now:O}; inputs must come in time order.");
+        }
+
+        FireDue(input.At);
+        Now = input.At;
+        return input switch
+        {
+            TimeAdvanced => InputOutcome.Ok,
+            AgentLogin x => Login(x),
+            AgentLogout x => Logout(x),
+            AgentPause x => Pause(x),
+            AgentResume x => Resume(x),
+            WrapUpEnd x => EndWrapUpEarly(x),
+            WrapUpExtend x => ExtendWrapUp(x),
+            AgentMute x => Mute(x),
+            CallArrived x => Arrive(x),
+            AgentAnswered x => Answer(x),
+            AgentDeclined x => Decline(x),
+            CallHungUp x => HangUp(x),
+            CallLost x => Lose(x),
+            CallHoldChanged x => HoldChanged(x),
+            CallerPressedKey x => KeyPressed(x),
+            _ => throw new ArgumentException($"Unknown ACD input type {input.GetType().Name}.", nameof(input)),
+        };
+    }
+
+    /// <summary>The agent's status, or null for an unknown agent ID.</summary>
+    public AgentStatus? GetAgent(string agentId)
+    {
+        if (!_agents.TryGetValue(agentId, out var a))
+        {
+            return null;
+        }
+
+        return new AgentStatus(a.Id, a.State, a.StateSince, a.Extension, a.State == AgentState.Paused ? a.PauseReason : null,
+            a.Call?.Id ?? (a.State == AgentState.WrapUp ? a.WrapUpCallId : null), a.Muted,
+            [.. a.Memberships.Select(m => new QueueMembership(m.Queue.Name, m.Penalty))],
+            a.Pending == PendingChange.Pause, a.Pending == PendingChange.Logout,
+            a.State == AgentState.WrapUp ? a.WrapUpEndsAt : null);
+    }
+
+    /// <summary>All agents' statuses, in configuration order.</summary>
+    public IEnumerable<AgentStatus> GetAgents() => _config.Agents.Select(p => GetAgent(p.AgentId)!);
+
+    /// <summary>The queue's live status.</summary>
+    /// <exception cref="ArgumentException">Unknown queue.</exception>
+    public QueueStatus GetQueueStatus(string queue)
+    {
+        var q = QueueOrThrow(queue);
+        var longest = TimeSpan.Zero;
+        foreach (var line in q.LineList)
+        {
+            if (line.Calls.Count > 0)
+            {
+                longest = Max(longest, Now - line.Calls.Min!.VisitEnqueuedAt);
+            }
+        }
+
+        foreach (var c in _calls.Values)
+        {
+            if (c.Phase == CallPhase.Ringing && ReferenceEquals(c.Queue, q))
+            {
+                longest = Max(longest, Now - c.VisitEnqueuedAt);
+            }
+        }
+
+        return new QueueStatus(q.Name, q.Waiting, longest, q.LoggedIn, q.Ready.Count, q.Serving, q.AverageHandleTime,
+            ExpectedWait(q, q.Waiting + 1));
+    }
+
+    /// <summary>Calls waiting in the queue, in service order.</summary>
+    public IReadOnlyList<WaitingCall> GetWaitingCalls(string queue)
+    {
+        var q = QueueOrThrow(queue);
+        var all = q.LineList.SelectMany(l => l.Calls)
+            .OrderByDescending(c => c.Priority).ThenBy(c => c.OrderTime).ThenBy(c => c.Seq).ToList();
+        return [.. all.Select((c, i) => new WaitingCall(c.Id, q.Name, i + 1, c.Priority, c.VisitEnqueuedAt, c.Caller))];
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private Queue QueueOrThrow(string queue) =>
+        _queues.TryGetValue(queue, out var q) ? q : throw new ArgumentException($"Unknown queue '{queue}'.", nameof(queue));
+
+    // ---------------------------------------------------------------- output
+
+    private void Publish(AcdEvent e)
+    {
+        var stamped = e with { Sequence = ++_eventSeq, At = Now };
+        Statistics.Apply(stamped);
+        _output.Publish(stamped);
+    }
+
+    private void Execute(AcdCommand c) => _output.Execute(c);
+
+    // ---------------------------------------------------------------- timers
+
+    private void Schedule(DateTimeOffset due, TimerKind kind, Call? call, Agent? agent, long version) =>
+        _timers.Enqueue(new DueTimer(kind, call, agent, version), (due, ++_timerSeq));
+
+    private static bool IsLive(in DueTimer t) => t.Kind switch
+    {
+        TimerKind.RingTimeout => t.Call!.Phase == CallPhase.Ringing && t.Call.OfferVersion == t.Version,
+        TimerKind.WrapUpEnd => t.Agent!.State == AgentState.WrapUp && t.Agent.WrapUpVersion == t.Version,
+        TimerKind.WaitExceeded => t.Call!.Phase is CallPhase.Waiting or CallPhase.Ringing && t.Call.VisitVersion == t.Version,
+        _ => t.Call!.Phase == CallPhase.Waiting && t.Call.VisitVersion == t.Version,
+    };
+
+    private void FireDue(DateTimeOffset until)
+    {
+        while (_timers.TryPeek(out var t, out var due) && due.Due <= until)
+        {
+            _timers.Dequeue();
+            if (!IsLive(t))
+            {
+                continue;
+            }
+
+            Now = due.Due;
+            switch (t.Kind)
+            {
+                case TimerKind.RingTimeout:
+                    RingTimedOut(t.Call!);
+                    break;
+                case TimerKind.WrapUpEnd:
+                    FinishWrapUp(t.Agent!, "wrap-up ended", ChangeSource.System);
+                    break;
+                case TimerKind.WaitExceeded:
+                    OverflowFromQueue(t.Call!, OverflowCondition.WaitExceeded, null);
+                    break;
+                case TimerKind.PositionAnnouncement:
+                    AnnouncePositionOf(t.Call!);
+                    if (t.Call!.Queue.Config.Experience.PositionAnnouncementPeriod is { } period && period > TimeSpan.Zero)
+                    {
+                        Schedule(Now + period, TimerKind.PositionAnnouncement, t.Call, null, t.Version);
+                    }
+
+                    break;
+                case TimerKind.PeriodicPrompt:
+                    var exp = t.Call!.Queue.Config.Experience;
+                    Execute(new PlayPrompt(t.Call.Id, exp.PeriodicPrompt!));
+                    Schedule(Now + exp.PeriodicPromptPeriod, TimerKind.PeriodicPrompt, t.Call, null, t.Version);
+                    break;
+                case TimerKind.PenaltyStep:
+                    AdvancePenalty(t.Call!);
+                    TryRouteCall(t.Call!, RoutingTrigger.WaitRulesChanged);
+                    break;
+                case TimerKind.Recheck:
+                    TryRouteCall(t.Call!, RoutingTrigger.WaitRulesChanged);
+                    break;
+                default:
+                    throw new InvalidOperationException($"Unhandled timer {t.Kind}.");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- agent state
+
+    private void SetState(Agent a, AgentState to, string reason, ChangeSource source, string? callId = null, string? queue = null)
+    {
+        var from = a.State;
+        foreach (var m in a.Memberships)
+        {
+            var q = m.Queue;
+            q.StateCounts[(int)from]--;
+            q.StateCounts[(int)to]++;
+            if (from == AgentState.Ready && to != AgentState.Ready)
+            {
+                RemoveReady(m);
+            }
+            else if (to == AgentState.Ready && from != AgentState.Ready)
+            {
+                m.ReadyIndex = q.Ready.Count;
+                q.Ready.Add(m);
+            }
+        }
+
+        a.State = to;
+        a.StateSince = Now;
+        a.PauseReason = to == AgentState.Paused ? reason : null;
+        Publish(new AgentStateChanged(a.Id, from, to, reason, source, callId, queue));
+    }
+
+    private static void RemoveReady(Membership m)
+    {
+        var list = m.Queue.Ready;
+        var last = list[^1];
+        list[m.ReadyIndex] = last;
+        last.ReadyIndex = m.ReadyIndex;
+        list.RemoveAt(list.Count - 1);
+        m.ReadyIndex = -1;
+    }
+
+    private InputOutcome Login(AgentLogin x)
+    {
+        InputOutcome Refuse(LoginRefusal r, string why)
+        {
+            Publish(new AgentLoginRefused(x.AgentId, x.Extension, r));
+            return InputOutcome.Refused(why);
+        }
+
+        if (!_agents.TryGetValue(x.AgentId, out var a))
+        {
+            return Refuse(LoginRefusal.UnknownAgent, $"login refused: unknown agent ID '{x.AgentId}'");
+        }
+
+        if (!AgentPin.Verify(x.Pin ?? string.Empty, a.Profile.PinHash))
+        {
+            return Refuse(LoginRefusal.WrongPin, $"login refused for agent '{x.AgentId}': wrong PIN");
+        }
+
+        if (a.State != AgentState.LoggedOut)
+        {
+            return Refuse(LoginRefusal.AlreadyLoggedIn, $"login refused: agent '{x.AgentId}' is already logged in at extension {a.Extension}");
+        }
+
+        if (string.IsNullOrWhiteSpace(x.Extension))
+        {
+            return Refuse(LoginRefusal.ExtensionInUse, $"login refused for agent '{x.AgentId}': no extension given");
+        }
+
+        if (_byExtension.TryGetValue(x.Extension, out var other))
+        {
+            return Refuse(LoginRefusal.ExtensionInUse, $"login refused: extension {x.Extension} is in use by agent '{other.Id}'");
+        }
+
+        var permitted = a.Profile.Queues;
+        var chosen = new List<QueueMembership>();
+        if (x.Queues is null)
+        {
+            chosen.AddRange(permitted);
+        }
+        else
+        {
+            foreach (var name in x.Queues)
+            {
+                var m = permitted.FirstOrDefault(p => string.Equals(p.Queue, name, StringComparison.OrdinalIgnoreCase));
+                if (m is null)
+                {
+                    return Refuse(LoginRefusal.QueueNotPermitted,
+                        $"login refused for agent '{x.AgentId}': queue '{name}' is not in the agent's profile (permitted: {string.Join(", ", permitted.Select(p => p.Queue))})");
+                }
+
+                if (!chosen.Contains(m))
+                {
+                    chosen.Add(m);
+                }
+            }
+        }
+
+        var skills = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in x.Skills ?? [.. a.Profile.Skills.Keys])
+        {
+            if (!a.Profile.Skills.TryGetValue(name, out var level))
+            {
+                return Refuse(LoginRefusal.SkillNotPermitted,
+                    $"login refused for agent '{x.AgentId}': skill '{name}' is not in the agent's profile (has: {string.Join(", ", a.Profile.Skills.Keys)})");
+            }
+
+            skills[name] = level;
+        }
+
+        a.Extension = x.Extension;
+        _byExtension[x.Extension] = a;
+        a.Skills = skills;
+        a.JoinOrder = ++_joinSeq;
+        a.IdleSince = Now;
+        a.TalkTime = TimeSpan.Zero;
+        a.ConsecutiveNoAnswers = 0;
+        a.Pending = PendingChange.None;
+        a.Memberships = [.. chosen.Select(m =>
+        {
+            var q = _queues[m.Queue];
+            var order = q.OrderIndex.TryGetValue(a.Id, out var i) ? i : 1_000_000 + (int)Math.Min(a.JoinOrder, 1_000_000_000);
+            return new Membership(a, q, m.Penalty, order);
+        })];
+        foreach (var m in a.Memberships)
+        {
+            m.Queue.Members.Add(m);
+            m.Queue.StateCounts[(int)AgentState.LoggedOut]++;
+        }
+
+        Publish(new AgentLoggedIn(a.Id, x.Extension, [.. a.Memberships.Select(m => new QueueMembership(m.Queue.Name, m.Penalty))], skills));
+        if (x.PauseReason is not null)
+        {
+            SetState(a, AgentState.Paused, x.PauseReason, ChangeSource.Agent);
+        }
+        else
+        {
+            SetState(a, AgentState.Ready, "logged in", ChangeSource.Agent);
+            AgentAvailable(a);
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    private bool TryGetAgent(string agentId, out Agent agent, out InputOutcome refusal)
+    {
+        if (!_agents.TryGetValue(agentId, out agent!))
+        {
+            refusal = InputOutcome.Refused($"unknown agent ID '{agentId}'");
+            return false;
+        }
+
+        if (agent.State == AgentState.LoggedOut)
+        {
+            refusal = InputOutcome.Refused($"agent '{agentId}' is not logged in");
+            return false;
+        }
+
+        refusal = InputOutcome.Ok;
+        return true;
+    }
+
+    private InputOutcome Logout(AgentLogout x)
+    {
+        if (!TryGetAgent(x.AgentId, out var a, out var refusal))
+        {
+            return refusal;
+        }
+
+        var reason = x.Reason ?? (x.Source == ChangeSource.Supervisor ? "forced logout by supervisor" : "logged out");
+        switch (a.State)
+        {
+            case AgentState.OnCall:
+                a.Pending = PendingChange.Logout;
+                a.PendingSource = x.Source;
+                a.PendingPauseReason = reason;
+                return InputOutcome.Ok;
+            case AgentState.WrapUp:
+                EndHandling(a);
+                break;
+        }
+
+        var call = a.State == AgentState.Ringing ? WithdrawOffer(a) : null;
+        CompleteLogout(a, reason, x.Source);
+        if (call is not null)
+        {
+            TryRouteCall(call, RoutingTrigger.OfferEnded);
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    private void CompleteLogout(Agent a, string reason, ChangeSource source)
+    {
+        SetState(a, AgentState.LoggedOut, reason, source);
+        foreach (var m in a.Memberships)
+        {
+            m.Queue.Members.Remove(m);
+            m.Queue.StateCounts[(int)AgentState.LoggedOut]--;
+        }
+
+        var left = a.Memberships;
+        a.Memberships = [];
+        if (a.Extension is not null)
+        {
+            _byExtension.Remove(a.Extension);
+        }
+
+        a.Extension = null;
+        a.Pending = PendingChange.None;
+        a.Muted = false;
+        foreach (var m in left)
+        {
+            CheckLeaveWhenEmpty(m.Queue);
+        }
+    }
+
+    private InputOutcome Pause(AgentPause x)
+    {
+        if (!TryGetAgent(x.AgentId, out var a, out var refusal))
+        {
+            return refusal;
+        }
+
+        if (string.IsNullOrWhiteSpace(x.ReasonCode))
+        {
+            return InputOutcome.Refused($"pause of agent '{x.AgentId}' needs a reason code");
+        }
+
+        switch (a.State)
+        {
+            case AgentState.OnCall:
+                a.Pending = PendingChange.Pause;
+                a.PendingPauseReason = x.ReasonCode;
+                a.PendingSource = x.Source;
+                return InputOutcome.Ok;
+            case AgentState.WrapUp:
+                EndHandling(a);
+                break;
+        }
+
+        var call = a.State == AgentState.Ringing ? WithdrawOffer(a) : null;
+        SetState(a, AgentState.Paused, x.ReasonCode, x.Source, call?.Id, call?.Queue.Name);
+        foreach (var m in a.Memberships)
+        {
+            CheckLeaveWhenEmpty(m.Queue);
+        }
+
+        if (call is not null)
+        {
+            TryRouteCall(call, RoutingTrigger.OfferEnded);
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome Resume(AgentResume x)
+    {
+        if (!TryGetAgent(x.AgentId, out var a, out var refusal))
+        {
+            return refusal;
+        }
+
+        if (a.Pending == PendingChange.Pause)
+        {
+            a.Pending = PendingChange.None;
+            return InputOutcome.Ok;
+        }
+
+        if (a.State != AgentState.Paused)
+        {
+            return InputOutcome.Refused($"agent '{x.AgentId}' is not paused (state {a.State})");
+        }
+
+        SetState(a, AgentState.Ready, x.Source == ChangeSource.Supervisor ? "resumed by supervisor" : "resumed", x.Source);
+        AgentAvailable(a);
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome EndWrapUpEarly(WrapUpEnd x)
+    {
+        if (!TryGetAgent(x.AgentId, out var a, out var refusal))
+        {
+            return refusal;
+        }
+
+        if (a.State != AgentState.WrapUp)
+        {
+            return InputOutcome.Refused($"agent '{x.AgentId}' is not in wrap-up (state {a.State})");
+        }
+
+        FinishWrapUp(a, "wrap-up ended by agent", ChangeSource.Agent);
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome ExtendWrapUp(WrapUpExtend x)
+    {
+        if (!TryGetAgent(x.AgentId, out var a, out var refusal))
+        {
+            return refusal;
+        }
+
+        if (a.State != AgentState.WrapUp)
+        {
+            return InputOutcome.Refused($"agent '{x.AgentId}' is not in wrap-up (state {a.State})");
+        }
+
+        if (x.By <= TimeSpan.Zero)
+        {
+            return InputOutcome.Refused($"wrap-up extension for agent '{x.AgentId}' must be positive (is {x.By})");
+        }
+
+        a.WrapUpEndsAt += x.By;
+        Schedule(a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome Mute(AgentMute x)
+    {
+        if (!TryGetAgent(x.AgentId, out var a, out var refusal))
+        {
+            return refusal;
+        }
+
+        if (a.State != AgentState.OnCall)
+        {
+            return InputOutcome.Refused($"agent '{x.AgentId}' is not on a call (state {a.State}); mute applies to a call");
+        }
+
+        if (a.Muted != x.Muted)
+        {
+            a.Muted = x.Muted;
+            Publish(new AgentMuteChanged(a.Id, x.Muted));
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    /// <summary>Ends wrap-up (by timer or by the agent) and applies any pending pause/logout.</summary>
+    private void FinishWrapUp(Agent a, string reason, ChangeSource source)
+    {
+        EndHandling(a);
+        AfterHandling(a, reason, source);
+    }
+
+    private void EndHandling(Agent a)
+    {
+        var wrap = Now - a.WrapUpStartedAt;
+        a.WrapUpVersion++;
+        var q = _queues[a.WrapUpQueue!];
+        var e = new CallHandlingEnded(a.WrapUpCallId!, q.Name, a.Id, a.WrapUpTalk, a.WrapUpHold, wrap);
+        q.AddHandleTime(e.HandleTime);
+        Publish(e);
+    }
+
+    private void AfterHandling(Agent a, string reason, ChangeSource source)
+    {
+        var pending = a.Pending;
+        a.Pending = PendingChange.None;
+        a.IdleSince = Now;
+        switch (pending)
+        {
+            case PendingChange.Logout:
+                CompleteLogout(a, a.PendingPauseReason ?? "logged out", a.PendingSource);
+                break;
+            case PendingChange.Pause:
+                SetState(a, AgentState.Paused, a.PendingPauseReason!, a.PendingSource);
+                foreach (var m in a.Memberships)
+                {
+                    CheckLeaveWhenEmpty(m.Queue);
+                }
+
+                break;
+            default:
+                SetState(a, AgentState.Ready, reason, source);
+                AgentAvailable(a);
+                break;
+        }
+    }
+
+    // ---------------------------------------------------------------- calls in
+
+    private InputOutcome Arrive(CallArrived x)
+    {
+        if (string.IsNullOrWhiteSpace(x.CallId))
+        {
+            return InputOutcome.Refused("call arrived without a call id");
+        }
+
+        if (!_queues.TryGetValue(x.Queue ?? string.Empty, out var q))
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' arrived for unknown queue '{x.Queue}' (known: {string.Join(", ", _queues.Keys)})");
+        }
+
+        if (_calls.ContainsKey(x.CallId))
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' is already in the ACD");
+        }
+
+        var caller = x.Caller ?? new CallerData();
+        var skills = caller.RequiredSkills.Where(s => !string.IsNullOrWhiteSpace(s))
+            .Select(s => s.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToArray();
+        var call = new Call(x.CallId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, Now);
+        _calls.Add(call.Id, call);
+        Enqueue(call, q);
+        return InputOutcome.Ok;
+    }
+
+    private static int PriorityOf(Call call, Queue q)
+    {
+        var c = q.Config;
+        var p = call.Caller.Priority ?? c.DefaultPriority;
+        if (call.Caller.Did is { } did && c.DidPriorities.TryGetValue(did, out var dp))
+        {
+            p = Math.Max(p, dp);
+        }
+
+        if (call.Caller.IsVip || (call.Caller.CallerNumber is { } n && c.VipCallerNumbers.Contains(n)))
+        {
+            p = Math.Max(p, c.VipPriority);
+        }
+
+        return p;
+    }
+
+    private void Enqueue(Call call, Queue q)
+    {
+        call.Queue = q;
+        call.Visit++;
+        call.VisitVersion++;
+        call.VisitEnqueuedAt = Now;
+        call.Priority = PriorityOf(call, q);
+        call.Phase = CallPhase.Waiting;
+        call.Attempts = 0;
+        call.NoAnswers = 0;
+        call.Excluded = null;
+        var cfg = q.Config;
+
+        OverflowCondition? refused = null;
+        if (cfg.Hours is { } hours && !hours.IsOpen(Now))
+        {
+            refused = OverflowCondition.Closed;
+        }
+        else if (cfg.MaxWaiting > 0 && q.Waiting >= cfg.MaxWaiting)
+        {
+            refused = OverflowCondition.QueueFull;
+        }
+        else if (cfg.RefuseJoinWhen is { } join && IsEmpty(q, join))
+        {
+            refused = OverflowCondition.NoAgents;
+        }
+
+        if (refused is { } condition)
+        {
+            Publish(new CallEnqueued(call.Id, q.Name, call.Visit, call.Priority, q.Waiting + 1, call.Caller));
+            OverflowFromQueue(call, condition, null);
+            return;
+        }
+
+        var line = q.LineFor(call.Priority, call.SkillsKey, call.Skills);
+        line.Calls.Add(call);
+        call.Line = line;
+        q.Waiting++;
+        var position = PositionOf(call);
+        Publish(new CallEnqueued(call.Id, q.Name, call.Visit, call.Priority, position, call.Caller));
+
+        var exp = cfg.Experience;
+        Execute(new StartMusicOnHold(call.Id, exp.MusicOnHoldClass));
+        if (exp.JoinPrompt is not null)
+        {
+            Execute(new PlayPrompt(call.Id, exp.JoinPrompt));
+        }
+
+        // Sticky: the assigned agent, else the agent who served this number last.
+        call.PreferredAgentId = call.Caller.AssignedAgentId
+            ?? (call.Caller.CallerNumber is { } num && _lastAgentByCaller.TryGetValue(num, out var last) ? last : null);
+        call.PreferredUntil = Now + cfg.StickyWait;
+
+        call.MaxPenalty = cfg.InitialMaxPenalty;
+        call.NextPenaltyStep = 0;
+        AdvancePenalty(call);
+
+        foreach (var rule in cfg.Overflow)
+        {
+            if (rule.Condition == OverflowCondition.WaitExceeded)
+            {
+                Schedule(Now + rule.After!.Value, TimerKind.WaitExceeded, call, null, call.VisitVersion);
+                break;
+            }
+        }
+
+        var routed = TryRouteCall(call, RoutingTrigger.CallEnqueued);
+        if (!routed && call.Phase == CallPhase.Waiting && exp.AnnouncePositionOnJoin)
+        {
+            AnnouncePositionOf(call);
+        }
+
+        if (exp.PositionAnnouncementPeriod is { } period && period > TimeSpan.Zero)
+        {
+            Schedule(Now + period, TimerKind.PositionAnnouncement, call, null, call.VisitVersion);
+        }
+
+        if (exp.PeriodicPrompt is not null && exp.PeriodicPromptPeriod > TimeSpan.Zero)
+        {
+            Schedule(Now + exp.PeriodicPromptPeriod, TimerKind.PeriodicPrompt, call, null, call.VisitVersion);
+        }
+
+        if (call.PreferredAgentId is not null && call.Phase == CallPhase.Waiting && q.Strategy is StickyStrategy)
+        {
+            if (!_heldForAgent.TryGetValue(call.PreferredAgentId, out var held))
+            {
+                _heldForAgent[call.PreferredAgentId] = held = [];
+            }
+
+            held.Add(call);
+            Schedule(call.PreferredUntil, TimerKind.Recheck, call, null, call.VisitVersion);
+        }
+    }
+
+    /// <summary>Applies penalty steps whose time has come and schedules the next one.</summary>
+    private void AdvancePenalty(Call call)
+    {
+        var steps = call.Queue.Config.PenaltySteps;
+        var wait = Now - call.VisitEnqueuedAt;
+        while (call.NextPenaltyStep < steps.Count && steps[call.NextPenaltyStep].After <= wait)
+        {
+            call.MaxPenalty = Math.Max(call.MaxPenalty ?? 0, steps[call.NextPenaltyStep].MaxPenalty);
+            call.NextPenaltyStep++;
+        }
+
+        if (call.NextPenaltyStep < steps.Count)
+        {
+            call.MaxPenalty ??= 0;
+            Schedule(call.VisitEnqueuedAt + steps[call.NextPenaltyStep].After, TimerKind.PenaltyStep, call, null, call.VisitVersion);
+        }
+    }
+
+    private static bool IsEmpty(Queue q, EmptyQueueCondition condition) => condition switch
+    {
+        EmptyQueueCondition.NoAgentsLoggedIn => q.LoggedIn == 0,
+        _ => q.Serving == 0,
+    };
+
+    private void CheckLeaveWhenEmpty(Queue q)
+    {
+        if (q.Config.LeaveWhen is not { } condition || q.Waiting == 0 || !IsEmpty(q, condition))
+        {
+            return;
+        }
+
+        foreach (var call in q.LineList.SelectMany(l => l.Calls).ToList())
+        {
+            OverflowFromQueue(call, OverflowCondition.NoAgents, null);
+        }
+    }
+
+    private static int PositionOf(Call call)
+    {
+        var position = 1;
+        foreach (var line in call.Queue.LineList)
+        {
+            if (line.Calls.Count == 0)
+            {
+                continue;
+            }
+
+            if (line.Priority > call.Priority)
+            {
+                position += line.Calls.Count;
+            }
+            else if (line.Priority == call.Priority)
+            {
+                if (ReferenceEquals(line, call.Line) && ReferenceEquals(line.Calls.Max, call))
+                {
+                    position += line.Calls.Count - 1;
+                }
+                else if (CallOrder.Instance.Compare(line.Calls.Min, call) < 0)
+                {
+                    position += line.Calls.GetViewBetween(line.Calls.Min!, call).Count - (ReferenceEquals(line, call.Line) ? 1 : 0);
+                }
+            }
+        }
+
+        return position;
+    }
+
+    /// <summary>Expected wait at a position: the calls ahead beyond the ready agents, served by the serving agents at the recent handle time.</summary>
+    private static TimeSpan? ExpectedWait(Queue q, int position)
+    {
+        if (q.Serving == 0)
+        {
+            return null;
+        }
+
+        var ahead = Math.Max(0, position - q.Ready.Count);
+        return q.AverageHandleTime * ahead / q.Serving;
+    }
+
+    private void AnnouncePositionOf(Call call)
+    {
+        var q = call.Queue;
+        var position = PositionOf(call);
+        Execute(new AnnouncePosition(call.Id, q.Name, position, q.Config.Experience.AnnounceExpectedWait ? ExpectedWait(q, position) : null));
+    }
+
+    // ---------------------------------------------------------------- routing
+
+    private static bool HasSkills(Agent a, string[] skills, out int score)
+    {
+        score = 0;
+        foreach (var s in skills)
+        {
+            if (!a.Skills.TryGetValue(s, out var level))
+            {
+                return false;
+            }
+
+            score += level;
+        }
+
+        return true;
+    }
+
+    /// <summary>Tries to ring eligible ready agents for a waiting call; records the decision either way.</summary>
+    private bool TryRouteCall(Call call, RoutingTrigger trigger)
+    {
+        if (call.Phase != CallPhase.Waiting)
+        {
+            return false;
+        }
+
+        var q = call.Queue;
+        var limit = _config.ExplanationDetailLimit;
+        var verdicts = new List<CandidateVerdict>();
+        var skipped = new Dictionary<SkipReason, int>();
+        void Skip(Agent a, SkipReason reason, string? detail)
+        {
+            skipped[reason] = skipped.GetValueOrDefault(reason) + 1;
+            if (verdicts.Count < limit)
+            {
+                verdicts.Add(new CandidateVerdict(a.Id, false, reason, detail));
+            }
+        }
+
+        _candidates.Clear();
+        _candidateMembers.Clear();
+        var preferredCanServe = false;
+        if (call.PreferredAgentId is { } pid && _agents.TryGetValue(pid, out var preferred) && preferred.State != AgentState.LoggedOut)
+        {
+            preferredCanServe = preferred.MembershipIn(q) is not null && preferred.State != AgentState.Paused;
+        }
+
+        foreach (var m in q.Ready)
+        {
+            var a = m.Agent;
+            if (!HasSkills(a, call.Skills, out var score))
+            {
+                Skip(a, SkipReason.MissingSkill, "needs " + string.Join('+', call.Skills));
+            }
+            else if (call.MaxPenalty is { } max && m.Penalty > max)
+            {
+                Skip(a, SkipReason.PenaltyNotYetAllowed, $"penalty {m.Penalty} > {max} allowed after {StrategyText.Seconds(Now - call.VisitEnqueuedAt)}");
+            }
+            else if (call.IsExcluded(a, Now))
+            {
+                Skip(a, SkipReason.DidNotAnswerRecently, "retry delay after ring-no-answer");
+            }
+            else
+            {
+                _candidateMembers.Add(m);
+                _candidates.Add(new RoutingCandidate(a.Id, m.Penalty, m.MemberOrder, a.JoinOrder, a.IdleSince, m.CallsAnswered, a.TalkTime, score,
+                    call.PreferredAgentId is not null && string.Equals(a.Id, call.PreferredAgentId, StringComparison.Ordinal)));
+            }
+        }
+
+        if (q.Strategy.UsesPenaltyTiers && _candidates.Count > 1)
+        {
+            var min = int.MaxValue;
+            foreach (var c in _candidates)
+            {
+                min = Math.Min(min, c.Penalty);
+            }
+
+            for (var i = _candidates.Count - 1; i >= 0; i--)
+            {
+                if (_candidates[i].Penalty > min)
+                {
+                    Skip(_candidateMembers[i].Agent, SkipReason.LowerTierAvailable, $"penalty {_candidates[i].Penalty}, tier {min} has agents");
+                    _candidates.RemoveAt(i);
+                    _candidateMembers.RemoveAt(i);
+                }
+            }
+        }
+
+        // Members that are not ready: named when the queue is small, counted always.
+        if (q.Members.Count - q.Ready.Count <= limit)
+        {
+            foreach (var m in q.Members)
+            {
+                if (m.Agent.State != AgentState.Ready)
+                {
+                    Skip(m.Agent, ReasonFor(m.Agent.State), m.Agent.State == AgentState.Paused ? m.Agent.PauseReason : null);
+                }
+            }
+        }
+        else
+        {
+            AddCount(skipped, SkipReason.Paused, q.StateCounts[(int)AgentState.Paused]);
+            AddCount(skipped, SkipReason.WrapUp, q.StateCounts[(int)AgentState.WrapUp]);
+            AddCount(skipped, SkipReason.RingingElsewhere, q.StateCounts[(int)AgentState.Ringing]);
+            AddCount(skipped, SkipReason.OnCall, q.StateCounts[(int)AgentState.OnCall]);
+        }
+
+        StrategyChoice choice;
+        if (_candidates.Count == 0)
+        {
+            choice = StrategyChoice.None(q.Members.Count == 0 ? "no agent of the queue is logged in" : "no eligible agent is ready; the call waits");
+        }
+        else
+        {
+            var ctx = new StrategyContext(q.Name, Now, _random, q.Memory, call.PreferredAgentId, preferredCanServe, call.PreferredUntil, q.Fallback);
+            choice = q.Strategy.Choose(ctx, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_candidates));
+        }
+
+        var chosen = new List<Agent>();
+        if (choice.RingAll)
+        {
+            chosen.AddRange(_candidateMembers.Select(m => m.Agent));
+        }
+        else if (choice.Index >= 0)
+        {
+            chosen.Add(_candidateMembers[choice.Index].Agent);
+        }
+
+        var chosenVerdicts = new List<CandidateVerdict>(chosen.Count + verdicts.Count + _candidates.Count);
+        foreach (var a in chosen)
+        {
+            chosenVerdicts.Add(new CandidateVerdict(a.Id, true, null, $"idle {StrategyText.Seconds(Now - a.IdleSince)}"));
+        }
+
+        for (var i = 0; i < _candidateMembers.Count; i++)
+        {
+            var a = _candidateMembers[i].Agent;
+            if (!chosen.Contains(a))
+            {
+                skipped[SkipReason.NotPreferredByStrategy] = skipped.GetValueOrDefault(SkipReason.NotPreferredByStrategy) + 1;
+                if (chosenVerdicts.Count < limit)
+                {
+                    chosenVerdicts.Add(new CandidateVerdict(a.Id, false, SkipReason.NotPreferredByStrategy, $"idle {StrategyText.Seconds(Now - a.IdleSince)}"));
+                }
+            }
+        }
+
+        chosenVerdicts.AddRange(verdicts);
+        if (!choice.HasWinner && call.PreferredAgentId is not null && preferredCanServe && Now < call.PreferredUntil && q.Strategy is StickyStrategy)
+        {
+            skipped[SkipReason.HeldForPreferredAgent] = skipped.GetValueOrDefault(SkipReason.HeldForPreferredAgent) + _candidates.Count;
+        }
+
+        Publish(new RoutingDecision(call.Id, q.Name, q.Strategy.Name, trigger, [.. chosen.Select(a => a.Id)], choice.Why, chosenVerdicts, skipped));
+        if (chosen.Count == 0)
+        {
+            return false;
+        }
+
+        Offer(call, chosen);
+        return true;
+    }
+
+    private static void AddCount(Dictionary<SkipReason, int> skipped, SkipReason reason, int n)
+    {
+        if (n > 0)
+        {
+            skipped[reason] = skipped.GetValueOrDefault(reason) + n;
+        }
+    }
+
+    private static SkipReason ReasonFor(AgentState s) => s switch
+    {
+        AgentState.Paused => SkipReason.Paused,
+        AgentState.WrapUp => SkipReason.WrapUp,
+        AgentState.Ringing => SkipReason.RingingElsewhere,
+        _ => SkipReason.OnCall,
+    };
+
+    /// <summary>
+    /// An agent became ready: take the best waiting call across the agent's queues — highest
+    /// priority first, then longest weighted wait — that the agent may serve.
+    /// </summary>
+    private void AgentAvailable(Agent a)
+    {
+        if (a.State != AgentState.Ready)
+        {
+            return;
+        }
+
+        Call? best = null;
+        double bestWait = 0;
+        string why = string.Empty;
+
+        // Calls waiting for this agent in particular (sticky) come first.
+        if (_heldForAgent.TryGetValue(a.Id, out var held))
+        {
+            held.RemoveAll(c => c.Phase != CallPhase.Waiting || Now >= c.PreferredUntil || c.Queue.Strategy is not StickyStrategy);
+            foreach (var c in held)
+            {
+                var m = a.MembershipIn(c.Queue);
+                if (m is not null && CanServe(a, m, c) && (best is null || Better(c, Weighted(c), best, bestWait)))
+                {
+                    best = c;
+                    bestWait = Weighted(c);
+                    why = $"agent {a.Id} is the caller's preferred agent";
+                }
+            }
+
+            if (held.Count == 0)
+            {
+                _heldForAgent.Remove(a.Id);
+            }
+        }
+
+        if (best is null)
+        {
+            var lines = 0;
+            foreach (var m in a.Memberships)
+            {
+                foreach (var line in m.Queue.LineList)
+                {
+                    if (line.Calls.Count == 0 || (best is not null && line.Priority < best.Priority))
+                    {
+                        continue;
+                    }
+
+                    if (!HasSkills(a, line.Skills, out _))
+                    {
+                        continue;
+                    }
+
+                    lines++;
+                    var c = FirstServable(a, m, line);
+                    if (c is not null && (best is null || Better(c, Weighted(c), best, bestWait)))
+                    {
+                        best = c;
+                        bestWait = Weighted(c);
+                    }
+                }
+            }
+
+            if (best is not null)
+            {
+                why = string.Create(CultureInfo.InvariantCulture,
+                    $"agent {a.Id} became ready; call has the highest priority ({best.Priority}) then the longest weighted wait ({bestWait:0.#} s) among {lines} line(s) of queues {string.Join(", ", a.Memberships.Select(x => x.Queue.Name))}");
+            }
+        }
+
+        if (best is null)
+        {
+            return;
+        }
+
+        var q = best.Queue;
+        Publish(new RoutingDecision(best.Id, q.Name, q.Strategy.Name, RoutingTrigger.AgentAvailable, [a.Id], why,
+            [new CandidateVerdict(a.Id, true, null, $"idle {StrategyText.Seconds(Now - a.IdleSince)}")], new Dictionary<SkipReason, int>()));
+        if (q.Strategy is RoundRobinStrategy)
+        {
+            var m = a.MembershipIn(q)!;
+            q.Memory.LastRungOrder = q.Strategy.Name == "rrordered" ? m.MemberOrder : a.JoinOrder;
+        }
+
+        Offer(best, [a]);
+    }
+
+    private double Weighted(Call c) => (Now - c.OrderTime).TotalSeconds * c.Queue.Config.Weight;
+
+    private static bool Better(Call c, double wait, Call best, double bestWait) =>
+        c.Priority != best.Priority ? c.Priority > best.Priority
+        : wait != bestWait ? wait > bestWait
+        : c.Seq < best.Seq;
+
+    private bool CanServe(Agent a, Membership m, Call c) =>
+        !(c.MaxPenalty is { } max && m.Penalty > max) && !c.IsExcluded(a, Now) && HasSkills(a, c.Skills, out _);
+
+    /// <summary>The first call of a line this agent may take, looking a few calls deep past exclusions and sticky holds.</summary>
+    private Call? FirstServable(Agent a, Membership m, Line line)
+    {
+        var head = line.Calls.Min!;
+        if (Servable(head))
+        {
+            return head;
+        }
+
+        if (head.MaxPenalty is { } max && m.Penalty > max)
+        {
+            return null; // calls behind waited less: their penalty limit is no wider
+        }
+
+        var n = 0;
+        foreach (var c in line.Calls)
+        {
+            if (++n > LineScanLimit)
+            {
+                break;
+            }
+
+            if (Servable(c))
+            {
+                return c;
+            }
+        }
+
+        return null;
+
+        bool Servable(Call c) =>
+            !(c.MaxPenalty is { } mp && m.Penalty > mp)
+            && !c.IsExcluded(a, Now)
+            && !(c.Queue.Strategy is StickyStrategy && c.PreferredAgentId is { } p && p != a.Id && Now < c.PreferredUntil && PreferredCanServe(c));
+    }
+
+    private bool PreferredCanServe(Call c) =>
+        c.PreferredAgentId is { } pid && _agents.TryGetValue(pid, out var p) && p.State is not AgentState.LoggedOut and not AgentState.Paused && p.MembershipIn(c.Queue) is not null;
+
+    private void Offer(Call call, List<Agent> agents)
+    {
+        var q = call.Queue;
+        RemoveFromLine(call);
+        call.Phase = CallPhase.Ringing;
+        call.OfferVersion++;
+        call.RingStartedAt = Now;
+        call.Attempts++;
+        foreach (var a in agents)
+        {
+            if (a.State != AgentState.Ready || a.Call is not null)
+            {
+                throw new InvalidOperationException($"ACD invariant broken: offering call {call.Id} to agent {a.Id} in state {a.State}.");
+            }
+
+            a.Call = call;
+            call.Ringing.Add(a);
+            Publish(new CallOffered(call.Id, q.Name, a.Id, call.Attempts));
+            SetState(a, AgentState.Ringing, "call offered", ChangeSource.System, call.Id, q.Name);
+            Execute(new RingAgent(call.Id, a.Id, a.Extension!, q.Name, q.Config.RingTimeout, call.Caller));
+        }
+
+        Schedule(Now + q.Config.RingTimeout, TimerKind.RingTimeout, call, null, call.OfferVersion);
+    }
+
+    private static void RemoveFromLine(Call call)
+    {
+        if (call.Line is { } line)
+        {
+            line.Calls.Remove(call);
+            call.Line = null;
+            call.Queue.Waiting--;
+        }
+    }
+
+    private static void ReturnToLine(Call call)
+    {
+        // Same order key (first entry time, arrival sequence): the call is back at the head of its line.
+        var q = call.Queue;
+        call.Phase = CallPhase.Waiting;
+        var line = q.LineFor(call.Priority, call.SkillsKey, call.Skills);
+        line.Calls.Add(call);
+        call.Line = line;
+        q.Waiting++;
+    }
+
+    /// <summary>Stops ringing every agent for the call (not a miss of theirs); returns them, now ready.</summary>
+    private List<Agent> WithdrawAll(Call call, string reason, Agent? except = null)
+    {
+        var freed = new List<Agent>();
+        foreach (var a in call.Ringing)
+        {
+            if (ReferenceEquals(a, except))
+            {
+                continue;
+            }
+
+            a.Call = null;
+            Execute(new StopRinging(call.Id, a.Id, a.Extension!));
+            Publish(new CallOfferEnded(call.Id, call.Queue.Name, a.Id, OfferEnd.Withdrawn, Now - call.RingStartedAt));
+            SetState(a, AgentState.Ready, reason, ChangeSource.System, call.Id, call.Queue.Name);
+            freed.Add(a);
+        }
+
+        call.Ringing.Clear();
+        if (except is not null)
+        {
+            call.Ringing.Add(except);
+        }
+
+        return freed;
+    }
+
+    /// <summary>
+    /// A ringing agent pauses or logs out: stop ringing (not a miss of theirs). Returns the call when
+    /// it went back to the head of its line and needs routing once the agent's new state is set.
+    /// </summary>
+    private Call? WithdrawOffer(Agent a)
+    {
+        var call = a.Call!;
+        a.Call = null;
+        call.Ringing.Remove(a);
+        Execute(new StopRinging(call.Id, a.Id, a.Extension!));
+        Publish(new CallOfferEnded(call.Id, call.Queue.Name, a.Id, OfferEnd.Withdrawn, Now - call.RingStartedAt));
+        if (call.Ringing.Count > 0)
+        {
+            return null;
+        }
+
+        call.OfferVersion++;
+        ReturnToLine(call);
+        return call;
+    }
+
+    private void RingTimedOut(Call call) => MissOffer(call, call.Ringing.ToList(), OfferEnd.RingTimeout);
+
+    private InputOutcome Decline(AgentDeclined x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call) || call.Phase != CallPhase.Ringing
+            || !_agents.TryGetValue(x.AgentId, out var a) || !call.Ringing.Contains(a))
+        {
+            return InputOutcome.Refused($"agent '{x.AgentId}' is not being rung for call '{x.CallId}'");
+        }
+
+        MissOffer(call, [a], OfferEnd.Declined);
+        return InputOutcome.Ok;
+    }
+
+    /// <summary>Agents were rung and did not answer (timeout or decline): a missed call of each.</summary>
+    private void MissOffer(Call call, List<Agent> missed, OfferEnd end)
+    {
+        var q = call.Queue;
+        var retryUntil = Now + q.Config.RetryAfterNoAnswer;
+        var freed = new List<Agent>();
+        foreach (var a in missed)
+        {
+            a.Call = null;
+            call.Ringing.Remove(a);
+            Execute(new StopRinging(call.Id, a.Id, a.Extension!));
+            Publish(new CallOfferEnded(call.Id, q.Name, a.Id, end, Now - call.RingStartedAt));
+            a.ConsecutiveNoAnswers++;
+            call.Excluded ??= [];
+            call.Excluded.RemoveAll(e => e.Until <= Now);
+            call.Excluded.Add((a, retryUntil));
+            if (_config.AutoPauseAfterConsecutiveNoAnswers > 0 && a.ConsecutiveNoAnswers >= _config.AutoPauseAfterConsecutiveNoAnswers)
+            {
+                a.ConsecutiveNoAnswers = 0;
+                SetState(a, AgentState.Paused, PauseReasons.NoAnswer, ChangeSource.System, call.Id, q.Name);
+                foreach (var m in a.Memberships)
+                {
+                    CheckLeaveWhenEmpty(m.Queue);
+                }
+            }
+            else
+            {
+                SetState(a, AgentState.Ready, end == OfferEnd.Declined ? "declined call" : "ring no answer", ChangeSource.System, call.Id, q.Name);
+                freed.Add(a);
+            }
+        }
+
+        if (call.Ringing.Count == 0 && call.Phase == CallPhase.Ringing)
+        {
+            call.OfferVersion++;
+            call.NoAnswers++;
+            ReturnToLine(call);
+            var rule = q.Config.Overflow.FirstOrDefault(r => r.Condition == OverflowCondition.NoAnswer && call.NoAnswers >= r.Attempts);
+            if (rule is not null)
+            {
+                OverflowFromQueue(call, OverflowCondition.NoAnswer, rule.Target);
+            }
+            else
+            {
+                Schedule(retryUntil, TimerKind.Recheck, call, null, call.VisitVersion);
+                TryRouteCall(call, RoutingTrigger.OfferEnded);
+            }
+        }
+
+        foreach (var a in freed)
+        {
+            AgentAvailable(a);
+        }
+    }
+
+    private InputOutcome Answer(AgentAnswered x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call) || call.Phase != CallPhase.Ringing
+            || !_agents.TryGetValue(x.AgentId, out var a) || !call.Ringing.Contains(a))
+        {
+            return InputOutcome.Refused($"agent '{x.AgentId}' is not being rung for call '{x.CallId}'; the answer is ignored");
+        }
+
+        var q = call.Queue;
+        var others = WithdrawAll(call, "another agent answered", except: a);
+        call.Ringing.Clear();
+        call.Phase = CallPhase.Connected;
+        call.Agent = a;
+        call.AnsweredAt = Now;
+        call.Hold = TimeSpan.Zero;
+        call.HoldStartedAt = null;
+        a.ConsecutiveNoAnswers = 0;
+        a.MembershipIn(q)!.CallsAnswered++;
+        Publish(new CallAnswered(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, Now - call.VisitEnqueuedAt, a.Id));
+        SetState(a, AgentState.OnCall, "answered call", ChangeSource.Agent, call.Id, q.Name);
+        if (q.Config.Experience.AnnounceAgentId)
+        {
+            Execute(new AnnounceAgentId(call.Id, a.Id));
+        }
+
+        Execute(new ConnectAgent(call.Id, a.Id, a.Extension!));
+        if (call.Caller.CallerNumber is { } number)
+        {
+            RememberLastAgent(number, a.Id);
+        }
+
+        foreach (var o in others)
+        {
+            AgentAvailable(o);
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    private void RememberLastAgent(string number, string agentId)
+    {
+        if (_lastAgentByCaller.TryAdd(number, agentId))
+        {
+            _lastAgentOrder.Enqueue(number);
+            while (_lastAgentOrder.Count > _config.StickyMemorySize)
+            {
+                _lastAgentByCaller.Remove(_lastAgentOrder.Dequeue());
+            }
+        }
+        else
+        {
+            _lastAgentByCaller[number] = agentId;
+        }
+    }
+
+    private InputOutcome HangUp(CallHungUp x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call))
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' is not in the ACD");
+        }
+
+        switch (call.Phase)
+        {
+            case CallPhase.Connected:
+                Complete(call, x.By);
+                break;
+            default:
+                LeaveUnanswered(call, lostDetail: null);
+                break;
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome Lose(CallLost x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call))
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' is not in the ACD");
+        }
+
+        if (call.Phase == CallPhase.Connected)
+        {
+            Complete(call, null);
+        }
+        else
+        {
+            LeaveUnanswered(call, x.Detail ?? "lost");
+        }
+
+        return InputOutcome.Ok;
+    }
+
+    /// <summary>The caller hung up (or the call was lost) before an answer.</summary>
+    private void LeaveUnanswered(Call call, string? lostDetail)
+    {
+        var q = call.Queue;
+        var position = call.Phase == CallPhase.Waiting ? PositionOf(call) : 1;
+        RemoveFromLine(call);
+        var freed = call.Phase == CallPhase.Ringing ? WithdrawAll(call, "caller hung up") : [];
+        call.Phase = CallPhase.Ended;
+        call.VisitVersion++;
+        var wait = Now - call.VisitEnqueuedAt;
+        if (lostDetail is null)
+        {
+            Publish(new CallAbandoned(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, wait, position));
+            End(call, CallDisposition.Abandoned);
+        }
+        else
+        {
+            Publish(new CallSystemLost(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, wait, lostDetail));
+            End(call, CallDisposition.SystemLost);
+        }
+
+        foreach (var a in freed)
+        {
+            AgentAvailable(a);
+        }
+    }
+
+    private void End(Call call, CallDisposition disposition)
+    {
+        call.Phase = CallPhase.Ended;
+        _calls.Remove(call.Id);
+        Publish(new CallEnded(call.Id, disposition, call.Visit));
+    }
+
+    /// <summary>A connected call ended: completion, then wrap-up (the agent's, whatever the queue).</summary>
+    private void Complete(Call call, HangupParty? by)
+    {
+        var a = call.Agent!;
+        var q = call.Queue;
+        if (call.HoldStartedAt is { } h)
+        {
+            call.Hold += Now - h;
+            call.HoldStartedAt = null;
+        }
+
+        var talk = Now - call.AnsweredAt - call.Hold;
+        a.TalkTime += talk;
+        a.Call = null;
+        a.Muted = false;
+        Publish(new CallCompleted(call.Id, q.Name, a.Id, talk, call.Hold, by));
+        End(call, CallDisposition.Answered);
+
+        a.WrapUpCallId = call.Id;
+        a.WrapUpQueue = q.Name;
+        a.WrapUpTalk = talk;
+        a.WrapUpHold = call.Hold;
+        a.WrapUpStartedAt = Now;
+        var wrap = q.Config.WrapUp;
+        if (a.Pending == PendingChange.Logout || wrap == TimeSpan.Zero)
+        {
+            EndHandling(a);
+            AfterHandling(a, "call ended", ChangeSource.System);
+            return;
+        }
+
+        a.WrapUpEndsAt = Now + wrap;
+        SetState(a, AgentState.WrapUp, "call ended", ChangeSource.System, call.Id, q.Name);
+        Schedule(a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
+    }
+
+    private InputOutcome HoldChanged(CallHoldChanged x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call) || call.Phase != CallPhase.Connected)
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' is not connected to an agent; hold applies to a connected call");
+        }
+
+        if (x.OnHold == call.HoldStartedAt.HasValue)
+        {
+            return InputOutcome.Ok;
+        }
+
+        if (x.OnHold)
+        {
+            call.HoldStartedAt = Now;
+        }
+        else
+        {
+            call.Hold += Now - call.HoldStartedAt!.Value;
+            call.HoldStartedAt = null;
+        }
+
+        Publish(new CallerHoldChanged(call.Id, call.Agent!.Id, x.OnHold));
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome KeyPressed(CallerPressedKey x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call) || call.Phase is not (CallPhase.Waiting or CallPhase.Ringing))
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' is not waiting in a queue");
+        }
+
+        if (!call.Queue.Config.ExitKeys.TryGetValue(x.Digit, out var target))
+        {
+            return InputOutcome.Refused($"key '{x.Digit}' does nothing in queue '{call.Queue.Name}' (exit keys: {string.Join(", ", call.Queue.Config.ExitKeys.Keys)})");
+        }
+
+        OverflowFromQueue(call, OverflowCondition.CallerKey, target);
+        return InputOutcome.Ok;
+    }
+
+    /// <summary>The call leaves its queue by an overflow rule: into another queue, or out of the ACD.</summary>
+    private void OverflowFromQueue(Call call, OverflowCondition condition, OverflowTarget? target)
+    {
+        var q = call.Queue;
+        target ??= q.Config.Overflow.FirstOrDefault(r => r.Condition == condition)?.Target ?? OverflowTarget.ToDisconnect();
+        RemoveFromLine(call);
+        var freed = call.Phase == CallPhase.Ringing ? WithdrawAll(call, "call left the queue") : [];
+        call.VisitVersion++;
+        var outcome = condition switch
+        {
+            OverflowCondition.WaitExceeded or OverflowCondition.NoAnswer => QueueVisitOutcome.Timeout,
+            OverflowCondition.CallerKey => QueueVisitOutcome.ExitKey,
+            _ => QueueVisitOutcome.ExitEmpty,
+        };
+        Publish(new CallOverflowed(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, Now - call.VisitEnqueuedAt, outcome, condition, target));
+
+        if (target.Kind == OverflowTargetKind.Queue && call.Visit < _config.MaxQueueVisitsPerCall)
+        {
+            Enqueue(call, _queues[target.Destination!]);
+        }
+        else
+        {
+            if (target.Kind == OverflowTargetKind.Queue)
+            {
+                target = OverflowTarget.ToDisconnect();
+            }
+
+            call.Phase = CallPhase.Ended;
+            Execute(new OverflowCall(call.Id, q.Name, condition, target));
+            End(call, target.Kind == OverflowTargetKind.Voicemail ? CallDisposition.Voicemail : CallDisposition.Overflowed);
+        }
+
+        foreach (var a in freed)
+        {
+            AgentAvailable(a);
+        }
+    }
+}
+
+/// <summary>The ACD configuration is invalid; the message lists every problem found.</summary>
+public sealed class AcdConfigurationException(string message) : Exception(message);

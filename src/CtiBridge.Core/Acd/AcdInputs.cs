@@ -1,0 +1,199 @@
+using System.Text;
+
+namespace CtiBridge.Core.Acd;
+
+/// <summary>
+/// Something that happened, given to <see cref="AcdEngine.Handle(AcdInput)"/>. Every input carries
+/// its time; the engine first fires its own deadlines up to that time, then applies the input.
+/// </summary>
+/// <param name="At">When it happened. Inputs must come in non-decreasing time order.</param>
+public abstract record AcdInput(DateTimeOffset At);
+
+/// <summary>Time has advanced to <paramref name="At"/> (the service's timer for <see cref="AcdEngine.NextDueTime"/> fired).</summary>
+/// <param name="At">The new time.</param>
+public sealed record TimeAdvanced(DateTimeOffset At) : AcdInput(At);
+
+/// <summary>Who asked for an agent change.</summary>
+public enum ChangeSource
+{
+    /// <summary>The agent (phone feature code, desktop).</summary>
+    Agent,
+
+    /// <summary>A supervisor (force pause / resume / logout).</summary>
+    Supervisor,
+
+    /// <summary>The engine itself (auto-pause, wrap-up end, ...).</summary>
+    System,
+}
+
+/// <summary>An agent logs in at a phone, choosing the queues and skills to serve for this shift.</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">Agent ID (工号).</param>
+/// <param name="Extension">The phone extension the agent sits at.</param>
+/// <param name="Pin">The PIN typed; checked against the profile's hash, never stored, logged or printed.</param>
+/// <param name="Queues">Queues to serve (a subset of the profile's); null for all of them.</param>
+/// <param name="Skills">Skills to serve with (a subset of the profile's); null for all of them.</param>
+/// <param name="PauseReason">Log in paused with this reason; null to log in ready.</param>
+public sealed record AgentLogin(
+    DateTimeOffset At, string AgentId, string Extension, string Pin,
+    IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Skills = null, string? PauseReason = null) : AcdInput(At)
+{
+    /// <summary>Prints the login without the PIN (records print every member by default).</summary>
+    protected override bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("At = ").Append(At.ToString("O", System.Globalization.CultureInfo.InvariantCulture))
+            .Append(", AgentId = ").Append(AgentId)
+            .Append(", Extension = ").Append(Extension)
+            .Append(", Pin = ***");
+        if (Queues is not null)
+        {
+            builder.Append(", Queues = [").AppendJoin(", ", Queues).Append(']');
+        }
+
+        if (Skills is not null)
+        {
+            builder.Append(", Skills = [").AppendJoin(", ", Skills).Append(']');
+        }
+
+        return true;
+    }
+}
+
+/// <summary>An agent logs out (after the current call and without wrap-up if on a call).</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Source">Agent or supervisor (force logout).</param>
+/// <param name="Reason">Free reason text for the state log.</param>
+public sealed record AgentLogout(DateTimeOffset At, string AgentId, ChangeSource Source = ChangeSource.Agent, string? Reason = null) : AcdInput(At);
+
+/// <summary>An agent pauses (示忙) with a reason code; on a call it takes effect when the call ends.</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+/// <param name="ReasonCode">Reason code, e.g. <see cref="PauseReasons.Break"/>.</param>
+/// <param name="Source">Agent or supervisor (force pause).</param>
+public sealed record AgentPause(DateTimeOffset At, string AgentId, string ReasonCode, ChangeSource Source = ChangeSource.Agent) : AcdInput(At);
+
+/// <summary>An agent resumes (示闲) from pause.</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Source">Agent or supervisor (force resume).</param>
+public sealed record AgentResume(DateTimeOffset At, string AgentId, ChangeSource Source = ChangeSource.Agent) : AcdInput(At);
+
+/// <summary>The agent ends wrap-up early.</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+public sealed record WrapUpEnd(DateTimeOffset At, string AgentId) : AcdInput(At);
+
+/// <summary>The agent extends the current wrap-up.</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+/// <param name="By">Extra time.</param>
+public sealed record WrapUpExtend(DateTimeOffset At, string AgentId, TimeSpan By) : AcdInput(At);
+
+/// <summary>The agent mutes or un-mutes the microphone on the current call.</summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Muted">New mute flag.</param>
+public sealed record AgentMute(DateTimeOffset At, string AgentId, bool Muted) : AcdInput(At);
+
+/// <summary>What is known about a caller, carried with the call to the agent (screen pop).</summary>
+public sealed record CallerData
+{
+    /// <summary>Caller number (ANI).</summary>
+    public string? CallerNumber { get; init; }
+
+    /// <summary>Caller name.</summary>
+    public string? CallerName { get; init; }
+
+    /// <summary>Dialled number (DID / 400 number).</summary>
+    public string? Did { get; init; }
+
+    /// <summary>CRM customer id.</summary>
+    public string? CustomerId { get; init; }
+
+    /// <summary>Preferred language.</summary>
+    public string? Language { get; init; }
+
+    /// <summary>IVR choices on the way in.</summary>
+    public IReadOnlyList<string> IvrPath { get; init; } = [];
+
+    /// <summary>Skills an agent must have for this call (all of them).</summary>
+    public IReadOnlyList<string> RequiredSkills { get; init; } = [];
+
+    /// <summary>VIP flag set by the IVR/CRM.</summary>
+    public bool IsVip { get; init; }
+
+    /// <summary>Explicit priority set by the IVR; null to use the queue's rules.</summary>
+    public int? Priority { get; init; }
+
+    /// <summary>The customer's own assigned agent (所属坐席), for <c>sticky</c>.</summary>
+    public string? AssignedAgentId { get; init; }
+
+    /// <summary>Other attributes passed through untouched.</summary>
+    public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>A call arrives in a queue.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call id (the customer channel's uniqueid/linkedid); unique among live calls.</param>
+/// <param name="Queue">The queue name.</param>
+/// <param name="Caller">Caller data.</param>
+public sealed record CallArrived(DateTimeOffset At, string CallId, string Queue, CallerData Caller) : AcdInput(At);
+
+/// <summary>A rung agent answered the call.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="AgentId">The agent who answered.</param>
+public sealed record AgentAnswered(DateTimeOffset At, string CallId, string AgentId) : AcdInput(At);
+
+/// <summary>A rung agent declined the call (busy / reject key); counts like a ring-no-answer.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="AgentId">The agent.</param>
+public sealed record AgentDeclined(DateTimeOffset At, string CallId, string AgentId) : AcdInput(At);
+
+/// <summary>Which side ended a call.</summary>
+public enum HangupParty
+{
+    /// <summary>The caller hung up.</summary>
+    Caller,
+
+    /// <summary>The agent hung up.</summary>
+    Agent,
+}
+
+/// <summary>A call ended by hang-up: an abandon while waiting or ringing, a completion when connected.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="By">Who hung up.</param>
+public sealed record CallHungUp(DateTimeOffset At, string CallId, HangupParty By = HangupParty.Caller) : AcdInput(At);
+
+/// <summary>The call was lost by a fault (channel failure, trunk fault): the metrics' system-lost outcome.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="Detail">What failed.</param>
+public sealed record CallLost(DateTimeOffset At, string CallId, string Detail) : AcdInput(At);
+
+/// <summary>The agent put the caller on hold or took them off hold.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="OnHold">New hold flag.</param>
+public sealed record CallHoldChanged(DateTimeOffset At, string CallId, bool OnHold) : AcdInput(At);
+
+/// <summary>A waiting caller pressed a DTMF key.</summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="Digit">The key.</param>
+public sealed record CallerPressedKey(DateTimeOffset At, string CallId, char Digit) : AcdInput(At);
+
+/// <summary>The answer of the engine to one input.</summary>
+/// <param name="Accepted">False when the input was refused (the state is unchanged).</param>
+/// <param name="Reason">Why it was refused, in words an operator understands; null when accepted.</param>
+public readonly record struct InputOutcome(bool Accepted, string? Reason)
+{
+    /// <summary>Accepted.</summary>
+    public static InputOutcome Ok => new(true, null);
+
+    /// <summary>Refused with a reason.</summary>
+    public static InputOutcome Refused(string reason) => new(false, reason);
+}

@@ -1,0 +1,70 @@
+using CtiBridge.Core.Acd;
+using static CtiBridge.Core.Tests.Acd.AcdHarness;
+
+namespace CtiBridge.Core.Tests.Acd;
+
+public sealed class StatisticsTests
+{
+    [Fact]
+    public void QueueStatistics_MixOfOutcomes_FollowMetricsDefinitions()
+    {
+        var h = new AcdHarness([Queue("q", tweak: q => q with { WrapUp = TimeSpan.FromSeconds(20) })], [Agent("a1", "q")]);
+        h.Arrive("fast", "q", 0);
+        h.Arrive("slow", "q", 0);
+        h.Arrive("short-abandon", "q", 0);
+        h.Arrive("long-abandon", "q", 0);
+        h.HangUp("short-abandon", 4.9);     // < 5 s: short abandon
+        h.Login("a1", at: 30);
+        h.Answer("fast", "a1", 30);         // wait 30.0 s: within 30 s (inclusive)
+        h.At(40, t => new CallHoldChanged(t, "fast", true));
+        h.At(50, t => new CallHoldChanged(t, "fast", false));
+        h.HangUp("long-abandon", 60);       // wait 60 s: long abandon
+        h.HangUp("fast", 130);              // talk 90 + hold 10
+        h.AdvanceTo(150);                   // wrap-up 20
+        h.Answer("slow", "a1", 150);        // wait 150 s
+
+        var s = h.Engine.Statistics.ForQueue("q");
+
+        Assert.Equal((4, 2, 1, 2, 1, 1), (s.Offered, s.Answered, s.AnsweredWithinThreshold, s.Abandoned, s.ShortAbandoned, s.LongAbandoned));
+        Assert.Equal(1.0 / 3, s.ServiceLevel!.Value, 9);            // A_T ÷ (O − Ab_s)
+        Assert.Equal(1.0 / 3, s.AbandonRate!.Value, 9);             // Ab_l ÷ (O − Ab_s)
+        Assert.Equal(TimeSpan.FromSeconds(90), s.AverageSpeedOfAnswer); // (30 + 150) ÷ 2
+        Assert.Equal(TimeSpan.FromSeconds(120), s.AverageHandleTime);   // 90 + 10 + 20, one handled call
+        Assert.Equal(TimeSpan.FromSeconds(150), s.LongestWait);
+    }
+
+    [Fact]
+    public void AgentStatistics_StateTimesAndOccupancy()
+    {
+        var h = new AcdHarness([Queue("q", tweak: q => q with { WrapUp = TimeSpan.FromSeconds(30) })], [Agent("a1", "q")]);
+        h.Login("a1", at: 0);                     // ready 0..100
+        h.Arrive("c1", "q", 100);                 // ringing 100..110
+        h.Answer("c1", "a1", 110);                // on call 110..170
+        h.HangUp("c1", 170);                      // wrap-up 170..200, ready 200..300
+        h.At(300, t => new AgentPause(t, "a1", PauseReasons.Meal)); // paused 300..400
+
+        var s = h.Engine.Statistics.ForAgent("a1", T0.AddSeconds(400));
+
+        Assert.Equal((TimeSpan.FromSeconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(100)),
+            (s.Available, s.Ringing, s.InCall, s.WrapUpState, s.Paused));
+        Assert.Equal(90.0 / 300, s.Occupancy!.Value, 9);
+        Assert.Equal(TimeSpan.FromSeconds(100), s.PauseByReason["meal"]);
+        Assert.Equal(1, s.Calls);
+        Assert.Equal(9.0, s.CallsPerHour!.Value, 9);
+    }
+
+    [Fact]
+    public void StartPeriod_VisitEnteredBefore_NotCountedInNewPeriod()
+    {
+        var h = new AcdHarness([Queue("q")], [Agent("a1", "q")]);
+        h.Arrive("yesterday", "q", 0);
+        h.Engine.Statistics.StartPeriod(T0.AddSeconds(10));
+        h.Arrive("today", "q", 11);
+        h.HangUp("yesterday", 12);
+        h.HangUp("today", 13);
+
+        var s = h.Engine.Statistics.ForQueue("q");
+
+        Assert.Equal((1, 1), (s.Offered, s.Abandoned));
+    }
+}
