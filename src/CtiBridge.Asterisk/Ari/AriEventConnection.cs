@@ -50,6 +50,7 @@ public sealed class AriEventConnection : IAsyncDisposable
     private Connection? _current;
     private int _consumers;
     private int _started;
+    private bool _disposing;
 
     /// <summary>Creates the stream; nothing connects until <see cref="StartAsync"/>.</summary>
     /// <param name="options">Connection settings; validated here.</param>
@@ -71,6 +72,18 @@ public sealed class AriEventConnection : IAsyncDisposable
 
     /// <summary>Where the stream stands now.</summary>
     public AriEventConnectionState State { get; private set; } = AriEventConnectionState.NotStarted;
+
+    /// <summary>When the current connection last received bytes (<see cref="TimeProvider.GetTimestamp"/> units); 0 when none.</summary>
+    internal long LastReceivedTimestamp
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _current?.LastReceived ?? 0;
+            }
+        }
+    }
 
     /// <summary>Random source for reconnect jitter (tests fix the seed).</summary>
     internal Random Jitter { get; set; } = Random.Shared;
@@ -149,17 +162,20 @@ public sealed class AriEventConnection : IAsyncDisposable
             return;
         }
 
-        await _lifetime.CancelAsync();
+        Volatile.Write(ref _disposing, true);
         Connection? current;
         lock (_gate)
         {
             current = _current;
         }
 
+        // Close politely first (a close frame tells Asterisk this was deliberate), then stop everything.
         if (current is not null)
         {
             await current.CloseAsync();
         }
+
+        await _lifetime.CancelAsync();
 
         if (_run is not null)
         {
@@ -210,7 +226,7 @@ public sealed class AriEventConnection : IAsyncDisposable
                 }
 
                 await connection.DisposeAsync();
-                if (_lifetime.IsCancellationRequested)
+                if (Volatile.Read(ref _disposing) || _lifetime.IsCancellationRequested)
                 {
                     return;
                 }
@@ -224,8 +240,9 @@ public sealed class AriEventConnection : IAsyncDisposable
                     var delay = NextDelay(failed);
                     AriLog.EventsReconnectScheduled(_logger, failed + 1, delay.TotalMilliseconds);
                     _metrics.Reconnecting();
+                    var wait = Task.Delay(delay, _timeProvider, _lifetime.Token);
                     ReconnectScheduled?.Invoke(failed + 1, delay);
-                    await Task.Delay(delay, _timeProvider, _lifetime.Token);
+                    await wait;
                     try
                     {
                         connection = await ConnectAsync(_lifetime.Token);
@@ -383,6 +400,8 @@ public sealed class AriEventConnection : IAsyncDisposable
         private long _lastReceivedTicks = owner._timeProvider.GetTimestamp();
         private string? _endReason;
 
+        public long LastReceived => Volatile.Read(ref _lastReceivedTicks);
+
         /// <summary>Reads until the connection ends; returns why it ended.</summary>
         public async Task<string> RunAsync()
         {
@@ -431,7 +450,9 @@ public sealed class AriEventConnection : IAsyncDisposable
 
         public async Task CloseAsync()
         {
-            await SendAsync(WebSocketOpcode.Close, [0x03, 0xE8]);
+            // Bounded on its own: the stop token may already be cancelled, and a dead socket must not hold up shutdown.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), owner._timeProvider);
+            await SendAsync(WebSocketOpcode.Close, [0x03, 0xE8], timeout.Token);
             await _stop.CancelAsync();
         }
 
@@ -498,16 +519,18 @@ public sealed class AriEventConnection : IAsyncDisposable
             }
         }
 
-        private async Task SendAsync(WebSocketOpcode opcode, byte[] payload)
+        private Task SendAsync(WebSocketOpcode opcode, byte[] payload) => SendAsync(opcode, payload, _stop.Token);
+
+        private async Task SendAsync(WebSocketOpcode opcode, byte[] payload, CancellationToken cancellationToken)
         {
             var frame = WebSocketFrameParser.BuildClientFrame(opcode, payload);
             try
             {
-                await _writeLock.WaitAsync(_stop.Token);
+                await _writeLock.WaitAsync(cancellationToken);
                 try
                 {
-                    await stream.WriteAsync(frame, _stop.Token);
-                    await stream.FlushAsync(_stop.Token);
+                    await stream.WriteAsync(frame, cancellationToken);
+                    await stream.FlushAsync(cancellationToken);
                 }
                 finally
                 {
