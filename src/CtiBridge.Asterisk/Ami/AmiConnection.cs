@@ -1,0 +1,546 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace CtiBridge.Asterisk.Ami;
+
+/// <summary>
+/// One AMI socket: one reader loop (parses, correlates, queues events; never runs user code),
+/// one writer loop fed by a bounded channel, an optional keep-alive loop. The first failure
+/// breaks it (<see cref="Break"/>): every pending action fails with that reason, and the
+/// owning <see cref="AmiClient"/> reconnects with a new instance.
+/// </summary>
+internal sealed class AmiConnection : IAsyncDisposable
+{
+    private readonly AmiClient _client;
+    private readonly AmiClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly AmiMetrics _metrics;
+    private readonly ConcurrentDictionary<string, AmiPendingAction> _pending = new(StringComparer.Ordinal);
+    private readonly Channel<AmiPendingAction> _writeQueue;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<string> _banner = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Exception> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _prefix;
+    private long _counter;
+    private int _pendingCount;
+    private Exception? _breakReason;
+    private Socket? _socket;
+    private Stream? _stream;
+    private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
+    private Task _pingLoop = Task.CompletedTask;
+
+    public AmiConnection(AmiClient client, int number, AmiClientOptions options, TimeProvider time, ILogger logger, AmiMetrics metrics)
+    {
+        _client = client;
+        Number = number;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _metrics = metrics;
+        _writeQueue = Channel.CreateBounded<AmiPendingAction>(new BoundedChannelOptions(options.WriteQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        // Unique per connection and per client, so an ActionID can never match across connections.
+        _prefix = string.Create(CultureInfo.InvariantCulture, $"{client.InstanceTag}.{number}-");
+    }
+
+    public int Number { get; }
+
+    public string? ProtocolVersion { get; private set; }
+
+    public int PendingCount => Volatile.Read(ref _pendingCount);
+
+    /// <summary>Completes with the reason once the connection is broken.</summary>
+    public Task<Exception> Closed => _closed.Task;
+
+    public bool IsBroken => Volatile.Read(ref _breakReason) is not null;
+
+    /// <summary>Connects, reads the banner and logs in; throws (and breaks) on any failure.</summary>
+    public async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, _stop.Token);
+        var token = linked.Token;
+        try
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _socket = socket;
+            await socket.ConnectAsync(_options.Host, _options.Port, token);
+            Stream stream = new NetworkStream(socket, ownsSocket: true);
+            if (_options.Tls is { } tls)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                var settings = new SslClientAuthenticationOptions
+                {
+                    TargetHost = tls.TargetHost ?? _options.Host,
+                    RemoteCertificateValidationCallback = tls.RemoteCertificateValidationCallback,
+                    ClientCertificates = tls.ClientCertificates,
+                    EnabledSslProtocols = tls.EnabledSslProtocols,
+                    CertificateRevocationCheckMode = tls.CertificateRevocationCheckMode,
+                };
+                _stream = stream;
+                await ssl.AuthenticateAsClientAsync(settings, token);
+            }
+
+            _stream = stream;
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(
+                bufferSize: _options.ReceiveBufferSize, minimumReadSize: Math.Min(4096, _options.ReceiveBufferSize), leaveOpen: true));
+            _readLoop = Task.Run(() => ReadLoopAsync(reader), CancellationToken.None);
+            _writeLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
+
+            ProtocolVersion = await _banner.Task.WaitAsync(token);
+            await LoginAsync(token);
+            if (_options.PingInterval > TimeSpan.Zero)
+            {
+                _pingLoop = Task.Run(KeepAliveLoopAsync, CancellationToken.None);
+            }
+        }
+        catch (Exception ex)
+        {
+            var reason = ex;
+            if (ex is OperationCanceledException && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                reason = new AmiConnectionException(
+                    $"AMI connect and login to {_options.Host}:{_options.Port} did not complete within {_options.ConnectTimeout}.");
+            }
+            else if (ex is OperationCanceledException && Volatile.Read(ref _breakReason) is { } broke)
+            {
+                reason = new AmiConnectionException(
+                    $"AMI connection to {_options.Host}:{_options.Port} broke during login: {broke.Message}", broke);
+            }
+
+            Break(reason);
+            if (ReferenceEquals(reason, ex))
+            {
+                throw;
+            }
+
+            throw reason;
+        }
+    }
+
+    /// <summary>Queues an action; completes with its answer, or fails (timeout, break, cancellation).</summary>
+    public async Task<AmiListResult> SendAsync(AmiAction action, AmiAnswerKind kind, string? awaitedEvent, CancellationToken cancellationToken, bool isLogin = false)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Volatile.Read(ref _breakReason) is { } reason)
+        {
+            throw NotConnected(reason);
+        }
+
+        var id = string.Concat(_prefix, Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture));
+        var pending = new AmiPendingAction(this, action, id, kind, awaitedEvent, action.Timeout ?? _options.ActionTimeout) { IsLogin = isLogin };
+        _pending[id] = pending;
+        Interlocked.Increment(ref _pendingCount);
+        // Break() may have swept the table just before the add above.
+        if (Volatile.Read(ref _breakReason) is { } late && TryTakePending(id, out _))
+        {
+            throw NotConnected(late);
+        }
+
+        if (!_writeQueue.Writer.TryWrite(pending))
+        {
+            try
+            {
+                await _writeQueue.Writer.WriteAsync(pending, cancellationToken);
+            }
+            catch (ChannelClosedException)
+            {
+                TryTakePending(id, out _);
+                throw NotConnected(Volatile.Read(ref _breakReason));
+            }
+            catch (OperationCanceledException)
+            {
+                TryTakePending(id, out _);
+                throw;
+            }
+        }
+
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return await pending.Task;
+        }
+
+        using var registration = cancellationToken.UnsafeRegister(
+            static (state, token) => ((AmiPendingAction)state!).Cancel(token), pending);
+        return await pending.Task;
+    }
+
+    public bool TryTakePending(string actionId, out AmiPendingAction? pending)
+    {
+        if (_pending.TryRemove(actionId, out pending))
+        {
+            Interlocked.Decrement(ref _pendingCount);
+            return true;
+        }
+
+        return false;
+    }
+
+    public AmiActionTimeoutException CreateTimeoutException(AmiPendingAction action)
+    {
+        AmiLog.ActionTimedOut(_logger, action.Action.Name, action.ActionId, action.Timeout);
+        return new AmiActionTimeoutException(
+            $"AMI action {action.Action.Name} (ActionID {action.ActionId}) got no complete answer within {action.Timeout} " +
+            $"of being written to {_options.Host}:{_options.Port} (connection {Number}, {PendingCount} other actions pending" +
+            (action.Response is null ? ")." : $", response received, {action.Items?.Count ?? 0} list items so far)."));
+    }
+
+    /// <summary>Breaks the connection once: the first reason wins; every pending action fails with it.</summary>
+    public void Break(Exception reason)
+    {
+        if (Interlocked.CompareExchange(ref _breakReason, reason, null) is not null)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        _writeQueue.Writer.TryComplete();
+        var error = NotConnected(reason);
+        foreach (var id in _pending.Keys)
+        {
+            if (TryTakePending(id, out var pending))
+            {
+                pending!.Fail(error);
+            }
+        }
+
+        _banner.TrySetException(error);
+        try
+        {
+            _socket?.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already closed by the peer: nothing left to shut down.
+        }
+
+        _closed.TrySetResult(reason);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Break(new ObjectDisposedException(nameof(AmiClient), "The AMI client was disposed."));
+        try
+        {
+            await Task.WhenAll(_readLoop, _writeLoop, _pingLoop);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or SocketException)
+        {
+            // The loops end by these when the socket closes under them; the reason is recorded already.
+        }
+
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync();
+        }
+
+        _socket?.Dispose();
+        _stop.Dispose();
+    }
+
+    private AmiConnectionException NotConnected(Exception? reason) =>
+        reason is null
+            ? new AmiConnectionException($"AMI connection {Number} to {_options.Host}:{_options.Port} is closed.")
+            : new AmiConnectionException($"AMI connection {Number} to {_options.Host}:{_options.Port} broke: {reason.Message}", reason);
+
+    private async Task LoginAsync(CancellationToken cancellationToken)
+    {
+        AmiAction login;
+        if (_options.Authentication == AmiAuthentication.Md5)
+        {
+            var challenge = await SendAsync(new AmiAction("Challenge").Add("AuthType", "MD5"), AmiAnswerKind.Response, null, cancellationToken);
+            if (!challenge.Response.IsSuccess || challenge.Response["Challenge"] is not { Length: > 0 } text)
+            {
+                throw LoginRefused(challenge.Response);
+            }
+
+#pragma warning disable CA5351 // AMI's challenge-response is defined as MD5; it is not our choice of hash.
+            var key = Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes(text + _options.Secret)));
+#pragma warning restore CA5351
+            login = new AmiAction("Login") { IsSensitive = true }
+                .Add("AuthType", "MD5").Add("Username", _options.Username).Add("Key", key);
+        }
+        else
+        {
+            login = new AmiAction("Login") { IsSensitive = true }
+                .Add("Username", _options.Username).Add("Secret", _options.Secret);
+        }
+
+        login.Add("Events", _options.Events);
+        var answer = await SendAsync(login, AmiAnswerKind.Response, null, cancellationToken, isLogin: true);
+        if (!answer.Response.IsSuccess)
+        {
+            throw LoginRefused(answer.Response);
+        }
+    }
+
+    private AmiLoginException LoginRefused(AmiMessage response)
+    {
+        AmiLog.LoginRefused(_logger, _options.Host, _options.Port, _options.Username, response.Text);
+        return new AmiLoginException(
+            $"Asterisk at {_options.Host}:{_options.Port} refused the AMI login of user '{_options.Username}': {response.Text ?? response.Response ?? "no reason given"}.");
+    }
+
+    private async Task ReadLoopAsync(PipeReader reader)
+    {
+        var parser = new AmiFrameParser(_options.MaxLineLength, _options.MaxMessageLength);
+        Exception reason;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(_stop.Token);
+                var buffer = result.Buffer;
+                var events = 0;
+                var keepReading = true;
+                try
+                {
+                    while (keepReading && parser.TryRead(ref buffer, out var frame))
+                    {
+                        if (frame.IsBanner)
+                        {
+                            _banner.TrySetResult(frame.Banner!);
+                            continue;
+                        }
+
+                        if (!_banner.Task.IsCompleted)
+                        {
+                            throw new AmiProtocolException(
+                                $"{_options.Host}:{_options.Port} did not start with an AMI banner (\"Asterisk Call Manager/...\"); the first message was: {Truncate(frame.Message!)}");
+                        }
+
+                        keepReading = Dispatch(frame.Message!, ref events);
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    if (events > 0)
+                    {
+                        _metrics.EventsReceived.Add(events);
+                    }
+                }
+
+                if (!keepReading)
+                {
+                    return;
+                }
+
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    reason = parser.HasPartialMessage || !buffer.IsEmpty
+                        ? new AmiConnectionException($"{_options.Host}:{_options.Port} closed the AMI connection in the middle of a message.")
+                        : new AmiConnectionException($"{_options.Host}:{_options.Port} closed the AMI connection.");
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex) when (IsBroken)
+        {
+            // Broken elsewhere (keep-alive, dispose): the socket error is only the consequence.
+            _ = ex;
+            return;
+        }
+        catch (Exception ex)
+        {
+            reason = ex;
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+
+        Break(reason);
+    }
+
+    /// <summary>Routes one message; false when the connection must stop reading (backlog overflow).</summary>
+    private bool Dispatch(AmiMessage message, ref int events)
+    {
+        if (!message.IsEvent)
+        {
+            var id = message.ActionId;
+            if (id is not null && _pending.TryGetValue(id, out var pending))
+            {
+                OnResponse(pending, message);
+            }
+            else
+            {
+                AmiLog.UnmatchedResponseDropped(_logger, id, message.Response, message.Text);
+            }
+
+            return true;
+        }
+
+        events++;
+        if (Volatile.Read(ref _pendingCount) > 0 &&
+            message.ActionId is { } actionId &&
+            _pending.TryGetValue(actionId, out var owner) &&
+            owner.Response is not null &&
+            OnActionEvent(owner, message))
+        {
+            return true;
+        }
+
+        return _client.DeliverEvent(this, message);
+    }
+
+    private void OnResponse(AmiPendingAction pending, AmiMessage response)
+    {
+        var collects = pending.Kind switch
+        {
+            AmiAnswerKind.List => response.IsSuccess && string.Equals(response["EventList"], "start", StringComparison.OrdinalIgnoreCase),
+            AmiAnswerKind.ResponseThenEvent => response.IsSuccess,
+            _ => false,
+        };
+        if (collects)
+        {
+            pending.Response = response;
+            return;
+        }
+
+        if (!TryTakePending(pending.ActionId, out _))
+        {
+            return;
+        }
+
+        if (pending.IsLogin && response.IsSuccess)
+        {
+            // On the reader, before the next message: the resync signal must precede this connection's events.
+            _client.OnLoggedIn(this);
+        }
+
+        pending.Complete(new AmiListResult(response, [], null));
+    }
+
+    /// <summary>A list item, list end or awaited event for a pending action; false to treat it as a plain event.</summary>
+    private bool OnActionEvent(AmiPendingAction pending, AmiMessage message)
+    {
+        if (pending.Kind == AmiAnswerKind.List)
+        {
+            if (string.Equals(message["EventList"], "Complete", StringComparison.OrdinalIgnoreCase))
+            {
+                if (TryTakePending(pending.ActionId, out _))
+                {
+                    pending.Complete(new AmiListResult(pending.Response!, (IReadOnlyList<AmiMessage>?)pending.Items ?? [], message));
+                }
+            }
+            else
+            {
+                (pending.Items ??= []).Add(message);
+            }
+
+            return true;
+        }
+
+        if (pending.Kind == AmiAnswerKind.ResponseThenEvent &&
+            string.Equals(message.EventName, pending.AwaitedEvent, StringComparison.OrdinalIgnoreCase) &&
+            TryTakePending(pending.ActionId, out _))
+        {
+            pending.Complete(new AmiListResult(pending.Response!, [], message));
+        }
+
+        // The awaited event (OriginateResponse) is also an ordinary event for subscribers.
+        return false;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var written = new List<AmiPendingAction>();
+        var reader = _writeQueue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stop.Token))
+            {
+                // Batch whatever is queued into one write: fewer syscalls with many actions in flight.
+                while (buffer.WrittenCount < 64 * 1024 && reader.TryRead(out var pending))
+                {
+                    if (pending.Task.IsCompleted)
+                    {
+                        continue;
+                    }
+
+                    pending.Action.WriteTo(buffer, pending.ActionId);
+                    written.Add(pending);
+                }
+
+                if (written.Count == 0)
+                {
+                    continue;
+                }
+
+                // Timeouts start as the batch goes to the socket (not while queued); arming them
+                // just before the write means an answer can never beat its own timer.
+                foreach (var pending in written)
+                {
+                    pending.ArmTimeout(_time);
+                }
+
+                await _stream!.WriteAsync(buffer.WrittenMemory, _stop.Token);
+                buffer.ResetWrittenCount();
+                _metrics.ActionsSent.Add(written.Count);
+
+                written.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Broken: Break() fails whatever was queued.
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            Break(new AmiConnectionException($"Writing to {_options.Host}:{_options.Port} failed: {ex.Message}", ex));
+        }
+    }
+
+    private async Task KeepAliveLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(_options.PingInterval, _time, _stop.Token);
+                try
+                {
+                    await SendAsync(new AmiAction("Ping") { Timeout = _options.PingTimeout }, AmiAnswerKind.Response, null, _stop.Token);
+                }
+                catch (AmiActionTimeoutException)
+                {
+                    AmiLog.KeepAliveFailed(_logger, _options.Host, _options.Port, _options.PingTimeout);
+                    Break(new AmiConnectionException(
+                        $"{_options.Host}:{_options.Port} did not answer the keep-alive Ping within {_options.PingTimeout}; the peer is presumed dead."));
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or AmiConnectionException)
+        {
+            // The connection ended; the reason is recorded by Break().
+        }
+    }
+
+    private static string Truncate(AmiMessage message)
+    {
+        var text = message.ToString().Replace("\r\n", " | ", StringComparison.Ordinal);
+        return text.Length <= 200 ? text : text[..200] + "...";
+    }
+}
