@@ -1,5 +1,6 @@
 using System.Net;
 using CtiBridge.PbxSim.Ami;
+using CtiBridge.PbxSim.Ari;
 using CtiBridge.PbxSim.Model;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -40,6 +41,9 @@ public sealed class PbxSimulator : IAsyncDisposable
         LastReloadAt = StartedAt;
         Ami = new AmiServer(this, _loggerFactory.CreateLogger("CtiBridge.PbxSim.Ami"));
         Security = new SecurityEvents(this);
+        Ari = new AriApplications();
+        AriEvents = new AriEvents(this);
+        Endpoints = new Endpoints(Options.Endpoints);
         Model = new PbxModel(this);
     }
 
@@ -80,6 +84,12 @@ public sealed class PbxSimulator : IAsyncDisposable
     internal SecurityEvents Security { get; }
 
     internal PbxModel Model { get; }
+
+    internal AriApplications Ari { get; }
+
+    internal AriEvents AriEvents { get; }
+
+    internal Endpoints Endpoints { get; }
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 

@@ -11,7 +11,7 @@ internal sealed partial class AmiActions
     [
         ["core", "show", "version"], ["core", "show", "channels"], ["core", "show", "uptime"], ["core", "show", "help"],
         ["queue", "show"], ["module", "show"], ["dialplan", "show"], ["manager", "show"], ["ari", "show"],
-        ["no", "debug"],
+        ["no", "debug"], ["devstate", "change"],
     ];
 
     private void Command(AmiSession session, AmiMessage action, string? actionId)
@@ -77,6 +77,18 @@ internal sealed partial class AmiActions
                 }
 
             default:
+                if (words.Length == 4 && words[0].Equals("devstate", StringComparison.OrdinalIgnoreCase) && words[1].Equals("change", StringComparison.OrdinalIgnoreCase)
+                    && words[2].StartsWith("Custom:", StringComparison.OrdinalIgnoreCase))
+                {
+                    lock (_sim.Gate)
+                    {
+                        _sim.Model.ChangeCustomDeviceState(words[2], words[3].ToUpperInvariant());
+                        _sim.Model.Settle();
+                    }
+
+                    return [$"Changing {words[2][7..]} to {words[3].ToUpperInvariant()}"];
+                }
+
                 return null;
         }
     }

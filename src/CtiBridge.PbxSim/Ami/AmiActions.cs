@@ -30,6 +30,7 @@ internal sealed partial class AmiActions
         Register("CoreStatus", AmiPrivilege.System | AmiPrivilege.Reporting, CoreStatus);
         Register("UserEvent", AmiPrivilege.User, UserEvent);
         Register("ModuleCheck", AmiPrivilege.System, ModuleCheck);
+        RegisterModelActions();
     }
 
     private void Register(string name, AmiPrivilege authority, ActionHandler handler) => _handlers[name] = (authority, handler);

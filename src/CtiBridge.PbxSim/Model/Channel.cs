@@ -1,7 +1,194 @@
 namespace CtiBridge.PbxSim.Model;
 
-/// <summary>One Asterisk channel (a Local half or a PJSIP leg).</summary>
+/// <summary>Asterisk channel states with their AMI numbers.</summary>
+internal enum ChannelState
+{
+    Down = 0,
+    Reserved = 1,
+    OffHook = 2,
+    Dialing = 3,
+    Ring = 4,
+    Ringing = 5,
+    Up = 6,
+    Busy = 7,
+}
+
+/// <summary>One Asterisk channel: a Local half (<c>;1</c>/<c>;2</c>) or a PJSIP leg.</summary>
 internal sealed class Channel
 {
     public required string Name { get; init; }
+
+    public required string UniqueId { get; init; }
+
+    public required string LinkedId { get; set; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Creation sequence, so listings come out in a stable order.</summary>
+    public long Sequence { get; init; }
+
+    public ChannelState State { get; set; }
+
+    public string CallerNum { get; set; } = "";
+
+    public string CallerName { get; set; } = "";
+
+    public string ConnectedNum { get; set; } = "";
+
+    public string ConnectedName { get; set; } = "";
+
+    public string Context { get; set; } = "default";
+
+    public string Exten { get; set; } = "";
+
+    public int Priority { get; set; } = 1;
+
+    public string Language { get; set; } = "en";
+
+    public string AccountCode { get; set; } = "";
+
+    /// <summary>The application the channel is in (Status/CoreShowChannels), e.g. <c>Wait</c>.</summary>
+    public string Application { get; set; } = "";
+
+    public string AppData { get; set; } = "";
+
+    public Dictionary<string, string> Variables { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The other half of a Local pair.</summary>
+    public Channel? LocalPeer { get; set; }
+
+    /// <summary>True for the <c>;2</c> half (the one that runs the dialplan).</summary>
+    public bool IsLocalTwo { get; init; }
+
+    public bool IsLocal => LocalPeer is not null || Name.StartsWith("Local/", StringComparison.Ordinal);
+
+    public Bridge? Bridge { get; set; }
+
+    public DateTimeOffset? AnsweredAt { get; set; }
+
+    /// <summary>Cause the channel will hang up with (set by Busy/Congestion/Hangup apps or a request).</summary>
+    public int? HangupCause { get; set; }
+
+    public bool Gone { get; set; }
+
+    /// <summary>True while a hangup is in progress (no second teardown).</summary>
+    public bool Ending { get; set; }
+
+    /// <summary>True while the channel runs dialplan (so hangup runs <c>h</c> and emits SoftHangupRequest).</summary>
+    public bool InPbx { get; set; }
+
+    /// <summary>Bumped whenever what the channel is doing changes; stale timers compare and give up.</summary>
+    public long Generation { get; set; }
+
+    /// <summary>The dial (Originate or Dial app) that created this channel as its destination.</summary>
+    public DialAttempt? IncomingDial { get; set; }
+
+    /// <summary>The dial this channel placed with the Dial app, while it is in progress or bridged.</summary>
+    public DialAttempt? OutgoingDial { get; set; }
+
+    /// <summary>The Stasis application the channel is in, if any.</summary>
+    public string? StasisApp { get; set; }
+
+    /// <summary>ARI applications subscribed to this channel.</summary>
+    public HashSet<string> AriApps { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when ARI created the channel into an application (it then also gets ChannelDestroyed).</summary>
+    public bool AriOriginated { get; set; }
+
+    public bool OnHold { get; set; }
+
+    public string? MusicOnHoldClass { get; set; }
+
+    public string Technology => Name[..Name.IndexOf('/', StringComparison.Ordinal)];
+
+    /// <summary>Last dialplan application and data, for the CDR.</summary>
+    public string LastApplication { get; set; } = "";
+
+    public string LastData { get; set; } = "";
+
+    /// <summary>CDR disposition when the channel ends unanswered (BUSY, FAILED, NO ANSWER, CONGESTION).</summary>
+    public string? UnansweredDisposition { get; set; }
+
+    /// <summary>PJSIP endpoint this channel belongs to, if any.</summary>
+    public string? Endpoint { get; set; }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>A call being placed to a destination channel, by Originate or the Dial app.</summary>
+internal sealed class DialAttempt
+{
+    /// <summary>The calling channel (null for Originate: DialBegin then has no caller headers).</summary>
+    public Channel? Caller { get; init; }
+
+    public required Channel Destination { get; init; }
+
+    public required string DialString { get; init; }
+
+    public DateTimeOffset StartedAt { get; init; }
+
+    public DateTimeOffset? RingingAt { get; set; }
+
+    public DateTimeOffset? AnsweredAt { get; set; }
+
+    public bool Finished { get; set; }
+
+    /// <summary>Originate details when the dial came from the Originate action.</summary>
+    public OriginateRequest? Originate { get; init; }
+
+    /// <summary>Dial options (e.g. <c>tTA(beep)</c>).</summary>
+    public string Options { get; init; } = "";
+
+    public long TimeoutGeneration { get; set; }
+}
+
+/// <summary>What an Originate asked for.</summary>
+internal sealed class OriginateRequest
+{
+    public required string ChannelText { get; init; }
+
+    public string? ActionId { get; init; }
+
+    public string? Application { get; init; }
+
+    public string? Data { get; init; }
+
+    public string? Context { get; init; }
+
+    public string? Exten { get; init; }
+
+    public int Priority { get; init; } = 1;
+
+    public bool Async { get; init; }
+
+    /// <summary>Completes with the OriginateResponse reason (4 = answered).</summary>
+    public TaskCompletionSource<int> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Called once the call is answered or has failed, with the reason code.</summary>
+    public Action<int>? OnOutcome { get; init; }
+}
+
+/// <summary>A bridge (mixing or holding), created by Dial, ARI or a transfer.</summary>
+internal sealed class Bridge
+{
+    public required string Id { get; init; }
+
+    public string Type { get; init; } = "basic";
+
+    public string Technology { get; set; } = "simple_bridge";
+
+    public string Creator { get; init; } = "";
+
+    public string BridgeName { get; init; } = "";
+
+    public string BridgeClass { get; init; } = "basic";
+
+    public List<Channel> Members { get; } = [];
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public bool CreatedByAri { get; init; }
+
+    /// <summary>ARI applications subscribed to this bridge.</summary>
+    public HashSet<string> AriApps { get; } = new(StringComparer.Ordinal);
 }

@@ -12,6 +12,8 @@ public sealed class AmiLoginFidelityTests
     [InlineData("login-failed-md5")]
     [InlineData("login-unknown-user")]
     [InlineData("ping")]
+    [InlineData("errors")]
+    [InlineData("errors-permission")]
     public async Task Replay_RecordedScenario_MatchesRecording(string scenario)
     {
         var ct = TestContext.Current.CancellationToken;

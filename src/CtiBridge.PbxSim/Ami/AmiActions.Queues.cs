@@ -1,0 +1,258 @@
+using System.Globalization;
+using CtiBridge.PbxSim.Model;
+
+namespace CtiBridge.PbxSim.Ami;
+
+/// <summary>app_queue's AMI actions over PbxSim's static queues (the Queue application itself is not modelled).</summary>
+internal sealed partial class AmiActions
+{
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private AmiMessage MemberHeaders(AmiMessage message, CallQueue queue, QueueMember member, bool forStatus)
+    {
+        message.Add("Queue", queue.Name);
+        if (forStatus)
+        {
+            message.Add("Name", member.Name).Add("Location", member.Interface);
+        }
+        else
+        {
+            message.Add("MemberName", member.Name).Add("Interface", member.Interface);
+        }
+
+        var state = Model.DeviceState(member.StateInterface);
+        message.Add("StateInterface", member.StateInterface)
+            .Add("Membership", member.Membership)
+            .Add("Penalty", Number(member.Penalty))
+            .Add("CallsTaken", "0")
+            .Add("LastCall", "0")
+            .Add("LastPause", Number(member.LastPause))
+            .Add("LoginTime", Number(member.LoginTime))
+            .Add("InCall", state == "INUSE" ? "1" : "0")
+            .Add("Status", Number(PbxModel.MemberStatus(state)))
+            .Add("Paused", member.Paused ? "1" : "0")
+            .Add("PausedReason", member.PausedReason);
+        if (!forStatus)
+        {
+            message.Add("Ringinuse", member.RingInUse ? "1" : "0");
+        }
+
+        return message.Add("Wrapuptime", "0");
+    }
+
+    private void QueueStatus(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var queueName = action["Queue"];
+        var memberName = action["Member"];
+        lock (_sim.Gate)
+        {
+            session.Send(Success(actionId).Add("EventList", "start").Add("Message", "Queue status will follow"));
+            var count = 0;
+            foreach (var queue in Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName))
+            {
+                session.Send(new AmiMessage(15).Add("Event", "QueueParams").Add("Queue", queue.Name).Add("Max", "0").Add("Strategy", queue.Strategy)
+                    .Add("Calls", "0").Add("Holdtime", "0").Add("TalkTime", "0").Add("Completed", "0").Add("Abandoned", "0")
+                    .Add("ServiceLevel", Number(queue.ServiceLevel)).Add("ServicelevelPerf", "0.0").Add("ServicelevelPerf2", "0.0").Add("Weight", "0")
+                    .AddIfPresent("ActionID", actionId));
+                count++;
+                foreach (var member in queue.Members.Where(m => string.IsNullOrEmpty(memberName) || m.Interface == memberName || m.Name == memberName))
+                {
+                    session.Send(MemberHeaders(new AmiMessage(18).Add("Event", "QueueMember"), queue, member, forStatus: true).AddIfPresent("ActionID", actionId));
+                    count++;
+                }
+            }
+
+            session.Send(ListComplete("QueueStatusComplete", actionId, count));
+        }
+    }
+
+    private void QueueSummary(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var queueName = action["Queue"];
+        lock (_sim.Gate)
+        {
+            session.Send(Success(actionId).Add("EventList", "start").Add("Message", "Queue summary will follow"));
+            var queues = Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName).ToList();
+            foreach (var queue in queues)
+            {
+                var available = queue.Members.Count(m => !m.Paused && Model.DeviceState(m.StateInterface) == "NOT_INUSE");
+                session.Send(new AmiMessage(10).Add("Event", "QueueSummary").Add("Queue", queue.Name).Add("LoggedIn", Number(queue.Members.Count))
+                    .Add("Available", Number(available)).Add("Callers", "0").Add("HoldTime", "0").Add("TalkTime", "0").Add("LongestHoldTime", "0")
+                    .AddIfPresent("ActionID", actionId));
+            }
+
+            session.Send(ListComplete("QueueSummaryComplete", actionId, queues.Count));
+        }
+    }
+
+    private void PublishMember(string name, CallQueue queue, QueueMember member) =>
+        Model.Publish(AmiPrivilege.Agent, MemberHeaders(PbxModel.Event(name, AmiPrivilege.Agent), queue, member, forStatus: false));
+
+    private void QueueAdd(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var queueName = action["Queue"];
+        var iface = action["Interface"];
+        if (string.IsNullOrEmpty(queueName) || string.IsNullOrEmpty(iface))
+        {
+            session.Send(Error(actionId, "'Queue' or 'Interface' not set."));
+            return;
+        }
+
+        WithModel(() =>
+        {
+            var queue = Model.Queues.Find(q => q.Name == queueName);
+            if (queue is null)
+            {
+                session.Send(Error(actionId, "Unable to add interface to queue: No such queue"));
+                return;
+            }
+
+            if (queue.Members.Exists(m => m.Interface == iface))
+            {
+                session.Send(Error(actionId, "Unable to add interface: Already there"));
+                return;
+            }
+
+            var member = new QueueMember
+            {
+                Interface = iface,
+                Name = action["MemberName"] is { Length: > 0 } n ? n : iface,
+                StateInterface = action["StateInterface"] is { Length: > 0 } s ? s : iface,
+                Membership = "dynamic",
+                Penalty = int.TryParse(action["Penalty"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) ? p : 0,
+                Paused = IsTrue(action["Paused"]),
+                LoginTime = Model.Now.ToUnixTimeSeconds(),
+            };
+            queue.Members.Add(member);
+            session.Send(Success(actionId, "Added interface to queue"));
+            PublishMember("QueueMemberAdded", queue, member);
+            Model.WriteQueueLog("MANAGER", queue.Name, member.Name, "ADDMEMBER", "");
+        });
+    }
+
+    private void QueueRemove(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var queueName = action["Queue"];
+        var iface = action["Interface"];
+        WithModel(() =>
+        {
+            var queue = Model.Queues.Find(q => q.Name == queueName);
+            var member = queue?.Members.Find(m => m.Interface == iface);
+            if (queue is null)
+            {
+                session.Send(Error(actionId, "Unable to remove interface: No such queue"));
+                return;
+            }
+
+            if (member is null)
+            {
+                session.Send(Error(actionId, "Unable to remove interface: Not there"));
+                return;
+            }
+
+            queue.Members.Remove(member);
+            session.Send(Success(actionId, "Removed interface from queue"));
+            PublishMember("QueueMemberRemoved", queue, member);
+        });
+    }
+
+    private void QueuePause(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var iface = action["Interface"];
+        var queueName = action["Queue"];
+        var paused = IsTrue(action["Paused"]);
+        WithModel(() =>
+        {
+            var targets = Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName)
+                .SelectMany(q => q.Members.Where(m => m.Interface == iface).Select(m => (Queue: q, Member: m))).ToList();
+            if (targets.Count == 0)
+            {
+                session.Send(Error(actionId, "Interface not found"));
+                return;
+            }
+
+            session.Send(Success(actionId, paused ? "Interface paused successfully" : "Interface unpaused successfully"));
+            foreach (var (queue, member) in targets)
+            {
+                member.Paused = paused;
+                member.PausedReason = paused ? action["Reason"] ?? "" : "";
+                if (paused)
+                {
+                    member.LastPause = Model.Now.ToUnixTimeSeconds();
+                }
+
+                PublishMember("QueueMemberPause", queue, member);
+            }
+        });
+    }
+
+    private void QueuePenalty(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var iface = action["Interface"];
+        var queueName = action["Queue"];
+        if (!int.TryParse(action["Penalty"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var penalty) || penalty < 0)
+        {
+            session.Send(Error(actionId, "Invalid penalty"));
+            return;
+        }
+
+        WithModel(() =>
+        {
+            var targets = Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName)
+                .SelectMany(q => q.Members.Where(m => m.Interface == iface).Select(m => (Queue: q, Member: m))).ToList();
+            if (targets.Count == 0)
+            {
+                session.Send(Error(actionId, "Invalid interface, queuename or penalty"));
+                return;
+            }
+
+            session.Send(Success(actionId, "Interface penalty set successfully"));
+            foreach (var (queue, member) in targets)
+            {
+                member.Penalty = penalty;
+                PublishMember("QueueMemberPenalty", queue, member);
+            }
+        });
+    }
+
+    private void QueueMemberRingInUse(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var iface = action["Interface"];
+        var queueName = action["Queue"];
+        var ringInUse = IsTrue(action["RingInUse"]);
+        WithModel(() =>
+        {
+            var targets = Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName)
+                .SelectMany(q => q.Members.Where(m => m.Interface == iface).Select(m => (Queue: q, Member: m))).ToList();
+            if (targets.Count == 0)
+            {
+                session.Send(Error(actionId, "Invalid interface, queuename, or ringinuse value"));
+                return;
+            }
+
+            session.Send(Success(actionId, "Interface ringinuse set successfully"));
+            foreach (var (queue, member) in targets)
+            {
+                member.RingInUse = ringInUse;
+                PublishMember("QueueMemberRinginuse", queue, member);
+            }
+        });
+    }
+
+    private void QueueLog(AmiSession session, AmiMessage action, string? actionId)
+    {
+        var queue = action["Queue"];
+        var eventName = action["Event"];
+        if (string.IsNullOrEmpty(queue) || string.IsNullOrEmpty(eventName))
+        {
+            session.Send(Error(actionId, "Need 'Queue' and 'Event'"));
+            return;
+        }
+
+        WithModel(() =>
+        {
+            Model.WriteQueueLog(action["UniqueId"] is { Length: > 0 } u ? u : "NONE", queue, action["Interface"] ?? "", eventName, action["Message"] ?? "");
+            session.Send(Success(actionId, "Event added successfully"));
+        });
+    }
+}

@@ -1,0 +1,336 @@
+using System.Globalization;
+using CtiBridge.PbxSim.Ami;
+
+namespace CtiBridge.PbxSim.Model;
+
+/// <summary>The Dial application, bridges, MixMonitor and ChanSpy.</summary>
+internal sealed partial class PbxModel
+{
+    private static readonly string[] DialVariables =
+    [
+        "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS",
+        "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS",
+    ];
+
+    private readonly Dictionary<Channel, List<(string File, DateTimeOffset Started)>> _mixMonitors = [];
+    private readonly List<(Channel Spyer, Channel Spyee)> _spies = [];
+
+    /// <summary>Dial(Local/x@ctx[&amp;...],timeout,options): only the first destination is dialled.</summary>
+    private bool StartDialApp(Channel caller, string data)
+    {
+        var args = Dialplan.SplitArgs(data);
+        var target = args[0].Split('&')[0];
+        var timeout = args.Count > 1 && int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 0;
+        var options = args.Count > 2 ? args[2] : "";
+        foreach (var name in DialVariables)
+        {
+            SetVariable(caller, name, "");
+        }
+
+        Channel destination;
+        string dialString;
+        if (TryParseLocal(target, out var exten, out var context))
+        {
+            var (one, two) = CreateLocalPair(exten, context, null, null, caller.LinkedId);
+            dialString = $"{exten}@{context}";
+            SetVariable(one, "DIALEDPEERNUMBER", dialString);
+            one.Exten = caller.Exten;
+            one.CallerNum = caller.Exten;
+            one.CallerName = caller.CallerName;
+            one.ConnectedNum = caller.CallerNum;
+            one.ConnectedName = caller.CallerName;
+            EmitNewexten(one, "AppDial", "(Outgoing Line)");
+            ChannelEvent("NewCallerid", one, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+            ChannelEvent("NewConnectedLine", one);
+            SetVariable(two, "DIALEDPEERNUMBER", dialString);
+            two.CallerNum = caller.CallerNum;
+            two.CallerName = caller.CallerName;
+            two.ConnectedNum = caller.Exten;
+            two.ConnectedName = caller.CallerName;
+            ChannelEvent("NewCallerid", two, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+            ChannelEvent("NewConnectedLine", two);
+            EmitLocalBridge(one, two);
+            destination = one;
+            var dial = new DialAttempt { Caller = caller, Destination = one, DialString = dialString, StartedAt = Now, Options = options };
+            one.IncomingDial = dial;
+            caller.OutgoingDial = dial;
+            DialEvent("DialBegin", dial, ("DialString", dialString));
+            _sim.AriEvents.Dial(dial, "");
+            ArmDialTimeout(dial, timeout);
+            StartPbx(two);
+            return true;
+        }
+
+        if (target.StartsWith("PJSIP/", StringComparison.OrdinalIgnoreCase) && _sim.Endpoints.TryDial(this, caller, target[6..], out destination))
+        {
+            dialString = target[6..];
+            var dial = new DialAttempt { Caller = caller, Destination = destination, DialString = dialString, StartedAt = Now, Options = options };
+            destination.IncomingDial = dial;
+            caller.OutgoingDial = dial;
+            DialEvent("DialBegin", dial, ("DialString", dialString));
+            _sim.AriEvents.Dial(dial, "");
+            ArmDialTimeout(dial, timeout);
+            _sim.Endpoints.Ring(this, destination);
+            return true;
+        }
+
+        SetVariable(caller, "DIALSTATUS", "CHANUNAVAIL");
+        return false;
+    }
+
+    private void ArmDialTimeout(DialAttempt dial, int seconds)
+    {
+        if (seconds <= 0)
+        {
+            return;
+        }
+
+        Schedule(TimeSpan.FromSeconds(seconds), () =>
+        {
+            if (!dial.Finished && dial.AnsweredAt is null)
+            {
+                FailDial(dial, 19, hangUpDestination: true);
+            }
+        });
+    }
+
+    /// <summary>The dialled side answered a Dial: the caller learns the outcome, hears nothing until the callee's announcement ends, then both are bridged.</summary>
+    private void AnswerDialApp(DialAttempt dial)
+    {
+        if (AnswerConsultation(dial))
+        {
+            return;
+        }
+
+        var caller = dial.Caller!;
+        SetVariable(caller, "DIALSTATUS", "ANSWER");
+        SetVariable(caller, "DIALEDPEERNAME", dial.Destination.Name);
+        SetVariable(caller, "DIALEDPEERNUMBER", dial.DialString);
+        var announce = AnnouncementOf(dial.Options);
+        Schedule(announce is null ? TimeSpan.Zero : Sounds.Length(announce), () =>
+        {
+            if (dial.Finished || caller.Gone || dial.Destination.Gone)
+            {
+                return;
+            }
+
+            dial.Finished = true;
+            DialEvent("DialEnd", dial, ("DialStatus", "ANSWER"));
+            _sim.AriEvents.Dial(dial, "ANSWER");
+            var bridge = CreateBridge(Guid.NewGuid().ToString(), "basic", "", "", createdByAri: false);
+            dial.Destination.Exten = "";
+            EmitNewexten(dial.Destination, "AppDial", "(Outgoing Line)");
+            EnterBridge(dial.Destination, bridge);
+            EnterBridge(caller, bridge);
+        });
+    }
+
+    private static string? AnnouncementOf(string options)
+    {
+        var at = options.IndexOf("A(", StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var end = options.IndexOf(')', at);
+        return end < 0 ? null : options[(at + 2)..end];
+    }
+
+    /// <summary>Dial returned: the caller's dialplan goes on (after a failed dial), or it hangs up (the bridged call ended; no 'g').</summary>
+    private void DialAppFinished(Channel caller, DialAttempt dial, string status)
+    {
+        caller.OutgoingDial = null;
+        if (caller.Gone || caller.Ending)
+        {
+            return;
+        }
+
+        SetVariable(caller, "DIALSTATUS", status);
+        if (dial.AnsweredAt is not null && !dial.Options.Contains('g', StringComparison.Ordinal))
+        {
+            HangupFromPbx(caller, 16);
+            return;
+        }
+
+        if (caller.InPbx)
+        {
+            caller.Priority++;
+            Defer(() => ContinuePbx(caller));
+        }
+    }
+
+    // ----- bridges -----------------------------------------------------------------------------
+
+    internal Bridge CreateBridge(string id, string type, string name, string creator, bool createdByAri, string bridgeClass = "basic")
+    {
+        var bridge = new Bridge
+        {
+            Id = id,
+            Type = type,
+            BridgeName = name,
+            Creator = creator,
+            CreatedAt = Now,
+            CreatedByAri = createdByAri,
+            BridgeClass = bridgeClass,
+            Technology = type == "holding" ? "holding_bridge" : "simple_bridge",
+        };
+        Bridges[id] = bridge;
+        Publish(AmiPrivilege.Call, AddBridge(Event("BridgeCreate", AmiPrivilege.Call), bridge));
+        return bridge;
+    }
+
+    internal static AmiMessage AddBridge(AmiMessage message, Bridge bridge, string prefix = "") => message
+        .Add(prefix + "BridgeUniqueid", bridge.Id)
+        .Add(prefix + "BridgeType", bridge.Type)
+        .Add(prefix + "BridgeTechnology", bridge.Technology)
+        .Add(prefix + "BridgeCreator", bridge.Creator.Length == 0 ? "<unknown>" : bridge.Creator)
+        .Add(prefix + "BridgeName", bridge.BridgeName.Length == 0 ? "<unknown>" : bridge.BridgeName)
+        .Add(prefix + "BridgeNumChannels", bridge.Members.Count.ToString(CultureInfo.InvariantCulture))
+        .Add(prefix + "BridgeVideoSourceMode", "none");
+
+    internal void EnterBridge(Channel channel, Bridge bridge)
+    {
+        if (channel.Bridge is { } old)
+        {
+            LeaveBridge(channel, old);
+            AfterBridgeMemberLeft(old);
+        }
+
+        bridge.Members.Add(channel);
+        channel.Bridge = bridge;
+        Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeEnter", AmiPrivilege.Call), bridge), channel));
+        _sim.AriEvents.ChannelEnteredBridge(bridge, channel);
+        if (bridge.Members.Count == 2 && bridge.Type != "holding")
+        {
+            SetVariable(bridge.Members[0], "BRIDGEPEER", bridge.Members[1].Name);
+            SetVariable(bridge.Members[1], "BRIDGEPEER", bridge.Members[0].Name);
+        }
+    }
+
+    internal void LeaveBridge(Channel channel, Bridge bridge)
+    {
+        if (bridge.Members.Count == 2 && bridge.Type != "holding")
+        {
+            SetVariable(channel, "BRIDGEPEER", "");
+            foreach (var other in bridge.Members.Where(m => m != channel))
+            {
+                SetVariable(other, "BRIDGEPEER", "");
+            }
+        }
+
+        bridge.Members.Remove(channel);
+        channel.Bridge = null;
+        Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeLeave", AmiPrivilege.Call), bridge), channel));
+        _sim.AriEvents.ChannelLeftBridge(bridge, channel);
+    }
+
+    /// <summary>A basic (Dial) bridge ends when a party leaves: the other party's Dial returns.</summary>
+    private void AfterBridgeMemberLeft(Bridge bridge)
+    {
+        if (bridge.CreatedByAri || !Bridges.ContainsKey(bridge.Id) || bridge.Members.Count > 1)
+        {
+            return;
+        }
+
+        foreach (var remaining in bridge.Members.ToList())
+        {
+            LeaveBridge(remaining, bridge);
+            if (remaining.OutgoingDial is { } dial)
+            {
+                var ms = (long)(Now - (dial.AnsweredAt ?? Now)).TotalMilliseconds;
+                var dialed = (long)(Now - dial.StartedAt).TotalMilliseconds;
+                SetVariable(remaining, "ANSWEREDTIME", (ms / 1000).ToString(CultureInfo.InvariantCulture));
+                SetVariable(remaining, "ANSWEREDTIME_MS", ms.ToString(CultureInfo.InvariantCulture));
+                SetVariable(remaining, "DIALEDTIME", (dialed / 1000).ToString(CultureInfo.InvariantCulture));
+                SetVariable(remaining, "DIALEDTIME_MS", dialed.ToString(CultureInfo.InvariantCulture));
+                DialAppFinished(remaining, dial, "ANSWER");
+            }
+            else if (!remaining.Ending)
+            {
+                Teardown(remaining, 16);
+            }
+        }
+
+        DestroyBridge(bridge);
+    }
+
+    internal void DestroyBridge(Bridge bridge)
+    {
+        if (!Bridges.Remove(bridge.Id))
+        {
+            return;
+        }
+
+        foreach (var member in bridge.Members.ToList())
+        {
+            LeaveBridge(member, bridge);
+        }
+
+        Publish(AmiPrivilege.Call, AddBridge(Event("BridgeDestroy", AmiPrivilege.Call), bridge));
+        _sim.AriEvents.BridgeDestroyed(bridge);
+    }
+
+    // ----- recordings and spying -----------------------------------------------------------------
+
+    internal string RecordingDirectory =>
+        _sim.Options.RecordingDirectory ?? Path.Combine(Path.GetTempPath(), "pbxsim-recordings");
+
+    internal void StartMixMonitor(Channel channel, string file)
+    {
+        var path = Path.IsPathRooted(file) ? file : Path.Combine(RecordingDirectory, file);
+        if (!_mixMonitors.TryGetValue(channel, out var list))
+        {
+            _mixMonitors[channel] = list = [];
+        }
+
+        list.Add((path, Now));
+        ChannelEvent("MixMonitorStart", channel);
+    }
+
+    /// <summary>Stops every MixMonitor on the channel and writes each as a WAV file of silence of the recorded length.</summary>
+    internal bool StopMixMonitors(Channel channel)
+    {
+        if (!_mixMonitors.Remove(channel, out var list))
+        {
+            return false;
+        }
+
+        foreach (var (file, started) in list)
+        {
+            WavFile.WriteSilence(file, Now - started);
+        }
+
+        ChannelEvent("MixMonitorStop", channel);
+        return true;
+    }
+
+    /// <summary>ChanSpy(Local/agent1@agents-,qEb): the spyer listens to the first channel whose name starts with the prefix.</summary>
+    private void StartChanSpy(Channel spyer, string data)
+    {
+        var prefix = Dialplan.SplitArgs(data)[0];
+        var spyee = Channels.Values.OrderBy(c => c.Sequence).FirstOrDefault(c => c != spyer && c.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase));
+        if (spyee is null)
+        {
+            return;
+        }
+
+        _spies.Add((spyer, spyee));
+        var message = Event("ChanSpyStart", AmiPrivilege.Call);
+        AddChannel(message, spyer, "Spyer");
+        AddChannel(message, spyee, "Spyee");
+        Publish(AmiPrivilege.Call, message);
+    }
+
+    internal void StopChanSpy(Channel channel)
+    {
+        foreach (var pair in _spies.Where(p => p.Spyer == channel || p.Spyee == channel).ToList())
+        {
+            _spies.Remove(pair);
+            var message = Event("ChanSpyStop", AmiPrivilege.Call);
+            AddChannel(message, pair.Spyer, "Spyer");
+            AddChannel(message, pair.Spyee, "Spyee");
+            Publish(AmiPrivilege.Call, message);
+        }
+    }
+}

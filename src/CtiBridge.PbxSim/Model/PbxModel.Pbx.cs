@@ -1,0 +1,356 @@
+using System.Globalization;
+using CtiBridge.PbxSim.Ami;
+
+namespace CtiBridge.PbxSim.Model;
+
+/// <summary>The dialplan interpreter and its applications.</summary>
+internal sealed partial class PbxModel
+{
+    private enum AppResult
+    {
+        Next,
+        Jump,
+        Wait,
+        Stop,
+    }
+
+    internal void StartPbx(Channel channel)
+    {
+        channel.InPbx = true;
+        channel.Generation++;
+        ContinuePbx(channel);
+    }
+
+    private void ContinuePbx(Channel channel)
+    {
+        while (!channel.Gone && !channel.Ending)
+        {
+            var step = Dialplan.Step(channel.Context, channel.Exten, channel.Priority);
+            if (step is null)
+            {
+                // Ran off the end of the extension: Asterisk ends the PBX and hangs the channel up.
+                channel.InPbx = false;
+                Teardown(channel, channel.HangupCause ?? 16, fromPbxEnd: true);
+                return;
+            }
+
+            var data = Expand(channel, step.Data);
+            EmitNewexten(channel, step.Application, data);
+            switch (Execute(channel, step.Application, data))
+            {
+                case AppResult.Next:
+                    channel.Priority++;
+                    break;
+                case AppResult.Jump:
+                    break;
+                default:
+                    return;
+            }
+        }
+    }
+
+    /// <summary>Continues the dialplan at the next priority after <paramref name="delay"/>, unless the channel moved on.</summary>
+    private AppResult WaitThenNext(Channel channel, TimeSpan delay, Action? before = null)
+    {
+        var generation = ++channel.Generation;
+        Schedule(delay, () =>
+        {
+            if (channel.Generation != generation || channel.Gone || channel.Ending)
+            {
+                return;
+            }
+
+            before?.Invoke();
+            if (!channel.Gone && !channel.Ending && channel.InPbx)
+            {
+                channel.Priority++;
+                ContinuePbx(channel);
+            }
+        });
+        return AppResult.Wait;
+    }
+
+    private AppResult Execute(Channel channel, string application, string data)
+    {
+        switch (application.ToUpperInvariant())
+        {
+            case "NOOP":
+            case "PROGRESS":
+                return AppResult.Next;
+            case "SET":
+                ExecuteSet(channel, data);
+                return AppResult.Next;
+            case "EXECIF":
+                return ExecuteIf(channel, data);
+            case "RINGING":
+                IndicateRinging(channel);
+                return AppResult.Next;
+            case "ANSWER":
+                Answer(channel);
+                return AppResult.Next;
+            case "WAIT":
+                return WaitThenNext(channel, TimeSpan.FromSeconds(ParseSeconds(data)));
+            case "PLAYBACK":
+                if (channel.State != ChannelState.Up)
+                {
+                    Answer(channel);
+                }
+
+                return WaitThenNext(channel, Sounds.Length(data), () => SetVariable(channel, "PLAYBACKSTATUS", "SUCCESS"));
+            case "HANGUP":
+                if (int.TryParse(data, NumberStyles.Integer, CultureInfo.InvariantCulture, out var cause))
+                {
+                    channel.HangupCause = cause;
+                }
+
+                HangupFromPbx(channel, channel.HangupCause ?? 16);
+                return AppResult.Stop;
+            case "BUSY":
+                SetState(channel, ChannelState.Busy);
+                channel.HangupCause = 17;
+                IndicateFailure(channel, 17);
+                return WaitThenEnd(channel, data);
+            case "CONGESTION":
+                SetState(channel, ChannelState.Busy);
+                channel.HangupCause = 34;
+                IndicateFailure(channel, 34);
+                return WaitThenEnd(channel, data);
+            case "GOTO":
+                Goto(channel, data);
+                return AppResult.Jump;
+            case "DIAL":
+                return StartDialApp(channel, data) ? AppResult.Wait : AppResult.Next;
+            case "STASIS":
+                return _sim.AriEvents.EnterStasis(channel, Dialplan.SplitArgs(data)) ? AppResult.Wait : AppResult.Next;
+            case "SENDDTMF":
+                return SendDtmf(channel, data);
+            case "MUSICONHOLD":
+                StartMusicOnHold(channel, Dialplan.SplitArgs(data)[0] is { Length: > 0 } moh ? moh : "default");
+                return WaitThenNext(channel, data.Contains(',', StringComparison.Ordinal) ? TimeSpan.FromSeconds(ParseSeconds(Dialplan.SplitArgs(data)[1])) : TimeSpan.FromHours(1));
+            case "MIXMONITOR":
+                StartMixMonitor(channel, Dialplan.SplitArgs(data)[0]);
+                return AppResult.Next;
+            default:
+                // Asterisk: "No application 'X' for extension": the PBX ends and the channel hangs up.
+                channel.InPbx = false;
+                Teardown(channel, 16, fromPbxEnd: true);
+                return AppResult.Stop;
+        }
+    }
+
+    private AppResult WaitThenEnd(Channel channel, string data)
+    {
+        var generation = ++channel.Generation;
+        var seconds = ParseSeconds(data);
+        Schedule(TimeSpan.FromSeconds(seconds <= 0 ? 10 : seconds), () =>
+        {
+            if (channel.Generation == generation && !channel.Gone && !channel.Ending)
+            {
+                HangupFromPbx(channel, channel.HangupCause ?? 16);
+            }
+        });
+        return AppResult.Wait;
+    }
+
+    private static double ParseSeconds(string data) =>
+        double.TryParse(data.Split(',')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : 0;
+
+    private void ExecuteSet(Channel channel, string data)
+    {
+        var equals = data.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            return;
+        }
+
+        var name = data[..equals];
+        var value = data[(equals + 1)..];
+        if (name.StartsWith("DEVICE_STATE(", StringComparison.OrdinalIgnoreCase) && name.EndsWith(')'))
+        {
+            SetDeviceState(name[13..^1], value);
+        }
+        else if (name.Equals("CALLERID(name)", StringComparison.OrdinalIgnoreCase))
+        {
+            SetCallerId(channel, channel.CallerNum, value);
+        }
+        else if (name.Equals("CALLERID(num)", StringComparison.OrdinalIgnoreCase))
+        {
+            SetCallerId(channel, value, channel.CallerName);
+        }
+        else
+        {
+            SetVariable(channel, name, value);
+        }
+    }
+
+    private AppResult ExecuteIf(Channel channel, string data)
+    {
+        var question = data.IndexOf('?', StringComparison.Ordinal);
+        if (question < 0)
+        {
+            return AppResult.Next;
+        }
+
+        var condition = data[..question].Trim();
+        var branches = data[(question + 1)..];
+        var colon = TopLevelIndexOf(branches, ':');
+        var chosen = condition is "" or "0" ? (colon >= 0 ? branches[(colon + 1)..] : null) : (colon >= 0 ? branches[..colon] : branches);
+        if (chosen is null)
+        {
+            return AppResult.Next;
+        }
+
+        var step = Dialplan.ParseStep(chosen, $"{channel.Context},{channel.Exten},{channel.Priority}");
+        channel.LastApplication = step.Application;
+        channel.LastData = step.Data;
+        return Execute(channel, step.Application, step.Data);
+    }
+
+    private static int TopLevelIndexOf(string text, char target)
+    {
+        var depth = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '(')
+            {
+                depth++;
+            }
+            else if (text[i] == ')')
+            {
+                depth--;
+            }
+            else if (text[i] == target && depth == 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static void Goto(Channel channel, string data)
+    {
+        var parts = data.Split(',');
+        switch (parts.Length)
+        {
+            case 3:
+                channel.Context = parts[0];
+                channel.Exten = parts[1];
+                channel.Priority = int.Parse(parts[2], CultureInfo.InvariantCulture);
+                break;
+            case 2:
+                channel.Exten = parts[0];
+                channel.Priority = int.Parse(parts[1], CultureInfo.InvariantCulture);
+                break;
+            default:
+                channel.Priority = int.Parse(parts[0], CultureInfo.InvariantCulture);
+                break;
+        }
+    }
+
+    /// <summary>The channel's PBX asks for the hang-up (Hangup, Busy/Congestion timeout): SoftHangupRequest, then teardown.</summary>
+    private void HangupFromPbx(Channel channel, int cause)
+    {
+        channel.HangupCause ??= cause;
+        ChannelEvent("SoftHangupRequest", channel, AmiPrivilege.Call, ("Cause", "16"));
+        Teardown(channel, channel.HangupCause.Value, fromPbxEnd: true);
+    }
+
+    private AppResult SendDtmf(Channel channel, string data)
+    {
+        var args = Dialplan.SplitArgs(data);
+        var digits = args[0];
+        var generation = ++channel.Generation;
+        var begin = TimeSpan.FromMilliseconds(100);
+        foreach (var digit in digits)
+        {
+            var at = begin;
+            Schedule(at, () => PlayDtmfFrom(channel, digit.ToString(), begin: true));
+            Schedule(at + TimeSpan.FromMilliseconds(100), () => PlayDtmfFrom(channel, digit.ToString(), begin: false));
+            begin += TimeSpan.FromMilliseconds(352);
+        }
+
+        Schedule(begin, () =>
+        {
+            if (channel.Generation == generation && !channel.Gone && !channel.Ending && channel.InPbx)
+            {
+                channel.Priority++;
+                ContinuePbx(channel);
+            }
+        });
+        return AppResult.Wait;
+    }
+
+    /// <summary>DTMF sent by <paramref name="sender"/> as media: the Local partner receives it, and so does the far side of its call.</summary>
+    private void PlayDtmfFrom(Channel sender, string digit, bool begin)
+    {
+        if (sender.Gone)
+        {
+            return;
+        }
+
+        var first = sender.LocalPeer ?? sender;
+        if (first.Gone)
+        {
+            return;
+        }
+
+        DtmfEvent(first, digit, begin, "Received");
+        var far = FarEnd(first);
+        if (far is not null && !far.Gone)
+        {
+            DtmfEvent(far, digit, begin, "Sent");
+            if (far.LocalPeer is { Gone: false } farPeer)
+            {
+                DtmfEvent(farPeer, digit, begin, "Received");
+            }
+        }
+    }
+
+    /// <summary>The channel on the other side of a bridge or an in-progress Dial.</summary>
+    internal static Channel? FarEnd(Channel channel)
+    {
+        if (channel.Bridge is { } bridge)
+        {
+            return bridge.Members.FirstOrDefault(m => m != channel);
+        }
+
+        if (channel.OutgoingDial is { Finished: false } dial)
+        {
+            return dial.Destination;
+        }
+
+        return null;
+    }
+
+    internal void DtmfEvent(Channel channel, string digit, bool begin, string direction)
+    {
+        if (begin)
+        {
+            ChannelEvent("DTMFBegin", channel, AmiPrivilege.Dtmf, ("Digit", digit), ("Direction", direction));
+        }
+        else
+        {
+            ChannelEvent("DTMFEnd", channel, AmiPrivilege.Dtmf, ("Digit", digit), ("DurationMs", "100"), ("Direction", direction));
+            if (direction == "Received")
+            {
+                _sim.AriEvents.ChannelDtmfReceived(channel, digit, 100);
+            }
+        }
+    }
+
+    internal void StartMusicOnHold(Channel channel, string mohClass)
+    {
+        channel.MusicOnHoldClass = mohClass;
+        ChannelEvent("MusicOnHoldStart", channel, AmiPrivilege.Call, ("Class", mohClass));
+    }
+
+    internal void StopMusicOnHold(Channel channel)
+    {
+        if (channel.MusicOnHoldClass is not null)
+        {
+            channel.MusicOnHoldClass = null;
+            ChannelEvent("MusicOnHoldStop", channel);
+        }
+    }
+}
