@@ -40,6 +40,9 @@ public sealed class AriMetrics : IDisposable
         _queued = _meter.CreateUpDownCounter<long>("ctibridge.ari.events.queued", "{event}", "ARI events decoded but not yet taken by the consumer.");
     }
 
+    /// <summary>The meter the instruments live on (tests listen to this instance only).</summary>
+    internal Meter Meter => _meter;
+
     internal void RequestCompleted(string method, string route, int status, double seconds)
     {
         var tags = new TagList { { "method", method }, { "route", route }, { "status", status } };
