@@ -30,53 +30,63 @@ internal sealed class Dialplan
     }
 
     /// <summary>The dialplan of the Asterisk instance that recorded the fixtures.</summary>
-    public static Dictionary<string, Dictionary<string, List<string>>> RecordingInstance() => new()
+    public static Dictionary<string, Dictionary<string, List<string>>> RecordingInstance()
     {
-        ["agents"] = new()
+        var plan = new Dictionary<string, Dictionary<string, List<string>>>
         {
-            ["noanswer9"] = ["NoOp(Agent phone ${EXTEN} never answers)", "Ringing()", "Wait(3600)"],
-            ["_agentX"] =
+            ["agents"] = new()
+            {
+                ["noanswer9"] = ["NoOp(Agent phone ${EXTEN} never answers)", "Ringing()", "Wait(3600)"],
+                ["h"] = ["ExecIf($[\"${AGENT_ID}\" != \"\"]?Set(DEVICE_STATE(Custom:agent${AGENT_ID})=NOT_INUSE))"],
+            },
+            ["customer"] = new()
+            {
+                ["talk"] = ["NoOp(Customer on the line)", "Wait(3600)"],
+                ["dtmf"] = ["NoOp(Customer keys DTMF)", "Wait(2)", "SendDTMF(123#,250)", "Wait(3600)"],
+                ["abandon"] = ["Wait(5)", "Hangup()"],
+            },
+            ["inbound"] = new()
+            {
+                ["_X"] = ["Answer()", "Playback(hello-world)", "Dial(Local/agent${EXTEN}@agents,30,tTA(beep))"],
+            },
+            ["outcomes"] = new()
+            {
+                ["200"] = ["NoOp(Human answers)", "Ringing()", "Wait(2)", "Answer()", "Wait(3600)"],
+                ["300"] = ["Ringing()", "Wait(3)", "Answer()", "Playback(vm-intro&beep)", "Wait(3600)"],
+                ["408"] = ["Ringing()", "Wait(3600)"],
+                ["480"] = ["Hangup(20)"],
+                ["486"] = ["Busy(10)"],
+                ["503"] = ["Congestion(10)"],
+                ["603"] = ["Ringing()", "Wait(2)", "Hangup(21)"],
+                ["5550001"] = ["Goto(outcomes,200,1)"],
+                ["5554001"] = ["Goto(outcomes,300,1)"],
+            },
+            ["supervisors"] = new()
+            {
+                ["_supX"] = ["Ringing()", "Wait(1)", "Answer()", "Wait(3600)"],
+            },
+            ["transfers"] = new()
+            {
+                ["_X"] = ["Dial(Local/agent${EXTEN}@agents,30,tT)"],
+            },
+            ["callers-ringing"] = new()
+            {
+                ["_X."] = ["NoOp(Ringing inbound call to ${EXTEN} from ${CALLERID(all)})", "Ringing()", "Stasis(ctibridge,inbound-ringing,${EXTEN})"],
+            },
+        };
+
+        // agent1..agent9 are written out: in a pattern, the 'n' of "agent" would mean [2-9].
+        for (var i = 1; i <= 9; i++)
+        {
+            plan["agents"]["agent" + i.ToString(CultureInfo.InvariantCulture)] =
             [
                 "NoOp(Agent phone ${EXTEN} rings)", "Set(AGENT_ID=${EXTEN:5})", "Set(DEVICE_STATE(Custom:${EXTEN})=RINGING)",
                 "Ringing()", "Wait(${AGENT_RING_SECS})", "Answer()", "Set(DEVICE_STATE(Custom:${EXTEN})=INUSE)", "Wait(3600)",
-            ],
-            ["h"] = ["ExecIf($[\"${AGENT_ID}\" != \"\"]?Set(DEVICE_STATE(Custom:agent${AGENT_ID})=NOT_INUSE))"],
-        },
-        ["customer"] = new()
-        {
-            ["talk"] = ["NoOp(Customer on the line)", "Wait(3600)"],
-            ["dtmf"] = ["NoOp(Customer keys DTMF)", "Wait(2)", "SendDTMF(123#,250)", "Wait(3600)"],
-            ["abandon"] = ["Wait(5)", "Hangup()"],
-        },
-        ["inbound"] = new()
-        {
-            ["_X"] = ["Answer()", "Playback(hello-world)", "Dial(Local/agent${EXTEN}@agents,30,tTA(beep))"],
-        },
-        ["outcomes"] = new()
-        {
-            ["200"] = ["NoOp(Human answers)", "Ringing()", "Wait(2)", "Answer()", "Wait(3600)"],
-            ["300"] = ["Ringing()", "Wait(3)", "Answer()", "Playback(vm-intro&beep)", "Wait(3600)"],
-            ["408"] = ["Ringing()", "Wait(3600)"],
-            ["480"] = ["Hangup(20)"],
-            ["486"] = ["Busy(10)"],
-            ["503"] = ["Congestion(10)"],
-            ["603"] = ["Ringing()", "Wait(2)", "Hangup(21)"],
-            ["5550001"] = ["Goto(outcomes,200,1)"],
-            ["5554001"] = ["Goto(outcomes,300,1)"],
-        },
-        ["supervisors"] = new()
-        {
-            ["_supX"] = ["Ringing()", "Wait(1)", "Answer()", "Wait(3600)"],
-        },
-        ["transfers"] = new()
-        {
-            ["_X"] = ["Dial(Local/agent${EXTEN}@agents,30,tT)"],
-        },
-        ["callers-ringing"] = new()
-        {
-            ["_X."] = ["NoOp(Ringing inbound call to ${EXTEN} from ${CALLERID(all)})", "Ringing()", "Stasis(ctibridge,inbound-ringing,${EXTEN})"],
-        },
-    };
+            ];
+        }
+
+        return plan;
+    }
 
     public bool ContextExists(string context) => _contexts.ContainsKey(context);
 

@@ -365,6 +365,13 @@ internal sealed partial class PbxModel
 
         dial.Finished = true;
         var status = DialStatus(cause);
+        dial.Destination.UnansweredDisposition ??= status switch
+        {
+            "BUSY" => "BUSY",
+            "CONGESTION" => "CONGESTION",
+            "CHANUNAVAIL" => "FAILED",
+            _ => "NO ANSWER",
+        };
         DialEvent("DialEnd", dial, ("DialStatus", status));
         _sim.AriEvents.Dial(dial, status);
         if (dial.Originate is not null)
@@ -541,7 +548,7 @@ internal sealed partial class PbxModel
     {
         var answered = channel.AnsweredAt is not null;
         var end = Now;
-        var disposition = answered ? "ANSWERED" : (channel.HangupCause ?? 0) switch
+        var disposition = answered ? "ANSWERED" : channel.UnansweredDisposition ?? (channel.HangupCause ?? 0) switch
         {
             17 => "BUSY",
             34 => "CONGESTION",
