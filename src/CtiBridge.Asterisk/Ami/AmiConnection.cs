@@ -106,7 +106,8 @@ internal sealed class AmiConnection : IAsyncDisposable
             await LoginAsync(token);
             if (_options.PingInterval > TimeSpan.Zero)
             {
-                _pingLoop = Task.Run(KeepAliveLoopAsync, CancellationToken.None);
+                // Called directly: its first timer exists before the client reports Connected.
+                _pingLoop = KeepAliveLoopAsync();
             }
         }
         catch (Exception ex)
