@@ -66,7 +66,38 @@ public sealed class CallRecordWriter
             }
         }
 
+        if (byType.TryGetValue(typeof(QueueVisitRecord), out var visits))
+        {
+            await RefreshRollupsAsync(connection, visits.Cast<QueueVisitRecord>(), cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Recounts the 15-minute rollup buckets the batch touched (migration 0005), in the batch's transaction.
+    private static async Task RefreshRollupsAsync(NpgsqlConnection connection, IEnumerable<QueueVisitRecord> visits, CancellationToken cancellationToken)
+    {
+        var entry = new HashSet<DateTime>();
+        var answer = new HashSet<DateTime>();
+        foreach (var visit in visits)
+        {
+            entry.Add(Quarter(visit.EnteredAt));
+            if (visit.AnsweredAt is { } answered)
+            {
+                answer.Add(Quarter(answered));
+            }
+        }
+
+        await using var command = new NpgsqlCommand("SELECT records_refresh_rollups(@entry, @answer)", connection);
+        command.Parameters.Add(new NpgsqlParameter("entry", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = entry.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("answer", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = answer.ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static DateTime Quarter(DateTimeOffset time)
+    {
+        var ticks = time.UtcTicks;
+        return new DateTime(ticks - (ticks % (15 * TimeSpan.TicksPerMinute)), DateTimeKind.Utc);
     }
 
     private async Task EnsurePartitionsAsync(IReadOnlyList<CallCenterRecord> rows, CancellationToken cancellationToken)
