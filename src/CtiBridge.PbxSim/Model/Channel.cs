@@ -109,6 +109,12 @@ internal sealed class Channel
     /// <summary>CDR disposition when the channel ends unanswered (BUSY, FAILED, NO ANSWER, CONGESTION).</summary>
     public string? UnansweredDisposition { get; set; }
 
+    /// <summary>The channel this one dialled (the CDR's DestinationChannel).</summary>
+    public string CdrPeer { get; set; } = "";
+
+    /// <summary>True for a channel created by the Dial app: its CDR is the caller's (no record of its own).</summary>
+    public bool CdrMerged { get; set; }
+
     /// <summary>PJSIP endpoint this channel belongs to, if any.</summary>
     public string? Endpoint { get; set; }
 

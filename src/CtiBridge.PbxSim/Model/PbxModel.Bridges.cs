@@ -53,7 +53,9 @@ internal sealed partial class PbxModel
             destination = one;
             var dial = new DialAttempt { Caller = caller, Destination = one, DialString = dialString, StartedAt = Now, Options = options };
             one.IncomingDial = dial;
+            one.CdrMerged = true;
             caller.OutgoingDial = dial;
+            caller.CdrPeer = one.Name;
             DialEvent("DialBegin", dial, ("DialString", dialString));
             _sim.AriEvents.Dial(dial, "");
             ArmDialTimeout(dial, timeout);
@@ -66,7 +68,9 @@ internal sealed partial class PbxModel
             dialString = target[6..];
             var dial = new DialAttempt { Caller = caller, Destination = destination, DialString = dialString, StartedAt = Now, Options = options };
             destination.IncomingDial = dial;
+            destination.CdrMerged = true;
             caller.OutgoingDial = dial;
+            caller.CdrPeer = destination.Name;
             DialEvent("DialBegin", dial, ("DialString", dialString));
             _sim.AriEvents.Dial(dial, "");
             ArmDialTimeout(dial, timeout);
@@ -115,10 +119,11 @@ internal sealed partial class PbxModel
             }
 
             dial.Finished = true;
+            // app_dial moves the answered callee out of its dialplan location before bridging.
+            dial.Destination.Exten = "";
             DialEvent("DialEnd", dial, ("DialStatus", "ANSWER"));
             _sim.AriEvents.Dial(dial, "ANSWER");
             var bridge = CreateBridge(Guid.NewGuid().ToString(), "basic", "", "", createdByAri: false);
-            dial.Destination.Exten = "";
             EmitNewexten(dial.Destination, "AppDial", "(Outgoing Line)");
             EnterBridge(dial.Destination, bridge);
             EnterBridge(caller, bridge);

@@ -546,6 +546,11 @@ internal sealed partial class PbxModel
 
     private void EmitCdr(Channel channel)
     {
+        if (channel.CdrMerged)
+        {
+            return;
+        }
+
         var answered = channel.AnsweredAt is not null;
         var end = Now;
         var disposition = answered ? "ANSWERED" : channel.UnansweredDisposition ?? (channel.HangupCause ?? 0) switch
@@ -563,7 +568,7 @@ internal sealed partial class PbxModel
             .Add("DestinationContext", channel.Context)
             .Add("CallerID", callerId)
             .Add("Channel", channel.Name)
-            .Add("DestinationChannel", "")
+            .Add("DestinationChannel", channel.CdrPeer)
             .Add("LastApplication", channel.LastApplication)
             .Add("LastData", channel.LastData)
             .Add("StartTime", CdrTime(channel.CreatedAt))

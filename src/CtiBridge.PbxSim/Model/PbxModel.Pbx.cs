@@ -296,6 +296,31 @@ internal sealed partial class PbxModel
         }
 
         DtmfEvent(first, digit, begin, "Received");
+        if (first.Bridge is not null && IsFeatureDigit(first, digit))
+        {
+            // The bridge holds a transfer feature digit ('#') while it waits for the rest of a code;
+            // after featuredigittimeout it passes the digit on as media, straight to the far Local half.
+            if (!begin && FarEnd(first) is { LocalPeer: { } farPeer })
+            {
+                Schedule(FeatureDigitTimeout, () =>
+                {
+                    if (!farPeer.Gone)
+                    {
+                        DtmfEvent(farPeer, digit, begin: true, "Received");
+                    }
+                });
+                Schedule(FeatureDigitTimeout + TimeSpan.FromMilliseconds(100), () =>
+                {
+                    if (!farPeer.Gone)
+                    {
+                        DtmfEvent(farPeer, digit, begin: false, "Received");
+                    }
+                });
+            }
+
+            return;
+        }
+
         var far = FarEnd(first);
         if (far is not null && !far.Gone)
         {
@@ -307,6 +332,24 @@ internal sealed partial class PbxModel
         }
     }
 
+    private static readonly TimeSpan FeatureDigitTimeout = TimeSpan.FromMilliseconds(1100);
+
+    /// <summary>True when <paramref name="digit"/> starts a transfer feature code this bridged party may use (Dial options T / t).</summary>
+    private static bool IsFeatureDigit(Channel channel, string digit)
+    {
+        if (digit != "#" && digit != "*")
+        {
+            return false;
+        }
+
+        if (channel.OutgoingDial is { } asCaller)
+        {
+            return asCaller.Options.Contains('T', StringComparison.Ordinal);
+        }
+
+        return channel.IncomingDial is { Caller: not null } asCallee && asCallee.Options.Contains('t', StringComparison.Ordinal);
+    }
+
     /// <summary>The channel on the other side of a bridge or an in-progress Dial.</summary>
     internal static Channel? FarEnd(Channel channel)
     {
@@ -315,7 +358,8 @@ internal sealed partial class PbxModel
             return bridge.Members.FirstOrDefault(m => m != channel);
         }
 
-        if (channel.OutgoingDial is { Finished: false } dial)
+        // While the callee hears the Dial announcement (A(...)) the caller's media goes nowhere.
+        if (channel.OutgoingDial is { Finished: false, AnsweredAt: null } dial)
         {
             return dial.Destination;
         }
@@ -323,7 +367,7 @@ internal sealed partial class PbxModel
         return null;
     }
 
-    internal void DtmfEvent(Channel channel, string digit, bool begin, string direction)
+    internal void DtmfEvent(Channel channel, string digit, bool begin, string direction, int durationMs = 100)
     {
         if (begin)
         {
@@ -331,10 +375,10 @@ internal sealed partial class PbxModel
         }
         else
         {
-            ChannelEvent("DTMFEnd", channel, AmiPrivilege.Dtmf, ("Digit", digit), ("DurationMs", "100"), ("Direction", direction));
+            ChannelEvent("DTMFEnd", channel, AmiPrivilege.Dtmf, ("Digit", digit), ("DurationMs", durationMs.ToString(CultureInfo.InvariantCulture)), ("Direction", direction));
             if (direction == "Received")
             {
-                _sim.AriEvents.ChannelDtmfReceived(channel, digit, 100);
+                _sim.AriEvents.ChannelDtmfReceived(channel, digit, durationMs);
             }
         }
     }

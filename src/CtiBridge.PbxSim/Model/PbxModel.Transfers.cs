@@ -140,7 +140,7 @@ internal sealed partial class PbxModel
 
         var direction = channel.LocalPeer is null ? "Sent" : "Received";
         DtmfEvent(target, digit.ToString(), begin: true, direction);
-        DtmfEvent(target, digit.ToString(), begin: false, direction);
+        DtmfEvent(target, digit.ToString(), begin: false, direction, durationMs);
     }
 
     internal void Hold(Channel channel, bool on)

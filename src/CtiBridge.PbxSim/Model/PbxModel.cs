@@ -203,6 +203,9 @@ internal sealed partial class PbxModel : IDisposable
     internal string NextUniqueId() =>
         string.Create(CultureInfo.InvariantCulture, $"{Now.ToUnixTimeSeconds()}.{_uniqueSeq++}");
 
+    /// <summary>Continues Local channel numbering from <paramref name="next"/> (as an Asterisk that has run a while).</summary>
+    internal void SeedLocalSequence(long next) => _localSeq = next;
+
     internal string NextLocalSuffix() => (_localSeq++).ToString("x8", CultureInfo.InvariantCulture);
 
     internal string NextPjsipSuffix() => (_pjsipSeq++).ToString("x8", CultureInfo.InvariantCulture);

@@ -57,6 +57,19 @@ internal static class AmiGroupedReplay
     public static async Task ReplayAsync(string name, PbxSimulator sim, SignallingTimeProvider clock, double cutoffSeconds, CancellationToken cancellationToken)
     {
         var records = AmiFixture.Load(name).Where(r => r.T < cutoffSeconds).ToList();
+
+        // Number Local channels from where the recording instance was, so the channel names the
+        // recorded actions address (Hangup of Local/agent1@agents-00000014;1) exist in PbxSim too.
+        var first = records.Where(r => r.Dir == "rx").Select(r => System.Text.RegularExpressions.Regex.Match(r.Data, @"Local/[^\r\n;]*-([0-9a-f]{8});[12]"))
+            .FirstOrDefault(m => m.Success);
+        if (first is not null)
+        {
+            lock (sim.Gate)
+            {
+                sim.Model.SeedLocalSequence(Convert.ToInt64(first.Groups[1].Value, 16));
+            }
+        }
+
         var start = clock.GetUtcNow();
         await using var connection = await AmiTestConnection.ConnectAsync(sim.AmiEndPoint, cancellationToken);
         var banner = await connection.ReadBannerAsync(cancellationToken);
