@@ -107,6 +107,7 @@ public sealed class AriEventDecodingTests
     [InlineData("{\"timestamp\":\"x\"}", "\"type\"")]
     [InlineData("{\"type\":\"StasisEnd\",\"timestamp\":\"2026-11-22T16:42:35.513+0000\",\"application\":\"ctibridge\"}", "channel")]
     [InlineData("{\"type\":\"StasisEnd\",\"timestamp\":\"yesterday\",\"application\":\"a\",\"channel\":{}}", "yesterday")]
+    [InlineData("{\"type\":\"StasisEnd\",\"timestamp\":\"2026-13-22T16:42:35.513+0000\",\"application\":\"a\",\"channel\":{}}", "2026-13-22")]
     public void Decode_BrokenMessage_IsDeliveredAsUndecodableWithReason(string text, string reasonMentions)
     {
         var message = AriEventDecoder.Decode(Encoding.UTF8.GetBytes(text));

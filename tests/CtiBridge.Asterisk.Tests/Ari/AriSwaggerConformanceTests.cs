@@ -83,7 +83,7 @@ public sealed class AriSwaggerConformanceTests
                     }
 
                     var required = field.Value.TryGetProperty("required", out var r) && r.GetBoolean();
-                    var isRequired = property.GetCustomAttributes().Any(a => a.GetType().Name == "RequiredMemberAttribute");
+                    var isRequired = property.GetCustomAttribute<JsonRequiredAttribute>() is not null;
                     if (required != isRequired)
                     {
                         problems.Add($"{model.Name}.{field.Name}: required is {isRequired}, the description says {required}");

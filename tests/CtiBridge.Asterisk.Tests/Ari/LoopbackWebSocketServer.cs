@@ -131,7 +131,7 @@ internal sealed class LoopbackWebSocketServer : IAsyncDisposable
                 _ = RunAsync(client, _count++);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
         {
         }
     }

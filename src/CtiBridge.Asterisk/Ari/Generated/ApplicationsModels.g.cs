@@ -13,31 +13,38 @@ public sealed partial record Application
 {
     /// <summary>Name of this application</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Id's for channels subscribed to.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel_ids")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> ChannelIds { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> ChannelIds { get; set; } = null!;
 
     /// <summary>Id's for bridges subscribed to.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge_ids")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> BridgeIds { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> BridgeIds { get; set; } = null!;
 
     /// <summary>{tech}/{resource} for endpoints subscribed to.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("endpoint_ids")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> EndpointIds { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> EndpointIds { get; set; } = null!;
 
     /// <summary>Names of the devices subscribed to.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("device_names")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> DeviceNames { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> DeviceNames { get; set; } = null!;
 
     /// <summary>Event types sent to the application.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("events_allowed")]
-    public required global::System.Collections.Generic.IReadOnlyList<global::System.Text.Json.JsonElement> EventsAllowed { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<global::System.Text.Json.JsonElement> EventsAllowed { get; set; } = null!;
 
     /// <summary>Event types not sent to the application.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("events_disallowed")]
-    public required global::System.Collections.Generic.IReadOnlyList<global::System.Text.Json.JsonElement> EventsDisallowed { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<global::System.Text.Json.JsonElement> EventsDisallowed { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

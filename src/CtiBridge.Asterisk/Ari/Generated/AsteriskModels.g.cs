@@ -13,19 +13,19 @@ public sealed partial record AsteriskInfo
 {
     /// <summary>Info about how Asterisk was built</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("build")]
-    public BuildInfo? Build { get; init; }
+    public BuildInfo? Build { get; set; }
 
     /// <summary>Info about the system running Asterisk</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("system")]
-    public SystemInfo? System { get; init; }
+    public SystemInfo? System { get; set; }
 
     /// <summary>Info about Asterisk configuration</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("config")]
-    public ConfigInfo? Config { get; init; }
+    public ConfigInfo? Config { get; set; }
 
     /// <summary>Info about Asterisk status</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("status")]
-    public StatusInfo? Status { get; init; }
+    public StatusInfo? Status { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -38,15 +38,18 @@ public sealed partial record AsteriskPing
 {
     /// <summary>Asterisk id info</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("asterisk_id")]
-    public required string AsteriskId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string AsteriskId { get; set; } = null!;
 
     /// <summary>Always string value is pong</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("ping")]
-    public required string Ping { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Ping { get; set; } = null!;
 
     /// <summary>The timestamp string of request received time</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("timestamp")]
-    public required string Timestamp { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Timestamp { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -59,27 +62,33 @@ public sealed partial record BuildInfo
 {
     /// <summary>OS Asterisk was built on.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("os")]
-    public required string Os { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Os { get; set; } = null!;
 
     /// <summary>Kernel version Asterisk was built on.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("kernel")]
-    public required string Kernel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Kernel { get; set; } = null!;
 
     /// <summary>Compile time options, or empty string if default.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("options")]
-    public required string Options { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Options { get; set; } = null!;
 
     /// <summary>Machine architecture (x86_64, i686, ppc, etc.)</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("machine")]
-    public required string Machine { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Machine { get; set; } = null!;
 
     /// <summary>Date and time when Asterisk was built.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("date")]
-    public required string Date { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Date { get; set; } = null!;
 
     /// <summary>Username that build Asterisk</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("user")]
-    public required string User { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string User { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -92,27 +101,30 @@ public sealed partial record ConfigInfo
 {
     /// <summary>Asterisk system name.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Default language for media playback.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("default_language")]
-    public required string DefaultLanguage { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string DefaultLanguage { get; set; } = null!;
 
     /// <summary>Maximum number of simultaneous channels.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("max_channels")]
-    public int? MaxChannels { get; init; }
+    public int? MaxChannels { get; set; }
 
     /// <summary>Maximum number of open file handles (files, sockets).</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("max_open_files")]
-    public int? MaxOpenFiles { get; init; }
+    public int? MaxOpenFiles { get; set; }
 
     /// <summary>Maximum load avg on system.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("max_load")]
-    public double? MaxLoad { get; init; }
+    public double? MaxLoad { get; set; }
 
     /// <summary>Effective user/group id for running Asterisk.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("setid")]
-    public required SetId Setid { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public SetId Setid { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -125,11 +137,13 @@ public sealed partial record ConfigTuple
 {
     /// <summary>A configuration object attribute.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("attribute")]
-    public required string Attribute { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Attribute { get; set; } = null!;
 
     /// <summary>The value for the attribute.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("value")]
-    public required string Value { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Value { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -142,19 +156,23 @@ public sealed partial record LogChannel
 {
     /// <summary>The log channel path</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required string Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Channel { get; set; } = null!;
 
     /// <summary>Types of logs for the log channel</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("type")]
-    public required string Type { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Type { get; set; } = null!;
 
     /// <summary>Whether or not a log type is enabled</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("status")]
-    public required string Status { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Status { get; set; } = null!;
 
     /// <summary>The various log levels</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("configuration")]
-    public required string Configuration { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Configuration { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -167,23 +185,28 @@ public sealed partial record Module
 {
     /// <summary>The name of this module</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>The description of this module</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("description")]
-    public required string Description { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Description { get; set; } = null!;
 
     /// <summary>The number of times this module is being used</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("use_count")]
-    public required int UseCount { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int UseCount { get; set; }
 
     /// <summary>The running status of this module</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("status")]
-    public required string Status { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Status { get; set; } = null!;
 
     /// <summary>The support state of this module</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("support_level")]
-    public required string SupportLevel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string SupportLevel { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -196,11 +219,13 @@ public sealed partial record SetId
 {
     /// <summary>Effective user id.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("user")]
-    public required string User { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string User { get; set; } = null!;
 
     /// <summary>Effective group id.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("group")]
-    public required string Group { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Group { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -213,11 +238,13 @@ public sealed partial record StatusInfo
 {
     /// <summary>Time when Asterisk was started.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("startup_time")]
-    public required global::System.DateTimeOffset StartupTime { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.DateTimeOffset StartupTime { get; set; }
 
     /// <summary>Time when Asterisk was last reloaded.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("last_reload_time")]
-    public required global::System.DateTimeOffset LastReloadTime { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.DateTimeOffset LastReloadTime { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -230,11 +257,13 @@ public sealed partial record SystemInfo
 {
     /// <summary>Asterisk version.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("version")]
-    public required string Version { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Version { get; set; } = null!;
 
     /// <summary>The entity_id field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("entity_id")]
-    public required string EntityId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string EntityId { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -247,7 +276,8 @@ public sealed partial record Variable
 {
     /// <summary>The value of the variable requested</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("value")]
-    public required string Value { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Value { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -260,7 +290,8 @@ public sealed partial record Variables
 {
     /// <summary>A dictionary of channel variables</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("variables")]
-    public required global::System.Text.Json.JsonElement VariablesValue { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Text.Json.JsonElement VariablesValue { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

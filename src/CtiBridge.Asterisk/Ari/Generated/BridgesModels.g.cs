@@ -13,47 +13,55 @@ public sealed partial record Bridge
 {
     /// <summary>Unique identifier for this bridge</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("id")]
-    public required string Id { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Id { get; set; } = null!;
 
     /// <summary>Name of the current bridging technology</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("technology")]
-    public required string Technology { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Technology { get; set; } = null!;
 
     /// <summary>Type of bridge technology</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge_type")]
-    public required string BridgeType { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string BridgeType { get; set; } = null!;
 
     /// <summary>Bridging class</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge_class")]
-    public required string BridgeClass { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string BridgeClass { get; set; } = null!;
 
     /// <summary>Entity that created the bridge</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("creator")]
-    public required string Creator { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Creator { get; set; } = null!;
 
     /// <summary>Name the creator gave the bridge</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Ids of channels participating in this bridge</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channels")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> Channels { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> Channels { get; set; } = null!;
 
     /// <summary>The video mode the bridge is using. One of 'none', 'talker', 'sfu', or 'single'.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("video_mode")]
-    public string? VideoMode { get; init; }
+    public string? VideoMode { get; set; }
 
     /// <summary>The ID of the channel that is the source of video in this bridge, if one exists.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("video_source_id")]
-    public string? VideoSourceId { get; init; }
+    public string? VideoSourceId { get; set; }
 
     /// <summary>Timestamp when bridge was created</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("creationtime")]
-    public required global::System.DateTimeOffset Creationtime { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.DateTimeOffset Creationtime { get; set; }
 
     /// <summary>Bridge variables</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridgevars")]
-    public global::System.Text.Json.JsonElement? Bridgevars { get; init; }
+    public global::System.Text.Json.JsonElement? Bridgevars { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

@@ -13,11 +13,13 @@ public sealed partial record CallerID
 {
     /// <summary>The name field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>The number field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("number")]
-    public required string Number { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Number { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -30,55 +32,65 @@ public sealed partial record Channel
 {
     /// <summary>Unique identifier of the channel. This is the same as the Uniqueid field in AMI.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("id")]
-    public required string Id { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Id { get; set; } = null!;
 
     /// <summary>Protocol id from underlying channel driver (i.e. Call-ID for chan_pjsip; will be empty if not applicable or not implemented by driver).</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("protocol_id")]
-    public required string ProtocolId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string ProtocolId { get; set; } = null!;
 
     /// <summary>Name of the channel (i.e. SIP/foo-0000a7e3)</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>The state field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("state")]
-    public required string State { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string State { get; set; } = null!;
 
     /// <summary>The caller field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("caller")]
-    public required CallerID Caller { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public CallerID Caller { get; set; } = null!;
 
     /// <summary>The connected field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("connected")]
-    public required CallerID Connected { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public CallerID Connected { get; set; } = null!;
 
     /// <summary>The accountcode field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("accountcode")]
-    public required string Accountcode { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Accountcode { get; set; } = null!;
 
     /// <summary>Current location in the dialplan</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("dialplan")]
-    public required DialplanCEP Dialplan { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public DialplanCEP Dialplan { get; set; } = null!;
 
     /// <summary>Timestamp when channel was created</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("creationtime")]
-    public required global::System.DateTimeOffset Creationtime { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.DateTimeOffset Creationtime { get; set; }
 
     /// <summary>The default spoken language</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("language")]
-    public required string Language { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Language { get; set; } = null!;
 
     /// <summary>Channel variables</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channelvars")]
-    public global::System.Text.Json.JsonElement? Channelvars { get; init; }
+    public global::System.Text.Json.JsonElement? Channelvars { get; set; }
 
     /// <summary>The Caller ID RDNIS</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("caller_rdnis")]
-    public string? CallerRdnis { get; init; }
+    public string? CallerRdnis { get; set; }
 
     /// <summary>The Tenant ID for the channel</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("tenantid")]
-    public string? Tenantid { get; init; }
+    public string? Tenantid { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -100,23 +112,28 @@ public sealed partial record DialplanCEP
 {
     /// <summary>Context in the dialplan</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("context")]
-    public required string Context { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Context { get; set; } = null!;
 
     /// <summary>Extension in the dialplan</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("exten")]
-    public required string Exten { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Exten { get; set; } = null!;
 
     /// <summary>Priority in the dialplan</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("priority")]
-    public required long Priority { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public long Priority { get; set; }
 
     /// <summary>Name of current dialplan application</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("app_name")]
-    public required string AppName { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string AppName { get; set; } = null!;
 
     /// <summary>Parameter of current dialplan application</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("app_data")]
-    public required string AppData { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string AppData { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -129,131 +146,140 @@ public sealed partial record RTPstat
 {
     /// <summary>Number of packets transmitted.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("txcount")]
-    public required int Txcount { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Txcount { get; set; }
 
     /// <summary>Number of packets received.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("rxcount")]
-    public required int Rxcount { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Rxcount { get; set; }
 
     /// <summary>Jitter on transmitted packets.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("txjitter")]
-    public double? Txjitter { get; init; }
+    public double? Txjitter { get; set; }
 
     /// <summary>Jitter on received packets.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("rxjitter")]
-    public double? Rxjitter { get; init; }
+    public double? Rxjitter { get; set; }
 
     /// <summary>Maximum jitter on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_maxjitter")]
-    public double? RemoteMaxjitter { get; init; }
+    public double? RemoteMaxjitter { get; set; }
 
     /// <summary>Minimum jitter on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_minjitter")]
-    public double? RemoteMinjitter { get; init; }
+    public double? RemoteMinjitter { get; set; }
 
     /// <summary>Average jitter on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_normdevjitter")]
-    public double? RemoteNormdevjitter { get; init; }
+    public double? RemoteNormdevjitter { get; set; }
 
     /// <summary>Standard deviation jitter on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_stdevjitter")]
-    public double? RemoteStdevjitter { get; init; }
+    public double? RemoteStdevjitter { get; set; }
 
     /// <summary>Maximum jitter on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_maxjitter")]
-    public double? LocalMaxjitter { get; init; }
+    public double? LocalMaxjitter { get; set; }
 
     /// <summary>Minimum jitter on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_minjitter")]
-    public double? LocalMinjitter { get; init; }
+    public double? LocalMinjitter { get; set; }
 
     /// <summary>Average jitter on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_normdevjitter")]
-    public double? LocalNormdevjitter { get; init; }
+    public double? LocalNormdevjitter { get; set; }
 
     /// <summary>Standard deviation jitter on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_stdevjitter")]
-    public double? LocalStdevjitter { get; init; }
+    public double? LocalStdevjitter { get; set; }
 
     /// <summary>Number of transmitted packets lost.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("txploss")]
-    public required int Txploss { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Txploss { get; set; }
 
     /// <summary>Number of received packets lost.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("rxploss")]
-    public required int Rxploss { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Rxploss { get; set; }
 
     /// <summary>Maximum number of packets lost on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_maxrxploss")]
-    public double? RemoteMaxrxploss { get; init; }
+    public double? RemoteMaxrxploss { get; set; }
 
     /// <summary>Minimum number of packets lost on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_minrxploss")]
-    public double? RemoteMinrxploss { get; init; }
+    public double? RemoteMinrxploss { get; set; }
 
     /// <summary>Average number of packets lost on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_normdevrxploss")]
-    public double? RemoteNormdevrxploss { get; init; }
+    public double? RemoteNormdevrxploss { get; set; }
 
     /// <summary>Standard deviation packets lost on remote side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_stdevrxploss")]
-    public double? RemoteStdevrxploss { get; init; }
+    public double? RemoteStdevrxploss { get; set; }
 
     /// <summary>Maximum number of packets lost on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_maxrxploss")]
-    public double? LocalMaxrxploss { get; init; }
+    public double? LocalMaxrxploss { get; set; }
 
     /// <summary>Minimum number of packets lost on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_minrxploss")]
-    public double? LocalMinrxploss { get; init; }
+    public double? LocalMinrxploss { get; set; }
 
     /// <summary>Average number of packets lost on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_normdevrxploss")]
-    public double? LocalNormdevrxploss { get; init; }
+    public double? LocalNormdevrxploss { get; set; }
 
     /// <summary>Standard deviation packets lost on local side.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_stdevrxploss")]
-    public double? LocalStdevrxploss { get; init; }
+    public double? LocalStdevrxploss { get; set; }
 
     /// <summary>Total round trip time.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("rtt")]
-    public double? Rtt { get; init; }
+    public double? Rtt { get; set; }
 
     /// <summary>Maximum round trip time.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("maxrtt")]
-    public double? Maxrtt { get; init; }
+    public double? Maxrtt { get; set; }
 
     /// <summary>Minimum round trip time.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("minrtt")]
-    public double? Minrtt { get; init; }
+    public double? Minrtt { get; set; }
 
     /// <summary>Average round trip time.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("normdevrtt")]
-    public double? Normdevrtt { get; init; }
+    public double? Normdevrtt { get; set; }
 
     /// <summary>Standard deviation round trip time.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("stdevrtt")]
-    public double? Stdevrtt { get; init; }
+    public double? Stdevrtt { get; set; }
 
     /// <summary>Our SSRC.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("local_ssrc")]
-    public required int LocalSsrc { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int LocalSsrc { get; set; }
 
     /// <summary>Their SSRC.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("remote_ssrc")]
-    public required int RemoteSsrc { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int RemoteSsrc { get; set; }
 
     /// <summary>Number of octets transmitted.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("txoctetcount")]
-    public required int Txoctetcount { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Txoctetcount { get; set; }
 
     /// <summary>Number of octets received.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("rxoctetcount")]
-    public required int Rxoctetcount { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Rxoctetcount { get; set; }
 
     /// <summary>The Asterisk channel's unique ID that owns this instance.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel_uniqueid")]
-    public required string ChannelUniqueid { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string ChannelUniqueid { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

@@ -13,11 +13,13 @@ public sealed partial record DeviceState
 {
     /// <summary>Name of the device.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Device's state</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("state")]
-    public required string State { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string State { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

@@ -13,19 +13,22 @@ public sealed partial record Endpoint
 {
     /// <summary>Technology of the endpoint</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("technology")]
-    public required string Technology { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Technology { get; set; } = null!;
 
     /// <summary>Identifier of the endpoint, specific to the given technology.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("resource")]
-    public required string Resource { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Resource { get; set; } = null!;
 
     /// <summary>Endpoint's state</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("state")]
-    public string? State { get; init; }
+    public string? State { get; set; }
 
     /// <summary>Id's of channels associated with this endpoint</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel_ids")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> ChannelIds { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> ChannelIds { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -38,19 +41,22 @@ public sealed partial record TextMessage
 {
     /// <summary>A technology specific URI specifying the source of the message. For pjsip technology, any SIP URI can be specified. For xmpp, the URI must correspond to the client connection being used to send the message.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("from")]
-    public required string From { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string From { get; set; } = null!;
 
     /// <summary>A technology specific URI specifying the destination of the message. Valid technologies include pjsip, and xmp. The destination of a message should be an endpoint.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("to")]
-    public required string To { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string To { get; set; } = null!;
 
     /// <summary>The text of the message.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("body")]
-    public required string Body { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Body { get; set; } = null!;
 
     /// <summary>Technology specific key/value pairs (JSON object) associated with the message.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("variables")]
-    public global::System.Text.Json.JsonElement? Variables { get; init; }
+    public global::System.Text.Json.JsonElement? Variables { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

@@ -13,11 +13,13 @@ public sealed partial record AdditionalParam
 {
     /// <summary>Name of the parameter</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("parameter_name")]
-    public required string ParameterName { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string ParameterName { get; set; } = null!;
 
     /// <summary>Value of the parameter</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("parameter_value")]
-    public required string ParameterValue { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string ParameterValue { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -30,15 +32,18 @@ public sealed partial record ApplicationMoveFailed : Event
 {
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The destination field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination")]
-    public required string Destination { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Destination { get; set; } = null!;
 
     /// <summary>Arguments to the application</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("args")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> Args { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> Args { get; set; } = null!;
 }
 
 /// <summary>Notification that a Stasis app has been registered.</summary>
@@ -65,67 +70,72 @@ public sealed partial record BridgeAttendedTransfer : Event
 {
     /// <summary>First leg of the transferer</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transferer_first_leg")]
-    public required Channel TransfererFirstLeg { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel TransfererFirstLeg { get; set; } = null!;
 
     /// <summary>Second leg of the transferer</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transferer_second_leg")]
-    public required Channel TransfererSecondLeg { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel TransfererSecondLeg { get; set; } = null!;
 
     /// <summary>The channel that is replacing transferer_first_leg in the swap</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("replace_channel")]
-    public Channel? ReplaceChannel { get; init; }
+    public Channel? ReplaceChannel { get; set; }
 
     /// <summary>The channel that is being transferred</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transferee")]
-    public Channel? Transferee { get; init; }
+    public Channel? Transferee { get; set; }
 
     /// <summary>The channel that is being transferred to</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transfer_target")]
-    public Channel? TransferTarget { get; init; }
+    public Channel? TransferTarget { get; set; }
 
     /// <summary>The result of the transfer attempt</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("result")]
-    public required string Result { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Result { get; set; } = null!;
 
     /// <summary>Whether the transfer was externally initiated or not</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("is_external")]
-    public required bool IsExternal { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public bool IsExternal { get; set; }
 
     /// <summary>Bridge the transferer first leg is in</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transferer_first_leg_bridge")]
-    public Bridge? TransfererFirstLegBridge { get; init; }
+    public Bridge? TransfererFirstLegBridge { get; set; }
 
     /// <summary>Bridge the transferer second leg is in</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transferer_second_leg_bridge")]
-    public Bridge? TransfererSecondLegBridge { get; init; }
+    public Bridge? TransfererSecondLegBridge { get; set; }
 
     /// <summary>How the transfer was accomplished</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_type")]
-    public required string DestinationType { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string DestinationType { get; set; } = null!;
 
     /// <summary>Bridge that survived the merge result</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_bridge")]
-    public string? DestinationBridge { get; init; }
+    public string? DestinationBridge { get; set; }
 
     /// <summary>Application that has been transferred into</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_application")]
-    public string? DestinationApplication { get; init; }
+    public string? DestinationApplication { get; set; }
 
     /// <summary>First leg of a link transfer result</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_link_first_leg")]
-    public Channel? DestinationLinkFirstLeg { get; init; }
+    public Channel? DestinationLinkFirstLeg { get; set; }
 
     /// <summary>Second leg of a link transfer result</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_link_second_leg")]
-    public Channel? DestinationLinkSecondLeg { get; init; }
+    public Channel? DestinationLinkSecondLeg { get; set; }
 
     /// <summary>Transferer channel that survived the threeway result</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_threeway_channel")]
-    public Channel? DestinationThreewayChannel { get; init; }
+    public Channel? DestinationThreewayChannel { get; set; }
 
     /// <summary>Bridge that survived the threeway result</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_threeway_bridge")]
-    public Bridge? DestinationThreewayBridge { get; init; }
+    public Bridge? DestinationThreewayBridge { get; set; }
 }
 
 /// <summary>Notification that a blind transfer has occurred.</summary>
@@ -134,35 +144,40 @@ public sealed partial record BridgeBlindTransfer : Event
 {
     /// <summary>The channel performing the blind transfer</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The channel that is replacing transferer when the transferee(s) can not be transferred directly</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("replace_channel")]
-    public Channel? ReplaceChannel { get; init; }
+    public Channel? ReplaceChannel { get; set; }
 
     /// <summary>The channel that is being transferred</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transferee")]
-    public Channel? Transferee { get; init; }
+    public Channel? Transferee { get; set; }
 
     /// <summary>The extension transferred to</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("exten")]
-    public required string Exten { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Exten { get; set; } = null!;
 
     /// <summary>The context transferred to</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("context")]
-    public required string Context { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Context { get; set; } = null!;
 
     /// <summary>The result of the transfer attempt</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("result")]
-    public required string Result { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Result { get; set; } = null!;
 
     /// <summary>Whether the transfer was externally initiated or not</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("is_external")]
-    public required bool IsExternal { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public bool IsExternal { get; set; }
 
     /// <summary>The bridge being transferred</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public Bridge? Bridge { get; init; }
+    public Bridge? Bridge { get; set; }
 }
 
 /// <summary>Notification that a bridge has been created.</summary>
@@ -171,7 +186,8 @@ public sealed partial record BridgeCreated : Event
 {
     /// <summary>The bridge field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public required Bridge Bridge { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge Bridge { get; set; } = null!;
 }
 
 /// <summary>Notification that a bridge has been destroyed.</summary>
@@ -180,7 +196,8 @@ public sealed partial record BridgeDestroyed : Event
 {
     /// <summary>The bridge field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public required Bridge Bridge { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge Bridge { get; set; } = null!;
 }
 
 /// <summary>Notification that one bridge has merged into another.</summary>
@@ -189,11 +206,13 @@ public sealed partial record BridgeMerged : Event
 {
     /// <summary>The bridge field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public required Bridge Bridge { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge Bridge { get; set; } = null!;
 
     /// <summary>The bridge_from field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge_from")]
-    public required Bridge BridgeFrom { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge BridgeFrom { get; set; } = null!;
 }
 
 /// <summary>Notification that the source of video in a bridge has changed.</summary>
@@ -202,11 +221,12 @@ public sealed partial record BridgeVideoSourceChanged : Event
 {
     /// <summary>The bridge field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public required Bridge Bridge { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge Bridge { get; set; } = null!;
 
     /// <summary>The old_video_source_id field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("old_video_source_id")]
-    public string? OldVideoSourceId { get; init; }
+    public string? OldVideoSourceId { get; set; }
 }
 
 /// <summary>Notification that a channel is being broadcast to ARI applications for claiming.</summary>
@@ -215,15 +235,16 @@ public sealed partial record CallBroadcast : Event
 {
     /// <summary>The channel being broadcast.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The caller ID number.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("caller")]
-    public string? Caller { get; init; }
+    public string? Caller { get; set; }
 
     /// <summary>The called number.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("called")]
-    public string? Called { get; init; }
+    public string? Called { get; set; }
 }
 
 /// <summary>Notification that a broadcast channel has been successfully claimed by an ARI application.</summary>
@@ -232,11 +253,13 @@ public sealed partial record CallClaimed : Event
 {
     /// <summary>The channel that was claimed.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The name of the ARI application that claimed the channel.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("winner_app")]
-    public required string WinnerApp { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string WinnerApp { get; set; } = null!;
 }
 
 /// <summary>Channel changed Caller ID.</summary>
@@ -245,15 +268,18 @@ public sealed partial record ChannelCallerId : Event
 {
     /// <summary>The integer representation of the Caller Presentation value.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("caller_presentation")]
-    public required int CallerPresentation { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int CallerPresentation { get; set; }
 
     /// <summary>The text representation of the Caller Presentation value.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("caller_presentation_txt")]
-    public required string CallerPresentationTxt { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string CallerPresentationTxt { get; set; } = null!;
 
     /// <summary>The channel that changed Caller ID.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Channel changed Connected Line.</summary>
@@ -262,7 +288,8 @@ public sealed partial record ChannelConnectedLine : Event
 {
     /// <summary>The channel whose connected line has changed.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Notification that a channel has been created.</summary>
@@ -271,7 +298,8 @@ public sealed partial record ChannelCreated : Event
 {
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Notification that a channel has been destroyed.</summary>
@@ -280,19 +308,22 @@ public sealed partial record ChannelDestroyed : Event
 {
     /// <summary>Integer representation of the cause of the hangup</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("cause")]
-    public required int Cause { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Cause { get; set; }
 
     /// <summary>Text representation of the cause of the hangup</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("cause_txt")]
-    public required string CauseTxt { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string CauseTxt { get; set; } = null!;
 
     /// <summary>Integer representation of the technology-specific off-nominal cause of the hangup.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("tech_cause")]
-    public int? TechCause { get; init; }
+    public int? TechCause { get; set; }
 
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Channel changed location in the dialplan.</summary>
@@ -301,15 +332,18 @@ public sealed partial record ChannelDialplan : Event
 {
     /// <summary>The channel that changed dialplan location.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The application about to be executed.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("dialplan_app")]
-    public required string DialplanApp { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string DialplanApp { get; set; } = null!;
 
     /// <summary>The data to be passed to the application.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("dialplan_app_data")]
-    public required string DialplanAppData { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string DialplanAppData { get; set; } = null!;
 }
 
 /// <summary>DTMF received on a channel. This event is sent when the DTMF ends. There is no notification about the start of DTMF</summary>
@@ -318,15 +352,18 @@ public sealed partial record ChannelDtmfReceived : Event
 {
     /// <summary>DTMF digit received (0-9, A-E, # or *)</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("digit")]
-    public required string Digit { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Digit { get; set; } = null!;
 
     /// <summary>Number of milliseconds DTMF was received</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("duration_ms")]
-    public required int DurationMs { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int DurationMs { get; set; }
 
     /// <summary>The channel on which DTMF was received</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Notification that a channel has entered a bridge.</summary>
@@ -335,11 +372,12 @@ public sealed partial record ChannelEnteredBridge : Event
 {
     /// <summary>The bridge field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public required Bridge Bridge { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge Bridge { get; set; } = null!;
 
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public Channel? Channel { get; init; }
+    public Channel? Channel { get; set; }
 }
 
 /// <summary>A hangup was requested on the channel.</summary>
@@ -348,19 +386,20 @@ public sealed partial record ChannelHangupRequest : Event
 {
     /// <summary>Integer representation of the cause of the hangup.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("cause")]
-    public int? Cause { get; init; }
+    public int? Cause { get; set; }
 
     /// <summary>Integer representation of the technology-specific off-nominal cause of the hangup.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("tech_cause")]
-    public int? TechCause { get; init; }
+    public int? TechCause { get; set; }
 
     /// <summary>Whether the hangup request was a soft hangup request.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("soft")]
-    public bool? Soft { get; init; }
+    public bool? Soft { get; set; }
 
     /// <summary>The channel on which the hangup was requested.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>A channel initiated a media hold.</summary>
@@ -369,11 +408,12 @@ public sealed partial record ChannelHold : Event
 {
     /// <summary>The channel that initiated the hold event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The music on hold class that the initiator requested.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("musicclass")]
-    public string? Musicclass { get; init; }
+    public string? Musicclass { get; set; }
 }
 
 /// <summary>Notification that a channel has left a bridge.</summary>
@@ -382,11 +422,13 @@ public sealed partial record ChannelLeftBridge : Event
 {
     /// <summary>The bridge field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public required Bridge Bridge { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Bridge Bridge { get; set; } = null!;
 
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Notification of a channel's state change.</summary>
@@ -395,7 +437,8 @@ public sealed partial record ChannelStateChange : Event
 {
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Talking is no longer detected on the channel.</summary>
@@ -404,11 +447,13 @@ public sealed partial record ChannelTalkingFinished : Event
 {
     /// <summary>The channel on which talking completed.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The length of time, in milliseconds, that talking was detected on the channel</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("duration")]
-    public required int Duration { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int Duration { get; set; }
 }
 
 /// <summary>Talking was detected on the channel.</summary>
@@ -417,7 +462,8 @@ public sealed partial record ChannelTalkingStarted : Event
 {
     /// <summary>The channel on which talking started.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Tone was detected on the channel.</summary>
@@ -426,7 +472,8 @@ public sealed partial record ChannelToneDetected : Event
 {
     /// <summary>The channel the tone was detected on.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>transfer on a channel.</summary>
@@ -435,15 +482,17 @@ public sealed partial record ChannelTransfer : Event
 {
     /// <summary>Transfer State</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("state")]
-    public string? State { get; init; }
+    public string? State { get; set; }
 
     /// <summary>Refer-To information with optionally both affected channels</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("refer_to")]
-    public required ReferTo ReferTo { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public ReferTo ReferTo { get; set; } = null!;
 
     /// <summary>Referred-By SIP Header according rfc3892</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("referred_by")]
-    public required ReferredBy ReferredBy { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public ReferredBy ReferredBy { get; set; } = null!;
 }
 
 /// <summary>A channel initiated a media unhold.</summary>
@@ -452,7 +501,8 @@ public sealed partial record ChannelUnhold : Event
 {
     /// <summary>The channel that initiated the unhold event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>User-generated event with additional user-defined fields in the object.</summary>
@@ -461,23 +511,25 @@ public sealed partial record ChannelUserevent : Event
 {
     /// <summary>The name of the user event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("eventname")]
-    public required string Eventname { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Eventname { get; set; } = null!;
 
     /// <summary>A channel that is signaled with the user event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public Channel? Channel { get; init; }
+    public Channel? Channel { get; set; }
 
     /// <summary>A bridge that is signaled with the user event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public Bridge? Bridge { get; init; }
+    public Bridge? Bridge { get; set; }
 
     /// <summary>A endpoint that is signaled with the user event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("endpoint")]
-    public Endpoint? Endpoint { get; init; }
+    public Endpoint? Endpoint { get; set; }
 
     /// <summary>Custom Userevent data</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("userevent")]
-    public required global::System.Text.Json.JsonElement Userevent { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Text.Json.JsonElement Userevent { get; set; }
 }
 
 /// <summary>Channel variable changed.</summary>
@@ -486,15 +538,17 @@ public sealed partial record ChannelVarset : Event
 {
     /// <summary>The variable that changed.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("variable")]
-    public required string Variable { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Variable { get; set; } = null!;
 
     /// <summary>The new value of the variable.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("value")]
-    public required string Value { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Value { get; set; } = null!;
 
     /// <summary>The channel on which the variable was set. If missing, the variable is a global variable.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public Channel? Channel { get; init; }
+    public Channel? Channel { get; set; }
 }
 
 /// <summary>Detailed information about a contact on an endpoint.</summary>
@@ -503,19 +557,22 @@ public sealed partial record ContactInfo
 {
     /// <summary>The location of the contact.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("uri")]
-    public required string Uri { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Uri { get; set; } = null!;
 
     /// <summary>The current status of the contact.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("contact_status")]
-    public required string ContactStatus { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string ContactStatus { get; set; } = null!;
 
     /// <summary>The Address of Record this contact belongs to.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("aor")]
-    public required string Aor { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Aor { get; set; } = null!;
 
     /// <summary>Current round trip time, in microseconds, for the contact.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("roundtrip_usec")]
-    public string? RoundtripUsec { get; init; }
+    public string? RoundtripUsec { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -528,11 +585,13 @@ public sealed partial record ContactStatusChange : Event
 {
     /// <summary>The endpoint field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("endpoint")]
-    public required Endpoint Endpoint { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Endpoint Endpoint { get; set; } = null!;
 
     /// <summary>The contact_info field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("contact_info")]
-    public required ContactInfo ContactInfo { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public ContactInfo ContactInfo { get; set; } = null!;
 }
 
 /// <summary>Notification that a device state has changed.</summary>
@@ -541,7 +600,8 @@ public sealed partial record DeviceStateChanged : Event
 {
     /// <summary>Device state object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("device_state")]
-    public required DeviceState DeviceState { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public DeviceState DeviceState { get; set; } = null!;
 }
 
 /// <summary>Dialing state has changed.</summary>
@@ -550,27 +610,29 @@ public sealed partial record Dial : Event
 {
     /// <summary>The calling channel.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("caller")]
-    public Channel? Caller { get; init; }
+    public Channel? Caller { get; set; }
 
     /// <summary>The dialed channel.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("peer")]
-    public required Channel Peer { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Peer { get; set; } = null!;
 
     /// <summary>Forwarding target requested by the original dialed channel.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("forward")]
-    public string? Forward { get; init; }
+    public string? Forward { get; set; }
 
     /// <summary>Channel that the caller has been forwarded to.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("forwarded")]
-    public Channel? Forwarded { get; init; }
+    public Channel? Forwarded { get; set; }
 
     /// <summary>The dial string for calling the peer channel.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("dialstring")]
-    public string? Dialstring { get; init; }
+    public string? Dialstring { get; set; }
 
     /// <summary>Current status of the dialing attempt to the peer.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("dialstatus")]
-    public required string Dialstatus { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Dialstatus { get; set; } = null!;
 }
 
 /// <summary>Endpoint state changed.</summary>
@@ -579,7 +641,8 @@ public sealed partial record EndpointStateChange : Event
 {
     /// <summary>The endpoint field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("endpoint")]
-    public required Endpoint Endpoint { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Endpoint Endpoint { get; set; } = null!;
 }
 
 /// <summary>Base type for asynchronous events from Asterisk.</summary>
@@ -588,11 +651,13 @@ public abstract partial record Event : Message
 {
     /// <summary>Name of the application receiving the event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("application")]
-    public required string Application { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Application { get; set; } = null!;
 
     /// <summary>Time at which this event was created.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("timestamp")]
-    public required global::System.DateTimeOffset Timestamp { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.DateTimeOffset Timestamp { get; set; }
 }
 
 /// <summary>Base type for errors and events</summary>
@@ -601,11 +666,12 @@ public abstract partial record Message
 {
     /// <summary>Indicates the type of this message.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("type")]
-    public required string Type { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Type { get; set; } = null!;
 
     /// <summary>The unique ID for the Asterisk instance that raised this event.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("asterisk_id")]
-    public string? AsteriskId { get; init; }
+    public string? AsteriskId { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -618,7 +684,8 @@ public sealed partial record MissingParams : Message
 {
     /// <summary>A list of the missing parameters</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("params")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> Params { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> Params { get; set; } = null!;
 }
 
 /// <summary>Detailed information about a remote peer that communicates with Asterisk.</summary>
@@ -627,23 +694,24 @@ public sealed partial record Peer
 {
     /// <summary>The current state of the peer. Note that the values of the status are dependent on the underlying peer technology.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("peer_status")]
-    public required string PeerStatus { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string PeerStatus { get; set; } = null!;
 
     /// <summary>An optional reason associated with the change in peer_status.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("cause")]
-    public string? Cause { get; init; }
+    public string? Cause { get; set; }
 
     /// <summary>The IP address of the peer.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("address")]
-    public string? Address { get; init; }
+    public string? Address { get; set; }
 
     /// <summary>The port of the peer.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("port")]
-    public string? Port { get; init; }
+    public string? Port { get; set; }
 
     /// <summary>The last known time the peer was contacted.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("time")]
-    public string? Time { get; init; }
+    public string? Time { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -656,11 +724,13 @@ public sealed partial record PeerStatusChange : Event
 {
     /// <summary>The endpoint field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("endpoint")]
-    public required Endpoint Endpoint { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Endpoint Endpoint { get; set; } = null!;
 
     /// <summary>The peer field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("peer")]
-    public required Peer Peer { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Peer Peer { get; set; } = null!;
 }
 
 /// <summary>Event showing the continuation of a media playback operation from one media URI to the next in the list.</summary>
@@ -669,7 +739,8 @@ public sealed partial record PlaybackContinuing : Event
 {
     /// <summary>Playback control object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("playback")]
-    public required Playback Playback { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Playback Playback { get; set; } = null!;
 }
 
 /// <summary>Event showing the completion of a media playback operation.</summary>
@@ -678,7 +749,8 @@ public sealed partial record PlaybackFinished : Event
 {
     /// <summary>Playback control object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("playback")]
-    public required Playback Playback { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Playback Playback { get; set; } = null!;
 }
 
 /// <summary>Event showing the start of a media playback operation.</summary>
@@ -687,7 +759,8 @@ public sealed partial record PlaybackStarted : Event
 {
     /// <summary>Playback control object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("playback")]
-    public required Playback Playback { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Playback Playback { get; set; } = null!;
 }
 
 /// <summary>REST over Websocket header</summary>
@@ -696,11 +769,13 @@ public sealed partial record RESTHeader
 {
     /// <summary>Header name</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Header value</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("value")]
-    public required string Value { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Value { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -713,11 +788,13 @@ public sealed partial record RESTQueryStringParameter
 {
     /// <summary>Parameter name</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Parameter value</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("value")]
-    public required string Value { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Value { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -730,35 +807,40 @@ public sealed partial record RESTRequest
 {
     /// <summary>Message type. Must be 'RESTRequest'</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("type")]
-    public required string Type { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Type { get; set; } = null!;
 
     /// <summary>Opaque transaction id. Can be any valid string. Will be returned in any response to this request.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transaction_id")]
-    public required string TransactionId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string TransactionId { get; set; } = null!;
 
     /// <summary>Opaque request id. Can be any valid string. Will be returned in any response to this request.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("request_id")]
-    public required string RequestId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string RequestId { get; set; } = null!;
 
     /// <summary>HTTP method (GET, PUT, POST, DELETE, etc.)</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("method")]
-    public required string Method { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Method { get; set; } = null!;
 
     /// <summary>Resource URI with optional query string parameters.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("uri")]
-    public required string Uri { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Uri { get; set; } = null!;
 
     /// <summary>The Content-Type of the message body.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("content_type")]
-    public string? ContentType { get; init; }
+    public string? ContentType { get; set; }
 
     /// <summary>Request query string parameters.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("query_strings")]
-    public global::System.Collections.Generic.IReadOnlyList<RESTQueryStringParameter>? QueryStrings { get; init; }
+    public global::System.Collections.Generic.IReadOnlyList<RESTQueryStringParameter>? QueryStrings { get; set; }
 
     /// <summary>Request message body. Only content types application/json and application/x-www-form-urlencoded are supported.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("message_body")]
-    public string? MessageBody { get; init; }
+    public string? MessageBody { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -771,31 +853,36 @@ public sealed partial record RESTResponse : Event
 {
     /// <summary>Opaque transaction id. Will be whatever was specified on the original request.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("transaction_id")]
-    public required string TransactionId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string TransactionId { get; set; } = null!;
 
     /// <summary>Opaque request id. Will be whatever was specified on the original request.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("request_id")]
-    public required string RequestId { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string RequestId { get; set; } = null!;
 
     /// <summary>HTTP status code</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("status_code")]
-    public required int StatusCode { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int StatusCode { get; set; }
 
     /// <summary>HTTP reason phrase</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("reason_phrase")]
-    public required string ReasonPhrase { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string ReasonPhrase { get; set; } = null!;
 
     /// <summary>Original request resource URI</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("uri")]
-    public required string Uri { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Uri { get; set; } = null!;
 
     /// <summary>The Content-Type of the message body.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("content_type")]
-    public string? ContentType { get; init; }
+    public string? ContentType { get; set; }
 
     /// <summary>Response message body</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("message_body")]
-    public string? MessageBody { get; init; }
+    public string? MessageBody { get; set; }
 }
 
 /// <summary>Event showing failure of a recording operation.</summary>
@@ -804,7 +891,8 @@ public sealed partial record RecordingFailed : Event
 {
     /// <summary>Recording control object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("recording")]
-    public required LiveRecording Recording { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public LiveRecording Recording { get; set; } = null!;
 }
 
 /// <summary>Event showing the completion of a recording operation.</summary>
@@ -813,7 +901,8 @@ public sealed partial record RecordingFinished : Event
 {
     /// <summary>Recording control object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("recording")]
-    public required LiveRecording Recording { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public LiveRecording Recording { get; set; } = null!;
 }
 
 /// <summary>Event showing the start of a recording operation.</summary>
@@ -822,7 +911,8 @@ public sealed partial record RecordingStarted : Event
 {
     /// <summary>Recording control object</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("recording")]
-    public required LiveRecording Recording { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public LiveRecording Recording { get; set; } = null!;
 }
 
 /// <summary>transfer destination requested by transferee</summary>
@@ -831,19 +921,20 @@ public sealed partial record ReferTo
 {
     /// <summary>The requested_destination field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("requested_destination")]
-    public required RequiredDestination RequestedDestination { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public RequiredDestination RequestedDestination { get; set; } = null!;
 
     /// <summary>The Channel Object, that is to be replaced</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination_channel")]
-    public Channel? DestinationChannel { get; init; }
+    public Channel? DestinationChannel { get; set; }
 
     /// <summary>Channel, connected to the to be replaced channel</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("connected_channel")]
-    public Channel? ConnectedChannel { get; init; }
+    public Channel? ConnectedChannel { get; set; }
 
     /// <summary>Bridge connecting both destination channels</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public Bridge? Bridge { get; init; }
+    public Bridge? Bridge { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -856,15 +947,16 @@ public sealed partial record ReferredBy
 {
     /// <summary>The channel on which the refer was received</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("source_channel")]
-    public required Channel SourceChannel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel SourceChannel { get; set; } = null!;
 
     /// <summary>Channel, Connected to the channel, receiving the transfer request on.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("connected_channel")]
-    public Channel? ConnectedChannel { get; init; }
+    public Channel? ConnectedChannel { get; set; }
 
     /// <summary>Bridge connecting both Channels</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("bridge")]
-    public Bridge? Bridge { get; init; }
+    public Bridge? Bridge { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -877,15 +969,15 @@ public sealed partial record RequiredDestination
 {
     /// <summary>the requested protocol-id by the referee in case of SIP channel, this is a SIP Call ID, Mutually exclusive to destination</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("protocol_id")]
-    public string? ProtocolId { get; init; }
+    public string? ProtocolId { get; set; }
 
     /// <summary>Destination User Part. Only for Blind transfer. Mutually exclusive to protocol_id</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("destination")]
-    public string? Destination { get; init; }
+    public string? Destination { get; set; }
 
     /// <summary>List of additional protocol specific information</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("additional_protocol_params")]
-    public global::System.Collections.Generic.IReadOnlyList<AdditionalParam>? AdditionalProtocolParams { get; init; }
+    public global::System.Collections.Generic.IReadOnlyList<AdditionalParam>? AdditionalProtocolParams { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -898,7 +990,8 @@ public sealed partial record StasisEnd : Event
 {
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 }
 
 /// <summary>Notification that a channel has entered a Stasis application.</summary>
@@ -907,15 +1000,17 @@ public sealed partial record StasisStart : Event
 {
     /// <summary>Arguments to the application</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("args")]
-    public required global::System.Collections.Generic.IReadOnlyList<string> Args { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<string> Args { get; set; } = null!;
 
     /// <summary>The channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("channel")]
-    public required Channel Channel { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public Channel Channel { get; set; } = null!;
 
     /// <summary>The replace_channel field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("replace_channel")]
-    public Channel? ReplaceChannel { get; init; }
+    public Channel? ReplaceChannel { get; set; }
 }
 
 /// <summary>A text message was received from an endpoint.</summary>
@@ -924,9 +1019,10 @@ public sealed partial record TextMessageReceived : Event
 {
     /// <summary>The message field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("message")]
-    public required TextMessage Message { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public TextMessage Message { get; set; } = null!;
 
     /// <summary>The endpoint field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("endpoint")]
-    public Endpoint? Endpoint { get; init; }
+    public Endpoint? Endpoint { get; set; }
 }

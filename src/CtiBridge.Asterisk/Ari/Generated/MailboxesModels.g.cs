@@ -13,15 +13,18 @@ public sealed partial record Mailbox
 {
     /// <summary>Name of the mailbox.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Count of old messages in the mailbox.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("old_messages")]
-    public required int OldMessages { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int OldMessages { get; set; }
 
     /// <summary>Count of new messages in the mailbox.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("new_messages")]
-    public required int NewMessages { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public int NewMessages { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

@@ -13,27 +13,31 @@ public sealed partial record Playback
 {
     /// <summary>ID for this playback operation</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("id")]
-    public required string Id { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Id { get; set; } = null!;
 
     /// <summary>The URI for the media currently being played back.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("media_uri")]
-    public required string MediaUri { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string MediaUri { get; set; } = null!;
 
     /// <summary>If a list of URIs is being played, the next media URI to be played back.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("next_media_uri")]
-    public string? NextMediaUri { get; init; }
+    public string? NextMediaUri { get; set; }
 
     /// <summary>URI for the channel or bridge to play the media on</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("target_uri")]
-    public required string TargetUri { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string TargetUri { get; set; } = null!;
 
     /// <summary>For media types that support multiple languages, the language requested for playback.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("language")]
-    public string? Language { get; init; }
+    public string? Language { get; set; }
 
     /// <summary>Current state of the playback operation.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("state")]
-    public required string State { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string State { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

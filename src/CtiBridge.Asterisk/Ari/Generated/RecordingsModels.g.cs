@@ -13,35 +13,39 @@ public sealed partial record LiveRecording
 {
     /// <summary>Base name for the recording</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>Recording format (wav, gsm, etc.)</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("format")]
-    public required string Format { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Format { get; set; } = null!;
 
     /// <summary>URI for the channel or bridge being recorded</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("target_uri")]
-    public required string TargetUri { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string TargetUri { get; set; } = null!;
 
     /// <summary>The state field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("state")]
-    public required string State { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string State { get; set; } = null!;
 
     /// <summary>Duration in seconds of the recording</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("duration")]
-    public int? Duration { get; init; }
+    public int? Duration { get; set; }
 
     /// <summary>Duration of talking, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("talking_duration")]
-    public int? TalkingDuration { get; init; }
+    public int? TalkingDuration { get; set; }
 
     /// <summary>Duration of silence, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("silence_duration")]
-    public int? SilenceDuration { get; init; }
+    public int? SilenceDuration { get; set; }
 
     /// <summary>Cause for recording failure if failed</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("cause")]
-    public string? Cause { get; init; }
+    public string? Cause { get; set; }
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -54,11 +58,13 @@ public sealed partial record StoredRecording
 {
     /// <summary>The name field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("name")]
-    public required string Name { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Name { get; set; } = null!;
 
     /// <summary>The format field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("format")]
-    public required string Format { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Format { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]

@@ -13,11 +13,13 @@ public sealed partial record FormatLangPair
 {
     /// <summary>The language field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("language")]
-    public required string Language { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Language { get; set; } = null!;
 
     /// <summary>The format field.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("format")]
-    public required string Format { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Format { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
@@ -30,15 +32,17 @@ public sealed partial record Sound
 {
     /// <summary>Sound's identifier.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("id")]
-    public required string Id { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public string Id { get; set; } = null!;
 
     /// <summary>Text description of the sound, usually the words spoken.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("text")]
-    public string? Text { get; init; }
+    public string? Text { get; set; }
 
     /// <summary>The formats and languages in which this sound is available.</summary>
     [global::System.Text.Json.Serialization.JsonPropertyName("formats")]
-    public required global::System.Collections.Generic.IReadOnlyList<FormatLangPair> Formats { get; init; }
+    [global::System.Text.Json.Serialization.JsonRequired]
+    public global::System.Collections.Generic.IReadOnlyList<FormatLangPair> Formats { get; set; } = null!;
 
     /// <summary>Fields Asterisk sent that this API description does not know; kept, never dropped.</summary>
     [global::System.Text.Json.Serialization.JsonExtensionData]
