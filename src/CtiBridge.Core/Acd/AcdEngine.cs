@@ -21,7 +21,7 @@ public sealed partial class AcdEngine
     private readonly Dictionary<string, Agent> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Agent> _byExtension = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Call> _calls = new(StringComparer.Ordinal);
-    private readonly PriorityQueue<DueTimer, (DateTimeOffset Due, long Seq)> _timers = new();
+    private readonly PriorityQueue<DueTimer, (DateTimeOffset Due, int Rank, long Seq)> _timers = new();
     private readonly Dictionary<string, string> _lastAgentByCaller = new(StringComparer.Ordinal);
     private readonly Queue<string> _lastAgentOrder = new();
     private readonly Dictionary<string, List<Call>> _heldForAgent = new(StringComparer.Ordinal);
@@ -289,8 +289,11 @@ public sealed partial class AcdEngine
 
     // ---------------------------------------------------------------- timers
 
+    // At equal due times, rechecks of waiting calls (retry delay or sticky wait over, penalty
+    // widened) run first: they restore "no waiting call has an eligible ready agent" before any
+    // other deadline of that instant routes a later call to the same agent.
     private void Schedule(DateTimeOffset due, TimerKind kind, Call? call, Agent? agent, long version) =>
-        _timers.Enqueue(new DueTimer(kind, call, agent, version), (due, ++_timerSeq));
+        _timers.Enqueue(new DueTimer(kind, call, agent, version), (due, kind is TimerKind.Recheck or TimerKind.PenaltyStep ? 0 : 1, ++_timerSeq));
 
     private static bool IsLive(in DueTimer t) => t.Kind switch
     {
@@ -1413,13 +1416,19 @@ public sealed partial class AcdEngine
             var rule = q.Config.Overflow.FirstOrDefault(r => r.Condition == OverflowCondition.NoAnswer && call.NoAnswers >= r.Attempts);
             if (rule is not null)
             {
-                OverflowFromQueue(call, OverflowCondition.NoAnswer, rule.Target);
+                OverflowFromQueue(call, OverflowCondition.NoAnswer, rule.Target, alsoFreed: freed);
+                return;
             }
             else
             {
-                Schedule(retryUntil, TimerKind.Recheck, call, null, call.VisitVersion);
                 TryRouteCall(call, RoutingTrigger.OfferEnded);
             }
+        }
+
+        // Whenever an exclusion ends, the call (if waiting then) must get its chance at those agents.
+        if (call.Phase is CallPhase.Waiting or CallPhase.Ringing)
+        {
+            Schedule(retryUntil, TimerKind.Recheck, call, null, call.VisitVersion);
         }
 
         foreach (var a in freed)
@@ -1635,12 +1644,18 @@ public sealed partial class AcdEngine
     }
 
     /// <summary>The call leaves its queue by an overflow rule: into another queue, or out of the ACD.</summary>
-    private void OverflowFromQueue(Call call, OverflowCondition condition, OverflowTarget? target)
+    private void OverflowFromQueue(Call call, OverflowCondition condition, OverflowTarget? target, List<Agent>? alsoFreed = null)
     {
         var q = call.Queue;
         target ??= q.Config.Overflow.FirstOrDefault(r => r.Condition == condition)?.Target ?? OverflowTarget.ToDisconnect();
         RemoveFromLine(call);
         var freed = call.Phase == CallPhase.Ringing ? WithdrawAll(call, "call left the queue") : [];
+        if (alsoFreed is not null)
+        {
+            freed.AddRange(alsoFreed);
+        }
+
+        call.Phase = CallPhase.Ended; // between queues: in no line, ringing nobody
         call.VisitVersion++;
         var outcome = condition switch
         {
@@ -1649,6 +1664,13 @@ public sealed partial class AcdEngine
             _ => QueueVisitOutcome.ExitEmpty,
         };
         Publish(new CallOverflowed(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, Now - call.VisitEnqueuedAt, outcome, condition, target));
+
+        // Agents freed by this call leaving look for waiting calls first: calls already waiting in
+        // the target queue are ahead of this one.
+        foreach (var a in freed)
+        {
+            AgentAvailable(a);
+        }
 
         if (target.Kind == OverflowTargetKind.Queue && call.Visit < _config.MaxQueueVisitsPerCall)
         {
@@ -1664,11 +1686,6 @@ public sealed partial class AcdEngine
             call.Phase = CallPhase.Ended;
             Execute(new OverflowCall(call.Id, q.Name, condition, target));
             End(call, target.Kind == OverflowTargetKind.Voicemail ? CallDisposition.Voicemail : CallDisposition.Overflowed);
-        }
-
-        foreach (var a in freed)
-        {
-            AgentAvailable(a);
         }
     }
 }
