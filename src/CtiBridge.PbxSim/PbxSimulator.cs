@@ -42,6 +42,7 @@ public sealed class PbxSimulator : IAsyncDisposable
         Ami = new AmiServer(this, _loggerFactory.CreateLogger("CtiBridge.PbxSim.Ami"));
         Security = new SecurityEvents(this);
         Ari = new AriApplications();
+        AriServer = new AriServer(this, _loggerFactory.CreateLogger("CtiBridge.PbxSim.Ari"));
         AriEvents = new AriEvents(this);
         Endpoints = new Endpoints(Options.Endpoints);
         Model = new PbxModel(this);
@@ -61,6 +62,9 @@ public sealed class PbxSimulator : IAsyncDisposable
 
     /// <summary>The AMI listening address, once started.</summary>
     public IPEndPoint AmiEndPoint => Ami.EndPoint ?? throw new InvalidOperationException("PbxSim is not started: call StartAsync first.");
+
+    /// <summary>The ARI (HTTP and WebSocket) listening address, once started.</summary>
+    public IPEndPoint AriEndPoint => AriServer.EndPoint ?? throw new InvalidOperationException("PbxSim is not started: call StartAsync first.");
 
     /// <summary>Fault injection: every AMI message written waits this long first.</summary>
     public TimeSpan AmiResponseDelay
@@ -87,6 +91,8 @@ public sealed class PbxSimulator : IAsyncDisposable
 
     internal AriApplications Ari { get; }
 
+    internal AriServer AriServer { get; }
+
     internal AriEvents AriEvents { get; }
 
     internal Endpoints Endpoints { get; }
@@ -102,11 +108,39 @@ public sealed class PbxSimulator : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var address = IPAddress.Parse(Options.BindAddress);
         Ami.Start(address, Options.AmiPort);
+        AriServer.Start(address, Options.AriPort);
         return Task.CompletedTask;
     }
 
     /// <summary>Fault injection: closes every AMI connection at once (the listener stays up).</summary>
     public void DropAmiConnections() => Ami.DropConnections();
+
+    /// <summary>Fault injection: closes every ARI connection, event WebSockets included.</summary>
+    public void DropAriConnections() => AriServer.DropConnections();
+
+    /// <summary>Fault injection: every ARI response waits this long first.</summary>
+    public TimeSpan AriResponseDelay
+    {
+        get => AriServer.ResponseDelay;
+        set => AriServer.ResponseDelay = value;
+    }
+
+    /// <summary>
+    /// Fault injection: Asterisk "restarts": every connection drops, every channel and bridge vanishes
+    /// without events, and the uptime starts again (FullyBooted on the next login says so).
+    /// </summary>
+    public void Restart()
+    {
+        lock (Gate)
+        {
+            Model.Clear();
+            StartedAt = Time.GetUtcNow();
+            LastReloadAt = StartedAt;
+        }
+
+        Ami.DropConnections();
+        AriServer.DropConnections();
+    }
 
     internal int NextRandom()
     {
@@ -121,5 +155,6 @@ public sealed class PbxSimulator : IAsyncDisposable
     {
         Model.Dispose();
         await Ami.DisposeAsync();
+        await AriServer.DisposeAsync();
     }
 }

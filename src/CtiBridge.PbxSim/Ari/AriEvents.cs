@@ -67,7 +67,7 @@ internal sealed class AriEvents(PbxSimulator simulator)
         w.WriteStartObject();
         w.WriteString("id", b.Id);
         w.WriteString("technology", b.Technology);
-        w.WriteString("bridge_type", b.Type);
+        w.WriteString("bridge_type", b.AriType);
         w.WriteString("bridge_class", b.BridgeClass);
         w.WriteString("creator", b.Creator);
         w.WriteString("name", b.BridgeName);
@@ -79,7 +79,7 @@ internal sealed class AriEvents(PbxSimulator simulator)
 
         w.WriteEndArray();
         w.WriteString("creationtime", Time(b.CreatedAt));
-        w.WriteString("video_mode", "talker");
+        w.WriteString("video_mode", b.VideoMode);
         w.WriteEndObject();
     }
 
@@ -93,7 +93,7 @@ internal sealed class AriEvents(PbxSimulator simulator)
             }
 
             var buffer = new ArrayBufferWriter<byte>(1024);
-            using (var w = new Utf8JsonWriter(buffer))
+            using (var w = AriJson.CreateWriter(buffer))
             {
                 w.WriteStartObject();
                 before?.Invoke(w);
@@ -154,7 +154,10 @@ internal sealed class AriEvents(PbxSimulator simulator)
         ChannelOnly(c, "ChannelHangupRequest", before: w =>
         {
             w.WriteNumber("cause", cause);
-            w.WriteBoolean("soft", soft);
+            if (soft)
+            {
+                w.WriteBoolean("soft", true);
+            }
         });
 
     public void ChannelUserEvent(Channel c, string name, IReadOnlyList<KeyValuePair<string, string>> fields) =>
@@ -190,21 +193,27 @@ internal sealed class AriEvents(PbxSimulator simulator)
         }, "Dial");
     }
 
-    public void ChannelDestroyed(Channel c, int cause)
+    /// <summary>Leaving Stasis by hanging up: StasisEnd, then STASISSTATUS=SUCCESS (as recorded).</summary>
+    public void LeaveStasis(Channel c)
     {
-        if (c.StasisApp is not null)
+        if (c.StasisApp is null)
         {
-            // Leaving Stasis by hanging up: StasisEnd; a channel that came in from the dialplan is
-            // unsubscribed first and gets no ChannelDestroyed (as recorded).
-            var app = c.StasisApp;
-            c.StasisApp = null;
-            ChannelOnly(c, "StasisEnd");
-            if (!c.AriOriginated)
-            {
-                c.AriApps.Remove(app);
-            }
+            return;
         }
 
+        var app = c.StasisApp;
+        c.StasisApp = null;
+        ChannelOnly(c, "StasisEnd");
+        simulator.Model.SetVariable(c, "STASISSTATUS", "SUCCESS");
+        if (!c.AriOriginated)
+        {
+            // A channel that came in from the dialplan is unsubscribed first: no ChannelDestroyed.
+            c.AriApps.Remove(app);
+        }
+    }
+
+    public void ChannelDestroyed(Channel c, int cause)
+    {
         ChannelOnly(c, "ChannelDestroyed", w =>
         {
             w.WriteNumber("cause", cause);
@@ -274,8 +283,11 @@ internal sealed class AriEvents(PbxSimulator simulator)
             return false;
         }
 
-        c.StasisApp = app;
         c.AriApps.Add(app);
+        simulator.Model.SetVariable(c, "STASISSTATUS", "");
+        c.StasisApp = app;
+        c.Application = "Stasis";
+        c.AppData = string.Join(',', args);
         c.Generation++;
         Send([app], w =>
         {

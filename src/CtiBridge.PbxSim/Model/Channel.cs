@@ -172,6 +172,9 @@ internal sealed class OriginateRequest
 
     /// <summary>Called once the call is answered or has failed, with the reason code.</summary>
     public Action<int>? OnOutcome { get; init; }
+
+    /// <summary>Called as soon as the channel(s) exist, before any other event (ARI subscribes them here).</summary>
+    public Action<Channel, Channel?>? OnCreated { get; init; }
 }
 
 /// <summary>A bridge (mixing or holding), created by Dial, ARI or a transfer.</summary>
@@ -179,7 +182,14 @@ internal sealed class Bridge
 {
     public required string Id { get; init; }
 
+    /// <summary>The AMI BridgeType (basic for Dial bridges, stasis for ARI ones).</summary>
     public string Type { get; init; } = "basic";
+
+    /// <summary>ARI's bridge_type (mixing or holding).</summary>
+    public string AriType { get; init; } = "mixing";
+
+    /// <summary>ARI's video_mode (talker for ARI bridges, none for Dial bridges).</summary>
+    public string VideoMode { get; init; } = "none";
 
     public string Technology { get; set; } = "simple_bridge";
 

@@ -167,18 +167,20 @@ internal sealed partial class PbxModel
 
     // ----- bridges -----------------------------------------------------------------------------
 
-    internal Bridge CreateBridge(string id, string type, string name, string creator, bool createdByAri, string bridgeClass = "basic")
+    internal Bridge CreateBridge(string id, string type, string name, string creator, bool createdByAri, string bridgeClass = "basic", string ariType = "mixing")
     {
         var bridge = new Bridge
         {
             Id = id,
             Type = type,
+            AriType = ariType,
+            VideoMode = createdByAri ? "talker" : "none",
             BridgeName = name,
             Creator = creator,
             CreatedAt = Now,
             CreatedByAri = createdByAri,
             BridgeClass = bridgeClass,
-            Technology = type == "holding" ? "holding_bridge" : "simple_bridge",
+            Technology = ariType == "holding" ? "holding_bridge" : "simple_bridge",
         };
         Bridges[id] = bridge;
         Publish(AmiPrivilege.Call, AddBridge(Event("BridgeCreate", AmiPrivilege.Call), bridge));
@@ -206,7 +208,7 @@ internal sealed partial class PbxModel
         channel.Bridge = bridge;
         Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeEnter", AmiPrivilege.Call), bridge), channel));
         _sim.AriEvents.ChannelEnteredBridge(bridge, channel);
-        if (bridge.Members.Count == 2 && bridge.Type != "holding")
+        if (bridge.Members.Count == 2 && bridge.AriType != "holding")
         {
             SetVariable(bridge.Members[0], "BRIDGEPEER", bridge.Members[1].Name);
             SetVariable(bridge.Members[1], "BRIDGEPEER", bridge.Members[0].Name);
@@ -215,7 +217,7 @@ internal sealed partial class PbxModel
 
     internal void LeaveBridge(Channel channel, Bridge bridge)
     {
-        if (bridge.Members.Count == 2 && bridge.Type != "holding")
+        if (bridge.Members.Count == 2 && bridge.AriType != "holding")
         {
             SetVariable(channel, "BRIDGEPEER", "");
             foreach (var other in bridge.Members.Where(m => m != channel))

@@ -49,7 +49,7 @@ internal sealed partial class PbxModel
     }
 
     /// <summary>Creates a Local pair and emits both Newchannel events.</summary>
-    internal (Channel One, Channel Two) CreateLocalPair(string exten, string context, string? oneId, string? twoId, string? linkedId)
+    internal (Channel One, Channel Two) CreateLocalPair(string exten, string context, string? oneId, string? twoId, string? linkedId, Action<Channel, Channel?>? created = null)
     {
         var suffix = NextLocalSuffix();
         var baseName = $"Local/{exten}@{context}-{suffix}";
@@ -57,6 +57,7 @@ internal sealed partial class PbxModel
         var two = CreateChannel(baseName + ";2", twoId, linkedId ?? one.UniqueId, ChannelState.Ring, context, exten, isLocalTwo: true);
         one.LocalPeer = two;
         two.LocalPeer = one;
+        created?.Invoke(one, two);
         EmitNewchannel(one);
         EmitNewchannel(two);
         return (one, two);
@@ -192,7 +193,7 @@ internal sealed partial class PbxModel
             return OriginateEndpoint(request, variables, callerNum, callerName, channelId, timeout);
         }
 
-        var (one, two) = CreateLocalPair(exten, context, channelId, otherChannelId, null);
+        var (one, two) = CreateLocalPair(exten, context, channelId, otherChannelId, null, request.OnCreated);
         EmitNewexten(one, "AppDial2", "(Outgoing Line)");
         one.Application = "AppDial2";
         for (var i = variables.Count - 1; i >= 0; i--)
@@ -446,7 +447,7 @@ internal sealed partial class PbxModel
                 SetVariable(peer, "CHANLOCALSTATUS", status);
             }
 
-            ChannelEvent("HangupRequest", peer, AmiPrivilege.Call, ("Cause", channel.HangupCause.Value.ToString(CultureInfo.InvariantCulture)));
+            HangupRequestEvent(peer, channel.HangupCause.Value, soft: false);
             peer.HangupCause ??= channel.HangupCause;
         }
 
@@ -483,7 +484,7 @@ internal sealed partial class PbxModel
 
         if (channel.InPbx)
         {
-            ChannelEvent("SoftHangupRequest", channel, AmiPrivilege.Call, ("Cause", "16"));
+            HangupRequestEvent(channel, 16, soft: true);
             channel.InPbx = false;
             Teardown(channel, cause, fromPbxEnd: true);
             return;
@@ -536,6 +537,7 @@ internal sealed partial class PbxModel
         channel.Ending = true;
         channel.Generation++;
         channel.HangupCause ??= cause;
+        _sim.AriEvents.LeaveStasis(channel);
         StopMixMonitors(channel);
         StopChanSpy(channel);
         EmitCdr(channel);
@@ -590,7 +592,7 @@ internal sealed partial class PbxModel
     {
         if (cause is null)
         {
-            ChannelEvent("SoftHangupRequest", channel, AmiPrivilege.Call, ("Cause", "32"));
+            HangupRequestEvent(channel, 32, soft: true);
         }
 
         var wasInPbx = channel.InPbx;

@@ -252,7 +252,7 @@ internal sealed partial class PbxModel
     private void HangupFromPbx(Channel channel, int cause)
     {
         channel.HangupCause ??= cause;
-        ChannelEvent("SoftHangupRequest", channel, AmiPrivilege.Call, ("Cause", "16"));
+        HangupRequestEvent(channel, 16, soft: true);
         Teardown(channel, channel.HangupCause.Value, fromPbxEnd: true);
     }
 

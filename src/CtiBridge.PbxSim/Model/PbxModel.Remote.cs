@@ -62,7 +62,7 @@ internal sealed partial class PbxModel
 
         if (channel.InPbx)
         {
-            ChannelEvent("SoftHangupRequest", channel, AmiPrivilege.Call, ("Cause", "16"));
+            HangupRequestEvent(channel, 16, soft: true);
             Teardown(channel, cause, fromPbxEnd: true);
         }
         else
@@ -102,6 +102,7 @@ internal sealed partial class PbxModel
 
         var channel = CreateChannel($"PJSIP/{endpoint.Name}-{NextPjsipSuffix()}", channelId, null, ChannelState.Down, endpoint.Context, "");
         channel.Endpoint = endpoint.Name;
+        request.OnCreated?.Invoke(channel, null);
         EmitNewchannel(channel);
         foreach (var variable in variables)
         {

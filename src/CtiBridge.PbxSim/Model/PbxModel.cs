@@ -235,6 +235,13 @@ internal sealed partial class PbxModel : IDisposable
         ChannelEvent("Newchannel", channel);
     }
 
+    /// <summary>AMI HangupRequest / SoftHangupRequest and ARI ChannelHangupRequest.</summary>
+    internal void HangupRequestEvent(Channel channel, int cause, bool soft)
+    {
+        ChannelEvent(soft ? "SoftHangupRequest" : "HangupRequest", channel, AmiPrivilege.Call, ("Cause", cause.ToString(CultureInfo.InvariantCulture)));
+        _sim.AriEvents.ChannelHangupRequest(channel, cause, soft);
+    }
+
     internal void SetState(Channel channel, ChannelState state)
     {
         if (channel.State == state || channel.Gone)

@@ -1,0 +1,679 @@
+using System.Globalization;
+using System.Text.Json;
+using CtiBridge.PbxSim.Model;
+
+namespace CtiBridge.PbxSim.Ari;
+
+/// <summary>ARI's REST resources, with Asterisk's status codes and error bodies (ari/rest recordings).</summary>
+internal sealed partial class AriServer
+{
+    private static readonly Dictionary<string, string> ModuleDescriptions = new(StringComparer.Ordinal)
+    {
+        ["app_queue.so"] = "True Call Queueing",
+        ["app_dial.so"] = "Dialing Application",
+        ["app_playback.so"] = "Sound File Playback Application",
+        ["app_stasis.so"] = "Stasis dialplan application",
+        ["app_mixmonitor.so"] = "Mixed Audio Monitoring Application",
+        ["app_chanspy.so"] = "Listen to the audio of an active channel",
+        ["res_ari.so"] = "Asterisk RESTful Interface",
+        ["res_stasis.so"] = "Stasis application support",
+        ["chan_local.so"] = "Local Proxy Channel (Note: used internally by other modules)",
+        ["cdr_manager.so"] = "Asterisk Manager Interface CDR Backend",
+        ["cel_manager.so"] = "Asterisk Manager Interface CEL Backend",
+        ["res_musiconhold.so"] = "Music On Hold Resource",
+    };
+
+    private PbxModel Model => _sim.Model;
+
+    private HttpResponse Handle(HttpRequest request)
+    {
+        if (!request.Path.StartsWith("/ari/", StringComparison.Ordinal))
+        {
+            return HttpResponse.Error(404, "Not Found", "Resource not found");
+        }
+
+        if (!Authorised(request))
+        {
+            return Unauthorised();
+        }
+
+        var segments = request.Path[5..].Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        JsonElement? body = null;
+        if (request.Body.Length > 0 && (request.Header("Content-Type") ?? "").Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(request.Body);
+                body = document.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                return HttpResponse.Error(400, "Bad Request", "Error parsing request body");
+            }
+        }
+
+        lock (_sim.Gate)
+        {
+            var response = Route(request, segments, body);
+            Model.Settle();
+            return response;
+        }
+    }
+
+    private static string Param(HttpRequest request, JsonElement? body, string name)
+    {
+        if (request.Query.TryGetValue(name, out var value))
+        {
+            return value;
+        }
+
+        return body is { ValueKind: JsonValueKind.Object } b && b.TryGetProperty(name, out var property) && property.ValueKind == JsonValueKind.String
+            ? property.GetString() ?? ""
+            : "";
+    }
+
+    private static HttpResponse MethodNotAllowed(string allow) =>
+        new(405, "Method Not Allowed", "{\"message\":\"Invalid method\"}", [new("Allow", allow)]);
+
+    private HttpResponse Route(HttpRequest request, string[] s, JsonElement? body)
+    {
+        var method = request.Method;
+        var notFound = HttpResponse.Error(404, "Not Found", "Resource not found");
+        switch (s)
+        {
+            case ["asterisk", "info"] when method == "GET":
+                return HttpResponse.Ok(AsteriskInfo(Param(request, body, "only")));
+            case ["asterisk", "ping"] when method == "GET":
+                return HttpResponse.Ok(AriJson.Write(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("ping", "pong");
+                    w.WriteString("timestamp", AriEvents.Time(_sim.Time.GetUtcNow()));
+                    w.WriteString("asterisk_id", AriEvents.AsteriskId);
+                    w.WriteEndObject();
+                }));
+            case ["asterisk", "variable"]:
+                return GlobalVariable(request, body);
+            case ["asterisk", "modules", var module] when method == "GET":
+                return ModuleDescriptions.TryGetValue(module, out var description)
+                    ? HttpResponse.Ok(AriJson.Write(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("name", module);
+                        w.WriteString("description", description);
+                        w.WriteNumber("use_count", 0);
+                        w.WriteString("status", "Running");
+                        w.WriteString("support_level", "core");
+                        w.WriteEndObject();
+                    }))
+                    : HttpResponse.Error(404, "Not Found", "Module could not be found in running modules");
+            case ["applications"] when method == "GET":
+                return HttpResponse.Ok(AriJson.Write(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var app in _sim.Ari.Names)
+                    {
+                        WriteApplication(w, app);
+                    }
+
+                    w.WriteEndArray();
+                }));
+            case ["applications", var name] when method == "GET":
+                return _sim.Ari.HasApplication(name)
+                    ? HttpResponse.Ok(AriJson.Write(w => WriteApplication(w, name)))
+                    : HttpResponse.Error(404, "Not Found", "Application does not exist.");
+            case ["channels"]:
+                return method switch
+                {
+                    "GET" => HttpResponse.Ok(AriJson.Write(w =>
+                    {
+                        w.WriteStartArray();
+                        foreach (var channel in Model.Channels.Values.OrderBy(c => c.Sequence))
+                        {
+                            AriEvents.WriteChannel(w, channel);
+                        }
+
+                        w.WriteEndArray();
+                    })),
+                    "POST" => Originate(request, body, createOnly: false),
+                    _ => MethodNotAllowed("OPTIONS,GET,POST"),
+                };
+            case ["channels", "create"] when method == "POST":
+                return Originate(request, body, createOnly: true);
+            case ["channels", var id, .. var rest]:
+                return ChannelResource(request, body, id, rest);
+            case ["bridges"]:
+                return method switch
+                {
+                    "GET" => HttpResponse.Ok(AriJson.Write(w =>
+                    {
+                        w.WriteStartArray();
+                        foreach (var bridge in Model.Bridges.Values.OrderBy(b => b.CreatedAt))
+                        {
+                            AriEvents.WriteBridge(w, bridge);
+                        }
+
+                        w.WriteEndArray();
+                    })),
+                    "POST" => CreateBridge(request, body),
+                    _ => MethodNotAllowed("OPTIONS,GET,POST"),
+                };
+            case ["bridges", var id, .. var rest]:
+                return BridgeResource(request, body, id, rest);
+            case ["endpoints"] when method == "GET":
+                return HttpResponse.Ok(AriJson.Write(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var endpoint in _sim.Endpoints.All)
+                    {
+                        WriteEndpoint(w, endpoint);
+                    }
+
+                    w.WriteEndArray();
+                }));
+            case ["endpoints", var tech] when method == "GET":
+                return tech.Equals("PJSIP", StringComparison.OrdinalIgnoreCase)
+                    ? HttpResponse.Ok(AriJson.Write(w =>
+                    {
+                        w.WriteStartArray();
+                        foreach (var endpoint in _sim.Endpoints.All)
+                        {
+                            WriteEndpoint(w, endpoint);
+                        }
+
+                        w.WriteEndArray();
+                    }))
+                    : HttpResponse.Error(404, "Not Found", $"No Endpoints found - invalid tech {tech}");
+            case ["deviceStates"] when method == "GET":
+                return HttpResponse.Ok("[]");
+            case ["sounds", var sound] when method == "GET":
+                return Model.Sounds.Exists(sound)
+                    ? HttpResponse.Ok(AriJson.Write(w =>
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("id", sound);
+                        w.WriteStartArray("formats");
+                        w.WriteStartObject();
+                        w.WriteString("language", "en");
+                        w.WriteString("format", "gsm");
+                        w.WriteEndObject();
+                        w.WriteEndArray();
+                        w.WriteEndObject();
+                    }))
+                    : HttpResponse.Error(404, "Not Found", "Sound not found");
+            case ["events", "user", var eventName] when method == "POST":
+                return UserEvent(request, body, eventName);
+            default:
+                return notFound;
+        }
+    }
+
+    private string AsteriskInfo(string only)
+    {
+        var parts = only.Length == 0 ? ["build", "system", "config", "status"] : only.Split(',');
+        return AriJson.Write(w =>
+        {
+            w.WriteStartObject();
+            if (parts.Contains("build"))
+            {
+                w.WriteStartObject("build");
+                w.WriteString("os", "Linux");
+                w.WriteString("kernel", "6.12.44-generic");
+                w.WriteString("machine", "x86_64");
+                w.WriteString("options", "OPTIONAL_API");
+                w.WriteString("date", "2026-11-22 16:20:42 UTC");
+                w.WriteString("user", "root");
+                w.WriteEndObject();
+            }
+
+            if (parts.Contains("system"))
+            {
+                w.WriteStartObject("system");
+                w.WriteString("version", PbxSimulator.AsteriskVersion);
+                w.WriteString("entity_id", AriEvents.AsteriskId);
+                w.WriteEndObject();
+            }
+
+            if (parts.Contains("config"))
+            {
+                w.WriteStartObject("config");
+                w.WriteString("name", "");
+                w.WriteString("default_language", "en");
+                w.WriteStartObject("setid");
+                w.WriteString("user", "");
+                w.WriteString("group", "");
+                w.WriteEndObject();
+                w.WriteNumber("max_channels", 500);
+                w.WriteEndObject();
+            }
+
+            if (parts.Contains("status"))
+            {
+                w.WriteStartObject("status");
+                w.WriteString("startup_time", AriEvents.Time(_sim.StartedAt));
+                w.WriteString("last_reload_time", AriEvents.Time(_sim.LastReloadAt));
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+        });
+    }
+
+    private void WriteApplication(Utf8JsonWriter w, string app)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", app);
+        w.WriteStartArray("channel_ids");
+        foreach (var channel in Model.Channels.Values.Where(c => c.StasisApp == app).OrderBy(c => c.Sequence))
+        {
+            w.WriteStringValue(channel.UniqueId);
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("bridge_ids");
+        foreach (var bridge in Model.Bridges.Values.Where(b => b.AriApps.Contains(app)))
+        {
+            w.WriteStringValue(bridge.Id);
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("endpoint_ids");
+        w.WriteEndArray();
+        w.WriteStartArray("device_names");
+        w.WriteEndArray();
+        w.WriteStartArray("events_allowed");
+        w.WriteEndArray();
+        w.WriteStartArray("events_disallowed");
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private void WriteEndpoint(Utf8JsonWriter w, EndpointOptions endpoint)
+    {
+        w.WriteStartObject();
+        w.WriteString("technology", "PJSIP");
+        w.WriteString("resource", endpoint.Name);
+        w.WriteString("state", endpoint.Registered ? "online" : "offline");
+        w.WriteStartArray("channel_ids");
+        foreach (var channel in Model.Channels.Values.Where(c => string.Equals(c.Endpoint, endpoint.Name, StringComparison.OrdinalIgnoreCase)))
+        {
+            w.WriteStringValue(channel.UniqueId);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private HttpResponse GlobalVariable(HttpRequest request, JsonElement? body)
+    {
+        var name = Param(request, body, "variable");
+        if (name.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Variable name is required");
+        }
+
+        switch (request.Method)
+        {
+            case "GET":
+                return HttpResponse.Ok(AriJson.Write(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("value", Model.ReadVariable(null, name));
+                    w.WriteEndObject();
+                }));
+            case "POST":
+                Model.SetVariable(null, name, Param(request, body, "value"));
+                return HttpResponse.NoContent();
+            default:
+                return MethodNotAllowed("OPTIONS,GET,POST");
+        }
+    }
+
+    private HttpResponse Originate(HttpRequest request, JsonElement? body, bool createOnly)
+    {
+        var endpoint = Param(request, body, "endpoint");
+        if (endpoint.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Endpoint must be specified");
+        }
+
+        var app = Param(request, body, "app");
+        var extension = Param(request, body, "extension");
+        if (!createOnly && app.Length == 0 && extension.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Application or extension must be specified");
+        }
+
+        var channelId = Param(request, body, "channelId") is { Length: > 0 } id ? id : null;
+        var otherId = Param(request, body, "otherChannelId") is { Length: > 0 } other ? other : null;
+        var appArgs = Param(request, body, "appArgs");
+        if (!PbxModel.TryParseLocal(endpoint, out var exten, out var context) && !endpoint.StartsWith("PJSIP/", StringComparison.OrdinalIgnoreCase))
+        {
+            return new HttpResponse(500, "Internal Server Error", "{\"error\":\"Allocation failed\"}");
+        }
+
+        if (createOnly)
+        {
+            if (!PbxModel.TryParseLocal(endpoint, out exten, out context))
+            {
+                return new HttpResponse(500, "Internal Server Error", "{\"error\":\"Allocation failed\"}");
+            }
+
+            var created = Model.CreateForAri(exten, context, channelId, otherId, app);
+            created.Variables["__ARI_APP_ARGS"] = appArgs;
+            return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteChannel(w, created)));
+        }
+
+        var variables = new List<KeyValuePair<string, string>>();
+        if (body is { ValueKind: JsonValueKind.Object } b && b.TryGetProperty("variables", out var vars) && vars.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in vars.EnumerateObject())
+            {
+                variables.Add(new(property.Name, property.Value.ToString()));
+            }
+        }
+
+        var (number, name) = Ami.AmiActions.ParseCallerId(Param(request, body, "callerId"));
+        var timeout = int.TryParse(Param(request, body, "timeout"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 30;
+        Channel? one = null;
+        var originate = new OriginateRequest
+        {
+            ChannelText = endpoint,
+            Application = app.Length > 0 ? "Stasis" : null,
+            Data = app.Length > 0 ? string.Join(',', new[] { app }.Concat(appArgs.Length > 0 ? appArgs.Split(',') : [])) : null,
+            Context = Param(request, body, "context") is { Length: > 0 } ctx ? ctx : "default",
+            Exten = extension,
+            Priority = int.TryParse(Param(request, body, "priority"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) ? p : 1,
+            Async = false,
+            OnCreated = (first, second) =>
+            {
+                one = first;
+                if (app.Length > 0)
+                {
+                    foreach (var channel in second is null ? [first] : new[] { first, second })
+                    {
+                        channel.AriApps.Add(app);
+                        channel.AriOriginated = true;
+                    }
+                }
+            },
+        };
+        if (!Model.Originate(originate, variables, number, name, channelId, otherId ?? (channelId is null ? null : channelId + ";2"), TimeSpan.FromSeconds(timeout)) || one is null)
+        {
+            return new HttpResponse(500, "Internal Server Error", "{\"error\":\"Allocation failed\"}");
+        }
+
+        return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteChannel(w, one)));
+    }
+
+    private HttpResponse ChannelResource(HttpRequest request, JsonElement? body, string id, string[] rest)
+    {
+        var method = request.Method;
+        var channel = Model.FindChannelById(id);
+        if (channel is null)
+        {
+            return rest is [] or ["play"] or ["answer"] or ["ring"] or ["hold"] or ["moh"] or ["dtmf"] or ["dial"] or ["variable"] or ["snoop"] or ["mute"] or ["redirect"] or ["continue"]
+                ? HttpResponse.Error(404, "Not Found", "Channel not found")
+                : HttpResponse.Error(404, "Not Found", "Resource not found");
+        }
+
+        var inStasis = channel.StasisApp is not null;
+        HttpResponse NotInStasis() => HttpResponse.Error(409, "Conflict", "Channel not in Stasis application");
+        switch (rest)
+        {
+            case [] when method == "GET":
+                return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteChannel(w, channel)));
+            case [] when method == "DELETE":
+                Model.HangupByRequest(channel, null);
+                return HttpResponse.NoContent();
+            case ["variable"] when method == "GET":
+                var name = Param(request, body, "variable");
+                if (name.Length == 0)
+                {
+                    return HttpResponse.Error(400, "Bad Request", "Variable name is required");
+                }
+
+                if (!channel.Variables.ContainsKey(name) && !name.Contains('(', StringComparison.Ordinal))
+                {
+                    return HttpResponse.Error(404, "Variable Not Found", "Provided variable was not found");
+                }
+
+                return HttpResponse.Ok(AriJson.Write(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("value", Model.ReadVariable(channel, name));
+                    w.WriteEndObject();
+                }));
+            case ["variable"] when method == "POST":
+                var variable = Param(request, body, "variable");
+                if (variable.Length == 0)
+                {
+                    return HttpResponse.Error(400, "Bad Request", "Variable name is required");
+                }
+
+                var value = Param(request, body, "value");
+                if (variable.Equals("CALLERID(name)", StringComparison.OrdinalIgnoreCase))
+                {
+                    Model.SetCallerId(channel, channel.CallerNum, value);
+                }
+                else if (variable.Equals("CALLERID(num)", StringComparison.OrdinalIgnoreCase))
+                {
+                    Model.SetCallerId(channel, value, channel.CallerName);
+                }
+                else
+                {
+                    Model.SetVariable(channel, variable, value);
+                }
+
+                return HttpResponse.NoContent();
+        }
+
+        if (!inStasis && rest is not ["dial"])
+        {
+            return NotInStasis();
+        }
+
+        switch (rest)
+        {
+            case ["answer"] when method == "POST":
+                Model.Answer(channel);
+                return HttpResponse.NoContent();
+            case ["ring"] when method == "POST":
+                Model.IndicateRinging(channel);
+                return HttpResponse.NoContent();
+            case ["ring"] when method == "DELETE":
+                return HttpResponse.NoContent();
+            case ["hold"] when method is "POST" or "DELETE":
+                // Hold is indicated to the device: no ARI event (as recorded).
+                channel.OnHold = method == "POST";
+                return HttpResponse.NoContent();
+            case ["moh"] when method == "POST":
+                Model.StartMusicOnHold(channel, Param(request, body, "mohClass") is { Length: > 0 } moh ? moh : "default");
+                return HttpResponse.NoContent();
+            case ["moh"] when method == "DELETE":
+                Model.StopMusicOnHold(channel);
+                return HttpResponse.NoContent();
+            case ["dtmf"] when method == "POST":
+                var dtmf = Param(request, body, "dtmf");
+                if (dtmf.Length == 0)
+                {
+                    return HttpResponse.Error(400, "Bad Request", "DTMF is required");
+                }
+
+                var duration = int.TryParse(Param(request, body, "duration"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : 100;
+                foreach (var digit in dtmf)
+                {
+                    Model.PlayDtmfTo(channel, digit, duration);
+                }
+
+                return HttpResponse.NoContent();
+            case ["play"] when method == "POST":
+                var media = Param(request, body, "media");
+                if (media.Length == 0)
+                {
+                    return HttpResponse.Error(400, "Bad Request", "Missing parameter media");
+                }
+
+                var playbackId = Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
+                Model.AriPlayback(channel.StasisApp!, playbackId, media, "channel:" + channel.UniqueId, channel);
+                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId));
+            case ["dial"] when method == "POST":
+                if (channel.AriApps.Count == 0)
+                {
+                    return NotInStasis();
+                }
+
+                var callerId = Param(request, body, "caller");
+                var caller = callerId.Length > 0 ? Model.FindChannelById(callerId) : null;
+                var timeout = int.TryParse(Param(request, body, "timeout"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds) ? seconds : 0;
+                var appArgs = channel.Variables.GetValueOrDefault("__ARI_APP_ARGS") ?? "";
+                channel.Variables.Remove("__ARI_APP_ARGS");
+                return Model.DialCreated(channel, caller, timeout, channel.AriApps.First(), appArgs.Length > 0 ? appArgs.Split(',') : [])
+                    ? HttpResponse.NoContent()
+                    : HttpResponse.Error(409, "Conflict", "Channel is already being dialed");
+            default:
+                return HttpResponse.Error(404, "Not Found", "Resource not found");
+        }
+    }
+
+    private static string PlaybackJson(string id, string media, string target) => AriJson.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("media_uri", media);
+        w.WriteString("target_uri", target);
+        w.WriteString("language", "en");
+        w.WriteString("state", "queued");
+        w.WriteEndObject();
+    });
+
+    private HttpResponse CreateBridge(HttpRequest request, JsonElement? body)
+    {
+        var type = Param(request, body, "type");
+        var id = Param(request, body, "bridgeId");
+        var types = type.Length == 0 ? ["mixing"] : type.Split(',');
+        if (types.Any(t => t is not ("mixing" or "holding" or "dtmf_events" or "proxy_media" or "video_sfu" or "video_single")))
+        {
+            return HttpResponse.Error(500, "Internal Error", $"Unable to create bridge. Possible duplicate bridge id '{(id.Length == 0 ? "(null)" : id)}'");
+        }
+
+        if (id.Length > 0 && Model.Bridges.ContainsKey(id))
+        {
+            return HttpResponse.Error(409, "Conflict", $"Bridge with id '{id}' already exists");
+        }
+
+        var holding = types.Contains("holding");
+        var bridge = Model.CreateBridge(id.Length > 0 ? id : Guid.NewGuid().ToString(), "stasis", Param(request, body, "name"), "Stasis",
+            createdByAri: true, bridgeClass: "stasis", ariType: holding ? "holding" : "mixing");
+        foreach (var app in _sim.Ari.Names)
+        {
+            bridge.AriApps.Add(app);
+        }
+
+        return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteBridge(w, bridge)));
+    }
+
+    private HttpResponse BridgeResource(HttpRequest request, JsonElement? body, string id, string[] rest)
+    {
+        if (!Model.Bridges.TryGetValue(id, out var bridge))
+        {
+            return HttpResponse.Error(404, "Not Found", "Bridge not found");
+        }
+
+        switch (rest)
+        {
+            case [] when request.Method == "GET":
+                return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteBridge(w, bridge)));
+            case [] when request.Method == "DELETE":
+                Model.DestroyBridge(bridge);
+                return HttpResponse.NoContent();
+            case ["addChannel" or "removeChannel"] when request.Method == "POST":
+                var ids = Param(request, body, "channel");
+                if (ids.Length == 0)
+                {
+                    return HttpResponse.Error(400, "Bad Request", "Missing parameter channel");
+                }
+
+                var channels = ids.Split(',').Select(Model.FindChannelById).ToList();
+                if (channels.Any(c => c is null))
+                {
+                    return HttpResponse.Error(400, "Bad Request", "Channel not found");
+                }
+
+                if (channels.Any(c => c!.StasisApp is null))
+                {
+                    return HttpResponse.Error(422, "Unprocessable Entity", "Channel not in Stasis application");
+                }
+
+                foreach (var channel in channels)
+                {
+                    if (rest[0] == "addChannel")
+                    {
+                        Model.EnterBridge(channel!, bridge);
+                    }
+                    else if (channel!.Bridge == bridge)
+                    {
+                        Model.LeaveBridge(channel, bridge);
+                    }
+                }
+
+                return HttpResponse.NoContent();
+            case ["play"] when request.Method == "POST":
+                var media = Param(request, body, "media");
+                var playbackId = Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
+                foreach (var app in bridge.AriApps)
+                {
+                    Model.AriPlayback(app, playbackId, media, "bridge:" + bridge.Id, null);
+                }
+
+                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "bridge:" + bridge.Id));
+            case ["moh"] when request.Method is "POST" or "DELETE":
+                foreach (var member in bridge.Members)
+                {
+                    if (request.Method == "POST")
+                    {
+                        Model.StartMusicOnHold(member, Param(request, body, "mohClass") is { Length: > 0 } moh ? moh : "default");
+                    }
+                    else
+                    {
+                        Model.StopMusicOnHold(member);
+                    }
+                }
+
+                return HttpResponse.NoContent();
+            default:
+                return HttpResponse.Error(404, "Not Found", "Resource not found");
+        }
+    }
+
+    private HttpResponse UserEvent(HttpRequest request, JsonElement? body, string eventName)
+    {
+        var app = Param(request, body, "application");
+        if (app.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Missing parameter application");
+        }
+
+        if (!_sim.Ari.HasApplication(app))
+        {
+            return HttpResponse.Error(404, "Not Found", "Application not found");
+        }
+
+        var source = Param(request, body, "source");
+        var fields = new List<KeyValuePair<string, string>>();
+        if (body is { ValueKind: JsonValueKind.Object } b && b.TryGetProperty("variables", out var vars) && vars.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in vars.EnumerateObject())
+            {
+                fields.Add(new(property.Name, property.Value.ToString()));
+            }
+        }
+
+        if (source.StartsWith("channel:", StringComparison.Ordinal) && Model.FindChannelById(source[8..]) is { } channel)
+        {
+            _sim.AriEvents.ChannelUserEvent(channel, eventName, fields);
+        }
+
+        return HttpResponse.NoContent();
+    }
+}
