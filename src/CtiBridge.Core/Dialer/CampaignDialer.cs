@@ -1,0 +1,533 @@
+using System.Globalization;
+
+namespace CtiBridge.Core.Dialer;
+
+/// <summary>Live figures of one campaign for the wallboard and metrics.</summary>
+/// <param name="Lines">Calls up (ringing, waiting for an agent, connected).</param>
+/// <param name="Ringing">Calls ringing.</param>
+/// <param name="WaitingForAgent">Live answers waiting for an agent (at most the connect deadline).</param>
+/// <param name="AgentsWaiting">Ready agents waiting for a call.</param>
+/// <param name="Measured">The abandon tally that counts now (campaign-to-date or rolling window).</param>
+/// <param name="Rolling">The rolling-window abandon tally.</param>
+/// <param name="CampaignToDate">The campaign-to-date abandon tally.</param>
+/// <param name="DialLevel">Lines ringing or waiting per ready agent (0 when no agent is ready).</param>
+/// <param name="EffectiveMode">The mode the last plan used.</param>
+/// <param name="LiveAnswerProbability">The estimated live-answer probability.</param>
+public sealed record DialerStats(
+    int Lines,
+    int Ringing,
+    int WaitingForAgent,
+    int AgentsWaiting,
+    AbandonTally Measured,
+    AbandonTally Rolling,
+    AbandonTally CampaignToDate,
+    double DialLevel,
+    DialingMode EffectiveMode,
+    double LiveAnswerProbability);
+
+/// <summary>
+/// The dialer of one campaign: decides which leads to dial now (pacing, windows, DNC, line cap,
+/// one call per lead), follows each call from dial to hang-up, keeps the compliance ledger and
+/// the pacing statistics, and says what becomes of each lead. Pure domain code: time and agents
+/// are inputs; not thread-safe (one campaign = one logical owner).
+/// </summary>
+public sealed class CampaignDialer
+{
+    private readonly Dictionary<string, DialedCall> _calls = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _leadsInCall = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _numbersInCall = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _previewed = new(StringComparer.Ordinal);
+    private readonly IPacingStrategy _pacing;
+    private readonly LeadTimeZones _zones;
+    private const double MinimumAllowance = 1e-3;
+    private long _sequence;
+    private DialingMode _lastMode;
+
+    // Log of the abandon allowance handed to predictive pacing, steered by the realised abandons.
+    private double _logAllowance;
+
+    /// <summary>Creates the dialer; throws <see cref="DialerConfigurationException"/> when the campaign is invalid.</summary>
+    /// <param name="campaign">The campaign (validated here).</param>
+    /// <param name="zones">How leads' time zones are found.</param>
+    /// <param name="pacing">Pacing to use instead of the mode's default (tests and simulations).</param>
+    /// <param name="estimator">Statistics to start from (e.g. restored from the database); new when null.</param>
+    public CampaignDialer(Campaign campaign, LeadTimeZones zones, IPacingStrategy? pacing = null, PacingEstimator? estimator = null)
+    {
+        ArgumentNullException.ThrowIfNull(campaign);
+        ArgumentNullException.ThrowIfNull(zones);
+        campaign.EnsureValid();
+        Campaign = campaign;
+        _zones = zones;
+        Estimator = estimator ?? new PacingEstimator();
+        Ledger = new ComplianceLedger(campaign.Id, campaign.Policy, campaign.Start == DateTimeOffset.MinValue ? DateTimeOffset.UnixEpoch : campaign.Start);
+        _pacing = pacing ?? campaign.Mode switch
+        {
+            DialingMode.Power => new PowerPacing(campaign.PowerRatio),
+            DialingMode.Predictive => new PredictivePacing(),
+            _ => ProgressivePacing.Instance,
+        };
+        _lastMode = campaign.Mode;
+        _logAllowance = Math.Log(Math.Max(MinimumAllowance, TargetShareOfLimit * campaign.Policy.MaxAbandonRate));
+    }
+
+    /// <summary>The campaign.</summary>
+    public Campaign Campaign { get; }
+
+    /// <summary>The campaign's compliance ledger.</summary>
+    public ComplianceLedger Ledger { get; }
+
+    /// <summary>The campaign's pacing statistics.</summary>
+    public PacingEstimator Estimator { get; }
+
+    /// <summary>Calls up now.</summary>
+    public IReadOnlyCollection<DialedCall> Calls => _calls.Values;
+
+    /// <summary>
+    /// When false the dialer does not fall back to progressive at the abandon limit. Only the
+    /// offline tuning of fixed power ratios in the simulation turns it off, to see a ratio's raw abandon rate.
+    /// </summary>
+    internal bool EnforceAbandonLimit { get; set; } = true;
+
+    /// <summary>Share of the abandon limit predictive pacing aims for (margin for estimation noise).</summary>
+    internal double TargetShareOfLimit { get; set; } = 0.85;
+
+    /// <summary>Step of the allowance controller per live answer (relative to the target rate).</summary>
+    internal double AllowanceGain { get; set; } = 0.003;
+
+    /// <summary>The abandon allowance predictive pacing currently gets (abandons per live answer of new lines).</summary>
+    public double PacingAllowance => Math.Exp(_logAllowance);
+
+    /// <summary>The call with id <paramref name="callId"/>, if it is up.</summary>
+    public DialedCall? Find(string callId) => _calls.GetValueOrDefault(callId);
+
+    /// <summary>
+    /// One pacing decision at <paramref name="now"/>: releases lost lines, then picks due leads to
+    /// dial now. Never dials when no agent is logged in (except message-only broadcast), outside the
+    /// campaign's start/deadline or a lead's calling window, a number on <paramref name="doNotCall"/>,
+    /// a lead or number already in a call, or beyond the line cap.
+    /// </summary>
+    /// <param name="now">The current time.</param>
+    /// <param name="agents">The campaign's agents now.</param>
+    /// <param name="dueLeads">Candidate leads in the order they should be dialled (e.g. the hopper).</param>
+    /// <param name="doNotCall">Numbers never to dial (E.164; global and campaign lists merged).</param>
+    public DialPlan Plan(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall)
+    {
+        ArgumentNullException.ThrowIfNull(agents);
+        ArgumentNullException.ThrowIfNull(dueLeads);
+        ArgumentNullException.ThrowIfNull(doNotCall);
+        var snapshotErrors = agents.Validate();
+        if (snapshotErrors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", snapshotErrors), nameof(agents));
+        }
+
+        var released = ReleaseLostLines(now);
+        var mode = EffectiveMode(now);
+        _lastMode = mode;
+        var wanted = LinesWanted(now, agents, mode);
+        if (wanted <= 0)
+        {
+            return new DialPlan([], [], released, Math.Max(0, wanted), mode);
+        }
+
+        var orders = new List<DialOrder>();
+        var skipped = new List<SkippedLead>();
+        foreach (var lead in dueLeads)
+        {
+            if (orders.Count >= wanted)
+            {
+                break;
+            }
+
+            if (Check(now, lead, doNotCall) is { } skip)
+            {
+                skipped.Add(skip);
+                continue;
+            }
+
+            orders.Add(Open(now, lead));
+        }
+
+        return new DialPlan(orders, skipped, released, wanted, mode);
+    }
+
+    /// <summary>Preview mode: the first due lead an agent may look at now, reserved until dialled or skipped.</summary>
+    public Lead? NextPreview(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall)
+    {
+        ArgumentNullException.ThrowIfNull(agents);
+        ArgumentNullException.ThrowIfNull(dueLeads);
+        if (agents.LoggedIn <= 0 || !Campaign.IsRunningAt(now))
+        {
+            return null;
+        }
+
+        foreach (var lead in dueLeads)
+        {
+            if (!_previewed.Contains(lead.Id) && Check(now, lead, doNotCall) is null)
+            {
+                _previewed.Add(lead.Id);
+                return lead;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Preview mode: the agent chose to dial the previewed lead. Re-checks window and DNC.</summary>
+    /// <returns>The order, or the reason it may not be dialled now.</returns>
+    public (DialOrder? Order, SkippedLead? Skip) DialPreviewed(DateTimeOffset now, Lead lead, IReadOnlySet<string> doNotCall)
+    {
+        ArgumentNullException.ThrowIfNull(lead);
+        _previewed.Remove(lead.Id);
+        if (!Campaign.IsRunningAt(now))
+        {
+            return (null, new SkippedLead(lead, SkipReason.OutsideCallingWindow));
+        }
+
+        return Check(now, lead, doNotCall) is { } skip ? (null, skip) : (Open(now, lead), null);
+    }
+
+    /// <summary>Preview mode: the agent skipped the lead; it becomes available again.</summary>
+    public void SkipPreviewed(string leadId) => _previewed.Remove(leadId);
+
+    /// <summary>
+    /// Something answered the call. For a person (or a machine passed to agents) the call now waits
+    /// for an agent: connect one with <see cref="OnAgentConnected"/> or, when the connect deadline
+    /// (<see cref="ConnectDeadlineOf"/>) passes, play the abandon message and call <see cref="OnAbandoned"/>.
+    /// </summary>
+    public void OnAnswered(string callId, DateTimeOffset at, CallOutcome answeredBy)
+    {
+        if (!answeredBy.IsAnswered())
+        {
+            throw new ArgumentException($"OnAnswered needs HumanAnswer or Machine, not {answeredBy}", nameof(answeredBy));
+        }
+
+        var call = Get(callId);
+        if (call.State != DialedCallState.Ringing)
+        {
+            throw new InvalidOperationException($"call {callId} was answered twice (state {call.State})");
+        }
+
+        call.AnsweredAt = at;
+        call.AnsweredBy = answeredBy;
+        var needsAgent = Campaign.Mode != DialingMode.VoiceBroadcast
+                         && (answeredBy == CallOutcome.HumanAnswer || Campaign.Machines == MachineHandling.ConnectToAgent);
+        Estimator.RecordDial(needsAgent, at - call.DialedAt);
+        if (needsAgent)
+        {
+            call.State = DialedCallState.WaitingForAgent;
+            return;
+        }
+
+        call.State = DialedCallState.Connected;
+        if (answeredBy == CallOutcome.Machine)
+        {
+            Ledger.RecordMachineAnswer(call, at, at - call.DialedAt);
+        }
+    }
+
+    /// <summary>When the call, answered and waiting, must have an agent or be treated as abandoned.</summary>
+    public DateTimeOffset? ConnectDeadlineOf(string callId) =>
+        Get(callId).AnsweredAt is { } at ? at + Campaign.Policy.ConnectDeadline : null;
+
+    /// <summary>An agent was connected to the answered call. Returns true when it was within the connect deadline.</summary>
+    public bool OnAgentConnected(string callId, DateTimeOffset at)
+    {
+        var call = Get(callId);
+        if (call.State != DialedCallState.WaitingForAgent || call.AnsweredAt is not { } answeredAt)
+        {
+            throw new InvalidOperationException($"call {callId} is not waiting for an agent (state {call.State})");
+        }
+
+        call.State = DialedCallState.Connected;
+        call.AgentConnectedAt = at;
+        var abandoned = RecordAnswer(call, answeredAt, at);
+        return !abandoned;
+    }
+
+    /// <summary>No agent came within the connect deadline: the call is abandoned (and gets the abandon message when <paramref name="messagePlayed"/>).</summary>
+    public void OnAbandoned(string callId, DateTimeOffset at, bool messagePlayed)
+    {
+        var call = Get(callId);
+        if (call.State != DialedCallState.WaitingForAgent || call.AnsweredAt is not { } answeredAt)
+        {
+            throw new InvalidOperationException($"call {callId} is not waiting for an agent (state {call.State})");
+        }
+
+        call.State = DialedCallState.Connected;
+        RecordAnswer(call, answeredAt, null);
+        if (messagePlayed)
+        {
+            Ledger.RecordMessagePlayed(call, at, Campaign.AbandonMessage ?? "(abandon message)");
+        }
+    }
+
+    /// <summary>A recording was played on the call (voicemail message, broadcast message).</summary>
+    public void OnMessagePlayed(string callId, DateTimeOffset at, string message) => Ledger.RecordMessagePlayed(Get(callId), at, message);
+
+    /// <summary>An agent finished wrap-up after a campaign call (feeds the handle-time model).</summary>
+    public void OnWrapUpEnded(TimeSpan wrapUp) => Estimator.RecordWrapUp(wrapUp);
+
+    /// <summary>
+    /// The call ended (hang-up, or the PBX's final dial result for an unanswered call). For an
+    /// unanswered call <paramref name="outcome"/> says why (busy, no answer ...); for answered calls it may be null.
+    /// </summary>
+    public AttemptResult OnCallEnded(string callId, DateTimeOffset at, CallOutcome? outcome = null)
+    {
+        var call = Get(callId);
+        if (call.State == DialedCallState.Ringing)
+        {
+            var result = outcome ?? throw new ArgumentException($"call {callId} ended unanswered: its outcome is needed", nameof(outcome));
+            if (result.IsAnswered())
+            {
+                // The answer and the hang-up were reported together.
+                OnAnswered(callId, at, result);
+                return OnCallEnded(callId, at, result);
+            }
+
+            var ring = at - call.DialedAt;
+            if (result != CallOutcome.LostReply)
+            {
+                Estimator.RecordDial(false, ring);
+            }
+
+            Ledger.RecordUnanswered(call, at, ring, result);
+            return Close(call, result, at);
+        }
+
+        if (call.State == DialedCallState.WaitingForAgent && call.AnsweredAt is { } answeredAt)
+        {
+            // Hung up (or lost) before any agent came: abandoned.
+            RecordAnswer(call, answeredAt, null);
+        }
+        else if (call.AgentConnectedAt is { } connectedAt && call.AnsweredBy == CallOutcome.HumanAnswer)
+        {
+            Estimator.RecordTalk(at - connectedAt);
+        }
+
+        return Close(call, call.AnsweredBy ?? outcome ?? CallOutcome.HumanAnswer, at);
+    }
+
+    /// <summary>
+    /// Releases lines whose result never came: ringing past the ring timeout plus grace, waiting
+    /// for an agent past the deadline plus grace (counted abandoned), connected past the longest call.
+    /// </summary>
+    public IReadOnlyList<AttemptResult> ReleaseLostLines(DateTimeOffset now)
+    {
+        List<AttemptResult>? released = null;
+        foreach (var call in _calls.Values.ToArray())
+        {
+            var limit = call.State switch
+            {
+                DialedCallState.Ringing => call.DialedAt + Campaign.RingTimeout + Campaign.LostReplyGrace,
+                DialedCallState.WaitingForAgent => call.AnsweredAt!.Value + Campaign.Policy.ConnectDeadline + Campaign.LostReplyGrace,
+                _ => (call.AgentConnectedAt ?? call.AnsweredAt ?? call.DialedAt) + Campaign.MaxCallDuration,
+            };
+            if (now >= limit)
+            {
+                (released ??= []).Add(OnCallEnded(call.CallId, now, call.State == DialedCallState.Ringing ? CallOutcome.LostReply : null));
+            }
+        }
+
+        return released ?? (IReadOnlyList<AttemptResult>)[];
+    }
+
+    /// <summary>Live figures for the wallboard.</summary>
+    public DialerStats Stats(DateTimeOffset now, AgentSnapshot agents)
+    {
+        ArgumentNullException.ThrowIfNull(agents);
+        var ringing = _calls.Values.Count(c => c.State == DialedCallState.Ringing);
+        var waiting = _calls.Values.Count(c => c.State == DialedCallState.WaitingForAgent);
+        return new DialerStats(
+            _calls.Count, ringing, waiting, agents.Ready,
+            Ledger.Measured(now), Ledger.Rolling(now), Ledger.CampaignToDate,
+            agents.Ready == 0 ? 0 : (double)(ringing + waiting) / agents.Ready,
+            _lastMode, Estimator.LiveAnswerProbability);
+    }
+
+    private DialingMode EffectiveMode(DateTimeOffset now)
+    {
+        var mode = Campaign.Mode;
+        if (mode is not (DialingMode.Power or DialingMode.Predictive))
+        {
+            return mode;
+        }
+
+        // At the limit (one more abandon would break it), only dialling that cannot abandon is allowed.
+        if (EnforceAbandonLimit && Ledger.AbandonHeadroom(now) < 1)
+        {
+            return DialingMode.Progressive;
+        }
+
+        if (mode == DialingMode.Predictive
+            && (Estimator.Results < Campaign.PredictiveWarmUpCalls || Estimator.LiveAnswers < 5 || Estimator.TalkSamples < 5))
+        {
+            return DialingMode.Progressive;
+        }
+
+        return mode;
+    }
+
+    private int LinesWanted(DateTimeOffset now, AgentSnapshot agents, DialingMode mode)
+    {
+        if (!Campaign.IsRunningAt(now) || mode == DialingMode.Preview)
+        {
+            return 0;
+        }
+
+        var available = Campaign.MaxConcurrentLines - _calls.Count;
+        if (available <= 0)
+        {
+            return 0;
+        }
+
+        if (mode == DialingMode.VoiceBroadcast)
+        {
+            if (Campaign.Broadcast == BroadcastKind.MessageOnly)
+            {
+                return available;
+            }
+
+            return agents.LoggedIn <= 0
+                ? 0
+                : Math.Clamp((int)Math.Ceiling(agents.LoggedIn * Campaign.BroadcastLinesPerAgent) - _calls.Count, 0, available);
+        }
+
+        if (agents.LoggedIn <= 0)
+        {
+            return 0;
+        }
+
+        var lines = new List<PacingLine>(_calls.Count);
+        foreach (var call in _calls.Values)
+        {
+            if (call.State == DialedCallState.Ringing)
+            {
+                lines.Add(new PacingLine(call.State, now - call.DialedAt));
+            }
+            else if (call.State == DialedCallState.WaitingForAgent)
+            {
+                lines.Add(new PacingLine(call.State, now - call.AnsweredAt!.Value));
+            }
+        }
+
+        var target = TargetRate(now);
+        var allowance = target <= 0 ? 0 : Math.Exp(_logAllowance);
+        var context = new PacingContext(agents, lines, available, Estimator, allowance, Campaign.Policy.ConnectDeadline);
+        IPacingStrategy pacing = mode == DialingMode.Progressive ? ProgressivePacing.Instance : _pacing;
+        return Math.Clamp(pacing.LinesToDial(context), 0, available);
+    }
+
+    private double TargetRate(DateTimeOffset now)
+    {
+        // Aim under the limit, and lower still when the measured period has used up its margin:
+        // spread what is left of the abandon budget over the next hundred live answers.
+        const double lookAhead = 100;
+        var limit = Campaign.Policy.MaxAbandonRate;
+        var headroom = Ledger.AbandonHeadroom(now, lookAhead);
+        return Math.Clamp(headroom / lookAhead, 0, TargetShareOfLimit * limit);
+    }
+
+    private void SteerAllowance(DateTimeOffset at, bool abandoned)
+    {
+        // Stochastic approximation: each live answer nudges the allowance so that the long-run
+        // abandon share equals the target (an abandon pulls it down, a connection lifts it a little).
+        // The model's own bias (later dials competing for the same agents) is corrected this way
+        // from the campaign's own results, without per-campaign tuning.
+        var target = TargetRate(at);
+        if (target <= 0)
+        {
+            _logAllowance -= AllowanceGain / 0.01;
+        }
+        else
+        {
+            _logAllowance += AllowanceGain * (target - (abandoned ? 1 : 0)) / target;
+        }
+
+        _logAllowance = Math.Clamp(_logAllowance, Math.Log(MinimumAllowance), 0);
+    }
+
+    private SkippedLead? Check(DateTimeOffset now, Lead lead, IReadOnlySet<string> doNotCall)
+    {
+        if (!lead.IsDue(now))
+        {
+            return new SkippedLead(lead, SkipReason.NotDue, lead.NextAttemptAt);
+        }
+
+        if (!PhoneNumbers.IsE164(lead.PhoneNumber))
+        {
+            return new SkippedLead(lead, SkipReason.InvalidNumber);
+        }
+
+        if (doNotCall.Contains(lead.PhoneNumber))
+        {
+            return new SkippedLead(lead, SkipReason.DoNotCall);
+        }
+
+        if (_leadsInCall.Contains(lead.Id) || _numbersInCall.Contains(lead.PhoneNumber))
+        {
+            return new SkippedLead(lead, SkipReason.AlreadyInCall);
+        }
+
+        if (_zones.ZoneOf(lead) is not { } zone)
+        {
+            return new SkippedLead(lead, SkipReason.UnknownTimeZone);
+        }
+
+        if (!Campaign.Windows.IsOpen(now, zone))
+        {
+            return new SkippedLead(lead, SkipReason.OutsideCallingWindow, Campaign.Windows.NextOpening(now, zone));
+        }
+
+        return null;
+    }
+
+    private DialOrder Open(DateTimeOffset now, Lead lead)
+    {
+        var callId = string.Create(CultureInfo.InvariantCulture, $"{Campaign.Id}-{++_sequence}");
+        var call = new DialedCall(callId, lead, Campaign.EndpointFor(lead.PhoneNumber), now);
+        _calls.Add(callId, call);
+        _leadsInCall.Add(lead.Id);
+        _numbersInCall.Add(lead.PhoneNumber);
+        return new DialOrder(call, Campaign.CallerId, Campaign.CallerName, Campaign.RingTimeout);
+    }
+
+    private bool RecordAnswer(DialedCall call, DateTimeOffset answeredAt, DateTimeOffset? connectedAt)
+    {
+        if (call.LiveAnswerRecorded)
+        {
+            return call.Abandoned;
+        }
+
+        call.LiveAnswerRecorded = true;
+        bool abandoned;
+        if (call.AnsweredBy == CallOutcome.Machine)
+        {
+            // A machine passed to agents is not a person: no abandon under the policy.
+            Ledger.RecordMachineAnswer(call, answeredAt, answeredAt - call.DialedAt);
+            abandoned = false;
+        }
+        else
+        {
+            abandoned = Ledger.RecordLiveAnswer(call, answeredAt, connectedAt, answeredAt - call.DialedAt);
+            SteerAllowance(answeredAt, abandoned);
+        }
+
+        call.Abandoned = abandoned;
+        return abandoned;
+    }
+
+    private AttemptResult Close(DialedCall call, CallOutcome outcome, DateTimeOffset at)
+    {
+        _calls.Remove(call.CallId);
+        _leadsInCall.Remove(call.LeadId);
+        _numbersInCall.Remove(call.PhoneNumber);
+        var updated = LeadRetryPolicy.AfterAttempt(Campaign, call.Lead, outcome, at, call.Abandoned);
+        return new AttemptResult(call, outcome, at, updated);
+    }
+
+    private DialedCall Get(string callId) =>
+        _calls.TryGetValue(callId, out var call)
+            ? call
+            : throw new KeyNotFoundException($"campaign '{Campaign.Id}' has no call '{callId}' up (ended, released as lost, or never dialled)");
+}

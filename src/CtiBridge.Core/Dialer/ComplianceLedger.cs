@@ -1,0 +1,234 @@
+using System.Globalization;
+using System.Text;
+
+namespace CtiBridge.Core.Dialer;
+
+/// <summary>What one ledger row records.</summary>
+public enum LedgerEntryKind
+{
+    /// <summary>A person answered and an agent was connected within the connect deadline.</summary>
+    LiveAnswerConnected,
+
+    /// <summary>A person answered and no agent was connected within the deadline (abandoned call).</summary>
+    Abandoned,
+
+    /// <summary>A recorded message was played (abandon message, voicemail message or broadcast).</summary>
+    MessagePlayed,
+
+    /// <summary>A call that was not answered, with how long it rang.</summary>
+    Unanswered,
+
+    /// <summary>An answering machine answered.</summary>
+    MachineAnswer,
+}
+
+/// <summary>One row of the compliance ledger, as exported for an audit.</summary>
+/// <param name="At">When it happened (answer time for live answers, end time for unanswered calls).</param>
+/// <param name="Kind">What happened.</param>
+/// <param name="CallId">The dialer's call id.</param>
+/// <param name="LeadId">The lead dialled.</param>
+/// <param name="PhoneNumber">The number dialled (E.164).</param>
+/// <param name="ConnectDelay">Live answers: time from the answer to the agent connection (null if none came).</param>
+/// <param name="RingTime">Time the call rang before it was answered or given up.</param>
+/// <param name="Message">Messages: which recording was played.</param>
+/// <param name="Outcome">The call outcome, when known.</param>
+public sealed record LedgerEntry(
+    DateTimeOffset At,
+    LedgerEntryKind Kind,
+    string CallId,
+    string LeadId,
+    string PhoneNumber,
+    TimeSpan? ConnectDelay,
+    TimeSpan? RingTime,
+    string? Message,
+    CallOutcome? Outcome);
+
+/// <summary>Abandon counts and rate over one period.</summary>
+/// <param name="LiveAnswers">Live answers (connected in time + abandoned) in the period.</param>
+/// <param name="Abandons">Abandoned calls in the period.</param>
+public readonly record struct AbandonTally(int LiveAnswers, int Abandons)
+{
+    /// <summary>Abandons / live answers; 0 when nobody answered.</summary>
+    public double Rate => LiveAnswers == 0 ? 0 : (double)Abandons / LiveAnswers;
+}
+
+/// <summary>
+/// The per-campaign compliance ledger: every live answer, every abandon with its connect delay,
+/// every message played, and the ring time of every unanswered call, with rolling and
+/// campaign-to-date abandon rates. Append-only; entries must come in time order.
+/// </summary>
+public sealed class ComplianceLedger
+{
+    private readonly List<LedgerEntry> _entries = [];
+
+    // Live answers and abandons in time order, for the rolling window (a moving start index).
+    private readonly List<(DateTimeOffset At, bool Abandoned)> _liveAnswers = [];
+    private int _windowStart;
+    private int _windowAbandons;
+    private int _totalAbandons;
+
+    /// <summary>Creates an empty ledger for a campaign started at <paramref name="campaignStart"/>.</summary>
+    public ComplianceLedger(string campaignId, CompliancePolicy policy, DateTimeOffset campaignStart)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        CampaignId = campaignId;
+        Policy = policy;
+        CampaignStart = campaignStart;
+    }
+
+    /// <summary>The campaign this ledger belongs to.</summary>
+    public string CampaignId { get; }
+
+    /// <summary>The rules measured.</summary>
+    public CompliancePolicy Policy { get; }
+
+    /// <summary>When the campaign's first measuring period began.</summary>
+    public DateTimeOffset CampaignStart { get; }
+
+    /// <summary>Every row so far, in time order.</summary>
+    public IReadOnlyList<LedgerEntry> Entries => _entries;
+
+    /// <summary>Live answers and abandons since the campaign began.</summary>
+    public AbandonTally CampaignToDate => new(_liveAnswers.Count, _totalAbandons);
+
+    /// <summary>Records a live answer and how it ended. Returns true when it counts as abandoned.</summary>
+    /// <param name="answeredAt">When the person answered (greeting completed).</param>
+    /// <param name="connectedAt">When an agent was connected, or null when none was.</param>
+    /// <param name="call">The call.</param>
+    /// <param name="ringTime">How long it rang before the answer.</param>
+    public bool RecordLiveAnswer(DialedCall call, DateTimeOffset answeredAt, DateTimeOffset? connectedAt, TimeSpan ringTime)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        TimeSpan? delay = connectedAt is { } c ? c - answeredAt : null;
+        var abandoned = delay is not { } d || d > Policy.ConnectDeadline;
+        Append(new LedgerEntry(answeredAt, abandoned ? LedgerEntryKind.Abandoned : LedgerEntryKind.LiveAnswerConnected,
+            call.CallId, call.LeadId, call.PhoneNumber, delay, ringTime, null, CallOutcome.HumanAnswer));
+        _liveAnswers.Add((answeredAt, abandoned));
+        if (abandoned)
+        {
+            _totalAbandons++;
+            _windowAbandons++;
+        }
+
+        return abandoned;
+    }
+
+    /// <summary>
+    /// Records an answering-machine verdict that turned out to be a person (Ofcom counts these as
+    /// abandons); under policies that do not count them it is recorded as a machine answer only.
+    /// </summary>
+    public void RecordMachineAnswer(DialedCall call, DateTimeOffset answeredAt, TimeSpan ringTime, bool confirmedPerson = false)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (confirmedPerson && Policy.CountsMachineFalsePositives)
+        {
+            RecordLiveAnswer(call, answeredAt, null, ringTime);
+            return;
+        }
+
+        Append(new LedgerEntry(answeredAt, LedgerEntryKind.MachineAnswer, call.CallId, call.LeadId, call.PhoneNumber, null, ringTime, null, CallOutcome.Machine));
+    }
+
+    /// <summary>Records that a recording was played on the call (abandon message, voicemail, broadcast).</summary>
+    public void RecordMessagePlayed(DialedCall call, DateTimeOffset at, string message)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        Append(new LedgerEntry(at, LedgerEntryKind.MessagePlayed, call.CallId, call.LeadId, call.PhoneNumber, null, null, message, null));
+    }
+
+    /// <summary>Records an unanswered call and how long it rang.</summary>
+    public void RecordUnanswered(DialedCall call, DateTimeOffset endedAt, TimeSpan ringTime, CallOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        Append(new LedgerEntry(endedAt, LedgerEntryKind.Unanswered, call.CallId, call.LeadId, call.PhoneNumber, null, ringTime, null, outcome));
+    }
+
+    /// <summary>Live answers and abandons in the rolling window ending at <paramref name="now"/>.</summary>
+    public AbandonTally Rolling(DateTimeOffset now)
+    {
+        var from = now - Policy.AbandonWindow;
+        while (_windowStart < _liveAnswers.Count && _liveAnswers[_windowStart].At <= from)
+        {
+            if (_liveAnswers[_windowStart].Abandoned)
+            {
+                _windowAbandons--;
+            }
+
+            _windowStart++;
+        }
+
+        return new(_liveAnswers.Count - _windowStart, _windowAbandons);
+    }
+
+    /// <summary>
+    /// The tally that counts at <paramref name="now"/>: campaign-to-date while the campaign is
+    /// younger than the policy window, the rolling window after that.
+    /// </summary>
+    public AbandonTally Measured(DateTimeOffset now) =>
+        now - CampaignStart < Policy.AbandonWindow ? CampaignToDate : Rolling(now);
+
+    /// <summary>
+    /// How many more abandons the campaign can take right now, assuming <paramref name="extraLiveAnswers"/>
+    /// more live answers, before the measured rate would go over the limit (negative = already over).
+    /// </summary>
+    public double AbandonHeadroom(DateTimeOffset now, double extraLiveAnswers = 0)
+    {
+        var tally = Measured(now);
+        var rolling = Rolling(now);
+        var limit = Policy.MaxAbandonRate;
+        var measured = (limit * (tally.LiveAnswers + extraLiveAnswers)) - tally.Abandons;
+        var window = (limit * (rolling.LiveAnswers + extraLiveAnswers)) - rolling.Abandons;
+        return Math.Min(measured, window);
+    }
+
+    /// <summary>Writes every row as CSV (RFC 4180, invariant culture, UTC ISO 8601 times, seconds with 3 decimals).</summary>
+    public void WriteCsv(TextWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write("campaign,at_utc,kind,call_id,lead_id,phone_number,connect_delay_s,ring_time_s,message,outcome,policy\n");
+        foreach (var e in _entries)
+        {
+            var line = string.Join(',',
+                Csv(CampaignId),
+                e.At.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+                e.Kind.ToString(),
+                Csv(e.CallId),
+                Csv(e.LeadId),
+                Csv(e.PhoneNumber),
+                Seconds(e.ConnectDelay),
+                Seconds(e.RingTime),
+                Csv(e.Message ?? ""),
+                e.Outcome?.ToString() ?? "",
+                Csv(Policy.Name));
+            writer.Write(line);
+            writer.Write('\n');
+        }
+    }
+
+    /// <summary>The CSV export as a string.</summary>
+    public string ToCsv()
+    {
+        var sb = new StringBuilder();
+        using var writer = new StringWriter(sb, CultureInfo.InvariantCulture);
+        WriteCsv(writer);
+        return sb.ToString();
+    }
+
+    private void Append(LedgerEntry entry)
+    {
+        if (_entries.Count > 0 && entry.At < _entries[^1].At - Policy.ConnectDeadline - TimeSpan.FromMinutes(1))
+        {
+            // Rows arrive a little out of order (answer time recorded when the connect result is known), never by minutes.
+            throw new InvalidOperationException(
+                $"compliance ledger '{CampaignId}': entry at {entry.At:O} is older than the last one at {_entries[^1].At:O}");
+        }
+
+        _entries.Add(entry);
+    }
+
+    private static string Seconds(TimeSpan? value) =>
+        value is { } v ? v.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture) : "";
+
+    private static string Csv(string value) =>
+        value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+}

@@ -1,0 +1,415 @@
+using System.Diagnostics;
+
+namespace CtiBridge.Core.Dialer.Simulation;
+
+/// <summary>One point of the dialer scenario grid: agents, answer rate, ring and talk times.</summary>
+public sealed record DialerScenario
+{
+    /// <summary>Agents logged in for the whole run.</summary>
+    public int Agents { get; init; } = 10;
+
+    /// <summary>Share of dials answered by a person.</summary>
+    public double LiveAnswerProbability { get; init; } = 0.3;
+
+    /// <summary>Mean talk time (lognormal), seconds.</summary>
+    public double MeanTalkSeconds { get; init; } = 120;
+
+    /// <summary>Sigma of the talk-time lognormal.</summary>
+    public double TalkSigma { get; init; } = 0.8;
+
+    /// <summary>Wrap-up after each call, seconds.</summary>
+    public double WrapUpSeconds { get; init; } = 10;
+
+    /// <summary>Ring time of a live answer: uniform between these, seconds.</summary>
+    public (double Min, double Max) LiveRingSeconds { get; init; } = (5, 20);
+
+    /// <summary>Ring time of the other outcomes (busy, no answer ...): uniform between these, seconds.</summary>
+    public (double Min, double Max) OtherRingSeconds { get; init; } = (3, 26);
+
+    /// <summary>Excluded from the figures (the dialer's own warm-up).</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Measure at least this long after the warm-up.</summary>
+    public TimeSpan MinimumMeasured { get; init; } = TimeSpan.FromHours(2);
+
+    /// <summary>Stop once this many live answers were measured (and the minimum time passed).</summary>
+    public int TargetLiveAnswers { get; init; } = 4000;
+
+    /// <summary>Never simulate longer than this.</summary>
+    public TimeSpan MaximumMeasured { get; init; } = TimeSpan.FromHours(100);
+
+    /// <summary>Seed of the scenario's randomness (a run is reproducible for a given seed and pacing).</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>A short label, e.g. "20 agents, p 0.30, talk 120 s".</summary>
+    public override string ToString() =>
+        FormattableString.Invariant($"{Agents} agents, p {LiveAnswerProbability:0.00}, talk {MeanTalkSeconds:0} s");
+}
+
+/// <summary>The pacing a simulation run uses.</summary>
+/// <param name="Mode">Progressive, Power or Predictive.</param>
+/// <param name="PowerRatio">Lines per ready agent for Power.</param>
+/// <param name="EnforceAbandonLimit">False only for offline ratio tuning (the raw abandon rate of a fixed ratio).</param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true)
+{
+    /// <summary>A label for tables.</summary>
+    public override string ToString() => Mode == DialingMode.Power
+        ? FormattableString.Invariant($"power {PowerRatio:0.00}")
+        : Mode.ToString().ToLowerInvariant();
+}
+
+/// <summary>What a simulation run measured (after the warm-up).</summary>
+/// <param name="Occupancy">(talk + wrap-up) / logged-in time, 0..1.</param>
+/// <param name="AbandonRate">Abandoned / live answers.</param>
+/// <param name="LiveAnswers">Live answers measured.</param>
+/// <param name="Abandons">Abandons measured.</param>
+/// <param name="Dials">Dials placed in the measured period.</param>
+/// <param name="Measured">Simulated time measured.</param>
+/// <param name="DialerCpu">Wall time spent inside the dialer (plans and call events) over the whole run.</param>
+/// <param name="Simulated">Whole simulated time (warm-up included).</param>
+/// <param name="LedgerAbandonRate">The compliance ledger's campaign-to-date rate at the end (warm-up included).</param>
+public sealed record SimulationResult(
+    double Occupancy,
+    double AbandonRate,
+    int LiveAnswers,
+    int Abandons,
+    long Dials,
+    TimeSpan Measured,
+    TimeSpan DialerCpu,
+    TimeSpan Simulated,
+    double LedgerAbandonRate);
+
+/// <summary>
+/// A discrete-event simulation of one campaign: customers, agents with talk and wrap-up, and the
+/// 2 s connect rule, driving the real <see cref="CampaignDialer"/> (the same pacing code as
+/// production) on simulated time. Deterministic for a given scenario seed.
+/// </summary>
+public static class DialerSimulation
+{
+    private static readonly DateTimeOffset Epoch = new(2026, 1, 5, 0, 0, 0, TimeSpan.Zero);
+    private static readonly IReadOnlySet<string> NoDoNotCall = new HashSet<string>();
+
+    /// <summary>Runs the scenario with the given pacing.</summary>
+    public static SimulationResult Run(DialerScenario scenario, SimulatedPacing pacing)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        ArgumentNullException.ThrowIfNull(pacing);
+        return new SimulationRun(scenario, pacing).Execute();
+    }
+
+    /// <summary>
+    /// Offline tuning: the fixed power ratio with the highest occupancy whose raw abandon rate is
+    /// at most <paramref name="maxAbandonRate"/> (bisection: abandons and occupancy both grow with the ratio).
+    /// </summary>
+    public static (double Ratio, SimulationResult Result) TunePowerRatio(DialerScenario scenario, double maxAbandonRate = 0.03, int steps = 7)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        double lo = 1, hi = Math.Min(20, 2.5 / scenario.LiveAnswerProbability);
+        var best = Run(scenario, new SimulatedPacing(DialingMode.Power, lo, EnforceAbandonLimit: false));
+        var bestRatio = lo;
+        if (best.AbandonRate > maxAbandonRate)
+        {
+            return (lo, best);
+        }
+
+        for (var i = 0; i < steps; i++)
+        {
+            var mid = (lo + hi) / 2;
+            var result = Run(scenario, new SimulatedPacing(DialingMode.Power, mid, EnforceAbandonLimit: false));
+            if (result.AbandonRate <= maxAbandonRate)
+            {
+                lo = mid;
+                if (result.Occupancy >= best.Occupancy)
+                {
+                    (best, bestRatio) = (result, mid);
+                }
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return (bestRatio, best);
+    }
+
+    private enum EventKind
+    {
+        Tick,
+        RingEnd,
+        ConnectDeadline,
+        TalkEnd,
+        WrapUpEnd,
+        MessageEnd,
+    }
+
+    private sealed class SimulationRun
+    {
+        private const double AbandonMessageSeconds = 8;
+        private readonly DialerScenario _s;
+        private readonly CampaignDialer _dialer;
+        private readonly Random _random;
+        private readonly PriorityQueue<(EventKind Kind, string CallId, int Agent), (double, long)> _events = new();
+        private readonly Dictionary<string, (bool Live, int Agent)> _calls = new(StringComparer.Ordinal);
+        private readonly LinkedList<string> _waiting = new();
+        private readonly Queue<int> _ready = new();
+        private readonly double[] _busySince;
+        private readonly double[] _wrapUntil;
+        private readonly bool[] _talking;
+        private readonly double _measureFrom;
+        private readonly Stopwatch _dialerTime = new();
+        private long _sequence;
+        private long _leadCounter;
+        private double _now;
+        private double _busyMeasured;
+        private int _live;
+        private int _abandons;
+        private long _dials;
+
+        public SimulationRun(DialerScenario scenario, SimulatedPacing pacing)
+        {
+            _s = scenario;
+#pragma warning disable CA5394 // Simulation randomness: seeded and reproducible on purpose.
+            _random = new Random(scenario.Seed);
+#pragma warning restore CA5394
+            var campaign = new Campaign
+            {
+                Id = "sim",
+                AgentGroup = "sim",
+                Mode = pacing.Mode,
+                PowerRatio = pacing.PowerRatio,
+                CallerId = "+18005550100",
+                TrunkPrefix = "PJSIP/sim/",
+                AbandonMessage = "abandon",
+                Windows = CallingWindows.EveryDay(TimeOnly.MinValue, TimeOnly.MaxValue),
+                Start = Epoch,
+                MaxConcurrentLines = Math.Max(10, (int)Math.Ceiling(scenario.Agents * 4 / scenario.LiveAnswerProbability)),
+                RingTimeout = TimeSpan.FromSeconds(30),
+            };
+            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"))
+            {
+                EnforceAbandonLimit = pacing.EnforceAbandonLimit,
+            };
+            _busySince = new double[scenario.Agents];
+            _wrapUntil = new double[scenario.Agents];
+            _talking = new bool[scenario.Agents];
+            for (var a = 0; a < scenario.Agents; a++)
+            {
+                _ready.Enqueue(a);
+            }
+
+            _measureFrom = scenario.WarmUp.TotalSeconds;
+        }
+
+        public SimulationResult Execute()
+        {
+            Schedule(0, EventKind.Tick, "", -1);
+            var minEnd = _measureFrom + _s.MinimumMeasured.TotalSeconds;
+            var maxEnd = _measureFrom + _s.MaximumMeasured.TotalSeconds;
+            while (_events.TryDequeue(out var ev, out var key))
+            {
+                _now = key.Item1;
+                if (_now >= maxEnd || (_now >= minEnd && _live >= _s.TargetLiveAnswers))
+                {
+                    break;
+                }
+
+                Handle(ev.Kind, ev.CallId, ev.Agent);
+            }
+
+            // Busy time of agents still talking or in wrap-up at the end.
+            for (var a = 0; a < _s.Agents; a++)
+            {
+                if (_talking[a] || _wrapUntil[a] > _now)
+                {
+                    AddBusy(_busySince[a], _now);
+                }
+            }
+
+            var measured = _now - _measureFrom;
+            var ledger = _dialer.Ledger.CampaignToDate;
+            return new SimulationResult(
+                measured <= 0 ? 0 : _busyMeasured / (_s.Agents * measured),
+                _live == 0 ? 0 : (double)_abandons / _live,
+                _live,
+                _abandons,
+                _dials,
+                TimeSpan.FromSeconds(measured),
+                _dialerTime.Elapsed,
+                TimeSpan.FromSeconds(_now),
+                ledger.Rate);
+        }
+
+        private static DateTimeOffset At(double seconds) => Epoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond));
+
+        private void Schedule(double at, EventKind kind, string callId, int agent) =>
+            _events.Enqueue((kind, callId, agent), (at, _sequence++));
+
+        private void Handle(EventKind kind, string callId, int agent)
+        {
+            switch (kind)
+            {
+                case EventKind.Tick:
+                    Plan();
+                    Schedule(_now + 1, EventKind.Tick, "", -1);
+                    break;
+                case EventKind.RingEnd:
+                    RingEnd(callId);
+                    break;
+                case EventKind.ConnectDeadline:
+                    if (_waiting.Remove(callId))
+                    {
+                        Timed(() => _dialer.OnAbandoned(callId, At(_now), messagePlayed: true));
+                        Count(abandoned: true);
+                        Schedule(_now + AbandonMessageSeconds, EventKind.MessageEnd, callId, -1);
+                    }
+
+                    break;
+                case EventKind.MessageEnd:
+                    _calls.Remove(callId);
+                    Timed(() => _dialer.OnCallEnded(callId, At(_now)));
+                    break;
+                case EventKind.TalkEnd:
+                    _calls.Remove(callId);
+                    Timed(() => _dialer.OnCallEnded(callId, At(_now)));
+                    _talking[agent] = false;
+                    _wrapUntil[agent] = _now + _s.WrapUpSeconds;
+                    Schedule(_wrapUntil[agent], EventKind.WrapUpEnd, "", agent);
+                    break;
+                case EventKind.WrapUpEnd:
+                    AddBusy(_busySince[agent], _now);
+                    Timed(() => _dialer.OnWrapUpEnded(TimeSpan.FromSeconds(_s.WrapUpSeconds)));
+                    AgentReady(agent);
+                    Plan();
+                    break;
+            }
+        }
+
+        private void RingEnd(string callId)
+        {
+            var (live, _) = _calls[callId];
+            if (!live)
+            {
+                _calls.Remove(callId);
+                Timed(() => _dialer.OnCallEnded(callId, At(_now), CallOutcome.NoAnswer));
+                return;
+            }
+
+            Timed(() => _dialer.OnAnswered(callId, At(_now), CallOutcome.HumanAnswer));
+            if (_ready.TryDequeue(out var agent))
+            {
+                Connect(callId, agent);
+            }
+            else
+            {
+                _waiting.AddLast(callId);
+                Schedule(_now + 2, EventKind.ConnectDeadline, callId, -1);
+            }
+        }
+
+        private void AgentReady(int agent)
+        {
+            if (_waiting.First is { } first)
+            {
+                _waiting.RemoveFirst();
+                Connect(first.Value, agent);
+            }
+            else
+            {
+                _ready.Enqueue(agent);
+            }
+        }
+
+        private void Connect(string callId, int agent)
+        {
+            Timed(() => _dialer.OnAgentConnected(callId, At(_now)));
+            Count(abandoned: false);
+            _calls[callId] = (true, agent);
+            _talking[agent] = true;
+            _busySince[agent] = _now;
+            var mu = Math.Log(_s.MeanTalkSeconds) - (_s.TalkSigma * _s.TalkSigma / 2);
+            var talk = Math.Exp(mu + (_s.TalkSigma * Normal()));
+            Schedule(_now + talk, EventKind.TalkEnd, callId, agent);
+        }
+
+        private void Plan()
+        {
+            var busy = new List<BusyAgent>(_s.Agents);
+            for (var a = 0; a < _s.Agents; a++)
+            {
+                if (_talking[a])
+                {
+                    busy.Add(new BusyAgent(TimeSpan.FromSeconds(_now - _busySince[a])));
+                }
+                else if (_wrapUntil[a] > _now)
+                {
+                    busy.Add(new BusyAgent(TimeSpan.FromSeconds(_wrapUntil[a] - _s.WrapUpSeconds - _busySince[a]), TimeSpan.FromSeconds(_wrapUntil[a] - _now)));
+                }
+            }
+
+            var snapshot = new AgentSnapshot(_s.Agents, _ready.Count, busy);
+            _dialerTime.Start();
+            var plan = _dialer.Plan(At(_now), snapshot, FreshLeads(), NoDoNotCall);
+            _dialerTime.Stop();
+            foreach (var order in plan.Orders)
+            {
+                var live = _random.NextDouble() < _s.LiveAnswerProbability;
+                var (min, max) = live ? _s.LiveRingSeconds : _s.OtherRingSeconds;
+                _calls[order.Call.CallId] = (live, -1);
+                Schedule(_now + min + (_random.NextDouble() * (max - min)), EventKind.RingEnd, order.Call.CallId, -1);
+                if (_now >= _measureFrom)
+                {
+                    _dials++;
+                }
+            }
+        }
+
+        private IEnumerable<Lead> FreshLeads()
+        {
+            while (true)
+            {
+                var n = ++_leadCounter;
+                yield return new Lead { Id = "L" + n.ToString(System.Globalization.CultureInfo.InvariantCulture), PhoneNumber = "+1212" + (n % 10_000_000).ToString("0000000", System.Globalization.CultureInfo.InvariantCulture) };
+            }
+        }
+
+        private void Count(bool abandoned)
+        {
+            if (_now < _measureFrom)
+            {
+                return;
+            }
+
+            _live++;
+            if (abandoned)
+            {
+                _abandons++;
+            }
+        }
+
+        private void AddBusy(double from, double to)
+        {
+            var start = Math.Max(from, _measureFrom);
+            if (to > start)
+            {
+                _busyMeasured += to - start;
+            }
+        }
+
+        private void Timed(Action action)
+        {
+            _dialerTime.Start();
+            action();
+            _dialerTime.Stop();
+        }
+
+        private double Normal()
+        {
+            // Box-Muller: two uniforms -> one standard normal.
+            var u1 = 1.0 - _random.NextDouble();
+            var u2 = _random.NextDouble();
+            return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+        }
+    }
+
+}

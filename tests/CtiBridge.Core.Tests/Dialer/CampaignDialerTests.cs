@@ -1,0 +1,246 @@
+using CtiBridge.Core.Dialer;
+using static CtiBridge.Core.Tests.Dialer.DialerTestKit;
+
+namespace CtiBridge.Core.Tests.Dialer;
+
+public sealed class CampaignDialerTests
+{
+    private static readonly DateTimeOffset Now = Monday10Utc;
+
+    [Fact]
+    public void Plan_ProgressiveWithThreeReadyAgents_DialsThreeLeadsWithCampaignCallerIdAndTrunk()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+
+        var plan = dialer.Plan(Now, Ready(3, busy: 2), Leads(10), NoDnc);
+
+        Assert.Equal(3, plan.Orders.Count);
+        Assert.All(plan.Orders, o => Assert.Equal(("+18005550100", "Acme Sales", TimeSpan.FromSeconds(26)), (o.CallerId, o.CallerName, o.RingTimeout)));
+        Assert.Equal("PJSIP/trunk1/912125550000", plan.Orders[0].Call.Endpoint);
+        Assert.Equal(3, dialer.Calls.Count);
+        Assert.Empty(dialer.Plan(Now.AddSeconds(1), Ready(3, busy: 2), Leads(10), NoDnc).Orders); // every ready agent has its line
+    }
+
+    [Fact]
+    public void Plan_NoAgentLoggedIn_DialsNothingInAnyAgentMode()
+    {
+        foreach (var mode in new[] { DialingMode.Progressive, DialingMode.Power, DialingMode.Predictive })
+        {
+            var dialer = new CampaignDialer(Campaign(mode), Zones());
+            Assert.Empty(dialer.Plan(Now, AgentSnapshot.Empty, Leads(10), NoDnc).Orders);
+        }
+    }
+
+    [Fact]
+    public void Plan_NumberOnDoNotCallList_SkippedWithReason()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        var dnc = new HashSet<string> { Lead(0).PhoneNumber };
+
+        var plan = dialer.Plan(Now, Ready(1), Leads(2), dnc);
+
+        Assert.Equal("lead-1", Assert.Single(plan.Orders).Call.LeadId);
+        Assert.Equal(SkipReason.DoNotCall, Assert.Single(plan.Skipped).Reason);
+    }
+
+    [Fact]
+    public void Plan_CaliforniaLeadAt7LocalTime_SkippedUntilItsWindowOpens_NewYorkLeadDialled()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        var at = new DateTimeOffset(2026, 11, 30, 15, 0, 0, TimeSpan.Zero); // 10:00 New York, 07:00 San Francisco
+        var california = Lead(1, "+14155550100");
+        var newYork = Lead(2, "+12125550100");
+
+        var plan = dialer.Plan(at, Ready(2), [california, newYork], NoDnc);
+
+        Assert.Equal("lead-2", Assert.Single(plan.Orders).Call.LeadId);
+        var skip = Assert.Single(plan.Skipped);
+        Assert.Equal((SkipReason.OutsideCallingWindow, (DateTimeOffset?)at.AddHours(1)), (skip.Reason, skip.NotBefore));
+    }
+
+    [Fact]
+    public void Plan_LeadAlreadyRinging_NotDialledTwice_EvenUnderAnotherLeadIdWithTheSameNumber()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        dialer.Plan(Now, Ready(1), Leads(1), NoDnc);
+
+        var plan = dialer.Plan(Now.AddSeconds(1), Ready(3), [Lead(0), Lead(99, Lead(0).PhoneNumber)], NoDnc);
+
+        Assert.Empty(plan.Orders);
+        Assert.All(plan.Skipped, s => Assert.Equal(SkipReason.AlreadyInCall, s.Reason));
+    }
+
+    [Fact]
+    public void Plan_BeforeStartOrAfterDeadline_DialsNothing()
+    {
+        var campaign = Campaign(DialingMode.Progressive) with { Start = Now.AddHours(1), Deadline = Now.AddHours(2) };
+        var dialer = new CampaignDialer(campaign, Zones());
+
+        Assert.Empty(dialer.Plan(Now, Ready(2), Leads(2), NoDnc).Orders);
+        Assert.NotEmpty(dialer.Plan(Now.AddHours(1.5), Ready(2), Leads(2), NoDnc).Orders);
+        Assert.Empty(dialer.Plan(Now.AddHours(2), Ready(4), Leads(4, from: 10), NoDnc).Orders);
+    }
+
+    [Fact]
+    public void Plan_PowerRatioTwoWithTenReadyAgents_StopsAtTheLineCap()
+    {
+        var campaign = Campaign(DialingMode.Power, lines: 15) with { PowerRatio = 2 };
+        var dialer = new CampaignDialer(campaign, Zones());
+        WarmUp(dialer, 120); // 40 live answers: room for one abandon under 3 %
+
+        var plan = dialer.Plan(Now.AddMinutes(30), Ready(10), Leads(100, from: 1000), NoDnc);
+
+        Assert.Equal(DialingMode.Power, plan.EffectiveMode);
+        Assert.Equal(15, dialer.Calls.Count);
+    }
+
+    [Fact]
+    public void Plan_PredictiveBeforeEnoughResults_StartsProgressive()
+    {
+        var dialer = new CampaignDialer(Campaign(), Zones());
+
+        var plan = dialer.Plan(Now, Ready(4, busy: 6), Leads(50), NoDnc);
+
+        Assert.Equal(DialingMode.Progressive, plan.EffectiveMode);
+        Assert.Equal(4, plan.Orders.Count);
+    }
+
+    [Fact]
+    public void Plan_PredictiveWarmedUpWithLowAnswerRate_DialsMoreLinesThanReadyAgents()
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+
+        var plan = dialer.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc);
+
+        Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
+        Assert.True(plan.Orders.Count > 5, $"dialled {plan.Orders.Count} lines for 5 ready agents at 20 % live answers");
+        Assert.True(plan.Orders.Count <= 100);
+    }
+
+    [Fact]
+    public void Plan_PredictiveAtTheAbandonLimit_FallsBackToProgressive()
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5, abandonEvery: 10); // 40 live answers, 4 abandoned = 10 %
+
+        var plan = dialer.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc);
+
+        Assert.Equal(DialingMode.Progressive, plan.EffectiveMode);
+        Assert.Equal(5, plan.Orders.Count);
+    }
+
+    [Fact]
+    public void ReleaseLostLines_NoReplyAfterRingTimeoutAndGrace_LineFreedAndLeadRetried()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        var call = dialer.Plan(Now, Ready(1), Leads(1), NoDnc).Orders[0].Call;
+
+        Assert.Empty(dialer.ReleaseLostLines(Now.AddSeconds(55)));
+        var released = Assert.Single(dialer.ReleaseLostLines(Now.AddSeconds(56)));
+
+        Assert.Equal((call.CallId, CallOutcome.LostReply), (released.Call.CallId, released.Outcome));
+        Assert.Equal(LeadStatus.Open, released.UpdatedLead.Status);
+        Assert.Empty(dialer.Calls);
+        Assert.Throws<KeyNotFoundException>(() => dialer.OnCallEnded(call.CallId, Now.AddSeconds(60), CallOutcome.Busy));
+    }
+
+    [Fact]
+    public void ReleaseLostLines_ConnectedCallWithoutHangup_ReleasedAfterMaxCallDuration()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        var call = dialer.Plan(Now, Ready(1), Leads(1), NoDnc).Orders[0].Call;
+        dialer.OnAnswered(call.CallId, Now.AddSeconds(5), CallOutcome.HumanAnswer);
+        dialer.OnAgentConnected(call.CallId, Now.AddSeconds(5));
+
+        Assert.Empty(dialer.ReleaseLostLines(Now.AddHours(3)));
+        Assert.Single(dialer.ReleaseLostLines(Now.AddHours(4.01)));
+    }
+
+    [Fact]
+    public void VoiceBroadcastMessageOnly_NoAgents_FillsTheLinesAndMachineAnswerCloses()
+    {
+        var campaign = Campaign(DialingMode.VoiceBroadcast, lines: 5) with { AgentGroup = "" };
+        var dialer = new CampaignDialer(campaign, Zones());
+
+        var plan = dialer.Plan(Now, AgentSnapshot.Empty, Leads(20), NoDnc);
+        Assert.Equal(5, plan.Orders.Count);
+        var call = plan.Orders[0].Call;
+        dialer.OnAnswered(call.CallId, Now.AddSeconds(8), CallOutcome.Machine);
+        dialer.OnMessagePlayed(call.CallId, Now.AddSeconds(30), "acme-offer");
+        var result = dialer.OnCallEnded(call.CallId, Now.AddSeconds(31));
+
+        Assert.Equal(LeadStatus.Reached, result.UpdatedLead.Status);
+        Assert.Contains(dialer.Ledger.Entries, e => e.Kind == LedgerEntryKind.MessagePlayed && e.Message == "acme-offer");
+    }
+
+    [Fact]
+    public void Preview_AgentSeesLeadThenDials_LeadNotOfferedTwiceMeanwhile()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Preview), Zones());
+        Assert.Empty(dialer.Plan(Now, Ready(2), Leads(3), NoDnc).Orders);
+
+        var first = dialer.NextPreview(Now, Ready(2), Leads(3), NoDnc);
+        var second = dialer.NextPreview(Now, Ready(2), Leads(3), NoDnc);
+        Assert.Equal(("lead-0", "lead-1"), (first!.Id, second!.Id));
+
+        var (order, skip) = dialer.DialPreviewed(Now.AddSeconds(20), first, new HashSet<string> { first.PhoneNumber });
+        Assert.Null(order);
+        Assert.Equal(SkipReason.DoNotCall, skip!.Reason);
+        (order, _) = dialer.DialPreviewed(Now.AddSeconds(20), second, NoDnc);
+        Assert.Equal("lead-1", order!.Call.LeadId);
+    }
+
+    [Fact]
+    public void Stats_TwoRingingOneWaiting_ShowsLinesAndDialLevel()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        var calls = dialer.Plan(Now, Ready(3), Leads(3), NoDnc).Orders;
+        dialer.OnAnswered(calls[0].Call.CallId, Now.AddSeconds(4), CallOutcome.HumanAnswer);
+
+        var stats = dialer.Stats(Now.AddSeconds(5), Ready(2, busy: 1));
+
+        Assert.Equal((3, 2, 1, 2), (stats.Lines, stats.Ringing, stats.WaitingForAgent, stats.AgentsWaiting));
+        Assert.Equal(1.5, stats.DialLevel);
+    }
+
+    [Fact]
+    public void Constructor_InvalidCampaign_ThrowsWithEveryProblem()
+    {
+        var error = Assert.Throws<DialerConfigurationException>(() => new CampaignDialer(Campaign() with { MaxConcurrentLines = 0, CallerId = "x" }, Zones()));
+        Assert.Equal(2, error.Errors.Count);
+    }
+
+    /// <summary>Feeds <paramref name="calls"/> finished calls through the dialer (every <paramref name="liveEvery"/>th a person, 60 s talk).</summary>
+    internal static void WarmUp(CampaignDialer dialer, int calls, int liveEvery = 3, int abandonEvery = 0)
+    {
+        var at = Now;
+        var live = 0;
+        for (var i = 0; i < calls; i++)
+        {
+            var call = dialer.Plan(at, Ready(1), [Lead(100_000 + i)], NoDnc).Orders.Single().Call;
+            if (i % liveEvery == 0)
+            {
+                dialer.OnAnswered(call.CallId, at.AddSeconds(8), CallOutcome.HumanAnswer);
+                live++;
+                if (abandonEvery > 0 && live % abandonEvery == 0)
+                {
+                    dialer.OnAbandoned(call.CallId, at.AddSeconds(10), messagePlayed: true);
+                    dialer.OnCallEnded(call.CallId, at.AddSeconds(15));
+                }
+                else
+                {
+                    dialer.OnAgentConnected(call.CallId, at.AddSeconds(8));
+                    dialer.OnCallEnded(call.CallId, at.AddSeconds(68));
+                    dialer.OnWrapUpEnded(TimeSpan.FromSeconds(10));
+                }
+            }
+            else
+            {
+                dialer.OnCallEnded(call.CallId, at.AddSeconds(20), CallOutcome.NoAnswer);
+            }
+
+            at = at.AddSeconds(1);
+        }
+    }
+}
