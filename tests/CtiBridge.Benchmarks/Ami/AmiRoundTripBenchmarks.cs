@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using CtiBridge.Asterisk.Ami;
+
+namespace CtiBridge.Benchmarks.Ami;
+
+/// <summary>
+/// Action round trips over loopback (Ping → Pong): one at a time, and 1 000 in flight at once.
+/// Every latency is recorded; p50/p99 are printed at the end (BenchmarkDotNet's mean is per batch).
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 10, invocationCount: 1)]
+public class AmiRoundTripBenchmarks
+{
+    public const int Actions = 1000;
+
+    private readonly List<double> _sequential = [];
+    private readonly List<double> _inFlight = [];
+    private AmiLoopbackServer _server = null!;
+    private AmiClient _client = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _server = new AmiLoopbackServer([]);
+        _client = new AmiClient(new AmiClientOptions
+        {
+            Port = _server.Port,
+            Username = "ctibridge",
+            Secret = "ctibridge-secret",
+            Authentication = AmiAuthentication.Plain,
+            PingInterval = TimeSpan.Zero,
+        });
+        _client.StartAsync().GetAwaiter().GetResult();
+    }
+
+    [GlobalCleanup]
+    public async Task Cleanup()
+    {
+        await _client.DisposeAsync();
+        await _server.DisposeAsync();
+        Print("one at a time", _sequential);
+        Print($"{Actions} in flight", _inFlight);
+    }
+
+    [Benchmark(OperationsPerInvoke = Actions)]
+    public async Task OneAtATime()
+    {
+        for (var i = 0; i < Actions; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await _client.SendAsync(new AmiAction("Ping"));
+            _sequential.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Actions)]
+    public async Task ThousandInFlight()
+    {
+        var tasks = new Task<double>[Actions];
+        for (var i = 0; i < Actions; i++)
+        {
+            tasks[i] = Timed(_client.SendAsync(new AmiAction("Ping")), Stopwatch.GetTimestamp());
+        }
+
+        _inFlight.AddRange(await Task.WhenAll(tasks));
+
+        static async Task<double> Timed(Task<AmiMessage> send, long start)
+        {
+            await send;
+            return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+    }
+
+    private static void Print(string name, List<double> latencies)
+    {
+        if (latencies.Count == 0)
+        {
+            return;
+        }
+
+        latencies.Sort();
+        Console.WriteLine(
+            $"// AMI round trip {name}: p50 {latencies[latencies.Count / 2]:F1} µs, p99 {latencies[(int)(latencies.Count * 0.99)]:F1} µs, " +
+            $"max {latencies[^1]:F1} µs over {latencies.Count:N0} actions (warm-up included)");
+    }
+}
