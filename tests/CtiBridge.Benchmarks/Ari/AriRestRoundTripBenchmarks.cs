@@ -8,17 +8,22 @@ using CtiBridge.Asterisk.Ari;
 namespace CtiBridge.Benchmarks.Ari;
 
 /// <summary>
-/// ARI REST round trips on loopback with 200 calls in flight: <c>GET /channels/{id}</c> answered with the
-/// recorded Asterisk response. Besides BenchmarkDotNet's per-batch numbers, every call's latency is kept
-/// and the p50/p99 per call (and the fake server's own handling time) are printed at the end of the run.
+/// ARI REST round trips on loopback, one at a time and with 200 calls in flight: <c>GET /channels/{id}</c>
+/// answered with the recorded Asterisk response. Besides BenchmarkDotNet's per-batch numbers (one operation
+/// = one call), every call's latency is kept and p50/p99 per call, plus the fake server's own handling time,
+/// are printed at the end of each case (lines starting with <c>// ARI</c>).
 /// </summary>
 [MemoryDiagnoser]
 public class AriRestRoundTripBenchmarks
 {
-    private const int InFlight = 200;
+    private const int Batch = 200;
     private FixedAnswerServer? _server;
     private AriClient? _client;
     private readonly List<double> _latencyMs = new(1 << 20);
+
+    /// <summary>Calls in flight at once.</summary>
+    [Params(1, 200)]
+    public int InFlight { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -36,17 +41,26 @@ public class AriRestRoundTripBenchmarks
         _server.HandlingMs.Clear();
     }
 
-    /// <summary>200 concurrent GET /channels/{id}; one operation = one call.</summary>
-    [Benchmark(OperationsPerInvoke = InFlight)]
+    /// <summary>200 calls of GET /channels/{id}, <see cref="InFlight"/> at a time; one operation = one call.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
     public async Task RoundTrips()
     {
-        var calls = new Task<double>[InFlight];
-        for (var i = 0; i < InFlight; i++)
+        var results = new double[Batch];
+        var workers = new Task[InFlight];
+        var next = -1;
+        for (var w = 0; w < InFlight; w++)
         {
-            calls[i] = TimedCallAsync();
+            workers[w] = Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < Batch)
+                {
+                    results[i] = await TimedCallAsync();
+                }
+            });
         }
 
-        var results = await Task.WhenAll(calls);
+        await Task.WhenAll(workers);
         lock (_latencyMs)
         {
             _latencyMs.AddRange(results);
@@ -56,10 +70,10 @@ public class AriRestRoundTripBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        Report("client round trip", _latencyMs);
+        Report($"client round trip, {InFlight} in flight", _latencyMs);
         lock (_server!.HandlingMs)
         {
-            Report("server handling", _server.HandlingMs);
+            Report($"server handling, {InFlight} in flight", _server.HandlingMs);
         }
 
         _client?.Dispose();
