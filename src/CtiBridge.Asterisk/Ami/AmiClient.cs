@@ -22,7 +22,7 @@ public sealed class AmiClient : IAsyncDisposable
     private readonly AmiMetrics _metrics;
     private readonly CancellationTokenSource _disposed = new();
     private readonly Lock _gate = new();
-    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private AmiEventSubscription[] _subscriptions = [];
     private Channel<AmiConnectionStateChange>[] _stateWatchers = [];
     private AmiConnectionStateChange _state;
@@ -79,7 +79,12 @@ public sealed class AmiClient : IAsyncDisposable
             _supervisor ??= Task.Run(() => RunAsync(_disposed.Token), CancellationToken.None);
         }
 
-        await _started.Task.WaitAsync(cancellationToken);
+        if (State.State == AmiConnectionState.Connected)
+        {
+            return;
+        }
+
+        await Volatile.Read(ref _started).Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -195,7 +200,7 @@ public sealed class AmiClient : IAsyncDisposable
         }
 
         Publish(AmiConnectionState.Stopped, _state.ConnectionNumber, false, new ObjectDisposedException(nameof(AmiClient)), null, null);
-        _started.TrySetException(new ObjectDisposedException(nameof(AmiClient)));
+        Volatile.Read(ref _started).TrySetException(new ObjectDisposedException(nameof(AmiClient)));
         lock (_gate)
         {
             foreach (var subscription in _subscriptions)
@@ -314,7 +319,7 @@ public sealed class AmiClient : IAsyncDisposable
 
                 AmiLog.Connected(_logger, _options.Host, _options.Port, _options.Username, connection.ProtocolVersion, number);
                 Publish(AmiConnectionState.Connected, number, isReconnect, null, connection.ProtocolVersion, null);
-                _started.TrySetResult();
+                Volatile.Read(ref _started).TrySetResult();
                 reason = await connection.Closed;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -338,7 +343,8 @@ public sealed class AmiClient : IAsyncDisposable
             failures++;
             if (reason is AmiLoginException)
             {
-                _started.TrySetException(reason);
+                // Callers waiting now learn of the refusal; later callers wait for the next outcome.
+                FailStart(reason);
             }
 
             if (_options.MaxReconnectAttempts >= 0 && failures > _options.MaxReconnectAttempts)
@@ -346,7 +352,7 @@ public sealed class AmiClient : IAsyncDisposable
                 AmiLog.Disconnected(_logger, number, _options.Host, _options.Port, reason.Message, reason);
                 AmiLog.GaveUp(_logger, failures, _options.Host, _options.Port);
                 Publish(AmiConnectionState.Stopped, number, false, reason, null, null);
-                _started.TrySetException(new AmiConnectionException(
+                Volatile.Read(ref _started).TrySetException(new AmiConnectionException(
                     $"The AMI client gave up after {failures} failed attempts to connect to {_options.Host}:{_options.Port}: {reason.Message}", reason));
                 return;
             }
@@ -371,6 +377,16 @@ public sealed class AmiClient : IAsyncDisposable
             {
                 break;
             }
+        }
+    }
+
+    private void FailStart(Exception reason)
+    {
+        var current = Volatile.Read(ref _started);
+        if (!current.Task.IsCompleted)
+        {
+            Volatile.Write(ref _started, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            current.TrySetException(reason);
         }
     }
 

@@ -133,3 +133,55 @@ public sealed class AmiClientLoginTests
         Assert.Equal("Action: Login (headers not shown)", new AmiAction("Login") { IsSensitive = true }.Add("Secret", "s").ToString());
     }
 }
+
+public sealed class AmiClientTlsTests
+{
+    [Fact]
+    public async Task StartAsync_TlsPortWithTrustedCertificate_LogsInOverTls()
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            created.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+        var thumbprint = certificate.GetCertHashString();
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            await peer.EchoUntilClosedAsync(ct);
+        }, certificate);
+        await using var client = new AmiClient(server.Options() with
+        {
+            Tls = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == thumbprint,
+            },
+        });
+
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+
+        Assert.Equal("Pong", (await client.PingAsync(TestContext.Current.CancellationToken).Guarded())["Ping"]);
+    }
+
+    [Fact]
+    public async Task StartAsync_TlsCertificateRejected_DisconnectsWithAuthenticationError()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            created.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+        await using var server = new ScriptedAmiServer(async (peer, ct) => await peer.ServeLoginAsync(ct), certificate);
+        await using var client = new AmiClient(server.Options() with
+        {
+            MaxReconnectAttempts = 0,
+            Tls = new System.Net.Security.SslClientAuthenticationOptions { TargetHost = "localhost" },
+        });
+
+        var error = await Assert.ThrowsAsync<AmiConnectionException>(() => client.StartAsync(TestContext.Current.CancellationToken).Guarded());
+
+        Assert.IsType<System.Security.Authentication.AuthenticationException>(error.InnerException);
+    }
+}

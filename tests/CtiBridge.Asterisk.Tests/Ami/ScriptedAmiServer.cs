@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
@@ -22,9 +25,12 @@ internal sealed class ScriptedAmiServer : IAsyncDisposable
     private readonly List<Task> _sessions = [];
     private int _connections;
 
-    public ScriptedAmiServer(Func<FakeAmiPeer, CancellationToken, Task> script)
+    private readonly X509Certificate2? _certificate;
+
+    public ScriptedAmiServer(Func<FakeAmiPeer, CancellationToken, Task> script, X509Certificate2? tlsCertificate = null)
     {
         _script = script;
+        _certificate = tlsCertificate;
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = AcceptAsync();
@@ -76,22 +82,30 @@ internal sealed class ScriptedAmiServer : IAsyncDisposable
         {
             var socket = await _listener.AcceptSocketAsync(_stop.Token);
             Interlocked.Increment(ref _connections);
-            var peer = new FakeAmiPeer(socket);
-            Peers.Writer.TryWrite(peer);
             lock (_sessions)
             {
-                _sessions.Add(RunAsync(peer));
+                _sessions.Add(RunAsync(socket));
             }
         }
     }
 
-    private async Task RunAsync(FakeAmiPeer peer)
+    private async Task RunAsync(Socket socket)
     {
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        var peer = new FakeAmiPeer(socket, stream);
         try
         {
+            if (_certificate is not null)
+            {
+                var tls = new SslStream(stream);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, _stop.Token);
+                peer = new FakeAmiPeer(socket, tls);
+            }
+
+            Peers.Writer.TryWrite(peer);
             await _script(peer, _stop.Token);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException or AuthenticationException)
         {
             // The client went away or the test ended.
         }
@@ -106,17 +120,17 @@ internal sealed class ScriptedAmiServer : IAsyncDisposable
 internal sealed class FakeAmiPeer
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly PipeReader _reader;
     private readonly AmiFrameParser _parser = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
-    public FakeAmiPeer(Socket socket)
+    public FakeAmiPeer(Socket socket, Stream stream)
     {
         _socket = socket;
         _socket.NoDelay = true;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-        _reader = PipeReader.Create(_stream);
+        _stream = stream;
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
     }
 
     /// <summary>Every action received so far, in order.</summary>
