@@ -55,7 +55,7 @@ public readonly record struct AbandonTally(int LiveAnswers, int Abandons)
 /// <summary>
 /// The per-campaign compliance ledger: every live answer, every abandon with its connect delay,
 /// every message played, and the ring time of every unanswered call, with rolling and
-/// campaign-to-date abandon rates. Append-only; entries must come in time order.
+/// campaign-to-date abandon rates. Append-only; the export is in event-time order.
 /// </summary>
 public sealed class ComplianceLedger
 {
@@ -85,7 +85,7 @@ public sealed class ComplianceLedger
     /// <summary>When the campaign's first measuring period began.</summary>
     public DateTimeOffset CampaignStart { get; }
 
-    /// <summary>Every row so far, in time order.</summary>
+    /// <summary>Every row so far, in the order they were recorded (late reports keep their own event time).</summary>
     public IReadOnlyList<LedgerEntry> Entries => _entries;
 
     /// <summary>Live answers and abandons since the campaign began.</summary>
@@ -103,11 +103,27 @@ public sealed class ComplianceLedger
         var abandoned = delay is not { } d || d > Policy.ConnectDeadline;
         Append(new LedgerEntry(answeredAt, abandoned ? LedgerEntryKind.Abandoned : LedgerEntryKind.LiveAnswerConnected,
             call.CallId, call.LeadId, call.PhoneNumber, delay, ringTime, null, CallOutcome.HumanAnswer));
-        _liveAnswers.Add((answeredAt, abandoned));
+        // A late report (e.g. a lost line released long after its answer) is filed at its answer time.
+        var index = _liveAnswers.Count;
+        while (index > 0 && _liveAnswers[index - 1].At > answeredAt)
+        {
+            index--;
+        }
+
+        _liveAnswers.Insert(index, (answeredAt, abandoned));
+        var inWindow = index >= _windowStart;
+        if (!inWindow)
+        {
+            _windowStart++;
+        }
+
         if (abandoned)
         {
             _totalAbandons++;
-            _windowAbandons++;
+            if (inWindow)
+            {
+                _windowAbandons++;
+            }
         }
 
         return abandoned;
@@ -186,7 +202,7 @@ public sealed class ComplianceLedger
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write("campaign,at_utc,kind,call_id,lead_id,phone_number,connect_delay_s,ring_time_s,message,outcome,policy\n");
-        foreach (var e in _entries)
+        foreach (var e in _entries.OrderBy(e => e.At))
         {
             var line = string.Join(',',
                 Csv(CampaignId),
@@ -216,13 +232,6 @@ public sealed class ComplianceLedger
 
     private void Append(LedgerEntry entry)
     {
-        if (_entries.Count > 0 && entry.At < _entries[^1].At - Policy.ConnectDeadline - TimeSpan.FromMinutes(1))
-        {
-            // Rows arrive a little out of order (answer time recorded when the connect result is known), never by minutes.
-            throw new InvalidOperationException(
-                $"compliance ledger '{CampaignId}': entry at {entry.At:O} is older than the last one at {_entries[^1].At:O}");
-        }
-
         _entries.Add(entry);
     }
 

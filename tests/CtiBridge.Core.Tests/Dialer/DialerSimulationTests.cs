@@ -1,0 +1,77 @@
+using CtiBridge.Core.Dialer;
+using CtiBridge.Core.Dialer.Simulation;
+
+namespace CtiBridge.Core.Tests.Dialer;
+
+public sealed class DialerSimulationTests(ITestOutputHelper output)
+{
+    private static readonly DialerScenario TwentyAgents = new()
+    {
+        Agents = 20,
+        LiveAnswerProbability = 0.3,
+        MeanTalkSeconds = 120,
+        TargetLiveAnswers = 1500,
+        MinimumMeasured = TimeSpan.FromHours(1),
+        Seed = 3,
+    };
+
+    [Fact]
+    public void Run_SameSeed_SameResult()
+    {
+        var scenario = TwentyAgents with { TargetLiveAnswers = 300, MinimumMeasured = TimeSpan.FromMinutes(20) };
+        var first = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive));
+        var second = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive));
+
+        Assert.Equal((first.Occupancy, first.Abandons, first.Dials), (second.Occupancy, second.Abandons, second.Dials));
+    }
+
+    [Fact]
+    public void Run_ProgressiveTeam_NeverAbandons()
+    {
+        var result = DialerSimulation.Run(TwentyAgents with { TargetLiveAnswers = 500 }, new SimulatedPacing(DialingMode.Progressive));
+
+        Assert.Equal(0, result.Abandons);
+        Assert.InRange(result.Occupancy, 0.5, 0.9);
+    }
+
+    [Fact]
+    public void Grid_TwentyAgentsAt30PercentLiveAnswers_PredictiveBusierThanBestFixedRatioUnder3Percent()
+    {
+        var row = DialerGrid.Run(TwentyAgents);
+        output.WriteLine(DialerGrid.ToMarkdown([row]));
+
+        Assert.True(row.Power.AbandonRate <= 0.03);
+        Assert.True(row.Predictive.AbandonRate <= 0.03, $"predictive abandoned {row.Predictive.AbandonRate:P2}");
+        Assert.True(row.Predictive.Occupancy >= row.Power.Occupancy, $"predictive {row.Predictive.Occupancy:P1} < power {row.Power.Occupancy:P1}");
+        Assert.True(row.Progressive.Occupancy < row.Power.Occupancy);
+    }
+
+    /// <summary>
+    /// The full scenario grid of docs/benchmarks.md (several minutes; not part of the suite). Run with
+    /// <c>-- --filter-method '*DialerGridReport*' --explicit only</c>; CTIBRIDGE_DIALER_GRID=reduced runs a small subset.
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void DialerGridReport_FullGrid_PrintsTableAndMeetsGoals()
+    {
+        var reduced = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID") == "reduced";
+        var scenarios = reduced
+            ? DialerGrid.Scenarios([5, 50], [0.15, 0.5], [120], 2000)
+            : DialerGrid.Scenarios(DialerGrid.FullAgents, DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, 4000);
+        var rows = new List<DialerGridRow>();
+        foreach (var scenario in scenarios)
+        {
+            var row = DialerGrid.Run(scenario);
+            rows.Add(row);
+            output.WriteLine(DialerGrid.ToMarkdown([row]).Split('\n')[2]);
+        }
+
+        var table = DialerGrid.ToMarkdown(rows);
+        output.WriteLine(table);
+        if (Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID_OUT") is { Length: > 0 } path)
+        {
+            File.WriteAllText(path, table);
+        }
+
+        Assert.All(rows, r => Assert.True(r.Predictive.AbandonRate <= 0.03, $"{r.Scenario}: predictive abandoned {r.Predictive.AbandonRate:P2}"));
+    }
+}
