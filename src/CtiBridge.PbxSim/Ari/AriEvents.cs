@@ -205,6 +205,11 @@ internal sealed class AriEvents(PbxSimulator simulator)
         c.StasisApp = null;
         ChannelOnly(c, "StasisEnd");
         simulator.Model.SetVariable(c, "STASISSTATUS", "SUCCESS");
+        if (c.BeforeStasis is { } before)
+        {
+            (c.Application, c.AppData) = before;
+        }
+
         if (!c.AriOriginated)
         {
             // A channel that came in from the dialplan is unsubscribed first: no ChannelDestroyed.
@@ -218,7 +223,7 @@ internal sealed class AriEvents(PbxSimulator simulator)
         {
             w.WriteNumber("cause", cause);
             w.WriteString("cause_txt", PbxModel.CauseText(cause));
-        }, clearApp: true);
+        }, clearApp: c.RanPbx);
         c.AriApps.Clear();
     }
 
@@ -284,10 +289,11 @@ internal sealed class AriEvents(PbxSimulator simulator)
         }
 
         c.AriApps.Add(app);
-        simulator.Model.SetVariable(c, "STASISSTATUS", "");
-        c.StasisApp = app;
+        c.BeforeStasis = (c.Application, c.AppData);
         c.Application = "Stasis";
         c.AppData = string.Join(',', args);
+        simulator.Model.SetVariable(c, "STASISSTATUS", "");
+        c.StasisApp = app;
         c.Generation++;
         Send([app], w =>
         {

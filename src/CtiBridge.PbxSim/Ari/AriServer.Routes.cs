@@ -376,6 +376,7 @@ internal sealed partial class AriServer
         var (number, name) = Ami.AmiActions.ParseCallerId(Param(request, body, "callerId"));
         var timeout = int.TryParse(Param(request, body, "timeout"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 30;
         Channel? one = null;
+        string? snapshot = null;
         var originate = new OriginateRequest
         {
             ChannelText = endpoint,
@@ -388,13 +389,20 @@ internal sealed partial class AriServer
             OnCreated = (first, second) =>
             {
                 one = first;
+                // The dialplan half is the application's from the start; the originated half once it is dialled.
                 if (app.Length > 0)
                 {
-                    foreach (var channel in second is null ? [first] : new[] { first, second })
-                    {
-                        channel.AriApps.Add(app);
-                        channel.AriOriginated = true;
-                    }
+                    (second ?? first).AriApps.Add(app);
+                    (second ?? first).AriOriginated = true;
+                }
+            },
+            OnDialling = first =>
+            {
+                snapshot = AriJson.Write(w => AriEvents.WriteChannel(w, first));
+                if (app.Length > 0)
+                {
+                    first.AriApps.Add(app);
+                    first.AriOriginated = true;
                 }
             },
         };
@@ -403,7 +411,7 @@ internal sealed partial class AriServer
             return new HttpResponse(500, "Internal Server Error", "{\"error\":\"Allocation failed\"}");
         }
 
-        return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteChannel(w, one)));
+        return HttpResponse.Ok(snapshot ?? AriJson.Write(w => AriEvents.WriteChannel(w, one)));
     }
 
     private HttpResponse ChannelResource(HttpRequest request, JsonElement? body, string id, string[] rest)
@@ -516,7 +524,7 @@ internal sealed partial class AriServer
 
                 var playbackId = Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
                 Model.AriPlayback(channel.StasisApp!, playbackId, media, "channel:" + channel.UniqueId, channel);
-                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId));
+                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId), [new("Location", "/ari/playbacks/" + playbackId)]);
             case ["dial"] when method == "POST":
                 if (channel.AriApps.Count == 0)
                 {
@@ -626,7 +634,7 @@ internal sealed partial class AriServer
                     Model.AriPlayback(app, playbackId, media, "bridge:" + bridge.Id, null);
                 }
 
-                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "bridge:" + bridge.Id));
+                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "bridge:" + bridge.Id), [new("Location", "/ari/playbacks/" + playbackId)]);
             case ["moh"] when request.Method is "POST" or "DELETE":
                 foreach (var member in bridge.Members)
                 {

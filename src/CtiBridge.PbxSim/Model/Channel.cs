@@ -77,6 +77,12 @@ internal sealed class Channel
     /// <summary>True while the channel runs dialplan (so hangup runs <c>h</c> and emits SoftHangupRequest).</summary>
     public bool InPbx { get; set; }
 
+    /// <summary>True once the channel has run dialplan (ARI then reports an empty app when it is destroyed).</summary>
+    public bool RanPbx { get; set; }
+
+    /// <summary>Application and data before the channel entered Stasis (restored when it leaves).</summary>
+    public (string Application, string Data)? BeforeStasis { get; set; }
+
     /// <summary>Bumped whenever what the channel is doing changes; stale timers compare and give up.</summary>
     public long Generation { get; set; }
 
@@ -175,6 +181,9 @@ internal sealed class OriginateRequest
 
     /// <summary>Called as soon as the channel(s) exist, before any other event (ARI subscribes them here).</summary>
     public Action<Channel, Channel?>? OnCreated { get; init; }
+
+    /// <summary>Called once the call is set up, just before the far side starts (ARI answers the POST with this snapshot).</summary>
+    public Action<Channel>? OnDialling { get; init; }
 }
 
 /// <summary>A bridge (mixing or holding), created by Dial, ARI or a transfer.</summary>

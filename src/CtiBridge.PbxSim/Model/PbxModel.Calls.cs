@@ -223,6 +223,7 @@ internal sealed partial class PbxModel
         if (!Dialplan.Exists(context, exten))
         {
             // chan_local refuses the call: no LocalBridge, no DialBegin; both halves go (cause 0).
+            request.OnDialling?.Invoke(one);
             dial.Finished = true;
             Finish(two, 0);
             CompleteOriginate(dial, 0, answered: false);
@@ -230,6 +231,7 @@ internal sealed partial class PbxModel
             return true;
         }
 
+        request.OnDialling?.Invoke(one);
         EmitLocalBridge(one, two);
         DialEvent("DialBegin", dial, ("DialString", dial.DialString));
         _sim.AriEvents.Dial(dial, "");
@@ -275,8 +277,13 @@ internal sealed partial class PbxModel
     /// <summary>Originate with Application: the outbound half runs that one application, then hangs up.</summary>
     private void RunOriginateApplication(Channel channel, string application, string data)
     {
-        channel.Application = application;
-        channel.AppData = data;
+        if (!application.Equals("Stasis", StringComparison.OrdinalIgnoreCase))
+        {
+            // (Stasis records the application it replaces, so it sets these itself.)
+            channel.Application = application;
+            channel.AppData = data;
+        }
+
         channel.LastApplication = application;
         channel.LastData = data;
         var generation = ++channel.Generation;

@@ -17,6 +17,7 @@ internal sealed partial class PbxModel
     internal void StartPbx(Channel channel)
     {
         channel.InPbx = true;
+        channel.RanPbx = true;
         channel.Generation++;
         ContinuePbx(channel);
     }
