@@ -218,7 +218,7 @@ public sealed class AmiFrameParser
             return TryCompleteMessage(out frame);
         }
 
-        var colon = line.IndexOf((byte)':');
+        var colon = IndexOfColon(line);
         if (_atStart)
         {
             _atStart = false;
@@ -241,6 +241,21 @@ public sealed class AmiFrameParser
 
         frame = default;
         return false;
+    }
+
+    private static int IndexOfColon(ReadOnlySpan<byte> line)
+    {
+        // Header names are short: a plain loop beats a vectorised search's set-up cost.
+        var limit = Math.Min(line.Length, 32);
+        for (var i = 0; i < limit; i++)
+        {
+            if (line[i] == (byte)':')
+            {
+                return i;
+            }
+        }
+
+        return limit == line.Length ? -1 : line[limit..].IndexOf((byte)':') is var rest and >= 0 ? limit + rest : -1;
     }
 
     private bool ProcessFollowsLine(ReadOnlySpan<byte> line, out AmiFrame frame)

@@ -1,16 +1,19 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace CtiBridge.Asterisk.Ami;
 
 /// <summary>
 /// A small direct-mapped cache from ASCII bytes to strings, owned by one parser (not thread-safe).
-/// Header names and short recurring values (<c>Success</c>, <c>all</c>, <c>0</c>, state names)
+/// Header names and short recurring values (<c>Success</c>, <c>all</c>, channel names, uniqueids)
 /// repeat in nearly every message, so most of them cost a hash and a compare instead of a string.
 /// </summary>
 internal sealed class AmiStringCache(int slots, int maxCachedLength)
 {
-    private readonly string?[] _slots = new string?[slots];
+    // The bytes a slot's string was made from, compared with SequenceEqual (memcmp-fast).
+    private readonly byte[]?[] _bytes = new byte[]?[slots];
+    private readonly string?[] _strings = new string?[slots];
     private readonly int _mask = slots - 1;
 
     public string Get(ReadOnlySpan<byte> bytes)
@@ -25,24 +28,20 @@ internal sealed class AmiStringCache(int slots, int maxCachedLength)
             return Encoding.UTF8.GetString(bytes);
         }
 
-        var hash = Hash(bytes);
-        ref var slot = ref _slots[hash & _mask];
-        var cached = slot;
-        if (cached is not null && cached.Length == bytes.Length && Ascii.Equals(bytes, cached))
+        var slot = Hash(bytes) & _mask;
+        var cached = _bytes[slot];
+        if (cached is not null && bytes.SequenceEqual(cached))
         {
-            return cached;
+            return _strings[slot]!;
         }
 
         var text = Encoding.UTF8.GetString(bytes);
-        // Only pure-ASCII strings are cached, so the byte/char compare above is exact.
-        if (text.Length == bytes.Length)
-        {
-            slot = text;
-        }
-
+        _bytes[slot] = bytes.ToArray();
+        _strings[slot] = text;
         return text;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Hash(ReadOnlySpan<byte> bytes)
     {
         // O(1): the first and last 8 bytes and the length. Header names and recurring values
