@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using CtiBridge.Core.Acd;
+using CoreDisposition = CtiBridge.Core.Acd.CallDisposition;
+using CoreOutcome = CtiBridge.Core.Acd.QueueVisitOutcome;
+using CoreState = CtiBridge.Core.Acd.AgentState;
+
+namespace CtiBridge.Data.Records;
+
+/// <summary>
+/// Turns the ACD core's event stream into call records: queue visits (answered visits first at the
+/// answer, then again with handling times when wrap-up ends), queue_log events in Asterisk
+/// vocabulary, agent state intervals, and one call row per call (written when the call ends, and
+/// again with its wrap-up when handling ends). Feed it every event in order; what it returns goes
+/// to the <see cref="CallRecordSink"/>. Replaying the same stream gives the same records (ids derive
+/// from <c>streamId</c> and each event's sequence number), so the writer stores them once.
+/// </summary>
+public sealed class AcdRecordMapper
+{
+    private readonly string _streamId;
+    private readonly Dictionary<string, CallTrack> _calls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AgentTrack> _agents = new(StringComparer.Ordinal);
+
+    /// <summary>Creates a mapper for one engine event stream (e.g. the engine instance and its start time).</summary>
+    public AcdRecordMapper(string streamId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(streamId);
+        _streamId = streamId;
+    }
+
+    /// <summary>Calls still open (not yet ended, or answered and still in wrap-up).</summary>
+    public int OpenCalls => _calls.Count;
+
+    /// <summary>The records one event produces (often none).</summary>
+    public IReadOnlyList<CallCenterRecord> Map(AcdEvent acdEvent)
+    {
+        ArgumentNullException.ThrowIfNull(acdEvent);
+        var output = new List<CallCenterRecord>(3);
+        switch (acdEvent)
+        {
+            case AgentLoggedIn x:
+                Agent(x.AgentId).Session = $"{x.AgentId}@{x.At.UtcDateTime:yyyyMMddTHHmmss.fffffff}";
+                break;
+            case AgentStateChanged x:
+                OnAgentState(x, output);
+                break;
+            case CallEnqueued x:
+                OnEnqueued(x, output);
+                break;
+            case CallOfferEnded { End: OfferEnd.RingTimeout or OfferEnd.Declined } x:
+                output.Add(Event(x, x.CallId, x.Queue, x.AgentId, "RINGNOANSWER", Whole(x.RingTime.TotalMilliseconds)));
+                break;
+            case CallAnswered x:
+                OnAnswered(x, output);
+                break;
+            case QueueVisitEnded x:
+                OnUnanswered(x, output);
+                break;
+            case CallCompleted x:
+                OnCompleted(x, output);
+                break;
+            case CallHandlingEnded x:
+                OnHandlingEnded(x, output);
+                break;
+            case CallEnded x:
+                OnCallEnded(x, output);
+                break;
+        }
+
+        return output;
+    }
+
+    /// <summary>
+    /// The states agents are in right now, as intervals ending at <paramref name="now"/> (e.g. at the
+    /// end of a reporting day, so the reports see the time the wallboard already counts). When the
+    /// state really ends, the interval is written again with its true end and a higher revision.
+    /// </summary>
+    public IReadOnlyList<CallCenterRecord> FlushOpenStates(DateTimeOffset now)
+    {
+        var output = new List<CallCenterRecord>();
+        foreach (var (agentId, agent) in _agents.OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            if (agent.State is { } state && state != CoreState.LoggedOut && now > agent.Since)
+            {
+                agent.Flushes++;
+                output.Add(StateRecord(agentId, agent, state, now, agent.Flushes));
+            }
+        }
+
+        return output;
+    }
+
+    private static AgentStateRecord StateRecord(string agentId, AgentTrack agent, CoreState state, DateTimeOffset end, int revision) =>
+        new()
+        {
+            AgentId = agentId, StartedAt = agent.Since, EndedAt = end, State = MapState(state), Revision = revision,
+            Reason = state == CoreState.Paused ? agent.Reason : null, SessionId = agent.Session ?? agentId,
+        };
+
+    private void OnAgentState(AgentStateChanged x, List<CallCenterRecord> output)
+    {
+        var agent = Agent(x.AgentId);
+        if (agent.State is { } state && state != CoreState.LoggedOut && x.At > agent.Since)
+        {
+            output.Add(StateRecord(x.AgentId, agent, state, x.At, agent.Flushes + 1));
+        }
+
+        agent.Flushes = 0;
+
+        if (x.To == CoreState.Paused && x.From != CoreState.Paused)
+        {
+            output.Add(Event(x, "NONE", x.Queue ?? "NONE", x.AgentId, "PAUSE", x.Reason));
+        }
+        else if (x.From == CoreState.Paused && x.To != CoreState.Paused)
+        {
+            output.Add(Event(x, "NONE", x.Queue ?? "NONE", x.AgentId, "UNPAUSE", string.Empty));
+        }
+
+        agent.State = x.To;
+        agent.Since = x.At;
+        agent.Reason = x.Reason;
+    }
+
+    private void OnEnqueued(CallEnqueued x, List<CallCenterRecord> output)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call))
+        {
+            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber };
+            _calls[x.CallId] = call;
+        }
+
+        call.Queues.Add(x.Queue);
+        call.FirstEnqueuedAt ??= x.At;
+        call.Positions[(x.Queue, x.Visit)] = x.Position;
+        output.Add(Event(x, x.CallId, x.Queue, "NONE", "ENTERQUEUE", string.Empty, x.Caller.CallerNumber ?? string.Empty, Whole(x.Position)));
+    }
+
+    private void OnAnswered(CallAnswered x, List<CallCenterRecord> output)
+    {
+        var call = Call(x.CallId, x.At);
+        call.AnsweredAt = x.At;
+        call.AgentId = x.AgentId;
+        call.Wait = x.Wait;
+        call.AnsweredVisit = new QueueVisitRecord
+        {
+            CallId = x.CallId, Queue = x.Queue, EnteredAt = x.EnqueuedAt, Outcome = QueueVisitOutcome.Answered, LeftAt = x.At,
+            AnsweredAt = x.At, AgentId = x.AgentId, EntryPosition = call.Position(x.Queue, x.Visit),
+        };
+        output.Add(call.AnsweredVisit);
+        output.Add(Event(x, x.CallId, x.Queue, x.AgentId, "CONNECT", Whole(x.Wait.TotalSeconds), x.CallId, "0"));
+    }
+
+    private void OnUnanswered(QueueVisitEnded x, List<CallCenterRecord> output)
+    {
+        var call = Call(x.CallId, x.EnqueuedAt);
+        call.Wait = x.Wait;
+        var position = call.Position(x.Queue, x.Visit);
+        output.Add(new QueueVisitRecord
+        {
+            CallId = x.CallId, Queue = x.Queue, EnteredAt = x.EnqueuedAt, Outcome = MapOutcome(x.Outcome), LeftAt = x.At,
+            EntryPosition = position,
+        });
+        var name = x.Outcome switch
+        {
+            CoreOutcome.Abandoned => "ABANDON",
+            CoreOutcome.Timeout => "EXITWITHTIMEOUT",
+            CoreOutcome.ExitEmpty => "EXITEMPTY",
+            CoreOutcome.ExitKey => "EXITWITHKEY",
+            _ => null, // a system loss has no queue_log event in Asterisk
+        };
+        if (name is not null)
+        {
+            var pos = Whole(position ?? 0);
+            output.Add(Event(x, x.CallId, x.Queue, "NONE", name, pos, pos, Whole(x.Wait.TotalSeconds)));
+        }
+    }
+
+    private void OnCompleted(CallCompleted x, List<CallCenterRecord> output)
+    {
+        var call = Call(x.CallId, x.At);
+        call.Talk = x.Talk;
+        call.Hold = x.Hold;
+        call.ReleasedBy = x.ReleasedBy switch
+        {
+            HangupParty.Agent => ReleasedBy.Agent,
+            HangupParty.Caller => ReleasedBy.Caller,
+            _ => ReleasedBy.System,
+        };
+        var origin = Whole(call.AnsweredVisit?.EntryPosition ?? 0);
+        output.Add(Event(x, x.CallId, x.Queue, x.AgentId, x.ReleasedBy == HangupParty.Agent ? "COMPLETEAGENT" : "COMPLETECALLER",
+            Whole((call.Wait ?? TimeSpan.Zero).TotalSeconds), Whole((x.Talk + x.Hold).TotalSeconds), origin));
+    }
+
+    private void OnHandlingEnded(CallHandlingEnded x, List<CallCenterRecord> output)
+    {
+        var call = Call(x.CallId, x.At);
+        call.Talk = x.Talk;
+        call.Hold = x.Hold;
+        call.WrapUp = x.WrapUp;
+        call.HandlingEnded = true;
+        if (call.AnsweredVisit is { } visit)
+        {
+            output.Add(visit with { Revision = 1, TalkSeconds = x.Talk.TotalSeconds, HoldSeconds = x.Hold.TotalSeconds, WrapUpSeconds = x.WrapUp.TotalSeconds, Handled = true });
+        }
+
+        if (call.Ended is not null)
+        {
+            output.Add(CallRow(x.CallId, call, revision: 1));
+            _calls.Remove(x.CallId);
+        }
+    }
+
+    private void OnCallEnded(CallEnded x, List<CallCenterRecord> output)
+    {
+        var call = Call(x.CallId, x.At);
+        call.Ended = x;
+        output.Add(CallRow(x.CallId, call, revision: 0));
+        if (call.AnsweredAt is null || call.HandlingEnded)
+        {
+            _calls.Remove(x.CallId);
+        }
+    }
+
+    private static CallRecord CallRow(string callId, CallTrack call, int revision)
+    {
+        var ended = call.Ended!;
+        return new CallRecord
+        {
+            CallId = callId, StartedAt = call.StartedAt, Revision = revision, Direction = CallDirection.Inbound, Caller = call.Caller,
+            Queues = [.. call.Queues], EnqueuedAt = call.FirstEnqueuedAt, AnsweredAt = call.AnsweredAt,
+            EndedAt = ended.At < call.StartedAt ? call.StartedAt : ended.At,
+            WaitSeconds = call.FirstEnqueuedAt is { } first && call.AnsweredAt is { } answered ? (answered - first).TotalSeconds : call.Wait?.TotalSeconds,
+            TalkSeconds = call.Talk.TotalSeconds, HoldSeconds = call.Hold.TotalSeconds, WrapUpSeconds = call.WrapUp.TotalSeconds,
+            Disposition = ended.Disposition switch
+            {
+                CoreDisposition.Answered => CallDisposition.Answered,
+                CoreDisposition.Abandoned => CallDisposition.Abandoned,
+                CoreDisposition.Overflowed => CallDisposition.Overflowed,
+                CoreDisposition.Voicemail => CallDisposition.Voicemail,
+                _ => CallDisposition.SystemLost,
+            },
+            AgentId = call.AgentId, ReleasedBy = call.ReleasedBy,
+        };
+    }
+
+    private QueueEventRecord Event(AcdEvent source, string callId, string queue, string agent, string name, params string[] data) =>
+        new()
+        {
+            EventId = new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"{_streamId}\n{source.Sequence}\n{name}")).AsSpan(0, 16)),
+            EventTime = source.At, CallId = callId, Queue = queue, Agent = agent, Event = name, Data = data,
+        };
+
+    private CallTrack Call(string callId, DateTimeOffset at)
+    {
+        if (!_calls.TryGetValue(callId, out var call))
+        {
+            // A call first seen mid-life (mapper started after it was enqueued): keep what is known.
+            call = new CallTrack { StartedAt = at };
+            _calls[callId] = call;
+        }
+
+        return call;
+    }
+
+    private AgentTrack Agent(string agentId)
+    {
+        if (!_agents.TryGetValue(agentId, out var agent))
+        {
+            agent = new AgentTrack();
+            _agents[agentId] = agent;
+        }
+
+        return agent;
+    }
+
+    private static string Whole(double value) => ((long)Math.Floor(value)).ToString(CultureInfo.InvariantCulture);
+
+    private static AgentState MapState(CoreState state) => state switch
+    {
+        CoreState.Ready => AgentState.Available,
+        CoreState.Ringing => AgentState.Ringing,
+        CoreState.OnCall => AgentState.InCall,
+        CoreState.WrapUp => AgentState.WrapUp,
+        _ => AgentState.Paused,
+    };
+
+    private static QueueVisitOutcome MapOutcome(CoreOutcome outcome) => outcome switch
+    {
+        CoreOutcome.Answered => QueueVisitOutcome.Answered,
+        CoreOutcome.Abandoned => QueueVisitOutcome.Abandoned,
+        CoreOutcome.Timeout => QueueVisitOutcome.Timeout,
+        CoreOutcome.ExitEmpty => QueueVisitOutcome.ExitEmpty,
+        CoreOutcome.ExitKey => QueueVisitOutcome.ExitKey,
+        _ => QueueVisitOutcome.SystemLost,
+    };
+
+    private sealed class CallTrack
+    {
+        public DateTimeOffset StartedAt { get; init; }
+        public string? Caller { get; init; }
+        public List<string> Queues { get; } = [];
+        public Dictionary<(string Queue, int Visit), int> Positions { get; } = [];
+        public DateTimeOffset? FirstEnqueuedAt { get; set; }
+        public DateTimeOffset? AnsweredAt { get; set; }
+        public string? AgentId { get; set; }
+        public TimeSpan? Wait { get; set; }
+        public TimeSpan Talk { get; set; }
+        public TimeSpan Hold { get; set; }
+        public TimeSpan WrapUp { get; set; }
+        public ReleasedBy? ReleasedBy { get; set; }
+        public QueueVisitRecord? AnsweredVisit { get; set; }
+        public CallEnded? Ended { get; set; }
+        public bool HandlingEnded { get; set; }
+
+        public int? Position(string queue, int visit) => Positions.TryGetValue((queue, visit), out var p) ? p : null;
+    }
+
+    private sealed class AgentTrack
+    {
+        public string? Session { get; set; }
+        public CoreState? State { get; set; }
+        public DateTimeOffset Since { get; set; }
+        public string? Reason { get; set; }
+        public int Flushes { get; set; }
+    }
+}
