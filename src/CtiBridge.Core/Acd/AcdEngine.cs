@@ -280,9 +280,11 @@ public sealed partial class AcdEngine
 
     private void Publish(AcdEvent e)
     {
-        var stamped = e with { Sequence = ++_eventSeq, At = Now };
-        Statistics.Apply(stamped);
-        _output.Publish(stamped);
+        // Stamped in place (no copy): events are fresh objects the engine has not shared yet.
+        e.Sequence = ++_eventSeq;
+        e.At = Now;
+        Statistics.Apply(e);
+        _output.Publish(e);
     }
 
     private void Execute(AcdCommand c) => _output.Execute(c);
@@ -923,6 +925,10 @@ public sealed partial class AcdEngine
                 {
                     position += line.Calls.Count - 1;
                 }
+                else if (!ReferenceEquals(line, call.Line) && CallOrder.Instance.Compare(line.Calls.Max, call) < 0)
+                {
+                    position += line.Calls.Count; // a new arrival is behind every call of the other lines: O(1)
+                }
                 else if (CallOrder.Instance.Compare(line.Calls.Min, call) < 0)
                 {
                     position += line.Calls.GetViewBetween(line.Calls.Min!, call).Count - (ReferenceEquals(line, call.Line) ? 1 : 0);
@@ -982,12 +988,13 @@ public sealed partial class AcdEngine
         var limit = _config.ExplanationDetailLimit;
         var verdicts = new List<CandidateVerdict>();
         var skipped = new Dictionary<SkipReason, int>();
-        void Skip(Agent a, SkipReason reason, string? detail)
+        // Details are formatted only for the agents listed (a queue may have thousands of members).
+        void Skip(Agent a, SkipReason reason, Membership? m)
         {
             skipped[reason] = skipped.GetValueOrDefault(reason) + 1;
             if (verdicts.Count < limit)
             {
-                verdicts.Add(new CandidateVerdict(a.Id, false, reason, detail));
+                verdicts.Add(new CandidateVerdict(a.Id, false, reason, SkipDetail(call, a, reason, m)));
             }
         }
 
@@ -1004,15 +1011,15 @@ public sealed partial class AcdEngine
             var a = m.Agent;
             if (!HasSkills(a, call.Skills, out var score))
             {
-                Skip(a, SkipReason.MissingSkill, "needs " + string.Join('+', call.Skills));
+                Skip(a, SkipReason.MissingSkill, m);
             }
             else if (call.MaxPenalty is { } max && m.Penalty > max)
             {
-                Skip(a, SkipReason.PenaltyNotYetAllowed, $"penalty {m.Penalty} > {max} allowed after {StrategyText.Seconds(Now - call.VisitEnqueuedAt)}");
+                Skip(a, SkipReason.PenaltyNotYetAllowed, m);
             }
             else if (call.IsExcluded(a, Now))
             {
-                Skip(a, SkipReason.DidNotAnswerRecently, "retry delay after ring-no-answer");
+                Skip(a, SkipReason.DidNotAnswerRecently, m);
             }
             else
             {
@@ -1034,7 +1041,7 @@ public sealed partial class AcdEngine
             {
                 if (_candidates[i].Penalty > min)
                 {
-                    Skip(_candidateMembers[i].Agent, SkipReason.LowerTierAvailable, $"penalty {_candidates[i].Penalty}, tier {min} has agents");
+                    Skip(_candidateMembers[i].Agent, SkipReason.LowerTierAvailable, _candidateMembers[i]);
                     _candidates.RemoveAt(i);
                     _candidateMembers.RemoveAt(i);
                 }
@@ -1048,7 +1055,7 @@ public sealed partial class AcdEngine
             {
                 if (m.Agent.State != AgentState.Ready)
                 {
-                    Skip(m.Agent, ReasonFor(m.Agent.State), m.Agent.State == AgentState.Paused ? m.Agent.PauseReason : null);
+                    Skip(m.Agent, ReasonFor(m.Agent.State), m);
                 }
             }
         }
@@ -1115,6 +1122,17 @@ public sealed partial class AcdEngine
         Offer(call, chosen);
         return true;
     }
+
+    private string? SkipDetail(Call call, Agent a, SkipReason reason, Membership? m) => reason switch
+    {
+        SkipReason.MissingSkill => "needs " + string.Join('+', call.Skills),
+        SkipReason.PenaltyNotYetAllowed => string.Create(CultureInfo.InvariantCulture,
+            $"penalty {m!.Penalty} > {call.MaxPenalty} allowed after {StrategyText.Seconds(Now - call.VisitEnqueuedAt)}"),
+        SkipReason.DidNotAnswerRecently => "retry delay after ring-no-answer",
+        SkipReason.LowerTierAvailable => string.Create(CultureInfo.InvariantCulture, $"penalty {m!.Penalty}, a lower tier has agents"),
+        SkipReason.Paused => a.PauseReason,
+        _ => null,
+    };
 
     private static void AddCount(Dictionary<SkipReason, int> skipped, SkipReason reason, int n)
     {

@@ -7,11 +7,11 @@ namespace CtiBridge.Core.Acd;
 /// </summary>
 public abstract record AcdEvent
 {
-    /// <summary>Position in the engine's event stream, from 1.</summary>
-    public long Sequence { get; init; }
+    /// <summary>Position in the engine's event stream, from 1 (set by the engine when it publishes).</summary>
+    public long Sequence { get; internal set; }
 
-    /// <summary>When it happened (engine time).</summary>
-    public DateTimeOffset At { get; init; }
+    /// <summary>When it happened (engine time, set by the engine when it publishes).</summary>
+    public DateTimeOffset At { get; internal set; }
 }
 
 /// <summary>Agent states (docs/metrics.md §6: available = Ready, in_call = OnCall).</summary>
