@@ -214,10 +214,11 @@ public sealed class AriClient : IDisposable
                 content = await response.Content.ReadAsByteArrayAsync(linked.Token);
             }
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             Metrics.RequestFailed(request.Method, request.Route, "timeout");
             AriLog.RequestTimedOut(_logger, request.Method, request.Path, Options.RequestTimeout.TotalMilliseconds);
+            // Our timeout, or the Timeout of an HttpClient the host passed in: either way no answer in time.
             throw new AriTimeoutException(request.Method, request.Path, Options.RequestTimeout);
         }
         catch (HttpRequestException e)

@@ -278,6 +278,11 @@ public sealed class AriEventConnection : IAsyncDisposable
         {
             // Disposed while waiting to reconnect.
         }
+        catch (Exception e)
+        {
+            // Not expected; the consumer must see it rather than a stream that quietly ends.
+            _events.Writer.TryComplete(e);
+        }
         finally
         {
             _events.Writer.TryComplete();
@@ -437,9 +442,12 @@ public sealed class AriEventConnection : IAsyncDisposable
             {
                 return _endReason ?? "the events stream was stopped";
             }
-            catch (Exception e) when (e is IOException or SocketException or AriWebSocketProtocolException or ObjectDisposedException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                return e.Message;
+                // Whatever broke this connection (I/O, protocol, or a bug), the stream survives it: reconnect.
+                return e is IOException or SocketException or AriWebSocketProtocolException or ObjectDisposedException
+                    ? e.Message
+                    : $"{e.GetType().Name}: {e.Message}";
             }
             finally
             {

@@ -108,6 +108,11 @@ internal sealed class WebSocketFrameParser(int maxMessageBytes)
                 headerLength = 10;
             }
 
+            if (opcode >= WebSocketOpcode.Close && (!fin || length > 125))
+            {
+                throw new AriWebSocketProtocolException($"WebSocket control frame {FramesRead + 1} (opcode 0x{(byte)opcode:x}) is fragmented or longer than 125 bytes.");
+            }
+
             if (length > maxMessageBytes)
             {
                 throw new AriWebSocketProtocolException($"WebSocket frame {FramesRead + 1} announces {length} bytes, above the {maxMessageBytes}-byte limit.");
