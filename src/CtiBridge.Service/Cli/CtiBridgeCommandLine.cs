@@ -13,6 +13,7 @@ public static class CtiBridgeCommandLine
             RunCommand.Create(),
             CheckConfigCommand.Create(),
             MigrateCommand.Create(),
+            ApiKeyCommand.Create(),
         };
         return root;
     }

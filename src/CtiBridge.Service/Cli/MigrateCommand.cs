@@ -7,50 +7,32 @@ namespace CtiBridge.Service.Cli;
 /// <summary><c>ctibridge migrate</c>: applies pending schema migrations to a PostgreSQL database.</summary>
 public static class MigrateCommand
 {
-    /// <summary>Environment variable read when <c>--connection</c> is not given (keeps the password out of <c>ps</c>).</summary>
-    public const string ConnectionEnvironmentVariable = "CTIBRIDGE_DATABASE";
+    /// <summary>Environment variable read when <c>--connection</c> is not given.</summary>
+    public const string ConnectionEnvironmentVariable = CliDatabase.ConnectionEnvironmentVariable;
 
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var connection = new Option<string?>("--connection", "-c")
-        {
-            Description = $"Npgsql connection string (default: the {ConnectionEnvironmentVariable} environment variable).",
-        };
         var status = new Option<bool>("--status")
         {
             Description = "Only list applied and pending migrations; change nothing.",
         };
         var command = new Command("migrate", "Apply pending database schema migrations (safe to run from several instances at once).")
         {
-            connection,
             status,
         };
-        command.SetAction((parse, cancellationToken) =>
-            RunAsync(parse.GetValue(connection), parse.GetValue(status), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken));
+        var database = CliDatabase.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            var dataSource = database.Open(parse, error, "migrate");
+            return dataSource is null ? 2 : await RunAsync(dataSource, parse.GetValue(status), parse.InvocationConfiguration.Output, error, cancellationToken);
+        });
         return command;
     }
 
-    internal static async Task<int> RunAsync(string? connectionString, bool statusOnly, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    internal static async Task<int> RunAsync(NpgsqlDataSource dataSource, bool statusOnly, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        connectionString ??= Environment.GetEnvironmentVariable(ConnectionEnvironmentVariable);
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            await error.WriteLineAsync($"migrate: no database given; pass --connection \"Host=...;Database=...;Username=...\" or set {ConnectionEnvironmentVariable}.").ConfigureAwait(false);
-            return 2;
-        }
-
-        NpgsqlDataSource dataSource;
-        try
-        {
-            dataSource = NpgsqlDataSource.Create(connectionString);
-        }
-        catch (ArgumentException ex)
-        {
-            await error.WriteLineAsync($"migrate: the connection string is not valid: {ex.Message}").ConfigureAwait(false);
-            return 2;
-        }
-
         await using (dataSource.ConfigureAwait(false))
         {
             var migrator = new SchemaMigrator(dataSource);

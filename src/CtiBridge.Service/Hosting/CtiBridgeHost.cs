@@ -1,4 +1,5 @@
 using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Http;
 using Prometheus;
 
 namespace CtiBridge.Service.Hosting;
@@ -18,9 +19,11 @@ public static class CtiBridgeHost
         builder.AddCtiBridgeLogging(settings.Logging);
         builder.Services.AddCtiBridgeDatabase(settings.Database);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        builder.AddCtiBridgeHttp();
 
         var app = builder.Build();
         app.MapCtiBridgeHealth();
+        app.MapCtiBridgeApi();
         app.MapMetrics("/metrics");
         return app;
     }

@@ -1,0 +1,4 @@
+SELECT id, name, role, agent_id, secret_hash, created_at, created_by, revoked_at, last_used_at
+FROM api_keys
+WHERE @include_revoked OR revoked_at IS NULL
+ORDER BY created_at, name
