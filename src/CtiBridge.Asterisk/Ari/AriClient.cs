@@ -55,7 +55,7 @@ public sealed class AriClient : IDisposable
             Timeout = Timeout.InfiniteTimeSpan,
         };
         _baseUrl = options.BaseAddress.GetLeftPart(UriPartial.Path).TrimEnd('/');
-        _authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(options.UserName + ":" + options.Password)));
+        _authorization = new AuthenticationHeaderValue("Basic", options.BasicCredentials());
 
         Applications = new AriApplications(this);
         Asterisk = new AriAsteriskSystem(this);

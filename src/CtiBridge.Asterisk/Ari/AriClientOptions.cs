@@ -134,6 +134,9 @@ public sealed record AriClientOptions
         }
     }
 
+    /// <summary>The Basic credentials (base64 of <c>user:password</c>) for the <c>Authorization</c> header; never logged.</summary>
+    internal string BasicCredentials() => Convert.ToBase64String(Encoding.UTF8.GetBytes(UserName + ":" + Password));
+
     /// <summary>Prints the settings with the password masked.</summary>
     private bool PrintMembers(StringBuilder builder)
     {

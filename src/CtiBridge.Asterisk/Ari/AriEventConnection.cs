@@ -67,7 +67,7 @@ public sealed class AriEventConnection : IAsyncDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CtiBridge.Asterisk.Ari.AriEventConnection");
         _ownsMetrics = metrics is null;
         _metrics = metrics ?? new AriMetrics();
-        _authorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(options.UserName + ":" + options.Password));
+        _authorization = "Basic " + options.BasicCredentials();
     }
 
     /// <summary>Where the stream stands now.</summary>

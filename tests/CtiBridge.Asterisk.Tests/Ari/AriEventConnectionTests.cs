@@ -60,10 +60,7 @@ public sealed class AriEventConnectionTests
     [Fact]
     public async Task StartAsync_NothingListening_ThrowsConnectionError()
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = LoopbackHttpServer.UnusedPort();
         await using var events = new AriEventConnection(Options(new Uri($"http://127.0.0.1:{port}/ari")));
 
         await Assert.ThrowsAsync<AriConnectionException>(() => events.StartAsync(TestContext.Current.CancellationToken));

@@ -181,10 +181,7 @@ public sealed class AriRestReplayTests
     [Fact]
     public async Task AnyCall_NothingListening_ThrowsAriConnectionException()
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = LoopbackHttpServer.UnusedPort();
         using var client = new AriClient(new AriClientOptions { BaseAddress = new Uri($"http://127.0.0.1:{port}/ari"), UserName = "u", Password = "p" });
 
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Asterisk.PingAsync(TestContext.Current.CancellationToken));

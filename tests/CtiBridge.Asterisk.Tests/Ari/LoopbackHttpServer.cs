@@ -36,6 +36,16 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
 
     public Uri AriBase => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/ari");
 
+    /// <summary>A loopback port nothing listens on (just released by the OS), for "Asterisk is down" tests.</summary>
+    public static int UnusedPort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     private async Task AcceptAsync()
     {
         try
