@@ -59,7 +59,7 @@ public sealed class CampaignDialer
         Campaign = campaign;
         _zones = zones;
         Estimator = estimator ?? new PacingEstimator();
-        Ledger = new ComplianceLedger(campaign.Id, campaign.Policy, campaign.Start == DateTimeOffset.MinValue ? DateTimeOffset.UnixEpoch : campaign.Start);
+        Ledger = new ComplianceLedger(campaign.Id, campaign.Policy, campaign.Start == DateTimeOffset.MinValue ? null : campaign.Start);
         _pacing = pacing ?? campaign.Mode switch
         {
             DialingMode.Power => new PowerPacing(campaign.PowerRatio),

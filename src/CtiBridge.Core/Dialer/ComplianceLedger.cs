@@ -67,8 +67,11 @@ public sealed class ComplianceLedger
     private int _windowAbandons;
     private int _totalAbandons;
 
-    /// <summary>Creates an empty ledger for a campaign started at <paramref name="campaignStart"/>.</summary>
-    public ComplianceLedger(string campaignId, CompliancePolicy policy, DateTimeOffset campaignStart)
+    /// <summary>
+    /// Creates an empty ledger for a campaign started at <paramref name="campaignStart"/>; when null,
+    /// the campaign's measuring starts with its first recorded row.
+    /// </summary>
+    public ComplianceLedger(string campaignId, CompliancePolicy policy, DateTimeOffset? campaignStart)
     {
         ArgumentNullException.ThrowIfNull(policy);
         CampaignId = campaignId;
@@ -82,8 +85,14 @@ public sealed class ComplianceLedger
     /// <summary>The rules measured.</summary>
     public CompliancePolicy Policy { get; }
 
-    /// <summary>When the campaign's first measuring period began.</summary>
-    public DateTimeOffset CampaignStart { get; }
+    /// <summary>When the campaign's first measuring period began (null until the first row when no start was given).</summary>
+    public DateTimeOffset? CampaignStart { get; private set; }
+
+    /// <summary>
+    /// Unanswered calls given up as no-answer before the policy's minimum ring time (a dial timeout
+    /// set too short somewhere between the dialer and the trunk); zero when the rules were kept.
+    /// </summary>
+    public int ShortRings { get; private set; }
 
     /// <summary>Every row so far, in the order they were recorded (late reports keep their own event time).</summary>
     public IReadOnlyList<LedgerEntry> Entries => _entries;
@@ -156,6 +165,11 @@ public sealed class ComplianceLedger
     public void RecordUnanswered(DialedCall call, DateTimeOffset endedAt, TimeSpan ringTime, CallOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(call);
+        if (outcome == CallOutcome.NoAnswer && ringTime < Policy.MinimumRingTime)
+        {
+            ShortRings++;
+        }
+
         Append(new LedgerEntry(endedAt, LedgerEntryKind.Unanswered, call.CallId, call.LeadId, call.PhoneNumber, null, ringTime, null, outcome));
     }
 
@@ -181,7 +195,7 @@ public sealed class ComplianceLedger
     /// younger than the policy window, the rolling window after that.
     /// </summary>
     public AbandonTally Measured(DateTimeOffset now) =>
-        now - CampaignStart < Policy.AbandonWindow ? CampaignToDate : Rolling(now);
+        CampaignStart is not { } start || now - start < Policy.AbandonWindow ? CampaignToDate : Rolling(now);
 
     /// <summary>
     /// How many more abandons the campaign can take right now, assuming <paramref name="extraLiveAnswers"/>
@@ -232,6 +246,7 @@ public sealed class ComplianceLedger
 
     private void Append(LedgerEntry entry)
     {
+        CampaignStart ??= entry.At;
         _entries.Add(entry);
     }
 

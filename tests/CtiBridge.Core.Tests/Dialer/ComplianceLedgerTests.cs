@@ -72,6 +72,31 @@ public sealed class ComplianceLedgerTests
     }
 
     [Fact]
+    public void RecordUnanswered_NoAnswerGivenUpBefore15Seconds_CountedAsShortRing()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
+        var calls = dialer.Plan(Start, Ready(3), Leads(3), NoDnc).Orders.Select(o => o.Call).ToList();
+
+        dialer.OnCallEnded(calls[0].CallId, Start.AddSeconds(4), CallOutcome.Busy);
+        dialer.OnCallEnded(calls[1].CallId, Start.AddSeconds(15), CallOutcome.NoAnswer);
+        dialer.OnCallEnded(calls[2].CallId, Start.AddSeconds(12), CallOutcome.NoAnswer);
+
+        Assert.Equal(1, dialer.Ledger.ShortRings);
+    }
+
+    [Fact]
+    public void Measured_CampaignWithoutStart_MeasuredFromItsFirstCall()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Progressive) with { Start = DateTimeOffset.MinValue }, Zones());
+        Assert.Null(dialer.Ledger.CampaignStart);
+
+        var call = dialer.Plan(Start, Ready(1), Leads(1), NoDnc).Orders[0].Call;
+        dialer.OnCallEnded(call.CallId, Start.AddSeconds(20), CallOutcome.NoAnswer);
+
+        Assert.Equal(Start.AddSeconds(20), dialer.Ledger.CampaignStart);
+    }
+
+    [Fact]
     public void Measured_YoungCampaign_CampaignToDate_OlderCampaign_Rolling30Days()
     {
         var ledger = new ComplianceLedger("c", CompliancePolicy.UsTelemarketingSalesRule, Start);
