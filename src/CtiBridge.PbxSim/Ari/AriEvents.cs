@@ -72,9 +72,10 @@ internal sealed class AriEvents(PbxSimulator simulator)
         w.WriteString("creator", b.Creator);
         w.WriteString("name", b.BridgeName);
         w.WriteStartArray("channels");
-        foreach (var member in b.Members)
+        // Asterisk lists the most recent member first.
+        for (var i = b.Members.Count - 1; i >= 0; i--)
         {
-            w.WriteStringValue(member.UniqueId);
+            w.WriteStringValue(b.Members[i].UniqueId);
         }
 
         w.WriteEndArray();
@@ -181,8 +182,9 @@ internal sealed class AriEvents(PbxSimulator simulator)
         {
             w.WriteString("dialstatus", status);
             w.WriteString("forward", "");
-            w.WriteString("dialstring", dial.DialString);
-            if (dial.Caller is not null)
+            w.WriteString("dialstring", dial.FromAri && status.Length > 0 ? "" : dial.DialString);
+            // An ARI /dial?caller= only sets the connected line; the Dial event names no caller (as recorded).
+            if (dial.Caller is not null && !dial.FromAri)
             {
                 w.WritePropertyName("caller");
                 WriteChannel(w, dial.Caller);
@@ -204,16 +206,16 @@ internal sealed class AriEvents(PbxSimulator simulator)
         var app = c.StasisApp;
         c.StasisApp = null;
         ChannelOnly(c, "StasisEnd");
+        if (!c.AriOriginated)
+        {
+            // A channel that came in from the dialplan is unsubscribed first: no more events for it.
+            c.AriApps.Remove(app);
+        }
+
         simulator.Model.SetVariable(c, "STASISSTATUS", "SUCCESS");
         if (c.BeforeStasis is { } before)
         {
             (c.Application, c.AppData) = before;
-        }
-
-        if (!c.AriOriginated)
-        {
-            // A channel that came in from the dialplan is unsubscribed first: no ChannelDestroyed.
-            c.AriApps.Remove(app);
         }
     }
 
@@ -288,11 +290,17 @@ internal sealed class AriEvents(PbxSimulator simulator)
             return false;
         }
 
-        c.AriApps.Add(app);
         c.BeforeStasis = (c.Application, c.AppData);
         c.Application = "Stasis";
         c.AppData = string.Join(',', args);
+        if (c.AriOriginated)
+        {
+            c.AriApps.Add(app);
+        }
+
+        // The application hears of a dialplan channel only from StasisStart on.
         simulator.Model.SetVariable(c, "STASISSTATUS", "");
+        c.AriApps.Add(app);
         c.StasisApp = app;
         c.Generation++;
         Send([app], w =>

@@ -359,9 +359,10 @@ internal sealed partial class AriServer
                 return new HttpResponse(500, "Internal Server Error", "{\"error\":\"Allocation failed\"}");
             }
 
-            var created = Model.CreateForAri(exten, context, channelId, otherId, app);
-            created.Variables["__ARI_APP_ARGS"] = appArgs;
-            return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteChannel(w, created)));
+            string? createdSnapshot = null;
+            Model.CreateForAri(exten, context, channelId, otherId, app, appArgs.Length > 0 ? appArgs.Split(',') : [],
+                c => createdSnapshot = AriJson.Write(w => AriEvents.WriteChannel(w, c)));
+            return HttpResponse.Ok(createdSnapshot!);
         }
 
         var variables = new List<KeyValuePair<string, string>>();
@@ -534,9 +535,7 @@ internal sealed partial class AriServer
                 var callerId = Param(request, body, "caller");
                 var caller = callerId.Length > 0 ? Model.FindChannelById(callerId) : null;
                 var timeout = int.TryParse(Param(request, body, "timeout"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds) ? seconds : 0;
-                var appArgs = channel.Variables.GetValueOrDefault("__ARI_APP_ARGS") ?? "";
-                channel.Variables.Remove("__ARI_APP_ARGS");
-                return Model.DialCreated(channel, caller, timeout, channel.AriApps.First(), appArgs.Length > 0 ? appArgs.Split(',') : [])
+                return Model.DialCreated(channel, caller, timeout)
                     ? HttpResponse.NoContent()
                     : HttpResponse.Error(409, "Conflict", "Channel is already being dialed");
             default:
@@ -631,7 +630,7 @@ internal sealed partial class AriServer
                 var playbackId = Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
                 foreach (var app in bridge.AriApps)
                 {
-                    Model.AriPlayback(app, playbackId, media, "bridge:" + bridge.Id, null);
+                    Model.AriPlayback(app, playbackId, media, "bridge:" + bridge.Id, null, bridge);
                 }
 
                 return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "bridge:" + bridge.Id), [new("Location", "/ari/playbacks/" + playbackId)]);

@@ -80,6 +80,9 @@ internal sealed class Channel
     /// <summary>True once the channel has run dialplan (ARI then reports an empty app when it is destroyed).</summary>
     public bool RanPbx { get; set; }
 
+    /// <summary>The caller id changed underneath (connected line of the Local partner); reported at the next dialplan step.</summary>
+    public bool CallerIdPending { get; set; }
+
     /// <summary>Application and data before the channel entered Stasis (restored when it leaves).</summary>
     public (string Application, string Data)? BeforeStasis { get; set; }
 
@@ -152,6 +155,9 @@ internal sealed class DialAttempt
     public string Options { get; init; } = "";
 
     public long TimeoutGeneration { get; set; }
+
+    /// <summary>An ARI <c>/dial</c>: the answered channel stays in its application (no bridge, no dialplan).</summary>
+    public bool FromAri { get; init; }
 }
 
 /// <summary>What an Originate asked for.</summary>

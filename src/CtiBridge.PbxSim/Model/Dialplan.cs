@@ -59,6 +59,7 @@ internal sealed class Dialplan
                 ["503"] = ["Congestion(10)"],
                 ["603"] = ["Ringing()", "Wait(2)", "Hangup(21)"],
                 ["5550001"] = ["Goto(outcomes,200,1)"],
+                ["5550002"] = ["Goto(outcomes,200,1)"],
                 ["5554001"] = ["Goto(outcomes,300,1)"],
             },
             ["supervisors"] = new()

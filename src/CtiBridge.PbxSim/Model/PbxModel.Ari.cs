@@ -4,21 +4,30 @@ namespace CtiBridge.PbxSim.Model;
 internal sealed partial class PbxModel
 {
     /// <summary><c>POST /channels/create</c>: a Local pair that exists but is not dialled yet.</summary>
-    internal Channel CreateForAri(string exten, string context, string? channelId, string? otherChannelId, string app)
+    internal Channel CreateForAri(string exten, string context, string? channelId, string? otherChannelId, string app, IReadOnlyList<string> appArgs, Action<Channel> created)
     {
-        var (one, _) = CreateLocalPair(exten, context, channelId, otherChannelId ?? (channelId is null ? null : channelId + ";2"), null, (a, b) =>
+        var (one, _) = CreateLocalPair(exten, context, channelId, otherChannelId ?? (channelId is null ? null : channelId + ";2"), null, (a, _) =>
         {
-            foreach (var channel in new[] { a, b! })
-            {
-                channel.AriApps.Add(app);
-                channel.AriOriginated = true;
-            }
+            // Only the created half belongs to the application; its dialplan half is not reported.
+            a.AriApps.Add(app);
+            a.AriOriginated = true;
         });
+        created(one);
+        if (app.Length > 0)
+        {
+            // The created channel is put into Stasis at once, before it is dialled.
+            var args = new[] { app }.Concat(appArgs).ToList();
+            EmitNewexten(one, "Stasis", string.Join(',', args));
+            one.Application = "";
+            one.AppData = "";
+            _sim.AriEvents.EnterStasis(one, args);
+        }
+
         return one;
     }
 
     /// <summary><c>POST /channels/{id}/dial</c>: dials a created Local pair, optionally on behalf of a caller.</summary>
-    internal bool DialCreated(Channel one, Channel? caller, int timeoutSeconds, string app, IReadOnlyList<string> appArgs)
+    internal bool DialCreated(Channel one, Channel? caller, int timeoutSeconds)
     {
         if (one.LocalPeer is not { } two || one.IncomingDial is not null)
         {
@@ -32,9 +41,16 @@ internal sealed partial class PbxModel
             DialString = $"{two.Exten}@{two.Context}",
             StartedAt = Now,
             Options = "",
-            Originate = new OriginateRequest { ChannelText = $"Local/{two.Exten}@{two.Context}", Application = "Stasis", Data = string.Join(',', new[] { app }.Concat(appArgs)) },
+            FromAri = true,
         };
         one.IncomingDial = dial;
+        if (caller is not null)
+        {
+            SetConnectedLine(one, caller.CallerNum, caller.CallerName);
+            two.CallerNum = caller.CallerNum;
+            two.CallerName = caller.CallerName;
+        }
+
         EmitLocalBridge(one, two);
         DialEvent("DialBegin", dial, ("DialString", dial.DialString));
         _sim.AriEvents.Dial(dial, "");
@@ -50,9 +66,11 @@ internal sealed partial class PbxModel
         {
             Schedule(TimeSpan.FromSeconds(timeoutSeconds), () =>
             {
-                if (!dial.Finished && !one.Gone)
+                // Busy or congested dials stay until the timeout too (as recorded), then go with cause 19.
+                if (!one.Gone && one.State != ChannelState.Up)
                 {
                     dial.Finished = true;
+                    HangupRequestEvent(one, 32, soft: true);
                     Teardown(one, 19);
                 }
             });
@@ -63,18 +81,35 @@ internal sealed partial class PbxModel
     }
 
     /// <summary>ARI playback on a channel or bridge: Started now, Finished after the sound's length.</summary>
-    internal void AriPlayback(string app, string playbackId, string media, string targetUri, Channel? channel)
+    internal void AriPlayback(string app, string playbackId, string media, string targetUri, Channel? channel, Bridge? bridge = null)
     {
         var length = Sounds.Length(media);
-        var generation = channel?.Generation ?? 0;
-        Defer(() => _sim.AriEvents.Playback(app, "PlaybackStarted", playbackId, media, targetUri, "playing"));
+        if (bridge is { Members.Count: 2 })
+        {
+            // A bridge playback joins an announcer channel: each party's BRIDGEPEER lists it while it plays.
+            var announcer = $"Announcer/ARI-{NextLocalSuffix()};2";
+            foreach (var member in bridge.Members)
+            {
+                SetVariable(member, "BRIDGEPEER", announcer + "," + bridge.Members.First(m => m != member).Name);
+            }
+        }
+
+        _sim.AriEvents.Playback(app, "PlaybackStarted", playbackId, media, targetUri, "playing");
         Schedule(length, () =>
         {
-            if (channel is null || !channel.Gone)
+            if (channel is not null && channel.Gone)
             {
-                _sim.AriEvents.Playback(app, "PlaybackFinished", playbackId, media, targetUri, "done");
+                return;
+            }
+
+            _sim.AriEvents.Playback(app, "PlaybackFinished", playbackId, media, targetUri, "done");
+            if (bridge is { Members.Count: 2 } && Bridges.ContainsKey(bridge.Id))
+            {
+                foreach (var member in bridge.Members)
+                {
+                    SetVariable(member, "BRIDGEPEER", bridge.Members.First(m => m != member).Name);
+                }
             }
         });
-        _ = generation;
     }
 }

@@ -212,12 +212,35 @@ internal sealed partial class PbxModel
         {
             SetVariable(bridge.Members[0], "BRIDGEPEER", bridge.Members[1].Name);
             SetVariable(bridge.Members[1], "BRIDGEPEER", bridge.Members[0].Name);
+            if (bridge.CreatedByAri)
+            {
+                // An ARI mixing bridge updates each party's connected line to the other party.
+                // (only where it changes).
+                var (a, b) = (bridge.Members[0], bridge.Members[1]);
+                var (aNum, aName, bNum, bName) = (a.CallerNum, a.CallerName, b.CallerNum, b.CallerName);
+                if (b.ConnectedNum != aNum || b.ConnectedName != aName)
+                {
+                    SetConnectedLine(b, aNum, aName);
+                }
+
+                if (a.ConnectedNum != bNum || a.ConnectedName != bName)
+                {
+                    SetConnectedLine(a, bNum, bName);
+                }
+            }
         }
     }
 
     internal void LeaveBridge(Channel channel, Bridge bridge)
     {
-        if (bridge.Members.Count == 2 && bridge.AriType != "holding")
+        if (bridge.CreatedByAri)
+        {
+            if (channel.Variables.TryGetValue("BRIDGEPEER", out var peer) && peer.Length > 0)
+            {
+                SetVariable(channel, "BRIDGEPEER", "");
+            }
+        }
+        else if (bridge.Members.Count == 2 && bridge.AriType != "holding")
         {
             SetVariable(channel, "BRIDGEPEER", "");
             foreach (var other in bridge.Members.Where(m => m != channel))
@@ -230,6 +253,18 @@ internal sealed partial class PbxModel
         channel.Bridge = null;
         Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeLeave", AmiPrivilege.Call), bridge), channel));
         _sim.AriEvents.ChannelLeftBridge(bridge, channel);
+        if (bridge.CreatedByAri && bridge.Members.Count == 0)
+        {
+            // Applications stop following a bridge their channels have left (shortly after, as recorded:
+            // a DELETE right behind the last leave still gets BridgeDestroyed, a later one does not).
+            Schedule(TimeSpan.FromMilliseconds(500), () =>
+            {
+                if (bridge.Members.Count == 0)
+                {
+                    bridge.AriApps.Clear();
+                }
+            });
+        }
     }
 
     /// <summary>A basic (Dial) bridge ends when a party leaves: the other party's Dial returns.</summary>

@@ -111,7 +111,7 @@ internal sealed partial class PbxModel
                     return;
                 }
 
-                if (dial.Caller is { } caller)
+                if (dial.Caller is { } caller && !dial.FromAri)
                 {
                     var ms = (long)(Now - dial.StartedAt).TotalMilliseconds;
                     SetVariable(caller, "RINGTIME", (ms / 1000).ToString(CultureInfo.InvariantCulture));
@@ -168,7 +168,7 @@ internal sealed partial class PbxModel
     private void AnswerDial(DialAttempt dial)
     {
         dial.AnsweredAt = Now;
-        if (dial.Caller is null)
+        if (dial.Caller is null || dial.FromAri)
         {
             dial.Finished = true;
             DialEvent("DialEnd", dial, ("DialStatus", "ANSWER"));
@@ -382,6 +382,12 @@ internal sealed partial class PbxModel
         };
         DialEvent("DialEnd", dial, ("DialStatus", status));
         _sim.AriEvents.Dial(dial, status);
+        if (dial.FromAri)
+        {
+            // ARI reports the outcome; the channel stays in its application until hung up or timed out.
+            return;
+        }
+
         if (dial.Originate is not null)
         {
             CompleteOriginate(dial, OriginateReason(cause), answered: false);

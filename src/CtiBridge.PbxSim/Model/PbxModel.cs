@@ -274,6 +274,7 @@ internal sealed partial class PbxModel : IDisposable
 
     internal void SetCallerId(Channel channel, string number, string name, bool alsoConnected = false)
     {
+        channel.CallerIdPending = false;
         channel.CallerNum = number;
         channel.CallerName = name;
         if (alsoConnected)
@@ -290,6 +291,15 @@ internal sealed partial class PbxModel : IDisposable
     {
         channel.ConnectedNum = number;
         channel.ConnectedName = name;
+        if (!channel.IsLocalTwo && channel.LocalPeer is { Gone: false, RanPbx: true } two)
+        {
+            // chan_local passes a connected-line update on the ;1 half through as the ;2 half's caller
+            // id (empty parts do not overwrite); the ;2 half reports it at its next dialplan step.
+            two.CallerNum = number.Length > 0 ? number : two.CallerNum;
+            two.CallerName = name.Length > 0 ? name : two.CallerName;
+            two.CallerIdPending = true;
+        }
+
         ChannelEvent("NewConnectedLine", channel);
         _sim.AriEvents.ChannelConnectedLine(channel);
     }
@@ -302,6 +312,12 @@ internal sealed partial class PbxModel : IDisposable
         channel.LastData = data;
         ChannelEvent("Newexten", channel, AmiPrivilege.Dialplan, ("Extension", channel.Exten), ("Application", application), ("AppData", data));
         _sim.AriEvents.ChannelDialplan(channel);
+        if (channel.CallerIdPending)
+        {
+            channel.CallerIdPending = false;
+            ChannelEvent("NewCallerid", channel, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+            _sim.AriEvents.ChannelCallerId(channel);
+        }
     }
 
     /// <summary>Looks up a channel variable the way dialplan functions see it.</summary>

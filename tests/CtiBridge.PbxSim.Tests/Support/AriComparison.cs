@@ -77,6 +77,14 @@ internal static class AriComparison
             case JsonValueKind.Array:
                 var eItems = expected.EnumerateArray().ToList();
                 var aItems = actual.EnumerateArray().ToList();
+                if (eItems.Count > 0 && eItems.All(i => i.ValueKind == JsonValueKind.Object && i.TryGetProperty("name", out _) && i.TryGetProperty("dialplan", out _)))
+                {
+                    // GET /channels walks a hash container: the order of channels means nothing.
+                    static string Key(JsonElement e) => AmiComparison.NormaliseChannel(e.GetProperty("name").GetString()!);
+                    eItems = [.. eItems.OrderBy(Key, StringComparer.Ordinal)];
+                    aItems = [.. aItems.OrderBy(i => i.TryGetProperty("name", out _) ? Key(i) : "", StringComparer.Ordinal)];
+                }
+
                 Assert.True(eItems.Count == aItems.Count, $"{where}: {eItems.Count} items expected, {aItems.Count} found\nexpected {expected}\nactual   {actual}");
                 for (var i = 0; i < eItems.Count; i++)
                 {
