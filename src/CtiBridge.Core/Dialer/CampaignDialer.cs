@@ -97,6 +97,16 @@ public sealed class CampaignDialer
     /// <summary>The abandon allowance predictive pacing currently gets (abandons per live answer of new lines).</summary>
     public double PacingAllowance => Math.Exp(_logAllowance);
 
+    /// <summary>
+    /// Campaigns in the order they should be served when they share lines or agents: higher
+    /// <see cref="Campaign.Priority"/> first, then by id so the order is stable.
+    /// </summary>
+    public static IReadOnlyList<CampaignDialer> InPriorityOrder(IEnumerable<CampaignDialer> dialers)
+    {
+        ArgumentNullException.ThrowIfNull(dialers);
+        return [.. dialers.OrderByDescending(d => d.Campaign.Priority).ThenBy(d => d.Campaign.Id, StringComparer.Ordinal)];
+    }
+
     /// <summary>The call with id <paramref name="callId"/>, if it is up.</summary>
     public DialedCall? Find(string callId) => _calls.GetValueOrDefault(callId);
 
@@ -110,7 +120,11 @@ public sealed class CampaignDialer
     /// <param name="agents">The campaign's agents now.</param>
     /// <param name="dueLeads">Candidate leads in the order they should be dialled (e.g. the hopper).</param>
     /// <param name="doNotCall">Numbers never to dial (E.164; global and campaign lists merged).</param>
-    public DialPlan Plan(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall)
+    /// <param name="sharedLinesLeft">
+    /// When campaigns share trunk lines: how many new calls this campaign may still open in this
+    /// round (call campaigns in <see cref="InPriorityOrder"/> and pass down what is left). Null = no shared budget.
+    /// </param>
+    public DialPlan Plan(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall, int? sharedLinesLeft = null)
     {
         ArgumentNullException.ThrowIfNull(agents);
         ArgumentNullException.ThrowIfNull(dueLeads);
@@ -125,6 +139,11 @@ public sealed class CampaignDialer
         var mode = EffectiveMode(now);
         _lastMode = mode;
         var wanted = LinesWanted(now, agents, mode);
+        if (sharedLinesLeft is { } shared)
+        {
+            wanted = Math.Min(wanted, Math.Max(0, shared));
+        }
+
         if (wanted <= 0)
         {
             return new DialPlan([], [], released, Math.Max(0, wanted), mode);

@@ -205,6 +205,26 @@ public sealed class CampaignDialerTests
     }
 
     [Fact]
+    public void Plan_TwoCampaignsSharingSixTrunkLines_HigherPriorityServedFirst()
+    {
+        var renewals = new CampaignDialer(Campaign(DialingMode.Progressive) with { Id = "renewals", Priority = 5 }, Zones());
+        var survey = new CampaignDialer(Campaign(DialingMode.Progressive) with { Id = "survey", Priority = 1 }, Zones());
+        var trunkLinesLeft = 6;
+        var dialled = new Dictionary<string, int>();
+
+        foreach (var dialer in CampaignDialer.InPriorityOrder([survey, renewals]))
+        {
+            var plan = dialer.Plan(Now, Ready(4), Leads(10), NoDnc, sharedLinesLeft: trunkLinesLeft);
+            trunkLinesLeft -= plan.Orders.Count;
+            dialled[dialer.Campaign.Id] = plan.Orders.Count;
+        }
+
+        Assert.Equal(4, dialled["renewals"]);
+        Assert.Equal(2, dialled["survey"]);
+        Assert.Equal(0, trunkLinesLeft);
+    }
+
+    [Fact]
     public void Constructor_InvalidCampaign_ThrowsWithEveryProblem()
     {
         var error = Assert.Throws<DialerConfigurationException>(() => new CampaignDialer(Campaign() with { MaxConcurrentLines = 0, CallerId = "x" }, Zones()));
