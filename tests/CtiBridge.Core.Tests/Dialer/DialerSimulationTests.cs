@@ -73,5 +73,6 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         }
 
         Assert.All(rows, r => Assert.True(r.Predictive.AbandonRate <= 0.03, $"{r.Scenario}: predictive abandoned {r.Predictive.AbandonRate:P2}"));
+        Assert.All(rows, r => Assert.True(r.Predictive.Occupancy >= r.Power.Occupancy, $"{r.Scenario}: predictive {r.Predictive.Occupancy:P1} < tuned power {r.Power.Occupancy:P1}"));
     }
 }
