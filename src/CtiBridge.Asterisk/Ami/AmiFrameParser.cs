@@ -44,7 +44,7 @@ public sealed class AmiFrameParser
     private static ReadOnlySpan<byte> EndCommand => "--END COMMAND--"u8;
 
     private readonly AmiStringCache _keys = new(512, 64);
-    private readonly AmiStringCache _values = new(2048, 24);
+    private readonly AmiStringCache _values = new(4096, 32);
     private readonly List<string> _parts = new(64);
     private byte[] _lineScratch = [];
     private bool _atStart = true;

@@ -28,14 +28,24 @@ internal sealed class AmiStringCache(int slots, int maxCachedLength)
             return Encoding.UTF8.GetString(bytes);
         }
 
-        var slot = Hash(bytes) & _mask;
+        // Two-way: a pair of slots per hash, most recent first, so two hot strings that collide
+        // do not evict each other on every message.
+        var slot = Hash(bytes) & _mask & ~1;
         var cached = _bytes[slot];
         if (cached is not null && bytes.SequenceEqual(cached))
         {
             return _strings[slot]!;
         }
 
+        cached = _bytes[slot + 1];
+        if (cached is not null && bytes.SequenceEqual(cached))
+        {
+            return _strings[slot + 1]!;
+        }
+
         var text = Encoding.UTF8.GetString(bytes);
+        _bytes[slot + 1] = _bytes[slot];
+        _strings[slot + 1] = _strings[slot];
         _bytes[slot] = bytes.ToArray();
         _strings[slot] = text;
         return text;
