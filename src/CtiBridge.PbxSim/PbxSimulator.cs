@@ -112,6 +112,67 @@ public sealed class PbxSimulator : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>A desk phone; created (registered, answering after 1 s) if it is not configured.</summary>
+    public Phone Phone(string name)
+    {
+        lock (Gate)
+        {
+            if (Endpoints.Find(name) is null)
+            {
+                Endpoints.Add(new EndpointOptions { Name = name, Context = "from-internal" });
+            }
+        }
+
+        return new Phone(this, name);
+    }
+
+    /// <summary>A carrier trunk; created (context <c>from-trunk</c>) if it is not configured.</summary>
+    public Trunk Trunk(string name)
+    {
+        lock (Gate)
+        {
+            if (Endpoints.Find(name) is null)
+            {
+                Endpoints.Add(new EndpointOptions { Name = name, IsTrunk = true, Context = "from-trunk" });
+            }
+        }
+
+        return new Trunk(this, name);
+    }
+
+    /// <summary>How customers dialled out through trunks answer.</summary>
+    public DialledCustomers DialledCustomers
+    {
+        get => Endpoints.Customers;
+        set => Endpoints.Customers = value;
+    }
+
+    /// <summary>Starts inbound traffic on the model clock; returns a function that tells how many calls it has placed.</summary>
+    public Func<int> StartTraffic(InboundTraffic profile)
+    {
+        var generator = new TrafficGenerator(this, profile, NextRandom());
+        generator.Start();
+        return () =>
+        {
+            lock (Gate)
+            {
+                return generator.Placed;
+            }
+        };
+    }
+
+    /// <summary>Names of the live channels, oldest first (for tests and the demo console).</summary>
+    public IReadOnlyList<string> ChannelNames
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Model.Channels.Values.OrderBy(c => c.Sequence).Select(c => c.Name).ToList();
+            }
+        }
+    }
+
     /// <summary>Fault injection: closes every AMI connection at once (the listener stays up).</summary>
     public void DropAmiConnections() => Ami.DropConnections();
 

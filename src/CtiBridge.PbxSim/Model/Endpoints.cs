@@ -20,7 +20,11 @@ public enum PhoneBehaviour
 }
 
 /// <summary>The script a PJSIP endpoint follows when called.</summary>
-public sealed record PhoneScript(PhoneBehaviour Behaviour, TimeSpan AnswerAfter);
+public sealed record PhoneScript(PhoneBehaviour Behaviour, TimeSpan AnswerAfter)
+{
+    /// <summary>For an answering machine: how long it talks before hanging up.</summary>
+    public TimeSpan? Machine { get; init; }
+}
 
 /// <summary>PJSIP endpoints (desk phones and trunks): registration, busy state and ring scripts.</summary>
 internal sealed class Endpoints
@@ -51,9 +55,43 @@ internal sealed class Endpoints
         model.Channels.Values.Count(c => string.Equals(c.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Creates the outgoing PJSIP channel for a Dial, or returns false (unknown, unregistered, busy).</summary>
+    /// <summary>How customers dialled through trunks answer.</summary>
+    public DialledCustomers Customers { get; set; } = new();
+
+    private readonly Random _random = new(7);
+
+    /// <summary>Draws a dialled customer's behaviour from <see cref="Customers"/>.</summary>
+    private PhoneScript DrawCustomer()
+    {
+        var roll = _random.NextDouble();
+        var c = Customers;
+        var ring = TimeSpan.FromSeconds(c.RingSeconds);
+        if ((roll -= c.Busy) < 0)
+        {
+            return new PhoneScript(PhoneBehaviour.Busy, TimeSpan.Zero);
+        }
+
+        if ((roll -= c.NoAnswer) < 0)
+        {
+            return new PhoneScript(PhoneBehaviour.NeverAnswer, TimeSpan.Zero);
+        }
+
+        if ((roll -= c.Invalid) < 0)
+        {
+            return new PhoneScript(PhoneBehaviour.Unavailable, TimeSpan.Zero);
+        }
+
+        return (roll -= c.Machine) < 0
+            ? new PhoneScript(PhoneBehaviour.Answer, ring) { Machine = TimeSpan.FromSeconds(c.MachineMessageSeconds) }
+            : new PhoneScript(PhoneBehaviour.Answer, ring);
+    }
+
     public bool TryDial(PbxModel model, Channel caller, string name, out Channel channel)
     {
         channel = null!;
+        var slash = name.IndexOf('/', StringComparison.Ordinal);
+        var number = slash < 0 ? "" : name[(slash + 1)..];
+        name = slash < 0 ? name : name[..slash];
         var endpoint = Find(name);
         if (endpoint is null || !endpoint.Registered)
         {
@@ -65,8 +103,10 @@ internal sealed class Endpoints
             return false;
         }
 
-        channel = model.CreateChannel($"PJSIP/{endpoint.Name}-{model.NextPjsipSuffix()}", null, caller.LinkedId, ChannelState.Down, endpoint.Context, "");
+        channel = model.CreateChannel($"PJSIP/{endpoint.Name}-{model.NextPjsipSuffix()}", null, caller.LinkedId, ChannelState.Down, endpoint.Context, number);
         channel.Endpoint = endpoint.Name;
+        AssignCustomer(channel);
+
         channel.CallerNum = caller.CallerNum;
         channel.CallerName = caller.CallerName;
         channel.ConnectedNum = caller.CallerNum;
@@ -76,9 +116,20 @@ internal sealed class Endpoints
     }
 
     /// <summary>The phone rings and follows its script.</summary>
+    private readonly Dictionary<Channel, PhoneScript> _customerScripts = [];
+
+    /// <summary>A call out through a trunk reaches a customer whose behaviour is drawn now.</summary>
+    public void AssignCustomer(Channel channel)
+    {
+        if (channel.Endpoint is { } name && Find(name) is { IsTrunk: true })
+        {
+            _customerScripts[channel] = DrawCustomer();
+        }
+    }
+
     public void Ring(PbxModel model, Channel channel)
     {
-        var script = ScriptOf(channel.Endpoint!);
+        var script = _customerScripts.Remove(channel, out var customer) ? customer : ScriptOf(channel.Endpoint!);
         var generation = channel.Generation;
         switch (script.Behaviour)
         {
@@ -89,7 +140,7 @@ internal sealed class Endpoints
                 model.Defer(() => model.RemoteHangup(channel, 34));
                 return;
             case PhoneBehaviour.Unavailable:
-                model.Defer(() => model.RemoteHangup(channel, 20));
+                model.Defer(() => model.RemoteHangup(channel, channel.Endpoint is { } e && Find(e) is { IsTrunk: true } ? 1 : 20));
                 return;
         }
 
@@ -109,6 +160,10 @@ internal sealed class Endpoints
             if (script.Behaviour == PhoneBehaviour.Answer)
             {
                 model.RemoteAnswer(channel);
+                if (script.Machine is { } message)
+                {
+                    model.Schedule(message, () => model.RemoteHangup(channel, 16));
+                }
             }
             else
             {

@@ -94,13 +94,14 @@ internal sealed partial class PbxModel
         }
 
         var name = request.ChannelText[6..];
-        var endpoint = _sim.Endpoints.Find(name);
+        var slash = name.IndexOf('/', StringComparison.Ordinal);
+        var endpoint = _sim.Endpoints.Find(slash < 0 ? name : name[..slash]);
         if (endpoint is null || !endpoint.Registered)
         {
             return false;
         }
 
-        var channel = CreateChannel($"PJSIP/{endpoint.Name}-{NextPjsipSuffix()}", channelId, null, ChannelState.Down, endpoint.Context, "");
+        var channel = CreateChannel($"PJSIP/{endpoint.Name}-{NextPjsipSuffix()}", channelId, null, ChannelState.Down, endpoint.Context, slash < 0 ? "" : name[(slash + 1)..]);
         channel.Endpoint = endpoint.Name;
         request.OnCreated?.Invoke(channel, null);
         EmitNewchannel(channel);
@@ -133,6 +134,7 @@ internal sealed partial class PbxModel
         }
         else
         {
+            _sim.Endpoints.AssignCustomer(channel);
             _sim.Endpoints.Ring(this, channel);
         }
 

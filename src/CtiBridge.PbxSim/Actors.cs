@@ -1,0 +1,148 @@
+using CtiBridge.PbxSim.Model;
+
+namespace CtiBridge.PbxSim;
+
+/// <summary>
+/// A desk phone (a PJSIP endpoint) that a test or the traffic model drives: how it reacts when it
+/// rings, and what its user does (answer, dial a feature code, press keys, hold, hang up).
+/// </summary>
+public sealed class Phone
+{
+    private readonly PbxSimulator _sim;
+
+    internal Phone(PbxSimulator simulator, string name)
+    {
+        _sim = simulator;
+        Name = name;
+    }
+
+    /// <summary>The endpoint name (<c>PJSIP/&lt;name&gt;</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>Channels currently on this phone, oldest first.</summary>
+    public IReadOnlyList<string> Channels
+    {
+        get
+        {
+            lock (_sim.Gate)
+            {
+                return _sim.Model.Channels.Values.Where(c => c.Endpoint == Name).OrderBy(c => c.Sequence).Select(c => c.Name).ToList();
+            }
+        }
+    }
+
+    /// <summary>Answers after <paramref name="delay"/> whenever it rings.</summary>
+    public Phone AnswersAfter(TimeSpan delay) => Script(PhoneBehaviour.Answer, delay);
+
+    /// <summary>Rings for <paramref name="after"/>, then rejects (cause 21).</summary>
+    public Phone Rejects(TimeSpan after) => Script(PhoneBehaviour.Reject, after);
+
+    /// <summary>Is busy (cause 17) whenever it is called.</summary>
+    public Phone StaysBusy() => Script(PhoneBehaviour.Busy, TimeSpan.Zero);
+
+    /// <summary>Rings until the caller gives up.</summary>
+    public Phone NeverAnswers() => Script(PhoneBehaviour.NeverAnswer, TimeSpan.Zero);
+
+    private Phone Script(PhoneBehaviour behaviour, TimeSpan delay)
+    {
+        lock (_sim.Gate)
+        {
+            _sim.Endpoints.SetScript(Name, new PhoneScript(behaviour, delay));
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers or unregisters the phone (an unregistered phone cannot be called).</summary>
+    public Phone Registered(bool registered)
+    {
+        lock (_sim.Gate)
+        {
+            _sim.Endpoints.Find(Name)!.Registered = registered;
+        }
+
+        return this;
+    }
+
+    /// <summary>The user picks up the ringing call now.</summary>
+    public void Answer() => OnNewest(c => c.State == ChannelState.Ringing, c => _sim.Model.RemoteAnswer(c), "ringing");
+
+    /// <summary>The user hangs up the newest call on the phone (cause 16).</summary>
+    public void Hangup() => OnNewest(_ => true, c => _sim.Model.RemoteHangup(c, 16), "active");
+
+    /// <summary>The user presses keys on the current call (one DTMF digit each, 100 ms apart from each other's start).</summary>
+    public void PressDigits(string digits) => OnNewest(_ => true, c =>
+    {
+        var at = TimeSpan.Zero;
+        foreach (var digit in digits)
+        {
+            var d = digit;
+            _sim.Model.Schedule(at, () => _sim.Model.RemoteDtmf(c, d));
+            at += TimeSpan.FromMilliseconds(250);
+        }
+    }, "active");
+
+    /// <summary>The user puts the current call on hold, or takes it off hold.</summary>
+    public void Hold(bool on) => OnNewest(_ => true, c => _sim.Model.Hold(c, on), "active");
+
+    /// <summary>The user dials <paramref name="number"/> (a feature code such as <c>*45</c>, or an extension): the call runs the phone's context.</summary>
+    public string Dial(string number)
+    {
+        lock (_sim.Gate)
+        {
+            var channel = _sim.Model.PlaceCallFrom(Name, number, Name, Name);
+            _sim.Model.Settle();
+            return channel.Name;
+        }
+    }
+
+    private void OnNewest(Func<Channel, bool> filter, Action<Channel> action, string what)
+    {
+        lock (_sim.Gate)
+        {
+            var channel = _sim.Model.Channels.Values.Where(c => c.Endpoint == Name && filter(c)).MaxBy(c => c.Sequence)
+                ?? throw new InvalidOperationException($"Phone {Name} has no {what} call.");
+            action(channel);
+            _sim.Model.Settle();
+        }
+    }
+}
+
+/// <summary>A trunk to the carrier: customers call in through it, and dialled customers answer (or not) on it.</summary>
+public sealed class Trunk
+{
+    private readonly PbxSimulator _sim;
+
+    internal Trunk(PbxSimulator simulator, string name)
+    {
+        _sim = simulator;
+        Name = name;
+    }
+
+    /// <summary>The endpoint name.</summary>
+    public string Name { get; }
+
+    /// <summary>A customer calls <paramref name="number"/> from <paramref name="callerNumber"/>; returns the new channel's name.</summary>
+    public string CallIn(string number, string callerNumber, string callerName = "")
+    {
+        lock (_sim.Gate)
+        {
+            var channel = _sim.Model.PlaceCallFrom(Name, number, callerNumber, callerName);
+            _sim.Model.Settle();
+            return channel.Name;
+        }
+    }
+
+    /// <summary>The customer on <paramref name="channelName"/> hangs up (cause 16).</summary>
+    public void HangUp(string channelName)
+    {
+        lock (_sim.Gate)
+        {
+            if (_sim.Model.FindChannel(channelName) is { } channel)
+            {
+                _sim.Model.RemoteHangup(channel, 16);
+                _sim.Model.Settle();
+            }
+        }
+    }
+}
