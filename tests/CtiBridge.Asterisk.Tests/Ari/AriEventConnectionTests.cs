@@ -291,7 +291,7 @@ public sealed class AriEventConnectionTests
         clock.Advance(TimeSpan.FromSeconds(15));
         Assert.Equal(0x09, (await pings.Reader.ReadAsync(ct)).Connection);
         // The pong arrived: two more quiet periods, the connection stays.
-        await WaitForReceiveAsync(events, ct);
+        await WaitForReceiveAsync(events, clock, ct);
         answerPings = false;
         clock.Advance(TimeSpan.FromSeconds(15));
         Assert.Equal(0x09, (await pings.Reader.ReadAsync(ct)).Connection);
@@ -422,14 +422,7 @@ public sealed class AriEventConnectionTests
         throw new InvalidOperationException("the stream ended");
     }
 
-    /// <summary>Waits until the client has read the pong (its last-receive time moved), without sleeping.</summary>
-    private static async Task WaitForReceiveAsync(AriEventConnection events, CancellationToken ct)
-    {
-        var before = events.LastReceivedTimestamp;
-        for (var i = 0; i < 100_000 && events.LastReceivedTimestamp == before; i++)
-        {
-            ct.ThrowIfCancellationRequested();
-            await Task.Yield();
-        }
-    }
+    /// <summary>Waits until the client has read something at the fake clock's current time (the pong), without sleeping.</summary>
+    private static Task WaitForReceiveAsync(AriEventConnection events, FakeTimeProvider clock, CancellationToken ct) =>
+        Eventually.TrueAsync(() => events.LastReceivedTimestamp == clock.GetTimestamp(), "the pong to be read", ct);
 }

@@ -147,10 +147,7 @@ public sealed class AriRestReplayTests
         using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = "u", Password = "p", RequestTimeout = TimeSpan.FromSeconds(5) }, timeProvider: clock);
 
         var call = client.Channels.AnswerAsync("cust-1", TestContext.Current.CancellationToken);
-        while (server.Requests.IsEmpty)
-        {
-            await Task.Yield();
-        }
+        await Eventually.TrueAsync(() => !server.Requests.IsEmpty, "the request to reach the server", TestContext.Current.CancellationToken);
 
         clock.Advance(TimeSpan.FromSeconds(5));
         var error = await Assert.ThrowsAsync<AriTimeoutException>(() => call);
@@ -168,10 +165,7 @@ public sealed class AriRestReplayTests
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
 
         var call = client.Bridges.ListAsync(cts.Token);
-        while (server.Requests.IsEmpty)
-        {
-            await Task.Yield();
-        }
+        await Eventually.TrueAsync(() => !server.Requests.IsEmpty, "the request to reach the server", TestContext.Current.CancellationToken);
 
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
