@@ -18,6 +18,7 @@ public static class CtiBridgeHost
         builder.Services.AddSingleton(timeProvider ?? TimeProvider.System);
         builder.AddCtiBridgeLogging(settings.Logging);
         builder.Services.AddCtiBridgeDatabase(settings.Database);
+        builder.Services.AddCtiBridgeAsterisk(settings.Asterisk);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
 

@@ -10,6 +10,9 @@ public sealed class RunningService : IAsyncLifetime
 {
     private WebApplication? _app;
 
+    /// <summary>The Asterisk the service drives.</summary>
+    public CtiBridge.PbxSim.PbxSimulator Pbx { get; private set; } = null!;
+
     /// <summary>The service's database (migrated by the service itself at start-up).</summary>
     public TestDatabase Database { get; private set; } = null!;
 
@@ -34,11 +37,12 @@ public sealed class RunningService : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Database = await PostgresServer.CreateMigratedDatabaseAsync();
+        Pbx = await PbxSimSettings.StartAsync();
         var settings = new CtiBridgeSettings
         {
             Database = new DatabaseSettings { ConnectionString = Database.ConnectionString },
             Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
-            Asterisk = [new AsteriskServerSettings { Name = "pbx1" }],
+            Asterisk = [PbxSimSettings.For(Pbx)],
             Logging = new LogSettings { Level = "Warning" },
         };
         _app = CtiBridgeHost.Build(settings);
@@ -54,6 +58,7 @@ public sealed class RunningService : IAsyncLifetime
             await _app.DisposeAsync();
         }
 
+        await Pbx.DisposeAsync();
         await Database.DisposeAsync();
     }
 }

@@ -9,28 +9,41 @@ namespace CtiBridge.Service.Tests.Hosting;
 public sealed class ServiceHostTests : IAsyncLifetime
 {
     private TestDatabase _database = null!;
+    private CtiBridge.PbxSim.PbxSimulator _pbx = null!;
 
-    public async ValueTask InitializeAsync() => _database = await PostgresServer.CreateEmptyDatabaseAsync(TestContext.Current.CancellationToken);
+    public async ValueTask InitializeAsync()
+    {
+        _database = await PostgresServer.CreateEmptyDatabaseAsync(TestContext.Current.CancellationToken);
+        _pbx = await PbxSimSettings.StartAsync();
+    }
 
-    public ValueTask DisposeAsync() => _database.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _pbx.DisposeAsync();
+        await _database.DisposeAsync();
+    }
 
-    private static CtiBridgeSettings Settings(string connectionString) => new()
+    private CtiBridgeSettings Settings(string connectionString, AsteriskServerSettings? asterisk = null) => new()
     {
         Database = new DatabaseSettings { ConnectionString = connectionString },
         Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
-        Asterisk = [new AsteriskServerSettings { Name = "pbx1" }],
+        Asterisk = [asterisk ?? PbxSimSettings.For(_pbx)],
     };
 
-    private static async Task<HttpResponseMessage> WaitForAsync(HttpClient http, string path, HttpStatusCode wanted)
+    private static Task<(HttpResponseMessage Response, string Body)> WaitForAsync(HttpClient http, string path, HttpStatusCode wanted) =>
+        WaitForAsync(http, path, (response, _) => response.StatusCode == wanted);
+
+    private static async Task<(HttpResponseMessage Response, string Body)> WaitForAsync(HttpClient http, string path, Func<HttpResponseMessage, string, bool> done)
     {
-        // Bounded: the migrator needs well under a second on the test cluster.
+        // Bounded: the migrator and the logins need well under a second on loopback.
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
             var response = await http.GetAsync(path, TestContext.Current.CancellationToken);
-            if (response.StatusCode == wanted || DateTime.UtcNow > deadline)
+            var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+            if (done(response, body) || DateTime.UtcNow > deadline)
             {
-                return response;
+                return (response, body);
             }
 
             await Task.Delay(50, TestContext.Current.CancellationToken);
@@ -45,11 +58,12 @@ public sealed class ServiceHostTests : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
 
         var live = await http.GetAsync("/health/live", TestContext.Current.CancellationToken);
-        var ready = await WaitForAsync(http, "/health/ready", HttpStatusCode.OK);
+        var (ready, body) = await WaitForAsync(http, "/health/ready", HttpStatusCode.OK);
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Contains("schema current", await ready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Contains("schema current", body, StringComparison.Ordinal);
+        Assert.Contains("AMI logged in, ARI answering", body, StringComparison.Ordinal);
         Assert.True(await _database.ScalarAsync<bool>("SELECT to_regclass('schema_migrations') IS NOT NULL", TestContext.Current.CancellationToken));
         await app.StopAsync(TestContext.Current.CancellationToken);
     }
@@ -67,6 +81,26 @@ public sealed class ServiceHostTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         Assert.Contains("database", await ready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task Ready_WrongAmiSecretAndAriDown_IsUnavailableNamingBoth()
+    {
+        var wrong = PbxSimSettings.For(_pbx, amiSecret: "wrong-secret");
+        wrong.Ari.BaseUrl = "http://127.0.0.1:1/ari";
+        await using var app = CtiBridgeHost.Build(Settings(_database.ConnectionString, wrong));
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        // The failed login answers after PbxSim's one-second delay; wait until the database is
+        // ready so that only the Asterisk problems remain.
+        var (ready, body) = await WaitForAsync(http, "/health/ready", (_, text) => text.Contains("schema current", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("pbx1: AMI", body, StringComparison.Ordinal);
+        Assert.Contains("pbx1: ARI not answering", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-secret", body, StringComparison.Ordinal);
         await app.StopAsync(TestContext.Current.CancellationToken);
     }
 

@@ -1,0 +1,27 @@
+using CtiBridge.PbxSim;
+using CtiBridge.Service.Configuration;
+
+namespace CtiBridge.Service.Tests.Hosting;
+
+/// <summary>Starts an in-process PbxSim on loopback ports and describes it as ctibridge.json would.</summary>
+public static class PbxSimSettings
+{
+    /// <summary>A started simulator with its default users (ctibridge / ctibridge-secret).</summary>
+    public static async Task<PbxSimulator> StartAsync(PbxSimOptions? options = null)
+    {
+        options ??= new PbxSimOptions();
+        options.AmiPort = 0;
+        options.AriPort = 0;
+        var sim = new PbxSimulator(options);
+        await sim.StartAsync();
+        return sim;
+    }
+
+    /// <summary>The asterisk[] entry pointing at <paramref name="sim"/>.</summary>
+    public static AsteriskServerSettings For(PbxSimulator sim, string name = "pbx1", string amiSecret = "ctibridge-secret", string ariPassword = "ctibridge-secret") => new()
+    {
+        Name = name,
+        Ami = new AmiEndpointSettings { Host = "127.0.0.1", Port = sim.AmiEndPoint.Port, Username = "ctibridge", Secret = amiSecret },
+        Ari = new AriEndpointSettings { BaseUrl = $"http://127.0.0.1:{sim.AriEndPoint.Port}/ari", Username = "ctibridge", Password = ariPassword },
+    };
+}
