@@ -101,8 +101,9 @@ public sealed class PredictivePacing : IPacingStrategy
         double agents = context.Agents.Ready;
         foreach (var busy in context.Agents.Busy)
         {
+            // An agent in wrap-up serves a new line if its live answer comes late enough: P(ring >= remaining - deadline).
             agents += busy.WrapUpRemaining is { } remaining
-                ? (remaining.TotalSeconds <= horizon ? 1 : 0)
+                ? est.LiveRingSurvival(remaining.TotalSeconds - context.ConnectDeadline.TotalSeconds)
                 : est.TalkEndsWithin(busy.TalkElapsed.TotalSeconds, horizon - wrap);
         }
 

@@ -92,6 +92,9 @@ public sealed class PacingEstimator
     /// <summary>Mean ring time of live answers, seconds (0 until one is seen).</summary>
     public double MeanLiveRingSeconds => _liveRing.Mean;
 
+    /// <summary>Share of live answers that ring longer than <paramref name="seconds"/> (1 before any is seen).</summary>
+    public double LiveRingSurvival(double seconds) => _liveRing.Survival(seconds);
+
     /// <summary>The <paramref name="q"/> quantile (0..1) of live-answer ring times, seconds (0 until one is seen).</summary>
     public double LiveRingQuantile(double q) => _liveRing.Quantile(q);
 
