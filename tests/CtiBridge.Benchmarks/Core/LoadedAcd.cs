@@ -17,6 +17,9 @@ internal sealed class LoadedAcd : IAcdOutput
     private readonly List<(string Call, string Agent)> _rung = [];
     private readonly string[] _queues;
     private readonly string[] _skills;
+    private readonly List<AgentProfile> _profiles;
+    private readonly int _backlog;
+    private int _openVisits;
     private readonly Random _random = new(42);
     private DateTimeOffset _now = new(2026, 11, 30, 9, 0, 0, TimeSpan.Zero);
     private long _callNumber;
@@ -27,8 +30,9 @@ internal sealed class LoadedAcd : IAcdOutput
     {
         _queues = [.. Enumerable.Range(0, queues).Select(i => "q" + i.ToString(CultureInfo.InvariantCulture))];
         _skills = [.. Enumerable.Range(0, skills).Select(i => "s" + i.ToString(CultureInfo.InvariantCulture))];
+        _backlog = waitingCalls;
         var pin = AgentPin.Hash("0000", iterations: 1);
-        var profiles = Enumerable.Range(0, agents).Select(i => new AgentProfile
+        var profiles = _profiles = Enumerable.Range(0, agents).Select(i => new AgentProfile
         {
             AgentId = "A" + i.ToString(CultureInfo.InvariantCulture),
             PinHash = pin,
@@ -56,14 +60,10 @@ internal sealed class LoadedAcd : IAcdOutput
         }
 
         // Fill every agent, then build the backlog.
-        while (_onCall.Count < agents || _engine.GetQueueStatus(_queues[0]).Waiting + WaitingElsewhere() < waitingCalls)
+        while (_onCall.Count < agents || _openVisits < waitingCalls)
         {
             NewCall();
             AnswerRung();
-            if (_callNumber > (agents + waitingCalls) * 4L)
-            {
-                break;
-            }
         }
 
         _samples = 0;
@@ -87,8 +87,13 @@ internal sealed class LoadedAcd : IAcdOutput
             AnswerRung();
         }
 
-        NewCall();
-        AnswerRung();
+        // Keep the backlog where it is: a new call only when one left.
+        if (_openVisits < _backlog)
+        {
+            NewCall();
+            AnswerRung();
+        }
+
         return (int)(Inputs - before);
     }
 
@@ -96,8 +101,12 @@ internal sealed class LoadedAcd : IAcdOutput
     {
         var id = "c" + (++_callNumber).ToString(CultureInfo.InvariantCulture);
         var roll = _random.Next(100);
-        IReadOnlyList<string> skills = roll < 50 ? [] : [_skills[_random.Next(_skills.Length)]];
-        Input(new CallArrived(Tick(), id, _queues[_random.Next(_queues.Length)], new CallerData
+
+        // A queue and (half the time) a skill of some agent: every call can be served by someone.
+        var profile = _profiles[_random.Next(_profiles.Count)];
+        var queue = profile.Queues[_random.Next(profile.Queues.Count)].Queue;
+        IReadOnlyList<string> skills = roll < 50 ? [] : [profile.Skills.Keys.ElementAt(_random.Next(profile.Skills.Count))];
+        Input(new CallArrived(Tick(), id, queue, new CallerData
         {
             CallerNumber = "1" + _random.Next(1_000_000).ToString(CultureInfo.InvariantCulture),
             IsVip = roll % 20 == 0,
@@ -161,5 +170,13 @@ internal sealed class LoadedAcd : IAcdOutput
 
     void IAcdOutput.Publish(AcdEvent domainEvent)
     {
+        if (domainEvent is CallEnqueued)
+        {
+            _openVisits++;
+        }
+        else if (domainEvent is QueueVisitEnded)
+        {
+            _openVisits--;
+        }
     }
 }
