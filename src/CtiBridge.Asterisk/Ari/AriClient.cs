@@ -49,6 +49,7 @@ public sealed class AriClient : IDisposable
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             ConnectTimeout = options.ConnectTimeout,
+            MaxConnectionsPerServer = options.MaxConnections,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
         })
         {

@@ -30,6 +30,14 @@ public sealed record AriClientOptions
     /// <summary>Upper bound for one REST call, from sending to the end of the body. Default 10 s.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Most HTTP connections the REST client opens to Asterisk (only for the HttpClient it creates itself).
+    /// Asterisk's http.conf <c>sessionlimit</c> defaults to 100 for all HTTP users together, and Asterisk
+    /// answers each connection's requests one at a time, so calls beyond this wait in the client instead
+    /// of being refused. Default 32.
+    /// </summary>
+    public int MaxConnections { get; init; } = 32;
+
     /// <summary>Upper bound for opening the events WebSocket (TCP connect plus upgrade). Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -113,6 +121,11 @@ public sealed record AriClientOptions
         if (double.IsNaN(ReconnectJitter) || ReconnectJitter is < 0 or > 1)
         {
             problems.Add($"{SectionName}:ReconnectJitter must be between 0 and 1 (got {ReconnectJitter}).");
+        }
+
+        if (MaxConnections < 1)
+        {
+            problems.Add($"{SectionName}:MaxConnections must be at least 1 (got {MaxConnections}).");
         }
 
         if (MaxMessageBytes < 1024)

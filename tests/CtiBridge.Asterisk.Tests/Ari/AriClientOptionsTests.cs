@@ -18,6 +18,7 @@ public sealed class AriClientOptionsTests
         Assert.Equal(TimeSpan.FromMilliseconds(500), Valid.ReconnectDelayMin);
         Assert.Equal(TimeSpan.FromSeconds(30), Valid.ReconnectDelayMax);
         Assert.Equal(0.2, Valid.ReconnectJitter);
+        Assert.Equal(32, Valid.MaxConnections);
     }
 
     [Fact]
@@ -31,6 +32,7 @@ public sealed class AriClientOptionsTests
             ReconnectDelayMin = TimeSpan.FromSeconds(10),
             ReconnectDelayMax = TimeSpan.FromSeconds(1),
             ReconnectJitter = 1.5,
+            MaxConnections = 0,
         };
 
         var problems = options.Validate();
@@ -42,6 +44,7 @@ public sealed class AriClientOptionsTests
         Assert.Contains(problems, p => p.Contains("RequestTimeout must be positive", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("ReconnectDelayMax", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("ReconnectJitter", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("MaxConnections", StringComparison.Ordinal));
         Assert.All(problems, p => Assert.StartsWith("Asterisk:Ari:", p, StringComparison.Ordinal));
     }
 
