@@ -12,6 +12,7 @@ public static class CtiBridgeCommandLine
         {
             RunCommand.Create(),
             CheckConfigCommand.Create(),
+            CheckAsteriskCommand.Create(),
             MigrateCommand.Create(),
             ApiKeyCommand.Create(),
         };

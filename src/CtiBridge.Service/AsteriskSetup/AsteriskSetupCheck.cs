@@ -1,0 +1,173 @@
+using System.Net.Sockets;
+using CtiBridge.Asterisk.Ami;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.Service.AsteriskSetup;
+
+/// <summary>How a setup check ended.</summary>
+public enum SetupCheckOutcome
+{
+    /// <summary>As CtiBridge needs it.</summary>
+    Pass,
+
+    /// <summary>Works, but something deserves a look (e.g. the app is not registered because the service is stopped).</summary>
+    Warn,
+
+    /// <summary>CtiBridge cannot work this way; the hint says what to change.</summary>
+    Fail,
+}
+
+/// <summary>One line of <c>ctibridge check-asterisk</c>.</summary>
+/// <param name="Server">The asterisk[] entry's name.</param>
+/// <param name="Check">What was checked, e.g. <c>ami-login</c>.</param>
+/// <param name="Outcome">Pass, warn or fail.</param>
+/// <param name="Detail">What was found.</param>
+/// <param name="Hint">What to change (for warnings and failures).</param>
+public sealed record SetupCheckResult(string Server, string Check, SetupCheckOutcome Outcome, string Detail, string? Hint = null)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Server,-10} {(Outcome switch { SetupCheckOutcome.Pass => "ok  ", SetupCheckOutcome.Warn => "warn", _ => "FAIL" })} {Check,-16} {Detail}{(Hint is null ? string.Empty : $" -- {Hint}")}";
+}
+
+/// <summary>
+/// Checks that an Asterisk server is set up the way CtiBridge needs it, without changing anything
+/// on it: AMI reachable, login accepted, the write permissions CtiBridge uses, required modules,
+/// ARI reachable with the configured user, and whether the Stasis app is registered.
+/// </summary>
+public sealed class AsteriskSetupCheck(AsteriskServerSettings server, TimeProvider? timeProvider = null)
+{
+    /// <summary>Modules CtiBridge cannot work without (asterisk-config/modules.conf requires more).</summary>
+    public static IReadOnlyList<string> RequiredModules { get; } =
+        ["res_ari.so", "res_stasis.so", "app_stasis.so", "app_mixmonitor.so", "res_musiconhold.so"];
+
+    // A probe per AMI write class: an action that needs the class, sent without its required
+    // fields, so Asterisk either refuses it ("Permission denied") or rejects the missing field —
+    // nothing is ever changed on the PBX.
+    private static readonly (string Class, string Action, string Why)[] WriteProbes =
+    [
+        ("originate", "Originate", "agent legs, the dialer, click-to-dial and callbacks"),
+        ("call", "Redirect", "transfers, hang-ups and DTMF"),
+        ("system", "ModuleCheck", "recordings (MixMonitor) and module checks"),
+        ("agent", "QueuePause", "queue member control while app_queue is kept"),
+        ("user", "UserEvent", "supervisor markers"),
+    ];
+
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
+    /// <summary>Runs every check in order; a failed prerequisite skips the checks that need it.</summary>
+    public async Task<IReadOnlyList<SetupCheckResult>> RunAsync(CancellationToken cancellationToken = default)
+    {
+        var results = new List<SetupCheckResult>();
+        await CheckAmiAsync(results, cancellationToken).ConfigureAwait(false);
+        await CheckAriAsync(results, cancellationToken).ConfigureAwait(false);
+        return results;
+    }
+
+    private SetupCheckResult Result(string check, SetupCheckOutcome outcome, string detail, string? hint = null) => new(server.Name, check, outcome, detail, hint);
+
+    private async Task CheckAmiAsync(List<SetupCheckResult> results, CancellationToken cancellationToken)
+    {
+        var ami = server.Ami;
+        using (var tcp = new TcpClient())
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            try
+            {
+                await tcp.ConnectAsync(ami.Host, ami.Port, timeout.Token).ConfigureAwait(false);
+                results.Add(Result("ami-reachable", SetupCheckOutcome.Pass, $"{ami.Host}:{ami.Port} accepts connections"));
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                results.Add(Result("ami-reachable", SetupCheckOutcome.Fail, $"{ami.Host}:{ami.Port} does not answer ({(ex is SocketException s ? s.SocketErrorCode.ToString() : "timed out")})",
+                    "is Asterisk running? manager.conf [general] needs enabled = yes and bindaddr/port matching asterisk[].ami.host/port; check firewalls"));
+                return;
+            }
+        }
+
+        var options = AsteriskServer.ToAmiOptions(ami) with { MaxReconnectAttempts = 0, Events = "off", ConnectTimeout = TimeSpan.FromSeconds(5) };
+        await using var client = new AmiClient(options, NullLogger<AmiClient>.Instance, _time);
+        try
+        {
+            await client.StartAsync(cancellationToken).ConfigureAwait(false);
+            results.Add(Result("ami-login", SetupCheckOutcome.Pass, $"logged in as '{ami.Username}' ({client.ProtocolVersion}, {(ami.UseMd5Login ? "MD5 challenge" : "plaintext secret")})"));
+        }
+        catch (Exception ex) when (ex is AmiLoginException or AmiConnectionException)
+        {
+            results.Add(Result("ami-login", SetupCheckOutcome.Fail, $"login as '{ami.Username}' refused: {ex.Message}",
+                $"asterisk[].ami.username/secret must match a manager.conf [{ami.Username}] section, whose permit= must include this host"));
+            return;
+        }
+
+        var missing = new List<string>();
+        foreach (var probe in WriteProbes)
+        {
+            var answer = await client.SendAsync(new AmiAction(probe.Action), cancellationToken).ConfigureAwait(false);
+            if (string.Equals(answer["Message"], "Permission denied", StringComparison.OrdinalIgnoreCase))
+            {
+                missing.Add($"{probe.Class} ({probe.Why})");
+            }
+        }
+
+        results.Add(missing.Count == 0
+            ? Result("ami-permissions", SetupCheckOutcome.Pass, $"write classes {string.Join(",", WriteProbes.Select(p => p.Class))} granted")
+            : Result("ami-permissions", SetupCheckOutcome.Fail, $"write class(es) not granted: {string.Join("; ", missing)}",
+                $"manager.conf [{ami.Username}] write = system,call,originate,agent,user,reporting"));
+
+        var notLoaded = new List<string>();
+        foreach (var module in RequiredModules)
+        {
+            var answer = await client.SendAsync(new AmiAction("ModuleCheck").Add("Module", module), cancellationToken).ConfigureAwait(false);
+            if (!string.Equals(answer["Response"], "Success", StringComparison.OrdinalIgnoreCase))
+            {
+                notLoaded.Add(module);
+            }
+        }
+
+        results.Add(notLoaded.Count == 0
+            ? Result("modules", SetupCheckOutcome.Pass, $"{string.Join(", ", RequiredModules)} loaded")
+            : missing.Any(m => m.StartsWith("system", StringComparison.Ordinal))
+                ? Result("modules", SetupCheckOutcome.Warn, "not checked: ModuleCheck needs the system write class", "grant it (see ami-permissions)")
+                : Result("modules", SetupCheckOutcome.Fail, $"not loaded: {string.Join(", ", notLoaded)}",
+                    $"load them ('module load {notLoaded[0]}') and add 'require = ...' lines to modules.conf (see asterisk-config/modules.conf)"));
+    }
+
+    private async Task CheckAriAsync(List<SetupCheckResult> results, CancellationToken cancellationToken)
+    {
+        var ari = server.Ari;
+        var options = AsteriskServer.ToAriOptions(ari) with { RequestTimeout = TimeSpan.FromSeconds(5) };
+        using var client = new AriClient(options, timeProvider: _time);
+        try
+        {
+            var info = await client.Asterisk.GetInfoAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            results.Add(Result("ari-reachable", SetupCheckOutcome.Pass, $"{ari.BaseUrl} answers for user '{ari.Username}' (Asterisk {info.System?.Version ?? "?"})"));
+        }
+        catch (AriRequestException ex) when (ex.StatusCode == 401)
+        {
+            results.Add(Result("ari-reachable", SetupCheckOutcome.Fail, $"{ari.BaseUrl} refused user '{ari.Username}' (401)",
+                $"asterisk[].ari.username/password must match an ari.conf [{ari.Username}] section with type = user"));
+            return;
+        }
+        catch (AriException ex)
+        {
+            results.Add(Result("ari-reachable", SetupCheckOutcome.Fail, $"{ari.BaseUrl} does not answer: {ex.Message}",
+                "http.conf needs enabled = yes with bindaddr/bindport matching asterisk[].ari.baseUrl, and ari.conf enabled = yes"));
+            return;
+        }
+
+        try
+        {
+            await client.Applications.GetAsync(ari.Application, cancellationToken).ConfigureAwait(false);
+            results.Add(Result("ari-app", SetupCheckOutcome.Pass, $"Stasis app '{ari.Application}' is registered (a CtiBridge service is connected)"));
+        }
+        catch (AriRequestException ex) when (ex.StatusCode == 404)
+        {
+            results.Add(Result("ari-app", SetupCheckOutcome.Warn, $"Stasis app '{ari.Application}' is not registered right now",
+                "it registers while 'ctibridge run' is connected; until then Stasis() fails over to the dialplan's fallback context"));
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using CtiBridge.Service.AsteriskSetup;
+using CtiBridge.Service.Configuration;
+
+namespace CtiBridge.Service.Cli;
+
+/// <summary><c>ctibridge check-asterisk</c>: checks every configured Asterisk server is set up for CtiBridge.</summary>
+public static class CheckAsteriskCommand
+{
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var config = ConfigOption.Create();
+        var command = new Command("check-asterisk", "Connect to each configured Asterisk and report, one line per check with a fix hint: AMI reachable, login, permissions, modules, ARI, the Stasis app. Changes nothing on the PBX.")
+        {
+            config,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(config)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(string path, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        CtiBridgeSettings settings;
+        try
+        {
+            settings = SettingsLoader.Load(path);
+        }
+        catch (SettingsException ex)
+        {
+            foreach (var problem in ex.Problems)
+            {
+                await error.WriteLineAsync(problem.ToString()).ConfigureAwait(false);
+            }
+
+            return 2;
+        }
+
+        var failed = false;
+        foreach (var server in settings.Asterisk)
+        {
+            foreach (var result in await new AsteriskSetupCheck(server).RunAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await output.WriteLineAsync(result.ToString()).ConfigureAwait(false);
+                failed |= result.Outcome == SetupCheckOutcome.Fail;
+            }
+        }
+
+        return failed ? 1 : 0;
+    }
+}
