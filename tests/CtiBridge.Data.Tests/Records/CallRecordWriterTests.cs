@@ -109,3 +109,29 @@ public sealed class CallRecordWriterTests(MigratedDatabaseFixture fixture) : ICl
         Assert.Equal(1, await Db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id = 'kept-1'", Ct));
     }
 }
+
+/// <summary>Partition maintenance on a fake clock: ahead-of-time creation and retention drops.</summary>
+public sealed class RecordPartitionMaintenanceTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Run_FarFutureClock_CreatesMonthsAheadAndDropsExpiredMonths()
+    {
+        var db = fixture.Database;
+        await new CallRecordWriter(db.DataSource).WriteAsync(Calls.Answered("maint-old", new DateTimeOffset(2031, 1, 10, 9, 0, 0, TimeSpan.Zero), "sales", "a1", 5, 60), Ct);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2033, 3, 15, 0, 0, 0, TimeSpan.Zero));
+
+        var result = await new RecordPartitionMaintenance(db.DataSource, clock).RunAsync(Ct);
+
+        Assert.Equal(8 * 4, result.PartitionsCreated); // 8 record tables x March..June 2033
+        Assert.True(await db.ScalarAsync<bool>("SELECT to_regclass('calls_p203306') IS NOT NULL", Ct));
+        Assert.Contains("calls_p203101", result.PartitionsDropped); // 25 months kept: March 2031 .. March 2033
+        Assert.DoesNotContain(result.PartitionsDropped, p => string.CompareOrdinal(p[^6..], "203103") >= 0);
+        Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id = 'maint-old'", Ct));
+
+        var again = await new RecordPartitionMaintenance(db.DataSource, clock).RunAsync(Ct);
+        Assert.Equal(0, again.PartitionsCreated);
+        Assert.Empty(again.PartitionsDropped);
+    }
+}
