@@ -161,6 +161,42 @@ public sealed class PbxSimulator : IAsyncDisposable
         };
     }
 
+    /// <summary>Runs <paramref name="action"/> after <paramref name="delay"/> of model time (scripted tests and load runs).</summary>
+    public void ScheduleAfter(TimeSpan delay, Action action)
+    {
+        lock (Gate)
+        {
+            Model.Schedule(delay, action);
+        }
+    }
+
+    /// <summary>Live channels that are not the second half of a Local pair.</summary>
+    public int CallCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Model.Channels.Values.Count(c => !c.IsLocalTwo);
+            }
+        }
+    }
+
+    /// <summary>Events published since start: AMI messages (to each subscribed session once) and ARI events.</summary>
+    public (long Ami, long Ari) EventCounts
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return (Model.AmiEventCount, AriEvents.Count);
+            }
+        }
+    }
+
+    /// <summary>True while a client holds an <c>/ari/events</c> WebSocket for <paramref name="app"/>.</summary>
+    public bool AriHasApplication(string app) => Ari.HasApplication(app);
+
     /// <summary>Names of the live channels, oldest first (for tests and the demo console).</summary>
     public IReadOnlyList<string> ChannelNames
     {
