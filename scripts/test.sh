@@ -66,8 +66,10 @@ for dir in "${projects[@]}"; do
   dll="$dir/bin/Release/net10.0/$name.dll"
   (
     cd "$dir"
-    timeout --kill-after=30 "$PROJECT_TIMEOUT" dotnet "bin/Release/net10.0/$name.dll" -noColor -trx "$results/$name.trx" "${extra[@]}" >"$results/$name.log" 2>&1
-    echo $? >"$results/$name.rc"
+    # The exit code is recorded whatever it is (set -e would end the subshell before it on a failure).
+    rc=0
+    timeout --kill-after=30 "$PROJECT_TIMEOUT" dotnet "bin/Release/net10.0/$name.dll" -noColor -trx "$results/$name.trx" "${extra[@]}" >"$results/$name.log" 2>&1 || rc=$?
+    echo "$rc" >"$results/$name.rc"
   ) &
   pids+=($!)
 done
