@@ -18,6 +18,9 @@ public sealed class CtiBridgeSettings
 
     /// <summary>Where and how the service logs.</summary>
     public LogSettings Logging { get; set; } = new();
+
+    /// <summary>Live call control: queues, agents, DID routing (docs/call-control.md).</summary>
+    public global::CtiBridge.Service.CallControl.CallControlSettings CallControl { get; set; } = new();
 }
 
 /// <summary>Database settings.</summary>

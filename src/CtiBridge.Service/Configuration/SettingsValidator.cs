@@ -16,6 +16,7 @@ public static partial class SettingsValidator
         ValidateDatabase(settings.Database, problems);
         ValidateAsterisk(settings.Asterisk, problems);
         ValidateHttp(settings.Http, problems);
+        global::CtiBridge.Service.CallControl.CallControlConfiguration.Validate(settings.CallControl, problems);
         if (!LogLevels.Contains(settings.Logging.Level, StringComparer.OrdinalIgnoreCase))
         {
             problems.Add(new SettingsProblem("logging.level", $"'{settings.Logging.Level}' is not a log level ({string.Join(", ", LogLevels)}){SpellingSuggestion.DidYouMean(settings.Logging.Level, LogLevels)}"));

@@ -1,3 +1,4 @@
+using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Http;
 using Prometheus;
@@ -19,6 +20,7 @@ public static class CtiBridgeHost
         builder.AddCtiBridgeLogging(settings.Logging);
         builder.Services.AddCtiBridgeDatabase(settings.Database);
         builder.Services.AddCtiBridgeAsterisk(settings.Asterisk);
+        builder.Services.AddCtiBridgeCallControl(settings);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
 

@@ -1,0 +1,503 @@
+using System.Threading.Channels;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Asterisk.Ari.Models;
+using CtiBridge.Core.Acd;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// Live call control: owns the ACD engine on one loop. ARI events from every server's Stasis app,
+/// the engine's timer and API requests are queued into that loop and handled one at a time, in
+/// order; the engine's commands become ARI requests that run per call (<see cref="CallSession"/>),
+/// so a slow request for one call never holds up another call or the loop.
+/// </summary>
+public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
+{
+    private readonly Channel<Work> _work = System.Threading.Channels.Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CallControlSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CallCenter> _logger;
+    private readonly AcdEngine _engine;
+    private readonly ITimer _timer;
+    private readonly Dictionary<string, string> _queueByDid;
+    private readonly Dictionary<string, CallAgentSettings> _agents;
+    private readonly Dictionary<string, CallSession> _calls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ChannelLeg> _channels = new(StringComparer.Ordinal);
+    private readonly List<ChannelWriter<AcdEvent>> _subscribers = [];
+    private readonly Lock _subscribersGate = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private DateTimeOffset _lastAt;
+    private Task _loop = Task.CompletedTask;
+
+    /// <summary>Creates the call center for validated settings (nothing runs until <see cref="Start"/>).</summary>
+    public CallCenter(CallControlSettings settings, TimeProvider timeProvider, ILogger<CallCenter> logger)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings;
+        _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _lastAt = _time.GetUtcNow();
+        _engine = new AcdEngine(CallControlConfiguration.ToAcdConfiguration(settings), this, _lastAt);
+        _queueByDid = settings.Dids.ToDictionary(d => d.Number, d => d.Queue, StringComparer.Ordinal);
+        _agents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
+        _timer = _time.CreateTimer(_ => _work.Writer.TryWrite(new TimerWork()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Starts the loop.</summary>
+    public void Start() => _loop = Task.Run(() => RunAsync(_stopping.Token));
+
+    /// <summary>Logs an agent in with the PIN (the desk-phone login by feature code comes later).</summary>
+    /// <returns>Accepted, or refused with the reason in operator words.</returns>
+    public Task<InputOutcome> LoginAgentAsync(string agentId, string pin, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(pin);
+        return RequestAsync(at => _agents.TryGetValue(agentId, out var agent)
+            ? _engine.Handle(new AgentLogin(at, agentId, agent.Extension, pin))
+            : InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents"), cancellationToken);
+    }
+
+    /// <summary>Logs an agent out (after the current call, if on one).</summary>
+    public Task<InputOutcome> LogoutAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new AgentLogout(at, agentId)), cancellationToken);
+
+    /// <summary>The agent's current state, or null for an unknown agent.</summary>
+    public Task<AgentStatus?> GetAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
+        RequestAsync(_ => _engine.GetAgent(agentId), cancellationToken);
+
+    /// <summary>
+    /// The engine's domain events from now on, in order (agent state changes, calls offered,
+    /// answered, ended …): the typed stream the records writer, the wallboard and screen-pop read.
+    /// Complete the returned subscription's <see cref="IDisposable.Dispose"/> to stop.
+    /// </summary>
+    public CallCenterSubscription SubscribeEvents()
+    {
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<AcdEvent>(new UnboundedChannelOptions { SingleWriter = true });
+        lock (_subscribersGate)
+        {
+            _subscribers.Add(channel.Writer);
+        }
+
+        return new CallCenterSubscription(channel.Reader, () =>
+        {
+            lock (_subscribersGate)
+            {
+                _subscribers.Remove(channel.Writer);
+            }
+
+            channel.Writer.TryComplete();
+        });
+    }
+
+    /// <summary>Queues an ARI event from <paramref name="app"/>'s WebSocket (called by its reader, in wire order).</summary>
+    internal void Post(StasisApp app, Message message) => _work.Writer.TryWrite(new AriWork(app, message));
+
+    /// <summary>Queues an input the per-call work found (a failed originate …).</summary>
+    internal void Post(Func<DateTimeOffset, AcdInput?> input) => _work.Writer.TryWrite(new InputWork(input));
+
+    private Task<T> RequestAsync<T>(Func<DateTimeOffset, T> action, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_work.Writer.TryWrite(new ApiWork(at => action(at), done)))
+        {
+            throw new InvalidOperationException("Call control has stopped.");
+        }
+
+        return Await(done, cancellationToken);
+
+        static async Task<T> Await(TaskCompletionSource<object?> done, CancellationToken ct) => (T)(await done.Task.WaitAsync(ct).ConfigureAwait(false))!;
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var work in _work.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var at = Now();
+                try
+                {
+                    switch (work)
+                    {
+                        case AriWork ari:
+                            OnAriEvent(ari.App, ari.Message, at);
+                            break;
+                        case TimerWork:
+                            _engine.Handle(new TimeAdvanced(at));
+                            break;
+                        case InputWork input when input.Input(at) is { } acdInput:
+                            _engine.Handle(acdInput);
+                            break;
+                        case ApiWork api:
+                            api.Done.TrySetResult(api.Action(at));
+                            break;
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // One bad event must not stop call control for every other call.
+                    LogWorkFailed(_logger, work.GetType().Name, ex);
+                    (work as ApiWork)?.Done.TrySetException(ex);
+                }
+
+                Rearm(at);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private DateTimeOffset Now()
+    {
+        // Inputs must not go back in time; the clock may (NTP), the engine's order must not.
+        var now = _time.GetUtcNow();
+        if (now > _lastAt)
+        {
+            _lastAt = now;
+        }
+
+        return _lastAt;
+    }
+
+    private void Rearm(DateTimeOffset at)
+    {
+        if (_engine.NextDueTime is { } due)
+        {
+            var delay = due - at;
+            _timer.Change(delay < TimeSpan.Zero ? TimeSpan.Zero : delay, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnAriEvent(StasisApp app, Message message, DateTimeOffset at)
+    {
+        switch (message)
+        {
+            case StasisStart start:
+                OnStasisStart(app, start, at);
+                break;
+            case StasisEnd end:
+                OnChannelGone(end.Channel.Id, at, "left the Stasis app");
+                break;
+            case ChannelDestroyed destroyed:
+                OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})");
+                break;
+            case AriEventGap gap:
+                LogEventGap(_logger, app.Name, gap.ToString());
+                break;
+        }
+    }
+
+    private void OnStasisStart(StasisApp app, StasisStart start, DateTimeOffset at)
+    {
+        var channel = start.Channel;
+        var entry = start.Args.Count > 0 ? start.Args[0] : string.Empty;
+        if (entry == "inbound")
+        {
+            var did = start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten;
+            if (!_queueByDid.TryGetValue(did, out var queue))
+            {
+                LogUnknownDid(_logger, did, channel.Name);
+                app.Release(channel.Id, "unallocated");
+                return;
+            }
+
+            var session = new CallSession(channel.Id, channel.Id, queue, app, _logger, _stopping.Token);
+            _calls[session.CallId] = session;
+            _channels[channel.Id] = new ChannelLeg(session, null);
+            session.Run("answer", ct => app.Ari.Channels.AnswerAsync(channel.Id, ct));
+            var caller = new CallerData
+            {
+                CallerNumber = channel.Caller.Number,
+                CallerName = string.IsNullOrEmpty(channel.Caller.Name) ? null : channel.Caller.Name,
+                Did = did,
+            };
+            LogCallEntered(_logger, session.CallId, did, queue);
+            var outcome = _engine.Handle(new CallArrived(at, session.CallId, queue, caller));
+            if (!outcome.Accepted)
+            {
+                LogRefused(_logger, session.CallId, outcome.Reason ?? "refused");
+                EndSession(session);
+            }
+
+            return;
+        }
+
+        if (entry == "agent" && _channels.TryGetValue(channel.Id, out var leg) && leg.AgentId is { } agentId && !leg.Session.IsWithdrawn(agentId))
+        {
+            var outcome = _engine.Handle(new AgentAnswered(at, leg.Session.CallId, agentId));
+            if (!outcome.Accepted)
+            {
+                // Answered just after its ring timeout or after another agent won: not this agent's call any more.
+                LogRefused(_logger, leg.Session.CallId, outcome.Reason ?? "refused");
+                leg.Session.Withdraw(agentId);
+                app.Release(channel.Id, "normal");
+            }
+
+            return;
+        }
+
+        // A feature code or a leg of a call that has already ended: nothing here serves it yet.
+        LogUnknownChannel(_logger, "StasisStart", channel.Id, string.Join(',', start.Args));
+        _channels.Remove(channel.Id);
+        app.Release(channel.Id, "normal");
+    }
+
+    private void OnChannelGone(string channelId, DateTimeOffset at, string how)
+    {
+        if (!_channels.Remove(channelId, out var leg))
+        {
+            // StasisEnd and ChannelDestroyed both arrive for our channels: the second one finds nothing.
+            LogUnknownChannelGone(_logger, channelId, how);
+            return;
+        }
+
+        var session = leg.Session;
+        if (leg.AgentId is null)
+        {
+            session.CallerGone = true;
+            if (!session.Ended)
+            {
+                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Caller));
+            }
+
+            EndSession(session);
+            return;
+        }
+
+        session.AgentLegs.Remove(leg.AgentId);
+        if (session.ConnectedAgentId == leg.AgentId)
+        {
+            if (!session.Ended)
+            {
+                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Agent));
+            }
+
+            // The satisfaction survey comes later: for now the caller is released with the agent.
+            EndSession(session);
+        }
+        else if (!session.IsWithdrawn(leg.AgentId) && !session.Ended)
+        {
+            LogAgentLegFailed(_logger, session.CallId, leg.AgentId, how);
+            _engine.Handle(new AgentDeclined(at, session.CallId, leg.AgentId));
+        }
+    }
+
+    private void EndSession(CallSession session)
+    {
+        if (session.Ended)
+        {
+            return;
+        }
+
+        session.Ended = true;
+        _calls.Remove(session.CallId);
+        foreach (var (agentId, legId) in session.AgentLegs)
+        {
+            session.Withdraw(agentId);
+            session.Run("hang up agent " + agentId, ct => session.App.Ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
+        }
+
+        if (!session.CallerGone)
+        {
+            session.Run("hang up caller", ct => session.App.Ari.Channels.HangupAsync(session.CallerChannelId, reason: "normal", cancellationToken: ct));
+        }
+
+        if (session.BridgeId is { } bridgeId)
+        {
+            session.Run("destroy bridge", ct => session.App.Ari.Bridges.DestroyAsync(bridgeId, ct));
+        }
+    }
+
+    void IAcdOutput.Execute(AcdCommand command)
+    {
+        if (!_calls.TryGetValue(command.CallId, out var session))
+        {
+            LogCommandForEndedCall(_logger, command.GetType().Name, command.CallId);
+            return;
+        }
+
+        var ari = session.App.Ari;
+        switch (command)
+        {
+            case StartMusicOnHold moh:
+                session.Run("music on hold", ct => ari.Channels.StartMohAsync(session.CallerChannelId, moh.MusicClass, ct));
+                break;
+            case RingAgent ring:
+                RingAgent(session, ring);
+                break;
+            case StopRinging stop:
+                session.Withdraw(stop.AgentId);
+                if (session.AgentLegs.Remove(stop.AgentId, out var legId))
+                {
+                    session.Run("stop ringing " + stop.AgentId, ct => ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
+                }
+
+                break;
+            case ConnectAgent connect when session.AgentLegs.TryGetValue(connect.AgentId, out var agentLeg):
+                session.ConnectedAgentId = connect.AgentId;
+                var bridgeId = session.CallId + "-bridge";
+                session.BridgeId = bridgeId;
+                session.Run("bridge caller and agent", async ct =>
+                {
+                    await ari.Channels.StopMohAsync(session.CallerChannelId, ct).ConfigureAwait(false);
+                    await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: session.Queue, cancellationToken: ct).ConfigureAwait(false);
+                    await ari.Bridges.AddChannelAsync(bridgeId, [session.CallerChannelId, agentLeg], cancellationToken: ct).ConfigureAwait(false);
+                });
+                LogConnected(_logger, session.CallId, connect.AgentId);
+                break;
+            case OverflowCall overflow:
+                // Only disconnect can be configured so far (no overflow rules in callControl yet).
+                LogOverflow(_logger, session.CallId, overflow.Condition.ToString(), overflow.Target.ToString());
+                EndSession(session);
+                break;
+            default:
+                // Announcements are switched off in the configuration until playback over MOH is built.
+                LogCommandNotSupported(_logger, command.GetType().Name, command.CallId);
+                break;
+        }
+    }
+
+    private void RingAgent(CallSession session, RingAgent ring)
+    {
+        var legId = $"{session.CallId}-{ring.AgentId}-{++session.Attempts}";
+        session.AgentLegs[ring.AgentId] = legId;
+        session.Unwithdraw(ring.AgentId);
+        _channels[legId] = new ChannelLeg(session, ring.AgentId);
+        var number = ring.Caller.CallerNumber ?? string.Empty;
+        var name = $"[{ring.Queue}] {(string.IsNullOrEmpty(ring.Caller.CallerName) ? number : ring.Caller.CallerName)}";
+
+        // The engine times the ring; Asterisk's own timeout is only a backstop if CtiBridge goes away.
+        var backstop = (int)Math.Ceiling(ring.RingTimeout.TotalSeconds) + 30;
+        var callId = session.CallId;
+        var agentId = ring.AgentId;
+        session.Run($"ring agent {agentId}", async ct =>
+        {
+            try
+            {
+                await session.App.Ari.Channels.OriginateAsync(
+                    endpoint: ring.Extension, app: session.App.Name, appArgs: $"agent,{callId},{agentId}",
+                    callerId: $"\"{name.Replace("\"", string.Empty, StringComparison.Ordinal)}\" <{number}>",
+                    timeout: backstop, channelId: legId, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (AriRequestException ex)
+            {
+                // Unregistered or unknown endpoint: the engine tries the next agent.
+                LogOriginateFailed(_logger, callId, agentId, ring.Extension, ex.Message);
+                Post(at =>
+                {
+                    if (session.Ended || !session.AgentLegs.TryGetValue(agentId, out var current) || current != legId)
+                    {
+                        return null;
+                    }
+
+                    session.AgentLegs.Remove(agentId);
+                    _channels.Remove(legId);
+                    return new AgentDeclined(at, callId, agentId);
+                });
+            }
+        });
+        LogRinging(_logger, callId, agentId, ring.Extension, name);
+    }
+
+    void IAcdOutput.Publish(AcdEvent domainEvent)
+    {
+        lock (_subscribersGate)
+        {
+            foreach (var subscriber in _subscribers)
+            {
+                subscriber.TryWrite(domainEvent);
+            }
+        }
+    }
+
+    /// <summary>Stops the loop; calls in Asterisk are left as they are (adopting them on restart comes later).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_work.Writer.TryComplete())
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        lock (_subscribersGate)
+        {
+            foreach (var subscriber in _subscribers)
+            {
+                subscriber.TryComplete();
+            }
+        }
+
+        _stopping.Dispose();
+    }
+
+    private abstract record Work;
+
+    private sealed record AriWork(StasisApp App, Message Message) : Work;
+
+    private sealed record TimerWork : Work;
+
+    private sealed record InputWork(Func<DateTimeOffset, AcdInput?> Input) : Work;
+
+    private sealed record ApiWork(Func<DateTimeOffset, object?> Action, TaskCompletionSource<object?> Done) : Work;
+
+    private sealed record ChannelLeg(CallSession Session, string? AgentId);
+
+    [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "Call {CallId} entered on DID {Did} for queue {Queue}")]
+    private static partial void LogCallEntered(ILogger logger, string callId, string did, string queue);
+
+    [LoggerMessage(EventId = 801, Level = LogLevel.Warning, Message = "Inbound call on {Channel} dialled DID {Did}, which callControl.dids does not route; released")]
+    private static partial void LogUnknownDid(ILogger logger, string did, string channel);
+
+    [LoggerMessage(EventId = 802, Level = LogLevel.Information, Message = "Call {CallId}: ringing agent {AgentId} on {Extension} as '{CallerName}'")]
+    private static partial void LogRinging(ILogger logger, string callId, string agentId, string extension, string callerName);
+
+    [LoggerMessage(EventId = 803, Level = LogLevel.Information, Message = "Call {CallId}: agent {AgentId} answered; bridging")]
+    private static partial void LogConnected(ILogger logger, string callId, string agentId);
+
+    [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "Call {CallId}: originate to agent {AgentId} on {Extension} failed: {Reason}")]
+    private static partial void LogOriginateFailed(ILogger logger, string callId, string agentId, string extension, string reason);
+
+    [LoggerMessage(EventId = 805, Level = LogLevel.Information, Message = "Call {CallId}: agent {AgentId}'s phone {How} before answering")]
+    private static partial void LogAgentLegFailed(ILogger logger, string callId, string agentId, string how);
+
+    [LoggerMessage(EventId = 806, Level = LogLevel.Warning, Message = "{Event} for channel {ChannelId} that no call owns (args '{Args}'); released")]
+    private static partial void LogUnknownChannel(ILogger logger, string @event, string channelId, string args);
+
+    [LoggerMessage(EventId = 807, Level = LogLevel.Debug, Message = "Channel {ChannelId} {How}: no call owns it (already ended); ignored")]
+    private static partial void LogUnknownChannelGone(ILogger logger, string channelId, string how);
+
+    [LoggerMessage(EventId = 808, Level = LogLevel.Information, Message = "Call {CallId}: the ACD refused the input: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string callId, string reason);
+
+    [LoggerMessage(EventId = 809, Level = LogLevel.Debug, Message = "{Command} for call {CallId}, which has ended; ignored")]
+    private static partial void LogCommandForEndedCall(ILogger logger, string command, string callId);
+
+    [LoggerMessage(EventId = 810, Level = LogLevel.Warning, Message = "{Command} for call {CallId} is not carried out yet by call control")]
+    private static partial void LogCommandNotSupported(ILogger logger, string command, string callId);
+
+    [LoggerMessage(EventId = 811, Level = LogLevel.Information, Message = "Call {CallId} overflowed ({Condition} → {Target}); released")]
+    private static partial void LogOverflow(ILogger logger, string callId, string condition, string target);
+
+    [LoggerMessage(EventId = 812, Level = LogLevel.Warning, Message = "ARI events of Asterisk server {Server} had a gap ({Gap}); calls are not resynchronised yet")]
+    private static partial void LogEventGap(ILogger logger, string server, string gap);
+
+    [LoggerMessage(EventId = 813, Level = LogLevel.Error, Message = "Call control failed on {Work}; continuing with the next event")]
+    private static partial void LogWorkFailed(ILogger logger, string work, Exception exception);
+}
+
+/// <summary>A subscription to the call center's domain events.</summary>
+public sealed class CallCenterSubscription(ChannelReader<AcdEvent> reader, Action unsubscribe) : IDisposable
+{
+    /// <summary>The events, in the engine's order.</summary>
+    public ChannelReader<AcdEvent> Reader { get; } = reader;
+
+    /// <inheritdoc />
+    public void Dispose() => unsubscribe();
+}

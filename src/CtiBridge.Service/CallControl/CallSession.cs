@@ -1,0 +1,69 @@
+using CtiBridge.Asterisk.Ari;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// One inbound call: its channels and its queue of ARI requests. The call center's loop changes
+/// the fields; <see cref="Run"/> chains the requests so they reach Asterisk in the order the ACD
+/// decided them, without the loop (or any other call) waiting for them.
+/// </summary>
+internal sealed partial class CallSession(string callId, string callerChannelId, string queue, StasisApp app, ILogger logger, CancellationToken stopping)
+{
+    private readonly HashSet<string> _withdrawn = new(StringComparer.Ordinal);
+    private Task _tail = Task.CompletedTask;
+
+    public string CallId { get; } = callId;
+
+    public string CallerChannelId { get; } = callerChannelId;
+
+    public string Queue { get; } = queue;
+
+    public StasisApp App { get; } = app;
+
+    /// <summary>Ringing or connected agent legs: agent ID → channel ID.</summary>
+    public Dictionary<string, string> AgentLegs { get; } = new(StringComparer.Ordinal);
+
+    public string? ConnectedAgentId { get; set; }
+
+    public string? BridgeId { get; set; }
+
+    public int Attempts { get; set; }
+
+    public bool CallerGone { get; set; }
+
+    public bool Ended { get; set; }
+
+    /// <summary>Marks an agent's leg as ended by CtiBridge, so its hang-up is not a decline.</summary>
+    public void Withdraw(string agentId) => _withdrawn.Add(agentId);
+
+    public void Unwithdraw(string agentId) => _withdrawn.Remove(agentId);
+
+    public bool IsWithdrawn(string agentId) => _withdrawn.Contains(agentId);
+
+    /// <summary>Runs <paramref name="step"/> after this call's earlier steps; failures are logged, never thrown.</summary>
+    public void Run(string what, Func<CancellationToken, Task> step) => _tail = Chain(_tail, what, step);
+
+    private async Task Chain(Task previous, string what, Func<CancellationToken, Task> step)
+    {
+        await previous.ConfigureAwait(false);
+        try
+        {
+            await step(stopping).ConfigureAwait(false);
+        }
+        catch (AriRequestException ex) when (ex.StatusCode == 404)
+        {
+            // The channel or bridge is already gone (the caller hung up meanwhile): nothing to do.
+            LogGone(logger, CallId, what, ex.AsteriskMessage ?? ex.Message);
+        }
+        catch (Exception ex) when (ex is AriException or OperationCanceledException or HttpRequestException)
+        {
+            LogFailed(logger, CallId, what, ex.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 820, Level = LogLevel.Debug, Message = "Call {CallId}: {What} found nothing to act on ({Reason})")]
+    private static partial void LogGone(ILogger logger, string callId, string what, string reason);
+
+    [LoggerMessage(EventId = 821, Level = LogLevel.Warning, Message = "Call {CallId}: {What} failed: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string callId, string what, string reason);
+}

@@ -1,0 +1,241 @@
+using CtiBridge.Asterisk.Ami;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Acd;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>
+/// PbxSim (trunk dialplan → <c>Stasis(ctibridge,inbound,${EXTEN})</c>), the real host with call
+/// control, an AMI observer of everything PbxSim does, and the call center's domain events.
+/// </summary>
+internal sealed class CallCenterRig : IAsyncDisposable
+{
+    public const string Pin = "4321";
+    public static readonly string PinHash = AgentPin.Hash(Pin, iterations: 1000);
+
+    private WebApplication? _app;
+    private CallCenterSubscription? _subscription;
+    private Task _pump = Task.CompletedTask;
+    private AmiEventSubscription? _amiEvents;
+
+    private CallCenterRig(PbxSimulator pbx, AmiClient observer, PbxEventLog pbxEvents)
+    {
+        Pbx = pbx;
+        Observer = observer;
+        PbxEvents = pbxEvents;
+    }
+
+    public PbxSimulator Pbx { get; }
+
+    public AmiClient Observer { get; }
+
+    /// <summary>Every AMI event PbxSim published, in order: what callers and agents experienced.</summary>
+    public PbxEventLog PbxEvents { get; }
+
+    /// <summary>The call center's domain events, in order.</summary>
+    public EventLog<AcdEvent> AcdEvents { get; } = new();
+
+    public CallCenter Center => _app!.Services.GetRequiredService<CallCenter>();
+
+    public Trunk Trunk => Pbx.Trunk("carrier");
+
+    public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct)
+    {
+        var options = new PbxSimOptions
+        {
+            Dialplan = new()
+            {
+                ["from-trunk"] = new() { ["_X."] = ["NoOp(Call to DID ${EXTEN} from ${CALLERID(all)})", "Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
+                ["from-internal"] = new() { ["_X."] = ["Hangup()"] },
+            },
+        };
+        var pbx = await PbxSimSettings.StartAsync(options);
+        var log = new PbxEventLog();
+        var observer = new AmiClient(
+            new AmiClientOptions { Host = "127.0.0.1", Port = pbx.AmiEndPoint.Port, Username = "ctibridge", Secret = "ctibridge-secret" },
+            NullLogger<AmiClient>.Instance, TimeProvider.System);
+        var rig = new CallCenterRig(pbx, observer, log);
+        rig._amiEvents = observer.SubscribeEvents(null);
+        log.Start(rig._amiEvents);
+        await observer.StartAsync(ct);
+
+        var settings = new CtiBridgeSettings
+        {
+            Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
+            Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
+            Asterisk = [PbxSimSettings.For(pbx)],
+            Logging = new LogSettings { Level = "Warning" },
+            CallControl = new CallControlSettings
+            {
+                Queues = [queue],
+                Agents = agents.Select(a => new CallAgentSettings { Id = a.AgentId, Extension = "PJSIP/" + a.Phone, PinHash = PinHash, Queues = [queue.Name] }).ToList(),
+                Dids = [new DidRouteSettings { Number = "4008001", Queue = queue.Name }],
+            },
+        };
+        rig._app = CtiBridgeHost.Build(settings);
+        rig._subscription = rig.Center.SubscribeEvents();
+        rig._pump = rig.AcdEvents.PumpAsync(rig._subscription.Reader);
+        await rig._app.StartAsync(ct);
+        await WaitForStasisAppAsync(pbx, ct);
+        return rig;
+    }
+
+    public async Task LoginAsync(string agentId, CancellationToken ct)
+    {
+        var outcome = await Center.LoginAgentAsync(agentId, Pin, ct);
+        Assert.True(outcome.Accepted, outcome.Reason);
+    }
+
+    /// <summary>Waits for the agent state change <paramref name="from"/> → <paramref name="to"/> (the <paramref name="nth"/> one).</summary>
+    public Task<AgentStateChanged> AgentWentAsync(string agentId, AgentState from, AgentState to, CancellationToken ct, int nth = 1) =>
+        AcdEvents.WaitForAsync<AgentStateChanged>(e => e.AgentId == agentId && e.From == from && e.To == to, $"agent {agentId} {from} → {to}", ct, nth);
+
+    /// <summary>Bounded wait until the service's events WebSocket has registered the Stasis app (ARI answers 404 before).</summary>
+    private static async Task WaitForStasisAppAsync(PbxSimulator pbx, CancellationToken ct)
+    {
+        using var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            try
+            {
+                await ari.Applications.GetAsync("ctibridge", timeout.Token);
+                return;
+            }
+            catch (AriRequestException ex) when (ex.StatusCode == 404)
+            {
+            }
+
+            try
+            {
+                await Task.Delay(20, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException("Still waiting after 15 s for the Stasis app ctibridge to register.");
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        _subscription?.Dispose();
+        await _pump;
+        _amiEvents?.Dispose();
+        await Observer.DisposeAsync();
+        await Pbx.DisposeAsync();
+    }
+}
+
+/// <summary>An ordered log of events with waits for a match (event-driven, bounded in time).</summary>
+internal class EventLog<T>
+    where T : class
+{
+    private readonly List<T> _items = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public IReadOnlyList<T> Snapshot()
+    {
+        lock (_items)
+        {
+            return [.. _items];
+        }
+    }
+
+    public void Add(T item)
+    {
+        TaskCompletionSource changed;
+        lock (_items)
+        {
+            _items.Add(item);
+            changed = _changed;
+            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    public async Task PumpAsync(System.Threading.Channels.ChannelReader<T> reader)
+    {
+        await foreach (var item in reader.ReadAllAsync())
+        {
+            Add(item);
+        }
+    }
+
+    /// <summary>The <paramref name="nth"/> item of type <typeparamref name="TItem"/> matching, waiting up to 15 s for it.</summary>
+    public async Task<TItem> WaitForAsync<TItem>(Func<TItem, bool> match, string what, CancellationToken ct, int nth = 1)
+        where TItem : class, T
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            Task changed;
+            lock (_items)
+            {
+                var found = _items.OfType<TItem>().Where(match).Skip(nth - 1).FirstOrDefault();
+                if (found is not null)
+                {
+                    return found;
+                }
+
+                changed = _changed.Task;
+            }
+
+            try
+            {
+                await changed.WaitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Still waiting after 15 s for {what}. Seen: {string.Join(" | ", Snapshot().TakeLast(40))}");
+            }
+        }
+    }
+}
+
+/// <summary>PbxSim's AMI events.</summary>
+internal sealed class PbxEventLog : EventLog<AmiMessage>
+{
+    private Task _pump = Task.CompletedTask;
+
+    public void Start(AmiEventSubscription subscription) => _pump = Task.Run(async () =>
+    {
+        await foreach (var item in subscription)
+        {
+            if (item.Event is { } e)
+            {
+                Add(e);
+            }
+        }
+    });
+
+    public Task<AmiMessage> WaitAsync(string eventName, string channelPrefix, CancellationToken ct, Func<AmiMessage, bool>? also = null, int nth = 1) =>
+        WaitForAsync<AmiMessage>(
+            e => e.EventName == eventName && (e["Channel"] ?? string.Empty).StartsWith(channelPrefix, StringComparison.Ordinal) && (also is null || also(e)),
+            $"{eventName} on {channelPrefix}", ct, nth);
+
+    public Task<AmiMessage> DialToAsync(string phone, CancellationToken ct, Func<AmiMessage, bool>? also = null, int nth = 1) =>
+        WaitForAsync<AmiMessage>(
+            e => e.EventName == "DialBegin" && (e["DestChannel"] ?? string.Empty).StartsWith($"PJSIP/{phone}-", StringComparison.Ordinal) && (also is null || also(e)),
+            $"DialBegin to {phone}", ct, nth);
+
+    public int Count(string eventName, Func<AmiMessage, bool> match) => Snapshot().Count(e => e.EventName == eventName && match(e));
+}

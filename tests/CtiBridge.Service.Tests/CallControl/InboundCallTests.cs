@@ -1,0 +1,182 @@
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Acd;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Hosting;
+using CtiBridge.TestSupport;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>
+/// Inbound calls end to end: a customer on a PbxSim trunk dials a DID, CtiBridge's Stasis app queues
+/// the call and rings agents' desk phones in PbxSim. Asserts what PbxSim saw (the caller's and the
+/// agent's experience, over AMI) and what the ACD core decided (agent states).
+/// Real clock with short ring and wrap-up times; every wait is event-driven and bounded.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CallQueueSettings Queue(string strategy = "leastrecent", double ringSeconds = 5, double wrapUpSeconds = 0.5) => new()
+    {
+        Name = "support",
+        Strategy = strategy,
+        RingTimeout = TimeSpan.FromSeconds(ringSeconds),
+        RetryAfterNoAnswer = TimeSpan.FromSeconds(30),
+        WrapUp = TimeSpan.FromSeconds(wrapUpSeconds),
+        MusicOnHold = "default",
+    };
+
+    [Fact]
+    public async Task InboundCall_ReadyAgentAnswers_CallerHearsMohThenIsBridgedAndAgentWrapsUpToReady()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(300));
+        await rig.LoginAsync("2001", ct);
+        await rig.AgentWentAsync("2001", AgentState.LoggedOut, AgentState.Ready, ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane Customer");
+
+        // The caller: answered, music on hold of the queue's class, then bridged (MOH stopped).
+        await rig.PbxEvents.WaitAsync("Newstate", caller, ct, e => e["ChannelStateDesc"] == "Up");
+        var moh = await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct);
+        Assert.Equal("default", moh["Class"]);
+
+        // The agent's desk phone rings with the queue name before the caller's name.
+        var dial = await rig.PbxEvents.DialToAsync("1001", ct);
+        Assert.Equal("[support] Jane Customer", dial["DestCallerIDName"]);
+        Assert.Equal("5551234", dial["DestCallerIDNum"]);
+        var agentChannel = dial["DestChannel"]!;
+
+        var callerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        var agentInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", agentChannel, ct);
+        Assert.Equal(callerInBridge["BridgeUniqueid"], agentInBridge["BridgeUniqueid"]);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", caller, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
+
+        // The caller hangs up: the agent's phone is released, the agent wraps up, then is ready again.
+        rig.Trunk.HangUp(caller);
+        await rig.PbxEvents.WaitAsync("Hangup", agentChannel, ct);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the call to end", ct);
+        Assert.Equal(CallDisposition.Answered, ended.Disposition);
+        var states = rig.AcdEvents.Snapshot().OfType<AgentStateChanged>().Where(e => e.AgentId == "2001").Select(e => e.To).ToList();
+        Assert.Equal([AgentState.Ready, AgentState.Ringing, AgentState.OnCall, AgentState.WrapUp, AgentState.Ready], states);
+        var completed = Assert.Single(rig.AcdEvents.Snapshot().OfType<CallCompleted>());
+        Assert.Equal(HangupParty.Caller, completed.ReleasedBy);
+    }
+
+    [Fact]
+    public async Task InboundCall_FirstAgentDoesNotAnswer_RingTimeoutRingsTheNextAgent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(strategy: "rrmemory", ringSeconds: 1), [("2001", "1001"), ("2002", "1002")], ct);
+        rig.Pbx.Phone("1001").NeverAnswers();
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        await rig.LoginAsync("2002", ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550100", "Rob");
+
+        var first = await rig.PbxEvents.DialToAsync("1001", ct);
+        var firstLeg = first["DestChannel"]!;
+        await rig.PbxEvents.WaitAsync("Hangup", firstLeg, ct);
+        var offerEnded = await rig.AcdEvents.WaitForAsync<CallOfferEnded>(e => e.AgentId == "2001", "the first offer to end", ct);
+        Assert.Equal(OfferEnd.RingTimeout, offerEnded.End);
+
+        var second = await rig.PbxEvents.DialToAsync("1002", ct);
+        Assert.Equal("[support] Rob", second["DestCallerIDName"]);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", second["DestChannel"]!, ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        await rig.AgentWentAsync("2002", AgentState.Ringing, AgentState.OnCall, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.Ready, ct);
+        Assert.Equal(1, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1001-", StringComparison.Ordinal)));
+
+        rig.Trunk.HangUp(caller);
+        await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Ready, ct);
+    }
+
+    [Fact]
+    public async Task TwoCallsOneAgent_SecondCallWaitsOnMohUntilTheFirstEndsAndWrapUpPasses()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(wrapUpSeconds: 1), [("2001", "1001")], ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+
+        var alice = rig.Trunk.CallIn("4008001", "5550001", "Alice");
+        var aliceDial = await rig.PbxEvents.DialToAsync("1001", ct, e => e["DestCallerIDName"] == "[support] Alice");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", alice, ct);
+
+        var bob = rig.Trunk.CallIn("4008001", "5550002", "Bob");
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", bob, ct);
+        await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550002", "Bob's call to queue", ct);
+
+        rig.Trunk.HangUp(alice);
+        await rig.PbxEvents.WaitAsync("Hangup", aliceDial["DestChannel"]!, ct);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => e["DestCallerIDName"] == "[support] Bob"));
+
+        // After wrap-up the agent is ready, and only then is Bob's call offered.
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        var bobDial = await rig.PbxEvents.DialToAsync("1001", ct, e => e["DestCallerIDName"] == "[support] Bob");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", bobDial["DestChannel"]!, ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", bob, ct);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", bob, ct);
+
+        var events = rig.AcdEvents.Snapshot();
+        var readyAgain = events.OfType<AgentStateChanged>().Where(e => e.AgentId == "2001" && e.From == AgentState.WrapUp).Select(e => e.Sequence).First();
+        var bobOffered = events.OfType<CallOffered>().Where(e => e.CallId != events.OfType<CallOffered>().First().CallId).Select(e => e.Sequence).First();
+        Assert.True(bobOffered > readyAgain, "Bob's call must be offered only after the agent's wrap-up ended");
+
+        rig.Trunk.HangUp(bob);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
+        Assert.Equal(2, rig.AcdEvents.Snapshot().OfType<CallEnded>().Count(e => e.Disposition == CallDisposition.Answered));
+    }
+
+    [Fact]
+    public async Task StasisEntries_UnknownDidAndUnknownAgentLeg_AreReleasedAndCallControlKeepsWorking()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+
+        // A DID nobody routes: released without music, never queued.
+        var stray = rig.Trunk.CallIn("4009999", "5550003", "Stray");
+        await rig.PbxEvents.WaitAsync("Hangup", stray, ct);
+        Assert.Equal(0, rig.PbxEvents.Count("MusicOnHoldStart", e => e["Channel"] == stray));
+
+        // A channel that claims to be an agent leg of a call that does not exist.
+        var phone = rig.Pbx.Phone("1009").AnswersAfter(TimeSpan.Zero);
+        using (var ari = new AriClient(AsteriskServer.ToAriOptions(Hosting.PbxSimSettings.For(rig.Pbx).Ari)))
+        {
+            await ari.Channels.OriginateAsync("PJSIP/1009", app: "ctibridge", appArgs: "agent,no-such-call,2001", channelId: "orphan-leg", cancellationToken: ct);
+        }
+
+        await rig.PbxEvents.WaitAsync("Hangup", "PJSIP/1009-", ct);
+        Assert.Empty(phone.Channels);
+
+        // The loop is alive: a real call still goes through.
+        await rig.LoginAsync("2001", ct);
+        var caller = rig.Trunk.CallIn("4008001", "5550004", "Real");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        Assert.Equal(AgentState.OnCall, (await rig.Center.GetAgentAsync("2001", ct))!.State);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot(), e => e is CallEnqueued { Caller.CallerNumber: "5550003" });
+    }
+
+    [Fact]
+    public async Task Login_WrongPinOrUnknownAgent_IsRefusedWithTheReason()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+
+        var wrongPin = await rig.Center.LoginAgentAsync("2001", "0000", ct);
+        var unknown = await rig.Center.LoginAgentAsync("2999", CallCenterRig.Pin, ct);
+
+        Assert.False(wrongPin.Accepted);
+        Assert.DoesNotContain("0000", wrongPin.Reason, StringComparison.Ordinal);
+        Assert.Equal("agent '2999' is not configured in callControl.agents", unknown.Reason);
+        Assert.Equal(AgentState.LoggedOut, (await rig.Center.GetAgentAsync("2001", ct))!.State);
+    }
+}
