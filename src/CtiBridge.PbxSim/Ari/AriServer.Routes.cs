@@ -433,7 +433,7 @@ internal sealed partial class AriServer
             case [] when method == "GET":
                 return HttpResponse.Ok(AriJson.Write(w => AriEvents.WriteChannel(w, channel)));
             case [] when method == "DELETE":
-                Model.HangupByRequest(channel, null);
+                Model.HangupByRequest(channel, null, softCause: 32, defaultCause: 16);
                 return HttpResponse.NoContent();
             case ["variable"] when method == "GET":
                 var name = Param(request, body, "variable");

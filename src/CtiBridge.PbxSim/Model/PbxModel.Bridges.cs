@@ -142,6 +142,17 @@ internal sealed partial class PbxModel
         return end < 0 ? null : options[(at + 2)..end];
     }
 
+    /// <summary>The timing variables app_dial sets when a bridged call ends.</summary>
+    private void SetDialEndVariables(Channel caller, DialAttempt dial)
+    {
+        var ms = (long)(Now - (dial.AnsweredAt ?? Now)).TotalMilliseconds;
+        var dialed = (long)(Now - dial.StartedAt).TotalMilliseconds;
+        SetVariable(caller, "ANSWEREDTIME", (ms / 1000).ToString(CultureInfo.InvariantCulture));
+        SetVariable(caller, "ANSWEREDTIME_MS", ms.ToString(CultureInfo.InvariantCulture));
+        SetVariable(caller, "DIALEDTIME", (dialed / 1000).ToString(CultureInfo.InvariantCulture));
+        SetVariable(caller, "DIALEDTIME_MS", dialed.ToString(CultureInfo.InvariantCulture));
+    }
+
     /// <summary>Dial returned: the caller's dialplan goes on (after a failed dial), or it hangs up (the bridged call ended; no 'g').</summary>
     private void DialAppFinished(Channel caller, DialAttempt dial, string status)
     {
@@ -280,12 +291,7 @@ internal sealed partial class PbxModel
             LeaveBridge(remaining, bridge);
             if (remaining.OutgoingDial is { } dial)
             {
-                var ms = (long)(Now - (dial.AnsweredAt ?? Now)).TotalMilliseconds;
-                var dialed = (long)(Now - dial.StartedAt).TotalMilliseconds;
-                SetVariable(remaining, "ANSWEREDTIME", (ms / 1000).ToString(CultureInfo.InvariantCulture));
-                SetVariable(remaining, "ANSWEREDTIME_MS", ms.ToString(CultureInfo.InvariantCulture));
-                SetVariable(remaining, "DIALEDTIME", (dialed / 1000).ToString(CultureInfo.InvariantCulture));
-                SetVariable(remaining, "DIALEDTIME_MS", dialed.ToString(CultureInfo.InvariantCulture));
+                SetDialEndVariables(remaining, dial);
                 DialAppFinished(remaining, dial, "ANSWER");
             }
             else if (!remaining.Ending)
@@ -362,6 +368,17 @@ internal sealed partial class PbxModel
         AddChannel(message, spyer, "Spyer");
         AddChannel(message, spyee, "Spyee");
         Publish(AmiPrivilege.Call, message);
+        RefreshBridgePeers(spyee);
+    }
+
+    /// <summary>Attaching or detaching a spy makes the spied bridge set BRIDGEPEER again (as recorded).</summary>
+    private void RefreshBridgePeers(Channel spyee)
+    {
+        if (spyee.Bridge is { Members.Count: 2 } bridge && !spyee.Gone)
+        {
+            SetVariable(bridge.Members[0], "BRIDGEPEER", bridge.Members[1].Name);
+            SetVariable(bridge.Members[1], "BRIDGEPEER", bridge.Members[0].Name);
+        }
     }
 
     internal void StopChanSpy(Channel channel)
@@ -373,6 +390,10 @@ internal sealed partial class PbxModel
             AddChannel(message, pair.Spyer, "Spyer");
             AddChannel(message, pair.Spyee, "Spyee");
             Publish(AmiPrivilege.Call, message);
+            if (pair.Spyer == channel)
+            {
+                RefreshBridgePeers(pair.Spyee);
+            }
         }
     }
 }

@@ -495,6 +495,20 @@ internal sealed partial class PbxModel
             channel.Ending = false;
         }
 
+        if (channel.OutgoingDial is { AnsweredAt: not null } bridgedDial && channel.Bridge is { CreatedByAri: false } bridge)
+        {
+            // A caller whose own line went away while bridged by Dial: the bridge and the Dial end first.
+            LeaveBridge(channel, bridge);
+            SetDialEndVariables(channel, bridgedDial);
+            SetVariable(channel, "DIALSTATUS", "ANSWER");
+            channel.OutgoingDial = null;
+            AfterBridgeMemberLeft(bridge);
+
+            // The Dial returned normally, so the channel ends with Normal Clearing, not its partner's cause.
+            channel.HangupCause = 16;
+            cause = 16;
+        }
+
         if (channel.InPbx)
         {
             HangupRequestEvent(channel, 16, soft: true);
@@ -601,11 +615,12 @@ internal sealed partial class PbxModel
     private static string CdrTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     /// <summary>The AMI Hangup action: with a Cause the channel goes at once; without, it gets a SoftHangupRequest first.</summary>
-    internal void HangupByRequest(Channel channel, int? cause)
+    internal void HangupByRequest(Channel channel, int? cause, int softCause = 16, int defaultCause = 0)
     {
+        // AMI's Hangup without Cause is reported with 16 (as recorded in chanspy); ARI's DELETE with 32.
         if (cause is null)
         {
-            HangupRequestEvent(channel, 32, soft: true);
+            HangupRequestEvent(channel, softCause, soft: true);
         }
 
         var wasInPbx = channel.InPbx;
@@ -616,11 +631,11 @@ internal sealed partial class PbxModel
 
         if (wasInPbx)
         {
-            Teardown(channel, channel.HangupCause ?? 16, fromPbxEnd: true);
+            Teardown(channel, channel.HangupCause ?? defaultCause, fromPbxEnd: true);
         }
         else
         {
-            Teardown(channel, channel.HangupCause ?? 16);
+            Teardown(channel, channel.HangupCause ?? defaultCause);
         }
     }
 }

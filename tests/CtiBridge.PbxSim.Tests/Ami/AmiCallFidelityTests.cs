@@ -10,6 +10,7 @@ public sealed class AmiCallFidelityTests
     // The recorder hung the machine call up from another connection at t=20.9; compare up to there.
     [InlineData("originate-outcomes", 20.9)]
     [InlineData("call-flow", 30.0)]
+    [InlineData("chanspy", 30.0)]
     public async Task Replay_CallScenario_MatchesRecordingPerChannel(string scenario, double cutoff)
     {
         var ct = TestContext.Current.CancellationToken;
