@@ -16,6 +16,8 @@ public static class CallControlExtensions
         }
 
         services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>()));
+        services.AddSingleton(settings.CallControl);
+        services.AddHostedService<CallRecordService>();
         services.AddHostedService<CallControlService>();
         return services;
     }

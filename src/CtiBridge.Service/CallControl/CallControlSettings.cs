@@ -18,6 +18,15 @@ public sealed class CallControlSettings
     /// <summary>Dialled numbers and the queue each goes to (full IVR plans come later).</summary>
     public List<DidRouteSettings> Dids { get; set; } = [];
 
+    /// <summary>
+    /// Where call records wait durably while PostgreSQL is unreachable (file <c>call-records.journal</c>);
+    /// they are written to the database as soon as it answers again.
+    /// </summary>
+    public string RecordJournalDirectory { get; set; } = "/var/lib/ctibridge";
+
+    /// <summary>Largest size of that journal in MiB; beyond it new records are refused and logged.</summary>
+    public int RecordJournalMaxMegabytes { get; set; } = 256;
+
     /// <summary>True when a queue is configured, so the Stasis app should run.</summary>
     public bool IsEnabled => Queues.Count > 0;
 }
@@ -170,6 +179,16 @@ public static class CallControlConfiguration
             }
 
             QueueExists(did.Queue, $"{at}.queue", queueNames, problems);
+        }
+
+        if (settings.IsEnabled && string.IsNullOrWhiteSpace(settings.RecordJournalDirectory))
+        {
+            problems.Add(new SettingsProblem("callControl.recordJournalDirectory", "is required (a directory only CtiBridge writes, e.g. \"/var/lib/ctibridge\")"));
+        }
+
+        if (settings.RecordJournalMaxMegabytes < 1)
+        {
+            problems.Add(new SettingsProblem("callControl.recordJournalMaxMegabytes", $"{settings.RecordJournalMaxMegabytes} must be at least 1"));
         }
 
         if (settings.Queues.Count == 0 && (settings.Agents.Count > 0 || settings.Dids.Count > 0))

@@ -26,6 +26,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
     private CallCenterSubscription? _subscription;
     private Task _pump = Task.CompletedTask;
     private AmiEventSubscription? _amiEvents;
+    private readonly string _journalDirectory = Path.Combine(Path.GetTempPath(), "ctibridge-call-tests", Guid.NewGuid().ToString("N"));
 
     private CallCenterRig(PbxSimulator pbx, AmiClient observer, PbxEventLog pbxEvents)
     {
@@ -79,6 +80,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
                 Queues = [queue],
                 Agents = agents.Select(a => new CallAgentSettings { Id = a.AgentId, Extension = "PJSIP/" + a.Phone, PinHash = PinHash, Queues = [queue.Name] }).ToList(),
                 Dids = [new DidRouteSettings { Number = "4008001", Queue = queue.Name }],
+                RecordJournalDirectory = rig._journalDirectory,
             },
         };
         rig._app = CtiBridgeHost.Build(settings);
@@ -127,12 +129,23 @@ internal sealed class CallCenterRig : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the service: every record of what happened so far is written before it returns.</summary>
+    public async Task StopServiceAsync()
     {
         if (_app is not null)
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopServiceAsync();
+        if (Directory.Exists(_journalDirectory))
+        {
+            Directory.Delete(_journalDirectory, recursive: true);
         }
 
         _subscription?.Dispose();

@@ -1,0 +1,103 @@
+using System.Threading.Channels;
+using CtiBridge.Data.Records;
+using Npgsql;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// Writes the call center's domain events as call records: the <see cref="AcdRecordMapper"/> turns
+/// them into calls, queue visits, queue events and agent-state intervals, and the
+/// <see cref="CallRecordSink"/> stores them in PostgreSQL (or in the journal while it is down).
+/// On stop, every event already published is mapped and written before the journal closes.
+/// </summary>
+internal sealed partial class CallRecordService(
+    CallCenter center, NpgsqlDataSource dataSource, CallControlSettings settings, TimeProvider timeProvider, ILoggerFactory loggerFactory) : IHostedService, IDisposable
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger<CallRecordService>();
+    private readonly Channel<CallCenterRecord> _records = Channel.CreateUnbounded<CallCenterRecord>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly CancellationTokenSource _abort = new();
+    private CallCenterSubscription? _subscription;
+    private RecordJournal? _journal;
+    private CallRecordSink? _sink;
+    private Task _mapping = Task.CompletedTask;
+    private Task _writing = Task.CompletedTask;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Subscribe before the call center starts (this service is registered first), so no event is missed.
+        _subscription = center.SubscribeEvents();
+        _journal = await RecordJournal.OpenAsync(settings.RecordJournalDirectory, settings.RecordJournalMaxMegabytes * 1024L * 1024L, _logger, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _sink = new CallRecordSink(new CallRecordWriter(dataSource), _journal, loggerFactory.CreateLogger<CallRecordSink>());
+
+        // Record ids derive from the stream id and each event's sequence, which restarts with the engine.
+        var streamId = $"{Environment.MachineName}-{timeProvider.GetUtcNow().UtcDateTime:yyyyMMddTHHmmss.fffffff}";
+        _mapping = Task.Run(() => MapAsync(new AcdRecordMapper(streamId), _subscription.Reader), CancellationToken.None);
+        _writing = Task.Run(() => _sink.RunAsync(_records.Reader, batchSize: 500, retryInterval: TimeSpan.FromSeconds(5), timeProvider, _abort.Token), CancellationToken.None);
+    }
+
+    private async Task MapAsync(AcdRecordMapper mapper, ChannelReader<Core.Acd.AcdEvent> events)
+    {
+        try
+        {
+            await foreach (var acdEvent in events.ReadAllAsync().ConfigureAwait(false))
+            {
+                try
+                {
+                    foreach (var record in mapper.Map(acdEvent))
+                    {
+                        _records.Writer.TryWrite(record);
+                    }
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+                {
+                    LogMappingFailed(_logger, acdEvent.GetType().Name, acdEvent.Sequence, ex);
+                }
+            }
+        }
+        finally
+        {
+            _records.Writer.TryComplete();
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _subscription?.Dispose();
+        await _mapping.ConfigureAwait(false);
+        using (cancellationToken.Register(_abort.Cancel))
+        {
+            try
+            {
+                await _writing.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                LogStoppedBeforeWritten(_logger);
+            }
+            catch (Exception ex) when (ex is RecordJournalFullException or InvalidCallRecordException or NpgsqlException)
+            {
+                LogWriterFailed(_logger, ex);
+            }
+        }
+
+        if (_journal is not null)
+        {
+            await _journal.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        _sink?.Dispose();
+        _abort.Dispose();
+    }
+
+    [LoggerMessage(EventId = 840, Level = LogLevel.Error, Message = "Call records: {Event} #{Sequence} could not be mapped; skipped")]
+    private static partial void LogMappingFailed(ILogger logger, string @event, long sequence, Exception exception);
+
+    [LoggerMessage(EventId = 841, Level = LogLevel.Warning, Message = "Call records: the service stopped before every record was written; records not yet in the journal are lost")]
+    private static partial void LogStoppedBeforeWritten(ILogger logger);
+
+    [LoggerMessage(EventId = 842, Level = LogLevel.Error, Message = "Call records: the writer stopped")]
+    private static partial void LogWriterFailed(ILogger logger, Exception exception);
+}
