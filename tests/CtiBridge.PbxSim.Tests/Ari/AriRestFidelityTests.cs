@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CtiBridge.PbxSim.Tests.Support;
+using CtiBridge.TestSupport;
 
 namespace CtiBridge.PbxSim.Tests.Ari;
 
@@ -10,7 +11,7 @@ public sealed partial class AriRestFidelityTests
 {
     private static readonly DateTimeOffset RecordingStart = new DateTimeOffset(2026, 11, 22, 16, 38, 58, TimeSpan.Zero).AddMilliseconds(388);
 
-    private static string RestDirectory => Path.Combine(FixturePaths.AsteriskFixtures, "ari", "rest");
+    private static string RestDirectory => Path.Combine(RepositoryPaths.AsteriskFixtures, "ari", "rest");
 
     [GeneratedRegex(@"^\d{9,}\.\d+$")]
     private static partial Regex GeneratedId();
@@ -63,7 +64,7 @@ public sealed partial class AriRestFidelityTests
         await http.SendAsync(Encoding.ASCII.GetBytes($"GET /ari/events{query} HTTP/1.1\r\nHost: 127.0.0.1:8088\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: 3nI9ihnPmcV3+xJiGxSJkg==\r\nSec-WebSocket-Version: 13\r\nAuthorization: {authorization}\r\n\r\n"), ct);
         var actual = Encoding.UTF8.GetString(await http.ReadToEndAsync(ct));
 
-        var expected = await File.ReadAllTextAsync(Path.Combine(FixturePaths.AsteriskFixtures, "ari", recording + ".raw"), ct);
+        var expected = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.AsteriskFixtures, "ari", recording + ".raw"), ct);
         Assert.Equal(DateLine().Replace(expected, "Date: *"), DateLine().Replace(actual, "Date: *"));
     }
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-
+using CtiBridge.TestSupport;
 
 namespace CtiBridge.PbxSim.Tests.Support;
 
@@ -9,7 +9,7 @@ internal sealed record AmiRecord(double T, string Dir, string Data);
 /// <summary>Loads recorded AMI timelines from <c>../shared/fixtures/asterisk/ami</c>.</summary>
 internal static class AmiFixture
 {
-    public static string Directory => Path.Combine(FixturePaths.AsteriskFixtures, "ami");
+    public static string Directory => Path.Combine(RepositoryPaths.AsteriskFixtures, "ami");
 
     public static IReadOnlyList<AmiRecord> Load(string name)
     {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CtiBridge.TestSupport;
 
 namespace CtiBridge.PbxSim.Tests.Support;
 
@@ -20,7 +21,7 @@ internal static partial class AriScenarioReplay
 
     public static async Task ReplayAsync(string name, PbxSimulator sim, SignallingTimeProvider clock, double endSeconds, CancellationToken ct)
     {
-        var directory = Path.Combine(FixturePaths.AsteriskFixtures, "ari");
+        var directory = Path.Combine(RepositoryPaths.AsteriskFixtures, "ari");
         var calls = File.ReadLines(Path.Combine(directory, name + ".rest.jsonl")).Select(line =>
         {
             using var doc = JsonDocument.Parse(line);
