@@ -15,6 +15,9 @@ public static class CtiBridgeCommandLine
             CheckAsteriskCommand.Create(),
             MigrateCommand.Create(),
             ApiKeyCommand.Create(),
+            ReportCommand.Create(),
+            ExportCommand.Create(),
+            QaCommand.Create(),
         };
         return root;
     }
