@@ -146,6 +146,65 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
     }
 
     [Fact]
+    public async Task ConnectedCall_AgentHangsUp_CallerIsReleasedAndAgentWrapsUp()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        var phone = rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550005", "Eve");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
+        phone.Hangup();
+
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        var completed = await rig.AcdEvents.WaitForAsync<CallCompleted>(_ => true, "the call to complete", ct);
+        Assert.Equal(HangupParty.Agent, completed.ReleasedBy);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+    }
+
+    [Fact]
+    public async Task WaitingCaller_HangsUpBeforeAnyAgent_IsAnAbandonStoredOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550006", "Impatient");
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct);
+        rig.Trunk.HangUp(caller);
+
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the call to end", ct);
+        Assert.Equal(CallDisposition.Abandoned, ended.Disposition);
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", _ => true));
+        await rig.StopServiceAsync();
+        var id = ended.CallId.Replace("'", "''", StringComparison.Ordinal);
+        Assert.Equal("support|abandoned", await database.Database.ScalarAsync<string>($"SELECT string_agg(concat_ws('|', queue, outcome), ',') FROM queue_visits WHERE call_id = '{id}'", ct));
+        Assert.Equal(1L, await database.Database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{id}'", ct));
+    }
+
+    [Fact]
+    public async Task UnregisteredDeskPhone_OriginateFails_NextAgentRingsAtOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(strategy: "rrmemory", ringSeconds: 30), [("2001", "1001"), ("2002", "1002")], ct);
+        rig.Pbx.Phone("1001").Registered(false);
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        await rig.LoginAsync("2002", ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550007", "Max");
+
+        // Well before the 30 s ring timeout: the failed originate counts as a decline.
+        var declined = await rig.AcdEvents.WaitForAsync<CallOfferEnded>(e => e.AgentId == "2001", "agent 2001's offer to end", ct);
+        Assert.Equal(OfferEnd.Declined, declined.End);
+        await rig.PbxEvents.DialToAsync("1002", ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1001-", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task StasisEntries_UnknownDidAndUnknownAgentLeg_AreReleasedAndCallControlKeepsWorking()
     {
         var ct = TestContext.Current.CancellationToken;
