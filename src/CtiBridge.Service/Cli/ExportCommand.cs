@@ -16,7 +16,6 @@ public static class ExportCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
-            var output = parse.InvocationConfiguration.Output;
             var parameters = options.Parameters(parse, error, "export");
             var format = options.ExportFormat(parse, error, "export");
             if (parameters is null || format is null)
@@ -51,13 +50,24 @@ public static class ExportCommand
                 return 2;
             }
 
-            await using (dataSource.ConfigureAwait(false))
+            var output = RecordCliRun.Output(parse.InvocationConfiguration.Output, out var owned);
+            try
             {
-                var exporter = new RecordExporter(dataSource);
-                return await RecordCliRun.RunAsync("export", error, () =>
-                    isCalls ? exporter.ExportCallsAsync(parameters.From, parameters.To, format.Value, output, cancellationToken)
-                    : isQueueLog ? exporter.ExportQueueLogAsync(parameters.From, parameters.To, output, cancellationToken)
-                    : exporter.ExportReportAsync(target, parameters, format.Value, output, cancellationToken)).ConfigureAwait(false);
+                await using (dataSource.ConfigureAwait(false))
+                {
+                    var exporter = new RecordExporter(dataSource);
+                    return await RecordCliRun.RunAsync("export", error, () =>
+                        isCalls ? exporter.ExportCallsAsync(parameters.From, parameters.To, format.Value, output, cancellationToken)
+                        : isQueueLog ? exporter.ExportQueueLogAsync(parameters.From, parameters.To, output, cancellationToken)
+                        : exporter.ExportReportAsync(target, parameters, format.Value, output, cancellationToken)).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (owned)
+                {
+                    await output.DisposeAsync().ConfigureAwait(false);
+                }
             }
         });
         return command;

@@ -42,10 +42,21 @@ public static class ReportCommand
                 return 2;
             }
 
-            await using (dataSource.ConfigureAwait(false))
+            var output = RecordCliRun.Output(parse.InvocationConfiguration.Output, out var owned);
+            try
             {
-                return await RecordCliRun.RunAsync("report", error, () =>
-                    new RecordExporter(dataSource).ExportReportAsync(report.Name, parameters, format.Value, parse.InvocationConfiguration.Output, cancellationToken)).ConfigureAwait(false);
+                await using (dataSource.ConfigureAwait(false))
+                {
+                    return await RecordCliRun.RunAsync("report", error, () =>
+                        new RecordExporter(dataSource).ExportReportAsync(report.Name, parameters, format.Value, output, cancellationToken)).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (owned)
+                {
+                    await output.DisposeAsync().ConfigureAwait(false);
+                }
             }
         });
         return command;
@@ -55,6 +66,16 @@ public static class ReportCommand
 /// <summary>Runs an export and turns its failures into a clear message and an exit code.</summary>
 internal static class RecordCliRun
 {
+    /// <summary>
+    /// The writer to export to: the console's own writer flushes on every write, so standard output
+    /// gets a buffered UTF-8 (no BOM) writer instead; a writer a test passes in is used as it is.
+    /// </summary>
+    public static TextWriter Output(TextWriter configured, out bool owned)
+    {
+        owned = ReferenceEquals(configured, Console.Out);
+        return owned ? new StreamWriter(Console.OpenStandardOutput(), RecordExporter.Utf8, 1 << 16) : configured;
+    }
+
     public static async Task<int> RunAsync(string commandName, TextWriter error, Func<Task<long>> export)
     {
         try
