@@ -125,6 +125,13 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                         case TimerWork:
                             _engine.Handle(new TimeAdvanced(at));
                             break;
+                        case ResyncWork resync:
+                            foreach (var channelId in resync.Vanished)
+                            {
+                                OnChannelGone(channelId, at, "vanished while the ARI events were cut off", lost: true);
+                            }
+
+                            break;
                         case InputWork input when input.Input(at) is { } acdInput:
                             _engine.Handle(acdInput);
                             break;
@@ -187,8 +194,25 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})");
                 break;
             case AriEventGap gap:
-                LogEventGap(_logger, app.Name, gap.ToString());
+                // Events of the gap are lost: ask Asterisk which of the channels known now still exist.
+                LogEventGap(_logger, app.Server, gap.Reason, (gap.ReconnectedAt - gap.DisconnectedAt).TotalSeconds);
+                var known = _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key).ToList();
+                _ = ResyncAsync(app, known);
                 break;
+        }
+    }
+
+    private async Task ResyncAsync(StasisApp app, List<string> known)
+    {
+        try
+        {
+            var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, _stopping.Token).ConfigureAwait(false);
+            var live = snapshot.Channels.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+            _work.Writer.TryWrite(new ResyncWork(known.Where(id => !live.Contains(id)).ToList()));
+        }
+        catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
+        {
+            LogResyncFailed(_logger, app.Server, ex.Message);
         }
     }
 
@@ -247,7 +271,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         app.Release(channel.Id, "normal");
     }
 
-    private void OnChannelGone(string channelId, DateTimeOffset at, string how)
+    private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false)
     {
         if (!_channels.Remove(channelId, out var leg))
         {
@@ -262,7 +286,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             session.CallerGone = true;
             if (!session.Ended)
             {
-                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Caller));
+                // A channel that vanished unseen is a system loss, not the caller's choice (metrics' system-lost).
+                _engine.Handle(lost ? new CallLost(at, session.CallId, $"caller channel {how}") : new CallHungUp(at, session.CallId, HangupParty.Caller));
             }
 
             EndSession(session);
@@ -274,7 +299,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         {
             if (!session.Ended)
             {
-                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Agent));
+                _engine.Handle(lost ? new CallLost(at, session.CallId, $"agent channel {how}") : new CallHungUp(at, session.CallId, HangupParty.Agent));
             }
 
             // The satisfaction survey comes later: for now the caller is released with the agent.
@@ -445,6 +470,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     private sealed record InputWork(Func<DateTimeOffset, AcdInput?> Input) : Work;
 
+    private sealed record ResyncWork(IReadOnlyList<string> Vanished) : Work;
+
     private sealed record ApiWork(Func<DateTimeOffset, object?> Action, TaskCompletionSource<object?> Done) : Work;
 
     private sealed record ChannelLeg(CallSession Session, string? AgentId);
@@ -485,8 +512,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     [LoggerMessage(EventId = 811, Level = LogLevel.Information, Message = "Call {CallId} overflowed ({Condition} → {Target}); released")]
     private static partial void LogOverflow(ILogger logger, string callId, string condition, string target);
 
-    [LoggerMessage(EventId = 812, Level = LogLevel.Warning, Message = "ARI events of Asterisk server {Server} had a gap ({Gap}); calls are not resynchronised yet")]
-    private static partial void LogEventGap(ILogger logger, string server, string gap);
+    [LoggerMessage(EventId = 812, Level = LogLevel.Warning, Message = "ARI events of Asterisk server {Server} were cut off for {Seconds} s ({Reason}); checking which calls still exist")]
+    private static partial void LogEventGap(ILogger logger, string server, string reason, double seconds);
+
+    [LoggerMessage(EventId = 814, Level = LogLevel.Error, Message = "After an ARI events gap on Asterisk server {Server}, the channel list could not be read ({Reason}); calls that ended meanwhile stay open until their channels send events")]
+    private static partial void LogResyncFailed(ILogger logger, string server, string reason);
 
     [LoggerMessage(EventId = 813, Level = LogLevel.Error, Message = "Call control failed on {Work}; continuing with the next event")]
     private static partial void LogWorkFailed(ILogger logger, string work, Exception exception);

@@ -205,6 +205,31 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
     }
 
     [Fact]
+    public async Task AsteriskRestartsMidCall_ChannelsVanishUnseen_CallIsSystemLostAndAgentFreedForTheNextCall()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        var first = rig.Trunk.CallIn("4008001", "5550008", "Lost");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", first, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
+
+        // Every channel disappears without a single event; the ARI WebSocket drops and reconnects.
+        rig.Pbx.Restart();
+
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the lost call to end", ct);
+        var completed = Assert.Single(rig.AcdEvents.Snapshot().OfType<CallCompleted>());
+        Assert.Null(completed.ReleasedBy);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+
+        // After the restart the app is registered again and the agent takes the next call.
+        var second = rig.Trunk.CallIn("4008001", "5550009", "Next");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", second, ct);
+        Assert.NotEqual(ended.CallId, (await rig.AcdEvents.WaitForAsync<CallAnswered>(e => e.CallId != ended.CallId, "the next call to be answered", ct)).CallId);
+    }
+
+    [Fact]
     public async Task StasisEntries_UnknownDidAndUnknownAgentLeg_AreReleasedAndCallControlKeepsWorking()
     {
         var ct = TestContext.Current.CancellationToken;
