@@ -22,6 +22,10 @@ public class RecordIngestBenchmarks
     private List<CallCenterRecord> _day = [];
     private int _dayNumber;
 
+    /// <summary>One transaction per batch, or each record kind on its own connection.</summary>
+    [Params(false, true)]
+    public bool Parallel { get; set; }
+
     /// <summary>Records per invocation (for per-record time).</summary>
     public static int RecordsPerDay { get; } = CallTrafficGenerator.Generate(Options(0)).Count();
 
@@ -31,7 +35,7 @@ public class RecordIngestBenchmarks
         BenchDatabase.RecreateAsync(Database).GetAwaiter().GetResult();
         _dataSource = NpgsqlDataSource.Create(BenchDatabase.For(Database));
         new SchemaMigrator(_dataSource).MigrateAsync().GetAwaiter().GetResult();
-        _writer = new CallRecordWriter(_dataSource);
+        _writer = new CallRecordWriter(_dataSource) { WriteKindsInParallel = Parallel };
     }
 
     [IterationSetup]

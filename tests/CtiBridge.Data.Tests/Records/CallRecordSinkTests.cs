@@ -31,13 +31,16 @@ public sealed class CallRecordSinkTests(MigratedDatabaseFixture fixture) : IClas
     private static List<CallCenterRecord> Batch(string prefix, int index, int calls, DateTimeOffset start) =>
         Enumerable.Range(0, calls).SelectMany(i => Calls.Answered($"{prefix}-{index}-{i}", start.AddMinutes(index).AddSeconds(i), "support", $"agent{i % 7}", 3 + (i % 40), 30 + i)).ToList();
 
-    [Fact]
-    public async Task Write_DatabaseCutMidTrafficThenRestored_EveryCallStoredExactlyOnce()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Write_DatabaseCutMidTrafficThenRestored_EveryCallStoredExactlyOnce(bool kindsInParallel)
     {
+        var prefix = kindsInParallel ? "outage-par" : "outage-seq";
         await using var proxy = ProxyTo(Db);
         await using var dataSource = ThroughProxy(proxy);
         await using var journal = await RecordJournal.OpenAsync(_journalDirectory, 64 << 20, cancellationToken: Ct);
-        using var sink = new CallRecordSink(new CallRecordWriter(dataSource), journal, replayBatchSize: 300);
+        using var sink = new CallRecordSink(new CallRecordWriter(dataSource) { WriteKindsInParallel = kindsInParallel }, journal, replayBatchSize: 300);
         var start = new DateTimeOffset(2026, 4, 1, 8, 0, 0, TimeSpan.Zero);
         var outcomes = new List<RecordBatchOutcome>();
 
@@ -53,17 +56,17 @@ public sealed class CallRecordSinkTests(MigratedDatabaseFixture fixture) : IClas
                 proxy.Restore();
             }
 
-            outcomes.Add(await sink.WriteAsync(Batch("outage", b, 50, start), Ct));
+            outcomes.Add(await sink.WriteAsync(Batch(prefix, b, 50, start), Ct));
         }
 
         Assert.All(outcomes.Take(10), o => Assert.Equal(RecordBatchOutcome.Stored, o));
         Assert.All(outcomes.Skip(10).Take(10), o => Assert.Equal(RecordBatchOutcome.Journaled, o));
         Assert.All(outcomes.Skip(20), o => Assert.Equal(RecordBatchOutcome.Stored, o));
         Assert.True(journal.IsEmpty);
-        Assert.Equal(1500, await Db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id LIKE 'outage-%'", Ct));
-        Assert.Equal(1500, await Db.ScalarAsync<long>("SELECT count(DISTINCT call_id) FROM calls WHERE call_id LIKE 'outage-%'", Ct));
-        Assert.Equal(1500, await Db.ScalarAsync<long>("SELECT count(*) FROM queue_visits WHERE call_id LIKE 'outage-%'", Ct));
-        Assert.Equal(4500, await Db.ScalarAsync<long>("SELECT count(*) FROM queue_events WHERE call_id LIKE 'outage-%'", Ct));
+        Assert.Equal(1500, await Db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id LIKE '{prefix}-%'", Ct));
+        Assert.Equal(1500, await Db.ScalarAsync<long>($"SELECT count(DISTINCT call_id) FROM calls WHERE call_id LIKE '{prefix}-%'", Ct));
+        Assert.Equal(1500, await Db.ScalarAsync<long>($"SELECT count(*) FROM queue_visits WHERE call_id LIKE '{prefix}-%'", Ct));
+        Assert.Equal(4500, await Db.ScalarAsync<long>($"SELECT count(*) FROM queue_events WHERE call_id LIKE '{prefix}-%'", Ct));
     }
 
     [Fact]
