@@ -171,7 +171,18 @@ public sealed partial class CallRecordSink : IDisposable
         {
             await foreach (var batch in _journal.ReadAsync(_replayBatchSize, cancellationToken).ConfigureAwait(false))
             {
-                await _writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                }
+                catch (PostgresException ex) when (!IsDatabaseUnreachable(ex, cancellationToken))
+                {
+                    // The database refuses something in this batch for good: store the rest one by one and
+                    // keep the refused records aside, so one bad record neither blocks nor loses the others.
+                    LogReplayBatchRefused(_logger, batch.Count, ex.MessageText);
+                    await ReplayOneByOneAsync(batch, cancellationToken).ConfigureAwait(false);
+                }
+
                 replayed += batch.Count;
             }
         }
@@ -184,6 +195,22 @@ public sealed partial class CallRecordSink : IDisposable
         await _journal.ClearAsync().ConfigureAwait(false);
         LogReplayed(_logger, replayed);
         return true;
+    }
+
+    private async Task ReplayOneByOneAsync(IReadOnlyList<CallCenterRecord> batch, CancellationToken cancellationToken)
+    {
+        foreach (var record in batch)
+        {
+            try
+            {
+                await _writer.WriteAsync([record], cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (!IsDatabaseUnreachable(ex, cancellationToken))
+            {
+                await _journal.AppendRejectedAsync(record, ex.MessageText, cancellationToken).ConfigureAwait(false);
+                LogRecordRejected(_logger, _journal.RejectedPath, ex.MessageText);
+            }
+        }
     }
 
     /// <summary>True for failures that mean "the database cannot be reached now" (network, server down, timeouts), not bad data.</summary>
@@ -215,6 +242,12 @@ public sealed partial class CallRecordSink : IDisposable
 
     [LoggerMessage(EventId = 9114, Level = LogLevel.Error, Message = "A batch holds an invalid record; storing its records one by one: {Reason}")]
     private static partial void LogInvalidBatch(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 9116, Level = LogLevel.Error, Message = "Journal replay: PostgreSQL refused a batch of {Count} records ({Reason}); storing them one by one")]
+    private static partial void LogReplayBatchRefused(ILogger logger, int count, string reason);
+
+    [LoggerMessage(EventId = 9117, Level = LogLevel.Critical, Message = "Journal replay: a call record was refused for good and kept in {Path} for an operator: {Reason}")]
+    private static partial void LogRecordRejected(ILogger logger, string path, string reason);
 
     [LoggerMessage(EventId = 9115, Level = LogLevel.Error, Message = "Call record refused: {Reason}")]
     private static partial void LogInvalidRecord(ILogger logger, string reason);

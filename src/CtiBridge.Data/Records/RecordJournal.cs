@@ -158,6 +158,20 @@ public sealed partial class RecordJournal : IAsyncDisposable
         }
     }
 
+    /// <summary>File (next to the journal) where records the database refused for good are kept for an operator.</summary>
+    public string RejectedPath => Path + ".rejected";
+
+    /// <summary>Keeps a record the database refused for good (bad data, not an outage), with the reason, fsync'd.</summary>
+    public async Task AppendRejectedAsync(CallCenterRecord record, string reason, CancellationToken cancellationToken)
+    {
+        var line = JsonSerializer.Serialize(new RejectedRecord(record, reason), Json) + "\n";
+        await using var stream = new FileStream(RejectedPath, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.Asynchronous);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(line), cancellationToken).ConfigureAwait(false);
+        stream.Flush(flushToDisk: true);
+    }
+
+    private sealed record RejectedRecord(CallCenterRecord Record, string Reason);
+
     /// <summary>Empties the journal once every record in it is stored in the database.</summary>
     public async Task ClearAsync()
     {

@@ -202,3 +202,32 @@ public sealed class CallRecordSinkTests(MigratedDatabaseFixture fixture) : IClas
         Assert.Equal(sizeBefore, new FileInfo(journal.Path).Length);
     }
 }
+
+/// <summary>A record the database refuses for good does not block or lose the rest of the journal.</summary>
+public sealed class JournalRejectionTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>, IDisposable
+{
+    private readonly string _journalDirectory = Directory.CreateTempSubdirectory("ctibridge-journal-").FullName;
+
+    public void Dispose() => Directory.Delete(_journalDirectory, recursive: true);
+
+    [Fact]
+    public async Task Replay_RecordTheDatabaseRefuses_OthersStoredRefusedKeptAside()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var start = new DateTimeOffset(2026, 4, 7, 8, 0, 0, TimeSpan.Zero);
+        await using var journal = await RecordJournal.OpenAsync(_journalDirectory, 1 << 20, cancellationToken: ct);
+        var good = Enumerable.Range(0, 5).SelectMany(i => Calls.Answered($"rej-{i}", start.AddMinutes(i), "sales", "a1", 5, 60)).ToList();
+        // PostgreSQL text cannot hold a NUL character: refused on every try, not an outage.
+        var bad = (CallRecord)Calls.Answered("rej-bad", start.AddMinutes(9), "sales", "a1", 5, 60)[0] with { Caller = "138\0" };
+        await journal.AppendAsync([.. good.Take(5), bad, .. good.Skip(5)], ct);
+        using var sink = new CallRecordSink(new CallRecordWriter(fixture.Database.DataSource), journal);
+
+        Assert.True(await sink.ReplayAsync(ct));
+
+        Assert.True(journal.IsEmpty);
+        Assert.Equal(5, await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id LIKE 'rej-%'", ct));
+        Assert.Equal(5, await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM queue_visits WHERE call_id LIKE 'rej-%'", ct));
+        var rejected = await File.ReadAllLinesAsync(journal.RejectedPath, ct);
+        Assert.Contains("rej-bad", Assert.Single(rejected), StringComparison.Ordinal);
+    }
+}
