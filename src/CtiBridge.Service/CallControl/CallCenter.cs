@@ -251,14 +251,14 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
-        if (entry == "agent" && _channels.TryGetValue(channel.Id, out var leg) && leg.AgentId is { } agentId && !leg.Session.IsWithdrawn(agentId))
+        if (entry == "agent" && _channels.TryGetValue(channel.Id, out var leg) && leg.AgentId is { } agentId && leg.Session.IsCurrentLeg(agentId, channel.Id))
         {
             var outcome = _engine.Handle(new AgentAnswered(at, leg.Session.CallId, agentId));
             if (!outcome.Accepted)
             {
                 // Answered just after its ring timeout or after another agent won: not this agent's call any more.
                 LogRefused(_logger, leg.Session.CallId, outcome.Reason ?? "refused");
-                leg.Session.Withdraw(agentId);
+                leg.Session.AgentLegs.Remove(agentId);
                 app.Release(channel.Id, "normal");
             }
 
@@ -294,6 +294,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        if (!session.IsCurrentLeg(leg.AgentId, channelId))
+        {
+            // A leg CtiBridge already stopped (ring timeout, another agent answered, the call ended).
+            return;
+        }
+
         session.AgentLegs.Remove(leg.AgentId);
         if (session.ConnectedAgentId == leg.AgentId)
         {
@@ -305,7 +311,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             // The satisfaction survey comes later: for now the caller is released with the agent.
             EndSession(session);
         }
-        else if (!session.IsWithdrawn(leg.AgentId) && !session.Ended)
+        else if (!session.Ended)
         {
             LogAgentLegFailed(_logger, session.CallId, leg.AgentId, how);
             _engine.Handle(new AgentDeclined(at, session.CallId, leg.AgentId));
@@ -323,7 +329,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         _calls.Remove(session.CallId);
         foreach (var (agentId, legId) in session.AgentLegs)
         {
-            session.Withdraw(agentId);
             session.Run("hang up agent " + agentId, ct => session.App.Ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
         }
 
@@ -356,7 +361,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 RingAgent(session, ring);
                 break;
             case StopRinging stop:
-                session.Withdraw(stop.AgentId);
                 if (session.AgentLegs.Remove(stop.AgentId, out var legId))
                 {
                     session.Run("stop ringing " + stop.AgentId, ct => ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
@@ -391,7 +395,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     {
         var legId = $"{session.CallId}-{ring.AgentId}-{++session.Attempts}";
         session.AgentLegs[ring.AgentId] = legId;
-        session.Unwithdraw(ring.AgentId);
         _channels[legId] = new ChannelLeg(session, ring.AgentId);
         var number = ring.Caller.CallerNumber ?? string.Empty;
         var name = $"[{ring.Queue}] {(string.IsNullOrEmpty(ring.Caller.CallerName) ? number : ring.Caller.CallerName)}";

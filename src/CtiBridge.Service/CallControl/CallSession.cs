@@ -9,7 +9,6 @@ namespace CtiBridge.Service.CallControl;
 /// </summary>
 internal sealed partial class CallSession(string callId, string callerChannelId, string queue, StasisApp app, ILogger logger, CancellationToken stopping)
 {
-    private readonly HashSet<string> _withdrawn = new(StringComparer.Ordinal);
     private Task _tail = Task.CompletedTask;
 
     public string CallId { get; } = callId;
@@ -33,12 +32,12 @@ internal sealed partial class CallSession(string callId, string callerChannelId,
 
     public bool Ended { get; set; }
 
-    /// <summary>Marks an agent's leg as ended by CtiBridge, so its hang-up is not a decline.</summary>
-    public void Withdraw(string agentId) => _withdrawn.Add(agentId);
-
-    public void Unwithdraw(string agentId) => _withdrawn.Remove(agentId);
-
-    public bool IsWithdrawn(string agentId) => _withdrawn.Contains(agentId);
+    /// <summary>
+    /// Whether <paramref name="channelId"/> is the agent's live leg for this call. A leg CtiBridge
+    /// stopped is no longer in <see cref="AgentLegs"/>, so its late events are neither a decline nor
+    /// an answer (and a later re-ring of the same agent gets a new leg).
+    /// </summary>
+    public bool IsCurrentLeg(string agentId, string channelId) => AgentLegs.TryGetValue(agentId, out var current) && current == channelId;
 
     /// <summary>Runs <paramref name="step"/> after this call's earlier steps; failures are logged, never thrown.</summary>
     public void Run(string what, Func<CancellationToken, Task> step) => _tail = Chain(_tail, what, step);

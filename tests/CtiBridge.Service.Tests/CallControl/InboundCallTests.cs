@@ -15,12 +15,12 @@ namespace CtiBridge.Service.Tests.CallControl;
 [Trait("Tier", "PbxSim")]
 public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
-    private static CallQueueSettings Queue(string strategy = "leastrecent", double ringSeconds = 5, double wrapUpSeconds = 0.5) => new()
+    private static CallQueueSettings Queue(string strategy = "leastrecent", double ringSeconds = 5, double wrapUpSeconds = 0.5, double retrySeconds = 30) => new()
     {
         Name = "support",
         Strategy = strategy,
         RingTimeout = TimeSpan.FromSeconds(ringSeconds),
-        RetryAfterNoAnswer = TimeSpan.FromSeconds(30),
+        RetryAfterNoAnswer = TimeSpan.FromSeconds(retrySeconds),
         WrapUp = TimeSpan.FromSeconds(wrapUpSeconds),
         MusicOnHold = "default",
     };
@@ -105,6 +105,30 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
 
         rig.Trunk.HangUp(caller);
         await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Ready, ct);
+    }
+
+    [Fact]
+    public async Task RingTimeout_SameAgentRungAgain_TheStoppedLegEndingLaterIsNotADecline()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(ringSeconds: 3, retrySeconds: 0), [("2001", "1001")], ct);
+        var phone = rig.Pbx.Phone("1001").NeverAnswers();
+        await rig.LoginAsync("2001", ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550010", "Patient");
+
+        // The first ring times out; with no retry wait the same agent is rung again at once (a new
+        // leg), and the first leg's hang-up arrives after that: it must not count as a decline.
+        var firstLeg = (await rig.PbxEvents.DialToAsync("1001", ct))["DestChannel"]!;
+        await rig.PbxEvents.WaitAsync("Hangup", firstLeg, ct);
+        var secondLeg = (await rig.PbxEvents.DialToAsync("1001", ct, nth: 2))["DestChannel"]!;
+        phone.Answer();
+        await rig.PbxEvents.WaitAsync("BridgeEnter", secondLeg, ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
+
+        Assert.Equal([OfferEnd.RingTimeout], rig.AcdEvents.Snapshot().OfType<CallOfferEnded>().Select(e => e.End));
+        Assert.Equal(2, rig.AcdEvents.Snapshot().OfType<CallOffered>().Count(e => e.AgentId == "2001"));
     }
 
     [Fact]
