@@ -90,7 +90,9 @@ pg_running() {
   [ -f "$PG_DATA/postmaster.pid" ] || return 1
   local pid
   pid="$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null)"
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -q postgres "/proc/$pid/comm" 2>/dev/null
+  # A postmaster killed with -9 can linger as a zombie when nothing reaps it: that is not running.
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -q postgres "/proc/$pid/comm" 2>/dev/null \
+    && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
 }
 
 pg_start() {
