@@ -68,7 +68,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     /// <summary>
     /// The engine's domain events from now on, in order (agent state changes, calls offered,
     /// answered, ended …): the typed stream the records writer, the wallboard and screen-pop read.
-    /// Complete the returned subscription's <see cref="IDisposable.Dispose"/> to stop.
+    /// Dispose the subscription to stop receiving; its reader then completes.
     /// </summary>
     public CallCenterSubscription SubscribeEvents()
     {

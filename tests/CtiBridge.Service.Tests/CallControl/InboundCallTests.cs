@@ -209,6 +209,26 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
     }
 
     [Fact]
+    public async Task CallerHangsUpWhileAgentRings_RingingLegIsStoppedAndAgentIsReadyWithoutWrapUp()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        rig.Pbx.Phone("1001").NeverAnswers();
+        await rig.LoginAsync("2001", ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550011", "Quick");
+        var leg = (await rig.PbxEvents.DialToAsync("1001", ct))["DestChannel"]!;
+        rig.Trunk.HangUp(caller);
+
+        await rig.PbxEvents.WaitAsync("Hangup", leg, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.Ready, ct);
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the call to end", ct);
+        Assert.Equal(CallDisposition.Abandoned, ended.Disposition);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot(), e => e is AgentStateChanged { To: AgentState.WrapUp });
+        Assert.Equal(0, rig.PbxEvents.Count("BridgeEnter", _ => true));
+    }
+
+    [Fact]
     public async Task UnregisteredDeskPhone_OriginateFails_NextAgentRingsAtOnce()
     {
         var ct = TestContext.Current.CancellationToken;
