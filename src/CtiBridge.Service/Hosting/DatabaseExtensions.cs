@@ -20,6 +20,7 @@ public static class DatabaseExtensions
 
         services.AddSingleton(_ => NpgsqlDataSource.Create(builder.ConnectionString));
         services.AddSingleton<DatabaseSchemaState>();
+        services.AddHostedService<RecordMaintenanceService>();
         if (settings.MigrateOnStart)
         {
             services.AddHostedService<DatabaseMigrationService>();
@@ -36,12 +37,23 @@ public static class DatabaseExtensions
 /// <summary>Whether the schema is known to be current (readiness waits for it).</summary>
 public sealed class DatabaseSchemaState
 {
+    private readonly TaskCompletionSource _current = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile string? _problem = "the database schema has not been checked yet";
 
     /// <summary>Null when the schema is current; otherwise why it is not (yet).</summary>
     public string? Problem => _problem;
 
-    internal void Report(string? problem) => _problem = problem;
+    /// <summary>Completes once the schema has been found current (work that needs the tables waits on it).</summary>
+    public Task WhenCurrentAsync(CancellationToken cancellationToken) => _current.Task.WaitAsync(cancellationToken);
+
+    internal void Report(string? problem)
+    {
+        _problem = problem;
+        if (problem is null)
+        {
+            _current.TrySetResult();
+        }
+    }
 }
 
 /// <summary>
