@@ -26,7 +26,15 @@ internal sealed partial class CallRecordService(
     {
         // Subscribe before the call center starts (this service is registered first), so no event is missed.
         _subscription = center.SubscribeEvents();
-        _journal = await RecordJournal.OpenAsync(settings.RecordJournalDirectory, settings.RecordJournalMaxMegabytes * 1024L * 1024L, _logger, cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _journal = await RecordJournal.OpenAsync(settings.RecordJournalDirectory, settings.RecordJournalMaxMegabytes * 1024L * 1024L, _logger, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or RecordJournalCorruptException)
+        {
+            throw new InvalidOperationException($"callControl.recordJournalDirectory '{settings.RecordJournalDirectory}' cannot hold the call-record journal: {ex.Message}", ex);
+        }
+
         _sink = new CallRecordSink(new CallRecordWriter(dataSource), _journal, loggerFactory.CreateLogger<CallRecordSink>());
 
         // Record ids derive from the stream id and each event's sequence, which restarts with the engine.

@@ -49,7 +49,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
 
     public Trunk Trunk => Pbx.Trunk("carrier");
 
-    public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct)
+    public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct, string? journalDirectory = null)
     {
         var options = new PbxSimOptions
         {
@@ -80,13 +80,22 @@ internal sealed class CallCenterRig : IAsyncDisposable
                 Queues = [queue],
                 Agents = agents.Select(a => new CallAgentSettings { Id = a.AgentId, Extension = "PJSIP/" + a.Phone, PinHash = PinHash, Queues = [queue.Name] }).ToList(),
                 Dids = [new DidRouteSettings { Number = "4008001", Queue = queue.Name }],
-                RecordJournalDirectory = rig._journalDirectory,
+                RecordJournalDirectory = journalDirectory ?? rig._journalDirectory,
             },
         };
         rig._app = CtiBridgeHost.Build(settings);
         rig._subscription = rig.Center.SubscribeEvents();
         rig._pump = rig.AcdEvents.PumpAsync(rig._subscription.Reader);
-        await rig._app.StartAsync(ct);
+        try
+        {
+            await rig._app.StartAsync(ct);
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+
         await WaitForStasisAppAsync(pbx, ct);
         return rig;
     }

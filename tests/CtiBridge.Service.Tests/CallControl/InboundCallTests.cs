@@ -304,6 +304,23 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
     }
 
     [Fact]
+    public async Task Start_RecordJournalDirectoryIsAFile_FailsNamingTheSetting()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var file = Path.GetTempFileName();
+        try
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, journalDirectory: file));
+
+            Assert.StartsWith($"callControl.recordJournalDirectory '{file}' cannot hold the call-record journal: ", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Login_WrongPinOrUnknownAgent_IsRefusedWithTheReason()
     {
         var ct = TestContext.Current.CancellationToken;
