@@ -61,6 +61,18 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     public Task<InputOutcome> LogoutAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
         RequestAsync(at => _engine.Handle(new AgentLogout(at, agentId)), cancellationToken);
 
+    /// <summary>Pauses an agent (示忙) with a reason code; on a call it applies when the call ends.</summary>
+    public Task<InputOutcome> PauseAgentAsync(string agentId, string reasonCode, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new AgentPause(at, agentId, reasonCode)), cancellationToken);
+
+    /// <summary>Makes a paused agent ready again (示闲).</summary>
+    public Task<InputOutcome> ResumeAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new AgentResume(at, agentId)), cancellationToken);
+
+    /// <summary>Ends the agent's wrap-up early.</summary>
+    public Task<InputOutcome> EndWrapUpAsync(string agentId, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new WrapUpEnd(at, agentId)), cancellationToken);
+
     /// <summary>The agent's current state, or null for an unknown agent.</summary>
     public Task<AgentStatus?> GetAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
         RequestAsync(_ => _engine.GetAgent(agentId), cancellationToken);
@@ -230,7 +242,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 return;
             }
 
-            var session = new CallSession(channel.Id, channel.Id, queue, app, _logger, _stopping.Token);
+            // Asterisk's channel IDs (epoch.sequence) can repeat across servers and restarts; call records must not.
+            var session = new CallSession(Guid.CreateVersion7(_time.GetUtcNow()).ToString(), channel.Id, queue, app, _logger, _stopping.Token);
             _calls[session.CallId] = session;
             _channels[channel.Id] = new ChannelLeg(session, null);
             session.Run("answer", ct => app.Ari.Channels.AnswerAsync(channel.Id, ct));
@@ -239,6 +252,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 CallerNumber = channel.Caller.Number,
                 CallerName = string.IsNullOrEmpty(channel.Caller.Name) ? null : channel.Caller.Name,
                 Did = did,
+                Attributes = new Dictionary<string, string>(StringComparer.Ordinal) { ["asterisk.server"] = app.Server, ["asterisk.channel"] = channel.Id },
             };
             LogCallEntered(_logger, session.CallId, did, queue);
             var outcome = _engine.Handle(new CallArrived(at, session.CallId, queue, caller));

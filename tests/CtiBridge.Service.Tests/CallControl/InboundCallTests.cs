@@ -321,6 +321,33 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
     }
 
     [Fact]
+    public async Task PausedAgent_IsNotRung_ResumeRingsTheWaitingCallAndEndWrapUpFreesTheAgentEarly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(wrapUpSeconds: 60), [("2001", "1001")], ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        Assert.True((await rig.Center.PauseAgentAsync("2001", PauseReasons.Break, ct)).Accepted);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550012", "Waits");
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct);
+        await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550012", "the call to queue", ct);
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", _ => true));
+        Assert.Equal(AgentState.Paused, (await rig.Center.GetAgentAsync("2001", ct))!.State);
+
+        Assert.True((await rig.Center.ResumeAgentAsync("2001", ct)).Accepted);
+        await rig.PbxEvents.DialToAsync("1001", ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+
+        // A 60 s wrap-up, ended by the agent at once.
+        rig.Trunk.HangUp(caller);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        Assert.True((await rig.Center.EndWrapUpAsync("2001", ct)).Accepted);
+        var ready = await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        Assert.Equal(ChangeSource.Agent, ready.Source);
+    }
+
+    [Fact]
     public async Task Login_WrongPinOrUnknownAgent_IsRefusedWithTheReason()
     {
         var ct = TestContext.Current.CancellationToken;
