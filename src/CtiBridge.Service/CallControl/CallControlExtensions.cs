@@ -1,5 +1,7 @@
+using CtiBridge.Asterisk.Ari;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CtiBridge.Service.CallControl;
 
@@ -17,24 +19,25 @@ public static class CallControlExtensions
 
         services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>()));
         services.AddSingleton(settings.CallControl);
+        services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>().Select(server =>
+        {
+            var serverSettings = settings.Asterisk.Single(s => s.Name == server.Name);
+            return new StasisApp(server.Name, serverSettings.Ari.Application, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari),
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>());
+        }).ToList());
         services.AddHostedService<CallRecordService>();
         services.AddHostedService<CallControlService>();
+        services.AddHealthChecks().AddCheck<CallControlHealthCheck>("call-control", tags: ["ready"]);
         return services;
     }
 }
 
 /// <summary>Runs the call center's loop and every server's Stasis app.</summary>
-internal sealed class CallControlService(
-    CallCenter center, IReadOnlyList<AsteriskServer> servers, CtiBridgeSettings settings, TimeProvider timeProvider, ILoggerFactory loggerFactory) : BackgroundService
+internal sealed class CallControlService(CallCenter center, IReadOnlyList<StasisApp> apps) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         center.Start();
-        var apps = servers.Select(server =>
-        {
-            var serverSettings = settings.Asterisk.Single(s => s.Name == server.Name);
-            return new StasisApp(server.Name, serverSettings.Ari.Application, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari), timeProvider, loggerFactory);
-        }).ToList();
         try
         {
             await Task.WhenAll(apps.Select(app => app.RunAsync(center, stoppingToken))).ConfigureAwait(false);
@@ -49,5 +52,18 @@ internal sealed class CallControlService(
                 await app.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+}
+
+/// <summary>Ready when every server's Stasis app receives events (otherwise no call can be served there).</summary>
+internal sealed class CallControlHealthCheck(IReadOnlyList<StasisApp> apps) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var problems = apps.Where(a => a.EventsState != AriEventConnectionState.Connected)
+            .Select(a => $"{a.Server}: Stasis app {a.Name} events {a.EventsState.ToString().ToLowerInvariant()}").ToList();
+        return Task.FromResult(problems.Count == 0
+            ? HealthCheckResult.Healthy($"{apps.Count} Stasis app(s) receiving events")
+            : HealthCheckResult.Unhealthy(string.Join("; ", problems)));
     }
 }

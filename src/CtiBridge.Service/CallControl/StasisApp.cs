@@ -34,6 +34,9 @@ public sealed partial class StasisApp : IAsyncDisposable
     /// <summary>The server's REST client.</summary>
     public AriClient Ari { get; }
 
+    /// <summary>Whether the events WebSocket is connected (readiness reports it).</summary>
+    public AriEventConnectionState EventsState => _events.State;
+
     /// <summary>Connects (retrying until Asterisk answers) and feeds events to <paramref name="center"/> until stopped.</summary>
     public async Task RunAsync(CallCenter center, CancellationToken cancellationToken)
     {

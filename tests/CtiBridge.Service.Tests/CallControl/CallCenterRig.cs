@@ -47,6 +47,8 @@ internal sealed class CallCenterRig : IAsyncDisposable
 
     public CallCenter Center => _app!.Services.GetRequiredService<CallCenter>();
 
+    public IServiceProvider Services => _app!.Services;
+
     public Trunk Trunk => Pbx.Trunk("carrier");
 
     public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct, string? journalDirectory = null)

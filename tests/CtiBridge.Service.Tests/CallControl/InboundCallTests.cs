@@ -3,6 +3,8 @@ using CtiBridge.Core.Acd;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Hosting;
 using CtiBridge.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CtiBridge.Service.Tests.CallControl;
 
@@ -301,6 +303,23 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
         Assert.Equal(AgentState.OnCall, (await rig.Center.GetAgentAsync("2001", ct))!.State);
         Assert.DoesNotContain(rig.AcdEvents.Snapshot(), e => e is CallEnqueued { Caller.CallerNumber: "5550003" });
+
+        // Readiness includes the Stasis app (a call flowed, so its events connection is up).
+        var health = await rig.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(c => c.Name == "call-control", ct);
+        Assert.Equal(HealthStatus.Healthy, health.Status);
+    }
+
+    [Fact]
+    public async Task CallControlHealth_StasisAppNotConnected_IsUnhealthyNamingServerAndApp()
+    {
+        var options = new AriClientOptions { BaseAddress = new Uri("http://127.0.0.1:9/ari"), UserName = "ctibridge", Password = "x" };
+        using var ari = new AriClient(options);
+        await using var app = new StasisApp("pbx1", "ctibridge", ari, options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+
+        var result = await new CallControlHealthCheck([app]).CheckHealthAsync(new HealthCheckContext(), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Equal("pbx1: Stasis app ctibridge events notstarted", result.Description);
     }
 
     [Fact]
