@@ -126,7 +126,7 @@ public sealed class AcdRecordMapper
     {
         if (!_calls.TryGetValue(x.CallId, out var call))
         {
-            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber };
+            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did };
             _calls[x.CallId] = call;
         }
 
@@ -227,7 +227,7 @@ public sealed class AcdRecordMapper
         var ended = call.Ended!;
         return new CallRecord
         {
-            CallId = callId, StartedAt = call.StartedAt, Revision = revision, Direction = CallDirection.Inbound, Caller = call.Caller,
+            CallId = callId, StartedAt = call.StartedAt, Revision = revision, Direction = CallDirection.Inbound, Did = call.Did, Caller = call.Caller,
             Queues = [.. call.Queues], EnqueuedAt = call.FirstEnqueuedAt, AnsweredAt = call.AnsweredAt,
             EndedAt = ended.At < call.StartedAt ? call.StartedAt : ended.At,
             WaitSeconds = call.FirstEnqueuedAt is { } first && call.AnsweredAt is { } answered ? (answered - first).TotalSeconds : call.Wait?.TotalSeconds,
@@ -299,6 +299,7 @@ public sealed class AcdRecordMapper
     {
         public DateTimeOffset StartedAt { get; init; }
         public string? Caller { get; init; }
+        public string? Did { get; init; }
         public List<string> Queues { get; } = [];
         public Dictionary<(string Queue, int Visit), int> Positions { get; } = [];
         public DateTimeOffset? FirstEnqueuedAt { get; set; }

@@ -73,8 +73,7 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
         var db = database.Database;
         var id = ended.CallId.Replace("'", "''", StringComparison.Ordinal);
         Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{id}'", ct));
-        // calls.did stays empty: the Data part's AcdRecordMapper does not copy CallerData.Did yet (reported).
-        Assert.Equal("5551234|2001|t", await db.ScalarAsync<string>($"SELECT concat_ws('|', caller, agent_id, answered_at IS NOT NULL) FROM calls WHERE call_id = '{id}'", ct));
+        Assert.Equal("4008001|5551234|2001|t", await db.ScalarAsync<string>($"SELECT concat_ws('|', did, caller, agent_id, answered_at IS NOT NULL) FROM calls WHERE call_id = '{id}'", ct));
         Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM queue_visits WHERE call_id = '{id}'", ct));
         Assert.Equal("support|answered|2001", await db.ScalarAsync<string>($"SELECT concat_ws('|', queue, outcome, agent_id) FROM queue_visits WHERE call_id = '{id}'", ct));
     }
