@@ -15,6 +15,7 @@ public static class CtiBridgeCommandLine
             CheckAsteriskCommand.Create(),
             MigrateCommand.Create(),
             ApiKeyCommand.Create(),
+            PinHashCommand.Create(),
             ReportCommand.Create(),
             ExportCommand.Create(),
             QaCommand.Create(),
