@@ -154,6 +154,25 @@ internal static class StrategyText
     public static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s";
 }
 
+/// <summary>The scan the ordering strategies share: one pass, keep the better candidate.</summary>
+internal static class CandidateScan
+{
+    /// <summary>Index of the candidate no other beats; on a tie the earlier one stays.</summary>
+    public static int Best(ReadOnlySpan<RoutingCandidate> candidates, Func<RoutingCandidate, RoutingCandidate, bool> isBetter)
+    {
+        var best = 0;
+        for (var i = 1; i < candidates.Length; i++)
+        {
+            if (isBetter(candidates[i], candidates[best]))
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+}
+
 /// <summary><c>ringall</c>: ring every eligible agent of the lowest tier at once; the first to answer wins.</summary>
 public sealed class RingAllStrategy : IDistributionStrategy
 {
@@ -180,16 +199,7 @@ public sealed class LeastRecentStrategy : IDistributionStrategy
     /// <inheritdoc />
     public StrategyChoice Choose(in StrategyContext context, ReadOnlySpan<RoutingCandidate> candidates)
     {
-        var best = 0;
-        for (var i = 1; i < candidates.Length; i++)
-        {
-            var c = candidates[i];
-            var b = candidates[best];
-            if (c.IdleSince < b.IdleSince || (c.IdleSince == b.IdleSince && c.JoinOrder < b.JoinOrder))
-            {
-                best = i;
-            }
-        }
+        var best = CandidateScan.Best(candidates, static (c, b) => c.IdleSince < b.IdleSince || (c.IdleSince == b.IdleSince && c.JoinOrder < b.JoinOrder));
 
         return StrategyChoice.One(best, $"leastrecent: idle longest ({StrategyText.Seconds(context.Now - candidates[best].IdleSince)})");
     }
@@ -207,16 +217,7 @@ public sealed class FewestCallsStrategy : IDistributionStrategy
     /// <inheritdoc />
     public StrategyChoice Choose(in StrategyContext context, ReadOnlySpan<RoutingCandidate> candidates)
     {
-        var best = 0;
-        for (var i = 1; i < candidates.Length; i++)
-        {
-            var c = candidates[i];
-            var b = candidates[best];
-            if (c.CallsAnswered < b.CallsAnswered || (c.CallsAnswered == b.CallsAnswered && c.IdleSince < b.IdleSince))
-            {
-                best = i;
-            }
-        }
+        var best = CandidateScan.Best(candidates, static (c, b) => c.CallsAnswered < b.CallsAnswered || (c.CallsAnswered == b.CallsAnswered && c.IdleSince < b.IdleSince));
 
         return StrategyChoice.One(best, $"fewestcalls: fewest calls answered from this queue ({candidates[best].CallsAnswered})");
     }
@@ -298,14 +299,7 @@ public sealed class LinearStrategy : IDistributionStrategy
     /// <inheritdoc />
     public StrategyChoice Choose(in StrategyContext context, ReadOnlySpan<RoutingCandidate> candidates)
     {
-        var best = 0;
-        for (var i = 1; i < candidates.Length; i++)
-        {
-            if (candidates[i].MemberOrder < candidates[best].MemberOrder)
-            {
-                best = i;
-            }
-        }
+        var best = CandidateScan.Best(candidates, static (c, b) => c.MemberOrder < b.MemberOrder);
 
         return StrategyChoice.One(best, $"linear: first free agent in member order (position {candidates[best].MemberOrder + 1})");
     }
@@ -355,16 +349,7 @@ public sealed class LeastTalkTimeStrategy : IDistributionStrategy
     /// <inheritdoc />
     public StrategyChoice Choose(in StrategyContext context, ReadOnlySpan<RoutingCandidate> candidates)
     {
-        var best = 0;
-        for (var i = 1; i < candidates.Length; i++)
-        {
-            var c = candidates[i];
-            var b = candidates[best];
-            if (c.TalkTime < b.TalkTime || (c.TalkTime == b.TalkTime && c.IdleSince < b.IdleSince))
-            {
-                best = i;
-            }
-        }
+        var best = CandidateScan.Best(candidates, static (c, b) => c.TalkTime < b.TalkTime || (c.TalkTime == b.TalkTime && c.IdleSince < b.IdleSince));
 
         return StrategyChoice.One(best, $"least-talk-time: least talk time this session ({StrategyText.Seconds(candidates[best].TalkTime)})");
     }
@@ -382,16 +367,7 @@ public sealed class SkillsStrategy : IDistributionStrategy
     /// <inheritdoc />
     public StrategyChoice Choose(in StrategyContext context, ReadOnlySpan<RoutingCandidate> candidates)
     {
-        var best = 0;
-        for (var i = 1; i < candidates.Length; i++)
-        {
-            var c = candidates[i];
-            var b = candidates[best];
-            if (c.SkillScore > b.SkillScore || (c.SkillScore == b.SkillScore && c.IdleSince < b.IdleSince))
-            {
-                best = i;
-            }
-        }
+        var best = CandidateScan.Best(candidates, static (c, b) => c.SkillScore > b.SkillScore || (c.SkillScore == b.SkillScore && c.IdleSince < b.IdleSince));
 
         return StrategyChoice.One(best, $"skills: best skill level for the call (score {candidates[best].SkillScore}), then longest idle");
     }
