@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CtiBridge.Data.Access;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CtiBridge.Service.Tests.Http;
+
+/// <summary>Agents driven over HTTP, against the real call control, PbxSim and PostgreSQL.</summary>
+public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static CallQueueSettings Queue() => new()
+    {
+        Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default",
+    };
+
+    private static HttpClient Client(CallCenterRig rig, string token)
+    {
+        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var client = new HttpClient { BaseAddress = new Uri(address) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    private async Task<string> KeyAsync(ApiRole role, string? agent = null) =>
+        (await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync($"{role}-{Guid.NewGuid():N}"[..24], role, agent, "test", Ct)).Token;
+
+    [Fact]
+    public async Task AgentKey_LogsInPausesResumesAndLogsOutItself_EachStepAudited()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
+        using var http = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+
+        var before = await http.GetFromJsonAsync<JsonElement>("/api/agents/2001", Ct);
+        var login = await http.PostAsJsonAsync("/api/agents/2001/login", new { pin = CallCenterRig.Pin }, Ct);
+        var pause = await http.PostAsJsonAsync("/api/agents/2001/pause", new { reason = "break" }, Ct);
+        var paused = await pause.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var resume = await http.PostAsync("/api/agents/2001/resume", null, Ct);
+        var logout = await http.PostAsync("/api/agents/2001/logout", null, Ct);
+
+        Assert.Equal("LoggedOut", before.GetProperty("state").GetString());
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+        Assert.Equal("Ready", (await login.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("state").GetString());
+        Assert.Equal("Paused", paused.GetProperty("state").GetString());
+        Assert.Equal("break", paused.GetProperty("pauseReason").GetString());
+        Assert.Equal("Ready", (await resume.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("state").GetString());
+        Assert.Equal(HttpStatusCode.OK, logout.StatusCode);
+        var audited = await database.Database.ScalarAsync<string>(
+            "SELECT string_agg(action || ' ' || outcome || ' ' || target, ' | ' ORDER BY id) FROM audit_log WHERE target = '2001' AND role = 'agent'", Ct);
+        Assert.Equal("POST /api/agents/2001/login 200 2001 | POST /api/agents/2001/pause 200 2001 | POST /api/agents/2001/resume 200 2001 | POST /api/agents/2001/logout 200 2001", audited);
+        Assert.DoesNotContain(CallCenterRig.Pin, await database.Database.ScalarAsync<string>("SELECT coalesce(string_agg(coalesce(detail::text, ''), ''), '') FROM audit_log", Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AgentKey_OtherAgent_Forbidden_SupervisorMayActForAny()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001"), ("2002", "1002")], Ct);
+        using var agent = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
+        using var reporting = Client(rig, await KeyAsync(ApiRole.Reporting));
+
+        var other = await agent.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct);
+        var bySupervisor = await supervisor.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct);
+        var byReporting = await reporting.GetAsync("/api/agents/2002", Ct);
+
+        Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, bySupervisor.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, byReporting.StatusCode);
+    }
+
+    [Fact]
+    public async Task Refusals_AreProblemsNamingTheReason()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
+        using var http = Client(rig, await KeyAsync(ApiRole.Supervisor));
+
+        var wrongPin = await http.PostAsJsonAsync("/api/agents/2001/login", new { pin = "0000" }, Ct);
+        var noPin = await http.PostAsJsonAsync("/api/agents/2001/login", new { }, Ct);
+        var unknown = await http.GetAsync("/api/agents/9999", Ct);
+        var pauseWithoutReason = await http.PostAsJsonAsync("/api/agents/2001/pause", new { }, Ct);
+
+        Assert.Equal(HttpStatusCode.Conflict, wrongPin.StatusCode);
+        var detail = (await wrongPin.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString();
+        Assert.False(string.IsNullOrEmpty(detail));
+        Assert.DoesNotContain("0000", detail, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, noPin.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("9999", (await unknown.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, pauseWithoutReason.StatusCode);
+    }
+}
