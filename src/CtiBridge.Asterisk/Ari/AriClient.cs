@@ -225,7 +225,7 @@ public sealed class AriClient : IDisposable
         catch (HttpRequestException e)
         {
             Metrics.RequestFailed(request.Method, request.Route, "transport");
-            AriLog.RequestTransportFailed(_logger, e, request.Method, request.Path);
+            AriLog.RequestTransportFailed(_logger, request.Method, request.Path, e.Message);
             throw new AriConnectionException($"ARI {request.Method} {request.Path} could not reach Asterisk at {_baseUrl}: {e.Message}", request.Method, request.Path, e);
         }
 

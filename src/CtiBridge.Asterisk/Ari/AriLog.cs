@@ -14,8 +14,10 @@ internal static partial class AriLog
     [LoggerMessage(5102, LogLevel.Warning, "ARI {Method} {Path} got no answer within {TimeoutMs} ms")]
     public static partial void RequestTimedOut(ILogger logger, string method, string path, double timeoutMs);
 
-    [LoggerMessage(5103, LogLevel.Warning, "ARI {Method} {Path} could not reach Asterisk")]
-    public static partial void RequestTransportFailed(ILogger logger, Exception exception, string method, string path);
+    // The reason only, not the stack: an unreachable Asterisk is an operating condition (logged on
+    // every readiness probe while it lasts), not a bug to debug.
+    [LoggerMessage(5103, LogLevel.Warning, "ARI {Method} {Path} could not reach Asterisk: {Reason}")]
+    public static partial void RequestTransportFailed(ILogger logger, string method, string path, string reason);
 
     [LoggerMessage(5110, LogLevel.Information, "ARI events WebSocket connected to {Endpoint} for applications {Applications}")]
     public static partial void EventsConnected(ILogger logger, string endpoint, string applications);
