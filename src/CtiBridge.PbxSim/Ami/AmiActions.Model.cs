@@ -249,70 +249,44 @@ internal sealed partial class AmiActions
         });
     }
 
-    private void BlindTransfer(AmiSession session, AmiMessage action, string? actionId)
-    {
-        var name = action["Channel"];
-        var exten = action["Exten"];
-        if (string.IsNullOrEmpty(name))
+    private void BlindTransfer(AmiSession session, AmiMessage action, string? actionId) =>
+        WithTransferTarget(session, action, actionId, (channel, context, exten) =>
+            session.Send(Model.BlindTransfer(channel, context, exten) ? Success(actionId, "Transfer succeeded") : Error(actionId, "Transfer failed")));
+
+    private void Atxfer(AmiSession session, AmiMessage action, string? actionId) =>
+        WithTransferTarget(session, action, actionId, (channel, context, exten) =>
         {
-            session.Send(Error(actionId, "No channel specified"));
-            return;
-        }
-
-        if (string.IsNullOrEmpty(exten))
-        {
-            session.Send(Error(actionId, "No extension specified"));
-            return;
-        }
-
-        WithModel(() =>
-        {
-            var channel = Model.FindChannel(name);
-            if (channel is null)
-            {
-                session.Send(Error(actionId, "Channel specified does not exist"));
-                return;
-            }
-
-            var context = action["Context"] is { Length: > 0 } ctx ? ctx : channel.Context;
-            if (!Model.BlindTransfer(channel, context, exten))
-            {
-                session.Send(Error(actionId, "Transfer failed"));
-                return;
-            }
-
-            session.Send(Success(actionId, "Transfer succeeded"));
-        });
-    }
-
-    private void Atxfer(AmiSession session, AmiMessage action, string? actionId)
-    {
-        var name = action["Channel"];
-        var exten = action["Exten"];
-        if (string.IsNullOrEmpty(name))
-        {
-            session.Send(Error(actionId, "No channel specified"));
-            return;
-        }
-
-        if (string.IsNullOrEmpty(exten))
-        {
-            session.Send(Error(actionId, "No extension specified"));
-            return;
-        }
-
-        WithModel(() =>
-        {
-            var channel = Model.FindChannel(name);
-            if (channel is null)
-            {
-                session.Send(Error(actionId, "Channel specified does not exist"));
-                return;
-            }
-
-            var context = action["Context"] is { Length: > 0 } ctx ? ctx : channel.Context;
             session.Send(Success(actionId, "Atxfer successfully queued"));
             Model.AttendedTransfer(channel, context, exten);
+        });
+
+    // BlindTransfer and Atxfer check their fields and find the channel alike, with Asterisk's wording.
+    private void WithTransferTarget(AmiSession session, AmiMessage action, string? actionId, Action<Channel, string, string> transfer)
+    {
+        var name = action["Channel"];
+        var exten = action["Exten"];
+        if (string.IsNullOrEmpty(name))
+        {
+            session.Send(Error(actionId, "No channel specified"));
+            return;
+        }
+
+        if (string.IsNullOrEmpty(exten))
+        {
+            session.Send(Error(actionId, "No extension specified"));
+            return;
+        }
+
+        WithModel(() =>
+        {
+            var channel = Model.FindChannel(name);
+            if (channel is null)
+            {
+                session.Send(Error(actionId, "Channel specified does not exist"));
+                return;
+            }
+
+            transfer(channel, action["Context"] is { Length: > 0 } ctx ? ctx : channel.Context, exten);
         });
     }
 
