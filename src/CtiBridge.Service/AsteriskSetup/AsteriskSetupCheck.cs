@@ -38,7 +38,11 @@ public sealed record SetupCheckResult(string Server, string Check, SetupCheckOut
 /// on it: AMI reachable, login accepted, the write permissions CtiBridge uses, required modules,
 /// ARI reachable with the configured user, and whether the Stasis app is registered.
 /// </summary>
-public sealed class AsteriskSetupCheck(AsteriskServerSettings server, TimeProvider? timeProvider = null)
+/// <param name="server">The asterisk[] entry to check.</param>
+/// <param name="agentPhones">The agents' desk-phone endpoints (callControl.agents[].extension, e.g.
+/// <c>PJSIP/1001</c>) that must exist on the server; none when call control is not configured.</param>
+/// <param name="timeProvider">Clock for the clients (tests may pass a fake one).</param>
+public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyList<string>? agentPhones = null, TimeProvider? timeProvider = null)
 {
     /// <summary>Modules CtiBridge cannot work without (asterisk-config/modules.conf requires more).</summary>
     public static IReadOnlyList<string> RequiredModules { get; } =
@@ -159,6 +163,8 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, TimeProvid
             return;
         }
 
+        await CheckAgentPhonesAsync(client, results, cancellationToken).ConfigureAwait(false);
+
         try
         {
             await client.Applications.GetAsync(ari.Application, cancellationToken).ConfigureAwait(false);
@@ -169,5 +175,50 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, TimeProvid
             results.Add(Result("ari-app", SetupCheckOutcome.Warn, $"Stasis app '{ari.Application}' is not registered right now",
                 "it registers while 'ctibridge run' is connected; until then Stasis() fails over to the dialplan's fallback context"));
         }
+    }
+
+    private async Task CheckAgentPhonesAsync(AriClient client, List<SetupCheckResult> results, CancellationToken cancellationToken)
+    {
+        if (agentPhones is not { Count: > 0 })
+        {
+            return;
+        }
+
+        var missing = new List<string>();
+        var offline = new List<string>();
+        foreach (var technology in agentPhones.Select(p => p.Split('/', 2)).GroupBy(p => p[0], StringComparer.OrdinalIgnoreCase))
+        {
+            IReadOnlyList<CtiBridge.Asterisk.Ari.Models.Endpoint> known;
+            try
+            {
+                known = await client.Endpoints.ListByTechAsync(technology.Key, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AriRequestException ex) when (ex.StatusCode == 404)
+            {
+                // Asterisk answers 404 for a technology with no endpoints at all (or no driver loaded).
+                known = [];
+            }
+
+            foreach (var phone in technology)
+            {
+                var endpoint = known.FirstOrDefault(e => phone.Length == 2 && string.Equals(e.Resource, phone[1], StringComparison.OrdinalIgnoreCase));
+                if (endpoint is null)
+                {
+                    missing.Add(string.Join('/', phone));
+                }
+                else if (!string.Equals(endpoint.State, "online", StringComparison.OrdinalIgnoreCase))
+                {
+                    offline.Add($"{string.Join('/', phone)} ({endpoint.State ?? "unknown"})");
+                }
+            }
+        }
+
+        results.Add(missing.Count > 0
+            ? Result("agent-phones", SetupCheckOutcome.Fail, $"no such endpoint: {string.Join(", ", missing)}",
+                "each callControl.agents[].extension needs its own endpoint in pjsip.conf (see asterisk-config/pjsip.conf)")
+            : offline.Count > 0
+                ? Result("agent-phones", SetupCheckOutcome.Warn, $"not registered now: {string.Join(", ", offline)}",
+                    "the desk phone is off or cannot reach Asterisk; its agent is skipped until it registers")
+                : Result("agent-phones", SetupCheckOutcome.Pass, $"{agentPhones.Count} agent phone(s) exist and are registered"));
     }
 }

@@ -37,9 +37,10 @@ public static class CheckAsteriskCommand
         }
 
         var failed = false;
+        var agentPhones = settings.CallControl.IsEnabled ? settings.CallControl.Agents.Select(a => a.Extension).ToList() : [];
         foreach (var server in settings.Asterisk)
         {
-            foreach (var result in await new AsteriskSetupCheck(server).RunAsync(cancellationToken).ConfigureAwait(false))
+            foreach (var result in await new AsteriskSetupCheck(server, agentPhones).RunAsync(cancellationToken).ConfigureAwait(false))
             {
                 await output.WriteLineAsync(result.ToString()).ConfigureAwait(false);
                 failed |= result.Outcome == SetupCheckOutcome.Fail;

@@ -12,12 +12,20 @@ public sealed class AsteriskSetupCheckTests : IAsyncLifetime
 {
     private PbxSimulator _pbx = null!;
 
-    public async ValueTask InitializeAsync() => _pbx = await PbxSimSettings.StartAsync();
+    public async ValueTask InitializeAsync() => _pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+    {
+        Endpoints =
+        [
+            new EndpointOptions { Name = "1001", Registered = true },
+            new EndpointOptions { Name = "1002", Registered = false },
+            new EndpointOptions { Name = "carrier", IsTrunk = true },
+        ],
+    });
 
     public ValueTask DisposeAsync() => _pbx.DisposeAsync();
 
-    private static async Task<IReadOnlyList<SetupCheckResult>> CheckAsync(AsteriskServerSettings server) =>
-        await new AsteriskSetupCheck(server).RunAsync(TestContext.Current.CancellationToken);
+    private static async Task<IReadOnlyList<SetupCheckResult>> CheckAsync(AsteriskServerSettings server, params string[] agentPhones) =>
+        await new AsteriskSetupCheck(server, agentPhones).RunAsync(TestContext.Current.CancellationToken);
 
     private static SetupCheckResult Line(IReadOnlyList<SetupCheckResult> results, string check) => Assert.Single(results, r => r.Check == check);
 
@@ -33,6 +41,37 @@ public sealed class AsteriskSetupCheckTests : IAsyncLifetime
         var app = Line(results, "ari-app");
         Assert.Equal(SetupCheckOutcome.Warn, app.Outcome);
         Assert.Contains("fallback", app.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AgentPhones_AllRegistered_Pass()
+    {
+        var results = await CheckAsync(PbxSimSettings.For(_pbx), "PJSIP/1001");
+
+        var line = Line(results, "agent-phones");
+        Assert.Equal(SetupCheckOutcome.Pass, line.Outcome);
+        Assert.Contains("1 agent phone(s)", line.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AgentPhones_OneMissing_FailsNamingItWithPjsipHint()
+    {
+        var results = await CheckAsync(PbxSimSettings.For(_pbx), "PJSIP/1001", "PJSIP/1003", "SIP/1004");
+
+        var line = Line(results, "agent-phones");
+        Assert.Equal(SetupCheckOutcome.Fail, line.Outcome);
+        Assert.Equal("no such endpoint: PJSIP/1003, SIP/1004", line.Detail);
+        Assert.Contains("pjsip.conf", line.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AgentPhones_Unregistered_IsAWarning()
+    {
+        var results = await CheckAsync(PbxSimSettings.For(_pbx), "PJSIP/1002");
+
+        var line = Line(results, "agent-phones");
+        Assert.Equal(SetupCheckOutcome.Warn, line.Outcome);
+        Assert.Equal("not registered now: PJSIP/1002 (offline)", line.Detail);
     }
 
     [Fact]
