@@ -78,6 +78,14 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         RequestAsync(_ => _engine.GetAgent(agentId), cancellationToken);
 
     /// <summary>
+    /// Every configured queue's live status and today's statistics (docs/metrics.md), read together
+    /// on the call center's loop so the two agree.
+    /// </summary>
+    public Task<IReadOnlyList<(QueueStatus Status, QueueStatistics Statistics)>> GetQueuesAsync(CancellationToken cancellationToken = default) =>
+        RequestAsync<IReadOnlyList<(QueueStatus, QueueStatistics)>>(
+            _ => _settings.Queues.Select(q => (_engine.GetQueueStatus(q.Name), _engine.Statistics.ForQueue(q.Name))).ToList(), cancellationToken);
+
+    /// <summary>
     /// The engine's domain events from now on, in order (agent state changes, calls offered,
     /// answered, ended …): the typed stream the records writer, the wallboard and screen-pop read.
     /// Dispose the subscription to stop receiving; its reader then completes.

@@ -62,7 +62,7 @@ public static class HttpExtensions
         app.UseMiddleware<AuditTrail>();
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints();
+        app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints();
         return app;
     }
 }

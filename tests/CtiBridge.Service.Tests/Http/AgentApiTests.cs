@@ -95,4 +95,33 @@ public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixt
         Assert.Contains("9999", (await unknown.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, pauseWithoutReason.StatusCode);
     }
+
+    [Fact]
+    public async Task Queues_AfterOneAnsweredCall_ShowTodaysFiguresAndLiveAgents()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
+        using var reporting = Client(rig, await KeyAsync(ApiRole.Reporting));
+        using var agent = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+        await rig.LoginAsync("2001", Ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+
+        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane Customer");
+        await rig.AgentWentAsync("2001", CtiBridge.Core.Acd.AgentState.Ringing, CtiBridge.Core.Acd.AgentState.OnCall, Ct);
+        var during = await reporting.GetFromJsonAsync<JsonElement>("/api/queues", Ct);
+        rig.Trunk.HangUp(caller);
+        await rig.AgentWentAsync("2001", CtiBridge.Core.Acd.AgentState.WrapUp, CtiBridge.Core.Acd.AgentState.Ready, Ct);
+        var after = (await reporting.GetFromJsonAsync<JsonElement>("/api/queues", Ct))[0];
+        var forAgent = await agent.GetAsync("/api/queues", Ct);
+
+        Assert.Equal(1, during[0].GetProperty("agentsLoggedIn").GetInt32());
+        Assert.Equal(0, during[0].GetProperty("agentsReady").GetInt32());
+        Assert.Equal("support", after.GetProperty("queue").GetString());
+        Assert.Equal(1, after.GetProperty("offered").GetInt32());
+        Assert.Equal(1, after.GetProperty("answered").GetInt32());
+        Assert.Equal(1.0, after.GetProperty("serviceLevel").GetDouble());
+        Assert.Equal(1, after.GetProperty("agentsReady").GetInt32());
+        Assert.True(after.GetProperty("averageHandleTimeSeconds").GetDouble() > 0);
+        Assert.Equal(1, after.GetProperty("definitionsVersion").GetInt32());
+        Assert.Equal(HttpStatusCode.Forbidden, forAgent.StatusCode);
+    }
 }
