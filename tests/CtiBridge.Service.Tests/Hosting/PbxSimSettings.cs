@@ -24,4 +24,13 @@ public static class PbxSimSettings
         Ami = new AmiEndpointSettings { Host = "127.0.0.1", Port = sim.AmiEndPoint.Port, Username = "ctibridge", Secret = amiSecret },
         Ari = new AriEndpointSettings { BaseUrl = $"http://127.0.0.1:{sim.AriEndPoint.Port}/ari", Username = "ctibridge", Password = ariPassword },
     };
+
+    /// <summary>A service configuration on a loopback port of its own, for one database and one Asterisk.</summary>
+    public static CtiBridgeSettings Service(string connectionString, AsteriskServerSettings asterisk) => new()
+    {
+        Database = new DatabaseSettings { ConnectionString = connectionString },
+        Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
+        Asterisk = [asterisk],
+        Logging = new LogSettings { Level = "Warning" },
+    };
 }

@@ -1,4 +1,3 @@
-using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
 using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
@@ -38,13 +37,7 @@ public sealed class RunningService : IAsyncLifetime
     {
         Database = await PostgresServer.CreateMigratedDatabaseAsync();
         Pbx = await PbxSimSettings.StartAsync();
-        var settings = new CtiBridgeSettings
-        {
-            Database = new DatabaseSettings { ConnectionString = Database.ConnectionString },
-            Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
-            Asterisk = [PbxSimSettings.For(Pbx)],
-            Logging = new LogSettings { Level = "Warning" },
-        };
+        var settings = PbxSimSettings.Service(Database.ConnectionString, PbxSimSettings.For(Pbx));
         _app = CtiBridgeHost.Build(settings);
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Urls.Single());

@@ -2,6 +2,7 @@ using System.Net;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
 using CtiBridge.TestSupport;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CtiBridge.Service.Tests.Hosting;
 
@@ -23,12 +24,8 @@ public sealed class ServiceHostTests : IAsyncLifetime
         await _database.DisposeAsync();
     }
 
-    private CtiBridgeSettings Settings(string connectionString, AsteriskServerSettings? asterisk = null) => new()
-    {
-        Database = new DatabaseSettings { ConnectionString = connectionString },
-        Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
-        Asterisk = [asterisk ?? PbxSimSettings.For(_pbx)],
-    };
+    private CtiBridgeSettings Settings(string connectionString, AsteriskServerSettings? asterisk = null) =>
+        PbxSimSettings.Service(connectionString, asterisk ?? PbxSimSettings.For(_pbx));
 
     private static Task<(HttpResponseMessage Response, string Body)> WaitForAsync(HttpClient http, string path, HttpStatusCode wanted) =>
         WaitForAsync(http, path, (response, _) => response.StatusCode == wanted);
@@ -138,5 +135,53 @@ public sealed class ServiceHostTests : IAsyncLifetime
         {
             File.Delete(file);
         }
+    }
+
+    private Task<long> PartitionsOfCallsAsync(string month) =>
+        _database.ScalarAsync<long>($"SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'calls' AND c.relname = 'calls_p{month}'", TestContext.Current.CancellationToken);
+
+    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition, int seconds = 20)
+    {
+        // Bounded: the migration and one maintenance run take well under a second on loopback.
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        return true;
+    }
+
+    [Fact]
+    public async Task Start_ClockYearsAhead_CreatesThatMonthsPartitionsThenNextDaysRunKeepsAhead()
+    {
+        // The migration creates partitions around the real date; a clock in 2031 needs new ones.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2031, 5, 31, 12, 0, 0, TimeSpan.Zero));
+        await using var app = CtiBridgeHost.Build(Settings(_database.ConnectionString), clock);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+
+        await WaitUntilAsync(async () => await PartitionsOfCallsAsync("203108") > 0);
+        var augustAtStart = await PartitionsOfCallsAsync("203108");
+        var septemberAtStart = await PartitionsOfCallsAsync("203109");
+        // The service arms its daily delay just after the first run; a day advanced before that
+        // moment would be missed, so advance a day at a time until the next run has happened.
+        for (var day = 0; day < 10; day++)
+        {
+            clock.Advance(RecordMaintenanceService.Interval);
+            if (await WaitUntilAsync(async () => await PartitionsOfCallsAsync("203109") > 0, seconds: 2))
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(1, augustAtStart);
+        Assert.Equal(0, septemberAtStart);
+        Assert.Equal(1, await PartitionsOfCallsAsync("203109"));
+        await app.StopAsync(TestContext.Current.CancellationToken);
     }
 }
