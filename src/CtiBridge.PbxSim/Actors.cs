@@ -34,6 +34,26 @@ public sealed class Phone
     /// <summary>Answers after <paramref name="delay"/> whenever it rings.</summary>
     public Phone AnswersAfter(TimeSpan delay) => Script(PhoneBehaviour.Answer, delay);
 
+    /// <summary>
+    /// Answers like a person whenever it rings: after a uniform draw between <paramref name="min"/>
+    /// and <paramref name="max"/>; then, with <paramref name="talkMin"/>, hangs up after a talk time
+    /// drawn between <paramref name="talkMin"/> and <paramref name="talkMax"/> (unless the other side hangs up first).
+    /// </summary>
+    public Phone AnswersLikeAPerson(TimeSpan min, TimeSpan max, TimeSpan? talkMin = null, TimeSpan? talkMax = null)
+    {
+        lock (_sim.Gate)
+        {
+            _sim.Endpoints.SetScript(Name, new PhoneScript(PhoneBehaviour.Answer, min)
+            {
+                AnswerAfterMax = max,
+                HangUpAfter = talkMin,
+                HangUpAfterMax = talkMax ?? talkMin,
+            });
+        }
+
+        return this;
+    }
+
     /// <summary>Rings for <paramref name="after"/>, then rejects (cause 21).</summary>
     public Phone Rejects(TimeSpan after) => Script(PhoneBehaviour.Reject, after);
 

@@ -23,4 +23,58 @@ public sealed class PbxSimConfig
 
     /// <summary>How customers dialled through trunks answer.</summary>
     public DialledCustomers? DialledCustomers { get; set; }
+
+    /// <summary>How the people at the desk phones answer and how long they talk (every phone answers after 1 s without it).</summary>
+    public DeskPhoneBehaviour? DeskPhones { get; set; }
+}
+
+/// <summary>
+/// The people at the desk phones (every endpoint that is not a trunk, or those listed): they pick up
+/// after a human-like ring delay and, optionally, end the call after a talk time.
+/// </summary>
+public sealed class DeskPhoneBehaviour
+{
+    /// <summary>Endpoint names this applies to; empty means every endpoint that is not a trunk.</summary>
+    public List<string> Endpoints { get; set; } = [];
+
+    /// <summary>Shortest ring before the phone is picked up.</summary>
+    public double AnswerMinSeconds { get; set; } = 2;
+
+    /// <summary>Longest ring before the phone is picked up (uniform draw between the two for each call).</summary>
+    public double AnswerMaxSeconds { get; set; } = 5;
+
+    /// <summary>Shortest talk time before the agent hangs up; 0 means the agent never hangs up first.</summary>
+    public double TalkMinSeconds { get; set; }
+
+    /// <summary>Longest talk time (uniform draw between the two for each call).</summary>
+    public double TalkMaxSeconds { get; set; }
+
+    /// <summary>One line per problem, naming the field; empty when the section is usable.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (AnswerMinSeconds < 0 || AnswerMaxSeconds < AnswerMinSeconds)
+        {
+            yield return $"DeskPhones.AnswerMinSeconds/AnswerMaxSeconds: need 0 <= min <= max, got {AnswerMinSeconds} and {AnswerMaxSeconds}";
+        }
+
+        if (TalkMinSeconds < 0 || (TalkMinSeconds > 0 && TalkMaxSeconds < TalkMinSeconds))
+        {
+            yield return $"DeskPhones.TalkMinSeconds/TalkMaxSeconds: need 0 <= min <= max, got {TalkMinSeconds} and {TalkMaxSeconds}";
+        }
+    }
+
+    /// <summary>Scripts every phone this applies to on <paramref name="simulator"/>; returns how many.</summary>
+    public int ApplyTo(PbxSimulator simulator)
+    {
+        ArgumentNullException.ThrowIfNull(simulator);
+        var names = Endpoints.Count > 0 ? Endpoints : simulator.Options.Endpoints.Where(e => !e.IsTrunk).Select(e => e.Name).ToList();
+        TimeSpan? talkMin = TalkMinSeconds > 0 ? TimeSpan.FromSeconds(TalkMinSeconds) : null;
+        TimeSpan? talkMax = TalkMinSeconds > 0 ? TimeSpan.FromSeconds(Math.Max(TalkMinSeconds, TalkMaxSeconds)) : null;
+        foreach (var name in names)
+        {
+            simulator.Phone(name).AnswersLikeAPerson(TimeSpan.FromSeconds(AnswerMinSeconds), TimeSpan.FromSeconds(AnswerMaxSeconds), talkMin, talkMax);
+        }
+
+        return names.Count;
+    }
 }

@@ -44,6 +44,13 @@ internal static class PbxSimProgram
             return 2;
         }
 
+        if (config.DeskPhones?.Problems().ToList() is { Count: > 0 } problems)
+        {
+            Console.Error.WriteLine($"pbxsim: configuration {configPath} has {problems.Count} problem(s):");
+            problems.ForEach(p => Console.Error.WriteLine("  " + p));
+            return 2;
+        }
+
         config.PbxSim.AmiPort = amiPort ?? config.PbxSim.AmiPort;
         config.PbxSim.AriPort = ariPort ?? config.PbxSim.AriPort;
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -61,11 +68,20 @@ internal static class PbxSimProgram
             sim.DialledCustomers = config.DialledCustomers;
         }
 
-        Console.WriteLine($"pbxsim: Asterisk {PbxSimulator.AsteriskVersion} emulator: AMI on {sim.AmiEndPoint}, ARI on http://{sim.AriEndPoint}/ari");
-        if (config.Traffic is not null)
+        if (config.DeskPhones is { } phones)
         {
-            sim.StartTraffic(config.Traffic);
-            Console.WriteLine($"pbxsim: inbound traffic on trunk {config.Traffic.Trunk}: {config.Traffic.CallsPerSecond} calls/s, up to {config.Traffic.MaxCalls} calls");
+            var count = phones.ApplyTo(sim);
+            Console.WriteLine($"pbxsim: {count} desk phone(s) answer after {phones.AnswerMinSeconds}-{phones.AnswerMaxSeconds} s"
+                + (phones.TalkMinSeconds > 0 ? $" and hang up after {phones.TalkMinSeconds}-{Math.Max(phones.TalkMinSeconds, phones.TalkMaxSeconds)} s of talk" : string.Empty));
+        }
+
+        Console.WriteLine($"pbxsim: Asterisk {PbxSimulator.AsteriskVersion} emulator: AMI on {sim.AmiEndPoint}, ARI on http://{sim.AriEndPoint}/ari");
+        if (config.Traffic is { } traffic)
+        {
+            sim.StartTraffic(traffic);
+            var numbers = traffic.Numbers.Count > 0 ? string.Join(", ", traffic.Numbers) : traffic.Number;
+            Console.WriteLine($"pbxsim: inbound traffic on trunk {traffic.Trunk} to {numbers}: {traffic.CallsPerSecond} calls/s, up to {traffic.MaxCalls} calls"
+                + (traffic.StartWhenAppRegistered is { Length: > 0 } app ? $", starting once Stasis app '{app}' is registered" : string.Empty));
         }
 
         try

@@ -11,13 +11,28 @@ public sealed class InboundTraffic
     /// <summary>Number they call (the trunk's context decides what happens).</summary>
     public string Number { get; set; } = "100";
 
+    /// <summary>When not empty, each customer calls one of these numbers (DIDs), drawn uniformly, instead of <see cref="Number"/>.</summary>
+    public List<string> Numbers { get; set; } = [];
+
+    /// <summary>
+    /// When set, the first customer calls only once a client has registered this Stasis app (the
+    /// events WebSocket is open), so a demo's callers do not reach a dialplan whose app is not served yet.
+    /// </summary>
+    public string? StartWhenAppRegistered { get; set; }
+
+    /// <summary>Model seconds between the start (or the app's registration) and the first arrival's draw.</summary>
+    public double StartDelaySeconds { get; set; }
+
+    /// <summary>When above zero, no customer arrives later than this many model seconds after the first draw.</summary>
+    public double StopAfterSeconds { get; set; }
+
     /// <summary>Mean arrival rate (calls per second of model time).</summary>
     public double CallsPerSecond { get; set; } = 1;
 
-    /// <summary>Mean patience: an unanswered (unbridged) caller hangs up after an exponential draw with this mean.</summary>
+    /// <summary>Mean patience: a caller not yet bridged to anyone hangs up (abandons) after an exponential draw with this mean.</summary>
     public double MeanPatienceSeconds { get; set; } = 30;
 
-    /// <summary>Mean talk time once bridged (exponential).</summary>
+    /// <summary>Mean talk time, counted from when the caller is bridged (exponential); the agent's phone may hang up first.</summary>
     public double MeanTalkSeconds { get; set; } = 60;
 
     /// <summary>Stop after this many calls (every traffic run is bounded).</summary>
@@ -49,20 +64,43 @@ public sealed class DialledCustomers
 /// <summary>Runs an <see cref="InboundTraffic"/> profile on the model clock.</summary>
 internal sealed class TrafficGenerator(PbxSimulator simulator, InboundTraffic profile, int seed)
 {
+    /// <summary>How often a waiting caller looks whether it has been bridged yet, and how often the start waits for the app.</summary>
+    private static readonly TimeSpan WatchPeriod = TimeSpan.FromMilliseconds(250);
+
     private readonly Random _random = new(seed);
     private int _placed;
+    private TimeSpan _elapsed;
 
     public int Placed => _placed;
 
     private TimeSpan Exponential(double mean) => TimeSpan.FromSeconds(-mean * Math.Log(1 - _random.NextDouble()));
 
-    /// <summary>Schedules the first arrival; each arrival schedules the next until <see cref="InboundTraffic.MaxCalls"/>.</summary>
+    /// <summary>Schedules the first arrival (after the app registers, when asked); each arrival schedules the next until <see cref="InboundTraffic.MaxCalls"/>.</summary>
     public void Start()
     {
         lock (simulator.Gate)
         {
             simulator.Trunk(profile.Trunk);
-            ScheduleNext();
+            if (profile.StartWhenAppRegistered is { Length: > 0 } app)
+            {
+                WaitForApp(app);
+            }
+            else
+            {
+                simulator.Model.Schedule(TimeSpan.FromSeconds(profile.StartDelaySeconds), ScheduleNext);
+            }
+        }
+    }
+
+    private void WaitForApp(string app)
+    {
+        if (simulator.Ari.HasApplication(app))
+        {
+            simulator.Model.Schedule(TimeSpan.FromSeconds(profile.StartDelaySeconds), ScheduleNext);
+        }
+        else
+        {
+            simulator.Model.Schedule(WatchPeriod, () => WaitForApp(app));
         }
     }
 
@@ -73,32 +111,46 @@ internal sealed class TrafficGenerator(PbxSimulator simulator, InboundTraffic pr
             return;
         }
 
-        simulator.Model.Schedule(Exponential(1 / profile.CallsPerSecond), Arrive);
+        var gap = Exponential(1 / profile.CallsPerSecond);
+        _elapsed += gap;
+        if (profile.StopAfterSeconds > 0 && _elapsed > TimeSpan.FromSeconds(profile.StopAfterSeconds))
+        {
+            return;
+        }
+
+        simulator.Model.Schedule(gap, Arrive);
     }
 
     private void Arrive()
     {
         _placed++;
         var number = "555" + _random.Next(1_000_000, 9_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var channel = simulator.Model.PlaceCallFrom(profile.Trunk, profile.Number, number, "Customer " + _placed.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var patience = Exponential(profile.MeanPatienceSeconds);
-        var talk = Exponential(profile.MeanTalkSeconds);
-        simulator.Model.Schedule(patience, () =>
-        {
-            if (channel.Gone)
-            {
-                return;
-            }
-
-            if (channel.Bridge is null)
-            {
-                simulator.Model.RemoteHangup(channel, 16);
-            }
-            else
-            {
-                simulator.Model.Schedule(talk, () => simulator.Model.RemoteHangup(channel, 16));
-            }
-        });
+        var dialled = profile.Numbers.Count > 0 ? profile.Numbers[_random.Next(profile.Numbers.Count)] : profile.Number;
+        var channel = simulator.Model.PlaceCallFrom(profile.Trunk, dialled, number, "Customer " + _placed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Wait(channel, Exponential(profile.MeanPatienceSeconds), Exponential(profile.MeanTalkSeconds));
         ScheduleNext();
+    }
+
+    /// <summary>The caller waits: once bridged, talks for <paramref name="talk"/> then hangs up; out of patience first, abandons.</summary>
+    private void Wait(Model.Channel channel, TimeSpan patienceLeft, TimeSpan talk)
+    {
+        if (channel.Gone)
+        {
+            return;
+        }
+
+        if (channel.Bridge is not null)
+        {
+            simulator.Model.Schedule(talk, () => simulator.Model.RemoteHangup(channel, 16));
+        }
+        else if (patienceLeft <= TimeSpan.Zero)
+        {
+            simulator.Model.RemoteHangup(channel, 16);
+        }
+        else
+        {
+            var step = patienceLeft < WatchPeriod ? patienceLeft : WatchPeriod;
+            simulator.Model.Schedule(step, () => Wait(channel, patienceLeft - step, talk));
+        }
     }
 }

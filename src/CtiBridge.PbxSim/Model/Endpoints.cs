@@ -24,6 +24,18 @@ public sealed record PhoneScript(PhoneBehaviour Behaviour, TimeSpan AnswerAfter)
 {
     /// <summary>For an answering machine: how long it talks before hanging up.</summary>
     public TimeSpan? Machine { get; init; }
+
+    /// <summary>
+    /// When set, each ring answers after a uniform draw between <see cref="AnswerAfter"/> and this
+    /// (a person picking up, not a machine with a fixed delay).
+    /// </summary>
+    public TimeSpan? AnswerAfterMax { get; init; }
+
+    /// <summary>When set, the phone's user hangs up this long after answering (a talk time), unless the other side hangs up first.</summary>
+    public TimeSpan? HangUpAfter { get; init; }
+
+    /// <summary>With <see cref="HangUpAfter"/>: each call's talk time is a uniform draw between the two.</summary>
+    public TimeSpan? HangUpAfterMax { get; init; }
 }
 
 /// <summary>PJSIP endpoints (desk phones and trunks): registration, busy state and ring scripts.</summary>
@@ -127,6 +139,10 @@ internal sealed class Endpoints
         }
     }
 
+    /// <summary>A uniform draw between <paramref name="min"/> and <paramref name="max"/> (just <paramref name="min"/> without a larger max).</summary>
+    private TimeSpan Draw(TimeSpan min, TimeSpan? max) =>
+        max is { } upper && upper > min ? min + ((upper - min) * _random.NextDouble()) : min;
+
     public void Ring(PbxModel model, Channel channel)
     {
         var script = _customerScripts.Remove(channel, out var customer) ? customer : ScriptOf(channel.Endpoint!);
@@ -150,7 +166,7 @@ internal sealed class Endpoints
             return;
         }
 
-        model.Schedule(script.AnswerAfter, () =>
+        model.Schedule(Draw(script.AnswerAfter, script.AnswerAfterMax), () =>
         {
             if (channel.Gone || channel.Generation != generation)
             {
@@ -163,6 +179,17 @@ internal sealed class Endpoints
                 if (script.Machine is { } message)
                 {
                     model.Schedule(message, () => model.RemoteHangup(channel, 16));
+                }
+                else if (script.HangUpAfter is { } talk)
+                {
+                    model.Schedule(Draw(talk, script.HangUpAfterMax), () =>
+                    {
+                        // Not tied to the generation: answering moves the channel on in the dialplan or into Stasis.
+                        if (!channel.Gone)
+                        {
+                            model.RemoteHangup(channel, 16);
+                        }
+                    });
                 }
             }
             else
