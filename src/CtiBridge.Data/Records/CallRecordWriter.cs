@@ -86,6 +86,10 @@ public sealed class CallRecordWriter
             {
                 await RefreshRollupsAsync(connection, byType[table.RecordType].Cast<QueueVisitRecord>(), cancellationToken).ConfigureAwait(false);
             }
+            else if (table.RecordType == typeof(AgentStateRecord))
+            {
+                await RefreshAgentStateRollupsAsync(connection, byType[table.RecordType].Cast<AgentStateRecord>(), cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -109,6 +113,32 @@ public sealed class CallRecordWriter
         command.Parameters.Add(new NpgsqlParameter("entry", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = entry.ToArray() });
         command.Parameters.Add(new NpgsqlParameter("answer", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = answer.ToArray() });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Recounts the UTC hours of the hourly agent-state rollup (migration 0009) the batch's intervals
+    // cover. A revision may have shortened an interval stored before, so for revised intervals the
+    // rest of their UTC day is recounted too (intervals never cross UTC midnight).
+    private static async Task RefreshAgentStateRollupsAsync(NpgsqlConnection connection, IEnumerable<AgentStateRecord> states, CancellationToken cancellationToken)
+    {
+        var hours = new HashSet<DateTime>();
+        foreach (var state in states)
+        {
+            var last = state.Revision > 0 ? Hour(state.StartedAt).Date.AddHours(23) : Hour(state.EndedAt.AddTicks(-1));
+            for (var hour = Hour(state.StartedAt); hour <= last; hour = hour.AddHours(1))
+            {
+                hours.Add(hour);
+            }
+        }
+
+        await using var command = new NpgsqlCommand("SELECT records_refresh_agent_state_rollups(@hours)", connection);
+        command.Parameters.Add(new NpgsqlParameter("hours", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = hours.ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static DateTime Hour(DateTimeOffset time)
+    {
+        var ticks = time.UtcTicks;
+        return new DateTime(ticks - (ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
     }
 
     private static DateTime Quarter(DateTimeOffset time)

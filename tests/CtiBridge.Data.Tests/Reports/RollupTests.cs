@@ -89,4 +89,72 @@ public sealed class RollupTests(MigratedDatabaseFixture fixture) : IClassFixture
             await restore.ExecuteNonQueryAsync(Ct);
         }
     }
+
+    [Fact]
+    public async Task AgentStateRollup_RevisionShortensInterval_HourIsRecounted()
+    {
+        var writer = new CallRecordWriter(Db.DataSource);
+        var start = new DateTimeOffset(2026, 8, 10, 9, 30, 0, TimeSpan.Zero);
+        var paused = new AgentStateRecord { AgentId = "rev-a", StartedAt = start, EndedAt = start.AddHours(2), State = AgentState.Paused, Reason = "lunch", SessionId = "rev-s" };
+        await writer.WriteAsync([paused], Ct);
+        const string Hourly = "SELECT coalesce(sum(seconds), 0) FROM agent_state_rollup_1h WHERE agent_id = 'rev-a' AND bucket_start = '2026-08-10T11:00Z'";
+        Assert.Equal(1800, await Db.ScalarAsync<double>(Hourly, Ct));
+        Assert.Equal(1, await Db.ScalarAsync<long>("SELECT sum(logins)::bigint FROM agent_login_rollup_1h WHERE agent_id = 'rev-a'", Ct));
+
+        // The pause really ended at 10:45: the stored 11:00 hour must lose its time.
+        await writer.WriteAsync([paused with { Revision = 1, EndedAt = start.AddMinutes(75) }], Ct);
+        Assert.Equal(0, await Db.ScalarAsync<double>(Hourly, Ct));
+        var row = (await Rows.ReadAsync(Db, "SELECT * FROM report_agent_activity('2026-08-10T00:00Z', '2026-08-11T00:00Z', '1d', 'rev-a')", Ct)).Single();
+        Assert.Equal(75 * 60, row.F("paused_seconds"), 1e-6);
+        Assert.Equal(1, row.L("logins"));
+    }
+
+    [Theory]
+    [InlineData("Europe/Berlin")] // whole-hour offset: the hourly rollup serves the report
+    [InlineData("Asia/Kolkata")]  // +05:30: day boundaries fall mid-hour, the report reads the state log
+    public async Task AgentReport_ReportTimeZone_StateTimeEqualsRecountOfStateLog(string zone)
+    {
+        var writer = new CallRecordWriter(Db.DataSource);
+        var records = CallTrafficGenerator.Generate(new CallTrafficOptions { FirstDay = new DateOnly(2026, 9, 7), Days = 3, CallsPerDay = 400, Agents = 6, Queues = 2, AgentStates = true }).ToList();
+        foreach (var chunk in records.Chunk(1000))
+        {
+            await writer.WriteAsync(chunk, Ct);
+        }
+
+        await using (var change = Db.DataSource.CreateCommand("UPDATE settings SET value = to_jsonb(@zone::text) WHERE key = 'reports.time_zone'"))
+        {
+            change.Parameters.AddWithValue("zone", zone);
+            await change.ExecuteNonQueryAsync(Ct);
+        }
+
+        try
+        {
+            var from = $"timestamp '2026-09-07' AT TIME ZONE '{zone}'";
+            var to = $"timestamp '2026-09-10' AT TIME ZONE '{zone}'";
+            var report = await Rows.ReadAsync(Db, $"SELECT * FROM report_agent_activity({from}, {to}, '1d')", Ct);
+            var recount = await Rows.ReadAsync(Db, $"""
+                WITH d AS (SELECT g AT TIME ZONE '{zone}' AS s, (g + interval '1 day') AT TIME ZONE '{zone}' AS e
+                           FROM generate_series(timestamp '2026-09-07', timestamp '2026-09-09', interval '1 day') g)
+                SELECT d.s AS interval_start, i.agent_id,
+                       sum(extract(epoch FROM least(i.ended_at, d.e) - greatest(i.started_at, d.s)))::float8 AS logged,
+                       coalesce(sum(extract(epoch FROM least(i.ended_at, d.e) - greatest(i.started_at, d.s))) FILTER (WHERE i.state = 'paused'), 0)::float8 AS paused
+                FROM d JOIN agent_state_intervals i ON i.started_at < d.e AND i.ended_at > d.s
+                WHERE i.agent_id LIKE 'agent-%'
+                GROUP BY 1, 2 ORDER BY 1, 2
+                """, Ct);
+            Assert.NotEmpty(recount);
+            var byKey = report.ToDictionary(r => ((DateTime)r["interval_start"]!, (string)r["agent_id"]!));
+            foreach (var expected in recount)
+            {
+                var row = byKey[((DateTime)expected["interval_start"]!, (string)expected["agent_id"]!)];
+                Assert.Equal(expected.F("logged"), row.F("logged_in_seconds"), 1e-6);
+                Assert.Equal(expected.F("paused"), row.F("paused_seconds"), 1e-6);
+            }
+        }
+        finally
+        {
+            await using var restore = Db.DataSource.CreateCommand("UPDATE settings SET value = '\"UTC\"'::jsonb WHERE key = 'reports.time_zone'");
+            await restore.ExecuteNonQueryAsync(Ct);
+        }
+    }
 }
