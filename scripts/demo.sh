@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# The demo call center: PbxSim (our Asterisk 22 emulator) with a trunk, 20 desk phones and callers,
+# CtiBridge with 3 queues and 20 agents, PostgreSQL for the records; a live summary while it runs
+# and the reports from PostgreSQL at the end.
+#
+#   scripts/demo.sh                      run for 2 minutes
+#   scripts/demo.sh --minutes 5          run longer (or --duration SECONDS)
+#   Ctrl-C                               end early: the reports are still printed, everything stopped
+#
+# Options for tests and tinkering:
+#   --pg "Host=127.0.0.1;Port=5432;Username=postgres"   use this PostgreSQL server (admin login) instead
+#                                          of starting the private cluster of scripts/lib/postgres.sh
+#   --database NAME                      database to keep the demo's records in (default ctibridge_demo)
+#   --bin DIR                            take ctibridge.dll and pbxsim.dll from DIR and do not build
+#   --state DIR                          where configs, logs and the journal go (default .demo/)
+#
+# Installs what is missing (PostgreSQL, curl, jq with apt-get, as root), builds only when a source
+# changed since the last demo build, and exits 0 when calls were answered and stored.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+DURATION=120
+PG_ADMIN=""
+DATABASE="ctibridge_demo"
+BIN=""
+STATE="$ROOT/.demo"
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --minutes) DURATION=$(( ${2:?--minutes needs a number} * 60 )); shift 2 ;;
+    --duration|--seconds) DURATION="${2:?--duration needs a number of seconds}"; shift 2 ;;
+    --pg) PG_ADMIN="${2:?--pg needs a connection string}"; shift 2 ;;
+    --database) DATABASE="${2:?--database needs a name}"; shift 2 ;;
+    --bin) BIN="${2:?--bin needs a directory}"; shift 2 ;;
+    --state) STATE="${2:?--state needs a directory}"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "demo: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+case "$DURATION" in ''|*[!0-9]*) echo "demo: the duration must be a whole number of seconds, not '$DURATION'" >&2; exit 2 ;; esac
+if [ "$DURATION" -lt 15 ]; then echo "demo: run for at least 15 seconds (got $DURATION)" >&2; exit 2; fi
+case "$DATABASE" in *[!a-z0-9_]*|'') echo "demo: --database '$DATABASE' must be lower-case letters, digits and _" >&2; exit 2 ;; esac
+
+say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
+fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+started=$SECONDS
+
+# ---------------------------------------------------------------- what the machine needs
+command -v dotnet >/dev/null || fail "the .NET 10 SDK is missing: install it first (https://learn.microsoft.com/dotnet/core/install/linux-debian), then run me again"
+missing=()
+for tool in curl jq; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || fail "missing ${missing[*]}: run 'sudo apt-get install -y ${missing[*]}' once"
+  say "installing ${missing[*]} with apt-get (once)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+fi
+mkdir -p "$STATE/journal"
+
+# ---------------------------------------------------------------- PostgreSQL
+we_started_pg=0
+if [ -n "$PG_ADMIN" ]; then
+  conn_value() { printf '%s' "$PG_ADMIN" | tr ';' '\n' | sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//Ip" | head -n1; }
+  PG_HOST="$(conn_value host)"; PG_PORT="$(conn_value port)"; PG_USER="$(conn_value 'user\(name\| id\)\{0,1\}')"
+  PG_HOST="${PG_HOST:-127.0.0.1}"; PG_PORT="${PG_PORT:-5432}"; PG_USER="${PG_USER:-postgres}"
+  PG_PASSWORD="$(conn_value password)"
+  [ -n "$PG_PASSWORD" ] && export PGPASSWORD="$PG_PASSWORD"
+else
+  source "$ROOT/scripts/lib/postgres.sh"
+  pg_choose_dir
+  if ! pg_running; then we_started_pg=1; fi
+  pg_start || fail "PostgreSQL could not be started (see above)"
+  PG_HOST=127.0.0.1; PG_USER=postgres; PG_PASSWORD=""
+fi
+psql_admin() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -Atq "$@"; }
+if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'" postgres)" ]; then
+  psql_admin -c "CREATE DATABASE $DATABASE" postgres
+fi
+DB_CONNECTION="Host=$PG_HOST;Port=$PG_PORT;Username=$PG_USER;Database=$DATABASE"
+psql_demo() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -v ON_ERROR_STOP=1 -q "$@" "$DATABASE"; }
+say "PostgreSQL on $PG_HOST:$PG_PORT, database $DATABASE"
+
+# ---------------------------------------------------------------- build (only when a source changed)
+if [ -z "$BIN" ]; then
+  BIN="$ROOT/.demo-bin"
+  stamp="$STATE/build.stamp"
+  if [ ! -f "$stamp" ] || [ ! -f "$BIN/ctibridge.dll" ] || [ ! -f "$BIN/pbxsim.dll" ] \
+     || [ -n "$(find src Directory.Build.props Directory.Packages.props global.json -newer "$stamp" -type f \
+                  -not -path '*/bin/*' -not -path '*/obj/*' -print -quit 2>/dev/null)" ]; then
+    say "building ctibridge and pbxsim (Release)..."
+    build_log="$STATE/build.log"
+    for project in src/CtiBridge.Service/CtiBridge.Service.csproj src/CtiBridge.PbxSim/CtiBridge.PbxSim.csproj; do
+      if ! dotnet build "$project" -c Release -nologo -clp:ErrorsOnly -o "$BIN" >"$build_log" 2>&1; then
+        cat "$build_log" >&2
+        fail "the build failed (errors above)"
+      fi
+    done
+    touch "$stamp"
+  else
+    say "build is up to date"
+  fi
+fi
+[ -f "$BIN/ctibridge.dll" ] && [ -f "$BIN/pbxsim.dll" ] || fail "no ctibridge.dll and pbxsim.dll in $BIN"
+ctibridge() { dotnet "$BIN/ctibridge.dll" "$@"; }
+
+# ---------------------------------------------------------------- ports and configuration
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local port="$1" taken
+  for port in $(seq "$1" $(( $1 + 200 ))); do
+    taken=0
+    for used in "${PICKED[@]:-}"; do [ "$used" = "$port" ] && taken=1; done
+    if [ "$taken" -eq 0 ] && port_free "$port"; then PICKED+=("$port"); echo "$port"; return 0; fi
+  done
+  fail "no free TCP port from $1 on 127.0.0.1"
+}
+PICKED=()
+AMI_PORT="$(pick_port 15038)"; PICKED+=("$AMI_PORT")
+ARI_PORT="$(pick_port 18088)"; PICKED+=("$ARI_PORT")
+HTTP_PORT="$(pick_port 18080)"; PICKED+=("$HTTP_PORT")
+
+# The people and the traffic, scaled to the run: handle time (ring + talk + wrap-up) and arrival
+# rate keep the 20 agents around 80 % busy; a few callers run out of patience.
+AGENTS=20
+TALK_MIN=$(( DURATION / 12 )); [ "$TALK_MIN" -lt 3 ] && TALK_MIN=3; [ "$TALK_MIN" -gt 30 ] && TALK_MIN=30
+TALK_MAX=$(( TALK_MIN * 3 ))
+WRAP_UP=$(( TALK_MIN / 2 )); [ "$WRAP_UP" -lt 2 ] && WRAP_UP=2
+ARRIVALS_END=$(( DURATION - TALK_MAX - 5 )); [ "$ARRIVALS_END" -lt $(( DURATION / 2 )) ] && ARRIVALS_END=$(( DURATION / 2 ))
+read -r RATE PATIENCE < <(awk -v a="$AGENTS" -v tmin="$TALK_MIN" -v tmax="$TALK_MAX" -v w="$WRAP_UP" \
+  'BEGIN { h = 3.5 + (tmin + tmax) / 2 + w; printf "%.3f %.1f\n", 0.85 * a / h, 2 * h }')
+PIN=1234
+PIN_HASH='pbkdf2-sha256$100000$mKzQxkkwybNTdmfTLK/Yzg==$qmHLoeMyL3N6Wfb99N+lMriqEwvB/e/cuQ7hZa28VMg='
+SECRET="demo-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+
+endpoints="" agents=""
+for i in $(seq 1 "$AGENTS"); do
+  phone=$(( 1000 + i )); agent=$(( 2000 + i ))
+  if [ "$i" -le 9 ]; then queues='"support"'; elif [ "$i" -le 15 ]; then queues='"sales"'; else queues='"billing"'; fi
+  # A few agents serve two queues, as in a real centre.
+  case "$i" in 8|9) queues='"support", "billing"' ;; 14) queues='"sales", "support"' ;; esac
+  endpoints+="      { \"Name\": \"$phone\", \"Context\": \"agents-phones\" },"$'\n'
+  agents+="      { \"id\": \"$agent\", \"name\": \"Agent $agent\", \"extension\": \"PJSIP/$phone\", \"pinHash\": \"$PIN_HASH\", \"queues\": [ $queues ] }"
+  [ "$i" -lt "$AGENTS" ] && agents+=","
+  agents+=$'\n'
+done
+
+cat >"$STATE/pbxsim.json" <<EOF
+{
+  // Written by scripts/demo.sh for this run ($DURATION s); see docs/pbxsim.md.
+  "PbxSim": {
+    "AmiPort": $AMI_PORT,
+    "AriPort": $ARI_PORT,
+    "AmiUsers": [ { "Username": "ctibridge", "Secret": "$SECRET", "Read": "all", "Write": "system,call,originate,agent,user,reporting" } ],
+    "AriUsers": [ { "Username": "ctibridge", "Password": "$SECRET" } ],
+    "RecordingDirectory": "$STATE/recordings",
+    "Endpoints": [
+$endpoints      { "Name": "carrier", "IsTrunk": true, "Context": "from-carrier" }
+    ],
+    "Dialplan": {
+      "from-carrier": { "_X.": [ "Stasis(ctibridge,inbound,\${EXTEN})", "Hangup()" ] },
+      "agents-phones": { "_*9X": [ "Answer()", "Stasis(ctibridge,feature,\${EXTEN})", "Hangup()" ] }
+    }
+  },
+  "DeskPhones": { "AnswerMinSeconds": 1, "AnswerMaxSeconds": 5, "TalkMinSeconds": $TALK_MIN, "TalkMaxSeconds": $TALK_MAX },
+  "Traffic": {
+    "Trunk": "carrier", "Numbers": [ "4008001", "4008001", "4008002", "4008003" ],
+    "CallsPerSecond": $RATE, "MeanPatienceSeconds": $PATIENCE, "MeanTalkSeconds": $(( TALK_MAX * 4 )),
+    "MaxCalls": 100000, "StartWhenAppRegistered": "ctibridge", "StartDelaySeconds": 3, "StopAfterSeconds": $ARRIVALS_END
+  }
+}
+EOF
+
+cat >"$STATE/ctibridge.json" <<EOF
+{
+  // Written by scripts/demo.sh for this run; see docs/service.md and docs/call-control.md.
+  "database": { "connectionString": "$DB_CONNECTION"$( [ -n "$PG_PASSWORD" ] && printf ', "password": "${env:CTIBRIDGE_DEMO_DB_PASSWORD}"' ) },
+  "asterisk": [ {
+    "name": "pbxsim",
+    "ami": { "host": "127.0.0.1", "port": $AMI_PORT, "username": "ctibridge", "secret": "\${env:CTIBRIDGE_AMI_SECRET}" },
+    "ari": { "baseUrl": "http://127.0.0.1:$ARI_PORT/ari", "username": "ctibridge", "password": "\${env:CTIBRIDGE_ARI_PASSWORD}", "application": "ctibridge" }
+  } ],
+  "http": { "urls": "http://127.0.0.1:$HTTP_PORT" },
+  "logging": { "level": "Information" },
+  "callControl": {
+    "queues": [
+      { "name": "support", "strategy": "leastrecent", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default" },
+      { "name": "sales", "strategy": "rrmemory", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default" },
+      { "name": "billing", "strategy": "fewestcalls", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default" }
+    ],
+    "agents": [
+$agents    ],
+    "dids": [
+      { "number": "4008001", "queue": "support" },
+      { "number": "4008002", "queue": "sales" },
+      { "number": "4008003", "queue": "billing" }
+    ],
+    "recordJournalDirectory": "$STATE/journal"
+  }
+}
+EOF
+export CTIBRIDGE_AMI_SECRET="$SECRET" CTIBRIDGE_ARI_PASSWORD="$SECRET" CTIBRIDGE_DEMO_DB_PASSWORD="$PG_PASSWORD"
+
+# ---------------------------------------------------------------- start, and stop whatever we started
+PBXSIM_PID="" CTIBRIDGE_PID="" STOP=0 CLEANED=0
+stop_process() {  # pid, name: SIGTERM, then wait up to 20 s, then SIGKILL
+  local pid="$1" waited=0
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 200 ]; do sleep 0.1; waited=$(( waited + 1 )); done
+  if kill -0 "$pid" 2>/dev/null; then say "$2 did not stop in 20 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  [ "$CLEANED" -eq 1 ] && return 0
+  CLEANED=1
+  stop_process "$CTIBRIDGE_PID" ctibridge
+  stop_process "$PBXSIM_PID" pbxsim
+  if [ "$we_started_pg" -eq 1 ]; then pg_stop; fi
+}
+trap cleanup EXIT
+trap 'if [ "$STOP" -eq 1 ]; then exit 130; fi; STOP=1; echo; say "stopping (Ctrl-C again to stop at once)"' INT TERM
+
+# Children get their own session (setsid): Ctrl-C reaches only this script, which stops them in order.
+setsid dotnet "$BIN/pbxsim.dll" --config "$STATE/pbxsim.json" >"$STATE/pbxsim.log" 2>&1 &
+PBXSIM_PID=$!
+for _ in $(seq 1 300); do
+  port_free "$AMI_PORT" || break
+  kill -0 "$PBXSIM_PID" 2>/dev/null || { cat "$STATE/pbxsim.log" >&2; fail "pbxsim exited at start (its output is above)"; }
+  sleep 0.1
+done
+port_free "$AMI_PORT" && fail "pbxsim did not open AMI on 127.0.0.1:$AMI_PORT within 30 s (see $STATE/pbxsim.log)"
+say "PbxSim (Asterisk 22 emulator): AMI 127.0.0.1:$AMI_PORT, ARI http://127.0.0.1:$ARI_PORT/ari, $AGENTS desk phones, trunk 'carrier'"
+
+say "ctibridge check-asterisk:"
+ctibridge check-asterisk --config "$STATE/ctibridge.json" | sed 's/^/    /' || true
+
+setsid dotnet "$BIN/ctibridge.dll" run --config "$STATE/ctibridge.json" >"$STATE/ctibridge.log" 2>&1 &
+CTIBRIDGE_PID=$!
+API="http://127.0.0.1:$HTTP_PORT"
+for _ in $(seq 1 600); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/health/ready" 2>/dev/null)" = 200 ] && break
+  kill -0 "$CTIBRIDGE_PID" 2>/dev/null || { tail -n 40 "$STATE/ctibridge.log" >&2; fail "ctibridge exited at start (the end of its log is above)"; }
+  [ "$STOP" -eq 1 ] && exit 130
+  sleep 0.1
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$API/health/ready")" = 200 ] \
+  || { curl -s "$API/health/ready" >&2 || true; fail "ctibridge did not become ready within 60 s (see $STATE/ctibridge.log)"; }
+RUN_FROM="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+say "CtiBridge is ready ($(( SECONDS - started )) s since start)"
+
+# An admin key for this run (a new one each run; tokens are only shown once).
+TOKEN="$(ctibridge apikey create --name "demo-$(date -u +%Y%m%d%H%M%S)-$$" --role admin --connection "$DB_CONNECTION" | tail -n1)"
+case "$TOKEN" in ctb_*) ;; *) fail "could not create an API key: $TOKEN" ;; esac
+api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+
+logged_in=0
+for i in $(seq 1 "$AGENTS"); do
+  if api -X POST -d "{\"pin\":\"$PIN\"}" "$API/api/agents/$(( 2000 + i ))/login" >/dev/null; then logged_in=$(( logged_in + 1 )); fi
+done
+say "$logged_in of $AGENTS agents logged in over the API (POST /api/agents/{id}/login, PIN $PIN)"
+[ "$logged_in" -gt 0 ] || fail "no agent could log in (see $STATE/ctibridge.log)"
+
+cat <<EOF
+
+  API          $API/api/queues            (Authorization: Bearer $TOKEN)
+  OpenAPI      $API/openapi/v1.json
+  Metrics      $API/metrics
+  Health       $API/health/ready
+EOF
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/wallboard")" = 200 ]; then
+  echo "  Wallboard    $API/wallboard"
+else
+  echo "  Wallboard    not built yet (issue 12); /api/queues has the same figures"
+fi
+echo "  Logs         $STATE/ctibridge.log, $STATE/pbxsim.log"
+echo
+say "callers arrive on 4008001 (support), 4008002 (sales), 4008003 (billing) at $RATE/s until $ARRIVALS_END s; running for $DURATION s (Ctrl-C ends early)"
+
+# ---------------------------------------------------------------- run, with a live summary
+summary() {
+  api "$API/api/queues" | jq -r '.[] | "  \(.queue | . + "         " | .[0:9]) waiting \(.waiting)  offered \(.offered)  answered \(.answered)  abandoned \(.abandonedShort + .abandonedLong)  SL \(if .serviceLevel == null then "-" else (.serviceLevel * 100 | floor | tostring) + "%" end)  AHT \(if .averageHandleTimeSeconds == null then "-" else (.averageHandleTimeSeconds | floor | tostring) + "s" end)  agents ready \(.agentsReady)/\(.agentsLoggedIn)"' \
+    || echo "  (the API did not answer)"
+}
+every=10; [ "$DURATION" -lt 60 ] && every=5
+run_started=$SECONDS
+next=$(( run_started + every ))
+while [ "$STOP" -eq 0 ] && [ $(( SECONDS - run_started )) -lt "$DURATION" ]; do
+  kill -0 "$CTIBRIDGE_PID" 2>/dev/null || { tail -n 40 "$STATE/ctibridge.log" >&2; fail "ctibridge stopped unexpectedly (the end of its log is above)"; }
+  kill -0 "$PBXSIM_PID" 2>/dev/null || fail "pbxsim stopped unexpectedly (see $STATE/pbxsim.log)"
+  if [ "$SECONDS" -ge "$next" ]; then
+    echo "[$(( SECONDS - run_started )) s]"
+    summary
+    next=$(( next + every ))
+  fi
+  sleep 0.5 || true
+done
+STOP=1
+echo "[end]"
+summary
+
+# ---------------------------------------------------------------- stop in order, then the reports
+say "logging the agents out and stopping CtiBridge (records are written before it exits)..."
+for i in $(seq 1 "$AGENTS"); do api -X POST "$API/api/agents/$(( 2000 + i ))/logout" >/dev/null || true; done
+stop_process "$CTIBRIDGE_PID" ctibridge
+CTIBRIDGE_PID=""
+stop_process "$PBXSIM_PID" pbxsim
+PBXSIM_PID=""
+RUN_TO="$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)"
+
+echo
+say "reports from PostgreSQL for this run ($RUN_FROM to now; the same as 'ctibridge report queue-traffic|agent-activity'):"
+psql_demo -P footer=off -v from="$RUN_FROM" -v to="$RUN_TO" <<'SQL'
+\echo 'Queues'
+SELECT queue, sum(offered) AS offered, sum(answered) AS answered, sum(abandoned) AS abandoned,
+       round(100.0 * sum(answered_within_sl) / nullif(sum(offered) - sum(abandoned_short), 0)) AS "SL %",
+       round(100.0 * sum(abandoned_long) / nullif(sum(offered) - sum(abandoned_short), 0)) AS "abandon %",
+       round((sum(asa_seconds * answered) / nullif(sum(answered), 0))::numeric, 1) AS "ASA s",
+       round((sum(aht_seconds * answered) / nullif(sum(answered), 0))::numeric, 1) AS "AHT s"
+  FROM report_queue_traffic(:'from', :'to', '1d') GROUP BY queue ORDER BY queue;
+\echo 'Agents'
+SELECT agent_id AS agent, sum(calls) AS calls, round((sum(aht_seconds * calls) / nullif(sum(calls), 0))::numeric, 1) AS "AHT s",
+       round((100 * (sum(in_call_seconds) + sum(wrap_up_state_seconds) + sum(outbound_seconds))
+             / nullif(sum(in_call_seconds) + sum(wrap_up_state_seconds) + sum(outbound_seconds) + sum(available_seconds) + sum(ringing_seconds), 0))::numeric) AS "occupancy %",
+       sum(missed_calls) AS missed
+  FROM report_agent_activity(:'from', :'to', '1d') GROUP BY agent_id ORDER BY agent_id;
+SQL
+
+answered="$(psql_demo -At -c "SELECT count(*) FROM queue_visits WHERE entered_at >= '$RUN_FROM' AND answered_at IS NOT NULL")"
+calls="$(psql_demo -At -c "SELECT count(*) FROM calls WHERE started_at >= '$RUN_FROM'")"
+echo
+say "$calls calls stored, $answered answered, in $(( SECONDS - started )) s. Run it again any time: it reuses the build and the database."
+[ "$answered" -gt 0 ] || fail "no call was answered: see $STATE/ctibridge.log and $STATE/pbxsim.log"
