@@ -72,10 +72,10 @@ internal sealed class AriEvents(PbxSimulator simulator)
         w.WriteString("creator", b.Creator);
         w.WriteString("name", b.BridgeName);
         w.WriteStartArray("channels");
-        // Asterisk lists the most recent member first.
-        for (var i = b.Members.Count - 1; i >= 0; i--)
+        // The bridge snapshot keeps its channel ids in a one-bucket sorted string container.
+        foreach (var id in b.Members.Select(m => m.UniqueId).Order(StringComparer.Ordinal))
         {
-            w.WriteStringValue(b.Members[i].UniqueId);
+            w.WriteStringValue(id);
         }
 
         w.WriteEndArray();
@@ -131,8 +131,9 @@ internal sealed class AriEvents(PbxSimulator simulator)
     public void ChannelCallerId(Channel c) =>
         ChannelOnly(c, "ChannelCallerId", w =>
         {
-            w.WriteNumber("caller_presentation", 0);
-            w.WriteString("caller_presentation_txt", "Presentation Allowed, Not Screened");
+            var (code, text) = PbxModel.CallerPresentation(c);
+            w.WriteNumber("caller_presentation", code);
+            w.WriteString("caller_presentation_txt", text);
         });
 
     public void ChannelConnectedLine(Channel c) => ChannelOnly(c, "ChannelConnectedLine");

@@ -81,7 +81,14 @@ internal sealed class Channel
     public bool RanPbx { get; set; }
 
     /// <summary>The caller id changed underneath (connected line of the Local partner); reported at the next dialplan step.</summary>
-    public bool CallerIdPending { get; set; }
+    public bool CallerIdPending => PendingCallerId is not null;
+
+    /// <summary>
+    /// The caller id chan_local copied from the partner's connected line: the channel's snapshot
+    /// still shows the old one until its next dialplan step publishes both (ChannelDialplan, then
+    /// ChannelCallerId).
+    /// </summary>
+    public (string Number, string Name)? PendingCallerId { get; set; }
 
     /// <summary>Application and data before the channel entered Stasis (restored when it leaves).</summary>
     public (string Application, string Data)? BeforeStasis { get; set; }
@@ -158,6 +165,13 @@ internal sealed class DialAttempt
 
     /// <summary>An ARI <c>/dial</c>: the answered channel stays in its application (no bridge, no dialplan).</summary>
     public bool FromAri { get; init; }
+
+    /// <summary>
+    /// The ARI <c>Dial</c> event that starts an ARI dial is not sent yet: Asterisk's dialling thread
+    /// publishes it once the call is placed, and a destination that is busy at once (<c>Busy()</c>)
+    /// can report <c>BUSY</c> before it (as recorded in <c>ari/dialer</c>).
+    /// </summary>
+    public bool AriBeginPending { get; set; }
 }
 
 /// <summary>What an Originate asked for.</summary>

@@ -53,9 +53,9 @@ internal sealed partial class PbxModel
 
         EmitLocalBridge(one, two);
         DialEvent("DialBegin", dial, ("DialString", dial.DialString));
-        _sim.AriEvents.Dial(dial, "");
         if (!Dialplan.Exists(two.Context, two.Exten))
         {
+            _sim.AriEvents.Dial(dial, "");
             dial.Finished = true;
             Finish(two, 0);
             Finish(one, 0);
@@ -76,8 +76,31 @@ internal sealed partial class PbxModel
             });
         }
 
+        dial.AriBeginPending = true;
         StartPbx(two);
+        // After the destination's own deferred work: an immediate Busy() reports BUSY first.
+        Defer(() => FlushAriDialBegin(dial));
         return true;
+    }
+
+    /// <summary>An ARI <c>Dial</c> event with a status; the pending start event goes first, except for BUSY.</summary>
+    internal void AriDialStatus(DialAttempt dial, string status)
+    {
+        if (status != "BUSY")
+        {
+            FlushAriDialBegin(dial);
+        }
+
+        _sim.AriEvents.Dial(dial, status);
+    }
+
+    internal void FlushAriDialBegin(DialAttempt dial)
+    {
+        if (dial.AriBeginPending)
+        {
+            dial.AriBeginPending = false;
+            _sim.AriEvents.Dial(dial, "");
+        }
     }
 
     /// <summary>ARI playback on a channel or bridge: Started now, Finished after the sound's length.</summary>

@@ -40,14 +40,14 @@ internal sealed partial class PbxModel
             one.ConnectedNum = caller.CallerNum;
             one.ConnectedName = caller.CallerName;
             EmitNewexten(one, "AppDial", "(Outgoing Line)");
-            ChannelEvent("NewCallerid", one, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+            EmitNewCallerid(one);
             ChannelEvent("NewConnectedLine", one);
             SetVariable(two, "DIALEDPEERNUMBER", dialString);
             two.CallerNum = caller.CallerNum;
             two.CallerName = caller.CallerName;
             two.ConnectedNum = caller.Exten;
             two.ConnectedName = caller.CallerName;
-            ChannelEvent("NewCallerid", two, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+            EmitNewCallerid(two);
             ChannelEvent("NewConnectedLine", two);
             EmitLocalBridge(one, two);
             destination = one;
@@ -122,7 +122,7 @@ internal sealed partial class PbxModel
             // app_dial moves the answered callee out of its dialplan location before bridging.
             dial.Destination.Exten = "";
             DialEvent("DialEnd", dial, ("DialStatus", "ANSWER"));
-            _sim.AriEvents.Dial(dial, "ANSWER");
+            AriDialStatus(dial, "ANSWER");
             var bridge = CreateBridge(Guid.NewGuid().ToString(), "basic", "", "", createdByAri: false);
             EmitNewexten(dial.Destination, "AppDial", "(Outgoing Line)");
             EnterBridge(dial.Destination, bridge);

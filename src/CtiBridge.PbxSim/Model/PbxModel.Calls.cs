@@ -119,7 +119,7 @@ internal sealed partial class PbxModel
                 }
 
                 DialEvent("DialState", dial, ("DialStatus", "RINGING"));
-                _sim.AriEvents.Dial(dial, "RINGING");
+                AriDialStatus(dial, "RINGING");
             });
         }
     }
@@ -172,7 +172,7 @@ internal sealed partial class PbxModel
         {
             dial.Finished = true;
             DialEvent("DialEnd", dial, ("DialStatus", "ANSWER"));
-            _sim.AriEvents.Dial(dial, "ANSWER");
+            AriDialStatus(dial, "ANSWER");
             return;
         }
 
@@ -381,12 +381,20 @@ internal sealed partial class PbxModel
             _ => "NO ANSWER",
         };
         DialEvent("DialEnd", dial, ("DialStatus", status));
-        _sim.AriEvents.Dial(dial, status);
         if (dial.FromAri)
         {
-            // ARI reports the outcome; the channel stays in its application until hung up or timed out.
+            // ARI's dialling thread reports what the destination indicated (BUSY, CONGESTION); a
+            // destination that simply hangs up (a rejected call) gives no Dial event (ari/dialer).
+            if (hangUpDestination)
+            {
+                AriDialStatus(dial, status);
+            }
+
+            // The channel stays in its application until hung up or timed out.
             return;
         }
+
+        AriDialStatus(dial, status);
 
         if (dial.Originate is not null)
         {

@@ -19,7 +19,7 @@ internal sealed partial class PbxModel
             }
 
             DialEvent("DialState", dial, ("DialStatus", "RINGING"));
-            _sim.AriEvents.Dial(dial, "RINGING");
+            AriDialStatus(dial, "RINGING");
         }
     }
 

@@ -249,6 +249,11 @@ internal sealed partial class PbxModel : IDisposable
             return;
         }
 
+        if (channel.IncomingDial is { AriBeginPending: true } dial)
+        {
+            FlushAriDialBegin(dial);
+        }
+
         channel.State = state;
         if (state == ChannelState.Up)
         {
@@ -274,7 +279,7 @@ internal sealed partial class PbxModel : IDisposable
 
     internal void SetCallerId(Channel channel, string number, string name, bool alsoConnected = false)
     {
-        channel.CallerIdPending = false;
+        channel.PendingCallerId = null;
         channel.CallerNum = number;
         channel.CallerName = name;
         if (alsoConnected)
@@ -283,9 +288,22 @@ internal sealed partial class PbxModel : IDisposable
             channel.ConnectedName = name;
         }
 
-        ChannelEvent("NewCallerid", channel, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+        EmitNewCallerid(channel);
         _sim.AriEvents.ChannelCallerId(channel);
     }
+
+    /// <summary>
+    /// NewCallerid with the presentation Asterisk derives from the caller party: a party with neither
+    /// name nor number (copied from an empty connected line) is "Number Unavailable".
+    /// </summary>
+    internal void EmitNewCallerid(Channel channel)
+    {
+        var (code, text) = CallerPresentation(channel);
+        ChannelEvent("NewCallerid", channel, AmiPrivilege.Call, ("CID-CallingPres", $"{code} ({text})"));
+    }
+
+    internal static (int Code, string Text) CallerPresentation(Channel channel) =>
+        channel.CallerNum.Length == 0 && channel.CallerName.Length == 0 ? (67, "Number Unavailable") : (0, "Presentation Allowed, Not Screened");
 
     internal void SetConnectedLine(Channel channel, string number, string name)
     {
@@ -295,9 +313,7 @@ internal sealed partial class PbxModel : IDisposable
         {
             // chan_local passes a connected-line update on the ;1 half through as the ;2 half's caller
             // id (empty parts do not overwrite); the ;2 half reports it at its next dialplan step.
-            two.CallerNum = number.Length > 0 ? number : two.CallerNum;
-            two.CallerName = name.Length > 0 ? name : two.CallerName;
-            two.CallerIdPending = true;
+            two.PendingCallerId = (number, name);
         }
 
         ChannelEvent("NewConnectedLine", channel);
@@ -310,12 +326,18 @@ internal sealed partial class PbxModel : IDisposable
         channel.AppData = data;
         channel.LastApplication = application;
         channel.LastData = data;
+        var pending = channel.PendingCallerId;
+        if (pending is { } callerId)
+        {
+            channel.PendingCallerId = null;
+            (channel.CallerNum, channel.CallerName) = callerId;
+        }
+
         ChannelEvent("Newexten", channel, AmiPrivilege.Dialplan, ("Extension", channel.Exten), ("Application", application), ("AppData", data));
         _sim.AriEvents.ChannelDialplan(channel);
-        if (channel.CallerIdPending)
+        if (pending is not null)
         {
-            channel.CallerIdPending = false;
-            ChannelEvent("NewCallerid", channel, AmiPrivilege.Call, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"));
+            EmitNewCallerid(channel);
             _sim.AriEvents.ChannelCallerId(channel);
         }
     }
