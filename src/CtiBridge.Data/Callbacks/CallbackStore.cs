@@ -1,0 +1,243 @@
+using CtiBridge.Core.Callbacks;
+using CtiBridge.Data.Queries;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace CtiBridge.Data.Callbacks;
+
+/// <summary>
+/// The callback records in PostgreSQL (migration 0010): requests (new or merged into the number's
+/// open callback), exactly-once state transitions with their history, and the reads of the
+/// scheduler, the API and the CLI. No clock of its own: the caller passes the time of each change.
+/// </summary>
+public sealed class CallbackStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>Stores a request at <paramref name="at"/> with its planned times; merges into an open callback of the same number.</summary>
+    /// <param name="request">The request (validated by the caller).</param>
+    /// <param name="times">Promise, due time and deadline from <see cref="CallbackPlanner.Plan"/>.</param>
+    /// <param name="priority">Priority when placed.</param>
+    /// <param name="maxAttempts">Attempts allowed.</param>
+    /// <param name="at">Now.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<CallbackTicket> RequestAsync(CallbackRequest request, CallbackTimes times, int priority, int maxAttempts, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_request"));
+        var p = command.Parameters;
+        p.AddWithValue("id", Guid.CreateVersion7(at));
+        p.AddWithValue("number", request.Number);
+        p.AddWithValue("source", CallbackStates.SourceName(request.Source));
+        p.AddWithValue("queue", request.Queue);
+        AddText(p, "owner", request.OwnerAgentId);
+        p.AddWithValue("mode", CallbackStates.ModeName(request.Mode));
+        p.AddWithValue("priority", priority);
+        AddText(p, "reason", request.Reason);
+        p.AddWithValue("at", at);
+        p.AddWithValue("promised", times.PromisedAt);
+        p.AddWithValue("due", times.DueAt);
+        AddTime(p, "deadline", times.Deadline);
+        AddTime(p, "place", request.PlaceInLineSince);
+        p.AddWithValue("max_attempts", maxAttempts);
+        AddText(p, "origin_call", request.OriginCallId);
+        AddText(p, "customer_name", request.CustomerName);
+        AddText(p, "voicemail", request.VoicemailId);
+        AddText(p, "campaign", request.CampaignId);
+        AddText(p, "lead", request.LeadId);
+        p.AddWithValue("skills", NpgsqlDbType.Array | NpgsqlDbType.Text, request.RequiredSkills.ToArray());
+        AddText(p, "note", request.Note);
+        p.AddWithValue("actor", request.RequestedBy);
+        Guid id;
+        bool merged;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            id = reader.GetGuid(0);
+            merged = reader.GetBoolean(1);
+        }
+
+        var callback = await GetAsync(id, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Callback {id} vanished right after it was stored.");
+        return new CallbackTicket(callback, merged);
+    }
+
+    /// <summary>
+    /// Moves a callback to <paramref name="to"/> if it is in one of <paramref name="from"/>, exactly once:
+    /// returns the moved callback, or null when it was not in one of those states (another instance or
+    /// an earlier step moved it first). The change and its history row are one transaction.
+    /// </summary>
+    public async Task<Callback?> MoveAsync(Guid id, IReadOnlyCollection<CallbackState> from, CallbackState to, CallbackChange change, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(change);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_move"));
+        var p = command.Parameters;
+        p.AddWithValue("id", id);
+        p.AddWithValue("from_states", NpgsqlDbType.Array | NpgsqlDbType.Text, from.Select(CallbackStates.Name).ToArray());
+        p.AddWithValue("to_state", CallbackStates.Name(to));
+        p.AddWithValue("reason", change.Reason);
+        p.AddWithValue("actor", change.Actor);
+        p.AddWithValue("at", change.At);
+        AddText(p, "call_id", change.CallId);
+        AddTime(p, "due", change.DueAt);
+        p.AddWithValue("add_attempts", change.AddAttempts);
+        p.AddWithValue("kind", change.Kind);
+        p.AddWithValue("clear_owner", change.ReleaseOwner);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    /// <summary>The callback, or null.</summary>
+    public async Task<Callback?> GetAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_get"));
+        command.Parameters.AddWithValue("id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    /// <summary>Callbacks matching the filter, soonest due first.</summary>
+    public async Task<IReadOnlyList<Callback>> ListAsync(CallbackFilter filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_list"));
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter("states", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.States is { } s ? s.Select(CallbackStates.Name).ToArray() : DBNull.Value });
+        AddText(p, "queue", filter.Queue);
+        AddText(p, "owner", filter.OwnerAgentId);
+        AddText(p, "number", filter.Number);
+        AddTime(p, "due_before", filter.DueBefore);
+        p.AddWithValue("limit", filter.Limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Open callbacks of a number (at most one, by the merge rule).</summary>
+    public async Task<IReadOnlyList<Callback>> OpenForNumberAsync(string number, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_open_for_number"));
+        command.Parameters.AddWithValue("number", number);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Scheduled or retrying callbacks whose due time is at or before <paramref name="now"/>, soonest first.</summary>
+    public async Task<IReadOnlyList<Callback>> OverdueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_overdue"));
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Open callbacks past their deadline or due time + <paramref name="escalateAfter"/> that were not escalated yet.</summary>
+    public async Task<IReadOnlyList<Callback>> ToEscalateAsync(DateTimeOffset now, TimeSpan escalateAfter, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_to_escalate"));
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("escalate_after", escalateAfter);
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every stored change of a callback, in order.</summary>
+    public async Task<IReadOnlyList<CallbackTransition>> HistoryAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_history"));
+        command.Parameters.AddWithValue("id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<CallbackTransition>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new CallbackTransition(
+                reader.GetGuid(0), reader.GetInt32(1), reader.GetFieldValue<DateTimeOffset>(2),
+                reader.IsDBNull(4) ? null : CallbackStates.Parse(reader.GetString(4)),
+                CallbackStates.Parse(reader.GetString(5)), reader.GetString(6), reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8))
+            { Kind = reader.GetString(3) });
+        }
+
+        return list;
+    }
+
+    private static async Task<IReadOnlyList<Callback>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<Callback>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(Read(reader));
+        }
+
+        return list;
+    }
+
+    private static Callback Read(NpgsqlDataReader r)
+    {
+        string? Text(string column) => r.IsDBNull(r.GetOrdinal(column)) ? null : r.GetString(r.GetOrdinal(column));
+        DateTimeOffset? Time(string column) => r.IsDBNull(r.GetOrdinal(column)) ? null : r.GetFieldValue<DateTimeOffset>(r.GetOrdinal(column));
+        DateTimeOffset Required(string column) => r.GetFieldValue<DateTimeOffset>(r.GetOrdinal(column));
+        int Int(string column) => r.GetInt32(r.GetOrdinal(column));
+        return new Callback(
+            r.GetGuid(r.GetOrdinal("callback_id")), Text("number")!, CallbackStates.ParseSource(Text("source")!),
+            CallbackStates.Parse(Text("state")!), Text("queue")!, Text("owner_agent_id"), CallbackStates.ParseMode(Text("mode")!),
+            Int("priority"), Text("reason"), Required("created_at"), Required("promised_at"), Required("due_at"),
+            Time("deadline_at"), Time("place_in_line_since"), Int("attempts"), Int("max_attempts"), Int("merged_requests"),
+            Text("origin_call_id"), Text("last_call_id"), Int("version"), Time("closed_at"), Time("escalated_at"))
+        {
+            CustomerName = Text("customer_name"),
+            VoicemailId = Text("voicemail_id"),
+            CampaignId = Text("campaign_id"),
+            LeadId = Text("lead_id"),
+            Note = Text("note"),
+            RequiredSkills = r.GetFieldValue<string[]>(r.GetOrdinal("required_skills")),
+        };
+    }
+
+    private static void AddText(NpgsqlParameterCollection p, string name, string? value) =>
+        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value });
+
+    private static void AddTime(NpgsqlParameterCollection p, string name, DateTimeOffset? value) =>
+        p.Add(new NpgsqlParameter(name, NpgsqlDbType.TimestampTz) { Value = value is { } v ? v : DBNull.Value });
+}
+
+/// <summary>What a transition records besides the new state.</summary>
+/// <param name="At">When.</param>
+/// <param name="Reason">Why, in operator words.</param>
+/// <param name="Actor">Who (<c>system</c>, <c>agent:1007</c>, <c>api:crm</c>, a scheduler instance).</param>
+public sealed record CallbackChange(DateTimeOffset At, string Reason, string Actor)
+{
+    /// <summary>The call involved (the callback call placed, the inbound call that resolved it).</summary>
+    public string? CallId { get; init; }
+
+    /// <summary>A new due time (reschedule, retry), or null to keep it.</summary>
+    public DateTimeOffset? DueAt { get; init; }
+
+    /// <summary>Attempts to add (1 when a call attempt ended).</summary>
+    public int AddAttempts { get; init; }
+
+    /// <summary>History kind: <c>transition</c>, <c>rescheduled</c>, <c>reminded</c>, <c>escalated</c>, <c>owner_released</c>.</summary>
+    public string Kind { get; init; } = "transition";
+
+    /// <summary>Drop the owner so any agent of the queue may take it (owner grace over).</summary>
+    public bool ReleaseOwner { get; init; }
+}
+
+/// <summary>A filter of <see cref="CallbackStore.ListAsync"/>; null members match everything.</summary>
+public sealed record CallbackFilter
+{
+    /// <summary>States to list; null for all.</summary>
+    public IReadOnlyCollection<CallbackState>? States { get; init; }
+
+    /// <summary>Queue.</summary>
+    public string? Queue { get; init; }
+
+    /// <summary>Owning agent.</summary>
+    public string? OwnerAgentId { get; init; }
+
+    /// <summary>Number.</summary>
+    public string? Number { get; init; }
+
+    /// <summary>Due strictly before.</summary>
+    public DateTimeOffset? DueBefore { get; init; }
+
+    /// <summary>At most this many rows. Default 500.</summary>
+    public int Limit { get; init; } = 500;
+}

@@ -1,0 +1,1 @@
+SELECT * FROM callbacks WHERE callback_id = @id

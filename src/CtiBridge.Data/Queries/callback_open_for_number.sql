@@ -1,0 +1,1 @@
+SELECT * FROM callbacks WHERE number = @number AND state IN ('scheduled', 'due', 'dialing', 'retry')
