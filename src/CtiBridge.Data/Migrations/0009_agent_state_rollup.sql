@@ -213,17 +213,31 @@ BEGIN
 END $$;
 ALTER FUNCTION report_agent_activity(timestamptz, timestamptz, text, text, text) SET jit = off;
 
--- Existing state logs get their rollup now (a day at a time).
-DO $$
-DECLARE
-    lo timestamptz;
-    hi timestamptz;
-    day timestamptz;
+-- Builds both hourly rollups from the whole state log in one pass (for existing logs at this
+-- migration; recounting hour by hour would probe the log once per hour of history). Replaces
+-- what the rollups hold.
+CREATE FUNCTION records_backfill_agent_state_rollups() RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    SELECT date_trunc('day', min(started_at), 'UTC'), max(ended_at) INTO lo, hi FROM agent_state_intervals;
-    day := lo;
-    WHILE day < hi LOOP
-        PERFORM records_refresh_agent_state_rollups(ARRAY(SELECT generate_series(day, day + interval '23 hours', interval '1 hour')));
-        day := day + interval '1 day';
-    END LOOP;
+    PERFORM pg_advisory_xact_lock(4859203847563);
+    TRUNCATE agent_state_rollup_1h, agent_login_rollup_1h;
+    INSERT INTO agent_state_rollup_1h
+    SELECT h, s.agent_id, s.state, coalesce(s.reason, ''),
+           sum(extract(epoch FROM least(s.ended_at, h + interval '1 hour') - greatest(s.started_at, h)))::float8
+    FROM agent_state_intervals s
+    CROSS JOIN LATERAL generate_series(date_trunc('hour', s.started_at, 'UTC'), s.ended_at - interval '1 microsecond', interval '1 hour') AS h
+    GROUP BY 1, 2, 3, 4;
+
+    INSERT INTO agent_login_rollup_1h
+    SELECT date_trunc('hour', started_at, 'UTC'), agent_id, count(*)
+    FROM (SELECT agent_id, started_at, session_id,
+                 lag(session_id) OVER (PARTITION BY agent_id ORDER BY started_at) AS previous_session,
+                 lag(started_at) OVER (PARTITION BY agent_id ORDER BY started_at) AS previous_start
+          FROM agent_state_intervals) AS s
+    -- Same rule as the recount: no previous interval of the agent within a day, or one of another session.
+    WHERE previous_session IS DISTINCT FROM session_id OR previous_start < started_at - interval '1 day'
+    GROUP BY 1, 2;
 END $$;
+ALTER FUNCTION records_backfill_agent_state_rollups() SET jit = off;
+
+SELECT records_backfill_agent_state_rollups();

@@ -157,4 +157,28 @@ public sealed class RollupTests(MigratedDatabaseFixture fixture) : IClassFixture
             await restore.ExecuteNonQueryAsync(Ct);
         }
     }
+
+    [Fact]
+    public async Task AgentStateRollup_BackfillFromWholeLog_EqualsRollupKeptByWriter()
+    {
+        var writer = new CallRecordWriter(Db.DataSource);
+        var records = CallTrafficGenerator.Generate(new CallTrafficOptions { FirstDay = new DateOnly(2026, 10, 5), Days = 2, CallsPerDay = 300, Agents = 6, Queues = 2, AgentStates = true }).ToList();
+        foreach (var chunk in records.Chunk(250))
+        {
+            await writer.WriteAsync(chunk, Ct);
+        }
+
+        const string States = "SELECT bucket_start, agent_id, state, reason, round(seconds::numeric, 6) AS seconds FROM agent_state_rollup_1h ORDER BY 1, 2, 3, 4";
+        const string Logins = "SELECT bucket_start, agent_id, logins FROM agent_login_rollup_1h ORDER BY 1, 2";
+        var keptStates = await Rows.ReadAsync(Db, States, Ct);
+        var keptLogins = await Rows.ReadAsync(Db, Logins, Ct);
+        Assert.NotEmpty(keptLogins);
+        await using (var backfill = Db.DataSource.CreateCommand("SELECT records_backfill_agent_state_rollups()"))
+        {
+            await backfill.ExecuteNonQueryAsync(Ct);
+        }
+
+        Assert.Equal(keptStates.Select(r => string.Join('|', r.Values)), (await Rows.ReadAsync(Db, States, Ct)).Select(r => string.Join('|', r.Values)));
+        Assert.Equal(keptLogins.Select(r => string.Join('|', r.Values)), (await Rows.ReadAsync(Db, Logins, Ct)).Select(r => string.Join('|', r.Values)));
+    }
 }
