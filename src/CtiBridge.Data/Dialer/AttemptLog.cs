@@ -1,0 +1,162 @@
+using System.Globalization;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Queries;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace CtiBridge.Data.Dialer;
+
+/// <summary>How an attempt ended, beyond what the domain's <see cref="AttemptResult"/> says.</summary>
+/// <param name="Result">The domain result (outcome, updated lead).</param>
+/// <param name="AgentId">The agent who took the call, if one did.</param>
+/// <param name="HangupCause">The Q.850 cause Asterisk reported, if any.</param>
+public sealed record StoredAttemptEnd(AttemptResult Result, string? AgentId, int? HangupCause);
+
+/// <summary>Per-attempt rows, lead updates, the persisted compliance ledger, dispositions and recycling.</summary>
+public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)
+{
+    /// <summary>Stores a dial as it is placed.</summary>
+    public async Task StartAsync(string campaignId, DialedCall call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempt_start"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("lead_id", long.Parse(call.LeadId, CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("call_id", call.CallId);
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        command.Parameters.AddWithValue("phone_number", call.PhoneNumber);
+        command.Parameters.AddWithValue("dialed_at", call.DialedAt);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stores the end of an attempt and what becomes of its lead (which also ends the hopper's claim), in one transaction.</summary>
+    public async Task EndAsync(StoredAttemptEnd end, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(end);
+        var (result, call, lead) = (end.Result, end.Result.Call, end.Result.UpdatedLead);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_attempt_end"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("call_id", call.CallId);
+            command.Parameters.AddWithValue("answered_at", NpgsqlDbType.TimestampTz, (object?)call.AnsweredAt ?? DBNull.Value);
+            command.Parameters.AddWithValue("answered_by", NpgsqlDbType.Text, (object?)call.AnsweredBy?.ToString() ?? DBNull.Value);
+            command.Parameters.AddWithValue("agent_id", NpgsqlDbType.Text, (object?)end.AgentId ?? DBNull.Value);
+            command.Parameters.AddWithValue("agent_connected_at", NpgsqlDbType.TimestampTz, (object?)call.AgentConnectedAt ?? DBNull.Value);
+            command.Parameters.AddWithValue("ended_at", result.EndedAt);
+            command.Parameters.AddWithValue("outcome", result.Outcome.ToString());
+            command.Parameters.AddWithValue("hangup_cause", NpgsqlDbType.Integer, (object?)end.HangupCause ?? DBNull.Value);
+            command.Parameters.AddWithValue("abandoned", call.Abandoned);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_lead_after_attempt"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("lead_id", long.Parse(lead.Id, CultureInfo.InvariantCulture));
+            command.Parameters.AddWithValue("status", StatusText(lead.Status));
+            command.Parameters.AddWithValue("attempts", lead.Attempts);
+            command.Parameters.AddWithValue("next_attempt_at", NpgsqlDbType.TimestampTz, (object?)lead.NextAttemptAt ?? DBNull.Value);
+            command.Parameters.AddWithValue("last_outcome", NpgsqlDbType.Text, (object?)lead.LastOutcome?.ToString() ?? DBNull.Value);
+            command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Appends compliance-ledger rows (the domain ledger's new entries) for the campaign.</summary>
+    public async Task AppendLedgerAsync(string campaignId, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        static object Ms(TimeSpan? span) => span is { } s ? (object)(int)Math.Round(s.TotalMilliseconds) : DBNull.Value;
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_ledger_append"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        command.Parameters.AddWithValue("at", entries.Select(e => e.At.ToUniversalTime()).ToArray());
+        command.Parameters.AddWithValue("kind", entries.Select(e => e.Kind.ToString()).ToArray());
+        command.Parameters.AddWithValue("call_id", entries.Select(e => e.CallId).ToArray());
+        command.Parameters.AddWithValue("lead_id", entries.Select(e => e.LeadId).ToArray());
+        command.Parameters.AddWithValue("phone_number", entries.Select(e => e.PhoneNumber).ToArray());
+        command.Parameters.Add(new NpgsqlParameter("connect_delay_ms", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = entries.Select(e => Ms(e.ConnectDelay)).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("ring_ms", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = entries.Select(e => Ms(e.RingTime)).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("message", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = entries.Select(e => (object?)e.Message ?? DBNull.Value).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("outcome", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = entries.Select(e => (object?)e.Outcome?.ToString() ?? DBNull.Value).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Live answers and abandons of the campaign in [from, to), over every instance's ledger rows.</summary>
+    public async Task<AbandonTally> TallyAsync(string campaignId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_ledger_tally"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("from", from);
+        command.Parameters.AddWithValue("to", to);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new AbandonTally((int)reader.GetInt64(0), (int)reader.GetInt64(1));
+    }
+
+    /// <summary>
+    /// The agent's disposition of a call (e.g. <c>sale</c>, <c>not-interested</c>). With
+    /// <paramref name="callbackAt"/> the lead is reopened and not dialled before then (call back
+    /// later), remembering <paramref name="agentId"/> as its agent. Returns false for an unknown call.
+    /// </summary>
+    public async Task<bool> SetDispositionAsync(string callId, string disposition, DateTimeOffset? callbackAt, string? agentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(disposition);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_lead_disposition"));
+        command.Parameters.AddWithValue("call_id", callId);
+        command.Parameters.AddWithValue("disposition", disposition);
+        command.Parameters.AddWithValue("callback_at", NpgsqlDbType.TimestampTz, (object?)callbackAt ?? DBNull.Value);
+        command.Parameters.AddWithValue("agent_id", NpgsqlDbType.Text, (object?)agentId ?? DBNull.Value);
+        command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>
+    /// Recycling: leads of the campaign that used all their attempts and last ended with one of
+    /// <paramref name="lastOutcomes"/> get their attempts back, dialled from <paramref name="notBefore"/>.
+    /// Reached leads and invalid numbers are never recycled. Returns how many leads were reopened.
+    /// </summary>
+    public async Task<int> RecycleAsync(string campaignId, IReadOnlyCollection<CallOutcome> lastOutcomes, DateTimeOffset notBefore, string actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lastOutcomes);
+        if (lastOutcomes.Contains(CallOutcome.InvalidNumber))
+        {
+            throw new ArgumentException("invalid numbers are never recycled", nameof(lastOutcomes));
+        }
+
+        var now = timeProvider.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        int count;
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_leads_recycle"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("campaign_id", campaignId);
+            command.Parameters.AddWithValue("outcomes", lastOutcomes.Select(o => o.ToString()).ToArray());
+            command.Parameters.AddWithValue("not_before", notBefore);
+            command.Parameters.AddWithValue("now", now);
+            count = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await DialerAudit.WriteAsync(connection, transaction, now, actor, "leads recycle", campaignId,
+            new { outcomes = lastOutcomes.Select(o => o.ToString()).ToArray(), notBefore, leads = count }, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return count;
+    }
+
+    /// <summary>The database text of a lead status.</summary>
+    public static string StatusText(LeadStatus status) => status switch
+    {
+        LeadStatus.Open => "open",
+        LeadStatus.Reached => "reached",
+        LeadStatus.InvalidNumber => "invalid_number",
+        LeadStatus.AttemptsExhausted => "attempts_exhausted",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
+    };
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Queries;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace CtiBridge.Data.Dialer;
+
+/// <summary>A lead handed out by the hopper: the domain lead (its <see cref="Lead.Id"/> is the database id) and its custom fields.</summary>
+/// <param name="Lead">The lead.</param>
+/// <param name="CustomFieldsJson">The CSV columns kept for screen pop, as a JSON object.</param>
+public sealed record HopperLead(Lead Lead, string CustomFieldsJson);
+
+/// <summary>
+/// The hopper: hands each instance due leads of a campaign with <c>FOR UPDATE SKIP LOCKED</c> and
+/// marks them claimed, so two CtiBridge instances on one database never dial the same lead. A claim
+/// ends when the attempt is stored (<see cref="AttemptLog.EndAsync"/>) or the lead is released
+/// undialled; claims of an instance that stopped sending heartbeats expire after <see cref="ClaimLease"/>.
+/// </summary>
+public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)
+{
+    /// <summary>How long an instance's claims outlive its last heartbeat (send one every third of this).</summary>
+    public static TimeSpan ClaimLease { get; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>This instance's id (unique per running process).</summary>
+    public string InstanceId { get; } = instanceId;
+
+    /// <summary>Says this instance is alive, which keeps its claims.</summary>
+    public async Task HeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_instance_heartbeat"));
+        command.Parameters.AddWithValue("instance_id", InstanceId);
+        command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Claims up to <paramref name="limit"/> due leads of the campaign for this instance, oldest due first.</summary>
+    public async Task<IReadOnlyList<HopperLead>> ClaimAsync(string campaignId, int limit, CancellationToken cancellationToken = default)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+
+        var now = timeProvider.GetUtcNow();
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_hopper_claim"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("stale_before", now - ClaimLease);
+        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("instance_id", InstanceId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var leads = new List<HopperLead>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var lead = new Lead
+            {
+                Id = reader.GetInt64(0).ToString(CultureInfo.InvariantCulture),
+                PhoneNumber = reader.GetString(1),
+                TimeZoneId = reader.IsDBNull(2) ? null : reader.GetString(2),
+                Attempts = reader.GetInt32(3),
+                NextAttemptAt = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
+                LastOutcome = reader.IsDBNull(5) ? null : Enum.Parse<CallOutcome>(reader.GetString(5)),
+            };
+            leads.Add(new HopperLead(lead, reader.GetString(6)));
+        }
+
+        // RETURNING has no order: dial in due order.
+        return [.. leads.OrderBy(l => l.Lead.NextAttemptAt ?? DateTimeOffset.MinValue).ThenBy(l => long.Parse(l.Lead.Id, CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>
+    /// Gives claimed but undialled leads back. A lead with a <c>NotBefore</c> (outside its calling
+    /// window) is not handed out again before then.
+    /// </summary>
+    public async Task ReleaseAsync(IEnumerable<(string LeadId, DateTimeOffset? NotBefore)> leads, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leads);
+        var list = leads.ToList();
+        if (list.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_hopper_release"));
+        command.Parameters.AddWithValue("lead_ids", list.Select(l => long.Parse(l.LeadId, CultureInfo.InvariantCulture)).ToArray());
+        command.Parameters.Add(new NpgsqlParameter("not_before", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+        {
+            Value = list.Select(l => l.NotBefore is { } at ? (object)at.ToUniversalTime() : DBNull.Value).ToArray(),
+        });
+        command.Parameters.AddWithValue("instance_id", InstanceId);
+        command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

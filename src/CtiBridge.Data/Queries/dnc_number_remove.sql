@@ -1,0 +1,1 @@
+DELETE FROM dnc_numbers WHERE scope = @scope AND phone_number = @phone_number

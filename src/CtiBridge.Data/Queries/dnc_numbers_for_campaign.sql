@@ -1,0 +1,1 @@
+SELECT phone_number FROM dnc_numbers WHERE scope = '*' OR scope = @campaign_id
