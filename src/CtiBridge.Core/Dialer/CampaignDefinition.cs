@@ -53,7 +53,7 @@ public sealed class CampaignDefinition
     /// <summary>Digits put before the number.</summary>
     public string DialPrefix { get; set; } = "";
 
-    /// <summary>Calling hours per weekday (<c>"Monday": ["09:00-12:00", "13:00-20:00"]</c>); absent = US federal 08:00-21:00 every day; <c>"*"</c> = every day.</summary>
+    /// <summary>Calling hours per weekday (<c>"Monday": ["09:00-12:00", "13:00-20:00"]</c>); absent = US federal 08:00-21:00 every day; <c>"*"</c> = every day not named; a day not listed is closed.</summary>
     public Dictionary<string, string[]>? Windows { get; set; }
 
     /// <summary>No call before (ISO 8601).</summary>
@@ -280,6 +280,7 @@ public sealed class CampaignDefinition
         }
 
         var spans = new Dictionary<DayOfWeek, IReadOnlyList<CallingSpan>>();
+        var named = Windows.Keys.Where(k => k != "*" && Enum.TryParse<DayOfWeek>(k, ignoreCase: true, out _)).Select(k => Enum.Parse<DayOfWeek>(k, ignoreCase: true)).ToHashSet();
         foreach (var (dayText, texts) in Windows)
         {
             DayOfWeek[] days;
@@ -316,7 +317,11 @@ public sealed class CampaignDefinition
 
             foreach (var day in days)
             {
-                spans[day] = spans.TryGetValue(day, out var existing) ? [.. existing, .. list] : list;
+                // A named weekday replaces what "*" said for it, whatever the order in the file.
+                if (dayText != "*" || !named.Contains(day))
+                {
+                    spans[day] = list;
+                }
             }
         }
 
