@@ -56,3 +56,14 @@ public sealed record AnnouncePosition(string CallId, string Queue, int Position,
 /// <param name="Condition">Why.</param>
 /// <param name="Target">Where to.</param>
 public sealed record OverflowCall(string CallId, string Queue, OverflowCondition Condition, OverflowTarget Target) : AcdCommand(CallId);
+
+/// <summary>
+/// Hand the connected call from the agent to the transfer target: the agent's leg is released;
+/// for a queue or agent target the caller waits (music on hold and ringing follow as further
+/// commands), for an external number the PBX connects the caller to that number.
+/// </summary>
+/// <param name="CallId">The call.</param>
+/// <param name="FromAgentId">The agent who had it.</param>
+/// <param name="Target">Where it goes.</param>
+/// <param name="Attended">True when the agent consulted the target first (the PBX may already have the target on a consult leg).</param>
+public sealed record TransferCall(string CallId, string FromAgentId, TransferTarget Target, bool Attended) : AcdCommand(CallId);

@@ -279,4 +279,10 @@ public static class PauseReasons
 
     /// <summary>Training.</summary>
     public const string Training = "training";
+
+    /// <summary>Held for a colleague's consultation (attended transfer or conference): not offered calls meanwhile.</summary>
+    public const string Consult = "consult";
+
+    /// <summary>The agent's desk phone is unregistered or unreachable (AMI device state).</summary>
+    public const string PhoneUnavailable = "phone-unavailable";
 }

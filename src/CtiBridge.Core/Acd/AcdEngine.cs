@@ -214,8 +214,22 @@ public sealed partial class AcdEngine
             CallLost x => Lose(x),
             CallHoldChanged x => HoldChanged(x),
             CallerPressedKey x => KeyPressed(x),
+            CallTransferRequested x => Transfer(x),
             _ => throw new ArgumentException($"Unknown ACD input type {input.GetType().Name}.", nameof(input)),
         };
+    }
+
+    /// <summary>
+    /// Notes a fact the PBX side established (a recording started, a survey answered) in the
+    /// engine's ordered event stream at <paramref name="at"/>, after the deadlines due up to then,
+    /// so every consumer sees it in order with the engine's own events.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The time is before <see cref="Now"/>.</exception>
+    public void Note(DateTimeOffset at, AcdEvent fact)
+    {
+        ArgumentNullException.ThrowIfNull(fact);
+        Handle(new TimeAdvanced(at));
+        Publish(fact);
     }
 
     /// <summary>The agent's status, or null for an unknown agent ID.</summary>
@@ -774,7 +788,7 @@ public sealed partial class AcdEngine
         return p;
     }
 
-    private void Enqueue(Call call, Queue q)
+    private void Enqueue(Call call, Queue q, Agent? direct = null)
     {
         call.Queue = q;
         call.Visit++;
@@ -840,7 +854,18 @@ public sealed partial class AcdEngine
             }
         }
 
-        var routed = TryRouteCall(call, RoutingTrigger.CallEnqueued);
+        // A transfer to a named agent rings that agent first; unanswered, the call waits in line as usual.
+        bool routed;
+        if (direct is { State: AgentState.Ready, Call: null } && direct.MembershipIn(q) is not null)
+        {
+            Offer(call, [direct]);
+            routed = true;
+        }
+        else
+        {
+            routed = TryRouteCall(call, RoutingTrigger.CallEnqueued);
+        }
+
         if (!routed && call.Phase == CallPhase.Waiting && exp.AnnouncePositionOnJoin)
         {
             AnnouncePositionOf(call);
@@ -1584,7 +1609,7 @@ public sealed partial class AcdEngine
     }
 
     /// <summary>A connected call ended: completion, then wrap-up (the agent's, whatever the queue).</summary>
-    private void Complete(Call call, HangupParty? by)
+    private void Complete(Call call, HangupParty? by, bool endCall = true)
     {
         var a = call.Agent!;
         var q = call.Queue;
@@ -1598,8 +1623,16 @@ public sealed partial class AcdEngine
         a.TalkTime += talk;
         a.Call = null;
         a.Muted = false;
+        call.Agent = null;
         Publish(new CallCompleted(call.Id, q.Name, a.Id, talk, call.Hold, by));
-        End(call, CallDisposition.Answered);
+        if (endCall)
+        {
+            End(call, CallDisposition.Answered);
+        }
+        else
+        {
+            call.Phase = CallPhase.Ended; // between the agent and the transfer target
+        }
 
         a.WrapUpCallId = call.Id;
         a.WrapUpQueue = q.Name;
@@ -1617,6 +1650,79 @@ public sealed partial class AcdEngine
         a.WrapUpEndsAt = Now + wrap;
         SetState(a, AgentState.WrapUp, "call ended", ChangeSource.System, call.Id, q.Name);
         Schedule(a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
+    }
+
+    private InputOutcome Transfer(CallTransferRequested x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call) || call.Phase != CallPhase.Connected)
+        {
+            return InputOutcome.Refused($"call '{x.CallId}' is not connected to an agent; only a connected call can be transferred");
+        }
+
+        var from = call.Agent!;
+        var target = x.Target ?? throw new ArgumentException("A transfer needs a target.", nameof(x));
+        Queue? queue = null;
+        Agent? direct = null;
+        switch (target.Kind)
+        {
+            case TransferTargetKind.Queue:
+                if (!_queues.TryGetValue(target.Destination ?? string.Empty, out queue))
+                {
+                    return InputOutcome.Refused($"transfer target queue '{target.Destination}' is not configured (known: {string.Join(", ", _queues.Keys)})");
+                }
+
+                break;
+            case TransferTargetKind.Agent:
+                if (!_agents.TryGetValue(target.Destination ?? string.Empty, out direct))
+                {
+                    return InputOutcome.Refused($"transfer target agent '{target.Destination}' is not configured");
+                }
+
+                if (ReferenceEquals(direct, from))
+                {
+                    return InputOutcome.Refused($"agent '{from.Id}' already has call '{call.Id}'; transfer it to someone else");
+                }
+
+                // A consulted colleague was held (paused "consult") while talking to the transferring agent.
+                var consulted = x.Attended && direct.State == AgentState.Paused && direct.PauseReason == PauseReasons.Consult;
+                if (direct.State != AgentState.Ready && !consulted)
+                {
+                    return InputOutcome.Refused($"transfer target agent '{direct.Id}' is not ready (state {direct.State})");
+                }
+
+                queue = direct.MembershipIn(call.Queue) is not null ? call.Queue : direct.Memberships[0].Queue;
+                break;
+            case TransferTargetKind.External:
+                if (string.IsNullOrWhiteSpace(target.Destination))
+                {
+                    return InputOutcome.Refused("an external transfer needs a number");
+                }
+
+                break;
+            default:
+                return InputOutcome.Refused($"unknown transfer target kind {target.Kind}");
+        }
+
+        if (queue is not null && call.Visit >= _config.MaxQueueVisitsPerCall)
+        {
+            return InputOutcome.Refused($"call '{call.Id}' has been in {call.Visit} queues, the most allowed (MaxQueueVisitsPerCall)");
+        }
+
+        Publish(new CallTransferred(call.Id, call.Queue.Name, from.Id, target, x.Attended));
+        Execute(new TransferCall(call.Id, from.Id, target, x.Attended));
+        Complete(call, HangupParty.Agent, endCall: queue is null);
+        if (queue is not null && _calls.ContainsKey(call.Id))
+        {
+            if (direct is { State: AgentState.Paused })
+            {
+                // Straight from consult to this call: no other call may take the colleague in between.
+                SetState(direct, AgentState.Ready, "consult transfer", ChangeSource.Agent);
+            }
+
+            Enqueue(call, queue, direct);
+        }
+
+        return InputOutcome.Ok;
     }
 
     private InputOutcome HoldChanged(CallHoldChanged x)

@@ -211,6 +211,45 @@ public sealed record CallSystemLost(string CallId, string Queue, int Visit, Date
 /// <param name="ReleasedBy">Who hung up (null when lost by a fault).</param>
 public sealed record CallCompleted(string CallId, string Queue, string AgentId, TimeSpan Talk, TimeSpan Hold, HangupParty? ReleasedBy) : AcdEvent;
 
+/// <summary>
+/// A connected call was transferred (queue_log BLINDTRANSFER / ATTENDEDTRANSFER); the agent's
+/// <see cref="CallCompleted"/> follows with the agent as releasing party.
+/// </summary>
+/// <param name="CallId">The call.</param>
+/// <param name="Queue">The queue of the answered visit.</param>
+/// <param name="FromAgentId">The agent who transferred it.</param>
+/// <param name="Target">Where it went.</param>
+/// <param name="Attended">True for a consult (attended) transfer.</param>
+public sealed record CallTransferred(string CallId, string Queue, string FromAgentId, TransferTarget Target, bool Attended) : AcdEvent;
+
+/// <summary>A call's recording started (a fact from the PBX side, noted in the engine's stream).</summary>
+/// <param name="CallId">The call.</param>
+/// <param name="RecordingId">The recording's name on the PBX.</param>
+/// <param name="Path">Where the audio is written (relative to the PBX's recordings directory).</param>
+/// <param name="Format">Audio format (wav ...).</param>
+/// <param name="AgentId">The agent on the call.</param>
+public sealed record CallRecordingStarted(string CallId, string RecordingId, string Path, string Format, string? AgentId) : AcdEvent;
+
+/// <summary>A call's recording was paused (e.g. while the caller reads a card number) or resumed.</summary>
+/// <param name="CallId">The call.</param>
+/// <param name="RecordingId">The recording.</param>
+/// <param name="Paused">New flag.</param>
+public sealed record CallRecordingPaused(string CallId, string RecordingId, bool Paused) : AcdEvent;
+
+/// <summary>A call's recording ended (stopped, or the call ended).</summary>
+/// <param name="CallId">The call.</param>
+/// <param name="RecordingId">The recording.</param>
+public sealed record CallRecordingEnded(string CallId, string RecordingId) : AcdEvent;
+
+/// <summary>The caller answered the post-call satisfaction survey (noted after the call left the ACD).</summary>
+/// <param name="CallId">The call.</param>
+/// <param name="Queue">The queue of the answered visit.</param>
+/// <param name="AgentId">The agent who served the caller.</param>
+/// <param name="Question">Question code.</param>
+/// <param name="Score">The score pressed.</param>
+/// <param name="ScaleMax">Top of the scale.</param>
+public sealed record SurveyAnswered(string CallId, string? Queue, string? AgentId, string Question, int Score, int ScaleMax) : AcdEvent;
+
 /// <summary>Handling of an answered call ended (wrap-up over): talk + hold + wrap-up is its handle time (AHT).</summary>
 /// <param name="CallId">The call.</param>
 /// <param name="Queue">The queue of the answered visit.</param>

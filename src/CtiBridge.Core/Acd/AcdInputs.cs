@@ -180,6 +180,47 @@ public sealed record CallLost(DateTimeOffset At, string CallId, string Detail) :
 /// <param name="OnHold">New hold flag.</param>
 public sealed record CallHoldChanged(DateTimeOffset At, string CallId, bool OnHold) : AcdInput(At);
 
+/// <summary>Kinds of transfer targets.</summary>
+public enum TransferTargetKind
+{
+    /// <summary>A queue of this engine: the call waits there again (a new queue visit).</summary>
+    Queue,
+
+    /// <summary>A named agent, who must be ready: the agent's phone rings at once; unanswered, the call waits in that agent's queue.</summary>
+    Agent,
+
+    /// <summary>An outside number: the call leaves the ACD.</summary>
+    External,
+}
+
+/// <summary>Where an agent sends a connected call.</summary>
+/// <param name="Kind">Queue, agent or external number.</param>
+/// <param name="Destination">The queue name, agent ID or number.</param>
+public sealed record TransferTarget(TransferTargetKind Kind, string Destination)
+{
+    /// <summary>A queue.</summary>
+    public static TransferTarget ToQueue(string queue) => new(TransferTargetKind.Queue, queue);
+
+    /// <summary>An agent.</summary>
+    public static TransferTarget ToAgent(string agentId) => new(TransferTargetKind.Agent, agentId);
+
+    /// <summary>An outside number.</summary>
+    public static TransferTarget ToExternal(string number) => new(TransferTargetKind.External, number);
+
+    /// <summary><c>queue:billing</c>, <c>agent:2002</c>, <c>external:5550199</c> (the form kept in <c>calls.transfer_chain</c>).</summary>
+    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()}:{Destination}";
+}
+
+/// <summary>
+/// The agent connected to a call hands it on (blind, or after consulting the target). The agent's
+/// part ends as if the agent hung up (wrap-up follows); the call goes on at the target.
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The connected call.</param>
+/// <param name="Target">Where it goes.</param>
+/// <param name="Attended">True when the agent talked to the target first (consult transfer).</param>
+public sealed record CallTransferRequested(DateTimeOffset At, string CallId, TransferTarget Target, bool Attended = false) : AcdInput(At);
+
 /// <summary>A waiting caller pressed a DTMF key.</summary>
 /// <param name="At">When.</param>
 /// <param name="CallId">The call.</param>

@@ -11,7 +11,7 @@ public sealed class AcdStatistics
     private readonly MetricsParameters _parameters;
     private readonly Dictionary<string, QueueCounters> _queues = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, AgentCounters> _agents = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTimeOffset> _answeredVisitEntry = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string CallId, string AgentId), DateTimeOffset> _answeredVisitEntry = [];
 
     /// <summary>Creates empty statistics for a period starting at <paramref name="periodStart"/>.</summary>
     public AcdStatistics(MetricsParameters parameters, DateTimeOffset periodStart)
@@ -64,7 +64,7 @@ public sealed class AcdStatistics
                             q.AnsweredWithinThreshold++;
                         }
 
-                        _answeredVisitEntry[x.CallId] = x.EnqueuedAt;
+                        _answeredVisitEntry[(x.CallId, ((CallAnswered)x).AgentId)] = x.EnqueuedAt;
                         break;
                     case QueueVisitOutcome.Abandoned:
                         q.Abandoned++;
@@ -89,7 +89,7 @@ public sealed class AcdStatistics
 
                 break;
             case CallHandlingEnded x:
-                if (_answeredVisitEntry.Remove(x.CallId, out var entered) && entered >= PeriodStart)
+                if (_answeredVisitEntry.Remove((x.CallId, x.AgentId), out var entered) && entered >= PeriodStart)
                 {
                     var hq = Queue(x.Queue);
                     hq.Handled++;

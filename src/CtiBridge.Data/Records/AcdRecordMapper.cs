@@ -22,6 +22,11 @@ public sealed class AcdRecordMapper
     private readonly Dictionary<string, CallTrack> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, AgentTrack> _agents = new(StringComparer.Ordinal);
 
+    // Call rows already written whose survey answer may still come (bounded: oldest forgotten first).
+    private readonly Dictionary<string, CallRecord> _finished = new(StringComparer.Ordinal);
+    private readonly Queue<string> _finishedOrder = new();
+    private const int FinishedRemembered = 20_000;
+
     /// <summary>Creates a mapper for one engine event stream (e.g. the engine instance and its start time).</summary>
     public AcdRecordMapper(string streamId)
     {
@@ -57,8 +62,31 @@ public sealed class AcdRecordMapper
             case QueueVisitEnded x:
                 OnUnanswered(x, output);
                 break;
+            case CallTransferred x:
+                var transferring = Call(x.CallId, x.At);
+                transferring.TransferChain.Add(x.Target.ToString());
+                transferring.PendingTransfer = x;
+                break;
             case CallCompleted x:
                 OnCompleted(x, output);
+                break;
+            case CallRecordingStarted x:
+                var recorded = Call(x.CallId, x.At);
+                recorded.RecordingId ??= x.RecordingId;
+                recorded.Recordings[x.RecordingId] = new RecordingRecord
+                {
+                    RecordingId = x.RecordingId, StartedAt = x.At, CallId = x.CallId, AgentId = x.AgentId, Path = x.Path, Format = x.Format,
+                };
+                break;
+            case CallRecordingEnded x:
+                if (_calls.TryGetValue(x.CallId, out var withRecording) && withRecording.Recordings.Remove(x.RecordingId, out var recording))
+                {
+                    output.Add(recording with { EndedAt = x.At < recording.StartedAt ? recording.StartedAt : x.At });
+                }
+
+                break;
+            case SurveyAnswered x:
+                OnSurveyAnswered(x, output);
                 break;
             case CallHandlingEnded x:
                 OnHandlingEnded(x, output);
@@ -139,15 +167,16 @@ public sealed class AcdRecordMapper
     private void OnAnswered(CallAnswered x, List<CallCenterRecord> output)
     {
         var call = Call(x.CallId, x.At);
-        call.AnsweredAt = x.At;
+        call.AnsweredAt ??= x.At;
         call.AgentId = x.AgentId;
-        call.Wait = x.Wait;
-        call.AnsweredVisit = new QueueVisitRecord
+        call.Wait ??= x.Wait;
+        call.AnsweredVisits[x.AgentId] = new QueueVisitRecord
         {
             CallId = x.CallId, Queue = x.Queue, EnteredAt = x.EnqueuedAt, Outcome = QueueVisitOutcome.Answered, LeftAt = x.At,
             AnsweredAt = x.At, AgentId = x.AgentId, EntryPosition = call.Position(x.Queue, x.Visit),
         };
-        output.Add(call.AnsweredVisit);
+        output.Add(call.AnsweredVisits[x.AgentId]);
+        call.OpenHandlings++;
         output.Add(Event(x, x.CallId, x.Queue, x.AgentId, "CONNECT", Whole(x.Wait.TotalSeconds), x.CallId, "0"));
     }
 
@@ -179,35 +208,48 @@ public sealed class AcdRecordMapper
     private void OnCompleted(CallCompleted x, List<CallCenterRecord> output)
     {
         var call = Call(x.CallId, x.At);
-        call.Talk = x.Talk;
-        call.Hold = x.Hold;
+        call.Talk += x.Talk;
+        call.Hold += x.Hold;
         call.ReleasedBy = x.ReleasedBy switch
         {
             HangupParty.Agent => ReleasedBy.Agent,
             HangupParty.Caller => ReleasedBy.Caller,
             _ => ReleasedBy.System,
         };
-        var origin = Whole(call.AnsweredVisit?.EntryPosition ?? 0);
+        var origin = Whole(call.AnsweredVisits.GetValueOrDefault(x.AgentId)?.EntryPosition ?? 0);
+        var wait = Whole((call.Wait ?? TimeSpan.Zero).TotalSeconds);
+        if (call.PendingTransfer is { } transfer && transfer.FromAgentId == x.AgentId)
+        {
+            // queue_log: the transfer replaces COMPLETEAGENT (BLINDTRANSFER extension|context|hold|call|pos; ATTENDEDTRANSFER BRIDGE|target|…).
+            call.PendingTransfer = null;
+            call.ReleasedBy = null;
+            output.Add(transfer.Attended
+                ? Event(x, x.CallId, x.Queue, x.AgentId, "ATTENDEDTRANSFER", "BRIDGE", transfer.Target.ToString(), wait, Whole((x.Talk + x.Hold).TotalSeconds), origin)
+                : Event(x, x.CallId, x.Queue, x.AgentId, "BLINDTRANSFER", transfer.Target.Destination, transfer.Target.Kind.ToString().ToLowerInvariant(), wait, Whole((x.Talk + x.Hold).TotalSeconds), origin));
+            return;
+        }
+
         output.Add(Event(x, x.CallId, x.Queue, x.AgentId, x.ReleasedBy == HangupParty.Agent ? "COMPLETEAGENT" : "COMPLETECALLER",
-            Whole((call.Wait ?? TimeSpan.Zero).TotalSeconds), Whole((x.Talk + x.Hold).TotalSeconds), origin));
+            wait, Whole((x.Talk + x.Hold).TotalSeconds), origin));
     }
 
     private void OnHandlingEnded(CallHandlingEnded x, List<CallCenterRecord> output)
     {
         var call = Call(x.CallId, x.At);
-        call.Talk = x.Talk;
-        call.Hold = x.Hold;
-        call.WrapUp = x.WrapUp;
-        call.HandlingEnded = true;
-        if (call.AnsweredVisit is { } visit)
+        call.WrapUp += x.WrapUp;
+        call.OpenHandlings = Math.Max(0, call.OpenHandlings - 1);
+        if (call.AnsweredVisits.Remove(x.AgentId, out var visit))
         {
             output.Add(visit with { Revision = 1, TalkSeconds = x.Talk.TotalSeconds, HoldSeconds = x.Hold.TotalSeconds, WrapUpSeconds = x.WrapUp.TotalSeconds, Handled = true });
         }
 
         if (call.Ended is not null)
         {
-            output.Add(CallRow(x.CallId, call, revision: 1));
-            _calls.Remove(x.CallId);
+            output.Add(CallRow(x.CallId, call, revision: ++call.Revision));
+            if (call.OpenHandlings == 0)
+            {
+                Forget(x.CallId, call, output);
+            }
         }
     }
 
@@ -215,10 +257,56 @@ public sealed class AcdRecordMapper
     {
         var call = Call(x.CallId, x.At);
         call.Ended = x;
-        output.Add(CallRow(x.CallId, call, revision: 0));
-        if (call.AnsweredAt is null || call.HandlingEnded)
+        output.Add(CallRow(x.CallId, call, revision: call.Revision));
+        if (call.OpenHandlings == 0)
         {
-            _calls.Remove(x.CallId);
+            Forget(x.CallId, call, output);
+        }
+    }
+
+    /// <summary>The call is complete: its recordings end with it; its row is kept a while for a late survey answer.</summary>
+    private void Forget(string callId, CallTrack call, List<CallCenterRecord> output)
+    {
+        foreach (var recording in call.Recordings.Values)
+        {
+            output.Add(recording with { EndedAt = call.Ended!.At < recording.StartedAt ? recording.StartedAt : call.Ended.At });
+        }
+
+        _calls.Remove(callId);
+        var row = CallRow(callId, call, call.Revision);
+        if (_finished.TryAdd(callId, row))
+        {
+            _finishedOrder.Enqueue(callId);
+            while (_finishedOrder.Count > FinishedRemembered)
+            {
+                _finished.Remove(_finishedOrder.Dequeue());
+            }
+        }
+        else
+        {
+            _finished[callId] = row;
+        }
+    }
+
+    private void OnSurveyAnswered(SurveyAnswered x, List<CallCenterRecord> output)
+    {
+        output.Add(new SurveyAnswerRecord
+        {
+            CallId = x.CallId, Question = x.Question, AnsweredAt = x.At, Score = (short)x.Score, ScaleMax = (short)x.ScaleMax, AgentId = x.AgentId, Queue = x.Queue,
+        });
+        if (_calls.TryGetValue(x.CallId, out var open))
+        {
+            open.SurveyScore = (short)x.Score;
+            if (open.Ended is not null)
+            {
+                output.Add(CallRow(x.CallId, open, ++open.Revision));
+            }
+        }
+        else if (_finished.TryGetValue(x.CallId, out var row))
+        {
+            var scored = row with { SurveyScore = (short)x.Score, Revision = row.Revision + 1 };
+            _finished[x.CallId] = scored;
+            output.Add(scored);
         }
     }
 
@@ -240,7 +328,8 @@ public sealed class AcdRecordMapper
                 CoreDisposition.Voicemail => CallDisposition.Voicemail,
                 _ => CallDisposition.SystemLost,
             },
-            AgentId = call.AgentId, ReleasedBy = call.ReleasedBy,
+            AgentId = call.AgentId, ReleasedBy = call.ReleasedBy, TransferChain = [.. call.TransferChain], RecordingId = call.RecordingId,
+            SurveyScore = call.SurveyScore,
         };
     }
 
@@ -310,9 +399,15 @@ public sealed class AcdRecordMapper
         public TimeSpan Hold { get; set; }
         public TimeSpan WrapUp { get; set; }
         public ReleasedBy? ReleasedBy { get; set; }
-        public QueueVisitRecord? AnsweredVisit { get; set; }
+        public Dictionary<string, QueueVisitRecord> AnsweredVisits { get; } = new(StringComparer.Ordinal);
+        public int OpenHandlings { get; set; }
+        public int Revision { get; set; }
         public CallEnded? Ended { get; set; }
-        public bool HandlingEnded { get; set; }
+        public List<string> TransferChain { get; } = [];
+        public CallTransferred? PendingTransfer { get; set; }
+        public string? RecordingId { get; set; }
+        public Dictionary<string, RecordingRecord> Recordings { get; } = new(StringComparer.Ordinal);
+        public short? SurveyScore { get; set; }
 
         public int? Position(string queue, int visit) => Positions.TryGetValue((queue, visit), out var p) ? p : null;
     }
