@@ -8,38 +8,6 @@ internal sealed partial class AmiActions
 {
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private AmiMessage MemberHeaders(AmiMessage message, CallQueue queue, QueueMember member, bool forStatus)
-    {
-        message.Add("Queue", queue.Name);
-        if (forStatus)
-        {
-            message.Add("Name", member.Name).Add("Location", member.Interface);
-        }
-        else
-        {
-            message.Add("MemberName", member.Name).Add("Interface", member.Interface);
-        }
-
-        var state = Model.DeviceState(member.StateInterface);
-        message.Add("StateInterface", member.StateInterface)
-            .Add("Membership", member.Membership)
-            .Add("Penalty", Number(member.Penalty))
-            .Add("CallsTaken", "0")
-            .Add("LastCall", "0")
-            .Add("LastPause", Number(member.LastPause))
-            .Add("LoginTime", Number(member.LoginTime))
-            .Add("InCall", state == "INUSE" ? "1" : "0")
-            .Add("Status", Number(PbxModel.MemberStatus(state)))
-            .Add("Paused", member.Paused ? "1" : "0")
-            .Add("PausedReason", member.PausedReason);
-        if (!forStatus)
-        {
-            message.Add("Ringinuse", member.RingInUse ? "1" : "0");
-        }
-
-        return message.Add("Wrapuptime", "0");
-    }
-
     private void QueueStatus(AmiSession session, AmiMessage action, string? actionId)
     {
         var queueName = action["Queue"];
@@ -57,7 +25,7 @@ internal sealed partial class AmiActions
                 count++;
                 foreach (var member in queue.Members.Where(m => string.IsNullOrEmpty(memberName) || m.Interface == memberName || m.Name == memberName))
                 {
-                    session.Send(MemberHeaders(new AmiMessage(18).Add("Event", "QueueMember"), queue, member, forStatus: true).AddIfPresent("ActionID", actionId));
+                    session.Send(Model.MemberHeaders(new AmiMessage(18).Add("Event", "QueueMember"), queue, member, forStatus: true).AddIfPresent("ActionID", actionId));
                     count++;
                 }
             }
@@ -85,8 +53,7 @@ internal sealed partial class AmiActions
         }
     }
 
-    private void PublishMember(string name, CallQueue queue, QueueMember member) =>
-        Model.Publish(AmiPrivilege.Agent, MemberHeaders(PbxModel.Event(name, AmiPrivilege.Agent), queue, member, forStatus: false));
+    private void PublishMember(string name, CallQueue queue, QueueMember member) => Model.PublishMember(name, queue, member);
 
     private void QueueAdd(AmiSession session, AmiMessage action, string? actionId)
     {
@@ -125,7 +92,9 @@ internal sealed partial class AmiActions
             };
             queue.Members.Add(member);
             session.Send(Success(actionId, "Added interface to queue"));
+            Model.PublishPauseState(queue, member);
             PublishMember("QueueMemberAdded", queue, member);
+            Model.UpdateQueueAvailability(queue);
             Model.WriteQueueLog("MANAGER", queue.Name, member.Name, "ADDMEMBER", "");
         });
     }
@@ -153,6 +122,7 @@ internal sealed partial class AmiActions
             queue.Members.Remove(member);
             session.Send(Success(actionId, "Removed interface from queue"));
             PublishMember("QueueMemberRemoved", queue, member);
+            Model.UpdateQueueAvailability(queue);
         });
     }
 
@@ -181,6 +151,8 @@ internal sealed partial class AmiActions
                     member.LastPause = Model.Now.ToUnixTimeSeconds();
                 }
 
+                Model.PublishPauseState(queue, member);
+                Model.UpdateQueueAvailability(queue);
                 PublishMember("QueueMemberPause", queue, member);
             }
         });
@@ -235,6 +207,7 @@ internal sealed partial class AmiActions
             {
                 member.RingInUse = ringInUse;
                 PublishMember("QueueMemberRinginuse", queue, member);
+                Model.UpdateQueueAvailability(queue);
             }
         });
     }

@@ -131,6 +131,25 @@ internal sealed class Channel
     /// <summary>True for a channel created by the Dial app: its CDR is the caller's (no record of its own).</summary>
     public bool CdrMerged { get; set; }
 
+    /// <summary>When the channel's current CDR started (a transfer starts a new record).</summary>
+    public DateTimeOffset? CdrStartedAt { get; set; }
+
+    /// <summary>When the channel's current CDR was answered, if it started answered after a transfer.</summary>
+    public DateTimeOffset? CdrAnsweredAt { get; set; }
+
+    /// <summary>CDRs already closed (by a transfer), sent with the final one when the channel hangs up.</summary>
+    public List<Ami.AmiMessage> ClosedCdrs { get; } = [];
+
+    /// <summary>
+    /// Where a transfer sends this channel once its Dial's bridge breaks up (an async goto): the new
+    /// location is published at once with the old application (Newexten), and its first step then
+    /// runs without a Newexten of its own, as Asterisk only reports location changes.
+    /// </summary>
+    public (string Context, string Exten, int Priority)? PendingGoto { get; set; }
+
+    /// <summary>The location was already published by an async goto: the next step emits no Newexten.</summary>
+    public bool LocationPublished { get; set; }
+
     /// <summary>PJSIP endpoint this channel belongs to, if any.</summary>
     public string? Endpoint { get; set; }
 

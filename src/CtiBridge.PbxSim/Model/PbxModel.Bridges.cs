@@ -219,6 +219,12 @@ internal sealed partial class PbxModel
         channel.Bridge = bridge;
         Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeEnter", AmiPrivilege.Call), bridge), channel));
         _sim.AriEvents.ChannelEnteredBridge(bridge, channel);
+        if (channel.Variables.TryGetValue("BLINDTRANSFER", out var transferer) && transferer.Length > 0)
+        {
+            // A transferred channel forgets who transferred it once it is bridged again.
+            SetVariable(channel, "BLINDTRANSFER", "");
+        }
+
         if (bridge.Members.Count == 2 && bridge.AriType != "holding")
         {
             SetVariable(bridge.Members[0], "BRIDGEPEER", bridge.Members[1].Name);
@@ -288,6 +294,12 @@ internal sealed partial class PbxModel
 
         foreach (var remaining in bridge.Members.ToList())
         {
+            if (remaining.PendingGoto is { } target && remaining.OutgoingDial is not null)
+            {
+                LeaveDialBridgeForGoto(remaining, bridge, target);
+                continue;
+            }
+
             LeaveBridge(remaining, bridge);
             if (remaining.OutgoingDial is { } dial)
             {
@@ -301,6 +313,29 @@ internal sealed partial class PbxModel
         }
 
         DestroyBridge(bridge);
+    }
+
+    /// <summary>
+    /// A transferred caller leaves its Dial's bridge: the new location is published with the old
+    /// application, the Dial returns ANSWER without its timing variables, the CDR so far is closed and
+    /// the dialplan goes on at the new location.
+    /// </summary>
+    private void LeaveDialBridgeForGoto(Channel channel, Bridge bridge, (string Context, string Exten, int Priority) target)
+    {
+        channel.PendingGoto = null;
+        CloseCdr(channel);
+        (channel.Context, channel.Exten, channel.Priority) = target;
+        ChannelEvent("Newexten", channel, AmiPrivilege.Dialplan, ("Extension", channel.Exten), ("Application", channel.Application), ("AppData", channel.AppData));
+        _sim.AriEvents.ChannelDialplan(channel);
+        channel.LocationPublished = true;
+        LeaveBridge(channel, bridge);
+        channel.OutgoingDial = null;
+        SetVariable(channel, "DIALSTATUS", "ANSWER");
+        channel.Generation++;
+        if (channel.InPbx)
+        {
+            ContinuePbx(channel);
+        }
     }
 
     internal void DestroyBridge(Bridge bridge)

@@ -481,12 +481,22 @@ internal sealed partial class PbxModel
         }
 
         Finish(channel, channel.HangupCause.Value);
+
+        // A transferred party left behind goes on at once (its thread is running), while this
+        // channel's Local partner only notices the hang-up when its own dialplan wakes up (as recorded
+        // in blind-transfer: the new Dial rings before the old agent leg runs its h extension).
+        var transferring = bridge is not null && bridge.Members.Exists(m => m.PendingGoto is not null);
+        if (transferring)
+        {
+            AfterBridgeMemberLeft(bridge!);
+        }
+
         if (peer is { Gone: false, Ending: false })
         {
             PeerGone(peer);
         }
 
-        if (bridge is not null)
+        if (bridge is not null && !transferring)
         {
             AfterBridgeMemberLeft(bridge);
         }
@@ -588,7 +598,34 @@ internal sealed partial class PbxModel
             return;
         }
 
-        var answered = channel.AnsweredAt is not null;
+        foreach (var closed in channel.ClosedCdrs)
+        {
+            Publish(AmiPrivilege.Cdr, closed);
+        }
+
+        channel.ClosedCdrs.Clear();
+        Publish(AmiPrivilege.Cdr, BuildCdr(channel));
+    }
+
+    /// <summary>A transfer ends the channel's CDR here; a new one starts (answered) at the new location.</summary>
+    internal void CloseCdr(Channel channel)
+    {
+        if (channel.CdrMerged)
+        {
+            return;
+        }
+
+        channel.ClosedCdrs.Add(BuildCdr(channel));
+        channel.CdrStartedAt = Now;
+        channel.CdrAnsweredAt = channel.AnsweredAt is null ? null : Now;
+        channel.CdrPeer = "";
+    }
+
+    private AmiMessage BuildCdr(Channel channel)
+    {
+        var started = channel.CdrStartedAt ?? channel.CreatedAt;
+        var answeredAt = channel.CdrStartedAt is null ? channel.AnsweredAt : channel.CdrAnsweredAt;
+        var answered = answeredAt is not null;
         var end = Now;
         var disposition = answered ? "ANSWERED" : channel.UnansweredDisposition ?? (channel.HangupCause ?? 0) switch
         {
@@ -608,16 +645,16 @@ internal sealed partial class PbxModel
             .Add("DestinationChannel", channel.CdrPeer)
             .Add("LastApplication", channel.LastApplication)
             .Add("LastData", channel.LastData)
-            .Add("StartTime", CdrTime(channel.CreatedAt))
-            .Add("AnswerTime", channel.AnsweredAt is { } a ? CdrTime(a) : "")
+            .Add("StartTime", CdrTime(started))
+            .Add("AnswerTime", answeredAt is { } a ? CdrTime(a) : "")
             .Add("EndTime", CdrTime(end))
-            .Add("Duration", ((long)(end - channel.CreatedAt).TotalSeconds).ToString(CultureInfo.InvariantCulture))
-            .Add("BillableSeconds", (channel.AnsweredAt is { } b ? (long)(end - b).TotalSeconds : 0).ToString(CultureInfo.InvariantCulture))
+            .Add("Duration", ((long)(end - started).TotalSeconds).ToString(CultureInfo.InvariantCulture))
+            .Add("BillableSeconds", (answeredAt is { } b ? (long)(end - b).TotalSeconds : 0).ToString(CultureInfo.InvariantCulture))
             .Add("Disposition", disposition)
             .Add("AMAFlags", "DOCUMENTATION")
             .Add("UniqueID", channel.UniqueId)
             .Add("UserField", "");
-        Publish(AmiPrivilege.Cdr, message);
+        return message;
     }
 
     private static string CdrTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);

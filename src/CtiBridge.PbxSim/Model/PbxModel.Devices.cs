@@ -73,12 +73,130 @@ internal sealed partial class PbxModel
         support.Members.Add(new QueueMember { Interface = "Local/agent1@agents", Name = "Agent One", StateInterface = "Custom:agent1", LoginTime = login });
         support.Members.Add(new QueueMember { Interface = "Local/agent2@agents", Name = "Agent Two", StateInterface = "Custom:agent2", LoginTime = login });
         Queues.AddRange([linear, support, new CallQueue { Name = "sales", Strategy = "ringall" }]);
+        foreach (var queue in Queues)
+        {
+            // app_queue's own devices: the queue (callers waiting), whether any member is available,
+            // and each member's pause state.
+            DeviceStates["Queue:" + queue.Name] = "NOT_INUSE";
+            DeviceStates[$"Queue:{queue.Name}_avail"] = AnyMemberAvailable(queue) ? "NOT_INUSE" : "INUSE";
+            foreach (var member in queue.Members)
+            {
+                DeviceStates[PauseDevice(queue, member)] = member.Paused ? "INUSE" : "NOT_INUSE";
+            }
+        }
     }
 
+    /// <summary>
+    /// A device changes state: the hints on it report ExtensionStatus (when their state changes), then
+    /// DeviceStateChange, then every queue member watching it reports QueueMemberStatus and its queue
+    /// re-publishes whether any member is available.
+    /// </summary>
     internal void SetDeviceState(string device, string state)
+    {
+        var old = DeviceState(device);
+        foreach (var (exten, context, hintDevice) in Hints.Where(h => string.Equals(h.Device, device, StringComparison.OrdinalIgnoreCase)))
+        {
+            var (status, text) = ExtensionState(state);
+            if (ExtensionState(old).Status == status)
+            {
+                continue;
+            }
+
+            Publish(AmiPrivilege.Call, Event("ExtensionStatus", AmiPrivilege.Call).Add("Exten", exten).Add("Context", context).Add("Hint", hintDevice)
+                .Add("Status", status.ToString(CultureInfo.InvariantCulture)).Add("StatusText", text));
+        }
+
+        DeviceStates[device] = state;
+        Publish(AmiPrivilege.Call, Event("DeviceStateChange", AmiPrivilege.Call).Add("Device", device).Add("State", state));
+        foreach (var queue in Queues)
+        {
+            var watching = queue.Members.Where(m => string.Equals(m.StateInterface, device, StringComparison.OrdinalIgnoreCase)).ToList();
+            foreach (var member in watching)
+            {
+                PublishMember("QueueMemberStatus", queue, member);
+            }
+
+            if (watching.Count > 0)
+            {
+                UpdateQueueAvailability(queue);
+            }
+        }
+    }
+
+    private static string PauseDevice(CallQueue queue, QueueMember member) => $"Queue:{queue.Name}_pause_{member.Interface}";
+
+    /// <summary>app_queue's <c>Queue:name_pause_interface</c> device: INUSE while the member is paused.</summary>
+    internal void PublishPauseState(CallQueue queue, QueueMember member) => SetQueueDevice(PauseDevice(queue, member), member.Paused ? "INUSE" : "NOT_INUSE");
+
+    /// <summary>app_queue's <c>Queue:name_avail</c> device: NOT_INUSE while some member could take a call, reported on change.</summary>
+    internal void UpdateQueueAvailability(CallQueue queue)
+    {
+        var device = $"Queue:{queue.Name}_avail";
+        var state = AnyMemberAvailable(queue) ? "NOT_INUSE" : "INUSE";
+        if (DeviceState(device) != state)
+        {
+            SetQueueDevice(device, state);
+        }
+    }
+
+    private void SetQueueDevice(string device, string state)
     {
         DeviceStates[device] = state;
         Publish(AmiPrivilege.Call, Event("DeviceStateChange", AmiPrivilege.Call).Add("Device", device).Add("State", state));
+    }
+
+    /// <summary>app_queue's is_member_available: not paused, and idle (or busy with ringinuse on).</summary>
+    private bool AnyMemberAvailable(CallQueue queue) => queue.Members.Exists(m =>
+    {
+        if (m.Paused)
+        {
+            return false;
+        }
+
+        return DeviceState(m.StateInterface) switch
+        {
+            "INVALID" or "UNAVAILABLE" => false,
+            "NOT_INUSE" or "UNKNOWN" => true,
+            _ => m.RingInUse,
+        };
+    });
+
+    internal void PublishMember(string name, CallQueue queue, QueueMember member) =>
+        Publish(AmiPrivilege.Agent, MemberHeaders(Event(name, AmiPrivilege.Agent), queue, member, forStatus: false));
+
+    /// <summary>A member's headers as app_queue writes them (QueueMember list items and QueueMember* events).</summary>
+    internal AmiMessage MemberHeaders(AmiMessage message, CallQueue queue, QueueMember member, bool forStatus)
+    {
+        static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+        message.Add("Queue", queue.Name);
+        if (forStatus)
+        {
+            message.Add("Name", member.Name).Add("Location", member.Interface);
+        }
+        else
+        {
+            message.Add("MemberName", member.Name).Add("Interface", member.Interface);
+        }
+
+        var state = DeviceState(member.StateInterface);
+        message.Add("StateInterface", member.StateInterface)
+            .Add("Membership", member.Membership)
+            .Add("Penalty", Number(member.Penalty))
+            .Add("CallsTaken", "0")
+            .Add("LastCall", "0")
+            .Add("LastPause", Number(member.LastPause))
+            .Add("LoginTime", Number(member.LoginTime))
+            // InCall means "talking to a caller from this queue"; PbxSim runs no Queue application.
+            .Add("InCall", "0")
+            .Add("Status", Number(MemberStatus(state)))
+            .Add("Paused", member.Paused ? "1" : "0")
+            .Add("PausedReason", member.PausedReason);
+        if (!forStatus)
+        {
+            message.Add("Ringinuse", member.RingInUse ? "1" : "0");
+        }
+
+        return message.Add("Wrapuptime", "0");
     }
 
     /// <summary>Asterisk's extension state number and text for a device state.</summary>
@@ -113,18 +231,8 @@ internal sealed partial class PbxModel
     internal void WriteQueueLog(string callId, string queue, string agent, string eventName, string data) =>
         QueueLog.Add(string.Create(CultureInfo.InvariantCulture, $"{Now.ToUnixTimeSeconds()}|{callId}|{queue}|{agent}|{eventName}|{data}"));
 
-    /// <summary>The CLI's <c>devstate change</c>: sets a Custom: device and reports member/hint changes.</summary>
-    internal void ChangeCustomDeviceState(string device, string state)
-    {
-        foreach (var (exten, context, hintDevice) in Hints.Where(h => string.Equals(h.Device, device, StringComparison.OrdinalIgnoreCase)))
-        {
-            var (status, text) = ExtensionState(state);
-            Publish(AmiPrivilege.Call, Event("ExtensionStatus", AmiPrivilege.Call).Add("Exten", exten).Add("Context", context).Add("Hint", hintDevice)
-                .Add("Status", status.ToString(CultureInfo.InvariantCulture)).Add("StatusText", text));
-        }
-
-        SetDeviceState(device, state);
-    }
+    /// <summary>The CLI's <c>devstate change</c>: sets a Custom: device (hints and members follow).</summary>
+    internal void ChangeCustomDeviceState(string device, string state) => SetDeviceState(device, state);
 
     internal string DeviceState(string device) =>
         DeviceStates.TryGetValue(device, out var state) ? state

@@ -36,7 +36,16 @@ internal sealed partial class PbxModel
             }
 
             var data = Expand(channel, step.Data);
-            EmitNewexten(channel, step.Application, data);
+            if (channel.LocationPublished)
+            {
+                channel.LocationPublished = false;
+                (channel.Application, channel.AppData, channel.LastApplication, channel.LastData) = (step.Application, data, step.Application, data);
+            }
+            else
+            {
+                EmitNewexten(channel, step.Application, data);
+            }
+
             switch (Execute(channel, step.Application, data))
             {
                 case AppResult.Next:

@@ -46,11 +46,23 @@ internal sealed partial class PbxModel
             return false;
         }
 
+        // As recorded: the transferer is taken off hold, both ends learn who transferred whom, then
+        // the transferer hangs up and the transferee's Dial returns and it goes to exten@context.
+        Hold(transferer, false);
+        SetVariable(transferee, "BLINDTRANSFER", transferer.Name);
+        SetVariable(transferer, "BLINDTRANSFER", transferee.Name);
         var message = Event("BlindTransfer", AmiPrivilege.Call).Add("Result", "Success");
         AddChannel(message, transferer, "Transferer");
         AddChannel(message, transferee, "Transferee");
         AddBridge(message, bridge).Add("IsExternal", "Yes").Add("Context", context).Add("Extension", exten);
         Publish(AmiPrivilege.Call, message);
+        if (transferee.OutgoingDial is not null)
+        {
+            transferee.PendingGoto = (context, exten, 1);
+            Teardown(transferer, 16);
+            return true;
+        }
+
         Teardown(transferer, 16);
         if (!transferee.Gone)
         {

@@ -203,6 +203,9 @@ internal sealed partial class PbxModel : IDisposable
     internal string NextUniqueId() =>
         string.Create(CultureInfo.InvariantCulture, $"{Now.ToUnixTimeSeconds()}.{_uniqueSeq++}");
 
+    /// <summary>Continues the uniqueid sequence from <paramref name="next"/> (as an Asterisk that has run a while).</summary>
+    internal void SeedUniqueSequence(long next) => _uniqueSeq = next;
+
     /// <summary>Continues Local channel numbering from <paramref name="next"/> (as an Asterisk that has run a while).</summary>
     internal void SeedLocalSequence(long next) => _localSeq = next;
 

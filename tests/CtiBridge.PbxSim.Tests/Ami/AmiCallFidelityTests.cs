@@ -11,6 +11,7 @@ public sealed class AmiCallFidelityTests
     [InlineData("originate-outcomes", 20.9)]
     [InlineData("call-flow", 30.0)]
     [InlineData("chanspy", 30.0)]
+    [InlineData("blind-transfer", 30.0)]
     public async Task Replay_CallScenario_MatchesRecordingPerChannel(string scenario, double cutoff)
     {
         var ct = TestContext.Current.CancellationToken;

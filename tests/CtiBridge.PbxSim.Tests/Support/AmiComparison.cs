@@ -14,7 +14,7 @@ internal static partial class AmiComparison
     {
         "Timestamp", "EventTV", "SessionTV", "SessionID", "LocalAddress", "RemoteAddress", "Challenge",
         "Uptime", "LastReload", "StartTime", "AnswerTime", "EndTime", "Duration", "BillableSeconds",
-        "EventTime", "LastCall", "LoginTime", "Seconds", "CoreStartupDate", "CoreStartupTime",
+        "EventTime", "LastCall", "CallsTaken", "LoginTime", "Seconds", "CoreStartupDate", "CoreStartupTime",
         "CoreReloadDate", "CoreReloadTime", "CoreProcessedCalls", "BridgeUniqueid", "BridgeID", "BridgeId",
         "ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS",
     };

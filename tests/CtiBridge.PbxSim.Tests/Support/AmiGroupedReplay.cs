@@ -12,7 +12,7 @@ internal static class AmiGroupedReplay
     /// <summary>Event types PbxSim does not produce (listed in docs/pbxsim-fidelity.md).</summary>
     public static readonly HashSet<string> NotModelled = new(StringComparer.Ordinal)
     {
-        "CEL", "QueueMemberStatus", "ExtensionStatus",
+        "CEL",
     };
 
     public static bool IsModelled(string message)
