@@ -31,6 +31,7 @@ internal sealed partial class AmiActions
         Register("UserEvent", AmiPrivilege.User, UserEvent);
         Register("ModuleCheck", AmiPrivilege.System, ModuleCheck);
         RegisterModelActions();
+        Register("ShowDialPlan", AmiPrivilege.Config | AmiPrivilege.Reporting, ShowDialPlan);
     }
 
     private void Register(string name, AmiPrivilege authority, ActionHandler handler) => _handlers[name] = (authority, handler);

@@ -91,6 +91,10 @@ internal sealed class Dialplan
 
     public bool ContextExists(string context) => _contexts.ContainsKey(context);
 
+    /// <summary>Every context with its extensions (patterns keep their leading <c>_</c>) and steps, in definition order.</summary>
+    public IEnumerable<(string Context, string Extension, IReadOnlyList<DialplanStep> Steps)> Listing() =>
+        _contexts.SelectMany(c => c.Value.Select(e => (c.Key, e.Key, (IReadOnlyList<DialplanStep>)e.Value)));
+
     /// <summary>Whether <paramref name="exten"/> exists in <paramref name="context"/> (exact first, then patterns).</summary>
     public bool Exists(string context, string exten) => Find(context, exten) is not null;
 

@@ -42,7 +42,9 @@ public sealed record SetupCheckResult(string Server, string Check, SetupCheckOut
 /// <param name="agentPhones">The agents' desk-phone endpoints (callControl.agents[].extension, e.g.
 /// <c>PJSIP/1001</c>) that must exist on the server; none when call control is not configured.</param>
 /// <param name="timeProvider">Clock for the clients (tests may pass a fake one).</param>
-public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyList<string>? agentPhones = null, TimeProvider? timeProvider = null)
+/// <param name="dids">The dialled numbers call control serves (callControl.dids[].number): the
+/// dialplan must send each into <c>Stasis(app,inbound,DID)</c>; none when call control is not configured.</param>
+public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyList<string>? agentPhones = null, TimeProvider? timeProvider = null, IReadOnlyList<string>? dids = null)
 {
     /// <summary>Modules CtiBridge cannot work without (asterisk-config/modules.conf requires more).</summary>
     public static IReadOnlyList<string> RequiredModules { get; } =
@@ -138,6 +140,57 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
                 ? Result("modules", SetupCheckOutcome.Warn, "not checked: ModuleCheck needs the system write class", "grant it (see ami-permissions)")
                 : Result("modules", SetupCheckOutcome.Fail, $"not loaded: {string.Join(", ", notLoaded)}",
                     $"load them ('module load {notLoaded[0]}') and add 'require = ...' lines to modules.conf (see asterisk-config/modules.conf)"));
+
+        await CheckDidRoutingAsync(client, results, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the dialplan with <c>ShowDialPlan</c> (write class reporting or config) and follows each
+    /// configured DID to <c>Stasis(app,inbound,DID)</c>.
+    /// </summary>
+    private async Task CheckDidRoutingAsync(AmiClient client, List<SetupCheckResult> results, CancellationToken cancellationToken)
+    {
+        if (dids is not { Count: > 0 })
+        {
+            return;
+        }
+
+        var app = server.Ari.Application;
+        var list = await client.SendListAsync(new AmiAction("ShowDialPlan"), cancellationToken).ConfigureAwait(false);
+        if (!string.Equals(list.Response["Response"], "Success", StringComparison.OrdinalIgnoreCase))
+        {
+            results.Add(string.Equals(list.Response["Message"], "Permission denied", StringComparison.OrdinalIgnoreCase)
+                ? Result("did-routing", SetupCheckOutcome.Warn, "not checked: reading the dialplan (ShowDialPlan) needs the reporting write class",
+                    $"manager.conf [{server.Ami.Username}] write = system,call,originate,agent,user,reporting")
+                : Result("did-routing", SetupCheckOutcome.Warn, $"not checked: ShowDialPlan answered '{list.Response["Message"]}'"));
+            return;
+        }
+
+        var priorities = list.Items
+            .Where(i => string.Equals(i["Event"], "ListDialplan", StringComparison.OrdinalIgnoreCase) && i["Extension"] is not null
+                && int.TryParse(i["Priority"], System.Globalization.CultureInfo.InvariantCulture, out _))
+            .Select(i => new DialplanPriority(i["Context"] ?? "", i["Extension"]!, int.Parse(i["Priority"]!, System.Globalization.CultureInfo.InvariantCulture), i["Application"] ?? "", i["AppData"] ?? ""))
+            .ToList();
+        var routes = new DialplanRoutes(priorities);
+        var reached = new List<string>();
+        foreach (var did in dids)
+        {
+            var route = routes.Follow(did, app);
+            if (route.Reaches)
+            {
+                reached.Add($"{did} ({route.Detail})");
+            }
+            else
+            {
+                results.Add(Result("did-routing", SetupCheckOutcome.Fail, $"DID {did} does not reach Stasis({app},inbound,{did}): {route.Detail}",
+                    $"in the trunk's context (asterisk-config/extensions.conf [from-carrier]): exten => {did},1,Stasis({app},inbound,${{EXTEN}}) -- or a pattern matching it, such as _X."));
+            }
+        }
+
+        if (reached.Count == dids.Count)
+        {
+            results.Add(Result("did-routing", SetupCheckOutcome.Pass, $"{reached.Count} DID(s) reach Stasis({app},inbound,<DID>): {string.Join(", ", reached)}"));
+        }
     }
 
     private async Task CheckAriAsync(List<SetupCheckResult> results, CancellationToken cancellationToken)

@@ -11,7 +11,7 @@ public static class CheckAsteriskCommand
     public static Command Create()
     {
         var config = ConfigOption.Create();
-        var command = new Command("check-asterisk", "Connect to each configured Asterisk and report, one line per check with a fix hint: AMI reachable, login, permissions, modules, ARI, the Stasis app. Changes nothing on the PBX.")
+        var command = new Command("check-asterisk", "Connect to each configured Asterisk and report, one line per check with a fix hint: AMI reachable, login, permissions, modules, each DID into the Stasis app, ARI, agents' phones, the Stasis app. Changes nothing on the PBX.")
         {
             config,
         };
@@ -38,9 +38,10 @@ public static class CheckAsteriskCommand
 
         var failed = false;
         var agentPhones = settings.CallControl.IsEnabled ? settings.CallControl.Agents.Select(a => a.Extension).ToList() : [];
+        var dids = settings.CallControl.IsEnabled ? settings.CallControl.Dids.Select(d => d.Number).ToList() : [];
         foreach (var server in settings.Asterisk)
         {
-            foreach (var result in await new AsteriskSetupCheck(server, agentPhones).RunAsync(cancellationToken).ConfigureAwait(false))
+            foreach (var result in await new AsteriskSetupCheck(server, agentPhones, dids: dids).RunAsync(cancellationToken).ConfigureAwait(false))
             {
                 await output.WriteLineAsync(result.ToString()).ConfigureAwait(false);
                 failed |= result.Outcome == SetupCheckOutcome.Fail;
