@@ -16,10 +16,16 @@ public sealed record ReportParameters
     public string? Queue { get; init; }
     /// <summary>Only this agent.</summary>
     public string? Agent { get; init; }
+    /// <summary>Only this dialer campaign.</summary>
+    public string? Campaign { get; init; }
 }
 
 /// <summary>A named report: the SQL function behind it and the parameters it takes.</summary>
-public sealed record ReportDefinition(string Name, string Function, string Description, bool TakesInterval, bool TakesQueue, bool TakesAgent, string? DefaultInterval);
+public sealed record ReportDefinition(string Name, string Function, string Description, bool TakesInterval, bool TakesQueue, bool TakesAgent, string? DefaultInterval)
+{
+    /// <summary>The report can be filtered by dialer campaign (<c>p_campaign</c>).</summary>
+    public bool TakesCampaign { get; init; }
+}
 
 /// <summary>The reports of docs/reports.md by name, for the CLI and exports.</summary>
 public static class ReportCatalog
@@ -38,6 +44,8 @@ public static class ReportCatalog
         new("calls-by-hour", "report_calls_by_hour", "Inbound calls by day of week and hour of day", false, true, false, null),
         new("queue-trend", "report_queue_trend", "Week-over-week trend per queue", false, true, false, null),
         new("qa-pass-rate", "report_qa_pass_rate", "QA pass rate (D-11) per queue and month, fatal errors, problems by class", false, true, false, null),
+        new("dialer-campaign", "report_dialer_campaign", "Dial attempts per campaign: outcomes, contacts, agent connects, abandons, contact and abandon rate", true, false, false, "1d") { TakesCampaign = true },
+        new("dialer-compliance", "report_dialer_compliance", "TSR ledger per campaign and day: abandon rate daily and rolling 30 days, messages, short rings", false, false, false, null) { TakesCampaign = true },
     ];
 
     /// <summary>Finds a report by name.</summary>
@@ -87,6 +95,17 @@ public static class ReportCatalog
         {
             arguments.Add("p_agent => @agent");
             command.Parameters.Add(new NpgsqlParameter("agent", NpgsqlDbType.Text) { Value = (object?)parameters.Agent ?? DBNull.Value });
+        }
+
+        if (parameters.Campaign is not null && !report.TakesCampaign)
+        {
+            throw new ArgumentException($"report '{report.Name}' cannot be filtered by campaign; drop --campaign");
+        }
+
+        if (report.TakesCampaign)
+        {
+            arguments.Add("p_campaign => @campaign");
+            command.Parameters.Add(new NpgsqlParameter("campaign", NpgsqlDbType.Text) { Value = (object?)parameters.Campaign ?? DBNull.Value });
         }
 
         command.CommandText = $"SELECT * FROM {report.Function}({string.Join(", ", arguments)})";

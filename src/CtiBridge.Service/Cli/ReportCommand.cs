@@ -112,8 +112,9 @@ internal sealed class RecordCliOptions
         Interval = new Option<string?>("--interval") { Description = "Report interval: 15m, 30m, 1h, 1d, 1w or 1mo." };
         Queue = new Option<string?>("--queue") { Description = "Only this queue." };
         Agent = new Option<string?>("--agent") { Description = "Only this agent." };
+        Campaign = new Option<string?>("--campaign") { Description = "Only this dialer campaign (dialer reports)." };
         Format = new Option<string>("--format") { Description = "csv (RFC 4180, UTF-8) or sql (INSERT statements).", DefaultValueFactory = _ => "csv" };
-        foreach (var option in new Option[] { From, To, Interval, Queue, Agent, Format })
+        foreach (var option in new Option[] { From, To, Interval, Queue, Agent, Campaign, Format })
         {
             command.Options.Add(option);
         }
@@ -128,6 +129,8 @@ internal sealed class RecordCliOptions
     public Option<string?> Queue { get; }
 
     public Option<string?> Agent { get; }
+
+    public Option<string?> Campaign { get; }
 
     public Option<string> Format { get; }
 
@@ -149,7 +152,7 @@ internal sealed class RecordCliOptions
             return null;
         }
 
-        return new ReportParameters { From = from.Value, To = to.Value, Interval = parse.GetValue(Interval), Queue = parse.GetValue(Queue), Agent = parse.GetValue(Agent) };
+        return new ReportParameters { From = from.Value, To = to.Value, Interval = parse.GetValue(Interval), Queue = parse.GetValue(Queue), Agent = parse.GetValue(Agent), Campaign = parse.GetValue(Campaign) };
     }
 
     /// <summary>The export format, or null after writing what is wrong.</summary>
