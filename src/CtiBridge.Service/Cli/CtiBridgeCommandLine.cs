@@ -19,6 +19,9 @@ public static class CtiBridgeCommandLine
             ReportCommand.Create(),
             ExportCommand.Create(),
             QaCommand.Create(),
+            CampaignCommand.Create(),
+            ImportCommand.Create(),
+            DncCommand.Create(),
         };
         return root;
     }
