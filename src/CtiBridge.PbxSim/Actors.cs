@@ -153,6 +153,30 @@ public sealed class Trunk
         }
     }
 
+    /// <summary>The customer on <paramref name="channelName"/> presses keys (one DTMF digit each, 250 ms apart, like <see cref="Phone.PressDigits"/>).</summary>
+    public void PressDigits(string channelName, string digits)
+    {
+        lock (_sim.Gate)
+        {
+            var channel = _sim.Model.FindChannel(channelName) ?? throw new InvalidOperationException($"Trunk {Name} has no channel {channelName}.");
+            var at = TimeSpan.Zero;
+            foreach (var digit in digits)
+            {
+                var d = digit;
+                _sim.Model.Schedule(at, () =>
+                {
+                    if (!channel.Gone)
+                    {
+                        _sim.Model.RemoteDtmf(channel, d);
+                    }
+                });
+                at += TimeSpan.FromMilliseconds(250);
+            }
+
+            _sim.Model.Settle();
+        }
+    }
+
     /// <summary>The customer on <paramref name="channelName"/> hangs up (cause 16).</summary>
     public void HangUp(string channelName)
     {

@@ -203,6 +203,10 @@ internal sealed partial class AriServer
                     : HttpResponse.Error(404, "Not Found", "Sound not found");
             case ["events", "user", var eventName] when method == "POST":
                 return UserEvent(request, body, eventName);
+            case ["playbacks", var playbackId] when method == "DELETE":
+                return Model.StopAriPlayback(playbackId) ? HttpResponse.NoContent() : HttpResponse.Error(404, "Not Found", "Playback not found");
+            case ["recordings", "live", var recordingName, "stop"] when method == "POST":
+                return Model.StopAriRecording(recordingName) ? HttpResponse.NoContent() : HttpResponse.Error(404, "Not Found", "Recording not found");
             default:
                 return notFound;
         }
@@ -421,7 +425,7 @@ internal sealed partial class AriServer
         var channel = Model.FindChannelById(id);
         if (channel is null)
         {
-            return rest is [] or ["play"] or ["answer"] or ["ring"] or ["hold"] or ["moh"] or ["dtmf"] or ["dial"] or ["variable"] or ["snoop"] or ["mute"] or ["redirect"] or ["continue"]
+            return rest is [] or ["play"] or ["play", _] or ["record"] or ["answer"] or ["ring"] or ["hold"] or ["moh"] or ["dtmf"] or ["dial"] or ["variable"] or ["snoop"] or ["mute"] or ["redirect"] or ["continue"]
                 ? HttpResponse.Error(404, "Not Found", "Channel not found")
                 : HttpResponse.Error(404, "Not Found", "Resource not found");
         }
@@ -516,16 +520,19 @@ internal sealed partial class AriServer
                 }
 
                 return HttpResponse.NoContent();
-            case ["play"] when method == "POST":
+            case ["play"] or ["play", _] when method == "POST":
                 var media = Param(request, body, "media");
                 if (media.Length == 0)
                 {
                     return HttpResponse.Error(400, "Bad Request", "Missing parameter media");
                 }
 
-                var playbackId = Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
+                // POST /channels/{id}/play/{playbackId} (playWithId) names the playback in the path.
+                var playbackId = rest is [_, var named] ? named : Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
                 Model.AriPlayback(channel.StasisApp!, playbackId, media, "channel:" + channel.UniqueId, channel);
                 return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId), [new("Location", "/ari/playbacks/" + playbackId)]);
+            case ["record"] when method == "POST":
+                return Record(request, body, channel);
             case ["dial"] when method == "POST":
                 if (channel.AriApps.Count == 0)
                 {
@@ -541,6 +548,45 @@ internal sealed partial class AriServer
             default:
                 return HttpResponse.Error(404, "Not Found", "Resource not found");
         }
+    }
+
+    /// <summary><c>POST /channels/{id}/record</c> (ARI 10: 400 bad parameters, 409 bridged or name in use, 422 unknown format).</summary>
+    private HttpResponse Record(HttpRequest request, JsonElement? body, Channel channel)
+    {
+        var name = Param(request, body, "name");
+        var format = Param(request, body, "format");
+        if (name.Length == 0 || format.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", name.Length == 0 ? "Missing parameter name" : "Missing parameter format");
+        }
+
+        if (format is not ("wav" or "gsm" or "ulaw" or "alaw" or "sln"))
+        {
+            return HttpResponse.Error(422, "Unprocessable Entity", "Unknown format: " + format);
+        }
+
+        if (channel.Bridge is not null)
+        {
+            return HttpResponse.Error(409, "Conflict", "Channel is currently bridged");
+        }
+
+        if (Model.IsRecording(name) || (Param(request, body, "ifExists") is "" or "fail" && Model.StoredRecordings.ContainsKey(name)))
+        {
+            return HttpResponse.Error(409, "Conflict", "Recording with the same name already exists on the system");
+        }
+
+        var max = int.TryParse(Param(request, body, "maxDurationSeconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var m) && m > 0 ? m : 0;
+        var terminateOn = Param(request, body, "terminateOn") is { Length: > 0 } keys ? keys : "none";
+        Model.StartAriRecording(channel, name, format, max, terminateOn);
+        return new HttpResponse(201, "Created", AriJson.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("name", name);
+            w.WriteString("format", format);
+            w.WriteString("state", "queued");
+            w.WriteString("target_uri", "channel:" + channel.UniqueId);
+            w.WriteEndObject();
+        }), [new("Location", "/ari/recordings/live/" + Uri.EscapeDataString(name))]);
     }
 
     private static string PlaybackJson(string id, string media, string target) => AriJson.Write(w =>

@@ -117,10 +117,16 @@ internal sealed partial class PbxModel
             }
         }
 
+        if (channel is not null)
+        {
+            TrackPlayback(app, playbackId, media, targetUri, channel);
+        }
+
         _sim.AriEvents.Playback(app, "PlaybackStarted", playbackId, media, targetUri, "playing");
         Schedule(length, () =>
         {
-            if (channel is not null && channel.Gone)
+            // A channel playback finishes once: not after DELETE /playbacks/{id}, not after hang-up.
+            if (channel is not null && (!FinishPlayback(playbackId) || channel.Gone))
             {
                 return;
             }

@@ -582,6 +582,7 @@ internal sealed partial class PbxModel
         channel.Ending = true;
         channel.Generation++;
         channel.HangupCause ??= cause;
+        StopAriRecordings(channel);
         _sim.AriEvents.LeaveStasis(channel);
         StopMixMonitors(channel);
         StopChanSpy(channel);

@@ -389,6 +389,7 @@ internal sealed partial class PbxModel
             if (direction == "Received")
             {
                 _sim.AriEvents.ChannelDtmfReceived(channel, digit, durationMs);
+                RecordingHeardDigit(channel, digit);
             }
         }
     }

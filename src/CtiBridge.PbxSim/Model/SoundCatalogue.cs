@@ -30,9 +30,18 @@ internal sealed class SoundCatalogue
     public TimeSpan Length(string files)
     {
         var total = 0.0;
-        foreach (var file in files.Split('&', StringSplitOptions.RemoveEmptyEntries))
+
+        // ARI joins several media URIs with commas; Playback() joins files with &.
+        foreach (var file in files.Split(['&', ','], StringSplitOptions.RemoveEmptyEntries))
         {
-            total += _seconds.GetValueOrDefault(Strip(file));
+            var colon = file.IndexOf(':', StringComparison.Ordinal);
+            var scheme = colon > 0 ? file[..colon] : "sound";
+            total += scheme switch
+            {
+                // say.c speaks a number or digits as one short file per digit.
+                "number" or "digits" or "characters" => 0.5 * Math.Max(1, file.Length - colon - 1),
+                _ => _seconds.GetValueOrDefault(Strip(file)),
+            };
         }
 
         return TimeSpan.FromSeconds(total);

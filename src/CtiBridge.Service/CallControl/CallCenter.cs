@@ -19,7 +19,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private readonly ILogger<CallCenter> _logger;
     private readonly AcdEngine _engine;
     private readonly ITimer _timer;
-    private readonly Dictionary<string, string> _queueByDid;
+    private readonly Func<CallbackRequested, Task>? _callbacks;
     private readonly Dictionary<string, CallAgentSettings> _agents;
     private readonly Dictionary<string, CallSession> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ChannelLeg> _channels = new(StringComparer.Ordinal);
@@ -30,7 +30,13 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private Task _loop = Task.CompletedTask;
 
     /// <summary>Creates the call center for validated settings (nothing runs until <see cref="Start"/>).</summary>
-    public CallCenter(CallControlSettings settings, TimeProvider timeProvider, ILogger<CallCenter> logger)
+    /// <param name="settings">The validated <c>callControl</c> section.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="logger">The log.</param>
+    /// <param name="customerLookup">Who is calling (VIP, member, blacklist, own agent, language); null: every caller is unknown.</param>
+    /// <param name="callbackRequested">Where callback requests go (queue exit key, callback overflow, voicemail); null: logged only.</param>
+    public CallCenter(CallControlSettings settings, TimeProvider timeProvider, ILogger<CallCenter> logger,
+        ICustomerLookup? customerLookup = null, Func<CallbackRequested, Task>? callbackRequested = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
@@ -38,7 +44,10 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _lastAt = _time.GetUtcNow();
         _engine = new AcdEngine(CallControlConfiguration.ToAcdConfiguration(settings), this, _lastAt);
-        _queueByDid = settings.Dids.ToDictionary(d => d.Number, d => d.Queue, StringComparer.Ordinal);
+        var problems = new List<Configuration.SettingsProblem>();
+        _routes = IvrConfiguration.Build(settings, problems) ?? throw new ArgumentException("callControl is not valid: " + string.Join("; ", problems), nameof(settings));
+        _lookup = customerLookup;
+        _callbacks = callbackRequested;
         _agents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
         _timer = _time.CreateTimer(_ => _work.Writer.TryWrite(new TimerWork()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
@@ -213,6 +222,18 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case ChannelDestroyed destroyed:
                 OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})");
                 break;
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var keyLeg) && keyLeg.AgentId is null:
+                OnCallerKey(keyLeg.Session, dtmf.Digit[0], at);
+                break;
+            case PlaybackFinished finished:
+                OnPlaybackFinished(finished, at);
+                break;
+            case RecordingFinished recorded:
+                OnRecordingEnded(recorded.Recording, failed: false, at);
+                break;
+            case RecordingFailed recordingFailed:
+                OnRecordingEnded(recordingFailed.Recording, failed: true, at);
+                break;
             case AriEventGap gap:
                 // Events of the gap are lost: ask Asterisk which of the channels known now still exist.
                 LogEventGap(_logger, app.Server, gap.Reason, (gap.ReconnectedAt - gap.DisconnectedAt).TotalSeconds);
@@ -242,34 +263,13 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         var entry = start.Args.Count > 0 ? start.Args[0] : string.Empty;
         if (entry == "inbound")
         {
-            var did = start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten;
-            if (!_queueByDid.TryGetValue(did, out var queue))
-            {
-                LogUnknownDid(_logger, did, channel.Name);
-                app.Release(channel.Id, "unallocated");
-                return;
-            }
+            StartInbound(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
+            return;
+        }
 
-            // Asterisk's channel IDs (epoch.sequence) can repeat across servers and restarts; call records must not.
-            var session = new CallSession(Guid.CreateVersion7(_time.GetUtcNow()).ToString(), channel.Id, queue, app, _logger, _stopping.Token);
-            _calls[session.CallId] = session;
-            _channels[channel.Id] = new ChannelLeg(session, null);
-            session.Run("answer", ct => app.Ari.Channels.AnswerAsync(channel.Id, ct));
-            var caller = new CallerData
-            {
-                CallerNumber = channel.Caller.Number,
-                CallerName = string.IsNullOrEmpty(channel.Caller.Name) ? null : channel.Caller.Name,
-                Did = did,
-                Attributes = new Dictionary<string, string>(StringComparer.Ordinal) { ["asterisk.server"] = app.Server, ["asterisk.channel"] = channel.Id },
-            };
-            LogCallEntered(_logger, session.CallId, did, queue);
-            var outcome = _engine.Handle(new CallArrived(at, session.CallId, queue, caller));
-            if (!outcome.Accepted)
-            {
-                LogRefused(_logger, session.CallId, outcome.Reason ?? "refused");
-                EndSession(session);
-            }
-
+        if (entry == "external")
+        {
+            ExternalAnswered(app, channel, at);
             return;
         }
 
@@ -295,6 +295,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false)
     {
+        if (_externalLegs.TryGetValue(channelId, out var external))
+        {
+            ExternalGone(external, channelId, at);
+            return;
+        }
+
         if (!_channels.Remove(channelId, out var leg))
         {
             // StasisEnd and ChannelDestroyed both arrive for our channels: the second one finds nothing.
@@ -306,7 +312,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         if (leg.AgentId is null)
         {
             session.CallerGone = true;
-            if (!session.Ended)
+            if (!session.Ended && session.Stage == CallStage.Acd && !session.LeftAcd)
             {
                 // A channel that vanished unseen is a system loss, not the caller's choice (metrics' system-lost).
                 _engine.Handle(lost ? new CallLost(at, session.CallId, $"caller channel {how}") : new CallHungUp(at, session.CallId, HangupParty.Caller));
@@ -349,6 +355,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         session.Ended = true;
         _calls.Remove(session.CallId);
+        WriteIvrCallRecord(session);
         foreach (var (agentId, legId) in session.AgentLegs)
         {
             session.Run("hang up agent " + agentId, ct => session.App.Ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
@@ -391,6 +398,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 break;
             case ConnectAgent connect when session.AgentLegs.TryGetValue(connect.AgentId, out var agentLeg):
                 session.ConnectedAgentId = connect.AgentId;
+                StopAnnouncements(session);
                 var bridgeId = session.CallId + "-bridge";
                 session.BridgeId = bridgeId;
                 session.Run("bridge caller and agent", async ct =>
@@ -401,14 +409,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 });
                 LogConnected(_logger, session.CallId, connect.AgentId);
                 break;
-            case OverflowCall overflow:
-                // Only disconnect can be configured so far (no overflow rules in callControl yet).
-                LogOverflow(_logger, session.CallId, overflow.Condition.ToString(), overflow.Target.ToString());
-                EndSession(session);
-                break;
             default:
-                // Announcements are switched off in the configuration until playback over MOH is built.
-                LogCommandNotSupported(_logger, command.GetType().Name, command.CallId);
+                if (!ExecuteExperience(session, command))
+                {
+                    LogCommandNotSupported(_logger, command.GetType().Name, command.CallId);
+                }
+
                 break;
         }
     }
@@ -476,6 +482,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
+        _records.Writer.TryComplete();
         lock (_subscribersGate)
         {
             foreach (var subscriber in _subscribers)
@@ -534,7 +541,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     [LoggerMessage(EventId = 810, Level = LogLevel.Warning, Message = "{Command} for call {CallId} is not carried out yet by call control")]
     private static partial void LogCommandNotSupported(ILogger logger, string command, string callId);
 
-    [LoggerMessage(EventId = 811, Level = LogLevel.Information, Message = "Call {CallId} overflowed ({Condition} → {Target}); released")]
+    [LoggerMessage(EventId = 811, Level = LogLevel.Information, Message = "Call {CallId} overflowed ({Condition} → {Target})")]
     private static partial void LogOverflow(ILogger logger, string callId, string condition, string target);
 
     [LoggerMessage(EventId = 812, Level = LogLevel.Warning, Message = "ARI events of Asterisk server {Server} were cut off for {Seconds} s ({Reason}); checking which calls still exist")]

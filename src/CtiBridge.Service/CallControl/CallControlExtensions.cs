@@ -17,7 +17,14 @@ public static class CallControlExtensions
             return services;
         }
 
-        services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>()));
+        if (settings.CallControl.CustomerLookup is { } lookup)
+        {
+            services.AddSingleton<ICustomerLookup>(provider => new HttpCustomerLookup(lookup, provider.GetRequiredService<ILogger<HttpCustomerLookup>>()));
+        }
+
+        // The callback scheduler (when registered) consumes callback requests through this hook.
+        services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>(),
+            provider.GetService<ICustomerLookup>(), provider.GetService<Func<CallbackRequested, Task>>()));
         services.AddSingleton(settings.CallControl);
         services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>().Select(server =>
         {

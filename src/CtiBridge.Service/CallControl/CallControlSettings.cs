@@ -15,8 +15,20 @@ public sealed class CallControlSettings
     /// <summary>The agents who may log in, with their desk phones.</summary>
     public List<CallAgentSettings> Agents { get; set; } = [];
 
-    /// <summary>Dialled numbers and the queue each goes to (full IVR plans come later).</summary>
+    /// <summary>Dialled numbers and the queue or IVR plan each goes to.</summary>
     public List<DidRouteSettings> Dids { get; set; } = [];
+
+    /// <summary>IVR routing plans and their calendars (reloadable without a restart).</summary>
+    public IvrSettings Ivr { get; set; } = new();
+
+    /// <summary>Who is calling (VIP, member, blacklist, own agent, language); none when not set.</summary>
+    public CustomerLookupSettings? CustomerLookup { get; set; }
+
+    /// <summary>How an external number (IVR <c>external</c> node, overflow to a mobile) is dialled: an endpoint with a <c>{number}</c> placeholder.</summary>
+    public string ExternalEndpoint { get; set; } = "PJSIP/{number}@carrier";
+
+    /// <summary>Asterisk's directory of stored recordings (<c>astspooldir/recording</c>): voicemail paths in the records point there.</summary>
+    public string RecordingDirectory { get; set; } = "/var/spool/asterisk/recording";
 
     /// <summary>
     /// Where call records wait durably while PostgreSQL is unreachable (file <c>call-records.journal</c>);
@@ -51,6 +63,68 @@ public sealed class CallQueueSettings
 
     /// <summary>Music-on-hold class waiting callers hear.</summary>
     public string MusicOnHold { get; set; } = "default";
+
+    /// <summary>Sound played when the caller joins (MOH stops for it and starts again); none when empty.</summary>
+    public string? JoinPrompt { get; set; }
+
+    /// <summary>Announce the caller's position (and expected wait) on joining and every <see cref="AnnouncementPeriod"/>.</summary>
+    public bool AnnouncePosition { get; set; }
+
+    /// <summary>How often the position is announced again. Default 60 s.</summary>
+    public TimeSpan AnnouncementPeriod { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Include the expected wait in position announcements.</summary>
+    public bool AnnounceExpectedWait { get; set; } = true;
+
+    /// <summary>A sound repeated every <see cref="PeriodicPromptPeriod"/> (e.g. "press 1 for a callback"); none when empty.</summary>
+    public string? PeriodicPrompt { get; set; }
+
+    /// <summary>Period of <see cref="PeriodicPrompt"/>. Default 45 s.</summary>
+    public TimeSpan PeriodicPromptPeriod { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>Tell the caller the agent's ID before connecting (座席自动报工号).</summary>
+    public bool AnnounceAgentId { get; set; }
+
+    /// <summary>Priority of VIP callers (customer lookup or IVR). Default 10.</summary>
+    public int VipPriority { get; set; } = 10;
+
+    /// <summary>For strategy <c>sticky</c>: how long a call waits for the caller's own agent. Default 20 s.</summary>
+    public TimeSpan StickyWait { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Most calls waiting; more overflow with <c>queueFull</c>. 0 = no limit.</summary>
+    public int MaxWaiting { get; set; }
+
+    /// <summary>Keys a waiting caller may press to leave the queue.</summary>
+    public List<QueueExitKeySettings> ExitKeys { get; set; } = [];
+
+    /// <summary>Where calls go when they cannot (or did not) get an agent here.</summary>
+    public List<QueueOverflowSettings> Overflow { get; set; } = [];
+}
+
+/// <summary>A key that takes a waiting caller out of the queue.</summary>
+public sealed class QueueExitKeySettings
+{
+    /// <summary>The key: 0-9, * or #.</summary>
+    public string Key { get; set; } = string.Empty;
+
+    /// <summary>Target: <c>callback</c>, <c>voicemail:800</c>, <c>queue:backup</c>, <c>number:13800001111</c> or <c>hangup[:sound]</c>.</summary>
+    public string Target { get; set; } = string.Empty;
+}
+
+/// <summary>An overflow rule of a queue.</summary>
+public sealed class QueueOverflowSettings
+{
+    /// <summary>When: <c>waitExceeded</c> (after <see cref="After"/>), <c>noAnswer</c> (after <see cref="Attempts"/> rings), <c>queueFull</c>, <c>noAgents</c>, <c>closed</c>.</summary>
+    public string When { get; set; } = string.Empty;
+
+    /// <summary>For <c>waitExceeded</c>: the longest wait.</summary>
+    public TimeSpan? After { get; set; }
+
+    /// <summary>For <c>noAnswer</c>: rings without an answer.</summary>
+    public int? Attempts { get; set; }
+
+    /// <summary>Target, as for exit keys: <c>queue:backup</c>, <c>number:…</c>, <c>voicemail:…</c>, <c>callback</c>, <c>hangup[:sound]</c>.</summary>
+    public string Target { get; set; } = string.Empty;
 }
 
 /// <summary>One agent.</summary>
@@ -78,8 +152,11 @@ public sealed class DidRouteSettings
     /// <summary>The DID as Asterisk passes it (<c>Stasis(ctibridge,inbound,${EXTEN})</c>).</summary>
     public string Number { get; set; } = string.Empty;
 
-    /// <summary>The queue the call goes to.</summary>
+    /// <summary>The queue the call goes to (or <see cref="Plan"/>).</summary>
     public string Queue { get; set; } = string.Empty;
+
+    /// <summary>The IVR plan the call goes through (or <see cref="Queue"/>).</summary>
+    public string? Plan { get; set; }
 }
 
 /// <summary>Checks the <c>callControl</c> section and turns it into the ACD core's configuration.</summary>
@@ -178,8 +255,18 @@ public static class CallControlConfiguration
                 problems.Add(new SettingsProblem($"{at}.number", $"DID '{did.Number}' is routed twice"));
             }
 
-            QueueExists(did.Queue, $"{at}.queue", queueNames, problems);
+            if (!string.IsNullOrWhiteSpace(did.Queue))
+            {
+                QueueExists(did.Queue, $"{at}.queue", queueNames, problems);
+            }
         }
+
+        for (var i = 0; i < settings.Queues.Count; i++)
+        {
+            QueueExtras(settings.Queues[i], $"callControl.queues[{i}]", queueNames, problems);
+        }
+
+        IvrConfiguration.Validate(settings, problems);
 
         if (settings.IsEnabled && string.IsNullOrWhiteSpace(settings.RecordJournalDirectory))
         {
@@ -211,14 +298,22 @@ public static class CallControlConfiguration
                 RetryAfterNoAnswer = q.RetryAfterNoAnswer,
                 WrapUp = q.WrapUp,
 
-                // Position announcements and prompts need playback-over-MOH handling that is not built yet.
                 Experience = new CallerExperience
                 {
                     MusicOnHoldClass = q.MusicOnHold,
-                    AnnouncePositionOnJoin = false,
-                    PositionAnnouncementPeriod = null,
-                    AnnounceExpectedWait = false,
+                    JoinPrompt = string.IsNullOrWhiteSpace(q.JoinPrompt) ? null : q.JoinPrompt,
+                    AnnouncePositionOnJoin = q.AnnouncePosition,
+                    PositionAnnouncementPeriod = q.AnnouncePosition ? q.AnnouncementPeriod : null,
+                    AnnounceExpectedWait = q.AnnounceExpectedWait,
+                    PeriodicPrompt = string.IsNullOrWhiteSpace(q.PeriodicPrompt) ? null : q.PeriodicPrompt,
+                    PeriodicPromptPeriod = q.PeriodicPromptPeriod,
+                    AnnounceAgentId = q.AnnounceAgentId,
                 },
+                VipPriority = q.VipPriority,
+                StickyWait = q.StickyWait,
+                MaxWaiting = q.MaxWaiting,
+                ExitKeys = q.ExitKeys.ToDictionary(k => k.Key[0], k => ParseTarget(k.Target)!),
+                Overflow = q.Overflow.Select(o => new OverflowRule(ParseCondition(o.When)!.Value, ParseTarget(o.Target)!, o.After, o.Attempts)).ToList(),
             }).ToList(),
             Agents = settings.Agents.Select(a => new AgentProfile
             {
@@ -228,6 +323,109 @@ public static class CallControlConfiguration
                 Queues = a.Queues.Select(q => new QueueMembership(q)).ToList(),
             }).ToList(),
         };
+    }
+
+    private static readonly string[] Conditions = ["waitExceeded", "noAnswer", "queueFull", "noAgents", "closed"];
+
+    /// <summary>An overflow/exit-key target: <c>queue:x</c>, <c>number:n</c>, <c>voicemail:box</c>, <c>callback</c>, <c>hangup[:sound]</c>; null when malformed.</summary>
+    internal static OverflowTarget? ParseTarget(string text)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        var kind = colon < 0 ? text : text[..colon];
+        var value = colon < 0 ? null : text[(colon + 1)..];
+        return kind switch
+        {
+            "queue" when !string.IsNullOrWhiteSpace(value) => OverflowTarget.ToQueue(value),
+            "number" when !string.IsNullOrWhiteSpace(value) && value.All(c => char.IsAsciiDigit(c) || c is '+' or '*' or '#') => OverflowTarget.ToNumber(value),
+            "voicemail" when !string.IsNullOrWhiteSpace(value) => OverflowTarget.ToVoicemail(value),
+            "callback" when value is null => OverflowTarget.ToCallbackOffer(),
+            "hangup" => OverflowTarget.ToDisconnect(string.IsNullOrWhiteSpace(value) ? null : value),
+            _ => null,
+        };
+    }
+
+    private static OverflowCondition? ParseCondition(string text) => text switch
+    {
+        "waitExceeded" => OverflowCondition.WaitExceeded,
+        "noAnswer" => OverflowCondition.NoAnswer,
+        "queueFull" => OverflowCondition.QueueFull,
+        "noAgents" => OverflowCondition.NoAgents,
+        "closed" => OverflowCondition.Closed,
+        _ => null,
+    };
+
+    private static void QueueExtras(CallQueueSettings queue, string at, HashSet<string> queues, List<SettingsProblem> problems)
+    {
+        const string TargetHelp = "write queue:NAME, number:DIGITS, voicemail:MAILBOX, callback or hangup[:SOUND]";
+        if (queue.AnnouncePosition)
+        {
+            Positive(queue.AnnouncementPeriod, $"{at}.announcementPeriod", problems);
+        }
+
+        if (!string.IsNullOrWhiteSpace(queue.PeriodicPrompt))
+        {
+            Positive(queue.PeriodicPromptPeriod, $"{at}.periodicPromptPeriod", problems);
+        }
+
+        NotNegative(queue.StickyWait, $"{at}.stickyWait", problems);
+        if (queue.MaxWaiting < 0)
+        {
+            problems.Add(new SettingsProblem($"{at}.maxWaiting", $"{queue.MaxWaiting} must not be negative (0 = no limit)"));
+        }
+
+        var keys = new HashSet<char>();
+        for (var k = 0; k < queue.ExitKeys.Count; k++)
+        {
+            var key = queue.ExitKeys[k];
+            if (key.Key.Length != 1 || !(char.IsAsciiDigit(key.Key[0]) || key.Key[0] is '*' or '#'))
+            {
+                problems.Add(new SettingsProblem($"{at}.exitKeys[{k}].key", $"'{key.Key}' is not a key; use one of 0-9, * or #"));
+            }
+            else if (!keys.Add(key.Key[0]))
+            {
+                problems.Add(new SettingsProblem($"{at}.exitKeys[{k}].key", $"key '{key.Key}' is used twice in queue '{queue.Name}'"));
+            }
+
+            Target(key.Target, $"{at}.exitKeys[{k}].target");
+        }
+
+        for (var o = 0; o < queue.Overflow.Count; o++)
+        {
+            var rule = queue.Overflow[o];
+            var path = $"{at}.overflow[{o}]";
+            var condition = ParseCondition(rule.When);
+            if (condition is null)
+            {
+                problems.Add(new SettingsProblem($"{path}.when", $"'{rule.When}' is not an overflow condition ({string.Join(", ", Conditions)}){SpellingSuggestion.DidYouMean(rule.When, Conditions)}"));
+            }
+            else if (condition == OverflowCondition.WaitExceeded && (rule.After is null || rule.After <= TimeSpan.Zero))
+            {
+                problems.Add(new SettingsProblem($"{path}.after", "is required for waitExceeded and must be longer than zero (e.g. \"00:02:00\")"));
+            }
+            else if (condition == OverflowCondition.NoAnswer && rule.Attempts is null or < 1)
+            {
+                problems.Add(new SettingsProblem($"{path}.attempts", "is required for noAnswer and must be at least 1"));
+            }
+
+            Target(rule.Target, $"{path}.target");
+        }
+
+        void Target(string text, string path)
+        {
+            var target = ParseTarget(text);
+            if (target is null)
+            {
+                problems.Add(new SettingsProblem(path, $"'{text}' is not a target; {TargetHelp}"));
+            }
+            else if (target.Kind == OverflowTargetKind.Queue && !queues.Contains(target.Destination!))
+            {
+                problems.Add(new SettingsProblem(path, $"queue '{target.Destination}' is not configured in callControl.queues{SpellingSuggestion.DidYouMean(target.Destination!, queues)}"));
+            }
+            else if (target.Kind == OverflowTargetKind.Queue && target.Destination == queue.Name)
+            {
+                problems.Add(new SettingsProblem(path, $"sends the call back into queue '{queue.Name}' itself"));
+            }
+        }
     }
 
     private static void QueueExists(string queue, string path, HashSet<string> queues, List<SettingsProblem> problems)

@@ -14,7 +14,9 @@ internal sealed partial class CallRecordService(
     CallCenter center, NpgsqlDataSource dataSource, CallControlSettings settings, TimeProvider timeProvider, ILoggerFactory loggerFactory) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallRecordService>();
-    private readonly Channel<CallCenterRecord> _records = Channel.CreateUnbounded<CallCenterRecord>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<CallCenterRecord> _records = Channel.CreateUnbounded<CallCenterRecord>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _ownRecordsStop = new();
+    private Task _ownRecords = Task.CompletedTask;
     private readonly CancellationTokenSource _abort = new();
     private CallCenterSubscription? _subscription;
     private RecordJournal? _journal;
@@ -39,8 +41,29 @@ internal sealed partial class CallRecordService(
 
         // Record ids derive from the stream id and each event's sequence, which restarts with the engine.
         var streamId = $"{Environment.MachineName}-{timeProvider.GetUtcNow().UtcDateTime:yyyyMMddTHHmmss.fffffff}";
+        _ownRecords = Task.Run(() => ForwardOwnRecordsAsync(center.Records, _ownRecordsStop.Token), CancellationToken.None);
         _mapping = Task.Run(() => MapAsync(new AcdRecordMapper(streamId), _subscription.Reader), CancellationToken.None);
         _writing = Task.Run(() => _sink.RunAsync(_records.Reader, batchSize: 500, retryInterval: TimeSpan.FromSeconds(5), timeProvider, _abort.Token), CancellationToken.None);
+    }
+
+    /// <summary>IVR steps, voicemail recordings and IVR-only calls that call control writes itself.</summary>
+    private async Task ForwardOwnRecordsAsync(ChannelReader<CallCenterRecord> records, CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var record in records.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                _records.Writer.TryWrite(record);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopping: what is already there is taken below, before the writer closes.
+            while (records.TryRead(out var record))
+            {
+                _records.Writer.TryWrite(record);
+            }
+        }
     }
 
     private async Task MapAsync(AcdRecordMapper mapper, ChannelReader<Core.Acd.AcdEvent> events)
@@ -64,6 +87,8 @@ internal sealed partial class CallRecordService(
         }
         finally
         {
+            await _ownRecordsStop.CancelAsync().ConfigureAwait(false);
+            await _ownRecords.ConfigureAwait(false);
             _records.Writer.TryComplete();
         }
     }
@@ -98,6 +123,7 @@ internal sealed partial class CallRecordService(
     {
         _sink?.Dispose();
         _abort.Dispose();
+        _ownRecordsStop.Dispose();
     }
 
     [LoggerMessage(EventId = 840, Level = LogLevel.Error, Message = "Call records: {Event} #{Sequence} could not be mapped; skipped")]

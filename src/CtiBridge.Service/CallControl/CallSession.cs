@@ -15,7 +15,7 @@ internal sealed partial class CallSession(string callId, string callerChannelId,
 
     public string CallerChannelId { get; } = callerChannelId;
 
-    public string Queue { get; } = queue;
+    public string Queue { get; set; } = queue;
 
     public StasisApp App { get; } = app;
 

@@ -51,10 +51,16 @@ internal sealed class CallCenterRig : IAsyncDisposable
 
     public Trunk Trunk => Pbx.Trunk("carrier");
 
-    public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct, string? journalDirectory = null)
+    /// <summary>
+    /// Starts with <paramref name="configure"/> changing the call-control settings (extra queues, IVR
+    /// plans, lookup) and <paramref name="sounds"/> as PbxSim's sound catalogue (name → seconds).
+    /// </summary>
+    public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct,
+        Action<CallControlSettings>? configure = null, Dictionary<string, double>? sounds = null, string? journalDirectory = null)
     {
         var options = new PbxSimOptions
         {
+            Sounds = sounds,
             Dialplan = new()
             {
                 ["from-trunk"] = new() { ["_X."] = ["NoOp(Call to DID ${EXTEN} from ${CALLERID(all)})", "Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
@@ -83,8 +89,10 @@ internal sealed class CallCenterRig : IAsyncDisposable
                 Agents = agents.Select(a => new CallAgentSettings { Id = a.AgentId, Extension = "PJSIP/" + a.Phone, PinHash = PinHash, Queues = [queue.Name] }).ToList(),
                 Dids = [new DidRouteSettings { Number = "4008001", Queue = queue.Name }],
                 RecordJournalDirectory = journalDirectory ?? rig._journalDirectory,
+                ExternalEndpoint = "PJSIP/carrier/{number}",
             },
         };
+        configure?.Invoke(settings.CallControl);
         rig._app = CtiBridgeHost.Build(settings);
         rig._subscription = rig.Center.SubscribeEvents();
         rig._pump = rig.AcdEvents.PumpAsync(rig._subscription.Reader);
