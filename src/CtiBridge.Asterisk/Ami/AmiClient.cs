@@ -62,6 +62,9 @@ public sealed class AmiClient : IAsyncDisposable
     /// <summary>Random tag that starts every ActionID of this client (unique per client instance).</summary>
     internal string InstanceTag { get; }
 
+    /// <summary>Entries in the current connection's timeout queue, answered ones included (tests).</summary>
+    internal int TimeoutEntries => Volatile.Read(ref _current)?.TimeoutEntries ?? 0;
+
     /// <summary>The option values in use.</summary>
     public AmiClientOptions Options => _options;
 

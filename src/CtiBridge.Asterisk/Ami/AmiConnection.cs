@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -24,12 +26,16 @@ internal sealed class AmiConnection : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly AmiMetrics _metrics;
-    private readonly ConcurrentDictionary<string, AmiPendingAction> _pending = new(StringComparer.Ordinal);
+    // Keyed by the counter part of the ActionID: the reader finds the action from the response's
+    // bytes without making a string of the ActionID.
+    private readonly ConcurrentDictionary<long, AmiPendingAction> _pending = new();
+    private readonly AmiActionTimeouts _timeouts;
     private readonly Channel<AmiPendingAction> _writeQueue;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _banner = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<Exception> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _prefix;
+    private readonly byte[] _prefixBytes;
     private long _counter;
     private int _pendingCount;
     private Exception? _breakReason;
@@ -55,6 +61,8 @@ internal sealed class AmiConnection : IAsyncDisposable
         });
         // Unique per connection and per client, so an ActionID can never match across connections.
         _prefix = string.Create(CultureInfo.InvariantCulture, $"{client.InstanceTag}.{number}-");
+        _prefixBytes = Encoding.ASCII.GetBytes(_prefix);
+        _timeouts = new AmiActionTimeouts(time, () => PendingCount);
     }
 
     public int Number { get; }
@@ -62,6 +70,8 @@ internal sealed class AmiConnection : IAsyncDisposable
     public string? ProtocolVersion { get; private set; }
 
     public int PendingCount => Volatile.Read(ref _pendingCount);
+
+    public int TimeoutEntries => _timeouts.Count;
 
     /// <summary>Completes with the reason once the connection is broken.</summary>
     public Task<Exception> Closed => _closed.Task;
@@ -135,42 +145,60 @@ internal sealed class AmiConnection : IAsyncDisposable
     }
 
     /// <summary>Queues an action; completes with its answer, or fails (timeout, break, cancellation).</summary>
-    public async Task<AmiListResult> SendAsync(AmiAction action, AmiAnswerKind kind, string? awaitedEvent, CancellationToken cancellationToken, bool isLogin = false)
+    public Task<AmiListResult> SendAsync(AmiAction action, AmiAnswerKind kind, string? awaitedEvent, CancellationToken cancellationToken, bool isLogin = false)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (Volatile.Read(ref _breakReason) is { } reason)
+        if (cancellationToken.IsCancellationRequested)
         {
-            throw NotConnected(reason);
+            return Task.FromCanceled<AmiListResult>(cancellationToken);
         }
 
-        var id = string.Concat(_prefix, Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture));
-        var pending = new AmiPendingAction(this, action, id, kind, awaitedEvent, action.Timeout ?? _options.ActionTimeout) { IsLogin = isLogin };
-        _pending[id] = pending;
+        if (Volatile.Read(ref _breakReason) is { } reason)
+        {
+            return Task.FromException<AmiListResult>(NotConnected(reason));
+        }
+
+        var key = Interlocked.Increment(ref _counter);
+        var id = string.Concat(_prefix, key.ToString(CultureInfo.InvariantCulture));
+        var pending = new AmiPendingAction(this, action, key, id, kind, awaitedEvent, action.Timeout ?? _options.ActionTimeout) { IsLogin = isLogin };
+        _pending[key] = pending;
         Interlocked.Increment(ref _pendingCount);
         // Break() may have swept the table just before the add above.
-        if (Volatile.Read(ref _breakReason) is { } late && TryTakePending(id, out _))
+        if (Volatile.Read(ref _breakReason) is { } late && TryTakePending(key, out _))
         {
-            throw NotConnected(late);
+            return Task.FromException<AmiListResult>(NotConnected(late));
         }
 
         if (!_writeQueue.Writer.TryWrite(pending))
         {
-            try
-            {
-                await _writeQueue.Writer.WriteAsync(pending, cancellationToken);
-            }
-            catch (ChannelClosedException)
-            {
-                TryTakePending(id, out _);
-                throw NotConnected(Volatile.Read(ref _breakReason));
-            }
-            catch (OperationCanceledException)
-            {
-                TryTakePending(id, out _);
-                throw;
-            }
+            return QueueSlowlyAsync(pending, cancellationToken);
         }
 
+        // The common case allocates no async state of its own: the caller awaits the action itself.
+        return cancellationToken.CanBeCanceled ? AwaitCancellableAsync(pending, cancellationToken) : pending.Task;
+    }
+
+    private async Task<AmiListResult> QueueSlowlyAsync(AmiPendingAction pending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _writeQueue.Writer.WriteAsync(pending, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            TryTakePending(pending.Key, out _);
+            throw NotConnected(Volatile.Read(ref _breakReason));
+        }
+        catch (OperationCanceledException)
+        {
+            TryTakePending(pending.Key, out _);
+            throw;
+        }
+
+        return await AwaitCancellableAsync(pending, cancellationToken);
+    }
+
+    private static async Task<AmiListResult> AwaitCancellableAsync(AmiPendingAction pending, CancellationToken cancellationToken)
+    {
         if (!cancellationToken.CanBeCanceled)
         {
             return await pending.Task;
@@ -181,9 +209,9 @@ internal sealed class AmiConnection : IAsyncDisposable
         return await pending.Task;
     }
 
-    public bool TryTakePending(string actionId, out AmiPendingAction? pending)
+    public bool TryTakePending(long key, out AmiPendingAction? pending)
     {
-        if (_pending.TryRemove(actionId, out pending))
+        if (_pending.TryRemove(key, out pending))
         {
             Interlocked.Decrement(ref _pendingCount);
             return true;
@@ -212,9 +240,9 @@ internal sealed class AmiConnection : IAsyncDisposable
         _stop.Cancel();
         _writeQueue.Writer.TryComplete();
         var error = NotConnected(reason);
-        foreach (var id in _pending.Keys)
+        foreach (var key in _pending.Keys)
         {
-            if (TryTakePending(id, out var pending))
+            if (TryTakePending(key, out var pending))
             {
                 pending!.Fail(error);
             }
@@ -251,6 +279,7 @@ internal sealed class AmiConnection : IAsyncDisposable
         }
 
         _socket?.Dispose();
+        _timeouts.Dispose();
         _stop.Dispose();
     }
 
@@ -378,14 +407,13 @@ internal sealed class AmiConnection : IAsyncDisposable
     {
         if (!message.IsEvent)
         {
-            var id = message.ActionId;
-            if (id is not null && _pending.TryGetValue(id, out var pending))
+            if (TryFindPending(message, out var pending))
             {
                 OnResponse(pending, message);
             }
             else
             {
-                AmiLog.UnmatchedResponseDropped(_logger, id, message.Response, message.Text);
+                AmiLog.UnmatchedResponseDropped(_logger, message.ActionId, message.Response, message.Text);
             }
 
             return true;
@@ -393,8 +421,7 @@ internal sealed class AmiConnection : IAsyncDisposable
 
         events++;
         if (Volatile.Read(ref _pendingCount) > 0 &&
-            message.ActionId is { } actionId &&
-            _pending.TryGetValue(actionId, out var owner) &&
+            TryFindPending(message, out var owner) &&
             owner.Response is not null &&
             OnActionEvent(owner, message))
         {
@@ -402,6 +429,20 @@ internal sealed class AmiConnection : IAsyncDisposable
         }
 
         return _client.DeliverEvent(this, message);
+    }
+
+    /// <summary>The pending action a message's ActionID names, if it is one of this connection's.</summary>
+    private bool TryFindPending(AmiMessage message, [NotNullWhen(true)] out AmiPendingAction? pending)
+    {
+        pending = null;
+        if (!message.TryGetValueBytes("ActionID", out var id) || !id.StartsWith(_prefixBytes))
+        {
+            return false;
+        }
+
+        return Utf8Parser.TryParse(id[_prefixBytes.Length..], out long key, out var consumed) &&
+               consumed == id.Length - _prefixBytes.Length &&
+               _pending.TryGetValue(key, out pending);
     }
 
     private void OnResponse(AmiPendingAction pending, AmiMessage response)
@@ -418,7 +459,7 @@ internal sealed class AmiConnection : IAsyncDisposable
             return;
         }
 
-        if (!TryTakePending(pending.ActionId, out _))
+        if (!TryTakePending(pending.Key, out _))
         {
             return;
         }
@@ -439,7 +480,7 @@ internal sealed class AmiConnection : IAsyncDisposable
         {
             if (string.Equals(message["EventList"], "Complete", StringComparison.OrdinalIgnoreCase))
             {
-                if (TryTakePending(pending.ActionId, out _))
+                if (TryTakePending(pending.Key, out _))
                 {
                     pending.Complete(new AmiListResult(pending.Response!, (IReadOnlyList<AmiMessage>?)pending.Items ?? [], message));
                 }
@@ -454,7 +495,7 @@ internal sealed class AmiConnection : IAsyncDisposable
 
         if (pending.Kind == AmiAnswerKind.ResponseThenEvent &&
             string.Equals(message.EventName, pending.AwaitedEvent, StringComparison.OrdinalIgnoreCase) &&
-            TryTakePending(pending.ActionId, out _))
+            TryTakePending(pending.Key, out _))
         {
             pending.Complete(new AmiListResult(pending.Response!, [], message));
         }
@@ -491,10 +532,7 @@ internal sealed class AmiConnection : IAsyncDisposable
 
                 // Timeouts start as the batch goes to the socket (not while queued); arming them
                 // just before the write means an answer can never beat its own timer.
-                foreach (var pending in written)
-                {
-                    pending.ArmTimeout(_time);
-                }
+                _timeouts.Arm(written);
 
                 await _stream!.WriteAsync(buffer.WrittenMemory, _stop.Token);
                 buffer.ResetWrittenCount();

@@ -31,7 +31,9 @@ public readonly struct AmiFrame
 /// <remarks>
 /// One instance per connection; not thread-safe. Complete lines are consumed from the buffer as
 /// soon as they are read, so the caller's buffer never holds more than one unfinished line.
-/// A line is decoded only once it is complete, so a UTF-8 character split across reads survives.
+/// Header lines are copied as bytes into the message (one copy per line, no string per header);
+/// <see cref="AmiMessage"/> decodes a value only when it is read, so a UTF-8 character split
+/// across reads survives and the reader never pays for strings nobody reads.
 /// </remarks>
 public sealed class AmiFrameParser
 {
@@ -43,9 +45,15 @@ public sealed class AmiFrameParser
 
     private static ReadOnlySpan<byte> EndCommand => "--END COMMAND--"u8;
 
-    private readonly AmiStringCache _keys = new(512, 64);
-    private readonly AmiStringCache _values = new(4096, 32);
-    private readonly List<string> _parts = new(64);
+    // Event and Response names recur in every message: decoded once, then shared.
+    private readonly AmiStringCache _names = new(1024, 64);
+
+    // The message being read: header bytes back to back, and two offsets per header (key start,
+    // value start); see AmiMessage for the layout both become.
+    private byte[] _bytes = new byte[1024];
+    private int _byteCount;
+    private int[] _offsets = new int[64];
+    private int _offsetCount;
     private byte[] _lineScratch = [];
     private bool _atStart = true;
     private bool _follows;
@@ -74,7 +82,7 @@ public sealed class AmiFrameParser
     public long LineNumber => _lineNumber;
 
     /// <summary>True when part of a message has been read and its end has not.</summary>
-    public bool HasPartialMessage => _parts.Count > 0;
+    public bool HasPartialMessage => _offsetCount > 0;
 
     /// <summary>
     /// Reads the next frame from <paramref name="buffer"/>. Complete lines are consumed (the buffer
@@ -173,7 +181,8 @@ public sealed class AmiFrameParser
     /// <summary>Forgets any partial message, as after a new connection.</summary>
     public void Reset()
     {
-        _parts.Clear();
+        _byteCount = 0;
+        _offsetCount = 0;
         _atStart = true;
         _follows = false;
         _followsOutputStarted = false;
@@ -231,9 +240,7 @@ public sealed class AmiFrameParser
         }
 
         AddHeader(line, colon);
-        if (_parts.Count == 2 &&
-            _parts[0].Equals("Response", StringComparison.OrdinalIgnoreCase) &&
-            _parts[1].Equals("Follows", StringComparison.OrdinalIgnoreCase))
+        if (_offsetCount == 2 && IsResponseFollows())
         {
             _follows = true;
             _followsOutputStarted = false;
@@ -243,20 +250,7 @@ public sealed class AmiFrameParser
         return false;
     }
 
-    private static int IndexOfColon(ReadOnlySpan<byte> line)
-    {
-        // Header names are short: a plain loop beats a vectorised search's set-up cost.
-        var limit = Math.Min(line.Length, 32);
-        for (var i = 0; i < limit; i++)
-        {
-            if (line[i] == (byte)':')
-            {
-                return i;
-            }
-        }
-
-        return limit == line.Length ? -1 : line[limit..].IndexOf((byte)':') is var rest and >= 0 ? limit + rest : -1;
-    }
+    private static int IndexOfColon(ReadOnlySpan<byte> line) => line.IndexOf((byte)':');
 
     private bool ProcessFollowsLine(ReadOnlySpan<byte> line, out AmiFrame frame)
     {
@@ -289,42 +283,70 @@ public sealed class AmiFrameParser
 
     private void AddOutput(ReadOnlySpan<byte> line)
     {
-        _parts.Add("Output");
-        _parts.Add(Encoding.UTF8.GetString(line));
+        // Output lines of the old command format become "Output: <line>", the Asterisk 14+ shape.
+        var start = _byteCount;
+        Append("Output: "u8);
+        Append(line);
+        AddOffsets(start, start + "Output".Length);
     }
 
     private void AddHeader(ReadOnlySpan<byte> line, int colon)
     {
-        if (colon < 0)
-        {
-            // Not "Key: Value": keep the text rather than lose it, under an empty key.
-            _parts.Add(string.Empty);
-            _parts.Add(Encoding.UTF8.GetString(line));
-            return;
-        }
-
-        _parts.Add(_keys.Get(line[..colon]));
-        var value = line[(colon + 1)..];
-        if (!value.IsEmpty && value[0] == (byte)' ')
-        {
-            value = value[1..];
-        }
-
-        _parts.Add(_values.Get(value));
+        // The line is kept as it came ("Key: Value"); AmiMessage finds the value after the colon.
+        // A line without a colon is kept whole as the value of an empty key, rather than lost.
+        var start = _byteCount;
+        Append(line);
+        AddOffsets(start, colon < 0 ? start : start + colon);
     }
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        var needed = _byteCount + bytes.Length;
+        if (needed > _bytes.Length)
+        {
+            Array.Resize(ref _bytes, Math.Max(needed, _bytes.Length * 2));
+        }
+
+        bytes.CopyTo(_bytes.AsSpan(_byteCount));
+        _byteCount = needed;
+    }
+
+    private void AddOffsets(int keyStart, int keyEnd)
+    {
+        if (_offsetCount + 3 > _offsets.Length)
+        {
+            Array.Resize(ref _offsets, _offsets.Length * 2);
+        }
+
+        _offsets[_offsetCount] = keyStart;
+        _offsets[_offsetCount + 1] = keyEnd;
+        _offsetCount += 2;
+    }
+
+    private bool IsResponseFollows() =>
+        Ascii.EqualsIgnoreCase(_bytes.AsSpan(0, _byteCount), "Response: Follows"u8) ||
+        Ascii.EqualsIgnoreCase(_bytes.AsSpan(0, _byteCount), "Response:Follows"u8);
 
     private bool TryCompleteMessage(out AmiFrame frame)
     {
         _messageBytes = 0;
-        if (_parts.Count == 0)
+        if (_offsetCount == 0)
         {
             frame = default;
             return false;
         }
 
-        var message = new AmiMessage(_parts.ToArray());
-        _parts.Clear();
-        frame = new AmiFrame(null, message);
+        var data = _bytes.AsSpan(0, _byteCount).ToArray();
+        var offsets = new int[_offsetCount + 1];
+        _offsets.AsSpan(0, _offsetCount).CopyTo(offsets);
+        offsets[^1] = _byteCount;
+        var firstKey = data.AsSpan(0, offsets[1]);
+        var firstValue = Ascii.EqualsIgnoreCase(firstKey, "Event"u8) || Ascii.EqualsIgnoreCase(firstKey, "Response"u8)
+            ? _names.Get(AmiMessage.ValueBytes(data, offsets, 0))
+            : null;
+        _byteCount = 0;
+        _offsetCount = 0;
+        frame = new AmiFrame(null, new AmiMessage(data, offsets, firstValue));
         return true;
     }
 }

@@ -15,18 +15,20 @@ internal enum AmiAnswerKind
 
 /// <summary>
 /// An action waiting for its answer. It is the completion source itself (one allocation less per
-/// action); continuations run asynchronously so user code never runs on the reader loop.
+/// action); continuations run asynchronously so user code never runs on the reader loop. Its
+/// timeout is an entry in the connection's shared <see cref="AmiActionTimeouts"/>, not a timer of
+/// its own.
 /// </summary>
 internal sealed class AmiPendingAction : TaskCompletionSource<AmiListResult>
 {
     private readonly AmiConnection _connection;
-    private ITimer? _timer;
 
-    public AmiPendingAction(AmiConnection connection, AmiAction action, string actionId, AmiAnswerKind kind, string? awaitedEvent, TimeSpan timeout)
+    public AmiPendingAction(AmiConnection connection, AmiAction action, long key, string actionId, AmiAnswerKind kind, string? awaitedEvent, TimeSpan timeout)
         : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         _connection = connection;
         Action = action;
+        Key = key;
         ActionId = actionId;
         Kind = kind;
         AwaitedEvent = awaitedEvent;
@@ -34,6 +36,9 @@ internal sealed class AmiPendingAction : TaskCompletionSource<AmiListResult>
     }
 
     public AmiAction Action { get; }
+
+    /// <summary>The counter part of the ActionID: the key of the connection's pending table.</summary>
+    public long Key { get; }
 
     public string ActionId { get; }
 
@@ -52,50 +57,24 @@ internal sealed class AmiPendingAction : TaskCompletionSource<AmiListResult>
     /// <summary>True for the Login action, whose success starts the connection's event flow.</summary>
     public bool IsLogin { get; init; }
 
-    /// <summary>Starts the timeout; called by the writer loop once the action is on the wire.</summary>
-    public void ArmTimeout(TimeProvider time)
-    {
-        if (Task.IsCompleted)
-        {
-            return;
-        }
+    public void Complete(AmiListResult result) => TrySetResult(result);
 
-        var timer = time.CreateTimer(static state => ((AmiPendingAction)state!).OnTimeout(), this, Timeout, System.Threading.Timeout.InfiniteTimeSpan);
-        Volatile.Write(ref _timer, timer);
-        // The answer may have come between the write and now.
-        if (Task.IsCompleted)
-        {
-            timer.Dispose();
-        }
-    }
-
-    public void Complete(AmiListResult result)
-    {
-        Volatile.Read(ref _timer)?.Dispose();
-        TrySetResult(result);
-    }
-
-    public void Fail(Exception error)
-    {
-        Volatile.Read(ref _timer)?.Dispose();
-        TrySetException(error);
-    }
+    public void Fail(Exception error) => TrySetException(error);
 
     /// <summary>The caller stopped waiting: forget the action so a later answer is dropped.</summary>
     public void Cancel(CancellationToken token)
     {
-        if (_connection.TryTakePending(ActionId, out _))
+        if (_connection.TryTakePending(Key, out _))
         {
-            Volatile.Read(ref _timer)?.Dispose();
             TrySetCanceled(token);
         }
     }
 
-    private void OnTimeout()
+    /// <summary>Called by the timeout sweep once the deadline has passed.</summary>
+    public void OnTimeout()
     {
-        if (_connection.TryTakePending(ActionId, out _))
+        if (_connection.TryTakePending(Key, out _))
         {
-            Volatile.Read(ref _timer)?.Dispose();
             TrySetException(_connection.CreateTimeoutException(this));
         }
     }

@@ -190,6 +190,65 @@ public sealed class AmiClientActionTests
     }
 
     [Fact]
+    public async Task SendAsync_ShorterTimeoutWrittenAfterLongerOne_EachExpiresAtItsOwnDeadline()
+    {
+        // One shared sweep timer serves every action: it must follow the earliest deadline, not
+        // the order the actions were written in.
+        var clock = new FakeTimeProvider();
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            await peer.ReadActionAsync(ct);
+            await peer.ReadActionAsync(ct);
+            received.SetResult();
+            await peer.ReadActionAsync(ct);
+        });
+        await using var client = new AmiClient(server.Options(), timeProvider: clock);
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+
+        var slow = client.SendAsync(new AmiAction("QueueStatus") { Timeout = TimeSpan.FromSeconds(60) }, TestContext.Current.CancellationToken);
+        var quick = client.SendAsync(new AmiAction("Ping") { Timeout = TimeSpan.FromSeconds(2) }, TestContext.Current.CancellationToken);
+        await received.Task.Guarded();
+        clock.Advance(TimeSpan.FromSeconds(2));
+        var quickTimeout = await Assert.ThrowsAsync<AmiActionTimeoutException>(() => quick.Guarded());
+        Assert.False(slow.IsCompleted, "the 60 s action expired with the 2 s one");
+        clock.Advance(TimeSpan.FromSeconds(57));
+        Assert.False(slow.IsCompleted, "the 60 s action expired a second early");
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var slowTimeout = await Assert.ThrowsAsync<AmiActionTimeoutException>(() => slow.Guarded());
+
+        Assert.Contains("Ping", quickTimeout.Message, StringComparison.Ordinal);
+        Assert.Contains("QueueStatus", slowTimeout.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SendAsync_ManyAnsweredActions_TimeoutBookkeepingStaysBounded()
+    {
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            await peer.EchoUntilClosedAsync(ct);
+        });
+        await using var client = new AmiClient(server.Options() with { ActionTimeout = TimeSpan.FromHours(1) });
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+
+        for (var round = 0; round < 10; round++)
+        {
+            var batch = new Task<AmiMessage>[1000];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                batch[i] = client.SendAsync(new AmiAction("Ping"), TestContext.Current.CancellationToken);
+            }
+
+            await Task.WhenAll(batch).Guarded();
+        }
+
+        // 10 000 answered actions whose deadlines are an hour away: compaction keeps only a bounded remainder.
+        Assert.InRange(client.TimeoutEntries, 0, 4096 + 1000);
+    }
+
+    [Fact]
     public async Task SendAsync_CallerCancels_LaterAnswerIsDroppedAndConnectionStaysUp()
     {
         var received = new TaskCompletionSource<AmiMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
