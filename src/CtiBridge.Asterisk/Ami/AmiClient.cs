@@ -27,6 +27,7 @@ public sealed class AmiClient : IAsyncDisposable
     private Channel<AmiConnectionStateChange>[] _stateWatchers = [];
     private AmiConnectionStateChange _state;
     private AmiConnection? _current;
+    private AmiResync? _currentResync;
     private Exception? _lastDisconnectReason;
     private bool _everLoggedIn;
     private int _nextSubscriptionId;
@@ -131,7 +132,9 @@ public sealed class AmiClient : IAsyncDisposable
 
     /// <summary>
     /// Opens an in-order event stream. <paramref name="eventNames"/> (case-insensitive) limits it to
-    /// those events; null or empty means all. Resync signals always pass the filter.
+    /// those events; null or empty means all. Resync signals always pass the filter. The stream
+    /// starts with a resync signal: at the next login, or at once when the client is already
+    /// logged in (the consumer loads its initial state the same way as after a reconnect).
     /// </summary>
     public AmiEventSubscription SubscribeEvents(IEnumerable<string>? eventNames = null)
     {
@@ -139,6 +142,14 @@ public sealed class AmiClient : IAsyncDisposable
         var subscription = new AmiEventSubscription(this, Interlocked.Increment(ref _nextSubscriptionId), eventNames);
         lock (_gate)
         {
+            // Under the gate shared with OnLoggedIn: either that login's signal reaches the new
+            // subscription or this one does, never both; and it is queued before any event,
+            // because the reader cannot see the subscription until the array below is published.
+            if (_currentResync is { } resync && Volatile.Read(ref _current) is { IsBroken: false })
+            {
+                subscription.DeliverResync(resync);
+            }
+
             _subscriptions = [.. _subscriptions, subscription];
         }
 
@@ -181,7 +192,11 @@ public sealed class AmiClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the connection, fails pending actions, ends every subscription and stops reconnecting.</summary>
+    /// <summary>
+    /// Logs off (<c>Logoff</c>, waiting up to <see cref="AmiClientOptions.LogoffTimeout"/> for
+    /// <c>Goodbye</c>), closes the connection, fails pending actions, ends every subscription and
+    /// stops reconnecting.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         Task? supervisor;
@@ -196,7 +211,16 @@ public sealed class AmiClient : IAsyncDisposable
             supervisor = _supervisor;
         }
 
-        Volatile.Read(ref _current)?.Break(new ObjectDisposedException(nameof(AmiClient), "The AMI client was disposed."));
+        var connection = Volatile.Read(ref _current);
+        var disposed = new ObjectDisposedException(nameof(AmiClient), "The AMI client was disposed.");
+        if (connection is { IsBroken: false } && _options.LogoffTimeout > TimeSpan.Zero)
+        {
+            // Callers learn of the dispose now, not after the Logoff exchange.
+            connection.FailPending(disposed);
+            await LogoffAsync(connection);
+        }
+
+        connection?.Break(disposed);
         if (supervisor is not null)
         {
             await supervisor;
@@ -263,11 +287,31 @@ public sealed class AmiClient : IAsyncDisposable
     /// <summary>Reader loop, at the successful login response: the connection goes live.</summary>
     internal void OnLoggedIn(AmiConnection connection)
     {
-        Volatile.Write(ref _current, connection);
         var resync = new AmiResync(connection.Number, _everLoggedIn, _lastDisconnectReason);
-        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        lock (_gate)
         {
-            subscription.DeliverResync(resync);
+            Volatile.Write(ref _current, connection);
+            _currentResync = resync;
+            foreach (var subscription in _subscriptions)
+            {
+                subscription.DeliverResync(resync);
+            }
+        }
+    }
+
+    private async Task LogoffAsync(AmiConnection connection)
+    {
+        try
+        {
+            var answer = await connection
+                .SendAsync(new AmiAction("Logoff") { Timeout = _options.LogoffTimeout }, AmiAnswerKind.Response, null, CancellationToken.None)
+                .WaitAsync(_options.LogoffTimeout, TimeProvider.System);
+            AmiLog.LoggedOff(_logger, _options.Host, _options.Port, answer.Response.Response);
+        }
+        catch (Exception ex) when (ex is TimeoutException or AmiConnectionException or AmiActionTimeoutException)
+        {
+            // No Goodbye in time, or Asterisk closed first: the socket is closed below either way.
+            AmiLog.LogoffUnanswered(_logger, _options.Host, _options.Port, ex.Message);
         }
     }
 

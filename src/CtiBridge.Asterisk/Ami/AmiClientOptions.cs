@@ -56,6 +56,14 @@ public sealed record AmiClientOptions
     /// <summary>A keep-alive <c>Ping</c> not answered within this time breaks the connection. Default 5 s.</summary>
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long <see cref="AmiClient.DisposeAsync"/> waits for Asterisk's <c>Goodbye</c> after sending
+    /// <c>Logoff</c>, so Asterisk logs a clean log-off instead of a lost connection. Measured on the
+    /// system clock (disposal stays prompt even when a test's fake clock stands still).
+    /// <see cref="TimeSpan.Zero"/> closes without Logoff. Default 1 s.
+    /// </summary>
+    public TimeSpan LogoffTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>First reconnect delay; it doubles after each failed attempt. Default 500 ms.</summary>
     public TimeSpan ReconnectDelayMin { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -135,6 +143,11 @@ public sealed record AmiClientOptions
         if (ReconnectDelayMax < ReconnectDelayMin)
         {
             errors.Add($"ReconnectDelayMax ({ReconnectDelayMax}) must be at least ReconnectDelayMin ({ReconnectDelayMin}).");
+        }
+
+        if (LogoffTimeout < TimeSpan.Zero)
+        {
+            errors.Add("LogoffTimeout cannot be negative (use TimeSpan.Zero to close without Logoff).");
         }
 
         if (LoginFailureRetryDelay < TimeSpan.Zero)

@@ -239,16 +239,8 @@ internal sealed class AmiConnection : IAsyncDisposable
 
         _stop.Cancel();
         _writeQueue.Writer.TryComplete();
-        var error = NotConnected(reason);
-        foreach (var key in _pending.Keys)
-        {
-            if (TryTakePending(key, out var pending))
-            {
-                pending!.Fail(error);
-            }
-        }
-
-        _banner.TrySetException(error);
+        FailPending(reason);
+        _banner.TrySetException(NotConnected(reason));
         try
         {
             _socket?.Shutdown(SocketShutdown.Both);
@@ -259,6 +251,19 @@ internal sealed class AmiConnection : IAsyncDisposable
         }
 
         _closed.TrySetResult(reason);
+    }
+
+    /// <summary>Fails every pending action with <paramref name="reason"/>; the connection stays up (dispose, before Logoff).</summary>
+    public void FailPending(Exception reason)
+    {
+        var error = NotConnected(reason);
+        foreach (var key in _pending.Keys)
+        {
+            if (TryTakePending(key, out var pending))
+            {
+                pending!.Fail(error);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()

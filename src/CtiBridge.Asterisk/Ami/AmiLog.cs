@@ -34,4 +34,10 @@ internal static partial class AmiLog
 
     [LoggerMessage(4109, LogLevel.Warning, "AMI keep-alive Ping to {Host}:{Port} unanswered for {Timeout}; breaking the connection")]
     public static partial void KeepAliveFailed(ILogger logger, string host, int port, TimeSpan timeout);
+
+    [LoggerMessage(4110, LogLevel.Information, "AMI logged off from {Host}:{Port} ({Response})")]
+    public static partial void LoggedOff(ILogger logger, string host, int port, string? response);
+
+    [LoggerMessage(4111, LogLevel.Debug, "AMI Logoff to {Host}:{Port} got no answer before closing: {Reason}")]
+    public static partial void LogoffUnanswered(ILogger logger, string host, int port, string reason);
 }
