@@ -1,0 +1,311 @@
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using CtiBridge.Data.Access;
+using CtiBridge.Service.Http;
+using CtiBridge.Core.Acd;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CtiBridge.Service.Tests.Http;
+
+/// <summary>
+/// Every endpoint the service maps — found from the running host, so endpoints added later are
+/// covered without touching this test — called with every role's key and without one, and then
+/// abused (hostile path values, broken and hostile bodies): the right 401/403, never a 5xx with
+/// internals, never a hang, and the database left intact.
+/// </summary>
+public sealed partial class EndpointAbuseTests(CallCenterService service) : IClassFixture<CallCenterService>
+{
+    private const string OwnAgent = "9001";
+    private static readonly TimeSpan RequestLimit = TimeSpan.FromSeconds(15);
+
+    // Endpoints that answer without a key on purpose (probes, scraping, the API description).
+    // Any other endpoint without an authorization policy is a forgotten one and fails the test.
+    private static readonly string[] AnonymousByDesign = ["/health/live", "/health/ready", "/metrics", "/openapi/{documentName}.json"];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task EveryEndpoint_EveryRoleAndNoKey_GetsExactlyTheAccessItsPolicyGrants()
+    {
+        var probes = await ProbesAsync();
+        Assert.Contains(probes, p => p.Template.StartsWith("/api/agents/", StringComparison.Ordinal));
+        var keys = new Dictionary<ApiRole, string>();
+        foreach (var role in Enum.GetValues<ApiRole>())
+        {
+            keys[role] = await KeyAsync(role, role == ApiRole.Agent ? OwnAgent : null);
+        }
+
+        var failures = new List<string>();
+        failures.AddRange(probes.Where(p => p.AllowedRoles is null && !AnonymousByDesign.Contains(p.Template)).Select(p => $"{p}: no authorization policy (add one, or list it here if it is public by design)"));
+        foreach (var probe in probes)
+        {
+            var anonymous = await SendAsync(probe.Method, Fill(probe.Template, "zz-none"), null, "{}");
+            if (probe.AllowedRoles is not null && anonymous.Status != HttpStatusCode.Unauthorized)
+            {
+                failures.Add($"{probe}: no key gave {(int)anonymous.Status}, expected 401");
+            }
+
+            failures.AddRange(Problems(probe, "no key", anonymous));
+            if (probe.AllowedRoles is null)
+            {
+                continue;
+            }
+
+            foreach (var (role, key) in keys)
+            {
+                var allowed = probe.AllowedRoles.Count == 0 || probe.AllowedRoles.Contains(ApiRoles.Name(role));
+                // An agent key acts only for its own agent: fill agent ids with its own.
+                var response = await SendAsync(probe.Method, Fill(probe.Template, role == ApiRole.Agent ? OwnAgent : "zz-none"), key, "{}");
+                if (allowed && response.Status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+                {
+                    failures.Add($"{probe}: role {role} is allowed by the policy but got {(int)response.Status}");
+                }
+                else if (!allowed && response.Status != HttpStatusCode.Forbidden)
+                {
+                    failures.Add($"{probe}: role {role} is not allowed by the policy but got {(int)response.Status}, expected 403");
+                }
+
+                failures.AddRange(Problems(probe, role.ToString(), response));
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    [Fact]
+    public async Task EveryEndpoint_HostilePathsAndBodies_NoServerErrorNoHangNothingDamaged()
+    {
+        var probes = await ProbesAsync();
+        var admin = await KeyAsync(ApiRole.Admin, null);
+        var keysBefore = await service.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys", Ct);
+        string[] hostileValues =
+        [
+            "'; DROP TABLE calls; --",
+            "..%2F..%2F..%2Fetc%2Fpasswd",
+            "%00",
+            "%C3%28", // invalid UTF-8 once decoded
+            new string('9', 5_000),
+            "名字\u202Eevil",
+            "1 OR 1=1",
+        ];
+        var hostileBodies = new List<(string Name, byte[] Bytes)>
+        {
+            ("truncated JSON", "{\"reason\":"u8.ToArray()),
+            ("array instead of object", "[]"u8.ToArray()),
+            ("wrong types", "{\"reason\":12,\"pin\":true,\"role\":[],\"agentId\":{},\"queue\":null,\"from\":\"yesterday\"}"u8.ToArray()),
+            ("invalid UTF-8", [(byte)'{', (byte)'"', (byte)'a', (byte)'"', (byte)':', (byte)'"', 0xC3, 0x28, 0xFF, (byte)'"', (byte)'}']),
+            ("SQL metacharacters", Encoding.UTF8.GetBytes("{\"reason\":\"x'); DELETE FROM api_keys; --\",\"name\":\"\\\\'\\\"\",\"agentId\":\"' OR '1'='1\"}")),
+            ("deep nesting", Encoding.UTF8.GetBytes(new string('[', 10_000) + new string(']', 10_000))),
+            ("2 MiB string", Encoding.UTF8.GetBytes("{\"reason\":\"" + new string('x', 2 << 20) + "\"}")),
+        };
+
+        var failures = new List<string>();
+        foreach (var probe in probes)
+        {
+            foreach (var value in hostileValues)
+            {
+                var response = await SendAsync(probe.Method, Fill(probe.Template, value, escape: false), admin, "{}");
+                failures.AddRange(Problems(probe, $"path value {value[..Math.Min(value.Length, 30)]}", response));
+            }
+
+            if (probe.Method is "POST" or "PUT" or "PATCH")
+            {
+                foreach (var (name, bytes) in hostileBodies)
+                {
+                    var response = await SendAsync(probe.Method, Fill(probe.Template, "zz-none"), admin, bytes);
+                    failures.AddRange(Problems(probe, name, response));
+                    if (response.Status is not (HttpStatusCode.BadRequest or HttpStatusCode.NotFound or HttpStatusCode.RequestEntityTooLarge
+                        or HttpStatusCode.UnprocessableEntity or HttpStatusCode.UnsupportedMediaType or HttpStatusCode.Conflict or HttpStatusCode.ServiceUnavailable))
+                    {
+                        failures.Add($"{probe}: body '{name}' was accepted with {(int)response.Status}; expected a 4xx refusal");
+                    }
+                }
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+        Assert.Equal(1L, await service.Database.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE tablename = 'calls'", Ct));
+        Assert.Equal(keysBefore, await service.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys", Ct));
+    }
+
+    private async Task<string> KeyAsync(ApiRole role, string? agent)
+    {
+        var store = service.App.Services.GetRequiredService<ApiKeyStore>();
+        var created = await store.CreateAsync($"abuse-{role}-{Guid.NewGuid():N}"[..24], role, agent, "test", Ct);
+        return created.Token;
+    }
+
+    /// <summary>Every route endpoint with its methods and the roles its policies allow (null: no key needed; empty: any key).</summary>
+    private async Task<List<Probe>> ProbesAsync()
+    {
+        var sources = service.App.Services.GetServices<EndpointDataSource>();
+        var policies = service.App.Services.GetRequiredService<IAuthorizationPolicyProvider>();
+        var probes = new List<Probe>();
+        foreach (var endpoint in sources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>())
+        {
+            var template = "/" + endpoint.RoutePattern.RawText?.TrimStart('/');
+            var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"];
+            IReadOnlyList<string>? roles = null;
+            if (endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
+            {
+                foreach (var data in endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>())
+                {
+                    var policy = data.Policy is { } name ? await policies.GetPolicyAsync(name) : await policies.GetDefaultPolicyAsync();
+                    Assert.NotNull(policy);
+                    var allowed = policy.Requirements.OfType<RolesAuthorizationRequirement>().SelectMany(r => r.AllowedRoles).ToList();
+                    // Several policies on one endpoint: each must pass, so the roles allowed are the intersection.
+                    roles = roles is null ? allowed : roles.Count == 0 ? allowed : allowed.Count == 0 ? roles : [.. roles.Intersect(allowed)];
+                }
+            }
+
+            probes.AddRange(methods.Select(m => new Probe(m, template, roles)));
+        }
+
+        return [.. probes.DistinctBy(p => (p.Method, p.Template))];
+    }
+
+    private static string Fill(string template, string value, bool escape = true) =>
+        RouteParameter().Replace(template, m => m.Groups[1].Value.Equals("agentId", StringComparison.OrdinalIgnoreCase) && value == OwnAgent
+            ? OwnAgent
+            : escape ? Uri.EscapeDataString(value) : value);
+
+    private Task<Reply> SendAsync(string method, string path, string? key, string body) => SendAsync(method, path, key, Encoding.UTF8.GetBytes(body));
+
+    private async Task<Reply> SendAsync(string method, string path, string? key, byte[] body)
+    {
+        using var http = service.Client(key);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method is "POST" or "PUT" or "PATCH")
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(RequestLimit);
+        try
+        {
+            // Headers only: event streams stay open by design, their status is what is checked.
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var text = response.Content.Headers.ContentType?.MediaType is "text/event-stream" ? string.Empty : await ReadSomeAsync(response, timeout.Token);
+            return new Reply(response.StatusCode, text, TimedOut: false);
+        }
+        catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+        {
+            return new Reply(0, string.Empty, TimedOut: true);
+        }
+        catch (HttpRequestException ex)
+        {
+            // The server may refuse an oversized body by closing the connection; that is a refusal, not a crash.
+            return new Reply(HttpStatusCode.RequestEntityTooLarge, ex.Message, TimedOut: false);
+        }
+    }
+
+    private static async Task<string> ReadSomeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[64 * 1024];
+        var read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
+        return Encoding.UTF8.GetString(buffer, 0, read);
+    }
+
+    private static IEnumerable<string> Problems(Probe probe, string attempt, Reply reply)
+    {
+        if (reply.TimedOut)
+        {
+            yield return $"{probe} with {attempt}: no answer within {RequestLimit.TotalSeconds} s";
+            yield break;
+        }
+
+        if ((int)reply.Status >= 500 && reply.Status != HttpStatusCode.ServiceUnavailable)
+        {
+            yield return $"{probe} with {attempt}: {(int)reply.Status} {Trim(reply.Body)}";
+        }
+
+        if (reply.Body.Contains("   at ", StringComparison.Ordinal) || reply.Body.Contains("Exception", StringComparison.Ordinal) || reply.Body.Contains("Npgsql", StringComparison.Ordinal))
+        {
+            yield return $"{probe} with {attempt}: the answer shows internals: {Trim(reply.Body)}";
+        }
+    }
+
+    private static string Trim(string text) => text.Length > 300 ? text[..300] + "..." : text;
+
+    [GeneratedRegex(@"\{\*{0,2}([A-Za-z0-9_]+)[^}]*\}")]
+    private static partial Regex RouteParameter();
+
+    private sealed record Probe(string Method, string Template, IReadOnlyList<string>? AllowedRoles)
+    {
+        public override string ToString() => $"{Method} {Template}";
+    }
+
+    private sealed record Reply(HttpStatusCode Status, string Body, bool TimedOut);
+}
+
+/// <summary>The real host with call control on (a queue, two agents with desk phones), so requests reach the call center, not a 503.</summary>
+public sealed class CallCenterService : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    /// <summary>The service's database.</summary>
+    public TestDatabase Database { get; private set; } = null!;
+
+    /// <summary>The Asterisk the service drives.</summary>
+    public CtiBridge.PbxSim.PbxSimulator Pbx { get; private set; } = null!;
+
+    /// <summary>The host.</summary>
+    public WebApplication App => _app ?? throw new InvalidOperationException("Not started.");
+
+    /// <summary>A client, with a key when given.</summary>
+    public HttpClient Client(string? apiKey = null)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(App.Urls.Single()) };
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
+        return client;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask InitializeAsync()
+    {
+        Database = await PostgresServer.CreateMigratedDatabaseAsync();
+        Pbx = await PbxSimSettings.StartAsync();
+        var settings = PbxSimSettings.Service(Database.ConnectionString, PbxSimSettings.For(Pbx));
+        var pinHash = AgentPin.Hash("4321", iterations: 1000);
+        settings.CallControl = new CallControlSettings
+        {
+            Queues = [new CallQueueSettings { Name = "support" }],
+            Agents = [.. new[] { "9001", "9002" }.Select(id => new CallAgentSettings { Id = id, Extension = "PJSIP/" + id, PinHash = pinHash, Queues = ["support"] })],
+            Dids = [new DidRouteSettings { Number = "4008001", Queue = "support" }],
+            RecordJournalDirectory = Directory.CreateTempSubdirectory("ctibridge-abuse-").FullName,
+        };
+        _app = CtiBridgeHost.Build(settings);
+        await _app.StartAsync();
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await Pbx.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
