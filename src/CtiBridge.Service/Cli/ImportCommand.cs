@@ -12,6 +12,7 @@ public static class ImportCommand
     {
         var command = new Command("import", "Import data files.");
         command.Subcommands.Add(CreateLeads());
+        command.Subcommands.Add(ImportAsteriskQueuesCommand.Create());
         return command;
     }
 
