@@ -166,6 +166,9 @@ public sealed record CallbackRequest
     /// <summary>Free note for the agent (the earlier contact, CB-02/CB-08).</summary>
     public string? Note { get; init; }
 
+    /// <summary>Abandoned source: how long the caller waited (below the policy's minimum no callback is owed).</summary>
+    public TimeSpan? Waited { get; init; }
+
     /// <summary>Who asked (<c>system</c>, <c>agent:1007</c>, <c>api:crm</c>, <c>dialer</c>), kept in the history.</summary>
     public string RequestedBy { get; init; } = "system";
 
@@ -188,8 +191,8 @@ public sealed record CallbackRequest
     /// <param name="waited">How long they waited (below the configured minimum no callback is made).</param>
     public static CallbackRequest AbandonedCall(string number, string queue, string callId, TimeSpan waited) => new()
     {
-        Number = number, Source = CallbackSource.Abandoned, Queue = queue, OriginCallId = callId,
-        Reason = $"hung up after waiting {waited.TotalSeconds:0} s",
+        Number = number, Source = CallbackSource.Abandoned, Queue = queue, OriginCallId = callId, Waited = waited,
+        Reason = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"hung up after waiting {waited.TotalSeconds:0} s"),
     };
 
     /// <summary>A caller left a voicemail; the callback is due at once.</summary>
@@ -277,6 +280,9 @@ public sealed record Callback(
 
     /// <summary>Skills the agent needs.</summary>
     public IReadOnlyList<string> RequiredSkills { get; init; } = [];
+
+    /// <summary>When the owner was reminded, or null.</summary>
+    public DateTimeOffset? RemindedAt { get; init; }
 }
 
 /// <summary>One stored transition of a callback.</summary>

@@ -187,6 +187,7 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
             CampaignId = Text("campaign_id"),
             LeadId = Text("lead_id"),
             Note = Text("note"),
+            RemindedAt = Time("reminded_at"),
             RequiredSkills = r.GetFieldValue<string[]>(r.GetOrdinal("required_skills")),
         };
     }

@@ -21,6 +21,9 @@ public sealed class CtiBridgeSettings
 
     /// <summary>Live call control: queues, agents, DID routing (docs/call-control.md).</summary>
     public global::CtiBridge.Service.CallControl.CallControlSettings CallControl { get; set; } = new();
+
+    /// <summary>Callbacks: policy and scheduler (docs/callbacks.md).</summary>
+    public global::CtiBridge.Service.Callbacks.CallbackSettings Callbacks { get; set; } = new();
 }
 
 /// <summary>Database settings.</summary>

@@ -17,6 +17,7 @@ public static partial class SettingsValidator
         ValidateAsterisk(settings.Asterisk, problems);
         ValidateHttp(settings.Http, problems);
         global::CtiBridge.Service.CallControl.CallControlConfiguration.Validate(settings.CallControl, problems);
+        global::CtiBridge.Service.Callbacks.CallbackSettings.Validate(settings.Callbacks, problems);
         if (!LogLevels.Contains(settings.Logging.Level, StringComparer.OrdinalIgnoreCase))
         {
             problems.Add(new SettingsProblem("logging.level", $"'{settings.Logging.Level}' is not a log level ({string.Join(", ", LogLevels)}){SpellingSuggestion.DidYouMean(settings.Logging.Level, LogLevels)}"));

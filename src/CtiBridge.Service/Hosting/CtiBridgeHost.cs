@@ -1,3 +1,4 @@
+using CtiBridge.Service.Callbacks;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Http;
@@ -21,6 +22,7 @@ public static class CtiBridgeHost
         builder.Services.AddCtiBridgeDatabase(settings.Database);
         builder.Services.AddCtiBridgeAsterisk(settings.Asterisk);
         builder.Services.AddCtiBridgeCallControl(settings);
+        builder.Services.AddCtiBridgeCallbacks(settings);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
 

@@ -1,0 +1,209 @@
+using Microsoft.Extensions.DependencyInjection;
+using Quartz;
+
+namespace CtiBridge.Service.Callbacks;
+
+/// <summary>What the Quartz jobs call back into: thin jobs, the work is in <see cref="CallbackService"/>.</summary>
+public interface ICallbackJobs
+{
+    /// <summary>The due trigger of a callback fired (on whichever cluster node acquired it).</summary>
+    Task FireDueAsync(Guid callbackId, CancellationToken cancellationToken);
+
+    /// <summary>The periodic sweep fired: overdue callbacks without a trigger, owner grace, reminders, escalation.</summary>
+    Task SweepAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Quartz settings of the callback scheduler (<c>callbacks.scheduler</c>).</summary>
+public sealed record CallbackSchedulerOptions
+{
+    /// <summary>Scheduler name: every instance of one centre uses the same name, so they form one cluster.</summary>
+    public string SchedulerName { get; init; } = "ctibridge";
+
+    /// <summary>This node's id in the cluster; null to generate a unique one at start.</summary>
+    public string? InstanceId { get; init; }
+
+    /// <summary>Jobs run at once on this node. Default 8.</summary>
+    public int Threads { get; init; } = 8;
+
+    /// <summary>How often a node records it is alive. Default 7.5 s.</summary>
+    public TimeSpan ClusterCheckinInterval { get; init; } = TimeSpan.FromSeconds(7.5);
+
+    /// <summary>A trigger later than this is a misfire (fires at once, FireNow). Default 60 s.</summary>
+    public TimeSpan MisfireThreshold { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Period of the sweep job. Default 30 s.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an idle node waits before looking for triggers again. Default 1 s (Quartz's minimum): a callback made due by another node is fired within about this.</summary>
+    public TimeSpan IdleWaitTime { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Quartz.NET on PostgreSQL (ADO job store, clustered, tables from our migration 0010): one durable
+/// job "callback-due" with one simple trigger per open callback (named after the callback id, so a
+/// reschedule replaces it), and the recurring "callback-sweep". Triggers fire once on one node of the
+/// cluster; after downtime a trigger that missed its time fires at once (misfire: FireNow).
+/// </summary>
+public sealed class CallbackScheduler : IAsyncDisposable
+{
+    /// <summary>Quartz table prefix.</summary>
+    public const string TablePrefix = "qrtz_";
+
+    internal static readonly JobKey DueJob = new("callback-due", "callbacks");
+    internal static readonly JobKey SweepJob = new("callback-sweep", "callbacks");
+    internal const string CallbackIdKey = "callbackId";
+    private const string TriggerGroup = "callbacks";
+
+    private readonly ISchedulerFactory _factory;
+    private readonly IScheduler _scheduler;
+
+    private CallbackScheduler(ISchedulerFactory factory, IScheduler scheduler)
+    {
+        _factory = factory;
+        _scheduler = scheduler;
+    }
+
+    /// <summary>This node's id in the cluster.</summary>
+    public string InstanceId => _scheduler.SchedulerInstanceId;
+
+    /// <summary>Builds (not yet started) a clustered scheduler on the database.</summary>
+    public static async Task<CallbackScheduler> CreateAsync(string connectionString, CallbackSchedulerOptions options, ICallbackJobs jobs, TimeProvider timeProvider, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(jobs);
+        var factory = QuartzSchedulerBuilder.Create(q =>
+        {
+            q.ConfigureScheduler(s =>
+            {
+                s.InstanceName = options.SchedulerName;
+                s.InstanceId = options.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}";
+                s.IdleWaitTime = options.IdleWaitTime;
+                s.DefaultMisfireHandling = DefaultMisfireHandling.FireAndProceed;
+            });
+            q.UseTimeProvider(timeProvider);
+            q.UseDefaultThreadPool(options.Threads);
+            q.Services.AddSingleton(jobs);
+            q.UsePersistentStore(store =>
+            {
+                store.UsePostgres(connectionString);
+                store.UseClustering(c =>
+                {
+                    c.CheckinInterval = options.ClusterCheckinInterval;
+                    c.CheckinMisfireThreshold = options.ClusterCheckinInterval * 2;
+                });
+                store.ConfigureStore(s =>
+                {
+                    s.TablePrefix = TablePrefix;
+                    s.SchemaProvisioning = SchemaProvisioning.Validate;
+                    s.MisfireThreshold = options.MisfireThreshold;
+                });
+            });
+        }).Build();
+        var scheduler = await factory.GetScheduler(cancellationToken).ConfigureAwait(false);
+        var self = new CallbackScheduler(factory, scheduler);
+        await self.EnsureJobsAsync(options, timeProvider, cancellationToken).ConfigureAwait(false);
+        return self;
+    }
+
+    /// <summary>Starts firing triggers.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _scheduler.Start(cancellationToken).AsTask();
+
+    /// <summary>Stops firing (waits for running jobs); the triggers stay in the database for the next start or another node.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken).AsTask();
+
+    /// <summary>Creates or replaces the due trigger of a callback.</summary>
+    public async Task ScheduleDueAsync(Guid callbackId, DateTimeOffset dueAt, CancellationToken cancellationToken = default)
+    {
+        var trigger = TriggerBuilder.Create()
+            .WithIdentity(callbackId.ToString(), TriggerGroup)
+            .ForJob(DueJob)
+            .UsingJobData(CallbackIdKey, callbackId.ToString())
+            .StartAt(dueAt)
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+        await _scheduler.ScheduleJob(trigger, ScheduleJobOptions.Replacing, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates or replaces the due triggers of many callbacks in one store operation.</summary>
+    public async Task ScheduleDueAsync(IReadOnlyCollection<(Guid CallbackId, DateTimeOffset DueAt)> callbacks, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callbacks);
+        if (callbacks.Count == 0)
+        {
+            return;
+        }
+
+        var detail = await _scheduler.GetJobDetail(DueJob, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("The callback-due job is missing from the Quartz store.");
+        var triggers = callbacks.Select(c => (ITrigger)TriggerBuilder.Create()
+            .WithIdentity(c.CallbackId.ToString(), TriggerGroup)
+            .ForJob(DueJob)
+            .UsingJobData(CallbackIdKey, c.CallbackId.ToString())
+            .StartAt(c.DueAt)
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build()).ToList();
+        await _scheduler.ScheduleJobs(new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>> { [detail] = triggers }, ScheduleJobOptions.Replacing, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes the due trigger of a callback (cancelled, resolved, placed); false when there was none.</summary>
+    public Task<bool> UnscheduleAsync(Guid callbackId, CancellationToken cancellationToken = default) =>
+        _scheduler.UnscheduleJob(new TriggerKey(callbackId.ToString(), TriggerGroup), cancellationToken).AsTask();
+
+    /// <summary>The due time of a callback's trigger, or null when it has none.</summary>
+    public async Task<DateTimeOffset?> NextFireAsync(Guid callbackId, CancellationToken cancellationToken = default)
+    {
+        var trigger = await _scheduler.GetTrigger(new TriggerKey(callbackId.ToString(), TriggerGroup), cancellationToken).ConfigureAwait(false);
+        return trigger?.NextFireTimeUtc;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_scheduler.Status is not (SchedulerStatus.Shutdown or SchedulerStatus.ShuttingDown))
+        {
+            await _scheduler.Shutdown(waitForJobsToComplete: false).ConfigureAwait(false);
+        }
+
+        if (_factory is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task EnsureJobsAsync(CallbackSchedulerOptions options, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var due = JobBuilder.Create<CallbackDueJob>().WithIdentity(DueJob).StoreDurably().RequestRecovery().Build();
+        await _scheduler.AddJob(due, AddJobOptions.Replacing, cancellationToken).ConfigureAwait(false);
+        var sweep = JobBuilder.Create<CallbackSweepJob>().WithIdentity(SweepJob).StoreDurably().Build();
+        var sweepTrigger = TriggerBuilder.Create(timeProvider)
+            .WithIdentity("callback-sweep", TriggerGroup)
+            .ForJob(SweepJob)
+            .StartAt(timeProvider.GetUtcNow())
+            .WithSimpleSchedule(s => s.WithInterval(options.SweepInterval).RepeatForever().WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount))
+            .Build();
+        await _scheduler.ScheduleJob(sweep, [sweepTrigger], ScheduleJobOptions.Replacing, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Fires when a callback is due: hands the id to <see cref="ICallbackJobs.FireDueAsync"/>.</summary>
+internal sealed class CallbackDueJob(ICallbackJobs jobs) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+    {
+        var text = context.MergedJobDataMap.GetString(CallbackScheduler.CallbackIdKey);
+        if (!Guid.TryParse(text, out var id))
+        {
+            throw new JobExecutionException($"Callback trigger {context.Trigger.Key} carries no callback id ('{text}').");
+        }
+
+        await jobs.FireDueAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>The periodic sweep; one at a time across the cluster.</summary>
+[DisallowConcurrentExecution]
+internal sealed class CallbackSweepJob(ICallbackJobs jobs) : IJob
+{
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default) =>
+        new(jobs.SweepAsync(cancellationToken));
+}

@@ -1,0 +1,411 @@
+using CtiBridge.Core.Callbacks;
+using CtiBridge.Data.Callbacks;
+
+namespace CtiBridge.Service.Callbacks;
+
+/// <summary>How a call attempt of a callback ended (reported by call control).</summary>
+public enum CallbackAttemptOutcome
+{
+    /// <summary>The customer did not answer.</summary>
+    NoAnswer,
+
+    /// <summary>The line was busy.</summary>
+    Busy,
+
+    /// <summary>The call could not be made (congestion, bad number, trunk fault).</summary>
+    Failed,
+
+    /// <summary>The reserved agent did not take it (no answer, declined): the callback goes back to the ACD, the attempt does not count.</summary>
+    AgentMissed,
+}
+
+/// <summary>
+/// The callbacks of the centre: takes requests (<see cref="ICallbackRequests"/>), keeps the record
+/// (PostgreSQL, <see cref="CallbackStore"/>) and its Quartz trigger in step, moves callbacks through
+/// their states exactly once, and runs the sweep (lost triggers, owner grace, reminders, escalation).
+/// The API/CLI use <see cref="ListAsync"/>, <see cref="CreateAsync"/>, <see cref="RescheduleAsync"/>,
+/// <see cref="CancelAsync"/>; call control reports placements with <see cref="AgentReservedAsync"/>,
+/// <see cref="ConnectedAsync"/> and <see cref="AttemptEndedAsync"/>.
+/// </summary>
+public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs
+{
+    private readonly CallbackStore _store;
+    private readonly CallbackPolicy _policy;
+    private readonly TimeProvider _clock;
+    private readonly ICallbackPlacement _placement;
+    private readonly IReadOnlyList<ICallbackObserver> _observers;
+    private readonly Func<string, bool>? _queueExists;
+    private readonly ILogger<CallbackService> _logger;
+    private CallbackScheduler? _scheduler;
+
+    /// <summary>Creates the service; <see cref="AttachScheduler"/> connects it to Quartz.</summary>
+    /// <param name="store">Records.</param>
+    /// <param name="policy">Rules (validated here).</param>
+    /// <param name="clock">Time.</param>
+    /// <param name="placement">Where due callbacks go (call control).</param>
+    /// <param name="observers">Reminder/escalation listeners.</param>
+    /// <param name="logger">Log.</param>
+    /// <param name="queueExists">Checks a request's queue; null accepts any name.</param>
+    /// <exception cref="ArgumentException">The policy is invalid (every problem listed).</exception>
+    public CallbackService(CallbackStore store, CallbackPolicy policy, TimeProvider clock, ICallbackPlacement placement,
+        IEnumerable<ICallbackObserver> observers, ILogger<CallbackService> logger, Func<string, bool>? queueExists = null)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var problems = policy.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("The callback policy is invalid:" + Environment.NewLine + "- " + string.Join(Environment.NewLine + "- ", problems), nameof(policy));
+        }
+
+        _store = store;
+        _policy = policy;
+        _clock = clock;
+        _placement = placement;
+        _observers = [.. observers];
+        _logger = logger;
+        _queueExists = queueExists;
+    }
+
+    /// <summary>Who this node is in history rows (its Quartz instance id once attached).</summary>
+    public string Actor => _scheduler is { } s ? "scheduler:" + s.InstanceId : "system";
+
+    /// <summary>The policy in force.</summary>
+    public CallbackPolicy Policy => _policy;
+
+    /// <summary>Connects the Quartz scheduler (built with this service as its <see cref="ICallbackJobs"/>).</summary>
+    public void AttachScheduler(CallbackScheduler scheduler) => _scheduler = scheduler;
+
+    // ------------------------------------------------------------------ requests
+
+    /// <inheritdoc />
+    public async Task<CallbackTicket?> RequestAsync(CallbackRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        // An abandon is owed a callback only after a long enough wait, and only with a number to call.
+        if (request.Source == CallbackSource.Abandoned
+            && (string.IsNullOrWhiteSpace(request.Number) || (request.Waited is { } waited && !CallbackPlanner.AbandonEarnsCallback(_policy, waited, request.Number))))
+        {
+            return null;
+        }
+
+        Validate(request);
+        request = request with { Number = request.Number.Trim() };
+
+        var now = _clock.GetUtcNow();
+        var times = CallbackPlanner.Plan(_policy, request, now);
+        var ticket = await _store.RequestAsync(request, times, request.Priority ?? _policy.Priority, _policy.MaxAttempts, now, cancellationToken).ConfigureAwait(false);
+        var c = ticket.Callback;
+        if (c.State is CallbackState.Scheduled or CallbackState.Retry)
+        {
+            await ScheduleAsync(c, cancellationToken).ConfigureAwait(false);
+        }
+
+        LogRequested(_logger, c.Id, CallbackStates.SourceName(request.Source), c.Queue, c.DueAt, ticket.Merged);
+        Notify(c, ticket.Merged ? "merged request from " + CallbackStates.SourceName(request.Source) : "requested");
+        return ticket;
+    }
+
+    /// <summary>API/CLI: creates an agent- or API-scheduled callback (never dropped as a short abandon).</summary>
+    public async Task<CallbackTicket> CreateAsync(CallbackRequest request, CancellationToken cancellationToken = default) =>
+        await RequestAsync(request with { Waited = null }, cancellationToken).ConfigureAwait(false)
+        ?? throw new InvalidOperationException("The callback request was not stored.");
+
+    /// <inheritdoc />
+    public async Task<int> ResolveByInboundAsync(string number, string callId, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(number))
+        {
+            return 0;
+        }
+
+        var closed = 0;
+        foreach (var open in await _store.OpenForNumberAsync(number.Trim(), cancellationToken).ConfigureAwait(false))
+        {
+            var moved = await MoveAsync(open.Id, CallbackStates.Open, CallbackState.ResolvedByInbound,
+                new CallbackChange(_clock.GetUtcNow(), "customer called in and was served", "call:" + callId) { CallId = callId }, cancellationToken).ConfigureAwait(false);
+            if (moved is not null)
+            {
+                closed++;
+                await AfterClosedAsync(open, moved, "resolved by inbound call " + callId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return closed;
+    }
+
+    // ------------------------------------------------------------------ API / CLI
+
+    /// <summary>Callbacks matching the filter, soonest due first.</summary>
+    public Task<IReadOnlyList<Callback>> ListAsync(CallbackFilter filter, CancellationToken cancellationToken = default) => _store.ListAsync(filter, cancellationToken);
+
+    /// <summary>One callback, or null.</summary>
+    public Task<Callback?> GetAsync(Guid id, CancellationToken cancellationToken = default) => _store.GetAsync(id, cancellationToken);
+
+    /// <summary>A callback's stored history.</summary>
+    public Task<IReadOnlyList<CallbackTransition>> HistoryAsync(Guid id, CancellationToken cancellationToken = default) => _store.HistoryAsync(id, cancellationToken);
+
+    /// <summary>Moves an open callback (not being dialled) to a new due time; null when it is not open or is being dialled.</summary>
+    public async Task<Callback?> RescheduleAsync(Guid id, DateTimeOffset dueAt, string actor, CancellationToken cancellationToken = default)
+    {
+        var before = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var due = CallbackPlanner.InHours(_policy, dueAt < _clock.GetUtcNow() ? _clock.GetUtcNow() : dueAt);
+        var moved = await MoveAsync(id, [CallbackState.Scheduled, CallbackState.Retry, CallbackState.Due], CallbackState.Scheduled,
+            new CallbackChange(_clock.GetUtcNow(), $"rescheduled to {due:O}", actor) { DueAt = due, Kind = "rescheduled" }, cancellationToken).ConfigureAwait(false);
+        if (moved is null)
+        {
+            return null;
+        }
+
+        if (before?.State == CallbackState.Due)
+        {
+            await _placement.WithdrawAsync(moved, "rescheduled", cancellationToken).ConfigureAwait(false);
+        }
+
+        await ScheduleAsync(moved, cancellationToken).ConfigureAwait(false);
+        return moved;
+    }
+
+    /// <summary>Cancels an open callback; null when it was not open.</summary>
+    public async Task<Callback?> CancelAsync(Guid id, string reason, string actor, CancellationToken cancellationToken = default)
+    {
+        var before = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var moved = await MoveAsync(id, CallbackStates.Open, CallbackState.Cancelled, new CallbackChange(_clock.GetUtcNow(), reason, actor), cancellationToken).ConfigureAwait(false);
+        if (moved is not null && before is not null)
+        {
+            await AfterClosedAsync(before, moved, reason, cancellationToken).ConfigureAwait(false);
+        }
+
+        return moved;
+    }
+
+    // ------------------------------------------------------------------ call control reports
+
+    /// <summary>An agent was reserved for the callback and the customer is being called: due → dialing.</summary>
+    public Task<Callback?> AgentReservedAsync(Guid id, string agentId, string callId, CancellationToken cancellationToken = default) =>
+        MoveAsync(id, [CallbackState.Due], CallbackState.Dialing,
+            new CallbackChange(_clock.GetUtcNow(), $"agent {agentId} reserved, calling the customer", "agent:" + agentId) { CallId = callId }, cancellationToken);
+
+    /// <summary>The customer answered and talks to the agent: dialing → connected (the promise is kept).</summary>
+    public async Task<Callback?> ConnectedAsync(Guid id, string callId, CancellationToken cancellationToken = default)
+    {
+        var moved = await MoveAsync(id, [CallbackState.Dialing], CallbackState.Connected,
+            new CallbackChange(_clock.GetUtcNow(), "customer answered", Actor) { CallId = callId, AddAttempts = 1 }, cancellationToken).ConfigureAwait(false);
+        if (moved is not null && _scheduler is { } s)
+        {
+            await s.UnscheduleAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+
+        return moved;
+    }
+
+    /// <summary>
+    /// An attempt ended without a conversation: a retry is scheduled with backoff (dialing → retry), or
+    /// the callback fails when no attempt is left; an agent's miss sends it back to the ACD (due).
+    /// </summary>
+    public async Task<Callback?> AttemptEndedAsync(Guid id, string callId, CallbackAttemptOutcome outcome, CancellationToken cancellationToken = default)
+    {
+        var now = _clock.GetUtcNow();
+        if (outcome == CallbackAttemptOutcome.AgentMissed)
+        {
+            var back = await MoveAsync(id, [CallbackState.Dialing], CallbackState.Due,
+                new CallbackChange(now, "the reserved agent did not take it", Actor) { CallId = callId }, cancellationToken).ConfigureAwait(false);
+            if (back is not null)
+            {
+                await _placement.OfferAsync(back, cancellationToken).ConfigureAwait(false);
+            }
+
+            return back;
+        }
+
+        var current = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (current is null || current.State != CallbackState.Dialing)
+        {
+            return null;
+        }
+
+        var words = outcome switch
+        {
+            CallbackAttemptOutcome.NoAnswer => "no answer",
+            CallbackAttemptOutcome.Busy => "busy",
+            _ => "call failed",
+        };
+        var next = CallbackPlanner.NextAttempt(_policy, current.Attempts + 1, current.MaxAttempts, now);
+        if (next is { } retryAt)
+        {
+            var retry = await MoveAsync(id, [CallbackState.Dialing], CallbackState.Retry,
+                new CallbackChange(now, $"{words}; attempt {current.Attempts + 1} of {current.MaxAttempts}, next at {retryAt:O}", Actor) { CallId = callId, AddAttempts = 1, DueAt = retryAt }, cancellationToken).ConfigureAwait(false);
+            if (retry is not null)
+            {
+                await ScheduleAsync(retry, cancellationToken).ConfigureAwait(false);
+            }
+
+            return retry;
+        }
+
+        return await MoveAsync(id, [CallbackState.Dialing], CallbackState.Failed,
+            new CallbackChange(now, $"{words}; all {current.MaxAttempts} attempts used", Actor) { CallId = callId, AddAttempts = 1 }, cancellationToken).ConfigureAwait(false);
+    }
+
+    // ------------------------------------------------------------------ jobs
+
+    /// <inheritdoc />
+    public async Task FireDueAsync(Guid callbackId, CancellationToken cancellationToken)
+    {
+        var due = await MoveAsync(callbackId, [CallbackState.Scheduled, CallbackState.Retry], CallbackState.Due,
+            new CallbackChange(_clock.GetUtcNow(), "due", Actor), cancellationToken).ConfigureAwait(false);
+        if (due is null)
+        {
+            return; // already due (another node or the sweep), closed or rescheduled: nothing to do, exactly once.
+        }
+
+        await _placement.OfferAsync(due, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = _clock.GetUtcNow();
+
+        // A trigger lost between the record's commit and Quartz's (crash), or deleted by hand: the record wins.
+        foreach (var c in await _store.OverdueAsync(now - TimeSpan.FromSeconds(5), 1000, cancellationToken).ConfigureAwait(false))
+        {
+            if (_scheduler is { } s && await s.NextFireAsync(c.Id, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                continue; // Quartz still holds it (misfire handling will fire it).
+            }
+
+            LogSweptDue(_logger, c.Id, c.DueAt);
+            await FireDueAsync(c.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var c in await _store.ToEscalateAsync(now, _policy.EscalateAfter, 1000, cancellationToken).ConfigureAwait(false))
+        {
+            var escalated = await _store.MoveAsync(c.Id, [c.State], c.State,
+                new CallbackChange(now, c.Deadline is { } d && d <= now ? $"past its deadline {d:O}" : $"open {_policy.EscalateAfter.TotalMinutes:0} min after due", Actor) { Kind = "escalated" },
+                cancellationToken).ConfigureAwait(false);
+            if (escalated is not null)
+            {
+                foreach (var o in _observers)
+                {
+                    o.Escalated(escalated);
+                }
+            }
+        }
+
+        foreach (var c in await _store.ListAsync(new CallbackFilter { States = [CallbackState.Scheduled], DueBefore = now + _policy.ReminderBefore, Limit = 1000 }, cancellationToken).ConfigureAwait(false))
+        {
+            if (_policy.ReminderBefore <= TimeSpan.Zero || c.Source != CallbackSource.Scheduled || c.RemindedAt is not null || c.DueAt <= now)
+            {
+                continue;
+            }
+
+            var reminded = await _store.MoveAsync(c.Id, [CallbackState.Scheduled], CallbackState.Scheduled,
+                new CallbackChange(now, $"due at {c.DueAt:O}", Actor) { Kind = "reminded" }, cancellationToken).ConfigureAwait(false);
+            if (reminded is not null)
+            {
+                foreach (var o in _observers)
+                {
+                    o.Reminder(reminded);
+                }
+            }
+        }
+
+        foreach (var c in await _store.ListAsync(new CallbackFilter { States = [CallbackState.Due], DueBefore = now - _policy.OwnerGrace, Limit = 1000 }, cancellationToken).ConfigureAwait(false))
+        {
+            if (c.OwnerAgentId is null)
+            {
+                continue;
+            }
+
+            var released = await _store.MoveAsync(c.Id, [CallbackState.Due], CallbackState.Due,
+                new CallbackChange(now, $"owner {c.OwnerAgentId} did not take it within {_policy.OwnerGrace.TotalMinutes:0} min; any agent of {c.Queue} may", Actor) { Kind = "owner_released", ReleaseOwner = true },
+                cancellationToken).ConfigureAwait(false);
+            if (released is not null)
+            {
+                await _placement.WithdrawAsync(c, "owner grace over", cancellationToken).ConfigureAwait(false);
+                await _placement.OfferAsync(released, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private async Task<Callback?> MoveAsync(Guid id, IReadOnlyCollection<CallbackState> from, CallbackState to, CallbackChange change, CancellationToken cancellationToken)
+    {
+        var moved = await _store.MoveAsync(id, from, to, change, cancellationToken).ConfigureAwait(false);
+        if (moved is not null)
+        {
+            Notify(moved, change.Reason);
+        }
+
+        return moved;
+    }
+
+    private async Task AfterClosedAsync(Callback before, Callback after, string reason, CancellationToken cancellationToken)
+    {
+        if (_scheduler is { } s)
+        {
+            await s.UnscheduleAsync(after.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (before.State is CallbackState.Due or CallbackState.Dialing)
+        {
+            await _placement.WithdrawAsync(after, reason, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ScheduleAsync(Callback c, CancellationToken cancellationToken)
+    {
+        if (_scheduler is { } s)
+        {
+            await s.ScheduleDueAsync(c.Id, c.DueAt, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void Notify(Callback c, string reason)
+    {
+        foreach (var o in _observers)
+        {
+            o.Changed(c, reason);
+        }
+    }
+
+    private void Validate(CallbackRequest r)
+    {
+        if (string.IsNullOrWhiteSpace(r.Number))
+        {
+            throw new ArgumentException("A callback needs the number to call (Number is empty).", nameof(r));
+        }
+
+        if (r.Number.Length > 32 || !r.Number.All(ch => char.IsAsciiDigit(ch) || ch is '+' or '*' or '#' or '-' or ' '))
+        {
+            throw new ArgumentException($"Number '{r.Number}' is not a dialable number (digits, +, *, #, at most 32 characters).", nameof(r));
+        }
+
+        if (string.IsNullOrWhiteSpace(r.Queue))
+        {
+            throw new ArgumentException("A callback needs the queue whose agents serve it (Queue is empty).", nameof(r));
+        }
+
+        if (_queueExists is { } exists && !exists(r.Queue))
+        {
+            throw new ArgumentException($"Queue '{r.Queue}' is not configured, so no agent could serve callback to {r.Number}.", nameof(r));
+        }
+
+        if (r.Source is CallbackSource.Scheduled or CallbackSource.Dialer && r.DueAt is null)
+        {
+            throw new ArgumentException($"A {CallbackStates.SourceName(r.Source)} callback needs DueAt (the time promised to the customer).", nameof(r));
+        }
+
+        if (r.DueAt is { } due && due > _clock.GetUtcNow().AddYears(1))
+        {
+            throw new ArgumentException($"DueAt {due:O} is more than a year ahead.", nameof(r));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Callback {CallbackId} requested ({Source}, queue {Queue}, due {DueAt}, merged {Merged})")]
+    private static partial void LogRequested(ILogger logger, Guid callbackId, string source, string queue, DateTimeOffset dueAt, bool merged);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was due at {DueAt} and had no trigger; the sweep hands it on now")]
+    private static partial void LogSweptDue(ILogger logger, Guid callbackId, DateTimeOffset dueAt);
+}

@@ -1,0 +1,234 @@
+using CtiBridge.Core.Callbacks;
+using CtiBridge.Data.Callbacks;
+using CtiBridge.Service.Callbacks;
+using CtiBridge.TestSupport;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CtiBridge.Service.Tests.Callbacks;
+
+/// <summary>
+/// Quartz (clustered ADO store on PostgreSQL) driving callbacks. Time: Quartz runs on the same
+/// FakeTimeProvider as the service (IQuartzBuilder.UseTimeProvider); tests advance it in steps and
+/// let Quartz's threads run (Pump.UntilAsync), so "10 minutes of downtime" takes no real 10 minutes.
+/// Every test gets its own database (Quartz state is per database).
+/// </summary>
+public sealed class CallbackSchedulerTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 30, 9, 0, 0, TimeSpan.Zero);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string Number(int i) => "1390000" + i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static async Task<long> CountAsync(TestDatabase db, string sql) => await db.ScalarAsync<long>(sql, Ct);
+
+    [Fact]
+    public async Task ADueCallback_IsHandedToTheAcd_Once()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock);
+
+        var ticket = await node.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(1), "sales", T0.AddMinutes(2), null, "tomorrow", "test"), Ct);
+        Assert.NotNull(ticket);
+        Assert.Equal(T0.AddMinutes(2), await node.Scheduler.NextFireAsync(ticket.Callback.Id, Ct));
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(!node.Placement.Offered.IsEmpty), TimeSpan.FromSeconds(5)));
+
+        var offered = Assert.Single(node.Placement.Offered);
+        Assert.Equal((ticket.Callback.Id, CallbackState.Due), (offered.Id, offered.State));
+        Assert.True(clock.GetUtcNow() >= T0.AddMinutes(2));
+        var history = await node.Service.HistoryAsync(ticket.Callback.Id, Ct);
+        var due = Assert.Single(history, h => h.Kind == "transition");
+        Assert.Equal((CallbackState?)CallbackState.Scheduled, due.From);
+        Assert.StartsWith("scheduler:", due.Actor, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AfterDowntime_EveryMissedCallbackFiresOnceOnRestart()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        const int count = 200;
+        var ids = new List<Guid>();
+        await using (var first = await CallbackNode.StartAsync(db, clock))
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var t = await first.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(i), "sales", T0.AddMinutes(1).AddSeconds(i % 30), null, null, "test"), Ct);
+                ids.Add(t!.Callback.Id);
+            }
+
+            await first.Scheduler.StopAsync(Ct);
+            Assert.Empty(first.Placement.Offered);
+        }
+
+        // The whole centre is down for 10 minutes: every trigger misfires (threshold 60 s).
+        clock.Advance(TimeSpan.FromMinutes(10));
+        await using var second = await CallbackNode.StartAsync(db, clock);
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(second.Placement.Offered.Count >= count), TimeSpan.FromSeconds(1)));
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await Task.Delay(200, Ct);
+
+        Assert.Equal(count, second.Placement.Offered.Count);
+        Assert.Equal(ids.Order(), second.Placement.Offered.Select(c => c.Id).Order());
+        Assert.Equal(count, await CountAsync(db, "SELECT count(*) FROM callback_events WHERE kind = 'transition' AND to_state = 'due'"));
+        Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM qrtz_triggers WHERE trigger_group = 'callbacks' AND trigger_name <> 'callback-sweep'"));
+    }
+
+    [Fact]
+    public async Task TwoInstancesOnOneDatabase_PlaceEachCallbackOnce()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var a = await CallbackNode.StartAsync(db, clock, instanceId: "node-a");
+        await using var b = await CallbackNode.StartAsync(db, clock, instanceId: "node-b");
+        const int count = 300;
+        for (var i = 0; i < count; i++)
+        {
+            var node = i % 2 == 0 ? a : b;
+            await node.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(i), "sales", T0.AddSeconds(30 + (i % 20)), null, null, "test"), Ct);
+        }
+
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(a.Placement.Offered.Count + b.Placement.Offered.Count >= count), TimeSpan.FromSeconds(1)));
+        clock.Advance(TimeSpan.FromMinutes(2));
+        await Task.Delay(300, Ct);
+
+        var all = a.Placement.Offered.Concat(b.Placement.Offered).Select(c => c.Id).ToList();
+        Assert.Equal(count, all.Count);
+        Assert.Equal(count, all.Distinct().Count());
+        Assert.Equal(count, await CountAsync(db, "SELECT count(*) FROM callback_events WHERE kind = 'transition' AND to_state = 'due'"));
+        Assert.Equal(2, await CountAsync(db, "SELECT count(*) FROM qrtz_scheduler_state WHERE sched_name = 'ctibridge'"));
+    }
+
+    [Fact]
+    public async Task ALostTrigger_IsFoundByTheSweep()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock);
+        var ticket = await node.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(7), "sales", T0.AddMinutes(1), null, null, "test"), Ct);
+        // As if the process died between committing the record and storing the trigger.
+        Assert.True(await node.Scheduler.UnscheduleAsync(ticket!.Callback.Id, Ct));
+
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(!node.Placement.Offered.IsEmpty), TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(ticket.Callback.Id, Assert.Single(node.Placement.Offered).Id);
+    }
+
+    [Fact]
+    public async Task AnOverdueAbandonCallback_EscalatesOnce_AndAReminderPrecedesAScheduledOne()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock);
+        var abandoned = await node.Service.RequestAsync(CallbackRequest.AbandonedCall(Number(1), "sales", "c1", TimeSpan.FromSeconds(45)), Ct);
+        var booked = await node.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(2), "sales", T0.AddMinutes(20), "1007", "the bill", "agent:1007"), Ct);
+
+        // Nobody takes the abandoned caller's callback (it stays due): past the 10-minute deadline it escalates.
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(!node.Observer.Escalations.IsEmpty && !node.Observer.Reminders.IsEmpty), TimeSpan.FromSeconds(10)));
+        clock.Advance(TimeSpan.FromMinutes(2));
+        await Task.Delay(200, Ct);
+
+        Assert.Equal(abandoned!.Callback.Id, Assert.Single(node.Observer.Escalations).Id);
+        var reminder = Assert.Single(node.Observer.Reminders);
+        Assert.Equal(booked!.Callback.Id, reminder.Id);
+        Assert.NotNull((await node.Service.GetAsync(abandoned.Callback.Id, Ct))!.EscalatedAt);
+    }
+
+    [Fact]
+    public async Task ShortAbandon_IsNoCallback_AndCallingInAgainResolvesTheOpenOne()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock, start: false);
+
+        Assert.Null(await node.Service.RequestAsync(CallbackRequest.AbandonedCall(Number(1), "sales", "c1", TimeSpan.FromSeconds(3)), Ct));
+        Assert.Null(await node.Service.RequestAsync(CallbackRequest.AbandonedCall("", "sales", "c2", TimeSpan.FromSeconds(30)), Ct));
+        var ticket = await node.Service.RequestAsync(CallbackRequest.AbandonedCall(Number(1), "sales", "c3", TimeSpan.FromSeconds(30)), Ct);
+        Assert.NotNull(await node.Scheduler.NextFireAsync(ticket!.Callback.Id, Ct));
+
+        Assert.Equal(1, await node.Service.ResolveByInboundAsync(Number(1), "c4", Ct));
+
+        var closed = await node.Service.GetAsync(ticket.Callback.Id, Ct);
+        Assert.Equal(CallbackState.ResolvedByInbound, closed!.State);
+        Assert.Null(await node.Scheduler.NextFireAsync(ticket.Callback.Id, Ct));
+        Assert.Equal(0, await node.Service.ResolveByInboundAsync(Number(1), "c5", Ct));
+    }
+
+    [Fact]
+    public async Task BadRequests_AreClearErrors_AndStoreNothing()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock, start: false);
+
+        var noNumber = await Assert.ThrowsAsync<ArgumentException>(() => node.Service.RequestAsync(CallbackRequest.AgentScheduled(" ", "sales", T0.AddHours(1), null, null, "test"), Ct));
+        var letters = await Assert.ThrowsAsync<ArgumentException>(() => node.Service.RequestAsync(CallbackRequest.VoicemailLeft("call-me", "sales", "c1", "vm"), Ct));
+        var noDue = await Assert.ThrowsAsync<ArgumentException>(() => node.Service.RequestAsync(new CallbackRequest { Number = "123", Source = CallbackSource.Scheduled, Queue = "sales" }, Ct));
+
+        Assert.Contains("Number is empty", noNumber.Message, StringComparison.Ordinal);
+        Assert.Contains("'call-me'", letters.Message, StringComparison.Ordinal);
+        Assert.Contains("DueAt", noDue.Message, StringComparison.Ordinal);
+        var checkedQueues = new CallbackService(new CallbackStore(db.DataSource), new CallbackPolicy(), clock, node.Placement, [],
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<CallbackService>.Instance, q => q == "sales");
+        var unknownQueue = await Assert.ThrowsAsync<ArgumentException>(() => checkedQueues.RequestAsync(CallbackRequest.VoicemailLeft("123", "slaes", "c1", "vm"), Ct));
+        Assert.Contains("Queue 'slaes' is not configured", unknownQueue.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM callbacks"));
+    }
+
+    [Fact]
+    public async Task Attempts_RetryWithBackoff_ThenFail_AndAConnectedCallbackIsClosed()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        var policy = new CallbackPolicy { MaxAttempts = 2, RetryDelay = TimeSpan.FromMinutes(5) };
+        await using var node = await CallbackNode.StartAsync(db, clock, policy);
+        var ticket = await node.Service.RequestAsync(CallbackRequest.VoicemailLeft(Number(3), "sales", "c1", "vm-1"), Ct);
+        var id = ticket!.Callback.Id;
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(node.Placement.Offered.Count == 1), TimeSpan.FromSeconds(1)));
+
+        Assert.NotNull(await node.Service.AgentReservedAsync(id, "1007", "cb-1", Ct));
+        var retry = await node.Service.AttemptEndedAsync(id, "cb-1", CallbackAttemptOutcome.NoAnswer, Ct);
+        Assert.Equal((CallbackState.Retry, 1), (retry!.State, retry.Attempts));
+        Assert.Equal(clock.GetUtcNow().AddMinutes(5), retry.DueAt);
+
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(node.Placement.Offered.Count == 2), TimeSpan.FromSeconds(10)));
+        Assert.NotNull(await node.Service.AgentReservedAsync(id, "1008", "cb-2", Ct));
+        var failed = await node.Service.AttemptEndedAsync(id, "cb-2", CallbackAttemptOutcome.Busy, Ct);
+        Assert.Equal((CallbackState.Failed, 2), (failed!.State, failed.Attempts));
+
+        var other = await node.Service.RequestAsync(CallbackRequest.VoicemailLeft(Number(4), "sales", "c2", "vm-2"), Ct);
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(node.Placement.Offered.Count == 3), TimeSpan.FromSeconds(1)));
+        await node.Service.AgentReservedAsync(other!.Callback.Id, "1007", "cb-3", Ct);
+        var missed = await node.Service.AttemptEndedAsync(other.Callback.Id, "cb-3", CallbackAttemptOutcome.AgentMissed, Ct);
+        Assert.Equal((CallbackState.Due, 0), (missed!.State, missed.Attempts));
+        Assert.Equal(4, node.Placement.Offered.Count);
+        await node.Service.AgentReservedAsync(other.Callback.Id, "1008", "cb-4", Ct);
+        var connected = await node.Service.ConnectedAsync(other.Callback.Id, "cb-4", Ct);
+        Assert.Equal((CallbackState.Connected, 1), (connected!.State, connected.Attempts));
+    }
+
+    [Fact]
+    public async Task RescheduleAndCancel_MoveTheTrigger_AndWithdrawFromTheAcd()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock);
+        var ticket = await node.Service.RequestAsync(CallbackRequest.VoicemailLeft(Number(5), "sales", "c1", "vm-1"), Ct);
+        var id = ticket!.Callback.Id;
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(node.Placement.Offered.Count == 1), TimeSpan.FromSeconds(1)));
+
+        var later = clock.GetUtcNow().AddHours(2);
+        var moved = await node.Service.RescheduleAsync(id, later, "api:crm", Ct);
+        Assert.Equal((CallbackState.Scheduled, later), (moved!.State, moved.DueAt));
+        Assert.Equal(later, await node.Scheduler.NextFireAsync(id, Ct));
+        Assert.Equal("rescheduled", Assert.Single(node.Placement.Withdrawn).Reason);
+
+        var cancelled = await node.Service.CancelAsync(id, "customer asked", "api:crm", Ct);
+        Assert.Equal(CallbackState.Cancelled, cancelled!.State);
+        Assert.Null(await node.Scheduler.NextFireAsync(id, Ct));
+        Assert.Null(await node.Service.CancelAsync(id, "again", "api:crm", Ct));
+        var list = await node.Service.ListAsync(new CallbackFilter { States = CallbackStates.Open }, Ct);
+        Assert.Empty(list);
+    }
+}
