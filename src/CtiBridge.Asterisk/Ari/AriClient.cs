@@ -51,6 +51,7 @@ public sealed class AriClient : IDisposable
             ConnectTimeout = options.ConnectTimeout,
             MaxConnectionsPerServer = options.MaxConnections,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
+            SslOptions = options.Tls is { } tls ? AriTls.ForHost(tls, options.BaseAddress.Host) : new(),
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,

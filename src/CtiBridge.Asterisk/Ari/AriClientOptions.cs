@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Text;
 
 namespace CtiBridge.Asterisk.Ari;
@@ -61,6 +62,15 @@ public sealed record AriClientOptions
     /// instances do not hammer a restarting Asterisk in step. Default 0.2; 0 to 1.
     /// </summary>
     public double ReconnectJitter { get; init; } = 0.2;
+
+    /// <summary>
+    /// TLS settings for an <c>https</c> <see cref="BaseAddress"/> (REST and the <c>wss</c> events
+    /// WebSocket): e.g. <see cref="SslClientAuthenticationOptions.RemoteCertificateValidationCallback"/>
+    /// to trust Asterisk's self-signed certificate, or client certificates. Null uses the system's
+    /// certificate validation. <see cref="SslClientAuthenticationOptions.TargetHost"/> defaults to the
+    /// base address's host.
+    /// </summary>
+    public SslClientAuthenticationOptions? Tls { get; init; }
 
     /// <summary>Largest WebSocket message accepted (a guard against a corrupt length field). Default 16 MiB.</summary>
     public int MaxMessageBytes { get; init; } = 16 * 1024 * 1024;
@@ -161,7 +171,8 @@ public sealed record AriClientOptions
             .Append(", RequestTimeout = ").Append(RequestTimeout)
             .Append(", PingInterval = ").Append(PingInterval)
             .Append(", ReconnectDelayMin = ").Append(ReconnectDelayMin)
-            .Append(", ReconnectDelayMax = ").Append(ReconnectDelayMax);
+            .Append(", ReconnectDelayMax = ").Append(ReconnectDelayMax)
+            .Append(", Tls = ").Append(Tls is null ? "default" : "custom");
         return true;
     }
 

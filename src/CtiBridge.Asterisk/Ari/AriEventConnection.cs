@@ -306,7 +306,7 @@ public sealed class AriEventConnection : IAsyncDisposable
         Stream? stream = null;
         try
         {
-            stream = await OpenTransportAsync(uri, linked.Token);
+            stream = await OpenTransportAsync(uri, _options.Tls, linked.Token);
             var key = AriWebSocketHandshake.NewKey();
             await stream.WriteAsync(AriWebSocketHandshake.BuildRequest(uri, _authorization, key), linked.Token);
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
@@ -338,7 +338,7 @@ public sealed class AriEventConnection : IAsyncDisposable
         }
     }
 
-    private static async Task<Stream> OpenTransportAsync(Uri uri, CancellationToken cancellationToken)
+    private static async Task<Stream> OpenTransportAsync(Uri uri, SslClientAuthenticationOptions? tls, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -348,7 +348,9 @@ public sealed class AriEventConnection : IAsyncDisposable
             if (uri.Scheme == Uri.UriSchemeHttps)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = uri.Host }, cancellationToken);
+                await ssl.AuthenticateAsClientAsync(
+                    tls is null ? new SslClientAuthenticationOptions { TargetHost = uri.Host } : AriTls.ForHost(tls, uri.Host),
+                    cancellationToken);
                 stream = ssl;
             }
 
