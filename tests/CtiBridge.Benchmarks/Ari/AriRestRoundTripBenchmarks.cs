@@ -20,6 +20,7 @@ public class AriRestRoundTripBenchmarks
     private FixedAnswerServer? _server;
     private AriClient? _client;
     private readonly List<double> _latencyMs = new(1 << 20);
+    private TimeSpan _cpuAtStart;
 
     /// <summary>Calls in flight at once.</summary>
     [Params(1, 200)]
@@ -39,6 +40,7 @@ public class AriRestRoundTripBenchmarks
         RoundTrips().GetAwaiter().GetResult();
         _latencyMs.Clear();
         _server.HandlingMs.Clear();
+        _cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
     }
 
     /// <summary>200 calls of GET /channels/{id}, <see cref="InFlight"/> at a time; one operation = one call.</summary>
@@ -71,6 +73,14 @@ public class AriRestRoundTripBenchmarks
     public void Cleanup()
     {
         Report($"client round trip, {InFlight} in flight", _latencyMs);
+        // CPU, unlike wall time, does not count waiting for a core on a loaded machine: an upper
+        // bound of the work per call (client, in-process server and BenchmarkDotNet's own loop).
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - _cpuAtStart;
+        if (_latencyMs.Count > 0)
+        {
+            Console.WriteLine($"// ARI CPU per call, {InFlight} in flight: {cpu.TotalMicroseconds / _latencyMs.Count:0.0} µs of process CPU (client + loopback server) over {_latencyMs.Count} calls");
+        }
+
         lock (_server!.HandlingMs)
         {
             Report($"server handling, {InFlight} in flight", _server.HandlingMs);
