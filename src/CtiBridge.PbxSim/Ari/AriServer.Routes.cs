@@ -205,8 +205,32 @@ internal sealed partial class AriServer
                 return UserEvent(request, body, eventName);
             case ["playbacks", var playbackId] when method == "DELETE":
                 return Model.StopAriPlayback(playbackId) ? HttpResponse.NoContent() : HttpResponse.Error(404, "Not Found", "Playback not found");
-            case ["recordings", "live", var recordingName, "stop"] when method == "POST":
-                return Model.StopAriRecording(recordingName) ? HttpResponse.NoContent() : HttpResponse.Error(404, "Not Found", "Recording not found");
+            case ["recordings", "live", var recordingName, .. var liveRest]:
+                return LiveRecordingResource(method, recordingName, liveRest);
+            case ["recordings", "stored"] when method == "GET":
+                return HttpResponse.Ok(AriJson.Write(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var (storedName, stored) in Model.StoredRecordings.OrderBy(r => r.Key, StringComparer.Ordinal))
+                    {
+                        WriteStoredRecording(w, storedName, stored.Format);
+                    }
+
+                    w.WriteEndArray();
+                }));
+            case ["recordings", "stored", var storedName] when method is "GET" or "DELETE":
+                if (!Model.StoredRecordings.TryGetValue(storedName, out var storedRecording))
+                {
+                    return HttpResponse.Error(404, "Not Found", "Recording not found");
+                }
+
+                if (method == "DELETE")
+                {
+                    Model.DeleteStoredRecording(storedName);
+                    return HttpResponse.NoContent();
+                }
+
+                return HttpResponse.Ok(AriJson.Write(w => WriteStoredRecording(w, storedName, storedRecording.Format)));
             default:
                 return notFound;
         }
@@ -545,6 +569,8 @@ internal sealed partial class AriServer
                 return Model.DialCreated(channel, caller, timeout)
                     ? HttpResponse.NoContent()
                     : HttpResponse.Error(409, "Conflict", "Channel is already being dialed");
+            case ["snoop"] when method == "POST":
+                return Snoop(request, body, channel);
             default:
                 return HttpResponse.Error(404, "Not Found", "Resource not found");
         }
@@ -553,6 +579,11 @@ internal sealed partial class AriServer
     /// <summary><c>POST /channels/{id}/record</c> (ARI 10: 400 bad parameters, 409 bridged or name in use, 422 unknown format).</summary>
     private HttpResponse Record(HttpRequest request, JsonElement? body, Channel channel)
     {
+        if (channel.StasisApp is null)
+        {
+            return HttpResponse.Error(409, "Conflict", "Channel not in Stasis application");
+        }
+
         var name = Param(request, body, "name");
         var format = Param(request, body, "format");
         if (name.Length == 0 || format.Length == 0)
@@ -587,6 +618,108 @@ internal sealed partial class AriServer
             w.WriteString("target_uri", "channel:" + channel.UniqueId);
             w.WriteEndObject();
         }), [new("Location", "/ari/recordings/live/" + Uri.EscapeDataString(name))]);
+    }
+
+    private static void WriteStoredRecording(System.Text.Json.Utf8JsonWriter w, string name, string format)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", name);
+        w.WriteString("format", format);
+        w.WriteEndObject();
+    }
+
+    private static string LiveRecordingJson(LiveRecording recording, string state) => AriJson.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("name", recording.Name);
+        w.WriteString("format", recording.Format);
+        w.WriteString("state", state);
+        w.WriteString("target_uri", recording.TargetUri);
+        w.WriteEndObject();
+    });
+
+    /// <summary>POST .../record on a bridge or a channel: 201 with the queued live recording, as recorded in ari/snoop.</summary>
+    private HttpResponse StartRecording(HttpRequest request, JsonElement? body, string app, Bridge? bridge, Channel? channel)
+    {
+        var name = Param(request, body, "name");
+        if (name.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Missing parameter name");
+        }
+
+        var format = Param(request, body, "format");
+        if (format.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Missing parameter format");
+        }
+
+        if (format is not ("wav" or "gsm" or "ulaw" or "alaw" or "sln"))
+        {
+            return HttpResponse.Error(422, "Unprocessable Entity", "Unknown format: " + format);
+        }
+
+        var ifExists = Param(request, body, "ifExists") is { Length: > 0 } e ? e : "fail";
+        if (Model.IsRecording(name) || (ifExists == "fail" && Model.StoredRecordings.ContainsKey(name)))
+        {
+            return HttpResponse.Error(409, "Conflict", "Recording with the same name already exists on the system");
+        }
+
+        var maxDuration = int.TryParse(Param(request, body, "maxDurationSeconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var max) ? max : 0;
+        var recording = Model.StartRecording(app, name, format, bridge, channel, maxDuration);
+        return new HttpResponse(201, "Created", LiveRecordingJson(recording, "queued"), [new("Location", "/ari/recordings/live/" + name)]);
+    }
+
+    private HttpResponse LiveRecordingResource(string method, string name, string[] rest)
+    {
+        if (!Model.LiveRecordings.TryGetValue(name, out var recording))
+        {
+            return HttpResponse.Error(404, "Not Found", "Recording not found");
+        }
+
+        switch (rest)
+        {
+            case [] when method == "GET":
+                return HttpResponse.Ok(LiveRecordingJson(recording, "recording"));
+            case [] when method == "DELETE":
+                // Cancelled: the recording stops and nothing is kept.
+                Model.StopRecording(recording);
+                Model.DeleteStoredRecording(name);
+                return HttpResponse.NoContent();
+            case ["stop"] when method == "POST":
+                Model.StopRecording(recording);
+                return HttpResponse.NoContent();
+            default:
+                return HttpResponse.Error(404, "Not Found", "Resource not found");
+        }
+    }
+
+    /// <summary>POST /channels/{id}/snoop: a Snoop channel in the application, answered with its snapshot.</summary>
+    private HttpResponse Snoop(HttpRequest request, JsonElement? body, Channel channel)
+    {
+        var app = Param(request, body, "app");
+        if (app.Length == 0)
+        {
+            return HttpResponse.Error(400, "Bad Request", "Missing parameter app");
+        }
+
+        string[] directions = ["none", "both", "out", "in"];
+        var spy = Param(request, body, "spy") is { Length: > 0 } sp ? sp : "none";
+        var whisper = Param(request, body, "whisper") is { Length: > 0 } wh ? wh : "none";
+        if (!directions.Contains(spy) || !directions.Contains(whisper) || (spy == "none" && whisper == "none"))
+        {
+            return HttpResponse.Error(400, "Bad Request", "Invalid direction specified for spy/whisper");
+        }
+
+        if (!_sim.Ari.HasApplication(app))
+        {
+            return HttpResponse.Error(400, "Bad Request", "Application does not exist");
+        }
+
+        var args = Param(request, body, "appArgs") is { Length: > 0 } a ? a.Split(',') : [];
+        var snoopId = Param(request, body, "snoopId") is { Length: > 0 } id ? id : null;
+        string? snapshot = null;
+        Model.Snoop(channel, app, args, snoopId, created => snapshot = AriJson.Write(w => AriEvents.WriteChannel(w, created)));
+        return HttpResponse.Ok(snapshot!);
     }
 
     private static string PlaybackJson(string id, string media, string target) => AriJson.Write(w =>
@@ -680,6 +813,8 @@ internal sealed partial class AriServer
                 }
 
                 return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "bridge:" + bridge.Id), [new("Location", "/ari/playbacks/" + playbackId)]);
+            case ["record"] when request.Method == "POST":
+                return StartRecording(request, body, bridge.AriApps.FirstOrDefault() ?? "", bridge, null);
             case ["moh"] when request.Method is "POST" or "DELETE":
                 foreach (var member in bridge.Members)
                 {

@@ -255,4 +255,7 @@ internal sealed class Bridge
 
     /// <summary>ARI applications subscribed to this bridge.</summary>
     public HashSet<string> AriApps { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Helper channels in the bridge (an ARI recorder), listed first in each member's BRIDGEPEER.</summary>
+    public List<string> Helpers { get; } = [];
 }

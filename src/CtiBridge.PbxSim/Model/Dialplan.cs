@@ -70,6 +70,10 @@ internal sealed class Dialplan
             {
                 ["_X"] = ["Dial(Local/agent${EXTEN}@agents,30,tT)"],
             },
+            ["callers"] = new()
+            {
+                ["_X."] = ["NoOp(Inbound call to ${EXTEN} from ${CALLERID(all)})", "Answer()", "Stasis(ctibridge,inbound,${EXTEN})"],
+            },
             ["callers-ringing"] = new()
             {
                 ["_X."] = ["NoOp(Ringing inbound call to ${EXTEN} from ${CALLERID(all)})", "Ringing()", "Stasis(ctibridge,inbound-ringing,${EXTEN})"],

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace CtiBridge.PbxSim.Model;
 
 /// <summary>
@@ -12,10 +10,6 @@ namespace CtiBridge.PbxSim.Model;
 internal sealed partial class PbxModel
 {
     private readonly Dictionary<string, AriPlaybackState> _ariPlaybacks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, AriRecordingState> _ariRecordings = new(StringComparer.Ordinal);
-
-    /// <summary>Recordings stored by ARI (name → file).</summary>
-    internal Dictionary<string, string> StoredRecordings { get; } = new(StringComparer.Ordinal);
 
     private void TrackPlayback(string app, string playbackId, string media, string targetUri, Channel? channel) =>
         _ariPlaybacks[playbackId] = new AriPlaybackState(app, playbackId, media, targetUri, channel);
@@ -36,83 +30,35 @@ internal sealed partial class PbxModel
     }
 
     /// <summary>Whether a live recording with this name exists.</summary>
-    internal bool IsRecording(string name) => _ariRecordings.ContainsKey(name);
+    internal bool IsRecording(string name) => LiveRecordings.ContainsKey(name);
 
     /// <summary><c>POST /channels/{id}/record</c> on a channel in Stasis.</summary>
-    internal void StartAriRecording(Channel channel, string name, string format, int maxDurationSeconds, string terminateOn)
-    {
-        var file = Path.Combine(RecordingDirectory, name + "." + format);
-        var recording = new AriRecordingState(channel.StasisApp!, name, format, "channel:" + channel.UniqueId, channel, Now, file, terminateOn);
-        _ariRecordings[name] = recording;
-        _sim.AriEvents.Recording(recording.App, "RecordingStarted", name, recording.TargetUri, "recording", null);
-        if (maxDurationSeconds > 0)
-        {
-            var generation = recording.Generation;
-            Schedule(TimeSpan.FromSeconds(maxDurationSeconds), () =>
-            {
-                if (_ariRecordings.TryGetValue(name, out var current) && current.Generation == generation)
-                {
-                    FinishAriRecording(current);
-                }
-            });
-        }
-    }
+    internal void StartAriRecording(Channel channel, string name, string format, int maxDurationSeconds, string terminateOn) =>
+        StartRecording(channel.StasisApp!, name, format, null, channel, maxDurationSeconds, terminateOn);
 
     /// <summary><c>POST /recordings/live/{name}/stop</c>: false when no such recording is live.</summary>
     internal bool StopAriRecording(string name)
     {
-        if (!_ariRecordings.TryGetValue(name, out var recording))
+        if (!LiveRecordings.TryGetValue(name, out var recording))
         {
             return false;
         }
 
-        FinishAriRecording(recording);
+        StopRecording(recording);
         return true;
     }
 
     /// <summary>A DTMF digit received on a recording channel ends the recording when it is a terminating key.</summary>
     private void RecordingHeardDigit(Channel channel, string digit)
     {
-        foreach (var recording in _ariRecordings.Values.Where(r => r.Channel == channel).ToList())
+        foreach (var recording in LiveRecordings.Values.Where(r => r.Channel == channel).ToList())
         {
             if (recording.TerminateOn == "any" || (recording.TerminateOn != "none" && recording.TerminateOn.Contains(digit, StringComparison.Ordinal)))
             {
-                FinishAriRecording(recording);
+                StopRecording(recording);
             }
         }
     }
 
-    /// <summary>The channel hangs up: its recordings are stored with what was recorded so far.</summary>
-    private void StopAriRecordings(Channel channel)
-    {
-        foreach (var recording in _ariRecordings.Values.Where(r => r.Channel == channel).ToList())
-        {
-            FinishAriRecording(recording);
-        }
-    }
-
-    private void FinishAriRecording(AriRecordingState recording)
-    {
-        if (!_ariRecordings.Remove(recording.Name))
-        {
-            return;
-        }
-
-        var length = Now - recording.StartedAt;
-        WavFile.WriteSilence(recording.File, length);
-        StoredRecordings[recording.Name] = recording.File;
-        _sim.AriEvents.Recording(recording.App, "RecordingFinished", recording.Name, recording.TargetUri, "done",
-            (int)Math.Round(length.TotalSeconds, MidpointRounding.AwayFromZero));
-    }
-
     private sealed record AriPlaybackState(string App, string Id, string Media, string TargetUri, Channel? Channel);
-
-    private sealed record AriRecordingState(string App, string Name, string Format, string TargetUri, Channel Channel, DateTimeOffset StartedAt, string File, string TerminateOn)
-    {
-        private static int _generations;
-
-        public int Generation { get; } = Interlocked.Increment(ref _generations);
-
-        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} on {Channel.Name}");
-    }
 }

@@ -345,6 +345,8 @@ internal sealed partial class PbxModel
             return;
         }
 
+        StopRecordingsOf(bridge, null);
+
         foreach (var member in bridge.Members.ToList())
         {
             LeaveBridge(member, bridge);
@@ -411,8 +413,21 @@ internal sealed partial class PbxModel
     {
         if (spyee.Bridge is { Members.Count: 2 } bridge && !spyee.Gone)
         {
-            SetVariable(bridge.Members[0], "BRIDGEPEER", bridge.Members[1].Name);
-            SetVariable(bridge.Members[1], "BRIDGEPEER", bridge.Members[0].Name);
+            SetBridgePeers(bridge);
+        }
+    }
+
+    /// <summary>Each of the two members' BRIDGEPEER: the bridge's helper channels (a recorder), then the other member.</summary>
+    internal void SetBridgePeers(Bridge bridge)
+    {
+        if (bridge.Members.Count != 2)
+        {
+            return;
+        }
+
+        foreach (var member in bridge.Members.ToList())
+        {
+            SetVariable(member, "BRIDGEPEER", string.Join(',', bridge.Helpers.Append(bridge.Members.First(m => m != member).Name)));
         }
     }
 

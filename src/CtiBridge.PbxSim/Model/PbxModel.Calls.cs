@@ -582,10 +582,11 @@ internal sealed partial class PbxModel
         channel.Ending = true;
         channel.Generation++;
         channel.HangupCause ??= cause;
-        StopAriRecordings(channel);
         _sim.AriEvents.LeaveStasis(channel);
         StopMixMonitors(channel);
         StopChanSpy(channel);
+        StopRecordingsOf(null, channel);
+        EndSnoopsOf(channel);
         EmitCdr(channel);
         ChannelEvent("Hangup", channel, AmiPrivilege.Call, ("Cause", cause.ToString(CultureInfo.InvariantCulture)), ("Cause-txt", CauseText(cause)));
         Channels.Remove(channel.Name);

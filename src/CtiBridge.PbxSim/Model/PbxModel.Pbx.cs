@@ -22,6 +22,9 @@ internal sealed partial class PbxModel
         ContinuePbx(channel);
     }
 
+    /// <summary>How long Answer() waits for the first frame of media before the dialplan goes on.</summary>
+    private static readonly TimeSpan AnswerMediaWait = TimeSpan.FromMilliseconds(20);
+
     private void ContinuePbx(Channel channel)
     {
         while (!channel.Gone && !channel.Ending)
@@ -96,8 +99,17 @@ internal sealed partial class PbxModel
                 IndicateRinging(channel);
                 return AppResult.Next;
             case "ANSWER":
+                if (channel.State == ChannelState.Up)
+                {
+                    return AppResult.Next;
+                }
+
+                // Answer() returns once the first media frame arrives: on a Local pair that is up to
+                // one 20 ms frame later, and an update the answered call brings meanwhile (a bridge's
+                // connected line) is seen by the next step (as recorded in ari/snoop and ari/dialer).
+                // Phones and trunks go on at once (their media is not modelled).
                 Answer(channel);
-                return AppResult.Next;
+                return channel.IsLocalTwo ? WaitThenNext(channel, AnswerMediaWait) : AppResult.Next;
             case "WAIT":
                 return WaitThenNext(channel, TimeSpan.FromSeconds(ParseSeconds(data)));
             case "PLAYBACK":

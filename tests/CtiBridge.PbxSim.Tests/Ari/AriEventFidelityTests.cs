@@ -9,6 +9,7 @@ public sealed class AriEventFidelityTests
     [InlineData("originate-into-app", 8.0)]
     [InlineData("inbound-call", 9.0)]
     [InlineData("dialer", 22.0)]
+    [InlineData("snoop", 5.0)]
     public async Task Replay_AriScenario_MatchesRecordingPerChannel(string scenario, double end)
     {
         var ct = TestContext.Current.CancellationToken;
