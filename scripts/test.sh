@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: builds CtiBridge in Release and runs every test project against a private
-# PostgreSQL cluster (installed with apt when missing) and PbxSim on loopback.
+# PostgreSQL cluster (installed with apt when missing) and PbxSim on loopback; the wallboard test
+# drives Debian's chromium (chromium and chromium-driver installed with apt when missing).
 #
 #   scripts/test.sh                                   every test project
 #   scripts/test.sh tests/CtiBridge.Data.Tests        one project (or several)
@@ -45,6 +46,14 @@ if [ "$we_started_pg" -eq 1 ]; then
 fi
 echo "PostgreSQL ready on 127.0.0.1:$PG_PORT ($((SECONDS - started)) s)"
 
+# The wallboard test drives a real headless chromium.
+for dir in "${projects[@]}"; do
+  if [ "$(basename "$dir")" = "CtiBridge.Service.Tests" ]; then
+    source "$ROOT/scripts/lib/chromium.sh"
+    browser_install
+  fi
+done
+
 echo "Building (Release)..."
 build_log="$(mktemp)"
 if ! dotnet build CtiBridge.sln -c Release -nologo -clp:ErrorsOnly >"$build_log" 2>&1; then
@@ -58,6 +67,8 @@ rm -f "$build_log"
 results="$ROOT/.test-results"
 rm -rf "$results"
 mkdir -p "$results"
+# Screenshots and other files a test leaves for humans (the wallboard test's wallboard.png).
+export CTIBRIDGE_TEST_ARTIFACTS="$results"
 
 # Test projects run side by side (each is its own process; xunit parallelises inside each too).
 pids=()

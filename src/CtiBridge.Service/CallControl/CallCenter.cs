@@ -68,11 +68,19 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     /// <summary>Logs an agent out (after the current call, if on one).</summary>
     public Task<InputOutcome> LogoutAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
-        RequestAsync(at => _engine.Handle(new AgentLogout(at, agentId)), cancellationToken);
+        LogoutAgentAsync(agentId, ChangeSource.Agent, cancellationToken);
+
+    /// <summary>Logs an agent out for <paramref name="source"/> (a supervisor's forced logout is recorded as such).</summary>
+    public Task<InputOutcome> LogoutAgentAsync(string agentId, ChangeSource source, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new AgentLogout(at, agentId, source)), cancellationToken);
 
     /// <summary>Pauses an agent (示忙) with a reason code; on a call it applies when the call ends.</summary>
     public Task<InputOutcome> PauseAgentAsync(string agentId, string reasonCode, CancellationToken cancellationToken = default) =>
-        RequestAsync(at => _engine.Handle(new AgentPause(at, agentId, reasonCode)), cancellationToken);
+        PauseAgentAsync(agentId, reasonCode, ChangeSource.Agent, cancellationToken);
+
+    /// <summary>Pauses an agent for <paramref name="source"/> (a supervisor's forced pause is recorded as such).</summary>
+    public Task<InputOutcome> PauseAgentAsync(string agentId, string reasonCode, ChangeSource source, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new AgentPause(at, agentId, reasonCode, source)), cancellationToken);
 
     /// <summary>Makes a paused agent ready again (示闲).</summary>
     public Task<InputOutcome> ResumeAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
@@ -93,6 +101,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     public Task<IReadOnlyList<(QueueStatus Status, QueueStatistics Statistics)>> GetQueuesAsync(CancellationToken cancellationToken = default) =>
         RequestAsync<IReadOnlyList<(QueueStatus, QueueStatistics)>>(
             _ => _settings.Queues.Select(q => (_engine.GetQueueStatus(q.Name), _engine.Statistics.ForQueue(q.Name))).ToList(), cancellationToken);
+
+    /// <summary>Every configured agent's status and today's figures (docs/metrics.md §6), read together on the loop.</summary>
+    public Task<IReadOnlyList<(AgentStatus Status, AgentStatistics Statistics)>> GetAgentsAsync(CancellationToken cancellationToken = default) =>
+        RequestAsync<IReadOnlyList<(AgentStatus, AgentStatistics)>>(
+            at => _engine.GetAgents().Select(a => (a, _engine.Statistics.ForAgent(a.AgentId, at))).ToList(), cancellationToken);
 
     /// <summary>
     /// The engine's domain events from now on, in order (agent state changes, calls offered,

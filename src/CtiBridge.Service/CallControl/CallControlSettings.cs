@@ -99,6 +99,12 @@ public sealed class CallQueueSettings
 
     /// <summary>Where calls go when they cannot (or did not) get an agent here.</summary>
     public List<QueueOverflowSettings> Overflow { get; set; } = [];
+
+    /// <summary>
+    /// Screen-pop URL template for the agent's desktop, e.g.
+    /// <c>https://crm.example.com/pop?number={callerNumber}&amp;call={callId}</c> (docs/api.md, screen pop); none when empty.
+    /// </summary>
+    public string? ScreenPopUrl { get; set; }
 }
 
 /// <summary>A key that takes a waiting caller out of the queue.</summary>

@@ -24,6 +24,9 @@ public sealed class CtiBridgeSettings
 
     /// <summary>Callbacks: policy and scheduler (docs/callbacks.md).</summary>
     public global::CtiBridge.Service.Callbacks.CallbackSettings Callbacks { get; set; } = new();
+
+    /// <summary>Click-to-dial (<c>POST /api/agents/{agentId}/dial</c>).</summary>
+    public ClickToDialSettings ClickToDial { get; set; } = new();
 }
 
 /// <summary>Database settings.</summary>
@@ -110,4 +113,14 @@ public sealed class LogSettings
 
     /// <summary>Write JSON (compact CLEF) instead of text (default false).</summary>
     public bool Json { get; set; }
+}
+
+/// <summary>Click-to-dial settings.</summary>
+public sealed class ClickToDialSettings
+{
+    /// <summary>The dialplan context the dialled number runs in once the agent answers (default <c>from-internal</c>).</summary>
+    public string Context { get; set; } = "from-internal";
+
+    /// <summary>Pause reason set on a ready agent before dialling, so no queue call is offered meanwhile (default <c>outbound</c>).</summary>
+    public string PauseReason { get; set; } = "outbound";
 }

@@ -18,6 +18,10 @@ public static partial class SettingsValidator
         ValidateHttp(settings.Http, problems);
         global::CtiBridge.Service.CallControl.CallControlConfiguration.Validate(settings.CallControl, problems);
         global::CtiBridge.Service.Callbacks.CallbackSettings.Validate(settings.Callbacks, problems);
+        for (var i = 0; i < settings.CallControl.Queues.Count; i++)
+        {
+            Live.ScreenPopTemplate.Validate(settings.CallControl.Queues[i].ScreenPopUrl, $"callControl.queues[{i}].screenPopUrl", problems);
+        }
         if (!LogLevels.Contains(settings.Logging.Level, StringComparer.OrdinalIgnoreCase))
         {
             problems.Add(new SettingsProblem("logging.level", $"'{settings.Logging.Level}' is not a log level ({string.Join(", ", LogLevels)}){SpellingSuggestion.DidYouMean(settings.Logging.Level, LogLevels)}"));

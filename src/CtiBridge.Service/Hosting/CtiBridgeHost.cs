@@ -2,7 +2,7 @@ using CtiBridge.Service.Callbacks;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Http;
-using Prometheus;
+using CtiBridge.Service.Live;
 
 namespace CtiBridge.Service.Hosting;
 
@@ -23,13 +23,15 @@ public static class CtiBridgeHost
         builder.Services.AddCtiBridgeAsterisk(settings.Asterisk);
         builder.Services.AddCtiBridgeCallControl(settings);
         builder.Services.AddCtiBridgeCallbacks(settings);
+        builder.Services.AddCtiBridgeLive(settings);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
 
         var app = builder.Build();
         app.MapCtiBridgeHealth();
         app.MapCtiBridgeApi();
-        app.MapMetrics("/metrics");
+        app.MapCtiBridgeMetrics();
+        app.MapWallboardPage();
         return app;
     }
 }

@@ -96,8 +96,8 @@ public static class AgentEndpoints
         return await run(center);
     }
 
-    private static AgentView View(AgentStatus s) => new(
+    internal static AgentView View(AgentStatus s) => new(
         s.AgentId, s.State.ToString(), s.Since, s.Extension, s.PauseReason, s.CallId, s.Queues.Select(q => q.Queue).ToList(), s.PendingPause, s.PendingLogout, s.WrapUpEndsAt);
 
-    private static AgentView LoggedOut(string agentId) => new(agentId, nameof(AgentState.LoggedOut), null, null, null, null, [], false, false, null);
+    internal static AgentView LoggedOut(string agentId) => new(agentId, nameof(AgentState.LoggedOut), null, null, null, null, [], false, false, null);
 }

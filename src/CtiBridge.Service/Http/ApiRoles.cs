@@ -25,6 +25,12 @@ public static class ApiRoles
     /// <summary>Acting as an agent (agent keys only for their own agent; supervisors for any).</summary>
     public const string ActAsAgent = "act-as-agent";
 
+    /// <summary>The live event stream: desktops (agent keys see only their agent), CRMs, supervisors.</summary>
+    public const string LiveEvents = "live-events";
+
+    /// <summary>Live views (calls in progress): supervisors, reporting, integrations.</summary>
+    public const string LiveViews = "live-views";
+
     /// <summary>Any valid key.</summary>
     public const string AnyKey = "any-key";
 
@@ -41,6 +47,8 @@ public static class ApiRoles
             .AddPolicy(ReadReports, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Reporting)))
             .AddPolicy(Integrate, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Integration)))
             .AddPolicy(ActAsAgent, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Agent), Name(ApiRole.Integration)))
+            .AddPolicy(LiveEvents, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Agent), Name(ApiRole.Integration)))
+            .AddPolicy(LiveViews, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Reporting), Name(ApiRole.Integration)))
             .AddPolicy(AnyKey, p => p.RequireAuthenticatedUser());
     }
 

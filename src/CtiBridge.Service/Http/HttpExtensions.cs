@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using CtiBridge.Data.Access;
+using CtiBridge.Service.Live;
 using Microsoft.AspNetCore.Authentication;
 
 namespace CtiBridge.Service.Http;
@@ -62,7 +63,8 @@ public static class HttpExtensions
         app.UseMiddleware<AuditTrail>();
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints();
+        app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints()
+            .MapSupervisorEndpoints().MapReportEndpoints().MapClickToDialEndpoints();
         return app;
     }
 }

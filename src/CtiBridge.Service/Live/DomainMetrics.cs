@@ -1,0 +1,130 @@
+using CtiBridge.Asterisk.Ami;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Acd;
+using CtiBridge.Data.Records;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Hosting;
+using Prometheus;
+
+namespace CtiBridge.Service.Live;
+
+/// <summary>
+/// The call-center metrics on <c>/metrics</c> (docs/service.md lists them): live queue and agent
+/// gauges read from the call center when scraped, counters of offered/answered/abandoned visits fed
+/// by the domain events, Asterisk connection states, record journal size, live subscribers and
+/// webhook deliveries. Each host has its own registry, so two services in one process (tests) never
+/// mix their numbers.
+/// </summary>
+public sealed class DomainMetrics
+{
+    private readonly Gauge _queueWaiting;
+    private readonly Gauge _queueLongestWait;
+    private readonly Gauge _queueServiceLevel;
+    private readonly Gauge _agents;
+    private readonly Counter _visits;
+    private readonly Gauge _amiConnected;
+    private readonly Gauge _ariEventsConnected;
+    private readonly Gauge _journalBytes;
+    private readonly Gauge _liveSubscribers;
+    private readonly Counter _webhookDeliveries;
+
+    /// <summary>Creates the metrics for one host.</summary>
+    public DomainMetrics(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _queueWaiting = factory.CreateGauge("ctibridge_queue_waiting_calls", "Calls waiting in the queue now (not counting calls ringing an agent).", "queue");
+        _queueLongestWait = factory.CreateGauge("ctibridge_queue_longest_wait_seconds", "Longest current wait among the queue's calls (waiting or ringing).", "queue");
+        _queueServiceLevel = factory.CreateGauge("ctibridge_queue_service_level_ratio", "Today's service level (docs/metrics.md §4); NaN while its denominator is zero.", "queue");
+        _agents = factory.CreateGauge("ctibridge_agents", "Configured agents by current state.", "state");
+        _visits = factory.CreateCounter("ctibridge_queue_visits_total", "Queue visits by event: offered (entered), answered, abandoned, overflowed, system_lost.", "queue", "event");
+        _amiConnected = factory.CreateGauge("ctibridge_ami_connected", "1 while the server's AMI connection is logged in.", "server");
+        _ariEventsConnected = factory.CreateGauge("ctibridge_ari_events_connected", "1 while the server's Stasis app events WebSocket is connected.", "server");
+        _journalBytes = factory.CreateGauge("ctibridge_record_journal_bytes", "Size of the call-record journal (records waiting for PostgreSQL).");
+        _liveSubscribers = factory.CreateGauge("ctibridge_live_subscribers", "Connected live-event subscribers (event streams, wallboards, webhooks).");
+        _webhookDeliveries = factory.CreateCounter("ctibridge_webhook_deliveries_total", "Webhook delivery attempts by webhook and outcome (delivered, retried, dead_lettered).", "webhook", "outcome");
+        Registry.AddBeforeCollectCallback(cancel => RefreshAsync(services, cancel));
+    }
+
+    /// <summary>The host's registry (exported after the process and runtime metrics).</summary>
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>Counts one domain event (called by the live-event hub's reader).</summary>
+    public void Count(AcdEvent domainEvent)
+    {
+        switch (domainEvent)
+        {
+            case CallEnqueued x:
+                _visits.WithLabels(x.Queue, "offered").Inc();
+                break;
+            case CallAnswered x:
+                _visits.WithLabels(x.Queue, "answered").Inc();
+                break;
+            case CallAbandoned x:
+                _visits.WithLabels(x.Queue, "abandoned").Inc();
+                break;
+            case CallOverflowed x:
+                _visits.WithLabels(x.Queue, "overflowed").Inc();
+                break;
+            case CallSystemLost x:
+                _visits.WithLabels(x.Queue, "system_lost").Inc();
+                break;
+        }
+    }
+
+    /// <summary>Counts one webhook delivery attempt.</summary>
+    public void CountDelivery(string webhook, string outcome) => _webhookDeliveries.WithLabels(webhook, outcome).Inc();
+
+    private async Task RefreshAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        foreach (var server in services.GetRequiredService<IReadOnlyList<AsteriskServer>>())
+        {
+            _amiConnected.WithLabels(server.Name).Set(server.Ami.State.State == AmiConnectionState.Connected ? 1 : 0);
+        }
+
+        if (services.GetService<IReadOnlyList<StasisApp>>() is { } apps)
+        {
+            foreach (var app in apps)
+            {
+                _ariEventsConnected.WithLabels(app.Server).Set(app.EventsState == AriEventConnectionState.Connected ? 1 : 0);
+            }
+        }
+
+        if (services.GetService<LiveEventHub>() is { } hub)
+        {
+            _liveSubscribers.Set(hub.SubscriberCount);
+        }
+
+        if (services.GetService<CallControlSettings>() is { IsEnabled: true } settings)
+        {
+            var journal = new FileInfo(Path.Combine(settings.RecordJournalDirectory, RecordJournal.FileName));
+            _journalBytes.Set(journal.Exists ? journal.Length : 0);
+        }
+
+        if (services.GetService<CallCenter>() is not { } center)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var (status, statistics) in await center.GetQueuesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                _queueWaiting.WithLabels(status.Queue).Set(status.Waiting);
+                _queueLongestWait.WithLabels(status.Queue).Set(status.LongestCurrentWait.TotalSeconds);
+                _queueServiceLevel.WithLabels(status.Queue).Set(statistics.ServiceLevel ?? double.NaN);
+            }
+
+            var agents = await center.GetAgentsAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var state in Enum.GetValues<Core.Acd.AgentState>())
+            {
+                _agents.WithLabels(state.ToString()).Set(agents.Count(a => a.Status.State == state));
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Call control has stopped (shutting down): the last values stay.
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using CtiBridge.Core.Acd;
+using CtiBridge.Data.Access;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
+
+namespace CtiBridge.Service.Tests.Live;
+
+/// <summary>
+/// The wallboard page in a real headless browser (Debian's chromium + chromium-driver, installed by
+/// scripts/test.sh), fed live by the service while PbxSim places calls and agents change state
+/// through the API. A screenshot is saved for humans (CTIBRIDGE_TEST_ARTIFACTS, else next to the tests).
+/// </summary>
+[Trait("Tier", "Browser")]
+public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    /// <summary>The issue's promise: what PbxSim or the API causes is on the wallboard within a second.</summary>
+    private static readonly TimeSpan ShownWithin = TimeSpan.FromSeconds(1);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Wallboard_ShowsAgentStateChangesAndACallEnteringTheQueue_WithinASecond()
+    {
+        var queue = new CallQueueSettings { Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(30), MusicOnHold = "default" };
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], Ct);
+        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var store = new ApiKeyStore(database.Database.DataSource, TimeProvider.System);
+        var wallboardKey = (await store.CreateAsync("wallboard-tv", ApiRole.Reporting, null, "test", Ct)).Token;
+        using var supervisor = new HttpClient { BaseAddress = new Uri(address) };
+        supervisor.DefaultRequestHeaders.Authorization = new("Bearer", (await store.CreateAsync("supervisor-1", ApiRole.Supervisor, null, "test", Ct)).Token);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+
+        using var browser = StartBrowser();
+        browser.Navigate().GoToUrl($"{address}/wallboard/#key={wallboardKey}");
+        Until(browser, TimeSpan.FromSeconds(15), d => d.FindElement(By.Id("status")).Text == "live" && AgentState(d, "2001") == "LoggedOut");
+        Assert.DoesNotContain("key=", browser.Url, StringComparison.Ordinal);
+
+        // An agent logs in through the API.
+        var login = await supervisor.PostAsJsonAsync("/api/agents/2001/login", new { pin = CallCenterRig.Pin }, Ct);
+        login.EnsureSuccessStatusCode();
+        var shownReady = Until(browser, ShownWithin, d => AgentState(d, "2001") == "Ready");
+
+        // The agent pauses, so a call from PbxSim waits in the queue.
+        (await supervisor.PostAsJsonAsync("/api/supervisor/agents/2001/pause", new { reason = "coaching" }, Ct)).EnsureSuccessStatusCode();
+        var shownPaused = Until(browser, ShownWithin, d => AgentState(d, "2001") == "Paused" && Cell(d, "agents", "2001", "reason") == "coaching");
+        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane Customer");
+        var shownWaiting = Until(browser, ShownWithin, d => Cell(d, "queues", "support", "waiting") == "1");
+
+        // Resumed, the agent gets the waiting call.
+        (await supervisor.PostAsync("/api/agents/2001/resume", null, Ct)).EnsureSuccessStatusCode();
+        await rig.AgentWentAsync("2001", Core.Acd.AgentState.Ringing, Core.Acd.AgentState.OnCall, Ct);
+        var shownOnCall = Until(browser, ShownWithin, d => AgentState(d, "2001") == "OnCall" && Cell(d, "queues", "support", "waiting") == "0" && Cell(d, "queues", "support", "oncall") == "1");
+        SaveScreenshot(browser);
+        rig.Trunk.HangUp(caller);
+        await rig.AgentWentAsync("2001", Core.Acd.AgentState.OnCall, Core.Acd.AgentState.WrapUp, Ct);
+        var shownAnswered = Until(browser, ShownWithin, d => Cell(d, "queues", "support", "answered") == "1" && AgentState(d, "2001") == "WrapUp");
+
+        TestContext.Current.SendDiagnosticMessage(
+            $"Wallboard latency: ready {shownReady.TotalMilliseconds:F0} ms, paused {shownPaused.TotalMilliseconds:F0} ms, waiting call {shownWaiting.TotalMilliseconds:F0} ms, on call {shownOnCall.TotalMilliseconds:F0} ms, answered {shownAnswered.TotalMilliseconds:F0} ms");
+        Assert.Equal("100.0 %", Cell(browser, "queues", "support", "sl"));
+        Assert.Equal("LoggedOut", AgentState(browser, "2002"));
+    }
+
+    private static ChromeDriver StartBrowser()
+    {
+        const string chromium = "/usr/bin/chromium";
+        const string driver = "/usr/bin/chromedriver";
+        if (!File.Exists(chromium) || !File.Exists(driver))
+        {
+            throw new InvalidOperationException($"{chromium} and {driver} are needed: scripts/test.sh installs them (apt-get install chromium chromium-driver).");
+        }
+
+        var options = new ChromeOptions { BinaryLocation = chromium };
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900", "--no-first-run", "--disable-extensions");
+        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
+        service.SuppressInitialDiagnosticInformation = true;
+        service.HideCommandPromptWindow = true;
+        return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Waits (polling every 20 ms, at most <paramref name="within"/>) until the page shows it; returns how long that took.</summary>
+    private static TimeSpan Until(IWebDriver browser, TimeSpan within, Func<IWebDriver, bool> shown)
+    {
+        var clock = Stopwatch.StartNew();
+        var wait = new WebDriverWait(new SystemClock(), browser, within, TimeSpan.FromMilliseconds(20));
+        wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException));
+        try
+        {
+            wait.Until(shown);
+        }
+        catch (WebDriverTimeoutException)
+        {
+            SaveScreenshot(browser, "wallboard-failed.png");
+            throw new Xunit.Sdk.XunitException($"The wallboard did not show the change within {within.TotalSeconds} s. Page: {browser.FindElement(By.TagName("body")).Text}");
+        }
+
+        return clock.Elapsed;
+    }
+
+    private static string AgentState(IWebDriver browser, string agentId) => Cell(browser, "agents", agentId, "state");
+
+    private static string Cell(IWebDriver browser, string table, string key, string cellClass)
+    {
+        var attribute = table == "agents" ? "data-agent" : "data-queue";
+        return browser.FindElement(By.CssSelector($"#{table} tr[{attribute}='{key}'] td.{cellClass}")).Text;
+    }
+
+    private static void SaveScreenshot(IWebDriver browser, string name = "wallboard.png")
+    {
+        var folder = Environment.GetEnvironmentVariable("CTIBRIDGE_TEST_ARTIFACTS") is { Length: > 0 } configured ? configured : Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, name);
+        ((ITakesScreenshot)browser).GetScreenshot().SaveAsFile(path);
+        TestContext.Current.SendDiagnosticMessage($"Wallboard screenshot: {path}");
+    }
+}
