@@ -27,6 +27,9 @@ public sealed class CtiBridgeSettings
 
     /// <summary>Click-to-dial (<c>POST /api/agents/{agentId}/dial</c>).</summary>
     public ClickToDialSettings ClickToDial { get; set; } = new();
+
+    /// <summary>Where call and agent events are posted, signed (docs/api.md, webhooks).</summary>
+    public List<global::CtiBridge.Service.Live.WebhookSettings> Webhooks { get; set; } = [];
 }
 
 /// <summary>Database settings.</summary>

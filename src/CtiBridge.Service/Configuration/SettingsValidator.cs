@@ -22,6 +22,14 @@ public static partial class SettingsValidator
         {
             Live.ScreenPopTemplate.Validate(settings.CallControl.Queues[i].ScreenPopUrl, $"callControl.queues[{i}].screenPopUrl", problems);
         }
+
+        Required(settings.ClickToDial.Context, "clickToDial.context", "the dialplan context click-to-dial numbers are dialled in (e.g. \"from-internal\")", problems);
+        Required(settings.ClickToDial.PauseReason, "clickToDial.pauseReason", "the pause reason set while an agent dials out (e.g. \"outbound\")", problems);
+        Live.WebhookSettings.Validate(settings.Webhooks, problems);
+        if (settings.Webhooks.Count > 0 && !settings.CallControl.IsEnabled)
+        {
+            problems.Add(new SettingsProblem("webhooks", "posts call and agent events, but callControl configures no queue, so there would be none; add callControl.queues or remove the webhooks"));
+        }
         if (!LogLevels.Contains(settings.Logging.Level, StringComparer.OrdinalIgnoreCase))
         {
             problems.Add(new SettingsProblem("logging.level", $"'{settings.Logging.Level}' is not a log level ({string.Join(", ", LogLevels)}){SpellingSuggestion.DidYouMean(settings.Logging.Level, LogLevels)}"));

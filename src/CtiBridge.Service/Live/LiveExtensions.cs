@@ -1,10 +1,11 @@
+using CtiBridge.Data.Webhooks;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using Prometheus;
 
 namespace CtiBridge.Service.Live;
 
-/// <summary>Registers the live part: event hub, wallboard feed, webhooks, domain metrics.</summary>
+/// <summary>Registers the live part: event hub, wallboard feed, webhooks and their dead letters, domain metrics.</summary>
 public static class LiveExtensions
 {
     /// <summary>Adds the live part (the hub, wallboard and webhooks only when call control is on).</summary>
@@ -12,6 +13,7 @@ public static class LiveExtensions
     {
         ArgumentNullException.ThrowIfNull(settings);
         services.AddSingleton<DomainMetrics>();
+        services.AddSingleton<WebhookDeadLetters>();
         if (!settings.CallControl.IsEnabled)
         {
             return services;
@@ -26,6 +28,14 @@ public static class LiveExtensions
         services.AddHostedService(provider => provider.GetRequiredService<LiveEventHub>());
         services.AddSingleton<WallboardFeed>();
         services.AddHostedService(provider => provider.GetRequiredService<WallboardFeed>());
+        if (settings.Webhooks.Count > 0)
+        {
+            services.AddSingleton(provider => new WebhookDispatcher(
+                settings.Webhooks, provider.GetRequiredService<LiveEventHub>(), provider.GetRequiredService<WebhookDeadLetters>(),
+                provider.GetRequiredService<DomainMetrics>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<WebhookDispatcher>>()));
+            services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
+        }
+
         return services;
     }
 

@@ -69,6 +69,16 @@ public sealed class SettingsLoaderTests
     [InlineData("""{"asterisk":[{"ari":{"application":"ctibridge app"}}]}""", "asterisk[0].ari.application: 'ctibridge app' is not a valid Stasis application name")]
     [InlineData("""{"http":{"urls":"127.0.0.1:8080"}}""", "http.urls: '127.0.0.1:8080' is not an http(s) URL such as http://127.0.0.1:8080")]
     [InlineData("""{"logging":{"level":"Infromation"}}""", "logging.level: 'Infromation' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal); did you mean 'Information'?")]
+    [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"https://crm.example.com/pop?n={callerNumbr}"}]}}""", "callControl.queues[0].screenPopUrl: '{callerNumbr}' is not a screen-pop value (callId, callerNumber, callerName, did, queue, agentId, customerId, ivrPath, language, vip, attr:NAME); did you mean 'callerNumber'?")]
+    [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"crm/pop?n={callerNumber}"}]}}""", "callControl.queues[0].screenPopUrl: 'crm/pop?n={callerNumber}' is not an http(s) URL template")]
+    [InlineData("""{"webhooks":[{"name":"crm","url":"ftp://crm.example.com/hook"}]}""", "webhooks[0].url: 'ftp://crm.example.com/hook' is not an http(s) URL")]
+    [InlineData("""{"webhooks":[{"name":"crm","secret":"short"}]}""", "webhooks[0].secret: must be at least 16 characters")]
+    [InlineData("""{"webhooks":[{"name":"crm","events":["call.answerd"]}]}""", "webhooks[0].events[0]: 'call.answerd' is not an event type; did you mean 'call.answered'?")]
+    [InlineData("""{"webhooks":[{"name":"crm","maxAttempts":0}]}""", "webhooks[0].maxAttempts: 0 must be between 1 and 20")]
+    [InlineData("""{"webhooks":[{"name":"crm"},{"name":"crm"}]}""", "webhooks[1].name: webhook 'crm' is configured twice")]
+    [InlineData("""{"webhooks":[{"name":"crm"}]}""", "webhooks: posts call and agent events, but callControl configures no queue")]
+    [InlineData("""{"clickToDial":{"context":""}}""", "clickToDial.context: is required: the dialplan context click-to-dial numbers are dialled in")]
+    [InlineData("""{"clickToDial":{"pauseReason":" "}}""", "clickToDial.pauseReason: is required: the pause reason set while an agent dials out")]
     public void Parse_BrokenSetting_NamesTheSettingAndWhy(string json, string expected)
     {
         var problems = Problems(json);

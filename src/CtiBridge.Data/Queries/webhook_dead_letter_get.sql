@@ -1,0 +1,3 @@
+SELECT id, webhook, delivery_id, event_type, call_id, agent_id, payload::text, attempts, last_error, first_attempt_at, dead_at, replayed_at, replayed_by
+FROM webhook_dead_letters
+WHERE id = @id
