@@ -30,6 +30,7 @@ public static partial class SettingsValidator
         {
             problems.Add(new SettingsProblem("webhooks", "posts call and agent events, but callControl configures no queue, so there would be none; add callControl.queues or remove the webhooks"));
         }
+
         if (!LogLevels.Contains(settings.Logging.Level, StringComparer.OrdinalIgnoreCase))
         {
             problems.Add(new SettingsProblem("logging.level", $"'{settings.Logging.Level}' is not a log level ({string.Join(", ", LogLevels)}){SpellingSuggestion.DidYouMean(settings.Logging.Level, LogLevels)}"));

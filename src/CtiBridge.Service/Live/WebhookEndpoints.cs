@@ -21,17 +21,20 @@ public static class WebhookEndpoints
 
             return Results.Ok(await store.ListAsync(webhook, includeReplayed ?? false, limit ?? 1000, ct));
         }).WithSummary("Webhook events not delivered after every retry, newest first (replayed ones with includeReplayed=true).");
-        letters.MapPost("/{id:long}/replay", async (long id, WebhookDeadLetters store, IServiceProvider services, ClaimsPrincipal user, TimeProvider time, CancellationToken ct) =>
+        // The id is checked here, not by a route constraint, so a bad id is still authorized first (401/403 before 404).
+        letters.MapPost("/{id}/replay", async (string id, WebhookDeadLetters store, IServiceProvider services, ClaimsPrincipal user, TimeProvider time, CancellationToken ct) =>
         {
-            var letter = await store.GetAsync(id, ct);
+            var letter = long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+                ? await store.GetAsync(number, ct)
+                : null;
             if (letter is null)
             {
-                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such dead letter", detail: $"No webhook dead letter has the id {id}.");
+                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such dead letter", detail: "No webhook dead letter has that id (a whole number from GET /api/webhooks/dead-letters).");
             }
 
             if (letter.ReplayedAt is { } replayedAt)
             {
-                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already replayed", detail: $"Dead letter {id} was delivered by a replay at {replayedAt:O}.");
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already replayed", detail: $"Dead letter {number} was delivered by a replay at {replayedAt:O}.");
             }
 
             if (services.GetService<WebhookDispatcher>() is not { } dispatcher)
@@ -42,12 +45,12 @@ public static class WebhookEndpoints
             var (delivered, error) = await dispatcher.ReplayAsync(letter, ct);
             if (!delivered)
             {
-                await store.MarkReplayFailedAsync(id, error!, ct);
+                await store.MarkReplayFailedAsync(number, error!, ct);
                 return Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "The receiver did not take it", detail: $"Webhook '{letter.Webhook}': {error}");
             }
 
-            await store.MarkReplayedAsync(id, time.GetUtcNow(), user.Identity!.Name!, ct);
-            return Results.Ok(await store.GetAsync(id, ct));
+            await store.MarkReplayedAsync(number, time.GetUtcNow(), user.Identity!.Name!, ct);
+            return Results.Ok(await store.GetAsync(number, ct));
         }).WithSummary("Send a dead letter once more (signed now, same delivery id); 502 with the reason if the receiver still refuses.");
         return api;
     }
