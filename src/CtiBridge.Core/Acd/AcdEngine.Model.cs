@@ -256,6 +256,9 @@ public sealed partial class AcdEngine
 
         public string? PreferredAgentId { get; set; }
 
+        /// <summary>A callback task: no caller on the line while it waits.</summary>
+        public bool IsCallback { get; init; }
+
         public DateTimeOffset PreferredUntil { get; set; }
 
         public int? MaxPenalty { get; set; }

@@ -214,6 +214,8 @@ public sealed partial class AcdEngine
             CallLost x => Lose(x),
             CallHoldChanged x => HoldChanged(x),
             CallerPressedKey x => KeyPressed(x),
+            CallbackQueued x => QueueCallback(x),
+            CallbackWithdrawn x => WithdrawCallback(x),
             CallTransferRequested x => Transfer(x),
             _ => throw new ArgumentException($"Unknown ACD input type {input.GetType().Name}.", nameof(input)),
         };
@@ -745,29 +747,50 @@ public sealed partial class AcdEngine
 
     // ---------------------------------------------------------------- calls in
 
-    private InputOutcome Arrive(CallArrived x)
+    private InputOutcome Arrive(CallArrived x) => Admit(x.CallId, x.Queue, x.Caller, Now, isCallback: false);
+
+    private InputOutcome QueueCallback(CallbackQueued x) =>
+        Admit(x.CallId, x.Queue, x.Caller, x.PlaceInLineSince is { } since && since < Now ? since : Now, isCallback: true);
+
+    private InputOutcome Admit(string callId, string queue, CallerData? callerData, DateTimeOffset orderTime, bool isCallback)
     {
-        if (string.IsNullOrWhiteSpace(x.CallId))
+        if (string.IsNullOrWhiteSpace(callId))
         {
             return InputOutcome.Refused("call arrived without a call id");
         }
 
-        if (!_queues.TryGetValue(x.Queue ?? string.Empty, out var q))
+        if (!_queues.TryGetValue(queue ?? string.Empty, out var q))
         {
-            return InputOutcome.Refused($"call '{x.CallId}' arrived for unknown queue '{x.Queue}' (known: {string.Join(", ", _queues.Keys)})");
+            return InputOutcome.Refused($"call '{callId}' arrived for unknown queue '{queue}' (known: {string.Join(", ", _queues.Keys)})");
         }
 
-        if (_calls.ContainsKey(x.CallId))
+        if (_calls.ContainsKey(callId))
         {
-            return InputOutcome.Refused($"call '{x.CallId}' is already in the ACD");
+            return InputOutcome.Refused($"call '{callId}' is already in the ACD");
         }
 
-        var caller = x.Caller ?? new CallerData();
+        var caller = callerData ?? new CallerData();
         var skills = caller.RequiredSkills.Where(s => !string.IsNullOrWhiteSpace(s))
             .Select(s => s.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToArray();
-        var call = new Call(x.CallId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, Now);
+        var call = new Call(callId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, orderTime) { IsCallback = isCallback };
         _calls.Add(call.Id, call);
         Enqueue(call, q);
+        return InputOutcome.Ok;
+    }
+
+    private InputOutcome WithdrawCallback(CallbackWithdrawn x)
+    {
+        if (!_calls.TryGetValue(x.CallId, out var call) || !call.IsCallback)
+        {
+            return InputOutcome.Refused($"'{x.CallId}' is not a callback task in the ACD");
+        }
+
+        if (call.Phase is not (CallPhase.Waiting or CallPhase.Ringing))
+        {
+            return InputOutcome.Refused($"callback task '{x.CallId}' is already with an agent");
+        }
+
+        OverflowFromQueue(call, OverflowCondition.CallerKey, OverflowTarget.ToCallbackOffer());
         return InputOutcome.Ok;
     }
 
@@ -802,7 +825,11 @@ public sealed partial class AcdEngine
         var cfg = q.Config;
 
         OverflowCondition? refused = null;
-        if (cfg.Hours is { } hours && !hours.IsOpen(Now))
+        if (call.IsCallback)
+        {
+            // Hours and limits were applied when the callback was scheduled; nobody is on the line to overflow.
+        }
+        else if (cfg.Hours is { } hours && !hours.IsOpen(Now))
         {
             refused = OverflowCondition.Closed;
         }
@@ -830,6 +857,12 @@ public sealed partial class AcdEngine
         Publish(new CallEnqueued(call.Id, q.Name, call.Visit, call.Priority, position, call.Caller));
 
         var exp = cfg.Experience;
+        if (call.IsCallback)
+        {
+            TryRouteCall(call, RoutingTrigger.CallEnqueued);
+            return;
+        }
+
         Execute(new StartMusicOnHold(call.Id, exp.MusicOnHoldClass));
         if (exp.JoinPrompt is not null)
         {
@@ -924,7 +957,8 @@ public sealed partial class AcdEngine
             return;
         }
 
-        foreach (var call in q.LineList.SelectMany(l => l.Calls).ToList())
+        // Callback tasks have nobody on the line to send elsewhere: they wait for the agents' return.
+        foreach (var call in q.LineList.SelectMany(l => l.Calls).Where(c => !c.IsCallback).ToList())
         {
             OverflowFromQueue(call, OverflowCondition.NoAgents, null);
         }
@@ -1456,7 +1490,7 @@ public sealed partial class AcdEngine
             call.OfferVersion++;
             call.NoAnswers++;
             ReturnToLine(call);
-            var rule = q.Config.Overflow.FirstOrDefault(r => r.Condition == OverflowCondition.NoAnswer && call.NoAnswers >= r.Attempts);
+            var rule = call.IsCallback ? null : q.Config.Overflow.FirstOrDefault(r => r.Condition == OverflowCondition.NoAnswer && call.NoAnswers >= r.Attempts);
             if (rule is not null)
             {
                 OverflowFromQueue(call, OverflowCondition.NoAnswer, rule.Target, alsoFreed: freed);
@@ -1756,6 +1790,11 @@ public sealed partial class AcdEngine
         if (!_calls.TryGetValue(x.CallId, out var call) || call.Phase is not (CallPhase.Waiting or CallPhase.Ringing))
         {
             return InputOutcome.Refused($"call '{x.CallId}' is not waiting in a queue");
+        }
+
+        if (call.IsCallback)
+        {
+            return InputOutcome.Refused($"'{x.CallId}' is a callback task: nobody is on the line to press a key");
         }
 
         if (!call.Queue.Config.ExitKeys.TryGetValue(x.Digit, out var target))

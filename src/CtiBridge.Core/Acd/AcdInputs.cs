@@ -140,6 +140,28 @@ public sealed record CallerData
 /// <param name="Caller">Caller data.</param>
 public sealed record CallArrived(DateTimeOffset At, string CallId, string Queue, CallerData Caller) : AcdInput(At);
 
+/// <summary>
+/// A due callback joins a queue as an outbound task: there is no caller on the line yet, so it gets
+/// no music, prompts, announcements or overflow; it is routed like a call and ordered by
+/// <paramref name="PlaceInLineSince"/> (a queue callback keeps the place its caller had), so when an
+/// agent takes it the engine sends <see cref="RingAgent"/> and, on answer, <see cref="ConnectAgent"/>:
+/// the service then calls the customer (docs/callbacks.md).
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">Id of the callback task (unique among live calls).</param>
+/// <param name="Queue">The queue whose agents serve it.</param>
+/// <param name="Caller">The customer (number, name, skills, priority, attributes such as the callback id).</param>
+/// <param name="PlaceInLineSince">The time that orders it among waiting calls; null (or later than <paramref name="At"/>) for <paramref name="At"/>.</param>
+public sealed record CallbackQueued(DateTimeOffset At, string CallId, string Queue, CallerData Caller, DateTimeOffset? PlaceInLineSince = null) : AcdInput(At);
+
+/// <summary>
+/// A queued callback task is taken back (cancelled, resolved by an inbound call, rescheduled): it
+/// leaves the queue like a caller who chose an exit key (<see cref="QueueVisitOutcome.ExitKey"/>, not an abandon).
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The callback task.</param>
+public sealed record CallbackWithdrawn(DateTimeOffset At, string CallId) : AcdInput(At);
+
 /// <summary>A rung agent answered the call.</summary>
 /// <param name="At">When.</param>
 /// <param name="CallId">The call.</param>
