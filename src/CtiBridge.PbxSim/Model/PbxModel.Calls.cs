@@ -591,6 +591,7 @@ internal sealed partial class PbxModel
         ChannelEvent("Hangup", channel, AmiPrivilege.Call, ("Cause", cause.ToString(CultureInfo.InvariantCulture)), ("Cause-txt", CauseText(cause)));
         Channels.Remove(channel.Name);
         _sim.AriEvents.ChannelDestroyed(channel, cause);
+        PublishLocalDeviceState(channel);
     }
 
     private void EmitCdr(Channel channel)

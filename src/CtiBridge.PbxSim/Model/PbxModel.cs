@@ -265,6 +265,38 @@ internal sealed partial class PbxModel : IDisposable
 
         ChannelEvent("Newstate", channel);
         _sim.AriEvents.ChannelStateChanged(channel);
+        PublishLocalDeviceState(channel);
+    }
+
+    /// <summary>
+    /// chan_local's device <c>Local/exten@context</c>: every state change or end of one of its
+    /// channels re-reads it (not cached, so repeats are reported): INUSE while some pair for that
+    /// extension has both halves, else NOT_INUSE (the pair is forgotten once either half hangs up);
+    /// INVALID when the extension does not exist.
+    /// </summary>
+    internal void PublishLocalDeviceState(Channel channel)
+    {
+        if (!channel.IsLocal || LocalDevice(channel.Name) is not { } device)
+        {
+            return;
+        }
+
+        var at = device.IndexOf('@', StringComparison.Ordinal);
+        var state = at > 6 && !Dialplan.Exists(device[(at + 1)..], device[6..at]) ? "INVALID"
+            : Channels.Values.Any(c => !c.Gone && !c.IsLocalTwo && c.LocalPeer is { Gone: false } && LocalDevice(c.Name) == device) ? "INUSE"
+            : "NOT_INUSE";
+        Publish(AmiPrivilege.Call, Event("DeviceStateChange", AmiPrivilege.Call).Add("Device", device).Add("State", state));
+    }
+
+    private static string? LocalDevice(string channelName)
+    {
+        if (!channelName.StartsWith("Local/", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var dash = channelName.LastIndexOf('-');
+        return dash > 0 ? channelName[..dash] : null;
     }
 
     internal void SetVariable(Channel? channel, string name, string value)

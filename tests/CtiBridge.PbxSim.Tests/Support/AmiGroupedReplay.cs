@@ -28,8 +28,7 @@ internal static class AmiGroupedReplay
             return false;
         }
 
-        // chan_local's own device state (Local/x@ctx INUSE/NOT_INUSE) is not modelled; Custom: states are.
-        return !(name == "DeviceStateChange" && (AmiFixture.Header(message, "Device") ?? "").StartsWith("Local/", StringComparison.Ordinal));
+        return true;
     }
 
     public static string GroupOf(string message)
