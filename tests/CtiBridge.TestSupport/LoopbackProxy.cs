@@ -1,13 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace CtiBridge.Data.Tests.Records;
+namespace CtiBridge.TestSupport;
 
 /// <summary>
-/// A loopback TCP proxy in front of the test PostgreSQL, so a test can cut the database away
-/// (every open connection is reset and new ones are closed at once) and restore it.
+/// A loopback TCP proxy in front of a test server (PostgreSQL, PbxSim), so a test can cut it away
+/// (every open connection is reset and new ones are closed at once), stall it (connections stay
+/// open but no byte passes, like a hung network path) and restore it.
 /// </summary>
-internal sealed class LoopbackProxy : IAsyncDisposable
+public sealed class LoopbackProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly string _targetHost;
@@ -17,7 +18,9 @@ internal sealed class LoopbackProxy : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Task _acceptLoop;
     private volatile bool _cut;
+    private TaskCompletionSource _flowing = NewFlowing(open: true);
 
+    /// <summary>Starts a proxy on a free loopback port forwarding to the target.</summary>
     public LoopbackProxy(string targetHost, int targetPort)
     {
         _targetHost = targetHost;
@@ -26,6 +29,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
         _acceptLoop = AcceptAsync();
     }
 
+    /// <summary>The proxy's port on 127.0.0.1.</summary>
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>Resets every open connection; new ones are closed until <see cref="Restore"/>.</summary>
@@ -43,7 +47,60 @@ internal sealed class LoopbackProxy : IAsyncDisposable
         }
     }
 
-    public void Restore() => _cut = false;
+    /// <summary>Holds every byte in both directions until <see cref="Restore"/>; connections stay open.</summary>
+    public void Stall()
+    {
+        lock (_gate)
+        {
+            if (_flowing.Task.IsCompleted)
+            {
+                _flowing = NewFlowing(open: false);
+            }
+        }
+    }
+
+    /// <summary>Lets connections through again (after <see cref="Cut"/> or <see cref="Stall"/>).</summary>
+    public void Restore()
+    {
+        _cut = false;
+        lock (_gate)
+        {
+            _flowing.TrySetResult();
+        }
+    }
+
+    private static TaskCompletionSource NewFlowing(bool open)
+    {
+        var source = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (open)
+        {
+            source.SetResult();
+        }
+
+        return source;
+    }
+
+    private async Task CopyAsync(NetworkStream from, NetworkStream to, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var read = await from.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                return;
+            }
+
+            Task flowing;
+            lock (_gate)
+            {
+                flowing = _flowing.Task;
+            }
+
+            await flowing.WaitAsync(cancellationToken);
+            await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+        }
+    }
 
     // RST instead of FIN, like a pulled cable or a killed server.
     private static void Reset(TcpClient client)
@@ -100,8 +157,8 @@ internal sealed class LoopbackProxy : IAsyncDisposable
                 _open.Add(upstream);
             }
 
-            var a = client.GetStream().CopyToAsync(upstream.GetStream(), _stop.Token);
-            var b = upstream.GetStream().CopyToAsync(client.GetStream(), _stop.Token);
+            var a = CopyAsync(client.GetStream(), upstream.GetStream(), _stop.Token);
+            var b = CopyAsync(upstream.GetStream(), client.GetStream(), _stop.Token);
             await Task.WhenAny(a, b);
         }
         catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -120,6 +177,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the proxy and resets its connections.</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

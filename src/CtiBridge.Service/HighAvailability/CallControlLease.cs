@@ -1,0 +1,243 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace CtiBridge.Service.HighAvailability;
+
+/// <summary>Timing of a <see cref="CallControlLease"/>.</summary>
+public sealed record CallControlLeaseOptions
+{
+    /// <summary>How often a standby tries to take the lease. Default 1 s.</summary>
+    public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the holder checks its lock connection is alive. Default 1 s.</summary>
+    public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A check that takes longer than this counts as a lost connection. Default 2 s.</summary>
+    public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// PostgreSQL ends the lock session when it hears nothing from the holder for this long
+    /// (<c>idle_session_timeout</c>), which frees the lock for a standby even when the holder is
+    /// cut off from the database (rather than crashed). Longer than <see cref="CheckInterval"/> +
+    /// <see cref="CheckTimeout"/>, so a holder always notices its loss before a standby can take
+    /// over: no split brain. Default 4 s.
+    /// </summary>
+    public TimeSpan ServerIdleTimeout { get; init; } = TimeSpan.FromSeconds(4);
+}
+
+/// <summary>
+/// Which CtiBridge instance controls the calls of one Asterisk server (issue 14): a PostgreSQL
+/// session-level advisory lock held on a dedicated, unpooled connection. Every instance sharing
+/// the database asks for the same server's lease; one holds it, the others wait. The holder checks
+/// its connection every <see cref="CallControlLeaseOptions.CheckInterval"/>; when a check fails
+/// (database restarted, connection cut, backend terminated) the hold's <see cref="LeaseHold.Lost"/>
+/// token is cancelled at once, and call control must stop.
+/// </summary>
+public sealed class CallControlLease
+{
+    private readonly string _connectionString;
+    private readonly CallControlLeaseOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the lease of <paramref name="server"/> for this instance.</summary>
+    /// <param name="connectionString">The shared database (pooling is turned off for the lock connection).</param>
+    /// <param name="server">The Asterisk server's name (the lease key derives from it).</param>
+    /// <param name="instanceId">This instance, shown as the lock connection's application name.</param>
+    /// <param name="options">Timing.</param>
+    /// <param name="time">Clock for the retry and check intervals.</param>
+    /// <param name="logger">Log.</param>
+    public CallControlLease(string connectionString, string server, string instanceId, CallControlLeaseOptions options, TimeProvider time, ILogger logger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        ArgumentException.ThrowIfNullOrEmpty(server);
+        ArgumentException.ThrowIfNullOrEmpty(instanceId);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ServerIdleTimeout <= options.CheckInterval + options.CheckTimeout)
+        {
+            throw new ArgumentException($"ServerIdleTimeout ({options.ServerIdleTimeout.TotalSeconds} s) must be longer than CheckInterval + CheckTimeout ({(options.CheckInterval + options.CheckTimeout).TotalSeconds} s), or a cut-off holder could still act after a standby took over (split brain)", nameof(options));
+        }
+
+        Server = server;
+        InstanceId = instanceId;
+        Key = KeyOf(server);
+        _options = options;
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _connectionString = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Pooling = false,
+            ApplicationName = ApplicationNameOf(instanceId),
+            Options = $"-c idle_session_timeout={(long)options.ServerIdleTimeout.TotalMilliseconds}",
+            // A cancelled command breaks the connection at once instead of waiting for the server.
+            CancellationTimeout = -1,
+        }.ConnectionString;
+    }
+
+    /// <summary>The Asterisk server this lease is for.</summary>
+    public string Server { get; }
+
+    /// <summary>This instance.</summary>
+    public string InstanceId { get; }
+
+    /// <summary>The advisory lock key: the first 8 bytes of SHA-256 of "ctibridge.call-control:" + server.</summary>
+    public long Key { get; }
+
+    /// <summary>The advisory lock key of a server's lease.</summary>
+    public static long KeyOf(string server) =>
+        BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes("ctibridge.call-control:" + server)), 0);
+
+    /// <summary>The application name an instance's lock connections carry (visible in pg_stat_activity).</summary>
+    public static string ApplicationNameOf(string instanceId) => "ctibridge-lease:" + instanceId;
+
+    /// <summary>Waits until this instance holds the lease (retrying every <see cref="CallControlLeaseOptions.RetryInterval"/>).</summary>
+    public async Task<LeaseHold> AcquireAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var connection = new NpgsqlConnection(_connectionString);
+            try
+            {
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await using (var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection))
+                {
+                    command.Parameters.AddWithValue("key", Key);
+                    if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
+                    {
+                        _logger.LogInformation("Call control of {Server} taken by instance {Instance}", Server, InstanceId);
+                        return new LeaseHold(this, connection);
+                    }
+                }
+
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                _logger.LogWarning("Call control lease of {Server}: database not reachable ({Reason}); retrying", Server, ex.Message);
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            await Task.Delay(_options.RetryInterval, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The instance holding a server's lease now, or null (read from the database's lock table).</summary>
+    public static async Task<string?> HolderAsync(NpgsqlDataSource dataSource, string server, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        var key = KeyOf(server);
+        await using var command = dataSource.CreateCommand(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) " +
+            "AND l.classid = ((@key >> 32) & 4294967295)::oid AND l.objid = (@key & 4294967295)::oid AND l.objsubid = 1");
+        command.Parameters.AddWithValue("key", key);
+        var name = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        const string Prefix = "ctibridge-lease:";
+        return name is not null && name.StartsWith(Prefix, StringComparison.Ordinal) ? name[Prefix.Length..] : name;
+    }
+
+    internal CallControlLeaseOptions Options => _options;
+
+    internal TimeProvider Time => _time;
+
+    internal ILogger Logger => _logger;
+}
+
+/// <summary>The lease, held: <see cref="Lost"/> is cancelled the moment it is no longer certain. Dispose to release it.</summary>
+public sealed class LeaseHold : IAsyncDisposable
+{
+    private readonly CallControlLease _lease;
+    private readonly NpgsqlConnection _connection;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _watch;
+
+    internal LeaseHold(CallControlLease lease, NpgsqlConnection connection)
+    {
+        _lease = lease;
+        _connection = connection;
+        AcquiredAt = lease.Time.GetUtcNow();
+        _watch = WatchAsync();
+    }
+
+    /// <summary>When the lease was taken.</summary>
+    public DateTimeOffset AcquiredAt { get; }
+
+    /// <summary>Cancelled when the lease is lost (or released): call control must stop at once.</summary>
+    public CancellationToken Lost => _lost.Token;
+
+    /// <summary>Why the lease was lost, once it was.</summary>
+    public string? LostReason { get; private set; }
+
+    private async Task WatchAsync()
+    {
+        var options = _lease.Options;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                await Task.Delay(options.CheckInterval, _lease.Time, _stop.Token).ConfigureAwait(false);
+                // The lock lives as long as this backend: a round trip within the timeout proves we
+                // still hold it. The timeout is ours, not the driver's: a stalled path must count as
+                // lost at once, not after a cancel request that cannot get through either.
+                var command = new NpgsqlCommand("SELECT 1", _connection);
+                var check = command.ExecuteScalarAsync(_stop.Token);
+                var finished = await Task.WhenAny(check, Task.Delay(options.CheckTimeout, _lease.Time, _stop.Token)).ConfigureAwait(false);
+                if (finished != check)
+                {
+                    _stop.Token.ThrowIfCancellationRequested();
+                    Lose($"no answer from the database within {options.CheckTimeout.TotalSeconds} s");
+                    return;
+                }
+
+                try
+                {
+                    await check.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!_stop.IsCancellationRequested)
+                {
+                    Lose(ex.Message);
+                    return;
+                }
+                finally
+                {
+                    await command.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Lose(string reason)
+    {
+        LostReason = reason;
+        _lease.Logger.LogError("Call control of {Server} LOST by instance {Instance}: {Reason}; stopping call control", _lease.Server, _lease.InstanceId, reason);
+        _lost.Cancel();
+    }
+
+    /// <summary>Releases the lease (a standby can take it at once) and stops watching.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _watch.ConfigureAwait(false);
+        if (!_lost.IsCancellationRequested)
+        {
+            LostReason = "released";
+            await _lost.CancelAsync().ConfigureAwait(false);
+        }
+
+        // Closing the session releases the lock; no unlock round trip needed (and none possible if the connection is gone).
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        // _lost stays undisposed: callers may still read Lost after the hold is released.
+        _stop.Dispose();
+    }
+}
