@@ -4,7 +4,6 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Engines;
 using CtiBridge.Asterisk.Ami;
 
 namespace CtiBridge.Benchmarks.Ami;
@@ -16,7 +15,6 @@ namespace CtiBridge.Benchmarks.Ami;
 /// CPU seconds and peak working set of the process (server included) are printed at the end.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5, invocationCount: 1)]
 public class AmiLoopbackBenchmarks
 {
     public const int BlockEvents = 10_000;

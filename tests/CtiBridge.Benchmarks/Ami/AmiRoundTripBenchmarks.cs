@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Engines;
 using CtiBridge.Asterisk.Ami;
 
 namespace CtiBridge.Benchmarks.Ami;
@@ -10,7 +9,6 @@ namespace CtiBridge.Benchmarks.Ami;
 /// Every latency is recorded; p50/p99 are printed at the end (BenchmarkDotNet's mean is per batch).
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 10, invocationCount: 1)]
 public class AmiRoundTripBenchmarks
 {
     public const int Actions = 1000;
