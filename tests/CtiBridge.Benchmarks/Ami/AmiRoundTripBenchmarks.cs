@@ -21,8 +21,9 @@ public class AmiRoundTripBenchmarks
     private readonly Dictionary<string, (TimeSpan Cpu, int Batches)> _cpu = [];
     private TimeSpan _cpuAtStart;
 
-    // BenchmarkDotNet runs one jitting and two warm-up invocations first: their latencies are not kept.
-    private bool Measuring => _invocation > 3;
+    // Run with --warmupCount 30 (docs/benchmarks.md): BenchmarkDotNet runs one jitting and 30
+    // warm-up invocations first, while the JIT tiers the code up; their latencies are not kept.
+    private bool Measuring => _invocation > 31;
 
     [GlobalSetup]
     public void Setup()
