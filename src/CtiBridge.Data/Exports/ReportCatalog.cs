@@ -46,6 +46,7 @@ public static class ReportCatalog
         new("qa-pass-rate", "report_qa_pass_rate", "QA pass rate (D-11) per queue and month, fatal errors, problems by class", false, true, false, null),
         new("dialer-campaign", "report_dialer_campaign", "Dial attempts per campaign: outcomes, contacts, agent connects, abandons, contact and abandon rate", true, false, false, "1d") { TakesCampaign = true },
         new("dialer-compliance", "report_dialer_compliance", "TSR ledger per campaign and day: abandon rate daily and rolling 30 days, messages, short rings", false, false, false, null) { TakesCampaign = true },
+        new("callbacks", "report_callbacks", "Callbacks promised vs kept vs late per queue and source; lost callbacks; abandoned-call compliance with the 10-minute rule (on_time_rate of source abandoned)", true, true, false, "1d"),
     ];
 
     /// <summary>Finds a report by name.</summary>
