@@ -270,10 +270,10 @@ cat <<EOF
   Metrics      $API/metrics
   Health       $API/health/ready
 EOF
-if [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/wallboard")" = 200 ]; then
-  echo "  Wallboard    $API/wallboard"
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/wallboard/")" = 200 ]; then
+  echo "  Wallboard    $API/wallboard/#key=$TOKEN"
 else
-  echo "  Wallboard    not built yet (issue 12); /api/queues has the same figures"
+  echo "  Wallboard    not served by this build; /api/queues has the same figures"
 fi
 echo "  Logs         $STATE/ctibridge.log, $STATE/pbxsim.log"
 echo

@@ -30,6 +30,7 @@ public sealed class DemoScriptTests
             Assert.True(exit == 0, $"demo.sh exited with {exit}:\n{output}\n--- ctibridge.log ---\n{Tail(Path.Combine(state.FullName, "ctibridge.log"))}");
             Assert.Contains("20 of 20 agents logged in", output, StringComparison.Ordinal);
             Assert.Contains("ok   agent-phones", output, StringComparison.Ordinal);
+            Assert.Contains("/wallboard/#key=ctb_", output, StringComparison.Ordinal);   // the page answered 200 during the run
             Assert.Contains("Queues", output, StringComparison.Ordinal);
             Assert.Contains("occupancy %", output, StringComparison.Ordinal);
 
