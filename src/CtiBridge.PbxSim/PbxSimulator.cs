@@ -197,6 +197,15 @@ public sealed class PbxSimulator : IAsyncDisposable
     /// <summary>True while a client holds an <c>/ari/events</c> WebSocket for <paramref name="app"/>.</summary>
     public bool AriHasApplication(string app) => Ari.HasApplication(app);
 
+    /// <summary>How ARI muted the channel (<c>in</c>, <c>out</c>, <c>both</c>), or null when it is not muted (no event shows this).</summary>
+    public string? MuteDirectionOf(string channelName)
+    {
+        lock (Gate)
+        {
+            return Model.FindChannel(channelName)?.Muted;
+        }
+    }
+
     /// <summary>Names of the live channels, oldest first (for tests and the demo console).</summary>
     public IReadOnlyList<string> ChannelNames
     {

@@ -520,6 +520,10 @@ internal sealed partial class AriServer
                 return HttpResponse.NoContent();
             case ["ring"] when method == "DELETE":
                 return HttpResponse.NoContent();
+            case ["mute"] when method is "POST" or "DELETE":
+                // Mute drops the audio in Asterisk; there is no event. Direction defaults to both.
+                channel.Muted = method == "POST" ? (Param(request, body, "direction") is { Length: > 0 } direction ? direction : "both") : null;
+                return HttpResponse.NoContent();
             case ["hold"] when method is "POST" or "DELETE":
                 // Hold is indicated to the device: no ARI event (as recorded).
                 channel.OnHold = method == "POST";
@@ -679,7 +683,10 @@ internal sealed partial class AriServer
         switch (rest)
         {
             case [] when method == "GET":
-                return HttpResponse.Ok(LiveRecordingJson(recording, "recording"));
+                return HttpResponse.Ok(LiveRecordingJson(recording, recording.Paused ? "paused" : "recording"));
+            case ["pause"] when method is "POST" or "DELETE":
+                recording.Paused = method == "POST";
+                return HttpResponse.NoContent();
             case [] when method == "DELETE":
                 // Cancelled: the recording stops and nothing is kept.
                 Model.StopRecording(recording);

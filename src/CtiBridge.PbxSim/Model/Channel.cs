@@ -113,6 +113,9 @@ internal sealed class Channel
 
     public bool OnHold { get; set; }
 
+    /// <summary>ARI mute direction (<c>in</c>, <c>out</c>, <c>both</c>), or null when not muted.</summary>
+    public string? Muted { get; set; }
+
     public string? MusicOnHoldClass { get; set; }
 
     public string Technology => Name[..Name.IndexOf('/', StringComparison.Ordinal)];

@@ -19,6 +19,9 @@ internal sealed class LiveRecording
 
     public Channel? Channel { get; init; }
 
+    /// <summary>Paused by <c>POST /recordings/live/{name}/pause</c> (shown as state <c>paused</c>).</summary>
+    public bool Paused { get; set; }
+
     /// <summary>The recorder channel that joins a recorded bridge (it shows in BRIDGEPEER).</summary>
     public string? Recorder { get; init; }
 

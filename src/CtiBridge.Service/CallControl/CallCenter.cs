@@ -235,6 +235,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case ChannelDestroyed destroyed:
                 OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})");
                 break;
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
+                OnSurveyKey(surveyLeg.Session, dtmf.Digit[0], at);
+                break;
+            case PlaybackFinished finished when _surveyPlaybacks.ContainsKey(finished.Playback.Id):
+                OnSurveyPlaybackFinished(finished);
+                break;
             case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var keyLeg) && keyLeg.AgentId is null:
                 OnCallerKey(keyLeg.Session, dtmf.Digit[0], at);
                 break;
@@ -280,6 +286,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        if (entry == "consult")
+        {
+            ConsultAnswered(app, channel, at);
+            return;
+        }
+
         if (entry == "external")
         {
             ExternalAnswered(app, channel, at);
@@ -314,6 +326,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        if (_consultLegs.TryGetValue(channelId, out var consulting))
+        {
+            ConsultGone(consulting, channelId, at);
+            return;
+        }
+
         if (!_channels.Remove(channelId, out var leg))
         {
             // StasisEnd and ChannelDestroyed both arrive for our channels: the second one finds nothing.
@@ -344,12 +362,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         session.AgentLegs.Remove(leg.AgentId);
         if (session.ConnectedAgentId == leg.AgentId)
         {
-            if (!session.Ended)
+            session.ConnectedAgentId = null;
+            if (!session.Ended && AgentLeft(session, leg.AgentId, at, lost))
             {
-                _engine.Handle(lost ? new CallLost(at, session.CallId, $"agent channel {how}") : new CallHungUp(at, session.CallId, HangupParty.Agent));
+                return;
             }
 
-            // The satisfaction survey comes later: for now the caller is released with the agent.
             EndSession(session);
         }
         else if (!session.Ended)
@@ -368,6 +386,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         session.Ended = true;
         _calls.Remove(session.CallId);
+        EndAgentCalls(session);
         WriteIvrCallRecord(session);
         foreach (var (agentId, legId) in session.AgentLegs)
         {
@@ -400,7 +419,15 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 session.Run("music on hold", ct => ari.Channels.StartMohAsync(session.CallerChannelId, moh.MusicClass, ct));
                 break;
             case RingAgent ring:
-                RingAgent(session, ring);
+                session.CurrentQueue = ring.Queue;
+                if (!TryAdoptConsultLeg(session, ring))
+                {
+                    RingAgent(session, ring);
+                }
+
+                break;
+            case TransferCall transfer:
+                CarryOutTransfer(session, transfer);
                 break;
             case StopRinging stop:
                 if (session.AgentLegs.Remove(stop.AgentId, out var legId))
@@ -410,17 +437,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
                 break;
             case ConnectAgent connect when session.AgentLegs.TryGetValue(connect.AgentId, out var agentLeg):
-                session.ConnectedAgentId = connect.AgentId;
-                StopAnnouncements(session);
-                var bridgeId = session.CallId + "-bridge";
-                session.BridgeId = bridgeId;
-                session.Run("bridge caller and agent", async ct =>
-                {
-                    await ari.Channels.StopMohAsync(session.CallerChannelId, ct).ConfigureAwait(false);
-                    await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: session.Queue, cancellationToken: ct).ConfigureAwait(false);
-                    await ari.Bridges.AddChannelAsync(bridgeId, [session.CallerChannelId, agentLeg], cancellationToken: ct).ConfigureAwait(false);
-                });
-                LogConnected(_logger, session.CallId, connect.AgentId);
+                Connect(session, connect, agentLeg);
                 break;
             default:
                 if (!ExecuteExperience(session, command))

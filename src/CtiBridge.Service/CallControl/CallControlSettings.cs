@@ -39,6 +39,18 @@ public sealed class CallControlSettings
     /// <summary>Largest size of that journal in MiB; beyond it new records are refused and logged.</summary>
     public int RecordJournalMaxMegabytes { get; set; } = 256;
 
+    /// <summary>Record every conversation with an agent (a bridge recording per agent, linked to the call record).</summary>
+    public bool RecordCalls { get; set; } = true;
+
+    /// <summary>Audio format of call recordings (<c>wav</c>, <c>gsm</c>, <c>ulaw</c>, <c>alaw</c>, <c>sln</c>, <c>wav49</c>).</summary>
+    public string RecordingFormat { get; set; } = "wav";
+
+    /// <summary>Desk-phone feature codes and their prompts (<c>Stasis(ctibridge,feature,&lt;code&gt;)</c>).</summary>
+    public FeatureCodeSettings FeatureCodes { get; set; } = new();
+
+    /// <summary>Supervisors who may listen, whisper and barge from their phones (<c>Stasis(ctibridge,supervisor,&lt;code&gt;)</c>).</summary>
+    public List<SupervisorSettings> Supervisors { get; set; } = [];
+
     /// <summary>True when a queue is configured, so the Stasis app should run.</summary>
     public bool IsEnabled => Queues.Count > 0;
 }
@@ -105,6 +117,9 @@ public sealed class CallQueueSettings
     /// <c>https://crm.example.com/pop?number={callerNumber}&amp;call={callId}</c> (docs/api.md, screen pop); none when empty.
     /// </summary>
     public string? ScreenPopUrl { get; set; }
+
+    /// <summary>After the agent hangs up, the caller rates the call (1–10); null: the caller is released with the agent.</summary>
+    public SurveySettings? Survey { get; set; }
 }
 
 /// <summary>A key that takes a waiting caller out of the queue.</summary>
@@ -173,6 +188,7 @@ public static class CallControlConfiguration
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(problems);
+        AgentCallConfiguration.Validate(settings, problems);
         var strategies = new DistributionStrategies().Names;
         var queueNames = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < settings.Queues.Count; i++)
