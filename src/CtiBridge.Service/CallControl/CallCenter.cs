@@ -238,6 +238,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
                 OnSurveyKey(surveyLeg.Session, dtmf.Digit[0], at);
                 break;
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _features.TryGetValue(dtmf.Channel.Id, out var feature):
+                OnFeatureKey(feature, dtmf.Digit[0], at);
+                break;
+            case PlaybackFinished finished when _featurePlaybacks.ContainsKey(finished.Playback.Id):
+                OnFeaturePlaybackFinished(finished);
+                break;
             case PlaybackFinished finished when _surveyPlaybacks.ContainsKey(finished.Playback.Id):
                 OnSurveyPlaybackFinished(finished);
                 break;
@@ -286,6 +292,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        if (entry == "feature")
+        {
+            StartFeature(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
+            return;
+        }
+
         if (entry == "consult")
         {
             ConsultAnswered(app, channel, at);
@@ -323,6 +335,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         if (_externalLegs.TryGetValue(channelId, out var external))
         {
             ExternalGone(external, channelId, at);
+            return;
+        }
+
+        if (FeatureChannelGone(channelId))
+        {
             return;
         }
 

@@ -65,7 +65,12 @@ internal sealed class CallCenterRig : IAsyncDisposable
             Dialplan = new()
             {
                 ["from-trunk"] = new() { ["_X."] = ["NoOp(Call to DID ${EXTEN} from ${CALLERID(all)})", "Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
-                ["from-internal"] = new() { ["_X."] = ["Hangup()"] },
+                ["from-internal"] = new()
+                {
+                    ["_X."] = ["Hangup()"],
+                    ["_*9X"] = ["Stasis(ctibridge,feature,${EXTEN})", "Hangup()"],
+                    ["_*9X."] = ["Stasis(ctibridge,feature,${EXTEN})", "Hangup()"],
+                },
             },
         };
         var pbx = await PbxSimSettings.StartAsync(options);

@@ -1,0 +1,259 @@
+using CtiBridge.Asterisk.Ari.Models;
+using CtiBridge.Core.Acd;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// Desk-phone feature codes: the phone's dialplan sends <c>*9X…</c> into the Stasis app as
+/// <c>Stasis(ctibridge,feature,${EXTEN})</c>; CtiBridge answers, asks for digits by prompt where
+/// needed (agent ID and PIN at login, the pause reason), acts through the ACD engine and says
+/// how it went. The phone is identified by its channel's endpoint (<c>PJSIP/1001-0000002a</c> →
+/// <c>PJSIP/1001</c>). Agents need nothing but their desk phone.
+/// </summary>
+public sealed partial class CallCenter
+{
+    private readonly Dictionary<string, FeatureCall> _features = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FeatureCall> _featurePlaybacks = new(StringComparer.Ordinal);
+
+    private void StartFeature(StasisApp app, Channel channel, string code, DateTimeOffset at)
+    {
+        var dash = channel.Name.LastIndexOf('-');
+        var phone = dash > 0 ? channel.Name[..dash] : channel.Name;
+        var feature = new FeatureCall(channel.Id, app, phone);
+        _features[channel.Id] = feature;
+        var codes = _settings.FeatureCodes;
+        var ari = app.Ari;
+        _ = RunFeatureAsync(feature, "answer", ct => ari.Channels.AnswerAsync(channel.Id, ct));
+        LogFeature(_logger, code, phone);
+        if (code == codes.Login)
+        {
+            Ask(feature, FeatureStep.AgentId, "agent-user");
+        }
+        else if (code == codes.Logout)
+        {
+            Finish(feature, WithAgentAtPhone(feature, agentId => _engine.Handle(new AgentLogout(at, agentId))), "agent-loggedoff");
+        }
+        else if (code.StartsWith(codes.Pause, StringComparison.Ordinal) && code.Length <= codes.Pause.Length + 1)
+        {
+            if (code.Length == codes.Pause.Length)
+            {
+                Ask(feature, FeatureStep.PauseReason, "beep", digitsWanted: 1);
+            }
+            else
+            {
+                Pause(feature, code[^1], at);
+            }
+        }
+        else if (code == codes.Resume)
+        {
+            Finish(feature, WithAgentAtPhone(feature, agentId => _engine.Handle(new AgentResume(at, agentId))), "beep");
+        }
+        else if (code == codes.EndWrapUp)
+        {
+            Finish(feature, WithAgentAtPhone(feature, agentId => _engine.Handle(new WrapUpEnd(at, agentId))), "beep");
+        }
+        else
+        {
+            Finish(feature, InputOutcome.Refused($"'{code}' is not a feature code"), "beep");
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> for the agent logged in at the calling phone.</summary>
+    private InputOutcome WithAgentAtPhone(FeatureCall feature, Func<string, InputOutcome> action)
+    {
+        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase));
+        return agent is null ? InputOutcome.Refused($"no agent is logged in at {feature.Phone}") : action(agent.AgentId);
+    }
+
+    private void Pause(FeatureCall feature, char digit, DateTimeOffset at)
+    {
+        var outcome = _settings.FeatureCodes.PauseReasons.TryGetValue(digit.ToString(), out var reason)
+            ? WithAgentAtPhone(feature, agentId => _engine.Handle(new AgentPause(at, agentId, reason)))
+            : InputOutcome.Refused($"pause reason digit '{digit}' is not configured in callControl.featureCodes.pauseReasons");
+        Finish(feature, outcome, "beep");
+    }
+
+    /// <summary>Plays <paramref name="prompt"/> and collects digits (ended by #, or after <paramref name="digitsWanted"/>).</summary>
+    private void Ask(FeatureCall feature, FeatureStep step, string prompt, int digitsWanted = 0)
+    {
+        feature.Step = step;
+        feature.Digits = string.Empty;
+        feature.DigitsWanted = digitsWanted;
+        var ari = feature.App.Ari;
+        var channelId = feature.ChannelId;
+        _ = RunFeatureAsync(feature, "prompt " + prompt, ct => ari.Channels.PlayAsync(channelId, ["sound:" + prompt], cancellationToken: ct));
+        var version = ++feature.TimerVersion;
+        feature.Timer?.Dispose();
+        feature.Timer = _time.CreateTimer(_ => Post(when =>
+        {
+            if (_features.ContainsKey(channelId) && feature.TimerVersion == version)
+            {
+                // Nothing (more) typed in time: what was typed counts as the entry.
+                OnFeatureEntry(feature, when);
+            }
+
+            return null;
+        }), null, _settings.FeatureCodes.DigitTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnFeatureKey(FeatureCall feature, char key, DateTimeOffset at)
+    {
+        if (feature.Step == FeatureStep.Done)
+        {
+            return;
+        }
+
+        if (key != '#')
+        {
+            feature.Digits += key;
+        }
+
+        if (key == '#' || (feature.DigitsWanted > 0 && feature.Digits.Length >= feature.DigitsWanted))
+        {
+            OnFeatureEntry(feature, at);
+        }
+    }
+
+    private void OnFeatureEntry(FeatureCall feature, DateTimeOffset at)
+    {
+        feature.TimerVersion++;
+        var digits = feature.Digits;
+        switch (feature.Step)
+        {
+            case FeatureStep.AgentId when digits.Length > 0:
+                feature.AgentId = digits;
+                Ask(feature, FeatureStep.Pin, "agent-pass");
+                break;
+            case FeatureStep.Pin:
+                var agentId = feature.AgentId!;
+                var outcome = _engine.Handle(new AgentLogin(at, agentId, feature.Phone, digits));
+                if (outcome.Accepted)
+                {
+                    Finish(feature, outcome, "agent-loginok");
+                }
+                else if (++feature.Tries < _settings.FeatureCodes.LoginTries && (outcome.Reason ?? string.Empty).Contains("PIN", StringComparison.OrdinalIgnoreCase))
+                {
+                    LogFeatureRefused(_logger, feature.Phone, outcome.Reason ?? "refused");
+                    Ask(feature, FeatureStep.Pin, "agent-incorrect");
+                }
+                else
+                {
+                    Finish(feature, outcome, "vm-goodbye");
+                }
+
+                break;
+            case FeatureStep.PauseReason when digits.Length > 0:
+                Pause(feature, digits[0], at);
+                break;
+            default:
+                Finish(feature, InputOutcome.Refused("nothing was typed"), "vm-goodbye");
+                break;
+        }
+    }
+
+    /// <summary>Says how it went (<paramref name="okPrompt"/>, or an error tone) and hangs up when the prompt has played.</summary>
+    private void Finish(FeatureCall feature, InputOutcome outcome, string okPrompt)
+    {
+        feature.Step = FeatureStep.Done;
+        feature.Timer?.Dispose();
+        if (!outcome.Accepted)
+        {
+            LogFeatureRefused(_logger, feature.Phone, outcome.Reason ?? "refused");
+        }
+
+        var prompt = outcome.Accepted ? okPrompt : "invalid";
+        var playbackId = feature.ChannelId + "-done";
+        _featurePlaybacks[playbackId] = feature;
+        var ari = feature.App.Ari;
+        var channelId = feature.ChannelId;
+        _ = RunFeatureAsync(feature, "result " + prompt, ct => ari.Channels.PlayWithIdAsync(channelId, playbackId, ["sound:" + prompt], cancellationToken: ct));
+    }
+
+    private bool OnFeaturePlaybackFinished(PlaybackFinished finished)
+    {
+        if (!_featurePlaybacks.Remove(finished.Playback.Id, out var feature))
+        {
+            return false;
+        }
+
+        feature.App.Release(feature.ChannelId, "normal");
+        return true;
+    }
+
+    private bool FeatureChannelGone(string channelId)
+    {
+        if (!_features.Remove(channelId, out var feature))
+        {
+            return false;
+        }
+
+        feature.Timer?.Dispose();
+        _featurePlaybacks.Remove(channelId + "-done");
+        return true;
+    }
+
+    /// <summary>Runs a feature call's requests one after the other (answer before the first prompt).</summary>
+    private async Task RunFeatureAsync(FeatureCall feature, string what, Func<CancellationToken, Task> step)
+    {
+        var previous = feature.Tail;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        feature.Tail = done.Task;
+        try
+        {
+            await previous.ConfigureAwait(false);
+            await step(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Asterisk.Ari.AriException or HttpRequestException or OperationCanceledException)
+        {
+            LogFeatureStepFailed(_logger, feature.Phone, what, ex.Message);
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
+    }
+
+    private enum FeatureStep
+    {
+        None,
+        AgentId,
+        Pin,
+        PauseReason,
+        Done,
+    }
+
+    /// <summary>One feature-code call from a desk phone (loop only).</summary>
+    private sealed class FeatureCall(string channelId, StasisApp app, string phone)
+    {
+        public string ChannelId { get; } = channelId;
+
+        public StasisApp App { get; } = app;
+
+        public string Phone { get; } = phone;
+
+        public FeatureStep Step { get; set; }
+
+        public string Digits { get; set; } = string.Empty;
+
+        public int DigitsWanted { get; set; }
+
+        public string? AgentId { get; set; }
+
+        public int Tries { get; set; }
+
+        public int TimerVersion { get; set; }
+
+        public ITimer? Timer { get; set; }
+
+        public Task Tail { get; set; } = Task.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 890, Level = LogLevel.Information, Message = "Feature code {Code} from {Phone}")]
+    private static partial void LogFeature(ILogger logger, string code, string phone);
+
+    [LoggerMessage(EventId = 891, Level = LogLevel.Information, Message = "Feature code from {Phone} refused: {Reason}")]
+    private static partial void LogFeatureRefused(ILogger logger, string phone, string reason);
+
+    [LoggerMessage(EventId = 892, Level = LogLevel.Warning, Message = "Feature code call from {Phone}: {What} failed: {Reason}")]
+    private static partial void LogFeatureStepFailed(ILogger logger, string phone, string what, string reason);
+}

@@ -1,0 +1,101 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.Service.CallControl;
+using CtiBridge.TestSupport;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>
+/// Desk-phone feature codes end to end: the agent dials <c>*9X</c> on a PbxSim phone, the dialplan
+/// sends it into the Stasis app, CtiBridge prompts, reads the keys and changes the agent's state.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class FeatureCodeTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CallQueueSettings Queue() => new()
+    {
+        Name = "support", RingTimeout = TimeSpan.FromSeconds(5), RetryAfterNoAnswer = TimeSpan.FromSeconds(30), WrapUp = TimeSpan.FromSeconds(30), MusicOnHold = "default",
+    };
+
+    [Fact]
+    public async Task DeskPhone_LoginWithIdAndPin_PauseWithReasonDigit_Resume_EndWrapUp_Logout()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        var phone = rig.Pbx.Phone("1001");
+
+        // *90: agent ID then PIN, each ended with #; the agent is logged in at this phone.
+        var login = phone.Dial("*90");
+        await rig.PbxEvents.WaitAsync("Newstate", login, ct, e => e["ChannelStateDesc"] == "Up");
+        phone.PressDigits("2001#");
+        await rig.PbxEvents.WaitAsync("DTMFEnd", login, ct, e => e["Digit"] == "#"); // keys are 250 ms apart
+        phone.PressDigits(CallCenterRig.Pin + "#");
+        await rig.AgentWentAsync("2001", AgentState.LoggedOut, AgentState.Ready, ct);
+        await rig.PbxEvents.WaitAsync("Hangup", login, ct);
+        Assert.Equal("PJSIP/1001", (await rig.Center.GetAgentAsync("2001", ct))!.Extension);
+
+        // *922: pause with reason digit 2 (meal) in the code itself.
+        var pause = phone.Dial("*922");
+        await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Paused, ct);
+        await rig.PbxEvents.WaitAsync("Hangup", pause, ct);
+        Assert.Equal("meal", (await rig.Center.GetAgentAsync("2001", ct))!.PauseReason);
+
+        // *93: resume.
+        var resume = phone.Dial("*93");
+        await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, ct);
+        await rig.PbxEvents.WaitAsync("Hangup", resume, ct);
+
+        // *92 then the reason digit at the prompt.
+        var asked = phone.Dial("*92");
+        await rig.PbxEvents.WaitAsync("Newstate", asked, ct, e => e["ChannelStateDesc"] == "Up");
+        phone.PressDigits("1");
+        await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Paused, ct, nth: 2);
+        Assert.Equal("break", (await rig.Center.GetAgentAsync("2001", ct))!.PauseReason);
+        await rig.PbxEvents.WaitAsync("Hangup", asked, ct);
+        resume = phone.Dial("*93");
+        await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, ct, nth: 2);
+        await rig.PbxEvents.WaitAsync("Hangup", resume, ct); // the phone is free for the next call
+
+        // A call, then *94 ends the 30 s wrap-up at once.
+        phone.AnswersAfter(TimeSpan.FromMilliseconds(200));
+        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane");
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
+        rig.Trunk.HangUp(caller);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        var endWrapUp = phone.Dial("*94");
+        var ready = await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        Assert.Equal("wrap-up ended by agent", ready.Reason);
+        await rig.PbxEvents.WaitAsync("Hangup", endWrapUp, ct);
+
+        // *91: log out.
+        phone.Dial("*91");
+        await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.LoggedOut, ct);
+    }
+
+    [Fact]
+    public async Task DeskPhoneLogin_WrongPinThreeTimes_IsRefusedAndTheCallEnds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        var phone = rig.Pbx.Phone("1001");
+        var login = phone.Dial("*90");
+        await rig.PbxEvents.WaitAsync("Newstate", login, ct, e => e["ChannelStateDesc"] == "Up");
+        phone.PressDigits("2001#");
+        for (var i = 1; i <= 3; i++)
+        {
+            await rig.PbxEvents.WaitAsync("DTMFEnd", login, ct, e => e["Digit"] == "#", nth: i);
+            phone.PressDigits("0000#");
+            await rig.AcdEvents.WaitForAsync<AgentLoginRefused>(e => e.Refusal == LoginRefusal.WrongPin, $"wrong PIN {i}", ct, nth: i);
+        }
+
+        await rig.PbxEvents.WaitAsync("Hangup", login, ct);
+        Assert.Equal(3, rig.AcdEvents.Snapshot().OfType<AgentLoginRefused>().Count());
+        Assert.Equal(AgentState.LoggedOut, (await rig.Center.GetAgentAsync("2001", ct))!.State);
+
+        // An unknown code and a pause from a phone with nobody logged in are refused, the phone released.
+        var unknown = phone.Dial("*99");
+        await rig.PbxEvents.WaitAsync("Hangup", unknown, ct);
+        var pause = phone.Dial("*921");
+        await rig.PbxEvents.WaitAsync("Hangup", pause, ct);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot(), e => e is AgentStateChanged);
+    }
+}
