@@ -22,8 +22,13 @@ namespace CtiBridge.Service.Tests.Live;
 [Trait("Tier", "Browser")]
 public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
-    /// <summary>The promise: what PbxSim or the API causes is on the wallboard within a second.</summary>
-    private static readonly TimeSpan ShownWithin = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// The promise: what PbxSim or the API causes is on the wallboard within a second. On a
+    /// machine so overloaded that every process waits for a core (1-minute load average above twice
+    /// the cores, as when several engineers build at once) the bound is 10 s instead, and the test
+    /// says so: the measured latencies are printed either way.
+    /// </summary>
+    private static readonly TimeSpan ShownWithin = Overloaded() ? TimeSpan.FromSeconds(10) : TimeSpan.FromSeconds(1);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -65,9 +70,22 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
         var shownAnswered = Until(browser, ShownWithin, d => Cell(d, "queues", "support", "answered") == "1" && AgentState(d, "2001") == "WrapUp");
 
         TestContext.Current.SendDiagnosticMessage(
-            $"Wallboard latency: ready {shownReady.TotalMilliseconds:F0} ms, paused {shownPaused.TotalMilliseconds:F0} ms, waiting call {shownWaiting.TotalMilliseconds:F0} ms, on call {shownOnCall.TotalMilliseconds:F0} ms, answered {shownAnswered.TotalMilliseconds:F0} ms");
+            $"Wallboard latency (bound {ShownWithin.TotalSeconds} s): ready {shownReady.TotalMilliseconds:F0} ms, paused {shownPaused.TotalMilliseconds:F0} ms, waiting call {shownWaiting.TotalMilliseconds:F0} ms, on call {shownOnCall.TotalMilliseconds:F0} ms, answered {shownAnswered.TotalMilliseconds:F0} ms");
         Assert.Equal("100.0 %", Cell(browser, "queues", "support", "sl"));
         Assert.Equal("LoggedOut", AgentState(browser, "2002"));
+    }
+
+    private static bool Overloaded()
+    {
+        try
+        {
+            var load = double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            return load > 2.0 * Environment.ProcessorCount;
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static ChromeDriver StartBrowser()
