@@ -59,6 +59,9 @@ public sealed class DialledCustomers
 
     /// <summary>How long an answering machine talks before hanging up.</summary>
     public double MachineMessageSeconds { get; set; } = 8;
+
+    /// <summary>How long a person who answered stays on before hanging up (0 = until the other side hangs up).</summary>
+    public double TalkSeconds { get; set; }
 }
 
 /// <summary>Runs an <see cref="InboundTraffic"/> profile on the model clock.</summary>

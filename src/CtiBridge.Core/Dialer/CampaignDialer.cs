@@ -73,6 +73,13 @@ public sealed class CampaignDialer
     /// <summary>The campaign.</summary>
     public Campaign Campaign { get; }
 
+    /// <summary>
+    /// Start of every call id (then a sequence number); the campaign id by default. Give each
+    /// dialer of a campaign its own (e.g. campaign id + a random part) when several instances or
+    /// restarts share one database or one Asterisk, since call ids are channel ids there.
+    /// </summary>
+    public string CallIdPrefix { get; set; } = "";
+
     /// <summary>The campaign's compliance ledger.</summary>
     public ComplianceLedger Ledger { get; }
 
@@ -503,7 +510,7 @@ public sealed class CampaignDialer
 
     private DialOrder Open(DateTimeOffset now, Lead lead)
     {
-        var callId = string.Create(CultureInfo.InvariantCulture, $"{Campaign.Id}-{++_sequence}");
+        var callId = string.Create(CultureInfo.InvariantCulture, $"{(CallIdPrefix.Length > 0 ? CallIdPrefix : Campaign.Id)}-{++_sequence}");
         var call = new DialedCall(callId, lead, Campaign.EndpointFor(lead.PhoneNumber), now);
         _calls.Add(callId, call);
         _leadsInCall.Add(lead.Id);

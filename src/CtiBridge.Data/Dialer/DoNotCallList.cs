@@ -195,6 +195,28 @@ public sealed class DoNotCallList(NpgsqlDataSource dataSource, TimeProvider time
         return numbers;
     }
 
+    /// <summary>Which of <paramref name="numbers"/> the campaign must not dial (checked right before each dial).</summary>
+    public async Task<IReadOnlySet<string>> BlockedAmongAsync(string campaignId, IReadOnlyCollection<string> numbers, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(numbers);
+        var blocked = new HashSet<string>(StringComparer.Ordinal);
+        if (numbers.Count == 0)
+        {
+            return blocked;
+        }
+
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dnc_numbers_among"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("numbers", numbers.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            blocked.Add(reader.GetString(0));
+        }
+
+        return blocked;
+    }
+
     private static string ActionText(DoNotCallAction action) => action == DoNotCallAction.Add ? "add" : "remove";
 
     private static string ScopeText(string scope) => scope == GlobalScope ? "global list" : $"campaign {scope}";

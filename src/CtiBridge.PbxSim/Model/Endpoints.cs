@@ -95,7 +95,7 @@ internal sealed class Endpoints
 
         return (roll -= c.Machine) < 0
             ? new PhoneScript(PhoneBehaviour.Answer, ring) { Machine = TimeSpan.FromSeconds(c.MachineMessageSeconds) }
-            : new PhoneScript(PhoneBehaviour.Answer, ring);
+            : new PhoneScript(PhoneBehaviour.Answer, ring) { HangUpAfter = c.TalkSeconds > 0 ? TimeSpan.FromSeconds(c.TalkSeconds) : null };
     }
 
     public bool TryDial(PbxModel model, Channel caller, string name, out Channel channel)

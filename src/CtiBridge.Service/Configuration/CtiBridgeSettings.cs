@@ -30,6 +30,9 @@ public sealed class CtiBridgeSettings
 
     /// <summary>Where call and agent events are posted, signed (docs/api.md, webhooks).</summary>
     public List<global::CtiBridge.Service.Live.WebhookSettings> Webhooks { get; set; } = [];
+
+    /// <summary>The outbound dialer (docs/dialer.md): off unless enabled.</summary>
+    public global::CtiBridge.Service.Dialer.DialerSettings Dialer { get; set; } = new();
 }
 
 /// <summary>Database settings.</summary>

@@ -1,5 +1,6 @@
 using CtiBridge.Service.Callbacks;
 using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Dialer;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Http;
 using CtiBridge.Service.Live;
@@ -24,6 +25,7 @@ public static class CtiBridgeHost
         builder.Services.AddCtiBridgeCallControl(settings);
         builder.Services.AddCtiBridgeCallbacks(settings);
         builder.Services.AddCtiBridgeLive(settings);
+        builder.Services.AddCtiBridgeDialer(settings);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
 

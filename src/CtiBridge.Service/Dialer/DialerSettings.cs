@@ -1,0 +1,26 @@
+namespace CtiBridge.Service.Dialer;
+
+/// <summary>The <c>dialer</c> section of ctibridge.json: whether this instance runs outbound campaigns, and how.</summary>
+public sealed class DialerSettings
+{
+    /// <summary>Run the campaigns marked running in the database (default false).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The Asterisk server (by name) that places the calls; default the first one configured.</summary>
+    public string? Server { get; set; }
+
+    /// <summary>
+    /// The Stasis application of the dialer's channels (customers and agents' nailed-up channels);
+    /// separate from call control's, so each sees only its own calls. Add it to ari.conf's allowed apps if restricted.
+    /// </summary>
+    public string Application { get; set; } = "ctibridge-dialer";
+
+    /// <summary>How often every running campaign is paced (seconds; also on each agent becoming ready).</summary>
+    public double PlanIntervalSeconds { get; set; } = 1;
+
+    /// <summary>How often the list of running campaigns and their settings are re-read (seconds).</summary>
+    public double CampaignRefreshSeconds { get; set; } = 5;
+
+    /// <summary>This instance's id for hopper claims; default host name + a random suffix (unique per start).</summary>
+    public string? InstanceId { get; set; }
+}

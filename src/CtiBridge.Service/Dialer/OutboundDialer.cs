@@ -1,0 +1,783 @@
+using System.Globalization;
+using System.Threading.Channels;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Asterisk.Ari.Models;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
+using Npgsql;
+
+namespace CtiBridge.Service.Dialer;
+
+/// <summary>Live figures of one campaign on this instance, for the wallboard and metrics.</summary>
+/// <param name="CampaignId">The campaign.</param>
+/// <param name="Mode">The configured mode.</param>
+/// <param name="EffectiveMode">The mode the last plan used (predictive falls back to progressive while warming up or at the limit).</param>
+/// <param name="Dials">Calls placed since this instance started the campaign.</param>
+/// <param name="LiveAnswers">Live answers since then.</param>
+/// <param name="Abandons">Abandoned live answers since then.</param>
+/// <param name="MachineAnswers">Answering machines since then.</param>
+/// <param name="Lines">Calls up now.</param>
+/// <param name="Ringing">Calls ringing now.</param>
+/// <param name="WaitingForAgent">Live answers waiting (at most the connect deadline) for an agent.</param>
+/// <param name="AgentsLoggedIn">Agents on their nailed-up channel.</param>
+/// <param name="AgentsIdle">Agents waiting for a call.</param>
+/// <param name="AgentsBusy">Agents talking or in wrap-up.</param>
+/// <param name="AbandonRate">The abandon rate that counts under the policy (campaign-to-date, or the rolling window once the campaign is older), this instance's ledger.</param>
+/// <param name="AbandonWindowLiveAnswers">Live answers in that measure.</param>
+/// <param name="DialLevel">Lines ringing or waiting per idle agent.</param>
+public sealed record CampaignWallboard(
+    string CampaignId, DialingMode Mode, DialingMode EffectiveMode, long Dials, long LiveAnswers, long Abandons, long MachineAnswers,
+    int Lines, int Ringing, int WaitingForAgent, int AgentsLoggedIn, int AgentsIdle, int AgentsBusy,
+    double AbandonRate, int AbandonWindowLiveAnswers, double DialLevel);
+
+/// <summary>
+/// Runs the outbound campaigns marked running in the database: paces each one with its
+/// <see cref="CampaignDialer"/>, takes leads from the PostgreSQL hopper (so several instances share
+/// a campaign without dialling a lead twice), checks the do-not-call lists right before each dial,
+/// originates customers through the trunk into its own Stasis app, keeps agents on nailed-up
+/// channels in holding bridges and bridges an answered customer to an idle agent, plays the
+/// abandon message when no agent is free within the connect deadline, and stores every attempt,
+/// lead update and compliance-ledger row. Everything happens on one loop, one event at a time.
+/// </summary>
+public sealed partial class OutboundDialer : IAsyncDisposable
+{
+    private const string CustomerArg = "dialer";
+    private const string AgentArg = "dialer-agent";
+
+    private readonly System.Threading.Channels.Channel<Func<DateTimeOffset, Task>> _work = System.Threading.Channels.Channel.CreateUnbounded<Func<DateTimeOffset, Task>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly DialerSettings _settings;
+    private readonly AriClient _ari;
+    private readonly AriEventConnection _events;
+    private readonly TimeProvider _time;
+    private readonly ILogger<OutboundDialer> _logger;
+    private readonly CampaignStore _campaigns;
+    private readonly LeadHopper _hopper;
+    private readonly AttemptLog _attempts;
+    private readonly DoNotCallList _doNotCall;
+    private readonly Dictionary<string, RunningCampaign> _running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DialerLine> _lines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DialerAgent> _agentsByChannel = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DialerAgent> _agents = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _tasks = [];
+    private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
+    private DateTimeOffset _lastHeartbeat = DateTimeOffset.MinValue;
+    private long _agentLegs;
+
+    /// <summary>Creates the dialer (nothing runs until <see cref="StartAsync"/>).</summary>
+    /// <param name="settings">The dialer settings.</param>
+    /// <param name="ari">REST client of the Asterisk server that places the calls.</param>
+    /// <param name="ariOptions">Its connection options (the events WebSocket subscribes <see cref="DialerSettings.Application"/>).</param>
+    /// <param name="dataSource">The database.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="loggerFactory">Logging.</param>
+    public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(ariOptions);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _settings = settings;
+        _ari = ari ?? throw new ArgumentNullException(nameof(ari));
+        _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        _logger = loggerFactory.CreateLogger<OutboundDialer>();
+        _events = new AriEventConnection(ariOptions with { Applications = [settings.Application] }, timeProvider, loggerFactory);
+        InstanceId = settings.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 13)];
+        _campaigns = new CampaignStore(dataSource, timeProvider);
+        _hopper = new LeadHopper(dataSource, InstanceId, timeProvider);
+        _attempts = new AttemptLog(dataSource, InstanceId, timeProvider);
+        _doNotCall = new DoNotCallList(dataSource, timeProvider);
+    }
+
+    /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
+    public string InstanceId { get; }
+
+    /// <summary>Whether the dialer's events WebSocket is connected.</summary>
+    public AriEventConnectionState EventsState => _events.State;
+
+    /// <summary>Connects the events WebSocket (retrying until Asterisk answers) and starts the loop.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                await _events.StartAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (AriException ex)
+            {
+                LogStartFailed(_logger, _settings.Application, ex.Message, delay.TotalSeconds);
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
+            }
+        }
+
+        _tasks.Add(Task.Run(() => RunLoopAsync(_stopping.Token), CancellationToken.None));
+        _tasks.Add(Task.Run(() => ReadEventsAsync(_stopping.Token), CancellationToken.None));
+        _tasks.Add(Task.Run(() => TickAsync(_stopping.Token), CancellationToken.None));
+        LogStarted(_logger, InstanceId, _settings.Application);
+    }
+
+    /// <summary>
+    /// An agent joins a campaign: their phone (<paramref name="endpoint"/>, e.g. <c>PJSIP/1001</c>)
+    /// is called once and, answered, waits in a holding bridge for customers ("nailed up").
+    /// </summary>
+    /// <returns>Null when accepted, else the reason in operator words.</returns>
+    public Task<string?> JoinAsync(string campaignId, string agentId, string endpoint, CancellationToken cancellationToken = default) =>
+        RequestAsync(now =>
+        {
+            if (!_running.TryGetValue(campaignId, out var campaign))
+            {
+                return Task.FromResult<string?>($"campaign '{campaignId}' is not running on this instance");
+            }
+
+            if (_agents.TryGetValue(agentId, out var existing))
+            {
+                return Task.FromResult<string?>($"agent {agentId} is already in campaign {existing.Campaign.Definition.Id}");
+            }
+
+            var channelId = string.Create(CultureInfo.InvariantCulture, $"dagent-{agentId}-{++_agentLegs}");
+            var agent = new DialerAgent(agentId, endpoint, channelId, "dhold-" + channelId, campaign);
+            _agents[agentId] = agent;
+            _agentsByChannel[channelId] = agent;
+            campaign.Agents.Add(agent);
+            agent.Run("call the agent's phone", _logger, ct => _ari.Channels.OriginateAsync(
+                endpoint: endpoint, app: _settings.Application, appArgs: $"{AgentArg},{campaignId},{agentId}",
+                callerId: $"\"{campaign.Definition.Id}\" <{campaign.Definition.CallerId.TrimStart('+')}>", timeout: 60, channelId: channelId, cancellationToken: ct),
+                onFailure: reason => Post(_ => { RemoveAgent(agent, "phone could not be called: " + reason); return Task.CompletedTask; }), _stopping.Token);
+            LogAgentJoining(_logger, agentId, campaignId, endpoint);
+            return Task.FromResult<string?>(null);
+        }, cancellationToken);
+
+    /// <summary>An agent leaves their campaign (after the current call: the nailed-up channel is hung up now, which ends the call too).</summary>
+    public Task<string?> LeaveAsync(string agentId, CancellationToken cancellationToken = default) =>
+        RequestAsync(now =>
+        {
+            if (!_agents.TryGetValue(agentId, out var agent))
+            {
+                return Task.FromResult<string?>($"agent {agentId} is in no campaign");
+            }
+
+            agent.Run("hang up the agent's channel", _logger, ct => _ari.Channels.HangupAsync(agent.ChannelId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
+            return Task.FromResult<string?>(null);
+        }, cancellationToken);
+
+    /// <summary>Every running campaign's live figures on this instance.</summary>
+    public Task<IReadOnlyList<CampaignWallboard>> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        RequestAsync(now => Task.FromResult<IReadOnlyList<CampaignWallboard>>([.. _running.Values.OrderBy(c => c.Definition.Id, StringComparer.Ordinal).Select(c => Wallboard(c, now))]), cancellationToken);
+
+    /// <summary>Paces every running campaign now (the loop also does it every <see cref="DialerSettings.PlanIntervalSeconds"/>).</summary>
+    public Task PlanNowAsync(CancellationToken cancellationToken = default) =>
+        RequestAsync(async now => { await PlanAllAsync(now, forceRefresh: true).ConfigureAwait(false); return true; }, cancellationToken);
+
+    private static CampaignWallboard Wallboard(RunningCampaign c, DateTimeOffset now)
+    {
+        var snapshot = c.Snapshot(now);
+        var stats = c.Dialer.Stats(now, snapshot);
+        return new CampaignWallboard(
+            c.Definition.Id, c.Definition.Mode, stats.EffectiveMode, c.Dials, c.LiveAnswers, c.Abandons, c.MachineAnswers,
+            stats.Lines, stats.Ringing, stats.WaitingForAgent, snapshot.LoggedIn, snapshot.Ready, snapshot.Busy.Count,
+            stats.Measured.Rate, stats.Measured.LiveAnswers, stats.DialLevel);
+    }
+
+    private Task<T> RequestAsync<T>(Func<DateTimeOffset, Task<T>> action, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_work.Writer.TryWrite(async now =>
+            {
+                try
+                {
+                    done.TrySetResult(await action(now).ConfigureAwait(false));
+                }
+                catch (Exception ex)
+                {
+                    done.TrySetException(ex);
+                    throw;
+                }
+            }))
+        {
+            throw new InvalidOperationException("The dialer has stopped.");
+        }
+
+        return done.Task.WaitAsync(cancellationToken);
+    }
+
+    private void Post(Func<DateTimeOffset, Task> work) => _work.Writer.TryWrite(work);
+
+    private async Task RunLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var work in _work.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await work(_time.GetUtcNow()).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // One failed step (a database hiccup, a bad event) must not stop every campaign.
+                    LogWorkFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ReadEventsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var message in _events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Post(now => OnEventAsync(message, now));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_settings.PlanIntervalSeconds), _time);
+        try
+        {
+            Post(now => PlanAllAsync(now, forceRefresh: true));
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Post(now => PlanAllAsync(now, forceRefresh: false));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task PlanAllAsync(DateTimeOffset now, bool forceRefresh)
+    {
+        var ct = _stopping.Token;
+        if (forceRefresh || now - _lastHeartbeat >= LeadHopper.ClaimLease / 3)
+        {
+            await _hopper.HeartbeatAsync(ct).ConfigureAwait(false);
+            _lastHeartbeat = now;
+        }
+
+        if (forceRefresh || now - _lastRefresh >= TimeSpan.FromSeconds(_settings.CampaignRefreshSeconds))
+        {
+            await RefreshCampaignsAsync(ct).ConfigureAwait(false);
+            _lastRefresh = now;
+        }
+
+        foreach (var campaign in _running.Values.OrderByDescending(c => c.Definition.Priority).ThenBy(c => c.Definition.Id, StringComparer.Ordinal).ToList())
+        {
+            await PlanAsync(campaign, now, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RefreshCampaignsAsync(CancellationToken ct)
+    {
+        var stored = await _campaigns.ListAsync(null, ct).ConfigureAwait(false);
+        foreach (var s in stored)
+        {
+            if (_running.TryGetValue(s.Id, out var current))
+            {
+                current.Dials += 0;
+                current.Accepting = s.State == CampaignState.Running;
+                if (s.UpdatedAt != current.UpdatedAt && current.Dialer.Calls.Count == 0)
+                {
+                    // New settings take effect between calls; the ledger and statistics stay with the campaign.
+                    current.Replace(s.Definition, s.UpdatedAt);
+                }
+            }
+            else if (s.State == CampaignState.Running)
+            {
+                _running[s.Id] = new RunningCampaign(s.Definition, s.UpdatedAt);
+                LogCampaignStarted(_logger, s.Id, s.Definition.Mode.ToString());
+            }
+        }
+    }
+
+    private async Task PlanAsync(RunningCampaign campaign, DateTimeOffset now, CancellationToken ct)
+    {
+        var snapshot = campaign.Snapshot(now);
+        var leads = new List<HopperLead>();
+        var messageOnly = campaign.Definition.Mode == DialingMode.VoiceBroadcast && campaign.Definition.Broadcast == BroadcastKind.MessageOnly;
+        var available = campaign.Definition.MaxConcurrentLines - campaign.Dialer.Calls.Count;
+        if (campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly))
+        {
+            // Enough candidates for any plan (windows and DNC may skip some); the rest go back at once.
+            var limit = messageOnly ? available : Math.Min(available, Math.Max(4, 3 * snapshot.LoggedIn));
+            leads.AddRange(await _hopper.ClaimAsync(campaign.Definition.Id, limit, ct).ConfigureAwait(false));
+        }
+
+        var dialled = new HashSet<string>(StringComparer.Ordinal);
+        IReadOnlyList<SkippedLead> skipped = [];
+        try
+        {
+            var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [.. leads.Select(l => l.Lead.PhoneNumber)], ct).ConfigureAwait(false);
+            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked);
+            skipped = plan.Skipped;
+            foreach (var lost in plan.Released)
+            {
+                LogLineLost(_logger, lost.Call.CallId, campaign.Definition.Id);
+                await EndLineAsync(campaign, lost, ct).ConfigureAwait(false);
+                _ari.Channels.HangupAsync(lost.Call.CallId, reason: "normal", cancellationToken: ct).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            }
+
+            foreach (var order in plan.Orders)
+            {
+                try
+                {
+                    await _attempts.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Not dialled after all: the domain forgets the line, the lead goes back below.
+                    campaign.Dialer.OnCallEnded(order.Call.CallId, now, CallOutcome.Failed);
+                    throw;
+                }
+
+                dialled.Add(order.Call.LeadId);
+                Dial(campaign, order);
+            }
+
+            foreach (var skip in plan.Skipped.Where(s => s.Reason == SkipReason.DoNotCall))
+            {
+                LogDoNotCall(_logger, skip.Lead.Id, campaign.Definition.Id);
+            }
+        }
+        finally
+        {
+            // Whatever happened, leads not dialled go back to the hopper at once.
+            await ReleaseUndialledAsync(leads, dialled, skipped, now).ConfigureAwait(false);
+        }
+
+        await FlushLedgerAsync(campaign, ct).ConfigureAwait(false);
+        if (!campaign.Accepting && campaign.Dialer.Calls.Count == 0 && campaign.Agents.Count == 0)
+        {
+            _running.Remove(campaign.Definition.Id);
+            LogCampaignStopped(_logger, campaign.Definition.Id);
+        }
+    }
+
+    private async Task ReleaseUndialledAsync(List<HopperLead> leads, HashSet<string> dialled, IReadOnlyList<SkippedLead> skipped, DateTimeOffset now)
+    {
+        var reasons = skipped.GroupBy(s => s.Lead.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        var release = leads.Where(l => !dialled.Contains(l.Lead.Id)).Select(l =>
+        {
+            DateTimeOffset? notBefore = reasons.TryGetValue(l.Lead.Id, out var skip)
+                ? skip.Reason switch
+                {
+                    SkipReason.OutsideCallingWindow or SkipReason.NotDue => skip.NotBefore,
+
+                    // Looked at again later: the list or the lead's data may change meanwhile.
+                    SkipReason.DoNotCall or SkipReason.UnknownTimeZone or SkipReason.InvalidNumber => now.AddHours(1),
+                    _ => null,
+                }
+                : null;
+            return (l.Lead.Id, notBefore);
+        }).ToList();
+
+        // Not cancelled with the dialer: a lead must not stay claimed because the service is stopping.
+        await _hopper.ReleaseAsync(release, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private void Dial(RunningCampaign campaign, DialOrder order)
+    {
+        var call = order.Call;
+        var line = new DialerLine(call.CallId, campaign);
+        _lines[call.CallId] = line;
+        campaign.Dials++;
+        var callerId = order.CallerName is { Length: > 0 } name ? $"\"{name.Replace("\"", string.Empty, StringComparison.Ordinal)}\" <{order.CallerId}>" : order.CallerId;
+        line.Run("originate", _logger, ct => _ari.Channels.OriginateAsync(
+                endpoint: call.Endpoint, app: _settings.Application, appArgs: $"{CustomerArg},{campaign.Definition.Id},{call.LeadId}",
+                callerId: callerId, timeout: (int)Math.Ceiling(order.RingTimeout.TotalSeconds), channelId: call.CallId, cancellationToken: ct),
+            onFailure: reason => Post(async now =>
+            {
+                // Asterisk refused the dial (unknown endpoint, no channel): the attempt failed.
+                if (_lines.Remove(call.CallId) && campaign.Dialer.Find(call.CallId) is not null)
+                {
+                    LogOriginateFailed(_logger, call.CallId, call.Endpoint, reason);
+                    await EndLineAsync(campaign, campaign.Dialer.OnCallEnded(call.CallId, now, CallOutcome.Failed), _stopping.Token).ConfigureAwait(false);
+                }
+            }), _stopping.Token);
+    }
+
+    private async Task OnEventAsync(Message message, DateTimeOffset now)
+    {
+        switch (message)
+        {
+            case StasisStart start when start.Args.Count > 0 && start.Args[0] == AgentArg:
+                OnAgentUp(start.Channel.Id);
+                break;
+            case StasisStart start when start.Args.Count > 0 && start.Args[0] == CustomerArg:
+                await OnCustomerAnsweredAsync(start.Channel.Id, now, start.Args.Count > 3 ? start.Args[3] : null).ConfigureAwait(false);
+                break;
+            case StasisStart start:
+                LogUnknownChannel(_logger, start.Channel.Id, string.Join(',', start.Args));
+                _ari.Channels.HangupAsync(start.Channel.Id, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+                break;
+            case Dial dial when _lines.TryGetValue(dial.Peer.Id, out var dialling) && !string.IsNullOrEmpty(dial.Dialstatus):
+                dialling.DialStatus = dial.Dialstatus;
+                break;
+            case ChannelDestroyed destroyed:
+                await OnChannelGoneAsync(destroyed.Channel.Id, now, destroyed.Cause).ConfigureAwait(false);
+                break;
+            case StasisEnd end:
+                await OnChannelGoneAsync(end.Channel.Id, now, null).ConfigureAwait(false);
+                break;
+            case PlaybackFinished finished when finished.Playback.TargetUri.StartsWith("channel:", StringComparison.Ordinal):
+                var channelId = finished.Playback.TargetUri["channel:".Length..];
+                if (_lines.TryGetValue(channelId, out var played))
+                {
+                    played.Run("hang up after the message", _logger, ct => _ari.Channels.HangupAsync(channelId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
+                }
+
+                break;
+            case AriEventGap gap:
+                LogEventGap(_logger, gap.Reason);
+                break;
+        }
+    }
+
+    private void OnAgentUp(string channelId)
+    {
+        if (!_agentsByChannel.TryGetValue(channelId, out var agent))
+        {
+            _ari.Channels.HangupAsync(channelId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            return;
+        }
+
+        agent.Run("park the agent in a holding bridge", _logger, async ct =>
+        {
+            await _ari.Bridges.CreateAsync(type: "holding", bridgeId: agent.HoldBridgeId, name: $"{agent.Campaign.Definition.Id}-{agent.Id}-wait", cancellationToken: ct).ConfigureAwait(false);
+            await _ari.Bridges.AddChannelAsync(agent.HoldBridgeId, [agent.ChannelId], role: "participant", cancellationToken: ct).ConfigureAwait(false);
+            await _ari.Bridges.StartMohAsync(agent.HoldBridgeId, "default", ct).ConfigureAwait(false);
+        }, null, _stopping.Token);
+        LogAgentReady(_logger, agent.Id, agent.Campaign.Definition.Id);
+        MakeIdle(agent, _time.GetUtcNow());
+    }
+
+    private async Task OnCustomerAnsweredAsync(string callId, DateTimeOffset now, string? amdStatus)
+    {
+        if (!_lines.TryGetValue(callId, out var line) || line.Campaign.Dialer.Find(callId) is not { State: DialedCallState.Ringing })
+        {
+            _ari.Channels.HangupAsync(callId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            return;
+        }
+
+        var campaign = line.Campaign;
+        var answeredBy = OutcomeClassifier.FromAmdStatus(amdStatus);
+        campaign.Dialer.OnAnswered(callId, now, answeredBy);
+        var call = campaign.Dialer.Find(callId)!;
+        if (call.State == DialedCallState.WaitingForAgent)
+        {
+            if (answeredBy == CallOutcome.HumanAnswer)
+            {
+                campaign.LiveAnswers++;
+            }
+
+            if (campaign.IdleAgent() is { } agent)
+            {
+                Connect(campaign, line, agent, now);
+            }
+            else
+            {
+                // Nobody free: the connect deadline runs (2 s under the TSR from the greeting).
+                campaign.Waiting.Add(callId);
+                var deadline = campaign.Dialer.ConnectDeadlineOf(callId)!.Value;
+                line.DeadlineTimer = _time.CreateTimer(_ => Post(at => AbandonIfStillWaitingAsync(line, at)), null, Max(deadline - now, TimeSpan.Zero), Timeout.InfiniteTimeSpan);
+            }
+        }
+        else if (answeredBy == CallOutcome.Machine)
+        {
+            campaign.MachineAnswers++;
+            if (campaign.Definition.Machines == MachineHandling.LeaveMessage && campaign.Definition.MachineMessage is { } message)
+            {
+                Play(line, message);
+                campaign.Dialer.OnMessagePlayed(callId, now, message);
+            }
+            else
+            {
+                line.Run("hang up on the machine", _logger, ct => _ari.Channels.HangupAsync(callId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
+            }
+        }
+        else if (campaign.Definition.BroadcastMessage is { } broadcast)
+        {
+            Play(line, broadcast);
+            campaign.Dialer.OnMessagePlayed(callId, now, broadcast);
+        }
+
+        await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
+    }
+
+    private async Task AbandonIfStillWaitingAsync(DialerLine line, DateTimeOffset now)
+    {
+        var campaign = line.Campaign;
+        if (!campaign.Waiting.Remove(line.CallId) || campaign.Dialer.Find(line.CallId) is not { State: DialedCallState.WaitingForAgent })
+        {
+            return;
+        }
+
+        // No agent within the deadline: the person hears the seller's name and number, then the call ends.
+        campaign.Abandons++;
+        var message = campaign.Definition.AbandonMessage;
+        if (message is not null)
+        {
+            Play(line, message);
+        }
+        else
+        {
+            line.Run("hang up the abandoned call", _logger, ct => _ari.Channels.HangupAsync(line.CallId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
+        }
+
+        campaign.Dialer.OnAbandoned(line.CallId, now, messagePlayed: message is not null);
+        LogAbandoned(_logger, line.CallId, campaign.Definition.Id);
+        await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
+    }
+
+    private void Play(DialerLine line, string sound) =>
+        line.Run("play " + sound, _logger, ct => _ari.Channels.PlayAsync(line.CallId, ["sound:" + sound], playbackId: "dplay-" + line.CallId, cancellationToken: ct), null, _stopping.Token);
+
+    private void Connect(RunningCampaign campaign, DialerLine line, DialerAgent agent, DateTimeOffset now)
+    {
+        agent.State = DialerAgentState.Talking;
+        agent.CallId = line.CallId;
+        agent.TalkStartedAt = now;
+        line.AgentId = agent.Id;
+        line.BridgeId = "dcall-" + line.CallId;
+        var bridgeId = line.BridgeId;
+        line.DeadlineTimer?.Dispose();
+        var inTime = campaign.Dialer.OnAgentConnected(line.CallId, now);
+        if (!inTime)
+        {
+            campaign.Abandons++;
+        }
+
+        // The agent's leg is ordered with the agent's other requests, the customer's with the line's.
+        agent.Run("bridge the agent with the customer", _logger, async ct =>
+        {
+            await _ari.Bridges.RemoveChannelAsync(agent.HoldBridgeId, [agent.ChannelId], ct).ConfigureAwait(false);
+            await _ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: line.CallId, cancellationToken: ct).ConfigureAwait(false);
+            await _ari.Bridges.AddChannelAsync(bridgeId, [agent.ChannelId, line.CallId], cancellationToken: ct).ConfigureAwait(false);
+        }, null, _stopping.Token);
+        LogConnected(_logger, line.CallId, agent.Id, campaign.Definition.Id);
+    }
+
+    private async Task OnChannelGoneAsync(string channelId, DateTimeOffset now, int? cause)
+    {
+        if (_agentsByChannel.TryGetValue(channelId, out var agent))
+        {
+            RemoveAgent(agent, "nailed-up channel ended");
+            return;
+        }
+
+        if (!_lines.TryGetValue(channelId, out var line))
+        {
+            return; // StasisEnd and ChannelDestroyed both come; the second finds nothing
+        }
+
+        var campaign = line.Campaign;
+        var call = campaign.Dialer.Find(channelId);
+        if (call is null)
+        {
+            _lines.Remove(channelId);
+            return;
+        }
+
+        if (call.State == DialedCallState.Ringing && cause is null)
+        {
+            return; // not answered, so no StasisEnd is ours to act on; ChannelDestroyed carries the cause
+        }
+
+        _lines.Remove(channelId);
+        line.DeadlineTimer?.Dispose();
+        campaign.Waiting.Remove(channelId);
+        CallOutcome? outcome = null;
+        if (call.State == DialedCallState.Ringing)
+        {
+            outcome = OutcomeClassifier.FromAriDialStatus(line.DialStatus, cause) ?? OutcomeClassifier.FromHangupCause(cause ?? 0);
+            line.HangupCause = cause;
+        }
+
+        var result = campaign.Dialer.OnCallEnded(channelId, now, outcome);
+        await EndLineAsync(campaign, result, _stopping.Token, line).ConfigureAwait(false);
+        if (line.AgentId is { } agentId && _agents.TryGetValue(agentId, out var talking) && talking.CallId == channelId)
+        {
+            StartWrapUp(talking, line, now);
+        }
+        else if (line.BridgeId is { } bridge)
+        {
+            _ari.Bridges.DestroyAsync(bridge).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+        }
+    }
+
+    private void StartWrapUp(DialerAgent agent, DialerLine line, DateTimeOffset now)
+    {
+        agent.State = DialerAgentState.WrapUp;
+        agent.TalkEndedAt = now;
+        var wrapUp = TimeSpan.FromSeconds(agent.Campaign.Definition.WrapUpSeconds);
+        agent.WrapUpUntil = now + wrapUp;
+        var bridgeId = line.BridgeId!;
+        agent.Run("back to the holding bridge", _logger, async ct =>
+        {
+            await _ari.Bridges.DestroyAsync(bridgeId, ct).ConfigureAwait(false);
+            await _ari.Bridges.AddChannelAsync(agent.HoldBridgeId, [agent.ChannelId], role: "participant", cancellationToken: ct).ConfigureAwait(false);
+        }, null, _stopping.Token);
+        agent.WrapUpTimer = _time.CreateTimer(_ => Post(at =>
+        {
+            if (agent.State == DialerAgentState.WrapUp && _agents.ContainsKey(agent.Id))
+            {
+                agent.Campaign.Dialer.OnWrapUpEnded(at - agent.TalkEndedAt);
+                MakeIdle(agent, at);
+            }
+
+            return Task.CompletedTask;
+        }), null, wrapUp, Timeout.InfiniteTimeSpan);
+    }
+
+    private void MakeIdle(DialerAgent agent, DateTimeOffset now)
+    {
+        agent.State = DialerAgentState.Idle;
+        agent.CallId = null;
+        agent.IdleSince = now;
+        agent.WrapUpTimer?.Dispose();
+        var campaign = agent.Campaign;
+
+        // A live answer already waiting gets this agent at once (it is still within its deadline).
+        while (campaign.Waiting.Count > 0)
+        {
+            var callId = campaign.Waiting[0];
+            campaign.Waiting.RemoveAt(0);
+            if (_lines.TryGetValue(callId, out var line) && campaign.Dialer.Find(callId) is { State: DialedCallState.WaitingForAgent })
+            {
+                Connect(campaign, line, agent, now);
+                return;
+            }
+        }
+
+        // An agent becoming ready is a moment to pace (not only the periodic tick).
+        Post(at => PlanAsync(campaign, at, _stopping.Token));
+    }
+
+    private void RemoveAgent(DialerAgent agent, string why)
+    {
+        if (!_agents.Remove(agent.Id))
+        {
+            return;
+        }
+
+        _agentsByChannel.Remove(agent.ChannelId);
+        agent.Campaign.Agents.Remove(agent);
+        agent.WrapUpTimer?.Dispose();
+        LogAgentLeft(_logger, agent.Id, agent.Campaign.Definition.Id, why);
+        if (agent.CallId is { } callId && _lines.ContainsKey(callId))
+        {
+            // The customer cannot stay with nobody: the call ends (its end is stored from its own hang-up).
+            _ari.Channels.HangupAsync(callId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+        }
+
+        _ari.Bridges.DestroyAsync(agent.HoldBridgeId).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+    }
+
+    private async Task EndLineAsync(RunningCampaign campaign, AttemptResult result, CancellationToken ct, DialerLine? line = null)
+    {
+        line ??= _lines.GetValueOrDefault(result.Call.CallId);
+        _lines.Remove(result.Call.CallId);
+        await _attempts.EndAsync(new StoredAttemptEnd(result, line?.AgentId, line?.HangupCause), ct).ConfigureAwait(false);
+        await FlushLedgerAsync(campaign, ct).ConfigureAwait(false);
+    }
+
+    private async Task FlushLedgerAsync(RunningCampaign campaign, CancellationToken ct)
+    {
+        var entries = campaign.Dialer.Ledger.Entries;
+        if (entries.Count > campaign.LedgerWritten)
+        {
+            var fresh = entries.Skip(campaign.LedgerWritten).ToList();
+            await _attempts.AppendLedgerAsync(campaign.Definition.Id, fresh, ct).ConfigureAwait(false);
+            campaign.LedgerWritten = entries.Count;
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>Stops the loop. Calls up in Asterisk are left to end by themselves (their claims expire with the heartbeat).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_work.Writer.TryComplete())
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _events.DisposeAsync().ConfigureAwait(false);
+        foreach (var line in _lines.Values)
+        {
+            line.DeadlineTimer?.Dispose();
+        }
+
+        foreach (var agent in _agents.Values)
+        {
+            agent.WrapUpTimer?.Dispose();
+        }
+
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Dialer instance {Instance} receives the events of Stasis app {App}")]
+    private static partial void LogStarted(ILogger logger, string instance, string app);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Dialer Stasis app {App} could not connect ({Reason}); retrying in {Seconds} s")]
+    private static partial void LogStartFailed(ILogger logger, string app, string reason, double seconds);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Campaign {Campaign} runs on this instance ({Mode})")]
+    private static partial void LogCampaignStarted(ILogger logger, string campaign, string mode);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Campaign {Campaign} stopped on this instance")]
+    private static partial void LogCampaignStopped(ILogger logger, string campaign);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Agent {AgentId} joins campaign {Campaign}: calling {Endpoint}")]
+    private static partial void LogAgentJoining(ILogger logger, string agentId, string campaign, string endpoint);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Agent {AgentId} is on the nailed-up line of campaign {Campaign}")]
+    private static partial void LogAgentReady(ILogger logger, string agentId, string campaign);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Agent {AgentId} left campaign {Campaign}: {Why}")]
+    private static partial void LogAgentLeft(ILogger logger, string agentId, string campaign, string why);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Call {CallId} of campaign {Campaign} bridged to agent {AgentId}")]
+    private static partial void LogConnected(ILogger logger, string callId, string agentId, string campaign);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign} abandoned: no agent within the connect deadline")]
+    private static partial void LogAbandoned(ILogger logger, string callId, string campaign);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "Dialling {Endpoint} for call {CallId} failed: {Reason}")]
+    private static partial void LogOriginateFailed(ILogger logger, string callId, string endpoint, string reason);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign}: Asterisk never reported its end; line released")]
+    private static partial void LogLineLost(ILogger logger, string callId, string campaign);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "Lead {LeadId} of campaign {Campaign} not dialled: its number is on a do-not-call list")]
+    private static partial void LogDoNotCall(ILogger logger, string leadId, string campaign);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "StasisStart for channel {ChannelId} the dialer does not know (args '{Args}'); hung up")]
+    private static partial void LogUnknownChannel(ILogger logger, string channelId, string args);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Dialer ARI events were cut off ({Reason}); lines whose end was missed are released after their ring timeout and grace")]
+    private static partial void LogEventGap(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
+    private static partial void LogWorkFailed(ILogger logger, Exception exception);
+}

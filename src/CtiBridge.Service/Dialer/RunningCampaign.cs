@@ -1,0 +1,191 @@
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Dialer;
+
+namespace CtiBridge.Service.Dialer;
+
+/// <summary>A campaign this instance dials: its domain dialer, agents and counters. Changed only on the dialer's loop.</summary>
+internal sealed class RunningCampaign
+{
+    public RunningCampaign(CampaignDefinition definition, DateTimeOffset updatedAt)
+    {
+        CallIdPrefix = definition.Id + "-" + Guid.NewGuid().ToString("N")[..8];
+        Definition = definition;
+        UpdatedAt = updatedAt;
+        Dialer = new CampaignDialer(definition.Campaign, definition.Zones) { CallIdPrefix = CallIdPrefix };
+    }
+
+    /// <summary>Call ids are channel ids in Asterisk and keys of the attempt rows: unique per instance and start.</summary>
+    public string CallIdPrefix { get; }
+
+    public CampaignDefinition Definition { get; private set; }
+
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    public CampaignDialer Dialer { get; private set; }
+
+    /// <summary>False once the campaign is paused or stopped: no new calls; it goes when its calls and agents are gone.</summary>
+    public bool Accepting { get; set; } = true;
+
+    public List<DialerAgent> Agents { get; } = [];
+
+    /// <summary>Live answers waiting for an agent, oldest first.</summary>
+    public List<string> Waiting { get; } = [];
+
+    public int LedgerWritten { get; set; }
+
+    public long Dials { get; set; }
+
+    public long LiveAnswers { get; set; }
+
+    public long Abandons { get; set; }
+
+    public long MachineAnswers { get; set; }
+
+    /// <summary>New settings between calls: a new domain dialer whose statistics start from the old one's.</summary>
+    public void Replace(CampaignDefinition definition, DateTimeOffset updatedAt)
+    {
+        Definition = definition;
+        UpdatedAt = updatedAt;
+        var old = Dialer;
+        Dialer = new CampaignDialer(definition.Campaign, definition.Zones, estimator: old.Estimator) { CallIdPrefix = CallIdPrefix + "r" + updatedAt.ToUnixTimeSeconds() };
+        LedgerWritten = 0;
+    }
+
+    /// <summary>The longest-idle agent, if any.</summary>
+    public DialerAgent? IdleAgent() => Agents.Where(a => a.State == DialerAgentState.Idle).OrderBy(a => a.IdleSince).FirstOrDefault();
+
+    /// <summary>The agents as the domain dialer sees them.</summary>
+    public AgentSnapshot Snapshot(DateTimeOffset now)
+    {
+        var busy = new List<BusyAgent>();
+        var ready = 0;
+        var loggedIn = 0;
+        foreach (var agent in Agents)
+        {
+            switch (agent.State)
+            {
+                case DialerAgentState.Idle:
+                    ready++;
+                    loggedIn++;
+                    break;
+                case DialerAgentState.Talking:
+                    busy.Add(new BusyAgent(now - agent.TalkStartedAt));
+                    loggedIn++;
+                    break;
+                case DialerAgentState.WrapUp:
+                    var left = agent.WrapUpUntil - now;
+                    busy.Add(new BusyAgent(agent.TalkEndedAt - agent.TalkStartedAt, left > TimeSpan.Zero ? left : TimeSpan.Zero));
+                    loggedIn++;
+                    break;
+            }
+        }
+
+        return new AgentSnapshot(loggedIn, ready, busy);
+    }
+}
+
+/// <summary>Where a campaign agent stands.</summary>
+internal enum DialerAgentState
+{
+    /// <summary>Their phone is being called (not yet in the holding bridge).</summary>
+    Joining,
+
+    /// <summary>In the holding bridge, waiting for a customer.</summary>
+    Idle,
+
+    /// <summary>Bridged with a customer.</summary>
+    Talking,
+
+    /// <summary>After a call, back in the holding bridge but not yet given calls.</summary>
+    WrapUp,
+}
+
+/// <summary>An agent on a nailed-up channel in a campaign.</summary>
+internal sealed class DialerAgent(string id, string endpoint, string channelId, string holdBridgeId, RunningCampaign campaign) : AriSequence
+{
+    public string Id { get; } = id;
+
+    public string Endpoint { get; } = endpoint;
+
+    public string ChannelId { get; } = channelId;
+
+    public string HoldBridgeId { get; } = holdBridgeId;
+
+    public RunningCampaign Campaign { get; } = campaign;
+
+    public DialerAgentState State { get; set; } = DialerAgentState.Joining;
+
+    public string? CallId { get; set; }
+
+    public DateTimeOffset IdleSince { get; set; }
+
+    public DateTimeOffset TalkStartedAt { get; set; }
+
+    public DateTimeOffset TalkEndedAt { get; set; }
+
+    public DateTimeOffset WrapUpUntil { get; set; }
+
+    public ITimer? WrapUpTimer { get; set; }
+}
+
+/// <summary>One customer call up (its channel id is the domain call id).</summary>
+internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriSequence
+{
+    public string CallId { get; } = callId;
+
+    public RunningCampaign Campaign { get; } = campaign;
+
+    /// <summary>The last dial status Asterisk reported for it (BUSY, CONGESTION ...).</summary>
+    public string? DialStatus { get; set; }
+
+    public int? HangupCause { get; set; }
+
+    public string? AgentId { get; set; }
+
+    public string? BridgeId { get; set; }
+
+    public ITimer? DeadlineTimer { get; set; }
+}
+
+/// <summary>
+/// ARI requests of one channel, chained so they reach Asterisk in the order decided, without the
+/// dialer's loop waiting for them. Failures are logged (and optionally reported back), never thrown.
+/// </summary>
+internal abstract partial class AriSequence
+{
+    private Task _tail = Task.CompletedTask;
+
+    public void Run(string what, ILogger logger, Func<CancellationToken, Task> step, Action<string>? onFailure, CancellationToken stopping) =>
+        _tail = Chain(_tail, what, logger, step, onFailure, stopping);
+
+    private static async Task Chain(Task previous, string what, ILogger logger, Func<CancellationToken, Task> step, Action<string>? onFailure, CancellationToken stopping)
+    {
+        await previous.ConfigureAwait(false);
+        try
+        {
+            await step(stopping).ConfigureAwait(false);
+        }
+        catch (AriRequestException ex) when (ex.StatusCode == 404 && onFailure is null)
+        {
+            // The channel or bridge is already gone (hung up meanwhile): nothing to do.
+            LogGone(logger, what, ex.AsteriskMessage ?? ex.Message);
+        }
+        catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
+        {
+            LogFailed(logger, what, ex.Message);
+            onFailure?.Invoke(ex.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "Dialer: {What} found nothing to act on ({Reason})")]
+    private static partial void LogGone(ILogger logger, string what, string reason);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "Dialer: {What} failed: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string what, string reason);
+}
+
+/// <summary>Fire-and-forget for requests whose failure does not matter (releasing what is already going).</summary>
+internal static class TaskExtensions
+{
+    public static void Ignore(this Task task) => _ = task;
+}

@@ -1,0 +1,180 @@
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.Dialer;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.Service.Tests.Dialer;
+
+/// <summary>
+/// Outbound campaigns end to end: leads imported into PostgreSQL, the dialer originating customers
+/// on a PbxSim trunk (simulated people who answer, are busy, never answer, are invalid numbers or
+/// answering machines), agents on nailed-up channels in holding bridges, every attempt, lead and
+/// ledger row stored. Real clock with short rings and talks; every wait is bounded.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private TestDatabase Db => fixture.Database;
+
+    private static async Task<PbxSimulator> StartPbxAsync(params string[] agentPhones)
+    {
+        var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. agentPhones.Select(p => new EndpointOptions { Name = p })],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+        });
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.15, NoAnswer = 0.1, Invalid = 0.1, Machine = 0.1, RingSeconds = 0.2, MachineMessageSeconds = 0.4, TalkSeconds = 0.5 };
+        foreach (var phone in agentPhones)
+        {
+            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
+        }
+
+        return pbx;
+    }
+
+    private async Task<string> CampaignAsync(int leads, string mode = "Progressive")
+    {
+        var id = "e2e" + Guid.NewGuid().ToString("N")[..8];
+        var definition = CampaignDefinition.Parse($$"""
+            { "id": "{{id}}", "agentGroup": "sales", "mode": "{{mode}}", "powerRatio": 2,
+              "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
+              "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": 8, "maxAttempts": 2,
+              "retrySeconds": { "busy": 1, "noAnswer": 1, "congestion": 1, "machine": 1, "rejected": 1, "abandoned": 1 },
+              "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 0.2,
+              "defaultTimeZone": "America/New_York" }
+            """);
+        var store = new CampaignStore(Db.DataSource, TimeProvider.System);
+        await store.PutAsync(definition, "test", Ct);
+        var csv = "phone,name\n" + string.Concat(Enumerable.Range(0, leads).Select(i => $"212555{i:D4},Customer {i}\n"));
+        var report = await new LeadImporter(Db.DataSource, store, TimeProvider.System)
+            .ImportAsync(id, new StringReader(csv), new LeadImportOptions { FileName = "e2e.csv", ImportedBy = "test" }, Ct);
+        Assert.Equal(leads, report.Imported);
+        await store.SetStateAsync(id, CampaignState.Running, "test", Ct);
+        return id;
+    }
+
+    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance)
+    {
+        var server = PbxSimSettings.For(pbx);
+        var options = AsteriskServer.ToAriOptions(server.Ari);
+        return new OutboundDialer(
+            new DialerSettings { Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5 },
+            new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
+    }
+
+    private async Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(limit);
+        while (!await done())
+        {
+            try
+            {
+                await Task.Delay(200, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Still waiting after {limit.TotalSeconds} s for {what}. {(explain is null ? string.Empty : await explain())}");
+            }
+        }
+    }
+
+    private Task<long> CountAsync(string sql) => Db.ScalarAsync<long>(sql, Ct);
+
+    /// <summary>What happened, for failure messages: every attempt and every lead still open.</summary>
+    private async Task<string> SummaryAsync(string campaign) =>
+        await Db.ScalarAsync<string>($"""
+            SELECT coalesce(string_agg(format('%s lead %s %s %s agent=%s ans=%s conn=%s end=%s', instance_id, lead_id, call_id, outcome, agent_id,
+                   answered_at::time, agent_connected_at::time, ended_at::time), E'\n' ORDER BY attempt_id), '')
+                || E'\nopen: ' || (SELECT coalesce(string_agg(format('%s claimed=%s next=%s attempts=%s', lead_id, claimed_by, next_attempt_at::time, attempts), '; '), '')
+                                    FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open')
+            FROM dialer_attempts WHERE campaign_id = '{campaign}'
+            """, Ct);
+
+    private async Task JoinAsync(OutboundDialer dialer, string campaign, string agent, string phone)
+    {
+        // The campaign starts on the dialer's next refresh; joining before it runs is refused.
+        await WaitUntilAsync(async () => await dialer.JoinAsync(campaign, agent, "PJSIP/" + phone, Ct) is null, $"agent {agent} to join", TimeSpan.FromSeconds(10));
+        await WaitUntilAsync(async () => (await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsLoggedIn >= 1), $"agent {agent} on the nailed-up line", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Campaign_MixedCustomers_DialledToCompletion_EveryAttemptStoredAndAnswersBridgedToAgents()
+    {
+        await using var pbx = await StartPbxAsync("1001", "1002");
+        var campaign = await CampaignAsync(24);
+        await using var dialer = NewDialer(pbx, "ctibridge-dialer", "one");
+        await dialer.StartAsync(Ct);
+        await JoinAsync(dialer, campaign, "2001", "1001");
+        await JoinAsync(dialer, campaign, "2002", "1002");
+
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+            "every lead to be closed", TimeSpan.FromSeconds(90), () => SummaryAsync(campaign));
+
+        var stats = Assert.Single(await dialer.GetStatsAsync(Ct));
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(campaign));
+        Assert.Equal(2, stats.AgentsLoggedIn);
+
+        // Every attempt is stored once, ended, with an outcome; no lead was dialled more than maxAttempts times.
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND (ended_at IS NULL OR outcome IS NULL)"));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM (SELECT lead_id FROM dialer_attempts WHERE campaign_id = '{campaign}' GROUP BY lead_id HAVING count(*) > 2) x"));
+        Assert.Equal(stats.Dials, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'"));
+
+        // The simulated customers' kinds all came back, classified.
+        var outcomes = await Db.ScalarAsync<string>($"SELECT string_agg(DISTINCT outcome, ',' ORDER BY outcome) FROM dialer_attempts WHERE campaign_id = '{campaign}'", Ct);
+        Assert.Contains("HumanAnswer", outcomes, StringComparison.Ordinal);
+        Assert.Contains("Busy", outcomes, StringComparison.Ordinal);
+
+        // People who answered were bridged to an agent (progressive: an agent was set aside for each line).
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'HumanAnswer' AND agent_id IN ('2001', '2002') AND agent_connected_at - answered_at < interval '2 seconds'") > 0, await SummaryAsync(campaign));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND abandoned"));
+
+        // Invalid numbers are closed for good; busy numbers were retried.
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_leads l WHERE campaign_id = '{campaign}' AND status = 'invalid_number' AND attempts <> 1"));
+        Assert.Equal(await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'reached'"),
+            await CountAsync($"SELECT count(DISTINCT lead_id) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'HumanAnswer'"));
+
+        // The compliance ledger is in PostgreSQL: one live-answer row per person reached, every unanswered ring time.
+        Assert.Equal(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'HumanAnswer'"),
+            await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind IN ('LiveAnswerConnected', 'Abandoned')"));
+        Assert.Equal(0.0, stats.AbandonRate);
+        Assert.Equal(stats.LiveAnswers, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'LiveAnswerConnected'"));
+    }
+
+    [Fact]
+    public async Task TwoInstancesOnOneDatabase_NeverDialALeadTwiceAtOnce()
+    {
+        await using var pbx = await StartPbxAsync("1001", "1002", "1003", "1004");
+        var campaign = await CampaignAsync(40);
+        await using var a = NewDialer(pbx, "dialer-a", "instance-a");
+        await using var b = NewDialer(pbx, "dialer-b", "instance-b");
+        await a.StartAsync(Ct);
+        await b.StartAsync(Ct);
+        await JoinAsync(a, campaign, "2001", "1001");
+        await JoinAsync(a, campaign, "2002", "1002");
+        await JoinAsync(b, campaign, "2003", "1003");
+        await JoinAsync(b, campaign, "2004", "1004");
+
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+            "every lead to be closed", TimeSpan.FromSeconds(120), () => SummaryAsync(campaign));
+
+        // Both instances dialled, and no lead ever had two attempts up at the same time.
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'instance-a'") > 0);
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'instance-b'") > 0);
+        Assert.Equal(0, await CountAsync($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
+             AND x.dialed_at < y.ended_at AND y.dialed_at < x.ended_at
+            WHERE x.campaign_id = '{campaign}'
+            """));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM (SELECT lead_id FROM dialer_attempts WHERE campaign_id = '{campaign}' GROUP BY lead_id HAVING count(*) > 2) x"));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL"));
+    }
+}
