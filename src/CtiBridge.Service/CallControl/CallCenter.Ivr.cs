@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Asterisk.Ari.Models;
 using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
 using CtiBridge.Data.Records;
 using CtiBridge.Service.Configuration;
 using DataDisposition = CtiBridge.Data.Records.CallDisposition;
@@ -153,6 +154,14 @@ public sealed partial class CallCenter
         {
             session.Stage = CallStage.Ivr;
             EnterNode(session, plan.Start, null, at);
+
+            // Keys typed while the lookup ran are not lost: they go to the first node, in order.
+            var typed = session.TypeAhead;
+            session.TypeAhead = string.Empty;
+            foreach (var key in typed)
+            {
+                OnCallerKey(session, key, at);
+            }
         }
         else
         {
@@ -194,6 +203,9 @@ public sealed partial class CallCenter
             case IvrNodeType.Time:
                 EnterNode(session, node.Hours!.IsOpen(at) ? s.Open! : s.Closed!, null, at);
                 break;
+            case IvrNodeType.Caller:
+                EnterNode(session, session.Caller.IsVip && s.IfVip is { } vip ? vip : session.IsMember && s.IfMember is { } member ? member : s.Otherwise!, null, at);
+                break;
             case IvrNodeType.Queue:
                 EnterQueue(session, s.Queue!, session.Caller with
                 {
@@ -210,6 +222,7 @@ public sealed partial class CallCenter
                 DialExternal(session, s.Number!, s.Timeout, at);
                 break;
             case IvrNodeType.Voicemail:
+                session.CallbackQueue = s.Queue;
                 StartVoicemail(session, s.Mailbox!, s.Prompt, s.MaxMessage);
                 break;
             case IvrNodeType.Hangup:
@@ -223,6 +236,7 @@ public sealed partial class CallCenter
     {
         session.Queue = queue;
         session.Stage = CallStage.Acd;
+        session.EnqueuedAt = at;
         session.Caller = caller with { IvrPath = [.. session.IvrPath] };
         var outcome = _engine.Handle(new CallArrived(at, session.CallId, queue, session.Caller));
         if (!outcome.Accepted)
@@ -343,6 +357,9 @@ public sealed partial class CallCenter
                 return;
             case CallStage.Ivr when session.CollectingKeys && session.Node is { } node:
                 IvrKey(session, node, key, at);
+                return;
+            case CallStage.Entering when session.TypeAhead.Length < 20:
+                session.TypeAhead += key;
                 return;
         }
     }
@@ -586,7 +603,7 @@ public sealed partial class CallCenter
                 StartVoicemail(session, overflow.Target.Destination!, null, TimeSpan.FromSeconds(120));
                 break;
             case OverflowTargetKind.CallbackOffer:
-                RequestCallback(session, "queue-callback");
+                RequestCallback(session, voicemail: false);
                 Leave(session, "queue-thankyou");
                 break;
             default:
@@ -595,16 +612,34 @@ public sealed partial class CallCenter
         }
     }
 
-    private void RequestCallback(CallSession session, string reason)
+    /// <summary>Hands a callback request to the callback scheduler (outside the loop; failures are logged, the call goes on).</summary>
+    private void RequestCallback(CallSession session, bool voicemail)
     {
-        if (_callbacks is null)
+        var number = session.Caller.CallerNumber;
+        var queue = string.IsNullOrEmpty(session.Queue) ? session.CallbackQueue ?? _settings.Queues[0].Name : session.Queue;
+        if (_callbacks is null || string.IsNullOrEmpty(number))
         {
-            LogNoCallbacks(_logger, session.CallId, session.Caller.CallerNumber ?? "(none)");
+            LogNoCallbacks(_logger, session.CallId, number ?? "(withheld)", _callbacks is null ? "no callback scheduler is running" : "the caller's number is withheld");
             return;
         }
 
-        var request = new CallbackRequested(session.CallId, session.Caller.CallerNumber, session.Queue, reason, session.RecordingName, _lastAt);
-        _ = _callbacks(request);
+        var request = voicemail
+            ? CallbackRequest.VoicemailLeft(number, queue, session.CallId, session.RecordingName!)
+            : CallbackRequest.QueueCallback(number, queue, session.CallId, session.EnqueuedAt ?? session.EnteredAt);
+        request = request with { CustomerName = session.Caller.CallerName };
+        var callbacks = _callbacks;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await callbacks.RequestAsync(request, _stopping.Token).ConfigureAwait(false);
+                LogCallbackRequested(_logger, session.CallId, request.Source.ToString(), queue);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or System.Data.Common.DbException or OperationCanceledException)
+            {
+                LogCallbackFailed(_logger, session.CallId, ex.Message);
+            }
+        });
     }
 
     // ----- external number -----------------------------------------------------------------------
@@ -723,7 +758,7 @@ public sealed partial class CallCenter
                 RecordingId = recording.Name, StartedAt = at - duration, CallId = session.CallId, EndedAt = at,
                 Path = Path.Combine(_settings.RecordingDirectory, $"{recording.Name}.{format}"), Format = format,
             });
-            RequestCallback(session, "voicemail");
+            RequestCallback(session, voicemail: true);
         }
         else
         {
@@ -798,18 +833,13 @@ public sealed partial class CallCenter
     [LoggerMessage(EventId = 870, Level = LogLevel.Warning, Message = "Call {CallId}: voicemail recording {Name} failed ({Cause})")]
     private static partial void LogRecordingFailed(ILogger logger, string callId, string name, string cause);
 
-    [LoggerMessage(EventId = 871, Level = LogLevel.Warning, Message = "Call {CallId}: a callback for {CallerNumber} was asked for, but no callback scheduler is registered")]
-    private static partial void LogNoCallbacks(ILogger logger, string callId, string callerNumber);
+    [LoggerMessage(EventId = 871, Level = LogLevel.Warning, Message = "Call {CallId}: a callback for {CallerNumber} was asked for, but {Why}; none is made")]
+    private static partial void LogNoCallbacks(ILogger logger, string callId, string callerNumber, string why);
+
+    [LoggerMessage(EventId = 872, Level = LogLevel.Information, Message = "Call {CallId}: callback requested ({Source}) for queue {Queue}")]
+    private static partial void LogCallbackRequested(ILogger logger, string callId, string source, string queue);
+
+    [LoggerMessage(EventId = 873, Level = LogLevel.Error, Message = "Call {CallId}: the callback request was not taken: {Reason}")]
+    private static partial void LogCallbackFailed(ILogger logger, string callId, string reason);
 }
 
-/// <summary>
-/// A caller asked for a callback (queue exit key, callback overflow) or left a voicemail that needs
-/// one. The callback scheduler consumes it (<see cref="CallCenter"/>'s <c>callbackRequested</c> hook).
-/// </summary>
-/// <param name="CallId">The call it came from.</param>
-/// <param name="CallerNumber">The number to call back (null when the caller withheld it).</param>
-/// <param name="Queue">The queue the caller was in (empty when it came from an IVR node).</param>
-/// <param name="Reason"><c>queue-callback</c> (the caller chose it) or <c>voicemail</c>.</param>
-/// <param name="VoicemailRecording">The voicemail recording's name, for <c>voicemail</c>.</param>
-/// <param name="At">When it was asked for.</param>
-public sealed record CallbackRequested(string CallId, string? CallerNumber, string Queue, string Reason, string? VoicemailRecording, DateTimeOffset At);

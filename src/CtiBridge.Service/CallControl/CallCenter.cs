@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Asterisk.Ari.Models;
 using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
 
 namespace CtiBridge.Service.CallControl;
 
@@ -19,7 +20,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private readonly ILogger<CallCenter> _logger;
     private readonly AcdEngine _engine;
     private readonly ITimer _timer;
-    private readonly Func<CallbackRequested, Task>? _callbacks;
+    private readonly ICallbackRequests? _callbacks;
     private readonly Dictionary<string, CallAgentSettings> _agents;
     private readonly Dictionary<string, CallSession> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ChannelLeg> _channels = new(StringComparer.Ordinal);
@@ -34,9 +35,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     /// <param name="timeProvider">The clock.</param>
     /// <param name="logger">The log.</param>
     /// <param name="customerLookup">Who is calling (VIP, member, blacklist, own agent, language); null: every caller is unknown.</param>
-    /// <param name="callbackRequested">Where callback requests go (queue exit key, callback overflow, voicemail); null: logged only.</param>
+    /// <param name="callbacks">The callback scheduler (queue exit key, callback overflow, voicemail); null: requests are logged only.</param>
     public CallCenter(CallControlSettings settings, TimeProvider timeProvider, ILogger<CallCenter> logger,
-        ICustomerLookup? customerLookup = null, Func<CallbackRequested, Task>? callbackRequested = null)
+        ICustomerLookup? customerLookup = null, ICallbackRequests? callbacks = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
@@ -47,7 +48,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         var problems = new List<Configuration.SettingsProblem>();
         _routes = IvrConfiguration.Build(settings, problems) ?? throw new ArgumentException("callControl is not valid: " + string.Join("; ", problems), nameof(settings));
         _lookup = customerLookup;
-        _callbacks = callbackRequested;
+        _callbacks = callbacks;
         _agents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
         _timer = _time.CreateTimer(_ => _work.Writer.TryWrite(new TimerWork()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }

@@ -22,9 +22,9 @@ public static class CallControlExtensions
             services.AddSingleton<ICustomerLookup>(provider => new HttpCustomerLookup(lookup, provider.GetRequiredService<ILogger<HttpCustomerLookup>>()));
         }
 
-        // The callback scheduler (when registered) consumes callback requests through this hook.
+        // The callback scheduler, when registered, takes the callers' callback requests and voicemails.
         services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>(),
-            provider.GetService<ICustomerLookup>(), provider.GetService<Func<CallbackRequested, Task>>()));
+            provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>()));
         services.AddSingleton(settings.CallControl);
         services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>().Select(server =>
         {

@@ -51,6 +51,9 @@ internal sealed partial class CallSession
     /// <summary>Tries used at the current menu or PIN node.</summary>
     public int Tries { get; set; }
 
+    /// <summary>Keys typed before the IVR started (during the customer lookup).</summary>
+    public string TypeAhead { get; set; } = string.Empty;
+
     /// <summary>Digits typed so far at a PIN node.</summary>
     public string Digits { get; set; } = string.Empty;
 
@@ -83,6 +86,12 @@ internal sealed partial class CallSession
 
     /// <summary>The voicemail recording's name while recording.</summary>
     public string? RecordingName { get; set; }
+
+    /// <summary>When the call first entered a queue (a queue callback keeps that place in line).</summary>
+    public DateTimeOffset? EnqueuedAt { get; set; }
+
+    /// <summary>The queue that serves a callback for a voicemail left in the IVR.</summary>
+    public string? CallbackQueue { get; set; }
 
     /// <summary>The mailbox of that recording.</summary>
     public string? Mailbox { get; set; }

@@ -71,7 +71,8 @@ public sealed class IvrPlanSettings
 /// timeout, retries, invalidPrompt, failure), <c>play</c> (prompt, next), <c>time</c> (calendar,
 /// open, closed), <c>pin</c> (prompt, pinHash, pinLength, retries, next, failure, invalidPrompt),
 /// <c>queue</c> (queue, priority, skills, vip), <c>agent</c> (agent, queue), <c>external</c>
-/// (number, timeout), <c>voicemail</c> (mailbox, prompt, maxMessage), <c>hangup</c> (prompt, completes).
+/// (number, timeout), <c>voicemail</c> (mailbox, prompt, maxMessage, queue), <c>hangup</c> (prompt,
+/// completes), <c>caller</c> (ifVip, ifMember, otherwise: by the customer lookup's answer).
 /// </summary>
 public sealed class IvrNodeSettings
 {
@@ -117,7 +118,7 @@ public sealed class IvrNodeSettings
     /// <summary>PIN: number of digits; 0 = the caller ends the PIN with #.</summary>
     public int PinLength { get; set; }
 
-    /// <summary>Queue/agent: the queue.</summary>
+    /// <summary>Queue/agent: the queue. Voicemail: the queue whose agents call back (default the first queue).</summary>
     public string? Queue { get; set; }
 
     /// <summary>Queue: priority of calls from this node (higher first); none = the queue's rules.</summary>
@@ -143,6 +144,15 @@ public sealed class IvrNodeSettings
 
     /// <summary>Hangup: the caller was served by the IVR (self-service): the call counts as <c>ivr_completed</c>.</summary>
     public bool Completes { get; set; }
+
+    /// <summary>Caller: node for VIP callers (customer lookup); none = not checked.</summary>
+    public string? IfVip { get; set; }
+
+    /// <summary>Caller: node for members (会员) who are not VIP; none = not checked.</summary>
+    public string? IfMember { get; set; }
+
+    /// <summary>Caller: node for everyone else.</summary>
+    public string? Otherwise { get; set; }
 }
 
 /// <summary>One menu choice.</summary>
@@ -167,6 +177,7 @@ internal enum IvrNodeType
     External,
     Voicemail,
     Hangup,
+    Caller,
 }
 
 /// <summary>A validated plan, ready to run: nodes by name and calendars resolved.</summary>
@@ -216,7 +227,7 @@ internal sealed class IvrRoutes
 /// <summary>Checks <c>callControl.ivr</c> and the DIDs that use it, and builds the runnable routes.</summary>
 public static class IvrConfiguration
 {
-    private static readonly string[] TypeNames = ["menu", "play", "time", "pin", "queue", "agent", "external", "voicemail", "hangup"];
+    private static readonly string[] TypeNames = ["menu", "play", "time", "pin", "queue", "agent", "external", "voicemail", "hangup", "caller"];
     private static readonly string[] DayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
     /// <summary>Adds one problem per invalid IVR setting, each naming its setting.</summary>
@@ -471,6 +482,7 @@ public static class IvrConfiguration
                         problems.Add(new SettingsProblem($"{path}.mailbox", "is required for a voicemail node (e.g. \"800\")"));
                     }
 
+                    QueueRef(node.Queue, $"{path}.queue", queues, problems, required: false);
                     if (node.MaxMessage <= TimeSpan.Zero)
                     {
                         problems.Add(new SettingsProblem($"{path}.maxMessage", $"{node.MaxMessage} must be longer than zero"));
@@ -478,6 +490,11 @@ public static class IvrConfiguration
 
                     break;
                 case IvrNodeType.Hangup:
+                    break;
+                case IvrNodeType.Caller:
+                    NodeRef(node.IfVip, $"{path}.ifVip", names, problems, required: false);
+                    NodeRef(node.IfMember, $"{path}.ifMember", names, problems, required: false);
+                    NodeRef(node.Otherwise, $"{path}.otherwise", names, problems, required: true);
                     break;
             }
 
@@ -488,11 +505,11 @@ public static class IvrConfiguration
         }
 
         // Time nodes take no time: a loop made only of them would never give the caller anything.
-        foreach (var node in nodes.Values.Where(x => x.Type == IvrNodeType.Time))
+        foreach (var node in nodes.Values.Where(x => x.Type is IvrNodeType.Time or IvrNodeType.Caller))
         {
             if (TimeLoop(node, nodes))
             {
-                problems.Add(new SettingsProblem($"{at}.nodes[{plan.Nodes.IndexOf(node.Settings)}]", $"time node '{node.Name}' leads back to itself through time nodes only; put a prompt or a destination in the loop"));
+                problems.Add(new SettingsProblem($"{at}.nodes[{plan.Nodes.IndexOf(node.Settings)}]", $"node '{node.Name}' leads back to itself through time and caller nodes only; put a prompt or a destination in the loop"));
             }
         }
 
@@ -506,14 +523,14 @@ public static class IvrConfiguration
         stack.Push(start);
         while (stack.TryPop(out var node))
         {
-            foreach (var next in new[] { node.Settings.Open, node.Settings.Closed })
+            foreach (var next in new[] { node.Settings.Open, node.Settings.Closed, node.Settings.IfVip, node.Settings.IfMember, node.Settings.Otherwise })
             {
                 if (next == start.Name)
                 {
                     return true;
                 }
 
-                if (next is not null && nodes.TryGetValue(next, out var n) && n.Type == IvrNodeType.Time && seen.Add(next))
+                if (next is not null && nodes.TryGetValue(next, out var n) && n.Type is IvrNodeType.Time or IvrNodeType.Caller && seen.Add(next))
                 {
                     stack.Push(n);
                 }

@@ -11,7 +11,10 @@ namespace CtiBridge.Service.Hosting;
 public static class CtiBridgeHost
 {
     /// <summary>Creates the host for validated settings.</summary>
-    public static WebApplication Build(CtiBridgeSettings settings, TimeProvider? timeProvider = null)
+    /// <param name="settings">The validated settings.</param>
+    /// <param name="timeProvider">The clock (a fake one in tests); null for the system clock.</param>
+    /// <param name="configureServices">Changes to the services after the parts are added (tests put stand-ins here).</param>
+    public static WebApplication Build(CtiBridgeSettings settings, TimeProvider? timeProvider = null, Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -28,6 +31,7 @@ public static class CtiBridgeHost
         builder.Services.AddCtiBridgeDialer(settings);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
+        configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.MapCtiBridgeHealth();

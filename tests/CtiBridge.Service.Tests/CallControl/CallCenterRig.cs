@@ -53,11 +53,12 @@ internal sealed class CallCenterRig : IAsyncDisposable
 
     /// <summary>
     /// Starts with <paramref name="configure"/> changing the call-control settings (extra queues, IVR
-    /// plans, lookup), <paramref name="configureService"/> the rest of the service's settings (webhooks) and <paramref name="sounds"/> as PbxSim's sound catalogue (name → seconds).
+    /// plans, lookup), <paramref name="configureService"/> the rest of the service's settings (webhooks),
+    /// <paramref name="sounds"/> as PbxSim's sound catalogue (name → seconds) and <paramref name="services"/> stand-in services (a callback scheduler).
     /// </summary>
     public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct,
         Action<CallControlSettings>? configure = null, Dictionary<string, double>? sounds = null, string? journalDirectory = null,
-        Action<CtiBridgeSettings>? configureService = null)
+        Action<CtiBridgeSettings>? configureService = null, Action<IServiceCollection>? services = null)
     {
         var options = new PbxSimOptions
         {
@@ -100,7 +101,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
         };
         configure?.Invoke(settings.CallControl);
         configureService?.Invoke(settings);
-        rig._app = CtiBridgeHost.Build(settings);
+        rig._app = CtiBridgeHost.Build(settings, configureServices: services);
         rig._subscription = rig.Center.SubscribeEvents();
         rig._pump = rig.AcdEvents.PumpAsync(rig._subscription.Reader);
         try

@@ -105,4 +105,96 @@ public sealed class CallControlSettingsTests
 
         Assert.Equal(["callControl.queues[0].ringTimout: unknown setting; did you mean 'ringTimeout'?"], problems);
     }
+
+    [Fact]
+    public void Parse_IvrPlanWithCalendarAndQueueExtras_BindsAndMapsToTheAcdConfiguration()
+    {
+        var settings = SettingsLoader.Parse(Config($$"""
+            {
+              "queues": [ { "name": "support", "announcePosition": true, "announcementPeriod": "00:00:45", "joinPrompt": "queue-thankyou",
+                            "exitKeys": [ { "key": "1", "target": "callback" }, { "key": "2", "target": "voicemail:800" } ],
+                            "overflow": [ { "when": "waitExceeded", "after": "00:02:00", "target": "number:13800001111" } ] } ],
+              "agents": [ { "id": "2001", "extension": "PJSIP/1001", "pinHash": "{{PinHash}}", "queues": [ "support" ] } ],
+              "dids": [ { "number": "4008001", "plan": "main" } ],
+              "ivr": {
+                "calendars": [ { "name": "office", "timeZone": "Asia/Shanghai", "open": [ { "days": "mon-fri", "from": "09:00", "to": "18:00" } ], "holidays": [ "2026-10-01" ] } ],
+                "plans": [ { "name": "main", "start": "hours", "operator": "support", "nodes": [
+                  { "name": "hours", "type": "time", "calendar": "office", "open": "menu", "closed": "vm" },
+                  { "name": "menu", "type": "menu", "prompt": "welcome", "choices": [ { "key": "1", "next": "support" } ] },
+                  { "name": "support", "type": "queue", "queue": "support" },
+                  { "name": "vm", "type": "voicemail", "mailbox": "800" } ] } ]
+              }
+            }
+            """), "ctibridge.json", new Hashtable());
+
+        var queue = Assert.Single(global::CtiBridge.Service.CallControl.CallControlConfiguration.ToAcdConfiguration(settings.CallControl).Queues);
+        Assert.Equal((true, TimeSpan.FromSeconds(45), "queue-thankyou"), (queue.Experience.AnnouncePositionOnJoin, queue.Experience.PositionAnnouncementPeriod!.Value, queue.Experience.JoinPrompt));
+        Assert.Equal(OverflowTarget.ToCallbackOffer(), queue.ExitKeys['1']);
+        Assert.Equal(OverflowTarget.ToVoicemail("800"), queue.ExitKeys['2']);
+        Assert.Equal(new OverflowRule(OverflowCondition.WaitExceeded, OverflowTarget.ToNumber("13800001111"), TimeSpan.FromMinutes(2)), Assert.Single(queue.Overflow));
+        Assert.Equal(4, Assert.Single(settings.CallControl.Ivr.Plans).Nodes.Count);
+    }
+
+    [Fact]
+    public void Parse_BrokenIvrPlan_OneLinePerProblemNamingTheSetting()
+    {
+        var problems = Problems($$"""
+            { "queues": [ { "name": "support" } ],
+              "agents": [ { "id": "2001", "extension": "PJSIP/1001", "pinHash": "{{PinHash}}", "queues": [ "support" ] } ],
+              "dids": [ { "number": "4008001", "plan": "mian" }, { "number": "4008002" } ],
+              "ivr": {
+                "calendars": [ { "name": "office", "timeZone": "Mars/Olympus", "open": [ { "days": "mon-fry", "from": "9", "to": "18:00" } ], "holidays": [ "1 Oct" ] } ],
+                "plans": [ { "name": "main", "start": "welcom", "nodes": [
+                  { "name": "welcome", "type": "menue" },
+                  { "name": "menu", "type": "menu", "prompt": "welcome", "choices": [ { "key": "11", "next": "support" }, { "key": "2", "next": "nowhere" } ], "timeout": "00:00:00" },
+                  { "name": "pin", "type": "pin", "prompt": "enter-pin", "pinHash": "1234", "next": "menu" },
+                  { "name": "x", "type": "time", "calendar": "offce", "open": "y", "closed": "menu" },
+                  { "name": "y", "type": "time", "calendar": "office", "open": "x", "closed": "menu" },
+                  { "name": "boss", "type": "agent", "agent": "2001" },
+                  { "name": "mobile", "type": "external", "number": "138-0000" } ] } ]
+              }
+            }
+            """);
+
+        Assert.Equal([
+            "callControl.ivr.calendars[0].timeZone: 'Mars/Olympus' is not a known time zone (an IANA name such as \"Asia/Shanghai\" or \"UTC\")",
+            "callControl.ivr.calendars[0].open[0].days: 'mon-fry' is not a list of week days; write e.g. \"mon-fri\" or \"sat,sun\"",
+            "callControl.ivr.calendars[0].open[0].from: '9' is not a time of day (HH:mm, e.g. \"09:00\")",
+            "callControl.ivr.calendars[0].holidays[0]: '1 Oct' is not a date (yyyy-MM-dd, e.g. \"2026-10-01\")",
+            "callControl.ivr.plans[0].start: node 'welcom' is not in this plan; did you mean 'welcome'?",
+            "callControl.ivr.plans[0].nodes[0].type: 'menue' is not a node type (menu, play, time, pin, queue, agent, external, voicemail, hangup, caller); did you mean 'menu'?",
+            "callControl.ivr.plans[0].nodes[1].choices[0].key: '11' is not a key; use one of 0-9, * or #",
+            "callControl.ivr.plans[0].nodes[1].choices[0].next: node 'support' is not in this plan",
+            "callControl.ivr.plans[0].nodes[1].choices[1].next: node 'nowhere' is not in this plan",
+            "callControl.ivr.plans[0].nodes[1].timeout: 00:00:00 must be longer than zero",
+            "callControl.ivr.plans[0].nodes[2].pinHash: is not a PIN hash; create one with `ctibridge pin-hash` (pbkdf2-sha256$iterations$salt$hash), never write the PIN itself",
+            "callControl.ivr.plans[0].nodes[3].calendar: calendar 'offce' is not configured in callControl.ivr.calendars; did you mean 'office'?",
+            "callControl.ivr.plans[0].nodes[5].queue: queue 'support' has strategy 'leastrecent'; calls for one agent wait in a queue with strategy 'sticky' (they go to the others after its stickyWait)",
+            "callControl.ivr.plans[0].nodes[6].number: '138-0000' is not a number to dial (digits, +, * and # only)",
+            "callControl.ivr.plans[0].nodes[3]: node 'x' leads back to itself through time and caller nodes only; put a prompt or a destination in the loop",
+            "callControl.ivr.plans[0].nodes[4]: node 'y' leads back to itself through time and caller nodes only; put a prompt or a destination in the loop",
+            "callControl.dids[0].plan: plan 'mian' is not configured in callControl.ivr.plans; did you mean 'main'?",
+            "callControl.dids[1]: names neither a queue nor a plan; add \"queue\": \"support\" or \"plan\": \"main\"",
+        ], problems);
+        Assert.DoesNotContain(problems, p => p.Contains("'1234'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Parse_BadOverflowAndExitKeys_SayWhatATargetLooksLike()
+    {
+        var problems = Problems("""
+            { "queues": [ { "name": "support", "exitKeys": [ { "key": "1", "target": "callbak" }, { "key": "1", "target": "queue:support" } ],
+                            "overflow": [ { "when": "waitExceded", "target": "number:" }, { "when": "noAnswer", "target": "queue:backup" } ] } ] }
+            """);
+
+        Assert.Equal([
+            "callControl.queues[0].exitKeys[0].target: 'callbak' is not a target; write queue:NAME, number:DIGITS, voicemail:MAILBOX, callback or hangup[:SOUND]",
+            "callControl.queues[0].exitKeys[1].key: key '1' is used twice in queue 'support'",
+            "callControl.queues[0].exitKeys[1].target: sends the call back into queue 'support' itself",
+            "callControl.queues[0].overflow[0].when: 'waitExceded' is not an overflow condition (waitExceeded, noAnswer, queueFull, noAgents, closed); did you mean 'waitExceeded'?",
+            "callControl.queues[0].overflow[0].target: 'number:' is not a target; write queue:NAME, number:DIGITS, voicemail:MAILBOX, callback or hangup[:SOUND]",
+            "callControl.queues[0].overflow[1].attempts: is required for noAnswer and must be at least 1",
+            "callControl.queues[0].overflow[1].target: queue 'backup' is not configured in callControl.queues",
+        ], problems);
+    }
 }

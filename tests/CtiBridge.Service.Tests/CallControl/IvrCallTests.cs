@@ -1,5 +1,6 @@
 using System.Globalization;
 using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
 using CtiBridge.TestSupport;
@@ -302,6 +303,81 @@ public sealed class IvrCallTests(MigratedDatabaseFixture database) : IClassFixtu
             "SELECT string_agg(disposition, ' ' ORDER BY caller) FROM calls WHERE caller IN ('5550010', '5550011')", ct));
     }
 
+    [Fact]
+    public async Task Queue_CallbackKey_TheRequestReachesTheCallbackSchedulerWithThePlaceInLine()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var queue = Queue();
+        queue.ExitKeys = [new QueueExitKeySettings { Key = "1", Target = "callback" }];
+        var callbacks = new CallbackInbox();
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001")], ct, configure: null, Sounds,
+            services: s => s.AddSingleton<ICallbackRequests>(callbacks));
+
+        var caller = rig.Trunk.CallIn("4008001", "5550020", "Call Me");
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct);
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the call to queue", ct);
+        rig.Trunk.PressDigits(caller, "1");
+
+        // The caller hears the thank-you and is released; the scheduler has the request.
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        var request = await callbacks.Received.Task.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        Assert.Equal(("5550020", CallbackSource.Queue, "support", enqueued.CallId, "Call Me"), (request.Number, request.Source, request.Queue, request.OriginCallId, request.CustomerName));
+        Assert.Equal(enqueued.At, request.PlaceInLineSince);
+        Assert.Equal(Core.Acd.CallDisposition.Overflowed, (await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the end", ct)).Disposition);
+    }
+
+    [Fact]
+    public async Task Plan_ZeroDuringAnAnnouncementReachesTheOperator_MembersGoTheirOwnWay()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var crm = await StartCrmAsync(ct);
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, cc =>
+        {
+            Plan(
+                new IvrNodeSettings { Name = "who", Type = "caller", IfMember = "members", Otherwise = "news" },
+                new IvrNodeSettings { Name = "news", Type = "play", Prompt = "welcome", Next = "bye" },
+                new IvrNodeSettings { Name = "members", Type = "queue", Queue = "support", Priority = 7 },
+                new IvrNodeSettings { Name = "operator", Type = "queue", Queue = "support" },
+                new IvrNodeSettings { Name = "bye", Type = "hangup", Completes = true })(cc);
+            cc.Ivr.Plans[0].Operator = "operator";
+            cc.CustomerLookup = new CustomerLookupSettings { Url = crm.Url + "/caller?number={callerNumber}", Timeout = TimeSpan.FromSeconds(2) };
+        }, Sounds);
+
+        // An unknown caller hears the 2 s announcement and presses 0 during it: the operator's queue.
+        var caller = rig.Trunk.CallIn("4008001", "5550030", "Needs Help");
+        await rig.PbxEvents.WaitAsync("Newstate", caller, ct, e => e["ChannelStateDesc"] == "Up");
+        await crm.Asked("5550030").WaitAsync(TimeSpan.FromSeconds(15), ct);
+        rig.Trunk.PressDigits(caller, "0");
+        var first = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the operator", ct);
+        Assert.Equal(["main/who", "main/news", "main/operator"], first.Caller.IvrPath);
+
+        // A member goes straight to the members' node.
+        var member = rig.Trunk.CallIn("4008001", "5550888", "Member May");
+        var second = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.CallId != first.CallId, "the member", ct);
+        Assert.Equal(["main/who", "main/members"], second.Caller.IvrPath);
+        Assert.Equal(7, second.Priority);
+        rig.Trunk.HangUp(caller);
+        rig.Trunk.HangUp(member);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the ends", ct, nth: 2);
+        await rig.StopServiceAsync();
+
+        Assert.Equal("main/who main/news main/operator:0", await StepsAsync(first.CallId, ct));
+    }
+
+    /// <summary>The callback scheduler as call control sees it: takes a request.</summary>
+    private sealed class CallbackInbox : ICallbackRequests
+    {
+        public TaskCompletionSource<CallbackRequest> Received { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<CallbackTicket?> RequestAsync(CallbackRequest request, CancellationToken cancellationToken = default)
+        {
+            Received.TrySetResult(request);
+            return Task.FromResult<CallbackTicket?>(null);
+        }
+
+        public Task<int> ResolveByInboundAsync(string number, string callId, CancellationToken cancellationToken = default) => Task.FromResult(0);
+    }
+
     /// <summary>A stand-in CRM: 5550666 is blocked, 5550777 is a VIP, everyone else unknown (404).</summary>
     private static async Task<Crm> StartCrmAsync(CancellationToken ct)
     {
@@ -312,15 +388,13 @@ public sealed class IvrCallTests(MigratedDatabaseFixture database) : IClassFixtu
         app.MapGet("/caller", (HttpContext http) =>
         {
             var number = http.Request.Query["number"].ToString();
-            lock (crm.Requests)
-            {
-                crm.Requests.Add(number);
-            }
+            crm.Add(number);
 
             return number switch
             {
                 "5550666" => Results.Text("""{ "blocked": true }""", "application/json"),
                 "5550777" => Results.Text("""{ "customerId": "C-777", "vip": true, "language": "en" }""", "application/json"),
+                "5550888" => Results.Text("""{ "member": true }""", "application/json"),
                 _ => Results.NotFound(),
             };
         });
@@ -331,7 +405,34 @@ public sealed class IvrCallTests(MigratedDatabaseFixture database) : IClassFixtu
 
     private sealed class Crm(WebApplication app) : IAsyncDisposable
     {
+        private readonly Dictionary<string, TaskCompletionSource> _asked = [];
+
         public List<string> Requests { get; } = [];
+
+        public void Add(string number)
+        {
+            lock (Requests)
+            {
+                Requests.Add(number);
+                AskedSource(number).TrySetResult();
+            }
+        }
+
+        /// <summary>Completes once the CRM has been asked about <paramref name="number"/>.</summary>
+        public TaskCompletionSource AskedSource(string number)
+        {
+            lock (Requests)
+            {
+                if (!_asked.TryGetValue(number, out var asked))
+                {
+                    _asked[number] = asked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                return asked;
+            }
+        }
+
+        public Task Asked(string number) => AskedSource(number).Task;
 
         public string Url { get; set; } = string.Empty;
 
