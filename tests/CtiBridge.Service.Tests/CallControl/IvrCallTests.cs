@@ -256,13 +256,19 @@ public sealed class IvrCallTests(MigratedDatabaseFixture database) : IClassFixtu
 
         rig.Trunk.HangUp(caller);
         await rig.PbxEvents.WaitAsync("Hangup", mobile["DestChannel"]!, ct);
-        await rig.StopServiceAsync();
-
         var callId = (await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the end", ct)).CallId;
+        // The service learns of the mobile's hang-up over ARI after PbxSim's AMI Hangup: wait
+        // (bounded) for the external leg's record before stopping, so a slow machine does not race.
+        var leg = $"SELECT concat_ws('|', party, channel, answered_at IS NOT NULL) FROM call_legs WHERE call_id = '{Q(callId)}'";
+        for (var i = 0; i < 200 && await database.Database.ScalarAsync<string>(leg, ct) is null; i++)
+        {
+            await Task.Delay(100, ct);
+        }
+
+        await rig.StopServiceAsync();
         Assert.Equal("overflowed|timeout", await database.Database.ScalarAsync<string>(
             $"SELECT concat_ws('|', c.disposition, v.outcome) FROM calls c JOIN queue_visits v USING (call_id) WHERE c.call_id = '{Q(callId)}'", ct));
-        Assert.Equal("external|13800001111|t", await database.Database.ScalarAsync<string>(
-            $"SELECT concat_ws('|', party, channel, answered_at IS NOT NULL) FROM call_legs WHERE call_id = '{Q(callId)}'", ct));
+        Assert.Equal("external|13800001111|t", await database.Database.ScalarAsync<string>(leg, ct));
     }
 
     [Fact]
