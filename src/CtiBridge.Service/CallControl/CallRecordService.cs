@@ -8,7 +8,8 @@ namespace CtiBridge.Service.CallControl;
 /// Writes the call center's domain events as call records: the <see cref="AcdRecordMapper"/> turns
 /// them into calls, queue visits, queue events and agent-state intervals, and the
 /// <see cref="CallRecordSink"/> stores them in PostgreSQL (or in the journal while it is down).
-/// On stop, every event already published is mapped and written before the journal closes.
+/// On stop, every event already published is mapped and written before the journal closes, and
+/// the states agents are in are written as ending at the stop.
 /// </summary>
 internal sealed partial class CallRecordService(
     CallCenter center, NpgsqlDataSource dataSource, CallControlSettings settings, TimeProvider timeProvider, ILoggerFactory loggerFactory) : IHostedService, IDisposable
@@ -87,6 +88,14 @@ internal sealed partial class CallRecordService(
         }
         finally
         {
+            // Stopping: the states agents are in now end here in the records (a call still in
+            // progress has its agent in_call up to the stop), so state time is not lost with the
+            // engine; the intervals carry a flush revision like the end-of-day ones.
+            foreach (var record in mapper.FlushOpenStates(timeProvider.GetUtcNow()))
+            {
+                _records.Writer.TryWrite(record);
+            }
+
             await _ownRecordsStop.CancelAsync().ConfigureAwait(false);
             await _ownRecords.ConfigureAwait(false);
             _records.Writer.TryComplete();
