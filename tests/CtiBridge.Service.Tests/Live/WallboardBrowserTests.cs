@@ -115,7 +115,17 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
     private static string Cell(IWebDriver browser, string table, string key, string cellClass)
     {
         var attribute = table == "agents" ? "data-agent" : "data-queue";
-        return browser.FindElement(By.CssSelector($"#{table} tr[{attribute}='{key}'] td.{cellClass}")).Text;
+        // The page redraws its rows on every update: a row found a moment ago may be gone; read again.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return browser.FindElement(By.CssSelector($"#{table} tr[{attribute}='{key}'] td.{cellClass}")).Text;
+            }
+            catch (StaleElementReferenceException) when (attempt < 50)
+            {
+            }
+        }
     }
 
     private static void SaveScreenshot(IWebDriver browser, string name = "wallboard.png")
