@@ -135,16 +135,15 @@ public sealed class CallRecordWriter
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static DateTime Hour(DateTimeOffset time)
-    {
-        var ticks = time.UtcTicks;
-        return new DateTime(ticks - (ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
-    }
+    private static DateTime Hour(DateTimeOffset time) => Floor(time, TimeSpan.FromHours(1));
 
-    private static DateTime Quarter(DateTimeOffset time)
+    private static DateTime Quarter(DateTimeOffset time) => Floor(time, TimeSpan.FromMinutes(15));
+
+    // The UTC bucket start of a rollup (buckets are aligned to the epoch, as in the SQL recounts).
+    private static DateTime Floor(DateTimeOffset time, TimeSpan bucket)
     {
         var ticks = time.UtcTicks;
-        return new DateTime(ticks - (ticks % (15 * TimeSpan.TicksPerMinute)), DateTimeKind.Utc);
+        return new DateTime(ticks - (ticks % bucket.Ticks), DateTimeKind.Utc);
     }
 
     private async Task EnsurePartitionsAsync(IReadOnlyList<CallCenterRecord> rows, CancellationToken cancellationToken)

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Builder;
 namespace CtiBridge.Service.Tests.Hosting;
 
 /// <summary>The real CtiBridge host on a loopback port, on a test database of its own.</summary>
-public sealed class RunningService : IAsyncLifetime
+public class RunningService : IAsyncLifetime
 {
     private WebApplication? _app;
 
@@ -33,11 +33,17 @@ public sealed class RunningService : IAsyncLifetime
         return client;
     }
 
+    /// <summary>Changes the service's settings before it starts (a fixture deriving from this one).</summary>
+    protected virtual void Configure(CtiBridge.Service.Configuration.CtiBridgeSettings settings)
+    {
+    }
+
     public async ValueTask InitializeAsync()
     {
         Database = await PostgresServer.CreateMigratedDatabaseAsync();
         Pbx = await PbxSimSettings.StartAsync();
         var settings = PbxSimSettings.Service(Database.ConnectionString, PbxSimSettings.For(Pbx));
+        Configure(settings);
         _app = CtiBridgeHost.Build(settings);
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Urls.Single());
@@ -53,5 +59,6 @@ public sealed class RunningService : IAsyncLifetime
 
         await Pbx.DisposeAsync();
         await Database.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 }

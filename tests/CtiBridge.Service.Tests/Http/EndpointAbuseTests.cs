@@ -6,10 +6,7 @@ using CtiBridge.Service.Http;
 using CtiBridge.Core.Acd;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
-using CtiBridge.Service.Hosting;
 using CtiBridge.Service.Tests.Hosting;
-using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -255,37 +252,11 @@ public sealed partial class EndpointAbuseTests(CallCenterService service) : ICla
 }
 
 /// <summary>The real host with call control on (a queue, two agents with desk phones), so requests reach the call center, not a 503.</summary>
-public sealed class CallCenterService : IAsyncLifetime
+public sealed class CallCenterService : RunningService
 {
-    private WebApplication? _app;
-
-    /// <summary>The service's database.</summary>
-    public TestDatabase Database { get; private set; } = null!;
-
-    /// <summary>The Asterisk the service drives.</summary>
-    public CtiBridge.PbxSim.PbxSimulator Pbx { get; private set; } = null!;
-
-    /// <summary>The host.</summary>
-    public WebApplication App => _app ?? throw new InvalidOperationException("Not started.");
-
-    /// <summary>A client, with a key when given.</summary>
-    public HttpClient Client(string? apiKey = null)
-    {
-        var client = new HttpClient { BaseAddress = new Uri(App.Urls.Single()) };
-        if (apiKey is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
-        }
-
-        return client;
-    }
-
     /// <inheritdoc/>
-    public async ValueTask InitializeAsync()
+    protected override void Configure(CtiBridgeSettings settings)
     {
-        Database = await PostgresServer.CreateMigratedDatabaseAsync();
-        Pbx = await PbxSimSettings.StartAsync();
-        var settings = PbxSimSettings.Service(Database.ConnectionString, PbxSimSettings.For(Pbx));
         var pinHash = AgentPin.Hash("4321", iterations: 1000);
         settings.CallControl = new CallControlSettings
         {
@@ -294,20 +265,5 @@ public sealed class CallCenterService : IAsyncLifetime
             Dids = [new DidRouteSettings { Number = "4008001", Queue = "support" }],
             RecordJournalDirectory = Directory.CreateTempSubdirectory("ctibridge-abuse-").FullName,
         };
-        _app = CtiBridgeHost.Build(settings);
-        await _app.StartAsync();
-    }
-
-    /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        await Pbx.DisposeAsync();
-        await Database.DisposeAsync();
     }
 }
