@@ -23,4 +23,14 @@ public sealed class DialerSettings
 
     /// <summary>This instance's id for hopper claims; default host name + a random suffix (unique per start).</summary>
     public string? InstanceId { get; set; }
+
+    /// <summary>
+    /// Directory of the dialer's call-record journal (its attempts as <c>calls</c> rows are kept
+    /// there while PostgreSQL is unreachable, then replayed). Not the one of call control: each
+    /// journal has one writer.
+    /// </summary>
+    public string RecordJournalDirectory { get; set; } = "/var/lib/ctibridge/dialer";
+
+    /// <summary>Size bound of that journal in MiB (an alarm is logged at 80 %).</summary>
+    public int RecordJournalMaxMegabytes { get; set; } = 64;
 }

@@ -86,6 +86,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _hopper = new LeadHopper(dataSource, InstanceId, timeProvider);
         _attempts = new AttemptLog(dataSource, InstanceId, timeProvider);
         _doNotCall = new DoNotCallList(dataSource, timeProvider);
+        _dataSource = dataSource;
     }
 
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
@@ -97,6 +98,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// <summary>Connects the events WebSocket (retrying until Asterisk answers) and starts the loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        await StartRecordsAsync(cancellationToken).ConfigureAwait(false);
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
@@ -324,6 +326,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             foreach (var lost in plan.Released)
             {
                 LogLineLost(_logger, lost.Call.CallId, campaign.Definition.Id);
+                if (_lines.TryGetValue(lost.Call.CallId, out var lostLine))
+                {
+                    lostLine.HungUpByDialer = true;
+                }
+
                 await EndLineAsync(campaign, lost, ct).ConfigureAwait(false);
                 _ari.Channels.HangupAsync(lost.Call.CallId, reason: "normal", cancellationToken: ct).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
             }
@@ -415,7 +422,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 OnAgentUp(start.Channel.Id);
                 break;
             case StasisStart start when start.Args.Count > 0 && start.Args[0] == CustomerArg:
-                await OnCustomerAnsweredAsync(start.Channel.Id, now, start.Args.Count > 3 ? start.Args[3] : null).ConfigureAwait(false);
+                await OnCustomerAnsweredAsync(start.Channel.Id, now, start.Args.Count > 3 ? start.Args[3] : null, start.Channel.Name).ConfigureAwait(false);
                 break;
             case StasisStart start:
                 LogUnknownChannel(_logger, start.Channel.Id, string.Join(',', start.Args));
@@ -462,13 +469,15 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         MakeIdle(agent, _time.GetUtcNow());
     }
 
-    private async Task OnCustomerAnsweredAsync(string callId, DateTimeOffset now, string? amdStatus)
+    private async Task OnCustomerAnsweredAsync(string callId, DateTimeOffset now, string? amdStatus, string? channelName)
     {
         if (!_lines.TryGetValue(callId, out var line) || line.Campaign.Dialer.Find(callId) is not { State: DialedCallState.Ringing })
         {
             _ari.Channels.HangupAsync(callId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
             return;
         }
+
+        line.ChannelName = channelName;
 
         var campaign = line.Campaign;
         var answeredBy = OutcomeClassifier.FromAmdStatus(amdStatus);
@@ -503,6 +512,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
             else
             {
+                line.HungUpByDialer = true;
                 line.Run("hang up on the machine", _logger, ct => _ari.Channels.HangupAsync(callId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
             }
         }
@@ -532,6 +542,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
         else
         {
+            line.HungUpByDialer = true;
             line.Run("hang up the abandoned call", _logger, ct => _ari.Channels.HangupAsync(line.CallId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
         }
 
@@ -540,8 +551,13 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
     }
 
-    private void Play(DialerLine line, string sound) =>
+    private void Play(DialerLine line, string sound)
+    {
+        // The dialer hangs up when the message has played (PlaybackFinished).
+        line.MessagePlayed = sound;
+        line.HungUpByDialer = true;
         line.Run("play " + sound, _logger, ct => _ari.Channels.PlayAsync(line.CallId, ["sound:" + sound], playbackId: "dplay-" + line.CallId, cancellationToken: ct), null, _stopping.Token);
+    }
 
     private void Connect(RunningCampaign campaign, DialerLine line, DialerAgent agent, DateTimeOffset now)
     {
@@ -622,6 +638,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         agent.TalkEndedAt = now;
         var wrapUp = TimeSpan.FromSeconds(agent.Campaign.Definition.WrapUpSeconds);
         agent.WrapUpUntil = now + wrapUp;
+        agent.LastCall = line.Ended;
         var bridgeId = line.BridgeId!;
         agent.Run("back to the holding bridge", _logger, async ct =>
         {
@@ -633,6 +650,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             if (agent.State == DialerAgentState.WrapUp && _agents.ContainsKey(agent.Id))
             {
                 agent.Campaign.Dialer.OnWrapUpEnded(at - agent.TalkEndedAt);
+                WriteWrapUp(agent, at);
                 MakeIdle(agent, at);
             }
 
@@ -675,8 +693,14 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         agent.Campaign.Agents.Remove(agent);
         agent.WrapUpTimer?.Dispose();
         LogAgentLeft(_logger, agent.Id, agent.Campaign.Definition.Id, why);
-        if (agent.CallId is { } callId && _lines.ContainsKey(callId))
+        if (agent.State == DialerAgentState.WrapUp)
         {
+            WriteWrapUp(agent, _time.GetUtcNow());
+        }
+
+        if (agent.CallId is { } callId && _lines.TryGetValue(callId, out var agentLine))
+        {
+            agentLine.HungUpByDialer = true;
             // The customer cannot stay with nobody: the call ends (its end is stored from its own hang-up).
             _ari.Channels.HangupAsync(callId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
         }
@@ -689,6 +713,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         line ??= _lines.GetValueOrDefault(result.Call.CallId);
         _lines.Remove(result.Call.CallId);
         await _attempts.EndAsync(new StoredAttemptEnd(result, line?.AgentId, line?.HangupCause), ct).ConfigureAwait(false);
+        WriteCallRecords(campaign, result, line);
         await FlushLedgerAsync(campaign, ct).ConfigureAwait(false);
     }
 
@@ -723,6 +748,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         await _events.DisposeAsync().ConfigureAwait(false);
+        await StopRecordsAsync().ConfigureAwait(false);
         foreach (var line in _lines.Values)
         {
             line.DeadlineTimer?.Dispose();

@@ -126,6 +126,9 @@ internal sealed class DialerAgent(string id, string endpoint, string channelId, 
     public DateTimeOffset WrapUpUntil { get; set; }
 
     public ITimer? WrapUpTimer { get; set; }
+
+    /// <summary>The call the agent is wrapping up, written again with its wrap-up time when it ends.</summary>
+    public (AttemptResult Result, DialerCallFacts Facts)? LastCall { get; set; }
 }
 
 /// <summary>One customer call up (its channel id is the domain call id).</summary>
@@ -145,6 +148,18 @@ internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriS
     public string? BridgeId { get; set; }
 
     public ITimer? DeadlineTimer { get; set; }
+
+    /// <summary>The customer's channel name once answered (PJSIP/carrier-00000012).</summary>
+    public string? ChannelName { get; set; }
+
+    /// <summary>The recording played to whatever answered, if any.</summary>
+    public string? MessagePlayed { get; set; }
+
+    /// <summary>True once the dialer decided to end the call (not the customer hanging up).</summary>
+    public bool HungUpByDialer { get; set; }
+
+    /// <summary>The attempt's end and facts once stored (for the wrap-up revision of its call record).</summary>
+    public (AttemptResult Result, DialerCallFacts Facts)? Ended { get; set; }
 }
 
 /// <summary>

@@ -17,8 +17,12 @@ namespace CtiBridge.Service.Tests.Dialer;
 /// ledger row stored. Real clock with short rings and talks; every wait is bounded.
 /// </summary>
 [Trait("Tier", "PbxSim")]
-public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
+public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>, IDisposable
 {
+    private readonly string _journals = Directory.CreateTempSubdirectory("ctibridge-dialer-journal-").FullName;
+
+    public void Dispose() => Directory.Delete(_journals, recursive: true);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private TestDatabase Db => fixture.Database;
@@ -65,7 +69,11 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         var server = PbxSimSettings.For(pbx);
         var options = AsteriskServer.ToAriOptions(server.Ari);
         return new OutboundDialer(
-            new DialerSettings { Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5 },
+            new DialerSettings
+            {
+                Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
+                RecordJournalDirectory = Path.Combine(_journals, instance),
+            },
             new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
     }
 
@@ -147,7 +155,57 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
             await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind IN ('LiveAnswerConnected', 'Abandoned')"));
         Assert.Equal(0.0, stats.AbandonRate);
         Assert.Equal(stats.LiveAnswers, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'LiveAnswerConnected'"));
+
+        await AssertCallRowsAsync(campaign, expectWrapUp: true);
     }
+
+    /// <summary>
+    /// Every attempt is one outbound <c>calls</c> row with the campaign, lead, agent, talk and a
+    /// disposition matching the attempt's outcome, and it reaches the centre report and the cdr view.
+    /// </summary>
+    private async Task AssertCallRowsAsync(string campaign, bool expectWrapUp)
+    {
+        var attempts = await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'");
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'") == attempts
+                && (!expectWrapUp || await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND agent_id IS NOT NULL AND revision = 0") == 0),
+            "a call row per attempt (with wrap-up)", TimeSpan.FromSeconds(15), () => SummaryAsync(campaign));
+        var mismatched = await Db.ScalarAsync<string>($"""
+            SELECT coalesce(string_agg(format('%s %s/%s agent %s/%s lead %s/%s', a.call_id, a.outcome, c.disposition, a.agent_id, c.agent_id, a.lead_id, c.lead_id), E'\n'), '')
+            FROM dialer_attempts a LEFT JOIN calls c ON c.call_id = a.call_id
+            WHERE a.campaign_id = '{campaign}' AND (c.call_id IS NULL OR c.direction <> 'outbound' OR c.started_at <> a.dialed_at OR c.lead_id <> a.lead_id::text
+               OR c.callee <> a.phone_number OR c.caller <> '+18005550100'
+               OR c.agent_id IS DISTINCT FROM (CASE WHEN a.agent_connected_at IS NULL THEN NULL ELSE a.agent_id END)
+               OR c.disposition <> CASE
+                    WHEN a.agent_connected_at IS NOT NULL THEN 'answered'
+                    WHEN a.outcome = 'HumanAnswer' THEN 'abandoned'
+                    WHEN a.outcome IN ('NoAnswer', 'Machine') THEN 'no_answer'
+                    WHEN a.outcome = 'Busy' THEN 'busy'
+                    ELSE 'failed' END
+               OR (c.disposition = 'answered' AND (c.talk_seconds <= 0 OR c.answered_at IS NULL)))
+            """, Ct);
+        Assert.True(mismatched.Length == 0, "Call rows that do not match their attempt:\n" + mismatched);
+        var answered = await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND agent_connected_at IS NOT NULL");
+        Assert.True(answered > 0);
+        if (expectWrapUp)
+        {
+            Assert.Equal(answered, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND wrap_up_seconds > 0"));
+        }
+
+        // The cdr view shows them (answered, with the agent's phone as dstchannel), and the centre report counts them.
+        Assert.Equal(answered, await CountAsync($"SELECT count(*) FROM cdr c JOIN calls x ON x.call_id = c.uniqueid WHERE x.campaign_id = '{campaign}' AND c.disposition = 'ANSWERED' AND c.dstchannel LIKE 'PJSIP/%' AND c.dcontext = 'outbound'"));
+        var reported = await CountAsync($"""
+            SELECT coalesce(sum(r.outbound_calls), 0)::bigint
+            FROM (SELECT min(started_at) AS f, max(started_at) + interval '1 second' AS t FROM calls WHERE campaign_id = '{campaign}') x,
+                 report_centre_traffic(x.f, x.t, '1d') r
+            """);
+        var outboundInRange = await CountAsync($"""
+            SELECT count(*) FROM calls c, (SELECT min(started_at) AS f, max(started_at) + interval '1 second' AS t FROM calls WHERE campaign_id = '{campaign}') x
+            WHERE c.direction = 'outbound' AND c.started_at >= x.f AND c.started_at < x.t
+            """);
+        Assert.True(reported >= attempts, $"report_centre_traffic counted {reported} outbound calls; the campaign alone made {attempts}");
+        Assert.Equal(outboundInRange, reported);
+    }
+
 
     [Fact]
     public async Task TwoInstancesOnOneDatabase_NeverDialALeadTwiceAtOnce()
@@ -177,5 +235,8 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
             """));
         Assert.Equal(0, await CountAsync($"SELECT count(*) FROM (SELECT lead_id FROM dialer_attempts WHERE campaign_id = '{campaign}' GROUP BY lead_id HAVING count(*) > 2) x"));
         Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL"));
+
+        // Both instances' calls are in the records, once each.
+        await AssertCallRowsAsync(campaign, expectWrapUp: true);
     }
 }

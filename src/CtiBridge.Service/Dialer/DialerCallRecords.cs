@@ -1,0 +1,116 @@
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Records;
+
+namespace CtiBridge.Service.Dialer;
+
+/// <summary>What the dialer knows about one finished attempt beyond the domain's <see cref="AttemptResult"/>.</summary>
+/// <param name="CampaignId">The campaign.</param>
+/// <param name="CallerId">The caller ID presented (E.164).</param>
+/// <param name="AgentId">The agent who talked to the customer, if one did.</param>
+/// <param name="AgentEndpoint">That agent's phone (the nailed-up channel's endpoint).</param>
+/// <param name="Channel">The customer's Asterisk channel name when it answered, else the endpoint dialled.</param>
+/// <param name="HangupCause">The Q.850 cause Asterisk gave for the customer's channel, if any.</param>
+/// <param name="MessagePlayed">The recording played to whatever answered (abandon, machine or broadcast message), if any.</param>
+/// <param name="HungUpByDialer">True when the dialer ended the call (after a message, on a machine, agent gone), false when the customer hung up.</param>
+internal sealed record DialerCallFacts(
+    string CampaignId, string CallerId, string? AgentId, string? AgentEndpoint, string? Channel, int? HangupCause, string? MessagePlayed, bool HungUpByDialer);
+
+/// <summary>
+/// Turns a dialer attempt into the call records every other call gets (table <c>calls</c> and its
+/// legs), so the centre's outbound figures, the <c>cdr</c> view and the exports include dialer calls.
+/// The call id is the dialer's call id (also the customer's channel id and
+/// <c>dialer_attempts.call_id</c>); rewriting a record (wrap-up known later, a replay) never duplicates it.
+/// </summary>
+internal static class DialerCallRecords
+{
+    /// <summary>
+    /// The disposition of a dialer attempt (docs/metrics.md §7): <c>answered</c> when an agent
+    /// talked to the person (even if later than the connect deadline, which the ledger counts as
+    /// an abandon) or a voice broadcast reached a person; <c>abandoned</c> when a person answered and
+    /// no agent came; <c>voicemail</c> when a message was left on a machine; <c>no_answer</c> for
+    /// no answer and machines hung up on; <c>busy</c>; <c>failed</c> for everything else
+    /// (congestion, rejected, invalid number, lost reply).
+    /// </summary>
+    public static CallDisposition DispositionOf(AttemptResult result, DialerCallFacts facts)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(facts);
+        var call = result.Call;
+        if (call.AgentConnectedAt is not null)
+        {
+            return CallDisposition.Answered;
+        }
+
+        return result.Outcome switch
+        {
+            CallOutcome.HumanAnswer when !call.Abandoned && facts.MessagePlayed is not null => CallDisposition.Answered,
+            CallOutcome.HumanAnswer => CallDisposition.Abandoned,
+            CallOutcome.Machine when facts.MessagePlayed is not null => CallDisposition.Voicemail,
+            CallOutcome.Machine or CallOutcome.NoAnswer => CallDisposition.NoAnswer,
+            CallOutcome.Busy => CallDisposition.Busy,
+            _ => CallDisposition.Failed,
+        };
+    }
+
+    /// <summary>The call row (revision 0 at the end of the call; wrap-up comes with revision 1).</summary>
+    public static CallRecord Call(AttemptResult result, DialerCallFacts facts, TimeSpan wrapUp = default, int revision = 0)
+    {
+        var call = result.Call;
+        var disposition = DispositionOf(result, facts);
+        var ended = result.EndedAt < call.DialedAt ? call.DialedAt : result.EndedAt;
+        double? wait = call.AnsweredAt is { } answered && disposition is CallDisposition.Answered or CallDisposition.Abandoned
+            ? Math.Max(0, ((call.AgentConnectedAt ?? ended) - answered).TotalSeconds)
+            : null;
+        return new CallRecord
+        {
+            CallId = call.CallId,
+            StartedAt = call.DialedAt,
+            Revision = revision,
+            Direction = CallDirection.Outbound,
+            Caller = facts.CallerId,
+            Callee = call.PhoneNumber,
+            AnsweredAt = call.AnsweredAt, // the customer's answer: the cdr view's billsec is what the carrier bills
+            EndedAt = ended,
+            WaitSeconds = wait,
+            TalkSeconds = call.AgentConnectedAt is { } connected ? Math.Max(0, (ended - connected).TotalSeconds) : 0,
+            WrapUpSeconds = Math.Max(0, wrapUp.TotalSeconds),
+            Disposition = disposition,
+            AgentId = call.AgentConnectedAt is null ? null : facts.AgentId,
+            ReleasedBy = call.AnsweredAt is null ? null : facts.HungUpByDialer ? ReleasedBy.System : ReleasedBy.Caller,
+            CampaignId = facts.CampaignId,
+            LeadId = call.LeadId,
+        };
+    }
+
+    /// <summary>The customer's leg and, when an agent talked, the agent's leg (the <c>cdr</c> view's channel and dstchannel).</summary>
+    public static IEnumerable<CallLegRecord> Legs(AttemptResult result, DialerCallFacts facts)
+    {
+        var call = result.Call;
+        var ended = result.EndedAt < call.DialedAt ? call.DialedAt : result.EndedAt;
+        yield return new CallLegRecord
+        {
+            LegId = call.CallId,
+            StartedAt = call.DialedAt,
+            CallId = call.CallId,
+            Party = CallParty.Customer,
+            Channel = facts.Channel ?? call.Endpoint,
+            AnsweredAt = call.AnsweredAt,
+            EndedAt = ended,
+            HangupCause = facts.HangupCause,
+        };
+        if (call.AgentConnectedAt is { } connected && facts.AgentId is not null)
+        {
+            yield return new CallLegRecord
+            {
+                LegId = call.CallId + "-agent",
+                StartedAt = connected,
+                CallId = call.CallId,
+                Party = CallParty.Agent,
+                AgentId = facts.AgentId,
+                Channel = facts.AgentEndpoint,
+                AnsweredAt = connected,
+                EndedAt = ended < connected ? connected : ended,
+            };
+        }
+    }
+}
