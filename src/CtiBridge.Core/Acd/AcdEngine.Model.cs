@@ -32,7 +32,13 @@ public sealed partial class AcdEngine
 
     private sealed class Agent(AgentProfile profile)
     {
-        public AgentProfile Profile { get; } = profile;
+        public AgentProfile Profile { get; set; } = profile;
+
+        /// <summary>Queues chosen at login when the agent chose a subset of the profile's; null for all.</summary>
+        public HashSet<string>? ChosenQueues { get; set; }
+
+        /// <summary>Skills chosen at login when the agent chose a subset of the profile's; null for all.</summary>
+        public HashSet<string>? ChosenSkills { get; set; }
 
         public string Id => Profile.AgentId;
 
@@ -100,9 +106,9 @@ public sealed partial class AcdEngine
 
         public Queue Queue { get; } = queue;
 
-        public int Penalty { get; } = penalty;
+        public int Penalty { get; set; } = penalty;
 
-        public int MemberOrder { get; } = memberOrder;
+        public int MemberOrder { get; set; } = memberOrder;
 
         public int CallsAnswered { get; set; }
 
@@ -133,17 +139,17 @@ public sealed partial class AcdEngine
 
     private sealed class Queue(QueueConfiguration config, IDistributionStrategy strategy, IDistributionStrategy fallback, int index)
     {
-        public QueueConfiguration Config { get; } = config;
+        public QueueConfiguration Config { get; set; } = config;
 
         public string Name => Config.Name;
 
         public int Index { get; } = index;
 
-        public IDistributionStrategy Strategy { get; } = strategy;
+        public IDistributionStrategy Strategy { get; set; } = strategy;
 
-        public IDistributionStrategy Fallback { get; } = fallback;
+        public IDistributionStrategy Fallback { get; set; } = fallback;
 
-        public QueueStrategyMemory Memory { get; } = new();
+        public QueueStrategyMemory Memory { get; set; } = new();
 
         public Dictionary<LineKey, Line> Lines { get; } = [];
 
@@ -157,7 +163,7 @@ public sealed partial class AcdEngine
 
         public int Waiting { get; set; }
 
-        public TimeSpan[] HandleTimes { get; } = new TimeSpan[Math.Max(1, config.HandleTimeWindow)];
+        public TimeSpan[] HandleTimes { get; set; } = new TimeSpan[Math.Max(1, config.HandleTimeWindow)];
 
         public int HandleTimeCount { get; set; }
 
@@ -165,12 +171,14 @@ public sealed partial class AcdEngine
 
         public TimeSpan HandleTimeSum { get; set; }
 
-        public Dictionary<string, int> OrderIndex { get; } = config.MemberOrder
-            .Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i, StringComparer.Ordinal);
+        public Dictionary<string, int> OrderIndex { get; set; } = OrderIndexOf(config);
 
         public int LoggedIn => Members.Count;
 
         public int Serving => Members.Count - StateCounts[(int)AgentState.Paused];
+
+        public static Dictionary<string, int> OrderIndexOf(QueueConfiguration config) => config.MemberOrder
+            .Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i, StringComparer.Ordinal);
 
         public Line LineFor(int priority, string key, string[] skills)
         {

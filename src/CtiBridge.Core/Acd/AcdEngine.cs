@@ -14,7 +14,8 @@ public sealed partial class AcdEngine
 {
     private const int LineScanLimit = 8;
 
-    private readonly AcdConfiguration _config;
+    private readonly DistributionStrategies _strategies;
+    private AcdConfiguration _config;
     private readonly IAcdOutput _output;
     private readonly Random _random;
     private readonly Dictionary<string, Queue> _queues = new(StringComparer.OrdinalIgnoreCase);
@@ -31,6 +32,7 @@ public sealed partial class AcdEngine
     private long _eventSeq;
     private long _callSeq;
     private long _joinSeq;
+    private int _queueIndex;
 
     /// <summary>Builds an engine; validates the configuration and throws <see cref="AcdConfigurationException"/> listing every problem.</summary>
     /// <param name="configuration">Queues, agents and rules.</param>
@@ -45,10 +47,38 @@ public sealed partial class AcdEngine
         _output = output;
         _random = new Random(configuration.RandomSeed);
         Now = start;
-        strategies ??= new DistributionStrategies();
+        _strategies = strategies ?? new DistributionStrategies();
         Statistics = new AcdStatistics(configuration.Metrics, start);
 
         var problems = new List<string>();
+        foreach (var (q, strategy, fallback) in CheckConfiguration(configuration, _strategies, problems))
+        {
+            _queues.Add(q.Name, new Queue(q, strategy, fallback, _queueIndex++));
+        }
+
+        foreach (var a in configuration.Agents)
+        {
+            if (!string.IsNullOrWhiteSpace(a.AgentId))
+            {
+                _agents.TryAdd(a.AgentId, new Agent(a));
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new AcdConfigurationException("The ACD configuration is invalid:" + Environment.NewLine + "- " + string.Join(Environment.NewLine + "- ", problems));
+        }
+    }
+
+    /// <summary>
+    /// Checks a configuration (for the constructor and <see cref="Reconfigure"/>): one problem per
+    /// mistake; returns the queues whose strategies resolved.
+    /// </summary>
+    private static List<(QueueConfiguration Config, IDistributionStrategy Strategy, IDistributionStrategy Fallback)> CheckConfiguration(
+        AcdConfiguration configuration, DistributionStrategies strategies, List<string> problems)
+    {
+        var resolved = new List<(QueueConfiguration, IDistributionStrategy, IDistributionStrategy)>();
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var index = 0;
         foreach (var q in configuration.Queues)
         {
@@ -58,12 +88,13 @@ public sealed partial class AcdEngine
                 continue;
             }
 
-            if (_queues.ContainsKey(q.Name))
+            if (!names.Add(q.Name))
             {
                 problems.Add($"queue '{q.Name}': defined twice");
                 continue;
             }
 
+            index++;
             IDistributionStrategy strategy, fallback;
             try
             {
@@ -91,14 +122,14 @@ public sealed partial class AcdEngine
                 problems.Add($"queue '{q.Name}': Weight must be positive (is {q.Weight})");
             }
 
-            _queues.Add(q.Name, new Queue(q, strategy, fallback, index++));
+            resolved.Add((q, strategy, fallback));
         }
 
         foreach (var q in configuration.Queues)
         {
             foreach (var rule in q.Overflow)
             {
-                if (rule.Target.Kind == OverflowTargetKind.Queue && (rule.Target.Destination is null || !_queues.ContainsKey(rule.Target.Destination)))
+                if (rule.Target.Kind == OverflowTargetKind.Queue && (rule.Target.Destination is null || !names.Contains(rule.Target.Destination)))
                 {
                     problems.Add($"queue '{q.Name}': overflow rule {rule.Condition} goes to unknown queue '{rule.Target.Destination}'");
                 }
@@ -116,13 +147,14 @@ public sealed partial class AcdEngine
 
             foreach (var (key, target) in q.ExitKeys)
             {
-                if (target.Kind == OverflowTargetKind.Queue && (target.Destination is null || !_queues.ContainsKey(target.Destination)))
+                if (target.Kind == OverflowTargetKind.Queue && (target.Destination is null || !names.Contains(target.Destination)))
                 {
                     problems.Add($"queue '{q.Name}': exit key '{key}' goes to unknown queue '{target.Destination}'");
                 }
             }
         }
 
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         foreach (var a in configuration.Agents)
         {
             if (string.IsNullOrWhiteSpace(a.AgentId))
@@ -131,7 +163,7 @@ public sealed partial class AcdEngine
                 continue;
             }
 
-            if (!_agents.TryAdd(a.AgentId, new Agent(a)))
+            if (!ids.Add(a.AgentId))
             {
                 problems.Add($"agent '{a.AgentId}': defined twice");
             }
@@ -143,17 +175,14 @@ public sealed partial class AcdEngine
 
             foreach (var m in a.Queues)
             {
-                if (!_queues.ContainsKey(m.Queue))
+                if (!names.Contains(m.Queue))
                 {
                     problems.Add($"agent '{a.AgentId}': member of unknown queue '{m.Queue}'");
                 }
             }
         }
 
-        if (problems.Count > 0)
-        {
-            throw new AcdConfigurationException("The ACD configuration is invalid:" + Environment.NewLine + "- " + string.Join(Environment.NewLine + "- ", problems));
-        }
+        return resolved;
     }
 
     /// <summary>Engine time: the time of the last input or fired deadline.</summary>
@@ -483,11 +512,12 @@ public sealed partial class AcdEngine
         a.TalkTime = TimeSpan.Zero;
         a.ConsecutiveNoAnswers = 0;
         a.Pending = PendingChange.None;
+        a.ChosenQueues = x.Queues is null ? null : new HashSet<string>(chosen.Select(m => m.Queue), StringComparer.OrdinalIgnoreCase);
+        a.ChosenSkills = x.Skills is null ? null : new HashSet<string>(skills.Keys, StringComparer.OrdinalIgnoreCase);
         a.Memberships = [.. chosen.Select(m =>
         {
             var q = _queues[m.Queue];
-            var order = q.OrderIndex.TryGetValue(a.Id, out var i) ? i : 1_000_000 + (int)Math.Min(a.JoinOrder, 1_000_000_000);
-            return new Membership(a, q, m.Penalty, order);
+            return new Membership(a, q, m.Penalty, MemberOrderOf(q, a));
         })];
         foreach (var m in a.Memberships)
         {
@@ -1531,7 +1561,11 @@ public sealed partial class AcdEngine
         call.Hold = TimeSpan.Zero;
         call.HoldStartedAt = null;
         a.ConsecutiveNoAnswers = 0;
-        a.MembershipIn(q)!.CallsAnswered++;
+        if (a.MembershipIn(q) is { } membership)
+        {
+            // Absent when the agent left the queue (reconfiguration) while the phone rang.
+            membership.CallsAnswered++;
+        }
         Publish(new CallAnswered(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, Now - call.VisitEnqueuedAt, a.Id));
         SetState(a, AgentState.OnCall, "answered call", ChangeSource.Agent, call.Id, q.Name);
         if (q.Config.Experience.AnnounceAgentId)
@@ -1722,6 +1756,11 @@ public sealed partial class AcdEngine
                 if (direct.State != AgentState.Ready && !consulted)
                 {
                     return InputOutcome.Refused($"transfer target agent '{direct.Id}' is not ready (state {direct.State})");
+                }
+
+                if (direct.Memberships.Length == 0)
+                {
+                    return InputOutcome.Refused($"transfer target agent '{direct.Id}' serves no queue");
                 }
 
                 queue = direct.MembershipIn(call.Queue) is not null ? call.Queue : direct.Memberships[0].Queue;

@@ -360,3 +360,23 @@ public sealed record CandidateVerdict(string AgentId, bool Chosen, SkipReason? S
 public sealed record RoutingDecision(
     string CallId, string Queue, string Strategy, RoutingTrigger Trigger, IReadOnlyList<string> ChosenAgents, string Why,
     IReadOnlyList<CandidateVerdict> Candidates, IReadOnlyDictionary<SkipReason, int> SkippedCounts) : AcdEvent;
+
+/// <summary>
+/// A logged-in agent's queues, penalties or skills changed while logged in (an admin changed the
+/// agent's profile through <see cref="AcdEngine.Reconfigure"/>): the agent now serves exactly these.
+/// </summary>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Queues">Queues served from now on, with penalties.</param>
+/// <param name="Skills">Skills served with from now on, with levels.</param>
+public sealed record AgentQueuesChanged(string AgentId, IReadOnlyList<QueueMembership> Queues, IReadOnlyDictionary<string, int> Skills) : AcdEvent;
+
+/// <summary>The engine took a new configuration (<see cref="AcdEngine.Reconfigure"/>) without a restart.</summary>
+/// <param name="QueuesAdded">Queues that did not exist before.</param>
+/// <param name="QueuesRemoved">Queues that no longer exist.</param>
+/// <param name="QueuesChanged">Existing queues whose settings changed.</param>
+/// <param name="AgentsAdded">Agent profiles that did not exist before.</param>
+/// <param name="AgentsRemoved">Agent profiles that no longer exist.</param>
+/// <param name="AgentsChanged">Existing agent profiles that changed (PIN, name, queues, penalties, skills).</param>
+public sealed record AcdReconfigured(
+    IReadOnlyList<string> QueuesAdded, IReadOnlyList<string> QueuesRemoved, IReadOnlyList<string> QueuesChanged,
+    IReadOnlyList<string> AgentsAdded, IReadOnlyList<string> AgentsRemoved, IReadOnlyList<string> AgentsChanged) : AcdEvent;
