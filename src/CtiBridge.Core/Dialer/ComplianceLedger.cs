@@ -67,6 +67,11 @@ public sealed class ComplianceLedger
     private int _windowAbandons;
     private int _totalAbandons;
 
+    // Live answers recorded by other ledgers of the same campaign (other instances, earlier runs),
+    // as last read from the database: counted in every rate, never exported from here.
+    private AbandonTally _elsewhereToDate;
+    private AbandonTally _elsewhereInWindow;
+
     /// <summary>
     /// Creates an empty ledger for a campaign started at <paramref name="campaignStart"/>; when null,
     /// the campaign's measuring starts with its first recorded row.
@@ -98,7 +103,35 @@ public sealed class ComplianceLedger
     public IReadOnlyList<LedgerEntry> Entries => _entries;
 
     /// <summary>Live answers and abandons since the campaign began.</summary>
-    public AbandonTally CampaignToDate => new(_liveAnswers.Count, _totalAbandons);
+    public AbandonTally CampaignToDate => new(_liveAnswers.Count + _elsewhereToDate.LiveAnswers, _totalAbandons + _elsewhereToDate.Abandons);
+
+    /// <summary>
+    /// The campaign's live answers recorded outside this ledger — by other instances dialling the
+    /// same campaign and by this instance before a restart — so the abandon rates, and the limit
+    /// they enforce, are the campaign's and not one process's. Replaces the previous figures
+    /// (call it again whenever they are re-read; the window figure is as of its reading).
+    /// </summary>
+    /// <param name="toDate">Live answers and abandons since the campaign began, elsewhere.</param>
+    /// <param name="inWindow">Those of the current abandon window (the last <see cref="CompliancePolicy.AbandonWindow"/>).</param>
+    /// <param name="firstRowAt">The campaign's first ledger row anywhere, which starts its measuring when no start was configured.</param>
+    public void SetRecordedElsewhere(AbandonTally toDate, AbandonTally inWindow, DateTimeOffset? firstRowAt)
+    {
+        if (toDate.LiveAnswers < 0 || toDate.Abandons < 0 || inWindow.LiveAnswers < 0 || inWindow.Abandons < 0
+            || toDate.Abandons > toDate.LiveAnswers || inWindow.Abandons > inWindow.LiveAnswers || inWindow.LiveAnswers > toDate.LiveAnswers)
+        {
+            throw new ArgumentException($"Inconsistent tallies: to date {toDate}, in window {inWindow}.");
+        }
+
+        _elsewhereToDate = toDate;
+        _elsewhereInWindow = inWindow;
+        if (firstRowAt is { } first && (CampaignStart is null || first < CampaignStart))
+        {
+            CampaignStart = first;
+        }
+    }
+
+    /// <summary>The figures last given to <see cref="SetRecordedElsewhere"/> (to date, in window).</summary>
+    public (AbandonTally ToDate, AbandonTally InWindow) RecordedElsewhere => (_elsewhereToDate, _elsewhereInWindow);
 
     /// <summary>Records a live answer and how it ended. Returns true when it counts as abandoned.</summary>
     /// <param name="answeredAt">When the person answered (greeting completed).</param>
@@ -187,7 +220,7 @@ public sealed class ComplianceLedger
             _windowStart++;
         }
 
-        return new(_liveAnswers.Count - _windowStart, _windowAbandons);
+        return new(_liveAnswers.Count - _windowStart + _elsewhereInWindow.LiveAnswers, _windowAbandons + _elsewhereInWindow.Abandons);
     }
 
     /// <summary>

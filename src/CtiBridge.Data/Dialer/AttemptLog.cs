@@ -12,6 +12,12 @@ namespace CtiBridge.Data.Dialer;
 /// <param name="HangupCause">The Q.850 cause Asterisk reported, if any.</param>
 public sealed record StoredAttemptEnd(AttemptResult Result, string? AgentId, int? HangupCause);
 
+/// <summary>A campaign's compliance figures from ledger rows other than one ledger's own.</summary>
+/// <param name="ToDate">Live answers and abandons since the campaign began.</param>
+/// <param name="InWindow">Those in the abandon window ending now.</param>
+/// <param name="FirstRowAt">The campaign's first ledger row (any ledger), if any.</param>
+public sealed record LedgerElsewhere(AbandonTally ToDate, AbandonTally InWindow, DateTimeOffset? FirstRowAt);
+
 /// <summary>Per-attempt rows, lead updates, the persisted compliance ledger, dispositions and recycling.</summary>
 public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)
 {
@@ -99,6 +105,26 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new AbandonTally((int)reader.GetInt64(0), (int)reader.GetInt64(1));
+    }
+
+    /// <summary>
+    /// A campaign's compliance figures recorded outside the ledger whose call ids start with
+    /// <paramref name="ownCallIdPrefix"/>: other instances' rows and this instance's rows from before
+    /// a restart (or a settings change). Feed it to <see cref="ComplianceLedger.SetRecordedElsewhere"/>.
+    /// </summary>
+    public async Task<LedgerElsewhere> TallyElsewhereAsync(string campaignId, string ownCallIdPrefix, TimeSpan window, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ownCallIdPrefix);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_ledger_elsewhere"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("own_prefix", ownCallIdPrefix);
+        command.Parameters.AddWithValue("window_from", timeProvider.GetUtcNow() - window);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new LedgerElsewhere(
+            new AbandonTally((int)reader.GetInt64(0), (int)reader.GetInt64(1)),
+            new AbandonTally((int)reader.GetInt64(2), (int)reader.GetInt64(3)),
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
     }
 
     /// <summary>

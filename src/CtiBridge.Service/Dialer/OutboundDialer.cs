@@ -287,17 +287,24 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             if (_running.TryGetValue(s.Id, out var current))
             {
-                current.Dials += 0;
                 current.Accepting = s.State == CampaignState.Running;
                 if (s.UpdatedAt != current.UpdatedAt && current.Dialer.Calls.Count == 0)
                 {
-                    // New settings take effect between calls; the ledger and statistics stay with the campaign.
+                    // New settings take effect between calls; the statistics stay with the campaign, and the
+                    // old ledger's rows (already stored) count as recorded elsewhere for the new one.
+                    await FlushLedgerAsync(current, ct).ConfigureAwait(false);
                     current.Replace(s.Definition, s.UpdatedAt);
                 }
+
+                await ReadLedgerElsewhereAsync(current, ct).ConfigureAwait(false);
             }
             else if (s.State == CampaignState.Running)
             {
-                _running[s.Id] = new RunningCampaign(s.Definition, s.UpdatedAt);
+                var campaign = new RunningCampaign(s.Definition, s.UpdatedAt);
+                _running[s.Id] = campaign;
+
+                // The abandon rate goes on from what is stored (a restart, other instances), not from zero.
+                await ReadLedgerElsewhereAsync(campaign, ct).ConfigureAwait(false);
                 LogCampaignStarted(_logger, s.Id, s.Definition.Mode.ToString());
             }
         }
@@ -715,6 +722,14 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         await _attempts.EndAsync(new StoredAttemptEnd(result, line?.AgentId, line?.HangupCause), ct).ConfigureAwait(false);
         WriteCallRecords(campaign, result, line);
         await FlushLedgerAsync(campaign, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the campaign's ledger rows stored by other instances and earlier runs into its measured rates.</summary>
+    private async Task ReadLedgerElsewhereAsync(RunningCampaign campaign, CancellationToken ct)
+    {
+        var ledger = campaign.Dialer.Ledger;
+        var elsewhere = await _attempts.TallyElsewhereAsync(campaign.Definition.Id, campaign.Dialer.CallIdPrefix + "-", ledger.Policy.AbandonWindow, ct).ConfigureAwait(false);
+        ledger.SetRecordedElsewhere(elsewhere.ToDate, elsewhere.InWindow, elsewhere.FirstRowAt);
     }
 
     private async Task FlushLedgerAsync(RunningCampaign campaign, CancellationToken ct)

@@ -8,6 +8,54 @@ public sealed class ComplianceLedgerTests
     private static readonly DateTimeOffset Start = Monday10Utc;
 
     [Fact]
+    public void RecordedElsewhere_CountsInEveryRateAndTheHeadroom_ButIsNotExported()
+    {
+        var (dialer, call) = AnsweredCall(Start);
+        dialer.OnAgentConnected(call.CallId, Start.AddSeconds(11));
+        var ledger = dialer.Ledger;
+        Assert.True(ledger.AbandonHeadroom(Start.AddSeconds(20)) < 1);
+
+        // 99 live answers and 2 abandons stored by another instance (or before a restart), 60 and 1 of them in the window.
+        ledger.SetRecordedElsewhere(new AbandonTally(99, 2), new AbandonTally(60, 1), Start.AddDays(-40));
+
+        Assert.Equal(new AbandonTally(100, 2), ledger.CampaignToDate);
+        Assert.Equal(new AbandonTally(61, 1), ledger.Rolling(Start.AddSeconds(20)));
+        Assert.Equal(Start.AddDays(-40), ledger.CampaignStart);
+        Assert.Equal(new AbandonTally(61, 1), ledger.Measured(Start.AddSeconds(20))); // older than 30 days: the rolling window
+        Assert.Equal((0.03 * 61) - 1, ledger.AbandonHeadroom(Start.AddSeconds(20)), 9);
+        Assert.Single(ledger.Entries);
+
+        // Re-read figures replace the previous ones; a later first row does not move the start.
+        ledger.SetRecordedElsewhere(new AbandonTally(10, 0), new AbandonTally(10, 0), Start.AddDays(-1));
+        Assert.Equal(new AbandonTally(11, 0), ledger.CampaignToDate);
+        Assert.Equal(Start.AddDays(-40), ledger.CampaignStart);
+    }
+
+    [Fact]
+    public void RecordedElsewhere_InconsistentTallies_Refused()
+    {
+        var (dialer, _) = AnsweredCall(Start);
+
+        Assert.Throws<ArgumentException>(() => dialer.Ledger.SetRecordedElsewhere(new AbandonTally(5, 6), new AbandonTally(0, 0), null));
+        Assert.Throws<ArgumentException>(() => dialer.Ledger.SetRecordedElsewhere(new AbandonTally(5, 0), new AbandonTally(6, 0), null));
+    }
+
+    [Fact]
+    public void RecordedElsewhere_OverTheLimit_PowerFallsBackToProgressive()
+    {
+        var dialer = new CampaignDialer(Campaign(DialingMode.Power), Zones());
+
+        // A new campaign has no room for an abandon: progressive. With the stored history it has.
+        Assert.Equal(DialingMode.Progressive, dialer.Plan(Start, Ready(2), [], NoDnc).EffectiveMode);
+        dialer.Ledger.SetRecordedElsewhere(new AbandonTally(100, 1), new AbandonTally(100, 1), Start.AddDays(-1));
+        Assert.Equal(DialingMode.Power, dialer.Plan(Start, Ready(2), [], NoDnc).EffectiveMode);
+
+        dialer.Ledger.SetRecordedElsewhere(new AbandonTally(100, 4), new AbandonTally(100, 4), Start.AddDays(-1));
+
+        Assert.Equal(DialingMode.Progressive, dialer.Plan(Start.AddSeconds(1), Ready(2), [], NoDnc).EffectiveMode);
+    }
+
+    [Fact]
     public void RecordLiveAnswer_AgentWithin2Seconds_ConnectedNotAbandoned()
     {
         var (dialer, call) = AnsweredCall(Start);

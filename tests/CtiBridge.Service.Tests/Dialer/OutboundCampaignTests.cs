@@ -239,4 +239,59 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         // Both instances' calls are in the records, once each.
         await AssertCallRowsAsync(campaign, expectWrapUp: true);
     }
+
+    [Fact]
+    public async Task ComplianceLedger_ComesFromPostgreSql_AfterARestartAndAcrossInstances()
+    {
+        await using var pbx = await StartPbxAsync("1001");
+        var campaign = await CampaignAsync(6, mode: "Power");
+
+        // An earlier run left 200 live answers, 2 of them abandoned, an hour ago.
+        var earlier = DateTimeOffset.UtcNow.AddHours(-1);
+        await new AttemptLog(Db.DataSource, "earlier-run", TimeProvider.System).AppendLedgerAsync(campaign, [.. Enumerable.Range(0, 200).Select(i => new LedgerEntry(
+            earlier.AddSeconds(i), i % 100 == 0 ? LedgerEntryKind.Abandoned : LedgerEntryKind.LiveAnswerConnected, $"old-{i}", "1", "+12125550000",
+            i % 100 == 0 ? null : TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(8), null, CallOutcome.HumanAnswer))], Ct);
+
+        await using var a = NewDialer(pbx, "dialer-a", "instance-a");
+        var b = NewDialer(pbx, "dialer-b", "instance-b");
+        await using (b)
+        {
+            await a.StartAsync(Ct);
+            await b.StartAsync(Ct);
+            foreach (var dialer in new[] { a, b })
+            {
+                await WaitForLedgerAsync(dialer, campaign, 200, 2);
+            }
+
+            // A dials the campaign (B has no agents); B's rate takes A's live answers in.
+            await JoinAsync(a, campaign, "2001", "1001");
+            await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+                "every lead to be closed", TimeSpan.FromSeconds(90), () => SummaryAsync(campaign));
+            var (live, abandons) = await StoredTallyAsync(campaign);
+            Assert.True(live > 200, "instance A reached nobody");
+            await WaitForLedgerAsync(b, campaign, live, abandons);
+            await WaitForLedgerAsync(a, campaign, live, abandons);
+        }
+
+        // A restart (a new instance on the same database) goes on from the stored ledger.
+        await a.DisposeAsync();
+        await using var restarted = NewDialer(pbx, "dialer-a", "instance-a2");
+        await restarted.StartAsync(Ct);
+        var (total, totalAbandons) = await StoredTallyAsync(campaign);
+        await WaitForLedgerAsync(restarted, campaign, total, totalAbandons);
+    }
+
+    private async Task<(long Live, long Abandons)> StoredTallyAsync(string campaign) =>
+        (await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind IN ('LiveAnswerConnected', 'Abandoned')"),
+         await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'Abandoned'"));
+
+    private async Task WaitForLedgerAsync(OutboundDialer dialer, string campaign, long liveAnswers, long abandons)
+    {
+        CampaignWallboard? last = null;
+        await WaitUntilAsync(async () =>
+        {
+            last = (await dialer.GetStatsAsync(Ct)).FirstOrDefault(s => s.CampaignId == campaign);
+            return last is not null && last.AbandonWindowLiveAnswers == liveAnswers && Math.Abs(last.AbandonRate - ((double)abandons / liveAnswers)) < 1e-9;
+        }, $"{dialer.InstanceId} to measure {abandons}/{liveAnswers}", TimeSpan.FromSeconds(15), () => Task.FromResult($"last seen: {last}"));
+    }
 }
