@@ -1,0 +1,165 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CtiBridge.Resilience.Tests;
+
+/// <summary>
+/// A small call center under traffic for the fault cases: agents whose desk phones answer and hang
+/// up like people, customers calling in at a steady pace, and the invariants every case checks
+/// afterwards (what was kept).
+/// </summary>
+internal static class CallTraffic
+{
+    /// <summary>One queue with short ring and wrap-up times, so a case sees many calls in a few seconds.</summary>
+    public static CallQueueSettings Queue(double ringSeconds = 3, double wrapUpSeconds = 0.3) => new()
+    {
+        Name = "support",
+        Strategy = "leastrecent",
+        RingTimeout = TimeSpan.FromSeconds(ringSeconds),
+        RetryAfterNoAnswer = TimeSpan.FromSeconds(1),
+        WrapUp = TimeSpan.FromSeconds(wrapUpSeconds),
+        MusicOnHold = "default",
+    };
+
+    /// <summary>Agents 2001.. on desk phones 1001...</summary>
+    public static List<(string AgentId, string Phone)> Agents(int count) =>
+        [.. Enumerable.Range(1, count).Select(i => ($"{2000 + i}", $"{1000 + i}"))];
+
+    /// <summary>
+    /// Starts the rig, makes every desk phone answer within 100–300 ms and hang up after 300–900 ms of
+    /// talk, and logs every agent in (Ready).
+    /// </summary>
+    public static async Task<CallCenterRig> StartAsync(TestDatabase database, int agents, CancellationToken ct,
+        CallQueueSettings? queue = null, Action<CtiBridgeSettings>? configureService = null, string? journalDirectory = null,
+        Action<CallControlSettings>? configure = null, Action<IServiceCollection>? services = null)
+    {
+        var team = Agents(agents);
+        var rig = await CallCenterRig.StartAsync(database, queue ?? Queue(), team, ct, configure: configure, journalDirectory: journalDirectory, configureService: configureService, services: services);
+        try
+        {
+            foreach (var (agentId, phone) in team)
+            {
+                rig.Pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(900));
+                await rig.LoginAsync(agentId, ct);
+            }
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+
+        return rig;
+    }
+
+    /// <summary>
+    /// Customers call the DID <paramref name="count"/> times, <paramref name="interval"/> apart (a
+    /// bounded loop); <paramref name="beforeCall"/> runs before call n (0-based), where a case injects its fault.
+    /// Callers still waiting in the queue are left to the agents; the returned names are the callers' channels.
+    /// </summary>
+    public static async Task<List<string>> CallInAsync(CallCenterRig rig, int count, TimeSpan interval, CancellationToken ct, Func<int, Task>? beforeCall = null)
+    {
+        var callers = new List<string>(count);
+        for (var n = 0; n < count; n++)
+        {
+            if (beforeCall is not null)
+            {
+                await beforeCall(n);
+            }
+
+            callers.Add(rig.Trunk.CallIn("4008001", $"555{n:D4}", $"Customer {n}"));
+            await Task.Delay(interval, ct);
+        }
+
+        return callers;
+    }
+
+    /// <summary>The calls the ACD took in (every call that entered a queue), by call id.</summary>
+    public static IReadOnlyList<string> EnteredCalls(CallCenterRig rig) =>
+        [.. rig.AcdEvents.Snapshot().OfType<CallEnqueued>().Select(e => e.CallId).Distinct()];
+
+    /// <summary>
+    /// Waits (bounded) until every call that entered has ended, no caller channel is left in PbxSim
+    /// (nobody stranded on music on hold) and every agent is Ready again (no one stuck ringing, on a
+    /// call or in wrap-up); then checks that each call ended exactly once.
+    /// </summary>
+    public static async Task AssertSettledAsync(CallCenterRig rig, IReadOnlyList<string> agentIds, CancellationToken ct)
+    {
+        foreach (var callId in EnteredCalls(rig))
+        {
+            await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == callId, $"call {callId} to end", ct);
+        }
+
+        await EventuallyAsync(() => rig.Pbx.ChannelNames.Count == 0, () => $"channels still up in PbxSim: {string.Join(", ", rig.Pbx.ChannelNames)}", ct);
+        foreach (var agentId in agentIds)
+        {
+            await EventuallyAsync(async () => (await rig.Center.GetAgentAsync(agentId, ct))!.State == AgentState.Ready,
+                async () => $"agent {agentId} is {(await rig.Center.GetAgentAsync(agentId, ct))!.State}, not Ready, after the traffic ended", ct);
+        }
+
+        var endings = rig.AcdEvents.Snapshot().OfType<CallEnded>().GroupBy(e => e.CallId).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        Assert.True(endings.Count == 0, $"calls ended more than once: {string.Join(", ", endings)}");
+    }
+
+    /// <summary>
+    /// Stops the service (drains the records) and checks PostgreSQL: every call that entered is in
+    /// <c>calls</c> exactly once with at least one queue visit, no other call is there, and no agent
+    /// has two state intervals overlapping.
+    /// </summary>
+    public static async Task AssertRecordsKeptAsync(CallCenterRig rig, TestDatabase database, CancellationToken ct)
+    {
+        var entered = EnteredCalls(rig).Order(StringComparer.Ordinal).ToList();
+        await rig.StopServiceAsync();
+
+        var stored = await ListAsync(database, "SELECT call_id FROM calls ORDER BY call_id", ct);
+        Assert.Equal(entered, stored.Order(StringComparer.Ordinal));
+        var duplicates = await ListAsync(database, "SELECT call_id FROM calls GROUP BY call_id HAVING count(*) > 1", ct);
+        Assert.True(duplicates.Count == 0, $"calls stored twice: {string.Join(", ", duplicates)}");
+        var withoutVisit = await ListAsync(database, "SELECT c.call_id FROM calls c WHERE NOT EXISTS (SELECT 1 FROM queue_visits v WHERE v.call_id = c.call_id)", ct);
+        Assert.True(withoutVisit.Count == 0, $"calls without a queue visit: {string.Join(", ", withoutVisit)}");
+        var overlapping = await ListAsync(database,
+            """
+            SELECT a.agent_id || ' ' || a.state || '@' || a.started_at || ' overlaps ' || b.state || '@' || b.started_at
+            FROM agent_state_intervals a JOIN agent_state_intervals b
+              ON a.agent_id = b.agent_id AND a.started_at < b.started_at AND b.started_at < a.ended_at
+            """, ct);
+        Assert.True(overlapping.Count == 0, $"agent state intervals overlap: {string.Join("; ", overlapping)}");
+    }
+
+    /// <summary>Rows of a one-column query as text.</summary>
+    public static async Task<List<string>> ListAsync(TestDatabase database, string sql, CancellationToken ct)
+    {
+        await using var command = database.DataSource.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var rows = new List<string>();
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(reader.GetValue(0).ToString()!);
+        }
+
+        return rows;
+    }
+
+    /// <summary>Polls a condition every 20 ms for at most 20 s (for states that have no event to wait on).</summary>
+    public static Task EventuallyAsync(Func<bool> condition, Func<string> what, CancellationToken ct) =>
+        EventuallyAsync(() => Task.FromResult(condition()), () => Task.FromResult(what()), ct);
+
+    /// <inheritdoc cref="EventuallyAsync(Func{bool}, Func{string}, CancellationToken)"/>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, Func<Task<string>> what, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("Still not true after 20 s: " + await what());
+            }
+
+            await Task.Delay(20, ct);
+        }
+    }
+}
