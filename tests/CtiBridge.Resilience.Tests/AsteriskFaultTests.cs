@@ -5,6 +5,8 @@ using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CtiBridge.Resilience.Tests;
 
@@ -33,9 +35,12 @@ public sealed class AsteriskFaultTests
             if (n == 6)
             {
                 // Mid-traffic: some callers talking, some ringing, some waiting on music.
+                // Customers call again once the service's Stasis app is back (calls placed in the gap
+                // itself are the "ARI events cut" case, docs/reliability.md).
                 await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "a first answered call", ct);
                 rig.Pbx.Restart();
-                await WaitForStasisAgainAsync(rig, ct);
+                await CallTraffic.EventuallyAsync(async () => !await CallControlHealthyAsync(rig, ct), () => Task.FromResult("call control to notice the restart"), ct);
+                await CallTraffic.EventuallyAsync(() => CallControlHealthyAsync(rig, ct), () => Task.FromResult("call control to reconnect after the restart"), ct);
             }
         });
 
@@ -98,6 +103,9 @@ public sealed class AsteriskFaultTests
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
         await rig.AcdEvents.WaitForAsync<CallAnswered>(e => !answeredBefore.Contains(e.CallId), "the call after the fault to be answered", ct);
     }
+
+    private static async Task<bool> CallControlHealthyAsync(CallCenterRig rig, CancellationToken ct) =>
+        (await rig.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(c => c.Name == "call-control", ct)).Status == HealthStatus.Healthy;
 
     // After a restart or a cut the Stasis app registers again on its own; wait for it (bounded).
     internal static async Task WaitForStasisAgainAsync(CallCenterRig rig, CancellationToken ct)

@@ -94,7 +94,7 @@ internal static class CallTraffic
             await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == callId, $"call {callId} to end", ct);
         }
 
-        await EventuallyAsync(() => rig.Pbx.ChannelNames.Count == 0, () => $"channels still up in PbxSim: {string.Join(", ", rig.Pbx.ChannelNames)}", ct);
+        await EventuallyAsync(() => rig.Pbx.ChannelNames.Count == 0, () => $"channels still up in PbxSim: {string.Join(", ", rig.Pbx.ChannelNames)}; what they went through: {Story(rig, rig.Pbx.ChannelNames)}", ct);
         foreach (var agentId in agentIds)
         {
             await EventuallyAsync(async () => (await rig.Center.GetAgentAsync(agentId, ct))!.State == AgentState.Ready,
@@ -104,6 +104,12 @@ internal static class CallTraffic
         var endings = rig.AcdEvents.Snapshot().OfType<CallEnded>().GroupBy(e => e.CallId).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.True(endings.Count == 0, $"calls ended more than once: {string.Join(", ", endings)}");
     }
+
+    // The AMI events of the given channels, so a stranded caller's failure message says where it stopped.
+    private static string Story(CallCenterRig rig, IReadOnlyList<string> channels) =>
+        string.Join(" | ", rig.PbxEvents.Snapshot()
+            .Where(e => channels.Contains(e["Channel"] ?? string.Empty))
+            .Select(e => $"{e["Channel"]} {e.EventName} {e["Application"]}({e["AppData"]}) {e["ChannelStateDesc"]}"));
 
     /// <summary>
     /// Stops the service (drains the records) and checks PostgreSQL: every call that entered is in
