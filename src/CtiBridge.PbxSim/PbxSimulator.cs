@@ -206,6 +206,18 @@ public sealed class PbxSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// For a live ARI snoop channel: the channel it spies on and the spy / whisper directions it was
+    /// made with (<c>none</c>, <c>in</c>, <c>out</c>, <c>both</c>); null for any other channel (no event shows this).
+    /// </summary>
+    public (string Spied, string Spy, string Whisper)? SnoopOf(string channelName)
+    {
+        lock (Gate)
+        {
+            return Model.FindChannel(channelName)?.Snooping;
+        }
+    }
+
     /// <summary>Names of the live channels, oldest first (for tests and the demo console).</summary>
     public IReadOnlyList<string> ChannelNames
     {

@@ -1772,6 +1772,13 @@ public sealed partial class AcdEngine
                 }
 
                 break;
+            case TransferTargetKind.Supervisor:
+                if (string.IsNullOrWhiteSpace(target.Destination))
+                {
+                    return InputOutcome.Refused("a take-over needs the supervisor's ID");
+                }
+
+                break;
             default:
                 return InputOutcome.Refused($"unknown transfer target kind {target.Kind}");
         }

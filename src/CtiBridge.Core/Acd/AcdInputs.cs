@@ -213,6 +213,9 @@ public enum TransferTargetKind
 
     /// <summary>An outside number: the call leaves the ACD.</summary>
     External,
+
+    /// <summary>A supervisor took the call over (SUP-03, 拦截): the agent is cut off and the call leaves the ACD, answered.</summary>
+    Supervisor,
 }
 
 /// <summary>Where an agent sends a connected call.</summary>
@@ -229,7 +232,10 @@ public sealed record TransferTarget(TransferTargetKind Kind, string Destination)
     /// <summary>An outside number.</summary>
     public static TransferTarget ToExternal(string number) => new(TransferTargetKind.External, number);
 
-    /// <summary><c>queue:billing</c>, <c>agent:2002</c>, <c>external:5550199</c> (the form kept in <c>calls.transfer_chain</c>).</summary>
+    /// <summary>A supervisor taking the call over.</summary>
+    public static TransferTarget ToSupervisor(string supervisorId) => new(TransferTargetKind.Supervisor, supervisorId);
+
+    /// <summary><c>queue:billing</c>, <c>agent:2002</c>, <c>external:5550199</c>, <c>supervisor:9001</c> (the form kept in <c>calls.transfer_chain</c>).</summary>
     public override string ToString() => $"{Kind.ToString().ToLowerInvariant()}:{Destination}";
 }
 

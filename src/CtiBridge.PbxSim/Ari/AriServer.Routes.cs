@@ -725,7 +725,7 @@ internal sealed partial class AriServer
         var args = Param(request, body, "appArgs") is { Length: > 0 } a ? a.Split(',') : [];
         var snoopId = Param(request, body, "snoopId") is { Length: > 0 } id ? id : null;
         string? snapshot = null;
-        Model.Snoop(channel, app, args, snoopId, created => snapshot = AriJson.Write(w => AriEvents.WriteChannel(w, created)));
+        Model.Snoop(channel, app, args, snoopId, created => snapshot = AriJson.Write(w => AriEvents.WriteChannel(w, created)), spy, whisper);
         return HttpResponse.Ok(snapshot!);
     }
 

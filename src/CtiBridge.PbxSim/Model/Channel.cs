@@ -116,6 +116,9 @@ internal sealed class Channel
     /// <summary>ARI mute direction (<c>in</c>, <c>out</c>, <c>both</c>), or null when not muted.</summary>
     public string? Muted { get; set; }
 
+    /// <summary>For an ARI snoop channel: the spied channel and the spy / whisper directions asked for.</summary>
+    public (string Spied, string Spy, string Whisper)? Snooping { get; set; }
+
     public string? MusicOnHoldClass { get; set; }
 
     public string Technology => Name[..Name.IndexOf('/', StringComparison.Ordinal)];

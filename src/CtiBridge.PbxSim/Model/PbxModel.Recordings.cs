@@ -130,11 +130,12 @@ internal sealed partial class PbxModel
     /// with the given arguments; attaching it makes the spied channel's bridge set BRIDGEPEER again.
     /// It ends (without ChannelDestroyed, as recorded) when the spied channel goes.
     /// </summary>
-    internal Channel Snoop(Channel spied, string app, IReadOnlyList<string> args, string? snoopId, Action<Channel> created)
+    internal Channel Snoop(Channel spied, string app, IReadOnlyList<string> args, string? snoopId, Action<Channel> created, string spy = "none", string whisper = "none")
     {
         var name = $"Snoop/{spied.UniqueId}-{(_snoopSeq++).ToString("x8", CultureInfo.InvariantCulture)}";
         var snoop = CreateChannel(name, snoopId, null, ChannelState.Up, "default", "s");
         snoop.AnsweredAt = Now;
+        snoop.Snooping = (spied.Name, spy, whisper);
         EmitNewchannel(snoop);
         _snoops.Add((snoop, spied));
         created(snoop);

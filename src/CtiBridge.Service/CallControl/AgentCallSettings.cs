@@ -49,6 +49,9 @@ public sealed class FeatureCodeSettings
     /// <summary>Supervisor: barge in (three-way with agent and caller).</summary>
     public string Barge { get; set; } = "*83";
 
+    /// <summary>Supervisor: take the call over (the agent is cut off, 拦截).</summary>
+    public string TakeOver { get; set; } = "*84";
+
     /// <summary>Pause reason per digit (示忙 reasons); digits not listed are refused.</summary>
     public Dictionary<string, string> PauseReasons { get; set; } = new(StringComparer.Ordinal)
     {
@@ -74,7 +77,7 @@ public sealed class SupervisorSettings
     /// <summary>The supervisor's desk phone endpoint, e.g. <c>PJSIP/1901</c>: calls from it may use supervisor codes.</summary>
     public string Extension { get; set; } = string.Empty;
 
-    /// <summary>PIN hash (<c>ctibridge pin-hash</c>), asked for before each supervisor function.</summary>
+    /// <summary>PIN hash (<c>ctibridge pin-hash</c>), asked for before each supervisor function by feature code.</summary>
     public string PinHash { get; set; } = string.Empty;
 }
 
@@ -119,7 +122,7 @@ internal static class AgentCallConfiguration
         foreach (var (name, code) in new[]
         {
             ("login", codes.Login), ("logout", codes.Logout), ("pause", codes.Pause), ("resume", codes.Resume), ("endWrapUp", codes.EndWrapUp),
-            ("listen", codes.Listen), ("whisper", codes.Whisper), ("barge", codes.Barge),
+            ("listen", codes.Listen), ("whisper", codes.Whisper), ("barge", codes.Barge), ("takeOver", codes.TakeOver),
         })
         {
             if (string.IsNullOrWhiteSpace(code) || code.Any(c => !(char.IsAsciiDigit(c) || c is '*' or '#')))

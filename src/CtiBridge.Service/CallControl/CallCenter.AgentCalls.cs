@@ -85,6 +85,11 @@ public sealed partial class CallCenter
                 return InputOutcome.Refused($"'{target.Destination}' is not a number to dial (digits, optionally a leading +)");
             }
 
+            if (target.Kind == TransferTargetKind.External && ExternalNotPermitted(agentId) is { } refused)
+            {
+                return refused;
+            }
+
             return _engine.Handle(new CallTransferRequested(at, session.CallId, target));
         }, cancellationToken);
     }
@@ -178,6 +183,12 @@ public sealed partial class CallCenter
         }, cancellationToken);
     }
 
+    /// <summary>AGT-10: outside numbers only for agents given <c>externalTransfer</c> (off by default).</summary>
+    private InputOutcome? ExternalNotPermitted(string agentId) =>
+        _agents.TryGetValue(agentId, out var agent) && agent.ExternalTransfer
+            ? null
+            : InputOutcome.Refused($"agent '{agentId}' may not transfer to or invite outside numbers (callControl.agents[].externalTransfer is off)");
+
     private static bool IsDialableNumber(string? number) =>
         !string.IsNullOrEmpty(number) && number.Length <= 32 && number.Select((c, i) => char.IsAsciiDigit(c) || (i == 0 && c == '+')).All(ok => ok) && number != "+";
 
@@ -217,6 +228,25 @@ public sealed partial class CallCenter
             return InputOutcome.Refused("a consultation is already in progress");
         }
 
+        if (target.Kind == TransferTargetKind.Queue)
+        {
+            // Consulting a queue = consulting its ready agent idle the longest (a consultation cannot wait in line).
+            if (!_settings.Queues.Any(q => q.Name == target.Destination))
+            {
+                return InputOutcome.Refused($"queue '{target.Destination}' is not configured in callControl.queues");
+            }
+
+            var next = _engine.GetAgents()
+                .Where(a => a.State == AgentState.Ready && a.AgentId != agentId && a.Queues.Any(q => q.Queue == target.Destination))
+                .OrderBy(a => a.Since).FirstOrDefault();
+            if (next is null)
+            {
+                return InputOutcome.Refused($"no agent of queue '{target.Destination}' is ready to consult; transfer blind to the queue to wait there");
+            }
+
+            target = TransferTarget.ToAgent(next.AgentId);
+        }
+
         string endpoint;
         string? consulted = null;
         switch (target.Kind)
@@ -247,13 +277,15 @@ public sealed partial class CallCenter
                 consulted = target.Destination;
                 endpoint = status.Extension ?? _agents[target.Destination].Extension;
                 break;
+            case TransferTargetKind.External when IsDialableNumber(target.Destination) && ExternalNotPermitted(agentId) is { } refused:
+                return refused;
             case TransferTargetKind.External when IsDialableNumber(target.Destination):
                 endpoint = _settings.ExternalEndpoint.Replace("{number}", target.Destination, StringComparison.Ordinal);
                 break;
             case TransferTargetKind.External:
                 return InputOutcome.Refused($"'{target.Destination}' is not a number to dial (digits, optionally a leading +)");
             default:
-                return InputOutcome.Refused("a consultation goes to an agent or an outside number; transfer blind to a queue instead");
+                return InputOutcome.Refused($"a consultation goes to an agent, a queue or an outside number, not {target.Kind}");
         }
 
         if (!session.CallerOnHold && _engine.Handle(new CallHoldChanged(at, session.CallId, true)).Accepted)
@@ -353,6 +385,13 @@ public sealed partial class CallCenter
 
         session.ConnectedAgentId = null;
         LogTransfer(_logger, session.CallId, transfer.FromAgentId, transfer.Target.ToString(), transfer.Attended ? "consult" : "blind");
+        if (transfer.Target.Kind == TransferTargetKind.Supervisor)
+        {
+            // Take-over: the supervisor is already in the bridge with the caller; the call has left the ACD.
+            session.LeftAcd = true;
+            return;
+        }
+
         if (!transfer.Attended)
         {
             // The next party gets a new bridge (and recording); the caller waits on music meanwhile.
@@ -462,6 +501,8 @@ public sealed partial class CallCenter
     /// <summary>Destroys the call's bridge (its recording ends with it).</summary>
     private void EndBridge(CallSession session)
     {
+        // A supervisor listening or barging has nothing left to be part of.
+        EndSupervisions(session);
         if (session.BridgeId is { } bridgeId)
         {
             session.BridgeId = null;
@@ -580,6 +621,7 @@ public sealed partial class CallCenter
     {
         session.SurveyTimer?.Dispose();
         session.Survey = null;
+        EndSupervisions(session);
         DropConsult(session, hangUp: true);
         if (session.CallRecording is { } recording)
         {

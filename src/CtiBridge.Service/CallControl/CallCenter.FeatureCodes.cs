@@ -58,6 +58,89 @@ public sealed partial class CallCenter
         }
     }
 
+    /// <summary>
+    /// A supervisor's code from a supervisor's phone (<c>Stasis(ctibridge,supervisor,*812001)</c>):
+    /// the mode by the code, the agent ID after it, then the supervisor PIN by prompt.
+    /// </summary>
+    private void StartSupervisorFeature(StasisApp app, Channel channel, string code, DateTimeOffset at)
+    {
+        var dash = channel.Name.LastIndexOf('-');
+        var phone = dash > 0 ? channel.Name[..dash] : channel.Name;
+        var feature = new FeatureCall(channel.Id, app, phone);
+        _features[channel.Id] = feature;
+        var ari = app.Ari;
+        _ = RunFeatureAsync(feature, "answer", ct => ari.Channels.AnswerAsync(channel.Id, ct));
+        LogFeature(_logger, code, phone);
+        _ = at;
+        var codes = _settings.FeatureCodes;
+        var mode = new[] { (codes.Listen, SupervisionMode.Listen), (codes.Whisper, SupervisionMode.Whisper), (codes.Barge, SupervisionMode.Barge), (codes.TakeOver, SupervisionMode.TakeOver) }
+            .Where(c => code.StartsWith(c.Item1, StringComparison.Ordinal)).OrderByDescending(c => c.Item1.Length).Select(c => (SupervisionMode?)c.Item2).FirstOrDefault();
+        var supervisor = _settings.Supervisors.FirstOrDefault(s => string.Equals(s.Extension, phone, StringComparison.OrdinalIgnoreCase));
+        if (supervisor is null)
+        {
+            Finish(feature, InputOutcome.Refused($"{phone} is not a supervisor's phone (callControl.supervisors)"), "beep");
+            return;
+        }
+
+        if (mode is not { } chosen)
+        {
+            Finish(feature, InputOutcome.Refused($"'{code}' is not a supervisor code"), "beep");
+            return;
+        }
+
+        var prefix = chosen switch
+        {
+            SupervisionMode.Listen => codes.Listen,
+            SupervisionMode.Whisper => codes.Whisper,
+            SupervisionMode.Barge => codes.Barge,
+            _ => codes.TakeOver,
+        };
+        var agentId = code[prefix.Length..];
+        if (agentId.Length == 0)
+        {
+            Finish(feature, InputOutcome.Refused($"the agent ID must follow the code, e.g. {prefix}2001"), "beep");
+            return;
+        }
+
+        feature.AgentId = agentId;
+        feature.SupervisorId = supervisor.Id;
+        feature.Mode = chosen;
+        Ask(feature, FeatureStep.SupervisorPin, "agent-pass");
+    }
+
+    /// <summary>The supervisor's PIN was typed: wrong = another try (then goodbye), right = the supervision starts on this call.</summary>
+    private void OnSupervisorPin(FeatureCall feature, string digits, DateTimeOffset at)
+    {
+        var supervisor = FindSupervisor(feature.SupervisorId!);
+        if (supervisor is null || !AgentPin.Verify(digits, supervisor.PinHash))
+        {
+            if (++feature.Tries < _settings.FeatureCodes.LoginTries)
+            {
+                LogFeatureRefused(_logger, feature.Phone, $"wrong PIN for supervisor '{feature.SupervisorId}'");
+                Ask(feature, FeatureStep.SupervisorPin, "agent-incorrect");
+            }
+            else
+            {
+                Finish(feature, InputOutcome.Refused($"wrong PIN for supervisor '{feature.SupervisorId}' {feature.Tries} times"), "vm-goodbye");
+            }
+
+            return;
+        }
+
+        var outcome = StartSupervision(supervisor.Id, feature.AgentId!, feature.Mode, at, feature);
+        if (!outcome.Accepted)
+        {
+            Finish(feature, outcome, "beep");
+            return;
+        }
+
+        // From here the call is the supervisor's leg, no longer a feature-code call.
+        feature.Step = FeatureStep.Done;
+        feature.TimerVersion++;
+        feature.Timer?.Dispose();
+        _features.Remove(feature.ChannelId);
+    }
+
     /// <summary>Runs <paramref name="action"/> for the agent logged in at the calling phone.</summary>
     private InputOutcome WithAgentAtPhone(FeatureCall feature, Func<string, InputOutcome> action)
     {
@@ -142,6 +225,9 @@ public sealed partial class CallCenter
                 }
 
                 break;
+            case FeatureStep.SupervisorPin:
+                OnSupervisorPin(feature, digits, at);
+                break;
             case FeatureStep.PauseReason when digits.Length > 0:
                 Pause(feature, digits[0], at);
                 break;
@@ -219,6 +305,7 @@ public sealed partial class CallCenter
         AgentId,
         Pin,
         PauseReason,
+        SupervisorPin,
         Done,
     }
 
@@ -238,6 +325,10 @@ public sealed partial class CallCenter
         public int DigitsWanted { get; set; }
 
         public string? AgentId { get; set; }
+
+        public string? SupervisorId { get; set; }
+
+        public SupervisionMode Mode { get; set; }
 
         public int Tries { get; set; }
 

@@ -299,6 +299,24 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        if (entry == "supervisor")
+        {
+            StartSupervisorFeature(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
+            return;
+        }
+
+        if (entry == "monitor")
+        {
+            SupervisorAnswered(app, channel, at);
+            return;
+        }
+
+        if (entry == "snoop" && _snoopLegs.ContainsKey(channel.Id))
+        {
+            // A supervisor's snoop channel entering the app: it is bridged by the request that made it.
+            return;
+        }
+
         if (entry == "consult")
         {
             ConsultAnswered(app, channel, at);
@@ -336,6 +354,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         if (_externalLegs.TryGetValue(channelId, out var external))
         {
             ExternalGone(external, channelId, at);
+            return;
+        }
+
+        if (SupervisionChannelGone(channelId, at))
+        {
             return;
         }
 

@@ -165,6 +165,12 @@ public sealed class CallAgentSettings
 
     /// <summary>Queues the agent serves.</summary>
     public List<string> Queues { get; set; } = [];
+
+    /// <summary>
+    /// May transfer calls to, consult or invite outside numbers (AGT-10: off unless given; without it
+    /// such a request is refused with the reason).
+    /// </summary>
+    public bool ExternalTransfer { get; set; }
 }
 
 /// <summary>One dialled number and its queue.</summary>

@@ -64,7 +64,8 @@ public static class AgentEndpoints
         return api;
     }
 
-    private static Task<IResult> ActAsync(string agentId, ClaimsPrincipal user, IServiceProvider services, Func<CallCenter, Task<InputOutcome>> act, CancellationToken ct) =>
+    /// <summary>Runs an agent request: 403 for another agent's key, 404/503 as for every agent endpoint, 409 with the reason when refused, else 200 with the state.</summary>
+    internal static Task<IResult> ActAsync(string agentId, ClaimsPrincipal user, IServiceProvider services, Func<CallCenter, Task<InputOutcome>> act, CancellationToken ct) =>
         WithAgentAsync(agentId, user, services, async center =>
         {
             var outcome = await act(center);

@@ -64,7 +64,7 @@ public static class HttpExtensions
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints()
-            .MapSupervisorEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints();
+            .MapSupervisorEndpoints().MapSupervisionEndpoints().MapAgentCallEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints();
         return app;
     }
 }

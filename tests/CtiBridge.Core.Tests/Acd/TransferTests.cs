@@ -113,12 +113,25 @@ public sealed class TransferTests
         EventLogInvariants.Check(h.Outbox.Events);
     }
 
+    [Fact]
+    public void SupervisorTakeOver_CutsTheAgentOff_AndTheCallLeavesTheAcdAnswered_WithTheSupervisorInTheChain()
+    {
+        var h = TwoQueues();
+        Assert.True(h.At(20, t => new CallTransferRequested(t, "c1", TransferTarget.ToSupervisor("9001"), Attended: true)).Accepted);
+        Assert.Equal("supervisor:9001", Assert.Single(h.Events<CallTransferred>()).Target.ToString());
+        Assert.Equal(CallDisposition.Answered, Assert.Single(h.Events<CallEnded>()).Disposition);
+        Assert.Equal(AgentState.WrapUp, h.StateOf("a1"));
+        Assert.Equal(0, h.Engine.LiveCalls);
+        EventLogInvariants.Check(h.Outbox.Events);
+    }
+
     [Theory]
     [InlineData(TransferTargetKind.Queue, "nowhere", "transfer target queue 'nowhere' is not configured")]
     [InlineData(TransferTargetKind.Agent, "zz", "transfer target agent 'zz' is not configured")]
     [InlineData(TransferTargetKind.Agent, "a1", "agent 'a1' already has call 'c1'")]
     [InlineData(TransferTargetKind.Agent, "b1", "transfer target agent 'b1' is not ready (state LoggedOut)")]
     [InlineData(TransferTargetKind.External, "", "an external transfer needs a number")]
+    [InlineData(TransferTargetKind.Supervisor, " ", "a take-over needs the supervisor's ID")]
     public void BadTransfer_IsRefusedWithTheReason_AndTheCallStaysConnected(TransferTargetKind kind, string destination, string reason)
     {
         var h = TwoQueues();

@@ -30,10 +30,11 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
     };
 
     /// <summary>Two queues: 2001 and 2002 serve support (phones 1001, 1002), 2003 serves billing (1003).</summary>
-    private async Task<CallCenterRig> StartAsync(CancellationToken ct, SurveySettings? survey = null)
+    private async Task<CallCenterRig> StartAsync(CancellationToken ct, SurveySettings? survey = null, bool externalTransfer = true)
     {
         var rig = await CallCenterRig.StartAsync(database.Database, Queue(survey: survey), [("2001", "1001"), ("2002", "1002")], ct, configure: c =>
         {
+            c.Agents[0].ExternalTransfer = externalTransfer;
             c.Queues.Add(Queue("billing"));
             c.Agents.Add(new CallAgentSettings { Id = "2003", Extension = "PJSIP/1003", PinHash = CallCenterRig.PinHash, Queues = ["billing"] });
         });
@@ -121,7 +122,7 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
     public async Task AgentRequests_WhenNotOnACall_AreRefusedWithTheReason()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await StartAsync(ct);
+        await using var rig = await StartAsync(ct, externalTransfer: false);
         await rig.LoginAsync("2001", ct);
         Assert.Equal("agent '2001' is not talking to a caller (state Ready)", (await rig.Center.HoldAsync("2001", true, ct)).Reason);
         Assert.Equal("agent '9999' is not configured in callControl.agents", (await rig.Center.TransferAsync("9999", TransferTarget.ToQueue("billing"), ct)).Reason);
@@ -129,6 +130,10 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
         Assert.Equal("no consultation in progress", (await rig.Center.CompleteTransferAsync("2001", ct)).Reason);
         Assert.Equal("agent '2002' is not ready (state LoggedOut)", (await rig.Center.ConsultAsync("2001", TransferTarget.ToAgent("2002"), ct)).Reason);
         Assert.Equal("'55x' is not a number to dial (digits, optionally a leading +)", (await rig.Center.TransferAsync("2001", TransferTarget.ToExternal("55x"), ct)).Reason);
+        Assert.Equal("no agent of queue 'billing' is ready to consult; transfer blind to the queue to wait there", (await rig.Center.ConsultAsync("2001", TransferTarget.ToQueue("billing"), ct)).Reason);
+        const string NotPermitted = "agent '2001' may not transfer to or invite outside numbers (callControl.agents[].externalTransfer is off)";
+        Assert.Equal(NotPermitted, (await rig.Center.TransferAsync("2001", TransferTarget.ToExternal("13800001111"), ct)).Reason);
+        Assert.Equal(NotPermitted, (await rig.Center.ConsultAsync("2001", TransferTarget.ToExternal("13800001111"), ct)).Reason);
         Assert.StartsWith("transfer target queue 'nowhere' is not configured", (await rig.Center.TransferAsync("2001", TransferTarget.ToQueue("nowhere"), ct)).Reason, StringComparison.Ordinal);
         Assert.Equal(AgentState.OnCall, (await rig.Center.GetAgentAsync("2001", ct))!.State);
     }
@@ -240,13 +245,14 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
     }
 
     [Fact]
-    public async Task ConsultCancelled_ColleagueReleasedAndReady_CallerBackWithTheAgent()
+    public async Task ConsultOfAQueue_RingsItsReadyColleague_Cancelled_ColleagueReleasedAndReady_CallerBackWithTheAgent()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var rig = await StartAsync(ct);
         var (caller, agent) = await ConnectedCallAsync(rig, ct);
         await rig.LoginAsync("2002", ct);
-        Assert.True((await rig.Center.ConsultAsync("2001", TransferTarget.ToAgent("2002"), ct)).Accepted);
+        Assert.True((await rig.Center.ConsultAsync("2001", TransferTarget.ToQueue("support"), ct)).Accepted);
+        await rig.AgentWentAsync("2002", AgentState.Ready, AgentState.Paused, ct);
         var consult = (await rig.PbxEvents.DialToAsync("1002", ct))["DestChannel"]!;
         await rig.PbxEvents.WaitAsync("BridgeEnter", consult, ct);
 
