@@ -73,12 +73,22 @@ public sealed class Phone
         return this;
     }
 
-    /// <summary>Registers or unregisters the phone (an unregistered phone cannot be called).</summary>
+    /// <summary>
+    /// Registers or unregisters the phone (an unregistered phone cannot be called). A change is
+    /// published as Asterisk does for a PJSIP contact: DeviceStateChange <c>UNAVAILABLE</c> /
+    /// <c>NOT_INUSE</c> for <c>PJSIP/&lt;name&gt;</c>.
+    /// </summary>
     public Phone Registered(bool registered)
     {
         lock (_sim.Gate)
         {
-            _sim.Endpoints.Find(Name)!.Registered = registered;
+            var endpoint = _sim.Endpoints.Find(Name)!;
+            if (endpoint.Registered != registered)
+            {
+                endpoint.Registered = registered;
+                _sim.Model.SetDeviceState("PJSIP/" + Name, registered ? "NOT_INUSE" : "UNAVAILABLE");
+                _sim.Model.Settle();
+            }
         }
 
         return this;

@@ -40,14 +40,16 @@ public static class CallControlExtensions
 }
 
 /// <summary>Runs the call center's loop and every server's Stasis app.</summary>
-internal sealed class CallControlService(CallCenter center, IReadOnlyList<StasisApp> apps) : BackgroundService
+internal sealed class CallControlService(CallCenter center, IReadOnlyList<StasisApp> apps, IReadOnlyList<AsteriskServer> servers) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         center.Start();
         try
         {
-            await Task.WhenAll(apps.Select(app => app.RunAsync(center, stoppingToken))).ConfigureAwait(false);
+            // Desk phones' AMI device states take unreachable agents out of routing (and back).
+            await Task.WhenAll(apps.Select(app => app.RunAsync(center, stoppingToken))
+                .Concat(servers.Select(server => center.WatchPhonesAsync(server.Ami, server.Name, stoppingToken)))).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

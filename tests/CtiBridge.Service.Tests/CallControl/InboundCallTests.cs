@@ -233,8 +233,8 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
     public async Task UnregisteredDeskPhone_OriginateFails_NextAgentRingsAtOnce()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(strategy: "rrmemory", ringSeconds: 30), [("2001", "1001"), ("2002", "1002")], ct);
-        rig.Pbx.Phone("1001").Registered(false);
+        // Phone 1009 never registered (no device state change either, so the agent is not paused for it first).
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(strategy: "rrmemory", ringSeconds: 30), [("2001", "1009"), ("2002", "1002")], ct);
         rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
         await rig.LoginAsync("2001", ct);
         await rig.LoginAsync("2002", ct);
@@ -246,7 +246,36 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
         Assert.Equal(OfferEnd.Declined, declined.End);
         await rig.PbxEvents.DialToAsync("1002", ct);
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
-        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1001-", StringComparison.Ordinal)));
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1009-", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task DeskPhoneUnregisters_AgentPausedPhoneUnavailable_NotRung_ReadyAgainWhenItReturns()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(strategy: "rrmemory", ringSeconds: 30), [("2001", "1001"), ("2002", "1002")], ct);
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        await rig.LoginAsync("2002", ct);
+
+        // AMI DeviceStateChange PJSIP/1001 UNAVAILABLE: 2001 leaves routing, by the system.
+        rig.Pbx.Phone("1001").Registered(false);
+        var paused = await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Paused, ct);
+        Assert.Equal((PauseReasons.PhoneUnavailable, ChangeSource.System), (paused.Reason, paused.Source));
+        var caller = rig.Trunk.CallIn("4008001", "5550007", "Max");
+        await rig.PbxEvents.DialToAsync("1002", ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot(), e => e is CallOffered { AgentId: "2001" });
+
+        // Back (NOT_INUSE): ready again, by the system; an agent paused for another reason is left paused.
+        rig.Pbx.Phone("1001").Registered(true);
+        var back = await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, ct);
+        Assert.Equal(ChangeSource.System, back.Source);
+        Assert.True((await rig.Center.PauseAgentAsync("2001", "meal", ct)).Accepted);
+        rig.Pbx.Phone("1001").Registered(false);
+        rig.Pbx.Phone("1001").Registered(true);
+        await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(e => e.EventName == "DeviceStateChange" && e["State"] == "NOT_INUSE", "the phone back", ct, nth: 2);
+        Assert.Equal("meal", (await rig.Center.GetAgentAsync("2001", ct))!.PauseReason);
     }
 
     [Fact]
