@@ -98,7 +98,9 @@ public sealed partial class CallRecordSink : IDisposable
     /// <summary>
     /// Consumes records until the reader completes: batches whatever is waiting (up to
     /// <paramref name="batchSize"/>), and while records are journaled retries the replay every
-    /// <paramref name="retryInterval"/>.
+    /// <paramref name="retryInterval"/>. When the database is unreachable and the journal is full, the
+    /// batch is held in memory and retried every <paramref name="retryInterval"/> (a critical log line
+    /// says so) instead of ending the loop.
     /// </summary>
     public async Task RunAsync(ChannelReader<CallCenterRecord> reader, int batchSize, TimeSpan retryInterval, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
@@ -134,7 +136,7 @@ public sealed partial class CallRecordSink : IDisposable
 
             try
             {
-                await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                await WriteHoldingWhileFullAsync(batch, retryInterval, timeProvider, cancellationToken).ConfigureAwait(false);
             }
             catch (InvalidCallRecordException ex)
             {
@@ -144,7 +146,7 @@ public sealed partial class CallRecordSink : IDisposable
                 {
                     try
                     {
-                        await WriteAsync([single], cancellationToken).ConfigureAwait(false);
+                        await WriteHoldingWhileFullAsync([single], retryInterval, timeProvider, cancellationToken).ConfigureAwait(false);
                     }
                     catch (InvalidCallRecordException bad)
                     {
@@ -157,6 +159,37 @@ public sealed partial class CallRecordSink : IDisposable
         }
 
         await ReplayAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The database is unreachable and the journal is full: the batch stays in memory (and the records
+    // behind it wait in the reader) until the database takes the journal or the journal has room again.
+    // The writer keeps going rather than dying, so nothing already published is lost while the process runs.
+    private async Task WriteHoldingWhileFullAsync(List<CallCenterRecord> batch, TimeSpan retryInterval, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var held = false;
+        while (true)
+        {
+            try
+            {
+                await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                if (held)
+                {
+                    LogHeldRecordsWritten(_logger, batch.Count);
+                }
+
+                return;
+            }
+            catch (RecordJournalFullException ex)
+            {
+                if (!held)
+                {
+                    held = true;
+                    LogHoldingInMemory(_logger, batch.Count, retryInterval.TotalSeconds, ex.Message);
+                }
+            }
+
+            await Task.Delay(retryInterval, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<bool> ReplayCoreAsync(CancellationToken cancellationToken)
@@ -248,6 +281,12 @@ public sealed partial class CallRecordSink : IDisposable
 
     [LoggerMessage(EventId = 9117, Level = LogLevel.Critical, Message = "Journal replay: a call record was refused for good and kept in {Path} for an operator: {Reason}")]
     private static partial void LogRecordRejected(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 9118, Level = LogLevel.Critical, Message = "Call records held in memory: PostgreSQL is unreachable and the journal is full; {Count} records wait, with every later record, and are retried every {Seconds} s. They are lost if the service stops before PostgreSQL returns: {Reason}")]
+    private static partial void LogHoldingInMemory(ILogger logger, int count, double seconds, string reason);
+
+    [LoggerMessage(EventId = 9119, Level = LogLevel.Warning, Message = "Call records held in memory while the journal was full are written again ({Count} in the first batch)")]
+    private static partial void LogHeldRecordsWritten(ILogger logger, int count);
 
     [LoggerMessage(EventId = 9115, Level = LogLevel.Error, Message = "Call record refused: {Reason}")]
     private static partial void LogInvalidRecord(ILogger logger, string reason);
