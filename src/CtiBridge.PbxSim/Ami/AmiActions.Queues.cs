@@ -3,7 +3,7 @@ using CtiBridge.PbxSim.Model;
 
 namespace CtiBridge.PbxSim.Ami;
 
-/// <summary>app_queue's AMI actions over PbxSim's static queues (the Queue application itself is not modelled).</summary>
+/// <summary>app_queue's AMI actions over PbxSim's queues (members, pauses, penalties, status, queue_log).</summary>
 internal sealed partial class AmiActions
 {
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
@@ -123,6 +123,7 @@ internal sealed partial class AmiActions
             session.Send(Success(actionId, "Removed interface from queue"));
             PublishMember("QueueMemberRemoved", queue, member);
             Model.UpdateQueueAvailability(queue);
+            Model.WriteQueueLog("MANAGER", queue.Name, member.Name, "REMOVEMEMBER", "");
         });
     }
 
@@ -142,6 +143,11 @@ internal sealed partial class AmiActions
             }
 
             session.Send(Success(actionId, paused ? "Interface paused successfully" : "Interface unpaused successfully"));
+            if (string.IsNullOrEmpty(queueName))
+            {
+                Model.WriteQueueLog("NONE", "NONE", targets[0].Member.Name, paused ? "PAUSEALL" : "UNPAUSEALL", paused ? action["Reason"] ?? "" : "");
+            }
+
             foreach (var (queue, member) in targets)
             {
                 member.Paused = paused;
@@ -154,6 +160,7 @@ internal sealed partial class AmiActions
                 Model.PublishPauseState(queue, member);
                 Model.UpdateQueueAvailability(queue);
                 PublishMember("QueueMemberPause", queue, member);
+                Model.WriteQueueLog("NONE", queue.Name, member.Name, paused ? "PAUSE" : "UNPAUSE", member.PausedReason);
             }
         });
     }
@@ -183,6 +190,7 @@ internal sealed partial class AmiActions
             {
                 member.Penalty = penalty;
                 PublishMember("QueueMemberPenalty", queue, member);
+                Model.WriteQueueLog("NONE", queue.Name, member.Interface, "PENALTY", Number(penalty));
             }
         });
     }
@@ -207,6 +215,7 @@ internal sealed partial class AmiActions
             {
                 member.RingInUse = ringInUse;
                 PublishMember("QueueMemberRinginuse", queue, member);
+                Model.WriteQueueLog("NONE", queue.Name, member.Interface, "RINGINUSE", ringInUse ? "1" : "0");
                 Model.UpdateQueueAvailability(queue);
             }
         });

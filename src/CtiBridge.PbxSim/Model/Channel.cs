@@ -156,6 +156,9 @@ internal sealed class Channel
     /// <summary>The location was already published by an async goto: the next step emits no Newexten.</summary>
     public bool LocationPublished { get; set; }
 
+    /// <summary>The queue this channel waits in or was connected from (the Queue application), if any.</summary>
+    public QueueEntry? QueueEntry { get; set; }
+
     /// <summary>PJSIP endpoint this channel belongs to, if any.</summary>
     public string? Endpoint { get; set; }
 
@@ -197,6 +200,12 @@ internal sealed class DialAttempt
     /// can report <c>BUSY</c> before it (as recorded in <c>ari/dialer</c>).
     /// </summary>
     public bool AriBeginPending { get; set; }
+
+    /// <summary>The queue caller this dial rings a member for (the Queue application), if any.</summary>
+    public QueueEntry? Queue { get; init; }
+
+    /// <summary>The queue member being rung.</summary>
+    public QueueMember? Member { get; init; }
 }
 
 /// <summary>What an Originate asked for.</summary>

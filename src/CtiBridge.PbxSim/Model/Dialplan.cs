@@ -62,6 +62,12 @@ internal sealed class Dialplan
                 ["5550002"] = ["Goto(outcomes,200,1)"],
                 ["5554001"] = ["Goto(outcomes,300,1)"],
             },
+            ["queues"] = new()
+            {
+                ["support"] = ["Answer()", "Queue(support,tT,,,120)"],
+                ["sales"] = ["Answer()", "Queue(sales,tT,,,120)"],
+                ["linear"] = ["Answer()", "Queue(linear,tT,,,120)"],
+            },
             ["supervisors"] = new()
             {
                 ["_supX"] = ["Ringing()", "Wait(1)", "Answer()", "Wait(3600)"],

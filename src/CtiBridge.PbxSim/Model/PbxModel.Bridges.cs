@@ -101,6 +101,12 @@ internal sealed partial class PbxModel
     /// <summary>The dialled side answered a Dial: the caller learns the outcome, hears nothing until the callee's announcement ends, then both are bridged.</summary>
     private void AnswerDialApp(DialAttempt dial)
     {
+        if (dial.Queue is not null)
+        {
+            AnswerQueueDial(dial);
+            return;
+        }
+
         if (AnswerConsultation(dial))
         {
             return;
@@ -248,7 +254,7 @@ internal sealed partial class PbxModel
         }
     }
 
-    internal void LeaveBridge(Channel channel, Bridge bridge)
+    internal void LeaveBridge(Channel channel, Bridge bridge, bool peerCleared = false)
     {
         if (bridge.CreatedByAri)
         {
@@ -259,7 +265,11 @@ internal sealed partial class PbxModel
         }
         else if (bridge.Members.Count == 2 && bridge.AriType != "holding")
         {
-            SetVariable(channel, "BRIDGEPEER", "");
+            if (!peerCleared)
+            {
+                SetVariable(channel, "BRIDGEPEER", "");
+            }
+
             foreach (var other in bridge.Members.Where(m => m != channel))
             {
                 SetVariable(other, "BRIDGEPEER", "");
@@ -300,6 +310,12 @@ internal sealed partial class PbxModel
                 continue;
             }
 
+            if (remaining.QueueEntry is { Connected: not null })
+            {
+                QueueCallerBridgeEnded(remaining, bridge);
+                continue;
+            }
+
             LeaveBridge(remaining, bridge);
             if (remaining.OutgoingDial is { } dial)
             {
@@ -318,21 +334,34 @@ internal sealed partial class PbxModel
     /// <summary>
     /// A transferred caller leaves its Dial's bridge: the new location is published with the old
     /// application, the Dial returns ANSWER without its timing variables, the CDR so far is closed and
-    /// the dialplan goes on at the new location.
+    /// the dialplan goes on at the new location. <paramref name="peerCleared"/>: a Redirect (BRIDGEPEER
+    /// already cleared, the CDR closed at the new location); <paramref name="continuePbx"/> false: the
+    /// caller goes on once the other party is gone.
     /// </summary>
-    private void LeaveDialBridgeForGoto(Channel channel, Bridge bridge, (string Context, string Exten, int Priority) target)
+    private void LeaveDialBridgeForGoto(Channel channel, Bridge bridge, (string Context, string Exten, int Priority) target, bool peerCleared = false, bool continuePbx = true)
     {
         channel.PendingGoto = null;
-        CloseCdr(channel);
+
+        // A blind transfer closes the CDR at the old location; a Redirect once the channel has moved (as recorded).
+        if (!peerCleared)
+        {
+            CloseCdr(channel);
+        }
+
         (channel.Context, channel.Exten, channel.Priority) = target;
+        if (peerCleared)
+        {
+            CloseCdr(channel);
+        }
+
         ChannelEvent("Newexten", channel, AmiPrivilege.Dialplan, ("Extension", channel.Exten), ("Application", channel.Application), ("AppData", channel.AppData));
         _sim.AriEvents.ChannelDialplan(channel);
         channel.LocationPublished = true;
-        LeaveBridge(channel, bridge);
+        LeaveBridge(channel, bridge, peerCleared);
         channel.OutgoingDial = null;
         SetVariable(channel, "DIALSTATUS", "ANSWER");
         channel.Generation++;
-        if (channel.InPbx)
+        if (channel.InPbx && continuePbx)
         {
             ContinuePbx(channel);
         }
@@ -370,6 +399,13 @@ internal sealed partial class PbxModel
         }
 
         list.Add((path, Now));
+
+        // The audiohook attaching to a bridged channel makes its two-party bridge announce BRIDGEPEER again (as recorded in queue-call).
+        if (channel.Bridge is { Members.Count: 2, CreatedByAri: false } bridge)
+        {
+            SetBridgePeers(bridge);
+        }
+
         ChannelEvent("MixMonitorStart", channel);
     }
 
@@ -387,6 +423,18 @@ internal sealed partial class PbxModel
         }
 
         ChannelEvent("MixMonitorStop", channel);
+        if (!channel.Ending && channel.Bridge is { Members.Count: 2, CreatedByAri: false } bridge)
+        {
+            // The audiohook detaches at the next media frame; the bridge then announces BRIDGEPEER again.
+            Schedule(TimeSpan.FromMilliseconds(16), () =>
+            {
+                if (channel.Bridge == bridge && bridge.Members.Count == 2 && !channel.Ending)
+                {
+                    SetBridgePeers(bridge);
+                }
+            });
+        }
+
         return true;
     }
 

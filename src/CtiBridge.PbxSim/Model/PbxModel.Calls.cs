@@ -101,6 +101,11 @@ internal sealed partial class PbxModel
         }
 
         SetState(outbound, ChannelState.Ringing);
+        if (outbound.IncomingDial is { Queue: not null, Finished: false })
+        {
+            QueueMemberRinging(outbound);
+        }
+
         if (outbound.IncomingDial is { Finished: false, RingingAt: null } dial)
         {
             dial.RingingAt = Now;
@@ -111,7 +116,7 @@ internal sealed partial class PbxModel
                     return;
                 }
 
-                if (dial.Caller is { } caller && !dial.FromAri)
+                if (dial.Caller is { } caller && !dial.FromAri && dial.Queue is null)
                 {
                     var ms = (long)(Now - dial.StartedAt).TotalMilliseconds;
                     SetVariable(caller, "RINGTIME", (ms / 1000).ToString(CultureInfo.InvariantCulture));
@@ -411,7 +416,14 @@ internal sealed partial class PbxModel
                 Teardown(dial.Destination, 0);
             }
 
-            DialAppFinished(caller, dial, status);
+            if (dial.Queue is not null)
+            {
+                QueueDialFailed(dial);
+            }
+            else
+            {
+                DialAppFinished(caller, dial, status);
+            }
         }
     }
 
@@ -449,10 +461,20 @@ internal sealed partial class PbxModel
         channel.Generation++;
         channel.HangupCause ??= cause;
         CompleteAttendedTransfer(channel);
+        QueueCallerLineGone(channel);
         var bridge = channel.Bridge;
         if (bridge is not null)
         {
             LeaveBridge(channel, bridge);
+
+            // A queue call's member left: app_queue frees the member before its phone's hang-up runs.
+            foreach (var member in bridge.Members)
+            {
+                if (member.QueueEntry is { Connected: not null } entry)
+                {
+                    ReleaseQueueMember(entry);
+                }
+            }
         }
 
         if (fromPbxEnd)
@@ -527,6 +549,13 @@ internal sealed partial class PbxModel
             cause = 16;
         }
 
+        if (QueueCallerLineGone(channel))
+        {
+            // Queue() returned (abandon or completed call): the channel ends with Normal Clearing.
+            channel.HangupCause = 16;
+            cause = 16;
+        }
+
         if (channel.InPbx)
         {
             HangupRequestEvent(channel, 16, soft: true);
@@ -592,6 +621,7 @@ internal sealed partial class PbxModel
         Channels.Remove(channel.Name);
         _sim.AriEvents.ChannelDestroyed(channel, cause);
         PublishLocalDeviceState(channel);
+        RunPendingQueueCompletions(channel);
     }
 
     private void EmitCdr(Channel channel)
@@ -624,19 +654,19 @@ internal sealed partial class PbxModel
         channel.CdrPeer = "";
     }
 
-    private AmiMessage BuildCdr(Channel channel)
+    private AmiMessage BuildCdr(Channel channel, string? dispositionOverride = null)
     {
         var started = channel.CdrStartedAt ?? channel.CreatedAt;
         var answeredAt = channel.CdrStartedAt is null ? channel.AnsweredAt : channel.CdrAnsweredAt;
         var answered = answeredAt is not null;
         var end = Now;
-        var disposition = answered ? "ANSWERED" : channel.UnansweredDisposition ?? (channel.HangupCause ?? 0) switch
+        var disposition = dispositionOverride ?? (answered ? "ANSWERED" : channel.UnansweredDisposition ?? (channel.HangupCause ?? 0) switch
         {
             17 => "BUSY",
             34 => "CONGESTION",
             0 or 20 => "FAILED",
             _ => "NO ANSWER",
-        };
+        });
         var callerId = channel.CallerName.Length > 0 ? $"\"{channel.CallerName}\" <{channel.CallerNum}>" : channel.CallerNum.Length > 0 ? $"<{channel.CallerNum}>" : "";
         var message = Event("Cdr", AmiPrivilege.Cdr)
             .Add("AccountCode", channel.AccountCode)
@@ -666,7 +696,15 @@ internal sealed partial class PbxModel
     internal void HangupByRequest(Channel channel, int? cause, int softCause = 16, int defaultCause = 0)
     {
         // AMI's Hangup without Cause is reported with 16 (as recorded in chanspy); ARI's DELETE with 32.
-        if (cause is null)
+        // A queue member's leg bridged by app_queue shows no SoftHangupRequest and ends with Normal
+        // Clearing, as the bridge hangs it up (as recorded in queue-ringnoanswer).
+        var bridgedQueueLeg = channel.IncomingDial is { Queue: not null } && channel.Bridge is not null;
+        if (bridgedQueueLeg)
+        {
+            defaultCause = 16;
+        }
+
+        if (cause is null && !bridgedQueueLeg)
         {
             HangupRequestEvent(channel, softCause, soft: true);
         }

@@ -25,9 +25,21 @@ internal sealed class QueueMember
     public long LoginTime { get; init; }
 
     public long LastPause { get; set; }
+
+    /// <summary>Calls this member completed from this queue (app_queue's <c>calls</c>).</summary>
+    public int CallsTaken { get; set; }
+
+    /// <summary>When the member's last queue call ended (Unix seconds), 0 before the first.</summary>
+    public long LastCall { get; set; }
+
+    /// <summary>The status last reported for a member watching a Local device (1 = not in use).</summary>
+    public int ReportedStatus { get; set; } = 1;
+
+    /// <summary>True while the member talks to a caller from this queue.</summary>
+    public bool InCall { get; set; }
 }
 
-/// <summary>A queue (static configuration; the Queue application itself is not modelled).</summary>
+/// <summary>A queue: app_queue's configuration, its members, its waiting callers and its statistics.</summary>
 internal sealed class CallQueue
 {
     public required string Name { get; init; }
@@ -36,7 +48,31 @@ internal sealed class CallQueue
 
     public int ServiceLevel { get; init; }
 
+    /// <summary>How long one member is rung before AgentRingNoAnswer (queues.conf <c>timeout</c>, default 15).</summary>
+    public int RingTimeoutSeconds { get; init; } = 15;
+
+    /// <summary>The pause before the next member is tried (queues.conf <c>retry</c>, default 5).</summary>
+    public int RetrySeconds { get; init; } = 5;
+
     public List<QueueMember> Members { get; } = [];
+
+    /// <summary>Callers waiting, in order (position 1 first).</summary>
+    public List<QueueEntry> Callers { get; } = [];
+
+    /// <summary>rrmemory/roundrobin: index of the member to try first for the next call.</summary>
+    public int RoundRobinNext { get; set; }
+
+    public int Completed { get; set; }
+
+    public int Abandoned { get; set; }
+
+    /// <summary>Completed calls answered within the service level.</summary>
+    public int CompletedInServiceLevel { get; set; }
+
+    /// <summary>Running averages app_queue keeps (seconds).</summary>
+    public int HoldTime { get; set; }
+
+    public int TalkTime { get; set; }
 }
 
 /// <summary>Device states, hints and queue membership.</summary>
@@ -53,6 +89,7 @@ internal sealed partial class PbxModel
     private void InitialiseDevices()
     {
         DeviceStates.Clear();
+        _localDeviceStates.Clear();
         Hints.Clear();
         Queues.Clear();
         var login = _sim.StartedAt.ToUnixTimeSeconds();
@@ -66,7 +103,7 @@ internal sealed partial class PbxModel
             Hints.Add(($"agent{i}", "hints", $"Custom:agent{i}"));
         }
 
-        var linear = new CallQueue { Name = "linear", Strategy = "linear" };
+        var linear = new CallQueue { Name = "linear", Strategy = "linear", RingTimeoutSeconds = 3, RetrySeconds = 1 };
         linear.Members.Add(new QueueMember { Interface = "Local/noanswer9@agents", Name = "Never Answers", StateInterface = "Local/noanswer9@agents", LoginTime = login });
         linear.Members.Add(new QueueMember { Interface = "Local/agent3@agents", Name = "Agent Three", StateInterface = "Custom:agent3", LoginTime = login });
         var support = new CallQueue { Name = "support", Strategy = "rrmemory", ServiceLevel = 20 };
@@ -113,6 +150,29 @@ internal sealed partial class PbxModel
             var watching = queue.Members.Where(m => string.Equals(m.StateInterface, device, StringComparison.OrdinalIgnoreCase)).ToList();
             foreach (var member in watching)
             {
+                PublishMember("QueueMemberStatus", queue, member);
+            }
+
+            if (watching.Count > 0)
+            {
+                UpdateQueueAvailability(queue);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A Local device was re-read: queue members watching it report QueueMemberStatus when their
+    /// status changed (chan_local repeats unchanged states; app_queue reports changes only).
+    /// </summary>
+    private void LocalDeviceChanged(string device)
+    {
+        var status = MemberStatus(DeviceState(device));
+        foreach (var queue in Queues)
+        {
+            var watching = queue.Members.Where(m => string.Equals(m.StateInterface, device, StringComparison.OrdinalIgnoreCase) && m.ReportedStatus != status).ToList();
+            foreach (var member in watching)
+            {
+                member.ReportedStatus = status;
                 PublishMember("QueueMemberStatus", queue, member);
             }
 
@@ -182,12 +242,11 @@ internal sealed partial class PbxModel
         message.Add("StateInterface", member.StateInterface)
             .Add("Membership", member.Membership)
             .Add("Penalty", Number(member.Penalty))
-            .Add("CallsTaken", "0")
-            .Add("LastCall", "0")
+            .Add("CallsTaken", Number(member.CallsTaken))
+            .Add("LastCall", Number(member.LastCall))
             .Add("LastPause", Number(member.LastPause))
             .Add("LoginTime", Number(member.LoginTime))
-            // InCall means "talking to a caller from this queue"; PbxSim runs no Queue application.
-            .Add("InCall", "0")
+            .Add("InCall", member.InCall ? "1" : "0")
             .Add("Status", Number(MemberStatus(state)))
             .Add("Paused", member.Paused ? "1" : "0")
             .Add("PausedReason", member.PausedReason);
@@ -236,5 +295,8 @@ internal sealed partial class PbxModel
 
     internal string DeviceState(string device) =>
         DeviceStates.TryGetValue(device, out var state) ? state
-        : device.StartsWith("Local/", StringComparison.OrdinalIgnoreCase) ? "NOT_INUSE" : "UNKNOWN";
+        : device.StartsWith("Local/", StringComparison.OrdinalIgnoreCase) ? _localDeviceStates.GetValueOrDefault(device, "NOT_INUSE") : "UNKNOWN";
+
+    /// <summary>chan_local's device states as last read (not listed by DeviceStateList: chan_local keeps no cache).</summary>
+    private readonly Dictionary<string, string> _localDeviceStates = new(StringComparer.OrdinalIgnoreCase);
 }

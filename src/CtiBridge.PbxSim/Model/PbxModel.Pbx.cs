@@ -142,6 +142,8 @@ internal sealed partial class PbxModel
                 return AppResult.Jump;
             case "DIAL":
                 return StartDialApp(channel, data) ? AppResult.Wait : AppResult.Next;
+            case "QUEUE":
+                return StartQueueApp(channel, data);
             case "STASIS":
                 return _sim.AriEvents.EnterStasis(channel, Dialplan.SplitArgs(data)) ? AppResult.Wait : AppResult.Next;
             case "SENDDTMF":

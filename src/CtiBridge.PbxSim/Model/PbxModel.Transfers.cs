@@ -10,6 +10,22 @@ internal sealed partial class PbxModel
     /// <summary>AMI Redirect: the channel leaves its bridge or dial and continues at context/exten/priority.</summary>
     internal void Redirect(Channel channel, string context, string exten, int priority)
     {
+        if (channel.OutgoingDial is { AnsweredAt: not null } && channel.InPbx && channel.Bridge is { CreatedByAri: false, Members.Count: 2 } dialBridge)
+        {
+            // Out of a Dial bridge (as recorded in redirect): an async goto like a blind transfer's.
+            // BRIDGEPEER is cleared first, the new location is published naming the old Dial, the
+            // bridge is left and the other party hung up, Dial returns ANSWER, the dialplan goes on.
+            SetVariable(channel, "BRIDGEPEER", "");
+            LeaveDialBridgeForGoto(channel, dialBridge, (context, exten, priority), peerCleared: true, continuePbx: false);
+            AfterBridgeMemberLeft(dialBridge);
+            if (channel.InPbx && !channel.Gone && !channel.Ending)
+            {
+                ContinuePbx(channel);
+            }
+
+            return;
+        }
+
         channel.Generation++;
         if (channel.OutgoingDial is { Finished: false } dial)
         {

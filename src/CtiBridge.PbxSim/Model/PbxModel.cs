@@ -286,6 +286,8 @@ internal sealed partial class PbxModel : IDisposable
             : Channels.Values.Any(c => !c.Gone && !c.IsLocalTwo && c.LocalPeer is { Gone: false } && LocalDevice(c.Name) == device) ? "INUSE"
             : "NOT_INUSE";
         Publish(AmiPrivilege.Call, Event("DeviceStateChange", AmiPrivilege.Call).Add("Device", device).Add("State", state));
+        _localDeviceStates[device] = state;
+        LocalDeviceChanged(device);
     }
 
     private static string? LocalDevice(string channelName)
