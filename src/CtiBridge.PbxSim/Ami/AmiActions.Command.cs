@@ -76,7 +76,22 @@ internal sealed partial class AmiActions
                     return _sim.Model.ShowChannels(concise: true);
                 }
 
+            case "queue show":
+                lock (_sim.Gate)
+                {
+                    return _sim.Model.ShowQueues(null);
+                }
+
             default:
+                if (words.Length == 3 && text.StartsWith("queue show ", StringComparison.Ordinal))
+                {
+                    lock (_sim.Gate)
+                    {
+                        var lines = _sim.Model.ShowQueues(words[2]);
+                        return lines.Count > 0 ? lines : [$"No such queue: {words[2]}."];
+                    }
+                }
+
                 if (words.Length == 4 && words[0].Equals("devstate", StringComparison.OrdinalIgnoreCase) && words[1].Equals("change", StringComparison.OrdinalIgnoreCase)
                     && words[2].StartsWith("Custom:", StringComparison.OrdinalIgnoreCase))
                 {

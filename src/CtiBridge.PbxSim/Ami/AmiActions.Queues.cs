@@ -14,18 +14,39 @@ internal sealed partial class AmiActions
         var memberName = action["Member"];
         lock (_sim.Gate)
         {
+            var now = Model.Now;
             session.Send(Success(actionId).Add("EventList", "start").Add("Message", "Queue status will follow"));
             var count = 0;
             foreach (var queue in Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName))
             {
                 session.Send(new AmiMessage(15).Add("Event", "QueueParams").Add("Queue", queue.Name).Add("Max", "0").Add("Strategy", queue.Strategy)
-                    .Add("Calls", "0").Add("Holdtime", "0").Add("TalkTime", "0").Add("Completed", "0").Add("Abandoned", "0")
-                    .Add("ServiceLevel", Number(queue.ServiceLevel)).Add("ServicelevelPerf", "0.0").Add("ServicelevelPerf2", "0.0").Add("Weight", "0")
-                    .AddIfPresent("ActionID", actionId));
+                    .Add("Calls", Number(queue.Callers.Count)).Add("Holdtime", Number(queue.HoldTime)).Add("TalkTime", Number(queue.TalkTime))
+                    .Add("Completed", Number(queue.Completed)).Add("Abandoned", Number(queue.Abandoned))
+                    .Add("ServiceLevel", Number(queue.ServiceLevel)).Add("ServicelevelPerf", PbxModel.ServiceLevelPerf(queue)).Add("ServicelevelPerf2", PbxModel.ServiceLevelPerf2(queue))
+                    .Add("Weight", "0").AddIfPresent("ActionID", actionId));
                 count++;
-                foreach (var member in queue.Members.Where(m => string.IsNullOrEmpty(memberName) || m.Interface == memberName || m.Name == memberName))
+                var members = queue.Members.Where(m => string.IsNullOrEmpty(memberName) || m.Interface == memberName || m.Name == memberName).ToList();
+                foreach (var member in members)
                 {
                     session.Send(Model.MemberHeaders(new AmiMessage(18).Add("Event", "QueueMember"), queue, member, forStatus: true).AddIfPresent("ActionID", actionId));
+                    count++;
+                }
+
+                // Callers are listed unless the request named a member.
+                if (!string.IsNullOrEmpty(memberName))
+                {
+                    continue;
+                }
+
+                for (var i = 0; i < queue.Callers.Count; i++)
+                {
+                    var caller = queue.Callers[i].Caller;
+                    session.Send(new AmiMessage(14).Add("Event", "QueueEntry").Add("Queue", queue.Name).Add("Position", Number(i + 1))
+                        .Add("Channel", caller.Name).Add("Uniqueid", caller.UniqueId)
+                        .Add("CallerIDNum", OrUnknown(caller.CallerNum)).Add("CallerIDName", OrUnknown(caller.CallerName))
+                        .Add("ConnectedLineNum", OrUnknown(caller.ConnectedNum)).Add("ConnectedLineName", OrUnknown(caller.ConnectedName))
+                        .Add("Wait", Number(now.ToUnixTimeSeconds() - queue.Callers[i].JoinedAt.ToUnixTimeSeconds())).Add("Priority", "0")
+                        .AddIfPresent("ActionID", actionId));
                     count++;
                 }
             }
@@ -34,18 +55,23 @@ internal sealed partial class AmiActions
         }
     }
 
+    private static string OrUnknown(string value) => value.Length == 0 ? "<unknown>" : value;
+
     private void QueueSummary(AmiSession session, AmiMessage action, string? actionId)
     {
         var queueName = action["Queue"];
         lock (_sim.Gate)
         {
+            var now = Model.Now.ToUnixTimeSeconds();
             session.Send(Success(actionId).Add("EventList", "start").Add("Message", "Queue summary will follow"));
             var queues = Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName).ToList();
             foreach (var queue in queues)
             {
-                var available = queue.Members.Count(m => !m.Paused && Model.DeviceState(m.StateInterface) == "NOT_INUSE");
+                var available = queue.Members.Count(m => !m.Paused && !m.InCall && Model.DeviceState(m.StateInterface) is "NOT_INUSE" or "UNKNOWN");
+                var longest = queue.Callers.Count == 0 ? 0 : now - queue.Callers.Min(c => c.JoinedAt).ToUnixTimeSeconds();
                 session.Send(new AmiMessage(10).Add("Event", "QueueSummary").Add("Queue", queue.Name).Add("LoggedIn", Number(queue.Members.Count))
-                    .Add("Available", Number(available)).Add("Callers", "0").Add("HoldTime", "0").Add("TalkTime", "0").Add("LongestHoldTime", "0")
+                    .Add("Available", Number(available)).Add("Callers", Number(queue.Callers.Count)).Add("HoldTime", Number(queue.HoldTime))
+                    .Add("TalkTime", Number(queue.TalkTime)).Add("LongestHoldTime", Number(longest))
                     .AddIfPresent("ActionID", actionId));
             }
 

@@ -72,6 +72,9 @@ internal sealed class CallQueue
     /// <summary>Running averages app_queue keeps (seconds).</summary>
     public int HoldTime { get; set; }
 
+    /// <summary>True once a caller has been connected (the hold-time average has a first sample).</summary>
+    public bool HasHoldSamples { get; set; }
+
     public int TalkTime { get; set; }
 }
 

@@ -16,6 +16,7 @@ internal sealed partial class PbxModel
 
     internal void StartPbx(Channel channel)
     {
+        ProcessedCalls++;
         channel.InPbx = true;
         channel.RanPbx = true;
         channel.Generation++;

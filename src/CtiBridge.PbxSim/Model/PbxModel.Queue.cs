@@ -358,7 +358,6 @@ internal sealed partial class PbxModel
 
     private void SetQueueVariables(Channel channel, CallQueue queue)
     {
-        var perf = queue.Completed > 0 ? 100.0 * queue.CompletedInServiceLevel / queue.Completed : 0.0;
         SetVariable(channel, "QUEUENAME", queue.Name);
         SetVariable(channel, "QUEUEMAX", "0");
         SetVariable(channel, "QUEUESTRATEGY", queue.Strategy);
@@ -368,8 +367,113 @@ internal sealed partial class PbxModel
         SetVariable(channel, "QUEUECOMPLETED", Text(queue.Completed));
         SetVariable(channel, "QUEUEABANDONED", Text(queue.Abandoned));
         SetVariable(channel, "QUEUESRVLEVEL", Text(queue.ServiceLevel));
-        SetVariable(channel, "QUEUESRVLEVELPERF", perf.ToString("0.0", CultureInfo.InvariantCulture));
+        SetVariable(channel, "QUEUESRVLEVELPERF", ServiceLevelPerf(queue));
     }
+
+    /// <summary>Share of completed calls answered within the service level, as app_queue prints it.</summary>
+    internal static string ServiceLevelPerf(CallQueue queue) =>
+        (queue.Completed > 0 ? 100.0 * queue.CompletedInServiceLevel / queue.Completed : 0.0).ToString("0.0", CultureInfo.InvariantCulture);
+
+    /// <summary>The same share counting abandoned calls too (app_queue's SL2; abandons within the level are not told apart here).</summary>
+    internal static string ServiceLevelPerf2(CallQueue queue) =>
+        (queue.Completed + queue.Abandoned > 0 ? 100.0 * queue.CompletedInServiceLevel / (queue.Completed + queue.Abandoned) : 0.0).ToString("0.0", CultureInfo.InvariantCulture);
+
+    /// <summary>app_queue's running average (three parts old, one part new); the first sample is taken as it is (as recorded: Holdtime 1 after one call held 1 s).</summary>
+    private static int RunningAverage(int old, long sample, bool first) => first ? (int)sample : (int)((old * 3 + sample) / 4);
+
+    /// <summary>The CLI's <c>queue show [name]</c>, in app_queue's layout.</summary>
+    public List<string> ShowQueues(string? name)
+    {
+        var lines = new List<string>();
+        var now = Now.ToUnixTimeSeconds();
+        foreach (var queue in Queues.Where(q => name is null || q.Name == name))
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{queue.Name} has {queue.Callers.Count} calls (max unlimited) in '{queue.Strategy}' strategy ({queue.HoldTime}s holdtime, {queue.TalkTime}s talktime), W:0, C:{queue.Completed}, A:{queue.Abandoned}, SL:{ServiceLevelPerf(queue)}%, SL2:{ServiceLevelPerf2(queue)}% within {queue.ServiceLevel}s"));
+            if (queue.Members.Count == 0)
+            {
+                lines.Add("   No Members");
+            }
+            else
+            {
+                lines.Add("   Members: ");
+                foreach (var m in queue.Members)
+                {
+                    var line = new System.Text.StringBuilder("      ").Append(m.Name);
+                    if (m.Name != m.Interface)
+                    {
+                        line.Append(" (").Append(m.Interface);
+                        if (m.StateInterface != m.Interface)
+                        {
+                            line.Append(" from ").Append(m.StateInterface);
+                        }
+
+                        line.Append(')');
+                    }
+
+                    if (m.Penalty != 0)
+                    {
+                        line.Append(CultureInfo.InvariantCulture, $" with penalty {m.Penalty}");
+                    }
+
+                    line.Append(m.RingInUse ? " (ringinuse enabled)" : " (ringinuse disabled)");
+                    if (m.Membership == "dynamic")
+                    {
+                        line.Append(" (dynamic)");
+                    }
+
+                    if (m.InCall)
+                    {
+                        line.Append(" (in call)");
+                    }
+
+                    if (m.Paused)
+                    {
+                        line.Append(m.PausedReason.Length > 0 ? $" (paused:{m.PausedReason} was {now - m.LastPause} secs ago)" : $" (paused was {now - m.LastPause} secs ago)");
+                    }
+
+                    line.Append(" (").Append(MemberStatusText(DeviceState(m.StateInterface))).Append(')');
+                    line.Append(m.CallsTaken > 0
+                        ? string.Create(CultureInfo.InvariantCulture, $" has taken {m.CallsTaken} calls (last was {now - m.LastCall} secs ago)")
+                        : " has taken no calls yet");
+                    line.Append(CultureInfo.InvariantCulture, $" (login was {now - m.LoginTime} secs ago)");
+                    lines.Add(line.ToString());
+                }
+            }
+
+            if (queue.Callers.Count == 0)
+            {
+                lines.Add("   No Callers");
+            }
+            else
+            {
+                lines.Add("   Callers: ");
+                for (var i = 0; i < queue.Callers.Count; i++)
+                {
+                    var wait = now - queue.Callers[i].JoinedAt.ToUnixTimeSeconds();
+                    lines.Add(string.Create(CultureInfo.InvariantCulture, $"      {i + 1}. {queue.Callers[i].Caller.Name} (wait: {wait / 60}:{wait % 60:00}, prio: 0)"));
+                }
+            }
+
+            lines.Add("");
+        }
+
+        return lines;
+    }
+
+    /// <summary>app_queue's text for a member's device state in <c>queue show</c>.</summary>
+    private static string MemberStatusText(string deviceState) => deviceState switch
+    {
+        "NOT_INUSE" => "Not in use",
+        "INUSE" => "In use",
+        "BUSY" => "Busy",
+        "INVALID" => "Invalid",
+        "UNAVAILABLE" => "Unavailable",
+        "RINGING" => "Ringing",
+        "RINGINUSE" => "Ring+Inuse",
+        "ONHOLD" => "On Hold",
+        _ => "Unknown",
+    };
 
     /// <summary>Whole seconds between two instants as app_queue counts them (time(NULL) differences).</summary>
     private static long WholeSeconds(DateTimeOffset from, DateTimeOffset to) => to.ToUnixTimeSeconds() - from.ToUnixTimeSeconds();
@@ -462,7 +566,8 @@ internal sealed partial class PbxModel
         WriteQueueLog(caller.UniqueId, queue.Name, member.Name, "CONNECT", $"{hold}|{agent.UniqueId}|{ring}");
         member.InCall = true;
         entry.Connected = dial;
-        queue.HoldTime = (queue.HoldTime * 3 + (int)hold) / 4;
+        queue.HoldTime = RunningAverage(queue.HoldTime, hold, !queue.HasHoldSamples);
+        queue.HasHoldSamples = true;
         var index = queue.Members.IndexOf(member);
         if (index >= 0)
         {
@@ -518,7 +623,7 @@ internal sealed partial class PbxModel
             queue.CompletedInServiceLevel++;
         }
 
-        queue.TalkTime = (queue.TalkTime * 3 + (int)talk) / 4;
+        queue.TalkTime = RunningAverage(queue.TalkTime, talk, queue.Completed == 1);
     }
 
     /// <summary>The caller leaves the queue's bridge (the call ended): app_queue's variables as recorded.</summary>

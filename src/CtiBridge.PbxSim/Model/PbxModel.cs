@@ -48,8 +48,8 @@ internal sealed partial class PbxModel : IDisposable
     /// <summary>Live bridges by id.</summary>
     public Dictionary<string, Bridge> Bridges { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Calls processed since start (Asterisk's "calls processed").</summary>
-    public long ProcessedCalls { get; private set; }
+    /// <summary>Calls processed since start (Asterisk's "calls processed": every channel that started running dialplan).</summary>
+    public long ProcessedCalls { get; internal set; }
 
     /// <summary>Events published to AMI since start (benchmarks read it).</summary>
     public long AmiEventCount { get; private set; }
@@ -229,7 +229,6 @@ internal sealed partial class PbxModel : IDisposable
             IsLocalTwo = isLocalTwo,
         };
         Channels[name] = channel;
-        ProcessedCalls += isLocalTwo ? 0 : 1;
         return channel;
     }
 
@@ -486,7 +485,8 @@ internal sealed partial class PbxModel : IDisposable
             lines.Add($"{Fit(c.Name, 64)} {Fit(location, 32)} {Fit(StateDesc(c.State), 7)} {Fit(app, 30)}");
         }
 
-        var calls = ordered.Count(c => !c.IsLocalTwo);
+        // Asterisk's "active calls" are the channels running dialplan now (a Dial's outbound leg is not one).
+        var calls = ordered.Count(c => c.InPbx);
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"{ordered.Count} active channel{(ordered.Count == 1 ? "" : "s")}"));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"{calls} of 500 max active call{(calls == 1 ? "" : "s")} ( {calls * 100.0 / 500:0.00}% of capacity)"));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"{ProcessedCalls} call{(ProcessedCalls == 1 ? "" : "s")} processed"));

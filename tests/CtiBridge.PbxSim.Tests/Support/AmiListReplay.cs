@@ -24,9 +24,11 @@ internal static class AmiListReplay
     /// <summary>
     /// Runs <paramref name="setup"/> on a set-up connection (times relative to the clock's start) and
     /// the scenario's actions on their own connection at <paramref name="replayStart"/> + their recorded
-    /// time, interleaved by time; then compares what the scenario's connection received.
+    /// time, interleaved by time; then compares what the scenario's connection received, after
+    /// <paramref name="normalise"/> (for ids inside CLI text) when given.
     /// </summary>
-    public static async Task ReplayAsync(string name, PbxSimulator sim, SignallingTimeProvider clock, IReadOnlyList<SetupAction> setup, double replayStart, CancellationToken ct)
+    public static async Task ReplayAsync(string name, PbxSimulator sim, SignallingTimeProvider clock, IReadOnlyList<SetupAction> setup, double replayStart, CancellationToken ct,
+        Func<string, string>? normalise = null)
     {
         var records = AmiFixture.Load(name);
         var start = clock.GetUtcNow();
@@ -54,8 +56,9 @@ internal static class AmiListReplay
             actual.Add(message);
         }
 
-        var expected = SortLists(records.Skip(1).Where(r => r.Dir == "rx").Select(r => r.Data).ToList());
-        actual = SortLists(actual);
+        normalise ??= m => m;
+        var expected = SortLists(records.Skip(1).Where(r => r.Dir == "rx").Select(r => normalise(r.Data)).ToList());
+        actual = SortLists(actual.Select(normalise).ToList());
         var summary = $"\nexpected: {string.Join(", ", expected.Select(Describe))}\nactual:   {string.Join(", ", actual.Select(Describe))}";
         for (var i = 0; i < Math.Min(expected.Count, actual.Count); i++)
         {
