@@ -72,6 +72,13 @@ public static class LiveEndpoints
         return app;
     }
 
+    // A stream ends when its client goes or the service starts stopping. The web server waits for open
+    // requests before the other parts stop, so a stream left open (a wallboard, or a client that no
+    // longer reads) would hold the stop for the whole shutdown timeout, after which the call-record
+    // writer is cancelled and records not yet written are lost (fault suite, docs/reliability.md).
+    private static CancellationTokenSource EndsWithTheService(HttpContext context, IServiceProvider services) =>
+        CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+
     private static async Task<IResult> StreamEventsAsync(HttpContext context, string? agentId, string? types, IServiceProvider services, TimeProvider time)
     {
         var user = context.User;
@@ -93,7 +100,8 @@ public static class LiveEndpoints
 
         var wanted = types?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         using var subscription = hub.Subscribe(e => (agentId is null || e.AgentId == agentId) && (wanted is null || wanted.Contains(e.Type)));
-        var ct = context.RequestAborted;
+        using var ended = EndsWithTheService(context, services);
+        var ct = ended.Token;
         try
         {
             await ServerSentEvents.StartAsync(context.Response, ct);
@@ -113,7 +121,8 @@ public static class LiveEndpoints
             return CallControlOff();
         }
 
-        var ct = context.RequestAborted;
+        using var ended = EndsWithTheService(context, services);
+        var ct = ended.Token;
         try
         {
             await ServerSentEvents.StartAsync(context.Response, ct);
