@@ -218,6 +218,15 @@ public sealed class PbxSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>The ARI media played so far on a live channel, one entry per play request (media URIs joined by commas); empty for an unknown channel.</summary>
+    public IReadOnlyList<string> MediaPlayedOn(string channelName)
+    {
+        lock (Gate)
+        {
+            return Model.FindChannel(channelName)?.PlayedMedia.ToList() ?? [];
+        }
+    }
+
     /// <summary>Names of the live channels, oldest first (for tests and the demo console).</summary>
     public IReadOnlyList<string> ChannelNames
     {

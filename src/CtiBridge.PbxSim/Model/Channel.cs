@@ -116,6 +116,9 @@ internal sealed class Channel
     /// <summary>ARI mute direction (<c>in</c>, <c>out</c>, <c>both</c>), or null when not muted.</summary>
     public string? Muted { get; set; }
 
+    /// <summary>ARI media played on this channel, in order (e.g. <c>sound:vm-youhave,number:3</c>), for tests.</summary>
+    public List<string> PlayedMedia { get; } = [];
+
     /// <summary>For an ARI snoop channel: the spied channel and the spy / whisper directions asked for.</summary>
     public (string Spied, string Spy, string Whisper)? Snooping { get; set; }
 

@@ -119,6 +119,7 @@ internal sealed partial class PbxModel
 
         if (channel is not null)
         {
+            channel.PlayedMedia.Add(media);
             TrackPlayback(app, playbackId, media, targetUri, channel);
         }
 

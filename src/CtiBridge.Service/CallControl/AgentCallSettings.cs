@@ -40,6 +40,12 @@ public sealed class FeatureCodeSettings
     /// <summary>End wrap-up now.</summary>
     public string EndWrapUp { get; set; } = "*94";
 
+    /// <summary>Hear how many calls rang this agent today and were not answered (AGT-14).</summary>
+    public string MissedCalls { get; set; } = "*96";
+
+    /// <summary>The prompt after the missed-call count (installation-provided, like the survey's), e.g. "missed calls".</summary>
+    public string MissedCallsPrompt { get; set; } = "ctibridge-missed-calls";
+
     /// <summary>Supervisor: listen to an agent's call (the agent ID follows, e.g. <c>*812001</c>).</summary>
     public string Listen { get; set; } = "*81";
 
@@ -121,7 +127,7 @@ internal static class AgentCallConfiguration
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, code) in new[]
         {
-            ("login", codes.Login), ("logout", codes.Logout), ("pause", codes.Pause), ("resume", codes.Resume), ("endWrapUp", codes.EndWrapUp),
+            ("login", codes.Login), ("logout", codes.Logout), ("pause", codes.Pause), ("resume", codes.Resume), ("endWrapUp", codes.EndWrapUp), ("missedCalls", codes.MissedCalls),
             ("listen", codes.Listen), ("whisper", codes.Whisper), ("barge", codes.Barge), ("takeOver", codes.TakeOver),
         })
         {

@@ -52,6 +52,17 @@ public sealed partial class CallCenter
         {
             Finish(feature, WithAgentAtPhone(feature, agentId => _engine.Handle(new WrapUpEnd(at, agentId))), "beep");
         }
+        else if (code == codes.MissedCalls)
+        {
+            // "You have <n> missed calls": today's rings the agent did not answer (the engine's statistics).
+            var missed = -1;
+            var outcome = WithAgentAtPhone(feature, agentId =>
+            {
+                missed = _engine.Statistics.ForAgent(agentId, at).Missed;
+                return InputOutcome.Ok;
+            });
+            Finish(feature, outcome, ["sound:vm-youhave", "number:" + missed.ToString(System.Globalization.CultureInfo.InvariantCulture), "sound:" + codes.MissedCallsPrompt]);
+        }
         else
         {
             Finish(feature, InputOutcome.Refused($"'{code}' is not a feature code"), "beep");
@@ -238,7 +249,10 @@ public sealed partial class CallCenter
     }
 
     /// <summary>Says how it went (<paramref name="okPrompt"/>, or an error tone) and hangs up when the prompt has played.</summary>
-    private void Finish(FeatureCall feature, InputOutcome outcome, string okPrompt)
+    private void Finish(FeatureCall feature, InputOutcome outcome, string okPrompt) => Finish(feature, outcome, ["sound:" + okPrompt]);
+
+    /// <summary>Plays <paramref name="okMedia"/> (ARI media URIs) when accepted, else an error tone, then hangs up.</summary>
+    private void Finish(FeatureCall feature, InputOutcome outcome, IReadOnlyList<string> okMedia)
     {
         feature.Step = FeatureStep.Done;
         feature.Timer?.Dispose();
@@ -247,12 +261,12 @@ public sealed partial class CallCenter
             LogFeatureRefused(_logger, feature.Phone, outcome.Reason ?? "refused");
         }
 
-        var prompt = outcome.Accepted ? okPrompt : "invalid";
+        IReadOnlyList<string> media = outcome.Accepted ? okMedia : ["sound:invalid"];
         var playbackId = feature.ChannelId + "-done";
         _featurePlaybacks[playbackId] = feature;
         var ari = feature.App.Ari;
         var channelId = feature.ChannelId;
-        _ = RunFeatureAsync(feature, "result " + prompt, ct => ari.Channels.PlayWithIdAsync(channelId, playbackId, ["sound:" + prompt], cancellationToken: ct));
+        _ = RunFeatureAsync(feature, "result " + string.Join(',', media), ct => ari.Channels.PlayWithIdAsync(channelId, playbackId, [.. media], cancellationToken: ct));
     }
 
     private bool OnFeaturePlaybackFinished(PlaybackFinished finished)

@@ -49,6 +49,29 @@ public sealed partial class CallCenter
         return RequestAsync(at => StartSupervision(supervisorId, agentId, mode, at, feature: null), cancellationToken);
     }
 
+    /// <summary>
+    /// Force hang-up (SUP-04 强拆): ends the agent's current call at once, both sides released, no
+    /// survey. Stored as released from the agent's side (the audit trail says who asked); the
+    /// agent wraps up as after any call.
+    /// </summary>
+    /// <returns>Accepted, or refused when the agent is not talking to a caller.</returns>
+    public Task<InputOutcome> ForceHangUpAsync(string agentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        return AgentCallRequest(agentId, (session, at) =>
+        {
+            var outcome = _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Agent));
+            if (outcome.Accepted)
+            {
+                LogForcedHangUp(_logger, session.CallId, agentId);
+                session.ConnectedAgentId = null;
+                EndSession(session);
+            }
+
+            return outcome;
+        }, cancellationToken);
+    }
+
     /// <summary>The supervisor (by ID) if configured.</summary>
     private SupervisorSettings? FindSupervisor(string supervisorId) =>
         _settings.Supervisors.FirstOrDefault(s => string.Equals(s.Id, supervisorId, StringComparison.Ordinal));
@@ -311,6 +334,9 @@ public sealed partial class CallCenter
 
         public string? MonitorBridgeId { get; set; }
     }
+
+    [LoggerMessage(EventId = 899, Level = LogLevel.Information, Message = "Call {CallId}: hung up by force on agent {AgentId}'s side (supervisor)")]
+    private static partial void LogForcedHangUp(ILogger logger, string callId, string agentId);
 
     [LoggerMessage(EventId = 895, Level = LogLevel.Information, Message = "Call {CallId}: supervisor {SupervisorId} starts to {Mode} agent {AgentId}")]
     private static partial void LogSupervision(ILogger logger, string callId, string supervisorId, string mode, string agentId);

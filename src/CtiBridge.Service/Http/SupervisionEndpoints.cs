@@ -31,6 +31,26 @@ public static class SupervisionEndpoints
         Map(agents, SupervisionMode.Whisper, "Coach the agent: hear the call, speak to the agent only.");
         Map(agents, SupervisionMode.Barge, "Barge in: a three-way call with caller and agent.");
         Map(agents, SupervisionMode.TakeOver, "Take the call over: the agent is cut off (wrap-up follows), the supervisor talks to the caller.");
+        agents.MapPost("/hangup", async (string agentId, IServiceProvider services, CancellationToken ct) =>
+        {
+            if (services.GetService<CallCenter>() is not { } center)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Call control is off", detail: "ctibridge.json has no callControl section, so there are no calls.");
+            }
+
+            if (!services.GetRequiredService<CallControlSettings>().Agents.Any(a => string.Equals(a.Id, agentId, StringComparison.Ordinal)))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such agent", detail: $"No agent '{agentId}' in callControl.agents.");
+            }
+
+            var outcome = await center.ForceHangUpAsync(agentId, ct);
+            if (!outcome.Accepted)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: outcome.Reason);
+            }
+
+            return await center.GetAgentAsync(agentId, ct) is { } status ? Results.Ok(AgentEndpoints.View(status)) : Results.Ok(AgentEndpoints.LoggedOut(agentId));
+        }).WithSummary("Force hang-up of the agent's current call (强拆): both sides released, the agent wraps up.");
         return api;
     }
 

@@ -98,4 +98,31 @@ public sealed class FeatureCodeTests(MigratedDatabaseFixture database) : IClassF
         await rig.PbxEvents.WaitAsync("Hangup", pause, ct);
         Assert.DoesNotContain(rig.AcdEvents.Snapshot(), e => e is AgentStateChanged);
     }
+
+    [Fact]
+    public async Task MissedCallsCode_SaysHowManyCallsRangTheAgentTodayUnanswered()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct,
+            sounds: new Dictionary<string, double> { ["ctibridge-missed-calls"] = 30 });
+        var phone = rig.Pbx.Phone("1001").Rejects(TimeSpan.FromMilliseconds(100));
+        await rig.LoginAsync("2001", ct);
+
+        // The phone rejects the call once: one missed call (the call then waits; the caller gives up).
+        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane");
+        await rig.AcdEvents.WaitForAsync<CallOfferEnded>(e => e.AgentId == "2001" && e.End == OfferEnd.Declined, "the offer declined", ct);
+        rig.Trunk.HangUp(caller);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the call to end", ct);
+
+        var missed = phone.Dial("*96");
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (rig.Pbx.MediaPlayedOn(missed).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < until, "nothing was played on the *96 call within 15 s");
+            await Task.Delay(20, ct);
+        }
+
+        Assert.Equal(["sound:vm-youhave,number:1,sound:ctibridge-missed-calls"], rig.Pbx.MediaPlayedOn(missed));
+        phone.Hangup();
+    }
 }

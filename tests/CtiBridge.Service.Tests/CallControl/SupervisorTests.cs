@@ -178,4 +178,24 @@ public sealed class SupervisorTests(MigratedDatabaseFixture database) : IClassFi
         await rig.StopServiceAsync();
         Assert.Equal("call-takeover-2|9001|PJSIP/1901|t|t ; call-whisper-1|9001|PJSIP/1901|t|t", await SupervisorLegsAsync(rig, ct));
     }
+
+    [Fact]
+    public async Task ForceHangUp_ReleasesBothSides_AgentWrapsUp_RefusedWhenNoCall()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await StartAsync(ct);
+        var (caller, agent, _) = await ConnectedCallAsync(rig, ct);
+
+        Assert.True((await rig.Center.ForceHangUpAsync("2001", ct)).Accepted);
+
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        await rig.PbxEvents.WaitAsync("Hangup", agent, ct);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        Assert.Equal("agent '2001' is not talking to a caller (state Ready)", (await rig.Center.ForceHangUpAsync("2001", ct)).Reason);
+        await rig.StopServiceAsync();
+        var callId = rig.AcdEvents.Snapshot().OfType<CallEnqueued>().First().CallId;
+        Assert.Equal("answered|agent", await database.Database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', disposition, released_by) FROM calls WHERE call_id = '{callId}'", ct));
+    }
 }
