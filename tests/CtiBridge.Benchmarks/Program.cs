@@ -1,12 +1,29 @@
 using BenchmarkDotNet.Running;
+using CtiBridge.Benchmarks.Ami;
 
 namespace CtiBridge.Benchmarks;
 
 /// <summary>
 /// Runs the benchmarks chosen on the command line (e.g. --filter '*Ami*'); see docs/benchmarks.md.
 /// A named class, not top-level statements: PbxSim (referenced here) has a top-level Program of its own.
+/// The first argument <c>ami-server</c> or <c>ami-client</c> runs the AMI loopback benchmark with
+/// server and client in separate processes instead (see <see cref="AmiLoopbackSeparate"/>).
 /// </summary>
 public static class BenchmarkProgram
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+    public static async Task<int> Main(string[] args)
+    {
+        switch (args.FirstOrDefault())
+        {
+            case "ami-server":
+                return await AmiLoopbackSeparate.RunServerAsync(args[1..]);
+            case "ami-parse":
+                return AmiLoopbackSeparate.RunParse(args[1..]);
+            case "ami-client":
+                return await AmiLoopbackSeparate.RunClientAsync(args[1..]);
+            default:
+                BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+                return 0;
+        }
+    }
 }

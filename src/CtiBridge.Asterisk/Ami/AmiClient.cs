@@ -284,6 +284,15 @@ public sealed class AmiClient : IAsyncDisposable
         return ok;
     }
 
+    /// <summary>Reader loop, after each socket read that queued events: wakes the waiting consumers.</summary>
+    internal void FlushEvents()
+    {
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        {
+            subscription.Flush();
+        }
+    }
+
     /// <summary>Reader loop, at the successful login response: the connection goes live.</summary>
     internal void OnLoggedIn(AmiConnection connection)
     {

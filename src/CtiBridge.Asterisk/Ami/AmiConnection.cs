@@ -367,6 +367,8 @@ internal sealed class AmiConnection : IAsyncDisposable
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     if (events > 0)
                     {
+                        // Consumers are woken once per socket read, after the whole batch is queued.
+                        _client.FlushEvents();
                         _metrics.EventsReceived.Add(events);
                     }
                 }

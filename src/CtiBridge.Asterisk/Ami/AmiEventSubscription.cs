@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 
 namespace CtiBridge.Asterisk.Ami;
 
@@ -9,14 +8,35 @@ namespace CtiBridge.Asterisk.Ami;
 /// may await actions on the same client while handling an event (no deadlock: the reader loop never
 /// waits for consumers). Dispose it to stop receiving.
 /// </summary>
+/// <remarks>
+/// A double buffer rather than a channel: the socket reader appends to one array under a lock that
+/// the consumer takes only once per batch (to swap arrays), and the consumer is woken once per
+/// socket read (<see cref="Flush"/>) rather than once per event. A per-event hand-over cost the
+/// reader more than parsing the event did.
+/// </remarks>
 public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisposable
 {
+    private const int InitialCapacity = 256;
+
     private readonly AmiClient _owner;
     private readonly HashSet<string>? _eventNames;
-    private readonly Channel<AmiEventItem> _channel = Channel.CreateUnbounded<AmiEventItem>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly Lock _lock = new();
 
-    // Written only by the active connection's reader loop; read counts only by the consumer.
+    // Appended by the reader loop (and by resync signals) under _lock.
+    private AmiEventItem[] _incoming = new AmiEventItem[InitialCapacity];
+    private int _incomingCount;
+    private bool _completed;
+    // The consumer waiting for items, if any; completed outside the lock, continuations asynchronous.
+    private TaskCompletionSource<bool>? _waiter;
+    // True when items were appended since the last wake-up (so Flush knows whether to wake).
+    private bool _unsignalled;
+
+    // The consumer's side: items swapped out of _incoming, read without a lock.
+    private AmiEventItem[] _reading = new AmiEventItem[InitialCapacity];
+    private int _readIndex;
+    private int _readCount;
+
+    // Written only under _lock; read counts only by the consumer.
     private long _written;
     private long _read;
 
@@ -44,45 +64,124 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
     internal bool Accepts(AmiMessage message) =>
         _eventNames is null || (message.EventName is { } name && _eventNames.Contains(name));
 
-    /// <summary>Queues an event; false when the backlog is now past the limit (the event is still queued).</summary>
+    /// <summary>
+    /// Queues an event without waking the consumer (the reader calls <see cref="Flush"/> after each
+    /// socket read); false when the backlog is now past the limit (the event is still queued).
+    /// </summary>
     internal bool Deliver(AmiMessage message, int limit)
     {
-        if (!_channel.Writer.TryWrite(new AmiEventItem(message, null)))
+        long written;
+        lock (_lock)
         {
-            // Completed (disposed): nothing to deliver to.
-            return true;
+            if (_completed)
+            {
+                // Disposed: nothing to deliver to.
+                return true;
+            }
+
+            Append(new AmiEventItem(message, null));
+            written = _written;
         }
 
-        var written = _written + 1;
-        Volatile.Write(ref _written, written);
         return written - Volatile.Read(ref _read) <= limit;
     }
 
+    /// <summary>Queues a resync signal and wakes the consumer at once.</summary>
     internal void DeliverResync(AmiResync resync)
     {
-        if (_channel.Writer.TryWrite(new AmiEventItem(null, resync)))
+        lock (_lock)
         {
-            Volatile.Write(ref _written, _written + 1);
+            if (_completed)
+            {
+                return;
+            }
+
+            Append(new AmiEventItem(null, resync));
         }
+
+        Flush();
     }
 
-    internal void Complete() => _channel.Writer.TryComplete();
+    /// <summary>Wakes the consumer if it waits and something was queued since it last woke.</summary>
+    internal void Flush()
+    {
+        TaskCompletionSource<bool>? waiter;
+        lock (_lock)
+        {
+            if (!_unsignalled)
+            {
+                return;
+            }
+
+            _unsignalled = false;
+            waiter = _waiter;
+            _waiter = null;
+        }
+
+        waiter?.TrySetResult(true);
+    }
+
+    internal void Complete()
+    {
+        TaskCompletionSource<bool>? waiter;
+        lock (_lock)
+        {
+            _completed = true;
+            waiter = _waiter;
+            _waiter = null;
+        }
+
+        // True: the consumer looks again and finds either the last items or the end.
+        waiter?.TrySetResult(true);
+    }
 
     /// <summary>Takes the next item if one is waiting.</summary>
     public bool TryRead(out AmiEventItem item)
     {
-        if (_channel.Reader.TryRead(out item))
+        if (_readIndex == _readCount && !SwapIn())
         {
-            Volatile.Write(ref _read, _read + 1);
-            return true;
+            item = default;
+            return false;
         }
 
-        return false;
+        item = _reading[_readIndex];
+        // Cleared so a read event can be collected while the batch is still being read.
+        _reading[_readIndex++] = default;
+        Volatile.Write(ref _read, _read + 1);
+        return true;
     }
 
     /// <summary>Waits until an item can be read; false when the subscription has ended.</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
-        _channel.Reader.WaitToReadAsync(cancellationToken);
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (_readIndex < _readCount)
+        {
+            return new ValueTask<bool>(true);
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        TaskCompletionSource<bool> waiter;
+        lock (_lock)
+        {
+            if (_incomingCount > 0)
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            waiter = _waiter ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        return WaitAsync(waiter, cancellationToken);
+    }
 
     /// <inheritdoc />
     public IAsyncEnumerator<AmiEventItem> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
@@ -95,9 +194,52 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
         Complete();
     }
 
+    private async ValueTask<bool> WaitAsync(TaskCompletionSource<bool> waiter, CancellationToken cancellationToken)
+    {
+        await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Woken: items arrived, or the subscription ended (then true only if items remain).
+        return await WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Append(AmiEventItem item)
+    {
+        if (_incomingCount == _incoming.Length)
+        {
+            Array.Resize(ref _incoming, _incoming.Length * 2);
+        }
+
+        _incoming[_incomingCount++] = item;
+        _unsignalled = true;
+        Volatile.Write(ref _written, _written + 1);
+    }
+
+    /// <summary>Consumer: swaps the (fully read, cleared) reading array with the incoming one.</summary>
+    private bool SwapIn()
+    {
+        lock (_lock)
+        {
+            if (_incomingCount == 0)
+            {
+                return false;
+            }
+
+            (_reading, _incoming) = (_incoming, _reading);
+            _readCount = _incomingCount;
+            _readIndex = 0;
+            _incomingCount = 0;
+            if (_incoming.Length > InitialCapacity && _incoming.Length > 4 * _readCount)
+            {
+                // After a burst, do not keep a large empty array around for good.
+                _incoming = new AmiEventItem[Math.Max(InitialCapacity, _readCount)];
+            }
+        }
+
+        return true;
+    }
+
     private async IAsyncEnumerable<AmiEventItem> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        while (await _channel.Reader.WaitToReadAsync(cancellationToken))
+        while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
             while (TryRead(out var item))
             {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace CtiBridge.Asterisk.Ami;
@@ -48,12 +49,27 @@ public sealed class AmiFrameParser
     // Event and Response names recur in every message: decoded once, then shared.
     private readonly AmiStringCache _names = new(1024, 64);
 
-    // The message being read: header bytes back to back, and two offsets per header (key start,
-    // value start); see AmiMessage for the layout both become.
+    // The message being read, in two parts: lines already copied out of earlier buffers (or made
+    // up, like the "Output: " lines of the old command format) in _bytes, then a run of lines
+    // still lying contiguous in the caller's current span, [_runStart, _runEnd), copied once when
+    // the message ends or the span is left. Offsets are message-relative, two per header (line
+    // start, key end); AmiMessage describes the layout both become.
+    // Messages of up to a quarter of a slab are stored one after another in a shared, unzeroed
+    // array: one allocation per ~20 events instead of one each, and none of the GC's zeroing of
+    // small arrays (which cost the reader more than copying the bytes). The price: a message kept
+    // for long keeps its whole slab (8 KiB) alive.
+    private const int SlabSize = 8 * 1024;
+    private byte[] _slab = [];
+    private int _slabUsed;
+
     private byte[] _bytes = new byte[1024];
     private int _byteCount;
+    private int _runStart;
+    private int _runEnd;
+    private bool _runActive;
     private int[] _offsets = new int[64];
     private int _offsetCount;
+    private string? _firstValue;
     private byte[] _lineScratch = [];
     private bool _atStart = true;
     private bool _follows;
@@ -100,23 +116,32 @@ public sealed class AmiFrameParser
             var completed = false;
             frame = default;
             // Fast path: walk the lines that lie entirely in the first segment.
+            var lines = new AmiLineScanner(span);
             while (offset < span.Length)
             {
-                var newline = span[offset..].IndexOf((byte)'\n');
-                if (newline < 0)
+                var end = lines.IndexOfNewline(offset);
+                if (end < 0)
                 {
                     break;
                 }
 
-                var line = span.Slice(offset, newline);
-                offset += newline + 1;
-                if (ProcessLine(line, out frame))
+                var lineStart = offset;
+                var newline = end - lineStart;
+                offset = end + 1;
+                if (TryAddPlainHeader(span, lineStart, newline, lines.IndexOfColon(lineStart, end)))
+                {
+                    continue;
+                }
+
+                if (ProcessLine(span, lineStart, newline, inSpan: true, out frame))
                 {
                     completed = true;
                     break;
                 }
             }
 
+            // The span is about to be left: lines of the unfinished message are copied out now.
+            FlushRun(span);
             if (offset > 0)
             {
                 buffer = buffer.Slice(offset);
@@ -160,7 +185,7 @@ public sealed class AmiFrameParser
 
             lineSequence.CopyTo(_lineScratch);
             buffer = buffer.Slice(buffer.GetPosition(1, position.Value));
-            if (ProcessLine(_lineScratch.AsSpan(0, lineLength), out frame))
+            if (ProcessLine(_lineScratch, 0, lineLength, inSpan: false, out frame))
             {
                 return true;
             }
@@ -182,7 +207,9 @@ public sealed class AmiFrameParser
     public void Reset()
     {
         _byteCount = 0;
+        _runActive = false;
         _offsetCount = 0;
+        _firstValue = null;
         _atStart = true;
         _follows = false;
         _followsOutputStarted = false;
@@ -199,10 +226,77 @@ public sealed class AmiFrameParser
         }
     }
 
-    private bool ProcessLine(ReadOnlySpan<byte> line, out AmiFrame frame)
+    /// <summary>
+    /// The common case, kept small: a non-empty header line after the first one of an ordinary
+    /// message (not the old command output), within the limits. It joins the current run. False
+    /// (nothing done) for anything else, which <see cref="ProcessLine"/> handles.
+    /// <paramref name="colon"/> is the first ':' of the line relative to its start, or -1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryAddPlainHeader(ReadOnlySpan<byte> span, int lineStart, int length, int colon)
+    {
+        if (_offsetCount == 0 || _follows || length > MaxLineLength)
+        {
+            return false;
+        }
+
+        var line = span.Slice(lineStart, length);
+        var contentLength = length;
+        if (contentLength > 0 && line[contentLength - 1] == (byte)'\r')
+        {
+            contentLength--;
+        }
+
+        var messageBytes = _messageBytes + contentLength + 2;
+        if (contentLength == 0 || messageBytes > MaxMessageLength)
+        {
+            return false;
+        }
+
+        _lineNumber++;
+        _messageBytes = messageBytes;
+        if (!_runActive)
+        {
+            _runActive = true;
+            _runStart = lineStart;
+        }
+        else if (_runEnd != lineStart)
+        {
+            return UndoPlainHeader(contentLength);
+        }
+
+        var start = _byteCount + (lineStart - _runStart);
+        _runEnd = lineStart + length + 1;
+        var at = _offsetCount;
+        if (at + 3 > _offsets.Length)
+        {
+            Array.Resize(ref _offsets, _offsets.Length * 2);
+        }
+
+        _offsets[at] = start;
+        _offsets[at + 1] = colon < 0 ? start : start + colon;
+        _offsetCount = at + 2;
+        return true;
+    }
+
+    /// <summary>A run that does not continue here (rare): let <see cref="ProcessLine"/> flush it and add the line.</summary>
+    private bool UndoPlainHeader(int contentLength)
+    {
+        _lineNumber--;
+        _messageBytes -= contentLength + 2;
+        return false;
+    }
+
+    /// <summary>
+    /// One line: <paramref name="source"/>[<paramref name="lineStart"/>, +<paramref name="length"/>)
+    /// without its '\n'. <paramref name="inSpan"/>: the '\n' follows in <paramref name="source"/>,
+    /// which stays valid until <see cref="FlushRun"/>, so the line can join the current run.
+    /// </summary>
+    private bool ProcessLine(ReadOnlySpan<byte> source, int lineStart, int length, bool inSpan, out AmiFrame frame)
     {
         _lineNumber++;
-        CheckLineLength(line.Length);
+        CheckLineLength(length);
+        var line = source.Slice(lineStart, length);
         if (!line.IsEmpty && line[^1] == (byte)'\r')
         {
             line = line[..^1];
@@ -217,17 +311,17 @@ public sealed class AmiFrameParser
 
         if (_follows)
         {
-            return ProcessFollowsLine(line, out frame);
+            return ProcessFollowsLine(source, lineStart, length, line, inSpan, out frame);
         }
 
         if (line.IsEmpty)
         {
             _atStart = false;
             // A stray blank line between messages is not a message.
-            return TryCompleteMessage(out frame);
+            return TryCompleteMessage(source, out frame);
         }
 
-        var colon = IndexOfColon(line);
+        var colon = line.IndexOf((byte)':');
         if (_atStart)
         {
             _atStart = false;
@@ -239,20 +333,40 @@ public sealed class AmiFrameParser
             }
         }
 
-        AddHeader(line, colon);
-        if (_offsetCount == 2 && IsResponseFollows())
+        AddHeader(source, lineStart, length, line, colon, inSpan);
+        if (_offsetCount == 2)
         {
-            _follows = true;
-            _followsOutputStarted = false;
+            OnFirstHeader(line, colon);
         }
 
         frame = default;
         return false;
     }
 
-    private static int IndexOfColon(ReadOnlySpan<byte> line) => line.IndexOf((byte)':');
+    private void OnFirstHeader(ReadOnlySpan<byte> line, int colon)
+    {
+        if (colon < 0)
+        {
+            return;
+        }
 
-    private bool ProcessFollowsLine(ReadOnlySpan<byte> line, out AmiFrame frame)
+        var key = line[..colon];
+        if (Ascii.EqualsIgnoreCase(key, "Event"u8))
+        {
+            _firstValue = _names.Get(AmiMessage.ValueOfLine(line, colon));
+        }
+        else if (Ascii.EqualsIgnoreCase(key, "Response"u8))
+        {
+            _firstValue = _names.Get(AmiMessage.ValueOfLine(line, colon));
+            if (Ascii.EqualsIgnoreCase(line, "Response: Follows"u8) || Ascii.EqualsIgnoreCase(line, "Response:Follows"u8))
+            {
+                _follows = true;
+                _followsOutputStarted = false;
+            }
+        }
+    }
+
+    private bool ProcessFollowsLine(ReadOnlySpan<byte> source, int lineStart, int length, ReadOnlySpan<byte> line, bool inSpan, out AmiFrame frame)
     {
         frame = default;
         var end = line.IndexOf(EndCommand);
@@ -261,7 +375,7 @@ public sealed class AmiFrameParser
             // Old Asterisk appends the marker to the last output line when it lacks a newline.
             if (end > 0)
             {
-                AddOutput(line[..end]);
+                AddOutput(source, line[..end]);
             }
 
             _follows = false;
@@ -272,31 +386,70 @@ public sealed class AmiFrameParser
         if (!_followsOutputStarted &&
             (line.StartsWith("Privilege:"u8) || line.StartsWith("ActionID:"u8)))
         {
-            AddHeader(line, line.IndexOf((byte)':'));
+            AddHeader(source, lineStart, length, line, line.IndexOf((byte)':'), inSpan);
             return false;
         }
 
         _followsOutputStarted = true;
-        AddOutput(line);
+        AddOutput(source, line);
         return false;
     }
 
-    private void AddOutput(ReadOnlySpan<byte> line)
+    private void AddOutput(ReadOnlySpan<byte> source, ReadOnlySpan<byte> line)
     {
         // Output lines of the old command format become "Output: <line>", the Asterisk 14+ shape.
+        FlushRun(source);
         var start = _byteCount;
         Append("Output: "u8);
         Append(line);
+        Append("\r\n"u8);
         AddOffsets(start, start + "Output".Length);
     }
 
-    private void AddHeader(ReadOnlySpan<byte> line, int colon)
+    /// <summary>
+    /// Adds a header line. The line is kept as it came ("Key: Value" and its line end); AmiMessage
+    /// finds the value after the colon. A line without a colon is kept whole as the value of an
+    /// empty key, rather than lost.
+    /// </summary>
+    private void AddHeader(ReadOnlySpan<byte> source, int lineStart, int length, ReadOnlySpan<byte> line, int colon, bool inSpan)
     {
-        // The line is kept as it came ("Key: Value"); AmiMessage finds the value after the colon.
-        // A line without a colon is kept whole as the value of an empty key, rather than lost.
-        var start = _byteCount;
-        Append(line);
+        int start;
+        if (inSpan)
+        {
+            // Lines that follow each other in the span are copied later as one run.
+            if (_runActive && _runEnd != lineStart)
+            {
+                FlushRun(source);
+            }
+
+            if (!_runActive)
+            {
+                _runActive = true;
+                _runStart = lineStart;
+            }
+
+            start = _byteCount + (lineStart - _runStart);
+            _runEnd = lineStart + length + 1;
+        }
+        else
+        {
+            start = _byteCount;
+            Append(line);
+            // A uniform terminator: AmiMessage ends a line's text before '\n' and one '\r'.
+            Append("\r\n"u8);
+        }
+
         AddOffsets(start, colon < 0 ? start : start + colon);
+    }
+
+    /// <summary>Copies the pending run of lines out of <paramref name="source"/> into the message buffer.</summary>
+    private void FlushRun(ReadOnlySpan<byte> source)
+    {
+        if (_runActive)
+        {
+            _runActive = false;
+            Append(source[_runStart.._runEnd]);
+        }
     }
 
     private void Append(ReadOnlySpan<byte> bytes)
@@ -323,11 +476,7 @@ public sealed class AmiFrameParser
         _offsetCount += 2;
     }
 
-    private bool IsResponseFollows() =>
-        Ascii.EqualsIgnoreCase(_bytes.AsSpan(0, _byteCount), "Response: Follows"u8) ||
-        Ascii.EqualsIgnoreCase(_bytes.AsSpan(0, _byteCount), "Response:Follows"u8);
-
-    private bool TryCompleteMessage(out AmiFrame frame)
+    private bool TryCompleteMessage(ReadOnlySpan<byte> source, out AmiFrame frame)
     {
         _messageBytes = 0;
         if (_offsetCount == 0)
@@ -336,17 +485,48 @@ public sealed class AmiFrameParser
             return false;
         }
 
-        var data = _bytes.AsSpan(0, _byteCount).ToArray();
-        var offsets = new int[_offsetCount + 1];
-        _offsets.AsSpan(0, _offsetCount).CopyTo(offsets);
-        offsets[^1] = _byteCount;
-        var firstKey = data.AsSpan(0, offsets[1]);
-        var firstValue = Ascii.EqualsIgnoreCase(firstKey, "Event"u8) || Ascii.EqualsIgnoreCase(firstKey, "Response"u8)
-            ? _names.Get(AmiMessage.ValueBytes(data, offsets, 0))
-            : null;
+        // One copy of the staged lines (usually none) and one of the run (usually the whole message).
+        var runLength = _runActive ? _runEnd - _runStart : 0;
+        var length = _byteCount + runLength;
+        _offsets[_offsetCount] = length;
+        var count = _offsetCount >> 1;
+        var wide = AmiMessage.IsWide(length);
+        var size = length + AmiMessage.TableSize(count, wide);
+        byte[] data;
+        int at;
+        if (size > SlabSize / 4)
+        {
+            data = GC.AllocateUninitializedArray<byte>(size);
+            at = 0;
+        }
+        else
+        {
+            if (_slabUsed + size > _slab.Length)
+            {
+                // Not zeroed: every byte a message reads is written below first.
+                _slab = GC.AllocateUninitializedArray<byte>(SlabSize);
+                _slabUsed = 0;
+            }
+
+            data = _slab;
+            at = _slabUsed;
+            _slabUsed += size;
+        }
+
+        var target = data.AsSpan(at, size);
+        _bytes.AsSpan(0, _byteCount).CopyTo(target);
+        if (runLength > 0)
+        {
+            source.Slice(_runStart, runLength).CopyTo(target[_byteCount..]);
+        }
+
+        AmiMessage.WriteTable(target[length..], _offsets.AsSpan(0, _offsetCount + 1), wide);
+        var firstValue = _firstValue;
         _byteCount = 0;
+        _runActive = false;
         _offsetCount = 0;
-        frame = new AmiFrame(null, new AmiMessage(data, offsets, firstValue));
+        _firstValue = null;
+        frame = new AmiFrame(null, new AmiMessage(data, at, length, count, firstValue));
         return true;
     }
 }

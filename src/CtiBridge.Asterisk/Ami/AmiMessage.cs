@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections;
 using System.Text;
 
@@ -20,13 +21,19 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
     private const byte KindEvent = 1;
     private const byte KindResponse = 2;
 
-    // Every header line as received ("Key: Value", or a line without a colon), back to back,
-    // without CRLF.
+    // The message's bytes, at _base in _data (an array the parser shares between the messages
+    // it reads in a row, see AmiFrameParser): first every header line as received, terminator
+    // included ("Key: Value\r\n", or a line without a colon), back to back; then the offset table
+    // (at _tableStart), 2 * Count + 1 entries relative to _base, 16-bit when the lines fit in
+    // 64 KiB, else 32-bit. Header i's line is [t[2i], t[2i+2]) and its key ends at t[2i+1]; the
+    // line's text ends before its '\n' and one '\r' before that, and the value starts after the
+    // colon and one space, when they are there (see ValueBytes). No separate offset array, and the
+    // reader copies a message's lines with one copy, not one per header.
     private readonly byte[] _data;
-
-    // 2 * Count + 1 offsets into _data: header i's line is [o[2i], o[2i+2]) and its key ends at
-    // o[2i+1]. The value starts after the colon and one space, when they are there (ValueStart).
-    private readonly int[] _offsets;
+    private readonly int _base;
+    private readonly int _tableStart;
+    private readonly int _count;
+    private readonly bool _wideTable;
 
     // The value of the first header when it is Event or Response (decoded by the parser's cache).
     private readonly string? _firstValue;
@@ -50,50 +57,64 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
             strings.Add(value);
         }
 
-        // Same layout as a received message: "Key: Value" per header.
-        _offsets = new int[strings.Count + 1];
+        // Same layout as a received message: "Key: Value\r\n" per header.
+        var offsets = new int[strings.Count + 1];
         var length = 0;
         for (var i = 0; i < strings.Count; i += 2)
         {
-            _offsets[i] = length;
+            offsets[i] = length;
             length += Encoding.UTF8.GetByteCount(strings[i]);
-            _offsets[i + 1] = length;
-            length += 2 + Encoding.UTF8.GetByteCount(strings[i + 1]);
+            offsets[i + 1] = length;
+            length += 2 + Encoding.UTF8.GetByteCount(strings[i + 1]) + 2;
         }
 
-        _offsets[^1] = length;
-        _data = new byte[length];
+        offsets[^1] = length;
+        _wideTable = IsWide(length);
+        _tableStart = length;
+        _data = new byte[length + TableSize(strings.Count / 2, _wideTable)];
+        WriteTable(_data.AsSpan(length), offsets, _wideTable);
         for (var i = 0; i < strings.Count; i += 2)
         {
-            var at = _offsets[i + 1];
-            Encoding.UTF8.GetBytes(strings[i], _data.AsSpan(_offsets[i]));
+            var at = offsets[i + 1];
+            Encoding.UTF8.GetBytes(strings[i], _data.AsSpan(offsets[i]));
             _data[at] = (byte)':';
             _data[at + 1] = (byte)' ';
-            Encoding.UTF8.GetBytes(strings[i + 1], _data.AsSpan(at + 2));
+            var end = at + 2 + Encoding.UTF8.GetBytes(strings[i + 1], _data.AsSpan(at + 2));
+            _data[end] = (byte)'\r';
+            _data[end + 1] = (byte)'\n';
         }
 
+        _count = strings.Count / 2;
         _strings = [.. strings];
         if (strings.Count > 0)
         {
-            _kind = KindOf(_data.AsSpan(0, _offsets[1]));
+            _kind = KindOf(_data.AsSpan(0, offsets[1]));
             _firstValue = _kind == KindNone ? null : strings[1];
         }
     }
 
-    /// <summary>Takes ownership of the parser's arrays (see the field comments for their layout).</summary>
-    internal AmiMessage(byte[] data, int[] offsets, string? firstValue)
+    /// <summary>
+    /// A message whose lines the parser copied to <paramref name="data"/> at <paramref name="start"/>,
+    /// followed by the table written with <see cref="WriteTable"/>; that part of the array is never
+    /// written again.
+    /// </summary>
+    internal AmiMessage(byte[] data, int start, int lineBytes, int count, string? firstValue)
     {
         _data = data;
-        _offsets = offsets;
-        if (offsets.Length > 1)
+        _base = start;
+        _tableStart = start + lineBytes;
+        _count = count;
+        _wideTable = IsWide(lineBytes);
+        if (count > 0)
         {
-            _kind = KindOf(data.AsSpan(0, offsets[1]));
+            var keyStart = Offset(0);
+            _kind = KindOf(data.AsSpan(keyStart, Offset(1) - keyStart));
             _firstValue = _kind == KindNone ? null : firstValue;
         }
     }
 
     /// <summary>Number of header lines.</summary>
-    public int Count => _offsets.Length >> 1;
+    public int Count => _count;
 
     /// <summary>The header at <paramref name="index"/> in wire order.</summary>
     public KeyValuePair<string, string> this[int index]
@@ -199,25 +220,78 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
             return false;
         }
 
-        value = ValueBytes(_data, _offsets, index);
+        value = ValueBytes(index);
         return true;
     }
 
-    /// <summary>The value bytes of header <paramref name="index"/>: after the key's colon and one space, when present.</summary>
-    internal static ReadOnlySpan<byte> ValueBytes(byte[] data, int[] offsets, int index)
+    /// <summary>True when a message with <paramref name="lineBytes"/> bytes of lines needs 32-bit offsets.</summary>
+    internal static bool IsWide(int lineBytes) => lineBytes > ushort.MaxValue;
+
+    /// <summary>Bytes of the offset table of a message with <paramref name="count"/> headers.</summary>
+    internal static int TableSize(int count, bool wide) => ((2 * count) + 1) * (wide ? 4 : 2);
+
+    /// <summary>Writes the offset table (2 * count + 1 entries, the last = the line bytes) to <paramref name="table"/>.</summary>
+    internal static void WriteTable(Span<byte> table, ReadOnlySpan<int> offsets, bool wide)
     {
-        var start = offsets[(2 * index) + 1];
-        var end = offsets[(2 * index) + 2];
-        if (start < end && data[start] == (byte)':')
+        if (wide)
+        {
+            for (var i = 0; i < offsets.Length; i++)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(table[(4 * i)..], offsets[i]);
+            }
+        }
+        else
+        {
+            for (var i = 0; i < offsets.Length; i++)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(table[(2 * i)..], (ushort)offsets[i]);
+            }
+        }
+    }
+
+    /// <summary>Entry <paramref name="index"/> of the offset table, as a position in <see cref="_data"/>.</summary>
+    private int Offset(int index) =>
+        _base + (_wideTable
+            ? BinaryPrimitives.ReadInt32LittleEndian(_data.AsSpan(_tableStart + (4 * index), 4))
+            : BinaryPrimitives.ReadUInt16LittleEndian(_data.AsSpan(_tableStart + (2 * index), 2)));
+
+    /// <summary>The value bytes of header <paramref name="index"/>: after the key's colon and one space, before the line end.</summary>
+    private ReadOnlySpan<byte> ValueBytes(int index)
+    {
+        var start = Offset((2 * index) + 1);
+        var end = Offset((2 * index) + 2) - 1;
+        // Every stored line ends in '\n'; one '\r' before it is the line end too.
+        if (end > start && _data[end - 1] == (byte)'\r')
+        {
+            end--;
+        }
+
+        if (start < end && _data[start] == (byte)':')
         {
             start++;
-            if (start < end && data[start] == (byte)' ')
+            if (start < end && _data[start] == (byte)' ')
             {
                 start++;
             }
         }
 
-        return data.AsSpan(start, end - start);
+        return _data.AsSpan(start, end - start);
+    }
+
+    /// <summary>The value bytes of a header line's text (no terminator) whose key ends at <paramref name="keyEnd"/>.</summary>
+    internal static ReadOnlySpan<byte> ValueOfLine(ReadOnlySpan<byte> line, int keyEnd)
+    {
+        var start = keyEnd;
+        if (start < line.Length && line[start] == (byte)':')
+        {
+            start++;
+            if (start < line.Length && line[start] == (byte)' ')
+            {
+                start++;
+            }
+        }
+
+        return line[start..];
     }
 
     private static byte KindOf(ReadOnlySpan<byte> firstKey) =>
@@ -249,7 +323,6 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
     private int IndexOf(string key, int start)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var offsets = _offsets;
         var count = Count;
         if (!Ascii.IsValid(key))
         {
@@ -267,8 +340,8 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
 
         for (var i = start; i < count; i++)
         {
-            var keyStart = offsets[2 * i];
-            var keyLength = offsets[(2 * i) + 1] - keyStart;
+            var keyStart = Offset(2 * i);
+            var keyLength = Offset((2 * i) + 1) - keyStart;
             if (keyLength == key.Length && AsciiEqualsIgnoreCase(_data.AsSpan(keyStart, keyLength), key))
             {
                 return i;
@@ -280,17 +353,23 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
 
     private string Decode(int slot)
     {
-        var strings = _strings ?? Interlocked.CompareExchange(ref _strings, new string?[_offsets.Length - 1], null) ?? _strings;
+        var strings = _strings ?? Interlocked.CompareExchange(ref _strings, new string?[2 * _count], null) ?? _strings;
         if (strings[slot] is { } cached)
         {
             return cached;
         }
 
-        var text = (slot & 1) == 0
-            ? Encoding.UTF8.GetString(_data, _offsets[slot], _offsets[slot + 1] - _offsets[slot])
-            : slot == 1 && _firstValue is not null
-                ? _firstValue
-                : Encoding.UTF8.GetString(ValueBytes(_data, _offsets, slot >> 1));
+        string text;
+        if ((slot & 1) == 0)
+        {
+            var start = Offset(slot);
+            text = Encoding.UTF8.GetString(_data, start, Offset(slot + 1) - start);
+        }
+        else
+        {
+            text = slot == 1 && _firstValue is not null ? _firstValue : Encoding.UTF8.GetString(ValueBytes(slot >> 1));
+        }
+
         strings[slot] = text;
         return text;
     }

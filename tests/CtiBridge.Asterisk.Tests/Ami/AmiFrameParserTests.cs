@@ -117,6 +117,61 @@ public sealed class AmiFrameParserTests
     }
 
     [Fact]
+    public void TryRead_GeneratedMessagesWholeOrCut_MatchTheirHeadersAndSurviveLaterMessages()
+    {
+        // Exercises the block scanner and the shared message arrays: lines shorter and much longer
+        // than a 64-byte block, colons on both sides of a block edge, CRLF or bare LF, values with
+        // colons and CJK text, messages above a slab's quarter (2 KiB) and above 64 KiB (32-bit
+        // offsets). Every message is checked after all of them were parsed, so a later message
+        // writing over an earlier one's bytes would show.
+        var genKey = Gen.String[Gen.Char["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"], 1, 40];
+        var genValue = Gen.OneOf(
+            Gen.String[Gen.Char["abc:xyz 0123456789/.-;"], 0, 90],
+            Gen.String[Gen.Char["王小明客户 :"], 0, 20],
+            Gen.Int[60, 3000].Select(n => new string('v', n) + ":" + n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var genHeader = Gen.Select(genKey, genValue);
+        var genMessage = Gen.Select(genHeader.Array[1, 30], Gen.Bool, Gen.Int[0, 30]);
+        Gen.Select(genMessage.Array[1, 25], Gen.Int[0, 100_000].Array[0, 6], Gen.Bool).Sample((messages, cuts, huge) =>
+        {
+            var text = new StringBuilder("Asterisk Call Manager/11.0.0\r\n");
+            var expected = new List<(string Key, string Value)[]>();
+            foreach (var (headers, bareLineFeeds, padding) in messages)
+            {
+                var eol = bareLineFeeds ? "\n" : "\r\n";
+                var all = headers.Prepend(("Event", "Generated" + new string('x', padding))).ToList();
+                if (huge && expected.Count == 0)
+                {
+                    all.AddRange(Enumerable.Range(0, 40).Select(k => ("Huge" + k, new string('h', 2000))));
+                }
+
+                foreach (var (key, value) in all)
+                {
+                    text.Append(key).Append(": ").Append(value).Append(eol);
+                }
+
+                text.Append(eol);
+                expected.Add([.. all]);
+            }
+
+            var data = Encoding.UTF8.GetBytes(text.ToString());
+            var frames = AmiFixtures.ParseAll(data, [.. cuts.Select(c => c % (data.Length + 1))]);
+            Assert.True(frames[0].IsBanner);
+            Assert.Equal(expected.Count, frames.Count - 1);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                var message = frames[i + 1].Message!;
+                Assert.Equal(expected[i].Length, message.Count);
+                for (var h = 0; h < expected[i].Length; h++)
+                {
+                    Assert.Equal(new KeyValuePair<string, string>(expected[i][h].Key, expected[i][h].Value), message[h]);
+                }
+
+                Assert.Equal(expected[i][0].Value, message.EventName);
+            }
+        }, iter: 150);
+    }
+
+    [Fact]
     public void TryRead_BareLineFeedsAndStrayBlankLines_StillFramesMessages()
     {
         var frames = AmiFixtures.ParseAll(
