@@ -204,6 +204,9 @@ internal sealed class DialAttempt
     /// </summary>
     public bool AriBeginPending { get; set; }
 
+    /// <summary>The consultation call of an attended transfer (its <c>;1</c> half shows the target's progress).</summary>
+    public bool IsConsultation { get; init; }
+
     /// <summary>The queue caller this dial rings a member for (the Queue application), if any.</summary>
     public QueueEntry? Queue { get; init; }
 

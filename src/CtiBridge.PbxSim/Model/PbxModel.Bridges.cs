@@ -34,9 +34,11 @@ internal sealed partial class PbxModel
             var (one, two) = CreateLocalPair(exten, context, null, null, caller.LinkedId);
             dialString = $"{exten}@{context}";
             SetVariable(one, "DIALEDPEERNUMBER", dialString);
+            // app_dial gives the outbound leg the dialled extension as its number and the caller's
+            // connected name (as recorded: a consultation's ;2 with no connected line gives no name).
             one.Exten = caller.Exten;
             one.CallerNum = caller.Exten;
-            one.CallerName = caller.CallerName;
+            one.CallerName = caller.ConnectedName;
             one.ConnectedNum = caller.CallerNum;
             one.ConnectedName = caller.CallerName;
             EmitNewexten(one, "AppDial", "(Outgoing Line)");
@@ -46,7 +48,7 @@ internal sealed partial class PbxModel
             two.CallerNum = caller.CallerNum;
             two.CallerName = caller.CallerName;
             two.ConnectedNum = caller.Exten;
-            two.ConnectedName = caller.CallerName;
+            two.ConnectedName = caller.ConnectedName;
             EmitNewCallerid(two);
             ChannelEvent("NewConnectedLine", two);
             EmitLocalBridge(one, two);
@@ -107,11 +109,6 @@ internal sealed partial class PbxModel
             return;
         }
 
-        if (AnswerConsultation(dial))
-        {
-            return;
-        }
-
         var caller = dial.Caller!;
         SetVariable(caller, "DIALSTATUS", "ANSWER");
         SetVariable(caller, "DIALEDPEERNAME", dial.Destination.Name);
@@ -132,6 +129,12 @@ internal sealed partial class PbxModel
             var bridge = CreateBridge(Guid.NewGuid().ToString(), "basic", "", "", createdByAri: false);
             EmitNewexten(dial.Destination, "AppDial", "(Outgoing Line)");
             EnterBridge(dial.Destination, bridge);
+            if (caller.State != ChannelState.Up)
+            {
+                // Dial answers a caller that was not up yet (a consultation's ;2 half) before bridging it.
+                Answer(caller);
+            }
+
             EnterBridge(caller, bridge);
         });
     }
@@ -213,7 +216,7 @@ internal sealed partial class PbxModel
         .Add(prefix + "BridgeNumChannels", bridge.Members.Count.ToString(CultureInfo.InvariantCulture))
         .Add(prefix + "BridgeVideoSourceMode", "none");
 
-    internal void EnterBridge(Channel channel, Bridge bridge)
+    internal void EnterBridge(Channel channel, Bridge bridge, Channel? swapFor = null)
     {
         if (channel.Bridge is { } old)
         {
@@ -223,12 +226,24 @@ internal sealed partial class PbxModel
 
         bridge.Members.Add(channel);
         channel.Bridge = bridge;
-        Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeEnter", AmiPrivilege.Call), bridge), channel));
+        var enter = AddChannel(AddBridge(Event("BridgeEnter", AmiPrivilege.Call), bridge), channel);
+        if (swapFor is not null)
+        {
+            // The channel takes another's place (a Local pair optimised away).
+            enter.Add("SwapUniqueid", swapFor.UniqueId);
+        }
+
+        Publish(AmiPrivilege.Call, enter);
         _sim.AriEvents.ChannelEnteredBridge(bridge, channel);
         if (channel.Variables.TryGetValue("BLINDTRANSFER", out var transferer) && transferer.Length > 0)
         {
             // A transferred channel forgets who transferred it once it is bridged again.
             SetVariable(channel, "BLINDTRANSFER", "");
+        }
+
+        if (channel.Variables.TryGetValue("ATTENDEDTRANSFER", out var attended) && attended.Length > 0)
+        {
+            SetVariable(channel, "ATTENDEDTRANSFER", "");
         }
 
         if (bridge.Members.Count == 2 && bridge.AriType != "holding")

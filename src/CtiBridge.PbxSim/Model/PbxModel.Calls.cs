@@ -116,6 +116,11 @@ internal sealed partial class PbxModel
                     return;
                 }
 
+                if (dial.Caller is { } dialler)
+                {
+                    ConsultationRinging(dialler);
+                }
+
                 if (dial.Caller is { } caller && !dial.FromAri && dial.Queue is null)
                 {
                     var ms = (long)(Now - dial.StartedAt).TotalMilliseconds;
@@ -166,6 +171,12 @@ internal sealed partial class PbxModel
             if (dial is { Finished: false })
             {
                 AnswerDial(dial);
+            }
+
+            if (dial is { IsConsultation: true } && outbound.Bridge is { } consultation)
+            {
+                // The answered consultation call makes the transferer's bridge announce BRIDGEPEER again.
+                SetBridgePeers(consultation);
             }
         }
     }
@@ -611,6 +622,16 @@ internal sealed partial class PbxModel
         channel.Ending = true;
         channel.Generation++;
         channel.HangupCause ??= cause;
+
+        // A caller id chan_local passed to a ;1 half that runs no more dialplan is taken at hang-up:
+        // the CDR and Hangup carry it and NewCallerid follows (as recorded in attended-transfer).
+        var lateCallerId = !channel.IsLocalTwo && channel.PendingCallerId is { } pending ? pending : ((string, string)?)null;
+        if (lateCallerId is { } late)
+        {
+            channel.PendingCallerId = null;
+            (channel.CallerNum, channel.CallerName) = late;
+        }
+
         _sim.AriEvents.LeaveStasis(channel);
         StopMixMonitors(channel);
         StopChanSpy(channel);
@@ -618,6 +639,11 @@ internal sealed partial class PbxModel
         EndSnoopsOf(channel);
         EmitCdr(channel);
         ChannelEvent("Hangup", channel, AmiPrivilege.Call, ("Cause", cause.ToString(CultureInfo.InvariantCulture)), ("Cause-txt", CauseText(cause)));
+        if (lateCallerId is not null)
+        {
+            EmitNewCallerid(channel);
+        }
+
         Channels.Remove(channel.Name);
         _sim.AriEvents.ChannelDestroyed(channel, cause);
         PublishLocalDeviceState(channel);
@@ -667,7 +693,7 @@ internal sealed partial class PbxModel
             0 or 20 => "FAILED",
             _ => "NO ANSWER",
         });
-        var callerId = channel.CallerName.Length > 0 ? $"\"{channel.CallerName}\" <{channel.CallerNum}>" : channel.CallerNum.Length > 0 ? $"<{channel.CallerNum}>" : "";
+        var callerId = channel.CallerName.Length > 0 || channel.CallerNum.Length == 0 ? $"\"{channel.CallerName}\" <{channel.CallerNum}>" : $"<{channel.CallerNum}>";
         var message = Event("Cdr", AmiPrivilege.Cdr)
             .Add("AccountCode", channel.AccountCode)
             .Add("Source", channel.CallerNum)
@@ -696,9 +722,10 @@ internal sealed partial class PbxModel
     internal void HangupByRequest(Channel channel, int? cause, int softCause = 16, int defaultCause = 0)
     {
         // AMI's Hangup without Cause is reported with 16 (as recorded in chanspy); ARI's DELETE with 32.
-        // A queue member's leg bridged by app_queue shows no SoftHangupRequest and ends with Normal
-        // Clearing, as the bridge hangs it up (as recorded in queue-ringnoanswer).
-        var bridgedQueueLeg = channel.IncomingDial is { Queue: not null } && channel.Bridge is not null;
+        // A channel in a Dial or queue bridge that runs no dialplan shows no SoftHangupRequest and ends
+        // with Normal Clearing, as the bridge hangs it up (as recorded in queue-ringnoanswer and
+        // attended-transfer).
+        var bridgedQueueLeg = softCause == 16 && channel.Bridge is { CreatedByAri: false } && !channel.InPbx;
         if (bridgedQueueLeg)
         {
             defaultCause = 16;

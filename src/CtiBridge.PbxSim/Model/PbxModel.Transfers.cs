@@ -5,8 +5,6 @@ namespace CtiBridge.PbxSim.Model;
 /// <summary>Redirect, blind and attended transfer, DTMF played to a channel, hold.</summary>
 internal sealed partial class PbxModel
 {
-    private readonly Dictionary<Channel, (Bridge Original, Channel Transferee, DialAttempt Consultation)> _attended = [];
-
     /// <summary>AMI Redirect: the channel leaves its bridge or dial and continues at context/exten/priority.</summary>
     internal void Redirect(Channel channel, string context, string exten, int priority)
     {
@@ -86,75 +84,6 @@ internal sealed partial class PbxModel
         }
 
         return true;
-    }
-
-    /// <summary>Atxfer: the transferee is held with music, the transferer consults exten@context; hanging up completes the transfer.</summary>
-    internal void AttendedTransfer(Channel transferer, string context, string exten)
-    {
-        if (transferer.Bridge is not { } original || FarEnd(transferer) is not { } transferee || !Dialplan.Exists(context, exten))
-        {
-            return;
-        }
-
-        ChannelEvent("Hold", transferer);
-        StartMusicOnHold(transferee, "default");
-        var (one, two) = CreateLocalPair(exten, context, null, null, transferer.LinkedId);
-        one.CallerNum = transferer.CallerNum;
-        one.CallerName = transferer.CallerName;
-        two.CallerNum = transferer.CallerNum;
-        two.CallerName = transferer.CallerName;
-        EmitLocalBridge(one, two);
-        var dial = new DialAttempt { Caller = transferer, Destination = one, DialString = $"{exten}@{context}", StartedAt = Now, Options = "" };
-        one.IncomingDial = dial;
-        _attended[transferer] = (original, transferee, dial);
-        DialEvent("DialBegin", dial, ("DialString", dial.DialString));
-        StartPbx(two);
-    }
-
-    /// <summary>When the consultation call answers, transferer and target talk in their own bridge.</summary>
-    private bool AnswerConsultation(DialAttempt dial)
-    {
-        if (dial.Caller is not { } transferer || !_attended.TryGetValue(transferer, out var pending) || pending.Consultation != dial)
-        {
-            return false;
-        }
-
-        dial.Finished = true;
-        DialEvent("DialEnd", dial, ("DialStatus", "ANSWER"));
-        var consultation = CreateBridge(Guid.NewGuid().ToString(), "basic", "", "", createdByAri: false);
-        transferer.Bridge = null;
-        pending.Original.Members.Remove(transferer);
-        EnterBridge(dial.Destination, consultation);
-        EnterBridge(transferer, consultation);
-        return true;
-    }
-
-    /// <summary>The transferer hung up during a consultation: the transferee joins the target.</summary>
-    private void CompleteAttendedTransfer(Channel transferer)
-    {
-        if (!_attended.Remove(transferer, out var pending) || pending.Transferee.Gone)
-        {
-            return;
-        }
-
-        var target = pending.Consultation.Destination;
-        if (target.Bridge is not { } consultation || target.Gone)
-        {
-            return;
-        }
-
-        StopMusicOnHold(pending.Transferee);
-        var message = Event("AttendedTransfer", AmiPrivilege.Call).Add("Result", "Success");
-        AddChannel(message, transferer, "OrigTransferer");
-        AddBridge(message, pending.Original, "Orig");
-        AddChannel(message, transferer, "SecondTransferer");
-        AddBridge(message, consultation, "Second");
-        AddChannel(message, pending.Transferee, "Transferee");
-        message.Add("IsExternal", "Yes").Add("DestType", "Bridge").Add("DestBridgeUniqueid", consultation.Id);
-        Publish(AmiPrivilege.Call, message);
-        LeaveBridge(pending.Transferee, pending.Original);
-        DestroyBridge(pending.Original);
-        EnterBridge(pending.Transferee, consultation);
     }
 
     /// <summary>PlayDTMF: the digit is played to the channel, so its Local partner receives it (a phone just hears it).</summary>

@@ -12,6 +12,7 @@ public sealed class AmiCallFidelityTests
     [InlineData("call-flow", 30.0)]
     [InlineData("chanspy", 30.0)]
     [InlineData("blind-transfer", 30.0)]
+    [InlineData("attended-transfer", 30.0)]
     public async Task Replay_CallScenario_MatchesRecordingPerChannel(string scenario, double cutoff)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -16,6 +16,7 @@ internal static partial class AmiComparison
         "Uptime", "LastReload", "StartTime", "AnswerTime", "EndTime", "Duration", "BillableSeconds",
         "EventTime", "LastCall", "CallsTaken", "LoginTime", "Seconds", "CoreStartupDate", "CoreStartupTime",
         "CoreReloadDate", "CoreReloadTime", "CoreProcessedCalls", "BridgeUniqueid", "BridgeID", "BridgeId",
+        "ToBridgeUniqueid", "FromBridgeUniqueid", "OrigBridgeUniqueid", "SecondBridgeUniqueid", "DestBridgeUniqueid",
         "ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "LastPause",
     };
 
