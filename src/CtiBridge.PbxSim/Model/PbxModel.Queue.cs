@@ -90,10 +90,9 @@ internal sealed partial class PbxModel
         WriteQueueLog(caller.UniqueId, queue.Name, "NONE", "ENTERQUEUE", $"|{caller.CallerNum}|{entry.OriginalPosition}");
         if (args.Count > 4 && int.TryParse(args[4], NumberStyles.Integer, CultureInfo.InvariantCulture, out var timeout) && timeout > 0)
         {
-            var generation = entry.Generation;
             Schedule(TimeSpan.FromSeconds(timeout), () =>
             {
-                if (!entry.Left && entry.Generation == generation && !caller.Gone && !caller.Ending)
+                if (!entry.Left && !caller.Gone && !caller.Ending)
                 {
                     QueueTimedOut(entry);
                 }
