@@ -561,6 +561,15 @@ internal sealed partial class AriServer
                 return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId), [new("Location", "/ari/playbacks/" + playbackId)]);
             case ["record"] when method == "POST":
                 return Record(request, body, channel);
+            case ["continue"] when method == "POST":
+                if (!inStasis)
+                {
+                    return NotInStasis();
+                }
+
+                Model.ContinueFromStasis(channel, Param(request, body, "context"), Param(request, body, "extension"),
+                    int.TryParse(Param(request, body, "priority"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var priority) ? priority : null);
+                return HttpResponse.NoContent();
             case ["dial"] when method == "POST":
                 if (channel.AriApps.Count == 0)
                 {

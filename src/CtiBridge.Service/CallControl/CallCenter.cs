@@ -15,13 +15,13 @@ namespace CtiBridge.Service.CallControl;
 public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 {
     private readonly Channel<Work> _work = System.Threading.Channels.Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CallControlSettings _settings;
+    private CallControlSettings _settings;
     private readonly TimeProvider _time;
     private readonly ILogger<CallCenter> _logger;
     private readonly AcdEngine _engine;
     private readonly ITimer _timer;
     private readonly ICallbackRequests? _callbacks;
-    private readonly Dictionary<string, CallAgentSettings> _agents;
+    private Dictionary<string, CallAgentSettings> _agents;
     private readonly Dictionary<string, CallSession> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ChannelLeg> _channels = new(StringComparer.Ordinal);
     private readonly List<ChannelWriter<AcdEvent>> _subscribers = [];
@@ -287,6 +287,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     {
         var channel = start.Channel;
         var entry = start.Args.Count > 0 ? start.Args[0] : string.Empty;
+        if (entry == "inbound" && _drainStarted)
+        {
+            HandBackNewCall(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten);
+            return;
+        }
+
         if (entry == "inbound")
         {
             StartInbound(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
@@ -427,6 +433,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         session.Ended = true;
         _calls.Remove(session.CallId);
+        CheckDrained();
         EndAgentCalls(session);
         WriteIvrCallRecord(session);
         foreach (var (agentId, legId) in session.AgentLegs)
@@ -434,7 +441,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             session.Run("hang up agent " + agentId, ct => session.App.Ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
         }
 
-        if (!session.CallerGone)
+        if (!session.CallerGone && !session.HandedBack)
         {
             session.Run("hang up caller", ct => session.App.Ari.Channels.HangupAsync(session.CallerChannelId, reason: "normal", cancellationToken: ct));
         }

@@ -32,6 +32,8 @@ public static class CallControlExtensions
             return new StasisApp(server.Name, serverSettings.Ari.Application, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari),
                 provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>());
         }).ToList());
+        // Conversations may finish before the stop completes: the host waits that long, plus time to flush records.
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.CallControl.Shutdown.CallsFinishWithin + TimeSpan.FromSeconds(30));
         services.AddHostedService<CallRecordService>();
         services.AddHostedService<CallControlService>();
         services.AddHealthChecks().AddCheck<CallControlHealthCheck>("call-control", tags: ["ready"]);
@@ -60,6 +62,26 @@ internal sealed class CallControlService(CallCenter center, IReadOnlyList<Stasis
             {
                 await app.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The graceful stop: calls are handed back or finish (<see cref="CallCenter.DrainAsync"/>) while the apps still run, then the apps close.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (ExecuteTask is not null)
+            {
+                await center.DrainAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The call center's loop had already stopped: nothing left to hand back.
+        }
+        finally
+        {
+            await base.StopAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 }

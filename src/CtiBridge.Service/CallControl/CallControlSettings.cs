@@ -51,8 +51,25 @@ public sealed class CallControlSettings
     /// <summary>Supervisors who may listen, whisper and barge from their phones (<c>Stasis(ctibridge,supervisor,&lt;code&gt;)</c>).</summary>
     public List<SupervisorSettings> Supervisors { get; set; } = [];
 
+    /// <summary>What happens to calls when the service stops (docs/service.md, stopping).</summary>
+    public ShutdownSettings Shutdown { get; set; } = new();
+
     /// <summary>True when a queue is configured, so the Stasis app should run.</summary>
     public bool IsEnabled => Queues.Count > 0;
+}
+
+/// <summary>
+/// Stopping gracefully: new calls go back to the dialplan at once, calls not yet with an agent too;
+/// conversations get up to <see cref="CallsFinishWithin"/> to end, then the callers still on the
+/// line are handed back to the dialplan (ARI continue) at <see cref="HandBackContext"/>, the DID.
+/// </summary>
+public sealed class ShutdownSettings
+{
+    /// <summary>How long conversations in progress may go on after a stop is asked for. Default 30 s; 0 hands them back at once.</summary>
+    public TimeSpan CallsFinishWithin { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The dialplan context calls are handed back to (extension: the DID, priority 1). Default <c>ctibridge-fallback</c>, as in asterisk-config/extensions.conf.</summary>
+    public string HandBackContext { get; set; } = "ctibridge-fallback";
 }
 
 /// <summary>One queue.</summary>
@@ -171,6 +188,15 @@ public sealed class CallAgentSettings
     /// such a request is refused with the reason).
     /// </summary>
     public bool ExternalTransfer { get; set; }
+
+    /// <summary>
+    /// Penalty (app_queue tier) per queue of <see cref="Queues"/>, e.g. <c>{"support": 2}</c>: lower
+    /// penalties are offered calls first; a queue not listed has penalty 0.
+    /// </summary>
+    public Dictionary<string, int> Penalties { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Skills and levels (1–100), e.g. <c>{"english": 80}</c>: calls an IVR plan marks as needing a skill go only to agents with it.</summary>
+    public Dictionary<string, int> Skills { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>One dialled number and its queue.</summary>
@@ -195,6 +221,15 @@ public static class CallControlConfiguration
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(problems);
         AgentCallConfiguration.Validate(settings, problems);
+        if (settings.Shutdown.CallsFinishWithin < TimeSpan.Zero || settings.Shutdown.CallsFinishWithin > TimeSpan.FromHours(1))
+        {
+            problems.Add(new SettingsProblem("callControl.shutdown.callsFinishWithin", $"{settings.Shutdown.CallsFinishWithin} must be between 00:00:00 and 01:00:00"));
+        }
+
+        if (string.IsNullOrWhiteSpace(settings.Shutdown.HandBackContext) || settings.Shutdown.HandBackContext.Any(c => char.IsWhiteSpace(c) || c == ','))
+        {
+            problems.Add(new SettingsProblem("callControl.shutdown.handBackContext", $"'{settings.Shutdown.HandBackContext}' is not a dialplan context name (e.g. \"ctibridge-fallback\")"));
+        }
         var strategies = new DistributionStrategies().Names;
         var queueNames = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < settings.Queues.Count; i++)
@@ -266,6 +301,32 @@ public static class CallControlConfiguration
             for (var q = 0; q < agent.Queues.Count; q++)
             {
                 QueueExists(agent.Queues[q], $"{at}.queues[{q}]", queueNames, problems);
+            }
+
+            foreach (var (queue, penalty) in agent.Penalties)
+            {
+                if (!agent.Queues.Contains(queue, StringComparer.Ordinal))
+                {
+                    problems.Add(new SettingsProblem($"{at}.penalties.{queue}", $"is a penalty in queue '{queue}', which the agent does not serve; add it to queues or remove the penalty"));
+                }
+
+                if (penalty is < 0 or > 1000)
+                {
+                    problems.Add(new SettingsProblem($"{at}.penalties.{queue}", $"{penalty} is not a penalty (0-1000; lower is offered calls first)"));
+                }
+            }
+
+            foreach (var (skill, level) in agent.Skills)
+            {
+                if (string.IsNullOrWhiteSpace(skill))
+                {
+                    problems.Add(new SettingsProblem($"{at}.skills", "names an empty skill"));
+                }
+
+                if (level is < 1 or > 100)
+                {
+                    problems.Add(new SettingsProblem($"{at}.skills.{skill}", $"{level} is not a skill level (1-100; higher is more proficient)"));
+                }
             }
         }
 
@@ -348,7 +409,8 @@ public static class CallControlConfiguration
                 AgentId = a.Id,
                 Name = a.Name,
                 PinHash = a.PinHash,
-                Queues = a.Queues.Select(q => new QueueMembership(q)).ToList(),
+                Queues = a.Queues.Select(q => new QueueMembership(q, a.Penalties.GetValueOrDefault(q))).ToList(),
+                Skills = new Dictionary<string, int>(a.Skills, StringComparer.OrdinalIgnoreCase),
             }).ToList(),
         };
     }

@@ -37,7 +37,7 @@ public static class RunCommand
             return 2;
         }
 
-        await using var app = CtiBridgeHost.Build(settings);
+        await using var app = CtiBridgeHost.Build(settings, configurationFile: path);
         await app.RunAsync(cancellationToken).ConfigureAwait(false);
         return Environment.ExitCode;
     }

@@ -84,6 +84,48 @@ public static class SettingsLoader
         return settings;
     }
 
+    /// <summary>
+    /// Checks and binds the <c>callControl</c> section alone (the body of a reload over the API):
+    /// the same shape checks and secret references as the file; problems are named
+    /// <c>callControl.…</c> as in the file. The values are checked when applied.
+    /// </summary>
+    /// <exception cref="SettingsException">Anything is wrong; every problem is listed.</exception>
+    public static CtiBridge.Service.CallControl.CallControlSettings ParseCallControl(string json, string sourceName, IDictionary environment)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new SettingsException($"{sourceName}: must be a JSON object: the callControl section (queues, agents, dids, ivr, ...)");
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new SettingsException($"{sourceName}: not valid JSON at line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1}: {ex.Message.Split(" Path:")[0]}", ex);
+        }
+
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+        var configuration = new ConfigurationBuilder().AddJsonStream(stream).Build();
+        var problems = new List<SettingsProblem>();
+        CheckShape(configuration, typeof(CtiBridge.Service.CallControl.CallControlSettings), "callControl", problems);
+        if (problems.Count > 0)
+        {
+            throw new SettingsException(problems);
+        }
+
+        var section = new CtiBridge.Service.CallControl.CallControlSettings();
+        configuration.Bind(section);
+        SecretReferences.Resolve(new CtiBridgeSettings { CallControl = section }, environment, problems);
+        if (problems.Count > 0)
+        {
+            throw new SettingsException(problems);
+        }
+
+        return section;
+    }
+
     /// <summary>Formats a configuration path the way the JSON file spells it: <c>asterisk[0].ami.port</c>.</summary>
     internal static string Describe(string parentPath, string key) =>
         int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out _)
@@ -146,6 +188,23 @@ public static class SettingsLoader
             return;
         }
 
+        if (DictionaryValueType(underlying) is { } valueType)
+        {
+            // A map from names chosen by the admin (queue → penalty, skill → level): any key, typed values.
+            if (section.Value is { Length: > 0 })
+            {
+                problems.Add(new SettingsProblem(path, "must be an object of name: value pairs"));
+                return;
+            }
+
+            foreach (var item in section.GetChildren())
+            {
+                CheckValue(item, valueType, $"{path}.{item.Key}", problems);
+            }
+
+            return;
+        }
+
         var element = ListElementType(underlying);
         if (element is not null)
         {
@@ -178,6 +237,9 @@ public static class SettingsLoader
 
         CheckShape(section, underlying, path, problems);
     }
+
+    private static Type? DictionaryValueType(Type type) =>
+        type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>) && type.GetGenericArguments()[0] == typeof(string) ? type.GetGenericArguments()[1] : null;
 
     private static Type? ListElementType(Type type) =>
         type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) ? type.GetGenericArguments()[0] : null;

@@ -14,7 +14,8 @@ public static class CtiBridgeHost
     /// <param name="settings">The validated settings.</param>
     /// <param name="timeProvider">The clock (a fake one in tests); null for the system clock.</param>
     /// <param name="configureServices">Changes to the services after the parts are added (tests put stand-ins here).</param>
-    public static WebApplication Build(CtiBridgeSettings settings, TimeProvider? timeProvider = null, Action<IServiceCollection>? configureServices = null)
+    /// <param name="configurationFile">The file <paramref name="settings"/> came from: watched, and reloaded by <c>POST /api/config/reload</c>; null for none.</param>
+    public static WebApplication Build(CtiBridgeSettings settings, TimeProvider? timeProvider = null, Action<IServiceCollection>? configureServices = null, string? configurationFile = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -29,6 +30,8 @@ public static class CtiBridgeHost
         builder.Services.AddCtiBridgeCallbacks(settings);
         builder.Services.AddCtiBridgeLive(settings);
         builder.Services.AddCtiBridgeDialer(settings);
+        builder.Services.AddSingleton(provider => new ConfigurationReload(settings, configurationFile, provider.GetService<CallCenter>(), provider.GetRequiredService<ILogger<ConfigurationReload>>()));
+        builder.Services.AddHostedService<ConfigurationWatcher>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();
         configureServices?.Invoke(builder.Services);

@@ -52,7 +52,7 @@ public static partial class ClickToDialEndpoints
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Call control is off", detail: "ctibridge.json has no callControl section, so there are no agents.");
         }
 
-        var agent = services.GetRequiredService<CallControlSettings>().Agents.FirstOrDefault(a => string.Equals(a.Id, agentId, StringComparison.Ordinal));
+        var agent = center.Settings.Agents.FirstOrDefault(a => string.Equals(a.Id, agentId, StringComparison.Ordinal));
         if (agent is null)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such agent", detail: $"No agent '{agentId}' in callControl.agents.");

@@ -64,7 +64,8 @@ public static class HttpExtensions
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints()
-            .MapSupervisorEndpoints().MapSupervisionEndpoints().MapAgentCallEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints();
+            .MapSupervisorEndpoints().MapSupervisionEndpoints().MapAgentCallEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints()
+            .MapConfigurationEndpoints();
         return app;
     }
 }

@@ -41,7 +41,7 @@ public static class SupervisorEndpoints
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Call control is off", detail: "ctibridge.json has no callControl section, so there are no agents.");
         }
 
-        if (!services.GetRequiredService<CallControlSettings>().Agents.Any(a => string.Equals(a.Id, agentId, StringComparison.Ordinal)))
+        if (!center.Settings.Agents.Any(a => string.Equals(a.Id, agentId, StringComparison.Ordinal)))
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such agent", detail: $"No agent '{agentId}' in callControl.agents.");
         }

@@ -116,8 +116,48 @@ public static class LiveEventFormat
                 w.WriteString("disposition", x.Disposition.ToString());
                 w.WriteNumber("visits", x.Visits);
             }),
+            AgentQueuesChanged x => Make(e, "agent.queues", x.AgentId, null, w =>
+            {
+                w.WriteStartArray("queues");
+                foreach (var q in x.Queues)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("queue", q.Queue);
+                    w.WriteNumber("penalty", q.Penalty);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteStartObject("skills");
+                foreach (var (skill, level) in x.Skills)
+                {
+                    w.WriteNumber(skill, level);
+                }
+
+                w.WriteEndObject();
+            }),
+            AcdReconfigured x => Make(e, "config.changed", null, null, w =>
+            {
+                Names(w, "queuesAdded", x.QueuesAdded);
+                Names(w, "queuesRemoved", x.QueuesRemoved);
+                Names(w, "queuesChanged", x.QueuesChanged);
+                Names(w, "agentsAdded", x.AgentsAdded);
+                Names(w, "agentsRemoved", x.AgentsRemoved);
+                Names(w, "agentsChanged", x.AgentsChanged);
+            }),
             _ => null,
         };
+    }
+
+    private static void Names(Utf8JsonWriter w, string name, IReadOnlyList<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            w.WriteStringValue(value);
+        }
+
+        w.WriteEndArray();
     }
 
     /// <summary>The screen pop for <paramref name="agentId"/>: the filled URL and what is known of the caller.</summary>

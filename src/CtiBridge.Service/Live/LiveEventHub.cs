@@ -17,7 +17,8 @@ public sealed partial class LiveEventHub : IHostedService, IDisposable
     public const int SubscriberCapacity = 10_000;
 
     private readonly CallCenterSubscription _source;
-    private readonly Dictionary<string, ScreenPopTemplate?> _templates;
+    private readonly CallCenter _center;
+    private TemplateSet _templates;
     private readonly Dictionary<string, LiveCall> _calls = new(StringComparer.Ordinal);
     private readonly Lock _callsGate = new();
     private readonly Lock _subscribersGate = new();
@@ -31,9 +32,16 @@ public sealed partial class LiveEventHub : IHostedService, IDisposable
         ArgumentNullException.ThrowIfNull(center);
         ArgumentNullException.ThrowIfNull(settings);
         _source = center.SubscribeEvents();
-        _templates = settings.Queues.ToDictionary(q => q.Name, q => ScreenPopTemplate.From(q.ScreenPopUrl), StringComparer.Ordinal);
+        _center = center;
+        _templates = new TemplateSet(settings, TemplatesOf(settings));
         _logger = logger;
     }
+
+    /// <summary>The screen-pop templates of one version of the settings (replaced whole, so readers never see half of one).</summary>
+    private sealed record TemplateSet(CallControlSettings Settings, Dictionary<string, ScreenPopTemplate?> ByQueue);
+
+    private static Dictionary<string, ScreenPopTemplate?> TemplatesOf(CallControlSettings settings) =>
+        settings.Queues.ToDictionary(q => q.Name, q => ScreenPopTemplate.From(q.ScreenPopUrl), StringComparer.Ordinal);
 
     /// <summary>Raised on the hub's reader for every domain event, before it is fanned out (metrics count here).</summary>
     public event Action<AcdEvent>? DomainEvent;
@@ -160,7 +168,15 @@ public sealed partial class LiveEventHub : IHostedService, IDisposable
             return null;
         }
 
-        var url = _templates.GetValueOrDefault(call.Queue)?.Fill(call.CallId, call.Queue, agentId!, call.Caller);
+        var templates = _templates;
+        if (!ReferenceEquals(templates.Settings, _center.Settings))
+        {
+            // Call control was reconfigured (docs/service.md, live reload): the queues' templates may have changed.
+            var settings = _center.Settings;
+            _templates = templates = new TemplateSet(settings, TemplatesOf(settings));
+        }
+
+        var url = templates.ByQueue.GetValueOrDefault(call.Queue)?.Fill(call.CallId, call.Queue, agentId!, call.Caller);
         return LiveEventFormat.ScreenPop(acdEvent, phase, agentId!, call.CallId, call.Queue, url, call.Caller);
     }
 

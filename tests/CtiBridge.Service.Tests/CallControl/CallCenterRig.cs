@@ -58,7 +58,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
     /// </summary>
     public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct,
         Action<CallControlSettings>? configure = null, Dictionary<string, double>? sounds = null, string? journalDirectory = null,
-        Action<CtiBridgeSettings>? configureService = null, Action<IServiceCollection>? services = null)
+        Action<CtiBridgeSettings>? configureService = null, Action<IServiceCollection>? services = null, string? configurationFile = null)
     {
         var options = new PbxSimOptions
         {
@@ -66,6 +66,8 @@ internal sealed class CallCenterRig : IAsyncDisposable
             Dialplan = new()
             {
                 ["from-trunk"] = new() { ["_X."] = ["NoOp(Call to DID ${EXTEN} from ${CALLERID(all)})", "Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
+                // Where CtiBridge hands calls back when it stops (asterisk-config/extensions.conf has the real one).
+                ["ctibridge-fallback"] = new() { ["_X."] = ["NoOp(CtiBridge handed back ${EXTEN})", "Wait(60)", "Hangup()"] },
                 ["from-internal"] = new()
                 {
                     ["_X."] = ["Hangup()"],
@@ -98,11 +100,21 @@ internal sealed class CallCenterRig : IAsyncDisposable
                 Dids = [new DidRouteSettings { Number = "4008001", Queue = queue.Name }],
                 RecordJournalDirectory = journalDirectory ?? rig._journalDirectory,
                 ExternalEndpoint = "PJSIP/carrier/{number}",
+
+                // Stopping a rig hands calls back at once; the graceful-stop tests set their own limit.
+                Shutdown = new ShutdownSettings { CallsFinishWithin = TimeSpan.Zero },
             },
         };
         configure?.Invoke(settings.CallControl);
         configureService?.Invoke(settings);
-        rig._app = CtiBridgeHost.Build(settings, configureServices: services);
+        if (configurationFile is not null)
+        {
+            // The service reads and watches the file as under `ctibridge run --config`.
+            await File.WriteAllTextAsync(configurationFile, ConfigurationFile.Json(settings), ct);
+            settings = SettingsLoader.Load(configurationFile);
+        }
+
+        rig._app = CtiBridgeHost.Build(settings, configureServices: services, configurationFile: configurationFile);
         rig._subscription = rig.Center.SubscribeEvents();
         rig._pump = rig.AcdEvents.PumpAsync(rig._subscription.Reader);
         try

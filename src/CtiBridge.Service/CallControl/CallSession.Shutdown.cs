@@ -1,0 +1,11 @@
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>A call handed back to the dialplan when the service stops.</summary>
+internal sealed partial class CallSession
+{
+    /// <summary>The caller went back to the dialplan (ARI continue): the channel is not hung up.</summary>
+    public bool HandedBack { get; set; }
+
+    /// <summary>Completes when every request queued so far has been sent.</summary>
+    public Task Sent => _tail;
+}

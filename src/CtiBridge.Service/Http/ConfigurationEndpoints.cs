@@ -1,0 +1,56 @@
+using CtiBridge.Service.Configuration;
+
+namespace CtiBridge.Service.Http;
+
+/// <summary>
+/// <c>/api/config/…</c> (admin): apply a changed configuration without a restart, checked as at
+/// start-up. A rejected one changes nothing and answers <c>422</c> with one line per problem.
+/// </summary>
+public static class ConfigurationEndpoints
+{
+    /// <summary>The answer to an applied configuration.</summary>
+    /// <param name="Applied">Always true (a rejection is a problem document).</param>
+    /// <param name="RestartNeeded">Changed sections that take effect only after a restart.</param>
+    public sealed record ReloadView(bool Applied, IReadOnlyList<string> RestartNeeded);
+
+    /// <summary>Maps the endpoints.</summary>
+    public static RouteGroupBuilder MapConfigurationEndpoints(this RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        var config = api.MapGroup("/config").RequireAuthorization(ApiRoles.AdminOnly).WithTags("configuration");
+        config.MapPost("/reload", async (ConfigurationReload reload, CancellationToken ct) =>
+        {
+            if (reload.FilePath is null)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "No configuration file",
+                    detail: "The service was not started from a configuration file (ctibridge run --config FILE); there is nothing to reload.");
+            }
+
+            return Answer(await reload.ReloadFileAsync(ct));
+        }).WithSummary("Read the configuration file again and apply what can change live (queues, agents, DIDs, IVR plans, calendars).");
+        config.MapPut("/call-control", async (HttpRequest request, ConfigurationReload reload, CancellationToken ct) =>
+        {
+            string json;
+            try
+            {
+                using var reader = new StreamReader(request.Body, System.Text.Encoding.UTF8);
+                json = await reader.ReadToEndAsync(ct);
+            }
+            catch (BadHttpRequestException ex)
+            {
+                // Over the body size limit (413) or a broken upload: the server's own verdict.
+                return Results.Problem(statusCode: ex.StatusCode, title: "Unreadable request body", detail: $"The body could not be read whole (limit {HttpExtensions.MaxRequestBodyBytes} bytes).");
+            }
+
+            return Answer(await reload.ApplyCallControlAsync(json, ct));
+        }).Accepts<object>("application/json")
+            .WithSummary("Replace the running callControl section (queues, agents, DIDs, IVR plans, calendars) with the body; the file is not changed.");
+        return api;
+    }
+
+    private static IResult Answer(ConfigurationReloadResult result) => result.Applied
+        ? Results.Ok(new ReloadView(true, result.RestartNeeded))
+        : Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Configuration rejected",
+            detail: $"{result.Problems.Count} problem(s); the running configuration stays.",
+            extensions: new Dictionary<string, object?> { ["problems"] = result.Problems });
+}

@@ -1,0 +1,29 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using CtiBridge.Service.Configuration;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>Settings written as a ctibridge.json file (camelCase, nulls left out) and edited like an admin would.</summary>
+internal static class ConfigurationFile
+{
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+        IgnoreReadOnlyProperties = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static string Json(CtiBridgeSettings settings) => JsonSerializer.Serialize(settings, Options);
+
+    /// <summary>Reads the file, lets <paramref name="edit"/> change it, writes it back.</summary>
+    public static async Task EditAsync(string path, Action<JsonNode> edit, CancellationToken ct)
+    {
+        var root = JsonNode.Parse(await File.ReadAllTextAsync(path, ct))!;
+        edit(root);
+        await File.WriteAllTextAsync(path, root.ToJsonString(Options), ct);
+    }
+}
