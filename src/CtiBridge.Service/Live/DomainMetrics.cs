@@ -27,6 +27,12 @@ public sealed class DomainMetrics
     private readonly Gauge _journalBytes;
     private readonly Gauge _liveSubscribers;
     private readonly Counter _webhookDeliveries;
+    private readonly Gauge _dialerLines;
+    private readonly Gauge _dialerWaiting;
+    private readonly Gauge _dialerAgents;
+    private readonly Gauge _dialerAbandonRate;
+    private readonly Gauge _dialerDialLevel;
+    private readonly Counter _dialerAttempts;
 
     /// <summary>Creates the metrics for one host.</summary>
     public DomainMetrics(IServiceProvider services)
@@ -44,6 +50,13 @@ public sealed class DomainMetrics
         _journalBytes = factory.CreateGauge("ctibridge_record_journal_bytes", "Size of the call-record journal (records waiting for PostgreSQL).");
         _liveSubscribers = factory.CreateGauge("ctibridge_live_subscribers", "Connected live-event subscribers (event streams, wallboards, webhooks).");
         _webhookDeliveries = factory.CreateCounter("ctibridge_webhook_deliveries_total", "Webhook delivery attempts by webhook and outcome (delivered, retried, dead_lettered).", "webhook", "outcome");
+        _dialerLines = factory.CreateGauge("ctibridge_dialer_lines", "Outbound lines the campaign uses now on this instance (ringing, waiting for an agent or connected).", "campaign");
+        _dialerWaiting = factory.CreateGauge("ctibridge_dialer_waiting_for_agent", "Answered customers waiting (at most the connect deadline) for an agent.", "campaign");
+        _dialerAgents = factory.CreateGauge("ctibridge_dialer_agents", "Agents in the campaign by state: idle (waiting for a call) or busy (talking or in wrap-up).", "campaign", "state");
+        _dialerAbandonRate = factory.CreateGauge("ctibridge_dialer_abandon_ratio", "The campaign's abandon rate under its compliance policy (this instance's ledger).", "campaign");
+        _dialerDialLevel = factory.CreateGauge("ctibridge_dialer_dial_level", "Lines ringing or waiting per idle agent.", "campaign");
+        _dialerAttempts = factory.CreateCounter("ctibridge_dialer_attempts_total",
+            "Outbound attempts since the campaign started on this instance, by outcome: dialed, live_answer, machine, abandoned.", "campaign", "outcome");
         Registry.AddBeforeCollectCallback(cancel => RefreshAsync(services, cancel));
     }
 
@@ -76,6 +89,53 @@ public sealed class DomainMetrics
     /// <summary>Counts one webhook delivery attempt.</summary>
     public void CountDelivery(string webhook, string outcome) => _webhookDeliveries.WithLabels(webhook, outcome).Inc();
 
+    private async Task RefreshDialerAsync(Dialer.OutboundDialer dialer, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<Dialer.CampaignWallboard> campaigns;
+        try
+        {
+            campaigns = await dialer.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or System.Threading.Channels.ChannelClosedException)
+        {
+            return; // the dialer has stopped (shutting down): the last values stay
+        }
+
+        SetCampaigns(campaigns);
+    }
+
+    /// <summary>Sets the dialer gauges and counters from the campaigns' live figures (each scrape).</summary>
+    internal void SetCampaigns(IReadOnlyList<Dialer.CampaignWallboard> campaigns)
+    {
+        foreach (var c in campaigns)
+        {
+            _dialerLines.WithLabels(c.CampaignId).Set(c.Lines);
+            _dialerWaiting.WithLabels(c.CampaignId).Set(c.WaitingForAgent);
+            _dialerAgents.WithLabels(c.CampaignId, "idle").Set(c.AgentsIdle);
+            _dialerAgents.WithLabels(c.CampaignId, "busy").Set(c.AgentsBusy);
+            _dialerAbandonRate.WithLabels(c.CampaignId).Set(c.AbandonRate);
+            _dialerDialLevel.WithLabels(c.CampaignId).Set(c.DialLevel);
+
+            // The dialer counts since the campaign started here; a restart of the campaign resets them (as Prometheus allows).
+            SetCount(c.CampaignId, "dialed", c.Dials);
+            SetCount(c.CampaignId, "live_answer", c.LiveAnswers);
+            SetCount(c.CampaignId, "machine", c.MachineAnswers);
+            SetCount(c.CampaignId, "abandoned", c.Abandons);
+        }
+
+        void SetCount(string campaign, string outcome, long value)
+        {
+            var counter = _dialerAttempts.WithLabels(campaign, outcome);
+            if (value < counter.Value)
+            {
+                _dialerAttempts.RemoveLabelled(campaign, outcome);
+                counter = _dialerAttempts.WithLabels(campaign, outcome);
+            }
+
+            counter.IncTo(value);
+        }
+    }
+
     private async Task RefreshAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         foreach (var server in services.GetRequiredService<IReadOnlyList<AsteriskServer>>())
@@ -100,6 +160,11 @@ public sealed class DomainMetrics
         {
             var journal = new FileInfo(Path.Combine(settings.RecordJournalDirectory, RecordJournal.FileName));
             _journalBytes.Set(journal.Exists ? journal.Length : 0);
+        }
+
+        if (services.GetService<Dialer.OutboundDialer>() is { } dialer)
+        {
+            await RefreshDialerAsync(dialer, cancellationToken).ConfigureAwait(false);
         }
 
         if (services.GetService<CallCenter>() is not { } center)

@@ -19,8 +19,11 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     /// <summary>AHT target in seconds used for colouring (default of <c>metrics.aht_target_seconds</c>).</summary>
     public const double AverageHandleTimeTargetSeconds = 300;
 
+    /// <summary>How often the snapshot is rebuilt without an event while campaigns run (their figures change without ACD events).</summary>
+    internal static readonly TimeSpan CampaignRefresh = TimeSpan.FromSeconds(2);
+
     private readonly CallCenter _center;
-    private readonly CallControlSettings _settings;
+    private readonly Dialer.OutboundDialer? _dialer;
     private readonly TimeProvider _time;
     private readonly ILogger<WallboardFeed> _logger;
     private readonly LiveSubscription _events;
@@ -31,11 +34,11 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     private Task _loop = Task.CompletedTask;
 
     /// <summary>Creates the feed (it subscribes to the hub at once).</summary>
-    public WallboardFeed(CallCenter center, LiveEventHub hub, CallControlSettings settings, TimeProvider timeProvider, ILogger<WallboardFeed> logger)
+    public WallboardFeed(CallCenter center, LiveEventHub hub, TimeProvider timeProvider, ILogger<WallboardFeed> logger, Dialer.OutboundDialer? dialer = null)
     {
+        _dialer = dialer;
         ArgumentNullException.ThrowIfNull(hub);
         _center = center;
-        _settings = settings;
         _time = timeProvider;
         _logger = logger;
         _events = hub.Subscribe();
@@ -117,7 +120,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
                     LogSnapshotFailed(_logger, ex.Message);
                 }
             }
-            while (await _events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false));
+            while (await NextChangeAsync(cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -129,11 +132,49 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
         }
     }
 
+    /// <summary>Waits for the next event; with campaigns running, at most <see cref="CampaignRefresh"/>.</summary>
+    private async Task<bool> NextChangeAsync(CancellationToken cancellationToken)
+    {
+        if (_dialer is null)
+        {
+            return await _events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using var refresh = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        refresh.CancelAfter(CampaignRefresh);
+        try
+        {
+            return await _events.Reader.WaitToReadAsync(refresh.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return true;
+        }
+    }
+
+    private async Task<IReadOnlyList<Dialer.CampaignWallboard>> CampaignsAsync(CancellationToken cancellationToken)
+    {
+        if (_dialer is null)
+        {
+            return [];
+        }
+
+        try
+        {
+            return await _dialer.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or System.Threading.Channels.ChannelClosedException)
+        {
+            return []; // the dialer has stopped
+        }
+    }
+
     private async Task<byte[]> BuildAsync(CancellationToken cancellationToken)
     {
         var queues = await _center.GetQueuesAsync(cancellationToken).ConfigureAwait(false);
         var agents = await _center.GetAgentsAsync(cancellationToken).ConfigureAwait(false);
-        var names = _settings.Agents.ToDictionary(a => a.Id, a => a.Name, StringComparer.Ordinal);
+        var campaigns = await CampaignsAsync(cancellationToken).ConfigureAwait(false);
+        var names = _center.Settings.Agents.ToDictionary(a => a.Id, a => a.Name, StringComparer.Ordinal);
         var now = _time.GetUtcNow();
         var buffer = new ArrayBufferWriter<byte>(4096);
         using (var w = new Utf8JsonWriter(buffer))
@@ -195,6 +236,27 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
 
                 w.WriteNumber("callsToday", stats.Calls);
                 w.WriteNumber("missedToday", stats.Missed);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("campaigns");
+            foreach (var c in campaigns)
+            {
+                w.WriteStartObject();
+                w.WriteString("campaignId", c.CampaignId);
+                w.WriteString("mode", c.EffectiveMode.ToString());
+                w.WriteNumber("dialLevel", Math.Round(c.DialLevel, 2));
+                w.WriteNumber("abandonRate", Math.Round(c.AbandonRate, 4));
+                w.WriteNumber("lines", c.Lines);
+                w.WriteNumber("ringing", c.Ringing);
+                w.WriteNumber("waitingForAgent", c.WaitingForAgent);
+                w.WriteNumber("agentsLoggedIn", c.AgentsLoggedIn);
+                w.WriteNumber("agentsIdle", c.AgentsIdle);
+                w.WriteNumber("agentsBusy", c.AgentsBusy);
+                w.WriteNumber("dials", c.Dials);
+                w.WriteNumber("liveAnswers", c.LiveAnswers);
+                w.WriteNumber("abandons", c.Abandons);
                 w.WriteEndObject();
             }
 

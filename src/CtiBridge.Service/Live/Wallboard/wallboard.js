@@ -8,6 +8,8 @@
   const board = document.getElementById('board');
   let snapshot = null;
   let skew = 0; // server time minus local time, ms
+  let key = null;
+  let supervises = false; // the key may act on agents (supervisor or admin): action buttons shown
 
   function keyFromPage() {
     const match = /(?:^#|&)key=([^&]+)/.exec(location.hash);
@@ -80,11 +82,111 @@
       cell(tr, a.state === 'LoggedOut' ? '' : duration(elapsedSince(a.since)), 'time');
       cell(tr, a.reason || '', 'text reason');
       cell(tr, String(a.callsToday), 'calls');
+      if (supervises) {
+        const td = cell(tr, '', 'actions');
+        if (a.state !== 'LoggedOut') {
+          td.appendChild(button('Pause', 'pause', a.agentId));
+          if (a.state === 'Paused') td.appendChild(button('Resume', 'resume', a.agentId));
+          td.appendChild(button('Log out', 'logout', a.agentId));
+        }
+      }
       agents.appendChild(tr);
+    }
+    document.querySelectorAll('th.actions').forEach(th => { th.hidden = !supervises; });
+    const campaigns = document.querySelector('#campaigns tbody');
+    campaigns.replaceChildren();
+    const list = snapshot.campaigns || [];
+    document.getElementById('campaigns-section').hidden = list.length === 0;
+    for (const c of list) {
+      const tr = document.createElement('tr');
+      tr.dataset.campaign = c.campaignId;
+      cell(tr, c.campaignId, 'text');
+      cell(tr, c.mode, 'text');
+      cell(tr, c.dialLevel.toFixed(2), 'diallevel');
+      // Colour against the common 3 % abandon limit (the campaign's own policy decides what it dials).
+      cell(tr, percent(c.abandonRate), 'abandonrate ' + (c.abandonRate <= 0.03 ? 'good' : 'bad'));
+      cell(tr, String(c.lines), 'lines');
+      cell(tr, String(c.waitingForAgent), 'waiting');
+      cell(tr, String(c.agentsIdle), 'idle');
+      cell(tr, String(c.agentsBusy), 'busy');
+      cell(tr, String(c.dials), 'dials');
+      cell(tr, String(c.liveAnswers), 'answers');
+      cell(tr, String(c.abandons), 'abandons');
+      campaigns.appendChild(tr);
     }
   }
 
-  async function follow(key) {
+  // Only the times tick between snapshots: rows (and their buttons) are redrawn on snapshots only,
+  // so a click is never lost to a redraw.
+  function tick() {
+    if (!snapshot) return;
+    const sinceSnapshot = elapsedSince(snapshot.serverTime);
+    for (const q of snapshot.queues) {
+      const td = document.querySelector('#queues tr[data-queue="' + CSS.escape(q.queue) + '"] td.longest');
+      if (td) td.textContent = duration(q.waiting > 0 ? q.longestCurrentWaitSeconds + sinceSnapshot : q.longestCurrentWaitSeconds);
+    }
+    for (const a of snapshot.agents) {
+      const td = document.querySelector('#agents tr[data-agent="' + CSS.escape(a.agentId) + '"] td.time');
+      if (td) td.textContent = a.state === 'LoggedOut' ? '' : duration(elapsedSince(a.since));
+    }
+  }
+
+  function button(label, action, agentId) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.dataset.action = action;
+    b.dataset.agent = agentId;
+    return b;
+  }
+
+  // Supervisor actions: the same API a supervisor's tools use, with the page's key (audited under its name).
+  async function act(action, agentId) {
+    const result = document.getElementById('action-result');
+    let path, body;
+    if (action === 'pause') {
+      const reason = prompt('Pause agent ' + agentId + ' with reason code:', 'supervisor');
+      if (!reason) return;
+      path = '/api/supervisor/agents/' + encodeURIComponent(agentId) + '/pause';
+      body = JSON.stringify({ reason: reason });
+    } else if (action === 'logout') {
+      if (!confirm('Log agent ' + agentId + ' out (after the current call)?')) return;
+      path = '/api/supervisor/agents/' + encodeURIComponent(agentId) + '/logout';
+    } else {
+      path = '/api/agents/' + encodeURIComponent(agentId) + '/resume';
+    }
+    const response = await fetch(path, {
+      method: 'POST', cache: 'no-store', body: body,
+      headers: body ? { Authorization: 'Bearer ' + key, 'Content-Type': 'application/json' } : { Authorization: 'Bearer ' + key },
+    });
+    if (response.ok) {
+      result.textContent = action + ' ' + agentId + ': done';
+    } else {
+      let detail = 'HTTP ' + response.status;
+      try { detail = (await response.json()).detail || detail; } catch (e) { /* not a problem document */ }
+      result.textContent = action + ' ' + agentId + ' refused: ' + detail;
+    }
+  }
+
+  document.querySelector('#agents tbody').addEventListener('click', event => {
+    const b = event.target.closest('button[data-action]');
+    if (b) act(b.dataset.action, b.dataset.agent);
+  });
+
+  async function learnRole() {
+    try {
+      const response = await fetch('/api/whoami', { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' });
+      if (response.ok) {
+        const me = await response.json();
+        supervises = me.role === 'supervisor' || me.role === 'admin';
+        render();
+      }
+    } catch (e) { /* the stream's own errors are shown */ }
+  }
+
+  async function follow(pageKey) {
+    key = pageKey;
+    learnRole();
     login.hidden = true;
     board.hidden = false;
     for (;;) {
@@ -140,9 +242,9 @@
 
   setInterval(() => {
     document.getElementById('clock').textContent = new Date(Date.now() + skew).toLocaleTimeString();
-    render();
+    tick();
   }, 1000);
 
-  const key = keyFromPage();
-  if (key) follow(key); else { login.hidden = false; setStatus('connecting', 'no key yet'); }
+  const stored = keyFromPage();
+  if (stored) follow(stored); else { login.hidden = false; setStatus('connecting', 'no key yet'); }
 })();
