@@ -41,7 +41,8 @@ public static partial class SecretReferences
                     }
 
                     break;
-                case { } nested when !nested.GetType().IsValueType && nested is not string && nested.GetType().Namespace == typeof(SecretReferences).Namespace:
+                // Every settings section of the service (callControl, callbacks, dialer ... live in their parts' namespaces).
+                case { } nested when !nested.GetType().IsValueType && nested is not string && nested.GetType().Namespace?.StartsWith("CtiBridge.Service", StringComparison.Ordinal) == true:
                     Walk(nested, childPath, environment, problems);
                     break;
             }

@@ -124,6 +124,45 @@ public sealed class SettingsLoaderTests
         Assert.Equal("from-env", settings.Asterisk[0].Ami.Secret);
     }
 
+    private const string WithCallControl = """
+        {
+          "database": { "connectionString": "Host=127.0.0.1;Database=ctibridge;Username=ctibridge" },
+          "asterisk": [ { "name": "pbx1", "ami": { "username": "u", "secret": "s" }, "ari": { "username": "u", "password": "p" } } ],
+          "callControl": {
+            "queues": [ { "name": "support" }, { "name": "sales" } ],
+            "agents": [ { "id": "2001", "extension": "PJSIP/1001", "pinHash": "pbkdf2-sha256$1000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                          "queues": [ "support", "sales" ], PENALTIES, SKILLS } ],
+            "customerLookup": { "url": "http://127.0.0.1:9/caller?number={callerNumber}", "authorization": "${env:CRM_TOKEN}" }
+          }
+        }
+        """;
+
+    private static string Agent(string penalties, string skills) =>
+        WithCallControl.Replace("PENALTIES", penalties, StringComparison.Ordinal).Replace("SKILLS", skills, StringComparison.Ordinal);
+
+    [Fact]
+    public void Parse_SecretInCallControl_IsResolved_PenaltiesAndSkillsBound()
+    {
+        var settings = SettingsLoader.Parse(Agent("\"penalties\": { \"sales\": 2 }", "\"skills\": { \"english\": 80 }"), "ctibridge.json", new Hashtable { ["CRM_TOKEN"] = "Bearer t0ken" });
+
+        Assert.Equal("Bearer t0ken", settings.CallControl.CustomerLookup!.Authorization);
+        Assert.Equal(2, settings.CallControl.Agents[0].Penalties["sales"]);
+        Assert.Equal(80, settings.CallControl.Agents[0].Skills["english"]);
+    }
+
+    [Fact]
+    public void Parse_BadPenaltiesAndSkills_OneLineEach()
+    {
+        var problems = Problems(Agent("\"penalties\": { \"sales\": -1, \"billing\": 1, \"support\": \"high\" }", "\"skills\": { \"english\": 0 }"),
+            new Hashtable { ["CRM_TOKEN"] = "x" });
+
+        Assert.Equal(["callControl.agents[0].penalties.support: 'high' is not a whole number"], problems);
+        problems = Problems(Agent("\"penalties\": { \"sales\": -1, \"billing\": 1 }", "\"skills\": { \"english\": 0 }"), new Hashtable { ["CRM_TOKEN"] = "x" });
+        Assert.Contains("callControl.agents[0].penalties.sales: -1 is not a penalty (0-1000; lower is offered calls first)", problems);
+        Assert.Contains("callControl.agents[0].penalties.billing: is a penalty in queue 'billing', which the agent does not serve; add it to queues or remove the penalty", problems);
+        Assert.Contains("callControl.agents[0].skills.english: 0 is not a skill level (1-100; higher is more proficient)", problems);
+    }
+
     [Fact]
     public void Parse_MissingEnvSecret_NamesTheSettingAndVariable()
     {
