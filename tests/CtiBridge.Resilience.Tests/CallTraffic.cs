@@ -98,7 +98,8 @@ internal static class CallTraffic
         foreach (var agentId in agentIds)
         {
             await EventuallyAsync(async () => (await rig.Center.GetAgentAsync(agentId, ct))!.State == AgentState.Ready,
-                async () => $"agent {agentId} is {(await rig.Center.GetAgentAsync(agentId, ct))!.State}, not Ready, after the traffic ended", ct);
+                async () => $"agent {agentId} is {(await rig.Center.GetAgentAsync(agentId, ct))!.State}, not Ready, after the traffic ended; its last changes: " +
+                    string.Join(" | ", rig.AcdEvents.Snapshot().OfType<AgentStateChanged>().Where(e => e.AgentId == agentId).TakeLast(4).Select(e => $"{e.At:HH:mm:ss.fff} {e.From}→{e.To} ({e.Reason})")), ct);
         }
 
         var endings = rig.AcdEvents.Snapshot().OfType<CallEnded>().GroupBy(e => e.CallId).Where(g => g.Count() > 1).Select(g => g.Key).ToList();

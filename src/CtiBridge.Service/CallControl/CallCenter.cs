@@ -198,18 +198,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         }
     }
 
-    private DateTimeOffset Now()
-    {
-        // Inputs must not go back in time; the clock may (NTP), the engine's order must not.
-        var now = _time.GetUtcNow();
-        if (now > _lastAt)
-        {
-            _lastAt = now;
-        }
-
-        return _lastAt;
-    }
-
     private void Rearm(DateTimeOffset at)
     {
         if (_engine.NextDueTime is { } due)
