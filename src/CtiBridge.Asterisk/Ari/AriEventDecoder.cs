@@ -25,8 +25,9 @@ public static class AriEventDecoder
         {
             typeLength = FindType(utf8Json, typeBuffer);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not valid UTF-8 (System.Text.Json transcoding).
             return Undecodable(utf8Json, e.Message);
         }
 
@@ -43,7 +44,7 @@ public static class AriEventDecoder
                 return JsonSerializer.Deserialize(utf8Json, typeInfo) as Message
                     ?? Undecodable(utf8Json, $"a {type} message decoded to null");
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
             {
                 return Undecodable(utf8Json, $"not a valid {type}: {e.Message}");
             }
@@ -60,7 +61,7 @@ public static class AriEventDecoder
                 Json = root,
             };
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return Undecodable(utf8Json, e.Message);
         }
