@@ -246,6 +246,8 @@ public sealed partial class AcdEngine
             CallbackQueued x => QueueCallback(x),
             CallbackWithdrawn x => WithdrawCallback(x),
             CallTransferRequested x => Transfer(x),
+            AgentRestored x => Restore(x),
+            CallAdoption x => Adopt(x),
             _ => throw new ArgumentException($"Unknown ACD input type {input.GetType().Name}.", nameof(input)),
         };
     }
@@ -435,7 +437,7 @@ public sealed partial class AcdEngine
         m.ReadyIndex = -1;
     }
 
-    private InputOutcome Login(AgentLogin x)
+    private InputOutcome Login(AgentLogin x, bool pinChecked = false)
     {
         InputOutcome Refuse(LoginRefusal r, string why)
         {
@@ -448,7 +450,7 @@ public sealed partial class AcdEngine
             return Refuse(LoginRefusal.UnknownAgent, $"login refused: unknown agent ID '{x.AgentId}'");
         }
 
-        if (!AgentPin.Verify(x.Pin ?? string.Empty, a.Profile.PinHash))
+        if (!pinChecked && !AgentPin.Verify(x.Pin ?? string.Empty, a.Profile.PinHash))
         {
             return Refuse(LoginRefusal.WrongPin, $"login refused for agent '{x.AgentId}': wrong PIN");
         }
@@ -841,12 +843,12 @@ public sealed partial class AcdEngine
         return p;
     }
 
-    private void Enqueue(Call call, Queue q, Agent? direct = null)
+    private void Enqueue(Call call, Queue q, Agent? direct = null, CallAdoption? adopted = null)
     {
         call.Queue = q;
-        call.Visit++;
+        call.Visit = adopted is null ? call.Visit + 1 : Math.Max(1, adopted.Visit);
         call.VisitVersion++;
-        call.VisitEnqueuedAt = Now;
+        call.VisitEnqueuedAt = adopted is null ? Now : call.OrderTime;
         call.Priority = PriorityOf(call, q);
         call.Phase = CallPhase.Waiting;
         call.Attempts = 0;
@@ -858,6 +860,10 @@ public sealed partial class AcdEngine
         if (call.IsCallback)
         {
             // Hours and limits were applied when the callback was scheduled; nobody is on the line to overflow.
+        }
+        else if (adopted is not null)
+        {
+            // Admitted by the engine that enqueued it; hours and limits are not applied twice.
         }
         else if (cfg.Hours is { } hours && !hours.IsOpen(Now))
         {
@@ -884,7 +890,7 @@ public sealed partial class AcdEngine
         call.Line = line;
         q.Waiting++;
         var position = PositionOf(call);
-        Publish(new CallEnqueued(call.Id, q.Name, call.Visit, call.Priority, position, call.Caller));
+        Publish(adopted is null ? new CallEnqueued(call.Id, q.Name, call.Visit, call.Priority, position, call.Caller) : Adopted(call, adopted));
 
         var exp = cfg.Experience;
         if (call.IsCallback)
@@ -902,7 +908,7 @@ public sealed partial class AcdEngine
         // Sticky: the assigned agent, else the agent who served this number last.
         call.PreferredAgentId = call.Caller.AssignedAgentId
             ?? (call.Caller.CallerNumber is { } num && _lastAgentByCaller.TryGetValue(num, out var last) ? last : null);
-        call.PreferredUntil = Now + cfg.StickyWait;
+        call.PreferredUntil = call.VisitEnqueuedAt + cfg.StickyWait;
 
         call.MaxPenalty = cfg.InitialMaxPenalty;
         call.NextPenaltyStep = 0;
@@ -912,7 +918,7 @@ public sealed partial class AcdEngine
         {
             if (rule.Condition == OverflowCondition.WaitExceeded)
             {
-                Schedule(Now + rule.After!.Value, TimerKind.WaitExceeded, call, null, call.VisitVersion);
+                Schedule(call.VisitEnqueuedAt + rule.After!.Value, TimerKind.WaitExceeded, call, null, call.VisitVersion);
                 break;
             }
         }

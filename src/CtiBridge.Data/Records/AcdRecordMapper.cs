@@ -53,6 +53,9 @@ public sealed class AcdRecordMapper
             case CallEnqueued x:
                 OnEnqueued(x, output);
                 break;
+            case CallAdopted x:
+                OnAdopted(x);
+                break;
             case CallOfferEnded { End: OfferEnd.RingTimeout or OfferEnd.Declined } x:
                 output.Add(Event(x, x.CallId, x.Queue, x.AgentId, "RINGNOANSWER", Whole(x.RingTime.TotalMilliseconds)));
                 break;
@@ -162,6 +165,37 @@ public sealed class AcdRecordMapper
         call.FirstEnqueuedAt ??= x.At;
         call.Positions[(x.Queue, x.Visit)] = x.Position;
         output.Add(Event(x, x.CallId, x.Queue, "NONE", "ENTERQUEUE", string.Empty, x.Caller.CallerNumber ?? string.Empty, Whole(x.Position)));
+    }
+
+    /// <summary>
+    /// A call taken over from another instance (restart, HA takeover): its record continues the one
+    /// that instance began — same start, first enqueue, visit and answer — so the call row, the
+    /// answered visit and its handling land on the keys that instance used, once. Nothing is
+    /// written now: that instance wrote the entry and the answer already.
+    /// </summary>
+    private void OnAdopted(CallAdopted x)
+    {
+        var call = new CallTrack { StartedAt = x.StartedAt, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, FirstEnqueuedAt = x.FirstEnqueuedAt };
+        call.Queues.AddRange(x.Queues);
+        if (x.EntryPosition is { } position)
+        {
+            call.Positions[(x.Queue, x.Visit)] = position;
+        }
+
+        if (x.AgentId is { } agentId && x.AnsweredAt is { } answeredAt)
+        {
+            call.AnsweredAt = answeredAt;
+            call.AgentId = agentId;
+            call.Wait = answeredAt - x.EnqueuedAt;
+            call.AnsweredVisits[agentId] = new QueueVisitRecord
+            {
+                CallId = x.CallId, Queue = x.Queue, EnteredAt = x.EnqueuedAt, Outcome = QueueVisitOutcome.Answered, LeftAt = answeredAt,
+                AnsweredAt = answeredAt, AgentId = agentId, EntryPosition = x.EntryPosition,
+            };
+            call.OpenHandlings++;
+        }
+
+        _calls[x.CallId] = call;
     }
 
     private void OnAnswered(CallAnswered x, List<CallCenterRecord> output)

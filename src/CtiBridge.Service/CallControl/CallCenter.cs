@@ -168,13 +168,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                         case TimerWork:
                             _engine.Handle(new TimeAdvanced(at));
                             break;
-                        case ResyncWork resync:
-                            foreach (var channelId in resync.Vanished)
-                            {
-                                OnChannelGone(channelId, at, "vanished while the ARI events were cut off", lost: true);
-                            }
-
-                            break;
                         case InputWork input when input.Input(at) is { } acdInput:
                             _engine.Handle(acdInput);
                             break;
@@ -249,25 +242,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 OnRecordingEnded(recordingFailed.Recording, failed: true, at);
                 break;
             case AriEventGap gap:
-                // Events of the gap are lost: ask Asterisk which of the channels known now still exist.
-                LogEventGap(_logger, app.Server, gap.Reason, (gap.ReconnectedAt - gap.DisconnectedAt).TotalSeconds);
-                var known = _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key).ToList();
-                _ = ResyncAsync(app, known);
+                // Events of the gap are lost: reconcile with what Asterisk has now (CallCenter.Recovery.cs).
+                RecoverAfterGap(app, gap);
                 break;
-        }
-    }
-
-    private async Task ResyncAsync(StasisApp app, List<string> known)
-    {
-        try
-        {
-            var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, _stopping.Token).ConfigureAwait(false);
-            var live = snapshot.Channels.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
-            _work.Writer.TryWrite(new ResyncWork(known.Where(id => !live.Contains(id)).ToList()));
-        }
-        catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
-        {
-            LogResyncFailed(_logger, app.Server, ex.Message);
         }
     }
 
@@ -283,6 +260,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         if (entry == "inbound")
         {
+            if (_channels.ContainsKey(channel.Id))
+            {
+                // Adopted from the snapshot already (its StasisStart was queued behind the recovery).
+                return;
+            }
+
             StartInbound(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
             return;
         }
@@ -345,6 +328,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false)
     {
+        NoteGoneDuringRecovery(channelId);
         if (_externalLegs.TryGetValue(channelId, out var external))
         {
             ExternalGone(external, channelId, at);
@@ -567,8 +551,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private sealed record TimerWork : Work;
 
     private sealed record InputWork(Func<DateTimeOffset, AcdInput?> Input) : Work;
-
-    private sealed record ResyncWork(IReadOnlyList<string> Vanished) : Work;
 
     private sealed record ApiWork(Func<DateTimeOffset, object?> Action, TaskCompletionSource<object?> Done) : Work;
 

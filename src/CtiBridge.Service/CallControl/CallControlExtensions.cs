@@ -1,7 +1,10 @@
 using CtiBridge.Asterisk.Ari;
+using CtiBridge.Data.LiveState;
 using CtiBridge.Service.Configuration;
+using CtiBridge.Service.HighAvailability;
 using CtiBridge.Service.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 
 namespace CtiBridge.Service.CallControl;
 
@@ -23,8 +26,12 @@ public static class CallControlExtensions
         }
 
         // The callback scheduler, when registered, takes the callers' callback requests and voicemails.
+        services.AddSingleton(provider => new LiveStateStore(provider.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>(),
-            provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>()));
+            provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>())
+        {
+            LiveState = provider.GetRequiredService<LiveStateStore>(),
+        });
         services.AddSingleton(settings.CallControl);
         services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>().Select(server =>
         {
@@ -35,33 +42,118 @@ public static class CallControlExtensions
         // Conversations may finish before the stop completes: the host waits that long, plus time to flush records.
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.CallControl.Shutdown.CallsFinishWithin + TimeSpan.FromSeconds(30));
         services.AddHostedService<CallRecordService>();
+        services.AddHostedService<LiveStateService>();
+        services.AddSingleton<CallControlRole>();
         services.AddHostedService<CallControlService>();
         services.AddHealthChecks().AddCheck<CallControlHealthCheck>("call-control", tags: ["ready"]);
         return services;
     }
 }
 
-/// <summary>Runs the call center's loop and every server's Stasis app.</summary>
-internal sealed class CallControlService(CallCenter center, IReadOnlyList<StasisApp> apps, IReadOnlyList<AsteriskServer> servers) : BackgroundService
+/// <summary>Whether this instance controls calls now (HA: the holder of every server's lease) or waits as a standby.</summary>
+public sealed class CallControlRole
 {
+    /// <summary>This instance's ID in the leases (the lock connections' application name).</summary>
+    public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..Math.Min(63, Environment.MachineName.Length + 20)];
+
+    /// <summary>True while this instance holds the leases and runs call control.</summary>
+    public bool IsActive { get; internal set; }
+
+    /// <summary>When this instance took over call control (null while standby).</summary>
+    public DateTimeOffset? ActiveSince { get; internal set; }
+}
+
+/// <summary>
+/// Runs call control under the <see cref="CallControlLease"/> of every configured Asterisk server
+/// (issue 14): a standby waits here until it holds them all, then adopts the calls and agents
+/// (CallCenter.Recovery.cs) and runs. When a lease is lost, call control stops at once — the loop
+/// ends and every ARI request still queued is cancelled — and the instance stops, to come back
+/// (systemd restarts it) as a standby: it never acts on a server whose lease it does not hold.
+/// On a normal stop, call control stops before the leases are released, so a standby never
+/// overlaps with it either.
+/// </summary>
+internal sealed partial class CallControlService(
+    CallCenter center, IReadOnlyList<StasisApp> apps, IReadOnlyList<AsteriskServer> servers, CtiBridgeSettings settings, CallControlRole role, TimeProvider timeProvider,
+    IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory) : BackgroundService
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger<CallControlService>();
+
+    // Checked twice a second: a holder whose lock session was ended (terminated, database
+    // restarted) learns it at its next check, which fails at once; one whose path stalls counts
+    // itself lost after CheckTimeout, before PostgreSQL frees the lock (ServerIdleTimeout).
+    // Worst-case takeover when the holder is cut off: 3 + 0.5 + the grace below = 4.5 s.
+    internal static readonly CallControlLeaseOptions LeaseOptions = new()
+    {
+        RetryInterval = TimeSpan.FromSeconds(0.5),
+        CheckInterval = TimeSpan.FromSeconds(0.5),
+        CheckTimeout = TimeSpan.FromSeconds(2),
+        ServerIdleTimeout = TimeSpan.FromSeconds(3),
+    };
+
+    /// <summary>
+    /// A standby that takes a lease another instance held until just now waits this long before it
+    /// acts: a holder whose session was ended under it (not cut off) may act until its next check.
+    /// </summary>
+    internal static readonly TimeSpan TakeoverGrace = LeaseOptions.CheckInterval + TimeSpan.FromSeconds(0.5);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var holds = new List<LeaseHold>();
+        try
+        {
+            // In name order, so two instances never each hold a part and wait for the rest.
+            foreach (var server in apps.Select(a => a.Server).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            {
+                var lease = new CallControlLease(settings.Database.ConnectionString, server, role.InstanceId, LeaseOptions, timeProvider,
+                    loggerFactory.CreateLogger<CallControlLease>());
+                LogStandby(_logger, server, role.InstanceId);
+                holds.Add(await lease.AcquireAsync(stoppingToken).ConfigureAwait(false));
+            }
+
+            if (holds.Any(h => h.Attempts > 1))
+            {
+                await Task.Delay(TakeoverGrace, timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            await ReleaseAsync(holds).ConfigureAwait(false);
+            await DisposeAppsAsync().ConfigureAwait(false);
+            return;
+        }
+
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource([stoppingToken, .. holds.Select(h => h.Lost)]);
+        using var stopAtOnce = lost.Token.Register(() =>
+        {
+            // No ARI request, no event from the moment the lease is in doubt.
+            role.IsActive = false;
+            _ = center.DisposeAsync().AsTask();
+        });
+        role.IsActive = true;
+        role.ActiveSince = timeProvider.GetUtcNow();
         center.Start();
         try
         {
             // Desk phones' AMI device states take unreachable agents out of routing (and back).
-            await Task.WhenAll(apps.Select(app => app.RunAsync(center, stoppingToken))
-                .Concat(servers.Select(server => center.WatchPhonesAsync(server.Ami, server.Name, stoppingToken)))).ConfigureAwait(false);
+            await Task.WhenAll(apps.Select(app => app.RunAsync(center, lost.Token))
+                .Concat(servers.Select(server => center.WatchPhonesAsync(server.Ami, server.Name, lost.Token)))).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (lost.IsCancellationRequested)
         {
         }
         finally
         {
-            foreach (var app in apps)
+            // Call control ends before any lease is released: no moment with two controllers.
+            role.IsActive = false;
+            await center.DisposeAsync().ConfigureAwait(false);
+            await DisposeAppsAsync().ConfigureAwait(false);
+            if (!stoppingToken.IsCancellationRequested)
             {
-                await app.DisposeAsync().ConfigureAwait(false);
+                LogLeaseLost(_logger, string.Join("; ", holds.Where(h => h.Lost.IsCancellationRequested).Select(h => h.LostReason)));
+                lifetime.StopApplication();
             }
+
+            await ReleaseAsync(holds).ConfigureAwait(false);
         }
     }
 
@@ -70,7 +162,7 @@ internal sealed class CallControlService(CallCenter center, IReadOnlyList<Stasis
     {
         try
         {
-            if (ExecuteTask is not null)
+            if (ExecuteTask is not null && settings.CallControl.Shutdown.HandBackCalls)
             {
                 await center.DrainAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -84,6 +176,28 @@ internal sealed class CallControlService(CallCenter center, IReadOnlyList<Stasis
             await base.StopAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private async Task DisposeAppsAsync()
+    {
+        foreach (var app in apps)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ReleaseAsync(List<LeaseHold> holds)
+    {
+        foreach (var hold in holds)
+        {
+            await hold.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = 870, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
+    private static partial void LogStandby(ILogger logger, string server, string instance);
+
+    [LoggerMessage(EventId = 871, Level = LogLevel.Critical, Message = "Call control lease lost ({Reason}): call control stopped at once; this instance stops and comes back as a standby")]
+    private static partial void LogLeaseLost(ILogger logger, string reason);
 }
 
 /// <summary>Ready when every server's Stasis app receives events (otherwise no call can be served there).</summary>

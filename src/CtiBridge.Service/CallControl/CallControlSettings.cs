@@ -70,6 +70,12 @@ public sealed class ShutdownSettings
 
     /// <summary>The dialplan context calls are handed back to (extension: the DID, priority 1). Default <c>ctibridge-fallback</c>, as in asterisk-config/extensions.conf.</summary>
     public string HandBackContext { get; set; } = "ctibridge-fallback";
+
+    /// <summary>
+    /// Whether a stop hands calls back to the dialplan (default). False leaves them in the Stasis
+    /// app for the next instance to adopt (a restart, or an HA standby taking over: docs/high-availability.md).
+    /// </summary>
+    public bool HandBackCalls { get; set; } = true;
 }
 
 /// <summary>One queue.</summary>

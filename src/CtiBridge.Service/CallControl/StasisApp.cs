@@ -59,6 +59,23 @@ public sealed partial class StasisApp : IAsyncDisposable
         }
 
         LogStarted(_logger, Server, Name);
+
+        // Before any event is forwarded: adopt the calls already in the app and restore agents
+        // (restart, HA takeover); an event for an adopted channel then always comes after its adoption.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await center.RecoverAsync(this, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (ex is AriException or HttpRequestException or Npgsql.NpgsqlException && attempt < 5)
+            {
+                LogRecoveryFailed(_logger, Server, ex.Message, attempt);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         await foreach (var message in _events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             center.Post(this, message);
@@ -88,6 +105,9 @@ public sealed partial class StasisApp : IAsyncDisposable
 
     [LoggerMessage(EventId = 831, Level = LogLevel.Warning, Message = "Stasis app {App} on Asterisk server {Server} could not connect ({Reason}); retrying in {Seconds} s")]
     private static partial void LogStartFailed(ILogger logger, string server, string app, string reason, double seconds);
+
+    [LoggerMessage(EventId = 833, Level = LogLevel.Error, Message = "Recovering the calls of Asterisk server {Server} failed (attempt {Attempt}): {Reason}; retrying")]
+    private static partial void LogRecoveryFailed(ILogger logger, string server, string reason, int attempt);
 
     [LoggerMessage(EventId = 832, Level = LogLevel.Debug, Message = "Releasing channel {ChannelId} failed: {Reason}")]
     private static partial void LogReleaseFailed(ILogger logger, string channelId, string reason);

@@ -94,7 +94,7 @@ public sealed class CallControlLease
     /// <summary>Waits until this instance holds the lease (retrying every <see cref="CallControlLeaseOptions.RetryInterval"/>).</summary>
     public async Task<LeaseHold> AcquireAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var connection = new NpgsqlConnection(_connectionString);
@@ -107,7 +107,7 @@ public sealed class CallControlLease
                     if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
                     {
                         _logger.LogInformation("Call control of {Server} taken by instance {Instance}", Server, InstanceId);
-                        return new LeaseHold(this, connection);
+                        return new LeaseHold(this, connection, attempt);
                     }
                 }
 
@@ -159,13 +159,20 @@ public sealed class LeaseHold : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _watch;
 
-    internal LeaseHold(CallControlLease lease, NpgsqlConnection connection)
+    internal LeaseHold(CallControlLease lease, NpgsqlConnection connection, int attempts)
     {
         _lease = lease;
+        Attempts = attempts;
         _connection = connection;
         AcquiredAt = lease.Time.GetUtcNow();
         _watch = WatchAsync();
     }
+
+    /// <summary>
+    /// Tries it took: more than one means another instance held the lease until just now (a
+    /// standby taking over), and that holder may learn of its loss only at its next check.
+    /// </summary>
+    public int Attempts { get; }
 
     /// <summary>When the lease was taken.</summary>
     public DateTimeOffset AcquiredAt { get; }

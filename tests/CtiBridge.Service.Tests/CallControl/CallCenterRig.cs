@@ -26,6 +26,8 @@ internal sealed class CallCenterRig : IAsyncDisposable
     private CallCenterSubscription? _subscription;
     private Task _pump = Task.CompletedTask;
     private AmiEventSubscription? _amiEvents;
+    private CtiBridgeSettings? _settings;
+    private Action<IServiceCollection>? _services;
     private readonly string _journalDirectory = Path.Combine(Path.GetTempPath(), "ctibridge-call-tests", Guid.NewGuid().ToString("N"));
 
     private CallCenterRig(PbxSimulator pbx, AmiClient observer, PbxEventLog pbxEvents)
@@ -77,6 +79,13 @@ internal sealed class CallCenterRig : IAsyncDisposable
                 },
             },
         };
+        // Tests of a class share a database: each rig is a new deployment (a new PbxSim), so the
+        // live state an earlier test left (agents logged in, calls up) is not restored into it.
+        await using (var clear = database.DataSource.CreateCommand("DELETE FROM live_agents; DELETE FROM live_calls"))
+        {
+            await clear.ExecuteNonQueryAsync(ct);
+        }
+
         var pbx = await PbxSimSettings.StartAsync(options);
         var log = new PbxEventLog();
         var observer = new AmiClient(
@@ -114,6 +123,8 @@ internal sealed class CallCenterRig : IAsyncDisposable
             settings = SettingsLoader.Load(configurationFile);
         }
 
+        rig._settings = settings;
+        rig._services = services;
         rig._app = CtiBridgeHost.Build(settings, configureServices: services, configurationFile: configurationFile);
         rig._subscription = rig.Center.SubscribeEvents();
         rig._pump = rig.AcdEvents.PumpAsync(rig._subscription.Reader);
@@ -142,7 +153,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
         AcdEvents.WaitForAsync<AgentStateChanged>(e => e.AgentId == agentId && e.From == from && e.To == to, $"agent {agentId} {from} → {to}", ct, nth);
 
     /// <summary>Bounded wait until the service's events WebSocket has registered the Stasis app (ARI answers 404 before).</summary>
-    private static async Task WaitForStasisAppAsync(PbxSimulator pbx, CancellationToken ct)
+    public static async Task WaitForStasisAppAsync(PbxSimulator pbx, CancellationToken ct)
     {
         using var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -167,6 +178,23 @@ internal sealed class CallCenterRig : IAsyncDisposable
                 throw new TimeoutException("Still waiting after 15 s for the Stasis app ctibridge to register.");
             }
         }
+    }
+
+    /// <summary>The service's settings (to start another instance on the same PbxSim and database).</summary>
+    public CtiBridgeSettings Settings => _settings!;
+
+    /// <summary>
+    /// Starts a new service on the same PbxSim, database and journal after <see cref="StopServiceAsync"/>
+    /// (a restart); its call center's events go to the same <see cref="AcdEvents"/> log.
+    /// </summary>
+    public async Task StartServiceAgainAsync(CancellationToken ct)
+    {
+        Assert.Null(_app);
+        _app = CtiBridgeHost.Build(_settings!, configureServices: _services);
+        _subscription = Center.SubscribeEvents();
+        _pump = Task.WhenAll(_pump, AcdEvents.PumpAsync(_subscription.Reader));
+        await _app.StartAsync(ct);
+        await WaitForStasisAppAsync(Pbx, ct);
     }
 
     /// <summary>Stops the service: every record of what happened so far is written before it returns.</summary>

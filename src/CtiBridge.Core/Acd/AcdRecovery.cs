@@ -1,0 +1,59 @@
+namespace CtiBridge.Core.Acd;
+
+/// <summary>
+/// After a restart or an HA takeover, an agent who was logged in before is logged in again as
+/// they were (same extension, queues and skills; paused with the same reason), without a PIN:
+/// the PIN was checked at the original login, and the state comes from the service's own store.
+/// Publishes <see cref="AgentLoggedIn"/> and the state change like a login.
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Extension">The extension the agent sat at.</param>
+/// <param name="Queues">Queues served; null for all of the profile's.</param>
+/// <param name="Skills">Skills served with; null for all of the profile's.</param>
+/// <param name="PauseReason">Paused with this reason; null for ready.</param>
+public sealed record AgentRestored(
+    DateTimeOffset At, string AgentId, string Extension, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Skills = null, string? PauseReason = null) : AcdInput(At);
+
+/// <summary>
+/// A call that another engine (the instance before a restart or an HA takeover) had in a queue is
+/// taken over: waiting, it re-enters its queue keeping its original enqueue time (its place in
+/// line, its wait, its overflow deadlines); connected, it continues with <paramref name="AgentId"/>
+/// (who must be logged in and free) as if answered at <paramref name="AnsweredAt"/>.
+/// Publishes <see cref="CallAdopted"/> instead of <see cref="CallEnqueued"/> / <see cref="CallAnswered"/>,
+/// so the records do not count the visit or the answer twice.
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="CallId">The call.</param>
+/// <param name="Queue">The queue of the current visit.</param>
+/// <param name="Caller">Caller data as it was.</param>
+/// <param name="StartedAt">When the call started (the call record's start).</param>
+/// <param name="FirstEnqueuedAt">When the call first entered a queue.</param>
+/// <param name="EnqueuedAt">When the current visit started.</param>
+/// <param name="Visit">The current visit's number (from 1).</param>
+/// <param name="Queues">Queues the call visited, in order (the current one last).</param>
+/// <param name="EntryPosition">Position at entry of the current visit, when known.</param>
+/// <param name="AgentId">The connected agent; null for a waiting (or ringing) call.</param>
+/// <param name="AnsweredAt">When <paramref name="AgentId"/> answered.</param>
+public sealed record CallAdoption(
+    DateTimeOffset At, string CallId, string Queue, CallerData Caller, DateTimeOffset StartedAt, DateTimeOffset FirstEnqueuedAt,
+    DateTimeOffset EnqueuedAt, int Visit, IReadOnlyList<string> Queues, int? EntryPosition = null, string? AgentId = null, DateTimeOffset? AnsweredAt = null) : AcdInput(At);
+
+/// <summary>
+/// A call was taken over from another engine (<see cref="CallAdoption"/>): the records continue
+/// the call that engine began (same start, visit and answer) instead of starting a new one.
+/// </summary>
+/// <param name="CallId">The call.</param>
+/// <param name="Queue">The queue of the current visit.</param>
+/// <param name="Visit">The current visit's number.</param>
+/// <param name="StartedAt">When the call started.</param>
+/// <param name="FirstEnqueuedAt">When it first entered a queue.</param>
+/// <param name="EnqueuedAt">When the current visit started.</param>
+/// <param name="Queues">Queues visited, in order.</param>
+/// <param name="EntryPosition">Position at entry of the current visit, when known.</param>
+/// <param name="Caller">Caller data.</param>
+/// <param name="AgentId">The connected agent; null while waiting.</param>
+/// <param name="AnsweredAt">When the connected agent answered.</param>
+public sealed record CallAdopted(
+    string CallId, string Queue, int Visit, DateTimeOffset StartedAt, DateTimeOffset FirstEnqueuedAt, DateTimeOffset EnqueuedAt,
+    IReadOnlyList<string> Queues, int? EntryPosition, CallerData Caller, string? AgentId, DateTimeOffset? AnsweredAt) : AcdEvent;

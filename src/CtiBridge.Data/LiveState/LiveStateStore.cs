@@ -1,0 +1,168 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.Data.Queries;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace CtiBridge.Data.LiveState;
+
+/// <summary>An agent logged in now, as stored for a restart or takeover.</summary>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Extension">The extension the agent sits at.</param>
+/// <param name="Queues">Queues served.</param>
+/// <param name="Skills">Skills served with.</param>
+/// <param name="PauseReason">The pause reason; null while serving.</param>
+/// <param name="LoggedInAt">When the agent logged in.</param>
+public sealed record LiveAgent(string AgentId, string Extension, IReadOnlyList<string> Queues, IReadOnlyList<string> Skills, string? PauseReason, DateTimeOffset LoggedInAt);
+
+/// <summary>A call in a queue or connected now, as stored for a restart or takeover.</summary>
+/// <param name="CallId">The call.</param>
+/// <param name="ChannelId">The caller's channel on the Asterisk server.</param>
+/// <param name="Queue">The current visit's queue.</param>
+/// <param name="Visit">The current visit's number.</param>
+/// <param name="Queues">Queues visited, in order.</param>
+/// <param name="EntryPosition">Position at entry of the current visit.</param>
+/// <param name="StartedAt">When the call started (its record's start).</param>
+/// <param name="FirstEnqueuedAt">When it first entered a queue.</param>
+/// <param name="EnqueuedAt">When the current visit started.</param>
+/// <param name="AgentId">The connected agent, if answered.</param>
+/// <param name="AnsweredAt">When the connected agent answered.</param>
+/// <param name="Caller">Caller data.</param>
+public sealed record LiveCall(
+    string CallId, string ChannelId, string Queue, int Visit, IReadOnlyList<string> Queues, int? EntryPosition, DateTimeOffset StartedAt,
+    DateTimeOffset FirstEnqueuedAt, DateTimeOffset EnqueuedAt, string? AgentId, DateTimeOffset? AnsweredAt, CallerData Caller);
+
+/// <summary>
+/// The live state tables (<c>live_agents</c>, <c>live_calls</c>): what call control needs to carry
+/// on after a restart or an HA takeover. <see cref="ChangesOf"/> turns the engine's events into
+/// writes; <see cref="ApplyAsync"/> stores a batch of them in one transaction, in order.
+/// </summary>
+public sealed class LiveStateStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>The caller data attribute naming the Asterisk server of the caller's channel.</summary>
+    public const string ServerAttribute = "asterisk.server";
+
+    /// <summary>The caller data attribute naming the caller's channel.</summary>
+    public const string ChannelAttribute = "asterisk.channel";
+
+    /// <summary>
+    /// The writes one engine event needs (often none). Calls without a caller channel on an
+    /// Asterisk server (callback tasks) are not stored: nothing in Asterisk would carry them over.
+    /// </summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent)
+    {
+        ArgumentNullException.ThrowIfNull(acdEvent);
+        switch (acdEvent)
+        {
+            case AgentLoggedIn x:
+                return [Command("live_agent_upsert", ("agent_id", x.AgentId), ("extension", x.Extension),
+                    ("queues", x.Queues.Select(q => q.Queue).ToArray()), ("skills", x.Skills.Keys.Order(StringComparer.Ordinal).ToArray()), ("at", x.At))];
+            case AgentStateChanged { To: AgentState.LoggedOut } x:
+                return [Command("live_agent_delete", ("agent_id", x.AgentId))];
+            case AgentStateChanged { To: AgentState.Paused } x:
+                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", x.Reason), ("at", x.At))];
+            case AgentStateChanged { From: AgentState.Paused } x:
+                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("at", x.At))];
+            case CallEnqueued x when x.Caller.Attributes.TryGetValue(ServerAttribute, out var server) && x.Caller.Attributes.TryGetValue(ChannelAttribute, out var channel):
+                var c = x.Caller;
+                return [Command("live_call_enqueued", ("call_id", x.CallId), ("server", server), ("channel_id", channel), ("queue", x.Queue), ("visit", x.Visit),
+                    ("entry_position", x.Position), ("at", x.At), ("caller_number", c.CallerNumber), ("caller_name", c.CallerName), ("did", c.Did),
+                    ("customer_id", c.CustomerId), ("language", c.Language), ("is_vip", c.IsVip), ("priority", c.Priority), ("assigned_agent", c.AssignedAgentId),
+                    ("required_skills", c.RequiredSkills.ToArray()), ("ivr_path", c.IvrPath.ToArray()),
+                    ("attribute_names", c.Attributes.Keys.ToArray()), ("attribute_values", c.Attributes.Values.ToArray()))];
+            case CallAnswered x:
+                return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", x.AgentId), ("at", x.At))];
+            case CallAdopted { AgentId: { } agentId, AnsweredAt: { } answeredAt } x:
+                return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", agentId), ("at", answeredAt))];
+            case CallEnded x:
+                return [Command("live_call_delete", ("call_id", x.CallId))];
+            default:
+                return [];
+        }
+    }
+
+    /// <summary>Stores the writes in one transaction, in order.</summary>
+    public async Task ApplyAsync(IReadOnlyList<NpgsqlBatchCommand> commands, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        if (commands.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in commands)
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every agent logged in, in login order.</summary>
+    public async Task<IReadOnlyList<LiveAgent>> LoadAgentsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("live_agent_list"));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var agents = new List<LiveAgent>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            agents.Add(new LiveAgent(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<string[]>(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5)));
+        }
+
+        return agents;
+    }
+
+    /// <summary>The calls of one Asterisk server, in order of their current visit's start.</summary>
+    public async Task<IReadOnlyList<LiveCall>> LoadCallsAsync(string server, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("live_call_list"));
+        command.Parameters.AddWithValue("server", server);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var calls = new List<LiveCall>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+            var names = reader.GetFieldValue<string[]>(21);
+            var values = reader.GetFieldValue<string[]>(22);
+            var caller = new CallerData
+            {
+                CallerNumber = Text(11), CallerName = Text(12), Did = Text(13), CustomerId = Text(14), Language = Text(15),
+                IsVip = reader.GetBoolean(16), Priority = reader.IsDBNull(17) ? null : reader.GetInt32(17), AssignedAgentId = Text(18),
+                RequiredSkills = reader.GetFieldValue<string[]>(19), IvrPath = reader.GetFieldValue<string[]>(20),
+                Attributes = names.Zip(values).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal),
+            };
+            calls.Add(new LiveCall(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetFieldValue<string[]>(4),
+                reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
+                reader.GetFieldValue<DateTimeOffset>(8), Text(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), caller));
+        }
+
+        return calls;
+    }
+
+    private static NpgsqlBatchCommand Command(string query, params (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(NamedQueries.Get(query));
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(value switch
+            {
+                null => new NpgsqlParameter(name, TypeOf(name)) { Value = DBNull.Value },
+                _ => new NpgsqlParameter(name, value),
+            });
+        }
+
+        return command;
+    }
+
+    // Null parameters need their type named (PostgreSQL cannot infer it from NULL in every position).
+    private static NpgsqlDbType TypeOf(string name) => name switch
+    {
+        "entry_position" or "priority" or "visit" => NpgsqlDbType.Integer,
+        "at" => NpgsqlDbType.TimestampTz,
+        _ => NpgsqlDbType.Text,
+    };
+}

@@ -1,0 +1,1 @@
+DELETE FROM live_agents WHERE agent_id = @agent_id

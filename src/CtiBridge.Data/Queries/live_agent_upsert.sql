@@ -1,0 +1,4 @@
+INSERT INTO live_agents (agent_id, extension, queues, skills, pause_reason, logged_in_at, updated_at)
+VALUES (@agent_id, @extension, @queues, @skills, NULL, @at, @at)
+ON CONFLICT (agent_id) DO UPDATE SET extension = EXCLUDED.extension, queues = EXCLUDED.queues, skills = EXCLUDED.skills,
+    pause_reason = NULL, logged_in_at = EXCLUDED.logged_in_at, updated_at = EXCLUDED.updated_at

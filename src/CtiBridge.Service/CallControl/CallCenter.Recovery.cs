@@ -1,0 +1,387 @@
+using System.Globalization;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Asterisk.Ari.Models;
+using CtiBridge.Core.Acd;
+using CtiBridge.Data.LiveState;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// Restart recovery and HA takeover (issues 8 and 14): agents logged in before are logged in again
+/// as they were, and the calls in the Stasis app are adopted — waiting callers re-enter their queue
+/// keeping their original enqueue time, connected calls go on with their agent and end with one
+/// record. What a call was (queue, times, caller) comes from <c>live_calls</c>; where it is now
+/// (its channel, the bridge, the agent's leg) from Asterisk, which is the truth about topology.
+/// After an ARI events gap the same reconciliation picks up calls whose StasisStart was missed and
+/// ends the ones whose channels vanished.
+/// </summary>
+public sealed partial class CallCenter
+{
+    private readonly HashSet<string> _goneWhileRecovering = new(StringComparer.Ordinal);
+    private int _pendingRecoveries;
+    private bool _agentsRestored;
+
+    /// <summary>The live state store (null: nothing is restored; tests and benchmarks without a database).</summary>
+    internal LiveStateStore? LiveState { get; init; }
+
+    /// <summary>
+    /// Adopts what <paramref name="app"/>'s server has in the Stasis app, and (the first time) the
+    /// agents' stored states. Called by the app once its events connect and before it forwards any
+    /// event, so an event for an adopted channel is always handled after its adoption.
+    /// </summary>
+    internal async Task RecoverAsync(StasisApp app, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<LiveAgent> agents = [];
+        IReadOnlyList<LiveCall> calls = [];
+        if (LiveState is { } store)
+        {
+            agents = _agentsRestored ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
+            calls = await store.LoadCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
+        }
+
+        var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
+        var bridges = await app.Ari.Bridges.ListAsync(cancellationToken).ConfigureAwait(false);
+        await RequestAsync(at =>
+        {
+            _agentsRestored = true;
+            Reconcile(app, snapshot.Channels, bridges, agents, calls, afterGap: false, at);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An events gap on <paramref name="app"/>: reconcile with what Asterisk has now (on the loop).</summary>
+    private void RecoverAfterGap(StasisApp app, AriEventGap gap)
+    {
+        LogEventGap(_logger, app.Server, gap.Reason, (gap.ReconnectedAt - gap.DisconnectedAt).TotalSeconds);
+        _pendingRecoveries++;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, _stopping.Token).ConfigureAwait(false);
+                var bridges = await app.Ari.Bridges.ListAsync(_stopping.Token).ConfigureAwait(false);
+                Post(at =>
+                {
+                    Reconcile(app, snapshot.Channels, bridges, [], [], afterGap: true, at);
+                    RecoveryDone();
+                    return null;
+                });
+            }
+            catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
+            {
+                LogResyncFailed(_logger, app.Server, ex.Message);
+                Post(_ =>
+                {
+                    RecoveryDone();
+                    return null;
+                });
+            }
+        });
+    }
+
+    private void RecoveryDone()
+    {
+        if (--_pendingRecoveries == 0)
+        {
+            _goneWhileRecovering.Clear();
+        }
+    }
+
+    /// <summary>A channel ended while a snapshot was on its way: the snapshot may still list it, and must not revive it.</summary>
+    private void NoteGoneDuringRecovery(string channelId)
+    {
+        if (_pendingRecoveries > 0)
+        {
+            _goneWhileRecovering.Add(channelId);
+        }
+    }
+
+    private void Reconcile(StasisApp app, IReadOnlyList<Channel> channels, IReadOnlyList<Bridge> bridges,
+        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, bool afterGap, DateTimeOffset at)
+    {
+        var live = new Dictionary<string, Channel>(StringComparer.Ordinal);
+        foreach (var channel in channels)
+        {
+            if (!_goneWhileRecovering.Contains(channel.Id))
+            {
+                live[channel.Id] = channel;
+            }
+        }
+
+        var bridgeOf = new Dictionary<string, Bridge>(StringComparer.Ordinal);
+        foreach (var bridge in bridges)
+        {
+            foreach (var member in bridge.Channels)
+            {
+                bridgeOf[member] = bridge;
+            }
+        }
+
+        foreach (var agent in agents)
+        {
+            RestoreAgent(agent, at);
+        }
+
+        if (afterGap)
+        {
+            // Channels known here that Asterisk no longer has ended unseen while the events were cut off.
+            foreach (var channelId in _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key).Where(id => !live.ContainsKey(id)).ToList())
+            {
+                OnChannelGone(channelId, at, "vanished while the ARI events were cut off", lost: true);
+            }
+        }
+
+        // Connected calls first: their agents must not be offered a waiting call meanwhile.
+        var adopted = 0;
+        foreach (var call in calls.OrderBy(c => IsConnected(c, live, bridgeOf) ? 0 : 1))
+        {
+            if (!_calls.ContainsKey(call.CallId))
+            {
+                Adopt(app, call, live, bridgeOf, at);
+                adopted++;
+            }
+        }
+
+        var picked = 0;
+        foreach (var channel in live.Values.OrderBy(c => c.Creationtime))
+        {
+            if (_channels.ContainsKey(channel.Id) || _features.ContainsKey(channel.Id) || _consultLegs.ContainsKey(channel.Id) || _externalLegs.ContainsKey(channel.Id))
+            {
+                continue;
+            }
+
+            if (IsCallControlLeg(channel.Id))
+            {
+                // A leg CtiBridge made for a call that ended or was not adopted: nobody would ever end it.
+                app.Release(channel.Id, "normal");
+                continue;
+            }
+
+            // A caller (or a desk phone's feature code) whose StasisStart nobody here saw.
+            var exten = channel.Dialplan?.Exten ?? string.Empty;
+            picked++;
+            if (_routes.PlanByDid.ContainsKey(exten) || _routes.QueueByDid.ContainsKey(exten))
+            {
+                StartInbound(app, channel, exten, at);
+            }
+            else if (exten.StartsWith('*'))
+            {
+                StartFeature(app, channel, exten, at);
+            }
+            else
+            {
+                LogUnknownChannel(_logger, "Recovery", channel.Id, exten);
+                app.Release(channel.Id, "unallocated");
+            }
+        }
+
+        LogRecovered(_logger, app.Server, afterGap ? "after an events gap" : "at start", agents.Count, adopted, picked);
+    }
+
+    private void RestoreAgent(LiveAgent agent, DateTimeOffset at)
+    {
+        if (!_agents.TryGetValue(agent.AgentId, out var configured))
+        {
+            LogAgentNotRestored(_logger, agent.AgentId, "it is no longer in callControl.agents");
+            return;
+        }
+
+        if (_engine.GetAgent(agent.AgentId) is { State: not AgentState.LoggedOut })
+        {
+            return;
+        }
+
+        var outcome = _engine.Handle(new AgentRestored(at, agent.AgentId, agent.Extension, agent.Queues, agent.Skills, agent.PauseReason));
+        if (!outcome.Accepted)
+        {
+            // The configuration changed meanwhile (a queue or skill taken away): back with the profile's own.
+            outcome = _engine.Handle(new AgentRestored(at, agent.AgentId, configured.Extension, PauseReason: agent.PauseReason));
+        }
+
+        if (!outcome.Accepted)
+        {
+            LogAgentNotRestored(_logger, agent.AgentId, outcome.Reason ?? "refused");
+        }
+    }
+
+    private bool IsConnected(LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf) =>
+        live.ContainsKey(call.ChannelId) && AgentLegOf(call, live, bridgeOf) is not null;
+
+    /// <summary>The agent's leg bridged with the caller (<c>{call}-{agent}-{n}</c>), when there is one.</summary>
+    private (string AgentId, string LegId)? AgentLegOf(LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf)
+    {
+        if (!bridgeOf.TryGetValue(call.ChannelId, out var bridge))
+        {
+            return null;
+        }
+
+        foreach (var member in bridge.Channels)
+        {
+            if (member != call.ChannelId && live.ContainsKey(member) && ParseLeg(call.CallId, member) is ({ } agentId, _) && _agents.ContainsKey(agentId))
+            {
+                return (agentId, member);
+            }
+        }
+
+        return null;
+    }
+
+    private void Adopt(StasisApp app, LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf, DateTimeOffset at)
+    {
+        var session = new CallSession(call.CallId, call.ChannelId, call.Queue, app, _logger, _stopping.Token)
+        {
+            EnteredAt = call.StartedAt,
+            Stage = CallStage.Acd,
+            Caller = call.Caller,
+            EnqueuedAt = call.EnqueuedAt,
+            CurrentQueue = call.Queue,
+        };
+
+        // New legs and bridges must not reuse the names of those the other instance made.
+        var prefix = call.CallId + "-";
+        foreach (var id in live.Keys.Where(id => id.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            if (ParseLeg(call.CallId, id) is (_, var n))
+            {
+                session.Attempts = Math.Max(session.Attempts, n);
+            }
+        }
+
+        var bridge = bridgeOf.GetValueOrDefault(call.ChannelId);
+        if (bridge is not null && bridge.Id.StartsWith(prefix + "bridge-", StringComparison.Ordinal)
+            && int.TryParse(bridge.Id.AsSpan(prefix.Length + 7), NumberStyles.None, CultureInfo.InvariantCulture, out var bridgeNo))
+        {
+            session.BridgeCount = bridgeNo;
+        }
+
+        session.Consults = session.Attempts;
+        _calls[call.CallId] = session;
+        var callerThere = live.ContainsKey(call.ChannelId);
+        var leg = callerThere ? AgentLegOf(call, live, bridgeOf) : null;
+
+        // Every other leg the other instance made for this call (ringing, consult, external) goes:
+        // a waiting call is rung again from here.
+        foreach (var id in live.Keys.Where(id => id.StartsWith(prefix, StringComparison.Ordinal) && id != leg?.LegId).ToList())
+        {
+            app.Release(id, "normal");
+        }
+
+        if (!callerThere)
+        {
+            session.CallerGone = true;
+        }
+        else
+        {
+            _channels[call.ChannelId] = new ChannelLeg(session, null);
+        }
+
+        InputOutcome outcome;
+        if (leg is var (agentId, legId))
+        {
+            session.ConnectedAgentId = agentId;
+            session.LastAgentId = agentId;
+            session.BridgeId = bridge!.Id;
+            session.AgentLegs[agentId] = legId;
+            _channels[legId] = new ChannelLeg(session, agentId);
+            outcome = AdoptConnected(call, agentId, at);
+            if (!outcome.Accepted)
+            {
+                LogRefused(_logger, call.CallId, outcome.Reason ?? "refused");
+                session.ConnectedAgentId = null;
+                session.AgentLegs.Remove(agentId);
+                _channels.Remove(legId);
+                app.Release(legId, "normal");
+                leg = null;
+            }
+        }
+
+        if (leg is null)
+        {
+            if (bridge is not null && callerThere)
+            {
+                // The caller is in a bridge without its agent: out of it, back to the queue's music.
+                var oldBridge = bridge.Id;
+                session.Run("destroy the old bridge", ct => app.Ari.Bridges.DestroyAsync(oldBridge, ct));
+            }
+
+            outcome = _engine.Handle(Adoption(call, at, agentId: null));
+            if (!outcome.Accepted)
+            {
+                LogRefused(_logger, call.CallId, outcome.Reason ?? "refused");
+                EndSession(session);
+                return;
+            }
+        }
+
+        LogAdopted(_logger, call.CallId, call.Queue, session.ConnectedAgentId ?? "(waiting)");
+        if (!callerThere)
+        {
+            // The caller left while no instance controlled the call: it ends now, once, in the records.
+            _engine.Handle(new CallLost(at, call.CallId, "the caller's channel ended while no CtiBridge instance controlled the call"));
+            EndSession(session);
+        }
+    }
+
+    private InputOutcome AdoptConnected(LiveCall call, string agentId, DateTimeOffset at)
+    {
+        if (_engine.GetAgent(agentId) is not { } status || status.State == AgentState.LoggedOut)
+        {
+            // Talking, so logged in, even if the store did not get to say so.
+            var extension = _agents[agentId].Extension;
+            _engine.Handle(new AgentRestored(at, agentId, extension));
+            status = _engine.GetAgent(agentId);
+        }
+
+        string? pauseAfter = null;
+        if (status is { State: AgentState.Paused } paused)
+        {
+            pauseAfter = paused.PauseReason;
+            _engine.Handle(new AgentResume(at, agentId, ChangeSource.System));
+        }
+
+        var outcome = _engine.Handle(Adoption(call, at, agentId));
+        if (pauseAfter is not null)
+        {
+            // Paused again when this call ends (a pause asked for on a call waits for its end).
+            _engine.Handle(new AgentPause(at, agentId, pauseAfter, ChangeSource.System));
+        }
+
+        return outcome;
+    }
+
+    private static CallAdoption Adoption(LiveCall call, DateTimeOffset at, string? agentId) =>
+        new(at, call.CallId, call.Queue, call.Caller, call.StartedAt, call.FirstEnqueuedAt, call.EnqueuedAt, call.Visit, call.Queues, call.EntryPosition,
+            agentId, agentId is null ? null : call.AnsweredAt ?? at);
+
+    /// <summary><c>{call}-{agent}-{n}</c> → (agent, n); other names (bridge, consult, external leg) → null.</summary>
+    private static (string? AgentId, int Attempt)? ParseLeg(string callId, string channelId)
+    {
+        if (channelId.Length <= callId.Length + 1 || !channelId.StartsWith(callId, StringComparison.Ordinal) || channelId[callId.Length] != '-')
+        {
+            return null;
+        }
+
+        var rest = channelId[(callId.Length + 1)..];
+        var dash = rest.LastIndexOf('-');
+        if (dash <= 0 || !int.TryParse(rest.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        {
+            return null;
+        }
+
+        var name = rest[..dash];
+        return (name is "consult" or "bridge" ? null : name, n);
+    }
+
+    /// <summary>Channel IDs CtiBridge gives the legs it makes start with the call's GUID.</summary>
+    private static bool IsCallControlLeg(string channelId) =>
+        channelId.Length > 37 && channelId[36] == '-' && Guid.TryParseExact(channelId.AsSpan(0, 36), "D", out _);
+
+    [LoggerMessage(EventId = 850, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server} recovered {When}: {Agents} agent state(s) restored, {Adopted} call(s) adopted, {Picked} channel(s) nobody had seen picked up")]
+    private static partial void LogRecovered(ILogger logger, string server, string when, int agents, int adopted, int picked);
+
+    [LoggerMessage(EventId = 851, Level = LogLevel.Information, Message = "Call {CallId} adopted in queue {Queue} ({Agent})")]
+    private static partial void LogAdopted(ILogger logger, string callId, string queue, string agent);
+
+    [LoggerMessage(EventId = 852, Level = LogLevel.Warning, Message = "Agent {AgentId}'s stored state was not restored: {Reason}")]
+    private static partial void LogAgentNotRestored(ILogger logger, string agentId, string reason);
+}

@@ -1,0 +1,86 @@
+using CtiBridge.Data.LiveState;
+using Npgsql;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// Keeps <c>live_agents</c> and <c>live_calls</c> current from the call center's events, so a
+/// restarted instance or a standby taking over can restore agents and adopt calls. Writes are
+/// batched (whatever has accumulated goes in one transaction) and retried while the database is
+/// down; on stop, every event already published is written first.
+/// </summary>
+internal sealed partial class LiveStateService(CallCenter center, LiveStateStore store, TimeProvider timeProvider, ILogger<LiveStateService> logger) : IHostedService, IDisposable
+{
+    private CallCenterSubscription? _subscription;
+    private readonly CancellationTokenSource _abort = new();
+    private Task _writing = Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Subscribed before call control starts (registered first), so no event is missed.
+        _subscription = center.SubscribeEvents();
+        var reader = _subscription.Reader;
+        _writing = Task.Run(() => WriteAsync(reader, _abort.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task WriteAsync(System.Threading.Channels.ChannelReader<Core.Acd.AcdEvent> events, CancellationToken abort)
+    {
+        var pending = new List<Core.Acd.AcdEvent>();
+        while (await events.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) || pending.Count > 0)
+        {
+            while (pending.Count < 2000 && events.TryRead(out var acdEvent))
+            {
+                pending.Add(acdEvent);
+            }
+
+            if (pending.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                // Commands are made per attempt: a batch command cannot go into a second batch.
+                await store.ApplyAsync([.. pending.SelectMany(LiveStateStore.ChangesOf)], abort).ConfigureAwait(false);
+                pending = [];
+            }
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
+            {
+                LogNotWritten(logger, pending.Count);
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                // Kept in order and tried again: the state must not skip a change.
+                LogWriteFailed(logger, pending.Count, ex.Message);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), timeProvider, abort).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    LogNotWritten(logger, pending.Count);
+                    return;
+                }
+            }
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _subscription?.Dispose();
+        using (cancellationToken.Register(_abort.Cancel))
+        {
+            await _writing.ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose() => _abort.Dispose();
+
+    [LoggerMessage(EventId = 860, Level = LogLevel.Warning, Message = "Live state: {Count} change(s) could not be stored ({Reason}); retrying")]
+    private static partial void LogWriteFailed(ILogger logger, int count, string reason);
+
+    [LoggerMessage(EventId = 861, Level = LogLevel.Warning, Message = "Live state: stopped with {Count} change(s) not stored; a restart restores the state before them")]
+    private static partial void LogNotWritten(ILogger logger, int count);
+}

@@ -1,0 +1,109 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.Service.CallControl;
+using CtiBridge.TestSupport;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>
+/// Restart recovery (issue 8) end to end against PbxSim and PostgreSQL: the service is stopped
+/// mid-call and a new one started on the same PbxSim and database. Agents come back as they were,
+/// the connected call goes on with its agent, the waiting caller keeps its place and original
+/// enqueue time, and every call ends exactly once in the records.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CallQueueSettings Queue() => new()
+    {
+        Name = "support",
+        Strategy = "leastrecent",
+        RingTimeout = TimeSpan.FromSeconds(10),
+        RetryAfterNoAnswer = TimeSpan.FromSeconds(1),
+        WrapUp = TimeSpan.FromSeconds(0.3),
+        MusicOnHold = "default",
+    };
+
+    [Fact]
+    public async Task ServiceRestartedMidCall_AgentsRestored_ConnectedCallContinues_WaitingCallerKeepsPlace_EachCallRecordedOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var db = database.Database;
+        // The calls stay in the Stasis app for the next instance (no hand-back to the dialplan at stop).
+        await using var rig = await CallCenterRig.StartAsync(db, Queue(), [("2001", "1001"), ("2002", "1002")], ct,
+            configure: c => c.Shutdown.HandBackCalls = false);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        await rig.LoginAsync("2002", ct);
+        Assert.True((await rig.Center.PauseAgentAsync("2002", "lunch", ct)).Accepted);
+
+        // Call 1 is answered by 2001; call 2 waits (2001 talks, 2002 is at lunch).
+        var caller1 = rig.Trunk.CallIn("4008001", "5550001", "First");
+        var answered = await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "call 1 answered", ct);
+        var agentLeg = (await rig.PbxEvents.DialToAsync("1001", ct))["DestChannel"]!;
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller1, ct);
+        var caller2 = rig.Trunk.CallIn("4008001", "5550002", "Second");
+        var enqueued2 = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550002", "call 2 enqueued", ct);
+        await WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 2, ct);
+        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE pause_reason = 'lunch'", 1, ct);
+
+        // Stop mid-call; the calls stay up in PbxSim. A new service takes over.
+        await rig.StopServiceAsync();
+        Assert.Equal(0, rig.PbxEvents.Count("Hangup", e => e["Channel"] == caller1 || e["Channel"] == caller2 || e["Channel"] == agentLeg));
+        await rig.StartServiceAgainAsync(ct);
+
+        var adopted1 = await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == answered.CallId, "call 1 adopted", ct);
+        Assert.Equal("2001", adopted1.AgentId);
+        Assert.Equal(Micros(answered.At), Micros(adopted1.AnsweredAt!.Value));
+        var adopted2 = await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == enqueued2.CallId, "call 2 adopted", ct);
+        Assert.Null(adopted2.AgentId);
+        Assert.Equal(Micros(enqueued2.At), Micros(adopted2.EnqueuedAt));
+        Assert.Equal(AgentState.OnCall, (await rig.Center.GetAgentAsync("2001", ct))!.State);
+        var paused = (await rig.Center.GetAgentAsync("2002", ct))!;
+        Assert.Equal(AgentState.Paused, paused.State);
+        Assert.Equal("lunch", paused.PauseReason);
+        var (status, _) = Assert.Single(await rig.Center.GetQueuesAsync(ct));
+        Assert.Equal(1, status.Waiting);
+
+        // The connected call goes on: caller 1 hangs up, the agent's leg is released by the new
+        // instance, 2001 wraps up and gets the waiting caller 2 next.
+        rig.Trunk.HangUp(caller1);
+        await rig.PbxEvents.WaitAsync("Hangup", agentLeg, ct);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == answered.CallId, "call 1 ended", ct);
+        var second = await rig.AcdEvents.WaitForAsync<CallAnswered>(e => e.CallId == enqueued2.CallId, "call 2 answered", ct);
+        Assert.Equal("2001", second.AgentId);
+        Assert.Equal(Micros(enqueued2.At), Micros(second.EnqueuedAt));
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller2, ct);
+        rig.Trunk.HangUp(caller2);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued2.CallId, "call 2 ended", ct);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
+        await rig.StopServiceAsync();
+
+        // Records: each call once, with the times the first instance saw.
+        foreach (var id in new[] { answered.CallId, enqueued2.CallId })
+        {
+            Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{id}'", ct));
+            Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM queue_visits WHERE call_id = '{id}'", ct));
+            Assert.Equal("answered|2001|support", await db.ScalarAsync<string>($"SELECT concat_ws('|', c.disposition, c.agent_id, v.queue) FROM calls c JOIN queue_visits v USING (call_id) WHERE call_id = '{id}'", ct));
+        }
+
+        Assert.Equal(Micros(answered.At), Micros(await db.ScalarAsync<DateTime>($"SELECT answered_at FROM calls WHERE call_id = '{answered.CallId}'", ct)));
+        Assert.Equal(Micros(enqueued2.At), Micros(await db.ScalarAsync<DateTime>($"SELECT enqueued_at FROM calls WHERE call_id = '{enqueued2.CallId}'", ct)));
+        Assert.True(await db.ScalarAsync<bool>($"SELECT wait_seconds >= extract(epoch FROM answered_at - enqueued_at) - 0.001 AND handled IS NOT FALSE FROM calls c LEFT JOIN (SELECT call_id, bool_and(handled) AS handled FROM queue_visits GROUP BY call_id) v USING (call_id) WHERE call_id = '{enqueued2.CallId}'", ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
+        Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM live_agents", ct));
+    }
+
+    private static long Micros(DateTimeOffset at) => at.UtcTicks / 10;
+
+    private static long Micros(DateTime utc) => utc.Ticks / 10;
+
+    private static async Task WaitForRowsAsync(TestDatabase db, string sql, long expected, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        while (await db.ScalarAsync<long>(sql, ct) != expected)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+}
