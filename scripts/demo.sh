@@ -14,6 +14,13 @@
 #   --bin DIR                            take ctibridge.dll and pbxsim.dll from DIR and do not build
 #   --state DIR                          where configs, logs and the journal go (default .demo/)
 #
+# Against a real Asterisk instead of PbxSim (set up as in asterisk-config/: desk phones PJSIP/1001-1020,
+# DIDs 4008001-4008003 into Stasis(ctibridge,inbound,${EXTEN}); the calls come from your trunk and phones):
+#   --asterisk HOST:PORT                 Asterisk's AMI (manager.conf, usually port 5038); IPv6 as [ADDR]:PORT
+#   --ari-url URL                        Asterisk's ARI (default http://HOST:8088/ari)
+#   --ami-user NAME / --ari-user NAME    the manager.conf / ari.conf users (default ctibridge); their secret
+#                                        and password come from CTIBRIDGE_AMI_SECRET and CTIBRIDGE_ARI_PASSWORD
+#
 # Installs what is missing (PostgreSQL, curl, jq with apt-get, as root), builds only when a source
 # changed since the last demo build, and exits 0 when calls were answered and stored.
 set -euo pipefail
@@ -27,7 +34,8 @@ PG_ADMIN=""
 DATABASE="ctibridge_demo"
 BIN=""
 STATE="$ROOT/.demo"
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+ASTERISK="" ARI_URL="" AMI_USER="ctibridge" ARI_USER="ctibridge"
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) DURATION=$(( ${2:?--minutes needs a number} * 60 )); shift 2 ;;
@@ -36,6 +44,10 @@ while [ $# -gt 0 ]; do
     --database) DATABASE="${2:?--database needs a name}"; shift 2 ;;
     --bin) BIN="${2:?--bin needs a directory}"; shift 2 ;;
     --state) STATE="${2:?--state needs a directory}"; shift 2 ;;
+    --asterisk) ASTERISK="${2:?--asterisk needs HOST:PORT of the AMI}"; shift 2 ;;
+    --ari-url) ARI_URL="${2:?--ari-url needs a URL such as http://192.0.2.10:8088/ari}"; shift 2 ;;
+    --ami-user) AMI_USER="${2:?--ami-user needs a name}"; shift 2 ;;
+    --ari-user) ARI_USER="${2:?--ari-user needs a name}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "demo: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -47,6 +59,39 @@ case "$DATABASE" in *[!a-z0-9_]*|'') echo "demo: --database '$DATABASE' must be 
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 started=$SECONDS
+
+# ---------------------------------------------------------------- a real Asterisk (--asterisk), checked first
+if [ -n "$ASTERISK" ]; then
+  case "$ASTERISK" in
+    \[*\]:*) AMI_HOST="${ASTERISK%]:*}"; AMI_HOST="${AMI_HOST#[}"; AMI_PORT="${ASTERISK##*]:}" ;;
+    *:*:*) echo "demo: --asterisk '$ASTERISK': write an IPv6 address in brackets, e.g. [2001:db8::10]:5038" >&2; exit 2 ;;
+    *:*) AMI_HOST="${ASTERISK%:*}"; AMI_PORT="${ASTERISK##*:}" ;;
+    *) echo "demo: --asterisk '$ASTERISK' must be HOST:PORT of Asterisk's AMI, e.g. 192.0.2.10:5038 (the port is manager.conf's, usually 5038)" >&2; exit 2 ;;
+  esac
+  if [ -z "$AMI_HOST" ] || ! printf '%s' "$AMI_HOST" | grep -Eq '^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$'; then
+    echo "demo: --asterisk '$ASTERISK': '$AMI_HOST' is not a host name or address" >&2; exit 2
+  fi
+  case "$AMI_PORT" in ''|*[!0-9]*) echo "demo: --asterisk '$ASTERISK': the port '$AMI_PORT' is not a number (Asterisk's AMI usually listens on 5038)" >&2; exit 2 ;; esac
+  if [ "${#AMI_PORT}" -gt 5 ] || [ "$AMI_PORT" -lt 1 ] || [ "$AMI_PORT" -gt 65535 ]; then
+    echo "demo: --asterisk '$ASTERISK': the port must be 1-65535, not $AMI_PORT" >&2; exit 2
+  fi
+  url_host="$AMI_HOST"; case "$AMI_HOST" in *:*) url_host="[$AMI_HOST]" ;; esac
+  ARI_URL="${ARI_URL:-http://$url_host:8088/ari}"
+  case "$ARI_URL" in http://?*|https://?*) ;; *) echo "demo: --ari-url '$ARI_URL' must be an http:// or https:// URL such as http://$url_host:8088/ari" >&2; exit 2 ;; esac
+  if [ -z "${CTIBRIDGE_AMI_SECRET:-}" ] || [ -z "${CTIBRIDGE_ARI_PASSWORD:-}" ]; then
+    echo "demo: with --asterisk, export CTIBRIDGE_AMI_SECRET (the secret of AMI user '$AMI_USER' in manager.conf) and CTIBRIDGE_ARI_PASSWORD (the password of ARI user '$ARI_USER' in ari.conf); they are not taken on the command line" >&2
+    exit 2
+  fi
+  # Reachable, and really Asterisk's AMI (its banner), before anything is built or started.
+  banner="$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && IFS= read -r -t 4 line <&3 && printf "%s" "$line"' "$AMI_HOST" "$AMI_PORT" 2>/dev/null | tr -d '\r' || true)"
+  if [ -z "$banner" ] && ! timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$AMI_HOST" "$AMI_PORT" 2>/dev/null; then
+    fail "cannot reach Asterisk's AMI at $ASTERISK (refused or no answer within 5 s): is Asterisk running, does manager.conf have 'enabled = yes' with this bindaddr and port, and does the firewall let this machine in?"
+  fi
+  case "$banner" in
+    "Asterisk Call Manager/"*) ;;
+    *) fail "$ASTERISK answered but is not Asterisk's AMI (expected an 'Asterisk Call Manager/...' greeting, got '${banner:-nothing within 5 s}'): check the port (manager.conf, usually 5038)" ;;
+  esac
+fi
 
 # ---------------------------------------------------------------- what the machine needs
 command -v dotnet >/dev/null || fail "the .NET 10 SDK is missing: install it first (https://learn.microsoft.com/dotnet/core/install/linux-debian), then run me again"
@@ -103,7 +148,8 @@ if [ -z "$BIN" ]; then
     say "build is up to date"
   fi
 fi
-[ -f "$BIN/ctibridge.dll" ] && [ -f "$BIN/pbxsim.dll" ] || fail "no ctibridge.dll and pbxsim.dll in $BIN"
+[ -f "$BIN/ctibridge.dll" ] || fail "no ctibridge.dll in $BIN"
+[ -n "$ASTERISK" ] || [ -f "$BIN/pbxsim.dll" ] || fail "no pbxsim.dll in $BIN"
 ctibridge() { dotnet "$BIN/ctibridge.dll" "$@"; }
 
 # ---------------------------------------------------------------- ports and configuration
@@ -118,8 +164,12 @@ pick_port() {
   fail "no free TCP port from $1 on 127.0.0.1"
 }
 PICKED=()
-AMI_PORT="$(pick_port 15038)"; PICKED+=("$AMI_PORT")
-ARI_PORT="$(pick_port 18088)"; PICKED+=("$ARI_PORT")
+if [ -z "$ASTERISK" ]; then
+  AMI_HOST=127.0.0.1
+  AMI_PORT="$(pick_port 15038)"; PICKED+=("$AMI_PORT")
+  ARI_PORT="$(pick_port 18088)"; PICKED+=("$ARI_PORT")
+  ARI_URL="http://127.0.0.1:$ARI_PORT/ari"
+fi
 HTTP_PORT="$(pick_port 18080)"; PICKED+=("$HTTP_PORT")
 
 # The people and the traffic, scaled to the run: handle time (ring + talk + wrap-up) and arrival
@@ -134,6 +184,7 @@ read -r RATE PATIENCE < <(awk -v a="$AGENTS" -v tmin="$TALK_MIN" -v tmax="$TALK_
 PIN=1234
 PIN_HASH='pbkdf2-sha256$100000$mKzQxkkwybNTdmfTLK/Yzg==$qmHLoeMyL3N6Wfb99N+lMriqEwvB/e/cuQ7hZa28VMg='
 SECRET="demo-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+[ -n "$ASTERISK" ] && SECRET=""
 
 endpoints="" agents=""
 for i in $(seq 1 "$AGENTS"); do
@@ -147,6 +198,8 @@ for i in $(seq 1 "$AGENTS"); do
   agents+=$'\n'
 done
 
+# PbxSim only when no real Asterisk is given.
+if [ -z "$ASTERISK" ]; then
 cat >"$STATE/pbxsim.json" <<EOF
 {
   // Written by scripts/demo.sh for this run ($DURATION s); see docs/pbxsim.md.
@@ -172,15 +225,16 @@ $endpoints      { "Name": "carrier", "IsTrunk": true, "Context": "from-carrier" 
   }
 }
 EOF
+fi
 
 cat >"$STATE/ctibridge.json" <<EOF
 {
   // Written by scripts/demo.sh for this run; see docs/service.md and docs/call-control.md.
   "database": { "connectionString": "$DB_CONNECTION"$( [ -n "$PG_PASSWORD" ] && printf ', "password": "${env:CTIBRIDGE_DEMO_DB_PASSWORD}"' ) },
   "asterisk": [ {
-    "name": "pbxsim",
-    "ami": { "host": "127.0.0.1", "port": $AMI_PORT, "username": "ctibridge", "secret": "\${env:CTIBRIDGE_AMI_SECRET}" },
-    "ari": { "baseUrl": "http://127.0.0.1:$ARI_PORT/ari", "username": "ctibridge", "password": "\${env:CTIBRIDGE_ARI_PASSWORD}", "application": "ctibridge" }
+    "name": "$( [ -n "$ASTERISK" ] && echo asterisk || echo pbxsim )",
+    "ami": { "host": "$AMI_HOST", "port": $AMI_PORT, "username": "$AMI_USER", "secret": "\${env:CTIBRIDGE_AMI_SECRET}" },
+    "ari": { "baseUrl": "$ARI_URL", "username": "$ARI_USER", "password": "\${env:CTIBRIDGE_ARI_PASSWORD}", "application": "ctibridge" }
   } ],
   "http": { "urls": "http://127.0.0.1:$HTTP_PORT" },
   "logging": { "level": "Information" },
@@ -201,7 +255,8 @@ $agents    ],
   }
 }
 EOF
-export CTIBRIDGE_AMI_SECRET="$SECRET" CTIBRIDGE_ARI_PASSWORD="$SECRET" CTIBRIDGE_DEMO_DB_PASSWORD="$PG_PASSWORD"
+if [ -z "$ASTERISK" ]; then export CTIBRIDGE_AMI_SECRET="$SECRET" CTIBRIDGE_ARI_PASSWORD="$SECRET"; fi
+export CTIBRIDGE_DEMO_DB_PASSWORD="$PG_PASSWORD"
 
 # ---------------------------------------------------------------- start, and stop whatever we started
 PBXSIM_PID="" CTIBRIDGE_PID="" STOP=0 CLEANED=0
@@ -224,15 +279,19 @@ trap cleanup EXIT
 trap 'if [ "$STOP" -eq 1 ]; then exit 130; fi; STOP=1; echo; say "stopping (Ctrl-C again to stop at once)"' INT TERM
 
 # Children get their own session (setsid): Ctrl-C reaches only this script, which stops them in order.
-setsid dotnet "$BIN/pbxsim.dll" --config "$STATE/pbxsim.json" >"$STATE/pbxsim.log" 2>&1 &
-PBXSIM_PID=$!
-for _ in $(seq 1 300); do
-  port_free "$AMI_PORT" || break
-  kill -0 "$PBXSIM_PID" 2>/dev/null || { cat "$STATE/pbxsim.log" >&2; fail "pbxsim exited at start (its output is above)"; }
-  sleep 0.1
-done
-port_free "$AMI_PORT" && fail "pbxsim did not open AMI on 127.0.0.1:$AMI_PORT within 30 s (see $STATE/pbxsim.log)"
-say "PbxSim (Asterisk 22 emulator): AMI 127.0.0.1:$AMI_PORT, ARI http://127.0.0.1:$ARI_PORT/ari, $AGENTS desk phones, trunk 'carrier'"
+if [ -n "$ASTERISK" ]; then
+  say "Asterisk at $ASTERISK (AMI user $AMI_USER), ARI $ARI_URL (user $ARI_USER): PbxSim is not started; calls come from your trunk and phones"
+else
+  setsid dotnet "$BIN/pbxsim.dll" --config "$STATE/pbxsim.json" >"$STATE/pbxsim.log" 2>&1 &
+  PBXSIM_PID=$!
+  for _ in $(seq 1 300); do
+    port_free "$AMI_PORT" || break
+    kill -0 "$PBXSIM_PID" 2>/dev/null || { cat "$STATE/pbxsim.log" >&2; fail "pbxsim exited at start (its output is above)"; }
+    sleep 0.1
+  done
+  port_free "$AMI_PORT" && fail "pbxsim did not open AMI on 127.0.0.1:$AMI_PORT within 30 s (see $STATE/pbxsim.log)"
+  say "PbxSim (Asterisk 22 emulator): AMI 127.0.0.1:$AMI_PORT, ARI $ARI_URL, $AGENTS desk phones, trunk 'carrier'"
+fi
 
 say "ctibridge check-asterisk:"
 ctibridge check-asterisk --config "$STATE/ctibridge.json" | sed 's/^/    /' || true
@@ -277,7 +336,11 @@ else
 fi
 echo "  Logs         $STATE/ctibridge.log, $STATE/pbxsim.log"
 echo
-say "callers arrive on 4008001 (support), 4008002 (sales), 4008003 (billing) at $RATE/s until $ARRIVALS_END s; running for $DURATION s (Ctrl-C ends early)"
+if [ -n "$ASTERISK" ]; then
+  say "call 4008001 (support), 4008002 (sales) or 4008003 (billing) through your trunk; desk phones PJSIP/1001-1020 ring; running for $DURATION s (Ctrl-C ends early)"
+else
+  say "callers arrive on 4008001 (support), 4008002 (sales), 4008003 (billing) at $RATE/s until $ARRIVALS_END s; running for $DURATION s (Ctrl-C ends early)"
+fi
 
 # ---------------------------------------------------------------- run, with a live summary
 summary() {
@@ -289,7 +352,7 @@ run_started=$SECONDS
 next=$(( run_started + every ))
 while [ "$STOP" -eq 0 ] && [ $(( SECONDS - run_started )) -lt "$DURATION" ]; do
   kill -0 "$CTIBRIDGE_PID" 2>/dev/null || { tail -n 40 "$STATE/ctibridge.log" >&2; fail "ctibridge stopped unexpectedly (the end of its log is above)"; }
-  kill -0 "$PBXSIM_PID" 2>/dev/null || fail "pbxsim stopped unexpectedly (see $STATE/pbxsim.log)"
+  [ -n "$ASTERISK" ] || kill -0 "$PBXSIM_PID" 2>/dev/null || fail "pbxsim stopped unexpectedly (see $STATE/pbxsim.log)"
   if [ "$SECONDS" -ge "$next" ]; then
     echo "[$(( SECONDS - run_started )) s]"
     summary
@@ -332,4 +395,8 @@ answered="$(psql_demo -At -c "SELECT count(*) FROM queue_visits WHERE entered_at
 calls="$(psql_demo -At -c "SELECT count(*) FROM calls WHERE started_at >= '$RUN_FROM'")"
 echo
 say "$calls calls stored, $answered answered, in $(( SECONDS - started )) s. Run it again any time: it reuses the build and the database."
+if [ "$answered" -eq 0 ] && [ -n "$ASTERISK" ]; then
+  say "no call was answered during the run: with --asterisk the calls are yours to make (see $STATE/ctibridge.log)"
+  exit 0
+fi
 [ "$answered" -gt 0 ] || fail "no call was answered: see $STATE/ctibridge.log and $STATE/pbxsim.log"

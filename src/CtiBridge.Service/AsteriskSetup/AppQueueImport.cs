@@ -13,6 +13,9 @@ public enum ImportNoteKind
 
     /// <summary>A line that is wrong in itself (unknown setting, bad value); nothing of it was imported.</summary>
     Error,
+
+    /// <summary>Carried over, but CtiBridge's setting means something slightly different; the note says how.</summary>
+    Changed,
 }
 
 /// <summary>One line of the import's report: where, what and why.</summary>
@@ -26,7 +29,7 @@ public sealed record ImportNote(string File, int Line, string Section, string Se
 {
     /// <inheritdoc />
     public override string ToString() =>
-        $"{File}:{Line}: [{Section}] {Setting}: {(Kind == ImportNoteKind.Error ? "error: " : "not carried over: ")}{Reason}";
+        $"{File}:{Line}: [{Section}] {Setting}: {Kind switch { ImportNoteKind.Error => "error: ", ImportNoteKind.Changed => "carried over differently: ", _ => "not carried over: " }}{Reason}";
 }
 
 /// <summary>What an import produced: the <c>callControl</c> queues and agents, and every note.</summary>
@@ -56,10 +59,6 @@ public static class AppQueueImport
     /// <summary>Every per-queue setting app_queue documents that CtiBridge does not take over, with the reason.</summary>
     private static readonly Dictionary<string, string> QueueSettingsNotCarried = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["weight"] = $"{CoreHasIt} (QueueConfiguration.Weight)",
-        ["maxlen"] = $"{CoreHasIt} (QueueConfiguration.MaxWaiting)",
-        ["joinempty"] = $"{CoreHasIt} (QueueConfiguration.RefuseJoinWhen); today a call joins whatever the agents' states",
-        ["leavewhenempty"] = $"{CoreHasIt} (QueueConfiguration.LeaveWhen); today waiting calls stay",
         ["autopause"] = "CtiBridge pauses an agent after 3 consecutive unanswered rings, for every queue (AcdConfiguration.AutoPauseAfterConsecutiveNoAnswers); not configurable per queue",
         ["autopausedelay"] = "CtiBridge's auto-pause counts unanswered rings, not time since the last call",
         ["autopausebusy"] = "a busy or rejecting desk phone makes CtiBridge ring the next agent at once; it is not an auto-pause reason",
@@ -121,7 +120,7 @@ public static class AppQueueImport
         ["monitor-type"] = "call recording is done by CtiBridge (MixMonitor)",
         ["updatecdr"] = NotNeeded,
         ["shared_lastcall"] = "CtiBridge counts an agent's last call across all queues",
-        ["negative_penalty_invalid"] = "penalties are not imported yet",
+        ["negative_penalty_invalid"] = "CtiBridge refuses negative penalties in any case (check-config); a negative member penalty is reported where it is written",
         ["log_membername_as_agent"] = "CtiBridge's records and its queue_log export name agents by their agent ID",
         ["force_longest_waiting_caller"] = "CtiBridge always offers the longest-waiting caller of the highest priority first",
         ["log_caller_id_name"] = NotNeeded,
@@ -129,7 +128,7 @@ public static class AppQueueImport
         ["keepstats"] = "CtiBridge keeps its statistics per day in PostgreSQL",
     };
 
-    private static readonly string[] CarriedQueueSettings = ["strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member"];
+    private static readonly string[] CarriedQueueSettings = ["strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member", "weight", "maxlen", "joinempty", "leavewhenempty"];
 
     /// <summary>Every per-queue setting the import knows (carried over or not), for tests that check a site uses them all.</summary>
     internal static IEnumerable<string> KnownQueueSettings => QueueSettingsNotCarried.Keys.Concat(CarriedQueueSettings);
@@ -229,6 +228,59 @@ public static class AppQueueImport
                     case "member":
                         Member(value, queue.Name, agents, agentNames, Note);
                         break;
+                    case "weight":
+                        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var weight))
+                        {
+                            // app_queue's default 0 is CtiBridge's default 1: same order between queues.
+                            queue.Weight = weight + 1;
+                            if (weight > 0)
+                            {
+                                Note(ImportNoteKind.Changed, $"weight {queue.Weight}: app_queue offers a higher-weight queue's callers strictly first; CtiBridge counts their waits {queue.Weight} times when an agent of several queues picks the next call");
+                            }
+                        }
+                        else
+                        {
+                            Note(ImportNoteKind.Error, $"'{value}' is not a whole number ≥ 0; kept weight {queue.Weight}");
+                        }
+
+                        break;
+                    case "maxlen":
+                        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var maxLength))
+                        {
+                            queue.MaxWaiting = maxLength;
+                        }
+                        else
+                        {
+                            Note(ImportNoteKind.Error, $"'{value}' is not a whole number ≥ 0 (0 = no limit); kept maxWaiting {queue.MaxWaiting}");
+                        }
+
+                        break;
+                    case "joinempty":
+                    case "leavewhenempty":
+                        var join = key == "joinempty";
+                        if (EmptyCondition(value, out var condition, out var ignored, out var unknown))
+                        {
+                            if (join)
+                            {
+                                queue.RefuseJoinWhen = condition;
+                            }
+                            else
+                            {
+                                queue.LeaveWhen = condition;
+                            }
+
+                            if (ignored.Count > 0)
+                            {
+                                Note(ImportNoteKind.Changed,
+                                    $"{(join ? "refuseJoinWhen" : "leaveWhen")} {condition ?? "(never)"}: CtiBridge calls a queue empty by its agents being logged out{(condition == "noAgentsServing" ? " or paused" : "")} only; {string.Join(", ", ignored)} {(ignored.Count == 1 ? "is" : "are")} not taken into account");
+                            }
+                        }
+                        else
+                        {
+                            Note(ImportNoteKind.Error, $"'{unknown}' is not a {key} condition (yes, no, strict, loose, or a list of paused, penalty, inuse, ringing, unavailable, invalid, unknown, wrapup); callers {(join ? "always join" : "stay")}");
+                        }
+
+                        break;
                     default:
                         if (QueueSettingsNotCarried.TryGetValue(key, out var why))
                         {
@@ -320,9 +372,19 @@ public static class AppQueueImport
             agent.Queues.Add(queue);
         }
 
-        if (fields.Length > 1 && fields[1].Length > 0 && fields[1] != "0")
+        if (fields.Length > 1 && fields[1].Length > 0)
         {
-            note(ImportNoteKind.NotCarriedOver, $"penalty {fields[1]}: {CoreHasIt} (tiers, QueueMembership.Penalty); the agent is in '{queue}' without a penalty");
+            if (int.TryParse(fields[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var penalty) && penalty >= 0)
+            {
+                if (penalty > 0)
+                {
+                    agent.Penalties[queue] = penalty;
+                }
+            }
+            else
+            {
+                note(ImportNoteKind.Error, $"penalty '{fields[1]}' is not a whole number ≥ 0; the agent is in '{queue}' with penalty 0");
+            }
         }
 
         if (fields.Length > 3 && fields[3].Length > 0 && !string.Equals(fields[3], device, StringComparison.OrdinalIgnoreCase))
@@ -344,6 +406,32 @@ public static class AppQueueImport
         {
             note(ImportNoteKind.NotCarriedOver, "paused: agents start logged out in CtiBridge and log in (and pause) themselves");
         }
+    }
+
+    /// <summary>
+    /// app_queue's joinempty/leavewhenempty value as CtiBridge's condition: a list with <c>paused</c>
+    /// becomes <c>noAgentsServing</c>, one with <c>unavailable</c>, <c>invalid</c> or <c>unknown</c>
+    /// (the agent's phone is not there, i.e. not logged in) <c>noAgentsLoggedIn</c>; the other
+    /// conditions have no counterpart and are returned in <paramref name="ignored"/>.
+    /// </summary>
+    private static bool EmptyCondition(string value, out string? condition, out List<string> ignored, out string? unknown)
+    {
+        var words = value.ToLowerInvariant() switch
+        {
+            "yes" or "" => [],
+            // app_queue's old words, as its sample queues.conf spells them out.
+            "no" => ["penalty", "paused", "invalid"],
+            "strict" => ["penalty", "paused", "invalid", "unavailable"],
+            "loose" => ["penalty", "invalid"],
+            var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+        };
+        string[] known = ["paused", "penalty", "inuse", "ringing", "unavailable", "invalid", "unknown", "wrapup"];
+        unknown = words.FirstOrDefault(w => !known.Contains(w, StringComparer.Ordinal));
+        condition = words.Contains("paused") ? "noAgentsServing"
+            : words.Any(w => w is "unavailable" or "invalid" or "unknown") ? "noAgentsLoggedIn"
+            : null;
+        ignored = [.. words.Where(w => w is "penalty" or "inuse" or "ringing" or "wrapup").Distinct()];
+        return unknown is null;
     }
 
     /// <summary>agents.conf (app_agent_pool): agent ID → fullname.</summary>

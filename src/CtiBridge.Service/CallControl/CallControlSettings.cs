@@ -126,8 +126,25 @@ public sealed class CallQueueSettings
     /// <summary>For strategy <c>sticky</c>: how long a call waits for the caller's own agent. Default 20 s.</summary>
     public TimeSpan StickyWait { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Most calls waiting; more overflow with <c>queueFull</c>. 0 = no limit.</summary>
+    /// <summary>Most calls waiting; more overflow with <c>queueFull</c>. 0 = no limit (app_queue maxlen).</summary>
     public int MaxWaiting { get; set; }
+
+    /// <summary>
+    /// For an agent in several queues: this queue's callers' waits count this many times when the
+    /// agent's next call is picked (app_queue weight, which the import carries as weight + 1).
+    /// Default 1; must be positive.
+    /// </summary>
+    public double Weight { get; set; } = 1;
+
+    /// <summary>
+    /// Refuse a new caller (who overflows with <c>noAgents</c>) when <c>noAgentsLoggedIn</c>: no
+    /// member agent is logged in, or <c>noAgentsServing</c>: none is logged in and unpaused
+    /// (app_queue joinempty). None when empty: callers always join.
+    /// </summary>
+    public string? RefuseJoinWhen { get; set; }
+
+    /// <summary>Waiting callers leave (overflow with <c>noAgents</c>) when this becomes true; same values as <see cref="RefuseJoinWhen"/> (app_queue leavewhenempty).</summary>
+    public string? LeaveWhen { get; set; }
 
     /// <summary>Keys a waiting caller may press to leave the queue.</summary>
     public List<QueueExitKeySettings> ExitKeys { get; set; } = [];
@@ -407,6 +424,9 @@ public static class CallControlConfiguration
                 VipPriority = q.VipPriority,
                 StickyWait = q.StickyWait,
                 MaxWaiting = q.MaxWaiting,
+                Weight = q.Weight,
+                RefuseJoinWhen = ParseEmptyCondition(q.RefuseJoinWhen),
+                LeaveWhen = ParseEmptyCondition(q.LeaveWhen),
                 ExitKeys = q.ExitKeys.ToDictionary(k => k.Key[0], k => ParseTarget(k.Target)!),
                 Overflow = q.Overflow.Select(o => new OverflowRule(ParseCondition(o.When)!.Value, ParseTarget(o.Target)!, o.After, o.Attempts)).ToList(),
             }).ToList(),
@@ -440,6 +460,16 @@ public static class CallControlConfiguration
         };
     }
 
+    /// <summary>The names <c>refuseJoinWhen</c> and <c>leaveWhen</c> take.</summary>
+    internal static readonly string[] EmptyConditions = ["noAgentsLoggedIn", "noAgentsServing"];
+
+    private static EmptyQueueCondition? ParseEmptyCondition(string? text) => text switch
+    {
+        "noAgentsLoggedIn" => EmptyQueueCondition.NoAgentsLoggedIn,
+        "noAgentsServing" => EmptyQueueCondition.NoAgentsServing,
+        _ => null,
+    };
+
     private static OverflowCondition? ParseCondition(string text) => text switch
     {
         "waitExceeded" => OverflowCondition.WaitExceeded,
@@ -467,6 +497,19 @@ public static class CallControlConfiguration
         if (queue.MaxWaiting < 0)
         {
             problems.Add(new SettingsProblem($"{at}.maxWaiting", $"{queue.MaxWaiting} must not be negative (0 = no limit)"));
+        }
+
+        if (!(queue.Weight > 0) || double.IsInfinity(queue.Weight))
+        {
+            problems.Add(new SettingsProblem($"{at}.weight", $"{queue.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} must be a positive number (1 = as much as any other queue)"));
+        }
+
+        foreach (var (name, value) in new[] { ("refuseJoinWhen", queue.RefuseJoinWhen), ("leaveWhen", queue.LeaveWhen) })
+        {
+            if (!string.IsNullOrEmpty(value) && !EmptyConditions.Contains(value, StringComparer.Ordinal))
+            {
+                problems.Add(new SettingsProblem($"{at}.{name}", $"'{value}' is not one of {string.Join(", ", EmptyConditions)}{SpellingSuggestion.DidYouMean(value, EmptyConditions)}"));
+            }
         }
 
         var keys = new HashSet<char>();

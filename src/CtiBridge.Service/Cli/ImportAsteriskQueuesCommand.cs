@@ -54,7 +54,8 @@ public static class ImportAsteriskQueuesCommand
         var errors = result.Notes.Count(n => n.Kind == ImportNoteKind.Error);
         await error.WriteLineAsync(
             $"import asterisk-queues: {result.Queues.Count} queue(s) and {result.Agents.Count} agent(s) imported; " +
-            $"{result.Notes.Count(n => n.Kind == ImportNoteKind.NotCarriedOver)} setting(s) not carried over, {errors} error(s). " +
+            $"{result.Notes.Count(n => n.Kind == ImportNoteKind.NotCarriedOver)} setting(s) not carried over, " +
+            $"{result.Notes.Count(n => n.Kind == ImportNoteKind.Changed)} carried over differently, {errors} error(s). " +
             "Paste the callControl section into ctibridge.json, add the agents' pinHash and the dids, then run ctibridge check-config.").ConfigureAwait(false);
         return errors > 0 ? 1 : 0;
     }
@@ -78,6 +79,26 @@ public static class ImportAsteriskQueuesCommand
                 json.WriteString("retryAfterNoAnswer", q.RetryAfterNoAnswer.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
                 json.WriteString("wrapUp", q.WrapUp.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
                 json.WriteString("musicOnHold", q.MusicOnHold);
+                if (q.MaxWaiting != 0)
+                {
+                    json.WriteNumber("maxWaiting", q.MaxWaiting);
+                }
+
+                if (q.Weight != 1)
+                {
+                    json.WriteNumber("weight", q.Weight);
+                }
+
+                if (q.RefuseJoinWhen is not null)
+                {
+                    json.WriteString("refuseJoinWhen", q.RefuseJoinWhen);
+                }
+
+                if (q.LeaveWhen is not null)
+                {
+                    json.WriteString("leaveWhen", q.LeaveWhen);
+                }
+
                 json.WriteEndObject();
             }
 
@@ -97,6 +118,16 @@ public static class ImportAsteriskQueuesCommand
                 json.WriteStartArray("queues");
                 a.Queues.ForEach(json.WriteStringValue);
                 json.WriteEndArray();
+                if (a.Penalties.Count > 0)
+                {
+                    json.WriteStartObject("penalties");
+                    foreach (var (queue, penalty) in a.Penalties)
+                    {
+                        json.WriteNumber(queue, penalty);
+                    }
+
+                    json.WriteEndObject();
+                }
                 json.WriteEndObject();
             }
 

@@ -54,27 +54,93 @@ public sealed class AppQueueImportTests
     {
         var result = Helpdesk();
 
-        Assert.Contains("penalty 1:", Assert.Single(NotesAbout(result, "support", "member => PJSIP/1002")).Reason, StringComparison.Ordinal);
+        Assert.Empty(NotesAbout(result, "support", "member => PJSIP/1002"));
         Assert.Equal(["ringinuse no", "paused"], NotesAbout(result, "support", "member => PJSIP/1003").Select(n => n.Reason.Split(':')[0]));
         var cy = NotesAbout(result, "sales", "member => PJSIP/1004").Select(n => n.Reason.Split(':')[0]).ToList();
-        Assert.Equal(["penalty 2", "state interface Custom", "ringinuse yes", "member wrapuptime 10"], cy);
+        Assert.Equal(["state interface Custom", "ringinuse yes", "member wrapuptime 10"], cy);
         Assert.All(NotesAbout(result, "sales", "member => PJSIP/1004"), n => Assert.Equal(53, n.Line));
         Assert.Empty(NotesAbout(result, "support", "member => PJSIP/1001"));
     }
 
     [Fact]
-    public void Helpdesk_TemplateSettingsNotCarriedOver_AreListedForEachQueueWithTheTemplatesLine()
+    public void Helpdesk_WeightMaxlenJoinAndLeaveEmptyAndPenalties_AreCarriedOver()
     {
         var result = Helpdesk();
 
-        var joinEmpty = result.Notes.Where(n => n.Setting.StartsWith("joinempty", StringComparison.Ordinal)).ToList();
-        Assert.Equal(["support", "sales"], joinEmpty.Select(n => n.Section));
-        Assert.All(joinEmpty, n => Assert.Equal(22, n.Line));
-        Assert.Contains("RefuseJoinWhen", joinEmpty[0].Reason, StringComparison.Ordinal);
-        Assert.Equal("helpdesk-queues.conf:22: [support] joinempty = unavailable,invalid: not carried over: " + joinEmpty[0].Reason, joinEmpty[0].ToString());
-        // A queue's own value replaces the template's: one note each, with the value that applies.
-        Assert.Equal(["support: weight = 0", "sales: weight = 2"], result.Notes.Where(n => n.Setting.StartsWith("weight", StringComparison.Ordinal)).Select(n => $"{n.Section}: {n.Setting}"));
+        var (support, sales) = (result.Queues[0], result.Queues[1]);
+        // joinempty/leavewhenempty come from the template; weight and maxlen are the queue's own where it has them.
+        Assert.Equal((1d, 0, "noAgentsLoggedIn", "noAgentsLoggedIn"), (support.Weight, support.MaxWaiting, support.RefuseJoinWhen, support.LeaveWhen));
+        Assert.Equal((3d, 20, "noAgentsLoggedIn", "noAgentsLoggedIn"), (sales.Weight, sales.MaxWaiting, sales.RefuseJoinWhen, sales.LeaveWhen));
+        Assert.Equal(new Dictionary<string, int> { ["support"] = 1 }, result.Agents.Single(a => a.Id == "1002").Penalties);
+        Assert.Equal(new Dictionary<string, int> { ["sales"] = 2 }, result.Agents.Single(a => a.Id == "1004").Penalties);
+        Assert.Empty(result.Agents.Single(a => a.Id == "1001").Penalties);   // penalty 0 is the default
+
+        // Only the weight's different meaning is noted (sales, weight 2 on line 50); app_queue's 0 is CtiBridge's 1.
+        var changed = Assert.Single(result.Notes, n => n.Kind == ImportNoteKind.Changed);
+        Assert.Equal(("sales", 50, "weight = 2"), (changed.Section, changed.Line, changed.Setting));
+        Assert.StartsWith("helpdesk-queues.conf:50: [sales] weight = 2: carried over differently: weight 3:", changed.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(result.Notes, n => n.Setting.StartsWith("joinempty", StringComparison.Ordinal) || n.Setting.StartsWith("maxlen", StringComparison.Ordinal));
         Assert.DoesNotContain(result.Notes, n => n.Kind == ImportNoteKind.Error);
+    }
+
+    [Theory]
+    [InlineData("yes", null, "")]
+    [InlineData("no", "noAgentsServing", "penalty")]
+    [InlineData("strict", "noAgentsServing", "penalty")]
+    [InlineData("loose", "noAgentsLoggedIn", "penalty")]
+    [InlineData("unavailable,invalid,unknown", "noAgentsLoggedIn", "")]
+    [InlineData("paused, inuse, ringing, wrapup", "noAgentsServing", "inuse, ringing, wrapup")]
+    [InlineData("inuse", null, "inuse")]
+    public void JoinEmpty_AppQueueWordsAndLists_MapToCtiBridgesConditions(string value, string? expected, string ignored)
+    {
+        var result = AppQueueImport.Import(AsteriskConfigFile.Parse($"[q]\njoinempty = {value}\nleavewhenempty = {value}\n", "queues.conf"));
+
+        var queue = Assert.Single(result.Queues);
+        Assert.Equal((expected, expected), (queue.RefuseJoinWhen, queue.LeaveWhen));
+        var notes = result.Notes.Where(n => n.Kind == ImportNoteKind.Changed).ToList();
+        if (ignored.Length == 0)
+        {
+            Assert.Empty(notes);
+        }
+        else
+        {
+            Assert.Equal(2, notes.Count);
+            Assert.All(notes, n => Assert.EndsWith($"{ignored} {(ignored.Contains(',', StringComparison.Ordinal) ? "are" : "is")} not taken into account", n.Reason, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void BadWeightMaxlenJoinEmptyAndPenalty_AreErrorsOnTheirLines_AndKeepTheDefaults()
+    {
+        var result = AppQueueImport.Import(AsteriskConfigFile.Parse(
+            "[q]\nweight = heavy\nmaxlen = -1\njoinempty = paused,busy\nmember => PJSIP/1001,high\nmember => PJSIP/1002,-2\n", "queues.conf"));
+
+        var queue = Assert.Single(result.Queues);
+        Assert.Equal((1d, 0, (string?)null), (queue.Weight, queue.MaxWaiting, queue.RefuseJoinWhen));
+        Assert.All(result.Agents, a => Assert.Empty(a.Penalties));
+        Assert.Equal(
+        [
+            "queues.conf:2: [q] weight = heavy: error: 'heavy' is not a whole number ≥ 0; kept weight 1",
+            "queues.conf:3: [q] maxlen = -1: error: '-1' is not a whole number ≥ 0 (0 = no limit); kept maxWaiting 0",
+            "queues.conf:4: [q] joinempty = paused,busy: error: 'busy' is not a joinempty condition (yes, no, strict, loose, or a list of paused, penalty, inuse, ringing, unavailable, invalid, unknown, wrapup); callers always join",
+            "queues.conf:5: [q] member => PJSIP/1001,high: error: penalty 'high' is not a whole number ≥ 0; the agent is in 'q' with penalty 0",
+            "queues.conf:6: [q] member => PJSIP/1002,-2: error: penalty '-2' is not a whole number ≥ 0; the agent is in 'q' with penalty 0",
+        ], result.Notes.Where(n => n.Kind == ImportNoteKind.Error).Select(n => n.ToString()));
+    }
+
+    [Fact]
+    public void Helpdesk_ImportedSettings_ReachTheAcdCoresConfiguration()
+    {
+        var json = ImportAsteriskQueuesCommand.ToJson(Helpdesk());
+        var settings = JsonDocument.Parse(json).RootElement.GetProperty("callControl").Deserialize<CallControlSettings>(CaseInsensitive)!;
+
+        var acd = CallControlConfiguration.ToAcdConfiguration(settings);
+
+        var sales = acd.Queues.Single(q => q.Name == "sales");
+        Assert.Equal((3d, 20, Core.Acd.EmptyQueueCondition.NoAgentsLoggedIn, Core.Acd.EmptyQueueCondition.NoAgentsLoggedIn),
+            (sales.Weight, sales.MaxWaiting, sales.RefuseJoinWhen, sales.LeaveWhen));
+        Assert.Equal([new Core.Acd.QueueMembership("support", 1), new Core.Acd.QueueMembership("sales", 0)], acd.Agents.Single(a => a.AgentId == "1002").Queues);
+        Assert.Equal([new Core.Acd.QueueMembership("sales", 2)], acd.Agents.Single(a => a.AgentId == "1004").Queues);
     }
 
     [Fact]
@@ -162,7 +228,7 @@ public sealed class AppQueueImportTests
         // Every line of the sites is either carried over or has a note (members and the carried settings may have none).
         foreach (var (file, result) in new[] { ("helpdesk-queues.conf", Helpdesk()), ("legacy-queues.conf", Legacy()) })
         {
-            var carried = new HashSet<string> { "strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member" };
+            var carried = new HashSet<string> { "strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member", "weight", "maxlen", "joinempty", "leavewhenempty" };
             var silent = Site(file).Sections.SelectMany(s => s.Entries)
                 .Where(e => !carried.Contains(e.Key.ToLowerInvariant()) && !result.Notes.Any(n => n.File == file && n.Line == e.Line))
                 .Select(e => $"{e.Line}: {e.Key}").ToList();

@@ -48,6 +48,44 @@ public sealed class CallControlSettingsTests
     }
 
     [Fact]
+    public void Parse_WeightJoinLeaveWhenEmptyAndPenalties_ReachTheAcdConfiguration()
+    {
+        var settings = SettingsLoader.Parse(Config($$"""
+            {
+              "queues": [
+                { "name": "support", "weight": 2.5, "maxWaiting": 30, "refuseJoinWhen": "noAgentsServing", "leaveWhen": "noAgentsLoggedIn" },
+                { "name": "sales" }
+              ],
+              "agents": [ { "id": "2001", "extension": "PJSIP/1001", "pinHash": "{{PinHash}}", "queues": [ "support", "sales" ], "penalties": { "sales": 3 } } ]
+            }
+            """), "ctibridge.json", new Hashtable());
+
+        var acd = global::CtiBridge.Service.CallControl.CallControlConfiguration.ToAcdConfiguration(settings.CallControl);
+        var (support, sales) = (acd.Queues[0], acd.Queues[1]);
+        Assert.Equal((2.5, 30, EmptyQueueCondition.NoAgentsServing, EmptyQueueCondition.NoAgentsLoggedIn), (support.Weight, support.MaxWaiting, support.RefuseJoinWhen, support.LeaveWhen));
+        Assert.Equal((1d, 0, (EmptyQueueCondition?)null, (EmptyQueueCondition?)null), (sales.Weight, sales.MaxWaiting, sales.RefuseJoinWhen, sales.LeaveWhen));
+        Assert.Equal([new QueueMembership("support", 0), new QueueMembership("sales", 3)], Assert.Single(acd.Agents).Queues);
+    }
+
+    [Fact]
+    public void Parse_BadWeightEmptyConditionAndPenalties_ListEveryProblemWithItsSetting()
+    {
+        var problems = Problems($$"""
+            {
+              "queues": [ { "name": "support", "weight": 0, "refuseJoinWhen": "noAgentsLogedIn", "leaveWhen": "never" } ],
+              "agents": [ { "id": "2001", "extension": "PJSIP/1001", "pinHash": "{{PinHash}}", "queues": [ "support" ], "penalties": { "support": -1, "sales": 2 } } ]
+            }
+            """);
+
+        Assert.Contains(problems, p => p.StartsWith("callControl.queues[0].weight", StringComparison.Ordinal) && p.Contains("must be a positive number", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("callControl.queues[0].refuseJoinWhen", StringComparison.Ordinal) && p.Contains("did you mean 'noAgentsLoggedIn'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("callControl.queues[0].leaveWhen", StringComparison.Ordinal) && p.Contains("'never' is not one of noAgentsLoggedIn, noAgentsServing", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("callControl.agents[0].penalties.support", StringComparison.Ordinal) && p.Contains("is not a penalty", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("callControl.agents[0].penalties.sales", StringComparison.Ordinal) && p.Contains("which the agent does not serve", StringComparison.Ordinal));
+        Assert.Equal(5, problems.Count);
+    }
+
+    [Fact]
     public void Parse_NoCallControlSection_LeavesCallControlOff()
     {
         var settings = SettingsLoader.Parse(Config("{}"), "ctibridge.json", new Hashtable());
