@@ -62,6 +62,16 @@ public sealed class DialledCustomers
 
     /// <summary>How long a person who answered stays on before hanging up (0 = until the other side hangs up).</summary>
     public double TalkSeconds { get; set; }
+
+    /// <summary>How long the dialplan's <c>AMD()</c> listens before it sets AMDSTATUS and AMDCAUSE (amd.conf's total analysis time is 5 s).</summary>
+    public double AmdSeconds { get; set; } = 2.5;
+
+    /// <summary>
+    /// AMD verdicts by dialled number (digits as dialled after the trunk, e.g. <c>2125550003</c>):
+    /// MACHINE, HUMAN or NOTSURE, to script detection errors; numbers not listed get MACHINE for
+    /// answering machines and HUMAN for people.
+    /// </summary>
+    public Dictionary<string, string> AmdResults { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>Runs an <see cref="InboundTraffic"/> profile on the model clock.</summary>

@@ -111,6 +111,9 @@ internal sealed class Channel
     /// <summary>True when ARI created the channel into an application (it then also gets ChannelDestroyed).</summary>
     public bool AriOriginated { get; set; }
 
+    /// <summary>What the AMD application concludes on this channel (MACHINE, HUMAN, NOTSURE); null: HUMAN.</summary>
+    public string? AmdVerdict { get; set; }
+
     public bool OnHold { get; set; }
 
     /// <summary>ARI mute direction (<c>in</c>, <c>out</c>, <c>both</c>), or null when not muted.</summary>

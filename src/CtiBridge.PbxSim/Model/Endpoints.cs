@@ -135,7 +135,10 @@ internal sealed class Endpoints
     {
         if (channel.Endpoint is { } name && Find(name) is { IsTrunk: true })
         {
-            _customerScripts[channel] = DrawCustomer();
+            var script = DrawCustomer();
+            _customerScripts[channel] = script;
+            channel.AmdVerdict = Customers.AmdResults.TryGetValue(channel.Exten, out var verdict) ? verdict
+                : script.Machine is not null ? "MACHINE" : "HUMAN";
         }
     }
 

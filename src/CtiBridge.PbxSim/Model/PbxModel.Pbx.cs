@@ -147,6 +147,8 @@ internal sealed partial class PbxModel
                 return StartQueueApp(channel, data);
             case "STASIS":
                 return _sim.AriEvents.EnterStasis(channel, Dialplan.SplitArgs(data)) ? AppResult.Wait : AppResult.Next;
+            case "AMD":
+                return ExecuteAmd(channel);
             case "SENDDTMF":
                 return SendDtmf(channel, data);
             case "MUSICONHOLD":
@@ -161,6 +163,51 @@ internal sealed partial class PbxModel
                 Teardown(channel, 16, fromPbxEnd: true);
                 return AppResult.Stop;
         }
+    }
+
+    /// <summary>
+    /// app_amd: listens for <see cref="DialledCustomers.AmdSeconds"/>, then sets AMDSTATUS and
+    /// AMDCAUSE (causes as app_amd writes them, with amd.conf's default figures) from the channel's
+    /// scripted verdict. Its arguments (thresholds) are not modelled.
+    /// </summary>
+    private AppResult ExecuteAmd(Channel channel) =>
+        WaitThenNext(channel, TimeSpan.FromSeconds(_sim.DialledCustomers.AmdSeconds), () =>
+        {
+            var status = channel.AmdVerdict ?? "HUMAN";
+            SetVariable(channel, "AMDSTATUS", status);
+            SetVariable(channel, "AMDCAUSE", status switch
+            {
+                "MACHINE" => "LONGGREETING-1600-1500",
+                "NOTSURE" => "TOOLONG-5000",
+                _ => "HUMAN-900-800",
+            });
+        });
+
+    /// <summary>
+    /// ARI <c>continue</c>: the channel leaves Stasis (StasisEnd) and the dialplan goes on at the
+    /// given location, or at the priority after its Stasis() step when none is given.
+    /// </summary>
+    internal void ContinueFromStasis(Channel channel, string? context, string? extension, int? priority)
+    {
+        _sim.AriEvents.LeaveStasis(channel);
+        if (context is { Length: > 0 } || extension is { Length: > 0 } || priority is not null)
+        {
+            channel.Context = context is { Length: > 0 } ? context : channel.Context;
+            channel.Exten = extension is { Length: > 0 } ? extension : channel.Exten;
+            channel.Priority = priority ?? 1;
+        }
+        else if (channel.InPbx)
+        {
+            channel.Priority++;
+        }
+
+        Defer(() =>
+        {
+            if (!channel.Gone && !channel.Ending)
+            {
+                StartPbx(channel);
+            }
+        });
     }
 
     private AppResult WaitThenEnd(Channel channel, string data)
