@@ -25,6 +25,14 @@ public sealed class DialerSettings
     public string? InstanceId { get; set; }
 
     /// <summary>
+    /// The dialplan context of answering-machine detection (extension <c>s</c>), or null for none.
+    /// When set, every answered customer of a campaign whose <c>machines</c> is not
+    /// <c>ConnectToAgent</c> is sent there with ARI <c>continue</c>; the context must run <c>AMD()</c>
+    /// and return with <c>Stasis(APPLICATION,dialer-amd,${AMDSTATUS},${AMDCAUSE})</c> (docs/dialer.md).
+    /// </summary>
+    public string? AmdContext { get; set; }
+
+    /// <summary>
     /// Directory of the dialer's call-record journal (its attempts as <c>calls</c> rows are kept
     /// there while PostgreSQL is unreachable, then replayed). Not the one of call control: each
     /// journal has one writer.

@@ -43,6 +43,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 {
     private const string CustomerArg = "dialer";
     private const string AgentArg = "dialer-agent";
+    private const string AmdArg = "dialer-amd";
 
     private readonly System.Threading.Channels.Channel<Func<DateTimeOffset, Task>> _work = System.Threading.Channels.Channel.CreateUnbounded<Func<DateTimeOffset, Task>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly DialerSettings _settings;
@@ -431,6 +432,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             case StasisStart start when start.Args.Count > 0 && start.Args[0] == CustomerArg:
                 await OnCustomerAnsweredAsync(start.Channel.Id, now, start.Args.Count > 3 ? start.Args[3] : null, start.Channel.Name).ConfigureAwait(false);
                 break;
+            case StasisStart start when start.Args.Count > 0 && start.Args[0] == AmdArg:
+                // Back from the AMD context: Stasis(app,dialer-amd,${AMDSTATUS},${AMDCAUSE}).
+                await OnCustomerAnsweredAsync(start.Channel.Id, now, start.Args.Count > 1 ? start.Args[1] : null, start.Channel.Name, amdDone: true).ConfigureAwait(false);
+                break;
             case StasisStart start:
                 LogUnknownChannel(_logger, start.Channel.Id, string.Join(',', start.Args));
                 _ari.Channels.HangupAsync(start.Channel.Id, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
@@ -476,7 +481,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         MakeIdle(agent, _time.GetUtcNow());
     }
 
-    private async Task OnCustomerAnsweredAsync(string callId, DateTimeOffset now, string? amdStatus, string? channelName)
+    private async Task OnCustomerAnsweredAsync(string callId, DateTimeOffset now, string? amdStatus, string? channelName, bool amdDone = false)
     {
         if (!_lines.TryGetValue(callId, out var line) || line.Campaign.Dialer.Find(callId) is not { State: DialedCallState.Ringing })
         {
@@ -484,9 +489,21 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             return;
         }
 
-        line.ChannelName = channelName;
-
+        line.ChannelName ??= channelName;
         var campaign = line.Campaign;
+        if (!amdDone && amdStatus is null && !line.AmdListening && _settings.AmdContext is { Length: > 0 } amdContext
+            && campaign.Definition.Machines != MachineHandling.ConnectToAgent)
+        {
+            // Answering-machine detection first: the channel leaves the app for the AMD context and comes
+            // back with the verdict. The connect deadline starts then (the greeting is over).
+            line.AmdListening = true;
+            line.Run("answering-machine detection", _logger, ct => _ari.Channels.ContinueInDialplanAsync(callId, context: amdContext, extension: "s", priority: 1, cancellationToken: ct), null, _stopping.Token);
+            return;
+        }
+
+        line.AmdListening = false;
+        line.AmdStatus = amdStatus;
+
         var answeredBy = OutcomeClassifier.FromAmdStatus(amdStatus);
         campaign.Dialer.OnAnswered(callId, now, answeredBy);
         var call = campaign.Dialer.Find(callId)!;
@@ -610,6 +627,15 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             _lines.Remove(channelId);
             return;
+        }
+
+        if (line.AmdListening && call.State == DialedCallState.Ringing && cause is not null)
+        {
+            // Hung up while AMD listened (AMDSTATUS HANGUP): counted as a machine, not a live answer, and retried.
+            line.AmdListening = false;
+            line.AmdStatus = "HANGUP";
+            campaign.Dialer.OnAnswered(channelId, now, CallOutcome.Machine);
+            campaign.MachineAnswers++;
         }
 
         if (call.State == DialedCallState.Ringing && cause is null)

@@ -158,6 +158,12 @@ internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriS
     /// <summary>True once the dialer decided to end the call (not the customer hanging up).</summary>
     public bool HungUpByDialer { get; set; }
 
+    /// <summary>True while the channel is in the AMD context (it left the app; its StasisEnd is not its end).</summary>
+    public bool AmdListening { get; set; }
+
+    /// <summary>The AMD verdict (MACHINE, HUMAN, NOTSURE, HANGUP), when detection ran.</summary>
+    public string? AmdStatus { get; set; }
+
     /// <summary>The attempt's end and facts once stored (for the wrap-up revision of its call record).</summary>
     public (AttemptResult Result, DialerCallFacts Facts)? Ended { get; set; }
 }

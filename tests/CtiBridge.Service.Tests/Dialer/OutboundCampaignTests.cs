@@ -32,7 +32,11 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
         {
             Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. agentPhones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = 0.3 },
+            Sounds = new() { ["acme-abandon"] = 0.3, ["acme-machine"] = 0.3 },
+
+            // Answering-machine detection, one context per dialer app (as an administrator would write it).
+            Dialplan = new[] { "ctibridge-dialer", "dialer-a", "dialer-b" }.ToDictionary(
+                app => "amd-" + app, app => new Dictionary<string, List<string>> { ["s"] = ["AMD()", $"Stasis({app},dialer-amd,${{AMDSTATUS}},${{AMDCAUSE}})"] }),
         });
         pbx.DialledCustomers = new DialledCustomers { Busy = 0.15, NoAnswer = 0.1, Invalid = 0.1, Machine = 0.1, RingSeconds = 0.2, MachineMessageSeconds = 0.4, TalkSeconds = 0.5 };
         foreach (var phone in agentPhones)
@@ -43,7 +47,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         return pbx;
     }
 
-    private async Task<string> CampaignAsync(int leads, string mode = "Progressive")
+    private async Task<string> CampaignAsync(int leads, string mode = "Progressive", string extra = "")
     {
         var id = "e2e" + Guid.NewGuid().ToString("N")[..8];
         var definition = CampaignDefinition.Parse($$"""
@@ -52,7 +56,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
               "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": 8, "maxAttempts": 2,
               "retrySeconds": { "busy": 1, "noAnswer": 1, "congestion": 1, "machine": 1, "rejected": 1, "abandoned": 1 },
               "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 0.2,
-              "defaultTimeZone": "America/New_York" }
+              "defaultTimeZone": "America/New_York" {{extra}} }
             """);
         var store = new CampaignStore(Db.DataSource, TimeProvider.System);
         await store.PutAsync(definition, "test", Ct);
@@ -64,7 +68,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         return id;
     }
 
-    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance)
+    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false)
     {
         var server = PbxSimSettings.For(pbx);
         var options = AsteriskServer.ToAriOptions(server.Ari);
@@ -73,6 +77,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
             {
                 Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
                 RecordJournalDirectory = Path.Combine(_journals, instance),
+                AmdContext = amd ? "amd-" + app : null,
             },
             new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
     }
@@ -163,7 +168,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     /// Every attempt is one outbound <c>calls</c> row with the campaign, lead, agent, talk and a
     /// disposition matching the attempt's outcome, and it reaches the centre report and the cdr view.
     /// </summary>
-    private async Task AssertCallRowsAsync(string campaign, bool expectWrapUp)
+    private async Task AssertCallRowsAsync(string campaign, bool expectWrapUp, string machineDisposition = "no_answer")
     {
         var attempts = await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'");
         await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'") == attempts
@@ -178,7 +183,8 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
                OR c.disposition <> CASE
                     WHEN a.agent_connected_at IS NOT NULL THEN 'answered'
                     WHEN a.outcome = 'HumanAnswer' THEN 'abandoned'
-                    WHEN a.outcome IN ('NoAnswer', 'Machine') THEN 'no_answer'
+                    WHEN a.outcome = 'Machine' THEN '{machineDisposition}'
+                    WHEN a.outcome = 'NoAnswer' THEN 'no_answer'
                     WHEN a.outcome = 'Busy' THEN 'busy'
                     ELSE 'failed' END
                OR (c.disposition = 'answered' AND (c.talk_seconds <= 0 OR c.answered_at IS NULL)))
@@ -293,5 +299,42 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
             last = (await dialer.GetStatsAsync(Ct)).FirstOrDefault(s => s.CampaignId == campaign);
             return last is not null && last.AbandonWindowLiveAnswers == liveAnswers && Math.Abs(last.AbandonRate - ((double)abandons / liveAnswers)) < 1e-9;
         }, $"{dialer.InstanceId} to measure {abandons}/{liveAnswers}", TimeSpan.FromSeconds(15), () => Task.FromResult($"last seen: {last}"));
+    }
+
+    [Fact]
+    public async Task AnsweringMachineDetection_MachinesGetTheMessage_PeopleAnAgent()
+    {
+        await using var pbx = await StartPbxAsync("1001", "1002");
+
+        // A third are machines; lead 5 (dialled as 12125550005) is a person AMD is not sure about: NOTSURE goes to an agent.
+        pbx.DialledCustomers = new DialledCustomers
+        {
+            Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0.35, RingSeconds = 0.2, MachineMessageSeconds = 5, TalkSeconds = 0.5, AmdSeconds = 0.3,
+            AmdResults = { ["12125550005"] = "NOTSURE" },
+        };
+        var campaign = await CampaignAsync(16, extra: """, "machines": "LeaveMessage", "machineMessage": "acme-machine" """);
+        await using var dialer = NewDialer(pbx, "ctibridge-dialer", "amd", amd: true);
+        await dialer.StartAsync(Ct);
+        await JoinAsync(dialer, campaign, "2001", "1001");
+        await JoinAsync(dialer, campaign, "2002", "1002");
+
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+            "every lead to be closed", TimeSpan.FromSeconds(90), () => SummaryAsync(campaign));
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(campaign));
+
+        // Machines were told apart: none reached an agent, each got the machine message, and the lead is closed.
+        var machines = await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'Machine'");
+        Assert.True(machines > 0, await SummaryAsync(campaign));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'Machine' AND agent_connected_at IS NOT NULL"));
+        Assert.Equal(machines, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'MessagePlayed' AND message = 'acme-machine'"));
+        Assert.Equal(machines, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'MachineAnswer'"));
+
+        // People (the NOTSURE one included) were bridged to agents.
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND phone_number = '+12125550005' AND outcome = 'HumanAnswer' AND agent_connected_at IS NOT NULL"));
+        Assert.Equal(16 - machines, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'HumanAnswer' AND agent_id IN ('2001', '2002')"));
+
+        // In the call records: machines are voicemail (a message left), people answered.
+        Assert.Equal(machines, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND disposition = 'voicemail'"));
+        await AssertCallRowsAsync(campaign, expectWrapUp: true, machineDisposition: "voicemail");
     }
 }
