@@ -18,6 +18,14 @@ public sealed record StoredAttemptEnd(AttemptResult Result, string? AgentId, int
 /// <param name="FirstRowAt">The campaign's first ledger row (any ledger), if any.</param>
 public sealed record LedgerElsewhere(AbandonTally ToDate, AbandonTally InWindow, DateTimeOffset? FirstRowAt);
 
+/// <summary>A stored dial attempt, as a disposition needs it.</summary>
+/// <param name="CallId">The call id.</param>
+/// <param name="CampaignId">The campaign.</param>
+/// <param name="LeadId">The lead.</param>
+/// <param name="PhoneNumber">The number dialled (E.164).</param>
+/// <param name="AgentId">The agent who talked to the customer, if one did.</param>
+public sealed record StoredAttempt(string CallId, string CampaignId, string LeadId, string PhoneNumber, string? AgentId);
+
 /// <summary>Per-attempt rows, lead updates, the persisted compliance ledger, dispositions and recycling.</summary>
 public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)
 {
@@ -125,6 +133,21 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
             new AbandonTally((int)reader.GetInt64(0), (int)reader.GetInt64(1)),
             new AbandonTally((int)reader.GetInt64(2), (int)reader.GetInt64(3)),
             reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
+    }
+
+    /// <summary>One attempt by its call id, or null.</summary>
+    public async Task<StoredAttempt?> GetAsync(string callId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempt_get"));
+        command.Parameters.AddWithValue("call_id", callId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new StoredAttempt(callId, reader.GetString(0), reader.GetInt64(1).ToString(CultureInfo.InvariantCulture), reader.GetString(2),
+            reader.IsDBNull(3) || reader.IsDBNull(4) ? null : reader.GetString(3));
     }
 
     /// <summary>

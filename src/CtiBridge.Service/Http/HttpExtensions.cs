@@ -12,7 +12,7 @@ public static class HttpExtensions
     /// <summary>Requests allowed per key (or per address without a key) per minute before 429.</summary>
     public const int RequestsPerMinute = 600;
 
-    /// <summary>Largest request body accepted (bytes); lead imports go through the CLI.</summary>
+    /// <summary>Largest request body accepted (bytes); lead uploads (POST /api/campaigns/{id}/leads) take up to 64 MiB, larger files go through the CLI.</summary>
     public const long MaxRequestBodyBytes = 1024 * 1024;
 
     /// <summary>Registers the API's services.</summary>
@@ -65,7 +65,7 @@ public static class HttpExtensions
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints()
             .MapSupervisorEndpoints().MapSupervisionEndpoints().MapAgentCallEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints()
-            .MapConfigurationEndpoints();
+            .MapConfigurationEndpoints().MapDialerEndpoints();
         return app;
     }
 }

@@ -1,0 +1,379 @@
+using System.Security.Claims;
+using System.Text;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
+using CtiBridge.Service.Dialer;
+using Npgsql;
+
+namespace CtiBridge.Service.Http;
+
+/// <summary>
+/// Outbound campaigns over HTTP (docs/dialer.md, docs/api.md): list, read, store and
+/// start/pause/stop campaigns with their live figures, import leads from a CSV upload with per-row
+/// errors, agents joining and leaving a campaign's nailed-up line, and the do-not-call workflow
+/// (anyone acting for an agent requests, a supervisor other than the requester decides). Every
+/// change is audited with the key's name.
+/// </summary>
+public static class DialerEndpoints
+{
+    /// <summary>A campaign as listed.</summary>
+    /// <param name="Id">The campaign id.</param>
+    /// <param name="State">Running, Paused or Stopped.</param>
+    /// <param name="Mode">The dialing mode.</param>
+    /// <param name="AgentGroup">The agent group / queue whose agents take the calls.</param>
+    /// <param name="UpdatedAt">Last change of settings or state.</param>
+    /// <param name="Live">This instance's live figures while it runs the campaign (null otherwise, or when the dialer is off here).</param>
+    public sealed record CampaignView(string Id, string State, string Mode, string AgentGroup, DateTimeOffset UpdatedAt, CampaignWallboard? Live);
+
+    /// <summary>A campaign with its settings (the campaign file as stored).</summary>
+    /// <param name="Campaign">The summary.</param>
+    /// <param name="Definition">The campaign file (JSON object, docs/dialer.md "Campaign file").</param>
+    public sealed record CampaignDetail(CampaignView Campaign, System.Text.Json.JsonElement Definition);
+
+    /// <summary>An agent joining a campaign.</summary>
+    /// <param name="Endpoint">The agent's phone, e.g. <c>PJSIP/1001</c>: called once and kept on a nailed-up line.</param>
+    public sealed record JoinRequest(string? Endpoint);
+
+    /// <summary>A do-not-call request.</summary>
+    /// <param name="Number">The number, E.164 (<c>+12125550100</c>).</param>
+    /// <param name="Action"><c>add</c> (default) or <c>remove</c>.</param>
+    /// <param name="Campaign">A campaign id for that campaign's list; absent for the global list.</param>
+    /// <param name="Reason">Who asked, on which call.</param>
+    public sealed record DoNotCallRequestBody(string? Number, string? Action, string? Campaign, string? Reason);
+
+    /// <summary>A supervisor's decision.</summary>
+    /// <param name="Note">Optional note kept with the decision.</param>
+    public sealed record DecisionBody(string? Note);
+
+    /// <summary>An agent's disposition of a campaign call.</summary>
+    /// <param name="Disposition">The outcome in the campaign's words (sale, not-interested, call-back ...).</param>
+    /// <param name="CallbackAt">Call back later: when (ISO 8601). Becomes a callback of the scheduler, or reopens the lead.</param>
+    public sealed record DispositionBody(string? Disposition, DateTimeOffset? CallbackAt);
+
+    /// <summary>The largest CSV upload taken in one request (64 MiB); larger files go through <c>ctibridge import leads</c>.</summary>
+    public const long MaxLeadUploadBytes = 64L << 20;
+
+    /// <summary>Maps the endpoints.</summary>
+    public static RouteGroupBuilder MapDialerEndpoints(this RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        var campaigns = api.MapGroup("/campaigns").WithTags("dialer");
+        campaigns.MapGet("", ListAsync).RequireAuthorization(ApiRoles.ReadReports)
+            .WithSummary("Every campaign with its state and, where this instance runs it, live figures.");
+        campaigns.MapGet("/{campaignId}", GetAsync).RequireAuthorization(ApiRoles.ReadReports)
+            .WithSummary("One campaign: state, live figures and its settings.");
+        campaigns.MapGet("/{campaignId}/stats", StatsAsync).RequireAuthorization(ApiRoles.ReadReports)
+            .WithSummary("This instance's live figures of a running campaign (lines, answers, abandons, abandon rate, agents).");
+        campaigns.MapPut("/{campaignId}", PutAsync).RequireAuthorization(ApiRoles.Supervise)
+            .WithSummary("Create or replace a campaign from its campaign file (JSON); every problem is listed and nothing is stored until it is valid.");
+        foreach (var (verb, state) in new[] { ("start", CampaignState.Running), ("pause", CampaignState.Paused), ("stop", CampaignState.Stopped) })
+        {
+            campaigns.MapPost("/{campaignId}/" + verb, (string campaignId, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, IServiceProvider services, CancellationToken ct) =>
+                    SetStateAsync(campaignId, state, user, db, time, services, ct))
+                .RequireAuthorization(ApiRoles.Supervise).WithSummary($"{char.ToUpperInvariant(verb[0])}{verb[1..]} the campaign on every instance.");
+        }
+
+        campaigns.MapPost("/{campaignId}/leads", ImportLeadsAsync).RequireAuthorization(ApiRoles.Supervise)
+            .WithSummary("Import leads: the request body is the CSV file (text/csv, UTF-8). skipBad=true imports the good rows; default all-or-nothing.");
+        campaigns.MapPost("/{campaignId}/agents/{agentId}", JoinAsync).RequireAuthorization(ApiRoles.ActAsAgent)
+            .WithSummary("The agent joins the campaign: their phone is called once and kept on a nailed-up line for campaign calls.");
+        campaigns.MapDelete("/{campaignId}/agents/{agentId}", LeaveAsync).RequireAuthorization(ApiRoles.ActAsAgent)
+            .WithSummary("The agent leaves the campaign (the nailed-up line is hung up).");
+
+        api.MapPost("/dialer/calls/{callId}/disposition", DispositionAsync).RequireAuthorization(ApiRoles.ActAsAgent).WithTags("dialer")
+            .WithSummary("The agent's disposition of a campaign call; with callbackAt, the customer is called back then (a callback, or the lead reopened).");
+
+        var dnc = api.MapGroup("/dnc/requests").WithTags("dialer");
+        dnc.MapGet("", ListDoNotCallAsync).RequireAuthorization(ApiRoles.Supervise)
+            .WithSummary("Do-not-call requests and decisions, newest first (pending=true: only those waiting).");
+        dnc.MapPost("", RequestDoNotCallAsync).RequireAuthorization(ApiRoles.ActAsAgent)
+            .WithSummary("Ask for a number to be put on (or taken off) a do-not-call list; a supervisor other than the requester decides.");
+        dnc.MapPost("/{requestId}/approve", (string requestId, DecisionBody? body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
+                DecideAsync(requestId, approve: true, body, user, db, time, ct))
+            .RequireAuthorization(ApiRoles.Supervise).WithSummary("Approve a do-not-call request: the list changes now.");
+        dnc.MapPost("/{requestId}/reject", (string requestId, DecisionBody? body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
+                DecideAsync(requestId, approve: false, body, user, db, time, ct))
+            .RequireAuthorization(ApiRoles.Supervise).WithSummary("Reject a do-not-call request: the list is not changed.");
+        return api;
+    }
+
+    private static string Actor(ClaimsPrincipal user) => "api:" + (user.Identity?.Name ?? "unknown");
+
+    private static IResult NoCampaign(string campaignId) =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such campaign", detail: $"No campaign '{campaignId}' (create it with PUT /api/campaigns/{{id}} or 'ctibridge campaign put').");
+
+    private static async Task<IReadOnlyDictionary<string, CampaignWallboard>> LiveAsync(IServiceProvider services, CancellationToken ct) =>
+        services.GetService<OutboundDialer>() is { } dialer
+            ? (await dialer.GetStatsAsync(ct)).ToDictionary(s => s.CampaignId, StringComparer.Ordinal)
+            : new Dictionary<string, CampaignWallboard>(StringComparer.Ordinal);
+
+    private static CampaignView View(StoredCampaign c, IReadOnlyDictionary<string, CampaignWallboard> live) =>
+        new(c.Definition.Id, c.State.ToString(), c.Definition.Mode.ToString(), c.Definition.AgentGroup, c.UpdatedAt, live.GetValueOrDefault(c.Definition.Id));
+
+    private static async Task<IResult> ListAsync(NpgsqlDataSource db, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    {
+        var stored = await new CampaignStore(db, time).ListAsync(null, ct);
+        var live = await LiveAsync(services, ct);
+        return Results.Ok(stored.OrderBy(c => c.Definition.Id, StringComparer.Ordinal).Select(c => View(c, live)).ToList());
+    }
+
+    private static async Task<IResult> GetAsync(string campaignId, NpgsqlDataSource db, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    {
+        if (await new CampaignStore(db, time).GetAsync(campaignId, ct) is not { } campaign)
+        {
+            return NoCampaign(campaignId);
+        }
+
+        using var definition = System.Text.Json.JsonDocument.Parse(campaign.Definition.ToJson());
+        return Results.Ok(new CampaignDetail(View(campaign, await LiveAsync(services, ct)), definition.RootElement.Clone()));
+    }
+
+    private static async Task<IResult> StatsAsync(string campaignId, NpgsqlDataSource db, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    {
+        if (await new CampaignStore(db, time).GetAsync(campaignId, ct) is null)
+        {
+            return NoCampaign(campaignId);
+        }
+
+        if (services.GetService<OutboundDialer>() is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance, so it has no live campaign figures.");
+        }
+
+        return (await LiveAsync(services, ct)).TryGetValue(campaignId, out var live)
+            ? Results.Ok(live)
+            : Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not running here", detail: $"Campaign '{campaignId}' is not running on this instance.");
+    }
+
+    private static async Task<IResult> PutAsync(string campaignId, HttpRequest request, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct)
+    {
+        string json;
+        try
+        {
+            json = await new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true)).ReadToEndAsync(ct);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["The campaign file is not valid UTF-8."] });
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Too large", detail: $"A campaign file is at most {HttpExtensions.MaxRequestBodyBytes >> 20} MiB.");
+        }
+
+        CampaignDefinition definition;
+        try
+        {
+            definition = CampaignDefinition.Parse(json);
+        }
+        catch (DialerConfigurationException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["campaign"] = [.. ex.Errors] });
+        }
+
+        if (!string.Equals(definition.Id, campaignId, StringComparison.Ordinal))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["id"] = [$"The file's id '{definition.Id}' is not the one in the address ('{campaignId}')."] });
+        }
+
+        var state = await new CampaignStore(db, time).PutAsync(definition, Actor(user), ct);
+        return Results.Ok(new { id = definition.Id, state = state.ToString() });
+    }
+
+    private static async Task<IResult> SetStateAsync(string campaignId, CampaignState state, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    {
+        var store = new CampaignStore(db, time);
+        if (!await store.SetStateAsync(campaignId, state, Actor(user), ct))
+        {
+            return NoCampaign(campaignId);
+        }
+
+        return Results.Ok(View((await store.GetAsync(campaignId, ct))!, await LiveAsync(services, ct)));
+    }
+
+    private static async Task<IResult> ImportLeadsAsync(string campaignId, bool? skipBad, HttpRequest request, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct)
+    {
+        if (request.ContentLength > MaxLeadUploadBytes)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "File too large",
+                detail: $"At most {MaxLeadUploadBytes >> 20} MiB per upload; import larger files with 'ctibridge import leads'.");
+        }
+
+        var store = new CampaignStore(db, time);
+        if (await store.GetAsync(campaignId, ct) is null)
+        {
+            return NoCampaign(campaignId);
+        }
+
+        // Lead files are larger than the API's usual bodies: this endpoint alone takes up to MaxLeadUploadBytes.
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxLeadUploadBytes;
+        }
+
+        LeadImportReport report;
+        try
+        {
+            using var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true));
+            report = await new LeadImporter(db, store, time).ImportAsync(campaignId, reader,
+                new LeadImportOptions { FileName = "upload.csv", ImportedBy = Actor(user), SkipBadRows = skipBad == true }, ct);
+        }
+        catch (LeadImportException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["file"] = [ex.Message] });
+        }
+        catch (DecoderFallbackException)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["file"] = ["The file is not valid UTF-8."] });
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "File too large",
+                detail: $"At most {MaxLeadUploadBytes >> 20} MiB per upload; import larger files with 'ctibridge import leads'.");
+        }
+
+        // Per-row errors come back either way; nothing imported (all-or-nothing with a bad row) is a 422.
+        var body = new
+        {
+            importId = report.ImportId,
+            committed = report.Committed,
+            rowsRead = report.RowsRead,
+            imported = report.Imported,
+            rejects = report.Rejects.Select(r => new { line = r.Line, column = r.Column, kind = r.Kind.ToString(), reason = r.Reason, raw = r.Raw }).ToList(),
+        };
+        return report.Committed ? Results.Ok(body) : Results.UnprocessableEntity(body);
+    }
+
+    private static async Task<IResult> JoinAsync(string campaignId, string agentId, JoinRequest? body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    {
+        if (!user.MayActFor(agentId))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your agent", detail: "An agent key may act only for its own agent.");
+        }
+
+        if (body?.Endpoint is not { Length: > 0 and <= 128 } endpoint || !endpoint.Contains('/', StringComparison.Ordinal) || endpoint.Any(char.IsControl))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["endpoint"] = [$"'{body?.Endpoint}' is not an Asterisk endpoint (e.g. PJSIP/1001)."] });
+        }
+
+        if (services.GetService<OutboundDialer>() is not { } dialer)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+        }
+
+        return await dialer.JoinAsync(campaignId, agentId, endpoint, ct) is { } refused
+            ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: refused)
+            : Results.Accepted(value: new { campaignId, agentId, endpoint });
+    }
+
+    private static async Task<IResult> LeaveAsync(string campaignId, string agentId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    {
+        if (!user.MayActFor(agentId))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your agent", detail: "An agent key may act only for its own agent.");
+        }
+
+        if (services.GetService<OutboundDialer>() is not { } dialer)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+        }
+
+        return await dialer.LeaveAsync(agentId, ct) is { } refused
+            ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: refused)
+            : Results.NoContent();
+    }
+
+    private static async Task<IResult> DispositionAsync(string callId, DispositionBody body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    {
+        if (body.Disposition is not { Length: > 0 and <= 64 } disposition || disposition.Any(char.IsControl))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["disposition"] = ["A disposition (1-64 characters, e.g. sale, call-back) is required."] });
+        }
+
+        var attempt = await new AttemptLog(db, "api", time).GetAsync(callId, ct);
+        if (attempt is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such campaign call", detail: $"No dialer call '{callId}'.");
+        }
+
+        // An agent key dispositions only the calls it talked on.
+        if (user.IsInRole(ApiRoles.Name(Data.Access.ApiRole.Agent)) && (attempt.AgentId is null || !user.MayActFor(attempt.AgentId)))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your call", detail: "An agent key may disposition only its own agent's calls.");
+        }
+
+        try
+        {
+            var dispositions = new CampaignCallDispositions(db, time, services.GetService<Core.Callbacks.ICallbackRequests>());
+            var result = await dispositions.SetAsync(callId, disposition, body.CallbackAt, Actor(user), ct);
+            return Results.Ok(new { callId, disposition, callbackId = result?.Callback?.Callback.Id, leadReopenedAt = result?.LeadReopenedAt });
+        }
+        catch (ArgumentException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["callbackAt"] = [ex.Message] });
+        }
+    }
+
+    private static async Task<IResult> ListDoNotCallAsync(bool? pending, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
+        Results.Ok(await new DoNotCallList(db, time).ListAsync(null, pending == true ? DoNotCallRequestStatus.Pending : null, ct));
+
+    private static async Task<IResult> RequestDoNotCallAsync(DoNotCallRequestBody body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct)
+    {
+        DoNotCallAction action;
+        if (body.Action is null || body.Action.Equals("add", StringComparison.OrdinalIgnoreCase))
+        {
+            action = DoNotCallAction.Add;
+        }
+        else if (body.Action.Equals("remove", StringComparison.OrdinalIgnoreCase))
+        {
+            action = DoNotCallAction.Remove;
+        }
+        else
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["action"] = [$"'{body.Action}' is neither add nor remove."] });
+        }
+
+        if (body.Number is null)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["number"] = ["The number (E.164, e.g. +12125550100) is required."] });
+        }
+
+        var scope = DoNotCallList.GlobalScope;
+        if (body.Campaign is { } campaignId)
+        {
+            if (await new CampaignStore(db, time).GetAsync(campaignId, ct) is null)
+            {
+                return NoCampaign(campaignId);
+            }
+
+            scope = campaignId;
+        }
+
+        try
+        {
+            var request = await new DoNotCallList(db, time).RequestAsync(action, scope, body.Number, body.Reason ?? "", Actor(user), ct);
+            return Results.Created($"/api/dnc/requests/{request.Id}", request);
+        }
+        catch (DoNotCallException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["request"] = [ex.Message] });
+        }
+    }
+
+    private static async Task<IResult> DecideAsync(string requestId, bool approve, DecisionBody? body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct)
+    {
+        if (!long.TryParse(requestId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such request", detail: $"'{requestId}' is not a do-not-call request id.");
+        }
+
+        try
+        {
+            return Results.Ok(await new DoNotCallList(db, time).DecideAsync(id, approve, Actor(user), body?.Note, ct));
+        }
+        catch (DoNotCallException ex)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: ex.Message);
+        }
+    }
+}
