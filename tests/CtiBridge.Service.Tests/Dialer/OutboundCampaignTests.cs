@@ -306,10 +306,11 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     {
         await using var pbx = await StartPbxAsync("1001", "1002");
 
+        // People stay on 2 s, longer than detection takes even on a loaded machine (a hang-up during AMD counts as a machine).
         // A third are machines; lead 5 (dialled as 12125550005) is a person AMD is not sure about: NOTSURE goes to an agent.
         pbx.DialledCustomers = new DialledCustomers
         {
-            Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0.35, RingSeconds = 0.2, MachineMessageSeconds = 5, TalkSeconds = 0.5, AmdSeconds = 0.3,
+            Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0.35, RingSeconds = 0.2, MachineMessageSeconds = 8, TalkSeconds = 2, AmdSeconds = 0.3,
             AmdResults = { ["12125550005"] = "NOTSURE" },
         };
         var campaign = await CampaignAsync(16, extra: """, "machines": "LeaveMessage", "machineMessage": "acme-machine" """);
