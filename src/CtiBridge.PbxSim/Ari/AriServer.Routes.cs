@@ -512,26 +512,6 @@ internal sealed partial class AriServer
 
         switch (rest)
         {
-            case ["continue"] when method == "POST":
-                if (!inStasis)
-                {
-                    return NotInStasis();
-                }
-
-                var priorityText = Param(request, body, "priority");
-                int? priority = null;
-                if (priorityText.Length > 0)
-                {
-                    if (!int.TryParse(priorityText, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p))
-                    {
-                        return HttpResponse.Error(400, "Bad Request", "priority: invalid integer");
-                    }
-
-                    priority = p;
-                }
-
-                Model.ContinueFromStasis(channel, Param(request, body, "context"), Param(request, body, "extension"), priority);
-                return HttpResponse.NoContent();
             case ["answer"] when method == "POST":
                 Model.Answer(channel);
                 return HttpResponse.NoContent();

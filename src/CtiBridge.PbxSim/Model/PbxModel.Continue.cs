@@ -33,5 +33,17 @@ internal sealed partial class PbxModel
         {
             Defer(() => ContinuePbx(channel));
         }
+        else if (context.Length > 0 || exten.Length > 0)
+        {
+            // A channel ARI originated into the app never ran dialplan: continue starts it at the
+            // location (how the dialer sends an answered customer to its AMD context).
+            Defer(() =>
+            {
+                if (!channel.Gone && !channel.Ending)
+                {
+                    StartPbx(channel);
+                }
+            });
+        }
     }
 }

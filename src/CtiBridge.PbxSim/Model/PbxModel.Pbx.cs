@@ -183,33 +183,6 @@ internal sealed partial class PbxModel
             });
         });
 
-    /// <summary>
-    /// ARI <c>continue</c>: the channel leaves Stasis (StasisEnd) and the dialplan goes on at the
-    /// given location, or at the priority after its Stasis() step when none is given.
-    /// </summary>
-    internal void ContinueFromStasis(Channel channel, string? context, string? extension, int? priority)
-    {
-        _sim.AriEvents.LeaveStasis(channel);
-        if (context is { Length: > 0 } || extension is { Length: > 0 } || priority is not null)
-        {
-            channel.Context = context is { Length: > 0 } ? context : channel.Context;
-            channel.Exten = extension is { Length: > 0 } ? extension : channel.Exten;
-            channel.Priority = priority ?? 1;
-        }
-        else if (channel.InPbx)
-        {
-            channel.Priority++;
-        }
-
-        Defer(() =>
-        {
-            if (!channel.Gone && !channel.Ending)
-            {
-                StartPbx(channel);
-            }
-        });
-    }
-
     private AppResult WaitThenEnd(Channel channel, string data)
     {
         var generation = ++channel.Generation;
