@@ -1,13 +1,16 @@
 using BenchmarkDotNet.Running;
 using CtiBridge.Benchmarks.Ami;
+using CtiBridge.Benchmarks.Ari;
 
 namespace CtiBridge.Benchmarks;
 
 /// <summary>
 /// Runs the benchmarks chosen on the command line (e.g. --filter '*Ami*'); see docs/benchmarks.md.
 /// A named class, not top-level statements: PbxSim (referenced here) has a top-level Program of its own.
-/// The first argument <c>ami-server</c> or <c>ami-client</c> runs the AMI loopback benchmark with
-/// server and client in separate processes instead (see <see cref="AmiLoopbackSeparate"/>).
+/// The first argument <c>ami-server</c>/<c>ami-client</c> (or <c>ari-server</c>/<c>ari-client</c>)
+/// runs the AMI loopback (ARI REST) benchmark with server and client in separate processes instead
+/// (see <see cref="AmiLoopbackSeparate"/> and <see cref="AriRestSeparate"/>); <c>ami-parse</c> is
+/// the quick in-process parse loop.
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -17,6 +20,10 @@ public static class BenchmarkProgram
         {
             case "ami-server":
                 return await AmiLoopbackSeparate.RunServerAsync(args[1..]);
+            case "ari-server":
+                return await AriRestSeparate.RunServerAsync();
+            case "ari-client":
+                return await AriRestSeparate.RunClientAsync(args[1..]);
             case "ami-parse":
                 return AmiLoopbackSeparate.RunParse(args[1..]);
             case "ami-client":

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using CtiBridge.Asterisk.Ari;
+
+namespace CtiBridge.Benchmarks.Ari;
+
+/// <summary>
+/// ARI REST round trips with the server in a process of its own (pinned to its own core by
+/// scripts/bench-ari-rest.sh), so that what the client adds to each call can be told apart from
+/// what the server takes. <c>ari-server</c> answers <c>GET /ari/channels/{n}</c> with the recorded
+/// Asterisk response and notes, per request number, when its read of the request returned and
+/// when its write of the response completed (monotonic clock, shared by processes on one
+/// machine); <c>GET /__timings</c> hands those notes over. <c>ari-client --port P [--in-flight K]
+/// [--calls N] [--connections C]</c> makes N calls (after 2 000 warm-up calls), K at a time, and
+/// prints per call p50/p99 of: the client's round trip, the server's own time, and their
+/// difference (what the client, the kernel and the wait for the server's read added); plus the
+/// client process's CPU per call, which no other process inflates.
+/// </summary>
+internal static class AriRestSeparate
+{
+    private const string ChannelPrefix = "/ari/channels/";
+
+    public static async Task<int> RunServerAsync()
+    {
+        var response = await File.ReadAllBytesAsync(Path.Combine(AriRecordings.Directory, "rest", "31-channel-get.http"));
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start(1024);
+        var timings = new List<(long Id, long Read, long Written)>(1 << 20);
+        using var stop = new CancellationTokenSource();
+        _ = AcceptAsync(listener, response, timings, stop.Token);
+        Console.WriteLine(((IPEndPoint)listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture));
+        Console.Out.Flush();
+        await Console.In.ReadToEndAsync();
+        await stop.CancelAsync();
+        listener.Stop();
+        return 0;
+    }
+
+    private static async Task AcceptAsync(TcpListener listener, byte[] response, List<(long, long, long)> timings, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                var socket = await listener.AcceptSocketAsync(stop);
+                socket.NoDelay = true;
+                _ = ServeAsync(socket, response, timings, stop);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static async Task ServeAsync(Socket socket, byte[] response, List<(long Id, long Read, long Written)> timings, CancellationToken stop)
+    {
+        var buffer = new byte[16 * 1024];
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                var n = await socket.ReceiveAsync(buffer.AsMemory(filled), stop);
+                var read = Stopwatch.GetTimestamp();
+                if (n == 0)
+                {
+                    return;
+                }
+
+                filled += n;
+                int end;
+                // GET requests have no body: every head is one request.
+                while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) >= 0)
+                {
+                    var head = Encoding.ASCII.GetString(buffer, 0, end);
+                    end += 4;
+                    Buffer.BlockCopy(buffer, end, buffer, 0, filled - end);
+                    filled -= end;
+                    var path = head.Split(' ', 3)[1];
+                    if (path.StartsWith(ChannelPrefix, StringComparison.Ordinal))
+                    {
+                        await socket.SendAsync(response, stop);
+                        var written = Stopwatch.GetTimestamp();
+                        var id = long.Parse(path.AsSpan(ChannelPrefix.Length), CultureInfo.InvariantCulture);
+                        lock (timings)
+                        {
+                            timings.Add((id, read, written));
+                        }
+                    }
+                    else
+                    {
+                        string body;
+                        lock (timings)
+                        {
+                            body = string.Join('\n', timings.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Id} {t.Read} {t.Written}")));
+                            timings.Clear();
+                        }
+
+                        var bytes = Encoding.ASCII.GetBytes(body);
+                        await socket.SendAsync(Encoding.ASCII.GetBytes(
+                            $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {bytes.Length}\r\n\r\n"), stop);
+                        await socket.SendAsync(bytes, stop);
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    public static async Task<int> RunClientAsync(string[] args)
+    {
+        int port = 0, inFlight = 200, calls = 20_000, connections = new AriClientOptions().MaxConnections;
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            switch (args[i])
+            {
+                case "--port": port = value; break;
+                case "--in-flight": inFlight = value; break;
+                case "--calls": calls = value; break;
+                case "--connections": connections = value; break;
+                default:
+                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections)");
+                    return 2;
+            }
+        }
+
+        if (port is <= 0 or > 65535 || inFlight < 1 || calls < inFlight || connections < 1 || args.Length % 2 != 0)
+        {
+            Console.Error.WriteLine("ari-client: needs --port 1-65535, --in-flight >= 1, --calls >= in-flight, --connections >= 1");
+            return 2;
+        }
+
+        var baseAddress = new Uri($"http://127.0.0.1:{port}/ari");
+        using var client = new AriClient(new AriClientOptions
+        {
+            BaseAddress = baseAddress,
+            UserName = "ctibridge",
+            Password = "ctibridge-secret",
+            MaxConnections = connections,
+        });
+
+        const int WarmUp = 2_000;
+        await RunCallsAsync(client, 0, WarmUp, inFlight, new long[WarmUp], new long[WarmUp]);
+        var started = new long[calls];
+        var ended = new long[calls];
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await RunCallsAsync(client, WarmUp, calls, inFlight, started, ended);
+        var wall = clock.Elapsed;
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpuBefore;
+
+        using var plain = new HttpClient();
+        var lines = (await plain.GetStringAsync(new Uri($"http://127.0.0.1:{port}/__timings"))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var server = new Dictionary<long, (long Read, long Written)>();
+        foreach (var line in lines)
+        {
+            var parts = line.Split(' ');
+            server[long.Parse(parts[0], CultureInfo.InvariantCulture)] =
+                (long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture));
+        }
+
+        var roundTrip = new List<double>(calls);
+        var serverTime = new List<double>(calls);
+        var added = new List<double>(calls);
+        for (var i = 0; i < calls; i++)
+        {
+            if (!server.TryGetValue(WarmUp + i, out var s))
+            {
+                Console.Error.WriteLine($"ari-client: the server has no timing for call {WarmUp + i}");
+                return 1;
+            }
+
+            var total = Stopwatch.GetElapsedTime(started[i], ended[i]).TotalMilliseconds;
+            var own = Stopwatch.GetElapsedTime(s.Read, s.Written).TotalMilliseconds;
+            roundTrip.Add(total);
+            serverTime.Add(own);
+            added.Add(total - own);
+        }
+
+        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate, {inFlight} in flight, {connections} connections, {calls} calls");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call"));
+        Report(prefix, "client round trip", roundTrip);
+        Report(prefix, "server's own time (read returned → response written)", serverTime);
+        Report(prefix, "added by client + kernel + wait for the server's read", added);
+        return 0;
+    }
+
+    private static async Task RunCallsAsync(AriClient client, int firstId, int count, int inFlight, long[] started, long[] ended)
+    {
+        var next = -1;
+        var workers = new Task[inFlight];
+        for (var w = 0; w < inFlight; w++)
+        {
+            workers[w] = Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < count)
+                {
+                    started[i] = Stopwatch.GetTimestamp();
+                    await client.Channels.GetAsync((firstId + i).ToString(CultureInfo.InvariantCulture));
+                    ended[i] = Stopwatch.GetTimestamp();
+                }
+            });
+        }
+
+        await Task.WhenAll(workers);
+    }
+
+    private static void Report(string prefix, string what, List<double> samples)
+    {
+        var sorted = samples.Order().ToArray();
+        double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{prefix}, {what}: p50 {P(0.50):0.000} ms, p99 {P(0.99):0.000} ms, max {sorted[^1]:0.000} ms"));
+    }
+}
