@@ -157,7 +157,8 @@ public sealed class AcdRecordMapper
     {
         if (!_calls.TryGetValue(x.CallId, out var call))
         {
-            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did };
+            // A callback task's call row is written by call control (outbound, with the customer leg's outcome).
+            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, IsCallbackTask = x.Caller.Attributes.ContainsKey("callbackId") };
             _calls[x.CallId] = call;
         }
 
@@ -277,7 +278,7 @@ public sealed class AcdRecordMapper
             output.Add(visit with { Revision = 1, TalkSeconds = x.Talk.TotalSeconds, HoldSeconds = x.Hold.TotalSeconds, WrapUpSeconds = x.WrapUp.TotalSeconds, Handled = true });
         }
 
-        if (call.Ended is not null)
+        if (call.Ended is not null && !call.IsCallbackTask)
         {
             output.Add(CallRow(x.CallId, call, revision: ++call.Revision));
             if (call.OpenHandlings == 0)
@@ -291,7 +292,11 @@ public sealed class AcdRecordMapper
     {
         var call = Call(x.CallId, x.At);
         call.Ended = x;
-        output.Add(CallRow(x.CallId, call, revision: call.Revision));
+        if (!call.IsCallbackTask)
+        {
+            output.Add(CallRow(x.CallId, call, revision: call.Revision));
+        }
+
         if (call.OpenHandlings == 0)
         {
             Forget(x.CallId, call, output);
@@ -307,6 +312,11 @@ public sealed class AcdRecordMapper
         }
 
         _calls.Remove(callId);
+        if (call.IsCallbackTask)
+        {
+            return;
+        }
+
         var row = CallRow(callId, call, call.Revision);
         if (_finished.TryAdd(callId, row))
         {
@@ -331,7 +341,7 @@ public sealed class AcdRecordMapper
         if (_calls.TryGetValue(x.CallId, out var open))
         {
             open.SurveyScore = (short)x.Score;
-            if (open.Ended is not null)
+            if (open.Ended is not null && !open.IsCallbackTask)
             {
                 output.Add(CallRow(x.CallId, open, ++open.Revision));
             }
@@ -442,6 +452,8 @@ public sealed class AcdRecordMapper
         public string? RecordingId { get; set; }
         public Dictionary<string, RecordingRecord> Recordings { get; } = new(StringComparer.Ordinal);
         public short? SurveyScore { get; set; }
+
+        public bool IsCallbackTask { get; init; }
 
         public int? Position(string queue, int visit) => Positions.TryGetValue((queue, visit), out var p) ? p : null;
     }

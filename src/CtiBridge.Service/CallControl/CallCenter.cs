@@ -211,6 +211,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case StasisStart start:
                 OnStasisStart(app, start, at);
                 break;
+            case StasisEnd end when EndCallbackLeg(end.Channel.Id, cause: null, at):
+            case ChannelDestroyed callbackLeg when EndCallbackLeg(callbackLeg.Channel.Id, callbackLeg.Cause, at):
+                break;
             case StasisEnd end:
                 OnChannelGone(end.Channel.Id, at, "left the Stasis app");
                 break;
@@ -267,6 +270,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             }
 
             StartInbound(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
+            return;
+        }
+
+        if (StartCallbackLeg(app, channel, entry, at))
+        {
             return;
         }
 
@@ -406,6 +414,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         session.Ended = true;
         _calls.Remove(session.CallId);
         CheckDrained();
+        if (session.Placed is not null)
+        {
+            CallbackSessionEnded(session);
+        }
+
         EndAgentCalls(session);
         WriteIvrCallRecord(session);
         foreach (var (agentId, legId) in session.AgentLegs)
@@ -429,6 +442,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         if (!_calls.TryGetValue(command.CallId, out var session))
         {
             LogCommandForEndedCall(_logger, command.GetType().Name, command.CallId);
+            return;
+        }
+
+        if (session.Placed is not null && ExecuteCallback(session, command))
+        {
             return;
         }
 
@@ -512,6 +530,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     void IAcdOutput.Publish(AcdEvent domainEvent)
     {
+        ObserveForCallbacks(domainEvent);
         lock (_subscribersGate)
         {
             foreach (var subscriber in _subscribers)
@@ -531,6 +550,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+        await StopCallbackReportsAsync().ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
         _records.Writer.TryComplete();
         lock (_subscribersGate)

@@ -31,7 +31,11 @@ public static class CallControlExtensions
             provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>())
         {
             LiveState = provider.GetRequiredService<LiveStateStore>(),
+            CallbackDialing = settings.Callbacks.ToDialOptions(),
         });
+
+        // Due callbacks are placed by the call center (agent reserved → customer dialled → bridged).
+        services.AddSingleton<Callbacks.ICallbackPlacement>(provider => new CallCenterCallbackPlacement(provider));
         services.AddSingleton(settings.CallControl);
         services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>().Select(server =>
         {
@@ -131,6 +135,7 @@ internal sealed partial class CallControlService(
         });
         role.IsActive = true;
         role.ActiveSince = timeProvider.GetUtcNow();
+        center.UseStasisApps(apps);
         center.Start();
         try
         {

@@ -15,6 +15,22 @@ public interface ICallbackPlacement
     Task WithdrawAsync(Callback callback, string reason, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// What call control reports about each placement (implemented by <see cref="CallbackService"/>):
+/// every report moves the stored record at most once, so a late or repeated report changes nothing.
+/// </summary>
+public interface ICallbackOutcomes
+{
+    /// <summary>An agent is reserved and the customer is being called: due → dialing.</summary>
+    Task<Callback?> AgentReservedAsync(Guid id, string agentId, string callId, CancellationToken cancellationToken = default);
+
+    /// <summary>The customer and the agent talk: dialing → connected (the promise is kept).</summary>
+    Task<Callback?> ConnectedAsync(Guid id, string callId, CancellationToken cancellationToken = default);
+
+    /// <summary>The attempt ended without a conversation: retry with backoff, failed, or back to the ACD after an agent's miss.</summary>
+    Task<Callback?> AttemptEndedAsync(Guid id, string callId, CallbackAttemptOutcome outcome, CancellationToken cancellationToken = default);
+}
+
 /// <summary>Happenings others watch (the owner's reminder, supervisors' escalation, the wallboard).</summary>
 public interface ICallbackObserver
 {

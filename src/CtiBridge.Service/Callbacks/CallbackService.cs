@@ -27,7 +27,7 @@ public enum CallbackAttemptOutcome
 /// <see cref="CancelAsync"/>; call control reports placements with <see cref="AgentReservedAsync"/>,
 /// <see cref="ConnectedAsync"/> and <see cref="AttemptEndedAsync"/>.
 /// </summary>
-public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs
+public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, ICallbackOutcomes
 {
     private readonly CallbackStore _store;
     private readonly CallbackPolicy _policy;

@@ -42,6 +42,12 @@ public sealed class CallbackSettings
     /// <summary>See <see cref="CallbackPolicy.Priority"/>.</summary>
     public int Priority { get; set; } = new CallbackPolicy().Priority;
 
+    /// <summary>How long a callback customer's phone rings before the attempt counts as no answer (default 30 s).</summary>
+    public TimeSpan CustomerRingTimeout { get; set; } = new CallControl.CallbackDialOptions().CustomerRingTimeout;
+
+    /// <summary>The number shown to callback customers (digits, optional +); none leaves it to the trunk.</summary>
+    public string? CallerId { get; set; }
+
     /// <summary>Jobs run at once on this node (Quartz thread pool).</summary>
     public int SchedulerThreads { get; set; } = new CallbackSchedulerOptions().Threads;
 
@@ -57,6 +63,9 @@ public sealed class CallbackSettings
         EscalateAfter = EscalateAfter, Priority = Priority,
     };
 
+    /// <summary>How call control dials callback customers.</summary>
+    public CallControl.CallbackDialOptions ToDialOptions() => new() { CustomerRingTimeout = CustomerRingTimeout, CallerId = CallerId };
+
     /// <summary>Adds one problem per bad setting (paths as in the file: <c>callbacks.maxAttempts</c>).</summary>
     public static void Validate(CallbackSettings settings, List<SettingsProblem> problems)
     {
@@ -71,6 +80,16 @@ public sealed class CallbackSettings
         if (settings.SchedulerThreads is < 1 or > 100)
         {
             problems.Add(new SettingsProblem("callbacks.schedulerThreads", $"must be 1 to 100 (is {settings.SchedulerThreads})"));
+        }
+
+        if (settings.CustomerRingTimeout < TimeSpan.FromSeconds(5) || settings.CustomerRingTimeout > TimeSpan.FromMinutes(5))
+        {
+            problems.Add(new SettingsProblem("callbacks.customerRingTimeout", $"must be 5 s to 5 min (is {settings.CustomerRingTimeout})"));
+        }
+
+        if (settings.CallerId is { } callerId && (callerId.Length is 0 or > 32 || !callerId.TrimStart('+').All(char.IsAsciiDigit)))
+        {
+            problems.Add(new SettingsProblem("callbacks.callerId", $"must be a number of digits with an optional leading + (is '{callerId}')"));
         }
 
         if (settings.SweepInterval < TimeSpan.FromSeconds(1))

@@ -1,0 +1,639 @@
+using System.Data.Common;
+using System.Globalization;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
+using CtiBridge.Data.Records;
+using CtiBridge.Service.Callbacks;
+using AcdVisitOutcome = CtiBridge.Core.Acd.QueueVisitOutcome;
+using DataDisposition = CtiBridge.Data.Records.CallDisposition;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>How callback calls are dialled (the <c>callbacks</c> section: <c>customerRingTimeout</c>, <c>callerId</c>).</summary>
+public sealed record CallbackDialOptions
+{
+    /// <summary>How long the customer's phone rings before the attempt counts as no answer (agent-first).</summary>
+    public TimeSpan CustomerRingTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The number shown to the customer; null leaves it to the trunk.</summary>
+    public string? CallerId { get; init; }
+}
+
+/// <summary>
+/// Placing callbacks (docs/callbacks.md §7): a due callback becomes an outbound task of the ACD
+/// (<see cref="CallbackQueued"/>, ahead of ordinary calls by its priority, or in its caller's old
+/// place in line). When the engine picks an agent:
+/// <list type="bullet">
+/// <item>agent-first (default): the agent's phone rings as for a call; once the agent answers, the
+/// customer is dialled through <c>callControl.externalEndpoint</c> and joins the agent's bridge;</item>
+/// <item>customer-first: the customer is dialled while the agent is reserved (rung by the engine's
+/// clock, so the customer rings at most the queue's ring timeout less a second); once the customer
+/// answers, the agent's phone rings and the customer hears music until the agent joins.</item>
+/// </list>
+/// Every attempt is reported to the <see cref="CallbackService"/> (reserved → connected, or no
+/// answer / busy / failed → retry per policy) and written as one outbound <c>calls</c> row with the
+/// callback id. The sources owed to call control live here too: an abandon after a long enough wait
+/// requests a callback, an answered inbound call resolves the number's open callbacks.
+/// </summary>
+public sealed partial class CallCenter
+{
+    private const string CallbackIdAttribute = "callbackId";
+    private readonly Dictionary<Guid, CallSession> _callbackTasks = [];
+    private readonly Dictionary<string, CallSession> _callbackLegs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CallRecord> _callbackRowsInWrapUp = new(StringComparer.Ordinal);
+    private readonly System.Threading.Channels.Channel<(string What, Func<CancellationToken, Task> Report)> _callbackReports =
+        System.Threading.Channels.Channel.CreateUnbounded<(string, Func<CancellationToken, Task>)>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _callbackReportsAbort = new();
+    private IReadOnlyList<StasisApp> _apps = [];
+    private Task? _callbackReporting;
+
+    /// <summary>How callback calls are dialled.</summary>
+    public CallbackDialOptions CallbackDialing { get; init; } = new();
+
+    /// <summary>The servers' Stasis apps: callbacks are placed through the first one.</summary>
+    internal void UseStasisApps(IReadOnlyList<StasisApp> apps) => _apps = apps;
+
+    /// <summary>A due callback: queue it in the ACD as an outbound task (returns at once; the loop does the work).</summary>
+    public Task OfferCallbackAsync(Callback callback, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Post(at => OfferCallback(callback, at));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The callback was cancelled, resolved or rescheduled: its task leaves the ACD; a customer still
+    /// ringing is hung up; a conversation already under way is not cut.
+    /// </summary>
+    public Task WithdrawCallbackAsync(Callback callback, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Post(at =>
+        {
+            WithdrawCallbackTask(callback.Id, reason, at);
+            return null;
+        });
+        return Task.CompletedTask;
+    }
+
+    private AcdInput? OfferCallback(Callback callback, DateTimeOffset at)
+    {
+        if (_callbackTasks.ContainsKey(callback.Id))
+        {
+            return null; // already in the ACD (the same offer twice): one task per callback.
+        }
+
+        if (_drainStarted)
+        {
+            return null; // stopping: it stays due in the database for the next start (or another instance)
+        }
+
+        if (_apps.Count == 0)
+        {
+            LogCallbackNoApp(_logger, callback.Id);
+            return null;
+        }
+
+        var callId = string.Create(CultureInfo.InvariantCulture, $"cb-{callback.Id:N}-{callback.Version}");
+        var customerLeg = callId + "-customer";
+        var caller = new CallerData
+        {
+            CallerNumber = callback.Number,
+            CallerName = string.IsNullOrWhiteSpace(callback.CustomerName) ? "Callback" : "Callback " + callback.CustomerName,
+            RequiredSkills = callback.RequiredSkills,
+            Priority = callback.Priority,
+            Attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                [CallbackIdAttribute] = callback.Id.ToString(),
+                ["callbackSource"] = CallbackStates.SourceName(callback.Source),
+            },
+        };
+        var session = new CallSession(callId, customerLeg, callback.Queue, _apps[0], _logger, _stopping.Token)
+        {
+            EnteredAt = at, EnqueuedAt = at, Stage = CallStage.Acd, Caller = caller, CallerGone = true,
+            Placed = new PlacedCallback(callback, customerLeg),
+        };
+        _calls[callId] = session;
+        _callbackTasks[callback.Id] = session;
+        var outcome = _engine.Handle(new CallbackQueued(at, callId, callback.Queue, caller, callback.PlaceInLineSince));
+        if (!outcome.Accepted)
+        {
+            // Unknown queue (the configuration changed since it was requested): it stays due and escalates.
+            LogCallbackRefused(_logger, callback.Id, outcome.Reason ?? "refused");
+            session.Placed.Withdrawn = true;
+            EndSession(session);
+        }
+        else
+        {
+            LogCallbackQueued(_logger, callback.Id, callId, callback.Queue, CallbackStates.ModeName(callback.Mode));
+        }
+
+        return null;
+    }
+
+    private void WithdrawCallbackTask(Guid callbackId, string reason, DateTimeOffset at)
+    {
+        if (!_callbackTasks.TryGetValue(callbackId, out var session) || session.Ended || session.Placed is not { } placed)
+        {
+            return;
+        }
+
+        placed.Withdrawn = true;
+        LogCallbackWithdrawn(_logger, callbackId, session.CallId, reason);
+        if (placed.DialStartedAt is null)
+        {
+            if (_engine.Handle(new CallbackWithdrawn(at, session.CallId)).Accepted)
+            {
+                EndSession(session);
+            }
+
+            return;
+        }
+
+        if (placed.CustomerAnsweredAt is null && !session.CallerGone)
+        {
+            var ari = session.App.Ari;
+            session.Run("stop dialling the callback customer", ct => ari.Channels.HangupAsync(placed.CustomerLegId, reason: "normal", cancellationToken: ct));
+        }
+    }
+
+    /// <summary>The ACD's commands for a callback task; false leaves the command to the ordinary call path.</summary>
+    private bool ExecuteCallback(CallSession session, AcdCommand command)
+    {
+        var placed = session.Placed!;
+        switch (command)
+        {
+            case RingAgent ring when placed.Mode == CallbackMode.CustomerFirst:
+                session.CurrentQueue = ring.Queue;
+                if (placed.DialStartedAt is not null)
+                {
+                    return true; // one dial per attempt: the engine's ring ended it, the withdrawal follows.
+                }
+
+                placed.AgentId = ring.AgentId;
+                session.AgentLegs[ring.AgentId] = placed.CustomerLegId; // the engine's ring of the agent is the customer's ring
+                ReportReserved(session, ring.AgentId);
+                var limit = ring.RingTimeout - TimeSpan.FromSeconds(1);
+                DialCustomer(session, limit < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : limit < CallbackDialing.CustomerRingTimeout ? limit : CallbackDialing.CustomerRingTimeout);
+                return true;
+            case RingAgent ring:
+                placed.AgentId = ring.AgentId;
+                return false;
+            case ConnectAgent connect when placed.Mode == CallbackMode.CustomerFirst:
+                ConnectCustomerFirst(session, connect);
+                return true;
+            case ConnectAgent connect when session.AgentLegs.TryGetValue(connect.AgentId, out var agentLeg):
+                ConnectAgentFirst(session, connect, agentLeg);
+                return true;
+            case OverflowCall:
+                // Withdrawn from the queue: nobody is on the line to send anywhere.
+                session.LeftAcd = true;
+                EndSession(session);
+                return true;
+            case StartMusicOnHold or PlayPrompt or AnnouncePosition or AnnounceAgentId:
+                return true; // nobody is on the line yet
+            default:
+                return false;
+        }
+    }
+
+    private void ConnectAgentFirst(CallSession session, ConnectAgent connect, string agentLeg)
+    {
+        var placed = session.Placed!;
+        session.ConnectedAgentId = connect.AgentId;
+        session.LastAgentId = connect.AgentId;
+        placed.AgentId = connect.AgentId;
+        var bridgeId = $"{session.CallId}-bridge-{++session.BridgeCount}";
+        session.BridgeId = bridgeId;
+        var ari = session.App.Ari;
+        LogCallbackAgentFirst(_logger, session.CallId, connect.AgentId, placed.Callback.Number);
+        session.Run("bridge the agent for the callback", async ct =>
+        {
+            await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: "callback", cancellationToken: ct).ConfigureAwait(false);
+            await ari.Bridges.AddChannelAsync(bridgeId, [agentLeg], cancellationToken: ct).ConfigureAwait(false);
+        });
+        ReportReserved(session, connect.AgentId);
+        DialCustomer(session, CallbackDialing.CustomerRingTimeout);
+    }
+
+    private void ConnectCustomerFirst(CallSession session, ConnectAgent connect)
+    {
+        var placed = session.Placed!;
+        session.ConnectedAgentId = connect.AgentId;
+        session.LastAgentId = connect.AgentId;
+        var bridgeId = $"{session.CallId}-bridge-{++session.BridgeCount}";
+        session.BridgeId = bridgeId;
+        var legId = $"{session.CallId}-{connect.AgentId}-{++session.Attempts}";
+        placed.AgentLegId = legId;
+        session.AgentLegs[connect.AgentId] = legId;
+        _channels[legId] = new ChannelLeg(session, connect.AgentId);
+        var ari = session.App.Ari;
+        var app = session.App.Name;
+        var queue = session.CurrentQueue ?? session.Queue;
+        var moh = _settings.Queues.FirstOrDefault(q => q.Name == queue)?.MusicOnHold ?? "default";
+        var name = $"[{queue}] {session.Caller.CallerName}".Replace("\"", string.Empty, StringComparison.Ordinal);
+        var number = placed.Callback.Number;
+        var ringFor = (int)Math.Ceiling((_settings.Queues.FirstOrDefault(q => q.Name == queue)?.RingTimeout ?? TimeSpan.FromSeconds(15)).TotalSeconds);
+        var callId = session.CallId;
+        LogCallbackCustomerFirst(_logger, callId, connect.AgentId, number);
+        session.Run("bridge the callback customer and ring the agent", async ct =>
+        {
+            await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: "callback", cancellationToken: ct).ConfigureAwait(false);
+            await ari.Bridges.AddChannelAsync(bridgeId, [placed.CustomerLegId], cancellationToken: ct).ConfigureAwait(false);
+            await ari.Channels.StartMohAsync(placed.CustomerLegId, moh, ct).ConfigureAwait(false);
+            try
+            {
+                await ari.Channels.OriginateAsync(endpoint: connect.Extension, app: app, appArgs: $"cbagent,{callId}",
+                    callerId: $"\"{name}\" <{number}>", timeout: ringFor, channelId: legId, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (AriRequestException ex)
+            {
+                LogOriginateFailed(_logger, callId, connect.AgentId, connect.Extension, ex.Message);
+                Post(at =>
+                {
+                    OnChannelGone(legId, at, "could not be rung");
+                    return null;
+                });
+            }
+        });
+    }
+
+    private void DialCustomer(CallSession session, TimeSpan timeout)
+    {
+        var placed = session.Placed!;
+        placed.DialStartedAt = _lastAt;
+        session.CallerGone = false;
+        _callbackLegs[placed.CustomerLegId] = session;
+        var endpoint = _settings.ExternalEndpoint.Replace("{number}", placed.Callback.Number, StringComparison.Ordinal);
+        var ari = session.App.Ari;
+        var app = session.App.Name;
+        var callerId = CallbackDialing.CallerId is { Length: > 0 } id ? $"<{id}>" : null;
+        var legId = placed.CustomerLegId;
+        var callId = session.CallId;
+        session.Run("dial the callback customer", async ct =>
+        {
+            try
+            {
+                await ari.Channels.OriginateAsync(endpoint: endpoint, app: app, appArgs: $"callback,{callId}", callerId: callerId,
+                    timeout: (int)Math.Ceiling(timeout.TotalSeconds), channelId: legId, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (AriRequestException ex)
+            {
+                LogOriginateFailed(_logger, callId, "customer", endpoint, ex.Message);
+                Post(at =>
+                {
+                    EndCallbackLeg(legId, cause: null, at);
+                    return null;
+                });
+            }
+        });
+    }
+
+    /// <summary>StasisStart of a callback leg: the customer answered (<c>callback</c>) or, customer-first, the agent did (<c>cbagent</c>).</summary>
+    private bool StartCallbackLeg(StasisApp app, Asterisk.Ari.Models.Channel channel, string entry, DateTimeOffset at)
+    {
+        if (entry == "callback")
+        {
+            if (!_callbackLegs.TryGetValue(channel.Id, out var session) || session.Ended || session.Placed is not { } placed)
+            {
+                app.Release(channel.Id, "normal");
+                return true;
+            }
+
+            placed.CustomerAnsweredAt = at;
+            if (placed.Mode == CallbackMode.AgentFirst)
+            {
+                placed.ConnectedAt = at;
+                if (session.BridgeId is { } bridgeId)
+                {
+                    var ari = session.App.Ari;
+                    session.Run("bring the callback customer to the agent", ct => ari.Bridges.AddChannelAsync(bridgeId, [channel.Id], cancellationToken: ct));
+                }
+
+                ReportConnected(session);
+                return true;
+            }
+
+            // Customer-first: the reserved agent is connected now (the engine stops its ring timer) and rung.
+            var outcome = _engine.Handle(new AgentAnswered(at, session.CallId, placed.AgentId!));
+            if (!outcome.Accepted)
+            {
+                LogRefused(_logger, session.CallId, outcome.Reason ?? "refused");
+                app.Release(channel.Id, "normal");
+            }
+
+            return true;
+        }
+
+        if (entry == "cbagent")
+        {
+            if (!_channels.TryGetValue(channel.Id, out var leg) || leg.Session.Placed is not { } placed || placed.AgentLegId != channel.Id || leg.Session.Ended)
+            {
+                _channels.Remove(channel.Id);
+                app.Release(channel.Id, "normal");
+                return true;
+            }
+
+            var session = leg.Session;
+            placed.ConnectedAt = at;
+            if (session.BridgeId is { } bridgeId)
+            {
+                var ari = session.App.Ari;
+                session.Run("bring the agent to the callback customer", async ct =>
+                {
+                    await ari.Channels.StopMohAsync(placed.CustomerLegId, ct).ConfigureAwait(false);
+                    await ari.Bridges.AddChannelAsync(bridgeId, [channel.Id], cancellationToken: ct).ConfigureAwait(false);
+                });
+            }
+
+            ReportConnected(session);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The customer's leg of a callback ended (hung up, never answered, busy, failed); false when <paramref name="channelId"/> is not one.</summary>
+    private bool EndCallbackLeg(string channelId, int? cause, DateTimeOffset at)
+    {
+        if (!_callbackLegs.Remove(channelId, out var session) || session.Placed is not { } placed)
+        {
+            return false;
+        }
+
+        placed.CustomerGoneAt = at;
+        placed.Cause ??= cause;
+        session.CallerGone = true;
+        if (!session.Ended)
+        {
+            // Still ringing the reserved agent (customer-first, not answered): the task leaves the queue;
+            // otherwise the engine has the agent on it and the customer's side has hung up.
+            if (!_engine.Handle(new CallbackWithdrawn(at, session.CallId)).Accepted)
+            {
+                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Caller));
+            }
+
+            EndSession(session);
+        }
+
+        return true;
+    }
+
+    /// <summary>The session of a callback ended: report the attempt's outcome (once) and write its call row.</summary>
+    private void CallbackSessionEnded(CallSession session)
+    {
+        var placed = session.Placed!;
+        if (_callbackTasks.TryGetValue(placed.Callback.Id, out var current) && current == session)
+        {
+            _callbackTasks.Remove(placed.Callback.Id);
+        }
+
+        if (placed.Finished)
+        {
+            return;
+        }
+
+        placed.Finished = true;
+        if (!session.CallerGone && placed.DialStartedAt is not null)
+        {
+            // The agent left while the customer's phone still rang: EndSession hangs it up; its events find nothing.
+            _callbackLegs.Remove(placed.CustomerLegId);
+        }
+
+        if (placed.DialStartedAt is null)
+        {
+            // Never dialled: withdrawn, or the service stopped before an agent took it (it stays due).
+            return;
+        }
+
+        CallbackAttemptOutcome? outcome;
+        DataDisposition disposition;
+        if (placed.ConnectedAt is not null)
+        {
+            outcome = null; // connected was reported
+            disposition = DataDisposition.Answered;
+        }
+        else if (placed.CustomerAnsweredAt is not null)
+        {
+            outcome = CallbackAttemptOutcome.Failed; // customer-first: answered, but no agent came
+            disposition = DataDisposition.Failed;
+        }
+        else if (placed.CustomerGoneAt is null)
+        {
+            outcome = CallbackAttemptOutcome.AgentMissed; // agent-first: the agent hung up while the customer rang
+            disposition = DataDisposition.NoAnswer;
+        }
+        else
+        {
+            (outcome, disposition) = placed.Cause switch
+            {
+                17 => (CallbackAttemptOutcome.Busy, DataDisposition.Busy),
+                16 or 18 or 19 or 20 => (CallbackAttemptOutcome.NoAnswer, DataDisposition.NoAnswer),
+                _ => (CallbackAttemptOutcome.Failed, DataDisposition.Failed),
+            };
+        }
+
+        if (outcome is { } ended && !placed.Withdrawn)
+        {
+            ReportAttemptEnded(session, ended);
+        }
+
+        WriteCallbackRow(session, disposition);
+    }
+
+    private void WriteCallbackRow(CallSession session, DataDisposition disposition)
+    {
+        var placed = session.Placed!;
+        var end = _lastAt;
+        var row = new CallRecord
+        {
+            CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Outbound,
+            Caller = CallbackDialing.CallerId, Callee = placed.Callback.Number, Queues = [session.CurrentQueue ?? session.Queue],
+            EnqueuedAt = session.EnteredAt, AnsweredAt = placed.ConnectedAt, EndedAt = end,
+            WaitSeconds = (placed.DialStartedAt!.Value - session.EnteredAt).TotalSeconds,
+            TalkSeconds = placed.ConnectedAt is { } connected && end > connected ? (end - connected).TotalSeconds : 0,
+            Disposition = disposition, AgentId = placed.AgentId,
+            ReleasedBy = placed.CustomerGoneAt is not null ? ReleasedBy.Caller : session.LastAgentId is not null ? ReleasedBy.Agent : ReleasedBy.System,
+            CallbackId = placed.Callback.Id.ToString(), CampaignId = placed.Callback.CampaignId, LeadId = placed.Callback.LeadId,
+        };
+        _records.Writer.TryWrite(row);
+        if (placed.ConnectedAt is not null)
+        {
+            _callbackRowsInWrapUp[session.CallId] = row; // written again with the agent's wrap-up when it ends
+        }
+    }
+
+    /// <summary>The engine's events that concern callbacks: wrap-up of a callback call, abandons owed a callback, inbound answers that resolve one.</summary>
+    private void ObserveForCallbacks(AcdEvent domainEvent)
+    {
+        switch (domainEvent)
+        {
+            case CallHandlingEnded handled when _callbackRowsInWrapUp.Remove(handled.CallId, out var row):
+                _records.Writer.TryWrite(row with { Revision = row.Revision + 1, WrapUpSeconds = handled.WrapUp.TotalSeconds });
+                break;
+            case CallAnswered answered when _callbacks is { } callbacks && _calls.TryGetValue(answered.CallId, out var session)
+                                            && session.Placed is null && session.Caller.CallerNumber is { Length: > 0 } number:
+                var callId = answered.CallId;
+                Report("resolve callbacks of " + callId, async ct =>
+                {
+                    var closed = await callbacks.ResolveByInboundAsync(number, callId, ct).ConfigureAwait(false);
+                    if (closed > 0)
+                    {
+                        LogCallbacksResolved(_logger, callId, closed);
+                    }
+                });
+                break;
+            case QueueVisitEnded { Outcome: AcdVisitOutcome.Abandoned } abandoned when _callbacks is { } callbacks
+                                            && _calls.TryGetValue(abandoned.CallId, out var session) && session.Placed is null:
+                var waited = abandoned.At - (session.EnqueuedAt ?? abandoned.EnqueuedAt);
+                if (session.Caller.CallerNumber is not { Length: > 0 } caller)
+                {
+                    LogNoCallbacks(_logger, abandoned.CallId, "(withheld)", "the caller's number is withheld");
+                    break;
+                }
+
+                var request = CallbackRequest.AbandonedCall(caller, abandoned.Queue, abandoned.CallId, waited) with { CustomerName = session.Caller.CallerName };
+                var abandonedCallId = abandoned.CallId;
+                Report("abandoned-call callback for " + abandonedCallId, async ct =>
+                {
+                    if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
+                    {
+                        LogAbandonCallback(_logger, abandonedCallId, ticket.Callback.Id, waited.TotalSeconds, ticket.Merged);
+                    }
+                });
+                break;
+        }
+    }
+
+    private void ReportReserved(CallSession session, string agentId)
+    {
+        var placed = session.Placed!;
+        if (placed.Reserved || _callbacks is not ICallbackOutcomes outcomes)
+        {
+            return;
+        }
+
+        placed.Reserved = true;
+        var id = placed.Callback.Id;
+        var callId = session.CallId;
+        Report("callback reserved " + callId, ct => outcomes.AgentReservedAsync(id, agentId, callId, ct));
+    }
+
+    private void ReportConnected(CallSession session)
+    {
+        if (_callbacks is not ICallbackOutcomes outcomes)
+        {
+            return;
+        }
+
+        var id = session.Placed!.Callback.Id;
+        var callId = session.CallId;
+        Report("callback connected " + callId, ct => outcomes.ConnectedAsync(id, callId, ct));
+    }
+
+    private void ReportAttemptEnded(CallSession session, CallbackAttemptOutcome outcome)
+    {
+        if (_callbacks is not ICallbackOutcomes outcomes)
+        {
+            return;
+        }
+
+        var id = session.Placed!.Callback.Id;
+        var callId = session.CallId;
+        LogCallbackAttemptEnded(_logger, callId, id, outcome.ToString());
+        Report("callback attempt ended " + callId, ct => outcomes.AttemptEndedAsync(id, callId, outcome, ct));
+    }
+
+    /// <summary>
+    /// Reports to the callback scheduler run one at a time in the loop's order (reserved before
+    /// connected before ended), off the loop, so the database never holds up a call.
+    /// </summary>
+    private void Report(string what, Func<CancellationToken, Task> report)
+    {
+        _callbackReporting ??= Task.Run(RunCallbackReportsAsync);
+        _callbackReports.Writer.TryWrite((what, report));
+    }
+
+    private async Task RunCallbackReportsAsync()
+    {
+        await foreach (var (what, report) in _callbackReports.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                await report(_callbackReportsAbort.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or DbException
+                                          or OperationCanceledException or Quartz.SchedulerException)
+            {
+                LogCallbackReportFailed(_logger, what, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>On stop: reports already made are delivered (bounded), then the rest is given up.</summary>
+    private async Task StopCallbackReportsAsync()
+    {
+        _callbackReports.Writer.TryComplete();
+        if (_callbackReporting is { } reporting)
+        {
+            try
+            {
+                await reporting.WaitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                LogCallbackReportsCut(_logger);
+                await _callbackReportsAbort.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
+        _callbackReportsAbort.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Callback {CallbackId} queued as task {CallId} in {Queue} ({Mode})")]
+    private static partial void LogCallbackQueued(ILogger logger, Guid callbackId, string callId, string queue, string mode);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Callback {CallbackId} is due but no Stasis app runs to place it; it stays due")]
+    private static partial void LogCallbackNoApp(ILogger logger, Guid callbackId);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "Callback {CallbackId} was not taken by the ACD: {Reason}; it stays due")]
+    private static partial void LogCallbackRefused(ILogger logger, Guid callbackId, string reason);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Callback {CallbackId} (task {CallId}) withdrawn: {Reason}")]
+    private static partial void LogCallbackWithdrawn(ILogger logger, Guid callbackId, string callId, string reason);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Callback {CallId}: agent {AgentId} answered; dialling the customer {Number}")]
+    private static partial void LogCallbackAgentFirst(ILogger logger, string callId, string agentId, string number);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "Callback {CallId}: customer {Number} answered; ringing agent {AgentId}")]
+    private static partial void LogCallbackCustomerFirst(ILogger logger, string callId, string agentId, string number);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "Callback {CallId} ({CallbackId}): attempt ended, {Outcome}")]
+    private static partial void LogCallbackAttemptEnded(ILogger logger, string callId, Guid callbackId, string outcome);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Error, Message = "Callback report '{What}' failed: {Reason}")]
+    private static partial void LogCallbackReportFailed(ILogger logger, string what, string reason);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "Call control stopped before every callback report was stored; the sweep and escalation will show the rest")]
+    private static partial void LogCallbackReportsCut(ILogger logger);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Information, Message = "Call {CallId} was answered: {Count} open callback(s) of the caller resolved by inbound")]
+    private static partial void LogCallbacksResolved(ILogger logger, string callId, int count);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Information, Message = "Call {CallId} abandoned after {Seconds} s: callback {CallbackId} (merged {Merged})")]
+    private static partial void LogAbandonCallback(ILogger logger, string callId, Guid callbackId, double seconds, bool merged);
+}
+
+/// <summary>
+/// The callback scheduler's placement, served by the <see cref="CallCenter"/>. Resolved late because
+/// the call center itself takes the callback service (for requests): the two would otherwise need each other to be built.
+/// </summary>
+internal sealed class CallCenterCallbackPlacement(IServiceProvider services) : ICallbackPlacement
+{
+    public Task OfferAsync(Callback callback, CancellationToken cancellationToken) =>
+        services.GetRequiredService<CallCenter>().OfferCallbackAsync(callback, cancellationToken);
+
+    public Task WithdrawAsync(Callback callback, string reason, CancellationToken cancellationToken) =>
+        services.GetRequiredService<CallCenter>().WithdrawCallbackAsync(callback, reason, cancellationToken);
+}

@@ -1,0 +1,51 @@
+using CtiBridge.Core.Callbacks;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>A session that places a callback (an outbound task of the ACD) carries this.</summary>
+internal sealed partial class CallSession
+{
+    /// <summary>The callback this session places; null for every other call.</summary>
+    public PlacedCallback? Placed { get; set; }
+}
+
+/// <summary>One attempt at a callback: who was reserved, when the customer was dialled and answered, how it ended.</summary>
+internal sealed class PlacedCallback(Callback callback, string customerLegId)
+{
+    public Callback Callback { get; } = callback;
+
+    public CallbackMode Mode => Callback.Mode;
+
+    /// <summary>The channel id the customer's leg gets (the session's caller channel).</summary>
+    public string CustomerLegId { get; } = customerLegId;
+
+    /// <summary>The agent reserved for it (rung, or the one whose customer is being called).</summary>
+    public string? AgentId { get; set; }
+
+    /// <summary>The reservation was reported to the callback service (due → dialing).</summary>
+    public bool Reserved { get; set; }
+
+    public DateTimeOffset? DialStartedAt { get; set; }
+
+    public DateTimeOffset? CustomerAnsweredAt { get; set; }
+
+    /// <summary>Customer-first: the agent's phone answered after the customer (agent-first: the customer's answer).</summary>
+    public DateTimeOffset? ConnectedAt { get; set; }
+
+    public DateTimeOffset? CustomerGoneAt { get; set; }
+
+    /// <summary>Asterisk's hang-up cause of the customer's leg (16 normal, 17 busy, 19 no answer …).</summary>
+    public int? Cause { get; set; }
+
+    /// <summary>Customer-first: the agent's channel once it is rung after the customer answered.</summary>
+    public string? AgentLegId { get; set; }
+
+    /// <summary>The callback service took it back (cancelled, resolved, rescheduled): nothing to report.</summary>
+    public bool Withdrawn { get; set; }
+
+    /// <summary>The outcome has been reported (once per attempt).</summary>
+    public bool Finished { get; set; }
+
+    /// <summary>The engine's ring ended the attempt while the customer was being dialled (customer-first): no second dial.</summary>
+    public bool DialOver { get; set; }
+}

@@ -1,0 +1,255 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
+using CtiBridge.PbxSim;
+using CtiBridge.Data.Callbacks;
+using CtiBridge.Service.Callbacks;
+using CtiBridge.Service.CallControl;
+using CtiBridge.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>
+/// Callbacks placed end to end: the real host (clustered Quartz on PostgreSQL, call control) and
+/// PbxSim. A due callback becomes an outbound task of the ACD; the reserved agent's desk phone and
+/// the customer (through the trunk) are called in the configured order and bridged; the outcome moves
+/// the stored callback (connected, or retry after no answer); each attempt is one outbound row of
+/// <c>calls</c>. Also the sources call control owns: abandoned calls and inbound answers.
+/// Real clock with short rings; every wait is event-driven or a bounded poll.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CallQueueSettings Queue(double ringSeconds = 10) => new()
+    {
+        Name = "support",
+        Strategy = "leastrecent",
+        RingTimeout = TimeSpan.FromSeconds(ringSeconds),
+        RetryAfterNoAnswer = TimeSpan.FromSeconds(30),
+        WrapUp = TimeSpan.FromSeconds(0.5),
+        MusicOnHold = "default",
+    };
+
+    private static void FastCallbacks(Service.Configuration.CtiBridgeSettings settings)
+    {
+        settings.Callbacks.RetryDelay = TimeSpan.FromSeconds(1);
+        settings.Callbacks.MaxRetryDelay = TimeSpan.FromSeconds(1);
+        settings.Callbacks.CustomerRingTimeout = TimeSpan.FromSeconds(5);
+        settings.Callbacks.AbandonedMinimumWait = TimeSpan.FromSeconds(1);
+        settings.Callbacks.CallerId = "4008001";
+    }
+
+    /// <summary>PbxSim's trunk (the carrier endpoint callback customers are dialled through) and its customers' behaviour.</summary>
+    private static void Carrier(CallCenterRig rig, DialledCustomers customers)
+    {
+        _ = rig.Trunk;
+        rig.Pbx.DialledCustomers = customers;
+    }
+
+    private static DialledCustomers Customers(double noAnswer = 0, double busy = 0, double talkSeconds = 1) =>
+        new() { Busy = busy, NoAnswer = noAnswer, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = talkSeconds };
+
+    private static async Task<CallbackService> SchedulerAsync(CallCenterRig rig, CancellationToken ct)
+    {
+        var callbacks = rig.Services.GetRequiredService<CallbackService>();
+        for (var i = 0; i < 600 && !callbacks.Actor.StartsWith("scheduler:", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50, ct);
+        }
+
+        Assert.StartsWith("scheduler:", callbacks.Actor, StringComparison.Ordinal);
+        return callbacks;
+    }
+
+    private static async Task<Callback> StateAsync(CallbackService callbacks, Guid id, CallbackState state, CancellationToken ct)
+    {
+        Callback? current = null;
+        for (var i = 0; i < 400; i++)
+        {
+            current = await callbacks.GetAsync(id, ct);
+            if (current?.State == state)
+            {
+                return current;
+            }
+
+            await Task.Delay(50, ct);
+        }
+
+        var history = await callbacks.HistoryAsync(id, ct);
+        throw new TimeoutException($"Callback {id} is {current?.State}, not {state}, after 20 s: {string.Join(" | ", history.Select(h => $"{h.To}: {h.Reason}"))}");
+    }
+
+    [Fact]
+    public async Task AgentFirst_TheAgentIsRungFirst_ThenTheCustomer_Bridged_Connected_AndWrittenAsAnOutboundCall()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, configureService: FastCallbacks);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        Carrier(rig, Customers(talkSeconds: 1));
+        var callbacks = await SchedulerAsync(rig, ct);
+        await rig.LoginAsync("2001", ct);
+        await rig.AgentWentAsync("2001", AgentState.LoggedOut, AgentState.Ready, ct);
+
+        var ticket = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550101", "support", DateTimeOffset.UtcNow, null, "promised at three", "api:test") with { CustomerName = "Ann" }, ct);
+
+        // The agent's phone rings first, showing whom they will call back.
+        var agentDial = await rig.PbxEvents.DialToAsync("1001", ct);
+        Assert.Equal("[support] Callback Ann", agentDial["DestCallerIDName"]);
+        Assert.Equal("5550101", agentDial["DestCallerIDNum"]);
+        var agentChannel = agentDial["DestChannel"]!;
+
+        // Then the customer, through the trunk, with the centre's number; both end up in one bridge.
+        var customer = await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(
+            e => e.EventName == "DialBegin" && (e["DestChannel"] ?? string.Empty).StartsWith("PJSIP/carrier-", StringComparison.Ordinal), "the customer to be dialled", ct);
+        var customerChannel = customer["DestChannel"]!;
+        Assert.Equal("carrier/5550101", customer["DialString"]);
+        Assert.Equal("4008001", customer["DestCallerIDNum"]);
+        Assert.True(rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == agentChannel)
+            < rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == customerChannel), "agent-first: the agent's leg comes first");
+        var agentInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", agentChannel, ct);
+        var customerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", customerChannel, ct);
+        Assert.Equal(agentInBridge["BridgeUniqueid"], customerInBridge["BridgeUniqueid"]);
+
+        var connected = await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Connected, ct);
+        Assert.Equal(1, connected.Attempts);
+
+        // The customer hangs up after a second: the agent is released, wraps up and is ready again.
+        await rig.PbxEvents.WaitAsync("Hangup", agentChannel, ct);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        var history = await callbacks.HistoryAsync(ticket.Callback.Id, ct);
+        Assert.Equal([CallbackState.Due, CallbackState.Dialing, CallbackState.Connected], history.Where(h => h.Kind == "transition").Select(h => h.To));
+
+        // One outbound call row with the callback id, the agent, talk and wrap-up; reports and the cdr view see it.
+        await rig.StopServiceAsync();
+        var db = database.Database;
+        var id = ticket.Callback.Id.ToString();
+        Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE callback_id = '{id}'", ct));
+        Assert.Equal("outbound|answered|2001|5550101|4008001|t|t", await db.ScalarAsync<string>(
+            $"SELECT concat_ws('|', direction, disposition, agent_id, callee, caller, talk_seconds > 0.5, wrap_up_seconds > 0) FROM calls WHERE callback_id = '{id}'", ct));
+        var callId = history.Single(h => h.To == CallbackState.Connected).CallId!;
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{callId}' AND direction = 'inbound'", ct));
+        // The class shares its database: the report's outbound figures equal the outbound rows of every test so far.
+        var stored = await db.ScalarAsync<string>("SELECT concat_ws('|', count(*), count(*) FILTER (WHERE disposition = 'answered')) FROM calls WHERE direction = 'outbound'", ct);
+        Assert.Equal(stored, await db.ScalarAsync<string>(
+            "SELECT concat_ws('|', sum(outbound_calls), sum(outbound_answered)) FROM report_centre_traffic(now() - interval '1 day', now() + interval '1 day', '1d')", ct));
+        Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM cdr WHERE uniqueid = '{callId}' AND disposition = 'ANSWERED'", ct));
+    }
+
+    [Fact]
+    public async Task NoAnswer_IsRetriedAfterTheRetryDelay_AndTheSecondAttemptConnects_EachAttemptAnOutboundRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2002", "1002")], ct, configureService: FastCallbacks);
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        Carrier(rig, Customers(noAnswer: 1));
+        var callbacks = await SchedulerAsync(rig, ct);
+        await rig.LoginAsync("2002", ct);
+
+        var ticket = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550202", "support", DateTimeOffset.UtcNow, null, "retry test", "api:test"), ct);
+
+        // First attempt: the customer's phone rings out (5 s), the agent is released, the callback waits for its retry.
+        var firstCustomer = await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct);
+        var retry = await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Retry, ct);
+        Assert.Equal(1, retry.Attempts);
+        var hangup = await rig.PbxEvents.WaitAsync("Hangup", firstCustomer["Channel"]!, ct);
+        Assert.Equal("19", hangup["Cause"]);
+
+        // Second attempt (after the 1 s retry delay): answered.
+        Carrier(rig, Customers(talkSeconds: 1));
+        await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, nth: 2);
+        var connected = await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Connected, ct);
+        Assert.Equal(2, connected.Attempts);
+        await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
+
+        var history = await callbacks.HistoryAsync(ticket.Callback.Id, ct);
+        Assert.Equal([CallbackState.Due, CallbackState.Dialing, CallbackState.Retry, CallbackState.Due, CallbackState.Dialing, CallbackState.Connected],
+            history.Where(h => h.Kind == "transition").Select(h => h.To));
+        Assert.Contains("no answer", history.Single(h => h.To == CallbackState.Retry).Reason, StringComparison.Ordinal);
+
+        await rig.StopServiceAsync();
+        Assert.Equal("no_answer,answered", await database.Database.ScalarAsync<string>(
+            $"SELECT string_agg(disposition, ',' ORDER BY started_at) FROM calls WHERE callback_id = '{ticket.Callback.Id}' AND direction = 'outbound'", ct));
+    }
+
+    [Fact]
+    public async Task CustomerFirst_TheCustomerIsCalledFirst_ThenTheReservedAgentIsRung_AndBridged()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2003", "1003")], ct, configureService: FastCallbacks);
+        rig.Pbx.Phone("1003").AnswersAfter(TimeSpan.FromMilliseconds(300));
+        Carrier(rig, Customers(talkSeconds: 2));
+        var callbacks = await SchedulerAsync(rig, ct);
+        await rig.LoginAsync("2003", ct);
+
+        var ticket = await callbacks.CreateAsync(
+            CallbackRequest.AgentScheduled("5550303", "support", DateTimeOffset.UtcNow, null, "customer first", "api:test") with { Mode = CallbackMode.CustomerFirst }, ct);
+
+        var customer = await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct);
+        var customerChannel = customer["Channel"]!;
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", customerChannel, ct);
+        var agentDial = await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(
+            e => e.EventName == "Newchannel" && (e["Channel"] ?? string.Empty).StartsWith("PJSIP/1003-", StringComparison.Ordinal), "the agent's phone", ct);
+        var agentChannel = agentDial["Channel"]!;
+        Assert.True(rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == customerChannel)
+            < rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == agentChannel), "customer-first: the customer's leg comes first");
+        var agentInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", agentChannel, ct);
+        var customerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", customerChannel, ct);
+        Assert.Equal(agentInBridge["BridgeUniqueid"], customerInBridge["BridgeUniqueid"]);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", customerChannel, ct);
+
+        await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Connected, ct);
+        await rig.AgentWentAsync("2003", AgentState.WrapUp, AgentState.Ready, ct);
+        await rig.StopServiceAsync();
+        Assert.Equal("outbound|answered|2003", await database.Database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', direction, disposition, agent_id) FROM calls WHERE callback_id = '{ticket.Callback.Id}'", ct));
+    }
+
+    [Fact]
+    public async Task AbandonedCaller_GetsACallbackWithinTheLimit_PlacedWhenAnAgentComes_AndCallingInResolvesAnother()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2004", "1004")], ct, configureService: FastCallbacks);
+        rig.Pbx.Phone("1004").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        Carrier(rig, Customers(talkSeconds: 1));
+        var callbacks = await SchedulerAsync(rig, ct);
+
+        // Nobody is logged in: the caller waits, then hangs up after more than the minimum wait (1 s here).
+        var caller = rig.Trunk.CallIn("4008001", "5550404", "Abe");
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct);
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the call to queue", ct);
+        await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
+        rig.Trunk.HangUp(caller);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the abandon", ct);
+
+        Callback? owed = null;
+        for (var i = 0; i < 200 && owed is null; i++)
+        {
+            var found = await callbacks.ListAsync(new CallbackFilter { Number = "5550404" }, ct);
+            owed = found.Count > 0 ? found[0] : null;
+            await Task.Delay(50, ct);
+        }
+
+        Assert.NotNull(owed);
+        Assert.Equal(CallbackSource.Abandoned, owed.Source);
+        Assert.Equal(enqueued.CallId, owed.OriginCallId);
+        Assert.NotNull(owed.Deadline);
+        Assert.InRange(owed.Deadline.Value - owed.CreatedAt, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10.1));
+        await StateAsync(callbacks, owed.Id, CallbackState.Due, ct);
+
+        // An agent comes: the callback is placed to the number that abandoned, and kept.
+        await rig.LoginAsync("2004", ct);
+        var agentDial = await rig.PbxEvents.DialToAsync("1004", ct);
+        Assert.Equal("5550404", agentDial["DestCallerIDNum"]);
+        await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+        await rig.AgentWentAsync("2004", AgentState.WrapUp, AgentState.Ready, ct);
+
+        // A promise for tomorrow to another number: that customer calls in and is served, so it is resolved.
+        var tomorrow = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550405", "support", DateTimeOffset.UtcNow.AddDays(1), null, "tomorrow", "api:test"), ct);
+        var again = rig.Trunk.CallIn("4008001", "5550405", "Bea");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", again, ct);
+        var resolved = await StateAsync(callbacks, tomorrow.Callback.Id, CallbackState.ResolvedByInbound, ct);
+        Assert.NotNull(resolved.ClosedAt);
+        rig.Trunk.HangUp(again);
+        await rig.AgentWentAsync("2004", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
+    }
+}
