@@ -517,7 +517,20 @@ public sealed partial class CallCenter
         placed.Reserved = true;
         var id = placed.Callback.Id;
         var callId = session.CallId;
-        Report("callback reserved " + callId, ct => outcomes.AgentReservedAsync(id, agentId, callId, ct));
+        Report("callback reserved " + callId, async ct =>
+        {
+            if (await outcomes.AgentReservedAsync(id, agentId, callId, ct).ConfigureAwait(false) is null)
+            {
+                // Cancelled, rescheduled or taken by another instance meanwhile (the CLI writes the record
+                // only): this attempt stops here rather than call a customer who is owed nothing now.
+                LogCallbackNotDue(_logger, id, callId);
+                Post(at =>
+                {
+                    WithdrawCallbackTask(id, "no longer due", at);
+                    return null;
+                });
+            }
+        });
     }
 
     private void ReportConnected(CallSession session)
@@ -620,6 +633,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 2109, Level = LogLevel.Information, Message = "Call {CallId} was answered: {Count} open callback(s) of the caller resolved by inbound")]
     private static partial void LogCallbacksResolved(ILogger logger, string callId, int count);
+
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Warning, Message = "Callback {CallbackId} was no longer due when its agent was reserved (cancelled, rescheduled or placed elsewhere); task {CallId} stops")]
+    private static partial void LogCallbackNotDue(ILogger logger, Guid callbackId, string callId);
 
     [LoggerMessage(EventId = 2110, Level = LogLevel.Information, Message = "Call {CallId} abandoned after {Seconds} s: callback {CallbackId} (merged {Merged})")]
     private static partial void LogAbandonCallback(ILogger logger, string callId, Guid callbackId, double seconds, bool merged);

@@ -22,6 +22,7 @@ public static class CtiBridgeCommandLine
             CampaignCommand.Create(),
             ImportCommand.Create(),
             DncCommand.Create(),
+            CallbacksCommand.Create(),
         };
         return root;
     }
