@@ -163,7 +163,9 @@ public sealed class IvrCallTests(MigratedDatabaseFixture database) : IClassFixtu
 
         // Greeting, beep, a message of at most 1 s, goodbye, released.
         await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
-        Assert.Empty(rig.AcdEvents.Snapshot().OfType<CallEnqueued>());
+
+        // The call itself never queued; the voicemail's callback may already be queued as an outbound task.
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallEnqueued>(), e => !e.Caller.Attributes.ContainsKey("callbackId"));
         await rig.StopServiceAsync();
 
         var callId = await database.Database.ScalarAsync<string>("SELECT call_id FROM calls WHERE caller = '5550004'", ct);
