@@ -238,6 +238,7 @@ public sealed partial class AcdEngine
             AgentMute x => Mute(x),
             CallArrived x => Arrive(x),
             AgentAnswered x => Answer(x),
+            CallPickUp x => PickUp(x),
             AgentDeclined x => Decline(x),
             CallHungUp x => HangUp(x),
             CallLost x => Lose(x),
@@ -1558,8 +1559,15 @@ public sealed partial class AcdEngine
             return InputOutcome.Refused($"agent '{x.AgentId}' is not being rung for call '{x.CallId}'; the answer is ignored");
         }
 
-        var q = call.Queue;
         var others = WithdrawAll(call, "another agent answered", except: a);
+        ConnectAnswered(call, a, others);
+        return InputOutcome.Ok;
+    }
+
+    /// <summary>The agent <paramref name="a"/> has the call (answered, or picked up); the others rung for it were withdrawn.</summary>
+    private void ConnectAnswered(Call call, Agent a, List<Agent> others, string reason = "answered call")
+    {
+        var q = call.Queue;
         call.Ringing.Clear();
         call.Phase = CallPhase.Connected;
         call.Agent = a;
@@ -1573,7 +1581,7 @@ public sealed partial class AcdEngine
             membership.CallsAnswered++;
         }
         Publish(new CallAnswered(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, Now - call.VisitEnqueuedAt, a.Id));
-        SetState(a, AgentState.OnCall, "answered call", ChangeSource.Agent, call.Id, q.Name);
+        SetState(a, AgentState.OnCall, reason, ChangeSource.Agent, call.Id, q.Name);
         if (q.Config.Experience.AnnounceAgentId)
         {
             Execute(new AnnounceAgentId(call.Id, a.Id));
@@ -1589,8 +1597,6 @@ public sealed partial class AcdEngine
         {
             AgentAvailable(o);
         }
-
-        return InputOutcome.Ok;
     }
 
     private void RememberLastAgent(string number, string agentId)

@@ -129,6 +129,17 @@ public enum OfferEnd
 /// <param name="RingTime">How long it rang.</param>
 public sealed record CallOfferEnded(string CallId, string Queue, string AgentId, OfferEnd End, TimeSpan RingTime) : AcdEvent;
 
+/// <summary>
+/// A ready agent picked up a call that was ringing other agents (抢接). The <see cref="CallOfferEnded"/>
+/// (withdrawn, not a miss) of each ringing agent comes before it, the <see cref="CallAnswered"/> of the
+/// picker after it.
+/// </summary>
+/// <param name="CallId">The call.</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="AgentId">The agent who picked it up.</param>
+/// <param name="RingingAgentIds">The agents whose phones were ringing for it.</param>
+public sealed record CallPickedUp(string CallId, string Queue, string AgentId, IReadOnlyList<string> RingingAgentIds) : AcdEvent;
+
 /// <summary>Outcome of a queue visit (docs/metrics.md §3), exactly one per visit.</summary>
 public enum QueueVisitOutcome
 {

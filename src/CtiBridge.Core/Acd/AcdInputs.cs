@@ -174,6 +174,16 @@ public sealed record AgentAnswered(DateTimeOffset At, string CallId, string Agen
 /// <param name="AgentId">The agent.</param>
 public sealed record AgentDeclined(DateTimeOffset At, string CallId, string AgentId) : AcdInput(At);
 
+/// <summary>
+/// Call pickup (抢接): a ready agent takes over a call that is ringing another agent of one of the
+/// picker's queues. The ringing agents are withdrawn (not a miss of theirs, they are ready again) and
+/// the call is answered by the picker at once; its <see cref="ConnectAgent"/> bridges the picker.
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="AgentId">The agent picking the call up (must be ready).</param>
+/// <param name="CallId">The call to take; null for the longest-ringing call of the picker's queues.</param>
+public sealed record CallPickUp(DateTimeOffset At, string AgentId, string? CallId = null) : AcdInput(At);
+
 /// <summary>Which side ended a call.</summary>
 public enum HangupParty
 {

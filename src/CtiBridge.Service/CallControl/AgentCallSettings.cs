@@ -40,6 +40,15 @@ public sealed class FeatureCodeSettings
     /// <summary>End wrap-up now.</summary>
     public string EndWrapUp { get; set; } = "*94";
 
+    /// <summary>
+    /// Pick up (抢接) the longest-ringing call offered to another agent of one of the caller's queues:
+    /// the ringing agent's phone stops (not a missed call of theirs) and the caller is bridged to this phone.
+    /// </summary>
+    public string PickUp { get; set; } = "*95";
+
+    /// <summary>The prompt when nothing is ringing to pick up (then the phone hangs up).</summary>
+    public string NothingToPickUpPrompt { get; set; } = "ctibridge-nothing-to-pick-up";
+
     /// <summary>Hear how many calls rang this agent today and were not answered (AGT-14).</summary>
     public string MissedCalls { get; set; } = "*96";
 
@@ -127,7 +136,7 @@ internal static class AgentCallConfiguration
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, code) in new[]
         {
-            ("login", codes.Login), ("logout", codes.Logout), ("pause", codes.Pause), ("resume", codes.Resume), ("endWrapUp", codes.EndWrapUp), ("missedCalls", codes.MissedCalls),
+            ("login", codes.Login), ("logout", codes.Logout), ("pause", codes.Pause), ("resume", codes.Resume), ("endWrapUp", codes.EndWrapUp), ("pickUp", codes.PickUp), ("missedCalls", codes.MissedCalls),
             ("listen", codes.Listen), ("whisper", codes.Whisper), ("barge", codes.Barge), ("takeOver", codes.TakeOver),
         })
         {

@@ -52,6 +52,10 @@ public sealed partial class CallCenter
         {
             Finish(feature, WithAgentAtPhone(feature, agentId => _engine.Handle(new WrapUpEnd(at, agentId))), "beep");
         }
+        else if (code == codes.PickUp)
+        {
+            PickUp(feature, at);
+        }
         else if (code == codes.MissedCalls)
         {
             // "You have <n> missed calls": today's rings the agent did not answer (the engine's statistics).

@@ -477,6 +477,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case ConnectAgent connect when session.AgentLegs.TryGetValue(connect.AgentId, out var agentLeg):
                 Connect(session, connect, agentLeg);
                 break;
+            case ConnectAgent connect when TryAdoptPickUpLeg(session, connect, out var pickerLeg):
+                Connect(session, connect, pickerLeg);
+                break;
             default:
                 if (!ExecuteExperience(session, command))
                 {

@@ -125,4 +125,72 @@ public sealed class FeatureCodeTests(MigratedDatabaseFixture database) : IClassF
         Assert.Equal(["sound:vm-youhave,number:1,sound:ctibridge-missed-calls"], rig.Pbx.MediaPlayedOn(missed));
         phone.Hangup();
     }
+
+    [Fact]
+    public async Task PickUpCode_TakesTheCallRingingAnotherAgentOfTheQueue_TheRungAgentIsReadyWithoutAMiss_AndThePickerIsRecorded()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var queue = Queue();
+        queue.RingTimeout = TimeSpan.FromSeconds(60); // the first agent's phone rings on, unanswered, until picked up
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], ct,
+            sounds: new Dictionary<string, double> { ["ctibridge-nothing-to-pick-up"] = 30 });
+        var rungPhone = rig.Pbx.Phone("1001"); // registered; it rings and nobody answers
+        var pickerPhone = rig.Pbx.Phone("1002");
+        await rig.LoginAsync("2001", ct);
+        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane");
+        var ring = await rig.PbxEvents.DialToAsync("1001", ct);
+        var ringingLeg = ring["DestChannel"]!;
+        await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Ringing, ct);
+
+        // 2002 logs in with nothing waiting (ready), then dials *95 from the desk phone.
+        await rig.LoginAsync("2002", ct);
+        await rig.AgentWentAsync("2002", AgentState.LoggedOut, AgentState.Ready, ct);
+        var picker = pickerPhone.Dial("*95");
+
+        var picked = await rig.AcdEvents.WaitForAsync<CallPickedUp>(_ => true, "the call to be picked up", ct);
+        Assert.Equal(("2002", "support", "2001"), (picked.AgentId, picked.Queue, string.Join(',', picked.RingingAgentIds)));
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.Ready, ct);
+        await rig.AgentWentAsync("2002", AgentState.Ready, AgentState.OnCall, ct);
+        await rig.PbxEvents.WaitAsync("Hangup", ringingLeg, ct); // the rung phone stops ringing
+
+        // The caller and the picker's phone are in one bridge.
+        var callerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        var pickerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", picker, ct);
+        Assert.Equal(callerInBridge["BridgeUniqueid"], pickerInBridge["BridgeUniqueid"]);
+        var withdrawn = Assert.Single(rig.AcdEvents.Snapshot().OfType<CallOfferEnded>());
+        Assert.Equal(("2001", OfferEnd.Withdrawn), (withdrawn.AgentId, withdrawn.End));
+        var figures = (await rig.Center.GetAgentsAsync(ct)).ToDictionary(a => a.Status.AgentId, a => a.Statistics);
+        Assert.Equal((0, 0), (figures["2001"].Missed, figures["2001"].Calls));
+        Assert.Equal(1, figures["2002"].Calls);
+
+        // The picker hangs up: the call completes with the picker, who wraps up; 2001 was never on it.
+        pickerPhone.Hangup();
+        await rig.AgentWentAsync("2002", AgentState.OnCall, AgentState.WrapUp, ct);
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the call to end", ct);
+        Assert.Equal(CallDisposition.Answered, ended.Disposition);
+        Assert.Equal("2002", Assert.Single(rig.AcdEvents.Snapshot().OfType<CallCompleted>()).AgentId);
+
+        // Nothing ringing now: *95 says so and hangs up; nothing changes.
+        // (The recording's end is noted a moment after the call ended: count only what *95 could change.)
+        int Changes() => rig.AcdEvents.Snapshot().Count(e => e is AgentStateChanged or CallPickedUp or CallAnswered or CallOfferEnded);
+        var before = Changes();
+        var nothing = rungPhone.Dial("*95");
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (rig.Pbx.MediaPlayedOn(nothing).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < until, "nothing was played on the *95 call within 15 s");
+            await Task.Delay(20, ct);
+        }
+
+        Assert.Equal(["sound:ctibridge-nothing-to-pick-up"], rig.Pbx.MediaPlayedOn(nothing));
+        rungPhone.Hangup();
+        await rig.PbxEvents.WaitAsync("Hangup", nothing, ct);
+        Assert.Equal(before, Changes());
+
+        await rig.StopServiceAsync();
+        var db = database.Database;
+        var id = ended.CallId.Replace("'", "''", StringComparison.Ordinal);
+        Assert.Equal("4008001|5551234|2002|t", await db.ScalarAsync<string>($"SELECT concat_ws('|', did, caller, agent_id, answered_at IS NOT NULL) FROM calls WHERE call_id = '{id}'", ct));
+        Assert.Equal("support|answered|2002", await db.ScalarAsync<string>($"SELECT concat_ws('|', queue, outcome, agent_id) FROM queue_visits WHERE call_id = '{id}'", ct));
+    }
 }
