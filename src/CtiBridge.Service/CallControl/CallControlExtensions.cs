@@ -68,8 +68,8 @@ public sealed class CallControlRole
 }
 
 /// <summary>
-/// Runs call control under the <see cref="CallControlLease"/> of every configured Asterisk server
-/// (issue 14): a standby waits here until it holds them all, then adopts the calls and agents
+/// Runs call control; with <c>callControl.highAvailability</c> under the <see cref="CallControlLease"/>
+/// of every configured Asterisk server (issue 14): a standby waits here until it holds them all, then adopts the calls and agents
 /// (CallCenter.Recovery.cs) and runs. When a lease is lost, call control stops at once — the loop
 /// ends and every ARI request still queued is cancelled — and the instance stops, to come back
 /// (systemd restarts it) as a standby: it never acts on a server whose lease it does not hold.
@@ -105,8 +105,10 @@ internal sealed partial class CallControlService(
         var holds = new List<LeaseHold>();
         try
         {
+            // Without HA nobody else may control these servers: no lease, so a database outage does not stop call control.
             // In name order, so two instances never each hold a part and wait for the rest.
-            foreach (var server in apps.Select(a => a.Server).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            IEnumerable<string> leased = settings.CallControl.HighAvailability ? apps.Select(a => a.Server).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) : [];
+            foreach (var server in leased)
             {
                 var lease = new CallControlLease(settings.Database.ConnectionString, server, role.InstanceId, LeaseOptions, timeProvider,
                     loggerFactory.CreateLogger<CallControlLease>());

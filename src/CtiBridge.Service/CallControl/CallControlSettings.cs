@@ -54,6 +54,14 @@ public sealed class CallControlSettings
     /// <summary>What happens to calls when the service stops (docs/service.md, stopping).</summary>
     public ShutdownSettings Shutdown { get; set; } = new();
 
+    /// <summary>
+    /// Run call control under the PostgreSQL lease of each Asterisk server (docs/high-availability.md):
+    /// for two or more instances on one database. Off (default) for a single instance, which then keeps
+    /// controlling calls while PostgreSQL is unreachable (records wait in the journal); on, an instance
+    /// that cannot reach PostgreSQL stops call control at once, so two instances never both act.
+    /// </summary>
+    public bool HighAvailability { get; set; }
+
     /// <summary>True when a queue is configured, so the Stasis app should run.</summary>
     public bool IsEnabled => Queues.Count > 0;
 }

@@ -31,7 +31,7 @@ public sealed class TakeoverTests(MigratedDatabaseFixture database) : IClassFixt
             WrapUp = TimeSpan.FromSeconds(0.2), MusicOnHold = "default",
         };
         var agents = Enumerable.Range(1, 3).Select(i => ($"20{i:00}", $"10{i:00}")).ToList();
-        await using var rig = await CallCenterRig.StartAsync(db, queue, agents, ct);
+        await using var rig = await CallCenterRig.StartAsync(db, queue, agents, ct, configure: c => c.HighAvailability = true);
         foreach (var (_, phone) in agents)
         {
             rig.Pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(100));

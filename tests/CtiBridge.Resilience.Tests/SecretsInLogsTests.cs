@@ -1,0 +1,104 @@
+using System.Net.Http.Json;
+using System.Text;
+using CtiBridge.Data.Access;
+using CtiBridge.Service.Live;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace CtiBridge.Resilience.Tests;
+
+/// <summary>
+/// Secrets never reach the logs: the service runs with known AMI and ARI passwords, a database
+/// password, a webhook signing secret, API keys and agent PINs, at the most verbose level into a
+/// JSON log file, through realistic traffic and faults (logins by API with right and wrong PINs,
+/// requests with a wrong key, calls, AMI and ARI connections dropped and re-established, a webhook
+/// that fails); then every log line is searched for each secret, also base64-encoded as in HTTP
+/// Basic authentication.
+/// </summary>
+[Trait("Tier", "Faults")]
+public sealed class SecretsInLogsTests : IDisposable
+{
+    private const string AgentPin = "583920";
+    private const string WrongPin = "739184";
+    private const string DatabasePassword = "Sx-db-pass-51f0c2";
+    private const string WebhookSecret = "Sx-hook-secret-9d24e7aa";
+    private readonly string _logDirectory = Directory.CreateTempSubdirectory("ctibridge-secret-logs-").FullName;
+
+    public void Dispose() => Directory.Delete(_logDirectory, recursive: true);
+
+    [Fact]
+    public async Task ServiceUnderTrafficAndFaults_VerboseLogs_ContainNoSecret()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        var team = CallTraffic.Agents(2);
+        await using var rig = await CallCenterRig.StartAsync(database, CallTraffic.Queue(), team, ct,
+            configure: c => c.Agents.ForEach(a => a.PinHash = Core.Acd.AgentPin.Hash(AgentPin, iterations: 1000)),
+            configureService: s =>
+            {
+                s.Logging = new Service.Configuration.LogSettings { Level = "Verbose", Json = true, File = Path.Combine(_logDirectory, "ctibridge-.log") };
+                // The test cluster trusts loopback, so a password is carried but never asked for: it must still not be logged.
+                s.Database.ConnectionString = new NpgsqlConnectionStringBuilder(s.Database.ConnectionString) { Password = DatabasePassword }.ConnectionString;
+                s.Webhooks = [new WebhookSettings { Name = "crm", Url = "http://127.0.0.1:9/hook", Secret = WebhookSecret, RetryDelay = TimeSpan.FromMilliseconds(20), MaxAttempts = 2, Events = ["call.ended"] }];
+            });
+        var asterisk = rig.Services.GetRequiredService<Service.Configuration.CtiBridgeSettings>().Asterisk[0];
+        var keys = new ApiKeyStore(database.DataSource, TimeProvider.System);
+        var adminKey = (await keys.CreateAsync("secrets-admin", ApiRole.Admin, null, "fault test", ct)).Token;
+        var agentKey = (await keys.CreateAsync("secrets-agent", ApiRole.Agent, "2001", "fault test", ct)).Token;
+        var wrongKey = adminKey[..^6] + "zzzzzz";
+        foreach (var (_, phone) in team)
+        {
+            rig.Pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(600));
+        }
+
+        using var admin = Client(rig, adminKey);
+        using var agent = Client(rig, agentKey);
+        using var wrong = Client(rig, wrongKey);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await wrong.GetAsync("/api/queues", ct)).StatusCode);
+        Assert.False((await agent.PostAsJsonAsync("/api/agents/2001/login", new { pin = WrongPin }, ct)).IsSuccessStatusCode);
+        Assert.True((await agent.PostAsJsonAsync("/api/agents/2001/login", new { pin = AgentPin }, ct)).IsSuccessStatusCode);
+        Assert.True((await admin.PostAsJsonAsync("/api/agents/2002/login", new { pin = AgentPin }, ct)).IsSuccessStatusCode);
+
+        await CallTraffic.CallInAsync(rig, 8, TimeSpan.FromMilliseconds(150), ct, async n =>
+        {
+            if (n == 3)
+            {
+                // Both links log in again with their credentials.
+                rig.Pbx.DropAmiConnections();
+                rig.Pbx.DropAriConnections();
+                await AsteriskFaultTests.WaitForStasisAgainAsync(rig, ct);
+            }
+        });
+        await CallTraffic.AssertSettledAsync(rig, ["2001", "2002"], ct);
+        Assert.True((await agent.PostAsync("/api/agents/2001/logout", null, ct)).IsSuccessStatusCode);
+        await rig.StopServiceAsync();
+
+        var logs = Directory.GetFiles(_logDirectory).Select(File.ReadAllText).ToList();
+        var text = string.Join("\n", logs);
+        Assert.True(text.Split('\n').Length > 200, $"the verbose log should hold the whole run, it has {text.Split('\n').Length} lines");
+        Assert.Contains("PostgreSQL", text, StringComparison.Ordinal);
+        string[] secrets =
+        [
+            asterisk.Ami.Secret, asterisk.Ari.Password, DatabasePassword, WebhookSecret, adminKey, agentKey, wrongKey,
+            adminKey.Split('_')[^1], agentKey.Split('_')[^1], AgentPin, WrongPin,
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{asterisk.Ari.Username}:{asterisk.Ari.Password}")),
+        ];
+        foreach (var secret in secrets)
+        {
+            var at = text.IndexOf(secret, StringComparison.Ordinal);
+            Assert.True(at < 0, $"a secret ({secret[..Math.Min(4, secret.Length)]}…) is in the log: …{text[Math.Max(0, at - 200)..Math.Min(text.Length, at + 60)]}…");
+        }
+    }
+
+    private static HttpClient Client(CallCenterRig rig, string token)
+    {
+        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var client = new HttpClient { BaseAddress = new Uri(address) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+}
