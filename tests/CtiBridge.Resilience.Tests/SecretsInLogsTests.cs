@@ -79,7 +79,8 @@ public sealed class SecretsInLogsTests : IDisposable
 
         var logs = Directory.GetFiles(_logDirectory).Select(File.ReadAllText).ToList();
         var text = string.Join("\n", logs);
-        Assert.True(text.Split('\n').Length > 200, $"the verbose log should hold the whole run, it has {text.Split('\n').Length} lines");
+        // 8 calls, logins, both links dropped and back, stop: ≈ 160 verbose lines without HA lease checks.
+        Assert.True(text.Split('\n').Length > 100, $"the verbose log should hold the whole run, it has {text.Split('\n').Length} lines");
         Assert.Contains("PostgreSQL", text, StringComparison.Ordinal);
         string[] secrets =
         [
