@@ -63,16 +63,15 @@ public sealed class SecretsInLogsTests : IDisposable
         Assert.True((await agent.PostAsJsonAsync("/api/agents/2001/login", new { pin = AgentPin }, ct)).IsSuccessStatusCode);
         Assert.True((await admin.PostAsJsonAsync("/api/agents/2002/login", new { pin = AgentPin }, ct)).IsSuccessStatusCode);
 
-        await CallTraffic.CallInAsync(rig, 8, TimeSpan.FromMilliseconds(150), ct, async n =>
-        {
-            if (n == 3)
-            {
-                // Both links log in again with their credentials.
-                rig.Pbx.DropAmiConnections();
-                rig.Pbx.DropAriConnections();
-                await AsteriskFaultTests.WaitForStasisAgainAsync(rig, ct);
-            }
-        });
+        // Traffic, then both links dropped between calls (they log in again with their credentials),
+        // then more traffic. A caller entering at the very moment of the drop is the ARI-cut case's
+        // business (AsteriskFaultTests), not this test's: here only the logs are examined.
+        await CallTraffic.CallInAsync(rig, 4, TimeSpan.FromMilliseconds(150), ct);
+        await CallTraffic.AssertSettledAsync(rig, ["2001", "2002"], ct);
+        rig.Pbx.DropAmiConnections();
+        rig.Pbx.DropAriConnections();
+        await AsteriskFaultTests.WaitForStasisAgainAsync(rig, ct);
+        await CallTraffic.CallInAsync(rig, 4, TimeSpan.FromMilliseconds(150), ct);
         await CallTraffic.AssertSettledAsync(rig, ["2001", "2002"], ct);
         Assert.True((await agent.PostAsync("/api/agents/2001/logout", null, ct)).IsSuccessStatusCode);
         await rig.StopServiceAsync();
@@ -85,7 +84,8 @@ public sealed class SecretsInLogsTests : IDisposable
         string[] secrets =
         [
             asterisk.Ami.Secret, asterisk.Ari.Password, DatabasePassword, WebhookSecret, adminKey, agentKey, wrongKey,
-            adminKey.Split('_')[^1], agentKey.Split('_')[^1], AgentPin, WrongPin,
+            adminKey[^43..], agentKey[^43..], // the secret part of ctb_<32 hex id>_<43 base64url> (it may itself hold '_')
+            AgentPin, WrongPin,
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{asterisk.Ari.Username}:{asterisk.Ari.Password}")),
         ];
         foreach (var secret in secrets)
