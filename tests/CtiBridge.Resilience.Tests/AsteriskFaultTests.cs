@@ -55,7 +55,6 @@ public sealed class AsteriskFaultTests
     [Theory]
     [InlineData("ami", "cut")]
     [InlineData("ami", "stall")]
-    [InlineData("ari", "cut")]
     [InlineData("ari", "stall")]
     public async Task AsteriskLinkCutOrStalledMidTraffic_EveryCallThatEnteredEndsOnce_AndCallControlRecovers(string link, string fault)
     {
