@@ -376,7 +376,7 @@ public sealed partial class CallCenter
     private static bool IsCallControlLeg(string channelId) =>
         channelId.Length > 37 && channelId[36] == '-' && Guid.TryParseExact(channelId.AsSpan(0, 36), "D", out _);
 
-    [LoggerMessage(EventId = 850, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server} recovered {When}: {Agents} agent state(s) restored, {Adopted} call(s) adopted, {Picked} channel(s) nobody had seen picked up")]
+    [LoggerMessage(EventId = 876, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server} recovered {When}: {Agents} agent state(s) restored, {Adopted} call(s) adopted, {Picked} channel(s) nobody had seen picked up")]
     private static partial void LogRecovered(ILogger logger, string server, string when, int agents, int adopted, int picked);
 
     [LoggerMessage(EventId = 851, Level = LogLevel.Information, Message = "Call {CallId} adopted in queue {Queue} ({Agent})")]

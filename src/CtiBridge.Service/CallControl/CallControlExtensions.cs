@@ -200,10 +200,10 @@ internal sealed partial class CallControlService(
         }
     }
 
-    [LoggerMessage(EventId = 870, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
+    [LoggerMessage(EventId = 877, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
     private static partial void LogStandby(ILogger logger, string server, string instance);
 
-    [LoggerMessage(EventId = 871, Level = LogLevel.Critical, Message = "Call control lease lost ({Reason}): call control stopped at once; this instance stops and comes back as a standby")]
+    [LoggerMessage(EventId = 878, Level = LogLevel.Critical, Message = "Call control lease lost ({Reason}): call control stopped at once; this instance stops and comes back as a standby")]
     private static partial void LogLeaseLost(ILogger logger, string reason);
 }
 

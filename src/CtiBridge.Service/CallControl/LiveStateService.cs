@@ -78,9 +78,9 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
 
     public void Dispose() => _abort.Dispose();
 
-    [LoggerMessage(EventId = 860, Level = LogLevel.Warning, Message = "Live state: {Count} change(s) could not be stored ({Reason}); retrying")]
+    [LoggerMessage(EventId = 874, Level = LogLevel.Warning, Message = "Live state: {Count} change(s) could not be stored ({Reason}); retrying")]
     private static partial void LogWriteFailed(ILogger logger, int count, string reason);
 
-    [LoggerMessage(EventId = 861, Level = LogLevel.Warning, Message = "Live state: stopped with {Count} change(s) not stored; a restart restores the state before them")]
+    [LoggerMessage(EventId = 875, Level = LogLevel.Warning, Message = "Live state: stopped with {Count} change(s) not stored; a restart restores the state before them")]
     private static partial void LogNotWritten(ILogger logger, int count);
 }
