@@ -14,7 +14,9 @@ public static class LoggingExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(settings);
         var level = Enum.Parse<LogEventLevel>(settings.Level, ignoreCase: true);
-        builder.Services.AddSerilog(configuration =>
+        // Each host keeps its own logger (preserveStaticLogger): with the static Log.Logger, a second host in
+        // the same process (tests, an embedding application) took over the first one's log lines.
+        builder.Services.AddSerilog(preserveStaticLogger: true, configureLogger: configuration =>
         {
             configuration.MinimumLevel.Is(level)
                 .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
