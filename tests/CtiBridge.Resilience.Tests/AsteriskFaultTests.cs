@@ -55,6 +55,7 @@ public sealed class AsteriskFaultTests
     [Theory]
     [InlineData("ami", "cut")]
     [InlineData("ami", "stall")]
+    [InlineData("ari", "cut")]
     [InlineData("ari", "stall")]
     public async Task AsteriskLinkCutOrStalledMidTraffic_EveryCallThatEnteredEndsOnce_AndCallControlRecovers(string link, string fault)
     {

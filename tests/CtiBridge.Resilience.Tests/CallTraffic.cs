@@ -94,7 +94,7 @@ internal static class CallTraffic
             await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == callId, $"call {callId} to end", ct);
         }
 
-        await EventuallyAsync(() => rig.Pbx.ChannelNames.Count == 0, () => $"channels still up in PbxSim: {string.Join(", ", rig.Pbx.ChannelNames)}; what they went through: {Story(rig, rig.Pbx.ChannelNames)}", ct);
+        await EventuallyAsync(() => Task.FromResult(rig.Pbx.ChannelNames.Count == 0), () => StrandedStoryAsync(rig, ct), ct);
         foreach (var agentId in agentIds)
         {
             await EventuallyAsync(async () => (await rig.Center.GetAgentAsync(agentId, ct))!.State == AgentState.Ready,
@@ -106,11 +106,49 @@ internal static class CallTraffic
         Assert.True(endings.Count == 0, $"calls ended more than once: {string.Join(", ", endings)}");
     }
 
-    // The AMI events of the given channels, so a stranded caller's failure message says where it stopped.
-    private static string Story(CallCenterRig rig, IReadOnlyList<string> channels) =>
-        string.Join(" | ", rig.PbxEvents.Snapshot()
-            .Where(e => channels.Contains(e["Channel"] ?? string.Empty))
-            .Select(e => $"{e["Channel"]} {e.EventName} {e["Application"]}({e["AppData"]}) {e["ChannelStateDesc"]}"));
+    /// <summary>
+    /// What the channels still up in PbxSim went through, so a stranded caller's failure message says
+    /// where it stopped: each channel as Asterisk has it now (ARI: state, dialplan application, caller),
+    /// the call center's events of the call with that caller's number, and the channel's AMI events
+    /// (the observer misses those of a restart's reconnect window).
+    /// </summary>
+    public static async Task<string> StrandedStoryAsync(CallCenterRig rig, CancellationToken ct)
+    {
+        var names = rig.Pbx.ChannelNames;
+        var story = new System.Text.StringBuilder($"channels still up in PbxSim: {string.Join(", ", names)}");
+        IReadOnlyList<CtiBridge.Asterisk.Ari.Models.Channel> channels = [];
+        try
+        {
+            using var ari = new CtiBridge.Asterisk.Ari.AriClient(CtiBridge.Service.Hosting.AsteriskServer.ToAriOptions(CtiBridge.Service.Tests.Hosting.PbxSimSettings.For(rig.Pbx).Ari));
+            channels = await ari.Channels.ListAsync(ct);
+        }
+        catch (Exception ex) when (ex is CtiBridge.Asterisk.Ari.AriException or HttpRequestException)
+        {
+            story.Append(System.Globalization.CultureInfo.InvariantCulture, $" (ARI channel list failed: {ex.Message})");
+        }
+
+        var acd = rig.AcdEvents.Snapshot();
+        foreach (var name in names)
+        {
+            story.Append(System.Globalization.CultureInfo.InvariantCulture, $"\n- {name}:");
+            if (channels.FirstOrDefault(c => c.Name == name) is { } channel)
+            {
+                story.Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $" id {channel.Id}, {channel.State}, in {channel.Dialplan?.AppName}({channel.Dialplan?.AppData}), caller {channel.Caller?.Number}, created {channel.Creationtime:HH:mm:ss.fff}");
+                var callIds = acd.OfType<CallEnqueued>().Where(e => e.Caller.CallerNumber == channel.Caller?.Number).Select(e => e.CallId).ToHashSet();
+                var ofCall = acd.Where(e => CallIdOf(e) is { } id && callIds.Contains(id)).Select(e => $"{e.At:HH:mm:ss.fff} {e}").ToList();
+                story.Append("\n  call center: ").Append(ofCall.Count == 0 ? "(no call with that caller entered a queue)" : string.Join("\n    ", ofCall));
+            }
+
+            var ami = rig.PbxEvents.Snapshot().Where(e => (e["Channel"] ?? string.Empty) == name)
+                .Select(e => $"{e.EventName} {e["Application"]}({e["AppData"]}) {e["ChannelStateDesc"]}").ToList();
+            story.Append("\n  AMI: ").Append(ami.Count == 0 ? "(none recorded)" : string.Join(" | ", ami));
+        }
+
+        return story.ToString();
+    }
+
+    private static string? CallIdOf(AcdEvent e) => e.GetType().GetProperty("CallId")?.GetValue(e) as string;
 
     /// <summary>
     /// Stops the service (drains the records) and checks PostgreSQL: every call that entered is in

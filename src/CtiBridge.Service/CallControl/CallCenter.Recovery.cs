@@ -44,7 +44,7 @@ public sealed partial class CallCenter
         await RequestAsync(at =>
         {
             _agentsRestored = true;
-            Reconcile(app, snapshot.Channels, bridges, agents, calls, afterGap: false, at);
+            Reconcile(app, snapshot.Channels, bridges, agents, calls, knownAtGap: null, at);
             return true;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -54,6 +54,11 @@ public sealed partial class CallCenter
     {
         LogEventGap(_logger, app.Server, gap.Reason, (gap.ReconnectedAt - gap.DisconnectedAt).TotalSeconds);
         _pendingRecoveries++;
+
+        // Only channels known now can have vanished in the gap. A caller whose StasisStart comes on the
+        // new connection while the snapshot is on its way may be missing from it (taken just before it
+        // entered) although it is up: ending its call as lost would strand it in Asterisk.
+        var knownAtGap = _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
         _ = Task.Run(async () =>
         {
             try
@@ -62,7 +67,7 @@ public sealed partial class CallCenter
                 var bridges = await app.Ari.Bridges.ListAsync(_stopping.Token).ConfigureAwait(false);
                 Post(at =>
                 {
-                    Reconcile(app, snapshot.Channels, bridges, [], [], afterGap: true, at);
+                    Reconcile(app, snapshot.Channels, bridges, [], [], knownAtGap, at);
                     RecoveryDone();
                     return null;
                 });
@@ -97,7 +102,7 @@ public sealed partial class CallCenter
     }
 
     private void Reconcile(StasisApp app, IReadOnlyList<Channel> channels, IReadOnlyList<Bridge> bridges,
-        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, bool afterGap, DateTimeOffset at)
+        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, HashSet<string>? knownAtGap, DateTimeOffset at)
     {
         var live = new Dictionary<string, Channel>(StringComparer.Ordinal);
         foreach (var channel in channels)
@@ -122,12 +127,23 @@ public sealed partial class CallCenter
             RestoreAgent(agent, at);
         }
 
-        if (afterGap)
+        if (knownAtGap is not null)
         {
-            // Channels known here that Asterisk no longer has ended unseen while the events were cut off.
-            foreach (var channelId in _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key).Where(id => !live.ContainsKey(id)).ToList())
+            // Channels known at the gap that Asterisk no longer has ended unseen while the events were cut off.
+            foreach (var channelId in knownAtGap.Where(id => _channels.TryGetValue(id, out var leg) && leg.Session.App == app && !live.ContainsKey(id)).ToList())
             {
                 OnChannelGone(channelId, at, "vanished while the ARI events were cut off", lost: true);
+            }
+
+            // Channels still up whose call ended here (or a ring leg stopped) while the link was down:
+            // the hang-up sent then may have been lost with the connection; nobody would send it again.
+            foreach (var (channelId, leg) in _channels.Where(c => c.Value.Session.App == app && live.ContainsKey(c.Key)).ToList())
+            {
+                if ((leg.Session.Ended && !leg.Session.HandedBack) || (leg.AgentId is { } agentId && !leg.Session.IsCurrentLeg(agentId, channelId)))
+                {
+                    LogReleasedAfterGap(_logger, leg.Session.CallId, channelId);
+                    app.Release(channelId, "normal");
+                }
             }
         }
 
@@ -175,7 +191,7 @@ public sealed partial class CallCenter
             }
         }
 
-        LogRecovered(_logger, app.Server, afterGap ? "after an events gap" : "at start", agents.Count, adopted, picked);
+        LogRecovered(_logger, app.Server, knownAtGap is not null ? "after an events gap" : "at start", agents.Count, adopted, picked);
     }
 
     private void RestoreAgent(LiveAgent agent, DateTimeOffset at)
@@ -378,6 +394,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 876, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server} recovered {When}: {Agents} agent state(s) restored, {Adopted} call(s) adopted, {Picked} channel(s) nobody had seen picked up")]
     private static partial void LogRecovered(ILogger logger, string server, string when, int agents, int adopted, int picked);
+
+    [LoggerMessage(EventId = 853, Level = LogLevel.Information, Message = "Call {CallId} had ended but its channel {ChannelId} was still up after an events gap: hung up again")]
+    private static partial void LogReleasedAfterGap(ILogger logger, string callId, string channelId);
 
     [LoggerMessage(EventId = 851, Level = LogLevel.Information, Message = "Call {CallId} adopted in queue {Queue} ({Agent})")]
     private static partial void LogAdopted(ILogger logger, string callId, string queue, string agent);

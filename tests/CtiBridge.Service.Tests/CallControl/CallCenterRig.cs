@@ -89,7 +89,8 @@ internal sealed class CallCenterRig : IAsyncDisposable
         var pbx = await PbxSimSettings.StartAsync(options);
         var log = new PbxEventLog();
         var observer = new AmiClient(
-            new AmiClientOptions { Host = "127.0.0.1", Port = pbx.AmiEndPoint.Port, Username = "ctibridge", Secret = "ctibridge-secret" },
+            // Back quickly after a PbxSim restart, so the log misses as few events as possible.
+            new AmiClientOptions { Host = "127.0.0.1", Port = pbx.AmiEndPoint.Port, Username = "ctibridge", Secret = "ctibridge-secret", ReconnectDelayMin = TimeSpan.FromMilliseconds(50), ReconnectDelayMax = TimeSpan.FromMilliseconds(200) },
             NullLogger<AmiClient>.Instance, TimeProvider.System);
         var rig = new CallCenterRig(pbx, observer, log);
         rig._amiEvents = observer.SubscribeEvents(null);
