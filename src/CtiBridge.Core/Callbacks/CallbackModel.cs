@@ -22,7 +22,7 @@ public enum CallbackSource
 /// <summary>
 /// The state of a callback. Open states: <see cref="Scheduled"/>, <see cref="Due"/>, <see cref="Dialing"/>,
 /// <see cref="Retry"/>. Closed: <see cref="Connected"/>, <see cref="Failed"/>, <see cref="Cancelled"/>,
-/// <see cref="ResolvedByInbound"/>. Every transition is stored with its time and reason.
+/// <see cref="ResolvedByInbound"/>, <see cref="Expired"/>. Every transition is stored with its time and reason.
 /// </summary>
 public enum CallbackState
 {
@@ -49,6 +49,12 @@ public enum CallbackState
 
     /// <summary>The customer called in again and was served first (closed).</summary>
     ResolvedByInbound,
+
+    /// <summary>
+    /// Never kept and now out of reach: still open <c>callbacks.expireAfter</c> past the later of its
+    /// deadline and due time (closed by the sweep; counted as lost in the report).
+    /// </summary>
+    Expired,
 }
 
 /// <summary>Who is called first when a callback is placed.</summary>
@@ -283,6 +289,9 @@ public sealed record Callback(
 
     /// <summary>When the owner was reminded, or null.</summary>
     public DateTimeOffset? RemindedAt { get; init; }
+
+    /// <summary>The scheduler instance holding it in its ACD while due or dialing; null otherwise.</summary>
+    public string? PlacedBy { get; init; }
 }
 
 /// <summary>One stored transition of a callback.</summary>
@@ -296,7 +305,7 @@ public sealed record Callback(
 /// <param name="CallId">The call involved, if any.</param>
 public sealed record CallbackTransition(Guid CallbackId, int Sequence, DateTimeOffset At, CallbackState? From, CallbackState To, string Reason, string Actor, string? CallId)
 {
-    /// <summary>What kind of change: <c>created</c>, <c>merged</c>, <c>transition</c>, <c>rescheduled</c>, <c>reminded</c>, <c>escalated</c>, <c>owner_released</c>.</summary>
+    /// <summary>What kind of change: <c>created</c>, <c>merged</c>, <c>transition</c>, <c>rescheduled</c>, <c>reminded</c>, <c>escalated</c>, <c>owner_released</c>, <c>reoffered</c>.</summary>
     public string Kind { get; init; } = "transition";
 }
 

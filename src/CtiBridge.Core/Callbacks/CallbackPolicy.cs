@@ -41,6 +41,21 @@ public sealed record CallbackPolicy
     /// <summary>Hours in which callbacks are placed; null for always. A due time outside them moves to the next opening.</summary>
     public BusinessHours? Hours { get; init; }
 
+    /// <summary>Hours of particular queues (their callbacks follow these instead of <see cref="Hours"/>).</summary>
+    public IReadOnlyDictionary<string, BusinessHours> QueueHours { get; init; } = new Dictionary<string, BusinessHours>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// An open callback still not kept this long after the later of its deadline and due time is closed
+    /// as <see cref="CallbackState.Expired"/> (a promise out of reach, reported as lost). Default 1 day.
+    /// </summary>
+    public TimeSpan ExpireAfter { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>The hours that apply to callbacks of <paramref name="queue"/>: its own, else the centre's; null for always.</summary>
+    public BusinessHours? HoursFor(string? queue) => queue is not null && QueueHours.TryGetValue(queue, out var own) ? own : Hours;
+
+    /// <summary>Whether any hours are configured (otherwise callbacks are placed at any time).</summary>
+    public bool HasHours => Hours is not null || QueueHours.Count > 0;
+
     /// <summary>Problems of this policy, one line each; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -63,6 +78,7 @@ public sealed record CallbackPolicy
         Positive(RetryDelay, "retryDelay");
         Positive(MaxRetryDelay, "maxRetryDelay");
         Positive(EscalateAfter, "escalateAfter");
+        Positive(ExpireAfter, "expireAfter");
         if (OwnerGrace < TimeSpan.Zero)
         {
             problems.Add($"callbacks.ownerGrace must not be negative (is {OwnerGrace})");
@@ -115,18 +131,37 @@ public static class CallbackPlanner
             CallbackSource.Voicemail => now + policy.VoicemailCallbackWithin,
             _ => (DateTimeOffset?)null,
         };
-        return new CallbackTimes(promised, InHours(policy, promised), deadline);
+        return new CallbackTimes(promised, InHours(policy, promised, request.Queue), deadline);
     }
 
-    /// <summary>The time itself when inside the hours, else the next opening.</summary>
-    public static DateTimeOffset InHours(CallbackPolicy policy, DateTimeOffset at) => policy.Hours is { } hours ? hours.NextOpening(at) : at;
+    /// <summary>The time itself when inside the hours (of <paramref name="queue"/>, else the centre's), else the next opening.</summary>
+    public static DateTimeOffset InHours(CallbackPolicy policy, DateTimeOffset at, string? queue = null)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.HoursFor(queue) is { } hours ? hours.NextOpening(at) : at;
+    }
+
+    /// <summary>Whether a callback of <paramref name="queue"/> may be placed at <paramref name="at"/> (always, without hours).</summary>
+    public static bool IsPlacingTime(CallbackPolicy policy, DateTimeOffset at, string? queue = null)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.HoursFor(queue) is not { } hours || hours.IsOpen(at);
+    }
+
+    /// <summary>When an open callback expires: <see cref="CallbackPolicy.ExpireAfter"/> past the later of its due time and deadline.</summary>
+    public static DateTimeOffset ExpiresAt(CallbackPolicy policy, DateTimeOffset dueAt, DateTimeOffset? deadline)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return (deadline is { } d && d > dueAt ? d : dueAt) + policy.ExpireAfter;
+    }
 
     /// <summary>
     /// When to try again after failed attempt number <paramref name="attemptsMade"/> (1-based), or null
     /// when no attempt is left (the callback fails).
     /// </summary>
-    public static DateTimeOffset? NextAttempt(CallbackPolicy policy, int attemptsMade, int maxAttempts, DateTimeOffset now)
+    public static DateTimeOffset? NextAttempt(CallbackPolicy policy, int attemptsMade, int maxAttempts, DateTimeOffset now, string? queue = null)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         if (attemptsMade >= maxAttempts)
         {
             return null;
@@ -134,7 +169,7 @@ public static class CallbackPlanner
 
         var factor = Math.Pow(policy.RetryBackoff, Math.Max(0, attemptsMade - 1));
         var delay = TimeSpan.FromTicks((long)Math.Min(policy.MaxRetryDelay.Ticks, policy.RetryDelay.Ticks * factor));
-        return InHours(policy, now + delay);
+        return InHours(policy, now + delay, queue);
     }
 
     /// <summary>When an open callback escalates as overdue: its deadline, or its due time plus <see cref="CallbackPolicy.EscalateAfter"/>, whichever is first.</summary>

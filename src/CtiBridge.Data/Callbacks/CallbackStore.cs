@@ -82,6 +82,8 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
         p.AddWithValue("add_attempts", change.AddAttempts);
         p.AddWithValue("kind", change.Kind);
         p.AddWithValue("clear_owner", change.ReleaseOwner);
+        AddText(p, "placed_by", change.PlacedBy);
+        AddText(p, "only_placed_by", change.OnlyIfPlacedBy);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
     }
@@ -137,6 +139,54 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
         return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Open callbacks (not being dialled) still not kept <paramref name="expireAfter"/> past the later of their due time and deadline.</summary>
+    public async Task<IReadOnlyList<Callback>> ToExpireAsync(DateTimeOffset now, TimeSpan expireAfter, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_to_expire"));
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("expire_after", expireAfter);
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Due or dialing callbacks held by another scheduler instance of <paramref name="scheduler"/> that
+    /// no longer checks in to the Quartz cluster (crashed, killed, or stopped): to be offered again.
+    /// </summary>
+    public async Task<IReadOnlyList<Callback>> OrphanedAsync(string me, string scheduler, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_orphaned"));
+        command.Parameters.AddWithValue("me", me);
+        command.Parameters.AddWithValue("scheduler", scheduler);
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Abandoned callers (marked in <c>live_calls</c> before <paramref name="before"/>) whose row is still there: their request may not be stored.</summary>
+    public async Task<IReadOnlyList<AbandonedCaller>> AbandonsPendingAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_abandons_unrequested"));
+        command.Parameters.AddWithValue("before", before);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<AbandonedCaller>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new AbandonedCaller(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetBoolean(6)));
+        }
+
+        return list;
+    }
+
+    /// <summary>The abandoned caller's request is stored (or none is owed): their <c>live_calls</c> row goes.</summary>
+    public async Task ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("live_call_forget_abandoned"));
+        command.Parameters.AddWithValue("call_id", callId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Every stored change of a callback, in order.</summary>
     public async Task<IReadOnlyList<CallbackTransition>> HistoryAsync(Guid id, CancellationToken cancellationToken = default)
     {
@@ -188,6 +238,7 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
             LeadId = Text("lead_id"),
             Note = Text("note"),
             RemindedAt = Time("reminded_at"),
+            PlacedBy = Text("placed_by"),
             RequiredSkills = r.GetFieldValue<string[]>(r.GetOrdinal("required_skills")),
         };
     }
@@ -219,7 +270,23 @@ public sealed record CallbackChange(DateTimeOffset At, string Reason, string Act
 
     /// <summary>Drop the owner so any agent of the queue may take it (owner grace over).</summary>
     public bool ReleaseOwner { get; init; }
+
+    /// <summary>The scheduler instance that now holds the callback in its ACD (moves to due/dialing); null keeps the holder.</summary>
+    public string? PlacedBy { get; init; }
+
+    /// <summary>Move only if this instance (or nobody) holds the callback; null for no such condition.</summary>
+    public string? OnlyIfPlacedBy { get; init; }
 }
+
+/// <summary>A caller who hung up while waiting, as kept in <c>live_calls</c> until their callback request is stored.</summary>
+/// <param name="CallId">The abandoned call.</param>
+/// <param name="Queue">The queue they waited in.</param>
+/// <param name="Number">Their number (null when withheld).</param>
+/// <param name="Name">Their name, when known.</param>
+/// <param name="EnqueuedAt">When they entered the queue.</param>
+/// <param name="AbandonedAt">When they hung up.</param>
+/// <param name="Requested">Whether a callback with this call as its origin exists already.</param>
+public sealed record AbandonedCaller(string CallId, string Queue, string? Number, string? Name, DateTimeOffset EnqueuedAt, DateTimeOffset AbandonedAt, bool Requested);
 
 /// <summary>A filter of <see cref="CallbackStore.ListAsync"/>; null members match everything.</summary>
 public sealed record CallbackFilter

@@ -33,7 +33,7 @@ public sealed record LiveCall(
 
 /// <summary>
 /// The live state tables (<c>live_agents</c>, <c>live_calls</c>): what call control needs to carry
-/// on after a restart or an HA takeover. <see cref="ChangesOf"/> turns the engine's events into
+/// on after a restart or an HA takeover. <see cref="ChangesOf(AcdEvent, bool)"/> turns the engine's events into
 /// writes; <see cref="ApplyAsync"/> stores a batch of them in one transaction, in order.
 /// </summary>
 public sealed class LiveStateStore(NpgsqlDataSource dataSource)
@@ -48,11 +48,20 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     /// The writes one engine event needs (often none). Calls without a caller channel on an
     /// Asterisk server (callback tasks) are not stored: nothing in Asterisk would carry them over.
     /// </summary>
-    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent)
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent) => ChangesOf(acdEvent, keepAbandonedCallers: false);
+
+    /// <summary>
+    /// The writes one engine event needs; with <paramref name="keepAbandonedCallers"/> (callbacks on)
+    /// an abandoned caller's row is marked instead of deleted, and deleted only once their callback
+    /// request is stored (<c>live_call_forget_abandoned</c>): a crash in between loses no callback.
+    /// </summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers)
     {
         ArgumentNullException.ThrowIfNull(acdEvent);
         switch (acdEvent)
         {
+            case CallEnded { Disposition: CallDisposition.Abandoned } x when keepAbandonedCallers:
+                return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
             case AgentLoggedIn x:
                 return [Command("live_agent_upsert", ("agent_id", x.AgentId), ("extension", x.Extension),
                     ("queues", x.Queues.Select(q => q.Queue).ToArray()), ("skills", x.Skills.Keys.Order(StringComparer.Ordinal).ToArray()), ("at", x.At))];

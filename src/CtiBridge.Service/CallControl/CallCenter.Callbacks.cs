@@ -48,6 +48,12 @@ public sealed partial class CallCenter
     private IReadOnlyList<StasisApp> _apps = [];
     private Task? _callbackReporting;
 
+    /// <summary>
+    /// Whether an abandoned caller's <c>live_calls</c> row is kept until their callback request is
+    /// stored (callbacks on, live state stored): the write-ahead that survives a crash in between.
+    /// </summary>
+    internal bool KeepsAbandonedCallers => _callbacks is CallbackService && LiveState is not null;
+
     /// <summary>How callback calls are dialled.</summary>
     public CallbackDialOptions CallbackDialing { get; init; } = new();
 
@@ -500,6 +506,13 @@ public sealed partial class CallCenter
                     if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
                     {
                         LogAbandonCallback(_logger, abandonedCallId, ticket.Callback.Id, waited.TotalSeconds, ticket.Merged);
+                    }
+
+                    // Stored (or none owed): the caller's write-ahead row goes. A crash before this line
+                    // leaves the row, and the sweep requests the callback (once) from it.
+                    if (KeepsAbandonedCallers && callbacks is CallbackService service)
+                    {
+                        await service.ForgetAbandonedCallAsync(abandonedCallId, ct).ConfigureAwait(false);
                     }
                 });
                 break;

@@ -605,7 +605,8 @@ public static class IvrConfiguration
         return queue;
     }
 
-    private static BusinessHours? Calendar(IvrCalendarSettings calendar, string at, List<SettingsProblem> problems)
+    /// <summary>The hours a calendar describes (also used by <c>callbacks.hours</c>); null (and problems named under <paramref name="at"/>) when invalid.</summary>
+    internal static BusinessHours? Calendar(IvrCalendarSettings calendar, string at, List<SettingsProblem> problems)
     {
         var before = problems.Count;
         TimeZoneInfo? zone = null;

@@ -66,6 +66,9 @@ public sealed class CallbackScheduler : IAsyncDisposable
     /// <summary>This node's id in the cluster.</summary>
     public string InstanceId => _scheduler.SchedulerInstanceId;
 
+    /// <summary>The cluster's name (every node of one centre shares it).</summary>
+    public string SchedulerName => _scheduler.SchedulerName;
+
     /// <summary>Builds (not yet started) a clustered scheduler on the database.</summary>
     public static async Task<CallbackScheduler> CreateAsync(string connectionString, CallbackSchedulerOptions options, ICallbackJobs jobs, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {

@@ -69,6 +69,9 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     /// <summary>Who this node is in history rows (its Quartz instance id once attached).</summary>
     public string Actor => _scheduler is { } s ? "scheduler:" + s.InstanceId : "system";
 
+    /// <summary>This node's Quartz instance id (the <c>placed_by</c> of callbacks it holds), or null before the scheduler is attached.</summary>
+    public string? InstanceId => _scheduler?.InstanceId;
+
     /// <summary>The policy in force.</summary>
     public CallbackPolicy Policy => _policy;
 
@@ -148,7 +151,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     public async Task<Callback?> RescheduleAsync(Guid id, DateTimeOffset dueAt, string actor, CancellationToken cancellationToken = default)
     {
         var before = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
-        var due = CallbackPlanner.InHours(_policy, dueAt < _clock.GetUtcNow() ? _clock.GetUtcNow() : dueAt);
+        var due = CallbackPlanner.InHours(_policy, dueAt < _clock.GetUtcNow() ? _clock.GetUtcNow() : dueAt, before?.Queue);
         var moved = await MoveAsync(id, [CallbackState.Scheduled, CallbackState.Retry, CallbackState.Due], CallbackState.Scheduled,
             new CallbackChange(_clock.GetUtcNow(), $"rescheduled to {due:O}", actor) { DueAt = due, Kind = "rescheduled" }, cancellationToken).ConfigureAwait(false);
         if (moved is null)
@@ -183,7 +186,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     /// <summary>An agent was reserved for the callback and the customer is being called: due → dialing.</summary>
     public Task<Callback?> AgentReservedAsync(Guid id, string agentId, string callId, CancellationToken cancellationToken = default) =>
         MoveAsync(id, [CallbackState.Due], CallbackState.Dialing,
-            new CallbackChange(_clock.GetUtcNow(), $"agent {agentId} reserved, calling the customer", "agent:" + agentId) { CallId = callId }, cancellationToken);
+            new CallbackChange(_clock.GetUtcNow(), $"agent {agentId} reserved, calling the customer", "agent:" + agentId) { CallId = callId, OnlyIfPlacedBy = InstanceId }, cancellationToken);
 
     /// <summary>The customer answered and talks to the agent: dialing → connected (the promise is kept).</summary>
     public async Task<Callback?> ConnectedAsync(Guid id, string callId, CancellationToken cancellationToken = default)
@@ -229,7 +232,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
             CallbackAttemptOutcome.Busy => "busy",
             _ => "call failed",
         };
-        var next = CallbackPlanner.NextAttempt(_policy, current.Attempts + 1, current.MaxAttempts, now);
+        var next = CallbackPlanner.NextAttempt(_policy, current.Attempts + 1, current.MaxAttempts, now, current.Queue);
         if (next is { } retryAt)
         {
             var retry = await MoveAsync(id, [CallbackState.Dialing], CallbackState.Retry,
@@ -251,8 +254,17 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     /// <inheritdoc />
     public async Task FireDueAsync(Guid callbackId, CancellationToken cancellationToken)
     {
+        var now = _clock.GetUtcNow();
+        if (_policy.HasHours && await _store.GetAsync(callbackId, cancellationToken).ConfigureAwait(false) is { State: CallbackState.Scheduled or CallbackState.Retry } waiting
+            && !CallbackPlanner.IsPlacingTime(_policy, now, waiting.Queue))
+        {
+            // Fired outside the hours (after downtime, or the hours changed since it was planned): it waits.
+            await WaitForOpeningAsync(waiting, now, "due outside the callback hours", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var due = await MoveAsync(callbackId, [CallbackState.Scheduled, CallbackState.Retry], CallbackState.Due,
-            new CallbackChange(_clock.GetUtcNow(), "due", Actor), cancellationToken).ConfigureAwait(false);
+            new CallbackChange(now, "due", Actor) { PlacedBy = InstanceId }, cancellationToken).ConfigureAwait(false);
         if (due is null)
         {
             return; // already due (another node or the sweep), closed or rescheduled: nothing to do, exactly once.
@@ -265,6 +277,10 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     public async Task SweepAsync(CancellationToken cancellationToken)
     {
         var now = _clock.GetUtcNow();
+        await SweepAbandonedCallersAsync(now, cancellationToken).ConfigureAwait(false);
+        await SweepOrphansAsync(now, cancellationToken).ConfigureAwait(false);
+        await SweepExpiredAsync(now, cancellationToken).ConfigureAwait(false);
+        await SweepClosedHoursAsync(now, cancellationToken).ConfigureAwait(false);
 
         // A trigger lost between the record's commit and Quartz's (crash), or deleted by hand: the record wins.
         foreach (var c in await _store.OverdueAsync(now - TimeSpan.FromSeconds(5), 1000, cancellationToken).ConfigureAwait(false))
@@ -325,6 +341,130 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
                 await _placement.WithdrawAsync(c, "owner grace over", cancellationToken).ConfigureAwait(false);
                 await _placement.OfferAsync(released, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The abandoned caller's request is stored (or none was owed): their write-ahead row in <c>live_calls</c> goes.</summary>
+    public Task ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default) => _store.ForgetAbandonedCallAsync(callId, cancellationToken);
+
+    // ------------------------------------------------------------------ sweep parts (issue 11 leftovers)
+
+    /// <summary>Moves a waiting or queued callback to the next opening of its hours (withdrawn from the ACD if queued).</summary>
+    private async Task WaitForOpeningAsync(Callback c, DateTimeOffset now, string why, CancellationToken cancellationToken)
+    {
+        var opening = CallbackPlanner.InHours(_policy, now, c.Queue);
+        var moved = await MoveAsync(c.Id, [c.State], CallbackState.Scheduled,
+            new CallbackChange(now, $"{why}; waits for the next opening at {opening:O}", Actor) { DueAt = opening, Kind = "rescheduled" }, cancellationToken).ConfigureAwait(false);
+        if (moved is null)
+        {
+            return;
+        }
+
+        if (c.State == CallbackState.Due)
+        {
+            await _placement.WithdrawAsync(moved, "callback hours closed", cancellationToken).ConfigureAwait(false);
+        }
+
+        await ScheduleAsync(moved, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Queued callbacks outside their hours go back to waiting for the next opening.</summary>
+    private async Task SweepClosedHoursAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (!_policy.HasHours)
+        {
+            return;
+        }
+
+        foreach (var c in await _store.ListAsync(new CallbackFilter { States = [CallbackState.Due], Limit = 1000 }, cancellationToken).ConfigureAwait(false))
+        {
+            if (!CallbackPlanner.IsPlacingTime(_policy, now, c.Queue))
+            {
+                await WaitForOpeningAsync(c, now, "the callback hours closed before an agent took it", cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Open callbacks whose promise is out of reach (<see cref="CallbackPolicy.ExpireAfter"/>) are closed as expired.</summary>
+    private async Task SweepExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var c in await _store.ToExpireAsync(now, _policy.ExpireAfter, 1000, cancellationToken).ConfigureAwait(false))
+        {
+            var limit = c.Deadline is { } d && d > c.DueAt ? $"its deadline {d:O}" : $"its due time {c.DueAt:O}";
+            var reason = $"not kept {_policy.ExpireAfter.TotalHours:0.##} h after {limit}; the promise is out of reach";
+            var expired = await MoveAsync(c.Id, [c.State], CallbackState.Expired, new CallbackChange(now, reason, Actor), cancellationToken).ConfigureAwait(false);
+            if (expired is not null)
+            {
+                LogExpired(_logger, c.Id, c.Number, c.Queue, reason);
+                await AfterClosedAsync(c, expired, "expired", cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Callbacks held (due or dialing) by an instance that stopped checking in to the Quartz cluster are
+    /// offered again here: a due one as it was; a dialing one counts the attempt (its outcome died with
+    /// the instance) and is offered again, or fails when no attempt is left.
+    /// </summary>
+    private async Task SweepOrphansAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (_scheduler is not { } s)
+        {
+            return;
+        }
+
+        foreach (var c in await _store.OrphanedAsync(s.InstanceId, s.SchedulerName, 1000, cancellationToken).ConfigureAwait(false))
+        {
+            if (c.State == CallbackState.Dialing && c.Attempts + 1 >= c.MaxAttempts)
+            {
+                _ = await MoveAsync(c.Id, [CallbackState.Dialing], CallbackState.Failed,
+                    new CallbackChange(now, $"instance {c.PlacedBy} stopped while dialling; all {c.MaxAttempts} attempts used", Actor) { AddAttempts = 1, OnlyIfPlacedBy = c.PlacedBy },
+                    cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var why = c.State == CallbackState.Dialing
+                ? $"instance {c.PlacedBy} stopped while dialling (the attempt counts); offered again by {s.InstanceId}"
+                : $"instance {c.PlacedBy} stopped while it held the callback; offered again by {s.InstanceId}";
+            var moved = await MoveAsync(c.Id, [c.State], CallbackState.Due,
+                new CallbackChange(now, why, Actor) { Kind = "reoffered", PlacedBy = s.InstanceId, OnlyIfPlacedBy = c.PlacedBy, AddAttempts = c.State == CallbackState.Dialing ? 1 : 0 },
+                cancellationToken).ConfigureAwait(false);
+            if (moved is not null)
+            {
+                LogReoffered(_logger, c.Id, c.PlacedBy ?? "?", CallbackStates.Name(c.State));
+                await _placement.OfferAsync(moved, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Abandoned callers whose request was not stored within 30 s (the process died between the hang-up
+    /// and the write, or the write failed): requested now, once (none if one came from that call), and
+    /// their write-ahead row goes.
+    /// </summary>
+    private async Task SweepAbandonedCallersAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var a in await _store.AbandonsPendingAsync(now - TimeSpan.FromSeconds(30), 1000, cancellationToken).ConfigureAwait(false))
+        {
+            if (!a.Requested && a.Number is { Length: > 0 } number)
+            {
+                var request = CallbackRequest.AbandonedCall(number, a.Queue, a.CallId, a.AbandonedAt - a.EnqueuedAt) with
+                {
+                    CustomerName = a.Name, Deadline = a.AbandonedAt + _policy.AbandonedCallbackWithin, RequestedBy = "sweep",
+                };
+                try
+                {
+                    var ticket = await RequestAsync(request, cancellationToken).ConfigureAwait(false);
+                    LogAbandonRecovered(_logger, a.CallId, ticket?.Callback.Id);
+                }
+                catch (ArgumentException ex)
+                {
+                    // e.g. the queue is no longer configured: said once, and the row goes (it would fail for ever).
+                    LogAbandonUnrequestable(_logger, a.CallId, ex.Message);
+                }
+            }
+
+            await _store.ForgetAbandonedCallAsync(a.CallId, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -405,6 +545,18 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Callback {CallbackId} requested ({Source}, queue {Queue}, due {DueAt}, merged {Merged})")]
     private static partial void LogRequested(ILogger logger, Guid callbackId, string source, string queue, DateTimeOffset dueAt, bool merged);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} to {Number} (queue {Queue}) expired: {Reason}")]
+    private static partial void LogExpired(ILogger logger, Guid callbackId, string number, string queue, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was {State} on instance {Instance}, which stopped checking in; offered again here")]
+    private static partial void LogReoffered(ILogger logger, Guid callbackId, string instance, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Abandoned call {CallId}: its callback request had not been stored; requested now by the sweep (callback {CallbackId})")]
+    private static partial void LogAbandonRecovered(ILogger logger, string callId, Guid? callbackId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Abandoned call {CallId}: no callback can be requested: {Reason}")]
+    private static partial void LogAbandonUnrequestable(ILogger logger, string callId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was due at {DueAt} and had no trigger; the sweep hands it on now")]
     private static partial void LogSweptDue(ILogger logger, Guid callbackId, DateTimeOffset dueAt);

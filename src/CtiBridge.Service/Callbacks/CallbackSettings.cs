@@ -39,6 +39,18 @@ public sealed class CallbackSettings
     /// <summary>See <see cref="CallbackPolicy.EscalateAfter"/>.</summary>
     public TimeSpan EscalateAfter { get; set; } = new CallbackPolicy().EscalateAfter;
 
+    /// <summary>See <see cref="CallbackPolicy.ExpireAfter"/>.</summary>
+    public TimeSpan ExpireAfter { get; set; } = new CallbackPolicy().ExpireAfter;
+
+    /// <summary>
+    /// Hours in which callbacks are placed (<c>timeZone</c>, <c>open</c> intervals, <c>holidays</c>, as an
+    /// IVR calendar); none for always. A callback due outside them waits for the next opening.
+    /// </summary>
+    public CallControl.IvrCalendarSettings? Hours { get; set; }
+
+    /// <summary>Hours of particular queues (queue name → calendar), instead of <see cref="Hours"/> for their callbacks.</summary>
+    public Dictionary<string, CallControl.IvrCalendarSettings> QueueHours { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>See <see cref="CallbackPolicy.Priority"/>.</summary>
     public int Priority { get; set; } = new CallbackPolicy().Priority;
 
@@ -60,17 +72,45 @@ public sealed class CallbackSettings
         AbandonedMinimumWait = AbandonedMinimumWait, AbandonedCallbackWithin = AbandonedCallbackWithin,
         VoicemailCallbackWithin = VoicemailCallbackWithin, MaxAttempts = MaxAttempts, RetryDelay = RetryDelay,
         RetryBackoff = RetryBackoff, MaxRetryDelay = MaxRetryDelay, OwnerGrace = OwnerGrace, ReminderBefore = ReminderBefore,
-        EscalateAfter = EscalateAfter, Priority = Priority,
+        EscalateAfter = EscalateAfter, Priority = Priority, ExpireAfter = ExpireAfter,
+        Hours = Hours is null ? null : CallControl.IvrConfiguration.Calendar(Hours, "callbacks.hours", []),
+        QueueHours = QueueHours
+            .Select(q => (q.Key, Hours: CallControl.IvrConfiguration.Calendar(q.Value, "callbacks.queueHours." + q.Key, [])))
+            .Where(q => q.Hours is not null)
+            .ToDictionary(q => q.Key, q => q.Hours!, StringComparer.Ordinal),
     };
 
     /// <summary>How call control dials callback customers.</summary>
     public CallControl.CallbackDialOptions ToDialOptions() => new() { CustomerRingTimeout = CustomerRingTimeout, CallerId = CallerId };
 
     /// <summary>Adds one problem per bad setting (paths as in the file: <c>callbacks.maxAttempts</c>).</summary>
-    public static void Validate(CallbackSettings settings, List<SettingsProblem> problems)
+    public static void Validate(CallbackSettings settings, List<SettingsProblem> problems) => Validate(settings, problems, []);
+
+    /// <summary>
+    /// Adds one problem per bad setting; <paramref name="queues"/> are the queues call control
+    /// configures (<c>callbacks.queueHours</c> may only name those; any name when none are configured).
+    /// </summary>
+    public static void Validate(CallbackSettings settings, List<SettingsProblem> problems, IReadOnlyCollection<string> queues)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(problems);
+        ArgumentNullException.ThrowIfNull(queues);
+        if (settings.Hours is { } hours)
+        {
+            CheckHours(hours, "callbacks.hours", problems);
+        }
+
+        foreach (var (queue, calendar) in settings.QueueHours)
+        {
+            var at = "callbacks.queueHours." + queue;
+            if (queues.Count > 0 && !queues.Contains(queue, StringComparer.Ordinal))
+            {
+                problems.Add(new SettingsProblem(at, $"queue '{queue}' is not configured in callControl.queues{SpellingSuggestion.DidYouMean(queue, queues)}"));
+            }
+
+            CheckHours(calendar, at, problems);
+        }
+
         foreach (var problem in settings.ToPolicy().Validate())
         {
             var space = problem.IndexOf(' ', StringComparison.Ordinal);
@@ -95,6 +135,14 @@ public sealed class CallbackSettings
         if (settings.SweepInterval < TimeSpan.FromSeconds(1))
         {
             problems.Add(new SettingsProblem("callbacks.sweepInterval", $"must be at least 1 s (is {settings.SweepInterval})"));
+        }
+    }
+
+    private static void CheckHours(CallControl.IvrCalendarSettings calendar, string at, List<SettingsProblem> problems)
+    {
+        if (CallControl.IvrConfiguration.Calendar(calendar, at, problems) is { } hours && hours.Weekly.Count == 0)
+        {
+            problems.Add(new SettingsProblem($"{at}.open", "lists no opening interval, so no callback could ever be placed; add e.g. { \"days\": \"mon-fri\", \"from\": \"09:00\", \"to\": \"18:00\" } or remove the hours"));
         }
     }
 }

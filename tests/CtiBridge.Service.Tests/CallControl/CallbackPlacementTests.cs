@@ -236,6 +236,18 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         Assert.InRange(owed.Deadline.Value - owed.CreatedAt, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10.1));
         await StateAsync(callbacks, owed.Id, CallbackState.Due, ct);
 
+        // The caller's write-ahead row (kept until the request was stored) is gone: nothing for the sweep to request again.
+        long left = -1;
+        for (var i = 0; i < 200 && left != 0; i++)
+        {
+            await using var count = database.Database.DataSource.CreateCommand("SELECT count(*) FROM live_calls WHERE call_id = @id");
+            count.Parameters.AddWithValue("id", enqueued.CallId);
+            left = (long)(await count.ExecuteScalarAsync(ct))!;
+            await Task.Delay(left == 0 ? 0 : 50, ct);
+        }
+
+        Assert.Equal(0, left);
+
         // An agent comes: the callback is placed to the number that abandoned, and kept.
         await rig.LoginAsync("2004", ct);
         var agentDial = await rig.PbxEvents.DialToAsync("1004", ct);
