@@ -13,7 +13,9 @@ namespace CtiBridge.Asterisk.Ami;
 /// Immutable and safe to share between threads once received. The message keeps the UTF-8 bytes
 /// of its headers and decodes a key or value into a string only when it is first asked for (then
 /// remembers it): the socket reader never spends time on strings nobody reads, which is most of
-/// them in a busy event stream.
+/// them in a busy event stream. Received messages of up to 2 KiB share 64 KiB arrays with the
+/// messages read before and after them, so a message kept for a long time keeps that array alive:
+/// keep the values you need (strings), not the message.
 /// </remarks>
 public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
 {

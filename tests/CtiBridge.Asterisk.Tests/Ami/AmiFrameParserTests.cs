@@ -172,6 +172,47 @@ public sealed class AmiFrameParserTests
     }
 
     [Fact]
+    public void TryRead_MessagesFillingSeveralSharedSlabs_EachKeepsItsOwnBytes()
+    {
+        // Messages are stored back to back in 64 KiB shared arrays; this stream fills several of
+        // them, with sizes around the limit for sharing (just under and just over it), so a
+        // message that straddled a slab's end, or a new slab written over an old one, would show.
+        // Every message is checked after all were parsed, whole and cut at random points.
+        var random = new Random(4);
+        var text = new StringBuilder("Asterisk Call Manager/11.0.0\r\n");
+        var expected = new List<(string Seq, string Pad)>();
+        var total = 0;
+        for (var i = 0; total < 5 * AmiFrameParser.SlabSize; i++)
+        {
+            var padLength = i % 7 == 0
+                ? AmiFrameParser.SharedSlabMessageLimit - 80 + random.Next(160)
+                : random.Next(0, 600);
+            var seq = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var pad = new string((char)('a' + (i % 26)), padLength);
+            var message = $"Event: Slab\r\nSeq: {seq}\r\nPad: {pad}\r\nChannel: PJSIP/{seq}\r\n\r\n";
+            text.Append(message);
+            expected.Add((seq, pad));
+            total += message.Length;
+        }
+
+        var data = Encoding.UTF8.GetBytes(text.ToString());
+        foreach (var cuts in new[] { Array.Empty<int>(), [.. Enumerable.Range(0, 40).Select(_ => random.Next(data.Length))] })
+        {
+            var frames = AmiFixtures.ParseAll(data, cuts);
+            Assert.Equal(expected.Count + 1, frames.Count);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                var message = frames[i + 1].Message!;
+                Assert.Equal(4, message.Count);
+                Assert.Equal("Slab", message.EventName);
+                Assert.Equal(expected[i].Seq, message["Seq"]);
+                Assert.Equal(expected[i].Pad, message["Pad"]);
+                Assert.Equal("PJSIP/" + expected[i].Seq, message["Channel"]);
+            }
+        }
+    }
+
+    [Fact]
     public void TryRead_BareLineFeedsAndStrayBlankLines_StillFramesMessages()
     {
         var frames = AmiFixtures.ParseAll(
