@@ -267,6 +267,15 @@ public sealed partial class AcdEngine
         /// <summary>A callback task: no caller on the line while it waits.</summary>
         public bool IsCallback { get; init; }
 
+        /// <summary>Callback owned by an agent: only that agent may take it until <see cref="OwnedUntil"/>.</summary>
+        public string? OwnerAgentId { get; init; }
+
+        public DateTimeOffset OwnedUntil { get; init; }
+
+        /// <summary>Held for its owner: <paramref name="agent"/> is someone else and the owner's time is not over.</summary>
+        public bool HeldForOwnerOtherThan(Agent agent, DateTimeOffset now) =>
+            OwnerAgentId is { } owner && now < OwnedUntil && !string.Equals(owner, agent.Id, StringComparison.Ordinal);
+
         public DateTimeOffset PreferredUntil { get; set; }
 
         public int? MaxPenalty { get; set; }

@@ -783,9 +783,10 @@ public sealed partial class AcdEngine
     private InputOutcome Arrive(CallArrived x) => Admit(x.CallId, x.Queue, x.Caller, Now, isCallback: false);
 
     private InputOutcome QueueCallback(CallbackQueued x) =>
-        Admit(x.CallId, x.Queue, x.Caller, x.PlaceInLineSince is { } since && since < Now ? since : Now, isCallback: true);
+        Admit(x.CallId, x.Queue, x.Caller, x.PlaceInLineSince is { } since && since < Now ? since : Now, isCallback: true,
+            x.OwnerAgentId is { Length: > 0 } owner && x.OwnerUntil is { } until && until > Now ? (owner, until) : null);
 
-    private InputOutcome Admit(string callId, string queue, CallerData? callerData, DateTimeOffset orderTime, bool isCallback)
+    private InputOutcome Admit(string callId, string queue, CallerData? callerData, DateTimeOffset orderTime, bool isCallback, (string Agent, DateTimeOffset Until)? owner = null)
     {
         if (string.IsNullOrWhiteSpace(callId))
         {
@@ -805,7 +806,10 @@ public sealed partial class AcdEngine
         var caller = callerData ?? new CallerData();
         var skills = caller.RequiredSkills.Where(s => !string.IsNullOrWhiteSpace(s))
             .Select(s => s.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToArray();
-        var call = new Call(callId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, orderTime) { IsCallback = isCallback };
+        var call = new Call(callId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, orderTime)
+        {
+            IsCallback = isCallback, OwnerAgentId = owner?.Agent, OwnedUntil = owner?.Until ?? default,
+        };
         _calls.Add(call.Id, call);
         Enqueue(call, q);
         return InputOutcome.Ok;
@@ -896,6 +900,12 @@ public sealed partial class AcdEngine
         var exp = cfg.Experience;
         if (call.IsCallback)
         {
+            if (call.OwnerAgentId is not null && Now < call.OwnedUntil)
+            {
+                // The owner's time ends: the queue's other agents may take it from then.
+                Schedule(call.OwnedUntil, TimerKind.Recheck, call, null, call.VisitVersion);
+            }
+
             TryRouteCall(call, RoutingTrigger.CallEnqueued);
             return;
         }
@@ -1116,6 +1126,10 @@ public sealed partial class AcdEngine
             else if (call.IsExcluded(a, Now))
             {
                 Skip(a, SkipReason.DidNotAnswerRecently, m);
+            }
+            else if (call.HeldForOwnerOtherThan(a, Now))
+            {
+                Skip(a, SkipReason.HeldForPreferredAgent, m);
             }
             else
             {
@@ -1341,7 +1355,7 @@ public sealed partial class AcdEngine
         : c.Seq < best.Seq;
 
     private bool CanServe(Agent a, Membership m, Call c) =>
-        !(c.MaxPenalty is { } max && m.Penalty > max) && !c.IsExcluded(a, Now) && HasSkills(a, c.Skills, out _);
+        !(c.MaxPenalty is { } max && m.Penalty > max) && !c.IsExcluded(a, Now) && !c.HeldForOwnerOtherThan(a, Now) && HasSkills(a, c.Skills, out _);
 
     /// <summary>The first call of a line this agent may take, looking a few calls deep past exclusions and sticky holds.</summary>
     private Call? FirstServable(Agent a, Membership m, Line line)
@@ -1376,6 +1390,7 @@ public sealed partial class AcdEngine
         bool Servable(Call c) =>
             !(c.MaxPenalty is { } mp && m.Penalty > mp)
             && !c.IsExcluded(a, Now)
+            && !c.HeldForOwnerOtherThan(a, Now)
             && !(c.Queue.Strategy is StickyStrategy && c.PreferredAgentId is { } p && p != a.Id && Now < c.PreferredUntil && PreferredCanServe(c));
     }
 

@@ -152,7 +152,17 @@ public sealed record CallArrived(DateTimeOffset At, string CallId, string Queue,
 /// <param name="Queue">The queue whose agents serve it.</param>
 /// <param name="Caller">The customer (number, name, skills, priority, attributes such as the callback id).</param>
 /// <param name="PlaceInLineSince">The time that orders it among waiting calls; null (or later than <paramref name="At"/>) for <paramref name="At"/>.</param>
-public sealed record CallbackQueued(DateTimeOffset At, string CallId, string Queue, CallerData Caller, DateTimeOffset? PlaceInLineSince = null) : AcdInput(At);
+public sealed record CallbackQueued(DateTimeOffset At, string CallId, string Queue, CallerData Caller, DateTimeOffset? PlaceInLineSince = null) : AcdInput(At)
+{
+    /// <summary>
+    /// The agent who owns the callback ("I will call you back"): until <see cref="OwnerUntil"/> only
+    /// this agent is offered it (when ready, in any queue order); after that any agent of the queue.
+    /// </summary>
+    public string? OwnerAgentId { get; init; }
+
+    /// <summary>End of the owner's exclusive time (the owner grace); ignored without an owner.</summary>
+    public DateTimeOffset? OwnerUntil { get; init; }
+}
 
 /// <summary>
 /// A queued callback task is taken back (cancelled, resolved by an inbound call, rescheduled): it

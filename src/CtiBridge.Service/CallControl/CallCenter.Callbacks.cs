@@ -122,7 +122,12 @@ public sealed partial class CallCenter
         };
         _calls[callId] = session;
         _callbackTasks[callback.Id] = session;
-        var outcome = _engine.Handle(new CallbackQueued(at, callId, callback.Queue, caller, callback.PlaceInLineSince));
+        // An agent-owned callback is offered to its owner only until the owner grace (from its due time) is over.
+        var grace = _callbacks is CallbackService service ? service.Policy.OwnerGrace : TimeSpan.Zero;
+        var outcome = _engine.Handle(new CallbackQueued(at, callId, callback.Queue, caller, callback.PlaceInLineSince)
+        {
+            OwnerAgentId = callback.OwnerAgentId, OwnerUntil = callback.OwnerAgentId is null ? null : callback.DueAt + grace,
+        });
         if (!outcome.Accepted)
         {
             // Unknown queue (the configuration changed since it was requested): it stays due and escalates.

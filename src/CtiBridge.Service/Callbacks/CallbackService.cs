@@ -333,14 +333,11 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
                 continue;
             }
 
-            var released = await _store.MoveAsync(c.Id, [CallbackState.Due], CallbackState.Due,
+            // The record only: the ACD holds a queued task for its owner until the same time and then
+            // offers it to the queue itself (CallbackQueued.OwnerUntil), so the task keeps its place.
+            _ = await _store.MoveAsync(c.Id, [CallbackState.Due], CallbackState.Due,
                 new CallbackChange(now, $"owner {c.OwnerAgentId} did not take it within {_policy.OwnerGrace.TotalMinutes:0} min; any agent of {c.Queue} may", Actor) { Kind = "owner_released", ReleaseOwner = true },
                 cancellationToken).ConfigureAwait(false);
-            if (released is not null)
-            {
-                await _placement.WithdrawAsync(c, "owner grace over", cancellationToken).ConfigureAwait(false);
-                await _placement.OfferAsync(released, cancellationToken).ConfigureAwait(false);
-            }
         }
     }
 

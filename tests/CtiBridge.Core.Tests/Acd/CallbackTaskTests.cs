@@ -41,6 +41,48 @@ public sealed class CallbackTaskTests
     }
 
     [Fact]
+    public void AnOwnedCallback_WaitsForItsOwner_ThenGoesToTheQueueAfterTheGrace()
+    {
+        var h = Harness();
+        h.Login("a1");
+        h.Login("a2");
+        h.At(1, t => new AgentPause(t, "a1", PauseReasons.Break));
+
+        // Owned by a1 (paused) for 60 s: a2 is ready but is not offered it.
+        Assert.True(h.At(10, t => new CallbackQueued(t, "cb-1", "sales", Customer("5551")) { OwnerAgentId = "a1", OwnerUntil = t.AddSeconds(60) }).Accepted);
+        h.AdvanceTo(69);
+        Assert.Empty(h.Commands<RingAgent>());
+        var held = h.Outbox.Events.OfType<RoutingDecision>().Last(d => d.CallId == "cb-1");
+        Assert.True(held.SkippedCounts.ContainsKey(SkipReason.HeldForPreferredAgent));
+
+        // The grace is over: any agent of the queue.
+        h.AdvanceTo(71);
+        var ring = Assert.Single(h.Commands<RingAgent>());
+        Assert.Equal(("cb-1", "a2"), (ring.CallId, ring.AgentId));
+        EventLogInvariants.Check(h.Outbox.Events);
+    }
+
+    [Fact]
+    public void AnOwnedCallback_GoesToItsOwnerAsSoonAsTheOwnerIsReady_AheadOfOthersWaiting()
+    {
+        var h = Harness();
+        h.Login("a1");
+        h.Login("a2");
+        h.At(1, t => new AgentPause(t, "a1", PauseReasons.Break));
+        h.At(1, t => new AgentPause(t, "a2", PauseReasons.Break));
+        Assert.True(h.At(10, t => new CallbackQueued(t, "cb-1", "sales", Customer("5551")) { OwnerAgentId = "a1", OwnerUntil = t.AddMinutes(15) }).Accepted);
+        Assert.True(h.At(11, t => new CallbackQueued(t, "cb-2", "sales", Customer("5552"))).Accepted);
+
+        // a2 comes back first: it takes the unowned one (cb-1 is held for a1 although it is ahead).
+        h.At(20, t => new AgentResume(t, "a2"));
+        h.At(21, t => new AgentResume(t, "a1"));
+
+        var rings = h.Commands<RingAgent>().Select(r => (r.CallId, r.AgentId)).ToList();
+        Assert.Equal([("cb-2", "a2"), ("cb-1", "a1")], rings);
+        EventLogInvariants.Check(h.Outbox.Events);
+    }
+
+    [Fact]
     public void ACallbackTask_GetsNoMusicPromptsOrOverflow()
     {
         var h = Harness(q => q with

@@ -264,4 +264,39 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         rig.Trunk.HangUp(again);
         await rig.AgentWentAsync("2004", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
     }
+    [Fact]
+    public async Task AgentOwnedCallback_GoesToItsOwner_AndOneWhoseOwnerIsAwayGoesToTheQueueAfterTheGrace()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2006", "1006"), ("2007", "1007")], ct, configureService: s =>
+        {
+            FastCallbacks(s);
+            s.Callbacks.OwnerGrace = TimeSpan.FromSeconds(3);
+        });
+        rig.Pbx.Phone("1006").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        rig.Pbx.Phone("1007").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        Carrier(rig, Customers(talkSeconds: 1));
+        var callbacks = await SchedulerAsync(rig, ct);
+        await rig.LoginAsync("2006", ct);
+        await rig.LoginAsync("2007", ct);
+        await rig.AgentWentAsync("2007", AgentState.LoggedOut, AgentState.Ready, ct);
+
+        // Owned by 2007: both agents are ready, the owner is rung.
+        var owned = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550606", "support", DateTimeOffset.UtcNow, "2007", "my customer", "agent:2007"), ct);
+        var dial = await rig.PbxEvents.DialToAsync("1007", ct);
+        Assert.Equal("5550606", dial["DestCallerIDNum"]);
+        await StateAsync(callbacks, owned.Callback.Id, CallbackState.Connected, ct);
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? string.Empty).StartsWith("PJSIP/1006", StringComparison.Ordinal)));
+        await rig.AgentWentAsync("2007", AgentState.WrapUp, AgentState.Ready, ct);
+
+        // Owned by 2099, who is not logged in: held for the owner (2006 and 2007 skip it), then any agent after the 3 s grace.
+        var away = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550607", "support", DateTimeOffset.UtcNow, "2099", "their customer", "agent:2099"), ct);
+        var task = "cb-" + away.Callback.Id.ToString("N");
+        var held = await rig.AcdEvents.WaitForAsync<RoutingDecision>(d => d.CallId.StartsWith(task, StringComparison.Ordinal) && d.SkippedCounts.ContainsKey(SkipReason.HeldForPreferredAgent), "the task held for its owner", ct);
+        Assert.Empty(held.ChosenAgents);
+        var taken = await rig.AcdEvents.WaitForAsync<RoutingDecision>(d => d.CallId.StartsWith(task, StringComparison.Ordinal) && d.ChosenAgents.Count > 0, "the task offered to the queue after the grace", ct);
+        Assert.True(taken.Sequence > held.Sequence);
+        await StateAsync(callbacks, away.Callback.Id, CallbackState.Connected, ct);
+        Assert.True((await callbacks.GetAsync(away.Callback.Id, ct))!.ClosedAt >= away.Callback.DueAt.AddSeconds(3));
+    }
 }
