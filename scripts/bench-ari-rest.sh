@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # ARI REST round trips with the loopback server in its own process pinned to one core and the
 # client pinned to the other, so the client's added time and CPU per call are its own
-# (docs/benchmarks.md, "ARI client").
+# (docs/benchmarks.md, "ARI client"). Each run first warms up until every connection it can use
+# is open (so no connect, and no lost SYN's one-second retransmit, falls in the timed part) and
+# prints how many connections were opened while timing (should be 0). Above 1 in flight it also
+# runs a raw-socket client (no HTTP stack) as the floor any client would hit.
 #   scripts/bench-ari-rest.sh [--calls N] [--in-flight "1 200"] [--connections C]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +34,9 @@ for k in $in_flight; do
   n=$calls
   [[ "$k" == 1 ]] && n=$(( calls / 4 ))
   taskset -c 0 "$bench" ari-client --port "$port" --in-flight "$k" --calls "$n" --connections "$connections"
+  # The floor for any client at this many calls in flight: plain sockets, no HTTP stack.
+  if [[ "$k" != 1 ]]; then
+    taskset -c 0 "$bench" ari-client --port "$port" --in-flight "$k" --calls "$n" --raw 1
+  fi
 done
 uptime

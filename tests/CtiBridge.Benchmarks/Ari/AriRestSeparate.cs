@@ -14,7 +14,8 @@ namespace CtiBridge.Benchmarks.Ari;
 /// Asterisk response and notes, per request number, when its read of the request returned and
 /// when its write of the response completed (monotonic clock, shared by processes on one
 /// machine); <c>GET /__timings</c> hands those notes over. <c>ari-client --port P [--in-flight K]
-/// [--calls N] [--connections C]</c> makes N calls (after 2 000 warm-up calls), K at a time, and
+/// [--calls N] [--connections C] [--raw 1]</c> makes N calls (after warm-up rounds of 2 000 calls
+/// that end once every connection the run can use is open), K at a time, and
 /// prints per call p50/p99 of: the client's round trip, the server's own time, and their
 /// difference (what the client, the kernel and the wait for the server's read added); plus the
 /// client process's CPU per call, which no other process inflates.
@@ -22,6 +23,10 @@ namespace CtiBridge.Benchmarks.Ari;
 internal static class AriRestSeparate
 {
     private const string ChannelPrefix = "/ari/channels/";
+
+    // Connections the server has accepted: the client checks that all of its connections were
+    // open before it started timing, and that none was opened while it timed.
+    private static int s_accepted;
 
     public static async Task<int> RunServerAsync()
     {
@@ -46,6 +51,7 @@ internal static class AriRestSeparate
             while (true)
             {
                 var socket = await listener.AcceptSocketAsync(stop);
+                Interlocked.Increment(ref s_accepted);
                 socket.NoDelay = true;
                 _ = ServeAsync(socket, response, timings, stop);
             }
@@ -93,10 +99,17 @@ internal static class AriRestSeparate
                     else
                     {
                         string body;
-                        lock (timings)
+                        if (path == "/__connections")
                         {
-                            body = string.Join('\n', timings.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Id} {t.Read} {t.Written}")));
-                            timings.Clear();
+                            body = Volatile.Read(ref s_accepted).ToString(CultureInfo.InvariantCulture);
+                        }
+                        else
+                        {
+                            lock (timings)
+                            {
+                                body = string.Join('\n', timings.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Id} {t.Read} {t.Written}")));
+                                timings.Clear();
+                            }
                         }
 
                         var bytes = Encoding.ASCII.GetBytes(body);
@@ -118,7 +131,7 @@ internal static class AriRestSeparate
 
     public static async Task<int> RunClientAsync(string[] args)
     {
-        int port = 0, inFlight = 200, calls = 20_000, connections = new AriClientOptions().MaxConnections;
+        int port = 0, inFlight = 200, calls = 20_000, connections = new AriClientOptions().MaxConnections, raw = 0;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
@@ -128,8 +141,9 @@ internal static class AriRestSeparate
                 case "--in-flight": inFlight = value; break;
                 case "--calls": calls = value; break;
                 case "--connections": connections = value; break;
+                case "--raw": raw = value; break;
                 default:
-                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections)");
+                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections, --raw 0|1)");
                     return 2;
             }
         }
@@ -148,20 +162,60 @@ internal static class AriRestSeparate
             Password = "ctibridge-secret",
             MaxConnections = connections,
         });
+        // The server is shared by the runs of the script: connections are counted from what it
+        // had accepted before this client (this probe's own connection included).
+        using var plain = new HttpClient();
+        var connectionsUrl = new Uri($"http://127.0.0.1:{port}/__connections");
+        var accepted = await ServerConnectionsAsync(plain, connectionsUrl);
+        // --raw 1: the cheapest client there can be, as the floor for any client: one plain
+        // socket per call in flight, a fixed GET written and the known-length answer read, no
+        // HTTP parsing, headers or JSON. What it adds at 200 in flight is the queue of the
+        // machine (kernel + server), which no client can avoid.
+        RawHttpClient? rawClient = null;
+        if (raw == 1)
+        {
+            connections = inFlight;
+            rawClient = await RawHttpClient.OpenAsync(port, inFlight);
+        }
 
+        Func<int, long, Task> call = rawClient is null
+            ? (_, id) => client.Channels.GetAsync(id.ToString(CultureInfo.InvariantCulture))
+            : rawClient.GetChannelAsync;
+
+        // Warm-up: every connection the run will use is opened (and the code jitted) before the
+        // clock starts. Opening 32 connections at once can lose a SYN to the listen queue, which
+        // costs a one-second retransmit: inside the timed run that was the 0.92 s p99 of the
+        // 03:33 run. Rounds of 2 000 calls until the server has accepted as many connections as
+        // the run can use (bounded: 20 rounds), then a pause for a late connection to land.
+        var wanted = Math.Min(inFlight, connections);
         const int WarmUp = 2_000;
-        await RunCallsAsync(client, 0, WarmUp, inFlight, new long[WarmUp], new long[WarmUp]);
+        var warmUpCalls = 0;
+        var warmClock = Stopwatch.StartNew();
+        for (var round = 0; round < 20; round++)
+        {
+            await RunCallsAsync(call, warmUpCalls, WarmUp, inFlight, new long[WarmUp], new long[WarmUp]);
+            warmUpCalls += WarmUp;
+            if (await ServerConnectionsAsync(plain, connectionsUrl) - accepted >= wanted)
+            {
+                break;
+            }
+        }
+
+        await Task.Delay(200);
+        var openBefore = await ServerConnectionsAsync(plain, connectionsUrl) - accepted;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"// ARI separate, {inFlight} in flight: warm-up {warmUpCalls} calls in {warmClock.Elapsed.TotalSeconds:F1} s, {openBefore} connections open before timing (the run can use {wanted})"));
         var started = new long[calls];
         var ended = new long[calls];
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        await RunCallsAsync(client, WarmUp, calls, inFlight, started, ended);
+        await RunCallsAsync(call, warmUpCalls, calls, inFlight, started, ended);
         var wall = clock.Elapsed;
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
+        var openedDuring = await ServerConnectionsAsync(plain, connectionsUrl) - accepted - openBefore;
 
-        using var plain = new HttpClient();
         var lines = (await plain.GetStringAsync(new Uri($"http://127.0.0.1:{port}/__timings"))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var server = new Dictionary<long, (long Read, long Written)>();
         foreach (var line in lines)
@@ -176,9 +230,9 @@ internal static class AriRestSeparate
         var added = new List<double>(calls);
         for (var i = 0; i < calls; i++)
         {
-            if (!server.TryGetValue(WarmUp + i, out var s))
+            if (!server.TryGetValue(warmUpCalls + i, out var s))
             {
-                Console.Error.WriteLine($"ari-client: the server has no timing for call {WarmUp + i}");
+                Console.Error.WriteLine($"ari-client: the server has no timing for call {warmUpCalls + i}");
                 return 1;
             }
 
@@ -189,28 +243,33 @@ internal static class AriRestSeparate
             added.Add(total - own);
         }
 
-        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate, {inFlight} in flight, {connections} connections, {calls} calls");
+        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : "")}, {inFlight} in flight, {connections} connections, {calls} calls");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call"));
+            $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call, " +
+            $"{openedDuring} connections opened while timing"));
         Report(prefix, "client round trip", roundTrip);
         Report(prefix, "server's own time (read returned → response written)", serverTime);
         Report(prefix, "added by client + kernel + wait for the server's read", added);
         return 0;
     }
 
-    private static async Task RunCallsAsync(AriClient client, int firstId, int count, int inFlight, long[] started, long[] ended)
+    private static async Task<int> ServerConnectionsAsync(HttpClient plain, Uri url) =>
+        int.Parse(await plain.GetStringAsync(url), CultureInfo.InvariantCulture);
+
+    private static async Task RunCallsAsync(Func<int, long, Task> call, int firstId, int count, int inFlight, long[] started, long[] ended)
     {
         var next = -1;
         var workers = new Task[inFlight];
         for (var w = 0; w < inFlight; w++)
         {
+            var worker = w;
             workers[w] = Task.Run(async () =>
             {
                 int i;
                 while ((i = Interlocked.Increment(ref next)) < count)
                 {
                     started[i] = Stopwatch.GetTimestamp();
-                    await client.Channels.GetAsync((firstId + i).ToString(CultureInfo.InvariantCulture));
+                    await call(worker, firstId + i);
                     ended[i] = Stopwatch.GetTimestamp();
                 }
             });
@@ -225,5 +284,53 @@ internal static class AriRestSeparate
         double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{prefix}, {what}: p50 {P(0.50):0.000} ms, p99 {P(0.99):0.000} ms, max {sorted[^1]:0.000} ms"));
+    }
+
+    /// <summary>One socket per worker; a call writes a fixed GET and reads the recorded answer's length.</summary>
+    private sealed class RawHttpClient
+    {
+        private readonly Socket[] _sockets;
+        private readonly byte[][] _buffers;
+        private readonly int _answerLength;
+
+        private RawHttpClient(Socket[] sockets, int answerLength)
+        {
+            _sockets = sockets;
+            _answerLength = answerLength;
+            _buffers = [.. sockets.Select(_ => new byte[answerLength])];
+        }
+
+        public static async Task<RawHttpClient> OpenAsync(int port, int count)
+        {
+            var answer = await File.ReadAllBytesAsync(Path.Combine(AriRecordings.Directory, "rest", "31-channel-get.http"));
+            var sockets = new Socket[count];
+            for (var i = 0; i < count; i++)
+            {
+                // One at a time: no SYN lost to a burst of connects.
+                sockets[i] = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await sockets[i].ConnectAsync(IPAddress.Loopback, port);
+            }
+
+            return new RawHttpClient(sockets, answer.Length);
+        }
+
+        public async Task GetChannelAsync(int worker, long id)
+        {
+            var socket = _sockets[worker];
+            var request = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                $"GET {ChannelPrefix}{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+            await socket.SendAsync(request);
+            var buffer = _buffers[worker];
+            for (var got = 0; got < _answerLength;)
+            {
+                var n = await socket.ReceiveAsync(buffer.AsMemory(got));
+                if (n == 0)
+                {
+                    throw new IOException("The ARI benchmark server closed a raw connection.");
+                }
+
+                got += n;
+            }
+        }
     }
 }
