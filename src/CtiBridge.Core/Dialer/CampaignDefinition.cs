@@ -104,6 +104,18 @@ public sealed class CampaignDefinition
     /// <summary>Wrap-up after a campaign call before the agent gets the next one, in seconds.</summary>
     public double WrapUpSeconds { get; set; } = 10;
 
+    /// <summary>Preview mode: how long an agent may look at a lead before <see cref="PreviewTimeout"/> decides for them, in seconds.</summary>
+    public double PreviewSeconds { get; set; } = 30;
+
+    /// <summary>Preview mode: what happens when the agent neither dials nor skips in time (Skip, the default, or Dial).</summary>
+    public PreviewExpiry PreviewTimeout { get; set; } = PreviewExpiry.Skip;
+
+    /// <summary>Voice broadcast with "press 1": lines per logged-in agent.</summary>
+    public double BroadcastLinesPerAgent { get; set; } = 5;
+
+    /// <summary>Voice broadcast with "press 1": how long a person who pressed 1 waits (music) for an agent before the abandon message, in seconds.</summary>
+    public double PressOneWaitSeconds { get; set; } = 30;
+
     /// <summary>Country calling code for numbers imported without one.</summary>
     public string DefaultCountryCode { get; set; } = "1";
 
@@ -218,6 +230,16 @@ public sealed class CampaignDefinition
             Bad($"wrapUpSeconds must not be negative (was {WrapUpSeconds})");
         }
 
+        if (!(PreviewSeconds >= 1 && PreviewSeconds <= 3600))
+        {
+            Bad($"previewSeconds must be between 1 and 3600 (was {PreviewSeconds})");
+        }
+
+        if (!(PressOneWaitSeconds >= 0 && PressOneWaitSeconds <= 3600))
+        {
+            Bad($"pressOneWaitSeconds must be between 0 and 3600 (was {PressOneWaitSeconds})");
+        }
+
         LeadTimeZones? zones = null;
         try
         {
@@ -256,6 +278,7 @@ public sealed class CampaignDefinition
             MachineMessage = MachineMessage,
             RingTimeout = TimeSpan.FromSeconds(RingTimeoutSeconds),
             PredictiveWarmUpCalls = PredictiveWarmUpCalls,
+            BroadcastLinesPerAgent = BroadcastLinesPerAgent,
         };
         foreach (var problem in campaign.Validate())
         {
@@ -327,4 +350,14 @@ public sealed class CampaignDefinition
 
         return new CallingWindows(spans);
     }
+}
+
+/// <summary>What preview mode does with a lead the agent neither dialled nor skipped within <see cref="CampaignDefinition.PreviewSeconds"/>.</summary>
+public enum PreviewExpiry
+{
+    /// <summary>The lead goes back to the list (behind the leads never tried) and the agent gets the next one.</summary>
+    Skip,
+
+    /// <summary>The lead is dialled for the agent.</summary>
+    Dial,
 }

@@ -178,7 +178,12 @@ public sealed class CampaignDialer
     }
 
     /// <summary>Preview mode: the first due lead an agent may look at now, reserved until dialled or skipped.</summary>
-    public Lead? NextPreview(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall)
+    /// <param name="now">The current time.</param>
+    /// <param name="agents">The campaign's agents now.</param>
+    /// <param name="dueLeads">Candidate leads in order.</param>
+    /// <param name="doNotCall">Numbers never to dial.</param>
+    /// <param name="skipped">When given, receives the candidates passed over before the one returned, with why (window, DNC ...).</param>
+    public Lead? NextPreview(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall, ICollection<SkippedLead>? skipped = null)
     {
         ArgumentNullException.ThrowIfNull(agents);
         ArgumentNullException.ThrowIfNull(dueLeads);
@@ -189,11 +194,19 @@ public sealed class CampaignDialer
 
         foreach (var lead in dueLeads)
         {
-            if (!_previewed.Contains(lead.Id) && Check(now, lead, doNotCall) is null)
+            if (_previewed.Contains(lead.Id))
             {
-                _previewed.Add(lead.Id);
-                return lead;
+                continue;
             }
+
+            if (Check(now, lead, doNotCall) is { } skip)
+            {
+                skipped?.Add(skip);
+                continue;
+            }
+
+            _previewed.Add(lead.Id);
+            return lead;
         }
 
         return null;
@@ -269,6 +282,22 @@ public sealed class CampaignDialer
         call.AgentConnectedAt = at;
         var abandoned = RecordAnswer(call, answeredAt, at);
         return !abandoned;
+    }
+
+    /// <summary>
+    /// Voice broadcast with "press 1": the person asked for an agent and one was connected. Not a
+    /// live answer of the ledger (the call was already answered and served by the message); it
+    /// makes the attempt's talk time the agent's.
+    /// </summary>
+    public void OnTransferredToAgent(string callId, DateTimeOffset at)
+    {
+        var call = Get(callId);
+        if (Campaign.Mode != DialingMode.VoiceBroadcast || call.State != DialedCallState.Connected || call.AgentConnectedAt is not null)
+        {
+            throw new InvalidOperationException($"call {callId} cannot be transferred to an agent (mode {Campaign.Mode}, state {call.State})");
+        }
+
+        call.AgentConnectedAt = at;
     }
 
     /// <summary>No agent came within the connect deadline: the call is abandoned (and gets the abandon message when <paramref name="messagePlayed"/>).</summary>

@@ -9,7 +9,8 @@ namespace CtiBridge.Data.Dialer;
 /// <summary>A lead handed out by the hopper: the domain lead (its <see cref="Lead.Id"/> is the database id) and its custom fields.</summary>
 /// <param name="Lead">The lead.</param>
 /// <param name="CustomFieldsJson">The CSV columns kept for screen pop, as a JSON object.</param>
-public sealed record HopperLead(Lead Lead, string CustomFieldsJson);
+/// <param name="AssignedAgent">The agent who owns the lead (preview mode offers it only to them), if any.</param>
+public sealed record HopperLead(Lead Lead, string CustomFieldsJson, string? AssignedAgent = null);
 
 /// <summary>
 /// The hopper: hands each instance due leads of a campaign with <c>FOR UPDATE SKIP LOCKED</c> and
@@ -35,7 +36,17 @@ public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, T
     }
 
     /// <summary>Claims up to <paramref name="limit"/> due leads of the campaign for this instance, oldest due first.</summary>
-    public async Task<IReadOnlyList<HopperLead>> ClaimAsync(string campaignId, int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<HopperLead>> ClaimAsync(string campaignId, int limit, CancellationToken cancellationToken = default) =>
+        ClaimAsync("dialer_hopper_claim", campaignId, null, limit, cancellationToken);
+
+    /// <summary>
+    /// Preview mode: claims up to <paramref name="limit"/> due leads for one agent: the agent's own
+    /// leads first, then leads nobody owns (never another agent's), oldest due first within each.
+    /// </summary>
+    public Task<IReadOnlyList<HopperLead>> ClaimForAgentAsync(string campaignId, string agentId, int limit, CancellationToken cancellationToken = default) =>
+        ClaimAsync("dialer_hopper_claim_for_agent", campaignId, agentId ?? throw new ArgumentNullException(nameof(agentId)), limit, cancellationToken);
+
+    private async Task<IReadOnlyList<HopperLead>> ClaimAsync(string query, string campaignId, string? agentId, int limit, CancellationToken cancellationToken)
     {
         if (limit <= 0)
         {
@@ -43,12 +54,17 @@ public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, T
         }
 
         var now = timeProvider.GetUtcNow();
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_hopper_claim"));
+        await using var command = dataSource.CreateCommand(NamedQueries.Get(query));
         command.Parameters.AddWithValue("campaign_id", campaignId);
         command.Parameters.AddWithValue("now", now);
         command.Parameters.AddWithValue("stale_before", now - ClaimLease);
         command.Parameters.AddWithValue("limit", limit);
         command.Parameters.AddWithValue("instance_id", InstanceId);
+        if (agentId is not null)
+        {
+            command.Parameters.AddWithValue("agent_id", agentId);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var leads = new List<HopperLead>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -62,11 +78,11 @@ public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, T
                 NextAttemptAt = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
                 LastOutcome = reader.IsDBNull(5) ? null : Enum.Parse<CallOutcome>(reader.GetString(5)),
             };
-            leads.Add(new HopperLead(lead, reader.GetString(6)));
+            leads.Add(new HopperLead(lead, reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
 
-        // RETURNING has no order: dial in due order.
-        return [.. leads.OrderBy(l => l.Lead.NextAttemptAt ?? DateTimeOffset.MinValue).ThenBy(l => long.Parse(l.Lead.Id, CultureInfo.InvariantCulture))];
+        // RETURNING has no order: own leads first (preview), then in due order.
+        return [.. leads.OrderBy(l => agentId is not null && l.AssignedAgent is null).ThenBy(l => l.Lead.NextAttemptAt ?? DateTimeOffset.MinValue).ThenBy(l => long.Parse(l.Lead.Id, CultureInfo.InvariantCulture))];
     }
 
     /// <summary>

@@ -18,4 +18,4 @@ UPDATE dialer_leads l
 SET claimed_by = @instance_id, claimed_at = @now
 FROM due
 WHERE l.lead_id = due.lead_id
-RETURNING l.lead_id, l.phone_number, l.time_zone, l.attempts, l.next_attempt_at, l.last_outcome, l.custom_fields::text
+RETURNING l.lead_id, l.phone_number, l.time_zone, l.attempts, l.next_attempt_at, l.last_outcome, l.custom_fields::text, l.assigned_agent

@@ -23,6 +23,7 @@ public static class CtiBridgeCommandLine
             ImportCommand.Create(),
             DncCommand.Create(),
             CallbacksCommand.Create(),
+            LeadsCommand.Create(),
         };
         return root;
     }

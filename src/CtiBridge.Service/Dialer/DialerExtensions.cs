@@ -1,5 +1,6 @@
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Live;
 using Npgsql;
 
 namespace CtiBridge.Service.Dialer;
@@ -34,11 +35,16 @@ public static class DialerExtensions
     }
 }
 
-/// <summary>Starts the dialer with the service and stops it with it.</summary>
-internal sealed class OutboundDialerService(OutboundDialer dialer) : BackgroundService
+/// <summary>Starts the dialer with the service and stops it with it; its preview screen pops go on the event stream.</summary>
+internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvider services) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (services.GetService<LiveEventHub>() is { } hub)
+        {
+            dialer.PreviewChanged += preview => hub.Publish(DialerLiveEvents.Preview(preview));
+        }
+
         try
         {
             await dialer.StartAsync(stoppingToken).ConfigureAwait(false);
@@ -51,5 +57,56 @@ internal sealed class OutboundDialerService(OutboundDialer dialer) : BackgroundS
         {
             await dialer.DisposeAsync().ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>The dialer's events on the live event stream (docs/api.md).</summary>
+public static class DialerLiveEvents
+{
+    /// <summary>
+    /// <c>dialer.preview</c>: a preview lead offered to an agent (their screen pop, with the lead's
+    /// fields), dialled, skipped or refused. Sequence 0: dialer events are not in the ACD's sequence.
+    /// </summary>
+    public static LiveEvent Preview(DialerPreview preview)
+    {
+        ArgumentNullException.ThrowIfNull(preview);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "dialer.preview");
+            w.WriteNumber("sequence", 0);
+            w.WriteString("at", preview.At);
+            w.WriteString("agentId", preview.AgentId);
+            if (preview.CallId is not null)
+            {
+                w.WriteString("callId", preview.CallId);
+            }
+
+            w.WriteString("phase", preview.Phase);
+            w.WriteString("campaignId", preview.CampaignId);
+            w.WriteString("leadId", preview.LeadId);
+            w.WriteString("phoneNumber", preview.PhoneNumber);
+            w.WritePropertyName("customFields");
+            preview.CustomFields.WriteTo(w);
+            if (preview.DecideBy is { } decideBy)
+            {
+                w.WriteString("decideBy", decideBy);
+            }
+
+            if (preview.OnTimeout is not null)
+            {
+                w.WriteString("onTimeout", preview.OnTimeout);
+            }
+
+            if (preview.Reason is not null)
+            {
+                w.WriteString("reason", preview.Reason);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return new LiveEvent(0, "dialer.preview", preview.AgentId, preview.CallId, buffer.WrittenMemory.ToArray());
     }
 }

@@ -141,7 +141,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
 
             var channelId = string.Create(CultureInfo.InvariantCulture, $"dagent-{agentId}-{++_agentLegs}");
-            var agent = new DialerAgent(agentId, endpoint, channelId, "dhold-" + channelId, campaign);
+            var agent = new DialerAgent(agentId, endpoint, channelId, "dhold-" + channelId, campaign) { StateSince = now };
             _agents[agentId] = agent;
             _agentsByChannel[channelId] = agent;
             campaign.Agents.Add(agent);
@@ -317,7 +317,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         var leads = new List<HopperLead>();
         var messageOnly = campaign.Definition.Mode == DialingMode.VoiceBroadcast && campaign.Definition.Broadcast == BroadcastKind.MessageOnly;
         var available = campaign.Definition.MaxConcurrentLines - campaign.Dialer.Calls.Count;
-        if (campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly))
+        var preview = campaign.Definition.Mode == DialingMode.Preview;
+        if (campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly) && !preview)
         {
             // Enough candidates for any plan (windows and DNC may skip some); the rest go back at once.
             var limit = messageOnly ? available : Math.Min(available, Math.Max(4, 3 * snapshot.LoggedIn));
@@ -371,6 +372,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             await ReleaseUndialledAsync(leads, dialled, skipped, now).ConfigureAwait(false);
         }
 
+        if (preview && campaign.Accepting)
+        {
+            await OfferPreviewsAsync(campaign, now, ct).ConfigureAwait(false);
+        }
+
         await FlushLedgerAsync(campaign, ct).ConfigureAwait(false);
         if (!campaign.Accepting && campaign.Dialer.Calls.Count == 0 && campaign.Agents.Count == 0)
         {
@@ -417,7 +423,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 if (_lines.Remove(call.CallId) && campaign.Dialer.Find(call.CallId) is not null)
                 {
                     LogOriginateFailed(_logger, call.CallId, call.Endpoint, reason);
-                    await EndLineAsync(campaign, campaign.Dialer.OnCallEnded(call.CallId, now, CallOutcome.Failed), _stopping.Token).ConfigureAwait(false);
+                    await EndLineAsync(campaign, campaign.Dialer.OnCallEnded(call.CallId, now, CallOutcome.Failed), _stopping.Token, line).ConfigureAwait(false);
+                    FreeReservedAgent(line, now);
                 }
             }), _stopping.Token);
     }
@@ -449,9 +456,12 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             case StasisEnd end:
                 await OnChannelGoneAsync(end.Channel.Id, now, null).ConfigureAwait(false);
                 break;
+            case ChannelDtmfReceived dtmf when dtmf.Digit == "1" && _lines.TryGetValue(dtmf.Channel.Id, out var pressing):
+                PressedOne(pressing, now);
+                break;
             case PlaybackFinished finished when finished.Playback.TargetUri.StartsWith("channel:", StringComparison.Ordinal):
                 var channelId = finished.Playback.TargetUri["channel:".Length..];
-                if (_lines.TryGetValue(channelId, out var played))
+                if (_lines.TryGetValue(channelId, out var played) && played.HangUpAfterPlayback == finished.Playback.Id)
                 {
                     played.Run("hang up after the message", _logger, ct => _ari.Channels.HangupAsync(channelId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
                 }
@@ -492,7 +502,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         line.ChannelName ??= channelName;
         var campaign = line.Campaign;
         if (!amdDone && amdStatus is null && !line.AmdListening && _settings.AmdContext is { Length: > 0 } amdContext
-            && campaign.Definition.Machines != MachineHandling.ConnectToAgent)
+            && campaign.Definition.Machines != MachineHandling.ConnectToAgent && line.ReservedAgent is null)
         {
             // Answering-machine detection first: the channel leaves the app for the AMD context and comes
             // back with the verdict. The connect deadline starts then (the greeting is over).
@@ -514,7 +524,12 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 campaign.LiveAnswers++;
             }
 
-            if (campaign.IdleAgent() is { } agent)
+            if (line.ReservedAgent is { State: DialerAgentState.PreviewDialling } reserved && _agents.ContainsKey(reserved.Id))
+            {
+                // Preview: the agent who chose the lead is waiting for exactly this answer.
+                Connect(campaign, line, reserved, now);
+            }
+            else if (campaign.IdleAgent() is { } agent)
             {
                 Connect(campaign, line, agent, now);
             }
@@ -575,17 +590,20 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
     }
 
-    private void Play(DialerLine line, string sound)
+    private void Play(DialerLine line, string sound, bool hangUpAfter = true)
     {
-        // The dialer hangs up when the message has played (PlaybackFinished).
+        // The dialer hangs up when the message has played (PlaybackFinished of this playback id;
+        // a broadcast stopped because the person pressed 1 ends without a hang-up).
         line.MessagePlayed = sound;
+        var playbackId = string.Create(CultureInfo.InvariantCulture, $"dplay-{line.CallId}-{++line.Playbacks}");
+        line.HangUpAfterPlayback = hangUpAfter ? playbackId : null;
         line.HungUpByDialer = true;
-        line.Run("play " + sound, _logger, ct => _ari.Channels.PlayAsync(line.CallId, ["sound:" + sound], playbackId: "dplay-" + line.CallId, cancellationToken: ct), null, _stopping.Token);
+        line.Run("play " + sound, _logger, ct => _ari.Channels.PlayAsync(line.CallId, ["sound:" + sound], playbackId: playbackId, cancellationToken: ct), null, _stopping.Token);
     }
 
     private void Connect(RunningCampaign campaign, DialerLine line, DialerAgent agent, DateTimeOffset now)
     {
-        agent.State = DialerAgentState.Talking;
+        SetState(agent, DialerAgentState.Talking, now);
         agent.CallId = line.CallId;
         agent.TalkStartedAt = now;
         line.AgentId = agent.Id;
@@ -645,7 +663,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
         _lines.Remove(channelId);
         line.DeadlineTimer?.Dispose();
+        line.PressOneTimer?.Dispose();
         campaign.Waiting.Remove(channelId);
+        campaign.PressOneWaiting.Remove(channelId);
         CallOutcome? outcome = null;
         if (call.State == DialedCallState.Ringing)
         {
@@ -663,11 +683,22 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             _ari.Bridges.DestroyAsync(bridge).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
         }
+
+        FreeReservedAgent(line, now);
+    }
+
+    /// <summary>Preview: the lead's call ended before the agent talked to anyone; the agent gets the next lead.</summary>
+    private void FreeReservedAgent(DialerLine line, DateTimeOffset now)
+    {
+        if (line.ReservedAgent is { State: DialerAgentState.PreviewDialling } agent && agent.CallId == line.CallId && _agents.ContainsKey(agent.Id))
+        {
+            MakeIdle(agent, now);
+        }
     }
 
     private void StartWrapUp(DialerAgent agent, DialerLine line, DateTimeOffset now)
     {
-        agent.State = DialerAgentState.WrapUp;
+        SetState(agent, DialerAgentState.WrapUp, now);
         agent.TalkEndedAt = now;
         var wrapUp = TimeSpan.FromSeconds(agent.Campaign.Definition.WrapUpSeconds);
         agent.WrapUpUntil = now + wrapUp;
@@ -693,7 +724,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     private void MakeIdle(DialerAgent agent, DateTimeOffset now)
     {
-        agent.State = DialerAgentState.Idle;
+        SetState(agent, DialerAgentState.Idle, now);
         agent.CallId = null;
         agent.IdleSince = now;
         agent.WrapUpTimer?.Dispose();
@@ -707,6 +738,18 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             if (_lines.TryGetValue(callId, out var line) && campaign.Dialer.Find(callId) is { State: DialedCallState.WaitingForAgent })
             {
                 Connect(campaign, line, agent, now);
+                return;
+            }
+        }
+
+        // Then broadcast listeners who pressed 1 (they are past the message; no connect deadline applies).
+        while (campaign.PressOneWaiting.Count > 0)
+        {
+            var callId = campaign.PressOneWaiting[0];
+            campaign.PressOneWaiting.RemoveAt(0);
+            if (_lines.TryGetValue(callId, out var line) && line.PressedOne && campaign.Dialer.Find(callId) is { State: DialedCallState.Connected, AgentConnectedAt: null })
+            {
+                ConnectPressOne(campaign, line, agent, now);
                 return;
             }
         }
@@ -726,9 +769,20 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         agent.Campaign.Agents.Remove(agent);
         agent.WrapUpTimer?.Dispose();
         LogAgentLeft(_logger, agent.Id, agent.Campaign.Definition.Id, why);
+        var now = _time.GetUtcNow();
         if (agent.State == DialerAgentState.WrapUp)
         {
-            WriteWrapUp(agent, _time.GetUtcNow());
+            WriteWrapUp(agent, now);
+        }
+
+        WriteStateInterval(agent, now);
+        if (agent.Preview is { } offer)
+        {
+            // The lead shown goes back to the list for the others.
+            agent.Preview = null;
+            agent.PreviewTimer?.Dispose();
+            agent.Campaign.Dialer.SkipPreviewed(offer.Lead.Lead.Id);
+            Post(_ => _hopper.ReleaseAsync([(offer.Lead.Lead.Id, null)], CancellationToken.None));
         }
 
         if (agent.CallId is { } callId && _lines.TryGetValue(callId, out var agentLine))
@@ -789,6 +843,14 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         await _events.DisposeAsync().ConfigureAwait(false);
+
+        // The agents' time up to the stop is theirs (the next start begins new sessions).
+        var stoppedAt = _time.GetUtcNow();
+        foreach (var agent in _agents.Values)
+        {
+            WriteStateInterval(agent, stoppedAt);
+        }
+
         await StopRecordsAsync().ConfigureAwait(false);
         foreach (var line in _lines.Values)
         {
@@ -798,6 +860,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         foreach (var agent in _agents.Values)
         {
             agent.WrapUpTimer?.Dispose();
+            agent.PreviewTimer?.Dispose();
         }
 
         _stopping.Dispose();

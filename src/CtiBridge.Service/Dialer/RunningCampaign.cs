@@ -1,5 +1,6 @@
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
 
 namespace CtiBridge.Service.Dialer;
 
@@ -30,6 +31,9 @@ internal sealed class RunningCampaign
 
     /// <summary>Live answers waiting for an agent, oldest first.</summary>
     public List<string> Waiting { get; } = [];
+
+    /// <summary>Voice broadcast: people who pressed 1 and wait (music) for an agent, oldest first.</summary>
+    public List<string> PressOneWaiting { get; } = [];
 
     public int LedgerWritten { get; set; }
 
@@ -72,6 +76,11 @@ internal sealed class RunningCampaign
                     busy.Add(new BusyAgent(now - agent.TalkStartedAt));
                     loggedIn++;
                     break;
+                case DialerAgentState.Previewing or DialerAgentState.PreviewDialling:
+                    // Busy with one lead of their own (preview mode does not pace).
+                    busy.Add(new BusyAgent(TimeSpan.Zero));
+                    loggedIn++;
+                    break;
                 case DialerAgentState.WrapUp:
                     var left = agent.WrapUpUntil - now;
                     busy.Add(new BusyAgent(agent.TalkEndedAt - agent.TalkStartedAt, left > TimeSpan.Zero ? left : TimeSpan.Zero));
@@ -98,6 +107,12 @@ internal enum DialerAgentState
 
     /// <summary>After a call, back in the holding bridge but not yet given calls.</summary>
     WrapUp,
+
+    /// <summary>Preview mode: looking at a lead, to dial or skip it.</summary>
+    Previewing,
+
+    /// <summary>Preview mode: the agent's lead is being dialled; the agent waits for the answer.</summary>
+    PreviewDialling,
 }
 
 /// <summary>An agent on a nailed-up channel in a campaign.</summary>
@@ -115,6 +130,17 @@ internal sealed class DialerAgent(string id, string endpoint, string channelId, 
 
     public DialerAgentState State { get; set; } = DialerAgentState.Joining;
 
+    /// <summary>Since when the agent is in <see cref="State"/> (the start of its agent-state interval).</summary>
+    public DateTimeOffset StateSince { get; set; }
+
+    /// <summary>The agent-state intervals' session: one per join.</summary>
+    public string SessionId => ChannelId;
+
+    /// <summary>Preview mode: the lead shown to the agent now.</summary>
+    public PreviewOffer? Preview { get; set; }
+
+    public ITimer? PreviewTimer { get; set; }
+
     public string? CallId { get; set; }
 
     public DateTimeOffset IdleSince { get; set; }
@@ -130,6 +156,12 @@ internal sealed class DialerAgent(string id, string endpoint, string channelId, 
     /// <summary>The call the agent is wrapping up, written again with its wrap-up time when it ends.</summary>
     public (AttemptResult Result, DialerCallFacts Facts)? LastCall { get; set; }
 }
+
+/// <summary>A lead shown to a preview agent.</summary>
+/// <param name="Lead">The claimed lead with its custom fields.</param>
+/// <param name="OfferedAt">When it was shown.</param>
+/// <param name="DecideBy">When the campaign's preview timeout decides for the agent.</param>
+internal sealed record PreviewOffer(HopperLead Lead, DateTimeOffset OfferedAt, DateTimeOffset DecideBy);
 
 /// <summary>One customer call up (its channel id is the domain call id).</summary>
 internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriSequence
@@ -163,6 +195,20 @@ internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriS
 
     /// <summary>The AMD verdict (MACHINE, HUMAN, NOTSURE, HANGUP), when detection ran.</summary>
     public string? AmdStatus { get; set; }
+
+    /// <summary>Preview mode: the agent this lead was dialled for (they wait for it; nobody else takes it).</summary>
+    public DialerAgent? ReservedAgent { get; set; }
+
+    /// <summary>The playback after whose end the dialer hangs up (null: none, e.g. the person pressed 1).</summary>
+    public string? HangUpAfterPlayback { get; set; }
+
+    /// <summary>Voice broadcast: the person pressed 1 for an agent.</summary>
+    public bool PressedOne { get; set; }
+
+    /// <summary>Playbacks started on the line (each gets its own id).</summary>
+    public int Playbacks { get; set; }
+
+    public ITimer? PressOneTimer { get; set; }
 
     /// <summary>The attempt's end and facts once stored (for the wrap-up revision of its call record).</summary>
     public (AttemptResult Result, DialerCallFacts Facts)? Ended { get; set; }

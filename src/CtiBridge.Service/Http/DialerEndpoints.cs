@@ -50,6 +50,25 @@ public static class DialerEndpoints
     /// <param name="CallbackAt">Call back later: when (ISO 8601). Becomes a callback of the scheduler, or reopens the lead.</param>
     public sealed record DispositionBody(string? Disposition, DateTimeOffset? CallbackAt);
 
+    /// <summary>Leads to move to another campaign.</summary>
+    /// <param name="ToCampaign">The campaign to move them to.</param>
+    /// <param name="LeadIds">These leads.</param>
+    /// <param name="OwnedBy">Leads owned by this agent.</param>
+    /// <param name="Statuses">Leads in these states (open, reached, attempts_exhausted, closed, invalid_number).</param>
+    /// <param name="KeepOwner">Keep each lead's agent (default: moved leads belong to nobody).</param>
+    public sealed record MoveLeadsBody(string? ToCampaign, long[]? LeadIds, string? OwnedBy, string[]? Statuses, bool KeepOwner);
+
+    /// <summary>Leads to give to an agent.</summary>
+    /// <param name="ToAgent">The agent who gets them; null = nobody (back in the pool).</param>
+    /// <param name="LeadIds">These leads.</param>
+    /// <param name="OwnedBy">Leads owned by this agent.</param>
+    /// <param name="Statuses">Leads in these states.</param>
+    public sealed record AssignLeadsBody(string? ToAgent, long[]? LeadIds, string? OwnedBy, string[]? Statuses);
+
+    /// <summary>A preview agent's decision.</summary>
+    /// <param name="LeadId">The lead the agent saw (refused with 409 when another lead is shown now); absent = the one shown.</param>
+    public sealed record PreviewDecisionBody(string? LeadId);
+
     /// <summary>The largest CSV upload taken in one request (64 MiB); larger files go through <c>ctibridge import leads</c>.</summary>
     public const long MaxLeadUploadBytes = 64L << 20;
 
@@ -75,10 +94,24 @@ public static class DialerEndpoints
 
         campaigns.MapPost("/{campaignId}/leads", ImportLeadsAsync).RequireAuthorization(ApiRoles.Supervise)
             .WithSummary("Import leads: the request body is the CSV file (text/csv, UTF-8). skipBad=true imports the good rows; default all-or-nothing.");
+        campaigns.MapPost("/{campaignId}/leads/move", MoveLeadsAsync).RequireAuthorization(ApiRoles.Supervise)
+            .WithSummary("Move selected leads to another campaign (they start afresh there); leads in a call now, invalid numbers and numbers the target has stay, each reported.");
+        campaigns.MapPost("/{campaignId}/leads/assign", AssignLeadsAsync).RequireAuthorization(ApiRoles.Supervise)
+            .WithSummary("Give selected leads to an agent (preview mode shows them only to that agent), or to nobody with toAgent null.");
         campaigns.MapPost("/{campaignId}/agents/{agentId}", JoinAsync).RequireAuthorization(ApiRoles.ActAsAgent)
             .WithSummary("The agent joins the campaign: their phone is called once and kept on a nailed-up line for campaign calls.");
         campaigns.MapDelete("/{campaignId}/agents/{agentId}", LeaveAsync).RequireAuthorization(ApiRoles.ActAsAgent)
             .WithSummary("The agent leaves the campaign (the nailed-up line is hung up).");
+
+        var preview = api.MapGroup("/dialer/agents/{agentId}/preview").WithTags("dialer");
+        preview.MapGet("", GetPreviewAsync).RequireAuthorization(ApiRoles.ActAsAgent)
+            .WithSummary("Preview mode: the lead shown to the agent now (number, custom fields, decide-by time), or 204 when none is.");
+        preview.MapPost("/dial", (string agentId, PreviewDecisionBody? body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
+                DecidePreviewAsync(agentId, dial: true, body, user, services, ct))
+            .RequireAuthorization(ApiRoles.ActAsAgent).WithSummary("Preview mode: dial the lead shown to the agent (window and do-not-call checked again); the agent is bridged when the customer answers.");
+        preview.MapPost("/skip", (string agentId, PreviewDecisionBody? body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
+                DecidePreviewAsync(agentId, dial: false, body, user, services, ct))
+            .RequireAuthorization(ApiRoles.ActAsAgent).WithSummary("Preview mode: skip the lead shown to the agent; it goes back to the list and the agent gets the next one.");
 
         api.MapPost("/dialer/calls/{callId}/disposition", DispositionAsync).RequireAuthorization(ApiRoles.ActAsAgent).WithTags("dialer")
             .WithSummary("The agent's disposition of a campaign call; with callbackAt, the customer is called back then (a callback, or the lead reopened).");
@@ -280,6 +313,82 @@ public static class DialerEndpoints
 
         return await dialer.LeaveAsync(agentId, ct) is { } refused
             ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: refused)
+            : Results.NoContent();
+    }
+
+    private static async Task<IResult> MoveLeadsAsync(string campaignId, MoveLeadsBody? body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct)
+    {
+        if (body?.ToCampaign is not { Length: > 0 } toCampaign)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["toCampaign"] = ["The campaign to move the leads to is required."] });
+        }
+
+        return await ReassignAsync(() => new LeadReassignment(db, time).MoveToCampaignAsync(campaignId, toCampaign,
+            new LeadSelection { LeadIds = body.LeadIds, OwnedBy = body.OwnedBy, Statuses = body.Statuses }, body.KeepOwner, Actor(user), ct));
+    }
+
+    private static Task<IResult> AssignLeadsAsync(string campaignId, AssignLeadsBody? body, ClaimsPrincipal user, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
+        ReassignAsync(() => new LeadReassignment(db, time).AssignAsync(campaignId,
+            new LeadSelection { LeadIds = body?.LeadIds, OwnedBy = body?.OwnedBy, Statuses = body?.Statuses }, body?.ToAgent, Actor(user), ct));
+
+    private static async Task<IResult> ReassignAsync(Func<Task<LeadReassignmentReport>> reassign)
+    {
+        try
+        {
+            return Results.Ok(await reassign());
+        }
+        catch (ArgumentException ex) when (ex.Message.StartsWith("there is no campaign", StringComparison.Ordinal))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such campaign", detail: ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
+        }
+        catch (ArgumentException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { [ex.ParamName ?? "body"] = [ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal)] });
+        }
+    }
+
+    private static async Task<IResult> GetPreviewAsync(string agentId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    {
+        if (!user.MayActFor(agentId))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your agent", detail: "An agent key may act only for its own agent.");
+        }
+
+        if (services.GetService<OutboundDialer>() is not { } dialer)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+        }
+
+        return await dialer.GetPreviewAsync(agentId, ct) is { } preview ? Results.Ok(preview) : Results.NoContent();
+    }
+
+    private static async Task<IResult> DecidePreviewAsync(string agentId, bool dial, PreviewDecisionBody? body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    {
+        if (!user.MayActFor(agentId))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your agent", detail: "An agent key may act only for its own agent.");
+        }
+
+        if (body?.LeadId is { } leadId && (leadId.Length is 0 or > 20 || !leadId.All(char.IsAsciiDigit)))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["leadId"] = [$"'{leadId}' is not a lead id (digits, as shown in the preview)."] });
+        }
+
+        if (services.GetService<OutboundDialer>() is not { } dialer)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+        }
+
+        if (dial)
+        {
+            var (callId, refused) = await dialer.AcceptPreviewAsync(agentId, body?.LeadId, ct);
+            return refused is not null
+                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not dialled", detail: refused)
+                : Results.Accepted(value: new { agentId, callId });
+        }
+
+        return await dialer.SkipPreviewAsync(agentId, body?.LeadId, ct) is { } problem
+            ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not skipped", detail: problem)
             : Results.NoContent();
     }
 

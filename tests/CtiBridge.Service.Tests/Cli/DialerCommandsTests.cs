@@ -102,4 +102,30 @@ public sealed class DialerCommandsTests(MigratedDatabaseFixture fixture) : IClas
         Assert.Contains(other.PhoneNumber, list.Output, StringComparison.Ordinal);
         Assert.Contains("pending", list.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Leads_AssignToAnotherAgentThenMove_ReportsWhatStayedAndWhy()
+    {
+        var from = await PutCampaignAsync();
+        var to = await PutCampaignAsync();
+        Assert.Equal(0, (await RunAsync("import", "leads", "--campaign", from, Write("from.csv", "phone\n2125550400\n2125550401\n"))).ExitCode);
+        Assert.Equal(0, (await RunAsync("import", "leads", "--campaign", to, Write("to.csv", "phone\n2125550401\n"))).ExitCode);
+        var lead = await fixture.Database.ScalarAsync<long>($"SELECT lead_id FROM dialer_leads WHERE campaign_id = '{from}' AND phone_number = '+12125550400'", Ct);
+        var duplicate = await fixture.Database.ScalarAsync<long>($"SELECT lead_id FROM dialer_leads WHERE campaign_id = '{from}' AND phone_number = '+12125550401'", Ct);
+
+        var nothing = await RunAsync("leads", "move", "--from", from, "--to", to);
+        var both = await RunAsync("leads", "assign", "--campaign", from, "--status", "open", "--to-agent", "2001", "--unassign");
+        var assign = await RunAsync("leads", "assign", "--campaign", from, "--status", "open", "--to-agent", "2001");
+        var move = await RunAsync("leads", "move", "--from", from, "--to", to, "--owner", "2001", "--keep-owner");
+
+        Assert.Equal(2, nothing.ExitCode);
+        Assert.Contains("say which leads", nothing.Error, StringComparison.Ordinal);
+        Assert.Equal(2, both.ExitCode);
+        Assert.Equal(0, assign.ExitCode);
+        Assert.Contains("2 leads given to agent 2001", assign.Output, StringComparison.Ordinal);
+        Assert.Equal(1, move.ExitCode);
+        Assert.Contains($"1 leads moved from '{from}' to '{to}'", move.Output, StringComparison.Ordinal);
+        Assert.Contains($"lead {duplicate} not changed: the target campaign already has its number", move.Error, StringComparison.Ordinal);
+        Assert.Equal(1, await fixture.Database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE lead_id = {lead} AND campaign_id = '{to}' AND assigned_agent = '2001'", Ct));
+    }
 }

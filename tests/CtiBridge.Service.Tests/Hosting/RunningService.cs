@@ -38,10 +38,13 @@ public class RunningService : IAsyncLifetime
     {
     }
 
+    /// <summary>The simulated Asterisk's endpoints and dialplan (a fixture deriving from this one); null = PbxSim's defaults.</summary>
+    protected virtual CtiBridge.PbxSim.PbxSimOptions? PbxOptions() => null;
+
     public async ValueTask InitializeAsync()
     {
         Database = await PostgresServer.CreateMigratedDatabaseAsync();
-        Pbx = await PbxSimSettings.StartAsync();
+        Pbx = await PbxSimSettings.StartAsync(PbxOptions());
         var settings = PbxSimSettings.Service(Database.ConnectionString, PbxSimSettings.For(Pbx));
         Configure(settings);
         _app = CtiBridgeHost.Build(settings);

@@ -158,4 +158,47 @@ public sealed class DialerApiTests(RunningService service) : IClassFixture<Runni
         Assert.Equal("call-back", await service.Database.ScalarAsync<string>($"SELECT disposition FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
         Assert.Equal(0L, await service.Database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{id}' AND next_attempt_at IS NOT NULL", Ct));
     }
+
+    [Fact]
+    public async Task Leads_MovedToAnotherCampaignAndGivenToAnotherAgent_ReportedPerLead_Audited()
+    {
+        using var supervisor = await ClientAsync(ApiRole.Supervisor);
+        using var agent = await ClientAsync(ApiRole.Agent, "2001");
+        var from = "mv" + Guid.NewGuid().ToString("N")[..8];
+        var to = "mv" + Guid.NewGuid().ToString("N")[..8];
+        foreach (var id in new[] { from, to })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await supervisor.PutAsync($"/api/campaigns/{id}", new StringContent(CampaignFile(id), Encoding.UTF8, "application/json"), Ct)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await supervisor.PostAsync($"/api/campaigns/{from}/leads", new StringContent("phone\n2125550300\n2125550301\n2125550302\n", Encoding.UTF8, "text/csv"), Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await supervisor.PostAsync($"/api/campaigns/{to}/leads", new StringContent("phone\n2125550302\n", Encoding.UTF8, "text/csv"), Ct)).StatusCode);
+        Task<long> LeadAsync(string number) => service.Database.ScalarAsync<long>($"SELECT lead_id FROM dialer_leads WHERE campaign_id = '{from}' AND phone_number = '+1{number}'", Ct);
+        var (a, b, c) = (await LeadAsync("2125550300"), await LeadAsync("2125550301"), await LeadAsync("2125550302"));
+
+        // Agents do not reassign; a selection is required; an unknown target is a 404.
+        Assert.Equal(HttpStatusCode.Forbidden, (await agent.PostAsJsonAsync($"/api/campaigns/{from}/leads/assign", new { toAgent = "2001", leadIds = new[] { a } }, Ct)).StatusCode);
+        var unselected = await supervisor.PostAsJsonAsync($"/api/campaigns/{from}/leads/move", new { toCampaign = to }, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, unselected.StatusCode);
+        Assert.Contains("say which leads", await unselected.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await supervisor.PostAsJsonAsync($"/api/campaigns/{from}/leads/move", new { toCampaign = "no-such", leadIds = new[] { a } }, Ct)).StatusCode);
+
+        // Agent 2001's leads go to 2002.
+        Assert.Equal(HttpStatusCode.OK, (await supervisor.PostAsJsonAsync($"/api/campaigns/{from}/leads/assign", new { toAgent = "2001", leadIds = new[] { a, b } }, Ct)).StatusCode);
+        var assigned = await (await supervisor.PostAsJsonAsync($"/api/campaigns/{from}/leads/assign", new { toAgent = "2002", ownedBy = "2001" }, Ct)).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal(2, assigned.GetProperty("changed").GetInt32());
+        Assert.Equal(2L, await service.Database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{from}' AND assigned_agent = '2002'", Ct));
+
+        // Moved with their owner; the number the target already has stays, reported.
+        var moved = await supervisor.PostAsJsonAsync($"/api/campaigns/{from}/leads/move", new { toCampaign = to, statuses = new[] { "open" }, keepOwner = true }, Ct);
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        var report = await moved.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal(2, report.GetProperty("changed").GetInt32());
+        var notMoved = Assert.Single(report.GetProperty("notChanged").EnumerateArray());
+        Assert.Equal(c, notMoved.GetProperty("leadId").GetInt64());
+        Assert.Equal("duplicate", notMoved.GetProperty("reason").GetString());
+        Assert.Equal(2L, await service.Database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{to}' AND assigned_agent = '2002' AND lead_id IN ({a}, {b})", Ct));
+        Assert.Equal(1L, await service.Database.ScalarAsync<long>($"SELECT count(*) FROM audit_log WHERE action = 'leads move' AND target = '{from}' AND actor LIKE 'api:Supervisor-%'", Ct));
+        Assert.Equal(2L, await service.Database.ScalarAsync<long>($"SELECT count(*) FROM audit_log WHERE action = 'leads assign' AND target = '{from}'", Ct));
+    }
 }

@@ -1,0 +1,21 @@
+-- Preview mode: due leads for one agent, the agent's own leads (assigned_agent) first, then
+-- leads nobody owns; leads owned by another agent are left for them. Same claim rules as
+-- dialer_hopper_claim (SKIP LOCKED, claimed_by until the attempt is stored, stale claims free).
+WITH due AS (
+    SELECT lead_id
+    FROM dialer_leads
+    WHERE campaign_id = @campaign_id
+      AND status = 'open'
+      AND (assigned_agent IS NULL OR assigned_agent = @agent_id)
+      AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+      AND (claimed_by IS NULL
+           OR claimed_by NOT IN (SELECT instance_id FROM dialer_instances WHERE heartbeat_at >= @stale_before))
+    ORDER BY (assigned_agent IS NULL), next_attempt_at NULLS FIRST, lead_id
+    LIMIT @limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE dialer_leads l
+SET claimed_by = @instance_id, claimed_at = @now
+FROM due
+WHERE l.lead_id = due.lead_id
+RETURNING l.lead_id, l.phone_number, l.time_zone, l.attempts, l.next_attempt_at, l.last_outcome, l.custom_fields::text, l.assigned_agent
