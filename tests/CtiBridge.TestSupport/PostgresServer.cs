@@ -47,9 +47,9 @@ public static class PostgresServer
     internal static string ConnectionStringFor(string database) =>
         new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = database, Pooling = true }.ConnectionString;
 
-    internal static async Task AdminExecuteAsync(string sql, CancellationToken cancellationToken)
+    internal static async Task AdminExecuteAsync(string sql, CancellationToken cancellationToken, string? adminConnectionString = null)
     {
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString) { Pooling = false }.ConnectionString);
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(adminConnectionString ?? AdminConnectionString) { Pooling = false }.ConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

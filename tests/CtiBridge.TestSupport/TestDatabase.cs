@@ -7,12 +7,15 @@ namespace CtiBridge.TestSupport;
 /// </summary>
 public sealed class TestDatabase : IAsyncDisposable
 {
+    private readonly string? _adminConnectionString;
     private NpgsqlDataSource? _dataSource;
 
-    internal TestDatabase(string name, string connectionString)
+    // adminConnectionString: the server that drops it (null: the shared test cluster).
+    internal TestDatabase(string name, string connectionString, string? adminConnectionString = null)
     {
         Name = name;
         ConnectionString = connectionString;
+        _adminConnectionString = adminConnectionString;
     }
 
     /// <summary>The database name (unique per test class).</summary>
@@ -44,6 +47,6 @@ public sealed class TestDatabase : IAsyncDisposable
             NpgsqlConnection.ClearPool(pooled);
         }
 
-        await PostgresServer.AdminExecuteAsync($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", CancellationToken.None).ConfigureAwait(false);
+        await PostgresServer.AdminExecuteAsync($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", CancellationToken.None, _adminConnectionString).ConfigureAwait(false);
     }
 }
