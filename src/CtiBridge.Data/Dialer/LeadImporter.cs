@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using CtiBridge.Core.Dialer;
 using CtiBridge.Data.Exports;
@@ -95,6 +97,22 @@ public sealed class LeadImporter(NpgsqlDataSource dataSource, CampaignStore camp
     {
         ArgumentNullException.ThrowIfNull(csv);
         ArgumentNullException.ThrowIfNull(options);
+        var lastLine = new StrongBox<int>(0);
+        try
+        {
+            return await ImportCoreAsync(campaignId, csv, options, lastLine, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DecoderFallbackException ex)
+        {
+            // A reader that refuses invalid UTF-8 (the HTTP upload, the CLI): nothing was imported (the
+            // transaction was not committed); say where, as near as the reader's buffering allows.
+            throw new LeadImportException(
+                $"{options.FileName}: not valid UTF-8 at or after line {lastLine.Value + 1} (bytes {Convert.ToHexString(ex.BytesUnknown ?? [])}); save the file as UTF-8 and import it again; nothing was imported");
+        }
+    }
+
+    private async Task<LeadImportReport> ImportCoreAsync(string campaignId, TextReader csv, LeadImportOptions options, StrongBox<int> lastLine, CancellationToken cancellationToken)
+    {
         var campaign = await campaigns.GetAsync(campaignId, cancellationToken).ConfigureAwait(false)
             ?? throw new LeadImportException($"{options.FileName}: campaign '{campaignId}' does not exist (create it with 'ctibridge campaign put')");
         var definition = campaign.Definition;
@@ -107,6 +125,7 @@ public sealed class LeadImporter(NpgsqlDataSource dataSource, CampaignStore camp
         }
 
         var header = records.Current;
+        lastLine.Value = header.Line;
         var columns = ReadHeader(header, options.FileName);
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -135,6 +154,7 @@ public sealed class LeadImporter(NpgsqlDataSource dataSource, CampaignStore camp
             while (await records.MoveNextAsync().ConfigureAwait(false))
             {
                 var record = records.Current;
+                lastLine.Value = record.Line;
                 if (record.Error is null && record.Fields.Count == 1 && record.Fields[0].Length == 0)
                 {
                     continue; // blank line
@@ -271,6 +291,11 @@ public sealed class LeadImporter(NpgsqlDataSource dataSource, CampaignStore camp
                 throw new LeadImportException($"{fileName}:{header.Line}: column {i + 1} of the header has no name");
             }
 
+            if (names[i].Contains('\0', StringComparison.Ordinal))
+            {
+                throw new LeadImportException($"{fileName}:{header.Line}: column {i + 1} of the header contains a NUL character (byte 0)");
+            }
+
             var twin = Array.FindIndex(names, 0, i, n => string.Equals(n, names[i], StringComparison.OrdinalIgnoreCase));
             if (twin >= 0)
             {
@@ -292,6 +317,13 @@ public sealed class LeadImporter(NpgsqlDataSource dataSource, CampaignStore camp
     private static Row ReadRow(CsvRecord record, Columns columns, CampaignDefinition definition)
     {
         Row Bad(string? column, string reason) => new(null, null, null, new LeadReject(record.Line, column, LeadRejectKind.Invalid, reason, record.Raw));
+
+        if (record.Raw.Contains('\0', StringComparison.Ordinal))
+        {
+            // PostgreSQL text cannot hold NUL: the row is refused, and kept for the rejects file with the byte shown.
+            return new(null, null, null, new LeadReject(record.Line, null, LeadRejectKind.Invalid, "the row contains a NUL character (byte 0), which a lead cannot hold",
+                record.Raw.Replace("\0", "\\0", StringComparison.Ordinal)));
+        }
 
         if (record.Error is { } error)
         {

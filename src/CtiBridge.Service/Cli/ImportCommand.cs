@@ -42,7 +42,8 @@ public static class ImportCommand
             LeadImportReport report;
             try
             {
-                using var reader = new StreamReader(input.FullName, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+                // Invalid UTF-8 is an error naming where (LeadImportException), not silently replaced characters.
+                using var reader = new StreamReader(input.FullName, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
                 report = await importer.ImportAsync(parse.GetValue(campaign)!, reader, new LeadImportOptions
                 {
                     FileName = input.Name,

@@ -62,8 +62,7 @@ public static class SettingsLoader
             }
         }
 
-        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
-        var configuration = new ConfigurationBuilder().AddJsonStream(stream).AddInMemoryCollection(overrides).Build();
+        var configuration = Build(json, sourceName, overrides);
 
         var problems = new List<SettingsProblem>();
         CheckShape(configuration, typeof(CtiBridgeSettings), string.Empty, problems);
@@ -82,6 +81,21 @@ public static class SettingsLoader
         }
 
         return settings;
+    }
+
+    private static IConfigurationRoot Build(string json, string sourceName, Dictionary<string, string?> overrides)
+    {
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+        try
+        {
+            return new ConfigurationBuilder().AddJsonStream(stream).AddInMemoryCollection(overrides).Build();
+        }
+        catch (FormatException ex)
+        {
+            // Valid JSON the configuration reader still refuses: a key twice in one object (keys are
+            // case-insensitive, so "name" and "Name" clash) or a top level that is not an object.
+            throw new SettingsException($"{sourceName}: {ex.Message} (keys are case-insensitive; the text must be one JSON object)", ex);
+        }
     }
 
     /// <summary>
@@ -106,8 +120,7 @@ public static class SettingsLoader
             throw new SettingsException($"{sourceName}: not valid JSON at line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1}: {ex.Message.Split(" Path:")[0]}", ex);
         }
 
-        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
-        var configuration = new ConfigurationBuilder().AddJsonStream(stream).Build();
+        var configuration = Build(json, sourceName, new Dictionary<string, string?>());
         var problems = new List<SettingsProblem>();
         CheckShape(configuration, typeof(CtiBridge.Service.CallControl.CallControlSettings), "callControl", problems);
         if (problems.Count > 0)
@@ -146,6 +159,12 @@ public static class SettingsLoader
             }
 
             CheckValue(child, property.PropertyType, Describe(path, child.Key), problems);
+            if (property.PropertyType == typeof(string) && child.Value is null && !child.GetChildren().Any()
+                && new NullabilityInfoContext().Create(property).WriteState == NullabilityState.NotNull)
+            {
+                // JSON null or {} would bind null into a setting the service relies on having text.
+                problems.Add(new SettingsProblem(Describe(path, child.Key), "must be a text value, not null or {} (leave the setting out to keep its default)"));
+            }
         }
     }
 
