@@ -30,6 +30,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private DateTimeOffset _lastAt;
     private Task _loop = Task.CompletedTask;
 
+    // Set by Start: before it (a standby waiting for the lease) a request would wait for a loop
+    // that may never run, so it is refused at once instead (CallControlUnavailableException).
+    private volatile bool _started;
+    private readonly TaskCompletionSource _startedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Creates the call center for validated settings (nothing runs until <see cref="Start"/>).</summary>
     /// <param name="settings">The validated <c>callControl</c> section.</param>
     /// <param name="timeProvider">The clock.</param>
@@ -54,7 +59,15 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     }
 
     /// <summary>Starts the loop.</summary>
-    public void Start() => _loop = Task.Run(() => RunAsync(_stopping.Token));
+    public void Start()
+    {
+        _loop = Task.Run(() => RunAsync(_stopping.Token));
+        _started = true;
+        _startedSignal.TrySetResult();
+    }
+
+    /// <summary>Completes when call control starts (never on a standby until it takes over).</summary>
+    internal Task Started => _startedSignal.Task;
 
     /// <summary>Logs an agent in with the PIN (the desk-phone login by feature code comes later).</summary>
     /// <returns>Accepted, or refused with the reason in operator words.</returns>
@@ -140,10 +153,15 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     private Task<T> RequestAsync<T>(Func<DateTimeOffset, T> action, CancellationToken cancellationToken)
     {
+        if (!_started)
+        {
+            throw new CallControlUnavailableException("This CtiBridge instance does not control calls now (a standby waiting for the call-control lease, or still starting): send the request to the active instance, the one whose call-control readiness is healthy.");
+        }
+
         var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_work.Writer.TryWrite(new ApiWork(at => action(at), done)))
         {
-            throw new InvalidOperationException("Call control has stopped.");
+            throw new CallControlUnavailableException("Call control has stopped on this instance (stopping, or its call-control lease was lost): send the request to the active instance.");
         }
 
         return Await(done, cancellationToken);
@@ -553,6 +571,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+
+        // Requests still queued when the loop stopped would otherwise wait until their callers give up.
+        while (_work.Reader.TryRead(out var left))
+        {
+            (left as ApiWork)?.Done.TrySetException(new CallControlUnavailableException("Call control stopped on this instance before the request was handled: send it to the active instance."));
+        }
         await StopCallbackReportsAsync().ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
         _records.Writer.TryComplete();

@@ -31,6 +31,7 @@ public static class HttpExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
         services.AddAuthorizationBuilder().AddCtiBridgePolicies();
         services.AddProblemDetails();
+        services.AddExceptionHandler<CallControlUnavailableHandler>();
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;

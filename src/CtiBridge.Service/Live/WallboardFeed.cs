@@ -95,6 +95,8 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     {
         try
         {
+            // Call control refuses requests until it runs (a standby until it takes over).
+            await _center.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
             do
             {
                 while (_events.Reader.TryRead(out _))
