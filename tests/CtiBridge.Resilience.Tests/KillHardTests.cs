@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using CtiBridge.Data.Access;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+
+namespace CtiBridge.Resilience.Tests;
+
+/// <summary>
+/// High availability with real processes: two <c>ctibridge run</c> processes on one PostgreSQL and
+/// one PbxSim, the active one killed with SIGKILL (<c>kill -9</c>) while two callers talk and three
+/// wait. The standby takes the lease within 5 s, adopts the five calls and serves them to the end;
+/// each call is stored exactly once. Bounded: every wait has a limit, the processes are killed on
+/// the way out whatever happens.
+/// </summary>
+[Trait("Tier", "Faults")]
+public sealed class KillHardTests : IAsyncDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private readonly List<ServiceProcess> _processes = [];
+    private readonly string _directory = Directory.CreateTempSubdirectory("ctibridge-kill-").FullName;
+
+    [Fact]
+    public async Task ActiveProcessKilledHard_StandbyTakesTheLeaseWithin5s_AdoptsTheCalls_EachStoredOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
+        });
+        string[] agents = ["2001", "2002"];
+        foreach (var phone in new[] { "1001", "1002" })
+        {
+            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(100)); // and talks until the test hangs up
+        }
+
+        var active = await StartAsync("a", database, pbx, ct);
+        await active.WaitReadyAsync(ct);
+        var standby = await StartAsync("b", database, pbx, ct);
+        await standby.WaitLiveAsync(ct);
+        Assert.False(await standby.IsReadyAsync(ct), "the second process must be a standby while the first holds the lease");
+
+        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("kill-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        foreach (var agent in agents)
+        {
+            using var login = await active.Http(token).PostAsJsonAsync($"/api/agents/{agent}/login", new { pin = CallCenterRig.Pin }, ct);
+            Assert.True(login.IsSuccessStatusCode, $"login of {agent}: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync(ct)}");
+        }
+
+        var trunk = pbx.Trunk("carrier");
+        for (var i = 1; i <= 5; i++)
+        {
+            trunk.CallIn("4008001", $"55500{i:00}", $"Caller {i}");
+        }
+
+        // The active process has stored the five calls' live state (two talking): what the standby adopts.
+        await EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 5
+            && await database.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE agent_id IS NOT NULL", ct) == 2, "5 live calls, 2 talking, in PostgreSQL", ct);
+        var holderBefore = await LeaseHolderAsync(database, ct);
+        Assert.NotNull(holderBefore);
+
+        var watch = Stopwatch.StartNew();
+        active.KillHard();
+        await EventuallyAsync(async () => await LeaseHolderAsync(database, ct) is { } holder && holder != holderBefore, "the standby to take the lease", ct);
+        var leaseTaken = watch.Elapsed;
+        await standby.WaitReadyAsync(ct);
+        var serving = watch.Elapsed;
+        TestContext.Current.SendDiagnosticMessage($"kill -9: lease taken after {leaseTaken.TotalSeconds:0.00} s, standby ready after {serving.TotalSeconds:0.00} s");
+        Assert.True(leaseTaken <= TimeSpan.FromSeconds(5), $"the standby took the lease {leaseTaken.TotalSeconds:0.00} s after the kill (goal ≤ 5 s)");
+
+        // Every caller is still up (adopted, not lost); the two conversations end, the three waiting are served.
+        Assert.Equal(5, pbx.ChannelNames.Count(n => n.StartsWith("PJSIP/carrier-", StringComparison.Ordinal)));
+        foreach (var phone in new[] { "1001", "1002" })
+        {
+            pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400));
+            pbx.Phone(phone).Hangup();
+        }
+
+        await EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
+        await standby.StopAsync(ct);
+
+        Assert.Equal(5L, await database.ScalarAsync<long>("SELECT count(*) FROM calls", ct));
+        Assert.Equal(5L, await database.ScalarAsync<long>("SELECT count(DISTINCT call_id) FROM calls", ct));
+        Assert.Equal(5L, await database.ScalarAsync<long>("SELECT count(*) FROM calls WHERE disposition = 'answered'", ct));
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM calls c WHERE NOT EXISTS (SELECT 1 FROM queue_visits v WHERE v.call_id = c.call_id)", ct));
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
+    }
+
+    // The lock connections are named ctibridge-lease:<instance> (docs/high-availability.md).
+    private static async Task<string?> LeaseHolderAsync(TestDatabase database, CancellationToken ct) =>
+        await database.ScalarAsync<string>(
+            "SELECT coalesce(min(application_name), '') FROM pg_stat_activity WHERE application_name LIKE 'ctibridge-lease:%' AND datname = current_database()", ct) is { Length: > 0 } name
+            ? name
+            : null;
+
+    private async Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
+    {
+        var port = FreePort();
+        var settings = new CtiBridgeSettings
+        {
+            Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
+            Http = new HttpSettings { Urls = $"http://127.0.0.1:{port}" },
+            Asterisk = [PbxSimSettings.For(pbx)],
+            Logging = new LogSettings { Level = "Warning" },
+            CallControl = new CallControlSettings
+            {
+                HighAvailability = true,
+                Queues = [CallTraffic.Queue(ringSeconds: 10)],
+                Agents = [.. new[] { ("2001", "1001"), ("2002", "1002") }.Select(a => new CallAgentSettings { Id = a.Item1, Extension = "PJSIP/" + a.Item2, PinHash = CallCenterRig.PinHash, Queues = ["support"] })],
+                Dids = [new DidRouteSettings { Number = "4008001", Queue = "support" }],
+                RecordJournalDirectory = Path.Combine(_directory, name + "-journal"),
+                ExternalEndpoint = "PJSIP/carrier/{number}",
+
+                // With a standby, calls are left for it to adopt rather than handed back to the dialplan.
+                Shutdown = new ShutdownSettings { HandBackCalls = false, CallsFinishWithin = TimeSpan.Zero },
+            },
+        };
+        var path = Path.Combine(_directory, name + ".json");
+        await File.WriteAllTextAsync(path, ConfigurationFile.Json(settings), ct);
+        var process = ServiceProcess.Start(name, path, port);
+        _processes.Add(process);
+        return process;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task EventuallyAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Still not true after {Bound.TotalSeconds} s: {what}. Process output:\n{string.Join("\n", _processes.Select(p => p.Output))}");
+            }
+
+            await Task.Delay(50, ct);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            process.Dispose();
+        }
+
+        await Task.Yield();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    /// <summary>A <c>ctibridge run --config</c> process from the test's build output (a project reference).</summary>
+    private sealed class ServiceProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+        private readonly HttpClient _http;
+
+        private ServiceProcess(string name, Process process, int port)
+        {
+            Name = name;
+            _process = process;
+            _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        }
+
+        public string Name { get; }
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return $"--- {Name} (exit {(_process.HasExited ? _process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "running")}):\n{_output}";
+                }
+            }
+        }
+
+        public static ServiceProcess Start(string name, string configPath, int port)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ctibridge.dll"), "run", "--config", configPath })
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+            var service = new ServiceProcess(name, process, port);
+            process.OutputDataReceived += (_, e) => service.Append(e.Data);
+            process.ErrorDataReceived += (_, e) => service.Append(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return service;
+        }
+
+        public HttpClient Http(string token)
+        {
+            _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return _http;
+        }
+
+        public async Task<bool> IsReadyAsync(CancellationToken ct) => await StatusAsync("/health/ready", ct) == HttpStatusCode.OK;
+
+        public Task WaitReadyAsync(CancellationToken ct) => WaitAsync("/health/ready", ct);
+
+        public Task WaitLiveAsync(CancellationToken ct) => WaitAsync("/health/live", ct);
+
+        /// <summary>SIGKILL: no stop, no release, no last write; the socket to PostgreSQL closes with the process.</summary>
+        public void KillHard()
+        {
+            _process.Kill();
+            Assert.True(_process.WaitForExit(10_000), $"{Name} did not die after SIGKILL");
+        }
+
+        /// <summary>SIGTERM, as systemd stops the service: the records are written before it exits.</summary>
+        public async Task StopAsync(CancellationToken ct)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) ?? throw new InvalidOperationException("kill did not start"))
+            {
+                await kill.WaitForExitAsync(ct);
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(Bound);
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit(10_000);
+            }
+
+            _process.Dispose();
+            _http.Dispose();
+        }
+
+        private async Task<HttpStatusCode?> StatusAsync(string path, CancellationToken ct)
+        {
+            try
+            {
+                using var response = await _http.GetAsync(path, ct);
+                return response.StatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return null; // not listening yet
+            }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return null; // too slow to answer (still starting)
+            }
+        }
+
+        private async Task WaitAsync(string path, CancellationToken ct)
+        {
+            var deadline = DateTime.UtcNow + Bound;
+            while (await StatusAsync(path, ct) != HttpStatusCode.OK)
+            {
+                Assert.False(_process.HasExited, $"{Name} exited while waiting for {path}: {Output}");
+                Assert.True(DateTime.UtcNow < deadline, $"{Name}: {path} not 200 after {Bound.TotalSeconds} s: {Output}");
+                await Task.Delay(100, ct);
+            }
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+}
