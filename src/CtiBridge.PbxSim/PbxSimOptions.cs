@@ -53,6 +53,39 @@ public sealed class PbxSimOptions
 
     /// <summary>Desk phones and trunks: PJSIP endpoints by name.</summary>
     public List<EndpointOptions> Endpoints { get; set; } = [];
+
+    /// <summary>
+    /// app_queue's queues (queues.conf) with their static members. Null means the recording
+    /// instance's three (support, sales, linear); an empty list means no queues.
+    /// </summary>
+    public List<QueueOptions>? Queues { get; set; }
+
+    /// <summary>One line per problem in these options (where and what), empty when PbxSim can start with them.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (Queues is { } queues)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < queues.Count; i++)
+            {
+                var where = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"PbxSim.Queues[{i}]");
+                if (queues[i] is not { } queue)
+                {
+                    problems.Add($"{where}: empty entry");
+                    continue;
+                }
+
+                problems.AddRange(queue.Problems(where));
+                if (queue.Name.Length > 0 && !names.Add(queue.Name))
+                {
+                    problems.Add($"{where}: queue '{queue.Name}' is defined twice");
+                }
+            }
+        }
+
+        return problems;
+    }
 }
 
 /// <summary>An AMI account.</summary>

@@ -34,6 +34,11 @@ public sealed class PbxSimulator : IAsyncDisposable
     public PbxSimulator(PbxSimOptions? options = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, int randomSeed = 22)
     {
         Options = options ?? new PbxSimOptions();
+        if (Options.Problems() is { Count: > 0 } problems)
+        {
+            throw new ArgumentException($"PbxSim options have {problems.Count} problem(s):\n  " + string.Join("\n  ", problems), nameof(options));
+        }
+
         Time = time ?? TimeProvider.System;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _random = new Random(randomSeed);

@@ -44,7 +44,7 @@ internal static class PbxSimProgram
             return 2;
         }
 
-        if (config.DeskPhones?.Problems().ToList() is { Count: > 0 } problems)
+        if ((config.DeskPhones?.Problems() ?? []).Concat(config.PbxSim.Problems()).ToList() is { Count: > 0 } problems)
         {
             Console.Error.WriteLine($"pbxsim: configuration {configPath} has {problems.Count} problem(s):");
             problems.ForEach(p => Console.Error.WriteLine("  " + p));

@@ -19,11 +19,11 @@ internal sealed partial class AmiActions
             var count = 0;
             foreach (var queue in Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName))
             {
-                session.Send(new AmiMessage(15).Add("Event", "QueueParams").Add("Queue", queue.Name).Add("Max", "0").Add("Strategy", queue.Strategy)
+                session.Send(new AmiMessage(15).Add("Event", "QueueParams").Add("Queue", queue.Name).Add("Max", Number(queue.Settings.MaxLen)).Add("Strategy", queue.Strategy)
                     .Add("Calls", Number(queue.Callers.Count)).Add("Holdtime", Number(queue.HoldTime)).Add("TalkTime", Number(queue.TalkTime))
                     .Add("Completed", Number(queue.Completed)).Add("Abandoned", Number(queue.Abandoned))
                     .Add("ServiceLevel", Number(queue.ServiceLevel)).Add("ServicelevelPerf", PbxModel.ServiceLevelPerf(queue)).Add("ServicelevelPerf2", PbxModel.ServiceLevelPerf2(queue))
-                    .Add("Weight", "0").AddIfPresent("ActionID", actionId));
+                    .Add("Weight", Number(queue.Settings.Weight)).AddIfPresent("ActionID", actionId));
                 count++;
                 var members = queue.Members.Where(m => string.IsNullOrEmpty(memberName) || m.Interface == memberName || m.Name == memberName).ToList();
                 foreach (var member in members)
@@ -67,7 +67,7 @@ internal sealed partial class AmiActions
             var queues = Model.Queues.Where(q => string.IsNullOrEmpty(queueName) || q.Name == queueName).ToList();
             foreach (var queue in queues)
             {
-                var available = queue.Members.Count(m => !m.Paused && !m.InCall && Model.DeviceState(m.StateInterface) is "NOT_INUSE" or "UNKNOWN");
+                var available = queue.Members.Count(m => !m.Paused && !m.InCall && !Model.InWrapUp(queue, m) && Model.DeviceState(m.StateInterface) is "NOT_INUSE" or "UNKNOWN");
                 var longest = queue.Callers.Count == 0 ? 0 : now - queue.Callers.Min(c => c.JoinedAt).ToUnixTimeSeconds();
                 session.Send(new AmiMessage(10).Add("Event", "QueueSummary").Add("Queue", queue.Name).Add("LoggedIn", Number(queue.Members.Count))
                     .Add("Available", Number(available)).Add("Callers", Number(queue.Callers.Count)).Add("HoldTime", Number(queue.HoldTime))

@@ -37,6 +37,9 @@ internal sealed class QueueMember
 
     /// <summary>True while the member talks to a caller from this queue.</summary>
     public bool InCall { get; set; }
+
+    /// <summary>The member's own wrap-up seconds (QueueMember <c>Wrapuptime</c>); 0 = the queue's.</summary>
+    public int WrapUpSeconds { get; init; }
 }
 
 /// <summary>A queue: app_queue's configuration, its members, its waiting callers and its statistics.</summary>
@@ -47,6 +50,15 @@ internal sealed class CallQueue
     public required string Strategy { get; init; }
 
     public int ServiceLevel { get; init; }
+
+    /// <summary>queues.conf settings beyond strategy/timeout/retry (wrapuptime, maxlen, weight, join/leave rules, announcements).</summary>
+    public QueueOptions Settings { get; init; } = new();
+
+    /// <summary>joinempty as app_queue's condition flags (0: callers always join).</summary>
+    public EmptyConditions JoinEmpty { get; init; }
+
+    /// <summary>leavewhenempty as app_queue's condition flags (0: callers never leave for it).</summary>
+    public EmptyConditions LeaveWhenEmpty { get; init; }
 
     /// <summary>How long one member is rung before AgentRingNoAnswer (queues.conf <c>timeout</c>, default 15).</summary>
     public int RingTimeoutSeconds { get; init; } = 15;
@@ -106,13 +118,37 @@ internal sealed partial class PbxModel
             Hints.Add(($"agent{i}", "hints", $"Custom:agent{i}"));
         }
 
-        var linear = new CallQueue { Name = "linear", Strategy = "linear", RingTimeoutSeconds = 3, RetrySeconds = 1 };
-        linear.Members.Add(new QueueMember { Interface = "Local/noanswer9@agents", Name = "Never Answers", StateInterface = "Local/noanswer9@agents", LoginTime = login });
-        linear.Members.Add(new QueueMember { Interface = "Local/agent3@agents", Name = "Agent Three", StateInterface = "Custom:agent3", LoginTime = login });
-        var support = new CallQueue { Name = "support", Strategy = "rrmemory", ServiceLevel = 20 };
-        support.Members.Add(new QueueMember { Interface = "Local/agent1@agents", Name = "Agent One", StateInterface = "Custom:agent1", LoginTime = login });
-        support.Members.Add(new QueueMember { Interface = "Local/agent2@agents", Name = "Agent Two", StateInterface = "Custom:agent2", LoginTime = login });
-        Queues.AddRange([linear, support, new CallQueue { Name = "sales", Strategy = "ringall" }]);
+        foreach (var options in _sim.Options.Queues ?? QueueOptions.RecordingInstance())
+        {
+            var queue = new CallQueue
+            {
+                Name = options.Name,
+                Strategy = options.Strategy,
+                ServiceLevel = options.ServiceLevel,
+                RingTimeoutSeconds = options.Timeout,
+                RetrySeconds = options.Retry,
+                Settings = options,
+                JoinEmpty = ParseEmptyConditions(options.JoinEmpty, join: true),
+                LeaveWhenEmpty = ParseEmptyConditions(options.LeaveWhenEmpty, join: false),
+            };
+            foreach (var m in options.Members)
+            {
+                queue.Members.Add(new QueueMember
+                {
+                    Interface = m.Interface,
+                    Name = m.Name is { Length: > 0 } name ? name : m.Interface,
+                    StateInterface = m.StateInterface is { Length: > 0 } state ? state : m.Interface,
+                    Penalty = m.Penalty,
+                    Paused = m.Paused,
+                    RingInUse = m.RingInUse,
+                    WrapUpSeconds = m.WrapUpTime,
+                    LoginTime = login,
+                });
+            }
+
+            Queues.Add(queue);
+        }
+
         foreach (var queue in Queues)
         {
             // app_queue's own devices: the queue (callers waiting), whether any member is available,
@@ -209,20 +245,7 @@ internal sealed partial class PbxModel
     }
 
     /// <summary>app_queue's is_member_available: not paused, and idle (or busy with ringinuse on).</summary>
-    private bool AnyMemberAvailable(CallQueue queue) => queue.Members.Exists(m =>
-    {
-        if (m.Paused)
-        {
-            return false;
-        }
-
-        return DeviceState(m.StateInterface) switch
-        {
-            "INVALID" or "UNAVAILABLE" => false,
-            "NOT_INUSE" or "UNKNOWN" => true,
-            _ => m.RingInUse,
-        };
-    });
+    private bool AnyMemberAvailable(CallQueue queue) => queue.Members.Exists(m => IsMemberAvailable(queue, m));
 
     internal void PublishMember(string name, CallQueue queue, QueueMember member) =>
         Publish(AmiPrivilege.Agent, MemberHeaders(Event(name, AmiPrivilege.Agent), queue, member, forStatus: false));
@@ -258,7 +281,7 @@ internal sealed partial class PbxModel
             message.Add("Ringinuse", member.RingInUse ? "1" : "0");
         }
 
-        return message.Add("Wrapuptime", "0");
+        return message.Add("Wrapuptime", Number(member.WrapUpSeconds));
     }
 
     /// <summary>Asterisk's extension state number and text for a device state.</summary>

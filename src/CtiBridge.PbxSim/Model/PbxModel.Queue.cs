@@ -37,6 +37,30 @@ internal sealed class QueueEntry
 
     /// <summary>True once the connected call ended and AgentComplete was sent.</summary>
     public bool Completed { get; set; }
+
+    /// <summary>Members rung so far (the <c>n</c> option gives up once every member was tried).</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>Option <c>r</c>: the caller hears ringing instead of music on hold.</summary>
+    public bool RingInsteadOfMusic => Options.Contains('r', StringComparison.Ordinal);
+
+    /// <summary>Option <c>R</c>: music on hold, but ringing while a member's phone rings.</summary>
+    public bool RingWhenRinging => !RingInsteadOfMusic && Options.Contains('R', StringComparison.Ordinal);
+
+    /// <summary>True while an announcement plays to the caller (no member is rung meanwhile).</summary>
+    public bool Announcing { get; set; }
+
+    /// <summary>When the position was last announced (app_queue's <c>last_pos</c>), null before the first.</summary>
+    public DateTimeOffset? LastPositionAt { get; set; }
+
+    /// <summary>The position last announced (app_queue's <c>last_pos_said</c>), 0 before the first.</summary>
+    public int LastPositionSaid { get; set; }
+
+    /// <summary>When the last periodic announcement played (starts at the join).</summary>
+    public DateTimeOffset LastPeriodicAt { get; set; }
+
+    /// <summary>Index of the next periodic announcement sound.</summary>
+    public int PeriodicIndex { get; set; }
 }
 
 /// <summary>
@@ -70,15 +94,36 @@ internal sealed partial class PbxModel
             SetVariable(caller, name, "");
         }
 
+        // join_queue: joinempty first, then maxlen; a caller who cannot join goes on in the dialplan.
+        if (queue.JoinEmpty != EmptyConditions.None && NoMemberQualifies(queue, queue.JoinEmpty))
+        {
+            SetVariable(caller, "QUEUESTATUS", "JOINEMPTY");
+            return AppResult.Next;
+        }
+
+        if (queue.Settings.MaxLen > 0 && queue.Callers.Count >= queue.Settings.MaxLen)
+        {
+            SetVariable(caller, "QUEUESTATUS", "FULL");
+            return AppResult.Next;
+        }
+
+        // The position argument (Asterisk 22: the ninth) puts the caller at that place if the line is long enough.
+        var index = queue.Callers.Count;
+        if (args.Count > 8 && int.TryParse(args[8], NumberStyles.Integer, CultureInfo.InvariantCulture, out var wanted) && wanted > 0 && wanted <= queue.Callers.Count)
+        {
+            index = wanted - 1;
+        }
+
         var entry = new QueueEntry
         {
             Queue = queue,
             Caller = caller,
             JoinedAt = Now,
-            OriginalPosition = queue.Callers.Count + 1,
+            OriginalPosition = index + 1,
             Options = args.Count > 1 ? args[1] : "",
+            LastPeriodicAt = Now,
         };
-        queue.Callers.Add(entry);
+        queue.Callers.Insert(index, entry);
         caller.QueueEntry = entry;
         if (queue.Callers.Count == 1)
         {
@@ -86,7 +131,12 @@ internal sealed partial class PbxModel
         }
 
         ChannelEvent("QueueCallerJoin", caller, AmiPrivilege.Agent, ("Queue", queue.Name), ("Position", Text(entry.OriginalPosition)), ("Count", Text(queue.Callers.Count)));
-        StartMusicOnHold(caller, "default");
+        if (!entry.RingInsteadOfMusic)
+        {
+            StartMusicOnHold(caller, queue.Settings.MusicClass);
+        }
+
+        StartQueueWaitTicks(entry);
         WriteQueueLog(caller.UniqueId, queue.Name, "NONE", "ENTERQUEUE", $"|{caller.CallerNum}|{entry.OriginalPosition}");
         if (args.Count > 4 && int.TryParse(args[4], NumberStyles.Integer, CultureInfo.InvariantCulture, out var timeout) && timeout > 0)
         {
@@ -117,6 +167,11 @@ internal sealed partial class PbxModel
             return false;
         }
 
+        if (InWrapUp(queue, member) || HeldForHeavierQueue(queue, member))
+        {
+            return false;
+        }
+
         return DeviceState(member.StateInterface) switch
         {
             "NOT_INUSE" or "UNKNOWN" => true,
@@ -127,7 +182,7 @@ internal sealed partial class PbxModel
 
     private void RingQueueMembers(QueueEntry entry)
     {
-        if (entry.Left || entry.Caller.Gone || entry.Caller.Ending || entry.Ringing.Count > 0)
+        if (entry.Left || entry.Caller.Gone || entry.Caller.Ending || entry.Ringing.Count > 0 || entry.Announcing)
         {
             return;
         }
@@ -143,6 +198,7 @@ internal sealed partial class PbxModel
         foreach (var member in chosen)
         {
             entry.Tried.Add(member);
+            entry.Attempts++;
             RingQueueMember(entry, member);
         }
 
@@ -154,6 +210,19 @@ internal sealed partial class PbxModel
 
     private void ScheduleQueueRetry(QueueEntry entry)
     {
+        // After a ring cycle: leavewhenempty, then the n option, before waiting 'retry' (queue_exec's order).
+        if (entry.Queue.LeaveWhenEmpty != EmptyConditions.None && NoMemberQualifies(entry.Queue, entry.Queue.LeaveWhenEmpty))
+        {
+            LeaveQueueEarly(entry, "LEAVEEMPTY", "EXITEMPTY", abandoned: true);
+            return;
+        }
+
+        if (entry.Options.Contains('n', StringComparison.Ordinal) && entry.Attempts > 0 && entry.Attempts >= entry.Queue.Members.Count)
+        {
+            LeaveQueueEarly(entry, "TIMEOUT", "EXITWITHTIMEOUT", abandoned: true);
+            return;
+        }
+
         var generation = ++entry.Generation;
         Schedule(TimeSpan.FromSeconds(Math.Max(1, entry.Queue.RetrySeconds)), () =>
         {
@@ -262,13 +331,17 @@ internal sealed partial class PbxModel
         (one.Exten, one.ConnectedNum, one.ConnectedName) = (newExten, newNum, newName);
         _sim.AriEvents.Dial(dial, "");
 
-        Schedule(TimeSpan.FromSeconds(queue.RingTimeoutSeconds), () =>
+        // timeout = 0: the member rings until the Queue() timeout ends the wait.
+        if (queue.RingTimeoutSeconds > 0)
         {
-            if (!dial.Finished && dial.AnsweredAt is null && !entry.Left)
+            Schedule(TimeSpan.FromSeconds(queue.RingTimeoutSeconds), () =>
             {
-                MemberRingNoAnswer(dial);
-            }
-        });
+                if (!dial.Finished && dial.AnsweredAt is null && !entry.Left)
+                {
+                    MemberRingNoAnswer(dial);
+                }
+            });
+        }
 
         if (two is not null)
         {
@@ -307,6 +380,11 @@ internal sealed partial class PbxModel
     {
         EmitNewexten(outbound, "AppQueue", "(Outgoing Line)");
         ChannelEvent("NewConnectedLine", outbound);
+        if (outbound.IncomingDial?.Queue is { RingWhenRinging: true, Left: false } entry)
+        {
+            // Option R: the caller hears the member's phone ring instead of the music.
+            StopMusicOnHold(entry.Caller);
+        }
     }
 
     /// <summary>The queue's ring timeout passed: AgentRingNoAnswer, the attempt is cancelled, the next member is tried after retry.</summary>
@@ -323,6 +401,11 @@ internal sealed partial class PbxModel
         DialEvent("DialEnd", dial, ("DialStatus", "NOANSWER"));
         DialEvent("DialEnd", dial, ("DialStatus", "CANCEL"));
         CloseQueueCdr(entry.Caller, "NO ANSWER");
+        if (entry.RingWhenRinging && entry.Caller.MusicOnHoldClass is null)
+        {
+            StartMusicOnHold(entry.Caller, entry.Queue.Settings.MusicClass);
+        }
+
         Teardown(dial.Destination, 0);
         if (entry.Ringing.Count == 0)
         {
@@ -358,7 +441,7 @@ internal sealed partial class PbxModel
     private void SetQueueVariables(Channel channel, CallQueue queue)
     {
         SetVariable(channel, "QUEUENAME", queue.Name);
-        SetVariable(channel, "QUEUEMAX", "0");
+        SetVariable(channel, "QUEUEMAX", Text(queue.Settings.MaxLen));
         SetVariable(channel, "QUEUESTRATEGY", queue.Strategy);
         SetVariable(channel, "QUEUECALLS", Text(queue.Callers.Count));
         SetVariable(channel, "QUEUEHOLDTIME", Text(queue.HoldTime));
@@ -388,7 +471,7 @@ internal sealed partial class PbxModel
         foreach (var queue in Queues.Where(q => name is null || q.Name == name))
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{queue.Name} has {queue.Callers.Count} calls (max unlimited) in '{queue.Strategy}' strategy ({queue.HoldTime}s holdtime, {queue.TalkTime}s talktime), W:0, C:{queue.Completed}, A:{queue.Abandoned}, SL:{ServiceLevelPerf(queue)}%, SL2:{ServiceLevelPerf2(queue)}% within {queue.ServiceLevel}s"));
+                $"{queue.Name} has {queue.Callers.Count} calls (max {(queue.Settings.MaxLen > 0 ? Text(queue.Settings.MaxLen) : "unlimited")}) in '{queue.Strategy}' strategy ({queue.HoldTime}s holdtime, {queue.TalkTime}s talktime), W:{queue.Settings.Weight}, C:{queue.Completed}, A:{queue.Abandoned}, SL:{ServiceLevelPerf(queue)}%, SL2:{ServiceLevelPerf2(queue)}% within {queue.ServiceLevel}s"));
             if (queue.Members.Count == 0)
             {
                 lines.Add("   No Members");
@@ -701,25 +784,8 @@ internal sealed partial class PbxModel
         LeaveQueue(entry);
     }
 
-    /// <summary>The Queue() timeout passed with nobody answering: QUEUESTATUS=TIMEOUT and the dialplan goes on.</summary>
-    private void QueueTimedOut(QueueEntry entry)
-    {
-        var caller = entry.Caller;
-        CancelQueueRings(entry);
-        StopMusicOnHold(caller);
-        var position = entry.Queue.Callers.IndexOf(entry) + 1;
-        var wait = WholeSeconds(entry.JoinedAt, Now);
-        WriteQueueLog(caller.UniqueId, entry.Queue.Name, "NONE", "EXITWITHTIMEOUT", $"{position}|{entry.OriginalPosition}|{wait}");
-        LeaveQueue(entry);
-        caller.QueueEntry = null;
-        SetVariable(caller, "QUEUESTATUS", "TIMEOUT");
-        if (caller.InPbx)
-        {
-            caller.Priority++;
-            caller.Generation++;
-            Defer(() => ContinuePbx(caller));
-        }
-    }
+    /// <summary>The Queue() timeout passed with nobody answering: an abandon is recorded, QUEUESTATUS=TIMEOUT and the dialplan goes on.</summary>
+    private void QueueTimedOut(QueueEntry entry) => LeaveQueueEarly(entry, "TIMEOUT", "EXITWITHTIMEOUT", abandoned: true);
 
     /// <summary>The queue's bridge broke up with the caller still in it (the member hung up): the caller's Queue() returns and, without <c>c</c>, the caller is hung up.</summary>
     private void QueueCallerBridgeEnded(Channel caller, Bridge bridge)

@@ -68,6 +68,10 @@ internal sealed partial class PbxModel : IDisposable
         Arm();
     }
 
+    /// <summary>When the earliest scheduled work is due and when the clock timer is armed for (tests describe a stuck model with it).</summary>
+    internal (DateTimeOffset? NextDue, DateTimeOffset? ArmedFor, int Pending) TimerState =>
+        (_timers.TryPeek(out _, out var head) ? head.Due : null, _armedFor, _timers.Count);
+
     /// <summary>Runs <paramref name="action"/> after the current burst of work (another thread's turn, in Asterisk).</summary>
     public void Defer(Action action) => _deferred.Enqueue(action);
 

@@ -9,50 +9,6 @@ namespace CtiBridge.PbxSim.Tests.Model;
 /// </summary>
 public sealed class QueueApplicationTests
 {
-    private static async Task<(PbxSimulator Sim, SignallingTimeProvider Clock, AmiTestConnection Ami)> StartAsync(PbxSimOptions options, CancellationToken ct)
-    {
-        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        var sim = new PbxSimulator(options, clock);
-        await sim.StartAsync(ct);
-        var ami = await AmiTestConnection.ConnectAsync(sim.AmiEndPoint, ct);
-        await ami.ReadBannerAsync(ct);
-        await ami.SendAsync("Action: Login\r\nUsername: ctibridge\r\nSecret: ctibridge-secret\r\n\r\n", ct);
-        Assert.Contains("Authentication accepted", await ami.ReadMessageAsync(ct));
-        return (sim, clock, ami);
-    }
-
-    private static async Task<List<string>> ReadUntilAsync(AmiTestConnection ami, Func<string, bool> stop, CancellationToken ct)
-    {
-        var seen = new List<string>();
-        while (true)
-        {
-            string? message;
-            try
-            {
-                message = await ami.ReadMessageAsync(ct);
-            }
-            catch (TimeoutException e)
-            {
-                throw new TimeoutException("Read so far: " + string.Join(" / ", seen.Select(m => m.Split("\r\n")[0] + " " + m.Split("\r\n").FirstOrDefault(l => l.StartsWith("Channel:", StringComparison.Ordinal)))), e);
-            }
-
-            Assert.NotNull(message);
-            seen.Add(message!);
-            if (stop(message!))
-            {
-                return seen;
-            }
-        }
-    }
-
-    /// <summary>Sends an action and waits until PbxSim has dispatched it (then the fake clock may move).</summary>
-    private static async Task SendAsync(PbxSimulator sim, AmiTestConnection ami, string action, CancellationToken ct)
-    {
-        var next = sim.Progress.Count + 1;
-        await ami.SendAsync(action, ct);
-        await sim.Progress.WaitForAsync(next, ct);
-    }
-
     private static string Originate(string channel, string exten) =>
         $"Action: Originate\r\nChannel: {channel}\r\nContext: customer\r\nExten: {exten}\r\nPriority: 1\r\nCallerID: \"Queue Test\" <5550000001>\r\nAsync: true\r\n\r\n";
 
@@ -60,17 +16,15 @@ public sealed class QueueApplicationTests
     public async Task Ringall_TwoFreeMembers_BothRungFirstAnswerConnectsOtherCancelled()
     {
         var ct = TestContext.Current.CancellationToken;
-        var (sim, clock, ami) = await StartAsync(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, ct);
-        await using var _ = sim;
-        await using var __ = ami;
-        await SendAsync(sim, ami, "Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nMemberName: Agent Four\r\nStateInterface: Custom:agent4\r\n\r\n", ct);
-        await SendAsync(sim, ami, "Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/noanswer9@agents\r\nMemberName: Never Answers\r\n\r\n", ct);
-        await SendAsync(sim, ami, Originate("Local/sales@queues", "talk"), ct);
-        await ReadUntilAsync(ami, m => m.Contains("Event: OriginateResponse"), ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromMilliseconds(100));
-        var ringing = await ReadUntilAsync(ami, m => m.Contains("Event: AgentCalled") && m.Contains("Interface: Local/noanswer9@agents"), ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromSeconds(2));
-        var connected = await ReadUntilAsync(ami, m => m.Contains("Event: Hangup") && m.Contains("Channel: Local/noanswer9@agents-") && m.Contains(";2\r\n"), ct);
+        await using var rig = await QueueRig.StartAsync(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, ct);
+        await rig.SendAsync("Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nMemberName: Agent Four\r\nStateInterface: Custom:agent4\r\n\r\n", ct);
+        await rig.SendAsync("Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/noanswer9@agents\r\nMemberName: Never Answers\r\n\r\n", ct);
+        await rig.SendAsync(Originate("Local/sales@queues", "talk"), ct);
+        await rig.ReadUntilAsync(m => m.Contains("Event: OriginateResponse"), ct);
+        rig.Advance(TimeSpan.FromMilliseconds(100));
+        var ringing = await rig.ReadUntilAsync(m => m.Contains("Event: AgentCalled") && m.Contains("Interface: Local/noanswer9@agents"), ct);
+        rig.Advance(TimeSpan.FromSeconds(2));
+        var connected = await rig.ReadUntilAsync(m => m.Contains("Event: Hangup") && m.Contains("Channel: Local/noanswer9@agents-") && m.Contains(";2\r\n"), ct);
 
         var all = ringing.Concat(connected).ToList();
         Assert.Single(all, m => m.Contains("Event: AgentCalled") && m.Contains("Interface: Local/agent4@agents"));
@@ -78,10 +32,10 @@ public sealed class QueueApplicationTests
         Assert.Single(all, m => m.Contains("Event: AgentConnect") && m.Contains("Interface: Local/agent4@agents") && m.Contains("MemberName: Agent Four"));
         Assert.Contains(all, m => m.Contains("Event: DialEnd") && m.Contains("DestChannel: Local/noanswer9@agents-") && m.Contains("DialStatus: CANCEL"));
         Assert.DoesNotContain(all, m => m.Contains("Event: AgentConnect") && m.Contains("noanswer9"));
-        lock (sim.Gate)
+        lock (rig.Sim.Gate)
         {
-            Assert.Contains(sim.Model.QueueLog, l => l.Contains("|sales|Agent Four|CONNECT|", StringComparison.Ordinal));
-            Assert.DoesNotContain(sim.Model.Channels.Keys, n => n.Contains("noanswer9", StringComparison.Ordinal));
+            Assert.Contains(rig.Sim.Model.QueueLog, l => l.Contains("|sales|Agent Four|CONNECT|", StringComparison.Ordinal));
+            Assert.DoesNotContain(rig.Sim.Model.Channels.Keys, n => n.Contains("noanswer9", StringComparison.Ordinal));
         }
     }
 
@@ -91,26 +45,24 @@ public sealed class QueueApplicationTests
         var ct = TestContext.Current.CancellationToken;
         var plan = Dialplan.RecordingInstance();
         plan["queues"]["short"] = ["Answer()", "Queue(sales,,,,5)", "Set(AFTER=${QUEUESTATUS})", "Wait(3600)"];
-        var (sim, clock, ami) = await StartAsync(new PbxSimOptions { AmiPort = 0, AriPort = 0, Dialplan = plan }, ct);
-        await using var _ = sim;
-        await using var __ = ami;
-        await SendAsync(sim, ami, Originate("Local/short@queues", "talk"), ct);
-        await ReadUntilAsync(ami, m => m.Contains("Event: OriginateResponse"), ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromMilliseconds(100));
-        await ReadUntilAsync(ami, m => m.Contains("Event: QueueCallerJoin"), ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromSeconds(4));
-        await SendAsync(sim, ami, "Action: Ping\r\nActionID: still-waiting\r\n\r\n", ct);
-        var before = await ReadUntilAsync(ami, m => m.Contains("ActionID: still-waiting"), ct);
+        await using var rig = await QueueRig.StartAsync(new PbxSimOptions { AmiPort = 0, AriPort = 0, Dialplan = plan }, ct);
+        await rig.SendAsync(Originate("Local/short@queues", "talk"), ct);
+        await rig.ReadUntilAsync(m => m.Contains("Event: OriginateResponse"), ct);
+        rig.Advance(TimeSpan.FromMilliseconds(100));
+        await rig.ReadUntilAsync(m => m.Contains("Event: QueueCallerJoin"), ct);
+        rig.Advance(TimeSpan.FromSeconds(4));
+        await rig.SendAsync("Action: Ping\r\nActionID: still-waiting\r\n\r\n", ct);
+        var before = await rig.ReadUntilAsync(m => m.Contains("ActionID: still-waiting"), ct);
         Assert.DoesNotContain(before, m => m.Contains("Event: QueueCallerLeave"));
 
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromSeconds(2));
-        var after = await ReadUntilAsync(ami, m => m.Contains("Variable: AFTER"), ct);
+        rig.Advance(TimeSpan.FromSeconds(2));
+        var after = await rig.ReadUntilAsync(m => m.Contains("Variable: AFTER"), ct);
         Assert.Contains(after, m => m.Contains("Event: QueueCallerLeave") && m.Contains("Queue: sales") && m.Contains("Count: 0"));
         Assert.Contains(after, m => m.Contains("Variable: QUEUESTATUS") && m.Contains("Value: TIMEOUT"));
         Assert.Contains("Value: TIMEOUT", after[^1], StringComparison.Ordinal);
-        lock (sim.Gate)
+        lock (rig.Sim.Gate)
         {
-            Assert.Contains(sim.Model.QueueLog, l => l.Contains("|sales|NONE|EXITWITHTIMEOUT|1|1|", StringComparison.Ordinal));
+            Assert.Contains(rig.Sim.Model.QueueLog, l => l.Contains("|sales|NONE|EXITWITHTIMEOUT|1|1|", StringComparison.Ordinal));
         }
     }
 
@@ -118,22 +70,20 @@ public sealed class QueueApplicationTests
     public async Task PausedMember_IsNotRung_UntilUnpaused()
     {
         var ct = TestContext.Current.CancellationToken;
-        var (sim, clock, ami) = await StartAsync(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, ct);
-        await using var _ = sim;
-        await using var __ = ami;
-        await SendAsync(sim, ami, "Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nMemberName: Agent Four\r\nStateInterface: Custom:agent4\r\nPaused: true\r\n\r\n", ct);
-        await SendAsync(sim, ami, Originate("Local/sales@queues", "talk"), ct);
-        await ReadUntilAsync(ami, m => m.Contains("Event: OriginateResponse"), ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromMilliseconds(100));
-        await ReadUntilAsync(ami, m => m.Contains("Event: QueueCallerJoin"), ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromSeconds(11));
-        await SendAsync(sim, ami, "Action: Ping\r\nActionID: paused\r\n\r\n", ct);
-        var whilePaused = await ReadUntilAsync(ami, m => m.Contains("ActionID: paused"), ct);
+        await using var rig = await QueueRig.StartAsync(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, ct);
+        await rig.SendAsync("Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nMemberName: Agent Four\r\nStateInterface: Custom:agent4\r\nPaused: true\r\n\r\n", ct);
+        await rig.SendAsync(Originate("Local/sales@queues", "talk"), ct);
+        await rig.ReadUntilAsync(m => m.Contains("Event: OriginateResponse"), ct);
+        rig.Advance(TimeSpan.FromMilliseconds(100));
+        await rig.ReadUntilAsync(m => m.Contains("Event: QueueCallerJoin"), ct);
+        rig.Advance(TimeSpan.FromSeconds(11));
+        await rig.SendAsync("Action: Ping\r\nActionID: paused\r\n\r\n", ct);
+        var whilePaused = await rig.ReadUntilAsync(m => m.Contains("ActionID: paused"), ct);
         Assert.DoesNotContain(whilePaused, m => m.Contains("Event: AgentCalled"));
 
-        await SendAsync(sim, ami, "Action: QueuePause\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nPaused: false\r\n\r\n", ct);
-        clock.AdvanceTo(clock.GetUtcNow() + TimeSpan.FromSeconds(5));
-        var afterUnpause = await ReadUntilAsync(ami, m => m.Contains("Event: AgentCalled"), ct);
+        await rig.SendAsync("Action: QueuePause\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nPaused: false\r\n\r\n", ct);
+        rig.Advance(TimeSpan.FromSeconds(5));
+        var afterUnpause = await rig.ReadUntilAsync(m => m.Contains("Event: AgentCalled"), ct);
         Assert.Contains("Interface: Local/agent4@agents", afterUnpause[^1], StringComparison.Ordinal);
     }
 }
