@@ -51,6 +51,13 @@ public sealed class PbxSimOptions
         ["AGENT_RING_SECS"] = "1",
     };
 
+    /// <summary>
+    /// Whether CEL events are published (cel.conf <c>enable</c> with cel_manager). Asterisk's default
+    /// is off; the recording instance had it on for every event type and the applications dial,
+    /// queue, stasis, playback, chanspy and mixmonitor, which is what PbxSim logs when this is true.
+    /// </summary>
+    public bool Cel { get; set; }
+
     /// <summary>Desk phones and trunks: PJSIP endpoints by name.</summary>
     public List<EndpointOptions> Endpoints { get; set; } = [];
 

@@ -96,6 +96,24 @@ internal sealed class Channel
     /// <summary>Bumped whenever what the channel is doing changes; stale timers compare and give up.</summary>
     public long Generation { get; set; }
 
+    /// <summary>CEL: the application the channel was created for (a dialled channel's AppDial...), shown while nothing runs.</summary>
+    public (string Application, string Data) CelBase { get; set; } = ("", "");
+
+    /// <summary>CEL: the application running on the channel now, if any.</summary>
+    public (string Application, string Data)? CelRunning { get; set; }
+
+    /// <summary>CEL: bumped by each playback so the stream events of an earlier one stop.</summary>
+    public long CelStreamToken { get; set; }
+
+    /// <summary>CEL: the last outcome of a dial this channel made (HANGUP's <c>dialstatus</c>).</summary>
+    public string CelDialStatus { get; set; } = "";
+
+    /// <summary>The caller's ANI (an Originate's caller id sets it on the outbound half).</summary>
+    public string CallerAni { get; set; } = "";
+
+    /// <summary>True when the dialplan's Hangup() ended the channel (CEL's hangupsource <c>dialplan/builtin</c>).</summary>
+    public bool HungUpByDialplan { get; set; }
+
     /// <summary>The dial (Originate or Dial app) that created this channel as its destination.</summary>
     public DialAttempt? IncomingDial { get; set; }
 
@@ -253,6 +271,9 @@ internal sealed class OriginateRequest
 internal sealed class Bridge
 {
     public required string Id { get; init; }
+
+    /// <summary>CEL: set once a Local optimisation swapped a channel in; its later BRIDGE_EXITs name no peer (as recorded).</summary>
+    public bool CelPeersHidden { get; set; }
 
     /// <summary>The AMI BridgeType (basic for Dial bridges, stasis for ARI ones).</summary>
     public string Type { get; init; } = "basic";

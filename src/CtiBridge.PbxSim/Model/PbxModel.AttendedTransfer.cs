@@ -20,6 +20,9 @@ internal sealed class AttendedTransferCall
 
     public Channel? LocalTwo { get; set; }
 
+    /// <summary>True while the transfer prompt plays to the transferer (CEL stream).</summary>
+    public bool PromptPlaying { get; set; }
+
     /// <summary>True once the transferer hung up during the digits (nothing to complete).</summary>
     public bool Abandoned { get; set; }
 }
@@ -70,6 +73,10 @@ internal sealed partial class PbxModel
             {
                 Hold(transferer, true);
                 StartMusicOnHold(transferee, "default");
+
+                // The transferer hears features.conf's xfersound prompt until the first target digit.
+                Cel("STREAM_BEGIN", transferer, $"{{\"sound\":\"pbx-transfer\",\"format\":\"gsm\",\"language\":\"{transferer.Language}\"}}");
+                call.PromptPlaying = true;
             }
         });
         var at = TimeSpan.FromMilliseconds(318);
@@ -82,6 +89,7 @@ internal sealed partial class PbxModel
                 if (Alive())
                 {
                     DtmfEvent(transferer, text, begin: false, "Received", durationMs: 0);
+                    EndTransferPrompt(call);
                 }
             });
             last = at;
@@ -92,9 +100,19 @@ internal sealed partial class PbxModel
         {
             if (Alive())
             {
+                EndTransferPrompt(call);
                 StartConsultation(call, context, exten);
             }
         });
+    }
+
+    private void EndTransferPrompt(AttendedTransferCall call)
+    {
+        if (call.PromptPlaying)
+        {
+            call.PromptPlaying = false;
+            Cel("STREAM_END", call.Transferer);
+        }
     }
 
     private void StartConsultation(AttendedTransferCall call, string context, string exten)
@@ -152,6 +170,7 @@ internal sealed partial class PbxModel
         bridge.Members.Remove(channel);
         channel.Bridge = null;
         Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeLeave", AmiPrivilege.Call), bridge), channel));
+        CelBridge("BRIDGE_EXIT", channel, bridge);
         _sim.AriEvents.ChannelLeftBridge(bridge, channel);
     }
 
@@ -208,6 +227,9 @@ internal sealed partial class PbxModel
         AddChannel(message, transferee, "Transferee");
         message.Add("IsExternal", "No").Add("DestType", "Bridge").Add("DestBridgeUniqueid", original.Id);
         Publish(AmiPrivilege.Call, message);
+        Cel("ATTENDEDTRANSFER", transferer, $"{{\"bridge1_id\":\"{original.Id}\",\"channel2_name\":\"{transferer.Name}\",\"channel2_uniqueid\":\"{transferer.UniqueId}\","
+            + $"\"bridge2_id\":\"{consultation.Id}\",\"transferee_channel_name\":\"{transferee.Name}\",\"transferee_channel_uniqueid\":\"{transferee.UniqueId}\","
+            + "\"transfer_target_channel_name\":\"N/A\",\"transfer_target_channel_uniqueid\":\"N/A\"}");
 
         // Connected lines follow the merge: the transferee now talks to the Local pair (no caller id),
         // which chan_local passes to the transferee's own partner as its caller id at hang-up; the
@@ -224,6 +246,10 @@ internal sealed partial class PbxModel
         }
 
         DestroyBridge(consultation);
+
+        // features.conf xfersound ("beep") plays to the pair's ;1 half in the transferee's bridge;
+        // chan_local optimises the pair away once it has played.
+        CelStreams(one, "beep");
         Schedule(LocalOptimisationDelay, () => OptimiseConsultation(transferee, one, two, original));
     }
 
@@ -241,6 +267,8 @@ internal sealed partial class PbxModel
         AddChannel(begin, transferee, "Source");
         begin.Add("DestUniqueId", two.UniqueId).Add("Id", "0");
         Publish(AmiPrivilege.Call, begin);
+        var localTwo = $"{{\"local_two\":\"{two.Name}\",\"local_two_uniqueid\":\"{two.UniqueId}\"}}";
+        Cel("LOCAL_OPTIMIZE_BEGIN", one, localTwo);
         LeaveBridgeQuietly(transferee, original);
         SetVariable(two, "BRIDGEPEER", "");
         if (two.PendingCallerId is { } callerId)
@@ -254,6 +282,8 @@ internal sealed partial class PbxModel
         LeaveBridgeQuietly(two, target);
         CloseCdr(transferee);
         EnterBridge(transferee, target, swapFor: two);
+        target.CelPeersHidden = true;
+        Cel("LOCAL_OPTIMIZE", one, localTwo);
         transferee.CdrPeer = target.Members.FirstOrDefault(m => m != transferee)?.Name ?? "";
         SetVariable(one, "BRIDGEPEER", "");
         var end = Event("LocalOptimizationEnd", AmiPrivilege.Call);

@@ -114,6 +114,11 @@ internal sealed partial class PbxModel
         SetVariable(caller, "DIALEDPEERNAME", dial.Destination.Name);
         SetVariable(caller, "DIALEDPEERNUMBER", dial.DialString);
         var announce = AnnouncementOf(dial.Options);
+        if (announce is not null)
+        {
+            CelStreams(dial.Destination, announce);
+        }
+
         Schedule(announce is null ? TimeSpan.Zero : Sounds.Length(announce), () =>
         {
             if (dial.Finished || caller.Gone || dial.Destination.Gone)
@@ -234,6 +239,7 @@ internal sealed partial class PbxModel
         }
 
         Publish(AmiPrivilege.Call, enter);
+        CelBridge("BRIDGE_ENTER", channel, bridge);
         _sim.AriEvents.ChannelEnteredBridge(bridge, channel);
         if (channel.Variables.TryGetValue("BLINDTRANSFER", out var transferer) && transferer.Length > 0)
         {
@@ -294,6 +300,7 @@ internal sealed partial class PbxModel
         bridge.Members.Remove(channel);
         channel.Bridge = null;
         Publish(AmiPrivilege.Call, AddChannel(AddBridge(Event("BridgeLeave", AmiPrivilege.Call), bridge), channel));
+        CelBridge("BRIDGE_EXIT", channel, bridge);
         _sim.AriEvents.ChannelLeftBridge(bridge, channel);
         if (bridge.CreatedByAri && bridge.Members.Count == 0)
         {

@@ -84,6 +84,11 @@ internal sealed partial class PbxModel
         foreach (var (n, v) in extra)
         {
             message.Add(n, v);
+            if (name == "DialEnd" && n == "DialStatus" && dial.Caller is { } caller && CelDialStatuses.Contains(v))
+            {
+                // CEL keeps the caller's last dial outcome for its HANGUP record.
+                caller.CelDialStatus = v;
+            }
         }
 
         Publish(AmiPrivilege.Call, message);
@@ -219,6 +224,7 @@ internal sealed partial class PbxModel
 
         if (callerNum is not null || callerName is not null)
         {
+            one.CallerAni = callerNum ?? "";
             SetCallerId(one, callerNum ?? "", callerName ?? "");
             SetConnectedLine(one, callerNum ?? "", callerName ?? "");
         }
@@ -302,6 +308,7 @@ internal sealed partial class PbxModel
 
         channel.LastApplication = application;
         channel.LastData = data;
+        CelApplicationStarts(channel, application, data);
         var generation = ++channel.Generation;
         void Done()
         {
@@ -314,6 +321,7 @@ internal sealed partial class PbxModel
         switch (application.ToUpperInvariant())
         {
             case "PLAYBACK":
+                CelStreams(channel, data);
                 Schedule(Sounds.Length(data), () =>
                 {
                     if (channel.Generation == generation && !channel.Gone && !channel.Ending)
@@ -645,6 +653,7 @@ internal sealed partial class PbxModel
         }
 
         Channels.Remove(channel.Name);
+        CelChannelEnds(channel, cause);
         _sim.AriEvents.ChannelDestroyed(channel, cause);
         PublishLocalDeviceState(channel);
         RunPendingQueueCompletions(channel);

@@ -40,6 +40,7 @@ internal sealed partial class PbxModel
             }
 
             var data = Expand(channel, step.Data);
+            CelApplicationStarts(channel, step.Application, data);
             if (channel.LocationPublished)
             {
                 channel.LocationPublished = false;
@@ -119,6 +120,7 @@ internal sealed partial class PbxModel
                     Answer(channel);
                 }
 
+                CelStreams(channel, data);
                 return WaitThenNext(channel, Sounds.Length(data), () => SetVariable(channel, "PLAYBACKSTATUS", "SUCCESS"));
             case "HANGUP":
                 if (int.TryParse(data, NumberStyles.Integer, CultureInfo.InvariantCulture, out var cause))
@@ -126,6 +128,7 @@ internal sealed partial class PbxModel
                     channel.HangupCause = cause;
                 }
 
+                channel.HungUpByDialplan = true;
                 HangupFromPbx(channel, channel.HangupCause ?? 16);
                 return AppResult.Stop;
             case "BUSY":
@@ -421,6 +424,7 @@ internal sealed partial class PbxModel
         else
         {
             ChannelEvent("DTMFEnd", channel, AmiPrivilege.Dtmf, ("Digit", digit), ("DurationMs", durationMs.ToString(CultureInfo.InvariantCulture)), ("Direction", direction));
+            Cel("DTMF", channel, string.Create(CultureInfo.InvariantCulture, $"{{\"digit\":\"{digit}\",\"duration_ms\":{durationMs}}}"));
             if (direction == "Received")
             {
                 _sim.AriEvents.ChannelDtmfReceived(channel, digit, durationMs);
@@ -433,6 +437,7 @@ internal sealed partial class PbxModel
     {
         channel.MusicOnHoldClass = mohClass;
         ChannelEvent("MusicOnHoldStart", channel, AmiPrivilege.Call, ("Class", mohClass));
+        CelMusicOnHold(channel, mohClass);
     }
 
     internal void StopMusicOnHold(Channel channel)
@@ -441,6 +446,7 @@ internal sealed partial class PbxModel
         {
             channel.MusicOnHoldClass = null;
             ChannelEvent("MusicOnHoldStop", channel);
+            CelMusicOnHold(channel, null);
         }
     }
 }

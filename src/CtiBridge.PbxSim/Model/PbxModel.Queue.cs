@@ -293,6 +293,7 @@ internal sealed partial class PbxModel
             (one, two) = CreateLocalPair(exten, context, null, null, caller.LinkedId);
             one.CallerNum = caller.CallerNum;
             one.CallerName = caller.CallerName;
+            one.CallerAni = caller.CallerNum;
             EmitNewexten(one, "AppQueue", "(Outgoing Line)");
             EmitNewCallerid(one);
             SetVariable(one, "DIALEDPEERNUMBER", $"{exten}@{context}");

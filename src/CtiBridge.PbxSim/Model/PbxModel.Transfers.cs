@@ -70,6 +70,7 @@ internal sealed partial class PbxModel
         AddChannel(message, transferee, "Transferee");
         AddBridge(message, bridge).Add("IsExternal", "Yes").Add("Context", context).Add("Extension", exten);
         Publish(AmiPrivilege.Call, message);
+        Cel("BLINDTRANSFER", transferer, $"{{\"extension\":\"{exten}\",\"context\":\"{context}\",\"bridge_id\":\"{bridge.Id}\",\"transferee_channel_name\":\"{transferee.Name}\",\"transferee_channel_uniqueid\":\"{transferee.UniqueId}\"}}");
         if (transferee.OutgoingDial is not null)
         {
             transferee.PendingGoto = (context, exten, 1);

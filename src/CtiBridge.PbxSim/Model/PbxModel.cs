@@ -239,6 +239,7 @@ internal sealed partial class PbxModel : IDisposable
     internal void EmitNewchannel(Channel channel)
     {
         ChannelEvent("Newchannel", channel);
+        Cel("CHAN_START", channel);
     }
 
     /// <summary>AMI HangupRequest / SoftHangupRequest and ARI ChannelHangupRequest.</summary>
@@ -267,6 +268,11 @@ internal sealed partial class PbxModel : IDisposable
         }
 
         ChannelEvent("Newstate", channel);
+        if (state == ChannelState.Up)
+        {
+            Cel("ANSWER", channel);
+        }
+
         _sim.AriEvents.ChannelStateChanged(channel);
         PublishLocalDeviceState(channel);
     }
@@ -362,6 +368,12 @@ internal sealed partial class PbxModel : IDisposable
 
     internal void EmitNewexten(Channel channel, string application, string data)
     {
+        if (application.StartsWith("AppDial", StringComparison.Ordinal) || application == "AppQueue")
+        {
+            // The application a dialled channel is created for; CEL shows it whenever nothing else runs.
+            channel.CelBase = (application, data);
+        }
+
         channel.Application = application;
         channel.AppData = data;
         channel.LastApplication = application;

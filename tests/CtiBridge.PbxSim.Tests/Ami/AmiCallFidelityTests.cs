@@ -17,7 +17,7 @@ public sealed class AmiCallFidelityTests
     {
         var ct = TestContext.Current.CancellationToken;
         var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
+        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0, Cel = true }, clock);
         await sim.StartAsync(ct);
 
         await AmiGroupedReplay.ReplayAsync(scenario, sim, clock, cutoff, ct);

@@ -19,7 +19,7 @@ public sealed class AmiQueueFidelityTests
     {
         var ct = TestContext.Current.CancellationToken;
         var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
+        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0, Cel = true }, clock);
         await sim.StartAsync(ct);
         lock (sim.Gate)
         {

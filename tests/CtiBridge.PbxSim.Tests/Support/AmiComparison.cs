@@ -37,6 +37,9 @@ internal static partial class AmiComparison
     [GeneratedRegex(@"-[0-9a-f]{8}(?=;[12]\b|$|\s|,)")]
     private static partial Regex ChannelSequence();
 
+    [GeneratedRegex(@"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b\d{9,}\.\d+\b")]
+    private static partial Regex IdsInExtra();
+
     public static string NormaliseChannel(string value) => ChannelSequence().Replace(value, "-########");
 
     public static bool IsVolatile(string name, string value) =>
@@ -76,6 +79,12 @@ internal static partial class AmiComparison
             {
                 Assert.False(string.IsNullOrEmpty(a[i].Value) != string.IsNullOrEmpty(value), $"{where}: {name} expected '{value}' but was '{a[i].Value}'");
                 continue;
+            }
+
+            if (name == "Extra")
+            {
+                // CEL's JSON extra: bridge ids and uniqueids are ids.
+                (value, a[i]) = (IdsInExtra().Replace(value, "*"), new(name, IdsInExtra().Replace(a[i].Value, "*")));
             }
 
             Assert.True(NormaliseChannel(value) == NormaliseChannel(a[i].Value),
