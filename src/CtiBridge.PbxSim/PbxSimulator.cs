@@ -187,6 +187,18 @@ public sealed class PbxSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>Live channels, both halves of Local pairs included (what <c>core show channels</c> counts).</summary>
+    public int ChannelCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Model.Channels.Count;
+            }
+        }
+    }
+
     /// <summary>Events published since start: AMI messages (to each subscribed session once) and ARI events.</summary>
     public (long Ami, long Ari) EventCounts
     {

@@ -10,7 +10,7 @@ namespace CtiBridge.Benchmarks;
 /// The first argument <c>ami-server</c>/<c>ami-client</c> (or <c>ari-server</c>/<c>ari-client</c>)
 /// runs the AMI loopback (ARI REST) benchmark with server and client in separate processes instead
 /// (see <see cref="AmiLoopbackSeparate"/> and <see cref="AriRestSeparate"/>); <c>ami-parse</c> is
-/// the quick in-process parse loop.
+/// the quick in-process parse loop; <c>pbxsim-load</c> is one PbxSim load run (scripts/bench-pbxsim.sh).
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -28,6 +28,8 @@ public static class BenchmarkProgram
                 return AmiLoopbackSeparate.RunParse(args[1..]);
             case "ami-client":
                 return await AmiLoopbackSeparate.RunClientAsync(args[1..]);
+            case "pbxsim-load":
+                return await PbxSim.PbxSimLoad.RunConsoleAsync(args[1..]);
             default:
                 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
                 return 0;
