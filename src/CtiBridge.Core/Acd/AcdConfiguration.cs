@@ -64,6 +64,12 @@ public sealed record AgentProfile
 
     /// <summary>Skills this agent has, with a level (higher is more proficient, 1..100).</summary>
     public IReadOnlyDictionary<string, int> Skills { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>
+    /// The site (Asterisk server) the agent's phone is on; null in a single-site deployment. Calls of
+    /// a queue that does not span sites are offered only to agents of the caller's site.
+    /// </summary>
+    public string? Site { get; init; }
 }
 
 /// <summary>Membership of an agent in a queue.</summary>
@@ -139,6 +145,12 @@ public sealed record QueueConfiguration
 
     /// <summary>DTMF keys a waiting caller may press to leave the queue (e.g. '1' → callback, '2' → voicemail).</summary>
     public IReadOnlyDictionary<char, OverflowTarget> ExitKeys { get; init; } = new Dictionary<char, OverflowTarget>();
+
+    /// <summary>
+    /// Whether a call may be offered to agents of any site (Asterisk server), not only to those of
+    /// the caller's site (<see cref="CallerData.Site"/>, <see cref="AgentProfile.Site"/>). Default false.
+    /// </summary>
+    public bool SpansSites { get; init; }
 
     /// <summary>Handle time assumed for expected-wait announcements until real calls have been handled. Default 180 s.</summary>
     public TimeSpan DefaultHandleTime { get; init; } = TimeSpan.FromSeconds(180);

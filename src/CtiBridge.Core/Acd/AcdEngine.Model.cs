@@ -48,6 +48,9 @@ public sealed partial class AcdEngine
 
         public string? Extension { get; set; }
 
+        /// <summary>The key of the agent's phone among logged-in phones: the extension, with the site when there are sites.</summary>
+        public string? PhoneKey { get; set; }
+
         public Membership[] Memberships { get; set; } = [];
 
         public Dictionary<string, int> Skills { get; set; } = new(StringComparer.OrdinalIgnoreCase);
@@ -115,13 +118,16 @@ public sealed partial class AcdEngine
         public int ReadyIndex { get; set; } = -1;
     }
 
-    private readonly record struct LineKey(int Priority, string Skills);
+    private readonly record struct LineKey(int Priority, string Skills, string? Site);
 
-    private sealed class Line(int priority, string[] skills)
+    private sealed class Line(int priority, string[] skills, string? site)
     {
         public int Priority { get; } = priority;
 
         public string[] Skills { get; } = skills;
+
+        /// <summary>The site (Asterisk server) its calls are on when only that site's agents may take them; null: any site.</summary>
+        public string? Site { get; } = site;
 
         public SortedSet<Call> Calls { get; } = new(CallOrder.Instance);
     }
@@ -180,12 +186,12 @@ public sealed partial class AcdEngine
         public static Dictionary<string, int> OrderIndexOf(QueueConfiguration config) => config.MemberOrder
             .Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i, StringComparer.Ordinal);
 
-        public Line LineFor(int priority, string key, string[] skills)
+        public Line LineFor(int priority, string key, string[] skills, string? site)
         {
-            if (!Lines.TryGetValue(new LineKey(priority, key), out var line))
+            if (!Lines.TryGetValue(new LineKey(priority, key, site), out var line))
             {
-                line = new Line(priority, skills);
-                Lines.Add(new LineKey(priority, key), line);
+                line = new Line(priority, skills, site);
+                Lines.Add(new LineKey(priority, key, site), line);
                 LineList.Add(line);
 
                 // Highest priority first, so scans can stop early.
@@ -223,6 +229,12 @@ public sealed partial class AcdEngine
         public string[] Skills { get; } = skills;
 
         public string SkillsKey { get; } = skillsKey;
+
+        /// <summary>
+        /// Only agents of this site may take the call in its current queue: the caller's site while
+        /// the queue does not span sites; null when any site's agent may (set at each enqueue).
+        /// </summary>
+        public string? RoutingSite { get; set; }
 
         public long Seq { get; } = seq;
 

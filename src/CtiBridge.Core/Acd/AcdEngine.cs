@@ -466,7 +466,9 @@ public sealed partial class AcdEngine
             return Refuse(LoginRefusal.ExtensionInUse, $"login refused for agent '{x.AgentId}': no extension given");
         }
 
-        if (_byExtension.TryGetValue(x.Extension, out var other))
+        // Two sites may number their phones alike: a phone is in use on its own site only.
+        var phoneKey = a.Profile.Site is { } site ? $"{site.ToUpperInvariant()}\u0001{x.Extension}" : x.Extension;
+        if (_byExtension.TryGetValue(phoneKey, out var other))
         {
             return Refuse(LoginRefusal.ExtensionInUse, $"login refused: extension {x.Extension} is in use by agent '{other.Id}'");
         }
@@ -508,7 +510,8 @@ public sealed partial class AcdEngine
         }
 
         a.Extension = x.Extension;
-        _byExtension[x.Extension] = a;
+        a.PhoneKey = phoneKey;
+        _byExtension[phoneKey] = a;
         a.Skills = skills;
         a.JoinOrder = ++_joinSeq;
         a.IdleSince = Now;
@@ -601,10 +604,12 @@ public sealed partial class AcdEngine
 
         var left = a.Memberships;
         a.Memberships = [];
-        if (a.Extension is not null)
+        if (a.PhoneKey is not null)
         {
-            _byExtension.Remove(a.Extension);
+            _byExtension.Remove(a.PhoneKey);
         }
+
+        a.PhoneKey = null;
 
         a.Extension = null;
         a.Pending = PendingChange.None;
@@ -855,6 +860,7 @@ public sealed partial class AcdEngine
         call.VisitVersion++;
         call.VisitEnqueuedAt = adopted is null ? Now : call.OrderTime;
         call.Priority = PriorityOf(call, q);
+        call.RoutingSite = q.Config.SpansSites ? null : call.Caller.Site;
         call.Phase = CallPhase.Waiting;
         call.Attempts = 0;
         call.NoAnswers = 0;
@@ -890,7 +896,7 @@ public sealed partial class AcdEngine
             return;
         }
 
-        var line = q.LineFor(call.Priority, call.SkillsKey, call.Skills);
+        var line = q.LineFor(call.Priority, call.SkillsKey, call.Skills, call.RoutingSite);
         line.Calls.Add(call);
         call.Line = line;
         q.Waiting++;
@@ -1115,7 +1121,11 @@ public sealed partial class AcdEngine
         foreach (var m in q.Ready)
         {
             var a = m.Agent;
-            if (!HasSkills(a, call.Skills, out var score))
+            if (!OnSite(a, call.RoutingSite))
+            {
+                Skip(a, SkipReason.OtherSite, m);
+            }
+            else if (!HasSkills(a, call.Skills, out var score))
             {
                 Skip(a, SkipReason.MissingSkill, m);
             }
@@ -1236,6 +1246,7 @@ public sealed partial class AcdEngine
     private string? SkipDetail(Call call, Agent a, SkipReason reason, Membership? m) => reason switch
     {
         SkipReason.MissingSkill => "needs " + string.Join('+', call.Skills),
+        SkipReason.OtherSite => $"agent on {a.Profile.Site}, call on {call.RoutingSite}; the queue does not span sites",
         SkipReason.PenaltyNotYetAllowed => string.Create(CultureInfo.InvariantCulture,
             $"penalty {m!.Penalty} > {call.MaxPenalty} allowed after {StrategyText.Seconds(Now - call.VisitEnqueuedAt)}"),
         SkipReason.DidNotAnswerRecently => "retry delay after ring-no-answer",
@@ -1308,7 +1319,7 @@ public sealed partial class AcdEngine
                         continue;
                     }
 
-                    if (!HasSkills(a, line.Skills, out _))
+                    if (!HasSkills(a, line.Skills, out _) || !OnSite(a, line.Site))
                     {
                         continue;
                     }
@@ -1355,7 +1366,14 @@ public sealed partial class AcdEngine
         : c.Seq < best.Seq;
 
     private bool CanServe(Agent a, Membership m, Call c) =>
-        !(c.MaxPenalty is { } max && m.Penalty > max) && !c.IsExcluded(a, Now) && !c.HeldForOwnerOtherThan(a, Now) && HasSkills(a, c.Skills, out _);
+        !(c.MaxPenalty is { } max && m.Penalty > max) && !c.IsExcluded(a, Now) && !c.HeldForOwnerOtherThan(a, Now) && HasSkills(a, c.Skills, out _) && OnSite(a, c.RoutingSite);
+
+    /// <summary>
+    /// Whether the agent may take a call restricted to <paramref name="site"/>: any agent when the
+    /// call is not restricted, and agents without a site (a single-site deployment) always.
+    /// </summary>
+    private static bool OnSite(Agent a, string? site) =>
+        site is null || a.Profile.Site is not { } own || string.Equals(own, site, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The first call of a line this agent may take, looking a few calls deep past exclusions and sticky holds.</summary>
     private Call? FirstServable(Agent a, Membership m, Line line)
@@ -1437,7 +1455,7 @@ public sealed partial class AcdEngine
         // Same order key (first entry time, arrival sequence): the call is back at the head of its line.
         var q = call.Queue;
         call.Phase = CallPhase.Waiting;
-        var line = q.LineFor(call.Priority, call.SkillsKey, call.Skills);
+        var line = q.LineFor(call.Priority, call.SkillsKey, call.Skills, call.RoutingSite);
         line.Calls.Add(call);
         call.Line = line;
         q.Waiting++;

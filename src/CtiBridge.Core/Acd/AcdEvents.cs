@@ -347,6 +347,9 @@ public enum SkipReason
 
     /// <summary>The call is held for its preferred (sticky) agent.</summary>
     HeldForPreferredAgent,
+
+    /// <summary>The agent's phone is on another site (Asterisk server) than the call, and the queue does not span sites.</summary>
+    OtherSite,
 }
 
 /// <summary>An agent considered in a routing decision.</summary>

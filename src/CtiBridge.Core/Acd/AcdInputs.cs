@@ -131,6 +131,12 @@ public sealed record CallerData
 
     /// <summary>Other attributes passed through untouched.</summary>
     public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The site (Asterisk server) the caller's channel is on; null when there is one site. A queue
+    /// that does not span sites offers the call only to agents of this site.
+    /// </summary>
+    public string? Site { get; init; }
 }
 
 /// <summary>A call arrives in a queue.</summary>

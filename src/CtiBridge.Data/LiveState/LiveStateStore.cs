@@ -143,6 +143,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 IsVip = reader.GetBoolean(16), Priority = reader.IsDBNull(17) ? null : reader.GetInt32(17), AssignedAgentId = Text(18),
                 RequiredSkills = reader.GetFieldValue<string[]>(19), IvrPath = reader.GetFieldValue<string[]>(20),
                 Attributes = names.Zip(values).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal),
+                Site = server,
             };
             calls.Add(new LiveCall(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetFieldValue<string[]>(4),
                 reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),

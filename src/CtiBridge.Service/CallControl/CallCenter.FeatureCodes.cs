@@ -159,7 +159,7 @@ public sealed partial class CallCenter
     /// <summary>Runs <paramref name="action"/> for the agent logged in at the calling phone.</summary>
     private InputOutcome WithAgentAtPhone(FeatureCall feature, Func<string, InputOutcome> action)
     {
-        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase));
+        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase) && AgentIsOn(a.AgentId, feature.App.Server));
         return agent is null ? InputOutcome.Refused($"no agent is logged in at {feature.Phone}") : action(agent.AgentId);
     }
 

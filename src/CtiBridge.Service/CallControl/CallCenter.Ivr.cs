@@ -101,6 +101,7 @@ public sealed partial class CallCenter
                 Did = did,
                 Language = plan?.Language,
                 Attributes = new Dictionary<string, string>(StringComparer.Ordinal) { ["asterisk.server"] = app.Server, ["asterisk.channel"] = channel.Id },
+                Site = app.Server,
             },
         };
         _calls[session.CallId] = session;

@@ -54,7 +54,8 @@ public sealed partial class CallCenter
             return null;
         }
 
-        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, device, StringComparison.OrdinalIgnoreCase));
+        // Two sites may number their phones alike: only an agent whose phone is on this server.
+        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, device, StringComparison.OrdinalIgnoreCase) && AgentIsOn(a.AgentId, server));
         if (agent is null)
         {
             return null;

@@ -16,7 +16,7 @@ public sealed partial class CallCenter
 
     private void PickUp(FeatureCall feature, DateTimeOffset at)
     {
-        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase));
+        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase) && AgentIsOn(a.AgentId, feature.App.Server));
         if (agent is null)
         {
             Finish(feature, InputOutcome.Refused($"no agent is logged in at {feature.Phone}"), "beep");

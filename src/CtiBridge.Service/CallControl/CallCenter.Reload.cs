@@ -48,6 +48,7 @@ public sealed partial class CallCenter
         var running = _settings;
         var problems = new List<SettingsProblem>();
         CallControlConfiguration.Validate(settings, problems);
+        ValidateSites(settings, problems);
         for (var i = 0; i < settings.Queues.Count; i++)
         {
             Live.ScreenPopTemplate.Validate(settings.Queues[i].ScreenPopUrl, $"callControl.queues[{i}].screenPopUrl", problems);

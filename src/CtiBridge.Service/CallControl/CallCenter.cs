@@ -520,19 +520,27 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         var backstop = (int)Math.Ceiling(ring.RingTimeout.TotalSeconds) + 30;
         var callId = session.CallId;
         var agentId = ring.AgentId;
+
+        // An agent on another Asterisk server is rung through the caller's server's trunk there (CallCenter.Sites.cs).
+        if (AgentEndpoint(session.App.Server, agentId, ring.Extension) is not { } endpoint)
+        {
+            AgentUnreachable(session, agentId, legId);
+            return;
+        }
+
         session.Run($"ring agent {agentId}", async ct =>
         {
             try
             {
                 await session.App.Ari.Channels.OriginateAsync(
-                    endpoint: ring.Extension, app: session.App.Name, appArgs: $"agent,{callId},{agentId}",
+                    endpoint: endpoint, app: session.App.Name, appArgs: $"agent,{callId},{agentId}",
                     callerId: $"\"{name.Replace("\"", string.Empty, StringComparison.Ordinal)}\" <{number}>",
                     timeout: backstop, channelId: legId, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (AriRequestException ex)
             {
                 // Unregistered or unknown endpoint: the engine tries the next agent.
-                LogOriginateFailed(_logger, callId, agentId, ring.Extension, ex.Message);
+                LogOriginateFailed(_logger, callId, agentId, endpoint, ex.Message);
                 Post(at =>
                 {
                     if (session.Ended || !session.AgentLegs.TryGetValue(agentId, out var current) || current != legId)
@@ -546,7 +554,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 });
             }
         });
-        LogRinging(_logger, callId, agentId, ring.Extension, name);
+        LogRinging(_logger, callId, agentId, endpoint, name);
     }
 
     void IAcdOutput.Publish(AcdEvent domainEvent)

@@ -32,6 +32,7 @@ public static class CallControlExtensions
         {
             LiveState = provider.GetRequiredService<LiveStateStore>(),
             CallbackDialing = settings.Callbacks.ToDialOptions(),
+            Sites = new SiteRouting(settings.Asterisk),
         });
 
         // Due callbacks are placed by the call center (agent reserved → customer dialled → bridged).

@@ -168,6 +168,13 @@ public sealed class CallQueueSettings
 
     /// <summary>After the agent hangs up, the caller rates the call (1–10); null: the caller is released with the agent.</summary>
     public SurveySettings? Survey { get; set; }
+
+    /// <summary>
+    /// Several Asterisk servers: whether a call may be offered to agents on any server (through the
+    /// caller's server's trunk to the agent's server, <c>asterisk[].trunks</c>) instead of only to
+    /// agents on the caller's server. Default false (docs/sites.md).
+    /// </summary>
+    public bool SpanServers { get; set; }
 }
 
 /// <summary>A key that takes a waiting caller out of the queue.</summary>
@@ -228,6 +235,12 @@ public sealed class CallAgentSettings
 
     /// <summary>Skills and levels (1–100), e.g. <c>{"english": 80}</c>: calls an IVR plan marks as needing a skill go only to agents with it.</summary>
     public Dictionary<string, int> Skills { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The Asterisk server (<c>asterisk[].name</c>) the agent's desk phone is registered on. Optional
+    /// with one server; required with several (docs/sites.md).
+    /// </summary>
+    public string? Server { get; set; }
 }
 
 /// <summary>One dialled number and its queue.</summary>
@@ -310,13 +323,14 @@ public static class CallControlConfiguration
             {
                 problems.Add(new SettingsProblem($"{at}.extension", $"'{agent.Extension}' is not a dialable endpoint; write it as TECH/resource, e.g. \"PJSIP/1001\""));
             }
-            else if (extensions.TryGetValue(agent.Extension, out var other))
+            else if (extensions.TryGetValue(PhoneKey(agent), out var other))
             {
-                problems.Add(new SettingsProblem($"{at}.extension", $"'{agent.Extension}' is already the phone of agent '{other}'"));
+                problems.Add(new SettingsProblem($"{at}.extension", $"'{agent.Extension}' is already the phone of agent '{other}'{(string.IsNullOrWhiteSpace(agent.Server) ? string.Empty : $" on server '{agent.Server}'")}"));
             }
             else
             {
-                extensions[agent.Extension] = agent.Id;
+                // Two sites may number their phones alike (docs/sites.md): a phone is unique on its server.
+                extensions[PhoneKey(agent)] = agent.Id;
             }
 
             if (!AgentPin.IsWellFormed(agent.PinHash))
@@ -404,6 +418,8 @@ public static class CallControlConfiguration
         }
     }
 
+    private static string PhoneKey(CallAgentSettings agent) => $"{agent.Server?.Trim().ToUpperInvariant()}\u0001{agent.Extension}";
+
     /// <summary>The ACD core's configuration for these settings (validated first).</summary>
     public static AcdConfiguration ToAcdConfiguration(CallControlSettings settings)
     {
@@ -437,6 +453,7 @@ public static class CallControlConfiguration
                 LeaveWhen = ParseEmptyCondition(q.LeaveWhen),
                 ExitKeys = q.ExitKeys.ToDictionary(k => k.Key[0], k => ParseTarget(k.Target)!),
                 Overflow = q.Overflow.Select(o => new OverflowRule(ParseCondition(o.When)!.Value, ParseTarget(o.Target)!, o.After, o.Attempts)).ToList(),
+                SpansSites = q.SpanServers,
             }).ToList(),
             Agents = settings.Agents.Select(a => new AgentProfile
             {
@@ -445,6 +462,7 @@ public static class CallControlConfiguration
                 PinHash = a.PinHash,
                 Queues = a.Queues.Select(q => new QueueMembership(q, a.Penalties.GetValueOrDefault(q))).ToList(),
                 Skills = new Dictionary<string, int>(a.Skills, StringComparer.OrdinalIgnoreCase),
+                Site = string.IsNullOrWhiteSpace(a.Server) ? null : a.Server,
             }).ToList(),
         };
     }

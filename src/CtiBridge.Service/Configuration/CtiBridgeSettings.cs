@@ -60,6 +60,27 @@ public sealed class AsteriskServerSettings
 
     /// <summary>The Asterisk REST Interface endpoint.</summary>
     public AriEndpointSettings Ari { get; set; } = new();
+
+    /// <summary>
+    /// Trunks from this server to the other servers (several sites): how this server dials an
+    /// agent whose phone is on another server, when a queue spans servers (docs/sites.md).
+    /// </summary>
+    public List<SiteTrunkSettings> Trunks { get; set; } = [];
+}
+
+/// <summary>How one Asterisk server reaches the agents' phones of another server (an inter-site trunk).</summary>
+public sealed class SiteTrunkSettings
+{
+    /// <summary>The other server's name (an <c>asterisk[].name</c>).</summary>
+    public string To { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The dial string this server originates to reach the agent's phone over the trunk, with
+    /// <c>{resource}</c> (the agent's extension after the technology: <c>1001</c> of
+    /// <c>PJSIP/1001</c>), <c>{extension}</c> (all of it) or <c>{agent}</c> (the agent ID),
+    /// e.g. <c>PJSIP/{resource}@site-b</c> or <c>IAX2/site-b/{resource}</c>.
+    /// </summary>
+    public string Dial { get; set; } = string.Empty;
 }
 
 /// <summary>AMI connection settings (manager.conf).</summary>

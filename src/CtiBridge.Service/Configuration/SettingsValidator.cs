@@ -17,6 +17,7 @@ public static partial class SettingsValidator
         ValidateAsterisk(settings.Asterisk, problems);
         ValidateHttp(settings.Http, problems);
         global::CtiBridge.Service.CallControl.CallControlConfiguration.Validate(settings.CallControl, problems);
+        global::CtiBridge.Service.CallControl.SiteRouting.Validate(settings.Asterisk, settings.CallControl, problems);
         global::CtiBridge.Service.Callbacks.CallbackSettings.Validate(settings.Callbacks, problems, [.. settings.CallControl.Queues.Select(q => q.Name)]);
         for (var i = 0; i < settings.CallControl.Queues.Count; i++)
         {
