@@ -158,7 +158,7 @@ public sealed class AcdRecordMapper
         if (!_calls.TryGetValue(x.CallId, out var call))
         {
             // A callback task's call row is written by call control (outbound, with the customer leg's outcome).
-            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, IsCallbackTask = x.Caller.Attributes.ContainsKey("callbackId") };
+            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, AsteriskServer = x.Caller.Site, IsCallbackTask = x.Caller.Attributes.ContainsKey("callbackId") };
             _calls[x.CallId] = call;
         }
 
@@ -176,7 +176,7 @@ public sealed class AcdRecordMapper
     /// </summary>
     private void OnAdopted(CallAdopted x)
     {
-        var call = new CallTrack { StartedAt = x.StartedAt, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, FirstEnqueuedAt = x.FirstEnqueuedAt };
+        var call = new CallTrack { StartedAt = x.StartedAt, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, AsteriskServer = x.Caller.Site, FirstEnqueuedAt = x.FirstEnqueuedAt };
         call.Queues.AddRange(x.Queues);
         if (x.EntryPosition is { } position)
         {
@@ -359,7 +359,7 @@ public sealed class AcdRecordMapper
         var ended = call.Ended!;
         return new CallRecord
         {
-            CallId = callId, StartedAt = call.StartedAt, Revision = revision, Direction = CallDirection.Inbound, Did = call.Did, Caller = call.Caller,
+            CallId = callId, StartedAt = call.StartedAt, Revision = revision, Direction = CallDirection.Inbound, Did = call.Did, Caller = call.Caller, AsteriskServer = call.AsteriskServer,
             Queues = [.. call.Queues], EnqueuedAt = call.FirstEnqueuedAt, AnsweredAt = call.AnsweredAt,
             EndedAt = ended.At < call.StartedAt ? call.StartedAt : ended.At,
             WaitSeconds = call.FirstEnqueuedAt is { } first && call.AnsweredAt is { } answered ? (answered - first).TotalSeconds : call.Wait?.TotalSeconds,
@@ -433,6 +433,7 @@ public sealed class AcdRecordMapper
         public DateTimeOffset StartedAt { get; init; }
         public string? Caller { get; init; }
         public string? Did { get; init; }
+        public string? AsteriskServer { get; init; }
         public List<string> Queues { get; } = [];
         public Dictionary<(string Queue, int Visit), int> Positions { get; } = [];
         public DateTimeOffset? FirstEnqueuedAt { get; set; }

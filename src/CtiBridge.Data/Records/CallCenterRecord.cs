@@ -190,6 +190,8 @@ public sealed record CallRecord : CallCenterRecord
     public string? CallbackId { get; init; }
     /// <summary>Account code (tenant / billing).</summary>
     public string? AccountCode { get; init; }
+    /// <summary>The Asterisk server (<c>asterisk[].name</c>) the caller's channel was on; null when unknown.</summary>
+    public string? AsteriskServer { get; init; }
 
     /// <inheritdoc />
     public override DateTimeOffset PartitionTime => StartedAt;

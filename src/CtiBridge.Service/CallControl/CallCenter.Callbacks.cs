@@ -459,7 +459,7 @@ public sealed partial class CallCenter
         var end = _lastAt;
         var row = new CallRecord
         {
-            CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Outbound,
+            CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Outbound, AsteriskServer = session.App.Server,
             Caller = CallbackDialing.CallerId, Callee = placed.Callback.Number, Queues = [session.CurrentQueue ?? session.Queue],
             EnqueuedAt = session.EnteredAt, AnsweredAt = placed.ConnectedAt, EndedAt = end,
             WaitSeconds = (placed.DialStartedAt!.Value - session.EnteredAt).TotalSeconds,

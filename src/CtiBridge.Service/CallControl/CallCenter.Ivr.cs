@@ -795,7 +795,7 @@ public sealed partial class CallCenter
             : DataDisposition.IvrAbandoned;
         _records.Writer.TryWrite(new CallRecord
         {
-            CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Inbound, Did = session.Caller.Did,
+            CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Inbound, Did = session.Caller.Did, AsteriskServer = session.App.Server,
             Caller = session.Caller.CallerNumber, Callee = session.ExternalNumber, EndedAt = _lastAt < session.EnteredAt ? session.EnteredAt : _lastAt,
             Disposition = disposition, ReleasedBy = session.CallerGone ? ReleasedBy.Caller : ReleasedBy.System,
         });

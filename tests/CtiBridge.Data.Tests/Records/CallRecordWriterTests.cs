@@ -27,6 +27,22 @@ public sealed class CallRecordWriterTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Write_CallsOfTwoAsteriskServers_EachRowSaysWhichServer()
+    {
+        var writer = new CallRecordWriter(Db.DataSource);
+        var start = new DateTimeOffset(2026, 3, 12, 9, 0, 0, TimeSpan.Zero);
+        static IEnumerable<CallCenterRecord> On(IEnumerable<CallCenterRecord> records, string? server) =>
+            records.Select(r => r is CallRecord call ? call with { AsteriskServer = server } : r);
+
+        await writer.WriteAsync([.. On(Calls.Answered("site-a-1", start, "sales", "a1", 5, 60), "site-a"),
+            .. On(Calls.Answered("site-b-1", start, "sales", "b1", 5, 60), "site-b"), .. On(Calls.Answered("site-none-1", start, "sales", "a1", 5, 60), null)], Ct);
+
+        Assert.Equal("site-a", await Db.ScalarAsync<string>("SELECT asterisk_server FROM calls WHERE call_id = 'site-a-1'", Ct));
+        Assert.Equal("site-b", await Db.ScalarAsync<string>("SELECT asterisk_server FROM calls WHERE call_id = 'site-b-1'", Ct));
+        Assert.Equal(1, await Db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id = 'site-none-1' AND asterisk_server IS NULL", Ct));
+    }
+
+    [Fact]
     public async Task Write_HigherRevision_ReplacesRowButOlderReplayDoesNot()
     {
         var writer = new CallRecordWriter(Db.DataSource);
