@@ -187,6 +187,25 @@ public sealed class Trunk
         }
     }
 
+    /// <summary>
+    /// The far end of <paramref name="channelName"/>, a call dialled out through this trunk, answers
+    /// now (a customer, or another PBX behind an inter-site trunk); false when the channel is gone.
+    /// </summary>
+    public bool Answer(string channelName)
+    {
+        lock (_sim.Gate)
+        {
+            if (_sim.Model.FindChannel(channelName) is not { Gone: false } channel)
+            {
+                return false;
+            }
+
+            _sim.Model.RemoteAnswer(channel);
+            _sim.Model.Settle();
+            return true;
+        }
+    }
+
     /// <summary>The customer on <paramref name="channelName"/> hangs up (cause 16).</summary>
     public void HangUp(string channelName)
     {

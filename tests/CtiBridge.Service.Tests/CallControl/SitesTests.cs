@@ -1,0 +1,317 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.Service.Tests.CallControl;
+
+/// <summary>
+/// Two Asterisk servers (two PbxSims on loopback) in one deployment, with the real service and
+/// PostgreSQL (docs/sites.md): calls into both servers, agents on both (the same phone number on
+/// each), a queue kept to the caller's server and a queue spanning both through inter-site trunks
+/// (<see cref="SiteLink"/>), and one server restarted while the other keeps serving. The call rows
+/// say which server each call was on.
+/// </summary>
+public sealed class SitesTests
+{
+    private const string SiteA = "site-a";
+    private const string SiteB = "site-b";
+
+    [Fact]
+    public async Task TwoServers_LocalAndSpanningQueues_CallsIntoBoth_OneServerRestarted_TheOtherKeepsServing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await TwoSiteRig.StartAsync(database, ct);
+        var a = rig.A;
+        var b = rig.B;
+
+        // HA on: one lease per Asterisk server, both held by this (only) instance.
+        Assert.Equal(2L, await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ctibridge-lease:%'", ct));
+
+        await rig.LoginAsync("b1", ct); // idle longest: leastrecent would pick b1 if the queue let it
+        await rig.LoginAsync("a1", ct);
+
+        // 1. Site A's caller in the local queue goes to site A's agent; b1 is skipped as on another site.
+        var call1 = await rig.CallAsync(a, "4008001", "5550001", ct);
+        await rig.AnsweredByAsync(call1, "a1", ct);
+        var decision = rig.Events.Snapshot().OfType<RoutingDecision>().First(d => d.CallId == call1);
+        Assert.Contains(decision.Candidates, c => c.AgentId == "b1" && c.Skip == SkipReason.OtherSite);
+
+        // 2. Site B's caller in the same queue: b1's phone PJSIP/1001 on site B (site A has a 1001 too).
+        var call2 = await rig.CallAsync(b, "4008001", "5550002", ct);
+        await rig.AnsweredByAsync(call2, "b1", ct);
+        await rig.BEvents.DialToAsync("1001", ct);
+
+        // 3. The spanning queue: site A's caller reaches b2 on site B over A's trunk to B.
+        await rig.LoginAsync("b2", ct);
+        var call3 = await rig.CallAsync(a, "4008002", "5550003", ct);
+        await rig.AnsweredByAsync(call3, "b2", ct);
+        await rig.BEvents.DialToAsync("1002", ct);
+        Assert.Equal(1, rig.Link.Carried);
+        await rig.HangUpCallerAsync(a, call3, ct);
+        await rig.EndedAsync(call3, CallDisposition.Answered, ct);
+
+        // 4. And the other way: with b2 paused, site B's caller reaches a2 on site A over B's trunk to A.
+        Assert.True((await rig.Center.PauseAgentAsync("b2", "break", ct)).Accepted);
+        await rig.LoginAsync("a2", ct);
+        var call4 = await rig.CallAsync(b, "4008002", "5550004", ct);
+        await rig.AnsweredByAsync(call4, "a2", ct);
+        await rig.AEvents.DialToAsync("1002", ct);
+        Assert.Equal(2, rig.Link.Carried);
+        await rig.HangUpCallerAsync(b, call4, ct);
+        await rig.EndedAsync(call4, CallDisposition.Answered, ct);
+
+        // 5. Site A restarts with call 1 up (its conversation is cut: it was answered, so it ends
+        // answered, once); call 2 on site B goes on, untouched.
+        a.Restart();
+        rig.Link.ServerRestarted(a);
+        await rig.EndedAsync(call1, CallDisposition.Answered, ct);
+        Assert.DoesNotContain(rig.Events.Snapshot().OfType<CallEnded>(), e => e.CallId == call2);
+        await rig.HangUpCallerAsync(b, call2, ct);
+        await rig.EndedAsync(call2, CallDisposition.Answered, ct);
+
+        // 6. Site A is served again once its Stasis app is back.
+        await CallCenterRig.WaitForStasisAppAsync(a, ct);
+        var call5 = await rig.CallAsync(a, "4008001", "5550005", ct);
+        await rig.AnsweredByAsync(call5, "a1", ct);
+        await rig.HangUpCallerAsync(a, call5, ct);
+        await rig.EndedAsync(call5, CallDisposition.Answered, ct);
+
+        // Nothing left up on either server; every call stored once, with its server.
+        await Eventually(() => a.CallCount == 0 && b.CallCount == 0, () => $"channels still up: A {string.Join(", ", a.ChannelNames)}; B {string.Join(", ", b.ChannelNames)}", ct);
+        await rig.StopServiceAsync();
+        var rows = await rig.CallRowsAsync(ct);
+        Assert.Equal(
+        [
+            (call1, SiteA, "answered", "a1"),
+            (call2, SiteB, "answered", "b1"),
+            (call3, SiteA, "answered", "b2"),
+            (call4, SiteB, "answered", "a2"),
+            (call5, SiteA, "answered", "a1"),
+        ], rows);
+    }
+
+    private static async Task Eventually(Func<bool> condition, Func<string> what, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        while (!condition())
+        {
+            try
+            {
+                await Task.Delay(50, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException("Still waiting after 15 s: " + what());
+            }
+        }
+    }
+
+    /// <summary>Two PbxSims linked by inter-site trunks, one service with HA on, the call center's events and each server's AMI events.</summary>
+    private sealed class TwoSiteRig : IAsyncDisposable
+    {
+        private WebApplication? _app;
+        private CallCenterSubscription? _subscription;
+        private Task _pump = Task.CompletedTask;
+        private readonly string _journal = Path.Combine(Path.GetTempPath(), "ctibridge-sites-tests", Guid.NewGuid().ToString("N"));
+
+        private TwoSiteRig(PbxSimulator a, PbxSimulator b, SiteLink link, PbxEventLog aEvents, PbxEventLog bEvents, TestDatabase database)
+        {
+            A = a;
+            B = b;
+            Link = link;
+            AEvents = aEvents;
+            BEvents = bEvents;
+            Database = database;
+        }
+
+        public PbxSimulator A { get; }
+
+        public PbxSimulator B { get; }
+
+        public SiteLink Link { get; }
+
+        public PbxEventLog AEvents { get; }
+
+        public PbxEventLog BEvents { get; }
+
+        public TestDatabase Database { get; }
+
+        public EventLog<AcdEvent> Events { get; } = new();
+
+        public CallCenter Center => _app!.Services.GetRequiredService<CallCenter>();
+
+        private readonly List<(Asterisk.Ami.AmiClient Client, Asterisk.Ami.AmiEventSubscription Events)> _observers = [];
+
+        public static async Task<TwoSiteRig> StartAsync(TestDatabase database, CancellationToken ct)
+        {
+            var a = await PbxSimSettings.StartAsync(Options(SiteB));
+            var b = await PbxSimSettings.StartAsync(Options(SiteA));
+            foreach (var sim in new[] { a, b })
+            {
+                sim.Phone("1001");
+                sim.Phone("1002");
+            }
+
+            var link = await SiteLink.StartAsync(a, SiteA, b, SiteB, ct);
+            var rig = new TwoSiteRig(a, b, link, new PbxEventLog(), new PbxEventLog(), database);
+            await rig.ObserveAsync(a, rig.AEvents, ct);
+            await rig.ObserveAsync(b, rig.BEvents, ct);
+
+            var siteA = PbxSimSettings.For(a, SiteA);
+            siteA.Trunks = [new SiteTrunkSettings { To = SiteB, Dial = "PJSIP/to-site-b/{resource}" }];
+            var siteB = PbxSimSettings.For(b, SiteB);
+            siteB.Trunks = [new SiteTrunkSettings { To = SiteA, Dial = "PJSIP/to-site-a/{resource}" }];
+            CallAgentSettings Agent(string id, string phone, string server, string queue) =>
+                new() { Id = id, Extension = "PJSIP/" + phone, Server = server, PinHash = CallCenterRig.PinHash, Queues = [queue] };
+            var settings = new CtiBridgeSettings
+            {
+                Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
+                Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
+                Asterisk = [siteA, siteB],
+                Logging = new LogSettings { Level = "Warning" },
+                CallControl = new CallControlSettings
+                {
+                    Queues =
+                    [
+                        new CallQueueSettings { Name = "local", WrapUp = TimeSpan.Zero },
+                        new CallQueueSettings { Name = "wide", WrapUp = TimeSpan.Zero, SpanServers = true },
+                    ],
+                    Agents = [Agent("a1", "1001", SiteA, "local"), Agent("b1", "1001", SiteB, "local"), Agent("a2", "1002", SiteA, "wide"), Agent("b2", "1002", SiteB, "wide")],
+                    Dids = [new DidRouteSettings { Number = "4008001", Queue = "local" }, new DidRouteSettings { Number = "4008002", Queue = "wide" }],
+                    RecordJournalDirectory = rig._journal,
+                    ExternalEndpoint = "PJSIP/carrier/{number}",
+                    HighAvailability = true,
+                    Shutdown = new ShutdownSettings { CallsFinishWithin = TimeSpan.Zero },
+                },
+            };
+
+            // The same checks as `ctibridge check-config`: the file an admin would write is valid.
+            var problems = new List<SettingsProblem>();
+            SettingsValidator.Validate(settings, problems);
+            Assert.Empty(problems);
+
+            rig._app = CtiBridgeHost.Build(settings);
+            rig._subscription = rig.Center.SubscribeEvents();
+            rig._pump = rig.Events.PumpAsync(rig._subscription.Reader);
+            await rig._app.StartAsync(ct);
+            await CallCenterRig.WaitForStasisAppAsync(a, ct);
+            await CallCenterRig.WaitForStasisAppAsync(b, ct);
+            return rig;
+        }
+
+        private static PbxSimOptions Options(string otherSite)
+        {
+            var options = new PbxSimOptions
+            {
+                Dialplan = new()
+                {
+                    ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
+                    ["ctibridge-fallback"] = new() { ["_X."] = ["Wait(60)", "Hangup()"] },
+                    ["from-internal"] = new() { ["_X."] = ["Hangup()"] },
+                },
+            };
+            SiteLink.AddTrunks(options, otherSite);
+            return options;
+        }
+
+        private async Task ObserveAsync(PbxSimulator sim, PbxEventLog log, CancellationToken ct)
+        {
+            var client = new Asterisk.Ami.AmiClient(
+                new Asterisk.Ami.AmiClientOptions { Host = "127.0.0.1", Port = sim.AmiEndPoint.Port, Username = "ctibridge", Secret = "ctibridge-secret" },
+                NullLogger<Asterisk.Ami.AmiClient>.Instance, TimeProvider.System);
+            var events = client.SubscribeEvents(null);
+            log.Start(events);
+            _observers.Add((client, events));
+            await client.StartAsync(ct);
+        }
+
+        public async Task LoginAsync(string agentId, CancellationToken ct)
+        {
+            var outcome = await Center.LoginAgentAsync(agentId, CallCenterRig.Pin, ct);
+            Assert.True(outcome.Accepted, outcome.Reason);
+        }
+
+        /// <summary>A customer calls <paramref name="did"/> on <paramref name="sim"/>; returns the call's ID once it is queued.</summary>
+        public async Task<string> CallAsync(PbxSimulator sim, string did, string number, CancellationToken ct)
+        {
+            sim.Trunk("carrier").CallIn(did, number, "Caller " + number);
+            var enqueued = await Events.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == number, $"call from {number} queued", ct);
+            Assert.Equal(ReferenceEquals(sim, A) ? SiteA : SiteB, enqueued.Caller.Site);
+            return enqueued.CallId;
+        }
+
+        public Task AnsweredByAsync(string callId, string agentId, CancellationToken ct) =>
+            Events.WaitForAsync<CallAnswered>(e => e.CallId == callId && e.AgentId == agentId, $"call {callId} answered by {agentId}", ct);
+
+        public Task EndedAsync(string callId, CallDisposition disposition, CancellationToken ct) =>
+            Events.WaitForAsync<CallEnded>(e => e.CallId == callId && e.Disposition == disposition, $"call {callId} ended {disposition}", ct);
+
+        /// <summary>The caller of <paramref name="callId"/> hangs up (their channel on the carrier trunk of <paramref name="sim"/>).</summary>
+        public async Task HangUpCallerAsync(PbxSimulator sim, string callId, CancellationToken ct)
+        {
+            var enqueued = Events.Snapshot().OfType<CallEnqueued>().First(e => e.CallId == callId);
+            var channel = enqueued.Caller.Attributes[Data.LiveState.LiveStateStore.ChannelAttribute];
+            var name = await ChannelNameAsync(sim, channel, ct);
+            sim.Trunk("carrier").HangUp(name);
+        }
+
+        private async Task<string> ChannelNameAsync(PbxSimulator sim, string channelId, CancellationToken ct)
+        {
+            var log = ReferenceEquals(sim, A) ? AEvents : BEvents;
+            var created = await log.WaitForAsync<Asterisk.Ami.AmiMessage>(e => e.EventName == "Newchannel" && e["Uniqueid"] == channelId, $"channel {channelId}", ct);
+            return created["Channel"]!;
+        }
+
+        public async Task<List<(string CallId, string Server, string Disposition, string Agent)>> CallRowsAsync(CancellationToken ct)
+        {
+            var rows = new List<(string, string, string, string)>();
+            await using var command = Database.DataSource.CreateCommand("SELECT call_id, asterisk_server, disposition, agent_id FROM calls ORDER BY started_at, call_id");
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+            }
+
+            return rows;
+        }
+
+        public async Task StopServiceAsync()
+        {
+            if (_app is not null)
+            {
+                await _app.StopAsync();
+                await _app.DisposeAsync();
+                _app = null;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopServiceAsync();
+            _subscription?.Dispose();
+            await _pump;
+            foreach (var (client, events) in _observers)
+            {
+                events.Dispose();
+                await client.DisposeAsync();
+            }
+
+            await Link.DisposeAsync();
+            await A.DisposeAsync();
+            await B.DisposeAsync();
+            if (Directory.Exists(_journal))
+            {
+                Directory.Delete(_journal, recursive: true);
+            }
+        }
+    }
+}
