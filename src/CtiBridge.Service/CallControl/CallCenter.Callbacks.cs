@@ -247,6 +247,9 @@ public sealed partial class CallCenter
         var number = placed.Callback.Number;
         var ringFor = (int)Math.Ceiling((_settings.Queues.FirstOrDefault(q => q.Name == queue)?.RingTimeout ?? TimeSpan.FromSeconds(15)).TotalSeconds);
         var callId = session.CallId;
+
+        // An agent on another Asterisk server is rung through this server's trunk there (CallCenter.Sites.cs).
+        var endpoint = AgentEndpoint(session.App.Server, connect.AgentId, connect.Extension) ?? connect.Extension;
         LogCallbackCustomerFirst(_logger, callId, connect.AgentId, number);
         session.Run("bridge the callback customer and ring the agent", async ct =>
         {
@@ -255,12 +258,12 @@ public sealed partial class CallCenter
             await ari.Channels.StartMohAsync(placed.CustomerLegId, moh, ct).ConfigureAwait(false);
             try
             {
-                await ari.Channels.OriginateAsync(endpoint: connect.Extension, app: app, appArgs: $"cbagent,{callId}",
+                await ari.Channels.OriginateAsync(endpoint: endpoint, app: app, appArgs: $"cbagent,{callId}",
                     callerId: $"\"{name}\" <{number}>", timeout: ringFor, channelId: legId, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (AriRequestException ex)
             {
-                LogOriginateFailed(_logger, callId, connect.AgentId, connect.Extension, ex.Message);
+                LogOriginateFailed(_logger, callId, connect.AgentId, endpoint, ex.Message);
                 Post(at =>
                 {
                     OnChannelGone(legId, at, "could not be rung");
