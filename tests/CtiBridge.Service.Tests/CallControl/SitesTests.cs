@@ -33,7 +33,7 @@ public sealed class SitesTests
         var b = rig.B;
 
         // HA on: one lease per Asterisk server, both held by this (only) instance.
-        Assert.Equal(2L, await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ctibridge-lease:%'", ct));
+        Assert.Equal(2L, await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ctibridge-lease:%' AND datname = current_database()", ct));
 
         await rig.LoginAsync("b1", ct); // idle longest: leastrecent would pick b1 if the queue let it
         await rig.LoginAsync("a1", ct);
@@ -121,6 +121,7 @@ public sealed class SitesTests
         private WebApplication? _app;
         private CallCenterSubscription? _subscription;
         private Task _pump = Task.CompletedTask;
+        private readonly Dictionary<string, string> _callers = new(StringComparer.Ordinal);
         private readonly string _journal = Path.Combine(Path.GetTempPath(), "ctibridge-sites-tests", Guid.NewGuid().ToString("N"));
 
         private TwoSiteRig(PbxSimulator a, PbxSimulator b, SiteLink link, PbxEventLog aEvents, PbxEventLog bEvents, TestDatabase database)
@@ -243,9 +244,10 @@ public sealed class SitesTests
         /// <summary>A customer calls <paramref name="did"/> on <paramref name="sim"/>; returns the call's ID once it is queued.</summary>
         public async Task<string> CallAsync(PbxSimulator sim, string did, string number, CancellationToken ct)
         {
-            sim.Trunk("carrier").CallIn(did, number, "Caller " + number);
+            var channel = sim.Trunk("carrier").CallIn(did, number, "Caller " + number);
             var enqueued = await Events.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == number, $"call from {number} queued", ct);
             Assert.Equal(ReferenceEquals(sim, A) ? SiteA : SiteB, enqueued.Caller.Site);
+            _callers[enqueued.CallId] = channel;
             return enqueued.CallId;
         }
 
@@ -256,19 +258,11 @@ public sealed class SitesTests
             Events.WaitForAsync<CallEnded>(e => e.CallId == callId && e.Disposition == disposition, $"call {callId} ended {disposition}", ct);
 
         /// <summary>The caller of <paramref name="callId"/> hangs up (their channel on the carrier trunk of <paramref name="sim"/>).</summary>
-        public async Task HangUpCallerAsync(PbxSimulator sim, string callId, CancellationToken ct)
+        public Task HangUpCallerAsync(PbxSimulator sim, string callId, CancellationToken ct)
         {
-            var enqueued = Events.Snapshot().OfType<CallEnqueued>().First(e => e.CallId == callId);
-            var channel = enqueued.Caller.Attributes[Data.LiveState.LiveStateStore.ChannelAttribute];
-            var name = await ChannelNameAsync(sim, channel, ct);
-            sim.Trunk("carrier").HangUp(name);
-        }
-
-        private async Task<string> ChannelNameAsync(PbxSimulator sim, string channelId, CancellationToken ct)
-        {
-            var log = ReferenceEquals(sim, A) ? AEvents : BEvents;
-            var created = await log.WaitForAsync<Asterisk.Ami.AmiMessage>(e => e.EventName == "Newchannel" && e["Uniqueid"] == channelId, $"channel {channelId}", ct);
-            return created["Channel"]!;
+            ct.ThrowIfCancellationRequested();
+            sim.Trunk("carrier").HangUp(_callers[callId]);
+            return Task.CompletedTask;
         }
 
         public async Task<List<(string CallId, string Server, string Disposition, string Agent)>> CallRowsAsync(CancellationToken ct)
