@@ -256,8 +256,6 @@ public sealed partial class OutboundDialer
                     // The message had just ended.
                 }
             }
-
-            await _ari.Channels.StartMohAsync(line.CallId, "default", ct).ConfigureAwait(false);
         }, null, _stopping.Token);
         LogPressedOne(_logger, line.CallId, campaign.Definition.Id);
         if (campaign.IdleAgent() is { } agent)
@@ -266,6 +264,9 @@ public sealed partial class OutboundDialer
             return;
         }
 
+        // Nobody free now: music until an agent is (ConnectPressOne stops it).
+        line.MusicOnHold = true;
+        line.Run("music while waiting for an agent", _logger, ct => _ari.Channels.StartMohAsync(line.CallId, "default", ct), null, _stopping.Token);
         campaign.PressOneWaiting.Add(line.CallId);
         line.PressOneTimer = _time.CreateTimer(_ => Post(at => PressOneNotServedAsync(line, at)), null,
             TimeSpan.FromSeconds(campaign.Definition.PressOneWaitSeconds), Timeout.InfiniteTimeSpan);
@@ -280,6 +281,7 @@ public sealed partial class OutboundDialer
 
         // Nobody came in time: the seller's name and number (the abandon message), then the call ends.
         LogPressOneNotServed(_logger, line.CallId, line.Campaign.Definition.Id);
+        line.MusicOnHold = false;
         line.Run("stop the music", _logger, ct => _ari.Channels.StopMohAsync(line.CallId, ct), null, _stopping.Token);
         if (line.Campaign.Definition.AbandonMessage is { } message)
         {
@@ -303,9 +305,16 @@ public sealed partial class OutboundDialer
         line.BridgeId = "dcall-" + line.CallId;
         var bridgeId = line.BridgeId;
         campaign.Dialer.OnTransferredToAgent(line.CallId, now);
-        line.Run("bridge the listener with an agent", _logger, async ct =>
+        if (line.MusicOnHold)
         {
-            await _ari.Channels.StopMohAsync(line.CallId, ct).ConfigureAwait(false);
+            // The listener's music started long before (on the line's own sequence); stopped first there.
+            line.MusicOnHold = false;
+            line.Run("stop the music", _logger, ct => _ari.Channels.StopMohAsync(line.CallId, ct), null, _stopping.Token);
+        }
+
+        // The agent's leg is ordered with the agent's other requests (back to the holding bridge after a wrap-up), as in Connect.
+        agent.Run("bridge the listener with an agent", _logger, async ct =>
+        {
             await _ari.Bridges.RemoveChannelAsync(agent.HoldBridgeId, [agent.ChannelId], ct).ConfigureAwait(false);
             await _ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: line.CallId, cancellationToken: ct).ConfigureAwait(false);
             await _ari.Bridges.AddChannelAsync(bridgeId, [agent.ChannelId, line.CallId], cancellationToken: ct).ConfigureAwait(false);

@@ -210,6 +210,9 @@ internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriS
 
     public ITimer? PressOneTimer { get; set; }
 
+    /// <summary>Music on hold was started on the line (a listener who pressed 1 waiting for an agent).</summary>
+    public bool MusicOnHold { get; set; }
+
     /// <summary>The attempt's end and facts once stored (for the wrap-up revision of its call record).</summary>
     public (AttemptResult Result, DialerCallFacts Facts)? Ended { get; set; }
 }
