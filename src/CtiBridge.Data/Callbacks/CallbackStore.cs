@@ -187,6 +187,21 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Open callbacks per queue and state (metrics and the wallboard).</summary>
+    public async Task<IReadOnlyList<OpenCallbackCount>> OpenCountsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_open_counts"));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<OpenCallbackCount>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new OpenCallbackCount(reader.GetString(0), CallbackStates.Parse(reader.GetString(1)), reader.GetInt64(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4)));
+        }
+
+        return list;
+    }
+
     /// <summary>Every stored change of a callback, in order.</summary>
     public async Task<IReadOnlyList<CallbackTransition>> HistoryAsync(Guid id, CancellationToken cancellationToken = default)
     {
@@ -309,3 +324,11 @@ public sealed record CallbackFilter
     /// <summary>At most this many rows. Default 500.</summary>
     public int Limit { get; init; } = 500;
 }
+
+/// <summary>Open callbacks of one queue in one state.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="State">An open state.</param>
+/// <param name="Open">How many.</param>
+/// <param name="Overdue">How many of them were escalated as overdue.</param>
+/// <param name="OldestDue">State due: the earliest due time among them (how long the longest has waited for an agent).</param>
+public sealed record OpenCallbackCount(string Queue, CallbackState State, long Open, long Overdue, DateTimeOffset? OldestDue);

@@ -29,6 +29,8 @@ public static class CallbackExtensions
         var queues = settings.CallControl.Queues.Select(q => q.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
         services.AddSingleton(provider => new CallbackStore(provider.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<ICallbackObserver, LoggingCallbackObserver>();
+        services.AddSingleton<ICallbackObserver>(provider => new CallbackMetrics(
+            provider.GetService<Live.DomainMetrics>(), provider.GetRequiredService<CallbackStore>(), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(provider => new CallbackService(
             provider.GetRequiredService<CallbackStore>(), settings.Callbacks.ToPolicy(), provider.GetRequiredService<TimeProvider>(),
             provider.GetService<ICallbackPlacement>() ?? ActivatorUtilities.CreateInstance<WithoutCallControlPlacement>(provider),

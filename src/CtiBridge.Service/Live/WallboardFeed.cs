@@ -34,9 +34,11 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     private Task _loop = Task.CompletedTask;
 
     /// <summary>Creates the feed (it subscribes to the hub at once).</summary>
-    public WallboardFeed(CallCenter center, LiveEventHub hub, TimeProvider timeProvider, ILogger<WallboardFeed> logger, Dialer.OutboundDialer? dialer = null)
+    public WallboardFeed(CallCenter center, LiveEventHub hub, TimeProvider timeProvider, ILogger<WallboardFeed> logger, Dialer.OutboundDialer? dialer = null,
+        Data.Callbacks.CallbackStore? callbackStore = null)
     {
         _dialer = dialer;
+        _callbackStore = callbackStore;
         ArgumentNullException.ThrowIfNull(hub);
         _center = center;
         _time = timeProvider;
@@ -137,13 +139,13 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     /// <summary>Waits for the next event; with campaigns running, at most <see cref="CampaignRefresh"/>.</summary>
     private async Task<bool> NextChangeAsync(CancellationToken cancellationToken)
     {
-        if (_dialer is null)
+        if (_dialer is null && _callbackStore is null)
         {
             return await _events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
         }
 
         using var refresh = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        refresh.CancelAfter(CampaignRefresh);
+        refresh.CancelAfter(_dialer is null ? CallbackRefresh : CampaignRefresh);
         try
         {
             return await _events.Reader.WaitToReadAsync(refresh.Token).ConfigureAwait(false);
@@ -176,6 +178,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
         var queues = await _center.GetQueuesAsync(cancellationToken).ConfigureAwait(false);
         var agents = await _center.GetAgentsAsync(cancellationToken).ConfigureAwait(false);
         var campaigns = await CampaignsAsync(cancellationToken).ConfigureAwait(false);
+        var callbacks = await CallbackCountsAsync(cancellationToken).ConfigureAwait(false);
         var names = _center.Settings.Agents.ToDictionary(a => a.Id, a => a.Name, StringComparer.Ordinal);
         var now = _time.GetUtcNow();
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -263,6 +266,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
             }
 
             w.WriteEndArray();
+            WriteCallbacks(w, callbacks, now);
             w.WriteEndObject();
         }
 

@@ -299,4 +299,37 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         await StateAsync(callbacks, away.Callback.Id, CallbackState.Connected, ct);
         Assert.True((await callbacks.GetAsync(away.Callback.Id, ct))!.ClosedAt >= away.Callback.DueAt.AddSeconds(3));
     }
+    [Fact]
+    public async Task TheWallboard_ShowsCallbackTilesPerQueue()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2008", "1008")], ct, configureService: FastCallbacks);
+        var callbacks = await SchedulerAsync(rig, ct);
+        await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550808", "support", DateTimeOffset.UtcNow.AddDays(3), null, "wallboard", "api:test"), ct);
+        var feed = rig.Services.GetRequiredService<Service.Live.WallboardFeed>();
+
+        // Callback figures are read at most every 2 s and the snapshot follows without an ACD event: bounded wait.
+        System.Text.Json.JsonElement? support = null;
+        var version = 0L;
+        for (var i = 0; i < 50 && support is null; i++)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(TimeSpan.FromSeconds(5));
+            var snapshot = await feed.NextAsync(version, wait.Token);
+            version = snapshot.Version;
+            using var board = System.Text.Json.JsonDocument.Parse(snapshot.Json);
+            foreach (var tile in board.RootElement.GetProperty("callbacks").EnumerateArray())
+            {
+                if (tile.GetProperty("queue").GetString() == "support" && tile.GetProperty("scheduled").GetInt64() >= 1)
+                {
+                    support = tile.Clone();
+                }
+            }
+        }
+
+        Assert.NotNull(support);
+        Assert.Equal(0, support.Value.GetProperty("dialing").GetInt64());
+        Assert.True(support.Value.TryGetProperty("overdue", out _));
+        Assert.True(support.Value.TryGetProperty("oldestDueWaitSeconds", out _));
+    }
 }

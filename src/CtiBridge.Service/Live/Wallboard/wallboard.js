@@ -114,6 +114,23 @@
       cell(tr, String(c.abandons), 'abandons');
       campaigns.appendChild(tr);
     }
+    // Callback tiles (the callbacks engineer's part): promises still owed per queue; overdue ones in red.
+    const callbacks = document.querySelector('#callbacks tbody');
+    callbacks.replaceChildren();
+    const owed = snapshot.callbacks || [];
+    document.getElementById('callbacks-section').hidden = owed.length === 0;
+    for (const c of owed) {
+      const tr = document.createElement('tr');
+      tr.dataset.callbackQueue = c.queue;
+      cell(tr, c.queue, 'text');
+      cell(tr, String(c.scheduled), 'scheduled');
+      cell(tr, String(c.due), 'due');
+      cell(tr, String(c.dialing), 'dialing');
+      cell(tr, String(c.retry), 'retry');
+      cell(tr, String(c.overdue), 'overdue ' + (c.overdue === 0 ? 'good' : 'bad'));
+      cell(tr, c.oldestDueWaitSeconds + ' s', 'oldestdue');
+      callbacks.appendChild(tr);
+    }
   }
 
   // Only the times tick between snapshots: rows (and their buttons) are redrawn on snapshots only,
