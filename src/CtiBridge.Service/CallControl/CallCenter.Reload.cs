@@ -20,7 +20,8 @@ public sealed partial class CallCenter
     /// restart. Everything is checked first, as at start-up, and then against the live state (a
     /// queue with calls in it, or a logged-in agent, cannot be removed): when anything is wrong,
     /// the problems are returned, one per setting, and nothing changes. Settings that only a
-    /// restart can change (the record journal, the customer lookup) keep their running values;
+    /// restart can change (the record journal, the customer lookup, high availability, the stop's
+    /// time limit and hand-back switch) keep their running values;
     /// <paramref name="restartNeeded"/> names those that differ.
     /// </summary>
     /// <param name="settings">The new section (not used again by the caller: it becomes the running one).</param>
@@ -74,7 +75,29 @@ public sealed partial class CallCenter
             restartNeeded.Add("callControl.customerLookup");
         }
 
+        // Read once at start-up: whether call control runs under the HA lease, and how the host stops
+        // (the host's stop timeout is sized from callsFinishWithin; handBackCalls picks the stop path).
+        if (settings.HighAvailability != running.HighAvailability)
+        {
+            restartNeeded.Add("callControl.highAvailability");
+        }
+
+        if (settings.Shutdown.CallsFinishWithin != running.Shutdown.CallsFinishWithin)
+        {
+            restartNeeded.Add("callControl.shutdown.callsFinishWithin");
+        }
+
+        if (settings.Shutdown.HandBackCalls != running.Shutdown.HandBackCalls)
+        {
+            restartNeeded.Add("callControl.shutdown.handBackCalls");
+        }
+
         // What runs only from start-up keeps its running value.
+        settings.HighAvailability = running.HighAvailability;
+        settings.Shutdown = new ShutdownSettings
+        {
+            CallsFinishWithin = running.Shutdown.CallsFinishWithin, HandBackCalls = running.Shutdown.HandBackCalls, HandBackContext = settings.Shutdown.HandBackContext,
+        };
         settings.RecordJournalDirectory = running.RecordJournalDirectory;
         settings.RecordJournalMaxMegabytes = running.RecordJournalMaxMegabytes;
         settings.CustomerLookup = running.CustomerLookup;

@@ -9,20 +9,31 @@ namespace CtiBridge.Service.Configuration;
 /// <param name="Applied">True when the new configuration is live.</param>
 /// <param name="Problems">Why it was rejected, one line per problem naming the setting (empty when applied).</param>
 /// <param name="RestartNeeded">Changed settings that only take effect after a restart (they keep their running values meanwhile).</param>
-public sealed record ConfigurationReloadResult(bool Applied, IReadOnlyList<string> Problems, IReadOnlyList<string> RestartNeeded);
+/// <param name="Notes">What else the reload did or could not do yet (campaigns stored, kept, waiting for the database), one line each.</param>
+public sealed record ConfigurationReloadResult(bool Applied, IReadOnlyList<string> Problems, IReadOnlyList<string> RestartNeeded, IReadOnlyList<string> Notes)
+{
+    /// <summary>The outcome in one sentence for people: applied or not, and which settings wait for a restart.</summary>
+    public string Message => !Applied
+        ? $"Rejected with {Problems.Count} problem(s); the running configuration stays."
+        : RestartNeeded.Count == 0
+            ? "Applied without a restart."
+            : $"Applied, except {string.Join(", ", RestartNeeded)}: changed, but taking effect only after a restart (restart the service to apply; the running values stay until then).";
+}
 
 /// <summary>
 /// Applies a changed configuration to the running service: what can change live (queues, agents
 /// with their queues, penalties and skills, DID routes, IVR plans and calendars) changes; a file or
 /// payload with any problem is rejected whole, with the same one-line-per-problem messages as
 /// start-up, and the running configuration stays. Sections that need a restart are named.
-/// Campaigns are not in the file: the dialer re-reads them from the database by itself.
+/// Campaigns of the file are stored in the dialer's campaign table (<see cref="ConfiguredCampaigns"/>),
+/// which the dialers re-read by themselves.
 /// </summary>
 public sealed partial class ConfigurationReload : IDisposable
 {
     private static readonly string[] RestartSections = ["database", "asterisk", "http", "logging", "callbacks", "clickToDial", "webhooks", "dialer"];
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CallCenter? _center;
+    private readonly ConfiguredCampaigns? _campaigns;
     private readonly ILogger<ConfigurationReload> _logger;
     private readonly IDictionary _environment;
     private CtiBridgeSettings _running;
@@ -34,8 +45,10 @@ public sealed partial class ConfigurationReload : IDisposable
     /// <param name="center">Call control; null when the service runs without queues.</param>
     /// <param name="logger">The log.</param>
     /// <param name="environment">Environment variables for overrides and <c>${env:}</c> references; null for the process's.</param>
-    public ConfigurationReload(CtiBridgeSettings startup, string? filePath, CallCenter? center, ILogger<ConfigurationReload> logger, IDictionary? environment = null)
+    /// <param name="campaigns">Stores the file's campaigns; null when none are kept (tests of call control alone).</param>
+    public ConfigurationReload(CtiBridgeSettings startup, string? filePath, CallCenter? center, ILogger<ConfigurationReload> logger, IDictionary? environment = null, ConfiguredCampaigns? campaigns = null)
     {
+        _campaigns = campaigns;
         _running = startup ?? throw new ArgumentNullException(nameof(startup));
         FilePath = filePath;
         _center = center;
@@ -153,17 +166,26 @@ public sealed partial class ConfigurationReload : IDisposable
             }
         }
 
-        // Sections that need a restart keep running as they started; only call control moved on.
+        // Campaigns go to the dialer's table (they are checked already; only a database outage can delay them).
+        var notes = _campaigns is null ? [] : await _campaigns.ApplyAsync(settings.Campaigns, cancellationToken).ConfigureAwait(false);
+
+        // Sections that need a restart keep running as they started; call control and campaigns moved on.
         var running = Copy(_running);
         running.CallControl = _center?.Settings ?? _running.CallControl;
+        running.Campaigns = settings.Campaigns;
         _running = running;
         if (restart.Count > 0)
         {
             LogRestartNeeded(_logger, source, string.Join(", ", restart));
         }
 
+        foreach (var note in notes)
+        {
+            LogNote(_logger, source, note);
+        }
+
         LogApplied(_logger, source);
-        var applied = new ConfigurationReloadResult(true, [], restart);
+        var applied = new ConfigurationReloadResult(true, [], restart, notes);
         Completed?.Invoke(applied);
         return applied;
     }
@@ -184,12 +206,12 @@ public sealed partial class ConfigurationReload : IDisposable
     /// <inheritdoc />
     public void Dispose() => _gate.Dispose();
 
-    private static ConfigurationReloadResult Rejected(IReadOnlyList<string> problems) => new(false, problems, []);
+    private static ConfigurationReloadResult Rejected(IReadOnlyList<string> problems) => new(false, problems, [], []);
 
     private static CtiBridgeSettings Copy(CtiBridgeSettings s) => new()
     {
         Database = s.Database, Asterisk = s.Asterisk, Http = s.Http, Logging = s.Logging, CallControl = s.CallControl,
-        Callbacks = s.Callbacks, ClickToDial = s.ClickToDial, Webhooks = s.Webhooks, Dialer = s.Dialer,
+        Callbacks = s.Callbacks, ClickToDial = s.ClickToDial, Webhooks = s.Webhooks, Dialer = s.Dialer, Campaigns = s.Campaigns,
     };
 
     private static bool SameSection(CtiBridgeSettings a, CtiBridgeSettings b, string name)
@@ -221,6 +243,9 @@ public sealed partial class ConfigurationReload : IDisposable
     [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "  {Problem}")]
     private static partial void LogProblem(ILogger logger, string problem);
 
-    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Configuration from {Source}: {Sections} changed and take(s) effect only after a restart; the running values stay until then")]
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Configuration from {Source}: {Sections} changed but take(s) effect only after a restart (restart the service to apply); the running values stay until then")]
     private static partial void LogRestartNeeded(ILogger logger, string source, string sections);
+
+    [LoggerMessage(EventId = 1109, Level = LogLevel.Information, Message = "Configuration from {Source}: {Note}")]
+    private static partial void LogNote(ILogger logger, string source, string note);
 }

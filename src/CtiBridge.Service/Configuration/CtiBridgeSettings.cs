@@ -33,6 +33,13 @@ public sealed class CtiBridgeSettings
 
     /// <summary>The outbound dialer (docs/dialer.md): off unless enabled.</summary>
     public global::CtiBridge.Service.Dialer.DialerSettings Dialer { get; set; } = new();
+
+    /// <summary>
+    /// Outbound campaigns, each written as a campaign file (docs/dialer.md). The service stores them
+    /// in the database (the dialer's campaign table) at start-up and on every reload; their state
+    /// (start, pause, stop) is changed over the API or the command line.
+    /// </summary>
+    public List<global::CtiBridge.Core.Dialer.CampaignDefinition> Campaigns { get; set; } = [];
 }
 
 /// <summary>Database settings.</summary>

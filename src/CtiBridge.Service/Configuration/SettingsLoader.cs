@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 
 namespace CtiBridge.Service.Configuration;
@@ -44,27 +45,36 @@ public static class SettingsLoader
     public static CtiBridgeSettings Parse(string json, string sourceName, IDictionary environment)
     {
         ArgumentNullException.ThrowIfNull(environment);
+        JsonNode? campaigns;
         try
         {
             using var _ = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            (json, campaigns) = TakeCampaigns(json);
         }
         catch (JsonException ex)
         {
             throw new SettingsException($"{sourceName}: not valid JSON at line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1}: {ex.Message.Split(" Path:")[0]}", ex);
         }
 
+        var problems = new List<SettingsProblem>();
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (DictionaryEntry entry in environment)
         {
             if (entry.Key is string key && key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
             {
-                overrides[key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal)] = entry.Value as string;
+                var setting = key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal);
+                if (setting.Split(':')[0].Equals(CampaignSection.Name, StringComparison.OrdinalIgnoreCase))
+                {
+                    problems.Add(new SettingsProblem(key, "campaigns cannot be set from environment variables; write them in the file's campaigns list"));
+                    continue;
+                }
+
+                overrides[setting] = entry.Value as string;
             }
         }
 
         var configuration = Build(json, sourceName, overrides);
 
-        var problems = new List<SettingsProblem>();
         CheckShape(configuration, typeof(CtiBridgeSettings), string.Empty, problems);
         if (problems.Count > 0)
         {
@@ -75,6 +85,7 @@ public static class SettingsLoader
         configuration.Bind(settings);
         SecretReferences.Resolve(settings, environment, problems);
         SettingsValidator.Validate(settings, problems);
+        settings.Campaigns = CampaignSection.Parse(campaigns, settings.CallControl, problems);
         if (problems.Count > 0)
         {
             throw new SettingsException(problems);
@@ -96,6 +107,28 @@ public static class SettingsLoader
             // case-insensitive, so "name" and "Name" clash) or a top level that is not an object.
             throw new SettingsException($"{sourceName}: {ex.Message} (keys are case-insensitive; the text must be one JSON object)", ex);
         }
+    }
+
+    /// <summary>
+    /// Takes the <c>campaigns</c> list out of the file's JSON: campaigns are checked as campaign
+    /// files (<see cref="CampaignSection"/>), whose values keep their JSON types, not through the binder.
+    /// </summary>
+    private static (string Others, JsonNode? Campaigns) TakeCampaigns(string json)
+    {
+        if (JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) is not JsonObject root)
+        {
+            return (json, null);
+        }
+
+        var key = root.Select(p => p.Key).FirstOrDefault(k => k.Equals(CampaignSection.Name, StringComparison.OrdinalIgnoreCase));
+        if (key is null)
+        {
+            return (json, null);
+        }
+
+        var campaigns = root[key];
+        root.Remove(key);
+        return (root.ToJsonString(), campaigns);
     }
 
     /// <summary>

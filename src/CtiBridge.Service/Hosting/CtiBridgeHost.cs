@@ -30,7 +30,11 @@ public static class CtiBridgeHost
         builder.Services.AddCtiBridgeCallbacks(settings);
         builder.Services.AddCtiBridgeLive(settings);
         builder.Services.AddCtiBridgeDialer(settings);
-        builder.Services.AddSingleton(provider => new ConfigurationReload(settings, configurationFile, provider.GetService<CallCenter>(), provider.GetRequiredService<ILogger<ConfigurationReload>>()));
+        builder.Services.AddSingleton(provider => new ConfiguredCampaigns(settings.Campaigns, provider.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+            provider.GetRequiredService<DatabaseSchemaState>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ConfiguredCampaigns>>()));
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<ConfiguredCampaigns>());
+        builder.Services.AddSingleton(provider => new ConfigurationReload(settings, configurationFile, provider.GetService<CallCenter>(), provider.GetRequiredService<ILogger<ConfigurationReload>>(),
+            campaigns: provider.GetRequiredService<ConfiguredCampaigns>()));
         builder.Services.AddHostedService<ConfigurationWatcher>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         builder.AddCtiBridgeHttp();

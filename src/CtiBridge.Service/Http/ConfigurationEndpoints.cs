@@ -10,8 +10,10 @@ public static class ConfigurationEndpoints
 {
     /// <summary>The answer to an applied configuration.</summary>
     /// <param name="Applied">Always true (a rejection is a problem document).</param>
-    /// <param name="RestartNeeded">Changed sections that take effect only after a restart.</param>
-    public sealed record ReloadView(bool Applied, IReadOnlyList<string> RestartNeeded);
+    /// <param name="RestartNeeded">Changed settings that take effect only after a restart (their running values stay until then).</param>
+    /// <param name="Message">The outcome in one sentence, naming what waits for a restart.</param>
+    /// <param name="Notes">What else happened (campaigns stored, kept, waiting for the database), one line each.</param>
+    public sealed record ReloadView(bool Applied, IReadOnlyList<string> RestartNeeded, string Message, IReadOnlyList<string> Notes);
 
     /// <summary>Maps the endpoints.</summary>
     public static RouteGroupBuilder MapConfigurationEndpoints(this RouteGroupBuilder api)
@@ -27,7 +29,7 @@ public static class ConfigurationEndpoints
             }
 
             return Answer(await reload.ReloadFileAsync(ct));
-        }).WithSummary("Read the configuration file again and apply what can change live (queues, agents, DIDs, IVR plans, calendars).");
+        }).WithSummary("Read the configuration file again and apply what can change live (queues, agents, DIDs, IVR plans, calendars, campaigns).");
         config.MapPut("/call-control", async (HttpRequest request, ConfigurationReload reload, CancellationToken ct) =>
         {
             string json;
@@ -49,7 +51,7 @@ public static class ConfigurationEndpoints
     }
 
     private static IResult Answer(ConfigurationReloadResult result) => result.Applied
-        ? Results.Ok(new ReloadView(true, result.RestartNeeded))
+        ? Results.Ok(new ReloadView(true, result.RestartNeeded, result.Message, result.Notes))
         : Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Configuration rejected",
             detail: $"{result.Problems.Count} problem(s); the running configuration stays.",
             extensions: new Dictionary<string, object?> { ["problems"] = result.Problems });

@@ -26,4 +26,21 @@ internal static class ConfigurationFile
         edit(root);
         await File.WriteAllTextAsync(path, root.ToJsonString(Options), ct);
     }
+
+    /// <summary>Waits (bounded) for the next reload attempt to finish after <paramref name="cause"/> and returns its outcome.</summary>
+    public static async Task<ConfigurationReloadResult> NextReloadAsync(ConfigurationReload reload, Func<Task> cause, CancellationToken ct)
+    {
+        var done = new TaskCompletionSource<ConfigurationReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnCompleted(ConfigurationReloadResult r) => done.TrySetResult(r);
+        reload.Completed += OnCompleted;
+        try
+        {
+            await cause();
+            return await done.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        }
+        finally
+        {
+            reload.Completed -= OnCompleted;
+        }
+    }
 }

@@ -21,7 +21,6 @@ namespace CtiBridge.Service.Tests.CallControl;
 [Trait("Tier", "PbxSim")]
 public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>, IDisposable
 {
-    private static readonly TimeSpan ReloadLimit = TimeSpan.FromSeconds(30);
     private readonly string _directory = Directory.CreateTempSubdirectory("ctibridge-reload-").FullName;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -33,22 +32,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    /// <summary>Waits (bounded) for the next reload attempt to finish and returns its outcome.</summary>
-    private static async Task<ConfigurationReloadResult> NextReloadAsync(ConfigurationReload reload, Func<Task> cause)
-    {
-        var done = new TaskCompletionSource<ConfigurationReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnCompleted(ConfigurationReloadResult r) => done.TrySetResult(r);
-        reload.Completed += OnCompleted;
-        try
-        {
-            await cause();
-            return await done.Task.WaitAsync(ReloadLimit, Ct);
-        }
-        finally
-        {
-            reload.Completed -= OnCompleted;
-        }
-    }
+    private static Task<ConfigurationReloadResult> NextReloadAsync(ConfigurationReload reload, Func<Task> cause) => ConfigurationFile.NextReloadAsync(reload, cause, Ct);
 
     [Fact]
     public async Task WatchedFile_GoodEditIsLive_BadEditRejectedWithOneLinePerProblem_OldKeepsServing()
@@ -193,6 +177,207 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
         Assert.Contains("DELETE /api/queues/sales/members/2002 204", audited, StringComparison.Ordinal);
         Assert.Contains("PUT /api/config/call-control 422", audited, StringComparison.Ordinal);
         Assert.Contains("PUT /api/config/call-control 200", audited, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RestartOnlySettings_ChangedByAReload_AreNamedInTheAnswerAndKeepTheirRunningValues()
+    {
+        var file = Path.Combine(_directory, "ctibridge.json");
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file);
+        using var admin = Client(rig, await KeyAsync(ApiRole.Admin));
+
+        // Every setting read only at start-up, changed at once, beside a live one (the ring timeout).
+        await ConfigurationFile.EditAsync(file, root =>
+        {
+            var cc = root["callControl"]!;
+            cc["highAvailability"] = true;
+            cc["shutdown"]!["callsFinishWithin"] = "00:00:07";
+            cc["shutdown"]!["handBackCalls"] = false;
+            cc["recordJournalMaxMegabytes"] = 99;
+            cc["recordJournalDirectory"] = Path.Combine(_directory, "journal");
+            cc["customerLookup"] = JsonNode.Parse("""{ "url": "http://127.0.0.1:9/lookup?number={callerNumber}" }""");
+            cc["queues"]![0]!["ringTimeout"] = "00:00:12";
+            root["logging"]!["level"] = "Error";
+            root["dialer"]!["planIntervalSeconds"] = 2;
+            root["callbacks"]!["maxAttempts"] = 7;
+            root["clickToDial"]!["context"] = "from-crm";
+        }, Ct);
+        var answer = await admin.PostAsync("/api/config/reload", null, Ct);
+
+        Assert.True(answer.StatusCode == HttpStatusCode.OK, await answer.Content.ReadAsStringAsync(Ct));
+        var view = await answer.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        string[] expected =
+        [
+            "callControl.customerLookup", "callControl.highAvailability", "callControl.recordJournalDirectory", "callControl.recordJournalMaxMegabytes",
+            "callControl.shutdown.callsFinishWithin", "callControl.shutdown.handBackCalls", "callbacks", "clickToDial", "dialer", "logging",
+        ];
+        Assert.Equal(expected, view.GetProperty("restartNeeded").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal));
+        var message = view.GetProperty("message").GetString()!;
+        Assert.Contains("callControl.highAvailability", message, StringComparison.Ordinal);
+        Assert.Contains("only after a restart", message, StringComparison.Ordinal);
+
+        // The live change is live; the restart-only ones keep what the service started with.
+        var running = rig.Center.Settings;
+        Assert.Equal(TimeSpan.FromSeconds(12), running.Queues[0].RingTimeout);
+        Assert.False(running.HighAvailability);
+        Assert.Equal((TimeSpan.Zero, true), (running.Shutdown.CallsFinishWithin, running.Shutdown.HandBackCalls));
+        Assert.Equal(256, running.RecordJournalMaxMegabytes);
+        Assert.Null(running.CustomerLookup);
+
+        // Only highAvailability changed back: it alone is named again (the others still differ from the running values too).
+        var again = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["highAvailability"] = false, Ct));
+        Assert.True(again.Applied);
+        Assert.DoesNotContain("callControl.highAvailability", again.RestartNeeded);
+        Assert.Contains("callControl.shutdown.handBackCalls", again.RestartNeeded);
+    }
+
+    [Fact]
+    public async Task EmptyQueueRules_ChangedLive_ApplyToTheCallWaitingAndToTheNextCaller()
+    {
+        var file = Path.Combine(_directory, "ctibridge.json");
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
+            configure: cc =>
+            {
+                cc.Queues.Add(Queue("sales"));
+                cc.Dids.Add(new DidRouteSettings { Number = "4008002", Queue = "sales" });
+                cc.Agents[0].Queues.Add("sales");
+            });
+        var reload = rig.Services.GetRequiredService<ConfigurationReload>();
+
+        // No agent logged in and no rule: the caller waits.
+        var waiting = rig.Trunk.CallIn("4008002", "5550011", "Waiting Caller");
+        var entered = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "sales", "the call to wait in sales", Ct);
+        Assert.Empty(rig.AcdEvents.Snapshot().OfType<CallOverflowed>());
+
+        // leaveWhen set on sales: the waiting caller leaves now (app_queue leavewhenempty).
+        var left = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["queues"]![1]!["leaveWhen"] = "noAgentsLoggedIn", Ct));
+        Assert.True(left.Applied, string.Join('\n', left.Problems));
+        var overflowed = await rig.AcdEvents.WaitForAsync<CallOverflowed>(e => e.CallId == entered.CallId, "the waiting call to leave sales", Ct);
+        Assert.Equal(OverflowCondition.NoAgents, overflowed.Condition);
+
+        // refuseJoinWhen set on support: the next caller is refused at once; before the change a caller joined.
+        var joined = rig.Trunk.CallIn("4008001", "5550012", "Joins");
+        var first = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "support", "a support call to join", Ct);
+        var refuse = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["queues"]![0]!["refuseJoinWhen"] = "noAgentsLoggedIn", Ct));
+        Assert.True(refuse.Applied, string.Join('\n', refuse.Problems));
+        Assert.Equal("noAgentsLoggedIn", rig.Center.Settings.Queues[0].RefuseJoinWhen);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallOverflowed>(), e => e.CallId == first.CallId);
+        var refused = rig.Trunk.CallIn("4008001", "5550013", "Refused");
+        var second = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "support" && e.CallId != first.CallId, "the second support call", Ct);
+        var turnedAway = await rig.AcdEvents.WaitForAsync<CallOverflowed>(e => e.CallId == second.CallId, "the second support call to be refused", Ct);
+        Assert.Equal((OverflowCondition.NoAgents, TimeSpan.Zero), (turnedAway.Condition, turnedAway.Wait));
+        rig.Trunk.HangUp(waiting);
+        rig.Trunk.HangUp(joined);
+        rig.Trunk.HangUp(refused);
+    }
+
+    [Fact]
+    public async Task QueueWeight_ChangedLive_DecidesWhichWaitingCallTheAgentTakes()
+    {
+        var file = Path.Combine(_directory, "ctibridge.json");
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
+            configure: cc =>
+            {
+                cc.Queues.Add(Queue("sales"));
+                cc.Dids.Add(new DidRouteSettings { Number = "4008002", Queue = "sales" });
+                cc.Agents[0].Queues.Add("sales");
+            });
+        var reload = rig.Services.GetRequiredService<ConfigurationReload>();
+
+        // The support caller has waited longer; with equal weights the agent would take that call first.
+        var older = rig.Trunk.CallIn("4008001", "5550021", "Older Support Caller");
+        await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "support", "the support call to wait", Ct);
+        var newer = rig.Trunk.CallIn("4008002", "5550022", "Newer Sales Caller");
+        var sales = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "sales", "the sales call to wait", Ct);
+
+        // sales weighs 100 times as much: its caller's wait counts 100 times (app_queue weight).
+        var result = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["queues"]![1]!["weight"] = 100, Ct));
+        Assert.True(result.Applied, string.Join('\n', result.Problems));
+        Assert.Equal(["sales"], (await rig.AcdEvents.WaitForAsync<AcdReconfigured>(_ => true, "the reconfiguration", Ct)).QueuesChanged);
+        await rig.LoginAsync("2001", Ct);
+
+        var offered = await rig.AcdEvents.WaitForAsync<CallOffered>(e => e.AgentId == "2001", "the first call offered to 2001", Ct);
+        Assert.Equal((sales.CallId, "sales"), (offered.CallId, offered.Queue));
+        rig.Trunk.HangUp(older);
+        rig.Trunk.HangUp(newer);
+    }
+
+    [Fact]
+    public async Task Campaigns_InTheFile_AreStoredAtStartAndOnReload_StateKept_BadOneRejected()
+    {
+        var file = Path.Combine(_directory, "ctibridge.json");
+        static CtiBridge.Core.Dialer.CampaignDefinition Campaign(string id, int maxAttempts = 5) => CtiBridge.Core.Dialer.CampaignDefinition.Parse($$"""
+            { "id": "{{id}}", "agentGroup": "support", "mode": "Progressive", "callerId": "+18005550100", "trunkPrefix": "PJSIP/carrier/",
+              "maxAttempts": {{maxAttempts}}, "defaultTimeZone": "America/New_York" }
+            """);
+        var id = $"file-{Guid.NewGuid():N}"[..16];
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
+            configureService: s => s.Campaigns = [Campaign(id)]);
+        var store = new CtiBridge.Data.Dialer.CampaignStore(database.Database.DataSource, TimeProvider.System);
+
+        // Stored at start-up (stopped, as every new campaign), once the schema is known current.
+        var stored = await Eventually(() => store.GetAsync(id, Ct), c => c is not null, "the file's campaign to be stored");
+        Assert.Equal((CtiBridge.Data.Dialer.CampaignState.Stopped, 5), (stored!.State, stored.Definition.MaxAttempts));
+        Assert.True(await store.SetStateAsync(id, CtiBridge.Data.Dialer.CampaignState.Running, "supervisor", Ct));
+
+        // A changed definition and a new campaign: both stored; the running one keeps running.
+        var second = id + "-b";
+        var result = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root =>
+        {
+            root["campaigns"]![0]!["maxAttempts"] = 3;
+            root["campaigns"]!.AsArray().Add(JsonNode.Parse(Campaign(second).ToJson()));
+        }, Ct));
+        Assert.True(result.Applied, string.Join('\n', result.Problems));
+        Assert.Equal([$"campaigns: '{id}' stored; the dialers take the new definition at their next campaign refresh", $"campaigns: '{second}' stored; the dialers take the new definition at their next campaign refresh"], result.Notes);
+        var changed = await store.GetAsync(id, Ct);
+        Assert.Equal((CtiBridge.Data.Dialer.CampaignState.Running, 3), (changed!.State, changed.Definition.MaxAttempts));
+        Assert.NotNull(await store.GetAsync(second, Ct));
+        Assert.Equal(1, await database.Database.ScalarAsync<long>($"SELECT count(*) FROM audit_log WHERE action = 'campaign put' AND target = '{second}' AND actor = 'configuration file'", Ct));
+
+        // A bad campaign: the whole file is rejected, one line per problem, the stored campaigns stay as they were.
+        var rejected = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root =>
+        {
+            root["campaigns"]![0]!["maxAttempts"] = 4;
+            root["campaigns"]![1]!["policy"] = "US-TRS";
+            root["campaigns"]![1]!["agentGroup"] = "suport";
+        }, Ct));
+        Assert.False(rejected.Applied);
+        Assert.Equal(["campaigns[1]: policy 'US-TRS' is unknown (US-TSR or UK-Ofcom)"], rejected.Problems);
+        Assert.Equal(3, (await store.GetAsync(id, Ct))!.Definition.MaxAttempts);
+
+        // Taken out of the file: it stays in the database as it is, and the answer says so.
+        var removed = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root =>
+        {
+            root["campaigns"]!.AsArray().RemoveAt(1);
+            root["campaigns"]![0]!["maxAttempts"] = 3;
+        }, Ct));
+        Assert.True(removed.Applied, string.Join('\n', removed.Problems));
+        Assert.Equal([$"campaigns: '{second}' is no longer in the file; it stays in the database as it is (stop it with POST /api/campaigns/{second}/stop)"], removed.Notes);
+        Assert.NotNull(await store.GetAsync(second, Ct));
+    }
+
+    /// <summary>Polls <paramref name="read"/> until <paramref name="done"/> (bounded: 15 s).</summary>
+    private static async Task<T> Eventually<T>(Func<Task<T>> read, Func<T, bool> done, string what)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            var value = await read();
+            if (done(value))
+            {
+                return value;
+            }
+
+            try
+            {
+                await Task.Delay(50, limit.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Still waiting after 15 s for {what}.");
+            }
+        }
     }
 
     private static HttpClient Client(CallCenterRig rig, string token)

@@ -47,6 +47,7 @@ public sealed class SettingsLoaderTests
 
         Assert.Equal("b", settings.Asterisk[0].Ami.Secret);
         Assert.Equal("a", settings.Database.Password);
+        Assert.Equal("renewals", Assert.Single(settings.Campaigns).Id);
     }
 
     // One row per broken configuration, with the line the admin sees.
