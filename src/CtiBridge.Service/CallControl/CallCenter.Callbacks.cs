@@ -428,6 +428,12 @@ public sealed partial class CallCenter
             outcome = null; // connected was reported
             disposition = DataDisposition.Answered;
         }
+        else if (session.EndedByStop && placed.CustomerGoneAt is null)
+        {
+            // The service stopped before anyone talked (CallCenter.Shutdown.cs): not the customer's doing, so the attempt does not count.
+            outcome = CallbackAttemptOutcome.AgentMissed;
+            disposition = DataDisposition.SystemLost;
+        }
         else if (placed.CustomerAnsweredAt is not null)
         {
             outcome = CallbackAttemptOutcome.Failed; // customer-first: answered, but no agent came
@@ -468,7 +474,7 @@ public sealed partial class CallCenter
             WaitSeconds = (placed.DialStartedAt!.Value - session.EnteredAt).TotalSeconds,
             TalkSeconds = placed.ConnectedAt is { } connected && end > connected ? (end - connected).TotalSeconds : 0,
             Disposition = disposition, AgentId = placed.AgentId,
-            ReleasedBy = placed.CustomerGoneAt is not null ? ReleasedBy.Caller : session.LastAgentId is not null ? ReleasedBy.Agent : ReleasedBy.System,
+            ReleasedBy = placed.CustomerGoneAt is not null ? ReleasedBy.Caller : !session.EndedByStop && session.LastAgentId is not null ? ReleasedBy.Agent : ReleasedBy.System,
             CallbackId = placed.Callback.Id.ToString(), CampaignId = placed.Callback.CampaignId, LeadId = placed.Callback.LeadId,
         };
         _records.Writer.TryWrite(row);

@@ -121,7 +121,9 @@ public sealed partial class CallCenter
             LogHandedBack(_logger, session.CallId, context, did);
         }
 
-        // Agent legs and the bridge go; the caller's channel (handed back) stays.
+        // Agent legs, supervisors' legs and snoops, and the bridge go; the caller's channel (handed back) stays.
+        // A callback (no DID to go back to) ends: not yet connected, its attempt does not count and it is due again.
+        session.EndedByStop = true;
         EndSession(session);
         lock (_handBacks)
         {

@@ -82,6 +82,8 @@ internal sealed partial class CallControlService(
     IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory) : BackgroundService
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallControlService>();
+    private readonly CancellationTokenSource _stopDeadline = new();
+    private Task<int>? _drain;
 
     // Checked twice a second: a holder whose lock session was ended (terminated, database
     // restarted) learns it at its next check, which fails at once; one whose path stalls counts
@@ -140,6 +142,10 @@ internal sealed partial class CallControlService(
         role.ActiveSince = timeProvider.GetUtcNow();
         center.UseStasisApps(apps);
         center.Start();
+
+        // The stop is asked for before any service stops: calls start going back now, alongside the
+        // dialer's own wait, not after the services stopped before this one.
+        using var drainAtStop = settings.CallControl.Shutdown.HandBackCalls ? lifetime.ApplicationStopping.Register(() => StartDrain()) : default;
         try
         {
             // Desk phones' AMI device states take unreachable agents out of routing (and back).
@@ -172,7 +178,8 @@ internal sealed partial class CallControlService(
         {
             if (ExecuteTask is not null && settings.CallControl.Shutdown.HandBackCalls)
             {
-                await center.DrainAsync(cancellationToken).ConfigureAwait(false);
+                using var deadline = cancellationToken.Register(_stopDeadline.Cancel);
+                await StartDrain().ConfigureAwait(false);
             }
         }
         catch (InvalidOperationException)
@@ -184,6 +191,16 @@ internal sealed partial class CallControlService(
             await base.StopAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _stopDeadline.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>The graceful stop, started once: at the stop request, or when this service is stopped.</summary>
+    private Task<int> StartDrain() => LazyInitializer.EnsureInitialized(ref _drain, () => Task.Run(() => center.DrainAsync(_stopDeadline.Token)));
 
     private async Task DisposeAppsAsync()
     {

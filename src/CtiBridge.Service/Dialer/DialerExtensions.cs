@@ -30,14 +30,51 @@ public static class DialerExtensions
             return new OutboundDialer(settings.Dialer, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari), provider.GetRequiredService<NpgsqlDataSource>(),
                 provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>());
         });
-        services.AddHostedService<OutboundDialerService>();
+        services.AddHostedService(provider => new OutboundDialerService(provider.GetRequiredService<OutboundDialer>(), provider, settings.CallControl.Shutdown.CallsFinishWithin,
+            provider.GetRequiredService<IHostApplicationLifetime>()));
         return services;
     }
 }
 
-/// <summary>Starts the dialer with the service and stops it with it; its preview screen pops go on the event stream.</summary>
-internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvider services) : BackgroundService
+/// <summary>
+/// Starts the dialer with the service and stops it with it, gracefully: the dialer's calls get the
+/// same time to finish as call control's (<c>callControl.shutdown.callsFinishWithin</c>), counted
+/// from the moment the stop is asked for, alongside call control's own wait rather than before it.
+/// Its preview screen pops go on the event stream.
+/// </summary>
+internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvider services, TimeSpan callsFinishWithin, IHostApplicationLifetime lifetime) : BackgroundService
 {
+    private readonly CancellationTokenSource _stopDeadline = new();
+    private Task<int>? _drain;
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (ExecuteTask is not null)
+            {
+                using var deadline = cancellationToken.Register(_stopDeadline.Cancel);
+                await StartDrain().ConfigureAwait(false);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The dialer's loop had already stopped: nothing is up.
+        }
+        finally
+        {
+            await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _stopDeadline.Dispose();
+        base.Dispose();
+    }
+
+    private Task<int> StartDrain() => LazyInitializer.EnsureInitialized(ref _drain, () => Task.Run(() => dialer.DrainAsync(callsFinishWithin, _stopDeadline.Token)));
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (services.GetService<LiveEventHub>() is { } hub)
@@ -48,6 +85,9 @@ internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvi
         try
         {
             await dialer.StartAsync(stoppingToken).ConfigureAwait(false);
+
+            // The stop is asked for before any service stops: the dialer's calls start finishing now.
+            using var stopping = lifetime.ApplicationStopping.Register(() => StartDrain());
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -217,6 +217,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 try
                 {
                     await work(_time.GetUtcNow()).ConfigureAwait(false);
+                    CheckLinesGone();
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
@@ -288,7 +289,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             if (_running.TryGetValue(s.Id, out var current))
             {
-                current.Accepting = s.State == CampaignState.Running;
+                current.Accepting = s.State == CampaignState.Running && !_draining;
                 if (s.UpdatedAt != current.UpdatedAt && current.Dialer.Calls.Count == 0)
                 {
                     // New settings take effect between calls; the statistics stay with the campaign, and the
@@ -299,7 +300,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
                 await ReadLedgerElsewhereAsync(current, ct).ConfigureAwait(false);
             }
-            else if (s.State == CampaignState.Running)
+            else if (s.State == CampaignState.Running && !_draining)
             {
                 var campaign = new RunningCampaign(s.Definition, s.UpdatedAt);
                 _running[s.Id] = campaign;

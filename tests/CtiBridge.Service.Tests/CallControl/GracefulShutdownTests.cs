@@ -85,4 +85,41 @@ public sealed class GracefulShutdownTests(MigratedDatabaseFixture database) : IC
             "SELECT concat_ws('|', disposition, released_by) FROM calls WHERE caller = '5550201'", Ct));
         rig.Trunk.HangUp(talking);
     }
+
+    [Fact]
+    public async Task Stop_WithASupervisorListening_CallerHandedBack_SupervisorAndSnoopReleased_LegRecorded()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configure: cc =>
+        {
+            cc.Shutdown = new ShutdownSettings { CallsFinishWithin = TimeSpan.FromSeconds(1) };
+            cc.Supervisors.Add(new SupervisorSettings { Id = "9001", Extension = "PJSIP/1901", PinHash = CallCenterRig.PinHash });
+        });
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        rig.Pbx.Phone("1901").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", Ct);
+        var talking = rig.Trunk.CallIn("4008001", "5550301", "Supervised Caller");
+        var agent = (await rig.PbxEvents.DialToAsync("1001", Ct))["DestChannel"]!;
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, Ct);
+        Assert.True((await rig.Center.SuperviseAsync("9001", "2001", SupervisionMode.Listen, Ct)).Accepted);
+        var supervisor = (await rig.PbxEvents.DialToAsync("1901", Ct))["DestChannel"]!;
+        await rig.PbxEvents.WaitAsync("BridgeEnter", supervisor, Ct);
+        var snoop = (await rig.PbxEvents.WaitAsync("BridgeEnter", "Snoop/", Ct))["Channel"]!;
+
+        await rig.StopServiceAsync().WaitAsync(StopLimit, Ct);
+
+        // The caller goes back to the dialplan; the agent, the supervisor and the snoop are released.
+        await rig.PbxEvents.WaitAsync("Newexten", talking, Ct, e => e["Context"] == "ctibridge-fallback" && e["Extension"] == "4008001");
+        await rig.PbxEvents.WaitAsync("Hangup", agent, Ct);
+        await rig.PbxEvents.WaitAsync("Hangup", supervisor, Ct);
+        await rig.PbxEvents.WaitAsync("Hangup", snoop, Ct);
+
+        // Written before the stop returned: the call (cut by the system at the limit) and the supervisor's leg, ended.
+        Assert.Equal("answered|system", await database.Database.ScalarAsync<string>(
+            "SELECT concat_ws('|', disposition, released_by) FROM calls WHERE caller = '5550301'", Ct));
+        Assert.Equal("9001|PJSIP/1901|t|t", await database.Database.ScalarAsync<string>("""
+            SELECT string_agg(concat_ws('|', l.agent_id, l.channel, l.answered_at IS NOT NULL, l.ended_at >= l.answered_at), ' ; ')
+            FROM call_legs l JOIN calls c ON c.call_id = l.call_id WHERE c.caller = '5550301' AND l.party = 'supervisor'
+            """, Ct));
+        rig.Trunk.HangUp(talking);
+    }
 }

@@ -425,4 +425,41 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];
+
+    [Theory]
+    [InlineData(60, 1, 2, "system")] // still talking at the limit: the dialer hangs up
+    [InlineData(1.5, 30, 0, "caller")] // the people hang up within the limit: nobody is cut off
+    public async Task GracefulStop_NothingNewIsDialled_CallsUpFinishOrAreHungUpAtTheLimit_EveryAttemptAndRecordStored(
+        double talkSeconds, double limitSeconds, int expectedCut, string releasedBy)
+    {
+        await using var pbx = await StartPbxAsync("1001", "1002");
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.2, TalkSeconds = talkSeconds };
+        var campaign = await CampaignAsync(10);
+        var dialer = NewDialer(pbx, "ctibridge-dialer", "stop" + expectedCut);
+        try
+        {
+            await dialer.StartAsync(Ct);
+            await JoinAsync(dialer, campaign, "2001", "1001");
+            await JoinAsync(dialer, campaign, "2002", "1002");
+            await WaitUntilAsync(async () => (await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsBusy == 2),
+                "both agents to talk to a customer", TimeSpan.FromSeconds(20), () => SummaryAsync(campaign));
+
+            var cut = await dialer.DrainAsync(TimeSpan.FromSeconds(limitSeconds), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
+            Assert.Equal(expectedCut, cut);
+            Assert.True(dialer.IsDraining);
+            Assert.Equal(0, (await dialer.GetStatsAsync(Ct)).Where(s => s.CampaignId == campaign).Sum(s => s.AgentsLoggedIn + s.Lines));
+        }
+        finally
+        {
+            await dialer.DisposeAsync();
+        }
+
+        // Only the two calls up were ever dialled (nothing new after the stop), each stored as ended, with its call record.
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(campaign));
+        Assert.Equal(2, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'"));
+        Assert.Equal(2, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NOT NULL AND outcome = 'HumanAnswer' AND agent_connected_at IS NOT NULL"));
+        Assert.Equal(2, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND disposition = 'answered' AND released_by = '{releasedBy}' AND talk_seconds > 0"));
+        Assert.Equal(8, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND attempts = 0"));
+    }
 }
