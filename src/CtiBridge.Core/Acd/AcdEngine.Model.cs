@@ -276,6 +276,9 @@ public sealed partial class AcdEngine
 
         public string? PreferredAgentId { get; set; }
 
+        /// <summary>A call for one named agent: where it goes if that agent does not take it (first visit only).</summary>
+        public OverflowTarget? DirectFallback { get; set; }
+
         /// <summary>A callback task: no caller on the line while it waits.</summary>
         public bool IsCallback { get; init; }
 

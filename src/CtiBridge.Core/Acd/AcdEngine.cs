@@ -237,6 +237,7 @@ public sealed partial class AcdEngine
             WrapUpExtend x => ExtendWrapUp(x),
             AgentMute x => Mute(x),
             CallArrived x => Arrive(x),
+            CallArrivedForAgent x => ArriveForAgent(x),
             AgentAnswered x => Answer(x),
             CallPickUp x => PickUp(x),
             AgentDeclined x => Decline(x),
@@ -587,7 +588,7 @@ public sealed partial class AcdEngine
         CompleteLogout(a, reason, x.Source);
         if (call is not null)
         {
-            TryRouteCall(call, RoutingTrigger.OfferEnded);
+            RouteWithdrawnCall(call);
         }
 
         return InputOutcome.Ok;
@@ -653,7 +654,7 @@ public sealed partial class AcdEngine
 
         if (call is not null)
         {
-            TryRouteCall(call, RoutingTrigger.OfferEnded);
+            RouteWithdrawnCall(call);
         }
 
         return InputOutcome.Ok;
@@ -791,7 +792,8 @@ public sealed partial class AcdEngine
         Admit(x.CallId, x.Queue, x.Caller, x.PlaceInLineSince is { } since && since < Now ? since : Now, isCallback: true,
             x.OwnerAgentId is { Length: > 0 } owner && x.OwnerUntil is { } until && until > Now ? (owner, until) : null);
 
-    private InputOutcome Admit(string callId, string queue, CallerData? callerData, DateTimeOffset orderTime, bool isCallback, (string Agent, DateTimeOffset Until)? owner = null)
+    private InputOutcome Admit(string callId, string queue, CallerData? callerData, DateTimeOffset orderTime, bool isCallback,
+        (string Agent, DateTimeOffset Until)? owner = null, Agent? direct = null, OverflowTarget? directFallback = null)
     {
         if (string.IsNullOrWhiteSpace(callId))
         {
@@ -813,10 +815,10 @@ public sealed partial class AcdEngine
             .Select(s => s.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToArray();
         var call = new Call(callId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, orderTime)
         {
-            IsCallback = isCallback, OwnerAgentId = owner?.Agent, OwnedUntil = owner?.Until ?? default,
+            IsCallback = isCallback, OwnerAgentId = owner?.Agent, OwnedUntil = owner?.Until ?? default, DirectFallback = directFallback,
         };
         _calls.Add(call.Id, call);
-        Enqueue(call, q);
+        Enqueue(call, q, direct);
         return InputOutcome.Ok;
     }
 
@@ -1560,6 +1562,13 @@ public sealed partial class AcdEngine
             call.OfferVersion++;
             call.NoAnswers++;
             ReturnToLine(call);
+            if (TakeDirectFallback(call) is { } fallback)
+            {
+                // A call for one named agent, who did not answer: it goes where its route says.
+                OverflowFromQueue(call, OverflowCondition.NoAnswer, fallback, alsoFreed: freed);
+                return;
+            }
+
             var rule = call.IsCallback ? null : q.Config.Overflow.FirstOrDefault(r => r.Condition == OverflowCondition.NoAnswer && call.NoAnswers >= r.Attempts);
             if (rule is not null)
             {

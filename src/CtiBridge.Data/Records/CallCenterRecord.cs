@@ -75,6 +75,8 @@ public enum CallDisposition
     Busy,
     /// <summary>Outbound: failed (invalid number, congestion).</summary>
     Failed,
+    /// <summary>Inbound: the caller is blacklisted (customer lookup); heard the blocked prompt and was released. Not in N.</summary>
+    Blocked,
 }
 
 /// <summary>Who ended the call.</summary>

@@ -81,7 +81,12 @@ public sealed partial class CallCenter
         var routes = _routes;
         routes.PlanByDid.TryGetValue(did, out var plan);
         string? queue = null;
-        if (plan is null && !routes.QueueByDid.TryGetValue(did, out queue))
+        routes.AgentByDid.TryGetValue(did, out var agentRoute);
+        if (agentRoute is not null)
+        {
+            queue = agentRoute.Queue;
+        }
+        else if (plan is null && !routes.QueueByDid.TryGetValue(did, out queue))
         {
             LogUnknownDid(_logger, did, channel.Name);
             app.Release(channel.Id, "unallocated");
@@ -94,6 +99,7 @@ public sealed partial class CallCenter
             EnteredAt = at,
             Stage = CallStage.Entering,
             Plan = plan,
+            AgentRoute = agentRoute,
             Caller = new CallerData
             {
                 CallerNumber = channel.Caller.Number,
@@ -107,7 +113,7 @@ public sealed partial class CallCenter
         _calls[session.CallId] = session;
         _channels[channel.Id] = new ChannelLeg(session, null);
         session.Run("answer", ct => app.Ari.Channels.AnswerAsync(channel.Id, ct));
-        LogCallEntered(_logger, session.CallId, did, plan is null ? queue! : "plan " + plan.Name);
+        LogCallEntered(_logger, session.CallId, did, agentRoute is not null ? "agent " + agentRoute.AgentId : plan is null ? queue! : "plan " + plan.Name);
         if (_lookup is null)
         {
             Entered(session, CustomerInfo.Unknown, at);
@@ -146,6 +152,7 @@ public sealed partial class CallCenter
         {
             // The blacklist: recorded as an IVR step (not a call entering, so it does not count in N).
             LogBlocked(_logger, session.CallId, session.Caller.CallerNumber ?? "(none)");
+            session.Blocked = true;
             Step(session, "blocked", null, at, terminal: false);
             Leave(session, _settings.CustomerLookup?.BlockedPrompt);
             return;
@@ -163,6 +170,10 @@ public sealed partial class CallCenter
             {
                 OnCallerKey(session, key, at);
             }
+        }
+        else if (session.AgentRoute is { } route)
+        {
+            RouteToAgent(session, route, at);
         }
         else
         {
@@ -216,8 +227,7 @@ public sealed partial class CallCenter
                 }, at);
                 break;
             case IvrNodeType.Agent:
-                var agent = _agents[s.Agent!];
-                EnterQueue(session, string.IsNullOrWhiteSpace(s.Queue) ? agent.Queues[0] : s.Queue, session.Caller with { AssignedAgentId = agent.Id }, at);
+                RouteToAgent(session, node.AgentRoute!, at);
                 break;
             case IvrNodeType.External:
                 DialExternal(session, s.Number!, s.Timeout, at);
@@ -783,12 +793,13 @@ public sealed partial class CallCenter
             session.Run("hang up external", ct => session.App.Ari.Channels.HangupAsync(ext, reason: "normal", cancellationToken: ct));
         }
 
-        if (session.Stage == CallStage.Acd || session.LeftAcd || session.IvrPath.Contains("blocked"))
+        if (session.Stage == CallStage.Acd || session.LeftAcd)
         {
             return;
         }
 
-        var disposition = session.IvrCompleted ? DataDisposition.IvrCompleted
+        var disposition = session.Blocked ? DataDisposition.Blocked
+            : session.IvrCompleted ? DataDisposition.IvrCompleted
             : session.RecordingName is not null ? DataDisposition.Voicemail
             : session.ExternalAnsweredAt is not null ? DataDisposition.IvrCompleted
             : session.ExternalNumber is not null ? DataDisposition.Overflowed
@@ -797,7 +808,7 @@ public sealed partial class CallCenter
         {
             CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Inbound, Did = session.Caller.Did, AsteriskServer = session.App.Server,
             Caller = session.Caller.CallerNumber, Callee = session.ExternalNumber, EndedAt = _lastAt < session.EnteredAt ? session.EnteredAt : _lastAt,
-            Disposition = disposition, ReleasedBy = session.CallerGone ? ReleasedBy.Caller : ReleasedBy.System,
+            Disposition = disposition, ReleasedBy = session.CallerGone && !session.Blocked ? ReleasedBy.Caller : ReleasedBy.System,
         });
     }
 

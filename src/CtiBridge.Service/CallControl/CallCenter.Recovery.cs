@@ -176,7 +176,7 @@ public sealed partial class CallCenter
             // A caller (or a desk phone's feature code) whose StasisStart nobody here saw.
             var exten = channel.Dialplan?.Exten ?? string.Empty;
             picked++;
-            if (_routes.PlanByDid.ContainsKey(exten) || _routes.QueueByDid.ContainsKey(exten))
+            if (_routes.Routes(exten))
             {
                 StartInbound(app, channel, exten, at);
             }

@@ -254,6 +254,19 @@ public sealed class DidRouteSettings
 
     /// <summary>The IVR plan the call goes through (or <see cref="Queue"/>).</summary>
     public string? Plan { get; set; }
+
+    /// <summary>
+    /// The agent this DID rings directly (a personal number), whatever the queue's strategy;
+    /// <see cref="Queue"/> then names the agent's queue the call is counted in (default the agent's first).
+    /// </summary>
+    public string? Agent { get; set; }
+
+    /// <summary>
+    /// With <see cref="Agent"/>: where the call goes when the agent is not ready or does not answer
+    /// (<c>queue:NAME</c>, <c>voicemail:MAILBOX</c>, <c>number:DIGITS</c>, <c>callback</c>,
+    /// <c>hangup[:SOUND]</c>); default <c>queue:</c> the agent's queue.
+    /// </summary>
+    public string? Fallback { get; set; }
 }
 
 /// <summary>Checks the <c>callControl</c> section and turns it into the ACD core's configuration.</summary>

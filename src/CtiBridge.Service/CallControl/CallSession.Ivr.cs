@@ -36,6 +36,9 @@ internal sealed partial class CallSession
     /// <summary>Caller number, name, DID, lookup results and IVR path, as they grow.</summary>
     public CallerData Caller { get; set; } = new();
 
+    /// <summary>Customer lookup said: blacklisted; the call is released after the blocked prompt (disposition <c>blocked</c>).</summary>
+    public bool Blocked { get; set; }
+
     /// <summary>Customer lookup said: member (会员).</summary>
     public bool IsMember { get; set; }
 

@@ -70,7 +70,7 @@ public sealed class IvrPlanSettings
 /// One node. <see cref="Type"/> decides which settings apply: <c>menu</c> (prompt, choices,
 /// timeout, retries, invalidPrompt, failure), <c>play</c> (prompt, next), <c>time</c> (calendar,
 /// open, closed), <c>pin</c> (prompt, pinHash, pinLength, retries, next, failure, invalidPrompt),
-/// <c>queue</c> (queue, priority, skills, vip), <c>agent</c> (agent, queue), <c>external</c>
+/// <c>queue</c> (queue, priority, skills, vip), <c>agent</c> (agent, queue, fallback), <c>external</c>
 /// (number, timeout), <c>voicemail</c> (mailbox, prompt, maxMessage, queue), <c>hangup</c> (prompt,
 /// completes), <c>caller</c> (ifVip, ifMember, otherwise: by the customer lookup's answer).
 /// </summary>
@@ -130,8 +130,19 @@ public sealed class IvrNodeSettings
     /// <summary>Queue: treat the caller as VIP.</summary>
     public bool Vip { get; set; }
 
-    /// <summary>Agent: the agent ID the call goes to (through its queue, whose strategy must be sticky).</summary>
+    /// <summary>
+    /// Agent: the agent ID the call goes to. The agent's phone rings at once if the agent is ready
+    /// (any queue strategy); otherwise, or unanswered, the call goes to <see cref="Fallback"/>.
+    /// </summary>
     public string? Agent { get; set; }
+
+    /// <summary>
+    /// Agent: where the call goes when the agent is not ready or does not answer: <c>queue:NAME</c>
+    /// (the caller is still the agent's, so a <c>sticky</c> queue prefers the agent),
+    /// <c>voicemail:MAILBOX</c>, <c>number:DIGITS</c>, <c>callback</c> or <c>hangup[:SOUND]</c>.
+    /// Default: <c>queue:</c> the node's queue.
+    /// </summary>
+    public string? Fallback { get; set; }
 
     /// <summary>External: the number dialled through <c>callControl.externalEndpoint</c>.</summary>
     public string? Number { get; set; }
@@ -206,18 +217,34 @@ internal sealed class IvrNode
     public BusinessHours? Hours { get; init; }
 
     public IReadOnlyDictionary<char, string> Choices { get; init; } = new Dictionary<char, string>();
+
+    /// <summary>Agent node: the route.</summary>
+    public DirectAgentRoute? AgentRoute { get; init; }
 }
+
+/// <summary>A validated direct-to-agent route (IVR <c>agent</c> node, DID routed to an agent).</summary>
+/// <param name="AgentId">The agent rung.</param>
+/// <param name="Queue">The queue the call is counted in (one the agent serves).</param>
+/// <param name="Fallback">Where the call goes when the agent is not ready or does not answer.</param>
+internal sealed record DirectAgentRoute(string AgentId, string Queue, OverflowTarget Fallback);
 
 /// <summary>Routing of every DID: a plan, or straight to a queue.</summary>
 internal sealed class IvrRoutes
 {
-    public static readonly IvrRoutes Empty = new(new Dictionary<string, IvrPlan>(), new Dictionary<string, string>());
+    public static readonly IvrRoutes Empty = new(new Dictionary<string, IvrPlan>(), new Dictionary<string, string>(), new Dictionary<string, DirectAgentRoute>());
 
-    public IvrRoutes(IReadOnlyDictionary<string, IvrPlan> planByDid, IReadOnlyDictionary<string, string> queueByDid)
+    public IvrRoutes(IReadOnlyDictionary<string, IvrPlan> planByDid, IReadOnlyDictionary<string, string> queueByDid, IReadOnlyDictionary<string, DirectAgentRoute> agentByDid)
     {
         PlanByDid = planByDid;
         QueueByDid = queueByDid;
+        AgentByDid = agentByDid;
     }
+
+    /// <summary>DIDs routed straight to one agent.</summary>
+    public IReadOnlyDictionary<string, DirectAgentRoute> AgentByDid { get; }
+
+    /// <summary>Whether <paramref name="did"/> is routed at all.</summary>
+    public bool Routes(string did) => PlanByDid.ContainsKey(did) || QueueByDid.ContainsKey(did) || AgentByDid.ContainsKey(did);
 
     public IReadOnlyDictionary<string, IvrPlan> PlanByDid { get; }
 
@@ -288,6 +315,7 @@ public static class IvrConfiguration
 
         var planByDid = new Dictionary<string, IvrPlan>(StringComparer.Ordinal);
         var queueByDid = new Dictionary<string, string>(StringComparer.Ordinal);
+        var agentByDid = new Dictionary<string, DirectAgentRoute>(StringComparer.Ordinal);
         var planNames = settings.Ivr.Plans.Select(x => x.Name).Where(n => !string.IsNullOrWhiteSpace(n)).ToHashSet(StringComparer.Ordinal);
         for (var i = 0; i < settings.Dids.Count; i++)
         {
@@ -295,12 +323,29 @@ public static class IvrConfiguration
             var at = $"callControl.dids[{i}]";
             var hasQueue = !string.IsNullOrWhiteSpace(did.Queue);
             var hasPlan = !string.IsNullOrWhiteSpace(did.Plan);
-            if (hasQueue == hasPlan)
+            var hasAgent = !string.IsNullOrWhiteSpace(did.Agent);
+            if (hasAgent && !hasPlan)
             {
-                problems.Add(new SettingsProblem(at, hasQueue
-                    ? $"names both a queue ('{did.Queue}') and a plan ('{did.Plan}'); keep one"
-                    : "names neither a queue nor a plan; add \"queue\": \"support\" or \"plan\": \"main\""));
+                // The queue, if named, is the agent's queue for this route.
+                if (AgentRoute(did.Agent, did.Queue, did.Fallback, at, queues, agents, problems) is { } route)
+                {
+                    agentByDid[did.Number] = route;
+                }
+
                 continue;
+            }
+
+            if (hasQueue == hasPlan || hasAgent)
+            {
+                problems.Add(new SettingsProblem(at, hasQueue || hasAgent
+                    ? $"names a plan ('{did.Plan}') and also a {(hasAgent ? $"agent ('{did.Agent}')" : $"queue ('{did.Queue}')")}; keep one"
+                    : "names neither a queue, an agent nor a plan; add \"queue\": \"support\", \"agent\": \"2001\" or \"plan\": \"main\""));
+                continue;
+            }
+
+            if (!string.IsNullOrWhiteSpace(did.Fallback))
+            {
+                problems.Add(new SettingsProblem($"{at}.fallback", "applies to a DID routed to an agent only; remove it or add \"agent\""));
             }
 
             if (hasPlan)
@@ -330,7 +375,7 @@ public static class IvrConfiguration
             problems.Add(new SettingsProblem("callControl.externalEndpoint", $"'{settings.ExternalEndpoint}' must be an endpoint with a {{number}} placeholder, e.g. \"PJSIP/{{number}}@carrier\""));
         }
 
-        return problems.Count == before ? new IvrRoutes(planByDid, queueByDid) : null;
+        return problems.Count == before ? new IvrRoutes(planByDid, queueByDid, agentByDid) : null;
     }
 
     private static IvrPlan? Plan(IvrPlanSettings plan, string at, Dictionary<string, CallQueueSettings> queues, Dictionary<string, CallAgentSettings> agents,
@@ -374,6 +419,7 @@ public static class IvrConfiguration
             var type = (IvrNodeType)typeIndex;
             var choices = new Dictionary<char, string>();
             BusinessHours? hours = null;
+            DirectAgentRoute? agentRoute = null;
             switch (type)
             {
                 case IvrNodeType.Menu:
@@ -442,27 +488,7 @@ public static class IvrConfiguration
                     QueueRef(node.Queue, $"{path}.queue", queues, problems, required: true);
                     break;
                 case IvrNodeType.Agent:
-                    if (string.IsNullOrWhiteSpace(node.Agent) || !agents.TryGetValue(node.Agent, out var agent))
-                    {
-                        problems.Add(new SettingsProblem($"{path}.agent", string.IsNullOrWhiteSpace(node.Agent)
-                            ? "is required for an agent node (an ID from callControl.agents)"
-                            : $"agent '{node.Agent}' is not configured in callControl.agents{SpellingSuggestion.DidYouMean(node.Agent, agents.Keys)}"));
-                        break;
-                    }
-
-                    var queueName = string.IsNullOrWhiteSpace(node.Queue) ? agent.Queues.FirstOrDefault() : node.Queue;
-                    if (QueueRef(queueName, $"{path}.queue", queues, problems, required: true) is { } queue)
-                    {
-                        if (!agent.Queues.Contains(queue.Name, StringComparer.Ordinal))
-                        {
-                            problems.Add(new SettingsProblem($"{path}.queue", $"agent '{agent.Id}' does not serve queue '{queue.Name}'"));
-                        }
-                        else if (queue.Strategy != "sticky")
-                        {
-                            problems.Add(new SettingsProblem($"{path}.queue", $"queue '{queue.Name}' has strategy '{queue.Strategy}'; calls for one agent wait in a queue with strategy 'sticky' (they go to the others after its stickyWait)"));
-                        }
-                    }
-
+                    agentRoute = AgentRoute(node.Agent, node.Queue, node.Fallback, path, queues, agents, problems);
                     break;
                 case IvrNodeType.External:
                     if (string.IsNullOrWhiteSpace(node.Number) || !node.Number.All(ch => char.IsAsciiDigit(ch) || ch is '+' or '*' or '#'))
@@ -500,7 +526,7 @@ public static class IvrConfiguration
 
             if (!string.IsNullOrWhiteSpace(node.Name))
             {
-                nodes.TryAdd(node.Name, new IvrNode { Name = node.Name, Type = type, Settings = node, Hours = hours, Choices = choices });
+                nodes.TryAdd(node.Name, new IvrNode { Name = node.Name, Type = type, Settings = node, Hours = hours, Choices = choices, AgentRoute = agentRoute });
             }
         }
 
@@ -541,6 +567,51 @@ public static class IvrConfiguration
     }
 
     private static bool IsKey(char c) => char.IsAsciiDigit(c) || c is '*' or '#';
+
+    /// <summary>An agent node's or an agent DID's route: the agent, the queue it serves there, the fallback.</summary>
+    private static DirectAgentRoute? AgentRoute(string? agentId, string? queueName, string? fallbackText, string path,
+        Dictionary<string, CallQueueSettings> queues, Dictionary<string, CallAgentSettings> agents, List<SettingsProblem> problems)
+    {
+        if (string.IsNullOrWhiteSpace(agentId) || !agents.TryGetValue(agentId, out var agent))
+        {
+            problems.Add(new SettingsProblem($"{path}.agent", string.IsNullOrWhiteSpace(agentId)
+                ? "is required (an ID from callControl.agents)"
+                : $"agent '{agentId}' is not configured in callControl.agents{SpellingSuggestion.DidYouMean(agentId, agents.Keys)}"));
+            return null;
+        }
+
+        var queue = QueueRef(string.IsNullOrWhiteSpace(queueName) ? agent.Queues.FirstOrDefault() : queueName, $"{path}.queue", queues, problems, required: true);
+        if (queue is not null && !agent.Queues.Contains(queue.Name, StringComparer.Ordinal))
+        {
+            problems.Add(new SettingsProblem($"{path}.queue", $"agent '{agent.Id}' does not serve queue '{queue.Name}'"));
+            return null;
+        }
+
+        if (queue is null)
+        {
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(fallbackText))
+        {
+            return new DirectAgentRoute(agent.Id, queue.Name, OverflowTarget.ToQueue(queue.Name));
+        }
+
+        var fallback = CallControlConfiguration.ParseTarget(fallbackText);
+        if (fallback is null)
+        {
+            problems.Add(new SettingsProblem($"{path}.fallback", $"'{fallbackText}' is not a target; write queue:NAME, voicemail:MAILBOX, number:DIGITS, callback or hangup[:SOUND]"));
+            return null;
+        }
+
+        if (fallback.Kind == OverflowTargetKind.Queue && !queues.ContainsKey(fallback.Destination!))
+        {
+            problems.Add(new SettingsProblem($"{path}.fallback", $"queue '{fallback.Destination}' is not configured in callControl.queues{SpellingSuggestion.DidYouMean(fallback.Destination!, queues.Keys)}"));
+            return null;
+        }
+
+        return new DirectAgentRoute(agent.Id, queue.Name, fallback);
+    }
 
     private static void Tries(IvrNodeSettings node, string path, List<SettingsProblem> problems)
     {

@@ -1,0 +1,55 @@
+using CtiBridge.Core.Acd;
+
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>
+/// Direct-to-agent routes (an IVR <c>agent</c> node, a DID routed to an agent): the agent's phone
+/// rings at once when the agent is ready, whatever the queue's strategy; when the agent is not ready
+/// the call goes to the route's fallback from here (it never waited in a queue), and when the agent
+/// does not answer the ACD sends it there (<see cref="CallArrivedForAgent"/>, then an overflow).
+/// </summary>
+public sealed partial class CallCenter
+{
+    private void RouteToAgent(CallSession session, DirectAgentRoute route, DateTimeOffset at)
+    {
+        // The caller is the agent's customer from here on: a sticky fallback queue prefers the agent too.
+        var caller = session.Caller with { AssignedAgentId = route.AgentId, IvrPath = [.. session.IvrPath] };
+        var outcome = _engine.Handle(new CallArrivedForAgent(at, session.CallId, route.AgentId, route.Queue, caller, route.Fallback));
+        if (outcome.Accepted)
+        {
+            session.Queue = route.Queue;
+            session.Stage = CallStage.Acd;
+            session.EnqueuedAt = at;
+            session.Caller = caller;
+            return;
+        }
+
+        LogAgentNotAvailable(_logger, session.CallId, route.AgentId, outcome.Reason ?? "refused", route.Fallback.ToString());
+        session.Caller = caller;
+        switch (route.Fallback.Kind)
+        {
+            case OverflowTargetKind.Queue:
+                EnterQueue(session, route.Fallback.Destination!, caller, at);
+                break;
+            case OverflowTargetKind.ExternalNumber:
+                DialExternal(session, route.Fallback.Destination!, TimeSpan.FromSeconds(30), at);
+                break;
+            case OverflowTargetKind.Voicemail:
+                // The agent's queue calls the voicemail back.
+                session.CallbackQueue = route.Queue;
+                StartVoicemail(session, route.Fallback.Destination!, null, TimeSpan.FromSeconds(120));
+                break;
+            case OverflowTargetKind.CallbackOffer:
+                session.CallbackQueue = route.Queue;
+                RequestCallback(session, voicemail: false);
+                Leave(session, "queue-thankyou");
+                break;
+            default:
+                Leave(session, route.Fallback.Destination);
+                break;
+        }
+    }
+
+    [LoggerMessage(EventId = 940, Level = LogLevel.Information, Message = "Call {CallId}: agent {AgentId} cannot take it now ({Reason}); fallback {Fallback}")]
+    private static partial void LogAgentNotAvailable(ILogger logger, string callId, string agentId, string reason, string fallback);
+}
