@@ -215,7 +215,7 @@ public sealed partial class CallCenter
     }
 
     private static bool SameLookup(CustomerLookupSettings? a, CustomerLookupSettings? b) =>
-        a is null ? b is null : b is not null && a.Url == b.Url && a.Timeout == b.Timeout && a.Authorization == b.Authorization && a.BlockedPrompt == b.BlockedPrompt;
+        a is null ? b is null : b is not null && a.Source == b.Source && a.Url == b.Url && a.Timeout == b.Timeout && a.Authorization == b.Authorization && a.BlockedPrompt == b.BlockedPrompt;
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Call control reconfigured without a restart: {Queues} queue(s), {Agents} agent(s), {Routes} DID route(s)")]
     private static partial void LogConfigurationReloaded(ILogger logger, int queues, int agents, int routes);

@@ -22,7 +22,9 @@ public static class CallControlExtensions
 
         if (settings.CallControl.CustomerLookup is { } lookup)
         {
-            services.AddSingleton<ICustomerLookup>(provider => new HttpCustomerLookup(lookup, provider.GetRequiredService<ILogger<HttpCustomerLookup>>()));
+            services.AddSingleton<ICustomerLookup>(provider => lookup.Source == "database"
+                ? new DatabaseCustomerLookup(lookup, new Data.Customers.CustomerStore(provider.GetRequiredService<NpgsqlDataSource>()), provider.GetRequiredService<ILogger<DatabaseCustomerLookup>>())
+                : new HttpCustomerLookup(lookup, provider.GetRequiredService<ILogger<HttpCustomerLookup>>()));
         }
 
         // The callback scheduler, when registered, takes the callers' callback requests and voicemails.

@@ -8,13 +8,17 @@ namespace CtiBridge.Service.CallControl;
 
 /// <summary>
 /// <c>callControl.customerLookup</c>: where CtiBridge asks who is calling before the IVR starts. An
-/// HTTP endpoint answers with JSON (<see cref="CustomerInfo"/>); a slow or failing endpoint never
-/// holds a caller longer than <see cref="Timeout"/>: the call then goes on as an unknown caller.
+/// HTTP endpoint answers with JSON (<see cref="CustomerInfo"/>), or the <c>customers</c> table of
+/// CtiBridge's own database is read; a slow or failing source never holds a caller longer than
+/// <see cref="Timeout"/>: the call then goes on as an unknown caller.
 /// </summary>
 public sealed class CustomerLookupSettings
 {
+    /// <summary><c>http</c> (default: <see cref="Url"/>) or <c>database</c> (the <c>customers</c> table, by the caller's number).</summary>
+    public string Source { get; set; } = "http";
+
     /// <summary>
-    /// GET URL with placeholders <c>{callerNumber}</c> and <c>{did}</c> (URL-encoded), e.g.
+    /// For <c>http</c>: GET URL with placeholders <c>{callerNumber}</c> and <c>{did}</c> (URL-encoded), e.g.
     /// <c>https://crm.example.com/cti/caller?number={callerNumber}&amp;did={did}</c>. 404 = unknown caller.
     /// </summary>
     public string Url { get; set; } = string.Empty;
@@ -136,6 +140,56 @@ public sealed partial class HttpCustomerLookup : ICustomerLookup, IDisposable
     private static partial void LogFailed(ILogger logger, string callerNumber, string reason);
 }
 
+/// <summary>The database lookup: the <c>customers</c> row of the caller's number, bounded by the timeout, unknown on any failure.</summary>
+public sealed partial class DatabaseCustomerLookup : ICustomerLookup
+{
+    private readonly CustomerLookupSettings _settings;
+    private readonly Data.Customers.CustomerStore _customers;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the lookup for validated settings over the service's database.</summary>
+    public DatabaseCustomerLookup(CustomerLookupSettings settings, Data.Customers.CustomerStore customers, ILogger<DatabaseCustomerLookup> logger)
+    {
+        _settings = settings ?? throw new ArgumentNullException(nameof(settings));
+        _customers = customers ?? throw new ArgumentNullException(nameof(customers));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+    }
+
+    /// <inheritdoc />
+    public async Task<CustomerInfo> LookupAsync(string? callerNumber, string did, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(callerNumber))
+        {
+            return CustomerInfo.Unknown;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_settings.Timeout);
+        try
+        {
+            var customer = await _customers.FindAsync(callerNumber, timeout.Token).ConfigureAwait(false);
+            return customer is null ? CustomerInfo.Unknown : new CustomerInfo
+            {
+                CustomerId = customer.CustomerId, Vip = customer.Vip, Member = customer.Member, Blocked = customer.Blocked,
+                AssignedAgent = customer.AssignedAgent, Language = customer.Language,
+            };
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogFailed(_logger, callerNumber, string.Create(CultureInfo.InvariantCulture, $"no answer from the database within {_settings.Timeout.TotalMilliseconds:0} ms"));
+            return CustomerInfo.Unknown;
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
+        {
+            LogFailed(_logger, callerNumber, ex.Message);
+            return CustomerInfo.Unknown;
+        }
+    }
+
+    [LoggerMessage(EventId = 941, Level = LogLevel.Warning, Message = "Customer lookup in the database for caller {CallerNumber} failed ({Reason}); the call goes on as an unknown caller")]
+    private static partial void LogFailed(ILogger logger, string callerNumber, string reason);
+}
+
 /// <summary>Source-generated JSON for the lookup's answer.</summary>
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true)]
 [JsonSerializable(typeof(CustomerInfo))]
@@ -146,7 +200,18 @@ internal static class CustomerLookupConfiguration
 {
     public static void Validate(CustomerLookupSettings lookup, List<SettingsProblem> problems)
     {
-        if (!Uri.TryCreate(lookup.Url.Replace("{callerNumber}", "0", StringComparison.Ordinal).Replace("{did}", "0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
+        if (lookup.Source == "database")
+        {
+            if (!string.IsNullOrEmpty(lookup.Url))
+            {
+                problems.Add(new SettingsProblem("callControl.customerLookup.url", "is for source \"http\"; with source \"database\" the customers table is read (remove the url, or set source to \"http\")"));
+            }
+        }
+        else if (lookup.Source != "http")
+        {
+            problems.Add(new SettingsProblem("callControl.customerLookup.source", $"'{lookup.Source}' is not a lookup source; write \"http\" (the url) or \"database\" (the customers table){SpellingSuggestion.DidYouMean(lookup.Source, ["http", "database"])}"));
+        }
+        else if (!Uri.TryCreate(lookup.Url.Replace("{callerNumber}", "0", StringComparison.Ordinal).Replace("{did}", "0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
             || uri.Scheme is not ("http" or "https"))
         {
             problems.Add(new SettingsProblem("callControl.customerLookup.url", $"'{lookup.Url}' is not an http(s) URL (e.g. \"https://crm.example.com/cti/caller?number={{callerNumber}}\")"));

@@ -179,7 +179,8 @@ public sealed class CallControlSettingsTests
         var problems = Problems($$"""
             { "queues": [ { "name": "support" } ],
               "agents": [ { "id": "2001", "extension": "PJSIP/1001", "pinHash": "{{PinHash}}", "queues": [ "support" ] } ],
-              "dids": [ { "number": "4008001", "plan": "mian" }, { "number": "4008002" } ],
+              "dids": [ { "number": "4008001", "plan": "mian" }, { "number": "4008002" }, { "number": "4008003", "agent": "2001", "fallback": "voicemail" },
+                        { "number": "4008004", "agent": "2002" }, { "number": "4008005", "queue": "support", "fallback": "hangup" } ],
               "ivr": {
                 "calendars": [ { "name": "office", "timeZone": "Mars/Olympus", "open": [ { "days": "mon-fry", "from": "9", "to": "18:00" } ], "holidays": [ "1 Oct" ] } ],
                 "plans": [ { "name": "main", "start": "welcom", "nodes": [
@@ -188,7 +189,7 @@ public sealed class CallControlSettingsTests
                   { "name": "pin", "type": "pin", "prompt": "enter-pin", "pinHash": "1234", "next": "menu" },
                   { "name": "x", "type": "time", "calendar": "offce", "open": "y", "closed": "menu" },
                   { "name": "y", "type": "time", "calendar": "office", "open": "x", "closed": "menu" },
-                  { "name": "boss", "type": "agent", "agent": "2001" },
+                  { "name": "boss", "type": "agent", "agent": "2001", "fallback": "queue:suport" },
                   { "name": "mobile", "type": "external", "number": "138-0000" } ] } ]
               }
             }
@@ -207,12 +208,15 @@ public sealed class CallControlSettingsTests
             "callControl.ivr.plans[0].nodes[1].timeout: 00:00:00 must be longer than zero",
             "callControl.ivr.plans[0].nodes[2].pinHash: is not a PIN hash; create one with `ctibridge pin-hash` (pbkdf2-sha256$iterations$salt$hash), never write the PIN itself",
             "callControl.ivr.plans[0].nodes[3].calendar: calendar 'offce' is not configured in callControl.ivr.calendars; did you mean 'office'?",
-            "callControl.ivr.plans[0].nodes[5].queue: queue 'support' has strategy 'leastrecent'; calls for one agent wait in a queue with strategy 'sticky' (they go to the others after its stickyWait)",
+            "callControl.ivr.plans[0].nodes[5].fallback: queue 'suport' is not configured in callControl.queues; did you mean 'support'?",
             "callControl.ivr.plans[0].nodes[6].number: '138-0000' is not a number to dial (digits, +, * and # only)",
             "callControl.ivr.plans[0].nodes[3]: node 'x' leads back to itself through time and caller nodes only; put a prompt or a destination in the loop",
             "callControl.ivr.plans[0].nodes[4]: node 'y' leads back to itself through time and caller nodes only; put a prompt or a destination in the loop",
             "callControl.dids[0].plan: plan 'mian' is not configured in callControl.ivr.plans; did you mean 'main'?",
-            "callControl.dids[1]: names neither a queue nor a plan; add \"queue\": \"support\" or \"plan\": \"main\"",
+            "callControl.dids[1]: names neither a queue, an agent nor a plan; add \"queue\": \"support\", \"agent\": \"2001\" or \"plan\": \"main\"",
+            "callControl.dids[2].fallback: 'voicemail' is not a target; write queue:NAME, voicemail:MAILBOX, number:DIGITS, callback or hangup[:SOUND]",
+            "callControl.dids[3].agent: agent '2002' is not configured in callControl.agents; did you mean '2001'?",
+            "callControl.dids[4].fallback: applies to a DID routed to an agent only; remove it or add \"agent\"",
         ], problems);
         Assert.DoesNotContain(problems, p => p.Contains("'1234'", StringComparison.Ordinal));
     }
@@ -234,5 +238,18 @@ public sealed class CallControlSettingsTests
             "callControl.queues[0].overflow[1].attempts: is required for noAnswer and must be at least 1",
             "callControl.queues[0].overflow[1].target: queue 'backup' is not configured in callControl.queues",
         ], problems);
+    }
+
+    [Fact]
+    public void Parse_CustomerLookupSource_DatabaseNeedsNoUrl_AnUnknownSourceOrAUrlWithDatabaseIsAProblem()
+    {
+        var settings = SettingsLoader.Parse(Config("""{ "queues": [ { "name": "support" } ], "customerLookup": { "source": "database" } }"""), "ctibridge.json", new Hashtable());
+        Assert.Equal("database", settings.CallControl.CustomerLookup!.Source);
+        Assert.Equal([
+            "callControl.customerLookup.source: 'databse' is not a lookup source; write \"http\" (the url) or \"database\" (the customers table); did you mean 'database'?",
+        ], Problems("""{ "queues": [ { "name": "support" } ], "customerLookup": { "source": "databse" } }"""));
+        Assert.Equal([
+            "callControl.customerLookup.url: is for source \"http\"; with source \"database\" the customers table is read (remove the url, or set source to \"http\")",
+        ], Problems("""{ "queues": [ { "name": "support" } ], "customerLookup": { "source": "database", "url": "https://crm/x?n={callerNumber}" } }"""));
     }
 }
