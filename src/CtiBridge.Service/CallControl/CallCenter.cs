@@ -560,6 +560,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     void IAcdOutput.Publish(AcdEvent domainEvent)
     {
         ObserveForCallbacks(domainEvent);
+        ObservePhoneLogins(domainEvent);
         lock (_subscribersGate)
         {
             foreach (var subscriber in _subscribers)
