@@ -80,8 +80,9 @@ internal sealed class CallCenterRig : IAsyncDisposable
             },
         };
         // Tests of a class share a database: each rig is a new deployment (a new PbxSim), so the
-        // live state an earlier test left (agents logged in, calls up) is not restored into it.
-        await using (var clear = database.DataSource.CreateCommand("DELETE FROM live_agents; DELETE FROM live_calls"))
+        // live state an earlier test left (agents logged in, calls up) is not restored into it, and
+        // callbacks an earlier test asked for (voicemails, exit keys) are not offered again in it.
+        await using (var clear = database.DataSource.CreateCommand("DELETE FROM live_agents; DELETE FROM live_calls; DELETE FROM callback_events; DELETE FROM callbacks"))
         {
             await clear.ExecuteNonQueryAsync(ct);
         }
