@@ -3,7 +3,7 @@ using CtiBridge.TestSupport;
 
 namespace CtiBridge.Data.Tests.Customers;
 
-/// <summary>The <c>customers</c> table and its named queries (migration 0019): what the database customer lookup reads.</summary>
+/// <summary>The <c>customers</c> table and its named queries (migration 0020): what the database customer lookup reads.</summary>
 public sealed class CustomerStoreTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
     private CustomerStore Store => new(fixture.Database.DataSource);
