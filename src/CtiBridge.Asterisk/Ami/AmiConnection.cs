@@ -541,9 +541,11 @@ internal sealed class AmiConnection : IAsyncDisposable
                 // just before the write means an answer can never beat its own timer.
                 _timeouts.Arm(written);
 
+                // Counted as the batch goes to the socket: Asterisk may answer before this loop resumes
+                // after the write, and the counter must already include an action whose answer was seen.
+                _metrics.ActionsSent.Add(written.Count);
                 await _stream!.WriteAsync(buffer.WrittenMemory, _stop.Token);
                 buffer.ResetWrittenCount();
-                _metrics.ActionsSent.Add(written.Count);
 
                 written.Clear();
             }

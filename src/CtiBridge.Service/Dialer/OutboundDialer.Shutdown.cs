@@ -109,12 +109,12 @@ public sealed partial class OutboundDialer
         }
     }
 
-    [LoggerMessage(EventId = 1030, Level = LogLevel.Warning, Message = "Dialer stopping: nothing new is dialled; {Calls} call(s) up may finish within {Seconds} s")]
+    [LoggerMessage(EventId = 1040, Level = LogLevel.Warning, Message = "Dialer stopping: nothing new is dialled; {Calls} call(s) up may finish within {Seconds} s")]
     private static partial void LogDrainStarted(ILogger logger, int calls, double seconds);
 
-    [LoggerMessage(EventId = 1031, Level = LogLevel.Warning, Message = "Dialer stopping: {Calls} call(s) hung up at the stop did not report their end; their attempts are finished by the claim expiry")]
+    [LoggerMessage(EventId = 1041, Level = LogLevel.Warning, Message = "Dialer stopping: {Calls} call(s) hung up at the stop did not report their end; their attempts are finished by the claim expiry")]
     private static partial void LogLinesNotEnded(ILogger logger, int calls);
 
-    [LoggerMessage(EventId = 1032, Level = LogLevel.Information, Message = "Dialer stopped taking calls: {Cut} call(s) hung up at the time limit, {Agents} nailed-up line(s) released")]
+    [LoggerMessage(EventId = 1042, Level = LogLevel.Information, Message = "Dialer stopped taking calls: {Cut} call(s) hung up at the time limit, {Agents} nailed-up line(s) released")]
     private static partial void LogDrained(ILogger logger, int cut, int agents);
 }
