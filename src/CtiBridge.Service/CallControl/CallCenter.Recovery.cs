@@ -41,10 +41,17 @@ public sealed partial class CallCenter
 
         var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
         var bridges = await app.Ari.Bridges.ListAsync(cancellationToken).ConfigureAwait(false);
+
+        // Legs the other instance was still ringing are not in the app yet (a channel enters Stasis when
+        // answered): adoption must see them too, or it reuses their names and their StasisStart later finds no call.
+        var ringing = (await app.Ari.Channels.ListAsync(cancellationToken).ConfigureAwait(false))
+            .Where(c => IsCallControlLeg(c.Id) && !snapshot.Channels.Any(s => s.Id == c.Id)).Select(c => c.Id).ToList();
         await RequestAsync(at =>
         {
             _agentsRestored = true;
+            _ringingAtAdoption = ringing;
             Reconcile(app, snapshot.Channels, bridges, agents, calls, knownAtGap: null, at);
+            _ringingAtAdoption = [];
             return true;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -194,6 +201,9 @@ public sealed partial class CallCenter
         LogRecovered(_logger, app.Server, knownAtGap is not null ? "after an events gap" : "at start", agents.Count, adopted, picked);
     }
 
+    // Call-control legs outside the app (still ringing) while start-up recovery runs; empty otherwise.
+    private IReadOnlyList<string> _ringingAtAdoption = [];
+
     private void RestoreAgent(LiveAgent agent, DateTimeOffset at)
     {
         if (!_agents.TryGetValue(agent.AgentId, out var configured))
@@ -255,7 +265,7 @@ public sealed partial class CallCenter
 
         // New legs and bridges must not reuse the names of those the other instance made.
         var prefix = call.CallId + "-";
-        foreach (var id in live.Keys.Where(id => id.StartsWith(prefix, StringComparison.Ordinal)))
+        foreach (var id in live.Keys.Concat(_ringingAtAdoption).Where(id => id.StartsWith(prefix, StringComparison.Ordinal)))
         {
             if (ParseLeg(call.CallId, id) is (_, var n))
             {
@@ -277,7 +287,7 @@ public sealed partial class CallCenter
 
         // Every other leg the other instance made for this call (ringing, consult, external) goes:
         // a waiting call is rung again from here.
-        foreach (var id in live.Keys.Where(id => id.StartsWith(prefix, StringComparison.Ordinal) && id != leg?.LegId).ToList())
+        foreach (var id in live.Keys.Concat(_ringingAtAdoption).Where(id => id.StartsWith(prefix, StringComparison.Ordinal) && id != leg?.LegId).ToList())
         {
             app.Release(id, "normal");
         }
