@@ -74,6 +74,116 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
         Assert.Equal("LoggedOut", AgentState(browser, "2002"));
     }
 
+    [Fact]
+    public async Task Wallboard_SupervisorButtonsActOnAgents_CampaignTileShowsTheDialer_ReportingKeySeesNoButtons()
+    {
+        var queue = new CallQueueSettings { Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default" };
+        var journal = Directory.CreateTempSubdirectory("ctibridge-wallboard-dialer-").FullName;
+        var campaignId = "tile-" + Guid.NewGuid().ToString("N")[..8];
+
+        // The campaign comes from the configuration file's campaigns (stored at start-up), the dialer runs in the service.
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], Ct, configureService: s =>
+        {
+            s.Dialer = new Service.Dialer.DialerSettings { Enabled = true, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.3, RecordJournalDirectory = journal };
+            s.Campaigns = [Core.Dialer.CampaignDefinition.Parse($$"""
+                { "id": "{{campaignId}}", "agentGroup": "support", "mode": "Progressive", "callerId": "+18005550100",
+                  "trunkPrefix": "PJSIP/carrier/", "defaultTimeZone": "America/New_York" }
+                """)];
+        });
+        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var store = new ApiKeyStore(database.Database.DataSource, TimeProvider.System);
+        var supervisorKey = (await store.CreateAsync("supervisor-tv", ApiRole.Supervisor, null, "test", Ct)).Token;
+        var reportingKey = (await store.CreateAsync("reporting-tv", ApiRole.Reporting, null, "test", Ct)).Token;
+        using var admin = new HttpClient { BaseAddress = new Uri(address) };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", (await store.CreateAsync("admin-1", ApiRole.Admin, null, "test", Ct)).Token);
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        (await admin.PostAsJsonAsync("/api/agents/2001/login", new { pin = CallCenterRig.Pin }, Ct)).EnsureSuccessStatusCode();
+
+        // Start the campaign and put agent 2002 on its nailed-up line (the dialer may need a refresh to run it).
+        var campaigns = new Data.Dialer.CampaignStore(database.Database.DataSource, TimeProvider.System);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!await campaigns.SetStateAsync(campaignId, Data.Dialer.CampaignState.Running, "test", Ct))
+        {
+            Assert.True(DateTime.UtcNow < until, "the file's campaign was not stored within 15 s");
+            await Task.Delay(50, Ct);
+        }
+
+        while ((await admin.PostAsJsonAsync($"/api/campaigns/{campaignId}/agents/2002", new { endpoint = "PJSIP/1002" }, Ct)).StatusCode != System.Net.HttpStatusCode.Accepted)
+        {
+            Assert.True(DateTime.UtcNow < until, "agent 2002 could not join the campaign within 15 s");
+            await Task.Delay(50, Ct);
+        }
+
+        using var browser = StartBrowser();
+        browser.Navigate().GoToUrl($"{address}/wallboard/#key={supervisorKey}");
+        Until(browser, TimeSpan.FromSeconds(15), d => d.FindElement(By.Id("status")).Text == "live" && AgentState(d, "2001") == "Ready");
+
+        // The campaign tile: its mode, the agent idle on the nailed-up line, nothing dialled (no leads).
+        Until(browser, ShownWithin, d => d.FindElement(By.Id("campaigns-section")).Displayed && CampaignCell(d, campaignId, "idle") == "1");
+        Assert.Equal(["Progressive", "0", "0", "0.0 %"], new[] { "text:nth-child(2)", "busy", "dials", "abandonrate" }.Select(c => CampaignCell(browser, campaignId, c)));
+
+        // Pause with a reason typed into the page's prompt; the API does it, the board shows it.
+        ClickAction(browser, "2001", "pause");
+        var prompt = browser.SwitchTo().Alert();
+        prompt.SendKeys("coaching");
+        prompt.Accept();
+        Until(browser, ShownWithin, d => AgentState(d, "2001") == "Paused" && Cell(d, "agents", "2001", "reason") == "coaching");
+        Assert.Equal("pause 2001: done", browser.FindElement(By.Id("action-result")).Text);
+        Assert.Equal(Core.Acd.AgentState.Paused, (await rig.Center.GetAgentAsync("2001", Ct))!.State);
+        SaveScreenshot(browser, "wallboard-supervisor.png");
+
+        // Resume (shown only while paused), then log out after a confirmation.
+        ClickAction(browser, "2001", "resume");
+        Until(browser, ShownWithin, d => AgentState(d, "2001") == "Ready");
+        ClickAction(browser, "2001", "logout");
+        browser.SwitchTo().Alert().Accept();
+        Until(browser, ShownWithin, d => AgentState(d, "2001") == "LoggedOut");
+        Assert.Equal("logout 2001: done", browser.FindElement(By.Id("action-result")).Text);
+        var audited = await database.Database.ScalarAsync<string>(
+            "SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE action LIKE 'POST /api/%agents/2001/%' AND action NOT LIKE '%/login'", Ct);
+        Assert.Equal("POST /api/supervisor/agents/2001/pause 200 | POST /api/agents/2001/resume 200 | POST /api/supervisor/agents/2001/logout 200", audited);
+
+        // A reporting key (a wall TV) sees the same board without buttons.
+        browser.Navigate().GoToUrl($"{address}/wallboard/#key={reportingKey}");
+        browser.Navigate().Refresh();
+        Until(browser, TimeSpan.FromSeconds(15), d => d.FindElement(By.Id("status")).Text == "live" && CampaignCell(d, campaignId, "idle") == "1");
+        Assert.Empty(browser.FindElements(By.CssSelector("#agents button[data-action]")));
+        Assert.All(browser.FindElements(By.CssSelector("th.actions")), th => Assert.False(th.Displayed));
+        Directory.Delete(journal, recursive: true);
+    }
+
+    private static void ClickAction(IWebDriver browser, string agentId, string action)
+    {
+        // Rows are redrawn on every snapshot: find the button again if it went stale between find and click.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                browser.FindElement(By.CssSelector($"#agents tr[data-agent='{agentId}'] button[data-action='{action}']")).Click();
+                return;
+            }
+            catch (Exception ex) when (ex is StaleElementReferenceException or NoSuchElementException && attempt < 100)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    private static string CampaignCell(IWebDriver browser, string campaignId, string cellClass)
+    {
+        var selector = "td." + cellClass;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return browser.FindElement(By.CssSelector($"#campaigns tr[data-campaign='{campaignId}'] {selector}")).Text;
+            }
+            catch (StaleElementReferenceException) when (attempt < 50)
+            {
+            }
+        }
+    }
+
     private static ChromeDriver StartBrowser()
     {
         const string chromium = "/usr/bin/chromium";
