@@ -123,6 +123,8 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
         Assert.Equal(["Progressive", "0", "0", "0.0 %"], new[] { "text:nth-child(2)", "busy", "dials", "abandonrate" }.Select(c => CampaignCell(browser, campaignId, c)));
 
         // Pause with a reason typed into the page's prompt; the API does it, the board shows it.
+        // (The class shares its database: only this test's audit rows count.)
+        var auditBefore = await database.Database.ScalarAsync<long>("SELECT coalesce(max(id), 0) FROM audit_log", Ct);
         ClickAction(browser, "2001", "pause");
         var prompt = browser.SwitchTo().Alert();
         prompt.SendKeys("coaching");
@@ -140,7 +142,7 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
         Until(browser, ShownWithin, d => AgentState(d, "2001") == "LoggedOut");
         Assert.Equal("logout 2001: done", browser.FindElement(By.Id("action-result")).Text);
         var audited = await database.Database.ScalarAsync<string>(
-            "SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE action LIKE 'POST /api/%agents/2001/%' AND action NOT LIKE '%/login'", Ct);
+            "SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE id > " + auditBefore + " AND action LIKE 'POST /api/%agents/2001/%' AND action NOT LIKE '%/login'", Ct);
         Assert.Equal("POST /api/supervisor/agents/2001/pause 200 | POST /api/agents/2001/resume 200 | POST /api/supervisor/agents/2001/logout 200", audited);
 
         // A reporting key (a wall TV) sees the same board without buttons.
