@@ -70,7 +70,7 @@ public sealed class ExportTests(MigratedDatabaseFixture fixture) : IClassFixture
     {
         var start = new DateTimeOffset(2026, 5, 5, 9, 0, 0, TimeSpan.Zero);
         var tricky = "租户A, \"VIP\"\r\nsecond line";
-        var call = (CallRecord)Calls.Answered("csv-1", start, "sales", "a1", 4, 60)[0] with { AccountCode = tricky, TransferChain = ["a1", "sales2"] };
+        var call = (CallRecord)Calls.Answered("csv-1", start, "sales", "a1", 4, 60)[0] with { AccountCode = tricky, TransferChain = ["a1", "sales2"], AsteriskServer = "site-b" };
         await new CallRecordWriter(Db.DataSource).WriteAsync([call, .. Calls.Unanswered("csv-2", start.AddMinutes(1), "sales", 8, QueueVisitOutcome.Abandoned)], Ct);
 
         using var stream = new MemoryStream();
@@ -91,6 +91,8 @@ public sealed class ExportTests(MigratedDatabaseFixture fixture) : IClassFixture
         Assert.Equal("answered", rows[0]["disposition"]);
         Assert.Equal("abandoned", rows[1]["disposition"]);
         Assert.Equal("", rows[1]["agent_id"]);
+        Assert.Equal("site-b", rows[0]["asterisk_server"]); // which Asterisk server the caller was on (migration 0018)
+        Assert.Equal("", rows[1]["asterisk_server"]); // unknown
         Assert.Contains("\r\n", Encoding.UTF8.GetString(bytes), StringComparison.Ordinal);
     }
 
@@ -98,9 +100,9 @@ public sealed class ExportTests(MigratedDatabaseFixture fixture) : IClassFixture
     public async Task Sql_CallsExportedDeletedAndReloaded_SameRows()
     {
         var start = new DateTimeOffset(2026, 5, 6, 9, 0, 0, TimeSpan.Zero);
-        var call = (CallRecord)Calls.Answered("sql-1", start, "sales", "a1", 4, 60.25)[0] with { AccountCode = "O'Brien & Co", TransferChain = ["x'y"] };
+        var call = (CallRecord)Calls.Answered("sql-1", start, "sales", "a1", 4, 60.25)[0] with { AccountCode = "O'Brien & Co", TransferChain = ["x'y"], AsteriskServer = "site-a" };
         await new CallRecordWriter(Db.DataSource).WriteAsync([call, .. Calls.Unanswered("sql-2", start.AddMinutes(1), "sales", 8, QueueVisitOutcome.Timeout)], Ct);
-        const string Fingerprint = "SELECT string_agg(c::text, '|' ORDER BY call_id) FROM (SELECT call_id, started_at, direction, did, caller, queues, answered_at, ended_at, wait_seconds, talk_seconds, disposition, agent_id, transfer_chain, account_code FROM calls WHERE call_id LIKE 'sql-%') c";
+        const string Fingerprint = "SELECT string_agg(c::text, '|' ORDER BY call_id) FROM (SELECT call_id, started_at, direction, did, caller, queues, answered_at, ended_at, wait_seconds, talk_seconds, disposition, agent_id, transfer_chain, account_code, asterisk_server FROM calls WHERE call_id LIKE 'sql-%') c";
         var before = await Db.ScalarAsync<string>(Fingerprint, Ct);
 
         var script = new StringWriter();
