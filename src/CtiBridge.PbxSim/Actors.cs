@@ -54,6 +54,30 @@ public sealed class Phone
         return this;
     }
 
+    /// <summary>
+    /// The phone of a dialer agent on a nailed-up line: answers like a person (after a draw between
+    /// <paramref name="min"/> and <paramref name="max"/>) and keeps the line up; each customer the
+    /// dialer bridges to it is talked to for a draw between <paramref name="talkMin"/> and
+    /// <paramref name="talkMax"/> (without <paramref name="talkMin"/>: until the customer or CtiBridge
+    /// ends it), then that conversation ends on the customer's side, and the line waits for the next
+    /// customer. Only CtiBridge (leaving the campaign, stopping) or the test ends the line itself.
+    /// </summary>
+    public Phone HoldsANailedUpLine(TimeSpan min, TimeSpan max, TimeSpan? talkMin = null, TimeSpan? talkMax = null)
+    {
+        lock (_sim.Gate)
+        {
+            _sim.Endpoints.SetScript(Name, new PhoneScript(PhoneBehaviour.Answer, min)
+            {
+                AnswerAfterMax = max,
+                HangUpAfter = talkMin,
+                HangUpAfterMax = talkMax ?? talkMin,
+                NailedUp = true,
+            });
+        }
+
+        return this;
+    }
+
     /// <summary>Rings for <paramref name="after"/>, then rejects (cause 21).</summary>
     public Phone Rejects(TimeSpan after) => Script(PhoneBehaviour.Reject, after);
 

@@ -26,6 +26,20 @@ public sealed class PbxSimConfig
 
     /// <summary>How the people at the desk phones answer and how long they talk (every phone answers after 1 s without it).</summary>
     public DeskPhoneBehaviour? DeskPhones { get; set; }
+
+    /// <summary>
+    /// The desk phones of dialer agents (listed in <see cref="DeskPhoneBehaviour.Endpoints"/>, which
+    /// is required here): the call that rings them is their nailed-up line, kept up; the talk times
+    /// are per customer bridged to it. Applied after <see cref="DeskPhones"/>, so it wins for these phones.
+    /// </summary>
+    public DeskPhoneBehaviour? DialerPhones { get; set; }
+
+    /// <summary>Every problem of the behaviour sections, one line each naming the section and field.</summary>
+    public IEnumerable<string> BehaviourProblems() =>
+        (DeskPhones?.Problems("DeskPhones") ?? [])
+            .Concat(DialerPhones?.Problems("DialerPhones") ?? [])
+            .Concat(DialerPhones is { Endpoints.Count: 0 } ? ["DialerPhones.Endpoints: list the dialer agents' phones (e.g. [ \"1017\", \"1018\" ]); without it every desk phone would keep its calls up"] : [])
+            .Concat(Traffic?.Problems() ?? []);
 }
 
 /// <summary>
@@ -50,21 +64,27 @@ public sealed class DeskPhoneBehaviour
     public double TalkMaxSeconds { get; set; }
 
     /// <summary>One line per problem, naming the field; empty when the section is usable.</summary>
-    public IEnumerable<string> Problems()
+    /// <param name="section">The section's name in the file, for the messages.</param>
+    public IEnumerable<string> Problems(string section = "DeskPhones")
     {
         if (AnswerMinSeconds < 0 || AnswerMaxSeconds < AnswerMinSeconds)
         {
-            yield return $"DeskPhones.AnswerMinSeconds/AnswerMaxSeconds: need 0 <= min <= max, got {AnswerMinSeconds} and {AnswerMaxSeconds}";
+            yield return $"{section}.AnswerMinSeconds/AnswerMaxSeconds: need 0 <= min <= max, got {AnswerMinSeconds} and {AnswerMaxSeconds}";
         }
 
         if (TalkMinSeconds < 0 || (TalkMinSeconds > 0 && TalkMaxSeconds < TalkMinSeconds))
         {
-            yield return $"DeskPhones.TalkMinSeconds/TalkMaxSeconds: need 0 <= min <= max, got {TalkMinSeconds} and {TalkMaxSeconds}";
+            yield return $"{section}.TalkMinSeconds/TalkMaxSeconds: need 0 <= min <= max, got {TalkMinSeconds} and {TalkMaxSeconds}";
         }
     }
 
     /// <summary>Scripts every phone this applies to on <paramref name="simulator"/>; returns how many.</summary>
-    public int ApplyTo(PbxSimulator simulator)
+    /// <param name="simulator">The simulator whose phones are scripted.</param>
+    /// <param name="nailedUp">
+    /// True for dialer agents' phones: the line is kept up and the talk time is per customer bridged
+    /// to it (<see cref="Phone.HoldsANailedUpLine"/>); false: the agent hangs up after the talk time.
+    /// </param>
+    public int ApplyTo(PbxSimulator simulator, bool nailedUp = false)
     {
         ArgumentNullException.ThrowIfNull(simulator);
         var names = Endpoints.Count > 0 ? Endpoints : simulator.Options.Endpoints.Where(e => !e.IsTrunk).Select(e => e.Name).ToList();
@@ -72,7 +92,15 @@ public sealed class DeskPhoneBehaviour
         TimeSpan? talkMax = TalkMinSeconds > 0 ? TimeSpan.FromSeconds(Math.Max(TalkMinSeconds, TalkMaxSeconds)) : null;
         foreach (var name in names)
         {
-            simulator.Phone(name).AnswersLikeAPerson(TimeSpan.FromSeconds(AnswerMinSeconds), TimeSpan.FromSeconds(AnswerMaxSeconds), talkMin, talkMax);
+            if (nailedUp)
+            {
+                // Without a talk time the conversations end only when the customer or CtiBridge ends them.
+                simulator.Phone(name).HoldsANailedUpLine(TimeSpan.FromSeconds(AnswerMinSeconds), TimeSpan.FromSeconds(AnswerMaxSeconds), talkMin, talkMax);
+            }
+            else
+            {
+                simulator.Phone(name).AnswersLikeAPerson(TimeSpan.FromSeconds(AnswerMinSeconds), TimeSpan.FromSeconds(AnswerMaxSeconds), talkMin, talkMax);
+            }
         }
 
         return names.Count;

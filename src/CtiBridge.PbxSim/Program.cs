@@ -44,7 +44,7 @@ internal static class PbxSimProgram
             return 2;
         }
 
-        if ((config.DeskPhones?.Problems() ?? []).Concat(config.PbxSim.Problems()).ToList() is { Count: > 0 } problems)
+        if (config.BehaviourProblems().Concat(config.PbxSim.Problems()).ToList() is { Count: > 0 } problems)
         {
             Console.Error.WriteLine($"pbxsim: configuration {configPath} has {problems.Count} problem(s):");
             problems.ForEach(p => Console.Error.WriteLine("  " + p));
@@ -75,13 +75,21 @@ internal static class PbxSimProgram
                 + (phones.TalkMinSeconds > 0 ? $" and hang up after {phones.TalkMinSeconds}-{Math.Max(phones.TalkMinSeconds, phones.TalkMaxSeconds)} s of talk" : string.Empty));
         }
 
+        if (config.DialerPhones is { } dialerPhones)
+        {
+            var count = dialerPhones.ApplyTo(sim, nailedUp: true);
+            Console.WriteLine($"pbxsim: {count} dialer agent phone(s) ({string.Join(", ", dialerPhones.Endpoints)}) answer after {dialerPhones.AnswerMinSeconds}-{dialerPhones.AnswerMaxSeconds} s and keep the nailed-up line up"
+                + (dialerPhones.TalkMinSeconds > 0 ? $"; each customer's talk ends after {dialerPhones.TalkMinSeconds}-{Math.Max(dialerPhones.TalkMinSeconds, dialerPhones.TalkMaxSeconds)} s" : string.Empty));
+        }
+
         Console.WriteLine($"pbxsim: Asterisk {PbxSimulator.AsteriskVersion} emulator: AMI on {sim.AmiEndPoint}, ARI on http://{sim.AriEndPoint}/ari");
         if (config.Traffic is { } traffic)
         {
             sim.StartTraffic(traffic);
             var numbers = traffic.Numbers.Count > 0 ? string.Join(", ", traffic.Numbers) : traffic.Number;
             Console.WriteLine($"pbxsim: inbound traffic on trunk {traffic.Trunk} to {numbers}: {traffic.CallsPerSecond} calls/s, up to {traffic.MaxCalls} calls"
-                + (traffic.StartWhenAppRegistered is { Length: > 0 } app ? $", starting once Stasis app '{app}' is registered" : string.Empty));
+                + (traffic.StartWhenAppRegistered is { Length: > 0 } app ? $", starting once Stasis app '{app}' is registered" : string.Empty)
+                + (traffic.CallbackKeyShare > 0 ? $"; {traffic.CallbackKeyShare:P0} of waiting callers press {traffic.CallbackKey} for a callback" : string.Empty));
         }
 
         try

@@ -37,6 +37,39 @@ public sealed class InboundTraffic
 
     /// <summary>Stop after this many calls (every traffic run is bounded).</summary>
     public int MaxCalls { get; set; } = 100;
+
+    /// <summary>
+    /// Share of callers (0-1) who, still waiting after <see cref="CallbackKeyAfterSeconds"/> (mean,
+    /// exponential), press <see cref="CallbackKey"/> to be called back instead of waiting (as a
+    /// queue's "press 1 to be called back" invites them to). They go on waiting until the system
+    /// ends the call, or their patience runs out. 0: nobody presses.
+    /// </summary>
+    public double CallbackKeyShare { get; set; }
+
+    /// <summary>The key those callers press.</summary>
+    public string CallbackKey { get; set; } = "1";
+
+    /// <summary>Mean wait (seconds, exponential) before a caller who will press the callback key presses it.</summary>
+    public double CallbackKeyAfterSeconds { get; set; } = 10;
+
+    /// <summary>One line per problem, naming the field; empty when the section is usable.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (CallbackKeyShare is < 0 or > 1 || double.IsNaN(CallbackKeyShare))
+        {
+            yield return $"Traffic.CallbackKeyShare: a share between 0 and 1, got {CallbackKeyShare}";
+        }
+
+        if (CallbackKey is not { Length: 1 } key || "0123456789*#".IndexOf(key[0], StringComparison.Ordinal) < 0)
+        {
+            yield return $"Traffic.CallbackKey: one DTMF key (0-9, * or #), got '{CallbackKey}'";
+        }
+
+        if (CallbackKeyAfterSeconds < 0 || double.IsNaN(CallbackKeyAfterSeconds))
+        {
+            yield return $"Traffic.CallbackKeyAfterSeconds: need 0 or more, got {CallbackKeyAfterSeconds}";
+        }
+    }
 }
 
 /// <summary>How customers dialled out through a trunk answer (probabilities add up to at most 1; the rest answer).</summary>
@@ -140,12 +173,21 @@ internal sealed class TrafficGenerator(PbxSimulator simulator, InboundTraffic pr
         var number = "555" + _random.Next(1_000_000, 9_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var dialled = profile.Numbers.Count > 0 ? profile.Numbers[_random.Next(profile.Numbers.Count)] : profile.Number;
         var channel = simulator.Model.PlaceCallFrom(profile.Trunk, dialled, number, "Customer " + _placed.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Wait(channel, Exponential(profile.MeanPatienceSeconds), Exponential(profile.MeanTalkSeconds));
+        var patience = Exponential(profile.MeanPatienceSeconds);
+        var talk = Exponential(profile.MeanTalkSeconds);
+        // Drawn only when callers may press the key, so profiles without it keep their sequences.
+        TimeSpan? pressAfter = profile.CallbackKeyShare > 0 && _random.NextDouble() < profile.CallbackKeyShare
+            ? Exponential(profile.CallbackKeyAfterSeconds)
+            : null;
+        Wait(channel, patience, talk, pressAfter);
         ScheduleNext();
     }
 
-    /// <summary>The caller waits: once bridged, talks for <paramref name="talk"/> then hangs up; out of patience first, abandons.</summary>
-    private void Wait(Model.Channel channel, TimeSpan patienceLeft, TimeSpan talk)
+    /// <summary>
+    /// The caller waits: once bridged, talks for <paramref name="talk"/> then hangs up; out of
+    /// patience first, abandons; still waiting after <paramref name="pressAfter"/>, presses the callback key once.
+    /// </summary>
+    private void Wait(Model.Channel channel, TimeSpan patienceLeft, TimeSpan talk, TimeSpan? pressAfter)
     {
         if (channel.Gone)
         {
@@ -162,8 +204,23 @@ internal sealed class TrafficGenerator(PbxSimulator simulator, InboundTraffic pr
         }
         else
         {
+            if (pressAfter is { } press && press <= TimeSpan.Zero)
+            {
+                KeysPressed++;
+                simulator.Model.RemoteDtmf(channel, profile.CallbackKey[0]);
+                pressAfter = null;
+            }
+
             var step = patienceLeft < WatchPeriod ? patienceLeft : WatchPeriod;
-            simulator.Model.Schedule(step, () => Wait(channel, patienceLeft - step, talk));
+            if (pressAfter is { } next && next < step)
+            {
+                step = next;
+            }
+
+            simulator.Model.Schedule(step, () => Wait(channel, patienceLeft - step, talk, pressAfter - step));
         }
     }
+
+    /// <summary>How many callers pressed the callback key.</summary>
+    public int KeysPressed { get; private set; }
 }

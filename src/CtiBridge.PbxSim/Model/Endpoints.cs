@@ -36,6 +36,14 @@ public sealed record PhoneScript(PhoneBehaviour Behaviour, TimeSpan AnswerAfter)
 
     /// <summary>With <see cref="HangUpAfter"/>: each call's talk time is a uniform draw between the two.</summary>
     public TimeSpan? HangUpAfterMax { get; init; }
+
+    /// <summary>
+    /// A dialer agent's nailed-up line: the person picks up and keeps the line up (never hangs it
+    /// up); <see cref="HangUpAfter"/>..<see cref="HangUpAfterMax"/> is then the talk time with
+    /// <em>each</em> customer bridged to the line, after which that conversation ends (the
+    /// customer's leg hangs up, cause 16) and the line waits for the next customer.
+    /// </summary>
+    public bool NailedUp { get; init; }
 }
 
 /// <summary>PJSIP endpoints (desk phones and trunks): registration, busy state and ring scripts.</summary>
@@ -183,6 +191,10 @@ internal sealed class Endpoints
                 {
                     model.Schedule(message, () => model.RemoteHangup(channel, 16));
                 }
+                else if (script.NailedUp)
+                {
+                    WatchNailedUpLine(model, channel, script, []);
+                }
                 else if (script.HangUpAfter is { } talk)
                 {
                     model.Schedule(Draw(talk, script.HangUpAfterMax), () =>
@@ -201,4 +213,45 @@ internal sealed class Endpoints
             }
         });
     }
+
+    /// <summary>How often a nailed-up line's user looks whether a new customer was bridged to them.</summary>
+    private static readonly TimeSpan NailedUpWatchPeriod = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The person on a nailed-up line: each customer who joins the line's bridge gets a talk time of
+    /// its own; when it is over the conversation ends on the customer's side (as when the agent says
+    /// goodbye, or ends the call from the desktop) and the line itself stays up for the next one.
+    /// Helpers in the bridge (a supervisor's snoop, a recorder) are not customers.
+    /// </summary>
+    private void WatchNailedUpLine(PbxModel model, Channel line, PhoneScript script, HashSet<Channel> talkedTo)
+    {
+        if (line.Gone)
+        {
+            return;
+        }
+
+        talkedTo.RemoveWhere(c => c.Gone);
+        if (line.Bridge is { } bridge && script.HangUpAfter is { } talk)
+        {
+            foreach (var customer in bridge.Members.Where(m => m != line && !m.Gone && !IsHelper(m)).ToList())
+            {
+                if (talkedTo.Add(customer))
+                {
+                    model.Schedule(Draw(talk, script.HangUpAfterMax), () =>
+                    {
+                        // Only while the customer is still with this line (the dialer may have moved either).
+                        if (!customer.Gone && !line.Gone && customer.Bridge is { } now && now == line.Bridge)
+                        {
+                            model.RemoteHangup(customer, 16);
+                        }
+                    });
+                }
+            }
+        }
+
+        model.Schedule(NailedUpWatchPeriod, () => WatchNailedUpLine(model, line, script, talkedTo));
+    }
+
+    private static bool IsHelper(Channel channel) =>
+        channel.Name.StartsWith("Snoop/", StringComparison.Ordinal) || channel.Name.StartsWith("Recorder/", StringComparison.Ordinal);
 }
