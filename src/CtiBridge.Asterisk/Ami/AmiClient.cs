@@ -271,12 +271,13 @@ public sealed class AmiClient : IAsyncDisposable
         var ok = true;
         foreach (var subscription in Volatile.Read(ref _subscriptions))
         {
-            if (subscription.Accepts(message) && !subscription.Deliver(message, _options.EventBacklogLimit))
+            if (subscription.Accepts(message) && !subscription.Deliver(message, _options.EventBacklogLimit, _options.EventBacklogByteLimit))
             {
                 ok = false;
-                AmiLog.BacklogOverflow(_logger, subscription.Id, subscription.Backlog, _options.EventBacklogLimit);
+                AmiLog.BacklogOverflow(_logger, subscription.Id, subscription.Backlog, subscription.BacklogBytes, _options.EventBacklogLimit, _options.EventBacklogByteLimit);
                 connection.Break(new AmiEventBacklogException(
-                    $"AMI event subscription {subscription.Id} holds {subscription.Backlog} unread events, over the limit of {_options.EventBacklogLimit}; " +
+                    $"AMI event subscription {subscription.Id} holds {subscription.Backlog} unread events ({subscription.BacklogBytes} bytes), over the limit of " +
+                    $"{_options.EventBacklogLimit} events or {_options.EventBacklogByteLimit} bytes; " +
                     "the connection was broken so that no event is dropped silently, and will be re-established with a resync signal."));
             }
         }
@@ -290,6 +291,55 @@ public sealed class AmiClient : IAsyncDisposable
         foreach (var subscription in Volatile.Read(ref _subscriptions))
         {
             subscription.Flush();
+        }
+    }
+
+    /// <summary>
+    /// Reader loop, after each socket read: while a consumer has not yet taken more than
+    /// <see cref="AmiClientOptions.ReaderLead"/> bytes of events, waits (up to
+    /// <see cref="AmiClientOptions.ReaderLeadWait"/>) for it to take them, so the reader's lead and
+    /// with it the memory of a burst stay small. Never while an action is pending.
+    /// </summary>
+    internal async ValueTask PaceReaderAsync(AmiConnection connection, CancellationToken cancellationToken)
+    {
+        if (_options.ReaderLead == 0)
+        {
+            return;
+        }
+
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        {
+            if (subscription.TryBeginReaderPause(_options.ReaderLead) is not { } waiter)
+            {
+                continue;
+            }
+
+            // Published the waiter first, then look at pending actions (SendAsync counts its action
+            // first, then releases waiters): one of the two sides always sees the other.
+            Interlocked.MemoryBarrier();
+            if (connection.PendingCount > 0)
+            {
+                subscription.EndReaderPause(waiter, timedOut: false);
+                return;
+            }
+
+            try
+            {
+                await waiter.Task.WaitAsync(_options.ReaderLeadWait, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                subscription.EndReaderPause(waiter, timedOut: true);
+            }
+        }
+    }
+
+    /// <summary>An action was queued: a reader paused for a consumer goes on (the answer may be behind the pause).</summary>
+    internal void ReleaseReader()
+    {
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        {
+            subscription.ReleaseReader();
         }
     }
 

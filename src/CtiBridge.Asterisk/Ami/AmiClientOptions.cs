@@ -85,6 +85,34 @@ public sealed record AmiClientOptions
     /// </summary>
     public int EventBacklogLimit { get; init; } = 200_000;
 
+    /// <summary>
+    /// Memory, in bytes, the unread events of one subscription may hold (their header bytes plus
+    /// per-event overhead, approximately). Past it the client breaks the connection, reconnects and
+    /// signals a resync, as for <see cref="EventBacklogLimit"/>, whichever is reached first; this
+    /// one bounds memory whatever the size of the events. Default 64 MiB.
+    /// </summary>
+    public long EventBacklogByteLimit { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// How far, in bytes of events not yet taken by a subscription's consumer, the socket reader may
+    /// run ahead before it pauses to let the consumer catch up. When the reader and the consumer
+    /// share a core, an unchecked reader parses a burst far ahead of the consumer, and every event
+    /// in that lead survives a garbage collection and is promoted, so memory grows with the burst;
+    /// the pause keeps the lead (and the process's memory) small and flat. The reader never pauses
+    /// while an action is pending (a consumer may be awaiting its response), nor for longer than
+    /// <see cref="ReaderLeadWait"/>. 0 turns the pause off. Default 256 KiB (≈ 500 typical events).
+    /// </summary>
+    public int ReaderLead { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// Longest pause of the socket reader for a consumer that is behind by <see cref="ReaderLead"/>.
+    /// After it the reader reads on (events then queue up to <see cref="EventBacklogLimit"/>) until
+    /// that consumer next takes a batch: a consumer blocked in a slow handler must not hold back the
+    /// socket, or Asterisk's own write timeout (writetimeout, 100 ms by default) would end the
+    /// session. Default 50 ms.
+    /// </summary>
+    public TimeSpan ReaderLeadWait { get; init; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Actions queued for the writer before <see cref="AmiClient.SendAsync"/> waits. Default 4 096.</summary>
     public int WriteQueueCapacity { get; init; } = 4096;
 
@@ -168,6 +196,21 @@ public sealed record AmiClientOptions
         if (EventBacklogLimit < 1)
         {
             errors.Add("EventBacklogLimit must be at least 1.");
+        }
+
+        if (EventBacklogByteLimit < 64 * 1024)
+        {
+            errors.Add($"EventBacklogByteLimit must be at least 65536 bytes (was {EventBacklogByteLimit}).");
+        }
+
+        if (ReaderLead < 0)
+        {
+            errors.Add($"ReaderLead cannot be negative (was {ReaderLead}; 0 turns the reader's pause off).");
+        }
+
+        if (ReaderLeadWait < TimeSpan.Zero)
+        {
+            errors.Add($"ReaderLeadWait cannot be negative (was {ReaderLeadWait}).");
         }
 
         if (WriteQueueCapacity < 1)

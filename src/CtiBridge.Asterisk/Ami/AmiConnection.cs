@@ -162,6 +162,7 @@ internal sealed class AmiConnection : IAsyncDisposable
         var pending = new AmiPendingAction(this, action, key, id, kind, awaitedEvent, action.Timeout ?? _options.ActionTimeout) { IsLogin = isLogin };
         _pending[key] = pending;
         Interlocked.Increment(ref _pendingCount);
+        _client.ReleaseReader();
         // Break() may have swept the table just before the add above.
         if (Volatile.Read(ref _breakReason) is { } late && TryTakePending(key, out _))
         {
@@ -385,6 +386,8 @@ internal sealed class AmiConnection : IAsyncDisposable
                         : new AmiConnectionException($"{_options.Host}:{_options.Port} closed the AMI connection.");
                     break;
                 }
+
+                await _client.PaceReaderAsync(this, _stop.Token);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)

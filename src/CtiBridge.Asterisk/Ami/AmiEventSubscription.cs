@@ -25,6 +25,13 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
     // Appended by the reader loop (and by resync signals) under _lock.
     private AmiEventItem[] _incoming = new AmiEventItem[InitialCapacity];
     private int _incomingCount;
+    // Bytes held by _incoming's events: the reader's lead over the consumer (see AmiClientOptions.ReaderLead).
+    private long _incomingBytes;
+    // The socket reader, paused until the consumer takes a batch (or a timeout, an action, the end).
+    private TaskCompletionSource? _readerWaiter;
+    // Set when a pause timed out: the consumer is busy elsewhere, so the reader does not pause
+    // again until the consumer takes its next batch.
+    private bool _consumerStalled;
     private bool _completed;
     // The consumer waiting for items, if any; completed outside the lock, continuations asynchronous.
     private TaskCompletionSource<bool>? _waiter;
@@ -39,6 +46,8 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
     // Written only under _lock; read counts only by the consumer.
     private long _written;
     private long _read;
+    private long _bytesWritten;
+    private long _bytesRead;
 
     internal AmiEventSubscription(AmiClient owner, int id, IEnumerable<string>? eventNames)
     {
@@ -60,17 +69,22 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
     /// <summary>Events delivered and not yet read.</summary>
     public long Backlog => Volatile.Read(ref _written) - Volatile.Read(ref _read);
 
+    /// <summary>Approximate memory held by the events delivered and not yet read, in bytes.</summary>
+    public long BacklogBytes => Volatile.Read(ref _bytesWritten) - Volatile.Read(ref _bytesRead);
+
     /// <summary>True when every event passes (no event-name filter).</summary>
     internal bool Accepts(AmiMessage message) =>
         _eventNames is null || (message.EventName is { } name && _eventNames.Contains(name));
 
     /// <summary>
     /// Queues an event without waking the consumer (the reader calls <see cref="Flush"/> after each
-    /// socket read); false when the backlog is now past the limit (the event is still queued).
+    /// socket read); false when the backlog is now past either limit (the event is still queued).
     /// </summary>
-    internal bool Deliver(AmiMessage message, int limit)
+    internal bool Deliver(AmiMessage message, int limit, long byteLimit)
     {
         long written;
+        long bytesWritten;
+        var size = message.MemorySize;
         lock (_lock)
         {
             if (_completed)
@@ -80,10 +94,62 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
             }
 
             Append(new AmiEventItem(message, null));
+            _incomingBytes += size;
             written = _written;
+            bytesWritten = _bytesWritten + size;
+            Volatile.Write(ref _bytesWritten, bytesWritten);
         }
 
-        return written - Volatile.Read(ref _read) <= limit;
+        return written - Volatile.Read(ref _read) <= limit && bytesWritten - Volatile.Read(ref _bytesRead) <= byteLimit;
+    }
+
+    /// <summary>
+    /// Reader: when the consumer has not yet taken more than <paramref name="lead"/> bytes of
+    /// events, returns a task the consumer completes when it takes them (or
+    /// <see cref="ReleaseReader"/>, <see cref="Complete"/>); null when the reader need not pause.
+    /// </summary>
+    internal TaskCompletionSource? TryBeginReaderPause(long lead)
+    {
+        lock (_lock)
+        {
+            if (_completed || _consumerStalled || _incomingBytes <= lead)
+            {
+                return null;
+            }
+
+            return _readerWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>Reader: the pause ended without the consumer (an action was sent, or it timed out).</summary>
+    internal void EndReaderPause(TaskCompletionSource waiter, bool timedOut)
+    {
+        lock (_lock)
+        {
+            if (_readerWaiter == waiter)
+            {
+                _readerWaiter = null;
+                _consumerStalled = timedOut;
+            }
+        }
+    }
+
+    /// <summary>Lets a paused reader go on (an action was queued: its response must not wait behind the pause).</summary>
+    internal void ReleaseReader()
+    {
+        if (Volatile.Read(ref _readerWaiter) is null)
+        {
+            return;
+        }
+
+        TaskCompletionSource? waiter;
+        lock (_lock)
+        {
+            waiter = _readerWaiter;
+            _readerWaiter = null;
+        }
+
+        waiter?.TrySetResult();
     }
 
     /// <summary>Queues a resync signal and wakes the consumer at once.</summary>
@@ -124,15 +190,19 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
     internal void Complete()
     {
         TaskCompletionSource<bool>? waiter;
+        TaskCompletionSource? reader;
         lock (_lock)
         {
             _completed = true;
             waiter = _waiter;
             _waiter = null;
+            reader = _readerWaiter;
+            _readerWaiter = null;
         }
 
         // True: the consumer looks again and finds either the last items or the end.
         waiter?.TrySetResult(true);
+        reader?.TrySetResult();
     }
 
     /// <summary>Takes the next item if one is waiting.</summary>
@@ -148,6 +218,11 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
         // Cleared so a read event can be collected while the batch is still being read.
         _reading[_readIndex++] = default;
         Volatile.Write(ref _read, _read + 1);
+        if (item.Event is { } message)
+        {
+            Volatile.Write(ref _bytesRead, _bytesRead + message.MemorySize);
+        }
+
         return true;
     }
 
@@ -216,17 +291,24 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
     /// <summary>Consumer: swaps the (fully read, cleared) reading array with the incoming one.</summary>
     private bool SwapIn()
     {
+        TaskCompletionSource? reader;
         lock (_lock)
         {
+            // Taking a batch (or looking for one) shows the consumer is alive: the reader may pause again.
+            _consumerStalled = false;
             if (_incomingCount == 0)
             {
                 return false;
             }
 
+            reader = _readerWaiter;
+            _readerWaiter = null;
+
             (_reading, _incoming) = (_incoming, _reading);
             _readCount = _incomingCount;
             _readIndex = 0;
             _incomingCount = 0;
+            _incomingBytes = 0;
             if (_incoming.Length > InitialCapacity && _incoming.Length > 4 * _readCount)
             {
                 // After a burst, do not keep a large empty array around for good.
@@ -234,6 +316,8 @@ public sealed class AmiEventSubscription : IAsyncEnumerable<AmiEventItem>, IDisp
             }
         }
 
+        // The consumer now has the whole lead in hand: the reader may parse the next one meanwhile.
+        reader?.TrySetResult();
         return true;
     }
 

@@ -26,8 +26,8 @@ internal static partial class AmiLog
     [LoggerMessage(4106, LogLevel.Warning, "AMI action {Action} ({ActionId}) timed out after {Timeout}")]
     public static partial void ActionTimedOut(ILogger logger, string action, string actionId, TimeSpan timeout);
 
-    [LoggerMessage(4107, LogLevel.Error, "AMI event subscription {Subscription} holds {Backlog} unread events (limit {Limit}); breaking the connection to resync instead of dropping events")]
-    public static partial void BacklogOverflow(ILogger logger, int subscription, long backlog, int limit);
+    [LoggerMessage(4107, LogLevel.Error, "AMI event subscription {Subscription} holds {Backlog} unread events, {BacklogBytes} bytes (limits {Limit} events, {ByteLimit} bytes); breaking the connection to resync instead of dropping events")]
+    public static partial void BacklogOverflow(ILogger logger, int subscription, long backlog, long backlogBytes, int limit, long byteLimit);
 
     [LoggerMessage(4108, LogLevel.Error, "AMI client stopped after {Attempts} failed connection attempts to {Host}:{Port}")]
     public static partial void GaveUp(ILogger logger, int attempts, string host, int port);

@@ -115,6 +115,12 @@ public sealed class AmiMessage : IReadOnlyList<KeyValuePair<string, string>>
         }
     }
 
+    /// <summary>
+    /// Approximate memory this message holds: its share of the byte array (lines and offset table)
+    /// plus the object itself. Used to bound a subscription's backlog in bytes.
+    /// </summary>
+    internal int MemorySize => _tableStart - _base + TableSize(_count, _wideTable) + 64;
+
     /// <summary>Number of header lines.</summary>
     public int Count => _count;
 

@@ -107,7 +107,10 @@ public sealed class AmiClientEventTests
             await peer.SendAsync(text.ToString(), ct);
             // Returning closes the socket at once, with the burst possibly still in flight.
         });
-        await using var client = new AmiClient(server.Options(), timeProvider: clock);
+        // The reader's pause for a consumer that is behind (ReaderLead) is off here: this consumer
+        // reads nothing until the disconnect, and the fake clock never ends a pause. The pause with
+        // the same burst is the next test.
+        await using var client = new AmiClient(server.Options() with { ReaderLead = 0 }, timeProvider: clock);
         using var events = client.SubscribeEvents();
         await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
 
@@ -120,6 +123,182 @@ public sealed class AmiClientEventTests
         {
             Assert.True(events.TryRead(out var item), $"event {i} missing at disconnect");
             Assert.Equal($"Agent {i}", item.Event!["MemberName"]);
+        }
+    }
+
+    [Fact]
+    public async Task SubscribeEvents_ConsumerNotReading_ReaderPausesAtItsLeadThenReadsOnAfterTheWait()
+    {
+        const int burst = 20_000;
+        const int lead = 32 * 1024;
+        var clock = new FakeTimeProvider();
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            await peer.SendAsync(AgentConnectBurst(burst), ct);
+        });
+        var options = server.Options() with { ReaderLead = lead, ReaderLeadWait = TimeSpan.FromMilliseconds(50) };
+        await using var client = new AmiClient(options, timeProvider: clock);
+        using var events = client.SubscribeEvents();
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+
+        // The reader stops once the unread events pass the lead (plus at most one socket read),
+        // although the whole burst (~3 MB) is on its way; the fake clock does not move, so the
+        // reader stays paused while we look.
+        await WaitUntilAsync(() => events.BacklogBytes > lead);
+        for (var look = 0; look < 20; look++)
+        {
+            Assert.InRange(events.BacklogBytes, 1, lead + (4 * options.ReceiveBufferSize));
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        // The wait elapses: the reader reads on (the consumer may be stuck in a slow handler; the
+        // socket must not be held back) and the server's close is seen, every event queued first.
+        clock.Advance(options.ReaderLeadWait);
+        var disconnected = await client.WaitForAsync(AmiConnectionState.Disconnected, 1);
+        Assert.IsType<AmiConnectionException>(disconnected.Reason);
+        Assert.True(events.TryRead(out var first) && first.IsResync);
+        for (var i = 0; i < burst; i++)
+        {
+            Assert.True(events.TryRead(out var item), $"event {i} missing at disconnect");
+            Assert.Equal($"Agent {i}", item.Event!["MemberName"]);
+        }
+
+        Assert.Equal(0, events.BacklogBytes);
+    }
+
+    [Fact]
+    public async Task SubscribeEvents_ConsumerReadingSlowly_ReaderPausedForItGoesOnWhenItTakesABatch()
+    {
+        const int burst = 20_000;
+        var clock = new FakeTimeProvider();
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            await peer.SendAsync(AgentConnectBurst(burst), ct);
+            await peer.EchoUntilClosedAsync(ct);
+        });
+        // The clock never moves: every pause of the reader must be ended by the consumer.
+        await using var client = new AmiClient(server.Options() with { ReaderLead = 16 * 1024 }, timeProvider: clock);
+        using var events = client.SubscribeEvents();
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+
+        Assert.True((await events.NextAsync()).IsResync);
+        for (var i = 0; i < burst; i++)
+        {
+            var item = await events.NextAsync();
+            Assert.Equal($"Agent {i}", item.Event!["MemberName"]);
+        }
+
+        Assert.Equal(AmiConnectionState.Connected, (await client.WaitForAsync(AmiConnectionState.Connected, 1)).State);
+    }
+
+    [Fact]
+    public async Task SubscribeEvents_ConsumerAwaitsActionWhileReaderPaused_ResponseBehindTheBurstArrives()
+    {
+        const int burst = 20_000;
+        var clock = new FakeTimeProvider();
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            await peer.SendAsync(AgentConnectBurst(burst), ct);
+            while (await peer.ReadActionAsync(ct) is { } action)
+            {
+                await peer.SendAsync($"Response: Success\r\nActionID: {action.ActionId}\r\nPing: Pong\r\n\r\n", ct);
+            }
+        });
+        // A small lead and a clock that never moves: only the action may end the reader's pause.
+        await using var client = new AmiClient(server.Options() with { ReaderLead = 16 * 1024 }, timeProvider: clock);
+        using var events = client.SubscribeEvents();
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        Assert.True((await events.NextAsync()).IsResync);
+        Assert.Equal("Agent 0", (await events.NextAsync()).Event!["MemberName"]);
+        await WaitUntilAsync(() => events.BacklogBytes > 16 * 1024);
+
+        // The answer is behind the rest of the burst on the socket; the consumer does not read
+        // events while it waits for it.
+        var answer = await client.SendAsync(new AmiAction("Ping"), TestContext.Current.CancellationToken).Guarded();
+
+        Assert.True(answer.IsSuccess);
+        for (var i = 1; i < burst; i++)
+        {
+            Assert.Equal($"Agent {i}", (await events.NextAsync()).Event!["MemberName"]);
+        }
+    }
+
+    [Fact]
+    public async Task SubscribeEvents_BacklogPastTheByteLimit_ConnectionBreaksWithTheBytesInTheReason()
+    {
+        var clock = new FakeTimeProvider();
+        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        {
+            await peer.ServeLoginAsync(ct);
+            // ~640 KB of events, far fewer than EventBacklogLimit's count, ten times the byte limit.
+            var text = new StringBuilder();
+            for (var i = 0; i < 2_000; i++)
+            {
+                text.Append("Event: VarSet\r\nVariable: NOTE\r\nValue: ").Append('x', 250).Append("\r\nSeq: ").Append(i).Append("\r\n\r\n");
+            }
+
+            await peer.SendAsync(text.ToString(), ct);
+            await peer.EchoUntilClosedAsync(ct);
+        });
+        var options = server.Options() with { EventBacklogByteLimit = 64 * 1024, ReaderLead = 0 };
+        await using var client = new AmiClient(options, timeProvider: clock);
+        using var events = client.SubscribeEvents();
+        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+
+        var down = await client.WaitForAsync(AmiConnectionState.Disconnected, 1);
+
+        var reason = Assert.IsType<AmiEventBacklogException>(down.Reason);
+        Assert.Contains("65536 bytes", reason.Message, StringComparison.Ordinal);
+        Assert.InRange(events.BacklogBytes, 64 * 1024, (64 * 1024) + 1024);
+        Assert.True(events.TryRead(out var first) && first.IsResync);
+        var seq = 0;
+        while (events.TryRead(out var item))
+        {
+            Assert.Equal(seq++.ToString(System.Globalization.CultureInfo.InvariantCulture), item.Event!["Seq"]);
+        }
+
+        Assert.InRange(seq, 100, 400);
+        Assert.Equal(0, events.BacklogBytes);
+    }
+
+    [Fact]
+    public void Options_ReaderLeadAndByteLimitOutOfRange_EachNamedInTheErrors()
+    {
+        var errors = new AmiClientOptions
+        {
+            Username = "u",
+            Secret = "s",
+            EventBacklogByteLimit = 1000,
+            ReaderLead = -1,
+            ReaderLeadWait = TimeSpan.FromSeconds(-1),
+        }.GetValidationErrors();
+
+        Assert.Contains(errors, e => e.StartsWith("EventBacklogByteLimit", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("ReaderLead cannot", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("ReaderLeadWait", StringComparison.Ordinal));
+    }
+
+    private static string AgentConnectBurst(int count)
+    {
+        var text = new StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            text.Append("Event: AgentConnect\r\nQueue: support\r\nMemberName: Agent ").Append(i).Append("\r\nHoldTime: 3\r\n\r\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var guard = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        guard.CancelAfter(AmiTestKit.Guard);
+        while (!condition())
+        {
+            await Task.Delay(5, guard.Token);
         }
     }
 

@@ -118,6 +118,7 @@ internal static class AmiLoopbackSeparate
         var port = 0;
         var runs = 5;
         var mode = "client";
+        int? readerLead = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -131,8 +132,11 @@ internal static class AmiLoopbackSeparate
                 case "--mode":
                     mode = args[++i];
                     break;
+                case "--reader-lead":
+                    readerLead = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
                 default:
-                    Console.Error.WriteLine($"ami-client: unknown argument '{args[i]}' (expected --port N, --runs N, --mode client|split|scan)");
+                    Console.Error.WriteLine($"ami-client: unknown argument '{args[i]}' (expected --port N, --runs N, --mode client|split|scan, --reader-lead BYTES)");
                     return 2;
             }
         }
@@ -147,8 +151,10 @@ internal static class AmiLoopbackSeparate
         AmiEventSubscription? events = null;
         if (mode == "client")
         {
+            var defaults = new AmiClientOptions();
             client = new AmiClient(new AmiClientOptions
             {
+                ReaderLead = readerLead ?? defaults.ReaderLead,
                 Port = port,
                 Username = "ctibridge",
                 Secret = "ctibridge-secret",
@@ -169,6 +175,7 @@ internal static class AmiLoopbackSeparate
         // Run 0 jits and tiers the code up; it is printed but left out of the medians.
         for (var run = 0; run <= runs; run++)
         {
+            PeakBacklog = 0;
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var gen0 = GC.CollectionCount(0);
             var gen1 = GC.CollectionCount(1);
@@ -194,7 +201,7 @@ internal static class AmiLoopbackSeparate
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"// AMI separate {mode} run {run}{(run == 0 ? " (warm-up)" : "")}: {wall * 1000:F0} ms wall, {cpu:F2} CPU s, " +
-                $"{count / wall / 1e6:F2} M events/s, {allocated / 1e6:F0} MB allocated, GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}"));
+                $"{count / wall / 1e6:F2} M events/s, {allocated / 1e6:F0} MB allocated, peak backlog {PeakBacklog} events, GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}"));
             if (run > 0)
             {
                 walls.Add(wall);
@@ -218,6 +225,9 @@ internal static class AmiLoopbackSeparate
         return 0;
     }
 
+    /// <summary>The most events the consumer found waiting when it woke (reader's lead), this run.</summary>
+    private static long PeakBacklog;
+
     private static async Task<long> ConsumeWithClientAsync(AmiClient client, AmiEventSubscription events)
     {
         var response = await client.SendAsync(new AmiAction("Stream").Add("Repeat", AmiLoopbackBenchmarks.Repeat));
@@ -229,6 +239,7 @@ internal static class AmiLoopbackSeparate
         long received = 0;
         while (received < AmiLoopbackBenchmarks.TotalEvents && await events.WaitToReadAsync())
         {
+            PeakBacklog = Math.Max(PeakBacklog, events.Backlog);
             while (events.TryRead(out var item))
             {
                 if (item.Event is null)
