@@ -297,4 +297,7 @@ public static class PauseReasons
 
     /// <summary>The agent's desk phone is unregistered or unreachable (AMI device state).</summary>
     public const string PhoneUnavailable = "phone-unavailable";
+
+    /// <summary>Held while the agent's phone rings for a call pickup asked for over the API: not offered other calls meanwhile.</summary>
+    public const string PickUp = "pickup";
 }

@@ -9,7 +9,19 @@ public sealed partial class AcdEngine
     /// </summary>
     /// <param name="agentId">The agent who wants to pick up.</param>
     public string? FindPickUpCall(string agentId) =>
-        _agents.TryGetValue(agentId, out var a) && a.State == AgentState.Ready ? PickUpCandidate(a)?.Id : null;
+        _agents.TryGetValue(agentId, out var a) && MayPickUp(a) ? PickUpCandidate(a)?.Id : null;
+
+    /// <summary>
+    /// Ready, or held for a pickup whose phone is being rung (paused <see cref="PauseReasons.PickUp"/>
+    /// by call control so that no other call is offered to that phone meanwhile).
+    /// </summary>
+    private static bool MayPickUp(Agent a) =>
+        a.Call is null && (a.State == AgentState.Ready || (a.State == AgentState.Paused && a.PauseReason == PauseReasons.PickUp));
+
+    /// <summary>Whether call <paramref name="callId"/> is ringing an agent now (so that it can be picked up).</summary>
+    /// <param name="callId">The call.</param>
+    public bool IsRinging(string callId) =>
+        _calls.TryGetValue(callId, out var c) && c.Phase == CallPhase.Ringing && c.Ringing.Count > 0;
 
     private Call? PickUpCandidate(Agent a)
     {
@@ -38,7 +50,7 @@ public sealed partial class AcdEngine
             return InputOutcome.Refused($"unknown agent '{x.AgentId}'");
         }
 
-        if (a.State != AgentState.Ready || a.Call is not null)
+        if (!MayPickUp(a))
         {
             return InputOutcome.Refused($"agent '{x.AgentId}' is {a.State.ToString().ToLowerInvariant()}; only a ready agent can pick up a call");
         }

@@ -14,26 +14,37 @@ public sealed partial class CallCenter
     /// <summary>The feature call picking up, while the engine handles its <see cref="CallPickUp"/> (loop only).</summary>
     private FeatureCall? _pickingUp;
 
-    private void PickUp(FeatureCall feature, DateTimeOffset at)
+    /// <summary>
+    /// Picks up for the agent at <paramref name="feature"/>'s phone (<c>*95</c>), or for <paramref name="agentId"/>
+    /// whose phone CtiBridge rang for an API pickup (then <paramref name="wantedCallId"/> is the call asked for).
+    /// </summary>
+    private void PickUp(FeatureCall feature, DateTimeOffset at, string? agentId = null, string? wantedCallId = null)
     {
-        var agent = _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase) && AgentIsOn(a.AgentId, feature.App.Server));
-        if (agent is null)
+        var agent = agentId is not null
+            ? _engine.GetAgent(agentId)
+            : _engine.GetAgents().FirstOrDefault(a => a.State != AgentState.LoggedOut && string.Equals(a.Extension, feature.Phone, StringComparison.OrdinalIgnoreCase) && AgentIsOn(a.AgentId, feature.App.Server));
+        if (agent is null || agent.State == AgentState.LoggedOut)
         {
-            Finish(feature, InputOutcome.Refused($"no agent is logged in at {feature.Phone}"), "beep");
+            Finish(feature, InputOutcome.Refused(agentId is null ? $"no agent is logged in at {feature.Phone}" : $"agent '{agentId}' is not logged in"), "beep");
             return;
         }
 
-        if (agent.State != AgentState.Ready)
+        // An API pickup holds the agent paused "pickup" while the phone rings (no other call offered meanwhile).
+        if (agent.State != AgentState.Ready && !(agentId is not null && agent.State == AgentState.Paused && agent.PauseReason == PauseReasons.PickUp))
         {
             Finish(feature, InputOutcome.Refused($"agent '{agent.AgentId}' is {agent.State.ToString().ToLowerInvariant()}; only a ready agent can pick up a call"), "beep");
             return;
         }
 
-        var callId = _engine.FindPickUpCall(agent.AgentId);
+        var callId = wantedCallId is not null
+            ? (_engine.IsRinging(wantedCallId) ? wantedCallId : null)
+            : _engine.FindPickUpCall(agent.AgentId);
         if (callId is null || !_calls.TryGetValue(callId, out var session) || session.Ended)
         {
             // Not an error of the phone: say so plainly and hang up.
-            LogFeatureRefused(_logger, feature.Phone, $"nothing is ringing in the queues of agent '{agent.AgentId}' to pick up");
+            LogFeatureRefused(_logger, feature.Phone, wantedCallId is null
+                ? $"nothing is ringing in the queues of agent '{agent.AgentId}' to pick up"
+                : $"call '{wantedCallId}' is no longer ringing an agent; nothing to pick up for agent '{agent.AgentId}'");
             Finish(feature, InputOutcome.Ok, _settings.FeatureCodes.NothingToPickUpPrompt);
             return;
         }

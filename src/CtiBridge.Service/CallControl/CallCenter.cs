@@ -320,6 +320,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        if (entry == "pickup")
+        {
+            PickUpLegAnswered(app, channel, at);
+            return;
+        }
+
         if (entry == "consult")
         {
             ConsultAnswered(app, channel, at);
@@ -366,7 +372,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
-        if (FeatureChannelGone(channelId))
+        if (FeatureChannelGone(channelId) || PickUpLegGone(channelId, at))
         {
             return;
         }
@@ -561,6 +567,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     {
         ObserveForCallbacks(domainEvent);
         ObservePhoneLogins(domainEvent);
+        ObservePickUps(domainEvent);
         lock (_subscribersGate)
         {
             foreach (var subscriber in _subscribers)

@@ -23,6 +23,15 @@ public static class AgentCallEndpoints
     /// <param name="Digits">1–32 of <c>0-9 * # A-D</c>, <c>,</c> for a pause.</param>
     public sealed record DtmfRequest(string? Digits);
 
+    /// <summary>The body of <c>POST …/call/pickup</c> (optional).</summary>
+    /// <param name="CallId">The call to pick up (as in <c>GET /api/calls</c> or a <c>call.offered</c> event); absent: the longest-ringing call of the agent's queues.</param>
+    public sealed record PickUpRequest(string? CallId);
+
+    /// <summary>A pickup under way: the agent's phone rings and, answered, is bridged to the caller of <see cref="CallId"/>.</summary>
+    /// <param name="AgentId">The picker.</param>
+    /// <param name="CallId">The call being picked up.</param>
+    public sealed record PickUpView(string AgentId, string CallId);
+
     /// <summary>Maps the endpoints.</summary>
     public static RouteGroupBuilder MapAgentCallEndpoints(this RouteGroupBuilder api)
     {
@@ -56,6 +65,16 @@ public static class AgentCallEndpoints
                 ? AgentEndpoints.ActAsync(agentId, user, services, center => center.ConsultAsync(agentId, target, ct), ct)
                 : Task.FromResult(BadTarget()))
             .WithSummary("Consult a ready agent, a queue or an outside number while the caller is held (attended transfer, step 1).");
+        call.MapPost("/pickup", (string agentId, PickUpRequest? body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
+            AgentEndpoints.WithAgentAsync(agentId, user, services, async center =>
+            {
+                var wanted = string.IsNullOrWhiteSpace(body?.CallId) ? null : body.CallId.Trim();
+                var picked = await center.PickUpAsync(agentId, wanted, ct);
+                return picked.Outcome.Accepted
+                    ? Results.Accepted(value: new PickUpView(agentId, picked.CallId!))
+                    : Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: picked.Outcome.Reason);
+            }))
+            .WithSummary("Pick up (抢接) a call ringing another agent of the agent's queues: the agent's phone rings and, answered, takes the call; the agents rung are released without a miss.");
         return api;
     }
 

@@ -77,7 +77,8 @@ public static class AgentEndpoints
             return await center.GetAgentAsync(agentId, ct) is { } status ? Results.Ok(View(status)) : Results.Ok(LoggedOut(agentId));
         });
 
-    private static async Task<IResult> WithAgentAsync(string agentId, ClaimsPrincipal user, IServiceProvider services, Func<CallCenter, Task<IResult>> run)
+    /// <summary>Runs <paramref name="run"/> for an agent the key may act for: 403 for another agent's key, 503 without call control, 404 for an unknown agent.</summary>
+    internal static async Task<IResult> WithAgentAsync(string agentId, ClaimsPrincipal user, IServiceProvider services, Func<CallCenter, Task<IResult>> run)
     {
         if (!user.MayActFor(agentId))
         {

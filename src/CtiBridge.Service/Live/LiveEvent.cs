@@ -80,6 +80,11 @@ public static class LiveEventFormat
                 w.WriteString("end", x.End.ToString());
                 w.WriteNumber("ringSeconds", x.RingTime.TotalSeconds);
             }),
+            CallPickedUp x => Make(e, "call.pickedUp", x.AgentId, x.CallId, w =>
+            {
+                w.WriteString("queue", x.Queue);
+                Names(w, "ringingAgentIds", x.RingingAgentIds);
+            }),
             CallAnswered x => Make(e, "call.answered", x.AgentId, x.CallId, w => Visit(w, x)),
             CallAbandoned x => Make(e, "call.abandoned", null, x.CallId, w =>
             {

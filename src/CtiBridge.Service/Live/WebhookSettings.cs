@@ -33,7 +33,7 @@ public sealed class WebhookSettings
     public static readonly IReadOnlyList<string> EventTypes =
     [
         "agent.loggedIn", "agent.loginRefused", "agent.state", "agent.mute", "call.hold", "call.enqueued", "call.offered", "call.offerEnded",
-        "call.answered", "call.abandoned", "call.overflowed", "call.lost", "call.completed", "call.handlingEnded", "call.ended", "screenPop",
+        "call.pickedUp", "call.answered", "call.abandoned", "call.overflowed", "call.lost", "call.completed", "call.handlingEnded", "call.ended", "screenPop",
     ];
 
     /// <summary>Adds one problem per invalid value, naming the setting.</summary>

@@ -72,6 +72,26 @@ public sealed class PickUpTests
     }
 
     [Fact]
+    public void PickUp_ByAnAgentHeldPausedForThePickUp_IsAccepted_OtherPausesAreRefused()
+    {
+        // Call control holds an API picker paused "pickup" while its phone rings; no other call is offered meanwhile.
+        var h = TwoRinging();
+        Assert.True(h.At(7, t => new AgentPause(t, "p", PauseReasons.PickUp, ChangeSource.System)).Accepted);
+        Assert.Equal("c1", h.Engine.FindPickUpCall("p"));
+        Assert.True(h.Engine.IsRinging("c2"));
+        Assert.True(h.At(8, t => new CallPickUp(t, "p", "c2")).Accepted);
+        Assert.Equal(AgentState.OnCall, h.StateOf("p"));
+        Assert.False(h.Engine.IsRinging("c2"));
+
+        var other = TwoRinging();
+        Assert.True(other.At(7, t => new AgentPause(t, "p", PauseReasons.Break)).Accepted);
+        Assert.Null(other.Engine.FindPickUpCall("p"));
+        Assert.False(other.At(8, t => new CallPickUp(t, "p", "c2")).Accepted);
+        Assert.Equal(AgentState.Paused, other.StateOf("p"));
+        EventLogInvariants.Check(h.Outbox.Events);
+    }
+
+    [Fact]
     public void PickUp_WithNothingRingingInThePickersQueues_IsRefusedAndChangesNothing()
     {
         var h = new AcdHarness(

@@ -109,7 +109,7 @@ public sealed class WebhookTests(MigratedDatabaseFixture database) : IClassFixtu
     }
 
     /// <summary>A webhook receiver on loopback: verifies the signature of every request, answers 503 to the first <see cref="FailFirst"/>.</summary>
-    private sealed class Receiver : IAsyncDisposable
+    internal sealed class Receiver : IAsyncDisposable
     {
         private readonly WebApplication _app;
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -179,5 +179,5 @@ public sealed class WebhookTests(MigratedDatabaseFixture database) : IClassFixtu
         }
     }
 
-    private sealed record Received(string Event, int Attempt, string DeliveryId, bool SignatureValid, bool Accepted, JsonElement Body);
+    internal sealed record Received(string Event, int Attempt, string DeliveryId, bool SignatureValid, bool Accepted, JsonElement Body);
 }
