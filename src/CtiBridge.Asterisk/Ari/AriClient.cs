@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net.Http.Headers;
@@ -17,12 +18,18 @@ namespace CtiBridge.Asterisk.Ari;
 /// </summary>
 public sealed class AriClient : IDisposable
 {
-    private readonly HttpClient _http;
+    // Largest body read straight into a pooled buffer; a larger one (a recording's file) is
+    // buffered by HttpContent as before.
+    private const int PooledBodyLimit = 1024 * 1024;
+
+    // An HttpClient given by the host, or (when the client owns it) a bare HttpMessageInvoker over
+    // the handler: HttpClient.SendAsync would add a linked CancellationTokenSource and its own
+    // bookkeeping to every call, on top of the timeout this client applies itself.
+    private readonly HttpMessageInvoker _http;
     private readonly bool _ownsHttp;
     private readonly string _baseUrl;
-    private readonly AuthenticationHeaderValue _authorization;
-    private readonly MediaTypeWithQualityHeaderValue _acceptJson = new("application/json");
-    private readonly MediaTypeHeaderValue _jsonContentType = new("application/json");
+    // Header values written as they are: typed header objects are formatted again on every request.
+    private readonly string _authorization;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly bool _ownsMetrics;
@@ -45,19 +52,26 @@ public sealed class AriClient : IDisposable
         _ownsMetrics = metrics is null;
         Metrics = metrics ?? new AriMetrics();
         _ownsHttp = httpClient is null;
-        _http = httpClient ?? new HttpClient(new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            ConnectTimeout = options.ConnectTimeout,
-            MaxConnectionsPerServer = options.MaxConnections,
-            AutomaticDecompression = System.Net.DecompressionMethods.None,
-            SslOptions = options.Tls is { } tls ? AriTls.ForHost(tls, options.BaseAddress.Host) : new(),
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _http = httpClient ?? new HttpMessageInvoker(
+            new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectTimeout = options.ConnectTimeout,
+                MaxConnectionsPerServer = options.MaxConnections,
+                AutomaticDecompression = System.Net.DecompressionMethods.None,
+                SslOptions = options.Tls is { } tls ? AriTls.ForHost(tls, options.BaseAddress.Host) : new(),
+                // Per-call work Asterisk has no use for (issue 5's profile): W3C trace-context
+                // headers on every request, cookie-jar lookups (ARI sets no cookies), a proxy
+                // lookup per request (Asterisk is reached directly; a proxy would not carry the
+                // events WebSocket either) and redirect handling (ARI does not redirect).
+                ActivityHeadersPropagator = null,
+                UseCookies = false,
+                UseProxy = false,
+                AllowAutoRedirect = false,
+            },
+            disposeHandler: true);
         _baseUrl = options.BaseAddress.GetLeftPart(UriPartial.Path).TrimEnd('/');
-        _authorization = new AuthenticationHeaderValue("Basic", options.BasicCredentials());
+        _authorization = new AuthenticationHeaderValue("Basic", options.BasicCredentials()).ToString();
 
         Applications = new AriApplications(this);
         Asterisk = new AriAsteriskSystem(this);
@@ -159,7 +173,7 @@ public sealed class AriClient : IDisposable
     {
         using var response = await SendCoreAsync(request, cancellationToken);
         var body = response.Body;
-        if (body.Length == 0)
+        if (body.IsEmpty)
         {
             throw new AriResponseFormatException($"ARI {request.Method} {request.Path} answered {response.StatusCode} without the {typeof(T).Name} body the API description promises.", request.Method, request.Path, "", null);
         }
@@ -193,27 +207,34 @@ public sealed class AriClient : IDisposable
     private async Task<AriResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
     {
         var query = request.QueryString;
-        var uri = new Uri(query is null ? _baseUrl + request.Path : _baseUrl + request.Path + "?" + query, UriKind.Absolute);
-        using var message = new HttpRequestMessage(new HttpMethod(request.Method), uri);
-        message.Headers.Authorization = _authorization;
-        message.Headers.Accept.Add(_acceptJson);
+        var uri = new Uri(query is null ? _baseUrl + request.Path : string.Concat(_baseUrl, request.Path, "?", query), UriKind.Absolute);
+        // Parse returns the shared instance for the standard methods (a new HttpMethod per call
+        // would be compared and validated as a custom method).
+        using var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), uri);
+        message.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        message.Headers.TryAddWithoutValidation("Accept", "application/json");
         if (request.BuildBody() is { } body)
         {
             message.Content = new ByteArrayContent(body);
-            message.Content.Headers.ContentType = _jsonContentType;
+            message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         }
 
         using var timeout = new CancellationTokenSource(Options.RequestTimeout, _timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        // Linked only when the caller's token can be cancelled at all (most callers pass none).
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
+        var token = linked?.Token ?? timeout.Token;
         var started = Stopwatch.GetTimestamp();
         HttpResponseMessage response;
-        byte[] content;
+        AriResponse content;
         try
         {
-            response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            // A host's HttpClient would buffer the whole body first by default; the answer is read below.
+            response = await (_http is HttpClient client
+                ? client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
+                : _http.SendAsync(message, token));
             using (response)
             {
-                content = await response.Content.ReadAsByteArrayAsync(linked.Token);
+                content = await ReadBodyAsync(response, token);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -223,8 +244,9 @@ public sealed class AriClient : IDisposable
             // Our timeout, or the Timeout of an HttpClient the host passed in: either way no answer in time.
             throw new AriTimeoutException(request.Method, request.Path, Options.RequestTimeout);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
+            // IOException: the body read straight from the connection ended early.
             Metrics.RequestFailed(request.Method, request.Route, "transport");
             AriLog.RequestTransportFailed(_logger, request.Method, request.Path, e.Message);
             throw new AriConnectionException($"ARI {request.Method} {request.Path} could not reach Asterisk at {_baseUrl}: {e.Message}", request.Method, request.Path, e);
@@ -235,20 +257,69 @@ public sealed class AriClient : IDisposable
         Metrics.RequestCompleted(request.Method, request.Route, status, elapsed.TotalSeconds);
         if (status is < 200 or > 299)
         {
-            var text = Encoding.UTF8.GetString(content);
-            var asteriskMessage = AriErrorBody.ExtractMessage(text);
-            AriLog.RequestFailed(_logger, request.Method, request.Path, status, asteriskMessage);
-            throw new AriRequestException(request.Method, request.Path, status, response.ReasonPhrase, asteriskMessage, text);
+            using (content)
+            {
+                var text = Encoding.UTF8.GetString(content.Body.Span);
+                var asteriskMessage = AriErrorBody.ExtractMessage(text);
+                AriLog.RequestFailed(_logger, request.Method, request.Path, status, asteriskMessage);
+                throw new AriRequestException(request.Method, request.Path, status, response.ReasonPhrase, asteriskMessage, text);
+            }
         }
 
         AriLog.RequestCompleted(_logger, request.Method, request.Path, status, elapsed.TotalMilliseconds);
-        return new AriResponse(status, content);
+        return content;
     }
 
-    private readonly record struct AriResponse(int StatusCode, ReadOnlyMemory<byte> Body) : IDisposable
+    /// <summary>
+    /// The whole body: read straight from the connection into a pooled buffer when its length is
+    /// known and small (every ARI answer but a recording's file), instead of HttpContent's
+    /// buffering stream plus a copy to a new array.
+    /// </summary>
+    private static async ValueTask<AriResponse> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
+        var status = (int)response.StatusCode;
+        if (response.Content.Headers.ContentLength is not { } length || length > PooledBodyLimit)
+        {
+            var whole = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            return new AriResponse(status, whole, whole.Length, pooled: false);
+        }
+
+        if (length == 0)
+        {
+            return new AriResponse(status, [], 0, pooled: false);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            await using (stream)
+            {
+                await stream.ReadExactlyAsync(buffer.AsMemory(0, (int)length), cancellationToken);
+            }
+
+            return new AriResponse(status, buffer, (int)length, pooled: true);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>A status and body; disposing returns a pooled body's buffer (read the body before).</summary>
+    private readonly struct AriResponse(int statusCode, byte[] buffer, int length, bool pooled) : IDisposable
+    {
+        public int StatusCode { get; } = statusCode;
+
+        public ReadOnlyMemory<byte> Body { get; } = buffer.AsMemory(0, length);
+
         public void Dispose()
         {
+            if (pooled)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 }

@@ -45,7 +45,13 @@ public sealed class AriMetrics : IDisposable
 
     internal void RequestCompleted(string method, string route, int status, double seconds)
     {
-        var tags = new TagList { { "method", method }, { "route", route }, { "status", status } };
+        if (!_requests.Enabled && !_duration.Enabled && !_errors.Enabled)
+        {
+            // Nobody listens: skip building (and boxing) the tags on every call.
+            return;
+        }
+
+        var tags = new TagList { { "method", method }, { "route", route }, { "status", BoxedStatus(status) } };
         _requests.Add(1, tags);
         _duration.Record(seconds, tags);
         if (status is < 200 or > 299)
@@ -53,6 +59,17 @@ public sealed class AriMetrics : IDisposable
             _errors.Add(1, new TagList { { "method", method }, { "route", route }, { "status", status.ToString(System.Globalization.CultureInfo.InvariantCulture) } });
         }
     }
+
+    // The usual statuses boxed once, not on every call.
+    private static readonly object Status200 = 200;
+    private static readonly object Status204 = 204;
+
+    private static object BoxedStatus(int status) => status switch
+    {
+        200 => Status200,
+        204 => Status204,
+        _ => status,
+    };
 
     internal void RequestFailed(string method, string route, string reason) =>
         _errors.Add(1, new TagList { { "method", method }, { "route", route }, { "status", reason } });
