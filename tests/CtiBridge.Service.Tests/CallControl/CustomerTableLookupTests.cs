@@ -29,6 +29,8 @@ public sealed class CustomerTableLookupTests(MigratedDatabaseFixture database) :
         // Nobody is logged in: callers who get through wait in the queue, in priority order.
         var blocked = rig.Trunk.CallIn("4008001", "5553666", "Nuisance");
         await rig.PbxEvents.WaitAsync("Hangup", blocked, ct);
+        // The blocked caller's channel was answered (the prompt needs it): the cdr view says ANSWERED, not NO ANSWER.
+        await rig.PbxEvents.WaitAsync("Newstate", blocked, ct, e => e["ChannelStateDesc"] == "Up");
         var unknown = rig.Trunk.CallIn("4008001", "5553000", "Nobody Known");
         var first = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the unknown caller to queue", ct);
         var vip = rig.Trunk.CallIn("4008001", "5553777", "Big Boss");
@@ -46,6 +48,10 @@ public sealed class CustomerTableLookupTests(MigratedDatabaseFixture database) :
 
         Assert.Equal("blocked|system", await database.Database.ScalarAsync<string>(
             "SELECT concat_ws('|', disposition, released_by) FROM calls WHERE caller = '5553666'", ct));
+        Assert.Equal("ANSWERED|blocked|Playback|t", await database.Database.ScalarAsync<string>(
+            "SELECT concat_ws('|', disposition, userfield, lastapp, billsec = duration) FROM cdr WHERE src = '5553666'", ct));
+        Assert.Equal("NO ANSWER NO ANSWER", await database.Database.ScalarAsync<string>(
+            "SELECT string_agg(disposition, ' ') FROM cdr WHERE src IN ('5553000', '5553777')", ct));
         Assert.Equal("abandoned abandoned", await database.Database.ScalarAsync<string>(
             "SELECT string_agg(disposition, ' ') FROM calls WHERE caller IN ('5553000', '5553777')", ct));
     }
