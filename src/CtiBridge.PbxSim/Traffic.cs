@@ -29,6 +29,13 @@ public sealed class InboundTraffic
     /// <summary>Mean arrival rate (calls per second of model time).</summary>
     public double CallsPerSecond { get; set; } = 1;
 
+    /// <summary>
+    /// A day's shape compressed in time: from <see cref="TrafficStep.AfterSeconds"/> (counted like
+    /// <see cref="StopAfterSeconds"/>) the arrival rate is that step's <see cref="TrafficStep.CallsPerSecond"/>;
+    /// before the first step it is <see cref="CallsPerSecond"/>. Empty: one rate throughout.
+    /// </summary>
+    public List<TrafficStep> Profile { get; set; } = [];
+
     /// <summary>Mean patience: a caller not yet bridged to anyone hangs up (abandons) after an exponential draw with this mean.</summary>
     public double MeanPatienceSeconds { get; set; } = 30;
 
@@ -52,9 +59,21 @@ public sealed class InboundTraffic
     /// <summary>Mean wait (seconds, exponential) before a caller who will press the callback key presses it.</summary>
     public double CallbackKeyAfterSeconds { get; set; } = 10;
 
+    /// <summary>The arrival rate <paramref name="elapsed"/> after the first draw (<see cref="Profile"/>, else <see cref="CallsPerSecond"/>).</summary>
+    public double RateAt(TimeSpan elapsed) =>
+        Profile.Where(s => TimeSpan.FromSeconds(s.AfterSeconds) <= elapsed).OrderBy(s => s.AfterSeconds).LastOrDefault()?.CallsPerSecond ?? CallsPerSecond;
+
     /// <summary>One line per problem, naming the field; empty when the section is usable.</summary>
     public IEnumerable<string> Problems()
     {
+        for (var i = 0; i < Profile.Count; i++)
+        {
+            if (Profile[i].AfterSeconds < 0 || Profile[i].CallsPerSecond < 0 || double.IsNaN(Profile[i].CallsPerSecond))
+            {
+                yield return $"Traffic.Profile[{i}]: AfterSeconds and CallsPerSecond must be 0 or more, got {Profile[i].AfterSeconds} and {Profile[i].CallsPerSecond}";
+            }
+        }
+
         if (CallbackKeyShare is < 0 or > 1 || double.IsNaN(CallbackKeyShare))
         {
             yield return $"Traffic.CallbackKeyShare: a share between 0 and 1, got {CallbackKeyShare}";
@@ -70,6 +89,16 @@ public sealed class InboundTraffic
             yield return $"Traffic.CallbackKeyAfterSeconds: need 0 or more, got {CallbackKeyAfterSeconds}";
         }
     }
+}
+
+/// <summary>One step of <see cref="InboundTraffic.Profile"/>: from this many seconds on, this arrival rate.</summary>
+public sealed class TrafficStep
+{
+    /// <summary>Seconds after the first draw from which the rate applies.</summary>
+    public double AfterSeconds { get; set; }
+
+    /// <summary>Mean arrivals per second from then on (0: nobody calls until the next step).</summary>
+    public double CallsPerSecond { get; set; }
 }
 
 /// <summary>How customers dialled out through a trunk answer (probabilities add up to at most 1; the rest answer).</summary>
@@ -152,13 +181,31 @@ internal sealed class TrafficGenerator(PbxSimulator simulator, InboundTraffic pr
 
     private void ScheduleNext()
     {
-        if (_placed >= profile.MaxCalls || profile.CallsPerSecond <= 0)
+        if (_placed >= profile.MaxCalls)
         {
             return;
         }
 
-        var gap = Exponential(1 / profile.CallsPerSecond);
-        _elapsed += gap;
+        var gap = TimeSpan.Zero;
+        var rate = profile.RateAt(_elapsed);
+        while (rate <= 0)
+        {
+            // A quiet spell: nobody calls until the next step that has callers (none: the traffic is over).
+            var next = profile.Profile.Where(s => TimeSpan.FromSeconds(s.AfterSeconds) > _elapsed && s.CallsPerSecond > 0).OrderBy(s => s.AfterSeconds).FirstOrDefault();
+            if (next is null)
+            {
+                return;
+            }
+
+            gap += TimeSpan.FromSeconds(next.AfterSeconds) - _elapsed;
+            _elapsed = TimeSpan.FromSeconds(next.AfterSeconds);
+            rate = next.CallsPerSecond;
+        }
+
+        // The gap is drawn at the rate in force now (a step change takes effect from the next arrival on).
+        var draw = Exponential(1 / rate);
+        gap += draw;
+        _elapsed += draw;
         if (profile.StopAfterSeconds > 0 && _elapsed > TimeSpan.FromSeconds(profile.StopAfterSeconds))
         {
             return;

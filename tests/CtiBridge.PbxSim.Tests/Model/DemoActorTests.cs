@@ -128,4 +128,32 @@ public sealed class DemoActorTests
         Advance(clock, TimeSpan.FromSeconds(2));
         Assert.Empty(sim.ChannelNames);
     }
+
+    [Fact]
+    public async Task Traffic_Profile_CallersArriveOnlyInTheStepsThatHaveCallers()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
+        await using var sim = new PbxSimulator(Options(), clock);
+        await sim.StartAsync(ct);
+        // Quiet morning (nobody), a 10 s peak at 4 calls/s, a quiet afternoon (nobody), then the evening at 1 call/s.
+        var placed = sim.StartTraffic(new InboundTraffic
+        {
+            Trunk = "carrier", Number = "200", CallsPerSecond = 0, MeanPatienceSeconds = 1000, MeanTalkSeconds = 1000, MaxCalls = 1000, StopAfterSeconds = 40,
+            Profile = [new TrafficStep { AfterSeconds = 10, CallsPerSecond = 4 }, new TrafficStep { AfterSeconds = 20, CallsPerSecond = 0 }, new TrafficStep { AfterSeconds = 30, CallsPerSecond = 1 }],
+        });
+
+        Advance(clock, TimeSpan.FromSeconds(9.9));
+        Assert.Equal(0, placed());
+        Advance(clock, TimeSpan.FromSeconds(10.1));
+        var peak = placed();
+        Assert.InRange(peak, 20, 60);   // about 40 (Poisson, fixed seed)
+        // Until 29 s: only what the peak's rate drew just before it ended (the model starts the first draw one clock step late).
+        Advance(clock, TimeSpan.FromSeconds(9));
+        Assert.InRange(placed() - peak, 0, 2);
+        Advance(clock, TimeSpan.FromSeconds(30));
+        Assert.InRange(placed() - peak, 3, 20);   // about 10 in the evening's 10 s, none after StopAfterSeconds
+        Assert.Empty(new InboundTraffic { Profile = [new TrafficStep { AfterSeconds = 5, CallsPerSecond = 2 }] }.Problems());
+        Assert.Contains("Traffic.Profile[0]", Assert.Single(new InboundTraffic { Profile = [new TrafficStep { AfterSeconds = -1, CallsPerSecond = 2 }] }.Problems()), StringComparison.Ordinal);
+    }
 }
