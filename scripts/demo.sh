@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo call center: PbxSim (our Asterisk 22 emulator) with a trunk, 20 desk phones and callers,
-# CtiBridge with 3 queues and 20 agents, PostgreSQL for the records; a live summary while it runs
-# and the reports from PostgreSQL at the end.
+# CtiBridge with 3 inbound queues (16 agents), an outbound campaign run by the dialer (4 agents on
+# nailed-up lines) and callbacks (callers who press 1 while waiting, or hang up after a long wait,
+# are called back), PostgreSQL for the records; a live summary while it runs and, at the end, the
+# reports and a summary of what happened, from PostgreSQL.
 #
 #   scripts/demo.sh                      run for 2 minutes
 #   scripts/demo.sh --minutes 5          run longer (or --duration SECONDS)
@@ -15,7 +17,9 @@
 #   --state DIR                          where configs, logs and the journal go (default .demo/)
 #
 # Against a real Asterisk instead of PbxSim (set up as in asterisk-config/: desk phones PJSIP/1001-1020,
-# DIDs 4008001-4008003 into Stasis(ctibridge,inbound,${EXTEN}); the calls come from your trunk and phones):
+# DIDs 4008001-4008003 into Stasis(ctibridge,inbound,${EXTEN}), trunk 'carrier' for the dialer and
+# callbacks; the calls come from your trunk and phones, and the campaign dials the demo's made-up
+# numbers through your carrier, so it is not started there):
 #   --asterisk HOST:PORT                 Asterisk's AMI (manager.conf, usually port 5038); IPv6 as [ADDR]:PORT
 #   --ari-url URL                        Asterisk's ARI (default http://HOST:8088/ari)
 #   --ami-user NAME / --ari-user NAME    the manager.conf / ari.conf users (default ctibridge); their secret
@@ -35,7 +39,7 @@ DATABASE="ctibridge_demo"
 BIN=""
 STATE="$ROOT/.demo"
 ASTERISK="" ARI_URL="" AMI_USER="ctibridge" ARI_USER="ctibridge"
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) DURATION=$(( ${2:?--minutes needs a number} * 60 )); shift 2 ;;
@@ -174,25 +178,33 @@ HTTP_PORT="$(pick_port 18080)"; PICKED+=("$HTTP_PORT")
 
 # The people and the traffic, scaled to the run: handle time (ring + talk + wrap-up) and arrival
 # rate keep the 20 agents around 80 % busy; a few callers run out of patience.
-AGENTS=20
+AGENTS=20            # desk phones 1001-1020, agents 2001-2020
+INBOUND_AGENTS=16    # 2001-2016 log in to the queues; 2017-2020 work the outbound campaign
+CAMPAIGN=demo-renewals
 TALK_MIN=$(( DURATION / 12 )); [ "$TALK_MIN" -lt 3 ] && TALK_MIN=3; [ "$TALK_MIN" -gt 30 ] && TALK_MIN=30
 TALK_MAX=$(( TALK_MIN * 3 ))
 WRAP_UP=$(( TALK_MIN / 2 )); [ "$WRAP_UP" -lt 2 ] && WRAP_UP=2
 ARRIVALS_END=$(( DURATION - TALK_MAX - 5 )); [ "$ARRIVALS_END" -lt $(( DURATION / 2 )) ] && ARRIVALS_END=$(( DURATION / 2 ))
-read -r RATE PATIENCE < <(awk -v a="$AGENTS" -v tmin="$TALK_MIN" -v tmax="$TALK_MAX" -v w="$WRAP_UP" \
-  'BEGIN { h = 3.5 + (tmin + tmax) / 2 + w; printf "%.3f %.1f\n", 0.85 * a / h, 2 * h }')
+# A day compressed into the arrival window: a quiet start (65 % of what the agents can take), a
+# peak (130 %: callers wait, some press 1 for a callback, some hang up and are owed one), a calmer
+# afternoon (75 %) that lets the agents catch up and keep the callbacks.
+read -r RATE PEAK_RATE LATE_RATE PEAK_FROM PEAK_TO PATIENCE PRESS_AFTER < <(awk -v a="$INBOUND_AGENTS" -v tmin="$TALK_MIN" -v tmax="$TALK_MAX" -v w="$WRAP_UP" -v end="$ARRIVALS_END" \
+  'BEGIN { h = 3.5 + (tmin + tmax) / 2 + w; c = a / h; printf "%.3f %.3f %.3f %d %d %.1f %.1f\n", 0.65 * c, 1.3 * c, 0.75 * c, end * 0.2, end * 0.6, 2 * h, h / 2 }')
+CALLBACK_MIN_WAIT=$(( TALK_MIN < 10 ? TALK_MIN : 10 ))
 PIN=1234
 PIN_HASH='pbkdf2-sha256$100000$mKzQxkkwybNTdmfTLK/Yzg==$qmHLoeMyL3N6Wfb99N+lMriqEwvB/e/cuQ7hZa28VMg='
 SECRET="demo-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 [ -n "$ASTERISK" ] && SECRET=""
 
-endpoints="" agents=""
+endpoints="" agents="" dialer_phones=""
 for i in $(seq 1 "$AGENTS"); do
   phone=$(( 1000 + i )); agent=$(( 2000 + i ))
-  if [ "$i" -le 9 ]; then queues='"support"'; elif [ "$i" -le 15 ]; then queues='"sales"'; else queues='"billing"'; fi
-  # A few agents serve two queues, as in a real centre.
-  case "$i" in 8|9) queues='"support", "billing"' ;; 14) queues='"sales", "support"' ;; esac
+  if [ "$i" -le 8 ]; then queues='"support"'; elif [ "$i" -le 12 ]; then queues='"sales"'; elif [ "$i" -le "$INBOUND_AGENTS" ]; then queues='"billing"'; else queues='"sales"'; fi
+  # A few agents serve two queues, as in a real centre. 2017-2020 (sales people) work the campaign
+  # instead of logging in to the queues.
+  case "$i" in 7|8) queues='"support", "billing"' ;; 12) queues='"sales", "support"' ;; esac
   endpoints+="      { \"Name\": \"$phone\", \"Context\": \"agents-phones\" },"$'\n'
+  if [ "$i" -gt "$INBOUND_AGENTS" ]; then dialer_phones+="${dialer_phones:+, }\"$phone\""; fi
   agents+="      { \"id\": \"$agent\", \"name\": \"Agent $agent\", \"extension\": \"PJSIP/$phone\", \"pinHash\": \"$PIN_HASH\", \"queues\": [ $queues ] }"
   [ "$i" -lt "$AGENTS" ] && agents+=","
   agents+=$'\n'
@@ -209,18 +221,29 @@ cat >"$STATE/pbxsim.json" <<EOF
     "AmiUsers": [ { "Username": "ctibridge", "Secret": "$SECRET", "Read": "all", "Write": "system,call,originate,agent,user,reporting" } ],
     "AriUsers": [ { "Username": "ctibridge", "Password": "$SECRET" } ],
     "RecordingDirectory": "$STATE/recordings",
+    // Asterisk's core sounds PbxSim knows, and the dialer's abandon message (the seller's name and number).
+    "Sounds": { "hello-world": 1.42, "beep": 0.44, "vm-intro": 3.2, "goodbye": 0.9, "queue-thankyou": 1.9, "pls-hold-while-try": 2.3,
+                "agent-loginok": 1.0, "agent-loggedoff": 1.1, "tt-monkeys": 9.9, "demo-abandon": 4 },
     "Endpoints": [
 $endpoints      { "Name": "carrier", "IsTrunk": true, "Context": "from-carrier" }
     ],
     "Dialplan": {
       "from-carrier": { "_X.": [ "Stasis(ctibridge,inbound,\${EXTEN})", "Hangup()" ] },
-      "agents-phones": { "_*9X": [ "Answer()", "Stasis(ctibridge,feature,\${EXTEN})", "Hangup()" ] }
+      "agents-phones": { "_*9X": [ "Answer()", "Stasis(ctibridge,feature,\${EXTEN})", "Hangup()" ] },
+      "ctibridge-amd": { "s": [ "AMD()", "Stasis(ctibridge-dialer,dialer-amd,\${AMDSTATUS},\${AMDCAUSE})" ] }
     }
   },
+  // Inbound agents hang up after their talk time; the dialer agents keep their nailed-up line and
+  // end each customer's conversation after theirs (PbxSim's DialerPhones).
   "DeskPhones": { "AnswerMinSeconds": 1, "AnswerMaxSeconds": 5, "TalkMinSeconds": $TALK_MIN, "TalkMaxSeconds": $TALK_MAX },
+  "DialerPhones": { "Endpoints": [ $dialer_phones ], "AnswerMinSeconds": 1, "AnswerMaxSeconds": 3, "TalkMinSeconds": $TALK_MIN, "TalkMaxSeconds": $TALK_MAX },
+  // The people the dialer and the callbacks call: some busy, some out, some machines, the rest pick up.
+  "DialledCustomers": { "Busy": 0.1, "NoAnswer": 0.15, "Invalid": 0.03, "Machine": 0.1, "RingSeconds": 4, "MachineMessageSeconds": 6, "AmdSeconds": 2.5 },
   "Traffic": {
     "Trunk": "carrier", "Numbers": [ "4008001", "4008001", "4008002", "4008003" ],
-    "CallsPerSecond": $RATE, "MeanPatienceSeconds": $PATIENCE, "MeanTalkSeconds": $(( TALK_MAX * 4 )),
+    "CallsPerSecond": $RATE, "Profile": [ { "AfterSeconds": $PEAK_FROM, "CallsPerSecond": $PEAK_RATE }, { "AfterSeconds": $PEAK_TO, "CallsPerSecond": $LATE_RATE } ],
+    "MeanPatienceSeconds": $PATIENCE, "MeanTalkSeconds": $(( TALK_MAX * 4 )),
+    "CallbackKeyShare": 0.3, "CallbackKey": "1", "CallbackKeyAfterSeconds": $PRESS_AFTER,
     "MaxCalls": 100000, "StartWhenAppRegistered": "ctibridge", "StartDelaySeconds": 3, "StopAfterSeconds": $ARRIVALS_END
   }
 }
@@ -240,9 +263,10 @@ cat >"$STATE/ctibridge.json" <<EOF
   "logging": { "level": "Information" },
   "callControl": {
     "queues": [
-      { "name": "support", "strategy": "leastrecent", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default" },
-      { "name": "sales", "strategy": "rrmemory", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default" },
-      { "name": "billing", "strategy": "fewestcalls", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default" }
+      // Key 1 while waiting: "call me back" (the caller keeps their place in line, the call ends).
+      { "name": "support", "strategy": "leastrecent", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default", "exitKeys": [ { "key": "1", "target": "callback" } ] },
+      { "name": "sales", "strategy": "rrmemory", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default", "exitKeys": [ { "key": "1", "target": "callback" } ] },
+      { "name": "billing", "strategy": "fewestcalls", "ringTimeout": "00:00:12", "retryAfterNoAnswer": "00:00:03", "wrapUp": "00:00:$(printf '%02d' "$WRAP_UP")", "musicOnHold": "default", "exitKeys": [ { "key": "1", "target": "callback" } ] }
     ],
     "agents": [
 $agents    ],
@@ -251,8 +275,23 @@ $agents    ],
       { "number": "4008002", "queue": "sales" },
       { "number": "4008003", "queue": "billing" }
     ],
+    // Callbacks and dialler calls go out through the carrier trunk.
+    "externalEndpoint": "$( [ -n "$ASTERISK" ] && echo 'PJSIP/{number}@carrier' || echo 'PJSIP/carrier/{number}' )",
     "recordJournalDirectory": "$STATE/journal"
-  }
+  },
+  // Callers who pressed 1, or hung up after waiting $CALLBACK_MIN_WAIT s or more, are called back as soon as an agent is free.
+  "callbacks": { "enabled": true, "abandonedMinimumWait": "00:00:$(printf '%02d' "$CALLBACK_MIN_WAIT")", "callerId": "4008000000", "customerRingTimeout": "00:00:20",
+                 "retryDelay": "00:00:$(printf '%02d' $(( TALK_MIN * 2 < 59 ? TALK_MIN * 2 : 59 )))", "sweepInterval": "00:00:05" },
+  "dialer": { "enabled": true, "server": "$( [ -n "$ASTERISK" ] && echo asterisk || echo pbxsim )", "application": "ctibridge-dialer",
+              "planIntervalSeconds": 1, "campaignRefreshSeconds": 1, "amdContext": "ctibridge-amd", "recordJournalDirectory": "$STATE/dialer" },
+  // The outbound campaign (docs/dialer.md): predictive, machines detected and hung up on, any hour (a demo).
+  "campaigns": [
+    { "id": "$CAMPAIGN", "agentGroup": "sales", "mode": "Predictive", "callerId": "+14008000000", "callerName": "Demo Co",
+      "trunkPrefix": "PJSIP/carrier/", "windows": { "*": [ "00:00-24:00" ] }, "maxConcurrentLines": 8, "maxAttempts": 3,
+      "retrySeconds": { "busy": 30, "noAnswer": 60, "congestion": 30, "machine": 120, "rejected": 300, "abandoned": 300 },
+      "policy": "US-TSR", "abandonMessage": "demo-abandon", "machines": "HangUpAndRetry", "ringTimeoutSeconds": 15, "wrapUpSeconds": $WRAP_UP,
+      "defaultCountryCode": "1", "defaultTimeZone": "America/New_York" }
+  ]
 }
 EOF
 if [ -z "$ASTERISK" ]; then export CTIBRIDGE_AMI_SECRET="$SECRET" CTIBRIDGE_ARI_PASSWORD="$SECRET"; fi
@@ -296,6 +335,10 @@ fi
 say "ctibridge check-asterisk:"
 ctibridge check-asterisk --config "$STATE/ctibridge.json" | sed 's/^/    /' || true
 
+# The schema first (as an admin would: 'ctibridge migrate'), so the service starts on a complete one.
+ctibridge migrate --config "$STATE/ctibridge.json" >"$STATE/migrate.log" 2>&1 || { cat "$STATE/migrate.log" >&2; fail "the database migration failed (above)"; }
+# The run's records are those from here on (before CtiBridge starts, so no call of the run is older).
+RUN_FROM="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 setsid dotnet "$BIN/ctibridge.dll" run --config "$STATE/ctibridge.json" >"$STATE/ctibridge.log" 2>&1 &
 CTIBRIDGE_PID=$!
 API="http://127.0.0.1:$HTTP_PORT"
@@ -307,7 +350,6 @@ for _ in $(seq 1 600); do
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/health/ready")" = 200 ] \
   || { curl -s "$API/health/ready" >&2 || true; fail "ctibridge did not become ready within 60 s (see $STATE/ctibridge.log)"; }
-RUN_FROM="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say "CtiBridge is ready ($(( SECONDS - started )) s since start)"
 
 # An admin key for this run (a new one each run; tokens are only shown once).
@@ -316,11 +358,38 @@ case "$TOKEN" in ctb_*) ;; *) fail "could not create an API key: $TOKEN" ;; esac
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 
 logged_in=0
-for i in $(seq 1 "$AGENTS"); do
+for i in $(seq 1 "$INBOUND_AGENTS"); do
   if api -X POST -d "{\"pin\":\"$PIN\"}" "$API/api/agents/$(( 2000 + i ))/login" >/dev/null; then logged_in=$(( logged_in + 1 )); fi
 done
-say "$logged_in of $AGENTS agents logged in over the API (POST /api/agents/{id}/login, PIN $PIN)"
+say "$logged_in of $INBOUND_AGENTS inbound agents logged in over the API (POST /api/agents/{id}/login, PIN $PIN)"
 [ "$logged_in" -gt 0 ] || fail "no agent could log in (see $STATE/ctibridge.log)"
+
+# The outbound campaign (PbxSim only: with a real Asterisk it would dial made-up numbers through your
+# carrier). New leads each run (random numbers; the file's campaign is stored at start-up, stopped).
+DIALER_AGENTS=$(( AGENTS - INBOUND_AGENTS )) joined=0 leads=0
+if [ -z "$ASTERISK" ]; then
+  lead_file="$STATE/leads.csv"
+  { echo "phone,first_name,plan"
+    for n in $(seq 1 $(( DURATION * 2 < 400 ? DURATION * 2 : 400 ))); do
+      printf '+1212%03d%04d,Customer %d,%s\n' $(( 200 + RANDOM % 800 )) $(( RANDOM % 10000 )) "$n" "$([ $(( n % 3 )) -eq 0 ] && echo gold || echo basic)"
+    done; } >"$lead_file"
+  imported=""
+  for _ in $(seq 1 100); do
+    imported="$(api -X POST -H 'Content-Type: text/csv' --data-binary "@$lead_file" "$API/api/campaigns/$CAMPAIGN/leads?skipBad=true" 2>/dev/null)" && break
+    sleep 0.2
+  done
+  leads="$(printf '%s' "$imported" | jq -r '.imported // 0' 2>/dev/null || echo 0)"
+  api -X POST "$API/api/campaigns/$CAMPAIGN/start" >/dev/null || fail "could not start campaign $CAMPAIGN (see $STATE/ctibridge.log)"
+  # The dialer picks the running campaign up within campaignRefreshSeconds; then the agents join
+  # (their phone rings once and stays up: the nailed-up line).
+  for i in $(seq $(( INBOUND_AGENTS + 1 )) "$AGENTS"); do
+    for _ in $(seq 1 100); do
+      if api -X POST -d "{\"endpoint\":\"PJSIP/$(( 1000 + i ))\"}" "$API/api/campaigns/$CAMPAIGN/agents/$(( 2000 + i ))" >/dev/null 2>&1; then joined=$(( joined + 1 )); break; fi
+      sleep 0.2
+    done
+  done
+  say "campaign $CAMPAIGN started (predictive, $leads new leads); $joined of $DIALER_AGENTS dialer agents joined on nailed-up lines (POST /api/campaigns/{id}/agents/{agentId})"
+fi
 
 cat <<EOF
 
@@ -346,6 +415,8 @@ fi
 summary() {
   api "$API/api/queues" | jq -r '.[] | "  \(.queue | . + "         " | .[0:9]) waiting \(.waiting)  offered \(.offered)  answered \(.answered)  abandoned \(.abandonedShort + .abandonedLong)  SL \(if .serviceLevel == null then "-" else (.serviceLevel * 100 | floor | tostring) + "%" end)  AHT \(if .averageHandleTimeSeconds == null then "-" else (.averageHandleTimeSeconds | floor | tostring) + "s" end)  agents ready \(.agentsReady)/\(.agentsLoggedIn)"' \
     || echo "  (the API did not answer)"
+  [ -n "$ASTERISK" ] || api "$API/api/campaigns/$CAMPAIGN/stats" 2>/dev/null | jq -r '"  \(.campaignId) (\(["Preview", "Progressive", "Power", "Predictive", "VoiceBroadcast"][.effectiveMode] // .effectiveMode)) dials \(.dials)  live answers \(.liveAnswers)  abandons \(.abandons)  machines \(.machineAnswers)  lines \(.lines)  agents on line \(.agentsLoggedIn) (idle \(.agentsIdle), busy \(.agentsBusy))"' \
+    || echo "  (campaign $CAMPAIGN: no figures yet)"
 }
 every=10; [ "$DURATION" -lt 60 ] && every=5
 run_started=$SECONDS
@@ -365,8 +436,16 @@ echo "[end]"
 summary
 
 # ---------------------------------------------------------------- stop in order, then the reports
+if [ -z "$ASTERISK" ]; then
+  on_line="$(api "$API/api/campaigns/$CAMPAIGN/stats" 2>/dev/null | jq -r '.agentsLoggedIn' 2>/dev/null || echo 0)"
+  say "${on_line:-0} of $DIALER_AGENTS dialer agents still on their nailed-up lines at the end"
+fi
 say "logging the agents out and stopping CtiBridge (records are written before it exits)..."
-for i in $(seq 1 "$AGENTS"); do api -X POST "$API/api/agents/$(( 2000 + i ))/logout" >/dev/null || true; done
+for i in $(seq 1 "$INBOUND_AGENTS"); do api -X POST "$API/api/agents/$(( 2000 + i ))/logout" >/dev/null || true; done
+if [ -z "$ASTERISK" ]; then
+  api -X POST "$API/api/campaigns/$CAMPAIGN/pause" >/dev/null || true
+  for i in $(seq $(( INBOUND_AGENTS + 1 )) "$AGENTS"); do api -X DELETE "$API/api/campaigns/$CAMPAIGN/agents/$(( 2000 + i ))" >/dev/null 2>&1 || true; done
+fi
 stop_process "$CTIBRIDGE_PID" ctibridge
 CTIBRIDGE_PID=""
 stop_process "$PBXSIM_PID" pbxsim
@@ -391,10 +470,15 @@ SELECT agent_id AS agent, sum(calls) AS calls, round((sum(aht_seconds * calls) /
   FROM report_agent_activity(:'from', :'to', '1d') GROUP BY agent_id ORDER BY agent_id;
 SQL
 
-answered="$(psql_demo -At -c "SELECT count(*) FROM queue_visits WHERE entered_at >= '$RUN_FROM' AND answered_at IS NOT NULL")"
-calls="$(psql_demo -At -c "SELECT count(*) FROM calls WHERE started_at >= '$RUN_FROM'")"
 echo
-say "$calls calls stored, $answered answered, in $(( SECONDS - started )) s. Run it again any time: it reuses the build and the database."
+say "what happened (scripts/lib/demo-summary.sql, since $RUN_FROM):"
+summary_rows="$(psql_demo -At -F '|' -v from="$RUN_FROM" -f "$ROOT/scripts/lib/demo-summary.sql")"
+printf '%s\n' "$summary_rows" | awk -F'|' '{ printf "  %-40s %s\n", $1, $2 }'
+figure() { printf '%s\n' "$summary_rows" | awk -F'|' -v want="$1" '$1 == want { print $2 }'; }
+answered="$(figure 'inbound answered by an agent')"
+calls="$(figure 'inbound calls')"
+echo
+say "$calls inbound calls stored, $answered answered, in $(( SECONDS - started )) s. Run it again any time: it reuses the build and the database."
 if [ "$answered" -eq 0 ] && [ -n "$ASTERISK" ]; then
   say "no call was answered during the run: with --asterisk the calls are yours to make (see $STATE/ctibridge.log)"
   exit 0

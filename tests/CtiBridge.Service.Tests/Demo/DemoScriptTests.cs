@@ -1,20 +1,24 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.RegularExpressions;
 using CtiBridge.TestSupport;
 
 namespace CtiBridge.Service.Tests.Demo;
 
 /// <summary>
-/// scripts/demo.sh end to end, shortened to 15 seconds: PbxSim with callers and desk phones,
-/// ctibridge with three queues and twenty agents, PostgreSQL records, reports at the end.
+/// scripts/demo.sh end to end, shortened to 45 seconds: PbxSim with callers (a compressed day with a
+/// peak), desk phones and dialer agents' phones, ctibridge with three queues and sixteen agents, an
+/// outbound campaign with four agents on nailed-up lines, callbacks, PostgreSQL records, the reports
+/// and the summary at the end.
 /// </summary>
 [Trait("Tier", "PbxSim")]
-public sealed class DemoScriptTests
+public sealed partial class DemoScriptTests
 {
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(100);
+    /// <summary>Every run of the script is bounded: 45 s of demo plus building nothing, start-up and the reports, even on a loaded machine.</summary>
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(240);
 
     [Fact]
-    public async Task ShortDemo_AnswersCallsAndStoresTheirRecords()
+    public async Task ShortDemo_AnswersCalls_RunsTheCampaign_KeepsCallbacks_AndSummarisesFromTheDatabase()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
@@ -24,25 +28,53 @@ public sealed class DemoScriptTests
             // The test's own build output holds ctibridge.dll and pbxsim.dll (project references), so the script does not build.
             var (exit, output) = await RunAsync(
                 Path.Combine(RepositoryPaths.Root, "scripts", "demo.sh"),
-                ["--duration", "15", "--pg", PostgresServer.AdminConnectionString, "--database", database.Name, "--bin", AppContext.BaseDirectory, "--state", state.FullName],
+                ["--duration", "45", "--pg", PostgresServer.AdminConnectionString, "--database", database.Name, "--bin", AppContext.BaseDirectory, "--state", state.FullName],
                 ct);
 
             Assert.True(exit == 0, $"demo.sh exited with {exit}:\n{output}\n--- ctibridge.log ---\n{Tail(Path.Combine(state.FullName, "ctibridge.log"))}");
-            Assert.Contains("20 of 20 agents logged in", output, StringComparison.Ordinal);
+            Assert.Contains("16 of 16 inbound agents logged in", output, StringComparison.Ordinal);
+            Assert.Contains("4 of 4 dialer agents joined on nailed-up lines", output, StringComparison.Ordinal);
+            // PbxSim's dialer phones keep the line up through every customer (ordinary desk phones would hang it up after one talk).
+            Assert.Contains("4 of 4 dialer agents still on their nailed-up lines at the end", output, StringComparison.Ordinal);
             Assert.Contains("ok   agent-phones", output, StringComparison.Ordinal);
             Assert.Contains("/wallboard/#key=ctb_", output, StringComparison.Ordinal);   // the page answered 200 during the run
             Assert.Contains("Queues", output, StringComparison.Ordinal);
             Assert.Contains("occupancy %", output, StringComparison.Ordinal);
 
-            var answered = await database.ScalarAsync<long>("SELECT count(*) FROM queue_visits WHERE outcome = 'answered'", ct);
-            var calls = await database.ScalarAsync<long>("SELECT count(*) FROM calls", ct);
+            // The summary: the test runs the script's own query file on the same database for the same
+            // window (the run's start, printed by the script), so each printed figure is compared with
+            // what the same SQL says, never with a differently written count.
+            var from = RunStart().Match(output);
+            Assert.True(from.Success, $"the summary's heading (with the run's start) is missing:\n{output}");
+            var figures = await SummaryAsync(database, DateTimeOffset.Parse(from.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), ct);
+            Assert.Equal(15, figures.Count);
+            foreach (var (label, value) in figures)
+            {
+                Assert.Contains($"  {label.PadRight(40)} {value}\n", output.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+            }
+
+            long Figure(string label) => long.Parse(figures.Single(f => f.Label == label).Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Contains($"{Figure("inbound calls")} inbound calls stored, {Figure("inbound answered by an agent")} answered", output, StringComparison.Ordinal);
+            Assert.True(Figure("inbound answered by an agent") >= 3, $"only {Figure("inbound answered by an agent")} inbound calls answered:\n{output}");
+            // The peak makes callers wait: some press 1, some hang up after the minimum wait; both are promised a callback, placed, and kept when the customer answers.
+            Assert.True(Figure("callbacks promised") >= 1, $"no callback was promised:\n{output}");
+            Assert.Equal(Figure("callbacks promised"), Figure("  asked for with the callback key") + Figure("  owed after an abandoned wait"));
+            Assert.True(Figure("callback calls dialled") >= 1, $"no callback was dialled:\n{output}");
+            Assert.True(Figure("callbacks kept (customer reached)") >= 1, $"no callback was kept:\n{output}\n--- ctibridge.log ---\n{Tail(Path.Combine(state.FullName, "ctibridge.log"))}");
+            Assert.True(Figure("dialer attempts") >= 1, $"the dialer dialled nothing:\n{output}");
+            Assert.True(Figure("dialer answers talked to an agent") >= 1, $"no dialled customer talked to an agent:\n{output}");
+
+            // Records behind the figures: answered visits in several queues, each with its agent's in-call time;
+            // kept callbacks and dialer talks with their agents.
+            var answeredVisits = await database.ScalarAsync<long>("SELECT count(*) FROM queue_visits WHERE outcome = 'answered'", ct);
             var queues = await database.ScalarAsync<long>("SELECT count(DISTINCT queue) FROM queue_visits WHERE outcome = 'answered'", ct);
             var agentStates = await database.ScalarAsync<long>("SELECT count(*) FROM agent_state_intervals WHERE state = 'in_call'", ct);
-            Assert.True(answered >= 3, $"only {answered} answered queue visits were stored:\n{output}");
-            Assert.True(calls >= answered, $"{calls} calls but {answered} answered visits");
+            var keptWithAgent = await database.ScalarAsync<long>("SELECT count(*) FROM calls WHERE callback_id IS NOT NULL AND disposition = 'answered' AND agent_id IS NOT NULL", ct);
+            var dialerAgents = await database.ScalarAsync<long>("SELECT count(DISTINCT agent_id) FROM calls WHERE campaign_id = 'demo-renewals' AND disposition = 'answered' AND agent_id BETWEEN '2017' AND '2020'", ct);
             Assert.True(queues >= 2, $"answered calls reached only {queues} queue(s)");
-            Assert.True(agentStates >= answered, $"{agentStates} in-call state intervals for {answered} answered calls");
-            Assert.Contains($"{calls} calls stored, {answered} answered", output, StringComparison.Ordinal);
+            Assert.True(agentStates >= answeredVisits, $"{agentStates} in-call state intervals for {answeredVisits} answered visits");
+            Assert.True(keptWithAgent >= 1, "no callback call was answered with an agent on it");
+            Assert.True(dialerAgents >= 1, "no campaign call was talked by one of the dialer agents 2017-2020");
         }
         finally
         {
@@ -167,7 +199,8 @@ public sealed class DemoScriptTests
             Assert.Contains($"Asterisk at 127.0.0.1:{ami} (AMI user cti-ami)", output, StringComparison.Ordinal);
             Assert.DoesNotContain("PbxSim (Asterisk 22 emulator)", output, StringComparison.Ordinal);   // it started none of its own
             Assert.Contains("ok   agent-phones", output, StringComparison.Ordinal);
-            Assert.Contains("20 of 20 agents logged in", output, StringComparison.Ordinal);
+            Assert.Contains("16 of 16 inbound agents logged in", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("dialer agents joined", output, StringComparison.Ordinal);   // no campaign through someone's real carrier
             Assert.True(pbxsim.HasExited is false, "the demo must leave a PbxSim (an Asterisk) it did not start running");
             var answered = await database.ScalarAsync<long>("SELECT count(*) FROM queue_visits WHERE outcome = 'answered'", ct);
             Assert.True(answered >= 1, $"no call of the separate PbxSim was answered:\n{output}");
@@ -182,6 +215,26 @@ public sealed class DemoScriptTests
 
             state.Delete(recursive: true);
         }
+    }
+
+    [GeneratedRegex(@"what happened \(scripts/lib/demo-summary\.sql, since (\S+Z)\)")]
+    private static partial Regex RunStart();
+
+    /// <summary>Runs scripts/lib/demo-summary.sql as the script does, its psql variable <c>:'from'</c> as a parameter.</summary>
+    private static async Task<List<(string Label, string Value)>> SummaryAsync(TestDatabase database, DateTimeOffset from, CancellationToken ct)
+    {
+        var sql = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "scripts", "lib", "demo-summary.sql"), ct);
+        Assert.Contains(":'from'", sql, StringComparison.Ordinal);
+        await using var command = database.DataSource.CreateCommand(sql.Replace(":'from'", "@from", StringComparison.Ordinal));
+        command.Parameters.AddWithValue("from", from.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var rows = new List<(string, string)>();
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add((reader.GetString(0), reader.GetString(1)));
+        }
+
+        return rows;
     }
 
     private static readonly Dictionary<string, string?> Secrets = new() { ["CTIBRIDGE_AMI_SECRET"] = "x", ["CTIBRIDGE_ARI_PASSWORD"] = "y" };
