@@ -36,7 +36,8 @@ public sealed record SetupCheckResult(string Server, string Check, SetupCheckOut
 /// <summary>
 /// Checks that an Asterisk server is set up the way CtiBridge needs it, without changing anything
 /// on it: AMI reachable, login accepted, the write permissions CtiBridge uses, required modules,
-/// ARI reachable with the configured user, and whether the Stasis app is registered.
+/// ARI reachable with the configured user, the agents' phones, each inter-site trunk of
+/// <c>asterisk[].trunks</c> (its endpoint exists and is reachable), and whether the Stasis app is registered.
 /// </summary>
 /// <param name="server">The asterisk[] entry to check.</param>
 /// <param name="agentPhones">The agents' desk-phone endpoints (callControl.agents[].extension, e.g.
@@ -217,6 +218,7 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
         }
 
         await CheckAgentPhonesAsync(client, results, cancellationToken).ConfigureAwait(false);
+        await CheckSiteTrunksAsync(client, results, cancellationToken).ConfigureAwait(false);
 
         try
         {
@@ -273,5 +275,102 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
                 ? Result("agent-phones", SetupCheckOutcome.Warn, $"not registered now: {string.Join(", ", offline)}",
                     "the desk phone is off or cannot reach Asterisk; its agent is skipped until it registers")
                 : Result("agent-phones", SetupCheckOutcome.Pass, $"{agentPhones.Count} agent phone(s) exist and are registered"));
+    }
+
+    /// <summary>
+    /// Each inter-site trunk (<c>asterisk[].trunks[]</c>, docs/sites.md): the endpoint its dial
+    /// string goes through must exist on this server and be reachable (ARI's endpoint state: online
+    /// once registered or qualified), or spanning queues cannot ring the other site's agents.
+    /// </summary>
+    private async Task CheckSiteTrunksAsync(AriClient client, List<SetupCheckResult> results, CancellationToken cancellationToken)
+    {
+        var byTechnology = new Dictionary<string, IReadOnlyList<CtiBridge.Asterisk.Ari.Models.Endpoint>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var trunk in server.Trunks)
+        {
+            var what = $"trunk to '{trunk.To}' ({trunk.Dial})";
+            if (TrunkEndpoint(trunk.Dial) is not { } endpoint)
+            {
+                results.Add(Result("site-trunk", SetupCheckOutcome.Warn, $"{what}: not checked, the dial string names no endpoint ARI lists (PJSIP, IAX2 or SIP)",
+                    $"make sure '{server.Name}' can dial it (e.g. 'channel originate {trunk.Dial.Replace("{resource}", "1001", StringComparison.Ordinal)} application Echo' on its console)"));
+                continue;
+            }
+
+            if (!byTechnology.TryGetValue(endpoint.Technology, out var known))
+            {
+                try
+                {
+                    known = await client.Endpoints.ListByTechAsync(endpoint.Technology, cancellationToken).ConfigureAwait(false);
+                }
+                catch (AriRequestException ex) when (ex.StatusCode == 404)
+                {
+                    known = [];   // no endpoint of that technology at all (or its driver is not loaded)
+                }
+
+                byTechnology[endpoint.Technology] = known;
+            }
+
+            var name = $"{endpoint.Technology}/{endpoint.Resource}";
+            var found = known.FirstOrDefault(e => string.Equals(e.Resource, endpoint.Resource, StringComparison.OrdinalIgnoreCase));
+            if (found is null)
+            {
+                results.Add(Result("site-trunk", SetupCheckOutcome.Fail, $"{what}: no endpoint {name} on this server",
+                    endpoint.Technology.Equals("PJSIP", StringComparison.OrdinalIgnoreCase)
+                        ? $"add the trunk to '{trunk.To}' to pjsip.conf on '{server.Name}' (endpoint + aor + registration/identify named '{endpoint.Resource}', see asterisk-config/pjsip.conf [site-b]) or correct the dial string"
+                        : $"add a peer '{endpoint.Resource}' for '{trunk.To}' to {(endpoint.Technology == "IAX2" ? "iax.conf" : "sip.conf")} on '{server.Name}', or correct the dial string"));
+            }
+            else if (string.Equals(found.State, "online", StringComparison.OrdinalIgnoreCase))
+            {
+                results.Add(Result("site-trunk", SetupCheckOutcome.Pass, $"{what}: endpoint {name} exists and is reachable (online)"));
+            }
+            else if (found.State is null || string.Equals(found.State, "unknown", StringComparison.OrdinalIgnoreCase))
+            {
+                results.Add(Result("site-trunk", SetupCheckOutcome.Warn, $"{what}: endpoint {name} exists, reachability unknown (state '{found.State ?? "none"}')",
+                    $"set qualify_frequency on its aor (pjsip.conf) so '{server.Name}' probes '{trunk.To}' and knows when the trunk is down"));
+            }
+            else
+            {
+                results.Add(Result("site-trunk", SetupCheckOutcome.Fail, $"{what}: endpoint {name} exists but is {found.State} (not registered, or '{trunk.To}' does not answer)",
+                    $"on '{server.Name}': 'pjsip show endpoint {endpoint.Resource}' and 'pjsip show registrations'; '{trunk.To}' must be up, reachable through firewalls, and accept this server (its own trunk endpoint with identify/auth and a context that dials its phones, docs/sites.md); until then spanning queues cannot ring agents on '{trunk.To}'"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The endpoint a trunk's dial string goes through: <c>PJSIP/{resource}@site-b</c> and
+    /// <c>PJSIP/site-b/...</c> → PJSIP <c>site-b</c>; <c>IAX2/site-b/{resource}</c> (or
+    /// <c>IAX2/user:secret@site-b/...</c>) and <c>SIP/site-b/...</c> → that peer; null for anything
+    /// else (DAHDI groups, Local channels, a placeholder where the endpoint should be).
+    /// </summary>
+    internal static (string Technology, string Resource)? TrunkEndpoint(string dial)
+    {
+        var slash = dial.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0)
+        {
+            return null;
+        }
+
+        var technology = dial[..slash];
+        var rest = dial[(slash + 1)..];
+        string resource;
+        if (technology.Equals("PJSIP", StringComparison.OrdinalIgnoreCase))
+        {
+            // PJSIP/<dest>@<endpoint> (Asterisk's usual form) or PJSIP/<endpoint>/<dest> (PbxSim's, and Asterisk's with a URI).
+            var firstSlash = rest.IndexOf('/', StringComparison.Ordinal);
+            var at = rest.IndexOf('@', StringComparison.Ordinal);
+            resource = at >= 0 && (firstSlash < 0 || at < firstSlash) ? rest[(at + 1)..].Split('/', 2)[0] : rest.Split('/', 2)[0];
+        }
+        else if (technology.Equals("IAX2", StringComparison.OrdinalIgnoreCase) || technology.Equals("SIP", StringComparison.OrdinalIgnoreCase))
+        {
+            var peer = rest.Split('/', 2)[0];
+            resource = peer[(peer.LastIndexOf('@') + 1)..];
+        }
+        else
+        {
+            return null;
+        }
+
+        return resource.Length == 0 || resource.Contains('{', StringComparison.Ordinal) || resource.Contains(':', StringComparison.Ordinal)
+            ? null
+            : (technology.ToUpperInvariant(), resource);
     }
 }

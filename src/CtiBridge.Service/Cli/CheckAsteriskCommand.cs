@@ -11,7 +11,7 @@ public static class CheckAsteriskCommand
     public static Command Create()
     {
         var config = ConfigOption.Create();
-        var command = new Command("check-asterisk", "Connect to each configured Asterisk and report, one line per check with a fix hint: AMI reachable, login, permissions, modules, each DID into the Stasis app, ARI, agents' phones, the Stasis app. Changes nothing on the PBX.")
+        var command = new Command("check-asterisk", "Connect to each configured Asterisk and report, one line per check with a fix hint: AMI reachable, login, permissions, modules, each DID into the Stasis app, ARI, agents' phones, inter-site trunks, the Stasis app. Changes nothing on the PBX.")
         {
             config,
         };
@@ -37,10 +37,13 @@ public static class CheckAsteriskCommand
         }
 
         var failed = false;
-        var agentPhones = settings.CallControl.IsEnabled ? settings.CallControl.Agents.Select(a => a.Extension).ToList() : [];
         var dids = settings.CallControl.IsEnabled ? settings.CallControl.Dids.Select(d => d.Number).ToList() : [];
         foreach (var server in settings.Asterisk)
         {
+            // Each server is checked for the phones of its own agents (agents[].server; with one server, all of them).
+            var agentPhones = settings.CallControl.IsEnabled
+                ? settings.CallControl.Agents.Where(a => settings.Asterisk.Count == 1 || string.Equals(a.Server, server.Name, StringComparison.Ordinal)).Select(a => a.Extension).ToList()
+                : [];
             foreach (var result in await new AsteriskSetupCheck(server, agentPhones, dids: dids).RunAsync(cancellationToken).ConfigureAwait(false))
             {
                 await output.WriteLineAsync(result.ToString()).ConfigureAwait(false);

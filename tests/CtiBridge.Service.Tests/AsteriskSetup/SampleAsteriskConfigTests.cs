@@ -89,12 +89,37 @@ public sealed partial class SampleAsteriskConfigTests
     public void ExtensionsConf_EveryStasisCall_UsesTheServicesApplication()
     {
         var application = Sample.Asterisk[0].Ari.Application;
-        var calls = Conf("extensions.conf").Sections.SelectMany(s => s.Entries).Select(e => StasisCall().Match(e.Value)).Where(m => m.Success).ToList();
+        var dialer = Sample.Dialer;
+        var dialplan = Conf("extensions.conf");
+        var calls = dialplan.Sections.Where(s => s.Name != dialer.AmdContext).SelectMany(s => s.Entries).Select(e => StasisCall().Match(e.Value)).Where(m => m.Success).ToList();
 
         Assert.NotEmpty(calls);
         Assert.All(calls, m => Assert.Equal(application, m.Groups["app"].Value));
         Assert.Contains(calls, m => m.Groups["args"].Value.StartsWith("inbound,", StringComparison.Ordinal));
         Assert.Contains(calls, m => m.Groups["args"].Value.StartsWith("feature,", StringComparison.Ordinal));
+
+        // The dialer's answering-machine detection: the sample's dialer.amdContext exists, runs AMD()
+        // and returns to the dialer's own app with the verdict (docs/dialer.md).
+        Assert.NotNull(dialer.AmdContext);
+        var amd = Assert.Single(dialplan.Named(dialer.AmdContext)).Entries.Select(e => e.Value).ToList();
+        Assert.StartsWith("s,1,AMD(", amd[0], StringComparison.Ordinal);
+        var back = Assert.Single(amd.Select(v => StasisCall().Match(v)), m => m.Success);
+        Assert.Equal(dialer.Application, back.Groups["app"].Value);
+        Assert.StartsWith("dialer-amd,${AMDSTATUS},${AMDCAUSE}", back.Groups["args"].Value, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SiteTrunk_TheSampleTrunkEndpointExists_AndItsContextRingsPhones()
+    {
+        var pjsip = Conf("pjsip.conf");
+        var endpoint = Assert.Single(pjsip.Named("site-b"), s => pjsip.Resolve(s, "type") == "endpoint");
+        var aor = Assert.Single(pjsip.Named("site-b"), s => pjsip.Resolve(s, "type") == "aor");
+
+        // What docs/sites.md's "dial": "PJSIP/{resource}@site-b" goes through, and what check-asterisk looks up.
+        Assert.Equal(("PJSIP", "site-b"), CtiBridge.Service.AsteriskSetup.AsteriskSetupCheck.TrunkEndpoint("PJSIP/{resource}@site-b"));
+        Assert.NotNull(aor["qualify_frequency"]);   // reachability known: check-asterisk's site-trunk line can say online/offline
+        var context = pjsip.Resolve(endpoint, "context")!;
+        Assert.Contains(Conf("extensions.conf").Named(context).Single().Entries, e => e.Value.Contains("Dial(PJSIP/${EXTEN}", StringComparison.Ordinal));
     }
 
     [Fact]
