@@ -20,6 +20,12 @@ public sealed record PbxSimLoadSettings
 
     /// <summary>Model seconds of arrivals.</summary>
     public int ModelSeconds { get; init; } = 60;
+
+    /// <summary>
+    /// Paces model time to the wall clock (the issue's "sustains ... 50 new calls/s" as it would
+    /// run for real) instead of running it as fast as the machine allows.
+    /// </summary>
+    public bool RealTime { get; init; }
 }
 
 /// <summary>What one run measured.</summary>
@@ -34,13 +40,18 @@ public sealed record PbxSimLoadResult(
     long PeakManagedBytes,
     long AllocatedBytes,
     long PeakWorkingSetBytes,
-    int ModelSeconds)
+    int ModelSeconds,
+    bool RealTime = false,
+    TimeSpan Lag = default,
+    double ModelTotalSeconds = 0)
 {
     /// <summary>One line for the console and docs/benchmarks.md.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"// PbxSim load: {Calls} calls = {Calls / Wall.TotalSeconds:0} calls/s wall ({ModelSeconds / Wall.TotalSeconds:0.0}x real time), peak {PeakCustomers} customer calls / {PeakChannels} channels up at once, "
+        $"// PbxSim load{(RealTime ? " (real time)" : "")}: {Calls} calls = {Calls / Wall.TotalSeconds:0} calls/s wall ({ModelSeconds / Wall.TotalSeconds:0.0}x real time), peak {PeakCustomers} customer calls / {PeakChannels} channels up at once, "
         + $"{AmiEvents} AMI + {AriEvents} ARI events read in {Wall.TotalSeconds:0.00} s = {(AmiEvents + AriEvents) / Wall.TotalSeconds:0} events/s; "
-        + $"CPU {Cpu.TotalSeconds:0.00} s = {100 * Cpu.TotalSeconds / Wall.TotalSeconds:0}% of one core; managed heap peak {PeakManagedBytes / 1048576.0:0.0} MB, "
+        + $"{(RealTime ? string.Create(CultureInfo.InvariantCulture, $"clients behind the model clock at most {Lag.TotalMilliseconds:0} ms; ") : "")}"
+        + $"CPU {Cpu.TotalSeconds:0.00} s = {100 * Cpu.TotalSeconds / Wall.TotalSeconds:0}% of one core while running, {100 * Cpu.TotalSeconds / ModelTotalSeconds:0.0}% of one core at real time "
+        + $"({Cpu.TotalSeconds * 1000 / ModelTotalSeconds:0} ms CPU per model second, process incl. both clients); managed heap peak {PeakManagedBytes / 1048576.0:0.0} MB, "
         + $"allocated {AllocatedBytes / 1048576.0:0} MB, process peak working set {PeakWorkingSetBytes / 1048576.0:0} MB");
 }
 
@@ -107,6 +118,37 @@ public static class PbxSimLoad
         var step = TimeSpan.FromMilliseconds(1000.0 / settings.CallsPerSecond);
         var calls = settings.ModelSeconds * settings.CallsPerSecond;
         var (customers, peakCustomers, peakChannels, peakManaged) = (0, 0, 0, 0L);
+        var lag = TimeSpan.Zero;
+        var modelElapsed = TimeSpan.Zero;
+        async Task PaceAsync()
+        {
+            modelElapsed += step;
+            if (!settings.RealTime)
+            {
+                return;
+            }
+
+            // Real time: the next step is due when the wall clock reaches it; how far the two
+            // clients are behind what PbxSim published is noted once per model second.
+            var wait = modelElapsed - wall.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cts.Token);
+            }
+
+            if (modelElapsed.Ticks % TimeSpan.TicksPerSecond < step.Ticks)
+            {
+                var (amiNow, ariNow) = sim.EventCounts;
+                var probe = Stopwatch.StartNew();
+                while ((ami.Messages < amiNow + 3 || ari.Messages < ariNow) && probe.Elapsed < TimeSpan.FromSeconds(1))
+                {
+                    await Task.Delay(1, cts.Token);
+                }
+
+                lag = probe.Elapsed > lag ? probe.Elapsed : lag;
+            }
+        }
+
         for (var call = 0; call < calls; call++)
         {
             var number = (call % 2 == 0 ? 1000 : 2000) + (call / 2 % settings.Phones);
@@ -119,6 +161,7 @@ public static class PbxSimLoad
             });
             peakCustomers = Math.Max(peakCustomers, customers);
             clock.Advance(step);
+            await PaceAsync();
             peakChannels = Math.Max(peakChannels, sim.ChannelCount);
             if (call % settings.CallsPerSecond == 0)
             {
@@ -129,6 +172,7 @@ public static class PbxSimLoad
         for (var i = 0; i < (settings.TalkSeconds + 5) * settings.CallsPerSecond; i++)
         {
             clock.Advance(step);
+            await PaceAsync();
         }
 
         var (amiPublished, ariPublished) = sim.EventCounts;
@@ -141,7 +185,7 @@ public static class PbxSimLoad
         var process = Process.GetCurrentProcess();
         var cpu = process.TotalProcessorTime - cpuBefore;
         var result = new PbxSimLoadResult(calls, peakCustomers, peakChannels, ami.Messages, ari.Messages, wall.Elapsed, cpu,
-            peakManaged, GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore, process.PeakWorkingSet64, settings.ModelSeconds);
+            peakManaged, GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore, process.PeakWorkingSet64, settings.ModelSeconds, settings.RealTime, lag, modelElapsed.TotalSeconds);
         await cts.CancelAsync();
         amiClient.Close();
         ariClient.Close();
@@ -155,7 +199,7 @@ public static class PbxSimLoad
     }
 
     /// <summary>
-    /// <c>pbxsim-load [--phones N] [--calls-per-second N] [--talk-seconds N] [--seconds N]</c>: one run,
+    /// <c>pbxsim-load [--phones N] [--calls-per-second N] [--talk-seconds N] [--seconds N] [--real-time]</c>: one run,
     /// its result line on stdout (scripts/bench-pbxsim.sh runs each in a fresh process).
     /// </summary>
     public static async Task<int> RunConsoleAsync(string[] args)
@@ -163,6 +207,12 @@ public static class PbxSimLoad
         var settings = new PbxSimLoadSettings();
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--real-time")
+            {
+                settings = settings with { RealTime = true };
+                continue;
+            }
+
             int Value() => i + 1 < args.Length && int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
                 ? v
                 : throw new ArgumentException($"pbxsim-load: {args[i - 1]} needs a positive whole number");
@@ -174,7 +224,7 @@ public static class PbxSimLoad
                     "--calls-per-second" => settings with { CallsPerSecond = Value() },
                     "--talk-seconds" => settings with { TalkSeconds = Value() },
                     "--seconds" => settings with { ModelSeconds = Value() },
-                    _ => throw new ArgumentException($"pbxsim-load: unknown argument '{args[i]}' (expected --phones N, --calls-per-second N, --talk-seconds N, --seconds N)"),
+                    _ => throw new ArgumentException($"pbxsim-load: unknown argument '{args[i]}' (expected --phones N, --calls-per-second N, --talk-seconds N, --seconds N, --real-time)"),
                 };
             }
             catch (ArgumentException ex)
