@@ -361,6 +361,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false)
     {
         NoteGoneDuringRecovery(channelId);
+        AgentLegEnded(channelId);
         if (_externalLegs.TryGetValue(channelId, out var external))
         {
             ExternalGone(external, channelId, at);
@@ -447,6 +448,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         WriteIvrCallRecord(session);
         foreach (var (agentId, legId) in session.AgentLegs)
         {
+            AgentLegEnding(agentId, legId);
             session.Run("hang up agent " + agentId, ct => session.App.Ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
         }
 
@@ -494,6 +496,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case StopRinging stop:
                 if (session.AgentLegs.Remove(stop.AgentId, out var legId))
                 {
+                    AgentLegEnding(stop.AgentId, legId);
                     session.Run("stop ringing " + stop.AgentId, ct => ari.Channels.HangupAsync(legId, reason: "normal", cancellationToken: ct));
                 }
 
@@ -534,8 +537,14 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
+        var previous = PreviousLegsOf(agentId);
         session.Run($"ring agent {agentId}", async ct =>
         {
+            if (previous is not null)
+            {
+                await AwaitPhoneFreeAsync(previous, callId, agentId, ring.RingTimeout, ct).ConfigureAwait(false);
+            }
+
             try
             {
                 await session.App.Ari.Channels.OriginateAsync(
@@ -549,6 +558,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 LogOriginateFailed(_logger, callId, agentId, endpoint, ex.Message);
                 Post(at =>
                 {
+                    // Never created: a later ring of this agent must not wait for its end.
+                    AgentLegEnded(legId);
                     if (session.Ended || !session.AgentLegs.TryGetValue(agentId, out var current) || current != legId)
                     {
                         return null;
