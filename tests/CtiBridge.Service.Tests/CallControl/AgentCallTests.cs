@@ -22,7 +22,12 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
     {
         Name = name,
         Strategy = "leastrecent",
-        RingTimeout = TimeSpan.FromSeconds(5),
+
+        // These tests are about what follows the answer, so an answer must never lose against the ring
+        // timer: the engine times a ring from the offer, and the originate request, the phone's 200 ms and
+        // the answer event all count against it; under CI load that round trip has taken over 2 s, and a
+        // ring lost to a 5 s timeout was not offered again within the tests' 15 s waits (retry after 30 s).
+        RingTimeout = TimeSpan.FromSeconds(60),
         RetryAfterNoAnswer = TimeSpan.FromSeconds(30),
         WrapUp = TimeSpan.FromSeconds(0.5),
         MusicOnHold = name == "billing" ? "jazz" : "default",
@@ -296,7 +301,10 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
     public async Task Survey_AgentHangsUp_CallerPressesAScore_StoredWithTheCall()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await StartAsync(ct, new SurveySettings { Prompt = "ctibridge-survey", ThanksPrompt = "auth-thankyou", Timeout = TimeSpan.FromSeconds(10) });
+        // The caller's key, not the survey's timeout, ends this survey (the timeout has its own test below):
+        // a 10 s timer raced the key press, which under load comes after the hang-up, the bridge's end and
+        // the question have gone through ARI.
+        await using var rig = await StartAsync(ct, new SurveySettings { Prompt = "ctibridge-survey", ThanksPrompt = "auth-thankyou", Timeout = TimeSpan.FromMinutes(5) });
         var (caller, agent) = await ConnectedCallAsync(rig, ct);
 
         rig.Pbx.Phone("1001").Hangup();
