@@ -3,9 +3,8 @@ using System.Text;
 using CtiBridge.Data.Access;
 using CtiBridge.Service.Live;
 using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.Service.Tests.Http;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -46,18 +45,17 @@ public sealed class SecretsInLogsTests : IDisposable
                 s.Webhooks = [new WebhookSettings { Name = "crm", Url = "http://127.0.0.1:9/hook", Secret = WebhookSecret, RetryDelay = TimeSpan.FromMilliseconds(20), MaxAttempts = 2, Events = ["call.ended"] }];
             });
         var asterisk = rig.Services.GetRequiredService<Service.Configuration.CtiBridgeSettings>().Asterisk[0];
-        var keys = new ApiKeyStore(database.DataSource, TimeProvider.System);
-        var adminKey = (await keys.CreateAsync("secrets-admin", ApiRole.Admin, null, "fault test", ct)).Token;
-        var agentKey = (await keys.CreateAsync("secrets-agent", ApiRole.Agent, "2001", "fault test", ct)).Token;
+        var adminKey = await HttpApi.KeyAsync(rig, ApiRole.Admin, ct);
+        var agentKey = await HttpApi.KeyAsync(rig, ApiRole.Agent, ct, "2001");
         var wrongKey = adminKey[..^6] + "zzzzzz";
         foreach (var (_, phone) in team)
         {
             rig.Pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(600));
         }
 
-        using var admin = Client(rig, adminKey);
-        using var agent = Client(rig, agentKey);
-        using var wrong = Client(rig, wrongKey);
+        using var admin = HttpApi.Client(rig, adminKey);
+        using var agent = HttpApi.Client(rig, agentKey);
+        using var wrong = HttpApi.Client(rig, wrongKey);
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await wrong.GetAsync("/api/queues", ct)).StatusCode);
         Assert.False((await agent.PostAsJsonAsync("/api/agents/2001/login", new { pin = WrongPin }, ct)).IsSuccessStatusCode);
         Assert.True((await agent.PostAsJsonAsync("/api/agents/2001/login", new { pin = AgentPin }, ct)).IsSuccessStatusCode);
@@ -93,13 +91,5 @@ public sealed class SecretsInLogsTests : IDisposable
             var at = text.IndexOf(secret, StringComparison.Ordinal);
             Assert.True(at < 0, $"a secret ({secret[..Math.Min(4, secret.Length)]}…) is in the log: …{text[Math.Max(0, at - 200)..Math.Min(text.Length, at + 60)]}…");
         }
-    }
-
-    private static HttpClient Client(CallCenterRig rig, string token)
-    {
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var client = new HttpClient { BaseAddress = new Uri(address) };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        return client;
     }
 }

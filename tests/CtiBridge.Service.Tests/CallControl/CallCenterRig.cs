@@ -144,9 +144,12 @@ internal sealed class CallCenterRig : IAsyncDisposable
         return rig;
     }
 
-    public async Task LoginAsync(string agentId, CancellationToken ct)
+    public Task LoginAsync(string agentId, CancellationToken ct) => LoginAsync(Center, agentId, ct);
+
+    /// <summary>Logs <paramref name="agentId"/> in on <paramref name="center"/> with the rig's <see cref="Pin"/>; the test fails if it is refused.</summary>
+    public static async Task LoginAsync(CallCenter center, string agentId, CancellationToken ct)
     {
-        var outcome = await Center.LoginAgentAsync(agentId, Pin, ct);
+        var outcome = await center.LoginAgentAsync(agentId, Pin, ct);
         Assert.True(outcome.Accepted, outcome.Reason);
     }
 
@@ -202,11 +205,17 @@ internal sealed class CallCenterRig : IAsyncDisposable
     /// <summary>Stops the service: every record of what happened so far is written before it returns.</summary>
     public async Task StopServiceAsync()
     {
-        if (_app is not null)
+        await StopAsync(_app);
+        _app = null;
+    }
+
+    /// <summary>Stops and disposes a service host (nothing when <paramref name="app"/> is null): every record is written before it returns.</summary>
+    public static async Task StopAsync(WebApplication? app)
+    {
+        if (app is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-            _app = null;
+            await app.StopAsync();
+            await app.DisposeAsync();
         }
     }
 

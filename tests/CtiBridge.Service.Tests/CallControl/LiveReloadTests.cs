@@ -6,9 +6,8 @@ using CtiBridge.Core.Acd;
 using CtiBridge.Data.Access;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Tests.Http;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.CallControl;
@@ -34,6 +33,27 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
 
     private static Task<ConfigurationReloadResult> NextReloadAsync(ConfigurationReload reload, Func<Task> cause) => ConfigurationFile.NextReloadAsync(reload, cause, Ct);
 
+    /// <summary>Edits the watched <paramref name="file"/> and waits for the reload it causes; the reload must be applied (else its problems are the failure).</summary>
+    private static async Task<ConfigurationReloadResult> AppliedAsync(CallCenterRig rig, string file, Action<JsonNode> edit)
+    {
+        var result = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, edit, Ct));
+        Assert.True(result.Applied, string.Join('\n', result.Problems));
+        return result;
+    }
+
+    /// <summary>
+    /// The service on the watched <paramref name="file"/> with two queues, support (DID 4008001) and sales
+    /// (DID 4008002), and agent 2001 (phone 1001, logged out) a member of both.
+    /// </summary>
+    private Task<CallCenterRig> StartWithSalesAsync(string file) =>
+        CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
+            configure: cc =>
+            {
+                cc.Queues.Add(Queue("sales"));
+                cc.Dids.Add(new DidRouteSettings { Number = "4008002", Queue = "sales" });
+                cc.Agents[0].Queues.Add("sales");
+            });
+
     [Fact]
     public async Task WatchedFile_GoodEditIsLive_BadEditRejectedWithOneLinePerProblem_OldKeepsServing()
     {
@@ -44,7 +64,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
         await rig.LoginAsync("2001", Ct);
 
         // A new queue with its own DID; agent 2001 (logged in) joins it with penalty 2 and gets a skill.
-        var applied = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root =>
+        var applied = await AppliedAsync(rig, file, root =>
         {
             var cc = root["callControl"]!;
             cc["queues"]!.AsArray().Add(JsonNode.Parse("""{ "name": "sales", "strategy": "leastrecent", "ringTimeout": "00:00:10", "wrapUp": "00:00:00.5" }"""));
@@ -53,9 +73,8 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
             agent["queues"]!.AsArray().Add("sales");
             agent["penalties"] = JsonNode.Parse("""{ "sales": 2 }""");
             agent["skills"] = JsonNode.Parse("""{ "english": 80 }""");
-        }, Ct));
+        });
 
-        Assert.True(applied.Applied, string.Join('\n', applied.Problems));
         Assert.Empty(applied.RestartNeeded);
         var joined = await rig.AcdEvents.WaitForAsync<AgentQueuesChanged>(e => e.AgentId == "2001", "agent 2001 to join sales", Ct);
         Assert.Equal([new QueueMembership("support"), new QueueMembership("sales", 2)], joined.Queues);
@@ -96,13 +115,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
     public async Task RemovingAQueueWithACallWaiting_IsRefusedLive_AndTheCallIsStillServed()
     {
         var file = Path.Combine(_directory, "ctibridge.json");
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
-            configure: cc =>
-            {
-                cc.Queues.Add(Queue("sales"));
-                cc.Dids.Add(new DidRouteSettings { Number = "4008002", Queue = "sales" });
-                cc.Agents[0].Queues.Add("sales");
-            });
+        await using var rig = await StartWithSalesAsync(file);
         var reload = rig.Services.GetRequiredService<ConfigurationReload>();
         var caller = rig.Trunk.CallIn("4008002", "5550003", "Waiting Caller");
         await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "sales", "the call to wait in sales", Ct);
@@ -129,9 +142,9 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
     {
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001"), ("2002", "1002")], Ct,
             configure: cc => cc.Queues.Add(Queue("sales")));
-        using var admin = Client(rig, await KeyAsync(ApiRole.Admin));
-        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
-        using var reporting = Client(rig, await KeyAsync(ApiRole.Reporting));
+        using var admin = await HttpApi.ClientAsync(rig, ApiRole.Admin, Ct);
+        using var supervisor = await HttpApi.ClientAsync(rig, ApiRole.Supervisor, Ct);
+        using var reporting = await HttpApi.ClientAsync(rig, ApiRole.Reporting, Ct);
         await rig.LoginAsync("2002", Ct);
 
         // No file: nothing to reload.
@@ -184,7 +197,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
     {
         var file = Path.Combine(_directory, "ctibridge.json");
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file);
-        using var admin = Client(rig, await KeyAsync(ApiRole.Admin));
+        using var admin = await HttpApi.ClientAsync(rig, ApiRole.Admin, Ct);
 
         // Every setting read only at start-up, changed at once, beside a live one (the ring timeout).
         await ConfigurationFile.EditAsync(file, root =>
@@ -225,8 +238,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
         Assert.Null(running.CustomerLookup);
 
         // Only highAvailability changed back: it alone is named again (the others still differ from the running values too).
-        var again = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["highAvailability"] = false, Ct));
-        Assert.True(again.Applied);
+        var again = await AppliedAsync(rig, file, root => root["callControl"]!["highAvailability"] = false);
         Assert.DoesNotContain("callControl.highAvailability", again.RestartNeeded);
         Assert.Contains("callControl.shutdown.handBackCalls", again.RestartNeeded);
     }
@@ -235,14 +247,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
     public async Task EmptyQueueRules_ChangedLive_ApplyToTheCallWaitingAndToTheNextCaller()
     {
         var file = Path.Combine(_directory, "ctibridge.json");
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
-            configure: cc =>
-            {
-                cc.Queues.Add(Queue("sales"));
-                cc.Dids.Add(new DidRouteSettings { Number = "4008002", Queue = "sales" });
-                cc.Agents[0].Queues.Add("sales");
-            });
-        var reload = rig.Services.GetRequiredService<ConfigurationReload>();
+        await using var rig = await StartWithSalesAsync(file);
 
         // No agent logged in and no rule: the caller waits.
         var waiting = rig.Trunk.CallIn("4008002", "5550011", "Waiting Caller");
@@ -250,16 +255,14 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
         Assert.Empty(rig.AcdEvents.Snapshot().OfType<CallOverflowed>());
 
         // leaveWhen set on sales: the waiting caller leaves now (app_queue leavewhenempty).
-        var left = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["queues"]![1]!["leaveWhen"] = "noAgentsLoggedIn", Ct));
-        Assert.True(left.Applied, string.Join('\n', left.Problems));
+        await AppliedAsync(rig, file, root => root["callControl"]!["queues"]![1]!["leaveWhen"] = "noAgentsLoggedIn");
         var overflowed = await rig.AcdEvents.WaitForAsync<CallOverflowed>(e => e.CallId == entered.CallId, "the waiting call to leave sales", Ct);
         Assert.Equal(OverflowCondition.NoAgents, overflowed.Condition);
 
         // refuseJoinWhen set on support: the next caller is refused at once; before the change a caller joined.
         var joined = rig.Trunk.CallIn("4008001", "5550012", "Joins");
         var first = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "support", "a support call to join", Ct);
-        var refuse = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["queues"]![0]!["refuseJoinWhen"] = "noAgentsLoggedIn", Ct));
-        Assert.True(refuse.Applied, string.Join('\n', refuse.Problems));
+        await AppliedAsync(rig, file, root => root["callControl"]!["queues"]![0]!["refuseJoinWhen"] = "noAgentsLoggedIn");
         Assert.Equal("noAgentsLoggedIn", rig.Center.Settings.Queues[0].RefuseJoinWhen);
         Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallOverflowed>(), e => e.CallId == first.CallId);
         var refused = rig.Trunk.CallIn("4008001", "5550013", "Refused");
@@ -275,14 +278,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
     public async Task QueueWeight_ChangedLive_DecidesWhichWaitingCallTheAgentTakes()
     {
         var file = Path.Combine(_directory, "ctibridge.json");
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct, configurationFile: file,
-            configure: cc =>
-            {
-                cc.Queues.Add(Queue("sales"));
-                cc.Dids.Add(new DidRouteSettings { Number = "4008002", Queue = "sales" });
-                cc.Agents[0].Queues.Add("sales");
-            });
-        var reload = rig.Services.GetRequiredService<ConfigurationReload>();
+        await using var rig = await StartWithSalesAsync(file);
 
         // The support caller has waited longer; with equal weights the agent would take that call first.
         var older = rig.Trunk.CallIn("4008001", "5550021", "Older Support Caller");
@@ -291,8 +287,7 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
         var sales = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Queue == "sales", "the sales call to wait", Ct);
 
         // sales weighs 100 times as much: its caller's wait counts 100 times (app_queue weight).
-        var result = await NextReloadAsync(reload, () => ConfigurationFile.EditAsync(file, root => root["callControl"]!["queues"]![1]!["weight"] = 100, Ct));
-        Assert.True(result.Applied, string.Join('\n', result.Problems));
+        await AppliedAsync(rig, file, root => root["callControl"]!["queues"]![1]!["weight"] = 100);
         Assert.Equal(["sales"], (await rig.AcdEvents.WaitForAsync<AcdReconfigured>(_ => true, "the reconfiguration", Ct)).QueuesChanged);
         await rig.LoginAsync("2001", Ct);
 
@@ -322,12 +317,11 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
 
         // A changed definition and a new campaign: both stored; the running one keeps running.
         var second = id + "-b";
-        var result = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root =>
+        var result = await AppliedAsync(rig, file, root =>
         {
             root["campaigns"]![0]!["maxAttempts"] = 3;
             root["campaigns"]!.AsArray().Add(JsonNode.Parse(Campaign(second).ToJson()));
-        }, Ct));
-        Assert.True(result.Applied, string.Join('\n', result.Problems));
+        });
         Assert.Equal([$"campaigns: '{id}' stored; the dialers take the new definition at their next campaign refresh", $"campaigns: '{second}' stored; the dialers take the new definition at their next campaign refresh"], result.Notes);
         var changed = await store.GetAsync(id, Ct);
         Assert.Equal((CtiBridge.Data.Dialer.CampaignState.Running, 3), (changed!.State, changed.Definition.MaxAttempts));
@@ -346,12 +340,11 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
         Assert.Equal(3, (await store.GetAsync(id, Ct))!.Definition.MaxAttempts);
 
         // Taken out of the file: it stays in the database as it is, and the answer says so.
-        var removed = await NextReloadAsync(rig.Services.GetRequiredService<ConfigurationReload>(), () => ConfigurationFile.EditAsync(file, root =>
+        var removed = await AppliedAsync(rig, file, root =>
         {
             root["campaigns"]!.AsArray().RemoveAt(1);
             root["campaigns"]![0]!["maxAttempts"] = 3;
-        }, Ct));
-        Assert.True(removed.Applied, string.Join('\n', removed.Problems));
+        });
         Assert.Equal([$"campaigns: '{second}' is no longer in the file; it stays in the database as it is (stop it with POST /api/campaigns/{second}/stop)"], removed.Notes);
         Assert.NotNull(await store.GetAsync(second, Ct));
     }
@@ -379,15 +372,4 @@ public sealed class LiveReloadTests(MigratedDatabaseFixture database) : IClassFi
             }
         }
     }
-
-    private static HttpClient Client(CallCenterRig rig, string token)
-    {
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var client = new HttpClient { BaseAddress = new Uri(address) };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private async Task<string> KeyAsync(ApiRole role) =>
-        (await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync($"{role}-{Guid.NewGuid():N}"[..24], role, null, "test", Ct)).Token;
 }

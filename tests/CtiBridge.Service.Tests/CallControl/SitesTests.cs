@@ -235,11 +235,7 @@ public sealed class SitesTests
             await client.StartAsync(ct);
         }
 
-        public async Task LoginAsync(string agentId, CancellationToken ct)
-        {
-            var outcome = await Center.LoginAgentAsync(agentId, CallCenterRig.Pin, ct);
-            Assert.True(outcome.Accepted, outcome.Reason);
-        }
+        public Task LoginAsync(string agentId, CancellationToken ct) => CallCenterRig.LoginAsync(Center, agentId, ct);
 
         /// <summary>A customer calls <paramref name="did"/> on <paramref name="sim"/>; returns the call's ID once it is queued.</summary>
         public async Task<string> CallAsync(PbxSimulator sim, string did, string number, CancellationToken ct)
@@ -280,12 +276,8 @@ public sealed class SitesTests
 
         public async Task StopServiceAsync()
         {
-            if (_app is not null)
-            {
-                await _app.StopAsync();
-                await _app.DisposeAsync();
-                _app = null;
-            }
+            await CallCenterRig.StopAsync(_app);
+            _app = null;
         }
 
         public async ValueTask DisposeAsync()

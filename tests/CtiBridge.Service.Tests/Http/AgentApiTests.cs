@@ -2,12 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CtiBridge.Data.Access;
-using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Http;
 
@@ -16,27 +12,11 @@ public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixt
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static CallQueueSettings Queue() => new()
-    {
-        Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default",
-    };
-
-    private static HttpClient Client(CallCenterRig rig, string token)
-    {
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var client = new HttpClient { BaseAddress = new Uri(address) };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private async Task<string> KeyAsync(ApiRole role, string? agent = null) =>
-        (await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync($"{role}-{Guid.NewGuid():N}"[..24], role, agent, "test", Ct)).Token;
-
     [Fact]
     public async Task AgentKey_LogsInPausesResumesAndLogsOutItself_EachStepAudited()
     {
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
-        using var http = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, HttpApi.SupportQueue(), [("2001", "1001")], Ct);
+        using var http = await HttpApi.ClientAsync(rig, ApiRole.Agent, Ct, "2001");
 
         var before = await http.GetFromJsonAsync<JsonElement>("/api/agents/2001", Ct);
         var login = await http.PostAsJsonAsync("/api/agents/2001/login", new { pin = CallCenterRig.Pin }, Ct);
@@ -61,10 +41,10 @@ public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixt
     [Fact]
     public async Task AgentKey_OtherAgent_Forbidden_SupervisorMayActForAny()
     {
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001"), ("2002", "1002")], Ct);
-        using var agent = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
-        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
-        using var reporting = Client(rig, await KeyAsync(ApiRole.Reporting));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, HttpApi.SupportQueue(), [("2001", "1001"), ("2002", "1002")], Ct);
+        using var agent = await HttpApi.ClientAsync(rig, ApiRole.Agent, Ct, "2001");
+        using var supervisor = await HttpApi.ClientAsync(rig, ApiRole.Supervisor, Ct);
+        using var reporting = await HttpApi.ClientAsync(rig, ApiRole.Reporting, Ct);
 
         var other = await agent.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct);
         var bySupervisor = await supervisor.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct);
@@ -78,8 +58,8 @@ public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixt
     [Fact]
     public async Task Refusals_AreProblemsNamingTheReason()
     {
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
-        using var http = Client(rig, await KeyAsync(ApiRole.Supervisor));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, HttpApi.SupportQueue(), [("2001", "1001")], Ct);
+        using var http = await HttpApi.ClientAsync(rig, ApiRole.Supervisor, Ct);
 
         var wrongPin = await http.PostAsJsonAsync("/api/agents/2001/login", new { pin = "0000" }, Ct);
         var noPin = await http.PostAsJsonAsync("/api/agents/2001/login", new { }, Ct);
@@ -99,9 +79,9 @@ public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixt
     [Fact]
     public async Task Queues_AfterOneAnsweredCall_ShowTodaysFiguresAndLiveAgents()
     {
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
-        using var reporting = Client(rig, await KeyAsync(ApiRole.Reporting));
-        using var agent = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, HttpApi.SupportQueue(), [("2001", "1001")], Ct);
+        using var reporting = await HttpApi.ClientAsync(rig, ApiRole.Reporting, Ct);
+        using var agent = await HttpApi.ClientAsync(rig, ApiRole.Agent, Ct, "2001");
         await rig.LoginAsync("2001", Ct);
         rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
 

@@ -2,12 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CtiBridge.Data.Access;
-using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Http;
 
@@ -16,29 +12,13 @@ public sealed class CallbackApiTests(MigratedDatabaseFixture database) : IClassF
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static CallQueueSettings Queue() => new()
-    {
-        Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default",
-    };
-
-    private static HttpClient Client(CallCenterRig rig, string token)
-    {
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var client = new HttpClient { BaseAddress = new Uri(address) };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private async Task<string> KeyAsync(ApiRole role, string? agent = null) =>
-        (await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync($"{role}-{Guid.NewGuid():N}"[..24], role, agent, "test", Ct)).Token;
-
     [Fact]
     public async Task SupervisorAndAgent_CreateListRescheduleCancel_AgentsSeeOnlyTheirOwn_BadInputNamed()
     {
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001"), ("2002", "1002")], Ct);
-        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
-        using var agent = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
-        using var reporting = Client(rig, await KeyAsync(ApiRole.Reporting));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, HttpApi.SupportQueue(), [("2001", "1001"), ("2002", "1002")], Ct);
+        using var supervisor = await HttpApi.ClientAsync(rig, ApiRole.Supervisor, Ct);
+        using var agent = await HttpApi.ClientAsync(rig, ApiRole.Agent, Ct, "2001");
+        using var reporting = await HttpApi.ClientAsync(rig, ApiRole.Reporting, Ct);
         var tomorrow = DateTimeOffset.UtcNow.AddDays(1);
 
         var queueOwned = await supervisor.PostAsJsonAsync("/api/callbacks", new { number = "13900000001", queue = "support", dueAt = tomorrow, reason = "bill question", customerName = "Wu" }, Ct);
