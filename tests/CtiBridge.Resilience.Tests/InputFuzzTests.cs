@@ -23,7 +23,7 @@ public sealed class InputFuzzTests
     private const int Seed = 14;
     private static readonly FakeTimeProvider Clock = new(new DateTimeOffset(2026, 11, 30, 14, 0, 0, TimeSpan.Zero));
 
-    private const string GoodLeads =
+    internal const string GoodLeads =
         "name,phone,time_zone,product,note\r\n"
         + "Jane,(212) 555-0100,,\"gold, annual\",\"said \"\"call after 5\"\"\"\n"
         + "Bob,+1 415 555 0101,America/Chicago,silver,\n"
@@ -188,7 +188,7 @@ public sealed class InputFuzzTests
     private void AssertNoCrash() =>
         Assert.True(Crashes.Count == 0, $"{Crashes.Count} kind(s) of exception escaped the configuration loader:\n" + string.Join("\n\n", Crashes.Values));
 
-    private static readonly JsonNode?[] HostileValues =
+    internal static readonly JsonNode?[] HostileValues =
     [
         null, 0, -1, 1e308, 2147483648L, "", "abc", "-00:00:05", "99:99:99", true, new JsonArray(), new JsonObject(),
         new JsonArray(1, "x"), new JsonObject { ["x"] = 1 }, "' OR 1=1 --", "../../../etc/passwd", "\u0000", "\ud800",
@@ -196,7 +196,7 @@ public sealed class InputFuzzTests
     ];
 
     // Every (container, key-or-index) that holds a value, so any value can be replaced.
-    private static IEnumerable<(JsonNode Parent, object Key)> Places(JsonNode node)
+    internal static IEnumerable<(JsonNode Parent, object Key)> Places(JsonNode node)
     {
         switch (node)
         {
@@ -231,7 +231,7 @@ public sealed class InputFuzzTests
         }
     }
 
-    private static void Replace(JsonNode parent, object key, JsonNode? value)
+    internal static void Replace(JsonNode parent, object key, JsonNode? value)
     {
         if (parent is JsonObject obj)
         {
@@ -243,8 +243,8 @@ public sealed class InputFuzzTests
         }
     }
 
-    private const string CsvAlphabet = ",\"\r\n;+-() 0123456789abcTZ/\t";
-    private const string JsonAlphabet = "{}[]\":,/*\\ 0123456789.-+eEtrufalsn$";
+    internal const string CsvAlphabet = ",\"\r\n;+-() 0123456789abcTZ/\t";
+    internal const string JsonAlphabet = "{}[]\":,/*\\ 0123456789.-+eEtrufalsn$";
 
     /// <summary>
     /// 1–4 mutations of <paramref name="source"/>: a byte changed (biased to the format's own
@@ -295,8 +295,8 @@ public sealed class InputFuzzTests
     private static void Count(Dictionary<string, int> outcomes, string outcome) =>
         outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
 
-    private static string Escape(byte[] bytes) =>
+    internal static string Escape(byte[] bytes) =>
         Shorten(string.Concat(bytes.Take(400).Select(b => b is >= 32 and < 127 ? ((char)b).ToString() : string.Create(CultureInfo.InvariantCulture, $"\\x{b:x2}"))));
 
-    private static string Shorten(string text) => text.Length > 300 ? text[..300] + $"…({text.Length} chars)" : text;
+    internal static string Shorten(string text) => text.Length > 300 ? text[..300] + $"…({text.Length} chars)" : text;
 }

@@ -32,11 +32,12 @@ public static class ConfigurationEndpoints
         }).WithSummary("Read the configuration file again and apply what can change live (queues, agents, DIDs, IVR plans, calendars, campaigns).");
         config.MapPut("/call-control", async (HttpRequest request, ConfigurationReload reload, CancellationToken ct) =>
         {
-            string json;
+            byte[] body;
             try
             {
-                using var reader = new StreamReader(request.Body, System.Text.Encoding.UTF8);
-                json = await reader.ReadToEndAsync(ct);
+                using var buffer = new MemoryStream();
+                await request.Body.CopyToAsync(buffer, ct);
+                body = buffer.ToArray();
             }
             catch (BadHttpRequestException ex)
             {
@@ -44,7 +45,14 @@ public static class ConfigurationEndpoints
                 return Results.Problem(statusCode: ex.StatusCode, title: "Unreadable request body", detail: $"The body could not be read whole (limit {HttpExtensions.MaxRequestBodyBytes} bytes).");
             }
 
-            return Answer(await reload.ApplyCallControlAsync(json, ct));
+            // Strict: a bad byte replaced by U+FFFD would go live as a mangled queue or agent name.
+            if (Utf8Position.FirstInvalid(body) is { } where)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Body not UTF-8",
+                    detail: $"request body: {where} is not valid UTF-8; send the callControl section as UTF-8 JSON. The running configuration stays.");
+            }
+
+            return Answer(await reload.ApplyCallControlAsync(System.Text.Encoding.UTF8.GetString(body), ct));
         }).Accepts<object>("application/json")
             .WithSummary("Replace the running callControl section (queues, agents, DIDs, IVR plans, calendars) with the body; the file is not changed.");
         return api;
