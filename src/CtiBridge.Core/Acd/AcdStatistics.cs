@@ -2,7 +2,7 @@ namespace CtiBridge.Core.Acd;
 
 /// <summary>
 /// Live statistics per queue and per agent, maintained incrementally from the engine's event
-/// stream with the definitions of docs/metrics.md (version 1). A visit counts in the period that
+/// stream with the definitions of docs/metrics.md (version 2). A visit counts in the period that
 /// contains its queue-entry time; ratios are computed over visits that have left the queue.
 /// It can also be fed any recorded event stream (<see cref="Apply(AcdEvent)"/>) to recount.
 /// </summary>
@@ -13,6 +13,11 @@ public sealed class AcdStatistics
     private readonly Dictionary<string, AgentCounters> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<(string CallId, string AgentId), DateTimeOffset> _answeredVisitEntry = [];
 
+    // Callback tasks are not inbound queue visits (CallbackTasks, docs/metrics.md §3a): their events are
+    // left out of every queue and agent call figure; the agent's state time on them still counts.
+    private readonly HashSet<string> _callbackTasks = new(StringComparer.Ordinal);
+    private readonly HashSet<(string CallId, string AgentId)> _callbackHandlings = [];
+
     /// <summary>Creates empty statistics for a period starting at <paramref name="periodStart"/>.</summary>
     public AcdStatistics(MetricsParameters parameters, DateTimeOffset periodStart)
     {
@@ -22,7 +27,7 @@ public sealed class AcdStatistics
     }
 
     /// <summary>Version of docs/metrics.md these statistics implement.</summary>
-    public const int DefinitionsVersion = 1;
+    public const int DefinitionsVersion = 2;
 
     /// <summary>Start of the current period (visits entering before it are not counted).</summary>
     public DateTimeOffset PeriodStart { get; private set; }
@@ -48,6 +53,23 @@ public sealed class AcdStatistics
         ArgumentNullException.ThrowIfNull(e);
         switch (e)
         {
+            case CallEnqueued x when CallbackTasks.IsCallbackTask(x.Caller):
+                _callbackTasks.Add(x.CallId);
+                break;
+            case QueueVisitEnded x when _callbackTasks.Contains(x.CallId):
+                if (x is CallAnswered answeredTask)
+                {
+                    _callbackHandlings.Add((x.CallId, answeredTask.AgentId));
+                }
+
+                break;
+            case CallHandlingEnded x when _callbackHandlings.Remove((x.CallId, x.AgentId)):
+                break;
+            case CallOfferEnded x when _callbackTasks.Contains(x.CallId):
+                break;
+            case CallEnded x:
+                _callbackTasks.Remove(x.CallId);
+                break;
             case CallEnqueued x when x.At >= PeriodStart:
                 Queue(x.Queue).Offered++;
                 break;

@@ -22,6 +22,11 @@ public sealed class AcdRecordMapper
     private readonly Dictionary<string, CallTrack> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, AgentTrack> _agents = new(StringComparer.Ordinal);
 
+    // Callback tasks (CallbackTasks): not inbound queue visits (docs/metrics.md §3a), so no queue
+    // visit, queue_log event or call row comes from them here (call control writes each attempt as an
+    // outbound call row); tracked only until they have ended and their handling is over.
+    private readonly Dictionary<string, CallbackTaskTrack> _callbackTasks = new(StringComparer.Ordinal);
+
     // Call rows already written whose survey answer may still come (bounded: oldest forgotten first).
     private readonly Dictionary<string, CallRecord> _finished = new(StringComparer.Ordinal);
     private readonly Queue<string> _finishedOrder = new();
@@ -42,6 +47,11 @@ public sealed class AcdRecordMapper
     {
         ArgumentNullException.ThrowIfNull(acdEvent);
         var output = new List<CallCenterRecord>(3);
+        if (IsCallbackTaskEvent(acdEvent))
+        {
+            return output;
+        }
+
         switch (acdEvent)
         {
             case AgentLoggedIn x:
@@ -102,6 +112,45 @@ public sealed class AcdRecordMapper
         return output;
     }
 
+    /// <summary>True for an event of a callback task (which leaves no record here), keeping track of its end.</summary>
+    private bool IsCallbackTaskEvent(AcdEvent acdEvent)
+    {
+        switch (acdEvent)
+        {
+            case CallEnqueued x when CallbackTasks.IsCallbackTask(x.Caller):
+                _callbackTasks.TryAdd(x.CallId, new CallbackTaskTrack());
+                return true;
+            case CallAnswered x when _callbackTasks.TryGetValue(x.CallId, out var task):
+                task.OpenHandlings++;
+                return true;
+            case CallHandlingEnded x when _callbackTasks.TryGetValue(x.CallId, out var task):
+                task.OpenHandlings--;
+                ForgetCallbackTaskWhenDone(x.CallId, task);
+                return true;
+            case CallEnded x when _callbackTasks.TryGetValue(x.CallId, out var task):
+                task.Ended = true;
+                ForgetCallbackTaskWhenDone(x.CallId, task);
+                return true;
+            case CallOffered x: return _callbackTasks.ContainsKey(x.CallId);
+            case CallOfferEnded x: return _callbackTasks.ContainsKey(x.CallId);
+            case QueueVisitEnded x: return _callbackTasks.ContainsKey(x.CallId);
+            case CallTransferred x: return _callbackTasks.ContainsKey(x.CallId);
+            case CallCompleted x: return _callbackTasks.ContainsKey(x.CallId);
+            case CallRecordingStarted x: return _callbackTasks.ContainsKey(x.CallId);
+            case CallRecordingEnded x: return _callbackTasks.ContainsKey(x.CallId);
+            case SurveyAnswered x: return _callbackTasks.ContainsKey(x.CallId);
+            default: return false;
+        }
+    }
+
+    private void ForgetCallbackTaskWhenDone(string callId, CallbackTaskTrack task)
+    {
+        if (task.Ended && task.OpenHandlings <= 0)
+        {
+            _callbackTasks.Remove(callId);
+        }
+    }
+
     /// <summary>
     /// The states agents are in right now, as intervals ending at <paramref name="now"/> (e.g. at the
     /// end of a reporting day, so the reports see the time the wallboard already counts). When the
@@ -157,8 +206,7 @@ public sealed class AcdRecordMapper
     {
         if (!_calls.TryGetValue(x.CallId, out var call))
         {
-            // A callback task's call row is written by call control (outbound, with the customer leg's outcome).
-            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, AsteriskServer = x.Caller.Site, IsCallbackTask = x.Caller.Attributes.ContainsKey("callbackId") };
+            call = new CallTrack { StartedAt = x.At, Caller = x.Caller.CallerNumber, Did = x.Caller.Did, AsteriskServer = x.Caller.Site };
             _calls[x.CallId] = call;
         }
 
@@ -278,7 +326,7 @@ public sealed class AcdRecordMapper
             output.Add(visit with { Revision = 1, TalkSeconds = x.Talk.TotalSeconds, HoldSeconds = x.Hold.TotalSeconds, WrapUpSeconds = x.WrapUp.TotalSeconds, Handled = true });
         }
 
-        if (call.Ended is not null && !call.IsCallbackTask)
+        if (call.Ended is not null)
         {
             output.Add(CallRow(x.CallId, call, revision: ++call.Revision));
             if (call.OpenHandlings == 0)
@@ -292,10 +340,7 @@ public sealed class AcdRecordMapper
     {
         var call = Call(x.CallId, x.At);
         call.Ended = x;
-        if (!call.IsCallbackTask)
-        {
-            output.Add(CallRow(x.CallId, call, revision: call.Revision));
-        }
+        output.Add(CallRow(x.CallId, call, revision: call.Revision));
 
         if (call.OpenHandlings == 0)
         {
@@ -312,10 +357,6 @@ public sealed class AcdRecordMapper
         }
 
         _calls.Remove(callId);
-        if (call.IsCallbackTask)
-        {
-            return;
-        }
 
         var row = CallRow(callId, call, call.Revision);
         if (_finished.TryAdd(callId, row))
@@ -341,7 +382,7 @@ public sealed class AcdRecordMapper
         if (_calls.TryGetValue(x.CallId, out var open))
         {
             open.SurveyScore = (short)x.Score;
-            if (open.Ended is not null && !open.IsCallbackTask)
+            if (open.Ended is not null)
             {
                 output.Add(CallRow(x.CallId, open, ++open.Revision));
             }
@@ -454,8 +495,6 @@ public sealed class AcdRecordMapper
         public Dictionary<string, RecordingRecord> Recordings { get; } = new(StringComparer.Ordinal);
         public short? SurveyScore { get; set; }
 
-        public bool IsCallbackTask { get; init; }
-
         public int? Position(string queue, int visit) => Positions.TryGetValue((queue, visit), out var p) ? p : null;
     }
 
@@ -466,5 +505,11 @@ public sealed class AcdRecordMapper
         public DateTimeOffset Since { get; set; }
         public string? Reason { get; set; }
         public int Flushes { get; set; }
+    }
+
+    private sealed class CallbackTaskTrack
+    {
+        public int OpenHandlings;
+        public bool Ended;
     }
 }

@@ -32,7 +32,7 @@ public static class QueueEndpoints
                 q.Statistics.ShortAbandoned, q.Statistics.LongAbandoned, q.Statistics.Overflowed, q.Statistics.SystemLost,
                 q.Statistics.ServiceLevel, q.Statistics.AbandonRate, q.Statistics.AnswerRate,
                 q.Statistics.AverageSpeedOfAnswer?.TotalSeconds, q.Statistics.AverageHandleTime?.TotalSeconds, q.Statistics.LongestWait.TotalSeconds,
-                DefinitionsVersion: 1)).ToList());
+                DefinitionsVersion: Core.Acd.AcdStatistics.DefinitionsVersion)).ToList());
         }).RequireAuthorization(ApiRoles.ReadReports).WithTags("queues").WithSummary("Every queue's live state and today's figures (docs/metrics.md v1).");
 
         var members = api.MapGroup("/queues/{queue}/members").WithTags("queues");

@@ -34,6 +34,9 @@ public sealed class DomainMetrics
     private readonly Gauge _dialerDialLevel;
     private readonly Counter _dialerAttempts;
 
+    // Callback tasks are not inbound queue visits (docs/metrics.md §3a): left out of the visit counters.
+    private readonly HashSet<string> _callbackTasks = new(StringComparer.Ordinal);
+
     /// <summary>Creates the metrics for one host.</summary>
     public DomainMetrics(IServiceProvider services)
     {
@@ -68,6 +71,14 @@ public sealed class DomainMetrics
     {
         switch (domainEvent)
         {
+            case CallEnqueued x when CallbackTasks.IsCallbackTask(x.Caller):
+                _callbackTasks.Add(x.CallId);
+                break;
+            case CallEnded x:
+                _callbackTasks.Remove(x.CallId);
+                break;
+            case QueueVisitEnded x when _callbackTasks.Contains(x.CallId):
+                break;
             case CallEnqueued x:
                 _visits.WithLabels(x.Queue, "offered").Inc();
                 break;
