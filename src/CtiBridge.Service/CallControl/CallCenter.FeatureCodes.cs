@@ -224,7 +224,7 @@ public sealed partial class CallCenter
                 break;
             case FeatureStep.Pin:
                 var agentId = feature.AgentId!;
-                var outcome = _engine.Handle(new AgentLogin(at, agentId, feature.Phone, digits));
+                var outcome = RefusedAsWorkingElsewhere(agentId) ?? _engine.Handle(new AgentLogin(at, agentId, feature.Phone, digits));
                 if (outcome.Accepted)
                 {
                     Finish(feature, outcome, "agent-loginok");

@@ -76,7 +76,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(pin);
         return RequestAsync(at => _agents.TryGetValue(agentId, out var agent)
-            ? _engine.Handle(new AgentLogin(at, agentId, agent.Extension, pin))
+            ? RefusedAsWorkingElsewhere(agentId) ?? _engine.Handle(new AgentLogin(at, agentId, agent.Extension, pin))
             : InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents"), cancellationToken);
     }
 

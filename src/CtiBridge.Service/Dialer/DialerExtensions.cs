@@ -82,6 +82,14 @@ internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvi
             dialer.PreviewChanged += preview => hub.Publish(DialerLiveEvents.Preview(preview));
         }
 
+        // An agent on a nailed-up line cannot log in to inbound queues too (one state at a time in the state log).
+        if (services.GetService<CallControl.CallCenter>() is { } center)
+        {
+            center.AgentWorkingElsewhere = agentId => dialer.CampaignOf(agentId) is { } campaign
+                ? $"agent {agentId} is on the nailed-up line of campaign {campaign}; leave the campaign before logging in to inbound queues"
+                : null;
+        }
+
         try
         {
             await dialer.StartAsync(stoppingToken).ConfigureAwait(false);

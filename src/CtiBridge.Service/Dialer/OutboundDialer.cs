@@ -59,6 +59,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private readonly Dictionary<string, DialerLine> _lines = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agentsByChannel = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agents = new(StringComparer.Ordinal);
+
+    // Agent → campaign of the agents on a nailed-up line, readable off the loop: call control refuses
+    // their inbound login (one agent, one state at a time in the state log; docs/dialer.md).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _onLines = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _tasks = [];
     private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
@@ -143,6 +147,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             var channelId = string.Create(CultureInfo.InvariantCulture, $"dagent-{agentId}-{++_agentLegs}");
             var agent = new DialerAgent(agentId, endpoint, channelId, "dhold-" + channelId, campaign) { StateSince = now };
             _agents[agentId] = agent;
+            _onLines[agentId] = campaignId;
             _agentsByChannel[channelId] = agent;
             campaign.Agents.Add(agent);
             agent.Run("call the agent's phone", _logger, ct => _ari.Channels.OriginateAsync(
@@ -152,6 +157,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             LogAgentJoining(_logger, agentId, campaignId, endpoint);
             return Task.FromResult<string?>(null);
         }, cancellationToken);
+
+    /// <summary>The campaign whose nailed-up line the agent is on (joining or joined) on this instance, or null. Safe from any thread.</summary>
+    public string? CampaignOf(string agentId) => _onLines.TryGetValue(agentId, out var campaign) ? campaign : null;
 
     /// <summary>An agent leaves their campaign (after the current call: the nailed-up channel is hung up now, which ends the call too).</summary>
     public Task<string?> LeaveAsync(string agentId, CancellationToken cancellationToken = default) =>
@@ -765,6 +773,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             return;
         }
+
+        _onLines.TryRemove(agent.Id, out _);
 
         _agentsByChannel.Remove(agent.ChannelId);
         agent.Campaign.Agents.Remove(agent);

@@ -294,9 +294,49 @@ public static class DialerEndpoints
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
         }
 
-        return await dialer.JoinAsync(campaignId, agentId, endpoint, ct) is { } refused
-            ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: refused)
-            : Results.Accepted(value: new { campaignId, agentId, endpoint });
+        // One agent, one state at a time in the state log: not on a nailed-up line while logged in to
+        // inbound queues. Checked before and again after joining: a login that slipped in between
+        // (call control refuses logins of agents on a line from the moment of the join) undoes the join.
+        if (await InboundLoginAsync(agentId, services, ct) is { } before)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: before);
+        }
+
+        if (await dialer.JoinAsync(campaignId, agentId, endpoint, ct) is { } refused)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: refused);
+        }
+
+        if (await InboundLoginAsync(agentId, services, ct) is { } after)
+        {
+            await dialer.LeaveAsync(agentId, ct);
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: after);
+        }
+
+        return Results.Accepted(value: new { campaignId, agentId, endpoint });
+    }
+
+    /// <summary>
+    /// Why the agent cannot join a campaign because they are logged in to inbound queues (the call
+    /// center of this instance when it runs, else the live state the active instance keeps), or null.
+    /// </summary>
+    private static async Task<string?> InboundLoginAsync(string agentId, IServiceProvider services, CancellationToken ct)
+    {
+        bool loggedIn;
+        if (services.GetService<CallControl.CallCenter>() is { } center && center.Started.IsCompleted)
+        {
+            loggedIn = await center.GetAgentAsync(agentId, ct) is { State: not Core.Acd.AgentState.LoggedOut };
+        }
+        else if (services.GetService<NpgsqlDataSource>() is { } db)
+        {
+            loggedIn = (await new Data.LiveState.LiveStateStore(db).LoadAgentsAsync(ct)).Any(a => a.AgentId == agentId);
+        }
+        else
+        {
+            return null;
+        }
+
+        return loggedIn ? $"agent {agentId} is logged in to inbound queues; log out there before joining a campaign's nailed-up line" : null;
     }
 
     private static async Task<IResult> LeaveAsync(string campaignId, string agentId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)

@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CtiBridge.Data.Access;
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CtiBridge.Service.Tests.Dialer;
+
+/// <summary>
+/// One agent, one state at a time in the agent-state log (issue 9): an agent logged in to inbound
+/// queues cannot join a campaign's nailed-up line, and an agent on a line cannot log in to inbound
+/// queues — otherwise call control and the dialer would both log intervals for the same time and the
+/// agent report would count the agent's logged-in time twice (occupancy, calls per hour). Real
+/// service with call control and the dialer, PbxSim and PostgreSQL.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class InboundAndCampaignTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AgentOnInboundQueuesCannotJoinALine_AgentOnALineCannotLogInToQueues_StateLogHasOneIntervalAtATime()
+    {
+        var queue = new CallQueueSettings { Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default" };
+        var journal = Directory.CreateTempSubdirectory("ctibridge-inbound-campaign-").FullName;
+        var campaignId = "both-" + Guid.NewGuid().ToString("N")[..8];
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], Ct, configureService: s =>
+        {
+            s.Dialer = new Service.Dialer.DialerSettings { Enabled = true, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.3, RecordJournalDirectory = journal };
+            s.Campaigns = [Core.Dialer.CampaignDefinition.Parse($$"""
+                { "id": "{{campaignId}}", "agentGroup": "support", "mode": "Progressive", "callerId": "+18005550100",
+                  "trunkPrefix": "PJSIP/carrier/", "defaultTimeZone": "America/New_York" }
+                """)];
+        });
+        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var store = new ApiKeyStore(database.Database.DataSource, TimeProvider.System);
+        using var admin = new HttpClient { BaseAddress = new Uri(address) };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", (await store.CreateAsync("admin-both", ApiRole.Admin, null, "test", Ct)).Token);
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        var campaigns = new Data.Dialer.CampaignStore(database.Database.DataSource, TimeProvider.System);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!await campaigns.SetStateAsync(campaignId, Data.Dialer.CampaignState.Running, "test", Ct))
+        {
+            Assert.True(DateTime.UtcNow < until, "the file's campaign was not stored within 15 s");
+            await Task.Delay(50, Ct);
+        }
+
+        // 2002 joins the campaign (the dialer may need a refresh to run it) and waits on its nailed-up line.
+        var joinedAt = DateTimeOffset.UtcNow;
+        while ((await admin.PostAsJsonAsync($"/api/campaigns/{campaignId}/agents/2002", new { endpoint = "PJSIP/1002" }, Ct)).StatusCode != HttpStatusCode.Accepted)
+        {
+            Assert.True(DateTime.UtcNow < until, "agent 2002 could not join the campaign within 15 s");
+            await Task.Delay(50, Ct);
+            joinedAt = DateTimeOffset.UtcNow;
+        }
+
+        // On the line: no inbound login (API, and the call center's own check behind the desk-phone login).
+        var login = await admin.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct);
+        Assert.Equal(HttpStatusCode.Conflict, login.StatusCode);
+        Assert.Contains("nailed-up line of campaign " + campaignId, await DetailAsync(login), StringComparison.Ordinal);
+        Assert.Equal(Core.Acd.AgentState.LoggedOut, (await rig.Center.GetAgentAsync("2002", Ct))!.State);
+        Assert.False((await rig.Center.LoginAgentAsync("2002", CallCenterRig.Pin, Ct)).Accepted);
+
+        // Logged in to inbound queues: no joining a line.
+        (await admin.PostAsJsonAsync("/api/agents/2001/login", new { pin = CallCenterRig.Pin }, Ct)).EnsureSuccessStatusCode();
+        var join = await admin.PostAsJsonAsync($"/api/campaigns/{campaignId}/agents/2001", new { endpoint = "PJSIP/1001" }, Ct);
+        Assert.Equal(HttpStatusCode.Conflict, join.StatusCode);
+        Assert.Contains("agent 2001 is logged in to inbound queues", await DetailAsync(join), StringComparison.Ordinal);
+        Assert.Null(rig.Services.GetRequiredService<Service.Dialer.OutboundDialer>().CampaignOf("2001"));
+
+        // 2002's time on the line, then it leaves; after leaving it may log in to the queues.
+        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/campaigns/{campaignId}/agents/2002", Ct)).StatusCode);
+        await WaitAsync(() => Task.FromResult(rig.Services.GetRequiredService<Service.Dialer.OutboundDialer>().CampaignOf("2002") is null), "2002 off the line");
+        var leftAt = DateTimeOffset.UtcNow;
+        (await admin.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct)).EnsureSuccessStatusCode();
+        await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        await rig.StopServiceAsync(); // every open interval is closed and stored
+
+        // The state log: 2002's intervals never overlap, and the agent report counts its logged-in
+        // time once: no more than the time from joining to now (it would be about twice that if both
+        // parts logged the same seconds), and the dialer's part at most the time on the line.
+        var db = database.Database;
+        Assert.Equal(0L, await db.ScalarAsync<long>("""
+            SELECT count(*) FROM agent_state_intervals a JOIN agent_state_intervals b
+              ON a.agent_id = b.agent_id AND a.started_at < b.started_at AND b.started_at < a.ended_at
+            WHERE a.agent_id IN ('2001', '2002')
+            """, Ct));
+        var span = await db.ScalarAsync<double>("SELECT extract(epoch FROM max(ended_at) - min(started_at))::float8 FROM agent_state_intervals WHERE agent_id = '2002'", Ct);
+        var day = joinedAt.UtcDateTime.Date;
+        var report = await db.ScalarAsync<double>(
+            $"SELECT logged_in_seconds::float8 FROM report_agent_activity('{day:yyyy-MM-dd}T00:00Z', '{day.AddDays(2):yyyy-MM-dd}T00:00Z', '1mo') WHERE agent_id = '2002'", Ct);
+        Assert.True(report > 0 && report <= span + 0.001, $"2002 logged in {report:F3} s in the report over a span of {span:F3} s");
+        Assert.True(span <= (DateTimeOffset.UtcNow - joinedAt).TotalSeconds + 1, $"span {span:F1} s");
+        var onLine = await db.ScalarAsync<double>(
+            $"SELECT coalesce(sum(extract(epoch FROM ended_at - started_at)), 0)::float8 FROM agent_state_intervals WHERE agent_id = '2002' AND session_id LIKE 'dagent-%'", Ct);
+        Assert.True(onLine > 0 && onLine <= (leftAt - joinedAt).TotalSeconds + 1, $"on the line {onLine:F1} s, joined to left {(leftAt - joinedAt).TotalSeconds:F1} s");
+    }
+
+    private static async Task<string> DetailAsync(HttpResponseMessage response) =>
+        (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString() ?? string.Empty;
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(15));
+        while (!await condition())
+        {
+            try
+            {
+                await Task.Delay(20, bound.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Still waiting after 15 s for {what}.");
+            }
+        }
+    }
+}
