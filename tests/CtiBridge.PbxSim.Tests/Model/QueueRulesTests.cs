@@ -101,6 +101,9 @@ public sealed class QueueRulesTests
         var config = System.Text.Json.JsonSerializer.Deserialize<PbxSimConfig>(File.ReadAllText(path), PbxSimConfig.JsonOptions)!;
 
         Assert.Empty(config.PbxSim.Problems());
+        Assert.Empty(config.BehaviourProblems());
+        Assert.Equal(["1002"], config.DialerPhones!.Endpoints);
+        Assert.Equal(2, config.Traffic!.Profile.Count);
         var queue = Assert.Single(config.PbxSim.Queues!);
         Assert.Equal(("support", 5, 2), (queue.Name, queue.WrapUpTime, queue.Members.Count));
         Assert.Equal("PJSIP/1001", queue.Members[0].Interface);
