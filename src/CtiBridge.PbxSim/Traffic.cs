@@ -110,7 +110,10 @@ public sealed class DialledCustomers
     /// <summary>Share that never answers.</summary>
     public double NoAnswer { get; set; } = 0.2;
 
-    /// <summary>Share that is an invalid number (cause 1, CHANUNAVAIL).</summary>
+    /// <summary>
+    /// Share that is an invalid number (cause 1, CHANUNAVAIL). Decided per number at its first call:
+    /// an invalid number stays invalid, and a number that existed once (busy, rang) never turns invalid.
+    /// </summary>
     public double Invalid { get; set; } = 0.05;
 
     /// <summary>Share answered by a machine (answers, then hangs up after <see cref="MachineMessageSeconds"/>).</summary>

@@ -74,38 +74,83 @@ internal sealed class Endpoints
     public static int InUse(PbxModel model, string endpoint) =>
         model.Channels.Values.Count(c => string.Equals(c.Endpoint, endpoint, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Creates the outgoing PJSIP channel for a Dial, or returns false (unknown, unregistered, busy).</summary>
-    /// <summary>How customers dialled through trunks answer.</summary>
-    public DialledCustomers Customers { get; set; } = new();
+    /// <summary>How customers dialled through trunks answer (setting it forgets which numbers exist).</summary>
+    public DialledCustomers Customers
+    {
+        get => _customers;
+        set
+        {
+            _customers = value;
+            lock (_numberExists)
+            {
+                _numberExists.Clear();
+            }
+        }
+    }
+
+    private DialledCustomers _customers = new();
 
     private readonly Random _random = new(7);
 
-    /// <summary>Draws a dialled customer's behaviour from <see cref="Customers"/>.</summary>
-    private PhoneScript DrawCustomer()
+    /// <summary>
+    /// Whether each number dialled so far exists. Busy, no answer, a person or a machine are drawn
+    /// anew for every call, but an unallocated number is the number's, not the call's: one that rang
+    /// or was busy once is never "unallocated" on a later call, and one that was stays so (otherwise
+    /// a retried busy number could come back invalid, which no real network does).
+    /// </summary>
+    private readonly Dictionary<string, bool> _numberExists = new(StringComparer.Ordinal);
+
+    /// <summary>Draws a dialled customer's behaviour from <see cref="Customers"/> for a call to <paramref name="number"/>.</summary>
+    internal PhoneScript DrawCustomer(string number)
     {
-        var roll = _random.NextDouble();
         var c = Customers;
-        var ring = TimeSpan.FromSeconds(c.RingSeconds);
-        if ((roll -= c.Busy) < 0)
+        bool known, exists;
+        lock (_numberExists)
         {
-            return new PhoneScript(PhoneBehaviour.Busy, TimeSpan.Zero);
+            known = _numberExists.TryGetValue(number, out exists);
         }
 
-        if ((roll -= c.NoAnswer) < 0)
-        {
-            return new PhoneScript(PhoneBehaviour.NeverAnswer, TimeSpan.Zero);
-        }
-
-        if ((roll -= c.Invalid) < 0)
+        if (known && !exists)
         {
             return new PhoneScript(PhoneBehaviour.Unavailable, TimeSpan.Zero);
         }
 
-        return (roll -= c.Machine) < 0
-            ? new PhoneScript(PhoneBehaviour.Answer, ring) { Machine = TimeSpan.FromSeconds(c.MachineMessageSeconds) }
-            : new PhoneScript(PhoneBehaviour.Answer, ring) { HangUpAfter = c.TalkSeconds > 0 ? TimeSpan.FromSeconds(c.TalkSeconds) : null };
+        // A number known to exist draws among the other kinds only, in their proportions.
+        var invalid = known ? 0 : c.Invalid;
+        var roll = _random.NextDouble() * (known ? 1 - c.Invalid : 1);
+        var ring = TimeSpan.FromSeconds(c.RingSeconds);
+        PhoneScript script;
+        if ((roll -= c.Busy) < 0)
+        {
+            script = new PhoneScript(PhoneBehaviour.Busy, TimeSpan.Zero);
+        }
+        else if ((roll -= c.NoAnswer) < 0)
+        {
+            script = new PhoneScript(PhoneBehaviour.NeverAnswer, TimeSpan.Zero);
+        }
+        else if ((roll -= invalid) < 0)
+        {
+            script = new PhoneScript(PhoneBehaviour.Unavailable, TimeSpan.Zero);
+        }
+        else
+        {
+            script = (roll -= c.Machine) < 0
+                ? new PhoneScript(PhoneBehaviour.Answer, ring) { Machine = TimeSpan.FromSeconds(c.MachineMessageSeconds) }
+                : new PhoneScript(PhoneBehaviour.Answer, ring) { HangUpAfter = c.TalkSeconds > 0 ? TimeSpan.FromSeconds(c.TalkSeconds) : null };
+        }
+
+        if (number.Length > 0)
+        {
+            lock (_numberExists)
+            {
+                _numberExists[number] = script.Behaviour != PhoneBehaviour.Unavailable;
+            }
+        }
+
+        return script;
     }
 
+    /// <summary>Creates the outgoing PJSIP channel for a Dial, or returns false (unknown, unregistered, busy).</summary>
     public bool TryDial(PbxModel model, Channel caller, string name, out Channel channel)
     {
         channel = null!;
@@ -143,7 +188,7 @@ internal sealed class Endpoints
     {
         if (channel.Endpoint is { } name && Find(name) is { IsTrunk: true })
         {
-            var script = DrawCustomer();
+            var script = DrawCustomer(channel.Exten);
             _customerScripts[channel] = script;
             channel.AmdVerdict = Customers.AmdResults.TryGetValue(channel.Exten, out var verdict) ? verdict
                 : script.Machine is not null ? "MACHINE" : "HUMAN";

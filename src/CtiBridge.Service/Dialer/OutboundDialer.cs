@@ -153,7 +153,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             agent.Run("call the agent's phone", _logger, ct => _ari.Channels.OriginateAsync(
                 endpoint: endpoint, app: _settings.Application, appArgs: $"{AgentArg},{campaignId},{agentId}",
                 callerId: $"\"{campaign.Definition.Id}\" <{campaign.Definition.CallerId.TrimStart('+')}>", timeout: 60, channelId: channelId, cancellationToken: ct),
-                onFailure: reason => Post(_ => { RemoveAgent(agent, "phone could not be called: " + reason); return Task.CompletedTask; }), _stopping.Token);
+                onFailure: failure => Post(_ => { RemoveAgent(agent, "phone could not be called: " + failure.Message); return Task.CompletedTask; }), _stopping.Token);
             LogAgentJoining(_logger, agentId, campaignId, endpoint);
             return Task.FromResult<string?>(null);
         }, cancellationToken);
@@ -426,12 +426,23 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         line.Run("originate", _logger, ct => _ari.Channels.OriginateAsync(
                 endpoint: call.Endpoint, app: _settings.Application, appArgs: $"{CustomerArg},{campaign.Definition.Id},{call.LeadId}",
                 callerId: callerId, timeout: (int)Math.Ceiling(order.RingTimeout.TotalSeconds), channelId: call.CallId, cancellationToken: ct),
-            onFailure: reason => Post(async now =>
+            onFailure: failure => Post(async now =>
             {
+                if (failure is not AriRequestException)
+                {
+                    // No answer (timeout, connection broken after the request went out): Asterisk may well
+                    // have placed the call, and a dial we cannot rule out must not free the lead for
+                    // another one while the first may still ring. The line stays; its events (answer,
+                    // ChannelDestroyed) end it as usual, or, if none ever comes, the domain releases it as
+                    // a lost reply after its ring timeout and grace, hangs the channel id up and retries.
+                    LogOriginateUnanswered(_logger, call.CallId, call.Endpoint, failure.Message);
+                    return;
+                }
+
                 // Asterisk refused the dial (unknown endpoint, no channel): the attempt failed.
                 if (_lines.Remove(call.CallId) && campaign.Dialer.Find(call.CallId) is not null)
                 {
-                    LogOriginateFailed(_logger, call.CallId, call.Endpoint, reason);
+                    LogOriginateFailed(_logger, call.CallId, call.Endpoint, failure.Message);
                     await EndLineAsync(campaign, campaign.Dialer.OnCallEnded(call.CallId, now, CallOutcome.Failed), _stopping.Token, line).ConfigureAwait(false);
                     FreeReservedAgent(line, now);
                 }
@@ -918,6 +929,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Dialer ARI events were cut off ({Reason}); lines whose end was missed are released after their ring timeout and grace")]
     private static partial void LogEventGap(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Dialling {Endpoint} for call {CallId} got no answer ({Reason}); the line is kept until Asterisk reports the call or its lost-reply grace ends")]
+    private static partial void LogOriginateUnanswered(ILogger logger, string callId, string endpoint, string reason);
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
     private static partial void LogWorkFailed(ILogger logger, Exception exception);

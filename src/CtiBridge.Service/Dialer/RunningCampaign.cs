@@ -225,10 +225,10 @@ internal abstract partial class AriSequence
 {
     private Task _tail = Task.CompletedTask;
 
-    public void Run(string what, ILogger logger, Func<CancellationToken, Task> step, Action<string>? onFailure, CancellationToken stopping) =>
+    public void Run(string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping) =>
         _tail = Chain(_tail, what, logger, step, onFailure, stopping);
 
-    private static async Task Chain(Task previous, string what, ILogger logger, Func<CancellationToken, Task> step, Action<string>? onFailure, CancellationToken stopping)
+    private static async Task Chain(Task previous, string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping)
     {
         await previous.ConfigureAwait(false);
         try
@@ -243,7 +243,7 @@ internal abstract partial class AriSequence
         catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
         {
             LogFailed(logger, what, ex.Message);
-            onFailure?.Invoke(ex.Message);
+            onFailure?.Invoke(ex);
         }
     }
 

@@ -68,10 +68,11 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         return id;
     }
 
-    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false)
+    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false, TimeSpan? requestTimeout = null)
     {
         var server = PbxSimSettings.For(pbx);
         var options = AsteriskServer.ToAriOptions(server.Ari);
+        options = requestTimeout is { } timeout ? options with { RequestTimeout = timeout } : options;
         return new OutboundDialer(
             new DialerSettings
             {
@@ -425,6 +426,39 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];
+
+    [Fact]
+    public async Task OriginateReplyLost_TheLeadIsNotDialledAgainWhileItsFirstCallMayRing()
+    {
+        // Asterisk places every call, but its REST answers come after the dialer stopped waiting
+        // (request timeout): from the dialer's side the dial may or may not have happened. It must not
+        // take that as "not dialled" and dial the lead again while the first call rings (a number
+        // called twice at once; the earlier code did exactly that, 1 s later, and then gave up on the
+        // lead after two "failed" attempts whose phones had both rung).
+        await using var pbx = await StartPbxAsync();
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 2.5 };
+        var campaign = await CampaignAsync(4, mode: "VoiceBroadcast", extra: """, "broadcast": "MessageOnly", "broadcastMessage": "acme-machine" """, lines: 4);
+        var dialer = NewDialer(pbx, "ctibridge-dialer", "lostreply", requestTimeout: TimeSpan.FromSeconds(0.4));
+        try
+        {
+            await dialer.StartAsync(Ct);
+            pbx.AriResponseDelay = TimeSpan.FromSeconds(1);
+            await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+                "every lead to be closed", TimeSpan.FromSeconds(60), () => SummaryAsync(campaign));
+        }
+        finally
+        {
+            pbx.AriResponseDelay = TimeSpan.Zero;
+            await dialer.DisposeAsync();
+        }
+
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(campaign));
+
+        // One call per lead (the dialer stores an attempt before every originate): each rang once, answered, heard the message.
+        Assert.Equal(4, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'"));
+        Assert.Equal(4, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'reached' AND attempts = 1"));
+        Assert.Equal(4, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'HumanAnswer' AND ended_at IS NOT NULL"));
+    }
 
     [Theory]
     [InlineData(60, 1, 2, "system")] // still talking at the limit: the dialer hangs up
