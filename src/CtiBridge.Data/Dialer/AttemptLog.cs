@@ -27,7 +27,11 @@ public sealed record LedgerElsewhere(AbandonTally ToDate, AbandonTally InWindow,
 public sealed record StoredAttempt(string CallId, string CampaignId, string LeadId, string PhoneNumber, string? AgentId);
 
 /// <summary>Per-attempt rows, lead updates, the persisted compliance ledger, dispositions and recycling.</summary>
-public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)
+/// <param name="dataSource">The database.</param>
+/// <param name="instanceId">The dialer instance whose attempts these are.</param>
+/// <param name="timeProvider">The clock.</param>
+/// <param name="asteriskServer">The Asterisk server (asterisk[].name) that places this instance's calls, stored on every attempt; null when unknown.</param>
+public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider, string? asteriskServer = null)
 {
     /// <summary>Stores a dial as it is placed.</summary>
     public async Task StartAsync(string campaignId, DialedCall call, CancellationToken cancellationToken = default)
@@ -40,6 +44,7 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
         command.Parameters.AddWithValue("instance_id", instanceId);
         command.Parameters.AddWithValue("phone_number", call.PhoneNumber);
         command.Parameters.AddWithValue("dialed_at", call.DialedAt);
+        command.Parameters.AddWithValue("asterisk_server", NpgsqlDbType.Text, (object?)asteriskServer ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

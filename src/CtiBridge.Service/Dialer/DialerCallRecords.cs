@@ -12,8 +12,10 @@ namespace CtiBridge.Service.Dialer;
 /// <param name="HangupCause">The Q.850 cause Asterisk gave for the customer's channel, if any.</param>
 /// <param name="MessagePlayed">The recording played to whatever answered (abandon, machine or broadcast message), if any.</param>
 /// <param name="HungUpByDialer">True when the dialer ended the call (after a message, on a machine, agent gone), false when the customer hung up.</param>
+/// <param name="AsteriskServer">The Asterisk server (asterisk[].name) that placed the call, if known.</param>
 internal sealed record DialerCallFacts(
-    string CampaignId, string CallerId, string? AgentId, string? AgentEndpoint, string? Channel, int? HangupCause, string? MessagePlayed, bool HungUpByDialer);
+    string CampaignId, string CallerId, string? AgentId, string? AgentEndpoint, string? Channel, int? HangupCause, string? MessagePlayed, bool HungUpByDialer,
+    string? AsteriskServer = null);
 
 /// <summary>
 /// Turns a dialer attempt into the call records every other call gets (table <c>calls</c> and its
@@ -79,6 +81,7 @@ internal static class DialerCallRecords
             ReleasedBy = call.AnsweredAt is null ? null : facts.HungUpByDialer ? ReleasedBy.System : ReleasedBy.Caller,
             CampaignId = facts.CampaignId,
             LeadId = call.LeadId,
+            AsteriskServer = facts.AsteriskServer,
         };
     }
 

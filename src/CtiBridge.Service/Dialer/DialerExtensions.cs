@@ -1,3 +1,5 @@
+using CtiBridge.Core.Acd;
+using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
 using CtiBridge.Service.Live;
@@ -28,7 +30,7 @@ public static class DialerExtensions
                 ?? throw new InvalidOperationException($"dialer.server '{name}' is not one of the configured asterisk servers ({string.Join(", ", servers.Select(s => s.Name))})");
             var serverSettings = settings.Asterisk.Single(s => s.Name == server.Name);
             return new OutboundDialer(settings.Dialer, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari), provider.GetRequiredService<NpgsqlDataSource>(),
-                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>());
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>(), server.Name);
         });
         services.AddHostedService(provider => new OutboundDialerService(provider.GetRequiredService<OutboundDialer>(), provider, settings.CallControl.Shutdown.CallsFinishWithin,
             provider.GetRequiredService<IHostApplicationLifetime>()));
@@ -77,14 +79,15 @@ internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvi
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (services.GetService<LiveEventHub>() is { } hub)
+        if (services.GetService<CallCenter>() is { } center)
         {
-            dialer.PreviewChanged += preview => hub.Publish(DialerLiveEvents.Preview(preview));
-        }
+            if (services.GetService<LiveEventHub>() is not null)
+            {
+                // Through call control's event stream, so the screen pop is numbered with the ACD's events (the hub formats it).
+                dialer.PreviewChanged += preview => center.TryNote(new DialerPreviewNoted(preview));
+            }
 
-        // An agent on a nailed-up line cannot log in to inbound queues too (one state at a time in the state log).
-        if (services.GetService<CallControl.CallCenter>() is { } center)
-        {
+            // An agent on a nailed-up line cannot log in to inbound queues too (one state at a time in the state log).
             center.AgentWorkingElsewhere = agentId => dialer.CampaignOf(agentId) is { } campaign
                 ? $"agent {agentId} is on the nailed-up line of campaign {campaign}; leave the campaign before logging in to inbound queues"
                 : null;
@@ -108,22 +111,30 @@ internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvi
     }
 }
 
+/// <summary>
+/// A preview screen pop noted in call control's event stream (<see cref="CallCenter.TryNote"/>):
+/// it gets the engine's next sequence number, like every other event of <c>/api/events</c>.
+/// </summary>
+/// <param name="Preview">The screen pop.</param>
+public sealed record DialerPreviewNoted(DialerPreview Preview) : AcdEvent;
+
 /// <summary>The dialer's events on the live event stream (docs/api.md).</summary>
 public static class DialerLiveEvents
 {
     /// <summary>
     /// <c>dialer.preview</c>: a preview lead offered to an agent (their screen pop, with the lead's
-    /// fields), dialled, skipped or refused. Sequence 0: dialer events are not in the ACD's sequence.
+    /// fields), dialled, skipped or refused, with its place in the engine's event sequence.
     /// </summary>
-    public static LiveEvent Preview(DialerPreview preview)
+    public static LiveEvent Preview(DialerPreviewNoted noted)
     {
-        ArgumentNullException.ThrowIfNull(preview);
+        ArgumentNullException.ThrowIfNull(noted);
+        var preview = noted.Preview;
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
             w.WriteString("type", "dialer.preview");
-            w.WriteNumber("sequence", 0);
+            w.WriteNumber("sequence", noted.Sequence);
             w.WriteString("at", preview.At);
             w.WriteString("agentId", preview.AgentId);
             if (preview.CallId is not null)
@@ -155,6 +166,6 @@ public static class DialerLiveEvents
             w.WriteEndObject();
         }
 
-        return new LiveEvent(0, "dialer.preview", preview.AgentId, preview.CallId, buffer.WrittenMemory.ToArray());
+        return new LiveEvent(noted.Sequence, "dialer.preview", preview.AgentId, preview.CallId, buffer.WrittenMemory.ToArray());
     }
 }

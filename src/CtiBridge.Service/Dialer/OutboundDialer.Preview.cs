@@ -312,8 +312,10 @@ public sealed partial class OutboundDialer
             line.Run("stop the music", _logger, ct => _ari.Channels.StopMohAsync(line.CallId, ct), null, _stopping.Token);
         }
 
-        // The agent's leg is ordered with the agent's other requests (back to the holding bridge after a wrap-up), as in Connect.
-        agent.Run("bridge the listener with an agent", _logger, async ct =>
+        // The agent's leg is ordered with the agent's other requests (back to the holding bridge after a wrap-up), as in Connect,
+        // and after the listener's own queued requests (message stopped, music started and stopped): otherwise the listener
+        // could join the agent still hearing the message, or the music could start after they joined.
+        agent.RunAfter(line, "bridge the listener with an agent", _logger, async ct =>
         {
             await _ari.Bridges.RemoveChannelAsync(agent.HoldBridgeId, [agent.ChannelId], ct).ConfigureAwait(false);
             await _ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: line.CallId, cancellationToken: ct).ConfigureAwait(false);

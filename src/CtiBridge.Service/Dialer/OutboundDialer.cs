@@ -76,7 +76,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// <param name="dataSource">The database.</param>
     /// <param name="timeProvider">The clock.</param>
     /// <param name="loggerFactory">Logging.</param>
-    public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    /// <param name="asteriskServer">The name (asterisk[].name) of the server <paramref name="ari"/> talks to, stored on every attempt and call row; default <see cref="DialerSettings.Server"/>.</param>
+    public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? asteriskServer = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(ariOptions);
@@ -89,13 +90,17 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         InstanceId = settings.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 13)];
         _campaigns = new CampaignStore(dataSource, timeProvider);
         _hopper = new LeadHopper(dataSource, InstanceId, timeProvider);
-        _attempts = new AttemptLog(dataSource, InstanceId, timeProvider);
+        AsteriskServerName = asteriskServer ?? settings.Server;
+        _attempts = new AttemptLog(dataSource, InstanceId, timeProvider, AsteriskServerName);
         _doNotCall = new DoNotCallList(dataSource, timeProvider);
         _dataSource = dataSource;
     }
 
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
     public string InstanceId { get; }
+
+    /// <summary>The Asterisk server (asterisk[].name) this dialer places its calls on, as stored in its rows; null when not known.</summary>
+    public string? AsteriskServerName { get; }
 
     /// <summary>Whether the dialer's events WebSocket is connected.</summary>
     public AriEventConnectionState EventsState => _events.State;

@@ -228,6 +228,25 @@ internal abstract partial class AriSequence
     public void Run(string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping) =>
         _tail = Chain(_tail, what, logger, step, onFailure, stopping);
 
+    /// <summary>
+    /// Runs <paramref name="step"/> in this sequence, but not before every request already queued in
+    /// <paramref name="other"/> has been answered (or has failed): for a step that needs both channels
+    /// in the state decided (a listener who pressed 1 joins the agent's bridge only once the message and
+    /// the music on the listener's channel are stopped). Never waits the other way, so no two sequences
+    /// can wait for each other.
+    /// </summary>
+    public void RunAfter(AriSequence other, string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var otherQueued = other._tail;
+        Run(what, logger, async ct =>
+        {
+            // Whatever became of those requests (logged there), this step goes ahead once they are done.
+            await otherQueued.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).ConfigureAwait(false);
+            await step(ct).ConfigureAwait(false);
+        }, onFailure, stopping);
+    }
+
     private static async Task Chain(Task previous, string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping)
     {
         await previous.ConfigureAwait(false);

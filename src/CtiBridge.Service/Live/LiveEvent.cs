@@ -150,6 +150,7 @@ public static class LiveEventFormat
                 Names(w, "agentsRemoved", x.AgentsRemoved);
                 Names(w, "agentsChanged", x.AgentsChanged);
             }),
+            CtiBridge.Service.Dialer.DialerPreviewNoted x => CtiBridge.Service.Dialer.DialerLiveEvents.Preview(x),
             _ => null,
         };
     }

@@ -176,6 +176,7 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
 
         // The screen pops went out on the event stream: offered, skipped by the agent, dialled by the agent, then twice by the timeout.
         var phases = new List<string>();
+        var sequences = new List<long>();
         while (screenPops.Reader.TryRead(out var e))
         {
             using var json = JsonDocument.Parse(e.Json);
@@ -183,10 +184,17 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
             {
                 phases.Add(json.RootElement.GetProperty("phase").GetString() + (json.RootElement.TryGetProperty("reason", out var r) ? ":" + r.GetString() : ""));
                 Assert.Equal("3001", e.AgentId);
+                Assert.Equal(e.Sequence, json.RootElement.GetProperty("sequence").GetInt64());
+                sequences.Add(e.Sequence);
             }
         }
 
         Assert.Equal(["offered", "skipped:agent", "offered", "dialling:agent", "offered", "dialling:timeout", "offered", "dialling:timeout"], phases);
+
+        // Numbered in the engine's event sequence like every other event of the stream (no more sequence 0).
+        Assert.All(sequences, n => Assert.True(n > 0));
+        Assert.Equal(sequences.Order(), sequences);
+        Assert.Equal(sequences.Count, sequences.Distinct().Count());
 
         // Dialer time is in the agent-state intervals (outbound = preview + talk, wrap-up, available) once the agent leaves.
         Assert.Equal(HttpStatusCode.NoContent, (await agent.DeleteAsync($"/api/campaigns/{campaign}/agents/3001", Ct)).StatusCode);
@@ -253,6 +261,10 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
         Assert.Equal(answered, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND disposition = 'answered' AND agent_id IS NULL AND direction = 'outbound'"));
         Assert.Equal(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND outcome = 'Busy'"),
             await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND disposition = 'busy'"));
+
+        // Like inbound calls, every dialer row names the Asterisk server that placed the call (dialer.server, here the only one).
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND asterisk_server IS DISTINCT FROM 'pbx1'"));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND asterisk_server IS DISTINCT FROM 'pbx1'"));
     }
 
     [Fact]
@@ -304,5 +316,103 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
         Assert.Equal(pressed.Order(StringComparer.Ordinal), connected);
         Assert.Equal(pressed.Count, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND disposition = 'answered' AND agent_id IN ('3002', '3003') AND talk_seconds > 0"));
         Assert.Equal(8 - pressed.Count, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND disposition = 'answered' AND agent_id IS NULL"));
+
+        // The phones are free for the class's other tests.
+        Assert.Equal(HttpStatusCode.NoContent, (await supervisor.DeleteAsync($"/api/campaigns/{campaign}/agents/3002", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await supervisor.DeleteAsync($"/api/campaigns/{campaign}/agents/3003", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Preview_TimeoutSkip_NothingIsDialled_EachLeadGoesBackAndIsShownAgain()
+    {
+        using var supervisor = await ClientAsync(ApiRole.Supervisor);
+        using var agent = await ClientAsync(ApiRole.Agent, "3001");
+        var campaign = "ps" + Guid.NewGuid().ToString("N")[..8];
+        using var screenPops = service.App.Services.GetRequiredService<LiveEventHub>().Subscribe(e => e.Type == "dialer.preview");
+        await CreateCampaignAsync(supervisor, campaign, "Preview", 2, """, "previewSeconds": 1, "previewTimeout": "Skip" """);
+        await JoinAsync(agent, campaign, "3001");
+
+        // The agent decides nothing: after 1 s each lead is skipped for them and goes back; both come round again.
+        var seen = new List<(string Phase, string Lead, long Sequence)>();
+        await WaitUntilAsync(() =>
+        {
+            while (screenPops.Reader.TryRead(out var e))
+            {
+                using var json = JsonDocument.Parse(e.Json);
+                if (json.RootElement.GetProperty("campaignId").GetString() == campaign)
+                {
+                    var phase = json.RootElement.GetProperty("phase").GetString() + (json.RootElement.TryGetProperty("reason", out var r) ? ":" + r.GetString() : "");
+                    seen.Add((phase, json.RootElement.GetProperty("leadId").GetString()!, e.Sequence));
+                }
+            }
+
+            return Task.FromResult(seen.Count(x => x.Phase == "skipped:timeout") >= 3);
+        }, "three preview timeouts", TimeSpan.FromSeconds(30));
+        Assert.Equal(HttpStatusCode.NoContent, (await agent.DeleteAsync($"/api/campaigns/{campaign}/agents/3001", Ct)).StatusCode);
+
+        // Offered and skipped by the timeout in turn, both leads, never dialled.
+        Assert.All(seen, x => Assert.Contains(x.Phase, new[] { "offered", "skipped:timeout" }));
+        Assert.Equal("offered", seen[0].Phase);
+        for (var i = 1; i < seen.Count; i++)
+        {
+            Assert.NotEqual(seen[i - 1].Phase, seen[i].Phase);
+            Assert.True(seen[i].Sequence > seen[i - 1].Sequence);
+        }
+
+        Assert.Equal(2, seen.Where(x => x.Phase == "skipped:timeout").Select(x => x.Lead).Distinct().Count());
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'"));
+
+        // Both leads are still to be called, untried, and free again once the agent left (the one shown goes back).
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open' AND attempts = 0 AND claimed_by IS NULL") == 2,
+            "both leads open, untried and unclaimed", TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task VoiceBroadcast_PressOne_NoAgentFreeWithinTheWait_TheListenerHearsTheAbandonMessageAndTheCallEnds()
+    {
+        // Two listeners both press 1; the campaign's one agent takes the first (who stays 10 s), the second waits
+        // with music past pressOneWaitSeconds (1 s), then hears the seller's name and number and the dialer hangs up.
+        service.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.2, TalkSeconds = 10 };
+        using var supervisor = await ClientAsync(ApiRole.Supervisor);
+        var campaign = "pw" + Guid.NewGuid().ToString("N")[..8];
+        await CreateCampaignAsync(supervisor, campaign, "VoiceBroadcast", 2,
+            """, "broadcast": "MessageThenPressOne", "broadcastMessage": "acme-press1", "broadcastLinesPerAgent": 2, "pressOneWaitSeconds": 1 """);
+        await JoinAsync(supervisor, campaign, "3002");
+
+        var pressed = new List<string>();
+        await WaitUntilAsync(async () =>
+        {
+            foreach (var channel in service.Pbx.ChannelNames.Where(n => n.StartsWith("PJSIP/carrier-", StringComparison.Ordinal)))
+            {
+                if (!pressed.Contains(channel) && service.Pbx.MediaPlayedOn(channel).Any(m => m.Contains("acme-press1", StringComparison.Ordinal)))
+                {
+                    service.Pbx.Trunk("carrier").PressDigits(channel, "1");
+                    pressed.Add(channel);
+                }
+            }
+
+            return await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NOT NULL") == 2;
+        }, "both calls to end", TimeSpan.FromSeconds(60), () => AttemptsAsync(campaign));
+        TestContext.Current.SendDiagnosticMessage(await AttemptsAsync(campaign));
+
+        Assert.Equal(2, pressed.Count);
+
+        // One listener reached the agent; the other did not, heard the abandon message (in the ledger), and the dialer ended the call.
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND agent_id = '3002' AND agent_connected_at IS NOT NULL"));
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND agent_connected_at IS NULL AND outcome = 'HumanAnswer'"));
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'MessagePlayed' AND message = 'acme-abandon'"));
+        Assert.Equal(1, await CountAsync($"""
+            SELECT count(*) FROM dialer_ledger g JOIN dialer_attempts a ON a.call_id = g.call_id
+            WHERE g.campaign_id = '{campaign}' AND g.kind = 'MessagePlayed' AND g.message = 'acme-abandon' AND a.agent_connected_at IS NULL
+            """));
+        Assert.Equal(2, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{campaign}' AND kind = 'MessagePlayed' AND message = 'acme-press1'"));
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'") == 2, "a call row per attempt", TimeSpan.FromSeconds(15));
+        var unserved = await service.Database.ScalarAsync<string>($"""
+            SELECT l.channel FROM dialer_attempts a JOIN call_legs l ON l.call_id = a.call_id AND l.party = 'customer'
+            WHERE a.campaign_id = '{campaign}' AND a.agent_connected_at IS NULL
+            """, Ct);
+        Assert.Contains(unserved, pressed);
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND agent_id IS NULL AND released_by = 'system'"));
+        Assert.Equal(HttpStatusCode.NoContent, (await supervisor.DeleteAsync($"/api/campaigns/{campaign}/agents/3002", Ct)).StatusCode);
     }
 }
