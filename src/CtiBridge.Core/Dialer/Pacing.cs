@@ -146,7 +146,7 @@ public sealed class PredictivePacing : IPacingStrategy
     }
 
     /// <summary>E[(X - agents)+] where X = in-flight live answers + Binomial(newLines, p).</summary>
-    private static double Excess(double[] inFlight, int newLines, double p, double agents)
+    internal static double Excess(double[] inFlight, int newLines, double p, double agents)
     {
         var binomial = new double[newLines + 1];
         binomial[0] = Math.Pow(1 - p, newLines);

@@ -75,4 +75,39 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         Assert.All(rows, r => Assert.True(r.Predictive.AbandonRate <= 0.03, $"{r.Scenario}: predictive abandoned {r.Predictive.AbandonRate:P2}"));
         Assert.All(rows, r => Assert.True(r.Predictive.Occupancy >= r.Power.Occupancy, $"{r.Scenario}: predictive {r.Predictive.Occupancy:P1} < tuned power {r.Power.Occupancy:P1}"));
     }
+
+    /// <summary>
+    /// The nine 50-agent points with predictive pacing as campaigns use it and with the time-slotted
+    /// forecast of agent releases (<see cref="SlottedPredictivePacing"/>), docs/benchmarks.md "Dialer".
+    /// Several minutes; not part of the suite: <c>-- --filter-method '*SlottedForecastReport*' --explicit only</c>
+    /// (CTIBRIDGE_DIALER_GRID=reduced: two points; CTIBRIDGE_DIALER_GRID_OUT=file writes the table).
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void SlottedForecastReport_FiftyAgents_PrintsBothPacings()
+    {
+        var reduced = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID") == "reduced";
+        var scenarios = reduced
+            ? DialerGrid.Scenarios([50], [0.15, 0.5], [60], 2000)
+            : DialerGrid.Scenarios([50], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, 4000);
+        var table = new System.Text.StringBuilder("| p(live) | talk s | predictive occ / abandon | slotted occ / abandon | slotted − predictive |\n|---:|---:|---|---|---:|\n");
+        var slottedResults = new List<(DialerScenario Scenario, SimulationResult Result)>();
+        foreach (var scenario in scenarios)
+        {
+            var predictive = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive));
+            var slotted = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive, Strategy: new SlottedPredictivePacing()));
+            slottedResults.Add((scenario, slotted));
+            var line = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"| {scenario.LiveAnswerProbability:0.00} | {scenario.MeanTalkSeconds:0} | {predictive.Occupancy * 100:0.0} / {predictive.AbandonRate * 100:0.00} | {slotted.Occupancy * 100:0.0} / {slotted.AbandonRate * 100:0.00} | {(slotted.Occupancy - predictive.Occupancy) * 100:+0.0;-0.0;0.0} |");
+            output.WriteLine(line);
+            table.Append(line).Append('\n');
+        }
+
+        if (Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID_OUT") is { Length: > 0 } path)
+        {
+            File.WriteAllText(path, table.ToString());
+        }
+
+        // A measurement, not a goal check: the limit must hold whatever the pacing forecasts.
+        Assert.All(slottedResults, r => Assert.True(r.Result.AbandonRate <= 0.03, $"{r.Scenario}: slotted abandoned {r.Result.AbandonRate:P2}"));
+    }
 }

@@ -50,7 +50,8 @@ public sealed record DialerScenario
 /// <param name="Mode">Progressive, Power or Predictive.</param>
 /// <param name="PowerRatio">Lines per ready agent for Power.</param>
 /// <param name="EnforceAbandonLimit">False only for offline ratio tuning (the raw abandon rate of a fixed ratio).</param>
-public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true)
+/// <param name="Strategy">For Predictive: another pacing strategy to measure (null: <see cref="PredictivePacing"/>, as campaigns use).</param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null)
 {
     /// <summary>A label for tables.</summary>
     public override string ToString() => Mode == DialingMode.Power
@@ -186,7 +187,7 @@ public static class DialerSimulation
                 MaxConcurrentLines = Math.Max(10, (int)Math.Ceiling(scenario.Agents * 4 / scenario.LiveAnswerProbability)),
                 RingTimeout = TimeSpan.FromSeconds(30),
             };
-            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"))
+            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"), pacing.Mode == DialingMode.Predictive ? pacing.Strategy : null)
             {
                 EnforceAbandonLimit = pacing.EnforceAbandonLimit,
             };
