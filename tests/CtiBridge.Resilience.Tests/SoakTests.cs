@@ -27,7 +27,8 @@ public sealed class SoakTests
         var ct = TestContext.Current.CancellationToken;
         var seconds = Setting("CTIBRIDGE_SOAK_SECONDS", 15, 1, 24 * 3600);
         var rate = Setting("CTIBRIDGE_SOAK_RATE", 20, 1, 500);
-        var agentCount = Setting("CTIBRIDGE_SOAK_AGENTS", 100, 1, 999);
+        var agentCount = Setting("CTIBRIDGE_SOAK_AGENTS", 100, 1, 1000);
+        var (talkMin, talkMax) = TalkSetting();
         var callCount = seconds * rate;
 
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
@@ -40,7 +41,7 @@ public sealed class SoakTests
         foreach (var (agentId, phone) in team)
         {
             rig.Pbx.Phone(phone).AnswersLikeAPerson(
-                TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3));
+                TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(talkMin), TimeSpan.FromSeconds(talkMax));
             await rig.LoginAsync(agentId, ct);
         }
 
@@ -49,6 +50,10 @@ public sealed class SoakTests
         var clock = Stopwatch.StartNew();
         var callers = new List<string>(callCount);
         var mostChannels = 0;
+        // Load figures (issue 8's "CPU per 100 concurrent calls"): once a second, the calls in the
+        // system (entered the queue, not yet ended); process CPU over the second half of the
+        // arrivals, when the number of calls up has levelled out (arrivals replace departures).
+        var load = new LoadSampler(rig);
         for (var n = 0; n < callCount; n++)
         {
             var due = TimeSpan.FromSeconds((double)n / rate);
@@ -61,10 +66,12 @@ public sealed class SoakTests
             if (n % rate == 0)
             {
                 mostChannels = Math.Max(mostChannels, rig.Pbx.ChannelNames.Count);
+                load.Sample(steady: n >= callCount / 2);
             }
         }
 
         var arrivalSeconds = clock.Elapsed.TotalSeconds;
+        load.Sample(steady: true);
 
         // Every caller entered the queue: the ACD saw as many calls as were placed.
         var settleBy = TimeSpan.FromSeconds(60) + TimeSpan.FromSeconds(seconds / 10.0);
@@ -100,7 +107,8 @@ public sealed class SoakTests
 
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"Soak: {agentCount} agents, {callCount} calls placed in {arrivalSeconds:F1} s ({callCount / arrivalSeconds:F1} calls/s, asked {rate}), " +
-            $"up to {mostChannels} PbxSim channels at once, all answered, ended and stored once; {clock.Elapsed.TotalSeconds:F1} s until settled and stored.");
+            $"up to {mostChannels} PbxSim channels at once, all answered, ended and stored once; {clock.Elapsed.TotalSeconds:F1} s until settled and stored. " +
+            $"Talk {talkMin:0.#}-{talkMax:0.#} s. {load.Describe()}");
         TestContext.Current.SendDiagnosticMessage(summary);
         if (Environment.GetEnvironmentVariable("CTIBRIDGE_SOAK_OUT") is { Length: > 0 } output)
         {
@@ -109,6 +117,79 @@ public sealed class SoakTests
     }
 
     private static IReadOnlyList<string> Entered(CallCenterRig rig) => CallTraffic.EnteredCalls(rig);
+
+    /// <summary><c>CTIBRIDGE_SOAK_TALK_SECONDS</c>: "MIN-MAX" seconds of talk per call (default 1-3).</summary>
+    private static (double Min, double Max) TalkSetting()
+    {
+        var text = Environment.GetEnvironmentVariable("CTIBRIDGE_SOAK_TALK_SECONDS");
+        if (string.IsNullOrEmpty(text))
+        {
+            return (1, 3);
+        }
+
+        var parts = text.Split('-');
+        if (parts.Length == 2 &&
+            double.TryParse(parts[0], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var min) &&
+            double.TryParse(parts[1], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var max) &&
+            min >= 0.1 && max >= min && max <= 3600)
+        {
+            return (min, max);
+        }
+
+        throw new ArgumentException($"CTIBRIDGE_SOAK_TALK_SECONDS must be MIN-MAX seconds (0.1 to 3600, MIN <= MAX), e.g. 25-35; got '{text}'.");
+    }
+
+    /// <summary>
+    /// Calls in the system and process CPU while the traffic runs. The CPU is the whole test
+    /// process's: the service, PbxSim, the rig's own AMI observer and the test, so the figure is an
+    /// upper bound of the service's cost.
+    /// </summary>
+    private sealed class LoadSampler(CallCenterRig rig)
+    {
+        private readonly Stopwatch _wall = Stopwatch.StartNew();
+        private readonly List<int> _steadyCalls = [];
+        private TimeSpan? _steadyCpuStart;
+        private TimeSpan _steadyWallStart;
+        private TimeSpan _steadyCpu;
+        private TimeSpan _steadyWall;
+        private int _most;
+
+        public void Sample(bool steady)
+        {
+            var up = Entered(rig).Count - Ended(rig).Count;
+            _most = Math.Max(_most, up);
+            if (!steady)
+            {
+                return;
+            }
+
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            if (_steadyCpuStart is null)
+            {
+                _steadyCpuStart = cpu;
+                _steadyWallStart = _wall.Elapsed;
+            }
+
+            _steadyCalls.Add(up);
+            _steadyCpu = cpu - _steadyCpuStart.Value;
+            _steadyWall = _wall.Elapsed - _steadyWallStart;
+        }
+
+        public string Describe()
+        {
+            if (_steadyCalls.Count < 2 || _steadyWall <= TimeSpan.Zero)
+            {
+                return $"Calls up at once: most {_most} (run too short for a CPU figure).";
+            }
+
+            var mean = _steadyCalls.Average();
+            var coreShare = _steadyCpu.TotalSeconds / _steadyWall.TotalSeconds;
+            return string.Create(CultureInfo.InvariantCulture,
+                $"Calls up at once: most {_most}; second half of the arrivals: mean {mean:F0} (min {_steadyCalls.Min()}, max {_steadyCalls.Max()}) over {_steadyWall.TotalSeconds:F0} s, " +
+                $"process CPU {_steadyCpu.TotalSeconds:F1} s = {100 * coreShare:F0}% of one core (service + PbxSim + test), " +
+                $"= {100 * coreShare / Math.Max(mean / 100, 0.01):F1}% of one core per 100 concurrent calls.");
+        }
+    }
 
     private static HashSet<string> Ended(CallCenterRig rig) => [.. rig.AcdEvents.Snapshot().OfType<CallEnded>().Select(e => e.CallId)];
 
