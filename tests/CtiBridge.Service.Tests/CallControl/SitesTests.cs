@@ -98,6 +98,70 @@ public sealed class SitesTests
         ], rows);
     }
 
+    /// <summary>
+    /// An Asterisk server restarts while a call spans the two sites (docs/sites.md): first the agent's
+    /// server, under site A's caller talking to b2 over A's trunk to B; then the caller's server, under
+    /// the next such call. What the caller and the records see: the conversation is cut, the call ends
+    /// once, answered by b2, recorded on the caller's server, released by the agent when B restarted
+    /// (the trunk leg ended normally) and by the system when A did (the caller's channel vanished); no channel is left up on either
+    /// server (the caller is not left on a dead line, b2's phone is freed); and once the restarted
+    /// server's Stasis app is back, b2 takes the next spanning call.
+    /// </summary>
+    [Fact]
+    public async Task ServerRestart_DuringAQueueSpanningCall_CallEndsOnceAnswered_NobodyLeftOnTheLine_AgentServesAgain()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await TwoSiteRig.StartAsync(database, ct);
+        var a = rig.A;
+        var b = rig.B;
+        await rig.LoginAsync("b2", ct);
+
+        // 1. The agent's server (B) restarts mid-conversation: the caller on A is released by CtiBridge.
+        var call1 = await rig.CallAsync(a, "4008002", "5550011", ct);
+        await rig.AnsweredByAsync(call1, "b2", ct);
+        await RestartUnderCallAsync(rig, b, a, call1, ct);
+
+        // 2. The caller's server (A) restarts mid-conversation: b2's phone on B is released.
+        var call2 = await rig.CallAsync(a, "4008002", "5550012", ct);
+        await rig.AnsweredByAsync(call2, "b2", ct);
+        await RestartUnderCallAsync(rig, a, b, call2, ct);
+
+        // 3. Both back: the next spanning call reaches b2 again.
+        var call3 = await rig.CallAsync(a, "4008002", "5550013", ct);
+        await rig.AnsweredByAsync(call3, "b2", ct);
+        await rig.HangUpCallerAsync(a, call3, ct);
+        await rig.EndedAsync(call3, CallDisposition.Answered, ct);
+
+        await Eventually(() => a.CallCount == 0 && b.CallCount == 0, () => $"channels still up: A {string.Join(", ", a.ChannelNames)}; B {string.Join(", ", b.ChannelNames)}", ct);
+        Assert.Equal(3, rig.Link.Carried);
+        await rig.StopServiceAsync();
+        Assert.Equal(
+        [
+            (call1, SiteA, "answered", "b2"),
+            (call2, SiteA, "answered", "b2"),
+            (call3, SiteA, "answered", "b2"),
+        ], await rig.CallRowsAsync(ct));
+        // B's restart reaches site A as the trunk leg hung up normally (the SIP BYE after the session
+        // timer), which CtiBridge cannot tell from the agent hanging up: released by the agent. A's restart
+        // makes the caller's channel vanish unseen: a system loss. The last call the caller ended.
+        Assert.Equal(["agent", "system", "caller"], await rig.ReleasedByAsync([call1, call2, call3], ct));
+    }
+
+    /// <summary>
+    /// <paramref name="restarted"/> restarts under the answered call <paramref name="callId"/>; waits until the
+    /// call has ended (answered, once), nothing of it is left up on the <paramref name="other"/> server, and the
+    /// restarted server's Stasis app is registered again.
+    /// </summary>
+    private static async Task RestartUnderCallAsync(TwoSiteRig rig, PbxSimulator restarted, PbxSimulator other, string callId, CancellationToken ct)
+    {
+        restarted.Restart();
+        rig.Link.ServerRestarted(restarted);
+        await rig.EndedAsync(callId, CallDisposition.Answered, ct);
+        await Eventually(() => other.CallCount == 0, () => $"channels still up on the other server after the restart: {string.Join(", ", other.ChannelNames)}", ct);
+        await CallCenterRig.WaitForStasisAppAsync(restarted, ct);
+    }
+
     private static async Task Eventually(Func<bool> condition, Func<string> what, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -272,6 +336,20 @@ public sealed class SitesTests
             }
 
             return rows;
+        }
+
+        /// <summary>Who released each call, as the call rows say (in the order of <paramref name="callIds"/>).</summary>
+        public async Task<List<string>> ReleasedByAsync(IReadOnlyList<string> callIds, CancellationToken ct)
+        {
+            var released = new List<string>();
+            foreach (var callId in callIds)
+            {
+                await using var command = Database.DataSource.CreateCommand("SELECT coalesce(released_by, '(none)') FROM calls WHERE call_id = $1");
+                command.Parameters.AddWithValue(callId);
+                released.Add((string)(await command.ExecuteScalarAsync(ct))!);
+            }
+
+            return released;
         }
 
         public async Task StopServiceAsync()
