@@ -18,8 +18,8 @@
 #
 # Against a real Asterisk instead of PbxSim (set up as in asterisk-config/: desk phones PJSIP/1001-1020,
 # DIDs 4008001-4008003 into Stasis(ctibridge,inbound,${EXTEN}), trunk 'carrier' for the dialer and
-# callbacks; the calls come from your trunk and phones, and the campaign dials the demo's made-up
-# numbers through your carrier, so it is not started there):
+# callbacks; the calls come from your trunk and phones; the campaign would dial made-up numbers
+# through your carrier, so it is not started there):
 #   --asterisk HOST:PORT                 Asterisk's AMI (manager.conf, usually port 5038); IPv6 as [ADDR]:PORT
 #   --ari-url URL                        Asterisk's ARI (default http://HOST:8088/ari)
 #   --ami-user NAME / --ari-user NAME    the manager.conf / ari.conf users (default ctibridge); their secret
@@ -39,7 +39,7 @@ DATABASE="ctibridge_demo"
 BIN=""
 STATE="$ROOT/.demo"
 ASTERISK="" ARI_URL="" AMI_USER="ctibridge" ARI_USER="ctibridge"
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) DURATION=$(( ${2:?--minutes needs a number} * 60 )); shift 2 ;;
