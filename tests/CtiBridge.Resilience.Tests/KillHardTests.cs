@@ -27,10 +27,7 @@ public sealed class KillHardTests : IAsyncDisposable
     private readonly List<ServiceProcess> _processes = [];
     private readonly string _directory = Directory.CreateTempSubdirectory("ctibridge-kill-").FullName;
 
-    // Explicit (run it with scripts/test.sh's filter or dotnet test --explicit only): on a quiet machine about
-    // 1 run in 3 fails: the kill lands while the dead instance's agent legs ring, the standby's first rings find
-    // the phones busy with them, and the agents are not offered the waiting calls again (docs/reliability.md, known gaps).
-    [Fact(Explicit = true)]
+    [Fact]
     public async Task ActiveProcessKilledHard_StandbyTakesTheLeaseWithin5s_AdoptsTheCalls_EachStoredOnce()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -80,11 +77,20 @@ public sealed class KillHardTests : IAsyncDisposable
         Assert.True(leaseTaken <= TimeSpan.FromSeconds(5), $"the standby took the lease {leaseTaken.TotalSeconds:0.00} s after the kill (goal ≤ 5 s)");
 
         // Every caller is still up (adopted, not lost); the two conversations end, the three waiting are served.
+        // (Ready means the standby has adopted the calls: a conversation bridged at the kill goes on and is hung up
+        // here; an agent leg not yet bridged was hung up by the standby, which rings the agent again.)
         Assert.Equal(5, pbx.ChannelNames.Count(n => n.StartsWith("PJSIP/carrier-", StringComparison.Ordinal)));
         foreach (var phone in new[] { "1001", "1002" })
         {
             pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400));
-            pbx.Phone(phone).Hangup();
+            try
+            {
+                pbx.Phone(phone).Hangup();
+            }
+            catch (InvalidOperationException)
+            {
+                // No call on the phone at this moment (its leg was hung up, the new ring not placed yet).
+            }
         }
 
         await EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
@@ -112,7 +118,7 @@ public sealed class KillHardTests : IAsyncDisposable
             Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
             Http = new HttpSettings { Urls = $"http://127.0.0.1:{port}" },
             Asterisk = [PbxSimSettings.For(pbx)],
-            Logging = new LogSettings { Level = "Warning" },
+            Logging = new LogSettings { Level = "Information" }, // a failure prints the processes' output: rings with their leg names, adoption
             CallControl = new CallControlSettings
             {
                 HighAvailability = true,

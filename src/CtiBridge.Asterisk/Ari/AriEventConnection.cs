@@ -509,22 +509,32 @@ public sealed class AriEventConnection : IAsyncDisposable
 
         private async Task KeepAliveAsync()
         {
+            // Timed from the last frame received, not on a fixed tick: on a tick, a connection whose last frame
+            // came just after a tick looked not yet silent at the next one (no ping) and past the limit at the
+            // one after, so an idle connection was replaced every ~30 s without ever being pinged.
             var interval = owner._options.PingInterval;
-            using var timer = new PeriodicTimer(interval, owner._timeProvider);
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            var timeout = owner._options.PongTimeout;
+            while (true)
             {
                 var silent = owner._timeProvider.GetElapsedTime(Volatile.Read(ref _lastReceivedTicks));
-                if (silent >= interval + owner._options.PongTimeout)
+                if (silent < interval)
                 {
+                    await Task.Delay(interval - silent, owner._timeProvider, _stop.Token);
+                    continue;
+                }
+
+                // The wait is set before the ping goes, so a pong however quick is after it.
+                var pingedAt = owner._timeProvider.GetTimestamp();
+                var wait = Task.Delay(timeout, owner._timeProvider, _stop.Token);
+                await SendAsync(WebSocketOpcode.Ping, "ctibridge"u8.ToArray());
+                await wait;
+                if (Volatile.Read(ref _lastReceivedTicks) < pingedAt)
+                {
+                    silent = owner._timeProvider.GetElapsedTime(Volatile.Read(ref _lastReceivedTicks));
                     AriLog.EventsPongMissing(owner._logger, silent.TotalMilliseconds);
                     _endReason = $"no frame (not even a pong) for {silent.TotalSeconds:0.#} s";
                     await _stop.CancelAsync();
                     return;
-                }
-
-                if (silent >= interval)
-                {
-                    await SendAsync(WebSocketOpcode.Ping, "ctibridge"u8.ToArray());
                 }
             }
         }

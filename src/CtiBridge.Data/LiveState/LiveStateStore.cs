@@ -29,7 +29,14 @@ public sealed record LiveAgent(string AgentId, string Extension, IReadOnlyList<s
 /// <param name="Caller">Caller data.</param>
 public sealed record LiveCall(
     string CallId, string ChannelId, string Queue, int Visit, IReadOnlyList<string> Queues, int? EntryPosition, DateTimeOffset StartedAt,
-    DateTimeOffset FirstEnqueuedAt, DateTimeOffset EnqueuedAt, string? AgentId, DateTimeOffset? AnsweredAt, CallerData Caller);
+    DateTimeOffset FirstEnqueuedAt, DateTimeOffset EnqueuedAt, string? AgentId, DateTimeOffset? AnsweredAt, CallerData Caller)
+{
+    /// <summary>
+    /// Times an instance has adopted the call, this adoption included (<see cref="LiveStateStore.TakeOverCallsAsync"/>);
+    /// 0 when only read. The adopter numbers its new legs from it, so it never reuses a name the previous owner made.
+    /// </summary>
+    public int Takeovers { get; init; }
+}
 
 /// <summary>
 /// The live state tables (<c>live_agents</c>, <c>live_calls</c>): what call control needs to carry
@@ -126,11 +133,23 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>The calls of one Asterisk server, in order of their current visit's start.</summary>
-    public async Task<IReadOnlyList<LiveCall>> LoadCallsAsync(string server, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<LiveCall>> LoadCallsAsync(string server, CancellationToken cancellationToken = default) =>
+        await ReadCallsAsync("live_call_list", server, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// The calls of one Asterisk server, each counted as taken over once more (<see cref="LiveCall.Takeovers"/>),
+    /// in order of their current visit's start: what an instance adopting them (restart, HA takeover) reads.
+    /// The count is committed before it returns, so a later adopter always gets a higher one.
+    /// </summary>
+    public async Task<IReadOnlyList<LiveCall>> TakeOverCallsAsync(string server, CancellationToken cancellationToken = default) =>
+        await ReadCallsAsync("live_call_take_over", server, cancellationToken).ConfigureAwait(false);
+
+    private async Task<IReadOnlyList<LiveCall>> ReadCallsAsync(string query, string server, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("live_call_list"));
+        await using var command = dataSource.CreateCommand(NamedQueries.Get(query));
         command.Parameters.AddWithValue("server", server);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var takeovers = reader.FieldCount > 23 ? 23 : -1;
         var calls = new List<LiveCall>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -147,7 +166,10 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
             };
             calls.Add(new LiveCall(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetFieldValue<string[]>(4),
                 reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetFieldValue<DateTimeOffset>(8), Text(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), caller));
+                reader.GetFieldValue<DateTimeOffset>(8), Text(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), caller)
+            {
+                Takeovers = takeovers < 0 ? 0 : reader.GetInt32(takeovers),
+            });
         }
 
         return calls;

@@ -36,7 +36,9 @@ public sealed partial class CallCenter
         if (LiveState is { } store)
         {
             agents = _agentsRestored ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
-            calls = await store.LoadCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
+
+            // Counted as taken over once more (committed now): the legs made from here get names the previous owner never used.
+            calls = await store.TakeOverCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
         }
 
         var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
@@ -46,14 +48,56 @@ public sealed partial class CallCenter
         // answered): adoption must see them too, or it reuses their names and their StasisStart later finds no call.
         var ringing = (await app.Ari.Channels.ListAsync(cancellationToken).ConfigureAwait(false))
             .Where(c => IsCallControlLeg(c.Id) && !snapshot.Channels.Any(s => s.Id == c.Id)).Select(c => c.Id).ToList();
+
+        // The other instance's agent legs that adoption will not keep (still ringing, or answered but not
+        // bridged with their caller yet) hold the agents' phones. They are hung up, each hang-up answered,
+        // before anybody is rung from here: otherwise the first rings can find those phones busy (17).
+        var stale = StaleAgentLegs(calls, snapshot.Channels, ringing, bridges);
+        await HangUpStaleLegsAsync(app, stale, cancellationToken).ConfigureAwait(false);
+        var channels = snapshot.Channels.Where(c => !stale.Contains(c.Id)).ToList();
+        ringing.RemoveAll(stale.Contains);
         await RequestAsync(at =>
         {
             _agentsRestored = true;
             _ringingAtAdoption = ringing;
-            Reconcile(app, snapshot.Channels, bridges, agents, calls, knownAtGap: null, at);
+            Reconcile(app, channels, bridges, agents, calls, knownAtGap: null, at);
             _ringingAtAdoption = [];
             return true;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Agent legs (<c>{call}-{agent}-{n}</c>) of stored calls that are not in a bridge with their call's caller.</summary>
+    private static HashSet<string> StaleAgentLegs(IReadOnlyList<LiveCall> calls, IReadOnlyList<Channel> inApp, IReadOnlyList<string> ringing, IReadOnlyList<Bridge> bridges)
+    {
+        var callers = calls.ToDictionary(c => c.CallId, c => c.ChannelId, StringComparer.Ordinal);
+        var stale = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in inApp.Select(c => c.Id).Concat(ringing))
+        {
+            if (IsCallControlLeg(id) && callers.TryGetValue(id[..36], out var caller) && ParseLeg(id[..36], id) is ({ }, _)
+                && !bridges.Any(b => b.Channels.Contains(id) && b.Channels.Contains(caller)))
+            {
+                stale.Add(id);
+            }
+        }
+
+        return stale;
+    }
+
+    private async Task HangUpStaleLegsAsync(StasisApp app, HashSet<string> legs, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(legs.Select(async id =>
+        {
+            try
+            {
+                await app.Ari.Channels.HangupAsync(id, reason: "normal", cancellationToken: cancellationToken).ConfigureAwait(false);
+                LogStaleLegHungUp(_logger, app.Server, id);
+            }
+            catch (AriException ex)
+            {
+                // Gone meanwhile (404): what was wanted.
+                LogStaleLegHangupFailed(_logger, app.Server, id, ex.Message);
+            }
+        })).ConfigureAwait(false);
     }
 
     /// <summary>An events gap on <paramref name="app"/>: reconcile with what Asterisk has now (on the loop).</summary>
@@ -201,6 +245,9 @@ public sealed partial class CallCenter
         LogRecovered(_logger, app.Server, knownAtGap is not null ? "after an events gap" : "at start", agents.Count, adopted, picked);
     }
 
+    // Leg and bridge numbers each adoption of a call has to itself: more rings than this within one owner's time are not possible in practice.
+    private const int LegNumbersPerTakeover = 1_000_000;
+
     // Call-control legs outside the app (still ringing) while start-up recovery runs; empty otherwise.
     private IReadOnlyList<string> _ringingAtAdoption = [];
 
@@ -263,8 +310,12 @@ public sealed partial class CallCenter
             CurrentQueue = call.Queue,
         };
 
-        // New legs and bridges must not reuse the names of those the other instance made.
+        // New legs and bridges must not reuse the names of those the other instance made: not those
+        // still in Asterisk, nor those that ended while nobody controlled the call, whose late events may
+        // still come on the new connection. Each adoption numbers from its own range (Takeovers × 1 000 000).
         var prefix = call.CallId + "-";
+        session.Attempts = Math.Min(call.Takeovers, 2_000) * LegNumbersPerTakeover;
+        session.BridgeCount = session.Attempts;
         foreach (var id in live.Keys.Concat(_ringingAtAdoption).Where(id => id.StartsWith(prefix, StringComparison.Ordinal)))
         {
             if (ParseLeg(call.CallId, id) is (_, var n))
@@ -277,7 +328,7 @@ public sealed partial class CallCenter
         if (bridge is not null && bridge.Id.StartsWith(prefix + "bridge-", StringComparison.Ordinal)
             && int.TryParse(bridge.Id.AsSpan(prefix.Length + 7), NumberStyles.None, CultureInfo.InvariantCulture, out var bridgeNo))
         {
-            session.BridgeCount = bridgeNo;
+            session.BridgeCount = Math.Max(session.BridgeCount, bridgeNo);
         }
 
         session.Consults = session.Attempts;
@@ -410,6 +461,12 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 851, Level = LogLevel.Information, Message = "Call {CallId} adopted in queue {Queue} ({Agent})")]
     private static partial void LogAdopted(ILogger logger, string callId, string queue, string agent);
+
+    [LoggerMessage(EventId = 858, Level = LogLevel.Information, Message = "Asterisk server {Server}: agent leg {ChannelId} of the previous owner hung up before adoption (not bridged with its caller)")]
+    private static partial void LogStaleLegHungUp(ILogger logger, string server, string channelId);
+
+    [LoggerMessage(EventId = 859, Level = LogLevel.Information, Message = "Asterisk server {Server}: agent leg {ChannelId} of the previous owner could not be hung up before adoption (gone already?): {Reason}")]
+    private static partial void LogStaleLegHangupFailed(ILogger logger, string server, string channelId, string reason);
 
     [LoggerMessage(EventId = 852, Level = LogLevel.Warning, Message = "Agent {AgentId}'s stored state was not restored: {Reason}")]
     private static partial void LogAgentNotRestored(ILogger logger, string agentId, string reason);

@@ -571,7 +571,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 });
             }
         });
-        LogRinging(_logger, callId, agentId, endpoint, name);
+        LogRinging(_logger, callId, agentId, endpoint, name, legId);
     }
 
     void IAcdOutput.Publish(AcdEvent domainEvent)
@@ -636,8 +636,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     [LoggerMessage(EventId = 801, Level = LogLevel.Warning, Message = "Inbound call on {Channel} dialled DID {Did}, which callControl.dids does not route; released")]
     private static partial void LogUnknownDid(ILogger logger, string did, string channel);
 
-    [LoggerMessage(EventId = 802, Level = LogLevel.Information, Message = "Call {CallId}: ringing agent {AgentId} on {Extension} as '{CallerName}'")]
-    private static partial void LogRinging(ILogger logger, string callId, string agentId, string extension, string callerName);
+    [LoggerMessage(EventId = 802, Level = LogLevel.Information, Message = "Call {CallId}: ringing agent {AgentId} on {Extension} as '{CallerName}' (leg {LegId})")]
+    private static partial void LogRinging(ILogger logger, string callId, string agentId, string extension, string callerName, string legId);
 
     [LoggerMessage(EventId = 803, Level = LogLevel.Information, Message = "Call {CallId}: agent {AgentId} answered; bridging")]
     private static partial void LogConnected(ILogger logger, string callId, string agentId);

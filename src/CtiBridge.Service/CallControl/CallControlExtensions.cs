@@ -227,13 +227,18 @@ internal sealed partial class CallControlService(
     private static partial void LogLeaseLost(ILogger logger, string reason);
 }
 
-/// <summary>Ready when every server's Stasis app receives events (otherwise no call can be served there).</summary>
+/// <summary>
+/// Ready when every server's Stasis app receives events and has adopted what it found at start
+/// (otherwise no call can be served there, and after a takeover the agents are not restored yet).
+/// </summary>
 internal sealed class CallControlHealthCheck(IReadOnlyList<StasisApp> apps) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var problems = apps.Where(a => a.EventsState != AriEventConnectionState.Connected)
-            .Select(a => $"{a.Server}: Stasis app {a.Name} events {a.EventsState.ToString().ToLowerInvariant()}").ToList();
+            .Select(a => $"{a.Server}: Stasis app {a.Name} events {a.EventsState.ToString().ToLowerInvariant()}")
+            .Concat(apps.Where(a => a.EventsState == AriEventConnectionState.Connected && !a.Recovered)
+                .Select(a => $"{a.Server}: Stasis app {a.Name} still adopting the calls and agents found at start")).ToList();
         return Task.FromResult(problems.Count == 0
             ? HealthCheckResult.Healthy($"{apps.Count} Stasis app(s) receiving events")
             : HealthCheckResult.Unhealthy(string.Join("; ", problems)));

@@ -12,6 +12,7 @@ public sealed partial class StasisApp : IAsyncDisposable
     private readonly AriEventConnection _events;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private bool _recovered;
 
     /// <summary>Creates the app for one server (nothing connects until <see cref="RunAsync"/>).</summary>
     public StasisApp(string server, string application, AriClient ari, AriClientOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
@@ -36,6 +37,12 @@ public sealed partial class StasisApp : IAsyncDisposable
 
     /// <summary>Whether the events WebSocket is connected (readiness reports it).</summary>
     public AriEventConnectionState EventsState => _events.State;
+
+    /// <summary>
+    /// Whether the calls and agents found at start were adopted and events are forwarded (readiness waits
+    /// for it: until then a takeover has not restored the agents nor rung anybody).
+    /// </summary>
+    public bool Recovered => Volatile.Read(ref _recovered);
 
     /// <summary>Connects (retrying until Asterisk answers) and feeds events to <paramref name="center"/> until stopped.</summary>
     public async Task RunAsync(CallCenter center, CancellationToken cancellationToken)
@@ -67,6 +74,7 @@ public sealed partial class StasisApp : IAsyncDisposable
             try
             {
                 await center.RecoverAsync(this, cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref _recovered, true);
                 break;
             }
             catch (Exception ex) when (ex is AriException or HttpRequestException or Npgsql.NpgsqlException && attempt < 5)

@@ -1,6 +1,7 @@
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Asterisk.Ari.Models;
 using CtiBridge.PbxSim;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CtiBridge.Asterisk.Tests.Ari;
 
@@ -62,6 +63,46 @@ public sealed class AriPbxSimTests
         Assert.IsType<StasisStart>(mine[0]);
         Assert.IsType<StasisEnd>(mine[^1]);
         Assert.DoesNotContain(seen, m => m is AriUnknownMessage or AriUndecodableMessage);
+    }
+
+    /// <summary>
+    /// An idle events connection to PbxSim stays up: the client pings after 15 s of silence and PbxSim
+    /// answers. (Before: the keep-alive checked on a fixed 15 s tick, so when the last frame came just
+    /// after a tick it was not yet silent at the next tick, sent no ping, and was past the 25 s limit at
+    /// the one after: the connection was replaced every ~30 s of quiet without ever being pinged.)
+    /// The client's clock is a fake one moved in 1 s steps, each step waiting until any ping is answered.
+    /// </summary>
+    [Fact]
+    public async Task IdleEventsConnection_IsPingedAndPbxSimAnswers_NoReconnect()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 });
+        await sim.StartAsync(ct);
+        var clock = new FakeTimeProvider();
+        using var client = new AriClient(Options(sim));
+        await using var connection = new AriEventConnection(Options(sim) with { PingInterval = TimeSpan.FromSeconds(15), PongTimeout = TimeSpan.FromSeconds(10) }, clock);
+        var reconnects = 0;
+        connection.ReconnectScheduled += (_, _) => Interlocked.Increment(ref reconnects);
+        await connection.StartAsync(ct);
+        await using var events = connection.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+
+        // The last frame comes a moment after the connection started, as it always does on a real clock.
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await client.Channels.OriginateAsync(endpoint: "Local/1000@callers-ringing", context: "customer", extension: "talk", channelId: "idle-1", otherChannelId: "idle-2", cancellationToken: ct);
+        await NextAsync<StasisStart>(events, [], s => s.Channel.Id == "idle-2");
+        await client.Channels.AnswerAsync("idle-2", ct);
+        await NextAsync<ChannelStateChange>(events, [], s => s.Channel.Id == "idle-2" && s.Channel.State == "Up");
+        Assert.Equal(clock.GetTimestamp(), connection.LastReceivedTimestamp);
+
+        // Two minutes of silence: whenever the connection has been silent 15 s a ping goes, and its pong brings the silence back to 0.
+        for (var second = 0; second < 120; second++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Eventually.TrueAsync(() => clock.GetElapsedTime(connection.LastReceivedTimestamp) < TimeSpan.FromSeconds(15), $"a ping answered ({second + 2} s after the last event)", ct);
+        }
+
+        Assert.Equal(0, Volatile.Read(ref reconnects));
+        Assert.Equal(AriEventConnectionState.Connected, connection.State);
     }
 
     [Fact]
