@@ -70,22 +70,32 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(from);
         ArgumentNullException.ThrowIfNull(change);
         await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_move"));
-        var p = command.Parameters;
-        p.AddWithValue("id", id);
-        p.AddWithValue("from_states", NpgsqlDbType.Array | NpgsqlDbType.Text, from.Select(CallbackStates.Name).ToArray());
-        p.AddWithValue("to_state", CallbackStates.Name(to));
-        p.AddWithValue("reason", change.Reason);
-        p.AddWithValue("actor", change.Actor);
-        p.AddWithValue("at", change.At);
-        AddText(p, "call_id", change.CallId);
-        AddTime(p, "due", change.DueAt);
-        p.AddWithValue("add_attempts", change.AddAttempts);
-        p.AddWithValue("kind", change.Kind);
-        p.AddWithValue("clear_owner", change.ReleaseOwner);
-        AddText(p, "placed_by", change.PlacedBy);
-        AddText(p, "only_placed_by", change.OnlyIfPlacedBy);
+        command.Parameters.AddWithValue("id", id);
+        AddChange(command.Parameters, from, to, change);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    /// <summary>
+    /// <see cref="MoveAsync"/> for many callbacks in one round trip (the same function per callback, in
+    /// id order so that two instances moving overlapping sets lock rows in the same order): returns those
+    /// moved; the others were not in one of <paramref name="from"/> (or not held by
+    /// <see cref="CallbackChange.OnlyIfPlacedBy"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<Callback>> MoveManyAsync(IReadOnlyCollection<Guid> ids, IReadOnlyCollection<CallbackState> from, CallbackState to, CallbackChange change, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(change);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_move_many"));
+        command.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, ids.Distinct().Order().ToArray());
+        AddChange(command.Parameters, from, to, change);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The callback, or null.</summary>
@@ -121,45 +131,73 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Scheduled or retrying callbacks whose due time is at or before <paramref name="now"/>, soonest first.</summary>
-    public async Task<IReadOnlyList<Callback>> OverdueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_overdue"));
-        command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("limit", limit);
-        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<IReadOnlyList<Callback>> OverdueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default) =>
+        SweepReadAsync("callback_overdue", now, null, limit, cancellationToken);
 
     /// <summary>Open callbacks past their deadline or due time + <paramref name="escalateAfter"/> that were not escalated yet.</summary>
-    public async Task<IReadOnlyList<Callback>> ToEscalateAsync(DateTimeOffset now, TimeSpan escalateAfter, int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Callback>> ToEscalateAsync(DateTimeOffset now, TimeSpan escalateAfter, int limit, CancellationToken cancellationToken = default) =>
+        SweepReadAsync("callback_to_escalate", now, ("escalate_after", escalateAfter), limit, cancellationToken);
+
+    /// <summary>Open callbacks (not being dialled) still not kept <paramref name="expireAfter"/> past the later of their due time and deadline.</summary>
+    public Task<IReadOnlyList<Callback>> ToExpireAsync(DateTimeOffset now, TimeSpan expireAfter, int limit, CancellationToken cancellationToken = default) =>
+        SweepReadAsync("callback_to_expire", now, ("expire_after", expireAfter), limit, cancellationToken);
+
+    /// <summary>
+    /// Due or dialing callbacks held by another instance of <paramref name="scheduler"/> that is gone:
+    /// one of <paramref name="dead"/> (judged by the caller from heartbeat counts), or one without a
+    /// heartbeat row (stopped gracefully). To be offered again.
+    /// </summary>
+    public async Task<IReadOnlyList<Callback>> OrphanedAsync(string me, string scheduler, IReadOnlyCollection<string> dead, int limit, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_to_escalate"));
-        command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("escalate_after", escalateAfter);
+        ArgumentNullException.ThrowIfNull(dead);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_orphaned"));
+        command.Parameters.AddWithValue("me", me);
+        command.Parameters.AddWithValue("scheduler", scheduler);
+        command.Parameters.AddWithValue("dead", NpgsqlDbType.Array | NpgsqlDbType.Text, dead.ToArray());
         command.Parameters.AddWithValue("limit", limit);
         return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Open callbacks (not being dialled) still not kept <paramref name="expireAfter"/> past the later of their due time and deadline.</summary>
-    public async Task<IReadOnlyList<Callback>> ToExpireAsync(DateTimeOffset now, TimeSpan expireAfter, int limit, CancellationToken cancellationToken = default)
+    /// <summary>Of <paramref name="ids"/> (queued in instance <paramref name="me"/>'s ACD), the callbacks it no longer holds (due or dialing by it).</summary>
+    public async Task<IReadOnlyList<Callback>> NoLongerHeldAsync(string me, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_to_expire"));
-        command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("expire_after", expireAfter);
-        command.Parameters.AddWithValue("limit", limit);
+        ArgumentNullException.ThrowIfNull(ids);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_held_elsewhere"));
+        command.Parameters.AddWithValue("me", me);
+        command.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, ids.ToArray());
         return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Due or dialing callbacks held by another scheduler instance of <paramref name="scheduler"/> that
-    /// no longer checks in to the Quartz cluster (crashed, killed, or stopped): to be offered again.
+    /// One heartbeat of instance <paramref name="me"/> (its row created at the first), returning every
+    /// instance's heartbeat count, its own included. Counts, not times: see <c>callback_instances</c>.
     /// </summary>
-    public async Task<IReadOnlyList<Callback>> OrphanedAsync(string me, string scheduler, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<InstanceBeats>> BeatAsync(string scheduler, string me, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_orphaned"));
-        command.Parameters.AddWithValue("me", me);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_instance_beat"));
         command.Parameters.AddWithValue("scheduler", scheduler);
-        command.Parameters.AddWithValue("limit", limit);
-        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+        command.Parameters.AddWithValue("me", me);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<InstanceBeats>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new InstanceBeats(reader.GetString(0), reader.GetInt64(1)));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Removes an instance's heartbeat row: its own at a graceful stop (<paramref name="beats"/> null),
+    /// or a dead one's once it holds no callback and only if its count is still <paramref name="beats"/>.
+    /// </summary>
+    public async Task<bool> LeaveAsync(string scheduler, string instance, long? beats, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_instance_leave"));
+        command.Parameters.AddWithValue("scheduler", scheduler);
+        command.Parameters.AddWithValue("instance", instance);
+        command.Parameters.Add(new NpgsqlParameter("beats", NpgsqlDbType.Bigint) { Value = beats is { } b ? b : DBNull.Value });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
     /// <summary>Abandoned callers (marked in <c>live_calls</c> before <paramref name="before"/>) whose row is still there: their request may not be stored.</summary>
@@ -220,6 +258,37 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
         }
 
         return list;
+    }
+
+    /// <summary>The sweep's reads: one named query of <c>@now</c>, at most one period and <c>@limit</c>.</summary>
+    private async Task<IReadOnlyList<Callback>> SweepReadAsync(string query, DateTimeOffset now, (string Name, TimeSpan Value)? period, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get(query));
+        command.Parameters.AddWithValue("now", now);
+        if (period is { } extra)
+        {
+            command.Parameters.AddWithValue(extra.Name, extra.Value);
+        }
+
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The parameters of <c>callback_move</c> besides the id(s).</summary>
+    private static void AddChange(NpgsqlParameterCollection p, IReadOnlyCollection<CallbackState> from, CallbackState to, CallbackChange change)
+    {
+        p.AddWithValue("from_states", NpgsqlDbType.Array | NpgsqlDbType.Text, from.Select(CallbackStates.Name).ToArray());
+        p.AddWithValue("to_state", CallbackStates.Name(to));
+        p.AddWithValue("reason", change.Reason);
+        p.AddWithValue("actor", change.Actor);
+        p.AddWithValue("at", change.At);
+        AddText(p, "call_id", change.CallId);
+        AddTime(p, "due", change.DueAt);
+        p.AddWithValue("add_attempts", change.AddAttempts);
+        p.AddWithValue("kind", change.Kind);
+        p.AddWithValue("clear_owner", change.ReleaseOwner);
+        AddText(p, "placed_by", change.PlacedBy);
+        AddText(p, "only_placed_by", change.OnlyIfPlacedBy);
     }
 
     private static async Task<IReadOnlyList<Callback>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken)
@@ -332,3 +401,8 @@ public sealed record CallbackFilter
 /// <param name="Overdue">How many of them were escalated as overdue.</param>
 /// <param name="OldestDue">State due: the earliest due time among them (how long the longest has waited for an agent).</param>
 public sealed record OpenCallbackCount(string Queue, CallbackState State, long Open, long Overdue, DateTimeOffset? OldestDue);
+
+/// <summary>An instance's heartbeat count in <c>callback_instances</c>.</summary>
+/// <param name="InstanceId">The scheduler instance (the <c>placed_by</c> of callbacks it holds).</param>
+/// <param name="Beats">Heartbeats it has recorded so far.</param>
+public sealed record InstanceBeats(string InstanceId, long Beats);

@@ -533,6 +533,37 @@ public sealed partial class CallCenter
         }
     }
 
+    /// <summary>
+    /// A caller who was waiting in a queue hung up while no instance controlled the call (found gone when
+    /// this one adopted it): the call stays lost in the records (when they left is unknown), but they
+    /// abandoned a queue and are owed the abandoned-call callback like any other. Their wait counts up
+    /// to now (the minimum-wait rule errs towards calling back) and the deadline runs from now.
+    /// </summary>
+    private void RequestCallbackForCallerGoneUnwatched(CtiBridge.Data.LiveState.LiveCall call, DateTimeOffset at)
+    {
+        if (_callbacks is not { } callbacks || call.AnsweredAt is not null)
+        {
+            return; // callbacks off, or the caller had been answered (they ended a conversation, not a wait)
+        }
+
+        if (call.Caller.CallerNumber is not { Length: > 0 } number)
+        {
+            LogNoCallbacks(_logger, call.CallId, "(withheld)", "the caller's number is withheld");
+            return;
+        }
+
+        var waited = at - call.EnqueuedAt;
+        var request = CallbackRequest.AbandonedCall(number, call.Queue, call.CallId, waited) with { CustomerName = call.Caller.CallerName, RequestedBy = "takeover" };
+        var callId = call.CallId;
+        Report("abandoned-call callback for " + callId + " (caller gone while unwatched)", async ct =>
+        {
+            if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
+            {
+                LogAbandonCallback(_logger, callId, ticket.Callback.Id, waited.TotalSeconds, ticket.Merged);
+            }
+        });
+    }
+
     private void ReportReserved(CallSession session, string agentId)
     {
         var placed = session.Placed!;

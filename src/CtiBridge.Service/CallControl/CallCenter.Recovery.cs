@@ -395,6 +395,7 @@ public sealed partial class CallCenter
         {
             // The caller left while no instance controlled the call: it ends now, once, in the records.
             _engine.Handle(new CallLost(at, call.CallId, "the caller's channel ended while no CtiBridge instance controlled the call"));
+            RequestCallbackForCallerGoneUnwatched(call, at);
             EndSession(session);
         }
     }

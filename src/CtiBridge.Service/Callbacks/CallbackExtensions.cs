@@ -39,7 +39,11 @@ public static class CallbackExtensions
         services.AddSingleton<ICallbackRequests>(provider => provider.GetRequiredService<CallbackService>());
         services.AddHostedService(provider => new CallbackSchedulerService(
             provider.GetRequiredService<CallbackService>(), connectionString, provider.GetRequiredService<DatabaseSchemaState>(),
-            new CallbackSchedulerOptions { Threads = settings.Callbacks.SchedulerThreads, SweepInterval = settings.Callbacks.SweepInterval },
+            new CallbackSchedulerOptions
+            {
+                Threads = settings.Callbacks.SchedulerThreads, SweepInterval = settings.Callbacks.SweepInterval,
+                HeartbeatInterval = settings.Callbacks.HeartbeatInterval, InstanceDeadAfter = settings.Callbacks.InstanceDeadAfter,
+            },
             provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallbackSchedulerService>>()));
         return services;
     }

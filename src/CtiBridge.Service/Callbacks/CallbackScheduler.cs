@@ -11,6 +11,16 @@ public interface ICallbackJobs
 
     /// <summary>The periodic sweep fired: overdue callbacks without a trigger, owner grace, reminders, escalation.</summary>
     Task SweepAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One heartbeat of this node (every <see cref="CallbackSchedulerOptions.HeartbeatInterval"/> of real
+    /// time, and once before the node starts firing): counts itself alive, judges the other instances
+    /// and offers again what dead ones held. Handles its own errors (the next beat tries again).
+    /// </summary>
+    Task HeartbeatAsync(CancellationToken cancellationToken);
+
+    /// <summary>The node stops gracefully: it is gone at once for the other instances (they offer again what it held).</summary>
+    Task LeaveAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Quartz settings of the callback scheduler (<c>callbacks.scheduler</c>).</summary>
@@ -34,6 +44,18 @@ public sealed record CallbackSchedulerOptions
     /// <summary>Period of the sweep job. Default 30 s.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often the node counts a heartbeat in <c>callback_instances</c>, on real time (never the
+    /// centre's clock: liveness is whether the process runs). Default 5 s.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// An instance whose heartbeat count another instance has watched stand still this long (real time)
+    /// is dead, and the callbacks it held are offered again. At least twice <see cref="HeartbeatInterval"/>. Default 20 s.
+    /// </summary>
+    public TimeSpan InstanceDeadAfter { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>How long an idle node waits before looking for triggers again. Default 1 s (Quartz's minimum): a callback made due by another node is fired within about this.</summary>
     public TimeSpan IdleWaitTime { get; init; } = TimeSpan.FromSeconds(1);
 }
@@ -56,12 +78,21 @@ public sealed class CallbackScheduler : IAsyncDisposable
 
     private readonly ISchedulerFactory _factory;
     private readonly IScheduler _scheduler;
+    private readonly CallbackSchedulerOptions _options;
+    private readonly ICallbackJobs _jobs;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _heartbeat = Task.CompletedTask;
 
-    private CallbackScheduler(ISchedulerFactory factory, IScheduler scheduler)
+    private CallbackScheduler(ISchedulerFactory factory, IScheduler scheduler, CallbackSchedulerOptions options, ICallbackJobs jobs)
     {
         _factory = factory;
         _scheduler = scheduler;
+        _options = options;
+        _jobs = jobs;
     }
+
+    /// <summary>How long another instance's heartbeat count may stand still before it is dead (<see cref="CallbackSchedulerOptions.InstanceDeadAfter"/>).</summary>
+    public TimeSpan InstanceDeadAfter => _options.InstanceDeadAfter;
 
     /// <summary>This node's id in the cluster.</summary>
     public string InstanceId => _scheduler.SchedulerInstanceId;
@@ -74,6 +105,12 @@ public sealed class CallbackScheduler : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(jobs);
+        if (options.HeartbeatInterval <= TimeSpan.Zero || options.InstanceDeadAfter < options.HeartbeatInterval * 2)
+        {
+            throw new ArgumentException(
+                $"Callback scheduler: HeartbeatInterval must be positive and InstanceDeadAfter at least twice it (are {options.HeartbeatInterval} and {options.InstanceDeadAfter}).", nameof(options));
+        }
+
         var factory = QuartzSchedulerBuilder.Create(q =>
         {
             q.ConfigureScheduler(s =>
@@ -103,16 +140,33 @@ public sealed class CallbackScheduler : IAsyncDisposable
             });
         }).Build();
         var scheduler = await factory.GetScheduler(cancellationToken).ConfigureAwait(false);
-        var self = new CallbackScheduler(factory, scheduler);
+        var self = new CallbackScheduler(factory, scheduler, options, jobs);
         await self.EnsureJobsAsync(options, timeProvider, cancellationToken).ConfigureAwait(false);
         return self;
     }
 
-    /// <summary>Starts firing triggers.</summary>
-    public Task StartAsync(CancellationToken cancellationToken = default) => _scheduler.Start(cancellationToken).AsTask();
+    /// <summary>
+    /// Starts the heartbeat (the first beat before anything fires, so the node's row exists before it
+    /// holds any callback) and then firing triggers.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _jobs.HeartbeatAsync(cancellationToken).ConfigureAwait(false);
+        _heartbeat = BeatAsync(_stopping.Token);
+        await _scheduler.Start(cancellationToken).ConfigureAwait(false);
+    }
 
-    /// <summary>Stops firing (waits for running jobs); the triggers stay in the database for the next start or another node.</summary>
-    public Task StopAsync(CancellationToken cancellationToken = default) => _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken).AsTask();
+    /// <summary>
+    /// Stops firing (waits for running jobs) and the heartbeat, and leaves the cluster (the other
+    /// instances offer again at once what this one held); the triggers stay in the database for the
+    /// next start or another node.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken).ConfigureAwait(false);
+        await StopHeartbeatAsync().ConfigureAwait(false);
+        await _jobs.LeaveAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Creates or replaces the due trigger of a callback.</summary>
     public async Task ScheduleDueAsync(Guid callbackId, DateTimeOffset dueAt, CancellationToken cancellationToken = default)
@@ -159,9 +213,14 @@ public sealed class CallbackScheduler : IAsyncDisposable
         return trigger?.NextFireTimeUtc;
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Stops without leaving (as a crash would: the heartbeat stops, running jobs are not waited for,
+    /// the others find the node dead after <see cref="CallbackSchedulerOptions.InstanceDeadAfter"/>);
+    /// after <see cref="StopAsync"/> only releases what is left.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        await StopHeartbeatAsync().ConfigureAwait(false);
         if (_scheduler.Status is not (SchedulerStatus.Shutdown or SchedulerStatus.ShuttingDown))
         {
             await _scheduler.Shutdown(waitForJobsToComplete: false).ConfigureAwait(false);
@@ -171,6 +230,36 @@ public sealed class CallbackScheduler : IAsyncDisposable
         {
             await disposable.DisposeAsync().ConfigureAwait(false);
         }
+
+        _stopping.Dispose();
+    }
+
+    private async Task BeatAsync(CancellationToken cancellationToken)
+    {
+        // Real time on purpose (see HeartbeatInterval): a fake or stepped centre clock must not speed up,
+        // slow down or skip the heartbeat.
+        using var timer = new PeriodicTimer(_options.HeartbeatInterval, TimeProvider.System);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await _jobs.HeartbeatAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stopped
+        }
+    }
+
+    private async Task StopHeartbeatAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        await _heartbeat.ConfigureAwait(false);
     }
 
     private async Task EnsureJobsAsync(CallbackSchedulerOptions options, TimeProvider timeProvider, CancellationToken cancellationToken)

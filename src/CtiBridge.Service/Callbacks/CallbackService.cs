@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using CtiBridge.Core.Callbacks;
 using CtiBridge.Data.Callbacks;
 
@@ -37,6 +38,19 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     private readonly Func<string, bool>? _queueExists;
     private readonly ILogger<CallbackService> _logger;
     private CallbackScheduler? _scheduler;
+    private CallbackInstanceWatch? _watch;
+
+    /// <summary>One hand-over of everything due at a time on this node (the other Quartz threads that fire meanwhile leave it to it).</summary>
+    private int _handingOver;
+
+    /// <summary>Callbacks this node has queued in its ACD and not seen reserved or withdrawn yet (checked against the record at each heartbeat).</summary>
+    private readonly ConcurrentDictionary<Guid, Callback> _queuedHere = new();
+
+    /// <summary>Callbacks stored before the scheduler was attached, waiting for their trigger.</summary>
+    private readonly ConcurrentQueue<Callback> _unscheduled = new();
+
+    /// <summary>Callbacks made due per statement when many are due at once.</summary>
+    internal const int HandOverBatch = 500;
 
     /// <summary>Creates the service; <see cref="AttachScheduler"/> connects it to Quartz.</summary>
     /// <param name="store">Records.</param>
@@ -76,7 +90,12 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     public CallbackPolicy Policy => _policy;
 
     /// <summary>Connects the Quartz scheduler (built with this service as its <see cref="ICallbackJobs"/>).</summary>
-    public void AttachScheduler(CallbackScheduler scheduler) => _scheduler = scheduler;
+    public void AttachScheduler(CallbackScheduler scheduler)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        _scheduler = scheduler;
+        _watch = new CallbackInstanceWatch(scheduler.InstanceDeadAfter, TimeProvider.System);
+    }
 
     // ------------------------------------------------------------------ requests
 
@@ -161,7 +180,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
         if (before?.State == CallbackState.Due)
         {
-            await _placement.WithdrawAsync(moved, "rescheduled", cancellationToken).ConfigureAwait(false);
+            await WithdrawAsync(moved, "rescheduled", cancellationToken).ConfigureAwait(false);
         }
 
         await ScheduleAsync(moved, cancellationToken).ConfigureAwait(false);
@@ -184,9 +203,17 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     // ------------------------------------------------------------------ call control reports
 
     /// <summary>An agent was reserved for the callback and the customer is being called: due → dialing.</summary>
-    public Task<Callback?> AgentReservedAsync(Guid id, string agentId, string callId, CancellationToken cancellationToken = default) =>
-        MoveAsync(id, [CallbackState.Due], CallbackState.Dialing,
-            new CallbackChange(_clock.GetUtcNow(), $"agent {agentId} reserved, calling the customer", "agent:" + agentId) { CallId = callId, OnlyIfPlacedBy = InstanceId }, cancellationToken);
+    public async Task<Callback?> AgentReservedAsync(Guid id, string agentId, string callId, CancellationToken cancellationToken = default)
+    {
+        var moved = await MoveAsync(id, [CallbackState.Due], CallbackState.Dialing,
+            new CallbackChange(_clock.GetUtcNow(), $"agent {agentId} reserved, calling the customer", "agent:" + agentId) { CallId = callId, OnlyIfPlacedBy = InstanceId }, cancellationToken).ConfigureAwait(false);
+        if (moved is not null)
+        {
+            _queuedHere.TryRemove(id, out _); // out of the queue, into a call: its outcome is reported here
+        }
+
+        return moved;
+    }
 
     /// <summary>The customer answered and talks to the agent: dialing → connected (the promise is kept).</summary>
     public async Task<Callback?> ConnectedAsync(Guid id, string callId, CancellationToken cancellationToken = default)
@@ -214,7 +241,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
                 new CallbackChange(now, "the reserved agent did not take it", Actor) { CallId = callId }, cancellationToken).ConfigureAwait(false);
             if (back is not null)
             {
-                await _placement.OfferAsync(back, cancellationToken).ConfigureAwait(false);
+                await OfferAsync(back, cancellationToken).ConfigureAwait(false);
             }
 
             return back;
@@ -270,7 +297,56 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
             return; // already due (another node or the sweep), closed or rescheduled: nothing to do, exactly once.
         }
 
-        await _placement.OfferAsync(due, cancellationToken).ConfigureAwait(false);
+        await OfferAsync(due, cancellationToken).ConfigureAwait(false);
+        await HandOverDueAsync(now, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Everything else due by now is made due and handed on here too, hundreds per statement, instead of
+    /// waiting for each its own Quartz firing: Quartz fires a trigger with several statements under its
+    /// cluster lock and acquires at most one batch of its thread count at a time, so a minute's thousands
+    /// took tens of seconds one by one (issue 11's goal: all handed on within 5 s of due). Their triggers
+    /// fire later as usual and find nothing to do (one statement each). They are not unscheduled here: a
+    /// job removing triggers under Quartz's TRIGGER_ACCESS lock deadlocks in PostgreSQL with Quartz's own
+    /// acquisition, which holds trigger rows while it waits for that lock.
+    /// </summary>
+    private async Task HandOverDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _handingOver, 1, 0) != 0)
+        {
+            return; // another thread of this node is handing them on
+        }
+
+        try
+        {
+            // Bounded: 200 batches (100 000 callbacks) per firing; what is left is fired by its own trigger.
+            for (var round = 0; round < 200; round++)
+            {
+                var waiting = await _store.OverdueAsync(now, HandOverBatch, cancellationToken).ConfigureAwait(false);
+                var placeable = waiting.Where(c => !_policy.HasHours || CallbackPlanner.IsPlacingTime(_policy, now, c.Queue)).Select(c => c.Id).ToList();
+                if (placeable.Count == 0)
+                {
+                    return;
+                }
+
+                var moved = await _store.MoveManyAsync(placeable, [CallbackState.Scheduled, CallbackState.Retry], CallbackState.Due,
+                    new CallbackChange(now, "due", Actor) { PlacedBy = InstanceId }, cancellationToken).ConfigureAwait(false);
+                foreach (var c in moved.OrderBy(c => c.DueAt))
+                {
+                    Notify(c, "due");
+                    await OfferAsync(c, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (waiting.Count < HandOverBatch)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _handingOver, 0);
+        }
     }
 
     /// <inheritdoc />
@@ -278,7 +354,6 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     {
         var now = _clock.GetUtcNow();
         await SweepAbandonedCallersAsync(now, cancellationToken).ConfigureAwait(false);
-        await SweepOrphansAsync(now, cancellationToken).ConfigureAwait(false);
         await SweepExpiredAsync(now, cancellationToken).ConfigureAwait(false);
         await SweepClosedHoursAsync(now, cancellationToken).ConfigureAwait(false);
 
@@ -359,7 +434,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
         if (c.State == CallbackState.Due)
         {
-            await _placement.WithdrawAsync(moved, "callback hours closed", cancellationToken).ConfigureAwait(false);
+            await WithdrawAsync(moved, "callback hours closed", cancellationToken).ConfigureAwait(false);
         }
 
         await ScheduleAsync(moved, cancellationToken).ConfigureAwait(false);
@@ -398,19 +473,57 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         }
     }
 
-    /// <summary>
-    /// Callbacks held (due or dialing) by an instance that stopped checking in to the Quartz cluster are
-    /// offered again here: a due one as it was; a dialing one counts the attempt (its outcome died with
-    /// the instance) and is offered again, or fails when no attempt is left.
-    /// </summary>
-    private async Task SweepOrphansAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
-        if (_scheduler is not { } s)
+        if (_scheduler is not { } s || _watch is not { } watch)
         {
             return;
         }
 
-        foreach (var c in await _store.OrphanedAsync(s.InstanceId, s.SchedulerName, 1000, cancellationToken).ConfigureAwait(false))
+        try
+        {
+            await ScheduleEarlyRequestsAsync(s, cancellationToken).ConfigureAwait(false);
+            var counts = await _store.BeatAsync(s.SchedulerName, s.InstanceId, cancellationToken).ConfigureAwait(false);
+            var dead = watch.Observe(counts, s.InstanceId);
+            foreach (var d in dead)
+            {
+                LogInstanceDead(_logger, d.InstanceId, watch.DeadAfter.TotalSeconds);
+            }
+
+            await ReofferOrphansAsync(s, dead.Select(d => d.InstanceId).ToList(), cancellationToken).ConfigureAwait(false);
+            await WithdrawChangedElsewhereAsync(s, cancellationToken).ConfigureAwait(false);
+            foreach (var d in dead)
+            {
+                // Its row goes once it holds nothing (and only if it did not beat again meanwhile).
+                _ = await _store.LeaveAsync(s.SchedulerName, d.InstanceId, d.Beats, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The database may be away for a while: the next beat tries again; the others judge us by our count.
+            LogHeartbeatFailed(_logger, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task LeaveAsync(CancellationToken cancellationToken)
+    {
+        if (_scheduler is { } s)
+        {
+            _ = await _store.LeaveAsync(s.SchedulerName, s.InstanceId, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Callbacks held (due or dialing) by an instance that is gone (dead by its heartbeat count, or
+    /// stopped: no heartbeat row) are offered again here: a due one as it was; a dialing one counts the
+    /// attempt (its outcome died with the instance) and is offered again, or fails when no attempt is left.
+    /// </summary>
+    private async Task ReofferOrphansAsync(CallbackScheduler s, IReadOnlyCollection<string> dead, CancellationToken cancellationToken)
+    {
+        var now = _clock.GetUtcNow();
+        foreach (var c in await _store.OrphanedAsync(s.InstanceId, s.SchedulerName, dead, 1000, cancellationToken).ConfigureAwait(false))
         {
             if (c.State == CallbackState.Dialing && c.Attempts + 1 >= c.MaxAttempts)
             {
@@ -429,7 +542,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
             if (moved is not null)
             {
                 LogReoffered(_logger, c.Id, c.PlacedBy ?? "?", CallbackStates.Name(c.State));
-                await _placement.OfferAsync(moved, cancellationToken).ConfigureAwait(false);
+                await OfferAsync(moved, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -467,6 +580,52 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
     // ------------------------------------------------------------------ helpers
 
+    /// <summary>Hands a due callback to this node's ACD and remembers it until it is reserved or withdrawn.</summary>
+    private Task OfferAsync(Callback c, CancellationToken cancellationToken)
+    {
+        _queuedHere[c.Id] = c;
+        return _placement.OfferAsync(c, cancellationToken);
+    }
+
+    private Task WithdrawAsync(Callback c, string reason, CancellationToken cancellationToken)
+    {
+        _queuedHere.TryRemove(c.Id, out _);
+        return _placement.WithdrawAsync(c, reason, cancellationToken);
+    }
+
+    /// <summary>
+    /// Callbacks queued here that another instance (or the CLI, which writes only the record) cancelled,
+    /// rescheduled, resolved, expired or took over leave this node's ACD now, within a heartbeat, rather
+    /// than when an agent is reserved for them and the reserve is refused.
+    /// </summary>
+    private async Task WithdrawChangedElsewhereAsync(CallbackScheduler s, CancellationToken cancellationToken)
+    {
+        if (_queuedHere.IsEmpty)
+        {
+            return;
+        }
+
+        foreach (var c in await _store.NoLongerHeldAsync(s.InstanceId, [.. _queuedHere.Keys], cancellationToken).ConfigureAwait(false))
+        {
+            var reason = c.State switch
+            {
+                CallbackState.Cancelled => "cancelled",
+                CallbackState.ResolvedByInbound => "resolved by inbound",
+                CallbackState.Expired => "expired",
+                CallbackState.Scheduled or CallbackState.Retry => "rescheduled",
+                CallbackState.Due or CallbackState.Dialing => $"held by instance {c.PlacedBy} now",
+                _ => CallbackStates.Name(c.State),
+            };
+            if (!_queuedHere.TryRemove(c.Id, out _))
+            {
+                continue; // withdrawn or reserved here meanwhile
+            }
+
+            LogWithdrawnChangedElsewhere(_logger, c.Id, reason);
+            await _placement.WithdrawAsync(c, reason + " (changed elsewhere)", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private async Task<Callback?> MoveAsync(Guid id, IReadOnlyCollection<CallbackState> from, CallbackState to, CallbackChange change, CancellationToken cancellationToken)
     {
         var moved = await _store.MoveAsync(id, from, to, change, cancellationToken).ConfigureAwait(false);
@@ -487,13 +646,28 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
         if (before.State is CallbackState.Due or CallbackState.Dialing)
         {
-            await _placement.WithdrawAsync(after, reason, cancellationToken).ConfigureAwait(false);
+            await WithdrawAsync(after, reason, cancellationToken).ConfigureAwait(false);
         }
     }
 
     private async Task ScheduleAsync(Callback c, CancellationToken cancellationToken)
     {
         if (_scheduler is { } s)
+        {
+            await s.ScheduleDueAsync(c.Id, c.DueAt, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // Requested before the Quartz node was attached (e.g. by restart recovery while Quartz starts):
+            // its trigger is written at the node's next heartbeat, not only by the sweep 35 s later.
+            _unscheduled.Enqueue(c);
+        }
+    }
+
+    /// <summary>Writes the triggers of callbacks requested before the scheduler was attached.</summary>
+    private async Task ScheduleEarlyRequestsAsync(CallbackScheduler s, CancellationToken cancellationToken)
+    {
+        while (_unscheduled.TryDequeue(out var c))
         {
             await s.ScheduleDueAsync(c.Id, c.DueAt, cancellationToken).ConfigureAwait(false);
         }
@@ -546,7 +720,16 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} to {Number} (queue {Queue}) expired: {Reason}")]
     private static partial void LogExpired(ILogger logger, Guid callbackId, string number, string queue, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was {State} on instance {Instance}, which stopped checking in; offered again here")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Instance {Instance} stopped counting heartbeats for more than {Seconds} s: it is dead, the callbacks it held are offered again")]
+    private static partial void LogInstanceDead(ILogger logger, string instance, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Callback {CallbackId} leaves this instance's ACD: {Reason} (changed elsewhere)")]
+    private static partial void LogWithdrawnChangedElsewhere(ILogger logger, Guid callbackId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback heartbeat failed (tried again at the next beat)")]
+    private static partial void LogHeartbeatFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was {State} on instance {Instance}, which is gone; offered again here")]
     private static partial void LogReoffered(ILogger logger, Guid callbackId, string instance, string state);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Abandoned call {CallId}: its callback request had not been stored; requested now by the sweep (callback {CallbackId})")]

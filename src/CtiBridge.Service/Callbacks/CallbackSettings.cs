@@ -66,6 +66,12 @@ public sealed class CallbackSettings
     /// <summary>Period of the sweep (lost triggers, owner grace, reminders, escalation).</summary>
     public TimeSpan SweepInterval { get; set; } = new CallbackSchedulerOptions().SweepInterval;
 
+    /// <summary>How often this instance counts a heartbeat (real time; liveness of the instances holding callbacks).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = new CallbackSchedulerOptions().HeartbeatInterval;
+
+    /// <summary>Another instance whose heartbeat count stood still this long (real time) is dead: the callbacks it held are offered again.</summary>
+    public TimeSpan InstanceDeadAfter { get; set; } = new CallbackSchedulerOptions().InstanceDeadAfter;
+
     /// <summary>The policy these settings describe.</summary>
     public CallbackPolicy ToPolicy() => new()
     {
@@ -135,6 +141,16 @@ public sealed class CallbackSettings
         if (settings.SweepInterval < TimeSpan.FromSeconds(1))
         {
             problems.Add(new SettingsProblem("callbacks.sweepInterval", $"must be at least 1 s (is {settings.SweepInterval})"));
+        }
+
+        if (settings.HeartbeatInterval < TimeSpan.FromMilliseconds(100) || settings.HeartbeatInterval > TimeSpan.FromMinutes(1))
+        {
+            problems.Add(new SettingsProblem("callbacks.heartbeatInterval", $"must be 100 ms to 1 min (is {settings.HeartbeatInterval})"));
+        }
+        else if (settings.InstanceDeadAfter < settings.HeartbeatInterval * 2)
+        {
+            problems.Add(new SettingsProblem("callbacks.instanceDeadAfter",
+                $"must be at least twice callbacks.heartbeatInterval ({settings.HeartbeatInterval}), or a live instance that missed one beat would be taken for dead (is {settings.InstanceDeadAfter})"));
         }
     }
 

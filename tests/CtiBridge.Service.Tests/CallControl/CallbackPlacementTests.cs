@@ -61,6 +61,48 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         return callbacks;
     }
 
+    /// <summary>
+    /// The set-up every test here shares: the host with fast callback rules, the agents' desk phones
+    /// answering after <paramref name="answerAfterMs"/>, PbxSim's carrier with <paramref name="customers"/>,
+    /// the Quartz node running, and the agents in <paramref name="loggedIn"/> logged in.
+    /// </summary>
+    private async Task<(CallCenterRig Rig, CallbackService Callbacks)> StartAsync(
+        IReadOnlyList<(string AgentId, string Phone)> agents, DialledCustomers? customers, CancellationToken ct,
+        int answerAfterMs = 200, string[]? loggedIn = null, Action<Service.Configuration.CtiBridgeSettings>? configureService = null,
+        Action<CallControlSettings>? configure = null)
+    {
+        var rig = await CallCenterRig.StartAsync(database.Database, Queue(), agents, ct, configure: configure, configureService: s =>
+        {
+            FastCallbacks(s);
+            configureService?.Invoke(s);
+        });
+        try
+        {
+            foreach (var (_, phone) in agents)
+            {
+                rig.Pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(answerAfterMs));
+            }
+
+            if (customers is not null)
+            {
+                Carrier(rig, customers);
+            }
+
+            var callbacks = await SchedulerAsync(rig, ct);
+            foreach (var agent in loggedIn ?? agents.Select(a => a.AgentId).ToArray())
+            {
+                await rig.LoginAsync(agent, ct);
+            }
+
+            return (rig, callbacks);
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+    }
+
     private static async Task<Callback> StateAsync(CallbackService callbacks, Guid id, CallbackState state, CancellationToken ct)
     {
         Callback? current = null;
@@ -83,11 +125,8 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     public async Task AgentFirst_TheAgentIsRungFirst_ThenTheCustomer_Bridged_Connected_AndWrittenAsAnOutboundCall()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, configureService: FastCallbacks);
-        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        Carrier(rig, Customers(talkSeconds: 1));
-        var callbacks = await SchedulerAsync(rig, ct);
-        await rig.LoginAsync("2001", ct);
+        var (rig, callbacks) = await StartAsync([("2001", "1001")], Customers(talkSeconds: 1), ct);
+        await using var running = rig;
         await rig.AgentWentAsync("2001", AgentState.LoggedOut, AgentState.Ready, ct);
 
         var ticket = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550101", "support", DateTimeOffset.UtcNow, null, "promised at three", "api:test") with { CustomerName = "Ann" }, ct);
@@ -139,11 +178,8 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     public async Task NoAnswer_IsRetriedAfterTheRetryDelay_AndTheSecondAttemptConnects_EachAttemptAnOutboundRow()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2002", "1002")], ct, configureService: FastCallbacks);
-        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        Carrier(rig, Customers(noAnswer: 1));
-        var callbacks = await SchedulerAsync(rig, ct);
-        await rig.LoginAsync("2002", ct);
+        var (rig, callbacks) = await StartAsync([("2002", "1002")], Customers(noAnswer: 1), ct);
+        await using var running = rig;
 
         var ticket = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550202", "support", DateTimeOffset.UtcNow, null, "retry test", "api:test"), ct);
 
@@ -175,11 +211,8 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     public async Task CustomerFirst_TheCustomerIsCalledFirst_ThenTheReservedAgentIsRung_AndBridged()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2003", "1003")], ct, configureService: FastCallbacks);
-        rig.Pbx.Phone("1003").AnswersAfter(TimeSpan.FromMilliseconds(300));
-        Carrier(rig, Customers(talkSeconds: 2));
-        var callbacks = await SchedulerAsync(rig, ct);
-        await rig.LoginAsync("2003", ct);
+        var (rig, callbacks) = await StartAsync([("2003", "1003")], Customers(talkSeconds: 2), ct, answerAfterMs: 300);
+        await using var running = rig;
 
         var ticket = await callbacks.CreateAsync(
             CallbackRequest.AgentScheduled("5550303", "support", DateTimeOffset.UtcNow, null, "customer first", "api:test") with { Mode = CallbackMode.CustomerFirst }, ct);
@@ -208,10 +241,8 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     public async Task AbandonedCaller_GetsACallbackWithinTheLimit_PlacedWhenAnAgentComes_AndCallingInResolvesAnother()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2004", "1004")], ct, configureService: FastCallbacks);
-        rig.Pbx.Phone("1004").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        Carrier(rig, Customers(talkSeconds: 1));
-        var callbacks = await SchedulerAsync(rig, ct);
+        var (rig, callbacks) = await StartAsync([("2004", "1004")], Customers(talkSeconds: 1), ct, loggedIn: []);
+        await using var running = rig;
 
         // Nobody is logged in: the caller waits, then hangs up after more than the minimum wait (1 s here).
         var caller = rig.Trunk.CallIn("4008001", "5550404", "Abe");
@@ -268,17 +299,9 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     public async Task AgentOwnedCallback_GoesToItsOwner_AndOneWhoseOwnerIsAwayGoesToTheQueueAfterTheGrace()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2006", "1006"), ("2007", "1007")], ct, configureService: s =>
-        {
-            FastCallbacks(s);
-            s.Callbacks.OwnerGrace = TimeSpan.FromSeconds(3);
-        });
-        rig.Pbx.Phone("1006").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        rig.Pbx.Phone("1007").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        Carrier(rig, Customers(talkSeconds: 1));
-        var callbacks = await SchedulerAsync(rig, ct);
-        await rig.LoginAsync("2006", ct);
-        await rig.LoginAsync("2007", ct);
+        var (rig, callbacks) = await StartAsync([("2006", "1006"), ("2007", "1007")], Customers(talkSeconds: 1), ct,
+            configureService: s => s.Callbacks.OwnerGrace = TimeSpan.FromSeconds(3));
+        await using var running = rig;
         await rig.AgentWentAsync("2007", AgentState.LoggedOut, AgentState.Ready, ct);
 
         // Owned by 2007: both agents are ready, the owner is rung.
@@ -300,11 +323,62 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         Assert.True((await callbacks.GetAsync(away.Callback.Id, ct))!.ClosedAt >= away.Callback.DueAt.AddSeconds(3));
     }
     [Fact]
+    public async Task ACallerWhoHangsUpWhileNoInstanceControlsTheCall_GetsTheAbandonedCallback_PlacedAfterTheRestart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // The calls stay in the Stasis app for the next instance (no hand-back to the dialplan at stop).
+        var (rig, callbacks) = await StartAsync([("2009", "1009")], Customers(talkSeconds: 1), ct, loggedIn: [],
+            configure: c => c.Shutdown.HandBackCalls = false);
+        await using var running = rig;
+        var caller = rig.Trunk.CallIn("4008001", "5550909", "Cy");
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550909", "the call to queue", ct);
+        long rows = 0;
+        for (var i = 0; i < 200 && rows == 0; i++)
+        {
+            rows = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}'", ct);
+            await Task.Delay(rows == 0 ? 50 : 0, ct);
+        }
+
+        Assert.Equal(1, rows);
+
+        // No instance controls the call while the caller, still waiting, hangs up.
+        await rig.StopServiceAsync();
+        rig.Trunk.HangUp(caller);
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        await rig.StartServiceAgainAsync(ct);
+        callbacks = await SchedulerAsync(rig, ct);
+
+        // The new instance finds the caller gone at adoption: the call is lost in the records (when they left is
+        // unknown), and the abandoned-call callback they are owed is requested.
+        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call ended at adoption", ct);
+        Callback? owed = null;
+        for (var i = 0; i < 200 && owed is null; i++)
+        {
+            var found = await callbacks.ListAsync(new CallbackFilter { Number = "5550909" }, ct);
+            owed = found.Count > 0 ? found[0] : null;
+            await Task.Delay(owed is null ? 50 : 0, ct);
+        }
+
+        Assert.True(owed is not null, "no callback for 5550909; the call's rows: " + await database.Database.ScalarAsync<string>(
+            $"SELECT concat_ws(' | ', (SELECT string_agg(disposition, ',') FROM calls WHERE call_id = '{enqueued.CallId}'), (SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}')::text, (SELECT count(*) FROM callbacks)::text)", ct)
+            + "; events: " + string.Join(", ", rig.AcdEvents.Snapshot().Where(e => e.ToString().Contains(enqueued.CallId, StringComparison.Ordinal)).Select(e => e.GetType().Name)));
+        Assert.Equal((CallbackSource.Abandoned, enqueued.CallId), (owed.Source, owed.OriginCallId));
+        Assert.InRange(owed.Deadline!.Value - owed.CreatedAt, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10.1));
+        Assert.Equal("takeover", (await callbacks.HistoryAsync(owed.Id, ct))[0].Actor);
+
+        // And it is kept: an agent logs in and the number is called back.
+        await rig.LoginAsync("2009", ct);
+        var agentDial = await rig.PbxEvents.DialToAsync("1009", ct);
+        Assert.Equal("5550909", agentDial["DestCallerIDNum"]);
+        await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+    }
+
+    [Fact]
     public async Task TheWallboard_ShowsCallbackTilesPerQueue()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2008", "1008")], ct, configureService: FastCallbacks);
-        var callbacks = await SchedulerAsync(rig, ct);
+        var (rig, callbacks) = await StartAsync([("2008", "1008")], customers: null, ct, loggedIn: []);
+        await using var running = rig;
         await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550808", "support", DateTimeOffset.UtcNow.AddDays(3), null, "wallboard", "api:test"), ct);
         var feed = rig.Services.GetRequiredService<Service.Live.WallboardFeed>();
 

@@ -51,6 +51,8 @@ public sealed class CallbackBenchmark
         await Task.Delay(2000, ct); // Quartz's first acquisition and the sweep's first run, before the clock step
         var handed = new List<double>(count);
         var seen = 0;
+        const string Transactions = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()";
+        var transactionsBefore = await db.ScalarAsync<long>(Transactions, ct);
         watch.Restart();
         clock.Advance(TimeSpan.FromSeconds(119.5));
         while (seen < count && watch.Elapsed < TimeSpan.FromMinutes(10))
@@ -64,10 +66,14 @@ public sealed class CallbackBenchmark
             await Task.Delay(5, ct);
         }
 
+        // Database transactions (round trips of autocommit statements, Quartz's transactions) per callback handed on:
+        // the statistics are flushed by each backend within a second of going idle.
+        await Task.Delay(1500, ct);
+        var transactions = await db.ScalarAsync<long>(Transactions, ct) - transactionsBefore;
         handed.Sort();
         double P(double q) => handed.Count == 0 ? double.NaN : handed[Math.Min(handed.Count - 1, (int)(q * handed.Count))];
         var report = string.Create(CultureInfo.InvariantCulture,
-            $"callbacks={count} schedule_1={singleRate:0}/s schedule_8={parallelRate:0}/s handed={handed.Count} p50={P(0.50):0.00}s p99={P(0.99):0.00}s max={P(1):0.00}s within5s={handed.Count(h => h <= 5)}");
+            $"callbacks={count} schedule_1={singleRate:0}/s schedule_8={parallelRate:0}/s handed={handed.Count} p50={P(0.50):0.00}s p99={P(0.99):0.00}s max={P(1):0.00}s within5s={handed.Count(h => h <= 5)} db_transactions_per_callback={(double)transactions / Math.Max(1, handed.Count):0.0}");
         TestContext.Current.SendDiagnosticMessage(report);
         if (Environment.GetEnvironmentVariable("CTIBRIDGE_CALLBACK_BENCH_OUT") is { Length: > 0 } path)
         {

@@ -24,8 +24,8 @@ public sealed class CallbackRecoveryTests
     {
         await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
         var clock = new FakeTimeProvider(T0);
-        var doomed = await CallbackNode.StartAsync(db, clock, instanceId: "node-doomed");
-        await using var survivor = await CallbackNode.StartAsync(db, clock, instanceId: "node-survivor", start: false);
+        var doomed = await CallbackNode.StartAsync(db, clock, instanceId: "node-doomed", options: CallbackNode.QuickDeath);
+        await using var survivor = await CallbackNode.StartAsync(db, clock, instanceId: "node-survivor", start: false, options: CallbackNode.QuickDeath);
 
         // Both become due on the doomed node (the survivor's Quartz is not running yet); one is being dialled there.
         var queued = await doomed.Service.RequestAsync(CallbackRequest.VoicemailLeft("13900000011", "sales", "c1", "vm-1"), Ct);
@@ -34,10 +34,12 @@ public sealed class CallbackRecoveryTests
         Assert.Equal("node-doomed", (await doomed.Service.GetAsync(queued!.Callback.Id, Ct))!.PlacedBy);
         Assert.NotNull(await doomed.Service.AgentReservedAsync(dialled!.Callback.Id, "1007", "cb-1", Ct));
 
-        // The doomed node dies without a word (its Quartz stops checking in); the survivor runs on.
+        // The doomed node dies without a word (its heartbeat count stops; its row stays, as after a kill);
+        // the survivor watches the count stand still for 2 s of real time, then offers again what it held.
         await doomed.Scheduler.DisposeAsync();
         await survivor.Scheduler.StartAsync(Ct);
-        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(survivor.Placement.Offered.Count >= 2), TimeSpan.FromSeconds(5), 120));
+        Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM callback_events WHERE kind = 'reoffered'"));
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(survivor.Placement.Offered.Count >= 2), TimeSpan.FromSeconds(5), 400));
         clock.Advance(TimeSpan.FromMinutes(2));
         await Task.Delay(300, Ct);
 
@@ -46,10 +48,63 @@ public sealed class CallbackRecoveryTests
         Assert.Equal((CallbackState.Due, 1, "node-survivor"), (again.State, again.Attempts, again.PlacedBy));
         Assert.Equal(0, (await survivor.Service.GetAsync(queued.Callback.Id, Ct))!.Attempts);
         Assert.Equal(2, await CountAsync(db, "SELECT count(*) FROM callback_events WHERE kind = 'reoffered'"));
+        Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM callback_instances WHERE instance_id = 'node-doomed'")); // holds nothing now: its row went
 
         // The dead node's late reserve (a stalled, not dead, instance) is refused; the survivor's is not.
         Assert.Null(await doomed.Service.AgentReservedAsync(queued.Callback.Id, "1008", "cb-late", Ct));
         Assert.NotNull(await survivor.Service.AgentReservedAsync(queued.Callback.Id, "1009", "cb-2", Ct));
+    }
+
+    [Fact]
+    public async Task CancelledOrRescheduledOnAnotherInstance_LeavesTheHoldersAcdWithinAHeartbeat()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var holder = await CallbackNode.StartAsync(db, clock, instanceId: "node-holder", options: CallbackNode.QuickDeath);
+        await using var other = await CallbackNode.StartAsync(db, clock, instanceId: "node-other", start: false, options: CallbackNode.QuickDeath);
+        var cancelled = (await holder.Service.RequestAsync(CallbackRequest.VoicemailLeft("13900000041", "sales", "c1", "vm-1"), Ct))!.Callback.Id;
+        var moved = (await holder.Service.RequestAsync(CallbackRequest.VoicemailLeft("13900000042", "sales", "c2", "vm-2"), Ct))!.Callback.Id;
+        var kept = (await holder.Service.RequestAsync(CallbackRequest.VoicemailLeft("13900000043", "sales", "c3", "vm-3"), Ct))!.Callback.Id;
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(holder.Placement.Offered.Count == 3), TimeSpan.FromSeconds(1)));
+
+        // The API on the other instance changes two of them; the holder's ACD still has them queued.
+        Assert.NotNull(await other.Service.CancelAsync(cancelled, "customer asked", "api:crm", Ct));
+        Assert.NotNull(await other.Service.RescheduleAsync(moved, clock.GetUtcNow().AddHours(1), "api:crm", Ct));
+
+        // The holder's next heartbeat (every 200 ms of real time here) withdraws them; bounded real wait.
+        for (var i = 0; i < 100 && holder.Placement.Withdrawn.Count < 2; i++)
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.Equal(
+            new[] { (cancelled, "cancelled (changed elsewhere)"), (moved, "rescheduled (changed elsewhere)") }.Order(),
+            holder.Placement.Withdrawn.Select(w => (w.Callback.Id, w.Reason)).Order());
+        await Task.Delay(500, Ct); // a few more beats: withdrawn once each, and the kept one stays
+        Assert.Equal(2, holder.Placement.Withdrawn.Count);
+        Assert.DoesNotContain(holder.Placement.Withdrawn, w => w.Callback.Id == kept);
+        Assert.NotNull(await holder.Service.AgentReservedAsync(kept, "1007", "cb-1", Ct));
+    }
+
+    [Fact]
+    public async Task AGracefullyStoppedInstance_IsGoneAtOnce_ItsCallbacksOfferedAgain()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        var leaving = await CallbackNode.StartAsync(db, clock, instanceId: "node-leaving");
+        await using var staying = await CallbackNode.StartAsync(db, clock, instanceId: "node-staying", start: false);
+        var held = await leaving.Service.RequestAsync(CallbackRequest.VoicemailLeft("13900000031", "sales", "c1", "vm-1"), Ct);
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(leaving.Placement.Offered.Count == 1), TimeSpan.FromSeconds(1)));
+
+        // A graceful stop leaves (its heartbeat row goes): the other's first beat, at its start, offers the callback
+        // again without waiting for any dead-after limit (the default 20 s here).
+        await leaving.Scheduler.StopAsync(Ct);
+        await leaving.DisposeAsync();
+        await staying.Scheduler.StartAsync(Ct);
+
+        Assert.Equal(held!.Callback.Id, Assert.Single(staying.Placement.Offered).Id);
+        Assert.Equal("node-staying", (await staying.Service.GetAsync(held.Callback.Id, Ct))!.PlacedBy);
+        Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM callback_instances WHERE instance_id = 'node-leaving'"));
     }
 
     [Fact]

@@ -65,13 +65,17 @@ internal sealed class CallbackNode : IAsyncDisposable
 
     public RecordingObserver Observer { get; }
 
-    public static async Task<CallbackNode> StartAsync(TestDatabase database, TimeProvider clock, CallbackPolicy? policy = null, string? instanceId = null, bool start = true)
+    /// <summary>Liveness for tests that kill a node: heartbeats every 200 ms, dead after 2 s of real time standing still.</summary>
+    public static readonly CallbackSchedulerOptions QuickDeath = new() { HeartbeatInterval = TimeSpan.FromMilliseconds(200), InstanceDeadAfter = TimeSpan.FromSeconds(2) };
+
+    public static async Task<CallbackNode> StartAsync(TestDatabase database, TimeProvider clock, CallbackPolicy? policy = null, string? instanceId = null, bool start = true,
+        CallbackSchedulerOptions? options = null)
     {
         var placement = new RecordingPlacement();
         var observer = new RecordingObserver();
         var service = new CallbackService(new CallbackStore(database.DataSource), policy ?? new CallbackPolicy(), clock, placement, [observer], NullLogger<CallbackService>.Instance);
         var scheduler = await CallbackScheduler.CreateAsync(database.ConnectionString,
-            new CallbackSchedulerOptions { InstanceId = instanceId, SweepInterval = TimeSpan.FromSeconds(30) }, service, clock, TestContext.Current.CancellationToken);
+            (options ?? new CallbackSchedulerOptions()) with { InstanceId = instanceId, SweepInterval = TimeSpan.FromSeconds(30) }, service, clock, TestContext.Current.CancellationToken);
         service.AttachScheduler(scheduler);
         if (start)
         {

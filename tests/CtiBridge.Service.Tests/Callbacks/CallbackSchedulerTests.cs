@@ -66,6 +66,8 @@ public sealed class CallbackSchedulerTests
         clock.Advance(TimeSpan.FromMinutes(10));
         await using var second = await CallbackNode.StartAsync(db, clock);
         Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(second.Placement.Offered.Count >= count), TimeSpan.FromSeconds(1)));
+        // The first firing hands the others on at once; their own triggers then fire and find nothing to do (bounded wait).
+        Assert.True(await Pump.UntilAsync(clock, async () => await CountAsync(db, "SELECT count(*) FROM qrtz_triggers WHERE trigger_group = 'callbacks' AND trigger_name <> 'callback-sweep'") == 0, TimeSpan.FromSeconds(1)));
         clock.Advance(TimeSpan.FromMinutes(1));
         await Task.Delay(200, Ct);
 
@@ -75,11 +77,10 @@ public sealed class CallbackSchedulerTests
         Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM qrtz_triggers WHERE trigger_group = 'callbacks' AND trigger_name <> 'callback-sweep'"));
     }
 
-    // Explicit for now: in CI it offered 75-141 callbacks twice. Quartz stamps its cluster check-ins with the fake
-    // clock but checks in at real-time intervals, so while the test moves the clock one node's last check-in looks
-    // minutes old and the orphan sweep (callback_orphaned.sql) offers its due callbacks again. Needs a check-in
-    // measure that does not mix the two clocks (and a real wall-clock step would do the same in production).
-    [Fact(Explicit = true)]
+    // Was explicit: in CI it offered 75-141 callbacks twice, because the orphan sweep judged Quartz's check-in stamps
+    // (fake clock) taken at real-time intervals. Liveness is now heartbeat counts over real elapsed time
+    // (callback_instances, CallbackInstanceWatch): no clock is compared, see WallClockJumps_ReofferNothing.
+    [Fact]
     public async Task TwoInstancesOnOneDatabase_PlaceEachCallbackOnce()
     {
         await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
@@ -110,6 +111,46 @@ public sealed class CallbackSchedulerTests
         Assert.Equal(count, all.Distinct().Count());
         Assert.Equal(count, await CountAsync(db, "SELECT count(*) FROM callback_events WHERE kind = 'transition' AND to_state = 'due'"));
         Assert.Equal(2, await CountAsync(db, "SELECT count(*) FROM qrtz_scheduler_state WHERE sched_name = 'ctibridge'"));
+    }
+
+    /// <summary>
+    /// The centre's clock jumps minutes at once, again and again, while two live nodes hold due callbacks
+    /// and watch each other for longer than their dead-after limit (2 s of real time, heartbeats every
+    /// 200 ms): neither is taken for dead, nothing is offered again. With the old Quartz check-in
+    /// comparison the first jump of more than 22.5 s made the node that checked in last look dead.
+    /// </summary>
+    [Fact]
+    public async Task WallClockJumps_ReofferNothing()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var a = await CallbackNode.StartAsync(db, clock, instanceId: "node-a", options: CallbackNode.QuickDeath);
+        await using var b = await CallbackNode.StartAsync(db, clock, instanceId: "node-b", options: CallbackNode.QuickDeath);
+        const int count = 40;
+        for (var i = 0; i < count; i++)
+        {
+            await (i % 2 == 0 ? a : b).Service.RequestAsync(CallbackRequest.AgentScheduled(Number(i), "sales", T0.AddSeconds(10 + i), null, null, "test"), Ct);
+        }
+
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(a.Placement.Offered.Count + b.Placement.Offered.Count >= count), TimeSpan.FromSeconds(1)));
+        var beatsBefore = await CountAsync(db, "SELECT min(beats) FROM callback_instances");
+
+        // Three times the dead-after limit of real time, the clock jumping 3 minutes every 100 ms.
+        var watched = System.Diagnostics.Stopwatch.StartNew();
+        while (watched.Elapsed < CallbackNode.QuickDeath.InstanceDeadAfter * 3)
+        {
+            clock.Advance(TimeSpan.FromMinutes(3));
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM callback_events WHERE kind = 'reoffered'"));
+        var all = a.Placement.Offered.Concat(b.Placement.Offered).Select(c => c.Id).ToList();
+        Assert.Equal(count, all.Distinct().Count());
+        Assert.Equal(count, all.Count);
+        Assert.Equal(count, await CountAsync(db, "SELECT count(*) FROM callbacks WHERE state = 'due' AND placed_by IN ('node-a', 'node-b')"));
+        // Both kept beating and looking at each other the whole time (the judgement was made, and said alive).
+        Assert.Equal(2, await CountAsync(db, "SELECT count(*) FROM callback_instances"));
+        Assert.True(await CountAsync(db, "SELECT min(beats) FROM callback_instances") >= beatsBefore + 10);
     }
 
     [Fact]

@@ -61,4 +61,17 @@ public sealed class CallbackSettingsTests
         Assert.Contains(problems, p => p.StartsWith("callbacks.queueHours.slaes.open: lists no opening interval", StringComparison.Ordinal));
         Assert.Contains("callbacks.expireAfter: must be positive (is 00:00:00)", problems);
     }
+
+    [Fact]
+    public void Liveness_IsConfigurable_AndADeadAfterShorterThanTwoBeatsIsRefused()
+    {
+        var settings = Parse("""{ "heartbeatInterval": "00:00:02", "instanceDeadAfter": "00:00:09" }""");
+        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(9)), (settings.Callbacks.HeartbeatInterval, settings.Callbacks.InstanceDeadAfter));
+        Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20)), (Parse("{}").Callbacks.HeartbeatInterval, Parse("{}").Callbacks.InstanceDeadAfter));
+
+        var problems = Problems("""{ "heartbeatInterval": "00:00:05", "instanceDeadAfter": "00:00:08" }""");
+
+        Assert.Contains(problems, p => p.StartsWith("callbacks.instanceDeadAfter: must be at least twice callbacks.heartbeatInterval (00:00:05)", StringComparison.Ordinal));
+        Assert.Contains("callbacks.heartbeatInterval: must be 100 ms to 1 min (is 00:00:00)", Problems("""{ "heartbeatInterval": "00:00:00" }"""));
+    }
 }
