@@ -106,7 +106,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     private static async Task<Callback> StateAsync(CallbackService callbacks, Guid id, CallbackState state, CancellationToken ct)
     {
         Callback? current = null;
-        for (var i = 0; i < 400; i++)
+        for (var i = 0; i < 800; i++)
         {
             current = await callbacks.GetAsync(id, ct);
             if (current?.State == state)
@@ -118,7 +118,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         }
 
         var history = await callbacks.HistoryAsync(id, ct);
-        throw new TimeoutException($"Callback {id} is {current?.State}, not {state}, after 20 s: {string.Join(" | ", history.Select(h => $"{h.To}: {h.Reason}"))}");
+        throw new TimeoutException($"Callback {id} is {current?.State}, not {state}, after 40 s: {string.Join(" | ", history.Select(h => $"{h.To}: {h.Reason}"))}");
     }
 
     [Fact]
@@ -352,7 +352,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         // unknown), and the abandoned-call callback they are owed is requested.
         await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call ended at adoption", ct);
         Callback? owed = null;
-        for (var i = 0; i < 200 && owed is null; i++)
+        for (var i = 0; i < 600 && owed is null; i++) // 30 s: the request is stored off the call-control loop
         {
             var found = await callbacks.ListAsync(new CallbackFilter { Number = "5550909" }, ct);
             owed = found.Count > 0 ? found[0] : null;
@@ -366,7 +366,9 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         Assert.InRange(owed.Deadline!.Value - owed.CreatedAt, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10.1));
         Assert.Equal("takeover", (await callbacks.HistoryAsync(owed.Id, ct))[0].Actor);
 
-        // And it is kept: an agent logs in and the number is called back.
+        // And it is kept: once due (its trigger is written when the new instance's Quartz node is up), an
+        // agent logs in and the number is called back.
+        await StateAsync(callbacks, owed.Id, CallbackState.Due, ct);
         await rig.LoginAsync("2009", ct);
         var agentDial = await rig.PbxEvents.DialToAsync("1009", ct);
         Assert.Equal("5550909", agentDial["DestCallerIDNum"]);
