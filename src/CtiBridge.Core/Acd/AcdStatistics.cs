@@ -11,7 +11,11 @@ public sealed class AcdStatistics
     private readonly MetricsParameters _parameters;
     private readonly Dictionary<string, QueueCounters> _queues = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, AgentCounters> _agents = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string CallId, string AgentId), DateTimeOffset> _answeredVisitEntry = [];
+    private readonly Dictionary<(string CallId, string AgentId), (DateTimeOffset Entered, string? Server)> _answeredVisitEntry = [];
+
+    // The same queue figures per Asterisk server (the caller's server, CallerData.Site), all queues together.
+    private readonly Dictionary<string, QueueCounters> _servers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string> _serverOfCall = new(StringComparer.Ordinal);
 
     // Callback tasks are not inbound queue visits (CallbackTasks, docs/metrics.md §3a): their events are
     // left out of every queue and agent call figure; the agent's state time on them still counts.
@@ -36,7 +40,7 @@ public sealed class AcdStatistics
     public void StartPeriod(DateTimeOffset start)
     {
         PeriodStart = start;
-        foreach (var q in _queues.Values)
+        foreach (var q in _queues.Values.Concat(_servers.Values))
         {
             q.Reset();
         }
@@ -69,55 +73,49 @@ public sealed class AcdStatistics
                 break;
             case CallEnded x:
                 _callbackTasks.Remove(x.CallId);
+                _serverOfCall.Remove(x.CallId);
                 break;
-            case CallEnqueued x when x.At >= PeriodStart:
-                Queue(x.Queue).Offered++;
+            case CallEnqueued x:
+                if (x.Caller.Site is { } site)
+                {
+                    _serverOfCall[x.CallId] = site;
+                }
+
+                if (x.At >= PeriodStart)
+                {
+                    Queue(x.Queue).Offered++;
+                    if (ServerCounters(x.CallId) is { } offeredOn)
+                    {
+                        offeredOn.Offered++;
+                    }
+                }
+
+                break;
+            case CallAdopted x when x.Caller.Site is { } adoptedOn:
+                _serverOfCall[x.CallId] = adoptedOn;
                 break;
             case QueueVisitEnded x when x.EnqueuedAt >= PeriodStart:
-                var q = Queue(x.Queue);
-                q.MaxWait = x.Wait > q.MaxWait ? x.Wait : q.MaxWait;
-                switch (x.Outcome)
+                CountVisitEnd(Queue(x.Queue), x);
+                if (ServerCounters(x.CallId) is { } endedOn)
                 {
-                    case QueueVisitOutcome.Answered:
-                        q.Answered++;
-                        q.SumWaitAnswered += x.Wait;
-                        if (x.Wait <= _parameters.ServiceLevelThreshold)
-                        {
-                            q.AnsweredWithinThreshold++;
-                        }
-
-                        _answeredVisitEntry[(x.CallId, ((CallAnswered)x).AgentId)] = x.EnqueuedAt;
-                        break;
-                    case QueueVisitOutcome.Abandoned:
-                        q.Abandoned++;
-                        if (x.Wait < _parameters.ShortAbandonThreshold)
-                        {
-                            q.ShortAbandoned++;
-                        }
-
-                        break;
-                    case QueueVisitOutcome.SystemLost:
-                        q.SystemLost++;
-                        break;
-                    default:
-                        q.Overflowed++;
-                        break;
+                    CountVisitEnd(endedOn, x);
                 }
 
                 if (x is CallAnswered answered)
                 {
+                    _answeredVisitEntry[(x.CallId, answered.AgentId)] = (x.EnqueuedAt, _serverOfCall.GetValueOrDefault(x.CallId));
                     Agent(answered.AgentId).Calls++;
                 }
 
                 break;
             case CallHandlingEnded x:
-                if (_answeredVisitEntry.Remove((x.CallId, x.AgentId), out var entered) && entered >= PeriodStart)
+                if (_answeredVisitEntry.Remove((x.CallId, x.AgentId), out var entered) && entered.Entered >= PeriodStart)
                 {
-                    var hq = Queue(x.Queue);
-                    hq.Handled++;
-                    hq.SumTalk += x.Talk;
-                    hq.SumHold += x.Hold;
-                    hq.SumWrapUp += x.WrapUp;
+                    CountHandling(Queue(x.Queue), x);
+                    if (entered.Server is { } handledOn)
+                    {
+                        CountHandling(Server(handledOn), x);
+                    }
                 }
 
                 var ha = Agent(x.AgentId);
@@ -144,6 +142,71 @@ public sealed class AcdStatistics
         var q = Queue(queue);
         return new QueueStatistics(queue, q.Offered, q.Answered, q.AnsweredWithinThreshold, q.Abandoned, q.ShortAbandoned, q.Overflowed,
             q.SystemLost, q.SumWaitAnswered, q.MaxWait, q.Handled, q.SumTalk, q.SumHold, q.SumWrapUp);
+    }
+
+    /// <summary>
+    /// The queue figures of every queue together for the calls on one Asterisk server (the caller's
+    /// server), for the current period; <see cref="QueueStatistics.Queue"/> holds the server's name.
+    /// </summary>
+    public QueueStatistics ForServer(string server)
+    {
+        var q = Server(server);
+        return new QueueStatistics(server, q.Offered, q.Answered, q.AnsweredWithinThreshold, q.Abandoned, q.ShortAbandoned, q.Overflowed,
+            q.SystemLost, q.SumWaitAnswered, q.MaxWait, q.Handled, q.SumTalk, q.SumHold, q.SumWrapUp);
+    }
+
+    /// <summary>Asterisk servers seen so far (callers' servers).</summary>
+    public IEnumerable<string> ServerNames => _servers.Keys;
+
+    private QueueCounters? ServerCounters(string callId) => _serverOfCall.TryGetValue(callId, out var server) ? Server(server) : null;
+
+    private QueueCounters Server(string name)
+    {
+        if (!_servers.TryGetValue(name, out var q))
+        {
+            _servers[name] = q = new QueueCounters();
+        }
+
+        return q;
+    }
+
+    private void CountVisitEnd(QueueCounters q, QueueVisitEnded x)
+    {
+        q.MaxWait = x.Wait > q.MaxWait ? x.Wait : q.MaxWait;
+        switch (x.Outcome)
+        {
+            case QueueVisitOutcome.Answered:
+                q.Answered++;
+                q.SumWaitAnswered += x.Wait;
+                if (x.Wait <= _parameters.ServiceLevelThreshold)
+                {
+                    q.AnsweredWithinThreshold++;
+                }
+
+                break;
+            case QueueVisitOutcome.Abandoned:
+                q.Abandoned++;
+                if (x.Wait < _parameters.ShortAbandonThreshold)
+                {
+                    q.ShortAbandoned++;
+                }
+
+                break;
+            case QueueVisitOutcome.SystemLost:
+                q.SystemLost++;
+                break;
+            default:
+                q.Overflowed++;
+                break;
+        }
+    }
+
+    private static void CountHandling(QueueCounters q, CallHandlingEnded x)
+    {
+        q.Handled++;
+        q.SumTalk += x.Talk;
+        q.SumHold += x.Hold;
+        q.SumWrapUp += x.WrapUp;
     }
 
     /// <summary>Statistics of one agent for the current period, with the current state counted up to <paramref name="now"/>.</summary>

@@ -33,6 +33,11 @@ public sealed class DomainMetrics
     private readonly Gauge _dialerAbandonRate;
     private readonly Gauge _dialerDialLevel;
     private readonly Counter _dialerAttempts;
+    private readonly Gauge _serverWaiting;
+    private readonly Gauge _serverLongestWait;
+    private readonly Gauge _serverServiceLevel;
+    private readonly Gauge _serverVisitsToday;
+    private readonly Gauge _serverAgents;
 
     // Callback tasks are not inbound queue visits (docs/metrics.md §3a): left out of the visit counters.
     private readonly HashSet<string> _callbackTasks = new(StringComparer.Ordinal);
@@ -60,6 +65,11 @@ public sealed class DomainMetrics
         _dialerDialLevel = factory.CreateGauge("ctibridge_dialer_dial_level", "Lines ringing or waiting per idle agent.", "campaign");
         _dialerAttempts = factory.CreateCounter("ctibridge_dialer_attempts_total",
             "Outbound attempts since the campaign started on this instance, by outcome: dialed, live_answer, machine, abandoned.", "campaign", "outcome");
+        _serverWaiting = factory.CreateGauge("ctibridge_server_waiting_calls", "Calls on the Asterisk server (the caller's server) waiting in any queue now.", "server");
+        _serverLongestWait = factory.CreateGauge("ctibridge_server_longest_wait_seconds", "Longest current wait among the server's waiting calls.", "server");
+        _serverServiceLevel = factory.CreateGauge("ctibridge_server_service_level_ratio", "Today's service level of the server's calls, every queue together (docs/metrics.md §4); NaN while its denominator is zero.", "server");
+        _serverVisitsToday = factory.CreateGauge("ctibridge_server_queue_visits_today", "Today's queue visits of the server's calls by outcome: offered, answered, abandoned, overflowed, system_lost.", "server", "event");
+        _serverAgents = factory.CreateGauge("ctibridge_server_agents", "Agents whose phone is on the server, by current state.", "server", "state");
         Registry.AddBeforeCollectCallback(cancel => RefreshAsync(services, cancel));
     }
 
@@ -95,6 +105,26 @@ public sealed class DomainMetrics
                 _visits.WithLabels(x.Queue, "system_lost").Inc();
                 break;
         }
+    }
+
+    /// <summary>Sets one Asterisk server's gauges (each scrape).</summary>
+    internal void SetServer(ServerStatus server)
+    {
+        var name = server.Server;
+        var stats = server.Statistics;
+        _serverWaiting.WithLabels(name).Set(server.Waiting);
+        _serverLongestWait.WithLabels(name).Set(server.LongestCurrentWait.TotalSeconds);
+        _serverServiceLevel.WithLabels(name).Set(stats.ServiceLevel ?? double.NaN);
+        _serverVisitsToday.WithLabels(name, "offered").Set(stats.Offered);
+        _serverVisitsToday.WithLabels(name, "answered").Set(stats.Answered);
+        _serverVisitsToday.WithLabels(name, "abandoned").Set(stats.Abandoned);
+        _serverVisitsToday.WithLabels(name, "overflowed").Set(stats.Overflowed);
+        _serverVisitsToday.WithLabels(name, "system_lost").Set(stats.SystemLost);
+        _serverAgents.WithLabels(name, "LoggedIn").Set(server.AgentsLoggedIn);
+        _serverAgents.WithLabels(name, "Ready").Set(server.AgentsReady);
+        _serverAgents.WithLabels(name, "OnCall").Set(server.AgentsOnCall);
+        _serverAgents.WithLabels(name, "WrapUp").Set(server.AgentsWrapUp);
+        _serverAgents.WithLabels(name, "Paused").Set(server.AgentsPaused);
     }
 
     /// <summary>Counts one webhook delivery attempt.</summary>
@@ -190,6 +220,11 @@ public sealed class DomainMetrics
                 _queueWaiting.WithLabels(status.Queue).Set(status.Waiting);
                 _queueLongestWait.WithLabels(status.Queue).Set(status.LongestCurrentWait.TotalSeconds);
                 _queueServiceLevel.WithLabels(status.Queue).Set(statistics.ServiceLevel ?? double.NaN);
+            }
+
+            foreach (var server in await center.GetServersAsync(cancellationToken).ConfigureAwait(false))
+            {
+                SetServer(server);
             }
 
             var agents = await center.GetAgentsAsync(cancellationToken).ConfigureAwait(false);

@@ -177,6 +177,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     {
         var queues = await _center.GetQueuesAsync(cancellationToken).ConfigureAwait(false);
         var agents = await _center.GetAgentsAsync(cancellationToken).ConfigureAwait(false);
+        var servers = await _center.GetServersAsync(cancellationToken).ConfigureAwait(false);
         var campaigns = await CampaignsAsync(cancellationToken).ConfigureAwait(false);
         var callbacks = await CallbackCountsAsync(cancellationToken).ConfigureAwait(false);
         var names = _center.Settings.Agents.ToDictionary(a => a.Id, a => a.Name, StringComparer.Ordinal);
@@ -217,6 +218,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
             }
 
             w.WriteEndArray();
+            WriteServers(w, servers);
             w.WriteStartArray("agents");
             foreach (var (status, stats) in agents)
             {
@@ -271,6 +273,33 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Per Asterisk server (docs/sites.md): its callers waiting now and today's figures of its calls, its agents by state.</summary>
+    private static void WriteServers(Utf8JsonWriter w, IReadOnlyList<ServerStatus> servers)
+    {
+        w.WriteStartArray("servers");
+        foreach (var server in servers)
+        {
+            var stats = server.Statistics;
+            w.WriteStartObject();
+            w.WriteString("server", server.Server);
+            w.WriteNumber("waiting", server.Waiting);
+            w.WriteNumber("longestCurrentWaitSeconds", Math.Round(server.LongestCurrentWait.TotalSeconds, 1));
+            w.WriteNumber("offered", stats.Offered);
+            w.WriteNumber("answered", stats.Answered);
+            w.WriteNumber("abandoned", stats.Abandoned);
+            Nullable(w, "serviceLevel", stats.ServiceLevel);
+            Nullable(w, "averageHandleTimeSeconds", stats.AverageHandleTime?.TotalSeconds);
+            w.WriteNumber("agentsLoggedIn", server.AgentsLoggedIn);
+            w.WriteNumber("agentsReady", server.AgentsReady);
+            w.WriteNumber("agentsOnCall", server.AgentsOnCall);
+            w.WriteNumber("agentsWrapUp", server.AgentsWrapUp);
+            w.WriteNumber("agentsPaused", server.AgentsPaused);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     private static void Nullable(Utf8JsonWriter w, string name, double? value)

@@ -6,6 +6,34 @@ namespace CtiBridge.Core.Tests.Acd;
 public sealed class StatisticsTests
 {
     [Fact]
+    public void ServerStatistics_EachCallCountsOnItsCallersServer_AcrossQueues_AndTheServersAddUpToTheQueues()
+    {
+        var h = new AcdHarness([Queue("q1", tweak: q => q with { WrapUp = TimeSpan.FromSeconds(10) }), Queue("q2")], [Agent("a1", "q1", "q2")]);
+        CallerData On(string site, string number) => new() { CallerNumber = number, Site = site };
+        h.Login("a1");
+        h.Arrive("north-1", "q1", 1, On("north", "5550001"));
+        h.Answer("north-1", "a1", 5);                                  // north: answered, wait 4 s
+        h.Arrive("south-1", "q2", 6, On("south", "5550002"));
+        h.Arrive("south-2", "q1", 7, On("south", "5550003"));
+        h.HangUp("south-1", 20);                                       // south: long abandon (14 s)
+        h.HangUp("north-1", 65);                                       // talk 60 s, wrap-up 10 s
+        h.AdvanceTo(75);
+        h.Answer("south-2", "a1", 80);                                 // south: answered, wait 73 s (not within 30 s)
+
+        var north = h.Engine.Statistics.ForServer("north");
+        var south = h.Engine.Statistics.ForServer("south");
+        Assert.Equal(("north", 1, 1, 1, 0), (north.Queue, north.Offered, north.Answered, north.AnsweredWithinThreshold, north.Abandoned));
+        Assert.Equal(70, north.AverageHandleTime!.Value.TotalSeconds, 9);
+        Assert.Equal(("south", 2, 1, 0, 1), (south.Queue, south.Offered, south.Answered, south.AnsweredWithinThreshold, south.Abandoned));
+        Assert.Equal(0.0, south.ServiceLevel!.Value, 9);
+        var queues = new[] { "q1", "q2" }.Select(h.Engine.Statistics.ForQueue).ToList();
+        Assert.Equal(queues.Sum(q => q.Offered), north.Offered + south.Offered);
+        Assert.Equal(queues.Sum(q => q.Answered), north.Answered + south.Answered);
+        Assert.Equal(queues.Sum(q => q.Abandoned), north.Abandoned + south.Abandoned);
+        Assert.Equal(["north", "south"], h.Engine.Statistics.ServerNames.Order());
+    }
+
+    [Fact]
     public void QueueStatistics_MixOfOutcomes_FollowMetricsDefinitions()
     {
         var h = new AcdHarness([Queue("q", tweak: q => q with { WrapUp = TimeSpan.FromSeconds(20) })], [Agent("a1", "q")]);

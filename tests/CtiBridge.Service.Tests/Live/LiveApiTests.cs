@@ -107,9 +107,13 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
         Assert.Equal(0, after.GetArrayLength());
         Assert.Contains("ctibridge_queue_waiting_calls{queue=\"support\"} 1", metricsWhileWaiting, StringComparison.Ordinal);
         Assert.Contains("ctibridge_agents{state=\"Paused\"} 1", metricsWhileWaiting, StringComparison.Ordinal);
+        Assert.Contains("ctibridge_server_waiting_calls{server=\"pbx1\"} 1", metricsWhileWaiting, StringComparison.Ordinal);
+        Assert.Contains("ctibridge_server_agents{server=\"pbx1\",state=\"Paused\"} 1", metricsWhileWaiting, StringComparison.Ordinal);
         Assert.Contains("ctibridge_queue_visits_total{queue=\"support\",event=\"offered\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("ctibridge_queue_visits_total{queue=\"support\",event=\"answered\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("ctibridge_ami_connected{server=\"pbx1\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("ctibridge_server_queue_visits_today{server=\"pbx1\",event=\"offered\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("ctibridge_server_queue_visits_today{server=\"pbx1\",event=\"answered\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("ctibridge_ari_events_connected{server=\"pbx1\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("ctibridge_record_journal_bytes", metrics, StringComparison.Ordinal);
     }

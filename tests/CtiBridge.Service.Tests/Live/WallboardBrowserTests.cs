@@ -57,7 +57,8 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
         (await supervisor.PostAsJsonAsync("/api/supervisor/agents/2001/pause", new { reason = "coaching" }, Ct)).EnsureSuccessStatusCode();
         var shownPaused = Until(browser, ShownWithin, d => AgentState(d, "2001") == "Paused" && Cell(d, "agents", "2001", "reason") == "coaching");
         var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane Customer");
-        var shownWaiting = Until(browser, ShownWithin, d => Cell(d, "queues", "support", "waiting") == "1");
+        var server = rig.Settings.Asterisk.Single().Name;
+        var shownWaiting = Until(browser, ShownWithin, d => Cell(d, "queues", "support", "waiting") == "1" && Cell(d, "servers", server, "waiting") == "1");
 
         // Resumed, the agent gets the waiting call.
         (await supervisor.PostAsync("/api/agents/2001/resume", null, Ct)).EnsureSuccessStatusCode();
@@ -71,6 +72,9 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
         TestContext.Current.SendDiagnosticMessage(
             $"Wallboard latency (bound {ShownWithin.TotalSeconds} s): ready {shownReady.TotalMilliseconds:F0} ms, paused {shownPaused.TotalMilliseconds:F0} ms, waiting call {shownWaiting.TotalMilliseconds:F0} ms, on call {shownOnCall.TotalMilliseconds:F0} ms, answered {shownAnswered.TotalMilliseconds:F0} ms");
         Assert.Equal("100.0 %", Cell(browser, "queues", "support", "sl"));
+        // The server tile: the call was on the rig's one Asterisk server, and so is agent 2001's phone.
+        Until(browser, ShownWithin, d => Cell(d, "servers", server, "answered") == "1");
+        Assert.Equal(["0", "1", "100.0 %", "1", "0"], new[] { "waiting", "offered", "sl", "wrapup", "ready" }.Select(c => Cell(browser, "servers", server, c)));
         Assert.Equal("LoggedOut", AgentState(browser, "2002"));
     }
 
@@ -226,7 +230,7 @@ public sealed class WallboardBrowserTests(MigratedDatabaseFixture database) : IC
 
     private static string Cell(IWebDriver browser, string table, string key, string cellClass)
     {
-        var attribute = table == "agents" ? "data-agent" : "data-queue";
+        var attribute = table switch { "agents" => "data-agent", "servers" => "data-server", _ => "data-queue" };
         // The page redraws its rows on every update: a row found a moment ago may be gone; read again.
         for (var attempt = 1; ; attempt++)
         {

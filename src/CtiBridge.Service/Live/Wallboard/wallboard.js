@@ -70,6 +70,28 @@
       cell(tr, String(q.agentsPaused), 'paused');
       queues.appendChild(tr);
     }
+    // Per Asterisk server (docs/sites.md): its callers and its agents' phones; the queue rows above are all servers together.
+    const servers = document.querySelector('#servers tbody');
+    servers.replaceChildren();
+    const serverList = snapshot.servers || [];
+    document.getElementById('servers-section').hidden = serverList.length === 0;
+    for (const s of serverList) {
+      const tr = document.createElement('tr');
+      tr.dataset.server = s.server;
+      cell(tr, s.server, 'text');
+      cell(tr, String(s.waiting), s.waiting > 0 && s.agentsReady === 0 ? 'waiting alert' : 'waiting');
+      cell(tr, duration(s.waiting > 0 ? s.longestCurrentWaitSeconds + sinceSnapshot : s.longestCurrentWaitSeconds), 'longest');
+      cell(tr, percent(s.serviceLevel), 'sl ' + (s.serviceLevel === null ? '' : s.serviceLevel >= targets.serviceLevel ? 'good' : 'bad'));
+      cell(tr, String(s.offered), 'offered');
+      cell(tr, String(s.answered), 'answered');
+      cell(tr, String(s.abandoned), 'abandoned');
+      cell(tr, duration(s.averageHandleTimeSeconds), 'aht ' + (s.averageHandleTimeSeconds === null ? '' : s.averageHandleTimeSeconds <= targets.averageHandleTimeSeconds ? 'good' : 'bad'));
+      cell(tr, String(s.agentsReady), 'ready');
+      cell(tr, String(s.agentsOnCall), 'oncall');
+      cell(tr, String(s.agentsWrapUp), 'wrapup');
+      cell(tr, String(s.agentsPaused), 'paused');
+      servers.appendChild(tr);
+    }
     const agents = document.querySelector('#agents tbody');
     agents.replaceChildren();
     for (const a of snapshot.agents) {
