@@ -24,6 +24,7 @@ public static class CtiBridgeCommandLine
             DncCommand.Create(),
             CallbacksCommand.Create(),
             LeadsCommand.Create(),
+            CustomersCommand.Create(),
         };
         return root;
     }

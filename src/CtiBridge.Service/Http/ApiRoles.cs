@@ -31,6 +31,9 @@ public static class ApiRoles
     /// <summary>Live views (calls in progress): supervisors, reporting, integrations.</summary>
     public const string LiveViews = "live-views";
 
+    /// <summary>The customers table (VIP, member, blacklist, own agent): supervisors, CRM integrations, admins.</summary>
+    public const string ManageCustomers = "manage-customers";
+
     /// <summary>Any valid key.</summary>
     public const string AnyKey = "any-key";
 
@@ -49,6 +52,7 @@ public static class ApiRoles
             .AddPolicy(ActAsAgent, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Agent), Name(ApiRole.Integration)))
             .AddPolicy(LiveEvents, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Agent), Name(ApiRole.Integration)))
             .AddPolicy(LiveViews, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Reporting), Name(ApiRole.Integration)))
+            .AddPolicy(ManageCustomers, p => p.RequireRole(Name(ApiRole.Admin), Name(ApiRole.Supervisor), Name(ApiRole.Integration)))
             .AddPolicy(AnyKey, p => p.RequireAuthenticatedUser());
     }
 

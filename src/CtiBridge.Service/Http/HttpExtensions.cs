@@ -66,7 +66,7 @@ public static class HttpExtensions
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints()
             .MapSupervisorEndpoints().MapSupervisionEndpoints().MapAgentCallEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints()
-            .MapConfigurationEndpoints().MapDialerEndpoints().MapCallbackEndpoints();
+            .MapConfigurationEndpoints().MapDialerEndpoints().MapCallbackEndpoints().MapCustomerEndpoints();
         return app;
     }
 }

@@ -38,4 +38,27 @@ public sealed class CustomerStoreTests(MigratedDatabaseFixture fixture) : IClass
         Assert.Contains("language 'Chinese please'", language.Message, StringComparison.Ordinal);
         Assert.Null(await Store.FindAsync("5550004", Ct));
     }
+
+    [Fact]
+    public async Task Import_ReplaceAll_KeepsOnlyTheFile_ListPagesInNumberOrder_DeleteRemovesOne()
+    {
+        await Store.PutAsync(new Customer("5559000", "old"), Ct);
+        var (written, removed) = await Store.ImportAsync([new Customer("5559003", Blocked: true), new Customer("5559001", "C-1"), new Customer("5559002", Vip: true)], replaceAll: true, Ct);
+        Assert.True(removed >= 1);
+        Assert.Equal(3, written);
+        Assert.Null(await Store.FindAsync("5559000", Ct));
+
+        var first = await Store.ListAsync(null, null, 2, Ct);
+        Assert.Equal(["5559001", "5559002"], first.Select(c => c.Number));
+        var next = await Store.ListAsync(first[^1].Number, null, 2, Ct);
+        Assert.Equal(["5559003"], next.Select(c => c.Number));
+        Assert.Equal(["5559003"], (await Store.ListAsync(null, true, 10, Ct)).Select(c => c.Number));
+
+        // A bad customer in the list: nothing is written.
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ImportAsync([new Customer("5559004"), new Customer("x")], replaceAll: false, Ct));
+        Assert.Null(await Store.FindAsync("5559004", Ct));
+
+        Assert.True(await Store.DeleteAsync("5559002", Ct));
+        Assert.False(await Store.DeleteAsync("5559002", Ct));
+    }
 }

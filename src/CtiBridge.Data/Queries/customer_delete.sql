@@ -1,0 +1,2 @@
+-- Removes a customer by number (the caller is unknown from then on).
+DELETE FROM customers WHERE number = @number
