@@ -81,7 +81,7 @@ public sealed class CallControlRole
 /// </summary>
 internal sealed partial class CallControlService(
     CallCenter center, IReadOnlyList<StasisApp> apps, IReadOnlyList<AsteriskServer> servers, CtiBridgeSettings settings, CallControlRole role, TimeProvider timeProvider,
-    IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory) : BackgroundService
+    IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, DatabaseSchemaState? schema = null) : BackgroundService
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallControlService>();
     private readonly CancellationTokenSource _stopDeadline = new();
@@ -110,6 +110,13 @@ internal sealed partial class CallControlService(
         var holds = new List<LeaseHold>();
         try
         {
+            // On a new database the migrations run alongside: recovery must not read live_agents
+            // before they exist. An unreachable database does not hold call control back.
+            if (schema is not null)
+            {
+                await schema.WhenCheckedAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             // Without HA nobody else may control these servers: no lease, so a database outage does not stop call control.
             // In name order, so two instances never each hold a part and wait for the rest.
             IEnumerable<string> leased = settings.CallControl.HighAvailability ? apps.Select(a => a.Server).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) : [];

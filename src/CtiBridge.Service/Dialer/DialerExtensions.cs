@@ -95,6 +95,12 @@ internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvi
 
         try
         {
+            // On a new database the migrations run alongside: the dialer's tables must exist first.
+            if (services.GetService<DatabaseSchemaState>() is { } schema)
+            {
+                await schema.WhenCheckedAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             await dialer.StartAsync(stoppingToken).ConfigureAwait(false);
 
             // The stop is asked for before any service stops: the dialer's calls start finishing now.

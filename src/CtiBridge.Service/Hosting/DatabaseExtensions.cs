@@ -38,6 +38,7 @@ public static class DatabaseExtensions
 public sealed class DatabaseSchemaState
 {
     private readonly TaskCompletionSource _current = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _checked = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile string? _problem = "the database schema has not been checked yet";
 
     /// <summary>Null when the schema is current; otherwise why it is not (yet).</summary>
@@ -46,9 +47,17 @@ public sealed class DatabaseSchemaState
     /// <summary>Completes once the schema has been found current (work that needs the tables waits on it).</summary>
     public Task WhenCurrentAsync(CancellationToken cancellationToken) => _current.Task.WaitAsync(cancellationToken);
 
+    /// <summary>
+    /// Completes once the schema has been looked at: migrated (or found current), refused, or the
+    /// database found unreachable. Work that copes with an unreachable database but must not run
+    /// against a half-migrated one (call control's recovery, the dialer) waits on this.
+    /// </summary>
+    public Task WhenCheckedAsync(CancellationToken cancellationToken) => _checked.Task.WaitAsync(cancellationToken);
+
     internal void Report(string? problem)
     {
         _problem = problem;
+        _checked.TrySetResult();
         if (problem is null)
         {
             _current.TrySetResult();

@@ -1,4 +1,5 @@
 using System.Net;
+using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
 using CtiBridge.TestSupport;
@@ -63,6 +64,41 @@ public sealed class ServiceHostTests : IAsyncLifetime
         Assert.Contains("AMI logged in, ARI answering", body, StringComparison.Ordinal);
         Assert.True(await _database.ScalarAsync<bool>("SELECT to_regclass('schema_migrations') IS NOT NULL", TestContext.Current.CancellationToken));
         await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task Start_EmptyDatabaseWithCallControlAndDialer_NothingReadsTheTablesBeforeTheyExist()
+    {
+        // The migrations run in the background at start: call control's recovery (live_agents) and the
+        // dialer (dialer_instances) used to query before them and logged "relation ... does not exist".
+        var logDirectory = Directory.CreateTempSubdirectory("ctibridge-start-log-").FullName;
+        try
+        {
+            var settings = Settings(_database.ConnectionString);
+            settings.Logging = new LogSettings { Level = "Warning", File = Path.Combine(logDirectory, "ctibridge-.log") };
+            settings.CallControl = new CallControlSettings
+            {
+                Queues = [new CallQueueSettings { Name = "support" }],
+                Agents = [new CallAgentSettings { Id = "1001", Extension = "PJSIP/agent1", PinHash = Tests.CallControl.CallCenterRig.PinHash, Queues = ["support"] }],
+                Shutdown = new ShutdownSettings { CallsFinishWithin = TimeSpan.Zero },
+            };
+            settings.Dialer.Enabled = true;
+            await using (var app = CtiBridgeHost.Build(settings))
+            {
+                await app.StartAsync(TestContext.Current.CancellationToken);
+                using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+                var (ready, body) = await WaitForAsync(http, "/health/ready", HttpStatusCode.OK);
+                Assert.True(ready.StatusCode == HttpStatusCode.OK, body);
+                await app.StopAsync(TestContext.Current.CancellationToken);
+            }
+
+            var logs = string.Join("\n", Directory.GetFiles(logDirectory).Select(File.ReadAllText));
+            Assert.DoesNotContain("does not exist", logs, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(logDirectory, recursive: true);
+        }
     }
 
     [Fact]
