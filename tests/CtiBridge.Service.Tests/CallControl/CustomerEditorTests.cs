@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -10,6 +9,8 @@ using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+
+using CtiBridge.Service.Tests.Cli;
 
 namespace CtiBridge.Service.Tests.CallControl;
 
@@ -29,14 +30,7 @@ public sealed class CustomerEditorTests(MigratedDatabaseFixture database) : ICla
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    private async Task<(int ExitCode, string Output, string Error)> CliAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await CtiBridgeCommandLine.Build().Parse([.. args, "--connection", database.Database.ConnectionString])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, Ct);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private Task<(int ExitCode, string Output, string Error)> CliAsync(params string[] args) => CommandLineRun.AgainstAsync(database.Database.ConnectionString, args);
 
     private string Write(string name, string text)
     {

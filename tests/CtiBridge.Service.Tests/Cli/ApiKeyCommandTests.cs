@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CtiBridge.Data.Access;
 using CtiBridge.Service.Cli;
 using CtiBridge.TestSupport;
@@ -8,14 +7,7 @@ namespace CtiBridge.Service.Tests.Cli;
 
 public sealed class ApiKeyCommandTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await CtiBridgeCommandLine.Build().Parse([.. args, "--connection", fixture.Database.ConnectionString])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, TestContext.Current.CancellationToken);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => CommandLineRun.AgainstAsync(fixture.Database.ConnectionString, args);
 
     [Fact]
     public async Task Create_PrintsAWorkingTokenOnceAndAuditsIt()

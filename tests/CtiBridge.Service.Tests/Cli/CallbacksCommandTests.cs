@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CtiBridge.Service.Cli;
 using CtiBridge.TestSupport;
 
@@ -9,14 +8,7 @@ public sealed class CallbacksCommandTests(MigratedDatabaseFixture fixture) : ICl
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await CtiBridgeCommandLine.Build().Parse([.. args, "--connection", fixture.Database.ConnectionString])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, Ct);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => CommandLineRun.AgainstAsync(fixture.Database.ConnectionString, args);
 
     [Fact]
     public async Task AddListRescheduleCancel_TheRecordAndItsHistoryChange_BadInputExitsTwoNamingIt()

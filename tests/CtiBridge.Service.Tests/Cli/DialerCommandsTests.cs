@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CtiBridge.Data.Dialer;
 using CtiBridge.Service.Cli;
 using CtiBridge.TestSupport;
@@ -13,14 +12,7 @@ public sealed class DialerCommandsTests(MigratedDatabaseFixture fixture) : IClas
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await CtiBridgeCommandLine.Build().Parse([.. args, "--connection", fixture.Database.ConnectionString])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, Ct);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => CommandLineRun.AgainstAsync(fixture.Database.ConnectionString, args);
 
     private string Write(string name, string text)
     {

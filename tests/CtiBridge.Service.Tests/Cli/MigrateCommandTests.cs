@@ -13,14 +13,7 @@ public sealed class MigrateCommandTests : IAsyncLifetime
 
     public ValueTask DisposeAsync() => _database.DisposeAsync();
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var parse = CtiBridgeCommandLine.Build().Parse(args);
-        var exit = await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, TestContext.Current.CancellationToken);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => CommandLineRun.RunAsync(args);
 
     [Fact]
     public async Task Migrate_EmptyDatabase_AppliesEveryMigrationThenReportsUpToDate()

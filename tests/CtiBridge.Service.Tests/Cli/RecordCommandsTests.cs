@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CtiBridge.Data.Exports;
 using CtiBridge.Data.Records;
 using CtiBridge.Service.Cli;
@@ -46,14 +45,7 @@ public sealed class RecordCommandsTests(MigratedDatabaseFixture fixture) : IClas
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await CtiBridgeCommandLine.Build().Parse([.. args, "--connection", fixture.Database.ConnectionString])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, Ct);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => CommandLineRun.AgainstAsync(fixture.Database.ConnectionString, args);
 
     [Fact]
     public async Task Report_QueueTrafficHourly_WritesCsvWithHeaderAndTheHour()
