@@ -15,6 +15,7 @@ namespace CtiBridge.Service.Tests.CallControl;
 internal sealed class SiteLink : IAsyncDisposable
 {
     private readonly List<Direction> _directions = [];
+    private readonly ConcurrentDictionary<PbxSimulator, DateTimeOffset> _restartedAt = new(ReferenceEqualityComparer.Instance);
 
     private SiteLink()
     {
@@ -54,9 +55,34 @@ internal sealed class SiteLink : IAsyncDisposable
     /// </summary>
     public void ServerRestarted(PbxSimulator restarted)
     {
+        _restartedAt[restarted] = TimeProvider.System.GetUtcNow();
         foreach (var direction in _directions)
         {
             direction.DropCallsOf(restarted);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the link watches <paramref name="restarted"/> again after <see cref="ServerRestarted"/>: its AMI
+    /// connections are back. Until then a call over the trunk is not carried (a Newchannel or an answer on the
+    /// restarted server goes unseen), which the real SIP trunk would carry; a test that calls over the link after
+    /// a restart waits for this as it waits for the Stasis app.
+    /// </summary>
+    public async Task WatchingAgainAsync(PbxSimulator restarted, CancellationToken ct)
+    {
+        var since = _restartedAt[restarted];
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        while (!_directions.All(d => d.ConnectedSince(restarted, since)))
+        {
+            try
+            {
+                await Task.Delay(20, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException("The site link's AMI connections to the restarted server were not back within 15 s");
+            }
         }
     }
 
@@ -73,7 +99,7 @@ internal sealed class SiteLink : IAsyncDisposable
     {
         private readonly ConcurrentDictionary<string, string> _outToIn = new(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, string> _inToOut = new(StringComparer.Ordinal);
-        private readonly List<(AmiClient Client, AmiEventSubscription Events, Task Pump)> _watchers = [];
+        private readonly List<(PbxSimulator Sim, AmiClient Client, AmiEventSubscription Events, Task Pump)> _watchers = [];
         private int _carried;
 
         public int Carried => _carried;
@@ -100,7 +126,7 @@ internal sealed class SiteLink : IAsyncDisposable
                     }
                 }
             }, CancellationToken.None);
-            _watchers.Add((client, events, pump));
+            _watchers.Add((sim, client, events, pump));
             await client.StartAsync(ct);
         }
 
@@ -147,6 +173,10 @@ internal sealed class SiteLink : IAsyncDisposable
             }
         }
 
+        /// <summary>Whether this direction's AMI connections to <paramref name="sim"/> (if any) were (re)opened at or after <paramref name="since"/>.</summary>
+        public bool ConnectedSince(PbxSimulator sim, DateTimeOffset since) =>
+            _watchers.Where(w => ReferenceEquals(w.Sim, sim)).All(w => w.Client.State is { State: AmiConnectionState.Connected } state && state.At >= since);
+
         public void DropCallsOf(PbxSimulator restarted)
         {
             foreach (var (outChannel, inChannel) in _outToIn.ToArray())
@@ -166,7 +196,7 @@ internal sealed class SiteLink : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
-            foreach (var (client, events, pump) in _watchers)
+            foreach (var (_, client, events, pump) in _watchers)
             {
                 events.Dispose();
                 await client.DisposeAsync();
