@@ -76,7 +76,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// <param name="dataSource">The database.</param>
     /// <param name="timeProvider">The clock.</param>
     /// <param name="loggerFactory">Logging.</param>
-    /// <param name="asteriskServer">The name (asterisk[].name) of the server <paramref name="ari"/> talks to, stored on every attempt and call row; default <see cref="DialerSettings.Server"/>.</param>
+    /// <param name="asteriskServer">The name (asterisk[].name) of the server <paramref name="ari"/> talks to, stored on every attempt and call row; default <see cref="DialerSettings.Server"/>. One of the two is required.</param>
+    /// <exception cref="ArgumentException">Neither <paramref name="asteriskServer"/> nor <see cref="DialerSettings.Server"/> names the server.</exception>
     public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? asteriskServer = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -90,7 +91,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         InstanceId = settings.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 13)];
         _campaigns = new CampaignStore(dataSource, timeProvider);
         _hopper = new LeadHopper(dataSource, InstanceId, timeProvider);
-        AsteriskServerName = asteriskServer ?? settings.Server;
+        // Every attempt and call row names its server (reports per site); a dialer that cannot say which is a wiring mistake.
+        AsteriskServerName = (asteriskServer ?? settings.Server) is { Length: > 0 } server
+            ? server
+            : throw new ArgumentException("the dialer needs the name (asterisk[].name) of the Asterisk server it places its calls on, for the asterisk_server of its attempt and call rows: pass asteriskServer or set dialer.server", nameof(asteriskServer));
         _attempts = new AttemptLog(dataSource, InstanceId, timeProvider, AsteriskServerName);
         _doNotCall = new DoNotCallList(dataSource, timeProvider);
         _dataSource = dataSource;
@@ -99,8 +103,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
     public string InstanceId { get; }
 
-    /// <summary>The Asterisk server (asterisk[].name) this dialer places its calls on, as stored in its rows; null when not known.</summary>
-    public string? AsteriskServerName { get; }
+    /// <summary>The Asterisk server (asterisk[].name) this dialer places its calls on, as stored in its rows.</summary>
+    public string AsteriskServerName { get; }
 
     /// <summary>Whether the dialer's events WebSocket is connected.</summary>
     public AriEventConnectionState EventsState => _events.State;

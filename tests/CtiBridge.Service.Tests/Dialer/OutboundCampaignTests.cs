@@ -80,7 +80,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
                 RecordJournalDirectory = Path.Combine(_journals, instance),
                 AmdContext = amd ? "amd-" + app : null,
             },
-            new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
+            new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
     }
 
     private async Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null)
@@ -176,10 +176,11 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
                 && (!expectWrapUp || await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND agent_id IS NOT NULL AND revision = 0") == 0),
             "a call row per attempt (with wrap-up)", TimeSpan.FromSeconds(15), () => SummaryAsync(campaign));
         var mismatched = await Db.ScalarAsync<string>($"""
-            SELECT coalesce(string_agg(format('%s %s/%s agent %s/%s lead %s/%s', a.call_id, a.outcome, c.disposition, a.agent_id, c.agent_id, a.lead_id, c.lead_id), E'\n'), '')
+            SELECT coalesce(string_agg(format('%s %s/%s agent %s/%s lead %s/%s server %s/%s', a.call_id, a.outcome, c.disposition, a.agent_id, c.agent_id, a.lead_id, c.lead_id, a.asterisk_server, c.asterisk_server), E'\n'), '')
             FROM dialer_attempts a LEFT JOIN calls c ON c.call_id = a.call_id
             WHERE a.campaign_id = '{campaign}' AND (c.call_id IS NULL OR c.direction <> 'outbound' OR c.started_at <> a.dialed_at OR c.lead_id <> a.lead_id::text
                OR c.callee <> a.phone_number OR c.caller <> '+18005550100'
+               OR a.asterisk_server IS DISTINCT FROM 'pbx1' OR c.asterisk_server IS DISTINCT FROM 'pbx1'
                OR c.agent_id IS DISTINCT FROM (CASE WHEN a.agent_connected_at IS NULL THEN NULL ELSE a.agent_id END)
                OR c.disposition <> CASE
                     WHEN a.agent_connected_at IS NOT NULL THEN 'answered'
@@ -213,6 +214,24 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         Assert.Equal(outboundInRange, reported);
     }
 
+
+    [Fact]
+    public async Task ADialerThatCannotNameItsAsteriskServer_IsRefused_SoNoRowIsLeftWithoutOne()
+    {
+        await using var pbx = await StartPbxAsync("1001");
+        var options = AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari);
+        using var ari = new AriClient(options);
+
+        var refused = Assert.Throws<ArgumentException>(() => new OutboundDialer(
+            new DialerSettings { Enabled = true, Application = "ctibridge-dialer", InstanceId = "nameless" },
+            ari, options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance));
+
+        Assert.Contains("dialer.server", refused.Message, StringComparison.Ordinal);
+        await using var named = new OutboundDialer(
+            new DialerSettings { Enabled = true, Application = "ctibridge-dialer", InstanceId = "named", Server = "pbx1" },
+            ari, options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
+        Assert.Equal("pbx1", named.AsteriskServerName);
+    }
 
     [Fact]
     public async Task TwoInstancesOnOneDatabase_NeverDialALeadTwiceAtOnce()
