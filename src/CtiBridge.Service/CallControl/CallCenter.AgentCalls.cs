@@ -400,7 +400,7 @@ public sealed partial class CallCenter
             if (transfer.Target.Kind == TransferTargetKind.External)
             {
                 session.LeftAcd = true;
-                DialExternal(session, transfer.Target.Destination, TimeSpan.FromSeconds(30), _lastAt);
+                DialExternal(session, transfer.Target.Destination, _settings.Fallback.ExternalRingTimeout, _lastAt);
             }
 
             return;

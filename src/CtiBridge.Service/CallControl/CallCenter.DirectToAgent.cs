@@ -32,12 +32,12 @@ public sealed partial class CallCenter
                 EnterQueue(session, route.Fallback.Destination!, caller, at);
                 break;
             case OverflowTargetKind.ExternalNumber:
-                DialExternal(session, route.Fallback.Destination!, TimeSpan.FromSeconds(30), at);
+                DialExternal(session, route.Fallback.Destination!, _settings.Fallback.ExternalRingTimeout, at);
                 break;
             case OverflowTargetKind.Voicemail:
                 // The agent's queue calls the voicemail back.
                 session.CallbackQueue = route.Queue;
-                StartVoicemail(session, route.Fallback.Destination!, null, TimeSpan.FromSeconds(120));
+                StartVoicemail(session, route.Fallback.Destination!, null, _settings.Fallback.VoicemailMaxMessage);
                 break;
             case OverflowTargetKind.CallbackOffer:
                 session.CallbackQueue = route.Queue;

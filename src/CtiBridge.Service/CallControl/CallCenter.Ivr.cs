@@ -608,10 +608,10 @@ public sealed partial class CallCenter
         switch (overflow.Target.Kind)
         {
             case OverflowTargetKind.ExternalNumber:
-                DialExternal(session, overflow.Target.Destination!, TimeSpan.FromSeconds(30), now);
+                DialExternal(session, overflow.Target.Destination!, _settings.Fallback.ExternalRingTimeout, now);
                 break;
             case OverflowTargetKind.Voicemail:
-                StartVoicemail(session, overflow.Target.Destination!, null, TimeSpan.FromSeconds(120));
+                StartVoicemail(session, overflow.Target.Destination!, null, _settings.Fallback.VoicemailMaxMessage);
                 break;
             case OverflowTargetKind.CallbackOffer:
                 RequestCallback(session, voicemail: false);

@@ -55,6 +55,12 @@ public sealed class CallControlSettings
     public ShutdownSettings Shutdown { get; set; } = new();
 
     /// <summary>
+    /// Limits of the outside number and voicemail that queue overflows, direct-to-agent fallbacks and
+    /// blind transfers to an outside number send a call to (IVR nodes carry their own).
+    /// </summary>
+    public FallbackSettings Fallback { get; set; } = new();
+
+    /// <summary>
     /// Run call control under the PostgreSQL lease of each Asterisk server (docs/high-availability.md):
     /// for two or more instances on one database. Off (default) for a single instance, which then keeps
     /// controlling calls while PostgreSQL is unreachable (records wait in the journal); on, an instance
@@ -84,6 +90,26 @@ public sealed class ShutdownSettings
     /// app for the next instance to adopt (a restart, or an HA standby taking over: docs/high-availability.md).
     /// </summary>
     public bool HandBackCalls { get; set; } = true;
+}
+
+/// <summary>
+/// Limits for the targets a call is sent to without an IVR node that would carry its own: a queue's
+/// overflow (<c>external:</c>, <c>voicemail:</c>), a direct-to-agent DID's fallback, a blind transfer
+/// to an outside number.
+/// </summary>
+public sealed class FallbackSettings
+{
+    /// <summary>How long an outside number rings before the caller is released. Default 30 s (1 s to 10 min).</summary>
+    public TimeSpan ExternalRingTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest voicemail message recorded. Default 120 s (5 s to 1 h).</summary>
+    public TimeSpan VoicemailMaxMessage { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Bounds checked at load (and at every reload).</summary>
+    internal static readonly (TimeSpan Min, TimeSpan Max) ExternalRingBounds = (TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+
+    /// <summary>Bounds checked at load (and at every reload).</summary>
+    internal static readonly (TimeSpan Min, TimeSpan Max) VoicemailBounds = (TimeSpan.FromSeconds(5), TimeSpan.FromHours(1));
 }
 
 /// <summary>One queue.</summary>
@@ -272,6 +298,14 @@ public sealed class DidRouteSettings
 /// <summary>Checks the <c>callControl</c> section and turns it into the ACD core's configuration.</summary>
 public static class CallControlConfiguration
 {
+    private static void CheckBetween(List<SettingsProblem> problems, string path, TimeSpan value, (TimeSpan Min, TimeSpan Max) bounds, string what)
+    {
+        if (value < bounds.Min || value > bounds.Max)
+        {
+            problems.Add(new SettingsProblem(path, $"{value} must be between {bounds.Min} and {bounds.Max} ({what})"));
+        }
+    }
+
     /// <summary>Adds one problem per invalid value, each naming its setting.</summary>
     public static void Validate(CallControlSettings settings, List<SettingsProblem> problems)
     {
@@ -287,6 +321,9 @@ public static class CallControlConfiguration
         {
             problems.Add(new SettingsProblem("callControl.shutdown.handBackContext", $"'{settings.Shutdown.HandBackContext}' is not a dialplan context name (e.g. \"ctibridge-fallback\")"));
         }
+
+        CheckBetween(problems, "callControl.fallback.externalRingTimeout", settings.Fallback.ExternalRingTimeout, FallbackSettings.ExternalRingBounds, "how long an outside number rings");
+        CheckBetween(problems, "callControl.fallback.voicemailMaxMessage", settings.Fallback.VoicemailMaxMessage, FallbackSettings.VoicemailBounds, "the longest voicemail message");
         var strategies = new DistributionStrategies().Names;
         var queueNames = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < settings.Queues.Count; i++)

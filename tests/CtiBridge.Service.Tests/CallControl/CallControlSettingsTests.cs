@@ -129,6 +129,32 @@ public sealed class CallControlSettingsTests
     }
 
     [Fact]
+    public void Parse_FallbackLimits_BindWithDefaultsWhenLeftOut()
+    {
+        var defaults = SettingsLoader.Parse(Config("""{ "queues": [ { "name": "support" } ] }"""), "ctibridge.json", new Hashtable());
+        Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(120)), (defaults.CallControl.Fallback.ExternalRingTimeout, defaults.CallControl.Fallback.VoicemailMaxMessage));
+
+        var set = SettingsLoader.Parse(Config("""
+            { "queues": [ { "name": "support" } ], "fallback": { "externalRingTimeout": "00:00:45", "voicemailMaxMessage": "00:03:00" } }
+            """), "ctibridge.json", new Hashtable());
+        Assert.Equal((TimeSpan.FromSeconds(45), TimeSpan.FromMinutes(3)), (set.CallControl.Fallback.ExternalRingTimeout, set.CallControl.Fallback.VoicemailMaxMessage));
+    }
+
+    [Fact]
+    public void Parse_FallbackLimitsOutOfBounds_NameTheSettingAndTheBounds()
+    {
+        var problems = Problems("""
+            { "queues": [ { "name": "support" } ], "fallback": { "externalRingTimeout": "00:00:00", "voicemailMaxMessage": "02:00:00" } }
+            """);
+
+        Assert.Equal(
+        [
+            "callControl.fallback.externalRingTimeout: 00:00:00 must be between 00:00:01 and 00:10:00 (how long an outside number rings)",
+            "callControl.fallback.voicemailMaxMessage: 02:00:00 must be between 00:00:05 and 01:00:00 (the longest voicemail message)",
+        ], problems);
+    }
+
+    [Fact]
     public void Parse_ZeroRingTimeout_IsRefused()
     {
         var problems = Problems("""{ "queues": [ { "name": "support", "ringTimeout": "00:00:00" } ] }""");

@@ -1,4 +1,5 @@
 using CtiBridge.Core.Acd;
+using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
 using CtiBridge.TestSupport;
 
@@ -152,5 +153,43 @@ public sealed class DirectToAgentCallTests(MigratedDatabaseFixture database) : I
             $"SELECT concat_ws('|', disposition, agent_id) FROM calls WHERE call_id = '{Q(ended.CallId)}'", ct));
         Assert.Equal("support:timeout backup:answered", await database.Database.ScalarAsync<string>(
             $"SELECT string_agg(queue || ':' || outcome, ' ' ORDER BY entered_at) FROM queue_visits WHERE call_id = '{Q(ended.CallId)}'", ct));
+    }
+
+    [Fact]
+    public async Task Fallbacks_UseTheConfiguredOutsideRingTimeAndVoicemailLength_NotTheDefaults()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var recordings = Path.Combine(Path.GetTempPath(), "ctibridge-direct-tests", Guid.NewGuid().ToString("N"));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Support(), [("2001", "1001")], ct, cc =>
+        {
+            cc.RecordingDirectory = recordings;
+            cc.Dids.Add(new DidRouteSettings { Number = "4008003", Agent = "2001", Fallback = "number:13800001111" });
+            cc.Dids.Add(new DidRouteSettings { Number = "4008004", Agent = "2001", Fallback = "voicemail:802" });
+
+            // The defaults (30 s, 120 s) would outlast every wait below.
+            cc.Fallback = new FallbackSettings { ExternalRingTimeout = TimeSpan.FromSeconds(1), VoicemailMaxMessage = TimeSpan.FromSeconds(5) };
+        }, Sounds);
+        rig.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 1, Invalid = 0, Machine = 0 };
+        await rig.LoginAsync("2001", ct);
+        Assert.True((await rig.Center.PauseAgentAsync("2001", "meal", ct)).Accepted);
+
+        // The outside number rings 1 s unanswered (Asterisk's originate timeout), then the caller is released.
+        var toMobile = rig.Trunk.CallIn("4008003", "5552031", "Outside Olga");
+        var mobile = await rig.PbxEvents.WaitForAsync<Asterisk.Ami.AmiMessage>(
+            e => e.EventName == "DialBegin" && e["DialString"] == "carrier/13800001111", "the outside number to be dialled", ct);
+        await rig.PbxEvents.WaitAsync("Hangup", mobile["DestChannel"]!, ct);
+        await rig.PbxEvents.WaitAsync("Hangup", toMobile, ct);
+        Assert.Equal(0, rig.PbxEvents.Count("BridgeEnter", e => e["Channel"] == mobile["DestChannel"]));
+
+        // The silent caller's message ends at 5 s, then vm-goodbye and the release.
+        var toVoicemail = rig.Trunk.CallIn("4008004", "5552032", "Silent Sam");
+        await rig.PbxEvents.WaitAsync("Hangup", toVoicemail, ct);
+        await rig.StopServiceAsync();
+
+        var callId = await database.Database.ScalarAsync<string>("SELECT call_id FROM calls WHERE caller = '5552032' AND direction = 'inbound'", ct);
+        Assert.Equal("voicemail", await database.Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{Q(callId!)}'", ct));
+        // PbxSim stops the recording at maxDurationSeconds (late, never early, on a loaded machine).
+        Assert.InRange(await database.Database.ScalarAsync<double>(
+            $"SELECT extract(epoch FROM ended_at - started_at)::float8 FROM recordings WHERE call_id = '{Q(callId!)}'", ct), 5d, 30d);
     }
 }
