@@ -2,7 +2,7 @@ namespace CtiBridge.Core.Acd;
 
 /// <summary>
 /// Live statistics per queue and per agent, maintained incrementally from the engine's event
-/// stream with the definitions of docs/metrics.md (version 2). A visit counts in the period that
+/// stream with the definitions of docs/metrics.md (version 3). A visit counts in the period that
 /// contains its queue-entry time; ratios are computed over visits that have left the queue.
 /// It can also be fed any recorded event stream (<see cref="Apply(AcdEvent)"/>) to recount.
 /// </summary>
@@ -31,7 +31,7 @@ public sealed class AcdStatistics
     }
 
     /// <summary>Version of docs/metrics.md these statistics implement.</summary>
-    public const int DefinitionsVersion = 2;
+    public const int DefinitionsVersion = 3;
 
     /// <summary>Start of the current period (visits entering before it are not counted).</summary>
     public DateTimeOffset PeriodStart { get; private set; }
@@ -367,7 +367,7 @@ public sealed record QueueStatistics(
 /// <summary>An agent's statistics (docs/metrics.md §6).</summary>
 /// <param name="AgentId">Agent.</param>
 /// <param name="Logins">Login sessions.</param>
-/// <param name="Calls">Calls answered.</param>
+/// <param name="Calls">Inbound queue calls answered (the ACD's events; the service adds the agent's outbound calls from the call records, docs/metrics.md §6).</param>
 /// <param name="Missed">Rung and not answered (RINGNOANSWER).</param>
 /// <param name="Handled">Calls whose handling (wrap-up) ended.</param>
 /// <param name="Talk">Σ talk of handled calls.</param>

@@ -35,9 +35,10 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
 
     /// <summary>Creates the feed (it subscribes to the hub at once).</summary>
     public WallboardFeed(CallCenter center, LiveEventHub hub, TimeProvider timeProvider, ILogger<WallboardFeed> logger, Dialer.OutboundDialer? dialer = null,
-        Data.Callbacks.CallbackStore? callbackStore = null)
+        Data.Callbacks.CallbackStore? callbackStore = null, Npgsql.NpgsqlDataSource? dataSource = null)
     {
         _dialer = dialer;
+        _outboundCalls = dataSource is null ? null : new Data.Records.AgentOutboundCalls(dataSource);
         _callbackStore = callbackStore;
         ArgumentNullException.ThrowIfNull(hub);
         _center = center;
@@ -139,7 +140,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
     /// <summary>Waits for the next event; with campaigns running, at most <see cref="CampaignRefresh"/>.</summary>
     private async Task<bool> NextChangeAsync(CancellationToken cancellationToken)
     {
-        if (_dialer is null && _callbackStore is null)
+        if (_dialer is null && _callbackStore is null && _outboundCalls is null)
         {
             return await _events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -180,6 +181,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
         var servers = await _center.GetServersAsync(cancellationToken).ConfigureAwait(false);
         var campaigns = await CampaignsAsync(cancellationToken).ConfigureAwait(false);
         var callbacks = await CallbackCountsAsync(cancellationToken).ConfigureAwait(false);
+        var outbound = await OutboundFiguresAsync(cancellationToken).ConfigureAwait(false);
         var names = _center.Settings.Agents.ToDictionary(a => a.Id, a => a.Name, StringComparer.Ordinal);
         var now = _time.GetUtcNow();
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -241,7 +243,11 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
                     w.WriteString("callId", callId);
                 }
 
-                w.WriteNumber("callsToday", stats.Calls);
+                // Definitions version 3: inbound queue calls (ACD events) + campaign and callback calls (call records).
+                var outboundCalls = outbound.GetValueOrDefault(status.AgentId)?.Calls ?? 0;
+                w.WriteNumber("callsToday", stats.Calls + outboundCalls);
+                w.WriteNumber("inboundCallsToday", stats.Calls);
+                w.WriteNumber("outboundCallsToday", outboundCalls);
                 w.WriteNumber("missedToday", stats.Missed);
                 w.WriteEndObject();
             }

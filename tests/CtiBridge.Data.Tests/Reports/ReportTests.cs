@@ -56,7 +56,7 @@ public sealed class ReportTests : IClassFixture<MigratedDatabaseFixture>, IAsync
         Assert.Equal(70 / 3.0, sales0900.F("avg_wrap_up_seconds"), Eps);
         Assert.Equal(120, sales0900.F("longest_wait_seconds"), Eps);
         Assert.Equal(30, sales0900.F("service_level_seconds"), Eps);
-        Assert.Equal(2, sales0900.L("definitions_version"));
+        Assert.Equal(3, sales0900.L("definitions_version"));
 
         var support0900 = rows[1];
         Assert.Equal("support", support0900["queue"]);

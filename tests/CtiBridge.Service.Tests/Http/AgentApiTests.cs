@@ -101,7 +101,7 @@ public sealed class AgentApiTests(MigratedDatabaseFixture database) : IClassFixt
         Assert.Equal(1.0, after.GetProperty("serviceLevel").GetDouble());
         Assert.Equal(1, after.GetProperty("agentsReady").GetInt32());
         Assert.True(after.GetProperty("averageHandleTimeSeconds").GetDouble() > 0);
-        Assert.Equal(2, after.GetProperty("definitionsVersion").GetInt32());
+        Assert.Equal(3, after.GetProperty("definitionsVersion").GetInt32());
         Assert.Equal(HttpStatusCode.Forbidden, forAgent.StatusCode);
     }
 }

@@ -1,0 +1,13 @@
+namespace CtiBridge.Service.CallControl;
+
+/// <summary>The live statistics' period, for figures added to them from elsewhere (the agents' outbound calls).</summary>
+public sealed partial class CallCenter
+{
+    /// <summary>
+    /// Start of the period the live statistics count (the wallboard's "today": since call control
+    /// started on this instance). The agents' outbound calls the wallboard adds are counted from it
+    /// too, so inbound and outbound figures cover the same time.
+    /// </summary>
+    public Task<DateTimeOffset> GetStatisticsPeriodStartAsync(CancellationToken cancellationToken = default) =>
+        RequestAsync(_ => _engine.Statistics.PeriodStart, cancellationToken);
+}
