@@ -111,6 +111,18 @@ public sealed class PacingEstimator
         return Math.Clamp((alive - _talk.Survival(elapsedSeconds + withinSeconds)) / alive, 0, 1);
     }
 
+    /// <summary>
+    /// A live-answer ring time longer than <paramref name="afterSeconds"/>, drawn from the recent ones
+    /// by <paramref name="u"/> (uniform in [0, 1)); +∞ when none rang that long (or none is known).
+    /// </summary>
+    internal double DrawLiveRingAfter(double afterSeconds, double u) => _liveRing.DrawAbove(afterSeconds, u);
+
+    /// <summary>
+    /// How much longer a talk that has lasted <paramref name="elapsedSeconds"/> goes on, drawn from
+    /// the recent talk times by <paramref name="u"/> (uniform in [0, 1)); +∞ when none lasted that long.
+    /// </summary>
+    internal double DrawTalkRemaining(double elapsedSeconds, double u) => _talk.DrawAbove(elapsedSeconds, u) - elapsedSeconds;
+
     /// <summary>The last N samples of one duration, with a sorted copy rebuilt when it changed.</summary>
     private sealed class SampleWindow(int capacity)
     {
@@ -147,6 +159,13 @@ public sealed class PacingEstimator
         {
             var s = Sorted();
             return s.Length == 0 ? 1 : (double)(s.Length - FirstAbove(s, x)) / s.Length;
+        }
+
+        public double DrawAbove(double x, double u)
+        {
+            var s = Sorted();
+            var first = FirstAbove(s, x);
+            return first >= s.Length ? double.PositiveInfinity : s[Math.Min(s.Length - 1, first + (int)(u * (s.Length - first)))];
         }
 
         public double Quantile(double q)
