@@ -497,7 +497,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
                 break;
             case AriEventGap gap:
-                LogEventGap(_logger, gap.Reason);
+                ResyncAfterGap(gap);
                 break;
         }
     }
@@ -935,9 +935,6 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "StasisStart for channel {ChannelId} the dialer does not know (args '{Args}'); hung up")]
     private static partial void LogUnknownChannel(ILogger logger, string channelId, string args);
-
-    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Dialer ARI events were cut off ({Reason}); lines whose end was missed are released after their ring timeout and grace")]
-    private static partial void LogEventGap(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Dialling {Endpoint} for call {CallId} got no answer ({Reason}); the line is kept until Asterisk reports the call or its lost-reply grace ends")]
     private static partial void LogOriginateUnanswered(ILogger logger, string callId, string endpoint, string reason);

@@ -1,0 +1,165 @@
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.Dialer;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtiBridge.Resilience.Tests;
+
+/// <summary>
+/// Asterisk (PbxSim) restarted in the middle of an outbound campaign: customers ringing, talking to
+/// agents and agents waiting on their nailed-up lines all vanish without an event. What is kept:
+/// every attempt ends (none left open holding its lead), no lead is dialled while an earlier
+/// attempt of it is up, a customer who was reached is not dialled again, the agents can join again
+/// and the campaign is dialled to the end; every attempt is one call record.
+/// </summary>
+[Trait("Tier", "Faults")]
+public sealed class DialerFaultTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+    private readonly string _journals = Directory.CreateTempSubdirectory("ctibridge-dialer-fault-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => Directory.Delete(_journals, recursive: true);
+
+    [Fact]
+    public async Task PbxSimRestartsMidCampaign_EveryAttemptEnds_NoLeadDialledTwice_AgentsJoinAgain_CampaignFinishes()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        string[] phones = ["1001", "1002"];
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+        });
+
+        // People talk until the agent's side ends (the dialer's wrap-up does not hang up; TalkSeconds does):
+        // long enough that conversations are up when Asterisk restarts.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 2 };
+        AnswerOnPhones(pbx, phones);
+        var campaign = await CampaignAsync(db, leads: 20);
+        var server = PbxSimSettings.For(pbx);
+        var options = AsteriskServer.ToAriOptions(server.Ari);
+        await using var dialer = new OutboundDialer(
+            new DialerSettings
+            {
+                Enabled = true, Application = "ctibridge-dialer", InstanceId = "fault-a", PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
+                RecordJournalDirectory = Path.Combine(_journals, "a"),
+            },
+            new AriClient(options), options, db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
+        await dialer.StartAsync(Ct);
+        await JoinAllAsync(dialer, campaign, phones);
+
+        // Mid-campaign, with a conversation up: Asterisk restarts (every channel gone, no events).
+        var atRestart = await EventuallyAsync(async () => (await dialer.GetStatsAsync(Ct)).SingleOrDefault(s => s.CampaignId == campaign) is { AgentsBusy: > 0, Lines: > 0 } s ? s : null,
+            "a conversation with an agent", db, campaign);
+        pbx.Restart();
+
+        // The dialer's resync ends what vanished: the lines and the agents' nailed-up channels.
+        await EventuallyAsync(async () => (await dialer.GetStatsAsync(Ct)).SingleOrDefault(s => s.CampaignId == campaign) is { AgentsLoggedIn: 0, Lines: 0 } ? "yes" : null,
+            "the lines and nailed-up agents that vanished with Asterisk to be ended", db, campaign);
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", Ct));
+        TestContext.Current.SendDiagnosticMessage($"at the restart: {atRestart.Lines} lines, {atRestart.AgentsBusy} agents busy");
+
+        // The agents join again (their phones answer again) and the campaign is dialled to the end.
+        AnswerOnPhones(pbx, phones);
+        await JoinAllAsync(dialer, campaign, phones);
+        await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", Ct) == 0 ? "yes" : null,
+            "every lead to be closed", db, campaign);
+
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", Ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL", Ct));
+
+        // No lead had two attempts up at once, and nobody who talked to an agent was dialled again.
+        Assert.Equal(0L, await db.ScalarAsync<long>($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
+            WHERE x.campaign_id = '{campaign}'
+            """, Ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
+            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
+            """, Ct));
+
+        // Every attempt is one outbound call record (once the dialer has stopped and written them).
+        var attempts = await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'", Ct);
+        await dialer.DisposeAsync();
+        Assert.Equal(attempts, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'", Ct));
+        Assert.Equal(attempts, await db.ScalarAsync<long>($"SELECT count(DISTINCT call_id) FROM calls WHERE campaign_id = '{campaign}'", Ct));
+    }
+
+    private static void AnswerOnPhones(PbxSimulator pbx, IEnumerable<string> phones)
+    {
+        foreach (var phone in phones)
+        {
+            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
+        }
+    }
+
+    private static async Task<string> CampaignAsync(TestDatabase db, int leads)
+    {
+        var id = "fault" + Guid.NewGuid().ToString("N")[..8];
+        var definition = CampaignDefinition.Parse($$"""
+            { "id": "{{id}}", "agentGroup": "sales", "mode": "Progressive", "powerRatio": 1,
+              "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
+              "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": 4, "maxAttempts": 3,
+              "retrySeconds": { "busy": 1, "noAnswer": 1, "congestion": 1, "machine": 1, "rejected": 1, "abandoned": 1 },
+              "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 0.2,
+              "defaultTimeZone": "America/New_York" }
+            """);
+        var store = new CampaignStore(db.DataSource, TimeProvider.System);
+        await store.PutAsync(definition, "test", Ct);
+        var csv = "phone,name\n" + string.Concat(Enumerable.Range(0, leads).Select(i => $"212555{i:D4},Customer {i}\n"));
+        var report = await new LeadImporter(db.DataSource, store, TimeProvider.System)
+            .ImportAsync(id, new StringReader(csv), new LeadImportOptions { FileName = "fault.csv", ImportedBy = "test" }, Ct);
+        Assert.Equal(leads, report.Imported);
+        await store.SetStateAsync(id, CampaignState.Running, "test", Ct);
+        return id;
+    }
+
+    private static async Task JoinAllAsync(OutboundDialer dialer, string campaign, string[] phones)
+    {
+        for (var i = 0; i < phones.Length; i++)
+        {
+            var agent = $"20{i + 1:00}";
+            var phone = phones[i];
+
+            // The campaign starts on the dialer's next refresh; joining before it runs is refused.
+            await EventuallyAsync(async () => await dialer.JoinAsync(campaign, agent, "PJSIP/" + phone, Ct) is null ? "yes" : null, $"agent {agent} to join", null, campaign);
+        }
+
+        await EventuallyAsync(async () => (await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsLoggedIn == phones.Length) ? "yes" : null,
+            "every agent on the nailed-up line", null, campaign);
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> value, string what, TestDatabase? db, string campaign)
+        where T : class
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (true)
+        {
+            if (await value() is { } found)
+            {
+                return found;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                var summary = db is null ? string.Empty : await db.ScalarAsync<string>($"""
+                    SELECT coalesce(string_agg(format('lead %s %s %s agent=%s ans=%s conn=%s end=%s', lead_id, call_id, outcome, agent_id,
+                           answered_at::time, agent_connected_at::time, ended_at::time), E'\n' ORDER BY attempt_id), '')
+                    FROM dialer_attempts WHERE campaign_id = '{campaign}'
+                    """, Ct);
+                Assert.Fail($"Still not true after {Bound.TotalSeconds} s: {what}.\n{summary}");
+            }
+
+            await Task.Delay(50, Ct);
+        }
+    }
+}
