@@ -290,25 +290,35 @@ public sealed partial class AcdEngine
     public QueueStatus GetQueueStatus(string queue)
     {
         var q = QueueOrThrow(queue);
+        // Callback tasks are not customers' calls (docs/metrics.md §3a): counted apart, and not in the longest wait.
         var longest = TimeSpan.Zero;
+        var tasksWaiting = 0;
         foreach (var line in q.LineList)
         {
-            if (line.Calls.Count > 0)
+            foreach (var c in line.Calls)
             {
-                longest = Max(longest, Now - line.Calls.Min!.VisitEnqueuedAt);
+                if (CallbackTasks.IsCallbackTask(c.Caller))
+                {
+                    tasksWaiting++;
+                }
+                else
+                {
+                    longest = Max(longest, Now - c.VisitEnqueuedAt);
+                }
             }
         }
 
         foreach (var c in _calls.Values)
         {
-            if (c.Phase == CallPhase.Ringing && ReferenceEquals(c.Queue, q))
+            if (c.Phase == CallPhase.Ringing && ReferenceEquals(c.Queue, q) && !CallbackTasks.IsCallbackTask(c.Caller))
             {
                 longest = Max(longest, Now - c.VisitEnqueuedAt);
             }
         }
 
-        return new QueueStatus(q.Name, q.Waiting, longest, q.LoggedIn, q.Ready.Count, q.Serving, q.AverageHandleTime,
-            ExpectedWait(q, q.Waiting + 1));
+        // The expected wait of a new call counts the tasks too: they take the same agents.
+        return new QueueStatus(q.Name, q.Waiting - tasksWaiting, longest, q.LoggedIn, q.Ready.Count, q.Serving, q.AverageHandleTime,
+            ExpectedWait(q, q.Waiting + 1)) { CallbacksWaiting = tasksWaiting };
     }
 
     /// <summary>Calls waiting in the queue, in service order.</summary>

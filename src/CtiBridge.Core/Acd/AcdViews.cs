@@ -18,8 +18,11 @@ public sealed record AgentStatus(
 
 /// <summary>A queue's live status (wallboard).</summary>
 /// <param name="Queue">Queue name.</param>
-/// <param name="Waiting">Calls waiting (not counting calls ringing an agent).</param>
-/// <param name="LongestCurrentWait">Longest wait among calls in the queue now (waiting or ringing).</param>
+/// <param name="Waiting">
+/// Customers' calls waiting (not counting calls ringing an agent). Callback tasks are not in it
+/// (docs/metrics.md §3a, definitions version 3): they are in <see cref="CallbacksWaiting"/>.
+/// </param>
+/// <param name="LongestCurrentWait">Longest wait among customers' calls in the queue now (waiting or ringing; callback tasks not included).</param>
 /// <param name="LoggedIn">Member agents logged in.</param>
 /// <param name="Ready">Member agents ready.</param>
 /// <param name="Serving">Member agents logged in and not paused.</param>
@@ -27,7 +30,14 @@ public sealed record AgentStatus(
 /// <param name="ExpectedWaitForNewCall">Expected wait of a new ordinary call; null when nobody serves.</param>
 public sealed record QueueStatus(
     string Queue, int Waiting, TimeSpan LongestCurrentWait, int LoggedIn, int Ready, int Serving,
-    TimeSpan AverageHandleTime, TimeSpan? ExpectedWaitForNewCall);
+    TimeSpan AverageHandleTime, TimeSpan? ExpectedWaitForNewCall)
+{
+    /// <summary>
+    /// Callback tasks waiting for an agent (not counting those ringing one): work the centre owes
+    /// customers, kept apart from <see cref="Waiting"/> because a task is not an inbound call.
+    /// </summary>
+    public int CallbacksWaiting { get; init; }
+}
 
 /// <summary>A call in a queue (agents' queue view, AGT-15).</summary>
 /// <param name="CallId">The call.</param>

@@ -15,7 +15,7 @@ public sealed partial class CallCenter
         {
             var servers = Sites?.Servers ?? [.. _engine.Statistics.ServerNames];
             var waiting = Settings.Queues.SelectMany(q => _engine.GetWaitingCalls(q.Name))
-                .Where(c => c.Caller.Site is not null)
+                .Where(c => c.Caller.Site is not null && !CallbackTasks.IsCallbackTask(c.Caller)) // customers' calls only (docs/metrics.md §3a)
                 .GroupBy(c => c.Caller.Site!, StringComparer.OrdinalIgnoreCase)
                 .ToDictionary(g => g.Key, g => (Count: g.Count(), Longest: at - g.Min(c => c.EnqueuedAt)), StringComparer.OrdinalIgnoreCase);
             var agents = _engine.GetAgents().ToList();

@@ -48,7 +48,7 @@ public sealed class DomainMetrics
         ArgumentNullException.ThrowIfNull(services);
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
-        _queueWaiting = factory.CreateGauge("ctibridge_queue_waiting_calls", "Calls waiting in the queue now (not counting calls ringing an agent).", "queue");
+        _queueWaiting = factory.CreateGauge("ctibridge_queue_waiting_calls", "Customers' calls waiting in the queue now (not counting calls ringing an agent, nor callback tasks).", "queue");
         _queueLongestWait = factory.CreateGauge("ctibridge_queue_longest_wait_seconds", "Longest current wait among the queue's calls (waiting or ringing).", "queue");
         _queueServiceLevel = factory.CreateGauge("ctibridge_queue_service_level_ratio", "Today's service level (docs/metrics.md §4); NaN while its denominator is zero.", "queue");
         _agents = factory.CreateGauge("ctibridge_agents", "Configured agents by current state.", "state");

@@ -201,6 +201,7 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
                 w.WriteStartObject();
                 w.WriteString("queue", status.Queue);
                 w.WriteNumber("waiting", status.Waiting);
+                w.WriteNumber("callbacksWaiting", status.CallbacksWaiting);
                 w.WriteNumber("longestCurrentWaitSeconds", Math.Round(status.LongestCurrentWait.TotalSeconds, 1));
                 w.WriteNumber("offered", stats.Offered);
                 w.WriteNumber("answered", stats.Answered);

@@ -104,6 +104,30 @@ public sealed class CallbackTaskTests
         Assert.False(h.At(601, t => new CallerPressedKey(t, "cb-1", '1')).Accepted);
     }
 
+    // docs/metrics.md §3a (version 3): a task is not a customer's call, so the queue's live "waiting" and
+    // "longest current wait" (wallboard, /api/queues, metrics) leave it out and show it apart.
+    [Fact]
+    public void QueueStatus_CountsCustomersWaiting_CallbackTasksApart_LongestWaitOfCustomersOnly()
+    {
+        var h = Harness();
+        h.Login("a1");
+        h.At(1, t => new AgentPause(t, "a1", PauseReasons.Break));
+        h.At(10, t => new CallbackQueued(t, "cb-1", "sales", Customer("5551")));
+        h.At(12, t => new CallbackQueued(t, "cb-2", "sales", Customer("5552")));
+        h.Arrive("B", "sales", 40);
+        h.AdvanceTo(100);
+
+        var status = h.Engine.GetQueueStatus("sales");
+        Assert.Equal((1, 2), (status.Waiting, status.CallbacksWaiting));
+        Assert.Equal(60, status.LongestCurrentWait.TotalSeconds); // B's 60 s, not cb-1's 90 s
+        Assert.Equal(3, h.Engine.GetWaitingCalls("sales").Count); // the tasks are still in line
+
+        // Only tasks waiting: no customer waits, so no current wait either.
+        h.At(101, t => new CallHungUp(t, "B"));
+        status = h.Engine.GetQueueStatus("sales");
+        Assert.Equal((0, 2, TimeSpan.Zero), (status.Waiting, status.CallbacksWaiting, status.LongestCurrentWait));
+    }
+
     [Fact]
     public void AScheduledCallback_WithCallbackPriority_GoesBeforeOrdinaryCalls()
     {
