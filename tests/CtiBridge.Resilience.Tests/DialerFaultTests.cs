@@ -51,7 +51,7 @@ public sealed class DialerFaultTests : IDisposable
                 Enabled = true, Application = "ctibridge-dialer", InstanceId = "fault-a", PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
                 RecordJournalDirectory = Path.Combine(_journals, "a"),
             },
-            new AriClient(options), options, db.DataSource, TimeProvider.System, NullLoggerFactory.Instance);
+            new AriClient(options), options, db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
         await dialer.StartAsync(Ct);
         await JoinAllAsync(dialer, campaign, phones);
 
@@ -92,6 +92,101 @@ public sealed class DialerFaultTests : IDisposable
         await dialer.DisposeAsync();
         Assert.Equal(attempts, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'", Ct));
         Assert.Equal(attempts, await db.ScalarAsync<long>($"SELECT count(DISTINCT call_id) FROM calls WHERE campaign_id = '{campaign}'", Ct));
+    }
+
+    /// <summary>
+    /// An instance dies with a conversation up (stand-in for kill -9: its loop and connections stop
+    /// without storing a thing, and its heartbeat is aged past the 60 s claim lease, as 60 s later).
+    /// Another instance carries the campaign on. Its lead must not be dialled while that conversation
+    /// is still up; once the customer hangs up, the open attempt is ended (lost reply: its outcome died
+    /// with the instance) and the lead dialled again by the usual rules; every attempt ends.
+    /// </summary>
+    [Fact]
+    public async Task InstanceDiesWithAConversationUp_ItsLeadIsNotDialledWhileTheCallIsUp_TheOpenAttemptIsEndedOnceItIsGone()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = "1001" }, new EndpointOptions { Name = "1002" }],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+        });
+
+        // First, people stay on until the other side hangs up: the dying instance's conversation stays up.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0 };
+        AnswerOnPhones(pbx, ["1001", "1002"]);
+        var campaign = await CampaignAsync(db, leads: 12);
+        var a = NewDialer(pbx, db, "fault-a", "dialer-a");
+        await a.StartAsync(Ct);
+        await JoinAsync(a, campaign, "2001", "1001");
+        await EventuallyAsync(async () => (await a.GetStatsAsync(Ct)).SingleOrDefault(s => s.CampaignId == campaign) is { AgentsBusy: > 0 } ? "yes" : null,
+            "a conversation on the first instance", db, campaign);
+
+        // The first instance dies; its claims are as good as expired.
+        await a.DisposeAsync();
+        await db.ScalarAsync<long>("WITH aged AS (UPDATE dialer_instances SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE instance_id = 'fault-a' RETURNING 1) SELECT count(*) FROM aged", Ct);
+        var up = await ChannelIdsAsync(pbx);
+        var orphan = up.Count == 0 ? string.Empty : await db.ScalarAsync<string>(
+            $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'fault-a' AND ended_at IS NULL AND call_id IN ({string.Join(',', up.Select(id => $"'{id}'"))})", Ct);
+        Assert.False(string.IsNullOrEmpty(orphan), "no open attempt of the dead instance with its call still up: the test proved nothing");
+        var orphanLead = await db.ScalarAsync<long>($"SELECT lead_id FROM dialer_attempts WHERE call_id = '{orphan}'", Ct);
+
+        // The second instance dials the rest (people now hang up after a moment); its first heartbeat sweeps.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0.5 };
+        await using var b = NewDialer(pbx, db, "fault-b", "dialer-b");
+        await b.StartAsync(Ct);
+        await JoinAsync(b, campaign, "2002", "1002");
+        await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'fault-b' AND ended_at IS NOT NULL", Ct) >= 4 ? "yes" : null,
+            "the second instance to dial", db, campaign);
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE lead_id = {orphanLead} AND instance_id = 'fault-b'", Ct));
+        Assert.Contains(orphan, await ChannelIdsAsync(pbx)); // still up: that is why its lead waited
+
+        // The customer on the dead instance's call hangs up (in ARI nobody else ends a channel of a dead app):
+        // the call is gone, the open attempt is ended with the next sweep, the lead goes on.
+        using (var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari)))
+        {
+            await ari.Channels.HangupAsync(orphan, reason: "normal", cancellationToken: Ct);
+        }
+
+        await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", Ct) == 0 ? "yes" : null,
+            "every lead to be closed", db, campaign);
+
+        Assert.Equal("LostReply", await db.ScalarAsync<string>($"SELECT outcome FROM dialer_attempts WHERE call_id = '{orphan}'", Ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", Ct));
+        Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL", Ct));
+
+        // No lead had two attempts up at once: the dead instance's open attempts count as up until they were ended.
+        Assert.Equal(0L, await db.ScalarAsync<long>($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
+            WHERE x.campaign_id = '{campaign}'
+            """, Ct));
+    }
+
+    private OutboundDialer NewDialer(PbxSimulator pbx, TestDatabase db, string instance, string app)
+    {
+        var server = PbxSimSettings.For(pbx);
+        var options = AsteriskServer.ToAriOptions(server.Ari);
+        return new OutboundDialer(
+            new DialerSettings
+            {
+                Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
+                RecordJournalDirectory = Path.Combine(_journals, instance),
+            },
+            new AriClient(options), options, db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
+    }
+
+    // The channels Asterisk has now, as ARI lists them.
+    private static async Task<List<string>> ChannelIdsAsync(PbxSimulator pbx)
+    {
+        using var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari));
+        return [.. (await ari.Channels.ListAsync(Ct)).Select(c => c.Id)];
+    }
+
+    private static async Task JoinAsync(OutboundDialer dialer, string campaign, string agent, string phone)
+    {
+        await EventuallyAsync(async () => await dialer.JoinAsync(campaign, agent, "PJSIP/" + phone, Ct) is null ? "yes" : null, $"agent {agent} to join", null, campaign);
+        await EventuallyAsync(async () => (await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsLoggedIn >= 1) ? "yes" : null,
+            $"agent {agent} on the nailed-up line", null, campaign);
     }
 
     private static void AnswerOnPhones(PbxSimulator pbx, IEnumerable<string> phones)

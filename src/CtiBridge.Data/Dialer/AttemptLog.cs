@@ -140,6 +140,41 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
             reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
     }
 
+    /// <summary>
+    /// Call ids of open attempts nobody will end (docs/dialer.md, "Instances"): those of instances whose
+    /// heartbeat is older than <see cref="LeadHopper.ClaimLease"/>, and this instance id's own dialled
+    /// before <paramref name="ownBefore"/> (when its current run started). At most <paramref name="limit"/>, oldest first.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> OrphanedAsync(DateTimeOffset ownBefore, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempts_orphaned"));
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        command.Parameters.AddWithValue("stale_before", timeProvider.GetUtcNow() - LeadHopper.ClaimLease);
+        command.Parameters.AddWithValue("own_before", ownBefore);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var callIds = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            callIds.Add(reader.GetString(0));
+        }
+
+        return callIds;
+    }
+
+    /// <summary>
+    /// Ends an orphaned attempt whose channel is gone from Asterisk, as a lost reply (its outcome died
+    /// with its instance); the lead counts one attempt more and is due again unless that was its last.
+    /// Returns false when the attempt was already ended.
+    /// </summary>
+    public async Task<bool> EndOrphanAsync(string callId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempt_orphan_end"));
+        command.Parameters.AddWithValue("call_id", callId);
+        command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+    }
+
     /// <summary>One attempt by its call id, or null.</summary>
     public async Task<StoredAttempt?> GetAsync(string callId, CancellationToken cancellationToken = default)
     {

@@ -10,6 +10,9 @@ WITH due AS (
       AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
       AND (claimed_by IS NULL
            OR claimed_by NOT IN (SELECT instance_id FROM dialer_instances WHERE heartbeat_at >= @stale_before))
+      -- Not while an earlier attempt is open: a killed instance's call may still be up (the orphan
+      -- sweep ends it once Asterisk no longer has its channel).
+      AND NOT EXISTS (SELECT 1 FROM dialer_attempts a WHERE a.lead_id = dialer_leads.lead_id AND a.ended_at IS NULL)
     ORDER BY (assigned_agent IS NULL), next_attempt_at NULLS FIRST, lead_id
     LIMIT @limit
     FOR UPDATE SKIP LOCKED

@@ -1,9 +1,10 @@
 using CtiBridge.Asterisk.Ari;
+using Npgsql;
 
 namespace CtiBridge.Service.Dialer;
 
 /// <summary>
-/// After the dialer's ARI events were cut off (Asterisk restarted, the WebSocket dropped), the ends
+/// Calls whose end the dialer would otherwise never learn. After the dialer's ARI events were cut off (Asterisk restarted, the WebSocket dropped), the ends
 /// of its channels in that time never arrive. Without a resync a talking line would hold its lead,
 /// its agent and a line of the campaign until <c>MaxCallDuration</c> (4 h), and an agent whose
 /// nailed-up channel vanished would stay "on the line" and could not join again. So the channel
@@ -15,6 +16,12 @@ public sealed partial class OutboundDialer
     // Q.850 38 "network out of order": what a ringing customer whose channel vanished with Asterisk
     // is counted as (congestion: the lead is retried after the congestion delay, not closed).
     private const int CauseVanished = 38;
+
+    private int _sweeping;
+
+    // Attempts of this instance id dialled before this run are nobody's lines any more (a restart
+    // under a configured InstanceId); this run's are its own.
+    private DateTimeOffset _runStartedAt = DateTimeOffset.MaxValue;
 
     private void ResyncAfterGap(AriEventGap gap)
     {
@@ -66,6 +73,60 @@ public sealed partial class OutboundDialer
         }
     }
 
+    /// <summary>
+    /// Attempts left open by an instance that died (kill -9, host lost) are never ended by it, and
+    /// their leads must not be dialled while such a call may still be up. The hopper passes over
+    /// leads with an open attempt; this sweep (with each heartbeat, off the loop) ends the orphans
+    /// whose channel Asterisk no longer has, so their leads are dialled again by the usual rules.
+    /// </summary>
+    private void SweepOrphans()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                foreach (var callId in await _attempts.OrphanedAsync(_runStartedAt, 100, _stopping.Token).ConfigureAwait(false))
+                {
+                    if (await ChannelIsUpAsync(callId).ConfigureAwait(false))
+                    {
+                        continue; // still up: its lead waits; looked at again with the next heartbeat
+                    }
+
+                    if (await _attempts.EndOrphanAsync(callId, _stopping.Token).ConfigureAwait(false))
+                    {
+                        LogOrphanEnded(_logger, callId);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is AriException or HttpRequestException or NpgsqlException or OperationCanceledException)
+            {
+                LogOrphanSweepFailed(_logger, ex.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref _sweeping, 0);
+            }
+        });
+    }
+
+    private async Task<bool> ChannelIsUpAsync(string channelId)
+    {
+        try
+        {
+            await _ari.Channels.GetAsync(channelId, _stopping.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (AriRequestException ex) when (ex.StatusCode == 404)
+        {
+            return false;
+        }
+    }
+
     [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Dialer ARI events were cut off ({Reason}); {Known} channels known then are checked against Asterisk's channel list")]
     private static partial void LogEventGap(ILogger logger, string reason, int known);
 
@@ -74,4 +135,10 @@ public sealed partial class OutboundDialer
 
     [LoggerMessage(EventId = 1044, Level = LogLevel.Warning, Message = "Dialer resync after an events gap failed ({Reason}); lines whose end was missed are released by their ring-timeout or duration bounds")]
     private static partial void LogResyncFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1045, Level = LogLevel.Warning, Message = "Dialer attempt {CallId} was left open by an instance that stopped (no heartbeat) and its channel is gone: ended as a lost reply, its lead may be dialled again")]
+    private static partial void LogOrphanEnded(ILogger logger, string callId);
+
+    [LoggerMessage(EventId = 1046, Level = LogLevel.Warning, Message = "Dialer sweep of attempts left open by stopped instances failed ({Reason}); tried again with the next heartbeat")]
+    private static partial void LogOrphanSweepFailed(ILogger logger, string reason);
 }

@@ -112,6 +112,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// <summary>Connects the events WebSocket (retrying until Asterisk answers) and starts the loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _runStartedAt = _time.GetUtcNow();
         await StartRecordsAsync(cancellationToken).ConfigureAwait(false);
         var delay = TimeSpan.FromSeconds(1);
         while (true)
@@ -285,6 +286,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             await _hopper.HeartbeatAsync(ct).ConfigureAwait(false);
             _lastHeartbeat = now;
+            SweepOrphans();
         }
 
         if (forceRefresh || now - _lastRefresh >= TimeSpan.FromSeconds(_settings.CampaignRefreshSeconds))
