@@ -83,6 +83,9 @@ public sealed partial class AcdEngine
 
         public string? WrapUpCallId { get; set; }
 
+        /// <summary>The wrap-up was carried over a restart (<see cref="AgentRestored"/>): its end publishes no handling.</summary>
+        public bool WrapUpRestored { get; set; }
+
         public string? WrapUpQueue { get; set; }
 
         public TimeSpan WrapUpTalk { get; set; }

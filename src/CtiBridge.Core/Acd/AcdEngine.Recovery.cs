@@ -2,8 +2,53 @@ namespace CtiBridge.Core.Acd;
 
 public sealed partial class AcdEngine
 {
-    private InputOutcome Restore(AgentRestored x) =>
-        Login(new AgentLogin(x.At, x.AgentId, x.Extension, string.Empty, x.Queues, x.Skills, x.PauseReason), pinChecked: true);
+    private InputOutcome Restore(AgentRestored x)
+    {
+        var wrapping = x.PauseReason is null && x.WrapUpEndsAt is { } ends && ends > Now && x.WrapUpCallId is not null && x.WrapUpQueue is not null;
+
+        // No wrap-up left: what waited for the call's end applies now (a logout through a pause, so no call is offered in between).
+        var pauseNow = wrapping || x.PauseReason is not null ? null
+            : x.PendingLogout ? x.PendingPauseReason ?? "logged out"
+            : x.PendingPauseReason;
+        var outcome = Login(new AgentLogin(x.At, x.AgentId, x.Extension, string.Empty, x.Queues, x.Skills, x.PauseReason ?? pauseNow), pinChecked: true, wrapping ? x : null);
+        if (!outcome.Accepted)
+        {
+            return outcome;
+        }
+
+        var a = _agents[x.AgentId];
+        if (a.State == AgentState.WrapUp)
+        {
+            if (x.PendingLogout || x.PendingPauseReason is not null)
+            {
+                a.Pending = x.PendingLogout ? PendingChange.Logout : PendingChange.Pause;
+                a.PendingPauseReason = x.PendingPauseReason ?? "logged out";
+                a.PendingSource = x.PendingSource;
+                Publish(new AgentPendingChanged(a.Id, a.PendingPauseReason, x.PendingLogout, x.PendingSource));
+            }
+        }
+        else if (x.PendingLogout && x.PauseReason is null)
+        {
+            CompleteLogout(a, x.PendingPauseReason ?? "logged out", x.PendingSource);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Back in the wrap-up a restart interrupted, for the time it had left (a login's last step).</summary>
+    private void ResumeWrapUp(Agent a, DateTimeOffset endsAt, string callId, string queue)
+    {
+        a.WrapUpCallId = callId;
+        a.WrapUpQueue = queue;
+        a.WrapUpTalk = TimeSpan.Zero;
+        a.WrapUpHold = TimeSpan.Zero;
+        a.WrapUpStartedAt = Now;
+        a.WrapUpRestored = true;
+        a.WrapUpEndsAt = endsAt;
+        SetState(a, AgentState.WrapUp, "wrap-up carried over a restart", ChangeSource.System, callId, queue);
+        Schedule(endsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
+        Publish(new AgentWrapUpTimed(a.Id, callId, queue, endsAt));
+    }
 
     private InputOutcome Adopt(CallAdoption x)
     {

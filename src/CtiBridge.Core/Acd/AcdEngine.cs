@@ -449,7 +449,7 @@ public sealed partial class AcdEngine
         m.ReadyIndex = -1;
     }
 
-    private InputOutcome Login(AgentLogin x, bool pinChecked = false)
+    private InputOutcome Login(AgentLogin x, bool pinChecked = false, AgentRestored? wrapUp = null)
     {
         InputOutcome Refuse(LoginRefusal r, string why)
         {
@@ -547,6 +547,10 @@ public sealed partial class AcdEngine
         {
             SetState(a, AgentState.Paused, x.PauseReason, ChangeSource.Agent);
         }
+        else if (wrapUp is { WrapUpEndsAt: { } endsAt, WrapUpCallId: { } wrapCallId, WrapUpQueue: { } wrapQueue } && _queues.TryGetValue(wrapQueue, out var wrapIn))
+        {
+            ResumeWrapUp(a, endsAt, wrapCallId, wrapIn.Name);
+        }
         else
         {
             SetState(a, AgentState.Ready, "logged in", ChangeSource.Agent);
@@ -588,6 +592,7 @@ public sealed partial class AcdEngine
                 a.Pending = PendingChange.Logout;
                 a.PendingSource = x.Source;
                 a.PendingPauseReason = reason;
+                Publish(new AgentPendingChanged(a.Id, reason, Logout: true, x.Source));
                 return InputOutcome.Ok;
             case AgentState.WrapUp:
                 EndHandling(a);
@@ -649,6 +654,7 @@ public sealed partial class AcdEngine
                 a.Pending = PendingChange.Pause;
                 a.PendingPauseReason = x.ReasonCode;
                 a.PendingSource = x.Source;
+                Publish(new AgentPendingChanged(a.Id, x.ReasonCode, Logout: false, x.Source));
                 return InputOutcome.Ok;
             case AgentState.WrapUp:
                 EndHandling(a);
@@ -680,6 +686,7 @@ public sealed partial class AcdEngine
         if (a.Pending == PendingChange.Pause)
         {
             a.Pending = PendingChange.None;
+            Publish(new AgentPendingChanged(a.Id, null, Logout: false, x.Source));
             return InputOutcome.Ok;
         }
 
@@ -728,6 +735,7 @@ public sealed partial class AcdEngine
 
         a.WrapUpEndsAt += x.By;
         Schedule(a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
+        Publish(new AgentWrapUpTimed(a.Id, a.WrapUpCallId!, a.WrapUpQueue!, a.WrapUpEndsAt));
         return InputOutcome.Ok;
     }
 
@@ -763,6 +771,13 @@ public sealed partial class AcdEngine
     {
         var wrap = Now - a.WrapUpStartedAt;
         a.WrapUpVersion++;
+        if (a.WrapUpRestored)
+        {
+            // Wrap-up carried over a restart: the handling's talk and hold were the previous engine's, whose records ended with it.
+            a.WrapUpRestored = false;
+            return;
+        }
+
         var q = _queues[a.WrapUpQueue!];
         var e = new CallHandlingEnded(a.WrapUpCallId!, q.Name, a.Id, a.WrapUpTalk, a.WrapUpHold, wrap);
         q.AddHandleTime(e.HandleTime);
@@ -1782,6 +1797,7 @@ public sealed partial class AcdEngine
         a.WrapUpEndsAt = Now + wrap;
         SetState(a, AgentState.WrapUp, "call ended", ChangeSource.System, call.Id, q.Name);
         Schedule(a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
+        Publish(new AgentWrapUpTimed(a.Id, call.Id, q.Name, a.WrapUpEndsAt));
     }
 
     private InputOutcome Transfer(CallTransferRequested x)

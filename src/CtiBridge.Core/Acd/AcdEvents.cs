@@ -81,6 +81,27 @@ public sealed record AgentLoginRefused(string AgentId, string Extension, LoginRe
 /// <param name="Queue">The queue involved, if any.</param>
 public sealed record AgentStateChanged(string AgentId, AgentState From, AgentState To, string Reason, ChangeSource Source, string? CallId = null, string? Queue = null) : AcdEvent;
 
+/// <summary>
+/// An agent's wrap-up was timed: at its start, and again when it is extended. Kept by the live state
+/// store so that a restart gives the agent the wrap-up time that was left, not a fresh ready state.
+/// </summary>
+/// <param name="AgentId">The agent.</param>
+/// <param name="CallId">The call wrapped up.</param>
+/// <param name="Queue">The call's queue.</param>
+/// <param name="EndsAt">When the wrap-up ends (unless the agent ends it earlier).</param>
+public sealed record AgentWrapUpTimed(string AgentId, string CallId, string Queue, DateTimeOffset EndsAt) : AcdEvent;
+
+/// <summary>
+/// What happens to an agent when the current call and its wrap-up end changed: a pause or a logout
+/// asked for while on a call waits for its end (a pause asked for in wrap-up applies at once). Both
+/// empty when a waiting pause is withdrawn (resume). Kept by the live state store for a restart.
+/// </summary>
+/// <param name="AgentId">The agent.</param>
+/// <param name="PauseReason">The pause (or logout) reason waiting; null when nothing waits.</param>
+/// <param name="Logout">True when a logout waits (else a pause, when <paramref name="PauseReason"/> is set).</param>
+/// <param name="Source">Who asked for it.</param>
+public sealed record AgentPendingChanged(string AgentId, string? PauseReason, bool Logout, ChangeSource Source) : AcdEvent;
+
 /// <summary>The agent's mute flag changed.</summary>
 /// <param name="AgentId">The agent.</param>
 /// <param name="Muted">New flag.</param>

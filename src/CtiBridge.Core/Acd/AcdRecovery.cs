@@ -12,8 +12,25 @@ namespace CtiBridge.Core.Acd;
 /// <param name="Queues">Queues served; null for all of the profile's.</param>
 /// <param name="Skills">Skills served with; null for all of the profile's.</param>
 /// <param name="PauseReason">Paused with this reason; null for ready.</param>
+/// <param name="WrapUpEndsAt">
+/// The end of the wrap-up the agent was in; still ahead, the agent is back in wrap-up until then
+/// (with <paramref name="WrapUpCallId"/> and <paramref name="WrapUpQueue"/>), else ready.
+/// </param>
+/// <param name="WrapUpCallId">The call being wrapped up.</param>
+/// <param name="WrapUpQueue">That call's queue.</param>
+/// <param name="PendingPauseReason">A pause (or the logout's reason) asked for on a call, waiting for its end.</param>
+/// <param name="PendingLogout">A logout asked for on a call, waiting for its end.</param>
+/// <param name="PendingSource">Who asked for the waiting pause or logout.</param>
+/// <remarks>
+/// A waiting pause or logout applies at the end of the restored wrap-up, or at once when there is no
+/// wrap-up left (the call ended meanwhile). An agent whose call is adopted again should be restored
+/// without it and asked again after the adoption (<see cref="AgentPause"/> / <see cref="AgentLogout"/>
+/// on a call wait for its end).
+/// </remarks>
 public sealed record AgentRestored(
-    DateTimeOffset At, string AgentId, string Extension, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Skills = null, string? PauseReason = null) : AcdInput(At);
+    DateTimeOffset At, string AgentId, string Extension, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Skills = null, string? PauseReason = null,
+    DateTimeOffset? WrapUpEndsAt = null, string? WrapUpCallId = null, string? WrapUpQueue = null,
+    string? PendingPauseReason = null, bool PendingLogout = false, ChangeSource PendingSource = ChangeSource.Agent) : AcdInput(At);
 
 /// <summary>
 /// A call that another engine (the instance before a restart or an HA takeover) had in a queue is

@@ -12,7 +12,26 @@ namespace CtiBridge.Data.LiveState;
 /// <param name="Skills">Skills served with.</param>
 /// <param name="PauseReason">The pause reason; null while serving.</param>
 /// <param name="LoggedInAt">When the agent logged in.</param>
-public sealed record LiveAgent(string AgentId, string Extension, IReadOnlyList<string> Queues, IReadOnlyList<string> Skills, string? PauseReason, DateTimeOffset LoggedInAt);
+public sealed record LiveAgent(string AgentId, string Extension, IReadOnlyList<string> Queues, IReadOnlyList<string> Skills, string? PauseReason, DateTimeOffset LoggedInAt)
+{
+    /// <summary>End of the wrap-up the agent is in; null when not in wrap-up.</summary>
+    public DateTimeOffset? WrapUpUntil { get; init; }
+
+    /// <summary>The call being wrapped up.</summary>
+    public string? WrapUpCallId { get; init; }
+
+    /// <summary>That call's queue.</summary>
+    public string? WrapUpQueue { get; init; }
+
+    /// <summary>A pause (or the logout's reason) asked for on a call, waiting for its end; null when nothing waits.</summary>
+    public string? PendingPauseReason { get; init; }
+
+    /// <summary>True when the waiting change is a logout.</summary>
+    public bool PendingLogout { get; init; }
+
+    /// <summary>Who asked for the waiting change.</summary>
+    public ChangeSource PendingSource { get; init; } = ChangeSource.Agent;
+}
 
 /// <summary>A call in a queue or connected now, as stored for a restart or takeover.</summary>
 /// <param name="CallId">The call.</param>
@@ -78,6 +97,13 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", x.Reason), ("at", x.At))];
             case AgentStateChanged { From: AgentState.Paused } x:
                 return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("at", x.At))];
+            case AgentStateChanged { From: AgentState.WrapUp or AgentState.OnCall, To: AgentState.Ready } x:
+                // Wrap-up over, and what waited for it applied: nothing left to restore but the login.
+                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("at", x.At))];
+            case AgentWrapUpTimed x:
+                return [Command("live_agent_wrap_up", ("agent_id", x.AgentId), ("wrap_up_until", x.EndsAt), ("call_id", x.CallId), ("queue", x.Queue), ("at", x.At))];
+            case AgentPendingChanged x:
+                return [Command("live_agent_pending", ("agent_id", x.AgentId), ("pause_reason", x.PauseReason), ("logout", x.Logout), ("source", x.Source.ToString()), ("at", x.At))];
             case CallEnqueued x when x.Caller.Attributes.TryGetValue(ServerAttribute, out var server) && x.Caller.Attributes.TryGetValue(ChannelAttribute, out var channel):
                 var c = x.Caller;
                 return [Command("live_call_enqueued", ("call_id", x.CallId), ("server", server), ("channel_id", channel), ("queue", x.Queue), ("visit", x.Visit),
@@ -126,7 +152,15 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             agents.Add(new LiveAgent(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<string[]>(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5)));
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5))
+            {
+                WrapUpUntil = reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6),
+                WrapUpCallId = reader.IsDBNull(7) ? null : reader.GetString(7),
+                WrapUpQueue = reader.IsDBNull(8) ? null : reader.GetString(8),
+                PendingPauseReason = reader.IsDBNull(9) ? null : reader.GetString(9),
+                PendingLogout = reader.GetBoolean(10),
+                PendingSource = !reader.IsDBNull(11) && Enum.TryParse<ChangeSource>(reader.GetString(11), out var source) ? source : ChangeSource.Agent,
+            });
         }
 
         return agents;
@@ -194,7 +228,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     private static NpgsqlDbType TypeOf(string name) => name switch
     {
         "entry_position" or "priority" or "visit" => NpgsqlDbType.Integer,
-        "at" => NpgsqlDbType.TimestampTz,
+        "at" or "wrap_up_until" => NpgsqlDbType.TimestampTz,
         _ => NpgsqlDbType.Text,
     };
 }

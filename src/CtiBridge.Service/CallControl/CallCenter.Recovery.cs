@@ -173,9 +173,22 @@ public sealed partial class CallCenter
             }
         }
 
+        // A pause or logout an agent asked for on a call that is adopted again is asked for again after the
+        // adoption, so it waits for that call's end as before (restored first, it would apply at once).
+        var talking = calls.Where(c => c.AgentId is not null).Select(c => c.AgentId!).ToHashSet(StringComparer.Ordinal);
+        var askAgain = new List<LiveAgent>();
         foreach (var agent in agents)
         {
-            RestoreAgent(agent, at);
+            var waits = agent.PendingLogout || agent.PendingPauseReason is not null;
+            if (waits && talking.Contains(agent.AgentId))
+            {
+                askAgain.Add(agent);
+                RestoreAgent(agent with { PendingPauseReason = null, PendingLogout = false }, at);
+            }
+            else
+            {
+                RestoreAgent(agent, at);
+            }
         }
 
         if (knownAtGap is not null)
@@ -206,6 +219,17 @@ public sealed partial class CallCenter
             {
                 Adopt(app, call, live, bridgeOf, at);
                 adopted++;
+            }
+        }
+
+        foreach (var agent in askAgain)
+        {
+            var outcome = agent.PendingLogout
+                ? _engine.Handle(new AgentLogout(at, agent.AgentId, agent.PendingSource, agent.PendingPauseReason))
+                : _engine.Handle(new AgentPause(at, agent.AgentId, agent.PendingPauseReason!, agent.PendingSource));
+            if (!outcome.Accepted)
+            {
+                LogAgentNotRestored(_logger, agent.AgentId, $"its waiting {(agent.PendingLogout ? "logout" : "pause")} was refused: {outcome.Reason}");
             }
         }
 
@@ -264,11 +288,13 @@ public sealed partial class CallCenter
             return;
         }
 
-        var outcome = _engine.Handle(new AgentRestored(at, agent.AgentId, agent.Extension, agent.Queues, agent.Skills, agent.PauseReason));
+        var restored = new AgentRestored(at, agent.AgentId, agent.Extension, agent.Queues, agent.Skills, agent.PauseReason,
+            agent.WrapUpUntil, agent.WrapUpCallId, agent.WrapUpQueue, agent.PendingPauseReason, agent.PendingLogout, agent.PendingSource);
+        var outcome = _engine.Handle(restored);
         if (!outcome.Accepted)
         {
             // The configuration changed meanwhile (a queue or skill taken away): back with the profile's own.
-            outcome = _engine.Handle(new AgentRestored(at, agent.AgentId, configured.Extension, PauseReason: agent.PauseReason));
+            outcome = _engine.Handle(restored with { Extension = configured.Extension, Queues = null, Skills = null });
         }
 
         if (!outcome.Accepted)

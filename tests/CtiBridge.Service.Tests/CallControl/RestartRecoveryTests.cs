@@ -93,6 +93,69 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
         Assert.Equal(2L, await db.ScalarAsync<long>("SELECT count(*) FROM live_agents", ct));
     }
 
+    [Fact]
+    public async Task ServiceRestarted_WrapUpTimeLeftAndAPauseWaitingForTheCallsEnd_AreKept()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var db = database.Database;
+        var queue = Queue();
+        queue.WrapUp = TimeSpan.FromMinutes(5); // outlasts the test: only the agents end it
+        await using var rig = await CallCenterRig.StartAsync(db, queue, [("2001", "1001"), ("2002", "1002")], ct,
+            configure: c => c.Shutdown.HandBackCalls = false);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+
+        // 2001 talks to caller 1, who hangs up: 2001 is in wrap-up.
+        var caller1 = rig.Trunk.CallIn("4008001", "5550011", "Wrapped");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller1, ct);
+        rig.Trunk.HangUp(caller1);
+        await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
+        var wrapUpEnds = (await rig.Center.GetAgentAsync("2001", ct))!.WrapUpEndsAt!.Value;
+
+        // 2002 talks to caller 2 and asks for a pause on the call: it waits for the call's end.
+        await rig.LoginAsync("2002", ct);
+        var caller2 = rig.Trunk.CallIn("4008001", "5550012", "Talking");
+        var answered2 = await rig.AcdEvents.WaitForAsync<CallAnswered>(e => e.AgentId == "2002", "call 2 answered", ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller2, ct);
+        Assert.True((await rig.Center.PauseAgentAsync("2002", "meeting", ChangeSource.Supervisor, ct)).Accepted);
+        Assert.True((await rig.Center.GetAgentAsync("2002", ct))!.PendingPause);
+        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2001' AND wrap_up_until IS NOT NULL AND wrap_up_queue = 'support'", 1, ct);
+        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pending_pause_reason = 'meeting' AND NOT pending_logout AND pending_source = 'Supervisor'", 1, ct);
+
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+        await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == answered2.CallId, "call 2 adopted", ct);
+
+        // Before: 2001 came back ready (a call could ring at once) and 2002's pause was forgotten.
+        var wrapping = (await rig.Center.GetAgentAsync("2001", ct))!;
+        Assert.Equal(AgentState.WrapUp, wrapping.State);
+        Assert.Equal(Micros(wrapUpEnds), Micros(wrapping.WrapUpEndsAt!.Value));
+        var talking = (await rig.Center.GetAgentAsync("2002", ct))!;
+        Assert.Equal((AgentState.OnCall, true), (talking.State, talking.PendingPause));
+
+        // A new caller waits: nobody is free. 2001 ends the wrap-up and gets the call.
+        var caller3 = rig.Trunk.CallIn("4008001", "5550013", "Next");
+        var enqueued3 = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550013", "call 3 enqueued", ct);
+        Assert.Equal(1, Assert.Single(await rig.Center.GetQueuesAsync(ct)).Status.Waiting);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallOffered>(), e => e.CallId == enqueued3.CallId);
+        Assert.True((await rig.Center.EndWrapUpAsync("2001", ct)).Accepted);
+        Assert.Equal("2001", (await rig.AcdEvents.WaitForAsync<CallOffered>(e => e.CallId == enqueued3.CallId, "call 3 offered", ct)).AgentId);
+
+        // Caller 2 hangs up: 2002 wraps up, then is paused with the reason and source asked for before the restart.
+        rig.Trunk.HangUp(caller2);
+        await rig.AgentWentAsync("2002", AgentState.OnCall, AgentState.WrapUp, ct);
+        Assert.True((await rig.Center.EndWrapUpAsync("2002", ct)).Accepted);
+        var paused = await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Paused, ct);
+        Assert.Equal(("meeting", ChangeSource.Supervisor), (paused.Reason, paused.Source));
+        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pause_reason = 'meeting' AND pending_pause_reason IS NULL AND wrap_up_until IS NULL", 1, ct);
+
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller3, ct);
+        rig.Trunk.HangUp(caller3);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued3.CallId, "call 3 ended", ct);
+        await rig.StopServiceAsync();
+    }
+
     private static long Micros(DateTimeOffset at) => at.UtcTicks / 10;
 
     private static long Micros(DateTime utc) => utc.Ticks / 10;
