@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using CtiBridge.Core.Callbacks;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.Service.Tests.Hosting;
@@ -141,79 +140,5 @@ public sealed class CallbackKillTests : IDisposable
         }
 
         Directory.Delete(_directory, recursive: true);
-    }
-
-    /// <summary>A <c>ctibridge run --config</c> process from the test's build output; its output kept for failure messages.</summary>
-    private sealed class ServiceProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        private ServiceProcess(string name, Process process)
-        {
-            Name = name;
-            _process = process;
-        }
-
-        public string Name { get; }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return $"--- {Name} (exit {(_process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "running")}):\n{_output}";
-                }
-            }
-        }
-
-        public static ServiceProcess Start(string name, string configPath)
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ctibridge.dll"), "run", "--config", configPath })
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-            var service = new ServiceProcess(name, process);
-            process.OutputDataReceived += (_, e) => service.Append(e.Data);
-            process.ErrorDataReceived += (_, e) => service.Append(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return service;
-        }
-
-        /// <summary>SIGKILL: no stop, no last write, no leaving; its heartbeat count simply stops.</summary>
-        public void KillHard()
-        {
-            _process.Kill();
-            Assert.True(_process.WaitForExit(10_000), $"{Name} did not die after SIGKILL");
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-
-            _process.Dispose();
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
     }
 }

@@ -1,10 +1,7 @@
 using CtiBridge.Core.Acd;
 using CtiBridge.Service.CallControl;
-using CtiBridge.Service.Hosting;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.HighAvailability;
 
@@ -25,101 +22,62 @@ public sealed class TakenOverCallStopTests(MigratedDatabaseFixture database) : I
     {
         var ct = TestContext.Current.CancellationToken;
         var db = database.Database;
-        var queue = new CallQueueSettings
+
+        // The standby lets conversations go on for 8 s at a graceful stop.
+        await using var pair = await HaPair.StartAsync(db, "ctibridge-takeover-stop", ct, c => c.Shutdown = new ShutdownSettings { CallsFinishWithin = FinishWithin });
+        var rig = pair.Active;
+        var standbyRole = pair.StandbyRole;
+        var standbyEvents = pair.StandbyEvents;
+
+        // Two conversations (2001, 2002) and one caller waiting (2003 is paused).
+        var first = rig.Trunk.CallIn("4008001", "5550701", "Finishes");
+        await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the first call answered", ct);
+        var second = rig.Trunk.CallIn("4008001", "5550702", "Cut at the limit");
+        await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the second call answered", ct, nth: 2);
+        var waiting = rig.Trunk.CallIn("4008001", "5550703", "Waiting");
+        await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the third call enqueued", ct, nth: 3);
+        await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 3
+            && await db.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE agent_id IS NOT NULL", ct) == 2, "the live state of 3 calls", ct);
+        var answeredAt = rig.AcdEvents.Snapshot().OfType<CallAnswered>().ToDictionary(a => a.CallId, a => a.At);
+        var secondAgentLeg = (await rig.PbxEvents.DialToAsync(
+            rig.AcdEvents.Snapshot().OfType<CallAnswered>().Skip(1).First().AgentId == "2001" ? "1001" : "1002", ct))["DestChannel"]!;
+
+        // The active instance's lock session ends: the standby takes over and adopts the three calls.
+        await pair.EndActiveLeaseAsync(db, ct);
+        await WaitAsync(() => Task.FromResult(standbyRole.IsActive), "the standby to take over", ct);
+        await standbyEvents.WaitForAsync<CallAdopted>(_ => true, "three calls adopted", ct, nth: 3);
+        Assert.Equal(2, standbyEvents.Snapshot().OfType<CallAdopted>().Count(e => e.AgentId is not null));
+
+        // Graceful stop of the standby: the waiting caller goes back to the dialplan at once,
+        // the conversations are not touched.
+        var stop = pair.StopStandbyAsync();
+        await rig.PbxEvents.WaitAsync("Newexten", waiting, ct, e => e["Context"] == "ctibridge-fallback" && e["Extension"] == "4008001");
+        Assert.Equal(0, rig.PbxEvents.Count("Hangup", e => e["Channel"] == first || e["Channel"] == second));
+        Assert.DoesNotContain(standbyEvents.Snapshot().OfType<CallEnded>(), e => e.CallId != CallIdOf(rig, "5550703"));
+
+        // The first conversation ends within the limit (the caller hangs up); the second is cut at the limit.
+        rig.Trunk.HangUp(first);
+        await standbyEvents.WaitForAsync<CallEnded>(e => e.CallId == CallIdOf(rig, "5550701"), "the first conversation to end", ct);
+        Assert.False(stop.IsCompleted, "the stop did not wait for the second conversation");
+        await stop.WaitAsync(FinishWithin + TimeSpan.FromSeconds(50), ct);
+        await rig.PbxEvents.WaitAsync("Newexten", second, ct, e => e["Context"] == "ctibridge-fallback");
+        await rig.PbxEvents.WaitAsync("Hangup", secondAgentLeg, ct);
+
+        // Each call once in the records, counted as what it was: answered (by the caller / cut by
+        // the system), or lost by the system for the one not yet with anyone — with the first instance's times.
+        Assert.Equal("answered|caller|2", await RowAsync(db, "5550701", ct));
+        Assert.Equal("answered|system|2", await RowAsync(db, "5550702", ct));
+        Assert.Equal("system_lost||2", await RowAsync(db, "5550703", ct));
+        Assert.Equal("answered,answered,system_lost", await db.ScalarAsync<string>(
+            "SELECT string_agg(v.outcome, ',' ORDER BY c.caller) FROM queue_visits v JOIN calls c USING (call_id) WHERE c.caller LIKE '555070%'", ct));
+        foreach (var (callId, at) in answeredAt)
         {
-            Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(10), RetryAfterNoAnswer = TimeSpan.FromSeconds(1),
-            WrapUp = TimeSpan.FromSeconds(0.2), MusicOnHold = "default",
-        };
-        var agents = Enumerable.Range(1, 3).Select(i => ($"20{i:00}", $"10{i:00}")).ToList();
-        await using var rig = await CallCenterRig.StartAsync(db, queue, agents, ct, configure: c => c.HighAvailability = true);
-        foreach (var (_, phone) in agents)
-        {
-            rig.Pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(100));
+            Assert.Equal(at.UtcTicks / 10, (await db.ScalarAsync<DateTime>($"SELECT answered_at FROM calls WHERE call_id = '{callId}'", ct)).Ticks / 10);
         }
 
-        var activeRole = rig.Services.GetRequiredService<CallControlRole>();
-        foreach (var (agentId, _) in agents)
-        {
-            await rig.LoginAsync(agentId, ct);
-        }
-
-        Assert.True((await rig.Center.PauseAgentAsync("2003", "training", ct)).Accepted);
-
-        // The standby: same configuration (a graceful stop lets conversations go on for 8 s), its own journal.
-        rig.Settings.CallControl.RecordJournalDirectory = Path.Combine(Path.GetTempPath(), "ctibridge-takeover-stop", Guid.NewGuid().ToString("N"));
-        rig.Settings.CallControl.Shutdown = new ShutdownSettings { CallsFinishWithin = FinishWithin };
-        await using var standby = CtiBridgeHost.Build(rig.Settings);
-        var standbyEvents = new EventLog<AcdEvent>();
-        var standbyCenter = standby.Services.GetRequiredService<CallCenter>();
-        using var standbySubscription = standbyCenter.SubscribeEvents();
-        var standbyPump = standbyEvents.PumpAsync(standbySubscription.Reader);
-        await standby.StartAsync(ct);
-        var standbyRole = standby.Services.GetRequiredService<CallControlRole>();
-        var stopped = false;
-        try
-        {
-            // Two conversations (2001, 2002) and one caller waiting (2003 is paused).
-            var first = rig.Trunk.CallIn("4008001", "5550701", "Finishes");
-            await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the first call answered", ct);
-            var second = rig.Trunk.CallIn("4008001", "5550702", "Cut at the limit");
-            await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the second call answered", ct, nth: 2);
-            var waiting = rig.Trunk.CallIn("4008001", "5550703", "Waiting");
-            await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the third call enqueued", ct, nth: 3);
-            await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 3
-                && await db.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE agent_id IS NOT NULL", ct) == 2, "the live state of 3 calls", ct);
-            var answeredAt = rig.AcdEvents.Snapshot().OfType<CallAnswered>().ToDictionary(a => a.CallId, a => a.At);
-            var secondAgentLeg = (await rig.PbxEvents.DialToAsync(
-                rig.AcdEvents.Snapshot().OfType<CallAnswered>().Skip(1).First().AgentId == "2001" ? "1001" : "1002", ct))["DestChannel"]!;
-
-            // The active instance's lock session ends: the standby takes over and adopts the three calls.
-            Assert.Equal(1L, await db.ScalarAsync<long>(
-                $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ctibridge-lease:{activeRole.InstanceId}'", ct));
-            await WaitAsync(() => Task.FromResult(standbyRole.IsActive), "the standby to take over", ct);
-            await standbyEvents.WaitForAsync<CallAdopted>(_ => true, "three calls adopted", ct, nth: 3);
-            Assert.Equal(2, standbyEvents.Snapshot().OfType<CallAdopted>().Count(e => e.AgentId is not null));
-
-            // Graceful stop of the standby: the waiting caller goes back to the dialplan at once,
-            // the conversations are not touched.
-            var stop = standby.StopAsync(CancellationToken.None);
-            await rig.PbxEvents.WaitAsync("Newexten", waiting, ct, e => e["Context"] == "ctibridge-fallback" && e["Extension"] == "4008001");
-            Assert.Equal(0, rig.PbxEvents.Count("Hangup", e => e["Channel"] == first || e["Channel"] == second));
-            Assert.DoesNotContain(standbyEvents.Snapshot().OfType<CallEnded>(), e => e.CallId != CallIdOf(rig, "5550703"));
-
-            // The first conversation ends within the limit (the caller hangs up); the second is cut at the limit.
-            rig.Trunk.HangUp(first);
-            await standbyEvents.WaitForAsync<CallEnded>(e => e.CallId == CallIdOf(rig, "5550701"), "the first conversation to end", ct);
-            Assert.False(stop.IsCompleted, "the stop did not wait for the second conversation");
-            await stop.WaitAsync(FinishWithin + TimeSpan.FromSeconds(50), ct);
-            stopped = true;
-            await rig.PbxEvents.WaitAsync("Newexten", second, ct, e => e["Context"] == "ctibridge-fallback");
-            await rig.PbxEvents.WaitAsync("Hangup", secondAgentLeg, ct);
-
-            // Each call once in the records, counted as what it was: answered (by the caller / cut by
-            // the system), or lost by the system for the one not yet with anyone — with the first instance's times.
-            Assert.Equal("answered|caller|2", await RowAsync(db, "5550701", ct));
-            Assert.Equal("answered|system|2", await RowAsync(db, "5550702", ct));
-            Assert.Equal("system_lost||2", await RowAsync(db, "5550703", ct));
-            Assert.Equal("answered,answered,system_lost", await db.ScalarAsync<string>(
-                "SELECT string_agg(v.outcome, ',' ORDER BY c.caller) FROM queue_visits v JOIN calls c USING (call_id) WHERE c.caller LIKE '555070%'", ct));
-            foreach (var (callId, at) in answeredAt)
-            {
-                Assert.Equal(at.UtcTicks / 10, (await db.ScalarAsync<DateTime>($"SELECT answered_at FROM calls WHERE call_id = '{callId}'", ct)).Ticks / 10);
-            }
-
-            Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
-            rig.Trunk.HangUp(second);
-            rig.Trunk.HangUp(waiting);
-        }
-        finally
-        {
-            if (!stopped)
-            {
-                await standby.StopAsync(CancellationToken.None);
-            }
-
-            standbySubscription.Dispose();
-            await standbyPump;
-        }
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
+        rig.Trunk.HangUp(second);
+        rig.Trunk.HangUp(waiting);
     }
 
     private static string CallIdOf(CallCenterRig rig, string callerNumber) =>
@@ -129,20 +87,5 @@ public sealed class TakenOverCallStopTests(MigratedDatabaseFixture database) : I
     private static Task<string> RowAsync(TestDatabase db, string caller, CancellationToken ct) => db.ScalarAsync<string>(
         $"SELECT concat_ws('|', max(disposition), coalesce(max(released_by), ''), count(*) + (SELECT count(*) FROM queue_visits v JOIN calls c2 USING (call_id) WHERE c2.caller = '{caller}')) FROM calls WHERE caller = '{caller}'", ct);
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bound.CancelAfter(TimeSpan.FromSeconds(15));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(20, bound.Token);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after 15 s for {what}.");
-            }
-        }
-    }
+    private static Task WaitAsync(Func<Task<bool>> condition, string what, CancellationToken ct) => HaPair.WaitAsync(condition, what, ct);
 }

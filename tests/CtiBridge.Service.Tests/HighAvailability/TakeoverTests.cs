@@ -1,10 +1,7 @@
 using CtiBridge.Core.Acd;
 using CtiBridge.Service.CallControl;
-using CtiBridge.Service.Hosting;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.HighAvailability;
 
@@ -25,36 +22,12 @@ public sealed class TakeoverTests(MigratedDatabaseFixture database) : IClassFixt
     {
         var ct = TestContext.Current.CancellationToken;
         var db = database.Database;
-        var queue = new CallQueueSettings
-        {
-            Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(10), RetryAfterNoAnswer = TimeSpan.FromSeconds(1),
-            WrapUp = TimeSpan.FromSeconds(0.2), MusicOnHold = "default",
-        };
-        var agents = Enumerable.Range(1, 3).Select(i => ($"20{i:00}", $"10{i:00}")).ToList();
-        await using var rig = await CallCenterRig.StartAsync(db, queue, agents, ct, configure: c => c.HighAvailability = true);
-        foreach (var (_, phone) in agents)
-        {
-            rig.Pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(100));
-        }
-
-        var activeRole = rig.Services.GetRequiredService<CallControlRole>();
-        Assert.True(activeRole.IsActive);
-        foreach (var (agentId, _) in agents)
-        {
-            await rig.LoginAsync(agentId, ct);
-        }
-
-        Assert.True((await rig.Center.PauseAgentAsync("2003", "training", ct)).Accepted);
-
-        // The standby: same configuration, its own journal; it waits for the lease.
-        rig.Settings.CallControl.RecordJournalDirectory = Path.Combine(Path.GetTempPath(), "ctibridge-takeover", Guid.NewGuid().ToString("N"));
-        await using var standby = CtiBridgeHost.Build(rig.Settings);
-        var standbyEvents = new EventLog<AcdEvent>();
-        var standbyCenter = standby.Services.GetRequiredService<CallCenter>();
-        using var standbySubscription = standbyCenter.SubscribeEvents();
-        var standbyPump = standbyEvents.PumpAsync(standbySubscription.Reader);
-        await standby.StartAsync(ct);
-        var standbyRole = standby.Services.GetRequiredService<CallControlRole>();
+        await using var pair = await HaPair.StartAsync(db, "ctibridge-takeover", ct);
+        var rig = pair.Active;
+        var activeRole = pair.ActiveRole;
+        var standbyRole = pair.StandbyRole;
+        var standbyCenter = pair.StandbyCenter;
+        var standbyEvents = pair.StandbyEvents;
         try
         {
             await Task.Delay(TimeSpan.FromSeconds(1.5), ct); // a standby retries every second
@@ -75,8 +48,7 @@ public sealed class TakeoverTests(MigratedDatabaseFixture database) : IClassFixt
 
             // The active instance's lock session ends (as when its host dies): it must stop at once.
             var lostAt = DateTimeOffset.UtcNow;
-            Assert.Equal(1L, await db.ScalarAsync<long>(
-                $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ctibridge-lease:{activeRole.InstanceId}'", ct));
+            await pair.EndActiveLeaseAsync(db, ct);
             await WaitAsync(() => Task.FromResult(standbyRole.IsActive), "the standby to take over", ct);
             Assert.True(standbyRole.ActiveSince!.Value - lostAt < TimeSpan.FromSeconds(5), $"takeover took {(standbyRole.ActiveSince.Value - lostAt).TotalSeconds:F1} s");
             Assert.False(activeRole.IsActive);
@@ -115,9 +87,7 @@ public sealed class TakeoverTests(MigratedDatabaseFixture database) : IClassFixt
         }
         finally
         {
-            await standby.StopAsync(CancellationToken.None);
-            standbySubscription.Dispose();
-            await standbyPump;
+            await pair.StopStandbyAsync();
         }
 
         // Every call that entered ends exactly once in the records.
@@ -130,20 +100,5 @@ public sealed class TakeoverTests(MigratedDatabaseFixture database) : IClassFixt
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bound.CancelAfter(TimeSpan.FromSeconds(15));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(20, bound.Token);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after 15 s for {what}.");
-            }
-        }
-    }
+    private static Task WaitAsync(Func<Task<bool>> condition, string what, CancellationToken ct) => HaPair.WaitAsync(condition, what, ct);
 }

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace CtiBridge.TestSupport;
+
+/// <summary>
+/// A real <c>ctibridge run --config</c> process started from the test's build output (the test
+/// project references the service, so <c>ctibridge.dll</c> is next to it), for tests that need what
+/// only a process gives: SIGKILL, SIGTERM, a PostgreSQL session that ends with the socket. Its output
+/// is kept for failure messages; disposing kills it if it still runs, so no test leaves one behind.
+/// </summary>
+public sealed class ServiceProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly HttpClient? _http;
+    private readonly TimeSpan _bound;
+
+    private ServiceProcess(string name, Process process, int? port, TimeSpan bound)
+    {
+        Name = name;
+        _process = process;
+        _bound = bound;
+        _http = port is { } p ? new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{p}"), Timeout = TimeSpan.FromSeconds(10) } : null;
+    }
+
+    /// <summary>The name the test gave it (in failure messages).</summary>
+    public string Name { get; }
+
+    /// <summary>Everything it wrote to stdout and stderr so far, headed by its name and exit state.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return $"--- {Name} (exit {(_process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "running")}):\n{_output}";
+            }
+        }
+    }
+
+    /// <summary>Starts <c>dotnet ctibridge.dll run --config <paramref name="configPath"/></c>.</summary>
+    /// <param name="name">Its name in failure messages.</param>
+    /// <param name="configPath">The configuration file.</param>
+    /// <param name="port">The loopback port of its <c>http.urls</c>, for <see cref="Http"/> and the health waits; null when the test does not talk to it.</param>
+    /// <param name="bound">The longest any wait on it may take (health, stop).</param>
+    public static ServiceProcess Start(string name, string configPath, int? port = null, TimeSpan? bound = null)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ctibridge.dll"), "run", "--config", configPath })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        var service = new ServiceProcess(name, process, port, bound ?? TimeSpan.FromSeconds(60));
+        process.OutputDataReceived += (_, e) => service.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => service.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return service;
+    }
+
+    /// <summary>Its HTTP API, authenticated with <paramref name="token"/> (a bearer API key).</summary>
+    public HttpClient Http(string token)
+    {
+        var http = _http ?? throw new InvalidOperationException($"{Name} was started without a port");
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+
+    /// <summary>Whether <c>/health/ready</c> answers 200 now.</summary>
+    public async Task<bool> IsReadyAsync(CancellationToken ct) => await StatusAsync("/health/ready", ct) == HttpStatusCode.OK;
+
+    /// <summary>Waits (bounded) until <c>/health/ready</c> answers 200.</summary>
+    public Task WaitReadyAsync(CancellationToken ct) => WaitAsync("/health/ready", ct);
+
+    /// <summary>Waits (bounded) until <c>/health/live</c> answers 200.</summary>
+    public Task WaitLiveAsync(CancellationToken ct) => WaitAsync("/health/live", ct);
+
+    /// <summary>SIGKILL: no stop, no release, no last write; its sockets (PostgreSQL, Asterisk) close with the process.</summary>
+    public void KillHard()
+    {
+        _process.Kill();
+        if (!_process.WaitForExit(10_000))
+        {
+            throw new InvalidOperationException($"{Name} did not die after SIGKILL");
+        }
+    }
+
+    /// <summary>SIGTERM, as systemd stops the service: it stops gracefully and writes its records before it exits.</summary>
+    public async Task StopAsync(CancellationToken ct)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]) ?? throw new InvalidOperationException("kill did not start"))
+        {
+            await kill.WaitForExitAsync(ct);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_bound);
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
+    /// <summary>Kills it (and anything it started) if it still runs.</summary>
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+
+        _process.Dispose();
+        _http?.Dispose();
+    }
+
+    private async Task<HttpStatusCode?> StatusAsync(string path, CancellationToken ct)
+    {
+        var http = _http ?? throw new InvalidOperationException($"{Name} was started without a port");
+        try
+        {
+            using var response = await http.GetAsync(path, ct);
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return null; // not listening yet
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return null; // too slow to answer (still starting)
+        }
+    }
+
+    private async Task WaitAsync(string path, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + _bound;
+        while (await StatusAsync(path, ct) != HttpStatusCode.OK)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited while waiting for {path}: {Output}");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{Name}: {path} not 200 after {_bound.TotalSeconds} s: {Output}");
+            }
+
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
