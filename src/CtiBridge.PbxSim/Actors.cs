@@ -124,6 +124,12 @@ public sealed class Phone
     /// <summary>The user hangs up the newest call on the phone (cause 16).</summary>
     public void Hangup() => OnNewest(_ => true, c => _sim.Model.RemoteHangup(c, 16), "active");
 
+    /// <summary>
+    /// The phone's line fails on the current call (network cut, RTP or SIP session timer): Asterisk hangs the
+    /// channel up itself, and the hangup request and the hang-up carry <paramref name="cause"/> (e.g. 38, network out of order).
+    /// </summary>
+    public void Drop(int cause) => OnNewest(_ => true, c => _sim.Model.RemoteHangup(c, cause, lineFailed: true), "active");
+
     /// <summary>The user presses keys on the current call (one DTMF digit each, 100 ms apart from each other's start).</summary>
     public void PressDigits(string digits) => OnNewest(_ => true, c =>
     {
@@ -238,6 +244,23 @@ public sealed class Trunk
             if (_sim.Model.FindChannel(channelName) is { } channel)
             {
                 _sim.Model.RemoteHangup(channel, 16);
+                _sim.Model.Settle();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The line behind <paramref name="channelName"/> fails without a hang-up from the far end (a SIP session
+    /// timer or RTP timeout after the other server went away): Asterisk hangs the channel up itself, and the
+    /// hangup request and the hang-up carry <paramref name="cause"/> (e.g. 102, recovery on timer expiry).
+    /// </summary>
+    public void Drop(string channelName, int cause)
+    {
+        lock (_sim.Gate)
+        {
+            if (_sim.Model.FindChannel(channelName) is { } channel)
+            {
+                _sim.Model.RemoteHangup(channel, cause, lineFailed: true);
                 _sim.Model.Settle();
             }
         }

@@ -101,6 +101,14 @@ public sealed record QueueConfiguration
     /// <summary>After a ring-no-answer, the call is not offered to that agent again for this long. Default 5 s.</summary>
     public TimeSpan RetryAfterNoAnswer { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether a ring the agent's phone answered busy counts toward auto-pause
+    /// (<see cref="AcdConfiguration.AutoPauseAfterConsecutiveNoAnswers"/>), as app_queue's <c>autopausebusy</c>.
+    /// Default false, as Asterisk's: a busy phone (the agent on a private call, say) is not an absent agent. It
+    /// is still a missed offer, and the call rings the next agent at once.
+    /// </summary>
+    public bool AutoPauseBusy { get; init; }
+
     /// <summary>Wrap-up after a call of this queue (the agent's own state). Default 30 s (REQUIREMENTS AGT-04).</summary>
     public TimeSpan WrapUp { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -1546,12 +1546,12 @@ public sealed partial class AcdEngine
             return InputOutcome.Refused($"agent '{x.AgentId}' is not being rung for call '{x.CallId}'");
         }
 
-        MissOffer(call, [a], OfferEnd.Declined);
+        MissOffer(call, [a], OfferEnd.Declined, busy: x.Busy);
         return InputOutcome.Ok;
     }
 
     /// <summary>Agents were rung and did not answer (timeout or decline): a missed call of each.</summary>
-    private void MissOffer(Call call, List<Agent> missed, OfferEnd end)
+    private void MissOffer(Call call, List<Agent> missed, OfferEnd end, bool busy = false)
     {
         var q = call.Queue;
         var retryUntil = Now + q.Config.RetryAfterNoAnswer;
@@ -1562,11 +1562,17 @@ public sealed partial class AcdEngine
             call.Ringing.Remove(a);
             Execute(new StopRinging(call.Id, a.Id, a.Extension!));
             Publish(new CallOfferEnded(call.Id, q.Name, a.Id, end, Now - call.RingStartedAt));
-            a.ConsecutiveNoAnswers++;
+            // A busy phone is not an absent agent (app_queue's autopausebusy=no): it does not count toward auto-pause.
+            var counts = !busy || q.Config.AutoPauseBusy;
+            if (counts)
+            {
+                a.ConsecutiveNoAnswers++;
+            }
+
             call.Excluded ??= [];
             call.Excluded.RemoveAll(e => e.Until <= Now);
             call.Excluded.Add((a, retryUntil));
-            if (_config.AutoPauseAfterConsecutiveNoAnswers > 0 && a.ConsecutiveNoAnswers >= _config.AutoPauseAfterConsecutiveNoAnswers)
+            if (counts && _config.AutoPauseAfterConsecutiveNoAnswers > 0 && a.ConsecutiveNoAnswers >= _config.AutoPauseAfterConsecutiveNoAnswers)
             {
                 a.ConsecutiveNoAnswers = 0;
                 SetState(a, AgentState.Paused, PauseReasons.NoAnswer, ChangeSource.System, call.Id, q.Name);

@@ -184,11 +184,18 @@ public sealed record CallbackWithdrawn(DateTimeOffset At, string CallId) : AcdIn
 /// <param name="AgentId">The agent who answered.</param>
 public sealed record AgentAnswered(DateTimeOffset At, string CallId, string AgentId) : AcdInput(At);
 
-/// <summary>A rung agent declined the call (busy / reject key); counts like a ring-no-answer.</summary>
+/// <summary>
+/// A rung agent declined the call (busy / reject key); counts like a ring-no-answer, except that a busy
+/// phone counts toward auto-pause only where the queue says so (<see cref="QueueConfiguration.AutoPauseBusy"/>).
+/// </summary>
 /// <param name="At">When.</param>
 /// <param name="CallId">The call.</param>
 /// <param name="AgentId">The agent.</param>
-public sealed record AgentDeclined(DateTimeOffset At, string CallId, string AgentId) : AcdInput(At);
+public sealed record AgentDeclined(DateTimeOffset At, string CallId, string AgentId) : AcdInput(At)
+{
+    /// <summary>The phone answered busy (cause 17) rather than being rejected by the agent or failing.</summary>
+    public bool Busy { get; init; }
+}
 
 /// <summary>
 /// Call pickup (抢接): a ready agent takes over a call that is ringing another agent of one of the

@@ -46,8 +46,12 @@ internal sealed partial class PbxModel
         }
     }
 
-    /// <summary>The far end hangs up (or refuses the call) with a cause.</summary>
-    internal void RemoteHangup(Channel channel, int cause)
+    /// <summary>
+    /// The far end hangs up (or refuses the call) with a cause; or, <paramref name="lineFailed"/>, the line failed
+    /// and Asterisk ends the channel itself (RTP or SIP session timer: <c>ast_softhangup</c>), which publishes a
+    /// hangup request with that cause whatever the channel is running (<see cref="Trunk.Drop"/>, <see cref="Phone.Drop"/>).
+    /// </summary>
+    internal void RemoteHangup(Channel channel, int cause, bool lineFailed = false)
     {
         if (channel.Gone)
         {
@@ -60,9 +64,18 @@ internal sealed partial class PbxModel
             FailDial(dial, cause, hangUpDestination: false);
         }
 
+        if (lineFailed)
+        {
+            HangupRequestEvent(channel, cause, soft: true);
+        }
+
         if (channel.InPbx)
         {
-            HangupRequestEvent(channel, 16, soft: true);
+            if (!lineFailed)
+            {
+                HangupRequestEvent(channel, 16, soft: true);
+            }
+
             Teardown(channel, cause, fromPbxEnd: true);
         }
         else

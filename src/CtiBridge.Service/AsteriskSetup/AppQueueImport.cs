@@ -61,7 +61,6 @@ public static class AppQueueImport
     {
         ["autopause"] = "CtiBridge pauses an agent after 3 consecutive unanswered rings, for every queue (AcdConfiguration.AutoPauseAfterConsecutiveNoAnswers); not configurable per queue",
         ["autopausedelay"] = "CtiBridge's auto-pause counts unanswered rings, not time since the last call",
-        ["autopausebusy"] = "a busy or rejecting desk phone makes CtiBridge ring the next agent at once; it is not an auto-pause reason",
         ["autopauseunavail"] = "an unregistered desk phone is skipped; it is not an auto-pause reason",
         ["ringinuse"] = "CtiBridge never rings an agent who is on a call (it knows the agent's state itself)",
         ["servicelevel"] = "the service-level threshold is centre-wide: the settings table's metrics.service_level_seconds (docs/metrics.md)",
@@ -128,7 +127,7 @@ public static class AppQueueImport
         ["keepstats"] = "CtiBridge keeps its statistics per day in PostgreSQL",
     };
 
-    private static readonly string[] CarriedQueueSettings = ["strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member", "weight", "maxlen", "joinempty", "leavewhenempty"];
+    private static readonly string[] CarriedQueueSettings = ["strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member", "weight", "maxlen", "joinempty", "leavewhenempty", "autopausebusy"];
 
     /// <summary>Every per-queue setting the import knows (carried over or not), for tests that check a site uses them all.</summary>
     internal static IEnumerable<string> KnownQueueSettings => QueueSettingsNotCarried.Keys.Concat(CarriedQueueSettings);
@@ -224,6 +223,17 @@ public static class AppQueueImport
                     case "musicclass":
                     case "musiconhold":
                         queue.MusicOnHold = value;
+                        break;
+                    case "autopausebusy":
+                        if (value.ToLowerInvariant() is "yes" or "true" or "1" or "no" or "false" or "0")
+                        {
+                            queue.AutoPauseBusy = value.ToLowerInvariant() is "yes" or "true" or "1";
+                        }
+                        else
+                        {
+                            Note(ImportNoteKind.Error, $"'{value}' is not yes or no; kept {(queue.AutoPauseBusy ? "yes" : "no")}");
+                        }
+
                         break;
                     case "member":
                         Member(value, queue.Name, agents, agentNames, Note);

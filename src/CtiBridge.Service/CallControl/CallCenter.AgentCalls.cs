@@ -524,7 +524,7 @@ public sealed partial class CallCenter
     /// The connected agent's leg ended. True when something other than ending the call follows:
     /// the consult transfer completes by hang-up, or the caller goes to the survey.
     /// </summary>
-    private bool AgentLeft(CallSession session, string agentId, DateTimeOffset at, bool lost)
+    private bool AgentLeft(CallSession session, string agentId, DateTimeOffset at, bool lost, string? lostHow = null)
     {
         session.LastAgentId = agentId;
         if (session.Consult is { AnsweredAt: not null } consult && !lost
@@ -535,7 +535,7 @@ public sealed partial class CallCenter
         }
 
         DropConsult(session, hangUp: true);
-        _engine.Handle(lost ? new CallLost(at, session.CallId, $"agent {agentId}'s channel vanished") : new CallHungUp(at, session.CallId, HangupParty.Agent));
+        _engine.Handle(lost ? new CallLost(at, session.CallId, $"agent {agentId}'s {lostHow ?? "channel vanished"}") : new CallHungUp(at, session.CallId, HangupParty.Agent));
         var queue = session.CurrentQueue ?? session.Queue;
         if (lost || session.CallerGone || _settings.Queues.FirstOrDefault(q => q.Name == queue)?.Survey is not { } survey)
         {

@@ -229,6 +229,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case StasisStart start:
                 OnStasisStart(app, start, at);
                 break;
+            case ChannelHangupRequest request:
+                NoteHangupRequest(request);
+                break;
             case StasisEnd end when EndCallbackLeg(end.Channel.Id, cause: null, at):
             case ChannelDestroyed callbackLeg when EndCallbackLeg(callbackLeg.Channel.Id, callbackLeg.Cause, at):
                 break;
@@ -236,7 +239,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 OnChannelGone(end.Channel.Id, at, "left the Stasis app");
                 break;
             case ChannelDestroyed destroyed:
-                OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})");
+                OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})", cause: destroyed.Cause);
                 break;
             case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
                 OnSurveyKey(surveyLeg.Session, dtmf.Digit[0], at);
@@ -358,10 +361,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         app.Release(channel.Id, "normal");
     }
 
-    private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false)
+    private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false, int? cause = null)
     {
         NoteGoneDuringRecovery(channelId);
         AgentLegEnded(channelId);
+        var dropped = TakeDroppedLine(channelId);
         if (_externalLegs.TryGetValue(channelId, out var external))
         {
             ExternalGone(external, channelId, at);
@@ -415,7 +419,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         if (session.ConnectedAgentId == leg.AgentId)
         {
             session.ConnectedAgentId = null;
-            if (!session.Ended && AgentLeft(session, leg.AgentId, at, lost))
+            if (dropped is not null && !session.Ended)
+            {
+                LogAgentLineDropped(_logger, session.CallId, leg.AgentId, dropped);
+            }
+
+            if (!session.Ended && AgentLeft(session, leg.AgentId, at, lost || dropped is not null, dropped))
             {
                 return;
             }
@@ -425,7 +434,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         else if (!session.Ended)
         {
             LogAgentLegFailed(_logger, session.CallId, leg.AgentId, how);
-            _engine.Handle(new AgentDeclined(at, session.CallId, leg.AgentId));
+            _engine.Handle(new AgentDeclined(at, session.CallId, leg.AgentId) { Busy = cause == UserBusy });
         }
     }
 

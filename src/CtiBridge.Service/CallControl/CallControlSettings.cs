@@ -127,6 +127,13 @@ public sealed class CallQueueSettings
     /// <summary>How long an agent who rang without answering is skipped for the same call.</summary>
     public TimeSpan RetryAfterNoAnswer { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether a ring the agent's phone answers busy counts toward auto-pause (3 unanswered rings in a row), as
+    /// app_queue's <c>autopausebusy</c>. Default false, as Asterisk's: the call rings the next agent at once, and
+    /// the agent, on a private call perhaps, is not paused for it.
+    /// </summary>
+    public bool AutoPauseBusy { get; set; }
+
     /// <summary>Wrap-up time after a call of this queue.</summary>
     public TimeSpan WrapUp { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -482,6 +489,7 @@ public static class CallControlConfiguration
                 Strategy = q.Strategy,
                 RingTimeout = q.RingTimeout,
                 RetryAfterNoAnswer = q.RetryAfterNoAnswer,
+                AutoPauseBusy = q.AutoPauseBusy,
                 WrapUp = q.WrapUp,
 
                 Experience = new CallerExperience

@@ -93,6 +93,43 @@ public sealed class CallRuleTests
         Assert.Equal(3, h.Engine.Statistics.ForAgent("a1", h.Now).Missed);
     }
 
+    [Theory]
+    [InlineData(false, AgentState.Ready)]
+    [InlineData(true, AgentState.Paused)]
+    public void BusyThreeTimesInARow_CountsTowardAutoPause_OnlyWhenTheQueueSaysSo(bool autoPauseBusy, AgentState after)
+    {
+        var h = new AcdHarness([Queue("q", tweak: q => q with { RetryAfterNoAnswer = TimeSpan.Zero, AutoPauseBusy = autoPauseBusy })], [Agent("a1", "q")]);
+        h.Login("a1");
+        h.Arrive("c1", "q", 0);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.Equal(AgentState.Ringing, h.StateOf("a1"));
+            h.At(i, t => new AgentDeclined(t, "c1", "a1") { Busy = true });
+        }
+
+        // Each busy ring is still a missed offer, and the call rings a1 again at once (no retry delay here).
+        Assert.Equal(3, h.Events<CallOfferEnded>().Count(e => e.End == OfferEnd.Declined));
+        Assert.Equal(after == AgentState.Ready ? AgentState.Ringing : AgentState.Paused, h.StateOf("a1"));
+        Assert.Equal(after == AgentState.Paused ? PauseReasons.NoAnswer : null, h.Engine.GetAgent("a1")!.PauseReason);
+    }
+
+    [Fact]
+    public void BusyRings_DoNotCount_ButRingNoAnswersAroundThemStillDo()
+    {
+        var h = new AcdHarness([Queue("q", tweak: q => q with { RetryAfterNoAnswer = TimeSpan.Zero })], [Agent("a1", "q")]);
+        h.Login("a1");
+        h.Arrive("c1", "q", 0);
+
+        h.AdvanceTo(15); // ring-no-answer 1
+        h.At(16, t => new AgentDeclined(t, "c1", "a1") { Busy = true });
+        h.At(17, t => new AgentDeclined(t, "c1", "a1")); // rejected: counts (2)
+        Assert.Equal(AgentState.Ringing, h.StateOf("a1"));
+        h.AdvanceTo(32); // ring-no-answer 3
+
+        Assert.Equal(AgentState.Paused, h.StateOf("a1"));
+    }
+
     [Fact]
     public void Declined_CountsAsNoAnswerAndRingsNextAgent()
     {

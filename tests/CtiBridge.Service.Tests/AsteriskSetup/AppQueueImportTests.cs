@@ -201,6 +201,9 @@ public sealed class AppQueueImportTests
         Assert.Equal(TimeSpan.FromSeconds(15), result.Queues.Single(q => q.Name == "billing").RingTimeout);
         Assert.Contains("needs a ring timeout", Assert.Single(NotesAbout(result, "billing", "timeout = 0")).Reason, StringComparison.Ordinal);
         Assert.Equal("billing", result.Queues.Single(q => q.Name == "billing").MusicOnHold);
+        // autopausebusy = yes: a busy phone counts toward auto-pause there (not by default, as in Asterisk).
+        Assert.True(result.Queues.Single(q => q.Name == "billing").AutoPauseBusy);
+        Assert.DoesNotContain(result.Queues, q => q.Name != "billing" && q.AutoPauseBusy);
     }
 
     [Fact]
@@ -228,7 +231,7 @@ public sealed class AppQueueImportTests
         // Every line of the sites is either carried over or has a note (members and the carried settings may have none).
         foreach (var (file, result) in new[] { ("helpdesk-queues.conf", Helpdesk()), ("legacy-queues.conf", Legacy()) })
         {
-            var carried = new HashSet<string> { "strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member", "weight", "maxlen", "joinempty", "leavewhenempty" };
+            var carried = new HashSet<string> { "strategy", "timeout", "retry", "wrapuptime", "musicclass", "musiconhold", "member", "weight", "maxlen", "joinempty", "leavewhenempty", "autopausebusy" };
             var silent = Site(file).Sections.SelectMany(s => s.Entries)
                 .Where(e => !carried.Contains(e.Key.ToLowerInvariant()) && !result.Notes.Any(n => n.File == file && n.Line == e.Line))
                 .Select(e => $"{e.Line}: {e.Key}").ToList();

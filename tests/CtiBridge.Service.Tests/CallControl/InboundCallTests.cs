@@ -111,6 +111,40 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
         await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Ready, ct);
     }
 
+    /// <summary>
+    /// Agent 2001's phone answers busy (cause 17) to three calls in a row; each call rings 2002 at once. Whether
+    /// 2001 is then auto-paused (3 unanswered rings) depends on the queue's <c>autoPauseBusy</c>, as app_queue's
+    /// <c>autopausebusy</c>: by default not (a busy phone is not an absent agent), with it set yes.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BusyPhone_ThreeCallsInARow_AutoPausesTheAgentOnlyWithAutoPauseBusy(bool autoPauseBusy)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var queue = Queue();
+        queue.AutoPauseBusy = autoPauseBusy;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], ct);
+        rig.Pbx.Phone("1001").StaysBusy();
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        await rig.LoginAsync("2001", ct); // idle longest: leastrecent rings 2001 first every time
+        await rig.LoginAsync("2002", ct);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            var caller = rig.Trunk.CallIn("4008001", $"555070{i}", "Busy " + i);
+            var missed = await rig.AcdEvents.WaitForAsync<CallOfferEnded>(e => e.AgentId == "2001", $"2001's busy ring {i}", ct, nth: i);
+            Assert.Equal(OfferEnd.Declined, missed.End);
+            await rig.AgentWentAsync("2002", AgentState.Ringing, AgentState.OnCall, ct, nth: i);
+            rig.Trunk.HangUp(caller);
+            await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Ready, ct, nth: i);
+        }
+
+        var agent = (await rig.Center.GetAgentAsync("2001", ct))!;
+        Assert.Equal(autoPauseBusy ? AgentState.Paused : AgentState.Ready, agent.State);
+        Assert.Equal(autoPauseBusy ? PauseReasons.NoAnswer : null, agent.PauseReason);
+    }
+
     [Fact]
     public async Task RingTimeout_SameAgentRungAgain_TheStoppedLegEndingLaterIsNotADecline()
     {
@@ -191,6 +225,34 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
         var completed = await rig.AcdEvents.WaitForAsync<CallCompleted>(_ => true, "the call to complete", ct);
         Assert.Equal(HangupParty.Agent, completed.ReleasedBy);
         await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+    }
+
+    /// <summary>
+    /// The agent's line fails mid-conversation (Asterisk ends it with cause 38, network out of order, as after an
+    /// RTP timeout; a hang-up would carry 16): the caller is released and the call is recorded answered and
+    /// released by the system, not by the agent (docs/sites.md: the same for a dropped inter-site trunk).
+    /// </summary>
+    [Fact]
+    public async Task ConnectedCall_AgentsLineDrops_RecordedReleasedBySystem_NotByTheAgent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct);
+        var phone = rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+
+        var caller = rig.Trunk.CallIn("4008001", "5550015", "Dropped");
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
+        phone.Drop(38);
+
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        var completed = await rig.AcdEvents.WaitForAsync<CallCompleted>(_ => true, "the call to complete", ct);
+        Assert.Null(completed.ReleasedBy);
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(_ => true, "the call to end", ct);
+        Assert.Equal(CallDisposition.Answered, ended.Disposition);
+        await rig.StopServiceAsync();
+        Assert.Equal("answered|system", await database.Database.ScalarAsync<string>(
+            "SELECT concat_ws('|', disposition, released_by) FROM calls WHERE caller = '5550015'", ct));
     }
 
     [Fact]

@@ -14,6 +14,9 @@ namespace CtiBridge.Service.Tests.CallControl;
 /// </summary>
 internal sealed class SiteLink : IAsyncDisposable
 {
+    /// <summary>Q.850 102, recovery on timer expiry: what Asterisk gives a call whose SIP session timer ran out.</summary>
+    private const int SessionTimerExpired = 102;
+
     private readonly List<Direction> _directions = [];
     private readonly ConcurrentDictionary<PbxSimulator, DateTimeOffset> _restartedAt = new(ReferenceEqualityComparer.Instance);
 
@@ -51,7 +54,8 @@ internal sealed class SiteLink : IAsyncDisposable
 
     /// <summary>
     /// <paramref name="restarted"/> restarted: its channels vanished without events, so the other
-    /// server's halves of calls over the link are hung up, as SIP session timers would do.
+    /// server's halves of calls over the link fail as a SIP session timer ends them: Asterisk hangs them up
+    /// itself with cause 102 (recovery on timer expiry), not with the normal clearing (16) of a BYE.
     /// </summary>
     public void ServerRestarted(PbxSimulator restarted)
     {
@@ -185,11 +189,11 @@ internal sealed class SiteLink : IAsyncDisposable
                 _inToOut.TryRemove(inChannel, out _);
                 if (ReferenceEquals(restarted, from))
                 {
-                    to.Trunk(inTrunk).HangUp(inChannel);
+                    to.Trunk(inTrunk).Drop(inChannel, SessionTimerExpired);
                 }
                 else
                 {
-                    from.Trunk(outPrefix["PJSIP/".Length..^1]).HangUp(outChannel);
+                    from.Trunk(outPrefix["PJSIP/".Length..^1]).Drop(outChannel, SessionTimerExpired);
                 }
             }
         }

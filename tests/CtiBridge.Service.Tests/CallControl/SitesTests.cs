@@ -102,8 +102,8 @@ public sealed class SitesTests
     /// An Asterisk server restarts while a call spans the two sites (docs/sites.md): first the agent's
     /// server, under site A's caller talking to b2 over A's trunk to B; then the caller's server, under
     /// the next such call. What the caller and the records see: the conversation is cut, the call ends
-    /// once, answered by b2, recorded on the caller's server, released by the agent when B restarted
-    /// (the trunk leg ended normally) and by the system when A did (the caller's channel vanished); no channel is left up on either
+    /// once, answered by b2, recorded on the caller's server, released by the system either way (when B restarted
+    /// the trunk leg failed with cause 102; when A did the caller's channel vanished); no channel is left up on either
     /// server (the caller is not left on a dead line, b2's phone is freed); and once the restarted
     /// server's Stasis app is back, b2 takes the next spanning call.
     /// </summary>
@@ -142,10 +142,10 @@ public sealed class SitesTests
             (call2, SiteA, "answered", "b2"),
             (call3, SiteA, "answered", "b2"),
         ], await rig.CallRowsAsync(ct));
-        // B's restart reaches site A as the trunk leg hung up normally (the SIP BYE after the session
-        // timer), which CtiBridge cannot tell from the agent hanging up: released by the agent. A's restart
-        // makes the caller's channel vanish unseen: a system loss. The last call the caller ended.
-        Assert.Equal(["agent", "system", "caller"], await rig.ReleasedByAsync([call1, call2, call3], ct));
+        // B's restart reaches site A as the trunk leg ended by its SIP session timer (cause 102, not the
+        // normal clearing of the agent hanging up): released by the system. A's restart makes the caller's
+        // channel vanish unseen: a system loss too. The last call the caller ended.
+        Assert.Equal(["system", "system", "caller"], await rig.ReleasedByAsync([call1, call2, call3], ct));
     }
 
     /// <summary>
