@@ -166,6 +166,18 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
         return agents;
     }
 
+    /// <summary>
+    /// The Asterisk server a recorded call's caller was on (<c>calls.asterisk_server</c>); null when the call is not
+    /// recorded (yet) or has no server. A callback is placed from the server its origin call came in on.
+    /// </summary>
+    public async Task<string?> CallServerAsync(string callId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("call_asterisk_server"));
+        command.Parameters.AddWithValue("call_id", callId);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+    }
+
     /// <summary>The calls of one Asterisk server, in order of their current visit's start.</summary>
     public async Task<IReadOnlyList<LiveCall>> LoadCallsAsync(string server, CancellationToken cancellationToken = default) =>
         await ReadCallsAsync("live_call_list", server, cancellationToken).ConfigureAwait(false);

@@ -280,7 +280,7 @@ public sealed partial class CallCenter
             case TransferTargetKind.External when IsDialableNumber(target.Destination) && ExternalNotPermitted(agentId) is { } refused:
                 return refused;
             case TransferTargetKind.External when IsDialableNumber(target.Destination):
-                endpoint = _settings.ExternalEndpoint.Replace("{number}", target.Destination, StringComparison.Ordinal);
+                endpoint = ExternalEndpointFor(session, target.Destination);
                 break;
             case TransferTargetKind.External:
                 return InputOutcome.Refused($"'{target.Destination}' is not a number to dial (digits, optionally a leading +)");

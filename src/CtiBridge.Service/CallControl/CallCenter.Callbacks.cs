@@ -57,15 +57,18 @@ public sealed partial class CallCenter
     /// <summary>How callback calls are dialled.</summary>
     public CallbackDialOptions CallbackDialing { get; init; } = new();
 
-    /// <summary>The servers' Stasis apps: callbacks are placed through the first one.</summary>
+    /// <summary>The servers' Stasis apps: a callback is placed through its own server's (CallCenter.CallbackSites.cs), else the first one.</summary>
     internal void UseStasisApps(IReadOnlyList<StasisApp> apps) => _apps = apps;
 
-    /// <summary>A due callback: queue it in the ACD as an outbound task (returns at once; the loop does the work).</summary>
-    public Task OfferCallbackAsync(Callback callback, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// A due callback: queue it in the ACD as an outbound task (returns once posted; the loop does the work). With
+    /// several Asterisk servers its origin call's server is looked up first: it is placed from there (CallCenter.CallbackSites.cs).
+    /// </summary>
+    public async Task OfferCallbackAsync(Callback callback, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        Post(at => OfferCallback(callback, at));
-        return Task.CompletedTask;
+        var originServer = await OriginServerAsync(callback, cancellationToken).ConfigureAwait(false);
+        Post(at => OfferCallback(callback, originServer, at));
     }
 
     /// <summary>
@@ -83,7 +86,7 @@ public sealed partial class CallCenter
         return Task.CompletedTask;
     }
 
-    private AcdInput? OfferCallback(Callback callback, DateTimeOffset at)
+    private AcdInput? OfferCallback(Callback callback, string? originServer, DateTimeOffset at)
     {
         if (_callbackTasks.ContainsKey(callback.Id))
         {
@@ -103,8 +106,10 @@ public sealed partial class CallCenter
 
         var callId = string.Create(CultureInfo.InvariantCulture, $"cb-{callback.Id:N}-{callback.Version}");
         var customerLeg = callId + "-customer";
+        var (app, site) = CallbackServer(callback, originServer);
         var caller = new CallerData
         {
+            Site = site,
             CallerNumber = callback.Number,
             CallerName = string.IsNullOrWhiteSpace(callback.CustomerName) ? "Callback" : "Callback " + callback.CustomerName,
             RequiredSkills = callback.RequiredSkills,
@@ -115,7 +120,7 @@ public sealed partial class CallCenter
                 ["callbackSource"] = CallbackStates.SourceName(callback.Source),
             },
         };
-        var session = new CallSession(callId, customerLeg, callback.Queue, _apps[0], _logger, _stopping.Token)
+        var session = new CallSession(callId, customerLeg, callback.Queue, app, _logger, _stopping.Token)
         {
             EnteredAt = at, EnqueuedAt = at, Stage = CallStage.Acd, Caller = caller, CallerGone = true,
             Placed = new PlacedCallback(callback, customerLeg),
@@ -279,7 +284,7 @@ public sealed partial class CallCenter
         placed.DialStartedAt = _lastAt;
         session.CallerGone = false;
         _callbackLegs[placed.CustomerLegId] = session;
-        var endpoint = _settings.ExternalEndpoint.Replace("{number}", placed.Callback.Number, StringComparison.Ordinal);
+        var endpoint = ExternalEndpointFor(session, placed.Callback.Number);
         var ari = session.App.Ari;
         var app = session.App.Name;
         var callerId = CallbackDialing.CallerId is { Length: > 0 } id ? $"<{id}>" : null;

@@ -663,7 +663,7 @@ public sealed partial class CallCenter
         var legId = session.CallId + "-ext";
         session.ExternalChannelId = legId;
         _externalLegs[legId] = session;
-        var endpoint = _settings.ExternalEndpoint.Replace("{number}", number, StringComparison.Ordinal);
+        var endpoint = ExternalEndpointFor(session, number);
         var ari = session.App.Ari;
         var callerNumber = session.Caller.CallerNumber ?? string.Empty;
         var moh = MusicClassOf(session);

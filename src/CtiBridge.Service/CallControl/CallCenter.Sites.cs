@@ -21,6 +21,13 @@ public sealed partial class CallCenter
     private string? AgentEndpoint(string callServer, string agentId, string extension) =>
         Sites is null || !_agents.TryGetValue(agentId, out var agent) ? extension : Sites.EndpointFor(callServer, Sites.ServerOf(agent), extension, agentId);
 
+    /// <summary>
+    /// The dial string to an outside <paramref name="number"/> from the server <paramref name="session"/> is on:
+    /// that server's <c>externalEndpoint</c> (its own carrier), else <c>callControl.externalEndpoint</c>.
+    /// </summary>
+    private string ExternalEndpointFor(CallSession session, string number) =>
+        (Sites?.ExternalEndpointOf(session.App.Server, _settings.ExternalEndpoint) ?? _settings.ExternalEndpoint).Replace("{number}", number, StringComparison.Ordinal);
+
     /// <summary>Whether the agent's phone is on <paramref name="server"/> (true when the agent's server is not known).</summary>
     private bool AgentIsOn(string agentId, string server) =>
         Sites is null || !_agents.TryGetValue(agentId, out var agent) || Sites.ServerOf(agent) is not { } own

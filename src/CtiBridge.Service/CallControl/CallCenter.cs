@@ -447,6 +447,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         session.Ended = true;
         _calls.Remove(session.CallId);
+        RememberCallServer(session);
         CheckDrained();
         if (session.Placed is not null)
         {

@@ -36,6 +36,15 @@ public sealed partial class SiteRouting
     public IReadOnlyList<string> Servers { get; }
 
     /// <summary>
+    /// How <paramref name="server"/> dials outside numbers: its own <c>externalEndpoint</c>, or
+    /// <paramref name="fallback"/> (<c>callControl.externalEndpoint</c>) when it has none.
+    /// </summary>
+    public string ExternalEndpointOf(string server, string fallback) =>
+        ServerSettings.FirstOrDefault(s => string.Equals(s.Name, server, StringComparison.OrdinalIgnoreCase))?.ExternalEndpoint is { } own && !string.IsNullOrWhiteSpace(own)
+            ? own
+            : fallback;
+
+    /// <summary>
     /// The server an agent's phone is on: the configured one, or the only server of a one-server
     /// deployment; null when unknown (settings not validated against the servers).
     /// </summary>
@@ -88,6 +97,12 @@ public sealed partial class SiteRouting
         var known = string.Join(", ", names);
         for (var i = 0; i < servers.Count; i++)
         {
+            if (servers[i].ExternalEndpoint is { } external && (!external.Contains("{number}", StringComparison.Ordinal) || external.IndexOf('/', StringComparison.Ordinal) <= 0))
+            {
+                problems.Add(new SettingsProblem($"asterisk[{i}].externalEndpoint",
+                    $"'{external}' must be an endpoint with a {{number}} placeholder, e.g. \"PJSIP/{{number}}@carrier-{servers[i].Name}\"; leave it out to use callControl.externalEndpoint"));
+            }
+
             var targets = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             for (var t = 0; t < servers[i].Trunks.Count; t++)
             {

@@ -73,6 +73,13 @@ public sealed class AsteriskServerSettings
     /// agent whose phone is on another server, when a queue spans servers (docs/sites.md).
     /// </summary>
     public List<SiteTrunkSettings> Trunks { get; set; } = [];
+
+    /// <summary>
+    /// How this server dials an outside number (its own carrier trunk), with <c>{number}</c>, e.g.
+    /// <c>PJSIP/{number}@carrier-shanghai</c>: for IVR external targets, overflow and transfers to outside
+    /// numbers of calls on this server, and the callbacks dialled from it. Empty: <c>callControl.externalEndpoint</c>.
+    /// </summary>
+    public string? ExternalEndpoint { get; set; }
 }
 
 /// <summary>How one Asterisk server reaches the agents' phones of another server (an inter-site trunk).</summary>

@@ -1,5 +1,8 @@
 using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
+using CtiBridge.Data.Callbacks;
 using CtiBridge.PbxSim;
+using CtiBridge.Service.Callbacks;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Hosting;
@@ -149,6 +152,62 @@ public sealed class SitesTests
     }
 
     /// <summary>
+    /// A caller on site B abandons the local queue; the callback owed to them is placed from site B (not from the
+    /// first server), through site B's own carrier (<c>asterisk[1].externalEndpoint</c>, a 9 before the number here),
+    /// and, the queue not spanning servers, by site B's agent b1 while a1 on site A, idle longer, is skipped. The
+    /// callback's call row is on site-b. docs/sites.md.
+    /// </summary>
+    [Fact]
+    public async Task AbandonedOnSiteB_TheCallbackIsPlacedFromSiteB_ThroughItsOwnCarrier_BySiteBsAgent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await TwoSiteRig.StartAsync(database, ct, settings =>
+        {
+            settings.Asterisk[1].ExternalEndpoint = "PJSIP/carrier/9{number}";
+            settings.Callbacks.AbandonedMinimumWait = TimeSpan.FromSeconds(1);
+            settings.Callbacks.CustomerRingTimeout = TimeSpan.FromSeconds(10);
+            settings.Callbacks.CallerId = "4008001";
+        });
+        var callbacks = await rig.SchedulerAsync(ct);
+
+        // Nobody is logged in: site B's caller waits, then hangs up after more than the minimum wait.
+        var origin = await rig.CallAsync(rig.B, "4008001", "5550031", ct);
+        await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
+        await rig.HangUpCallerAsync(rig.B, origin, ct);
+        await rig.EndedAsync(origin, CallDisposition.Abandoned, ct);
+        Callback? owed = null;
+        for (var i = 0; i < 300 && owed is null; i++)
+        {
+            var found = await callbacks.ListAsync(new CallbackFilter { Number = "5550031" }, ct);
+            owed = found.Count > 0 ? found[0] : null;
+            await Task.Delay(owed is null ? 50 : 0, ct);
+        }
+
+        Assert.NotNull(owed);
+        Assert.Equal((CallbackSource.Abandoned, origin), (owed.Source, owed.OriginCallId));
+
+        // a1 (site A) comes first and is idle longest; b1 (site B) after: the callback is site B's.
+        await rig.LoginAsync("a1", ct);
+        await rig.LoginAsync("b1", ct);
+        await rig.BEvents.DialToAsync("1001", ct);
+        var customer = await rig.BEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, also: e => e["Exten"] == "95550031");
+        Assert.True(rig.B.Trunk("carrier").Answer(customer["Channel"]!));
+        var callId = (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId.StartsWith("cb-", StringComparison.Ordinal), "the callback answered", ct)).CallId;
+        Assert.Equal("b1", (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId == callId, "the callback answered", ct)).AgentId);
+        Assert.Contains(rig.Events.Snapshot().OfType<RoutingDecision>(), d => d.CallId == callId && d.Candidates.Any(c => c.AgentId == "a1" && c.Skip == SkipReason.OtherSite));
+        Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith("5550031", StringComparison.Ordinal)));
+        Assert.Equal(0, rig.AEvents.Count("DialBegin", _ => true));
+
+        rig.B.Trunk("carrier").HangUp(customer["Channel"]!);
+        await rig.Events.WaitForAsync<CallEnded>(e => e.CallId == callId, "the callback call to end", ct);
+        await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
+        await rig.StopServiceAsync();
+        Assert.Equal("outbound|answered|b1|site-b", await database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', direction, disposition, agent_id, asterisk_server) FROM calls WHERE callback_id = '{owed.Id}'", ct));
+    }
+
+    /// <summary>
     /// <paramref name="restarted"/> restarts under the answered call <paramref name="callId"/>; waits until the
     /// call has ended (answered, once), nothing of it is left up on the <paramref name="other"/> server, and the
     /// restarted server's Stasis app is registered again.
@@ -219,7 +278,7 @@ public sealed class SitesTests
 
         private readonly List<(Asterisk.Ami.AmiClient Client, Asterisk.Ami.AmiEventSubscription Events)> _observers = [];
 
-        public static async Task<TwoSiteRig> StartAsync(TestDatabase database, CancellationToken ct)
+        public static async Task<TwoSiteRig> StartAsync(TestDatabase database, CancellationToken ct, Action<CtiBridgeSettings>? configure = null)
         {
             var a = await PbxSimSettings.StartAsync(Options(SiteB));
             var b = await PbxSimSettings.StartAsync(Options(SiteA));
@@ -262,6 +321,8 @@ public sealed class SitesTests
                 },
             };
 
+            configure?.Invoke(settings);
+
             // The same checks as `ctibridge check-config`: the file an admin would write is valid.
             var problems = new List<SettingsProblem>();
             SettingsValidator.Validate(settings, problems);
@@ -303,6 +364,19 @@ public sealed class SitesTests
         }
 
         public Task LoginAsync(string agentId, CancellationToken ct) => CallCenterRig.LoginAsync(Center, agentId, ct);
+
+        /// <summary>The callback service once its Quartz scheduler runs (due callbacks are handed to the call center from then on).</summary>
+        public async Task<CallbackService> SchedulerAsync(CancellationToken ct)
+        {
+            var callbacks = _app!.Services.GetRequiredService<CallbackService>();
+            for (var i = 0; i < 600 && !callbacks.Actor.StartsWith("scheduler:", StringComparison.Ordinal); i++)
+            {
+                await Task.Delay(50, ct);
+            }
+
+            Assert.StartsWith("scheduler:", callbacks.Actor, StringComparison.Ordinal);
+            return callbacks;
+        }
 
         /// <summary>A customer calls <paramref name="did"/> on <paramref name="sim"/>; returns the call's ID once it is queued.</summary>
         public async Task<string> CallAsync(PbxSimulator sim, string did, string number, CancellationToken ct)
