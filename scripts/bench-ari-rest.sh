@@ -4,7 +4,9 @@
 # (docs/benchmarks.md, "ARI client"). Each run first warms up until every connection it can use
 # is open (so no connect, and no lost SYN's one-second retransmit, falls in the timed part) and
 # prints how many connections were opened while timing (should be 0). Above 1 in flight it also
-# runs a raw-socket client (no HTTP stack) as the floor any client would hit.
+# runs a raw-socket client (no HTTP stack) as the floor any client would hit. Each in-flight count
+# runs AriClient over its own HTTP/1.1 transport (the default, RestTransport=Sockets) and over
+# .NET's HttpClient (RestTransport=HttpClient) for comparison.
 #   scripts/bench-ari-rest.sh [--calls N] [--in-flight "1 200"] [--connections C]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,9 @@ echo "server on 127.0.0.1:$port, pinned to CPU 1; client pinned to CPU 0"
 for k in $in_flight; do
   n=$calls
   [[ "$k" == 1 ]] && n=$(( calls / 4 ))
-  taskset -c 0 "$bench" ari-client --port "$port" --in-flight "$k" --calls "$n" --connections "$connections"
+  for transport in Sockets HttpClient; do
+    taskset -c 0 "$bench" ari-client --port "$port" --in-flight "$k" --calls "$n" --connections "$connections" --transport "$transport"
+  done
   # The floor for any client at this many calls in flight: plain sockets, no HTTP stack.
   if [[ "$k" != 1 ]]; then
     taskset -c 0 "$bench" ari-client --port "$port" --in-flight "$k" --calls "$n" --raw 1

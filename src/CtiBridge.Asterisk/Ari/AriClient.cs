@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -22,10 +24,14 @@ public sealed class AriClient : IDisposable
     // buffered by HttpContent as before.
     private const int PooledBodyLimit = 1024 * 1024;
 
-    // An HttpClient given by the host, or (when the client owns it) a bare HttpMessageInvoker over
-    // the handler: HttpClient.SendAsync would add a linked CancellationTokenSource and its own
-    // bookkeeping to every call, on top of the timeout this client applies itself.
-    private readonly HttpMessageInvoker _http;
+    // Our own HTTP/1.1 transport (the default), or null when calls go through _http.
+    private readonly AriHttpTransport? _transport;
+
+    // An HttpClient given by the host, or (when the client owns it, RestTransport = HttpClient) a
+    // bare HttpMessageInvoker over the handler: HttpClient.SendAsync would add a linked
+    // CancellationTokenSource and its own bookkeeping to every call, on top of the timeout this
+    // client applies itself. Null when the own transport is used.
+    private readonly HttpMessageInvoker? _http;
     private readonly bool _ownsHttp;
     private readonly string _baseUrl;
     // Header values written as they are: typed header objects are formatted again on every request.
@@ -36,8 +42,9 @@ public sealed class AriClient : IDisposable
 
     /// <summary>Creates the client.</summary>
     /// <param name="options">Connection settings; validated here.</param>
-    /// <param name="httpClient">An HttpClient to send through (e.g. from IHttpClientFactory), or null to own one.
-    /// Its BaseAddress and Timeout are not used: the client builds absolute URLs and applies its own timeout.</param>
+    /// <param name="httpClient">An HttpClient to send through (e.g. from IHttpClientFactory), or null for the client's own
+    /// transport (<see cref="AriClientOptions.RestTransport"/>). Its BaseAddress and Timeout are not used: the client builds
+    /// absolute URLs and applies its own timeout.</param>
     /// <param name="timeProvider">Clock for timeouts (tests pass a fake one); default system time.</param>
     /// <param name="loggerFactory">Logs (passwords are never logged); default none.</param>
     /// <param name="metrics">Instruments to record into; default a private <see cref="AriMetrics"/>.</param>
@@ -52,26 +59,33 @@ public sealed class AriClient : IDisposable
         _ownsMetrics = metrics is null;
         Metrics = metrics ?? new AriMetrics();
         _ownsHttp = httpClient is null;
-        _http = httpClient ?? new HttpMessageInvoker(
-            new SocketsHttpHandler
-            {
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                ConnectTimeout = options.ConnectTimeout,
-                MaxConnectionsPerServer = options.MaxConnections,
-                AutomaticDecompression = System.Net.DecompressionMethods.None,
-                SslOptions = options.Tls is { } tls ? AriTls.ForHost(tls, options.BaseAddress.Host) : new(),
-                // Per-call work Asterisk has no use for (issue 5's profile): W3C trace-context
-                // headers on every request, cookie-jar lookups (ARI sets no cookies), a proxy
-                // lookup per request (Asterisk is reached directly; a proxy would not carry the
-                // events WebSocket either) and redirect handling (ARI does not redirect).
-                ActivityHeadersPropagator = null,
-                UseCookies = false,
-                UseProxy = false,
-                AllowAutoRedirect = false,
-            },
-            disposeHandler: true);
         _baseUrl = options.BaseAddress.GetLeftPart(UriPartial.Path).TrimEnd('/');
         _authorization = new AuthenticationHeaderValue("Basic", options.BasicCredentials()).ToString();
+        if (httpClient is null && options.RestTransport == AriRestTransport.Sockets)
+        {
+            _transport = new AriHttpTransport(options, _authorization, _timeProvider);
+        }
+        else
+        {
+            _http = httpClient ?? new HttpMessageInvoker(
+                new SocketsHttpHandler
+                {
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                    ConnectTimeout = options.ConnectTimeout,
+                    MaxConnectionsPerServer = options.MaxConnections,
+                    AutomaticDecompression = System.Net.DecompressionMethods.None,
+                    SslOptions = options.Tls is { } tls ? AriTls.ForHost(tls, options.BaseAddress.Host) : new(),
+                    // Per-call work Asterisk has no use for (issue 5's profile): W3C trace-context
+                    // headers on every request, cookie-jar lookups (ARI sets no cookies), a proxy
+                    // lookup per request (Asterisk is reached directly; a proxy would not carry the
+                    // events WebSocket either) and redirect handling (ARI does not redirect).
+                    ActivityHeadersPropagator = null,
+                    UseCookies = false,
+                    UseProxy = false,
+                    AllowAutoRedirect = false,
+                },
+                disposeHandler: true);
+        }
 
         Applications = new AriApplications(this);
         Asterisk = new AriAsteriskSystem(this);
@@ -153,9 +167,10 @@ public sealed class AriClient : IDisposable
     /// <summary>Disposes the HttpClient if this client created it.</summary>
     public void Dispose()
     {
+        _transport?.Dispose();
         if (_ownsHttp)
         {
-            _http.Dispose();
+            _http?.Dispose();
         }
 
         if (_ownsMetrics)
@@ -204,38 +219,20 @@ public sealed class AriClient : IDisposable
         return SendAsync(request, cancellationToken);
     }
 
-    private async Task<AriResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
+    private async Task<AriHttpResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
     {
-        var query = request.QueryString;
-        var uri = new Uri(query is null ? _baseUrl + request.Path : string.Concat(_baseUrl, request.Path, "?", query), UriKind.Absolute);
-        // Parse returns the shared instance for the standard methods (a new HttpMethod per call
-        // would be compared and validated as a custom method).
-        using var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), uri);
-        message.Headers.TryAddWithoutValidation("Authorization", _authorization);
-        message.Headers.TryAddWithoutValidation("Accept", "application/json");
-        if (request.BuildBody() is { } body)
-        {
-            message.Content = new ByteArrayContent(body);
-            message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-        }
-
+        var body = request.BuildBody();
         using var timeout = new CancellationTokenSource(Options.RequestTimeout, _timeProvider);
         // Linked only when the caller's token can be cancelled at all (most callers pass none).
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
         var token = linked?.Token ?? timeout.Token;
         var started = Stopwatch.GetTimestamp();
-        HttpResponseMessage response;
-        AriResponse content;
+        AriHttpResponse response;
         try
         {
-            // A host's HttpClient would buffer the whole body first by default; the answer is read below.
-            response = await (_http is HttpClient client
-                ? client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
-                : _http.SendAsync(message, token));
-            using (response)
-            {
-                content = await ReadBodyAsync(response, token);
-            }
+            response = _transport is not null
+                ? await _transport.SendAsync(request.Method, request.Path, request.QueryString, body, token)
+                : await SendThroughHttpClientAsync(_http!, request, body, token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -244,22 +241,22 @@ public sealed class AriClient : IDisposable
             // Our timeout, or the Timeout of an HttpClient the host passed in: either way no answer in time.
             throw new AriTimeoutException(request.Method, request.Path, Options.RequestTimeout);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException)
+        catch (Exception e) when (e is HttpRequestException or IOException or SocketException or AuthenticationException)
         {
-            // IOException: the body read straight from the connection ended early.
+            // IOException: the connection broke, or the body read straight from it ended early.
             Metrics.RequestFailed(request.Method, request.Route, "transport");
             AriLog.RequestTransportFailed(_logger, request.Method, request.Path, e.Message);
             throw new AriConnectionException($"ARI {request.Method} {request.Path} could not reach Asterisk at {_baseUrl}: {e.Message}", request.Method, request.Path, e);
         }
 
-        var status = (int)response.StatusCode;
+        var status = response.StatusCode;
         var elapsed = Stopwatch.GetElapsedTime(started);
         Metrics.RequestCompleted(request.Method, request.Route, status, elapsed.TotalSeconds);
         if (status is < 200 or > 299)
         {
-            using (content)
+            using (response)
             {
-                var text = Encoding.UTF8.GetString(content.Body.Span);
+                var text = Encoding.UTF8.GetString(response.Body.Span);
                 var asteriskMessage = AriErrorBody.ExtractMessage(text);
                 AriLog.RequestFailed(_logger, request.Method, request.Path, status, asteriskMessage);
                 throw new AriRequestException(request.Method, request.Path, status, response.ReasonPhrase, asteriskMessage, text);
@@ -267,7 +264,29 @@ public sealed class AriClient : IDisposable
         }
 
         AriLog.RequestCompleted(_logger, request.Method, request.Path, status, elapsed.TotalMilliseconds);
-        return content;
+        return response;
+    }
+
+    private async Task<AriHttpResponse> SendThroughHttpClientAsync(HttpMessageInvoker http, AriRequest request, byte[]? body, CancellationToken token)
+    {
+        var query = request.QueryString;
+        var uri = new Uri(query is null ? _baseUrl + request.Path : string.Concat(_baseUrl, request.Path, "?", query), UriKind.Absolute);
+        // Parse returns the shared instance for the standard methods (a new HttpMethod per call
+        // would be compared and validated as a custom method).
+        using var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), uri);
+        message.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        message.Headers.TryAddWithoutValidation("Accept", "application/json");
+        if (body is not null)
+        {
+            message.Content = new ByteArrayContent(body);
+            message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        }
+
+        // A host's HttpClient would buffer the whole body first by default; the answer is read below.
+        using var response = await (http is HttpClient client
+            ? client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
+            : http.SendAsync(message, token));
+        return await ReadBodyAsync(response, token);
     }
 
     /// <summary>
@@ -275,18 +294,19 @@ public sealed class AriClient : IDisposable
     /// known and small (every ARI answer but a recording's file), instead of HttpContent's
     /// buffering stream plus a copy to a new array.
     /// </summary>
-    private static async ValueTask<AriResponse> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static async ValueTask<AriHttpResponse> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
+        var reason = status is >= 200 and <= 299 ? null : response.ReasonPhrase;
         if (response.Content.Headers.ContentLength is not { } length || length > PooledBodyLimit)
         {
             var whole = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            return new AriResponse(status, whole, whole.Length, pooled: false);
+            return new AriHttpResponse(status, reason, whole, whole.Length, pooled: false);
         }
 
         if (length == 0)
         {
-            return new AriResponse(status, [], 0, pooled: false);
+            return new AriHttpResponse(status, reason, [], 0, pooled: false);
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent((int)length);
@@ -298,28 +318,12 @@ public sealed class AriClient : IDisposable
                 await stream.ReadExactlyAsync(buffer.AsMemory(0, (int)length), cancellationToken);
             }
 
-            return new AriResponse(status, buffer, (int)length, pooled: true);
+            return new AriHttpResponse(status, reason, buffer, (int)length, pooled: true);
         }
         catch
         {
             ArrayPool<byte>.Shared.Return(buffer);
             throw;
-        }
-    }
-
-    /// <summary>A status and body; disposing returns a pooled body's buffer (read the body before).</summary>
-    private readonly struct AriResponse(int statusCode, byte[] buffer, int length, bool pooled) : IDisposable
-    {
-        public int StatusCode { get; } = statusCode;
-
-        public ReadOnlyMemory<byte> Body { get; } = buffer.AsMemory(0, length);
-
-        public void Dispose()
-        {
-            if (pooled)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
         }
     }
 }

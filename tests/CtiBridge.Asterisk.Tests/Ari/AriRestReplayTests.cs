@@ -10,7 +10,8 @@ namespace CtiBridge.Asterisk.Tests.Ari;
 /// <summary>
 /// A loopback server replays every recorded REST exchange; the client makes the same call through its typed
 /// API, and the request it sends must match the recorded one (method, path, query, body, auth header) while
-/// the recorded response must parse into the model (or the typed error) with nothing lost.
+/// the recorded response must parse into the model (or the typed error) with nothing lost. Every exchange
+/// runs through both REST transports: the client's own HTTP/1.1 (the default) and HttpClient (the fallback).
 /// </summary>
 public sealed class AriRestReplayTests
 {
@@ -24,17 +25,29 @@ public sealed class AriRestReplayTests
                 Regex.Replace(x.Operation.Path, @"\{\w+\}", "").Length))
             .ToList();
 
-    public static TheoryData<string> Exchanges() => new(AriFixtures.RestExchanges().Select(e => e.Label));
+    public static TheoryData<string, AriRestTransport> Exchanges()
+    {
+        var data = new TheoryData<string, AriRestTransport>();
+        foreach (var exchange in AriFixtures.RestExchanges())
+        {
+            foreach (var transport in Enum.GetValues<AriRestTransport>())
+            {
+                data.Add(exchange.Label, transport);
+            }
+        }
+
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Exchanges))]
-    public async Task TypedCall_RecordedExchange_SendsTheRecordedRequestAndParsesTheResponse(string label)
+    public async Task TypedCall_RecordedExchange_SendsTheRecordedRequestAndParsesTheResponse(string label, AriRestTransport transport)
     {
         var ct = TestContext.Current.CancellationToken;
         var exchange = AriFixtures.RestExchanges().Single(e => e.Label == label);
         await using var server = new LoopbackHttpServer(_ => Task.FromResult(exchange.Response));
         var (user, password) = Credentials(exchange);
-        using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = user, Password = password });
+        using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = user, Password = password, RestTransport = transport });
 
         var path = exchange.Path["/ari".Length..];
         var call = Plan(client, exchange, path);
@@ -138,13 +151,15 @@ public sealed class AriRestReplayTests
         Assert.Equal("/ari/channels/agent-0001?reason=normal", Assert.Single(server.Requests).Target);
     }
 
-    [Fact]
-    public async Task AnyCall_ServerNeverAnswers_ThrowsAriTimeoutWithinRequestTimeout()
+    [Theory]
+    [InlineData(AriRestTransport.Sockets)]
+    [InlineData(AriRestTransport.HttpClient)]
+    public async Task AnyCall_ServerNeverAnswers_ThrowsAriTimeoutWithinRequestTimeout(AriRestTransport transport)
     {
         var never = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new LoopbackHttpServer(_ => never.Task);
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = "u", Password = "p", RequestTimeout = TimeSpan.FromSeconds(5) }, timeProvider: clock);
+        using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = "u", Password = "p", RequestTimeout = TimeSpan.FromSeconds(5), RestTransport = transport }, timeProvider: clock);
 
         var call = client.Channels.AnswerAsync("cust-1", TestContext.Current.CancellationToken);
         await Eventually.TrueAsync(() => !server.Requests.IsEmpty, "the request to reach the server", TestContext.Current.CancellationToken);
@@ -156,12 +171,14 @@ public sealed class AriRestReplayTests
         never.SetResult([]);
     }
 
-    [Fact]
-    public async Task AnyCall_CallerCancels_ThrowsOperationCanceled()
+    [Theory]
+    [InlineData(AriRestTransport.Sockets)]
+    [InlineData(AriRestTransport.HttpClient)]
+    public async Task AnyCall_CallerCancels_ThrowsOperationCanceled(AriRestTransport transport)
     {
         var never = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new LoopbackHttpServer(_ => never.Task);
-        using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = "u", Password = "p" });
+        using var client = new AriClient(new AriClientOptions { BaseAddress = server.AriBase, UserName = "u", Password = "p", RestTransport = transport });
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
 
         var call = client.Bridges.ListAsync(cts.Token);
@@ -172,11 +189,13 @@ public sealed class AriRestReplayTests
         never.SetResult([]);
     }
 
-    [Fact]
-    public async Task AnyCall_NothingListening_ThrowsAriConnectionException()
+    [Theory]
+    [InlineData(AriRestTransport.Sockets)]
+    [InlineData(AriRestTransport.HttpClient)]
+    public async Task AnyCall_NothingListening_ThrowsAriConnectionException(AriRestTransport transport)
     {
         var port = LoopbackHttpServer.UnusedPort();
-        using var client = new AriClient(new AriClientOptions { BaseAddress = new Uri($"http://127.0.0.1:{port}/ari"), UserName = "u", Password = "p" });
+        using var client = new AriClient(new AriClientOptions { BaseAddress = new Uri($"http://127.0.0.1:{port}/ari"), UserName = "u", Password = "p", RestTransport = transport });
 
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Asterisk.PingAsync(TestContext.Current.CancellationToken));
         Assert.Equal("/asterisk/ping", error.Path);

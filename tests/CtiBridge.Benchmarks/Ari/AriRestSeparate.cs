@@ -14,7 +14,7 @@ namespace CtiBridge.Benchmarks.Ari;
 /// Asterisk response and notes, per request number, when its read of the request returned and
 /// when its write of the response completed (monotonic clock, shared by processes on one
 /// machine); <c>GET /__timings</c> hands those notes over. <c>ari-client --port P [--in-flight K]
-/// [--calls N] [--connections C] [--raw 1]</c> makes N calls (after warm-up rounds of 2 000 calls
+/// [--calls N] [--connections C] [--raw 1] [--transport Sockets|HttpClient]</c> makes N calls (after warm-up rounds of 2 000 calls
 /// that end once every connection the run can use is open), K at a time, and
 /// prints per call p50/p99 of: the client's round trip, the server's own time, and their
 /// difference (what the client, the kernel and the wait for the server's read added); plus the
@@ -132,8 +132,20 @@ internal static class AriRestSeparate
     public static async Task<int> RunClientAsync(string[] args)
     {
         int port = 0, inFlight = 200, calls = 20_000, connections = new AriClientOptions().MaxConnections, raw = 0;
+        var transport = AriRestTransport.Sockets;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
+            if (args[i] == "--transport")
+            {
+                if (!Enum.TryParse(args[i + 1], ignoreCase: true, out transport) || !Enum.IsDefined(transport))
+                {
+                    Console.Error.WriteLine($"ari-client: --transport must be Sockets or HttpClient (got '{args[i + 1]}')");
+                    return 2;
+                }
+
+                continue;
+            }
+
             var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             switch (args[i])
             {
@@ -143,7 +155,7 @@ internal static class AriRestSeparate
                 case "--connections": connections = value; break;
                 case "--raw": raw = value; break;
                 default:
-                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections, --raw 0|1)");
+                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections, --raw 0|1, --transport Sockets|HttpClient)");
                     return 2;
             }
         }
@@ -161,6 +173,7 @@ internal static class AriRestSeparate
             UserName = "ctibridge",
             Password = "ctibridge-secret",
             MaxConnections = connections,
+            RestTransport = transport,
         });
         // The server is shared by the runs of the script: connections are counted from what it
         // had accepted before this client (this probe's own connection included).
@@ -255,7 +268,7 @@ internal static class AriRestSeparate
             added.Add(total - own);
         }
 
-        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : "")}, {inFlight} in flight, {connections} connections, {calls} calls");
+        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : $" AriClient over {transport}")}, {inFlight} in flight, {connections} connections, {calls} calls");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call, " +
             $"{openedDuring} connections opened while timing"));

@@ -1,0 +1,654 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace CtiBridge.Asterisk.Ari;
+
+/// <summary>
+/// The REST client's own HTTP/1.1 transport: a pool of keep-alive connections to one Asterisk, one
+/// request at a time per connection (Asterisk answers a connection's requests in order and HTTP
+/// pipelining buys nothing there). It exists for issue 5's cost per call: HttpClient's request and
+/// response objects, header collections and connection pool cost about as much CPU per call as the
+/// kernel's loopback work itself. Here a request is one buffer written with one send (request line,
+/// precomputed Host/Authorization/Accept lines, body), and the answer's head is scanned in place for
+/// the three headers that matter (Content-Length, Transfer-Encoding, Connection).
+/// <para>
+/// Behaviour kept from SocketsHttpHandler: at most <see cref="AriClientOptions.MaxConnections"/>
+/// connections (more calls wait for one), <see cref="AriClientOptions.ConnectTimeout"/> per connect,
+/// TLS with <see cref="AriClientOptions.Tls"/>, connections replaced after 5 minutes, an idle
+/// connection the server has closed is not used again, and a request
+/// sent on a reused connection that the server had already closed (no byte of answer) is sent once
+/// more on a new connection, as SocketsHttpHandler does: Asterisk closes idle HTTP sessions after
+/// http.conf's <c>session_inactivity</c> (30 s by default).
+/// </para>
+/// </summary>
+internal sealed class AriHttpTransport : IDisposable
+{
+    // Largest answer head accepted (SocketsHttpHandler's default MaxResponseHeadersLength is 64 KiB).
+    private const int MaxHeadBytes = 64 * 1024;
+
+    // Largest body read into a pooled buffer; a larger one (a recording's file) gets its own array.
+    private const int PooledBodyLimit = 1024 * 1024;
+
+    private static readonly long ConnectionLifetime = Stopwatch.Frequency * 300;
+
+    // A connection idle longer than this is dropped instead of reused: Asterisk closes idle sessions
+    // after 30 s by default, and a request sent as it does so would need the retry.
+    private static readonly long IdleLimit = Stopwatch.Frequency * 20;
+
+    private readonly string _host;
+    private readonly int _port;
+    private readonly SslClientAuthenticationOptions? _tls;
+    private readonly TimeSpan _connectTimeout;
+    private readonly TimeProvider _timeProvider;
+    private readonly byte[] _basePath;
+    private readonly byte[] _fixedHeaders;
+    private readonly SemaphoreSlim _slots;
+    private readonly ConcurrentStack<Connection> _idle = new();
+    private volatile bool _disposed;
+
+    public AriHttpTransport(AriClientOptions options, string authorization, TimeProvider timeProvider)
+    {
+        var address = options.BaseAddress;
+        _host = address.IdnHost;
+        _port = address.Port;
+        _tls = address.Scheme == Uri.UriSchemeHttps
+            ? options.Tls is { } tls ? AriTls.ForHost(tls, address.Host) : new SslClientAuthenticationOptions { TargetHost = address.Host }
+            : null;
+        _connectTimeout = options.ConnectTimeout;
+        _timeProvider = timeProvider;
+        _basePath = Encoding.ASCII.GetBytes(address.AbsolutePath.TrimEnd('/'));
+        // Written once: the same on every request. No Connection header: HTTP/1.1 keeps alive by default.
+        _fixedHeaders = Encoding.ASCII.GetBytes(
+            $"Host: {address.Authority}\r\nAuthorization: {authorization}\r\nAccept: application/json\r\n");
+        _slots = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
+    }
+
+    /// <summary>
+    /// Sends one request and reads the whole answer. Transport failures are <see cref="IOException"/>,
+    /// <see cref="SocketException"/> or <see cref="System.Security.Authentication.AuthenticationException"/>;
+    /// a cancelled <paramref name="cancellationToken"/> gives <see cref="OperationCanceledException"/>.
+    /// The per-call state machines of this path are pooled (each ValueTask is awaited once, by AriClient).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<AriHttpResponse> SendAsync(string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                var connection = TakeIdle() ?? await OpenAsync(cancellationToken).ConfigureAwait(false);
+                var reused = connection.Requests > 0;
+                try
+                {
+                    var response = await connection.SendAsync(this, method, path, query, body, cancellationToken).ConfigureAwait(false);
+                    if (connection.Reusable && !_disposed && Stopwatch.GetTimestamp() - connection.Opened < ConnectionLifetime)
+                    {
+                        connection.IdleSince = Stopwatch.GetTimestamp();
+                        _idle.Push(connection);
+                    }
+                    else
+                    {
+                        connection.Dispose();
+                    }
+
+                    return response;
+                }
+                catch (ServerClosedException) when (reused && !cancellationToken.IsCancellationRequested)
+                {
+                    // The server had closed this kept-alive connection before reading the request
+                    // (no byte of answer came back): send it again on a new one.
+                    connection.Dispose();
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        while (_idle.TryPop(out var connection))
+        {
+            connection.Dispose();
+        }
+    }
+
+    private Connection? TakeIdle()
+    {
+        while (_idle.TryPop(out var connection))
+        {
+            // Checked for a close by the server before every reuse (one poll, as SocketsHttpHandler
+            // looks at its read-ahead), so a request is not sent on a connection already known to be
+            // closed: the resend below is left for a close that crosses the request. Plain
+            // connections only: over TLS the socket may hold records the server sent unasked
+            // (session tickets) that SslStream has not read yet.
+            if (Stopwatch.GetTimestamp() - connection.IdleSince < IdleLimit && (_tls is not null || connection.LooksOpen()))
+            {
+                return connection;
+            }
+
+            connection.Dispose();
+        }
+
+        return null;
+    }
+
+    private async Task<Connection> OpenAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_connectTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(new DnsEndPoint(_host, _port), linked.Token).ConfigureAwait(false);
+            Stream stream = new NetworkStream(socket, ownsSocket: true);
+            if (_tls is not null)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(_tls, linked.Token).ConfigureAwait(false);
+            }
+
+            return new Connection(socket, stream);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new IOException(string.Create(CultureInfo.InvariantCulture,
+                $"no connection to {_host}:{_port} within the connect timeout of {_connectTimeout.TotalSeconds:0.###} s"));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The server closed a reused connection before sending any byte of the answer.</summary>
+    private sealed class ServerClosedException(string message, Exception? inner = null) : IOException(message, inner);
+
+    /// <summary>One keep-alive connection; used by one request at a time.</summary>
+    private sealed class Connection(Socket socket, Stream stream) : IDisposable
+    {
+        private byte[] _write = new byte[1024];
+        private byte[] _read = new byte[16 * 1024];
+
+        public long Opened { get; } = Stopwatch.GetTimestamp();
+
+        public long IdleSince { get; set; }
+
+        public int Requests { get; private set; }
+
+        public bool Reusable { get; private set; }
+
+        /// <summary>False when the server has closed (or sent something unasked): readable while idle means either.</summary>
+        public bool LooksOpen()
+        {
+            try
+            {
+                return !socket.Poll(0, SelectMode.SelectRead);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        public async ValueTask<AriHttpResponse> SendAsync(AriHttpTransport transport, string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
+        {
+            Reusable = false;
+            var length = WriteRequest(transport, method, path, query, body);
+            var first = Requests == 0;
+            Requests++;
+            try
+            {
+                await stream.WriteAsync(_write.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!first && e is IOException or SocketException)
+            {
+                throw new ServerClosedException("Asterisk had closed the kept-alive connection.", e);
+            }
+
+            return await ReadResponseAsync(method, first, cancellationToken).ConfigureAwait(false);
+        }
+
+        public void Dispose() => stream.Dispose();
+
+        private int WriteRequest(AriHttpTransport transport, string method, string path, string? query, byte[]? body)
+        {
+            var target = EscapeTarget(path, query);
+            var sendsLength = body is not null || method is "POST" or "PUT" or "PATCH";
+            var bodyLength = body?.Length ?? 0;
+            // Request line, fixed headers, Content-Type and Content-Length lines (<= 64), blank line, body.
+            var size = method.Length + 1 + transport._basePath.Length + target.Length + 11 + transport._fixedHeaders.Length + 64 + 2 + bodyLength;
+            if (_write.Length < size)
+            {
+                _write = new byte[Math.Max(size, _write.Length * 2)];
+            }
+
+            var span = _write.AsSpan();
+            var at = Encoding.ASCII.GetBytes(method, span);
+            span[at++] = (byte)' ';
+            transport._basePath.CopyTo(span[at..]);
+            at += transport._basePath.Length;
+            at += Encoding.ASCII.GetBytes(target, span[at..]);
+            " HTTP/1.1\r\n"u8.CopyTo(span[at..]);
+            at += 11;
+            transport._fixedHeaders.CopyTo(span[at..]);
+            at += transport._fixedHeaders.Length;
+            if (body is not null)
+            {
+                "Content-Type: application/json\r\n"u8.CopyTo(span[at..]);
+                at += 32;
+            }
+
+            if (sendsLength)
+            {
+                "Content-Length: "u8.CopyTo(span[at..]);
+                at += 16;
+                bodyLength.TryFormat(span[at..], out var digits, provider: CultureInfo.InvariantCulture);
+                at += digits;
+                "\r\n"u8.CopyTo(span[at..]);
+                at += 2;
+            }
+
+            "\r\n"u8.CopyTo(span[at..]);
+            at += 2;
+            if (body is not null)
+            {
+                body.CopyTo(span[at..]);
+                at += body.Length;
+            }
+
+            return at;
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<AriHttpResponse> ReadResponseAsync(string method, bool first, CancellationToken cancellationToken)
+        {
+            var filled = 0;
+            while (true)
+            {
+                // The head: read until the blank line.
+                int headEnd;
+                while ((headEnd = _read.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
+                {
+                    if (filled == _read.Length)
+                    {
+                        if (_read.Length >= MaxHeadBytes)
+                        {
+                            throw new IOException($"Asterisk's answer head is longer than {MaxHeadBytes / 1024} KiB without ending.");
+                        }
+
+                        Array.Resize(ref _read, Math.Min(MaxHeadBytes, _read.Length * 2));
+                    }
+
+                    int n;
+                    try
+                    {
+                        n = await stream.ReadAsync(_read.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (filled == 0 && !first && e is IOException or SocketException)
+                    {
+                        throw new ServerClosedException("Asterisk closed the kept-alive connection without answering.", e);
+                    }
+
+                    if (n == 0)
+                    {
+                        if (filled == 0 && !first)
+                        {
+                            throw new ServerClosedException("Asterisk closed the kept-alive connection without answering.");
+                        }
+
+                        throw new IOException(filled == 0
+                            ? "Asterisk closed the connection without answering."
+                            : $"Asterisk closed the connection after {filled} bytes of an incomplete answer head.");
+                    }
+
+                    filled += n;
+                }
+
+                var head = Head.Parse(_read.AsSpan(0, headEnd));
+                var bodyStart = headEnd + 4;
+                if (head.Status is >= 100 and < 200)
+                {
+                    // An interim answer (100 Continue): the real one follows.
+                    Buffer.BlockCopy(_read, bodyStart, _read, 0, filled - bodyStart);
+                    filled -= bodyStart;
+                    continue;
+                }
+
+                string? reason = head.Status is >= 200 and <= 299 ? null : Encoding.ASCII.GetString(_read.AsSpan(head.ReasonStart, head.ReasonLength));
+                AriHttpResponse response;
+                var keepAlive = head.KeepAlive;
+                if (method == "HEAD" || head.Status is 204 or 304)
+                {
+                    response = new AriHttpResponse(head.Status, reason, [], 0, pooled: false);
+                }
+                else if (head.Chunked)
+                {
+                    response = await ReadChunkedAsync(head.Status, reason, bodyStart, filled, cancellationToken).ConfigureAwait(false);
+                    filled = 0;
+                }
+                else if (head.ContentLength is { } contentLength)
+                {
+                    response = await ReadLengthAsync(head.Status, reason, contentLength, bodyStart, filled, cancellationToken).ConfigureAwait(false);
+                    filled = Math.Max(0, filled - bodyStart - (int)Math.Min(contentLength, int.MaxValue));
+                }
+                else
+                {
+                    // Neither length nor chunks: the body ends with the connection.
+                    response = await ReadToEndAsync(head.Status, reason, bodyStart, filled, cancellationToken).ConfigureAwait(false);
+                    keepAlive = false;
+                    filled = 0;
+                }
+
+                // Bytes after the answer were never asked for: the connection is not in a known state.
+                Reusable = keepAlive && filled == 0;
+                return response;
+            }
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<AriHttpResponse> ReadLengthAsync(int status, string? reason, long contentLength, int bodyStart, int filled, CancellationToken cancellationToken)
+        {
+            if (contentLength == 0)
+            {
+                return new AriHttpResponse(status, reason, [], 0, pooled: false);
+            }
+
+            if (contentLength > Array.MaxLength)
+            {
+                throw new IOException($"Asterisk announced a body of {contentLength} bytes, more than one buffer can hold.");
+            }
+
+            var length = (int)contentLength;
+            var pooled = length <= PooledBodyLimit;
+            var buffer = pooled ? ArrayPool<byte>.Shared.Rent(length) : new byte[length];
+            try
+            {
+                var have = Math.Min(length, filled - bodyStart);
+                _read.AsSpan(bodyStart, have).CopyTo(buffer);
+                while (have < length)
+                {
+                    var n = await stream.ReadAsync(buffer.AsMemory(have, length - have), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        throw new IOException($"Asterisk closed the connection after {have} of the {length} body bytes it announced.");
+                    }
+
+                    have += n;
+                }
+
+                return new AriHttpResponse(status, reason, buffer, length, pooled);
+            }
+            catch
+            {
+                if (pooled)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                throw;
+            }
+        }
+
+        private async ValueTask<AriHttpResponse> ReadToEndAsync(int status, string? reason, int bodyStart, int filled, CancellationToken cancellationToken)
+        {
+            using var body = new MemoryStream();
+            body.Write(_read, bodyStart, filled - bodyStart);
+            int n;
+            while ((n = await stream.ReadAsync(_read, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                body.Write(_read, 0, n);
+            }
+
+            var bytes = body.ToArray();
+            return new AriHttpResponse(status, reason, bytes, bytes.Length, pooled: false);
+        }
+
+        /// <summary>A chunked body (RFC 9112 §7.1); chunk extensions and trailers are skipped.</summary>
+        private async ValueTask<AriHttpResponse> ReadChunkedAsync(int status, string? reason, int bodyStart, int filled, CancellationToken cancellationToken)
+        {
+            using var body = new MemoryStream();
+            var at = bodyStart;
+            while (true)
+            {
+                // The chunk-size line.
+                int lineEnd;
+                while ((lineEnd = _read.AsSpan(at, filled - at).IndexOf("\r\n"u8)) < 0)
+                {
+                    (at, filled) = await FillAsync(at, filled, "a chunk size", cancellationToken).ConfigureAwait(false);
+                }
+
+                var line = _read.AsSpan(at, lineEnd);
+                var semicolon = line.IndexOf((byte)';');
+                if (semicolon >= 0)
+                {
+                    line = line[..semicolon];
+                }
+
+                if (!long.TryParse(Encoding.ASCII.GetString(line.Trim((byte)' ')), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var size) || size < 0 || size > Array.MaxLength - body.Length)
+                {
+                    throw new IOException($"Asterisk's chunked answer has an invalid chunk size line '{Encoding.ASCII.GetString(_read, at, Math.Min(lineEnd, 40))}'.");
+                }
+
+                at += lineEnd + 2;
+                if (size == 0)
+                {
+                    // Trailers up to the blank line.
+                    while (true)
+                    {
+                        while ((lineEnd = _read.AsSpan(at, filled - at).IndexOf("\r\n"u8)) < 0)
+                        {
+                            (at, filled) = await FillAsync(at, filled, "the end of the chunked body", cancellationToken).ConfigureAwait(false);
+                        }
+
+                        at += lineEnd + 2;
+                        if (lineEnd == 0)
+                        {
+                            if (at != filled)
+                            {
+                                throw new IOException("Asterisk sent bytes after the end of a chunked answer.");
+                            }
+
+                            var bytes = body.ToArray();
+                            return new AriHttpResponse(status, reason, bytes, bytes.Length, pooled: false);
+                        }
+                    }
+                }
+
+                for (var left = size + 2; left > 0;)
+                {
+                    if (at == filled)
+                    {
+                        (at, filled) = await FillAsync(at, filled, "a chunk", cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var take = (int)Math.Min(left, filled - at);
+                    // The chunk's data, then its CRLF (not part of the body).
+                    var data = (int)Math.Max(0, Math.Min(take, left - 2));
+                    body.Write(_read, at, data);
+                    at += take;
+                    left -= take;
+                }
+
+                if (_read[at - 2] != (byte)'\r' || _read[at - 1] != (byte)'\n')
+                {
+                    throw new IOException("Asterisk's chunked answer has a chunk not followed by CRLF.");
+                }
+            }
+        }
+
+        /// <summary>Moves what is unread to the front and reads more; the connection ending here is an error.</summary>
+        private async ValueTask<(int At, int Filled)> FillAsync(int at, int filled, string waitingFor, CancellationToken cancellationToken)
+        {
+            // Keep at least two bytes before the unread part: a chunk's trailing CRLF is checked there.
+            var keep = Math.Min(at, 2);
+            Buffer.BlockCopy(_read, at - keep, _read, 0, filled - at + keep);
+            filled = filled - at + keep;
+            at = keep;
+            if (filled == _read.Length)
+            {
+                if (_read.Length >= MaxHeadBytes)
+                {
+                    throw new IOException($"Asterisk's chunked answer has a line longer than {MaxHeadBytes / 1024} KiB while waiting for {waitingFor}.");
+                }
+
+                Array.Resize(ref _read, Math.Min(MaxHeadBytes, _read.Length * 2));
+            }
+
+            var n = await stream.ReadAsync(_read.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new IOException($"Asterisk closed the connection while a chunked answer waited for {waitingFor}.");
+            }
+
+            return (at, filled + n);
+        }
+
+        /// <summary>Percent-encodes what may not stand in a request target as is (spaces, controls, non-ASCII), as System.Uri does.</summary>
+        private static string EscapeTarget(string path, string? query)
+        {
+            var target = query is null ? path : string.Concat(path, "?", query);
+            if (!target.AsSpan().ContainsAnyExceptInRange('!', '~'))
+            {
+                return target;
+            }
+
+            var builder = new StringBuilder(target.Length + 16);
+            Span<byte> utf8 = stackalloc byte[4];
+            foreach (var rune in target.EnumerateRunes())
+            {
+                if (rune.Value is >= '!' and <= '~')
+                {
+                    builder.Append((char)rune.Value);
+                    continue;
+                }
+
+                var count = rune.EncodeToUtf8(utf8);
+                for (var i = 0; i < count; i++)
+                {
+                    builder.Append('%').Append(utf8[i].ToString("X2", CultureInfo.InvariantCulture));
+                }
+            }
+
+            return builder.ToString();
+        }
+    }
+
+    /// <summary>What the answer's head says about its body and the connection.</summary>
+    private readonly record struct Head(int Status, int ReasonStart, int ReasonLength, long? ContentLength, bool Chunked, bool KeepAlive)
+    {
+        public static Head Parse(ReadOnlySpan<byte> head)
+        {
+            var lineEnd = head.IndexOf("\r\n"u8);
+            var statusLine = lineEnd < 0 ? head : head[..lineEnd];
+            // "HTTP/1.1 200 OK": version, a space, three digits, then a space and the reason (may be empty).
+            if (statusLine.Length < 12 || !statusLine.StartsWith("HTTP/1."u8) || statusLine[8] != (byte)' '
+                || !char.IsAsciiDigit((char)statusLine[9]) || !char.IsAsciiDigit((char)statusLine[10]) || !char.IsAsciiDigit((char)statusLine[11])
+                || (statusLine.Length > 12 && statusLine[12] != (byte)' '))
+            {
+                throw new IOException($"Asterisk's answer does not start with an HTTP/1.x status line: '{Printable(statusLine)}'.");
+            }
+
+            var status = ((statusLine[9] - '0') * 100) + ((statusLine[10] - '0') * 10) + (statusLine[11] - '0');
+            var http10 = statusLine[7] == (byte)'0';
+            var reasonStart = Math.Min(13, statusLine.Length);
+            long? contentLength = null;
+            var chunked = false;
+            var close = false;
+            var keepAlive = false;
+            var rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
+            while (!rest.IsEmpty)
+            {
+                var end = rest.IndexOf("\r\n"u8);
+                var line = end < 0 ? rest : rest[..end];
+                rest = end < 0 ? [] : rest[(end + 2)..];
+                var colon = line.IndexOf((byte)':');
+                if (colon <= 0)
+                {
+                    throw new IOException($"Asterisk's answer has a header line without a name and colon: '{Printable(line)}'.");
+                }
+
+                var name = line[..colon];
+                var value = line[(colon + 1)..].Trim((byte)' ').Trim((byte)'\t');
+                if (System.Text.Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+                {
+                    if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || (contentLength is { } earlier && earlier != parsed))
+                    {
+                        throw new IOException($"Asterisk's answer has an invalid Content-Length '{Printable(value)}'.");
+                    }
+
+                    contentLength = parsed;
+                }
+                else if (System.Text.Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
+                {
+                    chunked = value.Length >= 7 && System.Text.Ascii.EqualsIgnoreCase(value[^7..], "chunked"u8);
+                }
+                else if (System.Text.Ascii.EqualsIgnoreCase(name, "Connection"u8))
+                {
+                    close |= Contains(value, "close"u8);
+                    keepAlive |= Contains(value, "keep-alive"u8);
+                }
+            }
+
+            return new Head(status, reasonStart, Math.Max(0, statusLine.Length - reasonStart), contentLength, chunked, !close && (!http10 || keepAlive));
+        }
+
+        private static bool Contains(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+        {
+            for (var i = 0; i + token.Length <= value.Length; i++)
+            {
+                if (System.Text.Ascii.EqualsIgnoreCase(value.Slice(i, token.Length), token))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static string Printable(ReadOnlySpan<byte> bytes)
+        {
+            var text = Encoding.ASCII.GetString(bytes[..Math.Min(bytes.Length, 80)]);
+            return string.Concat(text.Select(c => char.IsControl(c) ? '?' : c));
+        }
+    }
+}
+
+/// <summary>A status, the reason phrase of a non-2xx answer, and the body; disposing returns a pooled body's buffer.</summary>
+internal readonly struct AriHttpResponse(int statusCode, string? reasonPhrase, byte[] buffer, int length, bool pooled) : IDisposable
+{
+    public int StatusCode { get; } = statusCode;
+
+    public string? ReasonPhrase { get; } = reasonPhrase;
+
+    public ReadOnlyMemory<byte> Body { get; } = buffer.AsMemory(0, length);
+
+    public void Dispose()
+    {
+        if (pooled)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,321 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using CtiBridge.Asterisk.Ari;
+
+namespace CtiBridge.Asterisk.Tests.Ari;
+
+/// <summary>
+/// The REST client's own HTTP/1.1 transport (<see cref="AriRestTransport.Sockets"/>, the default) on the
+/// wire cases the recorded Asterisk exchanges do not show: keep-alive reuse, the connection bound, a
+/// kept-alive connection the server has closed, chunked and close-delimited bodies, an interim
+/// 100 answer, and broken answers (not HTTP, a body cut short) giving clear connection errors.
+/// The recorded exchanges themselves run through both transports in <see cref="AriRestReplayTests"/>.
+/// </summary>
+public sealed class AriHttpTransportTests
+{
+    private const string Channel = """{"id":"cust-1","name":"PJSIP/1000-00000001","state":"Up","protocol_id":"","caller":{"name":"","number":"1000"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"default","exten":"s","priority":1,"app_name":"","app_data":""},"creationtime":"2026-11-22T16:41:33.000+0000","language":"en"}""";
+
+    private static AriClient Client(ScriptedServer server, int maxConnections = 32) => new(new AriClientOptions
+    {
+        BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
+        UserName = "ctibridge",
+        Password = "ctibridge-secret",
+        MaxConnections = maxConnections,
+    });
+
+    private static byte[] Answer(string body, string status = "200 OK") =>
+        Encoding.UTF8.GetBytes($"HTTP/1.1 {status}\r\nServer: Asterisk/22.10.1\r\nContent-type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
+
+    [Fact]
+    public async Task CallsInARow_ShareOneKeptAliveConnection()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer(Channel))));
+        using var client = Client(server);
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+        }
+
+        Assert.Equal(1, server.Accepted);
+        Assert.Equal(20, server.Requests.Count);
+        var request = server.Requests.First();
+        Assert.Equal("GET /ari/channels/cust-1 HTTP/1.1", request.Line);
+        Assert.Equal($"127.0.0.1:{server.Port}", request.Headers["Host"]);
+        Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("ctibridge:ctibridge-secret")), request.Headers["Authorization"]);
+    }
+
+    [Fact]
+    public async Task MoreCallsThanMaxConnections_WaitForAConnection_AndAllSucceed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new ScriptedServer(async (_, _) =>
+        {
+            await gate.Task;
+            return new Reply(Answer(Channel));
+        });
+        using var client = Client(server, maxConnections: 2);
+
+        var calls = Enumerable.Range(0, 10).Select(_ => client.Channels.GetAsync("cust-1", ct)).ToList();
+        await Eventually.TrueAsync(() => server.Requests.Count == 2, "two requests held by the server", ct);
+        gate.SetResult();
+        var channels = await Task.WhenAll(calls);
+
+        Assert.All(channels, c => Assert.Equal("cust-1", c.Id));
+        Assert.Equal(2, server.Accepted);
+        Assert.Equal(10, server.Requests.Count);
+    }
+
+    [Fact]
+    public async Task KeptAliveConnectionClosedByTheServer_TheNextCallGoesOutOnANewConnection()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // Like Asterisk's session_inactivity: the server closes the connection after its answer
+        // without saying so in a Connection header.
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer(Channel), CloseAfter: true)));
+        using var client = Client(server);
+
+        Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+        Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+
+        Assert.Equal(2, server.Accepted);
+        Assert.Equal(2, server.Requests.Count);
+    }
+
+    [Fact]
+    public async Task NewConnectionClosedWithoutAnAnswer_IsAConnectionError_NotSentTwice()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply([], CloseAfter: true)));
+        using var client = Client(server);
+
+        var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.AnswerAsync("cust-1", ct));
+
+        Assert.Equal("/channels/cust-1/answer", error.Path);
+        Assert.Contains("closed the connection without answering", error.Message, StringComparison.Ordinal);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task ChunkedAnswer_WithExtensionAndTrailer_IsJoined_AndTheConnectionKept()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var chunked = new StringBuilder("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+        var parts = new[] { Channel[..10], Channel[10..200], Channel[200..] };
+        foreach (var part in parts)
+        {
+            chunked.Append($"{Encoding.UTF8.GetByteCount(part):x};name=value\r\n{part}\r\n");
+        }
+
+        chunked.Append("0\r\nX-Trailer: yes\r\n\r\n");
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Encoding.UTF8.GetBytes(chunked.ToString()))));
+        using var client = Client(server);
+
+        var first = await client.Channels.GetAsync("cust-1", ct);
+        var second = await client.Channels.GetAsync("cust-1", ct);
+
+        Assert.Equal("cust-1", first.Id);
+        Assert.Equal("PJSIP/1000-00000001", second.Name);
+        Assert.Equal(1, server.Accepted);
+    }
+
+    [Fact]
+    public async Task AnswerWithoutLength_EndsWithTheConnection_AndTheNextCallOpensANewOne()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
+            Encoding.UTF8.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + Channel), CloseAfter: true)));
+        using var client = Client(server);
+
+        Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+        Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+
+        Assert.Equal(2, server.Accepted);
+    }
+
+    [Fact]
+    public async Task InterimContinueAnswer_IsSkipped()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
+            [.. "HTTP/1.1 100 Continue\r\n\r\n"u8, .. Answer(Channel)])));
+        using var client = Client(server);
+
+        Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+    }
+
+    [Fact]
+    public async Task ErrorAnswer_KeepsStatusReasonAndAsteriskMessage()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer("""{"message":"Channel not found"}""", "404 Not Found"))));
+        using var client = Client(server);
+
+        var error = await Assert.ThrowsAsync<AriRequestException>(() => client.Channels.GetAsync("gone", ct));
+
+        Assert.Equal(404, error.StatusCode);
+        Assert.Equal("Not Found", error.ReasonPhrase);
+        Assert.Equal("Channel not found", error.AsteriskMessage);
+    }
+
+    [Fact]
+    public async Task NotHttp_GivesAConnectionErrorQuotingWhatCame()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply("SSH-2.0-OpenSSH_9.6\r\n\r\n"u8.ToArray(), CloseAfter: true)));
+        using var client = Client(server);
+
+        var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Asterisk.PingAsync(ct));
+
+        Assert.Contains("HTTP/1.x status line", error.Message, StringComparison.Ordinal);
+        Assert.Contains("SSH-2.0-OpenSSH_9.6", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BodyCutShort_GivesAConnectionErrorWithTheByteCounts()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
+            Encoding.UTF8.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":\"x\"}"), CloseAfter: true)));
+        using var client = Client(server);
+
+        var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.GetAsync("x", ct));
+
+        Assert.Contains("after 10 of the 100 body bytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RawPathWithSpaceAndNonAscii_IsPercentEncodedOnTheWire()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer("", "204 No Content"))));
+        using var client = Client(server);
+
+        await client.SendRawAsync("DELETE", "/channels/a b\u00e9", "reason=normal", null, ct);
+
+        Assert.Equal("DELETE /ari/channels/a%20b%C3%A9?reason=normal HTTP/1.1", Assert.Single(server.Requests).Line);
+    }
+
+    /// <summary>What the scripted server sends back, and whether it then closes the connection.</summary>
+    private sealed record Reply(byte[] Bytes, bool CloseAfter = false);
+
+    private sealed record Request(string Line, Dictionary<string, string> Headers);
+
+    /// <summary>A loopback HTTP/1.1 server that answers each request with given bytes and counts connections.</summary>
+    private sealed class ScriptedServer : IAsyncDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly Func<int, Request, Task<Reply>> _respond;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly ConcurrentBag<Socket> _sockets = [];
+        private readonly Task _accept;
+        private int _accepted;
+
+        public ScriptedServer(Func<int, Request, Task<Reply>> respond)
+        {
+            _respond = respond;
+            _listener.Start(64);
+            _accept = AcceptAsync();
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public int Accepted => Volatile.Read(ref _accepted);
+
+        public ConcurrentQueue<Request> Requests { get; } = new();
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            foreach (var socket in _sockets)
+            {
+                socket.Dispose();
+            }
+
+            await _accept;
+            _stop.Dispose();
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var socket = await _listener.AcceptSocketAsync(_stop.Token);
+                    _sockets.Add(socket);
+                    _ = ServeAsync(socket, Interlocked.Increment(ref _accepted));
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+            }
+        }
+
+        private async Task ServeAsync(Socket socket, int connection)
+        {
+            var buffer = new byte[64 * 1024];
+            var filled = 0;
+            try
+            {
+                while (true)
+                {
+                    int end;
+                    while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
+                    {
+                        var n = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
+                        if (n == 0)
+                        {
+                            return;
+                        }
+
+                        filled += n;
+                    }
+
+                    var lines = Encoding.ASCII.GetString(buffer, 0, end).Split("\r\n");
+                    var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+                    var length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl, System.Globalization.CultureInfo.InvariantCulture) : 0;
+                    var total = end + 4 + length;
+                    while (filled < total)
+                    {
+                        var n = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
+                        if (n == 0)
+                        {
+                            return;
+                        }
+
+                        filled += n;
+                    }
+
+                    Buffer.BlockCopy(buffer, total, buffer, 0, filled - total);
+                    filled -= total;
+                    var request = new Request(lines[0], headers);
+                    Requests.Enqueue(request);
+                    var reply = await _respond(connection, request);
+                    if (reply.Bytes.Length > 0)
+                    {
+                        await socket.SendAsync(reply.Bytes, _stop.Token);
+                    }
+
+                    if (reply.CloseAfter)
+                    {
+                        socket.Shutdown(SocketShutdown.Both);
+                        return;
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+            }
+            finally
+            {
+                socket.Dispose();
+            }
+        }
+    }
+}
