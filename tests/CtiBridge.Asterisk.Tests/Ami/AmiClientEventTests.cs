@@ -94,25 +94,12 @@ public sealed class AmiClientEventTests
     public async Task SubscribeEvents_BurstThenServerCloses_EveryEventDeliveredBeforeDisconnectIsSignalled()
     {
         const int burst = 20_000;
-        var clock = new FakeTimeProvider();
-        await using var server = new ScriptedAmiServer(async (peer, ct) =>
-        {
-            await peer.ServeLoginAsync(ct);
-            var text = new StringBuilder();
-            for (var i = 0; i < burst; i++)
-            {
-                text.Append("Event: AgentConnect\r\nQueue: support\r\nMemberName: Agent ").Append(i).Append("\r\nHoldTime: 3\r\n\r\n");
-            }
-
-            await peer.SendAsync(text.ToString(), ct);
-            // Returning closes the socket at once, with the burst possibly still in flight.
-        });
+        // The server closes the socket right after the burst, with the burst possibly still in flight.
         // The reader's pause for a consumer that is behind (ReaderLead) is off here: this consumer
         // reads nothing until the disconnect, and the fake clock never ends a pause. The pause with
         // the same burst is the next test.
-        await using var client = new AmiClient(server.Options() with { ReaderLead = 0 }, timeProvider: clock);
-        using var events = client.SubscribeEvents();
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        await using var rig = await BurstRig.StartAsync(AgentConnectBurst(burst), options => options with { ReaderLead = 0 }, afterBurst: null);
+        var (client, events) = (rig.Client, rig.Events);
 
         var disconnected = await client.WaitForAsync(AmiConnectionState.Disconnected, 1);
 
@@ -131,16 +118,9 @@ public sealed class AmiClientEventTests
     {
         const int burst = 20_000;
         const int lead = 32 * 1024;
-        var clock = new FakeTimeProvider();
-        await using var server = new ScriptedAmiServer(async (peer, ct) =>
-        {
-            await peer.ServeLoginAsync(ct);
-            await peer.SendAsync(AgentConnectBurst(burst), ct);
-        });
-        var options = server.Options() with { ReaderLead = lead, ReaderLeadWait = TimeSpan.FromMilliseconds(50) };
-        await using var client = new AmiClient(options, timeProvider: clock);
-        using var events = client.SubscribeEvents();
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        await using var rig = await BurstRig.StartAsync(
+            AgentConnectBurst(burst), options => options with { ReaderLead = lead, ReaderLeadWait = TimeSpan.FromMilliseconds(50) }, afterBurst: null);
+        var (clock, options, client, events) = (rig.Clock, rig.Options, rig.Client, rig.Events);
 
         // The reader stops once the unread events pass the lead (plus at most one socket read),
         // although the whole burst (~3 MB) is on its way; the fake clock does not move, so the
@@ -171,17 +151,9 @@ public sealed class AmiClientEventTests
     public async Task SubscribeEvents_ConsumerReadingSlowly_ReaderPausedForItGoesOnWhenItTakesABatch()
     {
         const int burst = 20_000;
-        var clock = new FakeTimeProvider();
-        await using var server = new ScriptedAmiServer(async (peer, ct) =>
-        {
-            await peer.ServeLoginAsync(ct);
-            await peer.SendAsync(AgentConnectBurst(burst), ct);
-            await peer.EchoUntilClosedAsync(ct);
-        });
         // The clock never moves: every pause of the reader must be ended by the consumer.
-        await using var client = new AmiClient(server.Options() with { ReaderLead = 16 * 1024 }, timeProvider: clock);
-        using var events = client.SubscribeEvents();
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        await using var rig = await BurstRig.StartAsync(AgentConnectBurst(burst), options => options with { ReaderLead = 16 * 1024 }, (peer, ct) => peer.EchoUntilClosedAsync(ct));
+        var (client, events) = (rig.Client, rig.Events);
 
         Assert.True((await events.NextAsync()).IsResync);
         for (var i = 0; i < burst; i++)
@@ -197,20 +169,15 @@ public sealed class AmiClientEventTests
     public async Task SubscribeEvents_ConsumerAwaitsActionWhileReaderPaused_ResponseBehindTheBurstArrives()
     {
         const int burst = 20_000;
-        var clock = new FakeTimeProvider();
-        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        // A small lead and a clock that never moves: only the action may end the reader's pause.
+        await using var rig = await BurstRig.StartAsync(AgentConnectBurst(burst), options => options with { ReaderLead = 16 * 1024 }, async (peer, ct) =>
         {
-            await peer.ServeLoginAsync(ct);
-            await peer.SendAsync(AgentConnectBurst(burst), ct);
             while (await peer.ReadActionAsync(ct) is { } action)
             {
                 await peer.SendAsync($"Response: Success\r\nActionID: {action.ActionId}\r\nPing: Pong\r\n\r\n", ct);
             }
         });
-        // A small lead and a clock that never moves: only the action may end the reader's pause.
-        await using var client = new AmiClient(server.Options() with { ReaderLead = 16 * 1024 }, timeProvider: clock);
-        using var events = client.SubscribeEvents();
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        var (client, events) = (rig.Client, rig.Events);
         Assert.True((await events.NextAsync()).IsResync);
         Assert.Equal("Agent 0", (await events.NextAsync()).Event!["MemberName"]);
         await WaitUntilAsync(() => events.BacklogBytes > 16 * 1024);
@@ -229,24 +196,16 @@ public sealed class AmiClientEventTests
     [Fact]
     public async Task SubscribeEvents_BacklogPastTheByteLimit_ConnectionBreaksWithTheBytesInTheReason()
     {
-        var clock = new FakeTimeProvider();
-        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        // ~640 KB of events, far fewer than EventBacklogLimit's count, ten times the byte limit.
+        var text = new StringBuilder();
+        for (var i = 0; i < 2_000; i++)
         {
-            await peer.ServeLoginAsync(ct);
-            // ~640 KB of events, far fewer than EventBacklogLimit's count, ten times the byte limit.
-            var text = new StringBuilder();
-            for (var i = 0; i < 2_000; i++)
-            {
-                text.Append("Event: VarSet\r\nVariable: NOTE\r\nValue: ").Append('x', 250).Append("\r\nSeq: ").Append(i).Append("\r\n\r\n");
-            }
+            text.Append("Event: VarSet\r\nVariable: NOTE\r\nValue: ").Append('x', 250).Append("\r\nSeq: ").Append(i).Append("\r\n\r\n");
+        }
 
-            await peer.SendAsync(text.ToString(), ct);
-            await peer.EchoUntilClosedAsync(ct);
-        });
-        var options = server.Options() with { EventBacklogByteLimit = 64 * 1024, ReaderLead = 0 };
-        await using var client = new AmiClient(options, timeProvider: clock);
-        using var events = client.SubscribeEvents();
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        await using var rig = await BurstRig.StartAsync(
+            text.ToString(), options => options with { EventBacklogByteLimit = 64 * 1024, ReaderLead = 0 }, (peer, ct) => peer.EchoUntilClosedAsync(ct));
+        var (client, events) = (rig.Client, rig.Events);
 
         var down = await client.WaitForAsync(AmiConnectionState.Disconnected, 1);
 
@@ -281,6 +240,68 @@ public sealed class AmiClientEventTests
         Assert.Contains(errors, e => e.StartsWith("ReaderLeadWait", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The set-up the reader-lead and backlog tests share: a server that logs the client in, sends
+    /// one burst of events, then does <c>afterBurst</c> (null: closes the socket at once); a client on
+    /// a fake clock that never moves unless the test advances it, subscribed before it starts.
+    /// </summary>
+    private sealed class BurstRig : IAsyncDisposable
+    {
+        private BurstRig(ScriptedAmiServer server, AmiClientOptions options, FakeTimeProvider clock, AmiClient client, AmiEventSubscription events)
+        {
+            Server = server;
+            Options = options;
+            Clock = clock;
+            Client = client;
+            Events = events;
+        }
+
+        public ScriptedAmiServer Server { get; }
+
+        public AmiClientOptions Options { get; }
+
+        public FakeTimeProvider Clock { get; }
+
+        public AmiClient Client { get; }
+
+        public AmiEventSubscription Events { get; }
+
+        public static async Task<BurstRig> StartAsync(string burst, Func<AmiClientOptions, AmiClientOptions> configure, Func<FakeAmiPeer, CancellationToken, Task>? afterBurst)
+        {
+            var server = new ScriptedAmiServer(async (peer, ct) =>
+            {
+                await peer.ServeLoginAsync(ct);
+                await peer.SendAsync(burst, ct);
+                if (afterBurst is not null)
+                {
+                    await afterBurst(peer, ct);
+                }
+            });
+            var clock = new FakeTimeProvider();
+            var options = configure(server.Options());
+            var client = new AmiClient(options, timeProvider: clock);
+            var events = client.SubscribeEvents();
+            var rig = new BurstRig(server, options, clock, client, events);
+            try
+            {
+                await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+                return rig;
+            }
+            catch
+            {
+                await rig.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Events.Dispose();
+            await Client.DisposeAsync();
+            await Server.DisposeAsync();
+        }
+    }
+
     private static string AgentConnectBurst(int count)
     {
         var text = new StringBuilder();
@@ -305,22 +326,14 @@ public sealed class AmiClientEventTests
     [Fact]
     public async Task SubscribeEvents_ConsumerFallsBehindPastTheLimit_ConnectionBreaksReconnectsAndSignalsResync()
     {
-        var clock = new FakeTimeProvider();
-        await using var server = new ScriptedAmiServer(async (peer, ct) =>
+        var text = new StringBuilder();
+        for (var i = 0; i < 500; i++)
         {
-            await peer.ServeLoginAsync(ct);
-            var text = new StringBuilder();
-            for (var i = 0; i < 500; i++)
-            {
-                text.Append("Event: QueueMemberStatus\r\nQueue: support\r\nSeq: ").Append(i).Append("\r\n\r\n");
-            }
+            text.Append("Event: QueueMemberStatus\r\nQueue: support\r\nSeq: ").Append(i).Append("\r\n\r\n");
+        }
 
-            await peer.SendAsync(text.ToString(), ct);
-            await peer.EchoUntilClosedAsync(ct);
-        });
-        await using var client = new AmiClient(server.Options() with { EventBacklogLimit = 100 }, timeProvider: clock);
-        using var events = client.SubscribeEvents();
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        await using var rig = await BurstRig.StartAsync(text.ToString(), options => options with { EventBacklogLimit = 100 }, (peer, ct) => peer.EchoUntilClosedAsync(ct));
+        var (clock, client, events) = (rig.Clock, rig.Client, rig.Events);
 
         var down = await client.WaitForAsync(AmiConnectionState.Disconnected, 1);
         Assert.IsType<AmiEventBacklogException>(down.Reason);
