@@ -17,6 +17,12 @@ public static class DialerExtensions
     public static IServiceCollection AddCtiBridgeDialer(this IServiceCollection services, CtiBridgeSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        if (settings.CallControl.IsEnabled)
+        {
+            // Screen pops of dialers on other instances (a dialer-only instance) go on this instance's event stream too.
+            services.AddHostedService(provider => new PreviewScreenPops(provider, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<PreviewScreenPops>>()));
+        }
+
         if (!settings.Dialer.Enabled)
         {
             return services;
@@ -115,6 +121,64 @@ internal sealed class OutboundDialerService(OutboundDialer dialer, IServiceProvi
             await dialer.DisposeAsync().ConfigureAwait(false);
         }
     }
+}
+
+/// <summary>
+/// Puts the preview screen pops raised by dialers on other instances (read from
+/// <c>dialer_preview_events</c>) on this instance's event stream, numbered like its own events, so an
+/// agent's desktop connected to the instance running call control sees a lead shown by a dialer-only
+/// instance. Screen pops of this instance's own dialer are noted directly and skipped here.
+/// </summary>
+internal sealed partial class PreviewScreenPops(IServiceProvider services, TimeProvider time, ILogger<PreviewScreenPops> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (services.GetService<CallCenter>() is not { } center || services.GetService<LiveEventHub>() is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (services.GetService<DatabaseSchemaState>() is { } schema)
+            {
+                await schema.WhenCheckedAsync(stoppingToken).ConfigureAwait(false);
+            }
+
+            var relay = new Data.Dialer.PreviewRelay(services.GetRequiredService<NpgsqlDataSource>(), time);
+            var local = services.GetService<OutboundDialer>()?.InstanceId ?? string.Empty;
+            long? last = null;
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    // From now on: what was shown before this instance started is not news (the preview API still has it).
+                    last ??= await relay.LastEventIdAsync(stoppingToken).ConfigureAwait(false);
+                    foreach (var row in await relay.ReadAfterAsync(last.Value, local, cancellationToken: stoppingToken).ConfigureAwait(false))
+                    {
+                        if (OutboundDialer.PreviewFromJson(row.PreviewJson) is { } preview)
+                        {
+                            center.TryNote(new DialerPreviewNoted(preview));
+                        }
+
+                        last = row.EventId;
+                    }
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Text.Json.JsonException)
+                {
+                    LogReadFailed(logger, ex.Message);
+                }
+
+                await Task.Delay(OutboundDialer.PreviewRelayInterval, time, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 1052, Level = LogLevel.Warning, Message = "Reading other instances' preview screen pops failed ({Reason}); retrying")]
+    private static partial void LogReadFailed(ILogger logger, string reason);
 }
 
 /// <summary>

@@ -218,6 +218,8 @@ public sealed partial class OutboundDialer
 
     private void Raise(DialerPreview preview)
     {
+        // Also for the other instances (the agent's desktop may talk to the one running call control).
+        _relayOut.Writer.TryWrite(preview);
         try
         {
             PreviewChanged?.Invoke(preview);

@@ -133,6 +133,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _tasks.Add(Task.Run(() => RunLoopAsync(_stopping.Token), CancellationToken.None));
         _tasks.Add(Task.Run(() => ReadEventsAsync(_stopping.Token), CancellationToken.None));
         _tasks.Add(Task.Run(() => TickAsync(_stopping.Token), CancellationToken.None));
+        _tasks.Add(Task.Run(() => RelayPreviewsAsync(_stopping.Token), CancellationToken.None));
         LogStarted(_logger, InstanceId, _settings.Application);
     }
 
@@ -816,6 +817,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             agent.PreviewTimer?.Dispose();
             agent.Campaign.Dialer.SkipPreviewed(offer.Lead.Lead.Id);
             Post(_ => _hopper.ReleaseAsync([(offer.Lead.Lead.Id, null)], CancellationToken.None));
+            Raise(Describe("skipped", agent, offer, now) with { Reason = "left" });
         }
 
         if (agent.CallId is { } callId && _lines.TryGetValue(callId, out var agentLine))

@@ -394,12 +394,79 @@ public static class DialerEndpoints
             return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your agent", detail: "An agent key may act only for its own agent.");
         }
 
-        if (services.GetService<OutboundDialer>() is not { } dialer)
+        if (BadAgentId(agentId) is { } bad)
         {
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+            return bad;
         }
 
-        return await dialer.GetPreviewAsync(agentId, ct) is { } preview ? Results.Ok(preview) : Results.NoContent();
+        if (services.GetService<OutboundDialer>() is { } dialer && dialer.CampaignOf(agentId) is not null)
+        {
+            return await dialer.GetPreviewAsync(agentId, ct) is { } preview ? Results.Ok(preview) : Results.NoContent();
+        }
+
+        // The agent's line may be on a dialer of another instance: its latest screen pop, if that instance is alive.
+        return await ShownElsewhereAsync(agentId, services, ct) is { } elsewhere && OutboundDialer.PreviewFromJson(elsewhere.PreviewJson) is { } shown
+            ? Results.Ok(shown)
+            : Results.NoContent();
+    }
+
+    /// <summary>An agent id the preview relay can look up (1-64 characters, no control characters), else the 400 answer.</summary>
+    private static IResult? BadAgentId(string agentId) =>
+        agentId is { Length: > 0 and <= 64 } && !agentId.Any(char.IsControl)
+            ? null
+            : Results.ValidationProblem(new Dictionary<string, string[]> { ["agentId"] = [$"'{(agentId.Length > 64 ? agentId[..64] + "…" : agentId)}' is not an agent id (1-64 characters, no control characters)."] });
+
+    /// <summary>How long a decision handed to the dialer instance holding the lead may wait for its answer.</summary>
+    internal static TimeSpan PreviewDecisionWait { get; } = TimeSpan.FromSeconds(10);
+
+    private static async Task<CurrentPreview?> ShownElsewhereAsync(string agentId, IServiceProvider services, CancellationToken ct)
+    {
+        var time = services.GetRequiredService<TimeProvider>();
+        var current = await new PreviewRelay(services.GetRequiredService<NpgsqlDataSource>(), time).CurrentAsync(agentId, time.GetUtcNow() - LeadHopper.ClaimLease, ct);
+        var local = services.GetService<OutboundDialer>()?.InstanceId;
+        return current is { Phase: "offered" } && current.InstanceId != local ? current : null;
+    }
+
+    /// <summary>A decision on a lead shown by another instance's dialer: handed to it through the database, its answer awaited (bounded).</summary>
+    private static async Task<IResult> DecideElsewhereAsync(string agentId, bool dial, string? leadId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    {
+        var what = dial ? "Not dialled" : "Not skipped";
+        if (await ShownElsewhereAsync(agentId, services, ct) is not { } shown || OutboundDialer.PreviewFromJson(shown.PreviewJson) is not { } preview)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: what, detail: $"agent {agentId} has no lead in preview");
+        }
+
+        if (leadId is not null && leadId != preview.LeadId)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: what, detail: $"lead {leadId} is not the one shown to agent {agentId} (lead {preview.LeadId} is)");
+        }
+
+        var time = services.GetRequiredService<TimeProvider>();
+        var relay = new PreviewRelay(services.GetRequiredService<NpgsqlDataSource>(), time);
+        var request = await relay.RequestAsync(shown.InstanceId, agentId, leadId ?? preview.LeadId, dial, Actor(user), ct);
+        var until = time.GetUtcNow() + PreviewDecisionWait;
+        while (true)
+        {
+            var answer = await relay.AnswerOfAsync(request, ct);
+            if (answer.Answered)
+            {
+                if (answer.Refused is { } refused)
+                {
+                    return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: what, detail: refused);
+                }
+
+                return dial ? Results.Accepted(value: new { agentId, callId = answer.CallId }) : Results.NoContent();
+            }
+
+            if (time.GetUtcNow() >= until)
+            {
+                // The request stays: the dialer still carries it out when it comes to it, so the agent is told it may still happen.
+                return Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "The dialer did not answer",
+                    detail: $"the dialer instance {shown.InstanceId} showing agent {agentId} lead {preview.LeadId} did not answer within {PreviewDecisionWait.TotalSeconds:0} s; it may still carry the request out (watch dialer.preview)");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
+        }
     }
 
     private static async Task<IResult> DecidePreviewAsync(string agentId, bool dial, PreviewDecisionBody? body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
@@ -414,9 +481,14 @@ public static class DialerEndpoints
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["leadId"] = [$"'{leadId}' is not a lead id (digits, as shown in the preview)."] });
         }
 
-        if (services.GetService<OutboundDialer>() is not { } dialer)
+        if (BadAgentId(agentId) is { } bad)
         {
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+            return bad;
+        }
+
+        if (services.GetService<OutboundDialer>() is not { } dialer || dialer.CampaignOf(agentId) is null)
+        {
+            return await DecideElsewhereAsync(agentId, dial, body?.LeadId, user, services, ct);
         }
 
         if (dial)

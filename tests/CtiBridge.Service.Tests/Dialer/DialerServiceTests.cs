@@ -322,6 +322,87 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
         Assert.Equal(HttpStatusCode.NoContent, (await supervisor.DeleteAsync($"/api/campaigns/{campaign}/agents/3003", Ct)).StatusCode);
     }
 
+    /// <summary>
+    /// The dialer on a dialer-only instance (no call control), the agent's desktop on the instance
+    /// running call control: the screen pops reach that instance's event stream, its preview API shows
+    /// the lead, and a skip and a dial sent there are carried out by the dialer holding the lead.
+    /// </summary>
+    [Fact]
+    public async Task Preview_DialerOnAnotherInstance_ScreenPopAndDecisionsWorkThroughTheCallControlInstance()
+    {
+        service.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 1 };
+        var settings = PbxSimSettings.Service(service.Database.ConnectionString, PbxSimSettings.For(service.Pbx));
+        settings.Dialer = new CtiBridge.Service.Dialer.DialerSettings
+        {
+            Enabled = true, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5, InstanceId = "dialer-only", Application = "ctibridge-dialer-b",
+            RecordJournalDirectory = Directory.CreateTempSubdirectory("ctibridge-dialer-only-").FullName,
+        };
+        var dialerOnly = CtiBridge.Service.Hosting.CtiBridgeHost.Build(settings);
+        await dialerOnly.StartAsync(Ct);
+        try
+        {
+            Assert.Null(dialerOnly.Services.GetService<CallCenter>());
+            using var supervisor = await ClientAsync(ApiRole.Supervisor);
+            using var agent = await ClientAsync(ApiRole.Agent, "3003");
+            using var agentOnDialer = new HttpClient { BaseAddress = new Uri(dialerOnly.Urls.Single()) };
+            agentOnDialer.DefaultRequestHeaders.Authorization = agent.DefaultRequestHeaders.Authorization;
+            var campaign = "px" + Guid.NewGuid().ToString("N")[..8];
+            using var screenPops = service.App.Services.GetRequiredService<LiveEventHub>().Subscribe(e => e.Type == "dialer.preview" && e.AgentId == "3003");
+            await CreateCampaignAsync(supervisor, campaign, "Preview", 2, """, "previewSeconds": 120, "previewTimeout": "Skip" """);
+
+            // The line is nailed up by the dialer-only instance; this instance's own dialer does not hold the agent.
+            await JoinAsync(agentOnDialer, campaign, "3003");
+            Assert.Null(service.App.Services.GetRequiredService<CtiBridge.Service.Dialer.OutboundDialer>().CampaignOf("3003"));
+
+            // The call-control instance shows the lead (API) ...
+            var first = await WaitForPreviewAsync(agent, "3003");
+            Assert.Equal(campaign, first.GetProperty("campaignId").GetString());
+            Assert.StartsWith("gold-", first.GetProperty("customFields").GetProperty("plan").GetString(), StringComparison.Ordinal);
+            var firstLead = first.GetProperty("leadId").GetString()!;
+
+            // ... and takes the decisions: a wrong lead refused, a skip, then a dial, each done by the dialer holding the lead.
+            Assert.Equal(HttpStatusCode.Conflict, (await agent.PostAsJsonAsync("/api/dialer/agents/3003/preview/dial", new { leadId = "999999999" }, Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await agent.PostAsJsonAsync("/api/dialer/agents/3003/preview/skip", new { leadId = firstLead }, Ct)).StatusCode);
+            var second = await WaitForPreviewAsync(agent, "3003", notLead: firstLead);
+            var secondLead = second.GetProperty("leadId").GetString()!;
+            var dialled = await agent.PostAsJsonAsync("/api/dialer/agents/3003/preview/dial", new { leadId = secondLead }, Ct);
+            Assert.Equal(HttpStatusCode.Accepted, dialled.StatusCode);
+            var callId = (await dialled.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("callId").GetString();
+            Assert.False(string.IsNullOrEmpty(callId));
+            await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND lead_id = {secondLead} AND agent_id = '3003' AND agent_connected_at IS NOT NULL AND ended_at IS NOT NULL") == 1,
+                "the dialled lead to be bridged to agent 3003 and end", TimeSpan.FromSeconds(20), () => AttemptsAsync(campaign));
+            Assert.Equal(2, await CountAsync($"SELECT count(*) FROM dialer_preview_requests WHERE agent_id = '3003' AND instance_id = 'dialer-only' AND answered_at IS NOT NULL AND refused IS NULL"));
+
+            // The screen pops reached this instance's event stream, numbered in its sequence: offered, skipped, offered, dialling.
+            var phases = new List<string>();
+            var sequences = new List<long>();
+            await WaitUntilAsync(() =>
+            {
+                while (screenPops.Reader.TryRead(out var e))
+                {
+                    using var json = JsonDocument.Parse(e.Json);
+                    if (json.RootElement.GetProperty("campaignId").GetString() == campaign)
+                    {
+                        phases.Add(json.RootElement.GetProperty("phase").GetString() + (json.RootElement.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? ":" + r.GetString() : ""));
+                        sequences.Add(e.Sequence);
+                    }
+                }
+
+                return Task.FromResult(phases.Count >= 4);
+            }, "four screen pops on the call-control instance's stream", TimeSpan.FromSeconds(15));
+            Assert.Equal(["offered", "skipped:agent", "offered", "dialling:agent"], phases.Take(4));
+            Assert.Equal(sequences.Order(), sequences);
+            Assert.All(sequences, n => Assert.True(n > 0));
+
+            Assert.Equal(HttpStatusCode.NoContent, (await agentOnDialer.DeleteAsync($"/api/campaigns/{campaign}/agents/3003", Ct)).StatusCode);
+        }
+        finally
+        {
+            await dialerOnly.StopAsync(CancellationToken.None);
+            await dialerOnly.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Preview_TimeoutSkip_NothingIsDialled_EachLeadGoesBackAndIsShownAgain()
     {

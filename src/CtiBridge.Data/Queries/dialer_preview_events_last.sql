@@ -1,0 +1,1 @@
+SELECT coalesce(max(event_id), 0) FROM dialer_preview_events
