@@ -83,7 +83,15 @@ public sealed partial class AcdEngine
         _calls.Add(call.Id, call);
         if (agent is null)
         {
-            Enqueue(call, q, adopted: x);
+            // A call for one named agent stays one: that agent alone is rung, else the route's fallback.
+            Agent? direct = null;
+            if (x.DirectFallback is { } fallback && x.Visit <= 1 && caller.AssignedAgentId is { } named && _agents.TryGetValue(named, out direct)
+                && (fallback.Kind != OverflowTargetKind.Queue || _queues.ContainsKey(fallback.Destination ?? string.Empty)))
+            {
+                call.DirectFallback = fallback.Kind == OverflowTargetKind.Queue && fallback.Destination == q.Name ? null : fallback;
+            }
+
+            Enqueue(call, q, direct, adopted: x);
             return InputOutcome.Ok;
         }
 

@@ -974,6 +974,12 @@ public sealed partial class AcdEngine
             Offer(call, [direct]);
             routed = true;
         }
+        else if (adopted is not null && TakeDirectFallback(call) is { } fallback)
+        {
+            // Adopted for one named agent who cannot take it now: to the route's fallback, as at its arrival.
+            OverflowFromQueue(call, OverflowCondition.NoAnswer, fallback);
+            return;
+        }
         else
         {
             routed = TryRouteCall(call, RoutingTrigger.CallEnqueued);

@@ -52,9 +52,16 @@ public sealed record AgentRestored(
 /// <param name="EntryPosition">Position at entry of the current visit, when known.</param>
 /// <param name="AgentId">The connected agent; null for a waiting (or ringing) call.</param>
 /// <param name="AnsweredAt">When <paramref name="AgentId"/> answered.</param>
+/// <param name="DirectFallback">
+/// A waiting call that was for one named agent (<see cref="CallArrivedForAgent"/>, the agent being
+/// <see cref="CallerData.AssignedAgentId"/>) and not yet offered to anyone else: that agent is rung
+/// again (alone) and, not answering or not ready now, the call goes to this fallback, as it would
+/// have without the restart. Null for any other call.
+/// </param>
 public sealed record CallAdoption(
     DateTimeOffset At, string CallId, string Queue, CallerData Caller, DateTimeOffset StartedAt, DateTimeOffset FirstEnqueuedAt,
-    DateTimeOffset EnqueuedAt, int Visit, IReadOnlyList<string> Queues, int? EntryPosition = null, string? AgentId = null, DateTimeOffset? AnsweredAt = null) : AcdInput(At);
+    DateTimeOffset EnqueuedAt, int Visit, IReadOnlyList<string> Queues, int? EntryPosition = null, string? AgentId = null, DateTimeOffset? AnsweredAt = null,
+    OverflowTarget? DirectFallback = null) : AcdInput(At);
 
 /// <summary>
 /// A call was taken over from another engine (<see cref="CallAdoption"/>): the records continue

@@ -13,14 +13,20 @@ public sealed partial class CallCenter
     private void RouteToAgent(CallSession session, DirectAgentRoute route, DateTimeOffset at)
     {
         // The caller is the agent's customer from here on: a sticky fallback queue prefers the agent too.
+        // The fallback travels with the call (live_calls' attributes): an instance adopting it after a
+        // restart rings that agent alone again and otherwise sends it there, as this one would have.
+        var attributes = new Dictionary<string, string>(session.Caller.Attributes, StringComparer.Ordinal)
+        {
+            [DirectFallbackAttribute] = CallControlConfiguration.FormatTarget(route.Fallback),
+        };
         var caller = session.Caller with { AssignedAgentId = route.AgentId, IvrPath = [.. session.IvrPath] };
-        var outcome = _engine.Handle(new CallArrivedForAgent(at, session.CallId, route.AgentId, route.Queue, caller, route.Fallback));
+        var outcome = _engine.Handle(new CallArrivedForAgent(at, session.CallId, route.AgentId, route.Queue, caller with { Attributes = attributes }, route.Fallback));
         if (outcome.Accepted)
         {
             session.Queue = route.Queue;
             session.Stage = CallStage.Acd;
             session.EnqueuedAt = at;
-            session.Caller = caller;
+            session.Caller = caller with { Attributes = attributes };
             return;
         }
 
@@ -49,6 +55,13 @@ public sealed partial class CallCenter
                 break;
         }
     }
+
+    /// <summary>The caller data attribute holding a direct-to-agent call's fallback (<c>queue:x</c>, <c>number:n</c>, ...).</summary>
+    internal const string DirectFallbackAttribute = "direct.fallback";
+
+    /// <summary>The fallback of an adopted call that was for one named agent; null for other calls.</summary>
+    private static OverflowTarget? DirectFallbackOf(CallerData caller) =>
+        caller.AssignedAgentId is not null && caller.Attributes.TryGetValue(DirectFallbackAttribute, out var text) ? CallControlConfiguration.ParseTarget(text) : null;
 
     [LoggerMessage(EventId = 940, Level = LogLevel.Information, Message = "Call {CallId}: agent {AgentId} cannot take it now ({Reason}); fallback {Fallback}")]
     private static partial void LogAgentNotAvailable(ILogger logger, string callId, string agentId, string reason, string fallback);

@@ -455,7 +455,7 @@ public sealed partial class CallCenter
 
     private static CallAdoption Adoption(LiveCall call, DateTimeOffset at, string? agentId) =>
         new(at, call.CallId, call.Queue, call.Caller, call.StartedAt, call.FirstEnqueuedAt, call.EnqueuedAt, call.Visit, call.Queues, call.EntryPosition,
-            agentId, agentId is null ? null : call.AnsweredAt ?? at);
+            agentId, agentId is null ? null : call.AnsweredAt ?? at, agentId is null ? DirectFallbackOf(call.Caller) : null);
 
     /// <summary><c>{call}-{agent}-{n}</c> → (agent, n); other names (bridge, consult, external leg) → null.</summary>
     private static (string? AgentId, int Attempt)? ParseLeg(string callId, string channelId)

@@ -544,6 +544,16 @@ public static class CallControlConfiguration
         };
     }
 
+    /// <summary>A target written as <see cref="ParseTarget"/> reads it (kept with a call for a restart).</summary>
+    internal static string FormatTarget(OverflowTarget target) => target.Kind switch
+    {
+        OverflowTargetKind.Queue => "queue:" + target.Destination,
+        OverflowTargetKind.ExternalNumber => "number:" + target.Destination,
+        OverflowTargetKind.Voicemail => "voicemail:" + target.Destination,
+        OverflowTargetKind.CallbackOffer => "callback",
+        _ => target.Destination is null ? "hangup" : "hangup:" + target.Destination,
+    };
+
     /// <summary>The names <c>refuseJoinWhen</c> and <c>leaveWhen</c> take.</summary>
     internal static readonly string[] EmptyConditions = ["noAgentsLoggedIn", "noAgentsServing"];
 

@@ -118,4 +118,52 @@ public sealed class DirectToAgentTests
         Assert.Empty(h.Events<CallOverflowed>());
         EventLogInvariants.Check(h.Outbox.Events);
     }
+
+    private static InputOutcome Adopt(AcdHarness h, string call, double at, OverflowTarget? fallback, int visit = 1, string assigned = "a1") =>
+        h.At(at, t => new CallAdoption(t, call, "sales", new CallerData { CallerNumber = "5551234", AssignedAgentId = assigned }, T0, T0, T0, visit, ["sales"],
+            DirectFallback: fallback));
+
+    [Fact]
+    public void Adopted_ForOneAgent_ThatAgentAloneIsRungAgain_UnansweredItGoesToTheFallback()
+    {
+        var h = TwoReady();
+        Assert.True(Adopt(h, "c1", 2, OverflowTarget.ToQueue("backup")).Accepted);
+
+        Assert.Equal(["a1"], h.RungFor("c1"));
+        h.AdvanceTo(12);
+        Assert.Equal(["a1", "b1"], h.RungFor("c1"));
+        var overflowed = Assert.Single(h.Events<CallOverflowed>());
+        Assert.Equal(("sales", OverflowCondition.NoAnswer), (overflowed.Queue, overflowed.Condition));
+        EventLogInvariants.Check(h.Outbox.Events);
+    }
+
+    [Fact]
+    public void Adopted_ForOneAgentWhoIsNotReadyNow_GoesToTheFallbackAtOnce_NotToTheOtherReadyAgent()
+    {
+        var h = TwoReady();
+        Assert.True(h.At(2, t => new AgentPause(t, "a1", "lunch")).Accepted);
+
+        Assert.True(Adopt(h, "c1", 3, OverflowTarget.ToVoicemail("800")).Accepted);
+
+        Assert.Empty(h.RungFor("c1"));
+        Assert.Equal(OverflowTarget.ToVoicemail("800"), Assert.Single(h.Commands<OverflowCall>()).Target);
+        Assert.Single(h.Events<CallAdopted>());
+        EventLogInvariants.Check(h.Outbox.Events);
+    }
+
+    [Fact]
+    public void Adopted_WithoutAFallbackOrOnALaterVisit_IsAnOrdinaryWaitingCall()
+    {
+        var h = TwoReady();
+        Assert.True(h.At(2, t => new AgentPause(t, "a1", "lunch")).Accepted);
+
+        Assert.True(Adopt(h, "c1", 3, fallback: null).Accepted);
+        Assert.True(Adopt(h, "c2", 3, OverflowTarget.ToVoicemail("800"), visit: 2).Accepted);
+
+        // Sticky at most (a1 is paused): a2 takes them; nothing overflowed.
+        h.AdvanceTo(60);
+        Assert.Contains("a2", h.RungFor("c1").Concat(h.RungFor("c2")));
+        Assert.Empty(h.Commands<OverflowCall>());
+        Assert.Empty(h.Events<CallOverflowed>());
+    }
 }

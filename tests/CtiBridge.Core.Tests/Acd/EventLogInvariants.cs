@@ -35,6 +35,11 @@ internal static class EventLogInvariants
                     Assert.True(openVisits.Add((q.CallId, q.Visit)), $"visit {q.Visit} of call {q.CallId} entered twice");
                     Assert.DoesNotContain(openVisits, v => v.Item1 == q.CallId && v.Item2 != q.Visit);
                     break;
+                case CallAdopted { AgentId: null } adopted:
+                    // Taken over waiting: its visit goes on here (a connected one's visit ended with the answer, in the engine before).
+                    Assert.DoesNotContain(adopted.CallId, ended);
+                    Assert.True(openVisits.Add((adopted.CallId, adopted.Visit)), $"visit {adopted.Visit} of call {adopted.CallId} adopted while open");
+                    break;
                 case QueueVisitEnded v:
                     Assert.True(openVisits.Remove((v.CallId, v.Visit)), $"visit {v.Visit} of call {v.CallId} ended without being open");
                     break;

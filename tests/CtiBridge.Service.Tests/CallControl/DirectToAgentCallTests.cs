@@ -192,4 +192,47 @@ public sealed class DirectToAgentCallTests(MigratedDatabaseFixture database) : I
         Assert.InRange(await database.Database.ScalarAsync<double>(
             $"SELECT extract(epoch FROM ended_at - started_at)::float8 FROM recordings WHERE call_id = '{Q(callId!)}'", ct), 5d, 30d);
     }
+
+    [Fact]
+    public async Task ServiceRestartedWhileTheNamedAgentRings_TheAdopterRingsThatAgentAlone_ThenTheFallbackQueue()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // A 60 s ring: the first instance's ring never times out; the adopter's ring is declined.
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Support(ringSeconds: 60), [("2001", "1001"), ("2002", "1002")], ct, cc =>
+        {
+            cc.Shutdown.HandBackCalls = false;
+            cc.Queues.Add(new CallQueueSettings { Name = "backup", RingTimeout = TimeSpan.FromSeconds(10), WrapUp = TimeSpan.FromSeconds(0.5), MusicOnHold = "default" });
+            cc.Agents.Add(new CallAgentSettings { Id = "3001", Extension = "PJSIP/1003", PinHash = CallCenterRig.PinHash, Queues = ["backup"] });
+            cc.Dids.Add(new DidRouteSettings { Number = "4008002", Agent = "2001", Fallback = "queue:backup" });
+        });
+        var named = rig.Pbx.Phone("1001").NeverAnswers();
+        rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        rig.Pbx.Phone("1003").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await rig.LoginAsync("2001", ct);
+        await rig.LoginAsync("2002", ct);
+        await rig.LoginAsync("3001", ct);
+
+        var caller = rig.Trunk.CallIn("4008002", "5552004", "Own Customer");
+        await rig.PbxEvents.DialToAsync("1001", ct);
+        var callId = (await rig.AcdEvents.WaitForAsync<CallOffered>(e => e.AgentId == "2001", "2001 rung", ct)).CallId;
+        await rig.StopServiceAsync();
+
+        // Before, the adopter made it an ordinary support call: 2002, ready, would have got it.
+        named.Rejects(TimeSpan.FromMilliseconds(100));
+        await rig.StartServiceAgainAsync(ct);
+        await rig.PbxEvents.DialToAsync("1001", ct, nth: 2);
+        var backup = await rig.PbxEvents.DialToAsync("1003", ct);
+        Assert.Equal("[backup] Own Customer", backup["DestCallerIDName"]);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1002-", StringComparison.Ordinal)));
+
+        rig.Trunk.HangUp(caller);
+        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == callId, "the call to end", ct);
+        await rig.StopServiceAsync();
+
+        Assert.Equal("answered|3001", await database.Database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', disposition, agent_id) FROM calls WHERE call_id = '{Q(callId)}'", ct));
+        Assert.Equal("support:timeout backup:answered", await database.Database.ScalarAsync<string>(
+            $"SELECT string_agg(queue || ':' || outcome, ' ' ORDER BY entered_at) FROM queue_visits WHERE call_id = '{Q(callId)}'", ct));
+    }
 }
