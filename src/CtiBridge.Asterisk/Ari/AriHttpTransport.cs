@@ -83,9 +83,10 @@ internal sealed class AriHttpTransport : IDisposable
         await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            while (true)
+            for (var resend = false; ; resend = true)
             {
-                var connection = TakeIdle() ?? await OpenAsync(cancellationToken).ConfigureAwait(false);
+                // A resend goes out on a new connection, so a call is sent at most twice.
+                var connection = (resend ? null : TakeIdle()) ?? await OpenAsync(cancellationToken).ConfigureAwait(false);
                 var reused = connection.Requests > 0;
                 try
                 {
