@@ -5,8 +5,6 @@ using CtiBridge.Data.Access;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Dialer;
@@ -29,35 +27,13 @@ public sealed class InboundAndCampaignTests(MigratedDatabaseFixture database) : 
         var queue = new CallQueueSettings { Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default" };
         var journal = Directory.CreateTempSubdirectory("ctibridge-inbound-campaign-").FullName;
         var campaignId = "both-" + Guid.NewGuid().ToString("N")[..8];
-        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], Ct, configureService: s =>
-        {
-            s.Dialer = new Service.Dialer.DialerSettings { Enabled = true, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.3, RecordJournalDirectory = journal };
-            s.Campaigns = [Core.Dialer.CampaignDefinition.Parse($$"""
-                { "id": "{{campaignId}}", "agentGroup": "support", "mode": "Progressive", "callerId": "+18005550100",
-                  "trunkPrefix": "PJSIP/carrier/", "defaultTimeZone": "America/New_York" }
-                """)];
-        });
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var store = new ApiKeyStore(database.Database.DataSource, TimeProvider.System);
-        using var admin = new HttpClient { BaseAddress = new Uri(address) };
-        admin.DefaultRequestHeaders.Authorization = new("Bearer", (await store.CreateAsync("admin-both", ApiRole.Admin, null, "test", Ct)).Token);
+        await using var rig = await CampaignLine.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], campaignId, journal, Ct);
+        using var admin = await Http.HttpApi.ClientAsync(rig, ApiRole.Admin, Ct);
         rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(100));
-        var campaigns = new Data.Dialer.CampaignStore(database.Database.DataSource, TimeProvider.System);
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!await campaigns.SetStateAsync(campaignId, Data.Dialer.CampaignState.Running, "test", Ct))
-        {
-            Assert.True(DateTime.UtcNow < until, "the file's campaign was not stored within 15 s");
-            await Task.Delay(50, Ct);
-        }
+        await CampaignLine.RunAsync(database.Database, campaignId, Ct);
 
-        // 2002 joins the campaign (the dialer may need a refresh to run it) and waits on its nailed-up line.
-        var joinedAt = DateTimeOffset.UtcNow;
-        while ((await admin.PostAsJsonAsync($"/api/campaigns/{campaignId}/agents/2002", new { endpoint = "PJSIP/1002" }, Ct)).StatusCode != HttpStatusCode.Accepted)
-        {
-            Assert.True(DateTime.UtcNow < until, "agent 2002 could not join the campaign within 15 s");
-            await Task.Delay(50, Ct);
-            joinedAt = DateTimeOffset.UtcNow;
-        }
+        // 2002 joins the campaign and waits on its nailed-up line.
+        var joinedAt = await CampaignLine.JoinAsync(admin, campaignId, "2002", "PJSIP/1002", Ct);
 
         // On the line: no inbound login (API, and the call center's own check behind the desk-phone login).
         var login = await admin.PostAsJsonAsync("/api/agents/2002/login", new { pin = CallCenterRig.Pin }, Ct);

@@ -8,9 +8,6 @@ using CtiBridge.Service.Live;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.Service.Tests.Live;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Http;
 
@@ -33,17 +30,6 @@ public sealed class PickUpApiTests(MigratedDatabaseFixture database) : IClassFix
         Name = name, Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(60), WrapUp = TimeSpan.FromSeconds(0.5), MusicOnHold = "default",
     };
 
-    private static HttpClient Client(CallCenterRig rig, string token)
-    {
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var client = new HttpClient { BaseAddress = new Uri(address), Timeout = Timeout.InfiniteTimeSpan };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private async Task<string> KeyAsync(ApiRole role, string? agent = null) =>
-        (await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync($"{role}-{Guid.NewGuid():N}"[..24], role, agent, "test", Ct)).Token;
-
     private static async Task<string> DetailAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString()!;
 
@@ -61,9 +47,9 @@ public sealed class PickUpApiTests(MigratedDatabaseFixture database) : IClassFix
             [
                 new WebhookSettings { Name = "crm", Url = receiver.Url, Secret = Secret, Events = ["call.pickedUp"], RetryDelay = TimeSpan.FromMilliseconds(50), MaxAttempts = 5 },
             ]);
-        using var picker = Client(rig, await KeyAsync(ApiRole.Agent, "2002"));
-        using var otherAgent = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
-        using var crm = Client(rig, await KeyAsync(ApiRole.Integration));
+        using var picker = await HttpApi.ClientAsync(rig, ApiRole.Agent, Ct, "2002");
+        using var otherAgent = await HttpApi.ClientAsync(rig, ApiRole.Agent, Ct, "2001");
+        using var crm = await HttpApi.ClientAsync(rig, ApiRole.Integration, Ct);
         await using var events = await SseClient.ConnectAsync(crm, "/api/events?types=call.pickedUp", Ct);
         rig.Pbx.Phone("1001"); // registered; it rings and nobody answers
         await rig.LoginAsync("2001", Ct);
