@@ -326,11 +326,14 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     {
         await using var pbx = await StartPbxAsync("1001", "1002");
 
-        // People stay on 2 s, longer than detection takes even on a loaded machine (a hang-up during AMD counts as a machine).
+        // People stay on 5 s from their answer. A person who hangs up before the verdict is back counts as a machine
+        // with no message (a hang-up during AMD), which this test's counts do not expect: the answer, the dialer's
+        // 'continue' into the AMD context, 0.3 s of detection and the return into Stasis must fit before that. With 2 s
+        // (before) that left 1.7 s for the dialer's ARI round trips, too little at load 50+ (the test failed once under load).
         // A third are machines; lead 5 (dialled as 12125550005) is a person AMD is not sure about: NOTSURE goes to an agent.
         pbx.DialledCustomers = new DialledCustomers
         {
-            Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0.35, RingSeconds = 0.2, MachineMessageSeconds = 8, TalkSeconds = 2, AmdSeconds = 0.3,
+            Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0.35, RingSeconds = 0.2, MachineMessageSeconds = 8, TalkSeconds = 5, AmdSeconds = 0.3,
             AmdResults = { ["12125550005"] = "NOTSURE" },
         };
         var campaign = await CampaignAsync(16, extra: """, "machines": "LeaveMessage", "machineMessage": "acme-machine" """);
