@@ -129,6 +129,22 @@ public sealed class SitesSettingsTests
     }
 
     [Fact]
+    public void ExternalEndpointPerServer_UsedForThatServer_TheOthersUseCallControls_ABrokenOneIsNamed()
+    {
+        var siteB = Server("site-b").Replace("\"ari\"", "\"externalEndpoint\": \"PJSIP/{number}@carrier-b\", \"ari\"", StringComparison.Ordinal);
+        var json = File(Server("site-a") + "," + siteB, Agent("2001", "1001", "site-a") + "," + Agent("2002", "1001", "site-b"));
+
+        var settings = SettingsLoader.Parse(json, "ctibridge.json", NoEnvironment);
+
+        var sites = new SiteRouting(settings.Asterisk);
+        Assert.Equal("PJSIP/{number}@carrier-b", sites.ExternalEndpointOf("site-b", settings.CallControl.ExternalEndpoint));
+        Assert.Equal("PJSIP/{number}@carrier", sites.ExternalEndpointOf("site-a", settings.CallControl.ExternalEndpoint));
+        Assert.Equal(
+            ["asterisk[1].externalEndpoint: 'PJSIP/carrier-b' must be an endpoint with a {number} placeholder, e.g. \"PJSIP/{number}@carrier-site-b\"; leave it out to use callControl.externalEndpoint"],
+            Problems(json.Replace("PJSIP/{number}@carrier-b", "PJSIP/carrier-b", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void LocalQueue_NoTrunksNeeded()
     {
         var settings = SettingsLoader.Parse(File(Server("site-a") + "," + Server("site-b"), Agent("2001", "1001", "site-a") + "," + Agent("2002", "1001", "site-b")), "ctibridge.json", NoEnvironment);
