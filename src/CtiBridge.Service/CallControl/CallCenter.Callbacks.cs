@@ -509,33 +509,60 @@ public sealed partial class CallCenter
                     }
                 });
                 break;
-            case QueueVisitEnded { Outcome: AcdVisitOutcome.Abandoned } abandoned when _callbacks is { } callbacks
-                                            && _calls.TryGetValue(abandoned.CallId, out var session) && session.Placed is null:
-                var waited = abandoned.At - (session.EnqueuedAt ?? abandoned.EnqueuedAt);
-                if (session.Caller.CallerNumber is not { Length: > 0 } caller)
-                {
-                    LogNoCallbacks(_logger, abandoned.CallId, "(withheld)", "the caller's number is withheld");
-                    break;
-                }
-
-                var request = CallbackRequest.AbandonedCall(caller, abandoned.Queue, abandoned.CallId, waited) with { CustomerName = session.Caller.CallerName };
-                var abandonedCallId = abandoned.CallId;
-                Report("abandoned-call callback for " + abandonedCallId, async ct =>
-                {
-                    if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
-                    {
-                        LogAbandonCallback(_logger, abandonedCallId, ticket.Callback.Id, waited.TotalSeconds, ticket.Merged);
-                    }
-
-                    // Stored (or none owed): the caller's write-ahead row goes. A crash before this line
-                    // leaves the row, and the sweep requests the callback (once) from it.
-                    if (KeepsAbandonedCallers && callbacks is CallbackService service)
-                    {
-                        await service.ForgetAbandonedCallAsync(abandonedCallId, ct).ConfigureAwait(false);
-                    }
-                });
+            case QueueVisitEnded { Outcome: AcdVisitOutcome.Abandoned } abandoned:
+                RequestAbandonedCallback(abandoned);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A caller hung up while waiting in a queue: the abandoned-call callback they may be owed. Every way
+    /// out without a request is logged with its reason, so a missing callback can be explained from the log.
+    /// </summary>
+    private void RequestAbandonedCallback(QueueVisitEnded abandoned)
+    {
+        if (_callbacks is not { } callbacks)
+        {
+            LogAbandonNoCallback(_logger, abandoned.CallId, abandoned.Queue, "no callback scheduler runs on this instance (callbacks.enabled is off)");
+            return;
+        }
+
+        if (!_calls.TryGetValue(abandoned.CallId, out var session))
+        {
+            LogAbandonNoCallback(_logger, abandoned.CallId, abandoned.Queue, KeepsAbandonedCallers
+                ? "call control no longer knows the call (its session had ended); the sweep requests it from the call's write-ahead row within 30 s"
+                : "call control no longer knows the call (its session had ended)");
+            return;
+        }
+
+        if (session.Placed is not null)
+        {
+            return; // a callback task has nobody on the line: it cannot abandon, and is not owed a callback of its own
+        }
+
+        var waited = abandoned.At - (session.EnqueuedAt ?? abandoned.EnqueuedAt);
+        if (session.Caller.CallerNumber is not { Length: > 0 } caller)
+        {
+            LogNoCallbacks(_logger, abandoned.CallId, "(withheld)", "the caller's number is withheld");
+            return;
+        }
+
+        var request = CallbackRequest.AbandonedCall(caller, abandoned.Queue, abandoned.CallId, waited) with { CustomerName = session.Caller.CallerName };
+        var abandonedCallId = abandoned.CallId;
+        Report("abandoned-call callback for " + abandonedCallId, async ct =>
+        {
+            if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
+            {
+                LogAbandonCallback(_logger, abandonedCallId, ticket.Callback.Id, waited.TotalSeconds, ticket.Merged);
+            }
+
+            // Stored (or none owed): the caller's write-ahead row goes. A crash before this line
+            // leaves the row, and the sweep requests the callback (once) from it.
+            if (KeepsAbandonedCallers && callbacks is CallbackService service)
+            {
+                await service.ForgetAbandonedCallAsync(abandonedCallId, ct).ConfigureAwait(false);
+            }
+        });
     }
 
     /// <summary>
@@ -546,9 +573,16 @@ public sealed partial class CallCenter
     /// </summary>
     private void RequestCallbackForCallerGoneUnwatched(CtiBridge.Data.LiveState.LiveCall call, DateTimeOffset at)
     {
-        if (_callbacks is not { } callbacks || call.AnsweredAt is not null)
+        if (_callbacks is not { } callbacks)
         {
-            return; // callbacks off, or the caller had been answered (they ended a conversation, not a wait)
+            LogAbandonNoCallback(_logger, call.CallId, call.Queue, "the caller left while no instance controlled the call, and no callback scheduler runs on this instance (callbacks.enabled is off)");
+            return;
+        }
+
+        if (call.AnsweredAt is not null)
+        {
+            LogAbandonNoCallback(_logger, call.CallId, call.Queue, "the caller left while no instance controlled the call, after an agent had answered (a conversation ended, not a wait)");
+            return;
         }
 
         if (call.Caller.CallerNumber is not { Length: > 0 } number)
@@ -699,6 +733,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 2111, Level = LogLevel.Warning, Message = "Callback {CallbackId} was no longer due when its agent was reserved (cancelled, rescheduled or placed elsewhere); task {CallId} stops")]
     private static partial void LogCallbackNotDue(ILogger logger, Guid callbackId, string callId);
+
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Information, Message = "Call {CallId} left queue {Queue} unanswered: no abandoned-call callback is requested: {Reason}")]
+    private static partial void LogAbandonNoCallback(ILogger logger, string callId, string queue, string reason);
 
     [LoggerMessage(EventId = 2110, Level = LogLevel.Information, Message = "Call {CallId} abandoned after {Seconds} s: callback {CallbackId} (merged {Merged})")]
     private static partial void LogAbandonCallback(ILogger logger, string callId, Guid callbackId, double seconds, bool merged);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using CtiBridge.Core.Callbacks;
 using CtiBridge.Data.Callbacks;
 
@@ -104,9 +105,17 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     {
         ArgumentNullException.ThrowIfNull(request);
         // An abandon is owed a callback only after a long enough wait, and only with a number to call.
-        if (request.Source == CallbackSource.Abandoned
-            && (string.IsNullOrWhiteSpace(request.Number) || (request.Waited is { } waited && !CallbackPlanner.AbandonEarnsCallback(_policy, waited, request.Number))))
+        // Said in the log either way: "why was this caller not called back?" must be answerable from it.
+        if (request.Source == CallbackSource.Abandoned && string.IsNullOrWhiteSpace(request.Number))
         {
+            LogAbandonNotOwed(_logger, request.OriginCallId ?? "(no call id)", request.Queue, "the caller's number is withheld or empty");
+            return null;
+        }
+
+        if (request.Source == CallbackSource.Abandoned && request.Waited is { } waited && !CallbackPlanner.AbandonEarnsCallback(_policy, waited, request.Number))
+        {
+            LogAbandonNotOwed(_logger, request.OriginCallId ?? "(no call id)", request.Queue, string.Create(CultureInfo.InvariantCulture,
+                $"the caller waited {waited.TotalSeconds:0.###} s, under callbacks.abandonedMinimumWait ({_policy.AbandonedMinimumWait.TotalSeconds:0.###} s)"));
             return null;
         }
 
@@ -573,6 +582,10 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
                     LogAbandonUnrequestable(_logger, a.CallId, ex.Message);
                 }
             }
+            else if (!a.Requested)
+            {
+                LogAbandonNotOwed(_logger, a.CallId, a.Queue, "the caller's number is withheld or empty");
+            }
 
             await _store.ForgetAbandonedCallAsync(a.CallId, cancellationToken).ConfigureAwait(false);
         }
@@ -731,6 +744,9 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was {State} on instance {Instance}, which is gone; offered again here")]
     private static partial void LogReoffered(ILogger logger, Guid callbackId, string instance, string state);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Abandoned call {CallId} in queue {Queue}: no callback owed: {Reason}")]
+    private static partial void LogAbandonNotOwed(ILogger logger, string callId, string queue, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Abandoned call {CallId}: its callback request had not been stored; requested now by the sweep (callback {CallbackId})")]
     private static partial void LogAbandonRecovered(ILogger logger, string callId, Guid? callbackId);

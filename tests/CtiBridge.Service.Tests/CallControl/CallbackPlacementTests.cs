@@ -322,39 +322,96 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         await StateAsync(callbacks, away.Callback.Id, CallbackState.Connected, ct);
         Assert.True((await callbacks.GetAsync(away.Callback.Id, ct))!.ClosedAt >= away.Callback.DueAt.AddSeconds(3));
     }
-    // Explicit (out of the suite): NOT PROVEN. The adopting instance ends the call as system_lost as before and
-    // RequestCallbackForCallerGoneUnwatched asks for the callback, but in 2 of 3 runs at load 65-88 no callback was
-    // stored within 30 s (once it was, and was then not placed for lack of a trigger - fixed since). Cause not found
-    // by the end of the 2026-11-30 morning session; see docs/callbacks.md §13.
-    [Fact(Explicit = true)]
+    /// <summary>
+    /// A caller waits in the queue (at least <paramref name="waitBeforeHangUp"/>, real time), the only instance
+    /// stops without handing the call back, the caller hangs up while no instance controls the call, and a new
+    /// instance starts and adopts it (finds the caller gone). Logs at Information into <paramref name="logDirectory"/>.
+    /// </summary>
+    private async Task<(CallCenterRig Rig, CallbackService Callbacks, CallEnqueued Enqueued)> CallerGoneWhileUnwatchedAsync(
+        TimeSpan abandonedMinimumWait, TimeSpan waitBeforeHangUp, string logDirectory, CancellationToken ct)
+    {
+        // The calls stay in the Stasis app for the next instance (no hand-back to the dialplan at stop).
+        var (rig, callbacks) = await StartAsync([("2009", "1009")], Customers(talkSeconds: 1), ct, loggedIn: [],
+            configure: c => c.Shutdown.HandBackCalls = false,
+            configureService: s =>
+            {
+                s.Callbacks.AbandonedMinimumWait = abandonedMinimumWait;
+                s.Logging = new Service.Configuration.LogSettings { Level = "Information", File = Path.Combine(logDirectory, "ctibridge-.log") };
+            });
+        try
+        {
+            var caller = rig.Trunk.CallIn("4008001", "5550909", "Cy");
+            var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550909", "the call to queue", ct);
+            long rows = 0;
+            for (var i = 0; i < 200 && rows == 0; i++)
+            {
+                rows = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}'", ct);
+                await Task.Delay(rows == 0 ? 50 : 0, ct);
+            }
+
+            Assert.Equal(1, rows);
+
+            // No instance controls the call while the caller, still waiting, hangs up.
+            await rig.StopServiceAsync();
+            var waited = DateTimeOffset.UtcNow - enqueued.At;
+            if (waited < waitBeforeHangUp)
+            {
+                await Task.Delay(waitBeforeHangUp - waited, ct);
+            }
+
+            rig.Trunk.HangUp(caller);
+            await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+            await rig.StartServiceAgainAsync(ct);
+            callbacks = await SchedulerAsync(rig, ct);
+
+            // The new instance finds the caller gone at adoption: the call is lost in the records (when they left
+            // is unknown).
+            await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call ended at adoption", ct);
+            return (rig, callbacks, enqueued);
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A temporary folder for a test's log file, removed afterwards.</summary>
+    private sealed class LogFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("ctibridge-callback-log-").FullName;
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+
+    /// <summary>The log lines written so far (the file sink writes each line through; read while it is open).</summary>
+    private static async Task<string> LogTextAsync(string logDirectory, CancellationToken ct)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var file in Directory.EnumerateFiles(logDirectory, "*.log"))
+        {
+            await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            text.Append(await reader.ReadToEndAsync(ct));
+        }
+
+        return text.ToString();
+    }
+
+    // Was explicit (2026-11-30 morning: failed 4 of 4 on a quiet machine, 2 of 3 loaded). Cause: a test defect. The
+    // caller hung up right after the stop, and a quick restart adopted the call less than abandonedMinimumWait (1 s
+    // here) after it was queued; the wait counted up to the adoption was under the minimum, so no callback was owed,
+    // correctly, but silently. Only a slow (loaded) restart got over 1 s. Now the caller has waited past the
+    // minimum before hanging up, and the short wait is its own test below, with the log line it now writes.
+    [Fact]
     public async Task ACallerWhoHangsUpWhileNoInstanceControlsTheCall_GetsTheAbandonedCallback_PlacedAfterTheRestart()
     {
         var ct = TestContext.Current.CancellationToken;
-        // The calls stay in the Stasis app for the next instance (no hand-back to the dialplan at stop).
-        var (rig, callbacks) = await StartAsync([("2009", "1009")], Customers(talkSeconds: 1), ct, loggedIn: [],
-            configure: c => c.Shutdown.HandBackCalls = false);
+        using var logs = new LogFolder();
+        var (rig, callbacks, enqueued) = await CallerGoneWhileUnwatchedAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5), logs.Path, ct);
         await using var running = rig;
-        var caller = rig.Trunk.CallIn("4008001", "5550909", "Cy");
-        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550909", "the call to queue", ct);
-        long rows = 0;
-        for (var i = 0; i < 200 && rows == 0; i++)
-        {
-            rows = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}'", ct);
-            await Task.Delay(rows == 0 ? 50 : 0, ct);
-        }
 
-        Assert.Equal(1, rows);
-
-        // No instance controls the call while the caller, still waiting, hangs up.
-        await rig.StopServiceAsync();
-        rig.Trunk.HangUp(caller);
-        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
-        await rig.StartServiceAgainAsync(ct);
-        callbacks = await SchedulerAsync(rig, ct);
-
-        // The new instance finds the caller gone at adoption: the call is lost in the records (when they left is
-        // unknown), and the abandoned-call callback they are owed is requested.
-        await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call ended at adoption", ct);
+        // They were waiting (not answered) with a number: they are owed the abandoned-call callback.
         Callback? owed = null;
         for (var i = 0; i < 600 && owed is null; i++) // 30 s: the request is stored off the call-control loop
         {
@@ -365,10 +422,12 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
 
         Assert.True(owed is not null, "no callback for 5550909; the call's rows: " + await database.Database.ScalarAsync<string>(
             $"SELECT concat_ws(' | ', (SELECT string_agg(disposition, ',') FROM calls WHERE call_id = '{enqueued.CallId}'), (SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}')::text, (SELECT count(*) FROM callbacks)::text)", ct)
-            + "; events: " + string.Join(", ", rig.AcdEvents.Snapshot().Where(e => e.ToString().Contains(enqueued.CallId, StringComparison.Ordinal)).Select(e => e.GetType().Name)));
+            + "; events: " + string.Join(", ", rig.AcdEvents.Snapshot().Where(e => e.ToString().Contains(enqueued.CallId, StringComparison.Ordinal)).Select(e => e.GetType().Name))
+            + "; log: " + await LogTextAsync(logs.Path, ct));
         Assert.Equal((CallbackSource.Abandoned, enqueued.CallId), (owed.Source, owed.OriginCallId));
         Assert.InRange(owed.Deadline!.Value - owed.CreatedAt, TimeSpan.FromMinutes(9.9), TimeSpan.FromMinutes(10.1));
         Assert.Equal("takeover", (await callbacks.HistoryAsync(owed.Id, ct))[0].Actor);
+        Assert.Equal("system_lost", await database.Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{enqueued.CallId}'", ct));
 
         // And it is kept: once due (its trigger is written when the new instance's Quartz node is up), an
         // agent logs in and the number is called back.
@@ -377,6 +436,30 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         var agentDial = await rig.PbxEvents.DialToAsync("1009", ct);
         Assert.Equal("5550909", agentDial["DestCallerIDNum"]);
         await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+    }
+
+    [Fact]
+    public async Task ACallerGoneWhileUnwatched_AfterAShortWait_IsOwedNoCallback_AndTheLogSaysWhy()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var logs = new LogFolder();
+        // Whatever the restart costs, the wait counted up to the adoption stays under an hour.
+        var (rig, callbacks, enqueued) = await CallerGoneWhileUnwatchedAsync(TimeSpan.FromHours(1), TimeSpan.Zero, logs.Path, ct);
+        await using var running = rig;
+
+        // The refusal is written when the request is judged (off the call-control loop): bounded wait for the line.
+        var log = string.Empty;
+        for (var i = 0; i < 600 && !log.Contains("no callback owed", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50, ct);
+            log = await LogTextAsync(logs.Path, ct);
+        }
+
+        var line = log.Split('\n').FirstOrDefault(l => l.Contains(enqueued.CallId, StringComparison.Ordinal) && l.Contains("no callback owed", StringComparison.Ordinal));
+        Assert.True(line is not null, "no log line saying why " + enqueued.CallId + " is owed no callback; log: " + log);
+        Assert.Contains("under callbacks.abandonedMinimumWait (3600 s)", line, StringComparison.Ordinal);
+        Assert.Empty(await callbacks.ListAsync(new CallbackFilter { Number = "5550909" }, ct));
+        Assert.Equal("system_lost", await database.Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{enqueued.CallId}'", ct));
     }
 
     [Fact]

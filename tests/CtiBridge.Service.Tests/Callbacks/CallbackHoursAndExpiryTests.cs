@@ -79,10 +79,7 @@ public sealed class CallbackHoursAndExpiryTests
         Assert.Null(salesNow.PlacedBy);
     }
 
-    // Explicit (out of the suite): failed once in the lead's final fresh-clone run (2026-11-30 09:45, quiet machine):
-    // expected (1, 1), got (1, 2) at its first tuple assertion; it passed in three fresh-clone runs before. Not
-    // diagnosed (issue 11); see the closing note.
-    [Fact(Explicit = true)]
+    [Fact]
     public async Task APromiseOutOfReach_Expires_IsWithdrawn_AndCountsAsLost()
     {
         await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
@@ -106,9 +103,13 @@ public sealed class CallbackHoursAndExpiryTests
         Assert.Equal(CallbackState.Scheduled, (await node.Service.GetAsync(later!.Callback.Id, Ct))!.State);
         Assert.Null(await node.Service.CancelAsync(expired.Id, "too late", "test", Ct));
 
-        // The number is free for a new promise (expired is closed).
+        // The number is free for a new promise (expired is closed). It is cancelled again before the report:
+        // report_callbacks judges "open past its deadline" against the database's real now(), not this test's
+        // fake clock, so an open one would count as lost once the real time passes the fake deadline (it did on
+        // 2026-11-30 from 09:40 on: (1, 2)). Cancelled, it counts the same whatever the real time.
         var again = await node.Service.RequestAsync(CallbackRequest.AbandonedCall("13900000004", queue, "c9", TimeSpan.FromSeconds(40)), Ct);
         Assert.False(again!.Merged);
+        Assert.NotNull(await node.Service.CancelAsync(again.Callback.Id, "customer reached otherwise", "test", Ct));
 
         var report = ReportCatalog.Find("callbacks");
         await using var command = ReportCatalog.CreateCommand(db.DataSource, report,
@@ -116,6 +117,7 @@ public sealed class CallbackHoursAndExpiryTests
         await using var reader = await command.ExecuteReaderAsync(Ct);
         Assert.True(await reader.ReadAsync(Ct));
         Assert.Equal("abandoned", reader.GetString(reader.GetOrdinal("source")));
-        Assert.Equal((1L, 1L), (reader.GetInt64(reader.GetOrdinal("expired")), reader.GetInt64(reader.GetOrdinal("lost"))));
+        Assert.Equal((2L, 1L, 1L, 1L), (reader.GetInt64(reader.GetOrdinal("requested")), reader.GetInt64(reader.GetOrdinal("expired")),
+            reader.GetInt64(reader.GetOrdinal("lost")), reader.GetInt64(reader.GetOrdinal("cancelled"))));
     }
 }
