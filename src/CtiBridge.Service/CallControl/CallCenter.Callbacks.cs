@@ -509,6 +509,9 @@ public sealed partial class CallCenter
                     }
                 });
                 break;
+            case CallEnqueued enqueued when _calls.TryGetValue(enqueued.CallId, out var waiting) && waiting.Placed is null:
+                waiting.QueuePriority = enqueued.Priority;
+                break;
             case QueueVisitEnded { Outcome: AcdVisitOutcome.Abandoned } abandoned:
                 RequestAbandonedCallback(abandoned);
                 break;

@@ -634,9 +634,11 @@ public sealed partial class CallCenter
             return;
         }
 
+        // A queue callback keeps the call's own priority with its place in line: with the callback priority
+        // (ahead of every ordinary call) it would jump the callers who were ahead of it.
         var request = voicemail
             ? CallbackRequest.VoicemailLeft(number, queue, session.CallId, session.RecordingName!)
-            : CallbackRequest.QueueCallback(number, queue, session.CallId, session.EnqueuedAt ?? session.EnteredAt);
+            : CallbackRequest.QueueCallback(number, queue, session.CallId, session.EnqueuedAt ?? session.EnteredAt) with { Priority = session.QueuePriority };
         request = request with { CustomerName = session.Caller.CallerName };
         var callbacks = _callbacks;
         _ = Task.Run(async () =>

@@ -7,6 +7,12 @@ internal sealed partial class CallSession
 {
     /// <summary>The callback this session places; null for every other call.</summary>
     public PlacedCallback? Placed { get; set; }
+
+    /// <summary>
+    /// The priority the ACD gave the call in its queue (from its <c>CallEnqueued</c>): a queue callback keeps it,
+    /// so with its place-in-line time it is served exactly where the caller would have been.
+    /// </summary>
+    public int? QueuePriority { get; set; }
 }
 
 /// <summary>One attempt at a callback: who was reserved, when the customer was dialled and answered, how it ended.</summary>

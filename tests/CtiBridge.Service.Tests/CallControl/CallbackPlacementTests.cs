@@ -283,7 +283,8 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         await rig.LoginAsync("2004", ct);
         var agentDial = await rig.PbxEvents.DialToAsync("1004", ct);
         Assert.Equal("5550404", agentDial["DestCallerIDNum"]);
-        await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+        var kept = await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+        Assert.True(kept.ClosedAt <= owed.Deadline, $"kept at {kept.ClosedAt:O}, deadline {owed.Deadline:O}");
         await rig.AgentWentAsync("2004", AgentState.WrapUp, AgentState.Ready, ct);
 
         // A promise for tomorrow to another number: that customer calls in and is served, so it is resolved.
@@ -460,6 +461,90 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         Assert.Contains("under callbacks.abandonedMinimumWait (3600 s)", line, StringComparison.Ordinal);
         Assert.Empty(await callbacks.ListAsync(new CallbackFilter { Number = "5550909" }, ct));
         Assert.Equal("system_lost", await database.Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{enqueued.CallId}'", ct));
+    }
+
+    [Fact]
+    public async Task AQueueCallback_IsServedInThePositionItsCallerHad_BehindWhoWasAhead_AheadOfWhoCameLater()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (rig, callbacks) = await StartAsync([("2010", "1010")], Customers(talkSeconds: 1), ct, loggedIn: [],
+            configure: c => c.Queues[0].ExitKeys = [new QueueExitKeySettings { Key = "1", Target = "callback" }]);
+        await using var running = rig;
+
+        // Nobody is logged in. B waits first, then A; A presses 1 (callback) and is released; then C calls.
+        var b = rig.Trunk.CallIn("4008001", "5551002", "Bo");
+        var bQueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551002", "B in the queue", ct);
+        var a = rig.Trunk.CallIn("4008001", "5551001", "Al");
+        var aQueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551001" && !e.Caller.Attributes.ContainsKey("callbackId"), "A in the queue", ct);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", a, ct);
+        rig.Trunk.PressDigits(a, "1");
+        await rig.PbxEvents.WaitAsync("Hangup", a, ct);
+
+        // A's callback is stored (place in line = when A queued) and, due at once, queued as a task with A's
+        // own priority: behind B, who was ahead of A.
+        var task = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551001" && e.Caller.Attributes.ContainsKey("callbackId"), "A's callback in the queue", ct);
+        var owed = (await callbacks.GetAsync(Guid.Parse(task.Caller.Attributes["callbackId"]), ct))!;
+        Assert.Equal((CallbackSource.Queue, aQueued.CallId), (owed.Source, owed.OriginCallId));
+        Assert.InRange(owed.PlaceInLineSince!.Value - aQueued.At, TimeSpan.FromMilliseconds(-1), TimeSpan.FromMilliseconds(1)); // PostgreSQL keeps microseconds
+        Assert.Equal(bQueued.Priority, task.Priority);
+        var c = rig.Trunk.CallIn("4008001", "5551003", "Cy");
+        await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551003", "C in the queue", ct);
+
+        // An agent comes: rung for B, then A's callback (A is called back), then C.
+        await rig.LoginAsync("2010", ct);
+        Assert.Equal("5551002", (await rig.PbxEvents.DialToAsync("1010", ct))["DestCallerIDNum"]);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", b, ct);
+        rig.Trunk.HangUp(b);
+        await rig.AgentWentAsync("2010", AgentState.WrapUp, AgentState.Ready, ct);
+
+        var second = await rig.PbxEvents.DialToAsync("1010", ct, nth: 2);
+        Assert.Equal(("5551001", "[support] Callback Al"), (second["DestCallerIDNum"], second["DestCallerIDName"]));
+        await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+        await rig.AgentWentAsync("2010", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
+
+        var third = await rig.PbxEvents.DialToAsync("1010", ct, nth: 3);
+        Assert.Equal("5551003", third["DestCallerIDNum"]);
+    }
+
+    [Fact]
+    public async Task AVoicemailLeftInTheQueue_BecomesACallback_PlacedWhenAnAgentComes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (rig, callbacks) = await StartAsync([("2011", "1011")], Customers(talkSeconds: 1), ct, loggedIn: [], configure: c =>
+        {
+            c.Queues[0].ExitKeys = [new QueueExitKeySettings { Key = "2", Target = "voicemail:900" }];
+            c.Fallback.VoicemailMaxMessage = TimeSpan.FromSeconds(5);
+            c.RecordingDirectory = Path.Combine(Path.GetTempPath(), "ctibridge-callback-voicemail", Guid.NewGuid().ToString("N"));
+        });
+        await using var running = rig;
+
+        // Nobody is logged in: the caller presses 2, hears the greeting and the beep, leaves a message (at most
+        // 5 s), hears goodbye and is released.
+        var caller = rig.Trunk.CallIn("4008001", "5551101", "Vi");
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551101", "the call in the queue", ct);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct);
+        rig.Trunk.PressDigits(caller, "2");
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+
+        // The message is a callback with the voicemail deadline (2 h), due at once.
+        Callback? owed = null;
+        for (var i = 0; i < 600 && owed is null; i++) // 30 s: stored off the call-control loop
+        {
+            var found = await callbacks.ListAsync(new CallbackFilter { Number = "5551101" }, ct);
+            owed = found.Count > 0 ? found[0] : null;
+            await Task.Delay(owed is null ? 50 : 0, ct);
+        }
+
+        Assert.NotNull(owed);
+        Assert.Equal((CallbackSource.Voicemail, enqueued.CallId), (owed.Source, owed.OriginCallId));
+        Assert.InRange(owed.Deadline!.Value - owed.CreatedAt, TimeSpan.FromHours(2) - TimeSpan.FromSeconds(5), TimeSpan.FromHours(2) + TimeSpan.FromSeconds(5));
+        await StateAsync(callbacks, owed.Id, CallbackState.Due, ct);
+
+        // An agent comes: the caller who left the message is called back, and the promise is kept.
+        await rig.LoginAsync("2011", ct);
+        Assert.Equal("5551101", (await rig.PbxEvents.DialToAsync("1011", ct))["DestCallerIDNum"]);
+        var kept = await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+        Assert.True(kept.ClosedAt <= owed.Deadline, $"kept at {kept.ClosedAt:O}, deadline {owed.Deadline:O}");
     }
 
     [Fact]
