@@ -18,7 +18,20 @@ public sealed partial class CallCenter
     /// </summary>
     public Func<string, string?>? AgentWorkingElsewhere { get; set; }
 
+    // Agents on a nailed-up line of any instance's dialer (a dialer-only instance included), agent → why;
+    // replaced whole by AgentLinesWatcher, read on the loop.
+    private volatile IReadOnlyDictionary<string, string> _linesElsewhere = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The agents on a campaign's nailed-up line over every instance (table <c>dialer_agent_lines</c>),
+    /// agent → why they cannot log in to inbound queues; replaces the previous set.
+    /// </summary>
+    internal void SetAgentLinesElsewhere(IReadOnlyDictionary<string, string> lines) => _linesElsewhere = lines;
+
+    /// <summary>Why the agent is on a campaign line of some instance as last read from the database, or null (what the login check sees).</summary>
+    internal string? AgentLineElsewhere(string agentId) => _linesElsewhere.GetValueOrDefault(agentId);
+
     /// <summary>A refusal when the agent is working elsewhere, else null.</summary>
     private InputOutcome? RefusedAsWorkingElsewhere(string agentId) =>
-        AgentWorkingElsewhere?.Invoke(agentId) is { } why ? InputOutcome.Refused(why) : null;
+        (AgentWorkingElsewhere?.Invoke(agentId) ?? _linesElsewhere.GetValueOrDefault(agentId)) is { } why ? InputOutcome.Refused(why) : null;
 }

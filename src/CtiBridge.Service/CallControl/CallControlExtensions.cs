@@ -50,6 +50,7 @@ public static class CallControlExtensions
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.CallControl.Shutdown.CallsFinishWithin + TimeSpan.FromSeconds(30));
         services.AddHostedService<CallRecordService>();
         services.AddHostedService<LiveStateService>();
+        services.AddHostedService<AgentLinesWatcher>(); // agents on a campaign line of any instance cannot log in to queues
         services.AddSingleton<CallControlRole>();
         services.AddHostedService<CallControlService>();
         services.AddHealthChecks().AddCheck<CallControlHealthCheck>("call-control", tags: ["ready"]);

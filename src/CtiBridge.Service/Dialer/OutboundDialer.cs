@@ -53,6 +53,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private readonly ILogger<OutboundDialer> _logger;
     private readonly CampaignStore _campaigns;
     private readonly LeadHopper _hopper;
+    private readonly AgentLines _agentLines;
     private readonly AttemptLog _attempts;
     private readonly DoNotCallList _doNotCall;
     private readonly Dictionary<string, RunningCampaign> _running = new(StringComparer.Ordinal);
@@ -91,6 +92,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         InstanceId = settings.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 13)];
         _campaigns = new CampaignStore(dataSource, timeProvider);
         _hopper = new LeadHopper(dataSource, InstanceId, timeProvider);
+        _agentLines = new AgentLines(dataSource, timeProvider);
         // Every attempt and call row names its server (reports per site); a dialer that cannot say which is a wiring mistake.
         AsteriskServerName = (asteriskServer ?? settings.Server) is { Length: > 0 } server
             ? server
@@ -114,6 +116,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     {
         _runStartedAt = _time.GetUtcNow();
         await StartRecordsAsync(cancellationToken).ConfigureAwait(false);
+        await ClearAgentLinesAsync(cancellationToken).ConfigureAwait(false); // left by an earlier run of this instance
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
@@ -166,7 +169,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 callerId: $"\"{campaign.Definition.Id}\" <{campaign.Definition.CallerId.TrimStart('+')}>", timeout: 60, channelId: channelId, cancellationToken: ct),
                 onFailure: failure => Post(_ => { RemoveAgent(agent, "phone could not be called: " + failure.Message); return Task.CompletedTask; }), _stopping.Token);
             LogAgentJoining(_logger, agentId, campaignId, endpoint);
-            return Task.FromResult<string?>(null);
+            return RecordAgentLineAsync(agentId, campaignId);
         }, cancellationToken);
 
     /// <summary>The campaign whose nailed-up line the agent is on (joining or joined) on this instance, or null. Safe from any thread.</summary>
@@ -798,6 +801,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         _onLines.TryRemove(agent.Id, out _);
+        _ = ForgetAgentLineAsync(agent.Id);
 
         _agentsByChannel.Remove(agent.ChannelId);
         agent.Campaign.Agents.Remove(agent);
@@ -887,6 +891,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         await StopRecordsAsync().ConfigureAwait(false);
+        using (var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            await ClearAgentLinesAsync(bounded.Token).ConfigureAwait(false);
+        }
+
         foreach (var line in _lines.Values)
         {
             line.DeadlineTimer?.Dispose();

@@ -3,6 +3,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using CtiBridge.Data.Access;
 using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,6 +79,64 @@ public sealed class InboundAndCampaignTests(MigratedDatabaseFixture database) : 
         var onLine = await db.ScalarAsync<double>(
             $"SELECT coalesce(sum(extract(epoch FROM ended_at - started_at)), 0)::float8 FROM agent_state_intervals WHERE agent_id = '2002' AND session_id LIKE 'dagent-%'", Ct);
         Assert.True(onLine > 0 && onLine <= (leftAt - joinedAt).TotalSeconds + 1, $"on the line {onLine:F1} s, joined to left {(leftAt - joinedAt).TotalSeconds:F1} s");
+    }
+
+    // The same rule across instances (other agents than the test above: the class shares its database): the line is held by a dialer-only instance, the login goes to
+    // the instance that runs call control (whose own dialer, here none, knows nothing of the line).
+    [Fact]
+    public async Task AgentOnALineOfADialerOnlyInstance_CannotLogInToQueuesOnTheCallControlInstance_UntilItLeaves()
+    {
+        var queue = new CallQueueSettings { Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(1), MusicOnHold = "default" };
+        var journal = Directory.CreateTempSubdirectory("ctibridge-dialer-only-").FullName;
+        var campaignId = "apart-" + Guid.NewGuid().ToString("N")[..8];
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2003", "1003"), ("2004", "1004")], Ct);
+        rig.Pbx.Phone("1003").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        var dialerOnly = CtiBridgeHost.Build(new CtiBridgeSettings
+        {
+            Database = new DatabaseSettings { ConnectionString = database.Database.ConnectionString, MigrateOnStart = false },
+            Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
+            Asterisk = [PbxSimSettings.For(rig.Pbx)],
+            Logging = new LogSettings { Level = "Warning" },
+            Dialer = new Service.Dialer.DialerSettings { Enabled = true, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.3, RecordJournalDirectory = journal, InstanceId = "dialer-only" },
+            Campaigns = [Core.Dialer.CampaignDefinition.Parse($$"""
+                { "id": "{{campaignId}}", "agentGroup": "support", "mode": "Progressive", "callerId": "+18005550100",
+                  "trunkPrefix": "PJSIP/carrier/", "defaultTimeZone": "America/New_York" }
+                """)],
+        });
+        try
+        {
+            await dialerOnly.StartAsync(Ct);
+            Assert.Null(dialerOnly.Services.GetService<CallCenter>()); // no call control there
+            var store = new ApiKeyStore(database.Database.DataSource, TimeProvider.System);
+            var token = (await store.CreateAsync("admin-apart", ApiRole.Admin, null, "test", Ct)).Token;
+            using var callControl = new HttpClient { BaseAddress = new Uri(rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()) };
+            using var dialer = new HttpClient { BaseAddress = new Uri(dialerOnly.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()) };
+            callControl.DefaultRequestHeaders.Authorization = dialer.DefaultRequestHeaders.Authorization = new("Bearer", token);
+            var campaigns = new Data.Dialer.CampaignStore(database.Database.DataSource, TimeProvider.System);
+            await WaitAsync(() => campaigns.SetStateAsync(campaignId, Data.Dialer.CampaignState.Running, "test", Ct), "the file's campaign to be stored");
+
+            // 2003 joins on the dialer-only instance; the call-control instance reads the line from the database.
+            await WaitAsync(async () => (await dialer.PostAsJsonAsync($"/api/campaigns/{campaignId}/agents/2003", new { endpoint = "PJSIP/1003" }, Ct)).StatusCode == HttpStatusCode.Accepted,
+                "agent 2003 to join the campaign on the dialer-only instance");
+            Assert.Equal(1L, await database.Database.ScalarAsync<long>($"SELECT count(*) FROM dialer_agent_lines WHERE agent_id = '2003' AND campaign_id = '{campaignId}' AND instance_id = 'dialer-only'", Ct));
+            await WaitAsync(() => Task.FromResult(rig.Center.AgentLineElsewhere("2003") is not null), "call control to see 2003's line");
+
+            var login = await callControl.PostAsJsonAsync("/api/agents/2003/login", new { pin = CallCenterRig.Pin }, Ct);
+            Assert.Equal(HttpStatusCode.Conflict, login.StatusCode);
+            Assert.Contains($"nailed-up line of campaign {campaignId} (dialer instance dialer-only)", await DetailAsync(login), StringComparison.Ordinal);
+            Assert.Equal(Core.Acd.AgentState.LoggedOut, (await rig.Center.GetAgentAsync("2003", Ct))!.State);
+            (await callControl.PostAsJsonAsync("/api/agents/2004/login", new { pin = CallCenterRig.Pin }, Ct)).EnsureSuccessStatusCode(); // others are not held
+
+            // It leaves: the row goes, and the login passes once call control has read that.
+            Assert.Equal(HttpStatusCode.NoContent, (await dialer.DeleteAsync($"/api/campaigns/{campaignId}/agents/2003", Ct)).StatusCode);
+            await WaitAsync(() => Task.FromResult(rig.Center.AgentLineElsewhere("2003") is null), "call control to see 2003 leave the line");
+            Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM dialer_agent_lines WHERE agent_id = '2003'", Ct));
+            (await callControl.PostAsJsonAsync("/api/agents/2003/login", new { pin = CallCenterRig.Pin }, Ct)).EnsureSuccessStatusCode();
+        }
+        finally
+        {
+            await CallCenterRig.StopAsync(dialerOnly);
+        }
     }
 
     private static async Task<string> DetailAsync(HttpResponseMessage response) =>
