@@ -49,6 +49,6 @@ public sealed partial class OutboundDialer
         }
     }
 
-    [LoggerMessage(EventId = 1045, Level = LogLevel.Warning, Message = "Dialer: agent {AgentId}'s nailed-up line of campaign {Campaign} could not be stored in or removed from dialer_agent_lines ({Reason}); call control on another instance may not see it")]
+    [LoggerMessage(EventId = 1060, Level = LogLevel.Warning, Message = "Dialer: agent {AgentId}'s nailed-up line of campaign {Campaign} could not be stored in or removed from dialer_agent_lines ({Reason}); call control on another instance may not see it")]
     private static partial void LogAgentLineNotStored(ILogger logger, string agentId, string campaign, string reason);
 }
