@@ -8,6 +8,8 @@ using CtiBridge.Service.Hosting;
 using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Dialer;
