@@ -62,6 +62,14 @@ public sealed class PbxSimOptions
     public List<EndpointOptions> Endpoints { get; set; } = [];
 
     /// <summary>
+    /// asterisk.conf <c>systemname</c>. Empty (Asterisk's default, and the recording instance's) gives
+    /// channel ids <c>epoch.seq</c>; a name gives <c>name-epoch.seq</c>, as Asterisk does, so two
+    /// servers started in the same second cannot hand out the same ids. Shown in ARI's
+    /// <c>/asterisk/info</c> (<c>config.name</c>) and AMI's CoreSettings (<c>SystemName</c>).
+    /// </summary>
+    public string SystemName { get; set; } = "";
+
+    /// <summary>
     /// app_queue's queues (queues.conf) with their static members. Null means the recording
     /// instance's three (support, sales, linear); an empty list means no queues.
     /// </summary>

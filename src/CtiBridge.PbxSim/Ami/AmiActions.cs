@@ -239,7 +239,7 @@ internal sealed partial class AmiActions
         session.Send(Success(actionId)
             .Add("AMIversion", "11.0.0")
             .Add("AsteriskVersion", PbxSimulator.AsteriskVersion)
-            .Add("SystemName", "")
+            .Add("SystemName", _sim.Options.SystemName)
             .Add("CoreMaxCalls", "500")
             .Add("CoreMaxLoadAvg", "0.000000")
             .Add("CoreRunUser", "")

@@ -265,7 +265,7 @@ internal sealed partial class AriServer
             if (parts.Contains("config"))
             {
                 w.WriteStartObject("config");
-                w.WriteString("name", "");
+                w.WriteString("name", _sim.Options.SystemName);
                 w.WriteString("default_language", "en");
                 w.WriteStartObject("setid");
                 w.WriteString("user", "");

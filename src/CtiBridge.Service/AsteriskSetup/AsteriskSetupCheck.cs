@@ -45,7 +45,10 @@ public sealed record SetupCheckResult(string Server, string Check, SetupCheckOut
 /// <param name="timeProvider">Clock for the clients (tests may pass a fake one).</param>
 /// <param name="dids">The dialled numbers call control serves (callControl.dids[].number): the
 /// dialplan must send each into <c>Stasis(app,inbound,DID)</c>; none when call control is not configured.</param>
-public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyList<string>? agentPhones = null, TimeProvider? timeProvider = null, IReadOnlyList<string>? dids = null)
+/// <param name="severalServers">Whether the deployment has more than one asterisk[] entry: then each server
+/// needs its own asterisk.conf <c>systemname</c> (the <c>system-name</c> line), because channel ids are
+/// <c>[systemname-]epoch.seq</c> and two servers without one can hand out the same id in the same second.</param>
+public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyList<string>? agentPhones = null, TimeProvider? timeProvider = null, IReadOnlyList<string>? dids = null, bool severalServers = false)
 {
     /// <summary>Modules CtiBridge cannot work without (asterisk-config/modules.conf requires more).</summary>
     public static IReadOnlyList<string> RequiredModules { get; } =
@@ -64,6 +67,13 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
     ];
 
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
+    /// <summary>
+    /// The server's asterisk.conf <c>systemname</c> as ARI reported it during <see cref="RunAsync"/>
+    /// (empty when none is set); null when ARI could not be asked. <c>check-asterisk</c> compares the
+    /// servers' names with each other.
+    /// </summary>
+    public string? SystemName { get; private set; }
 
     /// <summary>Runs every check in order; a failed prerequisite skips the checks that need it.</summary>
     public async Task<IReadOnlyList<SetupCheckResult>> RunAsync(CancellationToken cancellationToken = default)
@@ -203,6 +213,18 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
         {
             var info = await client.Asterisk.GetInfoAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             results.Add(Result("ari-reachable", SetupCheckOutcome.Pass, $"{ari.BaseUrl} answers for user '{ari.Username}' (Asterisk {info.System?.Version ?? "?"})"));
+            SystemName = info.Config?.Name ?? string.Empty;
+            if (severalServers && SystemName.Length == 0)
+            {
+                // Call control knows channels by id: the same id on two servers would make one server's
+                // caller look like a call already running on the other, and it would be dropped.
+                results.Add(Result("system-name", SetupCheckOutcome.Fail, "no systemname is set: with several servers, two of them can give a channel the same id (epoch.seq) in the same second",
+                    $"in asterisk.conf [options] on '{server.Name}': systemname = {server.Name} (a name no other server uses), then restart Asterisk"));
+            }
+            else if (severalServers)
+            {
+                results.Add(Result("system-name", SetupCheckOutcome.Pass, $"systemname '{SystemName}': channel ids start with '{SystemName}-'"));
+            }
         }
         catch (AriRequestException ex) when (ex.StatusCode == 401)
         {

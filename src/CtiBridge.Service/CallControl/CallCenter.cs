@@ -284,9 +284,17 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         if (entry == "inbound")
         {
-            if (_channels.ContainsKey(channel.Id))
+            if (_channels.TryGetValue(channel.Id, out var known))
             {
-                // Adopted from the snapshot already (its StasisStart was queued behind the recovery).
+                if (!string.Equals(known.Session.App.Server, app.Server, StringComparison.Ordinal))
+                {
+                    // Two servers gave out the same channel id (no asterisk.conf systemname): channels are known
+                    // by id alone, so this caller cannot be told apart from the other server's call. Say so loudly
+                    // rather than drop the caller without a word; check-asterisk's system-name line finds the cause.
+                    LogChannelIdClash(_logger, channel.Id, app.Server, known.Session.App.Server, known.Session.CallId);
+                }
+
+                // Else adopted from the snapshot already (its StasisStart was queued behind the recovery).
                 return;
             }
 
@@ -639,6 +647,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private sealed record ApiWork(Func<DateTimeOffset, object?> Action, TaskCompletionSource<object?> Done) : Work;
 
     private sealed record ChannelLeg(CallSession Session, string? AgentId);
+
+    [LoggerMessage(EventId = 815, Level = LogLevel.Error, Message = "Inbound channel {ChannelId} on server {Server} has the id of a channel of call {CallId} on server {OtherServer}: the new caller is not taken. Give every Asterisk server its own asterisk.conf systemname (see 'ctibridge check-asterisk')")]
+    private static partial void LogChannelIdClash(ILogger logger, string channelId, string server, string otherServer, string callId);
 
     [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "Call {CallId} entered on DID {Did} for queue {Queue}")]
     private static partial void LogCallEntered(ILogger logger, string callId, string did, string queue);

@@ -38,17 +38,34 @@ public static class CheckAsteriskCommand
 
         var failed = false;
         var dids = settings.CallControl.IsEnabled ? settings.CallControl.Dids.Select(d => d.Number).ToList() : [];
+        var systemNames = new List<(string Server, string Name)>();
         foreach (var server in settings.Asterisk)
         {
             // Each server is checked for the phones of its own agents (agents[].server; with one server, all of them).
             var agentPhones = settings.CallControl.IsEnabled
                 ? settings.CallControl.Agents.Where(a => settings.Asterisk.Count == 1 || string.Equals(a.Server, server.Name, StringComparison.Ordinal)).Select(a => a.Extension).ToList()
                 : [];
-            foreach (var result in await new AsteriskSetupCheck(server, agentPhones, dids: dids).RunAsync(cancellationToken).ConfigureAwait(false))
+            var check = new AsteriskSetupCheck(server, agentPhones, dids: dids, severalServers: settings.Asterisk.Count > 1);
+            foreach (var result in await check.RunAsync(cancellationToken).ConfigureAwait(false))
             {
                 await output.WriteLineAsync(result.ToString()).ConfigureAwait(false);
                 failed |= result.Outcome == SetupCheckOutcome.Fail;
             }
+
+            if (check.SystemName is { Length: > 0 } name)
+            {
+                systemNames.Add((server.Name, name));
+            }
+        }
+
+        // Two servers with one systemname give out the same channel ids just as two without one do.
+        foreach (var shared in systemNames.GroupBy(n => n.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            var servers = string.Join(", ", shared.Select(n => n.Server));
+            await output.WriteLineAsync(new SetupCheckResult(shared.First().Server, "system-name", SetupCheckOutcome.Fail,
+                $"servers {servers} all have systemname '{shared.Key}': their channel ids can be the same",
+                "give each server its own asterisk.conf [options] systemname, then restart Asterisk").ToString()).ConfigureAwait(false);
+            failed = true;
         }
 
         return failed ? 1 : 0;

@@ -21,6 +21,7 @@ public sealed class SiteTrunkCheckTests : IAsyncLifetime
     {
         _beijing = await PbxSimSettings.StartAsync(new PbxSimOptions
         {
+            SystemName = "beijing",
             Endpoints =
             [
                 new EndpointOptions { Name = "1001" },
@@ -31,6 +32,7 @@ public sealed class SiteTrunkCheckTests : IAsyncLifetime
         // Shanghai's trunk to Beijing is configured but not registered (Beijing unreachable from there).
         _shanghai = await PbxSimSettings.StartAsync(new PbxSimOptions
         {
+            SystemName = "shanghai",
             Endpoints =
             [
                 new EndpointOptions { Name = "1002" },
@@ -92,6 +94,8 @@ public sealed class SiteTrunkCheckTests : IAsyncLifetime
             // Each server is checked for its own agents' phones only (1001 is on Beijing, 1002 on Shanghai).
             Assert.Contains("beijing    ok   agent-phones     1 agent phone(s) exist and are registered", lines);
             Assert.Contains("shanghai   ok   agent-phones     1 agent phone(s) exist and are registered", lines);
+            Assert.Contains("beijing    ok   system-name      systemname 'beijing': channel ids start with 'beijing-'", lines);
+            Assert.Contains("shanghai   ok   system-name      systemname 'shanghai': channel ids start with 'shanghai-'", lines);
             Assert.Single(lines, l => l.Contains("FAIL", StringComparison.Ordinal));
 
             // The trunk registers: everything passes.
@@ -150,10 +154,61 @@ public sealed class SiteTrunkCheckTests : IAsyncLifetime
         Assert.Equal((technology, resource), AsteriskSetupCheck.TrunkEndpoint(dial));
 
     [Fact]
-    public async Task OneServer_NoTrunks_NoTrunkLine()
+    public async Task OneServer_NoTrunks_NoTrunkLine_NoSystemNameLine()
     {
         var results = await new AsteriskSetupCheck(PbxSimSettings.For(_beijing)).RunAsync(TestContext.Current.CancellationToken);
 
         Assert.DoesNotContain(results, r => r.Check == "site-trunk");
+        Assert.DoesNotContain(results, r => r.Check == "system-name");
+    }
+
+    /// <summary>
+    /// With several servers each needs its own systemname: channel ids are <c>[systemname-]epoch.seq</c>,
+    /// so two servers without one (Asterisk's default), or with the same one, can give two callers the
+    /// same id, and call control knows channels by id.
+    /// </summary>
+    [Fact]
+    public async Task SeveralServers_WithoutASystemName_OrWithTheSameOne_Fail()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var unnamed = await PbxSimSettings.StartAsync(new PbxSimOptions());
+        var alone = await new AsteriskSetupCheck(PbxSimSettings.For(unnamed, "guangzhou"), severalServers: true).RunAsync(ct);
+        var line = Assert.Single(alone, r => r.Check == "system-name");
+        Assert.Equal(SetupCheckOutcome.Fail, line.Outcome);
+        Assert.Equal("guangzhou  FAIL system-name      no systemname is set: with several servers, two of them can give a channel the same id (epoch.seq) in the same second"
+            + " -- in asterisk.conf [options] on 'guangzhou': systemname = guangzhou (a name no other server uses), then restart Asterisk", line.ToString());
+
+        // The same name on two servers: the command names both.
+        await using var twin = await PbxSimSettings.StartAsync(new PbxSimOptions { SystemName = "beijing" });
+        var bj = PbxSimSettings.For(_beijing, "beijing");
+        var tw = PbxSimSettings.For(twin, "beijing-2");
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, $$"""
+                {
+                  "database": { "connectionString": "Host=127.0.0.1;Database=x;Username=x" },
+                  "asterisk": [
+                    { "name": "beijing",
+                      "ami": { "host": "127.0.0.1", "port": {{bj.Ami.Port}}, "username": "ctibridge", "secret": "ctibridge-secret" },
+                      "ari": { "baseUrl": "{{bj.Ari.BaseUrl}}", "username": "ctibridge", "password": "ctibridge-secret" } },
+                    { "name": "beijing-2",
+                      "ami": { "host": "127.0.0.1", "port": {{tw.Ami.Port}}, "username": "ctibridge", "secret": "ctibridge-secret" },
+                      "ari": { "baseUrl": "{{tw.Ari.BaseUrl}}", "username": "ctibridge", "password": "ctibridge-secret" } }
+                  ]
+                }
+                """, ct);
+            var output = new StringWriter();
+
+            Assert.Equal(1, await CtiBridge.Service.Cli.CheckAsteriskCommand.RunAsync(file, output, new StringWriter(), ct));
+            var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var failed = Assert.Single(lines, l => l.Contains("FAIL", StringComparison.Ordinal));
+            Assert.Equal("beijing    FAIL system-name      servers beijing, beijing-2 all have systemname 'beijing': their channel ids can be the same"
+                + " -- give each server its own asterisk.conf [options] systemname, then restart Asterisk", failed.TrimEnd('\r'));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }

@@ -171,7 +171,10 @@ public sealed class SitesTests
         });
         var callbacks = await rig.SchedulerAsync(ct);
 
-        // Nobody is logged in: site B's caller waits, then hangs up after more than the minimum wait.
+        // Only a1 (site A) is logged in: site B's caller waits, then hangs up after more than the minimum wait.
+        // a1 logs in before the callback exists, so the callback's own routing decision (made when its task
+        // reaches the queue) is the one that must pass a1 over; an agent becoming ready only lists itself.
+        await rig.LoginAsync("a1", ct);
         var origin = await rig.CallAsync(rig.B, "4008001", "5550031", ct);
         await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
         await rig.HangUpCallerAsync(rig.B, origin, ct);
@@ -187,8 +190,7 @@ public sealed class SitesTests
         Assert.NotNull(owed);
         Assert.Equal((CallbackSource.Abandoned, origin), (owed.Source, owed.OriginCallId));
 
-        // a1 (site A) comes first and is idle longest; b1 (site B) after: the callback is site B's.
-        await rig.LoginAsync("a1", ct);
+        // a1 (site A) came first and is idle longest; b1 (site B) after: the callback is site B's.
         await rig.LoginAsync("b1", ct);
         await rig.BEvents.DialToAsync("1001", ct);
         var customer = await rig.BEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, also: e => e["Exten"] == "95550031");
@@ -341,6 +343,8 @@ public sealed class SitesTests
         {
             var options = new PbxSimOptions
             {
+                // Each server its own systemname (docs/sites.md): channel ids then never clash between them.
+                SystemName = otherSite == SiteB ? SiteA : SiteB,
                 Dialplan = new()
                 {
                     ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
