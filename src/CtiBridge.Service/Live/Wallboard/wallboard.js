@@ -47,6 +47,20 @@
     return (Date.now() + skew - Date.parse(isoTime)) / 1000;
   }
 
+  // The cells a queue row and a server row share: waiting now, longest wait, SL, the day's `counts`
+  // (each named as its field and its cell class), AHT, agents by state.
+  function figureCells(tr, x, counts, targets, sinceSnapshot) {
+    cell(tr, String(x.waiting), x.waiting > 0 && x.agentsReady === 0 ? 'waiting alert' : 'waiting');
+    cell(tr, duration(x.waiting > 0 ? x.longestCurrentWaitSeconds + sinceSnapshot : x.longestCurrentWaitSeconds), 'longest');
+    cell(tr, percent(x.serviceLevel), 'sl ' + (x.serviceLevel === null ? '' : x.serviceLevel >= targets.serviceLevel ? 'good' : 'bad'));
+    for (const name of counts) cell(tr, String(x[name]), name);
+    cell(tr, duration(x.averageHandleTimeSeconds), 'aht ' + (x.averageHandleTimeSeconds === null ? '' : x.averageHandleTimeSeconds <= targets.averageHandleTimeSeconds ? 'good' : 'bad'));
+    cell(tr, String(x.agentsReady), 'ready');
+    cell(tr, String(x.agentsOnCall), 'oncall');
+    cell(tr, String(x.agentsWrapUp), 'wrapup');
+    cell(tr, String(x.agentsPaused), 'paused');
+  }
+
   function render() {
     if (!snapshot) return;
     const targets = snapshot.targets;
@@ -58,16 +72,7 @@
       const tr = document.createElement('tr');
       tr.dataset.queue = q.queue;
       cell(tr, q.queue, 'text');
-      cell(tr, String(q.waiting), q.waiting > 0 && q.agentsReady === 0 ? 'waiting alert' : 'waiting');
-      cell(tr, duration(q.waiting > 0 ? q.longestCurrentWaitSeconds + sinceSnapshot : q.longestCurrentWaitSeconds), 'longest');
-      cell(tr, percent(q.serviceLevel), 'sl ' + (q.serviceLevel === null ? '' : q.serviceLevel >= targets.serviceLevel ? 'good' : 'bad'));
-      cell(tr, String(q.answered), 'answered');
-      cell(tr, String(q.abandoned), 'abandoned');
-      cell(tr, duration(q.averageHandleTimeSeconds), 'aht ' + (q.averageHandleTimeSeconds === null ? '' : q.averageHandleTimeSeconds <= targets.averageHandleTimeSeconds ? 'good' : 'bad'));
-      cell(tr, String(q.agentsReady), 'ready');
-      cell(tr, String(q.agentsOnCall), 'oncall');
-      cell(tr, String(q.agentsWrapUp), 'wrapup');
-      cell(tr, String(q.agentsPaused), 'paused');
+      figureCells(tr, q, ['answered', 'abandoned'], targets, sinceSnapshot);
       queues.appendChild(tr);
     }
     // Per Asterisk server (docs/sites.md): its callers and its agents' phones; the queue rows above are all servers together.
@@ -79,17 +84,7 @@
       const tr = document.createElement('tr');
       tr.dataset.server = s.server;
       cell(tr, s.server, 'text');
-      cell(tr, String(s.waiting), s.waiting > 0 && s.agentsReady === 0 ? 'waiting alert' : 'waiting');
-      cell(tr, duration(s.waiting > 0 ? s.longestCurrentWaitSeconds + sinceSnapshot : s.longestCurrentWaitSeconds), 'longest');
-      cell(tr, percent(s.serviceLevel), 'sl ' + (s.serviceLevel === null ? '' : s.serviceLevel >= targets.serviceLevel ? 'good' : 'bad'));
-      cell(tr, String(s.offered), 'offered');
-      cell(tr, String(s.answered), 'answered');
-      cell(tr, String(s.abandoned), 'abandoned');
-      cell(tr, duration(s.averageHandleTimeSeconds), 'aht ' + (s.averageHandleTimeSeconds === null ? '' : s.averageHandleTimeSeconds <= targets.averageHandleTimeSeconds ? 'good' : 'bad'));
-      cell(tr, String(s.agentsReady), 'ready');
-      cell(tr, String(s.agentsOnCall), 'oncall');
-      cell(tr, String(s.agentsWrapUp), 'wrapup');
-      cell(tr, String(s.agentsPaused), 'paused');
+      figureCells(tr, s, ['offered', 'answered', 'abandoned'], targets, sinceSnapshot);
       servers.appendChild(tr);
     }
     const agents = document.querySelector('#agents tbody');
