@@ -8,9 +8,6 @@ using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -33,10 +30,7 @@ public sealed class AgentCallsLiveAndReportTests(MigratedDatabaseFixture databas
         var campaignId = "calls-" + Guid.NewGuid().ToString("N")[..8];
         await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], Ct, configureService: s =>
             s.Dialer = new Service.Dialer.DialerSettings { Enabled = true, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.3, RecordJournalDirectory = journal });
-        var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var store = new ApiKeyStore(database.Database.DataSource, TimeProvider.System);
-        using var admin = new HttpClient { BaseAddress = new Uri(address) };
-        admin.DefaultRequestHeaders.Authorization = new("Bearer", (await store.CreateAsync("admin-calls", ApiRole.Admin, null, "test", Ct)).Token);
+        using var admin = await Http.HttpApi.ClientAsync(rig, ApiRole.Admin, Ct);
         rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
         rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(100));
         rig.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 1 };
@@ -51,8 +45,7 @@ public sealed class AgentCallsLiveAndReportTests(MigratedDatabaseFixture databas
         var upload = await admin.PostAsync($"/api/campaigns/{campaignId}/leads", new StringContent("phone,name\n2125557001,One\n2125557002,Two\n", Encoding.UTF8, "text/csv"), Ct);
         Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/api/campaigns/{campaignId}/start", null, Ct)).StatusCode);
-        await WaitAsync(async () => (await admin.PostAsJsonAsync($"/api/campaigns/{campaignId}/agents/2002", new { endpoint = "PJSIP/1002" }, Ct)).StatusCode == HttpStatusCode.Accepted,
-            "agent 2002 to join the campaign");
+        await CampaignLine.JoinAsync(admin, campaignId, "2002", "PJSIP/1002", Ct);
 
         // 2001 takes one inbound call on the queue.
         await rig.LoginAsync("2001", Ct);
