@@ -161,7 +161,7 @@ public sealed class AcdRecordMapper
         var output = new List<CallCenterRecord>();
         foreach (var (agentId, agent) in _agents.OrderBy(a => a.Key, StringComparer.Ordinal))
         {
-            if (agent.State is { } state && state != CoreState.LoggedOut && now > agent.Since)
+            if (agent.State is { } state && state != CoreState.LoggedOut && AgentStateRecord.Spans(agent.Since, now))
             {
                 agent.Flushes++;
                 output.Add(StateRecord(agentId, agent, state, now, agent.Flushes));
@@ -181,7 +181,7 @@ public sealed class AcdRecordMapper
     private void OnAgentState(AgentStateChanged x, List<CallCenterRecord> output)
     {
         var agent = Agent(x.AgentId);
-        if (agent.State is { } state && state != CoreState.LoggedOut && x.At > agent.Since)
+        if (agent.State is { } state && state != CoreState.LoggedOut && AgentStateRecord.Spans(agent.Since, x.At))
         {
             output.Add(StateRecord(x.AgentId, agent, state, x.At, agent.Flushes + 1));
         }

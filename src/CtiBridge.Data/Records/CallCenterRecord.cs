@@ -365,9 +365,17 @@ public sealed record AgentStateRecord : CallCenterRecord
     {
         Require(!string.IsNullOrEmpty(AgentId), nameof(AgentId), "is empty");
         Require(!string.IsNullOrEmpty(SessionId), nameof(SessionId), "is empty");
-        Require(EndedAt > StartedAt, nameof(EndedAt), $"({EndedAt:O}) is not after StartedAt ({StartedAt:O})");
+        Require(Spans(StartedAt, EndedAt), nameof(EndedAt), $"({EndedAt:O}) is not after StartedAt ({StartedAt:O}) at the database's microsecond precision");
         Require(State == AgentState.Paused || Reason is null, nameof(Reason), $"is only allowed on a paused interval, not {State}");
     }
+
+    /// <summary>
+    /// Whether an interval from <paramref name="start"/> to <paramref name="end"/> has any length once
+    /// stored: timestamptz keeps microseconds (the writer truncates .NET's 0.1 µs ticks), so two state
+    /// changes within one microsecond would give a row that breaks the table's <c>ended_at &gt; started_at</c>
+    /// and fails its whole batch. Producers skip what this refuses; the state in between lasted no time.
+    /// </summary>
+    public static bool Spans(DateTimeOffset start, DateTimeOffset end) => end.UtcTicks / 10 > start.UtcTicks / 10;
 
     /// <summary>Splits the interval at UTC midnights (the table keeps intervals within one day, so reports look back one day at most).</summary>
     public IEnumerable<AgentStateRecord> SplitAtUtcMidnight()

@@ -354,7 +354,7 @@ public sealed partial class OutboundDialer
             DialerAgentState.WrapUp => CtiBridge.Data.Records.AgentState.WrapUp,
             _ => null,
         };
-        if (recorded is { } state && now > agent.StateSince)
+        if (recorded is { } state && AgentStateRecord.Spans(agent.StateSince, now))
         {
             var record = new AgentStateRecord { AgentId = agent.Id, StartedAt = agent.StateSince, EndedAt = now, State = state, SessionId = agent.SessionId };
             foreach (var part in record.SplitAtUtcMidnight())
