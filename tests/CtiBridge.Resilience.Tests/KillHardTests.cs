@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using CtiBridge.Data.Access;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
@@ -111,11 +109,10 @@ public sealed class KillHardTests : IAsyncDisposable
 
     private async Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
     {
-        var port = FreePort();
         var settings = new CtiBridgeSettings
         {
             Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
-            Http = new HttpSettings { Urls = $"http://127.0.0.1:{port}" },
+            Http = new HttpSettings { Urls = "http://127.0.0.1:0" }, // the process binds a free port and logs it: no port race with other tests
             Asterisk = [PbxSimSettings.For(pbx)],
             Logging = new LogSettings { Level = "Information" }, // a failure prints the processes' output: rings with their leg names, adoption
             CallControl = new CallControlSettings
@@ -133,16 +130,9 @@ public sealed class KillHardTests : IAsyncDisposable
         };
         var path = Path.Combine(_directory, name + ".json");
         await File.WriteAllTextAsync(path, ConfigurationFile.Json(settings), ct);
-        var process = ServiceProcess.Start(name, path, port);
+        var process = ServiceProcess.Start(name, path, port: 0);
         _processes.Add(process);
         return process;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task EventuallyAsync(Func<Task<bool>> condition, string what, CancellationToken ct)

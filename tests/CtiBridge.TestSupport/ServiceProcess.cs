@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace CtiBridge.TestSupport;
 
@@ -11,19 +12,26 @@ namespace CtiBridge.TestSupport;
 /// only a process gives: SIGKILL, SIGTERM, a PostgreSQL session that ends with the socket. Its output
 /// is kept for failure messages; disposing kills it if it still runs, so no test leaves one behind.
 /// </summary>
-public sealed class ServiceProcess : IDisposable
+/// <remarks>
+/// Give it <c>http.urls = http://127.0.0.1:0</c> and port 0: the process binds a free port itself and
+/// its HTTP client is aimed at the port it logs (<c>Now listening on: …</c>). A port picked by the test
+/// and bound later by the child could be taken by another test in between ("address already in use").
+/// </remarks>
+public sealed partial class ServiceProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly HttpClient? _http;
+    private readonly bool _listens;
     private readonly TimeSpan _bound;
+    private HttpClient? _http;
 
     private ServiceProcess(string name, Process process, int? port, TimeSpan bound)
     {
         Name = name;
         _process = process;
         _bound = bound;
-        _http = port is { } p ? new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{p}"), Timeout = TimeSpan.FromSeconds(10) } : null;
+        _listens = port is not null;
+        _http = port is { } p and not 0 ? Client(p) : null;
     }
 
     /// <summary>The name the test gave it (in failure messages).</summary>
@@ -44,7 +52,8 @@ public sealed class ServiceProcess : IDisposable
     /// <summary>Starts <c>dotnet ctibridge.dll run --config <paramref name="configPath"/></c>.</summary>
     /// <param name="name">Its name in failure messages.</param>
     /// <param name="configPath">The configuration file.</param>
-    /// <param name="port">The loopback port of its <c>http.urls</c>, for <see cref="Http"/> and the health waits; null when the test does not talk to it.</param>
+    /// <param name="port">The loopback port of its <c>http.urls</c>, for <see cref="Http"/> and the health waits; 0 when it binds
+    /// <c>http://127.0.0.1:0</c> and the port is read from its log; null when the test does not talk to it.</param>
     /// <param name="bound">The longest any wait on it may take (health, stop).</param>
     public static ServiceProcess Start(string name, string configPath, int? port = null, TimeSpan? bound = null)
     {
@@ -66,7 +75,7 @@ public sealed class ServiceProcess : IDisposable
     /// <summary>Its HTTP API, authenticated with <paramref name="token"/> (a bearer API key).</summary>
     public HttpClient Http(string token)
     {
-        var http = _http ?? throw new InvalidOperationException($"{Name} was started without a port");
+        var http = Volatile.Read(ref _http) ?? throw new InvalidOperationException(_listens ? $"{Name} has not said its port yet (wait for it to be live first)" : $"{Name} was started without a port");
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         return http;
     }
@@ -116,9 +125,23 @@ public sealed class ServiceProcess : IDisposable
         _http?.Dispose();
     }
 
+    /// <summary>Its HTTP port, once known.</summary>
+    public int? Port => Volatile.Read(ref _http)?.BaseAddress?.Port;
+
+    private static HttpClient Client(int port) => new() { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+
     private async Task<HttpStatusCode?> StatusAsync(string path, CancellationToken ct)
     {
-        var http = _http ?? throw new InvalidOperationException($"{Name} was started without a port");
+        if (!_listens)
+        {
+            throw new InvalidOperationException($"{Name} was started without a port");
+        }
+
+        if (Volatile.Read(ref _http) is not { } http)
+        {
+            return null; // has not bound its port yet
+        }
+
         try
         {
             using var response = await http.GetAsync(path, ct);
@@ -164,5 +187,14 @@ public sealed class ServiceProcess : IDisposable
         {
             _output.AppendLine(line);
         }
+
+        // Kestrel's "Now listening on: http://127.0.0.1:40321" (Serilog may quote the address).
+        if (_listens && Volatile.Read(ref _http) is null && ListeningOn().Match(line) is { Success: true } match)
+        {
+            Volatile.Write(ref _http, Client(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)));
+        }
     }
+
+    [GeneratedRegex(@"Now listening on: ""?http://127\.0\.0\.1:(\d+)", RegexOptions.CultureInvariant)]
+    private static partial Regex ListeningOn();
 }
