@@ -133,6 +133,34 @@ public sealed class AriEndpointSettings
 
     /// <summary>The Stasis application CtiBridge registers (default <c>ctibridge</c>; the dialplan sends calls to it).</summary>
     public string Application { get; set; } = "ctibridge";
+
+    /// <summary>
+    /// How REST calls travel to Asterisk: <c>own</c> (default), the client's own HTTP/1.1 over pooled
+    /// keep-alive sockets, or <c>httpclient</c>, .NET's HttpClient (kept as the fallback should the own
+    /// transport ever misbehave with a proxy or an Asterisk build). Case-insensitive; docs/ari.md "REST transport".
+    /// </summary>
+    public string Transport { get; set; } = AriTransportNames.Own;
+}
+
+/// <summary>The values of <see cref="AriEndpointSettings.Transport"/>.</summary>
+public static class AriTransportNames
+{
+    /// <summary>The client's own HTTP/1.1 transport.</summary>
+    public const string Own = "own";
+
+    /// <summary>.NET's HttpClient (SocketsHttpHandler).</summary>
+    public const string HttpClient = "httpclient";
+
+    /// <summary>Every accepted value, as written in docs and problems.</summary>
+    public static IReadOnlyList<string> All { get; } = [Own, HttpClient];
+
+    /// <summary>The client transport a setting names, or null when it names none.</summary>
+    public static CtiBridge.Asterisk.Ari.AriRestTransport? Parse(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        Own => CtiBridge.Asterisk.Ari.AriRestTransport.Sockets,
+        HttpClient => CtiBridge.Asterisk.Ari.AriRestTransport.HttpClient,
+        _ => null,
+    };
 }
 
 /// <summary>HTTP endpoint settings.</summary>

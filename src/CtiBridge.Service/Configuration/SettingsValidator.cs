@@ -110,6 +110,11 @@ public static partial class SettingsValidator
             {
                 problems.Add(new SettingsProblem($"{at}.ari.application", $"'{server.Ari.Application}' is not a valid Stasis application name"));
             }
+
+            if (AriTransportNames.Parse(server.Ari.Transport) is null)
+            {
+                problems.Add(new SettingsProblem($"{at}.ari.transport", $"'{server.Ari.Transport}' is not an ARI transport ({string.Join(" or ", AriTransportNames.All)}){SpellingSuggestion.DidYouMean(server.Ari.Transport ?? "", AriTransportNames.All)}"));
+            }
         }
     }
 

@@ -52,6 +52,9 @@ public sealed class AsteriskServer : IAsyncDisposable
             UserName = settings.Username,
             Password = settings.Password,
             Applications = [settings.Application],
+            // Validated at start-up (SettingsValidator); a value that slipped past is refused here, not guessed.
+            RestTransport = AriTransportNames.Parse(settings.Transport)
+                ?? throw new ArgumentException($"ari.transport '{settings.Transport}' is not an ARI transport ({string.Join(" or ", AriTransportNames.All)}).", nameof(settings)),
         };
     }
 

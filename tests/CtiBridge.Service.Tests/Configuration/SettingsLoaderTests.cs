@@ -1,5 +1,7 @@
 using System.Collections;
+using CtiBridge.Asterisk.Ari;
 using CtiBridge.Service.Configuration;
+using CtiBridge.Service.Hosting;
 using CtiBridge.TestSupport;
 
 namespace CtiBridge.Service.Tests.Configuration;
@@ -68,6 +70,8 @@ public sealed class SettingsLoaderTests
     [InlineData("""{"asterisk":[{"ari":{"baseUrl":"ws://127.0.0.1:8088/ari"}}]}""", "asterisk[0].ari.baseUrl: 'ws://127.0.0.1:8088/ari' is not an http(s) URL")]
     [InlineData("""{"asterisk":[{"ari":{"baseUrl":"http://u:p@127.0.0.1:8088/ari"}}]}""", "asterisk[0].ari.baseUrl: must not carry credentials; use ari.username and ari.password")]
     [InlineData("""{"asterisk":[{"ari":{"application":"ctibridge app"}}]}""", "asterisk[0].ari.application: 'ctibridge app' is not a valid Stasis application name")]
+    [InlineData("""{"asterisk":[{"ari":{"transport":"htpclient"}}]}""", "asterisk[0].ari.transport: 'htpclient' is not an ARI transport (own or httpclient); did you mean 'httpclient'?")]
+    [InlineData("""{"asterisk":[{"ari":{"transport":""}}]}""", "asterisk[0].ari.transport: '' is not an ARI transport (own or httpclient)")]
     [InlineData("""{"http":{"urls":"127.0.0.1:8080"}}""", "http.urls: '127.0.0.1:8080' is not an http(s) URL such as http://127.0.0.1:8080")]
     [InlineData("""{"logging":{"level":"Infromation"}}""", "logging.level: 'Infromation' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal); did you mean 'Information'?")]
     [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"https://crm.example.com/pop?n={callerNumbr}"}]}}""", "callControl.queues[0].screenPopUrl: '{callerNumbr}' is not a screen-pop value (callId, callerNumber, callerName, did, queue, agentId, customerId, ivrPath, language, vip, attr:NAME); did you mean 'callerNumber'?")]
@@ -105,6 +109,22 @@ public sealed class SettingsLoaderTests
 
         var problem = Assert.Single(problems);
         Assert.StartsWith("ctibridge.json: not valid JSON at line 3", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, AriRestTransport.Sockets)]
+    [InlineData("own", AriRestTransport.Sockets)]
+    [InlineData("HttpClient", AriRestTransport.HttpClient)]
+    [InlineData(" httpclient ", AriRestTransport.HttpClient)]
+    public void Parse_AriTransport_ReachesTheClientOptions(string? transport, AriRestTransport expected)
+    {
+        var json = transport is null ? Valid : Valid.Replace("\"password\": \"pw\"", $"\"password\": \"pw\", \"transport\": \"{transport}\"", StringComparison.Ordinal);
+        Assert.True(transport is null || json != Valid, "the test must put the transport into the file");
+
+        var settings = SettingsLoader.Parse(json, "ctibridge.json", NoEnvironment);
+        using var client = new AriClient(AsteriskServer.ToAriOptions(settings.Asterisk[0].Ari));
+
+        Assert.Equal(expected, client.Options.RestTransport);
     }
 
     [Fact]
