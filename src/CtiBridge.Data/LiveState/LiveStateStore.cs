@@ -81,12 +81,21 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     /// an abandoned caller's row is marked instead of deleted, and deleted only once their callback
     /// request is stored (<c>live_call_forget_abandoned</c>): a crash in between loses no callback.
     /// </summary>
-    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers)
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers) => ChangesOf(acdEvent, keepAbandonedCallers, callerOwedCallback: null);
+
+    /// <summary>
+    /// The writes one engine event needs; as <see cref="ChangesOf(AcdEvent, bool)"/>, and a call that ends
+    /// for which <paramref name="callerOwedCallback"/> says true (a waiting caller found gone when the call was
+    /// adopted, whatever the disposition) has its row marked abandoned instead of deleted: the same write-ahead.
+    /// </summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers, Func<string, bool>? callerOwedCallback)
     {
         ArgumentNullException.ThrowIfNull(acdEvent);
         switch (acdEvent)
         {
             case CallEnded { Disposition: CallDisposition.Abandoned } x when keepAbandonedCallers:
+                return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
+            case CallEnded x when keepAbandonedCallers && callerOwedCallback is not null && callerOwedCallback(x.CallId):
                 return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
             case AgentLoggedIn x:
                 return [Command("live_agent_upsert", ("agent_id", x.AgentId), ("extension", x.Extension),

@@ -42,6 +42,7 @@ public sealed partial class CallCenter
     private readonly Dictionary<Guid, CallSession> _callbackTasks = [];
     private readonly Dictionary<string, CallSession> _callbackLegs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallRecord> _callbackRowsInWrapUp = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _callersGoneAtAdoption = new(StringComparer.Ordinal);
     private readonly System.Threading.Channels.Channel<(string What, Func<CancellationToken, Task> Report)> _callbackReports =
         System.Threading.Channels.Channel.CreateUnbounded<(string, Func<CancellationToken, Task>)>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _callbackReportsAbort = new();
@@ -597,14 +598,36 @@ public sealed partial class CallCenter
         var waited = at - call.EnqueuedAt;
         var request = CallbackRequest.AbandonedCall(number, call.Queue, call.CallId, waited) with { CustomerName = call.Caller.CallerName, RequestedBy = "takeover" };
         var callId = call.CallId;
+        var writtenAhead = KeepsAbandonedCallers && callbacks is CallbackService;
+        if (writtenAhead)
+        {
+            // Written ahead like an ordinary abandon: the call's end marks its live_calls row instead of
+            // deleting it (LiveStateService asks CallerGoneAtAdoptionKeepsRow), and the row goes only once the
+            // request below is stored. If this instance dies in between, the sweep of whichever instance runs
+            // requests the callback from the row (once); a marked row is never adopted again.
+            _callersGoneAtAdoption.TryAdd(callId, 0);
+        }
+
         Report("abandoned-call callback for " + callId + " (caller gone while unwatched)", async ct =>
         {
             if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
             {
                 LogAbandonCallback(_logger, callId, ticket.Callback.Id, waited.TotalSeconds, ticket.Merged);
             }
+
+            if (writtenAhead && callbacks is CallbackService service)
+            {
+                await service.ForgetAbandonedCallAsync(callId, ct).ConfigureAwait(false);
+                _callersGoneAtAdoption.TryRemove(callId, out _);
+            }
         });
     }
+
+    /// <summary>
+    /// Whether the end of <paramref name="callId"/> must keep (mark) its <c>live_calls</c> row: a waiting caller
+    /// found gone at adoption whose callback request is not stored yet. Read by the live state writer.
+    /// </summary>
+    internal bool CallerGoneAtAdoptionKeepsRow(string callId) => _callersGoneAtAdoption.ContainsKey(callId);
 
     private void ReportReserved(CallSession session, string agentId)
     {

@@ -419,9 +419,10 @@ public sealed partial class CallCenter
         LogAdopted(_logger, call.CallId, call.Queue, session.ConnectedAgentId ?? "(waiting)");
         if (!callerThere)
         {
-            // The caller left while no instance controlled the call: it ends now, once, in the records.
-            _engine.Handle(new CallLost(at, call.CallId, "the caller's channel ended while no CtiBridge instance controlled the call"));
+            // The caller left while no instance controlled the call: it ends now, once, in the records. The
+            // callback they may be owed is asked for first, so the call's end already keeps their row (write-ahead).
             RequestCallbackForCallerGoneUnwatched(call, at);
+            _engine.Handle(new CallLost(at, call.CallId, "the caller's channel ended while no CtiBridge instance controlled the call"));
             EndSession(session);
         }
     }

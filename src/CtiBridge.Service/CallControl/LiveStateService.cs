@@ -42,7 +42,7 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
             try
             {
                 // Commands are made per attempt: a batch command cannot go into a second batch.
-                await store.ApplyAsync([.. pending.SelectMany(e => LiveStateStore.ChangesOf(e, center.KeepsAbandonedCallers))], abort).ConfigureAwait(false);
+                await store.ApplyAsync([.. pending.SelectMany(e => LiveStateStore.ChangesOf(e, center.KeepsAbandonedCallers, center.CallerGoneAtAdoptionKeepsRow))], abort).ConfigureAwait(false);
                 pending = [];
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)

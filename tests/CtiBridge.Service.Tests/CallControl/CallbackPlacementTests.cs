@@ -329,7 +329,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
     /// instance starts and adopts it (finds the caller gone). Logs at Information into <paramref name="logDirectory"/>.
     /// </summary>
     private async Task<(CallCenterRig Rig, CallbackService Callbacks, CallEnqueued Enqueued)> CallerGoneWhileUnwatchedAsync(
-        TimeSpan abandonedMinimumWait, TimeSpan waitBeforeHangUp, string logDirectory, CancellationToken ct)
+        TimeSpan abandonedMinimumWait, TimeSpan waitBeforeHangUp, string logDirectory, CancellationToken ct, Func<Task>? beforeRestart = null, string number = "5550909")
     {
         // The calls stay in the Stasis app for the next instance (no hand-back to the dialplan at stop).
         var (rig, callbacks) = await StartAsync([("2009", "1009")], Customers(talkSeconds: 1), ct, loggedIn: [],
@@ -337,12 +337,13 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
             configureService: s =>
             {
                 s.Callbacks.AbandonedMinimumWait = abandonedMinimumWait;
+                s.Callbacks.SweepInterval = TimeSpan.FromSeconds(1);
                 s.Logging = new Service.Configuration.LogSettings { Level = "Information", File = Path.Combine(logDirectory, "ctibridge-.log") };
             });
         try
         {
-            var caller = rig.Trunk.CallIn("4008001", "5550909", "Cy");
-            var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550909", "the call to queue", ct);
+            var caller = rig.Trunk.CallIn("4008001", number, "Cy");
+            var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == number, "the call to queue", ct);
             long rows = 0;
             for (var i = 0; i < 200 && rows == 0; i++)
             {
@@ -362,6 +363,11 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
 
             rig.Trunk.HangUp(caller);
             await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+            if (beforeRestart is not null)
+            {
+                await beforeRestart();
+            }
+
             await rig.StartServiceAgainAsync(ct);
             callbacks = await SchedulerAsync(rig, ct);
 
@@ -437,6 +443,93 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         var agentDial = await rig.PbxEvents.DialToAsync("1009", ct);
         Assert.Equal("5550909", agentDial["DestCallerIDNum"]);
         await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
+    }
+
+    /// <summary>
+    /// The adopting instance finds the waiting caller gone and writes the callback they are owed ahead, like an
+    /// ordinary abandon: the call's end marks its <c>live_calls</c> row instead of deleting it, so a request that
+    /// is not stored (here: it waits on a row lock and is cancelled, as when the instance dies mid-write) loses
+    /// nothing. The instance stops; the next one does not adopt the marked row again, and its sweep requests the
+    /// callback from it, once. Before, the row went with the call's end and the callback was lost.
+    /// </summary>
+    [Fact]
+    public async Task ACallerFoundGoneAtAdoption_IsWrittenAhead_ARequestNotStoredIsMadeByTheSweepFromTheRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var logs = new LogFolder();
+
+        // An uncommitted open callback for the caller's number: the adopter's request (INSERT … ON CONFLICT on the
+        // one-open-per-number index) waits on it, so it cannot be stored before this test says so.
+        await using var blocker = await database.Database.DataSource.OpenConnectionAsync(ct);
+        await using var blocking = await blocker.BeginTransactionAsync(ct);
+        var blockerPid = blocker.ProcessID;
+        var (rig, callbacks, enqueued) = await CallerGoneWhileUnwatchedAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5), logs.Path, ct, number: "5550919", beforeRestart: async () =>
+        {
+            await using var insert = new Npgsql.NpgsqlCommand("""
+                INSERT INTO callbacks (callback_id, number, source, state, queue, created_at, promised_at, due_at, max_attempts, updated_at)
+                VALUES (gen_random_uuid(), '5550919', 'scheduled', 'scheduled', 'support', now(), now(), now() + interval '1 day', 3, now())
+                """, blocker, blocking);
+            await insert.ExecuteNonQueryAsync(ct);
+        });
+        await using var running = rig;
+
+        // The call has ended (lost) and its row is kept, marked, while the request waits.
+        var marked = false;
+        for (var i = 0; i < 600 && !marked; i++)
+        {
+            marked = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}' AND abandoned_at IS NOT NULL", ct) == 1;
+            await Task.Delay(marked ? 0 : 50, ct);
+        }
+
+        Assert.True(marked, "the row of the caller found gone at adoption is not kept marked: " + await database.Database.ScalarAsync<long>(
+            $"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}'", ct) + " row(s)");
+
+        // The request's write fails (cancelled while it waits), as if the instance died in it; the blocker goes.
+        long cancelled = 0;
+        for (var i = 0; i < 600 && cancelled == 0; i++)
+        {
+            cancelled = await database.Database.ScalarAsync<long>(
+                $"SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity WHERE {blockerPid} = ANY (pg_blocking_pids(pid))", ct);
+            await Task.Delay(cancelled == 0 ? 50 : 0, ct);
+        }
+
+        Assert.Equal(1, cancelled);
+        await blocking.RollbackAsync(ct);
+        var log = string.Empty;
+        for (var i = 0; i < 600 && !log.Contains("(caller gone while unwatched)", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50, ct);
+            log = await LogTextAsync(logs.Path, ct);
+        }
+
+        Assert.Contains("(caller gone while unwatched)", log, StringComparison.Ordinal); // the failed report's warning
+        Assert.Empty(await callbacks.ListAsync(new CallbackFilter { Number = "5550919" }, ct));
+
+        // The instance goes; the next one neither adopts the marked row (the call is not lost a second time) nor
+        // forgets it: its sweep requests the callback from the row, 30 s after the hang-up was seen.
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+        callbacks = await SchedulerAsync(rig, ct);
+        Callback? owed = null;
+        for (var i = 0; i < 1200 && owed is null; i++) // 60 s
+        {
+            var found = await callbacks.ListAsync(new CallbackFilter { Number = "5550919" }, ct);
+            owed = found.Count > 0 ? found[0] : null;
+            await Task.Delay(owed is null ? 50 : 0, ct);
+        }
+
+        Assert.True(owed is not null, "no callback for 5550919 from the kept row; log: " + await LogTextAsync(logs.Path, ct));
+        Assert.Equal((CallbackSource.Abandoned, enqueued.CallId, 1), (owed.Source, owed.OriginCallId, owed.MergedRequests));
+        Assert.Equal("sweep", (await callbacks.HistoryAsync(owed.Id, ct))[0].Actor);
+        long kept = 1;
+        for (var i = 0; i < 200 && kept > 0; i++) // the row goes right after the request is stored
+        {
+            kept = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}'", ct);
+            await Task.Delay(kept > 0 ? 50 : 0, ct);
+        }
+
+        Assert.Equal(0, kept);
+        Assert.Equal(1, await database.Database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{enqueued.CallId}'", ct));
     }
 
     [Fact]
