@@ -76,6 +76,27 @@ public sealed class PreviewRelay(NpgsqlDataSource dataSource, TimeProvider timeP
         return rows;
     }
 
+    /// <summary>
+    /// The screen pops still on screen up to <paramref name="uptoEventId"/>: each agent's latest pop when it is
+    /// an offer, raised by a dialer instance other than <paramref name="exceptInstance"/> that has sent a
+    /// heartbeat since <paramref name="staleBefore"/>, oldest first (what a reader starting now has missed).
+    /// </summary>
+    public async Task<IReadOnlyList<RelayedPreview>> ShownAsync(long uptoEventId, string exceptInstance, DateTimeOffset staleBefore, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_preview_events_shown"));
+        command.Parameters.AddWithValue("upto", uptoEventId);
+        command.Parameters.AddWithValue("except_instance", exceptInstance);
+        command.Parameters.AddWithValue("stale_before", staleBefore);
+        var rows = new List<RelayedPreview>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(new RelayedPreview(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+        }
+
+        return rows;
+    }
+
     /// <summary>The agent's latest screen pop, if the dialer instance that raised it has sent a heartbeat since <paramref name="staleBefore"/>.</summary>
     public async Task<CurrentPreview?> CurrentAsync(string agentId, DateTimeOffset staleBefore, CancellationToken cancellationToken = default)
     {

@@ -145,6 +145,8 @@ internal sealed partial class PreviewScreenPops(IServiceProvider services, TimeP
                 await schema.WhenCheckedAsync(stoppingToken).ConfigureAwait(false);
             }
 
+            // A standby notes nothing (its call control does not run): it starts reading when it takes over.
+            await center.Started.WaitAsync(stoppingToken).ConfigureAwait(false);
             var relay = new Data.Dialer.PreviewRelay(services.GetRequiredService<NpgsqlDataSource>(), time);
             var local = services.GetService<OutboundDialer>()?.InstanceId ?? string.Empty;
             long? last = null;
@@ -152,8 +154,27 @@ internal sealed partial class PreviewScreenPops(IServiceProvider services, TimeP
             {
                 try
                 {
-                    // From now on: what was shown before this instance started is not news (the preview API still has it).
-                    last ??= await relay.LastEventIdAsync(stoppingToken).ConfigureAwait(false);
+                    if (last is null)
+                    {
+                        // Leads shown before call control started here (a restart, a takeover by the standby) are
+                        // still on the agents' screens: their offers go on this stream first, then everything after.
+                        var upto = await relay.LastEventIdAsync(stoppingToken).ConfigureAwait(false);
+                        var shown = await relay.ShownAsync(upto, local, time.GetUtcNow() - Data.Dialer.LeadHopper.ClaimLease, stoppingToken).ConfigureAwait(false);
+                        foreach (var row in shown)
+                        {
+                            if (OutboundDialer.PreviewFromJson(row.PreviewJson) is { } preview)
+                            {
+                                center.TryNote(new DialerPreviewNoted(preview));
+                            }
+                        }
+
+                        last = upto;
+                        if (shown.Count > 0)
+                        {
+                            LogReplayed(logger, shown.Count);
+                        }
+                    }
+
                     foreach (var row in await relay.ReadAfterAsync(last.Value, local, cancellationToken: stoppingToken).ConfigureAwait(false))
                     {
                         if (OutboundDialer.PreviewFromJson(row.PreviewJson) is { } preview)
@@ -179,6 +200,9 @@ internal sealed partial class PreviewScreenPops(IServiceProvider services, TimeP
 
     [LoggerMessage(EventId = 1052, Level = LogLevel.Warning, Message = "Reading other instances' preview screen pops failed ({Reason}); retrying")]
     private static partial void LogReadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1053, Level = LogLevel.Information, Message = "Preview: {Count} lead(s) shown by other instances' dialers before call control started here put on the event stream")]
+    private static partial void LogReplayed(ILogger logger, int count);
 }
 
 /// <summary>

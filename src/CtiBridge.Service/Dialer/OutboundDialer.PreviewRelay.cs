@@ -8,7 +8,8 @@ namespace CtiBridge.Service.Dialer;
 /// Preview mode across instances: every screen pop this dialer raises is also written to the
 /// database (<see cref="PreviewRelay"/>), so an instance running call control but not this dialer
 /// puts it on its event stream and answers the preview API; decisions (dial, skip) sent to another
-/// instance for a lead shown here are picked up and answered here.
+/// instance for a lead shown here, and an agent's join or leave sent to an instance without the
+/// dialer, are picked up and answered here.
 /// </summary>
 public sealed partial class OutboundDialer
 {
@@ -19,6 +20,10 @@ public sealed partial class OutboundDialer
     private PreviewRelay? _previewRelay;
 
     private PreviewRelay PreviewRelayStore => _previewRelay ??= new PreviewRelay(_dataSource, _time);
+
+    private AgentLineRequests? _agentRequests;
+
+    private AgentLineRequests AgentRequestStore => _agentRequests ??= new AgentLineRequests(_dataSource, _time);
 
     /// <summary>The screen pop as the API and the relay table carry it.</summary>
     internal static string PreviewJson(DialerPreview preview) => JsonSerializer.Serialize(preview, JsonSerializerOptions.Web);
@@ -49,9 +54,20 @@ public sealed partial class OutboundDialer
                     LogRelayedDecision(_logger, request.Dial ? "dial" : "skip", request.AgentId, refused ?? callId ?? "skipped");
                 }
 
+                // Joins and leaves sent to an instance without the dialer (the agent's desktop talks to call control).
+                foreach (var request in await AgentRequestStore.PendingAsync(InstanceId, cancellationToken).ConfigureAwait(false))
+                {
+                    var refused = request.Join
+                        ? await JoinAsync(request.CampaignId, request.AgentId, request.Endpoint!, cancellationToken).ConfigureAwait(false)
+                        : await LeaveAsync(request.AgentId, cancellationToken).ConfigureAwait(false);
+                    await AgentRequestStore.AnswerAsync(request.RequestId, refused, cancellationToken).ConfigureAwait(false);
+                    LogRelayedDecision(_logger, request.Join ? "join " + request.CampaignId : "leave", request.AgentId, refused ?? "done");
+                }
+
                 if (_time.GetUtcNow() >= nextPurge)
                 {
                     await PreviewRelayStore.PurgeAsync(cancellationToken).ConfigureAwait(false);
+                    await AgentRequestStore.PurgeAsync(cancellationToken).ConfigureAwait(false);
                     nextPurge = _time.GetUtcNow() + TimeSpan.FromHours(1);
                 }
             }
@@ -79,7 +95,7 @@ public sealed partial class OutboundDialer
         }
     }
 
-    [LoggerMessage(EventId = 1050, Level = LogLevel.Information, Message = "Preview decision from another instance: {Action} for agent {AgentId}: {Outcome}")]
+    [LoggerMessage(EventId = 1050, Level = LogLevel.Information, Message = "Preview decision or line request from another instance: {Action} for agent {AgentId}: {Outcome}")]
     private static partial void LogRelayedDecision(ILogger logger, string action, string agentId, string outcome);
 
     [LoggerMessage(EventId = 1051, Level = LogLevel.Warning, Message = "Preview relay to other instances failed ({Reason}); retrying")]

@@ -289,10 +289,12 @@ public static class DialerEndpoints
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["endpoint"] = [$"'{body?.Endpoint}' is not an Asterisk endpoint (e.g. PJSIP/1001)."] });
         }
 
-        if (services.GetService<OutboundDialer>() is not { } dialer)
+        if (BadAgentId(agentId) is { } bad)
         {
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+            return bad;
         }
+
+        var dialer = services.GetService<OutboundDialer>();
 
         // One agent, one state at a time in the state log: not on a nailed-up line while logged in to
         // inbound queues. Checked before and again after joining: a login that slipped in between
@@ -300,6 +302,24 @@ public static class DialerEndpoints
         if (await InboundLoginAsync(agentId, services, ct) is { } before)
         {
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: before);
+        }
+
+        if (dialer is null)
+        {
+            // The dialer runs on another instance (a dialer-only one beside this call-control instance): it nails the line up.
+            var relayed = await LineElsewhereAsync(campaignId, agentId, endpoint, user, services, ct);
+            if (relayed is not null)
+            {
+                return relayed;
+            }
+
+            if (await InboundLoginAsync(agentId, services, ct) is { } loggedInMeanwhile)
+            {
+                await LineElsewhereAsync(campaignId, agentId, null, user, services, ct);
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Refused", detail: loggedInMeanwhile);
+            }
+
+            return Results.Accepted(value: new { campaignId, agentId, endpoint });
         }
 
         if (await dialer.JoinAsync(campaignId, agentId, endpoint, ct) is { } refused)
@@ -314,6 +334,58 @@ public static class DialerEndpoints
         }
 
         return Results.Accepted(value: new { campaignId, agentId, endpoint });
+    }
+
+    /// <summary>
+    /// A join (<paramref name="endpoint"/> given) or leave (null) carried out by another instance's dialer through
+    /// <c>dialer_agent_requests</c>: a join goes to the live dialer instance heard from last, a leave to the one
+    /// holding the agent's line. Null when done; otherwise the answer to give (refused, no dialer, no answer in time).
+    /// </summary>
+    private static async Task<IResult?> LineElsewhereAsync(string campaignId, string agentId, string? endpoint, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    {
+        var what = endpoint is null ? "Not left" : "Refused";
+        var time = services.GetRequiredService<TimeProvider>();
+        var db = services.GetRequiredService<NpgsqlDataSource>();
+        var requests = new AgentLineRequests(db, time);
+        string instance;
+        if (endpoint is null)
+        {
+            if ((await new AgentLines(db, time).HeldAsync(ct)).FirstOrDefault(l => l.AgentId == agentId) is not { } line)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: what, detail: $"agent {agentId} is in no campaign");
+            }
+
+            instance = line.InstanceId;
+        }
+        else if (await requests.LiveDialersAsync(ct) is [var live, ..])
+        {
+            instance = live;
+        }
+        else
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off",
+                detail: "dialer.enabled is false on this instance and no other instance's dialer has been heard from within the claim lease.");
+        }
+
+        var request = await requests.RequestAsync(instance, agentId, campaignId, endpoint, Actor(user), ct);
+        var until = time.GetUtcNow() + PreviewDecisionWait;
+        while (true)
+        {
+            var answer = await requests.AnswerOfAsync(request, ct);
+            if (answer.Answered)
+            {
+                return answer.Refused is { } refused ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: what, detail: refused) : null;
+            }
+
+            if (time.GetUtcNow() >= until)
+            {
+                // The request stays: the dialer still carries it out when it comes to it.
+                return Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "The dialer did not answer",
+                    detail: $"the dialer instance {instance} did not answer agent {agentId}'s {(endpoint is null ? "leave" : "join")} within {PreviewDecisionWait.TotalSeconds:0} s; it may still carry it out");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
+        }
     }
 
     /// <summary>
@@ -346,9 +418,15 @@ public static class DialerEndpoints
             return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not your agent", detail: "An agent key may act only for its own agent.");
         }
 
-        if (services.GetService<OutboundDialer>() is not { } dialer)
+        if (BadAgentId(agentId) is { } bad)
         {
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The dialer is off", detail: "dialer.enabled is false on this instance.");
+            return bad;
+        }
+
+        if (services.GetService<OutboundDialer>() is not { } dialer || dialer.CampaignOf(agentId) is null)
+        {
+            // The line may be held by another instance's dialer: that one hangs it up.
+            return await LineElsewhereAsync(campaignId, agentId, null, user, services, ct) ?? Results.NoContent();
         }
 
         return await dialer.LeaveAsync(agentId, ct) is { } refused
