@@ -270,6 +270,25 @@ public sealed class PbxSimulator : IAsyncDisposable
     }
 
     /// <summary>
+    /// Fault injection: ARI events published from now on are kept, in order, and sent when the returned
+    /// handle is disposed, as if the events WebSocket lagged behind the REST answers (which it may in Asterisk).
+    /// </summary>
+    public IDisposable HoldAriEvents() => Ari.Hold();
+
+    /// <summary>The ARI events kept by <see cref="HoldAriEvents"/> so far (JSON texts, in order).</summary>
+    public IReadOnlyList<string> HeldAriEvents => Ari.Held;
+
+    /// <summary>
+    /// Fault injection: ARI requests for which <paramref name="matches"/>(method, path, e.g.
+    /// <c>/ari/applications/ctibridge</c>) holds wait, before they are handled, until the returned handle
+    /// is disposed; their answers then say what is true at that moment.
+    /// </summary>
+    public IDisposable HoldAriRequests(Func<string, string, bool> matches) => AriServer.HoldRequests(matches);
+
+    /// <summary>ARI requests that were held by <see cref="HoldAriRequests"/> since start.</summary>
+    public int AriRequestsHeld => AriServer.RequestsHeld;
+
+    /// <summary>
     /// Fault injection: Asterisk "restarts": every connection drops, every channel and bridge vanishes
     /// without events, and the uptime starts again (FullyBooted on the next login says so).
     /// </summary>

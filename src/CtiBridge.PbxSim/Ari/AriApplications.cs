@@ -16,6 +16,8 @@ internal interface IAriSubscriber
 internal sealed class AriApplications
 {
     private readonly ConcurrentDictionary<string, List<IAriSubscriber>> _apps = new(StringComparer.Ordinal);
+    private readonly object _holdLock = new();
+    private List<(string App, byte[] Json)>? _held;
 
     public bool HasApplication(string app) => _apps.TryGetValue(app, out var list) && list.Count > 0;
 
@@ -35,13 +37,79 @@ internal sealed class AriApplications
         }
     }
 
+    /// <summary>
+    /// Fault injection: events published from now on are kept, in order, instead of being sent; they go
+    /// to the applications' subscribers of the moment when the returned handle is disposed.
+    /// </summary>
+    public IDisposable Hold()
+    {
+        lock (_holdLock)
+        {
+            _held ??= [];
+        }
+
+        return new Release(this);
+    }
+
+    /// <summary>The events kept by <see cref="Hold"/> so far (JSON texts, in order).</summary>
+    public IReadOnlyList<string> Held
+    {
+        get
+        {
+            lock (_holdLock)
+            {
+                return _held is null ? [] : [.. _held.Select(h => System.Text.Encoding.UTF8.GetString(h.Json))];
+            }
+        }
+    }
+
+    private void ReleaseHeld()
+    {
+        lock (_holdLock)
+        {
+            var held = _held ?? [];
+            _held = null;
+            foreach (var (app, json) in held)
+            {
+                Deliver(app, json);
+            }
+        }
+    }
+
     public void Publish(string app, byte[] json)
+    {
+        lock (_holdLock)
+        {
+            if (_held is not null)
+            {
+                _held.Add((app, json));
+                return;
+            }
+
+            Deliver(app, json);
+        }
+    }
+
+    private void Deliver(string app, byte[] json)
     {
         if (_apps.TryGetValue(app, out var list))
         {
             foreach (var subscriber in list)
             {
                 subscriber.Send(json);
+            }
+        }
+    }
+
+    private sealed class Release(AriApplications applications) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                applications.ReleaseHeld();
             }
         }
     }

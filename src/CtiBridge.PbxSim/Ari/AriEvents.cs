@@ -176,6 +176,21 @@ internal sealed class AriEvents(PbxSimulator simulator)
             w.WriteEndObject();
         });
 
+    /// <summary>A user event without a source: <c>ChannelUserevent</c> with no channel, to <paramref name="app"/> only.</summary>
+    public void ApplicationUserEvent(string app, string name, IReadOnlyList<KeyValuePair<string, string>> fields) =>
+        Send([app], w =>
+        {
+            w.WriteString("eventname", name);
+            w.WriteStartObject("userevent");
+            foreach (var (key, value) in fields)
+            {
+                w.WriteString(key, value);
+            }
+
+            w.WriteString("eventname", name);
+            w.WriteEndObject();
+        }, "ChannelUserevent");
+
     public void Dial(DialAttempt dial, string status)
     {
         var apps = dial.Destination.AriApps.Concat(dial.Caller?.AriApps ?? []);

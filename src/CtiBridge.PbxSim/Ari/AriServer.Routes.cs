@@ -873,8 +873,19 @@ internal sealed partial class AriServer
             }
         }
 
-        if (source.StartsWith("channel:", StringComparison.Ordinal) && Model.FindChannelById(source[8..]) is { } channel)
+        if (source.Length == 0)
         {
+            // No source: the event goes to the application alone (Asterisk publishes it on the app's
+            // topic, behind every event published there before; call control uses it as a resync marker).
+            _sim.AriEvents.ApplicationUserEvent(app, eventName, fields);
+        }
+        else if (source.StartsWith("channel:", StringComparison.Ordinal))
+        {
+            if (Model.FindChannelById(source[8..]) is not { } channel)
+            {
+                return HttpResponse.Error(422, "Unprocessable Entity", "Event source not found");
+            }
+
             _sim.AriEvents.ChannelUserEvent(channel, eventName, fields);
         }
 

@@ -35,6 +35,52 @@ internal sealed partial class AriServer : IAsyncDisposable
     /// <summary>Fault injection: every response waits this long first.</summary>
     public TimeSpan ResponseDelay { get; set; }
 
+    private readonly object _holdLock = new();
+    private (Func<string, string, bool> Matches, TaskCompletionSource Released)? _requestHold;
+    private int _requestsHeld;
+
+    /// <summary>Requests that waited (or wait) at a <see cref="HoldRequests"/> gate since start.</summary>
+    public int RequestsHeld => Volatile.Read(ref _requestsHeld);
+
+    /// <summary>
+    /// Fault injection: requests for which <paramref name="matches"/>(method, path) holds wait, before
+    /// they are handled, until the returned handle is disposed (so their answer says what is true then).
+    /// </summary>
+    public IDisposable HoldRequests(Func<string, string, bool> matches)
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_holdLock)
+        {
+            _requestHold = (matches, released);
+        }
+
+        return new RequestRelease(this, released);
+    }
+
+    private Task? HeldBy(HttpRequest request)
+    {
+        lock (_holdLock)
+        {
+            return _requestHold is var (matches, released) && matches(request.Method, request.Path) ? released.Task : null;
+        }
+    }
+
+    private sealed class RequestRelease(AriServer server, TaskCompletionSource released) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (server._holdLock)
+            {
+                if (server._requestHold?.Released == released)
+                {
+                    server._requestHold = null;
+                }
+            }
+
+            released.TrySetResult();
+        }
+    }
+
     public void Start(IPAddress address, int port)
     {
         _listener = new TcpListener(address, port);
@@ -96,6 +142,12 @@ internal sealed partial class AriServer : IAsyncDisposable
                 {
                     await EventsAsync(request, stream, reader, cancellationToken);
                     return;
+                }
+
+                if (HeldBy(request) is { } held)
+                {
+                    Interlocked.Increment(ref _requestsHeld);
+                    await held.WaitAsync(cancellationToken);
                 }
 
                 var response = Handle(request);

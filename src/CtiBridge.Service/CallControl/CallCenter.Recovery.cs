@@ -100,10 +100,32 @@ public sealed partial class CallCenter
         })).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The name of the ARI user event (no source: it goes to the Stasis app alone) sent after a resync's
+    /// snapshot is read; it comes back on the events connection behind every event Asterisk published
+    /// for the app before it (both go through the app's topic, in order).
+    /// </summary>
+    internal const string ResyncMarkerEvent = "CtiBridgeResync";
+
+    // Resyncs whose snapshot is read and whose marker has not come back yet, by marker token.
+    private readonly Dictionary<string, PendingResync> _pendingResyncs = new(StringComparer.Ordinal);
+
+    private sealed record PendingResync(StasisApp App, IReadOnlyList<Channel> Channels, IReadOnlyList<Bridge> Bridges, HashSet<string> KnownAtGap);
+
     /// <summary>An events gap on <paramref name="app"/>: reconcile with what Asterisk has now (on the loop).</summary>
     private void RecoverAfterGap(StasisApp app, AriEventGap gap)
     {
         LogEventGap(_logger, app.Server, gap.Reason, (gap.ReconnectedAt - gap.DisconnectedAt).TotalSeconds);
+
+        // A resync still waiting for its marker lost it with the connection that just dropped: this one
+        // supersedes it (every channel it would have judged is known now and judged again).
+        foreach (var (token, pending) in _pendingResyncs.Where(p => p.Value.App == app).ToList())
+        {
+            _pendingResyncs.Remove(token);
+            LogResyncSuperseded(_logger, app.Server, token);
+            RecoveryDone();
+        }
+
         _pendingRecoveries++;
 
         // Only channels known now can have vanished in the gap. A caller whose StasisStart comes on the
@@ -116,12 +138,32 @@ public sealed partial class CallCenter
             {
                 var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, _stopping.Token).ConfigureAwait(false);
                 var bridges = await app.Ari.Bridges.ListAsync(_stopping.Token).ConfigureAwait(false);
-                Post(at =>
+                var pending = new PendingResync(app, snapshot.Channels, bridges, knownAtGap);
+
+                // A known channel missing from the snapshot may have ended after the reconnect: its StasisEnd
+                // is then on the new connection, maybe not read yet. The reconciliation waits for a marker
+                // sent now, which Asterisk queues behind that StasisEnd: what is still known when the marker
+                // arrives vanished in the gap itself (its end is unknowable), everything else ended in view.
+                var token = Guid.NewGuid().ToString("N");
+                Post(_ =>
                 {
-                    Reconcile(app, snapshot.Channels, bridges, [], [], knownAtGap, at);
-                    RecoveryDone();
+                    _pendingResyncs[token] = pending;
                     return null;
                 });
+                try
+                {
+                    await app.Ari.Events.UserEventAsync(ResyncMarkerEvent, app.Name, variables: new Dictionary<string, string> { ["token"] = token }, cancellationToken: _stopping.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is AriException or HttpRequestException)
+                {
+                    // No marker (refused, or lost): reconcile at once, as before the marker existed.
+                    LogResyncMarkerFailed(_logger, app.Server, ex.Message);
+                    Post(at =>
+                    {
+                        FinishResync(token, at);
+                        return null;
+                    });
+                }
             }
             catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
             {
@@ -133,6 +175,27 @@ public sealed partial class CallCenter
                 });
             }
         });
+    }
+
+    /// <summary>A user event came back on <paramref name="app"/>'s events connection: the resync marker, maybe.</summary>
+    private void OnUserEvent(StasisApp app, ChannelUserevent userEvent, DateTimeOffset at)
+    {
+        if (userEvent.Channel is null && userEvent.Eventname == ResyncMarkerEvent
+            && userEvent.Userevent.ValueKind == System.Text.Json.JsonValueKind.Object
+            && userEvent.Userevent.TryGetProperty("token", out var token) && token.GetString() is { } id
+            && _pendingResyncs.TryGetValue(id, out var pending) && pending.App == app)
+        {
+            FinishResync(id, at);
+        }
+    }
+
+    private void FinishResync(string token, DateTimeOffset at)
+    {
+        if (_pendingResyncs.Remove(token, out var pending))
+        {
+            Reconcile(pending.App, pending.Channels, pending.Bridges, [], [], pending.KnownAtGap, at);
+            RecoveryDone();
+        }
     }
 
     private void RecoveryDone()
@@ -480,6 +543,12 @@ public sealed partial class CallCenter
     /// <summary>Channel IDs CtiBridge gives the legs it makes start with the call's GUID.</summary>
     private static bool IsCallControlLeg(string channelId) =>
         channelId.Length > 37 && channelId[36] == '-' && Guid.TryParseExact(channelId.AsSpan(0, 36), "D", out _);
+
+    [LoggerMessage(EventId = 856, Level = LogLevel.Warning, Message = "Asterisk server {Server}: the resync marker (ARI user event) could not be sent ({Reason}); reconciling without it: a channel that hung up just after the reconnect may be counted as lost")]
+    private static partial void LogResyncMarkerFailed(ILogger logger, string server, string reason);
+
+    [LoggerMessage(EventId = 857, Level = LogLevel.Information, Message = "Asterisk server {Server}: the resync waiting for marker {Token} is superseded by a new events gap")]
+    private static partial void LogResyncSuperseded(ILogger logger, string server, string token);
 
     [LoggerMessage(EventId = 876, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server} recovered {When}: {Agents} agent state(s) restored, {Adopted} call(s) adopted, {Picked} channel(s) nobody had seen picked up")]
     private static partial void LogRecovered(ILogger logger, string server, string when, int agents, int adopted, int picked);

@@ -265,6 +265,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case RecordingFailed recordingFailed:
                 OnRecordingEnded(recordingFailed.Recording, failed: true, at);
                 break;
+            case ChannelUserevent userEvent:
+                OnUserEvent(app, userEvent, at);
+                break;
             case AriEventGap gap:
                 // Events of the gap are lost: reconcile with what Asterisk has now (CallCenter.Recovery.cs).
                 RecoverAfterGap(app, gap);
