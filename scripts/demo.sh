@@ -444,6 +444,13 @@ say "logging the agents out and stopping CtiBridge (records are written before i
 for i in $(seq 1 "$INBOUND_AGENTS"); do api -X POST "$API/api/agents/$(( 2000 + i ))/logout" >/dev/null || true; done
 if [ -z "$ASTERISK" ]; then
   api -X POST "$API/api/campaigns/$CAMPAIGN/pause" >/dev/null || true
+  # Paused, the campaign dials no more, but the lines it has up still ring and get answered: the
+  # agents stay on their lines until those calls have ended (bounded), since an answer after the
+  # agents left finds nobody and is an abandon (the wind-down made 1-2 of ~12 live answers abandons).
+  for _ in $(seq 1 90); do
+    [ "$(api "$API/api/campaigns/$CAMPAIGN/stats" 2>/dev/null | jq -r '.lines // 0' 2>/dev/null || echo 0)" = 0 ] && break
+    sleep 0.5
+  done
   for i in $(seq $(( INBOUND_AGENTS + 1 )) "$AGENTS"); do api -X DELETE "$API/api/campaigns/$CAMPAIGN/agents/$(( 2000 + i ))" >/dev/null 2>&1 || true; done
 fi
 stop_process "$CTIBRIDGE_PID" ctibridge

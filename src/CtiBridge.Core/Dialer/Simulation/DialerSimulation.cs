@@ -51,7 +51,9 @@ public sealed record DialerScenario
 /// <param name="PowerRatio">Lines per ready agent for Power.</param>
 /// <param name="EnforceAbandonLimit">False only for offline ratio tuning (the raw abandon rate of a fixed ratio).</param>
 /// <param name="Strategy">For Predictive: another pacing strategy to measure (null: <see cref="PredictivePacing"/>, as campaigns use).</param>
-public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null)
+/// <param name="EstimatorWindow">Dial results the campaign's <see cref="PacingEstimator"/> keeps (campaigns: 1 000).</param>
+/// <param name="TargetShareOfLimit">Share of the abandon limit predictive pacing aims at (null: as campaigns, 0.85).</param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null)
 {
     /// <summary>A label for tables.</summary>
     public override string ToString() => Mode == DialingMode.Power
@@ -187,10 +189,15 @@ public static class DialerSimulation
                 MaxConcurrentLines = Math.Max(10, (int)Math.Ceiling(scenario.Agents * 4 / scenario.LiveAnswerProbability)),
                 RingTimeout = TimeSpan.FromSeconds(30),
             };
-            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"), pacing.Mode == DialingMode.Predictive ? pacing.Strategy : null)
+            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"), pacing.Mode == DialingMode.Predictive ? pacing.Strategy : null, new PacingEstimator(pacing.EstimatorWindow))
             {
                 EnforceAbandonLimit = pacing.EnforceAbandonLimit,
             };
+            if (pacing.TargetShareOfLimit is { } share)
+            {
+                _dialer.TargetShareOfLimit = share;
+            }
+
             _busySince = new double[scenario.Agents];
             _wrapUntil = new double[scenario.Agents];
             _talking = new bool[scenario.Agents];
