@@ -8,10 +8,12 @@ namespace CtiBridge.Core.Acd;
 /// </summary>
 public sealed class AcdStatistics
 {
-    private readonly MetricsParameters _parameters;
+    private MetricsParameters _parameters;
     private readonly Dictionary<string, QueueCounters> _queues = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, AgentCounters> _agents = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string CallId, string AgentId), (DateTimeOffset Entered, string? Server)> _answeredVisitEntry = [];
+    // Answered visits whose handling has not ended: queue figures count the handling by the visit's
+    // entry time, the agent's by the answer time (docs/metrics.md §2), as the reports do.
+    private readonly Dictionary<(string CallId, string AgentId), (DateTimeOffset Entered, DateTimeOffset Answered, string? Server)> _answeredVisitEntry = [];
 
     // The same queue figures per Asterisk server (the caller's server, CallerData.Site), all queues together.
     private readonly Dictionary<string, QueueCounters> _servers = new(StringComparer.OrdinalIgnoreCase);
@@ -91,25 +93,33 @@ public sealed class AcdStatistics
                 }
 
                 break;
-            case CallAdopted x when x.Caller.Site is { } adoptedOn:
-                _serverOfCall[x.CallId] = adoptedOn;
+            case CallAdopted x:
+                Adopt(x);
                 break;
-            case QueueVisitEnded x when x.EnqueuedAt >= PeriodStart:
-                CountVisitEnd(Queue(x.Queue), x);
-                if (ServerCounters(x.CallId) is { } endedOn)
+            case QueueVisitEnded x:
+                if (x.EnqueuedAt >= PeriodStart)
                 {
-                    CountVisitEnd(endedOn, x);
+                    CountVisitEnd(Queue(x.Queue), x);
+                    if (ServerCounters(x.CallId) is { } endedOn)
+                    {
+                        CountVisitEnd(endedOn, x);
+                    }
                 }
 
                 if (x is CallAnswered answered)
                 {
-                    _answeredVisitEntry[(x.CallId, answered.AgentId)] = (x.EnqueuedAt, _serverOfCall.GetValueOrDefault(x.CallId));
-                    Agent(answered.AgentId).Calls++;
+                    // An agent's call belongs to the day of its answer (a call queued before midnight and answered after is the new day's).
+                    _answeredVisitEntry[(x.CallId, answered.AgentId)] = (x.EnqueuedAt, answered.At, _serverOfCall.GetValueOrDefault(x.CallId));
+                    if (answered.At >= PeriodStart)
+                    {
+                        Agent(answered.AgentId).Calls++;
+                    }
                 }
 
                 break;
             case CallHandlingEnded x:
-                if (_answeredVisitEntry.Remove((x.CallId, x.AgentId), out var entered) && entered.Entered >= PeriodStart)
+                var known = _answeredVisitEntry.Remove((x.CallId, x.AgentId), out var entered);
+                if (known && entered.Entered >= PeriodStart)
                 {
                     CountHandling(Queue(x.Queue), x);
                     if (entered.Server is { } handledOn)
@@ -118,11 +128,15 @@ public sealed class AcdStatistics
                     }
                 }
 
-                var ha = Agent(x.AgentId);
-                ha.Talk += x.Talk;
-                ha.Hold += x.Hold;
-                ha.WrapUp += x.WrapUp;
-                ha.Handled++;
+                if (!known || entered.Answered >= PeriodStart)
+                {
+                    var ha = Agent(x.AgentId);
+                    ha.Talk += x.Talk;
+                    ha.Hold += x.Hold;
+                    ha.WrapUp += x.WrapUp;
+                    ha.Handled++;
+                }
+
                 break;
             case CallOfferEnded { End: OfferEnd.RingTimeout or OfferEnd.Declined } x:
                 Agent(x.AgentId).Missed++;
@@ -133,6 +147,78 @@ public sealed class AcdStatistics
             case AgentStateChanged x:
                 Agent(x.AgentId).Change(x.To, x.At, x.Reason);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A call taken over from the instance before (restart, HA takeover). That instance's records hold
+    /// what the call did before (<see cref="Seed"/>); what it does from now on counts here: a waiting
+    /// call's visit is offered in this period (its entry was never written: a visit is written when it
+    /// ends), and a connected call's handling counts when it ends, as if answered here.
+    /// </summary>
+    private void Adopt(CallAdopted x)
+    {
+        if (x.Caller.Site is { } adoptedOn)
+        {
+            _serverOfCall[x.CallId] = adoptedOn;
+        }
+
+        if (CallbackTasks.IsCallbackTask(x.Caller))
+        {
+            _callbackTasks.Add(x.CallId);
+            if (x.AgentId is { } taskAgent)
+            {
+                _callbackHandlings.Add((x.CallId, taskAgent));
+            }
+
+            return;
+        }
+
+        if (x.AgentId is { } agentId && x.AnsweredAt is { } answeredAt)
+        {
+            _answeredVisitEntry[(x.CallId, agentId)] = (x.EnqueuedAt, answeredAt, x.Caller.Site);
+        }
+        else if (x.EnqueuedAt >= PeriodStart)
+        {
+            Queue(x.Queue).Offered++;
+            if (ServerCounters(x.CallId) is { } offeredOn)
+            {
+                offeredOn.Offered++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts the period at <paramref name="seed"/>'s start (the local midnight of today) and adds the
+    /// figures the call records already hold for it (written by this service before a restart, or by
+    /// the instance this one took over from), so "today" is the whole day, not the time since this
+    /// start. Figures counted here since the day began are kept (those of an earlier day are not). The thresholds become
+    /// the database's (<c>metrics.*</c> settings), as the reports use them.
+    /// </summary>
+    public void Seed(StatisticsSeed seed)
+    {
+        ArgumentNullException.ThrowIfNull(seed);
+        if (seed.PeriodStart > PeriodStart)
+        {
+            // Counted since an earlier day (a standby created before midnight takes over after it): that day is over.
+            StartPeriod(seed.PeriodStart);
+        }
+
+        PeriodStart = seed.PeriodStart;
+        _parameters = seed.Parameters;
+        foreach (var q in seed.Queues)
+        {
+            Queue(q.Queue).Add(q);
+        }
+
+        foreach (var q in seed.Servers)
+        {
+            Server(q.Queue).Add(q);
+        }
+
+        foreach (var a in seed.Agents)
+        {
+            Agent(a.AgentId).Add(a);
         }
     }
 
@@ -271,6 +357,23 @@ public sealed class AcdStatistics
         public TimeSpan SumHold;
         public TimeSpan SumWrapUp;
 
+        public void Add(QueueStatistics q)
+        {
+            Offered += q.Offered;
+            Answered += q.Answered;
+            AnsweredWithinThreshold += q.AnsweredWithinThreshold;
+            Abandoned += q.Abandoned;
+            ShortAbandoned += q.ShortAbandoned;
+            Overflowed += q.Overflowed;
+            SystemLost += q.SystemLost;
+            SumWaitAnswered += q.SumWaitAnswered;
+            MaxWait = q.LongestWait > MaxWait ? q.LongestWait : MaxWait;
+            Handled += q.Handled;
+            SumTalk += q.SumTalk;
+            SumHold += q.SumHold;
+            SumWrapUp += q.SumWrapUp;
+        }
+
         public void Reset()
         {
             Offered = Answered = AnsweredWithinThreshold = Abandoned = ShortAbandoned = Overflowed = SystemLost = Handled = 0;
@@ -307,6 +410,26 @@ public sealed class AcdStatistics
             State = to;
             Since = at;
             PauseReason = to == AgentState.Paused ? reason : null;
+        }
+
+        public void Add(AgentStatistics a)
+        {
+            Logins += a.Logins;
+            Calls += a.Calls;
+            Missed += a.Missed;
+            Handled += a.Handled;
+            Talk += a.Talk;
+            Hold += a.Hold;
+            WrapUp += a.WrapUp;
+            StateTime[(int)AgentState.Ready] += a.Available;
+            StateTime[(int)AgentState.Ringing] += a.Ringing;
+            StateTime[(int)AgentState.OnCall] += a.InCall;
+            StateTime[(int)AgentState.WrapUp] += a.WrapUpState;
+            StateTime[(int)AgentState.Paused] += a.Paused;
+            foreach (var (reason, time) in a.PauseByReason)
+            {
+                PauseTime[reason] = PauseTime.GetValueOrDefault(reason) + time;
+            }
         }
 
         public void Reset(DateTimeOffset start)
@@ -403,3 +526,16 @@ public sealed record AgentStatistics(
     /// <summary>AHT of the agent: Σ handle ÷ handled; null when none.</summary>
     public TimeSpan? AverageHandleTime => Handled > 0 ? (Talk + Hold + WrapUp) / Handled : null;
 }
+
+/// <summary>
+/// What the call records already hold for the current day (docs/metrics.md §2, "today"), to start
+/// the live statistics from after a restart or a takeover (<see cref="AcdStatistics.Seed"/>).
+/// </summary>
+/// <param name="PeriodStart">Start of the day (local midnight in <c>reports.time_zone</c>).</param>
+/// <param name="Parameters">The thresholds the reports use (<c>metrics.*</c> settings).</param>
+/// <param name="Queues">Per queue, the visits that entered today and have ended.</param>
+/// <param name="Servers">The same per Asterisk server (the caller's), <see cref="QueueStatistics.Queue"/> holding its name.</param>
+/// <param name="Agents">Per agent: logins, inbound calls answered today, missed calls, handling and state time so far.</param>
+public sealed record StatisticsSeed(
+    DateTimeOffset PeriodStart, MetricsParameters Parameters, IReadOnlyList<QueueStatistics> Queues, IReadOnlyList<QueueStatistics> Servers,
+    IReadOnlyList<AgentStatistics> Agents);

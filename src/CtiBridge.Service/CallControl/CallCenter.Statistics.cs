@@ -4,9 +4,9 @@ namespace CtiBridge.Service.CallControl;
 public sealed partial class CallCenter
 {
     /// <summary>
-    /// Start of the period the live statistics count (the wallboard's "today": since call control
-    /// started on this instance). The agents' outbound calls the wallboard adds are counted from it
-    /// too, so inbound and outbound figures cover the same time.
+    /// Start of the period the live statistics count: the wallboard's "today", local midnight in
+    /// <c>reports.time_zone</c> (CallCenter.Day.cs). The agents' outbound calls the wallboard adds are
+    /// counted from it too, so inbound and outbound figures cover the same day.
     /// </summary>
     public Task<DateTimeOffset> GetStatisticsPeriodStartAsync(CancellationToken cancellationToken = default) =>
         RequestAsync(_ => _engine.Statistics.PeriodStart, cancellationToken);

@@ -61,6 +61,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     /// <summary>Starts the loop.</summary>
     public void Start()
     {
+        StartDay();
         _loop = Task.Run(() => RunAsync(_stopping.Token));
         _started = true;
         _startedSignal.TrySetResult();
@@ -185,6 +186,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                             break;
                         case TimerWork:
                             _engine.Handle(new TimeAdvanced(at));
+                            break;
+                        case DayWork:
+                            OnDayTimer(at);
                             break;
                         case InputWork input when input.Input(at) is { } acdInput:
                             _engine.Handle(acdInput);
@@ -627,6 +631,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         }
         await StopCallbackReportsAsync().ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
+        if (_dayTimer is not null)
+        {
+            await _dayTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
         _records.Writer.TryComplete();
         lock (_subscribersGate)
         {

@@ -33,6 +33,7 @@ public static class CallControlExtensions
             provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>())
         {
             LiveState = provider.GetRequiredService<LiveStateStore>(),
+            DayFigures = new Data.Records.LiveDayFigures(provider.GetRequiredService<NpgsqlDataSource>()),
             CallbackDialing = settings.Callbacks.ToDialOptions(),
             Sites = new SiteRouting(settings.Asterisk),
         });
@@ -151,6 +152,7 @@ internal sealed partial class CallControlService(
         role.IsActive = true;
         role.ActiveSince = timeProvider.GetUtcNow();
         center.UseStasisApps(apps);
+        await center.LoadStatisticsDayAsync(lost.Token).ConfigureAwait(false); // today's figures so far, before any event counts
         center.Start();
 
         // The stop is asked for before any service stops: calls start going back now, alongside the

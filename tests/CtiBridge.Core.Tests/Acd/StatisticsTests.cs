@@ -95,4 +95,87 @@ public sealed class StatisticsTests
 
         Assert.Equal((1, 1), (s.Offered, s.Abandoned));
     }
+
+    [Fact]
+    public void ACallQueuedBeforeMidnightAndAnsweredAfter_IsTheAgentsCallOfTheNewDay_AndTheOldDaysVisit()
+    {
+        var h = new AcdHarness([Queue("q", tweak: q => q with { WrapUp = TimeSpan.FromSeconds(10) })], [Agent("a1", "q")]);
+        h.Arrive("late", "q", 0);
+        h.Engine.Statistics.StartPeriod(T0.AddSeconds(10)); // midnight
+        h.Login("a1", at: 20);
+        h.Answer("late", "a1", 20);
+        h.HangUp("late", 80);
+        h.AdvanceTo(90);
+
+        var queue = h.Engine.Statistics.ForQueue("q");
+        var agent = h.Engine.Statistics.ForAgent("a1", h.Now);
+
+        // Queue figures by entry time (the old day's visit), the agent's by answer time (docs/metrics.md §2), as the reports count them.
+        Assert.Equal((0, 0, 0), (queue.Offered, queue.Answered, queue.Handled));
+        Assert.Equal((1, 1), (agent.Calls, agent.Handled));
+        Assert.Equal(TimeSpan.FromSeconds(60), agent.Talk);
+        Assert.Equal(TimeSpan.FromSeconds(10), agent.WrapUp);
+    }
+
+    [Fact]
+    public void ACallAnsweredBeforeMidnightAndHandledAfter_CountsInNeitherFigureOfTheNewDay()
+    {
+        var h = new AcdHarness([Queue("q", tweak: q => q with { WrapUp = TimeSpan.FromSeconds(10) })], [Agent("a1", "q")]);
+        h.Login("a1", at: 0);
+        h.Arrive("late", "q", 1);
+        h.Answer("late", "a1", 2);
+        h.Engine.Statistics.StartPeriod(T0.AddSeconds(10)); // midnight
+        h.HangUp("late", 60);
+        h.AdvanceTo(80);
+
+        var agent = h.Engine.Statistics.ForAgent("a1", h.Now);
+
+        // The report has it on the old day, answer and handling alike.
+        Assert.Equal((0, 0), (agent.Calls, agent.Handled));
+        Assert.Equal(TimeSpan.Zero, agent.Talk);
+        Assert.Equal(0, h.Engine.Statistics.ForQueue("q").Handled);
+        Assert.Equal(TimeSpan.FromSeconds(50), agent.InCall); // state time is split at midnight
+    }
+
+    [Fact]
+    public void Seed_AddsTheRecordsFigures_MovesThePeriodBackToTheDayStart_AndUsesTheReportsThresholds()
+    {
+        var h = new AcdHarness([Queue("q")], [Agent("a1", "q")]);
+        h.Arrive("before-seed", "q", 5);
+        var stats = h.Engine.Statistics;
+        var dayStart = T0.AddHours(-9);
+        var fromRecords = new QueueStatistics("q", Offered: 10, Answered: 7, AnsweredWithinThreshold: 5, Abandoned: 2, ShortAbandoned: 1, Overflowed: 1, SystemLost: 0,
+            SumWaitAnswered: TimeSpan.FromSeconds(70), LongestWait: TimeSpan.FromSeconds(90), Handled: 6, SumTalk: TimeSpan.FromSeconds(600),
+            SumHold: TimeSpan.FromSeconds(60), SumWrapUp: TimeSpan.FromSeconds(120));
+        var agent = new AgentStatistics("a1", 1, 7, 2, 6, TimeSpan.FromSeconds(600), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120),
+            TimeSpan.FromSeconds(1000), TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(660), TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(300),
+            new Dictionary<string, TimeSpan> { ["lunch"] = TimeSpan.FromSeconds(300) });
+        stats.Seed(new StatisticsSeed(dayStart, new MetricsParameters { ServiceLevelThreshold = TimeSpan.FromSeconds(20) }, [fromRecords],
+            [fromRecords with { Queue = "pbx1" }], [agent]));
+        h.Login("a1", at: 18);
+        h.Answer("before-seed", "a1", 30); // wait 25 s: not within the database's 20 s
+
+        var q = stats.ForQueue("q");
+        var a = stats.ForAgent("a1", h.Now);
+
+        Assert.Equal(dayStart, stats.PeriodStart);
+        Assert.Equal((11, 8, 5), (q.Offered, q.Answered, q.AnsweredWithinThreshold));
+        Assert.Equal(TimeSpan.FromSeconds(95), q.SumWaitAnswered);
+        Assert.Equal(TimeSpan.FromSeconds(90), q.LongestWait);
+        Assert.Equal(10, stats.ForServer("pbx1").Offered);
+        Assert.Equal((2, 8, 2), (a.Logins, a.Calls, a.Missed));
+        Assert.Equal(TimeSpan.FromSeconds(1062), a.Available + a.Ringing); // 1050 from the records + 12 s here (rung at login)
+        Assert.Equal(TimeSpan.FromSeconds(300), a.PauseByReason["lunch"]);
+    }
+
+    [Fact]
+    public void Seed_ForALaterDay_DropsWhatWasCountedOnTheDayBefore()
+    {
+        var h = new AcdHarness([Queue("q")], [Agent("a1", "q")]);
+        h.Arrive("yesterday", "q", 0);
+        h.Engine.Statistics.Seed(new StatisticsSeed(T0.AddHours(1), new MetricsParameters(), [], [], []));
+
+        Assert.Equal(0, h.Engine.Statistics.ForQueue("q").Offered);
+        Assert.Equal(T0.AddHours(1), h.Engine.Statistics.PeriodStart);
+    }
 }

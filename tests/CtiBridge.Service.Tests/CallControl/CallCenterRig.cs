@@ -81,8 +81,13 @@ internal sealed class CallCenterRig : IAsyncDisposable
         };
         // Tests of a class share a database: each rig is a new deployment (a new PbxSim), so the
         // live state an earlier test left (agents logged in, calls up) is not restored into it, and
-        // callbacks an earlier test asked for (voicemails, exit keys) are not offered again in it.
-        await using (var clear = database.DataSource.CreateCommand("DELETE FROM live_agents; DELETE FROM live_calls; DELETE FROM callback_events; DELETE FROM callbacks"))
+        // callbacks an earlier test asked for (voicemails, exit keys) are not offered again in it,
+        // and an earlier test's call records are not this deployment's day: the live statistics
+        // start from the day's records (docs/metrics.md section 2), so the figures a test reads are its own.
+        await using (var clear = database.DataSource.CreateCommand(
+            "DELETE FROM live_agents; DELETE FROM live_calls; DELETE FROM callback_events; DELETE FROM callbacks; "
+            + "DELETE FROM queue_visits; DELETE FROM queue_events; DELETE FROM agent_state_intervals; DELETE FROM calls; DELETE FROM call_legs; "
+            + "DELETE FROM queue_rollup_15m; DELETE FROM agent_rollup_15m; DELETE FROM agent_state_rollup_1h; DELETE FROM agent_login_rollup_1h"))
         {
             await clear.ExecuteNonQueryAsync(ct);
         }

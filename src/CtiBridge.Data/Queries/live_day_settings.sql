@@ -1,0 +1,7 @@
+-- The live statistics' day (docs/metrics.md §2): where the daily report cuts the day containing @now
+-- (reports.time_zone, report_bucket's rule), and the thresholds the reports count with.
+SELECT setting_text('reports.time_zone') AS time_zone,
+       date_trunc('day', @now AT TIME ZONE setting_text('reports.time_zone')) AT TIME ZONE setting_text('reports.time_zone') AS day_start,
+       (date_trunc('day', @now AT TIME ZONE setting_text('reports.time_zone')) + interval '1 day') AT TIME ZONE setting_text('reports.time_zone') AS day_end,
+       setting_numeric('metrics.service_level_seconds') AS service_level_seconds,
+       setting_numeric('metrics.short_abandon_seconds') AS short_abandon_seconds

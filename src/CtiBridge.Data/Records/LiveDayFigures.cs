@@ -1,0 +1,99 @@
+using System.Text.Json;
+using CtiBridge.Core.Acd;
+using CtiBridge.Data.Queries;
+using Npgsql;
+
+namespace CtiBridge.Data.Records;
+
+/// <summary>The reports' day that contains an instant, and what the call records hold for it so far.</summary>
+/// <param name="TimeZoneId">The IANA zone of <c>reports.time_zone</c>.</param>
+/// <param name="Zone">That zone.</param>
+/// <param name="DayEnd">The start of the next day.</param>
+/// <param name="Seed">The day's figures in the call records, with the day's start and the reports' thresholds.</param>
+public sealed record LiveDay(string TimeZoneId, TimeZoneInfo Zone, DateTimeOffset DayEnd, StatisticsSeed Seed);
+
+/// <summary>
+/// Reads the day of the reports (<c>reports.time_zone</c>) and the figures the call records already
+/// hold for it, for the live statistics to start from (docs/metrics.md §2, "today"): after a restart
+/// or an HA takeover the wallboard then shows the same day totals as the SQL reports, instead of the
+/// totals since this start. Queue figures by report_queue_traffic's rules, agent figures by
+/// report_agent_activity's (named queries <c>live_day_*</c>).
+/// </summary>
+public sealed class LiveDayFigures(NpgsqlDataSource dataSource)
+{
+    /// <summary>The day containing <paramref name="now"/> and its figures so far.</summary>
+    /// <exception cref="InvalidOperationException"><c>reports.time_zone</c> names no zone this machine knows.</exception>
+    public async Task<LiveDay> LoadAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        // One snapshot for the three reads: a batch committed between them cannot be half counted.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        string zoneId;
+        DateTimeOffset dayStart, dayEnd;
+        MetricsParameters parameters;
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("live_day_settings"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("now", now);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            zoneId = reader.GetString(0);
+            dayStart = reader.GetFieldValue<DateTimeOffset>(1);
+            dayEnd = reader.GetFieldValue<DateTimeOffset>(2);
+            parameters = new MetricsParameters
+            {
+                ServiceLevelThreshold = TimeSpan.FromSeconds(reader.GetDouble(3)),
+                ShortAbandonThreshold = TimeSpan.FromSeconds(reader.GetDouble(4)),
+            };
+        }
+
+        TimeZoneInfo zone;
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new InvalidOperationException($"settings reports.time_zone: '{zoneId}' is not a time zone known on this machine (an IANA name such as \"Europe/Berlin\" or \"UTC\")", ex);
+        }
+
+        var queues = new List<QueueStatistics>();
+        var servers = new List<QueueStatistics>();
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("live_day_queues"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("from", dayStart);
+            command.Parameters.AddWithValue("to", dayEnd);
+            command.Parameters.AddWithValue("sl", parameters.ServiceLevelThreshold.TotalSeconds);
+            command.Parameters.AddWithValue("sa", parameters.ShortAbandonThreshold.TotalSeconds);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var figures = new QueueStatistics(reader.GetString(1), Count(reader, 2), Count(reader, 3), Count(reader, 4), Count(reader, 5), Count(reader, 6),
+                    Count(reader, 7), Count(reader, 8), Seconds(reader, 9), Seconds(reader, 10), Count(reader, 11), Seconds(reader, 12), Seconds(reader, 13), Seconds(reader, 14));
+                (reader.GetString(0) == "queue" ? queues : servers).Add(figures);
+            }
+        }
+
+        var agents = new List<AgentStatistics>();
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("live_day_agents"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("from", dayStart);
+            command.Parameters.AddWithValue("to", dayEnd);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var pauses = JsonSerializer.Deserialize<Dictionary<string, double>>(reader.GetString(13)) ?? [];
+                agents.Add(new AgentStatistics(reader.GetString(0), Count(reader, 1), Count(reader, 2), Count(reader, 3), Count(reader, 4),
+                    Seconds(reader, 5), Seconds(reader, 6), Seconds(reader, 7), Seconds(reader, 8), Seconds(reader, 9), Seconds(reader, 10), Seconds(reader, 11), Seconds(reader, 12),
+                    pauses.ToDictionary(p => p.Key, p => TimeSpan.FromSeconds(p.Value), StringComparer.Ordinal)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new LiveDay(zoneId, zone, dayEnd, new StatisticsSeed(dayStart, parameters, queues, servers, agents));
+    }
+
+    private static int Count(NpgsqlDataReader reader, int column) => checked((int)reader.GetInt64(column));
+
+    private static TimeSpan Seconds(NpgsqlDataReader reader, int column) => TimeSpan.FromSeconds(reader.GetDouble(column));
+}
