@@ -46,6 +46,22 @@ public sealed class AgentLines(NpgsqlDataSource dataSource, TimeProvider timePro
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The line <paramref name="agentId"/> is on now, or null: one read at the moment of an inbound
+    /// login, so a line joined on another instance just before is seen at once (not only at the next
+    /// refresh of the set <see cref="HeldAsync"/> reads).
+    /// </summary>
+    public async Task<AgentLine?> OfAsync(string agentId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_agent_line_of"));
+        command.Parameters.AddWithValue("agent_id", agentId);
+        command.Parameters.AddWithValue("stale_before", timeProvider.GetUtcNow() - LeadHopper.ClaimLease);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new AgentLine(reader.GetString(0), reader.GetString(1), reader.GetString(2))
+            : null;
+    }
+
     /// <summary>Every agent on a line of a live dialer instance.</summary>
     public async Task<IReadOnlyList<AgentLine>> HeldAsync(CancellationToken cancellationToken = default)
     {

@@ -23,6 +23,14 @@ public sealed partial class CallCenter
     private volatile IReadOnlyDictionary<string, string> _linesElsewhere = new Dictionary<string, string>();
 
     /// <summary>
+    /// Reads, at the moment of an inbound login, why the agent is on a campaign line of another
+    /// instance (null: not on one, or the read failed and the last known set answers). Set by
+    /// <see cref="AgentLinesWatcher"/>. Without it a login within the set's refresh time (1 s) of a
+    /// join on a dialer-only instance was let through: the login check lagged the join.
+    /// </summary>
+    internal Func<string, CancellationToken, Task<AgentLineRead>>? AgentLineLookup { get; set; }
+
+    /// <summary>
     /// The agents on a campaign's nailed-up line over every instance (table <c>dialer_agent_lines</c>),
     /// agent → why they cannot log in to inbound queues; replaces the previous set.
     /// </summary>
@@ -31,7 +39,20 @@ public sealed partial class CallCenter
     /// <summary>Why the agent is on a campaign line of some instance as last read from the database, or null (what the login check sees).</summary>
     internal string? AgentLineElsewhere(string agentId) => _linesElsewhere.GetValueOrDefault(agentId);
 
-    /// <summary>A refusal when the agent is working elsewhere, else null.</summary>
-    private InputOutcome? RefusedAsWorkingElsewhere(string agentId) =>
-        (AgentWorkingElsewhere?.Invoke(agentId) ?? _linesElsewhere.GetValueOrDefault(agentId)) is { } why ? InputOutcome.Refused(why) : null;
+    /// <summary>
+    /// A refusal when the agent is working elsewhere, else null. <paramref name="lineReadNow"/> is
+    /// what <see cref="AgentLineLookup"/> read for this login; when it was not read, the last read set answers.
+    /// </summary>
+    private InputOutcome? RefusedAsWorkingElsewhere(string agentId, AgentLineRead lineReadNow = default) =>
+        (AgentWorkingElsewhere?.Invoke(agentId) ?? (lineReadNow.Read ? lineReadNow.Why : _linesElsewhere.GetValueOrDefault(agentId))) is { } why
+            ? InputOutcome.Refused(why) : null;
+
+    /// <summary>Reads the agent's campaign line on another instance now (see <see cref="AgentLineLookup"/>); off the loop.</summary>
+    private Task<AgentLineRead> AgentLineNowAsync(string agentId, CancellationToken cancellationToken) =>
+        AgentLineLookup is { } lookup ? lookup(agentId, cancellationToken) : Task.FromResult(default(AgentLineRead));
 }
+
+/// <summary>One agent's campaign line on another instance as read from the database at a login.</summary>
+/// <param name="Read">The read succeeded (else the last read set answers).</param>
+/// <param name="Why">Why the agent cannot log in (on a line), or null (on none).</param>
+internal readonly record struct AgentLineRead(bool Read, string? Why);

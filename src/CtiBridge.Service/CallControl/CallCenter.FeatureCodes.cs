@@ -220,11 +220,14 @@ public sealed partial class CallCenter
         {
             case FeatureStep.AgentId when digits.Length > 0:
                 feature.AgentId = digits;
+                // Read while the PIN is typed: the PIN step uses it if done (else the last known set).
+                feature.LineCheck = AgentLineNowAsync(digits, _stopping.Token);
                 Ask(feature, FeatureStep.Pin, "agent-pass");
                 break;
             case FeatureStep.Pin:
                 var agentId = feature.AgentId!;
-                var outcome = RefusedAsWorkingElsewhere(agentId) ?? _engine.Handle(new AgentLogin(at, agentId, feature.Phone, digits));
+                var lineReadNow = feature.LineCheck is { IsCompletedSuccessfully: true } check ? check.Result : default;
+                var outcome = RefusedAsWorkingElsewhere(agentId, lineReadNow) ?? _engine.Handle(new AgentLogin(at, agentId, feature.Phone, digits));
                 if (outcome.Accepted)
                 {
                     Finish(feature, outcome, "agent-loginok");
@@ -343,6 +346,9 @@ public sealed partial class CallCenter
         public int DigitsWanted { get; set; }
 
         public string? AgentId { get; set; }
+
+        /// <summary>The read of the agent's campaign line on another instance, started when the agent id was entered.</summary>
+        public Task<AgentLineRead>? LineCheck { get; set; }
 
         public string? SupervisorId { get; set; }
 

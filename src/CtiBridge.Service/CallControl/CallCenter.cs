@@ -72,13 +72,15 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     /// <summary>Logs an agent in with the PIN (the desk-phone login by feature code comes later).</summary>
     /// <returns>Accepted, or refused with the reason in operator words.</returns>
-    public Task<InputOutcome> LoginAgentAsync(string agentId, string pin, CancellationToken cancellationToken = default)
+    public async Task<InputOutcome> LoginAgentAsync(string agentId, string pin, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(pin);
-        return RequestAsync(at => _agents.TryGetValue(agentId, out var agent)
-            ? RefusedAsWorkingElsewhere(agentId) ?? _engine.Handle(new AgentLogin(at, agentId, agent.Extension, pin))
-            : InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents"), cancellationToken);
+        // Read before the loop handles the login: a campaign line joined on another instance a moment ago counts.
+        var line = _started && _agents.ContainsKey(agentId) ? await AgentLineNowAsync(agentId, cancellationToken).ConfigureAwait(false) : default;
+        return await RequestAsync(at => _agents.TryGetValue(agentId, out var agent)
+            ? RefusedAsWorkingElsewhere(agentId, line) ?? _engine.Handle(new AgentLogin(at, agentId, agent.Extension, pin))
+            : InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents"), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Logs an agent out (after the current call, if on one).</summary>
