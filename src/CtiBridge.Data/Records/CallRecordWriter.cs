@@ -90,6 +90,10 @@ public sealed class CallRecordWriter
             {
                 await RefreshAgentStateRollupsAsync(connection, byType[table.RecordType].Cast<AgentStateRecord>(), cancellationToken).ConfigureAwait(false);
             }
+            else if (table.RecordType == typeof(CallRecord))
+            {
+                await RefreshAgentOutboundRollupsAsync(connection, byType[table.RecordType].Cast<CallRecord>(), cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -132,6 +136,31 @@ public sealed class CallRecordWriter
 
         await using var command = new NpgsqlCommand("SELECT records_refresh_agent_state_rollups(@hours)", connection);
         command.Parameters.Add(new NpgsqlParameter("hours", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = hours.ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Recounts the quarters of the agents' outbound-call rollup (migration 0032) the batch's outbound
+    // answers fall in. Any answered outbound row counts, with or without an agent, so a revision that
+    // takes the agent or the answer away is recounted too; a call's answer time does not change
+    // between revisions (it is answered once), so its stored quarter is the one recounted.
+    private static async Task RefreshAgentOutboundRollupsAsync(NpgsqlConnection connection, IEnumerable<CallRecord> calls, CancellationToken cancellationToken)
+    {
+        var quarters = new HashSet<DateTime>();
+        foreach (var call in calls)
+        {
+            if (call.Direction == CallDirection.Outbound && call.AnsweredAt is { } answered)
+            {
+                quarters.Add(Quarter(answered));
+            }
+        }
+
+        if (quarters.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand("SELECT records_refresh_agent_outbound_rollups(@quarters)", connection);
+        command.Parameters.Add(new NpgsqlParameter("quarters", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = quarters.ToArray() });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -90,6 +90,54 @@ public sealed class RollupTests(MigratedDatabaseFixture fixture) : IClassFixture
         }
     }
 
+    // The agents' outbound calls (migration 0032): campaign calls of three agents over two days, a
+    // replayed chunk, wrap-ups written as revisions (some never), unanswered and agentless rows that
+    // must not count, and a callback call in a queue; aligned windows read the rollup, wider ones calls.
+    [Fact]
+    public async Task AgentReport_OutboundCallsWithReplaysAndRevisions_RollupEqualsRaw()
+    {
+        var writer = new CallRecordWriter(Db.DataSource);
+        var day = new DateTimeOffset(2026, 10, 5, 8, 0, 0, TimeSpan.Zero);
+        var calls = new List<CallRecord>();
+        for (var i = 0; i < 240; i++)
+        {
+            var start = day.AddDays(i % 2).AddSeconds(i * 397 % 36_000);
+            var answered = i % 5 != 0;
+            calls.Add(new CallRecord
+            {
+                CallId = $"orq-{i}", StartedAt = start, Direction = CallDirection.Outbound, Caller = "4001234567", Callee = "13800138000",
+                AnsweredAt = answered ? start.AddSeconds(10 + i % 20) : null, EndedAt = start.AddSeconds(answered ? 100 + i : 30),
+                TalkSeconds = answered ? 60 + i : 0, HoldSeconds = answered && i % 7 == 0 ? 15 : 0,
+                Disposition = answered ? (i % 11 == 0 ? CallDisposition.Abandoned : CallDisposition.Answered) : CallDisposition.NoAnswer,
+                AgentId = answered && i % 11 != 0 ? $"out-{i % 3}" : null, ReleasedBy = answered ? ReleasedBy.Caller : null,
+                CampaignId = i % 13 == 0 ? null : "autumn", CallbackId = i % 13 == 0 ? $"cb-{i}" : null, Queues = i % 13 == 0 ? ["q-cb"] : [],
+            });
+        }
+
+        foreach (var chunk in calls.Chunk(50))
+        {
+            await writer.WriteAsync(chunk, Ct);
+        }
+
+        await writer.WriteAsync([.. calls.Skip(50).Take(50)], Ct); // a replay
+        // Wrap-ups of every other answered call (handled from then on), one of them replayed with its first revision after it.
+        var wrapped = calls.Where(c => c.AgentId is not null).Where((_, k) => k % 2 == 0).Select(c => c with { Revision = 1, WrapUpSeconds = 20 }).ToList();
+        await writer.WriteAsync(wrapped, Ct);
+        await writer.WriteAsync([calls.First(c => c.CallId == wrapped[0].CallId)], Ct);
+
+        Assert.True(await Db.ScalarAsync<long>("SELECT sum(handled)::bigint FROM agent_outbound_rollup_15m", Ct) > 0);
+        Assert.Equal(
+            await Db.ScalarAsync<long>("SELECT count(*) FROM agent_outbound_calls('2026-10-05', '2026-10-08')", Ct),
+            await Db.ScalarAsync<long>("SELECT sum(calls)::bigint FROM agent_outbound_rollup_15m WHERE bucket_start >= '2026-10-05' AND bucket_start < '2026-10-08'", Ct));
+        foreach (var interval in new[] { "15m", "1h", "1d", "1mo" })
+        {
+            await AssertRollupEqualsRawAsync("report_agent_activity", "2026-10-05T00:00Z", "2026-10-07T00:00Z", $"'{interval}'");
+        }
+
+        await AssertRollupEqualsRawAsync("report_agent_activity", "2026-10-05T00:00Z", "2026-10-07T00:00Z", "'1d', p_agent => 'out-1'");
+        await AssertRollupEqualsRawAsync("report_agent_activity", "2026-10-05T00:00Z", "2026-10-07T00:00Z", "'1d', p_queue => 'q-cb'");
+    }
+
     [Fact]
     public async Task AgentStateRollup_RevisionShortensInterval_HourIsRecounted()
     {
