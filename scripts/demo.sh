@@ -461,16 +461,21 @@ RUN_TO="$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)"
 
 echo
 say "reports from PostgreSQL for this run ($RUN_FROM to now; the same as 'ctibridge report queue-traffic|agent-activity'):"
+# A run can span two report days: averages over the run are the days' sums over their counts (an
+# interval's AHT weighted by its calls), never a mean of the days' means; an interval whose calls are
+# not wrapped up yet has no AHT and adds no weight. The agents' AHT counts inbound and outbound calls.
 psql_demo -P footer=off -v from="$RUN_FROM" -v to="$RUN_TO" <<'SQL'
 \echo 'Queues'
 SELECT queue, sum(offered) AS offered, sum(answered) AS answered, sum(abandoned) AS abandoned,
        round(100.0 * sum(answered_within_sl) / nullif(sum(offered) - sum(abandoned_short), 0)) AS "SL %",
        round(100.0 * sum(abandoned_long) / nullif(sum(offered) - sum(abandoned_short), 0)) AS "abandon %",
        round((sum(asa_seconds * answered) / nullif(sum(answered), 0))::numeric, 1) AS "ASA s",
-       round((sum(aht_seconds * answered) / nullif(sum(answered), 0))::numeric, 1) AS "AHT s"
+       round((sum(aht_seconds * answered) FILTER (WHERE aht_seconds IS NOT NULL)
+              / nullif(sum(answered) FILTER (WHERE aht_seconds IS NOT NULL), 0))::numeric, 1) AS "AHT s"
   FROM report_queue_traffic(:'from', :'to', '1d') GROUP BY queue ORDER BY queue;
 \echo 'Agents'
-SELECT agent_id AS agent, sum(calls) AS calls, round((sum(aht_seconds * calls) / nullif(sum(calls), 0))::numeric, 1) AS "AHT s",
+SELECT agent_id AS agent, sum(calls) AS calls, sum(inbound_calls) AS inbound, sum(outbound_calls) AS outbound,
+       round(((sum(talk_seconds) + sum(hold_seconds) + sum(wrap_up_seconds)) / nullif(sum(calls), 0))::numeric, 1) AS "AHT s",
        round((100 * (sum(in_call_seconds) + sum(wrap_up_state_seconds) + sum(outbound_seconds))
              / nullif(sum(in_call_seconds) + sum(wrap_up_state_seconds) + sum(outbound_seconds) + sum(available_seconds) + sum(ringing_seconds), 0))::numeric) AS "occupancy %",
        sum(missed_calls) AS missed
