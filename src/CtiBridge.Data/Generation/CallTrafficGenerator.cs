@@ -25,12 +25,18 @@ public sealed record CallTrafficOptions
     public bool QueueEvents { get; init; }
     /// <summary>Also produce agent state intervals (a coarse pattern per agent and hour).</summary>
     public bool AgentStates { get; init; } = true;
+    /// <summary>
+    /// Outbound campaign calls per day (default none): about 60 % answered and talked on by an agent
+    /// (the agent's outbound calls of metrics definitions version 3), the rest no-answer or busy.
+    /// Drawn from their own random stream, so the inbound records stay the same.
+    /// </summary>
+    public int OutboundCallsPerDay { get; init; }
 }
 
 /// <summary>
 /// Deterministic synthetic call-center traffic for benchmarks and soak tests: per call a call
 /// row and a queue visit (answered about 85 %, abandoned 10 % with a third of them short, the rest
-/// timeouts and key exits), optional queue_log events and agent state intervals. Streams records in
+/// timeouts and key exits), optional queue_log events, agent state intervals and outbound campaign calls. Streams records in
 /// time order per day, so any volume can be generated in constant memory.
 /// </summary>
 public static class CallTrafficGenerator
@@ -118,12 +124,60 @@ public static class CallTrafficGenerator
                 }
             }
 
+            foreach (var call in OutboundDay(options, date, opening, openSeconds))
+            {
+                yield return call;
+            }
+
             if (options.AgentStates)
             {
                 foreach (var state in AgentDay(options, opening, random))
                 {
                     yield return state;
                 }
+            }
+        }
+#pragma warning restore CA5394
+    }
+
+    // A day's campaign calls, in time order, answered ones with their agent and wrap-up (written as revision 1, handled).
+    private static IEnumerable<CallRecord> OutboundDay(CallTrafficOptions options, DateOnly date, DateTimeOffset opening, int openSeconds)
+    {
+#pragma warning disable CA5394
+        var random = new Random(unchecked((options.Seed * 7919) + date.DayNumber));
+        var offsets = new double[options.OutboundCallsPerDay];
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            offsets[i] = random.NextDouble() * openSeconds;
+        }
+
+        Array.Sort(offsets);
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            var started = opening.AddTicks((long)(offsets[i] * TimeSpan.TicksPerSecond));
+            var roll = random.NextDouble();
+            var callId = $"o{options.Seed}-{date:yyyyMMdd}-{i:D7}";
+            if (roll < 0.6)
+            {
+                var answered = started.AddSeconds(Math.Round(8 + (random.NextDouble() * 20), 1));
+                var talk = Math.Round(30 + (random.NextDouble() * 300), 1);
+                yield return new CallRecord
+                {
+                    CallId = callId, StartedAt = started, Revision = 1, Direction = CallDirection.Outbound, Caller = "4008001000", Callee = $"13{random.Next(100_000_000, 999_999_999)}",
+                    AnsweredAt = answered, EndedAt = answered.AddSeconds(talk), TalkSeconds = talk, WrapUpSeconds = Math.Round(3 + (random.NextDouble() * 30), 1),
+                    Disposition = CallDisposition.Answered, AgentId = $"agent-{random.Next(options.Agents) + 1:D3}", ReleasedBy = ReleasedBy.Agent,
+                    CampaignId = "campaign-1", LeadId = "lead-" + callId,
+                };
+            }
+            else
+            {
+                yield return new CallRecord
+                {
+                    CallId = callId, StartedAt = started, Direction = CallDirection.Outbound, Caller = "4008001000", Callee = $"13{random.Next(100_000_000, 999_999_999)}",
+                    EndedAt = started.AddSeconds(Math.Round(10 + (random.NextDouble() * 30), 1)),
+                    Disposition = roll < 0.85 ? CallDisposition.NoAnswer : CallDisposition.Busy, ReleasedBy = ReleasedBy.System,
+                    CampaignId = "campaign-1", LeadId = "lead-" + callId,
+                };
             }
         }
 #pragma warning restore CA5394

@@ -9,14 +9,16 @@ namespace CtiBridge.Benchmarks.Data;
 
 /// <summary>
 /// Ingest through CallRecordWriter (binary COPY to staging, idempotent upsert, rollup recount):
-/// each invocation writes one new day of generated traffic (50 000 calls: call row + queue visit
-/// each, plus the day's agent states) in batches of 20 000 records. Time per operation = per record.
+/// each invocation writes one new day of generated traffic (50 000 inbound calls: call row + queue
+/// visit each, 10 000 outbound campaign calls, plus the day's agent states) in batches of 20 000 records. Time per operation = per record.
 /// </summary>
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5, invocationCount: 1)]
 public class RecordIngestBenchmarks
 {
     private const string Database = "rec_bench_ingest";
     private const int CallsPerDay = 50_000;
+    // Campaign calls beside them (since 0032 each batch also recounts the agents' outbound-call rollup).
+    private const int OutboundCallsPerDay = 10_000;
     private NpgsqlDataSource _dataSource = null!;
     private CallRecordWriter _writer = null!;
     private List<CallCenterRecord> _day = [];
@@ -54,5 +56,5 @@ public class RecordIngestBenchmarks
     public void Cleanup() => _dataSource.Dispose();
 
     private static CallTrafficOptions Options(int day) =>
-        new() { FirstDay = new DateOnly(2026, 3, 1).AddDays(day), CallsPerDay = CallsPerDay, Seed = day + 1, Agents = 100 };
+        new() { FirstDay = new DateOnly(2026, 3, 1).AddDays(day), CallsPerDay = CallsPerDay, OutboundCallsPerDay = OutboundCallsPerDay, Seed = day + 1, Agents = 100 };
 }
