@@ -1,4 +1,6 @@
 using System.Data.Common;
+using CtiBridge.Asterisk.Ari;
+using CtiBridge.Core.Acd;
 using CtiBridge.Core.Callbacks;
 
 namespace CtiBridge.Service.CallControl;
@@ -68,18 +70,59 @@ public sealed partial class CallCenter
 
     /// <summary>
     /// The app (server) to place the callback through, and the site it is routed as: the origin call's server
-    /// (looked up, or still live here), else the owner agent's server; with none known, the first server and no
-    /// site (any agent of the queue), as before several servers.
+    /// (looked up, or still live here), else the owner agent's server; with none known (a callback made over the
+    /// API for a number that never called), the connected server that serves the callback's queue best
+    /// (<see cref="ServingServer"/>). With one server, that server and no site.
     /// </summary>
     private (StasisApp App, string? Site) CallbackServer(Callback callback, string? originServer)
     {
         var server = originServer
             ?? (callback.OriginCallId is { } origin && _calls.TryGetValue(origin, out var live) ? live.App.Server : null)
             ?? (callback.OwnerAgentId is { } owner && Sites is not null && _agents.TryGetValue(owner, out var agent) ? Sites.ServerOf(agent) : null);
-        return server is not null && _apps.FirstOrDefault(a => string.Equals(a.Server, server, StringComparison.OrdinalIgnoreCase)) is { } own
-            ? (own, own.Server)
-            : (_apps[0], null);
+        if (server is not null && _apps.FirstOrDefault(a => string.Equals(a.Server, server, StringComparison.OrdinalIgnoreCase)) is { } own)
+        {
+            return (own, own.Server);
+        }
+
+        if (Sites is not { Servers.Count: > 1 } || _apps.Count < 2)
+        {
+            return (_apps[0], null);
+        }
+
+        var serving = ServingServer(callback.Queue);
+        LogCallbackServerChosen(_logger, callback.Id, callback.Queue, serving.Server);
+        return (serving, serving.Server);
     }
+
+    /// <summary>
+    /// The server a callback with no server of its own is placed from: of the servers whose Stasis app is connected
+    /// (one that is down could not dial), the one with most of the queue's agents logged in, then most of its agents
+    /// configured, then the first in <c>asterisk[]</c>. The customer is thus dialled where the agents who will take
+    /// the call are (no trunk between sites needed, and a queue that does not span servers can be served at all);
+    /// only when no server is connected is it the first server, as before, and the dial fails and is retried.
+    /// </summary>
+    private StasisApp ServingServer(string queue)
+    {
+        var loggedIn = _engine.GetAgents().Where(a => a.State != AgentState.LoggedOut && a.Queues.Any(m => string.Equals(m.Queue, queue, StringComparison.Ordinal)))
+            .Select(a => a.AgentId).ToHashSet(StringComparer.Ordinal);
+        var best = _apps[0];
+        (bool Connected, int LoggedIn, int Configured) bestScore = (false, -1, -1);
+        foreach (var app in _apps)
+        {
+            var members = _agents.Values.Where(a => a.Queues.Contains(queue, StringComparer.Ordinal) && Sites!.ServerOf(a) is { } own
+                && string.Equals(own, app.Server, StringComparison.OrdinalIgnoreCase)).ToList();
+            var score = (app.EventsState == AriEventConnectionState.Connected, members.Count(a => loggedIn.Contains(a.Id)), members.Count);
+            if (score.CompareTo(bestScore) > 0)
+            {
+                (best, bestScore) = (app, score);
+            }
+        }
+
+        return best;
+    }
+
+    [LoggerMessage(EventId = 1413, Level = LogLevel.Information, Message = "Callback {CallbackId} has no origin call and no owner: placed from server {Server}, connected and serving queue {Queue} best")]
+    private static partial void LogCallbackServerChosen(ILogger logger, Guid callbackId, string queue, string server);
 
     [LoggerMessage(EventId = 1412, Level = LogLevel.Warning, Message = "Callback {CallbackId}: the server of its origin call {CallId} could not be read ({Reason}); placed from its owner's or the first server")]
     private static partial void LogCallbackOriginUnknown(ILogger logger, Guid callbackId, string callId, string reason);
