@@ -70,6 +70,14 @@ public sealed class PbxSimOptions
     public string SystemName { get; set; } = "";
 
     /// <summary>
+    /// For tests: the seconds part of channel ids, fixed instead of read from the clock. Two servers without a
+    /// systemname (or sharing one) then give their first channels the same ids, as two Asterisks do when they
+    /// number channels in the same second: a channel-id clash made deterministic. Null (default): the clock's
+    /// seconds, as Asterisk.
+    /// </summary>
+    public long? UniqueIdSeconds { get; set; }
+
+    /// <summary>
     /// app_queue's queues (queues.conf) with their static members. Null means the recording
     /// instance's three (support, sales, linear); an empty list means no queues.
     /// </summary>

@@ -205,8 +205,8 @@ internal sealed partial class PbxModel : IDisposable
     // ----- channels ----------------------------------------------------------------------------
 
     internal string NextUniqueId() => _sim.Options.SystemName.Length == 0
-        ? string.Create(CultureInfo.InvariantCulture, $"{Now.ToUnixTimeSeconds()}.{_uniqueSeq++}")
-        : string.Create(CultureInfo.InvariantCulture, $"{_sim.Options.SystemName}-{Now.ToUnixTimeSeconds()}.{_uniqueSeq++}");
+        ? string.Create(CultureInfo.InvariantCulture, $"{_sim.Options.UniqueIdSeconds ?? Now.ToUnixTimeSeconds()}.{_uniqueSeq++}")
+        : string.Create(CultureInfo.InvariantCulture, $"{_sim.Options.SystemName}-{_sim.Options.UniqueIdSeconds ?? Now.ToUnixTimeSeconds()}.{_uniqueSeq++}");
 
     /// <summary>Continues the uniqueid sequence from <paramref name="next"/> (as an Asterisk that has run a while).</summary>
     internal void SeedUniqueSequence(long next) => _uniqueSeq = next;

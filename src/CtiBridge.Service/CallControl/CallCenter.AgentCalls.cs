@@ -439,7 +439,7 @@ public sealed partial class CallCenter
         session.Conference = false;
         _consultLegs.Remove(consult.LegId);
         session.AgentLegs[ring.AgentId] = consult.LegId;
-        _channels[consult.LegId] = new ChannelLeg(session, ring.AgentId);
+        _channels[On(session.App, consult.LegId)] = new ChannelLeg(session, ring.AgentId);
         session.CurrentQueue = ring.Queue;
         var callId = session.CallId;
         Post(at => session.Ended ? null : new AgentAnswered(at, callId, ring.AgentId));

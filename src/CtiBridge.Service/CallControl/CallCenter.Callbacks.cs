@@ -244,7 +244,7 @@ public sealed partial class CallCenter
         var legId = $"{session.CallId}-{connect.AgentId}-{++session.Attempts}";
         placed.AgentLegId = legId;
         session.AgentLegs[connect.AgentId] = legId;
-        _channels[legId] = new ChannelLeg(session, connect.AgentId);
+        _channels[On(session.App, legId)] = new ChannelLeg(session, connect.AgentId);
         var ari = session.App.Ari;
         var app = session.App.Name;
         var queue = session.CurrentQueue ?? session.Queue;
@@ -272,7 +272,7 @@ public sealed partial class CallCenter
                 LogOriginateFailed(_logger, callId, connect.AgentId, endpoint, ex.Message);
                 Post(at =>
                 {
-                    OnChannelGone(legId, at, "could not be rung");
+                    OnChannelGone(session.App, legId, at, "could not be rung");
                     return null;
                 });
             }
@@ -348,9 +348,9 @@ public sealed partial class CallCenter
 
         if (entry == "cbagent")
         {
-            if (!_channels.TryGetValue(channel.Id, out var leg) || leg.Session.Placed is not { } placed || placed.AgentLegId != channel.Id || leg.Session.Ended)
+            if (!_channels.TryGetValue(On(app, channel.Id), out var leg) || leg.Session.Placed is not { } placed || placed.AgentLegId != channel.Id || leg.Session.Ended)
             {
-                _channels.Remove(channel.Id);
+                _channels.Remove(On(app, channel.Id));
                 app.Release(channel.Id, "normal");
                 return true;
             }

@@ -21,10 +21,10 @@ public sealed partial class CallCenter
     internal static bool IsLineFailure(int cause) => cause is 27 or 38 or 41 or 42 or 44 or 47 or 102;
 
     /// <summary>Remembers a failure cause in the hangup request of an agent's leg (only those: it is asked for when that leg ends).</summary>
-    private void NoteHangupRequest(ChannelHangupRequest request)
+    private void NoteHangupRequest(StasisApp app, ChannelHangupRequest request)
     {
         if (request.Cause is { } cause && IsLineFailure(cause) && request.Channel is { } channel
-            && _channels.TryGetValue(channel.Id, out var leg) && leg.AgentId is not null)
+            && _channels.TryGetValue(On(app, channel.Id), out var leg) && leg.AgentId is not null)
         {
             _droppedLines[channel.Id] = cause;
         }

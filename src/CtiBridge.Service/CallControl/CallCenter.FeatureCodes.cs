@@ -12,7 +12,7 @@ namespace CtiBridge.Service.CallControl;
 /// </summary>
 public sealed partial class CallCenter
 {
-    private readonly Dictionary<string, FeatureCall> _features = new(StringComparer.Ordinal);
+    private readonly Dictionary<ChannelKey, FeatureCall> _features = [];
     private readonly Dictionary<string, FeatureCall> _featurePlaybacks = new(StringComparer.Ordinal);
 
     private void StartFeature(StasisApp app, Channel channel, string code, DateTimeOffset at)
@@ -20,7 +20,7 @@ public sealed partial class CallCenter
         var dash = channel.Name.LastIndexOf('-');
         var phone = dash > 0 ? channel.Name[..dash] : channel.Name;
         var feature = new FeatureCall(channel.Id, app, phone);
-        _features[channel.Id] = feature;
+        _features[On(app, channel.Id)] = feature;
         var codes = _settings.FeatureCodes;
         var ari = app.Ari;
         _ = RunFeatureAsync(feature, "answer", ct => ari.Channels.AnswerAsync(channel.Id, ct));
@@ -82,7 +82,7 @@ public sealed partial class CallCenter
         var dash = channel.Name.LastIndexOf('-');
         var phone = dash > 0 ? channel.Name[..dash] : channel.Name;
         var feature = new FeatureCall(channel.Id, app, phone);
-        _features[channel.Id] = feature;
+        _features[On(app, channel.Id)] = feature;
         var ari = app.Ari;
         _ = RunFeatureAsync(feature, "answer", ct => ari.Channels.AnswerAsync(channel.Id, ct));
         LogFeature(_logger, code, phone);
@@ -153,7 +153,7 @@ public sealed partial class CallCenter
         feature.Step = FeatureStep.Done;
         feature.TimerVersion++;
         feature.Timer?.Dispose();
-        _features.Remove(feature.ChannelId);
+        _features.Remove(On(feature.App, feature.ChannelId));
     }
 
     /// <summary>Runs <paramref name="action"/> for the agent logged in at the calling phone.</summary>
@@ -184,7 +184,7 @@ public sealed partial class CallCenter
         feature.Timer?.Dispose();
         feature.Timer = _time.CreateTimer(_ => Post(when =>
         {
-            if (_features.ContainsKey(channelId) && feature.TimerVersion == version)
+            if (_features.ContainsKey(On(feature.App, channelId)) && feature.TimerVersion == version)
             {
                 // Nothing (more) typed in time: what was typed counts as the entry.
                 OnFeatureEntry(feature, when);
@@ -287,9 +287,9 @@ public sealed partial class CallCenter
         return true;
     }
 
-    private bool FeatureChannelGone(string channelId)
+    private bool FeatureChannelGone(StasisApp app, string channelId)
     {
-        if (!_features.Remove(channelId, out var feature))
+        if (!_features.Remove(On(app, channelId), out var feature))
         {
             return false;
         }

@@ -111,7 +111,7 @@ public sealed partial class CallCenter
             },
         };
         _calls[session.CallId] = session;
-        _channels[channel.Id] = new ChannelLeg(session, null);
+        _channels[On(app, channel.Id)] = new ChannelLeg(session, null);
         session.Run("answer", ct => app.Ari.Channels.AnswerAsync(channel.Id, ct));
         LogCallEntered(_logger, session.CallId, did, agentRoute is not null ? "agent " + agentRoute.AgentId : plan is null ? queue! : "plan " + plan.Name);
         if (_lookup is null)

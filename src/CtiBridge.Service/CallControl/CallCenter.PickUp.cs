@@ -82,7 +82,7 @@ public sealed partial class CallCenter
         feature.Step = FeatureStep.Done;
         feature.TimerVersion++;
         feature.Timer?.Dispose();
-        _features.Remove(feature.ChannelId);
+        _features.Remove(On(feature.App, feature.ChannelId));
     }
 
     /// <summary>The engine connects the picker: the feature call's channel becomes the agent's leg of the call.</summary>
@@ -96,7 +96,7 @@ public sealed partial class CallCenter
 
         legId = feature.ChannelId;
         session.AgentLegs[connect.AgentId] = legId;
-        _channels[legId] = new ChannelLeg(session, connect.AgentId);
+        _channels[On(session.App, legId)] = new ChannelLeg(session, connect.AgentId);
         return true;
     }
 

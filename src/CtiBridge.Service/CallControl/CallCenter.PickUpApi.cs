@@ -129,7 +129,7 @@ public sealed partial class CallCenter
 
         // The answered channel is handled like a *95 call from that phone: prompts and hang-up on refusal included.
         var feature = new FeatureCall(channel.Id, app, leg.Extension);
-        _features[channel.Id] = feature;
+        _features[On(app, channel.Id)] = feature;
         PickUp(feature, at, leg.AgentId, leg.Session.CallId);
         ReadyAgainAfterPickUp(leg.AgentId, at);
     }

@@ -17,7 +17,7 @@ namespace CtiBridge.Service.CallControl;
 /// </summary>
 public sealed partial class CallCenter
 {
-    private readonly HashSet<string> _goneWhileRecovering = new(StringComparer.Ordinal);
+    private readonly HashSet<ChannelKey> _goneWhileRecovering = [];
     private int _pendingRecoveries;
     private bool _agentsRestored;
 
@@ -131,7 +131,7 @@ public sealed partial class CallCenter
         // Only channels known now can have vanished in the gap. A caller whose StasisStart comes on the
         // new connection while the snapshot is on its way may be missing from it (taken just before it
         // entered) although it is up: ending its call as lost would strand it in Asterisk.
-        var knownAtGap = _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
+        var knownAtGap = _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key.Id).ToHashSet(StringComparer.Ordinal);
         _ = Task.Run(async () =>
         {
             try
@@ -207,11 +207,11 @@ public sealed partial class CallCenter
     }
 
     /// <summary>A channel ended while a snapshot was on its way: the snapshot may still list it, and must not revive it.</summary>
-    private void NoteGoneDuringRecovery(string channelId)
+    private void NoteGoneDuringRecovery(StasisApp app, string channelId)
     {
         if (_pendingRecoveries > 0)
         {
-            _goneWhileRecovering.Add(channelId);
+            _goneWhileRecovering.Add(On(app, channelId));
         }
     }
 
@@ -221,7 +221,7 @@ public sealed partial class CallCenter
         var live = new Dictionary<string, Channel>(StringComparer.Ordinal);
         foreach (var channel in channels)
         {
-            if (!_goneWhileRecovering.Contains(channel.Id))
+            if (!_goneWhileRecovering.Contains(On(app, channel.Id)))
             {
                 live[channel.Id] = channel;
             }
@@ -257,14 +257,14 @@ public sealed partial class CallCenter
         if (knownAtGap is not null)
         {
             // Channels known at the gap that Asterisk no longer has ended unseen while the events were cut off.
-            foreach (var channelId in knownAtGap.Where(id => _channels.TryGetValue(id, out var leg) && leg.Session.App == app && !live.ContainsKey(id)).ToList())
+            foreach (var channelId in knownAtGap.Where(id => _channels.ContainsKey(On(app, id)) && !live.ContainsKey(id)).ToList())
             {
-                OnChannelGone(channelId, at, "vanished while the ARI events were cut off", lost: true);
+                OnChannelGone(app, channelId, at, "vanished while the ARI events were cut off", lost: true);
             }
 
             // Channels still up whose call ended here (or a ring leg stopped) while the link was down:
             // the hang-up sent then may have been lost with the connection; nobody would send it again.
-            foreach (var (channelId, leg) in _channels.Where(c => c.Value.Session.App == app && live.ContainsKey(c.Key)).ToList())
+            foreach (var ((_, channelId), leg) in _channels.Where(c => c.Value.Session.App == app && live.ContainsKey(c.Key.Id)).ToList())
             {
                 if ((leg.Session.Ended && !leg.Session.HandedBack) || (leg.AgentId is { } agentId && !leg.Session.IsCurrentLeg(agentId, channelId)))
                 {
@@ -299,7 +299,7 @@ public sealed partial class CallCenter
         var picked = 0;
         foreach (var channel in live.Values.OrderBy(c => c.Creationtime))
         {
-            if (_channels.ContainsKey(channel.Id) || _features.ContainsKey(channel.Id) || _consultLegs.ContainsKey(channel.Id) || _externalLegs.ContainsKey(channel.Id))
+            if (_channels.ContainsKey(On(app, channel.Id)) || _features.ContainsKey(On(app, channel.Id)) || _consultLegs.ContainsKey(channel.Id) || _externalLegs.ContainsKey(channel.Id))
             {
                 continue;
             }
@@ -438,7 +438,7 @@ public sealed partial class CallCenter
         }
         else
         {
-            _channels[call.ChannelId] = new ChannelLeg(session, null);
+            _channels[On(app, call.ChannelId)] = new ChannelLeg(session, null);
         }
 
         InputOutcome outcome;
@@ -448,14 +448,14 @@ public sealed partial class CallCenter
             session.LastAgentId = agentId;
             session.BridgeId = bridge!.Id;
             session.AgentLegs[agentId] = legId;
-            _channels[legId] = new ChannelLeg(session, agentId);
+            _channels[On(app, legId)] = new ChannelLeg(session, agentId);
             outcome = AdoptConnected(call, agentId, at);
             if (!outcome.Accepted)
             {
                 LogRefused(_logger, call.CallId, outcome.Reason ?? "refused");
                 session.ConnectedAgentId = null;
                 session.AgentLegs.Remove(agentId);
-                _channels.Remove(legId);
+                _channels.Remove(On(app, legId));
                 app.Release(legId, "normal");
                 leg = null;
             }

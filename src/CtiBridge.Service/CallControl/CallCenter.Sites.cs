@@ -55,7 +55,7 @@ public sealed partial class CallCenter
             }
 
             session.AgentLegs.Remove(agentId);
-            _channels.Remove(legId);
+            _channels.Remove(On(session.App, legId));
             return new Core.Acd.AgentDeclined(at, callId, agentId);
         });
     }

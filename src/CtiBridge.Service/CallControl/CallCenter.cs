@@ -23,7 +23,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private readonly ICallbackRequests? _callbacks;
     private Dictionary<string, CallAgentSettings> _agents;
     private readonly Dictionary<string, CallSession> _calls = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, ChannelLeg> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<ChannelKey, ChannelLeg> _channels = [];
     private readonly List<ChannelWriter<AcdEvent>> _subscribers = [];
     private readonly Lock _subscribersGate = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -236,21 +236,21 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 OnStasisStart(app, start, at);
                 break;
             case ChannelHangupRequest request:
-                NoteHangupRequest(request);
+                NoteHangupRequest(app, request);
                 break;
             case StasisEnd end when EndCallbackLeg(end.Channel.Id, cause: null, at):
             case ChannelDestroyed callbackLeg when EndCallbackLeg(callbackLeg.Channel.Id, callbackLeg.Cause, at):
                 break;
             case StasisEnd end:
-                OnChannelGone(end.Channel.Id, at, "left the Stasis app");
+                OnChannelGone(app, end.Channel.Id, at, "left the Stasis app");
                 break;
             case ChannelDestroyed destroyed:
-                OnChannelGone(destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})", cause: destroyed.Cause);
+                OnChannelGone(app, destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})", cause: destroyed.Cause);
                 break;
-            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(On(app, dtmf.Channel.Id), out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
                 OnSurveyKey(surveyLeg.Session, dtmf.Digit[0], at);
                 break;
-            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _features.TryGetValue(dtmf.Channel.Id, out var feature):
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _features.TryGetValue(On(app, dtmf.Channel.Id), out var feature):
                 OnFeatureKey(feature, dtmf.Digit[0], at);
                 break;
             case PlaybackFinished finished when _featurePlaybacks.ContainsKey(finished.Playback.Id):
@@ -259,7 +259,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case PlaybackFinished finished when _surveyPlaybacks.ContainsKey(finished.Playback.Id):
                 OnSurveyPlaybackFinished(finished);
                 break;
-            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(dtmf.Channel.Id, out var keyLeg) && keyLeg.AgentId is null:
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(On(app, dtmf.Channel.Id), out var keyLeg) && keyLeg.AgentId is null:
                 OnCallerKey(keyLeg.Session, dtmf.Digit[0], at);
                 break;
             case PlaybackFinished finished:
@@ -293,19 +293,12 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         if (entry == "inbound")
         {
-            if (_channels.TryGetValue(channel.Id, out var known))
+            if (_channels.ContainsKey(On(app, channel.Id)))
             {
-                if (!string.Equals(known.Session.App.Server, app.Server, StringComparison.Ordinal))
-                {
-                    // Two servers gave out the same channel id (no asterisk.conf systemname): channels are known
-                    // by id alone, so this caller cannot be told apart from the other server's call. Say so loudly
-                    // rather than drop the caller without a word; check-asterisk's system-name line finds the cause.
-                    LogChannelIdClash(_logger, channel.Id, app.Server, known.Session.App.Server, known.Session.CallId);
-                }
-
-                // Else adopted from the snapshot already (its StasisStart was queued behind the recovery).
-                return;
+                return; // adopted from the snapshot already (its StasisStart was queued behind the recovery)
             }
+
+            WarnOfChannelIdClash(app, channel.Id);
 
             StartInbound(app, channel, start.Args.Count > 1 ? start.Args[1] : channel.Dialplan.Exten, at);
             return;
@@ -358,7 +351,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
-        if (entry == "agent" && _channels.TryGetValue(channel.Id, out var leg) && leg.AgentId is { } agentId && leg.Session.IsCurrentLeg(agentId, channel.Id))
+        if (entry == "agent" && _channels.TryGetValue(On(app, channel.Id), out var leg) && leg.AgentId is { } agentId && leg.Session.IsCurrentLeg(agentId, channel.Id))
         {
             var outcome = _engine.Handle(new AgentAnswered(at, leg.Session.CallId, agentId));
             if (!outcome.Accepted)
@@ -374,13 +367,13 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         // A feature code or a leg of a call that has already ended: nothing here serves it yet.
         LogUnknownChannel(_logger, "StasisStart", channel.Id, string.Join(',', start.Args));
-        _channels.Remove(channel.Id);
+        _channels.Remove(On(app, channel.Id));
         app.Release(channel.Id, "normal");
     }
 
-    private void OnChannelGone(string channelId, DateTimeOffset at, string how, bool lost = false, int? cause = null)
+    private void OnChannelGone(StasisApp app, string channelId, DateTimeOffset at, string how, bool lost = false, int? cause = null)
     {
-        NoteGoneDuringRecovery(channelId);
+        NoteGoneDuringRecovery(app, channelId);
         AgentLegEnded(channelId);
         var dropped = TakeDroppedLine(channelId);
         if (_externalLegs.TryGetValue(channelId, out var external))
@@ -394,7 +387,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
-        if (FeatureChannelGone(channelId) || PickUpLegGone(channelId, at))
+        if (FeatureChannelGone(app, channelId) || PickUpLegGone(channelId, at))
         {
             return;
         }
@@ -405,7 +398,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             return;
         }
 
-        if (!_channels.Remove(channelId, out var leg))
+        if (!_channels.Remove(On(app, channelId), out var leg))
         {
             // StasisEnd and ChannelDestroyed both arrive for our channels: the second one finds nothing.
             LogUnknownChannelGone(_logger, channelId, how);
@@ -548,7 +541,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     {
         var legId = $"{session.CallId}-{ring.AgentId}-{++session.Attempts}";
         session.AgentLegs[ring.AgentId] = legId;
-        _channels[legId] = new ChannelLeg(session, ring.AgentId);
+        _channels[On(session.App, legId)] = new ChannelLeg(session, ring.AgentId);
         var number = ring.Caller.CallerNumber ?? string.Empty;
         var name = $"[{ring.Queue}] {(string.IsNullOrEmpty(ring.Caller.CallerName) ? number : ring.Caller.CallerName)}";
 
@@ -593,7 +586,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                     }
 
                     session.AgentLegs.Remove(agentId);
-                    _channels.Remove(legId);
+                    _channels.Remove(On(session.App, legId));
                     return new AgentDeclined(at, callId, agentId);
                 });
             }
@@ -661,9 +654,6 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     private sealed record ApiWork(Func<DateTimeOffset, object?> Action, TaskCompletionSource<object?> Done) : Work;
 
     private sealed record ChannelLeg(CallSession Session, string? AgentId);
-
-    [LoggerMessage(EventId = 815, Level = LogLevel.Error, Message = "Inbound channel {ChannelId} on server {Server} has the id of a channel of call {CallId} on server {OtherServer}: the new caller is not taken. Give every Asterisk server its own asterisk.conf systemname (see 'ctibridge check-asterisk')")]
-    private static partial void LogChannelIdClash(ILogger logger, string channelId, string server, string otherServer, string callId);
 
     [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "Call {CallId} entered on DID {Did} for queue {Queue}")]
     private static partial void LogCallEntered(ILogger logger, string callId, string did, string queue);

@@ -209,6 +209,77 @@ public sealed class SitesTests
             $"SELECT concat_ws('|', direction, disposition, agent_id, asterisk_server) FROM calls WHERE callback_id = '{owed.Id}'", ct));
     }
 
+    [Fact]
+    public async Task TwoServersGiveTwoCallersTheSameChannelId_BothAreServedOnTheirOwnServer_TheClashIsLogged()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await TwoSiteRig.StartAsync(database, ct, sameChannelIds: true);
+        await rig.LoginAsync("a1", ct);
+        await rig.LoginAsync("b1", ct);
+
+        // The first caller on each server: both channels are "1764000000.0" (no systemname, the same second).
+        var onA = await rig.CallAsync(rig.A, "4008001", "5550051", ct);
+        await rig.AnsweredByAsync(onA, "a1", ct);
+        var onB = await rig.CallAsync(rig.B, "4008001", "5550052", ct);
+        string ChannelOf(string callId) => rig.Events.Snapshot().OfType<CallEnqueued>().Single(e => e.CallId == callId).Caller.Attributes["asterisk.channel"];
+        Assert.Equal(ChannelOf(onA), ChannelOf(onB)); // the clash this test is about, not a coincidence of timing
+
+        // Known by server and id, B's caller is a call of its own (before: taken for A's call and dropped unserved).
+        await rig.AnsweredByAsync(onB, "b1", ct);
+        await rig.HangUpCallerAsync(rig.A, onA, ct);
+        await rig.EndedAsync(onA, CallDisposition.Answered, ct);
+        Assert.DoesNotContain(rig.Events.Snapshot().OfType<CallEnded>(), e => e.CallId == onB); // A's hang-up ended A's call only
+        await rig.HangUpCallerAsync(rig.B, onB, ct);
+        await rig.EndedAsync(onB, CallDisposition.Answered, ct);
+        await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
+        await rig.StopServiceAsync();
+
+        Assert.Equal([(onA, SiteA, "answered", "a1"), (onB, SiteB, "answered", "b1")], await rig.CallRowsAsync(ct));
+        var log = rig.LogText().Replace("\"", string.Empty, StringComparison.Ordinal); // the file may quote the values
+        var clash = $"Inbound channel {ChannelOf(onB)} on server {SiteB} has the id of a channel of call {onA} on server {SiteA}";
+        Assert.True(log.Contains(clash, StringComparison.Ordinal), $"event 815 not in the service's log: {clash}\n{log}");
+    }
+
+    [Fact]
+    public async Task ApiCallbackWithNoOriginCallAndNoOwner_IsPlacedFromTheServerWhoseAgentsServeItsQueue_NotTheFirstServer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await TwoSiteRig.StartAsync(database, ct, settings =>
+        {
+            settings.Asterisk[1].ExternalEndpoint = "PJSIP/carrier/9{number}";
+            settings.Callbacks.CustomerRingTimeout = TimeSpan.FromSeconds(10);
+            settings.Callbacks.CallerId = "4008001";
+        });
+        var callbacks = await rig.SchedulerAsync(ct);
+
+        // Of the local queue's agents only b1 (site B, the second server) is logged in. The callback is made over
+        // the API for a number that never called and has no owner: it has no server of its own. Placed from the
+        // first server (A), as before, a local queue's call could reach no one there; it must be placed from B.
+        await rig.LoginAsync("b1", ct);
+        _ = rig.A.Trunk("carrier"); // each server has its carrier (PbxSim adds a trunk when first named)
+        _ = rig.B.Trunk("carrier");
+        var ticket = await callbacks.CreateAsync(new CallbackRequest { Number = "5550041", Source = CallbackSource.Scheduled, Queue = "local", DueAt = DateTimeOffset.UtcNow }, ct);
+        Assert.Null(ticket.Callback.OriginCallId);
+        Assert.Null(ticket.Callback.OwnerAgentId);
+
+        await rig.BEvents.DialToAsync("1001", ct);
+        var customer = await rig.BEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, also: e => e["Exten"] == "95550041");
+        Assert.True(rig.B.Trunk("carrier").Answer(customer["Channel"]!));
+        var callId = (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId.StartsWith("cb-", StringComparison.Ordinal), "the callback answered", ct)).CallId;
+        Assert.Equal("b1", (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId == callId, "the callback answered", ct)).AgentId);
+        Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith("5550041", StringComparison.Ordinal)));
+        Assert.Equal(0, rig.AEvents.Count("DialBegin", _ => true));
+
+        rig.B.Trunk("carrier").HangUp(customer["Channel"]!);
+        await rig.Events.WaitForAsync<CallEnded>(e => e.CallId == callId, "the callback call to end", ct);
+        await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
+        await rig.StopServiceAsync();
+        Assert.Equal("outbound|answered|b1|site-b", await database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', direction, disposition, agent_id, asterisk_server) FROM calls WHERE callback_id = '{ticket.Callback.Id}'", ct));
+    }
+
     /// <summary>
     /// <paramref name="restarted"/> restarts under the answered call <paramref name="callId"/>; waits until the
     /// call has ended (answered, once), nothing of it is left up on the <paramref name="other"/> server, and the
@@ -251,6 +322,7 @@ public sealed class SitesTests
         private Task _pump = Task.CompletedTask;
         private readonly Dictionary<string, string> _callers = new(StringComparer.Ordinal);
         private readonly string _journal = Path.Combine(Path.GetTempPath(), "ctibridge-sites-tests", Guid.NewGuid().ToString("N"));
+        private readonly string _logs = Path.Combine(Path.GetTempPath(), "ctibridge-sites-tests", Guid.NewGuid().ToString("N") + "-log");
 
         private TwoSiteRig(PbxSimulator a, PbxSimulator b, SiteLink link, PbxEventLog aEvents, PbxEventLog bEvents, TestDatabase database)
         {
@@ -280,10 +352,15 @@ public sealed class SitesTests
 
         private readonly List<(Asterisk.Ami.AmiClient Client, Asterisk.Ami.AmiEventSubscription Events)> _observers = [];
 
-        public static async Task<TwoSiteRig> StartAsync(TestDatabase database, CancellationToken ct, Action<CtiBridgeSettings>? configure = null)
+        /// <param name="database">The database.</param>
+        /// <param name="ct">Cancels the start.</param>
+        /// <param name="configure">Changes to the service's settings.</param>
+        /// <param name="sameChannelIds">Both PbxSims without a systemname and with the same seconds in channel ids:
+        /// their n-th channels have the same id, as two Asterisks without a systemname give out in the same second.</param>
+        public static async Task<TwoSiteRig> StartAsync(TestDatabase database, CancellationToken ct, Action<CtiBridgeSettings>? configure = null, bool sameChannelIds = false)
         {
-            var a = await PbxSimSettings.StartAsync(Options(SiteB));
-            var b = await PbxSimSettings.StartAsync(Options(SiteA));
+            var a = await PbxSimSettings.StartAsync(Options(SiteB, sameChannelIds));
+            var b = await PbxSimSettings.StartAsync(Options(SiteA, sameChannelIds));
             foreach (var sim in new[] { a, b })
             {
                 sim.Phone("1001");
@@ -306,7 +383,7 @@ public sealed class SitesTests
                 Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
                 Http = new HttpSettings { Urls = "http://127.0.0.1:0" },
                 Asterisk = [siteA, siteB],
-                Logging = new LogSettings { Level = "Warning" },
+                Logging = new LogSettings { Level = "Warning", File = Path.Combine(rig._logs, "ctibridge-.log") },
                 CallControl = new CallControlSettings
                 {
                     Queues =
@@ -339,12 +416,14 @@ public sealed class SitesTests
             return rig;
         }
 
-        private static PbxSimOptions Options(string otherSite)
+        private static PbxSimOptions Options(string otherSite, bool sameChannelIds)
         {
             var options = new PbxSimOptions
             {
-                // Each server its own systemname (docs/sites.md): channel ids then never clash between them.
-                SystemName = otherSite == SiteB ? SiteA : SiteB,
+                // Each server its own systemname (docs/sites.md): channel ids then never clash between them;
+                // or, to make them clash, none and one fixed second (an arbitrary one, 2025-11-24 16:00 UTC).
+                SystemName = sameChannelIds ? string.Empty : otherSite == SiteB ? SiteA : SiteB,
+                UniqueIdSeconds = sameChannelIds ? 1_764_000_000 : null,
                 Dialplan = new()
                 {
                     ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
@@ -433,6 +512,12 @@ public sealed class SitesTests
             return released;
         }
 
+        /// <summary>The service's log file(s) so far (Warning and above), read after <see cref="StopServiceAsync"/> for all of it.</summary>
+        public string LogText()
+        {
+            return Directory.Exists(_logs) ? string.Concat(Directory.GetFiles(_logs).Order(StringComparer.Ordinal).Select(File.ReadAllText)) : string.Empty;
+        }
+
         public async Task StopServiceAsync()
         {
             await CallCenterRig.StopAsync(_app);
@@ -453,9 +538,12 @@ public sealed class SitesTests
             await Link.DisposeAsync();
             await A.DisposeAsync();
             await B.DisposeAsync();
-            if (Directory.Exists(_journal))
+            foreach (var directory in new[] { _journal, _logs })
             {
-                Directory.Delete(_journal, recursive: true);
+                if (Directory.Exists(directory))
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
             }
         }
     }
