@@ -434,6 +434,12 @@ public sealed partial class CallCenter
             outcome = null; // connected was reported
             disposition = DataDisposition.Answered;
         }
+        else if (placed.LostBySystem)
+        {
+            // Asterisk lost the customer's leg unseen (restart): the attempt does not count; due again.
+            outcome = CallbackAttemptOutcome.AgentMissed;
+            disposition = DataDisposition.SystemLost;
+        }
         else if (session.EndedByStop && placed.CustomerGoneAt is null)
         {
             // The service stopped before anyone talked (CallCenter.Shutdown.cs): not the customer's doing, so the attempt does not count.

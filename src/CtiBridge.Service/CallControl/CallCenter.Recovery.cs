@@ -110,7 +110,8 @@ public sealed partial class CallCenter
     // Resyncs whose snapshot is read and whose marker has not come back yet, by marker token.
     private readonly Dictionary<string, PendingResync> _pendingResyncs = new(StringComparer.Ordinal);
 
-    private sealed record PendingResync(StasisApp App, IReadOnlyList<Channel> Channels, IReadOnlyList<Bridge> Bridges, HashSet<string> KnownAtGap);
+    private sealed record PendingResync(StasisApp App, IReadOnlyList<Channel> Channels, IReadOnlyList<Bridge> Bridges, HashSet<string> KnownAtGap,
+        HashSet<string> CallbackLegsAtGap, HashSet<string> AllChannels);
 
     /// <summary>An events gap on <paramref name="app"/>: reconcile with what Asterisk has now (on the loop).</summary>
     private void RecoverAfterGap(StasisApp app, AriEventGap gap)
@@ -132,13 +133,17 @@ public sealed partial class CallCenter
         // new connection while the snapshot is on its way may be missing from it (taken just before it
         // entered) although it is up: ending its call as lost would strand it in Asterisk.
         var knownAtGap = _channels.Where(c => c.Value.Session.App == app).Select(c => c.Key.Id).ToHashSet(StringComparer.Ordinal);
+
+        // Callback customers' legs are known apart (a ringing one is not in the app until it answers).
+        var callbackLegsAtGap = _callbackLegs.Where(c => c.Value.App == app).Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
         _ = Task.Run(async () =>
         {
             try
             {
                 var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, _stopping.Token).ConfigureAwait(false);
                 var bridges = await app.Ari.Bridges.ListAsync(_stopping.Token).ConfigureAwait(false);
-                var pending = new PendingResync(app, snapshot.Channels, bridges, knownAtGap);
+                var all = callbackLegsAtGap.Count == 0 ? [] : (await app.Ari.Channels.ListAsync(_stopping.Token).ConfigureAwait(false)).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+                var pending = new PendingResync(app, snapshot.Channels, bridges, knownAtGap, callbackLegsAtGap, all);
 
                 // A known channel missing from the snapshot may have ended after the reconnect: its StasisEnd
                 // is then on the new connection, maybe not read yet. The reconciliation waits for a marker
@@ -193,7 +198,26 @@ public sealed partial class CallCenter
     {
         if (_pendingResyncs.Remove(token, out var pending))
         {
+            // A callback customer's leg known at the gap that Asterisk no longer has (ringing or answered)
+            // ended unseen: the attempt ends, not counted (marked before the reconciliation, which may end
+            // the attempt through its agent's vanished leg), and the callback is due again. Before, a
+            // customer-first attempt waited for that leg's end for ever and the callback stayed Dialing.
+            var vanished = pending.CallbackLegsAtGap.Where(id => _callbackLegs.ContainsKey(id) && !pending.AllChannels.Contains(id)).ToList();
+            foreach (var legId in vanished)
+            {
+                if (_callbackLegs[legId].Placed is { } placed)
+                {
+                    placed.LostBySystem = true;
+                }
+            }
+
             Reconcile(pending.App, pending.Channels, pending.Bridges, [], [], pending.KnownAtGap, at);
+            foreach (var legId in vanished.Where(_callbackLegs.ContainsKey))
+            {
+                LogCallbackLegVanished(_logger, pending.App.Server, legId);
+                EndCallbackLeg(legId, cause: null, at);
+            }
+
             RecoveryDone();
         }
     }
@@ -299,7 +323,8 @@ public sealed partial class CallCenter
         var picked = 0;
         foreach (var channel in live.Values.OrderBy(c => c.Creationtime))
         {
-            if (_channels.ContainsKey(On(app, channel.Id)) || _features.ContainsKey(On(app, channel.Id)) || _consultLegs.ContainsKey(channel.Id) || _externalLegs.ContainsKey(channel.Id))
+            if (_channels.ContainsKey(On(app, channel.Id)) || _features.ContainsKey(On(app, channel.Id)) || _consultLegs.ContainsKey(channel.Id) || _externalLegs.ContainsKey(channel.Id)
+                || _callbackLegs.ContainsKey(channel.Id))
             {
                 continue;
             }
@@ -549,6 +574,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 857, Level = LogLevel.Information, Message = "Asterisk server {Server}: the resync waiting for marker {Token} is superseded by a new events gap")]
     private static partial void LogResyncSuperseded(ILogger logger, string server, string token);
+
+    [LoggerMessage(EventId = 854, Level = LogLevel.Warning, Message = "Asterisk server {Server}: callback customer leg {ChannelId} vanished while the ARI events were cut off; the attempt does not count and the callback is due again")]
+    private static partial void LogCallbackLegVanished(ILogger logger, string server, string channelId);
 
     [LoggerMessage(EventId = 876, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server} recovered {When}: {Agents} agent state(s) restored, {Adopted} call(s) adopted, {Picked} channel(s) nobody had seen picked up")]
     private static partial void LogRecovered(ILogger logger, string server, string when, int agents, int adopted, int picked);

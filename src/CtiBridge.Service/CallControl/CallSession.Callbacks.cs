@@ -54,4 +54,10 @@ internal sealed class PlacedCallback(Callback callback, string customerLegId)
 
     /// <summary>The engine's ring ended the attempt while the customer was being dialled (customer-first): no second dial.</summary>
     public bool DialOver { get; set; }
+
+    /// <summary>
+    /// The customer's leg vanished while the ARI events were cut off (Asterisk restarted): how the call
+    /// ended is unknown and not the customer's doing, so the attempt does not count (the callback is due again).
+    /// </summary>
+    public bool LostBySystem { get; set; }
 }
