@@ -216,8 +216,8 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
             SystemName = info.Config?.Name ?? string.Empty;
             if (severalServers && SystemName.Length == 0)
             {
-                // Call control knows channels by id: the same id on two servers would make one server's
-                // caller look like a call already running on the other, and it would be dropped.
+                // Call control knows channels by server and id, so both callers are served; but Asterisk's own
+                // records of the two servers (CDR uniqueid, queue_log, CEL) and the logs could not be told apart.
                 results.Add(Result("system-name", SetupCheckOutcome.Fail, "no systemname is set: with several servers, two of them can give a channel the same id (epoch.seq) in the same second",
                     $"in asterisk.conf [options] on '{server.Name}': systemname = {server.Name} (a name no other server uses), then restart Asterisk"));
             }
