@@ -98,6 +98,13 @@ public sealed class CampaignDialer
     /// <summary>Share of the abandon limit predictive pacing aims for (margin for estimation noise).</summary>
     internal double TargetShareOfLimit { get; set; } = 0.85;
 
+    /// <summary>
+    /// False: the allowance controller steers towards <see cref="TargetShareOfLimit"/> of the limit
+    /// only, and the measured period's headroom acts through the limit guard alone (simulations
+    /// measuring the controller; campaigns: true).
+    /// </summary>
+    internal bool SteerOnHeadroom { get; set; } = true;
+
     /// <summary>Step of the allowance controller per live answer (relative to the target rate).</summary>
     internal double AllowanceGain { get; set; } = 0.003;
 
@@ -489,7 +496,7 @@ public sealed class CampaignDialer
         // abandon share equals the target (an abandon pulls it down, a connection lifts it a little).
         // The model's own bias (later dials competing for the same agents) is corrected this way
         // from the campaign's own results, without per-campaign tuning.
-        var target = TargetRate(at);
+        var target = SteerOnHeadroom ? TargetRate(at) : TargetShareOfLimit * Campaign.Policy.MaxAbandonRate;
         if (target <= 0)
         {
             _logAllowance -= AllowanceGain / 0.01;

@@ -104,14 +104,40 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
     /// (CTIBRIDGE_DIALER_GRID_OUT=file writes the table).
     /// </summary>
     [Fact(Explicit = true)]
-    public void EstimatorWindowReport_FiftyAgents_PrintsEachVariant()
+    public void EstimatorWindowReport_FiftyAgents_PrintsEachVariant() => ReportVariantsOnFiftyAgents(
+    [
+        ("main (window 1 000)", new SimulatedPacing(DialingMode.Predictive)),
+        ("window 8 000", new SimulatedPacing(DialingMode.Predictive, EstimatorWindow: 8000)),
+        ("window 8 000, share 0.92", new SimulatedPacing(DialingMode.Predictive, EstimatorWindow: 8000, TargetShareOfLimit: 0.92)),
+    ]);
+
+    /// <summary>
+    /// The nine 50-agent points with predictive pacing given the abandon budget the tuned ratios use:
+    /// aiming at 97 % of the limit with the limit guard off (as the ratios are measured), i.e. how much
+    /// of the gap is the budget and how much the model; docs/benchmarks.md "Dialer". Not part of the
+    /// suite: <c>-- --filter-method '*AbandonBudgetReport*' --explicit only</c>.
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void AbandonBudgetReport_FiftyAgents_PrintsEachVariant() => ReportVariantsOnFiftyAgents(
+    [
+        ("share 0.97, guard off", new SimulatedPacing(DialingMode.Predictive, EnforceAbandonLimit: false, TargetShareOfLimit: 0.97)),
+    ], limit: 0.035);
+
+    /// <summary>
+    /// The nine 50-agent points with the allowance steered towards the target share only (no collapse
+    /// of the target as the headroom shrinks; the limit guard still holds the limit), at 85 % and 92 %
+    /// of the limit; docs/benchmarks.md "Dialer". Not part of the suite:
+    /// <c>-- --filter-method '*SteadyTargetReport*' --explicit only</c>.
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void SteadyTargetReport_FiftyAgents_PrintsEachVariant() => ReportVariantsOnFiftyAgents(
+    [
+        ("steady target 0.85", new SimulatedPacing(DialingMode.Predictive, SteerOnHeadroom: false)),
+        ("steady target 0.92", new SimulatedPacing(DialingMode.Predictive, SteerOnHeadroom: false, TargetShareOfLimit: 0.92)),
+    ]);
+
+    private void ReportVariantsOnFiftyAgents((string Name, SimulatedPacing Pacing)[] variants, double limit = 0.03)
     {
-        (string Name, SimulatedPacing Pacing)[] variants =
-        [
-            ("main (window 1 000)", new SimulatedPacing(DialingMode.Predictive)),
-            ("window 8 000", new SimulatedPacing(DialingMode.Predictive, EstimatorWindow: 8000)),
-            ("window 8 000, share 0.92", new SimulatedPacing(DialingMode.Predictive, EstimatorWindow: 8000, TargetShareOfLimit: 0.92)),
-        ];
         var table = new System.Text.StringBuilder("| p(live) | talk s | " + string.Join(" | ", variants.Select(v => v.Name + " occ / abandon")) + " |\n|---:|---:|" + string.Concat(variants.Select(_ => "---|")) + "\n");
         var results = new List<(DialerScenario Scenario, string Name, SimulationResult Result)>();
         foreach (var scenario in DialerGrid.Scenarios([50], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, 4000))
@@ -134,8 +160,8 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
             File.WriteAllText(path, table.ToString());
         }
 
-        // A measurement, not a goal check: the limit must hold whatever the variant.
-        Assert.All(results, r => Assert.True(r.Result.AbandonRate <= 0.03, $"{r.Scenario}, {r.Name}: abandoned {r.Result.AbandonRate:P2}"));
+        // A measurement, not a goal check: the abandon rate must stay under the limit the variant is held to.
+        Assert.All(results, r => Assert.True(r.Result.AbandonRate <= limit, $"{r.Scenario}, {r.Name}: abandoned {r.Result.AbandonRate:P2}"));
     }
 
     private void CompareOnFiftyAgents(string name, Func<IPacingStrategy> strategy)

@@ -53,7 +53,8 @@ public sealed record DialerScenario
 /// <param name="Strategy">For Predictive: another pacing strategy to measure (null: <see cref="PredictivePacing"/>, as campaigns use).</param>
 /// <param name="EstimatorWindow">Dial results the campaign's <see cref="PacingEstimator"/> keeps (campaigns: 1 000).</param>
 /// <param name="TargetShareOfLimit">Share of the abandon limit predictive pacing aims at (null: as campaigns, 0.85).</param>
-public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null)
+/// <param name="SteerOnHeadroom">False: the allowance is steered towards the target share only, the headroom acts through the limit guard alone (campaigns: true).</param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true)
 {
     /// <summary>A label for tables.</summary>
     public override string ToString() => Mode == DialingMode.Power
@@ -193,6 +194,7 @@ public static class DialerSimulation
             {
                 EnforceAbandonLimit = pacing.EnforceAbandonLimit,
             };
+            _dialer.SteerOnHeadroom = pacing.SteerOnHeadroom;
             if (pacing.TargetShareOfLimit is { } share)
             {
                 _dialer.TargetShareOfLimit = share;
