@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
@@ -39,6 +40,7 @@ public sealed class AriClient : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly bool _ownsMetrics;
+    private readonly AriRequestTimeouts _timeouts;
 
     /// <summary>Creates the client.</summary>
     /// <param name="options">Connection settings; validated here.</param>
@@ -55,6 +57,7 @@ public sealed class AriClient : IDisposable
         options.ThrowIfInvalid();
         Options = options;
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _timeouts = new AriRequestTimeouts(options.RequestTimeout, _timeProvider);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("CtiBridge.Asterisk.Ari.AriClient");
         _ownsMetrics = metrics is null;
         Metrics = metrics ?? new AriMetrics();
@@ -168,6 +171,7 @@ public sealed class AriClient : IDisposable
     public void Dispose()
     {
         _transport?.Dispose();
+        _timeouts.Dispose();
         if (_ownsHttp)
         {
             _http?.Dispose();
@@ -219,13 +223,18 @@ public sealed class AriClient : IDisposable
         return SendAsync(request, cancellationToken);
     }
 
-    private async Task<AriHttpResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
+    // Pooled (one per call in flight): SendAsync<T> and friends await it exactly once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<AriHttpResponse> SendCoreAsync(AriRequest request, CancellationToken cancellationToken)
     {
         var body = request.BuildBody();
-        using var timeout = new CancellationTokenSource(Options.RequestTimeout, _timeProvider);
-        // Linked only when the caller's token can be cancelled at all (most callers pass none).
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
-        var token = linked?.Token ?? timeout.Token;
+        var timeout = _timeouts.Rent();
+        // The caller's cancellation is passed on to the timeout's source (which is then not reused),
+        // rather than a linked source per call; most callers pass a token that cannot be cancelled.
+        var callerCancels = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout)
+            : default;
+        var token = timeout.Token;
         var started = Stopwatch.GetTimestamp();
         AriHttpResponse response;
         try
@@ -247,6 +256,13 @@ public sealed class AriClient : IDisposable
             Metrics.RequestFailed(request.Method, request.Route, "transport");
             AriLog.RequestTransportFailed(_logger, request.Method, request.Path, e.Message);
             throw new AriConnectionException($"ARI {request.Method} {request.Path} could not reach Asterisk at {_baseUrl}: {e.Message}", request.Method, request.Path, e);
+        }
+        finally
+        {
+            // Disposing the registration waits for a cancellation running on another thread, so the
+            // source is not reset under it.
+            callerCancels.Dispose();
+            _timeouts.Return(timeout);
         }
 
         var status = response.StatusCode;

@@ -71,6 +71,130 @@ public sealed class AriHttpTransportTests
     }
 
     [Fact]
+    public async Task WaitingCallCancelledByItsCaller_IsNeverSent_AndTheNextWaiterGetsTheConnection()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new ScriptedServer(async (_, request) =>
+        {
+            if (request.Line.Contains("/held", StringComparison.Ordinal))
+            {
+                await gate.Task;
+            }
+
+            return new Reply(Answer(Channel));
+        });
+        using var client = Client(server, maxConnections: 1);
+
+        var held = client.Channels.GetAsync("held", ct);
+        await Eventually.TrueAsync(() => server.Requests.Count == 1, "the first request held by the server", ct);
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var cancelled = client.Channels.GetAsync("cancelled", giveUp.Token);
+        var next = client.Channels.GetAsync("next", ct);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        gate.SetResult();
+
+        Assert.Equal("cust-1", (await held).Id);
+        Assert.Equal("cust-1", (await next).Id);
+        Assert.Equal("cust-1", (await client.Channels.GetAsync("after", ct)).Id);
+        Assert.Equal(["GET /ari/channels/held HTTP/1.1", "GET /ari/channels/next HTTP/1.1", "GET /ari/channels/after HTTP/1.1"], server.Requests.Select(r => r.Line));
+        Assert.Equal(1, server.Accepted);
+    }
+
+    [Fact]
+    public async Task HolderOfTheOnlyConnectionTimesOut_TheWaitingCallGetsItsSlot_AndIsAnswered()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new ScriptedServer(async (_, request) =>
+        {
+            if (request.Line.Contains("/held", StringComparison.Ordinal))
+            {
+                await never.Task;
+            }
+
+            return new Reply(Answer(Channel));
+        });
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var client = new AriClient(new AriClientOptions
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
+            UserName = "u",
+            Password = "p",
+            MaxConnections = 1,
+            RequestTimeout = TimeSpan.FromSeconds(5),
+        }, timeProvider: clock);
+
+        var held = client.Channels.GetAsync("held", ct);
+        await Eventually.TrueAsync(() => server.Requests.Count == 1, "the first request held by the server", ct);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var waiting = client.Channels.GetAsync("waiting", ct);
+        clock.Advance(TimeSpan.FromSeconds(4));
+
+        await Assert.ThrowsAsync<AriTimeoutException>(() => held);
+        Assert.Equal("cust-1", (await waiting).Id);
+        Assert.Equal(2, server.Accepted);
+        never.SetResult();
+    }
+
+    [Fact]
+    public async Task TimeoutAfterManyCallsEndedInTime_StillFiresOnTheClientsClock()
+    {
+        // Each call's timeout source is reused once the call has ended in time: a reused one must
+        // still run on the client's TimeProvider, and start counting when its new call starts.
+        var ct = TestContext.Current.CancellationToken;
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new ScriptedServer(async (_, request) =>
+        {
+            if (request.Line.Contains("/hangs", StringComparison.Ordinal))
+            {
+                await never.Task;
+            }
+
+            return new Reply(Answer(Channel));
+        });
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var client = new AriClient(new AriClientOptions
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
+            UserName = "u",
+            Password = "p",
+            RequestTimeout = TimeSpan.FromSeconds(5),
+        }, timeProvider: clock);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
+            clock.Advance(TimeSpan.FromSeconds(4));
+        }
+
+        var hangs = client.Channels.GetAsync("hangs", ct);
+        await Eventually.TrueAsync(() => server.Requests.Count == 11, "the hanging request at the server", ct);
+        clock.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.False(hangs.IsCompleted, "timed out before its 5 s: a reused source kept an earlier call's start");
+        clock.Advance(TimeSpan.FromSeconds(0.1));
+
+        var error = await Assert.ThrowsAsync<AriTimeoutException>(() => hangs);
+        Assert.Equal("/channels/hangs", error.Path);
+        never.SetResult();
+    }
+
+    [Fact]
+    public async Task ConnectionsClosedAfterEachAnswer_PassTheirSlotToWaitingCalls()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
+            Encoding.UTF8.GetBytes($"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {Channel.Length}\r\n\r\n{Channel}"), CloseAfter: true)));
+        using var client = Client(server, maxConnections: 2);
+
+        var channels = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => client.Channels.GetAsync("c" + i, ct)));
+
+        Assert.All(channels, c => Assert.Equal("cust-1", c.Id));
+        Assert.Equal(12, server.Accepted);
+        Assert.Equal(12, server.Requests.Count);
+    }
+
+    [Fact]
     public async Task KeptAliveConnectionClosedByTheServer_TheNextCallGoesOutOnANewConnection()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -254,6 +378,10 @@ public sealed class AriHttpTransportTests
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
             {
+            }
+            catch (InvalidOperationException) when (_stop.IsCancellationRequested)
+            {
+                // Stopped between two accepts: the listener says "not listening".
             }
         }
 

@@ -234,11 +234,15 @@ internal static class AriRestSeparate
         var ended = new long[calls];
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var collectionsBefore = GC.CollectionCount(0);
         var clock = Stopwatch.StartNew();
         await RunCallsAsync(call, warmUpCalls, calls, inFlight, started, ended);
         var wall = clock.Elapsed;
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        var collections = GC.CollectionCount(0) - collectionsBefore;
         var openedDuring = await ServerConnectionsAsync(plain, connectionsUrl) - accepted - openBefore;
 
         var lines = (await plain.GetStringAsync(new Uri($"http://127.0.0.1:{port}/__timings"))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -271,7 +275,7 @@ internal static class AriRestSeparate
         var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : $" AriClient over {transport}")}, {inFlight} in flight, {connections} connections, {calls} calls");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call, " +
-            $"{openedDuring} connections opened while timing"));
+            $"{openedDuring} connections opened while timing, {(double)allocated / calls:F0} bytes allocated per call (the benchmark's own loop included), {collections} gen0 collections"));
         Report(prefix, "client round trip", roundTrip);
         Report(prefix, "server's own time (read returned → response written)", serverTime);
         Report(prefix, "added by client + kernel + wait for the server's read", added);
