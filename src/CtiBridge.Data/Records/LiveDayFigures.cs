@@ -10,7 +10,17 @@ namespace CtiBridge.Data.Records;
 /// <param name="Zone">That zone.</param>
 /// <param name="DayEnd">The start of the next day.</param>
 /// <param name="Seed">The day's figures in the call records, with the day's start and the reports' thresholds.</param>
-public sealed record LiveDay(string TimeZoneId, TimeZoneInfo Zone, DateTimeOffset DayEnd, StatisticsSeed Seed);
+/// <param name="Targets">The targets figures are coloured against (<c>metrics.service_level_target</c>, <c>metrics.aht_target_seconds</c>).</param>
+public sealed record LiveDay(string TimeZoneId, TimeZoneInfo Zone, DateTimeOffset DayEnd, StatisticsSeed Seed, MetricTargets Targets);
+
+/// <summary>The targets the wallboard colours against (docs/metrics.md §1; colouring and alarms only).</summary>
+/// <param name="ServiceLevel">Target share answered within the threshold (default 0.90).</param>
+/// <param name="AverageHandleTime">AHT target (default 5 min).</param>
+public sealed record MetricTargets(double ServiceLevel, TimeSpan AverageHandleTime)
+{
+    /// <summary>The defaults of migration 0002 (SL 90 %, AHT 5 min), used until the database has been read.</summary>
+    public static MetricTargets Default { get; } = new(0.90, TimeSpan.FromSeconds(300));
+}
 
 /// <summary>
 /// Reads the day of the reports (<c>reports.time_zone</c>) and the figures the call records already
@@ -32,6 +42,7 @@ public sealed class LiveDayFigures(NpgsqlDataSource dataSource)
         string zoneId;
         DateTimeOffset dayStart, dayEnd;
         MetricsParameters parameters;
+        MetricTargets targets;
         await using (var command = new NpgsqlCommand(NamedQueries.Get("live_day_settings"), connection, transaction))
         {
             command.Parameters.AddWithValue("now", now);
@@ -45,6 +56,7 @@ public sealed class LiveDayFigures(NpgsqlDataSource dataSource)
                 ServiceLevelThreshold = TimeSpan.FromSeconds(reader.GetDouble(3)),
                 ShortAbandonThreshold = TimeSpan.FromSeconds(reader.GetDouble(4)),
             };
+            targets = new MetricTargets(reader.GetDouble(5), TimeSpan.FromSeconds(reader.GetDouble(6)));
         }
 
         TimeZoneInfo zone;
@@ -90,7 +102,7 @@ public sealed class LiveDayFigures(NpgsqlDataSource dataSource)
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new LiveDay(zoneId, zone, dayEnd, new StatisticsSeed(dayStart, parameters, queues, servers, agents));
+        return new LiveDay(zoneId, zone, dayEnd, new StatisticsSeed(dayStart, parameters, queues, servers, agents), targets);
     }
 
     private static int Count(NpgsqlDataReader reader, int column) => checked((int)reader.GetInt64(column));

@@ -25,6 +25,9 @@ public sealed partial class CallCenter
     /// <summary>The zone in which the live day is cut.</summary>
     internal TimeZoneInfo DayZone => _dayZone;
 
+    /// <summary>The targets the wallboard colours against: the database's settings once read at start, else the defaults.</summary>
+    public MetricTargets Targets { get; private set; } = MetricTargets.Default;
+
     /// <summary>
     /// Reads today's figures from the call records into the live statistics, before <see cref="Start"/>
     /// (the loop does not run yet, so nothing else touches them). A database that does not answer within
@@ -45,6 +48,7 @@ public sealed partial class CallCenter
             var day = await DayFigures.LoadAsync(_time.GetUtcNow(), timeout.Token).ConfigureAwait(false);
             _engine.Statistics.Seed(day.Seed);
             _dayZone = day.Zone;
+            Targets = day.Targets;
             LogDayLoaded(_logger, day.Seed.PeriodStart, day.TimeZoneId, day.Seed.Queues.Sum(q => q.Offered), day.Seed.Agents.Count);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -13,12 +13,6 @@ namespace CtiBridge.Service.Live;
 /// </summary>
 public sealed partial class WallboardFeed : IHostedService, IDisposable
 {
-    /// <summary>Service-level target share used for colouring (docs/metrics.md default of <c>metrics.service_level_target</c>).</summary>
-    public const double ServiceLevelTarget = 0.90;
-
-    /// <summary>AHT target in seconds used for colouring (default of <c>metrics.aht_target_seconds</c>).</summary>
-    public const double AverageHandleTimeTargetSeconds = 300;
-
     /// <summary>How often the snapshot is rebuilt without an event while campaigns run (their figures change without ACD events).</summary>
     internal static readonly TimeSpan CampaignRefresh = TimeSpan.FromSeconds(2);
 
@@ -191,8 +185,9 @@ public sealed partial class WallboardFeed : IHostedService, IDisposable
             w.WriteString("serverTime", now);
             w.WriteNumber("definitionsVersion", AcdStatistics.DefinitionsVersion);
             w.WriteStartObject("targets");
-            w.WriteNumber("serviceLevel", ServiceLevelTarget);
-            w.WriteNumber("averageHandleTimeSeconds", AverageHandleTimeTargetSeconds);
+            // The database's metrics.service_level_target / metrics.aht_target_seconds, read when call control started.
+            w.WriteNumber("serviceLevel", _center.Targets.ServiceLevel);
+            w.WriteNumber("averageHandleTimeSeconds", _center.Targets.AverageHandleTime.TotalSeconds);
             w.WriteEndObject();
             w.WriteStartArray("queues");
             foreach (var (status, stats) in queues)

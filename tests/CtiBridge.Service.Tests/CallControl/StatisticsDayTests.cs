@@ -10,7 +10,7 @@ namespace CtiBridge.Service.Tests.CallControl;
 /// <summary>
 /// The call center's "today" on a fake clock (CallCenter.Day.cs): it starts with the day's figures
 /// from the call records and rolls over at local midnight in <c>reports.time_zone</c>, here
-/// Europe/Berlin around the 25-hour day (25 October 2026).
+/// Europe/Berlin around the 25-hour day (25 October 2026), and the wallboard's targets are the database's.
 /// </summary>
 public sealed class StatisticsDayTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
@@ -21,10 +21,12 @@ public sealed class StatisticsDayTests(MigratedDatabaseFixture fixture) : IClass
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task StartsWithTheDaysRecords_AndRollsOverAtEachLocalMidnight_IncludingThe25HourDay()
+    public async Task StartsWithTheDaysRecordsAndTargets_AndRollsOverAtEachLocalMidnight_IncludingThe25HourDay()
     {
         var db = fixture.Database;
         await db.ScalarAsync<int>("UPDATE settings SET value = '\"Europe/Berlin\"'::jsonb WHERE key = 'reports.time_zone' RETURNING 1", Ct);
+        await db.ScalarAsync<int>("UPDATE settings SET value = '0.8'::jsonb WHERE key = 'metrics.service_level_target' RETURNING 1", Ct);
+        await db.ScalarAsync<int>("UPDATE settings SET value = '240'::jsonb WHERE key = 'metrics.aht_target_seconds' RETURNING 1", Ct);
 
         // Written before this start: a call answered by a1 at 20:00 local and a1's hour ready before it; and one of the day before.
         var answeredAt = DayStart.AddHours(20);
@@ -46,6 +48,7 @@ public sealed class StatisticsDayTests(MigratedDatabaseFixture fixture) : IClass
         center.Start();
 
         Assert.Equal("Europe/Berlin", center.DayZone.Id);
+        Assert.Equal(new MetricTargets(0.8, TimeSpan.FromSeconds(240)), center.Targets); // the wallboard's colours
         Assert.Equal(DayStart, await center.GetStatisticsPeriodStartAsync(Ct));
         var support = Support(await center.GetQueuesAsync(Ct));
         Assert.Equal((1, 1, 1, 0), (support.Offered, support.Answered, support.AnsweredWithinThreshold, support.Abandoned));
