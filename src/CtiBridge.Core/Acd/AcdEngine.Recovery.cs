@@ -117,5 +117,8 @@ public sealed partial class AcdEngine
 
     private static CallAdopted Adopted(Call call, CallAdoption x) =>
         new(call.Id, call.Queue.Name, call.Visit, x.StartedAt, x.FirstEnqueuedAt, call.VisitEnqueuedAt,
-            x.Queues.Count > 0 ? x.Queues : [call.Queue.Name], x.EntryPosition, call.Caller, call.Agent?.Id, call.Agent is null ? null : call.AnsweredAt);
+            x.Queues.Count > 0 ? x.Queues : [call.Queue.Name], x.EntryPosition, call.Caller, call.Agent?.Id, call.Agent is null ? null : call.AnsweredAt)
+        {
+            Priority = call.Priority,
+        };
 }

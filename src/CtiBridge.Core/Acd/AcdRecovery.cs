@@ -80,4 +80,11 @@ public sealed record CallAdoption(
 /// <param name="AnsweredAt">When the connected agent answered.</param>
 public sealed record CallAdopted(
     string CallId, string Queue, int Visit, DateTimeOffset StartedAt, DateTimeOffset FirstEnqueuedAt, DateTimeOffset EnqueuedAt,
-    IReadOnlyList<string> Queues, int? EntryPosition, CallerData Caller, string? AgentId, DateTimeOffset? AnsweredAt) : AcdEvent;
+    IReadOnlyList<string> Queues, int? EntryPosition, CallerData Caller, string? AgentId, DateTimeOffset? AnsweredAt) : AcdEvent
+{
+    /// <summary>
+    /// The priority the adopting engine gave the call in its queue (what <see cref="CallEnqueued.Priority"/> says of a
+    /// call entering): a queue callback the caller asks for after the adoption keeps it, as before the restart.
+    /// </summary>
+    public int Priority { get; init; }
+}

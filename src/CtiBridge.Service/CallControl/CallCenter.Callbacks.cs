@@ -519,6 +519,10 @@ public sealed partial class CallCenter
             case CallEnqueued enqueued when _calls.TryGetValue(enqueued.CallId, out var waiting) && waiting.Placed is null:
                 waiting.QueuePriority = enqueued.Priority;
                 break;
+            case CallAdopted adopted when _calls.TryGetValue(adopted.CallId, out var taken) && taken.Placed is null:
+                // Taken over after a restart: no CallEnqueued here, the adoption carries the priority instead.
+                taken.QueuePriority = adopted.Priority;
+                break;
             case QueueVisitEnded { Outcome: AcdVisitOutcome.Abandoned } abandoned:
                 RequestAbandonedCallback(abandoned);
                 break;

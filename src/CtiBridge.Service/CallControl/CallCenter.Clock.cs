@@ -3,6 +3,14 @@ namespace CtiBridge.Service.CallControl;
 /// <summary>The call center's time: the wall clock, kept monotonic and deaf to steps.</summary>
 public sealed partial class CallCenter
 {
+    /// <summary>
+    /// Service key of a <see cref="TimeProvider"/> the call center uses instead of the host's, when one
+    /// is registered under it: its timers (ring timeouts, wrap-ups, IVR key waits) then run on that clock
+    /// while the Asterisk connections keep the host's. Tests register a fake clock here so that a ring
+    /// timeout fires only when the test advances it, never because the machine was slow.
+    /// </summary>
+    public const string ClockServiceKey = "callControl.clock";
+
     /// <summary>A wall clock ahead of the engine's time by more than this is a step, not drift.</summary>
     internal static readonly TimeSpan ClockStepTolerance = TimeSpan.FromSeconds(2);
 

@@ -29,7 +29,8 @@ public static class CallControlExtensions
 
         // The callback scheduler, when registered, takes the callers' callback requests and voicemails.
         services.AddSingleton(provider => new LiveStateStore(provider.GetRequiredService<NpgsqlDataSource>()));
-        services.AddSingleton(provider => new CallCenter(settings.CallControl, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>(),
+        services.AddSingleton(provider => new CallCenter(settings.CallControl,
+            provider.GetKeyedService<TimeProvider>(CallCenter.ClockServiceKey) ?? provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>(),
             provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>())
         {
             LiveState = provider.GetRequiredService<LiveStateStore>(),

@@ -56,11 +56,14 @@ internal sealed class CallCenterRig : IAsyncDisposable
     /// <summary>
     /// Starts with <paramref name="configure"/> changing the call-control settings (extra queues, IVR
     /// plans, lookup), <paramref name="configureService"/> the rest of the service's settings (webhooks),
-    /// <paramref name="sounds"/> as PbxSim's sound catalogue (name → seconds) and <paramref name="services"/> stand-in services (a callback scheduler).
+    /// <paramref name="sounds"/> as PbxSim's sound catalogue (name → seconds), <paramref name="services"/> stand-in services (a callback scheduler)
+    /// and <paramref name="callControlClock"/> the call center's own clock (a fake one: its ring timeouts, wrap-ups and
+    /// key waits fire only when the test advances it; PbxSim and the Asterisk connections keep real time).
     /// </summary>
     public static async Task<CallCenterRig> StartAsync(TestDatabase database, CallQueueSettings queue, IReadOnlyList<(string AgentId, string Phone)> agents, CancellationToken ct,
         Action<CallControlSettings>? configure = null, Dictionary<string, double>? sounds = null, string? journalDirectory = null,
-        Action<CtiBridgeSettings>? configureService = null, Action<IServiceCollection>? services = null, string? configurationFile = null)
+        Action<CtiBridgeSettings>? configureService = null, Action<IServiceCollection>? services = null, string? configurationFile = null,
+        TimeProvider? callControlClock = null)
     {
         var options = new PbxSimOptions
         {
@@ -128,6 +131,16 @@ internal sealed class CallCenterRig : IAsyncDisposable
             // The service reads and watches the file as under `ctibridge run --config`.
             await File.WriteAllTextAsync(configurationFile, ConfigurationFile.Json(settings), ct);
             settings = SettingsLoader.Load(configurationFile);
+        }
+
+        if (callControlClock is not null)
+        {
+            var others = services;
+            services = s =>
+            {
+                others?.Invoke(s);
+                s.AddKeyedSingleton(CallCenter.ClockServiceKey, callControlClock);
+            };
         }
 
         rig._settings = settings;

@@ -344,14 +344,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         {
             var caller = rig.Trunk.CallIn("4008001", number, "Cy");
             var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == number, "the call to queue", ct);
-            long rows = 0;
-            for (var i = 0; i < 200 && rows == 0; i++)
-            {
-                rows = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{enqueued.CallId}'", ct);
-                await Task.Delay(rows == 0 ? 50 : 0, ct);
-            }
-
-            Assert.Equal(1, rows);
+            await LiveCallStoredAsync(enqueued.CallId, ct);
 
             // No instance controls the call while the caller, still waiting, hangs up.
             await rig.StopServiceAsync();
@@ -381,6 +374,19 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
             await rig.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Bounded wait (10 s) until the call's <c>live_calls</c> row is written: what a restarted instance adopts it from.</summary>
+    private async Task LiveCallStoredAsync(string callId, CancellationToken ct)
+    {
+        long rows = 0;
+        for (var i = 0; i < 200 && rows == 0; i++)
+        {
+            rows = await database.Database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE call_id = '{callId}'", ct);
+            await Task.Delay(rows == 0 ? 50 : 0, ct);
+        }
+
+        Assert.Equal(1, rows);
     }
 
     /// <summary>A temporary folder for a test's log file, removed afterwards.</summary>
@@ -597,6 +603,37 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
 
         var third = await rig.PbxEvents.DialToAsync("1010", ct, nth: 3);
         Assert.Equal("5551003", third["DestCallerIDNum"]);
+    }
+
+    [Fact]
+    public async Task AQueueCallback_AskedForAfterARestart_KeepsTheCallersPriority()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (rig, _) = await StartAsync([("2012", "1012")], Customers(talkSeconds: 1), ct, loggedIn: [], configure: c =>
+        {
+            c.Queues[0].ExitKeys = [new QueueExitKeySettings { Key = "1", Target = "callback" }];
+            c.Shutdown.HandBackCalls = false; // the caller stays in the Stasis app for the next instance
+        });
+        await using var running = rig;
+
+        // A waits (nobody logged in); the service restarts and adopts the call (no CallEnqueued this time).
+        var a = rig.Trunk.CallIn("4008001", "5551201", "Al");
+        var aQueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551201", "A in the queue", ct);
+        await LiveCallStoredAsync(aQueued.CallId, ct);
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+        var callbacks = await SchedulerAsync(rig, ct);
+        var adopted = await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == aQueued.CallId, "A adopted", ct);
+        Assert.Equal(aQueued.Priority, adopted.Priority);
+
+        // A presses 1: the callback task keeps A's own priority (0), not the callback priority (5) that would put
+        // it ahead of every ordinary caller.
+        rig.Trunk.PressDigits(a, "1");
+        await rig.PbxEvents.WaitAsync("Hangup", a, ct);
+        var task = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551201" && e.Caller.Attributes.ContainsKey("callbackId"), "A's callback in the queue", ct);
+        Assert.Equal((aQueued.Priority, 0), (task.Priority, aQueued.Priority));
+        var owed = (await callbacks.GetAsync(Guid.Parse(task.Caller.Attributes["callbackId"]), ct))!;
+        Assert.Equal((CallbackSource.Queue, aQueued.CallId), (owed.Source, owed.OriginCallId));
     }
 
     [Fact]

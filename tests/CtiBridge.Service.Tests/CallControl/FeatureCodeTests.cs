@@ -134,7 +134,7 @@ public sealed class FeatureCodeTests(MigratedDatabaseFixture database) : IClassF
         queue.RingTimeout = TimeSpan.FromSeconds(60); // the first agent's phone rings on, unanswered, until picked up
         await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001"), ("2002", "1002")], ct,
             sounds: new Dictionary<string, double> { ["ctibridge-nothing-to-pick-up"] = 30 });
-        var rungPhone = rig.Pbx.Phone("1001"); // registered; it rings and nobody answers
+        var rungPhone = rig.Pbx.Phone("1001").NeverAnswers(); // registered; it rings and nobody answers (PbxSim's default answers after 1 s)
         var pickerPhone = rig.Pbx.Phone("1002");
         await rig.LoginAsync("2001", ct);
         var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane");
