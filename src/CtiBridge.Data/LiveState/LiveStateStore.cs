@@ -57,8 +57,78 @@ public sealed record LiveCall(
     public int Takeovers { get; init; }
 }
 
+/// <summary>Where a caller held outside a queue is (<c>live_ivr_calls.stage</c>).</summary>
+public enum LiveIvrStage
+{
+    /// <summary>At a node of an IVR plan.</summary>
+    Ivr,
+
+    /// <summary>Hearing the voicemail greeting or leaving a message.</summary>
+    Voicemail,
+
+    /// <summary>In the satisfaction survey after the agent hung up.</summary>
+    Survey,
+
+    /// <summary>Dialling, or connected to, an outside number.</summary>
+    External,
+}
+
+/// <summary>A caller in an IVR plan, a voicemail or the survey now, as stored for a restart or takeover.</summary>
+/// <param name="CallId">The call.</param>
+/// <param name="ChannelId">The caller's channel on the Asterisk server.</param>
+/// <param name="Stage">Where the caller is.</param>
+/// <param name="StartedAt">When the call entered CtiBridge (its record's start).</param>
+/// <param name="Caller">Caller data (number, name, DID, lookup results; <see cref="CallerData.Site"/> is the server).</param>
+public sealed record LiveIvrCall(string CallId, string ChannelId, LiveIvrStage Stage, DateTimeOffset StartedAt, CallerData Caller)
+{
+    /// <summary>The IVR plan the call walks.</summary>
+    public string? Plan { get; init; }
+
+    /// <summary>The node the caller is at (stage <see cref="LiveIvrStage.Ivr"/>).</summary>
+    public string? Node { get; init; }
+
+    /// <summary>The node's prompt as last played (its ARI playback id), stopped by an adopter before it asks again.</summary>
+    public string? PlaybackId { get; init; }
+
+    /// <summary>The outside number dialled (stage <see cref="LiveIvrStage.External"/>).</summary>
+    public string? ExternalNumber { get; init; }
+
+    /// <summary>When the outside number was dialled.</summary>
+    public DateTimeOffset? ExternalStartedAt { get; init; }
+
+    /// <summary>When the outside party answered.</summary>
+    public DateTimeOffset? ExternalAnsweredAt { get; init; }
+
+    /// <summary>Nodes passed, as <c>plan/node</c> (the next IVR step is numbered after them).</summary>
+    public IReadOnlyList<string> IvrPath { get; init; } = [];
+
+    /// <summary>The queue the call was in (survey: the queue whose survey it is; voicemail: the queue it overflowed from).</summary>
+    public string? Queue { get; init; }
+
+    /// <summary>The agent the caller talked to last (survey).</summary>
+    public string? AgentId { get; init; }
+
+    /// <summary>The voicemail's mailbox.</summary>
+    public string? Mailbox { get; init; }
+
+    /// <summary>The voicemail recording's name on Asterisk.</summary>
+    public string? RecordingName { get; init; }
+
+    /// <summary>The queue that serves the callback for a voicemail left in the IVR.</summary>
+    public string? CallbackQueue { get; init; }
+
+    /// <summary>The call went through a queue first: its call row comes from the queue's records.</summary>
+    public bool LeftAcd { get; init; }
+
+    /// <summary>The customer lookup said: member.</summary>
+    public bool IsMember { get; init; }
+
+    /// <summary>Times an instance has adopted the call, this adoption included; 0 when only written.</summary>
+    public int Takeovers { get; init; }
+}
+
 /// <summary>
-/// The live state tables (<c>live_agents</c>, <c>live_calls</c>): what call control needs to carry
+/// The live state tables (<c>live_agents</c>, <c>live_calls</c>, <c>live_ivr_calls</c>): what call control needs to carry
 /// on after a restart or an HA takeover. <see cref="ChangesOf(AcdEvent, bool)"/> turns the engine's events into
 /// writes; <see cref="ApplyAsync"/> stores a batch of them in one transaction, in order.
 /// </summary>
@@ -115,7 +185,9 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 return [Command("live_agent_pending", ("agent_id", x.AgentId), ("pause_reason", x.PauseReason), ("logout", x.Logout), ("source", x.Source.ToString()), ("at", x.At))];
             case CallEnqueued x when x.Caller.Attributes.TryGetValue(ServerAttribute, out var server) && x.Caller.Attributes.TryGetValue(ChannelAttribute, out var channel):
                 var c = x.Caller;
-                return [Command("live_call_enqueued", ("call_id", x.CallId), ("server", server), ("channel_id", channel), ("queue", x.Queue), ("visit", x.Visit),
+
+                // Out of the IVR into the queue in one transaction: a restart finds the caller in exactly one of the two.
+                return [Command("live_ivr_call_delete", ("call_id", x.CallId)), Command("live_call_enqueued", ("call_id", x.CallId), ("server", server), ("channel_id", channel), ("queue", x.Queue), ("visit", x.Visit),
                     ("entry_position", x.Position), ("at", x.At), ("caller_number", c.CallerNumber), ("caller_name", c.CallerName), ("did", c.Did),
                     ("customer_id", c.CustomerId), ("language", c.Language), ("is_vip", c.IsVip), ("priority", c.Priority), ("assigned_agent", c.AssignedAgentId),
                     ("required_skills", c.RequiredSkills.ToArray()), ("ivr_path", c.IvrPath.ToArray()),
@@ -129,6 +201,60 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
             default:
                 return [];
         }
+    }
+
+    /// <summary>The write that stores (or replaces) where a caller outside a queue is now.</summary>
+    /// <param name="server">The Asterisk server of the caller's channel.</param>
+    /// <param name="call">Where the caller is.</param>
+    /// <param name="at">When it was so.</param>
+    public static NpgsqlBatchCommand PutIvrCall(string server, LiveIvrCall call, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        var c = call.Caller;
+        return Command("live_ivr_call_put", ("call_id", call.CallId), ("server", server), ("channel_id", call.ChannelId),
+            ("stage", call.Stage.ToString().ToLowerInvariant()), ("started_at", call.StartedAt), ("plan", call.Plan), ("node", call.Node), ("playback_id", call.PlaybackId),
+            ("external_number", call.ExternalNumber), ("external_started_at", call.ExternalStartedAt), ("external_answered_at", call.ExternalAnsweredAt),
+            ("ivr_path", call.IvrPath.ToArray()), ("queue", call.Queue), ("agent_id", call.AgentId), ("mailbox", call.Mailbox),
+            ("recording_name", call.RecordingName), ("callback_queue", call.CallbackQueue), ("left_acd", call.LeftAcd),
+            ("caller_number", c.CallerNumber), ("caller_name", c.CallerName), ("did", c.Did), ("customer_id", c.CustomerId), ("language", c.Language),
+            ("is_vip", c.IsVip), ("is_member", call.IsMember), ("at", at));
+    }
+
+    /// <summary>The write that forgets a caller outside a queue (the call ended).</summary>
+    /// <param name="callId">The call.</param>
+    public static NpgsqlBatchCommand DeleteIvrCall(string callId) => Command("live_ivr_call_delete", ("call_id", callId));
+
+    /// <summary>
+    /// The callers of one Asterisk server in an IVR plan, a voicemail or the survey (not those whose call is in
+    /// <c>live_calls</c> too: they entered a queue since), each counted as taken over once more, committed before it returns.
+    /// </summary>
+    public async Task<IReadOnlyList<LiveIvrCall>> TakeOverIvrCallsAsync(string server, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("live_ivr_call_take_over"));
+        command.Parameters.AddWithValue("server", server);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var calls = new List<LiveIvrCall>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+            var channel = reader.GetString(1);
+            var caller = new CallerData
+            {
+                CallerNumber = Text(13), CallerName = Text(14), Did = Text(15), CustomerId = Text(16), Language = Text(17), IsVip = reader.GetBoolean(18),
+                Attributes = new Dictionary<string, string>(StringComparer.Ordinal) { [ServerAttribute] = server, [ChannelAttribute] = channel },
+                Site = server,
+            };
+            calls.Add(new LiveIvrCall(reader.GetString(0), channel, Enum.Parse<LiveIvrStage>(reader.GetString(2), ignoreCase: true),
+                reader.GetFieldValue<DateTimeOffset>(3), caller)
+            {
+                Plan = Text(4), Node = Text(5), IvrPath = reader.GetFieldValue<string[]>(6), Queue = Text(7), AgentId = Text(8), Mailbox = Text(9),
+                RecordingName = Text(10), CallbackQueue = Text(11), LeftAcd = reader.GetBoolean(12), IsMember = reader.GetBoolean(19), Takeovers = reader.GetInt32(20),
+                PlaybackId = Text(21), ExternalNumber = Text(22), ExternalStartedAt = reader.IsDBNull(23) ? null : reader.GetFieldValue<DateTimeOffset>(23),
+                ExternalAnsweredAt = reader.IsDBNull(24) ? null : reader.GetFieldValue<DateTimeOffset>(24),
+            });
+        }
+
+        return calls;
     }
 
     /// <summary>Stores the writes in one transaction, in order.</summary>
@@ -249,7 +375,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     private static NpgsqlDbType TypeOf(string name) => name switch
     {
         "entry_position" or "priority" or "visit" => NpgsqlDbType.Integer,
-        "at" or "wrap_up_until" => NpgsqlDbType.TimestampTz,
+        "at" or "wrap_up_until" or "started_at" or "external_started_at" or "external_answered_at" => NpgsqlDbType.TimestampTz,
         _ => NpgsqlDbType.Text,
     };
 }

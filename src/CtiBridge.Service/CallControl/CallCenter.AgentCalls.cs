@@ -550,6 +550,7 @@ public sealed partial class CallCenter
     {
         session.LeftAcd = true;
         session.Survey = survey;
+        StoreIvrState(session, Data.LiveState.LiveIvrStage.Survey, _lastAt);
         EndBridge(session);
         var playbackId = $"{session.CallId}-survey";
         session.SurveyPlaybackId = playbackId;

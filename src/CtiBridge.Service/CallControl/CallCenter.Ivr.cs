@@ -4,6 +4,7 @@ using CtiBridge.Asterisk.Ari;
 using CtiBridge.Asterisk.Ari.Models;
 using CtiBridge.Core.Acd;
 using CtiBridge.Core.Callbacks;
+using CtiBridge.Data.LiveState;
 using CtiBridge.Data.Records;
 using CtiBridge.Service.Configuration;
 using DataDisposition = CtiBridge.Data.Records.CallDisposition;
@@ -198,6 +199,7 @@ public sealed partial class CallCenter
         session.Digits = string.Empty;
         session.CollectingKeys = false;
         Step(session, node.Name, input, at, terminal: node.Type == IvrNodeType.Hangup && node.Settings.Completes);
+        StoreIvrState(session, LiveIvrStage.Ivr, at);
         LogNode(_logger, session.CallId, plan.Name, node.Name, node.Type.ToString());
         var s = node.Settings;
         switch (node.Type)
@@ -262,6 +264,10 @@ public sealed partial class CallCenter
         var id = $"{session.CallId}-p{++session.Playbacks}";
         session.IvrPlaybackId = id;
         _playbacks[id] = session;
+        if (session.Stage == CallStage.Ivr)
+        {
+            StoreIvrState(session, LiveIvrStage.Ivr, _lastAt);
+        }
         var media = prompt.Split('&').Select(p => "sound:" + p).ToList();
         var language = session.Caller.Language;
         session.Run("play " + prompt, ct => session.App.Ari.Channels.PlayWithIdAsync(session.CallerChannelId, id, media, lang: language, cancellationToken: ct));
@@ -665,6 +671,7 @@ public sealed partial class CallCenter
         var legId = session.CallId + "-ext";
         session.ExternalChannelId = legId;
         _externalLegs[legId] = session;
+        StoreIvrState(session, LiveIvrStage.External, at);
         var endpoint = ExternalEndpointFor(session, number);
         var ari = session.App.Ari;
         var callerNumber = session.Caller.CallerNumber ?? string.Empty;
@@ -702,6 +709,7 @@ public sealed partial class CallCenter
         session.ExternalAnsweredAt = at;
         var bridgeId = session.CallId + "-bridge";
         session.BridgeId = bridgeId;
+        StoreIvrState(session, LiveIvrStage.External, at);
         var ari = session.App.Ari;
         session.Run("bridge caller and external", async ct =>
         {
@@ -737,8 +745,9 @@ public sealed partial class CallCenter
         var name = $"voicemail-{mailbox}-{session.CallId}";
         session.RecordingName = name;
         _recordings[name] = session;
+        StoreIvrState(session, LiveIvrStage.Voicemail, _lastAt);
         var ari = session.App.Ari;
-        var id = $"{session.CallId}-vm";
+        var id = $"{session.CallId}-vm{(session.Playbacks >= LegNumbersPerTakeover ? "-" + session.Playbacks.ToString(CultureInfo.InvariantCulture) : string.Empty)}";
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         session.AnnouncementPlaybacks[id] = done;
         _playbacks[id] = session;

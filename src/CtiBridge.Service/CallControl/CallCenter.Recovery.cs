@@ -33,12 +33,14 @@ public sealed partial class CallCenter
     {
         IReadOnlyList<LiveAgent> agents = [];
         IReadOnlyList<LiveCall> calls = [];
+        IReadOnlyList<LiveIvrCall> ivrCalls = [];
         if (LiveState is { } store)
         {
             agents = _agentsRestored ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
 
             // Counted as taken over once more (committed now): the legs made from here get names the previous owner never used.
             calls = await store.TakeOverCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
+            ivrCalls = await store.TakeOverIvrCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
         }
 
         var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
@@ -60,7 +62,7 @@ public sealed partial class CallCenter
         {
             _agentsRestored = true;
             _ringingAtAdoption = ringing;
-            Reconcile(app, channels, bridges, agents, calls, knownAtGap: null, at);
+            Reconcile(app, channels, bridges, agents, calls, knownAtGap: null, at, ivrCalls);
             _ringingAtAdoption = [];
             return true;
         }, cancellationToken).ConfigureAwait(false);
@@ -211,7 +213,7 @@ public sealed partial class CallCenter
                 }
             }
 
-            Reconcile(pending.App, pending.Channels, pending.Bridges, [], [], pending.KnownAtGap, at);
+            Reconcile(pending.App, pending.Channels, pending.Bridges, [], [], pending.KnownAtGap, at, []);
             foreach (var legId in vanished.Where(_callbackLegs.ContainsKey))
             {
                 LogCallbackLegVanished(_logger, pending.App.Server, legId);
@@ -240,7 +242,7 @@ public sealed partial class CallCenter
     }
 
     private void Reconcile(StasisApp app, IReadOnlyList<Channel> channels, IReadOnlyList<Bridge> bridges,
-        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, HashSet<string>? knownAtGap, DateTimeOffset at)
+        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, HashSet<string>? knownAtGap, DateTimeOffset at, IReadOnlyList<LiveIvrCall> ivrCalls)
     {
         var live = new Dictionary<string, Channel>(StringComparer.Ordinal);
         foreach (var channel in channels)
@@ -305,6 +307,16 @@ public sealed partial class CallCenter
             if (!_calls.ContainsKey(call.CallId))
             {
                 Adopt(app, call, live, bridgeOf, at);
+                adopted++;
+            }
+        }
+
+        // Callers outside a queue (IVR, voicemail, survey, outside number): resumed where they were, not started anew below.
+        foreach (var stored in ivrCalls)
+        {
+            if (!_calls.ContainsKey(stored.CallId) && !_channels.ContainsKey(On(app, stored.ChannelId)))
+            {
+                AdoptIvrCall(app, stored, live, bridgeOf, at);
                 adopted++;
             }
         }

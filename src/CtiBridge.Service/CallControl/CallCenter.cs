@@ -466,6 +466,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         EndAgentCalls(session);
         WriteIvrCallRecord(session);
+        ForgetIvrState(session);
         foreach (var (agentId, legId) in session.AgentLegs)
         {
             AgentLegEnding(agentId, legId);
@@ -632,6 +633,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         }
 
         _records.Writer.TryComplete();
+        _ivrStates.Writer.TryComplete();
         lock (_subscribersGate)
         {
             foreach (var subscriber in _subscribers)

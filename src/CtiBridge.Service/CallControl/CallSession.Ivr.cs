@@ -105,6 +105,9 @@ internal sealed partial class CallSession
     /// <summary>The ACD ended the call (overflowed out): its call row comes from the ACD's events.</summary>
     public bool LeftAcd { get; set; }
 
+    /// <summary>Where the caller is was stored for an adopter (<c>live_ivr_calls</c>): the call's end deletes it.</summary>
+    public bool IvrStateStored { get; set; }
+
     /// <summary>Playbacks of announcements in the queue, awaited by the request chain.</summary>
     public Dictionary<string, TaskCompletionSource> AnnouncementPlaybacks { get; } = new(StringComparer.Ordinal);
 }

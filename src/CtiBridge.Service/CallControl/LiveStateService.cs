@@ -13,7 +13,9 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
 {
     private CallCenterSubscription? _subscription;
     private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenSource _eventsDone = new();
     private Task _writing = Task.CompletedTask;
+    private Task _writingIvr = Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -21,7 +23,66 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
         _subscription = center.SubscribeEvents();
         var reader = _subscription.Reader;
         _writing = Task.Run(() => WriteAsync(reader, _abort.Token), CancellationToken.None);
+        _writingIvr = Task.Run(() => WriteIvrAsync(center.IvrStates, _eventsDone.Token, _abort.Token), CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Writes where callers outside a queue are (<c>live_ivr_calls</c>), in order, batched like the events;
+    /// at <paramref name="done"/> (call control has stopped) what is still queued is written, then it ends.
+    /// </summary>
+    private async Task WriteIvrAsync(System.Threading.Channels.ChannelReader<IvrStateChange> changes, CancellationToken done, CancellationToken abort)
+    {
+        var pending = new List<IvrStateChange>();
+        var more = true;
+        while (more || pending.Count > 0)
+        {
+            if (pending.Count == 0)
+            {
+                try
+                {
+                    more = await changes.WaitToReadAsync(done).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    more = false;
+                }
+            }
+
+            while (pending.Count < 2000 && changes.TryRead(out var change))
+            {
+                pending.Add(change);
+            }
+
+            if (pending.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await store.ApplyAsync([.. pending.Select(c => c.Put is { } put ? LiveStateStore.PutIvrCall(c.Server, put, c.At) : LiveStateStore.DeleteIvrCall(c.CallId))], abort).ConfigureAwait(false);
+                pending = [];
+            }
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
+            {
+                LogNotWritten(logger, pending.Count);
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                LogWriteFailed(logger, pending.Count, ex.Message);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), timeProvider, abort).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    LogNotWritten(logger, pending.Count);
+                    return;
+                }
+            }
+        }
     }
 
     private async Task WriteAsync(System.Threading.Channels.ChannelReader<Core.Acd.AcdEvent> events, CancellationToken abort)
@@ -73,10 +134,18 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
         using (cancellationToken.Register(_abort.Cancel))
         {
             await _writing.ConfigureAwait(false);
+
+            // Call control stops before this service (registered after it): every IVR change is queued by now.
+            await _eventsDone.CancelAsync().ConfigureAwait(false);
+            await _writingIvr.ConfigureAwait(false);
         }
     }
 
-    public void Dispose() => _abort.Dispose();
+    public void Dispose()
+    {
+        _abort.Dispose();
+        _eventsDone.Dispose();
+    }
 
     [LoggerMessage(EventId = 874, Level = LogLevel.Warning, Message = "Live state: {Count} change(s) could not be stored ({Reason}); retrying")]
     private static partial void LogWriteFailed(ILogger logger, int count, string reason);
