@@ -29,9 +29,13 @@ public sealed partial class CallRecordSink : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly int _replayBatchSize;
+    private readonly RecordWriterLag? _lag;
 
-    /// <summary>Creates a sink.</summary>
-    public CallRecordSink(CallRecordWriter writer, RecordJournal journal, ILogger<CallRecordSink>? logger = null, int replayBatchSize = 5000)
+    // Records of this run put in the journal and not yet replayed (the lag counts them as pending until then).
+    private long _journaledThisRun;
+
+    /// <summary>Creates a sink; <paramref name="lag"/>, when given, is told which records reached PostgreSQL.</summary>
+    public CallRecordSink(CallRecordWriter writer, RecordJournal journal, ILogger<CallRecordSink>? logger = null, int replayBatchSize = 5000, RecordWriterLag? lag = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(journal);
@@ -39,6 +43,7 @@ public sealed partial class CallRecordSink : IDisposable
         _journal = journal;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _replayBatchSize = replayBatchSize;
+        _lag = lag;
     }
 
     /// <inheritdoc />
@@ -60,18 +65,21 @@ public sealed partial class CallRecordSink : IDisposable
             if (!_journal.IsEmpty && !await ReplayCoreAsync(cancellationToken).ConfigureAwait(false))
             {
                 await _journal.AppendAsync(records, cancellationToken).ConfigureAwait(false);
+                _journaledThisRun += records.Count;
                 return RecordBatchOutcome.Journaled;
             }
 
             try
             {
                 await _writer.WriteAsync(records, cancellationToken).ConfigureAwait(false);
+                _lag?.Done(records.Count);
                 return RecordBatchOutcome.Stored;
             }
             catch (Exception ex) when (IsDatabaseUnreachable(ex, cancellationToken))
             {
                 LogSpooling(_logger, records.Count, ex.Message);
                 await _journal.AppendAsync(records, cancellationToken).ConfigureAwait(false);
+                _journaledThisRun += records.Count;
                 return RecordBatchOutcome.Journaled;
             }
         }
@@ -150,6 +158,8 @@ public sealed partial class CallRecordSink : IDisposable
                     }
                     catch (InvalidCallRecordException bad)
                     {
+                        // Refused for good (logged): no longer waiting for the database.
+                        _lag?.Done(1);
                         LogInvalidRecord(_logger, bad.Message);
                     }
                 }
@@ -226,6 +236,8 @@ public sealed partial class CallRecordSink : IDisposable
         }
 
         await _journal.ClearAsync().ConfigureAwait(false);
+        _lag?.Done(_journaledThisRun);
+        _journaledThisRun = 0;
         LogReplayed(_logger, replayed);
         return true;
     }

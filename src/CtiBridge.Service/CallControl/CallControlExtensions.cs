@@ -50,6 +50,7 @@ public static class CallControlExtensions
         }).ToList());
         // Conversations may finish before the stop completes: the host waits that long, plus time to flush records.
         services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.CallControl.Shutdown.CallsFinishWithin + TimeSpan.FromSeconds(30));
+        services.AddSingleton<CtiBridge.Data.Records.RecordWriterLag>(); // read by /metrics
         services.AddHostedService<CallRecordService>();
         services.AddHostedService<LiveStateService>();
         services.AddHostedService<AgentLinesWatcher>(); // agents on a campaign line of any instance cannot log in to queues

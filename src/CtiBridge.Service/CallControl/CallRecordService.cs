@@ -12,7 +12,7 @@ namespace CtiBridge.Service.CallControl;
 /// the states agents are in are written as ending at the stop.
 /// </summary>
 internal sealed partial class CallRecordService(
-    CallCenter center, NpgsqlDataSource dataSource, CallControlSettings settings, TimeProvider timeProvider, ILoggerFactory loggerFactory) : IHostedService, IDisposable
+    CallCenter center, NpgsqlDataSource dataSource, CallControlSettings settings, TimeProvider timeProvider, ILoggerFactory loggerFactory, RecordWriterLag lag) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallRecordService>();
     private readonly Channel<CallCenterRecord> _records = Channel.CreateUnbounded<CallCenterRecord>(new UnboundedChannelOptions { SingleReader = true });
@@ -38,13 +38,23 @@ internal sealed partial class CallRecordService(
             throw new InvalidOperationException($"callControl.recordJournalDirectory '{settings.RecordJournalDirectory}' cannot hold the call-record journal: {ex.Message}", ex);
         }
 
-        _sink = new CallRecordSink(new CallRecordWriter(dataSource), _journal, loggerFactory.CreateLogger<CallRecordSink>());
+        _sink = new CallRecordSink(new CallRecordWriter(dataSource), _journal, loggerFactory.CreateLogger<CallRecordSink>(), lag: lag);
 
         // Record ids derive from the stream id and each event's sequence, which restarts with the engine.
         var streamId = $"{Environment.MachineName}-{timeProvider.GetUtcNow().UtcDateTime:yyyyMMddTHHmmss.fffffff}";
         _ownRecords = Task.Run(() => ForwardOwnRecordsAsync(center.Records, _ownRecordsStop.Token), CancellationToken.None);
         _mapping = Task.Run(() => MapAsync(new AcdRecordMapper(streamId), _subscription.Reader), CancellationToken.None);
         _writing = Task.Run(() => _sink.RunAsync(_records.Reader, batchSize: 500, retryInterval: TimeSpan.FromSeconds(5), timeProvider, _abort.Token), CancellationToken.None);
+    }
+
+    // Every record goes to the writer through here, so the lag metric sees when it arrived.
+    private void Hand(CallCenterRecord record)
+    {
+        lag.Arrived(timeProvider.GetUtcNow());
+        if (!_records.Writer.TryWrite(record))
+        {
+            lag.Done(1); // The writer has closed (stopping); the record is not waiting for it any more.
+        }
     }
 
     /// <summary>IVR steps, voicemail recordings and IVR-only calls that call control writes itself.</summary>
@@ -54,7 +64,7 @@ internal sealed partial class CallRecordService(
         {
             await foreach (var record in records.ReadAllAsync(stop).ConfigureAwait(false))
             {
-                _records.Writer.TryWrite(record);
+                Hand(record);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -62,7 +72,7 @@ internal sealed partial class CallRecordService(
             // Stopping: what is already there is taken below, before the writer closes.
             while (records.TryRead(out var record))
             {
-                _records.Writer.TryWrite(record);
+                Hand(record);
             }
         }
     }
@@ -77,7 +87,7 @@ internal sealed partial class CallRecordService(
                 {
                     foreach (var record in mapper.Map(acdEvent))
                     {
-                        _records.Writer.TryWrite(record);
+                        Hand(record);
                     }
                 }
                 catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
@@ -93,7 +103,7 @@ internal sealed partial class CallRecordService(
             // engine; the intervals carry a flush revision like the end-of-day ones.
             foreach (var record in mapper.FlushOpenStates(timeProvider.GetUtcNow()))
             {
-                _records.Writer.TryWrite(record);
+                Hand(record);
             }
 
             await _ownRecordsStop.CancelAsync().ConfigureAwait(false);

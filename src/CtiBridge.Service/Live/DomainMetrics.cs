@@ -25,6 +25,8 @@ public sealed class DomainMetrics
     private readonly Gauge _amiConnected;
     private readonly Gauge _ariEventsConnected;
     private readonly Gauge _journalBytes;
+    private readonly Gauge _writerLag;
+    private readonly Gauge _writerPending;
     private readonly Gauge _liveSubscribers;
     private readonly Counter _webhookDeliveries;
     private readonly Gauge _dialerLines;
@@ -56,6 +58,8 @@ public sealed class DomainMetrics
         _amiConnected = factory.CreateGauge("ctibridge_ami_connected", "1 while the server's AMI connection is logged in.", "server");
         _ariEventsConnected = factory.CreateGauge("ctibridge_ari_events_connected", "1 while the server's Stasis app events WebSocket is connected.", "server");
         _journalBytes = factory.CreateGauge("ctibridge_record_journal_bytes", "Size of the call-record journal (records waiting for PostgreSQL).");
+        _writerLag = factory.CreateGauge("ctibridge_record_writer_lag_seconds", "Age of the oldest call record not yet in PostgreSQL (0 when the writer has caught up).");
+        _writerPending = factory.CreateGauge("ctibridge_record_writer_pending_records", "Call records handed to the writer and not yet in PostgreSQL (in memory or in the journal).");
         _liveSubscribers = factory.CreateGauge("ctibridge_live_subscribers", "Connected live-event subscribers (event streams, wallboards, webhooks).");
         _webhookDeliveries = factory.CreateCounter("ctibridge_webhook_deliveries_total", "Webhook delivery attempts by webhook and outcome (delivered, retried, dead_lettered).", "webhook", "outcome");
         _dialerLines = factory.CreateGauge("ctibridge_dialer_lines", "Outbound lines the campaign uses now on this instance (ringing, waiting for an agent or connected).", "campaign");
@@ -201,6 +205,12 @@ public sealed class DomainMetrics
         {
             var journal = new FileInfo(Path.Combine(settings.RecordJournalDirectory, RecordJournal.FileName));
             _journalBytes.Set(journal.Exists ? journal.Length : 0);
+        }
+
+        if (services.GetService<RecordWriterLag>() is { } lag)
+        {
+            _writerPending.Set(lag.Pending);
+            _writerLag.Set(lag.Age(services.GetRequiredService<TimeProvider>().GetUtcNow()).TotalSeconds);
         }
 
         if (services.GetService<Dialer.OutboundDialer>() is { } dialer)

@@ -116,6 +116,24 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
         Assert.Contains("ctibridge_server_queue_visits_today{server=\"pbx1\",event=\"answered\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("ctibridge_ari_events_connected{server=\"pbx1\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("ctibridge_record_journal_bytes", metrics, StringComparison.Ordinal);
+        Assert.Contains("ctibridge_record_writer_lag_seconds", metrics, StringComparison.Ordinal);
+
+        // Once the call is in PostgreSQL and nothing newer is waiting, the writer reports no lag: the
+        // pending count must come back to zero (an accounting leak would keep it up for good).
+        var caughtUp = false;
+        for (var i = 0; i < 100 && !caughtUp; i++)
+        {
+            var scrape = await reporting.GetStringAsync("/metrics", Ct);
+            caughtUp = scrape.Contains("\nctibridge_record_writer_pending_records 0\n", StringComparison.Ordinal)
+                && scrape.Contains("\nctibridge_record_writer_lag_seconds 0\n", StringComparison.Ordinal)
+                && await database.Database.ScalarAsync<long>("SELECT count(*) FROM calls WHERE caller = '5559876'", Ct) == 1;
+            if (!caughtUp)
+            {
+                await Task.Delay(100, Ct);
+            }
+        }
+
+        Assert.True(caughtUp, "the record writer never reported zero pending records with the call stored");
     }
 
     [Fact]
