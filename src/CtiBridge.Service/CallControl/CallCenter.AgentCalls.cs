@@ -551,6 +551,7 @@ public sealed partial class CallCenter
         session.LeftAcd = true;
         session.Survey = survey;
         StoreIvrState(session, Data.LiveState.LiveIvrStage.Survey, _lastAt);
+        CallbackConversationEnded(session);
         EndBridge(session);
         var playbackId = $"{session.CallId}-survey";
         session.SurveyPlaybackId = playbackId;
@@ -587,6 +588,7 @@ public sealed partial class CallCenter
         session.Survey = null;
         session.SurveyTimer?.Dispose();
         _engine.Note(at, new SurveyAnswered(session.CallId, session.CurrentQueue ?? session.Queue, session.LastAgentId, survey.Question, score, 10));
+        CallbackSurveyAnswered(session, survey, score, at);
         LogSurveyAnswered(_logger, session.CallId, score);
         var ari = session.App.Ari;
         if (session.SurveyPlaybackId is { } question)

@@ -329,6 +329,7 @@ public sealed partial class CallCenter
                 {
                     var ari = session.App.Ari;
                     session.Run("bring the callback customer to the agent", ct => ari.Bridges.AddChannelAsync(bridgeId, [channel.Id], cancellationToken: ct));
+                    RecordCallback(session, bridgeId);
                 }
 
                 ReportConnected(session);
@@ -365,6 +366,7 @@ public sealed partial class CallCenter
                     await ari.Channels.StopMohAsync(placed.CustomerLegId, ct).ConfigureAwait(false);
                     await ari.Bridges.AddChannelAsync(bridgeId, [channel.Id], cancellationToken: ct).ConfigureAwait(false);
                 });
+                RecordCallback(session, bridgeId);
             }
 
             ReportConnected(session);
@@ -478,19 +480,24 @@ public sealed partial class CallCenter
     {
         var placed = session.Placed!;
         var end = _lastAt;
+        var talkEnd = placed.ConversationEndedAt ?? end;
         var row = new CallRecord
         {
             CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Outbound, AsteriskServer = session.App.Server,
             Caller = CallbackDialing.CallerId, Callee = placed.Callback.Number, Queues = [session.CurrentQueue ?? session.Queue],
             EnqueuedAt = session.EnteredAt, AnsweredAt = placed.ConnectedAt, EndedAt = end,
             WaitSeconds = (placed.DialStartedAt!.Value - session.EnteredAt).TotalSeconds,
-            TalkSeconds = placed.ConnectedAt is { } connected && end > connected ? (end - connected).TotalSeconds : 0,
+            TalkSeconds = placed.ConnectedAt is { } connected && talkEnd > connected ? (talkEnd - connected).TotalSeconds : 0,
             Disposition = disposition, AgentId = placed.AgentId,
-            ReleasedBy = placed.CustomerGoneAt is not null ? ReleasedBy.Caller : !session.EndedByStop && session.LastAgentId is not null ? ReleasedBy.Agent : ReleasedBy.System,
+            ReleasedBy = placed.ConversationEndedAt is not null ? ReleasedBy.Agent
+                : placed.CustomerGoneAt is not null ? ReleasedBy.Caller : !session.EndedByStop && session.LastAgentId is not null ? ReleasedBy.Agent : ReleasedBy.System,
             CallbackId = placed.Callback.Id.ToString(), CampaignId = placed.Callback.CampaignId, LeadId = placed.Callback.LeadId,
+            RecordingId = placed.RecordingStartedAt is not null ? placed.RecordingId : null, SurveyScore = placed.SurveyScore,
+            WrapUpSeconds = placed.WrapUp?.TotalSeconds ?? 0,
         };
         _records.Writer.TryWrite(row);
-        if (placed.ConnectedAt is not null)
+        WriteCallbackRecording(session, talkEnd);
+        if (placed.ConnectedAt is not null && placed.WrapUp is null)
         {
             _callbackRowsInWrapUp[session.CallId] = row; // written again with the agent's wrap-up when it ends
         }
@@ -503,6 +510,10 @@ public sealed partial class CallCenter
         {
             case CallHandlingEnded handled when _callbackRowsInWrapUp.Remove(handled.CallId, out var row):
                 _records.Writer.TryWrite(row with { Revision = row.Revision + 1, WrapUpSeconds = handled.WrapUp.TotalSeconds });
+                break;
+            case CallHandlingEnded handled when _calls.TryGetValue(handled.CallId, out var surveying) && surveying.Placed is { } inSurvey:
+                // The agent's wrap-up ended while the customer still answers the survey: the row, written at the end, carries it.
+                inSurvey.WrapUp = handled.WrapUp;
                 break;
             case CallAnswered answered when _callbacks is { } callbacks && _calls.TryGetValue(answered.CallId, out var session)
                                             && session.Placed is null && session.Caller.CallerNumber is { Length: > 0 } number:

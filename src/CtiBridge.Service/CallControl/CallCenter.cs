@@ -250,6 +250,9 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(On(app, dtmf.Channel.Id), out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
                 OnSurveyKey(surveyLeg.Session, dtmf.Digit[0], at);
                 break;
+            case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _callbackLegs.TryGetValue(dtmf.Channel.Id, out var surveyed) && surveyed.Survey is not null:
+                OnSurveyKey(surveyed, dtmf.Digit[0], at); // a callback's customer answering the queue's survey
+                break;
             case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _features.TryGetValue(On(app, dtmf.Channel.Id), out var feature):
                 OnFeatureKey(feature, dtmf.Digit[0], at);
                 break;

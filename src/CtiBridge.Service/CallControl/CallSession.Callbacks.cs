@@ -60,4 +60,19 @@ internal sealed class PlacedCallback(Callback callback, string customerLegId)
     /// ended is unknown and not the customer's doing, so the attempt does not count (the callback is due again).
     /// </summary>
     public bool LostBySystem { get; set; }
+
+    /// <summary>The recording of the conversation's bridge (<c>callControl.recordCalls</c>); null when not recorded.</summary>
+    public string? RecordingId { get; set; }
+
+    /// <summary>When Asterisk started <see cref="RecordingId"/>; null until it has.</summary>
+    public DateTimeOffset? RecordingStartedAt { get; set; }
+
+    /// <summary>The agent left the conversation while the customer stayed on (for the survey): the talk ends here.</summary>
+    public DateTimeOffset? ConversationEndedAt { get; set; }
+
+    /// <summary>The customer's answer to the queue's survey after the conversation, if given.</summary>
+    public short? SurveyScore { get; set; }
+
+    /// <summary>The agent's wrap-up, when it ended before the session did (the customer was still in the survey).</summary>
+    public TimeSpan? WrapUp { get; set; }
 }

@@ -174,6 +174,115 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         Assert.Equal(1L, await db.ScalarAsync<long>($"SELECT count(*) FROM cdr WHERE uniqueid = '{callId}' AND disposition = 'ANSWERED'", ct));
     }
 
+    /// <summary>
+    /// A callback conversation is handled like an inbound call's: the bridge is recorded and the recording linked
+    /// to the attempt's row; when the agent hangs up first, the customer hears the queue's survey and their key is
+    /// stored with the call (the ACD's record mapper writes nothing for callback tasks, so call control does).
+    /// </summary>
+    [Fact]
+    public async Task ACallbackCall_IsRecorded_AndItsCustomerAnswersTheQueuesSurvey_LikeAnInboundCaller()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (rig, callbacks) = await StartAsync([("2001", "1001")], Customers(talkSeconds: 600), ct,
+            configure: c => c.Queues[0].Survey = new SurveySettings { Prompt = "ctibridge-survey", Timeout = TimeSpan.FromMinutes(5) });
+        await using var running = rig;
+        await rig.AgentWentAsync("2001", AgentState.LoggedOut, AgentState.Ready, ct);
+
+        var ticket = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550131", "support", DateTimeOffset.UtcNow, null, "asked for a call", "api:test"), ct);
+        var customer = await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(
+            e => e.EventName == "DialBegin" && (e["DestChannel"] ?? string.Empty).StartsWith("PJSIP/carrier-", StringComparison.Ordinal), "the customer to be dialled", ct);
+        var customerChannel = customer["DestChannel"]!;
+        await rig.PbxEvents.WaitAsync("BridgeEnter", customerChannel, ct);
+        var connected = await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Connected, ct);
+        var callId = (await callbacks.HistoryAsync(connected.Id, ct)).Single(h => h.To == CallbackState.Connected).CallId!;
+
+        // The conversation's bridge is being recorded (Asterisk has the live recording).
+        using var ari = new CtiBridge.Asterisk.Ari.AriClient(Service.Hosting.AsteriskServer.ToAriOptions(Hosting.PbxSimSettings.For(rig.Pbx).Ari));
+        var recording = $"call-{callId}-1";
+        var live = false;
+        for (var i = 0; i < 300 && !live; i++)
+        {
+            try
+            {
+                live = (await ari.Recordings.GetLiveAsync(recording, ct)).State is "recording" or "queued";
+            }
+            catch (CtiBridge.Asterisk.Ari.AriException)
+            {
+                await Task.Delay(50, ct); // not started yet
+            }
+        }
+
+        Assert.True(live, $"the callback's bridge is not recorded as {recording}");
+
+        // The agent hangs up first: the customer stays on for the survey and presses 8.
+        rig.Pbx.Phone("1001").Hangup();
+        await rig.PbxEvents.WaitAsync("BridgeLeave", customerChannel, ct);
+        Assert.DoesNotContain(rig.PbxEvents.Snapshot(), e => e.EventName == "Hangup" && e["Channel"] == customerChannel);
+        rig.Trunk.PressDigits(customerChannel, "8");
+        await rig.PbxEvents.WaitAsync("Hangup", customerChannel, ct); // no thanks prompt: released after the key
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        await rig.StopServiceAsync(); // every record written
+
+        var db = database.Database;
+        Assert.Equal($"answered|2001|8|agent|{recording}|t|t", await db.ScalarAsync<string>(
+            $"SELECT concat_ws('|', disposition, agent_id, survey_score, released_by, recording_id, talk_seconds > 0, wrap_up_seconds > 0) FROM calls WHERE call_id = '{callId}' ORDER BY revision DESC LIMIT 1", ct));
+        Assert.Equal($"{callId}|2001|t|t", await db.ScalarAsync<string>(
+            $"SELECT concat_ws('|', call_id, agent_id, ended_at >= started_at, path LIKE '%{recording}.wav') FROM recordings WHERE recording_id = '{recording}'", ct));
+        Assert.Equal("satisfaction|8|2001|support", await db.ScalarAsync<string>(
+            $"SELECT concat_ws('|', question, score, agent_id, queue) FROM survey_answers WHERE call_id = '{callId}'", ct));
+    }
+
+    /// <summary>
+    /// Issue 11's "two instances on one database: each callback dialled once", with two real services (call control,
+    /// clustered Quartz, each with its own PbxSim and agents) instead of a stand-in for the calling side. Callbacks
+    /// due at once are placed by whichever node fires them; across both PbxSims' call logs every number is dialled
+    /// exactly once, every callback is connected once, and each has one outbound call row.
+    /// </summary>
+    [Fact]
+    public async Task TwoRealInstancesOnOneDatabase_DialEachCallbackExactlyOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (a, callbacksA) = await StartAsync([("2001", "1001"), ("2003", "1003")], Customers(talkSeconds: 0.3), ct);
+        await using var runningA = a;
+        var (b, callbacksB) = await StartAsync([("2002", "1002"), ("2004", "1004")], Customers(talkSeconds: 0.3), ct);
+        await using var runningB = b;
+        Assert.NotEqual(callbacksA.Actor, callbacksB.Actor); // two Quartz nodes of one cluster
+
+        const int count = 12;
+        var numbers = Enumerable.Range(0, count).Select(i => "55502" + i.ToString("D2", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var ids = new List<Guid>();
+        foreach (var (number, i) in numbers.Select((n, i) => (n, i)))
+        {
+            var via = i % 2 == 0 ? callbacksA : callbacksB;
+            ids.Add((await via.CreateAsync(CallbackRequest.AgentScheduled(number, "support", DateTimeOffset.UtcNow, null, "two instances", "api:test"), ct)).Callback.Id);
+        }
+
+        var db = database.Database;
+        var list = string.Join(",", ids.Select(id => $"'{id}'"));
+        long connected = 0;
+        for (var i = 0; i < 1800 && connected < count; i++) // 90 s
+        {
+            connected = await db.ScalarAsync<long>($"SELECT count(*) FROM callbacks WHERE callback_id IN ({list}) AND state = 'connected'", ct);
+            await Task.Delay(connected < count ? 50 : 0, ct);
+        }
+
+        Assert.Equal(count, connected);
+        await a.StopServiceAsync();
+        await b.StopServiceAsync();
+
+        // The two PbxSims' call logs: each customer's number dialled through the trunk exactly once, in total.
+        static List<string> Dialled(CallCenterRig rig) => rig.PbxEvents.Snapshot()
+            .Where(e => e.EventName == "DialBegin" && (e["DialString"] ?? string.Empty).StartsWith("carrier/", StringComparison.Ordinal))
+            .Select(e => e["DialString"]!["carrier/".Length..]).ToList();
+        var onA = Dialled(a);
+        var onB = Dialled(b);
+        TestContext.Current.SendDiagnosticMessage($"two instances: {onA.Count} callbacks dialled by A, {onB.Count} by B");
+        Assert.Equal(numbers.Order(StringComparer.Ordinal), onA.Concat(onB).Order(StringComparer.Ordinal));
+        Assert.Equal(count, await db.ScalarAsync<long>(
+            $"SELECT count(*) FROM callback_events WHERE callback_id IN ({list}) AND kind = 'transition' AND to_state = 'connected'", ct));
+        Assert.Equal(count, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE callback_id IN ({string.Join(",", ids.Select(id => $"'{id}'"))}) AND disposition = 'answered'", ct));
+    }
+
     [Fact]
     public async Task NoAnswer_IsRetriedAfterTheRetryDelay_AndTheSecondAttemptConnects_EachAttemptAnOutboundRow()
     {
