@@ -136,6 +136,12 @@ public sealed class CallbackScheduler : IAsyncDisposable
                     s.TablePrefix = TablePrefix;
                     s.SchemaProvisioning = SchemaProvisioning.Validate;
                     s.MisfireThreshold = options.MisfireThreshold;
+
+                    // A transient database failure of a store write (deadlock, serialization failure, timeout) is
+                    // retried at once, not after a wait: Quartz waits on the scheduler's TimeProvider, and with a
+                    // fake clock (the tests) a write awaited while nobody moves the clock hung for ever (seen under
+                    // load). A deadlock's victim is already rolled back, so waiting buys nothing in production either.
+                    s.TransientRetryInterval = TimeSpan.Zero;
                 });
             });
         }).Build();

@@ -77,6 +77,43 @@ public sealed class CallbackSchedulerTests
         Assert.Equal(0, await CountAsync(db, "SELECT count(*) FROM qrtz_triggers WHERE trigger_group = 'callbacks' AND trigger_name <> 'callback-sweep'"));
     }
 
+    /// <summary>
+    /// A Quartz store write that fails transiently (SQLSTATE 40001, as a deadlock or serialization failure under
+    /// load) is retried at once. Quartz waits its transient-retry interval on the scheduler's TimeProvider: with the
+    /// default (1 s) and a fake clock nobody moves while the write is awaited, the request hung for ever. The first
+    /// insert of a callback's trigger fails once (a database trigger raises 40001); the request still completes, with
+    /// its trigger stored, and the clock never moved.
+    /// </summary>
+    [Fact]
+    public async Task AQuartzWriteThatFailsTransiently_IsRetriedAtOnce_NotAfterAWaitOnTheFakeClock()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock);
+        await using (var failOnce = db.DataSource.CreateCommand("""
+            CREATE SEQUENCE test_trigger_failures;
+            CREATE FUNCTION test_fail_first_callback_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.trigger_group = 'callbacks' AND NEW.trigger_name <> 'callback-sweep' AND nextval('test_trigger_failures') = 1 THEN
+                    RAISE EXCEPTION 'test: transient failure of a trigger write' USING ERRCODE = '40001';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_fail_first_callback_trigger BEFORE INSERT ON qrtz_triggers FOR EACH ROW EXECUTE FUNCTION test_fail_first_callback_trigger();
+            """))
+        {
+            await failOnce.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Bounded in real time: before the fix this wait ran out (the retry waited 1 s of a clock that never moves).
+        var ticket = await node.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(7), "sales", T0.AddMinutes(5), null, "retried", "test"), Ct)
+            .WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(T0, clock.GetUtcNow());
+        Assert.Equal(2, await db.ScalarAsync<long>("SELECT last_value FROM test_trigger_failures", Ct)); // the failed insert, then the retried one
+        Assert.Equal(T0.AddMinutes(5), await node.Scheduler.NextFireAsync(ticket!.Callback.Id, Ct));
+    }
+
     // Was explicit: in CI it offered 75-141 callbacks twice, because the orphan sweep judged Quartz's check-in stamps
     // (fake clock) taken at real-time intervals. Liveness is now heartbeat counts over real elapsed time
     // (callback_instances, CallbackInstanceWatch): no clock is compared, see WallClockJumps_ReofferNothing.
