@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using CtiBridge.Core.Acd;
+using CtiBridge.Data.Customers;
 using CtiBridge.Service.CallControl;
 
 namespace CtiBridge.Service.Live;
@@ -25,9 +26,13 @@ public sealed partial class LiveEventHub : IHostedService, IDisposable
     private readonly ILogger<LiveEventHub> _logger;
     private LiveSubscription[] _subscribers = [];
     private Task _pump = Task.CompletedTask;
+    private readonly CallerRegions? _regions;
 
-    /// <summary>Subscribes to <paramref name="center"/> at once, so no event published after start-up is missed.</summary>
-    public LiveEventHub(CallCenter center, CallControlSettings settings, ILogger<LiveEventHub> logger)
+    /// <summary>
+    /// Subscribes to <paramref name="center"/> at once, so no event published after start-up is missed;
+    /// <paramref name="regions"/> fills a template's <c>{callerRegion}</c> (empty without it).
+    /// </summary>
+    public LiveEventHub(CallCenter center, CallControlSettings settings, ILogger<LiveEventHub> logger, CallerRegions? regions = null)
     {
         ArgumentNullException.ThrowIfNull(center);
         ArgumentNullException.ThrowIfNull(settings);
@@ -35,7 +40,11 @@ public sealed partial class LiveEventHub : IHostedService, IDisposable
         _center = center;
         _templates = new TemplateSet(settings, TemplatesOf(settings));
         _logger = logger;
+        _regions = regions;
     }
+
+    /// <summary>True when a queue's current screen-pop template asks for <c>{callerRegion}</c>.</summary>
+    public bool NeedsCallerRegions => _center.Settings.Queues.Any(q => ScreenPopTemplate.From(q.ScreenPopUrl)?.UsesCallerRegion == true);
 
     /// <summary>The screen-pop templates of one version of the settings (replaced whole, so readers never see half of one).</summary>
     private sealed record TemplateSet(CallControlSettings Settings, Dictionary<string, ScreenPopTemplate?> ByQueue);
@@ -176,7 +185,9 @@ public sealed partial class LiveEventHub : IHostedService, IDisposable
             _templates = templates = new TemplateSet(settings, TemplatesOf(settings));
         }
 
-        var url = templates.ByQueue.GetValueOrDefault(call.Queue)?.Fill(call.CallId, call.Queue, agentId!, call.Caller);
+        var template = templates.ByQueue.GetValueOrDefault(call.Queue);
+        var region = template is { UsesCallerRegion: true } ? _regions?.RegionOf(call.Caller.CallerNumber) : null;
+        var url = template?.Fill(call.CallId, call.Queue, agentId!, call.Caller, region);
         return LiveEventFormat.ScreenPop(acdEvent, phase, agentId!, call.CallId, call.Queue, url, call.Caller);
     }
 

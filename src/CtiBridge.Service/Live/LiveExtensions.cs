@@ -1,3 +1,4 @@
+using CtiBridge.Data.Customers;
 using CtiBridge.Data.Webhooks;
 using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Configuration;
@@ -19,9 +20,12 @@ public static class LiveExtensions
             return services;
         }
 
+        services.AddSingleton<CallerRegions>();
+        services.AddHostedService<CallerRegionRefresh>();
         services.AddSingleton(provider =>
         {
-            var hub = new LiveEventHub(provider.GetRequiredService<CallCenter>(), settings.CallControl, provider.GetRequiredService<ILogger<LiveEventHub>>());
+            var hub = new LiveEventHub(provider.GetRequiredService<CallCenter>(), settings.CallControl, provider.GetRequiredService<ILogger<LiveEventHub>>(),
+                provider.GetRequiredService<CallerRegions>());
             hub.DomainEvent += provider.GetRequiredService<DomainMetrics>().Count;
             return hub;
         });

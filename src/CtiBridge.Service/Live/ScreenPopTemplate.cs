@@ -8,17 +8,25 @@ namespace CtiBridge.Service.Live;
 /// A queue's screen-pop URL template, e.g.
 /// <c>https://crm.example.com/pop?number={callerNumber}&amp;did={did}&amp;call={callId}</c>: each
 /// <c>{placeholder}</c> is replaced by the call's value, URL-encoded; <c>{attr:NAME}</c> takes one of
-/// the call's attributes (lead fields from the dialer, values set by the IVR). Unknown values are empty.
+/// the call's attributes (lead fields from the dialer, values set by the IVR); <c>{callerRegion}</c> the
+/// region of the caller number's longest prefix in the <c>number_prefixes</c> table. Unknown values are empty.
 /// </summary>
 public sealed partial class ScreenPopTemplate
 {
     /// <summary>The placeholders a template may use (besides <c>{attr:NAME}</c>).</summary>
     public static readonly IReadOnlyList<string> Placeholders =
-        ["callId", "callerNumber", "callerName", "did", "queue", "agentId", "customerId", "ivrPath", "language", "vip"];
+        ["callId", "callerNumber", "callerName", "callerRegion", "did", "queue", "agentId", "customerId", "ivrPath", "language", "vip"];
 
     private readonly string _template;
 
-    private ScreenPopTemplate(string template) => _template = template;
+    private ScreenPopTemplate(string template)
+    {
+        _template = template;
+        UsesCallerRegion = template.Contains("{callerRegion}", StringComparison.Ordinal);
+    }
+
+    /// <summary>True when the template asks for <c>{callerRegion}</c> (the prefix table is then kept in memory).</summary>
+    public bool UsesCallerRegion { get; }
 
     /// <summary>Checks a template; adds one problem per mistake, naming <paramref name="path"/>.</summary>
     public static void Validate(string? template, string path, List<SettingsProblem> problems)
@@ -48,8 +56,11 @@ public sealed partial class ScreenPopTemplate
     /// <summary>A template already validated, or null for none.</summary>
     public static ScreenPopTemplate? From(string? template) => string.IsNullOrEmpty(template) ? null : new ScreenPopTemplate(template);
 
-    /// <summary>The URL for one call offered to or connected with <paramref name="agentId"/>.</summary>
-    public string Fill(string callId, string queue, string agentId, CallerData caller)
+    /// <summary>
+    /// The URL for one call offered to or connected with <paramref name="agentId"/>;
+    /// <paramref name="callerRegion"/> is the caller number's region (null: unknown).
+    /// </summary>
+    public string Fill(string callId, string queue, string agentId, CallerData caller, string? callerRegion = null)
     {
         ArgumentNullException.ThrowIfNull(caller);
         return Placeholder().Replace(_template, match =>
@@ -60,6 +71,7 @@ public sealed partial class ScreenPopTemplate
                 "callId" => callId,
                 "callerNumber" => caller.CallerNumber,
                 "callerName" => caller.CallerName,
+                "callerRegion" => callerRegion,
                 "did" => caller.Did,
                 "queue" => queue,
                 "agentId" => agentId,

@@ -74,7 +74,7 @@ public sealed class SettingsLoaderTests
     [InlineData("""{"asterisk":[{"ari":{"transport":""}}]}""", "asterisk[0].ari.transport: '' is not an ARI transport (own or httpclient)")]
     [InlineData("""{"http":{"urls":"127.0.0.1:8080"}}""", "http.urls: '127.0.0.1:8080' is not an http(s) URL such as http://127.0.0.1:8080")]
     [InlineData("""{"logging":{"level":"Infromation"}}""", "logging.level: 'Infromation' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal); did you mean 'Information'?")]
-    [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"https://crm.example.com/pop?n={callerNumbr}"}]}}""", "callControl.queues[0].screenPopUrl: '{callerNumbr}' is not a screen-pop value (callId, callerNumber, callerName, did, queue, agentId, customerId, ivrPath, language, vip, attr:NAME); did you mean 'callerNumber'?")]
+    [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"https://crm.example.com/pop?n={callerNumbr}"}]}}""", "callControl.queues[0].screenPopUrl: '{callerNumbr}' is not a screen-pop value (callId, callerNumber, callerName, callerRegion, did, queue, agentId, customerId, ivrPath, language, vip, attr:NAME); did you mean 'callerNumber'?")]
     [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"crm/pop?n={callerNumber}"}]}}""", "callControl.queues[0].screenPopUrl: 'crm/pop?n={callerNumber}' is not an http(s) URL template")]
     [InlineData("""{"webhooks":[{"name":"crm","url":"ftp://crm.example.com/hook"}]}""", "webhooks[0].url: 'ftp://crm.example.com/hook' is not an http(s) URL")]
     [InlineData("""{"webhooks":[{"name":"crm","secret":"short"}]}""", "webhooks[0].secret: must be at least 16 characters")]

@@ -77,6 +77,47 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
     }
 
     [Fact]
+    public async Task ScreenPop_CallerRegionPlaceholder_FilledFromTheNumberPrefixTable()
+    {
+        await using (var insert = database.Database.DataSource.CreateCommand(
+            "INSERT INTO number_prefixes (prefix, region) VALUES ('555', 'Springfield'), ('55512', 'Springfield Downtown') ON CONFLICT (prefix) DO NOTHING"))
+        {
+            await insert.ExecuteNonQueryAsync(Ct);
+        }
+
+        var queue = Queue();
+        queue.ScreenPopUrl = "https://crm.example.com/pop?number={callerNumber}&region={callerRegion}&call={callId}";
+        await using var rig = await CallCenterRig.StartAsync(database.Database, queue, [("2001", "1001")], Ct);
+        // The table is read when the service starts (then every 5 minutes): wait for that load, bounded.
+        var regions = rig.Services.GetRequiredService<CtiBridge.Data.Customers.CallerRegions>();
+        for (var i = 0; i < 100 && regions.Count < 2; i++)
+        {
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.True(regions.Count >= 2, "the prefix table was not loaded at start");
+        using var agentHttp = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+        await using var desk = await SseClient.ConnectAsync(agentHttp, "/api/events?types=screenPop", Ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        await rig.LoginAsync("2001", Ct);
+
+        var first = rig.Trunk.CallIn("4008001", "5551234", "Downtown Caller");
+        var downtown = await desk.WaitForAsync("screenPop", e => e.GetProperty("phase").GetString() == "ringing", Ct);
+        await desk.WaitForAsync("screenPop", e => e.GetProperty("phase").GetString() == "connected" && e.GetProperty("callId").GetString() == downtown.GetProperty("callId").GetString(), Ct);
+        rig.Trunk.HangUp(first);
+        var second = rig.Trunk.CallIn("4008001", "7770000", "Unknown Region");
+        var unknown = await desk.WaitForAsync("screenPop", e => e.GetProperty("caller").GetProperty("number").GetString() == "7770000", Ct);
+        rig.Trunk.HangUp(second);
+
+        Assert.Equal(
+            $"https://crm.example.com/pop?number=5551234&region=Springfield%20Downtown&call={downtown.GetProperty("callId").GetString()}",
+            downtown.GetProperty("url").GetString());
+        Assert.Equal(
+            $"https://crm.example.com/pop?number=7770000&region=&call={unknown.GetProperty("callId").GetString()}",
+            unknown.GetProperty("url").GetString());
+    }
+
+    [Fact]
     public async Task LiveCalls_ShowAWaitingCallThenTheAgentConnected_AndMetricsCountIt()
     {
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);

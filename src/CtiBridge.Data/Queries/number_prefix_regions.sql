@@ -1,0 +1,1 @@
+SELECT prefix, region FROM number_prefixes
