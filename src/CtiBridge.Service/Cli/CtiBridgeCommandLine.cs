@@ -25,6 +25,8 @@ public static class CtiBridgeCommandLine
             CallbacksCommand.Create(),
             LeadsCommand.Create(),
             CustomersCommand.Create(),
+            StatusCommands.CreateAgents(),
+            StatusCommands.CreateQueues(),
         };
         return root;
     }

@@ -1,0 +1,110 @@
+using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Cli;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.TestSupport;
+
+namespace CtiBridge.Service.Tests.Cli;
+
+/// <summary>
+/// <c>ctibridge agents</c> / <c>ctibridge queues</c> against a real service (PbxSim + PostgreSQL):
+/// what they print while calls wait and agents talk or pause, and their errors when nothing runs or
+/// the database is unreachable.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class StatusCommandsTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static CallQueueSettings Queue() => new()
+    {
+        Name = "support", Strategy = "leastrecent", RingTimeout = TimeSpan.FromSeconds(5), WrapUp = TimeSpan.FromSeconds(0.5), MusicOnHold = "default",
+    };
+
+    private static string Row(string output, string first) =>
+        output.Split('\n').SingleOrDefault(line => line.StartsWith(first + " ", StringComparison.Ordinal)) ?? string.Empty;
+
+    private static string[] Cells(string row) => row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    [Fact]
+    public async Task AgentsAndQueues_NothingRunning_SayItAndExit3()
+    {
+        var (exit, output, error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, "agents");
+        Assert.Equal(StatusCommands.NothingRunning, exit);
+        Assert.Equal(string.Empty, output);
+        Assert.Contains("agents: no CtiBridge service is connected to this database", error, StringComparison.Ordinal);
+        (exit, _, error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, "queues");
+        Assert.Equal(StatusCommands.NothingRunning, exit);
+        Assert.Contains("queues: no CtiBridge service is connected", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Queues_DatabaseUnreachable_ClearErrorExit2()
+    {
+        var (exit, _, error) = await CommandLineRun.AgainstAsync("Host=127.0.0.1;Port=1;Database=ctibridge;Username=ctibridge;Timeout=2", "queues");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("queues: cannot read the live state from the database:", error, StringComparison.Ordinal);
+        (exit, _, error) = await CommandLineRun.RunAsync("agents");
+        Assert.Equal(2, exit);
+        Assert.Contains("agents: no database given", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AgentsAndQueues_WhileAgentsTalkAndPause_ShowStatesWaitingAndTodaysFigures()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001"), ("2002", "1002")], Ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        await rig.LoginAsync("2002", Ct);
+        Assert.True((await rig.Center.PauseAgentAsync("2002", "lunch", Ct)).Accepted);
+        await rig.LoginAsync("2001", Ct);
+
+        // First call answered and ended (today's figures), second one connected, third waiting.
+        var first = rig.Trunk.CallIn("4008001", "5550001", "First");
+        await PollAsync("agents", o => Cells(Row(o, "2001")) is [_, _, "OnCall", ..]);
+        rig.Trunk.HangUp(first);
+        await PollAsync("queues", o => Cells(Row(o, "support")) is [_, _, _, _, _, _, _, _, "1", ..]);
+        var second = rig.Trunk.CallIn("4008001", "5550002", "Second");
+        await PollAsync("agents", o => Cells(Row(o, "2001")) is [_, _, "OnCall", ..] && !o.Contains("Ready", StringComparison.Ordinal));
+        var third = rig.Trunk.CallIn("4008001", "5550003", "Third");
+        var queues = await PollAsync("queues", o => Cells(Row(o, "support")) is [_, "1", ..]);
+        var agents = await PollAsync("agents", _ => true);
+        rig.Trunk.HangUp(third);
+        rig.Trunk.HangUp(second);
+
+        // Agent  Ext  State  Reason  In-state  Today  Queues
+        var a2001 = Cells(Row(agents, "2001"));
+        var a2002 = Cells(Row(agents, "2002"));
+        Assert.Equal(["2001", "PJSIP/1001", "OnCall", "-"], a2001[..4]);
+        Assert.Equal("2", a2001[5]); // the first call and the one in progress: counted by answer time, like report_agent_activity
+        Assert.Equal("support", a2001[6]);
+        Assert.Equal(["2002", "PJSIP/1002", "Paused", "lunch"], a2002[..4]);
+        Assert.Equal("0", a2002[5]);
+        Assert.Contains("2 agent(s) logged in; today = ", agents, StringComparison.Ordinal);
+
+        // Queue  Waiting  Longest  Ready  OnCall  WrapUp  Paused  Offered  Answered  Abandon  SL
+        var support = Cells(Row(queues, "support"));
+        Assert.Equal("1", support[1]);
+        Assert.Equal(["0", "1", "0", "1"], support[3..7]);
+        // Today by report_queue_traffic's rules: the two answered visits (by answer time); the waiting one not yet.
+        Assert.True(support[7..11] is ["2", "2", "0", "100.0%"], string.Join(' ', support));
+    }
+
+    private async Task<string> PollAsync(string command, Func<string, bool> done)
+    {
+        // Bounded: the instance writes its live state and records asynchronously (well under a second).
+        var output = string.Empty;
+        for (var i = 0; i < 150; i++)
+        {
+            (var exit, output, var error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, command);
+            Assert.True(exit == 0, $"{command} exited {exit}: {error}");
+            if (done(output))
+            {
+                return output;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.Fail($"'{command}' never showed the expected state; last output:\n{output}");
+        return output;
+    }
+}
