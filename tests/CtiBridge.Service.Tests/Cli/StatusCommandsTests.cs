@@ -26,29 +26,6 @@ public sealed class StatusCommandsTests(MigratedDatabaseFixture database) : ICla
     private static string[] Cells(string row) => row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     [Fact]
-    public async Task AgentsAndQueues_NothingRunning_SayItAndExit3()
-    {
-        var (exit, output, error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, "agents");
-        Assert.Equal(StatusCommands.NothingRunning, exit);
-        Assert.Equal(string.Empty, output);
-        Assert.Contains("agents: no CtiBridge service is connected to this database", error, StringComparison.Ordinal);
-        (exit, _, error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, "queues");
-        Assert.Equal(StatusCommands.NothingRunning, exit);
-        Assert.Contains("queues: no CtiBridge service is connected", error, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Queues_DatabaseUnreachable_ClearErrorExit2()
-    {
-        var (exit, _, error) = await CommandLineRun.AgainstAsync("Host=127.0.0.1;Port=1;Database=ctibridge;Username=ctibridge;Timeout=2", "queues");
-        Assert.Equal(2, exit);
-        Assert.StartsWith("queues: cannot read the live state from the database:", error, StringComparison.Ordinal);
-        (exit, _, error) = await CommandLineRun.RunAsync("agents");
-        Assert.Equal(2, exit);
-        Assert.Contains("agents: no database given", error, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task AgentsAndQueues_WhileAgentsTalkAndPause_ShowStatesWaitingAndTodaysFigures()
     {
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001"), ("2002", "1002")], Ct);
@@ -106,5 +83,35 @@ public sealed class StatusCommandsTests(MigratedDatabaseFixture database) : ICla
 
         Assert.Fail($"'{command}' never showed the expected state; last output:\n{output}");
         return output;
+    }
+}
+
+/// <summary>
+/// The status commands' errors, on a database of their own (no service has ever connected to it, so
+/// "nothing running" cannot see a connection left by another test).
+/// </summary>
+public sealed class StatusCommandsErrorTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+{
+    [Fact]
+    public async Task AgentsAndQueues_NothingRunning_SayItAndExit3()
+    {
+        var (exit, output, error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, "agents");
+        Assert.Equal(StatusCommands.NothingRunning, exit);
+        Assert.Equal(string.Empty, output);
+        Assert.Contains("agents: no CtiBridge service is connected to this database", error, StringComparison.Ordinal);
+        (exit, _, error) = await CommandLineRun.AgainstAsync(database.Database.ConnectionString, "queues");
+        Assert.Equal(StatusCommands.NothingRunning, exit);
+        Assert.Contains("queues: no CtiBridge service is connected", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Queues_DatabaseUnreachable_ClearErrorExit2()
+    {
+        var (exit, _, error) = await CommandLineRun.AgainstAsync("Host=127.0.0.1;Port=1;Database=ctibridge;Username=ctibridge;Timeout=2", "queues");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("queues: cannot read the live state from the database:", error, StringComparison.Ordinal);
+        (exit, _, error) = await CommandLineRun.RunAsync("agents");
+        Assert.Equal(2, exit);
+        Assert.Contains("agents: no database given", error, StringComparison.Ordinal);
     }
 }
