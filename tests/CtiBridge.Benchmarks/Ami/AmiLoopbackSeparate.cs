@@ -28,7 +28,7 @@ internal static class AmiLoopbackSeparate
         Console.Out.Flush();
         _ = args;
         // Serve until the caller closes our stdin (the script's coprocess), then exit cleanly.
-        await Console.In.ReadToEndAsync();
+        await StandardInputClosed.WaitAsync();
         return 0;
     }
 

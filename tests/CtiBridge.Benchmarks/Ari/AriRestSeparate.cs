@@ -38,7 +38,7 @@ internal static class AriRestSeparate
         _ = AcceptAsync(listener, response, timings, stop.Token);
         Console.WriteLine(((IPEndPoint)listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture));
         Console.Out.Flush();
-        await Console.In.ReadToEndAsync();
+        await StandardInputClosed.WaitAsync();
         await stop.CancelAsync();
         listener.Stop();
         return 0;
