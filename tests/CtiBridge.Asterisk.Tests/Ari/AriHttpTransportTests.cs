@@ -17,12 +17,24 @@ public sealed class AriHttpTransportTests
 {
     private const string Channel = """{"id":"cust-1","name":"PJSIP/1000-00000001","state":"Up","protocol_id":"","caller":{"name":"","number":"1000"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"default","exten":"s","priority":1,"app_name":"","app_data":""},"creationtime":"2026-11-22T16:41:33.000+0000","language":"en"}""";
 
-    private static AriClient Client(ScriptedServer server, int maxConnections = 32) => new(new AriClientOptions
+    private static AriClient Client(ScriptedServer server, int maxConnections = 32, TimeProvider? clock = null, TimeSpan? requestTimeout = null) => new(new AriClientOptions
     {
         BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
         UserName = "ctibridge",
         Password = "ctibridge-secret",
         MaxConnections = maxConnections,
+        RequestTimeout = requestTimeout ?? new AriClientOptions().RequestTimeout,
+    }, timeProvider: clock);
+
+    /// <summary>A server answering every request with <see cref="Channel"/>, those whose path contains <paramref name="path"/> only once <paramref name="release"/> completes.</summary>
+    private static ScriptedServer HoldingRequestsTo(string path, Task release) => new(async (_, request) =>
+    {
+        if (request.Line.Contains(path, StringComparison.Ordinal))
+        {
+            await release;
+        }
+
+        return new Reply(Answer(Channel));
     });
 
     private static byte[] Answer(string body, string status = "200 OK") =>
@@ -75,15 +87,7 @@ public sealed class AriHttpTransportTests
     {
         var ct = TestContext.Current.CancellationToken;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new ScriptedServer(async (_, request) =>
-        {
-            if (request.Line.Contains("/held", StringComparison.Ordinal))
-            {
-                await gate.Task;
-            }
-
-            return new Reply(Answer(Channel));
-        });
+        await using var server = HoldingRequestsTo("/held", gate.Task);
         using var client = Client(server, maxConnections: 1);
 
         var held = client.Channels.GetAsync("held", ct);
@@ -107,24 +111,9 @@ public sealed class AriHttpTransportTests
     {
         var ct = TestContext.Current.CancellationToken;
         var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new ScriptedServer(async (_, request) =>
-        {
-            if (request.Line.Contains("/held", StringComparison.Ordinal))
-            {
-                await never.Task;
-            }
-
-            return new Reply(Answer(Channel));
-        });
+        await using var server = HoldingRequestsTo("/held", never.Task);
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        using var client = new AriClient(new AriClientOptions
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
-            UserName = "u",
-            Password = "p",
-            MaxConnections = 1,
-            RequestTimeout = TimeSpan.FromSeconds(5),
-        }, timeProvider: clock);
+        using var client = Client(server, maxConnections: 1, clock, requestTimeout: TimeSpan.FromSeconds(5));
 
         var held = client.Channels.GetAsync("held", ct);
         await Eventually.TrueAsync(() => server.Requests.Count == 1, "the first request held by the server", ct);
@@ -145,23 +134,9 @@ public sealed class AriHttpTransportTests
         // still run on the client's TimeProvider, and start counting when its new call starts.
         var ct = TestContext.Current.CancellationToken;
         var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new ScriptedServer(async (_, request) =>
-        {
-            if (request.Line.Contains("/hangs", StringComparison.Ordinal))
-            {
-                await never.Task;
-            }
-
-            return new Reply(Answer(Channel));
-        });
+        await using var server = HoldingRequestsTo("/hangs", never.Task);
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        using var client = new AriClient(new AriClientOptions
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
-            UserName = "u",
-            Password = "p",
-            RequestTimeout = TimeSpan.FromSeconds(5),
-        }, timeProvider: clock);
+        using var client = Client(server, clock: clock, requestTimeout: TimeSpan.FromSeconds(5));
         for (var i = 0; i < 10; i++)
         {
             Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
