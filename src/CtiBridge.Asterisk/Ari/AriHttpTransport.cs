@@ -361,15 +361,25 @@ internal sealed class AriHttpTransport : IDisposable
             {
                 await stream.WriteAsync(_write.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (!first && e is IOException or SocketException)
+            catch (Exception e) when (e is IOException or SocketException)
             {
-                throw new ServerClosedException("Asterisk had closed the kept-alive connection.", e);
+                throw first ? NewConnectionRefused(transport._maxConnections, e) : new ServerClosedException("Asterisk had closed the kept-alive connection.", e);
             }
 
-            return await ReadResponseAsync(method, first, cancellationToken).ConfigureAwait(false);
+            return await ReadResponseAsync(method, first, transport._maxConnections, cancellationToken).ConfigureAwait(false);
         }
 
         public void Dispose() => stream.Dispose();
+
+        /// <summary>
+        /// A new connection closed or reset before any byte of answer. Asterisk does exactly that (it
+        /// closes without reading, so the request may meet a reset) to sessions beyond its http.conf
+        /// sessionlimit, 100 by default for all its HTTP users together: the likely cause, so named.
+        /// </summary>
+        private static IOException NewConnectionRefused(int maxConnections, Exception? inner) => new(
+            string.Create(CultureInfo.InvariantCulture,
+                $"Asterisk closed the connection without answering, on a new connection: Asterisk does that beyond its http.conf sessionlimit (100 by default, counting all its HTTP users; this client opens up to {maxConnections}, ari.maxConnections){(inner is null ? "" : $" ({inner.Message})")}."),
+            inner);
 
         private int WriteRequest(AriHttpTransport transport, string method, string path, string? query, byte[]? body)
         {
@@ -421,7 +431,7 @@ internal sealed class AriHttpTransport : IDisposable
         }
 
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        private async ValueTask<AriHttpResponse> ReadResponseAsync(string method, bool first, CancellationToken cancellationToken)
+        private async ValueTask<AriHttpResponse> ReadResponseAsync(string method, bool first, int maxConnections, CancellationToken cancellationToken)
         {
             var filled = 0;
             while (true)
@@ -445,9 +455,9 @@ internal sealed class AriHttpTransport : IDisposable
                     {
                         n = await stream.ReadAsync(_read.AsMemory(filled), cancellationToken).ConfigureAwait(false);
                     }
-                    catch (Exception e) when (filled == 0 && !first && e is IOException or SocketException)
+                    catch (Exception e) when (filled == 0 && e is IOException or SocketException)
                     {
-                        throw new ServerClosedException("Asterisk closed the kept-alive connection without answering.", e);
+                        throw first ? NewConnectionRefused(maxConnections, e) : new ServerClosedException("Asterisk closed the kept-alive connection without answering.", e);
                     }
 
                     if (n == 0)
@@ -457,9 +467,10 @@ internal sealed class AriHttpTransport : IDisposable
                             throw new ServerClosedException("Asterisk closed the kept-alive connection without answering.");
                         }
 
-                        throw new IOException(filled == 0
-                            ? "Asterisk closed the connection without answering."
-                            : $"Asterisk closed the connection after {filled} bytes of an incomplete answer head.");
+                        // Here filled == 0 only on a new connection (a reused one threw above).
+                        throw filled == 0
+                            ? NewConnectionRefused(maxConnections, null)
+                            : new IOException($"Asterisk closed the connection after {filled} bytes of an incomplete answer head.");
                     }
 
                     filled += n;

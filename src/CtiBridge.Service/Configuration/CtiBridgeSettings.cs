@@ -140,6 +140,18 @@ public sealed class AriEndpointSettings
     /// transport ever misbehave with a proxy or an Asterisk build). Case-insensitive; docs/ari.md "REST transport".
     /// </summary>
     public string Transport { get; set; } = AriTransportNames.Own;
+
+    /// <summary>
+    /// Most HTTP connections the REST client keeps open to this Asterisk (default 32, 1 to
+    /// <see cref="MaxConnectionsLimit"/>); more calls in flight wait in the client for a free one.
+    /// Asterisk's http.conf <c>sessionlimit</c> (100 by default) counts the HTTP sessions of all its
+    /// users together: this value, plus one events WebSocket, plus every other instance's and tool's
+    /// sessions must stay below it, or Asterisk closes the new connections unanswered. docs/ari.md "REST transport".
+    /// </summary>
+    public int MaxConnections { get; set; } = 32;
+
+    /// <summary>The largest <see cref="MaxConnections"/> accepted.</summary>
+    public const int MaxConnectionsLimit = 1000;
 }
 
 /// <summary>The values of <see cref="AriEndpointSettings.Transport"/>.</summary>

@@ -115,6 +115,11 @@ public static partial class SettingsValidator
             {
                 problems.Add(new SettingsProblem($"{at}.ari.transport", $"'{server.Ari.Transport}' is not an ARI transport ({string.Join(" or ", AriTransportNames.All)}){SpellingSuggestion.DidYouMean(server.Ari.Transport ?? "", AriTransportNames.All)}"));
             }
+
+            if (server.Ari.MaxConnections is < 1 or > AriEndpointSettings.MaxConnectionsLimit)
+            {
+                problems.Add(new SettingsProblem($"{at}.ari.maxConnections", $"{server.Ari.MaxConnections} must be between 1 and {AriEndpointSettings.MaxConnectionsLimit} (and, with the events WebSocket and every other HTTP user of this Asterisk, below its http.conf sessionlimit, 100 by default)"));
+            }
         }
     }
 

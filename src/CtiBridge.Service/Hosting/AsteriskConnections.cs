@@ -55,6 +55,7 @@ public sealed class AsteriskServer : IAsyncDisposable
             // Validated at start-up (SettingsValidator); a value that slipped past is refused here, not guessed.
             RestTransport = AriTransportNames.Parse(settings.Transport)
                 ?? throw new ArgumentException($"ari.transport '{settings.Transport}' is not an ARI transport ({string.Join(" or ", AriTransportNames.All)}).", nameof(settings)),
+            MaxConnections = settings.MaxConnections,
         };
     }
 

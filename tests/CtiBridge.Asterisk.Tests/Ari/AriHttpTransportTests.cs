@@ -195,8 +195,50 @@ public sealed class AriHttpTransportTests
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.AnswerAsync("cust-1", ct));
 
         Assert.Equal("/channels/cust-1/answer", error.Path);
-        Assert.Contains("closed the connection without answering", error.Message, StringComparison.Ordinal);
+        Assert.Contains("closed the connection without answering, on a new connection", error.Message, StringComparison.Ordinal);
         Assert.Single(server.Requests);
+    }
+
+    // Asterisk's http.c, beyond http.conf's sessionlimit: the new session is accepted and closed at
+    // once, before its request is read (so the request may meet a reset instead of an end of stream).
+    // Whichever the kernel gives, the error names the likely cause and the client's connection bound.
+    [Fact]
+    public async Task NewConnectionClosedUnread_AsAsteriskBeyondItsSessionLimit_NamesTheSessionLimit_NotSentTwice()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start(8);
+        var accepted = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var refuse = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    using var session = await listener.AcceptSocketAsync(stop.Token);
+                    Interlocked.Increment(ref accepted);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }, ct);
+        using var client = new AriClient(new AriClientOptions
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/ari"),
+            UserName = "ctibridge",
+            Password = "ctibridge-secret",
+            MaxConnections = 3,
+        });
+
+        var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.AnswerAsync("cust-1", ct));
+
+        Assert.Contains("on a new connection: Asterisk does that beyond its http.conf sessionlimit", error.Message, StringComparison.Ordinal);
+        Assert.Contains("this client opens up to 3, ari.maxConnections", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref accepted));
+        await stop.CancelAsync();
+        await refuse;
     }
 
     [Fact]

@@ -83,6 +83,10 @@ public sealed partial class SampleAsteriskConfigTests
         Assert.Equal("/ari", baseUrl.AbsolutePath);
         Assert.Equal("user", user["type"]);
         Assert.Equal("no", user["read_only"]);
+        // Asterisk closes HTTP sessions beyond sessionlimit unanswered: room for an active and a
+        // standby instance, each with its REST connections and its events WebSocket (docs/ari.md).
+        var sessionLimit = int.Parse(http["sessionlimit"] ?? "100", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(sessionLimit >= 2 * (ari.MaxConnections + 1), $"http.conf sessionlimit {sessionLimit} leaves no room for two instances of {ari.MaxConnections} REST connections and a WebSocket each");
     }
 
     [Fact]

@@ -72,6 +72,9 @@ public sealed class SettingsLoaderTests
     [InlineData("""{"asterisk":[{"ari":{"application":"ctibridge app"}}]}""", "asterisk[0].ari.application: 'ctibridge app' is not a valid Stasis application name")]
     [InlineData("""{"asterisk":[{"ari":{"transport":"htpclient"}}]}""", "asterisk[0].ari.transport: 'htpclient' is not an ARI transport (own or httpclient); did you mean 'httpclient'?")]
     [InlineData("""{"asterisk":[{"ari":{"transport":""}}]}""", "asterisk[0].ari.transport: '' is not an ARI transport (own or httpclient)")]
+    [InlineData("""{"asterisk":[{"ari":{"maxConnections":0}}]}""", "asterisk[0].ari.maxConnections: 0 must be between 1 and 1000 (and, with the events WebSocket and every other HTTP user of this Asterisk, below its http.conf sessionlimit, 100 by default)")]
+    [InlineData("""{"asterisk":[{"ari":{"maxConnections":5000}}]}""", "asterisk[0].ari.maxConnections: 5000 must be between 1 and 1000")]
+    [InlineData("""{"asterisk":[{"ari":{"maxConnections":"many"}}]}""", "asterisk[0].ari.maxConnections: 'many' is not a whole number")]
     [InlineData("""{"http":{"urls":"127.0.0.1:8080"}}""", "http.urls: '127.0.0.1:8080' is not an http(s) URL such as http://127.0.0.1:8080")]
     [InlineData("""{"logging":{"level":"Infromation"}}""", "logging.level: 'Infromation' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal); did you mean 'Information'?")]
     [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"https://crm.example.com/pop?n={callerNumbr}"}]}}""", "callControl.queues[0].screenPopUrl: '{callerNumbr}' is not a screen-pop value (callId, callerNumber, callerName, callerRegion, did, queue, agentId, customerId, ivrPath, language, vip, attr:NAME); did you mean 'callerNumber'?")]
@@ -125,6 +128,21 @@ public sealed class SettingsLoaderTests
         using var client = new AriClient(AsteriskServer.ToAriOptions(settings.Asterisk[0].Ari));
 
         Assert.Equal(expected, client.Options.RestTransport);
+    }
+
+    [Theory]
+    [InlineData(null, 32)]
+    [InlineData(1, 1)]
+    [InlineData(96, 96)]
+    public void Parse_AriMaxConnections_ReachesTheClientOptions(int? maxConnections, int expected)
+    {
+        var json = maxConnections is null ? Valid : Valid.Replace("\"password\": \"pw\"", $"\"password\": \"pw\", \"maxConnections\": {maxConnections}", StringComparison.Ordinal);
+        Assert.True(maxConnections is null || json != Valid, "the test must put maxConnections into the file");
+
+        var settings = SettingsLoader.Parse(json, "ctibridge.json", NoEnvironment);
+        using var client = new AriClient(AsteriskServer.ToAriOptions(settings.Asterisk[0].Ari));
+
+        Assert.Equal(expected, client.Options.MaxConnections);
     }
 
     [Fact]
