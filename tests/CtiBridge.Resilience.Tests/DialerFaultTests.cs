@@ -162,6 +162,70 @@ public sealed class DialerFaultTests : IDisposable
             """, Ct));
     }
 
+    /// <summary>
+    /// The dialer's resync after an events gap reads Asterisk's channel list and ends the lines known
+    /// at the gap that are missing from it. A customer whose call ended just after the reconnect is
+    /// missing too, but its ChannelDestroyed (with the real cause) is on the new events connection: it
+    /// must end as what it was, not as vanished (congestion, cause 38). PbxSim places that end in the
+    /// window deterministically: it holds the resync's channel list until the customer has hung up, and
+    /// the events until the list is read. The dialer waits for its marker (an ARI user event queued
+    /// behind the ChannelDestroyed), as call control does (ResyncMarkerTests).
+    /// </summary>
+    [Fact]
+    public async Task CustomerHangsUpBetweenReconnectAndResync_AttemptEndsWithTheRealCause_NotAsVanished()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = "1001" }],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+        });
+
+        // The customer's phone rings (until the campaign's 15 s ring timeout): the test ends it.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 1, Invalid = 0, Machine = 0, RingSeconds = 0.3 };
+        AnswerOnPhones(pbx, ["1001"]);
+        var campaign = await CampaignAsync(db, leads: 1);
+        await using var dialer = NewDialer(pbx, db, "marker-a", "dialer-a");
+        await dialer.StartAsync(Ct);
+        await JoinAsync(dialer, campaign, "2001", "1001");
+        var callId = await EventuallyAsync(async () => await db.ScalarAsync<string>($"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}'", Ct) is { Length: > 0 } id
+            && (await ChannelIdsAsync(pbx)).Contains(id) ? id : null, "the customer's phone to ring", db, campaign);
+        string customer;
+        using (var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari)))
+        {
+            customer = (await ari.Channels.GetAsync(callId, Ct)).Name;
+        }
+
+        // The resync's channel list waits until the customer is gone.
+        using (var listHeld = pbx.HoldAriRequests((method, path) => method == "GET" && path.TrimEnd('/') == "/ari/channels"))
+        {
+            var heldBefore = pbx.AriRequestsHeld;
+            pbx.DropAriConnections();
+            await EventuallyAsync(() => Task.FromResult(pbx.AriRequestsHeld > heldBefore ? "yes" : null), "the dialer to reconnect and ask for the channel list", db, campaign);
+
+            // Reconnected, resync on its way: the customer hangs up now; its ChannelDestroyed waits with PbxSim.
+            using var eventsHeld = pbx.HoldAriEvents();
+            pbx.Trunk("carrier").HangUp(customer);
+            Assert.Contains(pbx.HeldAriEvents, e => e.Contains("\"ChannelDestroyed\"", StringComparison.Ordinal) && e.Contains(callId, StringComparison.Ordinal));
+
+            // The list is read without the customer. Before the marker, the dialer ended the line at once as
+            // vanished; now it sends the marker and waits for it behind the ChannelDestroyed.
+            listHeld.Dispose();
+            Assert.DoesNotContain(callId, await ChannelIdsAsync(pbx));
+            await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND ended_at IS NOT NULL", Ct) > 0
+                || pbx.HeldAriEvents.Any(e => e.Contains("CtiBridgeResync", StringComparison.Ordinal)) ? "yes" : null,
+                "the dialer to read the channel list and either end the line or send its resync marker", db, campaign);
+        }
+
+        // The events flow again: the ChannelDestroyed first, then the marker.
+        await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND ended_at IS NOT NULL", Ct) > 0 ? "yes" : null,
+            "the attempt to end", db, campaign);
+        Assert.Equal(16, await db.ScalarAsync<int>($"SELECT hangup_cause FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
+        Assert.NotEqual(nameof(CallOutcome.Congestion), await db.ScalarAsync<string>($"SELECT outcome FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
+        Assert.Equal(1, (await dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == campaign).AgentsLoggedIn); // the agent's line was up all along
+        Assert.Equal(0, (await dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == campaign).Lines);
+    }
+
     private OutboundDialer NewDialer(PbxSimulator pbx, TestDatabase db, string instance, string app)
     {
         var server = PbxSimSettings.For(pbx);

@@ -1,4 +1,5 @@
 using CtiBridge.Asterisk.Ari;
+using CtiBridge.Asterisk.Ari.Models;
 using Npgsql;
 
 namespace CtiBridge.Service.Dialer;
@@ -23,8 +24,19 @@ public sealed partial class OutboundDialer
     // under a configured InstanceId); this run's are its own.
     private DateTimeOffset _runStartedAt = DateTimeOffset.MaxValue;
 
+    // Resyncs whose channel list is read and whose marker has not come back yet: marker token → channels missing from the list.
+    private readonly Dictionary<string, IReadOnlyList<string>> _pendingResyncs = new(StringComparer.Ordinal);
+
     private void ResyncAfterGap(AriEventGap gap)
     {
+        // A resync still waiting for its marker lost it with the connection that just dropped: this one
+        // supersedes it (every channel it would have judged that is still known is judged again).
+        foreach (var token in _pendingResyncs.Keys.ToList())
+        {
+            _pendingResyncs.Remove(token);
+            LogResyncSuperseded(_logger, token);
+        }
+
         // Only channels known now can have vanished in the gap: one dialled after the reconnect may be
         // missing from a list taken a moment before it was created.
         var knownAtGap = _lines.Keys.Concat(_agentsByChannel.Keys).ToHashSet(StringComparer.Ordinal);
@@ -41,7 +53,34 @@ public sealed partial class OutboundDialer
                 // Every channel of the server, not the app's: a customer still ringing is not in the app yet.
                 var channels = await _ari.Channels.ListAsync(_stopping.Token).ConfigureAwait(false);
                 var up = channels.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
-                Post(now => EndVanishedAsync([.. knownAtGap.Where(id => !up.Contains(id))], now));
+                var missing = knownAtGap.Where(id => !up.Contains(id)).ToList();
+                if (missing.Count == 0)
+                {
+                    return;
+                }
+
+                // A channel missing from the list may have ended after the reconnect: its ChannelDestroyed
+                // (with the real cause: busy, no answer, the customer's hang-up) is then on the new connection,
+                // maybe not read yet. As in call control's resync, a marker (ARI user event to the dialer's app,
+                // queued by Asterisk behind that event) says when everything before the list has been read:
+                // what is still known then vanished in the gap itself, and only that is ended as vanished.
+                var token = Guid.NewGuid().ToString("N");
+                Post(_ =>
+                {
+                    _pendingResyncs[token] = missing;
+                    return Task.CompletedTask;
+                });
+                try
+                {
+                    await _ari.Events.UserEventAsync(CallControl.CallCenter.ResyncMarkerEvent, _settings.Application,
+                        variables: new Dictionary<string, string> { ["token"] = token }, cancellationToken: _stopping.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is AriException or HttpRequestException)
+                {
+                    // No marker (refused, or lost): judge at once, as before the marker existed.
+                    LogResyncMarkerFailed(_logger, ex.Message);
+                    Post(now => FinishResyncAsync(token, now));
+                }
             }
             catch (Exception ex) when (ex is AriException or HttpRequestException or OperationCanceledException)
             {
@@ -50,6 +89,19 @@ public sealed partial class OutboundDialer
             }
         });
     }
+
+    /// <summary>A user event came back on the dialer's events connection: its resync marker, maybe.</summary>
+    private Task OnUserEventAsync(ChannelUserevent userEvent, DateTimeOffset now) =>
+        userEvent.Channel is null && userEvent.Eventname == CallControl.CallCenter.ResyncMarkerEvent
+            && userEvent.Userevent.ValueKind == System.Text.Json.JsonValueKind.Object
+            && userEvent.Userevent.TryGetProperty("token", out var token) && token.GetString() is { } id
+            ? FinishResyncAsync(id, now)
+            : Task.CompletedTask;
+
+    private Task FinishResyncAsync(string token, DateTimeOffset now) =>
+        _pendingResyncs.Remove(token, out var missing)
+            ? EndVanishedAsync([.. missing.Where(id => _lines.ContainsKey(id) || _agentsByChannel.ContainsKey(id))], now)
+            : Task.CompletedTask;
 
     private async Task EndVanishedAsync(IReadOnlyList<string> vanished, DateTimeOffset now)
     {
@@ -135,6 +187,12 @@ public sealed partial class OutboundDialer
 
     [LoggerMessage(EventId = 1044, Level = LogLevel.Warning, Message = "Dialer resync after an events gap failed ({Reason}); lines whose end was missed are released by their ring-timeout or duration bounds")]
     private static partial void LogResyncFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1047, Level = LogLevel.Warning, Message = "Dialer resync marker (ARI user event) could not be sent ({Reason}); judging at once: a line that ended just after the reconnect may be counted as vanished")]
+    private static partial void LogResyncMarkerFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1048, Level = LogLevel.Information, Message = "Dialer resync waiting for marker {Token} is superseded by a new events gap")]
+    private static partial void LogResyncSuperseded(ILogger logger, string token);
 
     [LoggerMessage(EventId = 1045, Level = LogLevel.Warning, Message = "Dialer attempt {CallId} was left open by an instance that stopped (no heartbeat) and its channel is gone: ended as a lost reply, its lead may be dialled again")]
     private static partial void LogOrphanEnded(ILogger logger, string callId);

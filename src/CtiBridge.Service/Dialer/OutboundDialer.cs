@@ -502,6 +502,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 }
 
                 break;
+            case ChannelUserevent userEvent:
+                await OnUserEventAsync(userEvent, now).ConfigureAwait(false);
+                break;
             case AriEventGap gap:
                 ResyncAfterGap(gap);
                 break;
