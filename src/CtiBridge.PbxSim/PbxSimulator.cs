@@ -281,7 +281,9 @@ public sealed class PbxSimulator : IAsyncDisposable
     /// <summary>
     /// Fault injection: ARI requests for which <paramref name="matches"/>(method, path, e.g.
     /// <c>/ari/applications/ctibridge</c>) holds wait, before they are handled, until the returned handle
-    /// is disposed; their answers then say what is true at that moment.
+    /// is disposed; their answers then say what is true at that moment. The events WebSocket's upgrade
+    /// (<c>GET /ari/events</c>) can be held too: after <see cref="DropAriConnections"/> the events gap then
+    /// lasts until the handle is disposed, and events published meanwhile are lost, as in Asterisk.
     /// </summary>
     public IDisposable HoldAriRequests(Func<string, string, bool> matches) => AriServer.HoldRequests(matches);
 

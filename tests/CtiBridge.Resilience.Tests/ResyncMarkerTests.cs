@@ -84,4 +84,66 @@ public sealed class ResyncMarkerTests
         await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);
         Assert.Equal(stage == "waiting" ? "abandoned" : "answered", await database.ScalarAsync<string>("SELECT string_agg(disposition, ',') FROM calls", ct));
     }
+
+    /// <summary>
+    /// A caller who hangs up DURING the events gap (the events WebSocket is down: its StasisEnd goes
+    /// nowhere) was recorded as lost. But AMI, a connection of its own, stays up and sees the Hangup with
+    /// its cause: the resync reads AMI's events up to the snapshot (an AMI UserEvent marker) and ends the
+    /// call as the caller's hang-up. PbxSim holds the events WebSocket's reconnect until the caller is gone.
+    /// </summary>
+    [Theory]
+    [InlineData("waiting")]
+    [InlineData("talking")]
+    public async Task CallerHangsUpDuringTheEventsGap_AmiSawTheHangUp_CallEndsAsTheCallersHangUp_NotAsLost(string stage)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await CallTraffic.StartAsync(database, agents: 1, ct);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        if (stage == "waiting")
+        {
+            Assert.True((await rig.Center.PauseAgentAsync("2001", "break", ct)).Accepted);
+        }
+
+        var caller = rig.Trunk.CallIn("4008001", "5550001", "Customer");
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the call to enter the queue", ct);
+        if (stage == "talking")
+        {
+            await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the call to be answered", ct);
+            await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        }
+
+        // The events WebSocket drops and its reconnect waits: the gap is open while the caller hangs up.
+        using (rig.Pbx.HoldAriRequests((method, path) => method == "GET" && path.TrimEnd('/') == "/ari/events"))
+        {
+            var heldBefore = rig.Pbx.AriRequestsHeld;
+            rig.Pbx.DropAriConnections();
+            await CallTraffic.EventuallyAsync(() => Task.FromResult(rig.Pbx.AriRequestsHeld > heldBefore),
+                () => Task.FromResult("call control to try to reconnect its events"), ct);
+            rig.Trunk.HangUp(caller);
+            Assert.DoesNotContain(caller, rig.Pbx.ChannelNames);
+            await rig.PbxEvents.WaitAsync("Hangup", caller, ct); // on AMI, which stayed up
+            Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallEnded>(), e => e.CallId == enqueued.CallId); // nothing seen on ARI
+        }
+
+        // Reconnected: the resync finds the caller gone. Before, the call was system-lost (waiting) or
+        // completed with nobody as the releasing party (talking).
+        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call to end", ct);
+        Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallSystemLost>(), e => e.CallId == enqueued.CallId);
+        if (stage == "waiting")
+        {
+            Assert.Equal(CallDisposition.Abandoned, ended.Disposition);
+            Assert.True((await rig.Center.ResumeAgentAsync("2001", ct)).Accepted);
+        }
+        else
+        {
+            Assert.Equal(CallDisposition.Answered, ended.Disposition);
+            var completed = Assert.Single(rig.AcdEvents.Snapshot().OfType<CallCompleted>(), e => e.CallId == enqueued.CallId);
+            Assert.Equal(HangupParty.Caller, completed.ReleasedBy);
+        }
+
+        await CallTraffic.AssertSettledAsync(rig, ["2001"], ct);
+        await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);
+        Assert.Equal(stage == "waiting" ? "abandoned" : "answered", await database.ScalarAsync<string>("SELECT string_agg(disposition, ',') FROM calls", ct));
+    }
 }

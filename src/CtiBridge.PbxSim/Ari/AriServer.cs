@@ -138,16 +138,17 @@ internal sealed partial class AriServer : IAsyncDisposable
                     return;
                 }
 
-                if (request.Path.TrimEnd('/') == "/ari/events" && request.Method == "GET")
-                {
-                    await EventsAsync(request, stream, reader, cancellationToken);
-                    return;
-                }
-
+                // The events WebSocket's upgrade too can be held: the events gap then lasts until it is released.
                 if (HeldBy(request) is { } held)
                 {
                     Interlocked.Increment(ref _requestsHeld);
                     await held.WaitAsync(cancellationToken);
+                }
+
+                if (request.Path.TrimEnd('/') == "/ari/events" && request.Method == "GET")
+                {
+                    await EventsAsync(request, stream, reader, cancellationToken);
+                    return;
                 }
 
                 var response = Handle(request);

@@ -147,6 +147,13 @@ public sealed partial class CallCenter
                 var all = callbackLegsAtGap.Count == 0 ? [] : (await app.Ari.Channels.ListAsync(_stopping.Token).ConfigureAwait(false)).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
                 var pending = new PendingResync(app, snapshot.Channels, bridges, knownAtGap, callbackLegsAtGap, all);
 
+                // A known channel missing from the snapshot may have hung up during the gap itself: AMI (its own
+                // connection) saw that Hangup. Its events up to now are read before the channel is judged.
+                if (knownAtGap.Any(id => !snapshot.Channels.Any(c => c.Id == id)))
+                {
+                    await AwaitAmiHangupsAsync(app.Server, _stopping.Token).ConfigureAwait(false);
+                }
+
                 // A known channel missing from the snapshot may have ended after the reconnect: its StasisEnd
                 // is then on the new connection, maybe not read yet. The reconciliation waits for a marker
                 // sent now, which Asterisk queues behind that StasisEnd: what is still known when the marker
@@ -285,7 +292,7 @@ public sealed partial class CallCenter
             // Channels known at the gap that Asterisk no longer has ended unseen while the events were cut off.
             foreach (var channelId in knownAtGap.Where(id => _channels.ContainsKey(On(app, id)) && !live.ContainsKey(id)).ToList())
             {
-                OnChannelGone(app, channelId, at, "vanished while the ARI events were cut off", lost: true);
+                EndVanishedInGap(app, channelId, at); // as AMI saw it end, or lost (CallCenter.GapHangups.cs)
             }
 
             // Channels still up whose call ended here (or a ring leg stopped) while the link was down:

@@ -162,9 +162,11 @@ internal sealed partial class CallControlService(
         using var drainAtStop = settings.CallControl.Shutdown.HandBackCalls ? lifetime.ApplicationStopping.Register(() => StartDrain()) : default;
         try
         {
-            // Desk phones' AMI device states take unreachable agents out of routing (and back).
+            // Desk phones' AMI device states take unreachable agents out of routing (and back); AMI's hang-ups
+            // tell how a channel ended during an ARI events gap.
             await Task.WhenAll(apps.Select(app => app.RunAsync(center, lost.Token))
-                .Concat(servers.Select(server => center.WatchPhonesAsync(server.Ami, server.Name, lost.Token)))).ConfigureAwait(false);
+                .Concat(servers.Select(server => center.WatchPhonesAsync(server.Ami, server.Name, lost.Token)))
+                .Concat(servers.Select(server => center.WatchHangupsAsync(server.Ami, server.Name, lost.Token)))).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (lost.IsCancellationRequested)
         {
