@@ -88,14 +88,12 @@ public sealed class PredictivePacing : IPacingStrategy
     /// <inheritdoc />
     public int LinesToDial(PacingContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var est = context.Estimator;
-        var p = est.LiveAnswerProbability;
-        if (context.LinesAvailable <= 0 || context.Agents.LoggedIn <= 0 || p <= 0 || p >= 1)
+        if (PacingSearch.Degenerate(context) is { } lines)
         {
-            return p >= 1 ? Math.Clamp(context.Agents.Ready - context.Lines.Count, 0, context.LinesAvailable) : 0;
+            return lines;
         }
 
+        var est = context.Estimator;
         var horizon = est.LiveRingQuantile(ForecastQuantile) + context.ConnectDeadline.TotalSeconds;
         var wrap = est.MeanWrapUpSeconds;
         double agents = context.Agents.Ready;
@@ -106,6 +104,18 @@ public sealed class PredictivePacing : IPacingStrategy
                 ? est.LiveRingSurvival(remaining.TotalSeconds - context.ConnectDeadline.TotalSeconds)
                 : est.TalkEndsWithin(busy.TalkElapsed.TotalSeconds, horizon - wrap);
         }
+
+        return LinesForAgents(context, agents);
+    }
+
+    /// <summary>
+    /// The largest number of new lines whose extra expected live answers beyond <paramref name="agents"/>
+    /// (agents counted free for them) stay within the context's allowance per live answer they bring.
+    /// </summary>
+    internal static int LinesForAgents(PacingContext context, double agents)
+    {
+        var est = context.Estimator;
+        var p = est.LiveAnswerProbability;
 
         // Live answers still to come from the lines in flight (Poisson-binomial distribution).
         var inFlight = new double[context.Lines.Count + 1];
@@ -125,24 +135,9 @@ public sealed class PredictivePacing : IPacingStrategy
 
         var baseExcess = Excess(inFlight, 0, p, agents);
         var allowed = context.TargetAbandonRate;
-        var maxNew = (int)Math.Min(context.LinesAvailable, Math.Ceiling((context.Agents.Ready + context.Agents.Busy.Count + 1) / p * 2));
 
         // The excess grows with every line, so the largest acceptable count is found by bisection.
-        int lo = 0, hi = maxNew;
-        while (lo < hi)
-        {
-            var mid = (lo + hi + 1) >>> 1;
-            if (Excess(inFlight, mid, p, agents) - baseExcess <= allowed * mid * p)
-            {
-                lo = mid;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return lo;
+        return PacingSearch.Largest(PacingSearch.MaxNewLines(context, p), n => Excess(inFlight, n, p, agents) - baseExcess <= allowed * n * p);
     }
 
     /// <summary>E[(X - agents)+] where X = in-flight live answers + Binomial(newLines, p).</summary>
@@ -174,5 +169,53 @@ public sealed class PredictivePacing : IPacingStrategy
         }
 
         return excess;
+    }
+}
+
+/// <summary>
+/// What every model-based pacing shares: the cases that need no model (no line or agent, no
+/// live-answer estimate), the most new lines worth looking at, and the search for the largest
+/// acceptable count.
+/// </summary>
+internal static class PacingSearch
+{
+    /// <summary>
+    /// The answer when no model is needed, else null: nothing while no line may be opened, nobody is
+    /// logged in or no live answer was seen; one line per ready agent when every dial is answered.
+    /// </summary>
+    internal static int? Degenerate(PacingContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var p = context.Estimator.LiveAnswerProbability;
+        if (context.LinesAvailable <= 0 || context.Agents.LoggedIn <= 0 || p <= 0 || p >= 1)
+        {
+            return p >= 1 ? Math.Clamp(context.Agents.Ready - context.Lines.Count, 0, context.LinesAvailable) : 0;
+        }
+
+        return null;
+    }
+
+    /// <summary>The most new lines worth considering: twice the lines that would bring a live answer for every agent and one more.</summary>
+    internal static int MaxNewLines(PacingContext context, double p) =>
+        (int)Math.Min(context.LinesAvailable, Math.Ceiling((context.Agents.Ready + context.Agents.Busy.Count + 1) / p * 2));
+
+    /// <summary>The largest n in [0, <paramref name="max"/>] that is <paramref name="acceptable"/>, for a test that holds up to some n and fails above it (bisection).</summary>
+    internal static int Largest(int max, Func<int, bool> acceptable)
+    {
+        int lo = 0, hi = max;
+        while (lo < hi)
+        {
+            var mid = (lo + hi + 1) >>> 1;
+            if (acceptable(mid))
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return lo;
     }
 }

@@ -1,4 +1,5 @@
 using CtiBridge.Core.Dialer;
+using CtiBridge.Core.Dialer.Simulation;
 
 namespace CtiBridge.Core.Tests.Dialer;
 
@@ -24,12 +25,18 @@ internal sealed class DeadlineQueuePacing : IPacingStrategy
 {
     private readonly Random _random;
     private readonly int _samples;
+    private readonly ISimulationForesight? _releases;
 
     /// <summary>Creates the pacer.</summary>
     /// <param name="samples">Played-out futures per decision (16-4096).</param>
     /// <param name="seed">Seed of the draws (reproducible runs).</param>
-    public DeadlineQueuePacing(int samples = 128, int seed = 10)
+    /// <param name="releases">
+    /// When set, the busy agents' release times are the simulation's exact ones instead of draws from
+    /// the talk-time distribution (how much a perfect forecast of releases would buy this model).
+    /// </param>
+    public DeadlineQueuePacing(int samples = 128, int seed = 10, ISimulationForesight? releases = null)
     {
+        _releases = releases;
         ArgumentOutOfRangeException.ThrowIfLessThan(samples, 16);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(samples, 4096);
         _samples = samples;
@@ -39,17 +46,16 @@ internal sealed class DeadlineQueuePacing : IPacingStrategy
     /// <inheritdoc />
     public int LinesToDial(PacingContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var est = context.Estimator;
-        var p = est.LiveAnswerProbability;
-        if (context.LinesAvailable <= 0 || context.Agents.LoggedIn <= 0 || p <= 0 || p >= 1)
+        if (PacingSearch.Degenerate(context) is { } lines)
         {
-            return p >= 1 ? Math.Clamp(context.Agents.Ready - context.Lines.Count, 0, context.LinesAvailable) : 0;
+            return lines;
         }
 
+        var est = context.Estimator;
+        var p = est.LiveAnswerProbability;
         var deadline = context.ConnectDeadline.TotalSeconds;
         var wrap = est.MeanWrapUpSeconds;
-        var maxNew = (int)Math.Min(context.LinesAvailable, Math.Ceiling((context.Agents.Ready + context.Agents.Busy.Count + 1) / p * 2));
+        var maxNew = PacingSearch.MaxNewLines(context, p);
         var lineCount = context.Lines.Count;
         var agentCount = context.Agents.Ready + context.Agents.Busy.Count;
 
@@ -68,10 +74,11 @@ internal sealed class DeadlineQueuePacing : IPacingStrategy
                 buffer.Add(0);
             }
 
-            foreach (var busy in context.Agents.Busy)
+            for (var b = 0; b < context.Agents.Busy.Count; b++)
             {
-                var free = busy.WrapUpRemaining is { } remaining
-                    ? remaining.TotalSeconds
+                var busy = context.Agents.Busy[b];
+                var free = _releases is not null ? _releases.ReleasesFromNow[b]
+                    : busy.WrapUpRemaining is { } remaining ? remaining.TotalSeconds
                     : est.DrawTalkRemaining(busy.TalkElapsed.TotalSeconds, _random.NextDouble()) + wrap;
                 if (!double.IsPositiveInfinity(free))
                 {
@@ -124,21 +131,7 @@ internal sealed class DeadlineQueuePacing : IPacingStrategy
 
         var baseAbandons = Abandons(releases, answers, fresh, 0, deadline);
         var allowed = context.TargetAbandonRate * p * _samples;
-        int lo = 0, hi = maxNew;
-        while (lo < hi)
-        {
-            var mid = (lo + hi + 1) >>> 1;
-            if (Abandons(releases, answers, fresh, mid, deadline) - baseAbandons <= allowed * mid)
-            {
-                lo = mid;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return lo;
+        return PacingSearch.Largest(maxNew, n => Abandons(releases, answers, fresh, n, deadline) - baseAbandons <= allowed * n);
     }
 
     /// <summary>Abandons summed over the samples when the first <paramref name="newLines"/> new lines are dialled.</summary>

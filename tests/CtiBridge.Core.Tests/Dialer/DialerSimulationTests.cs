@@ -136,6 +136,66 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         ("steady target 0.92", new SimulatedPacing(DialingMode.Predictive, SteerOnHeadroom: false, TargetShareOfLimit: 0.92)),
     ]);
 
+    [Fact]
+    public void Run_ClairvoyantOracle_AbandonsNobodyAndKeepsAgentsBusierThanPredictive()
+    {
+        var scenario = TwentyAgents with { TargetLiveAnswers = 800, MinimumMeasured = TimeSpan.FromMinutes(30) };
+        var oracle = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive, Foresight: f => new ClairvoyantPacing(f), FatesKnownAhead: true));
+        var predictive = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive));
+        output.WriteLine($"oracle {oracle.Occupancy:P1} / {oracle.AbandonRate:P2}, predictive {predictive.Occupancy:P1} / {predictive.AbandonRate:P2}");
+
+        Assert.True(oracle.LiveAnswers >= 800);
+        Assert.Equal(0, oracle.Abandons);
+        Assert.True(oracle.Occupancy > predictive.Occupancy, $"oracle {oracle.Occupancy:P1} <= predictive {predictive.Occupancy:P1}");
+    }
+
+    [Fact]
+    public void Run_FatesNotKnownAhead_OracleIsRefusedWithTheReason()
+    {
+        var scenario = TwentyAgents with { TargetLiveAnswers = 50, MinimumMeasured = TimeSpan.FromMinutes(1) };
+
+        var error = Assert.Throws<InvalidOperationException>(() => DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive, Foresight: f => new ClairvoyantPacing(f))));
+        Assert.Contains("FatesKnownAhead", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Abandons_AnswersPlayedOutFirstComeFirstServed_CountsOnlyThoseNoAgentTakesWithinTheDeadline()
+    {
+        // One agent ready now, one free at 10 s (wrap-up 5 s): the answer at 1 s takes the first (talk 3 s: free
+        // again at 9 s); the one at 2 s is abandoned (the agents are free at 9 and 10 s, after its 4 s deadline);
+        // the one at 8 s takes the first agent at 9 s. With the second agent free at 3.5 s nobody is abandoned.
+        KnownAnswer[] answers = [new(1, 3), new(2, 30), new(8, 30)];
+
+        Assert.Equal(1, ClairvoyantPacing.Abandons([0, 10], answers, deadline: 2, wrapUp: 5));
+        Assert.Equal(0, ClairvoyantPacing.Abandons([0, 3.5], answers, deadline: 2, wrapUp: 5));
+    }
+
+    /// <summary>
+    /// Issue 10's "+3 points at 50 agents" against an upper bound: the nine 50-agent points with
+    /// predictive pacing as campaigns use it, the clairvoyant oracle (<see cref="ClairvoyantPacing"/>),
+    /// and <see cref="ReleaseMatchingPacing"/> with releases forecast from the talk-time distribution and
+    /// with the exact ones; docs/benchmarks.md "Dialer". Not part of the suite:
+    /// <c>-- --filter-method '*OracleBoundReport*' --explicit only</c> (CTIBRIDGE_DIALER_GRID_OUT=file writes the table).
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void OracleBoundReport_FiftyAgents_PrintsEachVariant() => ReportVariantsOnFiftyAgents(
+    [
+        ("main", new SimulatedPacing(DialingMode.Predictive)),
+        ("clairvoyant oracle", new SimulatedPacing(DialingMode.Predictive, Foresight: f => new ClairvoyantPacing(f), FatesKnownAhead: true)),
+        ("releases over ring times, forecast", new SimulatedPacing(DialingMode.Predictive, Strategy: new ReleaseMatchingPacing())),
+        ("releases over ring times, exact", new SimulatedPacing(DialingMode.Predictive, Foresight: f => new ReleaseMatchingPacing(f))),
+    ]);
+
+    /// <summary>
+    /// <see cref="DeadlineQueuePacing"/> with the busy agents' exact release times instead of draws
+    /// (what a perfect forecast of releases buys the per-answer queue model); docs/benchmarks.md
+    /// "Dialer". Slow (the queue is played out 128 times per decision); not part of the suite:
+    /// <c>-- --filter-method '*ExactReleaseQueueReport*' --explicit only</c> (CTIBRIDGE_DIALER_GRID=reduced: two points).
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void ExactReleaseQueueReport_FiftyAgents_PrintsBothPacings() =>
+        CompareOnFiftyAgents("deadline queue, exact releases", null, f => new DeadlineQueuePacing(releases: f));
+
     private void ReportVariantsOnFiftyAgents((string Name, SimulatedPacing Pacing)[] variants, double limit = 0.03)
     {
         var table = new System.Text.StringBuilder("| p(live) | talk s | " + string.Join(" | ", variants.Select(v => v.Name + " occ / abandon")) + " |\n|---:|---:|" + string.Concat(variants.Select(_ => "---|")) + "\n");
@@ -164,7 +224,7 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         Assert.All(results, r => Assert.True(r.Result.AbandonRate <= limit, $"{r.Scenario}, {r.Name}: abandoned {r.Result.AbandonRate:P2}"));
     }
 
-    private void CompareOnFiftyAgents(string name, Func<IPacingStrategy> strategy)
+    private void CompareOnFiftyAgents(string name, Func<IPacingStrategy>? strategy, Func<ISimulationForesight, IPacingStrategy>? foresight = null)
     {
         var reduced = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID") == "reduced";
         var scenarios = reduced
@@ -175,7 +235,7 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         foreach (var scenario in scenarios)
         {
             var predictive = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive));
-            var other = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive, Strategy: strategy()));
+            var other = DialerSimulation.Run(scenario, new SimulatedPacing(DialingMode.Predictive, Strategy: strategy?.Invoke(), Foresight: foresight));
             results.Add((scenario, other));
             var line = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"| {scenario.LiveAnswerProbability:0.00} | {scenario.MeanTalkSeconds:0} | {predictive.Occupancy * 100:0.0} / {predictive.AbandonRate * 100:0.00} | {other.Occupancy * 100:0.0} / {other.AbandonRate * 100:0.00} | {(other.Occupancy - predictive.Occupancy) * 100:+0.0;-0.0;0.0} | {other.DialerCpu.TotalSeconds:0.0} s / {other.Simulated.TotalHours:0.0} h |");

@@ -20,13 +20,13 @@ internal sealed class SlottedPredictivePacing : IPacingStrategy
     /// <inheritdoc />
     public int LinesToDial(PacingContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
+        if (PacingSearch.Degenerate(context) is { } lines)
+        {
+            return lines;
+        }
+
         var est = context.Estimator;
         var p = est.LiveAnswerProbability;
-        if (context.LinesAvailable <= 0 || context.Agents.LoggedIn <= 0 || p <= 0 || p >= 1)
-        {
-            return p >= 1 ? Math.Clamp(context.Agents.Ready - context.Lines.Count, 0, context.LinesAvailable) : 0;
-        }
 
         var deadline = context.ConnectDeadline.TotalSeconds;
         var wrap = est.MeanWrapUpSeconds;
@@ -62,28 +62,16 @@ internal sealed class SlottedPredictivePacing : IPacingStrategy
         }
 
         var allowed = context.TargetAbandonRate;
-        var maxNew = (int)Math.Min(context.LinesAvailable, Math.Ceiling((context.Agents.Ready + context.Agents.Busy.Count + 1) / p * 2));
-        int lo = 0, hi = maxNew;
-        while (lo < hi)
+        return PacingSearch.Largest(PacingSearch.MaxNewLines(context, p), n =>
         {
-            var mid = (lo + hi + 1) >>> 1;
             var worst = 0.0;
             foreach (var s in slots)
             {
-                worst = Math.Max(worst, PredictivePacing.Excess(s.InFlight, mid, s.NewLineChance, s.Agents) - s.BaseExcess);
+                worst = Math.Max(worst, PredictivePacing.Excess(s.InFlight, n, s.NewLineChance, s.Agents) - s.BaseExcess);
             }
 
-            if (worst <= allowed * mid * p)
-            {
-                lo = mid;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return lo;
+            return worst <= allowed * n * p;
+        });
     }
 
     /// <summary>P(a live answer within <paramref name="within"/> s | still ringing after <paramref name="elapsed"/> s).</summary>

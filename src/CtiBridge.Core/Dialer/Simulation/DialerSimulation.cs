@@ -54,12 +54,51 @@ public sealed record DialerScenario
 /// <param name="EstimatorWindow">Dial results the campaign's <see cref="PacingEstimator"/> keeps (campaigns: 1 000).</param>
 /// <param name="TargetShareOfLimit">Share of the abandon limit predictive pacing aims at (null: as campaigns, 0.85).</param>
 /// <param name="SteerOnHeadroom">False: the allowance is steered towards the target share only, the headroom acts through the limit guard alone (campaigns: true).</param>
-public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true)
+/// <param name="Foresight">
+/// For Predictive, instead of <paramref name="Strategy"/>: a strategy built with what the simulation
+/// knows ahead (<see cref="ISimulationForesight"/>), to measure bounds such as an oracle dialer. Never available to campaigns.
+/// </param>
+/// <param name="FatesKnownAhead">
+/// True: every dial's outcome, ring time and talk time are drawn before the dial, in dial order, from a stream of their own,
+/// so <see cref="ISimulationForesight.NextDial"/> can tell them (an oracle). False: drawn when they happen, as in every other run.
+/// </param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true, Func<ISimulationForesight, IPacingStrategy>? Foresight = null, bool FatesKnownAhead = false)
 {
     /// <summary>A label for tables.</summary>
     public override string ToString() => Mode == DialingMode.Power
         ? FormattableString.Invariant($"power {PowerRatio:0.00}")
         : Mode.ToString().ToLowerInvariant();
+}
+
+/// <summary>What happens to one dial of a simulation: whether a person answers, after how long, and how long the talk lasts.</summary>
+/// <param name="Live">A person answers.</param>
+/// <param name="RingSeconds">Ring time until the answer (live) or the end of the attempt (other outcomes).</param>
+/// <param name="TalkSeconds">Talk time if a live answer is connected to an agent.</param>
+public readonly record struct DialFate(bool Live, double RingSeconds, double TalkSeconds);
+
+/// <summary>A live answer the simulation knows is coming (or waiting for an agent now).</summary>
+/// <param name="AnswerIn">Seconds from now until the answer; negative: answered that long ago and waiting for an agent.</param>
+/// <param name="TalkSeconds">Its talk time once connected (NaN when the fates are not known ahead).</param>
+public readonly record struct KnownAnswer(double AnswerIn, double TalkSeconds);
+
+/// <summary>
+/// What a simulation knows that no real dialer can: the moment each busy agent will be ready, and
+/// (with <see cref="SimulatedPacing.FatesKnownAhead"/>) how every dial will end. For measuring bounds
+/// (an oracle dialer against the real pacing); campaigns never have it.
+/// </summary>
+public interface ISimulationForesight
+{
+    /// <summary>Seconds from the current decision until each busy agent is ready (talk end + wrap-up), in the order of the snapshot's <see cref="AgentSnapshot.Busy"/>.</summary>
+    IReadOnlyList<double> ReleasesFromNow { get; }
+
+    /// <summary>Live answers of the lines up now that no agent has taken yet (ringing lines that will be answered by a person, and answers waiting).</summary>
+    IReadOnlyList<KnownAnswer> LiveAnswersInFlight { get; }
+
+    /// <summary>Wrap-up after each call, seconds.</summary>
+    double WrapUpSeconds { get; }
+
+    /// <summary>The fate of the <paramref name="k"/>-th dial from now (0 = the next one); only with <see cref="SimulatedPacing.FatesKnownAhead"/>.</summary>
+    DialFate NextDial(int k);
 }
 
 /// <summary>What a simulation run measured (after the warm-up).</summary>
@@ -147,19 +186,23 @@ public static class DialerSimulation
         MessageEnd,
     }
 
-    private sealed class SimulationRun
+    private sealed class SimulationRun : ISimulationForesight
     {
         private const double AbandonMessageSeconds = 8;
         private readonly DialerScenario _s;
         private readonly CampaignDialer _dialer;
         private readonly Random _random;
         private readonly PriorityQueue<(EventKind Kind, string CallId, int Agent), (double, long)> _events = new();
-        private readonly Dictionary<string, (bool Live, int Agent)> _calls = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, SimulatedCall> _calls = new(StringComparer.Ordinal);
         private readonly LinkedList<string> _waiting = new();
         private readonly Queue<int> _ready = new();
         private readonly double[] _busySince;
         private readonly double[] _wrapUntil;
         private readonly bool[] _talking;
+        private readonly double[] _talkEnd;
+        private readonly List<double> _releasesFromNow = [];
+        private readonly List<DialFate> _fatesAhead = [];
+        private readonly Random? _fateRandom;
         private readonly double _measureFrom;
         private readonly Stopwatch _dialerTime = new();
         private long _sequence;
@@ -190,7 +233,15 @@ public static class DialerSimulation
                 MaxConcurrentLines = Math.Max(10, (int)Math.Ceiling(scenario.Agents * 4 / scenario.LiveAnswerProbability)),
                 RingTimeout = TimeSpan.FromSeconds(30),
             };
-            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"), pacing.Mode == DialingMode.Predictive ? pacing.Strategy : null, new PacingEstimator(pacing.EstimatorWindow))
+            if (pacing.FatesKnownAhead)
+            {
+#pragma warning disable CA5394 // Simulation randomness: seeded and reproducible on purpose.
+                _fateRandom = new Random(unchecked((scenario.Seed * 7919) + 17));
+#pragma warning restore CA5394
+            }
+
+            var strategy = pacing.Mode != DialingMode.Predictive ? null : pacing.Foresight is { } foresight ? foresight(this) : pacing.Strategy;
+            _dialer = new CampaignDialer(campaign, new LeadTimeZones(new Dictionary<string, string>(), "UTC"), strategy, new PacingEstimator(pacing.EstimatorWindow))
             {
                 EnforceAbandonLimit = pacing.EnforceAbandonLimit,
             };
@@ -203,12 +254,53 @@ public static class DialerSimulation
             _busySince = new double[scenario.Agents];
             _wrapUntil = new double[scenario.Agents];
             _talking = new bool[scenario.Agents];
+            _talkEnd = new double[scenario.Agents];
             for (var a = 0; a < scenario.Agents; a++)
             {
                 _ready.Enqueue(a);
             }
 
             _measureFrom = scenario.WarmUp.TotalSeconds;
+        }
+
+        public IReadOnlyList<double> ReleasesFromNow => _releasesFromNow;
+
+        public IReadOnlyList<KnownAnswer> LiveAnswersInFlight
+        {
+            get
+            {
+                var answers = new List<KnownAnswer>();
+                foreach (var call in _calls.Values)
+                {
+                    if (call.Live && call.Stage is CallStage.Ringing or CallStage.Waiting)
+                    {
+                        answers.Add(new KnownAnswer(call.AnswerAt - _now, call.TalkSeconds));
+                    }
+                }
+
+                return answers;
+            }
+        }
+
+        public double WrapUpSeconds => _s.WrapUpSeconds;
+
+        public DialFate NextDial(int k)
+        {
+            if (_fateRandom is null)
+            {
+                throw new InvalidOperationException("the dials' fates are drawn when they happen in this run; set SimulatedPacing.FatesKnownAhead to know them ahead");
+            }
+
+            ArgumentOutOfRangeException.ThrowIfNegative(k);
+            while (_fatesAhead.Count <= k)
+            {
+                var live = _fateRandom.NextDouble() < _s.LiveAnswerProbability;
+                var (min, max) = live ? _s.LiveRingSeconds : _s.OtherRingSeconds;
+                var ring = min + (_fateRandom.NextDouble() * (max - min));
+                _fatesAhead.Add(new DialFate(live, ring, TalkTime(_fateRandom)));
+            }
+
+            return _fatesAhead[k];
         }
 
         public SimulationResult Execute()
@@ -269,6 +361,7 @@ public static class DialerSimulation
                 case EventKind.ConnectDeadline:
                     if (_waiting.Remove(callId))
                     {
+                        _calls[callId].Stage = CallStage.Message;
                         Timed(() => _dialer.OnAbandoned(callId, At(_now), messagePlayed: true));
                         Count(abandoned: true);
                         Schedule(_now + AbandonMessageSeconds, EventKind.MessageEnd, callId, -1);
@@ -297,8 +390,8 @@ public static class DialerSimulation
 
         private void RingEnd(string callId)
         {
-            var (live, _) = _calls[callId];
-            if (!live)
+            var call = _calls[callId];
+            if (!call.Live)
             {
                 _calls.Remove(callId);
                 Timed(() => _dialer.OnCallEnded(callId, At(_now), CallOutcome.NoAnswer));
@@ -312,6 +405,7 @@ public static class DialerSimulation
             }
             else
             {
+                call.Stage = CallStage.Waiting;
                 _waiting.AddLast(callId);
                 Schedule(_now + 2, EventKind.ConnectDeadline, callId, -1);
             }
@@ -334,25 +428,35 @@ public static class DialerSimulation
         {
             Timed(() => _dialer.OnAgentConnected(callId, At(_now)));
             Count(abandoned: false);
-            _calls[callId] = (true, agent);
+            var call = _calls[callId];
+            call.Stage = CallStage.Talking;
             _talking[agent] = true;
             _busySince[agent] = _now;
-            var mu = Math.Log(_s.MeanTalkSeconds) - (_s.TalkSigma * _s.TalkSigma / 2);
-            var talk = Math.Exp(mu + (_s.TalkSigma * Normal()));
+            var talk = double.IsNaN(call.TalkSeconds) ? TalkTime(_random) : call.TalkSeconds;
+            _talkEnd[agent] = _now + talk;
             Schedule(_now + talk, EventKind.TalkEnd, callId, agent);
+        }
+
+        private double TalkTime(Random random)
+        {
+            var mu = Math.Log(_s.MeanTalkSeconds) - (_s.TalkSigma * _s.TalkSigma / 2);
+            return Math.Exp(mu + (_s.TalkSigma * Normal(random)));
         }
 
         private void Plan()
         {
             var busy = new List<BusyAgent>(_s.Agents);
+            _releasesFromNow.Clear();
             for (var a = 0; a < _s.Agents; a++)
             {
                 if (_talking[a])
                 {
                     busy.Add(new BusyAgent(TimeSpan.FromSeconds(_now - _busySince[a])));
+                    _releasesFromNow.Add(_talkEnd[a] + _s.WrapUpSeconds - _now);
                 }
                 else if (_wrapUntil[a] > _now)
                 {
+                    _releasesFromNow.Add(_wrapUntil[a] - _now);
                     busy.Add(new BusyAgent(TimeSpan.FromSeconds(_wrapUntil[a] - _s.WrapUpSeconds - _busySince[a]), TimeSpan.FromSeconds(_wrapUntil[a] - _now)));
                 }
             }
@@ -363,10 +467,21 @@ public static class DialerSimulation
             _dialerTime.Stop();
             foreach (var order in plan.Orders)
             {
-                var live = _random.NextDouble() < _s.LiveAnswerProbability;
-                var (min, max) = live ? _s.LiveRingSeconds : _s.OtherRingSeconds;
-                _calls[order.Call.CallId] = (live, -1);
-                Schedule(_now + min + (_random.NextDouble() * (max - min)), EventKind.RingEnd, order.Call.CallId, -1);
+                DialFate fate;
+                if (_fateRandom is null)
+                {
+                    var live = _random.NextDouble() < _s.LiveAnswerProbability;
+                    var (min, max) = live ? _s.LiveRingSeconds : _s.OtherRingSeconds;
+                    fate = new DialFate(live, min + (_random.NextDouble() * (max - min)), double.NaN);
+                }
+                else
+                {
+                    fate = NextDial(0);
+                    _fatesAhead.RemoveAt(0);
+                }
+
+                _calls[order.Call.CallId] = new SimulatedCall(fate.Live, _now + fate.RingSeconds, fate.TalkSeconds);
+                Schedule(_now + fate.RingSeconds, EventKind.RingEnd, order.Call.CallId, -1);
                 if (_now >= _measureFrom)
                 {
                     _dials++;
@@ -413,13 +528,35 @@ public static class DialerSimulation
             _dialerTime.Stop();
         }
 
-        private double Normal()
+        private static double Normal(Random random)
         {
             // Box-Muller: two uniforms -> one standard normal.
-            var u1 = 1.0 - _random.NextDouble();
-            var u2 = _random.NextDouble();
+            var u1 = 1.0 - random.NextDouble();
+            var u2 = random.NextDouble();
             return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
         }
+    }
+
+    private enum CallStage
+    {
+        Ringing,
+        Waiting,
+        Talking,
+        Message,
+    }
+
+    /// <summary>A line of the simulation: its fate, and where it is now.</summary>
+    private sealed class SimulatedCall(bool live, double answerAt, double talkSeconds)
+    {
+        public bool Live { get; } = live;
+
+        /// <summary>When a live line is (or was) answered; the end of the ringing for the other outcomes.</summary>
+        public double AnswerAt { get; } = answerAt;
+
+        /// <summary>Talk time when known ahead; NaN: drawn at the connection.</summary>
+        public double TalkSeconds { get; } = talkSeconds;
+
+        public CallStage Stage { get; set; } = CallStage.Ringing;
     }
 
 }
