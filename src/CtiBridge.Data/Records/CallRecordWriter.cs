@@ -94,6 +94,12 @@ public sealed class CallRecordWriter
             {
                 await RefreshAgentOutboundRollupsAsync(connection, byType[table.RecordType].Cast<CallRecord>(), cancellationToken).ConfigureAwait(false);
             }
+            else if (table.RecordType == typeof(SurveyAnswerRecord))
+            {
+                // A call whose row is in this batch has its score in that row (and, written in parallel, its row is locked by the other kind's transaction).
+                var rowsHere = byType.TryGetValue(typeof(CallRecord), out var callRows) ? callRows.Select(r => ((CallRecord)r).CallId).ToHashSet(StringComparer.Ordinal) : [];
+                await ScoreCallsAsync(connection, byType[table.RecordType].Cast<SurveyAnswerRecord>().Where(a => !rowsHere.Contains(a.CallId)).ToList(), cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -161,6 +167,22 @@ public sealed class CallRecordWriter
 
         await using var command = new NpgsqlCommand("SELECT records_refresh_agent_outbound_rollups(@quarters)", connection);
         command.Parameters.Add(new NpgsqlParameter("quarters", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = quarters.ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The answers' scores onto their calls' rows, in the batch's transaction: an instance that adopted a
+    // caller in the survey never saw the call's row, so its records carry the answer only (issue 8).
+    private static async Task ScoreCallsAsync(NpgsqlConnection connection, List<SurveyAnswerRecord> answers, CancellationToken cancellationToken)
+    {
+        if (answers.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(Queries.NamedQueries.Get("calls_survey_score"), connection);
+        command.Parameters.Add(new NpgsqlParameter("call_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = answers.Select(a => a.CallId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("scores", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Smallint) { Value = answers.Select(a => a.Score).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("answered_at", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = answers.Select(a => a.AnsweredAt.UtcDateTime).ToArray() });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -78,7 +78,10 @@ internal sealed class RecordTable<T> : IRecordTable where T : CallCenterRecord
             .Append($" ON CONFLICT ({keys}) DO ");
         if (hasRevision)
         {
-            var updates = columns.Where(c => !key.Contains(c.Name)).Select(c => $"{c.Name} = EXCLUDED.{c.Name}");
+            // A call's survey score may come from the survey answer alone (calls_survey_score.sql: a caller adopted in
+            // the survey), after the row; a later revision of the row without the score must not clear it.
+            var updates = columns.Where(c => !key.Contains(c.Name))
+                .Select(c => table == "calls" && c.Name == "survey_score" ? $"{c.Name} = COALESCE(EXCLUDED.{c.Name}, {table}.{c.Name})" : $"{c.Name} = EXCLUDED.{c.Name}");
             upsert.Append("UPDATE SET ").Append(string.Join(", ", updates))
                 .Append(table == "calls" ? ", written_at = now()" : string.Empty)
                 .Append($" WHERE {table}.revision < EXCLUDED.revision");

@@ -60,6 +60,32 @@ public sealed class CallRecordWriterTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Write_SurveyAnswerWithoutItsCallRow_ScoresTheStoredRow_ALaterRevisionKeepsTheScore()
+    {
+        // An instance that adopted the caller in the survey never saw the call's row: its batch has the answer only.
+        var writer = new CallRecordWriter(Db.DataSource);
+        var start = new DateTimeOffset(2026, 3, 13, 9, 0, 0, TimeSpan.Zero);
+        await writer.WriteAsync(Calls.Answered("adopted-survey-1", start, "sales", "a1", 5, 60), Ct);
+        await writer.WriteAsync(Calls.Answered("adopted-survey-2", start, "sales", "a1", 5, 60), Ct);
+        SurveyAnswerRecord Answer(string callId, int seconds, short score) => new()
+        {
+            CallId = callId, Question = "satisfaction", AnsweredAt = start.AddSeconds(seconds), Score = score, ScaleMax = 10, AgentId = "a1", Queue = "sales",
+        };
+
+        await writer.WriteAsync([Answer("adopted-survey-1", 100, 3), Answer("adopted-survey-1", 110, 8), Answer("no-such-call", 100, 5)], Ct);
+
+        Assert.Equal(8, await Db.ScalarAsync<short>("SELECT survey_score FROM calls WHERE call_id = 'adopted-survey-1'", Ct));
+        Assert.Equal(1, await Db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id = 'adopted-survey-2' AND survey_score IS NULL", Ct));
+        Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id = 'no-such-call'", Ct));
+        Assert.Equal(3, await Db.ScalarAsync<long>("SELECT count(*) FROM survey_answers WHERE call_id IN ('adopted-survey-1', 'no-such-call')", Ct));
+
+        // The first instance's later revision of the row (e.g. replayed from its journal) has no score: it must not clear it.
+        await writer.WriteAsync(Calls.Answered("adopted-survey-1", start, "sales", "a1", 5, 60, wrapUp: 20, revision: 1), Ct);
+        Assert.Equal(8, await Db.ScalarAsync<short>("SELECT survey_score FROM calls WHERE call_id = 'adopted-survey-1'", Ct));
+        Assert.Equal(20.0, await Db.ScalarAsync<double>("SELECT wrap_up_seconds FROM calls WHERE call_id = 'adopted-survey-1'", Ct));
+    }
+
+    [Fact]
     public async Task Write_CallsInAFarMonth_CreatesThatMonthsPartitions()
     {
         var writer = new CallRecordWriter(Db.DataSource);

@@ -160,8 +160,9 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
         await rig.StopServiceAsync();
 
         Assert.Equal($"{ended.CallId}|answered", await CallRowsAsync("5552003", ct));
-        // The answer is stored with the call (survey_answers). calls.survey_score stays empty: the new instance's
-        // records mapper never saw the call's row (docs/call-control.md, left).
+        // The answer is stored with the call: in survey_answers and on the call's row, although the new instance's
+        // records mapper never saw that row (the writer scores the stored row: calls_survey_score.sql).
+        Assert.Equal(7, await database.Database.ScalarAsync<short>($"SELECT survey_score FROM calls WHERE call_id = '{Q(ended.CallId)}'", ct));
         Assert.Equal("satisfaction|7|2001", await database.Database.ScalarAsync<string>(
             $"SELECT concat_ws('|', question, score, agent_id) FROM survey_answers WHERE call_id = '{Q(ended.CallId)}'", ct));
         Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
