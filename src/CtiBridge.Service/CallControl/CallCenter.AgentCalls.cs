@@ -293,7 +293,7 @@ public sealed partial class CallCenter
             SetCallerHeld(session, true);
         }
 
-        var legId = $"{session.CallId}-consult-{++session.Consults}";
+        var legId = ConsultLegId(session, target);
         var consult = new ConsultLeg(legId, target, consulted);
         session.Consult = consult;
         _consultLegs[legId] = session;

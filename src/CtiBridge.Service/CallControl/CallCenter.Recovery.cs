@@ -71,12 +71,23 @@ public sealed partial class CallCenter
     /// <summary>Agent legs (<c>{call}-{agent}-{n}</c>) of stored calls that are not in a bridge with their call's caller.</summary>
     private static HashSet<string> StaleAgentLegs(IReadOnlyList<LiveCall> calls, IReadOnlyList<Channel> inApp, IReadOnlyList<string> ringing, IReadOnlyList<Bridge> bridges)
     {
-        var callers = calls.ToDictionary(c => c.CallId, c => c.ChannelId, StringComparer.Ordinal);
+        var byId = calls.ToDictionary(c => c.CallId, StringComparer.Ordinal);
+        var inAppIds = inApp.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        var bridgeOf = new Dictionary<string, Bridge>(StringComparer.Ordinal);
+        foreach (var bridge in bridges)
+        {
+            foreach (var member in bridge.Channels)
+            {
+                bridgeOf[member] = bridge;
+            }
+        }
+
         var stale = new HashSet<string>(StringComparer.Ordinal);
         foreach (var id in inApp.Select(c => c.Id).Concat(ringing))
         {
-            if (IsCallControlLeg(id) && callers.TryGetValue(id[..36], out var caller) && ParseLeg(id[..36], id) is ({ }, _)
-                && !bridges.Any(b => b.Channels.Contains(id) && b.Channels.Contains(caller)))
+            if (IsCallControlLeg(id) && byId.TryGetValue(id[..36], out var call) && ParseLeg(id[..36], id) is ({ }, _)
+                && !bridges.Any(b => b.Channels.Contains(id) && b.Channels.Contains(call.ChannelId))
+                && HeldAgentLegOf(call, inAppIds, bridgeOf)?.LegId != id)
             {
                 stale.Add(id);
             }
@@ -373,6 +384,11 @@ public sealed partial class CallCenter
             }
         }
 
+        if (knownAtGap is null)
+        {
+            ResumeConsultedWithoutConsultation(app, at);
+        }
+
         LogRecovered(_logger, app.Server, knownAtGap is not null ? "after an events gap" : "at start", agents.Count, adopted, picked);
     }
 
@@ -411,7 +427,7 @@ public sealed partial class CallCenter
     }
 
     private bool IsConnected(LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf) =>
-        live.ContainsKey(call.ChannelId) && AgentLegOf(call, live, bridgeOf) is not null;
+        live.ContainsKey(call.ChannelId) && (AgentLegOf(call, live, bridgeOf) is not null || HeldAgentLegOf(call, live.Keys, bridgeOf) is not null);
 
     /// <summary>The agent's leg bridged with the caller (<c>{call}-{agent}-{n}</c>), when there is one.</summary>
     private (string AgentId, string LegId)? AgentLegOf(LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf)
@@ -419,6 +435,13 @@ public sealed partial class CallCenter
         if (!bridgeOf.TryGetValue(call.ChannelId, out var bridge))
         {
             return null;
+        }
+
+        // The connected agent's own leg, or the consult leg that agent took over by a completed consult transfer.
+        if (call.AgentId is { } connected && _agents.ContainsKey(connected)
+            && bridge.Channels.FirstOrDefault(m => m != call.ChannelId && live.ContainsKey(m) && IsLegOfAgent(call.CallId, m, connected)) is { } own)
+        {
+            return (connected, own);
         }
 
         foreach (var member in bridge.Channels)
@@ -469,9 +492,20 @@ public sealed partial class CallCenter
         var callerThere = live.ContainsKey(call.ChannelId);
         var leg = callerThere ? AgentLegOf(call, live, bridgeOf) : null;
 
+        // The caller held outside the bridge (agent hold, or a consultation): the agent's leg is in the call's bridge alone.
+        var held = callerThere && leg is null ? HeldAgentLegOf(call, live.Keys, bridgeOf) : null;
+        if (held is var (heldAgent, heldLeg, heldBridge))
+        {
+            leg = (heldAgent, heldLeg);
+            bridge = heldBridge;
+        }
+
+        // A consultation (or three-way conference) going on with the agent stays; see CallCenter.ConsultRecovery.cs.
+        var consult = leg is var (_, agentLeg) && bridge is not null ? ConsultToKeep(call.CallId, agentLeg, bridge.Id, live, bridgeOf) : null;
+
         // Every other leg the other instance made for this call (ringing, consult, external) goes:
         // a waiting call is rung again from here.
-        foreach (var id in live.Keys.Concat(_ringingAtAdoption).Where(id => id.StartsWith(prefix, StringComparison.Ordinal) && id != leg?.LegId).ToList())
+        foreach (var id in live.Keys.Concat(_ringingAtAdoption).Where(id => id.StartsWith(prefix, StringComparison.Ordinal) && id != leg?.LegId && id != consult?.LegId).ToList())
         {
             app.Release(id, "normal");
         }
@@ -501,7 +535,26 @@ public sealed partial class CallCenter
                 session.AgentLegs.Remove(agentId);
                 _channels.Remove(On(app, legId));
                 app.Release(legId, "normal");
+                if (consult is { } dropped)
+                {
+                    app.Release(dropped.LegId, "normal");
+                }
+
                 leg = null;
+                bridge = bridgeOf.GetValueOrDefault(call.ChannelId);
+            }
+            else
+            {
+                if (held is not null && _engine.Handle(new CallHoldChanged(at, call.CallId, true)).Accepted)
+                {
+                    // Still on the music the previous owner started; retrieved (or the consultation ended) from here.
+                    session.CallerOnHold = true;
+                }
+
+                if (consult is { } kept)
+                {
+                    AdoptConsult(session, kept, callerInBridge: held is null, at);
+                }
             }
         }
 
@@ -581,7 +634,7 @@ public sealed partial class CallCenter
         }
 
         var name = rest[..dash];
-        return (name is "consult" or "bridge" ? null : name, n);
+        return (name is "consult" or "bridge" || name.StartsWith(ConsultName + ".", StringComparison.Ordinal) ? null : name, n);
     }
 
     /// <summary>Channel IDs CtiBridge gives the legs it makes start with the call's GUID.</summary>
