@@ -48,6 +48,21 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Writes ahead that the attempt's customer was put through to <paramref name="agentId"/> (nothing once
+    /// the attempt has ended): an instance killed on the call never stores its end, and the sweep that
+    /// ends the orphan then knows the person was reached. Returns false when the attempt had already ended.
+    /// </summary>
+    public async Task<bool> ConnectedAsync(string callId, string agentId, DateTimeOffset answeredAt, DateTimeOffset connectedAt, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempt_connected"));
+        command.Parameters.AddWithValue("call_id", callId);
+        command.Parameters.AddWithValue("agent_id", agentId);
+        command.Parameters.AddWithValue("answered_at", answeredAt);
+        command.Parameters.AddWithValue("agent_connected_at", connectedAt);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
     /// <summary>Stores the end of an attempt and what becomes of its lead (which also ends the hopper's claim), in one transaction.</summary>
     public async Task EndAsync(StoredAttemptEnd end, CancellationToken cancellationToken = default)
     {

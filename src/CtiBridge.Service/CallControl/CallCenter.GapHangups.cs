@@ -115,7 +115,7 @@ public sealed partial class CallCenter
             await ami.UserEventAsync(ResyncMarkerEvent, [new("Token", token)], linked.Token).ConfigureAwait(false);
             await back.Task.WaitAsync(linked.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is AmiConnectionException or AmiActionTimeoutException or ObjectDisposedException
+        catch (Exception ex) when (ex is AmiConnectionException or AmiActionTimeoutException or AmiActionException or ObjectDisposedException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             LogAmiMarkerFailed(_logger, server, ex.Message);

@@ -188,6 +188,9 @@ public sealed partial class OutboundDialer
     [LoggerMessage(EventId = 1044, Level = LogLevel.Warning, Message = "Dialer resync after an events gap failed ({Reason}); lines whose end was missed are released by their ring-timeout or duration bounds")]
     private static partial void LogResyncFailed(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 1049, Level = LogLevel.Warning, Message = "Dialer call {CallId}: the connect to an agent could not be written ahead ({Reason}); if this instance dies during the call, its lead may be dialled again")]
+    private static partial void LogConnectNotWritten(ILogger logger, string callId, string reason);
+
     [LoggerMessage(EventId = 1047, Level = LogLevel.Warning, Message = "Dialer resync marker (ARI user event) could not be sent ({Reason}); judging at once: a line that ended just after the reconnect may be counted as vanished")]
     private static partial void LogResyncMarkerFailed(ILogger logger, string reason);
 

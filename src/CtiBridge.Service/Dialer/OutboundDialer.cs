@@ -662,7 +662,26 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             await _ari.Bridges.AddChannelAsync(bridgeId, [agent.ChannelId, line.CallId], cancellationToken: ct).ConfigureAwait(false);
         }, null, _stopping.Token);
         LogConnected(_logger, line.CallId, agent.Id, campaign.Definition.Id);
+        WriteConnectAhead(line.CallId, agent.Id, campaign.Dialer.Find(line.CallId)?.AnsweredAt ?? now, now);
     }
+
+    /// <summary>
+    /// The connect is stored at once, off the loop (issue 14): if this instance is killed during the
+    /// conversation, its attempt stays open, and the sweep of another instance that ends it must know the
+    /// person was reached, or the lead would be dialled again. A failed write only loses that knowledge.
+    /// </summary>
+    private void WriteConnectAhead(string callId, string agentId, DateTimeOffset answeredAt, DateTimeOffset connectedAt) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _attempts.ConnectedAsync(callId, agentId, answeredAt, connectedAt, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+            {
+                LogConnectNotWritten(_logger, callId, ex.Message);
+            }
+        });
 
     private async Task OnChannelGoneAsync(string channelId, DateTimeOffset now, int? cause)
     {
