@@ -37,6 +37,9 @@ public sealed class PacingEstimator
     /// <summary>Talk-time samples held.</summary>
     public int TalkSamples => _talk.Count;
 
+    /// <summary>The most talk-time samples held (the window's size).</summary>
+    public int TalkWindow => _talk.Capacity;
+
     /// <summary>Share of recent dials answered by a person (0 when there are no results yet).</summary>
     public double LiveAnswerProbability => _resultCount == 0 ? 0 : (double)_liveInWindow / _resultCount;
 
@@ -134,6 +137,8 @@ public sealed class PacingEstimator
         private bool _dirty;
 
         public int Count => _count;
+
+        public int Capacity => _ring.Length;
 
         public double Mean => _count == 0 ? 0 : _sum / _count;
 

@@ -118,6 +118,20 @@ public sealed class CampaignDialerTests
         Assert.True(plan.Orders.Count <= 100);
     }
 
+    [Theory]
+    [InlineData(45, DialingMode.Progressive)] // 40 talks ended, 45 agents talking: the estimate has seen only the short ones
+    [InlineData(40, DialingMode.Predictive)]
+    public void Plan_PredictiveWithFewerTalksEndedThanAgentsTalking_StaysProgressive(int talking, DialingMode expected)
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5); // 40 live answers, 40 talks ended
+
+        var plan = dialer.Plan(Now.AddHours(1), Ready(5, busy: talking), Leads(100, from: 5000), NoDnc);
+
+        Assert.Equal(expected, plan.EffectiveMode);
+        Assert.Equal(expected == DialingMode.Progressive, plan.Orders.Count == 5);
+    }
+
     [Fact]
     public void Plan_PredictiveAtTheAbandonLimit_FallsBackToProgressive()
     {
