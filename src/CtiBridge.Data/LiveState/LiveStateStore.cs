@@ -71,6 +71,12 @@ public enum LiveIvrStage
 
     /// <summary>Dialling, or connected to, an outside number.</summary>
     External,
+
+    /// <summary>Answered, waiting for the customer lookup's answer (plan: the DID's).</summary>
+    Lookup,
+
+    /// <summary>Blacklisted: hearing the blocked prompt (its playback id), then released.</summary>
+    Blocked,
 }
 
 /// <summary>A caller in an IVR plan, a voicemail or the survey now, as stored for a restart or takeover.</summary>

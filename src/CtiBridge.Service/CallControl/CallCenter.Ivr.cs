@@ -115,22 +115,7 @@ public sealed partial class CallCenter
         _channels[On(app, channel.Id)] = new ChannelLeg(session, null);
         session.Run("answer", ct => app.Ari.Channels.AnswerAsync(channel.Id, ct));
         LogCallEntered(_logger, session.CallId, did, agentRoute is not null ? "agent " + agentRoute.AgentId : plan is null ? queue! : "plan " + plan.Name);
-        if (_lookup is null)
-        {
-            Entered(session, CustomerInfo.Unknown, at);
-            return;
-        }
-
-        var lookup = _lookup;
-        session.Run("customer lookup", async ct =>
-        {
-            var info = await lookup.LookupAsync(session.Caller.CallerNumber, did, ct).ConfigureAwait(false);
-            Post(when =>
-            {
-                Entered(session, info, when);
-                return null;
-            });
-        });
+        LookUpCaller(session, did, at);
     }
 
     /// <summary>The lookup answered (or there is none): block, or start the plan, or queue.</summary>
@@ -156,6 +141,12 @@ public sealed partial class CallCenter
             session.Blocked = true;
             Step(session, "blocked", null, at, terminal: false);
             Leave(session, _settings.CustomerLookup?.BlockedPrompt);
+            if (!session.Ended)
+            {
+                // A restart during the prompt finds a blocked caller, not a new call to look up again.
+                StoreIvrState(session, LiveIvrStage.Blocked, at);
+            }
+
             return;
         }
 

@@ -61,6 +61,7 @@ public sealed partial class CallCenter
             EnteredAt = stored.StartedAt,
             Caller = stored.Caller,
             IsMember = stored.IsMember,
+            Blocked = stored.Stage == LiveIvrStage.Blocked,
             Plan = plan,
             Node = plan is not null && stored.Node is { } node ? plan.Nodes.GetValueOrDefault(node) : null,
             LeftAcd = stored.LeftAcd,
@@ -77,6 +78,8 @@ public sealed partial class CallCenter
                 LiveIvrStage.Voicemail => CallStage.Voicemail,
                 LiveIvrStage.External => CallStage.External,
                 LiveIvrStage.Survey => CallStage.Acd,
+                LiveIvrStage.Lookup => CallStage.Entering,
+                LiveIvrStage.Blocked => CallStage.Leaving,
                 _ => CallStage.Ivr,
             },
 
@@ -108,6 +111,12 @@ public sealed partial class CallCenter
             case LiveIvrStage.External:
                 ResumeExternal(session, live, bridgeOf, at);
                 break;
+            case LiveIvrStage.Lookup:
+                ResumeLookup(session, at);
+                break;
+            case LiveIvrStage.Blocked:
+                ResumeBlocked(session, stored.PlaybackId, at);
+                break;
             default:
                 ResumeIvr(session, stored.PlaybackId, at);
                 break;
@@ -117,21 +126,7 @@ public sealed partial class CallCenter
     /// <summary>Back at the node the caller was at: a menu or PIN asks again (tries afresh), an announcement plays again, a passing node runs again.</summary>
     private void ResumeIvr(CallSession session, string? previousPrompt, DateTimeOffset at)
     {
-        if (previousPrompt is not null)
-        {
-            // Asterisk queues playbacks on a channel: the previous owner's prompt, if still playing, would go first.
-            var ari = session.App.Ari;
-            session.Run("stop the previous prompt", async ct =>
-            {
-                try
-                {
-                    await ari.Playbacks.StopAsync(previousPrompt, ct).ConfigureAwait(false);
-                }
-                catch (AriRequestException ex) when (ex.StatusCode == 404)
-                {
-                }
-            });
-        }
+        StopPreviousPrompt(session, previousPrompt);
 
         if (session.Plan is not { } plan || session.Node is not { } node)
         {

@@ -4,5 +4,5 @@ namespace CtiBridge.Service.CallControl;
 internal sealed partial class CallSession
 {
     /// <summary>The DID's direct-to-agent route, applied once the customer lookup has answered; null for other DIDs.</summary>
-    public DirectAgentRoute? AgentRoute { get; init; }
+    public DirectAgentRoute? AgentRoute { get; set; }
 }

@@ -1,12 +1,23 @@
+using CtiBridge.Asterisk.Ami;
+using CtiBridge.Asterisk.Ari;
 using CtiBridge.Core.Acd;
+using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.CallControl;
 
 /// <summary>
 /// A restart of CtiBridge while callers are outside a queue (issue 8): in an IVR menu, leaving a voicemail,
-/// in the survey after the agent hung up. The calls stay in the Stasis app (no hand-back at stop); the new
+/// in the survey after the agent hung up, in the customer lookup, or blocked and hearing the blocked prompt. The calls stay in the Stasis app (no hand-back at stop); the new
 /// instance finds each in <c>live_ivr_calls</c> and resumes it where it was under the same call id, so each
 /// call has one row (before, each came back as a new inbound call: the IVR from its start, two call rows).
 /// PbxSim + PostgreSQL, real clock, bounded waits.
@@ -17,7 +28,7 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
     // Long prompts: the caller is still hearing them across the restart.
     private static readonly Dictionary<string, double> Sounds = new(StringComparer.Ordinal)
     {
-        ["welcome"] = 60, ["goodbye"] = 0.3, ["vm-intro"] = 0.3, ["vm-goodbye"] = 0.3, ["ctibridge-survey"] = 60, ["auth-thankyou"] = 0.3,
+        ["welcome"] = 60, ["goodbye"] = 0.3, ["vm-intro"] = 0.3, ["vm-goodbye"] = 0.3, ["ctibridge-survey"] = 60, ["auth-thankyou"] = 0.3, ["ctibridge-blocked"] = 5,
     };
 
     private static CallQueueSettings Queue(SurveySettings? survey = null) => new()
@@ -166,5 +177,217 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
         Assert.Equal("satisfaction|7|2001", await database.Database.ScalarAsync<string>(
             $"SELECT concat_ws('|', question, score, agent_id) FROM survey_answers WHERE call_id = '{Q(ended.CallId)}'", ct));
         Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
+    }
+
+    [Fact]
+    public async Task RestartWhileTheCallerIsInTheCustomerLookup_TheLookupIsAskedAgain_TheSameCallIsQueued_OneCallRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var crm = await StartCrmAsync(ct);
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, cc =>
+        {
+            Plan(new IvrNodeSettings { Name = "support", Type = "queue", Queue = "support" })(cc);
+            cc.CustomerLookup = new CustomerLookupSettings { Url = crm.Url + "/caller?number={callerNumber}", Timeout = TimeSpan.FromSeconds(10) };
+        }, Sounds);
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+
+        // The CRM holds its first answer about 5552004: the service stops while the caller is in the lookup.
+        var caller = rig.Trunk.CallIn("4008001", "5552004", "Lou");
+        var callId = await StoredAsync("5552004", "lookup", ct);
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+        await rig.LoginAsync("2001", ct);
+
+        // The adopter asks the CRM again (it answers now) and queues the same call; the agent answers it.
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5552004", "the call in the queue", ct);
+        Assert.Equal(callId, enqueued.CallId);
+        Assert.Equal("C-2004", enqueued.Caller.CustomerId);
+        await rig.PbxEvents.DialToAsync("1001", ct);
+        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        rig.Trunk.HangUp(caller);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        await rig.StopServiceAsync();
+
+        Assert.Equal(2, crm.Requests.Count(n => n == "5552004"));
+        Assert.Equal($"{callId}|answered", await CallRowsAsync("5552004", ct));
+        Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
+    }
+
+    [Fact]
+    public async Task RestartWhileABlockedCallerHearsTheBlockedPrompt_ThePromptAgainThenReleased_OneBlockedCallRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var crm = await StartCrmAsync(ct);
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, cc =>
+        {
+            Plan(new IvrNodeSettings { Name = "support", Type = "queue", Queue = "support" })(cc);
+            cc.CustomerLookup = new CustomerLookupSettings { Url = crm.Url + "/caller?number={callerNumber}", Timeout = TimeSpan.FromSeconds(10), BlockedPrompt = "ctibridge-blocked" };
+        }, Sounds);
+
+        var caller = rig.Trunk.CallIn("4008001", "5552005", "Nuisance");
+        var callId = await StoredAsync("5552005", "blocked", ct);
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+
+        // The adopter plays the blocked prompt again (never looks the caller up again) and releases the caller.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (rig.Pbx.MediaPlayedOn(caller).Count(m => m == "sound:ctibridge-blocked") < 2)
+        {
+            Assert.True(DateTime.UtcNow < until, "the blocked prompt was not played again within 15 s: " + string.Join(", ", rig.Pbx.MediaPlayedOn(caller)));
+            await Task.Delay(20, ct);
+        }
+
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        Assert.Empty(rig.AcdEvents.Snapshot().OfType<CallEnqueued>());
+        await rig.StopServiceAsync();
+
+        Assert.Equal(1, crm.Requests.Count(n => n == "5552005"));
+        Assert.Equal($"{callId}|blocked", await CallRowsAsync("5552005", ct));
+        Assert.Equal("main/blocked", await database.Database.ScalarAsync<string>($"SELECT string_agg(node, ' ' ORDER BY step_no) FROM ivr_steps WHERE call_id = '{Q(callId)}'", ct));
+        Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
+    }
+
+    [Fact]
+    public async Task RestartWhileTheCallerTalksToAnOutsideNumber_TheyStayConnected_TheAdopterReleasesTheOutsideParty_OneCallRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct,
+            Plan(new IvrNodeSettings { Name = "out", Type = "external", Number = "13800002006" }), Sounds);
+        rig.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3 };
+
+        var caller = rig.Trunk.CallIn("4008001", "5552006", "Otto");
+        var outside = (await rig.PbxEvents.WaitForAsync<AmiMessage>(e => e.EventName == "DialBegin" && e["DialString"] == "carrier/13800002006", "the outside number dialled", ct))["DestChannel"]!;
+        var outsideIn = await rig.PbxEvents.WaitAsync("BridgeEnter", outside, ct);
+        var callerIn = await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        Assert.Equal(outsideIn["BridgeUniqueid"], callerIn["BridgeUniqueid"]);
+        var callId = await StoredAsync("5552006", "external", ct);
+
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+
+        // Still talking: nobody was released or dialled again. The caller hangs up; the adopter releases the outside party.
+        Assert.DoesNotContain(rig.PbxEvents.Snapshot(), e => e.EventName == "Hangup" && (e["Channel"] == caller || e["Channel"] == outside));
+        rig.Trunk.HangUp(caller);
+        await rig.PbxEvents.WaitAsync("Hangup", outside, ct);
+        Assert.Equal(1, rig.PbxEvents.Count("DialBegin", e => e["DialString"] == "carrier/13800002006"));
+        for (var i = 0; i < 200 && await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct) > 0; i++)
+        {
+            await Task.Delay(50, ct);
+        }
+
+        await rig.StopServiceAsync();
+        Assert.Equal($"{callId}|ivr_completed|13800002006", await database.Database.ScalarAsync<string>(
+            "SELECT string_agg(concat_ws('|', call_id, disposition, callee), ',') FROM calls WHERE caller = '5552006'", ct));
+        Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
+    }
+
+    [Fact]
+    public async Task AVoicemailFinishedWhileNoServiceRan_IsStoredByTheAdopter_GreetingNotAgain_OneCallRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var recordings = Path.Combine(Path.GetTempPath(), "ctibridge-ivr-restart", Guid.NewGuid().ToString("N"));
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, cc =>
+        {
+            Plan(new IvrNodeSettings { Name = "vm", Type = "voicemail", Mailbox = "801", MaxMessage = TimeSpan.FromSeconds(60) })(cc);
+            cc.RecordingDirectory = recordings;
+        }, new Dictionary<string, double>(Sounds, StringComparer.Ordinal) { ["vm-goodbye"] = 3 }); // long enough to read what the caller heard before the release
+
+        var caller = rig.Trunk.CallIn("4008001", "5552007", "Vera");
+        await rig.PbxEvents.WaitAsync("Newstate", caller, ct, e => e["ChannelStateDesc"] == "Up");
+        var callId = await StoredAsync("5552007", "voicemail", ct);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!rig.Pbx.MediaPlayedOn(caller).Contains("sound:vm-intro"))
+        {
+            Assert.True(DateTime.UtcNow < until, "the greeting was not played within 15 s");
+            await Task.Delay(20, ct);
+        }
+
+        // The message is being recorded when the service stops; # ends it while no service listens (its RecordingFinished goes nowhere).
+        await Task.Delay(500, ct);
+        await rig.StopServiceAsync();
+        rig.Trunk.PressDigits(caller, "#");
+        var name = $"voicemail-801-{callId}";
+        using (var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(rig.Pbx).Ari)))
+        {
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    await ari.Recordings.GetStoredAsync(name, ct);
+                    break;
+                }
+                catch (AriRequestException ex) when (ex.StatusCode == 404 && i < 200)
+                {
+                    await Task.Delay(50, ct);
+                }
+            }
+        }
+
+        // The adopter finds the finished recording, stores it with the call, says goodbye and releases the caller.
+        await rig.StartServiceAgainAsync(ct);
+        until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        IReadOnlyList<string> heard;
+        while (!(heard = rig.Pbx.MediaPlayedOn(caller)).Contains("sound:vm-goodbye"))
+        {
+            Assert.True(DateTime.UtcNow < until, "no goodbye within 15 s of the restart: " + string.Join(", ", heard));
+            await Task.Delay(20, ct);
+        }
+
+        Assert.Equal(1, heard.Count(m => m == "sound:vm-intro"));
+        await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
+        await rig.StopServiceAsync();
+
+        Assert.Equal($"{callId}|voicemail", await CallRowsAsync("5552007", ct));
+        Assert.Equal(Path.Combine(recordings, $"{name}.wav"),
+            await database.Database.ScalarAsync<string>($"SELECT path FROM recordings WHERE call_id = '{Q(callId)}'", ct));
+        Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
+    }
+
+    /// <summary>A stand-in CRM: 5552005 is blocked; about 5552004 the first question is never answered (the service stops meanwhile), later ones are.</summary>
+    private static async Task<Crm> StartCrmAsync(CancellationToken ct)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var crm = new Crm(app);
+        app.MapGet("/caller", async (HttpContext http) =>
+        {
+            var number = http.Request.Query["number"].ToString();
+            int asked;
+            lock (crm.Requests)
+            {
+                crm.Requests.Add(number);
+                asked = crm.Requests.Count(n => n == number);
+            }
+
+            if (number == "5552004" && asked == 1)
+            {
+                // Until the asking service gives up (it stops).
+                await Task.Delay(Timeout.Infinite, http.RequestAborted);
+            }
+
+            return number switch
+            {
+                "5552004" => Results.Text("""{ "customerId": "C-2004" }""", "application/json"),
+                "5552005" => Results.Text("""{ "blocked": true }""", "application/json"),
+                _ => Results.NotFound(),
+            };
+        });
+        await app.StartAsync(ct);
+        crm.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return crm;
+    }
+
+    private sealed class Crm(WebApplication app) : IAsyncDisposable
+    {
+        public List<string> Requests { get; } = [];
+
+        public string Url { get; set; } = string.Empty;
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
     }
 }
