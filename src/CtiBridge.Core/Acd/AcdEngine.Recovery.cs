@@ -79,7 +79,11 @@ public sealed partial class AcdEngine
 
         // Times from the other engine never lie in this engine's future (clocks of two hosts differ).
         var enqueuedAt = x.EnqueuedAt > Now ? Now : x.EnqueuedAt;
-        var call = new Call(x.CallId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, enqueuedAt);
+        // A callback conversation taken over stays a callback task (no inbound queue visit, no survey of the ACD's).
+        var call = new Call(x.CallId, caller, skills, string.Join('+', skills).ToUpperInvariant(), ++_callSeq, enqueuedAt)
+        {
+            IsCallback = CallbackTasks.IsCallbackTask(caller),
+        };
         _calls.Add(call.Id, call);
         if (agent is null)
         {

@@ -263,6 +263,13 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
         return calls;
     }
 
+    /// <summary>
+    /// The callback conversations of one Asterisk server (<c>live_callback_calls</c>), each counted as taken over once more,
+    /// committed before it returns: what an instance adopting the calls reads.
+    /// </summary>
+    public Task<IReadOnlyList<LiveCallbackCall>> TakeOverCallbackCallsAsync(string server, CancellationToken cancellationToken = default) =>
+        LiveCallbackCalls.TakeOverAsync(dataSource, server, cancellationToken);
+
     /// <summary>Stores the writes in one transaction, in order.</summary>
     public async Task ApplyAsync(IReadOnlyList<NpgsqlBatchCommand> commands, CancellationToken cancellationToken = default)
     {

@@ -120,6 +120,10 @@ public sealed class AcdRecordMapper
             case CallEnqueued x when CallbackTasks.IsCallbackTask(x.Caller):
                 _callbackTasks.TryAdd(x.CallId, new CallbackTaskTrack());
                 return true;
+            case CallAdopted x when CallbackTasks.IsCallbackTask(x.Caller):
+                // A callback conversation taken over after a restart: its handling is open (call control writes its row).
+                _callbackTasks.TryAdd(x.CallId, new CallbackTaskTrack { OpenHandlings = x.AgentId is null ? 0 : 1 });
+                return true;
             case CallAnswered x when _callbackTasks.TryGetValue(x.CallId, out var task):
                 task.OpenHandlings++;
                 return true;

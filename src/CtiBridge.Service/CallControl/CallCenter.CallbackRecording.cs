@@ -37,6 +37,7 @@ public sealed partial class CallCenter
                 else if (session.BridgeId == bridgeId)
                 {
                     session.CallRecording = recording; // as an inbound call's (ended with the bridge or the attempt)
+                    StoreCallbackCall(session); // an adopter links the recording too
                 }
 
                 return null;
@@ -69,6 +70,7 @@ public sealed partial class CallCenter
         {
             placed.ConversationEndedAt ??= _lastAt;
             session.CallRecording = null; // the bridge ends now; the recording's row is written with the attempt's
+            StoreCallbackCall(session); // the survey stage, for an adopter
         }
     }
 

@@ -108,19 +108,7 @@ public sealed partial class CallCenter
         var callId = string.Create(CultureInfo.InvariantCulture, $"cb-{callback.Id:N}-{callback.Version}");
         var customerLeg = callId + "-customer";
         var (app, site) = CallbackServer(callback, originServer);
-        var caller = new CallerData
-        {
-            Site = site,
-            CallerNumber = callback.Number,
-            CallerName = string.IsNullOrWhiteSpace(callback.CustomerName) ? "Callback" : "Callback " + callback.CustomerName,
-            RequiredSkills = callback.RequiredSkills,
-            Priority = callback.Priority,
-            Attributes = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [CallbackIdAttribute] = callback.Id.ToString(),
-                ["callbackSource"] = CallbackStates.SourceName(callback.Source),
-            },
-        };
+        var caller = CallbackCaller(callback, site);
         var session = new CallSession(callId, customerLeg, callback.Queue, app, _logger, _stopping.Token)
         {
             EnteredAt = at, EnqueuedAt = at, Stage = CallStage.Acd, Caller = caller, CallerGone = true,
@@ -148,6 +136,21 @@ public sealed partial class CallCenter
 
         return null;
     }
+
+    /// <summary>The caller data of a callback task: the customer, "Callback name", the callback's id and source as attributes.</summary>
+    private static CallerData CallbackCaller(Callback callback, string? site) => new()
+    {
+        Site = site,
+        CallerNumber = callback.Number,
+        CallerName = string.IsNullOrWhiteSpace(callback.CustomerName) ? "Callback" : "Callback " + callback.CustomerName,
+        RequiredSkills = callback.RequiredSkills,
+        Priority = callback.Priority,
+        Attributes = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [CallbackIdAttribute] = callback.Id.ToString(),
+            ["callbackSource"] = CallbackStates.SourceName(callback.Source),
+        },
+    };
 
     private void WithdrawCallbackTask(Guid callbackId, string reason, DateTimeOffset at)
     {
@@ -332,6 +335,7 @@ public sealed partial class CallCenter
                     RecordCallback(session, bridgeId);
                 }
 
+                StoreCallbackCall(session);
                 ReportConnected(session);
                 return true;
             }
@@ -369,6 +373,7 @@ public sealed partial class CallCenter
                 RecordCallback(session, bridgeId);
             }
 
+            StoreCallbackCall(session);
             ReportConnected(session);
             return true;
         }
@@ -410,6 +415,8 @@ public sealed partial class CallCenter
         {
             _callbackTasks.Remove(placed.Callback.Id);
         }
+
+        ForgetCallbackCall(session);
 
         if (placed.Finished)
         {

@@ -17,10 +17,13 @@ namespace CtiBridge.Service.CallControl;
 /// </summary>
 public sealed partial class CallCenter
 {
-    private readonly Channel<IvrStateChange> _ivrStates = System.Threading.Channels.Channel.CreateUnbounded<IvrStateChange>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<LiveStateWrite> _ivrStates = System.Threading.Channels.Channel.CreateUnbounded<LiveStateWrite>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>Where callers outside a queue are, in order, for <c>live_ivr_calls</c> (only with a <see cref="LiveState"/> store).</summary>
-    internal ChannelReader<IvrStateChange> IvrStates => _ivrStates.Reader;
+    /// <summary>
+    /// Where callers outside a queue are (<c>live_ivr_calls</c>) and where callback conversations are
+    /// (<c>live_callback_calls</c>), in order (only with a <see cref="LiveState"/> store).
+    /// </summary>
+    internal ChannelReader<LiveStateWrite> IvrStates => _ivrStates.Reader;
 
     /// <summary>Notes where <paramref name="session"/>'s caller is now, for an instance that may have to adopt the call.</summary>
     private void StoreIvrState(CallSession session, LiveIvrStage stage, DateTimeOffset at)
@@ -280,5 +283,15 @@ public sealed partial class CallCenter
     private static partial void LogIvrRestarted(ILogger logger, string callId, string plan);
 }
 
+/// <summary>A write call control asks of the live state writer, in order with the others.</summary>
+internal abstract record LiveStateWrite
+{
+    /// <summary>The write.</summary>
+    public abstract Npgsql.NpgsqlBatchCommand Command();
+}
+
 /// <summary>Where a caller outside a queue is now (<see cref="Put"/>), or that the call ended (<see cref="Put"/> null).</summary>
-internal sealed record IvrStateChange(string Server, LiveIvrCall? Put, string CallId, DateTimeOffset At);
+internal sealed record IvrStateChange(string Server, LiveIvrCall? Put, string CallId, DateTimeOffset At) : LiveStateWrite
+{
+    public override Npgsql.NpgsqlBatchCommand Command() => Put is { } put ? LiveStateStore.PutIvrCall(Server, put, At) : LiveStateStore.DeleteIvrCall(CallId);
+}

@@ -34,6 +34,7 @@ public sealed partial class CallCenter
         IReadOnlyList<LiveAgent> agents = [];
         IReadOnlyList<LiveCall> calls = [];
         IReadOnlyList<LiveIvrCall> ivrCalls = [];
+        IReadOnlyList<(LiveCallbackCall, Core.Callbacks.Callback?)> callbackCalls = [];
         if (LiveState is { } store)
         {
             agents = _agentsRestored ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
@@ -41,6 +42,7 @@ public sealed partial class CallCenter
             // Counted as taken over once more (committed now): the legs made from here get names the previous owner never used.
             calls = await store.TakeOverCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
             ivrCalls = await store.TakeOverIvrCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
+            callbackCalls = await CallbackCallsToAdoptAsync(store, app.Server, cancellationToken).ConfigureAwait(false);
         }
 
         var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
@@ -62,8 +64,10 @@ public sealed partial class CallCenter
         {
             _agentsRestored = true;
             _ringingAtAdoption = ringing;
+            _callbackCallsAtAdoption = callbackCalls;
             Reconcile(app, channels, bridges, agents, calls, knownAtGap: null, at, ivrCalls);
             _ringingAtAdoption = [];
+            _callbackCallsAtAdoption = [];
             return true;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -318,8 +322,9 @@ public sealed partial class CallCenter
             }
         }
 
-        // Connected calls first: their agents must not be offered a waiting call meanwhile.
-        var adopted = 0;
+        // Callback conversations (CallCenter.CallbackRecovery.cs) and then connected calls first: their agents
+        // must not be offered a waiting call meanwhile.
+        var adopted = AdoptCallbackCalls(app, live, bridgeOf, at);
         foreach (var call in calls.OrderBy(c => IsConnected(c, live, bridgeOf) ? 0 : 1))
         {
             if (!_calls.ContainsKey(call.CallId))
@@ -359,7 +364,7 @@ public sealed partial class CallCenter
                 continue;
             }
 
-            if (IsCallControlLeg(channel.Id))
+            if (IsCallControlLeg(channel.Id) || IsCallbackLeg(channel.Id))
             {
                 // A leg CtiBridge made for a call that ended or was not adopted: nobody would ever end it.
                 app.Release(channel.Id, "normal");

@@ -73,6 +73,9 @@ internal sealed class PlacedCallback(Callback callback, string customerLegId)
     /// <summary>The customer's answer to the queue's survey after the conversation, if given.</summary>
     public short? SurveyScore { get; set; }
 
+    /// <summary>The conversation is in <c>live_callback_calls</c> (for an adopter): the attempt's end deletes the row.</summary>
+    public bool LiveRowStored { get; set; }
+
     /// <summary>The agent's wrap-up, when it ended before the session did (the customer was still in the survey).</summary>
     public TimeSpan? WrapUp { get; set; }
 }

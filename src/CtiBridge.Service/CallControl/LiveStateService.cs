@@ -28,12 +28,12 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
     }
 
     /// <summary>
-    /// Writes where callers outside a queue are (<c>live_ivr_calls</c>), in order, batched like the events;
+    /// Writes where callers outside a queue (<c>live_ivr_calls</c>) and callback conversations (<c>live_callback_calls</c>) are, in order, batched like the events;
     /// at <paramref name="done"/> (call control has stopped) what is still queued is written, then it ends.
     /// </summary>
-    private async Task WriteIvrAsync(System.Threading.Channels.ChannelReader<IvrStateChange> changes, CancellationToken done, CancellationToken abort)
+    private async Task WriteIvrAsync(System.Threading.Channels.ChannelReader<LiveStateWrite> changes, CancellationToken done, CancellationToken abort)
     {
-        var pending = new List<IvrStateChange>();
+        var pending = new List<LiveStateWrite>();
         var more = true;
         while (more || pending.Count > 0)
         {
@@ -61,7 +61,7 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
 
             try
             {
-                await store.ApplyAsync([.. pending.Select(c => c.Put is { } put ? LiveStateStore.PutIvrCall(c.Server, put, c.At) : LiveStateStore.DeleteIvrCall(c.CallId))], abort).ConfigureAwait(false);
+                await store.ApplyAsync([.. pending.Select(c => c.Command())], abort).ConfigureAwait(false);
                 pending = [];
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)

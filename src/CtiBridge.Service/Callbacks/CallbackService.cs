@@ -238,6 +238,26 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     }
 
     /// <summary>
+    /// A callback conversation was adopted after a restart or a takeover (the customer and the agent are still
+    /// connected): the callback is connected now if the instance that placed it died before it said so (dialing),
+    /// or if its attempt was already re-offered as that instance's orphan (due) — the conversation is the truth.
+    /// Null when it was connected already (the usual case): the promise is kept once.
+    /// </summary>
+    public async Task<Callback?> ConversationAdoptedAsync(Guid id, string callId, CancellationToken cancellationToken = default)
+    {
+        var moved = await MoveAsync(id, [CallbackState.Dialing, CallbackState.Due], CallbackState.Connected,
+            new CallbackChange(_clock.GetUtcNow(), "customer answered; the conversation was adopted after a restart or takeover", Actor) { CallId = callId, AddAttempts = 1 },
+            cancellationToken).ConfigureAwait(false);
+        if (moved is not null && _scheduler is { } s)
+        {
+            _queuedHere.TryRemove(id, out _);
+            await s.UnscheduleAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+
+        return moved;
+    }
+
+    /// <summary>
     /// An attempt ended without a conversation: a retry is scheduled with backoff (dialing → retry), or
     /// the callback fails when no attempt is left; an agent's miss sends it back to the ACD (due).
     /// </summary>

@@ -88,7 +88,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
         // and an earlier test's call records are not this deployment's day: the live statistics
         // start from the day's records (docs/metrics.md section 2), so the figures a test reads are its own.
         await using (var clear = database.DataSource.CreateCommand(
-            "DELETE FROM live_agents; DELETE FROM live_calls; DELETE FROM live_ivr_calls; DELETE FROM callback_events; DELETE FROM callbacks; "
+            "DELETE FROM live_agents; DELETE FROM live_calls; DELETE FROM live_ivr_calls; DELETE FROM live_callback_calls; DELETE FROM callback_events; DELETE FROM callbacks; "
             + "DELETE FROM queue_visits; DELETE FROM queue_events; DELETE FROM agent_state_intervals; DELETE FROM calls; DELETE FROM call_legs; "
             + "DELETE FROM queue_rollup_15m; DELETE FROM agent_rollup_15m; DELETE FROM agent_state_rollup_1h; DELETE FROM agent_login_rollup_1h"))
         {

@@ -1,0 +1,1 @@
+DELETE FROM live_callback_calls WHERE call_id = @call_id
