@@ -374,11 +374,12 @@ internal sealed class AriHttpTransport : IDisposable
         /// <summary>
         /// A new connection closed or reset before any byte of answer. Asterisk does exactly that (it
         /// closes without reading, so the request may meet a reset) to sessions beyond its http.conf
-        /// sessionlimit, 100 by default for all its HTTP users together: the likely cause, so named.
+        /// sessionlimit, 100 by default for all its HTTP users together, and a stopping Asterisk (or
+        /// PbxSim) does it too: both causes are named, the limit being the one an admin can fix.
         /// </summary>
         private static IOException NewConnectionRefused(int maxConnections, Exception? inner) => new(
             string.Create(CultureInfo.InvariantCulture,
-                $"Asterisk closed the connection without answering, on a new connection: Asterisk does that beyond its http.conf sessionlimit (100 by default, counting all its HTTP users; this client opens up to {maxConnections}, ari.maxConnections){(inner is null ? "" : $" ({inner.Message})")}."),
+                $"Asterisk closed the connection without answering, on a new connection: Asterisk does that while it stops, and to every session beyond its http.conf sessionlimit (100 by default, counting all its HTTP users; this client opens up to {maxConnections}, ari.maxConnections){(inner is null ? "" : $" ({inner.Message})")}."),
             inner);
 
         private int WriteRequest(AriHttpTransport transport, string method, string path, string? query, byte[]? body)

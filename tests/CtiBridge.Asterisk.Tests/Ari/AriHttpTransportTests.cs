@@ -234,7 +234,7 @@ public sealed class AriHttpTransportTests
 
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.AnswerAsync("cust-1", ct));
 
-        Assert.Contains("on a new connection: Asterisk does that beyond its http.conf sessionlimit", error.Message, StringComparison.Ordinal);
+        Assert.Contains("on a new connection: Asterisk does that while it stops, and to every session beyond its http.conf sessionlimit", error.Message, StringComparison.Ordinal);
         Assert.Contains("this client opens up to 3, ari.maxConnections", error.Message, StringComparison.Ordinal);
         Assert.Equal(1, Volatile.Read(ref accepted));
         await stop.CancelAsync();
