@@ -43,11 +43,13 @@ public sealed partial class CallCenter
     private readonly Dictionary<string, CallSession> _callbackLegs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallRecord> _callbackRowsInWrapUp = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _callersGoneAtAdoption = new(StringComparer.Ordinal);
-    private readonly System.Threading.Channels.Channel<(string What, Func<CancellationToken, Task> Report)> _callbackReports =
-        System.Threading.Channels.Channel.CreateUnbounded<(string, Func<CancellationToken, Task>)>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+    private const int CallbackReportLanes = 4;
+    private readonly System.Threading.Channels.Channel<(string What, Func<CancellationToken, Task> Report)>[] _callbackReports =
+        [.. Enumerable.Range(0, CallbackReportLanes).Select(_ => System.Threading.Channels.Channel.CreateUnbounded<(string, Func<CancellationToken, Task>)>(
+            new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true }))];
     private readonly CancellationTokenSource _callbackReportsAbort = new();
     private IReadOnlyList<StasisApp> _apps = [];
-    private Task? _callbackReporting;
+    private Task[]? _callbackReporting;
 
     /// <summary>
     /// Whether an abandoned caller's <c>live_calls</c> row is kept until their callback request is
@@ -186,16 +188,15 @@ public sealed partial class CallCenter
         {
             case RingAgent ring when placed.Mode == CallbackMode.CustomerFirst:
                 session.CurrentQueue = ring.Queue;
-                if (placed.DialStartedAt is not null)
+                if (placed.DialStartedAt is not null || placed.DialPending)
                 {
                     return true; // one dial per attempt: the engine's ring ended it, the withdrawal follows.
                 }
 
                 placed.AgentId = ring.AgentId;
                 session.AgentLegs[ring.AgentId] = placed.CustomerLegId; // the engine's ring of the agent is the customer's ring
-                ReportReserved(session, ring.AgentId);
                 var limit = ring.RingTimeout - TimeSpan.FromSeconds(1);
-                DialCustomer(session, limit < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : limit < CallbackDialing.CustomerRingTimeout ? limit : CallbackDialing.CustomerRingTimeout);
+                ReserveThenDial(session, ring.AgentId, limit < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : limit < CallbackDialing.CustomerRingTimeout ? limit : CallbackDialing.CustomerRingTimeout);
                 return true;
             case RingAgent ring:
                 placed.AgentId = ring.AgentId;
@@ -233,8 +234,7 @@ public sealed partial class CallCenter
             await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: "callback", cancellationToken: ct).ConfigureAwait(false);
             await ari.Bridges.AddChannelAsync(bridgeId, [agentLeg], cancellationToken: ct).ConfigureAwait(false);
         });
-        ReportReserved(session, connect.AgentId);
-        DialCustomer(session, CallbackDialing.CustomerRingTimeout);
+        ReserveThenDial(session, connect.AgentId, CallbackDialing.CustomerRingTimeout);
     }
 
     private void ConnectCustomerFirst(CallSession session, ConnectAgent connect)
@@ -525,7 +525,7 @@ public sealed partial class CallCenter
             case CallAnswered answered when _callbacks is { } callbacks && _calls.TryGetValue(answered.CallId, out var session)
                                             && session.Placed is null && session.Caller.CallerNumber is { Length: > 0 } number:
                 var callId = answered.CallId;
-                Report("resolve callbacks of " + callId, async ct =>
+                Report(number, "resolve callbacks of " + callId, async ct =>
                 {
                     var closed = await callbacks.ResolveByInboundAsync(number, callId, ct).ConfigureAwait(false);
                     if (closed > 0)
@@ -581,7 +581,7 @@ public sealed partial class CallCenter
 
         var request = CallbackRequest.AbandonedCall(caller, abandoned.Queue, abandoned.CallId, waited) with { CustomerName = session.Caller.CallerName };
         var abandonedCallId = abandoned.CallId;
-        Report("abandoned-call callback for " + abandonedCallId, async ct =>
+        Report(caller, "abandoned-call callback for " + abandonedCallId, async ct =>
         {
             if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
             {
@@ -636,7 +636,7 @@ public sealed partial class CallCenter
             _callersGoneAtAdoption.TryAdd(callId, 0);
         }
 
-        Report("abandoned-call callback for " + callId + " (caller gone while unwatched)", async ct =>
+        Report(number, "abandoned-call callback for " + callId + " (caller gone while unwatched)", async ct =>
         {
             if (await callbacks.RequestAsync(request, ct).ConfigureAwait(false) is { } ticket)
             {
@@ -657,31 +657,87 @@ public sealed partial class CallCenter
     /// </summary>
     internal bool CallerGoneAtAdoptionKeepsRow(string callId) => _callersGoneAtAdoption.ContainsKey(callId);
 
-    private void ReportReserved(CallSession session, string agentId)
+    /// <summary>
+    /// Write-ahead of a dial: the attempt is stored first (<c>due → dialing</c> with this attempt's call id, accepted only
+    /// from the instance that holds the callback) and the customer is dialled once it is. So every dial PbxSim or
+    /// Asterisk sees has its stored attempt: a process killed after the dial leaves the callback <c>dialing</c>, and the
+    /// instance that offers it again counts the attempt; an instance that was stalled while the callback was offered
+    /// again elsewhere is refused and dials nobody. Costs one database round trip before the customer's phone rings.
+    /// </summary>
+    private void ReserveThenDial(CallSession session, string agentId, TimeSpan timeout)
     {
         var placed = session.Placed!;
         if (placed.Reserved || _callbacks is not ICallbackOutcomes outcomes)
         {
+            DialCustomer(session, timeout); // no callback service to report to (call control on its own)
             return;
         }
 
         placed.Reserved = true;
+        placed.DialPending = true;
         var id = placed.Callback.Id;
         var callId = session.CallId;
-        Report("callback reserved " + callId, async ct =>
+        Report(placed.Callback.Number, "callback reserved " + callId, async ct =>
         {
-            if (await outcomes.AgentReservedAsync(id, agentId, callId, ct).ConfigureAwait(false) is null)
+            bool stored;
+            try
             {
-                // Cancelled, rescheduled or taken by another instance meanwhile (the CLI writes the record
-                // only): this attempt stops here rather than call a customer who is owed nothing now.
-                LogCallbackNotDue(_logger, id, callId);
-                Post(at =>
-                {
-                    WithdrawCallbackTask(id, "no longer due", at);
-                    return null;
-                });
+                stored = await outcomes.AgentReservedAsync(id, agentId, callId, ct).ConfigureAwait(false) is not null;
             }
+            catch (Exception ex) when (ex is DbException or TimeoutException or InvalidOperationException)
+            {
+                // The database cannot be reached: the agent waits on the line, and calling the customer is worth more
+                // than the write-ahead. The outcome is reported as ever (and the sweep and escalation show what was lost).
+                LogCallbackReserveNotStored(_logger, id, callId, ex.Message);
+                stored = true;
+            }
+
+            Post(at =>
+            {
+                DialReserved(session, stored, timeout, at);
+                return null;
+            });
         });
+    }
+
+    /// <summary>The reservation's answer is back (in the loop): dial the customer, or stop this attempt before any dial.</summary>
+    private void DialReserved(CallSession session, bool stored, TimeSpan timeout, DateTimeOffset at)
+    {
+        var placed = session.Placed!;
+        placed.DialPending = false;
+        if (!session.Ended && stored && !placed.Withdrawn)
+        {
+            DialCustomer(session, timeout);
+            return;
+        }
+
+        if (!stored)
+        {
+            // Cancelled, rescheduled or taken by another instance meanwhile (the CLI writes the record only):
+            // this attempt stops here rather than call a customer who is owed nothing now.
+            LogCallbackNotDue(_logger, placed.Callback.Id, session.CallId);
+        }
+
+        if (!session.Ended)
+        {
+            LogCallbackWithdrawn(_logger, placed.Callback.Id, session.CallId, stored ? "withdrawn before the customer was dialled" : "no longer due");
+            placed.Withdrawn = true;
+            if (!_engine.Handle(new CallbackWithdrawn(at, session.CallId)).Accepted)
+            {
+                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Caller)); // the agent is on it: released to wrap-up
+            }
+
+            EndSession(session);
+        }
+
+        if (stored)
+        {
+            // Stored as dialing but never dialled (the agent left, or it was withdrawn meanwhile): due again, the
+            // attempt not counted (a no-op when the record was moved on elsewhere). The session's end reported
+            // nothing: it had no dial.
+            placed.Finished = true;
+            ReportAttemptEnded(session, CallbackAttemptOutcome.AgentMissed);
+        }
     }
 
     private void ReportConnected(CallSession session)
@@ -693,7 +749,7 @@ public sealed partial class CallCenter
 
         var id = session.Placed!.Callback.Id;
         var callId = session.CallId;
-        Report("callback connected " + callId, ct => outcomes.ConnectedAsync(id, callId, ct));
+        Report(session.Placed!.Callback.Number, "callback connected " + callId, ct => outcomes.ConnectedAsync(id, callId, ct));
     }
 
     private void ReportAttemptEnded(CallSession session, CallbackAttemptOutcome outcome)
@@ -706,22 +762,38 @@ public sealed partial class CallCenter
         var id = session.Placed!.Callback.Id;
         var callId = session.CallId;
         LogCallbackAttemptEnded(_logger, callId, id, outcome.ToString());
-        Report("callback attempt ended " + callId, ct => outcomes.AttemptEndedAsync(id, callId, outcome, ct));
+        Report(session.Placed!.Callback.Number, "callback attempt ended " + callId, ct => outcomes.AttemptEndedAsync(id, callId, outcome, ct));
     }
 
     /// <summary>
-    /// Reports to the callback scheduler run one at a time in the loop's order (reserved before
-    /// connected before ended), off the loop, so the database never holds up a call.
+    /// Reports to the callback scheduler run off the loop, so the database never holds up a call, in a few lanes
+    /// chosen by the customer's number: everything about one number (reserved before connected before ended, an
+    /// abandon's request before the resolve of the same caller's next call) runs one at a time in the loop's order,
+    /// while other numbers' reports do not queue behind it. One lane made every dial (written ahead) and every
+    /// connection wait behind all others under load, and a connection stored late is a conversation a crash would
+    /// call again (docs/callbacks.md §12a).
     /// </summary>
-    private void Report(string what, Func<CancellationToken, Task> report)
+    private void Report(string number, string what, Func<CancellationToken, Task> report)
     {
-        _callbackReporting ??= Task.Run(RunCallbackReportsAsync);
-        _callbackReports.Writer.TryWrite((what, report));
+        _callbackReporting ??= [.. _callbackReports.Select(lane => Task.Run(() => RunCallbackReportsAsync(lane.Reader)))];
+        _callbackReports[ReportLane(number)].Writer.TryWrite((what, report));
     }
 
-    private async Task RunCallbackReportsAsync()
+    /// <summary>FNV-1a of the number: stable within the process (string hashes are, too, but say nothing of spread).</summary>
+    private static int ReportLane(string number)
     {
-        await foreach (var (what, report) in _callbackReports.Reader.ReadAllAsync().ConfigureAwait(false))
+        var hash = 2166136261u;
+        foreach (var c in number)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)(hash % CallbackReportLanes);
+    }
+
+    private async Task RunCallbackReportsAsync(System.Threading.Channels.ChannelReader<(string What, Func<CancellationToken, Task> Report)> lane)
+    {
+        await foreach (var (what, report) in lane.ReadAllAsync().ConfigureAwait(false))
         {
             try
             {
@@ -738,12 +810,16 @@ public sealed partial class CallCenter
     /// <summary>On stop: reports already made are delivered (bounded), then the rest is given up.</summary>
     private async Task StopCallbackReportsAsync()
     {
-        _callbackReports.Writer.TryComplete();
+        foreach (var lane in _callbackReports)
+        {
+            lane.Writer.TryComplete();
+        }
+
         if (_callbackReporting is { } reporting)
         {
             try
             {
-                await reporting.WaitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
+                await Task.WhenAll(reporting).WaitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -787,6 +863,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 2111, Level = LogLevel.Warning, Message = "Callback {CallbackId} was no longer due when its agent was reserved (cancelled, rescheduled or placed elsewhere); task {CallId} stops")]
     private static partial void LogCallbackNotDue(ILogger logger, Guid callbackId, string callId);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Warning, Message = "Callback {CallbackId}: the attempt {CallId} could not be stored before the dial ({Reason}); the customer is dialled anyway")]
+    private static partial void LogCallbackReserveNotStored(ILogger logger, Guid callbackId, string callId, string reason);
 
     [LoggerMessage(EventId = 2112, Level = LogLevel.Information, Message = "Call {CallId} left queue {Queue} unanswered: no abandoned-call callback is requested: {Reason}")]
     private static partial void LogAbandonNoCallback(ILogger logger, string callId, string queue, string reason);

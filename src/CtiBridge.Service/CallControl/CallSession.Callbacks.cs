@@ -31,6 +31,13 @@ internal sealed class PlacedCallback(Callback callback, string customerLegId)
     /// <summary>The reservation was reported to the callback service (due → dialing).</summary>
     public bool Reserved { get; set; }
 
+    /// <summary>
+    /// The reservation is being stored and the customer is dialled once it is (write-ahead: no dial the
+    /// database does not know of, so a crash in between is counted, and a stalled instance never dials a
+    /// callback offered again elsewhere).
+    /// </summary>
+    public bool DialPending { get; set; }
+
     public DateTimeOffset? DialStartedAt { get; set; }
 
     public DateTimeOffset? CustomerAnsweredAt { get; set; }

@@ -143,6 +143,11 @@ public sealed class CallbackScheduler : IAsyncDisposable
                     // load). A deadlock's victim is already rolled back, so waiting buys nothing in production either.
                     s.TransientRetryInterval = TimeSpan.Zero;
                 });
+
+                // The same for the cluster lock (a row of qrtz_locks taken with SELECT … FOR UPDATE): a failed
+                // attempt was tried again after 1 s of the store's TimeProvider, so a fake clock hung it for ever
+                // (CallbackSchedulerTests.ALockRowThatFailsOnce_…). Tried again at once instead.
+                store.UseLockHandler<LockRowRetriedAtOnce>();
             });
         }).Build();
         var scheduler = await factory.GetScheduler(cancellationToken).ConfigureAwait(false);
@@ -304,4 +309,20 @@ internal sealed class CallbackSweepJob(ICallbackJobs jobs) : IJob
 {
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default) =>
         new(jobs.SweepAsync(cancellationToken));
+}
+
+/// <summary>
+/// Quartz's row lock (<c>SELECT … FOR UPDATE</c> on <c>qrtz_locks</c>) without the wait between attempts: Quartz 4.7
+/// waits its <c>RetryPeriod</c> (1 s) on the store's TimeProvider, which in tests is a fake clock nobody moves while
+/// the lock is awaited (the request hung). In production the wait buys nothing on PostgreSQL either: a failed
+/// statement aborts its transaction, so the attempts after it fail at once with 25P02 whatever the wait.
+/// </summary>
+internal sealed class LockRowRetriedAtOnce : Quartz.Impl.AdoJobStore.SelectForUpdateLockHandler
+{
+    /// <summary>Built by Quartz's container with the store's database provider.</summary>
+    public LockRowRetriedAtOnce(Quartz.Impl.AdoJobStore.Common.IDbProvider dbProvider)
+        : base(dbProvider)
+    {
+        RetryPeriod = TimeSpan.Zero;
+    }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using CtiBridge.Core.Callbacks;
 using CtiBridge.Data.Callbacks;
+using Quartz;
 
 namespace CtiBridge.Service.Callbacks;
 
@@ -128,7 +129,17 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         var c = ticket.Callback;
         if (c.State is CallbackState.Scheduled or CallbackState.Retry)
         {
-            await ScheduleAsync(c, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ScheduleAsync(c, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SchedulerException or Quartz.Impl.AdoJobStore.LockException)
+            {
+                // The record is stored and is the source of truth: the sweep makes it due by the record alone
+                // (within sweepInterval + 5 s of its due time). Failing the request would tell the caller the
+                // promise was not taken when it was.
+                LogTriggerNotWritten(_logger, c.Id, ex.Message);
+            }
         }
 
         LogRequested(_logger, c.Id, CallbackStates.SourceName(request.Source), c.Queue, c.DueAt, ticket.Merged);
@@ -227,14 +238,11 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     /// <summary>The customer answered and talks to the agent: dialing → connected (the promise is kept).</summary>
     public async Task<Callback?> ConnectedAsync(Guid id, string callId, CancellationToken cancellationToken = default)
     {
-        var moved = await MoveAsync(id, [CallbackState.Dialing], CallbackState.Connected,
+        // No trigger to remove: a dialled callback's trigger has fired, or (made due in another's batch) is at or before
+        // its due time and finds nothing to do when it fires. Removing it took Quartz's cluster lock, under which every
+        // connection waited for the scheduler's own work: stored late, a conversation that a crash cut would be called again.
+        return await MoveAsync(id, [CallbackState.Dialing], CallbackState.Connected,
             new CallbackChange(_clock.GetUtcNow(), "customer answered", Actor) { CallId = callId, AddAttempts = 1 }, cancellationToken).ConfigureAwait(false);
-        if (moved is not null && _scheduler is { } s)
-        {
-            await s.UnscheduleAsync(id, cancellationToken).ConfigureAwait(false);
-        }
-
-        return moved;
     }
 
     /// <summary>
@@ -773,6 +781,9 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Abandoned call {CallId}: no callback can be requested: {Reason}")]
     private static partial void LogAbandonUnrequestable(ILogger logger, string callId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} is stored but its Quartz trigger could not be written ({Reason}); the sweep hands it on by the record once it is due")]
+    private static partial void LogTriggerNotWritten(ILogger logger, Guid callbackId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Callback {CallbackId} was due at {DueAt} and had no trigger; the sweep hands it on now")]
     private static partial void LogSweptDue(ILogger logger, Guid callbackId, DateTimeOffset dueAt);

@@ -173,6 +173,17 @@ public sealed class IvrCallTests(MigratedDatabaseFixture database) : IClassFixtu
         Assert.Equal("voicemail", await database.Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{Q(callId!)}'", ct));
         var path = await database.Database.ScalarAsync<string>($"SELECT path FROM recordings WHERE call_id = '{Q(callId!)}'", ct);
         Assert.Equal(Path.Combine(recordings, $"voicemail-800-{callId}.wav"), path);
+
+        // Issue 11: a voicemail left in the IVR (not in a queue) becomes a callback, with the voicemail deadline (2 h).
+        string? callback = null;
+        for (var i = 0; i < 200 && callback is null; i++)
+        {
+            callback = await database.Database.ScalarAsync<string>(
+                "SELECT concat_ws('|', source, origin_call_id, round(extract(epoch FROM deadline_at - created_at) / 60)) FROM callbacks WHERE number = '5550004'", ct);
+            await Task.Delay(callback is null ? 50 : 0, ct);
+        }
+
+        Assert.Equal($"voicemail|{callId}|120", callback);
     }
 
     [Fact]

@@ -114,6 +114,52 @@ public sealed class CallbackSchedulerTests
         Assert.Equal(T0.AddMinutes(5), await node.Scheduler.NextFireAsync(ticket!.Callback.Id, Ct));
     }
 
+    /// <summary>
+    /// Quartz's other wait: its cluster lock is a row of <c>qrtz_locks</c> taken with <c>SELECT … FOR UPDATE</c> and
+    /// inserted the first time a lock is used. When taking or inserting it fails, Quartz 4.7's lock handler tries again
+    /// after its <c>RetryPeriod</c> (1 s) on the store's TimeProvider: with a fake clock nobody moved, this request hung
+    /// (found by this test, 2026-11-30). CtiBridge's handler (<c>LockRowRetriedAtOnce</c>) does not wait. The tries
+    /// after a failure run in PostgreSQL's aborted transaction and fail too (25P02), so Quartz reports the trigger
+    /// not written; the request still stands (the record is the source of truth) and the sweep hands the callback on
+    /// once due. Shown here: the lock row is missing and its first insert fails (a database trigger raises 40001); the
+    /// request completes in bounded real time, the fake clock never moved, and the callback is handed on exactly once.
+    /// </summary>
+    [Fact]
+    public async Task ALockRowThatFailsOnce_NeitherHangsOnTheFakeClock_NorLosesTheCallback()
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        var clock = new FakeTimeProvider(T0);
+        await using var node = await CallbackNode.StartAsync(db, clock, start: false); // nothing else takes the lock meanwhile
+        await using (var failOnce = db.DataSource.CreateCommand("""
+            DELETE FROM qrtz_locks;
+            CREATE SEQUENCE test_lock_failures;
+            CREATE FUNCTION test_fail_first_lock_row() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('test_lock_failures') = 1 THEN
+                    RAISE EXCEPTION 'test: transient failure of the lock row' USING ERRCODE = '40001';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_fail_first_lock_row BEFORE INSERT ON qrtz_locks FOR EACH ROW EXECUTE FUNCTION test_fail_first_lock_row();
+            """))
+        {
+            await failOnce.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Bounded in real time: a retry waiting on the scheduler's clock would never end here.
+        var ticket = await node.Service.RequestAsync(CallbackRequest.AgentScheduled(Number(8), "sales", T0.AddMinutes(5), null, "lock failed", "test"), Ct)
+            .WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(T0, clock.GetUtcNow());
+        Assert.True(await db.ScalarAsync<long>("SELECT last_value FROM test_lock_failures", Ct) >= 1, "the lock row's insert was tried and failed");
+        Assert.Equal("scheduled", await db.ScalarAsync<string>($"SELECT state FROM callbacks WHERE callback_id = '{ticket!.Callback.Id}'", Ct));
+
+        // Kept whichever way: handed on once due, by its trigger or (not written) by the sweep from the record.
+        await node.Scheduler.StartAsync(Ct);
+        Assert.True(await Pump.UntilAsync(clock, () => Task.FromResult(!node.Placement.Offered.IsEmpty), TimeSpan.FromSeconds(10)));
+        Assert.Equal(ticket.Callback.Id, Assert.Single(node.Placement.Offered).Id);
+    }
+
     // Was explicit: in CI it offered 75-141 callbacks twice, because the orphan sweep judged Quartz's check-in stamps
     // (fake clock) taken at real-time intervals. Liveness is now heartbeat counts over real elapsed time
     // (callback_instances, CallbackInstanceWatch): no clock is compared, see WallClockJumps_ReofferNothing.
