@@ -136,7 +136,7 @@ public sealed partial class CallCenter
             // Connected once: if the placing instance died before it stored "connected", it is stored now.
             var id = callback.Id;
             var callId = stored.CallId;
-            Report("callback conversation adopted " + callId, ct => service.ConversationAdoptedAsync(id, callId, ct));
+            Report(callback.Number, "callback conversation adopted " + callId, ct => service.ConversationAdoptedAsync(id, callId, ct));
         }
 
         if (stored.Stage == LiveCallbackStage.Survey)
