@@ -244,6 +244,15 @@ public sealed class PbxSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>The ARI plays stopped on a live channel before their end (queued or playing), one entry per play request; empty for an unknown channel.</summary>
+    public IReadOnlyList<string> MediaStoppedOn(string channelName)
+    {
+        lock (Gate)
+        {
+            return Model.FindChannel(channelName)?.StoppedMedia.ToList() ?? [];
+        }
+    }
+
     /// <summary>Names of the live channels, oldest first (for tests and the demo console).</summary>
     public IReadOnlyList<string> ChannelNames
     {

@@ -265,12 +265,17 @@ internal sealed class AriEvents(PbxSimulator simulator)
             WriteBridge(w, bridge);
         }, "BridgeDestroyed");
 
-    public void Playback(string app, string type, string id, string mediaUri, string targetUri, string state) =>
+    public void Playback(string app, string type, string id, string mediaUri, string targetUri, string state, string? nextMediaUri = null) =>
         Send([app], w =>
         {
             w.WriteStartObject("playback");
             w.WriteString("id", id);
             w.WriteString("media_uri", mediaUri);
+            if (nextMediaUri is not null)
+            {
+                w.WriteString("next_media_uri", nextMediaUri);
+            }
+
             w.WriteString("target_uri", targetUri);
             w.WriteString("language", "en");
             w.WriteString("state", state);

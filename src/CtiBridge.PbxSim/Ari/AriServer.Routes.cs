@@ -740,9 +740,16 @@ internal sealed partial class AriServer
 
     private static string PlaybackJson(string id, string media, string target) => AriJson.Write(w =>
     {
+        // Several media URIs (comma-joined): the first is the media_uri, the second the next one.
+        var medias = PbxModel.SplitMedia(media);
         w.WriteStartObject();
         w.WriteString("id", id);
-        w.WriteString("media_uri", media);
+        w.WriteString("media_uri", medias[0]);
+        if (medias.Length > 1)
+        {
+            w.WriteString("next_media_uri", medias[1]);
+        }
+
         w.WriteString("target_uri", target);
         w.WriteString("language", "en");
         w.WriteString("state", "queued");

@@ -140,6 +140,15 @@ internal sealed class Channel
     /// <summary>ARI media played on this channel, in order (e.g. <c>sound:vm-youhave,number:3</c>), for tests.</summary>
     public List<string> PlayedMedia { get; } = [];
 
+    /// <summary>ARI media stopped (<c>DELETE /playbacks/{id}</c>) before they had played to the end, in order, for tests.</summary>
+    public List<string> StoppedMedia { get; } = [];
+
+    /// <summary>The ARI playback playing on this channel, or null.</summary>
+    internal PbxModel.AriPlaybackState? CurrentPlayback { get; set; }
+
+    /// <summary>ARI playbacks asked for while another plays, in order (Asterisk plays them one after another).</summary>
+    internal Queue<PbxModel.AriPlaybackState> QueuedPlaybacks { get; } = new();
+
     /// <summary>For an ARI snoop channel: the spied channel and the spy / whisper directions asked for.</summary>
     public (string Spied, string Spy, string Whisper)? Snooping { get; set; }
 

@@ -103,10 +103,27 @@ internal sealed partial class PbxModel
         }
     }
 
-    /// <summary>ARI playback on a channel or bridge: Started now, Finished after the sound's length.</summary>
+    /// <summary>
+    /// ARI playback on a channel or bridge. A channel's playbacks run one after another, in the order
+    /// asked for (Asterisk queues each play as a command on the channel's Stasis control): a play asked
+    /// for while another is playing waits for it (PbxModel.AriMedia.cs). A bridge playback starts now.
+    /// </summary>
     internal void AriPlayback(string app, string playbackId, string media, string targetUri, Channel? channel, Bridge? bridge = null)
     {
-        var length = Sounds.Length(media);
+        var playback = new AriPlaybackState(app, playbackId, SplitMedia(media), targetUri, channel, bridge);
+        if (channel is not null)
+        {
+            channel.PlayedMedia.Add(media);
+            TrackPlayback(playback);
+            channel.QueuedPlaybacks.Enqueue(playback);
+            if (channel.CurrentPlayback is null)
+            {
+                StartNextPlayback(channel);
+            }
+
+            return;
+        }
+
         if (bridge is { Members.Count: 2 })
         {
             // A bridge playback joins an announcer channel: each party's BRIDGEPEER lists it while it plays.
@@ -117,29 +134,6 @@ internal sealed partial class PbxModel
             }
         }
 
-        if (channel is not null)
-        {
-            channel.PlayedMedia.Add(media);
-            TrackPlayback(app, playbackId, media, targetUri, channel);
-        }
-
-        _sim.AriEvents.Playback(app, "PlaybackStarted", playbackId, media, targetUri, "playing");
-        Schedule(length, () =>
-        {
-            // A channel playback finishes once: not after DELETE /playbacks/{id}, not after hang-up.
-            if (channel is not null && (!FinishPlayback(playbackId) || channel.Gone))
-            {
-                return;
-            }
-
-            _sim.AriEvents.Playback(app, "PlaybackFinished", playbackId, media, targetUri, "done");
-            if (bridge is { Members.Count: 2 } && Bridges.ContainsKey(bridge.Id))
-            {
-                foreach (var member in bridge.Members)
-                {
-                    SetVariable(member, "BRIDGEPEER", bridge.Members.First(m => m != member).Name);
-                }
-            }
-        });
+        PlayMedium(playback, 0);
     }
 }

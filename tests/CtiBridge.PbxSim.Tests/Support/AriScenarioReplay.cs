@@ -113,7 +113,7 @@ internal static partial class AriScenarioReplay
     }
 
     /// <summary>Text frames after the 101 head (server frames are unmasked).</summary>
-    private static IEnumerable<string> Frames(byte[] raw)
+    internal static IEnumerable<string> Frames(byte[] raw)
     {
         var text = Encoding.ASCII.GetString(raw);
         var offset = text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4;
