@@ -502,6 +502,12 @@ public sealed partial class CallCenter
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         session.AnnouncementPlaybacks[id] = done;
         _playbacks[id] = session;
+        if (beforeConnect)
+        {
+            // The agent-ID announcement comes just before ConnectAgent, which stops the queue's announcements: not this one.
+            session.AgentIdPlayback = id;
+        }
+
         var moh = MusicClassOf(session);
         var ari = session.App.Ari;
         var language = session.Caller.Language;
@@ -572,11 +578,16 @@ public sealed partial class CallCenter
         }
     }
 
-    /// <summary>Before bridging: an announcement still playing ends now (the agent is waiting).</summary>
+    /// <summary>Before bridging: an announcement still playing ends now (the agent is waiting), except the agent's ID the caller is to hear first.</summary>
     private void StopAnnouncements(CallSession session)
     {
         foreach (var id in session.AnnouncementPlaybacks.Keys.ToList())
         {
+            if (id == session.AgentIdPlayback)
+            {
+                continue;
+            }
+
             var ari = session.App.Ari;
             _ = StopPlaybackAsync(ari, id);
         }

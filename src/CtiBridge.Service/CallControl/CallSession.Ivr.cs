@@ -108,6 +108,9 @@ internal sealed partial class CallSession
     /// <summary>Where the caller is was stored for an adopter (<c>live_ivr_calls</c>): the call's end deletes it.</summary>
     public bool IvrStateStored { get; set; }
 
+    /// <summary>The playback of the agent-ID announcement (queue <c>announceAgentId</c>), which the connect must not stop.</summary>
+    public string? AgentIdPlayback { get; set; }
+
     /// <summary>Playbacks of announcements in the queue, awaited by the request chain.</summary>
     public Dictionary<string, TaskCompletionSource> AnnouncementPlaybacks { get; } = new(StringComparer.Ordinal);
 }
