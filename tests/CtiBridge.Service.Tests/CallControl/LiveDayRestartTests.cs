@@ -108,7 +108,9 @@ public sealed class LiveDayRestartTests(MigratedDatabaseFixture database) : ICla
 
     private static async Task WaitForRowsAsync(TestDatabase db, string sql, long expected, CancellationToken ct)
     {
-        for (var attempt = 0; attempt < 100 && await db.ScalarAsync<long>(sql, ct) != expected; attempt++)
+        // Bounded like the rigs' other waits (15 s): the live-state writer's batches lag under load
+        // (at load ~57 the ended call's live_calls row was still there after 5 s).
+        for (var attempt = 0; attempt < 300 && await db.ScalarAsync<long>(sql, ct) != expected; attempt++)
         {
             await Task.Delay(50, ct);
         }
