@@ -292,6 +292,12 @@ public sealed record Callback(
 
     /// <summary>The scheduler instance holding it in its ACD while due or dialing; null otherwise.</summary>
     public string? PlacedBy { get; init; }
+
+    /// <summary>
+    /// The Asterisk server it is placed from, once decided for a hand-off between instances that control different
+    /// servers (docs/sites.md); null until then (decided when it is placed).
+    /// </summary>
+    public string? PlacedFrom { get; init; }
 }
 
 /// <summary>One stored transition of a callback.</summary>
@@ -305,7 +311,7 @@ public sealed record Callback(
 /// <param name="CallId">The call involved, if any.</param>
 public sealed record CallbackTransition(Guid CallbackId, int Sequence, DateTimeOffset At, CallbackState? From, CallbackState To, string Reason, string Actor, string? CallId)
 {
-    /// <summary>What kind of change: <c>created</c>, <c>merged</c>, <c>transition</c>, <c>rescheduled</c>, <c>reminded</c>, <c>escalated</c>, <c>owner_released</c>, <c>reoffered</c>.</summary>
+    /// <summary>What kind of change: <c>created</c>, <c>merged</c>, <c>transition</c>, <c>rescheduled</c>, <c>reminded</c>, <c>escalated</c>, <c>owner_released</c>, <c>reoffered</c>, <c>handed_off</c>, <c>claimed</c>.</summary>
     public string Kind { get; init; } = "transition";
 }
 

@@ -323,8 +323,44 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
             Note = Text("note"),
             RemindedAt = Time("reminded_at"),
             PlacedBy = Text("placed_by"),
+            PlacedFrom = Text("placed_from"),
             RequiredSkills = r.GetFieldValue<string[]>(r.GetOrdinal("required_skills")),
         };
+    }
+
+    /// <summary>
+    /// Hands a due callback this instance (<paramref name="me"/>) holds to the instance that controls
+    /// <paramref name="server"/>: no instance holds it now, and it is marked for that server (history kind
+    /// <c>handed_off</c>). Returns it, or null when it is no longer due or no longer held by <paramref name="me"/>.
+    /// </summary>
+    public async Task<Callback?> HandOffAsync(Guid id, string me, string server, DateTimeOffset at, string reason, string actor, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_hand_off"));
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("me", me);
+        command.Parameters.AddWithValue("server", server);
+        command.Parameters.AddWithValue("at", at);
+        command.Parameters.AddWithValue("reason", reason);
+        command.Parameters.AddWithValue("actor", actor);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    /// <summary>
+    /// Claims for <paramref name="me"/> up to <paramref name="limit"/> due callbacks handed off to
+    /// <paramref name="servers"/> (the servers it controls), the earliest due first; each is claimed by one
+    /// instance only (history kind <c>claimed</c>).
+    /// </summary>
+    public async Task<IReadOnlyList<Callback>> ClaimHandedOffAsync(string me, IReadOnlyCollection<string> servers, DateTimeOffset at, string actor, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_claim_handed_off"));
+        command.Parameters.AddWithValue("me", me);
+        command.Parameters.AddWithValue("servers", NpgsqlDbType.Array | NpgsqlDbType.Text, servers.ToArray());
+        command.Parameters.AddWithValue("at", at);
+        command.Parameters.AddWithValue("actor", actor);
+        command.Parameters.AddWithValue("limit", limit);
+        return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     private static void AddText(NpgsqlParameterCollection p, string name, string? value) =>

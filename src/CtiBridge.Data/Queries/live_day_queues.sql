@@ -2,13 +2,17 @@
 -- per queue and per Asterisk server of the caller: the raw sums behind report_queue_traffic's
 -- columns, by the same rules (docs/metrics.md §4), for the live statistics to start from after a
 -- restart or a takeover. @sl / @sa are metrics.service_level_seconds / short_abandon_seconds.
-WITH v AS (
+-- @servers (servers split between instances): only visits of calls on these servers; NULL for all.
+WITH all_v AS (
     SELECT v.queue, v.outcome, v.wait_seconds, v.handled, v.talk_seconds, v.hold_seconds, v.wrap_up_seconds,
            (SELECT c.asterisk_server FROM calls c
             WHERE c.call_id = v.call_id AND c.started_at <= v.entered_at AND c.started_at > v.entered_at - interval '1 day'
             LIMIT 1) AS server
     FROM queue_visits v
     WHERE v.entered_at >= @from AND v.entered_at < @to
+),
+v AS (
+    SELECT * FROM all_v WHERE @servers::text[] IS NULL OR server = ANY (@servers::text[])
 ),
 per AS (
     SELECT 'queue' AS kind, queue AS name, v.* FROM v

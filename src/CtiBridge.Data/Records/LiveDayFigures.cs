@@ -33,7 +33,14 @@ public sealed class LiveDayFigures(NpgsqlDataSource dataSource)
 {
     /// <summary>The day containing <paramref name="now"/> and its figures so far.</summary>
     /// <exception cref="InvalidOperationException"><c>reports.time_zone</c> names no zone this machine knows.</exception>
-    public async Task<LiveDay> LoadAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task<LiveDay> LoadAsync(DateTimeOffset now, CancellationToken cancellationToken = default) => LoadAsync(now, null, cancellationToken);
+
+    /// <summary><see cref="LoadAsync(DateTimeOffset, CancellationToken)"/> with the queue figures of some servers' calls only.</summary>
+    /// <param name="now">Now (picks the day).</param>
+    /// <param name="onServers">Servers split between instances: count only the queue visits of calls on these Asterisk
+    /// servers (the instance's own); null counts every server's.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<LiveDay> LoadAsync(DateTimeOffset now, IReadOnlyCollection<string>? onServers, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -77,6 +84,7 @@ public sealed class LiveDayFigures(NpgsqlDataSource dataSource)
             command.Parameters.AddWithValue("to", dayEnd);
             command.Parameters.AddWithValue("sl", parameters.ServiceLevelThreshold.TotalSeconds);
             command.Parameters.AddWithValue("sa", parameters.ShortAbandonThreshold.TotalSeconds);
+            command.Parameters.Add(new NpgsqlParameter("servers", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = onServers is null ? DBNull.Value : onServers.ToArray() });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {

@@ -76,7 +76,7 @@ public sealed partial class CallCenter
     /// </summary>
     private (StasisApp App, string? Site) CallbackServer(Callback callback, string? originServer)
     {
-        var server = originServer
+        var server = callback.PlacedFrom ?? originServer
             ?? (callback.OriginCallId is { } origin && _calls.TryGetValue(origin, out var live) ? live.App.Server : null)
             ?? (callback.OwnerAgentId is { } owner && Sites is not null && _agents.TryGetValue(owner, out var agent) ? Sites.ServerOf(agent) : null);
         if (server is not null && _apps.FirstOrDefault(a => string.Equals(a.Server, server, StringComparison.OrdinalIgnoreCase)) is { } own)

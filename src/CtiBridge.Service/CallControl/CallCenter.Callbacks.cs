@@ -885,4 +885,7 @@ internal sealed class CallCenterCallbackPlacement(IServiceProvider services) : I
 
     public Task WithdrawAsync(Callback callback, string reason, CancellationToken cancellationToken) =>
         services.GetRequiredService<CallCenter>().WithdrawCallbackAsync(callback, reason, cancellationToken);
+
+    public Task<string?> ServerElsewhereAsync(Callback callback, CancellationToken cancellationToken) =>
+        services.GetRequiredService<CallCenter>().CallbackServerElsewhereAsync(callback, cancellationToken);
 }

@@ -45,7 +45,8 @@ public sealed partial class CallCenter
         timeout.CancelAfter(DayLoadTimeout);
         try
         {
-            var day = await DayFigures.LoadAsync(_time.GetUtcNow(), timeout.Token).ConfigureAwait(false);
+            // Servers split between instances: this instance's queues count its own servers' calls only.
+            var day = await DayFigures.LoadAsync(_time.GetUtcNow(), _controlled, timeout.Token).ConfigureAwait(false);
             _engine.Statistics.Seed(day.Seed);
             _dayZone = day.Zone;
             Targets = day.Targets;

@@ -407,6 +407,11 @@ public sealed partial class CallCenter
     {
         if (!_agents.TryGetValue(agent.AgentId, out var configured))
         {
+            if (_allAgents.ContainsKey(agent.AgentId))
+            {
+                return; // on another instance's server (servers split between instances): that instance restores them
+            }
+
             LogAgentNotRestored(_logger, agent.AgentId, "it is no longer in callControl.agents");
             return;
         }

@@ -92,8 +92,15 @@ public sealed partial class CallCenter
             restartNeeded.Add("callControl.shutdown.handBackCalls");
         }
 
+        // The leases and Stasis apps are taken at start-up for these servers only.
+        if (!settings.Servers.Order(StringComparer.OrdinalIgnoreCase).SequenceEqual(running.Servers.Order(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase))
+        {
+            restartNeeded.Add("callControl.servers");
+        }
+
         // What runs only from start-up keeps its running value.
         settings.HighAvailability = running.HighAvailability;
+        settings.Servers = running.Servers;
         settings.Shutdown = new ShutdownSettings
         {
             CallsFinishWithin = running.Shutdown.CallsFinishWithin, HandBackCalls = running.Shutdown.HandBackCalls, HandBackContext = settings.Shutdown.HandBackContext,
@@ -108,7 +115,7 @@ public sealed partial class CallCenter
             return problems;
         }
 
-        var refused = _engine.Reconfigure(at, CallControlConfiguration.ToAcdConfiguration(settings));
+        var refused = _engine.Reconfigure(at, CallControlConfiguration.ToAcdConfiguration(settings.OwnPart(_controlled)));
         if (refused.Count > 0)
         {
             var live = refused.Select(p => new SettingsProblem(p.StartsWith("agent ", StringComparison.Ordinal) ? "callControl.agents" : "callControl.queues", p)).ToList();
@@ -117,7 +124,8 @@ public sealed partial class CallCenter
         }
 
         Volatile.Write(ref _settings, settings);
-        _agents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
+        _agents = settings.OwnPart(_controlled).Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
+        _allAgents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
         _routes = routes;
         LogConfigurationReloaded(_logger, settings.Queues.Count, settings.Agents.Count, routes.PlanByDid.Count + routes.QueueByDid.Count);
         return [];

@@ -41,20 +41,24 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     /// <param name="logger">The log.</param>
     /// <param name="customerLookup">Who is calling (VIP, member, blacklist, own agent, language); null: every caller is unknown.</param>
     /// <param name="callbacks">The callback scheduler (queue exit key, callback overflow, voicemail); null: requests are logged only.</param>
+    /// <param name="controlledServers">Servers split between instances (<c>callControl.servers</c>): the servers this instance
+    /// controls, whose agents alone its ACD holds; null when it controls every configured server.</param>
     public CallCenter(CallControlSettings settings, TimeProvider timeProvider, ILogger<CallCenter> logger,
-        ICustomerLookup? customerLookup = null, ICallbackRequests? callbacks = null)
+        ICustomerLookup? customerLookup = null, ICallbackRequests? callbacks = null, IReadOnlyCollection<string>? controlledServers = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _lastAt = _time.GetUtcNow();
-        _engine = new AcdEngine(CallControlConfiguration.ToAcdConfiguration(settings), this, _lastAt);
+        _controlled = controlledServers;
+        _allAgents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
+        _engine = new AcdEngine(CallControlConfiguration.ToAcdConfiguration(settings.OwnPart(_controlled)), this, _lastAt);
         var problems = new List<Configuration.SettingsProblem>();
         _routes = IvrConfiguration.Build(settings, problems) ?? throw new ArgumentException("callControl is not valid: " + string.Join("; ", problems), nameof(settings));
         _lookup = customerLookup;
         _callbacks = callbacks;
-        _agents = settings.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
+        _agents = settings.OwnPart(_controlled).Agents.ToDictionary(a => a.Id, StringComparer.Ordinal);
         _timer = _time.CreateTimer(_ => _work.Writer.TryWrite(new TimerWork()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -76,6 +80,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(pin);
+        if (await RefusedAsOnAnotherInstanceAsync(agentId, cancellationToken).ConfigureAwait(false) is { } elsewhere)
+        {
+            return elsewhere;
+        }
+
         // Read before the loop handles the login: a campaign line joined on another instance a moment ago counts.
         var line = _started && _agents.ContainsKey(agentId) ? await AgentLineNowAsync(agentId, cancellationToken).ConfigureAwait(false) : default;
         return await RequestAsync(at => _agents.TryGetValue(agentId, out var agent)

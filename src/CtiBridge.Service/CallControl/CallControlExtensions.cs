@@ -27,12 +27,18 @@ public static class CallControlExtensions
                 : new HttpCustomerLookup(lookup, provider.GetRequiredService<ILogger<HttpCustomerLookup>>()));
         }
 
+        // Servers split between instances (callControl.servers): this instance's leases, Stasis apps, phones and agents
+        // are those of its own servers; null when it controls them all.
+        var controlled = settings.CallControl.ControlledServers(settings.Asterisk);
+        var split = controlled.Count < settings.Asterisk.Count ? controlled : null;
+
         // The callback scheduler, when registered, takes the callers' callback requests and voicemails.
         services.AddSingleton(provider => new LiveStateStore(provider.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(provider => new CallCenter(settings.CallControl,
             provider.GetKeyedService<TimeProvider>(CallCenter.ClockServiceKey) ?? provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallCenter>>(),
-            provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>())
+            provider.GetService<ICustomerLookup>(), provider.GetService<Core.Callbacks.ICallbackRequests>(), split)
         {
+            ServerHolder = (server, ct) => CallControlLease.HolderAsync(provider.GetRequiredService<NpgsqlDataSource>(), server, ct),
             LiveState = provider.GetRequiredService<LiveStateStore>(),
             DayFigures = new Data.Records.LiveDayFigures(provider.GetRequiredService<NpgsqlDataSource>()),
             CallbackDialing = settings.Callbacks.ToDialOptions(),
@@ -42,7 +48,8 @@ public static class CallControlExtensions
         // Due callbacks are placed by the call center (agent reserved → customer dialled → bridged).
         services.AddSingleton<Callbacks.ICallbackPlacement>(provider => new CallCenterCallbackPlacement(provider));
         services.AddSingleton(settings.CallControl);
-        services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>().Select(server =>
+        services.AddSingleton<IReadOnlyList<StasisApp>>(provider => provider.GetRequiredService<IReadOnlyList<AsteriskServer>>()
+            .Where(server => controlled.Contains(server.Name, StringComparer.OrdinalIgnoreCase)).Select(server =>
         {
             var serverSettings = settings.Asterisk.Single(s => s.Name == server.Name);
             return new StasisApp(server.Name, serverSettings.Ari.Application, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari),
@@ -76,7 +83,7 @@ public sealed class CallControlRole
 
 /// <summary>
 /// Runs call control; with <c>callControl.highAvailability</c> under the <see cref="CallControlLease"/>
-/// of every configured Asterisk server (issue 14): a standby waits here until it holds them all, then adopts the calls and agents
+/// of every Asterisk server it controls (issue 14; all, or those of callControl.servers): a standby waits here until it holds them all, then adopts the calls and agents
 /// (CallCenter.Recovery.cs) and runs. When a lease is lost, call control stops at once — the loop
 /// ends and every ARI request still queued is cancelled — and the instance stops, to come back
 /// (systemd restarts it) as a standby: it never acts on a server whose lease it does not hold.
@@ -85,8 +92,11 @@ public sealed class CallControlRole
 /// </summary>
 internal sealed partial class CallControlService(
     CallCenter center, IReadOnlyList<StasisApp> apps, IReadOnlyList<AsteriskServer> servers, CtiBridgeSettings settings, CallControlRole role, TimeProvider timeProvider,
-    IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, DatabaseSchemaState? schema = null) : BackgroundService
+    IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, DatabaseSchemaState? schema = null, Callbacks.CallbackService? callbacks = null) : BackgroundService
 {
+    /// <summary>How often an instance that controls part of the servers looks for callbacks handed off to them (real time).</summary>
+    internal static readonly TimeSpan HandOffClaimInterval = TimeSpan.FromSeconds(0.5);
+
     private readonly ILogger _logger = loggerFactory.CreateLogger<CallControlService>();
     private readonly CancellationTokenSource _stopDeadline = new();
     private Task<int>? _drain;
@@ -165,8 +175,9 @@ internal sealed partial class CallControlService(
             // Desk phones' AMI device states take unreachable agents out of routing (and back); AMI's hang-ups
             // tell how a channel ended during an ARI events gap.
             await Task.WhenAll(apps.Select(app => app.RunAsync(center, lost.Token))
-                .Concat(servers.Select(server => center.WatchPhonesAsync(server.Ami, server.Name, lost.Token)))
-                .Concat(servers.Select(server => center.WatchHangupsAsync(server.Ami, server.Name, lost.Token)))).ConfigureAwait(false);
+                .Concat(servers.Where(server => center.Controls(server.Name)).Select(server => center.WatchPhonesAsync(server.Ami, server.Name, lost.Token)))
+                .Concat(servers.Where(server => center.Controls(server.Name)).Select(server => center.WatchHangupsAsync(server.Ami, server.Name, lost.Token)))
+                .Append(ClaimHandedOffCallbacksAsync(lost.Token))).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (lost.IsCancellationRequested)
         {
@@ -184,6 +195,40 @@ internal sealed partial class CallControlService(
             }
 
             await ReleaseAsync(holds).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Servers split between instances: while call control runs, the due callbacks another instance handed off to
+    /// this instance's servers are claimed and queued here (docs/sites.md). Real time, like the callback heartbeat:
+    /// whether a hand-off is picked up must not wait for a fake or stepped clock. Ends with call control.
+    /// </summary>
+    private async Task ClaimHandedOffCallbacksAsync(CancellationToken cancellationToken)
+    {
+        if (callbacks is null || center.ControlledServers is not { } mine)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(HandOffClaimInterval, TimeProvider.System);
+        try
+        {
+            do
+            {
+                try
+                {
+                    _ = await callbacks.ClaimHandedOffAsync([.. apps.Select(a => a.Server).Where(s => mine.Contains(s, StringComparer.OrdinalIgnoreCase))], cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                {
+                    LogClaimFailed(_logger, ex); // the database may be away a while: the next round tries again
+                }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // call control stopped
         }
     }
 
@@ -236,6 +281,9 @@ internal sealed partial class CallControlService(
 
     [LoggerMessage(EventId = 877, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
     private static partial void LogStandby(ILogger logger, string server, string instance);
+
+    [LoggerMessage(EventId = 879, Level = LogLevel.Warning, Message = "Claiming the callbacks handed off to this instance's servers failed (tried again shortly)")]
+    private static partial void LogClaimFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 878, Level = LogLevel.Critical, Message = "Call control lease lost ({Reason}): call control stopped at once; this instance stops and comes back as a standby")]
     private static partial void LogLeaseLost(ILogger logger, string reason);

@@ -68,8 +68,44 @@ public sealed class CallControlSettings
     /// </summary>
     public bool HighAvailability { get; set; }
 
+    /// <summary>
+    /// The Asterisk servers (<c>asterisk[].name</c>) this instance controls, when servers are split between
+    /// instances (docs/sites.md, "Splitting servers between instances"): it takes the leases and runs the Stasis
+    /// apps of these only, and its ACD holds only the agents whose phones are on them. Empty (default): every
+    /// configured server.
+    /// </summary>
+    public List<string> Servers { get; set; } = [];
+
     /// <summary>True when a queue is configured, so the Stasis app should run.</summary>
     public bool IsEnabled => Queues.Count > 0;
+
+    /// <summary>
+    /// The servers this instance controls, by their names in <paramref name="asterisk"/>: those of <see cref="Servers"/>,
+    /// or all of them when it lists none. Spelt as in <c>asterisk[]</c>.
+    /// </summary>
+    public IReadOnlyList<string> ControlledServers(IReadOnlyList<AsteriskServerSettings> asterisk)
+    {
+        ArgumentNullException.ThrowIfNull(asterisk);
+        return Servers.Count == 0
+            ? [.. asterisk.Select(s => s.Name)]
+            : [.. asterisk.Select(s => s.Name).Where(n => Servers.Contains(n, StringComparer.OrdinalIgnoreCase))];
+    }
+
+    /// <summary>
+    /// These settings as this instance's ACD holds them: only the agents whose phones are on
+    /// <paramref name="controlled"/> (null: all, and the settings themselves). The rest is shared.
+    /// </summary>
+    internal CallControlSettings OwnPart(IReadOnlyCollection<string>? controlled)
+    {
+        if (controlled is null)
+        {
+            return this;
+        }
+
+        var part = (CallControlSettings)MemberwiseClone();
+        part.Agents = [.. Agents.Where(a => a.Server is { } server && controlled.Contains(server, StringComparer.OrdinalIgnoreCase))];
+        return part;
+    }
 }
 
 /// <summary>

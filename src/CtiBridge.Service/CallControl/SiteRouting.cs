@@ -146,6 +146,7 @@ public sealed partial class SiteRouting
             }
         }
 
+        ValidateSplit(names, callControl, problems);
         if (names.Count < 2)
         {
             return;
@@ -175,6 +176,60 @@ public sealed partial class SiteRouting
                             $"queue '{queue.Name}' spans servers, but server '{from}' has no trunk to '{group.Key}', where agent(s) {agents} serve it; add one to asterisk[{IndexOf(servers, from)}].trunks (e.g. {{ \"to\": \"{group.Key}\", \"dial\": \"PJSIP/{{resource}}@{group.Key}\" }}) or set spanServers to false"));
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>callControl.servers</c> (servers split between instances): each entry names a configured server once; and a
+    /// queue that spans servers may not have agents both on this instance's servers and on others', since one ACD cannot
+    /// offer a call to an agent another instance's ACD holds.
+    /// </summary>
+    private static void ValidateSplit(List<string> names, CallControlSettings callControl, List<SettingsProblem> problems)
+    {
+        var known = string.Join(", ", names);
+        var listed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < callControl.Servers.Count; i++)
+        {
+            var server = callControl.Servers[i];
+            if (string.IsNullOrWhiteSpace(server))
+            {
+                problems.Add(new SettingsProblem($"callControl.servers[{i}]", $"is empty; name one of the asterisk servers ({known})"));
+            }
+            else if (!names.Contains(server, StringComparer.OrdinalIgnoreCase))
+            {
+                problems.Add(new SettingsProblem($"callControl.servers[{i}]", $"'{server}' is not one of the asterisk servers ({known}){SpellingSuggestion.DidYouMean(server, names)}"));
+            }
+            else if (!listed.Add(server))
+            {
+                problems.Add(new SettingsProblem($"callControl.servers[{i}]", $"'{server}' is listed twice; list it once"));
+            }
+        }
+
+        if (listed.Count == 0 || listed.Count == names.Count)
+        {
+            return; // this instance controls every server: no split
+        }
+
+        var mine = string.Join(", ", names.Where(listed.Contains));
+        for (var q = 0; q < callControl.Queues.Count; q++)
+        {
+            var queue = callControl.Queues[q];
+            if (!queue.SpanServers)
+            {
+                continue;
+            }
+
+            var servers = callControl.Agents.Where(a => a.Queues.Contains(queue.Name, StringComparer.Ordinal) && !string.IsNullOrWhiteSpace(a.Server))
+                .GroupBy(a => listed.Contains(a.Server!)).ToDictionary(g => g.Key, g => g.ToList());
+            if (servers.TryGetValue(true, out var here) && servers.TryGetValue(false, out var elsewhere))
+            {
+                static string Of(List<CallAgentSettings> agents) =>
+                    string.Join(", ", agents.GroupBy(a => a.Server!, StringComparer.OrdinalIgnoreCase).Select(g => $"{g.Key} ({string.Join(", ", g.Select(a => a.Id).Take(3))}{(g.Count() > 3 ? ", ..." : string.Empty)})"));
+                problems.Add(new SettingsProblem($"callControl.queues[{q}].spanServers",
+                    $"queue '{queue.Name}' spans servers whose calls are controlled by different instances: agents on {Of(here)}, controlled here (callControl.servers: {mine}), "
+                    + $"and on {Of(elsewhere)}, controlled by another instance; one instance's ACD cannot offer a call to an agent another instance holds. "
+                    + "Set spanServers to false, or let one instance control all of its agents' servers"));
             }
         }
     }

@@ -13,6 +13,12 @@ public interface ICallbackPlacement
 
     /// <summary>The callback was cancelled, resolved or rescheduled while queued: take it out of the ACD.</summary>
     Task WithdrawAsync(Callback callback, string reason, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Servers split between instances (docs/sites.md): the server the callback is placed from when this instance
+    /// does not control it now, so it must be handed off to the instance that does; null to place it here.
+    /// </summary>
+    Task<string?> ServerElsewhereAsync(Callback callback, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
 }
 
 /// <summary>

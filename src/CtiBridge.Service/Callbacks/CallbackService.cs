@@ -621,11 +621,61 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
     // ------------------------------------------------------------------ helpers
 
-    /// <summary>Hands a due callback to this node's ACD and remembers it until it is reserved or withdrawn.</summary>
-    private Task OfferAsync(Callback c, CancellationToken cancellationToken)
+    /// <summary>
+    /// Hands a due callback to this node's ACD and remembers it until it is reserved or withdrawn; or, when servers
+    /// are split between instances and its server is controlled by another instance now, hands it off to that
+    /// instance through the database (<see cref="ClaimHandedOffAsync"/>): a Quartz trigger fires on any node, but
+    /// only the instance that controls the server may place the call.
+    /// </summary>
+    private async Task OfferAsync(Callback c, CancellationToken cancellationToken)
     {
+        if (InstanceId is { } me && await _placement.ServerElsewhereAsync(c, cancellationToken).ConfigureAwait(false) is { } server)
+        {
+            var reason = $"its server {server} is controlled by another instance: handed off to it by {me}";
+            if (await _store.HandOffAsync(c.Id, me, server, _clock.GetUtcNow(), reason, Actor, cancellationToken).ConfigureAwait(false) is { } handed)
+            {
+                LogHandedOff(_logger, c.Id, server);
+                Notify(handed, reason);
+            }
+
+            return; // handed off, or moved meanwhile (not ours to place either way)
+        }
+
         _queuedHere[c.Id] = c;
-        return _placement.OfferAsync(c, cancellationToken);
+        await _placement.OfferAsync(c, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Claims the due callbacks handed off to <paramref name="servers"/> (the servers this instance controls now; see
+    /// <see cref="OfferAsync"/>) and queues them in this instance's ACD. Called by call control while it runs;
+    /// returns how many were claimed. Each is claimed by one instance only (the claim is one row update).
+    /// </summary>
+    public async Task<int> ClaimHandedOffAsync(IReadOnlyCollection<string> servers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        if (InstanceId is not { } me || servers.Count == 0)
+        {
+            return 0; // the Quartz node is not attached yet: it claims once it has an id to hold them by
+        }
+
+        var claimed = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            var batch = await _store.ClaimHandedOffAsync(me, servers, _clock.GetUtcNow(), Actor, HandOverBatch, cancellationToken).ConfigureAwait(false);
+            foreach (var c in batch)
+            {
+                Notify(c, "claimed by " + me);
+                await OfferAsync(c, cancellationToken).ConfigureAwait(false);
+            }
+
+            claimed += batch.Count;
+            if (batch.Count < HandOverBatch)
+            {
+                break;
+            }
+        }
+
+        return claimed;
     }
 
     private Task WithdrawAsync(Callback c, string reason, CancellationToken cancellationToken)
@@ -754,6 +804,9 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
             throw new ArgumentException($"DueAt {due:O} is more than a year ahead.", nameof(r));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Callback {CallbackId} is placed from server {Server}, which another instance controls: handed off to it")]
+    private static partial void LogHandedOff(ILogger logger, Guid callbackId, string server);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Callback {CallbackId} requested ({Source}, queue {Queue}, due {DueAt}, merged {Merged})")]
     private static partial void LogRequested(ILogger logger, Guid callbackId, string source, string queue, DateTimeOffset dueAt, bool merged);
