@@ -127,6 +127,61 @@ public sealed class SplitSitesTests
                 + "(SELECT asterisk_server, direction, count(DISTINCT call_id) AS n FROM calls GROUP BY 1, 2) c", ct));
     }
 
+    /// <summary>
+    /// A standby per part: a third instance configured for site-b waits while Two holds site-b's lease. When Two's
+    /// lock session ends (as when its host dies), the standby takes site-b over within 5 s and restores b1, while One
+    /// keeps site-a untouched; a callback of b1 fired on One is then handed off to and placed by the new holder.
+    /// </summary>
+    [Fact]
+    public async Task APartsStandby_TakesOverThatPartOnly_AndPlacesTheCallbacksHandedOffToIt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await SplitRig.StartAsync(database, ct);
+        var one = rig.One;
+        var two = rig.Two;
+        var standby = await rig.AddInstanceAsync(database, SiteB, ct);
+        Assert.False(standby.Role.IsActive);
+        await CallCenterRig.LoginAsync(one.Center, "a1", ct);
+        await CallCenterRig.LoginAsync(two.Center, "b1", ct);
+        await WhenAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = 'b1'", ct) == 1, "b1's live state to be stored", ct);
+
+        // Two's lease session ends: Two stops call control at once; the standby of site-b takes it over.
+        var ended = await database.ScalarAsync<long>(
+            $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ctibridge-lease:{two.Role.InstanceId}'", ct);
+        Assert.Equal(1, ended);
+        var lostAt = DateTimeOffset.UtcNow;
+        await WhenAsync(() => standby.Role.IsActive, "the standby of site-b to take over", ct);
+        var takeover = standby.Role.ActiveSince!.Value - lostAt;
+        TestContext.Current.SendDiagnosticMessage($"split: site-b taken over by its standby in {takeover.TotalSeconds:0.00} s");
+        Assert.True(takeover <= TimeSpan.FromSeconds(5), $"takeover took {takeover.TotalSeconds:0.00} s");
+        Assert.Equal(standby.Role.InstanceId, await CallControlLease.HolderAsync(database.DataSource, SiteB, ct));
+        Assert.Equal(one.Role.InstanceId, await CallControlLease.HolderAsync(database.DataSource, SiteA, ct));
+        Assert.True(one.Role.IsActive);
+
+        // The standby's ACD holds site-b's agents only, b1 restored as logged in; a caller on B reaches b1 there.
+        await CallCenterRig.WaitForStasisAppAsync(rig.B, ct);
+        var agents = await standby.Center.GetAgentsAsync(ct);
+        Assert.Equal(["b1", "b2"], agents.Select(a => a.Status.AgentId).Order(StringComparer.Ordinal));
+        await WhenAsync(async () => (await standby.Center.GetAgentAsync("b1", ct))?.State == AgentState.Ready, "b1 to be restored Ready on the standby", ct);
+        var callB = await rig.CallAsync(standby, rig.B, "5550003", ct);
+        await standby.Events.WaitForAsync<CallAnswered>(e => e.CallId == callB && e.AgentId == "b1", "site B's call answered by b1 on the new holder", ct);
+        rig.B.Trunk("carrier").HangUp(rig.Caller(callB));
+        await standby.Events.WaitForAsync<CallEnded>(e => e.CallId == callB, "site B's call ended", ct);
+
+        // b1's callback fired on One: handed off, claimed by the new holder of site-b, dialled on B once.
+        var id = (await one.Callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550301", "local", DateTimeOffset.UtcNow.AddHours(1), "b1", "split takeover", "api:test"), ct)).Callback.Id;
+        await one.Callbacks.FireDueAsync(id, ct);
+        Assert.Equal(SiteB, (await StateAsync(one.Callbacks, id, CallbackState.Connected, ct)).PlacedFrom);
+        Assert.Contains(standby.Callbacks.InstanceId!, (await one.Callbacks.HistoryAsync(id, ct)).Single(h => h.Kind == "claimed").Reason, StringComparison.Ordinal);
+
+        await rig.StopAsync();
+        Assert.Equal(1, rig.BEvents.Count("DialBegin", e => e["DialString"] == "carrier/5550301"));
+        Assert.Equal(0, rig.AEvents.Count("DialBegin", e => (e["DialString"] ?? string.Empty).StartsWith("carrier/", StringComparison.Ordinal)));
+        Assert.Equal("site-b|answered|b1", await database.ScalarAsync<string>(
+            $"SELECT string_agg(DISTINCT concat_ws('|', asterisk_server, disposition, agent_id), ',') FROM calls WHERE callback_id = '{id}'", ct));
+    }
+
     [Fact]
     public void SettingsCheck_ASpanningQueueWithAgentsOnServersOfDifferentInstances_IsAConfigurationError()
     {
@@ -161,6 +216,25 @@ public sealed class SplitSitesTests
         problems.Clear();
         SiteRouting.Validate(settings.Asterisk, settings.CallControl, problems);
         Assert.Empty(problems);
+    }
+
+    /// <summary>Bounded wait (30 s) for <paramref name="condition"/>.</summary>
+    private static Task WhenAsync(Func<bool> condition, string what, CancellationToken ct) => WhenAsync(() => Task.FromResult(condition()), what, ct);
+
+    /// <summary>Bounded wait (30 s) for <paramref name="condition"/>.</summary>
+    private static async Task WhenAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(50, ct);
+        }
+
+        Assert.Fail($"still waiting after 30 s for {what}");
     }
 
     private static async Task<Callback> StateAsync(CallbackService callbacks, Guid id, CallbackState state, CancellationToken ct)
@@ -266,35 +340,13 @@ public sealed class SplitSitesTests
 
                 await rig.ObserveAsync(rig.A, rig.AEvents, ct);
                 await rig.ObserveAsync(rig.B, rig.BEvents, ct);
-                foreach (var server in new[] { SiteA, SiteB })
-                {
-                    var settings = Settings(database.ConnectionString, [server]);
-                    settings.Asterisk = [PbxSimSettings.For(rig.A, SiteA), PbxSimSettings.For(rig.B, SiteB)];
-                    settings.CallControl.RecordJournalDirectory = Path.Combine(rig._root, server + "-journal");
-                    settings.Logging.File = Path.Combine(rig._root, server + "-log", "ctibridge-.log");
-
-                    // The same checks as `ctibridge check-config`: the file an admin would write is valid.
-                    var problems = new List<SettingsProblem>();
-                    SettingsValidator.Validate(settings, problems);
-                    Assert.Empty(problems);
-
-                    var app = CtiBridgeHost.Build(settings);
-                    var events = new EventLog<AcdEvent>();
-                    var subscription = app.Services.GetRequiredService<CallCenter>().SubscribeEvents();
-                    rig._instances.Add(new Instance(app, subscription, events, events.PumpAsync(subscription.Reader)));
-                    await app.StartAsync(ct);
-                }
-
+                await rig.AddInstanceAsync(database, SiteA, ct);
+                await rig.AddInstanceAsync(database, SiteB, ct);
                 await CallCenterRig.WaitForStasisAppAsync(rig.A, ct);
                 await CallCenterRig.WaitForStasisAppAsync(rig.B, ct);
                 foreach (var instance in rig._instances)
                 {
-                    for (var i = 0; i < 600 && (!instance.Role.IsActive || instance.Callbacks.InstanceId is null); i++)
-                    {
-                        await Task.Delay(50, ct);
-                    }
-
-                    Assert.True(instance.Role.IsActive && instance.Callbacks.InstanceId is not null, "an instance did not start call control and its Quartz node within 30 s");
+                    await WhenAsync(() => instance.Role.IsActive, "an instance to start call control", ct);
                 }
 
                 return rig;
@@ -304,6 +356,33 @@ public sealed class SplitSitesTests
                 await rig.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>
+        /// Starts another instance controlling <paramref name="server"/> (its own journal and log), on the same
+        /// database and PbxSims; returns once its Quartz node runs. A second one for a server waits as its standby.
+        /// </summary>
+        public async Task<Instance> AddInstanceAsync(TestDatabase database, string server, CancellationToken ct)
+        {
+            var tag = $"{server}-{_instances.Count}";
+            var settings = Settings(database.ConnectionString, [server]);
+            settings.Asterisk = [PbxSimSettings.For(A, SiteA), PbxSimSettings.For(B, SiteB)];
+            settings.CallControl.RecordJournalDirectory = Path.Combine(_root, tag + "-journal");
+            settings.Logging.File = Path.Combine(_root, tag + "-log", "ctibridge-.log");
+
+            // The same checks as `ctibridge check-config`: the file an admin would write is valid.
+            var problems = new List<SettingsProblem>();
+            SettingsValidator.Validate(settings, problems);
+            Assert.Empty(problems);
+
+            var app = CtiBridgeHost.Build(settings);
+            var events = new EventLog<AcdEvent>();
+            var subscription = app.Services.GetRequiredService<CallCenter>().SubscribeEvents();
+            var instance = new Instance(app, subscription, events, events.PumpAsync(subscription.Reader));
+            _instances.Add(instance);
+            await app.StartAsync(ct);
+            await WhenAsync(() => instance.Callbacks.InstanceId is not null, "an instance's Quartz node to start", ct);
+            return instance;
         }
 
         private static PbxSimOptions Options(string site) => new()
