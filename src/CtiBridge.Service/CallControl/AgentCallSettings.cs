@@ -67,6 +67,18 @@ public sealed class FeatureCodeSettings
     /// <summary>Supervisor: take the call over (the agent is cut off, 拦截).</summary>
     public string TakeOver { get; set; } = "*84";
 
+    /// <summary>Supervisor: force hang-up (强拆) of the agent's current call (agent ID after the code, or asked for).</summary>
+    public string ForceHangUp { get; set; } = "*85";
+
+    /// <summary>Supervisor: force the agent into pause; the reason digit (<see cref="PauseReasons"/>) is asked after the PIN.</summary>
+    public string ForcePause { get; set; } = "*86";
+
+    /// <summary>Supervisor: force the paused agent ready again.</summary>
+    public string ForceResume { get; set; } = "*87";
+
+    /// <summary>Supervisor: force the agent's logout (after the current call, if any).</summary>
+    public string ForceLogout { get; set; } = "*88";
+
     /// <summary>Pause reason per digit (示忙 reasons); digits not listed are refused.</summary>
     public Dictionary<string, string> PauseReasons { get; set; } = new(StringComparer.Ordinal)
     {
@@ -138,6 +150,7 @@ internal static class AgentCallConfiguration
         {
             ("login", codes.Login), ("logout", codes.Logout), ("pause", codes.Pause), ("resume", codes.Resume), ("endWrapUp", codes.EndWrapUp), ("pickUp", codes.PickUp), ("missedCalls", codes.MissedCalls),
             ("listen", codes.Listen), ("whisper", codes.Whisper), ("barge", codes.Barge), ("takeOver", codes.TakeOver),
+            ("forceHangUp", codes.ForceHangUp), ("forcePause", codes.ForcePause), ("forceResume", codes.ForceResume), ("forceLogout", codes.ForceLogout),
         })
         {
             if (string.IsNullOrWhiteSpace(code) || code.Any(c => !(char.IsAsciiDigit(c) || c is '*' or '#')))

@@ -88,12 +88,21 @@ public sealed partial class CallCenter
         LogFeature(_logger, code, phone);
         _ = at;
         var codes = _settings.FeatureCodes;
-        var mode = new[] { (codes.Listen, SupervisionMode.Listen), (codes.Whisper, SupervisionMode.Whisper), (codes.Barge, SupervisionMode.Barge), (codes.TakeOver, SupervisionMode.TakeOver) }
-            .Where(c => code.StartsWith(c.Item1, StringComparison.Ordinal)).OrderByDescending(c => c.Item1.Length).Select(c => (SupervisionMode?)c.Item2).FirstOrDefault();
+        var force = ForceCodeOf(code);
+        var mode = force is null
+            ? new[] { (codes.Listen, SupervisionMode.Listen), (codes.Whisper, SupervisionMode.Whisper), (codes.Barge, SupervisionMode.Barge), (codes.TakeOver, SupervisionMode.TakeOver) }
+                .Where(c => code.StartsWith(c.Item1, StringComparison.Ordinal)).OrderByDescending(c => c.Item1.Length).Select(c => (SupervisionMode?)c.Item2).FirstOrDefault()
+            : null;
         var supervisor = _settings.Supervisors.FirstOrDefault(s => string.Equals(s.Extension, phone, StringComparison.OrdinalIgnoreCase));
         if (supervisor is null)
         {
             Finish(feature, InputOutcome.Refused($"{phone} is not a supervisor's phone (callControl.supervisors)"), "beep");
+            return;
+        }
+
+        if (force is { } forced)
+        {
+            StartForceCode(feature, supervisor, code, forced.Action, forced.Prefix);
             return;
         }
 
@@ -120,6 +129,7 @@ public sealed partial class CallCenter
         feature.AgentId = agentId;
         feature.SupervisorId = supervisor.Id;
         feature.Mode = chosen;
+        feature.AuditAction = "phone " + prefix + " " + ModeName(chosen);
         Ask(feature, FeatureStep.SupervisorPin, "agent-pass");
     }
 
@@ -136,13 +146,23 @@ public sealed partial class CallCenter
             }
             else
             {
-                Finish(feature, InputOutcome.Refused($"wrong PIN for supervisor '{feature.SupervisorId}' {feature.Tries} times"), "vm-goodbye");
+                // Said plainly: "incorrect", "goodbye" (not the error tone of a refused action).
+                AuditSupervisorCode(feature, at, StatusCodes.Status403Forbidden);
+                LogFeatureRefused(_logger, feature.Phone, $"wrong PIN for supervisor '{feature.SupervisorId}' {feature.Tries} times");
+                Finish(feature, InputOutcome.Ok, ["sound:agent-incorrect", "sound:vm-goodbye"]);
             }
 
             return;
         }
 
+        if (feature.Force != ForceAction.None)
+        {
+            OnForceCodeAuthorized(feature, at);
+            return;
+        }
+
         var outcome = StartSupervision(supervisor.Id, feature.AgentId!, feature.Mode, at, feature);
+        AuditSupervisorCode(feature, at, outcome.Accepted ? StatusCodes.Status200OK : StatusCodes.Status409Conflict);
         if (!outcome.Accepted)
         {
             Finish(feature, outcome, "beep");
@@ -246,6 +266,13 @@ public sealed partial class CallCenter
             case FeatureStep.SupervisorPin:
                 OnSupervisorPin(feature, digits, at);
                 break;
+            case FeatureStep.SupervisedAgentId when digits.Length > 0:
+                feature.AgentId = digits;
+                Ask(feature, FeatureStep.SupervisorPin, "agent-pass");
+                break;
+            case FeatureStep.ForcePauseReason when digits.Length > 0:
+                ForcePause(feature, digits[0], at);
+                break;
             case FeatureStep.PauseReason when digits.Length > 0:
                 Pause(feature, digits[0], at);
                 break;
@@ -327,6 +354,8 @@ public sealed partial class CallCenter
         Pin,
         PauseReason,
         SupervisorPin,
+        SupervisedAgentId,
+        ForcePauseReason,
         Done,
     }
 
@@ -353,6 +382,12 @@ public sealed partial class CallCenter
         public string? SupervisorId { get; set; }
 
         public SupervisionMode Mode { get; set; }
+
+        /// <summary>The supervisor's forced change asked by this call (none for listen / whisper / barge / take-over).</summary>
+        public ForceAction Force { get; set; }
+
+        /// <summary>The audit trail's action for this supervisor code, e.g. <c>phone *85 force-hangup</c>.</summary>
+        public string? AuditAction { get; set; }
 
         public int Tries { get; set; }
 

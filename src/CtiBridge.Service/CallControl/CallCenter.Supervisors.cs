@@ -58,18 +58,21 @@ public sealed partial class CallCenter
     public Task<InputOutcome> ForceHangUpAsync(string agentId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);
-        return AgentCallRequest(agentId, (session, at) =>
-        {
-            var outcome = _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Agent));
-            if (outcome.Accepted)
-            {
-                LogForcedHangUp(_logger, session.CallId, agentId);
-                session.ConnectedAgentId = null;
-                EndSession(session);
-            }
+        return AgentCallRequest(agentId, (session, at) => ForceHangUp(session, agentId, at), cancellationToken);
+    }
 
-            return outcome;
-        }, cancellationToken);
+    /// <summary>The force hang-up itself (API and supervisor feature code), on the loop.</summary>
+    private InputOutcome ForceHangUp(CallSession session, string agentId, DateTimeOffset at)
+    {
+        var outcome = _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Agent));
+        if (outcome.Accepted)
+        {
+            LogForcedHangUp(_logger, session.CallId, agentId);
+            session.ConnectedAgentId = null;
+            EndSession(session);
+        }
+
+        return outcome;
     }
 
     /// <summary>The supervisor (by ID) if configured.</summary>

@@ -41,6 +41,7 @@ public static class CallControlExtensions
             ServerHolder = (server, ct) => CallControlLease.HolderAsync(provider.GetRequiredService<NpgsqlDataSource>(), server, ct),
             LiveState = provider.GetRequiredService<LiveStateStore>(),
             DayFigures = new Data.Records.LiveDayFigures(provider.GetRequiredService<NpgsqlDataSource>()),
+            Audit = new Data.Access.AuditLog(provider.GetRequiredService<NpgsqlDataSource>()),
             CallbackDialing = settings.Callbacks.ToDialOptions(),
             Sites = new SiteRouting(settings.Asterisk),
         });

@@ -78,6 +78,7 @@ internal sealed class CallCenterRig : IAsyncDisposable
                     ["_X."] = ["Hangup()"],
                     ["_*9X"] = ["Stasis(ctibridge,feature,${EXTEN})", "Hangup()"],
                     ["_*9X."] = ["Stasis(ctibridge,feature,${EXTEN})", "Hangup()"],
+                    ["_*8X"] = ["Stasis(ctibridge,supervisor,${EXTEN})", "Hangup()"],
                     ["_*8X."] = ["Stasis(ctibridge,supervisor,${EXTEN})", "Hangup()"],
                 },
             },
