@@ -244,6 +244,18 @@ public sealed class PbxSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The ARI plays on a live channel with their language (the play's <c>lang</c> parameter, else the
+    /// channel's language), one entry per play request; empty for an unknown channel.
+    /// </summary>
+    public IReadOnlyList<(string Media, string Language)> PlaysOn(string channelName)
+    {
+        lock (Gate)
+        {
+            return Model.FindChannel(channelName) is { } channel ? channel.PlayedMedia.Zip(channel.PlayedLanguages).ToList() : [];
+        }
+    }
+
     /// <summary>The ARI plays stopped on a live channel before their end (queued or playing), one entry per play request; empty for an unknown channel.</summary>
     public IReadOnlyList<string> MediaStoppedOn(string channelName)
     {

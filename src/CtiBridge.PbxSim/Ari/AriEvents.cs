@@ -265,7 +265,7 @@ internal sealed class AriEvents(PbxSimulator simulator)
             WriteBridge(w, bridge);
         }, "BridgeDestroyed");
 
-    public void Playback(string app, string type, string id, string mediaUri, string targetUri, string state, string? nextMediaUri = null) =>
+    public void Playback(string app, string type, string id, string mediaUri, string targetUri, string state, string? nextMediaUri = null, string language = "en") =>
         Send([app], w =>
         {
             w.WriteStartObject("playback");
@@ -277,7 +277,7 @@ internal sealed class AriEvents(PbxSimulator simulator)
             }
 
             w.WriteString("target_uri", targetUri);
-            w.WriteString("language", "en");
+            w.WriteString("language", language);
             w.WriteString("state", state);
             w.WriteEndObject();
         }, type);

@@ -557,8 +557,10 @@ internal sealed partial class AriServer
 
                 // POST /channels/{id}/play/{playbackId} (playWithId) names the playback in the path.
                 var playbackId = rest is [_, var named] ? named : Param(request, body, "playbackId") is { Length: > 0 } pid ? pid : Guid.NewGuid().ToString();
-                Model.AriPlayback(channel.StasisApp!, playbackId, media, "channel:" + channel.UniqueId, channel);
-                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId), [new("Location", "/ari/playbacks/" + playbackId)]);
+                // lang selects the sounds' language (Asterisk: the channel's own language when not given).
+                var language = Param(request, body, "lang") is { Length: > 0 } lang ? lang : channel.Language;
+                Model.AriPlayback(channel.StasisApp!, playbackId, media, "channel:" + channel.UniqueId, channel, language: language);
+                return new HttpResponse(201, "Created", PlaybackJson(playbackId, media, "channel:" + channel.UniqueId, language), [new("Location", "/ari/playbacks/" + playbackId)]);
             case ["record"] when method == "POST":
                 return Record(request, body, channel);
             case ["continue"] when method == "POST":
@@ -738,7 +740,7 @@ internal sealed partial class AriServer
         return HttpResponse.Ok(snapshot!);
     }
 
-    private static string PlaybackJson(string id, string media, string target) => AriJson.Write(w =>
+    private static string PlaybackJson(string id, string media, string target, string language = "en") => AriJson.Write(w =>
     {
         // Several media URIs (comma-joined): the first is the media_uri, the second the next one.
         var medias = PbxModel.SplitMedia(media);
@@ -751,7 +753,7 @@ internal sealed partial class AriServer
         }
 
         w.WriteString("target_uri", target);
-        w.WriteString("language", "en");
+        w.WriteString("language", language);
         w.WriteString("state", "queued");
         w.WriteEndObject();
     });

@@ -140,6 +140,9 @@ internal sealed class Channel
     /// <summary>ARI media played on this channel, in order (e.g. <c>sound:vm-youhave,number:3</c>), for tests.</summary>
     public List<string> PlayedMedia { get; } = [];
 
+    /// <summary>The language of each ARI play in <see cref="PlayedMedia"/> (its <c>lang</c>, else the channel's), same order, for tests.</summary>
+    public List<string> PlayedLanguages { get; } = [];
+
     /// <summary>ARI media stopped (<c>DELETE /playbacks/{id}</c>) before they had played to the end, in order, for tests.</summary>
     public List<string> StoppedMedia { get; } = [];
 

@@ -108,12 +108,13 @@ internal sealed partial class PbxModel
     /// asked for (Asterisk queues each play as a command on the channel's Stasis control): a play asked
     /// for while another is playing waits for it (PbxModel.AriMedia.cs). A bridge playback starts now.
     /// </summary>
-    internal void AriPlayback(string app, string playbackId, string media, string targetUri, Channel? channel, Bridge? bridge = null)
+    internal void AriPlayback(string app, string playbackId, string media, string targetUri, Channel? channel, Bridge? bridge = null, string language = "en")
     {
-        var playback = new AriPlaybackState(app, playbackId, SplitMedia(media), targetUri, channel, bridge);
+        var playback = new AriPlaybackState(app, playbackId, SplitMedia(media), targetUri, channel, bridge) { Language = language };
         if (channel is not null)
         {
             channel.PlayedMedia.Add(media);
+            channel.PlayedLanguages.Add(language);
             TrackPlayback(playback);
             channel.QueuedPlaybacks.Enqueue(playback);
             if (channel.CurrentPlayback is null)

@@ -117,7 +117,7 @@ internal sealed partial class PbxModel
     private void PlaybackEvent(AriPlaybackState playback, string type, string state, int index)
     {
         var next = type != "PlaybackFinished" && index < playback.Medias.Length - 1 ? playback.Medias[index + 1] : null;
-        _sim.AriEvents.Playback(playback.App, type, playback.Id, playback.Medias[index], playback.TargetUri, state, next);
+        _sim.AriEvents.Playback(playback.App, type, playback.Id, playback.Medias[index], playback.TargetUri, state, next, playback.Language);
     }
 
     /// <summary><c>DELETE /playbacks/{id}</c>: false when no such playback is queued or playing.</summary>
@@ -182,6 +182,9 @@ internal sealed partial class PbxModel
         public string[] Medias { get; } = medias;
 
         public string TargetUri { get; } = targetUri;
+
+        /// <summary>The sounds' language (the play's <c>lang</c>, else the channel's).</summary>
+        public string Language { get; init; } = "en";
 
         public Channel? Channel { get; } = channel;
 

@@ -256,6 +256,7 @@ internal sealed partial class PbxModel
         foreach (var sound in sounds)
         {
             caller.PlayedMedia.Add(sound.Contains(':', StringComparison.Ordinal) ? sound : "sound:" + sound);
+            caller.PlayedLanguages.Add(caller.Language);
         }
 
         // app_queue's own prompts are not in the sound catalogue (CtiBridge plays the same names over
