@@ -76,7 +76,9 @@ public sealed partial class CallCenter
     /// </summary>
     private (StasisApp App, string? Site) CallbackServer(Callback callback, string? originServer)
     {
-        var server = callback.PlacedFrom ?? originServer
+        // The server a hand-off named binds only when servers are split; without a split it only addressed the
+        // hand-off from a standby to the active instance, which controls every server and picks the best one.
+        var server = (_controlled is not null ? callback.PlacedFrom : null) ?? originServer
             ?? (callback.OriginCallId is { } origin && _calls.TryGetValue(origin, out var live) ? live.App.Server : null)
             ?? (callback.OwnerAgentId is { } owner && Sites is not null && _agents.TryGetValue(owner, out var agent) ? Sites.ServerOf(agent) : null);
         if (server is not null && _apps.FirstOrDefault(a => string.Equals(a.Server, server, StringComparison.OrdinalIgnoreCase)) is { } own)

@@ -64,16 +64,20 @@ public sealed partial class CallCenter
     }
 
     /// <summary>
-    /// With servers split between instances: the server a due callback is placed from, when this instance does not
-    /// control it now (another instance's server, or this instance is a standby whose call control does not run), so
-    /// the callback must be handed off to the instance that does; null to place it here (always without a split).
-    /// The server: the one already decided (<see cref="Callback.PlacedFrom"/>), else its origin call's, else its
-    /// owner's phone's, else the queue's (<see cref="QueueServer"/>).
+    /// The server a due callback is placed from, when this instance does not control it now, so the callback must be
+    /// handed off to the instance that does; null to place it here. That is: with servers split between instances,
+    /// another instance's server; and with <c>callControl.highAvailability</c> (split or not), any server while this
+    /// instance's call control does not run — a standby that has not taken over, or an instance whose lease was lost:
+    /// Quartz fires a trigger on any node, and a callback queued in a call center that does not run would wait there
+    /// unplaced until a takeover. Without high availability and without a split, always null (call control runs here
+    /// or starts soon). The server: the one already decided (<see cref="Callback.PlacedFrom"/>), else its origin
+    /// call's, else its owner's phone's, else the queue's (<see cref="QueueServer"/>).
     /// </summary>
     internal async Task<string?> CallbackServerElsewhereAsync(Callback callback, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        if (_controlled is null || Sites is not { } sites)
+        var running = ControlsCallsNow;
+        if (Sites is not { } sites || (_controlled is null && (running || !_settings.HighAvailability)))
         {
             return null;
         }
@@ -83,8 +87,11 @@ public sealed partial class CallCenter
             ?? (callback.OwnerAgentId is { } owner ? ServerOfAnyAgent(owner) : null)
             ?? QueueServer(callback.Queue);
         server = sites.Servers.FirstOrDefault(s => string.Equals(s, server, StringComparison.OrdinalIgnoreCase)) ?? server;
-        return _started && Controls(server) ? null : server;
+        return running && Controls(server) ? null : server;
     }
+
+    /// <summary>Whether call control runs here now: started, and not stopped since (a lost lease stops it at once).</summary>
+    private bool ControlsCallsNow => _started && !_stopping.IsCancellationRequested;
 
     /// <summary>
     /// The server a callback with no server of its own (no origin call known, no owner) is placed from when servers

@@ -192,6 +192,7 @@ internal sealed partial class CallControlService(
             if (!stoppingToken.IsCancellationRequested)
             {
                 LogLeaseLost(_logger, string.Join("; ", holds.Where(h => h.Lost.IsCancellationRequested).Select(h => h.LostReason)));
+                await LetGoOfCallbacksAsync().ConfigureAwait(false);
                 lifetime.StopApplication();
             }
 
@@ -200,13 +201,14 @@ internal sealed partial class CallControlService(
     }
 
     /// <summary>
-    /// Servers split between instances: while call control runs, the due callbacks another instance handed off to
-    /// this instance's servers are claimed and queued here (docs/sites.md). Real time, like the callback heartbeat:
-    /// whether a hand-off is picked up must not wait for a fake or stepped clock. Ends with call control.
+    /// Servers split between instances, or high availability: while call control runs, the due callbacks another
+    /// instance handed off to this instance's servers (one of another part, a standby, or an instance whose lease was
+    /// lost) are claimed and queued here (docs/sites.md, docs/high-availability.md). Real time, like the callback
+    /// heartbeat: whether a hand-off is picked up must not wait for a fake or stepped clock. Ends with call control.
     /// </summary>
     private async Task ClaimHandedOffCallbacksAsync(CancellationToken cancellationToken)
     {
-        if (callbacks is null || center.ControlledServers is not { } mine)
+        if (callbacks is null || (center.ControlledServers is null && !settings.CallControl.HighAvailability))
         {
             return;
         }
@@ -218,7 +220,7 @@ internal sealed partial class CallControlService(
             {
                 try
                 {
-                    _ = await callbacks.ClaimHandedOffAsync([.. apps.Select(a => a.Server).Where(s => mine.Contains(s, StringComparer.OrdinalIgnoreCase))], cancellationToken).ConfigureAwait(false);
+                    _ = await callbacks.ClaimHandedOffAsync([.. apps.Select(a => a.Server).Where(center.Controls)], cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
                 {
@@ -230,6 +232,30 @@ internal sealed partial class CallControlService(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // call control stopped
+        }
+    }
+
+    /// <summary>
+    /// The lease was lost: the callbacks this instance holds (due, or dialing: their attempts were cut with call
+    /// control) are let go at once, so the instance now controlling the servers places them, even while this
+    /// process's callback scheduler still runs and would otherwise look alive and keep holding them.
+    /// </summary>
+    private async Task LetGoOfCallbacksAsync()
+    {
+        if (callbacks is null)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await callbacks.LetGoOfHeldAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            // The others judge it dead by its heartbeat, which has stopped, and offer its callbacks again then.
+            LogLetGoFailed(_logger, ex);
         }
     }
 
@@ -282,6 +308,9 @@ internal sealed partial class CallControlService(
 
     [LoggerMessage(EventId = 877, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
     private static partial void LogStandby(ILogger logger, string server, string instance);
+
+    [LoggerMessage(EventId = 880, Level = LogLevel.Warning, Message = "Letting go of this instance's callbacks after the lease loss failed: the others take them once its heartbeat is judged stopped")]
+    private static partial void LogLetGoFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 879, Level = LogLevel.Warning, Message = "Claiming the callbacks handed off to this instance's servers failed (tried again shortly)")]
     private static partial void LogClaimFailed(ILogger logger, Exception exception);

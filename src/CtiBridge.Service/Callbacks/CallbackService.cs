@@ -47,6 +47,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
 
     /// <summary>Callbacks this node has queued in its ACD and not seen reserved or withdrawn yet (checked against the record at each heartbeat).</summary>
     private readonly ConcurrentDictionary<Guid, Callback> _queuedHere = new();
+    private volatile bool _lettingGo;
 
     /// <summary>Callbacks stored before the scheduler was attached, waiting for their trigger.</summary>
     private readonly ConcurrentQueue<Callback> _unscheduled = new();
@@ -521,7 +522,19 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         try
         {
             await ScheduleEarlyRequestsAsync(s, cancellationToken).ConfigureAwait(false);
+            if (_lettingGo)
+            {
+                return; // call control stopped here: it holds nothing, so it must not look alive (LetGoOfHeldAsync)
+            }
+
             var counts = await _store.BeatAsync(s.SchedulerName, s.InstanceId, cancellationToken).ConfigureAwait(false);
+            if (_lettingGo)
+            {
+                // Let go while this beat was written: its row is back, so it goes again.
+                _ = await _store.LeaveAsync(s.SchedulerName, s.InstanceId, null, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             var dead = watch.Observe(counts, s.InstanceId);
             foreach (var d in dead)
             {
@@ -540,6 +553,24 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         {
             // The database may be away for a while: the next beat tries again; the others judge us by our count.
             LogHeartbeatFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>
+    /// Call control stopped here because its lease was lost, while this scheduler runs on (the process is stopping, or
+    /// a host keeps it): it holds no callback any more. It stops beating and leaves the instances table, so the others
+    /// offer what it held (due, or dialing: the attempt counts, its call was cut) again at their next heartbeat, as
+    /// for a stopped instance (<see cref="ReofferOrphansAsync"/>); what fires here from now on is handed off
+    /// (<see cref="OfferAsync"/>), and nothing stays queued here.
+    /// </summary>
+    public async Task LetGoOfHeldAsync(CancellationToken cancellationToken)
+    {
+        _lettingGo = true;
+        _queuedHere.Clear();
+        if (_scheduler is { } s)
+        {
+            _ = await _store.LeaveAsync(s.SchedulerName, s.InstanceId, null, cancellationToken).ConfigureAwait(false);
+            LogLetGo(_logger, s.InstanceId);
         }
     }
 
@@ -631,7 +662,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     {
         if (InstanceId is { } me && await _placement.ServerElsewhereAsync(c, cancellationToken).ConfigureAwait(false) is { } server)
         {
-            var reason = $"its server {server} is controlled by another instance: handed off to it by {me}";
+            var reason = $"its server {server} is not controlled here now (another instance's part, or call control does not run here): handed off by {me}";
             if (await _store.HandOffAsync(c.Id, me, server, _clock.GetUtcNow(), reason, Actor, cancellationToken).ConfigureAwait(false) is { } handed)
             {
                 LogHandedOff(_logger, c.Id, server);
@@ -804,6 +835,9 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
             throw new ArgumentException($"DueAt {due:O} is more than a year ahead.", nameof(r));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Call control stopped on instance {InstanceId} (lease lost): it let go of its callbacks, which the instance controlling the servers now offers again")]
+    private static partial void LogLetGo(ILogger logger, string instanceId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Callback {CallbackId} is placed from server {Server}, which another instance controls: handed off to it")]
     private static partial void LogHandedOff(ILogger logger, Guid callbackId, string server);
