@@ -822,6 +822,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             return;
         }
 
+        // The line's interval ends before the agent is seen off the line (CampaignOf), so a queue
+        // login that follows can never start inside it (one state at a time in the state log).
+        var now = _time.GetUtcNow();
         _onLines.TryRemove(agent.Id, out _);
         _ = ForgetAgentLineAsync(agent.Id);
 
@@ -829,7 +832,6 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         agent.Campaign.Agents.Remove(agent);
         agent.WrapUpTimer?.Dispose();
         LogAgentLeft(_logger, agent.Id, agent.Campaign.Definition.Id, why);
-        var now = _time.GetUtcNow();
         if (agent.State == DialerAgentState.WrapUp)
         {
             WriteWrapUp(agent, now);

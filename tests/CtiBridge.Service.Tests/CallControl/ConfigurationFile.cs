@@ -19,12 +19,18 @@ internal static class ConfigurationFile
 
     public static string Json(CtiBridgeSettings settings) => JsonSerializer.Serialize(settings, Options);
 
-    /// <summary>Reads the file, lets <paramref name="edit"/> change it, writes it back.</summary>
+    /// <summary>
+    /// Reads the file, lets <paramref name="edit"/> change it, writes it back whole: written beside it
+    /// and renamed over it, so the watcher's periodic check can never read it half written (an
+    /// in-place write is truncated first, and a check landing then reads an empty file).
+    /// </summary>
     public static async Task EditAsync(string path, Action<JsonNode> edit, CancellationToken ct)
     {
         var root = JsonNode.Parse(await File.ReadAllTextAsync(path, ct))!;
         edit(root);
-        await File.WriteAllTextAsync(path, root.ToJsonString(Options), ct);
+        var next = path + ".next";
+        await File.WriteAllTextAsync(next, root.ToJsonString(Options), ct);
+        File.Move(next, path, overwrite: true);
     }
 
     /// <summary>Waits (bounded) for the next reload attempt to finish after <paramref name="cause"/> and returns its outcome.</summary>
