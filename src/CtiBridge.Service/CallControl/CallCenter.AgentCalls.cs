@@ -165,22 +165,28 @@ public sealed partial class CallCenter
     private Task<InputOutcome> AgentCallRequest(string agentId, Func<CallSession, DateTimeOffset, InputOutcome> action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(agentId);
-        return RequestAsync(at =>
+        return RequestAsync(at => OnAgentsCall(agentId, at, action), cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the call <paramref name="agentId"/> is talking on (call-control
+    /// loop only); refused when the agent is unknown or not talking to a caller.
+    /// </summary>
+    private InputOutcome OnAgentsCall(string agentId, DateTimeOffset at, Func<CallSession, DateTimeOffset, InputOutcome> action)
+    {
+        var status = _engine.GetAgent(agentId);
+        if (status is null)
         {
-            var status = _engine.GetAgent(agentId);
-            if (status is null)
-            {
-                return InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents");
-            }
+            return InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents");
+        }
 
-            if (status.State != AgentState.OnCall || status.CallId is not { } callId || !_calls.TryGetValue(callId, out var session)
-                || session.Ended || session.ConnectedAgentId != agentId)
-            {
-                return InputOutcome.Refused($"agent '{agentId}' is not talking to a caller (state {status.State})");
-            }
+        if (status.State != AgentState.OnCall || status.CallId is not { } callId || !_calls.TryGetValue(callId, out var session)
+            || session.Ended || session.ConnectedAgentId != agentId)
+        {
+            return InputOutcome.Refused($"agent '{agentId}' is not talking to a caller (state {status.State})");
+        }
 
-            return action(session, at);
-        }, cancellationToken);
+        return action(session, at);
     }
 
     /// <summary>AGT-10: outside numbers only for agents given <c>externalTransfer</c> (off by default).</summary>

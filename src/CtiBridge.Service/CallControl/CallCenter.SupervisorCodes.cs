@@ -116,22 +116,8 @@ public sealed partial class CallCenter
     /// Ends <paramref name="agentId"/>'s current call at once (both sides released, no survey; the
     /// agent's side released it). Refused when the agent is not talking to a caller.
     /// </summary>
-    private InputOutcome ForceHangUpNow(string agentId, DateTimeOffset at)
-    {
-        var status = _engine.GetAgent(agentId);
-        if (status is null)
-        {
-            return InputOutcome.Refused($"agent '{agentId}' is not configured in callControl.agents");
-        }
-
-        if (status.State != AgentState.OnCall || status.CallId is not { } callId || !_calls.TryGetValue(callId, out var session)
-            || session.Ended || session.ConnectedAgentId != agentId)
-        {
-            return InputOutcome.Refused($"agent '{agentId}' is not talking to a caller (state {status.State})");
-        }
-
-        return ForceHangUp(session, agentId, at);
-    }
+    private InputOutcome ForceHangUpNow(string agentId, DateTimeOffset at) =>
+        OnAgentsCall(agentId, at, (session, now) => ForceHangUp(session, agentId, now));
 
     /// <summary>Writes the supervisor code's audit row off the loop; a failed write is logged, the call goes on.</summary>
     private void AuditSupervisorCode(FeatureCall feature, DateTimeOffset at, int outcome)
