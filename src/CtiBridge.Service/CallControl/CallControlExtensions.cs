@@ -309,7 +309,7 @@ internal sealed partial class CallControlService(
     [LoggerMessage(EventId = 877, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
     private static partial void LogStandby(ILogger logger, string server, string instance);
 
-    [LoggerMessage(EventId = 880, Level = LogLevel.Warning, Message = "Letting go of this instance's callbacks after the lease loss failed: the others take them once its heartbeat is judged stopped")]
+    [LoggerMessage(EventId = 889, Level = LogLevel.Warning, Message = "Letting go of this instance's callbacks after the lease loss failed: the others take them once its heartbeat is judged stopped")]
     private static partial void LogLetGoFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 879, Level = LogLevel.Warning, Message = "Claiming the callbacks handed off to this instance's servers failed (tried again shortly)")]
