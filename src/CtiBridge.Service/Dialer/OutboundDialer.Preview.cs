@@ -359,7 +359,7 @@ public sealed partial class OutboundDialer
             var record = new AgentStateRecord { AgentId = agent.Id, StartedAt = agent.StateSince, EndedAt = now, State = state, SessionId = agent.SessionId };
             foreach (var part in record.SplitAtUtcMidnight())
             {
-                _records.Writer.TryWrite(part);
+                HandRecord(part);
             }
         }
 

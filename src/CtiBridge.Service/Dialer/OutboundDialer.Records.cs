@@ -20,6 +20,16 @@ public sealed partial class OutboundDialer
     private CallRecordSink? _sink;
     private Task _recordWriting = Task.CompletedTask;
 
+    /// <summary>
+    /// How far the dialer's record writer is behind (records handed to it and not yet in PostgreSQL);
+    /// its own, not call control's: each writer stores its records in arrival order, which the lag's
+    /// accounting relies on. <c>ctibridge_record_writer_lag_seconds</c> shows the older of the two.
+    /// </summary>
+    public RecordWriterLag RecordLag { get; } = new();
+
+    /// <summary>The dialer's call-record journal file (records waiting for PostgreSQL; <c>ctibridge_record_journal_bytes</c> counts it).</summary>
+    public string RecordJournalFile => Path.Combine(_settings.RecordJournalDirectory, RecordJournal.FileName);
+
     private async Task StartRecordsAsync(CancellationToken cancellationToken)
     {
         if (_journal is not null)
@@ -36,8 +46,18 @@ public sealed partial class OutboundDialer
             throw new InvalidOperationException($"dialer.recordJournalDirectory '{_settings.RecordJournalDirectory}' cannot hold the dialer's call-record journal: {ex.Message}", ex);
         }
 
-        _sink = new CallRecordSink(new CallRecordWriter(_dataSource), _journal);
+        _sink = new CallRecordSink(new CallRecordWriter(_dataSource), _journal, lag: RecordLag);
         _recordWriting = Task.Run(() => _sink.RunAsync(_records.Reader, batchSize: 200, retryInterval: TimeSpan.FromSeconds(5), _time, _recordsAbort.Token), CancellationToken.None);
+    }
+
+    // Every dialer record goes to the writer through here, so the lag metric sees when it arrived.
+    private void HandRecord(CallCenterRecord record)
+    {
+        RecordLag.Arrived(_time.GetUtcNow());
+        if (!_records.Writer.TryWrite(record))
+        {
+            RecordLag.Done(1); // The writer has closed (stopping); the record is not waiting for it any more.
+        }
     }
 
     private void WriteCallRecords(RunningCampaign campaign, AttemptResult result, DialerLine? line)
@@ -51,10 +71,10 @@ public sealed partial class OutboundDialer
             line.Ended = (result, facts);
         }
 
-        _records.Writer.TryWrite(DialerCallRecords.Call(result, facts));
+        HandRecord(DialerCallRecords.Call(result, facts));
         foreach (var leg in DialerCallRecords.Legs(result, facts))
         {
-            _records.Writer.TryWrite(leg);
+            HandRecord(leg);
         }
     }
 
@@ -64,7 +84,7 @@ public sealed partial class OutboundDialer
         if (agent.LastCall is { } last)
         {
             agent.LastCall = null;
-            _records.Writer.TryWrite(DialerCallRecords.Call(last.Result, last.Facts, now - agent.TalkEndedAt, revision: 1));
+            HandRecord(DialerCallRecords.Call(last.Result, last.Facts, now - agent.TalkEndedAt, revision: 1));
         }
     }
 

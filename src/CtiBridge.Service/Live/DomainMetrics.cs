@@ -201,16 +201,23 @@ public sealed class DomainMetrics
             _liveSubscribers.Set(hub.SubscriberCount);
         }
 
-        if (services.GetService<CallControlSettings>() is { IsEnabled: true } settings)
+        // Call control's journal and the dialer's (each writer spools to its own).
+        string?[] journals = [
+            services.GetService<CallControlSettings>() is { IsEnabled: true } settings ? Path.Combine(settings.RecordJournalDirectory, RecordJournal.FileName) : null,
+            services.GetService<Dialer.OutboundDialer>()?.RecordJournalFile];
+        if (journals.Any(j => j is not null))
         {
-            var journal = new FileInfo(Path.Combine(settings.RecordJournalDirectory, RecordJournal.FileName));
-            _journalBytes.Set(journal.Exists ? journal.Length : 0);
+            _journalBytes.Set(journals.Sum(j => j is not null && new FileInfo(j) is { Exists: true } file ? file.Length : 0));
         }
 
-        if (services.GetService<RecordWriterLag>() is { } lag)
+        // Call control's writer and the dialer's each have their own lag: the metric shows both
+        // writers' pending records together and the older of their oldest.
+        RecordWriterLag?[] lags = [services.GetService<RecordWriterLag>(), services.GetService<Dialer.OutboundDialer>()?.RecordLag];
+        if (lags.Any(l => l is not null))
         {
-            _writerPending.Set(lag.Pending);
-            _writerLag.Set(lag.Age(services.GetRequiredService<TimeProvider>().GetUtcNow()).TotalSeconds);
+            var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+            _writerPending.Set(lags.Sum(l => l?.Pending ?? 0));
+            _writerLag.Set(lags.Max(l => l?.Age(now) ?? TimeSpan.Zero).TotalSeconds);
         }
 
         if (services.GetService<Dialer.OutboundDialer>() is { } dialer)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using CtiBridge.Core.Acd;
 using CtiBridge.Data.Access;
 using CtiBridge.PbxSim;
@@ -10,6 +11,7 @@ using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Live;
 using CtiBridge.Service.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -495,5 +497,50 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
         Assert.Contains(unserved, pressed);
         Assert.Equal(1, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND agent_id IS NULL AND released_by = 'system'"));
         Assert.Equal(HttpStatusCode.NoContent, (await supervisor.DeleteAsync($"/api/campaigns/{campaign}/agents/3002", Ct)).StatusCode);
+    }
+    /// <summary>A sample of <c>/metrics</c>: the value of the metric line <paramref name="name"/> (no labels).</summary>
+    private static double Sample(string scrape, string name) =>
+        double.Parse(Regex.Match(scrape, "^" + name + @" (\S+)$", RegexOptions.Multiline).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+    // Issue 14: ctibridge_record_writer_lag_seconds followed call control's records only; the dialer's
+    // own writer (its calls rows) was not in it, so a database not taking the dialer's records showed no lag.
+    [Fact]
+    public async Task DialerRecordsNotYetInTheDatabase_ShowInTheWriterLagMetric_UntilStored()
+    {
+        service.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.2 };
+        using var supervisor = await ClientAsync(ApiRole.Supervisor);
+        using var reporting = await ClientAsync(ApiRole.Reporting);
+
+        // Another session holds the calls table against writes (reads go on): the dialer's records wait for it.
+        await using var holder = new NpgsqlConnection(service.Database.ConnectionString);
+        await holder.OpenAsync(Ct);
+        await using var hold = await holder.BeginTransactionAsync(Ct);
+        await using (var command = new NpgsqlCommand("LOCK TABLE calls IN SHARE MODE", holder, hold))
+        {
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var campaign = "lag" + Guid.NewGuid().ToString("N")[..8];
+        await CreateCampaignAsync(supervisor, campaign, "VoiceBroadcast", 3, """, "broadcast": "MessageOnly", "broadcastMessage": "acme-broadcast" """);
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NOT NULL") > 0,
+            "an attempt to end (its calls row goes to the dialer's writer)", TimeSpan.FromSeconds(60), () => AttemptsAsync(campaign));
+
+        string scrape = string.Empty;
+        await WaitUntilAsync(async () =>
+        {
+            scrape = await reporting.GetStringAsync("/metrics", Ct);
+            return Sample(scrape, "ctibridge_record_writer_pending_records") > 0 && Sample(scrape, "ctibridge_record_writer_lag_seconds") >= 0.5;
+        }, "the writer lag to show the dialer's held records (pending > 0, lag >= 0.5 s)", TimeSpan.FromSeconds(30), () => Task.FromResult(scrape));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'"));
+
+        await hold.RollbackAsync(Ct);
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+            "every lead to be closed", TimeSpan.FromSeconds(60), () => AttemptsAsync(campaign));
+        await WaitUntilAsync(async () =>
+        {
+            scrape = await reporting.GetStringAsync("/metrics", Ct);
+            return Sample(scrape, "ctibridge_record_writer_pending_records") == 0 && Sample(scrape, "ctibridge_record_writer_lag_seconds") == 0
+                && await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'") == await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'");
+        }, "the dialer's records stored, a calls row per attempt, and the lag back to 0", TimeSpan.FromSeconds(30), () => Task.FromResult(scrape));
     }
 }
