@@ -31,9 +31,23 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
     /// Writes where callers outside a queue (<c>live_ivr_calls</c>) and callback conversations (<c>live_callback_calls</c>) are, in order, batched like the events;
     /// at <paramref name="done"/> (call control has stopped) what is still queued is written, then it ends.
     /// </summary>
-    private async Task WriteIvrAsync(System.Threading.Channels.ChannelReader<LiveStateWrite> changes, CancellationToken done, CancellationToken abort)
+    private Task WriteIvrAsync(System.Threading.Channels.ChannelReader<LiveStateWrite> changes, CancellationToken done, CancellationToken abort) =>
+        WriteBatchesAsync(changes, pending => [.. pending.Select(c => c.Command())], done, abort);
+
+    /// <summary>Writes <c>live_agents</c> and <c>live_calls</c> from the call center's events until the subscription ends.</summary>
+    private Task WriteAsync(System.Threading.Channels.ChannelReader<Core.Acd.AcdEvent> events, CancellationToken abort) =>
+        WriteBatchesAsync(events, pending => [.. pending.SelectMany(e => LiveStateStore.ChangesOf(e, center.KeepsAbandonedCallers, center.CallerGoneAtAdoptionKeepsRow))], CancellationToken.None, abort);
+
+    /// <summary>
+    /// The write loop both tables' changes go through: whatever has accumulated (up to 2 000) in one
+    /// transaction, kept in order and tried again each second while the database is down (the state must
+    /// not skip a change). Ends when <paramref name="changes"/> completes, or at <paramref name="done"/>
+    /// once what is queued is written; at <paramref name="abort"/> at once, saying how much was not stored.
+    /// </summary>
+    private async Task WriteBatchesAsync<T>(
+        System.Threading.Channels.ChannelReader<T> changes, Func<List<T>, NpgsqlBatchCommand[]> commands, CancellationToken done, CancellationToken abort)
     {
-        var pending = new List<LiveStateWrite>();
+        var pending = new List<T>();
         var more = true;
         while (more || pending.Count > 0)
         {
@@ -61,49 +75,8 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
 
             try
             {
-                await store.ApplyAsync([.. pending.Select(c => c.Command())], abort).ConfigureAwait(false);
-                pending = [];
-            }
-            catch (OperationCanceledException) when (abort.IsCancellationRequested)
-            {
-                LogNotWritten(logger, pending.Count);
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
-            {
-                LogWriteFailed(logger, pending.Count, ex.Message);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(1), timeProvider, abort).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    LogNotWritten(logger, pending.Count);
-                    return;
-                }
-            }
-        }
-    }
-
-    private async Task WriteAsync(System.Threading.Channels.ChannelReader<Core.Acd.AcdEvent> events, CancellationToken abort)
-    {
-        var pending = new List<Core.Acd.AcdEvent>();
-        while (await events.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) || pending.Count > 0)
-        {
-            while (pending.Count < 2000 && events.TryRead(out var acdEvent))
-            {
-                pending.Add(acdEvent);
-            }
-
-            if (pending.Count == 0)
-            {
-                continue;
-            }
-
-            try
-            {
                 // Commands are made per attempt: a batch command cannot go into a second batch.
-                await store.ApplyAsync([.. pending.SelectMany(e => LiveStateStore.ChangesOf(e, center.KeepsAbandonedCallers, center.CallerGoneAtAdoptionKeepsRow))], abort).ConfigureAwait(false);
+                await store.ApplyAsync(commands(pending), abort).ConfigureAwait(false);
                 pending = [];
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
@@ -113,7 +86,6 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {
-                // Kept in order and tried again: the state must not skip a change.
                 LogWriteFailed(logger, pending.Count, ex.Message);
                 try
                 {

@@ -64,7 +64,7 @@ public static class HttpExtensions
         app.UseMiddleware<AuditTrail>();
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints()
+        app.MapGroup("/api").MapAccessEndpoints().MapAgentEndpoints().MapQueueEndpoints().MapLiveEndpoints().MapCentreWallboard()
             .MapSupervisorEndpoints().MapSupervisionEndpoints().MapAgentCallEndpoints().MapReportEndpoints().MapClickToDialEndpoints().MapWebhookEndpoints()
             .MapConfigurationEndpoints().MapDialerEndpoints().MapCallbackEndpoints().MapCustomerEndpoints();
         return app;

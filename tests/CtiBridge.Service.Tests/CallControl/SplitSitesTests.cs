@@ -61,10 +61,49 @@ public sealed class SplitSitesTests
         await two.Events.WaitForAsync<CallAnswered>(e => e.CallId == callB && e.AgentId == "b1", "site B's call answered by b1", ct);
         Assert.DoesNotContain(one.Events.Snapshot(), e => e is CallEnqueued q && q.CallId == callB);
         Assert.DoesNotContain(two.Events.Snapshot(), e => e is CallEnqueued q && q.CallId == callA);
+
+        // 4b. The whole centre over both parts (GET /api/wallboard/centre), asked of either instance: both servers with
+        // the instance controlling each, both agents on their calls, and a caller waiting on B (b1 is busy) though One holds none of it.
+        var waitingB = await rig.CallAsync(two, rig.B, "5550009", ct);
+        using var centreOne = await rig.ReportingClientAsync(one, database, ct);
+        using var centreTwo = await rig.ReportingClientAsync(two, database, ct);
+        foreach (var client in new[] { centreOne, centreTwo })
+        {
+            System.Text.Json.JsonElement centre = default;
+            await WhenAsync(async () =>
+            {
+                centre = await CentreAsync(client, ct);
+                return Part(centre, SiteB).GetProperty("waiting").GetInt32() == 1
+                    && centre.GetProperty("agents").EnumerateArray().Count(a => a.GetProperty("state").GetString() == "OnCall") == 2;
+            }, "the centre view to show both agents on their calls and the caller waiting on B", ct);
+            Assert.Equal(one.Role.InstanceId, Part(centre, SiteA).GetProperty("controlledBy").GetString());
+            Assert.Equal(two.Role.InstanceId, Part(centre, SiteB).GetProperty("controlledBy").GetString());
+            Assert.Equal(0, Part(centre, SiteA).GetProperty("waiting").GetInt32());
+            Assert.Equal(1, Part(centre, SiteA).GetProperty("agentsOnCall").GetInt32());
+            Assert.Equal(1, Part(centre, SiteB).GetProperty("agentsOnCall").GetInt32());
+            Assert.Equal(["a1:site-a:" + callA, "b1:site-b:" + callB], centre.GetProperty("agents").EnumerateArray()
+                .Select(a => $"{a.GetProperty("agentId").GetString()}:{a.GetProperty("server").GetString()}:{a.GetProperty("callId").GetString()}"));
+            var local = centre.GetProperty("queues").EnumerateArray().Single(q => q.GetProperty("queue").GetString() == "local");
+            Assert.Equal(1, local.GetProperty("waiting").GetInt32());
+            Assert.Equal(2, local.GetProperty("agentsOnCall").GetInt32());
+        }
+
+        // Each instance's own wallboard has its part only: One sees no caller waiting.
+        Assert.Equal(0, (await one.Center.GetQueuesAsync(ct)).Single(q => q.Status.Queue == "local").Status.Waiting);
+        rig.B.Trunk("carrier").HangUp(rig.Caller(waitingB));
+        await two.Events.WaitForAsync<CallEnded>(e => e.CallId == waitingB, "site B's waiting caller abandoned", ct);
+
         rig.A.Trunk("carrier").HangUp(rig.Caller(callA));
         rig.B.Trunk("carrier").HangUp(rig.Caller(callB));
         await one.Events.WaitForAsync<CallEnded>(e => e.CallId == callA, "site A's call ended", ct);
         await two.Events.WaitForAsync<CallEnded>(e => e.CallId == callB, "site B's call ended", ct);
+
+        // Today's figures over both parts, from the call records: the three calls of both servers in one queue line.
+        await WhenAsync(async () =>
+        {
+            var local = (await CentreAsync(centreOne, ct)).GetProperty("queues").EnumerateArray().Single(q => q.GetProperty("queue").GetString() == "local");
+            return local.GetProperty("offered").GetInt32() == 3 && local.GetProperty("answered").GetInt32() == 2 && local.GetProperty("abandoned").GetInt32() == 1;
+        }, "the centre's today figures to count both servers' calls (3 offered, 2 answered, 1 abandoned)", ct);
 
         // 5. Callbacks owned by b1 and a1, fired (as Quartz may) on the instance that does NOT control the owner's
         // server: each is handed off through the database, claimed by the other instance and dialled on its server.
@@ -119,9 +158,9 @@ public sealed class SplitSitesTests
             Assert.Equal(site, await database.ScalarAsync<string>($"SELECT string_agg(DISTINCT asterisk_server, ',') FROM calls WHERE callback_id = '{id}'", ct));
         }
 
-        // Every call stored once, on its server: the two inbound calls and the eight callbacks.
+        // Every call stored once, on its server: the three inbound calls and the eight callbacks.
         Assert.Equal(
-            $"{SiteA}:inbound:1|{SiteA}:outbound:4|{SiteB}:inbound:1|{SiteB}:outbound:4",
+            $"{SiteA}:inbound:1|{SiteA}:outbound:4|{SiteB}:inbound:2|{SiteB}:outbound:4",
             await database.ScalarAsync<string>(
                 "SELECT string_agg(asterisk_server || ':' || direction || ':' || n, '|' ORDER BY asterisk_server, direction) FROM "
                 + "(SELECT asterisk_server, direction, count(DISTINCT call_id) AS n FROM calls GROUP BY 1, 2) c", ct));
@@ -217,6 +256,12 @@ public sealed class SplitSitesTests
         SiteRouting.Validate(settings.Asterisk, settings.CallControl, problems);
         Assert.Empty(problems);
     }
+
+    private static async Task<System.Text.Json.JsonElement> CentreAsync(HttpClient client, CancellationToken ct) =>
+        System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/api/wallboard/centre", ct)).RootElement;
+
+    private static System.Text.Json.JsonElement Part(System.Text.Json.JsonElement centre, string server) =>
+        centre.GetProperty("servers").EnumerateArray().Single(s => s.GetProperty("server").GetString() == server);
 
     /// <summary>Bounded wait (30 s) for <paramref name="condition"/>.</summary>
     private static Task WhenAsync(Func<bool> condition, string what, CancellationToken ct) => WhenAsync(() => Task.FromResult(condition()), what, ct);
@@ -321,6 +366,7 @@ public sealed class SplitSitesTests
                 },
             };
             settings.Callbacks.CustomerRingTimeout = TimeSpan.FromSeconds(10);
+            settings.Callbacks.AbandonedMinimumWait = TimeSpan.FromHours(1); // the caller abandoned in the centre view's step earns no callback
             settings.Callbacks.CallerId = "4008001";
             return settings;
         }
@@ -417,6 +463,15 @@ public sealed class SplitSitesTests
         }
 
         public string Caller(string callId) => _callers[callId];
+
+        /// <summary>An HTTP client of <paramref name="instance"/>'s API with a reporting key.</summary>
+        public async Task<HttpClient> ReportingClientAsync(Instance instance, TestDatabase database, CancellationToken ct)
+        {
+            var token = (await new Data.Access.ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync($"rep-{Guid.NewGuid():N}"[..20], Data.Access.ApiRole.Reporting, null, "test", ct)).Token;
+            var client = new HttpClient { BaseAddress = new Uri(instance.App.Urls.First()) };
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return client;
+        }
 
         /// <summary>Stops both services (every record written).</summary>
         public async Task StopAsync()
