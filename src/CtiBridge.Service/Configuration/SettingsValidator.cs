@@ -24,6 +24,7 @@ public static partial class SettingsValidator
             Live.ScreenPopTemplate.Validate(settings.CallControl.Queues[i].ScreenPopUrl, $"callControl.queues[{i}].screenPopUrl", problems);
         }
 
+        global::CtiBridge.Service.Dialer.DialerSettings.Validate(settings.Dialer, problems);
         Required(settings.ClickToDial.Context, "clickToDial.context", "the dialplan context click-to-dial numbers are dialled in (e.g. \"from-internal\")", problems);
         Required(settings.ClickToDial.PauseReason, "clickToDial.pauseReason", "the pause reason set while an agent dials out (e.g. \"outbound\")", problems);
         Live.WebhookSettings.Validate(settings.Webhooks, problems);

@@ -168,10 +168,17 @@ public sealed partial class OutboundDialer
         var campaign = agent.Campaign;
         var lead = offer.Lead.Lead;
         var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [lead.PhoneNumber], _stopping.Token).ConfigureAwait(false);
-        var (order, skip) = campaign.Dialer.DialPreviewed(now, lead, blocked);
+
+        // A shared trunk's lines are taken under its lock, as for paced calls; none free refuses the dial.
+        await using var trunk = _trunks.TryGetValue(campaign.Definition.Id, out var budget)
+            ? await _trunkLines.LeaseAsync(budget, _stopping.Token).ConfigureAwait(false)
+            : null;
+        var (order, skip) = trunk is { Left: <= 0 } ? (null, null) : campaign.Dialer.DialPreviewed(now, lead, blocked);
         if (order is null)
         {
-            var reason = skip?.Reason.ToString() ?? "not dialled";
+            var reason = trunk is { Left: <= 0 } full
+                ? $"every line of trunk '{full.Trunk.Name}' is in use ({full.InUse} of {full.Trunk.MaxLines})"
+                : skip?.Reason.ToString() ?? "not dialled";
             await ReleaseUndialledAsync([offer.Lead], [], skip is null ? [] : [skip], now).ConfigureAwait(false);
             Raise(Describe("refused", agent, offer, now) with { Reason = reason });
             MakeIdle(agent, now);
@@ -180,7 +187,15 @@ public sealed partial class OutboundDialer
 
         try
         {
-            await _attempts.StartAsync(campaign.Definition.Id, order.Call, _stopping.Token).ConfigureAwait(false);
+            if (trunk is null)
+            {
+                await _attempts.StartAsync(campaign.Definition.Id, order.Call, _stopping.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await trunk.StartAsync(campaign.Definition.Id, order.Call, _stopping.Token).ConfigureAwait(false);
+                await trunk.CommitAsync(_stopping.Token).ConfigureAwait(false);
+            }
         }
         catch
         {

@@ -56,6 +56,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private readonly AgentLines _agentLines;
     private readonly AttemptLog _attempts;
     private readonly DoNotCallList _doNotCall;
+    private readonly TrunkLines _trunkLines;
+
+    // Shared trunks (dialer.trunks) → every stored campaign dialling through each, read at each campaign refresh.
+    private Dictionary<string, TrunkBudget> _trunks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunningCampaign> _running = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerLine> _lines = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agentsByChannel = new(StringComparer.Ordinal);
@@ -99,6 +103,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             : throw new ArgumentException("the dialer needs the name (asterisk[].name) of the Asterisk server it places its calls on, for the asterisk_server of its attempt and call rows: pass asteriskServer or set dialer.server", nameof(asteriskServer));
         _attempts = new AttemptLog(dataSource, InstanceId, timeProvider, AsteriskServerName);
         _doNotCall = new DoNotCallList(dataSource, timeProvider);
+        _trunkLines = new TrunkLines(dataSource, InstanceId, AsteriskServerName);
         _dataSource = dataSource;
     }
 
@@ -299,15 +304,34 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             _lastRefresh = now;
         }
 
-        foreach (var campaign in _running.Values.OrderByDescending(c => c.Definition.Priority).ThenBy(c => c.Definition.Id, StringComparer.Ordinal).ToList())
+        foreach (var campaign in InPriorityOrder())
         {
             await PlanAsync(campaign, now, ct).ConfigureAwait(false);
         }
     }
 
+    private async Task PlanTrunkOfAsync(RunningCampaign campaign, DateTimeOffset now)
+    {
+        if (!_trunks.TryGetValue(campaign.Definition.Id, out var trunk))
+        {
+            await PlanAsync(campaign, now, _stopping.Token).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var sharing in InPriorityOrder().Where(c => _trunks.TryGetValue(c.Definition.Id, out var t) && t.Key == trunk.Key))
+        {
+            await PlanAsync(sharing, now, _stopping.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The running campaigns, higher priority first (then by id): the order every round paces them in.</summary>
+    private List<RunningCampaign> InPriorityOrder() =>
+        [.. _running.Values.OrderByDescending(c => c.Definition.Priority).ThenBy(c => c.Definition.Id, StringComparer.Ordinal)];
+
     private async Task RefreshCampaignsAsync(CancellationToken ct)
     {
         var stored = await _campaigns.ListAsync(null, ct).ConfigureAwait(false);
+        _trunks = TrunkBudgets(stored);
         foreach (var s in stored)
         {
             if (_running.TryGetValue(s.Id, out var current))
@@ -342,7 +366,20 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         var messageOnly = campaign.Definition.Mode == DialingMode.VoiceBroadcast && campaign.Definition.Broadcast == BroadcastKind.MessageOnly;
         var available = campaign.Definition.MaxConcurrentLines - campaign.Dialer.Calls.Count;
         var preview = campaign.Definition.Mode == DialingMode.Preview;
-        if (campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly) && !preview)
+        var wouldDial = campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly) && !preview;
+
+        // A shared trunk is locked (every instance) from the count of its lines to the storing of the new
+        // attempts, so campaigns and instances never together pass its limit.
+        await using var trunk = wouldDial && _trunks.TryGetValue(campaign.Definition.Id, out var budget)
+            ? await _trunkLines.LeaseAsync(budget, ct).ConfigureAwait(false)
+            : null;
+        if (trunk is not null)
+        {
+            available = Math.Min(available, trunk.Left);
+            wouldDial = available > 0;
+        }
+
+        if (wouldDial)
         {
             // Enough candidates for any plan (windows and DNC may skip some); the rest go back at once.
             var limit = messageOnly ? available : Math.Min(available, Math.Max(4, 3 * snapshot.LoggedIn));
@@ -354,7 +391,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         try
         {
             var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [.. leads.Select(l => l.Lead.PhoneNumber)], ct).ConfigureAwait(false);
-            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked);
+            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked, trunk?.Left);
             skipped = plan.Skipped;
             foreach (var lost in plan.Released)
             {
@@ -368,11 +405,19 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 _ari.Channels.HangupAsync(lost.Call.CallId, reason: "normal", cancellationToken: ct).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
             }
 
+            if (trunk is not null)
+            {
+                await StartOnTrunkAsync(campaign, trunk, plan.Orders, now, ct).ConfigureAwait(false);
+            }
+
             foreach (var order in plan.Orders)
             {
                 try
                 {
-                    await _attempts.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
+                    if (trunk is null)
+                    {
+                        await _attempts.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
+                    }
                 }
                 catch
                 {
@@ -407,6 +452,54 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             _running.Remove(campaign.Definition.Id);
             LogCampaignStopped(_logger, campaign.Definition.Id);
         }
+    }
+
+    /// <summary>Stores a plan's attempts inside the trunk's lock and frees the trunk; on failure none is dialled.</summary>
+    private static async Task StartOnTrunkAsync(RunningCampaign campaign, TrunkLease trunk, IReadOnlyList<DialOrder> orders, DateTimeOffset now, CancellationToken ct)
+    {
+        try
+        {
+            foreach (var order in orders)
+            {
+                await trunk.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
+            }
+
+            await trunk.CommitAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing stored: the domain forgets every line of the plan, their leads go back.
+            foreach (var order in orders)
+            {
+                campaign.Dialer.OnCallEnded(order.Call.CallId, now, CallOutcome.Failed);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Which shared trunk (dialer.trunks) each stored campaign draws from: the one whose trunk prefix is the
+    /// campaign's. The trunk's lines are counted over every campaign on it, running here or not.
+    /// </summary>
+    private Dictionary<string, TrunkBudget> TrunkBudgets(IReadOnlyList<StoredCampaign> stored)
+    {
+        var byCampaign = new Dictionary<string, TrunkBudget>(StringComparer.Ordinal);
+        foreach (var group in stored.GroupBy(c => _settings.TrunkFor(c.Definition.Campaign.TrunkPrefix)))
+        {
+            if (group.Key is not { } trunk)
+            {
+                continue;
+            }
+
+            var budget = new TrunkBudget(trunk.Name, trunk.TrunkPrefix, trunk.MaxLines, [.. group.Select(c => c.Id)]);
+            foreach (var campaign in group)
+            {
+                byCampaign[campaign.Id] = budget;
+            }
+        }
+
+        return byCampaign;
     }
 
     private async Task ReleaseUndialledAsync(List<HopperLead> leads, HashSet<string> dialled, IReadOnlyList<SkippedLead> skipped, DateTimeOffset now)
@@ -811,8 +904,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
         }
 
-        // An agent becoming ready is a moment to pace (not only the periodic tick).
-        Post(at => PlanAsync(campaign, at, _stopping.Token));
+        // An agent becoming ready is a moment to pace (not only the periodic tick). On a shared trunk every
+        // campaign of the trunk is paced, higher priority first, so a line freed goes where priority says.
+        Post(at => PlanTrunkOfAsync(campaign, at));
     }
 
     private void RemoveAgent(DialerAgent agent, string why)

@@ -31,7 +31,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     {
         var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
         {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. agentPhones.Select(p => new EndpointOptions { Name = p })],
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = "shared", IsTrunk = true, Context = "from-trunk" }, .. agentPhones.Select(p => new EndpointOptions { Name = p })],
             Sounds = new() { ["acme-abandon"] = 0.3, ["acme-machine"] = 0.3 },
 
             // Answering-machine detection, one context per dialer app (as an administrator would write it).
@@ -47,12 +47,12 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         return pbx;
     }
 
-    private async Task<string> CampaignAsync(int leads, string mode = "Progressive", string extra = "", int lines = 8)
+    private async Task<string> CampaignAsync(int leads, string mode = "Progressive", string extra = "", int lines = 8, string trunkPrefix = "PJSIP/carrier/", int firstNumber = 0)
     {
         var id = "e2e" + Guid.NewGuid().ToString("N")[..8];
         var definition = CampaignDefinition.Parse($$"""
             { "id": "{{id}}", "agentGroup": "sales", "mode": "{{mode}}", "powerRatio": 2,
-              "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
+              "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "{{trunkPrefix}}",
               "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": {{lines}}, "maxAttempts": 2,
               "retrySeconds": { "busy": 1, "noAnswer": 1, "congestion": 1, "machine": 1, "rejected": 1, "abandoned": 1 },
               "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 0.2,
@@ -60,7 +60,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
             """);
         var store = new CampaignStore(Db.DataSource, TimeProvider.System);
         await store.PutAsync(definition, "test", Ct);
-        var csv = "phone,name\n" + string.Concat(Enumerable.Range(0, leads).Select(i => $"212555{i:D4},Customer {i}\n"));
+        var csv = "phone,name\n" + string.Concat(Enumerable.Range(firstNumber, leads).Select(i => $"212555{i:D4},Customer {i}\n"));
         var report = await new LeadImporter(Db.DataSource, store, TimeProvider.System)
             .ImportAsync(id, new StringReader(csv), new LeadImportOptions { FileName = "e2e.csv", ImportedBy = "test" }, Ct);
         Assert.Equal(leads, report.Imported);
@@ -68,7 +68,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         return id;
     }
 
-    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false, TimeSpan? requestTimeout = null, double planIntervalSeconds = 0.2)
+    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false, TimeSpan? requestTimeout = null, double planIntervalSeconds = 0.2, List<DialerTrunk>? trunks = null)
     {
         var server = PbxSimSettings.For(pbx);
         var options = AsteriskServer.ToAriOptions(server.Ari);
@@ -79,6 +79,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
                 Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = planIntervalSeconds, CampaignRefreshSeconds = 0.5,
                 RecordJournalDirectory = Path.Combine(_journals, instance),
                 AmdContext = amd ? "amd-" + app : null,
+                Trunks = trunks ?? [],
             },
             new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
     }
@@ -368,6 +369,46 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     /// within a bounded time: every lead ends in exactly one final state that matches its attempts,
     /// no lead or number is ever in two calls at once, and the compliance ledger holds the policy.
     /// </summary>
+    [Fact]
+    public async Task TwoCampaignsOnOneSharedTrunk_HigherPriorityDialsFirst_TogetherNeverMoreLinesThanTheTrunk()
+    {
+        // Two progressive campaigns, each with two agents (four lines wanted), on a trunk of two lines.
+        await using var pbx = await StartPbxAsync("1001", "1002", "1003", "1004");
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0.6 };
+        var high = await CampaignAsync(12, extra: """, "priority": 5 """, trunkPrefix: "PJSIP/shared/");
+        var low = await CampaignAsync(12, extra: """, "priority": 1 """, trunkPrefix: "PJSIP/shared/", firstNumber: 100);
+
+        // Not due until every agent waits: then both campaigns want lines in the same round.
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = now() + interval '1 hour' WHERE campaign_id IN ('{high}', '{low}') RETURNING 1", Ct);
+        await using var dialer = NewDialer(pbx, "ctibridge-dialer", "trunk", trunks: [new DialerTrunk { Name = "shared", TrunkPrefix = "PJSIP/shared/", MaxLines = 2 }]);
+        await dialer.StartAsync(Ct);
+        await JoinAsync(dialer, low, "2001", "1001");
+        await JoinAsync(dialer, low, "2002", "1002");
+        await JoinAsync(dialer, high, "2003", "1003");
+        await JoinAsync(dialer, high, "2004", "1004");
+        await WaitUntilAsync(async () => (await dialer.GetStatsAsync(Ct)).Count(s => (s.CampaignId == high || s.CampaignId == low) && s.AgentsIdle == 2) == 2,
+            "the four agents to wait for calls", TimeSpan.FromSeconds(10));
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = NULL WHERE campaign_id IN ('{high}', '{low}') RETURNING 1", Ct);
+
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id IN ('{high}', '{low}') AND status = 'open'") == 0,
+            "every lead of both campaigns to be closed", TimeSpan.FromSeconds(120), async () => await SummaryAsync(high) + "\n" + await SummaryAsync(low));
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(high) + "\n" + await SummaryAsync(low));
+
+        // The trunk's two lines went to the higher priority first, though the other campaign's agents joined first.
+        Assert.Equal([high, high], (await Db.ScalarAsync<string>($"SELECT string_agg(campaign_id, ',' ORDER BY attempt_id) FROM (SELECT campaign_id, attempt_id FROM dialer_attempts WHERE campaign_id IN ('{high}', '{low}') ORDER BY attempt_id LIMIT 2) x", Ct)).Split(','));
+
+        // At no moment more than two calls up on the trunk, both campaigns together (each attempt's start
+        // against every attempt up then); and the trunk was used to the full.
+        var mostAtOnce = await CountAsync($"""
+            SELECT max(n) FROM (
+              SELECT (SELECT count(*) FROM dialer_attempts y WHERE y.campaign_id IN ('{high}', '{low}') AND y.dialed_at <= x.dialed_at AND y.ended_at > x.dialed_at) AS n
+              FROM dialer_attempts x WHERE x.campaign_id IN ('{high}', '{low}')) z
+            """);
+        Assert.Equal(2, mostAtOnce);
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id IN ('{high}', '{low}') AND ended_at IS NULL"));
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{low}' AND status = 'reached'") > 0, "the lower priority campaign got no line at all");
+    }
+
     [Fact]
     public async Task FiveHundredLeads_Predictive_EveryLeadOneFinalOutcome_NoDoubleDials_AbandonRateWithinPolicy()
     {
