@@ -44,7 +44,7 @@ public sealed class AdoptedRingingLegTests(MigratedDatabaseFixture database) : I
         var caller = rig.Trunk.CallIn("4008001", "5550001", "First");
         var offered = await rig.AcdEvents.WaitForAsync<CallOffered>(e => e.AgentId == "2001", "call offered to 2001", ct);
         await rig.PbxEvents.DialToAsync("1001", ct);
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 1, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 1, ct);
         await rig.StopServiceAsync();
         Assert.Single(phone.Channels); // the old leg rings on
         phone.AnswersAfter(TimeSpan.FromMilliseconds(100));
@@ -86,15 +86,5 @@ public sealed class AdoptedRingingLegTests(MigratedDatabaseFixture database) : I
         await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == offered.CallId, "the call ended", ct);
         await rig.StopServiceAsync();
         Assert.Equal("answered|2001", await db.ScalarAsync<string>($"SELECT concat_ws('|', disposition, agent_id) FROM calls WHERE call_id = '{offered.CallId}'", ct));
-    }
-
-    private static async Task WaitForRowsAsync(TestDatabase db, string sql, long expected, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(15));
-        while (await db.ScalarAsync<long>(sql, ct) != expected)
-        {
-            await Task.Delay(20, timeout.Token);
-        }
     }
 }

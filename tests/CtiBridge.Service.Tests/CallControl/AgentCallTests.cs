@@ -18,61 +18,13 @@ namespace CtiBridge.Service.Tests.CallControl;
 [Trait("Tier", "PbxSim")]
 public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
-    private static CallQueueSettings Queue(string name = "support", SurveySettings? survey = null) => new()
-    {
-        Name = name,
-        Strategy = "leastrecent",
+    private Task<CallCenterRig> StartAsync(CancellationToken ct, SurveySettings? survey = null, bool externalTransfer = true) =>
+        AgentCallRig.StartAsync(database.Database, ct, survey, externalTransfer);
 
-        // These tests are about what follows the answer, so an answer must never lose against the ring
-        // timer: the engine times a ring from the offer, and the originate request, the phone's 200 ms and
-        // the answer event all count against it; under CI load that round trip has taken over 2 s, and a
-        // ring lost to a 5 s timeout was not offered again within the tests' 15 s waits (retry after 30 s).
-        RingTimeout = TimeSpan.FromSeconds(60),
-        RetryAfterNoAnswer = TimeSpan.FromSeconds(30),
-        WrapUp = TimeSpan.FromSeconds(0.5),
-        MusicOnHold = name == "billing" ? "jazz" : "default",
-        Survey = survey,
-    };
+    private static Task<(string Caller, string Agent)> ConnectedCallAsync(CallCenterRig rig, CancellationToken ct, bool login = true) =>
+        AgentCallRig.ConnectedCallAsync(rig, ct, login);
 
-    /// <summary>Two queues: 2001 and 2002 serve support (phones 1001, 1002), 2003 serves billing (1003).</summary>
-    private async Task<CallCenterRig> StartAsync(CancellationToken ct, SurveySettings? survey = null, bool externalTransfer = true)
-    {
-        var rig = await CallCenterRig.StartAsync(database.Database, Queue(survey: survey), [("2001", "1001"), ("2002", "1002")], ct, configure: c =>
-        {
-            c.Agents[0].ExternalTransfer = externalTransfer;
-            c.Queues.Add(Queue("billing"));
-            c.Agents.Add(new CallAgentSettings { Id = "2003", Extension = "PJSIP/1003", PinHash = CallCenterRig.PinHash, Queues = ["billing"] });
-        });
-        foreach (var phone in new[] { "1001", "1002", "1003" })
-        {
-            rig.Pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(200));
-        }
-
-        rig.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3 };
-        return rig;
-    }
-
-    /// <summary>A caller talking to agent 2001; returns the caller's and the agent's channel names.</summary>
-    private static async Task<(string Caller, string Agent)> ConnectedCallAsync(CallCenterRig rig, CancellationToken ct, bool login = true)
-    {
-        if (login)
-        {
-            await rig.LoginAsync("2001", ct);
-        }
-
-        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane Customer");
-        var agent = (await rig.PbxEvents.DialToAsync("1001", ct))["DestChannel"]!;
-        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
-        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
-        return (caller, agent);
-    }
-
-    private async Task<string> CallRowAsync(CallCenterRig rig, string columns, CancellationToken ct)
-    {
-        await rig.StopServiceAsync();
-        var callId = rig.AcdEvents.Snapshot().OfType<CallEnqueued>().First().CallId.Replace("'", "''", StringComparison.Ordinal);
-        return await database.Database.ScalarAsync<string>($"SELECT concat_ws('|', {columns}) FROM calls WHERE call_id = '{callId}'", ct);
-    }
+    private Task<string> CallRowAsync(CallCenterRig rig, string columns, CancellationToken ct) => AgentCallRig.CallRowAsync(rig, database.Database, columns, ct);
 
     [Fact]
     public async Task HoldMuteDtmfAndRecording_CallerHearsMusicOutsideTheBridge_AndTheRecordingIsLinkedToTheCall()
@@ -97,9 +49,9 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
         // Mute: the agent's audio into Asterisk is dropped (no event in Asterisk: PbxSim's channel state).
         Assert.True((await rig.Center.MuteAsync("2001", true, ct)).Accepted);
         await rig.AcdEvents.WaitForAsync<AgentMuteChanged>(e => e.Muted, "mute", ct);
-        await WaitUntilAsync(() => rig.Pbx.MuteDirectionOf(agent) == "in", "the agent's channel muted", ct);
+        await Eventually.TrueAsync(() => rig.Pbx.MuteDirectionOf(agent) == "in", "the agent's channel muted", ct);
         Assert.True((await rig.Center.MuteAsync("2001", false, ct)).Accepted);
-        await WaitUntilAsync(() => rig.Pbx.MuteDirectionOf(agent) is null, "the agent's channel un-muted", ct);
+        await Eventually.TrueAsync(() => rig.Pbx.MuteDirectionOf(agent) is null, "the agent's channel un-muted", ct);
 
         // DTMF on the agent's behalf goes to the caller.
         Assert.True((await rig.Center.SendDtmfAsync("2001", "1#", ct)).Accepted);
@@ -111,7 +63,7 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
         using var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(rig.Pbx).Ari));
         Assert.True((await rig.Center.PauseRecordingAsync("2001", true, ct)).Accepted);
         await rig.AcdEvents.WaitForAsync<CallRecordingPaused>(e => e.Paused, "recording paused", ct);
-        await WaitUntilAsync(async () => (await ari.Recordings.GetLiveAsync(started.RecordingId, ct)).State == "paused", "the live recording paused", ct);
+        await Eventually.TrueAsync(async () => (await ari.Recordings.GetLiveAsync(started.RecordingId, ct)).State == "paused", "the live recording paused", ct);
         Assert.True((await rig.Center.PauseRecordingAsync("2001", false, ct)).Accepted);
 
         rig.Trunk.HangUp(caller);
@@ -332,22 +284,5 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
         rig.Pbx.Phone("1001").Hangup();
         await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
         Assert.Empty(rig.AcdEvents.Snapshot().OfType<SurveyAnswered>());
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what, CancellationToken ct) => await WaitUntilAsync(() => Task.FromResult(condition()), what, ct);
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        // ARI requests of a call run after the request is accepted; PbxSim's state shows them a moment later.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Still waiting after 15 s for {what}.");
-            }
-
-            await Task.Delay(20, ct);
-        }
     }
 }

@@ -16,57 +16,13 @@ namespace CtiBridge.Service.Tests.CallControl;
 [Trait("Tier", "PbxSim")]
 public sealed class ConsultCompletionTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
-    private static CallQueueSettings Queue(string name) => new()
-    {
-        Name = name,
-        Strategy = "leastrecent",
+    private Task<CallCenterRig> StartAsync(CancellationToken ct) => AgentCallRig.StartAsync(database.Database, ct);
 
-        // An answer must never lose against the ring timer (see AgentCallTests.Queue).
-        RingTimeout = TimeSpan.FromSeconds(60),
-        RetryAfterNoAnswer = TimeSpan.FromSeconds(30),
-        WrapUp = TimeSpan.FromSeconds(0.5),
-        MusicOnHold = name == "billing" ? "jazz" : "default",
-    };
+    private static Task<(string Caller, string Agent)> ConnectedCallAsync(CallCenterRig rig, CancellationToken ct) => AgentCallRig.ConnectedCallAsync(rig, ct);
 
-    /// <summary>2001 and 2002 serve support (phones 1001, 1002), 2003 serves billing (1003); 2001 may call outside numbers.</summary>
-    private async Task<CallCenterRig> StartAsync(CancellationToken ct)
-    {
-        var rig = await CallCenterRig.StartAsync(database.Database, Queue("support"), [("2001", "1001"), ("2002", "1002")], ct, configure: c =>
-        {
-            c.Agents[0].ExternalTransfer = true;
-            c.Queues.Add(Queue("billing"));
-            c.Agents.Add(new CallAgentSettings { Id = "2003", Extension = "PJSIP/1003", PinHash = CallCenterRig.PinHash, Queues = ["billing"] });
-        });
-        foreach (var phone in new[] { "1001", "1002", "1003" })
-        {
-            rig.Pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(200));
-        }
+    private Task<string> CallRowAsync(CallCenterRig rig, string columns, CancellationToken ct) => AgentCallRig.CallRowAsync(rig, database.Database, columns, ct);
 
-        rig.Pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3 };
-        return rig;
-    }
-
-    /// <summary>A caller talking to agent 2001; returns the caller's and the agent's channel names.</summary>
-    private static async Task<(string Caller, string Agent)> ConnectedCallAsync(CallCenterRig rig, CancellationToken ct)
-    {
-        await rig.LoginAsync("2001", ct);
-        var caller = rig.Trunk.CallIn("4008001", "5551234", "Jane Customer");
-        var agent = (await rig.PbxEvents.DialToAsync("1001", ct))["DestChannel"]!;
-        await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
-        await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
-        return (caller, agent);
-    }
-
-    /// <summary>Stops the service (the records writer flushes) and reads the one call's row.</summary>
-    private async Task<string> CallRowAsync(CallCenterRig rig, string columns, CancellationToken ct)
-    {
-        await rig.StopServiceAsync();
-        var callId = rig.AcdEvents.Snapshot().OfType<CallEnqueued>().First().CallId.Replace("'", "''", StringComparison.Ordinal);
-        return await database.Database.ScalarAsync<string>($"SELECT concat_ws('|', {columns}) FROM calls WHERE call_id = '{callId}'", ct);
-    }
-
-    private static int DialsTo(CallCenterRig rig, string phone) =>
-        rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith($"PJSIP/{phone}-", StringComparison.Ordinal));
+    private static int DialsTo(CallCenterRig rig, string phone) => AgentCallRig.DialsTo(rig, phone);
 
     [Fact]
     public async Task ConsultOfAQueue_ItsAgentAnswers_TransferCompleted_CallerTalksToThatAgentInTheConsultBridge()

@@ -7,8 +7,8 @@ using CtiBridge.TestSupport;
 namespace CtiBridge.Service.Tests.CallControl;
 
 /// <summary>
-/// A restart of CtiBridge during a consultation (attended transfer in progress) or a three-way conference
-/// (issue 8). The calls stay in the Stasis app (no hand-back at stop); the new instance reads the consultation
+/// A restart of CtiBridge during a consultation (attended transfer in progress, the colleague talking or still
+/// ringing), a three-way conference or a plain hold (issue 8). The calls stay in the Stasis app (no hand-back at stop); the new instance reads the consultation
 /// from Asterisk's topology (the consult leg's name says who is consulted) and carries on: the transfer is
 /// completed, the conference goes on without the agent. Before, the adopter hung up the agent's leg (its caller
 /// was held outside the bridge) or the consulted party, and put the caller back in the queue.
@@ -39,16 +39,6 @@ public sealed class ConsultRestartTests(MigratedDatabaseFixture database) : ICla
 
     private static string Q(string text) => text.Replace("'", "''", StringComparison.Ordinal);
 
-    private async Task WaitForRowsAsync(string sql, long expected, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(15));
-        while (await database.Database.ScalarAsync<long>(sql, ct) != expected)
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
-
     /// <summary>A caller talking to agent 2001, its live_calls row written with the agent; returns the caller's and the agent's channels and the call id.</summary>
     private async Task<(string Caller, string Agent, string CallId)> ConnectedCallAsync(CallCenterRig rig, string callerNumber, CancellationToken ct)
     {
@@ -57,29 +47,59 @@ public sealed class ConsultRestartTests(MigratedDatabaseFixture database) : ICla
         var answered = await rig.AcdEvents.WaitForAsync<CallAnswered>(e => e.AgentId == "2001", "the call answered", ct);
         var agent = (await rig.PbxEvents.DialToAsync("1001", ct))["DestChannel"]!;
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
-        await WaitForRowsAsync($"SELECT count(*) FROM live_calls WHERE call_id = '{Q(answered.CallId)}' AND agent_id = '2001'", 1, ct);
+        await RestartRig.WaitForRowsAsync(database.Database, $"SELECT count(*) FROM live_calls WHERE call_id = '{Q(answered.CallId)}' AND agent_id = '2001'", 1, ct);
         return (caller, agent, answered.CallId);
     }
 
-    [Fact]
-    public async Task RestartDuringAConsultWithAColleague_TheConsultIsAdopted_TheTransferCompletes_OneCallRowWithTheChain()
+    /// <summary>
+    /// The colleague talks with the agent at the restart (<paramref name="answeredBeforeRestart"/>), or their phone is
+    /// still ringing then and answers only once the new instance controls the call: either way the consultation is
+    /// adopted, the colleague joins the agent, and the transfer completes with one ring of the colleague's phone.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RestartDuringAConsultWithAColleague_TheConsultIsAdopted_TheTransferCompletes_OneCallRowWithTheChain(bool answeredBeforeRestart)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var rig = await StartAsync(ct);
-        var (caller, agent, callId) = await ConnectedCallAsync(rig, "5553001", ct);
+        var callerNumber = answeredBeforeRestart ? "5553001" : "5553003";
+        var (caller, agent, callId) = await ConnectedCallAsync(rig, callerNumber, ct);
         await rig.LoginAsync("2002", ct);
+        if (!answeredBeforeRestart)
+        {
+            rig.Pbx.Phone("1002").NeverAnswers(); // until the test answers it, after the restart
+        }
+
         Assert.True((await rig.Center.ConsultAsync("2001", TransferTarget.ToAgent("2002"), ct)).Accepted);
         var consult = (await rig.PbxEvents.DialToAsync("1002", ct))["DestChannel"]!;
-        await rig.PbxEvents.WaitAsync("BridgeEnter", consult, ct);
-        await WaitForRowsAsync("SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pause_reason = 'consult'", 1, ct);
+        if (answeredBeforeRestart)
+        {
+            await rig.PbxEvents.WaitAsync("BridgeEnter", consult, ct);
+        }
+        else
+        {
+            await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct, nth: 2); // the first was in the queue
+        }
 
-        // The caller is on hold outside the bridge, the agent and the colleague talk: the service stops.
+        await RestartRig.WaitForRowsAsync(database.Database, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pause_reason = 'consult'", 1, ct);
+
+        // The caller is on hold outside the bridge, the agent talks with the colleague or waits for them: the service stops.
         await rig.StopServiceAsync();
         await rig.StartServiceAgainAsync(ct);
         var adopted = await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == callId, "the call adopted", ct);
         Assert.Equal("2001", adopted.AgentId);
         Assert.Equal(AgentState.OnCall, (await rig.Center.GetAgentAsync("2001", ct))!.State);
         Assert.Equal((AgentState.Paused, "consult"), ((await rig.Center.GetAgentAsync("2002", ct))!.State, (await rig.Center.GetAgentAsync("2002", ct))!.PauseReason));
+        if (!answeredBeforeRestart)
+        {
+            // The colleague answers the ring the first instance started: the new one bridges them with the agent.
+            Assert.Equal(0, rig.PbxEvents.Count("BridgeEnter", e => e["Channel"] == consult));
+            rig.Pbx.Phone("1002").Answer();
+            var consultAnswered = await rig.PbxEvents.WaitAsync("BridgeEnter", consult, ct);
+            var agentIn = rig.PbxEvents.Snapshot().Last(e => e.EventName == "BridgeEnter" && e["Channel"] == agent);
+            Assert.Equal(agentIn["BridgeUniqueid"], consultAnswered["BridgeUniqueid"]);
+        }
 
         // Nobody was hung up or rung again; the agent completes the transfer from the new instance.
         Assert.DoesNotContain(rig.PbxEvents.Snapshot(), e => e.EventName == "Hangup" && (e["Channel"] == agent || e["Channel"] == consult || e["Channel"] == caller));
@@ -96,7 +116,47 @@ public sealed class ConsultRestartTests(MigratedDatabaseFixture database) : ICla
         await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Ready, ct);
         await rig.StopServiceAsync();
         Assert.Equal("{agent:2002}|2002|answered", await database.Database.ScalarAsync<string>(
-            $"SELECT string_agg(concat_ws('|', transfer_chain, agent_id, disposition), ',') FROM calls WHERE caller = '5553001'", ct));
+            $"SELECT string_agg(concat_ws('|', transfer_chain, agent_id, disposition), ',') FROM calls WHERE caller = '{callerNumber}'", ct));
+        Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
+    }
+
+    [Fact]
+    public async Task RestartWithTheCallerOnHold_TheCallerStaysOnTheMusic_AndTheAgentRetrievesThemIntoTheSameBridge()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await StartAsync(ct);
+        var (caller, agent, callId) = await ConnectedCallAsync(rig, "5553004", ct);
+        Assert.True((await rig.Center.HoldAsync("2001", true, ct)).Accepted);
+        var left = await rig.PbxEvents.WaitAsync("BridgeLeave", caller, ct);
+        Assert.Equal("default", (await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct, nth: 2))["Class"]); // the first was in the queue
+
+        // The caller hears the queue's music outside the bridge, the agent is alone in it: the service stops.
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+        var adopted = await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == callId, "the call adopted", ct);
+        Assert.Equal("2001", adopted.AgentId);
+        Assert.Equal(AgentState.OnCall, (await rig.Center.GetAgentAsync("2001", ct))!.State);
+
+        // Adopted on hold: nobody hung up, the music not stopped, the caller not put back with the agent nor in the queue.
+        Assert.DoesNotContain(rig.PbxEvents.Snapshot(), e => e.EventName == "Hangup" && (e["Channel"] == agent || e["Channel"] == caller));
+        Assert.Equal(1, rig.PbxEvents.Count("MusicOnHoldStop", e => e["Channel"] == caller));
+        Assert.Equal(1, rig.PbxEvents.Count("BridgeEnter", e => e["Channel"] == caller));
+        Assert.Equal(1, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1001-", StringComparison.Ordinal)));
+        Assert.True(rig.AcdEvents.Snapshot().OfType<CallerHoldChanged>().Last(e => e.CallId == callId).OnHold);
+
+        // Holding again is nothing new; retrieving takes the caller off the music into the bridge they left.
+        Assert.True((await rig.Center.HoldAsync("2001", false, ct)).Accepted);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", caller, ct, nth: 2);
+        var back = await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct, nth: 2);
+        Assert.Equal(left["BridgeUniqueid"], back["BridgeUniqueid"]);
+        Assert.False(rig.AcdEvents.Snapshot().OfType<CallerHoldChanged>().Last(e => e.CallId == callId).OnHold);
+
+        rig.Trunk.HangUp(caller);
+        await rig.PbxEvents.WaitAsync("Hangup", agent, ct);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        await rig.StopServiceAsync();
+        Assert.Equal("2001|answered|t", await database.Database.ScalarAsync<string>(
+            "SELECT string_agg(concat_ws('|', agent_id, disposition, hold_seconds > 0), ',') FROM calls WHERE caller = '5553004'", ct));
         Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
     }
 

@@ -98,7 +98,7 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
         var first = await rig.PbxEvents.DialToAsync("1001", ct);
         var firstLeg = first["DestChannel"]!;
         Assert.Equal(0, rig.PbxEvents.Count("DialBegin", e => (e["DestChannel"] ?? "").StartsWith("PJSIP/1002-", StringComparison.Ordinal)));
-        var offerEnded = await AdvanceUntilAsync(clock, TimeSpan.FromSeconds(2),
+        var offerEnded = await Eventually.AdvancingAsync(clock, TimeSpan.FromSeconds(2),
             () => rig.AcdEvents.Snapshot().OfType<CallOfferEnded>().FirstOrDefault(e => e.AgentId == "2001"), "2001's ring to time out", ct);
         Assert.Equal(OfferEnd.RingTimeout, offerEnded.End);
         await rig.PbxEvents.WaitAsync("Hangup", firstLeg, ct);
@@ -113,36 +113,9 @@ public sealed class InboundCallTests(MigratedDatabaseFixture database) : IClassF
 
         rig.Trunk.HangUp(caller);
         await rig.AgentWentAsync("2002", AgentState.OnCall, AgentState.WrapUp, ct);
-        await AdvanceUntilAsync(clock, TimeSpan.FromSeconds(0.5),
+        await Eventually.AdvancingAsync(clock, TimeSpan.FromSeconds(0.5),
             () => rig.AcdEvents.Snapshot().OfType<AgentStateChanged>().FirstOrDefault(e => e.AgentId == "2002" && e is { From: AgentState.WrapUp, To: AgentState.Ready }),
             "2002's wrap-up to end", ct);
-    }
-
-    /// <summary>
-    /// Advances the call center's fake clock by <paramref name="step"/> until <paramref name="seen"/> finds what it
-    /// looks for (bounded: 20 steps, each given up to 1 s of real time for the loop to act on it). Stepping again
-    /// covers a timer armed with a due time read just before the previous step.
-    /// </summary>
-    private static async Task<T> AdvanceUntilAsync<T>(FakeTimeProvider clock, TimeSpan step, Func<T?> seen, string what, CancellationToken ct)
-        where T : class
-    {
-        for (var i = 0; i < 20; i++)
-        {
-            clock.Advance(step);
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(1);
-            while (DateTime.UtcNow < until)
-            {
-                if (seen() is { } found)
-                {
-                    return found;
-                }
-
-                await Task.Delay(20, ct);
-            }
-        }
-
-        Assert.Fail($"{what}: not seen after 20 steps of {step.TotalSeconds} s of the call center's clock");
-        return null!;
     }
 
     /// <summary>

@@ -14,27 +14,12 @@ public sealed class LiveDayRestartTests(MigratedDatabaseFixture database) : ICla
 {
     private const double Eps = 1e-3;
 
-    private static CallQueueSettings Queue() => new()
-    {
-        Name = "support",
-        Strategy = "leastrecent",
-        RingTimeout = TimeSpan.FromSeconds(10),
-        RetryAfterNoAnswer = TimeSpan.FromSeconds(1),
-        WrapUp = TimeSpan.FromSeconds(0.3),
-        MusicOnHold = "default",
-    };
-
     [Fact]
     public async Task TrafficThenARestartMidCall_TheDayTotalsAfterwardsEqualTheReports()
     {
         var ct = TestContext.Current.CancellationToken;
         var db = database.Database;
-        await using var rig = await CallCenterRig.StartAsync(db, Queue(), [("2001", "1001"), ("2002", "1002")], ct,
-            configure: c => c.Shutdown.HandBackCalls = false);
-        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        await rig.LoginAsync("2001", ct);
-        await rig.LoginAsync("2002", ct);
-        Assert.True((await rig.Center.PauseAgentAsync("2002", "lunch", ct)).Accepted);
+        await using var rig = await RestartRig.StartWithOneReadyOneAtLunchAsync(db, ct);
 
         // Before the restart: one call answered and finished; one caller gives up while 2001 is paused.
         var first = rig.Trunk.CallIn("4008001", "5550010", "Done Before");
@@ -55,7 +40,7 @@ public sealed class LiveDayRestartTests(MigratedDatabaseFixture database) : ICla
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller1, ct);
         var caller2 = rig.Trunk.CallIn("4008001", "5550002", "Second");
         var enqueued2 = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550002", "call 2 enqueued", ct);
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 2, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 2, ct);
         await rig.StopServiceAsync();
         await rig.StartServiceAgainAsync(ct);
         await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == enqueued2.CallId, "call 2 adopted", ct);
@@ -104,17 +89,5 @@ public sealed class LiveDayRestartTests(MigratedDatabaseFixture database) : ICla
         }
 
         return rows;
-    }
-
-    private static async Task WaitForRowsAsync(TestDatabase db, string sql, long expected, CancellationToken ct)
-    {
-        // Bounded like the rigs' other waits (15 s): the live-state writer's batches lag under load
-        // (at load ~57 the ended call's live_calls row was still there after 5 s).
-        for (var attempt = 0; attempt < 300 && await db.ScalarAsync<long>(sql, ct) != expected; attempt++)
-        {
-            await Task.Delay(50, ct);
-        }
-
-        Assert.Equal(expected, await db.ScalarAsync<long>(sql, ct));
     }
 }

@@ -13,28 +13,12 @@ namespace CtiBridge.Service.Tests.CallControl;
 [Trait("Tier", "PbxSim")]
 public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
-    private static CallQueueSettings Queue() => new()
-    {
-        Name = "support",
-        Strategy = "leastrecent",
-        RingTimeout = TimeSpan.FromSeconds(10),
-        RetryAfterNoAnswer = TimeSpan.FromSeconds(1),
-        WrapUp = TimeSpan.FromSeconds(0.3),
-        MusicOnHold = "default",
-    };
-
     [Fact]
     public async Task ServiceRestartedMidCall_AgentsRestored_ConnectedCallContinues_WaitingCallerKeepsPlace_EachCallRecordedOnce()
     {
         var ct = TestContext.Current.CancellationToken;
         var db = database.Database;
-        // The calls stay in the Stasis app for the next instance (no hand-back to the dialplan at stop).
-        await using var rig = await CallCenterRig.StartAsync(db, Queue(), [("2001", "1001"), ("2002", "1002")], ct,
-            configure: c => c.Shutdown.HandBackCalls = false);
-        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
-        await rig.LoginAsync("2001", ct);
-        await rig.LoginAsync("2002", ct);
-        Assert.True((await rig.Center.PauseAgentAsync("2002", "lunch", ct)).Accepted);
+        await using var rig = await RestartRig.StartWithOneReadyOneAtLunchAsync(db, ct);
 
         // Call 1 is answered by 2001; call 2 waits (2001 talks, 2002 is at lunch).
         var caller1 = rig.Trunk.CallIn("4008001", "5550001", "First");
@@ -43,8 +27,8 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller1, ct);
         var caller2 = rig.Trunk.CallIn("4008001", "5550002", "Second");
         var enqueued2 = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5550002", "call 2 enqueued", ct);
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 2, ct);
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE pause_reason = 'lunch'", 1, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_calls", 2, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE pause_reason = 'lunch'", 1, ct);
 
         // Stop mid-call; the calls stay up in PbxSim. A new service takes over.
         await rig.StopServiceAsync();
@@ -98,11 +82,9 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
     {
         var ct = TestContext.Current.CancellationToken;
         var db = database.Database;
-        var queue = Queue();
+        var queue = RestartRig.Queue();
         queue.WrapUp = TimeSpan.FromMinutes(5); // outlasts the test: only the agents end it
-        await using var rig = await CallCenterRig.StartAsync(db, queue, [("2001", "1001"), ("2002", "1002")], ct,
-            configure: c => c.Shutdown.HandBackCalls = false);
-        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(200));
+        await using var rig = await RestartRig.StartAsync(db, ct, queue);
         rig.Pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(200));
         await rig.LoginAsync("2001", ct);
 
@@ -120,8 +102,8 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller2, ct);
         Assert.True((await rig.Center.PauseAgentAsync("2002", "meeting", ChangeSource.Supervisor, ct)).Accepted);
         Assert.True((await rig.Center.GetAgentAsync("2002", ct))!.PendingPause);
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2001' AND wrap_up_until IS NOT NULL AND wrap_up_queue = 'support'", 1, ct);
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pending_pause_reason = 'meeting' AND NOT pending_logout AND pending_source = 'Supervisor'", 1, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2001' AND wrap_up_until IS NOT NULL AND wrap_up_queue = 'support'", 1, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pending_pause_reason = 'meeting' AND NOT pending_logout AND pending_source = 'Supervisor'", 1, ct);
 
         await rig.StopServiceAsync();
         await rig.StartServiceAgainAsync(ct);
@@ -148,7 +130,7 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
         Assert.True((await rig.Center.EndWrapUpAsync("2002", ct)).Accepted);
         var paused = await rig.AgentWentAsync("2002", AgentState.WrapUp, AgentState.Paused, ct);
         Assert.Equal(("meeting", ChangeSource.Supervisor), (paused.Reason, paused.Source));
-        await WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pause_reason = 'meeting' AND pending_pause_reason IS NULL AND wrap_up_until IS NULL", 1, ct);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND pause_reason = 'meeting' AND pending_pause_reason IS NULL AND wrap_up_until IS NULL", 1, ct);
 
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller3, ct);
         rig.Trunk.HangUp(caller3);
@@ -159,14 +141,4 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
     private static long Micros(DateTimeOffset at) => at.UtcTicks / 10;
 
     private static long Micros(DateTime utc) => utc.Ticks / 10;
-
-    private static async Task WaitForRowsAsync(TestDatabase db, string sql, long expected, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(15));
-        while (await db.ScalarAsync<long>(sql, ct) != expected)
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
 }
