@@ -43,6 +43,14 @@ public sealed class DialerSettings
     public int RecordJournalMaxMegabytes { get; set; } = 64;
 
     /// <summary>
+    /// How often (seconds, 1-3600) the dialer checks the answered calls and agents' nailed-up lines it
+    /// holds against Asterisk's channel list and ends those that are gone but whose end was never
+    /// reported (an events gap whose resync could not read the list): without it such a call would
+    /// hold its lead, line and agent for the campaign's longest call (4 h).
+    /// </summary>
+    public double LineAuditSeconds { get; set; } = 30;
+
+    /// <summary>
     /// Trunks whose lines several campaigns share (docs/dialer.md "Trunk lines shared between
     /// campaigns"): a campaign whose <c>trunkPrefix</c> is a trunk's draws from its <c>maxLines</c>,
     /// higher <c>priority</c> first, across every instance dialling on the same Asterisk server.
@@ -59,6 +67,11 @@ public sealed class DialerSettings
         if (!(settings.PlanIntervalSeconds is > 0 and <= 60))
         {
             problems.Add(new("dialer.planIntervalSeconds", $"must be between 0 and 60 seconds (was {settings.PlanIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)})"));
+        }
+
+        if (!(settings.LineAuditSeconds is >= 1 and <= 3600))
+        {
+            problems.Add(new("dialer.lineAuditSeconds", $"must be between 1 and 3600 seconds (was {settings.LineAuditSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)})"));
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);

@@ -46,6 +46,17 @@ public sealed partial class OutboundDialer
             return;
         }
 
+        CheckChannelsUp(knownAtGap, afterGap: true);
+    }
+
+    /// <summary>
+    /// Reads Asterisk's channel list (off the loop) and ends, once a marker says every event sent before
+    /// the list has been read, each of <paramref name="known"/> that Asterisk no longer has and the dialer
+    /// still holds: after an events gap, and in the periodic line audit (<see cref="AuditLines"/>).
+    /// </summary>
+    private void CheckChannelsUp(HashSet<string> known, bool afterGap)
+    {
+        var knownAtGap = known;
         _ = Task.Run(async () =>
         {
             try
@@ -68,6 +79,11 @@ public sealed partial class OutboundDialer
                 Post(_ =>
                 {
                     _pendingResyncs[token] = missing;
+                    if (!afterGap)
+                    {
+                        _auditTokens.Add(token);
+                    }
+
                     return Task.CompletedTask;
                 });
                 try
@@ -100,10 +116,10 @@ public sealed partial class OutboundDialer
 
     private Task FinishResyncAsync(string token, DateTimeOffset now) =>
         _pendingResyncs.Remove(token, out var missing)
-            ? EndVanishedAsync([.. missing.Where(id => _lines.ContainsKey(id) || _agentsByChannel.ContainsKey(id))], now)
+            ? EndVanishedAsync([.. missing.Where(id => _lines.ContainsKey(id) || _agentsByChannel.ContainsKey(id))], now, audit: _auditTokens.Remove(token))
             : Task.CompletedTask;
 
-    private async Task EndVanishedAsync(IReadOnlyList<string> vanished, DateTimeOffset now)
+    private async Task EndVanishedAsync(IReadOnlyList<string> vanished, DateTimeOffset now, bool audit = false)
     {
         // Agents first: a conversation whose agent's channel is gone too then ends without a wrap-up
         // on a line that no longer exists.
@@ -111,7 +127,7 @@ public sealed partial class OutboundDialer
         {
             if (_agentsByChannel.TryGetValue(channelId, out var agent))
             {
-                RemoveAgent(agent, "nailed-up channel vanished while the ARI events were cut off");
+                RemoveAgent(agent, audit ? "nailed-up channel gone from Asterisk, its end never reported (line audit)" : "nailed-up channel vanished while the ARI events were cut off");
             }
         }
 
@@ -119,7 +135,15 @@ public sealed partial class OutboundDialer
         {
             if (_lines.TryGetValue(channelId, out var line))
             {
-                LogLineVanished(_logger, channelId, line.Campaign.Definition.Id);
+                if (audit)
+                {
+                    LogLineAudited(_logger, channelId, line.Campaign.Definition.Id);
+                }
+                else
+                {
+                    LogLineVanished(_logger, channelId, line.Campaign.Definition.Id);
+                }
+
                 await OnChannelGoneAsync(channelId, now, CauseVanished).ConfigureAwait(false);
             }
         }

@@ -308,6 +308,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             await PlanAsync(campaign, now, ct).ConfigureAwait(false);
         }
+
+        AuditLines(now);
     }
 
     private async Task PlanTrunkOfAsync(RunningCampaign campaign, DateTimeOffset now)

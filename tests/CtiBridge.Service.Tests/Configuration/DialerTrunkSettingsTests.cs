@@ -37,6 +37,7 @@ public sealed class DialerTrunkSettingsTests
     [InlineData("""[ { "name": "a", "trunkPrefix": "PJSIP/carrier/", "maxLines": 3 }, { "name": "a", "trunkPrefix": "PJSIP/other/", "maxLines": 3 } ]""", "dialer.trunks[1].name: trunk 'a' is listed twice")]
     [InlineData("""[ { "name": "a", "trunkPrefix": "PJSIP/carrier/", "maxLines": 3 }, { "name": "b", "trunkPrefix": "PJSIP/carrier/", "maxLines": 5 } ]""", "dialer.trunks[1].trunkPrefix: 'PJSIP/carrier/' is already the prefix of trunk 'a': a campaign draws from one trunk")]
     [InlineData("""[ { "name": "a", "trunkPrefix": "PJSIP/carrier/", "maxLnes": 3 } ]""", "dialer.trunks[0].maxLnes: unknown setting; did you mean 'maxLines'?")]
+    [InlineData("""[], "lineAuditSeconds": 0""", "dialer.lineAuditSeconds: must be between 1 and 3600 seconds (was 0)")]
     public void BrokenTrunk_IsRefusedNamingTheSettingAndWhy(string trunks, string expected)
     {
         var problems = Assert.Throws<SettingsException>(() => Parse(trunks)).Problems.Select(p => p.ToString()).ToList();

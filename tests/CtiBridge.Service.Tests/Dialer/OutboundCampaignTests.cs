@@ -68,7 +68,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         return id;
     }
 
-    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false, TimeSpan? requestTimeout = null, double planIntervalSeconds = 0.2, List<DialerTrunk>? trunks = null)
+    private OutboundDialer NewDialer(PbxSimulator pbx, string app, string instance, bool amd = false, TimeSpan? requestTimeout = null, double planIntervalSeconds = 0.2, List<DialerTrunk>? trunks = null, double lineAuditSeconds = 30)
     {
         var server = PbxSimSettings.For(pbx);
         var options = AsteriskServer.ToAriOptions(server.Ari);
@@ -80,6 +80,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
                 RecordJournalDirectory = Path.Combine(_journals, instance),
                 AmdContext = amd ? "amd-" + app : null,
                 Trunks = trunks ?? [],
+                LineAuditSeconds = lineAuditSeconds,
             },
             new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
     }
@@ -407,6 +408,47 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         Assert.Equal(2, mostAtOnce);
         Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id IN ('{high}', '{low}') AND ended_at IS NULL"));
         Assert.True(await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{low}' AND status = 'reached'") > 0, "the lower priority campaign got no line at all");
+    }
+
+    [Fact]
+    public async Task CallEndLostInAnEventsGapWhoseResyncFailed_LineAuditEndsIt_LeadGetsItsOutcome_CampaignGoesOn()
+    {
+        // FiveHundredLeads_Predictive once stopped at load 80+ with a few attempts never ended (no outcome,
+        // leads claimed for good): an answered call whose end is missed holds its lead, line and agent for
+        // MaxCallDuration (4 h). Here the end is lost on purpose: the customer hangs up while the dialer's
+        // events are held, the events connection drops (the held events go to nobody), and the resync's
+        // channel list is held past the dialer's request timeout, so the resync fails.
+        await using var pbx = await StartPbxAsync("1001");
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.2, TalkSeconds = 1 };
+        var campaign = await CampaignAsync(2);
+        await using var dialer = NewDialer(pbx, "ctibridge-dialer", "audit", requestTimeout: TimeSpan.FromSeconds(1), lineAuditSeconds: 1);
+        await dialer.StartAsync(Ct);
+        await JoinAsync(dialer, campaign, "2001", "1001");
+
+        string First(string column) => $"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND {column}";
+        await WaitUntilAsync(async () => await CountAsync(First("agent_connected_at IS NOT NULL")) == 1, "the first customer put through", TimeSpan.FromSeconds(20), () => SummaryAsync(campaign));
+        var listHeld = pbx.HoldAriRequests((method, path) => method == "GET" && path.EndsWith("/channels", StringComparison.Ordinal));
+        try
+        {
+            var events = pbx.HoldAriEvents();
+            await WaitUntilAsync(() => Task.FromResult(pbx.HeldAriEvents.Any(e => e.Contains("\"ChannelDestroyed\"", StringComparison.Ordinal))), "the customer to hang up", TimeSpan.FromSeconds(20));
+            pbx.DropAriConnections();
+            events.Dispose();
+
+            // The resync's list and the audits' are held: by the fourth, the first has waited past the 1 s timeout.
+            await WaitUntilAsync(() => Task.FromResult(pbx.AriRequestsHeld >= 4), "the dialer to ask for the channel list", TimeSpan.FromSeconds(30));
+            Assert.Equal(1, await CountAsync(First("ended_at IS NULL")));
+        }
+        finally
+        {
+            listHeld.Dispose();
+        }
+
+        // The next audit finds the channel gone: the call ends as answered and served, the agent wraps up and takes the next lead.
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+            "both leads to be closed", TimeSpan.FromSeconds(30), () => SummaryAsync(campaign));
+        Assert.Equal(0, await CountAsync(First("ended_at IS NULL")));
+        Assert.Equal(2, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'reached' AND claimed_by IS NULL"));
     }
 
     [Fact]
