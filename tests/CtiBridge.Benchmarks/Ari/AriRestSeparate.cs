@@ -234,6 +234,7 @@ internal static class AriRestSeparate
         var ended = new long[calls];
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
+        var userBefore = process.UserProcessorTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var collectionsBefore = GC.CollectionCount(0);
         var clock = Stopwatch.StartNew();
@@ -241,6 +242,9 @@ internal static class AriRestSeparate
         var wall = clock.Elapsed;
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
+        // User CPU is the client's own code (HTTP, JSON, thread pool, GC); the rest is the kernel's
+        // (loopback TCP, epoll, scheduling), which the raw-socket floor pays too.
+        var user = process.UserProcessorTime - userBefore;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         var collections = GC.CollectionCount(0) - collectionsBefore;
         var openedDuring = await ServerConnectionsAsync(plain, connectionsUrl) - accepted - openBefore;
@@ -274,7 +278,7 @@ internal static class AriRestSeparate
 
         var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : $" AriClient over {transport}")}, {inFlight} in flight, {connections} connections, {calls} calls");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call, " +
+            $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call (user {user.TotalMicroseconds / calls:F1}, kernel {(cpu - user).TotalMicroseconds / calls:F1}), " +
             $"{openedDuring} connections opened while timing, {(double)allocated / calls:F0} bytes allocated per call (the benchmark's own loop included), {collections} gen0 collections"));
         Report(prefix, "client round trip", roundTrip);
         Report(prefix, "server's own time (read returned → response written)", serverTime);

@@ -26,7 +26,7 @@ public sealed partial class AriApplications
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/applications", "/applications");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListApplication, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadApplicationList, cancellationToken);
     }
 
     /// <summary>Get details of an application.</summary>
@@ -41,7 +41,7 @@ public sealed partial class AriApplications
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(applicationName);
         var request = new AriRequest("GET", "/applications/{applicationName}", "/applications/" + AriRequest.EscapePathSegment(applicationName));
-        return _client.SendAsync(request, AriJsonContext.Default.Application, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadApplication, cancellationToken);
     }
 
     /// <summary>Subscribe an application to a event source. Returns the state of the application after the subscriptions have changed</summary>
@@ -60,7 +60,7 @@ public sealed partial class AriApplications
         global::System.ArgumentNullException.ThrowIfNull(eventSource);
         var request = new AriRequest("POST", "/applications/{applicationName}/subscription", "/applications/" + AriRequest.EscapePathSegment(applicationName) + "/subscription");
         request.AddQuery("eventSource", eventSource);
-        return _client.SendAsync(request, AriJsonContext.Default.Application, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadApplication, cancellationToken);
     }
 
     /// <summary>Unsubscribe an application from an event source. Returns the state of the application after the subscriptions have changed</summary>
@@ -79,7 +79,7 @@ public sealed partial class AriApplications
         global::System.ArgumentNullException.ThrowIfNull(eventSource);
         var request = new AriRequest("DELETE", "/applications/{applicationName}/subscription", "/applications/" + AriRequest.EscapePathSegment(applicationName) + "/subscription");
         request.AddQuery("eventSource", eventSource);
-        return _client.SendAsync(request, AriJsonContext.Default.Application, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadApplication, cancellationToken);
     }
 
     /// <summary>Filter application events types. Allowed and/or disallowed event type filtering can be done. The body (parameter) should specify a JSON key/value object that describes the type of event filtering needed. One, or both of the following keys can be designated: "allowed" - Specifies an allowed list of event types "disallowed" - Specifies a disallowed list of event types Further, each of those key's value should be a JSON array that holds zero, or more JSON key/value objects. Each of these objects must contain the following key with an associated value: "type" - The type name of the event to filter The value must be the string name (case sensitive) of the event type that needs filtering. For example: { "allowed": [ { "type": "StasisStart" }, { "type": "StasisEnd" } ] } As this specifies only an allowed list, then only those two event type messages are sent to the application. No other event messages are sent. The following rules apply: * If the body is empty, both the allowed and disallowed filters are set empty. * If both list types are given then both are set to their respective values (note, specifying an empty array for a given type sets that type to empty). * If only one list type is given then only that type is set. The other type is not updated. * An empty "allowed" list means all events are allowed. * An empty "disallowed" list means no events are disallowed. * Disallowed events take precedence over allowed events if the event type is specified in both lists.</summary>
@@ -97,6 +97,6 @@ public sealed partial class AriApplications
         global::System.ArgumentException.ThrowIfNullOrEmpty(applicationName);
         var request = new AriRequest("PUT", "/applications/{applicationName}/eventFilter", "/applications/" + AriRequest.EscapePathSegment(applicationName) + "/eventFilter");
         request.SetBody(filter);
-        return _client.SendAsync(request, AriJsonContext.Default.Application, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadApplication, cancellationToken);
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class AriAsteriskSystem
         global::System.ArgumentException.ThrowIfNullOrEmpty(objectType);
         global::System.ArgumentException.ThrowIfNullOrEmpty(id);
         var request = new AriRequest("GET", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "/asterisk/config/dynamic/" + AriRequest.EscapePathSegment(configClass) + "/" + AriRequest.EscapePathSegment(objectType) + "/" + AriRequest.EscapePathSegment(id));
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListConfigTuple, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadConfigTupleList, cancellationToken);
     }
 
     /// <summary>Create or update a dynamic configuration object.</summary>
@@ -59,7 +59,7 @@ public sealed partial class AriAsteriskSystem
         global::System.ArgumentException.ThrowIfNullOrEmpty(id);
         var request = new AriRequest("PUT", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "/asterisk/config/dynamic/" + AriRequest.EscapePathSegment(configClass) + "/" + AriRequest.EscapePathSegment(objectType) + "/" + AriRequest.EscapePathSegment(id));
         request.AddBodyField("fields", fields);
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListConfigTuple, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadConfigTupleList, cancellationToken);
     }
 
     /// <summary>Delete a dynamic configuration object.</summary>
@@ -95,7 +95,7 @@ public sealed partial class AriAsteriskSystem
     {
         var request = new AriRequest("GET", "/asterisk/info", "/asterisk/info");
         request.AddQuery("only", only);
-        return _client.SendAsync(request, AriJsonContext.Default.AsteriskInfo, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadAsteriskInfo, cancellationToken);
     }
 
     /// <summary>Response pong message.</summary>
@@ -107,7 +107,7 @@ public sealed partial class AriAsteriskSystem
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/asterisk/ping", "/asterisk/ping");
-        return _client.SendAsync(request, AriJsonContext.Default.AsteriskPing, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadAsteriskPing, cancellationToken);
     }
 
     /// <summary>List Asterisk modules.</summary>
@@ -119,7 +119,7 @@ public sealed partial class AriAsteriskSystem
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/asterisk/modules", "/asterisk/modules");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListModule, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadModuleList, cancellationToken);
     }
 
     /// <summary>Get Asterisk module information.</summary>
@@ -134,7 +134,7 @@ public sealed partial class AriAsteriskSystem
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(moduleName);
         var request = new AriRequest("GET", "/asterisk/modules/{moduleName}", "/asterisk/modules/" + AriRequest.EscapePathSegment(moduleName));
-        return _client.SendAsync(request, AriJsonContext.Default.Module, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadModule, cancellationToken);
     }
 
     /// <summary>Load an Asterisk module.</summary>
@@ -191,7 +191,7 @@ public sealed partial class AriAsteriskSystem
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/asterisk/logging", "/asterisk/logging");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListLogChannel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadLogChannelList, cancellationToken);
     }
 
     /// <summary>Adds a log channel.</summary>
@@ -256,7 +256,7 @@ public sealed partial class AriAsteriskSystem
         global::System.ArgumentException.ThrowIfNullOrEmpty(variable);
         var request = new AriRequest("GET", "/asterisk/variable", "/asterisk/variable");
         request.AddQuery("variable", variable);
-        return _client.SendAsync(request, AriJsonContext.Default.Variable, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadVariable, cancellationToken);
     }
 
     /// <summary>Set the value of a global variable.</summary>

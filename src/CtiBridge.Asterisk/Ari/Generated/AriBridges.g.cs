@@ -26,7 +26,7 @@ public sealed partial class AriBridges
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/bridges", "/bridges");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListBridge, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadBridgeList, cancellationToken);
     }
 
     /// <summary>Create a new bridge. This bridge persists until it has been shut down, or Asterisk has been shut down.</summary>
@@ -50,7 +50,7 @@ public sealed partial class AriBridges
         request.AddQuery("bridgeId", bridgeId);
         request.AddQuery("name", name);
         request.AddBodyField("variables", variables);
-        return _client.SendAsync(request, AriJsonContext.Default.Bridge, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadBridge, cancellationToken);
     }
 
     /// <summary>Create a new bridge. This bridge persists until it has been shut down, or Asterisk has been shut down.</summary>
@@ -74,7 +74,7 @@ public sealed partial class AriBridges
         request.AddQuery("type", type);
         request.AddQuery("name", name);
         request.AddBodyField("variables", variables);
-        return _client.SendAsync(request, AriJsonContext.Default.Bridge, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadBridge, cancellationToken);
     }
 
     /// <summary>Get bridge details.</summary>
@@ -89,7 +89,7 @@ public sealed partial class AriBridges
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(bridgeId);
         var request = new AriRequest("GET", "/bridges/{bridgeId}", "/bridges/" + AriRequest.EscapePathSegment(bridgeId));
-        return _client.SendAsync(request, AriJsonContext.Default.Bridge, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadBridge, cancellationToken);
     }
 
     /// <summary>Shut down a bridge. If any channels are in this bridge, they will be removed and resume whatever they were doing beforehand.</summary>
@@ -123,7 +123,7 @@ public sealed partial class AriBridges
         global::System.ArgumentException.ThrowIfNullOrEmpty(variable);
         var request = new AriRequest("GET", "/bridges/{bridgeId}/variable", "/bridges/" + AriRequest.EscapePathSegment(bridgeId) + "/variable");
         request.AddQuery("variable", variable);
-        return _client.SendAsync(request, AriJsonContext.Default.Variable, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadVariable, cancellationToken);
     }
 
     /// <summary>Set the value of a bridge variable or function.</summary>
@@ -167,7 +167,7 @@ public sealed partial class AriBridges
         global::System.ArgumentNullException.ThrowIfNull(variables);
         var request = new AriRequest("GET", "/bridges/{bridgeId}/variables", "/bridges/" + AriRequest.EscapePathSegment(bridgeId) + "/variables");
         request.AddQuery("variables", variables);
-        return _client.SendAsync(request, AriJsonContext.Default.Variables, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadVariables, cancellationToken);
     }
 
     /// <summary>Set the values of multiple bridge variables or functions.</summary>
@@ -336,7 +336,7 @@ public sealed partial class AriBridges
         request.AddQuery("offsetms", offsetms);
         request.AddQuery("skipms", skipms);
         request.AddQuery("playbackId", playbackId);
-        return _client.SendAsync(request, AriJsonContext.Default.Playback, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadPlayback, cancellationToken);
     }
 
     /// <summary>Start playback of media on a bridge. The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)</summary>
@@ -370,7 +370,7 @@ public sealed partial class AriBridges
         request.AddQuery("lang", lang);
         request.AddQuery("offsetms", offsetms);
         request.AddQuery("skipms", skipms);
-        return _client.SendAsync(request, AriJsonContext.Default.Playback, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadPlayback, cancellationToken);
     }
 
     /// <summary>Start a recording. This records the mixed audio from all channels participating in this bridge.</summary>
@@ -411,6 +411,6 @@ public sealed partial class AriBridges
         request.AddQuery("ifExists", ifExists);
         request.AddQuery("beep", beep);
         request.AddQuery("terminateOn", terminateOn);
-        return _client.SendAsync(request, AriJsonContext.Default.LiveRecording, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadLiveRecording, cancellationToken);
     }
 }

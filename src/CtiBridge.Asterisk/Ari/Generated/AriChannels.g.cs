@@ -26,7 +26,7 @@ public sealed partial class AriChannels
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/channels", "/channels");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListChannel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannelList, cancellationToken);
     }
 
     /// <summary>Create a new channel (originate). The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.</summary>
@@ -81,7 +81,7 @@ public sealed partial class AriChannels
         request.AddQuery("otherChannelId", otherChannelId);
         request.AddQuery("originator", originator);
         request.AddQuery("formats", formats);
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Create channel.</summary>
@@ -119,7 +119,7 @@ public sealed partial class AriChannels
         request.AddQuery("originator", originator);
         request.AddQuery("formats", formats);
         request.AddBodyField("variables", variables);
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Channel details.</summary>
@@ -134,7 +134,7 @@ public sealed partial class AriChannels
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(channelId);
         var request = new AriRequest("GET", "/channels/{channelId}", "/channels/" + AriRequest.EscapePathSegment(channelId));
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Create a new channel (originate with id). The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.</summary>
@@ -189,7 +189,7 @@ public sealed partial class AriChannels
         request.AddQuery("otherChannelId", otherChannelId);
         request.AddQuery("originator", originator);
         request.AddQuery("formats", formats);
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Delete (i.e. hangup) a channel.</summary>
@@ -528,7 +528,7 @@ public sealed partial class AriChannels
         request.AddQuery("offsetms", offsetms);
         request.AddQuery("skipms", skipms);
         request.AddQuery("playbackId", playbackId);
-        return _client.SendAsync(request, AriJsonContext.Default.Playback, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadPlayback, cancellationToken);
     }
 
     /// <summary>Start playback of media and specify the playbackId. The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)</summary>
@@ -559,7 +559,7 @@ public sealed partial class AriChannels
         request.AddQuery("lang", lang);
         request.AddQuery("offsetms", offsetms);
         request.AddQuery("skipms", skipms);
-        return _client.SendAsync(request, AriJsonContext.Default.Playback, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadPlayback, cancellationToken);
     }
 
     /// <summary>Start a recording. Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.</summary>
@@ -597,7 +597,7 @@ public sealed partial class AriChannels
         request.AddQuery("ifExists", ifExists);
         request.AddQuery("beep", beep);
         request.AddQuery("terminateOn", terminateOn);
-        return _client.SendAsync(request, AriJsonContext.Default.LiveRecording, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadLiveRecording, cancellationToken);
     }
 
     /// <summary>Get the value of a channel variable or function.</summary>
@@ -616,7 +616,7 @@ public sealed partial class AriChannels
         global::System.ArgumentException.ThrowIfNullOrEmpty(variable);
         var request = new AriRequest("GET", "/channels/{channelId}/variable", "/channels/" + AriRequest.EscapePathSegment(channelId) + "/variable");
         request.AddQuery("variable", variable);
-        return _client.SendAsync(request, AriJsonContext.Default.Variable, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadVariable, cancellationToken);
     }
 
     /// <summary>Set the value of a channel variable or function.</summary>
@@ -660,7 +660,7 @@ public sealed partial class AriChannels
         global::System.ArgumentNullException.ThrowIfNull(variables);
         var request = new AriRequest("GET", "/channels/{channelId}/variables", "/channels/" + AriRequest.EscapePathSegment(channelId) + "/variables");
         request.AddQuery("variables", variables);
-        return _client.SendAsync(request, AriJsonContext.Default.Variables, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadVariables, cancellationToken);
     }
 
     /// <summary>Set the values of multiple channel variables or functions.</summary>
@@ -710,7 +710,7 @@ public sealed partial class AriChannels
         request.AddQuery("app", app);
         request.AddQuery("appArgs", appArgs);
         request.AddQuery("snoopId", snoopId);
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Start snooping. Snoop (spy/whisper) on a specific channel.</summary>
@@ -741,7 +741,7 @@ public sealed partial class AriChannels
         request.AddQuery("whisper", whisper);
         request.AddQuery("app", app);
         request.AddQuery("appArgs", appArgs);
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Dial a created channel.</summary>
@@ -777,7 +777,7 @@ public sealed partial class AriChannels
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(channelId);
         var request = new AriRequest("GET", "/channels/{channelId}/rtp_statistics", "/channels/" + AriRequest.EscapePathSegment(channelId) + "/rtp_statistics");
-        return _client.SendAsync(request, AriJsonContext.Default.RTPstat, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadRTPstat, cancellationToken);
     }
 
     /// <summary>Start an External Media session. Create a channel to an External Media source/sink. The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.</summary>
@@ -824,7 +824,7 @@ public sealed partial class AriChannels
         request.AddQuery("direction", direction);
         request.AddQuery("data", data);
         request.AddQuery("transport_data", transportData);
-        return _client.SendAsync(request, AriJsonContext.Default.Channel, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadChannel, cancellationToken);
     }
 
     /// <summary>Inform the channel about the progress of the attended/blind transfer.</summary>

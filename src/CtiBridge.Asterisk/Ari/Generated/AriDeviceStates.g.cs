@@ -26,7 +26,7 @@ public sealed partial class AriDeviceStates
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/deviceStates", "/deviceStates");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListDeviceState, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadDeviceStateList, cancellationToken);
     }
 
     /// <summary>Retrieve the current state of a device.</summary>
@@ -41,7 +41,7 @@ public sealed partial class AriDeviceStates
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(deviceName);
         var request = new AriRequest("GET", "/deviceStates/{deviceName}", "/deviceStates/" + AriRequest.EscapePathSegment(deviceName));
-        return _client.SendAsync(request, AriJsonContext.Default.DeviceState, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadDeviceState, cancellationToken);
     }
 
     /// <summary>Change the state of a device controlled by ARI. (Note - implicitly creates the device state).</summary>

@@ -26,7 +26,7 @@ public sealed partial class AriEndpoints
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/endpoints", "/endpoints");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListEndpoint, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadEndpointList, cancellationToken);
     }
 
     /// <summary>Send a message to some technology URI or endpoint.</summary>
@@ -97,7 +97,7 @@ public sealed partial class AriEndpoints
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(tech);
         var request = new AriRequest("GET", "/endpoints/{tech}", "/endpoints/" + AriRequest.EscapePathSegment(tech));
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListEndpoint, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadEndpointList, cancellationToken);
     }
 
     /// <summary>Details for an endpoint.</summary>
@@ -115,7 +115,7 @@ public sealed partial class AriEndpoints
         global::System.ArgumentException.ThrowIfNullOrEmpty(tech);
         global::System.ArgumentException.ThrowIfNullOrEmpty(resource);
         var request = new AriRequest("GET", "/endpoints/{tech}/{resource}", "/endpoints/" + AriRequest.EscapePathSegment(tech) + "/" + AriRequest.EscapePathSegment(resource));
-        return _client.SendAsync(request, AriJsonContext.Default.Endpoint, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadEndpoint, cancellationToken);
     }
 
     /// <summary>Send a message to some endpoint in a technology.</summary>

@@ -26,7 +26,7 @@ public sealed partial class AriMailboxes
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/mailboxes", "/mailboxes");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListMailbox, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadMailboxList, cancellationToken);
     }
 
     /// <summary>Retrieve the current state of a mailbox.</summary>
@@ -41,7 +41,7 @@ public sealed partial class AriMailboxes
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(mailboxName);
         var request = new AriRequest("GET", "/mailboxes/{mailboxName}", "/mailboxes/" + AriRequest.EscapePathSegment(mailboxName));
-        return _client.SendAsync(request, AriJsonContext.Default.Mailbox, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadMailbox, cancellationToken);
     }
 
     /// <summary>Change the state of a mailbox. (Note - implicitly creates the mailbox).</summary>

@@ -29,7 +29,7 @@ public sealed partial class AriPlaybacks
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(playbackId);
         var request = new AriRequest("GET", "/playbacks/{playbackId}", "/playbacks/" + AriRequest.EscapePathSegment(playbackId));
-        return _client.SendAsync(request, AriJsonContext.Default.Playback, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadPlayback, cancellationToken);
     }
 
     /// <summary>Stop a playback.</summary>

@@ -26,7 +26,7 @@ public sealed partial class AriRecordings
         global::System.Threading.CancellationToken cancellationToken = default)
     {
         var request = new AriRequest("GET", "/recordings/stored", "/recordings/stored");
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListStoredRecording, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadStoredRecordingList, cancellationToken);
     }
 
     /// <summary>Get a stored recording's details.</summary>
@@ -41,7 +41,7 @@ public sealed partial class AriRecordings
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(recordingName);
         var request = new AriRequest("GET", "/recordings/stored/{recordingName}", "/recordings/stored/" + AriRequest.EscapePathSegment(recordingName));
-        return _client.SendAsync(request, AriJsonContext.Default.StoredRecording, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadStoredRecording, cancellationToken);
     }
 
     /// <summary>Delete a stored recording.</summary>
@@ -90,7 +90,7 @@ public sealed partial class AriRecordings
         global::System.ArgumentException.ThrowIfNullOrEmpty(destinationRecordingName);
         var request = new AriRequest("POST", "/recordings/stored/{recordingName}/copy", "/recordings/stored/" + AriRequest.EscapePathSegment(recordingName) + "/copy");
         request.AddQuery("destinationRecordingName", destinationRecordingName);
-        return _client.SendAsync(request, AriJsonContext.Default.StoredRecording, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadStoredRecording, cancellationToken);
     }
 
     /// <summary>List live recordings.</summary>
@@ -105,7 +105,7 @@ public sealed partial class AriRecordings
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(recordingName);
         var request = new AriRequest("GET", "/recordings/live/{recordingName}", "/recordings/live/" + AriRequest.EscapePathSegment(recordingName));
-        return _client.SendAsync(request, AriJsonContext.Default.LiveRecording, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadLiveRecording, cancellationToken);
     }
 
     /// <summary>Stop a live recording and discard it.</summary>

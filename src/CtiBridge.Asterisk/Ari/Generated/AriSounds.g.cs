@@ -32,7 +32,7 @@ public sealed partial class AriSounds
         var request = new AriRequest("GET", "/sounds", "/sounds");
         request.AddQuery("lang", lang);
         request.AddQuery("format", format);
-        return _client.SendAsync(request, AriJsonContext.Default.IReadOnlyListSound, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadSoundList, cancellationToken);
     }
 
     /// <summary>Get a sound's details.</summary>
@@ -47,6 +47,6 @@ public sealed partial class AriSounds
     {
         global::System.ArgumentException.ThrowIfNullOrEmpty(soundId);
         var request = new AriRequest("GET", "/sounds/{soundId}", "/sounds/" + AriRequest.EscapePathSegment(soundId));
-        return _client.SendAsync(request, AriJsonContext.Default.Sound, cancellationToken);
+        return _client.SendAsync(request, AriJsonReaders.ReadSound, cancellationToken);
     }
 }

@@ -165,7 +165,7 @@ def return_info(response_class, model_names):
     return f"global::System.Threading.Tasks.Task<{response_class}>", response_class
 
 
-def generate_resource(resource, d, model_names, json_types):
+def generate_resource(resource, d, model_names, json_types, models, parents):
     cls = CLASS_NAMES[resource]
     out = [HEADER.format(source=resource + ".json"),
            "using CtiBridge.Asterisk.Ari.Models;\n",
@@ -255,8 +255,119 @@ def generate_resource(resource, d, model_names, json_types):
                 out.append("        return _client.SendForBytesAsync(request, cancellationToken);")
             else:
                 json_types.add(ret_kind)
-                out.append(f"        return _client.SendAsync(request, AriJsonContext.Default.{ret_kind}, cancellationToken);")
+                element = ret_kind[len("IReadOnlyList"):] if ret_kind.startswith("IReadOnlyList") else ret_kind
+                if has_reader(element, models, parents):
+                    reader = f"Read{element}List" if element != ret_kind else f"Read{element}"
+                    out.append(f"        return _client.SendAsync(request, AriJsonReaders.{reader}, cancellationToken);")
+                else:
+                    out.append(f"        return _client.SendAsync(request, AriJsonContext.Default.{ret_kind}, cancellationToken);")
             out.append("    }")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def has_reader(name, models, parents):
+    """Models read by a generated Utf8JsonReader method: every one but the polymorphic events family."""
+    return name in models and "subTypes" not in models[name] and name not in parents
+
+
+def value_expr(swagger_type, required, models, parents):
+    """The C# expression reading the value the reader stands on, for a property of this type."""
+    m = re.fullmatch(r"List\[(.+)\]", swagger_type)
+    if m:
+        inner = m.group(1)
+        if inner == "string":
+            item = "ReadStringItem"
+        elif inner == "object":
+            item = "ReadElementItem"
+        elif has_reader(inner, models, parents):
+            item = f"Read{inner}"
+        else:
+            raise SystemExit(f"no generated reader for list items of {inner}")
+        return f"reader.TokenType == global::System.Text.Json.JsonTokenType.Null ? null{'!' if required else ''} : ReadList(ref reader, {item})"
+    getters = {"string": "reader.GetString()", "int": "reader.GetInt32()", "long": "reader.GetInt64()",
+               "double": "reader.GetDouble()", "boolean": "reader.GetBoolean()",
+               "Date": "ReadDate(ref reader)", "object": "global::System.Text.Json.JsonElement.ParseValue(ref reader)"}
+    if swagger_type in getters:
+        get = getters[swagger_type]
+        if swagger_type == "string":
+            return get + ("!" if required else "")
+        # A JSON null for a value type: System.Text.Json throws for a required (non-nullable) one and
+        # gives null for an optional one; the getters throw on a null token, which Parse turns into a
+        # JsonException.
+        return get if required else f"reader.TokenType == global::System.Text.Json.JsonTokenType.Null ? null : {get}"
+    if has_reader(swagger_type, models, parents):
+        return f"reader.TokenType == global::System.Text.Json.JsonTokenType.Null ? null{'!' if required else ''} : Read{swagger_type}(ref reader)"
+    return f"global::System.Text.Json.JsonSerializer.Deserialize(ref reader, AriJsonContext.Default.{swagger_type}){'!' if required else ''}"
+
+
+def generate_readers(models, parents):
+    out = [HEADER.format(source="*.json"),
+           "using System.Text.Json;",
+           "using CtiBridge.Asterisk.Ari.Models;\n",
+           "namespace CtiBridge.Asterisk.Ari;\n",
+           "/// <summary>",
+           "/// Direct Utf8JsonReader readers of the REST answers' models (issue 5's cost per call): the same",
+           "/// result as System.Text.Json's source-generated metadata (property names, required fields,",
+           "/// unknown fields kept in ExtensionData, JSON null), without its per-object read stack, required-",
+           "/// property bit arrays and per-property lookups. AriJsonReaderParityTests holds them to",
+           "/// System.Text.Json on every recorded answer and on mutations of it.",
+           "/// </summary>",
+           "internal static partial class AriJsonReaders",
+           "{"]
+    for name in sorted(n for n in models if has_reader(n, models, parents)):
+        m = models[name]
+        props = list(m.get("properties", {}).items())
+        required = [pn for pn, p in props if p.get("required")]
+        if len(required) > 64:
+            raise SystemExit(f"{name} has more than 64 required properties")
+        out.append(f"    /// <summary>Reads a <see cref=\"{name}\"/> from the object the reader stands on.</summary>")
+        out.append(f"    internal static {name} Read{name}(ref Utf8JsonReader reader)")
+        out.append("    {")
+        out.append(f"        StartObject(ref reader, \"{name}\");")
+        out.append(f"        var value = new {name}();")
+        if required:
+            out.append("        var seen = 0UL;")
+        out.append("        while (NextProperty(ref reader))")
+        out.append("        {")
+        first = True
+        for pn, p in props:
+            cs_name = pascal(pn)
+            if cs_name == name:
+                cs_name += "Value"
+            is_required = bool(p.get("required"))
+            out.append(f"            {'if' if first else 'else if'} (reader.ValueTextEquals(\"{pn}\"u8))")
+            first = False
+            out.append("            {")
+            out.append("                reader.Read();")
+            out.append(f"                value.{cs_name} = {value_expr(p['type'], is_required, models, parents)};")
+            if is_required:
+                out.append(f"                seen |= 0x{1 << required.index(pn):X}UL;")
+            out.append("            }")
+        if props:
+            out.append("            else")
+            out.append("            {")
+            out.append("                value.ExtensionData = AddExtension(ref reader, value.ExtensionData);")
+            out.append("            }")
+        else:
+            out.append("            value.ExtensionData = AddExtension(ref reader, value.ExtensionData);")
+        out.append("        }")
+        out.append("")
+        if required:
+            out.append(f"        if (seen != 0x{(1 << len(required)) - 1:X}UL)")
+            out.append("        {")
+            names = ", ".join(f'"{r}"' for r in required)
+            out.append(f"            throw MissingRequired(\"{name}\", seen, [{names}]);")
+            out.append("        }")
+            out.append("")
+        out.append("        return value;")
+        out.append("    }")
+        out.append("")
+        out.append(f"    /// <summary>Reads a list of <see cref=\"{name}\"/> from the array the reader stands on.</summary>")
+        out.append(f"    internal static global::System.Collections.Generic.IReadOnlyList<{name}> Read{name}List(ref Utf8JsonReader reader) => ReadList(ref reader, Read{name});")
+        out.append("")
+    if out[-1] == "":
+        out.pop()
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -316,12 +427,14 @@ def main():
     api_dir = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_API
     docs = load(api_dir)
     model_names = set()
+    models = {}
     parents = {}
     for r, d in docs.items():
         for model_id, m in d.get("models", {}).items():
             if model_id in model_names:
                 raise SystemExit(f"model {model_id} defined twice")
             model_names.add(model_id)
+            models[model_id] = m
             for sub in m.get("subTypes", []):
                 parents[sub] = model_id
     files = {}
@@ -329,8 +442,9 @@ def main():
     for r, d in docs.items():
         if d.get("models"):
             files[f"{pascal(r)}Models.g.cs"] = generate_models(r, d, model_names, parents)
-        files[f"{CLASS_NAMES[r]}.g.cs"] = generate_resource(r, d, model_names, json_types)
+        files[f"{CLASS_NAMES[r]}.g.cs"] = generate_resource(r, d, model_names, json_types, models, parents)
     files["AriJsonContext.g.cs"] = generate_context(model_names, docs, json_types, parents)
+    files["AriJsonReaders.g.cs"] = generate_readers(models, parents)
     for name, text in sorted(files.items()):
         with open(os.path.join(HERE, name), "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
