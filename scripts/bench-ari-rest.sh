@@ -10,20 +10,30 @@
 # --connections takes a list (e.g. "32 96"): above 1 in flight each count is run in turn (the
 # client's MaxConnections, the service's ari.maxConnections). --syscalls 1 counts, with perf stat,
 # the system calls and context switches of the client and of the server per call (warm-up included).
-#   scripts/bench-ari-rest.sh [--calls N] [--in-flight "1 200"] [--connections "32"] [--syscalls 0|1]
+# --client-env "VAR=VALUE ..." runs every client (not the server) with those environment variables,
+# e.g. "DOTNET_TieredCompilation=0" for the steady state of a long-running service, or a thread-pool
+# knob to compare (docs/benchmarks.md, "User CPU per call").
+#   scripts/bench-ari-rest.sh [--calls N] [--in-flight "1 200"] [--connections "32"] [--syscalls 0|1] [--client-env "VAR=VALUE ..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 calls=20000
 in_flight="1 200"
 connections="32"
 syscalls=0
+client_env=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --calls) calls="$2"; shift 2 ;;
     --in-flight) in_flight="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --syscalls) syscalls="$2"; shift 2 ;;
-    *) echo "bench-ari-rest.sh: unknown argument '$1' (expected --calls N, --in-flight \"LIST\", --connections \"LIST\", --syscalls 0|1)" >&2; exit 2 ;;
+    --client-env)
+      read -r -a client_env <<<"$2"
+      for assignment in "${client_env[@]}"; do
+        [[ "$assignment" =~ ^[A-Za-z_][A-Za-z0-9_]*=.*$ ]] || { echo "bench-ari-rest.sh: --client-env takes VAR=VALUE words, not '$assignment'" >&2; exit 2; }
+      done
+      shift 2 ;;
+    *) echo "bench-ari-rest.sh: unknown argument '$1' (expected --calls N, --in-flight \"LIST\", --connections \"LIST\", --syscalls 0|1, --client-env \"VAR=VALUE ...\")" >&2; exit 2 ;;
   esac
 done
 command -v taskset >/dev/null || { echo "bench-ari-rest.sh: taskset (util-linux) is needed to pin the processes" >&2; exit 2; }
@@ -36,6 +46,7 @@ dotnet build -c Release tests/CtiBridge.Benchmarks --artifacts-path "$artifacts"
 bench="$artifacts/bin/CtiBridge.Benchmarks/release/CtiBridge.Benchmarks"
 
 uptime
+[[ ${#client_env[@]} -gt 0 ]] && echo "clients run with: ${client_env[*]}"
 coproc SERVER { exec taskset -c 1 "$bench" ari-server; }
 trap 'exec {SERVER[1]}>&-; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 read -r port <&"${SERVER[0]}"
@@ -45,13 +56,13 @@ events=syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_
 # then the counts divided by the calls made (warm-up included).
 client() {
   if [[ "$syscalls" != 1 ]]; then
-    taskset -c 0 "$bench" ari-client --port "$port" "$@"
+    env "${client_env[@]}" taskset -c 0 "$bench" ari-client --port "$port" "$@"
     return
   fi
   local out srv cli
   out=$(mktemp); srv=$(mktemp); cli=$(mktemp)
   perf stat -x, -e "$events" -p "$SERVER_PID" -o "$srv" & local counting=$!
-  perf stat -x, -e "$events" -o "$cli" -- taskset -c 0 "$bench" ari-client --port "$port" "$@" | tee "$out"
+  perf stat -x, -e "$events" -o "$cli" -- env "${client_env[@]}" taskset -c 0 "$bench" ari-client --port "$port" "$@" | tee "$out"
   kill -INT "$counting"; wait "$counting" 2>/dev/null || true
   local made
   made=$(( $(grep -o 'warm-up [0-9]*' "$out" | awk '{print $2}') + $(grep -o '[0-9]* calls:' "$out" | awk '{print $1}') ))
