@@ -20,16 +20,15 @@ namespace CtiBridge.Resilience.Tests;
 /// dialled while an earlier attempt of it may be up, nobody who was put through to an agent is dialled
 /// again (the connect is written ahead), every attempt is ended and each lead's attempt count matches
 /// its attempts, and the standby's dialer carries the campaign to the end (it also takes the call-control
-/// lease within 5 s). The dead instance's heartbeat is aged past the 60 s claim lease in the database
-/// (as 60 s later) rather than waited for. Bounded: every wait has a limit, the processes are killed on
-/// the way out whatever happens.
+/// lease within 5 s). The dead instance's attempts are swept only once its heartbeat is older than the
+/// 60 s claim lease (the test waits for that, about a minute), and each attempt is one <c>calls</c> row,
+/// the cut ones <c>system_lost</c>. Bounded: every wait has a limit, the processes are killed on the way
+/// out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
 public sealed class DialerKillHardTests : IAsyncDisposable
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
-    private readonly List<ServiceProcess> _processes = [];
-    private readonly string _directory = Directory.CreateTempSubdirectory("ctibridge-dialer-kill-").FullName;
+    private readonly HaProcesses _instances = new("ctibridge-dialer-kill-", TimeSpan.FromSeconds(120));
 
     [Fact]
     public async Task ActiveProcessKilledHardWhileDialling_NoLeadDialledTwice_AttemptsReconciled_TheStandbysDialerCarriesOn()
@@ -63,28 +62,37 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         await JoinAsync(standby, token, campaign, "2002", "1002", ct);
 
         // Both dial. The kill comes while the active instance's agent is put through to a customer.
-        var connected = await EventuallyAsync(async () => await database.ScalarAsync<string>(
+        var connected = await _instances.EventuallyAsync(async () => await database.ScalarAsync<string>(
             $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL AND agent_connected_at IS NOT NULL", ct) is { Length: > 0 } id ? id : null,
             "the active instance's agent to be put through to a customer (written ahead)", ct);
-        var holderBefore = await LeaseHolderAsync(database, ct);
+        var holderBefore = await HaProcesses.LeaseHolderAsync(database, ct);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         active.KillHard();
-        await EventuallyAsync(async () => await LeaseHolderAsync(database, ct) is { } holder && holder != holderBefore ? holder : null, "the standby to take the lease", ct);
+        await _instances.EventuallyAsync(async () => await HaProcesses.LeaseHolderAsync(database, ct) is { } holder && holder != holderBefore ? holder : null, "the standby to take the lease", ct);
         var leaseTaken = watch.Elapsed;
         var openAtKill = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL", ct);
+        var cutByTheKill = await database.ScalarAsync<string>($"SELECT string_agg(call_id, ',') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL", ct);
         var standbyBefore = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b'", ct);
         TestContext.Current.SendDiagnosticMessage($"kill -9 with the dialer running: lease taken after {leaseTaken.TotalSeconds:0.00} s; {openAtKill} attempt(s) of the killed instance open; the standby had dialled {standbyBefore}");
         Assert.True(leaseTaken <= TimeSpan.FromSeconds(5), $"the standby took the lease {leaseTaken.TotalSeconds:0.00} s after the kill (goal ≤ 5 s)");
 
         // The dead instance's agent is still on its phone (nobody controls that line now): the agent hangs up.
-        // Its customer hangs up after talking. Then, as 60 s later, its heartbeat is stale: its claims are
-        // free and the standby's sweep ends its open attempts whose channels are gone.
-        await EventuallyAsync(async () => !(await ChannelIdsAsync(pbx)).Contains(connected) ? "gone" : null, "the customer of the killed instance's conversation to hang up", ct);
+        // Its customer hangs up after talking. Once the killed instance's last heartbeat is older than the
+        // claim lease (60 s: waited for, not faked), its claims are free and the standby's sweep (with each of
+        // its heartbeats, every 20 s) ends its open attempts whose channels are gone.
+        await _instances.EventuallyAsync(async () => !(await ChannelIdsAsync(pbx)).Contains(connected) ? "gone" : null, "the customer of the killed instance's conversation to hang up", ct);
         pbx.Phone("1001").Hangup();
-        await database.ScalarAsync<long>("WITH aged AS (UPDATE dialer_instances SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE instance_id = 'kill-a' RETURNING 1) SELECT count(*) FROM aged", ct);
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL", ct) == 0 ? "yes" : null,
+            "the standby's sweep to end the killed instance's open attempts once its heartbeat is 60 s old", ct);
+        var swept = watch.Elapsed;
+        var sweptAfterHeartbeat = await database.ScalarAsync<double>(
+            $"SELECT extract(epoch FROM a.ended_at - i.heartbeat_at)::float8 FROM dialer_attempts a, dialer_instances i WHERE a.call_id = '{connected}' AND i.instance_id = 'kill-a'", ct);
+        TestContext.Current.SendDiagnosticMessage($"the killed instance's open attempts were ended {swept.TotalSeconds:0.0} s after the kill, {sweptAfterHeartbeat:0.0} s after its last heartbeat");
+        Assert.True(sweptAfterHeartbeat >= LeadHopper.ClaimLease.TotalSeconds, $"the sweep ended the killed instance's attempt {sweptAfterHeartbeat:0.0} s after its last heartbeat, before the {LeadHopper.ClaimLease.TotalSeconds} s claim lease ran out");
 
         // The standby's dialer carries the campaign to the end.
-        await EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", ct) == 0 ? "yes" : null,
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", ct) == 0 ? "yes" : null,
             "every lead to be closed by the standby's dialer", ct);
         Assert.True(await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b'", ct) > standbyBefore,
             "the standby's dialer dialled nothing after the kill");
@@ -126,12 +134,24 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         var standbyAttempts = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b'", ct);
         Assert.Equal(standbyAttempts, await database.ScalarAsync<long>(
             $"SELECT count(DISTINCT c.call_id) FROM calls c JOIN dialer_attempts a ON a.call_id = c.call_id WHERE a.campaign_id = '{campaign}' AND a.instance_id = 'kill-b'", ct));
+
+        // The killed instance's attempts cut by the kill (ended by the standby's sweep as lost replies) are
+        // each one outbound call record too, written by that sweep: system_lost, released by the system;
+        // the conversation with the agent it was put through to.
+        var cut = $"string_to_array('{cutByTheKill}', ',')";
+        Assert.Equal(openAtKill, await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM dialer_attempts WHERE call_id = ANY({cut}) AND outcome = 'LostReply'", ct));
+        Assert.Equal(openAtKill, await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM calls WHERE call_id = ANY({cut}) AND disposition = 'system_lost' AND released_by = 'system' AND direction = 'outbound'", ct));
+        Assert.Equal(openAtKill, await database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = ANY({cut})", ct));
+        Assert.Equal($"system_lost 2001 {campaign} lead", await database.ScalarAsync<string>(
+            $"SELECT format('%s %s %s %s', disposition, agent_id, campaign_id, CASE WHEN lead_id IS NOT NULL THEN 'lead' END) FROM calls WHERE call_id = '{connected}'", ct));
     }
 
-    private static async Task JoinAsync(ServiceProcess process, string token, string campaign, string agent, string phone, CancellationToken ct)
+    private async Task JoinAsync(ServiceProcess process, string token, string campaign, string agent, string phone, CancellationToken ct)
     {
         // The campaign starts on the dialer's next refresh; a join before it runs is refused.
-        var deadline = DateTime.UtcNow + Bound;
+        var deadline = DateTime.UtcNow + _instances.Bound;
         while (true)
         {
             using var join = await process.Http(token).PostAsJsonAsync($"/api/campaigns/{campaign}/agents/{agent}", new { endpoint = "PJSIP/" + phone }, ct);
@@ -173,73 +193,18 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         return id;
     }
 
-    // The lock connections are named ctibridge-lease:<instance> (docs/high-availability.md).
-    private static async Task<string?> LeaseHolderAsync(TestDatabase database, CancellationToken ct) =>
-        await database.ScalarAsync<string>(
-            "SELECT coalesce(min(application_name), '') FROM pg_stat_activity WHERE application_name LIKE 'ctibridge-lease:%' AND datname = current_database()", ct) is { Length: > 0 } name
-            ? name
-            : null;
-
-    private async Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
+    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
     {
-        var settings = new CtiBridgeSettings
+        // One inbound agent (not logged in: the campaign's agents join its nailed-up lines), and the dialer
+        // with each instance its own Stasis app and instance id, as two dialer instances are run (docs/dialer.md).
+        var settings = _instances.Settings(name, database, pbx, [("2003", "1003")]);
+        settings.Dialer = new DialerSettings
         {
-            Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
-            Http = new HttpSettings { Urls = "http://127.0.0.1:0" }, // the process binds a free port and logs it
-            Asterisk = [PbxSimSettings.For(pbx)],
-            Logging = new LogSettings { Level = "Information" },
-            CallControl = new CallControlSettings
-            {
-                HighAvailability = true,
-                Queues = [CallTraffic.Queue(ringSeconds: 10)],
-                Agents = [new CallAgentSettings { Id = "2003", Extension = "PJSIP/1003", PinHash = CallCenterRig.PinHash, Queues = ["support"] }],
-                Dids = [new DidRouteSettings { Number = "4008001", Queue = "support" }],
-                RecordJournalDirectory = Path.Combine(_directory, name + "-journal"),
-                Shutdown = new ShutdownSettings { HandBackCalls = false, CallsFinishWithin = TimeSpan.Zero },
-            },
-
-            // Each instance its own Stasis app and instance id, as two dialer instances are run (docs/dialer.md).
-            Dialer = new DialerSettings
-            {
-                Enabled = true, Application = "ctibridge-dialer-" + name, InstanceId = "kill-" + name, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
-                RecordJournalDirectory = Path.Combine(_directory, name + "-dialer"),
-            },
+            Enabled = true, Application = "ctibridge-dialer-" + name, InstanceId = "kill-" + name, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
+            RecordJournalDirectory = _instances.JournalDirectory(name, "dialer"),
         };
-        var path = Path.Combine(_directory, name + ".json");
-        await File.WriteAllTextAsync(path, ConfigurationFile.Json(settings), ct);
-        var process = ServiceProcess.Start(name, path, port: 0);
-        _processes.Add(process);
-        return process;
+        return _instances.StartAsync(name, settings, ct);
     }
 
-    private async Task<T> EventuallyAsync<T>(Func<Task<T?>> value, string what, CancellationToken ct)
-        where T : class
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        while (true)
-        {
-            if (await value() is { } found)
-            {
-                return found;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Still not true after {Bound.TotalSeconds} s: {what}. Process output:\n{string.Join("\n", _processes.Select(p => p.Output))}");
-            }
-
-            await Task.Delay(50, ct);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var process in _processes)
-        {
-            process.Dispose();
-        }
-
-        await Task.Yield();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }

@@ -1,4 +1,5 @@
 using CtiBridge.Core.Acd;
+using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.TestSupport;
 
 namespace CtiBridge.Resilience.Tests;
@@ -23,19 +24,7 @@ public sealed class ResyncMarkerTests
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
         await using var rig = await CallTraffic.StartAsync(database, agents: 1, ct);
-        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
-        if (stage == "waiting")
-        {
-            Assert.True((await rig.Center.PauseAgentAsync("2001", "break", ct)).Accepted);
-        }
-
-        var caller = rig.Trunk.CallIn("4008001", "5550001", "Customer");
-        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the call to enter the queue", ct);
-        if (stage == "talking")
-        {
-            await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the call to be answered", ct);
-            await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
-        }
+        var (caller, enqueued) = await CallAtStageAsync(rig, stage, ct);
 
         // The resync's snapshot starts with the app's channel list: it waits until the caller is gone.
         using (var snapshotHeld = rig.Pbx.HoldAriRequests((method, path) => method == "GET" && path.TrimEnd('/') == "/ari/applications/ctibridge"))
@@ -65,24 +54,7 @@ public sealed class ResyncMarkerTests
 
         // Before the marker: waiting, the call was system-lost instead of abandoned; talking, it was
         // completed with nobody as the releasing party instead of the caller.
-        var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call to end", ct);
-        Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallSystemLost>(), e => e.CallId == enqueued.CallId);
-        if (stage == "waiting")
-        {
-            Assert.Equal(CallDisposition.Abandoned, ended.Disposition);
-            Assert.True((await rig.Center.ResumeAgentAsync("2001", ct)).Accepted);
-        }
-        else
-        {
-            Assert.Equal(CallDisposition.Answered, ended.Disposition);
-            var completed = Assert.Single(rig.AcdEvents.Snapshot().OfType<CallCompleted>(), e => e.CallId == enqueued.CallId);
-            Assert.Equal(HangupParty.Caller, completed.ReleasedBy);
-        }
-
-        // The agent goes on as after any call, and the records hold the call once, as it ended.
-        await CallTraffic.AssertSettledAsync(rig, ["2001"], ct);
-        await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);
-        Assert.Equal(stage == "waiting" ? "abandoned" : "answered", await database.ScalarAsync<string>("SELECT string_agg(disposition, ',') FROM calls", ct));
+        await AssertEndedAsTheCallersHangUpAsync(rig, database, enqueued, stage, ct);
     }
 
     /// <summary>
@@ -99,19 +71,7 @@ public sealed class ResyncMarkerTests
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
         await using var rig = await CallTraffic.StartAsync(database, agents: 1, ct);
-        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
-        if (stage == "waiting")
-        {
-            Assert.True((await rig.Center.PauseAgentAsync("2001", "break", ct)).Accepted);
-        }
-
-        var caller = rig.Trunk.CallIn("4008001", "5550001", "Customer");
-        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the call to enter the queue", ct);
-        if (stage == "talking")
-        {
-            await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the call to be answered", ct);
-            await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
-        }
+        var (caller, enqueued) = await CallAtStageAsync(rig, stage, ct);
 
         // The events WebSocket drops and its reconnect waits: the gap is open while the caller hangs up.
         using (rig.Pbx.HoldAriRequests((method, path) => method == "GET" && path.TrimEnd('/') == "/ari/events"))
@@ -128,6 +88,38 @@ public sealed class ResyncMarkerTests
 
         // Reconnected: the resync finds the caller gone. Before, the call was system-lost (waiting) or
         // completed with nobody as the releasing party (talking).
+        await AssertEndedAsTheCallersHangUpAsync(rig, database, enqueued, stage, ct);
+    }
+
+    /// <summary>
+    /// One caller brought to the stage the gap hits: <c>waiting</c> in the queue (the only agent paused,
+    /// so nobody is offered the call) or <c>talking</c> to the agent (answered and bridged).
+    /// </summary>
+    private static async Task<(string Caller, CallEnqueued Enqueued)> CallAtStageAsync(CallCenterRig rig, string stage, CancellationToken ct)
+    {
+        rig.Pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100));
+        if (stage == "waiting")
+        {
+            Assert.True((await rig.Center.PauseAgentAsync("2001", "break", ct)).Accepted);
+        }
+
+        var caller = rig.Trunk.CallIn("4008001", "5550001", "Customer");
+        var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(_ => true, "the call to enter the queue", ct);
+        if (stage == "talking")
+        {
+            await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "the call to be answered", ct);
+            await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
+        }
+
+        return (caller, enqueued);
+    }
+
+    /// <summary>
+    /// The call ended as what it was, not as lost: abandoned (waiting) or answered and released by the
+    /// caller (talking). The agent goes on as after any call, and the records hold the call once, as it ended.
+    /// </summary>
+    private static async Task AssertEndedAsTheCallersHangUpAsync(CallCenterRig rig, TestDatabase database, CallEnqueued enqueued, string stage, CancellationToken ct)
+    {
         var ended = await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == enqueued.CallId, "the call to end", ct);
         Assert.DoesNotContain(rig.AcdEvents.Snapshot().OfType<CallSystemLost>(), e => e.CallId == enqueued.CallId);
         if (stage == "waiting")

@@ -26,6 +26,22 @@ public sealed record LedgerElsewhere(AbandonTally ToDate, AbandonTally InWindow,
 /// <param name="AgentId">The agent who talked to the customer, if one did.</param>
 public sealed record StoredAttempt(string CallId, string CampaignId, string LeadId, string PhoneNumber, string? AgentId);
 
+/// <summary>An attempt left open by a dialer instance that died, as the sweep ended it (its call record is written from this).</summary>
+/// <param name="CallId">The call id (the customer's channel id).</param>
+/// <param name="CampaignId">The campaign.</param>
+/// <param name="LeadId">The lead.</param>
+/// <param name="PhoneNumber">The number dialled (E.164).</param>
+/// <param name="CallerId">The campaign's caller ID, if the campaign is still stored.</param>
+/// <param name="DialedAt">When it was dialled.</param>
+/// <param name="AnsweredAt">When the customer answered, if that was stored before the instance died.</param>
+/// <param name="AgentId">The agent the customer was put through to, if that was written ahead.</param>
+/// <param name="AgentConnectedAt">When the customer was put through to that agent.</param>
+/// <param name="AsteriskServer">The Asterisk server that placed the call, if known.</param>
+/// <param name="EndedAt">When the sweep found the channel gone and ended the attempt (the real end is not known).</param>
+public sealed record OrphanedAttempt(
+    string CallId, string CampaignId, string LeadId, string PhoneNumber, string? CallerId, DateTimeOffset DialedAt, DateTimeOffset? AnsweredAt,
+    string? AgentId, DateTimeOffset? AgentConnectedAt, string? AsteriskServer, DateTimeOffset EndedAt);
+
 /// <summary>Per-attempt rows, lead updates, the persisted compliance ledger, dispositions and recycling.</summary>
 /// <param name="dataSource">The database.</param>
 /// <param name="instanceId">The dialer instance whose attempts these are.</param>
@@ -180,14 +196,29 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
     /// <summary>
     /// Ends an orphaned attempt whose channel is gone from Asterisk, as a lost reply (its outcome died
     /// with its instance); the lead counts one attempt more and is due again unless that was its last.
-    /// Returns false when the attempt was already ended.
+    /// Returns the attempt as ended, or null when it was already ended (by another sweep or its instance).
     /// </summary>
-    public async Task<bool> EndOrphanAsync(string callId, CancellationToken cancellationToken = default)
+    public async Task<OrphanedAttempt?> EndOrphanAsync(string callId, CancellationToken cancellationToken = default)
     {
+        var now = timeProvider.GetUtcNow();
         await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempt_orphan_end"));
         command.Parameters.AddWithValue("call_id", callId);
-        command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+        command.Parameters.AddWithValue("now", now);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new OrphanedAttempt(
+            callId, reader.GetString(0), reader.GetInt64(1).ToString(CultureInfo.InvariantCulture), reader.GetString(2),
+            reader.IsDBNull(8) ? null : reader.GetString(8),
+            reader.GetFieldValue<DateTimeOffset>(3),
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
+            reader.IsDBNull(5) ? null : reader.GetString(5),
+            reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6),
+            reader.IsDBNull(7) ? null : reader.GetString(7),
+            now);
     }
 
     /// <summary>One attempt by its call id, or null.</summary>

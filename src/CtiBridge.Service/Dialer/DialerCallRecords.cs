@@ -1,4 +1,5 @@
 using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
 using CtiBridge.Data.Records;
 
 namespace CtiBridge.Service.Dialer;
@@ -115,5 +116,48 @@ internal static class DialerCallRecords
                 EndedAt = ended < connected ? connected : ended,
             };
         }
+    }
+
+    /// <summary>
+    /// The call row of an attempt whose instance died with it (kill -9, host lost) and that a living
+    /// instance's sweep ended once its channel was gone: <c>system_lost</c>, released by the system, ended
+    /// when the sweep found it gone (its real end died with the instance, so no talk time is claimed), the
+    /// agent it was put through to if that was written ahead. Only the sweep that ended the attempt writes it.
+    /// </summary>
+    public static CallRecord Lost(OrphanedAttempt attempt)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        return new CallRecord
+        {
+            CallId = attempt.CallId,
+            StartedAt = attempt.DialedAt,
+            Direction = CallDirection.Outbound,
+            Caller = attempt.CallerId,
+            Callee = attempt.PhoneNumber,
+            AnsweredAt = attempt.AnsweredAt,
+            EndedAt = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt,
+            WaitSeconds = attempt is { AnsweredAt: { } answered, AgentConnectedAt: { } connected } ? Math.Max(0, (connected - answered).TotalSeconds) : null,
+            Disposition = CallDisposition.SystemLost,
+            AgentId = attempt.AgentConnectedAt is null ? null : attempt.AgentId,
+            ReleasedBy = ReleasedBy.System,
+            CampaignId = attempt.CampaignId,
+            LeadId = attempt.LeadId,
+            AsteriskServer = attempt.AsteriskServer,
+        };
+    }
+
+    /// <summary>The customer's leg of a lost attempt (the cdr view's channel); its channel name died with the instance.</summary>
+    public static CallLegRecord LostLeg(OrphanedAttempt attempt)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        return new CallLegRecord
+        {
+            LegId = attempt.CallId,
+            StartedAt = attempt.DialedAt,
+            CallId = attempt.CallId,
+            Party = CallParty.Customer,
+            AnsweredAt = attempt.AnsweredAt,
+            EndedAt = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt,
+        };
     }
 }

@@ -173,8 +173,11 @@ public sealed partial class OutboundDialer
                         continue; // still up: its lead waits; looked at again with the next heartbeat
                     }
 
-                    if (await _attempts.EndOrphanAsync(callId, _stopping.Token).ConfigureAwait(false))
+                    if (await _attempts.EndOrphanAsync(callId, _stopping.Token).ConfigureAwait(false) is { } ended)
                     {
+                        // Its instance never wrote the call's record: every attempt is a call in the records, once.
+                        HandRecord(DialerCallRecords.Lost(ended));
+                        HandRecord(DialerCallRecords.LostLeg(ended));
                         LogOrphanEnded(_logger, callId);
                     }
                 }
@@ -221,7 +224,7 @@ public sealed partial class OutboundDialer
     [LoggerMessage(EventId = 1048, Level = LogLevel.Information, Message = "Dialer resync waiting for marker {Token} is superseded by a new events gap")]
     private static partial void LogResyncSuperseded(ILogger logger, string token);
 
-    [LoggerMessage(EventId = 1045, Level = LogLevel.Warning, Message = "Dialer attempt {CallId} was left open by an instance that stopped (no heartbeat) and its channel is gone: ended as a lost reply, its lead may be dialled again")]
+    [LoggerMessage(EventId = 1045, Level = LogLevel.Warning, Message = "Dialer attempt {CallId} was left open by an instance that stopped (no heartbeat) and its channel is gone: ended as a lost reply (its call recorded as system_lost), its lead may be dialled again")]
     private static partial void LogOrphanEnded(ILogger logger, string callId);
 
     [LoggerMessage(EventId = 1046, Level = LogLevel.Warning, Message = "Dialer sweep of attempts left open by stopped instances failed ({Reason}); tried again with the next heartbeat")]
