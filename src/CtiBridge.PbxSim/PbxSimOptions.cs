@@ -62,6 +62,12 @@ public sealed class PbxSimOptions
     public List<EndpointOptions> Endpoints { get; set; } = [];
 
     /// <summary>
+    /// How long a desk phone with no script (<c>Phone.AnswersAfter</c>, <c>NeverAnswers</c> …) rings before its user
+    /// answers. Default 1 s. Tests can run with another value to find the ones that silently count on it.
+    /// </summary>
+    public TimeSpan UnscriptedPhoneAnswersAfter { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// asterisk.conf <c>systemname</c>. Empty (Asterisk's default, and the recording instance's) gives
     /// channel ids <c>epoch.seq</c>; a name gives <c>name-epoch.seq</c>, as Asterisk does, so two
     /// servers started in the same second cannot hand out the same ids. Shown in ARI's

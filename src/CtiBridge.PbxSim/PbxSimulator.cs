@@ -49,7 +49,7 @@ public sealed class PbxSimulator : IAsyncDisposable
         Ari = new AriApplications();
         AriServer = new AriServer(this, _loggerFactory.CreateLogger("CtiBridge.PbxSim.Ari"));
         AriEvents = new AriEvents(this);
-        Endpoints = new Endpoints(Options.Endpoints);
+        Endpoints = new Endpoints(Options.Endpoints, Options.UnscriptedPhoneAnswersAfter);
         Model = new PbxModel(this);
     }
 

@@ -52,8 +52,11 @@ internal sealed class Endpoints
     private readonly Dictionary<string, EndpointOptions> _endpoints = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, PhoneScript> _scripts = new(StringComparer.OrdinalIgnoreCase);
 
-    public Endpoints(IEnumerable<EndpointOptions> configured)
+    private readonly PhoneScript _unscripted;
+
+    public Endpoints(IEnumerable<EndpointOptions> configured, TimeSpan? unscriptedAnswersAfter = null)
     {
+        _unscripted = new PhoneScript(PhoneBehaviour.Answer, unscriptedAnswersAfter ?? TimeSpan.FromSeconds(1));
         foreach (var endpoint in configured)
         {
             _endpoints[endpoint.Name] = endpoint;
@@ -68,7 +71,7 @@ internal sealed class Endpoints
 
     public void SetScript(string name, PhoneScript script) => _scripts[name] = script;
 
-    public PhoneScript ScriptOf(string name) => _scripts.GetValueOrDefault(name) ?? new PhoneScript(PhoneBehaviour.Answer, TimeSpan.FromSeconds(1));
+    public PhoneScript ScriptOf(string name) => _scripts.GetValueOrDefault(name) ?? _unscripted;
 
     /// <summary>Channels currently on an endpoint.</summary>
     public static int InUse(PbxModel model, string endpoint) =>

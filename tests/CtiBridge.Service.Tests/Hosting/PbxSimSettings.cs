@@ -6,12 +6,26 @@ namespace CtiBridge.Service.Tests.Hosting;
 /// <summary>Starts an in-process PbxSim on loopback ports and describes it as ctibridge.json would.</summary>
 public static class PbxSimSettings
 {
+    /// <summary>
+    /// Environment variable: seconds a desk phone with no script rings before it answers in every PbxSim the tests
+    /// start (PbxSim's default is 1 s). Running the tests with another value (e.g. 0.05 or 4) finds the tests that
+    /// silently count on the default; docs/testing.md.
+    /// </summary>
+    public const string UnscriptedAnswerVariable = "CTIBRIDGE_TEST_PHONE_ANSWER_SECONDS";
+
     /// <summary>A started simulator with its default users (ctibridge / ctibridge-secret).</summary>
     public static async Task<PbxSimulator> StartAsync(PbxSimOptions? options = null)
     {
         options ??= new PbxSimOptions();
         options.AmiPort = 0;
         options.AriPort = 0;
+        if (Environment.GetEnvironmentVariable(UnscriptedAnswerVariable) is { Length: > 0 } seconds)
+        {
+            options.UnscriptedPhoneAnswersAfter = double.TryParse(seconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0
+                ? TimeSpan.FromSeconds(s)
+                : throw new InvalidOperationException($"{UnscriptedAnswerVariable}='{seconds}': expected seconds, a number >= 0 (e.g. 0.05 or 4)");
+        }
+
         var sim = new PbxSimulator(options);
         await sim.StartAsync();
         return sim;
