@@ -30,6 +30,7 @@ internal static partial class AriJsonReaders
     /// <param name="read">The generated reader of <typeparamref name="T"/>.</param>
     /// <returns>The value, or null for a JSON null.</returns>
     /// <exception cref="JsonException">The body is not valid JSON, or not a valid <typeparamref name="T"/>.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static T? Parse<T>(ReadOnlySpan<byte> utf8, AriJsonRead<T> read)
         where T : class
     {
@@ -81,6 +82,7 @@ internal static partial class AriJsonReaders
         return data;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static List<T> ReadList<T>(ref Utf8JsonReader reader, AriJsonRead<T> readItem)
     {
         if (reader.TokenType != JsonTokenType.StartArray)

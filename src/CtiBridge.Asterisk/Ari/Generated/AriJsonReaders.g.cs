@@ -19,6 +19,7 @@ namespace CtiBridge.Asterisk.Ari;
 internal static partial class AriJsonReaders
 {
     /// <summary>Reads a <see cref="AdditionalParam"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static AdditionalParam ReadAdditionalParam(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "AdditionalParam");
@@ -56,6 +57,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<AdditionalParam> ReadAdditionalParamList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadAdditionalParam);
 
     /// <summary>Reads a <see cref="Application"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Application ReadApplication(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Application");
@@ -123,6 +125,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Application> ReadApplicationList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadApplication);
 
     /// <summary>Reads a <see cref="AsteriskInfo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static AsteriskInfo ReadAsteriskInfo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "AsteriskInfo");
@@ -162,6 +165,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<AsteriskInfo> ReadAsteriskInfoList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadAsteriskInfo);
 
     /// <summary>Reads a <see cref="AsteriskPing"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static AsteriskPing ReadAsteriskPing(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "AsteriskPing");
@@ -205,6 +209,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<AsteriskPing> ReadAsteriskPingList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadAsteriskPing);
 
     /// <summary>Reads a <see cref="Bridge"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Bridge ReadBridge(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Bridge");
@@ -293,6 +298,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Bridge> ReadBridgeList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadBridge);
 
     /// <summary>Reads a <see cref="BuildInfo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static BuildInfo ReadBuildInfo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "BuildInfo");
@@ -354,6 +360,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<BuildInfo> ReadBuildInfoList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadBuildInfo);
 
     /// <summary>Reads a <see cref="CallerID"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static CallerID ReadCallerID(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "CallerID");
@@ -391,6 +398,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<CallerID> ReadCallerIDList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadCallerID);
 
     /// <summary>Reads a <see cref="Channel"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Channel ReadChannel(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Channel");
@@ -491,6 +499,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Channel> ReadChannelList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadChannel);
 
     /// <summary>Reads a <see cref="ConfigInfo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static ConfigInfo ReadConfigInfo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "ConfigInfo");
@@ -549,6 +558,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<ConfigInfo> ReadConfigInfoList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadConfigInfo);
 
     /// <summary>Reads a <see cref="ConfigTuple"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static ConfigTuple ReadConfigTuple(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "ConfigTuple");
@@ -586,6 +596,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<ConfigTuple> ReadConfigTupleList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadConfigTuple);
 
     /// <summary>Reads a <see cref="ContactInfo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static ContactInfo ReadContactInfo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "ContactInfo");
@@ -634,6 +645,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<ContactInfo> ReadContactInfoList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadContactInfo);
 
     /// <summary>Reads a <see cref="DeviceState"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static DeviceState ReadDeviceState(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "DeviceState");
@@ -671,6 +683,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<DeviceState> ReadDeviceStateList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadDeviceState);
 
     /// <summary>Reads a <see cref="Dialed"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Dialed ReadDialed(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Dialed");
@@ -687,6 +700,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Dialed> ReadDialedList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadDialed);
 
     /// <summary>Reads a <see cref="DialplanCEP"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static DialplanCEP ReadDialplanCEP(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "DialplanCEP");
@@ -742,6 +756,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<DialplanCEP> ReadDialplanCEPList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadDialplanCEP);
 
     /// <summary>Reads a <see cref="Endpoint"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Endpoint ReadEndpoint(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Endpoint");
@@ -790,6 +805,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Endpoint> ReadEndpointList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadEndpoint);
 
     /// <summary>Reads a <see cref="FormatLangPair"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static FormatLangPair ReadFormatLangPair(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "FormatLangPair");
@@ -827,6 +843,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<FormatLangPair> ReadFormatLangPairList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadFormatLangPair);
 
     /// <summary>Reads a <see cref="LiveRecording"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static LiveRecording ReadLiveRecording(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "LiveRecording");
@@ -896,6 +913,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<LiveRecording> ReadLiveRecordingList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadLiveRecording);
 
     /// <summary>Reads a <see cref="LogChannel"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static LogChannel ReadLogChannel(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "LogChannel");
@@ -945,6 +963,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<LogChannel> ReadLogChannelList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadLogChannel);
 
     /// <summary>Reads a <see cref="Mailbox"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Mailbox ReadMailbox(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Mailbox");
@@ -988,6 +1007,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Mailbox> ReadMailboxList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadMailbox);
 
     /// <summary>Reads a <see cref="Module"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Module ReadModule(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Module");
@@ -1043,6 +1063,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Module> ReadModuleList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadModule);
 
     /// <summary>Reads a <see cref="Peer"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Peer ReadPeer(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Peer");
@@ -1094,6 +1115,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Peer> ReadPeerList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadPeer);
 
     /// <summary>Reads a <see cref="Playback"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Playback ReadPlayback(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Playback");
@@ -1153,6 +1175,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Playback> ReadPlaybackList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadPlayback);
 
     /// <summary>Reads a <see cref="RESTHeader"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static RESTHeader ReadRESTHeader(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "RESTHeader");
@@ -1190,6 +1213,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<RESTHeader> ReadRESTHeaderList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadRESTHeader);
 
     /// <summary>Reads a <see cref="RESTQueryStringParameter"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static RESTQueryStringParameter ReadRESTQueryStringParameter(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "RESTQueryStringParameter");
@@ -1227,6 +1251,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<RESTQueryStringParameter> ReadRESTQueryStringParameterList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadRESTQueryStringParameter);
 
     /// <summary>Reads a <see cref="RESTRequest"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static RESTRequest ReadRESTRequest(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "RESTRequest");
@@ -1297,6 +1322,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<RESTRequest> ReadRESTRequestList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadRESTRequest);
 
     /// <summary>Reads a <see cref="RTPstat"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static RTPstat ReadRTPstat(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "RTPstat");
@@ -1491,6 +1517,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<RTPstat> ReadRTPstatList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadRTPstat);
 
     /// <summary>Reads a <see cref="ReferTo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static ReferTo ReadReferTo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "ReferTo");
@@ -1537,6 +1564,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<ReferTo> ReadReferToList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadReferTo);
 
     /// <summary>Reads a <see cref="ReferredBy"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static ReferredBy ReadReferredBy(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "ReferredBy");
@@ -1578,6 +1606,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<ReferredBy> ReadReferredByList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadReferredBy);
 
     /// <summary>Reads a <see cref="RequiredDestination"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static RequiredDestination ReadRequiredDestination(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "RequiredDestination");
@@ -1612,6 +1641,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<RequiredDestination> ReadRequiredDestinationList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadRequiredDestination);
 
     /// <summary>Reads a <see cref="SetId"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static SetId ReadSetId(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "SetId");
@@ -1649,6 +1679,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<SetId> ReadSetIdList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadSetId);
 
     /// <summary>Reads a <see cref="Sound"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Sound ReadSound(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Sound");
@@ -1691,6 +1722,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Sound> ReadSoundList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadSound);
 
     /// <summary>Reads a <see cref="StatusInfo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static StatusInfo ReadStatusInfo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "StatusInfo");
@@ -1728,6 +1760,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<StatusInfo> ReadStatusInfoList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadStatusInfo);
 
     /// <summary>Reads a <see cref="StoredRecording"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static StoredRecording ReadStoredRecording(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "StoredRecording");
@@ -1765,6 +1798,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<StoredRecording> ReadStoredRecordingList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadStoredRecording);
 
     /// <summary>Reads a <see cref="SystemInfo"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static SystemInfo ReadSystemInfo(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "SystemInfo");
@@ -1802,6 +1836,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<SystemInfo> ReadSystemInfoList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadSystemInfo);
 
     /// <summary>Reads a <see cref="TextMessage"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static TextMessage ReadTextMessage(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "TextMessage");
@@ -1850,6 +1885,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<TextMessage> ReadTextMessageList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadTextMessage);
 
     /// <summary>Reads a <see cref="Variable"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Variable ReadVariable(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Variable");
@@ -1881,6 +1917,7 @@ internal static partial class AriJsonReaders
     internal static global::System.Collections.Generic.IReadOnlyList<Variable> ReadVariableList(ref Utf8JsonReader reader) => ReadList(ref reader, ReadVariable);
 
     /// <summary>Reads a <see cref="Variables"/> from the object the reader stands on.</summary>
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static Variables ReadVariables(ref Utf8JsonReader reader)
     {
         StartObject(ref reader, "Variables");
