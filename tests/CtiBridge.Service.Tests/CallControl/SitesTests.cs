@@ -10,7 +10,6 @@ using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CtiBridge.Service.Tests.CallControl;
 
@@ -23,8 +22,8 @@ namespace CtiBridge.Service.Tests.CallControl;
 /// </summary>
 public sealed class SitesTests
 {
-    private const string SiteA = "site-a";
-    private const string SiteB = "site-b";
+    private const string SiteA = TwoSites.SiteA;
+    private const string SiteB = TwoSites.SiteB;
 
     [Fact]
     public async Task TwoServers_LocalAndSpanningQueues_CallsIntoBoth_OneServerRestarted_TheOtherKeepsServing()
@@ -350,7 +349,7 @@ public sealed class SitesTests
 
         public CallCenter Center => _app!.Services.GetRequiredService<CallCenter>();
 
-        private readonly List<(Asterisk.Ami.AmiClient Client, Asterisk.Ami.AmiEventSubscription Events)> _observers = [];
+        private readonly PbxObservers _observers = new();
 
         /// <param name="database">The database.</param>
         /// <param name="ct">Cancels the start.</param>
@@ -369,15 +368,13 @@ public sealed class SitesTests
 
             var link = await SiteLink.StartAsync(a, SiteA, b, SiteB, ct);
             var rig = new TwoSiteRig(a, b, link, new PbxEventLog(), new PbxEventLog(), database);
-            await rig.ObserveAsync(a, rig.AEvents, ct);
-            await rig.ObserveAsync(b, rig.BEvents, ct);
+            await rig._observers.ObserveAsync(a, rig.AEvents, ct);
+            await rig._observers.ObserveAsync(b, rig.BEvents, ct);
 
             var siteA = PbxSimSettings.For(a, SiteA);
             siteA.Trunks = [new SiteTrunkSettings { To = SiteB, Dial = "PJSIP/to-site-b/{resource}" }];
             var siteB = PbxSimSettings.For(b, SiteB);
             siteB.Trunks = [new SiteTrunkSettings { To = SiteA, Dial = "PJSIP/to-site-a/{resource}" }];
-            CallAgentSettings Agent(string id, string phone, string server, string queue) =>
-                new() { Id = id, Extension = "PJSIP/" + phone, Server = server, PinHash = CallCenterRig.PinHash, Queues = [queue] };
             var settings = new CtiBridgeSettings
             {
                 Database = new DatabaseSettings { ConnectionString = database.ConnectionString, MigrateOnStart = false },
@@ -391,7 +388,7 @@ public sealed class SitesTests
                         new CallQueueSettings { Name = "local", WrapUp = TimeSpan.Zero },
                         new CallQueueSettings { Name = "wide", WrapUp = TimeSpan.Zero, SpanServers = true },
                     ],
-                    Agents = [Agent("a1", "1001", SiteA, "local"), Agent("b1", "1001", SiteB, "local"), Agent("a2", "1002", SiteA, "wide"), Agent("b2", "1002", SiteB, "wide")],
+                    Agents = [TwoSites.Agent("a1", "1001", SiteA, "local"), TwoSites.Agent("b1", "1001", SiteB, "local"), TwoSites.Agent("a2", "1002", SiteA, "wide"), TwoSites.Agent("b2", "1002", SiteB, "wide")],
                     Dids = [new DidRouteSettings { Number = "4008001", Queue = "local" }, new DidRouteSettings { Number = "4008002", Queue = "wide" }],
                     RecordJournalDirectory = rig._journal,
                     ExternalEndpoint = "PJSIP/carrier/{number}",
@@ -418,32 +415,11 @@ public sealed class SitesTests
 
         private static PbxSimOptions Options(string otherSite, bool sameChannelIds)
         {
-            var options = new PbxSimOptions
-            {
-                // Each server its own systemname (docs/sites.md): channel ids then never clash between them;
-                // or, to make them clash, none and one fixed second (an arbitrary one, 2025-11-24 16:00 UTC).
-                SystemName = sameChannelIds ? string.Empty : otherSite == SiteB ? SiteA : SiteB,
-                UniqueIdSeconds = sameChannelIds ? 1_764_000_000 : null,
-                Dialplan = new()
-                {
-                    ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
-                    ["ctibridge-fallback"] = new() { ["_X."] = ["Wait(60)", "Hangup()"] },
-                    ["from-internal"] = new() { ["_X."] = ["Hangup()"] },
-                },
-            };
+            // Each server its own systemname (docs/sites.md): channel ids then never clash between them;
+            // or, to make them clash, none and one fixed second (an arbitrary one, 2025-11-24 16:00 UTC).
+            var options = TwoSites.PbxOptions(sameChannelIds ? string.Empty : otherSite == SiteB ? SiteA : SiteB, sameChannelIds ? 1_764_000_000 : null);
             SiteLink.AddTrunks(options, otherSite);
             return options;
-        }
-
-        private async Task ObserveAsync(PbxSimulator sim, PbxEventLog log, CancellationToken ct)
-        {
-            var client = new Asterisk.Ami.AmiClient(
-                new Asterisk.Ami.AmiClientOptions { Host = "127.0.0.1", Port = sim.AmiEndPoint.Port, Username = "ctibridge", Secret = "ctibridge-secret" },
-                NullLogger<Asterisk.Ami.AmiClient>.Instance, TimeProvider.System);
-            var events = client.SubscribeEvents(null);
-            log.Start(events);
-            _observers.Add((client, events));
-            await client.StartAsync(ct);
         }
 
         public Task LoginAsync(string agentId, CancellationToken ct) => CallCenterRig.LoginAsync(Center, agentId, ct);
@@ -529,12 +505,7 @@ public sealed class SitesTests
             await StopServiceAsync();
             _subscription?.Dispose();
             await _pump;
-            foreach (var (client, events) in _observers)
-            {
-                events.Dispose();
-                await client.DisposeAsync();
-            }
-
+            await _observers.DisposeAsync();
             await Link.DisposeAsync();
             await A.DisposeAsync();
             await B.DisposeAsync();

@@ -10,7 +10,6 @@ using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CtiBridge.Service.Tests.CallControl;
 
@@ -24,8 +23,8 @@ namespace CtiBridge.Service.Tests.CallControl;
 /// </summary>
 public sealed class SplitSitesTests
 {
-    private const string SiteA = "site-a";
-    private const string SiteB = "site-b";
+    private const string SiteA = TwoSites.SiteA;
+    private const string SiteB = TwoSites.SiteB;
 
     [Fact]
     public async Task TwoInstancesOnePerSite_EachControlsOnlyItsServer_OtherSitesAgentRefused_CallbacksHandedToTheControllingInstance()
@@ -321,7 +320,7 @@ public sealed class SplitSitesTests
     /// <summary>Two PbxSims, instance One controlling site-a and instance Two site-b, both on one database, HA on.</summary>
     private sealed class SplitRig : IAsyncDisposable
     {
-        private readonly List<(Asterisk.Ami.AmiClient Client, Asterisk.Ami.AmiEventSubscription Events)> _observers = [];
+        private readonly PbxObservers _observers = new();
         private readonly Dictionary<string, string> _callers = new(StringComparer.Ordinal);
         private readonly string _root = Path.Combine(Path.GetTempPath(), "ctibridge-split-tests", Guid.NewGuid().ToString("N"));
         private readonly List<Instance> _instances = [];
@@ -347,8 +346,6 @@ public sealed class SplitSitesTests
         /// <summary>The service settings of an instance controlling <paramref name="servers"/> (servers filled in by the caller).</summary>
         public static CtiBridgeSettings Settings(string connectionString, List<string> servers)
         {
-            CallAgentSettings Agent(string id, string phone, string server) =>
-                new() { Id = id, Extension = "PJSIP/" + phone, Server = server, PinHash = CallCenterRig.PinHash, Queues = ["local"] };
             var settings = new CtiBridgeSettings
             {
                 Database = new DatabaseSettings { ConnectionString = connectionString, MigrateOnStart = false },
@@ -358,7 +355,7 @@ public sealed class SplitSitesTests
                 {
                     Servers = servers,
                     Queues = [new CallQueueSettings { Name = "local", WrapUp = TimeSpan.Zero }],
-                    Agents = [Agent("a1", "1001", SiteA), Agent("a2", "1002", SiteA), Agent("b1", "1001", SiteB), Agent("b2", "1002", SiteB)],
+                    Agents = [TwoSites.Agent("a1", "1001", SiteA, "local"), TwoSites.Agent("a2", "1002", SiteA, "local"), TwoSites.Agent("b1", "1001", SiteB, "local"), TwoSites.Agent("b2", "1002", SiteB, "local")],
                     Dids = [new DidRouteSettings { Number = "4008001", Queue = "local" }],
                     ExternalEndpoint = "PJSIP/carrier/{number}",
                     HighAvailability = true,
@@ -373,7 +370,7 @@ public sealed class SplitSitesTests
 
         public static async Task<SplitRig> StartAsync(TestDatabase database, CancellationToken ct)
         {
-            var rig = new SplitRig(await PbxSimSettings.StartAsync(Options(SiteA)), await PbxSimSettings.StartAsync(Options(SiteB)));
+            var rig = new SplitRig(await PbxSimSettings.StartAsync(TwoSites.PbxOptions(SiteA)), await PbxSimSettings.StartAsync(TwoSites.PbxOptions(SiteB)));
             try
             {
                 foreach (var sim in new[] { rig.A, rig.B })
@@ -384,8 +381,8 @@ public sealed class SplitSitesTests
                     sim.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0.3 };
                 }
 
-                await rig.ObserveAsync(rig.A, rig.AEvents, ct);
-                await rig.ObserveAsync(rig.B, rig.BEvents, ct);
+                await rig._observers.ObserveAsync(rig.A, rig.AEvents, ct);
+                await rig._observers.ObserveAsync(rig.B, rig.BEvents, ct);
                 await rig.AddInstanceAsync(database, SiteA, ct);
                 await rig.AddInstanceAsync(database, SiteB, ct);
                 await CallCenterRig.WaitForStasisAppAsync(rig.A, ct);
@@ -431,28 +428,6 @@ public sealed class SplitSitesTests
             return instance;
         }
 
-        private static PbxSimOptions Options(string site) => new()
-        {
-            SystemName = site,
-            Dialplan = new()
-            {
-                ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] },
-                ["ctibridge-fallback"] = new() { ["_X."] = ["Wait(60)", "Hangup()"] },
-                ["from-internal"] = new() { ["_X."] = ["Hangup()"] },
-            },
-        };
-
-        private async Task ObserveAsync(PbxSimulator sim, PbxEventLog log, CancellationToken ct)
-        {
-            var client = new Asterisk.Ami.AmiClient(
-                new Asterisk.Ami.AmiClientOptions { Host = "127.0.0.1", Port = sim.AmiEndPoint.Port, Username = "ctibridge", Secret = "ctibridge-secret" },
-                NullLogger<Asterisk.Ami.AmiClient>.Instance, TimeProvider.System);
-            var events = client.SubscribeEvents(null);
-            log.Start(events);
-            _observers.Add((client, events));
-            await client.StartAsync(ct);
-        }
-
         /// <summary>A customer calls the DID on <paramref name="sim"/>; returns the call's ID once <paramref name="instance"/> queued it.</summary>
         public async Task<string> CallAsync(Instance instance, PbxSimulator sim, string number, CancellationToken ct)
         {
@@ -493,11 +468,7 @@ public sealed class SplitSitesTests
         public async ValueTask DisposeAsync()
         {
             await StopAsync();
-            foreach (var (client, events) in _observers)
-            {
-                events.Dispose();
-                await client.DisposeAsync();
-            }
+            await _observers.DisposeAsync();
 
             await A.DisposeAsync();
             await B.DisposeAsync();
