@@ -64,7 +64,7 @@ internal sealed class HaProcesses : IAsyncDisposable
     {
         var path = Path.Combine(_directory, name + ".json");
         await File.WriteAllTextAsync(path, ConfigurationFile.Json(settings), ct);
-        var process = ServiceProcess.Start(name, path, port: 0);
+        var process = ServiceProcess.Start(name, path, port: 0, bound: Bound); // its health and stop waits: the same bound
         _processes.Add(process);
         return process;
     }

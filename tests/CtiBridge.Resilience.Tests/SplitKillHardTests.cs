@@ -20,12 +20,8 @@ namespace CtiBridge.Resilience.Tests;
 /// wait has a limit, the processes are killed on the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
-public sealed class SplitKillHardTests : IAsyncDisposable
+public sealed class SplitKillHardTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
-    private readonly List<ServiceProcess> _processes = [];
-    private readonly string _directory = Directory.CreateTempSubdirectory("ctibridge-split-kill-").FullName;
-
     [Fact]
     public async Task OnePartsActiveKilledHard_ItsStandbyTakesThatPartOver_TheOtherPartServesOn_EachCallStoredOnce()
     {
@@ -33,6 +29,7 @@ public sealed class SplitKillHardTests : IAsyncDisposable
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
         await using var a = await PbxSimSettings.StartAsync(TwoSites.PbxOptions(TwoSites.SiteA));
         await using var b = await PbxSimSettings.StartAsync(TwoSites.PbxOptions(TwoSites.SiteB));
+        await using var processes = new HaProcesses("ctibridge-split-kill-", TimeSpan.FromSeconds(120)); // disposed first (kills what still runs); three processes start: a loaded machine needs the longer bound
         foreach (var sim in new[] { a, b })
         {
             sim.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100)); // and talks until the test hangs up
@@ -41,11 +38,11 @@ public sealed class SplitKillHardTests : IAsyncDisposable
 
         // One after the other, as KillHardTests does: two instances starting at once on a fresh database can race
         // for Quartz's lock rows (noted in docs/reliability.md).
-        var one = await StartAsync("one", TwoSites.SiteA, database, a, b, ct);
+        var one = await processes.StartAsync("one", Settings(processes, "one", TwoSites.SiteA, database, a, b), ct);
         await one.WaitReadyAsync(ct);
-        var two = await StartAsync("two", TwoSites.SiteB, database, a, b, ct);
+        var two = await processes.StartAsync("two", Settings(processes, "two", TwoSites.SiteB, database, a, b), ct);
         await two.WaitReadyAsync(ct);
-        var standby = await StartAsync("two-standby", TwoSites.SiteB, database, a, b, ct);
+        var standby = await processes.StartAsync("two-standby", Settings(processes, "two-standby", TwoSites.SiteB, database, a, b), ct);
         await standby.WaitLiveAsync(ct);
         Assert.False(await standby.IsReadyAsync(ct), "site-b's second process must be its standby while Two holds the lease");
         var holderA = await CallControlLease.HolderAsync(database.DataSource, TwoSites.SiteA, ct);
@@ -63,7 +60,7 @@ public sealed class SplitKillHardTests : IAsyncDisposable
 
         // One caller talking on each site, in the live state both parts keep (what B's standby adopts).
         var callers = new List<(PbxSimulator Sim, string Channel)> { (a, a.Trunk("carrier").CallIn("4008001", "5550001", "Caller A1")), (b, b.Trunk("carrier").CallIn("4008001", "5550002", "Caller B1")) };
-        await EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE answered_at IS NOT NULL", ct) == 2
+        await processes.EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE answered_at IS NOT NULL", ct) == 2
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents", ct) == 4, "a caller talking on each site and the four agents in the live state", ct);
 
         var watch = Stopwatch.StartNew();
@@ -74,12 +71,12 @@ public sealed class SplitKillHardTests : IAsyncDisposable
         callers.Add((a, a.Trunk("carrier").CallIn("4008001", "5550003", "Caller A2")));
         var oneServes = Task.Run(async () =>
         {
-            await EventuallyAsync(async () => await AnsweredAsync(database, "5550003", ct), "One to answer a new caller on site-a during site-b's takeover", ct);
+            await processes.EventuallyAsync(async () => await AnsweredAsync(database, "5550003", ct), "One to answer a new caller on site-a during site-b's takeover", ct);
             return watch.Elapsed;
         }, ct);
         var leaseTakes = Task.Run(async () =>
         {
-            await EventuallyAsync(async () => await CallControlLease.HolderAsync(database.DataSource, TwoSites.SiteB, ct) is { } holder && holder != holderB, "the standby to take site-b's lease", ct);
+            await processes.EventuallyAsync(async () => await CallControlLease.HolderAsync(database.DataSource, TwoSites.SiteB, ct) is { } holder && holder != holderB, "the standby to take site-b's lease", ct);
             return watch.Elapsed;
         }, ct);
         var readies = Task.Run(async () =>
@@ -104,7 +101,7 @@ public sealed class SplitKillHardTests : IAsyncDisposable
         var oneServed = await oneServes;
         var leaseTaken = await leaseTakes;
         var ready = await readies;
-        var answered = await EventuallyAsync(
+        var answered = await processes.EventuallyAsync(
             async () => await database.ScalarAsync<string>("SELECT coalesce(min(caller_number), '') FROM live_calls WHERE caller_number LIKE '55591%' AND answered_at IS NOT NULL", ct) is { Length: > 0 } taken ? taken : null,
             "the standby to answer a new caller on site-b", ct);
         var answeredB = watch.Elapsed;
@@ -132,7 +129,7 @@ public sealed class SplitKillHardTests : IAsyncDisposable
             sim.Trunk("carrier").HangUp(channel);
         }
 
-        await EventuallyAsync(() => Task.FromResult(a.ChannelNames.Count == 0 && b.ChannelNames.Count == 0),
+        await processes.EventuallyAsync(() => Task.FromResult(a.ChannelNames.Count == 0 && b.ChannelNames.Count == 0),
             $"every call to end (still up: {string.Join(", ", a.ChannelNames.Concat(b.ChannelNames))})", ct);
         await standby.StopAsync(ct);
         await one.StopAsync(ct);
@@ -153,7 +150,7 @@ public sealed class SplitKillHardTests : IAsyncDisposable
     private static async Task<bool> AnsweredAsync(TestDatabase database, string number, CancellationToken ct) =>
         await database.ScalarAsync<long>($"SELECT count(*) FROM live_calls WHERE caller_number = '{number}' AND answered_at IS NOT NULL", ct) > 0;
 
-    private async Task<ServiceProcess> StartAsync(string name, string server, TestDatabase database, PbxSimulator a, PbxSimulator b, CancellationToken ct)
+    private static CtiBridgeSettings Settings(HaProcesses processes, string name, string server, TestDatabase database, PbxSimulator a, PbxSimulator b)
     {
         var settings = new CtiBridgeSettings
         {
@@ -169,7 +166,7 @@ public sealed class SplitKillHardTests : IAsyncDisposable
                 Agents = [TwoSites.Agent("a1", "1001", TwoSites.SiteA, "local"), TwoSites.Agent("a2", "1002", TwoSites.SiteA, "local"),
                           TwoSites.Agent("b1", "1001", TwoSites.SiteB, "local"), TwoSites.Agent("b2", "1002", TwoSites.SiteB, "local")],
                 Dids = [new DidRouteSettings { Number = "4008001", Queue = "local" }],
-                RecordJournalDirectory = Path.Combine(_directory, name + "-journal"),
+                RecordJournalDirectory = processes.JournalDirectory(name),
                 ExternalEndpoint = "PJSIP/carrier/{number}",
 
                 // With a standby, calls are left for it to adopt rather than handed back to the dialplan.
@@ -177,43 +174,6 @@ public sealed class SplitKillHardTests : IAsyncDisposable
             },
         };
         settings.Callbacks.AbandonedMinimumWait = TimeSpan.FromHours(1); // no callback for a caller the dialplan hung up
-
-        var path = Path.Combine(_directory, name + ".json");
-        await File.WriteAllTextAsync(path, ConfigurationFile.Json(settings), ct);
-        var process = ServiceProcess.Start(name, path, port: 0, bound: Bound); // three processes start here: a loaded machine needs the longer bound
-        _processes.Add(process);
-        return process;
-    }
-
-    private async Task<string> EventuallyAsync(Func<Task<string?>> value, string what, CancellationToken ct)
-    {
-        string? found = null;
-        await EventuallyAsync(async () => (found = await value()) is not null, what, ct);
-        return found!;
-    }
-
-    private async Task EventuallyAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Still not true after {Bound.TotalSeconds} s: {what}. Process output:\n{string.Join("\n", _processes.Select(p => p.Output))}");
-            }
-
-            await Task.Delay(50, ct);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var process in _processes)
-        {
-            process.Dispose();
-        }
-
-        await Task.Yield();
-        Directory.Delete(_directory, recursive: true);
+        return settings;
     }
 }
