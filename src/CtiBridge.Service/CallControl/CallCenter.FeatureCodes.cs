@@ -119,17 +119,18 @@ public sealed partial class CallCenter
             SupervisionMode.Barge => codes.Barge,
             _ => codes.TakeOver,
         };
+        feature.SupervisorId = supervisor.Id;
+        feature.Mode = chosen;
+        feature.AuditAction = "phone " + prefix + " " + ModeName(chosen);
         var agentId = code[prefix.Length..];
         if (agentId.Length == 0)
         {
-            Finish(feature, InputOutcome.Refused($"the agent ID must follow the code, e.g. {prefix}2001"), "beep");
+            // As the force codes: the agent ID is asked for (agent-user, then #), then the PIN.
+            Ask(feature, FeatureStep.SupervisedAgentId, "agent-user");
             return;
         }
 
         feature.AgentId = agentId;
-        feature.SupervisorId = supervisor.Id;
-        feature.Mode = chosen;
-        feature.AuditAction = "phone " + prefix + " " + ModeName(chosen);
         Ask(feature, FeatureStep.SupervisorPin, "agent-pass");
     }
 

@@ -110,7 +110,11 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
     /// <summary>Makes a paused agent ready again (示闲).</summary>
     public Task<InputOutcome> ResumeAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
-        RequestAsync(at => _engine.Handle(new AgentResume(at, agentId)), cancellationToken);
+        ResumeAgentAsync(agentId, ChangeSource.Agent, cancellationToken);
+
+    /// <summary>Makes a paused agent ready again for <paramref name="source"/> (a supervisor's forced resume is recorded as such).</summary>
+    public Task<InputOutcome> ResumeAgentAsync(string agentId, ChangeSource source, CancellationToken cancellationToken = default) =>
+        RequestAsync(at => _engine.Handle(new AgentResume(at, agentId, source)), cancellationToken);
 
     /// <summary>Ends the agent's wrap-up early.</summary>
     public Task<InputOutcome> EndWrapUpAsync(string agentId, CancellationToken cancellationToken = default) =>

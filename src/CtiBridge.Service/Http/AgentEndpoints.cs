@@ -43,7 +43,7 @@ public static class AgentEndpoints
         })
             .WithSummary("Log the agent in (PIN required).");
         agents.MapPost("/logout", (string agentId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
-            ActAsync(agentId, user, services, center => center.LogoutAgentAsync(agentId, ct), ct))
+            ActAsync(agentId, user, services, center => center.LogoutAgentAsync(agentId, SourceOf(user), ct), ct))
             .WithSummary("Log the agent out (after the current call, if any).");
         agents.MapPost("/pause", async (string agentId, PauseRequest body, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
         {
@@ -52,17 +52,26 @@ public static class AgentEndpoints
                 return Results.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = ["A pause reason code is required (e.g. break)."] });
             }
 
-            return await ActAsync(agentId, user, services, center => center.PauseAgentAsync(agentId, body.Reason, ct), ct);
+            return await ActAsync(agentId, user, services, center => center.PauseAgentAsync(agentId, body.Reason, SourceOf(user), ct), ct);
         })
             .WithSummary("Pause the agent with a reason (after the current call, if any).");
         agents.MapPost("/resume", (string agentId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
-            ActAsync(agentId, user, services, center => center.ResumeAgentAsync(agentId, ct), ct))
+            ActAsync(agentId, user, services, center => center.ResumeAgentAsync(agentId, SourceOf(user), ct), ct))
             .WithSummary("Make a paused agent ready again.");
         agents.MapPost("/wrapup/end", (string agentId, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct) =>
             ActAsync(agentId, user, services, center => center.EndWrapUpAsync(agentId, ct), ct))
             .WithSummary("End the agent's wrap-up now.");
         return api;
     }
+
+    /// <summary>
+    /// Who a state change over the API is recorded as: a supervisor's or an admin's key changes another
+    /// person's state (source <c>Supervisor</c>, as the supervisor endpoints and the desk-phone force codes);
+    /// an agent's own key, or a desktop / CRM integration acting for the agent, is the agent.
+    /// </summary>
+    internal static ChangeSource SourceOf(ClaimsPrincipal user) =>
+        user.IsInRole(ApiRoles.Name(Data.Access.ApiRole.Supervisor)) || user.IsInRole(ApiRoles.Name(Data.Access.ApiRole.Admin))
+            ? ChangeSource.Supervisor : ChangeSource.Agent;
 
     /// <summary>Runs an agent request: 403 for another agent's key, 404/503 as for every agent endpoint, 409 with the reason when refused, else 200 with the state.</summary>
     internal static Task<IResult> ActAsync(string agentId, ClaimsPrincipal user, IServiceProvider services, Func<CallCenter, Task<InputOutcome>> act, CancellationToken ct) =>

@@ -4,7 +4,7 @@ using CtiBridge.Service.CallControl;
 namespace CtiBridge.Service.Http;
 
 /// <summary>
-/// <c>/api/supervisor/agents/{agentId}/…</c>: a supervisor forces an agent's pause or logout. The
+/// <c>/api/supervisor/agents/{agentId}/…</c>: a supervisor forces an agent's pause, resume or logout. The
 /// change is recorded as the supervisor's (state log source <c>Supervisor</c>) and audited with the
 /// supervisor's key; on a call it applies when the call ends.
 /// </summary>
@@ -31,6 +31,9 @@ public static class SupervisorEndpoints
         agents.MapPost("/logout", (string agentId, IServiceProvider services, CancellationToken ct) =>
             ForceAsync(agentId, services, center => center.LogoutAgentAsync(agentId, ChangeSource.Supervisor, ct), ct))
             .WithSummary("Force the agent's logout (after the current call, if any).");
+        agents.MapPost("/resume", (string agentId, IServiceProvider services, CancellationToken ct) =>
+            ForceAsync(agentId, services, center => center.ResumeAgentAsync(agentId, ChangeSource.Supervisor, ct), ct))
+            .WithSummary("Make a paused agent ready again (a forced resume, recorded as the supervisor's).");
         return api;
     }
 

@@ -160,11 +160,22 @@ public sealed class SupervisorTests(MigratedDatabaseFixture database) : IClassFi
         phone.Hangup();
         await rig.PbxEvents.WaitAsync("Hangup", snoop["Channel"]!, ct);
 
-        // Not a supervisor's phone, and a code without the agent: answered, refused, released.
+        // Not a supervisor's phone: answered, refused, released.
         var intruder = rig.Pbx.Phone("1002").Dial("*812001");
         await rig.PbxEvents.WaitAsync("Hangup", intruder, ct);
+
+        // *81 without the agent: the agent ID is asked for (agent-user), then the PIN, as the force codes do; the listen starts.
         var noAgent = phone.Dial("*81");
-        await rig.PbxEvents.WaitAsync("Hangup", noAgent, ct);
+        await rig.PbxEvents.WaitAsync("Newstate", noAgent, ct, e => e["ChannelStateDesc"] == "Up");
+        phone.PressDigits("2001#");
+        await rig.PbxEvents.WaitAsync("DTMFEnd", noAgent, ct, e => e["Digit"] == "#");
+        phone.PressDigits(CallCenterRig.Pin + "#");
+        var listenSnoop = await rig.PbxEvents.WaitAsync("BridgeEnter", "Snoop/", ct, nth: 2);
+        Assert.Equal(listenSnoop["BridgeUniqueid"], (await rig.PbxEvents.WaitAsync("BridgeEnter", noAgent, ct))["BridgeUniqueid"]);
+        Assert.Equal((agent, "both", "none"), rig.Pbx.SnoopOf(listenSnoop["Channel"]!));
+        Assert.Equal(["sound:agent-user", "sound:agent-pass"], rig.Pbx.MediaPlayedOn(noAgent));
+        phone.Hangup();
+        await rig.PbxEvents.WaitAsync("Hangup", listenSnoop["Channel"]!, ct);
 
         // *842001: take-over by phone; the agent is cut off, the supervisor talks to the caller.
         var takeOver = phone.Dial("*842001");
@@ -176,7 +187,7 @@ public sealed class SupervisorTests(MigratedDatabaseFixture database) : IClassFi
         rig.Trunk.HangUp(caller);
         await rig.PbxEvents.WaitAsync("Hangup", takeOver, ct);
         await rig.StopServiceAsync();
-        Assert.Equal("call-takeover-2|9001|PJSIP/1901|t|t ; call-whisper-1|9001|PJSIP/1901|t|t", await SupervisorLegsAsync(rig, ct));
+        Assert.Equal("call-listen-2|9001|PJSIP/1901|t|t ; call-takeover-3|9001|PJSIP/1901|t|t ; call-whisper-1|9001|PJSIP/1901|t|t", await SupervisorLegsAsync(rig, ct));
     }
 
     [Fact]

@@ -205,6 +205,54 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
     }
 
     [Fact]
+    public async Task Supervisor_ResumesAndPausesOverTheApi_RecordedAsSupervisor_TheAgentsOwnKeyAsAgent()
+    {
+        await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
+        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
+        using var desk = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
+        await rig.LoginAsync("2001", Ct);
+
+        // The supervisor's own endpoint: a forced pause, then a forced resume.
+        var pause = await supervisor.PostAsJsonAsync("/api/supervisor/agents/2001/pause", new { reason = "coaching" }, Ct);
+        var forcedPause = await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Paused, Ct);
+        var resume = await supervisor.PostAsync("/api/supervisor/agents/2001/resume", null, Ct);
+        var forcedResume = await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, Ct);
+        var notPaused = await supervisor.PostAsync("/api/supervisor/agents/2001/resume", null, Ct);
+
+        // The agent endpoints with a supervisor's key: the supervisor's change too.
+        await supervisor.PostAsJsonAsync("/api/agents/2001/pause", new { reason = "meeting" }, Ct);
+        var pausedBySupervisor = await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Paused, Ct, nth: 2);
+        var resumeAsAgentEndpoint = await supervisor.PostAsync("/api/agents/2001/resume", null, Ct);
+        var resumedBySupervisor = await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, Ct, nth: 2);
+
+        // The agent's own key: the agent's change.
+        await desk.PostAsJsonAsync("/api/agents/2001/pause", new { reason = "break" }, Ct);
+        var pausedByAgent = await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.Paused, Ct, nth: 3);
+        await desk.PostAsync("/api/agents/2001/resume", null, Ct);
+        var resumedByAgent = await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, Ct, nth: 3);
+        await supervisor.PostAsync("/api/agents/2001/logout", null, Ct);
+        var loggedOut = await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.LoggedOut, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
+        Assert.Equal(ChangeSource.Supervisor, forcedPause.Source);
+        Assert.Equal(HttpStatusCode.OK, resume.StatusCode);
+        Assert.Equal("Ready", (await resume.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("state").GetString());
+        Assert.Equal(ChangeSource.Supervisor, forcedResume.Source);
+        Assert.Equal(HttpStatusCode.Conflict, notPaused.StatusCode);
+        Assert.Equal(ChangeSource.Supervisor, pausedBySupervisor.Source);
+        Assert.Equal(HttpStatusCode.OK, resumeAsAgentEndpoint.StatusCode);
+        Assert.Equal(ChangeSource.Supervisor, resumedBySupervisor.Source);
+        Assert.Equal(ChangeSource.Agent, pausedByAgent.Source);
+        Assert.Equal(ChangeSource.Agent, resumedByAgent.Source);
+        Assert.Equal(ChangeSource.Supervisor, loggedOut.Source);
+
+        // Audited with the supervisor as actor, whichever endpoint was used.
+        var audited = await database.Database.ScalarAsync<string>(
+            "SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE target = '2001' AND role = 'supervisor' AND action LIKE '%/resume%'", Ct);
+        Assert.Equal("POST /api/supervisor/agents/2001/resume 200 | POST /api/supervisor/agents/2001/resume 409 | POST /api/agents/2001/resume 200", audited);
+    }
+
+    [Fact]
     public async Task ClickToDial_RingsTheAgentsPhoneThenDialsTheNumberInTheDialplan_AgentPausedMeanwhile()
     {
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
