@@ -260,7 +260,8 @@ public sealed record CallTransferred(string CallId, string Queue, string FromAge
 /// <param name="Path">Where the audio is written (relative to the PBX's recordings directory).</param>
 /// <param name="Format">Audio format (wav ...).</param>
 /// <param name="AgentId">The agent on the call.</param>
-public sealed record CallRecordingStarted(string CallId, string RecordingId, string Path, string Format, string? AgentId) : AcdEvent;
+/// <param name="StartedAt">When Asterisk started it, when that was before this event (a recording taken over with its call after a restart); null: at the event.</param>
+public sealed record CallRecordingStarted(string CallId, string RecordingId, string Path, string Format, string? AgentId, DateTimeOffset? StartedAt = null) : AcdEvent;
 
 /// <summary>A call's recording was paused (e.g. while the caller reads a card number) or resumed.</summary>
 /// <param name="CallId">The call.</param>

@@ -88,7 +88,7 @@ public sealed class AcdRecordMapper
                 recorded.RecordingId ??= x.RecordingId;
                 recorded.Recordings[x.RecordingId] = new RecordingRecord
                 {
-                    RecordingId = x.RecordingId, StartedAt = x.At, CallId = x.CallId, AgentId = x.AgentId, Path = x.Path, Format = x.Format,
+                    RecordingId = x.RecordingId, StartedAt = x.StartedAt ?? x.At, CallId = x.CallId, AgentId = x.AgentId, Path = x.Path, Format = x.Format,
                 };
                 break;
             case CallRecordingEnded x:

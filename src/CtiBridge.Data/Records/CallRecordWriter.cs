@@ -100,6 +100,13 @@ public sealed class CallRecordWriter
                 var rowsHere = byType.TryGetValue(typeof(CallRecord), out var callRows) ? callRows.Select(r => ((CallRecord)r).CallId).ToHashSet(StringComparer.Ordinal) : [];
                 await ScoreCallsAsync(connection, byType[table.RecordType].Cast<SurveyAnswerRecord>().Where(a => !rowsHere.Contains(a.CallId)).ToList(), cancellationToken).ConfigureAwait(false);
             }
+            else if (table.RecordType == typeof(RecordingRecord))
+            {
+                // Written one kind at a time, the batch's call rows are stored by now (calls come first); written in
+                // parallel, they are locked by the other kind's transaction, and name their recording themselves.
+                var rowsHere = WriteKindsInParallel && byType.TryGetValue(typeof(CallRecord), out var callRows) ? callRows.Select(r => ((CallRecord)r).CallId).ToHashSet(StringComparer.Ordinal) : [];
+                await LinkRecordingsAsync(connection, byType[table.RecordType].Cast<RecordingRecord>().Where(r => !rowsHere.Contains(r.CallId)).ToList(), cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -183,6 +190,22 @@ public sealed class CallRecordWriter
         command.Parameters.Add(new NpgsqlParameter("call_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = answers.Select(a => a.CallId).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("scores", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Smallint) { Value = answers.Select(a => a.Score).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("answered_at", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = answers.Select(a => a.AnsweredAt.UtcDateTime).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The recordings onto their calls' rows that name none, in the batch's transaction: a caller recorded with an
+    // outside number after leaving the queue (REC-05) was recorded after the call's row was written (issue 8).
+    private static async Task LinkRecordingsAsync(NpgsqlConnection connection, List<RecordingRecord> recordings, CancellationToken cancellationToken)
+    {
+        if (recordings.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(Queries.NamedQueries.Get("calls_recording_link"), connection);
+        command.Parameters.Add(new NpgsqlParameter("call_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = recordings.Select(r => r.CallId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("recording_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = recordings.Select(r => r.RecordingId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("started_at", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = recordings.Select(r => r.StartedAt.UtcDateTime).ToArray() });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -79,9 +79,10 @@ internal sealed class RecordTable<T> : IRecordTable where T : CallCenterRecord
         if (hasRevision)
         {
             // A call's survey score may come from the survey answer alone (calls_survey_score.sql: a caller adopted in
-            // the survey), after the row; a later revision of the row without the score must not clear it.
+            // the survey), and its recording from the recording's row alone (calls_recording_link.sql: a caller recorded
+            // with an outside number after the row was written), after the row; a later revision without them must not clear them.
             var updates = columns.Where(c => !key.Contains(c.Name))
-                .Select(c => table == "calls" && c.Name == "survey_score" ? $"{c.Name} = COALESCE(EXCLUDED.{c.Name}, {table}.{c.Name})" : $"{c.Name} = EXCLUDED.{c.Name}");
+                .Select(c => table == "calls" && c.Name is "survey_score" or "recording_id" ? $"{c.Name} = COALESCE(EXCLUDED.{c.Name}, {table}.{c.Name})" : $"{c.Name} = EXCLUDED.{c.Name}");
             upsert.Append("UPDATE SET ").Append(string.Join(", ", updates))
                 .Append(table == "calls" ? ", written_at = now()" : string.Empty)
                 .Append($" WHERE {table}.revision < EXCLUDED.revision");

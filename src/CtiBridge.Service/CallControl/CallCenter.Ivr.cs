@@ -719,6 +719,7 @@ public sealed partial class CallCenter
             await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: "external", cancellationToken: ct).ConfigureAwait(false);
             await ari.Bridges.AddChannelAsync(bridgeId, [session.CallerChannelId, channel.Id], cancellationToken: ct).ConfigureAwait(false);
         });
+        RecordExternal(session, bridgeId); // every call is recorded, an overflow to a mobile too (REC-05)
     }
 
     /// <summary>The external leg ended (hung up, failed, or never answered): the caller is released too.</summary>
@@ -801,6 +802,7 @@ public sealed partial class CallCenter
     private void WriteIvrCallRecord(CallSession session)
     {
         StopKeyTimer(session);
+        var externalRecording = WriteExternalRecording(session, _lastAt);
         if (session.ExternalChannelId is { } ext)
         {
             session.Run("hang up external", ct => session.App.Ari.Channels.HangupAsync(ext, reason: "normal", cancellationToken: ct));
@@ -822,6 +824,7 @@ public sealed partial class CallCenter
             CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Inbound, Did = session.Caller.Did, AsteriskServer = session.App.Server,
             Caller = session.Caller.CallerNumber, Callee = session.ExternalNumber, EndedAt = _lastAt < session.EnteredAt ? session.EnteredAt : _lastAt,
             Disposition = disposition, ReleasedBy = session.CallerGone && !session.Blocked ? ReleasedBy.Caller : ReleasedBy.System,
+            RecordingId = externalRecording,
         });
     }
 

@@ -253,6 +253,7 @@ public sealed partial class CallCenter
             session.ExternalAnsweredAt ??= at;
             session.BridgeId = bridge.Id;
             _externalLegs[legId] = session;
+            AdoptExternalRecording(session);
             return;
         }
 

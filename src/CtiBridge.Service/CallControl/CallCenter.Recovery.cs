@@ -565,6 +565,8 @@ public sealed partial class CallCenter
                 {
                     AdoptConsult(session, kept, callerInBridge: held is null, at);
                 }
+
+                AdoptCallRecording(session, call, bridge!.Id, agentId);
             }
         }
 

@@ -87,6 +87,15 @@ internal sealed partial class CallSession
     /// <summary>When the external leg was dialled.</summary>
     public DateTimeOffset? ExternalStartedAt { get; set; }
 
+    /// <summary>The recording of the caller's bridge with the outside number, once asked for (<c>call-{call}-ext</c>).</summary>
+    public string? ExternalRecording { get; set; }
+
+    /// <summary>When Asterisk started <see cref="ExternalRecording"/> (null: not, or not yet, confirmed).</summary>
+    public DateTimeOffset? ExternalRecordingStartedAt { get; set; }
+
+    /// <summary>The outside call's recording row is written (once, at the call's end).</summary>
+    public bool ExternalRecordingWritten { get; set; }
+
     /// <summary>The voicemail recording's name while recording.</summary>
     public string? RecordingName { get; set; }
 

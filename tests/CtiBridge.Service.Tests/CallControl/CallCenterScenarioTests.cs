@@ -191,6 +191,22 @@ public sealed class CallCenterScenarioTests(MigratedDatabaseFixture database) : 
 
         Assert.Equal("5552001:answered:2001 5552002:overflowed:", await database.Database.ScalarAsync<string>(
             "SELECT string_agg(concat_ws(':', caller, disposition, coalesce(agent_id, '')), ' ' ORDER BY caller) FROM calls WHERE caller IN ('5552001', '5552002')", ct));
+
+        // Recorded with the mobile too (REC-05): PbxSim recorded the bridge; one recordings row, linked to the overflowed call's row.
+        await ExternalRecordingStoredAsync(rig, overflowed.CallId, ct);
+    }
+
+    /// <summary>The caller's bridge with the outside number was recorded in PbxSim, stored once and linked to the call's row.</summary>
+    private async Task ExternalRecordingStoredAsync(CallCenterRig rig, string callId, CancellationToken ct)
+    {
+        var recording = $"call-{callId}-ext";
+        using (var ari = new Asterisk.Ari.AriClient(CtiBridge.Service.Hosting.AsteriskServer.ToAriOptions(CtiBridge.Service.Tests.Hosting.PbxSimSettings.For(rig.Pbx).Ari)))
+        {
+            Assert.Equal("wav", (await ari.Recordings.GetStoredAsync(recording, ct)).Format);
+        }
+
+        Assert.Equal($"{recording}|1|{recording}.wav|t", await database.Database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', c.recording_id, count(r.*), min(substring(r.path from '[^/]+$')), bool_and(r.ended_at >= r.started_at)) FROM calls c JOIN recordings r USING (call_id) WHERE c.call_id = '{Q(callId)}' GROUP BY c.recording_id", ct));
     }
 
     [Fact]
@@ -275,5 +291,6 @@ public sealed class CallCenterScenarioTests(MigratedDatabaseFixture database) : 
         // An answered outside number served the caller: ivr_completed (counted as answered in the answer rate).
         Assert.Equal("1|ivr_completed", await database.Database.ScalarAsync<string>(
             "SELECT concat_ws('|', count(*), min(disposition)) FROM calls WHERE caller = '5554001'", ct));
+        await ExternalRecordingStoredAsync(rig, callId!, ct);
     }
 }
