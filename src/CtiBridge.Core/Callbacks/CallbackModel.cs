@@ -142,8 +142,11 @@ public sealed record CallbackRequest
     /// <summary>The agent who owns it (agent-scheduled "I will call you back"); null for any agent of the queue.</summary>
     public string? OwnerAgentId { get; init; }
 
-    /// <summary>Agent-first (default) or customer-first.</summary>
-    public CallbackMode Mode { get; init; } = CallbackMode.AgentFirst;
+    /// <summary>
+    /// Agent-first or customer-first; null (the default) for the queue's own setting
+    /// (<c>callControl.queues[].callbackMode</c>), agent-first when the queue has none.
+    /// </summary>
+    public CallbackMode? Mode { get; init; }
 
     /// <summary>Priority in the queue when placed; null for the configured callback priority.</summary>
     public int? Priority { get; init; }
@@ -183,8 +186,8 @@ public sealed record CallbackRequest
     /// <param name="queue">The queue they waited in.</param>
     /// <param name="callId">Their call.</param>
     /// <param name="enteredQueueAt">When they first entered the queue (their place in line).</param>
-    /// <param name="mode">Agent-first or customer-first (the queue's setting).</param>
-    public static CallbackRequest QueueCallback(string number, string queue, string callId, DateTimeOffset enteredQueueAt, CallbackMode mode = CallbackMode.AgentFirst) => new()
+    /// <param name="mode">Agent-first or customer-first; null for the queue's setting.</param>
+    public static CallbackRequest QueueCallback(string number, string queue, string callId, DateTimeOffset enteredQueueAt, CallbackMode? mode = null) => new()
     {
         Number = number, Source = CallbackSource.Queue, Queue = queue, OriginCallId = callId,
         PlaceInLineSince = enteredQueueAt, Mode = mode, Reason = "caller asked for a callback while waiting",

@@ -10,7 +10,7 @@ namespace CtiBridge.Data.Callbacks;
 /// open callback), exactly-once state transitions with their history, and the reads of the
 /// scheduler, the API and the CLI. No clock of its own: the caller passes the time of each change.
 /// </summary>
-public sealed class CallbackStore(NpgsqlDataSource dataSource)
+public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
 {
     /// <summary>Stores a request at <paramref name="at"/> with its planned times; merges into an open callback of the same number.</summary>
     /// <param name="request">The request (validated by the caller).</param>
@@ -29,7 +29,7 @@ public sealed class CallbackStore(NpgsqlDataSource dataSource)
         p.AddWithValue("source", CallbackStates.SourceName(request.Source));
         p.AddWithValue("queue", request.Queue);
         AddText(p, "owner", request.OwnerAgentId);
-        p.AddWithValue("mode", CallbackStates.ModeName(request.Mode));
+        p.AddWithValue("mode", CallbackStates.ModeName(request.Mode ?? CallbackMode.AgentFirst));
         p.AddWithValue("priority", priority);
         AddText(p, "reason", request.Reason);
         p.AddWithValue("at", at);

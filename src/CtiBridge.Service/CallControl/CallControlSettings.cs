@@ -226,6 +226,14 @@ public sealed class CallQueueSettings
     /// <summary>Keys a waiting caller may press to leave the queue.</summary>
     public List<QueueExitKeySettings> ExitKeys { get; set; } = [];
 
+    /// <summary>
+    /// Who is called first when this queue's callbacks are placed: <c>agentFirst</c> (the default: an agent is
+    /// reserved and rung, then the customer, who never waits) or <c>customerFirst</c> (the customer, on music,
+    /// then the reserved agent). Applies to every callback of the queue that does not choose for itself: the
+    /// callback key, abandoned calls, voicemails, and API/CLI requests without a mode (docs/callbacks.md §1).
+    /// </summary>
+    public string? CallbackMode { get; set; }
+
     /// <summary>Where calls go when they cannot (or did not) get an agent here.</summary>
     public List<QueueOverflowSettings> Overflow { get; set; } = [];
 
@@ -341,6 +349,35 @@ public sealed class DidRouteSettings
 /// <summary>Checks the <c>callControl</c> section and turns it into the ACD core's configuration.</summary>
 public static class CallControlConfiguration
 {
+    /// <summary>The values of <see cref="CallQueueSettings.CallbackMode"/>.</summary>
+    public static IReadOnlyList<string> CallbackModeNames { get; } = ["agentFirst", "customerFirst"];
+
+    /// <summary>
+    /// The mode <paramref name="queue"/> chooses for its callbacks (<see cref="CallQueueSettings.CallbackMode"/>, any
+    /// letter case); null when it names none, or a name that is none of <see cref="CallbackModeNames"/> (which
+    /// <see cref="Validate"/> refuses, so a running configuration never has one).
+    /// </summary>
+    public static Core.Callbacks.CallbackMode? QueueCallbackMode(CallQueueSettings queue)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        return queue.CallbackMode switch
+        {
+            { } m when m.Equals("agentFirst", StringComparison.OrdinalIgnoreCase) => Core.Callbacks.CallbackMode.AgentFirst,
+            { } m when m.Equals("customerFirst", StringComparison.OrdinalIgnoreCase) => Core.Callbacks.CallbackMode.CustomerFirst,
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// The mode the queue named <paramref name="queue"/> chooses for its callbacks in <paramref name="settings"/>;
+    /// null for a queue that names none or is not configured.
+    /// </summary>
+    public static Core.Callbacks.CallbackMode? QueueCallbackMode(CallControlSettings settings, string queue)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Queues.FirstOrDefault(q => string.Equals(q.Name, queue, StringComparison.Ordinal)) is { } found ? QueueCallbackMode(found) : null;
+    }
+
     private static void CheckBetween(List<SettingsProblem> problems, string path, TimeSpan value, (TimeSpan Min, TimeSpan Max) bounds, string what)
     {
         if (value < bounds.Min || value > bounds.Max)
@@ -393,6 +430,12 @@ public static class CallControlConfiguration
             if (string.IsNullOrWhiteSpace(queue.MusicOnHold))
             {
                 problems.Add(new SettingsProblem($"{at}.musicOnHold", "is required (a class from musiconhold.conf, e.g. \"default\")"));
+            }
+
+            if (queue.CallbackMode is { } callbackMode && QueueCallbackMode(queue) is null)
+            {
+                problems.Add(new SettingsProblem($"{at}.callbackMode",
+                    $"'{callbackMode}' is not a callback mode ({string.Join(", ", CallbackModeNames)}){SpellingSuggestion.DidYouMean(callbackMode, CallbackModeNames)}"));
             }
         }
 

@@ -35,7 +35,10 @@ public static class CallbackExtensions
             provider.GetRequiredService<CallbackStore>(), settings.Callbacks.ToPolicy(), provider.GetRequiredService<TimeProvider>(),
             provider.GetService<ICallbackPlacement>() ?? ActivatorUtilities.CreateInstance<WithoutCallControlPlacement>(provider),
             provider.GetServices<ICallbackObserver>(), provider.GetRequiredService<ILogger<CallbackService>>(),
-            queues.Count == 0 ? null : queues.Contains));
+            queues.Count == 0 ? null : queues.Contains,
+            // The queue's callbackMode as running now (a reload applies to the next request), read from call control
+            // when it runs here, else from the file this instance started with.
+            queue => CallControl.CallControlConfiguration.QueueCallbackMode(provider.GetService<CallControl.CallCenter>()?.Settings ?? settings.CallControl, queue)));
         services.AddSingleton<ICallbackRequests>(provider => provider.GetRequiredService<CallbackService>());
         services.AddHostedService(provider => new CallbackSchedulerService(
             provider.GetRequiredService<CallbackService>(), connectionString, provider.GetRequiredService<DatabaseSchemaState>(),
@@ -45,6 +48,7 @@ public static class CallbackExtensions
                 HeartbeatInterval = settings.Callbacks.HeartbeatInterval, InstanceDeadAfter = settings.Callbacks.InstanceDeadAfter,
             },
             provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<CallbackSchedulerService>>()));
+        services.AddHostedService(provider => new CallbackNoticeStream(provider, provider.GetRequiredService<ILogger<CallbackNoticeStream>>()));
         return services;
     }
 }

@@ -38,6 +38,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     private readonly ICallbackPlacement _placement;
     private readonly IReadOnlyList<ICallbackObserver> _observers;
     private readonly Func<string, bool>? _queueExists;
+    private readonly Func<string, CallbackMode?>? _queueMode;
     private readonly ILogger<CallbackService> _logger;
     private CallbackScheduler? _scheduler;
     private CallbackInstanceWatch? _watch;
@@ -63,9 +64,14 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     /// <param name="observers">Reminder/escalation listeners.</param>
     /// <param name="logger">Log.</param>
     /// <param name="queueExists">Checks a request's queue; null accepts any name.</param>
+    /// <param name="queueMode">
+    /// The mode a queue's configuration chooses for its callbacks (<c>callControl.queues[].callbackMode</c>), read at
+    /// each request that does not name one; null (or a null answer) for agent-first.
+    /// </param>
     /// <exception cref="ArgumentException">The policy is invalid (every problem listed).</exception>
     public CallbackService(CallbackStore store, CallbackPolicy policy, TimeProvider clock, ICallbackPlacement placement,
-        IEnumerable<ICallbackObserver> observers, ILogger<CallbackService> logger, Func<string, bool>? queueExists = null)
+        IEnumerable<ICallbackObserver> observers, ILogger<CallbackService> logger, Func<string, bool>? queueExists = null,
+        Func<string, CallbackMode?>? queueMode = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         var problems = policy.Validate();
@@ -81,6 +87,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         _observers = [.. observers];
         _logger = logger;
         _queueExists = queueExists;
+        _queueMode = queueMode;
     }
 
     /// <summary>Who this node is in history rows (its Quartz instance id once attached).</summary>
@@ -122,7 +129,10 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         }
 
         Validate(request);
-        request = request with { Number = request.Number.Trim() };
+        // A request that names no mode (the callbacks callers ask for themselves: the queue key, an abandon, a
+        // voicemail; an API/CLI request without one) takes its queue's: the centre decides per queue whether its
+        // customers wait for an agent or its agents wait for the customer.
+        request = request with { Number = request.Number.Trim(), Mode = request.Mode ?? _queueMode?.Invoke(request.Queue) ?? CallbackMode.AgentFirst };
 
         var now = _clock.GetUtcNow();
         var times = CallbackPlanner.Plan(_policy, request, now);
@@ -410,7 +420,7 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         foreach (var c in await _store.ToEscalateAsync(now, _policy.EscalateAfter, 1000, cancellationToken).ConfigureAwait(false))
         {
             var escalated = await _store.MoveAsync(c.Id, [c.State], c.State,
-                new CallbackChange(now, c.Deadline is { } d && d <= now ? $"past its deadline {d:O}" : $"open {_policy.EscalateAfter.TotalMinutes:0} min after due", Actor) { Kind = "escalated" },
+                new CallbackChange(now, c.Deadline is { } d && d <= now ? $"past its deadline {d:O}" : (_policy.EscalateAfter >= TimeSpan.FromMinutes(1) ? $"open {_policy.EscalateAfter.TotalMinutes:0} min after due" : $"open {_policy.EscalateAfter.TotalSeconds:0} s after due"), Actor) { Kind = "escalated" },
                 cancellationToken).ConfigureAwait(false);
             if (escalated is not null)
             {

@@ -82,14 +82,21 @@ public static class CallbacksCommand
         var owner = new Option<string?>("--owner") { Description = "The owning agent (default: any agent of the queue)." };
         var reason = new Option<string?>("--reason") { Description = "Why, for the agent." };
         var name = new Option<string?>("--name") { Description = "The customer's name." };
-        var customerFirst = new Option<bool>("--customer-first") { Description = "Call the customer first, then the agent (default: agent first)." };
-        var command = new Command("add", "Schedule a callback (a number with an open callback gets this request merged into it).") { number, queue, at, owner, reason, name, customerFirst };
+        var customerFirst = new Option<bool>("--customer-first") { Description = "Call the customer first, then the agent (default: the queue's callbackMode in --config, else agent first)." };
+        var agentFirst = new Option<bool>("--agent-first") { Description = "Call the agent first, then the customer, whatever the queue's callbackMode." };
+        var command = new Command("add", "Schedule a callback (a number with an open callback gets this request merged into it).") { number, queue, at, owner, reason, name, customerFirst, agentFirst };
         var database = CliDatabase.AddTo(command);
         command.SetAction((parse, ct) => DialerCli.WithDatabaseAsync(parse, database, "callbacks add", async (dataSource, output, error) =>
         {
             if (!TryParseTime(parse.GetValue(at)!, out var due))
             {
                 await error.WriteLineAsync($"callbacks add: --at '{parse.GetValue(at)}' is not a time (ISO 8601, e.g. 2026-12-01T15:00:00+08:00).");
+                return 2;
+            }
+
+            if (parse.GetValue(customerFirst) && parse.GetValue(agentFirst))
+            {
+                await error.WriteLineAsync("callbacks add: give --customer-first or --agent-first, not both.");
                 return 2;
             }
 
@@ -102,7 +109,7 @@ public static class CallbacksCommand
             {
                 var request = CallbackRequest.AgentScheduled(parse.GetValue(number)!, parse.GetValue(queue)!, due, parse.GetValue(owner), parse.GetValue(reason), DialerCli.Actor) with
                 {
-                    CustomerName = parse.GetValue(name), Mode = parse.GetValue(customerFirst) ? CallbackMode.CustomerFirst : CallbackMode.AgentFirst,
+                    CustomerName = parse.GetValue(name), Mode = parse.GetValue(customerFirst) ? CallbackMode.CustomerFirst : parse.GetValue(agentFirst) ? CallbackMode.AgentFirst : null,
                 };
                 var ticket = await callbacks.CreateAsync(request, ct);
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -197,7 +204,8 @@ public static class CallbacksCommand
 
         var queues = settings.CallControl.Queues.Select(q => q.Name).ToHashSet(StringComparer.Ordinal);
         return new CallbackService(new CallbackStore(dataSource), settings.Callbacks.ToPolicy(), TimeProvider.System,
-            new RecordOnlyPlacement(), [], NullLogger<CallbackService>.Instance, queues.Count == 0 ? null : queues.Contains);
+            new RecordOnlyPlacement(), [], NullLogger<CallbackService>.Instance, queues.Count == 0 ? null : queues.Contains,
+            queue => CallControl.CallControlConfiguration.QueueCallbackMode(settings.CallControl, queue));
     }
 
     /// <summary>The command line places nothing: the running service does.</summary>

@@ -21,7 +21,7 @@ public static class CallbackEndpoints
     /// <param name="Reason">Why, for the agent.</param>
     /// <param name="CustomerName">Customer's name shown to the agent.</param>
     /// <param name="Note">Earlier contact, for the agent.</param>
-    /// <param name="Mode"><c>agent_first</c> (default) or <c>customer_first</c>.</param>
+    /// <param name="Mode"><c>agent_first</c> or <c>customer_first</c>; absent for the queue's <c>callbackMode</c> (agent-first when it names none).</param>
     /// <param name="Deadline">Escalated when still open then.</param>
     public sealed record CreateRequest(string? Number, string? Queue, DateTimeOffset? DueAt, string? OwnerAgentId, string? Reason,
         string? CustomerName, string? Note, string? Mode, DateTimeOffset? Deadline);
@@ -156,16 +156,17 @@ public static class CallbackEndpoints
             problems["dueAt"] = ["The promised time is required (ISO 8601 with offset)."];
         }
 
-        var mode = CallbackMode.AgentFirst;
-        if (body.Mode is { } m && m != "agent_first")
+        // No mode: the queue's (callControl.queues[].callbackMode), agent-first when it names none.
+        CallbackMode? mode = null;
+        if (body.Mode is { } m)
         {
-            if (m == "customer_first")
+            try
             {
-                mode = CallbackMode.CustomerFirst;
+                mode = CallbackStates.ParseMode(m);
             }
-            else
+            catch (FormatException)
             {
-                problems["mode"] = [$"'{m}' is not a mode (agent_first, customer_first)."];
+                problems["mode"] = [$"'{m}' is not a mode (agent_first, customer_first; absent: the queue's callbackMode)."];
             }
         }
 

@@ -151,6 +151,7 @@ public static class LiveEventFormat
                 Names(w, "agentsChanged", x.AgentsChanged);
             }),
             CtiBridge.Service.Dialer.DialerPreviewNoted x => CtiBridge.Service.Dialer.DialerLiveEvents.Preview(x),
+            CtiBridge.Service.Callbacks.CallbackNoticeNoted x => CtiBridge.Service.Callbacks.CallbackLiveEvents.Notice(x),
             _ => null,
         };
     }

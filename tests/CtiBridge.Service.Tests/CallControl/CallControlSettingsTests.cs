@@ -1,5 +1,6 @@
 using System.Collections;
 using CtiBridge.Core.Acd;
+using CtiBridge.Core.Callbacks;
 using CtiBridge.Service.Configuration;
 
 namespace CtiBridge.Service.Tests.CallControl;
@@ -109,6 +110,19 @@ public sealed class CallControlSettingsTests
         var problem = Assert.Single(problems);
         Assert.StartsWith("callControl.queues[0].strategy: 'leastrecnt' is not a strategy (", problem, StringComparison.Ordinal);
         Assert.EndsWith("; did you mean 'leastrecent'?", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_QueueCallbackMode_TakesBothModesInAnyCase_AndRefusesAnotherNamingTheKnownOnes()
+    {
+        var problems = Problems("""
+            { "queues": [ { "name": "a", "callbackMode": "customerFrist" }, { "name": "b", "callbackMode": "CustomerFirst" },
+                          { "name": "c", "callbackMode": "agentFirst" }, { "name": "d" } ] }
+            """);
+        var queues = new[] { "customerFirst", "CustomerFirst", "agentFirst", null }.Select(m => new global::CtiBridge.Service.CallControl.CallQueueSettings { Name = "q", CallbackMode = m });
+
+        Assert.Equal(["callControl.queues[0].callbackMode: 'customerFrist' is not a callback mode (agentFirst, customerFirst); did you mean 'customerFirst'?"], problems);
+        Assert.Equal([CallbackMode.CustomerFirst, CallbackMode.CustomerFirst, CallbackMode.AgentFirst, null], queues.Select(global::CtiBridge.Service.CallControl.CallControlConfiguration.QueueCallbackMode));
     }
 
     [Fact]

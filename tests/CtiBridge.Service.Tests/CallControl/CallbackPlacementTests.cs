@@ -18,7 +18,7 @@ namespace CtiBridge.Service.Tests.CallControl;
 /// Real clock with short rings; every wait is event-driven or a bounded poll.
 /// </summary>
 [Trait("Tier", "PbxSim")]
-public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
+public sealed partial class CallbackPlacementTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
     private static CallQueueSettings Queue(double ringSeconds = 10) => new()
     {
@@ -316,6 +316,26 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
             $"SELECT string_agg(disposition, ',' ORDER BY started_at) FROM calls WHERE callback_id = '{ticket.Callback.Id}' AND direction = 'outbound'", ct));
     }
 
+    /// <summary>
+    /// Customer-first as PbxSim saw it: the customer's leg through the trunk first, on music, then the agent's desk
+    /// phone <paramref name="agentPhone"/>; both in one bridge, the music stopped.
+    /// </summary>
+    private static async Task CustomerCalledFirstAsync(CallCenterRig rig, string agentPhone, CancellationToken ct)
+    {
+        var customer = await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct);
+        var customerChannel = customer["Channel"]!;
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", customerChannel, ct);
+        var agentDial = await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(
+            e => e.EventName == "Newchannel" && (e["Channel"] ?? string.Empty).StartsWith($"PJSIP/{agentPhone}-", StringComparison.Ordinal), "the agent's phone", ct);
+        var agentChannel = agentDial["Channel"]!;
+        Assert.True(rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == customerChannel)
+            < rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == agentChannel), "customer-first: the customer's leg comes first");
+        var agentInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", agentChannel, ct);
+        var customerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", customerChannel, ct);
+        Assert.Equal(agentInBridge["BridgeUniqueid"], customerInBridge["BridgeUniqueid"]);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", customerChannel, ct);
+    }
+
     [Fact]
     public async Task CustomerFirst_TheCustomerIsCalledFirst_ThenTheReservedAgentIsRung_AndBridged()
     {
@@ -326,18 +346,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         var ticket = await callbacks.CreateAsync(
             CallbackRequest.AgentScheduled("5550303", "support", DateTimeOffset.UtcNow, null, "customer first", "api:test") with { Mode = CallbackMode.CustomerFirst }, ct);
 
-        var customer = await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct);
-        var customerChannel = customer["Channel"]!;
-        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", customerChannel, ct);
-        var agentDial = await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(
-            e => e.EventName == "Newchannel" && (e["Channel"] ?? string.Empty).StartsWith("PJSIP/1003-", StringComparison.Ordinal), "the agent's phone", ct);
-        var agentChannel = agentDial["Channel"]!;
-        Assert.True(rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == customerChannel)
-            < rig.PbxEvents.Snapshot().ToList().FindIndex(e => e.EventName == "Newchannel" && e["Channel"] == agentChannel), "customer-first: the customer's leg comes first");
-        var agentInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", agentChannel, ct);
-        var customerInBridge = await rig.PbxEvents.WaitAsync("BridgeEnter", customerChannel, ct);
-        Assert.Equal(agentInBridge["BridgeUniqueid"], customerInBridge["BridgeUniqueid"]);
-        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", customerChannel, ct);
+        await CustomerCalledFirstAsync(rig, "1003", ct);
 
         await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Connected, ct);
         await rig.AgentWentAsync("2003", AgentState.WrapUp, AgentState.Ready, ct);
@@ -692,7 +701,7 @@ public sealed class CallbackPlacementTests(MigratedDatabaseFixture database) : I
         // own priority: behind B, who was ahead of A.
         var task = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5551001" && e.Caller.Attributes.ContainsKey("callbackId"), "A's callback in the queue", ct);
         var owed = (await callbacks.GetAsync(Guid.Parse(task.Caller.Attributes["callbackId"]), ct))!;
-        Assert.Equal((CallbackSource.Queue, aQueued.CallId), (owed.Source, owed.OriginCallId));
+        Assert.Equal((CallbackSource.Queue, aQueued.CallId, CallbackMode.AgentFirst), (owed.Source, owed.OriginCallId, owed.Mode)); // the queue names no callbackMode
         Assert.InRange(owed.PlaceInLineSince!.Value - aQueued.At, TimeSpan.FromMilliseconds(-1), TimeSpan.FromMilliseconds(1)); // PostgreSQL keeps microseconds
         Assert.Equal(bQueued.Priority, task.Priority);
         var c = rig.Trunk.CallIn("4008001", "5551003", "Cy");

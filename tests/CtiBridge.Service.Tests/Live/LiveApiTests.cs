@@ -29,7 +29,7 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
         ScreenPopUrl = PopTemplate,
     };
 
-    private static HttpClient Client(CallCenterRig rig, string token)
+    internal static HttpClient Client(CallCenterRig rig, string token)
     {
         var address = rig.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         var client = new HttpClient { BaseAddress = new Uri(address), Timeout = Timeout.InfiniteTimeSpan };
