@@ -37,7 +37,7 @@ public sealed partial class CallbackPlacementTests
         // An agent comes: the customer is called first, then the agent, and the promise is kept. (The customer talks
         // 5 s from their answer: long enough for the agent's phone to ring and answer under load before they hang up.)
         await rig.LoginAsync("2020", ct);
-        await CustomerCalledFirstAsync(rig, "1020", ct);
+        await CustomerCalledFirstAsync(rig, "1020", ct, trunkChannel: 2); // the first is the caller who pressed 1
         await StateAsync(callbacks, owed.Id, CallbackState.Connected, ct);
         await rig.AgentWentAsync("2020", AgentState.WrapUp, AgentState.Ready, ct);
     }

@@ -318,11 +318,12 @@ public sealed partial class CallbackPlacementTests(MigratedDatabaseFixture datab
 
     /// <summary>
     /// Customer-first as PbxSim saw it: the customer's leg through the trunk first, on music, then the agent's desk
-    /// phone <paramref name="agentPhone"/>; both in one bridge, the music stopped.
+    /// phone <paramref name="agentPhone"/>; both in one bridge, the music stopped. The customer's leg is the
+    /// <paramref name="trunkChannel"/>-th channel of the trunk (callers who called in earlier have the ones before).
     /// </summary>
-    private static async Task CustomerCalledFirstAsync(CallCenterRig rig, string agentPhone, CancellationToken ct)
+    private static async Task CustomerCalledFirstAsync(CallCenterRig rig, string agentPhone, CancellationToken ct, int trunkChannel = 1)
     {
-        var customer = await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct);
+        var customer = await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, nth: trunkChannel);
         var customerChannel = customer["Channel"]!;
         await rig.PbxEvents.WaitAsync("MusicOnHoldStart", customerChannel, ct);
         var agentDial = await rig.PbxEvents.WaitForAsync<CtiBridge.Asterisk.Ami.AmiMessage>(
