@@ -37,8 +37,16 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
         return client;
     }
 
-    private async Task<string> KeyAsync(ApiRole role, string? agent = null) =>
-        (await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync($"{role}-{Guid.NewGuid():N}"[..24], role, agent, "test", Ct)).Token;
+    private async Task<string> KeyAsync(ApiRole role, string? agent = null) => (await NamedKeyAsync(role, agent)).Token;
+
+    // The class's tests share one database: a test reading audit_log filters by its own key's name
+    // (the actor), or it would count the rows another test of the class wrote before it.
+    private async Task<(string Name, string Token)> NamedKeyAsync(ApiRole role, string? agent = null)
+    {
+        var name = $"{role}-{Guid.NewGuid():N}"[..24];
+        var key = await new ApiKeyStore(database.Database.DataSource, TimeProvider.System).CreateAsync(name, role, agent, "test", Ct);
+        return (name, key.Token);
+    }
 
     [Fact]
     public async Task EventStream_AgentKeySeesOnlyItsOwnAgent_AndGetsTheScreenPopWithTheUrlFilledIn()
@@ -181,7 +189,8 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
     public async Task Supervisor_ForcesPauseAndLogout_RecordedAsSupervisorAndAudited()
     {
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
-        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
+        var (supervisorName, supervisorToken) = await NamedKeyAsync(ApiRole.Supervisor);
+        using var supervisor = Client(rig, supervisorToken);
         await rig.LoginAsync("2001", Ct);
 
         var noReason = await supervisor.PostAsJsonAsync("/api/supervisor/agents/2001/pause", new { }, Ct);
@@ -200,7 +209,7 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
         Assert.Equal(ChangeSource.Supervisor, loggedOut.Source);
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         var audited = await database.Database.ScalarAsync<string>(
-            "SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE target = '2001' AND role = 'supervisor' AND action LIKE '%/supervisor/%'", Ct);
+            $"SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE actor = '{supervisorName}' AND target = '2001' AND role = 'supervisor' AND action LIKE '%/supervisor/%'", Ct);
         Assert.Equal("POST /api/supervisor/agents/2001/pause 400 | POST /api/supervisor/agents/2001/pause 200 | POST /api/supervisor/agents/2001/logout 200", audited);
     }
 
@@ -208,7 +217,8 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
     public async Task Supervisor_ResumesAndPausesOverTheApi_RecordedAsSupervisor_TheAgentsOwnKeyAsAgent()
     {
         await using var rig = await CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], Ct);
-        using var supervisor = Client(rig, await KeyAsync(ApiRole.Supervisor));
+        var (supervisorName, supervisorToken) = await NamedKeyAsync(ApiRole.Supervisor);
+        using var supervisor = Client(rig, supervisorToken);
         using var desk = Client(rig, await KeyAsync(ApiRole.Agent, "2001"));
         await rig.LoginAsync("2001", Ct);
 
@@ -248,7 +258,7 @@ public sealed class LiveApiTests(MigratedDatabaseFixture database) : IClassFixtu
 
         // Audited with the supervisor as actor, whichever endpoint was used.
         var audited = await database.Database.ScalarAsync<string>(
-            "SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE target = '2001' AND role = 'supervisor' AND action LIKE '%/resume%'", Ct);
+            $"SELECT string_agg(action || ' ' || outcome, ' | ' ORDER BY id) FROM audit_log WHERE actor = '{supervisorName}' AND target = '2001' AND role = 'supervisor' AND action LIKE '%/resume%'", Ct);
         Assert.Equal("POST /api/supervisor/agents/2001/resume 200 | POST /api/supervisor/agents/2001/resume 409 | POST /api/agents/2001/resume 200", audited);
     }
 
