@@ -37,23 +37,31 @@ public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, T
 
     /// <summary>Claims up to <paramref name="limit"/> due leads of the campaign for this instance, oldest due first.</summary>
     public Task<IReadOnlyList<HopperLead>> ClaimAsync(string campaignId, int limit, CancellationToken cancellationToken = default) =>
-        ClaimAsync("dialer_hopper_claim", campaignId, null, limit, cancellationToken);
+        ClaimAsync("dialer_hopper_claim", campaignId, null, limit, timeProvider.GetUtcNow(), cancellationToken);
+
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> leads of the campaign due at <paramref name="now"/>, oldest due first.
+    /// The dialer passes its round's time, so every campaign paced in one round sees the same leads due: a lead
+    /// coming due while the round goes from a higher-priority campaign to a lower one waits for the next round
+    /// instead of going to the lower one first.
+    /// </summary>
+    public Task<IReadOnlyList<HopperLead>> ClaimAsync(string campaignId, int limit, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        ClaimAsync("dialer_hopper_claim", campaignId, null, limit, now, cancellationToken);
 
     /// <summary>
     /// Preview mode: claims up to <paramref name="limit"/> due leads for one agent: the agent's own
     /// leads first, then leads nobody owns (never another agent's), oldest due first within each.
     /// </summary>
     public Task<IReadOnlyList<HopperLead>> ClaimForAgentAsync(string campaignId, string agentId, int limit, CancellationToken cancellationToken = default) =>
-        ClaimAsync("dialer_hopper_claim_for_agent", campaignId, agentId ?? throw new ArgumentNullException(nameof(agentId)), limit, cancellationToken);
+        ClaimAsync("dialer_hopper_claim_for_agent", campaignId, agentId ?? throw new ArgumentNullException(nameof(agentId)), limit, timeProvider.GetUtcNow(), cancellationToken);
 
-    private async Task<IReadOnlyList<HopperLead>> ClaimAsync(string query, string campaignId, string? agentId, int limit, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<HopperLead>> ClaimAsync(string query, string campaignId, string? agentId, int limit, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (limit <= 0)
         {
             return [];
         }
 
-        var now = timeProvider.GetUtcNow();
         await using var command = dataSource.CreateCommand(NamedQueries.Get(query));
         command.Parameters.AddWithValue("campaign_id", campaignId);
         command.Parameters.AddWithValue("now", now);

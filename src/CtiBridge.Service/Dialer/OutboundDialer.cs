@@ -385,7 +385,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             // Enough candidates for any plan (windows and DNC may skip some); the rest go back at once.
             var limit = messageOnly ? available : Math.Min(available, Math.Max(4, 3 * snapshot.LoggedIn));
-            leads.AddRange(await _hopper.ClaimAsync(campaign.Definition.Id, limit, ct).ConfigureAwait(false));
+            leads.AddRange(await _hopper.ClaimAsync(campaign.Definition.Id, limit, now, ct).ConfigureAwait(false));
         }
 
         var dialled = new HashSet<string>(StringComparer.Ordinal);

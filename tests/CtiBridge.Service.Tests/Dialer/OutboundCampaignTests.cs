@@ -365,10 +365,10 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     /// <summary>
-    /// Issue 10's campaign of 500 leads with mixed customers (busy, never answering, invalid,
-    /// machines, people), paced predictively by one dialer with eight agents, dialled to completion
-    /// within a bounded time: every lead ends in exactly one final state that matches its attempts,
-    /// no lead or number is ever in two calls at once, and the compliance ledger holds the policy.
+    /// Two progressive campaigns of different priority on one shared trunk of two lines, in one dialer:
+    /// when leads of both come due in the same round with every agent waiting, the trunk's lines go to
+    /// the higher priority first (though the other campaign's agents joined first), both campaigns
+    /// together never have more calls up than the trunk's lines, and the lower one still gets lines.
     /// </summary>
     [Fact]
     public async Task TwoCampaignsOnOneSharedTrunk_HigherPriorityDialsFirst_TogetherNeverMoreLinesThanTheTrunk()
@@ -389,7 +389,13 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         await JoinAsync(dialer, high, "2004", "1004");
         await WaitUntilAsync(async () => (await dialer.GetStatsAsync(Ct)).Count(s => (s.CampaignId == high || s.CampaignId == low) && s.AgentsIdle == 2) == 2,
             "the four agents to wait for calls", TimeSpan.FromSeconds(10));
-        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = NULL WHERE campaign_id IN ('{high}', '{low}') RETURNING 1", Ct);
+        // Due at one instant a few seconds ahead, not "due now": the dialer paces the campaigns one after the other
+        // in a round, and leads made due by this update while a round is between the two campaigns (the high one
+        // already looked, the low one not yet) would go to the low one first. Every campaign of a round claims the
+        // leads due at the round's time, so the first round at or after the instant sees both campaigns' leads due.
+        var dueAt = TimeProvider.System.GetUtcNow().AddSeconds(5);
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = '{dueAt.UtcDateTime:O}'::timestamptz WHERE campaign_id IN ('{high}', '{low}') RETURNING 1", Ct);
+        Assert.True(TimeProvider.System.GetUtcNow() < dueAt, "the leads were made due after the instant they are due at: the test's premise (both due in the same round) does not hold");
 
         await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id IN ('{high}', '{low}') AND status = 'open'") == 0,
             "every lead of both campaigns to be closed", TimeSpan.FromSeconds(120), async () => await SummaryAsync(high) + "\n" + await SummaryAsync(low));
@@ -451,6 +457,12 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         Assert.Equal(2, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'reached' AND claimed_by IS NULL"));
     }
 
+    /// <summary>
+    /// Issue 10's campaign of 500 leads with mixed customers (busy, never answering, invalid,
+    /// machines, people), paced predictively by one dialer with eight agents, dialled to completion
+    /// within a bounded time: every lead ends in exactly one final state that matches its attempts,
+    /// no lead or number is ever in two calls at once, and the compliance ledger holds the policy.
+    /// </summary>
     [Fact]
     public async Task FiveHundredLeads_Predictive_EveryLeadOneFinalOutcome_NoDoubleDials_AbandonRateWithinPolicy()
     {
