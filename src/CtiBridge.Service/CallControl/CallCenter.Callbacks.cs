@@ -327,16 +327,17 @@ public sealed partial class CallCenter
             placed.CustomerAnsweredAt = at;
             if (placed.Mode == CallbackMode.AgentFirst)
             {
-                placed.ConnectedAt = at;
                 if (session.BridgeId is { } bridgeId)
                 {
+                    // Connected once the customer is in the agent's bridge (CallbackPartyJoined), not at the answer.
                     var ari = session.App.Ari;
                     session.Run("bring the callback customer to the agent", ct => ari.Bridges.AddChannelAsync(bridgeId, [channel.Id], cancellationToken: ct));
-                    RecordCallback(session, bridgeId);
+                }
+                else
+                {
+                    CallbackConnected(session, at); // no bridge to wait for
                 }
 
-                StoreCallbackCall(session);
-                ReportConnected(session);
                 return true;
             }
 
@@ -361,24 +362,63 @@ public sealed partial class CallCenter
             }
 
             var session = leg.Session;
-            placed.ConnectedAt = at;
             if (session.BridgeId is { } bridgeId)
             {
+                // Connected once the agent is in the customer's bridge (CallbackPartyJoined), not at the agent's answer.
                 var ari = session.App.Ari;
                 session.Run("bring the agent to the callback customer", async ct =>
                 {
                     await ari.Channels.StopMohAsync(placed.CustomerLegId, ct).ConfigureAwait(false);
                     await ari.Bridges.AddChannelAsync(bridgeId, [channel.Id], cancellationToken: ct).ConfigureAwait(false);
                 });
-                RecordCallback(session, bridgeId);
+            }
+            else
+            {
+                CallbackConnected(session, at); // no bridge to wait for
             }
 
-            StoreCallbackCall(session);
-            ReportConnected(session);
             return true;
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// ChannelEnteredBridge: the second party of a callback entered the conversation's bridge (agent-first: the
+    /// customer joining the agent; customer-first: the agent joining the customer), so they talk: the callback is
+    /// connected now. Not at the answer: a customer who hangs up before being put through (the join takes a moment,
+    /// longer under load) never talked to anyone, and storing "connected" then called the promise kept (found by
+    /// CallbackKillTests: a customer answered, hung up 0.5 s later while the join was on its way, and the join failed
+    /// with "Channel not found"). Such an attempt now ends as answered without an agent (failed, retried per policy).
+    /// The ARI events come in order, so the join is seen before that party's StasisEnd. False when it is not such a join.
+    /// </summary>
+    private bool CallbackPartyJoined(StasisApp app, string channelId, string bridgeId, DateTimeOffset at)
+    {
+        var session = _callbackLegs.TryGetValue(channelId, out var ofCustomer) && ofCustomer.Placed is { Mode: CallbackMode.AgentFirst }
+            ? ofCustomer
+            : _channels.TryGetValue(On(app, channelId), out var leg) && leg.Session.Placed is { Mode: CallbackMode.CustomerFirst } placed && placed.AgentLegId == channelId
+                ? leg.Session
+                : null;
+        if (session is null || session.Ended || session.BridgeId != bridgeId || session.Placed is not { ConnectedAt: null, CustomerAnsweredAt: not null })
+        {
+            return false;
+        }
+
+        CallbackConnected(session, at);
+        return true;
+    }
+
+    /// <summary>Customer and agent talk: the bridge is recorded, the conversation noted for an adopter, "connected" reported.</summary>
+    private void CallbackConnected(CallSession session, DateTimeOffset at)
+    {
+        session.Placed!.ConnectedAt = at;
+        if (session.BridgeId is { } bridgeId)
+        {
+            RecordCallback(session, bridgeId);
+        }
+
+        StoreCallbackCall(session);
+        ReportConnected(session);
     }
 
     /// <summary>The customer's leg of a callback ended (hung up, never answered, busy, failed); false when <paramref name="channelId"/> is not one.</summary>

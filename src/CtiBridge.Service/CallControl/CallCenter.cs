@@ -260,6 +260,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             case ChannelDestroyed destroyed:
                 OnChannelGone(app, destroyed.Channel.Id, at, $"destroyed ({destroyed.Cause} {destroyed.CauseTxt})", cause: destroyed.Cause);
                 break;
+            case ChannelEnteredBridge { Channel: { } joined } entered when CallbackPartyJoined(app, joined.Id, entered.Bridge.Id, at):
+                break;
             case ChannelDtmfReceived dtmf when dtmf.Digit.Length == 1 && _channels.TryGetValue(On(app, dtmf.Channel.Id), out var surveyLeg) && surveyLeg.AgentId is null && surveyLeg.Session.Survey is not null:
                 OnSurveyKey(surveyLeg.Session, dtmf.Digit[0], at);
                 break;

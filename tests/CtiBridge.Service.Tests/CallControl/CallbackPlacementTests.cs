@@ -337,6 +337,53 @@ public sealed partial class CallbackPlacementTests(MigratedDatabaseFixture datab
         await rig.PbxEvents.WaitAsync("MusicOnHoldStop", customerChannel, ct);
     }
 
+    /// <summary>
+    /// A customer who answers and hangs up before being put through to the agent never talked to anyone: the callback
+    /// is not connected (the promise is not kept), the attempt ends as answered without an agent and is retried, and
+    /// the retry connects. PbxSim holds the customer's join into the agent's bridge until the customer has hung up, as
+    /// a slow join under load did in CallbackKillTests (the join failed with "Channel not found", and "connected",
+    /// stored at the answer, had counted the callback kept).
+    /// </summary>
+    [Fact]
+    public async Task AgentFirst_CustomerHangsUpBeforeBeingPutThrough_NotConnected_RetriedAndTheRetryConnects()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (rig, callbacks) = await StartAsync([("2004", "1004")], Customers(talkSeconds: 0.5), ct);
+        await using var running = rig;
+        await rig.AgentWentAsync("2004", AgentState.LoggedOut, AgentState.Ready, ct);
+
+        var ticket = await callbacks.CreateAsync(CallbackRequest.AgentScheduled("5550404", "support", DateTimeOffset.UtcNow, null, "hangs up early", "api:test"), ct);
+        var agentChannel = (await rig.PbxEvents.DialToAsync("1004", ct))["DestChannel"]!;
+        await rig.PbxEvents.WaitAsync("BridgeEnter", agentChannel, ct);
+        string firstCustomer;
+        using (rig.Pbx.HoldAriRequests((method, path) => method == "POST" && path.EndsWith("/addChannel", StringComparison.Ordinal)))
+        {
+            // The customer answers; the join waits in PbxSim; the customer hangs up (after 0.5 s) while it waits.
+            firstCustomer = (await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct))["Channel"]!;
+            await rig.PbxEvents.WaitAsync("Hangup", firstCustomer, ct);
+            Assert.True(rig.Pbx.AriRequestsHeld > 0, "the customer's join was not held: the test would prove nothing");
+            Carrier(rig, Customers(talkSeconds: 1));
+        }
+
+        var retry = await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Retry, ct);
+        Assert.Equal(1, retry.Attempts);
+
+        // The retry (after the 1 s retry delay) is put through and connects.
+        var secondCustomer = (await rig.PbxEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, nth: 2))["Channel"]!;
+        await rig.PbxEvents.WaitAsync("BridgeEnter", secondCustomer, ct);
+        var connected = await StateAsync(callbacks, ticket.Callback.Id, CallbackState.Connected, ct);
+        Assert.Equal(2, connected.Attempts);
+        Assert.Equal(0, rig.PbxEvents.Count("BridgeEnter", e => e["Channel"] == firstCustomer));
+        await rig.AgentWentAsync("2004", AgentState.WrapUp, AgentState.Ready, ct, nth: 2);
+
+        var history = await callbacks.HistoryAsync(ticket.Callback.Id, ct);
+        Assert.Equal([CallbackState.Due, CallbackState.Dialing, CallbackState.Retry, CallbackState.Due, CallbackState.Dialing, CallbackState.Connected],
+            history.Where(h => h.Kind == "transition").Select(h => h.To));
+        await rig.StopServiceAsync();
+        Assert.Equal("failed,answered", await database.Database.ScalarAsync<string>(
+            $"SELECT string_agg(disposition, ',' ORDER BY started_at) FROM calls WHERE callback_id = '{ticket.Callback.Id}' AND direction = 'outbound'", ct));
+    }
+
     [Fact]
     public async Task CustomerFirst_TheCustomerIsCalledFirst_ThenTheReservedAgentIsRung_AndBridged()
     {
