@@ -264,9 +264,13 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
     /// </summary>
     public async Task<Callback?> ConversationAdoptedAsync(Guid id, string callId, CancellationToken cancellationToken = default)
     {
-        var moved = await MoveAsync(id, [CallbackState.Dialing, CallbackState.Due], CallbackState.Connected,
-            new CallbackChange(_clock.GetUtcNow(), "customer answered; the conversation was adopted after a restart or takeover", Actor) { CallId = callId, AddAttempts = 1 },
-            cancellationToken).ConfigureAwait(false);
+        // The attempt is counted once: here from dialing; from due the orphan re-offer already counted it (dialing → due
+        // "the attempt counts"), and counting it again made attempts exceed the dials (CallbackKillTests, with a standby).
+        var reason = "customer answered; the conversation was adopted after a restart or takeover";
+        var moved = await MoveAsync(id, [CallbackState.Dialing], CallbackState.Connected,
+                new CallbackChange(_clock.GetUtcNow(), reason, Actor) { CallId = callId, AddAttempts = 1 }, cancellationToken).ConfigureAwait(false)
+            ?? await MoveAsync(id, [CallbackState.Due], CallbackState.Connected,
+                new CallbackChange(_clock.GetUtcNow(), reason, Actor) { CallId = callId }, cancellationToken).ConfigureAwait(false);
         if (moved is not null && _scheduler is { } s)
         {
             _queuedHere.TryRemove(id, out _);
