@@ -160,9 +160,34 @@ public sealed class AgentCallTests(MigratedDatabaseFixture database) : IClassFix
         Assert.Equal(outsideIn["BridgeUniqueid"], callerIn["BridgeUniqueid"]);
         await rig.AgentWentAsync("2001", AgentState.OnCall, AgentState.WrapUp, ct);
 
+        // Every call is recorded (REC-05): the part with the outside number too, in its own bridge recording.
+        var callId = rig.AcdEvents.Snapshot().OfType<CallEnqueued>().First().CallId;
+        var agentPart = (await rig.AcdEvents.WaitForAsync<CallRecordingStarted>(_ => true, "the agent's recording", ct)).RecordingId;
+        var outsidePart = $"call-{callId}-ext";
+        using var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(rig.Pbx).Ari));
+        await Eventually.TrueAsync(async () => await IsRecordingLiveAsync(ari, outsidePart, ct), "the outside part recorded live", ct);
+
         rig.Trunk.HangUp(outside);
         await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
-        Assert.Equal("{external:13800001111}|2001|answered", await CallRowAsync(rig, "transfer_chain, agent_id, disposition", ct));
+        Assert.Equal($"{{external:13800001111}}|2001|answered|{agentPart}", await CallRowAsync(rig, "transfer_chain, agent_id, disposition, recording_id", ct));
+        Assert.Equal("wav", (await ari.Recordings.GetStoredAsync(outsidePart, ct)).Format);
+        // Both parts stored once each, both linked to the call: the agent's part (with the agent) and the outside part after it.
+        Assert.Equal($"{agentPart}:2001:t {outsidePart}::t", await database.Database.ScalarAsync<string>(
+            $"SELECT string_agg(concat_ws(':', recording_id, coalesce(agent_id, ''), ended_at >= started_at), ' ' ORDER BY started_at) FROM recordings WHERE call_id = '{callId}'", ct));
+        Assert.Equal($"{outsidePart}.wav", await database.Database.ScalarAsync<string>(
+            $"SELECT substring(path from '[^/]+$') FROM recordings WHERE recording_id = '{outsidePart}'", ct));
+    }
+
+    private static async Task<bool> IsRecordingLiveAsync(AriClient ari, string name, CancellationToken ct)
+    {
+        try
+        {
+            return (await ari.Recordings.GetLiveAsync(name, ct)).State == "recording";
+        }
+        catch (AriRequestException ex) when (ex.StatusCode == 404)
+        {
+            return false; // not started yet
+        }
     }
 
     [Fact]
