@@ -40,6 +40,26 @@ public sealed class AgentLineRequests(NpgsqlDataSource dataSource, TimeProvider 
         return instances;
     }
 
+    /// <summary>
+    /// The dialer instance an agent's join of <paramref name="campaignId"/> goes to, from the live dialer
+    /// instances (<paramref name="live"/>, most recently heard first) and the lines they hold
+    /// (<paramref name="held"/>): the one with the fewest agents on that campaign, then the fewest agents
+    /// at all, then the one heard from last, so a campaign's agents are spread over the instances
+    /// dialling it. Null when no dialer instance is live.
+    /// </summary>
+    public static string? LeastLoaded(IReadOnlyList<string> live, IReadOnlyList<AgentLine> held, string campaignId)
+    {
+        ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(held);
+        return live
+            .Select((instance, heard) => (instance, heard,
+                onCampaign: held.Count(l => l.InstanceId == instance && l.CampaignId == campaignId),
+                all: held.Count(l => l.InstanceId == instance)))
+            .OrderBy(x => x.onCampaign).ThenBy(x => x.all).ThenBy(x => x.heard)
+            .Select(x => x.instance)
+            .FirstOrDefault();
+    }
+
     /// <summary>Hands a join (<paramref name="endpoint"/> given) or a leave (null) to <paramref name="instanceId"/>'s dialer; returns the request id to wait on.</summary>
     public async Task<long> RequestAsync(string instanceId, string agentId, string campaignId, string? endpoint, string requestedBy, CancellationToken cancellationToken = default)
     {

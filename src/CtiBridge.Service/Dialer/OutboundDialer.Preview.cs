@@ -169,15 +169,13 @@ public sealed partial class OutboundDialer
         var lead = offer.Lead.Lead;
         var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [lead.PhoneNumber], _stopping.Token).ConfigureAwait(false);
 
-        // A shared trunk's lines are taken under its lock, as for paced calls; none free refuses the dial.
-        await using var trunk = _trunks.TryGetValue(campaign.Definition.Id, out var budget)
-            ? await _trunkLines.LeaseAsync(budget, _stopping.Token).ConfigureAwait(false)
-            : null;
+        // The campaign's and a shared trunk's lines are taken under their locks, as for paced calls; none free refuses the dial.
+        await using var trunk = await _trunkLines.LeaseAsync(LineBudgets(campaign), _stopping.Token).ConfigureAwait(false);
         var (order, skip) = trunk is { Left: <= 0 } ? (null, null) : campaign.Dialer.DialPreviewed(now, lead, blocked);
         if (order is null)
         {
             var reason = trunk is { Left: <= 0 } full
-                ? $"every line of trunk '{full.Trunk.Name}' is in use ({full.InUse} of {full.Trunk.MaxLines})"
+                ? $"every line of {(full.Trunk.AllServers ? string.Empty : "trunk ")}'{full.Trunk.Name}' is in use ({full.InUse} of {full.Trunk.MaxLines})"
                 : skip?.Reason.ToString() ?? "not dialled";
             await ReleaseUndialledAsync([offer.Lead], [], skip is null ? [] : [skip], now).ConfigureAwait(false);
             Raise(Describe("refused", agent, offer, now) with { Reason = reason });
@@ -187,15 +185,8 @@ public sealed partial class OutboundDialer
 
         try
         {
-            if (trunk is null)
-            {
-                await _attempts.StartAsync(campaign.Definition.Id, order.Call, _stopping.Token).ConfigureAwait(false);
-            }
-            else
-            {
-                await trunk.StartAsync(campaign.Definition.Id, order.Call, _stopping.Token).ConfigureAwait(false);
-                await trunk.CommitAsync(_stopping.Token).ConfigureAwait(false);
-            }
+            await trunk.StartAsync(campaign.Definition.Id, order.Call, _stopping.Token).ConfigureAwait(false);
+            await trunk.CommitAsync(_stopping.Token).ConfigureAwait(false);
         }
         catch
         {

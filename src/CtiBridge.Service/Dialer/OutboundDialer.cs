@@ -359,6 +359,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 LogCampaignStarted(_logger, s.Id, s.Definition.Mode.ToString());
             }
         }
+
+        await ShareLinesAsync(ct).ConfigureAwait(false);
     }
 
     private async Task PlanAsync(RunningCampaign campaign, DateTimeOffset now, CancellationToken ct)
@@ -368,13 +370,12 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         var messageOnly = campaign.Definition.Mode == DialingMode.VoiceBroadcast && campaign.Definition.Broadcast == BroadcastKind.MessageOnly;
         var available = campaign.Definition.MaxConcurrentLines - campaign.Dialer.Calls.Count;
         var preview = campaign.Definition.Mode == DialingMode.Preview;
+        available = Math.Min(available, campaign.LineShare - campaign.Dialer.Calls.Count);
         var wouldDial = campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly) && !preview;
 
-        // A shared trunk is locked (every instance) from the count of its lines to the storing of the new
-        // attempts, so campaigns and instances never together pass its limit.
-        await using var trunk = wouldDial && _trunks.TryGetValue(campaign.Definition.Id, out var budget)
-            ? await _trunkLines.LeaseAsync(budget, ct).ConfigureAwait(false)
-            : null;
+        // The campaign's lines (every instance) and a shared trunk's are locked from their count to the
+        // storing of the new attempts, so instances and campaigns never together pass either limit.
+        await using var trunk = wouldDial ? await _trunkLines.LeaseAsync(LineBudgets(campaign), ct).ConfigureAwait(false) : null;
         if (trunk is not null)
         {
             available = Math.Min(available, trunk.Left);
@@ -393,7 +394,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         try
         {
             var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [.. leads.Select(l => l.Lead.PhoneNumber)], ct).ConfigureAwait(false);
-            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked, trunk?.Left);
+            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked, trunk is null ? null : available);
             skipped = plan.Skipped;
             foreach (var lost in plan.Released)
             {
@@ -414,20 +415,6 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
             foreach (var order in plan.Orders)
             {
-                try
-                {
-                    if (trunk is null)
-                    {
-                        await _attempts.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
-                    }
-                }
-                catch
-                {
-                    // Not dialled after all: the domain forgets the line, the lead goes back below.
-                    campaign.Dialer.OnCallEnded(order.Call.CallId, now, CallOutcome.Failed);
-                    throw;
-                }
-
                 dialled.Add(order.Call.LeadId);
                 Dial(campaign, order);
             }
@@ -477,6 +464,37 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
 
             throw;
+        }
+    }
+
+    /// <summary>The line budgets a dial of <paramref name="campaign"/> takes from: its own cap over every instance, then its trunk's.</summary>
+    private List<TrunkBudget> LineBudgets(RunningCampaign campaign)
+    {
+        List<TrunkBudget> budgets = [TrunkBudget.OfCampaign(campaign.Definition.Id, campaign.Definition.MaxConcurrentLines)];
+        if (_trunks.TryGetValue(campaign.Definition.Id, out var trunk))
+        {
+            budgets.Add(trunk);
+        }
+
+        return budgets;
+    }
+
+    /// <summary>
+    /// Each running campaign's share of its lines on this instance: in proportion to the agents on its
+    /// lines here among those on every live instance (dialer_agent_lines), rounded up; the campaign-wide
+    /// cap (<see cref="TrunkBudget.OfCampaign"/>) keeps the sum within <c>maxConcurrentLines</c>.
+    /// </summary>
+    private async Task ShareLinesAsync(CancellationToken ct)
+    {
+        var held = await _agentLines.HeldAsync(ct).ConfigureAwait(false);
+        foreach (var campaign in _running.Values)
+        {
+            // This instance's agents as it knows them; the others' from their rows.
+            var here = campaign.Agents.Count;
+            var elsewhere = held.Count(l => l.CampaignId == campaign.Definition.Id && l.InstanceId != InstanceId);
+            campaign.LineShare = elsewhere == 0
+                ? int.MaxValue
+                : (int)Math.Ceiling(campaign.Definition.MaxConcurrentLines * (double)here / (here + elsewhere));
         }
     }
 

@@ -37,6 +37,13 @@ internal sealed class RunningCampaign
 
     public int LedgerWritten { get; set; }
 
+    /// <summary>
+    /// This instance's share of the campaign's <c>maxConcurrentLines</c> when several dialer instances hold
+    /// its agents: in proportion to the agents on lines here (rounded up), read at each campaign refresh.
+    /// The whole cap until then, and while no instance holds an agent (a message-only broadcast).
+    /// </summary>
+    public int LineShare { get; set; } = int.MaxValue;
+
     public long Dials { get; set; }
 
     public long LiveAnswers { get; set; }

@@ -338,7 +338,8 @@ public static class DialerEndpoints
 
     /// <summary>
     /// A join (<paramref name="endpoint"/> given) or leave (null) carried out by another instance's dialer through
-    /// <c>dialer_agent_requests</c>: a join goes to the live dialer instance heard from last, a leave to the one
+    /// <c>dialer_agent_requests</c>: a join goes to the live dialer instance with the fewest agents on the campaign
+    /// (<see cref="AgentLineRequests.LeastLoaded"/>), a leave to the one
     /// holding the agent's line. Null when done; otherwise the answer to give (refused, no dialer, no answer in time).
     /// </summary>
     private static async Task<IResult?> LineElsewhereAsync(string campaignId, string agentId, string? endpoint, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
@@ -357,9 +358,9 @@ public static class DialerEndpoints
 
             instance = line.InstanceId;
         }
-        else if (await requests.LiveDialersAsync(ct) is [var live, ..])
+        else if (AgentLineRequests.LeastLoaded(await requests.LiveDialersAsync(ct), await new AgentLines(db, time).HeldAsync(ct), campaignId) is { } least)
         {
-            instance = live;
+            instance = least;
         }
         else
         {

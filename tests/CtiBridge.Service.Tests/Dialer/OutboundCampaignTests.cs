@@ -269,6 +269,50 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task TwoInstances_TheCampaignsLineCapHoldsOverBoth_EachDialsForItsOwnAgents_NoLeadTwice()
+    {
+        // maxConcurrentLines 3, two agents on each instance: progressive, each instance alone wants two
+        // lines when its agents wait, four together. The cap is the campaign's, not each instance's.
+        await using var pbx = await StartPbxAsync("1001", "1002", "1003", "1004");
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0.6 };
+        var campaign = await CampaignAsync(24, lines: 3);
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = now() + interval '1 hour' WHERE campaign_id = '{campaign}' RETURNING 1", Ct);
+        await using var a = NewDialer(pbx, "dialer-a", "cap-a");
+        await using var b = NewDialer(pbx, "dialer-b", "cap-b");
+        await a.StartAsync(Ct);
+        await b.StartAsync(Ct);
+        await JoinAsync(a, campaign, "2001", "1001");
+        await JoinAsync(a, campaign, "2002", "1002");
+        await JoinAsync(b, campaign, "2003", "1003");
+        await JoinAsync(b, campaign, "2004", "1004");
+        foreach (var dialer in new[] { a, b })
+        {
+            await WaitUntilAsync(async () => (await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsIdle == 2), "both agents of each instance to wait", TimeSpan.FromSeconds(10));
+        }
+
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = NULL WHERE campaign_id = '{campaign}' RETURNING 1", Ct);
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
+            "every lead to be closed", TimeSpan.FromSeconds(120), () => SummaryAsync(campaign));
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(campaign));
+
+        // At no moment more than three calls up over both instances (each attempt's start against every attempt up then).
+        Assert.Equal(3, await CountAsync($"""
+            SELECT max(n) FROM (
+              SELECT (SELECT count(*) FROM dialer_attempts y WHERE y.campaign_id = '{campaign}' AND y.dialed_at <= x.dialed_at AND y.ended_at > x.dialed_at) AS n
+              FROM dialer_attempts x WHERE x.campaign_id = '{campaign}') z
+            """));
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'cap-a'") > 0);
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'cap-b'") > 0);
+        Assert.Equal(0, await CountAsync($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
+             AND x.dialed_at < y.ended_at AND y.dialed_at < x.ended_at
+            WHERE x.campaign_id = '{campaign}'
+            """));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL"));
+    }
+
+    [Fact]
     public async Task ComplianceLedger_ComesFromPostgreSql_AfterARestartAndAcrossInstances()
     {
         await using var pbx = await StartPbxAsync("1001");
