@@ -3,13 +3,15 @@ using System.Text;
 
 namespace CtiBridge.PbxSim.Model;
 
-/// <summary>One dialplan step: an application and its (unexpanded) argument text.</summary>
-internal sealed record DialplanStep(string Application, string Data);
+/// <summary>One dialplan step: an application and its (unexpanded) argument text, and its label if it has one.</summary>
+internal sealed record DialplanStep(string Application, string Data, string? Label = null);
 
 /// <summary>
 /// The dialplan: contexts of extensions (exact or <c>_pattern</c>), each a list of steps. Parses the
-/// extensions.conf step syntax <c>App(args)</c>, matches patterns (X, Z, N, [..], ., !) and expands
-/// <c>${VAR}</c>, <c>${EXTEN:n}</c>, <c>${CALLERID(num|name|all)}</c> and <c>$[a = b]</c> / <c>$[a != b]</c>.
+/// extensions.conf step syntax <c>App(args)</c> (with an optional priority label written first,
+/// <c>(label)App(args)</c>, as extensions.conf's <c>n(label)</c>), matches patterns (X, Z, N, [..], ., !) and expands
+/// <c>${VAR}</c>, <c>${EXTEN:n}</c>, <c>${CALLERID(num|name|all)}</c> and <c>$[a = b]</c> / <c>$[a != b]</c> /
+/// <c>$[a &lt; b]</c> (also &gt;, &lt;=, &gt;=) / <c>$[a + b]</c> / <c>$[a - b]</c> on integers.
 /// </summary>
 internal sealed class Dialplan
 {
@@ -107,6 +109,14 @@ internal sealed class Dialplan
 
     /// <summary>Whether <paramref name="exten"/> exists in <paramref name="context"/> (exact first, then patterns).</summary>
     public bool Exists(string context, string exten) => Find(context, exten) is not null;
+
+    /// <summary>The priority of the step labelled <paramref name="label"/> in an extension, or null if there is none.</summary>
+    public int? LabelPriority(string context, string exten, string label)
+    {
+        var steps = Find(context, exten);
+        var index = steps?.FindIndex(s => string.Equals(s.Label, label, StringComparison.Ordinal)) ?? -1;
+        return index >= 0 ? index + 1 : null;
+    }
 
     /// <summary>The step at a priority, or null when the extension ends there (or does not exist).</summary>
     public DialplanStep? Step(string context, string exten, int priority)
@@ -220,6 +230,22 @@ internal sealed class Dialplan
     /// <summary>Parses <c>App(args)</c> (or a bare <c>App</c>).</summary>
     public static DialplanStep ParseStep(string text, string where)
     {
+        string? label = null;
+        if (text.TrimStart().StartsWith('('))
+        {
+            // "(label)App(args)": the step's label (extensions.conf "same => n(label),App(args)").
+            var trimmed = text.TrimStart();
+            var end = trimmed.IndexOf(')', StringComparison.Ordinal);
+            if (end < 2)
+            {
+                throw new FormatException($"Dialplan step '{text}' at {where} starts with '(' but has no label before ')'.");
+            }
+
+            label = trimmed[1..end].Trim();
+            var step = ParseStep(trimmed[(end + 1)..], where);
+            return step with { Label = label };
+        }
+
         var open = text.IndexOf('(', StringComparison.Ordinal);
         if (open < 0)
         {
@@ -310,16 +336,41 @@ internal sealed class Dialplan
 
     private static string Evaluate(string expression)
     {
-        foreach (var op in new[] { "!=", "=" })
+        // One operator per expression, as our dialplans use them; the two-character ones are looked for first.
+        foreach (var op in new[] { "!=", "<=", ">=", "=", "<", ">", "+", "-" })
         {
             var at = expression.IndexOf(op, StringComparison.Ordinal);
-            if (at >= 0)
+            if (at <= 0)
             {
-                var left = expression[..at].Trim().Trim('"');
-                var right = expression[(at + op.Length)..].Trim().Trim('"');
-                var equal = string.Equals(left, right, StringComparison.Ordinal);
-                return (op == "=" ? equal : !equal) ? "1" : "0";
+                continue;
             }
+
+            var left = expression[..at].Trim().Trim('"');
+            var right = expression[(at + op.Length)..].Trim().Trim('"');
+            var numbers = long.TryParse(left, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)
+                & long.TryParse(right, NumberStyles.Integer, CultureInfo.InvariantCulture, out var r);
+            if (op is "+" or "-")
+            {
+                if (!numbers)
+                {
+                    continue; // a '-' inside a word ("ctibridge-fallback") is not a subtraction
+                }
+
+                return (op == "+" ? l + r : l - r).ToString(CultureInfo.InvariantCulture);
+            }
+
+            // Asterisk's expression parser compares as numbers when both sides are numbers, else as strings.
+            var order = numbers ? l.CompareTo(r) : string.CompareOrdinal(left, right);
+            var result = op switch
+            {
+                "=" => order == 0,
+                "!=" => order != 0,
+                "<" => order < 0,
+                ">" => order > 0,
+                "<=" => order <= 0,
+                _ => order >= 0,
+            };
+            return result ? "1" : "0";
         }
 
         return expression.Trim();

@@ -144,6 +144,8 @@ internal sealed partial class PbxModel
             case "GOTO":
                 Goto(channel, data);
                 return AppResult.Jump;
+            case "GOTOIF":
+                return GotoIf(channel, data);
             case "DIAL":
                 return StartDialApp(channel, data) ? AppResult.Wait : AppResult.Next;
             case "QUEUE":
@@ -276,24 +278,49 @@ internal sealed partial class PbxModel
         return -1;
     }
 
-    private static void Goto(Channel channel, string data)
+    /// <summary>
+    /// <c>GotoIf(condition?[labeliftrue][:labeliffalse])</c>: jumps to the chosen destination (written as for
+    /// Goto), or goes on to the next priority when that side is empty.
+    /// </summary>
+    private AppResult GotoIf(Channel channel, string data)
+    {
+        var question = data.IndexOf('?', StringComparison.Ordinal);
+        if (question < 0)
+        {
+            return AppResult.Next;
+        }
+
+        var condition = data[..question].Trim();
+        var branches = data[(question + 1)..];
+        var colon = branches.IndexOf(':', StringComparison.Ordinal);
+        var chosen = (condition is "" or "0" ? (colon >= 0 ? branches[(colon + 1)..] : "") : (colon >= 0 ? branches[..colon] : branches)).Trim();
+        if (chosen.Length == 0)
+        {
+            return AppResult.Next;
+        }
+
+        Goto(channel, chosen);
+        return AppResult.Jump;
+    }
+
+    /// <summary><c>Goto([[context,]extension,]priority)</c>, the priority a number or a label of the target extension.</summary>
+    private void Goto(Channel channel, string data)
     {
         var parts = data.Split(',');
-        switch (parts.Length)
+        var (context, exten, priority) = parts.Length switch
         {
-            case 3:
-                channel.Context = parts[0];
-                channel.Exten = parts[1];
-                channel.Priority = int.Parse(parts[2], CultureInfo.InvariantCulture);
-                break;
-            case 2:
-                channel.Exten = parts[0];
-                channel.Priority = int.Parse(parts[1], CultureInfo.InvariantCulture);
-                break;
-            default:
-                channel.Priority = int.Parse(parts[0], CultureInfo.InvariantCulture);
-                break;
-        }
+            3 => (parts[0], parts[1], parts[2]),
+            2 => (channel.Context, parts[0], parts[1]),
+            _ => (channel.Context, channel.Exten, parts[0]),
+        };
+        channel.Context = context;
+        channel.Exten = exten;
+        channel.Priority = int.TryParse(priority, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number)
+            ? number
+            : Dialplan.LabelPriority(context, exten, priority.Trim())
+                // Asterisk: "Priority 'x' must be a number > 0, or valid label": the channel's PBX ends (here: it
+                // runs off its extension and hangs up, with a priority that does not exist).
+                ?? int.MaxValue;
     }
 
     /// <summary>The channel's PBX asks for the hang-up (Hangup, Busy/Congestion timeout): SoftHangupRequest, then teardown.</summary>

@@ -250,7 +250,7 @@ public sealed class AsteriskSetupCheck(AsteriskServerSettings server, IReadOnlyL
         catch (AriRequestException ex) when (ex.StatusCode == 404)
         {
             results.Add(Result("ari-app", SetupCheckOutcome.Warn, $"Stasis app '{ari.Application}' is not registered right now",
-                "it registers while 'ctibridge run' is connected; until then Stasis() fails over to the dialplan's fallback context"));
+                "it registers while 'ctibridge run' is connected; until then Stasis() fails (the sample dialplan holds a caller ringing and retries every second for STASIS_TRIES_MAX s), then the dialplan's fallback context takes the call"));
         }
     }
 
