@@ -81,6 +81,37 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
         return heard;
     }
 
+    /// <summary>
+    /// Bounded wait (30 s) until the caller has heard <paramref name="media"/> at least <paramref name="times"/> times, started BEFORE a
+    /// restart: the adopter may play a short prompt and release the caller before <see cref="CallCenterRig.StartServiceAgainAsync"/>
+    /// returns (on a loaded machine the new host and its Stasis app come up seconds after adoption began), and PbxSim's
+    /// <see cref="PbxSimulator.MediaPlayedOn"/> knows live channels only. A channel's list only grows, so the longest one read
+    /// is what the caller heard; reading stops at the caller's Hangup.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> HeardAcrossRestartAsync(CallCenterRig rig, string caller, string media, int times, CancellationToken ct)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        IReadOnlyList<string> heard = [];
+        while (true)
+        {
+            var gone = rig.PbxEvents.Snapshot().Any(e => e.EventName == "Hangup" && e["Channel"] == caller);
+            var now = rig.Pbx.MediaPlayedOn(caller);
+            if (now.Count >= heard.Count)
+            {
+                heard = now;
+            }
+
+            if (heard.Count(m => m == media) >= times)
+            {
+                return heard;
+            }
+
+            Assert.False(gone, $"{media} was not played {times} time(s) before the caller was released: " + string.Join(", ", heard));
+            Assert.True(DateTime.UtcNow < until, $"{media} was not played {times} time(s) within 30 s: " + string.Join(", ", heard));
+            await Task.Delay(10, ct);
+        }
+    }
+
     /// <summary>A call center whose DID goes straight to voicemail box <paramref name="mailbox"/> (a message of up to 60 s), recordings in <paramref name="recordings"/>.</summary>
     private Task<CallCenterRig> StartVoicemailAsync(string mailbox, string recordings, Dictionary<string, double> sounds, CancellationToken ct) =>
         CallCenterRig.StartAsync(database.Database, Queue(), [("2001", "1001")], ct, cc =>
@@ -243,10 +274,11 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
         var caller = rig.Trunk.CallIn("4008001", "5552005", "Nuisance");
         var callId = await StoredAsync("5552005", "blocked", ct);
         await rig.StopServiceAsync();
+        var heard = HeardAcrossRestartAsync(rig, caller, "sound:ctibridge-blocked", 2, ct);
         await rig.StartServiceAgainAsync(ct);
 
         // The adopter plays the blocked prompt again (never looks the caller up again) and releases the caller.
-        await HeardAsync(rig, caller, "sound:ctibridge-blocked", 2, ct);
+        await heard;
 
         await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
         Assert.Empty(rig.AcdEvents.Snapshot().OfType<CallEnqueued>());
@@ -322,8 +354,9 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
         }
 
         // The adopter finds the finished recording, stores it with the call, says goodbye and releases the caller.
+        var heardAcross = HeardAcrossRestartAsync(rig, caller, "sound:vm-goodbye", 1, ct);
         await rig.StartServiceAgainAsync(ct);
-        var heard = await HeardAsync(rig, caller, "sound:vm-goodbye", 1, ct);
+        var heard = await heardAcross;
         Assert.Equal(1, heard.Count(m => m == "sound:vm-intro"));
         await rig.PbxEvents.WaitAsync("Hangup", caller, ct);
         await rig.StopServiceAsync();
