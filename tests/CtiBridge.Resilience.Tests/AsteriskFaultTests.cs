@@ -97,8 +97,22 @@ public sealed class AsteriskFaultTests
     private static IReadOnlyList<string> Agents => [.. CallTraffic.Agents(AgentCount).Select(a => a.AgentId)];
 
     // A customer calling after the fault is answered by an agent: call control is back by itself.
+    // The traffic's calls end first (bounded), then the desk phones talk 5-6 s: with the traffic's 300-900 ms
+    // (a PbxSim phone's talk time runs from its answer, not from the bridge) the agent's phone could hang up
+    // before the service bridged it to this caller (three ARI requests after the answer, over a second on a
+    // loaded CI machine); the bridge then fails (Channel not found) and this caller ends without a BridgeEnter.
     private static async Task AssertServedAfterFaultAsync(CallCenterRig rig, CancellationToken ct)
     {
+        foreach (var callId in CallTraffic.EnteredCalls(rig))
+        {
+            await rig.AcdEvents.WaitForAsync<CallEnded>(e => e.CallId == callId, $"traffic call {callId} to end", ct);
+        }
+
+        foreach (var (_, phone) in CallTraffic.Agents(AgentCount))
+        {
+            rig.Pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(6));
+        }
+
         var answeredBefore = rig.AcdEvents.Snapshot().OfType<CallAnswered>().Select(e => e.CallId).ToHashSet();
         var caller = rig.Trunk.CallIn("4008001", "5559999", "After the fault");
         await rig.PbxEvents.WaitAsync("BridgeEnter", caller, ct);
