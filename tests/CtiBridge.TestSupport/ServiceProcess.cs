@@ -112,6 +112,26 @@ public sealed partial class ServiceProcess : IDisposable
         await _process.WaitForExitAsync(timeout.Token);
     }
 
+    /// <summary>Whether it has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Waits (bounded) until it exits by itself and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_bound);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{Name} still runs after {_bound.TotalSeconds} s: {Output}");
+        }
+
+        return _process.ExitCode;
+    }
+
     /// <summary>Kills it (and anything it started) if it still runs.</summary>
     public void Dispose()
     {

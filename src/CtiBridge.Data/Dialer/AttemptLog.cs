@@ -38,9 +38,13 @@ public sealed record StoredAttempt(string CallId, string CampaignId, string Lead
 /// <param name="AgentConnectedAt">When the customer was put through to that agent.</param>
 /// <param name="AsteriskServer">The Asterisk server that placed the call, if known.</param>
 /// <param name="EndedAt">When the sweep found the channel gone and ended the attempt (the real end is not known).</param>
+/// <param name="Outcome">The outcome its instance stored with the end (<see cref="AttemptLog.EndedUnrecordedAsync"/>); null when the sweep ended it (a lost reply).</param>
+/// <param name="HangupCause">The Q.850 cause stored with the end, if any.</param>
+/// <param name="Abandoned">Whether its instance counted it abandoned (a person answered and no agent came in time).</param>
 public sealed record OrphanedAttempt(
     string CallId, string CampaignId, string LeadId, string PhoneNumber, string? CallerId, DateTimeOffset DialedAt, DateTimeOffset? AnsweredAt,
-    string? AgentId, DateTimeOffset? AgentConnectedAt, string? AsteriskServer, DateTimeOffset EndedAt);
+    string? AgentId, DateTimeOffset? AgentConnectedAt, string? AsteriskServer, DateTimeOffset EndedAt,
+    string? Outcome = null, int? HangupCause = null, bool Abandoned = false);
 
 /// <summary>Per-attempt rows, lead updates, the persisted compliance ledger, dispositions and recycling.</summary>
 /// <param name="dataSource">The database.</param>
@@ -219,6 +223,40 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
             reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6),
             reader.IsDBNull(7) ? null : reader.GetString(7),
             now);
+    }
+
+    /// <summary>
+    /// Ended attempts of instances that stopped (and this id's own from before <paramref name="ownBefore"/>) whose call
+    /// record is not in <c>calls</c>: their instance stored the end and died before its writer stored the record.
+    /// Only those ended since <paramref name="endedAfter"/> (older calls may have been removed by retention).
+    /// </summary>
+    public async Task<IReadOnlyList<OrphanedAttempt>> EndedUnrecordedAsync(DateTimeOffset ownBefore, DateTimeOffset endedAfter, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempts_ended_unrecorded"));
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        command.Parameters.AddWithValue("stale_before", timeProvider.GetUtcNow() - LeadHopper.ClaimLease);
+        command.Parameters.AddWithValue("own_before", ownBefore);
+        command.Parameters.AddWithValue("ended_after", endedAfter);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var attempts = new List<OrphanedAttempt>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            attempts.Add(new OrphanedAttempt(
+                reader.GetString(0), reader.GetString(1), reader.GetInt64(2).ToString(CultureInfo.InvariantCulture), reader.GetString(3),
+                reader.IsDBNull(9) ? null : reader.GetString(9),
+                reader.GetFieldValue<DateTimeOffset>(4),
+                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.GetFieldValue<DateTimeOffset>(10),
+                reader.IsDBNull(11) ? null : reader.GetString(11),
+                reader.IsDBNull(12) ? null : reader.GetInt32(12),
+                reader.GetBoolean(13)));
+        }
+
+        return attempts;
     }
 
     /// <summary>One attempt by its call id, or null.</summary>

@@ -1,4 +1,6 @@
+using CtiBridge.Data.Queries;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Quartz;
 
 namespace CtiBridge.Service.Callbacks;
@@ -111,6 +113,7 @@ public sealed class CallbackScheduler : IAsyncDisposable
                 $"Callback scheduler: HeartbeatInterval must be positive and InstanceDeadAfter at least twice it (are {options.HeartbeatInterval} and {options.InstanceDeadAfter}).", nameof(options));
         }
 
+        await EnsureLockRowsAsync(connectionString, options.SchedulerName, cancellationToken).ConfigureAwait(false);
         var factory = QuartzSchedulerBuilder.Create(q =>
         {
             q.ConfigureScheduler(s =>
@@ -154,6 +157,20 @@ public sealed class CallbackScheduler : IAsyncDisposable
         var self = new CallbackScheduler(factory, scheduler, options, jobs);
         await self.EnsureJobsAsync(options, timeProvider, cancellationToken).ConfigureAwait(false);
         return self;
+    }
+
+    /// <summary>
+    /// Creates the cluster's Quartz lock rows (<c>qrtz_locks</c>) if they are missing, in a statement of their own
+    /// that cannot conflict: two instances started at once on a fresh database otherwise both insert them inside
+    /// Quartz's lock transaction, and the loser's transaction is aborted (25P02) and the instance stopped.
+    /// </summary>
+    internal static async Task EnsureLockRowsAsync(string connectionString, string schedulerName, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(NamedQueries.Get("quartz_locks_ensure"), connection);
+        command.Parameters.AddWithValue("scheduler", schedulerName);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

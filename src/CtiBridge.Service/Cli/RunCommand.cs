@@ -38,7 +38,43 @@ public static class RunCommand
         }
 
         await using var app = CtiBridgeHost.Build(settings, configurationFile: path);
-        await app.RunAsync(cancellationToken).ConfigureAwait(false);
+        Exception? thrown = null;
+        try
+        {
+            await app.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            thrown = ex; // a part failed during the start (the start is then cancelled): said below with the part's name when it is known
+        }
+
+        // A part that failed (at start or later) stops the host, which then returns as after a normal stop: without
+        // this the process exited 0 and systemd (Restart=on-failure) and an operator took it for a clean stop.
+        var failed = FailedParts(app.Services);
+        if (failed.Count == 0 && thrown is not null)
+        {
+            failed.Add(("the service", thrown));
+        }
+
+        if (failed.Count > 0)
+        {
+            foreach (var (part, exception) in failed)
+            {
+                await error.WriteLineAsync($"ctibridge: stopped because {part} failed: {exception.GetBaseException().Message}").ConfigureAwait(false);
+            }
+
+            return Environment.ExitCode is 0 ? FailedExitCode : Environment.ExitCode;
+        }
+
         return Environment.ExitCode;
     }
+
+    /// <summary>The exit code when a part of the service failed and stopped it.</summary>
+    public const int FailedExitCode = 1;
+
+    /// <summary>The background parts whose run ended with an exception (not a cancellation at the stop).</summary>
+    internal static List<(string Part, Exception Exception)> FailedParts(IServiceProvider services) =>
+        [.. services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Where(s => s.ExecuteTask is { IsFaulted: true })
+            .Select(s => (s.GetType().Name, (Exception)s.ExecuteTask!.Exception!))];
 }

@@ -146,6 +146,48 @@ internal static class DialerCallRecords
         };
     }
 
+    /// <summary>
+    /// The call row of an attempt whose end its instance stored but whose record it never stored (killed between the
+    /// two): the end, outcome and agent are the stored ones; what was only in the instance's memory is not claimed
+    /// (the message played, who hung up). The disposition follows <see cref="DispositionOf"/> on what is stored: an
+    /// agent put through is <c>answered</c>; a person with no agent is <c>abandoned</c> when the dialer counted it so,
+    /// else <c>answered</c> (a broadcast message reached them); a machine is <c>no_answer</c> (whether a message was
+    /// left is not stored).
+    /// </summary>
+    public static CallRecord Recovered(OrphanedAttempt attempt)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        var ended = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt;
+        var outcome = Enum.TryParse<CallOutcome>(attempt.Outcome, out var parsed) ? parsed : (CallOutcome?)null;
+        var disposition = attempt.AgentConnectedAt is not null ? CallDisposition.Answered : outcome switch
+        {
+            CallOutcome.HumanAnswer when attempt.Abandoned => CallDisposition.Abandoned,
+            CallOutcome.HumanAnswer => CallDisposition.Answered,
+            CallOutcome.Machine or CallOutcome.NoAnswer => CallDisposition.NoAnswer,
+            CallOutcome.Busy => CallDisposition.Busy,
+            _ => CallDisposition.Failed,
+        };
+        return new CallRecord
+        {
+            CallId = attempt.CallId,
+            StartedAt = attempt.DialedAt,
+            Direction = CallDirection.Outbound,
+            Caller = attempt.CallerId,
+            Callee = attempt.PhoneNumber,
+            AnsweredAt = attempt.AnsweredAt,
+            EndedAt = ended,
+            WaitSeconds = attempt.AnsweredAt is { } answered && disposition is CallDisposition.Answered or CallDisposition.Abandoned
+                ? Math.Max(0, ((attempt.AgentConnectedAt ?? ended) - answered).TotalSeconds)
+                : null,
+            TalkSeconds = attempt.AgentConnectedAt is { } connected ? Math.Max(0, (ended - connected).TotalSeconds) : 0,
+            Disposition = disposition,
+            AgentId = attempt.AgentConnectedAt is null ? null : attempt.AgentId,
+            CampaignId = attempt.CampaignId,
+            LeadId = attempt.LeadId,
+            AsteriskServer = attempt.AsteriskServer,
+        };
+    }
+
     /// <summary>The customer's leg of a lost attempt (the cdr view's channel); its channel name died with the instance.</summary>
     public static CallLegRecord LostLeg(OrphanedAttempt attempt)
     {
@@ -158,6 +200,7 @@ internal static class DialerCallRecords
             Party = CallParty.Customer,
             AnsweredAt = attempt.AnsweredAt,
             EndedAt = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt,
+            HangupCause = attempt.HangupCause,
         };
     }
 }

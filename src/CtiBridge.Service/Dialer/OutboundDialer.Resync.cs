@@ -24,6 +24,9 @@ public sealed partial class OutboundDialer
     // under a configured InstanceId); this run's are its own.
     private DateTimeOffset _runStartedAt = DateTimeOffset.MaxValue;
 
+    /// <summary>How far back the sweep looks for ended attempts without a call record (older calls may be gone by retention).</summary>
+    private static readonly TimeSpan UnrecordedLookBack = TimeSpan.FromDays(1);
+
     // Resyncs whose channel list is read and whose marker has not come back yet: marker token → channels missing from the list.
     private readonly Dictionary<string, IReadOnlyList<string>> _pendingResyncs = new(StringComparer.Ordinal);
 
@@ -181,6 +184,17 @@ public sealed partial class OutboundDialer
                         LogOrphanEnded(_logger, callId);
                     }
                 }
+
+                // Ended attempts whose record died with their instance (killed between storing the end and its writer
+                // storing the record): written from what is stored. The sweep that ends an orphan above and is killed
+                // before its own writer stores the record is found here too, at a later sweep of whichever instance.
+                var now = _time.GetUtcNow();
+                foreach (var ended in await _attempts.EndedUnrecordedAsync(_runStartedAt, now - UnrecordedLookBack, 100, _stopping.Token).ConfigureAwait(false))
+                {
+                    HandRecord(ended.Outcome is null ? DialerCallRecords.Lost(ended) : DialerCallRecords.Recovered(ended));
+                    HandRecord(DialerCallRecords.LostLeg(ended));
+                    LogUnrecordedWritten(_logger, ended.CallId);
+                }
             }
             catch (Exception ex) when (ex is AriException or HttpRequestException or NpgsqlException or OperationCanceledException)
             {
@@ -223,6 +237,9 @@ public sealed partial class OutboundDialer
 
     [LoggerMessage(EventId = 1048, Level = LogLevel.Information, Message = "Dialer resync waiting for marker {Token} is superseded by a new events gap")]
     private static partial void LogResyncSuperseded(ILogger logger, string token);
+
+    [LoggerMessage(EventId = 1057, Level = LogLevel.Warning, Message = "Dialer attempt {CallId} was ended by an instance that stopped before its call record was stored: record written from the stored attempt")]
+    private static partial void LogUnrecordedWritten(ILogger logger, string callId);
 
     [LoggerMessage(EventId = 1045, Level = LogLevel.Warning, Message = "Dialer attempt {CallId} was left open by an instance that stopped (no heartbeat) and its channel is gone: ended as a lost reply (its call recorded as system_lost), its lead may be dialled again")]
     private static partial void LogOrphanEnded(ILogger logger, string callId);
