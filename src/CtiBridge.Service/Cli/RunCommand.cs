@@ -38,6 +38,8 @@ public static class RunCommand
         }
 
         await using var app = CtiBridgeHost.Build(settings, configurationFile: path);
+        // Taken before the run: when a part fails during the start, the host is disposed before RunAsync throws.
+        var parts = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToList();
         Exception? thrown = null;
         try
         {
@@ -50,7 +52,7 @@ public static class RunCommand
 
         // A part that failed (at start or later) stops the host, which then returns as after a normal stop: without
         // this the process exited 0 and systemd (Restart=on-failure) and an operator took it for a clean stop.
-        var failed = FailedParts(app.Services);
+        var failed = FailedParts(parts);
         if (failed.Count == 0 && thrown is not null)
         {
             failed.Add(("the service", thrown));
@@ -73,8 +75,8 @@ public static class RunCommand
     public const int FailedExitCode = 1;
 
     /// <summary>The background parts whose run ended with an exception (not a cancellation at the stop).</summary>
-    internal static List<(string Part, Exception Exception)> FailedParts(IServiceProvider services) =>
-        [.. services.GetServices<IHostedService>().OfType<BackgroundService>()
+    internal static List<(string Part, Exception Exception)> FailedParts(IEnumerable<BackgroundService> parts) =>
+        [.. parts
             .Where(s => s.ExecuteTask is { IsFaulted: true })
             .Select(s => (s.GetType().Name, (Exception)s.ExecuteTask!.Exception!))];
 }
