@@ -200,6 +200,8 @@ public sealed class SitesTests
         Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith("5550031", StringComparison.Ordinal)));
         Assert.Equal(0, rig.AEvents.Count("DialBegin", _ => true));
 
+        // The callback is kept once the customer is put through to the agent (in the agent's bridge), not at the answer.
+        await rig.BEvents.WaitAsync("BridgeEnter", customer["Channel"]!, ct);
         rig.B.Trunk("carrier").HangUp(customer["Channel"]!);
         await rig.Events.WaitForAsync<CallEnded>(e => e.CallId == callId, "the callback call to end", ct);
         await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
@@ -271,6 +273,8 @@ public sealed class SitesTests
         Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith("5550041", StringComparison.Ordinal)));
         Assert.Equal(0, rig.AEvents.Count("DialBegin", _ => true));
 
+        // The callback is kept once the customer is put through to the agent (in the agent's bridge), not at the answer.
+        await rig.BEvents.WaitAsync("BridgeEnter", customer["Channel"]!, ct);
         rig.B.Trunk("carrier").HangUp(customer["Channel"]!);
         await rig.Events.WaitForAsync<CallEnded>(e => e.CallId == callId, "the callback call to end", ct);
         await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
