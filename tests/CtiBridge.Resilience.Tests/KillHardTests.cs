@@ -72,9 +72,11 @@ public sealed class KillHardTests : IAsyncDisposable
         var holderBefore = await HaProcesses.LeaseHolderAsync(database, ct);
         Assert.NotNull(holderBefore);
 
+        var killedAt = DateTimeOffset.UtcNow;
         var watch = Stopwatch.StartNew();
         active.KillHard();
         var takeover = await MeasureTakeoverAsync(watch, database, standby, trunk, holderBefore, ct);
+        takeover = takeover with { Phases = await ReadPhasesAsync(standby, killedAt, ct) };
         TestContext.Current.SendDiagnosticMessage(takeover.ToString());
         if (Environment.GetEnvironmentVariable("CTIBRIDGE_TAKEOVER_OUT") is { Length: > 0 } output)
         {
@@ -166,21 +168,45 @@ public sealed class KillHardTests : IAsyncDisposable
         return new TakeoverTimes(leaseTaken.Value, ready.Value, placedAt[servedCaller!], queued.Value, placedAt.Count, load);
     }
 
+    /// <summary>
+    /// The standby's phases from its JSON log, once the adoption's line (876) is in: the log is read as the process
+    /// writes it, so a line may still be on its way when the measurement ends (bounded by <see cref="HaProcesses.Bound"/>).
+    /// </summary>
+    private async Task<TakeoverPhases> ReadPhasesAsync(ServiceProcess standby, DateTimeOffset killedAt, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + _instances.Bound;
+        while (true)
+        {
+            var phases = TakeoverPhases.Read(standby.Output, killedAt);
+            if (TakeoverPhases.Marks.All(m => phases.After(m.EventId) is not null) || DateTime.UtcNow > deadline)
+            {
+                return phases;
+            }
+
+            await Task.Delay(50, ct);
+        }
+    }
+
     private const string NewCallerPrefix = "5559";
 
     /// <summary>The times after a kill -9 (from the kill) and the machine's load average then.</summary>
     private sealed record TakeoverTimes(TimeSpan LeaseTaken, TimeSpan Ready, TimeSpan NewCallerCalled, TimeSpan NewCallerQueued, int NewCallers, string Load)
     {
+        /// <summary>The standby's own account of each phase (its log), read after the measurement.</summary>
+        public TakeoverPhases? Phases { get; init; }
+
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"kill -9: lease taken after {LeaseTaken.TotalSeconds:0.00} s, standby ready (calls adopted) after {Ready.TotalSeconds:0.00} s, "
             + $"a new caller who called at {NewCallerCalled.TotalSeconds:0.00} s answered and queued at {NewCallerQueued.TotalSeconds:0.00} s "
-            + $"({NewCallers} new caller(s), one every 250 ms); load average {Load}");
+            + $"({NewCallers} new caller(s), one every 250 ms); load average {Load}")
+            + (Phases is { } phases ? Environment.NewLine + "  phases (standby's log, from the kill): " + phases : string.Empty);
     }
 
     private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
     {
         var settings = _instances.Settings(name, database, pbx, [("2001", "1001"), ("2002", "1002")]);
         settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
+        settings.Logging.Json = true; // each line's time to the microsecond and its event id: the takeover's phases (TakeoverPhases)
         return _instances.StartAsync(name, settings, ct);
     }
 

@@ -208,13 +208,14 @@ public sealed partial class ServiceProcess : IDisposable
             _output.AppendLine(line);
         }
 
-        // Kestrel's "Now listening on: http://127.0.0.1:40321" (Serilog may quote the address).
+        // Kestrel's "Now listening on: http://127.0.0.1:40321" (Serilog may quote the address; in JSON logs, logging.json,
+    // the address is the template's property: "@mt":"Now listening on: {address}","address":"http://127.0.0.1:40321").
         if (_listens && Volatile.Read(ref _http) is null && ListeningOn().Match(line) is { Success: true } match)
         {
             Volatile.Write(ref _http, Client(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)));
         }
     }
 
-    [GeneratedRegex(@"Now listening on: ""?http://127\.0\.0\.1:(\d+)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"Now listening on: (?:""?|\{address\}"".*""address"":"")http://127\.0\.0\.1:(\d+)", RegexOptions.CultureInvariant)]
     private static partial Regex ListeningOn();
 }

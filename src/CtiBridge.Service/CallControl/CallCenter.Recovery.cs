@@ -35,6 +35,7 @@ public sealed partial class CallCenter
         IReadOnlyList<LiveCall> calls = [];
         IReadOnlyList<LiveIvrCall> ivrCalls = [];
         IReadOnlyList<(LiveCallbackCall, Core.Callbacks.Callback?)> callbackCalls = [];
+        var started = _time.GetTimestamp();
         if (LiveState is { } store)
         {
             agents = _agentsRestored ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
@@ -45,6 +46,7 @@ public sealed partial class CallCenter
             callbackCalls = await CallbackCallsToAdoptAsync(store, app.Server, cancellationToken).ConfigureAwait(false);
         }
 
+        var stored = _time.GetTimestamp();
         var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
         var bridges = await app.Ari.Bridges.ListAsync(cancellationToken).ConfigureAwait(false);
 
@@ -52,6 +54,8 @@ public sealed partial class CallCenter
         // answered): adoption must see them too, or it reuses their names and their StasisStart later finds no call.
         var ringing = (await app.Ari.Channels.ListAsync(cancellationToken).ConfigureAwait(false))
             .Where(c => IsCallControlLeg(c.Id) && !snapshot.Channels.Any(s => s.Id == c.Id)).Select(c => c.Id).ToList();
+        LogRecoveryRead(_logger, app.Server, calls.Count + ivrCalls.Count + callbackCalls.Count, agents.Count, _time.GetElapsedTime(started, stored).TotalMilliseconds,
+            snapshot.Channels.Count, ringing.Count, bridges.Count, _time.GetElapsedTime(stored).TotalMilliseconds);
 
         // The other instance's agent legs that adoption will not keep (still ringing, or answered but not
         // bridged with their caller yet) hold the agents' phones. They are hung up, each hang-up answered,
@@ -655,6 +659,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 856, Level = LogLevel.Warning, Message = "Asterisk server {Server}: the resync marker (ARI user event) could not be sent ({Reason}); reconciling without it: a channel that hung up just after the reconnect may be counted as lost")]
     private static partial void LogResyncMarkerFailed(ILogger logger, string server, string reason);
+
+    [LoggerMessage(EventId = 1473, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server}: read {Calls} stored call(s) and {Agents} agent(s) from PostgreSQL in {DatabaseMilliseconds:0} ms, then {Channels} channel(s) in the app, {Ringing} ringing leg(s) and {Bridges} bridge(s) from ARI in {AriMilliseconds:0} ms; adopting them")]
+    private static partial void LogRecoveryRead(ILogger logger, string server, int calls, int agents, double databaseMilliseconds, int channels, int ringing, int bridges, double ariMilliseconds);
 
     [LoggerMessage(EventId = 857, Level = LogLevel.Information, Message = "Asterisk server {Server}: the resync waiting for marker {Token} is superseded by a new events gap")]
     private static partial void LogResyncSuperseded(ILogger logger, string server, string token);

@@ -164,6 +164,14 @@ internal sealed partial class CallControlService(
         });
         role.IsActive = true;
         role.ActiveSince = timeProvider.GetUtcNow();
+        if (holds.Count > 0)
+        {
+            // A takeover's phases, each logged with its own event id (docs/high-availability.md, "Where a takeover's time
+            // goes"): the lease (1470), this start, the Stasis app registered (830), the reads (1473), the adoption (876).
+            LogActing(_logger, string.Join(", ", holds.Select(h => h.Server)), holds.Max(h => h.Attempts) > 1 ? TakeoverGrace.TotalMilliseconds : 0,
+                string.Join(", ", servers.Where(s => center.Controls(s.Name)).Select(s => $"{s.Name}: {s.Ami.State.State}")));
+        }
+
         center.UseStasisApps(apps);
         await center.LoadStatisticsDayAsync(lost.Token).ConfigureAwait(false); // today's figures so far, before any event counts
         center.Start();
@@ -305,6 +313,9 @@ internal sealed partial class CallControlService(
             await hold.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(EventId = 1471, Level = LogLevel.Information, Message = "Call control of {Servers} starts on this instance after a grace of {GraceMilliseconds} ms (AMI {AmiStates})")]
+    private static partial void LogActing(ILogger logger, string servers, double graceMilliseconds, string amiStates);
 
     [LoggerMessage(EventId = 877, Level = LogLevel.Information, Message = "Call control of Asterisk server {Server}: instance {Instance} waits for the lease (standby until it holds it)")]
     private static partial void LogStandby(ILogger logger, string server, string instance);

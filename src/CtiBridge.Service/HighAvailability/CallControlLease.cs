@@ -34,7 +34,7 @@ public sealed record CallControlLeaseOptions
 /// (database restarted, connection cut, backend terminated) the hold's <see cref="LeaseHold.Lost"/>
 /// token is cancelled at once, and call control must stop.
 /// </summary>
-public sealed class CallControlLease
+public sealed partial class CallControlLease
 {
     private readonly string _connectionString;
     private readonly CallControlLeaseOptions _options;
@@ -106,7 +106,7 @@ public sealed class CallControlLease
                     command.Parameters.AddWithValue("key", Key);
                     if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
                     {
-                        _logger.LogInformation("Call control of {Server} taken by instance {Instance}", Server, InstanceId);
+                        LogTaken(_logger, Server, InstanceId, attempt);
                         return new LeaseHold(this, connection, attempt);
                     }
                 }
@@ -148,6 +148,11 @@ public sealed class CallControlLease
     internal TimeProvider Time => _time;
 
     internal ILogger Logger => _logger;
+
+    // The first phase of a takeover (docs/high-availability.md, "Where a takeover's time goes"): more than one try
+    // means another instance held the lease until just now.
+    [LoggerMessage(EventId = 1470, Level = LogLevel.Information, Message = "Call control lease of {Server} taken by instance {Instance} (try {Attempts})")]
+    private static partial void LogTaken(ILogger logger, string server, string instance, int attempts);
 }
 
 /// <summary>The lease, held: <see cref="Lost"/> is cancelled the moment it is no longer certain. Dispose to release it.</summary>
@@ -173,6 +178,9 @@ public sealed class LeaseHold : IAsyncDisposable
     /// standby taking over), and that holder may learn of its loss only at its next check.
     /// </summary>
     public int Attempts { get; }
+
+    /// <summary>The Asterisk server whose calls the lease is for.</summary>
+    public string Server => _lease.Server;
 
     /// <summary>When the lease was taken.</summary>
     public DateTimeOffset AcquiredAt { get; }
