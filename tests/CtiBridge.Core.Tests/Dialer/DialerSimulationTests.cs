@@ -170,6 +170,21 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         Assert.Equal(0, ClairvoyantPacing.Abandons([0, 3.5], answers, deadline: 2, wrapUp: 5));
     }
 
+    [Fact]
+    public void RolloutPlayOut_AnswersTakeTheSoonestFreeAgent_CountsIdleTimeAndAbandons()
+    {
+        // Agents free at 0 and 10 s, answers at 1, 2 and 8 s: the first takes the ready agent after 1 s of idle,
+        // the second finds nobody within 2 s, the third takes the agent freed at 10 s (no idle). A new line
+        // answering at 0.5 s takes the ready agent first and leaves the answer at 1 s without one.
+        double[][] releases = [[0, 10]];
+        double[][] answers = [[1, 2, 8]];
+        (double, int)[][] fresh = [[(0.5, 0)]];
+
+        Assert.Equal((1.0, 1L), RolloutPacing.PlayOut(releases, answers, fresh, newLines: 0, deadline: 2, horizon: 25));
+        Assert.Equal((0.5, 2L), RolloutPacing.PlayOut(releases, answers, fresh, newLines: 1, deadline: 2, horizon: 25));
+        Assert.Equal((45.0, 0L), RolloutPacing.PlayOut([[0, 5]], [[]], [[]], newLines: 0, deadline: 2, horizon: 25));
+    }
+
     /// <summary>
     /// Issue 10's "+3 points at 50 agents" against an upper bound: the nine 50-agent points with
     /// predictive pacing as campaigns use it, the clairvoyant oracle (<see cref="ClairvoyantPacing"/>),
@@ -195,6 +210,86 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
     [Fact(Explicit = true)]
     public void ExactReleaseQueueReport_FiftyAgents_PrintsBothPacings() =>
         CompareOnFiftyAgents("deadline queue, exact releases", null, f => new DeadlineQueuePacing(releases: f));
+
+    /// <summary>
+    /// The 50-agent points with predictive pacing as campaigns use it and with rollout pacing
+    /// (<see cref="RolloutPacing"/>: expected idle time plus a ledger-steered price per abandon, later
+    /// decisions' lines included); docs/benchmarks.md "Dialer", "Rollout pacing". Slow; not part of the
+    /// suite: <c>-- --filter-method '*RolloutReport*' --explicit only</c>. CTIBRIDGE_DIALER_POINTS picks
+    /// points as "p:talk" pairs (e.g. "0.15:120 0.50:300"; all nine when unset), CTIBRIDGE_DIALER_ANSWERS
+    /// the live answers per point (4 000), CTIBRIDGE_DIALER_HOURS the least simulated hours measured (2), CTIBRIDGE_DIALER_PARALLEL the runs at once (2),
+    /// CTIBRIDGE_DIALER_VARIANTS the variants by name (separated by ";"), CTIBRIDGE_DIALER_GRID_OUT=file writes the table.
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void RolloutReport_FiftyAgents_PrintsEachVariant()
+    {
+        (string Name, Func<SimulatedPacing> Pacing)[] variants =
+        [
+            ("main", () => new SimulatedPacing(DialingMode.Predictive)),
+            ("rollout", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing())),
+            ("rollout, no later dials", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(futureDials: false))),
+            ("rollout, exact releases", () => new SimulatedPacing(DialingMode.Predictive, Foresight: f => new RolloutPacing(releases: f))),
+            ("rollout, horizon 35 s", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(horizon: 35))),
+            ("rollout, price x4", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(priceScale: 10))),
+            ("rollout, price /4", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(priceScale: 0.625))),
+            ("rollout, later dials react", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(laterDialsReact: true))),
+            ("rollout, share 0.95", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(), TargetShareOfLimit: 0.95)),
+        ];
+
+        // CTIBRIDGE_DIALER_VARIANTS picks some by name, separated by semicolons (main and rollout when unset).
+        var chosen = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_VARIANTS") is { Length: > 0 } names
+            ? names.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : ["main", "rollout"];
+        ReportVariantsInParallel([.. chosen.Select(name => variants.Single(v => v.Name == name))]);
+    }
+
+    private void ReportVariantsInParallel((string Name, Func<SimulatedPacing> Pacing)[] variants)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var answers = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_ANSWERS"), inv, out var a) ? a : 4000;
+        var parallel = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_PARALLEL"), inv, out var n) ? n : 2;
+        var scenarios = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_POINTS") is { Length: > 0 } points
+            ? [.. points.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(point => point.Split(':')).SelectMany(pt =>
+                DialerGrid.Scenarios([50], [double.Parse(pt[0], inv)], [double.Parse(pt[1], inv)], answers))]
+            : DialerGrid.Scenarios([50], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, answers).ToList();
+        if (double.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_HOURS"), inv, out var hours))
+        {
+            scenarios = [.. scenarios.Select(s => s with { MinimumMeasured = TimeSpan.FromHours(hours) })];
+        }
+
+        var runs = scenarios.SelectMany(s => variants.Select(v => (Scenario: s, v.Name, v.Pacing))).ToList();
+        var results = new SimulationResult[runs.Count];
+        var progress = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID_OUT") is { Length: > 0 } outPath ? outPath + ".progress" : null;
+        var gate = new object();
+        Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
+        {
+            var r = results[i] = DialerSimulation.Run(runs[i].Scenario, runs[i].Pacing());
+            if (progress is not null)
+            {
+                lock (gate)
+                {
+                    File.AppendAllText(progress, string.Create(inv, $"{DateTimeOffset.UtcNow:HH:mm:ss} {runs[i].Scenario}, {runs[i].Name}: {r.Occupancy * 100:0.0} / {r.AbandonRate * 100:0.00}, {r.LiveAnswers} answers, dialer {r.DialerCpu.TotalSeconds:0} s\n"));
+                }
+            }
+        });
+
+        var table = new System.Text.StringBuilder("| p(live) | talk s | " + string.Join(" | ", variants.Select(v => v.Name + " occ / abandon")) + " | dialer time per variant |\n|---:|---:|" + string.Concat(variants.Select(_ => "---|")) + "---|\n");
+        for (var i = 0; i < runs.Count; i += variants.Length)
+        {
+            var row = results.Skip(i).Take(variants.Length).ToList();
+            var line = string.Create(inv, $"| {runs[i].Scenario.LiveAnswerProbability:0.00} | {runs[i].Scenario.MeanTalkSeconds:0} | {string.Join(" | ", row.Select(r => string.Create(inv, $"{r.Occupancy * 100:0.0} / {r.AbandonRate * 100:0.00}")))} | {string.Join(", ", row.Select(r => string.Create(inv, $"{r.DialerCpu.TotalSeconds:0} s")))} for {row[0].Simulated.TotalHours:0.0} h |");
+            output.WriteLine(line);
+            table.Append(line).Append('\n');
+        }
+
+        if (Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_GRID_OUT") is { Length: > 0 } path)
+        {
+            File.WriteAllText(path, table.ToString());
+        }
+
+        // A measurement, not a goal check: the limit must hold whatever the pacing forecasts.
+        Assert.All(Enumerable.Range(0, runs.Count), i => Assert.True(results[i].AbandonRate <= 0.03, $"{runs[i].Scenario}, {runs[i].Name}: abandoned {results[i].AbandonRate:P2}"));
+    }
 
     private void ReportVariantsOnFiftyAgents((string Name, SimulatedPacing Pacing)[] variants, double limit = 0.03)
     {
