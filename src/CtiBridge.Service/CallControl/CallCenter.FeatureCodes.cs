@@ -122,16 +122,7 @@ public sealed partial class CallCenter
         feature.SupervisorId = supervisor.Id;
         feature.Mode = chosen;
         feature.AuditAction = "phone " + prefix + " " + ModeName(chosen);
-        var agentId = code[prefix.Length..];
-        if (agentId.Length == 0)
-        {
-            // As the force codes: the agent ID is asked for (agent-user, then #), then the PIN.
-            Ask(feature, FeatureStep.SupervisedAgentId, "agent-user");
-            return;
-        }
-
-        feature.AgentId = agentId;
-        Ask(feature, FeatureStep.SupervisorPin, "agent-pass");
+        AskAgentThenPin(feature, code, prefix);
     }
 
     /// <summary>The supervisor's PIN was typed: wrong = another try (then goodbye), right = the supervision starts on this call.</summary>

@@ -52,6 +52,16 @@ public sealed partial class CallCenter
         feature.SupervisorId = supervisor.Id;
         feature.Force = action;
         feature.AuditAction = "phone " + prefix + " " + ForceName(action);
+        AskAgentThenPin(feature, code, prefix);
+    }
+
+    /// <summary>
+    /// The agent ID typed after <paramref name="prefix"/> in <paramref name="code"/>, or asked for
+    /// (<c>agent-user</c>, then #) when none was; then the supervisor PIN. Shared by the force codes
+    /// and the listen / whisper / barge / take-over codes, so both ask the same way.
+    /// </summary>
+    private void AskAgentThenPin(FeatureCall feature, string code, string prefix)
+    {
         var agentId = code[prefix.Length..];
         if (agentId.Length == 0)
         {
