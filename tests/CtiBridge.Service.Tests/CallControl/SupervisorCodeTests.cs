@@ -1,4 +1,5 @@
 using CtiBridge.Core.Acd;
+using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
 using CtiBridge.TestSupport;
 
@@ -68,6 +69,22 @@ public sealed class SupervisorCodeTests(MigratedDatabaseFixture database) : ICla
         return heard;
     }
 
+    /// <summary><paramref name="phone"/> dials <paramref name="code"/>; returns its channel once the call center has answered it.</summary>
+    private static async Task<string> DialCodeAsync(CallCenterRig rig, Phone phone, string code, CancellationToken ct)
+    {
+        var channel = phone.Dial(code);
+        await rig.PbxEvents.WaitAsync("Newstate", channel, ct, e => e["ChannelStateDesc"] == "Up");
+        return channel;
+    }
+
+    /// <summary><paramref name="phone"/> dials <paramref name="code"/> (the agent ID in it) and, once answered, types the right PIN.</summary>
+    private static async Task<string> DialCodeWithPinAsync(CallCenterRig rig, Phone phone, string code, CancellationToken ct)
+    {
+        var channel = await DialCodeAsync(rig, phone, code, ct);
+        phone.PressDigits(CallCenterRig.Pin + "#");
+        return channel;
+    }
+
     [Fact]
     public async Task ForceHangUpCode_WrongPinThenRight_BothSidesReleased_AgentWrapsUp_StoredAndAudited()
     {
@@ -81,8 +98,7 @@ public sealed class SupervisorCodeTests(MigratedDatabaseFixture database) : ICla
         await rig.AgentWentAsync("2001", AgentState.Ringing, AgentState.OnCall, ct);
 
         // *852001: PIN asked; a wrong one is asked again, the right one cuts the call.
-        var code = phone.Dial("*852001");
-        await rig.PbxEvents.WaitAsync("Newstate", code, ct, e => e["ChannelStateDesc"] == "Up");
+        var code = await DialCodeAsync(rig, phone, "*852001", ct);
         phone.PressDigits("0000#");
         await rig.PbxEvents.WaitAsync("DTMFEnd", code, ct, e => e["Digit"] == "#");
         phone.PressDigits(CallCenterRig.Pin + "#");
@@ -93,9 +109,7 @@ public sealed class SupervisorCodeTests(MigratedDatabaseFixture database) : ICla
 
         // Again with nobody on a call: refused (the error tone), the agent left alone.
         await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
-        var again = phone.Dial("*852001");
-        await rig.PbxEvents.WaitAsync("Newstate", again, ct, e => e["ChannelStateDesc"] == "Up");
-        phone.PressDigits(CallCenterRig.Pin + "#");
+        var again = await DialCodeWithPinAsync(rig, phone, "*852001", ct);
         Assert.Equal("sound:agent-pass ; sound:invalid", await HeardThenHangUpAsync(rig, "1901", again, "sound:agent-pass ; sound:invalid", ct));
         Assert.Equal(AgentState.Ready, (await rig.Center.GetAgentAsync("2001", ct))!.State);
 
@@ -116,8 +130,7 @@ public sealed class SupervisorCodeTests(MigratedDatabaseFixture database) : ICla
         await rig.LoginAsync("2001", ct);
 
         // *86: agent ID at the prompt, the PIN, then the reason digit (2 = meal) at the beep.
-        var pause = phone.Dial("*86");
-        await rig.PbxEvents.WaitAsync("Newstate", pause, ct, e => e["ChannelStateDesc"] == "Up");
+        var pause = await DialCodeAsync(rig, phone, "*86", ct);
         phone.PressDigits("2001#");
         await rig.PbxEvents.WaitAsync("DTMFEnd", pause, ct, e => e["Digit"] == "#");
         phone.PressDigits(CallCenterRig.Pin + "#");
@@ -129,17 +142,13 @@ public sealed class SupervisorCodeTests(MigratedDatabaseFixture database) : ICla
         Assert.Equal("sound:agent-user ; sound:agent-pass ; sound:beep ; sound:beep", await HeardThenHangUpAsync(rig, "1901", pause, "sound:agent-user ; sound:agent-pass ; sound:beep ; sound:beep", ct));
 
         // *872001: ready again.
-        var resume = phone.Dial("*872001");
-        await rig.PbxEvents.WaitAsync("Newstate", resume, ct, e => e["ChannelStateDesc"] == "Up");
-        phone.PressDigits(CallCenterRig.Pin + "#");
+        var resume = await DialCodeWithPinAsync(rig, phone, "*872001", ct);
         var ready = await rig.AgentWentAsync("2001", AgentState.Paused, AgentState.Ready, ct);
         Assert.Equal(ChangeSource.Supervisor, ready.Source);
         Assert.Equal("sound:agent-pass ; sound:beep", await HeardThenHangUpAsync(rig, "1901", resume, "sound:agent-pass ; sound:beep", ct));
 
         // *882001: logged out.
-        var logout = phone.Dial("*882001");
-        await rig.PbxEvents.WaitAsync("Newstate", logout, ct, e => e["ChannelStateDesc"] == "Up");
-        phone.PressDigits(CallCenterRig.Pin + "#");
+        var logout = await DialCodeWithPinAsync(rig, phone, "*882001", ct);
         var loggedOut = await rig.AgentWentAsync("2001", AgentState.Ready, AgentState.LoggedOut, ct);
         Assert.Equal(ChangeSource.Supervisor, loggedOut.Source);
         Assert.Equal("sound:agent-pass ; sound:agent-loggedoff", await HeardThenHangUpAsync(rig, "1901", logout, "sound:agent-pass ; sound:agent-loggedoff", ct));
@@ -159,14 +168,11 @@ public sealed class SupervisorCodeTests(MigratedDatabaseFixture database) : ICla
         await rig.LoginAsync("2001", ct);
 
         // An agent ID that is no agent: "not a valid extension", audited as not found.
-        var unknown = phone.Dial("*889999");
-        await rig.PbxEvents.WaitAsync("Newstate", unknown, ct, e => e["ChannelStateDesc"] == "Up");
-        phone.PressDigits(CallCenterRig.Pin + "#");
+        var unknown = await DialCodeWithPinAsync(rig, phone, "*889999", ct);
         Assert.Equal("sound:agent-pass ; sound:pbx-invalid", await HeardThenHangUpAsync(rig, "1901", unknown, "sound:agent-pass ; sound:pbx-invalid", ct));
 
         // Three wrong PINs: asked again twice, then goodbye; audited as forbidden.
-        var wrong = phone.Dial("*882001");
-        await rig.PbxEvents.WaitAsync("Newstate", wrong, ct, e => e["ChannelStateDesc"] == "Up");
+        var wrong = await DialCodeAsync(rig, phone, "*882001", ct);
         for (var i = 1; i <= 3; i++)
         {
             phone.PressDigits("0000#");
