@@ -32,16 +32,12 @@ public sealed partial class CallbackStore
         await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_notices_since"));
         command.Parameters.AddWithValue("since", since);
         command.Parameters.AddWithValue("limit", limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var notices = new List<CallbackNotice>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            notices.Add(new CallbackNotice(
+        return await ReadAllAsync(
+            command,
+            reader => new CallbackNotice(
                 reader.GetString(reader.GetOrdinal("notice_kind")), reader.GetInt32(reader.GetOrdinal("notice_seq")),
                 reader.GetFieldValue<DateTimeOffset>(reader.GetOrdinal("notice_at")), reader.GetString(reader.GetOrdinal("notice_reason")),
-                reader.GetFieldValue<DateTimeOffset>(reader.GetOrdinal("notice_written_at")), Read(reader)));
-        }
-
-        return notices;
+                reader.GetFieldValue<DateTimeOffset>(reader.GetOrdinal("notice_written_at")), Read(reader)),
+            cancellationToken).ConfigureAwait(false);
     }
 }

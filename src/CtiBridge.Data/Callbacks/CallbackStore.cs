@@ -177,14 +177,7 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_instance_beat"));
         command.Parameters.AddWithValue("scheduler", scheduler);
         command.Parameters.AddWithValue("me", me);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var list = new List<InstanceBeats>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            list.Add(new InstanceBeats(reader.GetString(0), reader.GetInt64(1)));
-        }
-
-        return list;
+        return await ReadAllAsync(command, reader => new InstanceBeats(reader.GetString(0), reader.GetInt64(1)), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -206,15 +199,11 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_abandons_unrequested"));
         command.Parameters.AddWithValue("before", before);
         command.Parameters.AddWithValue("limit", limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var list = new List<AbandonedCaller>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            list.Add(new AbandonedCaller(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetBoolean(6)));
-        }
-
-        return list;
+        return await ReadAllAsync(
+            command,
+            reader => new AbandonedCaller(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetBoolean(6)),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The abandoned caller's request is stored (or none is owed): their <c>live_calls</c> row goes.</summary>
@@ -229,15 +218,11 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<OpenCallbackCount>> OpenCountsAsync(CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_open_counts"));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var list = new List<OpenCallbackCount>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            list.Add(new OpenCallbackCount(reader.GetString(0), CallbackStates.Parse(reader.GetString(1)), reader.GetInt64(2), reader.GetInt64(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4)));
-        }
-
-        return list;
+        return await ReadAllAsync(
+            command,
+            reader => new OpenCallbackCount(reader.GetString(0), CallbackStates.Parse(reader.GetString(1)), reader.GetInt64(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4)),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Every stored change of a callback, in order.</summary>
@@ -245,19 +230,15 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(NamedQueries.Get("callback_history"));
         command.Parameters.AddWithValue("id", id);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var list = new List<CallbackTransition>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            list.Add(new CallbackTransition(
+        return await ReadAllAsync(
+            command,
+            reader => new CallbackTransition(
                 reader.GetGuid(0), reader.GetInt32(1), reader.GetFieldValue<DateTimeOffset>(2),
                 reader.IsDBNull(4) ? null : CallbackStates.Parse(reader.GetString(4)),
                 CallbackStates.Parse(reader.GetString(5)), reader.GetString(6), reader.GetString(7),
                 reader.IsDBNull(8) ? null : reader.GetString(8))
-            { Kind = reader.GetString(3) });
-        }
-
-        return list;
+            { Kind = reader.GetString(3) },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The sweep's reads: one named query of <c>@now</c>, at most one period and <c>@limit</c>.</summary>
@@ -291,13 +272,17 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
         AddText(p, "only_placed_by", change.OnlyIfPlacedBy);
     }
 
-    private static async Task<IReadOnlyList<Callback>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    private static Task<IReadOnlyList<Callback>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken) =>
+        ReadAllAsync(command, Read, cancellationToken);
+
+    /// <summary>Every row <paramref name="command"/> returns, each made by <paramref name="row"/>: the one row loop of the store's reads.</summary>
+    private static async Task<IReadOnlyList<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> row, CancellationToken cancellationToken)
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var list = new List<Callback>();
+        var list = new List<T>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            list.Add(Read(reader));
+            list.Add(row(reader));
         }
 
         return list;
