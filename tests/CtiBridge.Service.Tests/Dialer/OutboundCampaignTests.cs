@@ -242,25 +242,13 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         var campaign = await CampaignAsync(40);
         await using var a = NewDialer(pbx, "dialer-a", "instance-a");
         await using var b = NewDialer(pbx, "dialer-b", "instance-b");
-        await a.StartAsync(Ct);
-        await b.StartAsync(Ct);
-        await JoinAsync(a, campaign, "2001", "1001");
-        await JoinAsync(a, campaign, "2002", "1002");
-        await JoinAsync(b, campaign, "2003", "1003");
-        await JoinAsync(b, campaign, "2004", "1004");
+        await StartTwoAgentsEachAsync(a, b, campaign);
 
         await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'") == 0,
             "every lead to be closed", TimeSpan.FromSeconds(120), () => SummaryAsync(campaign));
 
         // Both instances dialled, and no lead ever had two attempts up at the same time.
-        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'instance-a'") > 0);
-        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'instance-b'") > 0);
-        Assert.Equal(0, await CountAsync($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
-             AND x.dialed_at < y.ended_at AND y.dialed_at < x.ended_at
-            WHERE x.campaign_id = '{campaign}'
-            """));
+        await AssertBothDialledNoLeadTwiceAtOnceAsync(campaign, "instance-a", "instance-b");
         Assert.Equal(0, await CountAsync($"SELECT count(*) FROM (SELECT lead_id FROM dialer_attempts WHERE campaign_id = '{campaign}' GROUP BY lead_id HAVING count(*) > 2) x"));
         Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL"));
 
@@ -280,12 +268,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         await using var lines = await LineEventsAsync();
         await using var a = NewDialer(pbx, "dialer-a", "cap-a");
         await using var b = NewDialer(pbx, "dialer-b", "cap-b");
-        await a.StartAsync(Ct);
-        await b.StartAsync(Ct);
-        await JoinAsync(a, campaign, "2001", "1001");
-        await JoinAsync(a, campaign, "2002", "1002");
-        await JoinAsync(b, campaign, "2003", "1003");
-        await JoinAsync(b, campaign, "2004", "1004");
+        await StartTwoAgentsEachAsync(a, b, campaign);
         foreach (var dialer in new[] { a, b })
         {
             await WaitUntilAsync(async () => (await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsIdle == 2), "both agents of each instance to wait", TimeSpan.FromSeconds(10));
@@ -300,15 +283,32 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
         // once, in the order the database took their starts and ends (not from dialed_at, which is the dialer's
         // round time, taken before the wait for the campaign's lock, so it can precede an end the dial waited for).
         Assert.Equal(3, await lines.MostOpenAtOnceAsync(campaign));
-        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'cap-a'") > 0);
-        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'cap-b'") > 0);
+        await AssertBothDialledNoLeadTwiceAtOnceAsync(campaign, "cap-a", "cap-b");
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL"));
+    }
+
+    /// <summary>Starts dialers <paramref name="a"/> and <paramref name="b"/>, then joins agents 2001 and 2002 on <paramref name="a"/>, 2003 and 2004 on <paramref name="b"/>.</summary>
+    private async Task StartTwoAgentsEachAsync(OutboundDialer a, OutboundDialer b, string campaign)
+    {
+        await a.StartAsync(Ct);
+        await b.StartAsync(Ct);
+        await JoinAsync(a, campaign, "2001", "1001");
+        await JoinAsync(a, campaign, "2002", "1002");
+        await JoinAsync(b, campaign, "2003", "1003");
+        await JoinAsync(b, campaign, "2004", "1004");
+    }
+
+    /// <summary>Both instances dialled <paramref name="campaign"/>, and no lead had two attempts up at the same time.</summary>
+    private async Task AssertBothDialledNoLeadTwiceAtOnceAsync(string campaign, string instanceA, string instanceB)
+    {
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = '{instanceA}'") > 0);
+        Assert.True(await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = '{instanceB}'") > 0);
         Assert.Equal(0, await CountAsync($"""
             SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
               ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
              AND x.dialed_at < y.ended_at AND y.dialed_at < x.ended_at
             WHERE x.campaign_id = '{campaign}'
             """));
-        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL"));
     }
 
     /// <summary>
