@@ -234,24 +234,8 @@ internal sealed record FanOutRun(int CallsUp, int Clients, int Agents, double Ta
     /// </summary>
     public static FanOutRun FromEnvironment()
     {
-        var calls = Setting("CTIBRIDGE_FANOUT_CALLS", 300, 1, 2000);
-        return new FanOutRun(calls, Setting("CTIBRIDGE_FANOUT_CLIENTS", 1000, 1, 10_000), Math.Max(4, calls * 4 / 3), 25, 35,
-            Setting("CTIBRIDGE_FANOUT_QUIET_SECONDS", 20, 0, 3600), Setting("CTIBRIDGE_FANOUT_SECONDS", 60, 1, 3600));
-    }
-
-    private static int Setting(string name, int fallback, int min, int max)
-    {
-        var text = Environment.GetEnvironmentVariable(name);
-        if (string.IsNullOrEmpty(text))
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new ArgumentException($"{name} must be a whole number from {min} to {max}, got '{text}'.");
-        }
-
-        return value;
+        var calls = RunSettings.WholeNumber("CTIBRIDGE_FANOUT_CALLS", 300, 1, 2000);
+        return new FanOutRun(calls, RunSettings.WholeNumber("CTIBRIDGE_FANOUT_CLIENTS", 1000, 1, 10_000), Math.Max(4, calls * 4 / 3), 25, 35,
+            RunSettings.WholeNumber("CTIBRIDGE_FANOUT_QUIET_SECONDS", 20, 0, 3600), RunSettings.WholeNumber("CTIBRIDGE_FANOUT_SECONDS", 60, 1, 3600));
     }
 }

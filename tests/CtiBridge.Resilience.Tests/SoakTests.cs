@@ -25,9 +25,9 @@ public sealed class SoakTests
     public async Task HundredAgentsTwentyCallsPerSecond_EveryCallAnsweredEndedAndStoredOnce_NoAgentStuck()
     {
         var ct = TestContext.Current.CancellationToken;
-        var seconds = Setting("CTIBRIDGE_SOAK_SECONDS", 15, 1, 24 * 3600);
-        var rate = Setting("CTIBRIDGE_SOAK_RATE", 20, 1, 500);
-        var agentCount = Setting("CTIBRIDGE_SOAK_AGENTS", 100, 1, 1000);
+        var seconds = RunSettings.WholeNumber("CTIBRIDGE_SOAK_SECONDS", 15, 1, 24 * 3600);
+        var rate = RunSettings.WholeNumber("CTIBRIDGE_SOAK_RATE", 20, 1, 500);
+        var agentCount = RunSettings.WholeNumber("CTIBRIDGE_SOAK_AGENTS", 100, 1, 1000);
         var (talkMin, talkMax) = TalkSetting();
         var callCount = seconds * rate;
 
@@ -192,22 +192,6 @@ public sealed class SoakTests
     }
 
     private static HashSet<string> Ended(CallCenterRig rig) => [.. rig.AcdEvents.Snapshot().OfType<CallEnded>().Select(e => e.CallId)];
-
-    private static int Setting(string name, int fallback, int min, int max)
-    {
-        var text = Environment.GetEnvironmentVariable(name);
-        if (string.IsNullOrEmpty(text))
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new ArgumentException($"{name} must be a whole number from {min} to {max}, got '{text}'.");
-        }
-
-        return value;
-    }
 
     /// <summary>Polls every 100 ms until <paramref name="condition"/> holds, failing after <paramref name="limit"/>.</summary>
     private static Task EventuallyAsync(Func<bool> condition, TimeSpan limit, Func<string> what, CancellationToken ct) =>
