@@ -1,4 +1,5 @@
 using Npgsql;
+using NpgsqlTypes;
 
 namespace CtiBridge.Data.Records;
 
@@ -126,10 +127,11 @@ public sealed class CallRecordWriter
             }
         }
 
-        await using var command = new NpgsqlCommand("SELECT records_refresh_rollups(@entry, @answer)", connection);
-        command.Parameters.Add(new NpgsqlParameter("entry", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = entry.ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("answer", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = answer.ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteWithArraysAsync(
+            connection,
+            "SELECT records_refresh_rollups(@entry, @answer)",
+            [("entry", NpgsqlDbType.TimestampTz, entry.ToArray()), ("answer", NpgsqlDbType.TimestampTz, answer.ToArray())],
+            cancellationToken).ConfigureAwait(false);
     }
 
     // Recounts the UTC hours of the hourly agent-state rollup (migration 0009) the batch's intervals
@@ -147,9 +149,8 @@ public sealed class CallRecordWriter
             }
         }
 
-        await using var command = new NpgsqlCommand("SELECT records_refresh_agent_state_rollups(@hours)", connection);
-        command.Parameters.Add(new NpgsqlParameter("hours", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = hours.ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteWithArraysAsync(
+            connection, "SELECT records_refresh_agent_state_rollups(@hours)", [("hours", NpgsqlDbType.TimestampTz, hours.ToArray())], cancellationToken).ConfigureAwait(false);
     }
 
     // Recounts the quarters of the agents' outbound-call rollup (migration 0032) the batch's outbound
@@ -172,9 +173,8 @@ public sealed class CallRecordWriter
             return;
         }
 
-        await using var command = new NpgsqlCommand("SELECT records_refresh_agent_outbound_rollups(@quarters)", connection);
-        command.Parameters.Add(new NpgsqlParameter("quarters", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = quarters.ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteWithArraysAsync(
+            connection, "SELECT records_refresh_agent_outbound_rollups(@quarters)", [("quarters", NpgsqlDbType.TimestampTz, quarters.ToArray())], cancellationToken).ConfigureAwait(false);
     }
 
     // The answers' scores onto their calls' rows, in the batch's transaction: an instance that adopted a
@@ -186,11 +186,15 @@ public sealed class CallRecordWriter
             return;
         }
 
-        await using var command = new NpgsqlCommand(Queries.NamedQueries.Get("calls_survey_score"), connection);
-        command.Parameters.Add(new NpgsqlParameter("call_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = answers.Select(a => a.CallId).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("scores", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Smallint) { Value = answers.Select(a => a.Score).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("answered_at", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = answers.Select(a => a.AnsweredAt.UtcDateTime).ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteWithArraysAsync(
+            connection,
+            Queries.NamedQueries.Get("calls_survey_score"),
+            [
+                ("call_ids", NpgsqlDbType.Text, answers.Select(a => a.CallId).ToArray()),
+                ("scores", NpgsqlDbType.Smallint, answers.Select(a => a.Score).ToArray()),
+                ("answered_at", NpgsqlDbType.TimestampTz, answers.Select(a => a.AnsweredAt.UtcDateTime).ToArray()),
+            ],
+            cancellationToken).ConfigureAwait(false);
     }
 
     // The recordings onto their calls' rows that name none, in the batch's transaction: a caller recorded with an
@@ -202,10 +206,26 @@ public sealed class CallRecordWriter
             return;
         }
 
-        await using var command = new NpgsqlCommand(Queries.NamedQueries.Get("calls_recording_link"), connection);
-        command.Parameters.Add(new NpgsqlParameter("call_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = recordings.Select(r => r.CallId).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("recording_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = recordings.Select(r => r.RecordingId).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("started_at", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = recordings.Select(r => r.StartedAt.UtcDateTime).ToArray() });
+        await ExecuteWithArraysAsync(
+            connection,
+            Queries.NamedQueries.Get("calls_recording_link"),
+            [
+                ("call_ids", NpgsqlDbType.Text, recordings.Select(r => r.CallId).ToArray()),
+                ("recording_ids", NpgsqlDbType.Text, recordings.Select(r => r.RecordingId).ToArray()),
+                ("started_at", NpgsqlDbType.TimestampTz, recordings.Select(r => r.StartedAt.UtcDateTime).ToArray()),
+            ],
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    // One statement of the batch's transaction whose parameters are arrays, each of the element type named.
+    private static async Task ExecuteWithArraysAsync(NpgsqlConnection connection, string sql, (string Name, NpgsqlDbType ElementType, Array Values)[] arrays, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, elementType, values) in arrays)
+        {
+            command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | elementType) { Value = values });
+        }
+
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
