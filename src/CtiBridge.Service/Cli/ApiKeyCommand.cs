@@ -24,7 +24,7 @@ public static class ApiKeyCommand
         var agent = new Option<string?>("--agent") { Description = "For --role agent: the agent ID the key acts for." };
         var command = new Command("create", "Create a key and print its token (shown once; store it in the client's secret store).") { name, role, agent };
         var database = CliDatabase.AddTo(command);
-        command.SetAction((parse, ct) => WithDatabaseAsync(parse, database, "apikey create", async (dataSource, output, error) =>
+        command.SetAction((parse, ct) => DialerCli.WithDatabaseAsync(parse, database, "apikey create", async (dataSource, output, error) =>
         {
             var roleText = parse.GetValue(role)!;
             if (!Enum.TryParse<ApiRole>(roleText, ignoreCase: true, out var parsedRole) || int.TryParse(roleText, out _))
@@ -35,7 +35,7 @@ public static class ApiKeyCommand
 
             try
             {
-                var created = await new ApiKeyStore(dataSource, TimeProvider.System).CreateAsync(parse.GetValue(name)!, parsedRole, parse.GetValue(agent), Actor, ct);
+                var created = await new ApiKeyStore(dataSource, TimeProvider.System).CreateAsync(parse.GetValue(name)!, parsedRole, parse.GetValue(agent), DialerCli.Actor, ct);
                 await AuditAsync(dataSource, "apikey create", created.Key.Name, 0, ct);
                 await output.WriteLineAsync($"created {created.Key.Role.ToString().ToLowerInvariant()} key '{created.Key.Name}' ({created.Key.Id:N}); its token, shown only now:");
                 await output.WriteLineAsync(created.Token);
@@ -55,7 +55,7 @@ public static class ApiKeyCommand
         var key = new Argument<string>("key") { Description = "The key's id or name." };
         var command = new Command("revoke", "Revoke a key at once: requests with it are refused from now on.") { key };
         var database = CliDatabase.AddTo(command);
-        command.SetAction((parse, ct) => WithDatabaseAsync(parse, database, "apikey revoke", async (dataSource, output, error) =>
+        command.SetAction((parse, ct) => DialerCli.WithDatabaseAsync(parse, database, "apikey revoke", async (dataSource, output, error) =>
         {
             var target = parse.GetValue(key)!;
             var revoked = await new ApiKeyStore(dataSource, TimeProvider.System).RevokeAsync(target, ct);
@@ -77,7 +77,7 @@ public static class ApiKeyCommand
         var all = new Option<bool>("--all") { Description = "Include revoked keys." };
         var command = new Command("list", "List keys (never their tokens).") { all };
         var database = CliDatabase.AddTo(command);
-        command.SetAction((parse, ct) => WithDatabaseAsync(parse, database, "apikey list", async (dataSource, output, _) =>
+        command.SetAction((parse, ct) => DialerCli.WithDatabaseAsync(parse, database, "apikey list", async (dataSource, output, _) =>
         {
             foreach (var k in await new ApiKeyStore(dataSource, TimeProvider.System).ListAsync(parse.GetValue(all), ct))
             {
@@ -90,31 +90,6 @@ public static class ApiKeyCommand
         return command;
     }
 
-    private static string Actor => $"cli:{Environment.UserName}";
-
     private static Task AuditAsync(NpgsqlDataSource dataSource, string action, string target, int outcome, CancellationToken ct) =>
-        new AuditLog(dataSource).WriteAsync(new AuditEntry(TimeProvider.System.GetUtcNow(), Actor, "admin", action, target, outcome, null), ct);
-
-    private static async Task<int> WithDatabaseAsync(ParseResult parse, CliDatabase database, string name, Func<NpgsqlDataSource, TextWriter, TextWriter, Task<int>> run, CancellationToken ct)
-    {
-        var error = parse.InvocationConfiguration.Error;
-        var dataSource = database.Open(parse, error, name);
-        if (dataSource is null)
-        {
-            return 2;
-        }
-
-        await using (dataSource)
-        {
-            try
-            {
-                return await run(dataSource, parse.InvocationConfiguration.Output, error);
-            }
-            catch (NpgsqlException ex)
-            {
-                await error.WriteLineAsync($"{name}: cannot reach the database: {ex.Message}");
-                return 1;
-            }
-        }
-    }
+        new AuditLog(dataSource).WriteAsync(new AuditEntry(TimeProvider.System.GetUtcNow(), DialerCli.Actor, "admin", action, target, outcome, null), ct);
 }

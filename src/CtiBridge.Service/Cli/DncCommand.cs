@@ -113,7 +113,7 @@ public static class DncCommand
     }
 }
 
-/// <summary>What the dialer's commands share: who the actor is and how the database is opened.</summary>
+/// <summary>What the commands on the database share (the dialer's first; callbacks, customers and API keys too): who the actor is and how the database is opened.</summary>
 internal static class DialerCli
 {
     /// <summary>The actor recorded for command-line changes.</summary>
