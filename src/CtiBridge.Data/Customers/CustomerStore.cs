@@ -47,13 +47,7 @@ public sealed class CustomerStore(NpgsqlDataSource dataSource)
         }
 
         await using var command = dataSource.CreateCommand(NamedQueries.Get("customer_put"));
-        command.Parameters.AddWithValue("number", customer.Number);
-        command.Parameters.AddWithValue("customer_id", (object?)customer.CustomerId ?? DBNull.Value);
-        command.Parameters.AddWithValue("vip", customer.Vip);
-        command.Parameters.AddWithValue("member", customer.Member);
-        command.Parameters.AddWithValue("blocked", customer.Blocked);
-        command.Parameters.AddWithValue("assigned_agent", (object?)customer.AssignedAgent ?? DBNull.Value);
-        command.Parameters.AddWithValue("language", (object?)customer.Language ?? DBNull.Value);
+        AddPutParameters(command.Parameters, customer);
         try
         {
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -129,18 +123,24 @@ public sealed class CustomerStore(NpgsqlDataSource dataSource)
         foreach (var customer in customers)
         {
             await using var command = new NpgsqlCommand(put, connection, transaction);
-            command.Parameters.AddWithValue("number", customer.Number);
-            command.Parameters.AddWithValue("customer_id", (object?)customer.CustomerId ?? DBNull.Value);
-            command.Parameters.AddWithValue("vip", customer.Vip);
-            command.Parameters.AddWithValue("member", customer.Member);
-            command.Parameters.AddWithValue("blocked", customer.Blocked);
-            command.Parameters.AddWithValue("assigned_agent", (object?)customer.AssignedAgent ?? DBNull.Value);
-            command.Parameters.AddWithValue("language", (object?)customer.Language ?? DBNull.Value);
+            AddPutParameters(command.Parameters, customer);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (customers.Count, removed);
+    }
+
+    /// <summary>The parameters of <c>customer_put</c>: one customer's row.</summary>
+    private static void AddPutParameters(NpgsqlParameterCollection parameters, Customer customer)
+    {
+        parameters.AddWithValue("number", customer.Number);
+        parameters.AddWithValue("customer_id", (object?)customer.CustomerId ?? DBNull.Value);
+        parameters.AddWithValue("vip", customer.Vip);
+        parameters.AddWithValue("member", customer.Member);
+        parameters.AddWithValue("blocked", customer.Blocked);
+        parameters.AddWithValue("assigned_agent", (object?)customer.AssignedAgent ?? DBNull.Value);
+        parameters.AddWithValue("language", (object?)customer.Language ?? DBNull.Value);
     }
 }
 
