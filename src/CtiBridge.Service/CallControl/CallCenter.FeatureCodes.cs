@@ -15,16 +15,23 @@ public sealed partial class CallCenter
     private readonly Dictionary<ChannelKey, FeatureCall> _features = [];
     private readonly Dictionary<string, FeatureCall> _featurePlaybacks = new(StringComparer.Ordinal);
 
-    private void StartFeature(StasisApp app, Channel channel, string code, DateTimeOffset at)
+    /// <summary>A feature-code call from the phone of <paramref name="channel"/> (its endpoint, without the channel's suffix): kept, answered and logged.</summary>
+    private FeatureCall AnswerFeature(StasisApp app, Channel channel, string code)
     {
         var dash = channel.Name.LastIndexOf('-');
         var phone = dash > 0 ? channel.Name[..dash] : channel.Name;
         var feature = new FeatureCall(channel.Id, app, phone);
         _features[On(app, channel.Id)] = feature;
-        var codes = _settings.FeatureCodes;
         var ari = app.Ari;
         _ = RunFeatureAsync(feature, "answer", ct => ari.Channels.AnswerAsync(channel.Id, ct));
         LogFeature(_logger, code, phone);
+        return feature;
+    }
+
+    private void StartFeature(StasisApp app, Channel channel, string code, DateTimeOffset at)
+    {
+        var feature = AnswerFeature(app, channel, code);
+        var codes = _settings.FeatureCodes;
         if (code == codes.Login)
         {
             Ask(feature, FeatureStep.AgentId, "agent-user");
@@ -79,13 +86,8 @@ public sealed partial class CallCenter
     /// </summary>
     private void StartSupervisorFeature(StasisApp app, Channel channel, string code, DateTimeOffset at)
     {
-        var dash = channel.Name.LastIndexOf('-');
-        var phone = dash > 0 ? channel.Name[..dash] : channel.Name;
-        var feature = new FeatureCall(channel.Id, app, phone);
-        _features[On(app, channel.Id)] = feature;
-        var ari = app.Ari;
-        _ = RunFeatureAsync(feature, "answer", ct => ari.Channels.AnswerAsync(channel.Id, ct));
-        LogFeature(_logger, code, phone);
+        var feature = AnswerFeature(app, channel, code);
+        var phone = feature.Phone;
         _ = at;
         var codes = _settings.FeatureCodes;
         var force = ForceCodeOf(code);
