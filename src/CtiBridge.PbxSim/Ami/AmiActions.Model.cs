@@ -148,6 +148,17 @@ internal sealed partial class AmiActions
 
     private void Hangup(AmiSession session, AmiMessage action, string? actionId)
     {
+        int? cause = int.TryParse(action["Cause"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : null;
+        WithChannel(session, action, actionId, channel =>
+        {
+            session.Send(Success(actionId, "Channel Hungup"));
+            Model.HangupByRequest(channel, cause);
+        });
+    }
+
+    // Hangup, MixMonitor and StopMixMonitor check the Channel field and find the channel alike, with Asterisk's wording.
+    private void WithChannel(AmiSession session, AmiMessage action, string? actionId, Action<Channel> act)
+    {
         var name = action["Channel"];
         if (string.IsNullOrEmpty(name))
         {
@@ -155,7 +166,6 @@ internal sealed partial class AmiActions
             return;
         }
 
-        int? cause = int.TryParse(action["Cause"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) ? c : null;
         WithModel(() =>
         {
             var channel = Model.FindChannel(name);
@@ -165,8 +175,7 @@ internal sealed partial class AmiActions
                 return;
             }
 
-            session.Send(Success(actionId, "Channel Hungup"));
-            Model.HangupByRequest(channel, cause);
+            act(channel);
         });
     }
 
@@ -322,53 +331,21 @@ internal sealed partial class AmiActions
         });
     }
 
-    private void MixMonitor(AmiSession session, AmiMessage action, string? actionId)
-    {
-        var name = action["Channel"];
-        if (string.IsNullOrEmpty(name))
+    private void MixMonitor(AmiSession session, AmiMessage action, string? actionId) =>
+        WithChannel(session, action, actionId, channel =>
         {
-            session.Send(Error(actionId, "No channel specified"));
-            return;
-        }
-
-        WithModel(() =>
-        {
-            var channel = Model.FindChannel(name);
-            if (channel is null)
-            {
-                session.Send(Error(actionId, "No such channel"));
-                return;
-            }
-
             var file = action["File"] is { Length: > 0 } f ? f : $"{channel.UniqueId}.wav";
             session.Send(Success(actionId));
             Model.SetVariable(channel, "MIXMONITOR_FILENAME", Path.IsPathRooted(file) ? file : Path.Combine(Model.RecordingDirectory, file));
             Model.StartMixMonitor(channel, file);
         });
-    }
 
-    private void StopMixMonitor(AmiSession session, AmiMessage action, string? actionId)
-    {
-        var name = action["Channel"];
-        if (string.IsNullOrEmpty(name))
+    private void StopMixMonitor(AmiSession session, AmiMessage action, string? actionId) =>
+        WithChannel(session, action, actionId, channel =>
         {
-            session.Send(Error(actionId, "No channel specified"));
-            return;
-        }
-
-        WithModel(() =>
-        {
-            var channel = Model.FindChannel(name);
-            if (channel is null)
-            {
-                session.Send(Error(actionId, "No such channel"));
-                return;
-            }
-
             session.Send(Success(actionId));
             Model.StopMixMonitors(channel);
         });
-    }
 
     private void CoreShowChannels(AmiSession session, AmiMessage action, string? actionId)
     {
