@@ -136,6 +136,15 @@ public sealed class AmiClientLoginTests
 
 public sealed class AmiClientTlsTests
 {
+    /// <summary>
+    /// How long a TLS test waits for the login or its error. The first TLS handshake of a process costs
+    /// ~0.2 s of CPU (OpenSSL set-up, the trust store read for chain building, JIT), which at load 80 on
+    /// 2 cores exceeded the client's default 10 s ConnectTimeout (a fresh-clone CI run on 2026-11-30 got
+    /// "did not complete within" instead of the certificate error). That default is how soon call control
+    /// gives up on a live Asterisk, not what these tests check, so here it is only the hang guard.
+    /// </summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+
     [Fact]
     public async Task StartAsync_TlsPortWithTrustedCertificate_LogsInOverTls()
     {
@@ -153,6 +162,7 @@ public sealed class AmiClientTlsTests
         }, certificate);
         await using var client = new AmiClient(server.Options() with
         {
+            ConnectTimeout = Patience,
             Tls = new System.Net.Security.SslClientAuthenticationOptions
             {
                 TargetHost = "localhost",
@@ -160,7 +170,7 @@ public sealed class AmiClientTlsTests
             },
         });
 
-        await client.StartAsync(TestContext.Current.CancellationToken).Guarded();
+        await client.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Patience + AmiTestKit.Guard, TestContext.Current.CancellationToken);
 
         Assert.Equal("Pong", (await client.PingAsync(TestContext.Current.CancellationToken).Guarded())["Ping"]);
     }
@@ -177,11 +187,13 @@ public sealed class AmiClientTlsTests
         await using var client = new AmiClient(server.Options() with
         {
             MaxReconnectAttempts = 0,
+            ConnectTimeout = Patience,
             Tls = new System.Net.Security.SslClientAuthenticationOptions { TargetHost = "localhost" },
         });
 
-        var error = await Assert.ThrowsAsync<AmiConnectionException>(() => client.StartAsync(TestContext.Current.CancellationToken).Guarded());
+        var error = await Assert.ThrowsAsync<AmiConnectionException>(() => client.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Patience + AmiTestKit.Guard, TestContext.Current.CancellationToken));
 
-        Assert.IsType<System.Security.Authentication.AuthenticationException>(error.InnerException);
+        Assert.True(error.InnerException is System.Security.Authentication.AuthenticationException,
+            $"expected the certificate's AuthenticationException inside, got {error.InnerException?.GetType().Name}: {error.InnerException?.Message}");
     }
 }
