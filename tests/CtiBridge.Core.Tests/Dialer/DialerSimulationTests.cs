@@ -229,6 +229,7 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
             ("rollout", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing())),
             ("rollout, no later dials", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(futureDials: false))),
             ("rollout, exact releases", () => new SimulatedPacing(DialingMode.Predictive, Foresight: f => new RolloutPacing(releases: f))),
+            ("rollout, fates known once dialled", () => new SimulatedPacing(DialingMode.Predictive, Foresight: f => new RolloutPacing(releases: f, answersKnownOnceDialled: true))),
             ("rollout, horizon 35 s", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(horizon: 35))),
             ("rollout, price x4", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(priceScale: 10))),
             ("rollout, price /4", () => new SimulatedPacing(DialingMode.Predictive, Strategy: new RolloutPacing(priceScale: 0.625))),

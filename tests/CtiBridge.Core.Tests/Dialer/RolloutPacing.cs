@@ -39,6 +39,7 @@ internal sealed class RolloutPacing : IPacingStrategy
     private readonly bool _futureDials;
     private readonly ISimulationForesight? _releases;
     private readonly bool _laterDialsReact;
+    private readonly bool _answersKnownOnceDialled;
 
     /// <summary>Creates the pacer.</summary>
     /// <param name="samples">Played-out futures per decision (16-4096).</param>
@@ -55,8 +56,19 @@ internal sealed class RolloutPacing : IPacingStrategy
     /// dialled now takes the place of the next of them (later decisions dial less when this one dials more), so
     /// the choice is between dialling a line now and dialling it a little later.
     /// </param>
-    public RolloutPacing(int samples = 200, double horizon = 25, double priceScale = 2.5, bool futureDials = true, int seed = 11, ISimulationForesight? releases = null, bool laterDialsReact = false)
+    /// <param name="answersKnownOnceDialled">
+    /// With <paramref name="releases"/>: the lines in flight are no longer guessed but taken from the simulation
+    /// (which of them a person answers, and when), i.e. a dialer that learns each line's fate the moment it
+    /// dials it, but still not before (a measure of how much of the gap the lines in flight are).
+    /// </param>
+    public RolloutPacing(int samples = 200, double horizon = 25, double priceScale = 2.5, bool futureDials = true, int seed = 11, ISimulationForesight? releases = null, bool laterDialsReact = false, bool answersKnownOnceDialled = false)
     {
+        if (answersKnownOnceDialled && releases is null)
+        {
+            throw new ArgumentException("the answers of the lines in flight come from the simulation's foresight: give releases too", nameof(answersKnownOnceDialled));
+        }
+
+        _answersKnownOnceDialled = answersKnownOnceDialled;
         _releases = releases;
         _laterDialsReact = laterDialsReact;
         ArgumentOutOfRangeException.ThrowIfLessThan(samples, 16);
@@ -101,6 +113,7 @@ internal sealed class RolloutPacing : IPacingStrategy
         var maxNew = Math.Min(PacingSearch.MaxNewLines(context, p), (int)Math.Ceiling(2 * freeSoon / p) + 10);
         var futureRate = agentCount / cycle / p;
 
+        var knownAnswers = _answersKnownOnceDialled ? _releases!.LiveAnswersInFlight : null;
         var releases = new double[_samples][];
         var answers = new double[_samples][];
         var fresh = new (double Time, int Index)[_samples][];
@@ -131,7 +144,18 @@ internal sealed class RolloutPacing : IPacingStrategy
             releases[s] = [.. buffer];
 
             buffer.Clear();
-            foreach (var line in context.Lines)
+            if (knownAnswers is not null)
+            {
+                foreach (var answer in knownAnswers)
+                {
+                    if (answer.AnswerIn < _horizon)
+                    {
+                        buffer.Add(answer.AnswerIn);
+                    }
+                }
+            }
+
+            foreach (var line in knownAnswers is null ? context.Lines : [])
             {
                 var elapsed = line.Elapsed.TotalSeconds;
                 if (line.State == DialedCallState.WaitingForAgent)
