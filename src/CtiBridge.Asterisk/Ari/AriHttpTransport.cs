@@ -87,12 +87,24 @@ internal sealed class AriHttpTransport : IDisposable
     /// a cancelled <paramref name="cancellationToken"/> gives <see cref="OperationCanceledException"/>.
     /// The per-call state machines of this path are pooled (each ValueTask is awaited once, by AriClient).
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<AriHttpResponse> SendAsync(string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
+    public ValueTask<AriHttpResponse> SendAsync(string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        // A kept-alive connection, or null: this call holds a slot and opens its own.
-        var connection = TakeConnection(out var waiter) ?? (waiter is null ? null : await WaitForConnectionAsync(waiter, cancellationToken).ConfigureAwait(false));
+        // A kept-alive connection, or null: this call holds a slot and opens its own; or, with every
+        // slot taken, a waiter that the call freeing a connection sends on this call's behalf.
+        var connection = TakeConnection(method, path, query, body, cancellationToken, out var waiter);
+        return waiter is null
+            ? RunAsync(connection, method, path, query, body, cancellationToken)
+            : WaitForAnswerAsync(waiter, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends the request on <paramref name="connection"/> (null: on a new one, the slot being the
+    /// caller's) and reads its answer; then passes the connection (or its slot) on.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<AriHttpResponse> RunAsync(Connection? connection, string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
+    {
         var holdsSlot = true;
         try
         {
@@ -106,6 +118,8 @@ internal sealed class AriHttpTransport : IDisposable
                 {
                     var response = await connection.SendAsync(this, method, path, query, body, cancellationToken).ConfigureAwait(false);
                     holdsSlot = false;
+                    // The next waiting call's request goes out on this connection here, before this
+                    // call's caller gets its answer.
                     PassOn(connection.Reusable && Stopwatch.GetTimestamp() - connection.Opened < ConnectionLifetime ? connection : Drop(connection));
                     return response;
                 }
@@ -164,10 +178,10 @@ internal sealed class AriHttpTransport : IDisposable
 
     /// <summary>
     /// An idle connection fit for reuse; or null with <paramref name="waiter"/> null when the call
-    /// may open a new one (its slot is counted); or null with a waiter to await when every slot is
-    /// taken.
+    /// may open a new one (its slot is counted); or null with a waiter, holding the request, to
+    /// await when every slot is taken.
     /// </summary>
-    private Connection? TakeConnection(out ConnectionWaiter? waiter)
+    private Connection? TakeConnection(string method, string path, string? query, byte[]? body, CancellationToken cancellationToken, out ConnectionWaiter? waiter)
     {
         waiter = null;
         Connection? candidate;
@@ -188,8 +202,8 @@ internal sealed class AriHttpTransport : IDisposable
                     _waiters.Dequeue();
                 }
 
-                waiter = _freeWaiters.TryPop(out var free) ? free : new ConnectionWaiter();
-                waiter.Reset();
+                waiter = _freeWaiters.TryPop(out var free) ? free : new ConnectionWaiter(this);
+                waiter.Reset(method, path, query, body, cancellationToken);
                 _waiters.Enqueue(waiter);
                 return null;
             }
@@ -206,30 +220,36 @@ internal sealed class AriHttpTransport : IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Connection?> WaitForConnectionAsync(ConnectionWaiter waiter, CancellationToken cancellationToken)
+    private async ValueTask<AriHttpResponse> WaitForAnswerAsync(ConnectionWaiter waiter, CancellationToken cancellationToken)
     {
-        Connection? connection;
-        // A waiter that gives up (this throws) may still sit in the queue, so only granted ones are reused.
-        using (cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionWaiter)state!).TryFail(new OperationCanceledException(token)), waiter))
+        try
         {
-            connection = await waiter.WhenGranted.ConfigureAwait(false);
+            // Until a connection is passed to it, the caller's cancellation (or timeout) takes the
+            // waiter out; once it is sent, the same token cancels the send or the read.
+            using (cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionWaiter)state!).TryFail(new OperationCanceledException(token)), waiter))
+            {
+                return await waiter.Answer.ConfigureAwait(false);
+            }
         }
-
-        // Granted, dequeued by the one who granted it, and its registration is gone: reusable.
-        lock (_lock)
+        finally
         {
-            _freeWaiters.Push(waiter);
+            // A waiter that gave up may still sit in the queue, so only those that were sent are
+            // reused (dequeued by the one who sent them, and their registration is gone).
+            if (!waiter.GaveUp)
+            {
+                lock (_lock)
+                {
+                    _freeWaiters.Push(waiter);
+                }
+            }
         }
-
-        // A connection handed over straight from the call that used it last has just answered, so
-        // it needs no check; null means "open one" (a connection was closed and its slot passed on).
-        return connection;
     }
 
     /// <summary>
     /// Passes a connection (or, with null, the slot of one that was closed or never opened) straight
-    /// to the oldest waiting call, which needs no check of it: it has just answered. With nobody
-    /// waiting the connection goes idle (or the slot is freed).
+    /// to the oldest waiting call, whose request is then sent on it from this thread's queue of the
+    /// thread pool (no check of the connection: it has just answered). With nobody waiting the
+    /// connection goes idle (or the slot is freed).
     /// </summary>
     private void PassOn(Connection? connection)
     {
@@ -270,7 +290,7 @@ internal sealed class AriHttpTransport : IDisposable
             connection!.Dispose();
         }
 
-        granted?.Grant(connection);
+        granted?.StartSoon(connection);
     }
 
     private bool IsFitForReuse(Connection connection)
@@ -350,26 +370,54 @@ internal sealed class AriHttpTransport : IDisposable
             }
         }
 
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        public async ValueTask<AriHttpResponse> SendAsync(AriHttpTransport transport, string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
+        /// <summary>
+        /// Writes the request and reads its answer. Not an async method itself: the write nearly
+        /// always completes at once, and the call then suspends in the read only (one state machine
+        /// less per call).
+        /// </summary>
+        public ValueTask<AriHttpResponse> SendAsync(AriHttpTransport transport, string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
         {
             Reusable = false;
             var length = WriteRequest(transport, method, path, query, body);
             var first = Requests == 0;
             Requests++;
+            ValueTask write;
             try
             {
-                await stream.WriteAsync(_write.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                write = stream.WriteAsync(_write.AsMemory(0, length), cancellationToken);
+                if (write.IsCompletedSuccessfully)
+                {
+                    // Consumed (a socket's pooled operation is released by it).
+                    write.GetAwaiter().GetResult();
+                    return ReadResponseAsync(method, first, transport._maxConnections, cancellationToken);
+                }
             }
             catch (Exception e) when (e is IOException or SocketException)
             {
-                throw first ? NewConnectionRefused(transport._maxConnections, e) : new ServerClosedException("Asterisk had closed the kept-alive connection.", e);
+                return ValueTask.FromException<AriHttpResponse>(WriteFailed(first, transport._maxConnections, e));
             }
 
-            return await ReadResponseAsync(method, first, transport._maxConnections, cancellationToken).ConfigureAwait(false);
+            return WriteThenReadAsync(write, method, first, transport._maxConnections, cancellationToken);
         }
 
         public void Dispose() => stream.Dispose();
+
+        private static IOException WriteFailed(bool first, int maxConnections, Exception e) =>
+            first ? NewConnectionRefused(maxConnections, e) : new ServerClosedException("Asterisk had closed the kept-alive connection.", e);
+
+        private async ValueTask<AriHttpResponse> WriteThenReadAsync(ValueTask write, string method, bool first, int maxConnections, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await write.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException)
+            {
+                throw WriteFailed(first, maxConnections, e);
+            }
+
+            return await ReadResponseAsync(method, first, maxConnections, cancellationToken).ConfigureAwait(false);
+        }
 
         /// <summary>
         /// A new connection closed or reset before any byte of answer. Asterisk does exactly that (it
@@ -707,50 +755,150 @@ internal sealed class AriHttpTransport : IDisposable
     }
 
     /// <summary>
-    /// A call waiting for a connection: pooled, and one object per wait instead of SemaphoreSlim's
-    /// task, async state machine and linked registration. Granted at most once (by
-    /// <see cref="PassOn"/>, which dequeues it) or failed at most once (its cancellation, or the
-    /// transport's disposal); the two race through one state. Its continuation is queued to the
-    /// thread pool (the granting thread's local queue), not run inline: inline hand-overs measured
-    /// no cheaper on one core and nest when a granted call finishes at once.
+    /// A call waiting for a connection, with its request: pooled, one object per wait. When a
+    /// connection comes free the waiter itself, as a thread-pool work item on the freeing thread's own
+    /// queue, sends the request on it, and the answer completes the waiter where it is read: the
+    /// waiting call resumes once, with its answer, instead of once to send and again for the answer.
+    /// The send is queued rather than made at once by the freeing call: at 200 in flight over 32
+    /// connections, sending at once (between two answers of one batch read) cost 11-14 µs more
+    /// kernel CPU per call in 4 of 5 pairs (docs/benchmarks.md): each request then reached the
+    /// server on its own and woke it, where queued ones go out together after the batch of answers.
+    /// Sent at most once
+    /// (<see cref="PassOn"/> claims it and dequeues it) or failed at most once before that (its
+    /// cancellation or timeout, or the transport's disposal); the two race through one state. An
+    /// answer runs the caller's continuation inline (as a socket read's completion does on the direct
+    /// path); a failure runs it through the thread pool, so a caller never continues inside a
+    /// cancellation callback or a timer.
     /// </summary>
-    private sealed class ConnectionWaiter : IValueTaskSource<Connection?>
+    private sealed class ConnectionWaiter : IValueTaskSource<AriHttpResponse>, IThreadPoolWorkItem
     {
         private const int Waiting = 0;
         private const int Claimed = 1;
         private const int Failed = 2;
 
-        private ManualResetValueTaskSourceCore<Connection?> _core = new() { RunContinuationsAsynchronously = true };
+        private readonly AriHttpTransport _transport;
+        private readonly Action _runEnded;
+        private ManualResetValueTaskSourceCore<AriHttpResponse> _core;
         private int _state;
+        private string _method = "";
+        private string _path = "";
+        private string? _query;
+        private byte[]? _body;
+        private CancellationToken _cancellationToken;
+        private Connection? _connection;
+        private ValueTask<AriHttpResponse> _run;
+
+        public ConnectionWaiter(AriHttpTransport transport)
+        {
+            _transport = transport;
+            _runEnded = RunEnded;
+        }
 
         public bool GaveUp => Volatile.Read(ref _state) == Failed;
 
-        public ValueTask<Connection?> WhenGranted => new(this, _core.Version);
+        public ValueTask<AriHttpResponse> Answer => new(this, _core.Version);
 
-        public void Reset()
+        public void Reset(string method, string path, string? query, byte[]? body, CancellationToken cancellationToken)
         {
             _core.Reset();
             _state = Waiting;
+            _method = method;
+            _path = path;
+            _query = query;
+            _body = body;
+            _cancellationToken = cancellationToken;
         }
 
         public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Waiting) == Waiting;
-
-        public void Grant(Connection? connection) => _core.SetResult(connection);
 
         public void TryFail(Exception error)
         {
             if (Interlocked.CompareExchange(ref _state, Failed, Waiting) == Waiting)
             {
+                Forget();
+                _core.RunContinuationsAsynchronously = true;
                 _core.SetException(error);
             }
         }
 
-        public Connection? GetResult(short token) => _core.GetResult(token);
+        /// <summary>Sends the claimed request on <paramref name="connection"/> (null: on a new one, in its slot), from this thread's queue.</summary>
+        public void StartSoon(Connection? connection)
+        {
+            _connection = connection;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        }
+
+        void IThreadPoolWorkItem.Execute()
+        {
+            var connection = _connection;
+            _connection = null;
+            if (_cancellationToken.IsCancellationRequested)
+            {
+                // Cancelled (or timed out) as the connection came free: never sent, and the
+                // connection goes to the next waiting call.
+                var token = _cancellationToken;
+                Forget();
+                _core.RunContinuationsAsynchronously = true;
+                _core.SetException(new OperationCanceledException(token));
+                _transport.PassOn(connection);
+                return;
+            }
+
+            // Up to the first wait (usually the read of the answer) this runs here.
+            Follow(_transport.RunAsync(connection, _method, _path, _query, _body, _cancellationToken));
+        }
+
+        /// <summary>Completes this waiter when <paramref name="run"/> ends (consumed once, by <see cref="RunEnded"/>).</summary>
+        private void Follow(ValueTask<AriHttpResponse> run)
+        {
+            _run = run;
+            if (run.IsCompleted)
+            {
+                RunEnded();
+            }
+            else
+            {
+                run.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_runEnded);
+            }
+        }
+
+        public AriHttpResponse GetResult(short token) => _core.GetResult(token);
 
         public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _core.OnCompleted(continuation, state, token, flags);
+
+        private void RunEnded()
+        {
+            var run = _run;
+            _run = default;
+            AriHttpResponse answer;
+            try
+            {
+                answer = run.ConfigureAwait(false).GetAwaiter().GetResult();
+            }
+            catch (Exception e)
+            {
+                Forget();
+                _core.RunContinuationsAsynchronously = true;
+                _core.SetException(e);
+                return;
+            }
+
+            // Nothing of this waiter is touched after the answer is set: its caller may reuse it at once.
+            Forget();
+            _core.RunContinuationsAsynchronously = false;
+            _core.SetResult(answer);
+        }
+
+        // The request's strings and body are not kept alive by a pooled waiter.
+        private void Forget()
+        {
+            _query = null;
+            _body = null;
+            _cancellationToken = default;
+        }
     }
 
     /// <summary>What the answer's head says about its body and the connection.</summary>

@@ -83,6 +83,29 @@ public sealed class AriHttpTransportTests
     }
 
     [Fact]
+    public async Task ManyWaitingCallsOnOneConnection_AreEachSentOnce_InTurn_AndAnswered()
+    {
+        // A waiting call's request is sent on the connection the call before it frees, and its
+        // answer completes it where it is read: a long chain of such hand-overs must send every
+        // request exactly once, on the one connection, and answer each caller with its own answer.
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = new ScriptedServer((_, request) =>
+        {
+            var id = request.Line.Split(' ')[1]["/ari/channels/".Length..];
+            return Task.FromResult(new Reply(Answer(Channel.Replace("\"cust-1\"", $"\"{id}\"", StringComparison.Ordinal))));
+        });
+        using var client = Client(server, maxConnections: 1);
+
+        var ids = Enumerable.Range(0, 300).Select(i => "c" + i).ToList();
+        var channels = await Task.WhenAll(ids.Select(id => client.Channels.GetAsync(id, ct)));
+
+        Assert.Equal(ids, channels.Select(c => c.Id));
+        Assert.Equal(1, server.Accepted);
+        Assert.Equal(300, server.Requests.Count);
+        Assert.Equal(ids.Order(StringComparer.Ordinal), server.Requests.Select(r => r.Line.Split(' ')[1]["/ari/channels/".Length..]).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task WaitingCallCancelledByItsCaller_IsNeverSent_AndTheNextWaiterGetsTheConnection()
     {
         var ct = TestContext.Current.CancellationToken;
