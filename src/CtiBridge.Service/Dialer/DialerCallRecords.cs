@@ -124,27 +124,14 @@ internal static class DialerCallRecords
     /// when the sweep found it gone (its real end died with the instance, so no talk time is claimed), the
     /// agent it was put through to if that was written ahead. Only the sweep that ended the attempt writes it.
     /// </summary>
-    public static CallRecord Lost(OrphanedAttempt attempt)
-    {
-        ArgumentNullException.ThrowIfNull(attempt);
-        return new CallRecord
+    public static CallRecord Lost(OrphanedAttempt attempt) =>
+        Orphaned(attempt, CallDisposition.SystemLost) with
         {
-            CallId = attempt.CallId,
-            StartedAt = attempt.DialedAt,
-            Direction = CallDirection.Outbound,
-            Caller = attempt.CallerId,
-            Callee = attempt.PhoneNumber,
-            AnsweredAt = attempt.AnsweredAt,
-            EndedAt = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt,
+            // No talk time is claimed; the wait is the written-ahead connect delay only.
+            TalkSeconds = 0,
             WaitSeconds = attempt is { AnsweredAt: { } answered, AgentConnectedAt: { } connected } ? Math.Max(0, (connected - answered).TotalSeconds) : null,
-            Disposition = CallDisposition.SystemLost,
-            AgentId = attempt.AgentConnectedAt is null ? null : attempt.AgentId,
             ReleasedBy = ReleasedBy.System,
-            CampaignId = attempt.CampaignId,
-            LeadId = attempt.LeadId,
-            AsteriskServer = attempt.AsteriskServer,
         };
-    }
 
     /// <summary>
     /// The call row of an attempt whose end its instance stored but whose record it never stored (killed between the
@@ -157,7 +144,6 @@ internal static class DialerCallRecords
     public static CallRecord Recovered(OrphanedAttempt attempt)
     {
         ArgumentNullException.ThrowIfNull(attempt);
-        var ended = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt;
         var outcome = Enum.TryParse<CallOutcome>(attempt.Outcome, out var parsed) ? parsed : (CallOutcome?)null;
         var disposition = attempt.AgentConnectedAt is not null ? CallDisposition.Answered : outcome switch
         {
@@ -167,6 +153,24 @@ internal static class DialerCallRecords
             CallOutcome.Busy => CallDisposition.Busy,
             _ => CallDisposition.Failed,
         };
+        var record = Orphaned(attempt, disposition);
+        return record with
+        {
+            WaitSeconds = attempt.AnsweredAt is { } answered && disposition is CallDisposition.Answered or CallDisposition.Abandoned
+                ? Math.Max(0, ((attempt.AgentConnectedAt ?? record.EndedAt) - answered).TotalSeconds)
+                : null,
+            TalkSeconds = attempt.AgentConnectedAt is { } connected ? Math.Max(0, (record.EndedAt - connected).TotalSeconds) : 0,
+        };
+    }
+
+    /// <summary>
+    /// What every record of an orphaned attempt has, from the stored attempt alone: the call id, numbers, campaign,
+    /// lead, server, the customer's answer, the end (never before the dial) and the agent if one was put through.
+    /// <see cref="Lost"/> and <see cref="Recovered"/> add the disposition's own wait, talk time and release.
+    /// </summary>
+    private static CallRecord Orphaned(OrphanedAttempt attempt, CallDisposition disposition)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
         return new CallRecord
         {
             CallId = attempt.CallId,
@@ -175,11 +179,7 @@ internal static class DialerCallRecords
             Caller = attempt.CallerId,
             Callee = attempt.PhoneNumber,
             AnsweredAt = attempt.AnsweredAt,
-            EndedAt = ended,
-            WaitSeconds = attempt.AnsweredAt is { } answered && disposition is CallDisposition.Answered or CallDisposition.Abandoned
-                ? Math.Max(0, ((attempt.AgentConnectedAt ?? ended) - answered).TotalSeconds)
-                : null,
-            TalkSeconds = attempt.AgentConnectedAt is { } connected ? Math.Max(0, (ended - connected).TotalSeconds) : 0,
+            EndedAt = ClampedEnd(attempt),
             Disposition = disposition,
             AgentId = attempt.AgentConnectedAt is null ? null : attempt.AgentId,
             CampaignId = attempt.CampaignId,
@@ -187,6 +187,8 @@ internal static class DialerCallRecords
             AsteriskServer = attempt.AsteriskServer,
         };
     }
+
+    private static DateTimeOffset ClampedEnd(OrphanedAttempt attempt) => attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt;
 
     /// <summary>The customer's leg of a lost attempt (the cdr view's channel); its channel name died with the instance.</summary>
     public static CallLegRecord LostLeg(OrphanedAttempt attempt)
@@ -199,7 +201,7 @@ internal static class DialerCallRecords
             CallId = attempt.CallId,
             Party = CallParty.Customer,
             AnsweredAt = attempt.AnsweredAt,
-            EndedAt = attempt.EndedAt < attempt.DialedAt ? attempt.DialedAt : attempt.EndedAt,
+            EndedAt = ClampedEnd(attempt),
             HangupCause = attempt.HangupCause,
         };
     }
