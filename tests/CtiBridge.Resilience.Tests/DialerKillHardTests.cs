@@ -15,15 +15,16 @@ namespace CtiBridge.Resilience.Tests;
 
 /// <summary>
 /// The active instance killed with SIGKILL while the dialer runs: two <c>ctibridge run</c> processes
-/// (HA on, each with its dialer and an agent on a nailed-up line, one campaign) on one PostgreSQL and
-/// one PbxSim; the active one is killed while its agent talks to a customer. What is kept: no lead is
-/// dialled while an earlier attempt of it may be up, nobody who was put through to an agent is dialled
-/// again (the connect is written ahead), every attempt is ended and each lead's attempt count matches
-/// its attempts, and the standby's dialer carries the campaign to the end (it also takes the call-control
-/// lease within 5 s). The dead instance's attempts are swept only once its heartbeat is older than the
-/// 60 s claim lease (the test waits for that, about a minute), and each attempt is one <c>calls</c> row,
-/// the cut ones <c>system_lost</c>. Bounded: every wait has a limit, the processes are killed on the way
-/// out whatever happens.
+/// (HA on, each with its dialer and an agent on a nailed-up line, one power campaign) on one PostgreSQL
+/// and one PbxSim; the active one is killed while its agent talks to a customer and another person it
+/// called has answered and waits for an agent. The standby's dialer learns of the death from the killed
+/// instance's session lease (not its 60 s heartbeat) and adopts its calls (docs/high-availability.md):
+/// the agent's nailed-up line is kept (the same channel, not called again) and the agent goes on taking the
+/// campaign's calls; the conversation goes on to its end and is recorded <c>answered</c> with its agent; the
+/// waiting person is put through to a free agent within the 2 s rule or hears the abandon message and counts
+/// as abandoned in the ledger, once; every other open attempt is carried on to its outcome or ended; no lead
+/// is dialled while an earlier attempt of it may be up; each attempt ends once and is one <c>calls</c> row.
+/// Bounded: every wait has a limit, the processes are killed on the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
 public sealed class DialerKillHardTests : IAsyncDisposable
@@ -31,7 +32,7 @@ public sealed class DialerKillHardTests : IAsyncDisposable
     private readonly HaProcesses _instances = new("ctibridge-dialer-kill-", TimeSpan.FromSeconds(120));
 
     [Fact]
-    public async Task ActiveProcessKilledHardWhileDialling_NoLeadDialledTwice_AttemptsReconciled_TheStandbysDialerCarriesOn()
+    public async Task ActiveProcessKilledHardWhileDialling_TheStandbyAdoptsItsAgentLineConversationAndWaitingPerson_NoLeadDialledTwice()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
@@ -43,14 +44,17 @@ public sealed class DialerKillHardTests : IAsyncDisposable
             Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
         });
 
-        // People talk 1.5 s and hang up; some are busy (retried). The agents' phones answer and stay on the line.
-        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 1.5 };
+        // People stay on 10 s after their answer (long enough to outlive the kill and the adoption, waiting or
+        // talking), then hang up; some are busy (retried). The agents' phones answer and stay on the line.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 10 };
         foreach (var phone in phones)
         {
             pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
         }
 
-        var campaign = await CampaignAsync(database, leads: 24, ct);
+        // Power, three lines per free agent: while the agent talks to the first person who answers, the others
+        // who answer wait for an agent (2 s), which is the moment the kill is aimed at.
+        var campaign = await CampaignAsync(database, leads: 12, ct);
         var active = await StartAsync("a", database, pbx, ct);
         await active.WaitReadyAsync(ct);
         var standby = await StartAsync("b", database, pbx, ct);
@@ -61,49 +65,65 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         await JoinAsync(active, token, campaign, "2001", "1001", ct);
         await JoinAsync(standby, token, campaign, "2002", "1002", ct);
 
-        // Both dial. The kill comes while the active instance's agent is put through to a customer.
-        var connected = await _instances.EventuallyAsync(async () => await database.ScalarAsync<string>(
-            $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL AND agent_connected_at IS NOT NULL", ct) is { Length: > 0 } id ? id : null,
-            "the active instance's agent to be put through to a customer (written ahead)", ct);
+        // The kill comes while the active instance's agent talks to a customer and a person it called waits.
+        var killAt = await _instances.EventuallyAsync(async () => await database.ScalarAsync<string>($"""
+            SELECT coalesce(min(w.call_id) || ' ' || min(c.call_id), '')
+            FROM dialer_attempts w, dialer_attempts c
+            WHERE w.campaign_id = '{campaign}' AND w.instance_id = 'kill-a' AND w.ended_at IS NULL AND w.answered_at IS NOT NULL AND w.agent_connected_at IS NULL
+              AND c.campaign_id = '{campaign}' AND c.instance_id = 'kill-a' AND c.ended_at IS NULL AND c.agent_connected_at IS NOT NULL
+            """, ct) is { Length: > 0 } ids ? ids : null,
+            "the active instance's agent to talk to a customer while another person it called waits for an agent (both written ahead)", ct);
+        var lineBefore = await database.ScalarAsync<string>("SELECT channel_id FROM dialer_agent_lines WHERE agent_id = '2001'", ct);
         var holderBefore = await HaProcesses.LeaseHolderAsync(database, ct);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         active.KillHard();
+        var (waiting, talking) = (killAt.Split(' ')[0], killAt.Split(' ')[1]);
         await _instances.EventuallyAsync(async () => await HaProcesses.LeaseHolderAsync(database, ct) is { } holder && holder != holderBefore ? holder : null, "the standby to take the lease", ct);
         var leaseTaken = watch.Elapsed;
         var openAtKill = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL", ct);
-        var cutByTheKill = await database.ScalarAsync<string>($"SELECT string_agg(call_id, ',') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL", ct);
-        var standbyBefore = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b'", ct);
-        TestContext.Current.SendDiagnosticMessage($"kill -9 with the dialer running: lease taken after {leaseTaken.TotalSeconds:0.00} s; {openAtKill} attempt(s) of the killed instance open; the standby had dialled {standbyBefore}");
+        TestContext.Current.SendDiagnosticMessage($"kill -9 with the dialer running: lease taken after {leaseTaken.TotalSeconds:0.00} s; {openAtKill} attempt(s) of the killed instance open (waiting person {waiting}, conversation {talking})");
         Assert.True(leaseTaken <= TimeSpan.FromSeconds(5), $"the standby took the lease {leaseTaken.TotalSeconds:0.00} s after the kill (goal ≤ 5 s)");
 
-        // The dead instance's agent is still on its phone (nobody controls that line now): the agent hangs up.
-        // Its customer hangs up after talking. Once the killed instance's last heartbeat is older than the
-        // claim lease (60 s: waited for, not faked), its claims are free and the standby's sweep (with each of
-        // its heartbeats, every 20 s) ends its open attempts whose channels are gone.
-        await _instances.EventuallyAsync(async () => !(await ChannelIdsAsync(pbx)).Contains(connected) ? "gone" : null, "the customer of the killed instance's conversation to hang up", ct);
-        pbx.Phone("1001").Hangup();
+        // The standby's dialer adopts the killed instance's calls and agent line: nothing is left with it.
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"""
+            SELECT (SELECT count(*) FROM dialer_attempts WHERE instance_id = 'kill-a' AND ended_at IS NULL)
+                 + (SELECT count(*) FROM dialer_agent_lines WHERE instance_id = 'kill-a')
+            """, ct) == 0 ? "yes" : null, "the standby's dialer to adopt the killed instance's open attempts and agent line", ct);
+        TestContext.Current.SendDiagnosticMessage($"adopted {watch.Elapsed.TotalSeconds:0.00} s after the kill");
+
+        // The waiting person: put through within the 2 s rule, or the abandon message and one abandon in the ledger.
+        // Never left in silence until they hang up: the attempt is ended by the adopter while the person is still on.
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{waiting}' AND (ended_at IS NOT NULL OR agent_connected_at IS NOT NULL)", ct) == 1 ? "yes" : null,
+            "the adopter to put the waiting person through or to abandon them with the message", ct);
+        var waitingFate = await database.ScalarAsync<string>($"""
+            SELECT CASE WHEN agent_connected_at IS NOT NULL THEN 'connected' WHEN abandoned THEN 'abandoned' ELSE coalesce(outcome, 'open') END
+            FROM dialer_attempts WHERE call_id = '{waiting}'
+            """, ct);
+        TestContext.Current.SendDiagnosticMessage($"the waiting person was {waitingFate} by the adopter");
+        Assert.Contains(waitingFate, new[] { "connected", "abandoned" });
+        Assert.Equal("kill-b", await database.ScalarAsync<string>($"SELECT instance_id FROM dialer_attempts WHERE call_id = '{waiting}' AND adopted_at IS NOT NULL", ct));
+
+        // The agent's line: the same channel, kept by the standby (not called again), and the agent takes the
+        // standby's calls: a customer the standby dialled is put through to agent 2001.
+        Assert.Equal(lineBefore, await database.ScalarAsync<string>("SELECT channel_id FROM dialer_agent_lines WHERE agent_id = '2001' AND instance_id = 'kill-b'", ct));
+        Assert.Contains(lineBefore, await ChannelIdsAsync(pbx));
         await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>(
-            $"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-a' AND ended_at IS NULL", ct) == 0 ? "yes" : null,
-            "the standby's sweep to end the killed instance's open attempts once its heartbeat is 60 s old", ct);
-        var swept = watch.Elapsed;
-        var sweptAfterHeartbeat = await database.ScalarAsync<double>(
-            $"SELECT extract(epoch FROM a.ended_at - i.heartbeat_at)::float8 FROM dialer_attempts a, dialer_instances i WHERE a.call_id = '{connected}' AND i.instance_id = 'kill-a'", ct);
-        TestContext.Current.SendDiagnosticMessage($"the killed instance's open attempts were ended {swept.TotalSeconds:0.0} s after the kill, {sweptAfterHeartbeat:0.0} s after its last heartbeat");
-        Assert.True(sweptAfterHeartbeat >= LeadHopper.ClaimLease.TotalSeconds, $"the sweep ended the killed instance's attempt {sweptAfterHeartbeat:0.0} s after its last heartbeat, before the {LeadHopper.ClaimLease.TotalSeconds} s claim lease ran out");
+            $"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b' AND adopted_at IS NULL AND agent_id = '2001' AND agent_connected_at IS NOT NULL", ct) > 0 ? "yes" : null,
+            "the adopted agent 2001 to be put through to a customer the standby dialled", ct);
 
         // The standby's dialer carries the campaign to the end.
         await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", ct) == 0 ? "yes" : null,
             "every lead to be closed by the standby's dialer", ct);
-        Assert.True(await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b'", ct) > standbyBefore,
-            "the standby's dialer dialled nothing after the kill");
 
-        // The conversation cut by the kill: ended (a lost reply: its outcome died with the instance), its lead
-        // reached, and never dialled again.
-        Assert.Equal("LostReply", await database.ScalarAsync<string>($"SELECT outcome FROM dialer_attempts WHERE call_id = '{connected}'", ct));
-        Assert.Equal("reached", await database.ScalarAsync<string>($"SELECT l.status FROM dialer_leads l JOIN dialer_attempts a USING (lead_id) WHERE a.call_id = '{connected}'", ct));
+        // The conversation cut by the kill went on to its end: the person's own hang-up, a reached lead, never dialled again.
+        Assert.Equal("HumanAnswer 2001 kill-b", await database.ScalarAsync<string>($"SELECT format('%s %s %s', outcome, agent_id, instance_id) FROM dialer_attempts WHERE call_id = '{talking}'", ct));
+        Assert.Equal("reached", await database.ScalarAsync<string>($"SELECT l.status FROM dialer_leads l JOIN dialer_attempts a USING (lead_id) WHERE a.call_id = '{talking}'", ct));
 
-        // Every attempt ended; no claim left; each lead's count is its attempts.
+        // Every attempt ended (none left for the 60 s sweep: the killed instance's open attempts were adopted, not swept
+        // as lost replies, except any whose channel was already gone); no claim left; each lead's count is its attempts.
         Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", ct));
+        Assert.Equal(openAtKill, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND adopted_at IS NOT NULL AND instance_id = 'kill-b'", ct));
+        Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id IN ('{waiting}', '{talking}') AND outcome = 'LostReply'", ct));
         Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL", ct));
         Assert.Equal(string.Empty, await database.ScalarAsync<string>($"""
             SELECT coalesce(string_agg(format('lead %s: %s attempts counted, %s stored', l.lead_id, l.attempts, n), '; '), '')
@@ -111,8 +131,7 @@ public sealed class DialerKillHardTests : IAsyncDisposable
             WHERE l.campaign_id = '{campaign}' AND l.attempts <> a.n
             """, ct));
 
-        // No lead dialled while an earlier attempt of it was up (open attempts count as up until ended), and
-        // nobody who was put through to an agent dialled again.
+        // No lead dialled while an earlier attempt of it was up, and nobody who was put through to an agent dialled again.
         Assert.Equal(0L, await database.ScalarAsync<long>($"""
             SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
               ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
@@ -124,28 +143,32 @@ public sealed class DialerKillHardTests : IAsyncDisposable
             WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
             """, ct));
 
-        // The standby's own attempts are each one outbound call record once it has stopped.
-        using (var leave = await standby.Http(token).DeleteAsync($"/api/campaigns/{campaign}/agents/2002", ct))
+        // The waiting person in the compliance ledger: one live answer, connected or abandoned; abandoned with the message.
+        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{waiting}' AND kind IN ('LiveAnswerConnected', 'Abandoned')", ct));
+        if (waitingFate == "abandoned")
         {
-            Assert.True(leave.IsSuccessStatusCode, $"leave: {(int)leave.StatusCode}");
+            Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{waiting}' AND kind = 'Abandoned'", ct));
+            Assert.True(await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{waiting}' AND kind = 'MessagePlayed' AND message = 'acme-abandon'", ct) >= 1,
+                "the abandoned person got no abandon message");
+        }
+
+        // The standby's attempts, the adopted ones among them, are each one outbound call record once it has stopped:
+        // the conversation answered with its agent, the waiting person answered or abandoned.
+        foreach (var agent in new[] { "2001", "2002" })
+        {
+            using var leave = await standby.Http(token).DeleteAsync($"/api/campaigns/{campaign}/agents/{agent}", ct);
+            Assert.True(leave.IsSuccessStatusCode, $"leave {agent}: {(int)leave.StatusCode}");
         }
 
         await standby.StopAsync(ct);
         var standbyAttempts = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND instance_id = 'kill-b'", ct);
         Assert.Equal(standbyAttempts, await database.ScalarAsync<long>(
             $"SELECT count(DISTINCT c.call_id) FROM calls c JOIN dialer_attempts a ON a.call_id = c.call_id WHERE a.campaign_id = '{campaign}' AND a.instance_id = 'kill-b'", ct));
-
-        // The killed instance's attempts cut by the kill (ended by the standby's sweep as lost replies) are
-        // each one outbound call record too, written by that sweep: system_lost, released by the system;
-        // the conversation with the agent it was put through to.
-        var cut = $"string_to_array('{cutByTheKill}', ',')";
-        Assert.Equal(openAtKill, await database.ScalarAsync<long>(
-            $"SELECT count(*) FROM dialer_attempts WHERE call_id = ANY({cut}) AND outcome = 'LostReply'", ct));
-        Assert.Equal(openAtKill, await database.ScalarAsync<long>(
-            $"SELECT count(*) FROM calls WHERE call_id = ANY({cut}) AND disposition = 'system_lost' AND released_by = 'system' AND direction = 'outbound'", ct));
-        Assert.Equal(openAtKill, await database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = ANY({cut})", ct));
-        Assert.Equal($"system_lost 2001 {campaign} lead", await database.ScalarAsync<string>(
-            $"SELECT format('%s %s %s %s', disposition, agent_id, campaign_id, CASE WHEN lead_id IS NOT NULL THEN 'lead' END) FROM calls WHERE call_id = '{connected}'", ct));
+        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{talking}'", ct));
+        Assert.Equal($"answered 2001 {campaign} lead", await database.ScalarAsync<string>(
+            $"SELECT format('%s %s %s %s', disposition, agent_id, campaign_id, CASE WHEN lead_id IS NOT NULL THEN 'lead' END) FROM calls WHERE call_id = '{talking}'", ct));
+        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{waiting}'", ct));
+        Assert.Equal(waitingFate == "connected" ? "answered" : "abandoned", await database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{waiting}'", ct));
     }
 
     private async Task JoinAsync(ServiceProcess process, string token, string campaign, string agent, string phone, CancellationToken ct)
@@ -176,9 +199,9 @@ public sealed class DialerKillHardTests : IAsyncDisposable
     {
         var id = "kill" + Guid.NewGuid().ToString("N")[..8];
         var definition = CampaignDefinition.Parse($$"""
-            { "id": "{{id}}", "agentGroup": "sales", "mode": "Progressive", "powerRatio": 1,
+            { "id": "{{id}}", "agentGroup": "sales", "mode": "Power", "powerRatio": 3, "maxAbandonRate": 0.9,
               "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
-              "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": 4, "maxAttempts": 3,
+              "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": 6, "maxAttempts": 3,
               "retrySeconds": { "busy": 1, "noAnswer": 1, "congestion": 1, "machine": 1, "rejected": 1, "abandoned": 1 },
               "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 0.2,
               "defaultTimeZone": "America/New_York" }

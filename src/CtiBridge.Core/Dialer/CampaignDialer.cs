@@ -233,6 +233,59 @@ public sealed class CampaignDialer
         return Check(now, lead, doNotCall) is { } skip ? (null, skip) : (Open(now, lead), null);
     }
 
+    /// <summary>
+    /// Takes over a call another dialer instance placed and died with (issue 14): the call is up in
+    /// Asterisk and this dialer follows it from now on as if it had dialled it, so its end, outcome and
+    /// lead update come out of <see cref="OnCallEnded"/> exactly once. Ringing when nothing answered yet;
+    /// waiting for an agent when a person answered and nobody was put through (connect one with
+    /// <see cref="OnAgentConnected"/> or abandon it with <see cref="OnAbandoned"/>); connected when an agent
+    /// was put through, or when the dead instance already counted the person abandoned (its message plays).
+    /// </summary>
+    /// <param name="callId">The call id (the customer's channel id).</param>
+    /// <param name="lead">The lead as it was before this attempt.</param>
+    /// <param name="dialedAt">When the dead instance dialled it.</param>
+    /// <param name="answeredAt">When something answered, if that was written ahead.</param>
+    /// <param name="answeredBy">What answered (person or machine), if known; a person when only the time is.</param>
+    /// <param name="agentConnectedAt">When an agent was put through, if that was written ahead.</param>
+    /// <param name="answerInLedger">The dead instance already stored the answer's ledger row (not counted again).</param>
+    /// <param name="abandonedInLedger">That row counted the person abandoned.</param>
+    /// <returns>The call as this dialer now holds it.</returns>
+    /// <exception cref="InvalidOperationException">The call, its lead or its number is already in a call here.</exception>
+    public DialedCall Adopt(
+        string callId, Lead lead, DateTimeOffset dialedAt, DateTimeOffset? answeredAt, CallOutcome? answeredBy, DateTimeOffset? agentConnectedAt,
+        bool answerInLedger, bool abandonedInLedger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(callId);
+        ArgumentNullException.ThrowIfNull(lead);
+        if (_calls.ContainsKey(callId) || _leadsInCall.Contains(lead.Id) || _numbersInCall.Contains(lead.PhoneNumber))
+        {
+            throw new InvalidOperationException($"call {callId} (lead {lead.Id}) cannot be adopted: it, its lead or its number is already in a call of campaign '{Campaign.Id}'");
+        }
+
+        var call = new DialedCall(callId, lead, Campaign.EndpointFor(lead.PhoneNumber), dialedAt);
+        if (answeredAt is { } answered)
+        {
+            call.AnsweredAt = answered;
+            call.AnsweredBy = answeredBy ?? CallOutcome.HumanAnswer;
+            call.AgentConnectedAt = agentConnectedAt;
+            call.LiveAnswerRecorded = answerInLedger;
+            call.Abandoned = abandonedInLedger;
+            var needsAgent = Campaign.Mode != DialingMode.VoiceBroadcast
+                             && (call.AnsweredBy == CallOutcome.HumanAnswer || Campaign.Machines == MachineHandling.ConnectToAgent);
+            call.State = needsAgent && agentConnectedAt is null && !abandonedInLedger ? DialedCallState.WaitingForAgent : DialedCallState.Connected;
+            if (agentConnectedAt is { } connected)
+            {
+                // Put through before the kill but its ledger row not yet stored: counted now, once.
+                RecordAnswer(call, answered, connected);
+            }
+        }
+
+        _calls.Add(callId, call);
+        _leadsInCall.Add(lead.Id);
+        _numbersInCall.Add(lead.PhoneNumber);
+        return call;
+    }
+
     /// <summary>Preview mode: the agent skipped the lead; it becomes available again.</summary>
     public void SkipPreviewed(string leadId) => _previewed.Remove(leadId);
 

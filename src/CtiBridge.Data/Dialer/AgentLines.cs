@@ -18,14 +18,20 @@ public sealed record AgentLine(string AgentId, string CampaignId, string Instanc
 /// </summary>
 public sealed class AgentLines(NpgsqlDataSource dataSource, TimeProvider timeProvider)
 {
-    /// <summary>Records that <paramref name="agentId"/> is on a line of <paramref name="campaignId"/> held by <paramref name="instanceId"/>.</summary>
-    public async Task JoinAsync(string agentId, string campaignId, string instanceId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Records that <paramref name="agentId"/> is on a line of <paramref name="campaignId"/> held by <paramref name="instanceId"/>,
+    /// with the line's channel id and the agent's phone (written before the phone is called, so an adopter of a killed
+    /// instance keeps the line or calls the phone again).
+    /// </summary>
+    public async Task JoinAsync(string agentId, string campaignId, string instanceId, string? channelId = null, string? endpoint = null, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_agent_line_join"));
         command.Parameters.AddWithValue("agent_id", agentId);
         command.Parameters.AddWithValue("campaign_id", campaignId);
         command.Parameters.AddWithValue("instance_id", instanceId);
         command.Parameters.AddWithValue("joined_at", timeProvider.GetUtcNow());
+        command.Parameters.AddWithValue("channel_id", NpgsqlTypes.NpgsqlDbType.Text, (object?)channelId ?? DBNull.Value);
+        command.Parameters.AddWithValue("endpoint", NpgsqlTypes.NpgsqlDbType.Text, (object?)endpoint ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

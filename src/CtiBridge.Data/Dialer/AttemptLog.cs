@@ -83,6 +83,19 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
+    /// <summary>
+    /// Writes ahead that the attempt's customer answered (nothing once it has ended): an adopter of a killed
+    /// instance then knows a person is waiting for an agent and since when (the 2 s rule).
+    /// </summary>
+    public async Task<bool> AnsweredAsync(string callId, DateTimeOffset answeredAt, CallOutcome answeredBy, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_attempt_answered"));
+        command.Parameters.AddWithValue("call_id", callId);
+        command.Parameters.AddWithValue("answered_at", answeredAt);
+        command.Parameters.AddWithValue("answered_by", answeredBy.ToString());
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
     /// <summary>Stores the end of an attempt and what becomes of its lead (which also ends the hopper's claim), in one transaction.</summary>
     public async Task EndAsync(StoredAttemptEnd end, CancellationToken cancellationToken = default)
     {

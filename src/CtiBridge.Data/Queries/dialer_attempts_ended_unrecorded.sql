@@ -11,7 +11,7 @@ FROM dialer_attempts a
 LEFT JOIN dialer_campaigns c ON c.campaign_id = a.campaign_id
 WHERE a.ended_at IS NOT NULL
   AND a.ended_at >= @ended_after
-  AND ((a.instance_id = @instance_id AND a.dialed_at < @own_before)
+  AND ((a.instance_id = @instance_id AND coalesce(a.adopted_at, a.dialed_at) < @own_before)
        OR a.instance_id NOT IN (SELECT instance_id FROM dialer_instances WHERE heartbeat_at >= @stale_before))
   AND NOT EXISTS (SELECT 1 FROM calls k WHERE k.call_id = a.call_id AND k.started_at = a.dialed_at)
 ORDER BY a.attempt_id

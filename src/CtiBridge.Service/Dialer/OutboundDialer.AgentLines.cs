@@ -11,11 +11,11 @@ namespace CtiBridge.Service.Dialer;
 public sealed partial class OutboundDialer
 {
     // Awaited on the loop before the join is answered, so a login elsewhere right after it is refused.
-    private async Task<string?> RecordAgentLineAsync(string agentId, string campaignId)
+    private async Task<string?> RecordAgentLineAsync(string agentId, string campaignId, string channelId, string endpoint)
     {
         try
         {
-            await _agentLines.JoinAsync(agentId, campaignId, InstanceId, _stopping.Token).ConfigureAwait(false);
+            await _agentLines.JoinAsync(agentId, campaignId, InstanceId, channelId, endpoint, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {

@@ -93,6 +93,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
         _logger = loggerFactory.CreateLogger<OutboundDialer>();
         _events = new AriEventConnection(ariOptions with { Applications = [settings.Application] }, timeProvider, loggerFactory);
+        _ariOptions = ariOptions;
+        _loggerFactory = loggerFactory;
         InstanceId = settings.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 13)];
         _campaigns = new CampaignStore(dataSource, timeProvider);
         _hopper = new LeadHopper(dataSource, InstanceId, timeProvider);
@@ -105,6 +107,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _doNotCall = new DoNotCallList(dataSource, timeProvider);
         _trunkLines = new TrunkLines(dataSource, InstanceId, AsteriskServerName);
         _dataSource = dataSource;
+        _sessions = new DialerSessions(dataSource, InstanceId, timeProvider);
     }
 
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
@@ -121,6 +124,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     {
         _runStartedAt = _time.GetUtcNow();
         await StartRecordsAsync(cancellationToken).ConfigureAwait(false);
+
+        // The session lease first: from now on a survivor knows this instance is alive, and learns of its death
+        // within about a second of a kill (the lock goes with the connection), then adopts its calls.
+        await _sessions.StartAsync(_settings.Application, cancellationToken).ConfigureAwait(false);
         await ClearAgentLinesAsync(cancellationToken).ConfigureAwait(false); // left by an earlier run of this instance
         var delay = TimeSpan.FromSeconds(1);
         while (true)
@@ -163,19 +170,31 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 return Task.FromResult<string?>($"agent {agentId} is already in campaign {existing.Campaign.Definition.Id}");
             }
 
-            var channelId = string.Create(CultureInfo.InvariantCulture, $"dagent-{agentId}-{++_agentLegs}");
-            var agent = new DialerAgent(agentId, endpoint, channelId, "dhold-" + channelId, campaign) { StateSince = now };
-            _agents[agentId] = agent;
-            _onLines[agentId] = campaignId;
-            _agentsByChannel[channelId] = agent;
-            campaign.Agents.Add(agent);
-            agent.Run("call the agent's phone", _logger, ct => _ari.Channels.OriginateAsync(
-                endpoint: endpoint, app: _settings.Application, appArgs: $"{AgentArg},{campaignId},{agentId}",
-                callerId: $"\"{campaign.Definition.Id}\" <{campaign.Definition.CallerId.TrimStart('+')}>", timeout: 60, channelId: channelId, cancellationToken: ct),
-                onFailure: failure => Post(_ => { RemoveAgent(agent, "phone could not be called: " + failure.Message); return Task.CompletedTask; }), _stopping.Token);
-            LogAgentJoining(_logger, agentId, campaignId, endpoint);
-            return RecordAgentLineAsync(agentId, campaignId);
+            return CallAgentLineAsync(campaign, agentId, endpoint, now);
         }, cancellationToken);
+
+    /// <summary>
+    /// Calls the agent's phone into the dialer's app for a nailed-up line: the line (its channel id and the
+    /// phone) is stored first and only then is the phone called, so an adopter of this instance, if it is
+    /// killed, knows which channel is the agent's line (issue 14).
+    /// </summary>
+    private async Task<string?> CallAgentLineAsync(RunningCampaign campaign, string agentId, string endpoint, DateTimeOffset now)
+    {
+        var campaignId = campaign.Definition.Id;
+        var channelId = string.Create(CultureInfo.InvariantCulture, $"dagent-{agentId}-{InstanceId}-{++_agentLegs}");
+        var agent = new DialerAgent(agentId, endpoint, channelId, "dhold-" + channelId, campaign) { StateSince = now };
+        _agents[agentId] = agent;
+        _onLines[agentId] = campaignId;
+        _agentsByChannel[channelId] = agent;
+        campaign.Agents.Add(agent);
+        await RecordAgentLineAsync(agentId, campaignId, channelId, endpoint).ConfigureAwait(false);
+        agent.Run("call the agent's phone", _logger, ct => _ari.Channels.OriginateAsync(
+            endpoint: endpoint, app: _settings.Application, appArgs: $"{AgentArg},{campaignId},{agentId}",
+            callerId: $"\"{campaign.Definition.Id}\" <{campaign.Definition.CallerId.TrimStart('+')}>", timeout: 60, channelId: channelId, cancellationToken: ct),
+            onFailure: failure => Post(_ => { RemoveAgent(agent, "phone could not be called: " + failure.Message); return Task.CompletedTask; }), _stopping.Token);
+        LogAgentJoining(_logger, agentId, campaignId, endpoint);
+        return null;
+    }
 
     /// <summary>The campaign whose nailed-up line the agent is on (joining or joined) on this instance, or null. Safe from any thread.</summary>
     public string? CampaignOf(string agentId) => _onLines.TryGetValue(agentId, out var campaign) ? campaign : null;
@@ -310,6 +329,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         AuditLines(now);
+        LookForDeadInstances(now);
     }
 
     private async Task PlanTrunkOfAsync(RunningCampaign campaign, DateTimeOffset now)
@@ -667,6 +687,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
         var answeredBy = OutcomeClassifier.FromAmdStatus(amdStatus);
         campaign.Dialer.OnAnswered(callId, now, answeredBy);
+        WriteAnswerAhead(callId, now, answeredBy);
         var call = campaign.Dialer.Find(callId)!;
         if (call.State == DialedCallState.WaitingForAgent)
         {
@@ -789,6 +810,23 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             try
             {
                 await _attempts.ConnectedAsync(callId, agentId, answeredAt, connectedAt, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+            {
+                LogConnectNotWritten(_logger, callId, ex.Message);
+            }
+        });
+
+    /// <summary>
+    /// The answer is stored at once, off the loop (issue 14): if this instance is killed before the person is put
+    /// through, its adopter knows a person waits and since when (the 2 s rule). A failed write only loses that.
+    /// </summary>
+    private void WriteAnswerAhead(string callId, DateTimeOffset answeredAt, CallOutcome answeredBy) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _attempts.AnsweredAsync(callId, answeredAt, answeredBy, _stopping.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
             {
@@ -1020,6 +1058,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         await _events.DisposeAsync().ConfigureAwait(false);
+        await StopAdoptedEventsAsync().ConfigureAwait(false);
 
         // The agents' time up to the stop is theirs (the next start begins new sessions).
         var stoppedAt = _time.GetUtcNow();
@@ -1033,6 +1072,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             await ClearAgentLinesAsync(bounded.Token).ConfigureAwait(false);
         }
+
+        // Only now: open attempts left by this stop are adopted by a living instance once the lock is free.
+        await _sessions.DisposeAsync().ConfigureAwait(false);
 
         foreach (var line in _lines.Values)
         {

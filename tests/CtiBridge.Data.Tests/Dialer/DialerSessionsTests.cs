@@ -1,0 +1,80 @@
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
+using CtiBridge.TestSupport;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CtiBridge.Data.Tests.Dialer;
+
+/// <summary>
+/// The dialer's session lease and adoption (issue 14): a living instance's calls are never adopted; a dead
+/// instance's (its lock connection gone, as after a kill -9) are, by one survivor, once; a clean stop's are not.
+/// </summary>
+public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
+{
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 15, 0, 0, TimeSpan.Zero));
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>An instance with one open attempt (answered, written ahead) and one agent on a line (its channel written ahead).</summary>
+    private async Task<(string Instance, string CallId, DialerSessions Session)> InstanceWithACallAsync()
+    {
+        var instance = "s" + Guid.NewGuid().ToString("N")[..10];
+        var id = "c" + Guid.NewGuid().ToString("N")[..10];
+        var definition = await DialerDataKit.CreateCampaignAsync(fixture.Database, _clock, id, Ct);
+        await DialerDataKit.ImportAsync(fixture.Database, _clock, id, $"phone\n212{Random.Shared.Next(2000000, 9999999)}\n", Ct);
+        var hopper = new LeadHopper(fixture.Database.DataSource, instance, _clock);
+        var lead = Assert.Single(await hopper.ClaimAsync(id, 1, Ct)).Lead;
+        var dialer = new CampaignDialer(definition.Campaign with { Windows = CallingWindows.EveryDay(TimeOnly.MinValue, TimeOnly.MaxValue) }, definition.Zones) { CallIdPrefix = id + instance };
+        var order = Assert.Single(dialer.Plan(_clock.GetUtcNow(), new AgentSnapshot(1, 1, []), [lead], new HashSet<string>()).Orders);
+        var attempts = new AttemptLog(fixture.Database.DataSource, instance, _clock, "pbx1");
+        await attempts.StartAsync(id, order.Call, Ct);
+        Assert.True(await attempts.AnsweredAsync(order.Call.CallId, _clock.GetUtcNow().AddSeconds(2), CallOutcome.HumanAnswer, Ct));
+        await new AgentLines(fixture.Database.DataSource, _clock).JoinAsync("a-" + instance, id, instance, "dagent-" + instance, "PJSIP/1001", Ct);
+        var session = new DialerSessions(fixture.Database.DataSource, instance, _clock);
+        await session.StartAsync("app-" + instance, Ct);
+        return (instance, order.Call.CallId, session);
+    }
+
+    [Fact]
+    public async Task AdoptDead_LivingInstance_NothingAdopted_KilledInstance_AdoptedOnceByOneSurvivor_WithWhatWasWrittenAhead()
+    {
+        var (dead, callId, session) = await InstanceWithACallAsync();
+        await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + dead, _clock);
+        await survivor.StartAsync("app-survivor", Ct);
+        await using var other = new DialerSessions(fixture.Database.DataSource, "other-" + dead, _clock);
+
+        // Alive: its lock is held, whatever the callback says.
+        Assert.DoesNotContain(await survivor.AdoptDeadAsync((_, _) => true, Ct), t => t.DeadInstanceId == dead);
+
+        // Killed: its lock connection is ended by the server (as a kill -9 closes its socket).
+        await fixture.Database.ScalarAsync<bool>($"""
+            SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('ctibridge.dialer:{dead}', 0)
+            """, Ct);
+        var seen = new List<(string, bool)>();
+        var takeover = Assert.Single(await survivor.AdoptDeadAsync((instance, free) => { seen.Add((instance, free)); return free; }, Ct), t => t.DeadInstanceId == dead);
+
+        Assert.Contains((dead, true), seen);
+        Assert.Equal("app-" + dead, takeover.Application);
+        var attempt = Assert.Single(takeover.Attempts);
+        Assert.Equal((callId, (DateTimeOffset?)_clock.GetUtcNow().AddSeconds(2), (CallOutcome?)CallOutcome.HumanAnswer, 0), (attempt.CallId, attempt.AnsweredAt, attempt.AnsweredBy, attempt.Lead.Attempts));
+        Assert.Equal(new AdoptedAgentLine("a-" + dead, takeover.AgentLines[0].CampaignId, "dagent-" + dead, "PJSIP/1001"), Assert.Single(takeover.AgentLines));
+        Assert.Equal("survivor-" + dead, await fixture.Database.ScalarAsync<string>($"SELECT instance_id FROM dialer_attempts WHERE call_id = '{callId}' AND adopted_at IS NOT NULL", Ct));
+
+        // Once: nothing is left for another survivor.
+        Assert.DoesNotContain(await other.AdoptDeadAsync((_, _) => true, Ct), t => t.DeadInstanceId == dead);
+        await session.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AdoptDead_CleanlyStoppedInstance_IsNotAdopted()
+    {
+        var (dead, _, session) = await InstanceWithACallAsync();
+        await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + dead, _clock);
+        await survivor.StartAsync("app-survivor", Ct);
+
+        await session.DisposeAsync();
+
+        Assert.DoesNotContain(await survivor.AdoptDeadAsync((_, _) => true, Ct), t => t.DeadInstanceId == dead);
+    }
+}
