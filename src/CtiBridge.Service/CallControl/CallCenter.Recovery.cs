@@ -31,31 +31,16 @@ public sealed partial class CallCenter
     /// </summary>
     internal async Task RecoverAsync(StasisApp app, CancellationToken cancellationToken)
     {
-        IReadOnlyList<LiveAgent> agents = [];
-        IReadOnlyList<LiveCall> calls = [];
-        IReadOnlyList<LiveIvrCall> ivrCalls = [];
-        IReadOnlyList<(LiveCallbackCall, Core.Callbacks.Callback?)> callbackCalls = [];
+        // What the previous owner stored and what Asterisk has now are read side by side: neither depends on the other,
+        // and a takeover waits for the slower of the two instead of their sum.
         var started = _time.GetTimestamp();
-        if (LiveState is { } store)
-        {
-            agents = _agentsRestored ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
-
-            // Counted as taken over once more (committed now): the legs made from here get names the previous owner never used.
-            calls = await store.TakeOverCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
-            ivrCalls = await store.TakeOverIvrCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
-            callbackCalls = await CallbackCallsToAdoptAsync(store, app.Server, cancellationToken).ConfigureAwait(false);
-        }
-
-        var stored = _time.GetTimestamp();
-        var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
-        var bridges = await app.Ari.Bridges.ListAsync(cancellationToken).ConfigureAwait(false);
-
-        // Legs the other instance was still ringing are not in the app yet (a channel enters Stasis when
-        // answered): adoption must see them too, or it reuses their names and their StasisStart later finds no call.
-        var ringing = (await app.Ari.Channels.ListAsync(cancellationToken).ConfigureAwait(false))
-            .Where(c => IsCallControlLeg(c.Id) && !snapshot.Channels.Any(s => s.Id == c.Id)).Select(c => c.Id).ToList();
-        LogRecoveryRead(_logger, app.Server, calls.Count + ivrCalls.Count + callbackCalls.Count, agents.Count, _time.GetElapsedTime(started, stored).TotalMilliseconds,
-            snapshot.Channels.Count, ringing.Count, bridges.Count, _time.GetElapsedTime(stored).TotalMilliseconds);
+        var storedRead = _storedStateReads.TryRemove(app.Server, out var prefetched) ? prefetched : ReadStoredStateAsync(app.Server, loadAgents: true, started, cancellationToken);
+        var asteriskRead = ReadAsteriskAsync(app, started, cancellationToken);
+        await Task.WhenAll(storedRead, asteriskRead).ConfigureAwait(false);
+        var (agents, calls, ivrCalls, callbackCalls, databaseMilliseconds) = await storedRead.ConfigureAwait(false);
+        var (snapshot, bridges, ringing, ariMilliseconds) = await asteriskRead.ConfigureAwait(false);
+        LogRecoveryRead(_logger, app.Server, calls.Count + ivrCalls.Count + callbackCalls.Count, agents.Count, databaseMilliseconds,
+            snapshot.Channels.Count, ringing.Count, bridges.Count, ariMilliseconds);
 
         // The other instance's agent legs that adoption will not keep (still ringing, or answered but not
         // bridged with their caller yet) hold the agents' phones. They are hung up, each hang-up answered,
@@ -74,6 +59,91 @@ public sealed partial class CallCenter
             _callbackCallsAtAdoption = [];
             return true;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A standby's rehearsal of a takeover's reads (HA), while it waits for the lease: the agents' stored states, the
+    /// server's stored calls (read, not taken over), every channel and bridge and the app's snapshot, read once and
+    /// thrown away. Nothing is acted on and the Stasis app is not registered (that stays with the active instance: no
+    /// split brain). What it buys: a takeover whose first reads find their code compiled and the connections to
+    /// PostgreSQL and ARI open, which on a loaded host is most of the time a cold start of them takes.
+    /// </summary>
+    internal async Task RehearseTakeoverAsync(StasisApp app, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            if (LiveState is { } store)
+            {
+                _ = await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
+                _ = await store.LoadCallsAsync(app.Server, cancellationToken).ConfigureAwait(false);
+            }
+
+            await Task.WhenAll(app.Ari.Bridges.ListAsync(cancellationToken), app.Ari.Channels.ListAsync(cancellationToken)).ConfigureAwait(false);
+            _ = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false); // 404 until some instance registered the app
+            LogRehearsed(_logger, app.Server, _time.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (Exception ex) when (ex is AriException or HttpRequestException or Npgsql.NpgsqlException or TimeoutException
+            || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            LogRehearsalFailed(_logger, app.Server, ex.Message);
+        }
+    }
+
+    // Stored state read ahead by ReadStoredStateAhead, by server, taken by the server's first recovery.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<(IReadOnlyList<LiveAgent> Agents, IReadOnlyList<LiveCall> Calls, IReadOnlyList<LiveIvrCall> IvrCalls,
+        IReadOnlyList<(LiveCallbackCall, Core.Callbacks.Callback?)> CallbackCalls, double Milliseconds)>> _storedStateReads = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Starts reading what the previous owner stored for each of <paramref name="apps"/>' servers (agents with the
+    /// first), before their Stasis apps connect: the reads then overlap the connect instead of following it. Only once
+    /// this instance may act (the lease held, its grace over): the read counts the calls as taken over.
+    /// </summary>
+    internal void ReadStoredStateAhead(IEnumerable<StasisApp> apps, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(apps);
+        var first = true;
+        foreach (var server in apps.Select(a => a.Server).Distinct(StringComparer.Ordinal))
+        {
+            _storedStateReads[server] = ReadStoredStateAsync(server, loadAgents: first, _time.GetTimestamp(), cancellationToken);
+            first = false;
+        }
+    }
+
+    /// <summary>The agents' stored states (the first time) and the server's stored calls, counted as taken over once more.</summary>
+    private async Task<(IReadOnlyList<LiveAgent> Agents, IReadOnlyList<LiveCall> Calls, IReadOnlyList<LiveIvrCall> IvrCalls,
+        IReadOnlyList<(LiveCallbackCall, Core.Callbacks.Callback?)> CallbackCalls, double Milliseconds)> ReadStoredStateAsync(string server, bool loadAgents, long started, CancellationToken cancellationToken)
+    {
+        if (LiveState is not { } store)
+        {
+            return ([], [], [], [], 0);
+        }
+
+        var agents = _agentsRestored || !loadAgents ? [] : await store.LoadAgentsAsync(cancellationToken).ConfigureAwait(false);
+
+        // Counted as taken over once more (committed now): the legs made from here get names the previous owner never used.
+        var calls = await store.TakeOverCallsAsync(server, cancellationToken).ConfigureAwait(false);
+        var ivrCalls = await store.TakeOverIvrCallsAsync(server, cancellationToken).ConfigureAwait(false);
+        var callbackCalls = await CallbackCallsToAdoptAsync(store, server, cancellationToken).ConfigureAwait(false);
+        return (agents, calls, ivrCalls, callbackCalls, _time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// The app's channels and bridges, every bridge, and the call-control legs outside the app: legs the other instance
+    /// was still ringing are not in the app yet (a channel enters Stasis when answered), and adoption must see them too,
+    /// or it reuses their names and their StasisStart later finds no call. The app first: a channel that enters
+    /// afterwards is then seen by the events stream; the two lists after it, side by side.
+    /// </summary>
+    private async Task<(AriApplicationSnapshot Snapshot, IReadOnlyList<Bridge> Bridges, List<string> Ringing, double Milliseconds)> ReadAsteriskAsync(
+        StasisApp app, long started, CancellationToken cancellationToken)
+    {
+        var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, cancellationToken).ConfigureAwait(false);
+        var bridgesRead = app.Ari.Bridges.ListAsync(cancellationToken);
+        var channelsRead = app.Ari.Channels.ListAsync(cancellationToken);
+        await Task.WhenAll(bridgesRead, channelsRead).ConfigureAwait(false);
+        var inApp = snapshot.Channels.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        var ringing = (await channelsRead.ConfigureAwait(false)).Where(c => IsCallControlLeg(c.Id) && !inApp.Contains(c.Id)).Select(c => c.Id).ToList();
+        return (snapshot, await bridgesRead.ConfigureAwait(false), ringing, _time.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>Agent legs (<c>{call}-{agent}-{n}</c>) of stored calls that are not in a bridge with their call's caller.</summary>
@@ -662,6 +732,12 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 1473, Level = LogLevel.Information, Message = "Call control on Asterisk server {Server}: read {Calls} stored call(s) and {Agents} agent(s) from PostgreSQL in {DatabaseMilliseconds:0} ms, then {Channels} channel(s) in the app, {Ringing} ringing leg(s) and {Bridges} bridge(s) from ARI in {AriMilliseconds:0} ms; adopting them")]
     private static partial void LogRecoveryRead(ILogger logger, string server, int calls, int agents, double databaseMilliseconds, int channels, int ringing, int bridges, double ariMilliseconds);
+
+    [LoggerMessage(EventId = 1475, Level = LogLevel.Information, Message = "Asterisk server {Server}: the standby rehearsed a takeover's reads in {Milliseconds:0} ms (nothing acted on, Stasis app not registered)")]
+    private static partial void LogRehearsed(ILogger logger, string server, double milliseconds);
+
+    [LoggerMessage(EventId = 1476, Level = LogLevel.Debug, Message = "Asterisk server {Server}: the standby's rehearsal of a takeover's reads stopped: {Reason}")]
+    private static partial void LogRehearsalFailed(ILogger logger, string server, string reason);
 
     [LoggerMessage(EventId = 857, Level = LogLevel.Information, Message = "Asterisk server {Server}: the resync waiting for marker {Token} is superseded by a new events gap")]
     private static partial void LogResyncSuperseded(ILogger logger, string server, string token);

@@ -102,14 +102,15 @@ internal sealed partial class CallControlService(
     private readonly CancellationTokenSource _stopDeadline = new();
     private Task<int>? _drain;
 
-    // Checked twice a second: a holder whose lock session was ended (terminated, database
+    // Checked four times a second: a holder whose lock session was ended (terminated, database
     // restarted) learns it at its next check, which fails at once; one whose path stalls counts
-    // itself lost after CheckTimeout, before PostgreSQL frees the lock (ServerIdleTimeout).
-    // Worst-case takeover when the holder is cut off: 3 + 0.5 + the grace below = 4.5 s.
+    // itself lost after CheckTimeout, before PostgreSQL frees the lock (ServerIdleTimeout). A standby
+    // waits in the lock's queue and is granted it as the holder's session ends.
+    // Worst-case takeover when the holder is cut off: 3 + the grace below = 3.75 s.
     internal static readonly CallControlLeaseOptions LeaseOptions = new()
     {
         RetryInterval = TimeSpan.FromSeconds(0.5),
-        CheckInterval = TimeSpan.FromSeconds(0.5),
+        CheckInterval = TimeSpan.FromSeconds(0.25),
         CheckTimeout = TimeSpan.FromSeconds(2),
         ServerIdleTimeout = TimeSpan.FromSeconds(3),
     };
@@ -135,6 +136,15 @@ internal sealed partial class CallControlService(
             // Without HA nobody else may control these servers: no lease, so a database outage does not stop call control.
             // In name order, so two instances never each hold a part and wait for the rest.
             IEnumerable<string> leased = settings.CallControl.HighAvailability ? apps.Select(a => a.Server).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) : [];
+            // While it waits, a standby runs a takeover's reads once (acting on nothing, the Stasis app left to the active
+            // instance): the takeover then finds their connections open and their code compiled. Stopped when the leases
+            // are held, so it never competes with the takeover itself (docs/high-availability.md).
+            using var standbyWork = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            if (settings.CallControl.HighAvailability)
+            {
+                _ = Task.WhenAll(apps.Select(app => center.RehearseTakeoverAsync(app, standbyWork.Token)));
+            }
+
             foreach (var server in leased)
             {
                 var lease = new CallControlLease(settings.Database.ConnectionString, server, role.InstanceId, LeaseOptions, timeProvider,
@@ -143,10 +153,13 @@ internal sealed partial class CallControlService(
                 holds.Add(await lease.AcquireAsync(stoppingToken).ConfigureAwait(false));
             }
 
-            if (holds.Any(h => h.Attempts > 1))
-            {
-                await Task.Delay(TakeoverGrace, timeProvider, stoppingToken).ConfigureAwait(false);
-            }
+            await standbyWork.CancelAsync().ConfigureAwait(false);
+
+            // Today's figures so far are read during the grace (before any event counts): reading acts on no call, and
+            // the grace then costs nothing more.
+            var grace = holds.Any(h => h.Attempts > 1) ? TakeoverGrace : TimeSpan.Zero;
+            using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource([stoppingToken, .. holds.Select(h => h.Lost)]);
+            await Task.WhenAll(Task.Delay(grace, timeProvider, stoppingToken), center.LoadStatisticsDayAsync(leaseLost.Token)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -173,7 +186,7 @@ internal sealed partial class CallControlService(
         }
 
         center.UseStasisApps(apps);
-        await center.LoadStatisticsDayAsync(lost.Token).ConfigureAwait(false); // today's figures so far, before any event counts
+        center.ReadStoredStateAhead(apps, lost.Token); // overlaps the Stasis apps' connect (1473 says how long it took)
         center.Start();
 
         // The stop is asked for before any service stops: calls start going back now, alongside the

@@ -7,7 +7,8 @@ namespace CtiBridge.Service.HighAvailability;
 /// <summary>Timing of a <see cref="CallControlLease"/>.</summary>
 public sealed record CallControlLeaseOptions
 {
-    /// <summary>How often a standby tries to take the lease. Default 1 s.</summary>
+    /// <summary>How long a standby waits before it tries again after the database could not be reached (a held lease is
+    /// waited for in the database's lock queue instead, and granted the moment it is free). Default 1 s.</summary>
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How often the holder checks its lock connection is alive. Default 1 s.</summary>
@@ -65,15 +66,25 @@ public sealed partial class CallControlLease
         _options = options;
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        // A standby waits on its own connection, under a name of its own, and takes the lease's name once the lock is
+        // granted: who holds a lease stays "the ctibridge-lease connection" (docs/high-availability.md).
         _connectionString = new NpgsqlConnectionStringBuilder(connectionString)
         {
             Pooling = false,
-            ApplicationName = ApplicationNameOf(instanceId),
-            Options = $"-c idle_session_timeout={(long)options.ServerIdleTimeout.TotalMilliseconds}",
+            ApplicationName = StandbyApplicationNameOf(instanceId),
+            // The server gives up one wait for the lock after LockWait (lock_timeout): the standby's connection
+            // never sits in a wait nobody bounds.
+            Options = $"-c idle_session_timeout={(long)options.ServerIdleTimeout.TotalMilliseconds} -c lock_timeout={(long)LockWait.TotalMilliseconds}",
             // A cancelled command breaks the connection at once instead of waiting for the server.
             CancellationTimeout = -1,
         }.ConnectionString;
     }
+
+    /// <summary>
+    /// How long one wait of a standby for the lock lasts at most on the server (<c>lock_timeout</c>); the next wait
+    /// follows at once. The lock is granted the moment its holder's session ends, whenever that is inside a wait.
+    /// </summary>
+    internal static readonly TimeSpan LockWait = TimeSpan.FromSeconds(2);
 
     /// <summary>The Asterisk server this lease is for.</summary>
     public string Server { get; }
@@ -88,35 +99,51 @@ public sealed partial class CallControlLease
     public static long KeyOf(string server) =>
         BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes("ctibridge.call-control:" + server)), 0);
 
-    /// <summary>The application name an instance's lock connections carry (visible in pg_stat_activity).</summary>
-    public static string ApplicationNameOf(string instanceId) => "ctibridge-lease:" + instanceId;
+    /// <summary>The application name an instance's lock connection carries while it holds the lease (visible in pg_stat_activity).</summary>
+    public static string ApplicationNameOf(string instanceId) => LeasePrefix + instanceId;
 
-    /// <summary>Waits until this instance holds the lease (retrying every <see cref="CallControlLeaseOptions.RetryInterval"/>).</summary>
+    /// <summary>The application name of a standby's connection waiting for the lock (until it is granted).</summary>
+    public static string StandbyApplicationNameOf(string instanceId) => StandbyPrefix + instanceId;
+
+    private const string LeasePrefix = "ctibridge-lease:";
+
+    private const string StandbyPrefix = "ctibridge-standby:";
+
+    /// <summary>
+    /// Waits until this instance holds the lease. A free lease is taken at the first try; a held one is waited for on
+    /// one open connection, in the database's own lock queue (<c>pg_advisory_lock</c>, given up and asked again every
+    /// <see cref="LockWait"/>), so it is granted the moment the holder's session ends — not at the next of a standby's
+    /// polls. A database that cannot be reached is tried again every <see cref="CallControlLeaseOptions.RetryInterval"/>.
+    /// </summary>
     public async Task<LeaseHold> AcquireAsync(CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        var attempt = 1;
+        while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var connection = new NpgsqlConnection(_connectionString);
             try
             {
                 await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using (var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection))
+                while (!await TryLockAsync(connection, wait: attempt > 1, cancellationToken).ConfigureAwait(false))
                 {
-                    command.Parameters.AddWithValue("key", Key);
-                    if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
-                    {
-                        LogTaken(_logger, Server, InstanceId, attempt);
-                        return new LeaseHold(this, connection, attempt);
-                    }
+                    attempt++;
                 }
 
-                await connection.DisposeAsync().ConfigureAwait(false);
+                // Named as the holder only now: pg_stat_activity shows who holds the lease, not who waits for it.
+                await using (var rename = new NpgsqlCommand("SELECT set_config('application_name', @name, false)", connection))
+                {
+                    rename.Parameters.AddWithValue("name", ApplicationNameOf(InstanceId));
+                    await rename.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                LogTaken(_logger, Server, InstanceId, attempt);
+                return new LeaseHold(this, connection, attempt);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
-                _logger.LogWarning("Call control lease of {Server}: database not reachable ({Reason}); retrying", Server, ex.Message);
+                LogUnreachable(_logger, Server, ex.Message);
             }
             catch
             {
@@ -124,7 +151,34 @@ public sealed partial class CallControlLease
                 throw;
             }
 
+            attempt++;
             await Task.Delay(_options.RetryInterval, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// One try: <c>pg_try_advisory_lock</c> (answers at once), or with <paramref name="wait"/> <c>pg_advisory_lock</c>,
+    /// which waits in the lock's queue until granted or <see cref="LockWait"/> passes (false). A wait with no answer
+    /// LockWait + CheckTimeout later counts as a broken connection (<see cref="TimeoutException"/>).
+    /// </summary>
+    private async Task<bool> TryLockAsync(NpgsqlConnection connection, bool wait, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(wait ? "SELECT pg_advisory_lock(@key)" : "SELECT pg_try_advisory_lock(@key)", connection);
+        command.Parameters.AddWithValue("key", Key);
+        using var bound = new CancellationTokenSource(LockWait + _options.CheckTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
+        try
+        {
+            var result = await command.ExecuteScalarAsync(linked.Token).ConfigureAwait(false);
+            return !wait ? result is true : true; // pg_advisory_lock returns only once the lock is granted
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            return false; // lock_timeout: still held; wait again
+        }
+        catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no answer from the database within {(LockWait + _options.CheckTimeout).TotalSeconds} s while waiting for the lock");
         }
     }
 
@@ -139,8 +193,11 @@ public sealed partial class CallControlLease
             "AND l.classid = ((@key >> 32) & 4294967295)::oid AND l.objid = (@key & 4294967295)::oid AND l.objsubid = 1");
         command.Parameters.AddWithValue("key", key);
         var name = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
-        const string Prefix = "ctibridge-lease:";
-        return name is not null && name.StartsWith(Prefix, StringComparison.Ordinal) ? name[Prefix.Length..] : name;
+        // Granted a moment before its connection took the lease's name: a standby's name then.
+        return name is null ? null
+            : name.StartsWith(LeasePrefix, StringComparison.Ordinal) ? name[LeasePrefix.Length..]
+            : name.StartsWith(StandbyPrefix, StringComparison.Ordinal) ? name[StandbyPrefix.Length..]
+            : name;
     }
 
     internal CallControlLeaseOptions Options => _options;
@@ -151,6 +208,9 @@ public sealed partial class CallControlLease
 
     // The first phase of a takeover (docs/high-availability.md, "Where a takeover's time goes"): more than one try
     // means another instance held the lease until just now.
+    [LoggerMessage(EventId = 1474, Level = LogLevel.Warning, Message = "Call control lease of {Server}: database not reachable ({Reason}); retrying")]
+    private static partial void LogUnreachable(ILogger logger, string server, string reason);
+
     [LoggerMessage(EventId = 1470, Level = LogLevel.Information, Message = "Call control lease of {Server} taken by instance {Instance} (try {Attempts})")]
     private static partial void LogTaken(ILogger logger, string server, string instance, int attempts);
 }
