@@ -21,27 +21,19 @@ public sealed partial class CallCenter
 
         var recording = $"call-{session.CallId}-{session.BridgeCount}";
         placed.RecordingId = recording;
-        var format = _settings.RecordingFormat;
-        var ari = session.App.Ari;
-        session.Run("record the callback", async ct =>
+        RecordBridge(session, "record the callback", bridgeId, recording, at =>
         {
-            await ari.Bridges.RecordAsync(bridgeId, recording, format, ifExists: "overwrite", cancellationToken: ct).ConfigureAwait(false);
-            Post(at =>
+            placed.RecordingStartedAt = at;
+            if (session.Ended)
             {
-                placed.RecordingStartedAt = at;
-                if (session.Ended)
-                {
-                    // The attempt ended while Asterisk started it: the file exists, so its row does too (nothing left to link).
-                    WriteCallbackRecording(session, at);
-                }
-                else if (session.BridgeId == bridgeId)
-                {
-                    session.CallRecording = recording; // as an inbound call's (ended with the bridge or the attempt)
-                    StoreCallbackCall(session); // an adopter links the recording too
-                }
-
-                return null;
-            });
+                // The attempt ended while Asterisk started it: the file exists, so its row does too (nothing left to link).
+                WriteCallbackRecording(session, at);
+            }
+            else if (session.BridgeId == bridgeId)
+            {
+                session.CallRecording = recording; // as an inbound call's (ended with the bridge or the attempt)
+                StoreCallbackCall(session); // an adopter links the recording too
+            }
         });
     }
 

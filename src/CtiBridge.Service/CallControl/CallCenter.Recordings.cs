@@ -34,20 +34,31 @@ public sealed partial class CallCenter
 
         var recording = ExternalRecordingName(session.CallId);
         session.ExternalRecording = recording;
+        RecordBridge(session, "record the outside call", bridgeId, recording, at =>
+        {
+            session.ExternalRecordingStartedAt ??= at;
+            if (session.Ended)
+            {
+                // The call ended while Asterisk started it: the file exists, so its row does too (linked by the writer).
+                WriteExternalRecording(session, at);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Asks Asterisk to record <paramref name="bridgeId"/> as <paramref name="recording"/> (as one of the session's
+    /// steps, in order); once it has started, <paramref name="started"/> runs on the loop with the time.
+    /// </summary>
+    private void RecordBridge(CallSession session, string what, string bridgeId, string recording, Action<DateTimeOffset> started)
+    {
         var format = _settings.RecordingFormat;
         var ari = session.App.Ari;
-        session.Run("record the outside call", async ct =>
+        session.Run(what, async ct =>
         {
             await ari.Bridges.RecordAsync(bridgeId, recording, format, ifExists: "overwrite", cancellationToken: ct).ConfigureAwait(false);
             Post(at =>
             {
-                session.ExternalRecordingStartedAt ??= at;
-                if (session.Ended)
-                {
-                    // The call ended while Asterisk started it: the file exists, so its row does too (linked by the writer).
-                    WriteExternalRecording(session, at);
-                }
-
+                started(at);
                 return null;
             });
         });
