@@ -86,27 +86,14 @@ internal sealed partial class AmiServer : IAsyncDisposable
         LogDisconnected(session.RemoteEndPoint.ToString());
     }
 
-    private async Task AcceptLoopAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
+    private Task AcceptLoopAsync(CancellationToken cancellationToken) =>
+        SocketAccept.LoopAsync(_listener!, socket =>
         {
-            Socket socket;
-            try
-            {
-                socket = await _listener!.AcceptSocketAsync(cancellationToken);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-
-            socket.NoDelay = true;
             var session = new AmiSession(this, socket, Interlocked.Increment(ref _sessionCount));
             _sessions.TryAdd(session, 0);
             LogConnected(session.RemoteEndPoint.ToString());
             _ = session.RunAsync(cancellationToken);
-        }
-    }
+        }, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

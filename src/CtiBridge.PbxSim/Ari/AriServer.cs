@@ -104,25 +104,12 @@ internal sealed partial class AriServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
+    private Task AcceptLoopAsync(CancellationToken cancellationToken) =>
+        SocketAccept.LoopAsync(_listener!, socket =>
         {
-            Socket socket;
-            try
-            {
-                socket = await _listener!.AcceptSocketAsync(cancellationToken);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-
-            socket.NoDelay = true;
             _connections.TryAdd(socket, 0);
             _ = ServeAsync(socket, cancellationToken);
-        }
-    }
+        }, cancellationToken);
 
     private async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
     {
