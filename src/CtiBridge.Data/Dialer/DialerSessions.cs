@@ -45,9 +45,44 @@ public sealed record DialerTakeover(string DeadInstanceId, string Application, I
 /// <param name="dataSource">The database.</param>
 /// <param name="instanceId">This dialer instance.</param>
 /// <param name="timeProvider">The clock.</param>
-public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider) : IAsyncDisposable
+/// <param name="watchClock">The clock of the hold's checks; the real clock unless a test says otherwise, because the bound it keeps
+/// is compared with the server's <c>idle_session_timeout</c>, which runs on real time.</param>
+public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider, TimeProvider? watchClock = null) : IAsyncDisposable
 {
+    /// <summary>How often the holder checks its lock connection with a round trip.</summary>
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>A check not answered within this is a loss (a stalled path counts as cut).</summary>
+    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The server ends the lock session after this much silence (<c>idle_session_timeout</c>), which frees the lock of a
+    /// holder cut off from the database. Longer than <see cref="CheckInterval"/> + <see cref="CheckTimeout"/>: the holder's
+    /// own check has failed, and it has stopped acting, before the server frees its lock.
+    /// </summary>
+    public static readonly TimeSpan ServerIdleTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// The longest a holder can go on acting after its lock was freed (a terminated backend, a restarted server): its next
+    /// check fails within this. An adopter takes a lock for dead only once it has been free for longer (no split brain).
+    /// </summary>
+    public static TimeSpan HolderDetectionBound => CheckInterval + CheckTimeout;
+
+    private readonly TimeProvider _watchClock = watchClock ?? TimeProvider.System;
     private NpgsqlConnection? _session;
+    private CancellationTokenSource _lost = new();
+    private CancellationTokenSource? _stopWatch;
+    private Task _watch = Task.CompletedTask;
+    private string? _application;
+
+    /// <summary>
+    /// Cancelled the moment this instance's hold of its lease is no longer certain (its lock connection failed a check):
+    /// the dialer must stop acting on its calls at once, since a survivor may adopt them. Read again after <see cref="ResumeAsync"/>.
+    /// </summary>
+    public CancellationToken Lost => _lost.Token;
+
+    /// <summary>Why the hold was lost, once it was.</summary>
+    public string? LostReason { get; private set; }
 
     /// <summary>
     /// Starts this instance's session: names its Stasis app and takes its lock, waiting while an adopter
@@ -64,9 +99,44 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        _application = application;
+        await HoldAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a loss: takes this instance's lock again (waiting while an adopter holds it), then takes back what is still
+    /// this instance's in the database. Empty when a survivor adopted it meanwhile (start clean); otherwise the rows to
+    /// resume as an adopter would, from the database and Asterisk's lists.
+    /// </summary>
+    public async Task<DialerTakeover> ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        var application = _application ?? throw new InvalidOperationException("The dialer session was never started.");
+        await StopWatchAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _session, null) is { } broken)
+        {
+            await broken.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await HoldAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var (lines, attempts) = await TakeRowsAsync(connection, transaction, instanceId, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new DialerTakeover(instanceId, application, lines, attempts);
+    }
+
+    /// <summary>Takes the lock on a dedicated connection the server ends after <see cref="ServerIdleTimeout"/> of silence, and watches it.</summary>
+    private async Task HoldAsync(CancellationToken cancellationToken)
+    {
         var session = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await using (var idle = new NpgsqlCommand(
+                string.Create(CultureInfo.InvariantCulture, $"SET idle_session_timeout = {(long)ServerIdleTimeout.TotalMilliseconds}"), session))
+            {
+                await idle.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             await using var lockCommand = new NpgsqlCommand(NamedQueries.Get("dialer_session_lock"), session);
             lockCommand.Parameters.AddWithValue("instance_id", instanceId);
             await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -78,6 +148,76 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
         }
 
         _session = session;
+        if (_lost.IsCancellationRequested)
+        {
+            _lost = new CancellationTokenSource();
+            LostReason = null;
+        }
+
+        _stopWatch = new CancellationTokenSource();
+        var stop = _stopWatch.Token;
+        _watch = Task.Run(() => WatchAsync(session, stop), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// A round trip every <see cref="CheckInterval"/>: the lock lives as long as this backend, so an answer within
+    /// <see cref="CheckTimeout"/> proves it is still held; anything else is a loss, at once.
+    /// </summary>
+    private async Task WatchAsync(NpgsqlConnection session, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(CheckInterval, _watchClock, stop).ConfigureAwait(false);
+                await using var command = new NpgsqlCommand("SELECT 1", session);
+                var check = command.ExecuteScalarAsync(stop);
+                var finished = await Task.WhenAny(check, Task.Delay(CheckTimeout, _watchClock, stop)).ConfigureAwait(false);
+                stop.ThrowIfCancellationRequested();
+                if (finished != check)
+                {
+                    Lose($"no answer from the database within {CheckTimeout.TotalSeconds} s");
+                    _ = check.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+                    return;
+                }
+
+                try
+                {
+                    await check.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!stop.IsCancellationRequested)
+                {
+                    Lose(ex.Message);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Lose(string reason)
+    {
+        LostReason = reason;
+        _lost.Cancel();
+    }
+
+    private async Task StopWatchAsync()
+    {
+        if (Interlocked.Exchange(ref _stopWatch, null) is { } stop)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _watch.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            stop.Dispose();
+        }
     }
 
     /// <summary>
@@ -115,44 +255,10 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
                 }
             }
 
-            var lines = new List<AdoptedAgentLine>();
-            await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_adopt_agent_lines"), connection, transaction))
+            var (lines, attempts) = await TakeRowsAsync(connection, transaction, dead, cancellationToken).ConfigureAwait(false);
+            if (lines.Count == 0 && attempts.Count == 0)
             {
-                command.Parameters.AddWithValue("instance_id", instanceId);
-                command.Parameters.AddWithValue("dead_instance_id", dead);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    lines.Add(new AdoptedAgentLine(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
-                }
-            }
-
-            var attempts = new List<AdoptedAttempt>();
-            await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_adopt_attempts"), connection, transaction))
-            {
-                command.Parameters.AddWithValue("instance_id", instanceId);
-                command.Parameters.AddWithValue("dead_instance_id", dead);
-                command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var lead = new Lead
-                    {
-                        Id = reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
-                        PhoneNumber = reader.GetString(3),
-                        TimeZoneId = reader.IsDBNull(9) ? null : reader.GetString(9),
-                        Attempts = reader.GetInt32(10),
-                        NextAttemptAt = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
-                        LastOutcome = reader.IsDBNull(12) ? null : Enum.Parse<CallOutcome>(reader.GetString(12)),
-                    };
-                    attempts.Add(new AdoptedAttempt(
-                        reader.GetString(0), reader.GetString(1), lead, reader.GetFieldValue<DateTimeOffset>(4),
-                        reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
-                        reader.IsDBNull(6) ? null : Enum.TryParse<CallOutcome>(reader.GetString(6), out var by) ? by : null,
-                        reader.IsDBNull(7) ? null : reader.GetString(7),
-                        reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-                        reader.GetBoolean(13), reader.GetBoolean(14)));
-                }
+                continue; // another survivor adopted it first, or it took its rows back itself
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -162,12 +268,59 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
         return takeovers;
     }
 
+    /// <summary>Moves <paramref name="owner"/>'s agent lines and open attempts to this instance, inside the caller's transaction.</summary>
+    private async Task<(List<AdoptedAgentLine> Lines, List<AdoptedAttempt> Attempts)> TakeRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string owner, CancellationToken cancellationToken)
+    {
+        var lines = new List<AdoptedAgentLine>();
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_adopt_agent_lines"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("instance_id", instanceId);
+            command.Parameters.AddWithValue("dead_instance_id", owner);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                lines.Add(new AdoptedAgentLine(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+            }
+        }
+
+        var attempts = new List<AdoptedAttempt>();
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_adopt_attempts"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("instance_id", instanceId);
+            command.Parameters.AddWithValue("dead_instance_id", owner);
+            command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var lead = new Lead
+                {
+                    Id = reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
+                    PhoneNumber = reader.GetString(3),
+                    TimeZoneId = reader.IsDBNull(9) ? null : reader.GetString(9),
+                    Attempts = reader.GetInt32(10),
+                    NextAttemptAt = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+                    LastOutcome = reader.IsDBNull(12) ? null : Enum.Parse<CallOutcome>(reader.GetString(12)),
+                };
+                attempts.Add(new AdoptedAttempt(
+                    reader.GetString(0), reader.GetString(1), lead, reader.GetFieldValue<DateTimeOffset>(4),
+                    reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+                    reader.IsDBNull(6) ? null : Enum.TryParse<CallOutcome>(reader.GetString(6), out var by) ? by : null,
+                    reader.IsDBNull(7) ? null : reader.GetString(7),
+                    reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                    reader.GetBoolean(13), reader.GetBoolean(14)));
+            }
+        }
+
+        return (lines, attempts);
+    }
+
     /// <summary>
     /// Ends the session after a clean stop: the app is no longer named (nothing of a clean stop is adopted), then the
     /// lock goes with its connection. Bounded: a database that does not answer still lets the stop finish.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        await StopWatchAsync().ConfigureAwait(false);
         if (Interlocked.Exchange(ref _session, null) is not { } session)
         {
             return;

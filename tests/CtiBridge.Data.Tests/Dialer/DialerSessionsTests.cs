@@ -77,4 +77,60 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
 
         Assert.DoesNotContain(await survivor.AdoptDeadAsync((_, _) => true, Ct), t => t.DeadInstanceId == dead);
     }
+
+    private Task<bool> TerminateLockBackendAsync(string instance) =>
+        fixture.Database.ScalarAsync<bool>($"""
+            SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('ctibridge.dialer:{instance}', 0)
+            """, Ct);
+
+    private static async Task WaitLostAsync(DialerSessions session)
+    {
+        // The hold's own check (real clock, every 0.5 s) notices the terminated backend; bounded wait.
+        await Task.Delay(Timeout.InfiniteTimeSpan, session.Lost).WaitAsync(TimeSpan.FromSeconds(30), Ct).ContinueWith(_ => { }, TaskScheduler.Default);
+        Assert.True(session.Lost.IsCancellationRequested, "the hold's loss was not noticed within 30 s");
+    }
+
+    [Fact]
+    public async Task LockBackendTerminated_HoldIsLost_TakenBackWithItsOwnRowsWhenNobodyAdoptedThem()
+    {
+        var (instance, callId, session) = await InstanceWithACallAsync();
+        await using var _ = session;
+        Assert.False(session.Lost.IsCancellationRequested);
+
+        Assert.True(await TerminateLockBackendAsync(instance));
+        await WaitLostAsync(session);
+        Assert.NotNull(session.LostReason);
+
+        var own = await session.ResumeAsync(Ct);
+
+        Assert.Equal(callId, Assert.Single(own.Attempts).CallId);
+        Assert.Equal("a-" + instance, Assert.Single(own.AgentLines).AgentId);
+        Assert.Equal("app-" + instance, own.Application);
+        Assert.False(session.Lost.IsCancellationRequested); // a new hold, watched again
+
+        // Held again: a survivor adopts nothing of it, whatever its callback says.
+        await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + instance, _clock);
+        Assert.DoesNotContain(await survivor.AdoptDeadAsync((_, _) => true, Ct), t => t.DeadInstanceId == instance);
+    }
+
+    [Fact]
+    public async Task LockBackendTerminated_RowsAdoptedMeanwhile_TakenBackEmpty_StartsClean()
+    {
+        var (instance, callId, session) = await InstanceWithACallAsync();
+        await using var _ = session;
+        await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + instance, _clock);
+        await survivor.StartAsync("app-survivor-" + instance, Ct);
+
+        Assert.True(await TerminateLockBackendAsync(instance));
+        await WaitLostAsync(session);
+        var takeover = Assert.Single(await survivor.AdoptDeadAsync((_, free) => free, Ct), t => t.DeadInstanceId == instance);
+        Assert.Equal(callId, Assert.Single(takeover.Attempts).CallId);
+
+        var own = await session.ResumeAsync(Ct);
+
+        Assert.Empty(own.Attempts);
+        Assert.Empty(own.AgentLines);
+        Assert.Equal("survivor-" + instance, await fixture.Database.ScalarAsync<string>($"SELECT instance_id FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
+    }
 }
