@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CtiBridge.Data.Records;
 
-/// <summary>The journal cannot take a batch without exceeding its size bound; nothing of the batch was written.</summary>
+/// <summary>The journal cannot take a batch (its size bound, or its disk is full or failing); nothing of the batch is kept in it.</summary>
 public sealed class RecordJournalFullException(string message) : Exception(message);
 
 /// <summary>A journal line in the middle of the file is damaged; the file is left as it is for an operator.</summary>
@@ -37,6 +37,7 @@ public sealed partial class RecordJournal : IAsyncDisposable
     private readonly ILogger _logger;
     private FileStream? _append;
     private bool _alarmRaised;
+    private bool _tailUnknown;
 
     private RecordJournal(string path, long maxBytes, double alarmFraction, ILogger logger, long size)
     {
@@ -90,7 +91,7 @@ public sealed partial class RecordJournal : IAsyncDisposable
     }
 
     /// <summary>Appends a batch durably (fsync) or not at all.</summary>
-    /// <exception cref="RecordJournalFullException">The batch would exceed <see cref="MaxBytes"/>.</exception>
+    /// <exception cref="RecordJournalFullException">The batch would exceed <see cref="MaxBytes"/>, or the disk refused it (full or failing).</exception>
     public async Task AppendAsync(IReadOnlyList<CallCenterRecord> records, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
@@ -112,11 +113,42 @@ public sealed partial class RecordJournal : IAsyncDisposable
                 "Restore the database connection so the journal can be replayed, or raise the journal size.");
         }
 
-        _append ??= new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
-        await _append.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-        await _append.FlushAsync(cancellationToken).ConfigureAwait(false);
-        // Durable before acknowledging: a power loss after this keeps the batch.
-        _append.Flush(flushToDisk: true);
+        try
+        {
+            if (_tailUnknown)
+            {
+                CutBackToAcknowledged();
+            }
+
+            _append ??= new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            await _append.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            await _append.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // Durable before acknowledging: a power loss after this keeps the batch.
+            _append.Flush(flushToDisk: true);
+        }
+        catch (IOException ex)
+        {
+            // The disk is full (ENOSPC) or failing before the size bound was reached. Refused like a full
+            // journal, so the sink holds the batch in memory and retries, instead of its writer ending and
+            // every later record being lost. Part of the batch may be in the file: it is cut off now, or
+            // before the next append when the disk does not even allow that.
+            DropAppendStream();
+            _tailUnknown = true;
+            try
+            {
+                CutBackToAcknowledged();
+            }
+            catch (IOException)
+            {
+                // Tried again before the next append.
+            }
+
+            LogJournalWriteFailed(_logger, Path, records.Count, ex.Message);
+            throw new RecordJournalFullException(
+                $"Record journal {Path} could not be written ({ex.Message}); a batch of {records.Count} records was refused. " +
+                "Free space on the journal's disk or restore the database connection.");
+        }
+
         SizeBytes += buffer.WrittenCount;
 
         if (IsNearFull && !_alarmRaised)
@@ -274,6 +306,37 @@ public sealed partial class RecordJournal : IAsyncDisposable
 
     [LoggerMessage(EventId = 9102, Level = LogLevel.Critical, Message = "Record journal {Path} is full ({Size} of {Max} bytes): refused a batch of {Count} records")]
     private static partial void LogJournalFull(ILogger logger, string path, long size, long max, int count);
+
+    // Cuts the file back to the acknowledged batches (a failed write may have left part of a refused one).
+    private void CutBackToAcknowledged()
+    {
+        if (File.Exists(Path) && new FileInfo(Path).Length != SizeBytes)
+        {
+            using var truncate = new FileStream(Path, FileMode.Open, FileAccess.Write, FileShare.Read);
+            truncate.SetLength(SizeBytes);
+            truncate.Flush(flushToDisk: true);
+        }
+
+        _tailUnknown = false;
+    }
+
+    private void DropAppendStream()
+    {
+        try
+        {
+            // Disposing flushes what is still buffered, which fails again on a full disk.
+            _append?.Dispose();
+        }
+        catch (IOException)
+        {
+            // The unwritten rest of the refused batch: dropped on purpose.
+        }
+
+        _append = null;
+    }
+
+    [LoggerMessage(EventId = 9104, Level = LogLevel.Critical, Message = "Record journal {Path} could not be written (disk full or failing): refused a batch of {Count} records: {Reason}")]
+    private static partial void LogJournalWriteFailed(ILogger logger, string path, int count, string reason);
 
     [LoggerMessage(EventId = 9103, Level = LogLevel.Information, Message = "Record journal {Path} drained into PostgreSQL; near-full alarm cleared")]
     private static partial void LogJournalDrained(ILogger logger, string path);

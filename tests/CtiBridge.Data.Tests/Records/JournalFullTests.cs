@@ -74,6 +74,73 @@ public sealed class JournalFullTests(MigratedDatabaseFixture fixture) : IClassFi
         Assert.False(File.Exists(journal.RejectedPath));
     }
 
+    /// <summary>
+    /// The journal's disk really full (writes fail with ENOSPC: the journal file is a link to
+    /// <c>/dev/full</c>) long before the journal's own bound, while PostgreSQL is unreachable: the writer
+    /// holds the records in memory instead of ending; once the disk has room they are journaled, and once
+    /// the database returns every record is stored once. Before, the IOException ended the writer and
+    /// every later record was lost.
+    /// </summary>
+    [Fact]
+    public async Task Run_DatabaseCutAndJournalDiskFull_HoldsTheRecords_JournalsThemWhenTheDiskHasRoom_StoresEachOnce()
+    {
+        Assert.SkipUnless(File.Exists("/dev/full"), "needs /dev/full (Linux)");
+        var db = fixture.Database;
+        var logger = new FakeLogger<CallRecordSink>();
+        var target = new NpgsqlConnectionStringBuilder(db.ConnectionString);
+        await using var proxy = new LoopbackProxy(target.Host!, target.Port);
+        await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Timeout = 3, CommandTimeout = 10 }.ConnectionString);
+        await using var journal = await RecordJournal.OpenAsync(_journalDirectory, 64 << 20, logger, cancellationToken: Ct);
+        File.CreateSymbolicLink(journal.Path, "/dev/full");
+        using var sink = new CallRecordSink(new CallRecordWriter(dataSource), journal, logger);
+        var time = new FakeTimeProvider();
+        var records = Channel.CreateUnbounded<CallCenterRecord>();
+        var start = new DateTimeOffset(2026, 4, 7, 8, 0, 0, TimeSpan.Zero);
+        var calls = Enumerable.Range(0, 30).SelectMany(i => Calls.Answered($"diskfull-{i}", start.AddSeconds(i), "support", $"a{i % 5}", 4, 60)).ToList();
+
+        proxy.Cut();
+        var run = sink.RunAsync(records.Reader, batchSize: 10, TimeSpan.FromSeconds(5), time, Ct);
+        foreach (var record in calls)
+        {
+            records.Writer.TryWrite(record);
+        }
+
+        await UntilAsync(() => logger.Collector.GetSnapshot().Any(r => r.Id.Id == 9104), "the disk-full log line");
+        await UntilAsync(() => logger.Collector.GetSnapshot().Any(r => r.Id.Id == 9118), "the held-in-memory alarm");
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Critical && r.Message.Contains("could not be written", StringComparison.Ordinal));
+        Assert.True(journal.IsEmpty, "nothing may be counted as journaled on a disk that took nothing");
+        Assert.False(run.IsCompleted, "the writer must keep going when the journal's disk is full, not end");
+
+        // The disk has room again (the link gone, a real file next time): the held batch and the rest go to the journal.
+        File.Delete(journal.Path);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (journal.SizeBytes == 0 || records.Reader.Count > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the held records were not journaled once the disk had room");
+            time.Advance(TimeSpan.FromSeconds(5));
+            await Task.WhenAny(run, Task.Delay(50, Ct));
+        }
+
+        Assert.False(run.IsCompleted);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id LIKE 'diskfull-%'", Ct));
+
+        proxy.Restore();
+        records.Writer.Complete();
+        deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!run.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            await Task.WhenAny(run, Task.Delay(50, Ct));
+        }
+
+        await run;
+        Assert.True(journal.IsEmpty);
+        Assert.Equal(30, await db.ScalarAsync<long>("SELECT count(*) FROM calls WHERE call_id LIKE 'diskfull-%'", Ct));
+        Assert.Equal(30, await db.ScalarAsync<long>("SELECT count(DISTINCT call_id) FROM calls WHERE call_id LIKE 'diskfull-%'", Ct));
+        Assert.Equal(calls.Count(r => r is QueueVisitRecord), await db.ScalarAsync<long>("SELECT count(*) FROM queue_visits WHERE call_id LIKE 'diskfull-%'", Ct));
+        Assert.False(File.Exists(journal.RejectedPath));
+    }
+
     private static async Task UntilAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
