@@ -53,8 +53,14 @@ internal static class AmiFixtures
 
     public static List<AmiFrame> ParseAll(byte[] data, IReadOnlyList<int> cuts, AmiFrameParser? parser = null)
     {
-        parser ??= new AmiFrameParser();
         var frames = new List<AmiFrame>();
+        ParseInto(data, cuts, parser ?? new AmiFrameParser(), frames);
+        return frames;
+    }
+
+    /// <summary>Like <see cref="ParseAll"/>, but the frames read before a protocol error stay in <paramref name="frames"/>.</summary>
+    public static void ParseInto(byte[] data, IReadOnlyList<int> cuts, AmiFrameParser parser, List<AmiFrame> frames)
+    {
         var segments = ChunkedSequence.Build(data, cuts);
         object? startSegment = segments[0];
         var startIndex = 0;
@@ -70,8 +76,6 @@ internal static class AmiFixtures
             startSegment = start.GetObject() ?? segments[k];
             startIndex = start.GetInteger();
         }
-
-        return frames;
     }
 
     public static void AssertSame(IReadOnlyList<ExpectedFrame> expected, IReadOnlyList<AmiFrame> actual, string context)

@@ -280,6 +280,77 @@ public sealed class AmiFrameParserTests
         }, iter: 400);
     }
 
+    [Theory]
+    [MemberData(nameof(SmallSessions))]
+    public void TryRead_MutatedRecordedSession_FramesOrRefusesCleanly_MessagesBeforeTheFirstChangedByteKept(string session)
+    {
+        var data = AmiFixtures.Rx(session);
+        var expected = AmiFixtures.ExpectedFrames(session);
+        // Where each recorded frame ends on the wire, to know which frames a mutation cannot have touched.
+        var ends = new List<int>();
+        foreach (var record in AmiFixtures.Timeline(session).Where(r => r.Dir == "rx"))
+        {
+            ends.Add((ends.Count == 0 ? 0 : ends[^1]) + Encoding.UTF8.GetByteCount(record.Data));
+        }
+
+        Assert.Equal(data.Length, ends[^1]);
+        // Mutations biased towards AMI's framing bytes, NUL and invalid UTF-8: replace a byte, insert a run,
+        // delete a range, or repeat a range (a message or part of one sent twice).
+        byte[] framing = [(byte)'\r', (byte)'\n', (byte)':', (byte)' ', 0x00, 0xFF, 0xC3, 0x28];
+        var genByte = Gen.Frequency((3, Gen.Int[0, framing.Length - 1].Select(i => framing[i])), (1, Gen.Byte));
+        var genMutation = Gen.Select(Gen.Int[0, 3], Gen.Int[0, data.Length - 1], Gen.Int[1, 64], genByte);
+        Gen.Select(genMutation.Array[1, 4], Gen.Int[0, data.Length].Array[0, 8]).Sample((mutations, cuts) =>
+        {
+            var (mutated, firstChanged) = Mutate(data, mutations);
+            var frames = new List<AmiFrame>();
+            try
+            {
+                AmiFixtures.ParseInto(mutated, [.. cuts.Where(c => c < mutated.Length)], new AmiFrameParser(maxLineLength: 1024, maxMessageLength: 16 * 1024), frames);
+            }
+            catch (AmiProtocolException)
+            {
+                // A clean protocol error is an acceptable outcome for damaged bytes; what came before it is checked below.
+            }
+
+            Assert.All(frames, f => Assert.True(f.IsBanner || f.Message!.Count > 0, "an empty message was framed"));
+            var untouched = ends.TakeWhile(end => end <= firstChanged).Count();
+            Assert.True(frames.Count >= untouched, $"{session}: {frames.Count} frames read, but the first {untouched} were not touched by the mutation at byte {firstChanged}");
+            AmiFixtures.AssertSame([.. expected.Take(untouched)], [.. frames.Take(untouched)], $"{session} mutated from byte {firstChanged}");
+        }, iter: 150);
+    }
+
+    /// <summary>Applies the mutations from the last position to the first, so each position is in the original bytes; returns the first byte changed.</summary>
+    private static (byte[] Bytes, int FirstChanged) Mutate(byte[] data, (int Kind, int Position, int Length, byte Value)[] mutations)
+    {
+        var bytes = new List<byte>(data);
+        foreach (var (kind, position, length, value) in mutations.OrderByDescending(m => m.Position))
+        {
+            if (position > bytes.Count || (kind != 1 && position == bytes.Count))
+            {
+                continue; // a range already deleted to the end by a mutation at the same position
+            }
+
+            var count = Math.Min(length, bytes.Count - position);
+            switch (kind)
+            {
+                case 0:
+                    bytes[position] = (byte)(bytes[position] ^ (value == 0 ? 1 : value));
+                    break;
+                case 1:
+                    bytes.InsertRange(position, Enumerable.Repeat(value, length));
+                    break;
+                case 2:
+                    bytes.RemoveRange(position, count);
+                    break;
+                default:
+                    bytes.InsertRange(position, bytes.GetRange(position, count));
+                    break;
+            }
+        }
+
+        return ([.. bytes], mutations.Min(m => m.Position));
+    }
+
     [Fact]
     public void TryRead_TruncatedRecordedSession_ReturnsCompleteMessagesAndKeepsTheRest()
     {
