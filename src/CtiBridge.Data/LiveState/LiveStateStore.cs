@@ -185,6 +185,12 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
             case AgentStateChanged { From: AgentState.WrapUp or AgentState.OnCall, To: AgentState.Ready } x:
                 // Wrap-up over, and what waited for it applied: nothing left to restore but the login.
                 return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("at", x.At))];
+            case AgentStateChanged { To: AgentState.Ringing } x:
+                // Only for the status read from the database (ctibridge agents, the centre view): a restart does not restore a ring.
+                return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", x.CallId), ("ringing_since", x.At), ("at", x.At))];
+            case AgentStateChanged { From: AgentState.Ringing } x:
+                // Answered, ring timed out, declined or withdrawn (a pause or logout while ringing is written above).
+                return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", null), ("ringing_since", null), ("at", x.At))];
             case AgentWrapUpTimed x:
                 return [Command("live_agent_wrap_up", ("agent_id", x.AgentId), ("wrap_up_until", x.EndsAt), ("call_id", x.CallId), ("queue", x.Queue), ("at", x.At))];
             case AgentPendingChanged x:
@@ -388,7 +394,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     private static NpgsqlDbType TypeOf(string name) => name switch
     {
         "entry_position" or "priority" or "visit" => NpgsqlDbType.Integer,
-        "at" or "wrap_up_until" or "started_at" or "external_started_at" or "external_answered_at" => NpgsqlDbType.TimestampTz,
+        "at" or "wrap_up_until" or "ringing_since" or "started_at" or "external_started_at" or "external_answered_at" => NpgsqlDbType.TimestampTz,
         _ => NpgsqlDbType.Text,
     };
 }

@@ -8,12 +8,12 @@ namespace CtiBridge.Data.LiveState;
 /// <summary>One logged-in agent as the running instance(s) keep it in <c>live_agents</c> / <c>live_calls</c>.</summary>
 /// <param name="AgentId">The agent.</param>
 /// <param name="Extension">The phone.</param>
-/// <param name="State">Ready, OnCall, WrapUp or Paused (ringing shows as Ready: it is not kept in the database).</param>
+/// <param name="State">Ready, Ringing (the phone rings with a call), OnCall, WrapUp or Paused.</param>
 /// <param name="Reason">The pause reason (Paused only).</param>
-/// <param name="Since">When the agent entered that state, as far as the database knows.</param>
+/// <param name="Since">When the agent entered that state, as far as the database knows (Ringing: when the call started ringing the agent).</param>
 /// <param name="Queues">The agent's queues.</param>
 /// <param name="CallsToday">Calls answered today (the reports' day), from the call records.</param>
-/// <param name="CallId">The call the agent is on (OnCall only).</param>
+/// <param name="CallId">The call the agent is on (OnCall) or whose ring the phone has (Ringing).</param>
 public sealed record AgentStatusLine(string AgentId, string Extension, string State, string? Reason, DateTimeOffset Since, IReadOnlyList<string> Queues, int CallsToday, string? CallId);
 
 /// <summary>One queue: calls waiting now, agents by state, and today's figures from the call records.</summary>
@@ -25,7 +25,8 @@ public sealed record AgentStatusLine(string AgentId, string Extension, string St
 /// <param name="WrapUp">Agents in wrap-up.</param>
 /// <param name="Paused">Agents paused.</param>
 /// <param name="Today">Today's queue figures (offered, answered, abandoned, service level) by report_queue_traffic's rules.</param>
-public sealed record QueueStatusLine(string Queue, int Waiting, TimeSpan LongestWait, int Ready, int OnCall, int WrapUp, int Paused, QueueStatistics Today);
+/// <param name="Ringing">Agents whose phone rings with a call (of any of their queues).</param>
+public sealed record QueueStatusLine(string Queue, int Waiting, TimeSpan LongestWait, int Ready, int OnCall, int WrapUp, int Paused, QueueStatistics Today, int Ringing = 0);
 
 /// <summary>What <c>ctibridge agents</c> and <c>ctibridge queues</c> print.</summary>
 /// <param name="InstancesRunning">Connections of a CtiBridge service to this database now, by kind (0: no service is running; not a count of instances).</param>
@@ -65,12 +66,23 @@ public sealed class LiveStatus(NpgsqlDataSource dataSource)
                 var updated = reader.GetFieldValue<DateTimeOffset>(5);
                 DateTimeOffset? wrapUpUntil = reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6);
                 DateTimeOffset? answered = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7);
+                var ringingCall = reader.IsDBNull(9) ? null : reader.GetString(9);
+                DateTimeOffset? ringingSince = reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10);
+
+                // A connected call wins over a ring: the answer's two writes (live_calls, live_agents) are not one row.
                 var (state, since) = answered is { } a ? ("OnCall", a)
+                    : ringingCall is not null ? ("Ringing", ringingSince ?? updated)
                     : pause is not null ? ("Paused", updated)
                     : wrapUpUntil is { } w && w > now ? ("WrapUp", updated)
                     : ("Ready", wrapUpUntil is { } ended && ended > updated ? ended : updated);
+                var callId = state switch
+                {
+                    "OnCall" => reader.IsDBNull(8) ? null : reader.GetString(8),
+                    "Ringing" => ringingCall,
+                    _ => null,
+                };
                 agents.Add(new AgentStatusLine(id, reader.GetString(1), state, state == "Paused" ? pause : null, since,
-                    reader.GetFieldValue<string[]>(2), callsToday.GetValueOrDefault(id), reader.IsDBNull(8) || answered is null ? null : reader.GetString(8)));
+                    reader.GetFieldValue<string[]>(2), callsToday.GetValueOrDefault(id), callId));
             }
         }
 
@@ -94,7 +106,8 @@ public sealed class LiveStatus(NpgsqlDataSource dataSource)
             var (count, oldest) = waiting.GetValueOrDefault(name, (0, now));
             return new QueueStatusLine(name, count, count > 0 && now > oldest ? now - oldest : TimeSpan.Zero,
                 members.Count(m => m.State == "Ready"), members.Count(m => m.State == "OnCall"), members.Count(m => m.State == "WrapUp"), members.Count(m => m.State == "Paused"),
-                today.GetValueOrDefault(name) ?? new QueueStatistics(name, 0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero, TimeSpan.Zero, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero));
+                today.GetValueOrDefault(name) ?? new QueueStatistics(name, 0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero, TimeSpan.Zero, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero),
+                members.Count(m => m.State == "Ringing"));
         }).ToList();
         return new LiveStatusSnapshot(instances, now, day.TimeZoneId, agents, queues);
     }

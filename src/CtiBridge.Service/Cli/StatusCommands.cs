@@ -73,12 +73,12 @@ public static class StatusCommands
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(output);
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{"Agent",-12} {"Phone",-14} {"State",-8} {"Reason",-12} {"In state",9} {"Today",5}  Queues");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"Agent",-12} {"Phone",-14} {"State",-8} {"Reason",-12} {"In state",9} {"Today",5}  {"Queues",-20} Call");
         foreach (var agent in snapshot.Agents)
         {
             var inState = snapshot.At > agent.Since ? snapshot.At - agent.Since : TimeSpan.Zero;
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{agent.AgentId,-12} {agent.Extension,-14} {agent.State,-8} {agent.Reason ?? "-",-12} {Duration(inState),9} {agent.CallsToday,5}  {string.Join(',', agent.Queues)}");
+                $"{agent.AgentId,-12} {agent.Extension,-14} {agent.State,-8} {agent.Reason ?? "-",-12} {Duration(inState),9} {agent.CallsToday,5}  {string.Join(',', agent.Queues),-20} {agent.CallId ?? "-"}");
         }
 
         text.AppendLine(CultureInfo.InvariantCulture, $"{snapshot.Agents.Count} agent(s) logged in; today = {snapshot.TimeZoneId}");
@@ -92,12 +92,12 @@ public static class StatusCommands
         ArgumentNullException.ThrowIfNull(output);
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"{"Queue",-14} {"Waiting",7} {"Longest",8} {"Ready",5} {"OnCall",6} {"WrapUp",6} {"Paused",6} {"Offered",7} {"Answered",8} {"Abandon",7} {"SL",6}");
+            $"{"Queue",-14} {"Waiting",7} {"Longest",8} {"Ready",5} {"Ringing",7} {"OnCall",6} {"WrapUp",6} {"Paused",6} {"Offered",7} {"Answered",8} {"Abandon",7} {"SL",6}");
         foreach (var queue in snapshot.Queues)
         {
             var sl = queue.Today.ServiceLevel is { } level ? string.Create(CultureInfo.InvariantCulture, $"{level * 100:0.0}%") : "-";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{queue.Queue,-14} {queue.Waiting,7} {Duration(queue.LongestWait),8} {queue.Ready,5} {queue.OnCall,6} {queue.WrapUp,6} {queue.Paused,6} {queue.Today.Offered,7} {queue.Today.Answered,8} {queue.Today.Abandoned,7} {sl,6}");
+                $"{queue.Queue,-14} {queue.Waiting,7} {Duration(queue.LongestWait),8} {queue.Ready,5} {queue.Ringing,7} {queue.OnCall,6} {queue.WrapUp,6} {queue.Paused,6} {queue.Today.Offered,7} {queue.Today.Answered,8} {queue.Today.Abandoned,7} {sl,6}");
         }
 
         text.AppendLine(CultureInfo.InvariantCulture, $"{snapshot.Queues.Count} queue(s); today = {snapshot.TimeZoneId} (figures from the call records, docs/metrics.md)");

@@ -31,36 +31,38 @@ public static class CentreWallboard
     /// <param name="LongestCurrentWaitSeconds">Longest current wait among them.</param>
     /// <param name="AgentsLoggedIn">Agents whose phone is on it, logged in.</param>
     /// <param name="AgentsReady">Of those, ready.</param>
-    /// <param name="AgentsOnCall">On a call.</param>
+    /// <param name="AgentsOnCall">On a call or ringing with one (as the instance's own wallboard counts them).</param>
     /// <param name="AgentsWrapUp">In wrap-up.</param>
     /// <param name="AgentsPaused">Paused.</param>
+    /// <param name="AgentsRinging">Of those on a call, the ones whose phone is still ringing.</param>
     public sealed record ServerPartView(
         string Server, string? ControlledBy, int Waiting, double LongestCurrentWaitSeconds,
-        int AgentsLoggedIn, int AgentsReady, int AgentsOnCall, int AgentsWrapUp, int AgentsPaused);
+        int AgentsLoggedIn, int AgentsReady, int AgentsOnCall, int AgentsWrapUp, int AgentsPaused, int AgentsRinging);
 
     /// <summary>One queue over every server: now, and today's figures from the call records (docs/metrics.md).</summary>
     /// <param name="Queue">The queue.</param>
     /// <param name="Waiting">Customers' calls waiting.</param>
     /// <param name="LongestCurrentWaitSeconds">Longest current wait.</param>
     /// <param name="AgentsReady">Member agents ready.</param>
-    /// <param name="AgentsOnCall">On a call.</param>
+    /// <param name="AgentsOnCall">On a call or ringing with one (as the instance's own wallboard counts them).</param>
     /// <param name="AgentsWrapUp">In wrap-up.</param>
     /// <param name="AgentsPaused">Paused.</param>
     /// <param name="Offered">Today's visits that ended or were answered.</param>
     /// <param name="Answered">Answered today.</param>
     /// <param name="Abandoned">Abandoned today.</param>
     /// <param name="ServiceLevel">Today's service level; null while its denominator is zero.</param>
+    /// <param name="AgentsRinging">Of those on a call, the ones whose phone is still ringing.</param>
     public sealed record CentreQueueView(
         string Queue, int Waiting, double LongestCurrentWaitSeconds, int AgentsReady, int AgentsOnCall, int AgentsWrapUp, int AgentsPaused,
-        int Offered, int Answered, int Abandoned, double? ServiceLevel);
+        int Offered, int Answered, int Abandoned, double? ServiceLevel, int AgentsRinging);
 
     /// <summary>One logged-in agent as the instances keep it.</summary>
     /// <param name="AgentId">The agent.</param>
     /// <param name="Server">The server the agent's phone is on (from the configuration); null when the agent is not configured here.</param>
-    /// <param name="State">Ready, OnCall, WrapUp or Paused.</param>
+    /// <param name="State">Ready, Ringing, OnCall, WrapUp or Paused.</param>
     /// <param name="Reason">The pause reason.</param>
-    /// <param name="Since">Since when, as far as the database knows.</param>
-    /// <param name="CallId">The call the agent is on.</param>
+    /// <param name="Since">Since when, as far as the database knows (Ringing: since the call started ringing the agent).</param>
+    /// <param name="CallId">The call the agent is on, or whose ring the phone has.</param>
     /// <param name="CallsToday">Calls answered today.</param>
     public sealed record CentreAgentView(string AgentId, string? Server, string State, string? Reason, DateTimeOffset Since, string? CallId, int CallsToday);
 
@@ -97,12 +99,13 @@ public static class CentreWallboard
             var calls = waiting.GetValueOrDefault(name);
             servers.Add(new ServerPartView(
                 name, await CallControlLease.HolderAsync(dataSource, name, cancellationToken).ConfigureAwait(false), calls?.Waiting ?? 0, calls?.LongestWait.TotalSeconds ?? 0,
-                mine.Count, mine.Count(a => a.State == "Ready"), mine.Count(a => a.State == "OnCall"), mine.Count(a => a.State == "WrapUp"), mine.Count(a => a.State == "Paused")));
+                mine.Count, mine.Count(a => a.State == "Ready"), mine.Count(a => a.State is "OnCall" or "Ringing"), mine.Count(a => a.State == "WrapUp"), mine.Count(a => a.State == "Paused"),
+                mine.Count(a => a.State == "Ringing")));
         }
 
         var queues = status.Queues.Select(q => new CentreQueueView(
-            q.Queue, q.Waiting, q.LongestWait.TotalSeconds, q.Ready, q.OnCall, q.WrapUp, q.Paused,
-            q.Today.Offered, q.Today.Answered, q.Today.Abandoned, q.Today.ServiceLevel)).ToList();
+            q.Queue, q.Waiting, q.LongestWait.TotalSeconds, q.Ready, q.OnCall + q.Ringing, q.WrapUp, q.Paused,
+            q.Today.Offered, q.Today.Answered, q.Today.Abandoned, q.Today.ServiceLevel, q.Ringing)).ToList();
         return new CentreView(now, status.TimeZoneId, servers, queues, agents);
     }
 }

@@ -33,6 +33,14 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
         // Stop mid-call; the calls stay up in PbxSim. A new service takes over.
         await rig.StopServiceAsync();
         Assert.Equal(0, rig.PbxEvents.Count("Hangup", e => e["Channel"] == caller1 || e["Channel"] == caller2 || e["Channel"] == agentLeg));
+
+        // A ring the stopped instance left in the live state (as a kill -9 while a phone rang would): stale once
+        // the agents are restored, so the adoption clears it (the status commands would show Ringing for good).
+        await using (var stale = db.DataSource.CreateCommand("UPDATE live_agents SET ringing_call_id = 'left-by-the-previous-owner', ringing_since = now() WHERE agent_id = '2002'"))
+        {
+            Assert.Equal(1, await stale.ExecuteNonQueryAsync(ct));
+        }
+
         await rig.StartServiceAgainAsync(ct);
 
         var adopted1 = await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == answered.CallId, "call 1 adopted", ct);
@@ -47,6 +55,7 @@ public sealed class RestartRecoveryTests(MigratedDatabaseFixture database) : ICl
         Assert.Equal("lunch", paused.PauseReason);
         var (status, _) = Assert.Single(await rig.Center.GetQueuesAsync(ct));
         Assert.Equal(1, status.Waiting);
+        await RestartRig.WaitForRowsAsync(db, "SELECT count(*) FROM live_agents WHERE ringing_call_id IS NULL AND ringing_since IS NULL", 2, ct);
 
         // The connected call goes on: caller 1 hangs up, the agent's leg is released by the new
         // instance, 2001 wraps up and gets the waiting caller 2 next.

@@ -1,0 +1,1 @@
+UPDATE live_agents SET ringing_call_id = @call_id, ringing_since = @ringing_since, updated_at = @at WHERE agent_id = @agent_id
