@@ -463,16 +463,20 @@ public sealed partial class CallCenter
         LogConnected(_logger, session.CallId, connect.AgentId);
         if (session.BridgeId is { } existing)
         {
+            // An agent who answered a new leg (not the consult leg already in the bridge) joins the call's bridge too.
+            string[] joining = DropAnswerBridge(session, connect.AgentId) ? [session.CallerChannelId, agentLeg] : [session.CallerChannelId];
             session.Run("bring caller to the consulted agent", async ct =>
             {
                 await ari.Channels.StopMohAsync(session.CallerChannelId, ct).ConfigureAwait(false);
-                await ari.Bridges.AddChannelAsync(existing, [session.CallerChannelId], cancellationToken: ct).ConfigureAwait(false);
+                await ari.Bridges.AddChannelAsync(existing, joining, cancellationToken: ct).ConfigureAwait(false);
             });
             return;
         }
 
-        var n = ++session.BridgeCount;
-        var bridgeId = $"{session.CallId}-bridge-{n}";
+        // The agent's leg already waits in its answer bridge (CallCenter.AnswerBridge.cs); a picked-up leg gets a new one.
+        var answered = session.AnswerBridges.Remove(connect.AgentId, out var answer);
+        var n = answered ? answer.Number : ++session.BridgeCount;
+        var bridgeId = answered ? answer.BridgeId : $"{session.CallId}-bridge-{n}";
         session.BridgeId = bridgeId;
         var recording = _settings.RecordCalls ? $"call-{session.CallId}-{n}" : null;
         var format = _settings.RecordingFormat;
@@ -480,8 +484,15 @@ public sealed partial class CallCenter
         session.Run("bridge caller and agent", async ct =>
         {
             await ari.Channels.StopMohAsync(session.CallerChannelId, ct).ConfigureAwait(false);
-            await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: session.Queue, cancellationToken: ct).ConfigureAwait(false);
-            await ari.Bridges.AddChannelAsync(bridgeId, [session.CallerChannelId, agentLeg], cancellationToken: ct).ConfigureAwait(false);
+            if (answered)
+            {
+                await ari.Bridges.AddChannelAsync(bridgeId, [session.CallerChannelId], cancellationToken: ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: session.Queue, cancellationToken: ct).ConfigureAwait(false);
+                await ari.Bridges.AddChannelAsync(bridgeId, [session.CallerChannelId, agentLeg], cancellationToken: ct).ConfigureAwait(false);
+            }
             if (recording is not null)
             {
                 await ari.Bridges.RecordAsync(bridgeId, recording, format, ifExists: "overwrite", cancellationToken: ct).ConfigureAwait(false);

@@ -371,15 +371,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         if (entry == "agent" && _channels.TryGetValue(On(app, channel.Id), out var leg) && leg.AgentId is { } agentId && leg.Session.IsCurrentLeg(agentId, channel.Id))
         {
-            var outcome = _engine.Handle(new AgentAnswered(at, leg.Session.CallId, agentId));
-            if (!outcome.Accepted)
-            {
-                // Answered just after its ring timeout or after another agent won: not this agent's call any more.
-                LogRefused(_logger, leg.Session.CallId, outcome.Reason ?? "refused");
-                leg.Session.AgentLegs.Remove(agentId);
-                app.Release(channel.Id, "normal");
-            }
-
+            // The ACD hears of the answer once the leg is in the call's bridge (CallCenter.AnswerBridge.cs).
+            BridgeAnsweringAgent(leg.Session, agentId, channel.Id);
             return;
         }
 
@@ -461,7 +454,15 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         }
         else if (!session.Ended)
         {
-            LogAgentLegFailed(_logger, session.CallId, leg.AgentId, how);
+            if (DropAnswerBridge(session, leg.AgentId))
+            {
+                LogAnsweredLegLost(_logger, session.CallId, leg.AgentId, how);
+            }
+            else
+            {
+                LogAgentLegFailed(_logger, session.CallId, leg.AgentId, how);
+            }
+
             _engine.Handle(new AgentDeclined(at, session.CallId, leg.AgentId) { Busy = cause == UserBusy });
         }
     }
@@ -483,6 +484,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         }
 
         EndAgentCalls(session);
+        DropAnswerBridges(session);
         WriteIvrCallRecord(session);
         ForgetIvrState(session);
         foreach (var (agentId, legId) in session.AgentLegs)
@@ -533,6 +535,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
                 CarryOutTransfer(session, transfer);
                 break;
             case StopRinging stop:
+                DropAnswerBridge(session, stop.AgentId);
                 if (session.AgentLegs.Remove(stop.AgentId, out var legId))
                 {
                     AgentLegEnding(stop.AgentId, legId);

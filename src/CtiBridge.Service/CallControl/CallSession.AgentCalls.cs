@@ -30,6 +30,12 @@ internal sealed partial class CallSession
     /// <summary>Bridges made, for unique bridge and recording names (a transferred call gets a new bridge).</summary>
     public int BridgeCount { get; set; }
 
+    /// <summary>
+    /// Answered agent legs being bridged before the ACD hears of the answer (CallCenter.AnswerBridge.cs): agent ID →
+    /// the bridge (and its number, for the recording's name) the caller joins once the ACD connects that agent.
+    /// </summary>
+    public Dictionary<string, (string BridgeId, int Number)> AnswerBridges { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The bridge recording running now (its name on Asterisk).</summary>
     public string? CallRecording { get; set; }
 
