@@ -102,16 +102,41 @@ public sealed partial class CallCenter
     private string QueueServer(string queue)
     {
         var servers = Sites!.Servers;
-        var members = _allAgents.Values.Where(a => a.Queues.Contains(queue, StringComparer.Ordinal))
-            .Select(a => Sites.ServerOf(a)).OfType<string>().ToList();
+        var members = QueueMemberServers(queue);
         var mine = servers.Where(s => Controls(s) && members.Contains(s, StringComparer.OrdinalIgnoreCase)).ToList();
-        if (mine.Count > 0)
+        return mine.Count > 0 ? mine[0] : ConfiguredQueueServer(members);
+    }
+
+    /// <summary>The server with most of the queue's agents configured, the first in <c>asterisk[]</c> on a tie: the same on every instance.</summary>
+    private string ConfiguredQueueServer(List<string> members) =>
+        Sites!.Servers.Select((s, i) => (Server: s, Order: i, Agents: members.Count(m => string.Equals(m, s, StringComparison.OrdinalIgnoreCase))))
+            .OrderByDescending(x => x.Agents).ThenBy(x => x.Order).First().Server;
+
+    private List<string> QueueMemberServers(string queue) =>
+        _allAgents.Values.Where(a => a.Queues.Contains(queue, StringComparer.Ordinal)).Select(a => Sites!.ServerOf(a)).OfType<string>().ToList();
+
+    /// <summary>
+    /// Whether this instance puts a callback's reminder or escalation on its event stream (<c>CallbackNoticeStream</c>).
+    /// Every instance running call control reads them from the database; with servers split between instances, only
+    /// the part that controls the callback's server sends one, so a supervisor who watches several parts sees it once.
+    /// The server, decided alike on every instance (each has the whole configuration): the owner agent's phone's (the
+    /// owner's desktop is on the part where that agent logs in), else the server it was placed from, else its origin
+    /// call's, else the queue's (<see cref="ConfiguredQueueServer"/>). Without a split, always: one instance runs
+    /// call control (a standby notes nothing until it takes over).
+    /// </summary>
+    internal async Task<bool> SendsNoticeOfAsync(Callback callback, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        if (_controlled is null || Sites is null)
         {
-            return mine[0];
+            return true;
         }
 
-        return servers.Select((s, i) => (Server: s, Order: i, Agents: members.Count(m => string.Equals(m, s, StringComparison.OrdinalIgnoreCase))))
-            .OrderByDescending(x => x.Agents).ThenBy(x => x.Order).First().Server;
+        var server = (callback.OwnerAgentId is { } owner ? ServerOfAnyAgent(owner) : null)
+            ?? callback.PlacedFrom
+            ?? await OriginServerAsync(callback, cancellationToken).ConfigureAwait(false)
+            ?? ConfiguredQueueServer(QueueMemberServers(callback.Queue));
+        return Controls(server);
     }
 
     [LoggerMessage(EventId = 1420, Level = LogLevel.Information, Message = "Login of agent {AgentId} refused: the phone is on server {Server}, controlled by another instance ({Holder})")]

@@ -73,10 +73,19 @@ internal sealed partial class CallbackNoticeStream(IServiceProvider services, IL
                         foreach (var notice in page)
                         {
                             var key = (notice.Callback.Id, notice.Sequence);
-                            if (!noted.ContainsKey(key) && center.TryNote(new CallbackNoticeNoted(notice)))
+                            if (!noted.ContainsKey(key))
                             {
-                                noted[key] = notice.WrittenAt;
-                                LogNoted(logger, notice.Kind, notice.Callback.Id, notice.Callback.OwnerAgentId ?? "(queue " + notice.Callback.Queue + ")");
+                                if (!await center.SendsNoticeOfAsync(notice.Callback, stoppingToken).ConfigureAwait(false))
+                                {
+                                    // Servers split between instances: the part controlling the callback's server sends it (once).
+                                    noted[key] = notice.WrittenAt;
+                                    LogLeftToItsPart(logger, notice.Kind, notice.Callback.Id);
+                                }
+                                else if (center.TryNote(new CallbackNoticeNoted(notice)))
+                                {
+                                    noted[key] = notice.WrittenAt;
+                                    LogNoted(logger, notice.Kind, notice.Callback.Id, notice.Callback.OwnerAgentId ?? "(queue " + notice.Callback.Queue + ")");
+                                }
                             }
 
                             latest = latest is { } seen && seen > notice.WrittenAt ? seen : notice.WrittenAt;
@@ -113,6 +122,9 @@ internal sealed partial class CallbackNoticeStream(IServiceProvider services, IL
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Callback {Kind} of {CallbackId} put on the event stream (for {Owner})")]
     private static partial void LogNoted(ILogger logger, string kind, Guid callbackId, string owner);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Callback {Kind} of {CallbackId} left to the instance controlling its server (servers split between instances)")]
+    private static partial void LogLeftToItsPart(ILogger logger, string kind, Guid callbackId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading callback reminders and escalations for the event stream failed ({Reason}); retrying")]
     private static partial void LogReadFailed(ILogger logger, string reason);

@@ -220,6 +220,47 @@ public sealed class SplitSitesTests
             $"SELECT string_agg(DISTINCT concat_ws('|', asterisk_server, disposition, agent_id), ',') FROM calls WHERE callback_id = '{id}'", ct));
     }
 
+    /// <summary>
+    /// Reminders and escalations with servers split between instances: every part's instance reads them from the
+    /// database, and only the part controlling the callback's server puts one on its event stream (before, both did,
+    /// and a supervisor watching both parts saw each twice). The owner's phone decides (a1: site-a, b1: site-b); a
+    /// callback of the queue with no owner and no origin call goes to the server with most of the queue's agents,
+    /// the first on a tie (site-a). The history rows are written as another Quartz node's sweep would.
+    /// </summary>
+    [Fact]
+    public async Task RemindersAndEscalations_SplitParts_EachPutOnTheStreamOfExactlyOnePart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var rig = await SplitRig.StartAsync(database, ct);
+        var store = rig.One.App.Services.GetRequiredService<Data.Callbacks.CallbackStore>();
+        var tomorrow = DateTimeOffset.UtcNow.AddDays(1);
+        async Task<Guid> NoticeAsync(string number, string? owner, string kind)
+        {
+            var id = (await rig.One.Callbacks.CreateAsync(CallbackRequest.AgentScheduled(number, "local", tomorrow, owner, "split notices", "api:test"), ct)).Callback.Id;
+            Assert.NotNull(await store.MoveAsync(id, [CallbackState.Scheduled], CallbackState.Scheduled,
+                new Data.Callbacks.CallbackChange(DateTimeOffset.UtcNow, kind == "reminded" ? "due tomorrow" : "open too long", "scheduler:another-node") { Kind = kind }, ct));
+            return id;
+        }
+
+        // Written in this order: each instance seeing the last one of its own part has read every earlier one.
+        var ofA1 = await NoticeAsync("5550401", "a1", "reminded");
+        var ofTheQueue = await NoticeAsync("5550402", null, "escalated");
+        var ofB1 = await NoticeAsync("5550403", "b1", "reminded");
+        var ofA2 = await NoticeAsync("5550404", "a2", "escalated");
+
+        Task<CallbackNoticeNoted> NotedAsync(Instance instance, Guid id) =>
+            instance.Events.WaitForAsync<CallbackNoticeNoted>(e => e.Notice.Callback.Id == id, $"the notice of callback {id}", ct);
+        await NotedAsync(rig.One, ofA1);
+        await NotedAsync(rig.One, ofTheQueue);
+        await NotedAsync(rig.Two, ofB1);
+        await NotedAsync(rig.One, ofA2);
+
+        List<Guid> Noted(Instance instance) => [.. instance.Events.Snapshot().OfType<CallbackNoticeNoted>().Select(e => e.Notice.Callback.Id)];
+        Assert.Equal([ofA1, ofTheQueue, ofA2], Noted(rig.One));
+        Assert.Equal([ofB1], Noted(rig.Two));
+    }
+
     [Fact]
     public void SettingsCheck_ASpanningQueueWithAgentsOnServersOfDifferentInstances_IsAConfigurationError()
     {
