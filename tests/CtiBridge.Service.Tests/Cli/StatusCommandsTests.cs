@@ -42,13 +42,14 @@ public sealed class StatusCommandsTests(MigratedDatabaseFixture database) : ICla
         var first = rig.Trunk.CallIn("4008001", "5550001", "First");
         await PollAsync("agents", o => Cells(Row(o, "2001")) is [_, _, "OnCall", ..]);
         rig.Trunk.HangUp(first);
-        await PollAsync("queues", o => Cells(Row(o, "support")) is [_, _, _, _, _, _, _, _, "1", ..]);
+        await PollAsync("queues", o => Cells(Row(o, "support")) is [_, _, _, _, _, _, _, _, _, "1", ..]); // Answered 1
         var second = rig.Trunk.CallIn("4008001", "5550002", "Second");
         await PollAsync("agents", o => Cells(Row(o, "2001")) is [_, _, "OnCall", ..] && !o.Contains("Ready", StringComparison.Ordinal));
         var third = rig.Trunk.CallIn("4008001", "5550003", "Third");
         // Today's figures are written by the record writer after the live state: wait for both (at load 80
-        // a poll that waited only for the waiting call read "Offered 1, Answered 1").
-        var queues = await PollAsync("queues", o => Cells(Row(o, "support")) is [_, "1", _, _, _, _, _, "2", "2", ..]);
+        // a poll that waited only for the waiting call read "Offered 1, Answered 1"). Columns: Queue Waiting Longest
+        // Ready Ringing OnCall WrapUp Paused Offered Answered ...
+        var queues = await PollAsync("queues", o => Cells(Row(o, "support")) is [_, "1", _, _, _, _, _, _, "2", "2", ..]);
         var agents = await PollAsync("agents", o => Cells(Row(o, "2001")) is [_, _, _, _, _, "2", ..]);
         rig.Trunk.HangUp(third);
         rig.Trunk.HangUp(second);
