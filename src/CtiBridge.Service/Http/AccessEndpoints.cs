@@ -41,6 +41,12 @@ public static class AccessEndpoints
 
         api.MapGet("/audit", async (DateTimeOffset? from, DateTimeOffset? to, string? actor, int? limit, AuditLog audit, TimeProvider clock, CancellationToken ct) =>
         {
+            // A NUL cannot reach PostgreSQL as text (it answered 500); no actor name has control characters.
+            if (actor is not null && actor.Any(char.IsControl))
+            {
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["actor"] = ["must be a key name or an agent, without control characters (such as NUL)."] });
+            }
+
             var until = to ?? clock.GetUtcNow();
             var since = from ?? until.AddDays(-1);
             if (since >= until || limit is < 1 or > 10_000)

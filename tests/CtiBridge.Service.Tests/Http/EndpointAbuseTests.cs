@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using CtiBridge.Data.Access;
+using CtiBridge.Data.Exports;
 using CtiBridge.Service.Http;
 using CtiBridge.Core.Acd;
 using CtiBridge.Service.CallControl;
@@ -24,6 +26,7 @@ namespace CtiBridge.Service.Tests.Http;
 public sealed partial class EndpointAbuseTests(CallCenterService service) : IClassFixture<CallCenterService>
 {
     private const string OwnAgent = "9001";
+    private const string OtherAgent = "9002";
     private static readonly TimeSpan RequestLimit = TimeSpan.FromSeconds(15);
 
     // Endpoints that answer without a key on purpose (probes, scraping, the API description, the
@@ -37,6 +40,7 @@ public sealed partial class EndpointAbuseTests(CallCenterService service) : ICla
     public async Task EveryEndpoint_EveryRoleAndNoKey_GetsExactlyTheAccessItsPolicyGrants()
     {
         var probes = await ProbesAsync();
+        var queries = await QueryParametersAsync();
         Assert.Contains(probes, p => p.Template.StartsWith("/api/agents/", StringComparison.Ordinal));
         var keys = new Dictionary<ApiRole, string>();
         foreach (var role in Enum.GetValues<ApiRole>())
@@ -44,17 +48,29 @@ public sealed partial class EndpointAbuseTests(CallCenterService service) : ICla
             keys[role] = await KeyAsync(role, role == ApiRole.Agent ? OwnAgent : null);
         }
 
+        // Keys that must open nothing: an admin key that worked, then was revoked; and a token of the
+        // right shape that was never issued.
+        var store = service.App.Services.GetRequiredService<ApiKeyStore>();
+        var revoked = await store.CreateAsync($"abuse-revoked-{Guid.NewGuid():N}"[..24], ApiRole.Admin, null, "test", Ct);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("GET", "/api/whoami", revoked.Token, "{}")).Status);
+        Assert.True(await store.RevokeAsync(revoked.Key.Id.ToString(), Ct));
+        var forged = $"{ApiKeyStore.TokenPrefix}{Guid.NewGuid():N}_{Convert.ToBase64String(new byte[32]).TrimEnd('=').Replace('+', '-').Replace('/', '_')}";
+
+        var refusedKeys = new (string Name, string? Key)[] { ("no key", null), ("a revoked admin key", revoked.Token), ("a forged key", forged) };
         var failures = new List<string>();
         failures.AddRange(probes.Where(p => p.AllowedRoles is null && !AnonymousByDesign.Contains(p.Template)).Select(p => $"{p}: no authorization policy (add one, or list it here if it is public by design)"));
         foreach (var probe in probes)
         {
-            var anonymous = await SendAsync(probe.Method, Fill(probe.Template, "zz-none"), null, "{}");
-            if (probe.AllowedRoles is not null && anonymous.Status != HttpStatusCode.Unauthorized)
+            foreach (var (name, refusedKey) in refusedKeys)
             {
-                failures.Add($"{probe}: no key gave {(int)anonymous.Status}, expected 401");
-            }
+                var refused = await SendAsync(probe.Method, Fill(probe.Template, "zz-none"), refusedKey, "{}");
+                if (probe.AllowedRoles is not null && refused.Status != HttpStatusCode.Unauthorized)
+                {
+                    failures.Add($"{probe}: {name} gave {(int)refused.Status}, expected 401");
+                }
 
-            failures.AddRange(Problems(probe, "no key", anonymous));
+                failures.AddRange(Problems(probe, name, refused));
+            }
             if (probe.AllowedRoles is null)
             {
                 continue;
@@ -75,6 +91,27 @@ public sealed partial class EndpointAbuseTests(CallCenterService service) : ICla
                 }
 
                 failures.AddRange(Problems(probe, role.ToString(), response));
+                if (role != ApiRole.Agent || !allowed)
+                {
+                    continue;
+                }
+
+                // The same agent key for another agent, by path or by query: refused before anything is done.
+                var forOther = probe.Template.Contains("{agentId}", StringComparison.OrdinalIgnoreCase) ? FillAgent(probe.Template, OtherAgent)
+                    : queries.TryGetValue((probe.Method, probe.Template), out var names) && names.Contains("agentId") ? Fill(probe.Template, "zz-none") + "?agentId=" + OtherAgent
+                    : null;
+                if (forOther is not null)
+                {
+                    var other = await SendAsync(probe.Method, forOther, key, "{}");
+                    // A body its own agent's request had refused too (400 / 422) may be refused first: nothing is done either way.
+                    var bodyRefusedFirst = other.Status == response.Status && response.Status is HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity;
+                    if (other.Status != HttpStatusCode.Forbidden && !bodyRefusedFirst)
+                    {
+                        failures.Add($"{probe}: agent {OwnAgent}'s key acting for agent {OtherAgent} ({forOther}) got {(int)other.Status}, expected 403");
+                    }
+
+                    failures.AddRange(Problems(probe, "another agent's id", other));
+                }
             }
         }
 
@@ -94,6 +131,7 @@ public sealed partial class EndpointAbuseTests(CallCenterService service) : ICla
         }
 
         var keysBefore = await service.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys", Ct);
+        var rowsBefore = await RowCountsAsync();
         string[] hostileValues =
         [
             "'; DROP TABLE calls; --",
@@ -143,7 +181,117 @@ public sealed partial class EndpointAbuseTests(CallCenterService service) : ICla
         Assert.True(failures.Count == 0, string.Join('\n', failures));
         Assert.Equal(1L, await service.Database.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE tablename = 'calls'", Ct));
         Assert.Equal(keysBefore, await service.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys", Ct));
+        // Nothing written that should not be: no table gained or lost a row, but the audit trail (refused
+        // requests are audited too) and what the running service writes by itself.
+        var rowsAfter = await RowCountsAsync();
+        var changed = rowsAfter.Where(t => !WrittenByTheServiceItself().IsMatch(t.Key) && rowsBefore.GetValueOrDefault(t.Key, -1) != t.Value)
+            .Select(t => $"{t.Key}: {rowsBefore.GetValueOrDefault(t.Key, -1)} -> {t.Value} rows").ToList();
+        Assert.True(changed.Count == 0, "hostile requests changed tables: " + string.Join("; ", changed));
     }
+
+    /// <summary>Rows in every table of the database, by table name.</summary>
+    private async Task<Dictionary<string, long>> RowCountsAsync()
+    {
+        var text = await service.Database.ScalarAsync<string>(
+            """
+            SELECT string_agg(table_name || '=' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text, ',' ORDER BY table_name)
+            FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+            """, Ct);
+        return text.Split(',').Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [GeneratedRegex("^(audit_log|api_keys|qrtz_.*|live_.*|.*heartbeats?|.*_instances|schema_migrations)$")]
+    private static partial Regex WrittenByTheServiceItself();
+
+    [Fact]
+    public async Task EveryQueryParameter_WrongTypesAndHostileValues_NoServerErrorNoHangNothingDamaged()
+    {
+        var probes = await ProbesAsync();
+        var queries = await QueryParametersAsync();
+        // The query parameters come from the served API description, so parameters added later are covered too.
+        Assert.Contains(("GET", "/api/reports/{name}"), queries.Keys);
+        Assert.Contains(("GET", "/api/audit"), queries.Keys);
+        var admins = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            admins.Add(await KeyAsync(ApiRole.Admin, null));
+        }
+
+        var keysBefore = await service.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys", Ct);
+        // Already escaped for a query string: each reaches the endpoint as written in the comment.
+        string[] hostileValues =
+        [
+            "abc", // a word for a number, a date or a flag
+            "-1",
+            "99999999999999999999", // past every integer type
+            "1e309",
+            "2026-13-45T99:99:99Z",
+            "%27%3B%20DROP%20TABLE%20calls%3B%20--", // '; DROP TABLE calls; --
+            "1%20OR%201%3D1", // 1 OR 1=1
+            "%C3%28", // invalid UTF-8 once decoded
+            "%00",
+            "..%2F..%2F..%2Fetc%2Fpasswd",
+            new string('9', 5_000),
+            string.Empty,
+        ];
+
+        var failures = new List<string>();
+        var sent = 0;
+        foreach (var probe in probes)
+        {
+            if (!queries.TryGetValue((probe.Method, probe.Template), out var names))
+            {
+                continue;
+            }
+
+            // A real report, so the query reaches the report's own checks instead of a 404 for the name.
+            var path = Fill(probe.Template.Replace("/api/reports/{name}", "/api/reports/" + ReportCatalog.All[0].Name, StringComparison.Ordinal), "zz-none");
+            foreach (var name in names)
+            {
+                // The other required parameters valid (a report needs from and to), so the hostile one is what is judged.
+                var rest = string.Concat(new[] { ("from", "2026-01-01"), ("to", "2026-01-02") }.Where(p => names.Contains(p.Item1) && p.Item1 != name).Select(p => $"&{p.Item1}={p.Item2}"));
+                foreach (var value in hostileValues)
+                {
+                    var response = await SendAsync(probe.Method, $"{path}?{name}={value}{rest}", admins[sent++ % admins.Count], "{}");
+                    failures.AddRange(Problems(probe, $"?{name}={value[..Math.Min(value.Length, 30)]}", response));
+                }
+            }
+        }
+
+        Assert.True(sent > 100, $"only {sent} requests: the API description lists fewer query parameters than expected");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+        Assert.Equal(1L, await service.Database.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE tablename = 'calls'", Ct));
+        Assert.Equal(keysBefore, await service.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys", Ct));
+    }
+
+    /// <summary>The query parameters of every operation, by method and route template, from the served OpenAPI document.</summary>
+    private async Task<Dictionary<(string Method, string Template), List<string>>> QueryParametersAsync()
+    {
+        using var http = service.Client();
+        using var document = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json", Ct));
+        var queries = new Dictionary<(string, string), List<string>>();
+        foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                if (!operation.Value.TryGetProperty("parameters", out var parameters))
+                {
+                    continue;
+                }
+
+                var names = parameters.EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString()!).ToList();
+                if (names.Count > 0)
+                {
+                    queries[(operation.Name.ToUpperInvariant(), path.Name)] = names;
+                }
+            }
+        }
+
+        return queries;
+    }
+
+    private static string FillAgent(string template, string agent) =>
+        RouteParameter().Replace(template, m => m.Groups[1].Value.Equals("agentId", StringComparison.OrdinalIgnoreCase) ? agent : "zz-none");
 
     private async Task<string> KeyAsync(ApiRole role, string? agent)
     {
