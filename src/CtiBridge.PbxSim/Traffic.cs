@@ -137,6 +137,37 @@ public sealed class DialledCustomers
     /// answering machines and HUMAN for people.
     /// </summary>
     public Dictionary<string, string> AmdResults { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Customers scripted by dialled number (digits as dialled after the trunk, e.g. <c>2125550003</c>):
+    /// every call to a listed number is that kind, whatever the shares above, so a test can say which
+    /// lead is busy, never answers, meets congestion, is invalid, a machine or a person. Numbers not
+    /// listed are drawn from the shares.
+    /// </summary>
+    public Dictionary<string, DialledCustomerKind> Numbers { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>What a dialled number scripted in <see cref="DialledCustomers.Numbers"/> does on every call.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DialledCustomerKind>))]
+public enum DialledCustomerKind
+{
+    /// <summary>A person answers after <see cref="DialledCustomers.RingSeconds"/> and talks <see cref="DialledCustomers.TalkSeconds"/>.</summary>
+    Person,
+
+    /// <summary>An answering machine answers after <see cref="DialledCustomers.RingSeconds"/> and talks <see cref="DialledCustomers.MachineMessageSeconds"/>.</summary>
+    Machine,
+
+    /// <summary>Busy at once (cause 17).</summary>
+    Busy,
+
+    /// <summary>Rings until the caller gives up.</summary>
+    NoAnswer,
+
+    /// <summary>Congestion at once (cause 34, all circuits busy).</summary>
+    Congestion,
+
+    /// <summary>Unallocated number (cause 1).</summary>
+    Invalid,
 }
 
 /// <summary>Runs an <see cref="InboundTraffic"/> profile on the model clock.</summary>

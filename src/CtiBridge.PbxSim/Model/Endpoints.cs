@@ -107,6 +107,20 @@ internal sealed class Endpoints
     internal PhoneScript DrawCustomer(string number)
     {
         var c = Customers;
+        var ring = TimeSpan.FromSeconds(c.RingSeconds);
+        if (c.Numbers.TryGetValue(number, out var scripted))
+        {
+            return scripted switch
+            {
+                DialledCustomerKind.Busy => new PhoneScript(PhoneBehaviour.Busy, TimeSpan.Zero),
+                DialledCustomerKind.NoAnswer => new PhoneScript(PhoneBehaviour.NeverAnswer, TimeSpan.Zero),
+                DialledCustomerKind.Congestion => new PhoneScript(PhoneBehaviour.Congestion, TimeSpan.Zero),
+                DialledCustomerKind.Invalid => new PhoneScript(PhoneBehaviour.Unavailable, TimeSpan.Zero),
+                DialledCustomerKind.Machine => new PhoneScript(PhoneBehaviour.Answer, ring) { Machine = TimeSpan.FromSeconds(c.MachineMessageSeconds) },
+                _ => new PhoneScript(PhoneBehaviour.Answer, ring) { HangUpAfter = c.TalkSeconds > 0 ? TimeSpan.FromSeconds(c.TalkSeconds) : null },
+            };
+        }
+
         bool known, exists;
         lock (_numberExists)
         {
@@ -121,7 +135,6 @@ internal sealed class Endpoints
         // A number known to exist draws among the other kinds only, in their proportions.
         var invalid = known ? 0 : c.Invalid;
         var roll = _random.NextDouble() * (known ? 1 - c.Invalid : 1);
-        var ring = TimeSpan.FromSeconds(c.RingSeconds);
         PhoneScript script;
         if ((roll -= c.Busy) < 0)
         {

@@ -35,8 +35,9 @@ public static class DialerExtensions
             var server = servers.FirstOrDefault(s => s.Name == name)
                 ?? throw new InvalidOperationException($"dialer.server '{name}' is not one of the configured asterisk servers ({string.Join(", ", servers.Select(s => s.Name))})");
             var serverSettings = settings.Asterisk.Single(s => s.Name == server.Name);
+            var host = provider.GetRequiredService<TimeProvider>();
             return new OutboundDialer(settings.Dialer, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari), provider.GetRequiredService<NpgsqlDataSource>(),
-                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>(), server.Name);
+                provider.GetKeyedService<TimeProvider>(OutboundDialer.ClockServiceKey) ?? host, provider.GetRequiredService<ILoggerFactory>(), server.Name, connectionTimeProvider: host);
         });
         services.AddHostedService(provider => new OutboundDialerService(provider.GetRequiredService<OutboundDialer>(), provider, settings.CallControl.Shutdown.CallsFinishWithin,
             provider.GetRequiredService<IHostApplicationLifetime>()));

@@ -85,7 +85,7 @@ public sealed partial class OutboundDialer
             {
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var raised = _relayOut.Reader.WaitToReadAsync(wake.Token).AsTask();
-                await Task.WhenAny(raised, Task.Delay(PreviewRelayInterval, _time, wake.Token)).ConfigureAwait(false);
+                await Task.WhenAny(raised, Task.Delay(PreviewRelayInterval, _connectionTime, wake.Token)).ConfigureAwait(false);
                 await wake.CancelAsync().ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

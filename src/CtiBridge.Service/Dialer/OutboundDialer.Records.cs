@@ -47,13 +47,13 @@ public sealed partial class OutboundDialer
         }
 
         _sink = new CallRecordSink(new CallRecordWriter(_dataSource), _journal, lag: RecordLag);
-        _recordWriting = Task.Run(() => _sink.RunAsync(_records.Reader, batchSize: 200, retryInterval: TimeSpan.FromSeconds(5), _time, _recordsAbort.Token), CancellationToken.None);
+        _recordWriting = Task.Run(() => _sink.RunAsync(_records.Reader, batchSize: 200, retryInterval: TimeSpan.FromSeconds(5), _connectionTime, _recordsAbort.Token), CancellationToken.None);
     }
 
     // Every dialer record goes to the writer through here, so the lag metric sees when it arrived.
     private void HandRecord(CallCenterRecord record)
     {
-        RecordLag.Arrived(_time.GetUtcNow());
+        RecordLag.Arrived(_connectionTime.GetUtcNow());
         if (!_records.Writer.TryWrite(record))
         {
             RecordLag.Done(1); // The writer has closed (stopping); the record is not waiting for it any more.

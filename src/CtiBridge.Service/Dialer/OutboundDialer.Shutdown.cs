@@ -96,7 +96,7 @@ public sealed partial class OutboundDialer
     {
         try
         {
-            await gone.WaitAsync(limit, _time, cancellationToken).ConfigureAwait(false);
+            await gone.WaitAsync(limit, _connectionTime, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (TimeoutException)

@@ -41,6 +41,15 @@ public sealed record CampaignWallboard(
 /// </summary>
 public sealed partial class OutboundDialer : IAsyncDisposable
 {
+    /// <summary>
+    /// Service key of a <see cref="TimeProvider"/> the service's dialer uses as its own clock instead of the
+    /// host's, when one is registered under it: pacing rounds, retries, calling windows, connect deadlines and
+    /// wrap-ups then run on that clock while the Asterisk connections keep the host's (as call control's
+    /// <c>CallCenter.ClockServiceKey</c>). Tests register a fake clock here so a retry an hour away is dialled
+    /// when the test moves the clock past it, with PbxSim's calls on real time.
+    /// </summary>
+    public const string ClockServiceKey = "dialer.clock";
+
     private const string CustomerArg = "dialer";
     private const string AgentArg = "dialer-agent";
     private const string AmdArg = "dialer-amd";
@@ -50,6 +59,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private readonly AriClient _ari;
     private readonly AriEventConnection _events;
     private readonly TimeProvider _time;
+
+    // The connections' clock (the events WebSocket's keep-alive and reconnects, the record writer's
+    // retries, the relay's polling, the stop's wait): the host's, also when _time is the dialer's own.
+    private readonly TimeProvider _connectionTime;
     private readonly ILogger<OutboundDialer> _logger;
     private readonly CampaignStore _campaigns;
     private readonly LeadHopper _hopper;
@@ -79,11 +92,20 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// <param name="ari">REST client of the Asterisk server that places the calls.</param>
     /// <param name="ariOptions">Its connection options (the events WebSocket subscribes <see cref="DialerSettings.Application"/>).</param>
     /// <param name="dataSource">The database.</param>
-    /// <param name="timeProvider">The clock.</param>
+    /// <param name="timeProvider">
+    /// The dialer's clock: pacing rounds, retries and calling windows, connect deadlines, wrap-ups, preview
+    /// timeouts, lost-reply and line-audit limits, and every time it stores (attempts, leads, ledger, records).
+    /// </param>
     /// <param name="loggerFactory">Logging.</param>
     /// <param name="asteriskServer">The name (asterisk[].name) of the server <paramref name="ari"/> talks to, stored on every attempt and call row; default <see cref="DialerSettings.Server"/>. One of the two is required.</param>
+    /// <param name="connectionTimeProvider">
+    /// The clock of the connections (the events WebSocket's keep-alive and reconnects, the record writer's retries,
+    /// the cross-instance relay's polling, the stop's wait for calls to end); default <paramref name="timeProvider"/>.
+    /// The service passes the host's clock here and the dialer's own (<see cref="ClockServiceKey"/>) as <paramref name="timeProvider"/>.
+    /// </param>
     /// <exception cref="ArgumentException">Neither <paramref name="asteriskServer"/> nor <see cref="DialerSettings.Server"/> names the server.</exception>
-    public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? asteriskServer = null)
+    public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? asteriskServer = null,
+        TimeProvider? connectionTimeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(ariOptions);
@@ -91,8 +113,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _settings = settings;
         _ari = ari ?? throw new ArgumentNullException(nameof(ari));
         _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        _connectionTime = connectionTimeProvider ?? timeProvider;
         _logger = loggerFactory.CreateLogger<OutboundDialer>();
-        _events = new AriEventConnection(ariOptions with { Applications = [settings.Application] }, timeProvider, loggerFactory);
+        _events = new AriEventConnection(ariOptions with { Applications = [settings.Application] }, _connectionTime, loggerFactory);
         _ariOptions = ariOptions;
         _loggerFactory = loggerFactory;
         InstanceId = settings.InstanceId ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(64, Environment.MachineName.Length + 13)];
@@ -140,7 +163,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             catch (AriException ex)
             {
                 LogStartFailed(_logger, _settings.Application, ex.Message, delay.TotalSeconds);
-                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, _connectionTime, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
             }
         }
