@@ -152,15 +152,17 @@ public sealed class CampaignDialer
         var released = ReleaseLostLines(now);
         var mode = EffectiveMode(now, agents);
         _lastMode = mode;
-        var wanted = LinesWanted(now, agents, mode);
+        var paced = LinesWanted(now, agents, mode);
+        var wanted = paced;
         if (sharedLinesLeft is { } shared)
         {
             wanted = Math.Min(wanted, Math.Max(0, shared));
         }
 
+        var beyondShared = Math.Max(0, paced - Math.Max(0, wanted));
         if (wanted <= 0)
         {
-            return new DialPlan([], [], released, Math.Max(0, wanted), mode);
+            return new DialPlan([], [], released, Math.Max(0, wanted), mode) { LinesWantedBeyondShared = beyondShared };
         }
 
         var orders = new List<DialOrder>();
@@ -181,7 +183,7 @@ public sealed class CampaignDialer
             orders.Add(Open(now, lead));
         }
 
-        return new DialPlan(orders, skipped, released, wanted, mode);
+        return new DialPlan(orders, skipped, released, wanted, mode) { LinesWantedBeyondShared = beyondShared };
     }
 
     /// <summary>Preview mode: the first due lead an agent may look at now, reserved until dialled or skipped.</summary>

@@ -107,7 +107,15 @@ public sealed record DialPlan(
     IReadOnlyList<SkippedLead> Skipped,
     IReadOnlyList<AttemptResult> Released,
     int LinesWanted,
-    DialingMode EffectiveMode);
+    DialingMode EffectiveMode)
+{
+    /// <summary>
+    /// Lines pacing wanted that the shared budget (<c>sharedLinesLeft</c>: a trunk shared between campaigns) did
+    /// not give; 0 without a shared budget. The dialer writes it as the campaign's unmet demand on the trunk, so
+    /// lower-priority campaigns on other instances leave free lines to it.
+    /// </summary>
+    public int LinesWantedBeyondShared { get; init; }
+}
 
 /// <summary>The end of one attempt: what happened and what becomes of the lead.</summary>
 /// <param name="Call">The call.</param>

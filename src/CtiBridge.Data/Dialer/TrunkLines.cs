@@ -28,6 +28,15 @@ public sealed record TrunkBudget(string Name, string Key, int MaxLines, IReadOnl
 }
 
 /// <summary>
+/// The campaign a lease takes lines for (issue 10: priority between campaigns across instances): the lease
+/// leaves a trunk's free lines to the unmet demand of campaigns ranked above it on other live instances.
+/// </summary>
+/// <param name="CampaignId">The campaign asking.</param>
+/// <param name="Priority">Its priority (higher first; equal priorities go by campaign id, as every round orders them).</param>
+/// <param name="Now">The asking instance's time: demand rows past their <c>valid_until</c>, and instances without a heartbeat for <see cref="LeadHopper.ClaimLease"/>, do not count.</param>
+public sealed record LineRequest(string CampaignId, int Priority, DateTimeOffset Now);
+
+/// <summary>
 /// Takes lines of a shared trunk for new attempts, exactly across instances: <see cref="LeaseAsync(IReadOnlyList{TrunkBudget}, CancellationToken)"/>
 /// locks the trunk (a PostgreSQL advisory lock held by a transaction), counts the lines in use, and
 /// the attempts started through the lease are inserted in that transaction; nobody else counts the
@@ -46,7 +55,15 @@ public sealed class TrunkLines(NpgsqlDataSource dataSource, string instanceId, s
     /// campaign's before its trunk's, so two dialers never wait for each other), until the lease is
     /// committed or disposed, and counts each one's lines in use; the lease's lines left are the fewest.
     /// </summary>
-    public async Task<TrunkLease> LeaseAsync(IReadOnlyList<TrunkBudget> budgets, CancellationToken cancellationToken = default)
+    public Task<TrunkLease> LeaseAsync(IReadOnlyList<TrunkBudget> budgets, CancellationToken cancellationToken = default) => LeaseAsync(budgets, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="LeaseAsync(IReadOnlyList{TrunkBudget}, CancellationToken)"/>, for <paramref name="request"/>'s
+    /// campaign: a trunk's lines left exclude those wanted and not yet had by campaigns ranked above it on other live
+    /// instances (<see cref="TrunkLease.SetDemandAsync"/>), so the higher priority gets a freed line whichever
+    /// instance paces it. A campaign's own cap (<see cref="TrunkBudget.AllServers"/>) is not shared by priority.
+    /// </summary>
+    public async Task<TrunkLease> LeaseAsync(IReadOnlyList<TrunkBudget> budgets, LineRequest? request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(budgets);
         ArgumentOutOfRangeException.ThrowIfZero(budgets.Count);
@@ -54,22 +71,40 @@ public sealed class TrunkLines(NpgsqlDataSource dataSource, string instanceId, s
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            var counted = new List<(TrunkBudget Budget, int InUse)>();
+            var counted = new List<CountedBudget>();
             foreach (var budget in budgets)
             {
+                var key = LockKey(budget);
                 await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_trunk_lock"), connection, transaction))
                 {
-                    command.Parameters.AddWithValue("trunk_key", budget.AllServers ? "ctibridge-dialer-" + budget.Key : "ctibridge-dialer-trunk:" + asteriskServer + ":" + budget.Key);
+                    command.Parameters.AddWithValue("trunk_key", key);
                     await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
+                int inUse;
                 await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_trunk_lines_in_use"), connection, transaction))
                 {
                     command.Parameters.AddWithValue("all_servers", budget.AllServers);
                     command.Parameters.AddWithValue("asterisk_server", asteriskServer);
                     command.Parameters.AddWithValue("campaign_ids", budget.CampaignIds.ToArray());
-                    counted.Add((budget, (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!));
+                    inUse = (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
                 }
+
+                var reserved = 0;
+                if (request is not null && !budget.AllServers)
+                {
+                    // Read under the trunk's lock: a demand row is written in its writer's lease, before that lease commits.
+                    await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_line_demand_above"), connection, transaction);
+                    command.Parameters.AddWithValue("trunk_key", key);
+                    command.Parameters.AddWithValue("instance_id", instanceId);
+                    command.Parameters.AddWithValue("campaign_id", request.CampaignId);
+                    command.Parameters.AddWithValue("priority", request.Priority);
+                    command.Parameters.AddWithValue("now", request.Now);
+                    command.Parameters.AddWithValue("stale_before", request.Now - LeadHopper.ClaimLease);
+                    reserved = (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                }
+
+                counted.Add(new CountedBudget(budget, key, inUse, reserved));
             }
 
             return new TrunkLease(counted, connection, transaction, instanceId, asteriskServer);
@@ -80,6 +115,32 @@ public sealed class TrunkLines(NpgsqlDataSource dataSource, string instanceId, s
             throw;
         }
     }
+
+    /// <summary>Forgets <paramref name="campaignId"/>'s unmet demand written by this instance (it wants no more lines, or stopped here).</summary>
+    public async Task ClearDemandAsync(string campaignId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_line_demand_clear"));
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Forgets every unmet demand this instance wrote (at its start and stop).</summary>
+    public async Task ClearDemandAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_line_demand_clear_instance"));
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // One lock (and one demand key) per trunk of a server, or per campaign over every server.
+    private string LockKey(TrunkBudget budget) => budget.AllServers ? "ctibridge-dialer-" + budget.Key : "ctibridge-dialer-trunk:" + asteriskServer + ":" + budget.Key;
+}
+
+/// <summary>A budget as a lease counted it: its lines in use, and those left to campaigns ranked above the one asking on other instances.</summary>
+internal sealed record CountedBudget(TrunkBudget Budget, string Key, int InUse, int Reserved)
+{
+    public int Free => Budget.MaxLines - InUse - Reserved;
 }
 
 /// <summary>
@@ -94,9 +155,9 @@ public sealed class TrunkLease : IAsyncDisposable
     private readonly string _instanceId;
     private readonly string _asteriskServer;
 
-    private readonly IReadOnlyList<(TrunkBudget Budget, int InUse)> _counted;
+    private readonly IReadOnlyList<CountedBudget> _counted;
 
-    internal TrunkLease(IReadOnlyList<(TrunkBudget Budget, int InUse)> counted, NpgsqlConnection connection, NpgsqlTransaction transaction, string instanceId, string asteriskServer)
+    internal TrunkLease(IReadOnlyList<CountedBudget> counted, NpgsqlConnection connection, NpgsqlTransaction transaction, string instanceId, string asteriskServer)
     {
         _counted = counted;
         _connection = connection;
@@ -111,10 +172,19 @@ public sealed class TrunkLease : IAsyncDisposable
     /// <summary>Lines in use of <see cref="Trunk"/> when the lock was taken (every instance's open attempts on it).</summary>
     public int InUse => Tightest.InUse;
 
-    /// <summary>Lines still free for new attempts in every budget of the lease (never below 0).</summary>
-    public int Left => Math.Max(0, Tightest.Budget.MaxLines - Tightest.InUse - Started);
+    /// <summary>
+    /// Lines of <see cref="Trunk"/> left, when the lease was taken, to the unmet demand of campaigns ranked above the
+    /// one asking on other instances (<see cref="TrunkLines.LeaseAsync(IReadOnlyList{TrunkBudget}, LineRequest?, CancellationToken)"/>).
+    /// </summary>
+    public int Reserved => Tightest.Reserved;
 
-    private (TrunkBudget Budget, int InUse) Tightest => _counted.MinBy(c => c.Budget.MaxLines - c.InUse);
+    /// <summary>Lines still free for new attempts in every budget of the lease, after those left to higher priorities elsewhere (never below 0).</summary>
+    public int Left => Math.Max(0, Tightest.Free - Started);
+
+    /// <summary>Lines left under the campaigns' own caps of the lease (<see cref="TrunkBudget.AllServers"/>), trunks aside; <see cref="int.MaxValue"/> without one.</summary>
+    public int LeftOnCampaignCaps => _counted.Where(c => c.Budget.AllServers).Select(c => (int?)c.Free).Min() is { } free ? Math.Max(0, free - Started) : int.MaxValue;
+
+    private CountedBudget Tightest => _counted.MinBy(c => c.Free)!;
 
     /// <summary>Attempts started through this lease.</summary>
     public int Started { get; private set; }
@@ -126,7 +196,8 @@ public sealed class TrunkLease : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(call);
         if (Left <= 0)
         {
-            throw new InvalidOperationException($"{(Trunk.AllServers ? string.Empty : "trunk ")}'{Trunk.Name}' has no line left ({InUse + Started} of {Trunk.MaxLines} in use)");
+            throw new InvalidOperationException($"{(Trunk.AllServers ? string.Empty : "trunk ")}'{Trunk.Name}' has no line left ({InUse + Started} of {Trunk.MaxLines} in use"
+                + (Reserved > 0 ? $", {Reserved} left to higher-priority campaigns on other instances)" : ")"));
         }
 
         await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_attempt_start"), _connection, _transaction);
@@ -139,6 +210,36 @@ public sealed class TrunkLease : IAsyncDisposable
         command.Parameters.AddWithValue("asterisk_server", NpgsqlDbType.Text, _asteriskServer);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         Started++;
+    }
+
+    /// <summary>
+    /// Writes, inside the lock, how many more lines of each trunk of the lease <paramref name="campaignId"/> wanted
+    /// than it got (0: it has none to ask for; the row is removed), so lower-priority campaigns on other instances
+    /// leave that many free lines to it until <paramref name="validUntil"/> or its next round, whichever comes first.
+    /// </summary>
+    public async Task SetDemandAsync(string campaignId, int priority, int lines, DateTimeOffset validUntil, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(lines);
+        if (lines == 0)
+        {
+            await using var clear = new NpgsqlCommand(NamedQueries.Get("dialer_line_demand_clear"), _connection, _transaction);
+            clear.Parameters.AddWithValue("instance_id", _instanceId);
+            clear.Parameters.AddWithValue("campaign_id", campaignId);
+            await clear.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var trunk in _counted.Where(c => !c.Budget.AllServers))
+        {
+            await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_line_demand_set"), _connection, _transaction);
+            command.Parameters.AddWithValue("trunk_key", trunk.Key);
+            command.Parameters.AddWithValue("instance_id", _instanceId);
+            command.Parameters.AddWithValue("campaign_id", campaignId);
+            command.Parameters.AddWithValue("priority", priority);
+            command.Parameters.AddWithValue("lines", lines);
+            command.Parameters.AddWithValue("valid_until", validUntil);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Stores the attempts started and releases the trunk's lock.</summary>

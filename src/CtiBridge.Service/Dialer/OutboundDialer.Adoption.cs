@@ -118,7 +118,7 @@ public sealed partial class OutboundDialer
         AriEventConnection? events = null;
         if (takeover.Application != _settings.Application && !_adoptedApps.ContainsKey(takeover.Application))
         {
-            events = new AriEventConnection(_ariOptions with { Applications = [takeover.Application] }, _time, _loggerFactory);
+            events = new AriEventConnection(_ariOptions with { Applications = [takeover.Application] }, _connectionTime, _loggerFactory);
             try
             {
                 await events.StartAsync(_stopping.Token).ConfigureAwait(false);

@@ -152,6 +152,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         // within about a second of a kill (the lock goes with the connection), then adopts its calls.
         await _sessions.StartAsync(_settings.Application, cancellationToken).ConfigureAwait(false);
         await ClearAgentLinesAsync(cancellationToken).ConfigureAwait(false); // left by an earlier run of this instance
+        await ClearAllLineDemandAsync(cancellationToken).ConfigureAwait(false);
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
@@ -415,20 +416,34 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         var preview = campaign.Definition.Mode == DialingMode.Preview;
         available = Math.Min(available, campaign.LineShare - campaign.Dialer.Calls.Count);
         var wouldDial = campaign.Accepting && available > 0 && (snapshot.LoggedIn > 0 || messageOnly) && !preview;
+        var onSharedTrunk = _trunks.ContainsKey(campaign.Definition.Id);
+        if (!wouldDial && campaign.DemandWritten > 0)
+        {
+            await ClearLineDemandAsync(campaign).ConfigureAwait(false);
+        }
 
         // The campaign's lines (every instance) and a shared trunk's are locked from their count to the
-        // storing of the new attempts, so instances and campaigns never together pass either limit.
-        await using var trunk = wouldDial ? await _trunkLines.LeaseAsync(LineBudgets(campaign), ct).ConfigureAwait(false) : null;
+        // storing of the new attempts, so instances and campaigns never together pass either limit. On a shared
+        // trunk the lease also leaves free lines to the unmet demand of higher priorities on other instances.
+        await using var trunk = wouldDial
+            ? await _trunkLines.LeaseAsync(LineBudgets(campaign), onSharedTrunk ? new LineRequest(campaign.Definition.Id, campaign.Definition.Priority, now) : null, ct).ConfigureAwait(false)
+            : null;
+        var ownLines = available;
         if (trunk is not null)
         {
+            ownLines = Math.Min(available, trunk.LeftOnCampaignCaps);
             available = Math.Min(available, trunk.Left);
-            wouldDial = available > 0;
+
+            // With no trunk line for it, a campaign on a shared trunk still paces: what it wanted is its unmet demand.
+            wouldDial = available > 0 || (onSharedTrunk && ownLines > 0);
         }
 
         if (wouldDial)
         {
-            // Enough candidates for any plan (windows and DNC may skip some); the rest go back at once.
-            var limit = messageOnly ? available : Math.Min(available, Math.Max(4, 3 * snapshot.LoggedIn));
+            // Enough candidates for any plan (windows and DNC may skip some); the rest go back at once. On a shared
+            // trunk as many as the campaign could use were the trunk free, so its unmet demand can be told.
+            var claimFor = onSharedTrunk ? ownLines : available;
+            var limit = messageOnly ? claimFor : Math.Min(claimFor, Math.Max(4, 3 * snapshot.LoggedIn));
             leads.AddRange(await _hopper.ClaimAsync(campaign.Definition.Id, limit, now, ct).ConfigureAwait(false));
         }
 
@@ -453,7 +468,16 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
             if (trunk is not null)
             {
-                await StartOnTrunkAsync(campaign, trunk, plan.Orders, now, ct).ConfigureAwait(false);
+                // Unmet demand: lines pacing wanted (within the campaign's own caps) that the trunk did not give, as far as
+                // there are leads to dial on them (leads the plan never looked at); written in the lease, before its commit.
+                int? demand = null;
+                if (onSharedTrunk)
+                {
+                    var wanted = Math.Min(plan.LinesWanted + plan.LinesWantedBeyondShared, ownLines);
+                    demand = Math.Max(0, Math.Min(wanted - plan.Orders.Count, leads.Count - plan.Orders.Count - plan.Skipped.Count));
+                }
+
+                await StartOnTrunkAsync(campaign, trunk, plan.Orders, now, demand, DemandValidity(), ct).ConfigureAwait(false);
             }
 
             foreach (var order in plan.Orders)
@@ -486,8 +510,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stores a plan's attempts inside the trunk's lock and frees the trunk; on failure none is dialled.</summary>
-    private static async Task StartOnTrunkAsync(RunningCampaign campaign, TrunkLease trunk, IReadOnlyList<DialOrder> orders, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Stores a plan's attempts inside the trunk's lock, and the campaign's unmet demand on a shared trunk
+    /// (<paramref name="demand"/>, null when not on one), then frees the trunk; on failure none is dialled.
+    /// </summary>
+    private static async Task StartOnTrunkAsync(RunningCampaign campaign, TrunkLease trunk, IReadOnlyList<DialOrder> orders, DateTimeOffset now, int? demand, TimeSpan demandValidity, CancellationToken ct)
     {
         try
         {
@@ -496,7 +523,16 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 await trunk.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
             }
 
+            if (demand is { } lines && (lines > 0 || campaign.DemandWritten > 0))
+            {
+                await trunk.SetDemandAsync(campaign.Definition.Id, campaign.Definition.Priority, lines, now + demandValidity, ct).ConfigureAwait(false);
+            }
+
             await trunk.CommitAsync(ct).ConfigureAwait(false);
+            if (demand is { } written)
+            {
+                campaign.DemandWritten = written;
+            }
         }
         catch
         {
@@ -507,6 +543,26 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// How long a campaign's unmet demand on a shared trunk holds lines back on other instances without being written
+    /// again: a few of this instance's rounds, so an instance that stalls or dies stops holding lines back soon.
+    /// </summary>
+    private TimeSpan DemandValidity() => TimeSpan.FromSeconds(Math.Max(5, 3 * _settings.PlanIntervalSeconds));
+
+    /// <summary>Removes the campaign's unmet demand (it wants no lines now, or stopped here). Best effort: the row lapses anyway.</summary>
+    private async Task ClearLineDemandAsync(RunningCampaign campaign)
+    {
+        try
+        {
+            await _trunkLines.ClearDemandAsync(campaign.Definition.Id, _stopping.Token).ConfigureAwait(false);
+            campaign.DemandWritten = 0;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            LogDemandNotCleared(_logger, campaign.Definition.Id, ex.Message);
         }
     }
 
@@ -1063,6 +1119,19 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
+    // At the start (left by an earlier run of this instance) and at the stop: this instance wants no lines then.
+    private async Task ClearAllLineDemandAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _trunkLines.ClearDemandAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            LogDemandNotCleared(_logger, "(all of this instance's)", ex.Message);
+        }
+    }
+
     /// <summary>Stops the loop. Calls up in Asterisk are left to end by themselves (their claims expire with the heartbeat).</summary>
     public async ValueTask DisposeAsync()
     {
@@ -1094,6 +1163,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         using (var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {
             await ClearAgentLinesAsync(bounded.Token).ConfigureAwait(false);
+            await ClearAllLineDemandAsync(bounded.Token).ConfigureAwait(false);
         }
 
         // Only now: open attempts left by this stop are adopted by a living instance once the lock is free.
@@ -1154,6 +1224,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Dialling {Endpoint} for call {CallId} got no answer ({Reason}); the line is kept until Asterisk reports the call or its lost-reply grace ends")]
     private static partial void LogOriginateUnanswered(ILogger logger, string callId, string endpoint, string reason);
+
+    [LoggerMessage(EventId = 1061, Level = LogLevel.Warning, Message = "Dialer: campaign {Campaign}'s unmet line demand could not be removed from dialer_line_demand ({Reason}); it lapses within a few rounds")]
+    private static partial void LogDemandNotCleared(ILogger logger, string campaign, string reason);
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
     private static partial void LogWorkFailed(ILogger logger, Exception exception);

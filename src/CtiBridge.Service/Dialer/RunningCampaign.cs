@@ -44,6 +44,9 @@ internal sealed class RunningCampaign
     /// </summary>
     public int LineShare { get; set; } = int.MaxValue;
 
+    /// <summary>The unmet demand on its shared trunk this instance last wrote for the campaign (dialer_line_demand); 0 = no row.</summary>
+    public int DemandWritten { get; set; }
+
     public long Dials { get; set; }
 
     public long LiveAnswers { get; set; }

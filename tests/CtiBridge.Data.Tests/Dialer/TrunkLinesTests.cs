@@ -87,4 +87,74 @@ public sealed class TrunkLinesTests(MigratedDatabaseFixture fixture) : IClassFix
             Assert.Equal(1, after.Left);
         }
     }
+
+    [Fact]
+    public async Task Lease_UnmetDemandOfAHigherPriorityOnAnotherInstance_IsLeftToIt_UntilItLapsesOrItsInstanceDies()
+    {
+        // A trunk of 3 lines, none in use. Instance "hi" paces a priority-5 campaign that wanted 2 lines more
+        // than it got; instance "lo" asks for lines for others.
+        var high = await CampaignAsync(1, "hi");
+        var low = await CampaignAsync(2, "lo");
+        var trunk = new TrunkBudget("carrier", "PJSIP/prio/", 3, [high.Id, low.Id]);
+        var now = _clock.GetUtcNow();
+        var hi = new TrunkLines(fixture.Database.DataSource, "hi", "pbx1");
+        var lo = new TrunkLines(fixture.Database.DataSource, "lo", "pbx1");
+        await using (var lease = await hi.LeaseAsync([trunk], new LineRequest(high.Id, 5, now), Ct))
+        {
+            Assert.Equal(3, lease.Left);
+            await lease.SetDemandAsync(high.Id, 5, 2, now.AddSeconds(5), Ct);
+            await lease.CommitAsync(Ct);
+        }
+
+        async Task<int> LeftFor(TrunkLines lines, string campaign, int priority, DateTimeOffset at)
+        {
+            await using var lease = await lines.LeaseAsync([trunk], new LineRequest(campaign, priority, at), Ct);
+            return lease.Left;
+        }
+
+        // A lower priority elsewhere leaves the 2 lines to it; an equal priority too when its id sorts after (rounds
+        // order equal priorities by id); a higher priority does not; nor does the same instance (its own rounds go in
+        // priority order), nor a lease without a request (preview dials: the agent chose the lead and waits).
+        Assert.Equal(1, await LeftFor(lo, low.Id, 1, now));
+        Assert.Equal(string.CompareOrdinal(high.Id, low.Id) < 0 ? 1 : 3, await LeftFor(lo, low.Id, 5, now));
+        Assert.Equal(3, await LeftFor(lo, low.Id, 9, now));
+        Assert.Equal(3, await LeftFor(hi, low.Id, 1, now));
+        await using (var plain = await lo.LeaseAsync([trunk], Ct))
+        {
+            Assert.Equal(3, plain.Left);
+        }
+
+        // The campaign's own cap is not shared by priority, and the lease says why a line was refused.
+        await using (var both = await lo.LeaseAsync([TrunkBudget.OfCampaign(low.Id, 10), trunk], new LineRequest(low.Id, 1, now), Ct))
+        {
+            Assert.Equal((1, 2, 10), (both.Left, both.Reserved, both.LeftOnCampaignCaps));
+            await both.StartAsync(low.Id, low.Dialer.Plan(now, new AgentSnapshot(1000, 1000, []), [low.Leads[0]], new HashSet<string>()).Orders[0].Call, Ct);
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => both.StartAsync(low.Id, low.Dialer.Plan(now, new AgentSnapshot(1000, 1000, []), [low.Leads[1]], new HashSet<string>()).Orders[0].Call, Ct));
+            Assert.Contains("trunk 'carrier' has no line left (1 of 3 in use, 2 left to higher-priority campaigns on other instances)", refused.Message, StringComparison.Ordinal);
+        }
+
+        // Past its validity, or once its instance has been silent for the claim lease, the demand holds nothing back.
+        Assert.Equal(3, await LeftFor(lo, low.Id, 1, now.AddSeconds(6)));
+        _clock.Advance(LeadHopper.ClaimLease + TimeSpan.FromSeconds(1));
+        await using (var lease = await hi.LeaseAsync([trunk], new LineRequest(high.Id, 5, now), Ct))
+        {
+            await lease.SetDemandAsync(high.Id, 5, 2, _clock.GetUtcNow().AddSeconds(5), Ct);
+            await lease.CommitAsync(Ct);
+        }
+
+        await new LeadHopper(fixture.Database.DataSource, "lo", _clock).HeartbeatAsync(Ct);
+        Assert.Equal(3, await LeftFor(lo, low.Id, 1, _clock.GetUtcNow()));
+
+        // Written as 0, or cleared, it is gone.
+        await new LeadHopper(fixture.Database.DataSource, "hi", _clock).HeartbeatAsync(Ct);
+        Assert.Equal(1, await LeftFor(lo, low.Id, 1, _clock.GetUtcNow()));
+        await using (var lease = await hi.LeaseAsync([trunk], new LineRequest(high.Id, 5, now), Ct))
+        {
+            await lease.SetDemandAsync(high.Id, 5, 0, _clock.GetUtcNow().AddSeconds(5), Ct);
+            await lease.CommitAsync(Ct);
+        }
+
+        Assert.Equal(3, await LeftFor(lo, low.Id, 1, _clock.GetUtcNow()));
+        Assert.Equal(0, await fixture.Database.ScalarAsync<long>($"SELECT count(*) FROM dialer_line_demand WHERE campaign_id = '{high.Id}'", Ct));
+    }
 }

@@ -510,6 +510,51 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task TwoInstancesOnOneSharedTrunk_TheHigherPriorityCampaignGetsEveryFreedLine_WhicheverInstanceRunsIt()
+    {
+        // A trunk of two lines. The higher-priority campaign runs on instance A with four agents (it wants four
+        // lines), the lower one on instance B with two. Before 0039 a line freed went to whichever instance locked
+        // the trunk first; now B leaves it to A's unmet demand, so B dials nothing until A has dialled its last lead.
+        await using var pbx = await StartPbxAsync("1001", "1002", "1003", "1004", "1005", "1006");
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0.8 };
+        var high = await CampaignAsync(10, extra: """, "priority": 5 """, trunkPrefix: "PJSIP/shared/");
+        var low = await CampaignAsync(6, extra: """, "priority": 1 """, trunkPrefix: "PJSIP/shared/", firstNumber: 100);
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = now() + interval '1 hour' WHERE campaign_id IN ('{high}', '{low}') RETURNING 1", Ct);
+        List<DialerTrunk> trunks = [new DialerTrunk { Name = "shared", TrunkPrefix = "PJSIP/shared/", MaxLines = 2 }];
+        await using var a = NewDialer(pbx, "dialer-a", "prio-a", trunks: trunks);
+        await using var b = NewDialer(pbx, "dialer-b", "prio-b", trunks: trunks);
+        await a.StartAsync(Ct);
+        await b.StartAsync(Ct);
+        await JoinAsync(b, low, "2005", "1005");
+        await JoinAsync(b, low, "2006", "1006");
+        for (var i = 1; i <= 4; i++)
+        {
+            await JoinAsync(a, high, $"200{i}", $"100{i}");
+        }
+
+        // The higher priority's leads come due first, and A finds the trunk too small: its unmet demand is stored.
+        // Only then the lower one's (B cannot leave lines to a demand nobody has stated yet).
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = now() WHERE campaign_id = '{high}' RETURNING 1", Ct);
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_line_demand WHERE campaign_id = '{high}' AND instance_id = 'prio-a' AND lines > 0") > 0,
+            "instance A to store the higher priority's unmet demand", TimeSpan.FromSeconds(20), async () => await SummaryAsync(high));
+        await Db.ScalarAsync<int>($"UPDATE dialer_leads SET next_attempt_at = now() WHERE campaign_id = '{low}' RETURNING 1", Ct);
+
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id IN ('{high}', '{low}') AND status = 'open'") == 0,
+            "every lead of both campaigns to be closed", TimeSpan.FromSeconds(120), async () => await SummaryAsync(high) + "\n" + await SummaryAsync(low));
+        TestContext.Current.SendDiagnosticMessage(await SummaryAsync(high) + "\n" + await SummaryAsync(low));
+
+        // Attempts are numbered as they are stored, inside the trunk's lock: every lower-priority attempt came after
+        // the higher priority's last one, though B's two agents waited all along and B paced every 0.2 s.
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{low}' AND attempt_id < (SELECT max(attempt_id) FROM dialer_attempts WHERE campaign_id = '{high}')"));
+        Assert.Equal(10, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{high}' AND instance_id = 'prio-a' AND agent_connected_at IS NOT NULL"));
+        Assert.Equal(6, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{low}' AND instance_id = 'prio-b' AND agent_connected_at IS NOT NULL"));
+
+        // A demand holds nothing back once met: no row is left for either campaign, and none of an instance after its stop.
+        await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM dialer_line_demand WHERE campaign_id IN ('{high}', '{low}')") == 0,
+            "the met demands to be removed", TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task CallEndLostInAnEventsGapWhoseResyncFailed_LineAuditEndsIt_LeadGetsItsOutcome_CampaignGoesOn()
     {
         // FiveHundredLeads_Predictive once stopped at load 80+ with a few attempts never ended (no outcome,
