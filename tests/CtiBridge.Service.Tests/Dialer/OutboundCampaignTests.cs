@@ -513,7 +513,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
     public async Task TwoInstancesOnOneSharedTrunk_TheHigherPriorityCampaignGetsEveryFreedLine_WhicheverInstanceRunsIt()
     {
         // A trunk of two lines. The higher-priority campaign runs on instance A with four agents (it wants four
-        // lines), the lower one on instance B with two. Before 0039 a line freed went to whichever instance locked
+        // lines), the lower one on instance B with two. Before 0040 a line freed went to whichever instance locked
         // the trunk first; now B leaves it to A's unmet demand, so B dials nothing until A has dialled its last lead.
         await using var pbx = await StartPbxAsync("1001", "1002", "1003", "1004", "1005", "1006");
         pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 0.8 };

@@ -14,4 +14,4 @@ CREATE TABLE dialer_line_demand (
     valid_until  timestamptz NOT NULL,
     PRIMARY KEY (trunk_key, instance_id, campaign_id)
 );
-COMMENT ON TABLE dialer_line_demand IS 'Unmet line demand of each campaign on a shared trunk, per dialer instance (0039): lower-priority campaigns leave free lines to it.';
+COMMENT ON TABLE dialer_line_demand IS 'Unmet line demand of each campaign on a shared trunk, per dialer instance (0040): lower-priority campaigns leave free lines to it.';
