@@ -34,25 +34,36 @@ public sealed class LeadHopperTests(MigratedDatabaseFixture fixture) : IClassFix
         var claimed = new ConcurrentDictionary<string, string>();
         var duplicates = new ConcurrentBag<string>();
 
+        // Both claim in the same rounds: left to the scheduler, one instance could take all 300 leads
+        // before the other's first claim at load 80 (then the test proves nothing and its "both claimed" fails).
+        using var sameRound = new Barrier(2);
         async Task Dialer(string instance)
         {
             var hopper = Hopper(instance);
             await hopper.HeartbeatAsync(Ct);
-            for (var round = 0; round < 200; round++)
+            try
             {
-                var batch = await hopper.ClaimAsync(id, 7, Ct);
-                if (batch.Count == 0)
+                for (var round = 0; round < 200; round++)
                 {
-                    return;
-                }
-
-                foreach (var lead in batch)
-                {
-                    if (!claimed.TryAdd(lead.Lead.Id, instance))
+                    sameRound.SignalAndWait(Ct);
+                    var batch = await hopper.ClaimAsync(id, 7, Ct);
+                    if (batch.Count == 0)
                     {
-                        duplicates.Add(lead.Lead.Id);
+                        return;
+                    }
+
+                    foreach (var lead in batch)
+                    {
+                        if (!claimed.TryAdd(lead.Lead.Id, instance))
+                        {
+                            duplicates.Add(lead.Lead.Id);
+                        }
                     }
                 }
+            }
+            finally
+            {
+                sameRound.RemoveParticipant();
             }
         }
 
