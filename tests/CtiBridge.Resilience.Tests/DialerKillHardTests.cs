@@ -171,23 +171,6 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         Assert.Equal(waitingFate == "connected" ? "answered" : "abandoned", await database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{waiting}'", ct));
     }
 
-    private async Task JoinAsync(ServiceProcess process, string token, string campaign, string agent, string phone, CancellationToken ct)
-    {
-        // The campaign starts on the dialer's next refresh; a join before it runs is refused.
-        var deadline = DateTime.UtcNow + _instances.Bound;
-        while (true)
-        {
-            using var join = await process.Http(token).PostAsJsonAsync($"/api/campaigns/{campaign}/agents/{agent}", new { endpoint = "PJSIP/" + phone }, ct);
-            if (join.StatusCode == HttpStatusCode.Accepted)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"agent {agent} could not join on {process.Name}: {(int)join.StatusCode} {await join.Content.ReadAsStringAsync(ct)}");
-            await Task.Delay(100, ct);
-        }
-    }
-
     // The channels Asterisk has now, as ARI lists them.
     private static async Task<List<string>> ChannelIdsAsync(PbxSimulator pbx)
     {
@@ -195,39 +178,13 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         return [.. (await ari.Channels.ListAsync(TestContext.Current.CancellationToken)).Select(c => c.Id)];
     }
 
-    private static async Task<string> CampaignAsync(TestDatabase db, int leads, CancellationToken ct)
-    {
-        var id = "kill" + Guid.NewGuid().ToString("N")[..8];
-        var definition = CampaignDefinition.Parse($$"""
-            { "id": "{{id}}", "agentGroup": "sales", "mode": "Power", "powerRatio": 3, "maxAbandonRate": 0.9,
-              "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
-              "windows": { "*": ["00:00-24:00"] }, "maxConcurrentLines": 6, "maxAttempts": 3,
-              "retrySeconds": { "busy": 1, "noAnswer": 1, "congestion": 1, "machine": 1, "rejected": 1, "abandoned": 1 },
-              "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 0.2,
-              "defaultTimeZone": "America/New_York" }
-            """);
-        var store = new CampaignStore(db.DataSource, TimeProvider.System);
-        await store.PutAsync(definition, "test", ct);
-        var csv = "phone,name\n" + string.Concat(Enumerable.Range(0, leads).Select(i => $"212555{i:D4},Customer {i}\n"));
-        var report = await new LeadImporter(db.DataSource, store, TimeProvider.System)
-            .ImportAsync(id, new StringReader(csv), new LeadImportOptions { FileName = "kill.csv", ImportedBy = "test" }, ct);
-        Assert.Equal(leads, report.Imported);
-        await store.SetStateAsync(id, CampaignState.Running, "test", ct);
-        return id;
-    }
+    private Task JoinAsync(ServiceProcess process, string token, string campaign, string agent, string phone, CancellationToken ct) =>
+        DialerProcessKit.JoinAsync(_instances, process, token, campaign, agent, phone, ct);
 
-    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
-    {
-        // One inbound agent (not logged in: the campaign's agents join its nailed-up lines), and the dialer
-        // with each instance its own Stasis app and instance id, as two dialer instances are run (docs/dialer.md).
-        var settings = _instances.Settings(name, database, pbx, [("2003", "1003")]);
-        settings.Dialer = new DialerSettings
-        {
-            Enabled = true, Application = "ctibridge-dialer-" + name, InstanceId = "kill-" + name, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
-            RecordJournalDirectory = _instances.JournalDirectory(name, "dialer"),
-        };
-        return _instances.StartAsync(name, settings, ct);
-    }
+    private static Task<string> CampaignAsync(TestDatabase db, int leads, CancellationToken ct) => DialerProcessKit.CampaignAsync(db, "kill", leads, ct);
+
+    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct) =>
+        DialerProcessKit.StartAsync(_instances, name, "kill-", database, pbx, ct);
 
     public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }

@@ -53,14 +53,14 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(0.5);
 
     /// <summary>A check not answered within this is a loss (a stalled path counts as cut).</summary>
-    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// The server ends the lock session after this much silence (<c>idle_session_timeout</c>), which frees the lock of a
     /// holder cut off from the database. Longer than <see cref="CheckInterval"/> + <see cref="CheckTimeout"/>: the holder's
     /// own check has failed, and it has stopped acting, before the server frees its lock.
     /// </summary>
-    public static readonly TimeSpan ServerIdleTimeout = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan ServerIdleTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// The longest a holder can go on acting after its lock was freed (a terminated backend, a restarted server): its next
@@ -224,7 +224,7 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
     /// Adopts what every dead dialer instance (other than this one, its session lock free) left: each in one
     /// transaction holding the dead instance's lock, its agent lines and open attempts moved to this instance.
     /// </summary>
-    /// <param name="adoptIfFree">Called with each candidate and whether its lock is free now; adoption goes ahead only when it is and this returns true (e.g. free on two checks in a row).</param>
+    /// <param name="adoptIfFree">Called with each candidate and whether its lock is free now; adoption goes ahead only when it is and this returns true (free at every check for longer than <see cref="HolderDetectionBound"/>).</param>
     /// <param name="cancellationToken">Cancellation.</param>
     public async Task<IReadOnlyList<DialerTakeover>> AdoptDeadAsync(Func<string, bool, bool> adoptIfFree, CancellationToken cancellationToken = default)
     {

@@ -10,7 +10,7 @@ namespace CtiBridge.Service.Dialer;
 /// <summary>
 /// Adoption of a dead dialer instance's calls (issue 14, docs/high-availability.md). Every dialer
 /// instance holds a session lease (<see cref="DialerSessions"/>); a living instance that sees another's
-/// lease free on two checks in a row (about a second after a kill -9) takes over its rows in one
+/// lease free at every check for longer than a holder takes to notice a loss (about three seconds after a kill -9) takes over its rows in one
 /// transaction, connects to its Stasis app to receive the events of its channels, reads Asterisk's
 /// channel and bridge lists, and carries on: an agent's nailed-up line still up stays in the campaign
 /// (not called again), a line gone is called again; a conversation goes on to its end; a person
@@ -32,8 +32,9 @@ public sealed partial class OutboundDialer
     private readonly ConcurrentBag<Task> _adoptedReaders = [];
     private readonly ConcurrentQueue<DialerTakeover> _unfinishedTakeovers = new();
 
-    // Instances whose lease was seen free at the last check (touched only by the one check running at a time).
-    private readonly HashSet<string> _seenFree = new(StringComparer.Ordinal);
+    // Instances whose lease was seen free at the last check, with when it was first seen free in a row (touched only
+    // by the one check running at a time).
+    private readonly Dictionary<string, DateTimeOffset> _seenFree = new(StringComparer.Ordinal);
     private DateTimeOffset _lastDeadCheck = DateTimeOffset.MinValue;
     private int _checkingDead;
 
@@ -50,7 +51,7 @@ public sealed partial class OutboundDialer
         {
             try
             {
-                // Free on two checks in a row (a check apart): a lock seen free only between an instance's start
+                // Free at every check for longer than a holder takes to notice its loss (AdoptIfFreeLongEnough): a lock seen free only between an instance's start
                 // and its taking the lock, or during a reconnect, is not taken for a death.
                 // A takeover whose rows are already this instance's but whose channels could not be read is tried
                 // again first: nobody else will adopt those rows, and the sweep counts them as this run's.
@@ -65,7 +66,7 @@ public sealed partial class OutboundDialer
                     await TryPrepareAdoptionAsync(pending).ConfigureAwait(false);
                 }
 
-                var takeovers = await _sessions.AdoptDeadAsync(AdoptIfFreeTwice, _stopping.Token).ConfigureAwait(false);
+                var takeovers = await _sessions.AdoptDeadAsync(AdoptIfFreeLongEnough, _stopping.Token).ConfigureAwait(false);
                 foreach (var takeover in takeovers)
                 {
                     _seenFree.Remove(takeover.DeadInstanceId);
@@ -96,7 +97,12 @@ public sealed partial class OutboundDialer
         }
     }
 
-    private bool AdoptIfFreeTwice(string instance, bool free)
+    /// <summary>
+    /// Dead when its lock was free at every check for longer than a holder can go on acting after losing it
+    /// (<see cref="DialerSessions.HolderDetectionBound"/>): an instance that is alive but lost its lock connection has
+    /// stopped acting on its calls by then (OutboundDialer.LeaseLoss), so no call is acted on by two instances.
+    /// </summary>
+    private bool AdoptIfFreeLongEnough(string instance, bool free)
     {
         if (!free)
         {
@@ -104,7 +110,14 @@ public sealed partial class OutboundDialer
             return false;
         }
 
-        return !_seenFree.Add(instance); // true when it was free at the last check too
+        var now = _time.GetUtcNow();
+        if (!_seenFree.TryGetValue(instance, out var since))
+        {
+            _seenFree[instance] = now;
+            return false;
+        }
+
+        return now - since > DialerSessions.HolderDetectionBound;
     }
 
     /// <summary>

@@ -151,6 +151,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         // The session lease first: from now on a survivor knows this instance is alive, and learns of its death
         // within about a second of a kill (the lock goes with the connection), then adopts its calls.
         await _sessions.StartAsync(_settings.Application, cancellationToken).ConfigureAwait(false);
+        WatchLease();
         await ClearAgentLinesAsync(cancellationToken).ConfigureAwait(false); // left by an earlier run of this instance
         await ClearAllLineDemandAsync(cancellationToken).ConfigureAwait(false);
         var delay = TimeSpan.FromSeconds(1);
@@ -333,6 +334,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     private async Task PlanAllAsync(DateTimeOffset now, bool forceRefresh)
     {
+        if (_leaseLost)
+        {
+            return; // nothing is dialled, swept or adopted until the lease is ours again (OutboundDialer.LeaseLoss)
+        }
+
         var ct = _stopping.Token;
         if (forceRefresh || now - _lastHeartbeat >= LeadHopper.ClaimLease / 3)
         {
@@ -678,6 +684,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     private async Task OnEventAsync(Message message, DateTimeOffset now)
     {
+        if (_leaseLost)
+        {
+            return; // these calls may be a survivor's now: not acted on (OutboundDialer.LeaseLoss)
+        }
+
         switch (message)
         {
             case StasisStart start when start.Args.Count > 0 && start.Args[0] == AgentArg:
@@ -1167,6 +1178,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         // Only now: open attempts left by this stop are adopted by a living instance once the lock is free.
+        await StopLeaseWatchAsync().ConfigureAwait(false);
         await _sessions.DisposeAsync().ConfigureAwait(false);
 
         foreach (var line in _lines.Values)
