@@ -107,6 +107,7 @@ public sealed partial class AcdEngine
         call.Phase = CallPhase.Connected;
         call.Agent = agent;
         call.AnsweredAt = x.AnsweredAt is { } answered && answered <= Now ? answered : Now;
+        call.Hold = x.Hold > TimeSpan.Zero && x.Hold <= Now - call.AnsweredAt ? x.Hold : TimeSpan.Zero; // held before the takeover: hold, not talk
         agent.Call = call;
         agent.ConsecutiveNoAnswers = 0;
         Publish(Adopted(call, x));

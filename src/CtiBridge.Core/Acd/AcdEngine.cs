@@ -341,7 +341,7 @@ public sealed partial class AcdEngine
     {
         // Stamped in place (no copy): events are fresh objects the engine has not shared yet.
         e.Sequence = ++_eventSeq;
-        e.At = Now;
+        e.At = Stamp;
         Statistics.Apply(e);
         _output.Publish(e);
     }
@@ -434,7 +434,7 @@ public sealed partial class AcdEngine
         }
 
         a.State = to;
-        a.StateSince = Now;
+        a.StateSince = Stamp;
         a.PauseReason = to == AgentState.Paused ? reason : null;
         Publish(new AgentStateChanged(a.Id, from, to, reason, source, callId, queue));
     }
@@ -769,7 +769,7 @@ public sealed partial class AcdEngine
 
     private void EndHandling(Agent a)
     {
-        var wrap = Now - a.WrapUpStartedAt;
+        var wrap = Stamp - a.WrapUpStartedAt;
         a.WrapUpVersion++;
         if (a.WrapUpRestored)
         {
@@ -788,7 +788,7 @@ public sealed partial class AcdEngine
     {
         var pending = a.Pending;
         a.Pending = PendingChange.None;
-        a.IdleSince = Now;
+        a.IdleSince = Stamp;
         switch (pending)
         {
             case PendingChange.Logout:
@@ -1315,6 +1315,12 @@ public sealed partial class AcdEngine
             return;
         }
 
+        if (_freedMeanwhile is { } later)
+        {
+            later.Add(a); // an end stamped in the past: offered calls now, after it (EndAt)
+            return;
+        }
+
         Call? best = null;
         double bestWait = 0;
         string why = string.Empty;
@@ -1507,7 +1513,7 @@ public sealed partial class AcdEngine
 
             a.Call = null;
             Execute(new StopRinging(call.Id, a.Id, a.Extension!));
-            Publish(new CallOfferEnded(call.Id, call.Queue.Name, a.Id, OfferEnd.Withdrawn, Now - call.RingStartedAt));
+            Publish(new CallOfferEnded(call.Id, call.Queue.Name, a.Id, OfferEnd.Withdrawn, Stamp - call.RingStartedAt));
             SetState(a, AgentState.Ready, reason, ChangeSource.System, call.Id, call.Queue.Name);
             freed.Add(a);
         }
@@ -1701,16 +1707,17 @@ public sealed partial class AcdEngine
             return InputOutcome.Refused($"call '{x.CallId}' is not in the ACD");
         }
 
-        switch (call.Phase)
+        EndAt(call, x.EndedAt, x.EndEstimated, () =>
         {
-            case CallPhase.Connected:
+            if (call.Phase == CallPhase.Connected)
+            {
                 Complete(call, x.By);
-                break;
-            default:
+            }
+            else
+            {
                 LeaveUnanswered(call, lostDetail: null);
-                break;
-        }
-
+            }
+        });
         return InputOutcome.Ok;
     }
 
@@ -1721,17 +1728,87 @@ public sealed partial class AcdEngine
             return InputOutcome.Refused($"call '{x.CallId}' is not in the ACD");
         }
 
-        if (call.Phase == CallPhase.Connected)
+        EndAt(call, x.EndedAt, x.EndEstimated, () =>
         {
-            Complete(call, null);
-        }
-        else
-        {
-            LeaveUnanswered(call, x.Detail ?? "lost");
-        }
-
+            if (call.Phase == CallPhase.Connected)
+            {
+                Complete(call, null);
+            }
+            else
+            {
+                LeaveUnanswered(call, x.Detail ?? "lost");
+            }
+        });
         return InputOutcome.Ok;
     }
+
+    // An end learned late (CallHungUp.EndedAt): what the ending publishes and the durations it counts are stamped
+    // at this time instead of Now. The engine's clock stays at Now (inputs keep their order); agents it frees are
+    // offered calls at Now, after the ending (an offer cannot be in the past).
+    private DateTimeOffset? _backdate;
+    private bool _endEstimated;
+    private List<Agent>? _freedMeanwhile;
+
+    /// <summary>The time what is being done now is recorded at: <see cref="Now"/>, or a late-learned end.</summary>
+    private DateTimeOffset Stamp => _backdate ?? Now;
+
+    /// <summary>
+    /// Runs <paramref name="ending"/> as of <paramref name="endedAt"/> when that is before Now, kept after the
+    /// call's last known moment (its visit's entry, its answer, its hold, its agents' last changes): nothing the
+    /// engine did with the call meanwhile is put before an end.
+    /// </summary>
+    private void EndAt(Call call, DateTimeOffset? endedAt, bool estimated, Action ending)
+    {
+        if (endedAt is not { } end || end >= Now)
+        {
+            _endEstimated = estimated;
+            try
+            {
+                ending();
+            }
+            finally
+            {
+                _endEstimated = false;
+            }
+
+            return;
+        }
+
+        end = Max(end, call.VisitEnqueuedAt);
+        if (call.Phase == CallPhase.Connected)
+        {
+            end = Max(end, call.AnsweredAt);
+            end = call.HoldStartedAt is { } held ? Max(end, held) : end;
+            end = call.Agent is { } agent ? Max(end, agent.StateSince) : end;
+        }
+
+        foreach (var ringing in call.Ringing)
+        {
+            end = Max(end, ringing.StateSince);
+        }
+
+        _backdate = end;
+        _endEstimated = estimated;
+        _freedMeanwhile = [];
+        var freed = _freedMeanwhile;
+        try
+        {
+            ending();
+        }
+        finally
+        {
+            _backdate = null;
+            _endEstimated = false;
+            _freedMeanwhile = null;
+        }
+
+        foreach (var a in freed)
+        {
+            AgentAvailable(a);
+        }
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     /// <summary>The caller hung up (or the call was lost) before an answer.</summary>
     private void LeaveUnanswered(Call call, string? lostDetail)
@@ -1742,7 +1819,7 @@ public sealed partial class AcdEngine
         var freed = call.Phase == CallPhase.Ringing ? WithdrawAll(call, "caller hung up") : [];
         call.Phase = CallPhase.Ended;
         call.VisitVersion++;
-        var wait = Now - call.VisitEnqueuedAt;
+        var wait = Stamp - call.VisitEnqueuedAt;
         if (lostDetail is null)
         {
             Publish(new CallAbandoned(call.Id, q.Name, call.Visit, call.VisitEnqueuedAt, wait, position));
@@ -1764,7 +1841,7 @@ public sealed partial class AcdEngine
     {
         call.Phase = CallPhase.Ended;
         _calls.Remove(call.Id);
-        Publish(new CallEnded(call.Id, disposition, call.Visit));
+        Publish(new CallEnded(call.Id, disposition, call.Visit) { EndEstimated = _endEstimated });
     }
 
     /// <summary>A connected call ended: completion, then wrap-up (the agent's, whatever the queue).</summary>
@@ -1774,11 +1851,11 @@ public sealed partial class AcdEngine
         var q = call.Queue;
         if (call.HoldStartedAt is { } h)
         {
-            call.Hold += Now - h;
+            call.Hold += Stamp - h;
             call.HoldStartedAt = null;
         }
 
-        var talk = Now - call.AnsweredAt - call.Hold;
+        var talk = Stamp - call.AnsweredAt - call.Hold;
         a.TalkTime += talk;
         a.Call = null;
         a.Muted = false;
@@ -1797,7 +1874,7 @@ public sealed partial class AcdEngine
         a.WrapUpQueue = q.Name;
         a.WrapUpTalk = talk;
         a.WrapUpHold = call.Hold;
-        a.WrapUpStartedAt = Now;
+        a.WrapUpStartedAt = Stamp;
         var wrap = q.Config.WrapUp;
         if (a.Pending == PendingChange.Logout || wrap == TimeSpan.Zero)
         {
@@ -1806,10 +1883,20 @@ public sealed partial class AcdEngine
             return;
         }
 
-        a.WrapUpEndsAt = Now + wrap;
+        a.WrapUpEndsAt = Stamp + wrap;
         SetState(a, AgentState.WrapUp, "call ended", ChangeSource.System, call.Id, q.Name);
-        Schedule(a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
         Publish(new AgentWrapUpTimed(a.Id, call.Id, q.Name, a.WrapUpEndsAt));
+        if (_backdate is not null && a.WrapUpEndsAt <= Now)
+        {
+            // Ended late (after an events gap) and its wrap-up is over already: it ended when it was due.
+            var ended = _backdate;
+            _backdate = a.WrapUpEndsAt;
+            FinishWrapUp(a, "wrap-up ended", ChangeSource.System);
+            _backdate = ended;
+            return;
+        }
+
+        Schedule(a.WrapUpEndsAt < Now ? Now : a.WrapUpEndsAt, TimerKind.WrapUpEnd, null, a, ++a.WrapUpVersion);
     }
 
     private InputOutcome Transfer(CallTransferRequested x)
@@ -1911,7 +1998,7 @@ public sealed partial class AcdEngine
 
         if (x.OnHold)
         {
-            call.HoldStartedAt = Now;
+            call.HoldStartedAt = x.Since is { } since && since < Now ? Max(since, call.AnsweredAt) : Now;
         }
         else
         {
@@ -1919,7 +2006,7 @@ public sealed partial class AcdEngine
             call.HoldStartedAt = null;
         }
 
-        Publish(new CallerHoldChanged(call.Id, call.Agent!.Id, x.OnHold));
+        Publish(new CallerHoldChanged(call.Id, call.Agent!.Id, x.OnHold) { Since = call.HoldStartedAt });
         return InputOutcome.Ok;
     }
 

@@ -111,7 +111,14 @@ public sealed record AgentMuteChanged(string AgentId, bool Muted) : AcdEvent;
 /// <param name="CallId">The call.</param>
 /// <param name="AgentId">The agent.</param>
 /// <param name="OnHold">New flag.</param>
-public sealed record CallerHoldChanged(string CallId, string AgentId, bool OnHold) : AcdEvent;
+public sealed record CallerHoldChanged(string CallId, string AgentId, bool OnHold) : AcdEvent
+{
+    /// <summary>
+    /// On hold: since when (the event's time, or earlier for a held caller adopted after a restart or takeover, who
+    /// has been waiting on hold since the hold's real start); null when taken off hold.
+    /// </summary>
+    public DateTimeOffset? Since { get; init; }
+}
 
 /// <summary>A call entered a queue: a new queue visit (docs/metrics.md §2). Every visit counts as offered.</summary>
 /// <param name="CallId">The call.</param>
@@ -319,7 +326,14 @@ public enum CallDisposition
 /// <param name="CallId">The call.</param>
 /// <param name="Disposition">Final disposition.</param>
 /// <param name="Visits">Queue visits made.</param>
-public sealed record CallEnded(string CallId, CallDisposition Disposition, int Visits) : AcdEvent;
+public sealed record CallEnded(string CallId, CallDisposition Disposition, int Visits) : AcdEvent
+{
+    /// <summary>
+    /// The end time (<see cref="AcdEvent.At"/>) is an estimate: the call ended unseen (inside an ARI events gap,
+    /// with no AMI hang-up either) and is recorded at the last moment it was known up (<c>calls.end_estimated</c>).
+    /// </summary>
+    public bool EndEstimated { get; init; }
+}
 
 /// <summary>What started a routing decision.</summary>
 public enum RoutingTrigger

@@ -221,19 +221,45 @@ public enum HangupParty
 /// <param name="At">When.</param>
 /// <param name="CallId">The call.</param>
 /// <param name="By">Who hung up.</param>
-public sealed record CallHungUp(DateTimeOffset At, string CallId, HangupParty By = HangupParty.Caller) : AcdInput(At);
+public sealed record CallHungUp(DateTimeOffset At, string CallId, HangupParty By = HangupParty.Caller) : AcdInput(At)
+{
+    /// <summary>
+    /// When the call really ended, when that was before <see cref="AcdInput.At"/>: an end learned late (a hang-up
+    /// inside an ARI events gap, found at the resync). The call's wait, talk and hold, its end and its agent's
+    /// state changes are recorded at this time (kept between the call's last known moment and the engine time);
+    /// null: at <see cref="AcdInput.At"/>.
+    /// </summary>
+    public DateTimeOffset? EndedAt { get; init; }
+
+    /// <summary>The end is an estimate (the last moment the call was known up), not a time Asterisk reported (<see cref="CallEnded.EndEstimated"/>).</summary>
+    public bool EndEstimated { get; init; }
+}
 
 /// <summary>The call was lost by a fault (channel failure, trunk fault): the metrics' system-lost outcome.</summary>
 /// <param name="At">When.</param>
 /// <param name="CallId">The call.</param>
 /// <param name="Detail">What failed.</param>
-public sealed record CallLost(DateTimeOffset At, string CallId, string Detail) : AcdInput(At);
+public sealed record CallLost(DateTimeOffset At, string CallId, string Detail) : AcdInput(At)
+{
+    /// <summary>When the call really ended, when that was before <see cref="AcdInput.At"/> (see <see cref="CallHungUp.EndedAt"/>); null: at <see cref="AcdInput.At"/>.</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+
+    /// <summary>The end is an estimate (the last moment the call was known up), not a time Asterisk reported (<see cref="CallEnded.EndEstimated"/>).</summary>
+    public bool EndEstimated { get; init; }
+}
 
 /// <summary>The agent put the caller on hold or took them off hold.</summary>
 /// <param name="At">When.</param>
 /// <param name="CallId">The call.</param>
 /// <param name="OnHold">New hold flag.</param>
-public sealed record CallHoldChanged(DateTimeOffset At, string CallId, bool OnHold) : AcdInput(At);
+public sealed record CallHoldChanged(DateTimeOffset At, string CallId, bool OnHold) : AcdInput(At)
+{
+    /// <summary>
+    /// A hold that began before <see cref="AcdInput.At"/>: a held caller adopted after a restart or takeover, on hold
+    /// since then (kept with the live call). Its hold time counts from it (not before the answer); null: from At.
+    /// </summary>
+    public DateTimeOffset? Since { get; init; }
+}
 
 /// <summary>Kinds of transfer targets.</summary>
 public enum TransferTargetKind

@@ -61,7 +61,14 @@ public sealed record AgentRestored(
 public sealed record CallAdoption(
     DateTimeOffset At, string CallId, string Queue, CallerData Caller, DateTimeOffset StartedAt, DateTimeOffset FirstEnqueuedAt,
     DateTimeOffset EnqueuedAt, int Visit, IReadOnlyList<string> Queues, int? EntryPosition = null, string? AgentId = null, DateTimeOffset? AnsweredAt = null,
-    OverflowTarget? DirectFallback = null) : AcdInput(At);
+    OverflowTarget? DirectFallback = null) : AcdInput(At)
+{
+    /// <summary>
+    /// A connected call's hold time so far in its agent's handling (holds that ended before the takeover): counted
+    /// as hold, not talk, when the call completes (a hold still going on is given by <see cref="CallHoldChanged.Since"/>).
+    /// </summary>
+    public TimeSpan Hold { get; init; }
+}
 
 /// <summary>
 /// A call was taken over from another engine (<see cref="CallAdoption"/>): the records continue

@@ -24,7 +24,7 @@ public sealed class RecordExporter
     private const string CallsQuery =
         "SELECT call_id, started_at, direction, did, caller, callee, queues, enqueued_at, answered_at, ended_at, wait_seconds, " +
         "talk_seconds, hold_seconds, wrap_up_seconds, disposition, agent_id, transfer_chain, released_by, recording_id, survey_score, " +
-        "campaign_id, lead_id, callback_id, account_code, asterisk_server FROM calls WHERE started_at >= @from AND started_at < @to ORDER BY started_at, call_id";
+        "campaign_id, lead_id, callback_id, account_code, asterisk_server, end_estimated FROM calls WHERE started_at >= @from AND started_at < @to ORDER BY started_at, call_id";
 
     private readonly NpgsqlDataSource _dataSource;
 

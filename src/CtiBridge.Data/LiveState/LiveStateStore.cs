@@ -55,6 +55,12 @@ public sealed record LiveCall(
     /// 0 when only read. The adopter numbers its new legs from it, so it never reuses a name the previous owner made.
     /// </summary>
     public int Takeovers { get; init; }
+
+    /// <summary>The caller is on hold since then (its agent's current handling); null when not held. An adopter counts the hold from it.</summary>
+    public DateTimeOffset? HoldStartedAt { get; init; }
+
+    /// <summary>Hold time of the current handling before the current hold (holds that ended).</summary>
+    public TimeSpan Hold { get; init; }
 }
 
 /// <summary>Where a caller held outside a queue is (<c>live_ivr_calls.stage</c>).</summary>
@@ -205,9 +211,11 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                     ("required_skills", c.RequiredSkills.ToArray()), ("ivr_path", c.IvrPath.ToArray()),
                     ("attribute_names", c.Attributes.Keys.ToArray()), ("attribute_values", c.Attributes.Values.ToArray()))];
             case CallAnswered x:
-                return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", x.AgentId), ("at", x.At))];
+                return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", x.AgentId), ("at", x.At), ("new_handling", true))];
             case CallAdopted { AgentId: { } agentId, AnsweredAt: { } answeredAt } x:
-                return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", agentId), ("at", answeredAt))];
+                return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", agentId), ("at", answeredAt), ("new_handling", false))];
+            case CallerHoldChanged x:
+                return [Command("live_call_hold", ("call_id", x.CallId), ("on_hold", x.OnHold), ("at", x.OnHold ? x.Since ?? x.At : x.At))];
             case CallEnded x:
                 return [Command("live_call_delete", ("call_id", x.CallId))];
             default:
@@ -349,7 +357,6 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand(NamedQueries.Get(query));
         command.Parameters.AddWithValue("server", server);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var takeovers = reader.FieldCount > 23 ? 23 : -1;
         var calls = new List<LiveCall>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -368,7 +375,9 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
                 reader.GetFieldValue<DateTimeOffset>(8), Text(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), caller)
             {
-                Takeovers = takeovers < 0 ? 0 : reader.GetInt32(takeovers),
+                Takeovers = reader.GetInt32(23),
+                HoldStartedAt = reader.IsDBNull(24) ? null : reader.GetFieldValue<DateTimeOffset>(24),
+                Hold = TimeSpan.FromSeconds(reader.GetDouble(25)),
             });
         }
 

@@ -3,5 +3,5 @@ WITH taken AS (
 )
 SELECT call_id, channel_id, queue, visit, queues, entry_position, started_at, first_enqueued_at, enqueued_at, agent_id, answered_at,
     caller_number, caller_name, did, customer_id, language, is_vip, priority, assigned_agent, required_skills, ivr_path,
-    attribute_names, attribute_values, takeovers
+    attribute_names, attribute_values, takeovers, hold_started_at, hold_seconds
 FROM taken ORDER BY enqueued_at, call_id

@@ -418,7 +418,7 @@ public sealed class AcdRecordMapper
                 _ => CallDisposition.SystemLost,
             },
             AgentId = call.AgentId, ReleasedBy = call.ReleasedBy, TransferChain = [.. call.TransferChain], RecordingId = call.RecordingId,
-            SurveyScore = call.SurveyScore,
+            SurveyScore = call.SurveyScore, EndEstimated = ended.EndEstimated,
         };
     }
 

@@ -194,6 +194,11 @@ public sealed record CallRecord : CallCenterRecord
     public string? AccountCode { get; init; }
     /// <summary>The Asterisk server (<c>asterisk[].name</c>) the caller's channel was on; null when unknown.</summary>
     public string? AsteriskServer { get; init; }
+    /// <summary>
+    /// <see cref="EndedAt"/> is an estimate, not a time Asterisk reported: the call ended unseen (inside an ARI
+    /// events gap, with AMI down too) and ends at the last moment it was known up (the gap's start).
+    /// </summary>
+    public bool EndEstimated { get; init; }
 
     /// <inheritdoc />
     public override DateTimeOffset PartitionTime => StartedAt;

@@ -552,7 +552,7 @@ public sealed partial class CallCenter
         }
 
         DropConsult(session, hangUp: true);
-        _engine.Handle(lost ? new CallLost(at, session.CallId, $"agent {agentId}'s {lostHow ?? "channel vanished"}") : new CallHungUp(at, session.CallId, HangupParty.Agent));
+        _engine.Handle(lost ? Lost(session, at, $"agent {agentId}'s {lostHow ?? "channel vanished"}") : HungUp(session, at, HangupParty.Agent));
         var queue = session.CurrentQueue ?? session.Queue;
         if (lost || session.CallerGone || _settings.Queues.FirstOrDefault(q => q.Name == queue)?.Survey is not { } survey)
         {

@@ -362,6 +362,7 @@ public sealed partial class CallCenter
             }
 
             var session = leg.Session;
+            placed.AgentLegAnswered = true;
             if (session.BridgeId is { } bridgeId)
             {
                 // Connected once the agent is in the customer's bridge (CallbackPartyJoined), not at the agent's answer.
@@ -422,26 +423,29 @@ public sealed partial class CallCenter
     }
 
     /// <summary>The customer's leg of a callback ended (hung up, never answered, busy, failed); false when <paramref name="channelId"/> is not one.</summary>
-    private bool EndCallbackLeg(string channelId, int? cause, DateTimeOffset at)
+    private bool EndCallbackLeg(string channelId, int? cause, DateTimeOffset at, GapEnd? realEnd = null)
     {
         if (!_callbackLegs.Remove(channelId, out var session) || session.Placed is not { } placed)
         {
             return false;
         }
 
-        placed.CustomerGoneAt = at;
+        placed.CustomerGoneAt = realEnd?.At ?? at;
         placed.Cause ??= cause;
         session.CallerGone = true;
         if (!session.Ended)
         {
             // Still ringing the reserved agent (customer-first, not answered): the task leaves the queue;
-            // otherwise the engine has the agent on it and the customer's side has hung up.
+            // otherwise the engine has the agent on it and the customer's side has hung up (when it really did,
+            // for a leg that vanished in an events gap).
+            session.RealEnd = realEnd;
             if (!_engine.Handle(new CallbackWithdrawn(at, session.CallId)).Accepted)
             {
-                _engine.Handle(new CallHungUp(at, session.CallId, HangupParty.Caller));
+                _engine.Handle(HungUp(session, at, HangupParty.Caller));
             }
 
             EndSession(session);
+            session.RealEnd = null;
         }
 
         return true;
@@ -526,7 +530,8 @@ public sealed partial class CallCenter
     private void WriteCallbackRow(CallSession session, DataDisposition disposition)
     {
         var placed = session.Placed!;
-        var end = _lastAt;
+        var end = session.RealEnd?.At ?? _lastAt; // ended unseen in an events gap: at its real end (CallCenter.GapHangups.cs)
+        end = end < session.EnteredAt ? session.EnteredAt : end;
         var talkEnd = placed.ConversationEndedAt ?? end;
         var row = new CallRecord
         {
@@ -540,7 +545,7 @@ public sealed partial class CallCenter
                 : placed.CustomerGoneAt is not null ? ReleasedBy.Caller : !session.EndedByStop && session.LastAgentId is not null ? ReleasedBy.Agent : ReleasedBy.System,
             CallbackId = placed.Callback.Id.ToString(), CampaignId = placed.Callback.CampaignId, LeadId = placed.Callback.LeadId,
             RecordingId = placed.RecordingStartedAt is not null ? placed.RecordingId : null, SurveyScore = placed.SurveyScore,
-            WrapUpSeconds = placed.WrapUp?.TotalSeconds ?? 0,
+            WrapUpSeconds = placed.WrapUp?.TotalSeconds ?? 0, EndEstimated = session.RealEnd?.Estimated ?? false,
         };
         _records.Writer.TryWrite(row);
         WriteCallbackRecording(session, talkEnd);

@@ -813,6 +813,7 @@ public sealed partial class CallCenter
             return;
         }
 
+        var end = session.RealEnd?.At ?? _lastAt; // ended unseen in an events gap: at its real end (CallCenter.GapHangups.cs)
         var disposition = session.Blocked ? DataDisposition.Blocked
             : session.IvrCompleted ? DataDisposition.IvrCompleted
             : session.RecordingName is not null ? DataDisposition.Voicemail
@@ -822,7 +823,7 @@ public sealed partial class CallCenter
         _records.Writer.TryWrite(new CallRecord
         {
             CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Inbound, Did = session.Caller.Did, AsteriskServer = session.App.Server,
-            Caller = session.Caller.CallerNumber, Callee = session.ExternalNumber, EndedAt = _lastAt < session.EnteredAt ? session.EnteredAt : _lastAt,
+            Caller = session.Caller.CallerNumber, Callee = session.ExternalNumber, EndedAt = end < session.EnteredAt ? session.EnteredAt : end, EndEstimated = session.RealEnd?.Estimated ?? false,
             Disposition = disposition, ReleasedBy = session.CallerGone && !session.Blocked ? ReleasedBy.Caller : ReleasedBy.System,
             RecordingId = externalRecording,
         });

@@ -202,7 +202,7 @@ public sealed partial class CallCenter
     private readonly Dictionary<string, PendingResync> _pendingResyncs = new(StringComparer.Ordinal);
 
     private sealed record PendingResync(StasisApp App, IReadOnlyList<Channel> Channels, IReadOnlyList<Bridge> Bridges, HashSet<string> KnownAtGap,
-        HashSet<string> CallbackLegsAtGap, HashSet<string> AllChannels);
+        HashSet<string> CallbackLegsAtGap, HashSet<string> AllChannels, DateTimeOffset GapStart);
 
     /// <summary>An events gap on <paramref name="app"/>: reconcile with what Asterisk has now (on the loop).</summary>
     private void RecoverAfterGap(StasisApp app, AriEventGap gap)
@@ -234,7 +234,7 @@ public sealed partial class CallCenter
                 var snapshot = await app.Ari.GetApplicationSnapshotAsync(app.Name, _stopping.Token).ConfigureAwait(false);
                 var bridges = await app.Ari.Bridges.ListAsync(_stopping.Token).ConfigureAwait(false);
                 var all = callbackLegsAtGap.Count == 0 ? [] : (await app.Ari.Channels.ListAsync(_stopping.Token).ConfigureAwait(false)).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
-                var pending = new PendingResync(app, snapshot.Channels, bridges, knownAtGap, callbackLegsAtGap, all);
+                var pending = new PendingResync(app, snapshot.Channels, bridges, knownAtGap, callbackLegsAtGap, all, gap.DisconnectedAt);
 
                 // A known channel missing from the snapshot may have hung up during the gap itself: AMI (its own
                 // connection) saw that Hangup. Its events up to now are read before the channel is judged.
@@ -300,20 +300,23 @@ public sealed partial class CallCenter
             // ended unseen: the attempt ends, not counted (marked before the reconciliation, which may end
             // the attempt through its agent's vanished leg), and the callback is due again. Before, a
             // customer-first attempt waited for that leg's end for ever and the callback stayed Dialing.
+            // One whose hang-up AMI saw ended as it did (busy, no answer, the customer's hang-up), with its cause.
             var vanished = pending.CallbackLegsAtGap.Where(id => _callbackLegs.ContainsKey(id) && !pending.AllChannels.Contains(id)).ToList();
             foreach (var legId in vanished)
             {
-                if (_callbackLegs[legId].Placed is { } placed)
+                if (_callbackLegs[legId].Placed is { } placed && AmiHangupOf(pending.App, legId) is null)
                 {
                     placed.LostBySystem = true;
                 }
             }
 
-            Reconcile(pending.App, pending.Channels, pending.Bridges, [], [], pending.KnownAtGap, at, []);
-            foreach (var legId in vanished.Where(_callbackLegs.ContainsKey))
+            // Joins lost in the gap first (a callback put through unseen is connected), then the ends.
+            ApplyMissedJoins(pending.App, pending.Channels, pending.Bridges, at);
+            Reconcile(pending.App, pending.Channels, pending.Bridges, [], [], pending.KnownAtGap, at, [], pending.GapStart);
+            foreach (var legId in InEndOrder(pending.App, vanished.Where(_callbackLegs.ContainsKey)).ToList())
             {
                 LogCallbackLegVanished(_logger, pending.App.Server, legId);
-                EndCallbackLeg(legId, cause: null, at);
+                EndCallbackLeg(legId, cause: AmiHangupOf(pending.App, legId)?.Cause, at, CallbackLegEnd(pending.App, legId, at, pending.GapStart));
             }
 
             RecoveryDone();
@@ -338,7 +341,8 @@ public sealed partial class CallCenter
     }
 
     private void Reconcile(StasisApp app, IReadOnlyList<Channel> channels, IReadOnlyList<Bridge> bridges,
-        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, HashSet<string>? knownAtGap, DateTimeOffset at, IReadOnlyList<LiveIvrCall> ivrCalls)
+        IReadOnlyList<LiveAgent> agents, IReadOnlyList<LiveCall> calls, HashSet<string>? knownAtGap, DateTimeOffset at, IReadOnlyList<LiveIvrCall> ivrCalls,
+        DateTimeOffset? gapStart = null)
     {
         var live = new Dictionary<string, Channel>(StringComparer.Ordinal);
         foreach (var channel in channels)
@@ -379,9 +383,10 @@ public sealed partial class CallCenter
         if (knownAtGap is not null)
         {
             // Channels known at the gap that Asterisk no longer has ended unseen while the events were cut off.
-            foreach (var channelId in knownAtGap.Where(id => _channels.ContainsKey(On(app, id)) && !live.ContainsKey(id)).ToList())
+            // Each at its real end (AMI's time, or the gap's start as an estimate), the first to end first.
+            foreach (var channelId in InEndOrder(app, knownAtGap.Where(id => _channels.ContainsKey(On(app, id)) && !live.ContainsKey(id))).ToList())
             {
-                EndVanishedInGap(app, channelId, at); // as AMI saw it end, or lost (CallCenter.GapHangups.cs)
+                EndVanishedInGap(app, channelId, at, gapStart ?? at); // as AMI saw it end, or lost (CallCenter.GapHangups.cs)
             }
 
             // Channels still up whose call ended here (or a ring leg stopped) while the link was down:
@@ -629,9 +634,11 @@ public sealed partial class CallCenter
             }
             else
             {
-                if (held is not null && _engine.Handle(new CallHoldChanged(at, call.CallId, true)).Accepted)
+                if (held is not null && _engine.Handle(new CallHoldChanged(at, call.CallId, true) { Since = call.HoldStartedAt }).Accepted)
                 {
-                    // Still on the music the previous owner started; retrieved (or the consultation ended) from here.
+                    // Still on the music the previous owner started, on hold since it started it (kept with the live call,
+                    // so the hold time and the held caller's wait count from then, not from this adoption); retrieved
+                    // (or the consultation ended) from here.
                     session.CallerOnHold = true;
                 }
 
@@ -702,7 +709,10 @@ public sealed partial class CallCenter
 
     private static CallAdoption Adoption(LiveCall call, DateTimeOffset at, string? agentId) =>
         new(at, call.CallId, call.Queue, call.Caller, call.StartedAt, call.FirstEnqueuedAt, call.EnqueuedAt, call.Visit, call.Queues, call.EntryPosition,
-            agentId, agentId is null ? null : call.AnsweredAt ?? at, agentId is null ? DirectFallbackOf(call.Caller) : null);
+            agentId, agentId is null ? null : call.AnsweredAt ?? at, agentId is null ? DirectFallbackOf(call.Caller) : null)
+        {
+            Hold = agentId is null ? TimeSpan.Zero : call.Hold,
+        };
 
     /// <summary><c>{call}-{agent}-{n}</c> → (agent, n); other names (bridge, consult, external leg) → null.</summary>
     private static (string? AgentId, int Attempt)? ParseLeg(string callId, string channelId)

@@ -423,7 +423,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
             if (!session.Ended && session.Stage == CallStage.Acd && !session.LeftAcd)
             {
                 // A channel that vanished unseen is a system loss, not the caller's choice (metrics' system-lost).
-                _engine.Handle(lost ? new CallLost(at, session.CallId, $"caller channel {how}") : new CallHungUp(at, session.CallId, HangupParty.Caller));
+                _engine.Handle(lost ? Lost(session, at, $"caller channel {how}") : HungUp(session, at, HangupParty.Caller));
             }
 
             EndSession(session);

@@ -53,6 +53,9 @@ internal sealed class PlacedCallback(Callback callback, string customerLegId)
     /// <summary>Customer-first: the agent's channel once it is rung after the customer answered.</summary>
     public string? AgentLegId { get; set; }
 
+    /// <summary>Customer-first: the agent's channel answered (its StasisStart was seen), so it is being brought to the customer.</summary>
+    public bool AgentLegAnswered { get; set; }
+
     /// <summary>The callback service took it back (cancelled, resolved, rescheduled): nothing to report.</summary>
     public bool Withdrawn { get; set; }
 

@@ -33,6 +33,13 @@ internal sealed partial class CallSession(string callId, string callerChannelId,
     public bool Ended { get; set; }
 
     /// <summary>
+    /// While a channel of this call that ended unseen in an ARI events gap is being ended at the resync: when it
+    /// really ended (AMI's hang-up, or the gap's start as an estimate). The call's end is recorded then, not at the
+    /// resync (CallCenter.GapHangups.cs). Null otherwise.
+    /// </summary>
+    public GapEnd? RealEnd { get; set; }
+
+    /// <summary>
     /// Whether <paramref name="channelId"/> is the agent's live leg for this call. A leg CtiBridge
     /// stopped is no longer in <see cref="AgentLegs"/>, so its late events are neither a decline nor
     /// an answer (and a later re-ring of the same agent gets a new leg).

@@ -58,7 +58,14 @@ public static class LiveEventFormat
                 Optional(w, "queue", x.Queue);
             }),
             AgentMuteChanged x => Make(e, "agent.mute", x.AgentId, null, w => w.WriteBoolean("muted", x.Muted)),
-            CallerHoldChanged x => Make(e, "call.hold", x.AgentId, x.CallId, w => w.WriteBoolean("onHold", x.OnHold)),
+            CallerHoldChanged x => Make(e, "call.hold", x.AgentId, x.CallId, w =>
+            {
+                w.WriteBoolean("onHold", x.OnHold);
+                if (x.Since is { } since)
+                {
+                    w.WriteString("since", since); // a held caller's wait on hold counts from here (kept across a restart)
+                }
+            }),
             CallEnqueued x => Make(e, "call.enqueued", null, x.CallId, w =>
             {
                 w.WriteString("queue", x.Queue);

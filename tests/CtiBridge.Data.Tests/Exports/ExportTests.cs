@@ -71,7 +71,9 @@ public sealed class ExportTests(MigratedDatabaseFixture fixture) : IClassFixture
         var start = new DateTimeOffset(2026, 5, 5, 9, 0, 0, TimeSpan.Zero);
         var tricky = "租户A, \"VIP\"\r\nsecond line";
         var call = (CallRecord)Calls.Answered("csv-1", start, "sales", "a1", 4, 60)[0] with { AccountCode = tricky, TransferChain = ["a1", "sales2"], AsteriskServer = "site-b" };
-        await new CallRecordWriter(Db.DataSource).WriteAsync([call, .. Calls.Unanswered("csv-2", start.AddMinutes(1), "sales", 8, QueueVisitOutcome.Abandoned)], Ct);
+        // The second ended unseen inside an ARI events gap with AMI down too: its end is an estimate (migration 0041).
+        var unseen = Calls.Unanswered("csv-2", start.AddMinutes(1), "sales", 8, QueueVisitOutcome.Abandoned).Select(r => r is CallRecord c ? c with { EndEstimated = true } : r);
+        await new CallRecordWriter(Db.DataSource).WriteAsync([call, .. unseen], Ct);
 
         using var stream = new MemoryStream();
         await using (var writer = new StreamWriter(stream, RecordExporter.Utf8, leaveOpen: true))
@@ -93,6 +95,8 @@ public sealed class ExportTests(MigratedDatabaseFixture fixture) : IClassFixture
         Assert.Equal("", rows[1]["agent_id"]);
         Assert.Equal("site-b", rows[0]["asterisk_server"]); // which Asterisk server the caller was on (migration 0018)
         Assert.Equal("", rows[1]["asterisk_server"]); // unknown
+        Assert.Equal("false", rows[0]["end_estimated"]); // ended_at as Asterisk reported it
+        Assert.Equal("true", rows[1]["end_estimated"]); // ended_at estimated (the last moment the call was known up)
         Assert.Contains("\r\n", Encoding.UTF8.GetString(bytes), StringComparison.Ordinal);
     }
 

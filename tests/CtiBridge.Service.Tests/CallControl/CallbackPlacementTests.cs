@@ -20,6 +20,9 @@ namespace CtiBridge.Service.Tests.CallControl;
 [Trait("Tier", "PbxSim")]
 public sealed partial class CallbackPlacementTests(MigratedDatabaseFixture database) : IClassFixture<MigratedDatabaseFixture>
 {
+    /// <summary>The class's database (for the other parts of this partial class).</summary>
+    private TestDatabase Db => database.Database;
+
     private static CallQueueSettings Queue(double ringSeconds = 10) => new()
     {
         Name = "support",

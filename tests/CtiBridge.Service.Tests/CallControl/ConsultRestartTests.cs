@@ -120,6 +120,58 @@ public sealed class ConsultRestartTests(MigratedDatabaseFixture database) : ICla
         Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
     }
 
+    /// <summary>
+    /// Hold time across a restart (issue 14): the hold's start and the handling's hold so far are kept with the live call
+    /// (<c>live_calls.hold_started_at</c>, <c>hold_seconds</c>), so the adopter counts a hold going on from its real start
+    /// and a hold that ended before the restart stays hold. Before, the adopter counted the hold from the adoption and the
+    /// earlier hold as talk.
+    /// </summary>
+    [Fact]
+    public async Task RestartWithTheCallerOnHold_HoldCountsFromItsRealStart_AndAnEarlierHoldStaysHold()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await StartAsync(ct);
+        var (caller, agent, callId) = await ConnectedCallAsync(rig, "5553014", ct);
+
+        // A first hold, over before the restart; then a second, going on at the restart.
+        Assert.True((await rig.Center.HoldAsync("2001", true, ct)).Accepted);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct, nth: 2); // the first was in the queue
+        Assert.True((await rig.Center.HoldAsync("2001", false, ct)).Accepted);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", caller, ct, nth: 2);
+        Assert.True((await rig.Center.HoldAsync("2001", true, ct)).Accepted);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStart", caller, ct, nth: 3);
+        await RestartRig.WaitForRowsAsync(database.Database,
+            $"SELECT count(*) FROM live_calls WHERE call_id = '{Q(callId)}' AND hold_started_at IS NOT NULL AND hold_seconds > 0", 1, ct);
+        var before = rig.AcdEvents.Snapshot().OfType<CallerHoldChanged>().Where(e => e.CallId == callId).ToList();
+        Assert.Equal([true, false, true], before.Select(e => e.OnHold));
+
+        await rig.StopServiceAsync();
+        await rig.StartServiceAgainAsync(ct);
+        await rig.AcdEvents.WaitForAsync<CallAdopted>(e => e.CallId == callId, "the call adopted", ct);
+
+        // Adopted on hold since the hold's real start (what a desktop shows as the held caller's wait), not since the adoption.
+        var adoptedHold = await rig.AcdEvents.WaitForAsync<CallerHoldChanged>(e => e.CallId == callId && e.OnHold, "the adopted hold", ct, nth: 3);
+        Assert.True(adoptedHold.At > before[2].At);
+        Assert.Equal(before[2].At.UtcTicks / 10, adoptedHold.Since!.Value.UtcTicks / 10); // PostgreSQL keeps microseconds
+
+        Assert.True((await rig.Center.HoldAsync("2001", false, ct)).Accepted);
+        await rig.PbxEvents.WaitAsync("MusicOnHoldStop", caller, ct, nth: 3);
+        var retrieved = await rig.AcdEvents.WaitForAsync<CallerHoldChanged>(e => e.CallId == callId && !e.OnHold, "the retrieve", ct, nth: 2);
+        rig.Trunk.HangUp(caller);
+        await rig.PbxEvents.WaitAsync("Hangup", agent, ct);
+        await rig.AgentWentAsync("2001", AgentState.WrapUp, AgentState.Ready, ct);
+        await rig.StopServiceAsync();
+
+        // The row's hold is both holds, each from its real start; talk is the rest of the time from the answer.
+        var expected = (before[1].At - before[0].At + (retrieved.At - before[2].At)).TotalSeconds;
+        var stored = await database.Database.ScalarAsync<double>($"SELECT hold_seconds FROM calls WHERE caller = '5553014'", ct);
+        Assert.InRange(stored, expected - 0.001, expected + 0.001);
+        var unaccounted = await database.Database.ScalarAsync<double>(
+            "SELECT extract(epoch FROM ended_at - answered_at)::double precision - talk_seconds - hold_seconds FROM calls WHERE caller = '5553014'", ct);
+        Assert.InRange(unaccounted, -0.001, 0.001);
+        Assert.Equal(0L, await database.Database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
+    }
+
     [Fact]
     public async Task RestartWithTheCallerOnHold_TheCallerStaysOnTheMusic_AndTheAgentRetrievesThemIntoTheSameBridge()
     {
