@@ -225,15 +225,22 @@ public sealed partial class CallCenter
         session.ConnectedAgentId = connect.AgentId;
         session.LastAgentId = connect.AgentId;
         placed.AgentId = connect.AgentId;
-        var bridgeId = $"{session.CallId}-bridge-{++session.BridgeCount}";
+        // The agent's answered leg already waits in its answer bridge (CallCenter.AnswerBridge.cs): that bridge is the
+        // callback's (its number names the recording); an agent connected without one gets a new bridge.
+        var answered = session.AnswerBridges.Remove(connect.AgentId, out var answer);
+        var bridgeId = answered ? answer.BridgeId : $"{session.CallId}-bridge-{++session.BridgeCount}";
         session.BridgeId = bridgeId;
         var ari = session.App.Ari;
         LogCallbackAgentFirst(_logger, session.CallId, connect.AgentId, placed.Callback.Number);
-        session.Run("bridge the agent for the callback", async ct =>
+        if (!answered)
         {
-            await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: "callback", cancellationToken: ct).ConfigureAwait(false);
-            await ari.Bridges.AddChannelAsync(bridgeId, [agentLeg], cancellationToken: ct).ConfigureAwait(false);
-        });
+            session.Run("bridge the agent for the callback", async ct =>
+            {
+                await ari.Bridges.CreateAsync(type: "mixing", bridgeId: bridgeId, name: "callback", cancellationToken: ct).ConfigureAwait(false);
+                await ari.Bridges.AddChannelAsync(bridgeId, [agentLeg], cancellationToken: ct).ConfigureAwait(false);
+            });
+        }
+
         ReserveThenDial(session, connect.AgentId, CallbackDialing.CustomerRingTimeout);
     }
 
