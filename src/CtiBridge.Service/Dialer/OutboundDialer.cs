@@ -1237,7 +1237,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Dialling {Endpoint} for call {CallId} got no answer ({Reason}); the line is kept until Asterisk reports the call or its lost-reply grace ends")]
     private static partial void LogOriginateUnanswered(ILogger logger, string callId, string endpoint, string reason);
 
-    [LoggerMessage(EventId = 1061, Level = LogLevel.Warning, Message = "Dialer: campaign {Campaign}'s unmet line demand could not be removed from dialer_line_demand ({Reason}); it lapses within a few rounds")]
+    [LoggerMessage(EventId = 1072, Level = LogLevel.Warning, Message = "Dialer: campaign {Campaign}'s unmet line demand could not be removed from dialer_line_demand ({Reason}); it lapses within a few rounds")]
     private static partial void LogDemandNotCleared(ILogger logger, string campaign, string reason);
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
