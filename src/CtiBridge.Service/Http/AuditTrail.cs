@@ -19,9 +19,17 @@ public sealed partial class AuditTrail(RequestDelegate next, AuditLog audit, Tim
             return;
         }
 
+        // A parameter the binding refused throws (BadRequestParameterHandler answers it further out): the audit row
+        // gets the status that request is answered with, not the 200 the response still has here.
+        int? refusedWith = null;
         try
         {
             await next(context).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            refusedWith = ex.StatusCode;
+            throw;
         }
         finally
         {
@@ -32,7 +40,7 @@ public sealed partial class AuditTrail(RequestDelegate next, AuditLog audit, Tim
                 user.FindFirstValue(ClaimTypes.Role),
                 $"{context.Request.Method} {context.Request.Path}",
                 context.GetRouteValue("id")?.ToString() ?? context.GetRouteValue("agentId")?.ToString(),
-                context.Response.StatusCode,
+                refusedWith ?? context.Response.StatusCode,
                 context.Connection.RemoteIpAddress?.ToString());
             try
             {

@@ -32,6 +32,9 @@ public static class HttpExtensions
         services.AddAuthorizationBuilder().AddCtiBridgePolicies();
         services.AddProblemDetails();
         services.AddExceptionHandler<CallControlUnavailableHandler>();
+        // A parameter the endpoints' binding refuses throws, so BadRequestParameterHandler answers a 400 naming it.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.AddExceptionHandler<BadRequestParameterHandler>();
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
