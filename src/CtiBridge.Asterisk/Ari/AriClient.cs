@@ -26,7 +26,7 @@ public sealed class AriClient : IDisposable
     private const int PooledBodyLimit = 1024 * 1024;
 
     // Our own HTTP/1.1 transport (the default), or null when calls go through _http.
-    private readonly AriHttpTransport? _transport;
+    private readonly IAriRestTransport? _transport;
 
     // An HttpClient given by the host, or (when the client owns it, RestTransport = HttpClient) a
     // bare HttpMessageInvoker over the handler: HttpClient.SendAsync would add a linked
@@ -66,7 +66,9 @@ public sealed class AriClient : IDisposable
         _authorization = new AuthenticationHeaderValue("Basic", options.BasicCredentials()).ToString();
         if (httpClient is null && options.RestTransport == AriRestTransport.Sockets)
         {
-            _transport = new AriHttpTransport(options, _authorization, _timeProvider);
+            _transport = options.MaxPipelineDepth > 1
+                ? new AriPipelinedTransport(options, _authorization, _timeProvider)
+                : new AriHttpTransport(options, _authorization, _timeProvider);
         }
         else
         {

@@ -46,6 +46,16 @@ public sealed record AriClientOptions
     /// </summary>
     public AriRestTransport RestTransport { get; init; } = AriRestTransport.Sockets;
 
+    /// <summary>
+    /// Most REST requests written on one connection before its first answer is back (HTTP/1.1
+    /// pipelining), with <see cref="AriRestTransport.Sockets"/> only. Default 1: no pipelining, one
+    /// request at a time per connection. Asterisk's HTTP server serves pipelined requests in order
+    /// (docs/ari.md, "Pipelining"), but a request then waits behind a slow one on its connection, and a
+    /// connection broken under several requests leaves the outcome of each POST or DELETE among them
+    /// unknown; it pays only with more calls in flight than <see cref="MaxConnections"/>. 1 to 64.
+    /// </summary>
+    public int MaxPipelineDepth { get; init; } = 1;
+
     /// <summary>Upper bound for opening a connection: the events WebSocket (TCP connect plus upgrade) or a REST connection (TCP connect plus TLS). Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -145,6 +155,11 @@ public sealed record AriClientOptions
             problems.Add($"{SectionName}:MaxConnections must be at least 1 (got {MaxConnections}).");
         }
 
+        if (MaxPipelineDepth is < 1 or > 64)
+        {
+            problems.Add($"{SectionName}:MaxPipelineDepth must be between 1 (no pipelining) and 64 (got {MaxPipelineDepth}).");
+        }
+
         if (!Enum.IsDefined(RestTransport))
         {
             problems.Add($"{SectionName}:RestTransport must be Sockets or HttpClient (got {(int)RestTransport}).");
@@ -182,6 +197,7 @@ public sealed record AriClientOptions
             .Append(", SubscribeAll = ").Append(SubscribeAll)
             .Append(", RequestTimeout = ").Append(RequestTimeout)
             .Append(", RestTransport = ").Append(RestTransport)
+            .Append(", MaxPipelineDepth = ").Append(MaxPipelineDepth)
             .Append(", PingInterval = ").Append(PingInterval)
             .Append(", ReconnectDelayMin = ").Append(ReconnectDelayMin)
             .Append(", ReconnectDelayMax = ").Append(ReconnectDelayMax)

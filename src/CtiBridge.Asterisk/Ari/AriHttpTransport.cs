@@ -12,8 +12,8 @@ namespace CtiBridge.Asterisk.Ari;
 
 /// <summary>
 /// The REST client's own HTTP/1.1 transport: a pool of keep-alive connections to one Asterisk, one
-/// request at a time per connection (Asterisk answers a connection's requests in order and HTTP
-/// pipelining buys nothing there). It exists for issue 5's cost per call: HttpClient's request and
+/// request at a time per connection (the default; HTTP pipelining is the option
+/// <see cref="AriPipelinedTransport"/>, see <see cref="AriClientOptions.MaxPipelineDepth"/>). It exists for issue 5's cost per call: HttpClient's request and
 /// response objects, header collections and connection pool cost about as much CPU per call as the
 /// kernel's loopback work itself. Here a request is one buffer written with one send (request line,
 /// precomputed Host/Authorization/Accept lines, body), and the answer's head is scanned in place for
@@ -28,7 +28,7 @@ namespace CtiBridge.Asterisk.Ari;
 /// http.conf's <c>session_inactivity</c> (30 s by default).
 /// </para>
 /// </summary>
-internal sealed class AriHttpTransport : IDisposable
+internal sealed class AriHttpTransport : IAriRestTransport
 {
     // Largest answer head accepted (SocketsHttpHandler's default MaxResponseHeadersLength is 64 KiB).
     private const int MaxHeadBytes = 64 * 1024;
@@ -36,11 +36,12 @@ internal sealed class AriHttpTransport : IDisposable
     // Largest body read into a pooled buffer; a larger one (a recording's file) gets its own array.
     private const int PooledBodyLimit = 1024 * 1024;
 
-    private static readonly long ConnectionLifetime = Stopwatch.Frequency * 300;
+    internal static readonly long ConnectionLifetime = Stopwatch.Frequency * 300;
 
-    // A connection idle longer than this is dropped instead of reused: Asterisk closes idle sessions
-    // after 30 s by default, and a request sent as it does so would need the retry.
-    private static readonly long IdleLimit = Stopwatch.Frequency * 20;
+    // A connection idle longer than this is dropped instead of reused: Asterisk's httpd_helper_thread
+    // waits http.conf's session_keep_alive (15 s by default) for the next request on a kept-alive
+    // session, then closes it, and a request sent as it does so would need the resend.
+    internal static readonly long IdleLimit = Stopwatch.Frequency * 10;
 
     // An idle connection is polled for a close by the server before reuse only after this long idle.
     private static readonly long PollAfterIdle = Stopwatch.Frequency / 10;
@@ -430,54 +431,8 @@ internal sealed class AriHttpTransport : IDisposable
                 $"Asterisk closed the connection without answering, on a new connection: Asterisk does that while it stops, and to every session beyond its http.conf sessionlimit (100 by default, counting all its HTTP users; this client opens up to {maxConnections}, ari.maxConnections){(inner is null ? "" : $" ({inner.Message})")}."),
             inner);
 
-        private int WriteRequest(AriHttpTransport transport, string method, string path, string? query, byte[]? body)
-        {
-            var target = EscapeTarget(path, query);
-            var sendsLength = body is not null || method is "POST" or "PUT" or "PATCH";
-            var bodyLength = body?.Length ?? 0;
-            // Request line, fixed headers, Content-Type and Content-Length lines (<= 64), blank line, body.
-            var size = method.Length + 1 + transport._basePath.Length + target.Length + 11 + transport._fixedHeaders.Length + 64 + 2 + bodyLength;
-            if (_write.Length < size)
-            {
-                _write = new byte[Math.Max(size, _write.Length * 2)];
-            }
-
-            var span = _write.AsSpan();
-            var at = Encoding.ASCII.GetBytes(method, span);
-            span[at++] = (byte)' ';
-            transport._basePath.CopyTo(span[at..]);
-            at += transport._basePath.Length;
-            at += Encoding.ASCII.GetBytes(target, span[at..]);
-            " HTTP/1.1\r\n"u8.CopyTo(span[at..]);
-            at += 11;
-            transport._fixedHeaders.CopyTo(span[at..]);
-            at += transport._fixedHeaders.Length;
-            if (body is not null)
-            {
-                "Content-Type: application/json\r\n"u8.CopyTo(span[at..]);
-                at += 32;
-            }
-
-            if (sendsLength)
-            {
-                "Content-Length: "u8.CopyTo(span[at..]);
-                at += 16;
-                bodyLength.TryFormat(span[at..], out var digits, provider: CultureInfo.InvariantCulture);
-                at += digits;
-                "\r\n"u8.CopyTo(span[at..]);
-                at += 2;
-            }
-
-            "\r\n"u8.CopyTo(span[at..]);
-            at += 2;
-            if (body is not null)
-            {
-                body.CopyTo(span[at..]);
-                at += body.Length;
-            }
-
-            return at;
-        }
+        private int WriteRequest(AriHttpTransport transport, string method, string path, string? query, byte[]? body) =>
+            AriHttpTransport.WriteRequest(ref _write, 0, transport._basePath, transport._fixedHeaders, method, path, query, body);
 
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         private async ValueTask<AriHttpResponse> ReadResponseAsync(string method, bool first, int maxConnections, CancellationToken cancellationToken)
@@ -723,35 +678,89 @@ internal sealed class AriHttpTransport : IDisposable
 
             return (at, filled + n);
         }
+    }
 
-        /// <summary>Percent-encodes what may not stand in a request target as is (spaces, controls, non-ASCII), as System.Uri does.</summary>
-        private static string EscapeTarget(string path, string? query)
+    /// <summary>
+    /// Writes one request at <paramref name="at"/> in <paramref name="buffer"/> (grown as needed):
+    /// request line, the fixed Host/Authorization/Accept lines, Content-Type and Content-Length when
+    /// there is a body (or the method carries one), blank line, body. Returns the end.
+    /// </summary>
+    internal static int WriteRequest(ref byte[] buffer, int at, byte[] basePath, byte[] fixedHeaders, string method, string path, string? query, byte[]? body)
+    {
+        var target = EscapeTarget(path, query);
+        var sendsLength = body is not null || method is "POST" or "PUT" or "PATCH";
+        var bodyLength = body?.Length ?? 0;
+        // Request line, fixed headers, Content-Type and Content-Length lines (<= 64), blank line, body.
+        var size = at + method.Length + 1 + basePath.Length + target.Length + 11 + fixedHeaders.Length + 64 + 2 + bodyLength;
+        if (buffer.Length < size)
         {
-            var target = query is null ? path : string.Concat(path, "?", query);
-            if (!target.AsSpan().ContainsAnyExceptInRange('!', '~'))
-            {
-                return target;
-            }
-
-            var builder = new StringBuilder(target.Length + 16);
-            Span<byte> utf8 = stackalloc byte[4];
-            foreach (var rune in target.EnumerateRunes())
-            {
-                if (rune.Value is >= '!' and <= '~')
-                {
-                    builder.Append((char)rune.Value);
-                    continue;
-                }
-
-                var count = rune.EncodeToUtf8(utf8);
-                for (var i = 0; i < count; i++)
-                {
-                    builder.Append('%').Append(utf8[i].ToString("X2", CultureInfo.InvariantCulture));
-                }
-            }
-
-            return builder.ToString();
+            Array.Resize(ref buffer, Math.Max(size, buffer.Length * 2));
         }
+
+        var span = buffer.AsSpan();
+        at += Encoding.ASCII.GetBytes(method, span[at..]);
+        span[at++] = (byte)' ';
+        basePath.CopyTo(span[at..]);
+        at += basePath.Length;
+        at += Encoding.ASCII.GetBytes(target, span[at..]);
+        " HTTP/1.1\r\n"u8.CopyTo(span[at..]);
+        at += 11;
+        fixedHeaders.CopyTo(span[at..]);
+        at += fixedHeaders.Length;
+        if (body is not null)
+        {
+            "Content-Type: application/json\r\n"u8.CopyTo(span[at..]);
+            at += 32;
+        }
+
+        if (sendsLength)
+        {
+            "Content-Length: "u8.CopyTo(span[at..]);
+            at += 16;
+            bodyLength.TryFormat(span[at..], out var digits, provider: CultureInfo.InvariantCulture);
+            at += digits;
+            "\r\n"u8.CopyTo(span[at..]);
+            at += 2;
+        }
+
+        "\r\n"u8.CopyTo(span[at..]);
+        at += 2;
+        if (body is not null)
+        {
+            body.CopyTo(span[at..]);
+            at += body.Length;
+        }
+
+        return at;
+    }
+
+    /// <summary>Percent-encodes what may not stand in a request target as is (spaces, controls, non-ASCII), as System.Uri does.</summary>
+    internal static string EscapeTarget(string path, string? query)
+    {
+        var target = query is null ? path : string.Concat(path, "?", query);
+        if (!target.AsSpan().ContainsAnyExceptInRange('!', '~'))
+        {
+            return target;
+        }
+
+        var builder = new StringBuilder(target.Length + 16);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var rune in target.EnumerateRunes())
+        {
+            if (rune.Value is >= '!' and <= '~')
+            {
+                builder.Append((char)rune.Value);
+                continue;
+            }
+
+            var count = rune.EncodeToUtf8(utf8);
+            for (var i = 0; i < count; i++)
+            {
+                builder.Append('%').Append(utf8[i].ToString("X2", CultureInfo.InvariantCulture));
+            }
+        }
+
+        return builder.ToString();
     }
 
     /// <summary>
@@ -902,7 +911,7 @@ internal sealed class AriHttpTransport : IDisposable
     }
 
     /// <summary>What the answer's head says about its body and the connection.</summary>
-    private readonly record struct Head(int Status, int ReasonStart, int ReasonLength, long? ContentLength, bool Chunked, bool KeepAlive)
+    internal readonly record struct Head(int Status, int ReasonStart, int ReasonLength, long? ContentLength, bool Chunked, bool KeepAlive)
     {
         public static Head Parse(ReadOnlySpan<byte> head)
         {
@@ -989,6 +998,9 @@ internal readonly struct AriHttpResponse(int statusCode, string? reasonPhrase, b
     public string? ReasonPhrase { get; } = reasonPhrase;
 
     public ReadOnlyMemory<byte> Body { get; } = buffer.AsMemory(0, length);
+
+    /// <summary>The body's buffer and length, for a transport that fills the rest of the body in place.</summary>
+    internal (byte[] Buffer, int Length) Unwrap() => (buffer, length);
 
     public void Dispose()
     {

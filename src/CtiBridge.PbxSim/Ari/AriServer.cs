@@ -145,8 +145,12 @@ internal sealed partial class AriServer : IAsyncDisposable
                     await Task.Delay(ResponseDelay, _sim.Time, cancellationToken);
                 }
 
-                await stream.WriteAsync(response.ToBytes(_sim.Time.GetUtcNow()), cancellationToken);
-                if (string.Equals(request.Header("Connection"), "close", StringComparison.OrdinalIgnoreCase))
+                // Requests come one after the other off the buffered reader, so pipelined ones are
+                // answered in order, as Asterisk's httpd_helper_thread does (docs/ari.md, "Pipelining");
+                // a client's "Connection: close" ends the session after its answer, which says so.
+                var close = string.Equals(request.Header("Connection"), "close", StringComparison.OrdinalIgnoreCase);
+                await stream.WriteAsync(response.ToBytes(_sim.Time.GetUtcNow(), close), cancellationToken);
+                if (close)
                 {
                     return;
                 }

@@ -111,13 +111,18 @@ internal sealed record HttpResponse(int Status, string Reason, string? Json, IRe
     public static HttpResponse Error(int status, string reason, string message) =>
         new(status, reason, "{\"message\":" + System.Text.Json.JsonSerializer.Serialize(message, AriJson.Options) + "}");
 
-    public byte[] ToBytes(DateTimeOffset now)
+    /// <summary>
+    /// The response's bytes. With <paramref name="close"/> it says <c>Connection: close</c> after
+    /// the date, where Asterisk's ast_http_send puts it when the session ends after this answer.
+    /// </summary>
+    public byte[] ToBytes(DateTimeOffset now, bool close = false)
     {
         var body = Json is null ? [] : Encoding.UTF8.GetBytes(Json);
         var head = new StringBuilder()
             .Append("HTTP/1.1 ").Append(Status).Append(' ').Append(Reason).Append("\r\n")
             .Append("Server: Asterisk/").Append(PbxSimulator.AsteriskVersion).Append("\r\n")
             .Append("Date: ").Append(now.UtcDateTime.ToString("r", System.Globalization.CultureInfo.InvariantCulture)).Append("\r\n")
+            .Append(close ? "Connection: close\r\n" : "")
             .Append("Cache-Control: no-cache, no-store\r\n");
         foreach (var (name, value) in ExtraHeaders ?? [])
         {

@@ -14,7 +14,7 @@ namespace CtiBridge.Benchmarks.Ari;
 /// Asterisk response and notes, per request number, when its read of the request returned and
 /// when its write of the response completed (monotonic clock, shared by processes on one
 /// machine); <c>GET /__timings</c> hands those notes over. <c>ari-client --port P [--in-flight K]
-/// [--calls N] [--connections C] [--raw 1] [--transport Sockets|HttpClient]</c> makes N calls (after warm-up rounds of 2 000 calls
+/// [--calls N] [--connections C] [--raw 1] [--transport Sockets|HttpClient] [--pipeline D]</c> makes N calls (after warm-up rounds of 2 000 calls
 /// that end once every connection the run can use is open), K at a time, and
 /// prints per call p50/p99 of: the client's round trip, the server's own time, and their
 /// difference (what the client, the kernel and the wait for the server's read added); plus the
@@ -131,7 +131,7 @@ internal static class AriRestSeparate
 
     public static async Task<int> RunClientAsync(string[] args)
     {
-        int port = 0, inFlight = 200, calls = 20_000, connections = new AriClientOptions().MaxConnections, raw = 0;
+        int port = 0, inFlight = 200, calls = 20_000, connections = new AriClientOptions().MaxConnections, raw = 0, pipeline = 1;
         var transport = AriRestTransport.Sockets;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -154,15 +154,16 @@ internal static class AriRestSeparate
                 case "--calls": calls = value; break;
                 case "--connections": connections = value; break;
                 case "--raw": raw = value; break;
+                case "--pipeline": pipeline = value; break;
                 default:
-                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections, --raw 0|1, --transport Sockets|HttpClient)");
+                    Console.Error.WriteLine($"ari-client: unknown argument '{args[i]}' (expected --port, --in-flight, --calls, --connections, --raw 0|1, --transport Sockets|HttpClient, --pipeline 1-64)");
                     return 2;
             }
         }
 
-        if (port is <= 0 or > 65535 || inFlight < 1 || calls < inFlight || connections < 1 || args.Length % 2 != 0)
+        if (port is <= 0 or > 65535 || inFlight < 1 || calls < inFlight || connections < 1 || pipeline is < 1 or > 64 || args.Length % 2 != 0)
         {
-            Console.Error.WriteLine("ari-client: needs --port 1-65535, --in-flight >= 1, --calls >= in-flight, --connections >= 1");
+            Console.Error.WriteLine("ari-client: needs --port 1-65535, --in-flight >= 1, --calls >= in-flight, --connections >= 1, --pipeline 1-64");
             return 2;
         }
 
@@ -174,6 +175,7 @@ internal static class AriRestSeparate
             Password = "ctibridge-secret",
             MaxConnections = connections,
             RestTransport = transport,
+            MaxPipelineDepth = pipeline,
         });
         // The server is shared by the runs of the script: connections are counted from what it
         // had accepted before this client (this probe's own connection included).
@@ -276,7 +278,7 @@ internal static class AriRestSeparate
             added.Add(total - own);
         }
 
-        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : $" AriClient over {transport}")}, {inFlight} in flight, {connections} connections, {calls} calls");
+        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : $" AriClient over {transport}{(pipeline > 1 ? $", pipelined up to {pipeline}" : "")}")}, {inFlight} in flight, {connections} connections, {calls} calls");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call (user {user.TotalMicroseconds / calls:F1}, kernel {(cpu - user).TotalMicroseconds / calls:F1}), " +
             $"{openedDuring} connections opened while timing, {(double)allocated / calls:F0} bytes allocated per call (the benchmark's own loop included), {collections} gen0 collections"));
