@@ -206,12 +206,12 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The abandoned caller's request is stored (or none is owed): their <c>live_calls</c> row goes.</summary>
-    public async Task ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default)
+    /// <summary>The abandoned caller's request is stored (or none is owed): their <c>live_calls</c> row goes. Says whether there was one.</summary>
+    public async Task<bool> ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(NamedQueries.Get("live_call_forget_abandoned"));
         command.Parameters.AddWithValue("call_id", callId);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
     /// <summary>Open callbacks per queue and state (metrics and the wallboard).</summary>

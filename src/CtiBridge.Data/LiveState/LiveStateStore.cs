@@ -170,11 +170,21 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     /// for which <paramref name="callerOwedCallback"/> says true (a waiting caller found gone when the call was
     /// adopted, whatever the disposition) has its row marked abandoned instead of deleted: the same write-ahead.
     /// </summary>
-    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers, Func<string, bool>? callerOwedCallback)
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers, Func<string, bool>? callerOwedCallback) =>
+        ChangesOf(acdEvent, keepAbandonedCallers, callerOwedCallback, rowForgotten: null);
+
+    /// <summary>
+    /// The writes one engine event needs; as <see cref="ChangesOf(AcdEvent, bool, Func{string, bool})"/>, and a call that ends
+    /// whose write-ahead row was already let go (<paramref name="rowForgotten"/>: the callback request was stored before this
+    /// writer had written the row) has its row deleted instead of marked.
+    /// </summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> ChangesOf(AcdEvent acdEvent, bool keepAbandonedCallers, Func<string, bool>? callerOwedCallback, Func<string, bool>? rowForgotten)
     {
         ArgumentNullException.ThrowIfNull(acdEvent);
         switch (acdEvent)
         {
+            case CallEnded x when keepAbandonedCallers && rowForgotten is not null && rowForgotten(x.CallId):
+                return [Command("live_call_delete", ("call_id", x.CallId))];
             case CallEnded { Disposition: CallDisposition.Abandoned } x when keepAbandonedCallers:
                 return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
             case CallEnded x when keepAbandonedCallers && callerOwedCallback is not null && callerOwedCallback(x.CallId):

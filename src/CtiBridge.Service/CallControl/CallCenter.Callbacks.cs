@@ -57,6 +57,9 @@ public sealed partial class CallCenter
     /// </summary>
     internal bool KeepsAbandonedCallers => _callbacks is CallbackService && LiveState is not null;
 
+    /// <summary>Orders the live state writer's writes of an abandoned caller's row and the delete once their callback is stored.</summary>
+    internal AbandonedCallerRows AbandonedCallerRows { get; }
+
     /// <summary>How callback calls are dialled.</summary>
     public CallbackDialOptions CallbackDialing { get; init; } = new();
 
@@ -644,7 +647,7 @@ public sealed partial class CallCenter
             // leaves the row, and the sweep requests the callback (once) from it.
             if (KeepsAbandonedCallers && callbacks is CallbackService service)
             {
-                await service.ForgetAbandonedCallAsync(abandonedCallId, ct).ConfigureAwait(false);
+                await AbandonedCallerRows.ForgetAsync(abandonedCallId, c => service.ForgetAbandonedCallAsync(abandonedCallId, c), ct).ConfigureAwait(false);
             }
         });
     }
@@ -697,7 +700,7 @@ public sealed partial class CallCenter
 
             if (writtenAhead && callbacks is CallbackService service)
             {
-                await service.ForgetAbandonedCallAsync(callId, ct).ConfigureAwait(false);
+                await AbandonedCallerRows.ForgetAsync(callId, c => service.ForgetAbandonedCallAsync(callId, c), ct).ConfigureAwait(false);
                 _callersGoneAtAdoption.TryRemove(callId, out _);
             }
         });

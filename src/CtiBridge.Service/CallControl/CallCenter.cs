@@ -49,6 +49,7 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        AbandonedCallerRows = new AbandonedCallerRows(_time);
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _lastAt = _time.GetUtcNow();
         _controlled = controlledServers;

@@ -32,20 +32,26 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
     /// at <paramref name="done"/> (call control has stopped) what is still queued is written, then it ends.
     /// </summary>
     private Task WriteIvrAsync(System.Threading.Channels.ChannelReader<LiveStateWrite> changes, CancellationToken done, CancellationToken abort) =>
-        WriteBatchesAsync(changes, pending => [.. pending.Select(c => c.Command())], done, abort);
+        WriteBatchesAsync(changes, pending => [.. pending.Select(c => c.Command())], order: null, done, abort);
 
     /// <summary>Writes <c>live_agents</c> and <c>live_calls</c> from the call center's events until the subscription ends.</summary>
     private Task WriteAsync(System.Threading.Channels.ChannelReader<Core.Acd.AcdEvent> events, CancellationToken abort) =>
-        WriteBatchesAsync(events, pending => [.. pending.SelectMany(e => LiveStateStore.ChangesOf(e, center.KeepsAbandonedCallers, center.CallerGoneAtAdoptionKeepsRow))], CancellationToken.None, abort);
+        WriteBatchesAsync(
+            events,
+            pending => [.. pending.SelectMany(e => LiveStateStore.ChangesOf(e, center.KeepsAbandonedCallers, center.CallerGoneAtAdoptionKeepsRow, center.AbandonedCallerRows.Forgotten))],
+            center.AbandonedCallerRows,
+            CancellationToken.None,
+            abort);
 
     /// <summary>
     /// The write loop both tables' changes go through: whatever has accumulated (up to 2 000) in one
     /// transaction, kept in order and tried again each second while the database is down (the state must
     /// not skip a change). Ends when <paramref name="changes"/> completes, or at <paramref name="done"/>
-    /// once what is queued is written; at <paramref name="abort"/> at once, saying how much was not stored.
+    /// once what is queued is written; at <paramref name="abort"/> at once, saying how much was not stored. With
+    /// <paramref name="order"/>, each batch is made and stored inside its gate (abandoned callers' rows).
     /// </summary>
     private async Task WriteBatchesAsync<T>(
-        System.Threading.Channels.ChannelReader<T> changes, Func<List<T>, NpgsqlBatchCommand[]> commands, CancellationToken done, CancellationToken abort)
+        System.Threading.Channels.ChannelReader<T> changes, Func<List<T>, NpgsqlBatchCommand[]> commands, AbandonedCallerRows? order, CancellationToken done, CancellationToken abort)
     {
         var pending = new List<T>();
         var more = true;
@@ -76,7 +82,11 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
             try
             {
                 // Commands are made per attempt: a batch command cannot go into a second batch.
-                await store.ApplyAsync(commands(pending), abort).ConfigureAwait(false);
+                using (order is null ? null : await order.EnterWriteAsync(abort).ConfigureAwait(false))
+                {
+                    await store.ApplyAsync(commands(pending), abort).ConfigureAwait(false);
+                }
+
                 pending = [];
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)

@@ -468,8 +468,8 @@ public sealed partial class CallbackService : ICallbackRequests, ICallbackJobs, 
         }
     }
 
-    /// <summary>The abandoned caller's request is stored (or none was owed): their write-ahead row in <c>live_calls</c> goes.</summary>
-    public Task ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default) => _store.ForgetAbandonedCallAsync(callId, cancellationToken);
+    /// <summary>The abandoned caller's request is stored (or none was owed): their write-ahead row in <c>live_calls</c> goes. Says whether there was one.</summary>
+    public Task<bool> ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default) => _store.ForgetAbandonedCallAsync(callId, cancellationToken);
 
     // ------------------------------------------------------------------ sweep parts (issue 11 leftovers)
 
