@@ -72,10 +72,11 @@ public static class PostgresServer
                 return built;
             }
 
-            // The name carries the migrations' checksums, so a changed migration gets a new template.
+            // The name carries each migration's version, name and checksum, so a changed or renumbered migration gets a
+            // new template (the template's schema_migrations rows hold versions and names too).
             var catalog = MigrationCatalog.Embedded;
             var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
-                System.Text.Encoding.UTF8.GetBytes(string.Join(",", catalog.Migrations.Select(m => m.Checksum)))))[..16];
+                System.Text.Encoding.UTF8.GetBytes(string.Join(",", catalog.Migrations.Select(m => $"{m.Version}:{m.Name}:{m.Checksum}")))))[..16];
             var template = $"tpl_ctibridge_{fingerprint}";
 
             await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString) { Pooling = false }.ConnectionString);

@@ -1,3 +1,4 @@
+using CtiBridge.Data.Queries;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -129,7 +130,7 @@ public sealed class CallRecordWriter
 
         await ExecuteWithArraysAsync(
             connection,
-            "SELECT records_refresh_rollups(@entry, @answer)",
+            NamedQueries.Get("records_refresh_rollups"),
             [("entry", NpgsqlDbType.TimestampTz, entry.ToArray()), ("answer", NpgsqlDbType.TimestampTz, answer.ToArray())],
             cancellationToken).ConfigureAwait(false);
     }
@@ -150,7 +151,7 @@ public sealed class CallRecordWriter
         }
 
         await ExecuteWithArraysAsync(
-            connection, "SELECT records_refresh_agent_state_rollups(@hours)", [("hours", NpgsqlDbType.TimestampTz, hours.ToArray())], cancellationToken).ConfigureAwait(false);
+            connection, NamedQueries.Get("records_refresh_agent_state_rollups"), [("hours", NpgsqlDbType.TimestampTz, hours.ToArray())], cancellationToken).ConfigureAwait(false);
     }
 
     // Recounts the quarters of the agents' outbound-call rollup (migration 0032) the batch's outbound
@@ -174,7 +175,7 @@ public sealed class CallRecordWriter
         }
 
         await ExecuteWithArraysAsync(
-            connection, "SELECT records_refresh_agent_outbound_rollups(@quarters)", [("quarters", NpgsqlDbType.TimestampTz, quarters.ToArray())], cancellationToken).ConfigureAwait(false);
+            connection, NamedQueries.Get("records_refresh_agent_outbound_rollups"), [("quarters", NpgsqlDbType.TimestampTz, quarters.ToArray())], cancellationToken).ConfigureAwait(false);
     }
 
     // The answers' scores onto their calls' rows, in the batch's transaction: an instance that adopted a
@@ -253,7 +254,7 @@ public sealed class CallRecordWriter
             return;
         }
 
-        await using (var command = _dataSource.CreateCommand("SELECT records_ensure_partitions(@from, @to)"))
+        await using (var command = _dataSource.CreateCommand(NamedQueries.Get("records_ensure_partitions")))
         {
             command.Parameters.AddWithValue("from", missing.Min());
             command.Parameters.AddWithValue("to", missing.Max());
