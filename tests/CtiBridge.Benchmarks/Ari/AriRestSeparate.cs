@@ -186,14 +186,23 @@ internal static class AriRestSeparate
         // socket per call in flight, a fixed GET written and the known-length answer read, no
         // HTTP parsing, headers or JSON. What it adds at 200 in flight is the queue of the
         // machine (kernel + server), which no client can avoid.
+        // --raw 1 --pipeline D: the same floor for a pipelining client: the client's connection
+        // count, requests written behind each other and queued writes as AriPipelinedTransport
+        // does, answers read by their known length in order; still no HTTP parsing or JSON.
         RawHttpClient? rawClient = null;
-        if (raw == 1)
+        RawPipelinedClient? rawPipelined = null;
+        if (raw == 1 && pipeline > 1)
+        {
+            rawPipelined = await RawPipelinedClient.OpenAsync(port, Math.Min(inFlight, connections));
+        }
+        else if (raw == 1)
         {
             connections = inFlight;
             rawClient = await RawHttpClient.OpenAsync(port, inFlight);
         }
 
-        Func<int, long, Task> call = rawClient is null
+        Func<int, long, Task> call = rawPipelined is not null ? rawPipelined.GetChannelAsync
+            : rawClient is null
             ? (_, id) => client.Channels.GetAsync(id.ToString(CultureInfo.InvariantCulture))
             : rawClient.GetChannelAsync;
 
@@ -278,7 +287,7 @@ internal static class AriRestSeparate
             added.Add(total - own);
         }
 
-        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? " RAW socket client" : $" AriClient over {transport}{(pipeline > 1 ? $", pipelined up to {pipeline}" : "")}")}, {inFlight} in flight, {connections} connections, {calls} calls");
+        var prefix = string.Create(CultureInfo.InvariantCulture, $"// ARI separate{(raw == 1 ? $" RAW socket client{(pipeline > 1 ? ", pipelined" : "")}" : $" AriClient over {transport}{(pipeline > 1 ? $", pipelined up to {pipeline}" : "")}")}, {inFlight} in flight, {connections} connections, {calls} calls");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{prefix}: {calls / wall.TotalSeconds:F0} calls/s, client process CPU {cpu.TotalMicroseconds / calls:F1} µs per call (user {user.TotalMicroseconds / calls:F1}, kernel {(cpu - user).TotalMicroseconds / calls:F1}), " +
             $"{openedDuring} connections opened while timing, {(double)allocated / calls:F0} bytes allocated per call (the benchmark's own loop included), {collections} gen0 collections"));
@@ -319,6 +328,144 @@ internal static class AriRestSeparate
         double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{prefix}, {what}: p50 {P(0.50):0.000} ms, p99 {P(0.99):0.000} ms, max {sorted[^1]:0.000} ms"));
+    }
+
+    /// <summary>
+    /// The floor for a pipelining client: a few sockets shared by all workers (worker modulo the
+    /// count), each call's GET appended to its socket's pending bytes and written by a queued
+    /// thread-pool item (so requests that come together go out in one send, as in
+    /// AriPipelinedTransport), and each socket's answers read in order by their known length.
+    /// </summary>
+    private sealed class RawPipelinedClient
+    {
+        private readonly Pipe[] _pipes;
+
+        private RawPipelinedClient(Pipe[] pipes) => _pipes = pipes;
+
+        public static async Task<RawPipelinedClient> OpenAsync(int port, int count)
+        {
+            var answer = await File.ReadAllBytesAsync(Path.Combine(AriRecordings.Directory, "rest", "31-channel-get.http"));
+            var pipes = new Pipe[count];
+            for (var i = 0; i < count; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(IPAddress.Loopback, port);
+                pipes[i] = new Pipe(socket, answer.Length);
+            }
+
+            return new RawPipelinedClient(pipes);
+        }
+
+        public Task GetChannelAsync(int worker, long id) => _pipes[worker % _pipes.Length].SendAsync(id);
+
+        private sealed class Pipe : IThreadPoolWorkItem
+        {
+            private readonly Socket _socket;
+            private readonly int _answerLength;
+            private readonly Lock _lock = new();
+            private readonly Queue<TaskCompletionSource> _waiting = new();
+            private byte[] _pending = new byte[4096];
+            private byte[] _sending = new byte[4096];
+            private int _pendingLength;
+            private bool _flushQueued;
+            private bool _writing;
+
+            public Pipe(Socket socket, int answerLength)
+            {
+                _socket = socket;
+                _answerLength = answerLength;
+                _ = ReadAsync();
+            }
+
+            public Task SendAsync(long id)
+            {
+                var done = new TaskCompletionSource();
+                var request = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                    $"GET {ChannelPrefix}{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+                lock (_lock)
+                {
+                    if (_pending.Length < _pendingLength + request.Length)
+                    {
+                        Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + request.Length));
+                    }
+
+                    request.CopyTo(_pending, _pendingLength);
+                    _pendingLength += request.Length;
+                    _waiting.Enqueue(done);
+                    if (!_flushQueued && !_writing)
+                    {
+                        _flushQueued = true;
+                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+                    }
+                }
+
+                return done.Task;
+            }
+
+            void IThreadPoolWorkItem.Execute() => _ = FlushAsync();
+
+            private async Task FlushAsync()
+            {
+                while (true)
+                {
+                    int length;
+                    lock (_lock)
+                    {
+                        _flushQueued = false;
+                        if (_writing || _pendingLength == 0)
+                        {
+                            return;
+                        }
+
+                        _writing = true;
+                        (_pending, _sending) = (_sending, _pending);
+                        length = _pendingLength;
+                        _pendingLength = 0;
+                    }
+
+                    await _socket.SendAsync(_sending.AsMemory(0, length));
+                    lock (_lock)
+                    {
+                        _writing = false;
+                        if (_pendingLength == 0)
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+
+            private async Task ReadAsync()
+            {
+                var buffer = new byte[64 * 1024];
+                var filled = 0;
+                while (true)
+                {
+                    var n = await _socket.ReceiveAsync(buffer.AsMemory(filled));
+                    if (n == 0)
+                    {
+                        return;
+                    }
+
+                    filled += n;
+                    var start = 0;
+                    while (filled - start >= _answerLength)
+                    {
+                        TaskCompletionSource done;
+                        lock (_lock)
+                        {
+                            done = _waiting.Dequeue();
+                        }
+
+                        start += _answerLength;
+                        done.SetResult();
+                    }
+
+                    Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
+                    filled -= start;
+                }
+            }
+        }
     }
 
     /// <summary>One socket per worker; a call writes a fixed GET and reads the recorded answer's length.</summary>
