@@ -268,6 +268,10 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
         return takeovers;
     }
 
+    // Where dialer_adopt_attempts.sql returns the lead: its id and the number dialled from the attempt row,
+    // the rest from dialer_leads as it was before the attempt.
+    private static readonly LeadOrdinals AdoptedLeadColumns = new(Id: 2, PhoneNumber: 3, TimeZoneId: 9, Attempts: 10, NextAttemptAt: 11, LastOutcome: 12);
+
     /// <summary>Moves <paramref name="owner"/>'s agent lines and open attempts to this instance, inside the caller's transaction.</summary>
     private async Task<(List<AdoptedAgentLine> Lines, List<AdoptedAttempt> Attempts)> TakeRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string owner, CancellationToken cancellationToken)
     {
@@ -292,15 +296,7 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var lead = new Lead
-                {
-                    Id = reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
-                    PhoneNumber = reader.GetString(3),
-                    TimeZoneId = reader.IsDBNull(9) ? null : reader.GetString(9),
-                    Attempts = reader.GetInt32(10),
-                    NextAttemptAt = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
-                    LastOutcome = reader.IsDBNull(12) ? null : Enum.Parse<CallOutcome>(reader.GetString(12)),
-                };
+                var lead = LeadRow.Read(reader, AdoptedLeadColumns);
                 attempts.Add(new AdoptedAttempt(
                     reader.GetString(0), reader.GetString(1), lead, reader.GetFieldValue<DateTimeOffset>(4),
                     reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),

@@ -20,6 +20,10 @@ public sealed record HopperLead(Lead Lead, string CustomFieldsJson, string? Assi
 /// </summary>
 public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)
 {
+    // Where the claim queries (dialer_hopper_claim*.sql) return the lead: lead_id, phone_number, time_zone,
+    // attempts, next_attempt_at, last_outcome; then custom_fields and assigned_agent.
+    private static readonly LeadOrdinals HopperLeadColumns = new(Id: 0, PhoneNumber: 1, TimeZoneId: 2, Attempts: 3, NextAttemptAt: 4, LastOutcome: 5);
+
     /// <summary>How long an instance's claims outlive its last heartbeat (send one every third of this).</summary>
     public static TimeSpan ClaimLease { get; } = TimeSpan.FromSeconds(60);
 
@@ -77,15 +81,7 @@ public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, T
         var leads = new List<HopperLead>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var lead = new Lead
-            {
-                Id = reader.GetInt64(0).ToString(CultureInfo.InvariantCulture),
-                PhoneNumber = reader.GetString(1),
-                TimeZoneId = reader.IsDBNull(2) ? null : reader.GetString(2),
-                Attempts = reader.GetInt32(3),
-                NextAttemptAt = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
-                LastOutcome = reader.IsDBNull(5) ? null : Enum.Parse<CallOutcome>(reader.GetString(5)),
-            };
+            var lead = LeadRow.Read(reader, HopperLeadColumns);
             leads.Add(new HopperLead(lead, reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
 

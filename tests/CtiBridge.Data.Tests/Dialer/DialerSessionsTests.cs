@@ -16,7 +16,7 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>An instance with one open attempt (answered, written ahead) and one agent on a line (its channel written ahead).</summary>
-    private async Task<(string Instance, string CallId, DialerSessions Session)> InstanceWithACallAsync()
+    private async Task<(string Instance, string CallId, DialerSessions Session, Lead Lead)> InstanceWithACallAsync()
     {
         var instance = "s" + Guid.NewGuid().ToString("N")[..10];
         var id = "c" + Guid.NewGuid().ToString("N")[..10];
@@ -32,13 +32,13 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
         await new AgentLines(fixture.Database.DataSource, _clock).JoinAsync("a-" + instance, id, instance, "dagent-" + instance, "PJSIP/1001", Ct);
         var session = new DialerSessions(fixture.Database.DataSource, instance, _clock);
         await session.StartAsync("app-" + instance, Ct);
-        return (instance, order.Call.CallId, session);
+        return (instance, order.Call.CallId, session, lead);
     }
 
     [Fact]
     public async Task AdoptDead_LivingInstance_NothingAdopted_KilledInstance_AdoptedOnceByOneSurvivor_WithWhatWasWrittenAhead()
     {
-        var (dead, callId, session) = await InstanceWithACallAsync();
+        var (dead, callId, session, lead) = await InstanceWithACallAsync();
         await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + dead, _clock);
         await survivor.StartAsync("app-survivor", Ct);
         await using var other = new DialerSessions(fixture.Database.DataSource, "other-" + dead, _clock);
@@ -58,6 +58,9 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
         Assert.Equal("app-" + dead, takeover.Application);
         var attempt = Assert.Single(takeover.Attempts);
         Assert.Equal((callId, (DateTimeOffset?)_clock.GetUtcNow().AddSeconds(2), (CallOutcome?)CallOutcome.HumanAnswer, 0), (attempt.CallId, attempt.AnsweredAt, attempt.AnsweredBy, attempt.Lead.Attempts));
+        // The lead as it was before the attempt, with the number the attempt dialled.
+        var dialled = await fixture.Database.ScalarAsync<string>($"SELECT phone_number FROM dialer_attempts WHERE call_id = '{callId}'", Ct);
+        Assert.Equal(lead with { PhoneNumber = dialled }, attempt.Lead);
         Assert.Equal(new AdoptedAgentLine("a-" + dead, takeover.AgentLines[0].CampaignId, "dagent-" + dead, "PJSIP/1001"), Assert.Single(takeover.AgentLines));
         Assert.Equal("survivor-" + dead, await fixture.Database.ScalarAsync<string>($"SELECT instance_id FROM dialer_attempts WHERE call_id = '{callId}' AND adopted_at IS NOT NULL", Ct));
 
@@ -69,7 +72,7 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
     [Fact]
     public async Task AdoptDead_CleanlyStoppedInstance_IsNotAdopted()
     {
-        var (dead, _, session) = await InstanceWithACallAsync();
+        var (dead, _, session, _) = await InstanceWithACallAsync();
         await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + dead, _clock);
         await survivor.StartAsync("app-survivor", Ct);
 
@@ -94,7 +97,7 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
     [Fact]
     public async Task LockBackendTerminated_HoldIsLost_TakenBackWithItsOwnRowsWhenNobodyAdoptedThem()
     {
-        var (instance, callId, session) = await InstanceWithACallAsync();
+        var (instance, callId, session, _) = await InstanceWithACallAsync();
         await using var _ = session;
         Assert.False(session.Lost.IsCancellationRequested);
 
@@ -117,7 +120,7 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
     [Fact]
     public async Task LockBackendTerminated_RowsAdoptedMeanwhile_TakenBackEmpty_StartsClean()
     {
-        var (instance, callId, session) = await InstanceWithACallAsync();
+        var (instance, callId, session, _) = await InstanceWithACallAsync();
         await using var _ = session;
         await using var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + instance, _clock);
         await survivor.StartAsync("app-survivor-" + instance, Ct);
