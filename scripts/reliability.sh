@@ -5,7 +5,13 @@
 # Asterisk servers, the AMI/ARI reader fuzzers, the endpoint and role abuse tests).
 #
 #   scripts/reliability.sh            everything (about as long as the fault suite, plus one build)
+#   scripts/reliability.sh --recovery only the fault tests that measure a time to recover (about 2 min of tests, plus the build)
 #   scripts/reliability.sh --list     print what would run, run nothing
+#
+# Either run ends with the table of the time to recover each fault test measured (docs/reliability.md,
+# "Time to recover"): the tests append one row each to $CTIBRIDGE_RECOVERY_OUT (a temporary file unless
+# set), and the kill -9 test its takeover times to $CTIBRIDGE_TAKEOVER_OUT. The times are measured, never
+# asserted; each row carries the 1-minute load average it ran at.
 #
 # Each project goes through scripts/test.sh (Release build, a private PostgreSQL, PbxSim on loopback);
 # prints one `N passed, N failed` line per project and a total; exits 1 when any test failed or a
@@ -24,12 +30,25 @@ runs=(
   "tests/CtiBridge.Service.Tests|CtiBridge.Service.Tests.Http.EndpointAbuseTests CtiBridge.Service.Tests.Http.AccessApiTests CtiBridge.Service.Tests.Live.LiveRolesTests CtiBridge.Service.Tests.HighAvailability.CallControlLeaseTests CtiBridge.Service.Tests.HighAvailability.TakeoverTests CtiBridge.Service.Tests.HighAvailability.CallbackTakeoverTests CtiBridge.Service.Tests.CallControl.RestartRecoveryTests CtiBridge.Service.Tests.CallControl.AdoptedRingingLegTests CtiBridge.Service.Tests.CallControl.AdoptedRecordingTests CtiBridge.Service.Tests.CallControl.SitesTests CtiBridge.Service.Tests.CallControl.SplitSitesTests CtiBridge.Service.Tests.Callbacks.CallbackKillTests CtiBridge.Service.Tests.Dialer.UnrecordedAttemptTests"
 )
 
+# The fault tests that measure a time to recover (--recovery).
+recovery_runs=(
+  "tests/CtiBridge.Resilience.Tests|CtiBridge.Resilience.Tests.AsteriskFaultTests CtiBridge.Resilience.Tests.DatabaseFaultTests CtiBridge.Resilience.Tests.DatabaseServerRestartTests CtiBridge.Resilience.Tests.SlowConsumerTests CtiBridge.Resilience.Tests.ClockJumpTests CtiBridge.Resilience.Tests.KillHardTests"
+  "tests/CtiBridge.Data.Tests|CtiBridge.Data.Tests.Records.JournalFullTests"
+)
+
 list=0
-case "${1:-}" in
-  --list) list=1 ;;
-  "") ;;
-  *) echo "usage: scripts/reliability.sh [--list]" >&2; exit 2 ;;
-esac
+for arg in "$@"; do
+  case "$arg" in
+    --list) list=1 ;;
+    --recovery) runs=("${recovery_runs[@]}") ;;
+    *) echo "usage: scripts/reliability.sh [--recovery] [--list]" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$list" -eq 0 ]; then
+  export CTIBRIDGE_RECOVERY_OUT="${CTIBRIDGE_RECOVERY_OUT:-$(mktemp /tmp/ctibridge-recovery.XXXXXX)}"
+  export CTIBRIDGE_TAKEOVER_OUT="${CTIBRIDGE_TAKEOVER_OUT:-$(mktemp /tmp/ctibridge-takeover.XXXXXX)}"
+fi
 
 passed=0 failed=0 summary=()
 for run in "${runs[@]}"; do
@@ -64,4 +83,11 @@ done
 echo "===== reliability (docs/reliability.md) ====="
 printf '%s\n' "${summary[@]}"
 echo "$passed passed, $failed failed"
+echo "===== time to recover (measured, not asserted; $(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo '?'), Release) ====="
+echo "| fault | time to recover | what was measured | load (1 min) |"
+echo "|---|---|---|---|"
+sort "$CTIBRIDGE_RECOVERY_OUT"
+# The kill -9 rows: the standby's takeover, from the kill (scripts/measure-takeover.sh repeats it).
+sed 's/^/kill -9 of the active instance: /' "$CTIBRIDGE_TAKEOVER_OUT"
+uptime
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,3 +1,4 @@
+using CtiBridge.Asterisk.Ami;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Core.Acd;
 using CtiBridge.Service.Hosting;
@@ -29,6 +30,8 @@ public sealed class AsteriskFaultTests
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
         await using var rig = await CallTraffic.StartAsync(database, AgentCount, ct);
+        var restartedAt = DateTimeOffset.MaxValue;
+        DateTimeOffset? reconnectedAt = null;
 
         await CallTraffic.CallInAsync(rig, CallCount, Pace, ct, async n =>
         {
@@ -38,13 +41,24 @@ public sealed class AsteriskFaultTests
                 // Customers call again once the service's Stasis app is back (calls placed in the gap
                 // itself are the "ARI events cut" case, docs/reliability.md).
                 await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "a first answered call", ct);
+                restartedAt = DateTimeOffset.UtcNow;
                 rig.Pbx.Restart();
                 await CallTraffic.EventuallyAsync(async () => !await CallControlHealthyAsync(rig, ct), () => Task.FromResult("call control to notice the restart"), ct);
                 await CallTraffic.EventuallyAsync(() => CallControlHealthyAsync(rig, ct), () => Task.FromResult("call control to reconnect after the restart"), ct);
+                reconnectedAt = DateTimeOffset.UtcNow;
             }
         });
 
         await AssertServedAfterFaultAsync(rig, ct);
+
+        // Time to recover (measured, never asserted): from the restart until a caller who called after it is answered.
+        var events = rig.AcdEvents.Snapshot();
+        var newCalls = events.OfType<CallEnqueued>().GroupBy(e => e.CallId).Where(g => g.Min(e => e.At) >= restartedAt).Select(g => g.Key).ToHashSet();
+        var firstAnswer = events.OfType<CallAnswered>().Where(e => newCalls.Contains(e.CallId)).Select(e => (DateTimeOffset?)e.At).Min();
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "PbxSim restarted mid-traffic",
+            RecoveryReport.Between(restartedAt, firstAnswer),
+            $"from the restart until the first caller who called after it is answered by an agent (call control healthy again, the test polling every 20 ms, at {RecoveryReport.Between(restartedAt, reconnectedAt)}); {CallCount} callers at {Pace.TotalMilliseconds:0} ms, {AgentCount} agents"));
         await CallTraffic.AssertSettledAsync(rig, Agents, ct);
         var lost = rig.AcdEvents.Snapshot().OfType<CallEnded>().Count(e => e.Disposition == CallDisposition.SystemLost);
         Assert.True(lost > 0, "the restart happened with calls up, so some calls must end as system-lost");
@@ -64,12 +78,16 @@ public sealed class AsteriskFaultTests
         await using var proxies = new AsteriskProxies();
         await using var rig = await CallTraffic.StartAsync(database, AgentCount, ct, configureService: proxies.Insert);
         var proxy = link == "ami" ? proxies.Ami! : proxies.Ari!;
+        // What the service's own AMI client receives, with when: its login again after a cut, its next event.
+        using var ami = new AmiWatch(rig.Services.GetRequiredService<IReadOnlyList<AsteriskServer>>()[0].Ami);
+        DateTimeOffset faultAt = default, restoredAt = default;
 
         await CallTraffic.CallInAsync(rig, CallCount, Pace, ct, async n =>
         {
             if (n == 4)
             {
                 await rig.AcdEvents.WaitForAsync<CallAnswered>(_ => true, "a first answered call", ct);
+                faultAt = DateTimeOffset.UtcNow;
                 if (fault == "cut")
                 {
                     proxy.Cut();
@@ -81,6 +99,7 @@ public sealed class AsteriskFaultTests
             }
             else if (n == 9)
             {
+                restoredAt = DateTimeOffset.UtcNow;
                 proxy.Restore();
                 if (link == "ari" && fault == "cut")
                 {
@@ -90,8 +109,33 @@ public sealed class AsteriskFaultTests
         });
 
         await AssertServedAfterFaultAsync(rig, ct);
+        ReportLinkRecovery(rig, ami, link, fault, faultAt, restoredAt);
         await CallTraffic.AssertSettledAsync(rig, Agents, ct);
         await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);
+    }
+
+    // Time to recover (measured, never asserted), from the link's restore: the caller who called right after it
+    // (customer 9) queued; for an AMI cut the AMI client logged in again and its next event; for an AMI stall its
+    // next event; for an ARI stall the first caller held by the stall queued.
+    private static void ReportLinkRecovery(CallCenterRig rig, AmiWatch ami, string link, string fault, DateTimeOffset faultAt, DateTimeOffset restoredAt)
+    {
+        var events = rig.AcdEvents.Snapshot();
+        var afterRestore = events.OfType<CallEnqueued>().FirstOrDefault(e => e.Caller.CallerNumber == "5550009")?.At;
+        var firstQueued = events.OfType<CallEnqueued>().Where(e => e.At >= restoredAt).Select(e => (DateTimeOffset?)e.At).Min();
+        var during = events.OfType<CallAnswered>().Count(e => e.At >= faultAt && e.At < restoredAt);
+        var outage = $"link {fault} for {RecoveryReport.Between(faultAt, restoredAt)} by the test, calls answered during it: {during}; {CallCount} callers at {Pace.TotalMilliseconds:0} ms, {AgentCount} agents";
+        var (name, time, what) = (link, fault) switch
+        {
+            ("ami", "cut") => ("AMI cut", ami.FirstEventAfterLoginAfter(restoredAt),
+                $"from the link's restore until the service's AMI client is logged in again ({RecoveryReport.Between(restoredAt, ami.LoginAfter(restoredAt))}) and its next AMI event arrives; the caller who called after the restore queued at {RecoveryReport.Between(restoredAt, afterRestore)}"),
+            ("ami", _) => ("AMI stalled", ami.FirstEventAfter(restoredAt),
+                $"from the stall's end until the service's AMI client receives its next event; the caller who called after it queued at {RecoveryReport.Between(restoredAt, afterRestore)}"),
+            ("ari", "cut") => ("ARI events WebSocket cut", afterRestore,
+                $"from the link's restore until the events WebSocket is back, the resync done and the caller who called after it (when the Stasis app was registered again) queued; first caller queued after the restore (one the resync adopted, or that caller) at {RecoveryReport.Between(restoredAt, firstQueued)}"),
+            _ => ("ARI stalled", firstQueued,
+                $"from the stall's end until the first caller the stall held is queued; the caller who called after it queued at {RecoveryReport.Between(restoredAt, afterRestore)}"),
+        };
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(name, RecoveryReport.Between(restoredAt, time), $"{what}; {outage}"));
     }
 
     private static IReadOnlyList<string> Agents => [.. CallTraffic.Agents(AgentCount).Select(a => a.AgentId)];
@@ -140,6 +184,59 @@ public sealed class AsteriskFaultTests
                 }
             },
             () => Task.FromResult("the Stasis app ctibridge to register again"), ct);
+    }
+}
+
+/// <summary>
+/// Reads a subscription to the service's own AMI client in the background and keeps when each login
+/// (resync signal) and each event arrived, for the time to recover of the AMI rows.
+/// </summary>
+internal sealed class AmiWatch : IDisposable
+{
+    private readonly AmiEventSubscription _subscription;
+    private readonly List<(DateTimeOffset At, bool Login)> _seen = [];
+
+    public AmiWatch(AmiClient client)
+    {
+        _subscription = client.SubscribeEvents(null);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var item in _subscription)
+                {
+                    lock (_seen)
+                    {
+                        _seen.Add((DateTimeOffset.UtcNow, item.IsResync));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or System.Threading.Channels.ChannelClosedException)
+            {
+            }
+        });
+    }
+
+    /// <summary>When the client logged in again after <paramref name="from"/>.</summary>
+    public DateTimeOffset? LoginAfter(DateTimeOffset from) => Seen().Where(s => s.Login && s.At >= from).Select(s => (DateTimeOffset?)s.At).FirstOrDefault();
+
+    /// <summary>When the first event came after the first login after <paramref name="from"/>.</summary>
+    public DateTimeOffset? FirstEventAfterLoginAfter(DateTimeOffset from) => LoginAfter(from) is { } login ? FirstEventAfter(login) : null;
+
+    /// <summary>When the first event (not a login) came at or after <paramref name="from"/>.</summary>
+    public DateTimeOffset? FirstEventAfter(DateTimeOffset from) => Seen().Where(s => !s.Login && s.At >= from).Select(s => (DateTimeOffset?)s.At).FirstOrDefault();
+
+    private List<(DateTimeOffset At, bool Login)> Seen()
+    {
+        lock (_seen)
+        {
+            return [.. _seen];
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription.Dispose();
     }
 }
 

@@ -27,12 +27,14 @@ public sealed class ClockJumpTests
             services: s => s.AddSingleton<TimeProvider>(clock));
         // One desk phone never answers: its calls need the ring timeout to move on.
         rig.Pbx.Phone("1003").NeverAnswers();
+        long jumpedAfter = 0;
 
         await CallTraffic.CallInAsync(rig, 14, TimeSpan.FromMilliseconds(150), ct, async n =>
         {
             if (n == 5)
             {
                 await rig.AcdEvents.WaitForAsync<Core.Acd.CallAnswered>(_ => true, "a first answered call", ct);
+                jumpedAfter = rig.AcdEvents.Snapshot().Select(e => e.Sequence).DefaultIfEmpty().Max();
                 clock.Jump(TimeSpan.FromMinutes(minutes));
             }
         });
@@ -41,6 +43,15 @@ public sealed class ClockJumpTests
         // it ringing), and after three it is paused for no-answer, as without a jump.
         await CallTraffic.AssertSettledAsync(rig, ["2001", "2002"], ct);
         Assert.Contains(rig.AcdEvents.Snapshot(), e => e is Core.Acd.CallOfferEnded { End: Core.Acd.OfferEnd.RingTimeout, AgentId: "2003" });
+
+        // Time to recover (measured, never asserted): nothing stops at a jump, so what is measured is whether the
+        // timers that ran across or after it kept time: the ring timeouts (2 s) that ended after the jump, with the
+        // ring's length as the ACD measured it (monotonic).
+        var rings = rig.AcdEvents.Snapshot().OfType<Core.Acd.CallOfferEnded>().Where(e => e.Sequence > jumpedAfter && e.End == Core.Acd.OfferEnd.RingTimeout).Select(e => e.RingTime).ToList();
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            $"wall clock stepped {(minutes < 0 ? "back" : "forward")} {Math.Abs(minutes)} min",
+            "0 (not interrupted)",
+            $"timers kept time across the step: {rings.Count} ring timeouts (configured 2 s) ended after it, after {(rings.Count == 0 ? "-" : $"{RecoveryReport.Seconds(rings.Min())} – {RecoveryReport.Seconds(rings.Max())}")} of ringing; 14 callers at 150 ms, {AgentCount} agents (one never answers)"));
         var never = (await rig.Center.GetAgentAsync("2003", ct))!;
         Assert.True(never.State is Core.Acd.AgentState.Ready or Core.Acd.AgentState.Paused, $"agent 2003 is {never.State}");
         await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);

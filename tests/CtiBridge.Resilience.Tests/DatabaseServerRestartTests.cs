@@ -32,12 +32,15 @@ public sealed class DatabaseServerRestartTests : IDisposable
         await using var database = await server.CreateMigratedDatabaseAsync(ct);
         await using var rig = await CallTraffic.StartAsync(database, AgentCount, ct, journalDirectory: _journalDirectory, configureService: ShortTimeouts);
         var answeredBefore = 0;
+        DateTimeOffset stoppedAt = default, startedAt = default;
+        Task<TimeSpan?> replayed = Task.FromResult<TimeSpan?>(null);
 
         await CallTraffic.CallInAsync(rig, 16, TimeSpan.FromMilliseconds(150), ct, async n =>
         {
             if (n == 4)
             {
                 answeredBefore = rig.AcdEvents.Snapshot().OfType<Core.Acd.CallAnswered>().Count();
+                stoppedAt = DateTimeOffset.UtcNow;
                 await server.StopAsync(mode, ct);
                 Assert.False(await server.AcceptsConnectionsAsync(ct), "the server must be down during the outage");
             }
@@ -47,6 +50,8 @@ public sealed class DatabaseServerRestartTests : IDisposable
                 await rig.AcdEvents.WaitForAsync<Core.Acd.CallAnswered>(_ => true, "a call answered while PostgreSQL is down", ct, nth: answeredBefore + 2);
                 await CallTraffic.EventuallyAsync(() => File.Exists(JournalPath) && new FileInfo(JournalPath).Length > 0, () => "records to reach the journal while PostgreSQL is down", ct);
                 await server.StartAgainAsync(ct);
+                startedAt = DateTimeOffset.UtcNow;
+                replayed = RecoveryReport.TimeUntilAsync(() => !File.Exists(JournalPath) || new FileInfo(JournalPath).Length == 0, TimeSpan.FromSeconds(30), ct);
             }
         });
 
@@ -57,6 +62,7 @@ public sealed class DatabaseServerRestartTests : IDisposable
 
         // Replayed while the service runs (a later batch finds the server back), not only at stop.
         await CallTraffic.EventuallyAsync(() => !File.Exists(JournalPath) || new FileInfo(JournalPath).Length == 0, () => "the journal to drain into the restarted PostgreSQL", ct);
+        DatabaseFaultTests.ReportJournalReplay(rig, $"PostgreSQL server stopped ({mode})", "the server accepts connections again", stoppedAt, startedAt, await replayed);
         await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);
         Assert.False(File.Exists(JournalPath + ".rejected"), "no record may be refused by the database after the replay");
     }

@@ -66,6 +66,14 @@ public sealed class SlowConsumerTests
         await Assert.ThrowsAsync<LiveSubscriberTooSlowException>(() => stuck.Reader.Completion);
         Assert.True(hungReceiver.Connections >= 1, "the webhook receiver should have been tried");
 
+        // Time to recover (measured, never asserted): call handling never stopped, so there is nothing to recover
+        // from; what the slow consumers could have cost is the callers' wait, enqueue to answer.
+        var waits = rig.AcdEvents.Snapshot().OfType<CallAnswered>().Select(e => e.Wait).ToList();
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "slow consumers (stuck subscriber, unread event stream, hung webhook)",
+            "0 (not interrupted)",
+            $"call handling never stopped: {waits.Count} callers answered, their wait from enqueue to answer {RecoveryReport.Seconds(waits.Min())} – {RecoveryReport.Seconds(waits.Max())}; the stuck subscriber cut off at its capacity ({SlowCapacity} events); 16 callers at 150 ms, {AgentCount} agents"));
+
         await CallTraffic.AssertRecordsKeptAsync(rig, database, ct);
     }
 
