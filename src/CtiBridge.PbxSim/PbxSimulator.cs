@@ -211,6 +211,14 @@ public sealed class PbxSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// ARI events handed so far to the <c>/ari/events</c> WebSockets subscribed to <paramref name="app"/> (once per
+    /// connection), counted before they are queued for sending: a client that has read this many has read every
+    /// event sent to it. A test driving PbxSim and a client on one fake clock compares it with what the client
+    /// read, to move the clock only once nothing is in flight.
+    /// </summary>
+    public long AriEventsDeliveredTo(string app) => Ari.DeliveredTo(app);
+
     /// <summary>True while a client holds an <c>/ari/events</c> WebSocket for <paramref name="app"/>.</summary>
     public bool AriHasApplication(string app) => Ari.HasApplication(app);
 

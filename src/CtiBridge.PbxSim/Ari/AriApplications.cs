@@ -19,6 +19,13 @@ internal sealed class AriApplications
     private readonly object _holdLock = new();
     private List<(string App, byte[] Json)>? _held;
 
+    // Events handed to each application's subscribers (once per subscriber), for a test that must know when a
+    // client has read everything sent to it (a fake clock moved only once nothing is in flight).
+    private readonly ConcurrentDictionary<string, long> _delivered = new(StringComparer.Ordinal);
+
+    /// <summary>Events handed so far to the subscribers of <paramref name="app"/> (each subscriber counts once per event).</summary>
+    public long DeliveredTo(string app) => _delivered.TryGetValue(app, out var count) ? count : 0;
+
     public bool HasApplication(string app) => _apps.TryGetValue(app, out var list) && list.Count > 0;
 
     public IEnumerable<string> Names => _apps.Where(a => a.Value.Count > 0).Select(a => a.Key).Order(StringComparer.Ordinal);
@@ -96,6 +103,8 @@ internal sealed class AriApplications
         {
             foreach (var subscriber in list)
             {
+                // Counted before it is queued, so a reader who has taken this many has taken every event sent so far.
+                _delivered.AddOrUpdate(app, 1, static (_, count) => count + 1);
                 subscriber.Send(json);
             }
         }

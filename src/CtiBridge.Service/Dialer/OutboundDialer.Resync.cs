@@ -60,7 +60,7 @@ public sealed partial class OutboundDialer
     private void CheckChannelsUp(HashSet<string> known, bool afterGap)
     {
         var knownAtGap = known;
-        _ = Task.Run(async () =>
+        _ = Activity.Run(async () =>
         {
             try
             {
@@ -165,7 +165,7 @@ public sealed partial class OutboundDialer
             return;
         }
 
-        _ = Task.Run(async () =>
+        _ = Activity.Run(async () =>
         {
             try
             {

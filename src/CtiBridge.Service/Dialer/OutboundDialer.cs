@@ -84,6 +84,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _tasks = [];
     private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
+    private int _tickQueued;
     private DateTimeOffset _lastHeartbeat = DateTimeOffset.MinValue;
     private long _agentLegs;
 
@@ -135,6 +136,12 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
     public string InstanceId { get; }
+
+    /// <summary>
+    /// The work this dialer has in hand (loop steps, unanswered requests, background checks, events read): a test
+    /// driving it on a fake clock moves the clock only when none is pending (docs/dialer.md, "Testing").
+    /// </summary>
+    internal DialerActivity Activity { get; } = new();
 
     /// <summary>The Asterisk server (asterisk[].name) this dialer places its calls on, as stored in its rows.</summary>
     public string AsteriskServerName { get; }
@@ -258,6 +265,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private Task<T> RequestAsync<T>(Func<DateTimeOffset, Task<T>> action, CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Activity.Start();
         if (!_work.Writer.TryWrite(async now =>
             {
                 try
@@ -271,13 +279,22 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 }
             }))
         {
+            Activity.End();
             throw new InvalidOperationException("The dialer has stopped.");
         }
 
         return done.Task.WaitAsync(cancellationToken);
     }
 
-    private void Post(Func<DateTimeOffset, Task> work) => _work.Writer.TryWrite(work);
+    private void Post(Func<DateTimeOffset, Task> work)
+    {
+        // Counted from now until the loop has run it (DialerActivity).
+        Activity.Start();
+        if (!_work.Writer.TryWrite(work))
+        {
+            Activity.End(); // stopped: it never runs
+        }
+    }
 
     private async Task RunLoopAsync(CancellationToken cancellationToken)
     {
@@ -295,6 +312,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                     // One failed step (a database hiccup, a bad event) must not stop every campaign.
                     LogWorkFailed(_logger, ex);
                 }
+                finally
+                {
+                    Activity.End();
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -309,6 +330,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             await foreach (var message in _events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 Post(now => OnEventAsync(message, now));
+                if (message is not AriEventGap)
+                {
+                    // Counted after the post: read and not yet handled is still work in hand.
+                    Activity.EventRead();
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -318,14 +344,25 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     private async Task TickAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_settings.PlanIntervalSeconds), _time);
+        // The round is posted by the timer's own callback, so it is in hand the moment the clock reaches it (a test
+        // moving a fake clock sees it pending at once); at most one waits on the loop, so a loop slower than the
+        // interval skips rounds instead of piling them up (as PeriodicTimer, used before, did).
+        Post(now => PlanAllAsync(now, forceRefresh: true));
+        var interval = TimeSpan.FromSeconds(_settings.PlanIntervalSeconds);
+        using var timer = _time.CreateTimer(_ =>
+        {
+            if (Interlocked.Exchange(ref _tickQueued, 1) == 0)
+            {
+                Post(now =>
+                {
+                    Volatile.Write(ref _tickQueued, 0);
+                    return PlanAllAsync(now, forceRefresh: false);
+                });
+            }
+        }, null, interval, interval);
         try
         {
-            Post(now => PlanAllAsync(now, forceRefresh: true));
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                Post(now => PlanAllAsync(now, forceRefresh: false));
-            }
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -401,7 +438,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
             else if (s.State == CampaignState.Running && !_draining)
             {
-                var campaign = new RunningCampaign(s.Definition, s.UpdatedAt);
+                var campaign = new RunningCampaign(s.Definition, s.UpdatedAt) { Activity = Activity };
                 _running[s.Id] = campaign;
 
                 // The abandon rate goes on from what is stored (a restart, other instances), not from zero.
@@ -469,7 +506,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 }
 
                 await EndLineAsync(campaign, lost, ct).ConfigureAwait(false);
-                _ari.Channels.HangupAsync(lost.Call.CallId, reason: "normal", cancellationToken: ct).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+                Activity.Track(_ari.Channels.HangupAsync(lost.Call.CallId, reason: "normal", cancellationToken: ct));
             }
 
             if (trunk is not null)
@@ -703,7 +740,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 break;
             case StasisStart start:
                 LogUnknownChannel(_logger, start.Channel.Id, string.Join(',', start.Args));
-                _ari.Channels.HangupAsync(start.Channel.Id, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+                Activity.Track(_ari.Channels.HangupAsync(start.Channel.Id, reason: "normal"));
                 break;
             case Dial dial when _lines.TryGetValue(dial.Peer.Id, out var dialling) && !string.IsNullOrEmpty(dial.Dialstatus):
                 dialling.DialStatus = dial.Dialstatus;
@@ -738,7 +775,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     {
         if (!_agentsByChannel.TryGetValue(channelId, out var agent))
         {
-            _ari.Channels.HangupAsync(channelId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            Activity.Track(_ari.Channels.HangupAsync(channelId, reason: "normal"));
             return;
         }
 
@@ -756,7 +793,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     {
         if (!_lines.TryGetValue(callId, out var line) || line.Campaign.Dialer.Find(callId) is not { State: DialedCallState.Ringing })
         {
-            _ari.Channels.HangupAsync(callId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            Activity.Track(_ari.Channels.HangupAsync(callId, reason: "normal"));
             return;
         }
 
@@ -895,7 +932,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// person was reached, or the lead would be dialled again. A failed write only loses that knowledge.
     /// </summary>
     private void WriteConnectAhead(string callId, string agentId, DateTimeOffset answeredAt, DateTimeOffset connectedAt) =>
-        _ = Task.Run(async () =>
+        _ = Activity.Run(async () =>
         {
             try
             {
@@ -912,7 +949,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// through, its adopter knows a person waits and since when (the 2 s rule). A failed write only loses that.
     /// </summary>
     private void WriteAnswerAhead(string callId, DateTimeOffset answeredAt, CallOutcome answeredBy) =>
-        _ = Task.Run(async () =>
+        _ = Activity.Run(async () =>
         {
             try
             {
@@ -979,7 +1016,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
         else if (line.BridgeId is { } bridge)
         {
-            _ari.Bridges.DestroyAsync(bridge).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            Activity.Track(_ari.Bridges.DestroyAsync(bridge));
         }
 
         FreeReservedAgent(line, now);
@@ -1068,7 +1105,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         // login that follows can never start inside it (one state at a time in the state log).
         var now = _time.GetUtcNow();
         _onLines.TryRemove(agent.Id, out _);
-        _ = ForgetAgentLineAsync(agent.Id);
+        Activity.Track(ForgetAgentLineAsync(agent.Id));
 
         _agentsByChannel.Remove(agent.ChannelId);
         agent.Campaign.Agents.Remove(agent);
@@ -1094,10 +1131,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             agentLine.HungUpByDialer = true;
             // The customer cannot stay with nobody: the call ends (its end is stored from its own hang-up).
-            _ari.Channels.HangupAsync(callId, reason: "normal").ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+            Activity.Track(_ari.Channels.HangupAsync(callId, reason: "normal"));
         }
 
-        _ari.Bridges.DestroyAsync(agent.HoldBridgeId).ContinueWith(_ => { }, TaskScheduler.Default).Ignore();
+        Activity.Track(_ari.Bridges.DestroyAsync(agent.HoldBridgeId));
     }
 
     private async Task EndLineAsync(RunningCampaign campaign, AttemptResult result, CancellationToken ct, DialerLine? line = null)

@@ -18,6 +18,9 @@ internal sealed class RunningCampaign
     /// <summary>Call ids are channel ids in Asterisk and keys of the attempt rows: unique per instance and start.</summary>
     public string CallIdPrefix { get; }
 
+    /// <summary>The dialer's count of work in hand, which the requests of this campaign's lines and agents join.</summary>
+    public DialerActivity? Activity { get; init; }
+
     public CampaignDefinition Definition { get; private set; }
 
     public DateTimeOffset UpdatedAt { get; private set; }
@@ -126,7 +129,7 @@ internal enum DialerAgentState
 }
 
 /// <summary>An agent on a nailed-up channel in a campaign.</summary>
-internal sealed class DialerAgent(string id, string endpoint, string channelId, string holdBridgeId, RunningCampaign campaign) : AriSequence
+internal sealed class DialerAgent(string id, string endpoint, string channelId, string holdBridgeId, RunningCampaign campaign) : AriSequence(campaign.Activity)
 {
     public string Id { get; } = id;
 
@@ -174,7 +177,7 @@ internal sealed class DialerAgent(string id, string endpoint, string channelId, 
 internal sealed record PreviewOffer(HopperLead Lead, DateTimeOffset OfferedAt, DateTimeOffset DecideBy);
 
 /// <summary>One customer call up (its channel id is the domain call id).</summary>
-internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriSequence
+internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriSequence(campaign.Activity)
 {
     public string CallId { get; } = callId;
 
@@ -231,12 +234,17 @@ internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriS
 /// ARI requests of one channel, chained so they reach Asterisk in the order decided, without the
 /// dialer's loop waiting for them. Failures are logged (and optionally reported back), never thrown.
 /// </summary>
-internal abstract partial class AriSequence
+internal abstract partial class AriSequence(DialerActivity? activity = null)
 {
     private Task _tail = Task.CompletedTask;
 
-    public void Run(string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping) =>
-        _tail = Chain(_tail, what, logger, step, onFailure, stopping);
+    public void Run(string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping)
+    {
+        // Counted from the decision until the answer (and a failure reported back), so the dialer is not taken
+        // for idle while a request it decided on is queued here or on its way (DialerActivity).
+        activity?.Start();
+        _tail = Chain(_tail, what, logger, step, onFailure, activity, stopping);
+    }
 
     /// <summary>
     /// Runs <paramref name="step"/> in this sequence, but not before every request already queued in
@@ -257,9 +265,21 @@ internal abstract partial class AriSequence
         }, onFailure, stopping);
     }
 
-    private static async Task Chain(Task previous, string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping)
+    private static async Task Chain(Task previous, string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, DialerActivity? activity, CancellationToken stopping)
     {
         await previous.ConfigureAwait(false);
+        try
+        {
+            await StepAsync(what, logger, step, onFailure, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            activity?.End();
+        }
+    }
+
+    private static async Task StepAsync(string what, ILogger logger, Func<CancellationToken, Task> step, Action<Exception>? onFailure, CancellationToken stopping)
+    {
         try
         {
             await step(stopping).ConfigureAwait(false);

@@ -13,8 +13,8 @@ public static class PbxSimSettings
     /// </summary>
     public const string UnscriptedAnswerVariable = "CTIBRIDGE_TEST_PHONE_ANSWER_SECONDS";
 
-    /// <summary>A started simulator with its default users (ctibridge / ctibridge-secret).</summary>
-    public static async Task<PbxSimulator> StartAsync(PbxSimOptions? options = null)
+    /// <summary>A started simulator with its default users (ctibridge / ctibridge-secret), on <paramref name="time"/> (default the real clock).</summary>
+    public static async Task<PbxSimulator> StartAsync(PbxSimOptions? options = null, TimeProvider? time = null)
     {
         options ??= new PbxSimOptions();
         options.AmiPort = 0;
@@ -26,7 +26,7 @@ public static class PbxSimSettings
                 : throw new InvalidOperationException($"{UnscriptedAnswerVariable}='{seconds}': expected seconds, a number >= 0 (e.g. 0.05 or 4)");
         }
 
-        var sim = new PbxSimulator(options);
+        var sim = new PbxSimulator(options, time);
         await sim.StartAsync();
         return sim;
     }
