@@ -6,7 +6,8 @@ namespace CtiBridge.TestSupport;
 /// <summary>
 /// A loopback TCP proxy in front of a test server (PostgreSQL, PbxSim), so a test can cut it away
 /// (every open connection is reset and new ones are closed at once), stall it (connections stay
-/// open but no byte passes, like a hung network path) and restore it.
+/// open but no byte passes, like a hung network path), hold only the server's replies (requests
+/// reach the server, its answers wait: a slow answer, the connection intact) and restore it.
 /// </summary>
 public sealed class LoopbackProxy : IAsyncDisposable
 {
@@ -19,6 +20,7 @@ public sealed class LoopbackProxy : IAsyncDisposable
     private readonly Task _acceptLoop;
     private volatile bool _cut;
     private TaskCompletionSource _flowing = NewFlowing(open: true);
+    private TaskCompletionSource _repliesFlowing = NewFlowing(open: true);
 
     /// <summary>Starts a proxy on a free loopback port forwarding to the target.</summary>
     public LoopbackProxy(string targetHost, int targetPort)
@@ -59,13 +61,29 @@ public sealed class LoopbackProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>Lets connections through again (after <see cref="Cut"/> or <see cref="Stall"/>).</summary>
+    /// <summary>
+    /// Holds every byte from the target to the clients until <see cref="Restore"/>; what clients send still reaches the
+    /// target, and connections stay open (answers delayed, nothing broken).
+    /// </summary>
+    public void HoldReplies()
+    {
+        lock (_gate)
+        {
+            if (_repliesFlowing.Task.IsCompleted)
+            {
+                _repliesFlowing = NewFlowing(open: false);
+            }
+        }
+    }
+
+    /// <summary>Lets connections through again (after <see cref="Cut"/>, <see cref="Stall"/> or <see cref="HoldReplies"/>).</summary>
     public void Restore()
     {
         _cut = false;
         lock (_gate)
         {
             _flowing.TrySetResult();
+            _repliesFlowing.TrySetResult();
         }
     }
 
@@ -80,7 +98,7 @@ public sealed class LoopbackProxy : IAsyncDisposable
         return source;
     }
 
-    private async Task CopyAsync(NetworkStream from, NetworkStream to, CancellationToken cancellationToken)
+    private async Task CopyAsync(NetworkStream from, NetworkStream to, bool replies, CancellationToken cancellationToken)
     {
         var buffer = new byte[16 * 1024];
         while (true)
@@ -94,7 +112,7 @@ public sealed class LoopbackProxy : IAsyncDisposable
             Task flowing;
             lock (_gate)
             {
-                flowing = _flowing.Task;
+                flowing = replies ? Task.WhenAll(_flowing.Task, _repliesFlowing.Task) : _flowing.Task;
             }
 
             await flowing.WaitAsync(cancellationToken);
@@ -157,8 +175,8 @@ public sealed class LoopbackProxy : IAsyncDisposable
                 _open.Add(upstream);
             }
 
-            var a = CopyAsync(client.GetStream(), upstream.GetStream(), _stop.Token);
-            var b = CopyAsync(upstream.GetStream(), client.GetStream(), _stop.Token);
+            var a = CopyAsync(client.GetStream(), upstream.GetStream(), replies: false, _stop.Token);
+            var b = CopyAsync(upstream.GetStream(), client.GetStream(), replies: true, _stop.Token);
             await Task.WhenAny(a, b);
         }
         catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ObjectDisposedException)

@@ -1,6 +1,9 @@
 using System.Globalization;
 using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Leases;
 using CtiBridge.Data.Queries;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace CtiBridge.Data.Dialer;
@@ -47,32 +50,48 @@ public sealed record DialerTakeover(string DeadInstanceId, string Application, I
 /// <param name="timeProvider">The clock.</param>
 /// <param name="watchClock">The clock of the hold's checks; the real clock unless a test says otherwise, because the bound it keeps
 /// is compared with the server's <c>idle_session_timeout</c>, which runs on real time.</param>
-public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider, TimeProvider? watchClock = null) : IAsyncDisposable
+/// <param name="timing">The hold's timing; <see cref="Timing"/> unless a test says otherwise.</param>
+/// <param name="logger">Where slow checks and the loss are logged.</param>
+public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider, TimeProvider? watchClock = null,
+    LockSessionTiming? timing = null, ILogger? logger = null) : IAsyncDisposable
 {
     /// <summary>How often the holder checks its lock connection with a round trip.</summary>
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(0.5);
 
-    /// <summary>A check not answered within this is a loss (a stalled path counts as cut).</summary>
-    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(2);
-
     /// <summary>
-    /// The server ends the lock session after this much silence (<c>idle_session_timeout</c>), which frees the lock of a
-    /// holder cut off from the database. Longer than <see cref="CheckInterval"/> + <see cref="CheckTimeout"/>: the holder's
-    /// own check has failed, and it has stopped acting, before the server frees its lock.
+    /// The server ends the lock session after this much silence (<c>idle_session_timeout</c>; the TCP timeouts are set no
+    /// shorter), which frees the lock of a holder cut off from the database.
     /// </summary>
     public static readonly TimeSpan ServerIdleTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// The longest a holder can go on acting after its lock was freed (a terminated backend, a restarted server): its next
-    /// check fails within this. An adopter takes a lock for dead only once it has been free for longer (no split brain).
+    /// The hold's timing (<see cref="LockSessionTiming"/>): a check every 0.5 s; one slower than 2 s is logged and stops
+    /// nothing; with no check answered for 4.5 s since the last answered one was sent (a stalled path), the holder stops,
+    /// before the server can end its silent session (5 s) and free the lock.
     /// </summary>
-    public static TimeSpan HolderDetectionBound => CheckInterval + CheckTimeout;
+    public static readonly LockSessionTiming Timing = new()
+    {
+        CheckInterval = CheckInterval,
+        SlowCheck = TimeSpan.FromSeconds(2),
+        ServerIdleTimeout = ServerIdleTimeout,
+        StopMargin = TimeSpan.FromSeconds(0.5),
+    };
+
+    /// <summary>
+    /// The longest a holder can go on acting after its lock was freed under it (a terminated backend, a restarted server):
+    /// its next check fails at once, within <see cref="CheckInterval"/>, and this allows 2 s more for that failing round
+    /// trip on a loaded host. An adopter takes a lock for dead only once it has been free for longer (no split brain). A
+    /// holder cut off from the database stops before the server frees its lock at all (<see cref="Timing"/>).
+    /// </summary>
+    public static TimeSpan HolderDetectionBound => CheckInterval + TimeSpan.FromSeconds(2);
 
     private readonly TimeProvider _watchClock = watchClock ?? TimeProvider.System;
+    private readonly LockSessionTiming _timing = timing ?? Timing;
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private NpgsqlConnection? _session;
     private CancellationTokenSource _lost = new();
-    private CancellationTokenSource? _stopWatch;
-    private Task _watch = Task.CompletedTask;
+    private LockSessionWatch? _watch;
+    private CancellationTokenRegistration _watchLost;
     private string? _application;
 
     /// <summary>
@@ -83,6 +102,9 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
 
     /// <summary>Why the hold was lost, once it was.</summary>
     public string? LostReason { get; private set; }
+
+    /// <summary>The watch of the current hold's lock connection (its checks, slow ones included), while held.</summary>
+    public LockSessionWatch? Watch => _watch;
 
     /// <summary>
     /// Starts this instance's session: names its Stasis app and takes its lock, waiting while an adopter
@@ -125,21 +147,28 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
         return new DialerTakeover(instanceId, application, lines, attempts);
     }
 
-    /// <summary>Takes the lock on a dedicated connection the server ends after <see cref="ServerIdleTimeout"/> of silence, and watches it.</summary>
+    /// <summary>
+    /// Takes the lock on a dedicated connection the server ends after <see cref="LockSessionTiming.ServerIdleTimeout"/> of
+    /// silence (the TCP timeouts no shorter), and watches it.
+    /// </summary>
     private async Task HoldAsync(CancellationToken cancellationToken)
     {
         var session = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        long provenAt;
+        long key;
         try
         {
-            await using (var idle = new NpgsqlCommand(
-                string.Create(CultureInfo.InvariantCulture, $"SET idle_session_timeout = {(long)ServerIdleTimeout.TotalMilliseconds}"), session))
+            await using (var settings = new NpgsqlCommand(NamedQueries.Get("lock_session_settings"), session))
             {
-                await idle.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                settings.Parameters.AddWithValue("names", _timing.SessionSettings.Select(s => s.Name).ToArray());
+                settings.Parameters.AddWithValue("values", _timing.SessionSettings.Select(s => s.Value).ToArray());
+                await settings.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            provenAt = _watchClock.GetTimestamp();
             await using var lockCommand = new NpgsqlCommand(NamedQueries.Get("dialer_session_lock"), session);
             lockCommand.Parameters.AddWithValue("instance_id", instanceId);
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            key = (long)(await lockCommand.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
         catch
         {
@@ -154,69 +183,25 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
             LostReason = null;
         }
 
-        _stopWatch = new CancellationTokenSource();
-        var stop = _stopWatch.Token;
-        _watch = Task.Run(() => WatchAsync(session, stop), CancellationToken.None);
-    }
-
-    /// <summary>
-    /// A round trip every <see cref="CheckInterval"/>: the lock lives as long as this backend, so an answer within
-    /// <see cref="CheckTimeout"/> proves it is still held; anything else is a loss, at once.
-    /// </summary>
-    private async Task WatchAsync(NpgsqlConnection session, CancellationToken stop)
-    {
-        try
+        // The lock was granted after provenAt (pg_advisory_lock may have waited for an adopter): the session lives at
+        // least the idle timeout from then. The watch tells a lost lease from a slow check, which stops nothing.
+        var watch = new LockSessionWatch(session, key, provenAt, _timing, _watchClock, _logger,
+            $"dialer session lease of instance {instanceId}");
+        var lost = _lost;
+        _watchLost = watch.Lost.Register(() =>
         {
-            while (true)
-            {
-                await Task.Delay(CheckInterval, _watchClock, stop).ConfigureAwait(false);
-                await using var command = new NpgsqlCommand("SELECT 1", session);
-                var check = command.ExecuteScalarAsync(stop);
-                var finished = await Task.WhenAny(check, Task.Delay(CheckTimeout, _watchClock, stop)).ConfigureAwait(false);
-                stop.ThrowIfCancellationRequested();
-                if (finished != check)
-                {
-                    Lose($"no answer from the database within {CheckTimeout.TotalSeconds} s");
-                    _ = check.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
-                    return;
-                }
-
-                try
-                {
-                    await check.ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!stop.IsCancellationRequested)
-                {
-                    Lose(ex.Message);
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-        }
-    }
-
-    private void Lose(string reason)
-    {
-        LostReason = reason;
-        _lost.Cancel();
+            LostReason = watch.LostReason;
+            lost.Cancel();
+        });
+        _watch = watch;
     }
 
     private async Task StopWatchAsync()
     {
-        if (Interlocked.Exchange(ref _stopWatch, null) is { } stop)
+        if (Interlocked.Exchange(ref _watch, null) is { } watch)
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await _watch.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            stop.Dispose();
+            await watch.DisposeAsync().ConfigureAwait(false);
+            await _watchLost.DisposeAsync().ConfigureAwait(false);
         }
     }
 

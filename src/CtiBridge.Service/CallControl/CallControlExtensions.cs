@@ -103,16 +103,19 @@ internal sealed partial class CallControlService(
     private Task<int>? _drain;
 
     // Checked four times a second: a holder whose lock session was ended (terminated, database
-    // restarted) learns it at its next check, which fails at once; one whose path stalls counts
-    // itself lost after CheckTimeout, before PostgreSQL frees the lock (ServerIdleTimeout). A standby
-    // waits in the lock's queue and is granted it as the holder's session ends.
-    // Worst-case takeover when the holder is cut off: 3 + the grace below = 3.75 s.
+    // restarted) learns it at its next check, which fails at once. A check that is only slow (a
+    // starved host) stops nothing; one whose path stalls counts itself lost when no check has been
+    // answered for 3.5 s since the last answered one was sent, before PostgreSQL can end the silent
+    // session and free the lock (4 s, LockSessionTiming). A standby waits in the lock's queue and is
+    // granted it as the holder's session ends.
+    // Worst-case takeover when the holder is cut off: 4 + the grace below = 4.75 s.
     internal static readonly CallControlLeaseOptions LeaseOptions = new()
     {
         RetryInterval = TimeSpan.FromSeconds(0.5),
         CheckInterval = TimeSpan.FromSeconds(0.25),
-        CheckTimeout = TimeSpan.FromSeconds(2),
-        ServerIdleTimeout = TimeSpan.FromSeconds(3),
+        SlowCheck = TimeSpan.FromSeconds(2),
+        ServerIdleTimeout = TimeSpan.FromSeconds(4),
+        StopMargin = TimeSpan.FromSeconds(0.5),
     };
 
     /// <summary>

@@ -131,7 +131,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _doNotCall = new DoNotCallList(dataSource, timeProvider);
         _trunkLines = new TrunkLines(dataSource, InstanceId, AsteriskServerName);
         _dataSource = dataSource;
-        _sessions = new DialerSessions(dataSource, InstanceId, timeProvider);
+        _sessions = new DialerSessions(dataSource, InstanceId, timeProvider, logger: _logger);
     }
 
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>

@@ -1,30 +1,48 @@
 using System.Security.Cryptography;
 using System.Text;
+using CtiBridge.Data.Leases;
 using Npgsql;
 
 namespace CtiBridge.Service.HighAvailability;
 
-/// <summary>Timing of a <see cref="CallControlLease"/>.</summary>
+/// <summary>Timing of a <see cref="CallControlLease"/> (why it is safe: <see cref="LockSessionTiming"/>).</summary>
 public sealed record CallControlLeaseOptions
 {
     /// <summary>How long a standby waits before it tries again after the database could not be reached (a held lease is
     /// waited for in the database's lock queue instead, and granted the moment it is free). Default 1 s.</summary>
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How often the holder checks its lock connection is alive. Default 1 s.</summary>
+    /// <summary>How often the holder checks its lock connection and that it still holds the lock. Default 1 s.</summary>
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>A check that takes longer than this counts as a lost connection. Default 2 s.</summary>
-    public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// A check not answered within this is logged as slow; it stops nothing by itself (a loaded host answers late, and
+    /// the lock is still held). It also bounds a standby's wait for an answer to its lock request. Default 2 s.
+    /// </summary>
+    public TimeSpan SlowCheck { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// PostgreSQL ends the lock session when it hears nothing from the holder for this long
-    /// (<c>idle_session_timeout</c>), which frees the lock for a standby even when the holder is
-    /// cut off from the database (rather than crashed). Longer than <see cref="CheckInterval"/> +
-    /// <see cref="CheckTimeout"/>, so a holder always notices its loss before a standby can take
-    /// over: no split brain. Default 4 s.
+    /// (<c>idle_session_timeout</c>; the session's TCP timeouts are set no shorter), which frees the lock for a standby
+    /// even when the holder is cut off from the database (rather than crashed). Default 4 s.
     /// </summary>
     public TimeSpan ServerIdleTimeout { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// The holder counts the lease lost when no check has been answered for <see cref="ServerIdleTimeout"/> minus this
+    /// since the last answered one was sent: strictly before the server could end its session, so a cut-off holder
+    /// always stops before a standby can take over (no split brain). Default 0.5 s.
+    /// </summary>
+    public TimeSpan StopMargin { get; init; } = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>The same timing as the lock session's watch takes it.</summary>
+    public LockSessionTiming Timing => new()
+    {
+        CheckInterval = CheckInterval,
+        SlowCheck = SlowCheck,
+        ServerIdleTimeout = ServerIdleTimeout,
+        StopMargin = StopMargin,
+    };
 }
 
 /// <summary>
@@ -55,10 +73,7 @@ public sealed partial class CallControlLease
         ArgumentException.ThrowIfNullOrEmpty(server);
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.ServerIdleTimeout <= options.CheckInterval + options.CheckTimeout)
-        {
-            throw new ArgumentException($"ServerIdleTimeout ({options.ServerIdleTimeout.TotalSeconds} s) must be longer than CheckInterval + CheckTimeout ({(options.CheckInterval + options.CheckTimeout).TotalSeconds} s), or a cut-off holder could still act after a standby took over (split brain)", nameof(options));
-        }
+        options.Timing.Validate(nameof(options));
 
         Server = server;
         InstanceId = instanceId;
@@ -74,7 +89,9 @@ public sealed partial class CallControlLease
             ApplicationName = StandbyApplicationNameOf(instanceId),
             // The server gives up one wait for the lock after LockWait (lock_timeout): the standby's connection
             // never sits in a wait nobody bounds.
-            Options = $"-c idle_session_timeout={(long)options.ServerIdleTimeout.TotalMilliseconds} -c lock_timeout={(long)LockWait.TotalMilliseconds}",
+            // The server's timeouts of a silent session (idle, and the TCP ones set no shorter) are what the holder's own
+            // verdict must come before (LockSessionTiming).
+            Options = $"{options.Timing.StartupOptions} -c lock_timeout={(long)LockWait.TotalMilliseconds}",
             // A cancelled command breaks the connection at once instead of waiting for the server.
             CancellationTimeout = -1,
         }.ConnectionString;
@@ -130,7 +147,9 @@ public sealed partial class CallControlLease
                     attempt++;
                 }
 
-                // Named as the holder only now: pg_stat_activity shows who holds the lease, not who waits for it.
+                // Named as the holder only now: pg_stat_activity shows who holds the lease, not who waits for it. Its answer
+                // proves the lock held when it was sent: the watch's first proof.
+                var provenAt = _time.GetTimestamp();
                 await using (var rename = new NpgsqlCommand("SELECT set_config('application_name', @name, false)", connection))
                 {
                     rename.Parameters.AddWithValue("name", ApplicationNameOf(InstanceId));
@@ -138,7 +157,7 @@ public sealed partial class CallControlLease
                 }
 
                 LogTaken(_logger, Server, InstanceId, attempt);
-                return new LeaseHold(this, connection, attempt);
+                return new LeaseHold(this, connection, attempt, provenAt);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
@@ -159,13 +178,13 @@ public sealed partial class CallControlLease
     /// <summary>
     /// One try: <c>pg_try_advisory_lock</c> (answers at once), or with <paramref name="wait"/> <c>pg_advisory_lock</c>,
     /// which waits in the lock's queue until granted or <see cref="LockWait"/> passes (false). A wait with no answer
-    /// LockWait + CheckTimeout later counts as a broken connection (<see cref="TimeoutException"/>).
+    /// LockWait + SlowCheck later counts as a broken connection (<see cref="TimeoutException"/>).
     /// </summary>
     private async Task<bool> TryLockAsync(NpgsqlConnection connection, bool wait, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(wait ? "SELECT pg_advisory_lock(@key)" : "SELECT pg_try_advisory_lock(@key)", connection);
         command.Parameters.AddWithValue("key", Key);
-        using var bound = new CancellationTokenSource(LockWait + _options.CheckTimeout, _time);
+        using var bound = new CancellationTokenSource(LockWait + _options.SlowCheck, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
         try
         {
@@ -178,7 +197,7 @@ public sealed partial class CallControlLease
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"no answer from the database within {(LockWait + _options.CheckTimeout).TotalSeconds} s while waiting for the lock");
+            throw new TimeoutException($"no answer from the database within {(LockWait + _options.SlowCheck).TotalSeconds} s while waiting for the lock");
         }
     }
 
@@ -221,16 +240,25 @@ public sealed class LeaseHold : IAsyncDisposable
     private readonly CallControlLease _lease;
     private readonly NpgsqlConnection _connection;
     private readonly CancellationTokenSource _lost = new();
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _watch;
+    private readonly LockSessionWatch _watch;
+    private readonly CancellationTokenRegistration _watchLost;
+    private int _released;
 
-    internal LeaseHold(CallControlLease lease, NpgsqlConnection connection, int attempts)
+    internal LeaseHold(CallControlLease lease, NpgsqlConnection connection, int attempts, long provenAt)
     {
         _lease = lease;
         Attempts = attempts;
         _connection = connection;
         AcquiredAt = lease.Time.GetUtcNow();
-        _watch = WatchAsync();
+        // The lock lives as long as this backend; the watch tells a lost lease (the connection broke, the lock is not
+        // held, no answer for so long that the server may have ended the session) from a slow check, which stops nothing.
+        _watch = new LockSessionWatch(connection, lease.Key, provenAt, lease.Options.Timing, lease.Time, lease.Logger,
+            $"call control lease of {lease.Server} (instance {lease.InstanceId})");
+        _watchLost = _watch.Lost.Register(() =>
+        {
+            LostReason = _watch.LostReason;
+            _lost.Cancel();
+        });
     }
 
     /// <summary>
@@ -251,59 +279,19 @@ public sealed class LeaseHold : IAsyncDisposable
     /// <summary>Why the lease was lost, once it was.</summary>
     public string? LostReason { get; private set; }
 
-    private async Task WatchAsync()
-    {
-        var options = _lease.Options;
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                await Task.Delay(options.CheckInterval, _lease.Time, _stop.Token).ConfigureAwait(false);
-                // The lock lives as long as this backend: a round trip within the timeout proves we
-                // still hold it. The timeout is ours, not the driver's: a stalled path must count as
-                // lost at once, not after a cancel request that cannot get through either.
-                var command = new NpgsqlCommand("SELECT 1", _connection);
-                var check = command.ExecuteScalarAsync(_stop.Token);
-                var finished = await Task.WhenAny(check, Task.Delay(options.CheckTimeout, _lease.Time, _stop.Token)).ConfigureAwait(false);
-                if (finished != check)
-                {
-                    _stop.Token.ThrowIfCancellationRequested();
-                    Lose($"no answer from the database within {options.CheckTimeout.TotalSeconds} s");
-                    return;
-                }
-
-                try
-                {
-                    await check.ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!_stop.IsCancellationRequested)
-                {
-                    Lose(ex.Message);
-                    return;
-                }
-                finally
-                {
-                    await command.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-        }
-    }
-
-    private void Lose(string reason)
-    {
-        LostReason = reason;
-        _lease.Logger.LogError("Call control of {Server} LOST by instance {Instance}: {Reason}; stopping call control", _lease.Server, _lease.InstanceId, reason);
-        _lost.Cancel();
-    }
+    /// <summary>The watch of the lock connection (its checks, slow ones included).</summary>
+    public LockSessionWatch Watch => _watch;
 
     /// <summary>Releases the lease (a standby can take it at once) and stops watching.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _watch.ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _released, 1) == 1)
+        {
+            return;
+        }
+
+        await _watch.DisposeAsync().ConfigureAwait(false);
+        await _watchLost.DisposeAsync().ConfigureAwait(false);
         if (!_lost.IsCancellationRequested)
         {
             LostReason = "released";
@@ -313,6 +301,5 @@ public sealed class LeaseHold : IAsyncDisposable
         // Closing the session releases the lock; no unlock round trip needed (and none possible if the connection is gone).
         await _connection.DisposeAsync().ConfigureAwait(false);
         // _lost stays undisposed: callers may still read Lost after the hold is released.
-        _stop.Dispose();
     }
 }

@@ -2,6 +2,7 @@ using CtiBridge.Core.Dialer;
 using CtiBridge.Data.Dialer;
 using CtiBridge.TestSupport;
 using Microsoft.Extensions.Time.Testing;
+using Npgsql;
 
 namespace CtiBridge.Data.Tests.Dialer;
 
@@ -135,5 +136,30 @@ public sealed class DialerSessionsTests(MigratedDatabaseFixture fixture) : IClas
         Assert.Empty(own.Attempts);
         Assert.Empty(own.AgentLines);
         Assert.Equal("survivor-" + instance, await fixture.Database.ScalarAsync<string>($"SELECT instance_id FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
+    }
+
+    [Fact]
+    public async Task SlowCheck_ReplyHeldFiveTimesTheSlowMark_HoldKept_StalledForGood_LostBeforeTheServerCouldEndTheSession()
+    {
+        // The session's connection goes through a proxy that holds the database's replies (the check reaches the server,
+        // the connection stays intact) while the hold's clock is moved: a starved host, deterministically.
+        var target = new NpgsqlConnectionStringBuilder(fixture.Database.ConnectionString);
+        await using var proxy = new LoopbackProxy(target.Host!, target.Port);
+        await using var viaProxy = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.Database.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString);
+        var watchClock = new FakeTimeProvider(_clock.GetUtcNow());
+        var instance = "slow-" + Guid.NewGuid().ToString("N")[..10];
+        await using var session = new DialerSessions(viaProxy, instance, _clock, watchClock, SlowLockCheck.Timing);
+        await session.StartAsync("app-" + instance, Ct);
+
+        await SlowLockCheck.SlowReplyStopsNothingAsync(session.Watch!, proxy, watchClock.Advance, Ct);
+        Assert.False(session.Lost.IsCancellationRequested, session.LostReason);
+        await using (var survivor = new DialerSessions(fixture.Database.DataSource, "survivor-" + instance, _clock))
+        {
+            Assert.DoesNotContain(await survivor.AdoptDeadAsync((_, free) => free, Ct), t => t.DeadInstanceId == instance);
+        }
+
+        await SlowLockCheck.StalledRepliesLoseBeforeTheServerCouldAsync(session.Watch!, proxy, watchClock.Advance, Ct);
+        await WaitLostAsync(session);
+        Assert.Contains("no answer", session.LostReason, StringComparison.Ordinal);
     }
 }

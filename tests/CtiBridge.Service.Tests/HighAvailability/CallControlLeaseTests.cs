@@ -1,6 +1,7 @@
 using CtiBridge.Service.HighAvailability;
 using CtiBridge.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
 namespace CtiBridge.Service.Tests.HighAvailability;
@@ -12,13 +13,15 @@ namespace CtiBridge.Service.Tests.HighAvailability;
 /// </summary>
 public sealed class CallControlLeaseTests(MigratedDatabaseFixture fixture) : IClassFixture<MigratedDatabaseFixture>
 {
-    // Short intervals keep the test quick; the ordering rule (idle timeout > check + timeout) is the real one.
+    // Short intervals keep the test quick; the ordering rule (the holder gives up StopMargin before the server's idle
+    // timeout) is the real one. The margin is wide: on a loaded host the holder's own timer may fire late.
     private static readonly CallControlLeaseOptions Fast = new()
     {
         RetryInterval = TimeSpan.FromMilliseconds(100),
         CheckInterval = TimeSpan.FromMilliseconds(200),
-        CheckTimeout = TimeSpan.FromMilliseconds(500),
-        ServerIdleTimeout = TimeSpan.FromSeconds(2),
+        SlowCheck = TimeSpan.FromMilliseconds(500),
+        ServerIdleTimeout = TimeSpan.FromSeconds(3),
+        StopMargin = TimeSpan.FromSeconds(1.5),
     };
 
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
@@ -27,8 +30,8 @@ public sealed class CallControlLeaseTests(MigratedDatabaseFixture fixture) : ICl
 
     private TestDatabase Db => fixture.Database;
 
-    private CallControlLease Lease(string server, string instance, string? connectionString = null) =>
-        new(connectionString ?? Db.ConnectionString, server, instance, Fast, TimeProvider.System, NullLogger.Instance);
+    private CallControlLease Lease(string server, string instance, string? connectionString = null, CallControlLeaseOptions? options = null, TimeProvider? clock = null) =>
+        new(connectionString ?? Db.ConnectionString, server, instance, options ?? Fast, clock ?? TimeProvider.System, NullLogger.Instance);
 
     [Fact]
     public async Task TwoInstances_OneHolds_StandbyTakesOverWhenReleased()
@@ -101,10 +104,41 @@ public sealed class CallControlLeaseTests(MigratedDatabaseFixture fixture) : ICl
     }
 
     [Fact]
-    public void Options_IdleTimeoutNotLongerThanCheck_Refused()
+    public async Task SlowCheck_ReplyHeldFiveTimesTheSlowMark_LeaseKept_StalledForGood_LostBeforeTheServerCouldEndTheSession()
     {
-        var error = Assert.Throws<ArgumentException>(() => new CallControlLease(Db.ConnectionString, "pbx", "i", Fast with { ServerIdleTimeout = TimeSpan.FromMilliseconds(600) }, TimeProvider.System, NullLogger.Instance));
-        Assert.Contains("split brain", error.Message, StringComparison.Ordinal);
+        // The reply to the holder's check is held by a proxy (the check reaches the database, the connection stays
+        // intact) while the holder's clock is moved: what a starved host looks like to the holder, deterministically.
+        var target = new NpgsqlConnectionStringBuilder(Db.ConnectionString);
+        await using var proxy = new LoopbackProxy(target.Host!, target.Port);
+        var viaProxy = new NpgsqlConnectionStringBuilder(Db.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 2, 0, 0, TimeSpan.Zero));
+        var timing = SlowLockCheck.Timing;
+        var options = new CallControlLeaseOptions
+        {
+            CheckInterval = timing.CheckInterval,
+            SlowCheck = timing.SlowCheck,
+            ServerIdleTimeout = timing.ServerIdleTimeout,
+            StopMargin = timing.StopMargin,
+        };
+        var hold = await Lease("pbx-e", "i1", viaProxy, options, clock).AcquireAsync(Ct).WaitAsync(Bound, Ct);
+
+        await SlowLockCheck.SlowReplyStopsNothingAsync(hold.Watch, proxy, clock.Advance, Ct);
+        Assert.False(hold.Lost.IsCancellationRequested);
+        Assert.Equal("i1", await CallControlLease.HolderAsync(Db.DataSource, "pbx-e", Ct));
+
+        await SlowLockCheck.StalledRepliesLoseBeforeTheServerCouldAsync(hold.Watch, proxy, clock.Advance, Ct);
+        await WhenCancelledAsync(hold.Lost);
+        Assert.Contains("no answer", hold.LostReason, StringComparison.Ordinal);
+        await hold.DisposeAsync();
+    }
+
+    [Fact]
+    public void Options_UnsafeTiming_Refused()
+    {
+        var noMargin = Assert.Throws<ArgumentException>(() => new CallControlLease(Db.ConnectionString, "pbx", "i", Fast with { StopMargin = TimeSpan.Zero }, TimeProvider.System, NullLogger.Instance));
+        Assert.Contains("split brain", noMargin.Message, StringComparison.Ordinal);
+        var tooShort = Assert.Throws<ArgumentException>(() => new CallControlLease(Db.ConnectionString, "pbx", "i", Fast with { ServerIdleTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System, NullLogger.Instance));
+        Assert.Contains("merely slow", tooShort.Message, StringComparison.Ordinal);
     }
 
     private static async Task WhenCancelledAsync(CancellationToken token)
