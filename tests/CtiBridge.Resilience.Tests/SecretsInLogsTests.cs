@@ -50,7 +50,7 @@ public sealed class SecretsInLogsTests : IDisposable
         var wrongKey = adminKey[..^6] + "zzzzzz";
         foreach (var (_, phone) in team)
         {
-            rig.Pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(600));
+            rig.Pbx.Phone(phone).AnswersLikeAPerson(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), CallTraffic.TalkTime.Min, CallTraffic.TalkTime.Max);
         }
 
         using var admin = HttpApi.Client(rig, adminKey);
