@@ -12,6 +12,9 @@
 #   scripts/install.sh --root DIR       stage everything under DIR instead of / (no user, no systemctl;
 #                                       used by the tests and for building packages)
 #   --no-build                          publish the last Release build as it is (dotnet publish --no-build)
+#   --ready-to-run                      compile the service ahead (ReadyToRun, for this machine's runtime
+#                                       identifier): a standby's takeover then runs no JIT on a loaded host
+#                                       (docs/high-availability.md, "Where a takeover's time goes")
 #
 # Needs the .NET 10 SDK to publish; the target needs the ASP.NET Core 10 runtime installed system-wide
 # (the service user cannot use a dotnet under /root or /home). See docs/admin-guide.md.
@@ -22,17 +25,25 @@ DEST=""
 ENABLE=0
 CONFIGURATION=Release
 NO_BUILD=()
+READY_TO_RUN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) DEST="${2:?--root needs a directory}"; shift 2 ;;
     --enable) ENABLE=1; shift ;;
     --no-build) NO_BUILD=(--no-build); shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --ready-to-run) READY_TO_RUN=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 say() { printf 'install: %s\n' "$*"; }
 fail() { printf 'install: %s\n' "$*" >&2; exit 1; }
+PUBLISH_ARGS=()
+if [ "$READY_TO_RUN" = 1 ]; then
+  [ ${#NO_BUILD[@]} -eq 0 ] || fail "--ready-to-run compiles for this machine's runtime identifier, so it cannot publish the last build as it is (--no-build): give one of them"
+  source "$ROOT/scripts/lib/ready-to-run.sh" || fail "--ready-to-run: no runtime identifier for this machine"
+  PUBLISH_ARGS=("${READY_TO_RUN_ARGS[@]}")
+fi
 
 if [ -z "$DEST" ] && [ "$(id -u)" -ne 0 ]; then fail "run me as root (sudo), or stage with --root DIR"; fi
 command -v dotnet >/dev/null || fail "dotnet is not on PATH: install the .NET 10 SDK to publish"
@@ -53,7 +64,7 @@ rm -rf "$staging"
 mkdir -p "$(dirname "$OPT")"
 say "publishing src/CtiBridge.Service ($CONFIGURATION) into $OPT"
 publish_log="$(mktemp)"
-if ! dotnet publish "$ROOT/src/CtiBridge.Service/CtiBridge.Service.csproj" -c "$CONFIGURATION" "${NO_BUILD[@]}" -o "$staging" -nologo -clp:ErrorsOnly >"$publish_log" 2>&1; then
+if ! dotnet publish "$ROOT/src/CtiBridge.Service/CtiBridge.Service.csproj" -c "$CONFIGURATION" "${NO_BUILD[@]}" ${PUBLISH_ARGS[@]+"${PUBLISH_ARGS[@]}"} -o "$staging" -nologo -clp:ErrorsOnly >"$publish_log" 2>&1; then
   cat "$publish_log" >&2
   rm -f "$publish_log"
   fail "dotnet publish failed (errors above); the current installation is unchanged"

@@ -9,15 +9,20 @@
 # agents adopted, first new caller entered: docs/high-availability.md, "Where a takeover's time goes"),
 # and each phase's range over the runs. Exits 1 if any run's new caller was queued more than 5 s after
 # the kill. Meant for a quiet machine (docs/reliability.md, "Time to serve again after a kill -9").
-#   scripts/measure-takeover.sh [--runs 5]
+# The two processes run the service as `scripts/install.sh --ready-to-run` deploys it: published with ReadyToRun (its
+# code compiled ahead, so a takeover's code is not JIT-compiled on the CPU the takeover needs); with
+# --jit they run the plain Release build instead (every method compiled at its first call), for comparison.
+#   scripts/measure-takeover.sh [--runs 5] [--jit]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 runs=5
+jit=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
-    *) echo "measure-takeover.sh: unknown argument '$1' (expected --runs N)" >&2; exit 2 ;;
+    --jit) jit=1; shift ;;
+    *) echo "measure-takeover.sh: unknown argument '$1' (expected --runs N or --jit)" >&2; exit 2 ;;
   esac
 done
 [[ "$runs" =~ ^[1-9][0-9]*$ && "$runs" -le 50 ]] || { echo "measure-takeover.sh: --runs must be a whole number from 1 to 50, got '$runs'" >&2; exit 2; }
@@ -30,6 +35,17 @@ export CTIBRIDGE_TAKEOVER_OUT="$(mktemp /tmp/ctibridge-takeover.XXXXXX)"
 artifacts="${CTIBRIDGE_BENCH_ARTIFACTS:-/tmp/art-takeover}"
 uptime
 dotnet build tests/CtiBridge.Resilience.Tests -c Release --artifacts-path "$artifacts" -v quiet -nologo
+if [[ "$jit" == 0 ]]; then
+  # The service as `scripts/install.sh --ready-to-run` publishes it (for this machine's runtime identifier).
+  source "$ROOT/scripts/lib/ready-to-run.sh"
+  dotnet publish src/CtiBridge.Service/CtiBridge.Service.csproj -c Release "${READY_TO_RUN_ARGS[@]}" \
+    --artifacts-path "$artifacts" -o "$artifacts/service-r2r" -v quiet -nologo
+  export CTIBRIDGE_SERVICE_DLL="$artifacts/service-r2r/ctibridge.dll"
+  echo "service: ReadyToRun publish ($CTIBRIDGE_SERVICE_DLL)"
+else
+  unset CTIBRIDGE_SERVICE_DLL
+  echo "service: the Release build, JIT-compiled (--jit)"
+fi
 for ((i = 1; i <= runs; i++)); do
   # Each run is one test (bounded: every wait in it has a limit); a failed run stops the measurement.
   dotnet test --project tests/CtiBridge.Resilience.Tests -c Release --artifacts-path "$artifacts" --no-build \

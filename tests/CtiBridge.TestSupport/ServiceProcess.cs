@@ -49,7 +49,15 @@ public sealed partial class ServiceProcess : IDisposable
         }
     }
 
-    /// <summary>Starts <c>dotnet ctibridge.dll run --config <paramref name="configPath"/></c>.</summary>
+    /// <summary>
+    /// The service to run: <c>ctibridge.dll</c> from the test's build output, or the one
+    /// <c>CTIBRIDGE_SERVICE_DLL</c> names (<c>scripts/measure-takeover.sh</c> points it at a ReadyToRun publish, as
+    /// <c>scripts/install.sh --ready-to-run</c> deploys it).
+    /// </summary>
+    public static string ServiceDll =>
+        Environment.GetEnvironmentVariable("CTIBRIDGE_SERVICE_DLL") is { Length: > 0 } dll ? dll : Path.Combine(AppContext.BaseDirectory, "ctibridge.dll");
+
+    /// <summary>Starts <c>dotnet ctibridge.dll run --config <paramref name="configPath"/></c> (<see cref="ServiceDll"/>).</summary>
     /// <param name="name">Its name in failure messages.</param>
     /// <param name="configPath">The configuration file.</param>
     /// <param name="port">The loopback port of its <c>http.urls</c>, for <see cref="Http"/> and the health waits; 0 when it binds
@@ -58,7 +66,7 @@ public sealed partial class ServiceProcess : IDisposable
     public static ServiceProcess Start(string name, string configPath, int? port = null, TimeSpan? bound = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ctibridge.dll"), "run", "--config", configPath })
+        foreach (var argument in new[] { ServiceDll, "run", "--config", configPath })
         {
             start.ArgumentList.Add(argument);
         }
