@@ -217,6 +217,10 @@ internal sealed partial class CallControlService(
             {
                 LogLeaseLost(_logger, string.Join("; ", holds.Where(h => h.Lost.IsCancellationRequested).Select(h => h.LostReason)));
                 await LetGoOfCallbacksAsync().ConfigureAwait(false);
+
+                // Not a clean stop: exit 0 would leave the instance down under the shipped unit (Restart=on-failure),
+                // and the pair without a standby.
+                Environment.ExitCode = Cli.RunCommand.LeaseLostExitCode;
                 lifetime.StopApplication();
             }
 

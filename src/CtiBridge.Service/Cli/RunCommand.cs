@@ -74,6 +74,12 @@ public static class RunCommand
     /// <summary>The exit code when a part of the service failed and stopped it.</summary>
     public const int FailedExitCode = 1;
 
+    /// <summary>
+    /// The exit code when the instance lost its call-control lease and stopped (docs/high-availability.md): not 0, so
+    /// systemd's <c>Restart=on-failure</c> starts it again as a standby, and not 2 or 3, which the unit does not restart.
+    /// </summary>
+    public const int LeaseLostExitCode = 4;
+
     /// <summary>The background parts whose run ended with an exception (not a cancellation at the stop).</summary>
     internal static List<(string Part, Exception Exception)> FailedParts(IEnumerable<BackgroundService> parts) =>
         [.. parts
