@@ -8,6 +8,7 @@ using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using static CtiBridge.Service.Tests.Dialer.DialerWait;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -72,23 +73,6 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
     }
 
     private Task<long> CountAsync(string sql) => _database.ScalarAsync<long>(sql, Ct);
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(limit);
-        while (!await done())
-        {
-            try
-            {
-                await Task.Delay(100, timeout.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after {limit.TotalSeconds} s for {what}. {(explain is null ? string.Empty : await explain())}");
-            }
-        }
-    }
 
     private Task<string> AttemptsAsync(string campaign) => _database.ScalarAsync<string>($"""
         SELECT coalesce(string_agg(format('lead %s %s dialed=%s ended=%s %s cause=%s agent=%s', a.lead_id, a.phone_number, a.dialed_at, a.ended_at, a.outcome, a.hangup_cause, a.agent_id), E'\n' ORDER BY a.attempt_id), '(no attempts)')

@@ -12,6 +12,7 @@ using CtiBridge.Service.Live;
 using CtiBridge.Service.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using static CtiBridge.Service.Tests.Dialer.DialerWait;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -64,23 +65,6 @@ public sealed class DialerServiceTests(DialerService service) : IClassFixture<Di
     }
 
     private Task<long> CountAsync(string sql) => service.Database.ScalarAsync<long>(sql, Ct);
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(limit);
-        while (!await done())
-        {
-            try
-            {
-                await Task.Delay(100, timeout.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after {limit.TotalSeconds} s for {what}. {(explain is null ? string.Empty : await explain())}");
-            }
-        }
-    }
 
     private Task<string> AttemptsAsync(string campaign) => service.Database.ScalarAsync<string>($"""
         SELECT coalesce(string_agg(format('lead %s %s %s agent=%s ans=%s conn=%s end=%s', lead_id, call_id, outcome, agent_id,

@@ -85,22 +85,9 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
             new AriClient(options), options, Db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
     }
 
-    private async Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(limit);
-        while (!await done())
-        {
-            try
-            {
-                await Task.Delay(200, timeout.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after {limit.TotalSeconds} s for {what}. {(explain is null ? string.Empty : await explain())}");
-            }
-        }
-    }
+    // These campaigns poll the database for whole runs of calls: every 200 ms is often enough.
+    private static Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null) =>
+        DialerWait.WaitUntilAsync(done, what, limit, explain, TimeSpan.FromMilliseconds(200));
 
     private Task<long> CountAsync(string sql) => Db.ScalarAsync<long>(sql, Ct);
 

@@ -14,6 +14,7 @@ using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using static CtiBridge.Service.Tests.Dialer.DialerWait;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -192,22 +193,5 @@ public sealed class PreviewAcrossInstancesTests
             return true;
         }, $"a preview lead for agent {Agent}", TimeSpan.FromSeconds(20));
         return preview;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(limit);
-        while (!await done())
-        {
-            try
-            {
-                await Task.Delay(100, timeout.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after {limit.TotalSeconds} s for {what}.");
-            }
-        }
     }
 }
