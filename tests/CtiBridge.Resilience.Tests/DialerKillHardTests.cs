@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using CtiBridge.Core.Dialer;
-using CtiBridge.Data.Access;
 using CtiBridge.Data.Dialer;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
@@ -36,21 +35,11 @@ public sealed class DialerKillHardTests : IAsyncDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        string[] phones = ["1001", "1002"];
-        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = 0.3 },
-            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
-        });
 
         // People stay on 10 s after their answer (long enough to outlive the kill and the adoption, waiting or
         // talking), then hang up; some are busy (retried). The agents' phones answer and stay on the line.
-        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 10 };
-        foreach (var phone in phones)
-        {
-            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
-        }
+        await using var pbx = await DialerProcessKit.StartPbxAsync(
+            ["1001", "1002"], new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 10 });
 
         // Power, three lines per free agent: while the agent talks to the first person who answers, the others
         // who answer wait for an agent (2 s), which is the moment the kill is aimed at.
@@ -61,7 +50,7 @@ public sealed class DialerKillHardTests : IAsyncDisposable
         await standby.WaitLiveAsync(ct);
         Assert.False(await standby.IsReadyAsync(ct), "the second process must be a call-control standby while the first holds the lease");
 
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("dialer-kill-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        var token = await DialerProcessKit.SupervisorTokenAsync(database, "dialer-kill-test", ct);
         await JoinAsync(active, token, campaign, "2001", "1001", ct);
         await JoinAsync(standby, token, campaign, "2002", "1002", ct);
 

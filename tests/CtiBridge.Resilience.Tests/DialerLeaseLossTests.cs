@@ -1,4 +1,3 @@
-using CtiBridge.Data.Access;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.Service.Tests.Hosting;
@@ -28,25 +27,14 @@ public sealed class DialerLeaseLossTests : IAsyncDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        string[] phones = ["1001", "1002"];
-        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = 0.3 },
-            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
-        });
-        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 6 };
-        foreach (var phone in phones)
-        {
-            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
-        }
-
+        await using var pbx = await DialerProcessKit.StartPbxAsync(
+            ["1001", "1002"], new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 6 });
         var campaign = await CampaignAsync(database, leads: 12, ct);
         var first = await StartAsync("a", database, pbx, ct);
         await first.WaitReadyAsync(ct);
         var second = await StartAsync("b", database, pbx, ct);
         await second.WaitLiveAsync(ct);
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("dialer-lease-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        var token = await DialerProcessKit.SupervisorTokenAsync(database, "dialer-lease-test", ct);
         await JoinAsync(first, token, campaign, "2001", "1001", ct);
         await JoinAsync(second, token, campaign, "2002", "1002", ct);
 

@@ -1,17 +1,45 @@
 using System.Net;
 using System.Net.Http.Json;
 using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Access;
 using CtiBridge.Data.Dialer;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.Configuration;
 using CtiBridge.Service.Dialer;
+using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
 
 namespace CtiBridge.Resilience.Tests;
 
-/// <summary>The set-up shared by the dialer's process fault tests: a power campaign, its agents' joins, a process with its dialer.</summary>
+/// <summary>The set-up shared by the dialer's process fault tests: PbxSim, a power campaign, a supervisor's token, its agents' joins, a process with its dialer.</summary>
 internal static class DialerProcessKit
 {
+    /// <summary>
+    /// PbxSim for a dialer process test: a carrier trunk whose calls go into Stasis, the agents' phones (each answers
+    /// after 50 ms and stays on the line), the campaign's abandon message, and <paramref name="customers"/> as the
+    /// people the dialer calls.
+    /// </summary>
+    public static async Task<PbxSimulator> StartPbxAsync(string[] phones, DialledCustomers customers)
+    {
+        var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
+        });
+        pbx.DialledCustomers = customers;
+        foreach (var phone in phones)
+        {
+            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
+        }
+
+        return pbx;
+    }
+
+    /// <summary>A supervisor's API token (the campaign's agents are joined with it).</summary>
+    public static async Task<string> SupervisorTokenAsync(TestDatabase database, string name, CancellationToken ct) =>
+        (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync(name, ApiRole.Supervisor, null, "test", ct)).Token;
+
     /// <summary>An agent joins the campaign on a process, retried while the campaign is not running there yet (refused before its refresh).</summary>
     public static async Task JoinAsync(HaProcesses instances, ServiceProcess process, string token, string campaign, string agent, string phone, CancellationToken ct)
     {
