@@ -152,6 +152,18 @@ public sealed class AriEndpointSettings
 
     /// <summary>The largest <see cref="MaxConnections"/> accepted.</summary>
     public const int MaxConnectionsLimit = 1000;
+
+    /// <summary>
+    /// HTTP/1.1 pipelining (own transport only): most REST requests written on one connection before its first
+    /// answer is back, 1 (default: none) to <see cref="MaxPipelineDepthLimit"/>. Asterisk serves pipelined requests
+    /// in order, but a request then waits behind a slow one, and a connection broken under several POSTs leaves each
+    /// one's outcome unknown; it pays only with more calls in flight than <see cref="MaxConnections"/>.
+    /// docs/ari.md "Pipelining".
+    /// </summary>
+    public int MaxPipelineDepth { get; set; } = 1;
+
+    /// <summary>The largest <see cref="MaxPipelineDepth"/> accepted.</summary>
+    public const int MaxPipelineDepthLimit = 64;
 }
 
 /// <summary>The values of <see cref="AriEndpointSettings.Transport"/>.</summary>

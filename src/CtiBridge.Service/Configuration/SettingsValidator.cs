@@ -121,6 +121,15 @@ public static partial class SettingsValidator
             {
                 problems.Add(new SettingsProblem($"{at}.ari.maxConnections", $"{server.Ari.MaxConnections} must be between 1 and {AriEndpointSettings.MaxConnectionsLimit} (and, with the events WebSocket and every other HTTP user of this Asterisk, below its http.conf sessionlimit, 100 by default)"));
             }
+
+            if (server.Ari.MaxPipelineDepth is < 1 or > AriEndpointSettings.MaxPipelineDepthLimit)
+            {
+                problems.Add(new SettingsProblem($"{at}.ari.maxPipelineDepth", $"{server.Ari.MaxPipelineDepth} must be between 1 (no pipelining) and {AriEndpointSettings.MaxPipelineDepthLimit}"));
+            }
+            else if (server.Ari.MaxPipelineDepth > 1 && AriTransportNames.Parse(server.Ari.Transport) is { } transport && transport != CtiBridge.Asterisk.Ari.AriRestTransport.Sockets)
+            {
+                problems.Add(new SettingsProblem($"{at}.ari.maxPipelineDepth", $"{server.Ari.MaxPipelineDepth}: pipelining needs ari.transport '{AriTransportNames.Own}' (the client's own HTTP/1.1), not '{server.Ari.Transport}'"));
+            }
         }
     }
 

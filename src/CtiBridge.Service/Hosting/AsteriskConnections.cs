@@ -56,6 +56,7 @@ public sealed class AsteriskServer : IAsyncDisposable
             RestTransport = AriTransportNames.Parse(settings.Transport)
                 ?? throw new ArgumentException($"ari.transport '{settings.Transport}' is not an ARI transport ({string.Join(" or ", AriTransportNames.All)}).", nameof(settings)),
             MaxConnections = settings.MaxConnections,
+            MaxPipelineDepth = settings.MaxPipelineDepth,
         };
     }
 

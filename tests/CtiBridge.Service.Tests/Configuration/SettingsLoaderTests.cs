@@ -75,6 +75,10 @@ public sealed class SettingsLoaderTests
     [InlineData("""{"asterisk":[{"ari":{"maxConnections":0}}]}""", "asterisk[0].ari.maxConnections: 0 must be between 1 and 1000 (and, with the events WebSocket and every other HTTP user of this Asterisk, below its http.conf sessionlimit, 100 by default)")]
     [InlineData("""{"asterisk":[{"ari":{"maxConnections":5000}}]}""", "asterisk[0].ari.maxConnections: 5000 must be between 1 and 1000")]
     [InlineData("""{"asterisk":[{"ari":{"maxConnections":"many"}}]}""", "asterisk[0].ari.maxConnections: 'many' is not a whole number")]
+    [InlineData("""{"asterisk":[{"ari":{"maxPipelineDepth":0}}]}""", "asterisk[0].ari.maxPipelineDepth: 0 must be between 1 (no pipelining) and 64")]
+    [InlineData("""{"asterisk":[{"ari":{"maxPipelineDepth":65}}]}""", "asterisk[0].ari.maxPipelineDepth: 65 must be between 1 (no pipelining) and 64")]
+    [InlineData("""{"asterisk":[{"ari":{"maxPipelineDepth":"deep"}}]}""", "asterisk[0].ari.maxPipelineDepth: 'deep' is not a whole number")]
+    [InlineData("""{"asterisk":[{"ari":{"maxPipelineDepth":8,"transport":"httpclient"}}]}""", "asterisk[0].ari.maxPipelineDepth: 8: pipelining needs ari.transport 'own' (the client's own HTTP/1.1), not 'httpclient'")]
     [InlineData("""{"http":{"urls":"127.0.0.1:8080"}}""", "http.urls: '127.0.0.1:8080' is not an http(s) URL such as http://127.0.0.1:8080")]
     [InlineData("""{"logging":{"level":"Infromation"}}""", "logging.level: 'Infromation' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal); did you mean 'Information'?")]
     [InlineData("""{"callControl":{"queues":[{"name":"support","screenPopUrl":"https://crm.example.com/pop?n={callerNumbr}"}]}}""", "callControl.queues[0].screenPopUrl: '{callerNumbr}' is not a screen-pop value (callId, callerNumber, callerName, callerRegion, did, queue, agentId, customerId, ivrPath, language, vip, attr:NAME); did you mean 'callerNumber'?")]
@@ -143,6 +147,20 @@ public sealed class SettingsLoaderTests
         using var client = new AriClient(AsteriskServer.ToAriOptions(settings.Asterisk[0].Ari));
 
         Assert.Equal(expected, client.Options.MaxConnections);
+    }
+
+    [Theory]
+    [InlineData(null, 1)]
+    [InlineData(8, 8)]
+    public void Parse_AriMaxPipelineDepth_ReachesTheClientOptions(int? depth, int expected)
+    {
+        var json = depth is null ? Valid : Valid.Replace("\"password\": \"pw\"", $"\"password\": \"pw\", \"maxPipelineDepth\": {depth}", StringComparison.Ordinal);
+        Assert.True(depth is null || json != Valid, "the test must put maxPipelineDepth into the file");
+
+        var settings = SettingsLoader.Parse(json, "ctibridge.json", NoEnvironment);
+        using var client = new AriClient(AsteriskServer.ToAriOptions(settings.Asterisk[0].Ari));
+
+        Assert.Equal(expected, client.Options.MaxPipelineDepth);
     }
 
     [Fact]
