@@ -4,13 +4,44 @@ public sealed partial class AcdEngine
 {
     private InputOutcome Restore(AgentRestored x)
     {
-        var wrapping = x.PauseReason is null && x.WrapUpEndsAt is { } ends && ends > Now && x.WrapUpCallId is not null && x.WrapUpQueue is not null;
+        if (x.StateSince is not { } since || since >= Now)
+        {
+            return RestoreNow(x, null);
+        }
+
+        // Stamped at the state's real start (as EndAt does for a late-learned end); an agent made ready is offered calls now.
+        _backdate = since;
+        _freedMeanwhile = [];
+        var freed = _freedMeanwhile;
+        InputOutcome outcome;
+        try
+        {
+            outcome = RestoreNow(x, since);
+        }
+        finally
+        {
+            _backdate = null;
+            _freedMeanwhile = null;
+        }
+
+        foreach (var a in freed)
+        {
+            AgentAvailable(a);
+        }
+
+        return outcome;
+    }
+
+    private InputOutcome RestoreNow(AgentRestored x, DateTimeOffset? since)
+    {
+        // A wrap-up still running, or one that ended between the kill and now when its start is known (it ends when it was due, below).
+        var wrapping = x.PauseReason is null && x.WrapUpEndsAt is { } ends && (ends > Now || since < ends) && x.WrapUpCallId is not null && x.WrapUpQueue is not null;
 
         // No wrap-up left: what waited for the call's end applies now (a logout through a pause, so no call is offered in between).
         var pauseNow = wrapping || x.PauseReason is not null ? null
             : x.PendingLogout ? x.PendingPauseReason ?? "logged out"
             : x.PendingPauseReason;
-        var outcome = Login(new AgentLogin(x.At, x.AgentId, x.Extension, string.Empty, x.Queues, x.Skills, x.PauseReason ?? pauseNow), pinChecked: true, wrapping ? x : null);
+        var outcome = Login(new AgentLogin(x.At, x.AgentId, x.Extension, string.Empty, x.Queues, x.Skills, x.PauseReason ?? pauseNow), pinChecked: true, wrapping ? x : null, x.LoggedInAt);
         if (!outcome.Accepted)
         {
             return outcome;
@@ -25,6 +56,15 @@ public sealed partial class AcdEngine
                 a.PendingPauseReason = x.PendingPauseReason ?? "logged out";
                 a.PendingSource = x.PendingSource;
                 Publish(new AgentPendingChanged(a.Id, a.PendingPauseReason, x.PendingLogout, x.PendingSource));
+            }
+
+            if (a.WrapUpEndsAt <= Now)
+            {
+                // Its wrap-up ended while nobody controlled the calls: it ended when it was due, and what waited for it applies then.
+                var stamp = _backdate;
+                _backdate = a.WrapUpEndsAt;
+                FinishWrapUp(a, "wrap-up ended", ChangeSource.System);
+                _backdate = stamp;
             }
         }
         else if (x.PendingLogout && x.PauseReason is null)
@@ -42,7 +82,7 @@ public sealed partial class AcdEngine
         a.WrapUpQueue = queue;
         a.WrapUpTalk = TimeSpan.Zero;
         a.WrapUpHold = TimeSpan.Zero;
-        a.WrapUpStartedAt = Now;
+        a.WrapUpStartedAt = Stamp;
         a.WrapUpRestored = true;
         a.WrapUpEndsAt = endsAt;
         SetState(a, AgentState.WrapUp, "wrap-up carried over a restart", ChangeSource.System, callId, queue);
@@ -111,7 +151,13 @@ public sealed partial class AcdEngine
         agent.Call = call;
         agent.ConsecutiveNoAnswers = 0;
         Publish(Adopted(call, x));
+
+        // On the call since the answer, when the agent's restored state does not say otherwise (restored since then).
+        var onCallSince = Max(call.AnsweredAt, agent.StateSince);
+        var stamp = _backdate;
+        _backdate = onCallSince < Now ? onCallSince : stamp;
         SetState(agent, AgentState.OnCall, "call taken over", ChangeSource.System, call.Id, q.Name);
+        _backdate = stamp;
         if (caller.CallerNumber is { } number)
         {
             RememberLastAgent(number, agent.Id);

@@ -449,7 +449,7 @@ public sealed partial class AcdEngine
         m.ReadyIndex = -1;
     }
 
-    private InputOutcome Login(AgentLogin x, bool pinChecked = false, AgentRestored? wrapUp = null)
+    private InputOutcome Login(AgentLogin x, bool pinChecked = false, AgentRestored? wrapUp = null, DateTimeOffset? restoredLoginAt = null)
     {
         InputOutcome Refuse(LoginRefusal r, string why)
         {
@@ -525,7 +525,7 @@ public sealed partial class AcdEngine
         _byExtension[phoneKey] = a;
         a.Skills = skills;
         a.JoinOrder = ++_joinSeq;
-        a.IdleSince = Now;
+        a.IdleSince = Stamp;
         a.TalkTime = TimeSpan.Zero;
         a.ConsecutiveNoAnswers = 0;
         a.Pending = PendingChange.None;
@@ -542,7 +542,7 @@ public sealed partial class AcdEngine
             m.Queue.StateCounts[(int)AgentState.LoggedOut]++;
         }
 
-        Publish(new AgentLoggedIn(a.Id, x.Extension, [.. a.Memberships.Select(m => new QueueMembership(m.Queue.Name, m.Penalty))], skills));
+        Publish(new AgentLoggedIn(a.Id, x.Extension, [.. a.Memberships.Select(m => new QueueMembership(m.Queue.Name, m.Penalty))], skills) { RestoredLoginAt = restoredLoginAt });
         if (x.PauseReason is not null)
         {
             SetState(a, AgentState.Paused, x.PauseReason, ChangeSource.Agent);

@@ -41,7 +41,14 @@ public enum AgentState
 /// <param name="Extension">The extension.</param>
 /// <param name="Queues">Queues served in this session, with penalties.</param>
 /// <param name="Skills">Skills served with, with levels.</param>
-public sealed record AgentLoggedIn(string AgentId, string Extension, IReadOnlyList<QueueMembership> Queues, IReadOnlyDictionary<string, int> Skills) : AcdEvent;
+public sealed record AgentLoggedIn(string AgentId, string Extension, IReadOnlyList<QueueMembership> Queues, IReadOnlyDictionary<string, int> Skills) : AcdEvent
+{
+    /// <summary>
+    /// A login restored after a restart or takeover (<see cref="AgentRestored"/>): when the agent logged in originally, so
+    /// the records continue that login session; null for a login.
+    /// </summary>
+    public DateTimeOffset? RestoredLoginAt { get; init; }
+}
 
 /// <summary>Why a login was refused.</summary>
 public enum LoginRefusal

@@ -30,7 +30,20 @@ namespace CtiBridge.Core.Acd;
 public sealed record AgentRestored(
     DateTimeOffset At, string AgentId, string Extension, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Skills = null, string? PauseReason = null,
     DateTimeOffset? WrapUpEndsAt = null, string? WrapUpCallId = null, string? WrapUpQueue = null,
-    string? PendingPauseReason = null, bool PendingLogout = false, ChangeSource PendingSource = ChangeSource.Agent) : AcdInput(At);
+    string? PendingPauseReason = null, bool PendingLogout = false, ChangeSource PendingSource = ChangeSource.Agent) : AcdInput(At)
+{
+    /// <summary>
+    /// When the agent entered the state restored (ready, paused, or the wrap-up), as the previous engine had it; null
+    /// when not known. Before <see cref="AcdInput.At"/>, the restored login and state are stamped at this time, so the
+    /// state goes on from its real start (one interval in the records, the same "since") rather than starting anew at
+    /// the restore; a wrap-up that ended meanwhile ends when it was due. Calls are offered to the agent at
+    /// <see cref="AcdInput.At"/>, never in the past.
+    /// </summary>
+    public DateTimeOffset? StateSince { get; init; }
+
+    /// <summary>When the agent logged in originally (the login session the records continue); null when not known.</summary>
+    public DateTimeOffset? LoggedInAt { get; init; }
+}
 
 /// <summary>
 /// A call that another engine (the instance before a restart or an HA takeover) had in a queue is

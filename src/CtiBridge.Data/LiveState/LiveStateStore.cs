@@ -31,6 +31,12 @@ public sealed record LiveAgent(string AgentId, string Extension, IReadOnlyList<s
 
     /// <summary>Who asked for the waiting change.</summary>
     public ChangeSource PendingSource { get; init; } = ChangeSource.Agent;
+
+    /// <summary>The ACD state at the last change stored; null when not known (a row from before migration 0043).</summary>
+    public AgentState? State { get; init; }
+
+    /// <summary>When the agent entered <see cref="State"/>.</summary>
+    public DateTimeOffset? StateSince { get; init; }
 }
 
 /// <summary>A call in a queue or connected now, as stored for a restart or takeover.</summary>
@@ -191,22 +197,25 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
             case AgentLoggedIn x:
                 return [Command("live_agent_upsert", ("agent_id", x.AgentId), ("extension", x.Extension),
-                    ("queues", x.Queues.Select(q => q.Queue).ToArray()), ("skills", x.Skills.Keys.Order(StringComparer.Ordinal).ToArray()), ("at", x.At))];
+                    ("queues", x.Queues.Select(q => q.Queue).ToArray()), ("skills", x.Skills.Keys.Order(StringComparer.Ordinal).ToArray()),
+                    ("logged_in_at", x.RestoredLoginAt ?? x.At), ("at", x.At))];
             case AgentStateChanged { To: AgentState.LoggedOut } x:
                 return [Command("live_agent_delete", ("agent_id", x.AgentId))];
+            // Every change of state stores the state and its start (state, state_since), so the instance that restores the
+            // agent carries the state on from its real start (the interval in the records, the API's "since").
             case AgentStateChanged { To: AgentState.Paused } x:
-                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", x.Reason), ("at", x.At))];
+                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", x.Reason), ("state", x.To.ToString()), ("at", x.At))];
             case AgentStateChanged { From: AgentState.Paused } x:
-                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("at", x.At))];
+                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("state", x.To.ToString()), ("at", x.At))];
             case AgentStateChanged { From: AgentState.WrapUp or AgentState.OnCall, To: AgentState.Ready } x:
                 // Wrap-up over, and what waited for it applied: nothing left to restore but the login.
-                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("at", x.At))];
+                return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("state", x.To.ToString()), ("at", x.At))];
             case AgentStateChanged { To: AgentState.Ringing } x:
                 // Only for the status read from the database (ctibridge agents, the centre view): a restart does not restore a ring.
-                return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", x.CallId), ("ringing_since", x.At), ("at", x.At))];
-            case AgentStateChanged { From: AgentState.Ringing } x:
-                // Answered, ring timed out, declined or withdrawn (a pause or logout while ringing is written above).
-                return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", null), ("ringing_since", null), ("at", x.At))];
+                return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", x.CallId), ("ringing_since", x.At), ("state", x.To.ToString()), ("at", x.At))];
+            case AgentStateChanged x when x.From == AgentState.Ringing || x.To == AgentState.OnCall:
+                // Answered, ring timed out, declined or withdrawn (a pause or logout while ringing is written above); or on a call without a ring.
+                return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", null), ("ringing_since", null), ("state", x.To.ToString()), ("at", x.At))];
             case AgentWrapUpTimed x:
                 return [Command("live_agent_wrap_up", ("agent_id", x.AgentId), ("wrap_up_until", x.EndsAt), ("call_id", x.CallId), ("queue", x.Queue), ("at", x.At))];
             case AgentPendingChanged x:
@@ -332,6 +341,8 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 PendingPauseReason = reader.IsDBNull(9) ? null : reader.GetString(9),
                 PendingLogout = reader.GetBoolean(10),
                 PendingSource = !reader.IsDBNull(11) && Enum.TryParse<ChangeSource>(reader.GetString(11), out var source) ? source : ChangeSource.Agent,
+                State = !reader.IsDBNull(12) && Enum.TryParse<AgentState>(reader.GetString(12), out var state) ? state : null,
+                StateSince = reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
             });
         }
 
@@ -413,7 +424,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     private static NpgsqlDbType TypeOf(string name) => name switch
     {
         "entry_position" or "priority" or "visit" => NpgsqlDbType.Integer,
-        "at" or "wrap_up_until" or "ringing_since" or "started_at" or "external_started_at" or "external_answered_at" => NpgsqlDbType.TimestampTz,
+        "at" or "logged_in_at" or "wrap_up_until" or "ringing_since" or "started_at" or "external_started_at" or "external_answered_at" => NpgsqlDbType.TimestampTz,
         _ => NpgsqlDbType.Text,
     };
 }

@@ -55,7 +55,8 @@ public sealed class AcdRecordMapper
         switch (acdEvent)
         {
             case AgentLoggedIn x:
-                Agent(x.AgentId).Session = $"{x.AgentId}@{x.At.UtcDateTime:yyyyMMddTHHmmss.fffffff}";
+                // A restored login continues its session (the login before the restart or takeover).
+                Agent(x.AgentId).Session = $"{x.AgentId}@{(x.RestoredLoginAt ?? x.At).UtcDateTime:yyyyMMddTHHmmss.fffffff}";
                 break;
             case AgentStateChanged x:
                 OnAgentState(x, output);

@@ -365,6 +365,11 @@ public sealed partial class CallCenter
         // A pause or logout an agent asked for on a call that is adopted again is asked for again after the
         // adoption, so it waits for that call's end as before (restored first, it would apply at once).
         var talking = calls.Where(c => c.AgentId is not null).Select(c => c.AgentId!).ToHashSet(StringComparer.Ordinal);
+
+        // An agent on a call that is adopted still connected is on it since the answer (restored so, then connected to it).
+        var answeredAt = calls.Where(c => c is { AgentId: not null, AnsweredAt: not null } && IsConnected(c, live, bridgeOf))
+            .GroupBy(c => c.AgentId!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Max(c => c.AnsweredAt!.Value), StringComparer.Ordinal);
+        DateTimeOffset? AnsweredAt(string agentId) => answeredAt.TryGetValue(agentId, out var answered) ? answered : null;
         var askAgain = new List<LiveAgent>();
         foreach (var agent in agents)
         {
@@ -372,11 +377,11 @@ public sealed partial class CallCenter
             if (waits && talking.Contains(agent.AgentId))
             {
                 askAgain.Add(agent);
-                RestoreAgent(agent with { PendingPauseReason = null, PendingLogout = false }, at);
+                RestoreAgent(agent with { PendingPauseReason = null, PendingLogout = false }, at, AnsweredAt(agent.AgentId));
             }
             else
             {
-                RestoreAgent(agent, at);
+                RestoreAgent(agent, at, AnsweredAt(agent.AgentId));
             }
         }
 
@@ -482,7 +487,10 @@ public sealed partial class CallCenter
     // Call-control legs outside the app (still ringing) while start-up recovery runs; empty otherwise.
     private IReadOnlyList<string> _ringingAtAdoption = [];
 
-    private void RestoreAgent(LiveAgent agent, DateTimeOffset at)
+    /// <param name="agent">The agent as stored.</param>
+    /// <param name="at">Now.</param>
+    /// <param name="answeredAt">When the agent answered the call it is on, if that call is adopted still connected.</param>
+    private void RestoreAgent(LiveAgent agent, DateTimeOffset at, DateTimeOffset? answeredAt = null)
     {
         if (!_agents.TryGetValue(agent.AgentId, out var configured))
         {
@@ -501,7 +509,11 @@ public sealed partial class CallCenter
         }
 
         var restored = new AgentRestored(at, agent.AgentId, agent.Extension, agent.Queues, agent.Skills, agent.PauseReason,
-            agent.WrapUpUntil, agent.WrapUpCallId, agent.WrapUpQueue, agent.PendingPauseReason, agent.PendingLogout, agent.PendingSource);
+            agent.WrapUpUntil, agent.WrapUpCallId, agent.WrapUpQueue, agent.PendingPauseReason, agent.PendingLogout, agent.PendingSource)
+        {
+            StateSince = StateSinceOf(agent, answeredAt),
+            LoggedInAt = agent.LoggedInAt,
+        };
         var outcome = _engine.Handle(restored);
         if (!outcome.Accepted)
         {
@@ -514,6 +526,20 @@ public sealed partial class CallCenter
             LogAgentNotRestored(_logger, agent.AgentId, outcome.Reason ?? "refused");
         }
     }
+
+    /// <summary>
+    /// Since when the state the agent is restored in has lasted, when the stored state is that very state: paused, in
+    /// wrap-up, ready, or on a call adopted still connected (since its answer). Null otherwise (a ring the previous
+    /// owner had going is not restored, nor a call that is gone): that state starts at the restore.
+    /// </summary>
+    private static DateTimeOffset? StateSinceOf(LiveAgent agent, DateTimeOffset? answeredAt) => agent.StateSince is not { } since ? null : agent.State switch
+    {
+        AgentState.Paused when agent.PauseReason is not null => since,
+        AgentState.WrapUp when agent.PauseReason is null && agent.WrapUpUntil is not null => since,
+        AgentState.Ready when agent.PauseReason is null && agent.WrapUpUntil is null && answeredAt is null => since,
+        AgentState.OnCall when agent.PauseReason is null && agent.WrapUpUntil is null && answeredAt is { } answered => answered > since ? answered : since,
+        _ => null,
+    };
 
     private bool IsConnected(LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf) =>
         live.ContainsKey(call.ChannelId) && (AgentLegOf(call, live, bridgeOf) is not null || HeldAgentLegOf(call, live.Keys, bridgeOf) is not null);
