@@ -113,6 +113,12 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
     public async Task StartAsync(string application, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(application);
+        await using (var previous = dataSource.CreateCommand(NamedQueries.Get("dialer_session_previous")))
+        {
+            previous.Parameters.AddWithValue("instance_id", instanceId);
+            PreviousRunApplication = await previous.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        }
+
         await using (var command = dataSource.CreateCommand(NamedQueries.Get("dialer_session_start")))
         {
             command.Parameters.AddWithValue("instance_id", instanceId);
@@ -123,6 +129,33 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
 
         _application = application;
         await HoldAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The Stasis app the previous run under this instance id still named when this run started: set when that run did
+    /// not stop cleanly (killed, host lost); null after a clean stop or for a new instance id.
+    /// </summary>
+    public string? PreviousRunApplication { get; private set; }
+
+    /// <summary>
+    /// After <see cref="StartAsync"/>, with this instance's lock held: when the previous run under this id did not stop
+    /// cleanly (<see cref="PreviousRunApplication"/>), takes back what is still its own in the database (agent lines,
+    /// open attempts; marked adopted now), to be resumed as an adopter would: they are that run's, not a live peer's,
+    /// since nobody else can hold this id's lock. Empty when a survivor adopted them first, or after a clean stop.
+    /// </summary>
+    public async Task<DialerTakeover> TakeBackPreviousRunAsync(CancellationToken cancellationToken = default)
+    {
+        var application = _application ?? throw new InvalidOperationException("The dialer session was never started.");
+        if (PreviousRunApplication is null)
+        {
+            return new DialerTakeover(instanceId, application, [], []);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var (lines, attempts) = await TakeRowsAsync(connection, transaction, instanceId, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new DialerTakeover(instanceId, PreviousRunApplication, lines, attempts);
     }
 
     /// <summary>

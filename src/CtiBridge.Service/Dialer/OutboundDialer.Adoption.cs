@@ -441,6 +441,9 @@ public sealed partial class OutboundDialer
         await AbandonIfStillWaitingAsync(line, now).ConfigureAwait(false);
     }
 
+    [LoggerMessage(EventId = 1220, Level = LogLevel.Warning, Message = "Dialer instance {Instance} restarted after a run that did not stop cleanly: taking back that run's {Agents} agent lines and {Attempts} open attempts (resumed as an adopter would)")]
+    private static partial void LogPreviousRunTakenBack(ILogger logger, string instance, int agents, int attempts);
+
     [LoggerMessage(EventId = 1061, Level = LogLevel.Warning, Message = "Dialer instance {Dead} is gone (its session lease is free): adopting its calls from Stasis app {App} ({Agents} agent lines, {Attempts} open attempts)")]
     private static partial void LogAdopting(ILogger logger, string dead, string app, int agents, int attempts);
 

@@ -159,7 +159,20 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         // within about a second of a kill (the lock goes with the connection), then adopts its calls.
         await _sessions.StartAsync(_settings.Application, cancellationToken).ConfigureAwait(false);
         WatchLease();
-        await ClearAgentLinesAsync(cancellationToken).ConfigureAwait(false); // left by an earlier run of this instance
+
+        // An earlier run of this instance id that did not stop cleanly (killed) left its calls: taken back and resumed
+        // as an adopter would, once the events connection is up (below). After a clean stop, its agent lines are cleared.
+        var previousRun = await _sessions.TakeBackPreviousRunAsync(cancellationToken).ConfigureAwait(false);
+        var takeBack = previousRun.AgentLines.Count > 0 || previousRun.Attempts.Count > 0;
+        if (takeBack)
+        {
+            LogPreviousRunTakenBack(_logger, InstanceId, previousRun.AgentLines.Count, previousRun.Attempts.Count);
+        }
+        else
+        {
+            await ClearAgentLinesAsync(cancellationToken).ConfigureAwait(false); // left by an earlier run of this instance
+        }
+
         await ClearAllLineDemandAsync(cancellationToken).ConfigureAwait(false);
         var delay = TimeSpan.FromSeconds(1);
         while (true)
@@ -175,6 +188,12 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 await Task.Delay(delay, _connectionTime, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
             }
+        }
+
+        if (takeBack)
+        {
+            // The previous run's app is this one (same settings) or, renamed since, connected like a dead instance's.
+            await TryPrepareAdoptionAsync(previousRun).ConfigureAwait(false);
         }
 
         _tasks.Add(Task.Run(() => RunLoopAsync(_stopping.Token), CancellationToken.None));

@@ -1,0 +1,112 @@
+using CtiBridge.Data.Access;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.Tests.CallControl;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+
+namespace CtiBridge.Resilience.Tests;
+
+/// <summary>
+/// A dialer instance killed with SIGKILL and started again under the same instance id takes back its own previous
+/// run's calls (issue 14, docs/high-availability.md): one <c>ctibridge run</c> process with its dialer, agent 2001 on a
+/// nailed-up line talking to a customer of a power campaign, is killed and started again with the same configuration
+/// (same <c>dialer.instanceId</c> and Stasis app). Holding its own session lock, it recognises the rows left under its
+/// id as its previous run's (that run named its app and did not stop cleanly), not a live peer's, and resumes them as
+/// an adopter would: 2001's line is the same channel, kept (not cleared, not called again); the conversation goes on
+/// to its end and is recorded with 2001 (not swept as a lost reply); 2001 then takes the new run's customers; no lead is
+/// dialled while an earlier attempt of it is up; every attempt ends once and is one <c>calls</c> row.
+/// Bounded: every wait has a limit, the processes are killed on the way out whatever happens.
+/// </summary>
+[Trait("Tier", "Faults")]
+public sealed class DialerRestartTests : IAsyncDisposable
+{
+    private readonly HaProcesses _instances = new("ctibridge-dialer-restart-", TimeSpan.FromSeconds(120));
+
+    [Fact]
+    public async Task DialerKilledHardAndStartedAgainUnderItsInstanceId_TakesBackItsAgentLineAndConversation_NoLeadDialledTwice()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = "1001" }],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
+        });
+
+        // People stay on 30 s after their answer: the conversation cut by the kill outlives the restart of the
+        // process on a loaded machine, then the person hangs up. The agent's phone answers and stays on the line.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 30 };
+        pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(50));
+        var campaign = await DialerProcessKit.CampaignAsync(database, "restart", leads: 8, ct);
+        var first = await DialerProcessKit.StartAsync(_instances, "r", "restart-", database, pbx, ct);
+        await first.WaitReadyAsync(ct);
+        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("dialer-restart-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        await DialerProcessKit.JoinAsync(_instances, first, token, campaign, "2001", "1001", ct);
+
+        // The kill comes while 2001 talks to a customer (the connect written ahead).
+        var talking = await _instances.EventuallyAsync(async () => await database.ScalarAsync<string>(
+            $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL AND agent_connected_at IS NOT NULL AND agent_id = '2001'", ct) is { Length: > 0 } id ? id : null,
+            "agent 2001 to talk to a customer", ct);
+        var lineBefore = await database.ScalarAsync<string>("SELECT channel_id FROM dialer_agent_lines WHERE agent_id = '2001'", ct);
+        first.KillHard();
+        var openAtKill = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", ct);
+        var restartedAt = await database.ScalarAsync<DateTime>("SELECT now()", ct);
+
+        // Started again: same configuration, so the same instance id and Stasis app.
+        var second = await DialerProcessKit.StartAsync(_instances, "r", "restart-", database, pbx, ct);
+        await second.WaitReadyAsync(ct);
+        await _instances.EventuallyAsync(() => Task.FromResult(second.Output.Contains("taking back that run's", StringComparison.Ordinal)),
+            "the restarted instance to take back its previous run's calls", ct);
+
+        // Its agent line: the same channel, kept (the row not cleared, the phone not called again).
+        Assert.Equal(lineBefore, await database.ScalarAsync<string>("SELECT coalesce(min(channel_id), '') FROM dialer_agent_lines WHERE agent_id = '2001' AND instance_id = 'restart-r'", ct));
+        using (var ari = new CtiBridge.Asterisk.Ari.AriClient(CtiBridge.Service.Hosting.AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari)))
+        {
+            Assert.Contains(lineBefore, (await ari.Channels.ListAsync(ct)).Select(c => c.Id));
+        }
+
+        // The conversation goes on to its end and is recorded with its agent; then 2001 takes a customer the new run dialled.
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{talking}' AND ended_at IS NOT NULL", ct) == 1,
+            "the conversation cut by the kill to end", ct);
+        Assert.Equal("HumanAnswer 2001 restart-r adopted", await database.ScalarAsync<string>(
+            $"SELECT format('%s %s %s %s', outcome, agent_id, instance_id, CASE WHEN adopted_at IS NOT NULL THEN 'adopted' END) FROM dialer_attempts WHERE call_id = '{talking}'", ct));
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND adopted_at IS NULL AND dialed_at > '{restartedAt:O}'::timestamptz AND agent_id = '2001' AND agent_connected_at IS NOT NULL", ct) > 0,
+            "agent 2001 to be put through to a customer the restarted run dialled", ct);
+
+        // Every attempt open at the kill was taken back (or, its channel already gone, ended at once); none left open for the sweep.
+        Assert.Equal(openAtKill, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND adopted_at IS NOT NULL", ct));
+        Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{talking}' AND outcome = 'LostReply'", ct));
+
+        // No lead dialled while an earlier attempt of it was up; nobody put through dialled again.
+        using (var leave = await second.Http(token).DeleteAsync($"/api/campaigns/{campaign}/agents/2001", ct))
+        {
+            Assert.True(leave.IsSuccessStatusCode, $"leave 2001: {(int)leave.StatusCode}");
+        }
+
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", ct) == 0,
+            "every attempt to end", ct);
+        Assert.Equal(0L, await database.ScalarAsync<long>($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
+            WHERE x.campaign_id = '{campaign}'
+            """, ct));
+        Assert.Equal(0L, await database.ScalarAsync<long>($"""
+            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
+              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
+            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
+            """, ct));
+
+        // Each attempt of the restarted run (the taken-back ones among them) is one outbound call record once it has stopped.
+        await second.StopAsync(ct);
+        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{talking}'", ct));
+        Assert.Equal("answered 2001", await database.ScalarAsync<string>($"SELECT format('%s %s', disposition, agent_id) FROM calls WHERE call_id = '{talking}'", ct));
+        Assert.Equal(0L, await database.ScalarAsync<long>($"""
+            SELECT count(*) FROM dialer_attempts a WHERE a.campaign_id = '{campaign}' AND (a.adopted_at IS NOT NULL OR a.dialed_at > '{restartedAt:O}'::timestamptz)
+              AND (SELECT count(*) FROM calls c WHERE c.call_id = a.call_id) <> 1
+            """, ct));
+    }
+
+    public ValueTask DisposeAsync() => _instances.DisposeAsync();
+}
