@@ -108,5 +108,71 @@ public sealed class DialerRestartTests : IAsyncDisposable
             """, ct));
     }
 
+    /// <summary>
+    /// A person abandoned with the recorded message (no agent within 2 s) while the message plays, when the instance is
+    /// killed: the restarted instance takes the call back and plays the message again, whole, before it hangs up (before,
+    /// it hung up at once, cutting the message); the abandon and the message stay counted once in the ledger.
+    /// </summary>
+    [Fact]
+    public async Task AbandonMessagePlayingAtTheKill_TheRestartedInstancePlaysItWholeBeforeHangingUp_CountedOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
+        var message = TimeSpan.FromSeconds(10);
+        string[] phones = ["1001", "1002", "1004"];
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
+            Sounds = new() { ["acme-abandon"] = message.TotalSeconds },
+            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
+        });
+
+        // Everybody answers and stays on for 45 s. The three agents' first customers are dialled one per agent (no
+        // abandon allowed before live answers are counted); when those calls end, power dials three lines per free
+        // agent, so people answer with nobody free, are abandoned after 2 s and hear the (10 s) message; only the
+        // dialer ends those calls before their 45 s.
+        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 45 };
+        foreach (var phone in phones)
+        {
+            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
+        }
+
+        var campaign = await DialerProcessKit.CampaignAsync(database, "abandon", leads: 24, ct);
+        var first = await DialerProcessKit.StartAsync(_instances, "m", "restart-", database, pbx, ct);
+        await first.WaitReadyAsync(ct);
+        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("dialer-abandon-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        foreach (var (agent, phone) in new[] { ("2001", "1001"), ("2002", "1002"), ("2004", "1004") })
+        {
+            await DialerProcessKit.JoinAsync(_instances, first, token, campaign, agent, phone, ct);
+        }
+
+        // The kill comes while an abandoned person hears the message (the abandon stored in the ledger, the call still up).
+        var abandoned = await _instances.EventuallyAsync(async () => await database.ScalarAsync<string>($"""
+            SELECT coalesce(min(a.call_id), '') FROM dialer_attempts a JOIN dialer_ledger g ON g.call_id = a.call_id AND g.kind = 'Abandoned'
+            WHERE a.campaign_id = '{campaign}' AND a.ended_at IS NULL
+            """, ct) is { Length: > 0 } id ? id : null, "a person abandoned with the message, the call still up", ct);
+        first.KillHard();
+        var second = await DialerProcessKit.StartAsync(_instances, "m", "restart-", database, pbx, ct);
+        await second.WaitReadyAsync(ct);
+
+        // Taken back, the message played again whole, then hung up by the dialer (the person would have stayed on).
+        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{abandoned}' AND ended_at IS NOT NULL", ct) == 1,
+            "the abandoned call to end", ct);
+        var (adoptedAt, endedAt, answeredAt) = (
+            await database.ScalarAsync<DateTime>($"SELECT adopted_at FROM dialer_attempts WHERE call_id = '{abandoned}'", ct),
+            await database.ScalarAsync<DateTime>($"SELECT ended_at FROM dialer_attempts WHERE call_id = '{abandoned}'", ct),
+            await database.ScalarAsync<DateTime>($"SELECT answered_at FROM dialer_attempts WHERE call_id = '{abandoned}'", ct));
+        Assert.True(endedAt - adoptedAt >= message,
+            $"the call ended {(endedAt - adoptedAt).TotalSeconds:0.00} s after its adoption: the {message.TotalSeconds} s message was not played whole from there");
+        Assert.True(endedAt - answeredAt < TimeSpan.FromSeconds(45), "the person hung up before the dialer did: the message's end was not seen");
+        Assert.Contains("is played again, whole", second.Output, StringComparison.Ordinal);
+
+        // In the ledger once: one abandon, the message it got (not counted again by the adopter); one abandoned call record.
+        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{abandoned}' AND kind IN ('Abandoned', 'LiveAnswerConnected')", ct));
+        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{abandoned}' AND kind = 'MessagePlayed' AND message = 'acme-abandon'", ct));
+        await second.StopAsync(ct);
+        Assert.Equal("abandoned", await database.ScalarAsync<string>($"SELECT string_agg(disposition, ',') FROM calls WHERE call_id = '{abandoned}'", ct));
+    }
+
     public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }

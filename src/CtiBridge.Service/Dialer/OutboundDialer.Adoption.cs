@@ -325,10 +325,21 @@ public sealed partial class OutboundDialer
             line.AgentId = agentId;
             line.BridgeId = "dcall-" + attempt.CallId;
         }
+        else if (call.State == DialedCallState.Connected && attempt.AbandonedInLedger && campaign.Definition.AbandonMessage is { } abandonMessage)
+        {
+            // An abandoned person whose message was playing at the kill: how much of it they heard is not known here,
+            // and the rule wants the recorded message heard. It is played again, whole, after what still plays of the
+            // first (Asterisk plays a channel's playbacks one after another), and the dialer hangs up when it has
+            // played. The abandon and the message are in the ledger already: not counted again. Playback ids from a
+            // range of the adopter's own, so the first message's end is not taken for this one's.
+            line.Playbacks = AdoptedPlaybackBase;
+            Play(line, abandonMessage);
+            LogAdoptedMessagePlayedAgain(_logger, attempt.CallId, abandonMessage);
+        }
         else if (call.State == DialedCallState.Connected)
         {
-            // A machine or an abandoned person whose message was playing: the dead instance would have hung up
-            // after it; the message's end is not known here, so the call is ended now (it is recorded as it was).
+            // A machine whose message was playing: the dead instance would have hung up after it; the message's end
+            // is not known here, so the call is ended now (it is recorded as it was).
             line.HungUpByDialer = true;
             line.MessagePlayed = attempt.AbandonedInLedger ? campaign.Definition.AbandonMessage : null;
             line.Run("hang up the adopted call whose message was playing", _logger, ct => _ari.Channels.HangupAsync(attempt.CallId, reason: "normal", cancellationToken: ct), null, _stopping.Token);
@@ -440,6 +451,12 @@ public sealed partial class OutboundDialer
 
         await AbandonIfStillWaitingAsync(line, now).ConfigureAwait(false);
     }
+
+    // Playbacks an adopter starts on a call are numbered from here (the dead instance's from 1).
+    private const int AdoptedPlaybackBase = 1_000_000;
+
+    [LoggerMessage(EventId = 1221, Level = LogLevel.Information, Message = "Dialer adopted call {CallId} while its abandon message was playing: {Message} is played again, whole, then the call ends (not counted again)")]
+    private static partial void LogAdoptedMessagePlayedAgain(ILogger logger, string callId, string message);
 
     [LoggerMessage(EventId = 1220, Level = LogLevel.Warning, Message = "Dialer instance {Instance} restarted after a run that did not stop cleanly: taking back that run's {Agents} agent lines and {Attempts} open attempts (resumed as an adopter would)")]
     private static partial void LogPreviousRunTakenBack(ILogger logger, string instance, int agents, int attempts);
