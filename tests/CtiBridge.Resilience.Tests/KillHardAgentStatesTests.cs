@@ -86,8 +86,11 @@ public sealed class KillHardAgentStatesTests : IAsyncDisposable
             await database.ScalarAsync<long>("SELECT count(*) FROM live_agents") == 4
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2001' AND pending_pause_reason = 'meeting'", ct) == 1
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND wrap_up_until IS NOT NULL", ct) == 1
-            && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2003' AND pause_reason = 'lunch'", ct) == 1,
-            "the agents' states stored in live_agents", ct);
+            && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2003' AND pause_reason = 'lunch'", ct) == 1
+            // 2002's ended call stored by the active's record writer (a record still in a killed instance's journal is
+            // replayed only when that instance starts again: not what this test is about).
+            && await database.ScalarAsync<long>("SELECT count(*) FROM calls WHERE agent_id = '2002'", ct) == 1,
+            "the agents' states stored in live_agents, 2002's call in calls", ct);
         var before = new Dictionary<string, AgentEndpoints.AgentView>();
         foreach (var agent in AgentIds)
         {
