@@ -67,17 +67,18 @@ pg_port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# The last port used if free, else the first free one from 55432; ports named in $1 (space-separated) are skipped.
 pg_pick_port() {
-  local port
+  local port skip=" ${1:-} "
   if [ -f "$PG_DIR/port" ]; then
     port="$(cat "$PG_DIR/port")"
-    if ! pg_port_in_use "$port"; then
+    if [[ "$skip" != *" $port "* ]] && ! pg_port_in_use "$port"; then
       echo "$port"
       return 0
     fi
   fi
   for port in $(seq 55432 55532); do
-    if ! pg_port_in_use "$port"; then
+    if [[ "$skip" != *" $port "* ]] && ! pg_port_in_use "$port"; then
       echo "$port"
       return 0
     fi
@@ -111,16 +112,29 @@ pg_start() {
   if pg_running; then
     PG_PORT="$(cat "$PG_DIR/port")"
   else
-    # A run killed half-way leaves postmaster.pid behind; the process it names is gone.
-    rm -f "$PG_DATA/postmaster.pid"
-    PG_PORT="$(pg_pick_port)" || return 1
-    echo "$PG_PORT" > "$PG_DIR/port"
-    if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOGFILE" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCKET -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" >/dev/null; then
+    local taken="" tries=0
+    while :; do
+      # A run killed half-way leaves postmaster.pid behind; the process it names is gone.
+      rm -f "$PG_DATA/postmaster.pid"
+      PG_PORT="$(pg_pick_port "$taken")" || return 1
+      echo "$PG_PORT" > "$PG_DIR/port"
+      if pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOGFILE" -w -t 60 start \
+          -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCKET -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" >/dev/null; then
+        break
+      fi
+      # A port free when picked can be taken before PostgreSQL binds it: another cluster starting at the same
+      # moment, or an outgoing connection's local port (55432-55532 lies in Linux's ephemeral range, which the
+      # free-port check cannot see). Try the next one, a few times.
+      if [ "$tries" -lt 5 ] && tail -n 20 "$PG_LOGFILE" | grep -q "could not bind .*Address already in use"; then
+        tries=$((tries + 1))
+        taken="$taken $PG_PORT"
+        pg_log "port $PG_PORT was taken before PostgreSQL could bind it; trying another"
+        continue
+      fi
       pg_log "PostgreSQL failed to start; the end of $PG_LOGFILE says:"
       tail -n 20 "$PG_LOGFILE" >&2
       return 1
-    fi
+    done
   fi
   PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Include Error Detail=true"
   export CTIBRIDGE_TEST_PG="$PG_CONNECTION"
