@@ -16,15 +16,15 @@ internal static class DialerProcessKit
 {
     /// <summary>
     /// PbxSim for a dialer process test: a carrier trunk whose calls go into Stasis, the agents' phones (each answers
-    /// after 50 ms and stays on the line), the campaign's abandon message, and <paramref name="customers"/> as the
-    /// people the dialer calls.
+    /// after 50 ms and stays on the line), the campaign's abandon message (<paramref name="abandonMessage"/> long, 0.3 s
+    /// unless given), and <paramref name="customers"/> as the people the dialer calls.
     /// </summary>
-    public static async Task<PbxSimulator> StartPbxAsync(string[] phones, DialledCustomers customers)
+    public static async Task<PbxSimulator> StartPbxAsync(string[] phones, DialledCustomers customers, TimeSpan? abandonMessage = null)
     {
         var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
         {
             Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = 0.3 },
+            Sounds = new() { ["acme-abandon"] = (abandonMessage ?? TimeSpan.FromSeconds(0.3)).TotalSeconds },
             Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
         });
         pbx.DialledCustomers = customers;

@@ -1,4 +1,3 @@
-using CtiBridge.Data.Access;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.Tests.CallControl;
 using CtiBridge.Service.Tests.Hosting;
@@ -27,21 +26,14 @@ public sealed class DialerRestartTests : IAsyncDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = "1001" }],
-            Sounds = new() { ["acme-abandon"] = 0.3 },
-            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
-        });
-
         // People stay on 30 s after their answer: the conversation cut by the kill outlives the restart of the
         // process on a loaded machine, then the person hangs up. The agent's phone answers and stays on the line.
-        pbx.DialledCustomers = new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 30 };
-        pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(50));
+        await using var pbx = await DialerProcessKit.StartPbxAsync(["1001"],
+            new DialledCustomers { Busy = 0.2, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 30 });
         var campaign = await DialerProcessKit.CampaignAsync(database, "restart", leads: 8, ct);
         var first = await DialerProcessKit.StartAsync(_instances, "r", "restart-", database, pbx, ct);
         await first.WaitReadyAsync(ct);
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("dialer-restart-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        var token = await DialerProcessKit.SupervisorTokenAsync(database, "dialer-restart-test", ct);
         await DialerProcessKit.JoinAsync(_instances, first, token, campaign, "2001", "1001", ct);
 
         // The kill comes while 2001 talks to a customer (the connect written ahead).
@@ -120,27 +112,17 @@ public sealed class DialerRestartTests : IAsyncDisposable
         await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
         var message = TimeSpan.FromSeconds(10);
         string[] phones = ["1001", "1002", "1004"];
-        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. phones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = message.TotalSeconds },
-            Dialplan = new() { ["from-trunk"] = new() { ["_X."] = ["Stasis(ctibridge,inbound,${EXTEN})", "Hangup()"] } },
-        });
-
         // Everybody answers and stays on for 45 s. The three agents' first customers are dialled one per agent (no
         // abandon allowed before live answers are counted); when those calls end, power dials three lines per free
         // agent, so people answer with nobody free, are abandoned after 2 s and hear the (10 s) message; only the
         // dialer ends those calls before their 45 s.
-        pbx.DialledCustomers = new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 45 };
-        foreach (var phone in phones)
-        {
-            pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
-        }
+        await using var pbx = await DialerProcessKit.StartPbxAsync(phones,
+            new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 45 }, abandonMessage: message);
 
         var campaign = await DialerProcessKit.CampaignAsync(database, "abandon", leads: 24, ct);
         var first = await DialerProcessKit.StartAsync(_instances, "m", "restart-", database, pbx, ct);
         await first.WaitReadyAsync(ct);
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("dialer-abandon-test", ApiRole.Supervisor, null, "test", ct)).Token;
+        var token = await DialerProcessKit.SupervisorTokenAsync(database, "dialer-abandon-test", ct);
         foreach (var (agent, phone) in new[] { ("2001", "1001"), ("2002", "1002"), ("2004", "1004") })
         {
             await DialerProcessKit.JoinAsync(_instances, first, token, campaign, agent, phone, ct);
