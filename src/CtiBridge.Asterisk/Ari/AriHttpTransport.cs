@@ -312,33 +312,8 @@ internal sealed class AriHttpTransport : IAriRestTransport
 
     private async Task<Connection> OpenAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(_connectTimeout, _timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(new DnsEndPoint(_host, _port), linked.Token).ConfigureAwait(false);
-            Stream stream = new NetworkStream(socket, ownsSocket: true);
-            if (_tls is not null)
-            {
-                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                stream = ssl;
-                await ssl.AuthenticateAsClientAsync(_tls, linked.Token).ConfigureAwait(false);
-            }
-
-            return new Connection(socket, stream);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            socket.Dispose();
-            throw new IOException(string.Create(CultureInfo.InvariantCulture,
-                $"no connection to {_host}:{_port} within the connect timeout of {_connectTimeout.TotalSeconds:0.###} s"));
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        var (socket, stream) = await AriRestConnect.OpenAsync(_host, _port, _tls, _connectTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        return new Connection(socket, stream);
     }
 
     /// <summary>The server closed a reused connection before sending any byte of the answer.</summary>

@@ -510,35 +510,9 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
             await ReadLoopAsync(stream).ConfigureAwait(false);
         }
 
-        private async Task<Stream> OpenAsync()
-        {
-            using var timeout = new CancellationTokenSource(transport._connectTimeout, transport._timeProvider);
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(new DnsEndPoint(transport._host, transport._port), timeout.Token).ConfigureAwait(false);
-                Stream stream = new NetworkStream(socket, ownsSocket: true);
-                if (transport._tls is not null)
-                {
-                    var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                    stream = ssl;
-                    await ssl.AuthenticateAsClientAsync(transport._tls, timeout.Token).ConfigureAwait(false);
-                }
-
-                return stream;
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                socket.Dispose();
-                throw new IOException(string.Create(CultureInfo.InvariantCulture,
-                    $"no connection to {transport._host}:{transport._port} within the connect timeout of {transport._connectTimeout.TotalSeconds:0.###} s"));
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
+        private async Task<Stream> OpenAsync() =>
+            (await AriRestConnect.OpenAsync(transport._host, transport._port, transport._tls, transport._connectTimeout, transport._timeProvider, CancellationToken.None)
+                .ConfigureAwait(false)).Stream;
 
         /// <summary>Reads answers in order and gives each to the oldest call in flight, until the connection ends.</summary>
         private async Task ReadLoopAsync(Stream stream)
