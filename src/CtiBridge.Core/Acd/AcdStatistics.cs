@@ -141,7 +141,9 @@ public sealed class AcdStatistics
             case CallOfferEnded { End: OfferEnd.RingTimeout or OfferEnd.Declined } x:
                 Agent(x.AgentId).Missed++;
                 break;
-            case AgentLoggedIn x:
+            case AgentLoggedIn { RestoredLoginAt: null } x:
+                // A login restored after a restart or takeover continues the session counted before it
+                // (docs/metrics.md: logins are sessions starting in the interval), as the records do.
                 Agent(x.AgentId).Logins++;
                 break;
             case AgentStateChanged x:

@@ -55,8 +55,11 @@ public sealed class AcdRecordMapper
         switch (acdEvent)
         {
             case AgentLoggedIn x:
-                // A restored login continues its session (the login before the restart or takeover).
-                Agent(x.AgentId).Session = $"{x.AgentId}@{(x.RestoredLoginAt ?? x.At).UtcDateTime:yyyyMMddTHHmmss.fffffff}";
+                // A restored login continues its session (the login before the restart or takeover). Its
+                // login time comes back from live_agents at the database's microsecond precision, so the
+                // session is named at that precision too: named from .NET's 0.1 µs ticks, nine restores in
+                // ten started a second session and the reports counted two logins.
+                Agent(x.AgentId).Session = SessionName(x.AgentId, x.RestoredLoginAt ?? x.At);
                 break;
             case AgentStateChanged x:
                 OnAgentState(x, output);
@@ -174,6 +177,12 @@ public sealed class AcdRecordMapper
         }
 
         return output;
+    }
+
+    private static string SessionName(string agentId, DateTimeOffset loggedInAt)
+    {
+        var utc = loggedInAt.UtcDateTime;
+        return $"{agentId}@{utc.AddTicks(-(utc.Ticks % TimeSpan.TicksPerMicrosecond)):yyyyMMddTHHmmss.ffffff}";
     }
 
     private static AgentStateRecord StateRecord(string agentId, AgentTrack agent, CoreState state, DateTimeOffset end, int revision) =>

@@ -98,7 +98,7 @@ internal static class EventLogInvariants
             var s = statistics.ForAgent(agent, events[^1].At);
             Assert.Equal(events.OfType<CallAnswered>().Count(a => a.AgentId == agent), s.Calls);
             Assert.Equal(events.OfType<CallOfferEnded>().Count(o => o.AgentId == agent && o.End != OfferEnd.Withdrawn), s.Missed);
-            Assert.Equal(events.OfType<AgentLoggedIn>().Count(a => a.AgentId == agent), s.Logins);
+            Assert.Equal(events.OfType<AgentLoggedIn>().Count(a => a.AgentId == agent && a.RestoredLoginAt is null), s.Logins);
         }
     }
 }
