@@ -239,43 +239,8 @@ public sealed class LiveDayTests(MigratedDatabaseFixture fixture) : IClassFixtur
     }
 
     /// <summary>The live figures of a day equal report_queue_traffic's and report_agent_activity's for that day.</summary>
-    private async Task AssertEqualsReportsAsync(AcdStatistics live, DateTimeOffset from, DateTimeOffset to, DateTimeOffset now)
-    {
-        var queueRows = await Rows.ReadAsync(Db, $"SELECT * FROM report_queue_traffic('{from:O}', '{to:O}', '1d')", Ct);
-        Assert.Equal(live.QueueNames.Count(q => live.ForQueue(q).Offered > 0), queueRows.Count);
-        foreach (var row in queueRows)
-        {
-            var q = live.ForQueue((string)row["queue"]!);
-            Assert.Equal(q.Offered, row.L("offered"));
-            Assert.Equal(q.Answered, row.L("answered"));
-            Assert.Equal(q.AnsweredWithinThreshold, row.L("answered_within_sl"));
-            Assert.Equal(q.Abandoned, row.L("abandoned"));
-            Assert.Equal(q.ShortAbandoned, row.L("abandoned_short"));
-            Assert.Equal(q.Overflowed, row.L("overflowed"));
-            Assert.Equal(q.SystemLost, row.L("system_lost"));
-            Assert.Equal(q.AverageSpeedOfAnswer?.TotalSeconds ?? double.NaN, row["asa_seconds"] is null ? double.NaN : row.F("asa_seconds"), Eps);
-            Assert.Equal(q.AverageHandleTime?.TotalSeconds ?? double.NaN, row["aht_seconds"] is null ? double.NaN : row.F("aht_seconds"), Eps);
-            Assert.Equal(q.LongestWait.TotalSeconds, row.F("longest_wait_seconds"), Eps);
-        }
-
-        var agentRows = await Rows.ReadAsync(Db, $"SELECT * FROM report_agent_activity('{from:O}', '{to:O}', '1d')", Ct);
-        Assert.NotEmpty(agentRows);
-        foreach (var row in agentRows)
-        {
-            var a = live.ForAgent((string)row["agent_id"]!, now);
-            Assert.Equal(a.Logins, row.L("logins"));
-            Assert.Equal(a.Calls, row.L("inbound_calls"));
-            Assert.Equal(a.Missed, row.L("missed_calls"));
-            Assert.Equal(a.Talk.TotalSeconds, row.F("talk_seconds"), Eps);
-            Assert.Equal(a.Hold.TotalSeconds, row.F("hold_seconds"), Eps);
-            Assert.Equal(a.WrapUp.TotalSeconds, row.F("wrap_up_seconds"), Eps);
-            Assert.Equal(a.Available.TotalSeconds, row.F("available_seconds"), Eps);
-            Assert.Equal(a.Ringing.TotalSeconds, row.F("ringing_seconds"), Eps);
-            Assert.Equal(a.InCall.TotalSeconds, row.F("in_call_seconds"), Eps);
-            Assert.Equal(a.WrapUpState.TotalSeconds, row.F("wrap_up_state_seconds"), Eps);
-            Assert.Equal(a.Paused.TotalSeconds, row.F("paused_seconds"), Eps);
-        }
-    }
+    private Task AssertEqualsReportsAsync(AcdStatistics live, DateTimeOffset from, DateTimeOffset to, DateTimeOffset now) =>
+        LiveFiguresAgainstReports.AssertEqualAsync(Db, live, from, to, now, Ct);
 
     private async Task UseBerlinAsync() =>
         await Db.ScalarAsync<int>("UPDATE settings SET value = '\"Europe/Berlin\"'::jsonb WHERE key = 'reports.time_zone' RETURNING 1", Ct);
