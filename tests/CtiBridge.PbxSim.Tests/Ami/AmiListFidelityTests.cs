@@ -12,18 +12,10 @@ public sealed class AmiListFidelityTests
     public async Task CoreShowChannels_TwoBridgedCalls_MatchesRecording()
     {
         var ct = TestContext.Current.CancellationToken;
-        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
-        await sim.StartAsync(ct);
-        lock (sim.Gate)
-        {
-            sim.Model.SeedLocalSequence(3);
-        }
-
         // The first CoreShowChannels (no calls) is at t=0.001: the calls start after it, so the
         // replay's actions are sent from t=0 and the calls are placed by the set-up connection in
         // between, at the times the recorded durations put them (Jane ~0.1 s, Bob ~2.8 s).
-        await AmiListReplay.ReplayAsync("core-show-channels", sim, clock,
+        await AmiListReplay.ReplayAsync("core-show-channels", localSequence: 3,
             [
                 new(0.1, AmiListReplay.Originate("Local/1@inbound", "\"Jane Customer\" <5551234567>")),
                 new(2.8, AmiListReplay.Originate("Local/2@inbound", "\"Bob Buyer\" <5552223333>")),
@@ -35,18 +27,10 @@ public sealed class AmiListFidelityTests
     public async Task MiscActions_OneBridgedCall_MatchesRecording()
     {
         var ct = TestContext.Current.CancellationToken;
-        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
-        await sim.StartAsync(ct);
-        lock (sim.Gate)
-        {
-            sim.Model.SeedLocalSequence(0x28);
-        }
-
         // What the recording instance had been through: agent4 was added to and removed from sales
         // (queue-members; its pause device stays cached), then one inbound call reached agent1 about
         // 2.95 s before the scenario started (Status: Seconds 2).
-        await AmiListReplay.ReplayAsync("misc-actions", sim, clock,
+        await AmiListReplay.ReplayAsync("misc-actions", localSequence: 0x28,
             [
                 new(0.1, "Action: QueueAdd\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\nMemberName: Agent Four\r\nStateInterface: Custom:agent4\r\nPenalty: 1\r\n\r\n"),
                 new(0.2, "Action: QueueRemove\r\nQueue: sales\r\nInterface: Local/agent4@agents\r\n\r\n"),
@@ -59,18 +43,10 @@ public sealed class AmiListFidelityTests
     public async Task QueueStatus_CallerTalkingAndCallerWaiting_MatchesRecording()
     {
         var ct = TestContext.Current.CancellationToken;
-        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
-        await sim.StartAsync(ct);
-        lock (sim.Gate)
-        {
-            sim.Model.SeedLocalSequence(7);
-        }
-
         // The recorder's calls (queue_log: the support caller entered one second before Agent One
         // answered; the sales caller had waited 2 s when QueueStatus came): a caller in support
         // answered by Agent One after its 1 s ring, and a caller waiting in the member-less sales queue.
-        await AmiListReplay.ReplayAsync("queue-status", sim, clock,
+        await AmiListReplay.ReplayAsync("queue-status", localSequence: 7,
             [
                 new(0.1, AmiListReplay.Originate("Local/support@queues", "\"Queue Caller\" <5557654321>")),
                 new(1.0, AmiListReplay.Originate("Local/sales@queues", "\"Waiting Caller\" <5550001111>")),
@@ -82,15 +58,11 @@ public sealed class AmiListFidelityTests
     public async Task Command_CliOutputWithOneCall_MatchesRecording()
     {
         var ct = TestContext.Current.CancellationToken;
-        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
-        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
-        await sim.StartAsync(ct);
-
         // Uptime 25 s at the scenario; the recorder's call (Jane to agent1 through inbound's Dial)
         // was placed ~2.9 s before it, so it is bridged with the durations the concise list shows.
         // Uniqueids and the bridge id inside the CLI text are ids; app_queue's member login time
         // was taken while modules loaded, a second before "uptime" starts counting.
-        await AmiListReplay.ReplayAsync("command", sim, clock,
+        await AmiListReplay.ReplayAsync("command", localSequence: null,
             [new(22.1, AmiListReplay.Originate("Local/1@inbound", "\"Jane Customer\" <5551234567>"))],
             25.0, ct, CliIds);
     }

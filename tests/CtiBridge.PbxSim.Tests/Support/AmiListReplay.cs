@@ -22,14 +22,26 @@ internal static class AmiListReplay
         (variable is null ? "" : $"Variable: {variable}\r\n") + "Async: true\r\n\r\n";
 
     /// <summary>
-    /// Runs <paramref name="setup"/> on a set-up connection (times relative to the clock's start) and
-    /// the scenario's actions on their own connection at <paramref name="replayStart"/> + their recorded
-    /// time, interleaved by time; then compares what the scenario's connection received, after
-    /// <paramref name="normalise"/> (for ids inside CLI text) when given.
+    /// Starts a PbxSim on the recording's clock, its next Local channel numbered <paramref name="localSequence"/>
+    /// as the recorder's was (null: from the start); runs <paramref name="setup"/> on a set-up connection
+    /// (times relative to the clock's start) and the scenario's actions on their own connection at
+    /// <paramref name="replayStart"/> + their recorded time, interleaved by time; then compares what the
+    /// scenario's connection received, after <paramref name="normalise"/> (for ids inside CLI text) when given.
     /// </summary>
-    public static async Task ReplayAsync(string name, PbxSimulator sim, SignallingTimeProvider clock, IReadOnlyList<SetupAction> setup, double replayStart, CancellationToken ct,
+    public static async Task ReplayAsync(string name, long? localSequence, IReadOnlyList<SetupAction> setup, double replayStart, CancellationToken ct,
         Func<string, string>? normalise = null)
     {
+        var clock = new SignallingTimeProvider(AmiReplay.RecordingStart);
+        await using var sim = new PbxSimulator(new PbxSimOptions { AmiPort = 0, AriPort = 0 }, clock);
+        await sim.StartAsync(ct);
+        if (localSequence is { } next)
+        {
+            lock (sim.Gate)
+            {
+                sim.Model.SeedLocalSequence(next);
+            }
+        }
+
         var records = AmiFixture.Load(name);
         var start = clock.GetUtcNow();
         await using var control = await AmiTestConnection.ConnectAsync(sim.AmiEndPoint, ct);
