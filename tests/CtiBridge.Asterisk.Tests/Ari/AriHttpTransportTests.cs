@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -17,7 +16,7 @@ public sealed class AriHttpTransportTests
 {
     private const string Channel = """{"id":"cust-1","name":"PJSIP/1000-00000001","state":"Up","protocol_id":"","caller":{"name":"","number":"1000"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"default","exten":"s","priority":1,"app_name":"","app_data":""},"creationtime":"2026-11-22T16:41:33.000+0000","language":"en"}""";
 
-    private static AriClient Client(ScriptedServer server, int maxConnections = 32, TimeProvider? clock = null, TimeSpan? requestTimeout = null) => new(new AriClientOptions
+    private static AriClient Client(LoopbackHttpServer server, int maxConnections = 32, TimeProvider? clock = null, TimeSpan? requestTimeout = null) => new(new AriClientOptions
     {
         BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/ari"),
         UserName = "ctibridge",
@@ -26,15 +25,19 @@ public sealed class AriHttpTransportTests
         RequestTimeout = requestTimeout ?? new AriClientOptions().RequestTimeout,
     }, timeProvider: clock);
 
+    /// <summary>A scripted Asterisk that answers each request as <paramref name="respond"/> says (given the connection's number and the request).</summary>
+    private static LoopbackHttpServer Serve(Func<int, ReceivedRequest, Task<ServerReply>> respond) =>
+        new(async (connection, requests) => await respond(connection, requests[^1]));
+
     /// <summary>A server answering every request with <see cref="Channel"/>, those whose path contains <paramref name="path"/> only once <paramref name="release"/> completes.</summary>
-    private static ScriptedServer HoldingRequestsTo(string path, Task release) => new(async (_, request) =>
+    private static LoopbackHttpServer HoldingRequestsTo(string path, Task release) => Serve(async (_, request) =>
     {
         if (request.Line.Contains(path, StringComparison.Ordinal))
         {
             await release;
         }
 
-        return new Reply(Answer(Channel));
+        return new ServerReply(Answer(Channel));
     });
 
     private static byte[] Answer(string body, string status = "200 OK") =>
@@ -44,7 +47,7 @@ public sealed class AriHttpTransportTests
     public async Task CallsInARow_ShareOneKeptAliveConnection()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer(Channel))));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(Answer(Channel))));
         using var client = Client(server);
 
         for (var i = 0; i < 20; i++)
@@ -65,10 +68,10 @@ public sealed class AriHttpTransportTests
     {
         var ct = TestContext.Current.CancellationToken;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new ScriptedServer(async (_, _) =>
+        await using var server = Serve(async (_, _) =>
         {
             await gate.Task;
-            return new Reply(Answer(Channel));
+            return new ServerReply(Answer(Channel));
         });
         using var client = Client(server, maxConnections: 2);
 
@@ -89,10 +92,10 @@ public sealed class AriHttpTransportTests
         // answer completes it where it is read: a long chain of such hand-overs must send every
         // request exactly once, on the one connection, and answer each caller with its own answer.
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, request) =>
+        await using var server = Serve((_, request) =>
         {
             var id = request.Line.Split(' ')[1]["/ari/channels/".Length..];
-            return Task.FromResult(new Reply(Answer(Channel.Replace("\"cust-1\"", $"\"{id}\"", StringComparison.Ordinal))));
+            return Task.FromResult(new ServerReply(Answer(Channel.Replace("\"cust-1\"", $"\"{id}\"", StringComparison.Ordinal))));
         });
         using var client = Client(server, maxConnections: 1);
 
@@ -181,8 +184,8 @@ public sealed class AriHttpTransportTests
     public async Task ConnectionsClosedAfterEachAnswer_PassTheirSlotToWaitingCalls()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
-            Encoding.UTF8.GetBytes($"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {Channel.Length}\r\n\r\n{Channel}"), CloseAfter: true)));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(
+            Encoding.UTF8.GetBytes($"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {Channel.Length}\r\n\r\n{Channel}"), Close: true)));
         using var client = Client(server, maxConnections: 2);
 
         var channels = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => client.Channels.GetAsync("c" + i, ct)));
@@ -198,7 +201,7 @@ public sealed class AriHttpTransportTests
         var ct = TestContext.Current.CancellationToken;
         // Like Asterisk's session_inactivity: the server closes the connection after its answer
         // without saying so in a Connection header.
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer(Channel), CloseAfter: true)));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(Answer(Channel), Close: true)));
         using var client = Client(server);
 
         Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
@@ -212,7 +215,7 @@ public sealed class AriHttpTransportTests
     public async Task NewConnectionClosedWithoutAnAnswer_IsAConnectionError_NotSentTwice()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply([], CloseAfter: true)));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply([], Close: true)));
         using var client = Client(server);
 
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.AnswerAsync("cust-1", ct));
@@ -276,7 +279,7 @@ public sealed class AriHttpTransportTests
         }
 
         chunked.Append("0\r\nX-Trailer: yes\r\n\r\n");
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Encoding.UTF8.GetBytes(chunked.ToString()))));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(Encoding.UTF8.GetBytes(chunked.ToString()))));
         using var client = Client(server);
 
         var first = await client.Channels.GetAsync("cust-1", ct);
@@ -291,8 +294,8 @@ public sealed class AriHttpTransportTests
     public async Task AnswerWithoutLength_EndsWithTheConnection_AndTheNextCallOpensANewOne()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
-            Encoding.UTF8.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + Channel), CloseAfter: true)));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(
+            Encoding.UTF8.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + Channel), Close: true)));
         using var client = Client(server);
 
         Assert.Equal("cust-1", (await client.Channels.GetAsync("cust-1", ct)).Id);
@@ -305,7 +308,7 @@ public sealed class AriHttpTransportTests
     public async Task InterimContinueAnswer_IsSkipped()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(
             [.. "HTTP/1.1 100 Continue\r\n\r\n"u8, .. Answer(Channel)])));
         using var client = Client(server);
 
@@ -316,7 +319,7 @@ public sealed class AriHttpTransportTests
     public async Task ErrorAnswer_KeepsStatusReasonAndAsteriskMessage()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer("""{"message":"Channel not found"}""", "404 Not Found"))));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(Answer("""{"message":"Channel not found"}""", "404 Not Found"))));
         using var client = Client(server);
 
         var error = await Assert.ThrowsAsync<AriRequestException>(() => client.Channels.GetAsync("gone", ct));
@@ -330,7 +333,7 @@ public sealed class AriHttpTransportTests
     public async Task NotHttp_GivesAConnectionErrorQuotingWhatCame()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply("SSH-2.0-OpenSSH_9.6\r\n\r\n"u8.ToArray(), CloseAfter: true)));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply("SSH-2.0-OpenSSH_9.6\r\n\r\n"u8.ToArray(), Close: true)));
         using var client = Client(server);
 
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Asterisk.PingAsync(ct));
@@ -343,8 +346,8 @@ public sealed class AriHttpTransportTests
     public async Task BodyCutShort_GivesAConnectionErrorWithTheByteCounts()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(
-            Encoding.UTF8.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":\"x\"}"), CloseAfter: true)));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(
+            Encoding.UTF8.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":\"x\"}"), Close: true)));
         using var client = Client(server);
 
         var error = await Assert.ThrowsAsync<AriConnectionException>(() => client.Channels.GetAsync("x", ct));
@@ -356,134 +359,11 @@ public sealed class AriHttpTransportTests
     public async Task RawPathWithSpaceAndNonAscii_IsPercentEncodedOnTheWire()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new ScriptedServer((_, _) => Task.FromResult(new Reply(Answer("", "204 No Content"))));
+        await using var server = Serve((_, _) => Task.FromResult(new ServerReply(Answer("", "204 No Content"))));
         using var client = Client(server);
 
         await client.SendRawAsync("DELETE", "/channels/a b\u00e9", "reason=normal", null, ct);
 
         Assert.Equal("DELETE /ari/channels/a%20b%C3%A9?reason=normal HTTP/1.1", Assert.Single(server.Requests).Line);
-    }
-
-    /// <summary>What the scripted server sends back, and whether it then closes the connection.</summary>
-    private sealed record Reply(byte[] Bytes, bool CloseAfter = false);
-
-    private sealed record Request(string Line, Dictionary<string, string> Headers);
-
-    /// <summary>A loopback HTTP/1.1 server that answers each request with given bytes and counts connections.</summary>
-    private sealed class ScriptedServer : IAsyncDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly Func<int, Request, Task<Reply>> _respond;
-        private readonly CancellationTokenSource _stop = new();
-        private readonly ConcurrentBag<Socket> _sockets = [];
-        private readonly Task _accept;
-        private int _accepted;
-
-        public ScriptedServer(Func<int, Request, Task<Reply>> respond)
-        {
-            _respond = respond;
-            _listener.Start(64);
-            _accept = AcceptAsync();
-        }
-
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-        public int Accepted => Volatile.Read(ref _accepted);
-
-        public ConcurrentQueue<Request> Requests { get; } = new();
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            foreach (var socket in _sockets)
-            {
-                socket.Dispose();
-            }
-
-            await _accept;
-            _stop.Dispose();
-        }
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var socket = await _listener.AcceptSocketAsync(_stop.Token);
-                    _sockets.Add(socket);
-                    _ = ServeAsync(socket, Interlocked.Increment(ref _accepted));
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-            }
-            catch (InvalidOperationException) when (_stop.IsCancellationRequested)
-            {
-                // Stopped between two accepts: the listener says "not listening".
-            }
-        }
-
-        private async Task ServeAsync(Socket socket, int connection)
-        {
-            var buffer = new byte[64 * 1024];
-            var filled = 0;
-            try
-            {
-                while (true)
-                {
-                    int end;
-                    while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
-                    {
-                        var n = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
-                        if (n == 0)
-                        {
-                            return;
-                        }
-
-                        filled += n;
-                    }
-
-                    var lines = Encoding.ASCII.GetString(buffer, 0, end).Split("\r\n");
-                    var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
-                    var length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl, System.Globalization.CultureInfo.InvariantCulture) : 0;
-                    var total = end + 4 + length;
-                    while (filled < total)
-                    {
-                        var n = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
-                        if (n == 0)
-                        {
-                            return;
-                        }
-
-                        filled += n;
-                    }
-
-                    Buffer.BlockCopy(buffer, total, buffer, 0, filled - total);
-                    filled -= total;
-                    var request = new Request(lines[0], headers);
-                    Requests.Enqueue(request);
-                    var reply = await _respond(connection, request);
-                    if (reply.Bytes.Length > 0)
-                    {
-                        await socket.SendAsync(reply.Bytes, _stop.Token);
-                    }
-
-                    if (reply.CloseAfter)
-                    {
-                        socket.Shutdown(SocketShutdown.Both);
-                        return;
-                    }
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-            }
-            finally
-            {
-                socket.Dispose();
-            }
-        }
     }
 }

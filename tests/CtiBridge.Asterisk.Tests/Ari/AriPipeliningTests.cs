@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.PbxSim;
@@ -56,8 +53,8 @@ public sealed class AriPipeliningTests
     {
         var ct = TestContext.Current.CancellationToken;
         // Answers only once all eight requests are in, then all of them in one write.
-        await using var server = new PipelineServer((connection, lines) =>
-            Now(lines.Count < 8 ? null : new Script([.. lines.SelectMany(AnswerTo)])));
+        await using var server = Serve((connection, lines) =>
+            Now(lines.Count < 8 ? null : new ServerReply([.. lines.SelectMany(AnswerTo)])));
         using var client = Client(server.Port);
 
         var ids = Enumerable.Range(1, 8).Select(i => $"cust-{i}-{new string('x', i * 37)}").ToList();
@@ -73,8 +70,8 @@ public sealed class AriPipeliningTests
     public async Task ErrorAnswerInTheMiddle_IsThatCallsError_AndTheCallsAroundItGetTheirAnswers()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new PipelineServer((connection, lines) =>
-            Now(lines.Count < 5 ? null : new Script([.. lines.SelectMany(AnswerTo)])));
+        await using var server = Serve((connection, lines) =>
+            Now(lines.Count < 5 ? null : new ServerReply([.. lines.SelectMany(AnswerTo)])));
         using var client = Client(server.Port);
 
         var first = client.Channels.GetAsync("cust-1", ct);
@@ -99,11 +96,11 @@ public sealed class AriPipeliningTests
     {
         var ct = TestContext.Current.CancellationToken;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new PipelineServer(async (connection, lines) =>
+        await using var server = Serve(async (connection, lines) =>
         {
             if (connection > 1)
             {
-                return new Script(AnswerTo(lines[^1]));
+                return new ServerReply(AnswerTo(lines[^1]));
             }
 
             if (lines.Count < 3)
@@ -113,7 +110,7 @@ public sealed class AriPipeliningTests
 
             // All three answers, the timed-out call's first, only after it timed out.
             await release.Task;
-            return new Script([.. lines.SelectMany(AnswerTo)]);
+            return new ServerReply([.. lines.SelectMany(AnswerTo)]);
         });
         var clock = new FakeTimeProvider();
         using var client = Client(server.Port, clock: clock, requestTimeout: TimeSpan.FromSeconds(5));
@@ -143,8 +140,8 @@ public sealed class AriPipeliningTests
     {
         var ct = TestContext.Current.CancellationToken;
         // The first connection never answers (it waits for a second request that never comes).
-        await using var server = new PipelineServer((connection, lines) =>
-            Now(connection > 1 ? new Script(AnswerTo(lines[^1])) : null));
+        await using var server = Serve((connection, lines) =>
+            Now(connection > 1 ? new ServerReply(AnswerTo(lines[^1])) : null));
         using var client = Client(server.Port);
         using var cancel = new CancellationTokenSource();
 
@@ -163,11 +160,11 @@ public sealed class AriPipeliningTests
     public async Task ServerClosesMidPipelineWithoutSaying_GetsAreSentAgain_PostsFailAsMaybeCarriedOut()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new PipelineServer((connection, lines) => Now(
-            connection > 1 ? new Script(AnswerTo(lines[^1]))
+        await using var server = Serve((connection, lines) => Now(
+            connection > 1 ? new ServerReply(AnswerTo(lines[^1]))
             : lines.Count < 4 ? null
             // The first answer, then the connection ends (as a crash or a reset would end it).
-            : new Script(AnswerTo(lines[0]), Close: true)));
+            : new ServerReply(AnswerTo(lines[0]), Close: true)));
         using var client = Client(server.Port);
 
         var first = client.Channels.GetAsync("cust-1", ct);
@@ -193,10 +190,10 @@ public sealed class AriPipeliningTests
         var ct = TestContext.Current.CancellationToken;
         // As Asterisk's ast_http_send does when the close flag is set: the answer says close, and the
         // session ends without reading what follows.
-        await using var server = new PipelineServer((connection, lines) => Now(
-            connection > 1 ? new Script(AnswerTo(lines[^1]))
+        await using var server = Serve((connection, lines) => Now(
+            connection > 1 ? new ServerReply(AnswerTo(lines[^1]))
             : lines.Count < 3 ? null
-            : new Script(Answer("""{"message":"Request body too large"}""", "413 Request Entity Too Large", "Connection: close\r\n"), Close: true)));
+            : new ServerReply(Answer("""{"message":"Request body too large"}""", "413 Request Entity Too Large", "Connection: close\r\n"), Close: true)));
         using var client = Client(server.Port);
 
         var tooLarge = client.Channels.GetAsync("cust-1", ct);
@@ -253,139 +250,9 @@ public sealed class AriPipeliningTests
         }
     }
 
-    private static Task<Script?> Now(Script? script) => Task.FromResult(script);
+    private static Task<ServerReply?> Now(ServerReply? reply) => Task.FromResult(reply);
 
-    /// <summary>What the server does after a request: bytes to send now, and whether to close then.</summary>
-    internal sealed record Script(byte[] Bytes, bool Close = false);
-
-    /// <summary>
-    /// A loopback HTTP/1.1 server that reads requests off each connection as they come (pipelined ones
-    /// included) and, after each, asks the test what to send: nothing yet (null), or answers, possibly
-    /// several at once, and possibly a close.
-    /// </summary>
-    internal sealed class PipelineServer : IAsyncDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly Func<int, IReadOnlyList<string>, Task<Script?>> _script;
-        private readonly CancellationTokenSource _stop = new();
-        private readonly ConcurrentBag<Socket> _sockets = [];
-        private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _lines = new();
-        private readonly Task _accept;
-        private int _accepted;
-
-        public PipelineServer(Func<int, IReadOnlyList<string>, Task<Script?>> script)
-        {
-            _script = script;
-            _listener.Start(64);
-            _accept = AcceptAsync();
-        }
-
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-        public int Accepted => Volatile.Read(ref _accepted);
-
-        /// <summary>The request lines read on the <paramref name="connection"/>th connection (from 1).</summary>
-        public List<string> Lines(int connection) => _lines.TryGetValue(connection, out var lines) ? [.. lines] : [];
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            foreach (var socket in _sockets)
-            {
-                socket.Dispose();
-            }
-
-            await _accept;
-            _stop.Dispose();
-        }
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var socket = await _listener.AcceptSocketAsync(_stop.Token);
-                    _sockets.Add(socket);
-                    _ = ServeAsync(socket, Interlocked.Increment(ref _accepted));
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-            }
-            catch (InvalidOperationException) when (_stop.IsCancellationRequested)
-            {
-            }
-        }
-
-        private async Task ServeAsync(Socket socket, int connection)
-        {
-            var buffer = new byte[64 * 1024];
-            var filled = 0;
-            var lines = new List<string>();
-            var seen = _lines.GetOrAdd(connection, _ => new ConcurrentQueue<string>());
-            try
-            {
-                while (true)
-                {
-                    int end;
-                    while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
-                    {
-                        var n = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
-                        if (n == 0)
-                        {
-                            return;
-                        }
-
-                        filled += n;
-                    }
-
-                    var head = Encoding.ASCII.GetString(buffer, 0, end).Split("\r\n");
-                    var length = head.Skip(1).Select(l => l.Split(':', 2))
-                        .Where(p => p[0].Trim().Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                        .Select(p => int.Parse(p[1].Trim(), System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
-                    var total = end + 4 + length;
-                    while (filled < total)
-                    {
-                        var n = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
-                        if (n == 0)
-                        {
-                            return;
-                        }
-
-                        filled += n;
-                    }
-
-                    Buffer.BlockCopy(buffer, total, buffer, 0, filled - total);
-                    filled -= total;
-                    lines.Add(head[0]);
-                    seen.Enqueue(head[0]);
-                    var script = await _script(connection, lines);
-                    if (script is null)
-                    {
-                        continue;
-                    }
-
-                    if (script.Bytes.Length > 0)
-                    {
-                        await socket.SendAsync(script.Bytes, _stop.Token);
-                    }
-
-                    if (script.Close)
-                    {
-                        socket.Shutdown(SocketShutdown.Both);
-                        return;
-                    }
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-            }
-            finally
-            {
-                socket.Dispose();
-            }
-        }
-    }
+    /// <summary>A scripted Asterisk that, after each request, is told the connection's number and the request lines read on it so far.</summary>
+    private static LoopbackHttpServer Serve(Func<int, IReadOnlyList<string>, Task<ServerReply?>> script) =>
+        new((connection, requests) => script(connection, [.. requests.Select(r => r.Line)]));
 }
