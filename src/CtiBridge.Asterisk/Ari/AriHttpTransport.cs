@@ -3,7 +3,6 @@ using System.Threading.Tasks.Sources;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -46,14 +45,7 @@ internal sealed class AriHttpTransport : IAriRestTransport
     // An idle connection is polled for a close by the server before reuse only after this long idle.
     private static readonly long PollAfterIdle = Stopwatch.Frequency / 10;
 
-    private readonly string _host;
-    private readonly int _port;
-    private readonly SslClientAuthenticationOptions? _tls;
-    private readonly TimeSpan _connectTimeout;
-    private readonly TimeProvider _timeProvider;
-    private readonly byte[] _basePath;
-    private readonly byte[] _fixedHeaders;
-    private readonly int _maxConnections;
+    private readonly AriRestEndpoint _server;
 
     // The pool, all under _lock: idle connections (most recently used on top), calls waiting for a
     // connection (oldest first), and how many connections exist or are being opened (a waiter told
@@ -67,19 +59,7 @@ internal sealed class AriHttpTransport : IAriRestTransport
 
     public AriHttpTransport(AriClientOptions options, string authorization, TimeProvider timeProvider)
     {
-        var address = options.BaseAddress;
-        _host = address.IdnHost;
-        _port = address.Port;
-        _tls = address.Scheme == Uri.UriSchemeHttps
-            ? options.Tls is { } tls ? AriTls.ForHost(tls, address.Host) : new SslClientAuthenticationOptions { TargetHost = address.Host }
-            : null;
-        _connectTimeout = options.ConnectTimeout;
-        _timeProvider = timeProvider;
-        _basePath = Encoding.ASCII.GetBytes(address.AbsolutePath.TrimEnd('/'));
-        // Written once: the same on every request. No Connection header: HTTP/1.1 keeps alive by default.
-        _fixedHeaders = Encoding.ASCII.GetBytes(
-            $"Host: {address.Authority}\r\nAuthorization: {authorization}\r\nAccept: application/json\r\n");
-        _maxConnections = options.MaxConnections;
+        _server = new AriRestEndpoint(options, authorization, timeProvider);
     }
 
     /// <summary>
@@ -191,7 +171,7 @@ internal sealed class AriHttpTransport : IAriRestTransport
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_idle.TryPop(out candidate))
             {
-                if (_connections < _maxConnections)
+                if (_connections < _server.MaxConnections)
                 {
                     _connections++;
                     return null;
@@ -307,12 +287,12 @@ internal sealed class AriHttpTransport : IAriRestTransport
         // matters, Asterisk's session_inactivity, comes after 30 s idle. A close that crosses the
         // request is left to the resend. Plain connections only: over TLS the socket may hold records
         // the server sent unasked (session tickets) that SslStream has not read yet.
-        return now - connection.IdleSince < PollAfterIdle || _tls is not null || connection.LooksOpen();
+        return now - connection.IdleSince < PollAfterIdle || _server.Tls is not null || connection.LooksOpen();
     }
 
     private async Task<Connection> OpenAsync(CancellationToken cancellationToken)
     {
-        var (socket, stream) = await AriRestConnect.OpenAsync(_host, _port, _tls, _connectTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        var (socket, stream) = await _server.OpenAsync(cancellationToken).ConfigureAwait(false);
         return new Connection(socket, stream);
     }
 
@@ -365,15 +345,15 @@ internal sealed class AriHttpTransport : IAriRestTransport
                 {
                     // Consumed (a socket's pooled operation is released by it).
                     write.GetAwaiter().GetResult();
-                    return ReadResponseAsync(method, first, transport._maxConnections, cancellationToken);
+                    return ReadResponseAsync(method, first, transport._server.MaxConnections, cancellationToken);
                 }
             }
             catch (Exception e) when (e is IOException or SocketException)
             {
-                return ValueTask.FromException<AriHttpResponse>(WriteFailed(first, transport._maxConnections, e));
+                return ValueTask.FromException<AriHttpResponse>(WriteFailed(first, transport._server.MaxConnections, e));
             }
 
-            return WriteThenReadAsync(write, method, first, transport._maxConnections, cancellationToken);
+            return WriteThenReadAsync(write, method, first, transport._server.MaxConnections, cancellationToken);
         }
 
         public void Dispose() => stream.Dispose();
@@ -407,7 +387,7 @@ internal sealed class AriHttpTransport : IAriRestTransport
             inner);
 
         private int WriteRequest(AriHttpTransport transport, string method, string path, string? query, byte[]? body) =>
-            AriHttpTransport.WriteRequest(ref _write, 0, transport._basePath, transport._fixedHeaders, method, path, query, body);
+            AriHttpTransport.WriteRequest(ref _write, 0, transport._server.BasePath, transport._server.FixedHeaders, method, path, query, body);
 
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         private async ValueTask<AriHttpResponse> ReadResponseAsync(string method, bool first, int maxConnections, CancellationToken cancellationToken)

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 
@@ -44,14 +43,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
 {
     private const int MaxHeadBytes = 64 * 1024;
 
-    private readonly string _host;
-    private readonly int _port;
-    private readonly SslClientAuthenticationOptions? _tls;
-    private readonly TimeSpan _connectTimeout;
-    private readonly TimeProvider _timeProvider;
-    private readonly byte[] _basePath;
-    private readonly byte[] _fixedHeaders;
-    private readonly int _maxConnections;
+    private readonly AriRestEndpoint _server;
     private readonly int _depth;
 
     // Everything below under _lock: the connections (open or opening) and the calls waiting for room.
@@ -62,18 +54,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
 
     public AriPipelinedTransport(AriClientOptions options, string authorization, TimeProvider timeProvider)
     {
-        var address = options.BaseAddress;
-        _host = address.IdnHost;
-        _port = address.Port;
-        _tls = address.Scheme == Uri.UriSchemeHttps
-            ? options.Tls is { } tls ? AriTls.ForHost(tls, address.Host) : new SslClientAuthenticationOptions { TargetHost = address.Host }
-            : null;
-        _connectTimeout = options.ConnectTimeout;
-        _timeProvider = timeProvider;
-        _basePath = Encoding.ASCII.GetBytes(address.AbsolutePath.TrimEnd('/'));
-        _fixedHeaders = Encoding.ASCII.GetBytes(
-            $"Host: {address.Authority}\r\nAuthorization: {authorization}\r\nAccept: application/json\r\n");
-        _maxConnections = options.MaxConnections;
+        _server = new AriRestEndpoint(options, authorization, timeProvider);
         _depth = options.MaxPipelineDepth;
     }
 
@@ -130,7 +111,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
             }
 
             var target = LeastLoaded();
-            if ((target is null || target.InFlight > 0) && _connections.Count < _maxConnections)
+            if ((target is null || target.InFlight > 0) && _connections.Count < _server.MaxConnections)
             {
                 opened = new PipeConnection(this);
                 _connections.Add(opened);
@@ -185,7 +166,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
                 }
 
                 var target = LeastLoaded();
-                if ((target is null || target.InFlight > 0) && _connections.Count < _maxConnections)
+                if ((target is null || target.InFlight > 0) && _connections.Count < _server.MaxConnections)
                 {
                     target = new PipeConnection(this);
                     _connections.Add(target);
@@ -366,7 +347,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
             {
                 call.WrittenOnIdleReusedConnection = _inFlight.Count == 0 && _answered > 0;
                 call.Connection = this;
-                _outLength = AriHttpTransport.WriteRequest(ref _out, _outLength, transport._basePath, transport._fixedHeaders, call.Method, call.Path, call.Query, call.Body);
+                _outLength = AriHttpTransport.WriteRequest(ref _out, _outLength, transport._server.BasePath, transport._server.FixedHeaders, call.Method, call.Path, call.Query, call.Body);
                 _inFlight.Enqueue(call);
                 if (_stream is not null && !_flushQueued && !_writing)
                 {
@@ -511,7 +492,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
         }
 
         private async Task<Stream> OpenAsync() =>
-            (await AriRestConnect.OpenAsync(transport._host, transport._port, transport._tls, transport._connectTimeout, transport._timeProvider, CancellationToken.None)
+            (await transport._server.OpenAsync(CancellationToken.None)
                 .ConfigureAwait(false)).Stream;
 
         /// <summary>Reads answers in order and gives each to the oldest call in flight, until the connection ends.</summary>
@@ -666,7 +647,7 @@ internal sealed class AriPipelinedTransport : IAriRestTransport
 
                 call.Fail(answered == 0 && !partial
                     ? new IOException(string.Create(CultureInfo.InvariantCulture,
-                        $"Asterisk closed the connection without answering, on a new connection: Asterisk does that while it stops, and to every session beyond its http.conf sessionlimit (100 by default, counting all its HTTP users; this client opens up to {transport._maxConnections}, ari.maxConnections){(broken is null ? "" : $" ({broken.Message})")}."), broken)
+                        $"Asterisk closed the connection without answering, on a new connection: Asterisk does that while it stops, and to every session beyond its http.conf sessionlimit (100 by default, counting all its HTTP users; this client opens up to {transport._server.MaxConnections}, ari.maxConnections){(broken is null ? "" : $" ({broken.Message})")}."), broken)
                     : new IOException(string.Create(CultureInfo.InvariantCulture,
                         $"the connection to Asterisk broke with {calls.Length} pipelined request(s) unanswered{(broken is null ? "" : $" ({broken.Message})")}; this {call.Method} may or may not have been carried out, so it is not sent again."), broken));
             }
