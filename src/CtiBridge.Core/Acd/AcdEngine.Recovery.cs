@@ -71,8 +71,52 @@ public sealed partial class AcdEngine
         {
             CompleteLogout(a, x.PendingPauseReason ?? "logged out", x.PendingSource);
         }
+        else if (a.State == AgentState.Ready && x.RingingCallId is { } ringingCallId && since is { } ringStart)
+        {
+            EndRestoredRing(a, ringingCallId, x.RingingQueue, ringStart, x.RingAnsweredAt);
+        }
 
         return outcome;
+    }
+
+    /// <summary>
+    /// The ring the previous engine had going for the agent (see <see cref="AgentRestored.RingingCallId"/>): ringing since
+    /// its start (the stamp now), ended at the answer, at its timeout when that passed already (a missed call), or now
+    /// (withdrawn), then ready. The login made the agent ready and available first: it is offered calls now (Restore).
+    /// </summary>
+    private void EndRestoredRing(Agent a, string callId, string? queueName, DateTimeOffset ringStart, DateTimeOffset? answeredAt)
+    {
+        var q = queueName is not null && _queues.TryGetValue(queueName, out var found) ? found : null;
+        SetState(a, AgentState.Ringing, "ringing when call control was taken over", ChangeSource.System, callId, q?.Name);
+        OfferEnd? end;
+        DateTimeOffset endedAt;
+        string reason;
+        if (answeredAt is { } answered && answered >= ringStart)
+        {
+            // Answered before the restore: the adoption puts the agent on the call from the answer.
+            (end, endedAt, reason) = (null, answered < Now ? answered : Now, "answered");
+        }
+        else if (q is not null && ringStart + q.Config.RingTimeout <= Now)
+        {
+            // Its timeout passed while nobody controlled the calls: missed then, as the previous engine would have had it.
+            (end, endedAt, reason) = (OfferEnd.RingTimeout, ringStart + q.Config.RingTimeout, "ring no answer");
+            a.ConsecutiveNoAnswers++;
+        }
+        else
+        {
+            // Cut by the restore (its leg is hung up, the call offered again from here): not the agent's miss.
+            (end, endedAt, reason) = (OfferEnd.Withdrawn, Now, "ring ended by a takeover");
+        }
+
+        var stamp = _backdate;
+        _backdate = endedAt < Now ? endedAt : null;
+        if (end is { } how && q is not null)
+        {
+            Publish(new CallOfferEnded(callId, q.Name, a.Id, how, endedAt - ringStart));
+        }
+
+        SetState(a, AgentState.Ready, reason, ChangeSource.System, callId, q?.Name);
+        _backdate = stamp;
     }
 
     /// <summary>Back in the wrap-up a restart interrupted, for the time it had left (a login's last step).</summary>

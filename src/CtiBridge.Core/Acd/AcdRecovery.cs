@@ -43,6 +43,22 @@ public sealed record AgentRestored(
 
     /// <summary>When the agent logged in originally (the login session the records continue); null when not known.</summary>
     public DateTimeOffset? LoggedInAt { get; init; }
+
+    /// <summary>
+    /// The call the agent's phone was ringing for when the previous engine stopped (restored ready, with
+    /// <see cref="StateSince"/> the ring's start); null when the agent was not ringing. The ring is not carried on:
+    /// the previous owner's leg is hung up and the call offered again from the restoring engine. What is restored is
+    /// the agent's time: ringing from the ring's start until it ended — at the answer (<see cref="RingAnsweredAt"/>),
+    /// at the ring's timeout when that passed before the restore (a missed call, RINGNOANSWER, as the previous engine
+    /// would have counted it), else at the restore (withdrawn: not the agent's miss) — then ready.
+    /// </summary>
+    public string? RingingCallId { get; init; }
+
+    /// <summary>The queue of <see cref="RingingCallId"/> (its ring timeout, the missed call's queue); null when not known.</summary>
+    public string? RingingQueue { get; init; }
+
+    /// <summary>When the agent answered the ringing call, if it is adopted connected to the agent; null otherwise.</summary>
+    public DateTimeOffset? RingAnsweredAt { get; init; }
 }
 
 /// <summary>

@@ -37,6 +37,9 @@ public sealed record LiveAgent(string AgentId, string Extension, IReadOnlyList<s
 
     /// <summary>When the agent entered <see cref="State"/>.</summary>
     public DateTimeOffset? StateSince { get; init; }
+
+    /// <summary>The call the agent's phone was ringing for (state <c>Ringing</c>); null otherwise.</summary>
+    public string? RingingCallId { get; init; }
 }
 
 /// <summary>A call in a queue or connected now, as stored for a restart or takeover.</summary>
@@ -211,7 +214,8 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 // Wrap-up over, and what waited for it applied: nothing left to restore but the login.
                 return [Command("live_agent_pause", ("agent_id", x.AgentId), ("pause_reason", null), ("state", x.To.ToString()), ("at", x.At))];
             case AgentStateChanged { To: AgentState.Ringing } x:
-                // Only for the status read from the database (ctibridge agents, the centre view): a restart does not restore a ring.
+                // The status read from the database (ctibridge agents, the centre view), and the ring a restart or takeover ends
+                // from its real start (CallCenter.RestoreAgent).
                 return [Command("live_agent_ringing", ("agent_id", x.AgentId), ("call_id", x.CallId), ("ringing_since", x.At), ("state", x.To.ToString()), ("at", x.At))];
             case AgentStateChanged x when x.From == AgentState.Ringing || x.To == AgentState.OnCall:
                 // Answered, ring timed out, declined or withdrawn (a pause or logout while ringing is written above); or on a call without a ring.
@@ -343,6 +347,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 PendingSource = !reader.IsDBNull(11) && Enum.TryParse<ChangeSource>(reader.GetString(11), out var source) ? source : ChangeSource.Agent,
                 State = !reader.IsDBNull(12) && Enum.TryParse<AgentState>(reader.GetString(12), out var state) ? state : null,
                 StateSince = reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13),
+                RingingCallId = reader.IsDBNull(14) ? null : reader.GetString(14),
             });
         }
 

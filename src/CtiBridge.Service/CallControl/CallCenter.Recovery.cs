@@ -370,6 +370,9 @@ public sealed partial class CallCenter
         var answeredAt = calls.Where(c => c is { AgentId: not null, AnsweredAt: not null } && IsConnected(c, live, bridgeOf))
             .GroupBy(c => c.AgentId!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Max(c => c.AnsweredAt!.Value), StringComparer.Ordinal);
         DateTimeOffset? AnsweredAt(string agentId) => answeredAt.TryGetValue(agentId, out var answered) ? answered : null;
+
+        // The queue of each stored call (a ring restored ends at that queue's ring timeout, a missed call counts in it).
+        var queueOf = calls.GroupBy(c => c.CallId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Queue, StringComparer.Ordinal);
         var askAgain = new List<LiveAgent>();
         foreach (var agent in agents)
         {
@@ -377,11 +380,11 @@ public sealed partial class CallCenter
             if (waits && talking.Contains(agent.AgentId))
             {
                 askAgain.Add(agent);
-                RestoreAgent(agent with { PendingPauseReason = null, PendingLogout = false }, at, AnsweredAt(agent.AgentId));
+                RestoreAgent(agent with { PendingPauseReason = null, PendingLogout = false }, at, AnsweredAt(agent.AgentId), queueOf);
             }
             else
             {
-                RestoreAgent(agent, at, AnsweredAt(agent.AgentId));
+                RestoreAgent(agent, at, AnsweredAt(agent.AgentId), queueOf);
             }
         }
 
@@ -490,7 +493,8 @@ public sealed partial class CallCenter
     /// <param name="agent">The agent as stored.</param>
     /// <param name="at">Now.</param>
     /// <param name="answeredAt">When the agent answered the call it is on, if that call is adopted still connected.</param>
-    private void RestoreAgent(LiveAgent agent, DateTimeOffset at, DateTimeOffset? answeredAt = null)
+    /// <param name="queueOf">The queue of each stored call, by call id.</param>
+    private void RestoreAgent(LiveAgent agent, DateTimeOffset at, DateTimeOffset? answeredAt, IReadOnlyDictionary<string, string> queueOf)
     {
         if (!_agents.TryGetValue(agent.AgentId, out var configured))
         {
@@ -514,6 +518,14 @@ public sealed partial class CallCenter
             StateSince = StateSinceOf(agent, answeredAt),
             LoggedInAt = agent.LoggedInAt,
         };
+        if (RingingAtStop(agent) is { } ringingCallId)
+        {
+            // Ringing when the previous owner stopped: that leg is hung up (before anybody is rung from here) and the call
+            // offered again; the agent's time from the ring's start is ringing until it ended (AgentRestored.RingingCallId).
+            // Answered meanwhile (the call adopted connected to the agent: its answer was stored, the ring's end not yet), it ends at the answer.
+            restored = restored with { RingingCallId = ringingCallId, RingingQueue = queueOf.GetValueOrDefault(ringingCallId), RingAnsweredAt = answeredAt };
+        }
+
         var outcome = _engine.Handle(restored);
         if (!outcome.Accepted)
         {
@@ -538,8 +550,13 @@ public sealed partial class CallCenter
         AgentState.WrapUp when agent.PauseReason is null && agent.WrapUpUntil is not null => since,
         AgentState.Ready when agent.PauseReason is null && agent.WrapUpUntil is null && answeredAt is null => since,
         AgentState.OnCall when agent.PauseReason is null && agent.WrapUpUntil is null && answeredAt is { } answered => answered > since ? answered : since,
+        AgentState.Ringing when RingingAtStop(agent) is not null => since,
         _ => null,
     };
+
+    /// <summary>The call the agent was being rung for when the stored state was written, if that is the state stored.</summary>
+    private static string? RingingAtStop(LiveAgent agent) =>
+        agent is { State: AgentState.Ringing, PauseReason: null, WrapUpUntil: null, StateSince: not null, RingingCallId: { } callId } ? callId : null;
 
     private bool IsConnected(LiveCall call, Dictionary<string, Channel> live, Dictionary<string, Bridge> bridgeOf) =>
         live.ContainsKey(call.ChannelId) && (AgentLegOf(call, live, bridgeOf) is not null || HeldAgentLegOf(call, live.Keys, bridgeOf) is not null);
