@@ -105,6 +105,13 @@ public sealed class CampaignDialer
     /// </summary>
     internal bool SteerOnHeadroom { get; set; } = true;
 
+    /// <summary>
+    /// Predictive mode gives up lines that have rung the minimum ring time when no agent would be free
+    /// for their answer (<see cref="DialPlan.GivenUp"/>). Simulations switch it off to measure the
+    /// pacing without it; campaigns: true.
+    /// </summary>
+    internal bool GiveUpRingingLines { get; set; } = true;
+
     /// <summary>Step of the allowance controller per live answer (relative to the target rate).</summary>
     internal double AllowanceGain { get; set; } = 0.003;
 
@@ -152,6 +159,7 @@ public sealed class CampaignDialer
         var released = ReleaseLostLines(now);
         var mode = EffectiveMode(now, agents);
         _lastMode = mode;
+        var givenUp = mode == DialingMode.Predictive && GiveUpRingingLines ? GiveUpRinging(now, agents) : [];
         var paced = LinesWanted(now, agents, mode);
         var wanted = paced;
         if (sharedLinesLeft is { } shared)
@@ -162,7 +170,7 @@ public sealed class CampaignDialer
         var beyondShared = Math.Max(0, paced - Math.Max(0, wanted));
         if (wanted <= 0)
         {
-            return new DialPlan([], [], released, Math.Max(0, wanted), mode) { LinesWantedBeyondShared = beyondShared };
+            return new DialPlan([], [], released, Math.Max(0, wanted), mode) { LinesWantedBeyondShared = beyondShared, GivenUp = givenUp };
         }
 
         var orders = new List<DialOrder>();
@@ -183,7 +191,7 @@ public sealed class CampaignDialer
             orders.Add(Open(now, lead));
         }
 
-        return new DialPlan(orders, skipped, released, wanted, mode) { LinesWantedBeyondShared = beyondShared };
+        return new DialPlan(orders, skipped, released, wanted, mode) { LinesWantedBeyondShared = beyondShared, GivenUp = givenUp };
     }
 
     /// <summary>Preview mode: the first due lead an agent may look at now, reserved until dialled or skipped.</summary>
@@ -488,6 +496,60 @@ public sealed class CampaignDialer
         }
 
         return mode;
+    }
+
+    /// <summary>
+    /// Predictive: ends (as unanswered) the lines that have rung at least the policy's minimum ring time
+    /// (never under 15 s) when at most one agent is free for answers beyond those already waiting (ready,
+    /// or ending wrap-up within the connect deadline). A person answering such a line in its last seconds of
+    /// ringing would likely find nobody and count as abandoned; giving it up turns that risk into a no-answer
+    /// retried later, so pacing can dial closer to the agents' releases. With two or more agents free the
+    /// lines ring on to the ring timeout. Measured in docs/benchmarks.md ("Giving up unanswered lines").
+    /// </summary>
+    private List<AttemptResult> GiveUpRinging(DateTimeOffset now, AgentSnapshot agents)
+    {
+        var minimum = Campaign.Policy.MinimumRingTime < TimeSpan.FromSeconds(15) ? TimeSpan.FromSeconds(15) : Campaign.Policy.MinimumRingTime;
+        if (minimum >= Campaign.RingTimeout)
+        {
+            return [];
+        }
+
+        var deadline = Campaign.Policy.ConnectDeadline;
+        var free = agents.Ready;
+        foreach (var busy in agents.Busy)
+        {
+            if (busy.WrapUpRemaining is { } remaining && remaining <= deadline)
+            {
+                free++;
+            }
+        }
+
+        List<DialedCall>? old = null;
+        foreach (var call in _calls.Values)
+        {
+            if (call.State == DialedCallState.WaitingForAgent)
+            {
+                free--;
+            }
+            else if (call.State == DialedCallState.Ringing && now - call.DialedAt >= minimum)
+            {
+                (old ??= []).Add(call);
+            }
+        }
+
+        // Two free agents or more: the old lines ring on (measured: giving up also then, or only with none free, costs occupancy).
+        if (old is null || free >= 2)
+        {
+            return [];
+        }
+
+        var ended = new List<AttemptResult>(old.Count);
+        foreach (var call in old)
+        {
+            ended.Add(OnCallEnded(call.CallId, now, CallOutcome.NoAnswer));
+        }
+
+        return ended;
     }
 
     private static int TalkingNow(AgentSnapshot agents)

@@ -115,6 +115,13 @@ public sealed record DialPlan(
     /// lower-priority campaigns on other instances leave free lines to it.
     /// </summary>
     public int LinesWantedBeyondShared { get; init; }
+
+    /// <summary>
+    /// Lines predictive pacing gave up: they rang at least the policy's minimum ring time and no agent would
+    /// be free for their answer. Already ended here as unanswered (no answer, retried as such): the caller
+    /// hangs up their channels and stores the attempts' ends.
+    /// </summary>
+    public IReadOnlyList<AttemptResult> GivenUp { get; init; } = [];
 }
 
 /// <summary>The end of one attempt: what happened and what becomes of the lead.</summary>

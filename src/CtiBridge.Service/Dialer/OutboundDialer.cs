@@ -528,6 +528,19 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 Activity.Track(_ari.Channels.HangupAsync(lost.Call.CallId, reason: "normal", cancellationToken: ct));
             }
 
+            foreach (var givenUp in plan.GivenUp)
+            {
+                // Rang the minimum ring time with no agent free for its answer: ended as unanswered, then hung up.
+                LogLineGivenUp(_logger, givenUp.Call.CallId, campaign.Definition.Id, (givenUp.EndedAt - givenUp.Call.DialedAt).TotalSeconds);
+                if (_lines.TryGetValue(givenUp.Call.CallId, out var givenUpLine))
+                {
+                    givenUpLine.HungUpByDialer = true;
+                }
+
+                await EndLineAsync(campaign, givenUp, ct).ConfigureAwait(false);
+                Activity.Track(_ari.Channels.HangupAsync(givenUp.Call.CallId, reason: "normal", cancellationToken: ct));
+            }
+
             if (trunk is not null)
             {
                 // Unmet demand: lines pacing wanted (within the campaign's own caps) that the trunk did not give, as far as
@@ -1283,6 +1296,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign}: Asterisk never reported its end; line released")]
     private static partial void LogLineLost(ILogger logger, string callId, string campaign);
+
+    [LoggerMessage(EventId = 1440, Level = LogLevel.Debug, Message = "Call {CallId} of campaign {Campaign} given up unanswered after {RingSeconds:0.0} s: no agent would be free for its answer")]
+    private static partial void LogLineGivenUp(ILogger logger, string callId, string campaign, double ringSeconds);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "Lead {LeadId} of campaign {Campaign} not dialled: its number is on a do-not-call list")]
     private static partial void LogDoNotCall(ILogger logger, string leadId, string campaign);

@@ -144,6 +144,65 @@ public sealed class CampaignDialerTests
         Assert.Equal(5, plan.Orders.Count);
     }
 
+    [Theory]
+    [InlineData(1, 0, true)] // one agent free: a late answer would likely find nobody
+    [InlineData(0, 0, true)]
+    [InlineData(2, 0, false)] // two free: the lines ring on
+    [InlineData(1, 1, false)] // one ready and one ending wrap-up within the connect deadline
+    public void Plan_PredictiveLinesRungTheMinimumRingTime_GivenUpUnansweredOnlyWithAtMostOneAgentFree(int ready, int wrapUpEnding, bool givenUp)
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var start = Now.AddHours(1);
+        var dialled = dialer.Plan(start, Ready(5, busy: 15), Leads(100, from: 5000), NoDnc).Orders.Select(o => o.Call.CallId).ToHashSet();
+        Assert.NotEmpty(dialled);
+        BusyAgent[] busy =
+        [
+            .. Enumerable.Range(0, 15).Select(i => new BusyAgent(TimeSpan.FromSeconds(40 + i))),
+            .. Enumerable.Range(0, wrapUpEnding).Select(_ => new BusyAgent(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1.5))),
+        ];
+        var agents = new AgentSnapshot(ready + busy.Length, ready, busy);
+
+        // Never before the policy's minimum ring time (15 s under the TSR), whoever is free.
+        Assert.Empty(dialer.Plan(start.AddSeconds(14.9), new AgentSnapshot(busy.Length, 0, busy), [], NoDnc).GivenUp);
+        var plan = dialer.Plan(start.AddSeconds(15), agents, [], NoDnc);
+
+        Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
+        if (!givenUp)
+        {
+            Assert.Empty(plan.GivenUp);
+            Assert.True(dialled.IsSubsetOf(dialer.Calls.Select(c => c.CallId)));
+            return;
+        }
+
+        Assert.Equal(dialled, plan.GivenUp.Select(g => g.Call.CallId).ToHashSet());
+        Assert.All(plan.GivenUp, g =>
+        {
+            Assert.Equal(CallOutcome.NoAnswer, g.Outcome);
+            Assert.Equal(start.AddSeconds(15), g.EndedAt);
+            Assert.Equal(LeadStatus.Open, g.UpdatedLead.Status); // retried as a no-answer
+        });
+        Assert.DoesNotContain(dialer.Calls, c => dialled.Contains(c.CallId));
+        var rows = dialer.Ledger.Entries.Where(e => e.Kind == LedgerEntryKind.Unanswered && dialled.Contains(e.CallId)).ToList();
+        Assert.Equal(dialled.Count, rows.Count);
+        Assert.All(rows, r => Assert.Equal(TimeSpan.FromSeconds(15), r.RingTime));
+        Assert.Equal(0, dialer.Ledger.ShortRings);
+    }
+
+    [Theory]
+    [InlineData(DialingMode.Progressive)]
+    [InlineData(DialingMode.Power)]
+    public void Plan_OtherModesLinesRungTheMinimumRingTime_RingOnToTheTimeout(DialingMode mode)
+    {
+        var dialer = new CampaignDialer(Campaign(mode, lines: 100) with { PowerRatio = 2 }, Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var start = Now.AddHours(1);
+        Assert.NotEmpty(dialer.Plan(start, Ready(5, busy: 15), Leads(100, from: 5000), NoDnc).Orders);
+
+        Assert.Empty(dialer.Plan(start.AddSeconds(20), Ready(0, busy: 20), [], NoDnc).GivenUp);
+        Assert.Equal(0, dialer.Ledger.Entries.Count(e => e.Kind == LedgerEntryKind.Unanswered && e.At > start));
+    }
+
     [Fact]
     public void ReleaseLostLines_NoReplyAfterRingTimeoutAndGrace_LineFreedAndLeadRetried()
     {

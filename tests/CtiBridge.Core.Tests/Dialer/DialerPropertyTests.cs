@@ -86,6 +86,16 @@ public sealed class DialerPropertyTests
                 leads[released.Call.LeadId] = released.UpdatedLead;
             }
 
+            foreach (var givenUp in plan.GivenUp)
+            {
+                // Only predictive gives lines up, only as unanswered, and never before the minimum ring time.
+                leads[givenUp.Call.LeadId] = givenUp.UpdatedLead;
+                Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
+                Assert.Equal(CallOutcome.NoAnswer, givenUp.Outcome);
+                Assert.True(givenUp.EndedAt - givenUp.Call.DialedAt >= campaign.Policy.MinimumRingTime, $"{givenUp.Call.CallId} given up after {(givenUp.EndedAt - givenUp.Call.DialedAt).TotalSeconds} s");
+                Assert.DoesNotContain(dialer.Calls, c => c.CallId == givenUp.Call.CallId);
+            }
+
             Assert.True(dialer.Calls.Count <= campaign.MaxConcurrentLines, $"{dialer.Calls.Count} calls up over the cap of {campaign.MaxConcurrentLines}");
             if (agents.LoggedIn == 0)
             {

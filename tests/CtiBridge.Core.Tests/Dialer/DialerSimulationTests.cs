@@ -244,15 +244,39 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         ReportVariantsInParallel([.. chosen.Select(name => variants.Single(v => v.Name == name))]);
     }
 
+    /// <summary>
+    /// Giving up unanswered lines at the 15 s minimum ring time (docs/benchmarks.md "Giving up unanswered
+    /// lines"): predictive as campaigns use it (lines that rang 15 s given up when at most one agent is free),
+    /// without it (as before), and with a fixed 15 s ring timeout instead. Not part of the suite:
+    /// <c>-- --filter-method '*GiveUpReport*' --explicit only</c>; the CTIBRIDGE_DIALER_* variables of
+    /// <see cref="RolloutReport_FiftyAgents_PrintsEachVariant"/> apply (CTIBRIDGE_DIALER_AGENTS: the team size, 50).
+    /// </summary>
+    [Fact(Explicit = true)]
+    public void GiveUpReport_FiftyAgents_PrintsEachVariant()
+    {
+        (string Name, Func<SimulatedPacing> Pacing)[] variants =
+        [
+            ("main", () => new SimulatedPacing(DialingMode.Predictive)),
+            ("no give-up", () => new SimulatedPacing(DialingMode.Predictive, GiveUpRingingLines: false)),
+            ("ring timeout 15 s, no give-up", () => new SimulatedPacing(DialingMode.Predictive, RingTimeout: TimeSpan.FromSeconds(15), GiveUpRingingLines: false)),
+            ("share 0.92", () => new SimulatedPacing(DialingMode.Predictive, TargetShareOfLimit: 0.92)),
+        ];
+        var chosen = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_VARIANTS") is { Length: > 0 } names
+            ? names.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : ["main", "no give-up", "ring timeout 15 s, no give-up"];
+        ReportVariantsInParallel([.. chosen.Select(name => variants.Single(v => v.Name == name))]);
+    }
+
     private void ReportVariantsInParallel((string Name, Func<SimulatedPacing> Pacing)[] variants)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         var answers = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_ANSWERS"), inv, out var a) ? a : 4000;
         var parallel = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_PARALLEL"), inv, out var n) ? n : 2;
+        var team = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_AGENTS"), inv, out var t) ? t : 50;
         var scenarios = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_POINTS") is { Length: > 0 } points
             ? [.. points.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(point => point.Split(':')).SelectMany(pt =>
-                DialerGrid.Scenarios([50], [double.Parse(pt[0], inv)], [double.Parse(pt[1], inv)], answers))]
-            : DialerGrid.Scenarios([50], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, answers).ToList();
+                DialerGrid.Scenarios([team], [double.Parse(pt[0], inv)], [double.Parse(pt[1], inv)], answers))]
+            : DialerGrid.Scenarios([team], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, answers).ToList();
         if (double.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_HOURS"), inv, out var hours))
         {
             scenarios = [.. scenarios.Select(s => s with { MinimumMeasured = TimeSpan.FromHours(hours) })];

@@ -62,7 +62,12 @@ public sealed record DialerScenario
 /// True: every dial's outcome, ring time and talk time are drawn before the dial, in dial order, from a stream of their own,
 /// so <see cref="ISimulationForesight.NextDial"/> can tell them (an oracle). False: drawn when they happen, as in every other run.
 /// </param>
-public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true, Func<ISimulationForesight, IPacingStrategy>? Foresight = null, bool FatesKnownAhead = false)
+/// <param name="RingTimeout">
+/// The campaign's ring timeout (null: 30 s, longer than any ring of the grid). A line still ringing then is
+/// given up as unanswered, the person who would have answered later included (never under the policy's 15 s).
+/// </param>
+/// <param name="GiveUpRingingLines">For Predictive: give up lines past the minimum ring time when no agent would be free for their answer (campaigns: true).</param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true, Func<ISimulationForesight, IPacingStrategy>? Foresight = null, bool FatesKnownAhead = false, TimeSpan? RingTimeout = null, bool GiveUpRingingLines = true)
 {
     /// <summary>A label for tables.</summary>
     public override string ToString() => Mode == DialingMode.Power
@@ -205,6 +210,7 @@ public static class DialerSimulation
         private readonly Random? _fateRandom;
         private readonly double _measureFrom;
         private readonly Stopwatch _dialerTime = new();
+        private readonly double _ringTimeout;
         private long _sequence;
         private long _leadCounter;
         private double _now;
@@ -231,8 +237,9 @@ public static class DialerSimulation
                 Windows = CallingWindows.EveryDay(TimeOnly.MinValue, TimeOnly.MaxValue),
                 Start = Epoch,
                 MaxConcurrentLines = Math.Max(10, (int)Math.Ceiling(scenario.Agents * 4 / scenario.LiveAnswerProbability)),
-                RingTimeout = TimeSpan.FromSeconds(30),
+                RingTimeout = pacing.RingTimeout ?? TimeSpan.FromSeconds(30),
             };
+            _ringTimeout = campaign.RingTimeout.TotalSeconds;
             if (pacing.FatesKnownAhead)
             {
 #pragma warning disable CA5394 // Simulation randomness: seeded and reproducible on purpose.
@@ -246,6 +253,7 @@ public static class DialerSimulation
                 EnforceAbandonLimit = pacing.EnforceAbandonLimit,
             };
             _dialer.SteerOnHeadroom = pacing.SteerOnHeadroom;
+            _dialer.GiveUpRingingLines = pacing.GiveUpRingingLines;
             if (pacing.TargetShareOfLimit is { } share)
             {
                 _dialer.TargetShareOfLimit = share;
@@ -390,7 +398,12 @@ public static class DialerSimulation
 
         private void RingEnd(string callId)
         {
-            var call = _calls[callId];
+            if (!_calls.TryGetValue(callId, out var call) || call.Stage != CallStage.Ringing)
+            {
+                // Given up by the dialer before it ended.
+                return;
+            }
+
             if (!call.Live)
             {
                 _calls.Remove(callId);
@@ -463,8 +476,15 @@ public static class DialerSimulation
 
             var snapshot = new AgentSnapshot(_s.Agents, _ready.Count, busy);
             _dialerTime.Start();
+
             var plan = _dialer.Plan(At(_now), snapshot, FreshLeads(), NoDoNotCall);
             _dialerTime.Stop();
+            foreach (var givenUp in plan.GivenUp)
+            {
+                // Hung up by the dialer: whoever would have answered later is never reached.
+                _calls.Remove(givenUp.Call.CallId);
+            }
+
             foreach (var order in plan.Orders)
             {
                 DialFate fate;
@@ -478,6 +498,12 @@ public static class DialerSimulation
                 {
                     fate = NextDial(0);
                     _fatesAhead.RemoveAt(0);
+                }
+
+                if (fate.RingSeconds > _ringTimeout)
+                {
+                    // Given up at the ring timeout: whoever would have answered later is never reached.
+                    fate = new DialFate(false, _ringTimeout, fate.TalkSeconds);
                 }
 
                 _calls[order.Call.CallId] = new SimulatedCall(fate.Live, _now + fate.RingSeconds, fate.TalkSeconds);
