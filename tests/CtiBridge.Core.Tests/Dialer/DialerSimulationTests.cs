@@ -249,7 +249,8 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
     /// lines"): predictive as campaigns use it (lines that rang 15 s given up when at most one agent is free),
     /// without it (as before), and with a fixed 15 s ring timeout instead. Not part of the suite:
     /// <c>-- --filter-method '*GiveUpReport*' --explicit only</c>; the CTIBRIDGE_DIALER_* variables of
-    /// <see cref="RolloutReport_FiftyAgents_PrintsEachVariant"/> apply (CTIBRIDGE_DIALER_AGENTS: the team size, 50).
+    /// <see cref="RolloutReport_FiftyAgents_PrintsEachVariant"/> apply (CTIBRIDGE_DIALER_AGENTS: the team size, 50;
+    /// CTIBRIDGE_DIALER_SEED: the scenarios' seed, 1).
     /// </summary>
     [Fact(Explicit = true)]
     public void GiveUpReport_FiftyAgents_PrintsEachVariant()
@@ -273,10 +274,11 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
         var answers = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_ANSWERS"), inv, out var a) ? a : 4000;
         var parallel = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_PARALLEL"), inv, out var n) ? n : 2;
         var team = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_AGENTS"), inv, out var t) ? t : 50;
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_SEED"), inv, out var sd) ? sd : 1;
         var scenarios = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_POINTS") is { Length: > 0 } points
             ? [.. points.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(point => point.Split(':')).SelectMany(pt =>
-                DialerGrid.Scenarios([team], [double.Parse(pt[0], inv)], [double.Parse(pt[1], inv)], answers))]
-            : DialerGrid.Scenarios([team], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, answers).ToList();
+                DialerGrid.Scenarios([team], [double.Parse(pt[0], inv)], [double.Parse(pt[1], inv)], answers, seed))]
+            : DialerGrid.Scenarios([team], DialerGrid.FullLiveAnswerProbabilities, DialerGrid.FullMeanTalkSeconds, answers, seed).ToList();
         if (double.TryParse(Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_HOURS"), inv, out var hours))
         {
             scenarios = [.. scenarios.Select(s => s with { MinimumMeasured = TimeSpan.FromHours(hours) })];
