@@ -59,13 +59,6 @@ public sealed class CallbackShutdownTests(MigratedDatabaseFixture database) : IC
         Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE callback_id = '{waiting.Callback.Id}'", Ct));
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> done, string what)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await done())
-        {
-            Assert.True(DateTime.UtcNow < until, $"Still waiting after 20 s for {what}.");
-            await Task.Delay(50, Ct);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> done, string what) =>
+        BoundedWait.WaitUntilAsync(done, what, TimeSpan.FromSeconds(20), poll: TimeSpan.FromMilliseconds(50));
 }

@@ -367,20 +367,10 @@ public sealed class CallbackKillTests : IAsyncDisposable
         return process;
     }
 
-    private async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var waited = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (waited.Elapsed > _bound)
-            {
-                // The last lines of each process (a long run logs every call).
-                Assert.Fail($"Still not true after {_bound.TotalSeconds} s: {what}. Processes:\n{string.Join("\n", _processes.Select(p => string.Join("\n", p.Output.Split('\n').TakeLast(150))))}");
-            }
-
-            await Task.Delay(100, Ct);
-        }
-    }
+    // Bounded by the run's own limit; a failure shows the last lines of each process (a long run logs every call).
+    private Task EventuallyAsync(Func<Task<bool>> condition, string what) =>
+        BoundedWait.WaitUntilAsync(condition, what, _bound,
+            () => Task.FromResult($"Processes:\n{string.Join("\n", _processes.Select(p => string.Join("\n", p.Output.Split('\n').TakeLast(150))))}"));
 
     public async ValueTask DisposeAsync()
     {

@@ -90,20 +90,5 @@ public sealed class AgentCallsLiveAndReportTests(MigratedDatabaseFixture databas
 
     private static JsonElement Agent(JsonElement agents, string id) => agents.EnumerateArray().Single(a => a.GetProperty("agentId").GetString() == id);
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        bound.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(100, bound.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after 30 s for {what}.");
-            }
-        }
-    }
+    private static Task WaitAsync(Func<Task<bool>> condition, string what) => BoundedWait.WaitUntilAsync(condition, what, TimeSpan.FromSeconds(30));
 }

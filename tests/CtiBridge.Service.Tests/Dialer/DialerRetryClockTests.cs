@@ -8,7 +8,7 @@ using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using static CtiBridge.Service.Tests.Dialer.DialerWait;
+using static CtiBridge.Service.Tests.BoundedWait;
 
 namespace CtiBridge.Service.Tests.Dialer;
 

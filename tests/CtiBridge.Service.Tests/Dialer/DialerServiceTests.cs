@@ -12,7 +12,7 @@ using CtiBridge.Service.Live;
 using CtiBridge.Service.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using static CtiBridge.Service.Tests.Dialer.DialerWait;
+using static CtiBridge.Service.Tests.BoundedWait;
 
 namespace CtiBridge.Service.Tests.Dialer;
 

@@ -143,20 +143,6 @@ public sealed class InboundAndCampaignTests(MigratedDatabaseFixture database) : 
     private static async Task<string> DetailAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString() ?? string.Empty;
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        bound.CancelAfter(TimeSpan.FromSeconds(15));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(20, bound.Token);
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Still waiting after 15 s for {what}.");
-            }
-        }
-    }
+    private static Task WaitAsync(Func<Task<bool>> condition, string what) =>
+        BoundedWait.WaitUntilAsync(condition, what, TimeSpan.FromSeconds(15), poll: TimeSpan.FromMilliseconds(20));
 }

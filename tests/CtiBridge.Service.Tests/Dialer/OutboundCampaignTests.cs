@@ -87,7 +87,7 @@ public sealed class OutboundCampaignTests(MigratedDatabaseFixture fixture) : ICl
 
     // These campaigns poll the database for whole runs of calls: every 200 ms is often enough.
     private static Task WaitUntilAsync(Func<Task<bool>> done, string what, TimeSpan limit, Func<Task<string>>? explain = null) =>
-        DialerWait.WaitUntilAsync(done, what, limit, explain, TimeSpan.FromMilliseconds(200));
+        BoundedWait.WaitUntilAsync(done, what, limit, explain, TimeSpan.FromMilliseconds(200));
 
     private Task<long> CountAsync(string sql) => Db.ScalarAsync<long>(sql, Ct);
 

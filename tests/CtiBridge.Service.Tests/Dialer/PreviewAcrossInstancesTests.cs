@@ -14,7 +14,7 @@ using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using static CtiBridge.Service.Tests.Dialer.DialerWait;
+using static CtiBridge.Service.Tests.BoundedWait;
 
 namespace CtiBridge.Service.Tests.Dialer;
 

@@ -176,22 +176,9 @@ public sealed class ServiceHostTests : IAsyncLifetime
     private Task<long> PartitionsOfCallsAsync(string month) =>
         _database.ScalarAsync<long>($"SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'calls' AND c.relname = 'calls_p{month}'", TestContext.Current.CancellationToken);
 
-    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition, int seconds = 20)
-    {
-        // Bounded: the migration and one maintenance run take well under a second on loopback.
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
-
-        return true;
-    }
+    // Bounded: the migration and one maintenance run take well under a second on loopback.
+    private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition, int seconds = 20) =>
+        BoundedWait.HoldsWithinAsync(condition, TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(50));
 
     [Fact]
     public async Task Start_ClockYearsAhead_CreatesThatMonthsPartitionsThenNextDaysRunKeepsAhead()
