@@ -25,6 +25,10 @@ public sealed class SitesTests
     private const string SiteA = TwoSites.SiteA;
     private const string SiteB = TwoSites.SiteB;
 
+    // How long the channels of ended calls may take to go on PbxSim, and how often that is looked at.
+    private static readonly TimeSpan ChannelsEndWithin = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan ChannelsPoll = TimeSpan.FromMilliseconds(50);
+
     [Fact]
     public async Task TwoServers_LocalAndSpanningQueues_CallsIntoBoth_OneServerRestarted_TheOtherKeepsServing()
     {
@@ -87,7 +91,7 @@ public sealed class SitesTests
         await rig.EndedAsync(call5, CallDisposition.Answered, ct);
 
         // Nothing left up on either server; every call stored once, with its server.
-        await Eventually(() => a.CallCount == 0 && b.CallCount == 0, () => $"channels still up: A {string.Join(", ", a.ChannelNames)}; B {string.Join(", ", b.ChannelNames)}", ct);
+        await rig.NoChannelsLeftAsync();
         await rig.StopServiceAsync();
         var rows = await rig.CallRowsAsync(ct);
         Assert.Equal(
@@ -135,7 +139,7 @@ public sealed class SitesTests
         await rig.HangUpCallerAsync(a, call3, ct);
         await rig.EndedAsync(call3, CallDisposition.Answered, ct);
 
-        await Eventually(() => a.CallCount == 0 && b.CallCount == 0, () => $"channels still up: A {string.Join(", ", a.ChannelNames)}; B {string.Join(", ", b.ChannelNames)}", ct);
+        await rig.NoChannelsLeftAsync();
         Assert.Equal(3, rig.Link.Carried);
         await rig.StopServiceAsync();
         Assert.Equal(
@@ -191,23 +195,8 @@ public sealed class SitesTests
 
         // a1 (site A) came first and is idle longest; b1 (site B) after: the callback is site B's.
         await rig.LoginAsync("b1", ct);
-        await rig.BEvents.DialToAsync("1001", ct);
-        var customer = await rig.BEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, also: e => e["Exten"] == "95550031");
-        Assert.True(rig.B.Trunk("carrier").Answer(customer["Channel"]!));
-        var callId = (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId.StartsWith("cb-", StringComparison.Ordinal), "the callback answered", ct)).CallId;
-        Assert.Equal("b1", (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId == callId, "the callback answered", ct)).AgentId);
+        var callId = await CallbackPutThroughOnSiteBAsync(rig, "5550031", owed.Id, ct);
         Assert.Contains(rig.Events.Snapshot().OfType<RoutingDecision>(), d => d.CallId == callId && d.Candidates.Any(c => c.AgentId == "a1" && c.Skip == SkipReason.OtherSite));
-        Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith("5550031", StringComparison.Ordinal)));
-        Assert.Equal(0, rig.AEvents.Count("DialBegin", _ => true));
-
-        // The callback is kept once the customer is put through to the agent (in the agent's bridge), not at the answer.
-        await rig.BEvents.WaitAsync("BridgeEnter", customer["Channel"]!, ct);
-        rig.B.Trunk("carrier").HangUp(customer["Channel"]!);
-        await rig.Events.WaitForAsync<CallEnded>(e => e.CallId == callId, "the callback call to end", ct);
-        await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
-        await rig.StopServiceAsync();
-        Assert.Equal("outbound|answered|b1|site-b", await database.ScalarAsync<string>(
-            $"SELECT concat_ws('|', direction, disposition, agent_id, asterisk_server) FROM calls WHERE callback_id = '{owed.Id}'", ct));
     }
 
     [Fact]
@@ -233,7 +222,7 @@ public sealed class SitesTests
         Assert.DoesNotContain(rig.Events.Snapshot().OfType<CallEnded>(), e => e.CallId == onB); // A's hang-up ended A's call only
         await rig.HangUpCallerAsync(rig.B, onB, ct);
         await rig.EndedAsync(onB, CallDisposition.Answered, ct);
-        await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
+        await rig.NoChannelsLeftAsync();
         await rig.StopServiceAsync();
 
         Assert.Equal([(onA, SiteA, "answered", "a1"), (onB, SiteB, "answered", "b1")], await rig.CallRowsAsync(ct));
@@ -265,22 +254,34 @@ public sealed class SitesTests
         Assert.Null(ticket.Callback.OriginCallId);
         Assert.Null(ticket.Callback.OwnerAgentId);
 
+        await CallbackPutThroughOnSiteBAsync(rig, "5550041", ticket.Callback.Id, ct);
+    }
+
+    /// <summary>
+    /// The callback <paramref name="callbackId"/> to <paramref name="number"/> is placed from site B: b1's phone rings, the
+    /// customer is dialled through B's carrier (a 9 before the number) and answers, b1 takes the call, and nothing of it
+    /// reaches site A. Once the customer is put through to b1 they hang up; with the service stopped, the callback's
+    /// call row says outbound, answered, b1, site-b. Returns the callback call's ID.
+    /// </summary>
+    private static async Task<string> CallbackPutThroughOnSiteBAsync(TwoSiteRig rig, string number, Guid callbackId, CancellationToken ct)
+    {
         await rig.BEvents.DialToAsync("1001", ct);
-        var customer = await rig.BEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, also: e => e["Exten"] == "95550041");
+        var customer = await rig.BEvents.WaitAsync("Newchannel", "PJSIP/carrier-", ct, also: e => e["Exten"] == "9" + number);
         Assert.True(rig.B.Trunk("carrier").Answer(customer["Channel"]!));
         var callId = (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId.StartsWith("cb-", StringComparison.Ordinal), "the callback answered", ct)).CallId;
         Assert.Equal("b1", (await rig.Events.WaitForAsync<CallAnswered>(e => e.CallId == callId, "the callback answered", ct)).AgentId);
-        Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith("5550041", StringComparison.Ordinal)));
+        Assert.Equal(0, rig.AEvents.Count("Newchannel", e => (e["Exten"] ?? string.Empty).EndsWith(number, StringComparison.Ordinal)));
         Assert.Equal(0, rig.AEvents.Count("DialBegin", _ => true));
 
         // The callback is kept once the customer is put through to the agent (in the agent's bridge), not at the answer.
         await rig.BEvents.WaitAsync("BridgeEnter", customer["Channel"]!, ct);
         rig.B.Trunk("carrier").HangUp(customer["Channel"]!);
         await rig.Events.WaitForAsync<CallEnded>(e => e.CallId == callId, "the callback call to end", ct);
-        await Eventually(() => rig.A.CallCount == 0 && rig.B.CallCount == 0, () => $"channels still up: A {string.Join(", ", rig.A.ChannelNames)}; B {string.Join(", ", rig.B.ChannelNames)}", ct);
+        await rig.NoChannelsLeftAsync();
         await rig.StopServiceAsync();
-        Assert.Equal("outbound|answered|b1|site-b", await database.ScalarAsync<string>(
-            $"SELECT concat_ws('|', direction, disposition, agent_id, asterisk_server) FROM calls WHERE callback_id = '{ticket.Callback.Id}'", ct));
+        Assert.Equal("outbound|answered|b1|site-b", await rig.Database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', direction, disposition, agent_id, asterisk_server) FROM calls WHERE callback_id = '{callbackId}'", ct));
+        return callId;
     }
 
     /// <summary>
@@ -293,28 +294,12 @@ public sealed class SitesTests
         restarted.Restart();
         rig.Link.ServerRestarted(restarted);
         await rig.EndedAsync(callId, CallDisposition.Answered, ct);
-        await Eventually(() => other.CallCount == 0, () => $"channels still up on the other server after the restart: {string.Join(", ", other.ChannelNames)}", ct);
+        await BoundedWait.WaitUntilAsync(() => Task.FromResult(other.CallCount == 0), "no channel left up on the other server after the restart", ChannelsEndWithin,
+            () => Task.FromResult("Channels still up: " + string.Join(", ", other.ChannelNames)), ChannelsPoll);
         await CallCenterRig.WaitForStasisAppAsync(restarted, ct);
         // The next call crosses the trunk: the link (the test's stand-in for SIP) must see the restarted
         // server again, or the call is never carried (this was the "not answered by b2 within 15 s" flake).
         await rig.Link.WatchingAgainAsync(restarted, ct);
-    }
-
-    private static async Task Eventually(Func<bool> condition, Func<string> what, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(15));
-        while (!condition())
-        {
-            try
-            {
-                await Task.Delay(50, timeout.Token);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException("Still waiting after 15 s: " + what());
-            }
-        }
     }
 
     /// <summary>Two PbxSims linked by inter-site trunks, one service with HA on, the call center's events and each server's AMI events.</summary>
@@ -427,6 +412,11 @@ public sealed class SitesTests
         }
 
         public Task LoginAsync(string agentId, CancellationToken ct) => CallCenterRig.LoginAsync(Center, agentId, ct);
+
+        /// <summary>Waits until no channel is left up on either server.</summary>
+        public Task NoChannelsLeftAsync() =>
+            BoundedWait.WaitUntilAsync(() => Task.FromResult(A.CallCount == 0 && B.CallCount == 0), "no channel left up on either server", ChannelsEndWithin,
+                () => Task.FromResult($"Channels still up: A {string.Join(", ", A.ChannelNames)}; B {string.Join(", ", B.ChannelNames)}"), ChannelsPoll);
 
         /// <summary>The callback service once its Quartz scheduler runs (due callbacks are handed to the call center from then on).</summary>
         public async Task<CallbackService> SchedulerAsync(CancellationToken ct)

@@ -74,7 +74,7 @@ public sealed class SplitSitesTests
                 centre = await CentreAsync(client, ct);
                 return Part(centre, SiteB).GetProperty("waiting").GetInt32() == 1
                     && centre.GetProperty("agents").EnumerateArray().Count(a => a.GetProperty("state").GetString() == "OnCall") == 2;
-            }, "the centre view to show both agents on their calls and the caller waiting on B", ct);
+            }, "the centre view to show both agents on their calls and the caller waiting on B");
             Assert.Equal(one.Role.InstanceId, Part(centre, SiteA).GetProperty("controlledBy").GetString());
             Assert.Equal(two.Role.InstanceId, Part(centre, SiteB).GetProperty("controlledBy").GetString());
             Assert.Equal(0, Part(centre, SiteA).GetProperty("waiting").GetInt32());
@@ -102,7 +102,7 @@ public sealed class SplitSitesTests
         {
             var local = (await CentreAsync(centreOne, ct)).GetProperty("queues").EnumerateArray().Single(q => q.GetProperty("queue").GetString() == "local");
             return local.GetProperty("offered").GetInt32() == 3 && local.GetProperty("answered").GetInt32() == 2 && local.GetProperty("abandoned").GetInt32() == 1;
-        }, "the centre's today figures to count both servers' calls (3 offered, 2 answered, 1 abandoned)", ct);
+        }, "the centre's today figures to count both servers' calls (3 offered, 2 answered, 1 abandoned)");
 
         // 5. Callbacks owned by b1 and a1, fired (as Quartz may) on the instance that does NOT control the owner's
         // server: each is handed off through the database, claimed by the other instance and dialled on its server.
@@ -182,14 +182,14 @@ public sealed class SplitSitesTests
         Assert.False(standby.Role.IsActive);
         await CallCenterRig.LoginAsync(one.Center, "a1", ct);
         await CallCenterRig.LoginAsync(two.Center, "b1", ct);
-        await WhenAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = 'b1'", ct) == 1, "b1's live state to be stored", ct);
+        await WhenAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = 'b1'", ct) == 1, "b1's live state to be stored");
 
         // Two's lease session ends: Two stops call control at once; the standby of site-b takes it over.
         var ended = await database.ScalarAsync<long>(
             $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ctibridge-lease:{two.Role.InstanceId}'", ct);
         Assert.Equal(1, ended);
         var lostAt = DateTimeOffset.UtcNow;
-        await WhenAsync(() => standby.Role.IsActive, "the standby of site-b to take over", ct);
+        await WhenAsync(() => standby.Role.IsActive, "the standby of site-b to take over");
         var takeover = standby.Role.ActiveSince!.Value - lostAt;
         TestContext.Current.SendDiagnosticMessage($"split: site-b taken over by its standby in {takeover.TotalSeconds:0.00} s");
         Assert.True(takeover <= TimeSpan.FromSeconds(5), $"takeover took {takeover.TotalSeconds:0.00} s");
@@ -201,7 +201,7 @@ public sealed class SplitSitesTests
         await CallCenterRig.WaitForStasisAppAsync(rig.B, ct);
         var agents = await standby.Center.GetAgentsAsync(ct);
         Assert.Equal(["b1", "b2"], agents.Select(a => a.Status.AgentId).Order(StringComparer.Ordinal));
-        await WhenAsync(async () => (await standby.Center.GetAgentAsync("b1", ct))?.State == AgentState.Ready, "b1 to be restored Ready on the standby", ct);
+        await WhenAsync(async () => (await standby.Center.GetAgentAsync("b1", ct))?.State == AgentState.Ready, "b1 to be restored Ready on the standby");
         var callB = await rig.CallAsync(standby, rig.B, "5550003", ct);
         await standby.Events.WaitForAsync<CallAnswered>(e => e.CallId == callB && e.AgentId == "b1", "site B's call answered by b1 on the new holder", ct);
         rig.B.Trunk("carrier").HangUp(rig.Caller(callB));
@@ -304,23 +304,11 @@ public sealed class SplitSitesTests
         centre.GetProperty("servers").EnumerateArray().Single(s => s.GetProperty("server").GetString() == server);
 
     /// <summary>Bounded wait (30 s) for <paramref name="condition"/>.</summary>
-    private static Task WhenAsync(Func<bool> condition, string what, CancellationToken ct) => WhenAsync(() => Task.FromResult(condition()), what, ct);
+    private static Task WhenAsync(Func<bool> condition, string what) => WhenAsync(() => Task.FromResult(condition()), what);
 
     /// <summary>Bounded wait (30 s) for <paramref name="condition"/>.</summary>
-    private static async Task WhenAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(50, ct);
-        }
-
-        Assert.Fail($"still waiting after 30 s for {what}");
-    }
+    private static Task WhenAsync(Func<Task<bool>> condition, string what) =>
+        BoundedWait.WaitUntilAsync(condition, what, TimeSpan.FromSeconds(30), poll: TimeSpan.FromMilliseconds(50));
 
     private static async Task<Callback> StateAsync(CallbackService callbacks, Guid id, CallbackState state, CancellationToken ct)
     {
@@ -430,7 +418,7 @@ public sealed class SplitSitesTests
                 await CallCenterRig.WaitForStasisAppAsync(rig.B, ct);
                 foreach (var instance in rig._instances)
                 {
-                    await WhenAsync(() => instance.Role.IsActive, "an instance to start call control", ct);
+                    await WhenAsync(() => instance.Role.IsActive, "an instance to start call control");
                 }
 
                 return rig;
@@ -465,7 +453,7 @@ public sealed class SplitSitesTests
             var instance = new Instance(app, subscription, events, events.PumpAsync(subscription.Reader));
             _instances.Add(instance);
             await app.StartAsync(ct);
-            await WhenAsync(() => instance.Callbacks.InstanceId is not null, "an instance's Quartz node to start", ct);
+            await WhenAsync(() => instance.Callbacks.InstanceId is not null, "an instance's Quartz node to start");
             return instance;
         }
 
