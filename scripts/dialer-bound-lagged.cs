@@ -1,3 +1,5 @@
+#!/usr/bin/env dotnet
+#:include dialer-block-model.cs
 // The block-model ceiling of scripts/dialer-bound.cs with the lines committed one block ahead
 // (docs/benchmarks.md, "Dialer", "Without foresight of outcomes"). Run through
 // scripts/dialer-bound.sh lagged.
@@ -9,7 +11,8 @@
 // time only, agents coming free as a Poisson stream known at the block start (this and the next
 // block's answers drawn independently are the assumptions that do not favour the dialer, so the
 // result is an estimate from above, not a proof). State: idle agents freed one block ago and
-// earlier, and the lines committed to this block.
+// earlier, and the lines committed to this block. What both block models share is in
+// scripts/dialer-block-model.cs.
 using System.Diagnostics;
 using System.Globalization;
 
@@ -31,7 +34,7 @@ Parallel.For(0, points.Count, new ParallelOptions { MaxDegreeOfParallelism = par
 {
     var (p, talk) = points[i];
     var started = clock.Elapsed;
-    var model = new LaggedBlockModel(Block, LaggedBlockModel.MaxAnswerChance(p, Block), Limit / (1 - Limit), agents / (talk + WrapUp));
+    var model = new LaggedBlockModel(Block, BlockModelParts.MaxAnswerChance(p, Block), Limit / (1 - Limit), agents / (talk + WrapUp));
     results[i] = (model.Ceiling(agents, talk + WrapUp), (clock.Elapsed - started).TotalSeconds);
     Console.Error.WriteLine(string.Create(inv, $"{agents} agents p {p:0.00} talk {talk}: {results[i].Ceiling * 100:0.00} % ({clock.Elapsed.TotalSeconds:0} s)"));
 });
@@ -60,6 +63,7 @@ internal sealed class LaggedBlockModel
     private readonly int[,] _index;
     private readonly double[][] _binomial; // _binomial[m][a]
     private readonly double[][] _tail;     // _tail[m][k] = E[(Bin(m, q) - k)+]
+    private double[]? _warm;               // the last values, to start the next value iteration from
 
     public LaggedBlockModel(double block, double q, double alpha, double maxRate)
     {
@@ -67,32 +71,12 @@ internal sealed class LaggedBlockModel
         _alpha = alpha;
         // Lines worth committing to one block: three times the block's answers at the highest rate, and some.
         _maxLines = (int)Math.Min(150, Math.Ceiling(((3 * maxRate * block) + 4) / q));
-        var f1 = new List<int>();
-        var f2 = new List<int>();
-        _index = new int[Cap + 1, Cap + 1];
-        for (var a = 0; a <= Cap; a++)
-        {
-            for (var b = 0; a + b <= Cap; b++)
-            {
-                _index[a, b] = f1.Count;
-                f1.Add(a);
-                f2.Add(b);
-            }
-        }
-
-        _f1 = [.. f1];
-        _f2 = [.. f2];
-        _binomial = new double[_maxLines + 1][];
+        (_f1, _f2, _index) = BlockModelParts.IdleStates(Cap);
+        _binomial = BlockModelParts.Binomials(_maxLines, q);
         _tail = new double[_maxLines + 1][];
         for (var m = 0; m <= _maxLines; m++)
         {
-            var pmf = new double[m + 1];
-            for (var a = 0; a <= m; a++)
-            {
-                pmf[a] = Math.Exp(LogChoose(m, a) + (a * Math.Log(q)) + ((m - a) * Math.Log(1 - q)));
-            }
-
-            _binomial[m] = pmf;
+            var pmf = _binomial[m];
             var tail = new double[Cap + 80];
             for (var k = 0; k < tail.Length; k++)
             {
@@ -109,48 +93,14 @@ internal sealed class LaggedBlockModel
         }
     }
 
-    /// <summary>As in scripts/dialer-bound.cs: sup over e of P(live answer within (e, e + L] | still ringing at e).</summary>
-    public static double MaxAnswerChance(double p, double block)
-    {
-        double best = 0;
-        for (var e = 0.0; e <= 20; e += 0.001)
-        {
-            var liveLeft = Math.Clamp((20 - Math.Max(e, 5)) / 15, 0, 1);
-            var otherLeft = Math.Clamp((26 - Math.Max(e, 3)) / 23, 0, 1);
-            var within = Math.Clamp((Math.Min(e + block, 20) - Math.Max(e, 5)) / 15, 0, 1);
-            var ringing = (p * liveLeft) + ((1 - p) * otherLeft);
-            if (ringing > 0)
-            {
-                best = Math.Max(best, p * within / ringing);
-            }
-        }
-
-        return Math.Min(1, best + 0.002);
-    }
-
     /// <summary>The largest occupancy (in [0.85, 1], to ~0.03 points) whose idle time the model can meet.</summary>
     public double Ceiling(int agents, double cycleSeconds)
     {
-        double lo = 0.85, hi = 1.0;
-        double[]? warm = null;
-        for (var step = 0; step < 9; step++)
-        {
-            var rho = (lo + hi) / 2;
-            var idle = MinIdlePerBlock(agents * rho / cycleSeconds, ref warm);
-            if (idle / _block <= agents * (1 - rho))
-            {
-                lo = rho;
-            }
-            else
-            {
-                hi = rho;
-            }
-        }
-
-        return hi;
+        _warm = null;
+        return BlockModelParts.Ceiling(agents, cycleSeconds, _block, lowest: 0.85, steps: 9, MinIdlePerBlock);
     }
 
-    private double MinIdlePerBlock(double rate, ref double[]? warm)
+    private double MinIdlePerBlock(double rate)
     {
         var pmf = new List<double> { Math.Exp(-rate * _block) };
         var total = pmf[0];
@@ -162,74 +112,22 @@ internal sealed class LaggedBlockModel
 
         pmf[^1] += Math.Max(0, 1 - total);
         var releases = pmf.ToArray();
-
-        // Max over the price per abandon of the Lagrangian's optimum (concave): golden section.
-        double a = 0, b = 3000;
-        const double Phi = 0.6180339887498949;
-        var x1 = b - (Phi * (b - a));
-        var x2 = a + (Phi * (b - a));
-        var g1 = Gain(releases, x1, ref warm);
-        var g2 = Gain(releases, x2, ref warm);
-        for (var it = 0; it < 11; it++)
-        {
-            if (g1 < g2)
-            {
-                a = x1;
-                x1 = x2;
-                g1 = g2;
-                x2 = a + (Phi * (b - a));
-                g2 = Gain(releases, x2, ref warm);
-            }
-            else
-            {
-                b = x2;
-                x2 = x1;
-                g2 = g1;
-                x1 = b - (Phi * (b - a));
-                g1 = Gain(releases, x1, ref warm);
-            }
-        }
-
-        return Math.Max(g1, g2);
+        return BlockModelParts.MaxOverPrice(nu => Gain(releases, nu), highest: 3000, iterations: 11);
     }
 
-    private double Gain(double[] releases, double nu, ref double[]? warm)
-    {
-        var count = _f1.Length * (_maxLines + 1);
-        var v = warm is null ? new double[count] : (double[])warm.Clone();
-        var next = new double[count];
-        double lo = 0;
-        for (var it = 0; it < 2000; it++)
-        {
-            for (var f = 0; f < _f1.Length; f++)
+    private double Gain(double[] releases, double nu) =>
+        BlockModelParts.AverageCost(
+            _f1.Length * (_maxLines + 1),
+            (v, next) =>
             {
-                Bellman(f, v, next, releases, nu);
-            }
-
-            lo = double.PositiveInfinity;
-            var hi = double.NegativeInfinity;
-            for (var s = 0; s < count; s++)
-            {
-                var d = next[s] - v[s];
-                lo = Math.Min(lo, d);
-                hi = Math.Max(hi, d);
-            }
-
-            if (hi - lo < 1e-4 * Math.Max(1, Math.Abs(lo)))
-            {
-                break;
-            }
-
-            var anchor = next[0];
-            for (var s = 0; s < count; s++)
-            {
-                v[s] = (0.5 * v[s]) + (0.5 * (next[s] - anchor));
-            }
-        }
-
-        warm = v;
-        return lo;
-    }
+                for (var f = 0; f < _f1.Length; f++)
+                {
+                    Bellman(f, v, next, releases, nu);
+                }
+            },
+            maxIterations: 2000,
+            tolerance: 1e-4,
+            ref _warm);
 
     /// <summary>One Bellman step for every state with idle agents <paramref name="fi"/> (all commitments m).</summary>
     private void Bellman(int fi, double[] v, double[] next, double[] releases, double nu)
@@ -248,25 +146,7 @@ internal sealed class LaggedBlockModel
             var avail = f + r;
             for (var j = 0; j <= avail; j++)
             {
-                // j answers matched, oldest agents first.
-                var j2 = Math.Min(j, f2);
-                var j1 = Math.Min(j - j2, f1);
-                var jr = j - j2 - j1;
-                int u2 = f2 - j2, u1 = f1 - j1, ur = r - jr;
-                var cost = (_block * u2) + ((_block - 2) * u1) - (credit * j);
-                var old = u2 + u1;
-                var young = ur;
-                if (old + young > Cap)
-                {
-                    var drop = old + young - Cap;
-                    cost += DropCost * drop;
-                    var fromOld = Math.Min(drop, old);
-                    old -= fromOld;
-                    young -= drop - fromOld;
-                }
-
-                baseCost[j] = cost;
-                nextIndex[j] = _index[young, old];
+                (baseCost[j], nextIndex[j]) = BlockModelParts.Match(j, f1, f2, r, _block, credit, Cap, DropCost, _index);
             }
 
             // The next block's lines m' are chosen before this block's answers (Binomial(m, Q)) fall.
@@ -309,18 +189,5 @@ internal sealed class LaggedBlockModel
         {
             next[(fi * stride) + m] = result[m];
         }
-    }
-
-    private static double LogChoose(int n, int k) => LogFactorial(n) - LogFactorial(k) - LogFactorial(n - k);
-
-    private static double LogFactorial(int n)
-    {
-        double s = 0;
-        for (var i = 2; i <= n; i++)
-        {
-            s += Math.Log(i);
-        }
-
-        return s;
     }
 }

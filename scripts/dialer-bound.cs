@@ -1,3 +1,5 @@
+#!/usr/bin/env dotnet
+#:include dialer-block-model.cs
 // An optimistic estimate of the best occupancy a dialer that does not see outcomes ahead can reach
 // in the issue-10 scenario grid at <= 3 % abandon: the exact optimum of a relaxed block model
 // (docs/benchmarks.md, "Dialer", "Without foresight of outcomes"). Run through scripts/dialer-bound.sh.
@@ -23,6 +25,7 @@
 // For each point the largest occupancy rho is found whose idle time N (1 - rho) per second the
 // model can meet at c = N rho / (talk + wrap-up) with abandons <= 3 % of live answers (Lagrangian
 // dual of the constrained MDP, value iteration; min over the block lengths tried).
+// What both block models share is in scripts/dialer-block-model.cs.
 using System.Diagnostics;
 using System.Globalization;
 
@@ -46,7 +49,7 @@ foreach (var n in agentCounts)
             var cells = new List<double>();
             foreach (var block in blocks)
             {
-                var model = new BlockModel(block, BlockModel.MaxAnswerChance(p, block), Limit / (1 - Limit));
+                var model = new BlockModel(block, BlockModelParts.MaxAnswerChance(p, block), Limit / (1 - Limit));
                 cells.Add(model.Ceiling(n, talk + WrapUp));
             }
 
@@ -74,38 +77,19 @@ internal sealed class BlockModel
     private readonly double[][] _binomial; // _binomial[m][a]
     private readonly double[][] _tail;     // _tail[m][k] = E[(Bin(m, q) - k)+]
     private readonly int _maxAvail;
+    private double[]? _warm;               // the last values, to start the next value iteration from
 
     public BlockModel(double block, double q, double alpha)
     {
         _block = block;
         _alpha = alpha;
-        var f1 = new List<int>();
-        var f2 = new List<int>();
-        _index = new int[Cap + 1, Cap + 1];
-        for (var a = 0; a <= Cap; a++)
-        {
-            for (var b = 0; a + b <= Cap; b++)
-            {
-                _index[a, b] = f1.Count;
-                f1.Add(a);
-                f2.Add(b);
-            }
-        }
-
-        _f1 = [.. f1];
-        _f2 = [.. f2];
+        (_f1, _f2, _index) = BlockModelParts.IdleStates(Cap);
         _maxAvail = Cap + 60;
-        _binomial = new double[MaxLines + 1][];
+        _binomial = BlockModelParts.Binomials(MaxLines, q);
         _tail = new double[MaxLines + 1][];
         for (var m = 0; m <= MaxLines; m++)
         {
-            var pmf = new double[m + 1];
-            for (var a = 0; a <= m; a++)
-            {
-                pmf[a] = Math.Exp(LogChoose(m, a) + (a * Math.Log(q)) + ((m - a) * Math.Log(1 - q)));
-            }
-
-            _binomial[m] = pmf;
+            var pmf = _binomial[m];
             var tail = new double[_maxAvail + 1];
             var mean = m * q;
             double below = 0, belowMass = 0;
@@ -126,84 +110,18 @@ internal sealed class BlockModel
         }
     }
 
-    /// <summary>
-    /// Sup over a line's elapsed ring time e of P(live answer within (e, e + L] | still ringing at e):
-    /// live answers ring uniform 5-20 s, other outcomes end uniform 3-26 s (issue 10's grid).
-    /// Evaluated on a 1 ms grid plus a margin larger than the function can rise between points.
-    /// </summary>
-    public static double MaxAnswerChance(double p, double block)
-    {
-        double best = 0;
-        for (var e = 0.0; e <= 20; e += 0.001)
-        {
-            var liveLeft = Math.Clamp((20 - Math.Max(e, 5)) / 15, 0, 1);
-            var otherLeft = Math.Clamp((26 - Math.Max(e, 3)) / 23, 0, 1);
-            var within = Math.Clamp((Math.Min(e + block, 20) - Math.Max(e, 5)) / 15, 0, 1);
-            var ringing = (p * liveLeft) + ((1 - p) * otherLeft);
-            if (ringing > 0)
-            {
-                best = Math.Max(best, p * within / ringing);
-            }
-        }
-
-        return Math.Min(1, best + 0.002);
-    }
-
-    /// <summary>The largest occupancy whose idle time the model can meet (bisection on occupancy).</summary>
+    /// <summary>The largest occupancy whose idle time the model can meet (bisection on occupancy, ~0.01 points).</summary>
     public double Ceiling(int agents, double cycleSeconds)
     {
-        double lo = 0.5, hi = 1.0;
-        double[]? warm = null;
-        for (var step = 0; step < 12; step++)
-        {
-            var rho = (lo + hi) / 2;
-            var rate = agents * rho / cycleSeconds;
-            var idleNeeded = MinIdlePerBlock(rate, ref warm);
-            if (idleNeeded / _block <= agents * (1 - rho))
-            {
-                lo = rho;
-            }
-            else
-            {
-                hi = rho;
-            }
-        }
-
-        return hi; // the first occupancy shown out of reach, to the bisection's precision (~0.01 points)
+        _warm = null;
+        return BlockModelParts.Ceiling(agents, cycleSeconds, _block, lowest: 0.5, steps: 12, MinIdlePerBlock);
     }
 
     /// <summary>Min idle agent-seconds per block with abandons at most alpha x served: max over nu of the Lagrangian's optimum.</summary>
-    private double MinIdlePerBlock(double rate, ref double[]? warm)
+    private double MinIdlePerBlock(double rate)
     {
         var releases = Poisson(rate * _block);
-        // The Lagrangian's optimum is concave in nu: golden-section search for its maximum.
-        double a = 0, b = 4000;
-        const double Phi = 0.6180339887498949;
-        var x1 = b - (Phi * (b - a));
-        var x2 = a + (Phi * (b - a));
-        var g1 = Gain(releases, x1, ref warm);
-        var g2 = Gain(releases, x2, ref warm);
-        for (var it = 0; it < 16; it++)
-        {
-            if (g1 < g2)
-            {
-                a = x1;
-                x1 = x2;
-                g1 = g2;
-                x2 = a + (Phi * (b - a));
-                g2 = Gain(releases, x2, ref warm);
-            }
-            else
-            {
-                b = x2;
-                x2 = x1;
-                g2 = g1;
-                x1 = b - (Phi * (b - a));
-                g1 = Gain(releases, x1, ref warm);
-            }
-        }
-
-        return Math.Max(g1, g2);
+        return BlockModelParts.MaxOverPrice(nu => Gain(releases, nu), highest: 4000, iterations: 16);
     }
 
     private static double[] Poisson(double mean)
@@ -221,39 +139,19 @@ internal sealed class BlockModel
     }
 
     /// <summary>Optimal average cost per block of idle + nu (lost - alpha served) + drops (value iteration, lower bracket).</summary>
-    private double Gain(double[] releases, double nu, ref double[]? warm)
-    {
-        var n = _f1.Length;
-        var v = warm is null ? new double[n] : (double[])warm.Clone();
-        var next = new double[n];
-        double lo = 0, hi = 0;
-        for (var it = 0; it < 4000; it++)
-        {
-            lo = double.PositiveInfinity;
-            hi = double.NegativeInfinity;
-            for (var s = 0; s < n; s++)
+    private double Gain(double[] releases, double nu) =>
+        BlockModelParts.AverageCost(
+            _f1.Length,
+            (v, next) =>
             {
-                next[s] = Bellman(s, v, releases, nu);
-                var d = next[s] - v[s];
-                lo = Math.Min(lo, d);
-                hi = Math.Max(hi, d);
-            }
-
-            if (hi - lo < 1e-5 * Math.Max(1, Math.Abs(lo)))
-            {
-                break;
-            }
-
-            var anchor = next[0];
-            for (var s = 0; s < n; s++)
-            {
-                v[s] = (0.5 * v[s]) + (0.5 * (next[s] - anchor));
-            }
-        }
-
-        warm = v;
-        return lo;
-    }
+                for (var s = 0; s < next.Length; s++)
+                {
+                    next[s] = Bellman(s, v, releases, nu);
+                }
+            },
+            maxIterations: 4000,
+            tolerance: 1e-5,
+            ref _warm);
 
     private double Bellman(int s, double[] v, double[] releases, double nu)
     {
@@ -267,24 +165,8 @@ internal sealed class BlockModel
             var lowest = double.PositiveInfinity;
             for (var j = 0; j <= avail; j++)
             {
-                // j answers matched, oldest agents first (dominates any other order).
-                var j2 = Math.Min(j, f2);
-                var j1 = Math.Min(j - j2, f1);
-                var jr = j - j2 - j1;
-                int u2 = f2 - j2, u1 = f1 - j1, ur = r - jr;
-                var cost = (_block * u2) + ((_block - 2) * u1) - (servedCredit * j);
-                var old = u2 + u1;
-                var young = ur;
-                if (old + young > Cap)
-                {
-                    var drop = old + young - Cap;
-                    cost += DropCost * drop;
-                    var fromOld = Math.Min(drop, old);
-                    old -= fromOld;
-                    young -= drop - fromOld;
-                }
-
-                cost += v[_index[young, old]];
+                var (cost, nextState) = BlockModelParts.Match(j, f1, f2, r, _block, servedCredit, Cap, DropCost, _index);
+                cost += v[nextState];
                 // after[a] = min over j <= a of cost(j) + nu (a - j).
                 after[j] = j == 0 ? cost : Math.Min(after[j - 1] + nu, cost);
                 lowest = Math.Min(lowest, after[j]);
@@ -316,18 +198,5 @@ internal sealed class BlockModel
         }
 
         return total;
-    }
-
-    private static double LogChoose(int n, int k) => LogFactorial(n) - LogFactorial(k) - LogFactorial(n - k);
-
-    private static double LogFactorial(int n)
-    {
-        double s = 0;
-        for (var i = 2; i <= n; i++)
-        {
-            s += Math.Log(i);
-        }
-
-        return s;
     }
 }
