@@ -206,12 +206,31 @@ public sealed partial class CallbackStore(NpgsqlDataSource dataSource)
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The abandoned caller's request is stored (or none is owed): their <c>live_calls</c> row goes. Says whether there was one.</summary>
+    /// <summary>
+    /// The abandoned caller's request is stored (or none is owed): their <c>live_calls</c> write-ahead is let go. The row goes
+    /// if the call's record is stored; otherwise it stays as an ended row until the record is (migration 0044). Says whether
+    /// there was a marked row (none: the live state writer has not marked it yet).
+    /// </summary>
     public async Task<bool> ForgetAbandonedCallAsync(string callId, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand(NamedQueries.Get("live_call_forget_abandoned"));
-        command.Parameters.AddWithValue("call_id", callId);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Ordered with the record writer's delete: whichever commits last sees the other's commit.
+        await using (var lockEnds = new NpgsqlCommand(NamedQueries.Get("live_calls_ends_lock"), connection, transaction))
+        {
+            await lockEnds.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        long released;
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("live_call_forget_abandoned"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("call_id", callId);
+            released = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return released > 0;
     }
 
     /// <summary>Open callbacks per queue and state (metrics and the wallboard).</summary>

@@ -193,11 +193,12 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
         switch (acdEvent)
         {
             case CallEnded x when keepAbandonedCallers && rowForgotten is not null && rowForgotten(x.CallId):
-                return [Command("live_call_delete", ("call_id", x.CallId))];
+                // The write-ahead was let go before it was written: the end is an ordinary one.
+                return Ended(x);
             case CallEnded { Disposition: CallDisposition.Abandoned } x when keepAbandonedCallers:
-                return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
+                return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At), ("disposition", DispositionName(x.Disposition)), ("end_estimated", x.EndEstimated))];
             case CallEnded x when keepAbandonedCallers && callerOwedCallback is not null && callerOwedCallback(x.CallId):
-                return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At))];
+                return [Command("live_call_abandoned", ("call_id", x.CallId), ("at", x.At), ("disposition", DispositionName(x.Disposition)), ("end_estimated", x.EndEstimated))];
             case AgentLoggedIn x:
                 return [Command("live_agent_upsert", ("agent_id", x.AgentId), ("extension", x.Extension),
                     ("queues", x.Queues.Select(q => q.Queue).ToArray()), ("skills", x.Skills.Keys.Order(StringComparer.Ordinal).ToArray()),
@@ -239,12 +240,57 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 return [Command("live_call_answered", ("call_id", x.CallId), ("agent_id", agentId), ("at", answeredAt), ("new_handling", false))];
             case CallerHoldChanged x:
                 return [Command("live_call_hold", ("call_id", x.CallId), ("on_hold", x.OnHold), ("at", x.OnHold ? x.Since ?? x.At : x.At))];
+            case CallCompleted x:
+                return [Command("live_call_completed", ("call_id", x.CallId), ("talk_seconds", x.Talk.TotalSeconds), ("hold_seconds", x.Hold.TotalSeconds),
+                    ("released_by", Records.SqlNames.Of(x.ReleasedBy switch { HangupParty.Agent => Records.ReleasedBy.Agent, HangupParty.Caller => Records.ReleasedBy.Caller, _ => Records.ReleasedBy.System })),
+                    ("at", x.At))];
+            case QueueVisitEnded x:
+                return [Command("live_call_visit_ended", ("call_id", x.CallId), ("outcome", Records.SqlNames.Of(VisitOutcome(x.Outcome))), ("at", x.At))];
             case CallEnded x:
-                return [Command("live_call_delete", ("call_id", x.CallId))];
+                return Ended(x);
             default:
                 return [];
         }
     }
+
+    /// <summary>
+    /// An ordinary end: the row is marked with it and stays until the call's record is stored (the record writer deletes it
+    /// in that transaction, <c>live_calls_recorded_delete</c>); if the record was stored first, the row goes here. The lock
+    /// orders this look with the record writer's, so one of the two always sees the other's commit.
+    /// </summary>
+    private static NpgsqlBatchCommand[] Ended(CallEnded x) =>
+    [
+        Command("live_call_ended", ("call_id", x.CallId), ("at", x.At), ("disposition", DispositionName(x.Disposition)), ("end_estimated", x.EndEstimated)),
+        Command("live_calls_ends_lock"),
+        Command("live_call_delete_recorded", ("call_id", x.CallId)),
+    ];
+
+    private static string DispositionName(CallDisposition disposition) => Records.SqlNames.Of(disposition switch
+    {
+        CallDisposition.Answered => Records.CallDisposition.Answered,
+        CallDisposition.Abandoned => Records.CallDisposition.Abandoned,
+        CallDisposition.Overflowed => Records.CallDisposition.Overflowed,
+        CallDisposition.Voicemail => Records.CallDisposition.Voicemail,
+        _ => Records.CallDisposition.SystemLost,
+    });
+
+    private static Records.QueueVisitOutcome VisitOutcome(QueueVisitOutcome outcome) => outcome switch
+    {
+        QueueVisitOutcome.Answered => Records.QueueVisitOutcome.Answered,
+        QueueVisitOutcome.Abandoned => Records.QueueVisitOutcome.Abandoned,
+        QueueVisitOutcome.Timeout => Records.QueueVisitOutcome.Timeout,
+        QueueVisitOutcome.ExitEmpty => Records.QueueVisitOutcome.ExitEmpty,
+        QueueVisitOutcome.ExitKey => Records.QueueVisitOutcome.ExitKey,
+        _ => Records.QueueVisitOutcome.SystemLost,
+    };
+
+    /// <summary>
+    /// The calls of one Asterisk server that ended under an earlier owner of the server and whose record never reached
+    /// <c>calls</c> (that instance died with it in its record writer's memory), as records to write: what the instance
+    /// adopting the server writes. Ended rows whose record is stored are deleted first (their delete was missed).
+    /// </summary>
+    public Task<IReadOnlyList<EndedLiveCall>> EndedUnrecordedCallsAsync(string server, CancellationToken cancellationToken = default) =>
+        EndedLiveCalls.UnrecordedAsync(dataSource, server, cancellationToken);
 
     /// <summary>The write that stores (or replaces) where a caller outside a queue is now.</summary>
     /// <param name="server">The Asterisk server of the caller's channel.</param>

@@ -1,5 +1,5 @@
 WITH taken AS (
-    UPDATE live_calls SET takeovers = takeovers + 1 WHERE server = @server AND abandoned_at IS NULL RETURNING *
+    UPDATE live_calls SET takeovers = takeovers + 1 WHERE server = @server AND abandoned_at IS NULL AND ended_at IS NULL RETURNING *
 )
 SELECT call_id, channel_id, queue, visit, queues, entry_position, started_at, first_enqueued_at, enqueued_at, agent_id, answered_at,
     caller_number, caller_name, did, customer_id, language, is_vip, priority, assigned_agent, required_skills, ivr_path,

@@ -111,7 +111,31 @@ public sealed class CallRecordWriter
             }
         }
 
+        if (tables.Any(t => t.RecordType == typeof(CallRecord)))
+        {
+            await DeleteEndedLiveCallsAsync(connection, byType[typeof(CallRecord)].Cast<CallRecord>(), cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // An inbound call's live_calls row is kept, marked ended, until its record is stored (migration 0044): it goes in the
+    // transaction that stores the record, last, under the lock that orders this with the live state writer's mark (a row
+    // marked after this look is deleted by the mark's own look, live_call_delete_recorded.sql).
+    private static async Task DeleteEndedLiveCallsAsync(NpgsqlConnection connection, IEnumerable<CallRecord> calls, CancellationToken cancellationToken)
+    {
+        var inbound = calls.Where(c => c.Direction == CallDirection.Inbound).Select(c => c.CallId).Distinct(StringComparer.Ordinal).ToArray();
+        if (inbound.Length == 0)
+        {
+            return;
+        }
+
+        await using (var lockEnds = new NpgsqlCommand(NamedQueries.Get("live_calls_ends_lock"), connection))
+        {
+            await lockEnds.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteWithArraysAsync(connection, NamedQueries.Get("live_calls_recorded_delete"), [("call_ids", NpgsqlDbType.Text, inbound)], cancellationToken).ConfigureAwait(false);
     }
 
     // Recounts the 15-minute rollup buckets the batch touched (migration 0005), in the batch's transaction.

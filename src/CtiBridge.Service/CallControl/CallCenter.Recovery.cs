@@ -123,9 +123,29 @@ public sealed partial class CallCenter
 
         // Counted as taken over once more (committed now): the legs made from here get names the previous owner never used.
         var calls = await store.TakeOverCallsAsync(server, cancellationToken).ConfigureAwait(false);
+        await WriteRecordsLeftUnstoredAsync(store, server, cancellationToken).ConfigureAwait(false);
         var ivrCalls = await store.TakeOverIvrCallsAsync(server, cancellationToken).ConfigureAwait(false);
         var callbackCalls = await CallbackCallsToAdoptAsync(store, server, cancellationToken).ConfigureAwait(false);
         return (agents, calls, ivrCalls, callbackCalls, _time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Calls of the server that ended under the previous owner whose record never reached <c>calls</c> (it died with the
+    /// record in its writer's memory; their <c>live_calls</c> rows are kept, marked ended, until the record is stored):
+    /// their records are written from the rows, and the writer's transaction deletes the rows. A record the previous owner
+    /// did store is not written again, and one it stores later (a journal replayed) lands on the same key: one row each.
+    /// </summary>
+    private async Task WriteRecordsLeftUnstoredAsync(LiveStateStore store, string server, CancellationToken cancellationToken)
+    {
+        foreach (var ended in await store.EndedUnrecordedCallsAsync(server, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var record in ended.ToRecords())
+            {
+                _records.Writer.TryWrite(record);
+            }
+
+            LogEndedCallRecordWritten(_logger, server, ended.CallId, ended.Disposition.ToString(), ended.EndedAt);
+        }
     }
 
     /// <summary>
@@ -812,6 +832,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 859, Level = LogLevel.Information, Message = "Asterisk server {Server}: agent leg {ChannelId} of the previous owner could not be hung up before adoption (gone already?): {Reason}")]
     private static partial void LogStaleLegHangupFailed(ILogger logger, string server, string channelId, string reason);
+
+    [LoggerMessage(EventId = 1380, Level = LogLevel.Warning, Message = "Asterisk server {Server}: call {CallId} ended ({Disposition} at {EndedAt:O}) under the previous owner, which stopped before storing its record: record written from live_calls")]
+    private static partial void LogEndedCallRecordWritten(ILogger logger, string server, string callId, string disposition, DateTimeOffset endedAt);
 
     [LoggerMessage(EventId = 852, Level = LogLevel.Warning, Message = "Agent {AgentId}'s stored state was not restored: {Reason}")]
     private static partial void LogAgentNotRestored(ILogger logger, string agentId, string reason);

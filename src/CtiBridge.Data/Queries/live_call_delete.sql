@@ -1,1 +1,0 @@
-DELETE FROM live_calls WHERE call_id = @call_id
