@@ -145,7 +145,13 @@ public sealed class CampaignDialer
     /// When campaigns share trunk lines: how many new calls this campaign may still open in this
     /// round (call campaigns in <see cref="InPriorityOrder"/> and pass down what is left). Null = no shared budget.
     /// </param>
-    public DialPlan Plan(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall, int? sharedLinesLeft = null)
+    /// <param name="abandonBudget">
+    /// Power and predictive: how many of this campaign's lines here (those up and the new ones) may at most end
+    /// abandoned, i.e. lines ringing or waiting beyond the ready agents (<see cref="LinesAtRiskOfAbandon"/>): this
+    /// dialer's share of the campaign's abandon headroom when several dialers share the campaign (the service reserves
+    /// it in PostgreSQL; docs/dialer.md). Below 1 the campaign dials progressive. Null: the ledger's own guard only.
+    /// </param>
+    public DialPlan Plan(DateTimeOffset now, AgentSnapshot agents, IEnumerable<Lead> dueLeads, IReadOnlySet<string> doNotCall, int? sharedLinesLeft = null, int? abandonBudget = null)
     {
         ArgumentNullException.ThrowIfNull(agents);
         ArgumentNullException.ThrowIfNull(dueLeads);
@@ -157,10 +163,10 @@ public sealed class CampaignDialer
         }
 
         var released = ReleaseLostLines(now);
-        var mode = EffectiveMode(now, agents);
+        var mode = EffectiveMode(now, agents, abandonBudget);
         _lastMode = mode;
         var givenUp = mode == DialingMode.Predictive && GiveUpRingingLines ? GiveUpRinging(now, agents) : [];
-        var paced = LinesWanted(now, agents, mode);
+        var paced = LinesWanted(now, agents, mode, abandonBudget);
         var wanted = paced;
         if (sharedLinesLeft is { } shared)
         {
@@ -470,7 +476,32 @@ public sealed class CampaignDialer
             _lastMode, Estimator.LiveAnswerProbability);
     }
 
-    private DialingMode EffectiveMode(DateTimeOffset now, AgentSnapshot agents)
+    /// <summary>
+    /// Power and predictive: lines up that could still end abandoned if no busy agent came free in time, i.e. lines
+    /// ringing or waiting for an agent beyond the ready agents of <paramref name="agents"/> (a ready agent takes the
+    /// next person who answers); 0 in the other modes, whose lines each have an agent.
+    /// </summary>
+    public int LinesAtRiskOfAbandon(AgentSnapshot agents)
+    {
+        ArgumentNullException.ThrowIfNull(agents);
+        if (Campaign.Mode is not (DialingMode.Power or DialingMode.Predictive))
+        {
+            return 0;
+        }
+
+        var inFlight = 0;
+        foreach (var call in _calls.Values)
+        {
+            if (call.State is DialedCallState.Ringing or DialedCallState.WaitingForAgent)
+            {
+                inFlight++;
+            }
+        }
+
+        return Math.Max(0, inFlight - agents.Ready);
+    }
+
+    private DialingMode EffectiveMode(DateTimeOffset now, AgentSnapshot agents, int? abandonBudget)
     {
         var mode = Campaign.Mode;
         if (mode is not (DialingMode.Power or DialingMode.Predictive))
@@ -478,8 +509,9 @@ public sealed class CampaignDialer
             return mode;
         }
 
-        // At the limit (one more abandon would break it), only dialling that cannot abandon is allowed.
-        if (EnforceAbandonLimit && Ledger.AbandonHeadroom(now) < 1)
+        // At the limit (one more abandon would break it, or no line at risk is left to this dialer), only dialling
+        // that cannot abandon is allowed.
+        if (EnforceAbandonLimit && (Ledger.AbandonHeadroom(now) < 1 || abandonBudget < 1))
         {
             return DialingMode.Progressive;
         }
@@ -566,7 +598,7 @@ public sealed class CampaignDialer
         return talking;
     }
 
-    private int LinesWanted(DateTimeOffset now, AgentSnapshot agents, DialingMode mode)
+    private int LinesWanted(DateTimeOffset now, AgentSnapshot agents, DialingMode mode, int? abandonBudget)
     {
         if (!Campaign.IsRunningAt(now) || mode == DialingMode.Preview)
         {
@@ -613,7 +645,14 @@ public sealed class CampaignDialer
         var allowance = target <= 0 ? 0 : Math.Exp(_logAllowance);
         var context = new PacingContext(agents, lines, available, Estimator, allowance, Campaign.Policy.ConnectDeadline);
         IPacingStrategy pacing = mode == DialingMode.Progressive ? ProgressivePacing.Instance : _pacing;
-        return Math.Clamp(pacing.LinesToDial(context), 0, available);
+        var wanted = pacing.LinesToDial(context);
+        if (EnforceAbandonLimit && abandonBudget is { } budget && mode is (DialingMode.Power or DialingMode.Predictive))
+        {
+            // Lines beyond the ready agents may each end abandoned: never more of them than the budget left to this dialer.
+            wanted = Math.Min(wanted, budget + agents.Ready - lines.Count);
+        }
+
+        return Math.Clamp(wanted, 0, available);
     }
 
     private double TargetRate(DateTimeOffset now)

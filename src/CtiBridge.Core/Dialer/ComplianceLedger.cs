@@ -244,6 +244,20 @@ public sealed class ComplianceLedger
         return Math.Min(measured, window);
     }
 
+    /// <summary>
+    /// How many more abandons fit under the limit of <paramref name="policy"/>, given the measured tally and the
+    /// rolling window's, if no other live answer came: an abandon adds one abandon and one live answer, so k more fit
+    /// while <c>A + k ≤ limit × (L + k)</c>, i.e. <c>k ≤ (limit × L − A) / (1 − limit)</c> (the smaller of the two
+    /// tallies; negative when already over). Several dialer instances share this one figure (docs/dialer.md).
+    /// </summary>
+    public static double AbandonsThatFit(CompliancePolicy policy, AbandonTally measured, AbandonTally window)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var limit = policy.MaxAbandonRate;
+        static double Fit(double limit, AbandonTally tally) => ((limit * tally.LiveAnswers) - tally.Abandons) / (1 - limit);
+        return Math.Min(Fit(limit, measured), Fit(limit, window));
+    }
+
     /// <summary>Writes every row as CSV (RFC 4180, invariant culture, UTC ISO 8601 times, seconds with 3 decimals).</summary>
     public void WriteCsv(TextWriter writer)
     {

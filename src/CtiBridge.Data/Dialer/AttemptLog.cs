@@ -97,9 +97,23 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
     }
 
     /// <summary>Stores the end of an attempt and what becomes of its lead (which also ends the hopper's claim), in one transaction.</summary>
-    public async Task EndAsync(StoredAttemptEnd end, CancellationToken cancellationToken = default)
+    public Task EndAsync(StoredAttemptEnd end, CancellationToken cancellationToken = default) => EndAsync(end, null, [], cancellationToken);
+
+    /// <summary>
+    /// Stores the end of an attempt, what becomes of its lead (which also ends the hopper's claim) and the compliance-ledger
+    /// rows of <paramref name="campaignId"/> counted so far and not yet stored (<paramref name="ledgerRows"/>, e.g. the
+    /// abandon of a person who hung up while waiting for an agent), in one transaction: a kill between the attempt's
+    /// end and its ledger rows cannot lose the rows (the lead closed, the abandon not counted).
+    /// </summary>
+    public async Task EndAsync(StoredAttemptEnd end, string? campaignId, IReadOnlyList<LedgerEntry> ledgerRows, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(end);
+        ArgumentNullException.ThrowIfNull(ledgerRows);
+        if (ledgerRows.Count > 0 && string.IsNullOrEmpty(campaignId))
+        {
+            throw new ArgumentException("ledger rows need their campaign id", nameof(campaignId));
+        }
+
         var (result, call, lead) = (end.Result, end.Result.Call, end.Result.UpdatedLead);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -128,6 +142,13 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        if (ledgerRows.Count > 0)
+        {
+            await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_ledger_append"), connection, transaction);
+            AddLedgerParameters(command, campaignId!, ledgerRows);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -140,8 +161,14 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
             return;
         }
 
-        static object Ms(TimeSpan? span) => span is { } s ? (object)(int)Math.Round(s.TotalMilliseconds) : DBNull.Value;
         await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_ledger_append"));
+        AddLedgerParameters(command, campaignId, entries);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void AddLedgerParameters(NpgsqlCommand command, string campaignId, IReadOnlyList<LedgerEntry> entries)
+    {
+        static object Ms(TimeSpan? span) => span is { } s ? (object)(int)Math.Round(s.TotalMilliseconds) : DBNull.Value;
         command.Parameters.AddWithValue("campaign_id", campaignId);
         command.Parameters.AddWithValue("instance_id", instanceId);
         command.Parameters.AddWithValue("at", entries.Select(e => e.At.ToUniversalTime()).ToArray());
@@ -153,7 +180,6 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
         command.Parameters.Add(new NpgsqlParameter("ring_ms", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = entries.Select(e => Ms(e.RingTime)).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("message", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = entries.Select(e => (object?)e.Message ?? DBNull.Value).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("outcome", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = entries.Select(e => (object?)e.Outcome?.ToString() ?? DBNull.Value).ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Live answers and abandons of the campaign in [from, to), over every instance's ledger rows.</summary>

@@ -15,7 +15,7 @@ public sealed record HopperLead(Lead Lead, string CustomFieldsJson, string? Assi
 /// <summary>
 /// The hopper: hands each instance due leads of a campaign with <c>FOR UPDATE SKIP LOCKED</c> and
 /// marks them claimed, so two CtiBridge instances on one database never dial the same lead. A claim
-/// ends when the attempt is stored (<see cref="AttemptLog.EndAsync"/>) or the lead is released
+/// ends when the attempt is stored (<see cref="AttemptLog.EndAsync(StoredAttemptEnd, CancellationToken)"/>) or the lead is released
 /// undialled; claims of an instance that stopped sending heartbeats expire after <see cref="ClaimLease"/>.
 /// </summary>
 public sealed class LeadHopper(NpgsqlDataSource dataSource, string instanceId, TimeProvider timeProvider)

@@ -133,9 +133,42 @@ public sealed class TrunkLines(NpgsqlDataSource dataSource, string instanceId, s
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Forgets every abandon exposure this instance wrote (at its start and stop: it has no line up then).</summary>
+    public async Task ClearAbandonExposureAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_abandon_exposure_clear_instance"));
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lowers this instance's abandon exposure for <paramref name="campaignId"/> outside any lock (its lines ended
+    /// while it dialled nothing new): a lower figure never lets another instance spend headroom that is still at
+    /// risk. Raising it is done in the campaign's lock only (<see cref="TrunkLease.SetAbandonExposureAsync"/>).
+    /// </summary>
+    public async Task LowerAbandonExposureAsync(string campaignId, int lines, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(lines);
+        await using var command = dataSource.CreateCommand(NamedQueries.Get("dialer_abandon_exposure_set"));
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("instance_id", instanceId);
+        command.Parameters.AddWithValue("lines", lines);
+        command.Parameters.AddWithValue("now", now);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     // One lock (and one demand key) per trunk of a server, or per campaign over every server.
     private string LockKey(TrunkBudget budget) => budget.AllServers ? "ctibridge-dialer-" + budget.Key : "ctibridge-dialer-trunk:" + asteriskServer + ":" + budget.Key;
 }
+
+/// <summary>A campaign's abandon figures as one pacing decision reads them under the campaign's lock (0044).</summary>
+/// <param name="ToDate">Live answers and abandons since the campaign began, every instance's, as stored now.</param>
+/// <param name="InWindow">
+/// Those of the abandon window: live answers of the UTC days wholly inside it, abandons of every day it touches
+/// (never more headroom than the exact window has).
+/// </param>
+/// <param name="ExposedElsewhere">Lines of the other live instances that could still end abandoned.</param>
+public sealed record AbandonFigures(AbandonTally ToDate, AbandonTally InWindow, int ExposedElsewhere);
 
 /// <summary>A budget as a lease counted it: its lines in use, and those left to campaigns ranked above the one asking on other instances.</summary>
 internal sealed record CountedBudget(TrunkBudget Budget, string Key, int InUse, int Reserved)
@@ -240,6 +273,74 @@ public sealed class TrunkLease : IAsyncDisposable
             command.Parameters.AddWithValue("valid_until", validUntil);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Reads, inside the lock (the campaign's own budget must be in the lease), <paramref name="campaignId"/>'s live answers
+    /// and abandons stored by every instance and the lines other live instances could still lose as abandons: the
+    /// headroom left to this instance's pacing decision, which no other instance can spend until the lease commits.
+    /// </summary>
+    /// <param name="campaignId">The campaign.</param>
+    /// <param name="windowStart">Start of the abandon window (now minus the policy's window).</param>
+    /// <param name="staleBefore">Instances whose last heartbeat is older do not count (dead: their calls are adopted or swept).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<AbandonFigures> AbandonFiguresAsync(string campaignId, DateTimeOffset windowStart, DateTimeOffset staleBefore, CancellationToken cancellationToken = default)
+    {
+        if (!_counted.Any(c => c.Budget.AllServers && c.Budget.CampaignIds.Contains(campaignId, StringComparer.Ordinal)))
+        {
+            throw new InvalidOperationException($"the abandon figures of campaign '{campaignId}' are read under its own lock: lease its budget (TrunkBudget.OfCampaign) first");
+        }
+
+        await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_abandon_headroom"), _connection, _transaction);
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("instance_id", _instanceId);
+        command.Parameters.AddWithValue("window_from_day", DateOnly.FromDateTime(windowStart.UtcDateTime));
+        command.Parameters.AddWithValue("stale_before", staleBefore);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new AbandonFigures(
+            new AbandonTally(checked((int)reader.GetInt64(0)), checked((int)reader.GetInt64(1))),
+            new AbandonTally(checked((int)reader.GetInt64(2)), checked((int)reader.GetInt64(3))),
+            reader.GetInt32(4));
+    }
+
+    /// <summary>
+    /// The most lines of <paramref name="campaignId"/> on this instance that may be at risk of ending abandoned after this
+    /// pacing decision (<see cref="CampaignDialer.Plan"/>'s abandon budget), read inside the lock: the abandons that still
+    /// fit under the limit by every instance's stored ledger (<see cref="ComplianceLedger.AbandonsThatFit"/>; the
+    /// campaign-to-date figures while the campaign is younger than the window, as <paramref name="ledger"/> measures),
+    /// less the lines other live instances have at risk and the abandons counted here and not yet stored. Every line at
+    /// risk is counted as if it were abandoned, so the limit holds whatever the lines in flight turn out to be.
+    /// </summary>
+    /// <param name="campaignId">The campaign (its own budget must be in the lease).</param>
+    /// <param name="ledger">This instance's ledger of the campaign (its policy and the start of its measuring).</param>
+    /// <param name="now">The decision's time.</param>
+    /// <param name="unstoredAbandons">Abandons counted by this instance and not yet in dialer_ledger.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The budget (below 1: only dialling that cannot abandon).</returns>
+    public async Task<int> AbandonBudgetAsync(string campaignId, ComplianceLedger ledger, DateTimeOffset now, int unstoredAbandons, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        var policy = ledger.Policy;
+        var figures = await AbandonFiguresAsync(campaignId, now - policy.AbandonWindow, now - LeadHopper.ClaimLease, cancellationToken).ConfigureAwait(false);
+        var measured = ledger.CampaignStart is not { } start || now - start < policy.AbandonWindow ? figures.ToDate : figures.InWindow;
+        var fit = ComplianceLedger.AbandonsThatFit(policy, measured, figures.InWindow) - figures.ExposedElsewhere - unstoredAbandons;
+        return (int)Math.Clamp(Math.Floor(fit + 1e-9), -1, int.MaxValue);
+    }
+
+    /// <summary>
+    /// Writes, inside the lock, how many of this instance's lines of <paramref name="campaignId"/> could still end
+    /// abandoned after this decision; other instances take that much of the campaign's headroom as spent.
+    /// </summary>
+    public async Task SetAbandonExposureAsync(string campaignId, int lines, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(lines);
+        await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_abandon_exposure_set"), _connection, _transaction);
+        command.Parameters.AddWithValue("campaign_id", campaignId);
+        command.Parameters.AddWithValue("instance_id", _instanceId);
+        command.Parameters.AddWithValue("lines", lines);
+        command.Parameters.AddWithValue("now", now);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stores the attempts started and releases the trunk's lock.</summary>

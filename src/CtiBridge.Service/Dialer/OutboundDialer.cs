@@ -174,6 +174,13 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
 
         await ClearAllLineDemandAsync(cancellationToken).ConfigureAwait(false);
+        if (!takeBack)
+        {
+            // No line of an earlier run is up: nothing of this instance is at risk of abandon (with a take-back, the
+            // earlier figures stand until the resumed campaigns' first rounds write theirs).
+            await ClearAbandonExposureAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
@@ -509,12 +516,16 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             leads.AddRange(await _hopper.ClaimAsync(campaign.Definition.Id, limit, now, ct).ConfigureAwait(false));
         }
 
+        // Power and predictive lines may end abandoned: the campaign's abandon headroom is read and this instance's
+        // lines at risk written under the campaign's lock (the lease), so two instances never spend the same headroom.
+        var atRisk = campaign.Definition.Mode is DialingMode.Power or DialingMode.Predictive;
+        int? abandonBudget = trunk is not null && atRisk ? await trunk.AbandonBudgetAsync(campaign.Definition.Id, campaign.Dialer.Ledger, now, campaign.UnstoredAbandons(), ct).ConfigureAwait(false) : null;
         var dialled = new HashSet<string>(StringComparer.Ordinal);
         IReadOnlyList<SkippedLead> skipped = [];
         try
         {
             var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [.. leads.Select(l => l.Lead.PhoneNumber)], ct).ConfigureAwait(false);
-            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked, trunk is null ? null : available);
+            var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked, trunk is null ? null : available, abandonBudget);
             skipped = plan.Skipped;
             foreach (var lost in plan.Released)
             {
@@ -552,7 +563,15 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                     demand = Math.Max(0, Math.Min(wanted - plan.Orders.Count, leads.Count - plan.Orders.Count - plan.Skipped.Count));
                 }
 
-                await StartOnTrunkAsync(campaign, trunk, plan.Orders, now, demand, DemandValidity(), ct).ConfigureAwait(false);
+                int? exposure = atRisk ? campaign.Dialer.LinesAtRiskOfAbandon(snapshot) + campaign.UnstoredAbandons() : null;
+                await StartOnTrunkAsync(campaign, trunk, plan.Orders, now, demand, DemandValidity(), exposure, ct).ConfigureAwait(false);
+            }
+            else if (atRisk && campaign.ExposureWritten is { } written
+                     && campaign.Dialer.LinesAtRiskOfAbandon(snapshot) + campaign.UnstoredAbandons() is var lower && lower < written)
+            {
+                // Nothing dialled (no lease): lines that ended give their headroom back; lowering needs no lock.
+                await _trunkLines.LowerAbandonExposureAsync(campaign.Definition.Id, lower, now, ct).ConfigureAwait(false);
+                campaign.ExposureWritten = lower;
             }
 
             foreach (var order in plan.Orders)
@@ -589,13 +608,19 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// Stores a plan's attempts inside the trunk's lock, and the campaign's unmet demand on a shared trunk
     /// (<paramref name="demand"/>, null when not on one), then frees the trunk; on failure none is dialled.
     /// </summary>
-    private static async Task StartOnTrunkAsync(RunningCampaign campaign, TrunkLease trunk, IReadOnlyList<DialOrder> orders, DateTimeOffset now, int? demand, TimeSpan demandValidity, CancellationToken ct)
+    private static async Task StartOnTrunkAsync(
+        RunningCampaign campaign, TrunkLease trunk, IReadOnlyList<DialOrder> orders, DateTimeOffset now, int? demand, TimeSpan demandValidity, int? exposure, CancellationToken ct)
     {
         try
         {
             foreach (var order in orders)
             {
                 await trunk.StartAsync(campaign.Definition.Id, order.Call, ct).ConfigureAwait(false);
+            }
+
+            if (exposure is { } atRisk && atRisk != campaign.ExposureWritten)
+            {
+                await trunk.SetAbandonExposureAsync(campaign.Definition.Id, atRisk, now, ct).ConfigureAwait(false);
             }
 
             if (demand is { } lines && (lines > 0 || campaign.DemandWritten > 0))
@@ -607,6 +632,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             if (demand is { } written)
             {
                 campaign.DemandWritten = written;
+            }
+
+            if (exposure is not null)
+            {
+                campaign.ExposureWritten = exposure;
             }
         }
         catch
@@ -1173,9 +1203,15 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     {
         line ??= _lines.GetValueOrDefault(result.Call.CallId);
         _lines.Remove(result.Call.CallId);
-        await _attempts.EndAsync(new StoredAttemptEnd(result, line?.AgentId, line?.HangupCause), ct).ConfigureAwait(false);
+
+        // The attempt's end (which closes or reschedules its lead) and the ledger rows counted so far (e.g. the abandon of
+        // a person who hung up waiting for an agent) in one transaction: a kill between two writes would lose the rows.
+        var entries = campaign.Dialer.Ledger.Entries;
+        var counted = entries.Count;
+        IReadOnlyList<LedgerEntry> unstored = counted > campaign.LedgerWritten ? [.. entries.Skip(campaign.LedgerWritten)] : [];
+        await _attempts.EndAsync(new StoredAttemptEnd(result, line?.AgentId, line?.HangupCause), campaign.Definition.Id, unstored, ct).ConfigureAwait(false);
+        campaign.LedgerWritten = Math.Max(campaign.LedgerWritten, counted);
         WriteCallRecords(campaign, result, line);
-        await FlushLedgerAsync(campaign, ct).ConfigureAwait(false);
     }
 
     /// <summary>Reads the campaign's ledger rows stored by other instances and earlier runs into its measured rates.</summary>
@@ -1212,6 +1248,19 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
     }
 
+    // At the start (nothing of an earlier run up) and at the stop: no line of this instance is at risk of abandon then.
+    private async Task ClearAbandonExposureAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _trunkLines.ClearAbandonExposureAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            LogExposureNotCleared(_logger, ex.Message);
+        }
+    }
+
     /// <summary>Stops the loop. Calls up in Asterisk are left to end by themselves (their claims expire with the heartbeat).</summary>
     public async ValueTask DisposeAsync()
     {
@@ -1244,6 +1293,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             await ClearAgentLinesAsync(bounded.Token).ConfigureAwait(false);
             await ClearAllLineDemandAsync(bounded.Token).ConfigureAwait(false);
+            await ClearAbandonExposureAsync(bounded.Token).ConfigureAwait(false);
         }
 
         // Only now: open attempts left by this stop are adopted by a living instance once the lock is free.
@@ -1311,6 +1361,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1072, Level = LogLevel.Warning, Message = "Dialer: campaign {Campaign}'s unmet line demand could not be removed from dialer_line_demand ({Reason}); it lapses within a few rounds")]
     private static partial void LogDemandNotCleared(ILogger logger, string campaign, string reason);
+
+    [LoggerMessage(EventId = 1360, Level = LogLevel.Warning, Message = "Dialer: this instance's abandon exposure could not be removed from dialer_abandon_exposure ({Reason}); it stops counting once the instance's heartbeat is older than the claim lease")]
+    private static partial void LogExposureNotCleared(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
     private static partial void LogWorkFailed(ILogger logger, Exception exception);

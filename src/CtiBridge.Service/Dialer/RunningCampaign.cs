@@ -41,6 +41,28 @@ internal sealed class RunningCampaign
     public int LedgerWritten { get; set; }
 
     /// <summary>
+    /// This instance's lines of the campaign that could still end abandoned, as it last wrote them to
+    /// dialer_abandon_exposure (other instances take that much headroom as spent); null before the first write.
+    /// </summary>
+    public int? ExposureWritten { get; set; }
+
+    /// <summary>Abandons the campaign's ledger counted here and not yet stored (they are not in the stored figures yet).</summary>
+    public int UnstoredAbandons()
+    {
+        var entries = Dialer.Ledger.Entries;
+        var count = 0;
+        for (var i = LedgerWritten; i < entries.Count; i++)
+        {
+            if (entries[i].Kind == LedgerEntryKind.Abandoned)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>
     /// This instance's share of the campaign's <c>maxConcurrentLines</c> when several dialer instances hold
     /// its agents: in proportion to the agents on lines here (rounded up), read at each campaign refresh.
     /// The whole cap until then, and while no instance holds an agent (a message-only broadcast).

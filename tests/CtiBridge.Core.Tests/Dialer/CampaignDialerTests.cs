@@ -204,6 +204,53 @@ public sealed class CampaignDialerTests
     }
 
     [Fact]
+    public void Plan_PredictiveWithNoAbandonBudgetLeft_DialsProgressive()
+    {
+        // The ledger alone would allow predictive (40 live answers, none abandoned); another instance holds the headroom.
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+
+        var plan = dialer.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc, abandonBudget: 0);
+
+        Assert.Equal(DialingMode.Progressive, plan.EffectiveMode);
+        Assert.Equal(5, plan.Orders.Count);
+        Assert.Equal(0, dialer.LinesAtRiskOfAbandon(Ready(5, busy: 15)));
+    }
+
+    [Fact]
+    public void Plan_PredictiveWithAnAbandonBudget_NeverPutsMoreLinesAtRiskThanIt()
+    {
+        var unlimited = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(unlimited, 200, liveEvery: 5);
+        var free = unlimited.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc);
+        Assert.True(free.Orders.Count > 7, $"without a budget predictive dialled {free.Orders.Count} lines for 5 ready agents");
+
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var plan = dialer.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc, abandonBudget: 2);
+
+        Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
+        Assert.Equal(7, plan.Orders.Count);
+        Assert.Equal(2, dialer.LinesAtRiskOfAbandon(Ready(5, busy: 15)));
+
+        // The lines still ring: the next round has nothing left to put at risk; an agent coming free frees one line's worth.
+        Assert.Empty(dialer.Plan(Now.AddHours(1).AddSeconds(1), Ready(5, busy: 15), Leads(100, from: 6000), NoDnc, abandonBudget: 2).Orders);
+        Assert.Single(dialer.Plan(Now.AddHours(1).AddSeconds(2), Ready(6, busy: 14), Leads(100, from: 7000), NoDnc, abandonBudget: 2).Orders);
+    }
+
+    [Theory]
+    [InlineData(100, 2, 100, 2, 1.0309)] // 3 of 101 is under 3 %, 4 of 102 is not
+    [InlineData(259, 7, 259, 7, 0.7938)] // FiveHundredLeadsFakeClockTests at the end: no room for another
+    [InlineData(1000, 10, 330, 9, 0.9278)] // the smaller of the two tallies counts
+    [InlineData(100, 4, 100, 4, -1.0309)]
+    public void AbandonsThatFit_EachAbandonAddsToBothCounts(int live, int abandons, int windowLive, int windowAbandons, double expected)
+    {
+        var fit = ComplianceLedger.AbandonsThatFit(CompliancePolicy.UsTelemarketingSalesRule, new AbandonTally(live, abandons), new AbandonTally(windowLive, windowAbandons));
+
+        Assert.Equal(expected, fit, 4);
+    }
+
+    [Fact]
     public void ReleaseLostLines_NoReplyAfterRingTimeoutAndGrace_LineFreedAndLeadRetried()
     {
         var dialer = new CampaignDialer(Campaign(DialingMode.Progressive), Zones());
