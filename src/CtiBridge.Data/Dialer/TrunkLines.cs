@@ -161,7 +161,7 @@ public sealed class TrunkLines(NpgsqlDataSource dataSource, string instanceId, s
     private string LockKey(TrunkBudget budget) => budget.AllServers ? "ctibridge-dialer-" + budget.Key : "ctibridge-dialer-trunk:" + asteriskServer + ":" + budget.Key;
 }
 
-/// <summary>A campaign's abandon figures as one pacing decision reads them under the campaign's lock (0044).</summary>
+/// <summary>A campaign's abandon figures as one pacing decision reads them under the campaign's lock (0045).</summary>
 /// <param name="ToDate">Live answers and abandons since the campaign began, every instance's, as stored now.</param>
 /// <param name="InWindow">
 /// Those of the abandon window: live answers of the UTC days wholly inside it, abandons of every day it touches

@@ -1,4 +1,4 @@
--- A campaign's abandon figures for one pacing decision, read under the campaign's lock (0044): live answers and
+-- A campaign's abandon figures for one pacing decision, read under the campaign's lock (0045): live answers and
 -- abandons to date over every instance, those of the abandon window (live answers of the days wholly inside it,
 -- abandons of every day it touches: never more headroom than the exact window has), and the lines other live
 -- instances could still lose as abandons (an instance without a heartbeat for the claim lease no longer counts:

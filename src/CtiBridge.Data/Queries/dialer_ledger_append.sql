@@ -1,5 +1,5 @@
 -- New compliance-ledger rows, and in the same statement the campaign's live answers and abandons per UTC day
--- (0044), so every instance reads the headroom current to this commit (dialer_abandon_headroom.sql). Days in
+-- (0045), so every instance reads the headroom current to this commit (dialer_abandon_headroom.sql). Days in
 -- order, so two appenders lock the day rows in one order.
 WITH added AS (
     INSERT INTO dialer_ledger (campaign_id, at, kind, call_id, lead_id, phone_number, connect_delay_ms, ring_ms, message, outcome, instance_id)

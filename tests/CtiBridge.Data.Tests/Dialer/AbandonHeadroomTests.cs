@@ -8,7 +8,7 @@ namespace CtiBridge.Data.Tests.Dialer;
 
 /// <summary>
 /// Issue 10: the abandon limit held with two dialer instances on one campaign. The headroom is read, and the lines each
-/// instance puts at risk of abandon are written, under the campaign's lock (migration 0044), as the service's round
+/// instance puts at risk of abandon are written, under the campaign's lock (migration 0045), as the service's round
 /// does it (<c>OutboundDialer.PlanAsync</c>: lease, <see cref="TrunkLease.AbandonBudgetAsync"/>, <see cref="CampaignDialer.Plan"/>,
 /// <see cref="TrunkLease.SetAbandonExposureAsync"/>, commit).
 /// </summary>
@@ -97,7 +97,7 @@ public sealed class AbandonHeadroomTests(MigratedDatabaseFixture fixture) : ICla
     [Fact]
     public async Task TwoInstancesNearTheLimit_EachPacingOnItsOwnReadOfTheLedger_BothSpendTheLastAbandon()
     {
-        // How the dialers paced before 0044 (the cause of FiveHundredLeadsFakeClockTests' 9 of 259): each instance read
+        // How the dialers paced before 0045 (the cause of FiveHundredLeadsFakeClockTests' 9 of 259): each instance read
         // the other instances' ledger rows (at its campaign refresh) and paced on that alone. Both see one abandon of
         // headroom (3 % of 100 minus 2), both go predictive with more lines than ready agents, and if those lines answer
         // together the campaign ends over the limit, although neither instance's own figures ever were.

@@ -15,7 +15,7 @@ CREATE TABLE dialer_ledger_days (
     abandons     bigint NOT NULL CHECK (abandons >= 0 AND abandons <= live_answers),
     PRIMARY KEY (campaign_id, day)
 );
-COMMENT ON TABLE dialer_ledger_days IS 'Live answers and abandons of dialer_ledger per campaign and UTC day (0044), written with every ledger row: the abandon headroom shared by all dialer instances.';
+COMMENT ON TABLE dialer_ledger_days IS 'Live answers and abandons of dialer_ledger per campaign and UTC day (0045), written with every ledger row: the abandon headroom shared by all dialer instances.';
 
 INSERT INTO dialer_ledger_days (campaign_id, day, live_answers, abandons)
 SELECT campaign_id, (at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE kind = 'Abandoned')
@@ -33,4 +33,4 @@ CREATE TABLE dialer_abandon_exposure (
     updated_at  timestamptz NOT NULL,
     PRIMARY KEY (campaign_id, instance_id)
 );
-COMMENT ON TABLE dialer_abandon_exposure IS 'Lines of each dialer instance that could still end abandoned, per campaign (0044): reserved abandon headroom.';
+COMMENT ON TABLE dialer_abandon_exposure IS 'Lines of each dialer instance that could still end abandoned, per campaign (0045): reserved abandon headroom.';
