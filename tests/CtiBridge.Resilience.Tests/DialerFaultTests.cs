@@ -1,3 +1,4 @@
+using CtiBridge.Asterisk.Ami;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Core.Dialer;
 using CtiBridge.Data.Dialer;
@@ -226,7 +227,127 @@ public sealed class DialerFaultTests : IDisposable
         Assert.Equal(0, (await dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == campaign).Lines);
     }
 
-    private OutboundDialer NewDialer(PbxSimulator pbx, TestDatabase db, string instance, string app)
+    /// <summary>
+    /// The customer hangs up DURING the dialer's ARI events gap (the events WebSocket is down, its reconnect held by
+    /// PbxSim until the customer is gone: the ChannelDestroyed goes nowhere), ringing or talking to an agent. Before,
+    /// the resync found the line gone and ended the attempt at the resync's time as vanished (38). Now, as in call
+    /// control (ResyncMarkerTests): with the server's AMI up, the attempt ends at AMI's hang-up (its time, its cause);
+    /// with AMI down too, at the gap's start, its call row marked <c>end_estimated</c>. Asserted on the recorded times
+    /// against PbxSim's own clock around the hang-up, never on durations.
+    /// </summary>
+    [Theory]
+    [InlineData("ringing", true)]
+    [InlineData("talking", true)]
+    [InlineData("talking", false)]
+    public async Task CustomerHangsUpDuringTheEventsGap_AttemptEndsAtTheRealHangUp_OrAtTheGapsStartMarkedEstimated(string stage, bool amiUp)
+    {
+        await using var db = await PostgresServer.CreateMigratedDatabaseAsync(Ct);
+        await using var pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = "1001" }],
+            Sounds = new() { ["acme-abandon"] = 0.3 },
+        });
+
+        // Ringing: the phone rings until the campaign's 15 s ring timeout. Talking: the person answers and talks for
+        // longer than the test. Either way the test ends the customer's call.
+        pbx.DialledCustomers = stage == "ringing"
+            ? new DialledCustomers { Busy = 0, NoAnswer = 1, Invalid = 0, Machine = 0, RingSeconds = 0.3 }
+            : new DialledCustomers { Busy = 0, NoAnswer = 0, Invalid = 0, Machine = 0, RingSeconds = 0.3, TalkSeconds = 600 };
+        AnswerOnPhones(pbx, ["1001"]);
+        var campaign = await CampaignAsync(db, leads: 1);
+        var server = PbxSimSettings.For(pbx);
+        await using var ami = new AmiClient(AsteriskServer.ToAmiOptions(server.Ami), NullLogger<AmiClient>.Instance, TimeProvider.System);
+        await ami.StartAsync(Ct);
+        await using var dialer = NewDialer(pbx, db, "gapend-a", "dialer-a", ami);
+        await dialer.StartAsync(Ct);
+        await JoinAsync(dialer, campaign, "2001", "1001");
+        var attempt = stage == "ringing"
+            ? $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}'"
+            : $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND agent_connected_at IS NOT NULL";
+        var callId = await EventuallyAsync(async () => await db.ScalarAsync<string>(attempt, Ct) is { Length: > 0 } id
+            && (await ChannelIdsAsync(pbx)).Contains(id) ? id : null, stage == "ringing" ? "the customer's phone to ring" : "the customer to talk to agent 2001", db, campaign);
+        string customer;
+        using (var ari = new AriClient(AsteriskServer.ToAriOptions(server.Ari)))
+        {
+            customer = (await ari.Channels.GetAsync(callId, Ct)).Name;
+        }
+
+        if (!amiUp)
+        {
+            // AMI goes down and stays down (logins refused) for the whole gap: nothing reports the hang-up.
+            pbx.RefuseAmiLogins = true;
+            pbx.DropAmiConnections();
+        }
+
+        // The events WebSocket drops and its reconnect waits: the gap is open while the customer hangs up.
+        DateTimeOffset from, to;
+        using (pbx.HoldAriRequests((method, path) => method == "GET" && path.TrimEnd('/') == "/ari/events"))
+        {
+            var heldBefore = pbx.AriRequestsHeld;
+            var beforeGap = pbx.Time.GetUtcNow();
+            pbx.DropAriConnections();
+            await EventuallyAsync(() => Task.FromResult(pbx.AriRequestsHeld > heldBefore ? "yes" : null), "the dialer to try to reconnect its events", db, campaign);
+            var beforeHangUp = pbx.Time.GetUtcNow();
+            pbx.Trunk("carrier").HangUp(customer);
+            Assert.DoesNotContain(callId, await ChannelIdsAsync(pbx));
+            if (amiUp)
+            {
+                await EventuallyAsync(() => Task.FromResult(dialer.SawAmiHangup(callId) ? "yes" : null), "the dialer's AMI connection to read the customer's Hangup", db, campaign);
+
+                // The real end lies between the hang-up and this moment; the resync comes after the reconnect, later.
+                (from, to) = (beforeHangUp, pbx.Time.GetUtcNow());
+            }
+            else
+            {
+                (from, to) = (beforeGap, beforeHangUp); // the gap's start: after the drop, before the (unseen) hang-up
+            }
+
+            Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND ended_at IS NOT NULL", Ct));
+        }
+
+        // Reconnected: the resync finds the line gone and ends it at its real end (before: at the resync).
+        await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND ended_at IS NOT NULL", Ct) > 0 ? "yes" : null,
+            "the attempt to end", db, campaign);
+        var endedAt = await db.ScalarAsync<DateTime>($"SELECT ended_at FROM dialer_attempts WHERE call_id = '{callId}'", Ct);
+        var ended = new DateTimeOffset(DateTime.SpecifyKind(endedAt, DateTimeKind.Utc));
+        Assert.InRange(ended, Micro(from), to);
+        var cause = await db.ScalarAsync<object>($"SELECT hangup_cause FROM dialer_attempts WHERE call_id = '{callId}'", Ct);
+        if (stage == "ringing")
+        {
+            Assert.Equal(16, Assert.IsType<int>(cause)); // AMI's cause: the customer's hang-up, not 38 (vanished)
+            // Its ledger row too (flushed after the attempt's end): at the real end.
+            await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{callId}' AND kind = 'Unanswered'", Ct) > 0 ? "yes" : null,
+                "the attempt's ledger row", db, campaign);
+            Assert.Equal(endedAt, await db.ScalarAsync<DateTime>($"SELECT at FROM dialer_ledger WHERE call_id = '{callId}' AND kind = 'Unanswered'", Ct));
+        }
+
+        // The call's record: the same end, marked estimated only when nothing reported it.
+        await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM calls WHERE call_id = '{callId}'", Ct) > 0 ? "yes" : null, "the call's record", db, campaign);
+        Assert.Equal(endedAt, await db.ScalarAsync<DateTime>($"SELECT ended_at FROM calls WHERE call_id = '{callId}'", Ct));
+        Assert.Equal(!amiUp, await db.ScalarAsync<bool>($"SELECT end_estimated FROM calls WHERE call_id = '{callId}'", Ct));
+        if (stage == "talking")
+        {
+            // The talk ends there, and the agent's time on the call: the outbound interval ends, the wrap-up starts, at the real end.
+            Assert.True(await db.ScalarAsync<bool>($"""
+                SELECT abs(c.talk_seconds - extract(epoch FROM a.ended_at - a.agent_connected_at)::float8) < 0.000002
+                FROM calls c JOIN dialer_attempts a USING (call_id) WHERE call_id = '{callId}'
+                """, Ct));
+            await EventuallyAsync(async () => await db.ScalarAsync<long>(
+                $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'wrap_up' AND started_at = '{endedAt:O}'", Ct) > 0 ? "yes" : null,
+                "agent 2001's wrap-up from the call's real end", db, campaign);
+            Assert.Equal(1L, await db.ScalarAsync<long>(
+                $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'outbound' AND ended_at = '{endedAt:O}'", Ct));
+            Assert.Equal(1, (await dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == campaign).AgentsLoggedIn); // the agent's line was up all along
+        }
+
+        Assert.Equal(0, (await dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == campaign).Lines);
+        pbx.RefuseAmiLogins = false;
+    }
+
+    // PostgreSQL keeps microseconds: a bound taken in 100 ns ticks, cut to the microsecond below it.
+    private static DateTimeOffset Micro(DateTimeOffset at) => new(at.UtcTicks / 10 * 10, TimeSpan.Zero);
+
+    private OutboundDialer NewDialer(PbxSimulator pbx, TestDatabase db, string instance, string app, AmiClient? ami = null)
     {
         var server = PbxSimSettings.For(pbx);
         var options = AsteriskServer.ToAriOptions(server.Ari);
@@ -236,7 +357,7 @@ public sealed class DialerFaultTests : IDisposable
                 Enabled = true, Application = app, InstanceId = instance, PlanIntervalSeconds = 0.2, CampaignRefreshSeconds = 0.5,
                 RecordJournalDirectory = Path.Combine(_journals, instance),
             },
-            new AriClient(options), options, db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name);
+            new AriClient(options), options, db.DataSource, TimeProvider.System, NullLoggerFactory.Instance, server.Name, ami: ami);
     }
 
     // The channels Asterisk has now, as ARI lists them.

@@ -14,9 +14,10 @@ namespace CtiBridge.Service.Dialer;
 /// <param name="MessagePlayed">The recording played to whatever answered (abandon, machine or broadcast message), if any.</param>
 /// <param name="HungUpByDialer">True when the dialer ended the call (after a message, on a machine, agent gone), false when the customer hung up.</param>
 /// <param name="AsteriskServer">The Asterisk server (asterisk[].name) that placed the call, if known.</param>
+/// <param name="EndEstimated">The call ended unseen in an ARI events gap and nothing reported it: its end is the gap's start, an estimate.</param>
 internal sealed record DialerCallFacts(
     string CampaignId, string CallerId, string? AgentId, string? AgentEndpoint, string? Channel, int? HangupCause, string? MessagePlayed, bool HungUpByDialer,
-    string? AsteriskServer = null);
+    string? AsteriskServer = null, bool EndEstimated = false);
 
 /// <summary>
 /// Turns a dialer attempt into the call records every other call gets (table <c>calls</c> and its
@@ -83,6 +84,7 @@ internal static class DialerCallRecords
             CampaignId = facts.CampaignId,
             LeadId = call.LeadId,
             AsteriskServer = facts.AsteriskServer,
+            EndEstimated = facts.EndEstimated,
         };
     }
 

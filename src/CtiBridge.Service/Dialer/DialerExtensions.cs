@@ -37,7 +37,8 @@ public static class DialerExtensions
             var serverSettings = settings.Asterisk.Single(s => s.Name == server.Name);
             var host = provider.GetRequiredService<TimeProvider>();
             return new OutboundDialer(settings.Dialer, server.Ari, AsteriskServer.ToAriOptions(serverSettings.Ari), provider.GetRequiredService<NpgsqlDataSource>(),
-                provider.GetKeyedService<TimeProvider>(OutboundDialer.ClockServiceKey) ?? host, provider.GetRequiredService<ILoggerFactory>(), server.Name, connectionTimeProvider: host);
+                provider.GetKeyedService<TimeProvider>(OutboundDialer.ClockServiceKey) ?? host, provider.GetRequiredService<ILoggerFactory>(), server.Name, connectionTimeProvider: host,
+                ami: server.Ami);
         });
         services.AddHostedService(provider => new OutboundDialerService(provider.GetRequiredService<OutboundDialer>(), provider, settings.CallControl.Shutdown.CallsFinishWithin,
             provider.GetRequiredService<IHostApplicationLifetime>()));

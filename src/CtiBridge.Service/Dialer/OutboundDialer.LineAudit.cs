@@ -44,7 +44,7 @@ public sealed partial class OutboundDialer
             .ToHashSet(StringComparer.Ordinal);
         if (known.Count > 0)
         {
-            CheckChannelsUp(known, afterGap: false);
+            CheckChannelsUp(known, gapStart: null);
         }
     }
 

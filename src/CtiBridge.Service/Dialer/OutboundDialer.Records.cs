@@ -65,7 +65,7 @@ public sealed partial class OutboundDialer
         var agent = line?.AgentId is { } agentId ? campaign.Agents.FirstOrDefault(a => a.Id == agentId) : null;
         var facts = new DialerCallFacts(
             campaign.Definition.Id, campaign.Definition.CallerId, line?.AgentId, agent?.Endpoint, line?.ChannelName,
-            line?.HangupCause, line?.MessagePlayed, line?.HungUpByDialer ?? true, AsteriskServerName);
+            line?.HangupCause, line?.MessagePlayed, line?.HungUpByDialer ?? true, AsteriskServerName, line?.EndEstimated ?? false);
         if (line is not null)
         {
             line.Ended = (result, facts);

@@ -28,9 +28,12 @@ public sealed partial class OutboundDialer
     private static readonly TimeSpan UnrecordedLookBack = TimeSpan.FromDays(1);
 
     // Resyncs whose channel list is read and whose marker has not come back yet: marker token → channels missing from the list.
-    private readonly Dictionary<string, IReadOnlyList<string>> _pendingResyncs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PendingResync> _pendingResyncs = new(StringComparer.Ordinal);
 
-    private void ResyncAfterGap(AriEventGap gap)
+    /// <summary>A resync waiting for its marker: the channels missing from Asterisk's list, and the events gap's start on the dialer's clock (null for the line audit).</summary>
+    private sealed record PendingResync(IReadOnlyList<string> Missing, DateTimeOffset? GapStart);
+
+    private void ResyncAfterGap(AriEventGap gap, DateTimeOffset now)
     {
         // A resync still waiting for its marker lost it with the connection that just dropped: this one
         // supersedes it (every channel it would have judged that is still known is judged again).
@@ -49,16 +52,18 @@ public sealed partial class OutboundDialer
             return;
         }
 
-        CheckChannelsUp(knownAtGap, afterGap: true);
+        CheckChannelsUp(knownAtGap, GapStartOnDialerClock(gap, now));
     }
 
     /// <summary>
     /// Reads Asterisk's channel list (off the loop) and ends, once a marker says every event sent before
     /// the list has been read, each of <paramref name="known"/> that Asterisk no longer has and the dialer
-    /// still holds: after an events gap, and in the periodic line audit (<see cref="AuditLines"/>).
+    /// still holds: after an events gap (<paramref name="gapStart"/> its start on the dialer's clock), and in the
+    /// periodic line audit (<see cref="AuditLines"/>, no gap start).
     /// </summary>
-    private void CheckChannelsUp(HashSet<string> known, bool afterGap)
+    private void CheckChannelsUp(HashSet<string> known, DateTimeOffset? gapStart)
     {
+        var afterGap = gapStart is not null;
         var knownAtGap = known;
         _ = Activity.Run(async () =>
         {
@@ -78,10 +83,13 @@ public sealed partial class OutboundDialer
                 // maybe not read yet. As in call control's resync, a marker (ARI user event to the dialer's app,
                 // queued by Asterisk behind that event) says when everything before the list has been read:
                 // what is still known then vanished in the gap itself, and only that is ended as vanished.
+                // Before it, AMI's hang-ups up to now are read (an AMI marker), so a line that ended inside the gap
+                // ends at AMI's time with AMI's cause (OutboundDialer.GapHangups.cs).
+                await AwaitAmiHangupsAsync(_stopping.Token).ConfigureAwait(false);
                 var token = Guid.NewGuid().ToString("N");
                 Post(_ =>
                 {
-                    _pendingResyncs[token] = missing;
+                    _pendingResyncs[token] = new PendingResync(missing, gapStart);
                     if (!afterGap)
                     {
                         _auditTokens.Add(token);
@@ -118,19 +126,20 @@ public sealed partial class OutboundDialer
             : Task.CompletedTask;
 
     private Task FinishResyncAsync(string token, DateTimeOffset now) =>
-        _pendingResyncs.Remove(token, out var missing)
-            ? EndVanishedAsync([.. missing.Where(id => _lines.ContainsKey(id) || _agentsByChannel.ContainsKey(id))], now, audit: _auditTokens.Remove(token))
+        _pendingResyncs.Remove(token, out var pending)
+            ? EndVanishedAsync([.. pending.Missing.Where(id => _lines.ContainsKey(id) || _agentsByChannel.ContainsKey(id))], now, audit: _auditTokens.Remove(token), pending.GapStart)
             : Task.CompletedTask;
 
-    private async Task EndVanishedAsync(IReadOnlyList<string> vanished, DateTimeOffset now, bool audit = false)
+    private async Task EndVanishedAsync(IReadOnlyList<string> vanished, DateTimeOffset now, bool audit = false, DateTimeOffset? gapStart = null)
     {
         // Agents first: a conversation whose agent's channel is gone too then ends without a wrap-up
-        // on a line that no longer exists.
+        // on a line that no longer exists. Each at its real end (AMI's hang-up, else the gap's start).
         foreach (var channelId in vanished)
         {
             if (_agentsByChannel.TryGetValue(channelId, out var agent))
             {
-                RemoveAgent(agent, audit ? "nailed-up channel gone from Asterisk, its end never reported (line audit)" : "nailed-up channel vanished while the ARI events were cut off");
+                RemoveAgent(agent, audit ? "nailed-up channel gone from Asterisk, its end never reported (line audit)" : "nailed-up channel vanished while the ARI events were cut off",
+                    EndOfVanished(channelId, now, gapStart).At);
             }
         }
 
@@ -147,7 +156,20 @@ public sealed partial class OutboundDialer
                     LogLineVanished(_logger, channelId, line.Campaign.Definition.Id);
                 }
 
-                await OnChannelGoneAsync(channelId, now, CauseVanished).ConfigureAwait(false);
+                // Ended when it really ended: AMI's hang-up (its cause: the customer's 16, busy, no answer), else the
+                // gap's start, marked estimated; the line audit (no gap) at once, as before.
+                var end = EndOfVanished(channelId, now, gapStart);
+                if (end.Estimated)
+                {
+                    line.EndEstimated = true;
+                    LogEndEstimated(_logger, channelId, end.At);
+                }
+                else if (_amiHangups.TryGetValue(channelId, out var seen))
+                {
+                    LogHangupSeenByAmi(_logger, channelId, seen.Cause, seen.CauseText, end.At);
+                }
+
+                await OnChannelGoneAsync(channelId, now, end.Cause, endedAt: end.At).ConfigureAwait(false);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.Channels;
+using CtiBridge.Asterisk.Ami;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Asterisk.Ari.Models;
 using CtiBridge.Core.Dialer;
@@ -104,9 +105,14 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// the cross-instance relay's polling, the stop's wait for calls to end); default <paramref name="timeProvider"/>.
     /// The service passes the host's clock here and the dialer's own (<see cref="ClockServiceKey"/>) as <paramref name="timeProvider"/>.
     /// </param>
+    /// <param name="ami">
+    /// The AMI client of the same Asterisk server (started by its owner), if any: its <c>Hangup</c> events tell when and how a
+    /// line that ended inside an ARI events gap really ended (OutboundDialer.GapHangups.cs). Without it such a line ends at
+    /// the gap's start, marked estimated.
+    /// </param>
     /// <exception cref="ArgumentException">Neither <paramref name="asteriskServer"/> nor <see cref="DialerSettings.Server"/> names the server.</exception>
     public OutboundDialer(DialerSettings settings, AriClient ari, AriClientOptions ariOptions, NpgsqlDataSource dataSource, TimeProvider timeProvider, ILoggerFactory loggerFactory, string? asteriskServer = null,
-        TimeProvider? connectionTimeProvider = null)
+        TimeProvider? connectionTimeProvider = null, AmiClient? ami = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(ariOptions);
@@ -132,6 +138,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _trunkLines = new TrunkLines(dataSource, InstanceId, AsteriskServerName);
         _dataSource = dataSource;
         _sessions = new DialerSessions(dataSource, InstanceId, timeProvider, logger: _logger);
+        _ami = ami;
     }
 
     /// <summary>This instance's id in the hopper's claims and the attempt rows.</summary>
@@ -207,6 +214,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         _tasks.Add(Task.Run(() => ReadEventsAsync(_stopping.Token), CancellationToken.None));
         _tasks.Add(Task.Run(() => TickAsync(_stopping.Token), CancellationToken.None));
         _tasks.Add(Task.Run(() => RelayPreviewsAsync(_stopping.Token), CancellationToken.None));
+        if (_ami is { } ami)
+        {
+            _tasks.Add(Task.Run(() => WatchAmiHangupsAsync(ami, _stopping.Token), CancellationToken.None));
+        }
         LogStarted(_logger, InstanceId, _settings.Application);
     }
 
@@ -828,7 +839,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 await OnUserEventAsync(userEvent, now).ConfigureAwait(false);
                 break;
             case AriEventGap gap:
-                ResyncAfterGap(gap);
+                ResyncAfterGap(gap, now);
                 break;
         }
     }
@@ -1023,11 +1034,18 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
         });
 
-    private async Task OnChannelGoneAsync(string channelId, DateTimeOffset now, int? cause)
+    /// <summary>
+    /// A channel of the dialer ended (<paramref name="cause"/>: the Q.850 cause when known). <paramref name="endedAt"/>:
+    /// when it really ended, if before <paramref name="now"/> (it ended unseen in an events gap and the resync
+    /// learned its end: OutboundDialer.GapHangups.cs); the attempt, its ledger row, its call record and the agent's
+    /// talk end then. What the dialer does next (free agents, pace) happens now.
+    /// </summary>
+    private async Task OnChannelGoneAsync(string channelId, DateTimeOffset now, int? cause, DateTimeOffset? endedAt = null)
     {
+        var end = endedAt is { } real && real < now ? real : now;
         if (_agentsByChannel.TryGetValue(channelId, out var agent))
         {
-            RemoveAgent(agent, "nailed-up channel ended");
+            RemoveAgent(agent, "nailed-up channel ended", end);
             return;
         }
 
@@ -1070,11 +1088,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             line.HangupCause = cause;
         }
 
-        var result = campaign.Dialer.OnCallEnded(channelId, now, outcome);
+        var result = campaign.Dialer.OnCallEnded(channelId, end, outcome);
         await EndLineAsync(campaign, result, _stopping.Token, line).ConfigureAwait(false);
         if (line.AgentId is { } agentId && _agents.TryGetValue(agentId, out var talking) && talking.CallId == channelId)
         {
-            StartWrapUp(talking, line, now);
+            StartWrapUp(talking, line, end, now);
         }
         else if (line.BridgeId is { } bridge)
         {
@@ -1093,12 +1111,16 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         }
     }
 
-    private void StartWrapUp(DialerAgent agent, DialerLine line, DateTimeOffset now)
+    /// <summary>
+    /// The agent's call ended at <paramref name="endedAt"/> (before <paramref name="now"/> when learned late, at the
+    /// resync of an events gap): the wrap-up runs from the call's end, and one already over now ended when it was due.
+    /// </summary>
+    private void StartWrapUp(DialerAgent agent, DialerLine line, DateTimeOffset endedAt, DateTimeOffset now)
     {
-        SetState(agent, DialerAgentState.WrapUp, now);
-        agent.TalkEndedAt = now;
+        SetState(agent, DialerAgentState.WrapUp, endedAt);
+        agent.TalkEndedAt = endedAt;
         var wrapUp = TimeSpan.FromSeconds(agent.Campaign.Definition.WrapUpSeconds);
-        agent.WrapUpUntil = now + wrapUp;
+        agent.WrapUpUntil = endedAt + wrapUp;
         agent.LastCall = line.Ended;
         var bridgeId = line.BridgeId!;
         agent.Run("back to the holding bridge", _logger, async ct =>
@@ -1106,6 +1128,16 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             await _ari.Bridges.DestroyAsync(bridgeId, ct).ConfigureAwait(false);
             await _ari.Bridges.AddChannelAsync(agent.HoldBridgeId, [agent.ChannelId], role: "participant", cancellationToken: ct).ConfigureAwait(false);
         }, null, _stopping.Token);
+        if (endedAt < now && agent.WrapUpUntil <= now)
+        {
+            // Learned late and its wrap-up already over: it ended when it was due; the agent is free from now.
+            agent.Campaign.Dialer.OnWrapUpEnded(wrapUp);
+            WriteWrapUp(agent, agent.WrapUpUntil);
+            SetState(agent, DialerAgentState.Idle, agent.WrapUpUntil);
+            MakeIdle(agent, now);
+            return;
+        }
+
         agent.WrapUpTimer = _time.CreateTimer(_ => Post(at =>
         {
             if (agent.State == DialerAgentState.WrapUp && _agents.ContainsKey(agent.Id))
@@ -1116,7 +1148,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
 
             return Task.CompletedTask;
-        }), null, wrapUp, Timeout.InfiniteTimeSpan);
+        }), null, Max(agent.WrapUpUntil - now, TimeSpan.Zero), Timeout.InfiniteTimeSpan);
     }
 
     private void MakeIdle(DialerAgent agent, DateTimeOffset now)
@@ -1156,7 +1188,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         Post(at => PlanTrunkOfAsync(campaign, at));
     }
 
-    private void RemoveAgent(DialerAgent agent, string why)
+    /// <summary>The agent leaves the campaign; <paramref name="at"/>: when their line really ended, if learned late (default now).</summary>
+    private void RemoveAgent(DialerAgent agent, string why, DateTimeOffset? at = null)
     {
         if (!_agents.Remove(agent.Id))
         {
@@ -1165,7 +1198,8 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
         // The line's interval ends before the agent is seen off the line (CampaignOf), so a queue
         // login that follows can never start inside it (one state at a time in the state log).
-        var now = _time.GetUtcNow();
+        var current = _time.GetUtcNow();
+        var now = at is { } real && real < current ? real : current;
         _onLines.TryRemove(agent.Id, out _);
         Activity.Track(ForgetAgentLineAsync(agent.Id));
 

@@ -210,6 +210,9 @@ internal sealed class DialerLine(string callId, RunningCampaign campaign) : AriS
 
     public int? HangupCause { get; set; }
 
+    /// <summary>True when the call ended unseen in an events gap and nothing reported its end: its end is the gap's start, a bound (<c>calls.end_estimated</c>).</summary>
+    public bool EndEstimated { get; set; }
+
     public string? AgentId { get; set; }
 
     public string? BridgeId { get; set; }
