@@ -165,10 +165,10 @@ public sealed partial class OutboundDialer
         return since > TimeSpan.Zero ? now - since : now;
     }
 
-    [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "Dialer call {CallId} hung up while the dialer's ARI events were cut off; AMI saw its Hangup (cause {Cause} {CauseText}) at {At}: ended then, with that cause")]
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Dialer call {CallId} hung up while the dialer's ARI events were cut off; AMI saw its Hangup (cause {Cause} {CauseText}) at {At}: ended then, with that cause")]
     private static partial void LogHangupSeenByAmi(ILogger logger, string callId, int cause, string causeText, DateTimeOffset at);
 
-    [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Dialer call {CallId} ended unseen while the dialer's ARI events were cut off and AMI did not report it either; ended at the gap's start {GapStart}, marked as an estimate (calls.end_estimated)")]
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "Dialer call {CallId} ended unseen while the dialer's ARI events were cut off and AMI did not report it either; ended at the gap's start {GapStart}, marked as an estimate (calls.end_estimated)")]
     private static partial void LogEndEstimated(ILogger logger, string callId, DateTimeOffset gapStart);
 
     [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "The dialer resync's AMI marker did not come back ({Reason}); lines that vanished in the events gap are judged with the AMI hang-ups read so far")]
