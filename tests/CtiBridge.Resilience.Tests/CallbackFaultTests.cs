@@ -74,6 +74,7 @@ public sealed class CallbackFaultTests
             }
         }
 
+        var restartedAt = DateTimeOffset.UtcNow;
         rig.Pbx.Restart();
 
         // Every callback reaches Connected: those whose attempt died with Asterisk are placed again.
@@ -85,6 +86,7 @@ public sealed class CallbackFaultTests
             await Task.Delay(100, ct);
         }
 
+        var allConnectedAt = DateTimeOffset.UtcNow;
         await CallTraffic.EventuallyAsync(() => Task.FromResult(rig.Pbx.ChannelNames.Count == 0),
             () => CallTraffic.StrandedStoryAsync(rig, ct), ct);
         foreach (var (agentId, _) in agents)
@@ -109,6 +111,21 @@ public sealed class CallbackFaultTests
 
             attempts[id] = callback.Attempts;
         }
+
+        // Time to recover (measured, not asserted): from the restart until a callback is connected again, by the
+        // stored transitions (the service's clock is the host's).
+        var after = new List<CallbackTransition>();
+        foreach (var id in ids)
+        {
+            after.AddRange((await callbacks.HistoryAsync(id, ct)).Where(h => h.Kind == "transition" && h.At > restartedAt));
+        }
+
+        var firstConnected = after.Where(h => h.To == CallbackState.Connected).Select(h => (DateTimeOffset?)h.At).Min();
+        var firstDialling = after.Where(h => h.To == CallbackState.Dialing).Select(h => (DateTimeOffset?)h.At).Min();
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "callbacks: PbxSim restarted while due callbacks are placed",
+            RecoveryReport.Between(restartedAt, firstConnected),
+            $"from the restart until the next callback is connected (stored transition); the first one placed after it at {RecoveryReport.Between(restartedAt, firstDialling)}; every callback connected by {RecoveryReport.Between(restartedAt, allConnectedAt)} (polled every 100 ms); {connectedBefore.Count} of {CallbackCount} connected before it, 3 agents"));
 
         // Every attempt is one outbound row: the counted ones (the one that connected answered), and the
         // attempts Asterisk lost unseen, written as system_lost and not counted against the customer.

@@ -107,6 +107,7 @@ public sealed class CallbackTakeoverFaultTests
                 await Task.Delay(100, ct);
             }
 
+            var allConnectedAt = DateTimeOffset.UtcNow;
             await CallTraffic.EventuallyAsync(() => Task.FromResult(rig.Pbx.ChannelNames.Count == 0),
                 () => Task.FromResult("channels left in PbxSim: " + string.Join(", ", rig.Pbx.ChannelNames)), ct);
             var center = standby.Services.GetRequiredService<CallCenter>();
@@ -137,6 +138,21 @@ public sealed class CallbackTakeoverFaultTests
 
                 cut += callback.Attempts - 1;
             }
+
+            // Time to recover (measured, not asserted): from the lease's loss until the new active instance connects a
+            // callback, by the stored transitions (the services' clock is the host's).
+            var after = new List<CallbackTransition>();
+            foreach (var id in ids)
+            {
+                after.AddRange((await store.HistoryAsync(id, ct)).Where(h => h.Kind == "transition" && h.At > standbyRole.ActiveSince!.Value));
+            }
+
+            var firstConnected = after.Where(h => h.To == CallbackState.Connected).Select(h => (DateTimeOffset?)h.At).Min();
+            var firstDialling = after.Where(h => h.To == CallbackState.Dialing).Select(h => (DateTimeOffset?)h.At).Min();
+            TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+                "callbacks: the active instance's lease lost while due callbacks are placed",
+                RecoveryReport.Between(lostAt, firstConnected),
+                $"from the lease's session ended until the standby, active since {RecoveryReport.Seconds(takeover)}, connects a callback (stored transition); its first one placed at {RecoveryReport.Between(lostAt, firstDialling)}; every callback connected by {RecoveryReport.Between(lostAt, allConnectedAt)} (polled every 100 ms); {connectedBefore.Count} of {DueNow + DueDuringTakeover} connected before it, 3 agents"));
 
             await standby.StopAsync(CancellationToken.None);
             foreach (var id in ids)

@@ -59,11 +59,13 @@ public sealed class DialerFaultTests : IDisposable
         // Mid-campaign, with a conversation up: Asterisk restarts (every channel gone, no events).
         var atRestart = await EventuallyAsync(async () => (await dialer.GetStatsAsync(Ct)).SingleOrDefault(s => s.CampaignId == campaign) is { AgentsBusy: > 0, Lines: > 0 } s ? s : null,
             "a conversation with an agent", db, campaign);
+        var restartedAt = DateTimeOffset.UtcNow;
         pbx.Restart();
 
         // The dialer's resync ends what vanished: the lines and the agents' nailed-up channels.
         await EventuallyAsync(async () => (await dialer.GetStatsAsync(Ct)).SingleOrDefault(s => s.CampaignId == campaign) is { AgentsLoggedIn: 0, Lines: 0 } ? "yes" : null,
             "the lines and nailed-up agents that vanished with Asterisk to be ended", db, campaign);
+        var resyncedAt = DateTimeOffset.UtcNow;
         Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", Ct));
         TestContext.Current.SendDiagnosticMessage($"at the restart: {atRestart.Lines} lines, {atRestart.AgentsBusy} agents busy");
 
@@ -72,6 +74,14 @@ public sealed class DialerFaultTests : IDisposable
         await JoinAllAsync(dialer, campaign, phones);
         await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", Ct) == 0 ? "yes" : null,
             "every lead to be closed", db, campaign);
+
+        // Time to recover (measured, not asserted): from the restart until a customer dialled after it talks to an agent.
+        var firstDial = await StoredMoments.AtAsync(db, $"SELECT min(dialed_at) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND dialed_at > {StoredMoments.Sql(restartedAt)}", Ct);
+        var firstConnect = await StoredMoments.AtAsync(db, $"SELECT min(agent_connected_at) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND dialed_at > {StoredMoments.Sql(restartedAt)}", Ct);
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "dialer: PbxSim restarted mid-campaign",
+            RecoveryReport.Between(restartedAt, firstConnect),
+            $"from the restart until the first customer dialled after it is put through to an agent; the resync had ended the vanished lines and agents at {RecoveryReport.Between(restartedAt, resyncedAt)} (polled every 50 ms), the agents joined again at once (the test, as agents would), first new dial at {RecoveryReport.Between(restartedAt, firstDial)}; at the restart {atRestart.Lines} lines up, {atRestart.AgentsBusy} agents talking; 20 leads, 2 agents, progressive"));
 
         Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", Ct));
         Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL", Ct));
@@ -143,6 +153,7 @@ public sealed class DialerFaultTests : IDisposable
 
         // The customer on the dead instance's call hangs up (in ARI nobody else ends a channel of a dead app):
         // the call is gone, the open attempt is ended with the next sweep, the lead goes on.
+        var orphanGoneAt = DateTimeOffset.UtcNow;
         using (var ari = new AriClient(AsteriskServer.ToAriOptions(PbxSimSettings.For(pbx).Ari)))
         {
             await ari.Channels.HangupAsync(orphan, reason: "normal", cancellationToken: Ct);
@@ -150,6 +161,15 @@ public sealed class DialerFaultTests : IDisposable
 
         await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'", Ct) == 0 ? "yes" : null,
             "every lead to be closed", db, campaign);
+
+        // Time to recover (measured, not asserted): from the dead instance's call gone until the living instance's sweep
+        // ends its attempt (the sweep runs with each heartbeat, every third of the 60 s claim lease), then its lead is dialled again.
+        var orphanEnded = await StoredMoments.AtAsync(db, $"SELECT ended_at FROM dialer_attempts WHERE call_id = '{orphan}'", Ct);
+        var orphanLeadAgain = await StoredMoments.AtAsync(db, $"SELECT min(dialed_at) FROM dialer_attempts WHERE lead_id = {orphanLead} AND instance_id = 'fault-b'", Ct);
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "dialer: an instance dies with a conversation up",
+            RecoveryReport.Between(orphanGoneAt, orphanEnded),
+            $"from the dead instance's call hung up until the living instance's sweep ends its open attempt (heartbeat every 20 s); its lead dialled again at {RecoveryReport.Between(orphanGoneAt, orphanLeadAgain)}; the dead instance's heartbeat aged past the 60 s claim lease by the test; 12 leads"));
 
         Assert.Equal("LostReply", await db.ScalarAsync<string>($"SELECT outcome FROM dialer_attempts WHERE call_id = '{orphan}'", Ct));
         Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", Ct));
@@ -219,8 +239,13 @@ public sealed class DialerFaultTests : IDisposable
         }
 
         // The events flow again: the ChannelDestroyed first, then the marker.
+        var flowingAt = DateTimeOffset.UtcNow;
         await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND ended_at IS NOT NULL", Ct) > 0 ? "yes" : null,
             "the attempt to end", db, campaign);
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "dialer: customer hangs up between the events reconnect and the resync",
+            RecoveryReport.Between(flowingAt, DateTimeOffset.UtcNow),
+            "from the held events let through until the attempt's end is stored with its real cause (polled every 50 ms)"));
         Assert.Equal(16, await db.ScalarAsync<int>($"SELECT hangup_cause FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
         Assert.NotEqual(nameof(CallOutcome.Congestion), await db.ScalarAsync<string>($"SELECT outcome FROM dialer_attempts WHERE call_id = '{callId}'", Ct));
         Assert.Equal(1, (await dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == campaign).AgentsLoggedIn); // the agent's line was up all along
@@ -306,8 +331,13 @@ public sealed class DialerFaultTests : IDisposable
         }
 
         // Reconnected: the resync finds the line gone and ends it at its real end (before: at the resync).
+        var linkBackAt = DateTimeOffset.UtcNow;
         await EventuallyAsync(async () => await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{callId}' AND ended_at IS NOT NULL", Ct) > 0 ? "yes" : null,
             "the attempt to end", db, campaign);
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            $"dialer: ARI events cut, customer {stage} hangs up in the gap, AMI {(amiUp ? "up" : "down too")}",
+            RecoveryReport.Between(linkBackAt, DateTimeOffset.UtcNow),
+            $"from the events link let back until the resync has stored the attempt's end (polled every 50 ms; the end itself is {(amiUp ? "AMI's hang-up" : "the gap's start, estimated")}); gap {RecoveryReport.Between(from, linkBackAt)} from {(amiUp ? "the hang-up" : "the drop")}"));
         var endedAt = await db.ScalarAsync<DateTime>($"SELECT ended_at FROM dialer_attempts WHERE call_id = '{callId}'", Ct);
         var ended = new DateTimeOffset(DateTime.SpecifyKind(endedAt, DateTimeKind.Utc));
         Assert.InRange(ended, Micro(from), to);

@@ -41,6 +41,7 @@ public sealed class DialerRestartTests : IAsyncDisposable
             $"SELECT coalesce(min(call_id), '') FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL AND agent_connected_at IS NOT NULL AND agent_id = '2001'", ct) is { Length: > 0 } id ? id : null,
             "agent 2001 to talk to a customer", ct);
         var lineBefore = await database.ScalarAsync<string>("SELECT channel_id FROM dialer_agent_lines WHERE agent_id = '2001'", ct);
+        var killedAt = DateTimeOffset.UtcNow;
         first.KillHard();
         var openAtKill = await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", ct);
         var restartedAt = await database.ScalarAsync<DateTime>("SELECT now()", ct);
@@ -48,6 +49,7 @@ public sealed class DialerRestartTests : IAsyncDisposable
         // Started again: same configuration, so the same instance id and Stasis app.
         var second = await DialerProcessKit.StartAsync(_instances, "r", "restart-", database, pbx, ct);
         await second.WaitReadyAsync(ct);
+        var readyAt = DateTimeOffset.UtcNow;
         await _instances.EventuallyAsync(() => Task.FromResult(second.Output.Contains("taking back that run's", StringComparison.Ordinal)),
             "the restarted instance to take back its previous run's calls", ct);
 
@@ -66,6 +68,15 @@ public sealed class DialerRestartTests : IAsyncDisposable
         await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>(
             $"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND adopted_at IS NULL AND dialed_at > '{restartedAt:O}'::timestamptz AND agent_id = '2001' AND agent_connected_at IS NOT NULL", ct) > 0,
             "agent 2001 to be put through to a customer the restarted run dialled", ct);
+
+        // Time to recover (measured, not asserted): from the kill until the restarted run (started at once by the test, as a
+        // supervisor would without a restart delay) has taken back the calls open at the kill, as stored; the rest likewise.
+        var takenBack = await StoredMoments.AtAsync(database, $"SELECT max(adopted_at) FROM dialer_attempts WHERE campaign_id = '{campaign}'", ct);
+        var firstDial = await StoredMoments.AtAsync(database, $"SELECT min(dialed_at) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND dialed_at > {StoredMoments.Sql(killedAt)}", ct);
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "dialer: killed with SIGKILL and started again under its instance id",
+            RecoveryReport.Between(killedAt, takenBack),
+            $"from the kill until the restarted process has taken back the {openAtKill} attempt(s) open at the kill and agent 2001's line (adopted_at); the process ready at {RecoveryReport.Between(killedAt, readyAt)}; its first new dial at {RecoveryReport.Between(killedAt, firstDial)} (after the cut conversation, people stay on 30 s); one process, 8 leads"));
 
         // Every attempt open at the kill was taken back (or, its channel already gone, ended at once); none left open for the sweep.
         Assert.Equal(openAtKill, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND adopted_at IS NOT NULL", ct));
@@ -133,6 +144,7 @@ public sealed class DialerRestartTests : IAsyncDisposable
             SELECT coalesce(min(a.call_id), '') FROM dialer_attempts a JOIN dialer_ledger g ON g.call_id = a.call_id AND g.kind = 'Abandoned'
             WHERE a.campaign_id = '{campaign}' AND a.ended_at IS NULL
             """, ct) is { Length: > 0 } id ? id : null, "a person abandoned with the message, the call still up", ct);
+        var killedAt = DateTimeOffset.UtcNow;
         first.KillHard();
         var second = await DialerProcessKit.StartAsync(_instances, "m", "restart-", database, pbx, ct);
         await second.WaitReadyAsync(ct);
@@ -148,6 +160,10 @@ public sealed class DialerRestartTests : IAsyncDisposable
             $"the call ended {(endedAt - adoptedAt).TotalSeconds:0.00} s after its adoption: the {message.TotalSeconds} s message was not played whole from there");
         Assert.True(endedAt - answeredAt < TimeSpan.FromSeconds(45), "the person hung up before the dialer did: the message's end was not seen");
         Assert.Contains("is played again, whole", second.Output, StringComparison.Ordinal);
+        TestContext.Current.SendDiagnosticMessage(RecoveryReport.Write(
+            "dialer: killed with SIGKILL while an abandon message plays, started again",
+            RecoveryReport.Between(killedAt, new DateTimeOffset(DateTime.SpecifyKind(adoptedAt, DateTimeKind.Utc))),
+            "from the kill until the restarted process has taken the abandoned call back (adopted_at) and plays the message again; one process, 3 agents"));
 
         // In the ledger once: one abandon, the message it got (not counted again by the adopter); one abandoned call record.
         Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{abandoned}' AND kind IN ('Abandoned', 'LiveAnswerConnected')", ct));
