@@ -393,6 +393,30 @@ public sealed class CampaignDialer
         }
     }
 
+    /// <summary>
+    /// A person answered a call that <see cref="DialPlan.GivenUp"/> had already ended as unanswered, before the
+    /// PBX acted on the hang-up: they were hung up on with no agent and no message, so under the policy it is a
+    /// live answer abandoned. Recorded in the ledger at <paramref name="answeredAt"/> (the call's unanswered row
+    /// stays: both happened) and fed to the abandon steering as any abandon is. Returns false when the call's
+    /// live answer was already recorded.
+    /// </summary>
+    /// <param name="call">The given-up call (<see cref="AttemptResult.Call"/> of its <see cref="DialPlan.GivenUp"/> entry).</param>
+    /// <param name="answeredAt">When the answer was reported.</param>
+    public bool OnAnsweredAfterGivenUp(DialedCall call, DateTimeOffset answeredAt)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (call.LiveAnswerRecorded)
+        {
+            return false;
+        }
+
+        call.LiveAnswerRecorded = true;
+        call.Abandoned = true;
+        Ledger.RecordLiveAnswer(call, answeredAt, connectedAt: null, answeredAt - call.DialedAt);
+        SteerAllowance(answeredAt, abandoned: true);
+        return true;
+    }
+
     /// <summary>A recording was played on the call (voicemail message, broadcast message).</summary>
     public void OnMessagePlayed(string callId, DateTimeOffset at, string message) => Ledger.RecordMessagePlayed(Get(callId), at, message);
 

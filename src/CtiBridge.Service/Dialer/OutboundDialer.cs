@@ -55,6 +55,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private const string AgentArg = "dialer-agent";
     private const string AmdArg = "dialer-amd";
 
+    // How long a line given up unanswered is remembered at most, for an answer reported after the give-up (RememberGivenUp).
+    private static readonly TimeSpan GivenUpMemory = TimeSpan.FromSeconds(30);
+
     private readonly System.Threading.Channels.Channel<Func<DateTimeOffset, Task>> _work = System.Threading.Channels.Channel.CreateUnbounded<Func<DateTimeOffset, Task>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly DialerSettings _settings;
     private readonly AriClient _ari;
@@ -76,6 +79,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     private Dictionary<string, TrunkBudget> _trunks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunningCampaign> _running = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerLine> _lines = new(StringComparer.Ordinal);
+
+    // Lines given up unanswered an instant ago whose answer may still be reported (RememberGivenUp).
+    private readonly Dictionary<string, GivenUpLine> _givenUp = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agentsByChannel = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agents = new(StringComparer.Ordinal);
 
@@ -560,6 +566,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 }
 
                 await EndLineAsync(campaign, givenUp, ct).ConfigureAwait(false);
+                RememberGivenUp(campaign, givenUp.Call, now);
                 Activity.Track(_ari.Channels.HangupAsync(givenUp.Call.CallId, reason: "normal", cancellationToken: ct));
             }
 
@@ -819,9 +826,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
                 dialling.DialStatus = dial.Dialstatus;
                 break;
             case ChannelDestroyed destroyed:
+                _givenUp.Remove(destroyed.Channel.Id); // its answer, if any, was reported before its end
                 await OnChannelGoneAsync(destroyed.Channel.Id, now, destroyed.Cause).ConfigureAwait(false);
                 break;
             case StasisEnd end:
+                _givenUp.Remove(end.Channel.Id);
                 await OnChannelGoneAsync(end.Channel.Id, now, null).ConfigureAwait(false);
                 break;
             case ChannelDtmfReceived dtmf when dtmf.Digit == "1" && _lines.TryGetValue(dtmf.Channel.Id, out var pressing):
@@ -867,6 +876,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         if (!_lines.TryGetValue(callId, out var line) || line.Campaign.Dialer.Find(callId) is not { State: DialedCallState.Ringing })
         {
             Activity.Track(_ari.Channels.HangupAsync(callId, reason: "normal"));
+            if (line is null && _givenUp.Remove(callId, out var givenUp))
+            {
+                await CountAnswerAfterGiveUpAsync(givenUp, now, amdStatus).ConfigureAwait(false);
+            }
+
             return;
         }
 
@@ -933,6 +947,55 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             campaign.Dialer.OnMessagePlayed(callId, now, broadcast);
         }
 
+        await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A line given up unanswered (<see cref="DialPlan.GivenUp"/>) is remembered until Asterisk reports its channel's
+    /// end or <see cref="GivenUpMemory"/> has passed: a person may answer between the plan and Asterisk acting on the
+    /// hang-up, and must then be counted (<see cref="CountAnswerAfterGiveUpAsync"/>). Bounded: entries older than
+    /// that are dropped here, at every give-up.
+    /// </summary>
+    private void RememberGivenUp(RunningCampaign campaign, DialedCall call, DateTimeOffset now)
+    {
+        if (_givenUp.Count > 0)
+        {
+            List<string>? stale = null;
+            foreach (var (id, remembered) in _givenUp)
+            {
+                if (now - remembered.GivenUpAt >= GivenUpMemory)
+                {
+                    (stale ??= []).Add(id);
+                }
+            }
+
+            foreach (var id in stale ?? [])
+            {
+                _givenUp.Remove(id);
+            }
+        }
+
+        _givenUp[call.CallId] = new GivenUpLine(campaign, call, now);
+    }
+
+    /// <summary>
+    /// The answer of a line given up an instant before: the person was hung up on (the give-up's hang-up, and the
+    /// one just sent) with no agent and no message, an abandoned live answer under the TSR. The line is gone (its
+    /// attempt is stored as no answer and its lead scheduled for a retry), so it is counted, not served: a live
+    /// answer abandoned in the ledger, stored at once, and in this instance's figures. An AMD verdict of machine is
+    /// not a live answer; an answer with no verdict counts as a person (docs/dialer.md, "Giving up unanswered lines").
+    /// </summary>
+    private async Task CountAnswerAfterGiveUpAsync(GivenUpLine givenUp, DateTimeOffset now, string? amdStatus)
+    {
+        var campaign = givenUp.Campaign;
+        if (OutcomeClassifier.FromAmdStatus(amdStatus) != CallOutcome.HumanAnswer || !campaign.Dialer.OnAnsweredAfterGivenUp(givenUp.Call, now))
+        {
+            return;
+        }
+
+        campaign.LiveAnswers++;
+        campaign.Abandons++;
+        LogAnsweredAfterGiveUp(_logger, givenUp.Call.CallId, campaign.Definition.Id, (now - givenUp.GivenUpAt).TotalMilliseconds);
         await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
     }
 
@@ -1384,6 +1447,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     [LoggerMessage(EventId = 1440, Level = LogLevel.Debug, Message = "Call {CallId} of campaign {Campaign} given up unanswered after {RingSeconds:0.0} s: no agent would be free for its answer")]
     private static partial void LogLineGivenUp(ILogger logger, string callId, string campaign, double ringSeconds);
 
+    [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign} answered {AfterMs:0} ms after it was given up unanswered: hung up with no agent, counted as an abandoned live answer")]
+    private static partial void LogAnsweredAfterGiveUp(ILogger logger, string callId, string campaign, double afterMs);
+
     [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "Lead {LeadId} of campaign {Campaign} not dialled: its number is on a do-not-call list")]
     private static partial void LogDoNotCall(ILogger logger, string leadId, string campaign);
 
@@ -1401,4 +1467,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
     private static partial void LogWorkFailed(ILogger logger, Exception exception);
+
+    /// <summary>A line given up unanswered: its campaign, its call, and when (see <see cref="RememberGivenUp"/>).</summary>
+    private sealed record GivenUpLine(RunningCampaign Campaign, DialedCall Call, DateTimeOffset GivenUpAt);
 }

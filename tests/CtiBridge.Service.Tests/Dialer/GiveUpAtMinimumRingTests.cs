@@ -1,0 +1,260 @@
+using System.Globalization;
+using CtiBridge.Core.Dialer;
+using CtiBridge.Data.Dialer;
+using CtiBridge.PbxSim;
+using CtiBridge.Service.Dialer;
+using CtiBridge.Service.Hosting;
+using CtiBridge.Service.Tests.Hosting;
+using CtiBridge.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CtiBridge.Service.Tests.Dialer;
+
+/// <summary>
+/// Predictive mode gives up a line that has rung the 15 s legal minimum when at most one agent would be free for its
+/// answer (<see cref="DialPlan.GivenUp"/>), end to end through the service's dialer and PbxSim on one fake clock
+/// (<see cref="SteppedClock"/>). The campaign rings 30 s, so the give-up is what ends the line at 15 s; one agent,
+/// so at most one is ever free. The campaign first warms up (six people answered and served, progressive) until
+/// predictive is in effect; then the lead under test is imported.
+/// </summary>
+[Trait("Tier", "PbxSim")]
+public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 12, 1, 15, 0, 0, TimeSpan.Zero);
+    private const string Application = "dialer-giveup";
+    private const string AgentPhone = "4101";
+    private const int WarmUpLeads = 6;
+
+    private readonly SteppedClock _clock = new(Start - TimeSpan.FromSeconds(30));
+    private string _journal = null!;
+    private TestDatabase _database = null!;
+    private PbxSimulator _pbx = null!;
+    private WebApplication? _app;
+    private OutboundDialer _dialer = null!;
+    private string _campaign = null!;
+    private long _steps;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _journal = Directory.CreateTempSubdirectory("ctibridge-giveup-").FullName;
+        _database = await PostgresServer.CreateMigratedDatabaseAsync();
+        _pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
+        {
+            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = AgentPhone }],
+            Sounds = new() { ["acme-abandon"] = 3 },
+        }, _clock);
+        _pbx.Phone(AgentPhone).AnswersAfter(TimeSpan.FromMilliseconds(50));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(CancellationToken.None);
+            await _app.DisposeAsync();
+        }
+
+        await _pbx.DisposeAsync();
+        await _database.DisposeAsync();
+        Directory.Delete(_journal, recursive: true);
+    }
+
+    private static string WarmUpNumber(int i) => string.Create(CultureInfo.InvariantCulture, $"+1212555{i:D4}");
+
+    private const string LeadNumber = "+14155550999";
+
+    /// <summary>Nothing in flight: the dialer has no work in hand or records unwritten, and has read every event PbxSim sent it. Looked at twice.</summary>
+    private bool Quiet()
+    {
+        var started = _dialer.Activity.Started;
+        return _dialer.Activity.Pending == 0 && _dialer.RecordLag.Pending == 0 && _pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead
+               && _dialer.Activity.Started == started && _dialer.Activity.Pending == 0;
+    }
+
+    private Task WaitAsync(Func<bool> done, string what) =>
+        BoundedWait.WaitUntilAsync(() => Task.FromResult(done()), $"{what} (at {_clock.GetUtcNow():O}, step {_steps})", TimeSpan.FromSeconds(120),
+            async () => await SummaryAsync(), TimeSpan.FromMilliseconds(2));
+
+    /// <summary>
+    /// Moves the clock from one scheduled instant to the next, each time once nothing is in flight (or, when
+    /// <paramref name="heldRequests"/> is given, once that many ARI requests wait at PbxSim's gate), until <paramref name="done"/>.
+    /// </summary>
+    private async Task DriveAsync(string what, Func<Task<bool>> done, TimeSpan fakeLimit, int? heldRequests = null)
+    {
+        var limit = _clock.GetUtcNow() + fakeLimit;
+        while (true)
+        {
+            await WaitAsync(() => Quiet() || (heldRequests is { } held && _pbx.AriRequestsHeld >= held), "the dialer to settle");
+            if (await done())
+            {
+                return;
+            }
+
+            var next = _clock.NextDue ?? throw new InvalidOperationException($"nothing scheduled at {_clock.GetUtcNow():O}: the dialer's rounds should be");
+            if (next > limit)
+            {
+                throw new TimeoutException($"{what}: not done by {limit:O} on the fake clock (step {_steps}). {await SummaryAsync()}");
+            }
+
+            _clock.MoveTo(next);
+            _steps++;
+        }
+    }
+
+    private Task<long> CountAsync(string sql) => _database.ScalarAsync<long>(sql, Ct);
+
+    private Task<string> SummaryAsync() => _database.ScalarAsync<string>($"""
+        SELECT coalesce((SELECT string_agg(format('%s %s dialed=%s ended=%s %s abandoned=%s', call_id, phone_number, dialed_at, ended_at, outcome, abandoned), E'\n' ORDER BY attempt_id)
+                         FROM dialer_attempts WHERE campaign_id = '{_campaign}'), '')
+            || E'\nledger: ' || coalesce((SELECT string_agg(format('%s %s %s ring=%s', call_id, kind, at, ring_ms), '; ' ORDER BY at) FROM dialer_ledger WHERE campaign_id = '{_campaign}'), '')
+        """, Ct);
+
+    private sealed record Attempt(string CallId, DateTimeOffset DialedAt, DateTimeOffset? EndedAt, string? Outcome, bool Abandoned);
+
+    private async Task<List<Attempt>> AttemptsOfAsync(string number)
+    {
+        var list = new List<Attempt>();
+        await using var command = _database.DataSource.CreateCommand(
+            "SELECT call_id, dialed_at, ended_at, outcome, abandoned FROM dialer_attempts WHERE campaign_id = $1 AND phone_number = $2 ORDER BY attempt_id");
+        command.Parameters.AddWithValue(_campaign);
+        command.Parameters.AddWithValue(number);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            list.Add(new Attempt(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetBoolean(4)));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// The campaign (predictive, 30 s ring timeout, one agent), warmed up until predictive is in effect and the agent
+    /// is idle again; then the lead under test, whose customer is <paramref name="kind"/> answering after
+    /// <paramref name="ringSeconds"/>, is imported.
+    /// </summary>
+    private async Task StartWarmedUpAsync(DialledCustomerKind kind, double ringSeconds)
+    {
+        _pbx.DialledCustomers = new DialledCustomers
+        {
+            RingSeconds = 1, TalkSeconds = 2,
+            Numbers = Enumerable.Range(0, WarmUpLeads).ToDictionary(i => WarmUpNumber(i)[1..], _ => DialledCustomerKind.Person, StringComparer.Ordinal),
+        };
+        _campaign = "giveup" + Guid.NewGuid().ToString("N")[..6];
+        var store = new CampaignStore(_database.DataSource, TimeProvider.System);
+        await store.PutAsync(CampaignDefinition.Parse($$"""
+            { "id": "{{_campaign}}", "agentGroup": "sales", "mode": "Predictive", "predictiveWarmUpCalls": 0, "maxAbandonRate": 0.5,
+              "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
+              "start": "{{Start.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}}", "maxConcurrentLines": 4, "maxAttempts": 3,
+              "retrySeconds": { "noAnswer": 60, "abandoned": 60 },
+              "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 30, "wrapUpSeconds": 1,
+              "defaultTimeZone": "UTC", "windows": { "*": ["00:00-24:00"] } }
+            """), "test", Ct);
+        await ImportAsync(Enumerable.Range(0, WarmUpLeads).Select(WarmUpNumber), "warm-up.csv");
+        await store.SetStateAsync(_campaign, CampaignState.Running, "test", Ct);
+
+        var settings = PbxSimSettings.Service(_database.ConnectionString, PbxSimSettings.For(_pbx));
+        settings.Dialer = new DialerSettings
+        {
+            Enabled = true, InstanceId = "giveup-a", Application = Application, PlanIntervalSeconds = 1, CampaignRefreshSeconds = 5, RecordJournalDirectory = _journal,
+        };
+        _app = CtiBridgeHost.Build(settings, configureServices: s => s.AddKeyedSingleton<TimeProvider>(OutboundDialer.ClockServiceKey, _clock));
+        await _app.StartAsync(Ct);
+        _dialer = _app.Services.GetRequiredService<OutboundDialer>();
+        await BoundedWait.WaitUntilAsync(async () => (await _dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == _campaign), "the dialer to start the campaign", TimeSpan.FromSeconds(60));
+        await WaitAsync(Quiet, "the dialer to settle after its start");
+        var joined = await _dialer.JoinAsync(_campaign, "7101", "PJSIP/" + AgentPhone, Ct);
+        Assert.True(joined is null, $"agent 7101: {joined}");
+
+        // Six people answered, served and their talks ended (the estimator's minimum), the agent idle again.
+        await DriveAsync("the warm-up", async () =>
+            (await _dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == _campaign && s.EffectiveMode == DialingMode.Predictive && s.AgentsIdle == 1 && s.Lines == 0)
+            && await CountAsync($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{_campaign}' AND status = 'open'") == 0,
+            TimeSpan.FromMinutes(10));
+        Assert.Equal(WarmUpLeads, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'LiveAnswerConnected'"));
+
+        _pbx.DialledCustomers = new DialledCustomers
+        {
+            RingSeconds = ringSeconds, TalkSeconds = 5,
+            Numbers = new(StringComparer.Ordinal) { [LeadNumber[1..]] = kind },
+        };
+        await ImportAsync([LeadNumber], "lead.csv");
+    }
+
+    private async Task ImportAsync(IEnumerable<string> numbers, string file)
+    {
+        var csv = "phone,name\n" + string.Concat(numbers.Select(n => $"{n},Customer {n}\n"));
+        var store = new CampaignStore(_database.DataSource, TimeProvider.System);
+        await new LeadImporter(_database.DataSource, store, TimeProvider.System)
+            .ImportAsync(_campaign, new StringReader(csv), new LeadImportOptions { FileName = file, ImportedBy = "test" }, Ct);
+    }
+
+    [Fact]
+    public async Task Predictive_LineRungFifteenSecondsWithOneAgentFree_IsGivenUpAsNoAnswer_AndRetriedLater()
+    {
+        await StartWarmedUpAsync(DialledCustomerKind.NoAnswer, ringSeconds: 1);
+
+        await DriveAsync("the lead's second attempt", async () => (await AttemptsOfAsync(LeadNumber)).Count >= 2, TimeSpan.FromMinutes(5));
+        var tries = await AttemptsOfAsync(LeadNumber);
+        var first = tries[0];
+        Assert.Equal("NoAnswer", first.Outcome);
+        var rang = first.EndedAt!.Value - first.DialedAt;
+
+        // Given up at the first round after the 15 s minimum, well before the 30 s ring timeout.
+        Assert.InRange(rang, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(16));
+        Assert.False(first.Abandoned);
+        var ringMs = await _database.ScalarAsync<int>($"SELECT ring_ms FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{first.CallId}' AND kind = 'Unanswered' AND outcome = 'NoAnswer'", Ct);
+        Assert.Equal((int)rang.TotalMilliseconds, ringMs);
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'Unanswered' AND ring_ms < 15000"));
+
+        // Retried after the no-answer delay, not before, by the first round at or after it.
+        Assert.InRange(tries[1].DialedAt, first.EndedAt.Value + TimeSpan.FromSeconds(60), first.EndedAt.Value + TimeSpan.FromSeconds(61));
+    }
+
+    [Fact]
+    public async Task Predictive_PersonAnswersAsTheLineIsGivenUp_CountedAsAnAbandonedLiveAnswer()
+    {
+        // The person answers half a second after the round that gives the line up at 15 s; the give-up's hang-up is
+        // held at PbxSim until then, as when Asterisk acts on it late: the answer reaches the dialer after the give-up.
+        await StartWarmedUpAsync(DialledCustomerKind.Person, ringSeconds: 15.5);
+        var hold = _pbx.HoldAriRequests((method, path) => method == "DELETE" && path.StartsWith("/ari/channels/", StringComparison.Ordinal));
+        try
+        {
+            await DriveAsync("the line given up, its hang-up held", async () => _pbx.AriRequestsHeld >= 1 && (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: not null }],
+                TimeSpan.FromMinutes(2), heldRequests: 1);
+            var givenUp = (await AttemptsOfAsync(LeadNumber)).Single();
+            Assert.Equal("NoAnswer", givenUp.Outcome);
+            Assert.InRange(givenUp.EndedAt!.Value - givenUp.DialedAt, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(15.5) - TimeSpan.FromTicks(1));
+
+            // The answer, at 15.5 s of ringing (before the next round).
+            _clock.MoveTo(givenUp.DialedAt + TimeSpan.FromSeconds(15.5));
+            _steps++;
+
+            // The dialer read the answer and hung up (that hang-up held too).
+            await WaitAsync(() => _pbx.AriRequestsHeld >= 2 && _pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead, "the dialer to hang up the answered line");
+        }
+        finally
+        {
+            hold.Dispose();
+        }
+
+        await WaitAsync(Quiet, "the dialer to settle after the hang-up");
+        var attempt = (await AttemptsOfAsync(LeadNumber)).Single();
+
+        // The ledger, stored: the person is a live answer abandoned (no agent, no connect delay), answered at 15.5 s of ringing.
+        var explain = await SummaryAsync();
+        Assert.True(1 == await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'Abandoned' AND connect_delay_ms IS NULL AND ring_ms = 15500"), explain);
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'Abandoned'"));
+        Assert.Equal(WarmUpLeads + 1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind IN ('LiveAnswerConnected', 'Abandoned')"));
+
+        // And in the dialer's own figures and rate.
+        var stats = (await _dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == _campaign);
+        Assert.Equal(1, stats.Abandons);
+        Assert.Equal(WarmUpLeads + 1, stats.LiveAnswers);
+        Assert.Equal(1.0 / (WarmUpLeads + 1), stats.AbandonRate, 6);
+        Assert.Equal(WarmUpLeads + 1, stats.AbandonWindowLiveAnswers);
+    }
+}
