@@ -394,6 +394,13 @@ public sealed class CampaignDialer
     }
 
     /// <summary>
+    /// Something answered the call and answering-machine detection listens before <see cref="OnAnswered"/> is told
+    /// what: the call is no longer unanswered, so it is never given up (<see cref="DialPlan.GivenUp"/>); giving it up
+    /// would hang up on a person during their greeting.
+    /// </summary>
+    public void OnScreening(string callId) => Get(callId).Screening = true;
+
+    /// <summary>
     /// A person answered a call that <see cref="DialPlan.GivenUp"/> had already ended as unanswered, before the
     /// PBX acted on the hang-up: they were hung up on with no agent and no message, so under the policy it is a
     /// live answer abandoned. Recorded in the ledger at <paramref name="answeredAt"/> (the call's unanswered row
@@ -587,7 +594,7 @@ public sealed class CampaignDialer
             {
                 free--;
             }
-            else if (call.State == DialedCallState.Ringing && now - call.DialedAt >= minimum)
+            else if (call.State == DialedCallState.Ringing && !call.Screening && now - call.DialedAt >= minimum)
             {
                 (old ??= []).Add(call);
             }

@@ -57,6 +57,12 @@ public sealed class DialedCall
     /// <summary>True once the call was counted as abandoned.</summary>
     public bool Abandoned { get; internal set; }
 
+    /// <summary>
+    /// True while the call, answered, is with answering-machine detection (<see cref="CampaignDialer.OnScreening"/>):
+    /// still <see cref="DialedCallState.Ringing"/> to pacing until the verdict, but never given up as unanswered.
+    /// </summary>
+    public bool Screening { get; internal set; }
+
     /// <summary>True once its live answer (connected or abandoned) is in the ledger.</summary>
     internal bool LiveAnswerRecorded { get; set; }
 }

@@ -320,6 +320,11 @@ public sealed partial class OutboundDialer
 
         var line = new DialerLine(attempt.CallId, campaign) { ChannelName = channel.Name, AmdListening = inAmd };
         _lines[attempt.CallId] = line;
+        if (inAmd)
+        {
+            campaign.Dialer.OnScreening(attempt.CallId);
+        }
+
         if (attempt.AgentConnectedAt is not null && attempt.AgentId is { } agentId)
         {
             line.AgentId = agentId;

@@ -892,6 +892,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             // Answering-machine detection first: the channel leaves the app for the AMD context and comes
             // back with the verdict. The connect deadline starts then (the greeting is over).
             line.AmdListening = true;
+            campaign.Dialer.OnScreening(callId);
             line.Run("answering-machine detection", _logger, ct => _ari.Channels.ContinueInDialplanAsync(callId, context: amdContext, extension: "s", priority: 1, cancellationToken: ct), null, _stopping.Token);
             return;
         }

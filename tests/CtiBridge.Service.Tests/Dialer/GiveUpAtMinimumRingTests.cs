@@ -25,6 +25,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     private const string Application = "dialer-giveup";
     private const string AgentPhone = "4101";
     private const int WarmUpLeads = 6;
+    private const string AmdContext = "amd-giveup";
 
     private readonly SteppedClock _clock = new(Start - TimeSpan.FromSeconds(30));
     private string _journal = null!;
@@ -45,6 +46,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         {
             Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = AgentPhone }],
             Sounds = new() { ["acme-abandon"] = 3 },
+            Dialplan = new() { [AmdContext] = new() { ["s"] = ["AMD()", $"Stasis({Application},dialer-amd,${{AMDSTATUS}},${{AMDCAUSE}})"] } },
         }, _clock);
         _pbx.Phone(AgentPhone).AnswersAfter(TimeSpan.FromMilliseconds(50));
     }
@@ -136,11 +138,11 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     /// is idle again; then the lead under test, whose customer is <paramref name="kind"/> answering after
     /// <paramref name="ringSeconds"/>, is imported.
     /// </summary>
-    private async Task StartWarmedUpAsync(DialledCustomerKind kind, double ringSeconds)
+    private async Task StartWarmedUpAsync(DialledCustomerKind kind, double ringSeconds, double? amdSeconds = null)
     {
         _pbx.DialledCustomers = new DialledCustomers
         {
-            RingSeconds = 1, TalkSeconds = 2,
+            RingSeconds = 1, TalkSeconds = 2 + (amdSeconds ?? 0), AmdSeconds = amdSeconds ?? 2.5,
             Numbers = Enumerable.Range(0, WarmUpLeads).ToDictionary(i => WarmUpNumber(i)[1..], _ => DialledCustomerKind.Person, StringComparer.Ordinal),
         };
         _campaign = "giveup" + Guid.NewGuid().ToString("N")[..6];
@@ -160,6 +162,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         settings.Dialer = new DialerSettings
         {
             Enabled = true, InstanceId = "giveup-a", Application = Application, PlanIntervalSeconds = 1, CampaignRefreshSeconds = 5, RecordJournalDirectory = _journal,
+            AmdContext = amdSeconds is null ? null : AmdContext,
         };
         _app = CtiBridgeHost.Build(settings, configureServices: s => s.AddKeyedSingleton<TimeProvider>(OutboundDialer.ClockServiceKey, _clock));
         await _app.StartAsync(Ct);
@@ -178,7 +181,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
 
         _pbx.DialledCustomers = new DialledCustomers
         {
-            RingSeconds = ringSeconds, TalkSeconds = 5,
+            RingSeconds = ringSeconds, TalkSeconds = 5 + (amdSeconds ?? 0), AmdSeconds = amdSeconds ?? 2.5,
             Numbers = new(StringComparer.Ordinal) { [LeadNumber[1..]] = kind },
         };
         await ImportAsync([LeadNumber], "lead.csv");
@@ -197,7 +200,8 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     {
         await StartWarmedUpAsync(DialledCustomerKind.NoAnswer, ringSeconds: 1);
 
-        await DriveAsync("the lead's second attempt", async () => (await AttemptsOfAsync(LeadNumber)).Count >= 2, TimeSpan.FromMinutes(5));
+        // Until the second attempt is given up too (nothing left up when the host stops).
+        await DriveAsync("the lead's second attempt", async () => (await AttemptsOfAsync(LeadNumber)) is { Count: >= 2 } all && all.TrueForAll(a => a.EndedAt is not null), TimeSpan.FromMinutes(5));
         var tries = await AttemptsOfAsync(LeadNumber);
         var first = tries[0];
         Assert.Equal("NoAnswer", first.Outcome);
@@ -256,5 +260,21 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         Assert.Equal(WarmUpLeads + 1, stats.LiveAnswers);
         Assert.Equal(1.0 / (WarmUpLeads + 1), stats.AbandonRate, 6);
         Assert.Equal(WarmUpLeads + 1, stats.AbandonWindowLiveAnswers);
+    }
+
+    [Fact]
+    public async Task Predictive_AnsweredLineUnderAnsweringMachineDetectionAtFifteenSeconds_IsNotGivenUp_ThePersonIsServed()
+    {
+        // Answered at 13 s; AMD listens 4 s, so at the 15 s round the line is answered but still "ringing" to pacing.
+        await StartWarmedUpAsync(DialledCustomerKind.Person, ringSeconds: 13, amdSeconds: 4);
+
+        await DriveAsync("the lead's attempt to end", async () => (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: not null }], TimeSpan.FromMinutes(2));
+        var attempt = (await AttemptsOfAsync(LeadNumber)).Single();
+        var explain = await SummaryAsync();
+        Assert.True(attempt.Outcome == "HumanAnswer", explain);
+        Assert.False(attempt.Abandoned, explain);
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_attempts WHERE call_id = '{attempt.CallId}' AND agent_connected_at IS NOT NULL"));
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'LiveAnswerConnected'"));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'Unanswered'"));
     }
 }
