@@ -532,6 +532,47 @@ public sealed class CampaignDialer
         return Math.Max(0, inFlight - agents.Ready);
     }
 
+    /// <summary>
+    /// How many lines may be at risk of abandon (ringing or waiting beyond the ready agents) within an abandon budget of
+    /// <paramref name="budget"/>: never fewer than the budget itself (each line counted as an abandon: safe whatever
+    /// happens), and more when the ringing ones' abandons, each answered with the campaign's live-answer probability
+    /// <paramref name="liveAnswerProbability"/>, stay within the budget at <see cref="AbandonBoundSigmas"/> standard
+    /// deviations: <c>W + R·p + z·√(R·p·(1−p)) ≤ budget</c>, with <paramref name="waitingAtRisk"/> people already
+    /// answered and waiting beyond the ready agents (W, each a likely abandon) and R ringing lines. Counting every
+    /// ringing line as an abandon cost predictive 13.5 occupancy points at p 0.15 / 60 s in the simulation
+    /// (docs/benchmarks.md, "The abandon budget"); a person is only an abandon if they answer and no agent frees in time.
+    /// </summary>
+    /// <param name="budget">Abandons that still fit for this dialer.</param>
+    /// <param name="waitingAtRisk">Answered people waiting beyond the ready agents.</param>
+    /// <param name="liveAnswerProbability">The estimated live-answer probability; 0 (no estimate yet) counts every line as an abandon.</param>
+    public static int MostLinesAtRisk(int budget, int waitingAtRisk, double liveAnswerProbability)
+    {
+        if (liveAnswerProbability <= 0 || liveAnswerProbability >= 1)
+        {
+            return budget;
+        }
+
+        var p = liveAnswerProbability;
+        var room = budget - waitingAtRisk;
+        if (room <= 0)
+        {
+            return budget;
+        }
+
+        // R·p + z·√(R·p·q) ≤ room, solved for x = √R: p·x² + z·√(p·q)·x − room ≤ 0.
+        var b = AbandonBoundSigmas * Math.Sqrt(p * (1 - p));
+        var x = (-b + Math.Sqrt((b * b) + (4 * p * room))) / (2 * p);
+        var ringing = (int)Math.Min(Math.Floor((x * x) + 1e-9), int.MaxValue - waitingAtRisk);
+        return Math.Max(budget, waitingAtRisk + ringing);
+    }
+
+    /// <summary>
+    /// Standard deviations of margin on the ringing lines' abandons within the abandon budget: one-sided, the lines at
+    /// risk at a moment hold more live answers than the budget with a probability of about 0.13 %, and even then each is
+    /// an abandon only if no busy agent comes free within the connect deadline.
+    /// </summary>
+    public const double AbandonBoundSigmas = 3;
+
     private DialingMode EffectiveMode(DateTimeOffset now, AgentSnapshot agents, int? abandonBudget)
     {
         var mode = Campaign.Mode;
@@ -679,8 +720,10 @@ public sealed class CampaignDialer
         var wanted = pacing.LinesToDial(context);
         if (EnforceAbandonLimit && abandonBudget is { } budget && mode is (DialingMode.Power or DialingMode.Predictive))
         {
-            // Lines beyond the ready agents may each end abandoned: never more of them than the budget left to this dialer.
-            wanted = Math.Min(wanted, budget + agents.Ready - lines.Count);
+            // Lines beyond the ready agents may end abandoned: never more of them than the budget left to this dialer
+            // can carry (MostLinesAtRisk).
+            var waiting = lines.Count(l => l.State == DialedCallState.WaitingForAgent);
+            wanted = Math.Min(wanted, MostLinesAtRisk(budget, Math.Max(0, waiting - agents.Ready), Estimator.LiveAnswerProbability) + agents.Ready - lines.Count);
         }
 
         return Math.Clamp(wanted, 0, available);

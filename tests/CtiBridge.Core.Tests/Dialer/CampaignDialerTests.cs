@@ -239,6 +239,38 @@ public sealed class CampaignDialerTests
     }
 
     [Theory]
+    [InlineData(2, 0, 0.2, 2)] // small budgets: every line counted as an abandon is the larger allowance
+    [InlineData(28, 0, 0.15, 111)] // 111 × 0.15 + 3 √(111 × 0.1275) = 27.94; 112 lines: 28.14
+    [InlineData(28, 5, 0.15, 91)] // five answered people waiting use five of the budget for sure
+    [InlineData(28, 0, 0, 28)] // no estimate yet: every line an abandon
+    [InlineData(28, 30, 0.15, 28)] // more waiting than the budget: no ringing line beyond it
+    [InlineData(-1, 0, 0.3, -1)]
+    public void MostLinesAtRisk_TheBudgetOrTheRingingLinesWithinItAtThreeSigmas(int budget, int waiting, double p, int expected)
+    {
+        Assert.Equal(expected, CampaignDialer.MostLinesAtRisk(budget, waiting, p));
+    }
+
+    [Fact]
+    public void MostLinesAtRisk_NeverBelowTheBudget_AndTheBoundHolds()
+    {
+        var random = new Random(7);
+        for (var i = 0; i < 2000; i++)
+        {
+            var budget = random.Next(-1, 400);
+            var waiting = random.Next(0, 40);
+            var p = random.NextDouble();
+            var most = CampaignDialer.MostLinesAtRisk(budget, waiting, p);
+            Assert.True(most >= budget, $"budget {budget}, waiting {waiting}, p {p}: {most}");
+            if (most > budget)
+            {
+                var ringing = most - waiting;
+                var bound = waiting + (ringing * p) + (CampaignDialer.AbandonBoundSigmas * Math.Sqrt(ringing * p * (1 - p)));
+                Assert.True(bound <= budget + 1e-6, $"budget {budget}, waiting {waiting}, p {p}: {most} lines bound {bound}");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(100, 2, 100, 2, 1.0309)] // 3 of 101 is under 3 %, 4 of 102 is not
     [InlineData(259, 7, 259, 7, 0.7938)] // FiveHundredLeadsFakeClockTests at the end: no room for another
     [InlineData(1000, 10, 330, 9, 0.9278)] // the smaller of the two tallies counts

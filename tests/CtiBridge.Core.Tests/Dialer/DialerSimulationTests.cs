@@ -261,6 +261,7 @@ public sealed class DialerSimulationTests(ITestOutputHelper output)
             ("no give-up", () => new SimulatedPacing(DialingMode.Predictive, GiveUpRingingLines: false)),
             ("ring timeout 15 s, no give-up", () => new SimulatedPacing(DialingMode.Predictive, RingTimeout: TimeSpan.FromSeconds(15), GiveUpRingingLines: false)),
             ("share 0.92", () => new SimulatedPacing(DialingMode.Predictive, TargetShareOfLimit: 0.92)),
+            ("no abandon budget", () => new SimulatedPacing(DialingMode.Predictive, AbandonBudget: false)),
         ];
         var chosen = Environment.GetEnvironmentVariable("CTIBRIDGE_DIALER_VARIANTS") is { Length: > 0 } names
             ? names.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)

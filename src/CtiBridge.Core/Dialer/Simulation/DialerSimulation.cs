@@ -67,7 +67,8 @@ public sealed record DialerScenario
 /// given up as unanswered, the person who would have answered later included (never under the policy's 15 s).
 /// </param>
 /// <param name="GiveUpRingingLines">For Predictive: give up lines past the minimum ring time when no agent would be free for their answer (campaigns: true).</param>
-public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true, Func<ISimulationForesight, IPacingStrategy>? Foresight = null, bool FatesKnownAhead = false, TimeSpan? RingTimeout = null, bool GiveUpRingingLines = true)
+/// <param name="AbandonBudget">Power and predictive: pace within the abandon budget the service gives one dialer instance alone, as campaigns do (the abandons that still fit; docs/dialer.md, "The compliance ledger across instances"); false: the ledger's guard alone, as before 2026-12-01.</param>
+public sealed record SimulatedPacing(DialingMode Mode, double PowerRatio = 1, bool EnforceAbandonLimit = true, IPacingStrategy? Strategy = null, int EstimatorWindow = 1000, double? TargetShareOfLimit = null, bool SteerOnHeadroom = true, Func<ISimulationForesight, IPacingStrategy>? Foresight = null, bool FatesKnownAhead = false, TimeSpan? RingTimeout = null, bool GiveUpRingingLines = true, bool AbandonBudget = true)
 {
     /// <summary>A label for tables.</summary>
     public override string ToString() => Mode == DialingMode.Power
@@ -219,6 +220,8 @@ public static class DialerSimulation
         private int _abandons;
         private long _dials;
 
+        private readonly bool _abandonBudget;
+
         public SimulationRun(DialerScenario scenario, SimulatedPacing pacing)
         {
             _s = scenario;
@@ -254,6 +257,7 @@ public static class DialerSimulation
             };
             _dialer.SteerOnHeadroom = pacing.SteerOnHeadroom;
             _dialer.GiveUpRingingLines = pacing.GiveUpRingingLines;
+            _abandonBudget = pacing.AbandonBudget;
             if (pacing.TargetShareOfLimit is { } share)
             {
                 _dialer.TargetShareOfLimit = share;
@@ -477,7 +481,16 @@ public static class DialerSimulation
             var snapshot = new AgentSnapshot(_s.Agents, _ready.Count, busy);
             _dialerTime.Start();
 
-            var plan = _dialer.Plan(At(_now), snapshot, FreshLeads(), NoDoNotCall);
+            // The service's abandon budget as one instance alone gets it (OutboundDialer, TrunkLines.AbandonBudgetAsync):
+            // the abandons that still fit, with no other instance's lines at risk.
+            int? budget = null;
+            if (_abandonBudget)
+            {
+                var ledger = _dialer.Ledger;
+                budget = (int)Math.Clamp(Math.Floor(ComplianceLedger.AbandonsThatFit(ledger.Policy, ledger.Measured(At(_now)), ledger.Rolling(At(_now))) + 1e-9), -1, int.MaxValue);
+            }
+
+            var plan = _dialer.Plan(At(_now), snapshot, FreshLeads(), NoDoNotCall, abandonBudget: budget);
             _dialerTime.Stop();
             foreach (var givenUp in plan.GivenUp)
             {
