@@ -133,7 +133,7 @@ public sealed partial class LockSessionWatch : IAsyncDisposable
     /// <summary>Why the lease was lost, once it was.</summary>
     public string? LostReason { get; private set; }
 
-    /// <summary>Checks sent so far (diagnostics and tests).</summary>
+    /// <summary>Checks sent so far, each counted once its slow and expiry timers are set (diagnostics and tests).</summary>
     public int ChecksSent => Volatile.Read(ref _checksSent);
 
     /// <summary>Checks answered with the lock held so far.</summary>
@@ -165,7 +165,6 @@ public sealed partial class LockSessionWatch : IAsyncDisposable
                     return;
                 }
 
-                Interlocked.Increment(ref _checksSent);
                 var command = new NpgsqlCommand(NamedQueries.Get("lock_session_check"), _session);
                 command.Parameters.AddWithValue("key", _key);
                 var check = command.ExecuteScalarAsync(stop);
@@ -230,6 +229,10 @@ public sealed partial class LockSessionWatch : IAsyncDisposable
         var remaining = _timing.Validity - _clock.GetElapsedTime(_provenAt);
         var expiry = Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _clock, timers.Token);
         var slow = Task.Delay(_timing.SlowCheck, _clock, timers.Token);
+
+        // Counted once both timers run: a test on a fake clock waits for the count before moving the clock, and a move
+        // made before the slow timer existed would never fire it (the CI run of 2026-12-01 06:35 waited 30 s for it).
+        Interlocked.Increment(ref _checksSent);
         try
         {
             var first = await Task.WhenAny(check, slow, expiry).ConfigureAwait(false);
