@@ -245,6 +245,12 @@ public sealed class ComplianceLedger
     }
 
     /// <summary>
+    /// An abandon budget in whole abandons from <see cref="AbandonsThatFit"/>: rounded down (with a tolerance for
+    /// floating-point error, so an exact fit counts), and −1 at the lowest (already over the limit).
+    /// </summary>
+    public static int WholeAbandons(double abandonsThatFit) => (int)Math.Clamp(Math.Floor(abandonsThatFit + 1e-9), -1, int.MaxValue);
+
+    /// <summary>
     /// How many more abandons fit under the limit of <paramref name="policy"/>, given the measured tally and the
     /// rolling window's, if no other live answer came: an abandon adds one abandon and one live answer, so k more fit
     /// while <c>A + k ≤ limit × (L + k)</c>, i.e. <c>k ≤ (limit × L − A) / (1 − limit)</c> (the smaller of the two

@@ -325,7 +325,7 @@ public sealed class TrunkLease : IAsyncDisposable
         var figures = await AbandonFiguresAsync(campaignId, now - policy.AbandonWindow, now - LeadHopper.ClaimLease, cancellationToken).ConfigureAwait(false);
         var measured = ledger.CampaignStart is not { } start || now - start < policy.AbandonWindow ? figures.ToDate : figures.InWindow;
         var fit = ComplianceLedger.AbandonsThatFit(policy, measured, figures.InWindow) - figures.ExposedElsewhere - unstoredAbandons;
-        return (int)Math.Clamp(Math.Floor(fit + 1e-9), -1, int.MaxValue);
+        return ComplianceLedger.WholeAbandons(fit);
     }
 
     /// <summary>

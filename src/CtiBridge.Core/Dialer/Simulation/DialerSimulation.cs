@@ -487,7 +487,7 @@ public static class DialerSimulation
             if (_abandonBudget)
             {
                 var ledger = _dialer.Ledger;
-                budget = (int)Math.Clamp(Math.Floor(ComplianceLedger.AbandonsThatFit(ledger.Policy, ledger.Measured(At(_now)), ledger.Rolling(At(_now))) + 1e-9), -1, int.MaxValue);
+                budget = ComplianceLedger.WholeAbandons(ComplianceLedger.AbandonsThatFit(ledger.Policy, ledger.Measured(At(_now)), ledger.Rolling(At(_now))));
             }
 
             var plan = _dialer.Plan(At(_now), snapshot, FreshLeads(), NoDoNotCall, abandonBudget: budget);
