@@ -162,6 +162,29 @@ public sealed record Campaign
     /// <summary>Lines per logged-in agent in voice broadcast with "press 1".</summary>
     public double BroadcastLinesPerAgent { get; init; } = 5;
 
+    /// <summary>
+    /// Predictive: whether lines that rang <see cref="GiveUpAfterRinging"/> unanswered are given up (hung up as no answer,
+    /// retried later) when at most <see cref="GiveUpWhenAgentsFreeAtMost"/> agents would be free for their answer; false:
+    /// every line rings to <see cref="RingTimeout"/>. Other modes never give a line up early.
+    /// </summary>
+    public bool GiveUpUnanswered { get; init; } = true;
+
+    /// <summary>Predictive give-up: how long a line must have rung first; null = the policy's minimum ring time (never under 15 s).</summary>
+    public TimeSpan? GiveUpAfter { get; init; }
+
+    /// <summary>Predictive give-up: lines are given up only when at most this many agents are free for answers beyond those waiting (0: only when none is).</summary>
+    public int GiveUpWhenAgentsFreeAtMost { get; init; } = 1;
+
+    /// <summary>The ring time after which predictive may give a line up: <see cref="GiveUpAfter"/>, else the policy's minimum ring time, never under 15 s.</summary>
+    public TimeSpan GiveUpAfterRinging => GiveUpAfter ?? MinimumRingBeforeGiveUp(Policy);
+
+    /// <summary>The least a line rings before it may be given up under <paramref name="policy"/>: its minimum ring time, never under 15 s.</summary>
+    public static TimeSpan MinimumRingBeforeGiveUp(CompliancePolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.MinimumRingTime < TimeSpan.FromSeconds(15) ? TimeSpan.FromSeconds(15) : policy.MinimumRingTime;
+    }
+
     /// <summary>Every problem with the campaign, each naming the setting and the bad value; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -244,6 +267,24 @@ public sealed record Campaign
         if (RingTimeout < Policy.MinimumRingTime)
         {
             Bad($"RingTimeout {RingTimeout.TotalSeconds} s is shorter than the {Policy.Name} minimum ring time of {Policy.MinimumRingTime.TotalSeconds} s");
+        }
+
+        if (GiveUpAfter is { } giveUpAfter)
+        {
+            var least = MinimumRingBeforeGiveUp(Policy);
+            if (!(giveUpAfter >= least))
+            {
+                Bad($"GiveUpAfter {giveUpAfter.TotalSeconds} s is shorter than the {least.TotalSeconds} s a line must ring before it is given up ({Policy.Name} minimum ring time, never under 15 s)");
+            }
+            else if (giveUpAfter >= RingTimeout)
+            {
+                Bad($"GiveUpAfter {giveUpAfter.TotalSeconds} s is not shorter than RingTimeout {RingTimeout.TotalSeconds} s: no line would ever be given up (set GiveUpUnanswered to false for that)");
+            }
+        }
+
+        if (GiveUpWhenAgentsFreeAtMost < 0)
+        {
+            Bad($"GiveUpWhenAgentsFreeAtMost must not be negative (was {GiveUpWhenAgentsFreeAtMost})");
         }
 
         if (LostReplyGrace <= TimeSpan.Zero)

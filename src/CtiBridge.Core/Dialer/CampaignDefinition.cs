@@ -98,6 +98,15 @@ public sealed class CampaignDefinition
     /// <summary>Dial timeout in seconds (at least the policy's 15 s).</summary>
     public double RingTimeoutSeconds { get; set; } = 26;
 
+    /// <summary>Predictive: give up lines that rang <see cref="GiveUpAfterSeconds"/> unanswered when few agents are free (default true); false: every line rings to the ring timeout.</summary>
+    public bool GiveUpUnanswered { get; set; } = true;
+
+    /// <summary>Predictive give-up: ring time before a line may be given up, in seconds; null = the policy's minimum ring time (15 s under the TSR). At least that, and below <see cref="RingTimeoutSeconds"/>.</summary>
+    public double? GiveUpAfterSeconds { get; set; }
+
+    /// <summary>Predictive give-up: only when at most this many agents are free for answers beyond those waiting (default 1; 0 = only when none is).</summary>
+    public int GiveUpWhenAgentsFreeAtMost { get; set; } = 1;
+
     /// <summary>Predictive warm-up results.</summary>
     public int PredictiveWarmUpCalls { get; set; } = 50;
 
@@ -235,6 +244,11 @@ public sealed class CampaignDefinition
             Bad($"previewSeconds must be between 1 and 3600 (was {PreviewSeconds})");
         }
 
+        if (GiveUpAfterSeconds is { } giveUpSeconds && !(double.IsFinite(giveUpSeconds) && giveUpSeconds <= 3600))
+        {
+            Bad($"giveUpAfterSeconds must be a number of seconds up to 3600 (was {giveUpSeconds})");
+        }
+
         if (!(PressOneWaitSeconds >= 0 && PressOneWaitSeconds <= 3600))
         {
             Bad($"pressOneWaitSeconds must be between 0 and 3600 (was {PressOneWaitSeconds})");
@@ -277,6 +291,9 @@ public sealed class CampaignDefinition
             Machines = Machines,
             MachineMessage = MachineMessage,
             RingTimeout = TimeSpan.FromSeconds(RingTimeoutSeconds),
+            GiveUpUnanswered = GiveUpUnanswered,
+            GiveUpAfter = GiveUpAfterSeconds is { } giveUpAfter && double.IsFinite(giveUpAfter) ? TimeSpan.FromSeconds(giveUpAfter) : null,
+            GiveUpWhenAgentsFreeAtMost = GiveUpWhenAgentsFreeAtMost,
             PredictiveWarmUpCalls = PredictiveWarmUpCalls,
             BroadcastLinesPerAgent = BroadcastLinesPerAgent,
         };

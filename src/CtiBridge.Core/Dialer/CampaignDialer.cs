@@ -107,8 +107,8 @@ public sealed class CampaignDialer
 
     /// <summary>
     /// Predictive mode gives up lines that have rung the minimum ring time when no agent would be free
-    /// for their answer (<see cref="DialPlan.GivenUp"/>). Simulations switch it off to measure the
-    /// pacing without it; campaigns: true.
+    /// for their answer (<see cref="DialPlan.GivenUp"/>), if the campaign's <see cref="Campaign.GiveUpUnanswered"/>
+    /// allows it. Simulations switch it off to measure the pacing without it; campaigns: true.
     /// </summary>
     internal bool GiveUpRingingLines { get; set; } = true;
 
@@ -165,7 +165,7 @@ public sealed class CampaignDialer
         var released = ReleaseLostLines(now);
         var mode = EffectiveMode(now, agents, abandonBudget);
         _lastMode = mode;
-        var givenUp = mode == DialingMode.Predictive && GiveUpRingingLines ? GiveUpRinging(now, agents) : [];
+        var givenUp = mode == DialingMode.Predictive && GiveUpRingingLines && Campaign.GiveUpUnanswered ? GiveUpRinging(now, agents) : [];
         var paced = LinesWanted(now, agents, mode, abandonBudget);
         var wanted = paced;
         if (sharedLinesLeft is { } shared)
@@ -401,27 +401,48 @@ public sealed class CampaignDialer
     public void OnScreening(string callId) => Get(callId).Screening = true;
 
     /// <summary>
-    /// A person answered a call that <see cref="DialPlan.GivenUp"/> had already ended as unanswered, before the
-    /// PBX acted on the hang-up: they were hung up on with no agent and no message, so under the policy it is a
-    /// live answer abandoned. Recorded in the ledger at <paramref name="answeredAt"/> (the call's unanswered row
-    /// stays: both happened) and fed to the abandon steering as any abandon is. Returns false when the call's
-    /// live answer was already recorded.
+    /// The PBX reported that the call was answered and the dialer has not handled the report yet (it comes next, with
+    /// <see cref="OnAnswered"/>): the call is never given up (<see cref="DialPlan.GivenUp"/>) meanwhile, since hanging up
+    /// now would hang up on a person who answered; handled, they get an agent or the abandon message as any live answer.
+    /// Ignored for a call that is not up here or no longer ringing.
     /// </summary>
-    /// <param name="call">The given-up call (<see cref="AttemptResult.Call"/> of its <see cref="DialPlan.GivenUp"/> entry).</param>
-    /// <param name="answeredAt">When the answer was reported.</param>
-    public bool OnAnsweredAfterGivenUp(DialedCall call, DateTimeOffset answeredAt)
+    public void OnAnswerReported(string callId)
     {
-        ArgumentNullException.ThrowIfNull(call);
+        if (_calls.TryGetValue(callId, out var call) && call.State == DialedCallState.Ringing)
+        {
+            call.AnswerReported = true;
+        }
+    }
+
+    /// <summary>
+    /// A person answered a call that <see cref="DialPlan.GivenUp"/> had already ended as unanswered, and the report came
+    /// after the give-up's hang-up was sent: Asterisk hangs the channel up as soon as that request arrives (ARI's
+    /// <c>DELETE /channels/{id}</c> is an immediate soft hang-up that nothing revokes), so the person is hung up on with no
+    /// agent and no message, a live answer abandoned under the policy. Recorded in the ledger at <paramref name="answeredAt"/>
+    /// (no message played; the call's unanswered row stays: both happened) and fed to the abandon steering as any abandon
+    /// is. Returns the attempt as it really ended (a person answered, abandoned, ended at <paramref name="answeredAt"/>)
+    /// with its lead as after any abandon (<see cref="RetryDelays.Abandoned"/>), to replace what the give-up stored; null
+    /// when the call's live answer was already recorded.
+    /// </summary>
+    /// <param name="givenUp">The give-up's result (an entry of <see cref="DialPlan.GivenUp"/>).</param>
+    /// <param name="answeredAt">When the answer was reported.</param>
+    public AttemptResult? OnAnsweredAfterGivenUp(AttemptResult givenUp, DateTimeOffset answeredAt)
+    {
+        ArgumentNullException.ThrowIfNull(givenUp);
+        var call = givenUp.Call;
         if (call.LiveAnswerRecorded)
         {
-            return false;
+            return null;
         }
 
+        var at = answeredAt < givenUp.EndedAt ? givenUp.EndedAt : answeredAt;
+        call.AnsweredAt = at;
+        call.AnsweredBy = CallOutcome.HumanAnswer;
         call.LiveAnswerRecorded = true;
         call.Abandoned = true;
-        Ledger.RecordLiveAnswer(call, answeredAt, connectedAt: null, answeredAt - call.DialedAt);
-        SteerAllowance(answeredAt, abandoned: true);
-        return true;
+        Ledger.RecordLiveAnswer(call, at, connectedAt: null, at - call.DialedAt);
+        SteerAllowance(at, abandoned: true);
+        return new AttemptResult(call, CallOutcome.HumanAnswer, at, LeadRetryPolicy.AfterAttempt(Campaign, call.Lead, CallOutcome.HumanAnswer, at, abandoned: true));
     }
 
     /// <summary>A recording was played on the call (voicemail message, broadcast message).</summary>
@@ -603,16 +624,18 @@ public sealed class CampaignDialer
     }
 
     /// <summary>
-    /// Predictive: ends (as unanswered) the lines that have rung at least the policy's minimum ring time
-    /// (never under 15 s) when at most one agent is free for answers beyond those already waiting (ready,
-    /// or ending wrap-up within the connect deadline). A person answering such a line in its last seconds of
-    /// ringing would likely find nobody and count as abandoned; giving it up turns that risk into a no-answer
-    /// retried later, so pacing can dial closer to the agents' releases. With two or more agents free the
-    /// lines ring on to the ring timeout. Measured in docs/benchmarks.md ("Giving up unanswered lines").
+    /// Predictive: ends (as unanswered) the lines that have rung at least <see cref="Campaign.GiveUpAfterRinging"/> (the
+    /// policy's minimum ring time by default, never under 15 s) when at most <see cref="Campaign.GiveUpWhenAgentsFreeAtMost"/>
+    /// (one by default) agents are free for answers beyond those already waiting (ready, or ending wrap-up within the
+    /// connect deadline). A person answering such a line in its last seconds of ringing would likely find nobody and
+    /// count as abandoned; giving it up turns that risk into a no-answer retried later, so pacing can dial closer to
+    /// the agents' releases. With more agents free the lines ring on to the ring timeout. A line whose answer was
+    /// reported (<see cref="OnAnswerReported"/>) or is with answering-machine detection is never given up. Measured in
+    /// docs/benchmarks.md ("Giving up unanswered lines").
     /// </summary>
     private List<AttemptResult> GiveUpRinging(DateTimeOffset now, AgentSnapshot agents)
     {
-        var minimum = Campaign.Policy.MinimumRingTime < TimeSpan.FromSeconds(15) ? TimeSpan.FromSeconds(15) : Campaign.Policy.MinimumRingTime;
+        var minimum = Campaign.GiveUpAfterRinging;
         if (minimum >= Campaign.RingTimeout)
         {
             return [];
@@ -635,14 +658,15 @@ public sealed class CampaignDialer
             {
                 free--;
             }
-            else if (call.State == DialedCallState.Ringing && !call.Screening && now - call.DialedAt >= minimum)
+            else if (call.State == DialedCallState.Ringing && !call.Screening && !call.AnswerReported && now - call.DialedAt >= minimum)
             {
                 (old ??= []).Add(call);
             }
         }
 
-        // Two free agents or more: the old lines ring on (measured: giving up also then, or only with none free, costs occupancy).
-        if (old is null || free >= 2)
+        // More agents free: the old lines ring on (measured at 50 agents: the default of at most one free gains most; giving
+        // up also with more free, or only with none free, costs occupancy; docs/benchmarks.md).
+        if (old is null || free > Campaign.GiveUpWhenAgentsFreeAtMost)
         {
             return [];
         }

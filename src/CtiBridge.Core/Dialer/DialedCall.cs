@@ -63,6 +63,12 @@ public sealed class DialedCall
     /// </summary>
     public bool Screening { get; internal set; }
 
+    /// <summary>
+    /// True once the PBX reported its answer and the report waits to be handled (<see cref="CampaignDialer.OnAnswerReported"/>):
+    /// still <see cref="DialedCallState.Ringing"/> until <see cref="CampaignDialer.OnAnswered"/>, but never given up as unanswered.
+    /// </summary>
+    public bool AnswerReported { get; internal set; }
+
     /// <summary>True once its live answer (connected or abandoned) is in the ledger.</summary>
     internal bool LiveAnswerRecorded { get; set; }
 }

@@ -18,6 +18,11 @@ public sealed record StoredAttemptEnd(AttemptResult Result, string? AgentId, int
 /// <param name="FirstRowAt">The campaign's first ledger row (any ledger), if any.</param>
 public sealed record LedgerElsewhere(AbandonTally ToDate, AbandonTally InWindow, DateTimeOffset? FirstRowAt);
 
+/// <summary>What <see cref="AttemptLog.AnsweredAfterGiveUpAsync"/> changed.</summary>
+/// <param name="AttemptCorrected">The attempt was stored again as a person answered and abandoned (false: it was no longer as the give-up stored it).</param>
+/// <param name="LeadRescheduled">The lead was rescheduled as after an abandon (false: it had changed since the give-up and is left as it is).</param>
+public sealed record GivenUpAnswerStored(bool AttemptCorrected, bool LeadRescheduled);
+
 /// <summary>A stored dial attempt, as a disposition needs it.</summary>
 /// <param name="CallId">The call id.</param>
 /// <param name="CampaignId">The campaign.</param>
@@ -150,6 +155,70 @@ public sealed class AttemptLog(NpgsqlDataSource dataSource, string instanceId, T
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A person answered a line just after the dialer gave it up (<see cref="CampaignDialer.OnAnsweredAfterGivenUp"/>): the
+    /// attempt stored by the give-up is replaced by how it really ended (<paramref name="answered"/>: a person answered,
+    /// abandoned), its lead is rescheduled as <paramref name="answered"/> says if it is still as the give-up left it, and the
+    /// ledger rows not yet stored (<paramref name="ledgerRows"/>: the abandon) are appended, in one transaction.
+    /// </summary>
+    /// <param name="givenUp">The give-up's result, as it was stored.</param>
+    /// <param name="answered">The attempt as it really ended, with its lead.</param>
+    /// <param name="campaignId">The campaign.</param>
+    /// <param name="ledgerRows">The campaign's ledger rows counted and not yet stored.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    public async Task<GivenUpAnswerStored> AnsweredAfterGiveUpAsync(
+        AttemptResult givenUp, AttemptResult answered, string campaignId, IReadOnlyList<LedgerEntry> ledgerRows, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(givenUp);
+        ArgumentNullException.ThrowIfNull(answered);
+        ArgumentNullException.ThrowIfNull(ledgerRows);
+        ArgumentException.ThrowIfNullOrEmpty(campaignId);
+        if (answered.Call.CallId != givenUp.Call.CallId || answered.Call.AnsweredAt is not { } answeredAt)
+        {
+            throw new ArgumentException($"call {answered.Call.CallId} is not the answered call of the given-up call {givenUp.Call.CallId}", nameof(answered));
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        int attempts;
+        await using (var command = new NpgsqlCommand(NamedQueries.Get("dialer_attempt_answered_after_give_up"), connection, transaction))
+        {
+            command.Parameters.AddWithValue("call_id", answered.Call.CallId);
+            command.Parameters.AddWithValue("answered_at", answeredAt);
+            command.Parameters.AddWithValue("ended_at", answered.EndedAt);
+            command.Parameters.AddWithValue("given_up_outcome", givenUp.Outcome.ToString());
+            attempts = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var leads = 0;
+        if (attempts == 1)
+        {
+            var (was, lead) = (givenUp.UpdatedLead, answered.UpdatedLead);
+            await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_lead_after_given_up_answer"), connection, transaction);
+            command.Parameters.AddWithValue("lead_id", long.Parse(lead.Id, CultureInfo.InvariantCulture));
+            command.Parameters.AddWithValue("campaign_id", campaignId);
+            command.Parameters.AddWithValue("status", StatusText(lead.Status));
+            command.Parameters.AddWithValue("attempts", lead.Attempts);
+            command.Parameters.AddWithValue("next_attempt_at", NpgsqlDbType.TimestampTz, (object?)lead.NextAttemptAt ?? DBNull.Value);
+            command.Parameters.AddWithValue("last_outcome", NpgsqlDbType.Text, (object?)lead.LastOutcome?.ToString() ?? DBNull.Value);
+            command.Parameters.AddWithValue("was_status", StatusText(was.Status));
+            command.Parameters.AddWithValue("was_last_outcome", NpgsqlDbType.Text, (object?)was.LastOutcome?.ToString() ?? DBNull.Value);
+            command.Parameters.AddWithValue("was_next_attempt_at", NpgsqlDbType.TimestampTz, (object?)was.NextAttemptAt ?? DBNull.Value);
+            command.Parameters.AddWithValue("now", timeProvider.GetUtcNow());
+            leads = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (ledgerRows.Count > 0)
+        {
+            await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_ledger_append"), connection, transaction);
+            AddLedgerParameters(command, campaignId, ledgerRows);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new GivenUpAnswerStored(attempts == 1, leads == 1);
     }
 
     /// <summary>Appends compliance-ledger rows (the domain ledger's new entries) for the campaign.</summary>

@@ -185,9 +185,17 @@ public sealed partial class OutboundDialer
             {
                 // Only the adopted channels are ours: the dead instance, restarted under the same app, has its own
                 // (judged on the loop, where the dialer's maps live).
-                Post(now => message is StasisStart again && !_lines.ContainsKey(again.Channel.Id) && !_agentsByChannel.ContainsKey(again.Channel.Id)
-                    ? Task.CompletedTask
-                    : OnEventAsync(message, now));
+                NoteAnswerRead(message);
+                Post(now =>
+                {
+                    if (message is StasisStart again && !_lines.ContainsKey(again.Channel.Id) && !_agentsByChannel.ContainsKey(again.Channel.Id))
+                    {
+                        _answersRead.TryRemove(again.Channel.Id, out _);
+                        return Task.CompletedTask;
+                    }
+
+                    return OnEventAsync(message, now);
+                });
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -82,6 +82,10 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
     // Lines given up unanswered an instant ago whose answer may still be reported (RememberGivenUp).
     private readonly Dictionary<string, GivenUpLine> _givenUp = new(StringComparer.Ordinal);
+
+    // Customers' answers (StasisStart) read off an events connection and not yet handled on the loop, written by the
+    // readers: a plan never gives up such a line (NoteAnswerRead; docs/dialer.md "Giving up unanswered lines").
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _answersRead = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agentsByChannel = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DialerAgent> _agents = new(StringComparer.Ordinal);
 
@@ -372,6 +376,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         {
             await foreach (var message in _events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                NoteAnswerRead(message);
                 Post(now => OnEventAsync(message, now));
                 if (message is not AriEventGap)
                 {
@@ -542,7 +547,28 @@ public sealed partial class OutboundDialer : IAsyncDisposable
         try
         {
             var blocked = await _doNotCall.BlockedAmongAsync(campaign.Definition.Id, [.. leads.Select(l => l.Lead.PhoneNumber)], ct).ConfigureAwait(false);
+
+            // Answers read while this round awaited the database are not given up (no await from here to their hang-ups).
+            foreach (var answered in _answersRead.Keys)
+            {
+                campaign.Dialer.OnAnswerReported(answered);
+            }
+
             var plan = campaign.Dialer.Plan(now, snapshot, leads.Select(l => l.Lead), blocked, trunk is null ? null : available, abandonBudget);
+
+            // The give-ups' hang-ups go out first, before anything is stored: each moment in between is one in which the
+            // person may answer and then be hung up on (the answer cannot be served once the hang-up is on its way).
+            foreach (var givenUp in plan.GivenUp)
+            {
+                if (_lines.TryGetValue(givenUp.Call.CallId, out var givenUpLine))
+                {
+                    givenUpLine.HungUpByDialer = true;
+                }
+
+                RememberGivenUp(campaign, givenUp, now);
+                Activity.Track(_ari.Channels.HangupAsync(givenUp.Call.CallId, reason: "normal", cancellationToken: ct));
+            }
+
             skipped = plan.Skipped;
             foreach (var lost in plan.Released)
             {
@@ -558,16 +584,9 @@ public sealed partial class OutboundDialer : IAsyncDisposable
 
             foreach (var givenUp in plan.GivenUp)
             {
-                // Rang the minimum ring time with no agent free for its answer: ended as unanswered, then hung up.
+                // Rang the minimum ring time with no agent free for its answer: hung up above, stored as unanswered.
                 LogLineGivenUp(_logger, givenUp.Call.CallId, campaign.Definition.Id, (givenUp.EndedAt - givenUp.Call.DialedAt).TotalSeconds);
-                if (_lines.TryGetValue(givenUp.Call.CallId, out var givenUpLine))
-                {
-                    givenUpLine.HungUpByDialer = true;
-                }
-
                 await EndLineAsync(campaign, givenUp, ct).ConfigureAwait(false);
-                RememberGivenUp(campaign, givenUp.Call, now);
-                Activity.Track(_ari.Channels.HangupAsync(givenUp.Call.CallId, reason: "normal", cancellationToken: ct));
             }
 
             if (trunk is not null)
@@ -799,8 +818,26 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }), _stopping.Token);
     }
 
+    /// <summary>
+    /// On an events reader, before the event is posted to the loop: a customer's answer is noted at once, so a plan that
+    /// runs before the answer is handled does not give that line up (<see cref="CampaignDialer.OnAnswerReported"/>). The
+    /// answer then gets an agent or the abandon message as any other; a give-up would have hung up on the person.
+    /// </summary>
+    private void NoteAnswerRead(Message message)
+    {
+        if (message is StasisStart start && start.Args.Count > 0 && start.Args[0] == CustomerArg)
+        {
+            _answersRead.TryAdd(start.Channel.Id, 0);
+        }
+    }
+
     private async Task OnEventAsync(Message message, DateTimeOffset now)
     {
+        if (message is StasisStart handled)
+        {
+            _answersRead.TryRemove(handled.Channel.Id, out _);
+        }
+
         if (_leaseLost)
         {
             return; // these calls may be a survivor's now: not acted on (OutboundDialer.LeaseLoss)
@@ -957,7 +994,7 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     /// hang-up, and must then be counted (<see cref="CountAnswerAfterGiveUpAsync"/>). Bounded: entries older than
     /// that are dropped here, at every give-up.
     /// </summary>
-    private void RememberGivenUp(RunningCampaign campaign, DialedCall call, DateTimeOffset now)
+    private void RememberGivenUp(RunningCampaign campaign, AttemptResult givenUp, DateTimeOffset now)
     {
         if (_givenUp.Count > 0)
         {
@@ -976,28 +1013,51 @@ public sealed partial class OutboundDialer : IAsyncDisposable
             }
         }
 
-        _givenUp[call.CallId] = new GivenUpLine(campaign, call, now);
+        _givenUp[givenUp.Call.CallId] = new GivenUpLine(campaign, givenUp, now);
     }
 
     /// <summary>
-    /// The answer of a line given up an instant before: the person was hung up on (the give-up's hang-up, and the
-    /// one just sent) with no agent and no message, an abandoned live answer under the TSR. The line is gone (its
-    /// attempt is stored as no answer and its lead scheduled for a retry), so it is counted, not served: a live
-    /// answer abandoned in the ledger, stored at once, and in this instance's figures. An AMD verdict of machine is
-    /// not a live answer; an answer with no verdict counts as a person (docs/dialer.md, "Giving up unanswered lines").
+    /// The answer of a line given up an instant before, reported after the give-up's hang-up was sent. Asterisk hangs a
+    /// channel up the moment that request arrives (<c>DELETE /channels/{id}</c> is an immediate soft hang-up, and nothing
+    /// in ARI revokes it), and here it arrived within the event's and the request's own transit of the answer: the person
+    /// is hung up on at once, so neither an agent nor the abandon message can reach them (a playback asked for now finds
+    /// the channel gone or leaving Stasis). What is left is to record it as it was, the same way as any abandoned live
+    /// answer: the ledger counts a live answer abandoned, once, with no message played; the attempt is stored again as a
+    /// person answered and abandoned; the lead is rescheduled as after any abandon (unless it changed meanwhile); the call
+    /// record says abandoned. An AMD verdict of machine is not a live answer; an answer with no verdict counts as a person
+    /// (docs/dialer.md, "Giving up unanswered lines").
     /// </summary>
     private async Task CountAnswerAfterGiveUpAsync(GivenUpLine givenUp, DateTimeOffset now, string? amdStatus)
     {
         var campaign = givenUp.Campaign;
-        if (OutcomeClassifier.FromAmdStatus(amdStatus) != CallOutcome.HumanAnswer || !campaign.Dialer.OnAnsweredAfterGivenUp(givenUp.Call, now))
+        if (OutcomeClassifier.FromAmdStatus(amdStatus) != CallOutcome.HumanAnswer || campaign.Dialer.OnAnsweredAfterGivenUp(givenUp.Result, now) is not { } answered)
         {
             return;
         }
 
         campaign.LiveAnswers++;
         campaign.Abandons++;
-        LogAnsweredAfterGiveUp(_logger, givenUp.Call.CallId, campaign.Definition.Id, (now - givenUp.GivenUpAt).TotalMilliseconds);
-        await FlushLedgerAsync(campaign, _stopping.Token).ConfigureAwait(false);
+        var callId = answered.Call.CallId;
+        LogAnsweredAfterGiveUp(_logger, callId, campaign.Definition.Id, (now - givenUp.GivenUpAt).TotalMilliseconds);
+
+        // The ledger's new rows (this abandon) with the attempt's and the lead's correction, in one transaction.
+        var entries = campaign.Dialer.Ledger.Entries;
+        var counted = entries.Count;
+        IReadOnlyList<LedgerEntry> unstored = counted > campaign.LedgerWritten ? [.. entries.Skip(campaign.LedgerWritten)] : [];
+        var stored = await _attempts.AnsweredAfterGiveUpAsync(givenUp.Result, answered, campaign.Definition.Id, unstored, _stopping.Token).ConfigureAwait(false);
+        campaign.LedgerWritten = Math.Max(campaign.LedgerWritten, counted);
+        if (!stored.LeadRescheduled)
+        {
+            LogGivenUpLeadNotRescheduled(_logger, callId, campaign.Definition.Id, answered.Call.LeadId);
+        }
+
+        // The call row again, a revision up: a person answered and nobody (no agent, no message) was put through.
+        var facts = new DialerCallFacts(campaign.Definition.Id, campaign.Definition.CallerId, null, null, null, null, null, HungUpByDialer: true, AsteriskServerName);
+        HandRecord(DialerCallRecords.Call(answered, facts, revision: 1));
+        foreach (var leg in DialerCallRecords.Legs(answered, facts))
+        {
+            HandRecord(leg);
+        }
     }
 
     private async Task AbandonIfStillWaitingAsync(DialerLine line, DateTimeOffset now)
@@ -1448,8 +1508,11 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     [LoggerMessage(EventId = 1440, Level = LogLevel.Debug, Message = "Call {CallId} of campaign {Campaign} given up unanswered after {RingSeconds:0.0} s: no agent would be free for its answer")]
     private static partial void LogLineGivenUp(ILogger logger, string callId, string campaign, double ringSeconds);
 
-    [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign} answered {AfterMs:0} ms after it was given up unanswered: hung up with no agent, counted as an abandoned live answer")]
+    [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign} answered {AfterMs:0} ms after its give-up's hang-up was sent: hung up with no agent and no message, counted as an abandoned live answer")]
     private static partial void LogAnsweredAfterGiveUp(ILogger logger, string callId, string campaign, double afterMs);
+
+    [LoggerMessage(EventId = 1600, Level = LogLevel.Warning, Message = "Call {CallId} of campaign {Campaign}: answered after it was given up; its attempt is stored as abandoned, but lead {LeadId} had changed since the give-up (dialled again, moved, recycled or closed) and is left as it is")]
+    private static partial void LogGivenUpLeadNotRescheduled(ILogger logger, string callId, string campaign, string leadId);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "Lead {LeadId} of campaign {Campaign} not dialled: its number is on a do-not-call list")]
     private static partial void LogDoNotCall(ILogger logger, string leadId, string campaign);
@@ -1469,6 +1532,6 @@ public sealed partial class OutboundDialer : IAsyncDisposable
     [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "Dialer step failed; continuing")]
     private static partial void LogWorkFailed(ILogger logger, Exception exception);
 
-    /// <summary>A line given up unanswered: its campaign, its call, and when (see <see cref="RememberGivenUp"/>).</summary>
-    private sealed record GivenUpLine(RunningCampaign Campaign, DialedCall Call, DateTimeOffset GivenUpAt);
+    /// <summary>A line given up unanswered: its campaign, the give-up's result (as stored), and when (see <see cref="RememberGivenUp"/>).</summary>
+    private sealed record GivenUpLine(RunningCampaign Campaign, AttemptResult Result, DateTimeOffset GivenUpAt);
 }

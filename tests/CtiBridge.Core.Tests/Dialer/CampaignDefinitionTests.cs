@@ -80,6 +80,31 @@ public sealed class CampaignDefinitionTests
     }
 
     [Fact]
+    public void Parse_GiveUpSettings_ReachTheCampaign_DefaultsGiveUpAtThePolicyMinimumWithAtMostOneAgentFree()
+    {
+        const string Common = """ "id": "g", "agentGroup": "sales", "callerId": "+18005550100", "trunkPrefix": "PJSIP/x/", "abandonMessage": "m" """;
+        var defaults = CampaignDefinition.Parse("{" + Common + "}").Campaign;
+        var set = CampaignDefinition.Parse("{" + Common + """, "giveUpUnanswered": false, "giveUpAfterSeconds": 18.5, "giveUpWhenAgentsFreeAtMost": 0 }""").Campaign;
+
+        Assert.Equal((true, (TimeSpan?)null, 1, TimeSpan.FromSeconds(15)), (defaults.GiveUpUnanswered, defaults.GiveUpAfter, defaults.GiveUpWhenAgentsFreeAtMost, defaults.GiveUpAfterRinging));
+        Assert.Equal((false, (TimeSpan?)TimeSpan.FromSeconds(18.5), 0, TimeSpan.FromSeconds(18.5)), (set.GiveUpUnanswered, set.GiveUpAfter, set.GiveUpWhenAgentsFreeAtMost, set.GiveUpAfterRinging));
+        Assert.Contains("\"giveUpUnanswered\": false", CampaignDefinition.Parse("{" + Common + """, "giveUpUnanswered": false }""").ToJson(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(""" "giveUpAfterSeconds": 10 """, "GiveUpAfter 10 s is shorter than the 15 s")]
+    [InlineData(""" "giveUpAfterSeconds": 26 """, "GiveUpAfter 26 s is not shorter than RingTimeout 26 s")]
+    [InlineData(""" "giveUpAfterSeconds": 5000 """, "giveUpAfterSeconds must be a number of seconds up to 3600 (was 5000)")]
+    [InlineData(""" "giveUpWhenAgentsFreeAtMost": -1 """, "GiveUpWhenAgentsFreeAtMost must not be negative (was -1)")]
+    public void Parse_BadGiveUpSetting_NamesIt(string field, string problem)
+    {
+        var ex = Assert.Throws<DialerConfigurationException>(() => CampaignDefinition.Parse(
+            """{ "id": "g", "agentGroup": "sales", "callerId": "+18005550100", "trunkPrefix": "PJSIP/x/", "abandonMessage": "m", """ + field + "}"));
+
+        Assert.Contains(ex.Errors, e => e.Contains(problem, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Parse_UnknownFieldOrBrokenJson_NamesIt()
     {
         var unknown = Assert.Throws<DialerConfigurationException>(() => CampaignDefinition.Parse("""{ "id": "a", "maxLine": 3 }"""));

@@ -189,6 +189,97 @@ public sealed class CampaignDialerTests
         Assert.Equal(0, dialer.Ledger.ShortRings);
     }
 
+    [Fact]
+    public void Plan_PredictiveWithGiveUpTurnedOff_LinesRungTheMinimumRingTimeRingOn()
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100) with { GiveUpUnanswered = false }, Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var start = Now.AddHours(1);
+        var dialled = dialer.Plan(start, Ready(5, busy: 15), Leads(100, from: 5000), NoDnc).Orders.Select(o => o.Call.CallId).ToHashSet();
+        Assert.NotEmpty(dialled);
+
+        // No agent free at all, rung 15 s and 25 s: still ringing (the ring timeout, 26 s, ends them at Asterisk).
+        foreach (var rung in new[] { 15, 25 })
+        {
+            var plan = dialer.Plan(start.AddSeconds(rung), Ready(0, busy: 20), [], NoDnc);
+            Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
+            Assert.Empty(plan.GivenUp);
+        }
+
+        Assert.True(dialled.IsSubsetOf(dialer.Calls.Select(c => c.CallId)));
+        Assert.Equal(0, dialer.Ledger.Entries.Count(e => e.Kind == LedgerEntryKind.Unanswered && dialled.Contains(e.CallId)));
+    }
+
+    [Theory]
+    [InlineData(19.9, 0, false)] // before the campaign's 20 s
+    [InlineData(20, 1, false)] // one agent free, the campaign gives up only with none
+    [InlineData(20, 0, true)]
+    public void Plan_PredictiveGiveUpAfterTwentySecondsWithNoAgentFree_AsTheCampaignSays(double rung, int ready, bool givenUp)
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100) with { GiveUpAfter = TimeSpan.FromSeconds(20), GiveUpWhenAgentsFreeAtMost = 0 }, Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var start = Now.AddHours(1);
+        var dialled = dialer.Plan(start, Ready(5, busy: 15), Leads(100, from: 5000), NoDnc).Orders.Select(o => o.Call.CallId).ToHashSet();
+        Assert.NotEmpty(dialled);
+
+        var plan = dialer.Plan(start.AddSeconds(rung), Ready(ready, busy: 20 - ready), [], NoDnc);
+
+        Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
+        Assert.Equal(givenUp ? dialled : [], plan.GivenUp.Select(g => g.Call.CallId).ToHashSet());
+        Assert.All(plan.GivenUp, g => Assert.Equal(start.AddSeconds(rung), g.EndedAt));
+    }
+
+    [Fact]
+    public void Plan_PredictiveLineWhoseAnswerWasReported_IsNotGivenUp_AndIsAnsweredAfterwards()
+    {
+        var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var start = Now.AddHours(1);
+        var dialled = dialer.Plan(start, Ready(5, busy: 15), Leads(100, from: 5000), NoDnc).Orders.Select(o => o.Call.CallId).ToList();
+        Assert.True(dialled.Count >= 2, $"{dialled.Count} dialled");
+        var answered = dialled[0];
+
+        // The answer was read, not yet handled, when the round that would give the lines up runs.
+        dialer.OnAnswerReported(answered);
+        var plan = dialer.Plan(start.AddSeconds(15), Ready(1, busy: 19), [], NoDnc);
+
+        Assert.Equal(dialled.Skip(1).ToHashSet(), plan.GivenUp.Select(g => g.Call.CallId).ToHashSet());
+        dialer.OnAnswered(answered, start.AddSeconds(15.1), CallOutcome.HumanAnswer);
+        Assert.Equal(DialedCallState.WaitingForAgent, dialer.Find(answered)!.State);
+        Assert.DoesNotContain(dialer.Ledger.Entries, e => e.CallId == answered && e.Kind == LedgerEntryKind.Unanswered);
+    }
+
+    [Fact]
+    public void OnAnsweredAfterGivenUp_TheAttemptBecomesAnAbandonedLiveAnswer_LeadRetriedAfterTheAbandonDelay_CountedOnce()
+    {
+        var campaign = Campaign(lines: 100) with { Retry = new RetryDelays { NoAnswer = TimeSpan.FromMinutes(30), Abandoned = TimeSpan.FromHours(3) } };
+        var dialer = new CampaignDialer(campaign, Zones());
+        WarmUp(dialer, 200, liveEvery: 5);
+        var start = Now.AddHours(1);
+        Assert.NotEmpty(dialer.Plan(start, Ready(5, busy: 15), Leads(100, from: 5000), NoDnc).Orders);
+        var givenUp = dialer.Plan(start.AddSeconds(15), Ready(0, busy: 20), [], NoDnc).GivenUp[0];
+        Assert.Equal(start.AddSeconds(15) + TimeSpan.FromMinutes(30), givenUp.UpdatedLead.NextAttemptAt);
+        var abandonsBefore = dialer.Ledger.CampaignToDate.Abandons;
+
+        var answered = dialer.OnAnsweredAfterGivenUp(givenUp, start.AddSeconds(15.4));
+
+        Assert.NotNull(answered);
+        Assert.Equal((CallOutcome.HumanAnswer, start.AddSeconds(15.4)), (answered.Outcome, answered.EndedAt));
+        Assert.True(answered.Call.Abandoned);
+        Assert.Equal((CallOutcome?)CallOutcome.HumanAnswer, answered.Call.AnsweredBy);
+        Assert.Equal(start.AddSeconds(15.4), answered.Call.AnsweredAt);
+        Assert.Equal(start.AddSeconds(15.4) + TimeSpan.FromHours(3), answered.UpdatedLead.NextAttemptAt);
+        Assert.Equal((givenUp.UpdatedLead.Attempts, LeadStatus.Open), (answered.UpdatedLead.Attempts, answered.UpdatedLead.Status));
+        Assert.Equal(abandonsBefore + 1, dialer.Ledger.CampaignToDate.Abandons);
+        var row = Assert.Single(dialer.Ledger.Entries, e => e.CallId == givenUp.Call.CallId && e.Kind == LedgerEntryKind.Abandoned);
+        Assert.Equal(TimeSpan.FromSeconds(15.4), row.RingTime);
+        Assert.DoesNotContain(dialer.Ledger.Entries, e => e.CallId == givenUp.Call.CallId && e.Kind == LedgerEntryKind.MessagePlayed);
+
+        // Reported twice (the answer of a machine-detection round trip, say): counted once.
+        Assert.Null(dialer.OnAnsweredAfterGivenUp(givenUp, start.AddSeconds(16)));
+        Assert.Equal(abandonsBefore + 1, dialer.Ledger.CampaignToDate.Abandons);
+    }
+
     [Theory]
     [InlineData(DialingMode.Progressive)]
     [InlineData(DialingMode.Power)]

@@ -8,6 +8,7 @@ using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -16,7 +17,7 @@ namespace CtiBridge.Service.Tests.Dialer;
 /// answer (<see cref="DialPlan.GivenUp"/>), end to end through the service's dialer and PbxSim on one fake clock
 /// (<see cref="SteppedClock"/>). The campaign rings 30 s, so the give-up is what ends the line at 15 s; one agent,
 /// so at most one is ever free. The campaign first warms up (six people answered and served, progressive) until
-/// predictive is in effect; then the lead under test is imported.
+/// predictive is in effect; then the lead under test is imported. A no-answer is retried after 60 s, an abandon after 120 s.
 /// </summary>
 [Trait("Tier", "PbxSim")]
 public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
@@ -89,7 +90,8 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         var limit = _clock.GetUtcNow() + fakeLimit;
         while (true)
         {
-            await WaitAsync(() => Quiet() || (heldRequests is { } held && _pbx.AriRequestsHeld >= held), "the dialer to settle");
+            // With requests held: once the held ones are all the dialer has in hand.
+            await WaitAsync(() => Quiet() || (heldRequests is { } held && _pbx.AriRequestsHeld >= held && _dialer.Activity.Pending <= _pbx.AriRequestsHeld), "the dialer to settle");
             if (await done())
             {
                 return;
@@ -138,7 +140,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     /// is idle again; then the lead under test, whose customer is <paramref name="kind"/> answering after
     /// <paramref name="ringSeconds"/>, is imported.
     /// </summary>
-    private async Task StartWarmedUpAsync(DialledCustomerKind kind, double ringSeconds, double? amdSeconds = null)
+    private async Task StartWarmedUpAsync(DialledCustomerKind kind, double ringSeconds, double? amdSeconds = null, double talkSeconds = 5, string campaignExtra = "")
     {
         _pbx.DialledCustomers = new DialledCustomers
         {
@@ -148,10 +150,10 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         _campaign = "giveup" + Guid.NewGuid().ToString("N")[..6];
         var store = new CampaignStore(_database.DataSource, TimeProvider.System);
         await store.PutAsync(CampaignDefinition.Parse($$"""
-            { "id": "{{_campaign}}", "agentGroup": "sales", "mode": "Predictive", "predictiveWarmUpCalls": 0, "maxAbandonRate": 0.5,
+            { {{campaignExtra}} "id": "{{_campaign}}", "agentGroup": "sales", "mode": "Predictive", "predictiveWarmUpCalls": 0, "maxAbandonRate": 0.5,
               "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
               "start": "{{Start.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}}", "maxConcurrentLines": 4, "maxAttempts": 3,
-              "retrySeconds": { "noAnswer": 60, "abandoned": 60 },
+              "retrySeconds": { "noAnswer": 60, "abandoned": 120 },
               "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 30, "wrapUpSeconds": 1,
               "defaultTimeZone": "UTC", "windows": { "*": ["00:00-24:00"] } }
             """), "test", Ct);
@@ -181,7 +183,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
 
         _pbx.DialledCustomers = new DialledCustomers
         {
-            RingSeconds = ringSeconds, TalkSeconds = 5 + (amdSeconds ?? 0), AmdSeconds = amdSeconds ?? 2.5,
+            RingSeconds = ringSeconds, TalkSeconds = talkSeconds + (amdSeconds ?? 0), AmdSeconds = amdSeconds ?? 2.5,
             Numbers = new(StringComparer.Ordinal) { [LeadNumber[1..]] = kind },
         };
         await ImportAsync([LeadNumber], "lead.csv");
@@ -218,11 +220,34 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         Assert.InRange(tries[1].DialedAt, first.EndedAt.Value + TimeSpan.FromSeconds(60), first.EndedAt.Value + TimeSpan.FromSeconds(61));
     }
 
+    private sealed record LeadRow(int Attempts, string Status, DateTimeOffset? NextAttemptAt, string? LastOutcome);
+
+    private async Task<LeadRow> LeadAsync(string number)
+    {
+        await using var command = _database.DataSource.CreateCommand(
+            "SELECT attempts, status, next_attempt_at, last_outcome FROM dialer_leads WHERE campaign_id = $1 AND phone_number = $2");
+        command.Parameters.AddWithValue(_campaign);
+        command.Parameters.AddWithValue(number);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct), $"no lead {number}");
+        return new LeadRow(reader.GetInt32(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+    }
+
+    private async Task<DateTimeOffset?> AnsweredAtAsync(string callId)
+    {
+        await using var command = _database.DataSource.CreateCommand("SELECT answered_at FROM dialer_attempts WHERE call_id = $1");
+        command.Parameters.AddWithValue(callId);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct), $"no attempt {callId}");
+        return reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
+    }
+
     [Fact]
-    public async Task Predictive_PersonAnswersAsTheLineIsGivenUp_CountedAsAnAbandonedLiveAnswer()
+    public async Task Predictive_PersonAnswersAfterTheGiveUpsHangUpWasSent_StoredAsAnAbandonedLiveAnswerWithoutMessage_LeadRetriedAsAfterAnAbandon()
     {
         // The person answers half a second after the round that gives the line up at 15 s; the give-up's hang-up is
-        // held at PbxSim until then, as when Asterisk acts on it late: the answer reaches the dialer after the give-up.
+        // held at PbxSim until then, as when Asterisk acts on it late: the answer reaches the dialer after the hang-up
+        // was sent. On Asterisk that hang-up is an immediate soft hang-up (docs/dialer.md): nothing can be played.
         await StartWarmedUpAsync(DialledCustomerKind.Person, ringSeconds: 15.5);
         var hold = _pbx.HoldAriRequests((method, path) => method == "DELETE" && path.StartsWith("/ari/channels/", StringComparison.Ordinal));
         try
@@ -247,12 +272,23 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
 
         await WaitAsync(Quiet, "the dialer to settle after the hang-up");
         var attempt = (await AttemptsOfAsync(LeadNumber)).Single();
-
-        // The ledger, stored: the person is a live answer abandoned (no agent, no connect delay), answered at 15.5 s of ringing.
         var explain = await SummaryAsync();
+        var answeredAt = attempt.DialedAt + TimeSpan.FromSeconds(15.5);
+
+        // The ledger, stored: the person is a live answer abandoned (no agent, no connect delay), answered at 15.5 s of
+        // ringing, counted once; no message (none could be played), and the give-up's unanswered row stays.
         Assert.True(1 == await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'Abandoned' AND connect_delay_ms IS NULL AND ring_ms = 15500"), explain);
         Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'Abandoned'"));
         Assert.Equal(WarmUpLeads + 1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind IN ('LiveAnswerConnected', 'Abandoned')"));
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'MessagePlayed'"));
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'Unanswered'"));
+
+        // The attempt as it really ended: a person answered, abandoned, at the answer; the lead retried as after an abandon.
+        Assert.True(attempt is { Outcome: "HumanAnswer", Abandoned: true }, explain);
+        Assert.Equal(answeredAt, await AnsweredAtAsync(attempt.CallId));
+        Assert.Equal(answeredAt, attempt.EndedAt);
+        Assert.Equal(new LeadRow(1, "open", answeredAt + TimeSpan.FromSeconds(120), "HumanAnswer"), await LeadAsync(LeadNumber));
+        Assert.Equal("abandoned", await _database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{attempt.CallId}'", Ct));
 
         // And in the dialer's own figures and rate.
         var stats = (await _dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == _campaign);
@@ -260,6 +296,74 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         Assert.Equal(WarmUpLeads + 1, stats.LiveAnswers);
         Assert.Equal(1.0 / (WarmUpLeads + 1), stats.AbandonRate, 6);
         Assert.Equal(WarmUpLeads + 1, stats.AbandonWindowLiveAnswers);
+    }
+
+    [Fact]
+    public async Task Predictive_PersonAnswersWhileTheRoundThatWouldGiveTheLineUpRuns_LineNotGivenUp_ThePersonHearsTheAbandonMessage()
+    {
+        // The round at 15 s of ringing waits for the campaign's lock (held here, as a busy database would make it wait);
+        // meanwhile the agent hangs up and the person answers, and the dialer reads both. The round must not give the
+        // line up: the person then waits the 2 s for an agent and hears the abandon message, as any abandoned live answer.
+        await StartWarmedUpAsync(DialledCustomerKind.Person, ringSeconds: 15.2, talkSeconds: 60);
+        await DriveAsync("the lead's line to ring 14 s", async () => (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: null } ringing] && _clock.GetUtcNow() >= ringing.DialedAt + TimeSpan.FromSeconds(14),
+            TimeSpan.FromMinutes(2));
+        var dialled = (await AttemptsOfAsync(LeadNumber)).Single();
+        Assert.Equal(dialled.DialedAt + TimeSpan.FromSeconds(15), _clock.NextDue); // the round that would give it up
+
+        await using (var blocker = await _database.DataSource.OpenConnectionAsync(Ct))
+        {
+            await using var transaction = await blocker.BeginTransactionAsync(Ct);
+            await using (var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", blocker, transaction))
+            {
+                take.Parameters.AddWithValue("ctibridge-dialer-campaign:" + _campaign);
+                await take.ExecuteNonQueryAsync(Ct);
+            }
+
+            _clock.MoveTo(dialled.DialedAt + TimeSpan.FromSeconds(15));
+            _steps++;
+            await BoundedWait.WaitUntilAsync(
+                async () => await CountAsync("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") >= 1,
+                "the round at 15 s to wait for the campaign's lock", TimeSpan.FromSeconds(60));
+
+            var read = _dialer.Activity.EventsRead;
+            _pbx.Phone(AgentPhone).Hangup();
+            _clock.MoveTo(dialled.DialedAt + TimeSpan.FromSeconds(15.2));
+            _steps++;
+            await WaitAsync(() => _dialer.Activity.EventsRead > read && _pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead, "the dialer to read the agent's hang-up and the answer");
+            await transaction.CommitAsync(Ct);
+        }
+
+        await DriveAsync("the lead's attempt to end", async () => (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: not null }], TimeSpan.FromMinutes(2));
+        var attempt = (await AttemptsOfAsync(LeadNumber)).Single();
+        var explain = await SummaryAsync();
+        var answeredAt = attempt.DialedAt + TimeSpan.FromSeconds(15.2);
+
+        // Not given up: answered, abandoned after the 2 s connect deadline, and the message played to its end (3 s) before
+        // the dialer hung up.
+        Assert.True(attempt is { Outcome: "HumanAnswer", Abandoned: true }, explain);
+        Assert.Equal(answeredAt, await AnsweredAtAsync(attempt.CallId));
+        Assert.True(attempt.EndedAt >= answeredAt + TimeSpan.FromSeconds(5), explain);
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'Unanswered'"));
+        Assert.True(1 == await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'Abandoned' AND ring_ms = 15200"), explain);
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'Abandoned'"));
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'MessagePlayed' AND message = 'acme-abandon' AND at = '{answeredAt + TimeSpan.FromSeconds(2):O}'"));
+        Assert.Equal(new LeadRow(1, "open", attempt.EndedAt + TimeSpan.FromSeconds(120), "HumanAnswer"), await LeadAsync(LeadNumber));
+        Assert.Equal("abandoned", await _database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{attempt.CallId}'", Ct));
+    }
+
+    [Fact]
+    public async Task Predictive_GiveUpTurnedOff_LineRingsToTheRingTimeout()
+    {
+        await StartWarmedUpAsync(DialledCustomerKind.NoAnswer, ringSeconds: 1, campaignExtra: """ "giveUpUnanswered": false, """);
+
+        await DriveAsync("the lead's first attempt to end", async () => (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: not null }, ..], TimeSpan.FromMinutes(2));
+        var first = (await AttemptsOfAsync(LeadNumber))[0];
+        var explain = await SummaryAsync();
+
+        // Rang to the 30 s ring timeout at PbxSim, which ended it (no answer), with the one agent idle all along.
+        Assert.True(first.Outcome == "NoAnswer", explain);
+        Assert.InRange(first.EndedAt!.Value - first.DialedAt, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(31));
+        Assert.Equal(30000, await _database.ScalarAsync<int>($"SELECT ring_ms FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{first.CallId}' AND kind = 'Unanswered'", Ct));
     }
 
     [Fact]
