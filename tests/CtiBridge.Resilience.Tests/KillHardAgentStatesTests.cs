@@ -1,11 +1,4 @@
-using System.Net.Http.Json;
-using CtiBridge.Data.Access;
-using CtiBridge.PbxSim;
-using CtiBridge.Service.CallControl;
 using CtiBridge.Service.Http;
-using CtiBridge.Service.Tests.CallControl;
-using CtiBridge.Service.Tests.Hosting;
-using CtiBridge.TestSupport;
 
 namespace CtiBridge.Resilience.Tests;
 
@@ -21,68 +14,52 @@ namespace CtiBridge.Resilience.Tests;
 /// Bounded: every wait has a limit; the processes are killed on the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
-public sealed class KillHardAgentStatesTests : IAsyncDisposable
+public sealed class KillHardAgentStatesTests
 {
     // Long enough to outlast the steps between 2002's call end and the takeover on a loaded machine, short
     // enough to see it end on the standby within the waits' bound.
     private static readonly TimeSpan WrapUp = TimeSpan.FromSeconds(25);
 
-    private readonly HaProcesses _instances = new("ctibridge-kill-agents-", TimeSpan.FromSeconds(90));
-
     [Fact]
     public async Task ActiveProcessKilledHard_EveryAgentsStateIsTheSameOnTheStandby_AndItsTimeHasNoHole()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        // The shipped dialplan (asterisk-config/extensions.conf), as in KillHardTests.
-        var (dialplan, globals) = ExtensionsConf.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "asterisk-config", "extensions.conf"), ct));
-        var options = new PbxSimOptions
+        await using var rig = await KillHardRig.StartAsync("kill-agents", [.. AgentIds.Zip(Phones)], TimeSpan.FromSeconds(90), ct, settings =>
         {
-            Dialplan = dialplan,
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-carrier" }],
-        };
-        foreach (var (name, value) in globals)
-        {
-            options.GlobalVariables[name] = value;
-        }
-
-        await using var pbx = await PbxSimSettings.StartAsync(options);
+            settings.CallControl.Queues[0].WrapUp = WrapUp;
+            settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
+        });
+        var (database, pbx, active, standby) = (rig.Database, rig.Pbx, rig.Active, rig.Standby);
         foreach (var phone in Phones)
         {
             pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(100)); // and talks until the test hangs up
         }
 
-        var active = await StartAsync("a", database, pbx, ct);
-        await active.WaitReadyAsync(ct);
-        var standby = await StartAsync("b", database, pbx, ct);
-        await standby.WaitLiveAsync(ct);
-        Assert.False(await standby.IsReadyAsync(ct), "the second process must be a standby while the first holds the lease");
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("kill-agents", ApiRole.Supervisor, null, "test", ct)).Token;
-        var api = new Agents(active, token);
-        var trunk = pbx.Trunk("carrier");
+        var api = rig.AgentsOn(active);
+        var trunk = rig.Carrier;
 
         // 2001 talks (only 2001 is logged in when its caller calls), and asks for a pause during the call.
-        await api.PostAsync("2001", "login", new { pin = CallCenterRig.Pin }, ct);
+        await api.LoginAsync("2001", ct);
         var talker = trunk.CallIn("4008001", "5550001", "Talking caller");
-        var talking = await api.WaitAsync("2001", a => a.State == "OnCall" ? a : null, "2001 on a call", ct);
+        var talking = await api.WaitAsync("2001", a => a.State == "OnCall", "2001 on a call", ct);
         await api.PostAsync("2001", "pause", new { reason = "meeting" }, ct);
 
         // 2003 paused with a reason, 2005 logged in and out again.
-        await api.PostAsync("2003", "login", new { pin = CallCenterRig.Pin }, ct);
+        await api.LoginAsync("2003", ct);
         await api.PostAsync("2003", "pause", new { reason = "lunch" }, ct);
-        await api.PostAsync("2005", "login", new { pin = CallCenterRig.Pin }, ct);
+        await api.LoginAsync("2005", ct);
         await api.PostAsync("2005", "logout", null, ct);
 
         // 2002 takes a call and hangs up: wrap-up. Then 2004 logs in (nobody waits, so it stays ready).
-        await api.PostAsync("2002", "login", new { pin = CallCenterRig.Pin }, ct);
+        await api.LoginAsync("2002", ct);
         trunk.CallIn("4008001", "5550002", "Wrapped-up caller");
-        await api.WaitAsync("2002", a => a.State == "OnCall" ? a : null, "2002 on a call", ct);
+        await api.WaitAsync("2002", a => a.State == "OnCall", "2002 on a call", ct);
         pbx.Phone("1002").Hangup();
-        await api.WaitAsync("2002", a => a.State == "WrapUp" ? a : null, "2002 in wrap-up", ct);
-        await api.PostAsync("2004", "login", new { pin = CallCenterRig.Pin }, ct);
+        await api.WaitAsync("2002", a => a.State == "WrapUp", "2002 in wrap-up", ct);
+        await api.LoginAsync("2004", ct);
 
         // What the standby will find: every change stored in live_agents (the pending pause, the wrap-up, the pause, the logout).
-        await _instances.EventuallyAsync(async () =>
+        await rig.EventuallyAsync(async () =>
             await database.ScalarAsync<long>("SELECT count(*) FROM live_agents") == 4
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2001' AND pending_pause_reason = 'meeting'", ct) == 1
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND wrap_up_until IS NOT NULL", ct) == 1
@@ -106,7 +83,7 @@ public sealed class KillHardAgentStatesTests : IAsyncDisposable
             $"agent {agent} {after.State} since {after.Since:HH:mm:ss.ffffff} on the standby, {before[agent].State} since {before[agent].Since:HH:mm:ss.ffffff} before the kill (live_agents then: {stored}). The standby's lines on {agent}:\n{string.Join("\n", standby.Output.Split('\n').Where(l => l.Contains(agent, StringComparison.Ordinal)))}");
         active.KillHard();
         await standby.WaitReadyAsync(ct); // ready = the calls and agents found are adopted
-        api = new Agents(standby, token);
+        api = rig.AgentsOn(standby);
 
         // Each agent as it was, on the standby's API: same state, since the same moment.
         var after = new Dictionary<string, AgentEndpoints.AgentView>();
@@ -136,19 +113,19 @@ public sealed class KillHardAgentStatesTests : IAsyncDisposable
         Assert.Equal("meeting", await database.ScalarAsync<string>("SELECT pending_pause_reason FROM live_agents WHERE agent_id = '2001'", ct));
 
         // The wrap-up ends when it was due (not a new wrap-up from the takeover), then 2002 is ready.
-        var ready = await api.WaitAsync("2002", a => a.State == "Ready" ? a : null, "2002 ready after its wrap-up", ct);
+        var ready = await api.WaitAsync("2002", a => a.State == "Ready", "2002 ready after its wrap-up", ct);
         Assert.True(Micros(ready.Since) >= Micros(before["2002"].WrapUpEndsAt), $"2002 ready at {ready.Since:O}, before its wrap-up's end {before["2002"].WrapUpEndsAt:O}");
 
         // The talking agent's call goes on to its end on the standby; then 2001 wraps up and is paused, as asked during the call.
         Assert.Contains(talker, pbx.ChannelNames);
         pbx.Phone("1001").Hangup();
-        await api.WaitAsync("2001", a => a.State == "WrapUp" ? a : null, "2001 in wrap-up after the adopted call", ct);
+        await api.WaitAsync("2001", a => a.State == "WrapUp", "2001 in wrap-up after the adopted call", ct);
         await api.PostAsync("2001", "wrapup/end", null, ct);
-        var paused = await api.WaitAsync("2001", a => a.State == "Paused" ? a : null, "2001 paused after the call, as asked during it", ct);
+        var paused = await api.WaitAsync("2001", a => a.State == "Paused", "2001 paused after the call, as asked during it", ct);
         Assert.Equal("meeting", paused.PauseReason);
         Assert.Equal("LoggedOut", (await api.GetAsync("2005", ct)).State);
 
-        await _instances.EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
+        await rig.EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
         await standby.StopAsync(ct);
 
         // The records: the two calls once each, answered by their agents.
@@ -159,86 +136,23 @@ public sealed class KillHardAgentStatesTests : IAsyncDisposable
         // and the state an agent was in at the kill is one interval from its real start (not cut at the kill, not restarted at the takeover).
         foreach (var agent in AgentIds)
         {
-            Assert.Equal(0L, await database.ScalarAsync<long>(
-                $"SELECT count(*) FROM agent_state_intervals a JOIN agent_state_intervals b ON a.agent_id = b.agent_id AND a.started_at < b.started_at AND b.started_at < a.ended_at WHERE a.agent_id = '{agent}'", ct));
-            var holes = await database.ScalarAsync<string>(
-                $"SELECT coalesce(string_agg(ended_at::text || ' → ' || next::text, '; '), '') FROM (SELECT ended_at, lead(started_at) OVER (ORDER BY started_at) AS next FROM agent_state_intervals WHERE agent_id = '{agent}') t WHERE next IS NOT NULL AND next <> ended_at", ct);
-            Assert.True(holes.Length == 0, $"agent {agent}'s recorded time has holes: {holes}");
+            await rig.AssertTimeWholeAsync(agent, ct);
         }
 
         foreach (var (agent, state, reason) in new[] { ("2001", "in_call", (string?)null), ("2003", "paused", "lunch"), ("2004", "available", null) })
         {
             var count = await database.ScalarAsync<long>(
-                $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '{agent}' AND state = '{state}' AND started_at = '{Pg(before[agent].Since!.Value)}'::timestamptz"
+                $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '{agent}' AND state = '{state}' AND started_at = '{KillHardRig.StoredTime(before[agent].Since!.Value)}'::timestamptz"
                 + (reason is null ? string.Empty : $" AND reason = '{reason}'"), ct);
             Assert.True(count == 1, $"agent {agent}: no '{state}' interval from {before[agent].Since:O} (the state it was in at the kill)");
         }
 
         Assert.Equal(1L, await database.ScalarAsync<long>(
-            $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2002' AND state = 'wrap_up' AND started_at = '{Pg(before["2002"].Since!.Value)}'::timestamptz AND ended_at >= '{Pg(before["2002"].WrapUpEndsAt!.Value)}'::timestamptz", ct));
+            $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2002' AND state = 'wrap_up' AND started_at = '{KillHardRig.StoredTime(before["2002"].Since!.Value)}'::timestamptz AND ended_at >= '{KillHardRig.StoredTime(before["2002"].WrapUpEndsAt!.Value)}'::timestamptz", ct));
     }
 
     private static readonly string[] AgentIds = ["2001", "2002", "2003", "2004", "2005"];
     private static readonly string[] Phones = ["1001", "1002", "1003", "1004", "1005"];
 
     private static long? Micros(DateTimeOffset? at) => at?.UtcTicks / 10;
-
-    // A time as PostgreSQL stores it (microseconds, truncated as the record writer does), for SQL text.
-    private static string Pg(DateTimeOffset at) => new DateTimeOffset(at.UtcTicks / 10 * 10, TimeSpan.Zero).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-
-    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
-    {
-        var settings = _instances.Settings(name, database, pbx, AgentIds.Zip(Phones));
-        settings.CallControl.Queues[0].WrapUp = WrapUp;
-        settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
-        return _instances.StartAsync(name, settings, ct);
-    }
-
-    public ValueTask DisposeAsync() => _instances.DisposeAsync();
-
-    /// <summary>The agents' endpoints of one process (<c>/api/agents/{id}</c>) with a supervisor's key.</summary>
-    private sealed class Agents(ServiceProcess process, string token)
-    {
-        public async Task PostAsync(string agent, string action, object? body, CancellationToken ct)
-        {
-            using var response = await process.Http(token).PostAsJsonAsync($"/api/agents/{agent}/{action}", body ?? new { }, ct);
-            Assert.True(response.IsSuccessStatusCode, $"{action} of {agent} on {process.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
-        }
-
-        public async Task<AgentEndpoints.AgentView> GetAsync(string agent, CancellationToken ct)
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                using var response = await process.Http(token).GetAsync($"/api/agents/{agent}", ct);
-                if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests && attempt < 60)
-                {
-                    await Task.Delay(1000, ct); // the API's 600 requests a minute per key: the polling's, not the product's, limit
-                    continue;
-                }
-
-                Assert.True(response.IsSuccessStatusCode, $"GET agent {agent} on {process.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
-                return await response.Content.ReadFromJsonAsync<AgentEndpoints.AgentView>(ct) ?? throw new InvalidOperationException($"no body for agent {agent}");
-            }
-        }
-
-        /// <summary>Polls the agent (every 250 ms, at most 60 s) until <paramref name="match"/> gives its view.</summary>
-        public async Task<AgentEndpoints.AgentView> WaitAsync(string agent, Func<AgentEndpoints.AgentView, AgentEndpoints.AgentView?> match, string what, CancellationToken ct)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            AgentEndpoints.AgentView? last = null;
-            while (DateTime.UtcNow < deadline)
-            {
-                last = await GetAsync(agent, ct);
-                if (match(last) is { } found)
-                {
-                    return found;
-                }
-
-                await Task.Delay(250, ct);
-            }
-
-            Assert.Fail($"Still not true after 60 s: {what} (last seen: {last}). Process output:\n{process.Output}");
-            return null!;
-        }
-    }
 }

@@ -1,9 +1,3 @@
-using System.Net.Http.Json;
-using CtiBridge.Data.Access;
-using CtiBridge.PbxSim;
-using CtiBridge.Service.Tests.CallControl;
-using CtiBridge.Service.Tests.Hosting;
-using CtiBridge.TestSupport;
 using Npgsql;
 
 namespace CtiBridge.Resilience.Tests;
@@ -19,44 +13,19 @@ namespace CtiBridge.Resilience.Tests;
 /// outcome. Bounded: every wait has a limit; the processes are killed on the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
-public sealed class KillHardRecordTests : IAsyncDisposable
+public sealed class KillHardRecordTests
 {
-    private readonly HaProcesses _instances = new("ctibridge-kill-record-", TimeSpan.FromSeconds(90));
-
     [Fact]
     public async Task CallEndsAsTheActiveIsKilled_ItsRecordNotStoredYet_TheStandbyStoresItOnce_WithItsRealEndAndOutcome()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        // The shipped dialplan (asterisk-config/extensions.conf), as in KillHardTests.
-        var (dialplan, globals) = ExtensionsConf.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "asterisk-config", "extensions.conf"), ct));
-        var options = new PbxSimOptions
-        {
-            Dialplan = dialplan,
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-carrier" }],
-        };
-        foreach (var (name, value) in globals)
-        {
-            options.GlobalVariables[name] = value;
-        }
-
-        await using var pbx = await PbxSimSettings.StartAsync(options);
+        await using var rig = await KillHardRig.StartAsync("kill-record", [("2001", "1001")], TimeSpan.FromSeconds(90), ct);
+        var (database, pbx, active, standby) = (rig.Database, rig.Pbx, rig.Active, rig.Standby);
         pbx.Phone("1001").AnswersAfter(TimeSpan.FromMilliseconds(100)); // and talks until the test hangs up
+        await rig.AgentsOn(active).LoginAsync("2001", ct);
 
-        var active = await StartAsync("a", database, pbx, ct);
-        await active.WaitReadyAsync(ct);
-        var standby = await StartAsync("b", database, pbx, ct);
-        await standby.WaitLiveAsync(ct);
-        Assert.False(await standby.IsReadyAsync(ct), "the second process must be a standby while the first holds the lease");
-
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("kill-record", ApiRole.Supervisor, null, "test", ct)).Token;
-        using (var login = await active.Http(token).PostAsJsonAsync("/api/agents/2001/login", new { pin = CallCenterRig.Pin }, ct))
-        {
-            Assert.True(login.IsSuccessStatusCode, $"login of 2001: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync(ct)}");
-        }
-
-        pbx.Trunk("carrier").CallIn("4008001", "5550001", "Caller at the kill");
-        await _instances.EventuallyAsync(
+        rig.Carrier.CallIn("4008001", "5550001", "Caller at the kill");
+        await rig.EventuallyAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE agent_id = '2001' AND answered_at IS NOT NULL", ct) == 1,
             "the caller talking to 2001, in live_calls", ct);
 
@@ -73,7 +42,7 @@ public sealed class KillHardRecordTests : IAsyncDisposable
         // either schema); the record cannot be stored.
         var hungUpAt = DateTimeOffset.UtcNow;
         pbx.Phone("1001").Hangup();
-        await _instances.EventuallyAsync(
+        await rig.EventuallyAsync(
             async () => pbx.ChannelNames.Count == 0
                 && await database.ScalarAsync<long>("SELECT count(*) FROM live_calls l WHERE to_jsonb(l) ->> 'ended_at' IS NULL", ct) == 0,
             "the call ended: no channel, no live call in live_calls", ct);
@@ -85,10 +54,10 @@ public sealed class KillHardRecordTests : IAsyncDisposable
         await holding.RollbackAsync(ct); // the writers go on: the killed one's connection is gone, its transaction never commits
 
         // Stored once, by the standby, as the call really ended.
-        await _instances.EventuallyAsync(
+        await rig.EventuallyAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM calls", ct) > 0,
             "the call's record stored", ct);
-        await _instances.EventuallyAsync(
+        await rig.EventuallyAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 0,
             "the ended call's live_calls row deleted with its record", ct);
         await standby.StopAsync(ct);
@@ -104,9 +73,4 @@ public sealed class KillHardRecordTests : IAsyncDisposable
             "SELECT count(*) FROM queue_visits v JOIN calls c ON c.call_id = v.call_id WHERE v.outcome = 'answered' AND v.agent_id = '2001'", ct));
         Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct));
     }
-
-    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct) =>
-        _instances.StartAsync(name, _instances.Settings(name, database, pbx, [("2001", "1001")]), ct);
-
-    public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }

@@ -1,11 +1,4 @@
-using System.Net.Http.Json;
-using CtiBridge.Data.Access;
 using CtiBridge.PbxSim;
-using CtiBridge.Service.CallControl;
-using CtiBridge.Service.Http;
-using CtiBridge.Service.Tests.CallControl;
-using CtiBridge.Service.Tests.Hosting;
-using CtiBridge.TestSupport;
 
 namespace CtiBridge.Resilience.Tests;
 
@@ -20,47 +13,31 @@ namespace CtiBridge.Resilience.Tests;
 /// the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
-public sealed class KillHardRingingAgentTests : IAsyncDisposable
+public sealed class KillHardRingingAgentTests
 {
     // Long enough that the ring cut by the kill does not reach its timeout before the standby restores it even at load 100
     // (the takeover then takes up to ~13 s); the test says so if it did.
     private static readonly TimeSpan RingTimeout = TimeSpan.FromSeconds(40);
 
-    private readonly HaProcesses _instances = new("ctibridge-kill-ringing-", TimeSpan.FromSeconds(90));
-
     [Fact]
     public async Task ActiveProcessKilledHard_WhileAnAgentRings_TheRingIsInTheAgentsIntervals_NotAMiss_TheCallerIsAnsweredOnce()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        var (dialplan, globals) = ExtensionsConf.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "asterisk-config", "extensions.conf"), ct));
-        var options = new PbxSimOptions
+        await using var rig = await KillHardRig.StartAsync("kill-ringing", [("2001", "1001"), ("2002", "1002")], TimeSpan.FromSeconds(90), ct, settings =>
         {
-            Dialplan = dialplan,
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-carrier" }],
-        };
-        foreach (var (name, value) in globals)
-        {
-            options.GlobalVariables[name] = value;
-        }
-
-        await using var pbx = await PbxSimSettings.StartAsync(options);
+            settings.CallControl.Queues[0].RingTimeout = RingTimeout;
+            settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
+        });
+        var (database, pbx, active, standby) = (rig.Database, rig.Pbx, rig.Active, rig.Standby);
         pbx.Phone("1001").NeverAnswers(); // 2001's phone rings through the kill
         pbx.Phone("1002").AnswersAfter(TimeSpan.FromMilliseconds(100));
 
-        var active = await StartAsync("a", database, pbx, ct);
-        await active.WaitReadyAsync(ct);
-        var standby = await StartAsync("b", database, pbx, ct);
-        await standby.WaitLiveAsync(ct);
-        Assert.False(await standby.IsReadyAsync(ct), "the second process must be a standby while the first holds the lease");
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("kill-ringing", ApiRole.Supervisor, null, "test", ct)).Token;
-
         // 2001 alone logged in when the caller calls: rung. Then 2002 logs in (ready: the call rings 2001 only).
-        await PostAsync(active, token, "2001", "login", ct);
-        var caller = pbx.Trunk("carrier").CallIn("4008001", "5550001", "Ringing caller");
-        var ringing = await WaitAgentAsync(active, token, "2001", a => a.State == "Ringing", "2001 ringing", ct);
-        await PostAsync(active, token, "2002", "login", ct);
-        await _instances.EventuallyAsync(async () =>
+        await rig.AgentsOn(active).LoginAsync("2001", ct);
+        var caller = rig.Carrier.CallIn("4008001", "5550001", "Ringing caller");
+        var ringing = await rig.AgentsOn(active).WaitAsync("2001", a => a.State == "Ringing", "2001 ringing", ct);
+        await rig.AgentsOn(active).LoginAsync("2002", ct);
+        await rig.EventuallyAsync(async () =>
             await database.ScalarAsync<long>($"SELECT count(*) FROM live_agents WHERE agent_id = '2001' AND state = 'Ringing' AND ringing_call_id = '{ringing.CallId}'", ct) == 1
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_agents WHERE agent_id = '2002' AND state = 'Ready'", ct) == 1
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 1
@@ -68,7 +45,7 @@ public sealed class KillHardRingingAgentTests : IAsyncDisposable
             // is the `records` window of docs/reliability.md, not what this test is about).
             && await database.ScalarAsync<long>("SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'available'", ct) == 1,
             "2001 ringing and 2002 ready in live_agents, the call in live_calls, 2001's time before the ring in the records", ct);
-        var before = await GetAgentAsync(active, token, "2001", ct);
+        var before = await rig.AgentsOn(active).GetAsync("2001", ct);
         Assert.Equal(("Ringing", ringing.CallId), (before.State, before.CallId));
         Assert.Single(pbx.Phone("1001").Channels);
         Assert.Empty(pbx.Phone("1002").Channels);
@@ -88,18 +65,18 @@ public sealed class KillHardRingingAgentTests : IAsyncDisposable
             $"the standby restored the agents {(restoredBy - before.Since!.Value).TotalSeconds:0.0} s after the ring's start, past its {RingTimeout.TotalSeconds} s timeout: the machine is too slow for this test");
 
         // The caller is answered once by an agent on the standby (its live call connected to that agent), and still up.
-        var answeredBy = await _instances.EventuallyAsync(async () =>
+        var answeredBy = await rig.EventuallyAsync(async () =>
             await database.ScalarAsync<string>($"SELECT coalesce(min(agent_id), '') FROM live_calls WHERE call_id = '{ringing.CallId}' AND agent_id IS NOT NULL", ct) is { Length: > 0 } agent ? agent : null,
             "the caller answered by an agent on the standby", ct);
-        var talking = await GetAgentAsync(standby, token, answeredBy, ct);
+        var talking = await rig.AgentsOn(standby).GetAsync(answeredBy, ct);
         Assert.Equal(("OnCall", ringing.CallId), (talking.State, talking.CallId));
         Assert.Contains(caller, pbx.ChannelNames);
         await watching.CancelAsync();
         Assert.Null(await bothRang);
 
         pbx.Phone(answeredBy == "2001" ? "1001" : "1002").Hangup();
-        await _instances.EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
-        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 0, "live_calls empty", ct);
+        await rig.EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
+        await rig.EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 0, "live_calls empty", ct);
         await standby.StopAsync(ct);
 
         // The call: one record, answered by the agent who took it on the standby, one queue visit; the ring cut by the kill
@@ -107,26 +84,22 @@ public sealed class KillHardRingingAgentTests : IAsyncDisposable
         Assert.Equal($"answered {answeredBy}", await database.ScalarAsync<string>("SELECT coalesce(string_agg(disposition || ' ' || coalesce(agent_id, '-'), ','), '') FROM calls", ct));
         Assert.Equal(1L, await database.ScalarAsync<long>("SELECT count(*) FROM queue_visits", ct));
         var missed = await database.ScalarAsync<string>("SELECT coalesce(string_agg(format('%s %s %s', event_time, agent, data), '; '), '') FROM queue_events WHERE event = 'RINGNOANSWER'", ct);
-        Assert.True(missed.Length == 0, $"missed calls (RINGNOANSWER): {missed}\n{_instances.Output}");
+        Assert.True(missed.Length == 0, $"missed calls (RINGNOANSWER): {missed}\n{rig.Output}");
 
         // 2001's time: no overlap, no hole, and the ring is one 'ringing' interval from its real start (µs) to the takeover.
         foreach (var agent in new[] { "2001", "2002" })
         {
-            Assert.Equal(0L, await database.ScalarAsync<long>(
-                $"SELECT count(*) FROM agent_state_intervals a JOIN agent_state_intervals b ON a.agent_id = b.agent_id AND a.started_at < b.started_at AND b.started_at < a.ended_at WHERE a.agent_id = '{agent}'", ct));
-            var holes = await database.ScalarAsync<string>(
-                $"SELECT coalesce(string_agg(ended_at::text || ' → ' || next::text, '; '), '') FROM (SELECT ended_at, lead(started_at) OVER (ORDER BY started_at) AS next FROM agent_state_intervals WHERE agent_id = '{agent}') t WHERE next IS NOT NULL AND next <> ended_at", ct);
-            Assert.True(holes.Length == 0, $"agent {agent}'s recorded time has holes: {holes}\n{await IntervalsAsync(database, agent, ct)}");
+            await rig.AssertTimeWholeAsync(agent, ct);
         }
 
         var ring = await database.ScalarAsync<string>(
-            $"SELECT coalesce(string_agg(ended_at::text, ','), '') FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'ringing' AND started_at = '{Pg(before.Since!.Value)}'::timestamptz", ct);
+            $"SELECT coalesce(string_agg(ended_at::text, ','), '') FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'ringing' AND started_at = '{KillHardRig.StoredTime(before.Since!.Value)}'::timestamptz", ct);
         Assert.True(ring.Length > 0 && !ring.Contains(',', StringComparison.Ordinal),
-            $"2001: no single 'ringing' interval from the ring's start {before.Since:O}:\n{await IntervalsAsync(database, "2001", ct)}");
+            $"2001: no single 'ringing' interval from the ring's start {before.Since:O}:\n{await rig.IntervalsAsync("2001", ct)}");
         var ringEnd = DateTimeOffset.Parse(ring, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(ringEnd >= killedAt && ringEnd <= restoredBy, $"2001's ring ended at {ringEnd:O}, not between the kill {killedAt:O} and the standby's ready {restoredBy:O}");
         Assert.Equal(1L, await database.ScalarAsync<long>(
-            $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'available' AND ended_at = '{Pg(before.Since!.Value)}'::timestamptz", ct));
+            $"SELECT count(*) FROM agent_state_intervals WHERE agent_id = '2001' AND state = 'available' AND ended_at = '{KillHardRig.StoredTime(before.Since!.Value)}'::timestamptz", ct));
     }
 
     /// <summary>Polls PbxSim every 10 ms until cancelled: the first moment both agents' phones had a channel (the only caller rung twice), or null.</summary>
@@ -150,45 +123,4 @@ public sealed class KillHardRingingAgentTests : IAsyncDisposable
             return null;
         }
     }
-
-    private static Task<string> IntervalsAsync(TestDatabase database, string agent, CancellationToken ct) => database.ScalarAsync<string>(
-        $"SELECT coalesce(string_agg(format('%s %s → %s %s', state, started_at, ended_at, coalesce(reason, '')), E'\\n' ORDER BY started_at), '') FROM agent_state_intervals WHERE agent_id = '{agent}'", ct);
-
-    // A time as PostgreSQL stores it (microseconds, truncated as the record writer does), for SQL text.
-    private static string Pg(DateTimeOffset at) => new DateTimeOffset(at.UtcTicks / 10 * 10, TimeSpan.Zero).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-
-    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
-    {
-        var settings = _instances.Settings(name, database, pbx, [("2001", "1001"), ("2002", "1002")]);
-        settings.CallControl.Queues[0].RingTimeout = RingTimeout;
-        settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
-        return _instances.StartAsync(name, settings, ct);
-    }
-
-    private static async Task PostAsync(ServiceProcess process, string token, string agent, string action, CancellationToken ct)
-    {
-        using var response = await process.Http(token).PostAsJsonAsync($"/api/agents/{agent}/{action}", new { pin = CallCenterRig.Pin }, ct);
-        Assert.True(response.IsSuccessStatusCode, $"{action} of {agent} on {process.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
-    }
-
-    private static async Task<AgentEndpoints.AgentView> GetAgentAsync(ServiceProcess process, string token, string agent, CancellationToken ct)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            using var response = await process.Http(token).GetAsync($"/api/agents/{agent}", ct);
-            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests && attempt < 60)
-            {
-                await Task.Delay(1000, ct); // the API's 600 requests a minute per key: the polling's, not the product's, limit
-                continue;
-            }
-
-            Assert.True(response.IsSuccessStatusCode, $"GET agent {agent} on {process.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
-            return await response.Content.ReadFromJsonAsync<AgentEndpoints.AgentView>(ct) ?? throw new InvalidOperationException($"no body for agent {agent}");
-        }
-    }
-
-    private async Task<AgentEndpoints.AgentView> WaitAgentAsync(ServiceProcess process, string token, string agent, Func<AgentEndpoints.AgentView, bool> match, string what, CancellationToken ct) =>
-        await _instances.EventuallyAsync(async () => await GetAgentAsync(process, token, agent, ct) is var view && match(view) ? view : null, what, ct);
-
-    public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }

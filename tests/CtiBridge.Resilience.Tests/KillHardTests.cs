@@ -1,13 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
-using CtiBridge.Data.Access;
 using CtiBridge.PbxSim;
-using CtiBridge.Service.CallControl;
-using CtiBridge.Service.Configuration;
-using CtiBridge.Service.Tests.CallControl;
-using CtiBridge.Service.Tests.Hosting;
-using CtiBridge.TestSupport;
 
 namespace CtiBridge.Resilience.Tests;
 
@@ -21,53 +14,33 @@ namespace CtiBridge.Resilience.Tests;
 /// the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
-public sealed class KillHardTests : IAsyncDisposable
+public sealed class KillHardTests
 {
-    private readonly HaProcesses _instances = new("ctibridge-kill-", TimeSpan.FromSeconds(60));
-
     [Fact]
     public async Task ActiveProcessKilledHard_StandbyTakesTheLeaseWithin5s_AdoptsTheCalls_EachStoredOnce()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        // The shipped dialplan (asterisk-config/extensions.conf): a caller who finds no CtiBridge connected
-        // (STASISSTATUS=FAILED) rings and tries the app again every second, 10 times, before the fallback.
-        var (dialplan, globals) = ExtensionsConf.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "asterisk-config", "extensions.conf"), ct));
-        var options = new PbxSimOptions
+        await using var rig = await KillHardRig.StartAsync("kill", [("2001", "1001"), ("2002", "1002")], TimeSpan.FromSeconds(60), ct, settings =>
         {
-            Dialplan = dialplan,
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-carrier" }],
-        };
-        foreach (var (name, value) in globals)
-        {
-            options.GlobalVariables[name] = value;
-        }
-
-        await using var pbx = await PbxSimSettings.StartAsync(options);
-        string[] agents = ["2001", "2002"];
+            settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
+            settings.Logging.Json = true; // each line's time to the microsecond and its event id: the takeover's phases (TakeoverPhases)
+        });
+        var (database, pbx, active, standby) = (rig.Database, rig.Pbx, rig.Active, rig.Standby);
         foreach (var phone in new[] { "1001", "1002" })
         {
             pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(100)); // and talks until the test hangs up
         }
 
-        var active = await StartAsync("a", database, pbx, ct);
-        await active.WaitReadyAsync(ct);
-        var standby = await StartAsync("b", database, pbx, ct);
-        await standby.WaitLiveAsync(ct);
-        Assert.False(await standby.IsReadyAsync(ct), "the second process must be a standby while the first holds the lease");
-
-        var token = (await new ApiKeyStore(database.DataSource, TimeProvider.System).CreateAsync("kill-test", ApiRole.Supervisor, null, "test", ct)).Token;
-        foreach (var agent in agents)
+        foreach (var agent in new[] { "2001", "2002" })
         {
-            using var login = await active.Http(token).PostAsJsonAsync($"/api/agents/{agent}/login", new { pin = CallCenterRig.Pin }, ct);
-            Assert.True(login.IsSuccessStatusCode, $"login of {agent}: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync(ct)}");
+            await rig.AgentsOn(active).LoginAsync(agent, ct);
         }
 
-        var trunk = pbx.Trunk("carrier");
+        var trunk = rig.Carrier;
         var callers = Enumerable.Range(1, 5).Select(i => trunk.CallIn("4008001", $"55500{i:00}", $"Caller {i}")).ToList();
 
         // The active process has stored the five calls' live state (two talking): what the standby adopts.
-        await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 5
+        await rig.EventuallyAsync(async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_calls", ct) == 5
             && await database.ScalarAsync<long>("SELECT count(*) FROM live_calls WHERE agent_id IS NOT NULL", ct) == 2, "5 live calls, 2 talking, in PostgreSQL", ct);
         var holderBefore = await HaProcesses.LeaseHolderAsync(database, ct);
         Assert.NotNull(holderBefore);
@@ -75,8 +48,8 @@ public sealed class KillHardTests : IAsyncDisposable
         var killedAt = DateTimeOffset.UtcNow;
         var watch = Stopwatch.StartNew();
         active.KillHard();
-        var takeover = await MeasureTakeoverAsync(watch, database, standby, trunk, holderBefore, ct);
-        takeover = takeover with { Phases = await ReadPhasesAsync(standby, killedAt, ct) };
+        var takeover = await MeasureTakeoverAsync(rig, watch, trunk, holderBefore, ct);
+        takeover = takeover with { Phases = await ReadPhasesAsync(rig, killedAt, ct) };
         TestContext.Current.SendDiagnosticMessage(takeover.ToString());
         if (Environment.GetEnvironmentVariable("CTIBRIDGE_TAKEOVER_OUT") is { Length: > 0 } output)
         {
@@ -103,7 +76,7 @@ public sealed class KillHardTests : IAsyncDisposable
             }
         }
 
-        await _instances.EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
+        await rig.EventuallyAsync(() => Task.FromResult(pbx.ChannelNames.Count == 0), $"every call to end (still up: {string.Join(", ", pbx.ChannelNames)})", ct);
         await standby.StopAsync(ct);
 
         // The five callers of the kill and every new caller, each stored once, each answered: nobody who called
@@ -125,8 +98,9 @@ public sealed class KillHardTests : IAsyncDisposable
     /// standby's Stasis app is connected, Stasis() fails (STASISSTATUS=FAILED, as with real Asterisk) and the
     /// shipped dialplan holds such a caller ringing and tries again every second.
     /// </summary>
-    private async Task<TakeoverTimes> MeasureTakeoverAsync(Stopwatch watch, TestDatabase database, ServiceProcess standby, Trunk trunk, string? holderBefore, CancellationToken ct)
+    private static async Task<TakeoverTimes> MeasureTakeoverAsync(KillHardRig rig, Stopwatch watch, Trunk trunk, string? holderBefore, CancellationToken ct)
     {
+        var (database, standby) = (rig.Database, rig.Standby);
         TimeSpan? leaseTaken = null, ready = null, queued = null;
         var placedAt = new Dictionary<string, TimeSpan>();
         var nextCall = TimeSpan.Zero;
@@ -134,8 +108,8 @@ public sealed class KillHardTests : IAsyncDisposable
         string? servedCaller = null;
         while (leaseTaken is null || ready is null || queued is null)
         {
-            Assert.True(watch.Elapsed < _instances.Bound,
-                $"after {watch.Elapsed.TotalSeconds:0.0} s: lease {leaseTaken}, ready {ready}, new caller queued {queued}. Process output:\n{_instances.Output}");
+            Assert.True(watch.Elapsed < rig.Bound,
+                $"after {watch.Elapsed.TotalSeconds:0.0} s: lease {leaseTaken}, ready {ready}, new caller queued {queued}. Process output:\n{rig.Output}");
             if (leaseTaken is null && await HaProcesses.LeaseHolderAsync(database, ct) is { } holder && holder != holderBefore)
             {
                 leaseTaken = watch.Elapsed;
@@ -177,14 +151,14 @@ public sealed class KillHardTests : IAsyncDisposable
 
     /// <summary>
     /// The standby's phases from its JSON log, once the adoption's line (876) is in: the log is read as the process
-    /// writes it, so a line may still be on its way when the measurement ends (bounded by <see cref="HaProcesses.Bound"/>).
+    /// writes it, so a line may still be on its way when the measurement ends (bounded by <see cref="KillHardRig.Bound"/>).
     /// </summary>
-    private async Task<TakeoverPhases> ReadPhasesAsync(ServiceProcess standby, DateTimeOffset killedAt, CancellationToken ct)
+    private static async Task<TakeoverPhases> ReadPhasesAsync(KillHardRig rig, DateTimeOffset killedAt, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow + _instances.Bound;
+        var deadline = DateTime.UtcNow + rig.Bound;
         while (true)
         {
-            var phases = TakeoverPhases.Read(standby.Output, killedAt);
+            var phases = TakeoverPhases.Read(rig.Standby.Output, killedAt);
             if (TakeoverPhases.Marks.All(m => phases.After(m.EventId) is not null) || DateTime.UtcNow > deadline)
             {
                 return phases;
@@ -208,14 +182,4 @@ public sealed class KillHardTests : IAsyncDisposable
             + $"({NewCallers} new caller(s), one every 250 ms); load average {Load}")
             + (Phases is { } phases ? Environment.NewLine + "  phases (standby's log, from the kill): " + phases : string.Empty);
     }
-
-    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
-    {
-        var settings = _instances.Settings(name, database, pbx, [("2001", "1001"), ("2002", "1002")]);
-        settings.CallControl.ExternalEndpoint = "PJSIP/carrier/{number}";
-        settings.Logging.Json = true; // each line's time to the microsecond and its event id: the takeover's phases (TakeoverPhases)
-        return _instances.StartAsync(name, settings, ct);
-    }
-
-    public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }
