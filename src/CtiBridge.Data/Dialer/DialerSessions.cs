@@ -329,6 +329,40 @@ public sealed class DialerSessions(NpgsqlDataSource dataSource, string instanceI
     }
 
     /// <summary>
+    /// Lets go of the lease as a crash does, without ending the session: the hold's watch stops, the lock is released and
+    /// its connection closed, and the Stasis app stays named, so a living instance takes this one for dead once the lock has
+    /// been free for longer than <see cref="HolderDetectionBound"/> and adopts its calls (<see cref="AdoptDeadAsync"/>).
+    /// <see cref="DisposeAsync"/> is the clean stop (the app cleared: never adopted). Bounded: a database that does not
+    /// answer still lets it finish; the server then frees the lock with the session.
+    /// </summary>
+    public async ValueTask LetGoAsync()
+    {
+        await StopWatchAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _session, null) is not { } session)
+        {
+            return;
+        }
+
+        try
+        {
+            // Closed, the connection would go back to the pool with its session, and so the lock, alive until it is used
+            // again: released here, as the server releases a killed process's when its socket closes.
+            using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await using var command = new NpgsqlCommand(NamedQueries.Get("dialer_session_let_go"), session);
+            await command.ExecuteNonQueryAsync(bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        {
+            // The connection broke (the server freed the lock with it) or the server does not answer (it frees the lock
+            // when it ends the silent session, ServerIdleTimeout).
+        }
+        finally
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Ends the session after a clean stop: the app is no longer named (nothing of a clean stop is adopted), then the
     /// lock goes with its connection. Bounded: a database that does not answer still lets the stop finish.
     /// </summary>
