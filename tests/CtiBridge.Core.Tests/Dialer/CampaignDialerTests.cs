@@ -309,24 +309,57 @@ public sealed class CampaignDialerTests
     }
 
     [Fact]
-    public void Plan_PredictiveWithAnAbandonBudget_NeverPutsMoreLinesAtRiskThanIt()
+    public void Plan_PredictiveWithAnAbandonBudget_KeepsTheAnswersBeyondTheReadyAgentsWithinItAtThreeSigmas()
     {
         var unlimited = new CampaignDialer(Campaign(lines: 100), Zones());
         WarmUp(unlimited, 200, liveEvery: 5);
         var free = unlimited.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc);
-        Assert.True(free.Orders.Count > 7, $"without a budget predictive dialled {free.Orders.Count} lines for 5 ready agents");
+        Assert.True(free.Orders.Count > 13, $"without a budget predictive dialled {free.Orders.Count} lines for 5 ready agents");
 
         var dialer = new CampaignDialer(Campaign(lines: 100), Zones());
         WarmUp(dialer, 200, liveEvery: 5);
         var plan = dialer.Plan(Now.AddHours(1), Ready(5, busy: 15), Leads(100, from: 5000), NoDnc, abandonBudget: 2);
 
+        // p 0.2, 5 ready, budget 2: 13 lines give 13 × 0.2 + 3 √(13 × 0.16) − 5 = 1.93 answers beyond the agents; 14 give 2.29.
+        // Pairing each ready agent with one line (the rule before) allowed 7: the two beyond the agents counted as abandons.
         Assert.Equal(DialingMode.Predictive, plan.EffectiveMode);
-        Assert.Equal(7, plan.Orders.Count);
-        Assert.Equal(2, dialer.LinesAtRiskOfAbandon(Ready(5, busy: 15)));
+        Assert.Equal(13, plan.Orders.Count);
+        Assert.Equal(8, dialer.LinesAtRiskOfAbandon(Ready(5, busy: 15)));
 
-        // The lines still ring: the next round has nothing left to put at risk; an agent coming free frees one line's worth.
+        // The lines still ring: the next round has nothing left to put at risk.
         Assert.Empty(dialer.Plan(Now.AddHours(1).AddSeconds(1), Ready(5, busy: 15), Leads(100, from: 6000), NoDnc, abandonBudget: 2).Orders);
-        Assert.Single(dialer.Plan(Now.AddHours(1).AddSeconds(2), Ready(6, busy: 14), Leads(100, from: 7000), NoDnc, abandonBudget: 2).Orders);
+    }
+
+    [Theory]
+    [InlineData(2, 5, 0, 0.2, 13)] // 13 × 0.2 + 3 √(13 × 0.16) = 6.93 ≤ 2 + 5; pairing agents with lines: 7
+    [InlineData(28, 10, 0, 0.15, 162)] // 162 × 0.15 + 3 √(162 × 0.1275) = 37.93 ≤ 38; pairing: 121
+    [InlineData(28, 0, 5, 0.15, 91)] // no agent ready: as MostLinesAtRisk
+    [InlineData(2, 0, 0, 0.2, 2)]
+    [InlineData(3, 4, 0, 0, 7)] // no estimate yet: every line beyond the ready agents an abandon
+    public void MostLinesInFlight_TheAnswersBeyondTheReadyAgentsWithinTheBudgetAtThreeSigmas(int budget, int ready, int waiting, double p, int expected)
+    {
+        Assert.Equal(expected, CampaignDialer.MostLinesInFlight(budget, ready, waiting, p));
+    }
+
+    [Fact]
+    public void MostLinesInFlight_NeverBelowTheBudgetPlusTheReadyAgents_AndTheBoundHolds()
+    {
+        var random = new Random(11);
+        for (var i = 0; i < 2000; i++)
+        {
+            var budget = random.Next(1, 400);
+            var ready = random.Next(0, 60);
+            var waiting = random.Next(0, 40);
+            var p = random.NextDouble();
+            var most = CampaignDialer.MostLinesInFlight(budget, ready, waiting, p);
+            Assert.True(most >= budget + ready, $"budget {budget}, ready {ready}, waiting {waiting}, p {p}: {most}");
+            if (most > budget + ready)
+            {
+                var ringing = most - waiting;
+                var bound = waiting + (ringing * p) + (CampaignDialer.AbandonBoundSigmas * Math.Sqrt(ringing * p * (1 - p))) - ready;
+                Assert.True(bound <= budget + 1e-6, $"budget {budget}, ready {ready}, waiting {waiting}, p {p}: {most} lines bound {bound}");
+            }
+        }
     }
 
     [Theory]
