@@ -242,10 +242,18 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
                 return [Command("live_call_hold", ("call_id", x.CallId), ("on_hold", x.OnHold), ("at", x.OnHold ? x.Since ?? x.At : x.At))];
             case CallCompleted x:
                 return [Command("live_call_completed", ("call_id", x.CallId), ("talk_seconds", x.Talk.TotalSeconds), ("hold_seconds", x.Hold.TotalSeconds),
-                    ("released_by", Records.SqlNames.Of(x.ReleasedBy switch { HangupParty.Agent => Records.ReleasedBy.Agent, HangupParty.Caller => Records.ReleasedBy.Caller, _ => Records.ReleasedBy.System })),
-                    ("at", x.At))];
+                    ("released_by", Records.SqlNames.Of(Records.AcdRecordWords.ReleasedBy(x.ReleasedBy))), ("at", x.At))];
             case QueueVisitEnded x:
-                return [Command("live_call_visit_ended", ("call_id", x.CallId), ("outcome", Records.SqlNames.Of(VisitOutcome(x.Outcome))), ("at", x.At))];
+                return [Command("live_call_visit_ended", ("call_id", x.CallId), ("outcome", Records.SqlNames.Of(Records.AcdRecordWords.Outcome(x.Outcome))), ("at", x.At))];
+
+            // What the call's record carries besides its end (migration 0046), for a record written from the ended row.
+            case CallTransferred x:
+                return [Command("live_call_transferred", ("call_id", x.CallId), ("target", x.Target.ToString()), ("at", x.At))];
+            case CallRecordingStarted x:
+                return [Command("live_call_recording_started", ("call_id", x.CallId), ("recording_id", x.RecordingId), ("started_at", x.StartedAt ?? x.At),
+                    ("path", x.Path), ("format", x.Format), ("agent_id", x.AgentId), ("at", x.At))];
+            case SurveyAnswered x:
+                return [Command("live_call_surveyed", ("call_id", x.CallId), ("score", (short)x.Score), ("at", x.At))];
             case CallEnded x:
                 return Ended(x);
             default:
@@ -265,24 +273,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
         Command("live_call_delete_recorded", ("call_id", x.CallId)),
     ];
 
-    private static string DispositionName(CallDisposition disposition) => Records.SqlNames.Of(disposition switch
-    {
-        CallDisposition.Answered => Records.CallDisposition.Answered,
-        CallDisposition.Abandoned => Records.CallDisposition.Abandoned,
-        CallDisposition.Overflowed => Records.CallDisposition.Overflowed,
-        CallDisposition.Voicemail => Records.CallDisposition.Voicemail,
-        _ => Records.CallDisposition.SystemLost,
-    });
-
-    private static Records.QueueVisitOutcome VisitOutcome(QueueVisitOutcome outcome) => outcome switch
-    {
-        QueueVisitOutcome.Answered => Records.QueueVisitOutcome.Answered,
-        QueueVisitOutcome.Abandoned => Records.QueueVisitOutcome.Abandoned,
-        QueueVisitOutcome.Timeout => Records.QueueVisitOutcome.Timeout,
-        QueueVisitOutcome.ExitEmpty => Records.QueueVisitOutcome.ExitEmpty,
-        QueueVisitOutcome.ExitKey => Records.QueueVisitOutcome.ExitKey,
-        _ => Records.QueueVisitOutcome.SystemLost,
-    };
+    private static string DispositionName(CallDisposition disposition) => Records.SqlNames.Of(Records.AcdRecordWords.Disposition(disposition));
 
     /// <summary>
     /// The calls of one Asterisk server that ended under an earlier owner of the server and whose record never reached
@@ -309,9 +300,46 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
             ("is_vip", c.IsVip), ("is_member", call.IsMember), ("at", at));
     }
 
-    /// <summary>The write that forgets a caller outside a queue (the call ended).</summary>
+    /// <summary>The write that forgets a caller outside a queue (the call ended and its row keeps nothing for a record).</summary>
     /// <param name="callId">The call.</param>
     public static NpgsqlBatchCommand DeleteIvrCall(string callId) => Command("live_ivr_call_delete", ("call_id", callId));
+
+    /// <summary>
+    /// The writes that mark a caller outside a queue ended (migration 0046): the row stays, with what the call's record needs,
+    /// until that record is stored (the record writer deletes it in that transaction; if it was stored first, the row goes
+    /// here, the lock ordering this look with the writer's), so an instance killed before it stores the record loses nothing:
+    /// the one adopting the server writes it from the row (<see cref="EndedUnrecordedIvrCallsAsync"/>).
+    /// </summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="at">When it ended.</param>
+    /// <param name="record">The IVR-only call's row as call control writes it; null when its row comes from the queue's records (a survey).</param>
+    /// <param name="recording">The outside call's recording written with it, if any.</param>
+    public static IReadOnlyList<NpgsqlBatchCommand> EndIvrCall(string callId, DateTimeOffset at, Records.CallRecord? record, Records.RecordingRecord? recording) =>
+    [
+        Command("live_ivr_call_ended", ("call_id", callId), ("at", record?.EndedAt ?? at),
+            ("disposition", record is null ? null : Records.SqlNames.Of(record.Disposition)), ("end_estimated", record?.EndEstimated ?? false),
+            ("released_by", record?.ReleasedBy is { } releasedBy ? Records.SqlNames.Of(releasedBy) : null),
+            ("recording_id", recording?.RecordingId), ("recording_started_at", recording?.StartedAt), ("recording_path", recording?.Path), ("recording_format", recording?.Format)),
+        Command("live_calls_ends_lock"),
+        Command("live_ivr_call_delete_recorded", ("call_id", callId)),
+    ];
+
+    /// <summary>The write that keeps a survey's answer with the caller's row until its <c>survey_answers</c> row is stored.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="question">The survey's question code.</param>
+    /// <param name="score">The score.</param>
+    /// <param name="scaleMax">The top of the scale.</param>
+    /// <param name="at">When it was answered.</param>
+    public static NpgsqlBatchCommand SurveyIvrCall(string callId, string question, int score, int scaleMax, DateTimeOffset at) =>
+        Command("live_ivr_call_surveyed", ("call_id", callId), ("question", question), ("score", (short)score), ("scale_max", (short)scaleMax), ("at", at));
+
+    /// <summary>
+    /// The callers of one Asterisk server outside a queue whose call ended under an earlier owner of the server and whose
+    /// record never reached the database (an IVR-only call's <c>calls</c> row, a survey's answer), as records to write: what
+    /// the instance adopting the server writes. Ended rows whose record is stored are deleted first (their delete was missed).
+    /// </summary>
+    public Task<IReadOnlyList<EndedIvrCall>> EndedUnrecordedIvrCallsAsync(string server, CancellationToken cancellationToken = default) =>
+        EndedLiveCalls.UnrecordedIvrAsync(dataSource, server, cancellationToken);
 
     /// <summary>
     /// The callers of one Asterisk server in an IVR plan, a voicemail or the survey (not those whose call is in
@@ -475,7 +503,7 @@ public sealed class LiveStateStore(NpgsqlDataSource dataSource)
     private static NpgsqlDbType TypeOf(string name) => name switch
     {
         "entry_position" or "priority" or "visit" => NpgsqlDbType.Integer,
-        "at" or "logged_in_at" or "wrap_up_until" or "ringing_since" or "started_at" or "external_started_at" or "external_answered_at" => NpgsqlDbType.TimestampTz,
+        "at" or "logged_in_at" or "wrap_up_until" or "ringing_since" or "started_at" or "external_started_at" or "external_answered_at" or "recording_started_at" => NpgsqlDbType.TimestampTz,
         _ => NpgsqlDbType.Text,
     };
 }

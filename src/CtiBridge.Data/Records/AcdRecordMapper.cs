@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using CtiBridge.Core.Acd;
-using CoreDisposition = CtiBridge.Core.Acd.CallDisposition;
 using CoreOutcome = CtiBridge.Core.Acd.QueueVisitOutcome;
 using CoreState = CtiBridge.Core.Acd.AgentState;
 
@@ -284,7 +283,7 @@ public sealed class AcdRecordMapper
         var position = call.Position(x.Queue, x.Visit);
         output.Add(new QueueVisitRecord
         {
-            CallId = x.CallId, Queue = x.Queue, EnteredAt = x.EnqueuedAt, Outcome = MapOutcome(x.Outcome), LeftAt = x.At,
+            CallId = x.CallId, Queue = x.Queue, EnteredAt = x.EnqueuedAt, Outcome = AcdRecordWords.Outcome(x.Outcome), LeftAt = x.At,
             EntryPosition = position,
         });
         var name = x.Outcome switch
@@ -307,12 +306,7 @@ public sealed class AcdRecordMapper
         var call = Call(x.CallId, x.At);
         call.Talk += x.Talk;
         call.Hold += x.Hold;
-        call.ReleasedBy = x.ReleasedBy switch
-        {
-            HangupParty.Agent => ReleasedBy.Agent,
-            HangupParty.Caller => ReleasedBy.Caller,
-            _ => ReleasedBy.System,
-        };
+        call.ReleasedBy = AcdRecordWords.ReleasedBy(x.ReleasedBy);
         var origin = Whole(call.AnsweredVisits.GetValueOrDefault(x.AgentId)?.EntryPosition ?? 0);
         var wait = Whole((call.Wait ?? TimeSpan.Zero).TotalSeconds);
         if (call.PendingTransfer is { } transfer && transfer.FromAgentId == x.AgentId)
@@ -412,24 +406,13 @@ public sealed class AcdRecordMapper
     private static CallRecord CallRow(string callId, CallTrack call, int revision)
     {
         var ended = call.Ended!;
-        return new CallRecord
+        return new InboundCallRow
         {
-            CallId = callId, StartedAt = call.StartedAt, Revision = revision, Direction = CallDirection.Inbound, Did = call.Did, Caller = call.Caller, AsteriskServer = call.AsteriskServer,
-            Queues = [.. call.Queues], EnqueuedAt = call.FirstEnqueuedAt, AnsweredAt = call.AnsweredAt,
-            EndedAt = ended.At < call.StartedAt ? call.StartedAt : ended.At,
-            WaitSeconds = call.FirstEnqueuedAt is { } first && call.AnsweredAt is { } answered ? (answered - first).TotalSeconds : call.Wait?.TotalSeconds,
-            TalkSeconds = call.Talk.TotalSeconds, HoldSeconds = call.Hold.TotalSeconds, WrapUpSeconds = call.WrapUp.TotalSeconds,
-            Disposition = ended.Disposition switch
-            {
-                CoreDisposition.Answered => CallDisposition.Answered,
-                CoreDisposition.Abandoned => CallDisposition.Abandoned,
-                CoreDisposition.Overflowed => CallDisposition.Overflowed,
-                CoreDisposition.Voicemail => CallDisposition.Voicemail,
-                _ => CallDisposition.SystemLost,
-            },
-            AgentId = call.AgentId, ReleasedBy = call.ReleasedBy, TransferChain = [.. call.TransferChain], RecordingId = call.RecordingId,
-            SurveyScore = call.SurveyScore, EndEstimated = ended.EndEstimated,
-        };
+            CallId = callId, StartedAt = call.StartedAt, EndedAt = ended.At, Disposition = AcdRecordWords.Disposition(ended.Disposition), Did = call.Did, Caller = call.Caller,
+            AsteriskServer = call.AsteriskServer, Queues = call.Queues, FirstEnqueuedAt = call.FirstEnqueuedAt, AnsweredAt = call.AnsweredAt, LastVisitWait = call.Wait,
+            Talk = call.Talk, Hold = call.Hold, WrapUp = call.WrapUp, AgentId = call.AgentId, ReleasedBy = call.ReleasedBy, TransferChain = call.TransferChain,
+            RecordingId = call.RecordingId, SurveyScore = call.SurveyScore, EndEstimated = ended.EndEstimated,
+        }.ToRecord(revision);
     }
 
     private QueueEventRecord Event(AcdEvent source, string callId, string queue, string agent, string name, params string[] data) =>
@@ -471,16 +454,6 @@ public sealed class AcdRecordMapper
         CoreState.OnCall => AgentState.InCall,
         CoreState.WrapUp => AgentState.WrapUp,
         _ => AgentState.Paused,
-    };
-
-    private static QueueVisitOutcome MapOutcome(CoreOutcome outcome) => outcome switch
-    {
-        CoreOutcome.Answered => QueueVisitOutcome.Answered,
-        CoreOutcome.Abandoned => QueueVisitOutcome.Abandoned,
-        CoreOutcome.Timeout => QueueVisitOutcome.Timeout,
-        CoreOutcome.ExitEmpty => QueueVisitOutcome.ExitEmpty,
-        CoreOutcome.ExitKey => QueueVisitOutcome.ExitKey,
-        _ => QueueVisitOutcome.SystemLost,
     };
 
     private sealed class CallTrack

@@ -111,21 +111,28 @@ public sealed class CallRecordWriter
             }
         }
 
-        if (tables.Any(t => t.RecordType == typeof(CallRecord)))
+        if (tables.Any(t => t.RecordType == typeof(CallRecord) || t.RecordType == typeof(SurveyAnswerRecord)))
         {
-            await DeleteEndedLiveCallsAsync(connection, byType[typeof(CallRecord)].Cast<CallRecord>(), cancellationToken).ConfigureAwait(false);
+            await DeleteEndedLiveCallsAsync(
+                connection,
+                tables.Any(t => t.RecordType == typeof(CallRecord)) ? byType[typeof(CallRecord)].Cast<CallRecord>() : [],
+                tables.Any(t => t.RecordType == typeof(SurveyAnswerRecord)) ? byType[typeof(SurveyAnswerRecord)].Cast<SurveyAnswerRecord>() : [],
+                cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    // An inbound call's live_calls row is kept, marked ended, until its record is stored (migration 0044): it goes in the
-    // transaction that stores the record, last, under the lock that orders this with the live state writer's mark (a row
-    // marked after this look is deleted by the mark's own look, live_call_delete_recorded.sql).
-    private static async Task DeleteEndedLiveCallsAsync(NpgsqlConnection connection, IEnumerable<CallRecord> calls, CancellationToken cancellationToken)
+    // An inbound call's live_calls row (migration 0044), and an IVR caller's live_ivr_calls row (0046: its calls row, or
+    // a survey's answer), are kept, marked ended, until the record is stored: they go in the transaction that stores it,
+    // last, under the lock that orders this with the live state writer's mark (a row marked after this look is deleted by
+    // the mark's own look, live_call_delete_recorded.sql, live_ivr_call_delete_recorded.sql).
+    private static async Task DeleteEndedLiveCallsAsync(
+        NpgsqlConnection connection, IEnumerable<CallRecord> calls, IEnumerable<SurveyAnswerRecord> answers, CancellationToken cancellationToken)
     {
         var inbound = calls.Where(c => c.Direction == CallDirection.Inbound).Select(c => c.CallId).Distinct(StringComparer.Ordinal).ToArray();
-        if (inbound.Length == 0)
+        var surveyed = answers.Select(a => a.CallId).Distinct(StringComparer.Ordinal).ToArray();
+        if (inbound.Length == 0 && surveyed.Length == 0)
         {
             return;
         }
@@ -135,7 +142,14 @@ public sealed class CallRecordWriter
             await lockEnds.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await ExecuteWithArraysAsync(connection, NamedQueries.Get("live_calls_recorded_delete"), [("call_ids", NpgsqlDbType.Text, inbound)], cancellationToken).ConfigureAwait(false);
+        if (inbound.Length > 0)
+        {
+            await ExecuteWithArraysAsync(connection, NamedQueries.Get("live_calls_recorded_delete"), [("call_ids", NpgsqlDbType.Text, inbound)], cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteWithArraysAsync(
+            connection, NamedQueries.Get("live_ivr_calls_recorded_delete"), [("call_ids", NpgsqlDbType.Text, inbound), ("surveyed", NpgsqlDbType.Text, surveyed)],
+            cancellationToken).ConfigureAwait(false);
     }
 
     // Recounts the 15-minute rollup buckets the batch touched (migration 0005), in the batch's transaction.

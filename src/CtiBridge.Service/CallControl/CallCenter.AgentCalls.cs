@@ -604,7 +604,9 @@ public sealed partial class CallCenter
         var score = key == '0' ? 10 : key - '0';
         session.Survey = null;
         session.SurveyTimer?.Dispose();
-        _engine.Note(at, new SurveyAnswered(session.CallId, session.CurrentQueue ?? session.Queue, session.LastAgentId, survey.Question, score, 10));
+        var answer = new SurveyAnswered(session.CallId, session.CurrentQueue ?? session.Queue, session.LastAgentId, survey.Question, score, 10);
+        _engine.Note(at, answer);
+        StoreSurveyAnswer(session, answer, at);
         CallbackSurveyAnswered(session, survey, score, at);
         LogSurveyAnswered(_logger, session.CallId, score);
         var ari = session.App.Ari;

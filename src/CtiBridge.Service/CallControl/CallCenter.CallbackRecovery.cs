@@ -240,5 +240,5 @@ public sealed partial class CallCenter
 /// <summary>Where a callback conversation is now (<see cref="Put"/>), or that its attempt ended (<see cref="Put"/> null).</summary>
 internal sealed record CallbackCallChange(string Server, LiveCallbackCall? Put, string CallId, DateTimeOffset At) : LiveStateWrite
 {
-    public override Npgsql.NpgsqlBatchCommand Command() => Put is { } put ? LiveCallbackCalls.Put(Server, put, At) : LiveCallbackCalls.Delete(CallId);
+    public override IEnumerable<Npgsql.NpgsqlBatchCommand> Commands() => [Put is { } put ? LiveCallbackCalls.Put(Server, put, At) : LiveCallbackCalls.Delete(CallId)];
 }

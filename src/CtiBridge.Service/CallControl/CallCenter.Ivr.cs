@@ -798,8 +798,11 @@ public sealed partial class CallCenter
 
     // ----- the call's end ------------------------------------------------------------------------
 
-    /// <summary>A call that never reached the ACD has no call row from the ACD's events: it gets one here.</summary>
-    private void WriteIvrCallRecord(CallSession session)
+    /// <summary>
+    /// A call that never reached the ACD has no call row from the ACD's events: it gets one here (returned, with the outside
+    /// call's recording, for the caller's live row to keep until it is stored; null when the ACD's records have its row).
+    /// </summary>
+    private (CallRecord? Record, RecordingRecord? Recording) WriteIvrCallRecord(CallSession session)
     {
         StopKeyTimer(session);
         var externalRecording = WriteExternalRecording(session, _lastAt);
@@ -810,7 +813,7 @@ public sealed partial class CallCenter
 
         if (session.Stage == CallStage.Acd || session.LeftAcd)
         {
-            return;
+            return (null, null);
         }
 
         var end = session.RealEnd?.At ?? _lastAt; // ended unseen in an events gap: at its real end (CallCenter.GapHangups.cs)
@@ -820,13 +823,15 @@ public sealed partial class CallCenter
             : session.ExternalAnsweredAt is not null ? DataDisposition.IvrCompleted
             : session.ExternalNumber is not null ? DataDisposition.Overflowed
             : DataDisposition.IvrAbandoned;
-        _records.Writer.TryWrite(new CallRecord
+        var record = new CallRecord
         {
             CallId = session.CallId, StartedAt = session.EnteredAt, Direction = CallDirection.Inbound, Did = session.Caller.Did, AsteriskServer = session.App.Server,
             Caller = session.Caller.CallerNumber, Callee = session.ExternalNumber, EndedAt = end < session.EnteredAt ? session.EnteredAt : end, EndEstimated = session.RealEnd?.Estimated ?? false,
             Disposition = disposition, ReleasedBy = session.CallerGone && !session.Blocked ? ReleasedBy.Caller : ReleasedBy.System,
-            RecordingId = externalRecording,
-        });
+            RecordingId = externalRecording?.RecordingId,
+        };
+        _records.Writer.TryWrite(record);
+        return (record, externalRecording);
     }
 
     [LoggerMessage(EventId = 860, Level = LogLevel.Information, Message = "Call {CallId}: IVR {Plan}/{Node} ({Type})")]

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using CtiBridge.Asterisk.Ari;
 using CtiBridge.Asterisk.Ari.Models;
 using CtiBridge.Data.LiveState;
+using CtiBridge.Data.Records;
 
 namespace CtiBridge.Service.CallControl;
 
@@ -45,13 +46,30 @@ public sealed partial class CallCenter
         _ivrStates.Writer.TryWrite(new IvrStateChange(session.App.Server, call, session.CallId, at));
     }
 
-    /// <summary>The call ended: its caller is nowhere to be adopted any more.</summary>
-    private void ForgetIvrState(CallSession session)
+    /// <summary>
+    /// The call ended: its caller is nowhere to be adopted any more. The row stays, marked ended, while it keeps a record
+    /// not stored yet (migration 0046): the IVR-only call's <paramref name="record"/> (and its outside call's
+    /// <paramref name="recording"/>), or a survey's answer; the record writer deletes it with that record, and an instance
+    /// adopting the server after a kill writes the record from it (<see cref="WriteRecordsLeftUnstoredAsync"/>).
+    /// </summary>
+    private void ForgetIvrState(CallSession session, CallRecord? record, RecordingRecord? recording)
     {
         if (session.IvrStateStored)
         {
             session.IvrStateStored = false;
-            _ivrStates.Writer.TryWrite(new IvrStateChange(session.App.Server, null, session.CallId, _lastAt));
+            _ivrStates.Writer.TryWrite(record is not null || session.SurveyAnswerStored
+                ? new IvrCallEnded(session.CallId, _lastAt, record, recording)
+                : new IvrStateChange(session.App.Server, null, session.CallId, _lastAt));
+        }
+    }
+
+    /// <summary>The caller answered the survey: the answer is kept with their row until it is stored (migration 0046).</summary>
+    private void StoreSurveyAnswer(CallSession session, Core.Acd.SurveyAnswered answer, DateTimeOffset at)
+    {
+        if (session.IvrStateStored)
+        {
+            session.SurveyAnswerStored = true;
+            _ivrStates.Writer.TryWrite(new IvrSurveyAnswer(answer.CallId, answer.Question, answer.Score, answer.ScaleMax, at));
         }
     }
 
@@ -287,12 +305,24 @@ public sealed partial class CallCenter
 /// <summary>A write call control asks of the live state writer, in order with the others.</summary>
 internal abstract record LiveStateWrite
 {
-    /// <summary>The write.</summary>
-    public abstract Npgsql.NpgsqlBatchCommand Command();
+    /// <summary>The write's statements (one transaction with the rest of the batch).</summary>
+    public abstract IEnumerable<Npgsql.NpgsqlBatchCommand> Commands();
 }
 
-/// <summary>Where a caller outside a queue is now (<see cref="Put"/>), or that the call ended (<see cref="Put"/> null).</summary>
+/// <summary>Where a caller outside a queue is now (<see cref="Put"/>), or that the call ended and its row keeps nothing (<see cref="Put"/> null).</summary>
 internal sealed record IvrStateChange(string Server, LiveIvrCall? Put, string CallId, DateTimeOffset At) : LiveStateWrite
 {
-    public override Npgsql.NpgsqlBatchCommand Command() => Put is { } put ? LiveStateStore.PutIvrCall(Server, put, At) : LiveStateStore.DeleteIvrCall(CallId);
+    public override IEnumerable<Npgsql.NpgsqlBatchCommand> Commands() => [Put is { } put ? LiveStateStore.PutIvrCall(Server, put, At) : LiveStateStore.DeleteIvrCall(CallId)];
+}
+
+/// <summary>A caller outside a queue ended with a record not stored yet (<see cref="Record"/>, or a survey's answer): the row is marked ended and kept until it is.</summary>
+internal sealed record IvrCallEnded(string CallId, DateTimeOffset At, CallRecord? Record, RecordingRecord? Recording) : LiveStateWrite
+{
+    public override IEnumerable<Npgsql.NpgsqlBatchCommand> Commands() => LiveStateStore.EndIvrCall(CallId, At, Record, Recording);
+}
+
+/// <summary>The survey's answer, kept with the caller's row.</summary>
+internal sealed record IvrSurveyAnswer(string CallId, string Question, int Score, int ScaleMax, DateTimeOffset At) : LiveStateWrite
+{
+    public override IEnumerable<Npgsql.NpgsqlBatchCommand> Commands() => [LiveStateStore.SurveyIvrCall(CallId, Question, Score, ScaleMax, At)];
 }

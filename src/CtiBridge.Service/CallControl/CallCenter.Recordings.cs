@@ -94,25 +94,26 @@ public sealed partial class CallCenter
     }
 
     /// <summary>The outside call's recording row, once, when Asterisk started one; its name (for the call's own row), else null.</summary>
-    private string? WriteExternalRecording(CallSession session, DateTimeOffset endedAt)
+    private RecordingRecord? WriteExternalRecording(CallSession session, DateTimeOffset endedAt)
     {
         if (session.ExternalRecording is not { } recording || session.ExternalRecordingStartedAt is not { } startedAt)
         {
             return null;
         }
 
+        var format = _settings.RecordingFormat;
+        var row = new RecordingRecord
+        {
+            RecordingId = recording, StartedAt = startedAt, CallId = session.CallId, LegId = session.CallId + "-ext",
+            EndedAt = endedAt < startedAt ? startedAt : endedAt, Path = Path.Combine(_settings.RecordingDirectory, $"{recording}.{format}"), Format = format,
+        };
         if (!session.ExternalRecordingWritten)
         {
             session.ExternalRecordingWritten = true;
-            var format = _settings.RecordingFormat;
-            _records.Writer.TryWrite(new RecordingRecord
-            {
-                RecordingId = recording, StartedAt = startedAt, CallId = session.CallId, LegId = session.CallId + "-ext",
-                EndedAt = endedAt < startedAt ? startedAt : endedAt, Path = Path.Combine(_settings.RecordingDirectory, $"{recording}.{format}"), Format = format,
-            });
+            _records.Writer.TryWrite(row);
         }
 
-        return recording;
+        return row;
     }
 
     /// <summary>

@@ -131,7 +131,8 @@ public sealed partial class CallCenter
 
     /// <summary>
     /// Calls of the server that ended under the previous owner whose record never reached <c>calls</c> (it died with the
-    /// record in its writer's memory; their <c>live_calls</c> rows are kept, marked ended, until the record is stored):
+    /// record in its writer's memory; their <c>live_calls</c> rows, and a caller outside a queue's <c>live_ivr_calls</c>
+    /// row, are kept, marked ended, until the record is stored):
     /// their records are written from the rows, and the writer's transaction deletes the rows. A record the previous owner
     /// did store is not written again, and one it stores later (a journal replayed) lands on the same key: one row each.
     /// </summary>
@@ -145,6 +146,18 @@ public sealed partial class CallCenter
             }
 
             LogEndedCallRecordWritten(_logger, server, ended.CallId, ended.Disposition.ToString(), ended.EndedAt);
+        }
+
+        // Callers who ended outside a queue (an IVR-only call's row, a survey's answer), kept the same way (migration 0046).
+        foreach (var ended in await store.EndedUnrecordedIvrCallsAsync(server, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var record in ended.ToRecords())
+            {
+                // The outside call's leg is named as call control names it (CallCenter.Recordings.cs).
+                _records.Writer.TryWrite(record is Data.Records.RecordingRecord { LegId: null } recording ? recording with { LegId = ended.CallId + "-ext" } : record);
+            }
+
+            LogEndedIvrCallRecordWritten(_logger, server, ended.CallId, ended.Call?.Disposition.ToString() ?? "survey answer", ended.Call?.EndedAt ?? ended.SurveyAnswer?.AnsweredAt);
         }
     }
 
@@ -835,6 +848,9 @@ public sealed partial class CallCenter
 
     [LoggerMessage(EventId = 1380, Level = LogLevel.Warning, Message = "Asterisk server {Server}: call {CallId} ended ({Disposition} at {EndedAt:O}) under the previous owner, which stopped before storing its record: record written from live_calls")]
     private static partial void LogEndedCallRecordWritten(ILogger logger, string server, string callId, string disposition, DateTimeOffset endedAt);
+
+    [LoggerMessage(EventId = 1520, Level = LogLevel.Warning, Message = "Asterisk server {Server}: call {CallId} ended outside a queue ({Disposition} at {EndedAt:O}) under the previous owner, which stopped before storing its record: record written from live_ivr_calls")]
+    private static partial void LogEndedIvrCallRecordWritten(ILogger logger, string server, string callId, string disposition, DateTimeOffset? endedAt);
 
     [LoggerMessage(EventId = 852, Level = LogLevel.Warning, Message = "Agent {AgentId}'s stored state was not restored: {Reason}")]
     private static partial void LogAgentNotRestored(ILogger logger, string agentId, string reason);

@@ -486,8 +486,8 @@ public sealed partial class CallCenter : IAcdOutput, IAsyncDisposable
 
         EndAgentCalls(session);
         DropAnswerBridges(session);
-        WriteIvrCallRecord(session);
-        ForgetIvrState(session);
+        var (record, recording) = WriteIvrCallRecord(session);
+        ForgetIvrState(session, record, recording);
         foreach (var (agentId, legId) in session.AgentLegs)
         {
             AgentLegEnding(agentId, legId);

@@ -114,8 +114,11 @@ internal sealed partial class CallSession
     /// <summary>The ACD ended the call (overflowed out): its call row comes from the ACD's events.</summary>
     public bool LeftAcd { get; set; }
 
-    /// <summary>Where the caller is was stored for an adopter (<c>live_ivr_calls</c>): the call's end deletes it.</summary>
+    /// <summary>Where the caller is was stored for an adopter (<c>live_ivr_calls</c>): the call's end deletes it, or marks it ended while it keeps a record not stored yet.</summary>
     public bool IvrStateStored { get; set; }
+
+    /// <summary>The survey's answer was stored with the caller's <c>live_ivr_calls</c> row: the call's end keeps the row until the answer's own row is stored.</summary>
+    public bool SurveyAnswerStored { get; set; }
 
     /// <summary>The playback of the agent-ID announcement (queue <c>announceAgentId</c>), which the connect must not stop.</summary>
     public string? AgentIdPlayback { get; set; }

@@ -32,7 +32,7 @@ internal sealed partial class LiveStateService(CallCenter center, LiveStateStore
     /// at <paramref name="done"/> (call control has stopped) what is still queued is written, then it ends.
     /// </summary>
     private Task WriteIvrAsync(System.Threading.Channels.ChannelReader<LiveStateWrite> changes, CancellationToken done, CancellationToken abort) =>
-        WriteBatchesAsync(changes, pending => [.. pending.Select(c => c.Command())], order: null, done, abort);
+        WriteBatchesAsync(changes, pending => [.. pending.SelectMany(c => c.Commands())], order: null, done, abort);
 
     /// <summary>Writes <c>live_agents</c> and <c>live_calls</c> from the call center's events until the subscription ends.</summary>
     private Task WriteAsync(System.Threading.Channels.ChannelReader<Core.Acd.AcdEvent> events, CancellationToken abort) =>

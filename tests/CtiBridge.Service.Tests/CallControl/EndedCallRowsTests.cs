@@ -118,6 +118,61 @@ public sealed class EndedCallRowsTests(MigratedDatabaseFixture database) : IClas
         Assert.Equal(0L, await RowsAsync(callId, ct)); // the ended row whose record is stored is gone with the adoption's read
     }
 
+    [Fact]
+    public async Task RecoveredRecord_CarriesTheTransferChain_TheRecording_AndTheSurveyScore_AsTheMapperWritesThem()
+    {
+        // Answered by 2001 and recorded, transferred to the billing queue, answered there by 2002, the survey answered while
+        // the record is still unstored: the row written from live_calls is the mapper's row (but the wrap-up, which comes with
+        // the handling's end and its own records), and the recording's row is stored too. Before migration 0046 the row
+        // lacked the transfer chain, the recording and the score.
+        var ct = TestContext.Current.CancellationToken;
+        var (callId, server) = NewCall();
+        var events = TransferredRecordedSurveyed(callId, server);
+        await WriteAsync(events, ct);
+
+        var ended = Assert.Single(await new LiveStateStore(database.Database.DataSource).EndedUnrecordedCallsAsync(server, ct));
+        var recovered = ended.ToRecords();
+        var mapper = new AcdRecordMapper("carried");
+        var mapped = events.SelectMany(mapper.Map).OfType<CallRecord>().Last();
+        var call = Assert.Single(recovered.OfType<CallRecord>());
+        Assert.Equal(mapped with { Revision = 0, WrapUpSeconds = 0, TransferChain = [], Queues = [] }, call with { TransferChain = [], Queues = [] });
+        Assert.Equal(mapped.TransferChain, call.TransferChain);
+        Assert.Equal(mapped.Queues, call.Queues);
+
+        await new CallRecordWriter(database.Database.DataSource).WriteAsync(recovered, ct);
+        Assert.Equal("{queue:billing}|rec-1|9|2002|answered", await ScalarAsync<string>(
+            $"SELECT concat_ws('|', transfer_chain::text, recording_id, survey_score, agent_id, disposition) FROM calls WHERE call_id = '{callId}'", ct));
+        Assert.Equal("/rec/rec-1.wav|wav|2001", await ScalarAsync<string>(
+            $"SELECT concat_ws('|', path, format, agent_id) FROM recordings WHERE recording_id = 'rec-1' AND call_id = '{callId}'", ct));
+        Assert.Equal(0L, await RowsAsync(callId, ct));
+    }
+
+    /// <summary>
+    /// Queued at T0 in support, answered by 2001 at +5 s and recorded, transferred to billing at +20 s, answered there by 2002
+    /// at +25 s, the caller hung up at +40 s; the survey answered (9) at +45 s.
+    /// </summary>
+    private static AcdEvent[] TransferredRecordedSurveyed(string callId, string server)
+    {
+        var caller = new CallerData
+        {
+            CallerNumber = "5550042", Site = server,
+            Attributes = new Dictionary<string, string> { [LiveStateStore.ServerAttribute] = server, [LiveStateStore.ChannelAttribute] = "chan-" + callId },
+        };
+        return
+        [
+            At(new CallEnqueued(callId, "support", 1, 0, 1, caller), T0),
+            At(new CallAnswered(callId, "support", 1, T0, TimeSpan.FromSeconds(5), "2001"), T0.AddSeconds(5)),
+            At(new CallRecordingStarted(callId, "rec-1", "/rec/rec-1.wav", "wav", "2001"), T0.AddSeconds(5)),
+            At(new CallTransferred(callId, "support", "2001", TransferTarget.ToQueue("billing"), Attended: false), T0.AddSeconds(20)),
+            At(new CallCompleted(callId, "support", "2001", TimeSpan.FromSeconds(15), TimeSpan.Zero, HangupParty.Agent), T0.AddSeconds(20)),
+            At(new CallEnqueued(callId, "billing", 2, 0, 1, caller), T0.AddSeconds(20)),
+            At(new CallAnswered(callId, "billing", 2, T0.AddSeconds(20), TimeSpan.FromSeconds(5), "2002"), T0.AddSeconds(25)),
+            At(new CallCompleted(callId, "billing", "2002", TimeSpan.FromSeconds(12), TimeSpan.FromSeconds(3), HangupParty.Caller), T0.AddSeconds(40)),
+            At(new CallEnded(callId, CallDisposition.Answered, 2), T0.AddSeconds(40)),
+            At(new SurveyAnswered(callId, "billing", "2002", "csat", 9, 10), T0.AddSeconds(45)),
+        ];
+    }
+
     private static (string CallId, string Server) NewCall() => ("ended-" + Guid.NewGuid().ToString("N"), "srv-" + Guid.NewGuid().ToString("N")[..8]);
 
     /// <summary>Queued at T0, answered by 2001 at +5 s, talked 20 s, the agent hung up at +30 s (with 5 s of hold).</summary>
