@@ -146,8 +146,9 @@ public sealed class IvrRestartTests(MigratedDatabaseFixture database) : IClassFi
         await rig.StartServiceAgainAsync(ct);
         await rig.LoginAsync("2001", ct);
 
-        // The adopter asks the menu again; the caller's key takes the same call to the queue and to the agent.
-        Assert.True(rig.Pbx.MediaPlayedOn(caller).Count(m => m == "sound:welcome") >= 2, "the menu was not asked again: " + string.Join(", ", rig.Pbx.MediaPlayedOn(caller)));
+        // The adopter asks the menu again (its prompt is played after the adoption, asynchronously: waited for, bounded); the
+        // caller's key takes the same call to the queue and to the agent.
+        await HeardAsync(rig, caller, "sound:welcome", 2, ct);
         rig.Trunk.PressDigits(caller, "1");
         var enqueued = await rig.AcdEvents.WaitForAsync<CallEnqueued>(e => e.Caller.CallerNumber == "5552001", "the call in the queue", ct);
         Assert.Equal(callId, enqueued.CallId);
