@@ -1,7 +1,4 @@
-using CtiBridge.PbxSim;
 using CtiBridge.Service.CallControl;
-using CtiBridge.Service.Tests.Hosting;
-using CtiBridge.TestSupport;
 using Npgsql;
 
 namespace CtiBridge.Resilience.Tests;
@@ -9,7 +6,7 @@ namespace CtiBridge.Resilience.Tests;
 /// <summary>
 /// A caller who never left the IVR hangs up in the last moments of the active <c>ctibridge run</c> process, killed with
 /// SIGKILL while the call's record is still in its record writer's hands (issue 14, invariant "every call that entered ends
-/// exactly once in the records", for callers outside a queue). As in <see cref="KillHardRecordTests"/> the record writer is
+/// exactly once in the records", for callers outside a queue), on <see cref="KillHardRig"/>. As in <see cref="KillHardRecordTests"/> the record writer is
 /// held back by the test (it holds <c>calls</c> locked, EXCLUSIVE: reads go on, writes wait), the live state writer is not.
 /// Before the fix call control deleted the caller's <c>live_ivr_calls</c> row at the end: the standby had nothing to adopt
 /// and the record was lost. Now the row stays, marked with the record's end, until the record is stored, and the standby
@@ -17,37 +14,21 @@ namespace CtiBridge.Resilience.Tests;
 /// Bounded: every wait has a limit; the processes are killed on the way out whatever happens.
 /// </summary>
 [Trait("Tier", "Faults")]
-public sealed class KillHardIvrRecordTests : IAsyncDisposable
+public sealed class KillHardIvrRecordTests
 {
-    private readonly HaProcesses _instances = new("ctibridge-kill-ivr-record-", TimeSpan.FromSeconds(90));
-
     [Fact]
     public async Task CallerHangsUpInTheIvrAsTheActiveIsKilled_ItsRecordNotStoredYet_TheStandbyStoresItOnce_WithItsRealEnd()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var database = await PostgresServer.CreateMigratedDatabaseAsync(ct);
-        // The shipped dialplan (asterisk-config/extensions.conf), as in KillHardTests; the menu's prompt lasts a minute.
-        var (dialplan, globals) = ExtensionsConf.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "asterisk-config", "extensions.conf"), ct));
-        var options = new PbxSimOptions
-        {
-            Dialplan = dialplan,
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-carrier" }],
-            Sounds = new Dictionary<string, double>(StringComparer.Ordinal) { ["welcome"] = 60, ["goodbye"] = 0.3 },
-        };
-        foreach (var (name, value) in globals)
-        {
-            options.GlobalVariables[name] = value;
-        }
 
-        await using var pbx = await PbxSimSettings.StartAsync(options);
-        var active = await StartAsync("a", database, pbx, ct);
-        await active.WaitReadyAsync(ct);
-        var standby = await StartAsync("b", database, pbx, ct);
-        await standby.WaitLiveAsync(ct);
-        Assert.False(await standby.IsReadyAsync(ct), "the second process must be a standby while the first holds the lease");
+        // The DID goes to a menu whose prompt plays for a minute: the caller is in the IVR, and stays there, until they hang up.
+        await using var rig = await KillHardRig.StartAsync(
+            "kill-ivr-record", [("2001", "1001")], TimeSpan.FromSeconds(90), ct, MenuOnTheDid,
+            pbx => pbx.Sounds = new Dictionary<string, double>(StringComparer.Ordinal) { ["welcome"] = 60, ["goodbye"] = 0.3 });
+        var (database, pbx, active, standby) = (rig.Database, rig.Pbx, rig.Active, rig.Standby);
 
-        var caller = pbx.Trunk("carrier").CallIn("4008001", "5550002", "Caller in the menu");
-        var callId = await _instances.EventuallyAsync(
+        var caller = rig.Carrier.CallIn("4008001", "5550002", "Caller in the menu");
+        var callId = await rig.EventuallyAsync(
             async () => await database.ScalarAsync<string?>("SELECT call_id FROM live_ivr_calls WHERE caller_number = '5550002' AND stage = 'ivr' AND node = 'welcome'", ct),
             "the caller in the menu, in live_ivr_calls", ct);
 
@@ -63,8 +44,8 @@ public sealed class KillHardIvrRecordTests : IAsyncDisposable
         // IVR is left: before the fix the row was deleted, now it is marked ended; read without naming the new column, so
         // it reads the same on either schema); the record cannot be stored.
         var hungUpAt = DateTimeOffset.UtcNow;
-        pbx.Trunk("carrier").HangUp(caller);
-        await _instances.EventuallyAsync(
+        rig.Carrier.HangUp(caller);
+        await rig.EventuallyAsync(
             async () => pbx.ChannelNames.Count == 0
                 && await database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls l WHERE to_jsonb(l) ->> 'ended_at' IS NULL", ct) == 0,
             "the call ended: no channel, no caller left in live_ivr_calls", ct);
@@ -76,10 +57,10 @@ public sealed class KillHardIvrRecordTests : IAsyncDisposable
         await holding.RollbackAsync(ct); // the writers go on: the killed one's connection is gone, its transaction never commits
 
         // Stored once, by the standby, as the call really ended.
-        await _instances.EventuallyAsync(
+        await rig.EventuallyAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM calls", ct) > 0,
             "the call's record stored", ct);
-        await _instances.EventuallyAsync(
+        await rig.EventuallyAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct) == 0,
             "the ended caller's live_ivr_calls row deleted with its record", ct);
         await standby.StopAsync(ct);
@@ -95,11 +76,8 @@ public sealed class KillHardIvrRecordTests : IAsyncDisposable
         Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM live_ivr_calls", ct));
     }
 
-    private Task<ServiceProcess> StartAsync(string name, TestDatabase database, PbxSimulator pbx, CancellationToken ct)
+    private static void MenuOnTheDid(Service.Configuration.CtiBridgeSettings settings)
     {
-        var settings = _instances.Settings(name, database, pbx, [("2001", "1001")]);
-
-        // The DID goes to a menu whose prompt plays for a minute: the caller is in the IVR, and stays there, until they hang up.
         settings.CallControl.Dids = [new DidRouteSettings { Number = "4008001", Plan = "main" }];
         settings.CallControl.Ivr = new IvrSettings
         {
@@ -116,8 +94,5 @@ public sealed class KillHardIvrRecordTests : IAsyncDisposable
                 },
             ],
         };
-        return _instances.StartAsync(name, settings, ct);
     }
-
-    public ValueTask DisposeAsync() => _instances.DisposeAsync();
 }
