@@ -2,11 +2,7 @@ using CtiBridge.Core.Dialer;
 using CtiBridge.Data.Dialer;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.Dialer;
-using CtiBridge.Service.Hosting;
-using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using static CtiBridge.Service.Tests.BoundedWait;
 
@@ -34,47 +30,24 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
         ["NoAnswer"] = TimeSpan.FromHours(1), ["Machine"] = TimeSpan.FromHours(2),
     };
 
-    private readonly string _journals = Directory.CreateTempSubdirectory("ctibridge-dialer-clock-").FullName;
     private readonly FakeTimeProvider _clock = new(T0 - TimeSpan.FromMinutes(1));
-    private TestDatabase _database = null!;
-    private PbxSimulator _pbx = null!;
-    private WebApplication? _app;
+    private FakeClockDialers _floor = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static readonly string[] Phones = ["4101", "4102", "4103", "4104", "4105", "4106"];
 
-    public async ValueTask InitializeAsync()
-    {
-        _database = await PostgresServer.CreateMigratedDatabaseAsync();
-        _pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. Phones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = 0.3 },
-            Dialplan = new() { ["amd-ctibridge-dialer"] = new() { ["s"] = ["AMD()", "Stasis(ctibridge-dialer,dialer-amd,${AMDSTATUS},${AMDCAUSE})"] } },
-        });
-        foreach (var phone in Phones)
-        {
-            _pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
-        }
-    }
+    private TestDatabase Database => _floor.Database;
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync(CancellationToken.None);
-            await _app.DisposeAsync();
-        }
+    // PbxSim on real time: the test moves the dialer's clock only while no call is up.
+    public async ValueTask InitializeAsync() =>
+        _floor = await FakeClockDialers.StartAsync("dialer-clock", _clock, pbxOnTheClock: false, ["ctibridge-dialer"], Phones, abandonMessage: TimeSpan.FromSeconds(0.3));
 
-        await _pbx.DisposeAsync();
-        await _database.DisposeAsync();
-        Directory.Delete(_journals, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _floor.DisposeAsync();
 
-    private Task<long> CountAsync(string sql) => _database.ScalarAsync<long>(sql, Ct);
+    private Task<long> CountAsync(string sql) => _floor.CountAsync(sql, Ct);
 
-    private Task<string> AttemptsAsync(string campaign) => _database.ScalarAsync<string>($"""
+    private Task<string> AttemptsAsync(string campaign) => Database.ScalarAsync<string>($"""
         SELECT coalesce(string_agg(format('lead %s %s dialed=%s ended=%s %s cause=%s agent=%s', a.lead_id, a.phone_number, a.dialed_at, a.ended_at, a.outcome, a.hangup_cause, a.agent_id), E'\n' ORDER BY a.attempt_id), '(no attempts)')
             || E'\nleads: ' || (SELECT string_agg(format('%s %s attempts=%s next=%s claimed=%s', lead_id, status, attempts, next_attempt_at, claimed_by), '; ' ORDER BY lead_id) FROM dialer_leads WHERE campaign_id = '{campaign}')
         FROM dialer_attempts a WHERE a.campaign_id = '{campaign}'
@@ -97,7 +70,7 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
     private async Task<List<(string Lead, DateTimeOffset DialedAt, DateTimeOffset EndedAt, string Outcome)>> AttemptListAsync(string campaign)
     {
         var list = new List<(string, DateTimeOffset, DateTimeOffset, string)>();
-        await using var command = _database.DataSource.CreateCommand($"SELECT phone_number, dialed_at, ended_at, outcome FROM dialer_attempts WHERE campaign_id = '{campaign}' ORDER BY attempt_id");
+        await using var command = Database.DataSource.CreateCommand($"SELECT phone_number, dialed_at, ended_at, outcome FROM dialer_attempts WHERE campaign_id = '{campaign}' ORDER BY attempt_id");
         await using var reader = await command.ExecuteReaderAsync(Ct);
         while (await reader.ReadAsync(Ct))
         {
@@ -118,14 +91,14 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
             ("+12125550103", DialledCustomerKind.Congestion), ("+12125550104", DialledCustomerKind.Machine),
             ("+12125550105", DialledCustomerKind.Invalid), ("+12125550106", DialledCustomerKind.Person),
         };
-        _pbx.DialledCustomers = new DialledCustomers
+        _floor.Pbx.DialledCustomers = new DialledCustomers
         {
             RingSeconds = 0.2, MachineMessageSeconds = 5, TalkSeconds = 6, AmdSeconds = 0.3,
             Numbers = kinds.ToDictionary(k => k.Number[1..], k => k.Kind, StringComparer.Ordinal),
         };
 
         var campaign = "clock" + Guid.NewGuid().ToString("N")[..8];
-        var store = new CampaignStore(_database.DataSource, TimeProvider.System);
+        var store = new CampaignStore(Database.DataSource, TimeProvider.System);
         await store.PutAsync(CampaignDefinition.Parse($$"""
             { "id": "{{campaign}}", "agentGroup": "sales", "mode": "Progressive",
               "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
@@ -134,21 +107,15 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
               "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 5,
               "defaultTimeZone": "America/New_York" }
             """), "test", Ct);
-        var csv = "phone,name\n" + string.Concat(kinds.Select(k => $"{k.Number},{k.Kind}\n"));
-        var imported = await new LeadImporter(_database.DataSource, store, TimeProvider.System)
-            .ImportAsync(campaign, new StringReader(csv), new LeadImportOptions { FileName = "clock.csv", ImportedBy = "test" }, Ct);
-        Assert.Equal(kinds.Length, imported.Imported);
+        var imported = await _floor.ImportAsync(campaign, kinds.Select(k => (k.Number, k.Kind.ToString())), "clock.csv", Ct);
+        Assert.Equal(kinds.Length, imported);
         await store.SetStateAsync(campaign, CampaignState.Running, "test", Ct);
 
-        var settings = PbxSimSettings.Service(_database.ConnectionString, PbxSimSettings.For(_pbx));
-        settings.Dialer = new DialerSettings
+        var dialer = await _floor.StartDialerAsync("ctibridge-dialer", "clock", settings =>
         {
-            Enabled = true, InstanceId = "clock", PlanIntervalSeconds = 1, CampaignRefreshSeconds = 5,
-            RecordJournalDirectory = _journals, AmdContext = "amd-ctibridge-dialer",
-        };
-        _app = CtiBridgeHost.Build(settings, configureServices: s => s.AddKeyedSingleton<TimeProvider>(OutboundDialer.ClockServiceKey, _clock));
-        await _app.StartAsync(Ct);
-        var dialer = _app.Services.GetRequiredService<OutboundDialer>();
+            settings.PlanIntervalSeconds = 1;
+            settings.CampaignRefreshSeconds = 5;
+        }, Ct);
 
         // Before T0 nothing is dialled: no agent yet. The agents join at T0 (the clock stands still), one per lead,
         // and every lead is dialled as an agent becomes ready.
@@ -234,7 +201,7 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
         // Final states: exhausted after three, the invalid number marked after one, the person reached.
         Assert.Equal(
             "+12125550101 attempts_exhausted 3,+12125550102 attempts_exhausted 3,+12125550103 attempts_exhausted 3,+12125550104 attempts_exhausted 3,+12125550105 invalid_number 1,+12125550106 reached 1",
-            await _database.ScalarAsync<string>($"SELECT string_agg(format('%s %s %s', phone_number, status, attempts), ',' ORDER BY phone_number) FROM dialer_leads WHERE campaign_id = '{campaign}'", Ct));
+            await Database.ScalarAsync<string>($"SELECT string_agg(format('%s %s %s', phone_number, status, attempts), ',' ORDER BY phone_number) FROM dialer_leads WHERE campaign_id = '{campaign}'", Ct));
 
         // The records: every attempt with its outcome and hang-up cause (unanswered ones carry the network's cause),
         // and one outbound call row per attempt whose disposition and customer leg's cause match it.
@@ -248,7 +215,7 @@ public sealed class DialerRetryClockTests : IAsyncLifetime
         await WaitUntilAsync(async () => await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'") == attempts.Count
                 && await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}' AND agent_id IS NOT NULL AND wrap_up_seconds = 5") == 1,
             "a call row per attempt, the answered one with its wrap-up", TimeSpan.FromSeconds(20), () => AttemptsAsync(campaign));
-        var mismatched = await _database.ScalarAsync<string>($"""
+        var mismatched = await Database.ScalarAsync<string>($"""
             SELECT coalesce(string_agg(format('%s %s/%s cause %s/%s', a.call_id, a.outcome, c.disposition, a.hangup_cause, l.hangup_cause), E'\n'), '')
             FROM dialer_attempts a
             LEFT JOIN calls c ON c.call_id = a.call_id

@@ -3,11 +3,7 @@ using CtiBridge.Core.Dialer;
 using CtiBridge.Data.Dialer;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.Dialer;
-using CtiBridge.Service.Hosting;
-using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CtiBridge.Service.Tests.Dialer;
 
@@ -44,97 +40,25 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
     private static readonly string[] Instances = ["a", "b"];
     private static readonly string[] Phones = ["4101", "4102", "4103", "4104", "4105", "4106", "4107", "4108"];
 
-    private readonly List<string> _journals = [];
     private readonly SteppedClock _clock = new(Start - TimeSpan.FromSeconds(30));
-    private readonly List<(WebApplication App, OutboundDialer Dialer, string Application)> _hosts = [];
     private readonly System.Diagnostics.Stopwatch _real = new();
-    private TestDatabase _database = null!;
-    private PbxSimulator _pbx = null!;
-    private long _steps;
+    private FakeClockDialers _floor = null!;
 
     // The whole run, in real time: about 2 minutes at load 50 (docs/dialer.md).
     private static readonly TimeSpan RealLimit = TimeSpan.FromMinutes(15);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        _database = await PostgresServer.CreateMigratedDatabaseAsync();
-        _pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, .. Phones.Select(p => new EndpointOptions { Name = p })],
-            Sounds = new() { ["acme-abandon"] = 3 },
-            Dialplan = Instances.ToDictionary(i => "amd-dialer-" + i, i => new Dictionary<string, List<string>> { ["s"] = ["AMD()", $"Stasis(dialer-{i},dialer-amd,${{AMDSTATUS}},${{AMDCAUSE}})"] }),
-        }, _clock);
-        foreach (var phone in Phones)
-        {
-            _pbx.Phone(phone).AnswersAfter(TimeSpan.FromMilliseconds(50));
-        }
-    }
+    private TestDatabase Database => _floor.Database;
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var (app, _, _) in _hosts)
-        {
-            await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
-        }
+    public async ValueTask InitializeAsync() =>
+        _floor = await FakeClockDialers.StartAsync("fake500", _clock, pbxOnTheClock: true, Instances.Select(Application), Phones, abandonMessage: TimeSpan.FromSeconds(3));
 
-        await _pbx.DisposeAsync();
-        await _database.DisposeAsync();
-        foreach (var journal in _journals)
-        {
-            Directory.Delete(journal, recursive: true);
-        }
-    }
+    public ValueTask DisposeAsync() => _floor.DisposeAsync();
 
-    private Task<long> CountAsync(string sql) => _database.ScalarAsync<long>(sql, Ct);
+    private static string Application(string instance) => "dialer-" + instance;
 
-    /// <summary>
-    /// Nothing in flight anywhere: no dialer has work in hand (loop steps, unanswered requests, background checks)
-    /// or call records not yet in PostgreSQL, and each has read every event PbxSim handed to its application. Looked
-    /// at twice, with nothing started in between. PbxSim does nothing by itself between two moves of the clock.
-    /// </summary>
-    private bool Quiet()
-    {
-        var started = new long[_hosts.Count];
-        for (var i = 0; i < _hosts.Count; i++)
-        {
-            var (_, dialer, application) = _hosts[i];
-            started[i] = dialer.Activity.Started;
-            if (dialer.Activity.Pending != 0 || dialer.RecordLag.Pending != 0 || _pbx.AriEventsDeliveredTo(application) != dialer.Activity.EventsRead)
-            {
-                return false;
-            }
-        }
-
-        for (var i = 0; i < _hosts.Count; i++)
-        {
-            if (_hosts[i].Dialer.Activity.Started != started[i] || _hosts[i].Dialer.Activity.Pending != 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private async Task SettleAsync()
-    {
-        // Real time, bounded: what the instant set off must be over before the clock moves on.
-        var limit = TimeSpan.FromSeconds(120);
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!Quiet())
-        {
-            if (waited.Elapsed > limit)
-            {
-                throw new TimeoutException($"At {_clock.GetUtcNow():O} (step {_steps}) the call centre was still busy after {limit.TotalSeconds} s: "
-                    + string.Join("; ", _hosts.Select(h => $"{h.Application}: pending {h.Dialer.Activity.Pending}, records {h.Dialer.RecordLag.Pending}, events read {h.Dialer.Activity.EventsRead} of {_pbx.AriEventsDeliveredTo(h.Application)}")));
-            }
-
-            await Task.Delay(1, Ct);
-        }
-    }
+    private Task<long> CountAsync(string sql) => _floor.CountAsync(sql, Ct);
 
     /// <summary>
     /// Moves the clock from one scheduled instant to the next, each time once nothing is in flight, until
@@ -142,38 +66,20 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
     /// nothing and nothing else can happen for the dialers (PbxSim's timers are then the agents' music on hold), so
     /// the clock goes straight to the next lead's due time: an hour's wait, or the night, in one move.
     /// </summary>
-    private async Task DriveAsync(string campaign, string what, Func<Task<bool>> done, DateTimeOffset fakeLimit)
-    {
-        while (true)
-        {
-            await SettleAsync();
-            if (await done())
+    private Task DriveAsync(string campaign, string what, Func<Task<bool>> done, DateTimeOffset fakeLimit) =>
+        _floor.DriveAsync(_clock, what, done, fakeLimit, async () => $"{await StatsAsync()}. {Tail(await SummaryAsync(campaign))}", Ct,
+            skipTo: async next =>
             {
-                return;
-            }
-
-            var now = _clock.GetUtcNow();
-            var next = _clock.NextDue ?? throw new InvalidOperationException($"nothing scheduled at {now:O}: the dialers' rounds should be");
-
-            // Null (DBNull) while a lead is due or claimed, or none is open.
-            var due = await _database.ScalarAsync<object>($"""
-                SELECT CASE WHEN bool_or(next_attempt_at IS NULL OR claimed_by IS NOT NULL) THEN NULL ELSE min(next_attempt_at) END
-                FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'
-                """, Ct);
-            if (due is DateTime utc && new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) is var nextLead && nextLead > next && await IdleAsync(campaign))
-            {
-                next = nextLead;
-            }
-
-            if (next > fakeLimit || _real.Elapsed > RealLimit)
-            {
-                throw new TimeoutException($"{what}: not done by {fakeLimit:O} on the fake clock, or within {RealLimit.TotalMinutes} min of real time (now {now:O}, step {_steps}, {_real.Elapsed.TotalSeconds:0} s; next timer {_clock.NextDue:O}); {await StatsAsync()}. {Tail(await SummaryAsync(campaign))}");
-            }
-
-            _clock.MoveTo(next);
-            _steps++;
-        }
-    }
+                // Null (DBNull) while a lead is due or claimed, or none is open.
+                var due = await Database.ScalarAsync<object>($"""
+                    SELECT CASE WHEN bool_or(next_attempt_at IS NULL OR claimed_by IS NOT NULL) THEN NULL ELSE min(next_attempt_at) END
+                    FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open'
+                    """, Ct);
+                return due is DateTime utc && new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) is var nextLead && nextLead > next && await IdleAsync(campaign)
+                    ? nextLead
+                    : next;
+            },
+            realLimit: RealLimit, realSince: _real);
 
     /// <summary>No call of the campaign up and no agent talking or wrapping up, on any instance.</summary>
     private async Task<bool> IdleAsync(string campaign)
@@ -183,7 +89,7 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
             return false;
         }
 
-        foreach (var (_, dialer, _) in _hosts)
+        foreach (var (_, dialer, _) in _floor.Instances)
         {
             if ((await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && (s.Lines > 0 || s.AgentsBusy > 0 || s.AgentsIdle < s.AgentsLoggedIn)))
             {
@@ -197,7 +103,7 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
     private async Task<string> StatsAsync()
     {
         var stats = new List<string>();
-        foreach (var (_, dialer, _) in _hosts)
+        foreach (var (_, dialer, _) in _floor.Instances)
         {
             stats.AddRange((await dialer.GetStatsAsync(Ct)).Select(s => $"{dialer.InstanceId}: {s}"));
         }
@@ -207,7 +113,7 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
 
     private static string Tail(string text) => text.Length <= 6000 ? text : "…" + text[^6000..];
 
-    private Task<string> SummaryAsync(string campaign) => _database.ScalarAsync<string>($"""
+    private Task<string> SummaryAsync(string campaign) => Database.ScalarAsync<string>($"""
         SELECT coalesce(string_agg(format('%s lead %s %s dialed=%s ended=%s %s cause=%s agent=%s abandoned=%s', instance_id, lead_id, phone_number, dialed_at, ended_at, outcome, hangup_cause, agent_id, abandoned), E'\n' ORDER BY attempt_id), '')
             || E'\nopen: ' || (SELECT coalesce(string_agg(format('%s %s claimed=%s next=%s attempts=%s', lead_id, phone_number, claimed_by, next_attempt_at, attempts), '; '), '')
                                 FROM dialer_leads WHERE campaign_id = '{campaign}' AND status = 'open')
@@ -257,7 +163,7 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
     private async Task<List<Attempt>> AttemptsAsync(string campaign)
     {
         var list = new List<Attempt>();
-        await using var command = _database.DataSource.CreateCommand($"""
+        await using var command = Database.DataSource.CreateCommand($"""
             SELECT instance_id, lead_id, phone_number, dialed_at, ended_at, outcome, hangup_cause, abandoned,
                    agent_connected_at IS NOT NULL AND NOT abandoned, answered_by
             FROM dialer_attempts WHERE campaign_id = '{campaign}' ORDER BY attempt_id
@@ -276,14 +182,14 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
     public async Task FiveHundredLeads_TwoInstancesOnOneFakeClock_EveryRetryAtItsDueInstant_NeverOutsideTheWindow_NoDoubleDials_EveryAttemptRecorded()
     {
         const int leads = 500;
-        _pbx.DialledCustomers = new DialledCustomers
+        _floor.Pbx.DialledCustomers = new DialledCustomers
         {
             RingSeconds = 4, TalkSeconds = 12, MachineMessageSeconds = 6, AmdSeconds = 2,
             Numbers = Enumerable.Range(0, leads).ToDictionary(i => NumberOf(i)[1..], KindOf, StringComparer.Ordinal),
         };
 
         var campaign = "fake500" + Guid.NewGuid().ToString("N")[..6];
-        var store = new CampaignStore(_database.DataSource, TimeProvider.System);
+        var store = new CampaignStore(Database.DataSource, TimeProvider.System);
         await store.PutAsync(CampaignDefinition.Parse($$"""
             { "id": "{{campaign}}", "agentGroup": "sales", "mode": "Predictive", "predictiveWarmUpCalls": 40,
               "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
@@ -294,32 +200,24 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
               "abandonMessage": "acme-abandon", "ringTimeoutSeconds": 15, "wrapUpSeconds": 3,
               "timeZones": { "+1212": "America/New_York", "+1415": "America/Los_Angeles" } }
             """), "test", Ct);
-        var csv = "phone,name\n" + string.Concat(Enumerable.Range(0, leads).Select(i => $"{NumberOf(i)},Customer {i} {KindOf(i)}\n"));
-        var imported = await new LeadImporter(_database.DataSource, store, TimeProvider.System)
-            .ImportAsync(campaign, new StringReader(csv), new LeadImportOptions { FileName = "fake500.csv", ImportedBy = "test" }, Ct);
-        Assert.Equal(leads, imported.Imported);
+        var imported = await _floor.ImportAsync(campaign, Enumerable.Range(0, leads).Select(i => (NumberOf(i), $"Customer {i} {KindOf(i)}")), "fake500.csv", Ct);
+        Assert.Equal(leads, imported);
         await store.SetStateAsync(campaign, CampaignState.Running, "test", Ct);
 
         // Two service instances on the database and the PbxSim, each with its own dialer application, on the one clock.
         foreach (var instance in Instances)
         {
-            var journal = Directory.CreateTempSubdirectory("ctibridge-fake500-").FullName;
-            _journals.Add(journal);
-            var settings = PbxSimSettings.Service(_database.ConnectionString, PbxSimSettings.For(_pbx));
-            settings.Dialer = new DialerSettings
+            await _floor.StartDialerAsync(Application(instance), "fake500-" + instance, settings =>
             {
-                Enabled = true, InstanceId = "fake500-" + instance, Application = "dialer-" + instance, PlanIntervalSeconds = Round.TotalSeconds,
-                CampaignRefreshSeconds = 5, RecordJournalDirectory = journal, AmdContext = "amd-dialer-" + instance,
-            };
-            var app = CtiBridgeHost.Build(settings, configureServices: s => s.AddKeyedSingleton<TimeProvider>(OutboundDialer.ClockServiceKey, _clock));
-            await app.StartAsync(Ct);
-            _hosts.Add((app, app.Services.GetRequiredService<OutboundDialer>(), "dialer-" + instance));
+                settings.PlanIntervalSeconds = Round.TotalSeconds;
+                settings.CampaignRefreshSeconds = 5;
+            }, Ct);
         }
 
         // Four agents on each instance's nailed-up lines before the campaign's start. Each dialer starts the campaign at
         // its first round, which it runs when it starts (the clock stands still meanwhile).
         _real.Start();
-        foreach (var (_, dialer, _) in _hosts)
+        foreach (var (_, dialer, _) in _floor.Instances)
         {
             using var started = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             started.CancelAfter(TimeSpan.FromSeconds(60));
@@ -329,10 +227,10 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
             }
         }
 
-        await SettleAsync();
+        await _floor.SettleAsync(null, Ct);
         for (var i = 0; i < Phones.Length; i++)
         {
-            var dialer = _hosts[i % _hosts.Count].Dialer;
+            var dialer = _floor.Instances[i % _floor.Instances.Count].Dialer;
             var agent = $"71{i:D2}";
             var joined = await dialer.JoinAsync(campaign, agent, "PJSIP/" + Phones[i], Ct);
             Assert.True(joined is null, $"agent {agent}: {joined}");
@@ -340,9 +238,9 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
 
         await DriveAsync(campaign, "every agent on the nailed-up line", async () =>
         {
-            foreach (var (_, dialer, _) in _hosts)
+            foreach (var (_, dialer, _) in _floor.Instances)
             {
-                if (!(await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsIdle == Phones.Length / _hosts.Count))
+                if (!(await dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == campaign && s.AgentsIdle == Phones.Length / _floor.Instances.Count))
                 {
                     return false;
                 }
@@ -361,10 +259,10 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
         var outcomeCounts = string.Join(", ", attempts.GroupBy(a => a.Outcome + (a.Abandoned ? "/abandoned" : "")).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
         var instanceCounts = string.Join(", ", attempts.GroupBy(a => a.Instance).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} dialled {g.Count()}"));
         TestContext.Current.SendDiagnosticMessage(string.Create(CultureInfo.InvariantCulture,
-            $"{attempts.Count} attempts of {leads} leads, {_steps} clock steps from {Start:O} to {_clock.GetUtcNow():O}, {_real.Elapsed.TotalSeconds:0.0} s real; {outcomeCounts}; {instanceCounts}"));
+            $"{attempts.Count} attempts of {leads} leads, {_floor.Steps} clock steps from {Start:O} to {_clock.GetUtcNow():O}, {_real.Elapsed.TotalSeconds:0.0} s real; {outcomeCounts}; {instanceCounts}"));
 
         // Both instances dialled; no lead and no number was ever in two calls at once.
-        Assert.All(_hosts, h => Assert.Contains(attempts, a => a.Instance == h.Dialer.InstanceId));
+        Assert.All(_floor.Instances, h => Assert.Contains(attempts, a => a.Instance == h.Dialer.InstanceId));
         var overlapping = attempts.SelectMany((x, i) => attempts.Skip(i + 1).Where(y => (y.LeadId == x.LeadId || y.Number == x.Number) && x.DialedAt < y.EndedAt && y.DialedAt < x.EndedAt)
             .Select(y => $"lead {x.LeadId} {x.Number}: {x.Instance} {x.DialedAt:O}-{x.EndedAt:O} and {y.Instance} {y.DialedAt:O}-{y.EndedAt:O}")).ToList();
         Assert.True(overlapping.Count == 0, "Dialled twice at once:\n" + string.Join('\n', overlapping));
@@ -449,7 +347,7 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
 
         // The records: one outbound call row per attempt, matching it (written before the clock last moved).
         Assert.Equal(attempts.Count, await CountAsync($"SELECT count(*) FROM calls WHERE campaign_id = '{campaign}'"));
-        var mismatched = await _database.ScalarAsync<string>($"""
+        var mismatched = await Database.ScalarAsync<string>($"""
             SELECT coalesce(string_agg(format('%s %s/%s agent %s/%s cause %s/%s', a.call_id, a.outcome, c.disposition, a.agent_id, c.agent_id, a.hangup_cause, l.hangup_cause), E'\n'), '')
             FROM dialer_attempts a
             LEFT JOIN calls c ON c.call_id = a.call_id
@@ -474,7 +372,7 @@ public sealed class FiveHundredLeadsFakeClockTests : IAsyncLifetime
     private async Task<Dictionary<string, string>> LeadStatesAsync(string campaign)
     {
         var states = new Dictionary<string, string>(StringComparer.Ordinal);
-        await using var command = _database.DataSource.CreateCommand($"SELECT phone_number, status, attempts, claimed_by IS NULL FROM dialer_leads WHERE campaign_id = '{campaign}'");
+        await using var command = Database.DataSource.CreateCommand($"SELECT phone_number, status, attempts, claimed_by IS NULL FROM dialer_leads WHERE campaign_id = '{campaign}'");
         await using var reader = await command.ExecuteReaderAsync(Ct);
         while (await reader.ReadAsync(Ct))
         {

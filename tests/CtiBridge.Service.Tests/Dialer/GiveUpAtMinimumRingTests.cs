@@ -3,11 +3,7 @@ using CtiBridge.Core.Dialer;
 using CtiBridge.Data.Dialer;
 using CtiBridge.PbxSim;
 using CtiBridge.Service.Dialer;
-using CtiBridge.Service.Hosting;
-using CtiBridge.Service.Tests.Hosting;
 using CtiBridge.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace CtiBridge.Service.Tests.Dialer;
@@ -26,91 +22,43 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     private const string Application = "dialer-giveup";
     private const string AgentPhone = "4101";
     private const int WarmUpLeads = 6;
-    private const string AmdContext = "amd-giveup";
 
     private readonly SteppedClock _clock = new(Start - TimeSpan.FromSeconds(30));
-    private string _journal = null!;
-    private TestDatabase _database = null!;
-    private PbxSimulator _pbx = null!;
-    private WebApplication? _app;
+    private FakeClockDialers _floor = null!;
     private OutboundDialer _dialer = null!;
     private string _campaign = null!;
-    private long _steps;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        _journal = Directory.CreateTempSubdirectory("ctibridge-giveup-").FullName;
-        _database = await PostgresServer.CreateMigratedDatabaseAsync();
-        _pbx = await PbxSimSettings.StartAsync(new PbxSimOptions
-        {
-            Endpoints = [new EndpointOptions { Name = "carrier", IsTrunk = true, Context = "from-trunk" }, new EndpointOptions { Name = AgentPhone }],
-            Sounds = new() { ["acme-abandon"] = 3 },
-            Dialplan = new() { [AmdContext] = new() { ["s"] = ["AMD()", $"Stasis({Application},dialer-amd,${{AMDSTATUS}},${{AMDCAUSE}})"] } },
-        }, _clock);
-        _pbx.Phone(AgentPhone).AnswersAfter(TimeSpan.FromMilliseconds(50));
-    }
+    private TestDatabase Database => _floor.Database;
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync(CancellationToken.None);
-            await _app.DisposeAsync();
-        }
+    private PbxSimulator Pbx => _floor.Pbx;
 
-        await _pbx.DisposeAsync();
-        await _database.DisposeAsync();
-        Directory.Delete(_journal, recursive: true);
-    }
+    public async ValueTask InitializeAsync() =>
+        _floor = await FakeClockDialers.StartAsync("giveup", _clock, pbxOnTheClock: true, [Application], [AgentPhone], abandonMessage: TimeSpan.FromSeconds(3));
+
+    public ValueTask DisposeAsync() => _floor.DisposeAsync();
 
     private static string WarmUpNumber(int i) => string.Create(CultureInfo.InvariantCulture, $"+1212555{i:D4}");
 
     private const string LeadNumber = "+14155550999";
 
-    /// <summary>Nothing in flight: the dialer has no work in hand or records unwritten, and has read every event PbxSim sent it. Looked at twice.</summary>
-    private bool Quiet()
-    {
-        var started = _dialer.Activity.Started;
-        return _dialer.Activity.Pending == 0 && _dialer.RecordLag.Pending == 0 && _pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead
-               && _dialer.Activity.Started == started && _dialer.Activity.Pending == 0;
-    }
-
     private Task WaitAsync(Func<bool> done, string what) =>
-        BoundedWait.WaitUntilAsync(() => Task.FromResult(done()), $"{what} (at {_clock.GetUtcNow():O}, step {_steps})", TimeSpan.FromSeconds(120),
+        BoundedWait.WaitUntilAsync(() => Task.FromResult(done()), $"{what} (at {_clock.GetUtcNow():O}, step {_floor.Steps})", TimeSpan.FromSeconds(120),
             async () => await SummaryAsync(), TimeSpan.FromMilliseconds(2));
 
     /// <summary>
     /// Moves the clock from one scheduled instant to the next, each time once nothing is in flight (or, when
     /// <paramref name="heldRequests"/> is given, once that many ARI requests wait at PbxSim's gate), until <paramref name="done"/>.
     /// </summary>
-    private async Task DriveAsync(string what, Func<Task<bool>> done, TimeSpan fakeLimit, int? heldRequests = null)
-    {
-        var limit = _clock.GetUtcNow() + fakeLimit;
-        while (true)
-        {
+    private Task DriveAsync(string what, Func<Task<bool>> done, TimeSpan fakeLimit, int? heldRequests = null) =>
+        _floor.DriveAsync(_clock, what, done, _clock.GetUtcNow() + fakeLimit, SummaryAsync, Ct,
             // With requests held: once the held ones are all the dialer has in hand.
-            await WaitAsync(() => Quiet() || (heldRequests is { } held && _pbx.AriRequestsHeld >= held && _dialer.Activity.Pending <= _pbx.AriRequestsHeld), "the dialer to settle");
-            if (await done())
-            {
-                return;
-            }
+            settledWhen: heldRequests is { } held ? () => Pbx.AriRequestsHeld >= held && _dialer.Activity.Pending <= Pbx.AriRequestsHeld : null);
 
-            var next = _clock.NextDue ?? throw new InvalidOperationException($"nothing scheduled at {_clock.GetUtcNow():O}: the dialer's rounds should be");
-            if (next > limit)
-            {
-                throw new TimeoutException($"{what}: not done by {limit:O} on the fake clock (step {_steps}). {await SummaryAsync()}");
-            }
+    private Task<long> CountAsync(string sql) => _floor.CountAsync(sql, Ct);
 
-            _clock.MoveTo(next);
-            _steps++;
-        }
-    }
-
-    private Task<long> CountAsync(string sql) => _database.ScalarAsync<long>(sql, Ct);
-
-    private Task<string> SummaryAsync() => _database.ScalarAsync<string>($"""
+    private Task<string> SummaryAsync() => Database.ScalarAsync<string>($"""
         SELECT coalesce((SELECT string_agg(format('%s %s dialed=%s ended=%s %s abandoned=%s', call_id, phone_number, dialed_at, ended_at, outcome, abandoned), E'\n' ORDER BY attempt_id)
                          FROM dialer_attempts WHERE campaign_id = '{_campaign}'), '')
             || E'\nledger: ' || coalesce((SELECT string_agg(format('%s %s %s ring=%s', call_id, kind, at, ring_ms), '; ' ORDER BY at) FROM dialer_ledger WHERE campaign_id = '{_campaign}'), '')
@@ -121,7 +69,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     private async Task<List<Attempt>> AttemptsOfAsync(string number)
     {
         var list = new List<Attempt>();
-        await using var command = _database.DataSource.CreateCommand(
+        await using var command = Database.DataSource.CreateCommand(
             "SELECT call_id, dialed_at, ended_at, outcome, abandoned FROM dialer_attempts WHERE campaign_id = $1 AND phone_number = $2 ORDER BY attempt_id");
         command.Parameters.AddWithValue(_campaign);
         command.Parameters.AddWithValue(number);
@@ -142,13 +90,13 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
     /// </summary>
     private async Task StartWarmedUpAsync(DialledCustomerKind kind, double ringSeconds, double? amdSeconds = null, double talkSeconds = 5, string campaignExtra = "")
     {
-        _pbx.DialledCustomers = new DialledCustomers
+        Pbx.DialledCustomers = new DialledCustomers
         {
             RingSeconds = 1, TalkSeconds = 2 + (amdSeconds ?? 0), AmdSeconds = amdSeconds ?? 2.5,
             Numbers = Enumerable.Range(0, WarmUpLeads).ToDictionary(i => WarmUpNumber(i)[1..], _ => DialledCustomerKind.Person, StringComparer.Ordinal),
         };
         _campaign = "giveup" + Guid.NewGuid().ToString("N")[..6];
-        var store = new CampaignStore(_database.DataSource, TimeProvider.System);
+        var store = new CampaignStore(Database.DataSource, TimeProvider.System);
         await store.PutAsync(CampaignDefinition.Parse($$"""
             { {{campaignExtra}} "id": "{{_campaign}}", "agentGroup": "sales", "mode": "Predictive", "predictiveWarmUpCalls": 0, "maxAbandonRate": 0.5,
               "callerId": "+18005550100", "callerName": "Acme", "trunkPrefix": "PJSIP/carrier/",
@@ -160,17 +108,14 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         await ImportAsync(Enumerable.Range(0, WarmUpLeads).Select(WarmUpNumber), "warm-up.csv");
         await store.SetStateAsync(_campaign, CampaignState.Running, "test", Ct);
 
-        var settings = PbxSimSettings.Service(_database.ConnectionString, PbxSimSettings.For(_pbx));
-        settings.Dialer = new DialerSettings
+        _dialer = await _floor.StartDialerAsync(Application, "giveup-a", settings =>
         {
-            Enabled = true, InstanceId = "giveup-a", Application = Application, PlanIntervalSeconds = 1, CampaignRefreshSeconds = 5, RecordJournalDirectory = _journal,
-            AmdContext = amdSeconds is null ? null : AmdContext,
-        };
-        _app = CtiBridgeHost.Build(settings, configureServices: s => s.AddKeyedSingleton<TimeProvider>(OutboundDialer.ClockServiceKey, _clock));
-        await _app.StartAsync(Ct);
-        _dialer = _app.Services.GetRequiredService<OutboundDialer>();
+            settings.PlanIntervalSeconds = 1;
+            settings.CampaignRefreshSeconds = 5;
+            settings.AmdContext = amdSeconds is null ? null : settings.AmdContext; // AMD only where the test asks for it
+        }, Ct);
         await BoundedWait.WaitUntilAsync(async () => (await _dialer.GetStatsAsync(Ct)).Any(s => s.CampaignId == _campaign), "the dialer to start the campaign", TimeSpan.FromSeconds(60));
-        await WaitAsync(Quiet, "the dialer to settle after its start");
+        await WaitAsync(_floor.Quiet, "the dialer to settle after its start");
         var joined = await _dialer.JoinAsync(_campaign, "7101", "PJSIP/" + AgentPhone, Ct);
         Assert.True(joined is null, $"agent 7101: {joined}");
 
@@ -181,7 +126,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
             TimeSpan.FromMinutes(10));
         Assert.Equal(WarmUpLeads, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'LiveAnswerConnected'"));
 
-        _pbx.DialledCustomers = new DialledCustomers
+        Pbx.DialledCustomers = new DialledCustomers
         {
             RingSeconds = ringSeconds, TalkSeconds = talkSeconds + (amdSeconds ?? 0), AmdSeconds = amdSeconds ?? 2.5,
             Numbers = new(StringComparer.Ordinal) { [LeadNumber[1..]] = kind },
@@ -189,13 +134,8 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         await ImportAsync([LeadNumber], "lead.csv");
     }
 
-    private async Task ImportAsync(IEnumerable<string> numbers, string file)
-    {
-        var csv = "phone,name\n" + string.Concat(numbers.Select(n => $"{n},Customer {n}\n"));
-        var store = new CampaignStore(_database.DataSource, TimeProvider.System);
-        await new LeadImporter(_database.DataSource, store, TimeProvider.System)
-            .ImportAsync(_campaign, new StringReader(csv), new LeadImportOptions { FileName = file, ImportedBy = "test" }, Ct);
-    }
+    private Task ImportAsync(IEnumerable<string> numbers, string file) =>
+        _floor.ImportAsync(_campaign, numbers.Select(n => (n, $"Customer {n}")), file, Ct);
 
     [Fact]
     public async Task Predictive_LineRungFifteenSecondsWithOneAgentFree_IsGivenUpAsNoAnswer_AndRetriedLater()
@@ -212,7 +152,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         // Given up at the first round after the 15 s minimum, well before the 30 s ring timeout.
         Assert.InRange(rang, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(16));
         Assert.False(first.Abandoned);
-        var ringMs = await _database.ScalarAsync<int>($"SELECT ring_ms FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{first.CallId}' AND kind = 'Unanswered' AND outcome = 'NoAnswer'", Ct);
+        var ringMs = await Database.ScalarAsync<int>($"SELECT ring_ms FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{first.CallId}' AND kind = 'Unanswered' AND outcome = 'NoAnswer'", Ct);
         Assert.Equal((int)rang.TotalMilliseconds, ringMs);
         Assert.Equal(0, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'Unanswered' AND ring_ms < 15000"));
 
@@ -224,7 +164,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
 
     private async Task<LeadRow> LeadAsync(string number)
     {
-        await using var command = _database.DataSource.CreateCommand(
+        await using var command = Database.DataSource.CreateCommand(
             "SELECT attempts, status, next_attempt_at, last_outcome FROM dialer_leads WHERE campaign_id = $1 AND phone_number = $2");
         command.Parameters.AddWithValue(_campaign);
         command.Parameters.AddWithValue(number);
@@ -235,7 +175,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
 
     private async Task<DateTimeOffset?> AnsweredAtAsync(string callId)
     {
-        await using var command = _database.DataSource.CreateCommand("SELECT answered_at FROM dialer_attempts WHERE call_id = $1");
+        await using var command = Database.DataSource.CreateCommand("SELECT answered_at FROM dialer_attempts WHERE call_id = $1");
         command.Parameters.AddWithValue(callId);
         await using var reader = await command.ExecuteReaderAsync(Ct);
         Assert.True(await reader.ReadAsync(Ct), $"no attempt {callId}");
@@ -249,28 +189,27 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         // held at PbxSim until then, as when Asterisk acts on it late: the answer reaches the dialer after the hang-up
         // was sent. On Asterisk that hang-up is an immediate soft hang-up (docs/dialer.md): nothing can be played.
         await StartWarmedUpAsync(DialledCustomerKind.Person, ringSeconds: 15.5);
-        var hold = _pbx.HoldAriRequests((method, path) => method == "DELETE" && path.StartsWith("/ari/channels/", StringComparison.Ordinal));
+        var hold = Pbx.HoldAriRequests((method, path) => method == "DELETE" && path.StartsWith("/ari/channels/", StringComparison.Ordinal));
         try
         {
-            await DriveAsync("the line given up, its hang-up held", async () => _pbx.AriRequestsHeld >= 1 && (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: not null }],
+            await DriveAsync("the line given up, its hang-up held", async () => Pbx.AriRequestsHeld >= 1 && (await AttemptsOfAsync(LeadNumber)) is [{ EndedAt: not null }],
                 TimeSpan.FromMinutes(2), heldRequests: 1);
             var givenUp = (await AttemptsOfAsync(LeadNumber)).Single();
             Assert.Equal("NoAnswer", givenUp.Outcome);
             Assert.InRange(givenUp.EndedAt!.Value - givenUp.DialedAt, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(15.5) - TimeSpan.FromTicks(1));
 
             // The answer, at 15.5 s of ringing (before the next round).
-            _clock.MoveTo(givenUp.DialedAt + TimeSpan.FromSeconds(15.5));
-            _steps++;
+            _floor.MoveClock(_clock, givenUp.DialedAt + TimeSpan.FromSeconds(15.5));
 
             // The dialer read the answer and hung up (that hang-up held too).
-            await WaitAsync(() => _pbx.AriRequestsHeld >= 2 && _pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead, "the dialer to hang up the answered line");
+            await WaitAsync(() => Pbx.AriRequestsHeld >= 2 && Pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead, "the dialer to hang up the answered line");
         }
         finally
         {
             hold.Dispose();
         }
 
-        await WaitAsync(Quiet, "the dialer to settle after the hang-up");
+        await WaitAsync(_floor.Quiet, "the dialer to settle after the hang-up");
         var attempt = (await AttemptsOfAsync(LeadNumber)).Single();
         var explain = await SummaryAsync();
         var answeredAt = attempt.DialedAt + TimeSpan.FromSeconds(15.5);
@@ -288,7 +227,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         Assert.Equal(answeredAt, await AnsweredAtAsync(attempt.CallId));
         Assert.Equal(answeredAt, attempt.EndedAt);
         Assert.Equal(new LeadRow(1, "open", answeredAt + TimeSpan.FromSeconds(120), "HumanAnswer"), await LeadAsync(LeadNumber));
-        Assert.Equal("abandoned", await _database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{attempt.CallId}'", Ct));
+        Assert.Equal("abandoned", await Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{attempt.CallId}'", Ct));
 
         // And in the dialer's own figures and rate.
         var stats = (await _dialer.GetStatsAsync(Ct)).Single(s => s.CampaignId == _campaign);
@@ -310,7 +249,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         var dialled = (await AttemptsOfAsync(LeadNumber)).Single();
         Assert.Equal(dialled.DialedAt + TimeSpan.FromSeconds(15), _clock.NextDue); // the round that would give it up
 
-        await using (var blocker = await _database.DataSource.OpenConnectionAsync(Ct))
+        await using (var blocker = await Database.DataSource.OpenConnectionAsync(Ct))
         {
             await using var transaction = await blocker.BeginTransactionAsync(Ct);
             await using (var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", blocker, transaction))
@@ -319,17 +258,15 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
                 await take.ExecuteNonQueryAsync(Ct);
             }
 
-            _clock.MoveTo(dialled.DialedAt + TimeSpan.FromSeconds(15));
-            _steps++;
+            _floor.MoveClock(_clock, dialled.DialedAt + TimeSpan.FromSeconds(15));
             await BoundedWait.WaitUntilAsync(
                 async () => await CountAsync("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") >= 1,
                 "the round at 15 s to wait for the campaign's lock", TimeSpan.FromSeconds(60));
 
             var read = _dialer.Activity.EventsRead;
-            _pbx.Phone(AgentPhone).Hangup();
-            _clock.MoveTo(dialled.DialedAt + TimeSpan.FromSeconds(15.2));
-            _steps++;
-            await WaitAsync(() => _dialer.Activity.EventsRead > read && _pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead, "the dialer to read the agent's hang-up and the answer");
+            Pbx.Phone(AgentPhone).Hangup();
+            _floor.MoveClock(_clock, dialled.DialedAt + TimeSpan.FromSeconds(15.2));
+            await WaitAsync(() => _dialer.Activity.EventsRead > read && Pbx.AriEventsDeliveredTo(Application) == _dialer.Activity.EventsRead, "the dialer to read the agent's hang-up and the answer");
             await transaction.CommitAsync(Ct);
         }
 
@@ -348,7 +285,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND kind = 'Abandoned'"));
         Assert.Equal(1, await CountAsync($"SELECT count(*) FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{attempt.CallId}' AND kind = 'MessagePlayed' AND message = 'acme-abandon' AND at = '{answeredAt + TimeSpan.FromSeconds(2):O}'"));
         Assert.Equal(new LeadRow(1, "open", attempt.EndedAt + TimeSpan.FromSeconds(120), "HumanAnswer"), await LeadAsync(LeadNumber));
-        Assert.Equal("abandoned", await _database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{attempt.CallId}'", Ct));
+        Assert.Equal("abandoned", await Database.ScalarAsync<string>($"SELECT disposition FROM calls WHERE call_id = '{attempt.CallId}'", Ct));
     }
 
     [Fact]
@@ -363,7 +300,7 @@ public sealed class GiveUpAtMinimumRingTests : IAsyncLifetime
         // Rang to the 30 s ring timeout at PbxSim, which ended it (no answer), with the one agent idle all along.
         Assert.True(first.Outcome == "NoAnswer", explain);
         Assert.InRange(first.EndedAt!.Value - first.DialedAt, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(31));
-        Assert.Equal(30000, await _database.ScalarAsync<int>($"SELECT ring_ms FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{first.CallId}' AND kind = 'Unanswered'", Ct));
+        Assert.Equal(30000, await Database.ScalarAsync<int>($"SELECT ring_ms FROM dialer_ledger WHERE campaign_id = '{_campaign}' AND call_id = '{first.CallId}' AND kind = 'Unanswered'", Ct));
     }
 
     [Fact]
