@@ -87,16 +87,7 @@ public sealed class DialerFaultTests : IDisposable
         Assert.Equal(0L, await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_leads WHERE campaign_id = '{campaign}' AND claimed_by IS NOT NULL", Ct));
 
         // No lead had two attempts up at once, and nobody who talked to an agent was dialled again.
-        Assert.Equal(0L, await db.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
-            WHERE x.campaign_id = '{campaign}'
-            """, Ct));
-        Assert.Equal(0L, await db.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
-            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
-            """, Ct));
+        await DialerInvariants.AssertNoLeadDialledTwiceAsync(db, campaign, Ct);
 
         // Every attempt is one outbound call record (once the dialer has stopped and written them).
         var attempts = await db.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}'", Ct);
@@ -187,16 +178,7 @@ public sealed class DialerFaultTests : IDisposable
         Assert.Equal(0, b.LeaseLosses);
 
         // No lead had two attempts up at once, and nobody put through to an agent was dialled again.
-        Assert.Equal(0L, await db.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
-            WHERE x.campaign_id = '{campaign}'
-            """, Ct));
-        Assert.Equal(0L, await db.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
-            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
-            """, Ct));
+        await DialerInvariants.AssertNoLeadDialledTwiceAsync(db, campaign, Ct);
 
         // Every attempt of the living instance, the adopted one among them, is one call record, the adopted conversation an
         // answered call with 2001; no call is recorded twice. (The dead instance's own records not yet written died with it,

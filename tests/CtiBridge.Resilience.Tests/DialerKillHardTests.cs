@@ -133,16 +133,7 @@ public sealed class DialerKillHardTests : IAsyncDisposable
             """, ct));
 
         // No lead dialled while an earlier attempt of it was up, and nobody who was put through to an agent dialled again.
-        Assert.Equal(0L, await database.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
-            WHERE x.campaign_id = '{campaign}'
-            """, ct));
-        Assert.Equal(0L, await database.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
-            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
-            """, ct));
+        await DialerInvariants.AssertNoLeadDialledTwiceAsync(database, campaign, ct);
 
         // The waiting person in the compliance ledger: one live answer, connected or abandoned; abandoned with the message.
         Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_ledger WHERE call_id = '{waiting}' AND kind IN ('LiveAnswerConnected', 'Abandoned')", ct));

@@ -73,15 +73,7 @@ public sealed class DialerLeaseLossTests : IAsyncDisposable
             $"from the lock backend terminated until the instance holds its lease again (its log line); its first dial after the loss at {RecoveryReport.Between(lostAt, firstDial)}; {adopted} attempt(s) adopted by the other instance, {resumed} resumed by itself; two processes, 12 leads"));
 
         // No lead dialled while an earlier attempt of it was up; nobody put through dialled again; each lead's count is its attempts.
-        Assert.Equal(0L, await database.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
-            WHERE x.campaign_id = '{campaign}'
-            """, ct));
-        Assert.Equal(0L, await database.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
-            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
-            """, ct));
+        await DialerInvariants.AssertNoLeadDialledTwiceAsync(database, campaign, ct);
         Assert.Equal(string.Empty, await database.ScalarAsync<string>($"""
             SELECT coalesce(string_agg(format('lead %s: %s attempts counted, %s stored', l.lead_id, l.attempts, n), '; '), '')
             FROM dialer_leads l CROSS JOIN LATERAL (SELECT count(*) AS n FROM dialer_attempts a WHERE a.lead_id = l.lead_id) a

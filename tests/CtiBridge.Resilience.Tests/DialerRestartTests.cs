@@ -90,16 +90,7 @@ public sealed class DialerRestartTests : IAsyncDisposable
 
         await _instances.EventuallyAsync(async () => await database.ScalarAsync<long>($"SELECT count(*) FROM dialer_attempts WHERE campaign_id = '{campaign}' AND ended_at IS NULL", ct) == 0,
             "every attempt to end", ct);
-        Assert.Equal(0L, await database.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id AND y.dialed_at < x.ended_at
-            WHERE x.campaign_id = '{campaign}'
-            """, ct));
-        Assert.Equal(0L, await database.ScalarAsync<long>($"""
-            SELECT count(*) FROM dialer_attempts x JOIN dialer_attempts y
-              ON x.lead_id = y.lead_id AND x.attempt_id < y.attempt_id
-            WHERE x.campaign_id = '{campaign}' AND x.agent_connected_at IS NOT NULL
-            """, ct));
+        await DialerInvariants.AssertNoLeadDialledTwiceAsync(database, campaign, ct);
 
         // Each attempt of the restarted run (the taken-back ones among them) is one outbound call record once it has stopped.
         await second.StopAsync(ct);
